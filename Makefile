@@ -1,0 +1,59 @@
+# One entry point for people and CI. Every target installs what it needs first.
+#   make synth   synthesize every environment with all compliance checks into cdk.out/
+#   make test    lint + type-check + the whole test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+# jsii prints an end-of-life banner for Node 20 on every start; the CLI would phone home for notices
+# and telemetry (there is no network here, and synth must not depend on one).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+
+.PHONY: help install synth check test lint format clean
+
+help:
+	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
+	@echo "make test    install, lint, type-check and run every test"
+	@echo "make lint    ruff + mypy only"
+	@echo "make clean   remove cdk.out and caches"
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(BIN)/.installed node_modules/.installed
+
+# '**' selects the stacks inside every Stage: a bare `cdk synth` only validates top-level stacks
+# (there are none), so it would report success whatever cdk-nag found.
+synth: install
+	rm -rf cdk.out
+	npx cdk synth '**' --quiet --no-notices
+	$(BIN)/python -m compliance.check cdk.out
+
+check: install
+	$(BIN)/python -m compliance.check cdk.out
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy stacks constructs platform_config compliance
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,170 @@
+"""A Bedrock guardrail and its published version, built from a contract's guardrail policy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_bedrock as bedrock
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from platform_config.model import ContentFilterType, FilterStrength, GuardrailPolicy
+
+METRIC_NAMESPACE = "AWS/Bedrock/Guardrails"
+
+
+def render_policy(policy: GuardrailPolicy) -> dict[str, Any]:
+    """The CloudFormation properties (other than name, key and tags) a policy becomes."""
+    props: dict[str, Any] = {
+        "BlockedInputMessaging": policy.blocked_input_message,
+        "BlockedOutputsMessaging": policy.blocked_output_message,
+        "ContentPolicyConfig": {
+            "FiltersConfig": [
+                {"Type": f.type.value, "InputStrength": f.input_strength.value,
+                 "OutputStrength": f.output_strength.value}
+                for f in policy.content_filters
+            ]
+        },
+    }
+    if policy.denied_topics:
+        props["TopicPolicyConfig"] = {
+            "TopicsConfig": [
+                {"Name": t.name, "Definition": t.definition, "Type": "DENY",
+                 **({"Examples": list(t.examples)} if t.examples else {})}
+                for t in policy.denied_topics
+            ]
+        }
+    sensitive: dict[str, Any] = {}
+    if policy.pii_entities:
+        sensitive["PiiEntitiesConfig"] = [{"Type": p.type, "Action": p.action.value} for p in policy.pii_entities]
+    if policy.regexes:
+        sensitive["RegexesConfig"] = [
+            {"Name": r.name, "Pattern": r.pattern, "Action": r.action.value,
+             **({"Description": r.description} if r.description else {})}
+            for r in policy.regexes
+        ]
+    if sensitive:
+        props["SensitiveInformationPolicyConfig"] = sensitive
+    words: dict[str, Any] = {}
+    if policy.words:
+        words["WordsConfig"] = [{"Text": w} for w in policy.words]
+    if policy.managed_word_lists:
+        words["ManagedWordListsConfig"] = [{"Type": m} for m in policy.managed_word_lists]
+    if words:
+        props["WordPolicyConfig"] = words
+    grounding = policy.contextual_grounding
+    if grounding is not None:
+        filters = []
+        if grounding.grounding_threshold is not None:
+            filters.append({"Type": "GROUNDING", "Threshold": grounding.grounding_threshold})
+        if grounding.relevance_threshold is not None:
+            filters.append({"Type": "RELEVANCE", "Threshold": grounding.relevance_threshold})
+        if filters:
+            props["ContextualGroundingPolicyConfig"] = {"FiltersConfig": filters}
+    return props
+
+
+def policy_fingerprint(rendered: Mapping[str, Any]) -> str:
+    """A short, stable hash of a rendered policy: the published version changes exactly when it does."""
+    canonical = json.dumps(rendered, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class Guardrail(Construct):
+    """An Amazon Bedrock guardrail with a published version.
+
+    Secure by default: the policy always carries every content filter (prompt attack on input at HIGH;
+    hate, insults, sexual, violence and misconduct on input and output), because the contract loader
+    fills in the platform defaults and refuses anything below MEDIUM. A new version is published whenever
+    the rendered policy changes: the version's description carries the policy fingerprint, and a changed
+    description makes CloudFormation create a new version.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        guardrail_name: str,
+        policy: GuardrailPolicy,
+        kms_key: kms.IKey | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        prompt_attack = policy.strength_of(ContentFilterType.PROMPT_ATTACK)
+        if prompt_attack is None or prompt_attack.input_strength in (FilterStrength.NONE, FilterStrength.LOW):
+            raise ValueError(
+                f"Guardrail {self.node.path}: the policy must filter prompt attacks on input at MEDIUM or "
+                f"HIGH (got {prompt_attack.input_strength.value if prompt_attack else 'no filter'}); "
+                "build policies with platform_config, which applies the secure defaults"
+            )
+        if not cdk.Token.is_unresolved(guardrail_name) and not (1 <= len(guardrail_name) <= 50):
+            raise ValueError(f"Guardrail {self.node.path}: guardrail_name {guardrail_name!r} must be 1 to 50 characters")
+
+        self.policy = policy
+        self.kms_key = kms_key
+        rendered = render_policy(policy)
+        self.policy_fingerprint = policy_fingerprint(rendered)
+        self.resource = bedrock.CfnGuardrail(
+            self,
+            "Resource",
+            name=guardrail_name,
+            description=description,
+            kms_key_arn=kms_key.key_arn if kms_key else None,
+            tags=[cdk.CfnTag(key=k, value=v) for k, v in sorted((tags or {}).items())] or None,
+            blocked_input_messaging=rendered.pop("BlockedInputMessaging"),
+            blocked_outputs_messaging=rendered.pop("BlockedOutputsMessaging"),
+        )
+        for prop, value in rendered.items():
+            self.resource.add_property_override(prop, value)
+
+        self.version_resource = bedrock.CfnGuardrailVersion(
+            self,
+            "Version",
+            guardrail_identifier=self.resource.attr_guardrail_id,
+            description=f"Published by bedrock-platform; policy fingerprint {self.policy_fingerprint}",
+        )
+        self.guardrail_arn = self.resource.attr_guardrail_arn
+        self.guardrail_id = self.resource.attr_guardrail_id
+        #: The published version number (a string, e.g. "1"): pin callers to it, never to DRAFT.
+        self.guardrail_version = self.version_resource.attr_version
+
+    def grant_apply(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``bedrock:ApplyGuardrail`` on this guardrail only (Converse with a guardrail needs it too),
+        plus decrypt on its customer managed key if it has one."""
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["bedrock:ApplyGuardrail"], resource_arns=[self.guardrail_arn]
+        )
+        if self.kms_key is not None:
+            self.kms_key.grant_decrypt(grantee)
+        return grant
+
+    def metric(self, metric_name: str, *, statistic: str = "Sum", period: cdk.Duration | None = None,
+               label: str | None = None) -> cloudwatch.Metric:
+        """Any ``AWS/Bedrock/Guardrails`` metric of the published version."""
+        return cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"GuardrailArn": self.guardrail_arn, "GuardrailVersion": self.guardrail_version},
+            statistic=statistic,
+            period=period or cdk.Duration.minutes(5),
+            label=label,
+        )
+
+    def metric_invocations(self, *, period: cdk.Duration | None = None, label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("Invocations", period=period, label=label)
+
+    def metric_invocations_intervened(self, *, period: cdk.Duration | None = None,
+                                      label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("InvocationsIntervened", period=period, label=label)
+
+    def metric_invocation_latency(self, *, statistic: str = "p95", period: cdk.Duration | None = None,
+                                  label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("InvocationLatency", statistic=statistic, period=period, label=label)

@@ -1,0 +1,154 @@
+"""An application inference profile per model route of a use case, tagged for cost allocation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_bedrock as bedrock
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from platform_config.model import ModelSource, ModelSourceKind
+
+#: The cost allocation tags every profile must carry (activate them in Billing to see them in Cost Explorer).
+REQUIRED_COST_TAGS = ("cost-center", "team", "application", "environment", "use-case")
+METRIC_NAMESPACE = "AWS/Bedrock"
+INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+
+
+def foundation_model_arns(source: ModelSource, partition: str = "aws") -> list[str]:
+    """ARNs of the foundation model in every region ``source`` can route a request to.
+
+    A global cross-region profile can route to any commercial region: its model is granted in every
+    region and, as Bedrock requires for global profiles, with an empty region too.
+    """
+    if source.destination_regions == ("*",):
+        return [
+            f"arn:{partition}:bedrock:*::foundation-model/{source.model_id}",
+            f"arn:{partition}:bedrock:::foundation-model/{source.model_id}",
+        ]
+    return [
+        f"arn:{partition}:bedrock:{region}::foundation-model/{source.model_id}"
+        for region in source.destination_regions
+    ]
+
+
+class ApplicationInferenceProfile(Construct):
+    """An Amazon Bedrock application inference profile copied from a cross-region profile or a model.
+
+    Requests made through it are metered under its own ID (CloudWatch ``ModelId`` dimension) and billed
+    with its tags, so every use case's cost and health can be told apart.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        profile_name: str,
+        source: ModelSource,
+        cost_tags: Mapping[str, str],
+        description: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        missing = [t for t in REQUIRED_COST_TAGS if not cost_tags.get(t)]
+        problems = []
+        if missing:
+            problems.append(f"cost_tags is missing {missing}: every profile must carry {list(REQUIRED_COST_TAGS)}")
+        if not cdk.Token.is_unresolved(profile_name) and not (1 <= len(profile_name) <= 64):
+            problems.append(f"profile_name {profile_name!r} must be 1 to 64 characters")
+        if problems:
+            raise ValueError(f"ApplicationInferenceProfile {self.node.path}: " + "; ".join(problems))
+
+        stack = cdk.Stack.of(self)
+        self.source = source
+        if source.kind is ModelSourceKind.CROSS_REGION_PROFILE:
+            self.source_arn = stack.format_arn(
+                service="bedrock", resource="inference-profile", resource_name=source.identifier
+            )
+        else:
+            self.source_arn = stack.format_arn(
+                service="bedrock", account="", resource="foundation-model", resource_name=source.identifier
+            )
+        self.foundation_model_arns = foundation_model_arns(source, stack.partition)
+
+        self.resource = bedrock.CfnApplicationInferenceProfile(
+            self,
+            "Resource",
+            inference_profile_name=profile_name,
+            description=description,
+            model_source=bedrock.CfnApplicationInferenceProfile.InferenceProfileModelSourceProperty(
+                copy_from=self.source_arn
+            ),
+            tags=[cdk.CfnTag(key=k, value=v) for k, v in sorted(cost_tags.items())],
+        )
+        self.profile_arn = self.resource.attr_inference_profile_arn
+        #: The short ID: what ``Ref`` returns and what CloudWatch uses as the ``ModelId`` dimension.
+        self.profile_id = self.resource.attr_inference_profile_id
+        self.cost_tags = dict(cost_tags)
+
+    # ----------------------------------------------------------------- permissions
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Invoke (and stream) through this profile only.
+
+        Covers the profile itself, the system-defined cross-region profile it copies (if any), and the
+        foundation model in every region that profile can route to: exactly what Bedrock authorizes on a
+        profile call, nothing on ``inference-profile/*`` or ``foundation-model/*``.
+        """
+        resources = [self.profile_arn, *self.foundation_model_arns]
+        if self.source.kind is ModelSourceKind.CROSS_REGION_PROFILE:
+            resources.insert(1, self.source_arn)
+        return iam.Grant.add_to_principal(grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=resources)
+
+    # ----------------------------------------------------------------- metrics
+
+    def metric(self, metric_name: str, *, statistic: str = "Sum", period: cdk.Duration | None = None,
+               label: str | None = None) -> cloudwatch.Metric:
+        """Any ``AWS/Bedrock`` metric of this profile (dimension ``ModelId`` = the profile ID)."""
+        return cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"ModelId": self.profile_id},
+            statistic=statistic,
+            period=period or cdk.Duration.minutes(5),
+            label=label,
+        )
+
+    def metric_invocations(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("Invocations", statistic=statistic, period=period, label=label)
+
+    def metric_invocation_latency(self, *, statistic: str = "p95", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("InvocationLatency", statistic=statistic, period=period, label=label)
+
+    def metric_throttles(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("InvocationThrottles", statistic=statistic, period=period, label=label)
+
+    def metric_client_errors(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("InvocationClientErrors", statistic=statistic, period=period, label=label)
+
+    def metric_server_errors(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("InvocationServerErrors", statistic=statistic, period=period, label=label)
+
+    def metric_input_tokens(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("InputTokenCount", statistic=statistic, period=period, label=label)
+
+    def metric_output_tokens(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("OutputTokenCount", statistic=statistic, period=period, label=label)
+
+    def metric_time_to_first_token(self, *, statistic: str = "p95", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("TimeToFirstToken", statistic=statistic, period=period, label=label)
+
+    def metric_estimated_tpm_quota_usage(self, *, statistic: str = "Maximum", period: cdk.Duration | None = None,
+        label: str | None = None) -> cloudwatch.Metric:
+        return self.metric("EstimatedTPMQuotaUsage", statistic=statistic, period=period, label=label)

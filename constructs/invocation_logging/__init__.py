@@ -1,0 +1,372 @@
+"""Account-and-region-wide Bedrock model invocation logging to encrypted S3 and CloudWatch Logs.
+
+Bedrock has no CloudFormation resource for this setting (aws-cdk#31478), so a custom resource calls
+``PutModelInvocationLoggingConfiguration`` on create and update and
+``DeleteModelInvocationLoggingConfiguration`` on delete. It is one setting per account and region:
+deploy this construct once per account and region (the config loader enforces it across environments).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from bedrock_constructs.nag import acknowledge, acknowledge_all
+from bedrock_constructs.retention import log_retention
+
+LOG_PREFIX = "invocation-logs"
+LARGE_DATA_PREFIX = "large-data"
+METRIC_NAMESPACE = "AWS/Bedrock"
+
+#: The construct ID aws-cdk-lib gives the singleton Lambda behind every AwsCustomResource in a stack.
+AWS_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+_DEPLOY_TIME_ONLY = (
+    "The AwsCustomResource provider runs only while CloudFormation deploys this stack, invoked "
+    "synchronously once per create, update or delete; "
+)
+PROVIDER_FUNCTION_FINDINGS = {
+    "NIST.800.53.R5-LambdaConcurrency": _DEPLOY_TIME_ONLY + "reserved concurrency would only withhold "
+    "capacity from the account.",
+    "HIPAA.Security-LambdaConcurrency": _DEPLOY_TIME_ONLY + "reserved concurrency would only withhold "
+    "capacity from the account.",
+    "NIST.800.53.R5-LambdaDLQ": _DEPLOY_TIME_ONLY + "CloudFormation records every failure as a stack "
+    "event and rolls back, so there is no asynchronous event to capture.",
+    "HIPAA.Security-LambdaDLQ": _DEPLOY_TIME_ONLY + "CloudFormation records every failure as a stack "
+    "event and rolls back, so there is no asynchronous event to capture.",
+    "Serverless-LambdaDLQ": _DEPLOY_TIME_ONLY + "CloudFormation records every failure as a stack "
+    "event and rolls back, so there is no asynchronous event to capture.",
+    "NIST.800.53.R5-LambdaInsideVPC": _DEPLOY_TIME_ONLY + "it calls only the Bedrock control-plane API "
+    "and handles no application data.",
+    "HIPAA.Security-LambdaInsideVPC": _DEPLOY_TIME_ONLY + "it calls only the Bedrock control-plane API "
+    "and handles no application data.",
+    "PCI.DSS.321-LambdaInsideVPC": _DEPLOY_TIME_ONLY + "it calls only the Bedrock control-plane API "
+    "and handles no application data.",
+    "Serverless-LambdaTracing": _DEPLOY_TIME_ONLY + "aws-cdk-lib's provider exposes no tracing setting "
+    "and each run is recorded as a CloudFormation event.",
+}
+
+
+class InvocationLogging(Construct):
+    """Encrypted destinations for Bedrock model invocation logs and the setting that points Bedrock at them.
+
+    Creates a KMS key (rotated), an S3 bucket (versioned, SSE-KMS, public access blocked, TLS only,
+    server access logs, lifecycle from ``retention_days``), a KMS-encrypted log group, the service role
+    Bedrock assumes to write to it (limited by ``aws:SourceAccount`` and ``aws:SourceArn``), and the
+    custom resource that turns logging on.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        retention_days: int,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        text_data: bool = False,
+        image_data: bool = False,
+        embedding_data: bool = False,
+        encryption_key: kms.IKey | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        days = retention_days
+        retention = log_retention(days, owner=f"InvocationLogging {self.node.path}")
+        bedrock_source = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": stack.format_arn(service="bedrock", resource="*")},
+        }
+
+        if encryption_key is None:
+            key = kms.Key(
+                self,
+                "Key",
+                description="Encrypts Amazon Bedrock model invocation logs (S3 objects and CloudWatch Logs)",
+                enable_key_rotation=True,
+                removal_policy=removal_policy,
+            )
+            key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudWatchLogsForThisAccount",
+                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                             "kms:Describe*"],
+                    resources=["*"],
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                                service="logs", resource="log-group", resource_name="*",
+                                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                            )
+                        }
+                    },
+                )
+            )
+            key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowBedrockToWriteEncryptedLogs",
+                    principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=["*"],
+                    conditions=bedrock_source,
+                )
+            )
+            self.key: kms.IKey = key
+        else:
+            self.key = encryption_key
+
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            # S3 server access logging can only deliver to buckets encrypted with SSE-S3.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[_expire_after(days)],
+            removal_policy=removal_policy,
+            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
+        )
+        acknowledge_all(self.access_logs_bucket, {
+            "AwsSolutions-S1": "This bucket is the destination of the log bucket's server access logs; "
+            "logging it to itself would create a delivery loop.",
+            "NIST.800.53.R5-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
+            "server access logs; logging it to itself would create a delivery loop.",
+            "HIPAA.Security-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
+            "server access logs; logging it to itself would create a delivery loop.",
+            "PCI.DSS.321-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
+            "server access logs; logging it to itself would create a delivery loop.",
+            "NIST.800.53.R5-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
+            "bucket encrypted with SSE-S3, not SSE-KMS.",
+            "HIPAA.Security-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
+            "bucket encrypted with SSE-S3, not SSE-KMS.",
+            "PCI.DSS.321-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
+            "bucket encrypted with SSE-S3, not SSE-KMS.",
+        })
+
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="invocation-log-bucket/",
+            lifecycle_rules=[_expire_after(days)],
+            removal_policy=removal_policy,
+            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBedrockInvocationLogDelivery",
+                principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"{LOG_PREFIX}/*"),
+                           self.bucket.arn_for_objects(f"{LARGE_DATA_PREFIX}/*")],
+                conditions=bedrock_source,
+            )
+        )
+        for bucket in (self.bucket, self.access_logs_bucket):
+            acknowledge_all(bucket, {
+                "NIST.800.53.R5-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
+                "they were produced for data residency; cross-region copies are an account-level backup "
+                "decision outside this construct.",
+                "HIPAA.Security-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
+                "they were produced for data residency; cross-region copies are an account-level backup "
+                "decision outside this construct.",
+                "PCI.DSS.321-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
+                "they were produced for data residency; cross-region copies are an account-level backup "
+                "decision outside this construct.",
+            })
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            encryption_key=self.key,
+            retention=retention,
+            removal_policy=removal_policy,
+        )
+
+        self.role = iam.Role(
+            self,
+            "DeliveryRole",
+            description="Assumed by Amazon Bedrock to deliver model invocation logs to CloudWatch Logs",
+            assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com").with_conditions(bedrock_source),
+        )
+        # A customer managed policy, not an inline one: it can be reviewed and versioned on its own.
+        self.delivery_policy = iam.ManagedPolicy(
+            self,
+            "DeliveryPolicy",
+            description="What Amazon Bedrock may do when delivering invocation logs",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteInvocationLogStreams",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    # The log group ARN ends in ":*", which covers its streams.
+                    resources=[self.log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteLargeInvocationPayloads",
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects(f"{LARGE_DATA_PREFIX}/*")],
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptLargeInvocationPayloads",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[self.key.key_arn],
+                ),
+            ],
+        )
+        acknowledge_all(self.delivery_policy, {
+            f"AwsSolutions-IAM5[Resource::<{_logical_ref(self.bucket)}.Arn>/{LARGE_DATA_PREFIX}/*]": (
+                "Bedrock writes payloads over 100 KB under generated object keys; the grant is limited to "
+                "the large-data/ prefix of this one bucket."
+            ),
+        })
+
+        logging_config = {
+            "s3Config": {"bucketName": self.bucket.bucket_name, "keyPrefix": LOG_PREFIX},
+            "cloudWatchConfig": {
+                "logGroupName": self.log_group.log_group_name,
+                "roleArn": self.role.role_arn,
+                "largeDataDeliveryS3Config": {"bucketName": self.bucket.bucket_name,
+                                              "keyPrefix": LARGE_DATA_PREFIX},
+            },
+            "textDataDeliveryEnabled": text_data,
+            "imageDataDeliveryEnabled": image_data,
+            "embeddingDataDeliveryEnabled": embedding_data,
+        }
+        self.configuration = self._configuration_resource(logging_config, retention, removal_policy)
+        # Bedrock checks that it can write to every destination when the setting is put.
+        # References already order it after the bucket, log group and role; the policies are not referenced.
+        self.configuration.node.add_dependency(self.delivery_policy)
+        if self.bucket.policy is not None:
+            self.configuration.node.add_dependency(self.bucket.policy)
+        self._quiet_redundant_dependency_warnings()
+        self.text_data = text_data
+        self.retention_days = days
+
+    def _configuration_resource(
+        self, logging_config: dict[str, object], retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
+    ) -> cr.AwsCustomResource:
+        """The custom resource that puts the logging setting, run by a provider with its own role."""
+        provider_logs = logs.LogGroup(
+            self, "ConfigurationProviderLogs", encryption_key=self.key, retention=retention,
+            removal_policy=removal_policy,
+        )
+        provider_role = iam.Role(
+            self,
+            "ConfigurationProviderRole",
+            description="Puts and deletes the Bedrock model invocation logging setting during deployments",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        provider_policy = iam.ManagedPolicy(
+            self,
+            "ConfigurationProviderPolicy",
+            roles=[provider_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ManageInvocationLoggingSetting",
+                    actions=["bedrock:PutModelInvocationLoggingConfiguration",
+                             "bedrock:DeleteModelInvocationLoggingConfiguration"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="PassDeliveryRoleToBedrock",
+                    actions=["iam:PassRole"],
+                    resources=[self.role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+                ),
+                iam.PolicyStatement(
+                    sid="WriteProviderLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[provider_logs.log_group_arn],
+                ),
+            ],
+        )
+        acknowledge_all(provider_policy, {
+            "AwsSolutions-IAM5[Resource::*]": (
+                "Bedrock's Put/DeleteModelInvocationLoggingConfiguration actions have no resource-level "
+                "permissions: the setting is one per account and region."
+            ),
+        })
+        configuration = cr.AwsCustomResource(
+            self,
+            "Configuration",
+            resource_type="Custom::BedrockModelInvocationLogging",
+            install_latest_aws_sdk=False,
+            on_create=_call("putModelInvocationLoggingConfiguration", {"loggingConfig": logging_config}),
+            on_update=_call("putModelInvocationLoggingConfiguration", {"loggingConfig": logging_config}),
+            on_delete=_call("deleteModelInvocationLoggingConfiguration", {}),
+            role=provider_role,
+            log_group=provider_logs,
+            memory_size=256,
+            timeout=cdk.Duration.minutes(2),
+        )
+        configuration.node.add_dependency(provider_policy)
+        provider = cdk.Stack.of(self).node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER_ID)
+        if provider is not None:
+            acknowledge_all(provider, PROVIDER_FUNCTION_FINDINGS)
+        return configuration
+
+    def _quiet_redundant_dependency_warnings(self) -> None:
+        """aws-cdk-lib adds explicit DependsOn entries to the custom resource providers it generates that
+        their references already imply; cfn-lint reports them as W3005. Ignore that one check on those
+        generated resources only."""
+        stack = cdk.Stack.of(self)
+        generated = [
+            stack.node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER_ID),
+            stack.node.try_find_child("Custom::S3AutoDeleteObjectsCustomResourceProvider"),
+        ]
+        for construct in generated:
+            if construct is None:
+                continue
+            for child in construct.node.find_all():
+                if isinstance(child, cdk.CfnResource) and child.cfn_resource_type in (
+                    "AWS::Lambda::Function", "AWS::IAM::Role"
+                ):
+                    child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+
+    def metric_cloudwatch_delivery_failures(self, *, period: cdk.Duration | None = None) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name="ModelInvocationLogsCloudWatchDeliveryFailure",
+                                 statistic="Sum", period=period or cdk.Duration.minutes(5))
+
+    def metric_s3_delivery_failures(self, *, period: cdk.Duration | None = None) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name="ModelInvocationLogsS3DeliveryFailure",
+                                 statistic="Sum", period=period or cdk.Duration.minutes(5))
+
+
+def _logical_ref(construct: Construct) -> str:
+    """The logical ID cdk-nag prints for a resource's ``Fn::GetAtt`` in a finding id."""
+    child = construct.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return cdk.Stack.of(construct).resolve(child.logical_id)  # type: ignore[no-any-return]
+
+
+def _call(action: str, parameters: dict[str, object]) -> cr.AwsSdkCall:
+    return cr.AwsSdkCall(
+        service="bedrock",
+        action=action,
+        parameters=parameters,
+        physical_resource_id=cr.PhysicalResourceId.of("BedrockModelInvocationLogging"),
+    )
+
+
+def _expire_after(days: int) -> s3.LifecycleRule:
+    return s3.LifecycleRule(
+        id="ExpireAfterRetention",
+        expiration=cdk.Duration.days(days),
+        noncurrent_version_expiration=cdk.Duration.days(days),
+        abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+    )

@@ -1,0 +1,91 @@
+"""Everything one production contract needs in Bedrock: its guardrail and its inference profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from bedrock_constructs.guardrail import Guardrail
+from bedrock_constructs.inference_profile import ApplicationInferenceProfile
+from platform_config.model import Contract, ModelSource
+
+#: Model routes a contract defines, in the order the orchestrator tries them.
+ROUTES = ("primary", "fallback")
+
+
+def cost_tags(contract: Contract, environment: str) -> dict[str, str]:
+    """The cost allocation tags of a use case in an environment."""
+    return {
+        "cost-center": contract.cost_center,
+        "team": contract.owner_team,
+        "application": contract.application,
+        "environment": environment,
+        "use-case": contract.id,
+    }
+
+
+class GovernedUseCase(Construct):
+    """A use case's guardrail (with a published version) and one application inference profile per
+    model route (primary and fallback), all tagged for cost allocation.
+
+    Both routes get their own profile so that fallback traffic is billed and metered to the use case
+    too. Physical names are ``<environment>-<use case>[-<route>]``: Bedrock requires names, and the
+    environment keeps two environments that share an account from colliding.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        contract: Contract,
+        environment: str,
+        guardrail_key: kms.IKey | None = None,
+        extra_tags: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.contract = contract
+        self.environment = environment
+        self.cost_tags = {**(extra_tags or {}), **cost_tags(contract, environment)}
+        self.guardrail = Guardrail(
+            self,
+            "Guardrail",
+            guardrail_name=f"{environment}-{contract.id}",
+            policy=contract.guardrail,
+            kms_key=guardrail_key,
+            description=_clip(f"Guardrail for {contract.id}: {contract.purpose}", 200),
+            tags=self.cost_tags,
+        )
+        sources: dict[str, ModelSource] = {"primary": contract.primary, "fallback": contract.fallback}
+        self.profiles: dict[str, ApplicationInferenceProfile] = {}
+        for route in ROUTES:
+            self.profiles[route] = ApplicationInferenceProfile(
+                self,
+                f"{route.capitalize()}Profile",
+                profile_name=f"{environment}-{contract.id}-{route}",
+                source=sources[route],
+                cost_tags={**self.cost_tags, "route": route},
+                description=_clip(f"{contract.id} {route} route via {sources[route].identifier}", 200),
+            )
+
+    @property
+    def primary(self) -> ApplicationInferenceProfile:
+        return self.profiles["primary"]
+
+    @property
+    def fallback(self) -> ApplicationInferenceProfile:
+        return self.profiles["fallback"]
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> None:
+        """Invoke through every route's profile and apply this use case's guardrail; nothing else."""
+        for profile in self.profiles.values():
+            profile.grant_invoke(grantee)
+        self.guardrail.grant_apply(grantee)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

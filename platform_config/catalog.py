@@ -1,0 +1,117 @@
+"""The checked-in model catalog (``data/model_catalog.yaml``): which model sources exist, where they
+may be called from, where they route to, and what they cost."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from platform_config.model import ModelSource, ModelSourceKind
+
+CATALOG_FILE = Path(__file__).parent / "data" / "model_catalog.yaml"
+ANY_REGION = "*"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    source: ModelSource | None
+    problem: str = ""
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class ModelCatalog:
+    geographies: dict[str, Any]
+    models: dict[str, Any]
+    retrieved: str
+
+    @classmethod
+    def load(cls, path: Path = CATALOG_FILE) -> ModelCatalog:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return cls(
+            geographies=dict(data.get("geographies") or {}),
+            models=dict(data.get("models") or {}),
+            retrieved=str(data.get("retrieved", "")),
+        )
+
+    def _split(self, identifier: str) -> tuple[str | None, str]:
+        prefix, _, rest = identifier.partition(".")
+        if prefix in self.geographies and rest:
+            return prefix, rest
+        return None, identifier
+
+    def resolve(self, identifier: str, region: str) -> Resolution:
+        """Resolve a contract's model source as called from ``region``."""
+        geography, model_id = self._split(identifier)
+        model = self.models.get(model_id)
+        if model is None:
+            close = difflib.get_close_matches(model_id, list(self.models), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            return Resolution(
+                None,
+                "is not a model in platform_config/data/model_catalog.yaml",
+                f"{hint}use a catalogued model id, optionally with a cross-region prefix "
+                f"({', '.join(sorted(self.geographies))}), or add the model to the catalog with its "
+                "regions and prices",
+            )
+        price = model.get("price_per_1k_tokens_usd") or {}
+        common = {
+            "model_id": model_id,
+            "price_per_1k_input_usd": price.get("input"),
+            "price_per_1k_output_usd": price.get("output"),
+            "prompt_caching": bool(model.get("prompt_caching", False)),
+        }
+        if geography is None:
+            in_region = list(model.get("in_region") or [])
+            if region not in in_region:
+                profiles = sorted((model.get("cross_region") or {}))
+                alt = f"use a cross-region profile ({', '.join(p + '.' + model_id for p in profiles)})" if (
+                    profiles
+                ) else "choose a model offered on demand in this region"
+                return Resolution(
+                    None,
+                    f"cannot be invoked on demand in {region} "
+                    f"(on-demand regions: {', '.join(in_region) or 'none'})",
+                    alt,
+                )
+            return Resolution(
+                ModelSource(
+                    identifier=identifier,
+                    kind=ModelSourceKind.FOUNDATION_MODEL,
+                    geography=None,
+                    destination_regions=(region,),
+                    **common,
+                )
+            )
+        route = (model.get("cross_region") or {}).get(geography)
+        if route is None:
+            offered = sorted(model.get("cross_region") or {})
+            return Resolution(
+                None,
+                f"model {model_id!r} has no {geography!r} cross-region inference profile",
+                f"use one of the prefixes {offered}" if offered else "call the model id directly",
+            )
+        sources = route.get("sources")
+        if sources != ANY_REGION and region not in (sources or []):
+            return Resolution(
+                None,
+                f"the {geography!r} profile cannot be called from {region} (source regions: "
+                f"{', '.join(sources or [])})",
+                "use the cross-region prefix of the environment's geography",
+            )
+        destinations = route.get("destinations")
+        return Resolution(
+            ModelSource(
+                identifier=identifier,
+                kind=ModelSourceKind.CROSS_REGION_PROFILE,
+                geography=geography,
+                destination_regions=(ANY_REGION,)
+                if destinations == ANY_REGION
+                else tuple(sorted(set(destinations or [region]))),
+                **common,
+            )
+        )

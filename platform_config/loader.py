@@ -1,0 +1,445 @@
+"""Read ``environments/*.yaml`` and ``contracts/*.yaml``, validate them, and build frozen objects.
+
+Validation runs in three passes and reports every problem at once:
+
+1. each file parses as YAML and matches its JSON Schema (``platform_config/schemas``);
+2. rules the schema cannot express (file name equals id, guardrail floors, regexes compile, the
+   model source exists and can be called from every region the contract is enabled in);
+3. rules across files (duplicate ids, unknown environments, invocation logging owned twice in one
+   account and region).
+
+If anything is wrong, :class:`~platform_config.errors.ConfigError` is raised before any construct is
+built, naming the file, line, field, bad value and fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from platform_config.catalog import ModelCatalog
+from platform_config.errors import ConfigError, Problem
+from platform_config.model import (
+    AlarmThresholds,
+    ContentFilter,
+    ContentFilterType,
+    ContextualGrounding,
+    Contract,
+    DeniedTopic,
+    EnvironmentConfig,
+    FilterStrength,
+    GuardrailPolicy,
+    LoggingRule,
+    ModelSource,
+    NotificationTargets,
+    PiiEntity,
+    PlatformConfig,
+    RegexFilter,
+    RemovalPolicyName,
+    RiskTier,
+    SensitiveAction,
+    TokenLimits,
+)
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+#: Secure defaults for every guardrail; a contract may strengthen them, or weaken one to MEDIUM.
+DEFAULT_CONTENT_FILTERS: dict[ContentFilterType, tuple[FilterStrength, FilterStrength]] = {
+    ContentFilterType.PROMPT_ATTACK: (FilterStrength.HIGH, FilterStrength.NONE),
+    ContentFilterType.HATE: (FilterStrength.HIGH, FilterStrength.HIGH),
+    ContentFilterType.INSULTS: (FilterStrength.HIGH, FilterStrength.HIGH),
+    ContentFilterType.SEXUAL: (FilterStrength.HIGH, FilterStrength.HIGH),
+    ContentFilterType.VIOLENCE: (FilterStrength.HIGH, FilterStrength.HIGH),
+    ContentFilterType.MISCONDUCT: (FilterStrength.HIGH, FilterStrength.HIGH),
+}
+MINIMUM_STRENGTH = FilterStrength.MEDIUM
+_STRENGTH_ORDER = [FilterStrength.NONE, FilterStrength.LOW, FilterStrength.MEDIUM, FilterStrength.HIGH]
+
+#: PII entity types Amazon Bedrock Guardrails accept (AWS::Bedrock::Guardrail PiiEntityConfig.Type).
+PII_ENTITY_TYPES = frozenset(
+    {
+        "ADDRESS", "AGE", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "CA_HEALTH_NUMBER",
+        "CA_SOCIAL_INSURANCE_NUMBER", "CREDIT_DEBIT_CARD_CVV", "CREDIT_DEBIT_CARD_EXPIRY",
+        "CREDIT_DEBIT_CARD_NUMBER", "DRIVER_ID", "EMAIL", "INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+        "IP_ADDRESS", "LICENSE_PLATE", "MAC_ADDRESS", "NAME", "PASSWORD", "PHONE", "PIN", "SWIFT_CODE",
+        "UK_NATIONAL_HEALTH_SERVICE_NUMBER", "UK_NATIONAL_INSURANCE_NUMBER",
+        "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", "URL", "USERNAME", "US_BANK_ACCOUNT_NUMBER",
+        "US_BANK_ROUTING_NUMBER", "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", "US_PASSPORT_NUMBER",
+        "US_SOCIAL_SECURITY_NUMBER", "VEHICLE_IDENTIFICATION_NUMBER",
+    }
+)  # fmt: skip
+
+#: API Gateway's integration timeout: a latency target at or above it can never be met.
+API_GATEWAY_TIMEOUT_MS = 29_000
+
+
+@cache
+def _validator(kind: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(schema)
+
+
+class _Document:
+    """A parsed YAML file that remembers the line of every field, for error messages."""
+
+    def __init__(self, path: Path, root: Path) -> None:
+        self.path = path
+        self.display = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        self.data: Any = None
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text)
+        self.data = yaml.safe_load(text)
+        if node is not None:
+            self._index(node, ())
+
+    def _index(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, key.value)
+                self.lines[child] = key.start_mark.line + 1
+                self._index(value, child)
+                self.lines[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._index(item, (*path, i))
+
+    def line_of(self, path: Iterable[str | int]) -> int | None:
+        parts = tuple(path)
+        while parts and parts not in self.lines:
+            parts = parts[:-1]
+        return self.lines.get(parts)
+
+    def problem(self, path: Iterable[str | int], message: str, fix: str = "", **value: Any) -> Problem:
+        parts = tuple(path)
+        return Problem(
+            file=self.display,
+            field=_dotted(parts),
+            message=message,
+            fix=fix,
+            value=value.get("value"),
+            has_value="value" in value,
+            line=self.line_of(parts),
+        )
+
+
+def _dotted(parts: Iterable[str | int]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(file)"
+
+
+def _schema_problem(doc: _Document, error: ValidationError) -> Problem:
+    path = list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    description = schema.get("description", "")
+    if error.validator == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        name = missing.group(1) if missing else "?"
+        return doc.problem([*path, name], "is required but missing", f"add `{name}`")
+    if error.validator == "additionalProperties":
+        unknown = re.findall(r"'([^']+)'", error.message.split("(")[-1])
+        allowed = sorted((schema.get("properties") or {}).keys())
+        name = unknown[0] if unknown else "?"
+        close = difflib.get_close_matches(name, allowed, n=1)
+        fix = f"did you mean `{close[0]}`? " if close else ""
+        return doc.problem([*path, name], "is not a known field", f"{fix}allowed fields: {', '.join(allowed)}")
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return doc.problem(path, "is not allowed", f"use one of {allowed}", value=error.instance)
+    if error.validator == "propertyNames":
+        return doc.problem(path, f"has a key that is not allowed: {error.message}", description)
+    if error.validator == "pattern":
+        fix = description or f"match the pattern {error.validator_value}"
+        return doc.problem(path, "has the wrong format", fix, value=error.instance)
+    if error.validator == "type":
+        return doc.problem(path, f"must be of type {error.validator_value}", description, value=error.instance)
+    return doc.problem(path, error.message.replace(repr(error.instance), "").strip() or error.message,
+                       description, value=error.instance)
+
+
+def _read(path: Path, root: Path, kind: str, problems: list[Problem]) -> _Document | None:
+    try:
+        doc = _Document(path, root)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        problems.append(
+            Problem(rel, "(file)", f"is not valid YAML: {getattr(exc, 'problem', exc)}",
+                    "fix the YAML syntax", line=mark.line + 1 if mark else None)
+        )
+        return None
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem([], f"must be a YAML mapping of {kind} fields", value=doc.data))
+        return None
+    errors = sorted(_validator(kind).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+    problems.extend(_schema_problem(doc, e) for e in errors)
+    return None if errors else doc
+
+
+# ---------------------------------------------------------------- environments
+
+
+def _environment(doc: _Document, problems: list[Problem]) -> EnvironmentConfig:
+    d = doc.data
+    if d["name"] != doc.path.stem:
+        problems.append(doc.problem(["name"], f"must equal the file name {doc.path.stem!r}",
+                                    f"rename the file to {d['name']}.yaml or set name: {doc.path.stem}",
+                                    value=d["name"]))
+    if d.get("production") and d["removal_policy"] != RemovalPolicyName.RETAIN:
+        problems.append(doc.problem(["removal_policy"], "must be retain in a production environment: "
+                                    "deleting the stack would delete invocation logs and keys",
+                                    "set removal_policy: retain", value=d["removal_policy"]))
+    notifications = d.get("notifications") or {}
+    return EnvironmentConfig(
+        name=d["name"],
+        account=d["account"],
+        region=d["region"],
+        tags=dict(d.get("tags") or {}),
+        log_retention_days=d["log_retention_days"],
+        removal_policy=RemovalPolicyName(d["removal_policy"]),
+        owns_invocation_logging=d["owns_invocation_logging"],
+        notifications=NotificationTargets(
+            emails=tuple(notifications.get("emails") or ()),
+            https_endpoints=tuple(notifications.get("https_endpoints") or ()),
+        ),
+        production=d.get("production", False),
+        reserved_concurrency=d.get("reserved_concurrency"),
+        source_file=doc.display,
+    )
+
+
+# ---------------------------------------------------------------- contracts
+
+
+def _strength_below(strength: FilterStrength, floor: FilterStrength) -> bool:
+    return _STRENGTH_ORDER.index(strength) < _STRENGTH_ORDER.index(floor)
+
+
+def _content_filters(doc: _Document, raw: dict[str, Any], problems: list[Problem]) -> tuple[ContentFilter, ...]:
+    filters = []
+    for ftype, (default_in, default_out) in DEFAULT_CONTENT_FILTERS.items():
+        override = raw.get(ftype.value) or {}
+        strength_in = FilterStrength(override.get("input", default_in))
+        strength_out = FilterStrength(override.get("output", default_out))
+        path = ["guardrail", "content_filters", ftype.value]
+        if ftype is ContentFilterType.PROMPT_ATTACK:
+            if strength_out is not FilterStrength.NONE:
+                problems.append(doc.problem([*path, "output"], "must be NONE: Bedrock applies prompt-attack "
+                                            "filtering to input only", "set output: NONE",
+                                            value=strength_out.value))
+            if _strength_below(strength_in, MINIMUM_STRENGTH):
+                problems.append(doc.problem([*path, "input"], "is below the platform floor of MEDIUM",
+                                            "use MEDIUM or HIGH (default HIGH)", value=strength_in.value))
+        else:
+            for direction, strength in (("input", strength_in), ("output", strength_out)):
+                if _strength_below(strength, MINIMUM_STRENGTH):
+                    problems.append(doc.problem([*path, direction], "is below the platform floor of MEDIUM",
+                                                "use MEDIUM or HIGH (default HIGH)", value=strength.value))
+        filters.append(ContentFilter(ftype, strength_in, strength_out))
+    return tuple(filters)
+
+
+def _guardrail(doc: _Document, raw: dict[str, Any], problems: list[Problem]) -> GuardrailPolicy:
+    sensitive = raw.get("sensitive_information") or {}
+    pii = []
+    for entity, action in (sensitive.get("pii_entities") or {}).items():
+        if entity not in PII_ENTITY_TYPES:
+            close = difflib.get_close_matches(entity, sorted(PII_ENTITY_TYPES), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            problems.append(doc.problem(["guardrail", "sensitive_information", "pii_entities", entity],
+                                        "is not a Bedrock PII entity type",
+                                        f"{hint}see PII_ENTITY_TYPES in platform_config/loader.py",
+                                        value=entity))
+        pii.append(PiiEntity(entity, SensitiveAction(action)))
+    regexes = []
+    for i, rx in enumerate(sensitive.get("regexes") or []):
+        try:
+            re.compile(rx["pattern"])
+        except re.error as exc:
+            problems.append(doc.problem(["guardrail", "sensitive_information", "regexes", i, "pattern"],
+                                        f"is not a valid regular expression ({exc})", "fix the pattern",
+                                        value=rx["pattern"]))
+        regexes.append(RegexFilter(rx["name"], rx["pattern"], SensitiveAction(rx["action"]),
+                                   rx.get("description", "")))
+    names = [t["name"] for t in raw.get("denied_topics") or []]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(doc.problem(["guardrail", "denied_topics"], "names a topic twice",
+                                    "give every denied topic a distinct name", value=name))
+    words = raw.get("word_filters") or {}
+    grounding = raw.get("contextual_grounding")
+    return GuardrailPolicy(
+        content_filters=_content_filters(doc, raw.get("content_filters") or {}, problems),
+        denied_topics=tuple(
+            DeniedTopic(t["name"], t["definition"], tuple(t.get("examples") or ()))
+            for t in raw.get("denied_topics") or []
+        ),
+        pii_entities=tuple(pii),
+        regexes=tuple(regexes),
+        words=tuple(words.get("words") or ()),
+        managed_word_lists=tuple(words.get("managed_lists") or ()),
+        contextual_grounding=ContextualGrounding(grounding.get("grounding"), grounding.get("relevance"))
+        if grounding
+        else None,
+        blocked_input_message=raw["blocked_input_message"],
+        blocked_output_message=raw["blocked_output_message"],
+    )
+
+
+def _model_sources(
+    doc: _Document,
+    regions: list[tuple[str, str]],
+    catalog: ModelCatalog,
+    problems: list[Problem],
+) -> dict[str, dict[str, ModelSource]]:
+    """Resolve ``model.source`` and ``model.fallback`` for every region the contract is enabled in."""
+    resolved: dict[str, dict[str, ModelSource]] = defaultdict(dict)
+    model = doc.data["model"]
+    for role in ("source", "fallback"):
+        identifier = model[role]
+        for env_name, region in regions:
+            result = catalog.resolve(identifier, region)
+            if result.source is None:
+                problems.append(doc.problem(["model", role], f"{result.problem} (environment {env_name!r})",
+                                            result.fix, value=identifier))
+            else:
+                resolved[env_name][role] = result.source
+    if model["source"] == model["fallback"]:
+        problems.append(doc.problem(["model", "fallback"], "is the same as model.source, so it cannot help "
+                                    "when the source fails", "choose a different model or geography",
+                                    value=model["fallback"]))
+    return resolved
+
+
+def _contract(
+    doc: _Document,
+    environments: dict[str, EnvironmentConfig],
+    catalog: ModelCatalog,
+    problems: list[Problem],
+) -> list[tuple[str, Contract]]:
+    """One Contract object per environment it is enabled in (model sources resolve per region)."""
+    d = doc.data
+    if d["id"] != doc.path.stem:
+        problems.append(doc.problem(["id"], f"must equal the file name {doc.path.stem!r}",
+                                    f"rename the file to {d['id']}.yaml or set id: {doc.path.stem}",
+                                    value=d["id"]))
+    regions = []
+    for i, env_name in enumerate(d["environments"]):
+        if env_name not in environments:
+            close = difflib.get_close_matches(env_name, list(environments), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(doc.problem(["environments", i], "is not a known environment",
+                                        f"{hint}use one of {sorted(environments)} or add "
+                                        f"environments/{env_name}.yaml", value=env_name))
+        else:
+            regions.append((env_name, environments[env_name].region))
+    if d["latency_p95_ms"] >= API_GATEWAY_TIMEOUT_MS:
+        problems.append(doc.problem(["latency_p95_ms"], "cannot be met behind API Gateway's 29 s timeout",
+                                    "use a target below 29000", value=d["latency_p95_ms"]))
+    guardrail = _guardrail(doc, d["guardrail"], problems)
+    sources = _model_sources(doc, regions, catalog, problems)
+    logging = d["logging"]
+    common = {
+        "id": d["id"],
+        "purpose": d["purpose"],
+        "boundary": d["boundary"],
+        "owner_team": d["owner_team"],
+        "cost_center": d["cost_center"],
+        "application": d["application"],
+        "risk_tier": RiskTier(d["risk_tier"]),
+        "guardrail": guardrail,
+        "limits": TokenLimits(d["limits"]["max_input_tokens"], d["limits"]["max_output_tokens"]),
+        "latency_p95_ms": d["latency_p95_ms"],
+        "daily_budget_usd": float(d["daily_budget_usd"]),
+        "logging": LoggingRule(logging["prompts_and_responses"], logging.get("images", False),
+                               logging.get("embeddings", False)),
+        "environments": tuple(d["environments"]),
+        "source_file": doc.display,
+        "alarms": AlarmThresholds(**(d.get("alarms") or {})),
+    }
+    return [
+        (env_name, Contract(primary=roles["source"], fallback=roles["fallback"], **common))
+        for env_name, roles in sources.items()
+        if {"source", "fallback"} <= roles.keys()
+    ]
+
+
+# ---------------------------------------------------------------- cross-file rules
+
+
+def _duplicates(docs: list[_Document], key: str, what: str, problems: list[Problem]) -> None:
+    seen: dict[str, list[_Document]] = defaultdict(list)
+    for doc in docs:
+        seen[doc.data[key]].append(doc)
+    for value, holders in seen.items():
+        if len(holders) > 1:
+            files = ", ".join(h.display for h in holders)
+            for doc in holders:
+                problems.append(doc.problem([key], f"is used by more than one {what} file ({files})",
+                                            f"give each {what} a unique {key}", value=value))
+
+
+def _logging_owners(envs: list[EnvironmentConfig], problems: list[Problem]) -> None:
+    owners: dict[tuple[str, str], list[EnvironmentConfig]] = defaultdict(list)
+    for env in envs:
+        if env.owns_invocation_logging:
+            owners[(env.account, env.region)].append(env)
+    for (account, region), holders in owners.items():
+        if len(holders) > 1:
+            names = ", ".join(h.name for h in holders)
+            for env in holders:
+                problems.append(Problem(
+                    env.source_file, "owns_invocation_logging",
+                    f"environments {names} share account {account} in {region}, and Bedrock invocation "
+                    "logging is one setting per account and region: their stacks would overwrite each other",
+                    "set owns_invocation_logging: true in exactly one of them", value=True, has_value=True,
+                ))
+
+
+def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> PlatformConfig:
+    """Load ``<root>/environments/*.yaml`` and ``<root>/contracts/*.yaml``.
+
+    Returns the whole, valid configuration or raises :class:`ConfigError` listing every problem.
+    Contracts are resolved per environment (a model source's routing depends on the region), so
+    :meth:`PlatformConfig.contracts_for` returns the contracts as resolved for that environment.
+    """
+    root = Path(root)
+    catalog = catalog or ModelCatalog.load()
+    problems: list[Problem] = []
+    env_files = sorted((root / "environments").glob("*.yaml"))
+    contract_files = sorted((root / "contracts").glob("*.yaml"))
+    if not env_files:
+        problems.append(Problem("environments/", "(folder)", "has no *.yaml files",
+                                "add one file per environment, e.g. environments/dev.yaml"))
+
+    env_docs = [d for d in (_read(p, root, "environment", problems) for p in env_files) if d]
+    _duplicates(env_docs, "name", "environment", problems)
+    environments = [_environment(doc, problems) for doc in env_docs]
+    _logging_owners(environments, problems)
+    by_name = {env.name: env for env in environments}
+
+    contract_docs = [d for d in (_read(p, root, "contract", problems) for p in contract_files) if d]
+    _duplicates(contract_docs, "id", "contract", problems)
+    resolved: dict[str, list[Contract]] = defaultdict(list)
+    for doc in contract_docs:
+        for env_name, contract in _contract(doc, by_name, catalog, problems):
+            resolved[env_name].append(contract)
+
+    if problems:
+        raise ConfigError(problems)
+    return PlatformConfig(
+        environments=tuple(environments),
+        contracts_by_environment={name: tuple(resolved.get(name, ())) for name in by_name},
+    )

@@ -1,0 +1,64 @@
+"""The governed Bedrock foundation of one environment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from bedrock_constructs.invocation_logging import InvocationLogging
+from bedrock_constructs.use_case import GovernedUseCase
+from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
+
+
+def pascal(identifier: str) -> str:
+    """``support-ticket-summary`` -> ``SupportTicketSummary`` (construct IDs from use-case ids)."""
+    return "".join(part.capitalize() for part in identifier.split("-"))
+
+
+def removal_policy(environment: EnvironmentConfig) -> cdk.RemovalPolicy:
+    return cdk.RemovalPolicy.RETAIN if environment.removal_policy is RemovalPolicyName.RETAIN else (
+        cdk.RemovalPolicy.DESTROY
+    )
+
+
+class FoundationStack(cdk.Stack):
+    """Invocation logging (where this environment owns it) and, per enabled contract, its guardrail and
+    inference profiles."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        environment: EnvironmentConfig,
+        contracts: Sequence[Contract],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        self.environment_config = environment
+        self.invocation_logging: InvocationLogging | None = None
+        if environment.owns_invocation_logging:
+            # Bedrock's text delivery is account-wide: it is on only if every use case here allows it.
+            self.invocation_logging = InvocationLogging(
+                self,
+                "InvocationLogging",
+                retention_days=environment.log_retention_days,
+                removal_policy=removal_policy(environment),
+                text_data=bool(contracts) and all(c.logging.prompts_and_responses for c in contracts),
+                image_data=bool(contracts) and all(c.logging.images for c in contracts),
+                embedding_data=bool(contracts) and all(c.logging.embeddings for c in contracts),
+            )
+            cdk.CfnOutput(self, "InvocationLogBucketName", value=self.invocation_logging.bucket.bucket_name)
+            cdk.CfnOutput(self, "InvocationLogGroupName", value=self.invocation_logging.log_group.log_group_name)
+
+        self.use_cases: dict[str, GovernedUseCase] = {}
+        for contract in contracts:
+            name = pascal(contract.id)
+            use_case = GovernedUseCase(self, name, contract=contract, environment=environment.name)
+            self.use_cases[contract.id] = use_case
+            cdk.CfnOutput(self, f"{name}GuardrailId", value=use_case.guardrail.guardrail_id)
+            cdk.CfnOutput(self, f"{name}GuardrailVersion", value=use_case.guardrail.guardrail_version)
+            for route, profile in use_case.profiles.items():
+                cdk.CfnOutput(self, f"{name}{pascal(route)}ProfileArn", value=profile.profile_arn)

@@ -1,0 +1,41 @@
+"""Compose the whole platform: one Stage per environment, every stack in it."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from bedrock_constructs.nag import add_nag_packs
+from platform_config.model import EnvironmentConfig, PlatformConfig
+from stacks.foundation_stack import FoundationStack, pascal
+
+
+class EnvironmentStage(cdk.Stage):
+    """Everything one environment deploys, in its own account and region.
+
+    Deploy one environment alone with ``npx cdk deploy '<Stage>/*'`` (e.g. ``'Prod/*'``).
+    """
+
+    def __init__(self, scope: cdk.App, environment: EnvironmentConfig, config: PlatformConfig) -> None:
+        super().__init__(
+            scope,
+            pascal(environment.name),
+            env=cdk.Environment(account=environment.account, region=environment.region),
+        )
+        for key, value in sorted(environment.tags.items()):
+            cdk.Tags.of(self).add(key, value)
+        self.foundation = FoundationStack(
+            self,
+            "Foundation",
+            environment=environment,
+            contracts=config.contracts_for(environment.name),
+            description=f"bedrock-platform governed Bedrock foundation ({environment.name})",
+            termination_protection=environment.production,
+        )
+
+
+def build_platform(app: cdk.App, config: PlatformConfig, *, compliance_checks: bool = True) -> dict[str, EnvironmentStage]:
+    """Add every environment to ``app`` and, unless disabled, every cdk-nag pack."""
+    stages = {env.name: EnvironmentStage(app, env, config) for env in config.environments}
+    if compliance_checks:
+        add_nag_packs(app)
+    return stages

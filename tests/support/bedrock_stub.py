@@ -1,0 +1,732 @@
+"""A local Amazon Bedrock Runtime endpoint for tests and benchmarks (standard library only).
+
+moto does not implement the Bedrock Runtime data plane, so this module serves the two operations the
+platform calls, speaking the ``rest-json`` protocol that botocore's ``bedrock-runtime`` service model
+(``botocore/data/bedrock-runtime/2023-09-30/service-2.json``) describes:
+
+* Converse: ``POST /model/{modelId}/converse``. ``modelId`` arrives percent-encoded (botocore encodes
+  ``/`` and ``:``), so a model id, an inference profile id and a full ARN all round-trip unchanged.
+* ApplyGuardrail: ``POST /guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply``.
+
+Point real botocore at it with ``endpoint_url=stub.endpoint_url`` or the environment variable
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``; any credentials are accepted (signatures are not checked).
+
+Test API (thread-safe)::
+
+    with BedrockStub(default_latency_ms=0) as stub:   # 127.0.0.1, free port, daemon thread
+        stub.endpoint_url                              # "http://127.0.0.1:PORT"
+        stub.script("claude", [Fault.throttling(), Fault.success(text="hi")])
+        stub.script(None, [Fault.connection_reset()])  # None matches every request
+        stub.calls          # [RecordedCall(operation, target, body, headers), ...]
+        stub.pending_faults # scripted outcomes not consumed yet
+        stub.connections_accepted  # TCP connections accepted so far (keep-alive check)
+        stub.reset()        # forget calls and scripts
+
+``script(match, faults)`` queues outcomes. Each request takes the next outcome from the first queue
+(in the order ``script`` was called) whose ``match`` is ``None`` or a substring of the request's
+target -- the decoded model id for Converse, the guardrail identifier for ApplyGuardrail. When no
+queue matches, the request gets the default success.
+
+``RecordedCall`` is a 4-tuple ``(operation, target, body, headers)``: ``operation`` is
+``"Converse"`` or ``"ApplyGuardrail"``, ``body`` is the parsed JSON request body (the raw text when
+it is not JSON), ``headers`` has lower-cased names. It also carries ``guardrail_version`` (the URI
+version for ApplyGuardrail, else ``None``) and ``path`` (the raw request path).
+
+Outcomes (``Fault`` class methods):
+
+* ``Fault.success(text=None, input_tokens=None, output_tokens=None, latency_ms=None)``
+* ``Fault.error(code, message=None)`` and one shortcut per code: ``throttling()`` (429),
+  ``model_not_ready()`` (429), ``service_unavailable()`` (503), ``internal_server()`` (500),
+  ``model_timeout()`` (408), ``validation()`` (400), ``access_denied()`` (403),
+  ``resource_not_found()`` (404), ``model_error()`` (424), ``service_quota_exceeded()`` (400).
+  Sent as the HTTP status, header ``x-amzn-ErrorType: <code>`` and body ``{"message": ...}``, which
+  botocore raises as ``ClientError`` with ``response["Error"]["Code"] == code``.
+* ``Fault.read_timeout(seconds)``: wait ``seconds`` before answering (with the default success), so a
+  client whose ``read_timeout`` is shorter raises ``botocore.exceptions.ReadTimeoutError``.
+* ``Fault.connection_reset()``: read the request, then close the socket with a TCP RST and no
+  response (botocore raises ``ConnectionClosedError``).
+* ``Fault.malformed_body(body=...)``: HTTP 200 whose body is not valid JSON (default: truncated JSON).
+  Note that botocore does NOT raise for this: its JSON parser turns an undecodable body into
+  ``{"message": <body>}``, so the client returns a response that lacks ``output``, ``stopReason`` and
+  ``usage``; a non-object JSON body (``b"[]"``) makes botocore raise a bare ``AttributeError`` and
+  non-UTF-8 bytes a ``UnicodeDecodeError``. Callers must validate the response shape.
+* ``Fault.guardrail_intervened(message=...)``: Converse answers 200 with
+  ``stopReason: "guardrail_intervened"`` and ``message`` as the assistant text (usage 0/0/0: the model
+  was not invoked, unless tokens are given); ApplyGuardrail answers ``action: "GUARDRAIL_INTERVENED"``
+  with ``outputs: [{"text": message}]`` and a BLOCKED content-filter assessment.
+
+Default success (deterministic):
+
+* Converse reply text is ``"Stub reply: " + <text of the last user message>`` (text blocks joined with
+  a space). Token counts use ``estimate_tokens(s) = ceil(len(s) / 4)``: ``inputTokens`` is the sum of
+  ``estimate_tokens`` over every text block in ``system`` and ``messages`` (minimum 1),
+  ``outputTokens`` is ``estimate_tokens(reply)`` (minimum 1), ``totalTokens`` is their sum. If
+  ``inferenceConfig.maxTokens`` is below the reply's token count, the reply is cut to
+  ``maxTokens * 4`` characters and ``stopReason`` is ``"max_tokens"``, else ``"end_turn"``.
+  ``metrics.latencyMs`` is the latency applied (``default_latency_ms`` unless the outcome sets one);
+  the stub sleeps that long before answering. ``Fault.success`` overrides text and/or token counts.
+* When the Converse request has ``guardrailConfig`` with ``trace`` ``"enabled"`` or
+  ``"enabled_full"``, the response has ``trace.guardrail`` keyed by the guardrail identifier.
+* ApplyGuardrail answers ``action: "NONE"`` with ``outputs: []`` (as Bedrock does when nothing is
+  masked or blocked); a scripted ``Fault.success`` means the same there. Usage: every policy is
+  charged ``ceil(characters / 1000)`` text units (``sensitiveInformationPolicyFreeUnits`` and
+  ``contextualGroundingPolicyUnits`` are 0).
+
+Light request validation returns ``ValidationException`` like the service: Converse needs a non-empty
+``messages`` list; a ``guardrailConfig`` needs ``guardrailIdentifier`` and ``guardrailVersion``;
+ApplyGuardrail needs ``source`` ``INPUT``/``OUTPUT`` and non-empty ``content``. A body that is not JSON
+gets ``SerializationException`` (400); an unknown path gets ``UnknownOperationException`` (404).
+Requests are recorded and take their scripted outcome before this validation runs.
+
+As a process (benchmarks)::
+
+    python -m tests.support.bedrock_stub --port 0 [--host 127.0.0.1] [--latency-ms 0]
+
+prints ``READY http://127.0.0.1:PORT`` on stdout and serves until SIGTERM/SIGINT. The server is a
+``ThreadingHTTPServer`` speaking HTTP/1.1 keep-alive (botocore's pool reuses connections), with
+TCP_NODELAY, one write per response and no per-request logging.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import signal
+import socket
+import struct
+import sys
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Final, NamedTuple, Self
+from urllib.parse import unquote
+
+__all__ = [
+    "ERROR_STATUS",
+    "BedrockStub",
+    "Fault",
+    "FaultKind",
+    "RecordedCall",
+    "estimate_tokens",
+]
+
+#: Bedrock Runtime error codes and the HTTP status the service model gives each.
+ERROR_STATUS: Final[dict[str, int]] = {
+    "ThrottlingException": 429,
+    "ModelNotReadyException": 429,
+    "ServiceUnavailableException": 503,
+    "InternalServerException": 500,
+    "ModelTimeoutException": 408,
+    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "ResourceNotFoundException": 404,
+    "ModelErrorException": 424,
+    "ServiceQuotaExceededException": 400,
+}
+
+_CONVERSE: Final = "Converse"
+_APPLY_GUARDRAIL: Final = "ApplyGuardrail"
+_TRACE_ON: Final = frozenset({"enabled", "enabled_full"})
+_DEFAULT_BLOCKED_MESSAGE: Final = "Sorry, the model cannot answer this question."
+
+
+def estimate_tokens(text: str) -> int:
+    """The stub's token rule: one token per started block of four characters."""
+    return math.ceil(len(text) / 4)
+
+
+class FaultKind(StrEnum):
+    SUCCESS = "success"
+    ERROR = "error"
+    READ_TIMEOUT = "read_timeout"
+    CONNECTION_RESET = "connection_reset"
+    MALFORMED_BODY = "malformed_body"
+    GUARDRAIL_INTERVENED = "guardrail_intervened"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One scripted outcome for one request. Build it with the class methods."""
+
+    kind: FaultKind
+    code: str | None = None
+    message: str | None = None
+    text: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: int | None = None
+    delay_seconds: float = 0.0
+    body: bytes | None = None
+
+    @classmethod
+    def success(
+        cls,
+        text: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        latency_ms: int | None = None,
+    ) -> Fault:
+        return cls(
+            FaultKind.SUCCESS,
+            text=text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+        )
+
+    @classmethod
+    def error(cls, code: str, message: str | None = None) -> Fault:
+        if code not in ERROR_STATUS:
+            raise ValueError(f"unknown Bedrock Runtime error code {code!r}; known: {sorted(ERROR_STATUS)}")
+        return cls(FaultKind.ERROR, code=code, message=message or f"Stubbed {code}.")
+
+    @classmethod
+    def throttling(cls, message: str | None = None) -> Fault:
+        return cls.error("ThrottlingException", message or "Too many requests, please wait and try again.")
+
+    @classmethod
+    def model_not_ready(cls, message: str | None = None) -> Fault:
+        return cls.error("ModelNotReadyException", message)
+
+    @classmethod
+    def service_unavailable(cls, message: str | None = None) -> Fault:
+        return cls.error("ServiceUnavailableException", message)
+
+    @classmethod
+    def internal_server(cls, message: str | None = None) -> Fault:
+        return cls.error("InternalServerException", message)
+
+    @classmethod
+    def model_timeout(cls, message: str | None = None) -> Fault:
+        return cls.error("ModelTimeoutException", message)
+
+    @classmethod
+    def validation(cls, message: str | None = None) -> Fault:
+        return cls.error("ValidationException", message)
+
+    @classmethod
+    def access_denied(cls, message: str | None = None) -> Fault:
+        return cls.error("AccessDeniedException", message)
+
+    @classmethod
+    def resource_not_found(cls, message: str | None = None) -> Fault:
+        return cls.error("ResourceNotFoundException", message)
+
+    @classmethod
+    def model_error(cls, message: str | None = None) -> Fault:
+        return cls.error("ModelErrorException", message)
+
+    @classmethod
+    def service_quota_exceeded(cls, message: str | None = None) -> Fault:
+        return cls.error("ServiceQuotaExceededException", message)
+
+    @classmethod
+    def read_timeout(cls, seconds: float) -> Fault:
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        return cls(FaultKind.READ_TIMEOUT, delay_seconds=seconds)
+
+    @classmethod
+    def connection_reset(cls) -> Fault:
+        return cls(FaultKind.CONNECTION_RESET)
+
+    @classmethod
+    def malformed_body(cls, body: bytes = b'{"output": {"message": {"role": "assistant", "content"') -> Fault:
+        return cls(FaultKind.MALFORMED_BODY, body=body)
+
+    @classmethod
+    def guardrail_intervened(
+        cls,
+        message: str = _DEFAULT_BLOCKED_MESSAGE,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> Fault:
+        return cls(
+            FaultKind.GUARDRAIL_INTERVENED,
+            message=message,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+
+
+class _CallFields(NamedTuple):
+    operation: str
+    target: str
+    body: Any
+    headers: dict[str, str]
+
+
+class RecordedCall(_CallFields):
+    """``(operation, target, body, headers)`` plus ``guardrail_version`` and ``path`` attributes."""
+
+    guardrail_version: str | None
+    path: str
+
+    def __new__(
+        cls,
+        operation: str,
+        target: str,
+        body: Any,
+        headers: dict[str, str],
+        *,
+        guardrail_version: str | None = None,
+        path: str = "",
+    ) -> Self:
+        call = super().__new__(cls, operation, target, body, headers)
+        call.guardrail_version = guardrail_version
+        call.path = path
+        return call
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], stub: BedrockStub) -> None:
+        self.stub = stub
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (read timeout, closed pool) is expected; stay quiet about it.
+        if isinstance(sys.exc_info()[1], OSError | ValueError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "BedrockRuntimeStub/1.0"
+    disable_nagle_algorithm = True
+    wbufsize = -1  # buffered: status line, headers and body leave in one write
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.stub._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.stub._track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # --- routing -----------------------------------------------------------------------------------
+
+    def do_POST(self) -> None:
+        raw_path = self.path.split("?", 1)[0]
+        parts = raw_path.split("/")
+        raw = self._read_body()
+        if len(parts) == 4 and parts[0] == "" and parts[1] == "model" and parts[3] == "converse":
+            operation, target, version = _CONVERSE, unquote(parts[2]), None
+        elif (
+            len(parts) == 6
+            and parts[0] == ""
+            and parts[1] == "guardrail"
+            and parts[3] == "version"
+            and parts[5] == "apply"
+        ):
+            operation, target, version = _APPLY_GUARDRAIL, unquote(parts[2]), unquote(parts[4])
+        else:
+            self._send_error("UnknownOperationException", 404, f"No operation at POST {raw_path}")
+            return
+
+        body: Any
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        stub = self.server.stub
+        stub._record(
+            RecordedCall(
+                operation,
+                target,
+                body,
+                {k.lower(): v for k, v in self.headers.items()},
+                guardrail_version=version,
+                path=self.path,
+            )
+        )
+        if not isinstance(body, dict):
+            self._send_error("SerializationException", 400, "Request body is not a JSON object.")
+            return
+
+        fault = stub._next_fault(target) or Fault.success()
+        if fault.kind is FaultKind.ERROR:
+            assert fault.code is not None
+            self._send_error(fault.code, ERROR_STATUS[fault.code], fault.message or fault.code)
+        elif fault.kind is FaultKind.CONNECTION_RESET:
+            self._reset_connection()
+        elif fault.kind is FaultKind.MALFORMED_BODY:
+            self._send(200, fault.body or b"")
+        else:
+            if fault.kind is FaultKind.READ_TIMEOUT:
+                if stub._sleep(fault.delay_seconds):
+                    return  # the stub is stopping
+                fault = Fault.success()
+            if operation == _CONVERSE:
+                self._converse(body, fault)
+            else:
+                self._apply_guardrail(target, version or "", body, fault)
+
+    def do_GET(self) -> None:
+        self._send_error("UnknownOperationException", 404, f"No operation at {self.command} {self.path}")
+
+    do_PUT = do_DELETE = do_PATCH = do_GET
+
+    # --- operations --------------------------------------------------------------------------------
+
+    def _converse(self, body: dict[str, Any], fault: Fault) -> None:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            self._send_error("ValidationException", 400, "messages must contain at least one message.")
+            return
+        guardrail = body.get("guardrailConfig")
+        if guardrail is not None and not (
+            isinstance(guardrail, dict)
+            and guardrail.get("guardrailIdentifier")
+            and guardrail.get("guardrailVersion")
+        ):
+            self._send_error(
+                "ValidationException", 400, "guardrailConfig needs guardrailIdentifier and guardrailVersion."
+            )
+            return
+
+        input_texts = _texts(body.get("system")) + _texts(messages)
+        input_chars = sum(len(t) for t in input_texts)
+        input_tokens = max(1, sum(estimate_tokens(t) for t in input_texts))
+        latency_ms = self.server.stub.default_latency_ms if fault.latency_ms is None else fault.latency_ms
+        trace_on = isinstance(guardrail, dict) and guardrail.get("trace") in _TRACE_ON
+        guardrail_id = str(guardrail.get("guardrailIdentifier")) if isinstance(guardrail, dict) else ""
+
+        trace: dict[str, Any]
+        if fault.kind is FaultKind.GUARDRAIL_INTERVENED:
+            text = fault.message or _DEFAULT_BLOCKED_MESSAGE
+            in_tok = fault.input_tokens or 0
+            out_tok = fault.output_tokens or 0
+            stop_reason = "guardrail_intervened"
+            trace = {
+                "inputAssessment": {guardrail_id: _assessment(input_chars, blocked=True)},
+                "actionReason": "Guardrail blocked.",
+            }
+        else:
+            user_turns = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+            reply = "Stub reply: " + " ".join(_texts(user_turns[-1:]))
+            text = reply if fault.text is None else fault.text
+            in_tok = input_tokens if fault.input_tokens is None else fault.input_tokens
+            stop_reason = "end_turn"
+            if fault.output_tokens is not None:
+                out_tok = fault.output_tokens
+            else:
+                out_tok = max(1, estimate_tokens(text))
+                max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
+                if isinstance(max_tokens, int) and 0 < max_tokens < out_tok:
+                    text, out_tok, stop_reason = text[: max_tokens * 4], max_tokens, "max_tokens"
+            trace = {
+                "inputAssessment": {guardrail_id: _assessment(input_chars, blocked=False)},
+                "outputAssessments": {guardrail_id: [_assessment(len(text), blocked=False)]},
+            }
+        response: dict[str, Any] = {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": stop_reason,
+            "usage": {"inputTokens": in_tok, "outputTokens": out_tok, "totalTokens": in_tok + out_tok},
+            "metrics": {"latencyMs": latency_ms},
+        }
+        if trace_on:
+            response["trace"] = {"guardrail": trace}
+        if latency_ms and self.server.stub._sleep(latency_ms / 1000):
+            return
+        self._send_json(response)
+
+    def _apply_guardrail(self, guardrail_id: str, version: str, body: dict[str, Any], fault: Fault) -> None:
+        content = body.get("content")
+        if body.get("source") not in ("INPUT", "OUTPUT"):
+            self._send_error("ValidationException", 400, "source must be INPUT or OUTPUT.")
+            return
+        if not isinstance(content, list) or not content:
+            self._send_error("ValidationException", 400, "content must contain at least one block.")
+            return
+        chars = sum(len(t) for t in _texts([{"content": content}]))
+        blocked = fault.kind is FaultKind.GUARDRAIL_INTERVENED
+        response: dict[str, Any] = {
+            "usage": _guardrail_usage(chars),
+            "action": "GUARDRAIL_INTERVENED" if blocked else "NONE",
+            "outputs": [{"text": fault.message or _DEFAULT_BLOCKED_MESSAGE}] if blocked else [],
+            "assessments": [_assessment(chars, blocked=blocked)],
+            "guardrailCoverage": {"textCharacters": {"guarded": chars, "total": chars}},
+        }
+        if blocked:
+            response["actionReason"] = "Guardrail blocked."
+        latency_ms = self.server.stub.default_latency_ms if fault.latency_ms is None else fault.latency_ms
+        if latency_ms and self.server.stub._sleep(latency_ms / 1000):
+            return
+        self._send_json(response)
+
+    # --- wire helpers ------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amzn-RequestId", self.server.stub._request_id())
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _send_json(self, document: dict[str, Any]) -> None:
+        self._send(200, json.dumps(document, separators=(",", ":")).encode())
+
+    def _send_error(self, code: str, status: int, message: str) -> None:
+        payload = json.dumps({"message": message}).encode()
+        self._send(status, payload, {"x-amzn-ErrorType": code})
+
+    def _reset_connection(self) -> None:
+        """Abort the connection: SO_LINGER 0 makes close() send RST instead of FIN."""
+        self.close_connection = True
+        sock = self.connection
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The file objects hold references to the socket; the descriptor only closes with the last one.
+        self.rfile.close()
+        self.wfile.close()
+        sock.close()
+        # The base class flushes and closes wfile after the handler returns; give it a harmless target.
+        self.wfile = io.BytesIO()
+
+
+def _texts(blocks_holder: Any) -> list[str]:
+    """Text of ``[{"text": ...}]`` system blocks or of ``[{"role", "content": [...]}]`` messages."""
+    out: list[str] = []
+    if not isinstance(blocks_holder, list):
+        return out
+    for item in blocks_holder:
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("text"), str):
+            out.append(item["text"])
+        content = item.get("content")
+        if isinstance(content, list):
+            for block in content:
+                if not isinstance(block, dict):
+                    continue
+                text = block.get("text")
+                if isinstance(text, dict):  # ApplyGuardrail: {"text": {"text": ...}}
+                    text = text.get("text")
+                if isinstance(text, str):
+                    out.append(text)
+                guard = block.get("guardContent")
+                if isinstance(guard, dict) and isinstance(guard.get("text"), dict):
+                    guarded = guard["text"].get("text")
+                    if isinstance(guarded, str):
+                        out.append(guarded)
+    return out
+
+
+def _guardrail_usage(chars: int) -> dict[str, int]:
+    units = math.ceil(chars / 1000)
+    return {
+        "topicPolicyUnits": units,
+        "contentPolicyUnits": units,
+        "wordPolicyUnits": units,
+        "sensitiveInformationPolicyUnits": units,
+        "sensitiveInformationPolicyFreeUnits": 0,
+        "contextualGroundingPolicyUnits": 0,
+    }
+
+
+def _assessment(chars: int, *, blocked: bool) -> dict[str, Any]:
+    assessment: dict[str, Any] = {
+        "invocationMetrics": {
+            "guardrailProcessingLatency": 1,
+            "usage": _guardrail_usage(chars),
+            "guardrailCoverage": {"textCharacters": {"guarded": chars, "total": chars}},
+        }
+    }
+    if blocked:
+        assessment["contentPolicy"] = {
+            "filters": [
+                {
+                    "type": "VIOLENCE",
+                    "confidence": "HIGH",
+                    "filterStrength": "HIGH",
+                    "action": "BLOCKED",
+                    "detected": True,
+                }
+            ]
+        }
+    return assessment
+
+
+class BedrockStub:
+    """A local Bedrock Runtime endpoint; see the module docstring."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, default_latency_ms: int = 0) -> None:
+        if default_latency_ms < 0:
+            raise ValueError("default_latency_ms must be >= 0")
+        self.default_latency_ms = default_latency_ms
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._calls: list[RecordedCall] = []
+        self._scripts: list[tuple[str | None, deque[Fault]]] = []
+        self._connections: set[socket.socket] = set()
+        self._request_counter = 0
+        self._connections_accepted = 0
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._server is not None:
+            raise RuntimeError("BedrockStub is already running")
+        self._stopping.clear()
+        self._server = _Server(self._address, self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="bedrock-stub",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()  # wakes handlers sleeping in read_timeout / latency
+        server.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:  # ends keep-alive handler threads blocked on reads
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("BedrockStub is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # --- test API ----------------------------------------------------------------------------------
+
+    def script(self, match: str | None, faults: list[Fault]) -> None:
+        """Queue ``faults`` for requests whose target contains ``match`` (``None``: every request)."""
+        for fault in faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"expected Fault, got {type(fault).__name__}")
+        with self._lock:
+            self._scripts.append((match, deque(faults)))
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return sum(len(queue) for _, queue in self._scripts)
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since start (shows whether clients reuse keep-alive connections)."""
+        with self._lock:
+            return self._connections_accepted
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._scripts.clear()
+
+    # --- used by the handler -----------------------------------------------------------------------
+
+    def _record(self, call: RecordedCall) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def _next_fault(self, target: str) -> Fault | None:
+        with self._lock:
+            for match, queue in self._scripts:
+                if queue and (match is None or match in target):
+                    return queue.popleft()
+        return None
+
+    def _request_id(self) -> str:
+        with self._lock:
+            self._request_counter += 1
+            return str(uuid.UUID(int=self._request_counter))
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+                self._connections_accepted += 1
+            else:
+                self._connections.discard(conn)
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep; True when interrupted because the stub is stopping."""
+        return self._stopping.wait(seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Local Amazon Bedrock Runtime stub endpoint.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay before each successful answer")
+    args = parser.parse_args(argv)
+
+    done = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    with BedrockStub(args.host, args.port, default_latency_ms=args.latency_ms) as stub:
+        print(f"READY {stub.endpoint_url}", flush=True)
+        while not done.wait(1.0):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
