@@ -97,11 +97,18 @@ class ModelCatalog:
             )
         sources = route.get("sources")
         if sources != ANY_REGION and region not in (sources or []):
+            callable_here = sorted(
+                f"{geo}.{model_id}"
+                for geo, other in (model.get("cross_region") or {}).items()
+                if other.get("sources") == ANY_REGION or region in (other.get("sources") or [])
+            )
             return Resolution(
                 None,
                 f"the {geography!r} profile cannot be called from {region} (source regions: "
                 f"{', '.join(sources or [])})",
-                "use the cross-region prefix of the environment's geography",
+                f"use a profile callable from {region}: {', '.join(callable_here)}"
+                if callable_here
+                else "use the cross-region prefix of the environment's geography",
             )
         destinations = route.get("destinations")
         return Resolution(

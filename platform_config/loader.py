@@ -141,33 +141,67 @@ def _dotted(parts: Iterable[str | int]) -> str:
     return text or "(file)"
 
 
-def _schema_problem(doc: _Document, error: ValidationError) -> Problem:
+#: How to fix a value outside a schema limit (``{}`` is the limit).
+_LIMIT_FIXES = {
+    "minimum": "use a value of at least {}",
+    "maximum": "use a value of at most {}",
+    "exclusiveMinimum": "use a value greater than {}",
+    "exclusiveMaximum": "use a value less than {}",
+    "minLength": "use at least {} characters",
+    "maxLength": "use at most {} characters",
+    "minItems": "list at least {} items",
+    "maxItems": "list at most {} items",
+    "uniqueItems": "remove the repeated items",
+}
+
+
+def _one_of(value: Any, allowed: Iterable[Any]) -> str:
+    options = list(allowed)
+    close = difflib.get_close_matches(value, [str(o) for o in options], n=1) if isinstance(value, str) else []
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}use one of {', '.join(repr(o) for o in options)}"
+
+
+def _schema_problems(doc: _Document, error: ValidationError) -> list[Problem]:
     path = list(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     description = schema.get("description", "")
     if error.validator == "required":
         missing = re.search(r"'([^']+)' is a required property", error.message)
         name = missing.group(1) if missing else "?"
-        return doc.problem([*path, name], "is required but missing", f"add `{name}`")
+        return [doc.problem([*path, name], "is required but missing", f"add `{name}`")]
     if error.validator == "additionalProperties":
-        unknown = re.findall(r"'([^']+)'", error.message.split("(")[-1])
         allowed = sorted((schema.get("properties") or {}).keys())
-        name = unknown[0] if unknown else "?"
-        close = difflib.get_close_matches(name, allowed, n=1)
-        fix = f"did you mean `{close[0]}`? " if close else ""
-        return doc.problem([*path, name], "is not a known field", f"{fix}allowed fields: {', '.join(allowed)}")
+        patterns = list(schema.get("patternProperties") or {})
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        unknown = [k for k in instance if k not in allowed and not any(re.search(p, str(k)) for p in patterns)]
+        problems = []
+        for name in unknown or ["?"]:
+            close = difflib.get_close_matches(str(name), allowed, n=1)
+            fix = f"did you mean `{close[0]}`? " if close else ""
+            problems.append(doc.problem([*path, str(name)], "is not a known field",
+                                        f"{fix}allowed fields: {', '.join(allowed)}"))
+        return problems
+    if "propertyNames" in error.schema_path:
+        key = error.instance
+        fix = _one_of(key, error.validator_value) if error.validator == "enum" else (
+            description or f"match the pattern {error.validator_value}"
+        )
+        return [doc.problem([*path, str(key)], "is not an allowed key", fix, value=key)]
     if error.validator == "enum":
-        allowed = ", ".join(repr(v) for v in error.validator_value)
-        return doc.problem(path, "is not allowed", f"use one of {allowed}", value=error.instance)
-    if error.validator == "propertyNames":
-        return doc.problem(path, f"has a key that is not allowed: {error.message}", description)
+        return [doc.problem(path, "is not allowed", _one_of(error.instance, error.validator_value),
+                            value=error.instance)]
     if error.validator == "pattern":
         fix = description or f"match the pattern {error.validator_value}"
-        return doc.problem(path, "has the wrong format", fix, value=error.instance)
+        return [doc.problem(path, "has the wrong format", fix, value=error.instance)]
     if error.validator == "type":
-        return doc.problem(path, f"must be of type {error.validator_value}", description, value=error.instance)
-    return doc.problem(path, error.message.replace(repr(error.instance), "").strip() or error.message,
-                       description, value=error.instance)
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return [doc.problem(path, f"must be of type {expected}", description or f"write a {expected} value",
+                            value=error.instance)]
+    limit = _LIMIT_FIXES.get(str(error.validator))
+    return [doc.problem(path, error.message.replace(repr(error.instance), "").strip() or error.message,
+                        limit.format(error.validator_value) if limit else description, value=error.instance)]
 
 
 def _read(path: Path, root: Path, kind: str, problems: list[Problem]) -> _Document | None:
@@ -182,10 +216,13 @@ def _read(path: Path, root: Path, kind: str, problems: list[Problem]) -> _Docume
         )
         return None
     if not isinstance(doc.data, dict):
-        problems.append(doc.problem([], f"must be a YAML mapping of {kind} fields", value=doc.data))
+        problems.append(doc.problem([], f"must be a YAML mapping of {kind} fields",
+                                    f"write one `field: value` line per field, as described in "
+                                    f"platform_config/schemas/{kind}.schema.json", value=doc.data))
         return None
     errors = sorted(_validator(kind).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
-    problems.extend(_schema_problem(doc, e) for e in errors)
+    for error in errors:
+        problems.extend(_schema_problems(doc, error))
     return None if errors else doc
 
 
@@ -257,9 +294,9 @@ def _guardrail(doc: _Document, raw: dict[str, Any], problems: list[Problem]) -> 
     pii = []
     for entity, action in (sensitive.get("pii_entities") or {}).items():
         if entity not in PII_ENTITY_TYPES:
-            close = difflib.get_close_matches(entity, sorted(PII_ENTITY_TYPES), n=1)
+            close = difflib.get_close_matches(str(entity), sorted(PII_ENTITY_TYPES), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
-            problems.append(doc.problem(["guardrail", "sensitive_information", "pii_entities", entity],
+            problems.append(doc.problem(["guardrail", "sensitive_information", "pii_entities", str(entity)],
                                         "is not a Bedrock PII entity type",
                                         f"{hint}see PII_ENTITY_TYPES in platform_config/loader.py",
                                         value=entity))
@@ -309,13 +346,17 @@ def _model_sources(
     model = doc.data["model"]
     for role in ("source", "fallback"):
         identifier = model[role]
+        failed: dict[tuple[str, str], list[str]] = defaultdict(list)
         for env_name, region in regions:
             result = catalog.resolve(identifier, region)
             if result.source is None:
-                problems.append(doc.problem(["model", role], f"{result.problem} (environment {env_name!r})",
-                                            result.fix, value=identifier))
+                failed[(result.problem, result.fix)].append(env_name)
             else:
                 resolved[env_name][role] = result.source
+        # One problem per distinct failure, not one per environment (a typo fails in all of them).
+        for (message, fix), env_names in failed.items():
+            where = f"environment{'s' if len(env_names) > 1 else ''} {', '.join(map(repr, env_names))}"
+            problems.append(doc.problem(["model", role], f"{message} ({where})", fix, value=identifier))
     if model["source"] == model["fallback"]:
         problems.append(doc.problem(["model", "fallback"], "is the same as model.source, so it cannot help "
                                     "when the source fails", "choose a different model or geography",
@@ -328,6 +369,7 @@ def _contract(
     environments: dict[str, EnvironmentConfig],
     catalog: ModelCatalog,
     problems: list[Problem],
+    unloaded: frozenset[str] = frozenset(),
 ) -> list[tuple[str, Contract]]:
     """One Contract object per environment it is enabled in (model sources resolve per region)."""
     d = doc.data
@@ -337,6 +379,8 @@ def _contract(
                                     value=d["id"]))
     regions = []
     for i, env_name in enumerate(d["environments"]):
+        if env_name in unloaded or (env_name not in environments and not environments):
+            continue  # its environment file (or the empty folder) already has a problem of its own
         if env_name not in environments:
             close = difflib.get_close_matches(env_name, list(environments), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
@@ -425,6 +469,8 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
                                 "add one file per environment, e.g. environments/dev.yaml"))
 
     env_docs = [d for d in (_read(p, root, "environment", problems) for p in env_files) if d]
+    # Environments whose file exists but did not load: contracts naming them are not told to add it.
+    unloaded = frozenset(p.stem for p in env_files) - {d.path.stem for d in env_docs}
     _duplicates(env_docs, "name", "environment", problems)
     environments = [_environment(doc, problems) for doc in env_docs]
     _logging_owners(environments, problems)
@@ -434,7 +480,7 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
     _duplicates(contract_docs, "id", "contract", problems)
     resolved: dict[str, list[Contract]] = defaultdict(list)
     for doc in contract_docs:
-        for env_name, contract in _contract(doc, by_name, catalog, problems):
+        for env_name, contract in _contract(doc, by_name, catalog, problems, unloaded):
             resolved[env_name].append(contract)
 
     if problems:

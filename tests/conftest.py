@@ -1,0 +1,17 @@
+"""Session-wide test set-up: no AWS credentials or endpoints leak in from the machine."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_aws() -> None:
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            del os.environ[name]
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
