@@ -45,7 +45,7 @@ def render_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
-        (fn, arg), = value.items()
+        ((fn, arg),) = value.items()
         if fn == "Fn::Join":
             return str(arg[0]).join(render_value(v) for v in arg[1])
         if fn == "Ref":
@@ -81,11 +81,19 @@ def rule_cost_tags(stacks: Sequence[StackTemplate]) -> list[Finding]:
     findings = []
     for stack in stacks:
         for logical_id, resource in stack.resources_of_type("AWS::Bedrock::ApplicationInferenceProfile"):
-            tags = {t.get("Key"): t.get("Value") for t in resource.get("Properties", {}).get("Tags", []) or []}
+            tags = {
+                t.get("Key"): t.get("Value") for t in resource.get("Properties", {}).get("Tags", []) or []
+            }
             missing = [t for t in REQUIRED_COST_TAGS if not tags.get(t)]
             if missing:
-                findings.append(Finding("BEDROCK-COST-TAGS", stack.name, logical_id,
-                                        f"inference profile lacks cost allocation tags {missing}"))
+                findings.append(
+                    Finding(
+                        "BEDROCK-COST-TAGS",
+                        stack.name,
+                        logical_id,
+                        f"inference profile lacks cost allocation tags {missing}",
+                    )
+                )
     return findings
 
 
@@ -99,15 +107,29 @@ def rule_prompt_attack(stacks: Sequence[StackTemplate]) -> list[Finding]:
         }
         for logical_id, resource in stack.resources_of_type("AWS::Bedrock::Guardrail"):
             filters = resource.get("Properties", {}).get("ContentPolicyConfig", {}).get("FiltersConfig", [])
-            strength = next((f.get("InputStrength") for f in filters if f.get("Type") == "PROMPT_ATTACK"), None)
+            strength = next(
+                (f.get("InputStrength") for f in filters if f.get("Type") == "PROMPT_ATTACK"), None
+            )
             if strength not in PROMPT_ATTACK_MIN_STRENGTHS:
-                findings.append(Finding("BEDROCK-PROMPT-ATTACK", stack.name, logical_id,
-                                        f"guardrail filters prompt attacks on input at {strength or 'nothing'}; "
-                                        f"required: {' or '.join(PROMPT_ATTACK_MIN_STRENGTHS)}"))
+                findings.append(
+                    Finding(
+                        "BEDROCK-PROMPT-ATTACK",
+                        stack.name,
+                        logical_id,
+                        f"guardrail filters prompt attacks on input at {strength or 'nothing'}; "
+                        f"required: {' or '.join(PROMPT_ATTACK_MIN_STRENGTHS)}",
+                    )
+                )
             if f"<{logical_id}.GuardrailId>" not in versioned:
-                findings.append(Finding("BEDROCK-GUARDRAIL-VERSION", stack.name, logical_id,
-                                        "guardrail has no published AWS::Bedrock::GuardrailVersion; callers "
-                                        "would have to use the mutable DRAFT"))
+                findings.append(
+                    Finding(
+                        "BEDROCK-GUARDRAIL-VERSION",
+                        stack.name,
+                        logical_id,
+                        "guardrail has no published AWS::Bedrock::GuardrailVersion; callers "
+                        "would have to use the mutable DRAFT",
+                    )
+                )
     return findings
 
 
@@ -123,14 +145,23 @@ def rule_scoped_invoke(stacks: Sequence[StackTemplate]) -> list[Finding]:
             resources = [render_value(r) for r in _as_list(statement.get("Resource", []))]
             for action in actions:
                 if action in ("*", "bedrock:*"):
-                    findings.append(Finding("BEDROCK-SCOPED-INVOKE", stack.name, logical_id,
-                                            f"statement allows {action!r}"))
+                    findings.append(
+                        Finding(
+                            "BEDROCK-SCOPED-INVOKE", stack.name, logical_id, f"statement allows {action!r}"
+                        )
+                    )
                 elif _INVOKE_ACTION.match(action):
                     broad = [r for r in resources if _BROAD_MODEL_RESOURCE.search(r)]
                     if broad:
-                        findings.append(Finding("BEDROCK-SCOPED-INVOKE", stack.name, logical_id,
-                                                f"{action} is allowed on {broad}; grant the profiles and "
-                                                "models a function routes to instead"))
+                        findings.append(
+                            Finding(
+                                "BEDROCK-SCOPED-INVOKE",
+                                stack.name,
+                                logical_id,
+                                f"{action} is allowed on {broad}; grant the profiles and "
+                                "models a function routes to instead",
+                            )
+                        )
     return findings
 
 
@@ -144,12 +175,16 @@ def rule_invocation_logging_once(stacks: Sequence[StackTemplate]) -> list[Findin
     findings = []
     for (account, region), places in sorted(configured.items()):
         if len(places) != 1:
-            findings.append(Finding(
-                "BEDROCK-INVOCATION-LOGGING", f"aws://{account}/{region}", "-",
-                f"invocation logging is configured {len(places)} times ({', '.join(places) or 'nowhere'}); "
-                "it must be configured exactly once per account and region "
-                "(set owns_invocation_logging in exactly one environment)",
-            ))
+            findings.append(
+                Finding(
+                    "BEDROCK-INVOCATION-LOGGING",
+                    f"aws://{account}/{region}",
+                    "-",
+                    f"invocation logging is configured {len(places)} times ({', '.join(places) or 'nowhere'}); "
+                    "it must be configured exactly once per account and region "
+                    "(set owns_invocation_logging in exactly one environment)",
+                )
+            )
     return findings
 
 

@@ -30,8 +30,10 @@ def nag_failures(assembly_dir: Path) -> list[str]:
     for plugin in report.get("pluginReports", []):
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
-                failures.append(f"{plugin.get('pluginName')}: {violation.get('ruleName')} on "
-                                f"{construct.get('constructPath')}")
+                failures.append(
+                    f"{plugin.get('pluginName')}: {violation.get('ruleName')} on "
+                    f"{construct.get('constructPath')}"
+                )
         if plugin.get("conclusion") == "failure" and not plugin.get("violations"):
             failures.append(f"{plugin.get('pluginName')}: failed")
     return failures
@@ -48,8 +50,10 @@ def run(assembly_dir: Path) -> dict[str, Any]:
     stacks = load_assembly(assembly_dir)
     bedrock = run_rules(stacks)
     return {
-        "stacks": [{"name": s.name, "account": s.account, "region": s.region, "resources": len(s.resources)}
-                   for s in stacks],
+        "stacks": [
+            {"name": s.name, "account": s.account, "region": s.region, "resources": len(s.resources)}
+            for s in stacks
+        ],
         "cdk_nag": nag_failures(assembly_dir),
         "cfn_lint": [line for stack in stacks for line in cfn_lint(stack)],
         "bedrock_rules": {name: [f.render() for f in findings] for name, findings in bedrock.items()},

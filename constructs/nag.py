@@ -11,6 +11,7 @@ import re
 
 import aws_cdk as cdk
 import cdk_nag
+
 from constructs import IConstruct
 
 #: Every pack cdk-nag ships (NIST 800-53 rev 4 is superseded by rev 5 and not run).

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
-from constructs import Construct
 
 from bedrock_constructs.invocation_logging import InvocationLogging
 from bedrock_constructs.use_case import GovernedUseCase
+from constructs import Construct
 from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
 
 
@@ -18,8 +18,10 @@ def pascal(identifier: str) -> str:
 
 
 def removal_policy(environment: EnvironmentConfig) -> cdk.RemovalPolicy:
-    return cdk.RemovalPolicy.RETAIN if environment.removal_policy is RemovalPolicyName.RETAIN else (
-        cdk.RemovalPolicy.DESTROY
+    return (
+        cdk.RemovalPolicy.RETAIN
+        if environment.removal_policy is RemovalPolicyName.RETAIN
+        else (cdk.RemovalPolicy.DESTROY)
     )
 
 
@@ -51,7 +53,9 @@ class FoundationStack(cdk.Stack):
                 embedding_data=bool(contracts) and all(c.logging.embeddings for c in contracts),
             )
             cdk.CfnOutput(self, "InvocationLogBucketName", value=self.invocation_logging.bucket.bucket_name)
-            cdk.CfnOutput(self, "InvocationLogGroupName", value=self.invocation_logging.log_group.log_group_name)
+            cdk.CfnOutput(
+                self, "InvocationLogGroupName", value=self.invocation_logging.log_group.log_group_name
+            )
 
         self.use_cases: dict[str, GovernedUseCase] = {}
         for contract in contracts:

@@ -33,7 +33,9 @@ class EnvironmentStage(cdk.Stage):
         )
 
 
-def build_platform(app: cdk.App, config: PlatformConfig, *, compliance_checks: bool = True) -> dict[str, EnvironmentStage]:
+def build_platform(
+    app: cdk.App, config: PlatformConfig, *, compliance_checks: bool = True
+) -> dict[str, EnvironmentStage]:
     """Add every environment to ``app`` and, unless disabled, every cdk-nag pack."""
     stages = {env.name: EnvironmentStage(app, env, config) for env in config.environments}
     if compliance_checks:

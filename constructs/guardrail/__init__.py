@@ -12,8 +12,8 @@ from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct
 
+from constructs import Construct
 from platform_config.model import ContentFilterType, FilterStrength, GuardrailPolicy
 
 METRIC_NAMESPACE = "AWS/Bedrock/Guardrails"
@@ -26,8 +26,11 @@ def render_policy(policy: GuardrailPolicy) -> dict[str, Any]:
         "BlockedOutputsMessaging": policy.blocked_output_message,
         "ContentPolicyConfig": {
             "FiltersConfig": [
-                {"Type": f.type.value, "InputStrength": f.input_strength.value,
-                 "OutputStrength": f.output_strength.value}
+                {
+                    "Type": f.type.value,
+                    "InputStrength": f.input_strength.value,
+                    "OutputStrength": f.output_strength.value,
+                }
                 for f in policy.content_filters
             ]
         },
@@ -35,18 +38,28 @@ def render_policy(policy: GuardrailPolicy) -> dict[str, Any]:
     if policy.denied_topics:
         props["TopicPolicyConfig"] = {
             "TopicsConfig": [
-                {"Name": t.name, "Definition": t.definition, "Type": "DENY",
-                 **({"Examples": list(t.examples)} if t.examples else {})}
+                {
+                    "Name": t.name,
+                    "Definition": t.definition,
+                    "Type": "DENY",
+                    **({"Examples": list(t.examples)} if t.examples else {}),
+                }
                 for t in policy.denied_topics
             ]
         }
     sensitive: dict[str, Any] = {}
     if policy.pii_entities:
-        sensitive["PiiEntitiesConfig"] = [{"Type": p.type, "Action": p.action.value} for p in policy.pii_entities]
+        sensitive["PiiEntitiesConfig"] = [
+            {"Type": p.type, "Action": p.action.value} for p in policy.pii_entities
+        ]
     if policy.regexes:
         sensitive["RegexesConfig"] = [
-            {"Name": r.name, "Pattern": r.pattern, "Action": r.action.value,
-             **({"Description": r.description} if r.description else {})}
+            {
+                "Name": r.name,
+                "Pattern": r.pattern,
+                "Action": r.action.value,
+                **({"Description": r.description} if r.description else {}),
+            }
             for r in policy.regexes
         ]
     if sensitive:
@@ -106,7 +119,9 @@ class Guardrail(Construct):
                 "build policies with platform_config, which applies the secure defaults"
             )
         if not cdk.Token.is_unresolved(guardrail_name) and not (1 <= len(guardrail_name) <= 50):
-            raise ValueError(f"Guardrail {self.node.path}: guardrail_name {guardrail_name!r} must be 1 to 50 characters")
+            raise ValueError(
+                f"Guardrail {self.node.path}: guardrail_name {guardrail_name!r} must be 1 to 50 characters"
+            )
 
         self.policy = policy
         self.kms_key = kms_key
@@ -146,8 +161,14 @@ class Guardrail(Construct):
             self.kms_key.grant_decrypt(grantee)
         return grant
 
-    def metric(self, metric_name: str, *, statistic: str = "Sum", period: cdk.Duration | None = None,
-               label: str | None = None) -> cloudwatch.Metric:
+    def metric(
+        self,
+        metric_name: str,
+        *,
+        statistic: str = "Sum",
+        period: cdk.Duration | None = None,
+        label: str | None = None,
+    ) -> cloudwatch.Metric:
         """Any ``AWS/Bedrock/Guardrails`` metric of the published version."""
         return cloudwatch.Metric(
             namespace=METRIC_NAMESPACE,
@@ -158,13 +179,17 @@ class Guardrail(Construct):
             label=label,
         )
 
-    def metric_invocations(self, *, period: cdk.Duration | None = None, label: str | None = None) -> cloudwatch.Metric:
+    def metric_invocations(
+        self, *, period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("Invocations", period=period, label=label)
 
-    def metric_invocations_intervened(self, *, period: cdk.Duration | None = None,
-                                      label: str | None = None) -> cloudwatch.Metric:
+    def metric_invocations_intervened(
+        self, *, period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("InvocationsIntervened", period=period, label=label)
 
-    def metric_invocation_latency(self, *, statistic: str = "p95", period: cdk.Duration | None = None,
-                                  label: str | None = None) -> cloudwatch.Metric:
+    def metric_invocation_latency(
+        self, *, statistic: str = "p95", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("InvocationLatency", statistic=statistic, period=period, label=label)

@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
-from constructs import Construct
 
+from constructs import Construct
 from platform_config.model import ModelSource, ModelSourceKind
 
 #: The cost allocation tags every profile must carry (activate them in Billing to see them in Cost Explorer).
@@ -56,7 +56,9 @@ class ApplicationInferenceProfile(Construct):
         missing = [t for t in REQUIRED_COST_TAGS if not cost_tags.get(t)]
         problems = []
         if missing:
-            problems.append(f"cost_tags is missing {missing}: every profile must carry {list(REQUIRED_COST_TAGS)}")
+            problems.append(
+                f"cost_tags is missing {missing}: every profile must carry {list(REQUIRED_COST_TAGS)}"
+            )
         if not cdk.Token.is_unresolved(profile_name) and not (1 <= len(profile_name) <= 64):
             problems.append(f"profile_name {profile_name!r} must be 1 to 64 characters")
         if problems:
@@ -101,12 +103,20 @@ class ApplicationInferenceProfile(Construct):
         resources = [self.profile_arn, *self.foundation_model_arns]
         if self.source.kind is ModelSourceKind.CROSS_REGION_PROFILE:
             resources.insert(1, self.source_arn)
-        return iam.Grant.add_to_principal(grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=resources)
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=resources
+        )
 
     # ----------------------------------------------------------------- metrics
 
-    def metric(self, metric_name: str, *, statistic: str = "Sum", period: cdk.Duration | None = None,
-               label: str | None = None) -> cloudwatch.Metric:
+    def metric(
+        self,
+        metric_name: str,
+        *,
+        statistic: str = "Sum",
+        period: cdk.Duration | None = None,
+        label: str | None = None,
+    ) -> cloudwatch.Metric:
         """Any ``AWS/Bedrock`` metric of this profile (dimension ``ModelId`` = the profile ID)."""
         return cloudwatch.Metric(
             namespace=METRIC_NAMESPACE,
@@ -117,38 +127,47 @@ class ApplicationInferenceProfile(Construct):
             label=label,
         )
 
-    def metric_invocations(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_invocations(
+        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("Invocations", statistic=statistic, period=period, label=label)
 
-    def metric_invocation_latency(self, *, statistic: str = "p95", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_invocation_latency(
+        self, *, statistic: str = "p95", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("InvocationLatency", statistic=statistic, period=period, label=label)
 
-    def metric_throttles(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_throttles(
+        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("InvocationThrottles", statistic=statistic, period=period, label=label)
 
-    def metric_client_errors(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_client_errors(
+        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("InvocationClientErrors", statistic=statistic, period=period, label=label)
 
-    def metric_server_errors(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_server_errors(
+        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("InvocationServerErrors", statistic=statistic, period=period, label=label)
 
-    def metric_input_tokens(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_input_tokens(
+        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("InputTokenCount", statistic=statistic, period=period, label=label)
 
-    def metric_output_tokens(self, *, statistic: str = "Sum", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_output_tokens(
+        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("OutputTokenCount", statistic=statistic, period=period, label=label)
 
-    def metric_time_to_first_token(self, *, statistic: str = "p95", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_time_to_first_token(
+        self, *, statistic: str = "p95", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("TimeToFirstToken", statistic=statistic, period=period, label=label)
 
-    def metric_estimated_tpm_quota_usage(self, *, statistic: str = "Maximum", period: cdk.Duration | None = None,
-        label: str | None = None) -> cloudwatch.Metric:
+    def metric_estimated_tpm_quota_usage(
+        self, *, statistic: str = "Maximum", period: cdk.Duration | None = None, label: str | None = None
+    ) -> cloudwatch.Metric:
         return self.metric("EstimatedTPMQuotaUsage", statistic=statistic, period=period, label=label)

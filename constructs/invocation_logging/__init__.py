@@ -15,10 +15,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
-from constructs import Construct
 
-from bedrock_constructs.nag import acknowledge, acknowledge_all
+from bedrock_constructs.nag import acknowledge_all
 from bedrock_constructs.retention import log_retention
+from constructs import Construct
 
 LOG_PREFIX = "invocation-logs"
 LARGE_DATA_PREFIX = "large-data"
@@ -94,13 +94,20 @@ class InvocationLogging(Construct):
                 iam.PolicyStatement(
                     sid="AllowCloudWatchLogsForThisAccount",
                     principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                             "kms:Describe*"],
+                    actions=[
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
                     resources=["*"],
                     conditions={
                         "ArnLike": {
                             "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                                service="logs", resource="log-group", resource_name="*",
+                                service="logs",
+                                resource="log-group",
+                                resource_name="*",
                                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
                             )
                         }
@@ -133,22 +140,25 @@ class InvocationLogging(Construct):
             removal_policy=removal_policy,
             auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        acknowledge_all(self.access_logs_bucket, {
-            "AwsSolutions-S1": "This bucket is the destination of the log bucket's server access logs; "
-            "logging it to itself would create a delivery loop.",
-            "NIST.800.53.R5-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
-            "server access logs; logging it to itself would create a delivery loop.",
-            "HIPAA.Security-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
-            "server access logs; logging it to itself would create a delivery loop.",
-            "PCI.DSS.321-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
-            "server access logs; logging it to itself would create a delivery loop.",
-            "NIST.800.53.R5-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
-            "bucket encrypted with SSE-S3, not SSE-KMS.",
-            "HIPAA.Security-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
-            "bucket encrypted with SSE-S3, not SSE-KMS.",
-            "PCI.DSS.321-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
-            "bucket encrypted with SSE-S3, not SSE-KMS.",
-        })
+        acknowledge_all(
+            self.access_logs_bucket,
+            {
+                "AwsSolutions-S1": "This bucket is the destination of the log bucket's server access logs; "
+                "logging it to itself would create a delivery loop.",
+                "NIST.800.53.R5-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
+                "server access logs; logging it to itself would create a delivery loop.",
+                "HIPAA.Security-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
+                "server access logs; logging it to itself would create a delivery loop.",
+                "PCI.DSS.321-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
+                "server access logs; logging it to itself would create a delivery loop.",
+                "NIST.800.53.R5-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
+                "bucket encrypted with SSE-S3, not SSE-KMS.",
+                "HIPAA.Security-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
+                "bucket encrypted with SSE-S3, not SSE-KMS.",
+                "PCI.DSS.321-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
+                "bucket encrypted with SSE-S3, not SSE-KMS.",
+            },
+        )
 
         self.bucket = s3.Bucket(
             self,
@@ -171,23 +181,28 @@ class InvocationLogging(Construct):
                 sid="AllowBedrockInvocationLogDelivery",
                 principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
                 actions=["s3:PutObject"],
-                resources=[self.bucket.arn_for_objects(f"{LOG_PREFIX}/*"),
-                           self.bucket.arn_for_objects(f"{LARGE_DATA_PREFIX}/*")],
+                resources=[
+                    self.bucket.arn_for_objects(f"{LOG_PREFIX}/*"),
+                    self.bucket.arn_for_objects(f"{LARGE_DATA_PREFIX}/*"),
+                ],
                 conditions=bedrock_source,
             )
         )
         for bucket in (self.bucket, self.access_logs_bucket):
-            acknowledge_all(bucket, {
-                "NIST.800.53.R5-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                "they were produced for data residency; cross-region copies are an account-level backup "
-                "decision outside this construct.",
-                "HIPAA.Security-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                "they were produced for data residency; cross-region copies are an account-level backup "
-                "decision outside this construct.",
-                "PCI.DSS.321-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                "they were produced for data residency; cross-region copies are an account-level backup "
-                "decision outside this construct.",
-            })
+            acknowledge_all(
+                bucket,
+                {
+                    "NIST.800.53.R5-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
+                    "they were produced for data residency; cross-region copies are an account-level backup "
+                    "decision outside this construct.",
+                    "HIPAA.Security-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
+                    "they were produced for data residency; cross-region copies are an account-level backup "
+                    "decision outside this construct.",
+                    "PCI.DSS.321-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
+                    "they were produced for data residency; cross-region copies are an account-level backup "
+                    "decision outside this construct.",
+                },
+            )
 
         self.log_group = logs.LogGroup(
             self,
@@ -228,20 +243,25 @@ class InvocationLogging(Construct):
                 ),
             ],
         )
-        acknowledge_all(self.delivery_policy, {
-            f"AwsSolutions-IAM5[Resource::<{_logical_ref(self.bucket)}.Arn>/{LARGE_DATA_PREFIX}/*]": (
-                "Bedrock writes payloads over 100 KB under generated object keys; the grant is limited to "
-                "the large-data/ prefix of this one bucket."
-            ),
-        })
+        acknowledge_all(
+            self.delivery_policy,
+            {
+                f"AwsSolutions-IAM5[Resource::<{_logical_ref(self.bucket)}.Arn>/{LARGE_DATA_PREFIX}/*]": (
+                    "Bedrock writes payloads over 100 KB under generated object keys; the grant is limited to "
+                    "the large-data/ prefix of this one bucket."
+                ),
+            },
+        )
 
         logging_config = {
             "s3Config": {"bucketName": self.bucket.bucket_name, "keyPrefix": LOG_PREFIX},
             "cloudWatchConfig": {
                 "logGroupName": self.log_group.log_group_name,
                 "roleArn": self.role.role_arn,
-                "largeDataDeliveryS3Config": {"bucketName": self.bucket.bucket_name,
-                                              "keyPrefix": LARGE_DATA_PREFIX},
+                "largeDataDeliveryS3Config": {
+                    "bucketName": self.bucket.bucket_name,
+                    "keyPrefix": LARGE_DATA_PREFIX,
+                },
             },
             "textDataDeliveryEnabled": text_data,
             "imageDataDeliveryEnabled": image_data,
@@ -258,11 +278,17 @@ class InvocationLogging(Construct):
         self.retention_days = days
 
     def _configuration_resource(
-        self, logging_config: dict[str, object], retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
+        self,
+        logging_config: dict[str, object],
+        retention: logs.RetentionDays,
+        removal_policy: cdk.RemovalPolicy,
     ) -> cr.AwsCustomResource:
         """The custom resource that puts the logging setting, run by a provider with its own role."""
         provider_logs = logs.LogGroup(
-            self, "ConfigurationProviderLogs", encryption_key=self.key, retention=retention,
+            self,
+            "ConfigurationProviderLogs",
+            encryption_key=self.key,
+            retention=retention,
             removal_policy=removal_policy,
         )
         provider_role = iam.Role(
@@ -278,8 +304,10 @@ class InvocationLogging(Construct):
             statements=[
                 iam.PolicyStatement(
                     sid="ManageInvocationLoggingSetting",
-                    actions=["bedrock:PutModelInvocationLoggingConfiguration",
-                             "bedrock:DeleteModelInvocationLoggingConfiguration"],
+                    actions=[
+                        "bedrock:PutModelInvocationLoggingConfiguration",
+                        "bedrock:DeleteModelInvocationLoggingConfiguration",
+                    ],
                     resources=["*"],
                 ),
                 iam.PolicyStatement(
@@ -295,12 +323,15 @@ class InvocationLogging(Construct):
                 ),
             ],
         )
-        acknowledge_all(provider_policy, {
-            "AwsSolutions-IAM5[Resource::*]": (
-                "Bedrock's Put/DeleteModelInvocationLoggingConfiguration actions have no resource-level "
-                "permissions: the setting is one per account and region."
-            ),
-        })
+        acknowledge_all(
+            provider_policy,
+            {
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "Bedrock's Put/DeleteModelInvocationLoggingConfiguration actions have no resource-level "
+                    "permissions: the setting is one per account and region."
+                ),
+            },
+        )
         configuration = cr.AwsCustomResource(
             self,
             "Configuration",
@@ -334,17 +365,26 @@ class InvocationLogging(Construct):
                 continue
             for child in construct.node.find_all():
                 if isinstance(child, cdk.CfnResource) and child.cfn_resource_type in (
-                    "AWS::Lambda::Function", "AWS::IAM::Role"
+                    "AWS::Lambda::Function",
+                    "AWS::IAM::Role",
                 ):
                     child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
 
     def metric_cloudwatch_delivery_failures(self, *, period: cdk.Duration | None = None) -> cloudwatch.Metric:
-        return cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name="ModelInvocationLogsCloudWatchDeliveryFailure",
-                                 statistic="Sum", period=period or cdk.Duration.minutes(5))
+        return cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name="ModelInvocationLogsCloudWatchDeliveryFailure",
+            statistic="Sum",
+            period=period or cdk.Duration.minutes(5),
+        )
 
     def metric_s3_delivery_failures(self, *, period: cdk.Duration | None = None) -> cloudwatch.Metric:
-        return cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name="ModelInvocationLogsS3DeliveryFailure",
-                                 statistic="Sum", period=period or cdk.Duration.minutes(5))
+        return cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name="ModelInvocationLogsS3DeliveryFailure",
+            statistic="Sum",
+            period=period or cdk.Duration.minutes(5),
+        )
 
 
 def _logical_ref(construct: Construct) -> str:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct
 
 from bedrock_constructs.guardrail import Guardrail
 from bedrock_constructs.inference_profile import ApplicationInferenceProfile
+from constructs import Construct
 from platform_config.model import Contract, ModelSource
 
 #: Model routes a contract defines, in the order the orchestrator tries them.

@@ -23,7 +23,11 @@ from tests.infra.conftest import Synthesized, new_app
 
 
 def test_every_environment_is_synthesized(synthesized: Synthesized) -> None:
-    assert sorted(s.name for s in synthesized.stacks) == ["Dev/Foundation", "Prod/Foundation", "Staging/Foundation"]
+    assert sorted(s.name for s in synthesized.stacks) == [
+        "Dev/Foundation",
+        "Prod/Foundation",
+        "Staging/Foundation",
+    ]
 
 
 def test_no_unacknowledged_cdk_nag_finding_in_any_stack(synthesized: Synthesized) -> None:
@@ -50,7 +54,9 @@ def test_an_acknowledgment_covers_exactly_its_finding(tmp_path) -> None:  # type
     app = new_app(tmp_path)
     stack = cdk.Stack(app, "Acked", env=cdk.Environment(account="111111111111", region="us-east-1"))
     bucket = s3.Bucket(stack, "Unlogged")
-    acknowledge(bucket, "AwsSolutions-S1", "Test fixture: proves an acknowledgment silences one finding only.")
+    acknowledge(
+        bucket, "AwsSolutions-S1", "Test fixture: proves an acknowledgment silences one finding only."
+    )
     add_nag_packs(app)
     app.synth()
     failures = nag_failures(tmp_path)
@@ -61,8 +67,16 @@ def test_an_acknowledgment_covers_exactly_its_finding(tmp_path) -> None:  # type
 @pytest.mark.parametrize(
     ("finding", "reason", "message"),
     [
-        ("AwsSolutions-IAM5 AwsSolutions-IAM4", "A long enough reason that states a constraint.", "not one cdk-nag"),
-        ("AwsSolutions-S1", "False positive, long enough to pass the length check", "must state the constraint"),
+        (
+            "AwsSolutions-IAM5 AwsSolutions-IAM4",
+            "A long enough reason that states a constraint.",
+            "not one cdk-nag",
+        ),
+        (
+            "AwsSolutions-S1",
+            "False positive, long enough to pass the length check",
+            "must state the constraint",
+        ),
         ("AwsSolutions-S1", "too short", "must state the constraint"),
     ],
 )
@@ -88,7 +102,9 @@ def test_bedrock_rules_pass_on_every_environment(synthesized: Synthesized) -> No
 # ------------------------------------------------------------------ each Bedrock rule can fail
 
 
-def _mutated(synthesized: Synthesized, env: str = "Prod/Foundation") -> tuple[list[StackTemplate], StackTemplate]:
+def _mutated(
+    synthesized: Synthesized, env: str = "Prod/Foundation"
+) -> tuple[list[StackTemplate], StackTemplate]:
     stacks = [copy.deepcopy(s) for s in synthesized.stacks]
     target = next(s for s in stacks if s.name == env)
     return stacks, target
@@ -111,7 +127,9 @@ def test_rule_prompt_attack_catches_a_weak_or_missing_filter(synthesized: Synthe
         if f["Type"] == "PROMPT_ATTACK":
             f["InputStrength"] = "LOW"
     second["Properties"]["ContentPolicyConfig"]["FiltersConfig"] = [
-        f for f in second["Properties"]["ContentPolicyConfig"]["FiltersConfig"] if f["Type"] != "PROMPT_ATTACK"
+        f
+        for f in second["Properties"]["ContentPolicyConfig"]["FiltersConfig"]
+        if f["Type"] != "PROMPT_ATTACK"
     ]
     findings = rule_prompt_attack(stacks)
     assert sorted(f.resource for f in findings) == sorted([guardrails[0][0], guardrails[1][0]])
@@ -132,17 +150,30 @@ def test_rule_prompt_attack_requires_a_published_version(synthesized: Synthesize
         ("*", "*"),
         ("bedrock:InvokeModel", "*"),
         ("bedrock:InvokeModel", "arn:aws:bedrock:us-west-2::foundation-model/*"),
-        ("bedrock:InvokeModelWithResponseStream", {"Fn::Join": ["", ["arn:aws:bedrock:", {"Ref": "AWS::Region"},
-                                                               ":333333333333:inference-profile/*"]]}),
+        (
+            "bedrock:InvokeModelWithResponseStream",
+            {
+                "Fn::Join": [
+                    "",
+                    ["arn:aws:bedrock:", {"Ref": "AWS::Region"}, ":333333333333:inference-profile/*"],
+                ]
+            },
+        ),
         ("bedrock:InvokeModel", "arn:aws:bedrock:us-west-2:333333333333:application-inference-profile/*"),
     ],
 )
-def test_rule_scoped_invoke_catches_broad_grants(synthesized: Synthesized, action: str, resource: object) -> None:
+def test_rule_scoped_invoke_catches_broad_grants(
+    synthesized: Synthesized, action: str, resource: object
+) -> None:
     stacks, prod = _mutated(synthesized)
     prod.template["Resources"]["TooBroad"] = {
         "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {"PolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": action, "Resource": resource}]}},
+        "Properties": {
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+            }
+        },
     }
     findings = rule_scoped_invoke(stacks)
     assert [(f.stack, f.resource) for f in findings] == [("Prod/Foundation", "TooBroad")]
@@ -152,8 +183,17 @@ def test_rule_scoped_invoke_accepts_a_scoped_grant(synthesized: Synthesized) -> 
     stacks, prod = _mutated(synthesized)
     prod.template["Resources"]["Scoped"] = {
         "Type": "AWS::IAM::Policy",
-        "Properties": {"PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"],
-            "Resource": ["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"]}]}},
+        "Properties": {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["bedrock:InvokeModel"],
+                        "Resource": ["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"],
+                    }
+                ]
+            }
+        },
     }
     assert rule_scoped_invoke(stacks) == []
 

@@ -27,57 +27,98 @@ def _template(contract: Contract, **kwargs: object) -> tuple[cdk.Stack, Guardrai
 
 def test_secure_default_content_filters_on_every_guardrail(config: PlatformConfig) -> None:
     _, _, template = _template(_contract(config, "rfp-drafting"))  # declares no content_filters
-    template.has_resource_properties("AWS::Bedrock::Guardrail", {"ContentPolicyConfig": {"FiltersConfig": [
-        {"Type": "PROMPT_ATTACK", "InputStrength": "HIGH", "OutputStrength": "NONE"},
-        {"Type": "HATE", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
-        {"Type": "INSULTS", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
-        {"Type": "SEXUAL", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
-        {"Type": "VIOLENCE", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
-        {"Type": "MISCONDUCT", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
-    ]}})
+    template.has_resource_properties(
+        "AWS::Bedrock::Guardrail",
+        {
+            "ContentPolicyConfig": {
+                "FiltersConfig": [
+                    {"Type": "PROMPT_ATTACK", "InputStrength": "HIGH", "OutputStrength": "NONE"},
+                    {"Type": "HATE", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
+                    {"Type": "INSULTS", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
+                    {"Type": "SEXUAL", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
+                    {"Type": "VIOLENCE", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
+                    {"Type": "MISCONDUCT", "InputStrength": "HIGH", "OutputStrength": "HIGH"},
+                ]
+            }
+        },
+    )
 
 
 def test_policy_is_rendered_in_full(config: PlatformConfig) -> None:
     _, _, template = _template(_contract(config, "policy-qa"))
-    template.has_resource_properties("AWS::Bedrock::Guardrail", {
-        "Name": "dev-x",
-        "BlockedInputMessaging": "I can only answer questions about published HR and IT policies.",
-        "BlockedOutputsMessaging": Match.string_like_regexp("^I could not find an answer"),
-        "TopicPolicyConfig": {"TopicsConfig": [
-            Match.object_like({"Name": "Legal advice", "Type": "DENY", "Examples": Match.any_value()}),
-            Match.object_like({"Name": "Individual employee records", "Type": "DENY"}),
-        ]},
-        "SensitiveInformationPolicyConfig": {"PiiEntitiesConfig": [
-            {"Type": "US_SOCIAL_SECURITY_NUMBER", "Action": "BLOCK"},
-            {"Type": "US_BANK_ACCOUNT_NUMBER", "Action": "BLOCK"},
-            {"Type": "EMAIL", "Action": "ANONYMIZE"},
-        ]},
-        "WordPolicyConfig": {"WordsConfig": [{"Text": "confidential-reorg"}, {"Text": "project-bluebird"}],
-                             "ManagedWordListsConfig": [{"Type": "PROFANITY"}]},
-        "ContextualGroundingPolicyConfig": {"FiltersConfig": [{"Type": "GROUNDING", "Threshold": 0.8},
-                                                              {"Type": "RELEVANCE", "Threshold": 0.7}]},
-    })
+    template.has_resource_properties(
+        "AWS::Bedrock::Guardrail",
+        {
+            "Name": "dev-x",
+            "BlockedInputMessaging": "I can only answer questions about published HR and IT policies.",
+            "BlockedOutputsMessaging": Match.string_like_regexp("^I could not find an answer"),
+            "TopicPolicyConfig": {
+                "TopicsConfig": [
+                    Match.object_like(
+                        {"Name": "Legal advice", "Type": "DENY", "Examples": Match.any_value()}
+                    ),
+                    Match.object_like({"Name": "Individual employee records", "Type": "DENY"}),
+                ]
+            },
+            "SensitiveInformationPolicyConfig": {
+                "PiiEntitiesConfig": [
+                    {"Type": "US_SOCIAL_SECURITY_NUMBER", "Action": "BLOCK"},
+                    {"Type": "US_BANK_ACCOUNT_NUMBER", "Action": "BLOCK"},
+                    {"Type": "EMAIL", "Action": "ANONYMIZE"},
+                ]
+            },
+            "WordPolicyConfig": {
+                "WordsConfig": [{"Text": "confidential-reorg"}, {"Text": "project-bluebird"}],
+                "ManagedWordListsConfig": [{"Type": "PROFANITY"}],
+            },
+            "ContextualGroundingPolicyConfig": {
+                "FiltersConfig": [
+                    {"Type": "GROUNDING", "Threshold": 0.8},
+                    {"Type": "RELEVANCE", "Threshold": 0.7},
+                ]
+            },
+        },
+    )
 
 
 def test_regex_filters_are_rendered(config: PlatformConfig) -> None:
     _, _, template = _template(_contract(config, "support-ticket-summary"))
-    template.has_resource_properties("AWS::Bedrock::Guardrail", {"SensitiveInformationPolicyConfig": Match.object_like({
-        "RegexesConfig": [{"Name": "internal-account-id", "Pattern": "ACCT-[0-9]{8}", "Action": "ANONYMIZE",
-                           "Description": "Internal customer account numbers."}]})})
-    template.resource_properties_count_is("AWS::Bedrock::Guardrail", {"ContextualGroundingPolicyConfig": Match.any_value()}, 0)
+    template.has_resource_properties(
+        "AWS::Bedrock::Guardrail",
+        {
+            "SensitiveInformationPolicyConfig": Match.object_like(
+                {
+                    "RegexesConfig": [
+                        {
+                            "Name": "internal-account-id",
+                            "Pattern": "ACCT-[0-9]{8}",
+                            "Action": "ANONYMIZE",
+                            "Description": "Internal customer account numbers.",
+                        }
+                    ]
+                }
+            )
+        },
+    )
+    template.resource_properties_count_is(
+        "AWS::Bedrock::Guardrail", {"ContextualGroundingPolicyConfig": Match.any_value()}, 0
+    )
 
 
 def test_a_published_version_is_created_and_changes_with_the_policy(config: PlatformConfig) -> None:
     contract = _contract(config, "policy-qa")
     stack, guardrail, template = _template(contract)
     template.resource_count_is("AWS::Bedrock::GuardrailVersion", 1)
-    template.has_resource_properties("AWS::Bedrock::GuardrailVersion", {
-        "GuardrailIdentifier": {"Fn::GetAtt": [stack.get_logical_id(guardrail.resource), "GuardrailId"]},
-        "Description": f"Published by bedrock-platform; policy fingerprint {guardrail.policy_fingerprint}",
-    })
+    template.has_resource_properties(
+        "AWS::Bedrock::GuardrailVersion",
+        {
+            "GuardrailIdentifier": {"Fn::GetAtt": [stack.get_logical_id(guardrail.resource), "GuardrailId"]},
+            "Description": f"Published by bedrock-platform; policy fingerprint {guardrail.policy_fingerprint}",
+        },
+    )
     stricter = replace(contract.guardrail, words=(*contract.guardrail.words, "project-falcon"))
     _, changed, _ = _template(replace(contract, guardrail=stricter))
-    same_stack, same, _ = _template(contract)
+    _, same, _ = _template(contract)
     assert changed.policy_fingerprint != guardrail.policy_fingerprint
     assert same.policy_fingerprint == guardrail.policy_fingerprint  # deterministic: no spurious versions
 
@@ -85,19 +126,29 @@ def test_a_published_version_is_created_and_changes_with_the_policy(config: Plat
 def test_grant_apply_is_scoped_to_this_guardrail_and_its_key(config: PlatformConfig) -> None:
     stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
     key = kms.Key(stack, "Key", enable_key_rotation=True)
-    guardrail = Guardrail(stack, "G", guardrail_name="n", policy=_contract(config, "policy-qa").guardrail, kms_key=key)
+    guardrail = Guardrail(
+        stack, "G", guardrail_name="n", policy=_contract(config, "policy-qa").guardrail, kms_key=key
+    )
     role = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     guardrail.grant_apply(role)
     template = Template.from_stack(stack)
-    template.has_resource_properties("AWS::Bedrock::Guardrail", {"KmsKeyArn": {"Fn::GetAtt": [stack.get_logical_id(
-        key.node.default_child), "Arn"]}})  # type: ignore[arg-type]
+    template.has_resource_properties(
+        "AWS::Bedrock::Guardrail",
+        {"KmsKeyArn": {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}},
+    )  # type: ignore[arg-type]
     statements = template.to_json()["Resources"]
     (policy,) = [r for r in statements.values() if r["Type"] == "AWS::IAM::Policy"]
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
-        {"Action": "bedrock:ApplyGuardrail", "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": [stack.get_logical_id(guardrail.resource), "GuardrailArn"]}},
-        {"Action": "kms:Decrypt", "Effect": "Allow",
-         "Resource": {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}},  # type: ignore[arg-type]
+        {
+            "Action": "bedrock:ApplyGuardrail",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [stack.get_logical_id(guardrail.resource), "GuardrailArn"]},
+        },
+        {
+            "Action": "kms:Decrypt",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]},
+        },  # type: ignore[arg-type]
     ]
 
 
@@ -106,17 +157,23 @@ def test_metrics_are_keyed_by_guardrail_arn_and_published_version(config: Platfo
     metric = guardrail.metric_invocations_intervened()
     assert (metric.namespace, metric.metric_name) == ("AWS/Bedrock/Guardrails", "InvocationsIntervened")
     assert stack.resolve(metric.dimensions["GuardrailVersion"]) == {
-        "Fn::GetAtt": [stack.get_logical_id(guardrail.version_resource), "Version"]}
+        "Fn::GetAtt": [stack.get_logical_id(guardrail.version_resource), "Version"]
+    }
     assert stack.resolve(metric.dimensions["GuardrailArn"]) == {
-        "Fn::GetAtt": [stack.get_logical_id(guardrail.resource), "GuardrailArn"]}
+        "Fn::GetAtt": [stack.get_logical_id(guardrail.resource), "GuardrailArn"]
+    }
 
 
 @pytest.mark.parametrize("strength", [FilterStrength.NONE, FilterStrength.LOW])
-def test_a_policy_without_prompt_attack_filtering_is_refused(config: PlatformConfig, strength: FilterStrength) -> None:
+def test_a_policy_without_prompt_attack_filtering_is_refused(
+    config: PlatformConfig, strength: FilterStrength
+) -> None:
     contract = _contract(config, "policy-qa")
     filters = tuple(
         ContentFilter(f.type, strength, f.output_strength) if f.type is ContentFilterType.PROMPT_ATTACK else f
         for f in contract.guardrail.content_filters
     )
-    with pytest.raises(ValueError, match=f"must filter prompt attacks on input at MEDIUM or HIGH \\(got {strength}\\)"):
+    with pytest.raises(
+        ValueError, match=f"must filter prompt attacks on input at MEDIUM or HIGH \\(got {strength}\\)"
+    ):
         _template(replace(contract, guardrail=replace(contract.guardrail, content_filters=filters)))

@@ -37,14 +37,26 @@ def _invoke_resources(stack: cdk.Stack, profile: ApplicationInferenceProfile) ->
 
 def test_profile_copies_the_cross_region_profile_and_carries_cost_tags() -> None:
     stack = _stack()
-    ApplicationInferenceProfile(stack, "P", profile_name="dev-u-primary",
-                                source=_source("us.amazon.nova-lite-v1:0"), cost_tags=TAGS)
-    Template.from_stack(stack).has_resource_properties("AWS::Bedrock::ApplicationInferenceProfile", {
-        "InferenceProfileName": "dev-u-primary",
-        "ModelSource": {"CopyFrom": {"Fn::Join": ["", Match.array_with([
-            Match.string_like_regexp(":inference-profile/us.amazon.nova-lite-v1:0$")])]}},
-        "Tags": Match.array_with([{"Key": k, "Value": v} for k, v in sorted(TAGS.items())]),
-    })
+    ApplicationInferenceProfile(
+        stack, "P", profile_name="dev-u-primary", source=_source("us.amazon.nova-lite-v1:0"), cost_tags=TAGS
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Bedrock::ApplicationInferenceProfile",
+        {
+            "InferenceProfileName": "dev-u-primary",
+            "ModelSource": {
+                "CopyFrom": {
+                    "Fn::Join": [
+                        "",
+                        Match.array_with(
+                            [Match.string_like_regexp(":inference-profile/us.amazon.nova-lite-v1:0$")]
+                        ),
+                    ]
+                }
+            },
+            "Tags": Match.array_with([{"Key": k, "Value": v} for k, v in sorted(TAGS.items())]),
+        },
+    )
 
 
 def test_grant_invoke_covers_the_profile_its_source_and_the_model_in_every_destination_region() -> None:
@@ -54,64 +66,110 @@ def test_grant_invoke_covers_the_profile_its_source_and_the_model_in_every_desti
     resources = _invoke_resources(stack, profile)
     assert resources[0] == {"Fn::GetAtt": [stack.get_logical_id(profile.resource), "InferenceProfileArn"]}
     rendered = [stack.resolve(r) if not isinstance(r, str) else r for r in resources[1:]]
-    assert rendered[0] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
-                                             ":bedrock:us-east-1:111111111111:inference-profile/us.amazon.nova-lite-v1:0"]]}
+    assert rendered[0] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":bedrock:us-east-1:111111111111:inference-profile/us.amazon.nova-lite-v1:0",
+            ],
+        ]
+    }
     models = [r["Fn::Join"][1][2] for r in rendered[1:]]
-    assert models == [f":bedrock:{region}::foundation-model/amazon.nova-lite-v1:0"
-                      for region in source.destination_regions]
+    assert models == [
+        f":bedrock:{region}::foundation-model/amazon.nova-lite-v1:0" for region in source.destination_regions
+    ]
     assert set(source.destination_regions) == {"us-east-1", "us-east-2", "us-west-1", "us-west-2"}
 
 
 def test_grant_invoke_for_a_global_profile_uses_any_region_and_the_regionless_model_arn() -> None:
     stack = _stack()
     profile = ApplicationInferenceProfile(
-        stack, "P", profile_name="n", source=_source("global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        stack,
+        "P",
+        profile_name="n",
+        source=_source("global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
         cost_tags=TAGS,
     )
     models = [r["Fn::Join"][1][2] for r in _invoke_resources(stack, profile)[2:]]
-    assert models == [":bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
-                      ":bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"]
+    assert models == [
+        ":bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
+        ":bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ]
 
 
 def test_a_foundation_model_source_is_copied_from_and_granted_in_its_own_region_only() -> None:
     stack = _stack()
-    profile = ApplicationInferenceProfile(stack, "P", profile_name="n", source=_source("amazon.nova-pro-v1:0"),
-                                          cost_tags=TAGS)
+    profile = ApplicationInferenceProfile(
+        stack, "P", profile_name="n", source=_source("amazon.nova-pro-v1:0"), cost_tags=TAGS
+    )
     resources = _invoke_resources(stack, profile)
     assert len(resources) == 2  # the profile and the model in us-east-1; no system profile
-    Template.from_stack(stack).has_resource_properties("AWS::Bedrock::ApplicationInferenceProfile", {
-        "ModelSource": {"CopyFrom": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
-                                                       ":bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"]]}},
-    })
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Bedrock::ApplicationInferenceProfile",
+        {
+            "ModelSource": {
+                "CopyFrom": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            ":bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+                        ],
+                    ]
+                }
+            },
+        },
+    )
 
 
 def test_metrics_use_the_profile_id_as_model_id_dimension() -> None:
     stack = _stack()
-    profile = ApplicationInferenceProfile(stack, "P", profile_name="n", source=_source("amazon.nova-pro-v1:0"),
-                                          cost_tags=TAGS)
+    profile = ApplicationInferenceProfile(
+        stack, "P", profile_name="n", source=_source("amazon.nova-pro-v1:0"), cost_tags=TAGS
+    )
     metrics = {
-        "Invocations": profile.metric_invocations(), "InvocationLatency": profile.metric_invocation_latency(),
-        "InvocationThrottles": profile.metric_throttles(), "InvocationClientErrors": profile.metric_client_errors(),
-        "InvocationServerErrors": profile.metric_server_errors(), "InputTokenCount": profile.metric_input_tokens(),
-        "OutputTokenCount": profile.metric_output_tokens(), "TimeToFirstToken": profile.metric_time_to_first_token(),
+        "Invocations": profile.metric_invocations(),
+        "InvocationLatency": profile.metric_invocation_latency(),
+        "InvocationThrottles": profile.metric_throttles(),
+        "InvocationClientErrors": profile.metric_client_errors(),
+        "InvocationServerErrors": profile.metric_server_errors(),
+        "InputTokenCount": profile.metric_input_tokens(),
+        "OutputTokenCount": profile.metric_output_tokens(),
+        "TimeToFirstToken": profile.metric_time_to_first_token(),
         "EstimatedTPMQuotaUsage": profile.metric_estimated_tpm_quota_usage(),
     }
     logical_id = stack.get_logical_id(profile.resource)
     for name, metric in metrics.items():
         assert (metric.namespace, metric.metric_name) == ("AWS/Bedrock", name)
-        assert stack.resolve(metric.dimensions["ModelId"]) == {"Fn::GetAtt": [logical_id, "InferenceProfileId"]}
+        assert stack.resolve(metric.dimensions["ModelId"]) == {
+            "Fn::GetAtt": [logical_id, "InferenceProfileId"]
+        }
     assert metrics["InvocationLatency"].statistic == "p95"
 
 
 def test_missing_cost_tags_and_bad_name_are_reported_together() -> None:
-    with pytest.raises(ValueError, match=r"missing \['cost-center', 'use-case'\].*must be 1 to 64 characters"):
-        ApplicationInferenceProfile(_stack(), "P", profile_name="x" * 65, source=_source("amazon.nova-pro-v1:0"),
-                                    cost_tags={k: v for k, v in TAGS.items() if k not in ("cost-center", "use-case")})
+    with pytest.raises(
+        ValueError, match=r"missing \['cost-center', 'use-case'\].*must be 1 to 64 characters"
+    ):
+        ApplicationInferenceProfile(
+            _stack(),
+            "P",
+            profile_name="x" * 65,
+            source=_source("amazon.nova-pro-v1:0"),
+            cost_tags={k: v for k, v in TAGS.items() if k not in ("cost-center", "use-case")},
+        )
 
 
-def test_every_profile_in_every_environment_is_tagged_for_its_use_case(config: PlatformConfig, synthesized) -> None:  # type: ignore[no-untyped-def]
+def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
+    config: PlatformConfig, synthesized
+) -> None:  # type: ignore[no-untyped-def]
     for env in config.environments:
-        profiles = synthesized.foundation(env.name).find_resources("AWS::Bedrock::ApplicationInferenceProfile")
+        profiles = synthesized.foundation(env.name).find_resources(
+            "AWS::Bedrock::ApplicationInferenceProfile"
+        )
         contracts = config.contracts_for(env.name)
         assert len(profiles) == 2 * len(contracts)
         seen = set()
@@ -123,5 +181,7 @@ def test_every_profile_in_every_environment_is_tagged_for_its_use_case(config: P
             assert tags["application"] == contract.application
             assert tags["environment"] == env.name
             seen.add((contract.id, tags["route"]))
-            assert resource["Properties"]["InferenceProfileName"] == f"{env.name}-{contract.id}-{tags['route']}"
+            assert (
+                resource["Properties"]["InferenceProfileName"] == f"{env.name}-{contract.id}-{tags['route']}"
+            )
         assert seen == {(c.id, r) for c in contracts for r in ("primary", "fallback")}

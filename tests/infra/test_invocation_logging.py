@@ -26,35 +26,69 @@ def test_stateful_resources_keep_their_logical_ids(synthesized: Synthesized, env
 
 
 @pytest.mark.parametrize(("env", "policy"), [("prod", "Retain"), ("staging", "Retain"), ("dev", "Delete")])
-def test_stateful_resources_follow_the_environment_removal_policy(synthesized: Synthesized, env: str, policy: str) -> None:
+def test_stateful_resources_follow_the_environment_removal_policy(
+    synthesized: Synthesized, env: str, policy: str
+) -> None:
     resources = synthesized.foundation_json(env)["Resources"]
     for logical_id in STATEFUL:
         assert (logical_id, resources[logical_id]["DeletionPolicy"]) == (logical_id, policy)
         assert resources[logical_id]["UpdateReplacePolicy"] == policy
 
 
-def test_log_bucket_is_versioned_kms_encrypted_private_tls_only_logged_and_expires(synthesized: Synthesized) -> None:
+def test_log_bucket_is_versioned_kms_encrypted_private_tls_only_logged_and_expires(
+    synthesized: Synthesized,
+) -> None:
     template = synthesized.foundation("prod")
-    template.has_resource_properties("AWS::S3::Bucket", {
-        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
-            "BucketKeyEnabled": True,
-            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {
-                "Fn::GetAtt": ["InvocationLoggingKeyEAF2C151", "Arn"]}}}]},
-        "VersioningConfiguration": {"Status": "Enabled"},
-        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
-                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
-        "LoggingConfiguration": {"DestinationBucketName": {"Ref": "InvocationLoggingAccessLogsBucket48CACD0B"},
-                                 "LogFilePrefix": "invocation-log-bucket/"},
-        "LifecycleConfiguration": {"Rules": [Match.object_like({"ExpirationInDays": 365,
-                                                                "NoncurrentVersionExpiration": {"NoncurrentDays": 365},
-                                                                "Status": "Enabled"})]},
-    })
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": {"Fn::GetAtt": ["InvocationLoggingKeyEAF2C151", "Arn"]},
+                        },
+                    }
+                ]
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "LoggingConfiguration": {
+                "DestinationBucketName": {"Ref": "InvocationLoggingAccessLogsBucket48CACD0B"},
+                "LogFilePrefix": "invocation-log-bucket/",
+            },
+            "LifecycleConfiguration": {
+                "Rules": [
+                    Match.object_like(
+                        {
+                            "ExpirationInDays": 365,
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 365},
+                            "Status": "Enabled",
+                        }
+                    )
+                ]
+            },
+        },
+    )
     policy = synthesized.foundation_json("prod")["Resources"]
-    bucket_policies = [r for r in policy.values() if r["Type"] == "AWS::S3::BucketPolicy"
-                       and r["Properties"]["Bucket"] == {"Ref": "InvocationLoggingBucketF12B4122"}]
+    bucket_policies = [
+        r
+        for r in policy.values()
+        if r["Type"] == "AWS::S3::BucketPolicy"
+        and r["Properties"]["Bucket"] == {"Ref": "InvocationLoggingBucketF12B4122"}
+    ]
     statements = bucket_policies[0]["Properties"]["PolicyDocument"]["Statement"]
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-               for s in statements)
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
     delivery = next(s for s in statements if s.get("Sid") == "AllowBedrockInvocationLogDelivery")
     assert delivery["Principal"] == {"Service": "bedrock.amazonaws.com"}
     assert delivery["Action"] == "s3:PutObject"
@@ -62,8 +96,10 @@ def test_log_bucket_is_versioned_kms_encrypted_private_tls_only_logged_and_expir
 
 
 def test_log_group_is_encrypted_with_retention(synthesized: Synthesized) -> None:
-    synthesized.foundation("staging").has_resource_properties("AWS::Logs::LogGroup", {
-        "KmsKeyId": {"Fn::GetAtt": ["InvocationLoggingKeyEAF2C151", "Arn"]}, "RetentionInDays": 90})
+    synthesized.foundation("staging").has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"KmsKeyId": {"Fn::GetAtt": ["InvocationLoggingKeyEAF2C151", "Arn"]}, "RetentionInDays": 90},
+    )
     for env in ("dev", "staging", "prod"):
         for resource in synthesized.foundation_json(env)["Resources"].values():
             if resource["Type"] == "AWS::Logs::LogGroup":
@@ -74,15 +110,27 @@ def test_key_is_rotated(synthesized: Synthesized) -> None:
     synthesized.foundation("prod").has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_delivery_role_is_limited_to_this_account_and_bedrock_in_this_region(synthesized: Synthesized) -> None:
-    synthesized.foundation("prod").has_resource_properties("AWS::IAM::Role", {
-        "AssumeRolePolicyDocument": {"Statement": [{
-            "Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"},
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": "333333333333"},
-                "ArnLike": {"aws:SourceArn": "arn:aws:bedrock:us-west-2:333333333333:*"},
-            }}]},
-    })
+def test_delivery_role_is_limited_to_this_account_and_bedrock_in_this_region(
+    synthesized: Synthesized,
+) -> None:
+    synthesized.foundation("prod").has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "bedrock.amazonaws.com"},
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": "333333333333"},
+                            "ArnLike": {"aws:SourceArn": "arn:aws:bedrock:us-west-2:333333333333:*"},
+                        },
+                    }
+                ]
+            },
+        },
+    )
 
 
 def _configuration(synthesized: Synthesized, env: str) -> dict:  # type: ignore[type-arg]
@@ -93,9 +141,12 @@ def _configuration(synthesized: Synthesized, env: str) -> dict:  # type: ignore[
 
 def _call(resource: dict, phase: str) -> dict:  # type: ignore[type-arg]
     joined = resource["Properties"][phase]
-    text = "".join(p if isinstance(p, str) else "\"TOKEN\"" for p in joined["Fn::Join"][1]) if isinstance(
-        joined, dict) else joined
-    return json.loads(text.replace("\"\"TOKEN\"\"", "\"TOKEN\""))  # type: ignore[no-any-return]
+    text = (
+        "".join(p if isinstance(p, str) else '"TOKEN"' for p in joined["Fn::Join"][1])
+        if isinstance(joined, dict)
+        else joined
+    )
+    return json.loads(text.replace('""TOKEN""', '"TOKEN"'))  # type: ignore[no-any-return]
 
 
 def test_custom_resource_puts_on_create_and_update_and_deletes_on_delete(synthesized: Synthesized) -> None:
@@ -107,12 +158,19 @@ def test_custom_resource_puts_on_create_and_update_and_deletes_on_delete(synthes
     config = create["parameters"]["loggingConfig"]
     assert config["s3Config"]["keyPrefix"] == "invocation-logs"
     assert config["cloudWatchConfig"]["largeDataDeliveryS3Config"]["keyPrefix"] == "large-data"
-    assert set(config) == {"s3Config", "cloudWatchConfig", "textDataDeliveryEnabled", "imageDataDeliveryEnabled",
-                           "embeddingDataDeliveryEnabled"}
+    assert set(config) == {
+        "s3Config",
+        "cloudWatchConfig",
+        "textDataDeliveryEnabled",
+        "imageDataDeliveryEnabled",
+        "embeddingDataDeliveryEnabled",
+    }
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_text_delivery_is_on_only_if_every_enabled_contract_allows_it(synthesized: Synthesized, env: str) -> None:
+def test_text_delivery_is_on_only_if_every_enabled_contract_allows_it(
+    synthesized: Synthesized, env: str
+) -> None:
     config = _call(_configuration(synthesized, env), "Create")["parameters"]["loggingConfig"]
     contracts = synthesized.config.contracts_for(env)
     assert config["textDataDeliveryEnabled"] is all(c.logging.prompts_and_responses for c in contracts)
@@ -122,14 +180,21 @@ def test_text_delivery_is_on_only_if_every_enabled_contract_allows_it(synthesize
 
 def test_provider_can_only_manage_the_setting_and_pass_the_delivery_role(synthesized: Synthesized) -> None:
     resources = synthesized.foundation_json("prod")["Resources"]
-    policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in resources.values()
-                if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
     provider = next(p for p in policies if any(s.get("Sid") == "ManageInvocationLoggingSetting" for s in p))
     by_sid = {s["Sid"]: s for s in provider}
     assert sorted(by_sid["ManageInvocationLoggingSetting"]["Action"]) == [
-        "bedrock:DeleteModelInvocationLoggingConfiguration", "bedrock:PutModelInvocationLoggingConfiguration"]
+        "bedrock:DeleteModelInvocationLoggingConfiguration",
+        "bedrock:PutModelInvocationLoggingConfiguration",
+    ]
     assert set(by_sid) == {"ManageInvocationLoggingSetting", "PassDeliveryRoleToBedrock", "WriteProviderLogs"}
     assert by_sid["PassDeliveryRoleToBedrock"]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+        "StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}
+    }
     assert by_sid["PassDeliveryRoleToBedrock"]["Resource"] == {
-        "Fn::GetAtt": ["InvocationLoggingDeliveryRole7BF940C7", "Arn"]}
+        "Fn::GetAtt": ["InvocationLoggingDeliveryRole7BF940C7", "Arn"]
+    }
