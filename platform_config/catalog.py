@@ -58,35 +58,44 @@ class ModelCatalog:
                 f"({', '.join(sorted(self.geographies))}), or add the model to the catalog with its "
                 "regions and prices",
             )
+        end_of_life = model.get("end_of_life")
+        if end_of_life and str(end_of_life) <= self.retrieved:
+            return Resolution(
+                None,
+                f"model {model_id!r} reached its Bedrock end of life on {end_of_life} "
+                f"(catalog retrieved {self.retrieved})",
+                "choose an active model from platform_config/data/model_catalog.yaml",
+            )
         price = model.get("price_per_1k_tokens_usd") or {}
-        common = {
-            "model_id": model_id,
-            "price_per_1k_input_usd": price.get("input"),
-            "price_per_1k_output_usd": price.get("output"),
-            "prompt_caching": bool(model.get("prompt_caching", False)),
-        }
+
+        def source(kind: ModelSourceKind, geo: str | None, destinations: tuple[str, ...]) -> ModelSource:
+            return ModelSource(
+                identifier=identifier,
+                kind=kind,
+                model_id=model_id,
+                geography=geo,
+                destination_regions=destinations,
+                price_per_1k_input_usd=price.get("input"),
+                price_per_1k_output_usd=price.get("output"),
+                prompt_caching=bool(model.get("prompt_caching", False)),
+            )
+
         if geography is None:
             in_region = list(model.get("in_region") or [])
             if region not in in_region:
-                profiles = sorted((model.get("cross_region") or {}))
-                alt = f"use a cross-region profile ({', '.join(p + '.' + model_id for p in profiles)})" if (
-                    profiles
-                ) else "choose a model offered on demand in this region"
+                profiles = sorted(model.get("cross_region") or {})
+                alt = (
+                    f"use a cross-region profile ({', '.join(p + '.' + model_id for p in profiles)})"
+                    if (profiles)
+                    else "choose a model offered on demand in this region"
+                )
                 return Resolution(
                     None,
                     f"cannot be invoked on demand in {region} "
                     f"(on-demand regions: {', '.join(in_region) or 'none'})",
                     alt,
                 )
-            return Resolution(
-                ModelSource(
-                    identifier=identifier,
-                    kind=ModelSourceKind.FOUNDATION_MODEL,
-                    geography=None,
-                    destination_regions=(region,),
-                    **common,
-                )
-            )
+            return Resolution(source(ModelSourceKind.FOUNDATION_MODEL, None, (region,)))
         route = (model.get("cross_region") or {}).get(geography)
         if route is None:
             offered = sorted(model.get("cross_region") or {})
@@ -111,14 +120,5 @@ class ModelCatalog:
                 else "use the cross-region prefix of the environment's geography",
             )
         destinations = route.get("destinations")
-        return Resolution(
-            ModelSource(
-                identifier=identifier,
-                kind=ModelSourceKind.CROSS_REGION_PROFILE,
-                geography=geography,
-                destination_regions=(ANY_REGION,)
-                if destinations == ANY_REGION
-                else tuple(sorted(set(destinations or [region]))),
-                **common,
-            )
-        )
+        routed = (ANY_REGION,) if destinations == ANY_REGION else tuple(sorted(set(destinations or [region])))
+        return Resolution(source(ModelSourceKind.CROSS_REGION_PROFILE, geography, routed))

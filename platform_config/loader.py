@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -79,9 +80,6 @@ PII_ENTITY_TYPES = frozenset(
     }
 )  # fmt: skip
 
-#: API Gateway's integration timeout: a latency target at or above it can never be met.
-API_GATEWAY_TIMEOUT_MS = 29_000
-
 
 @cache
 def _validator(kind: str) -> Draft202012Validator:
@@ -97,6 +95,7 @@ class _Document:
         self.display = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
         self.data: Any = None
         self.lines: dict[tuple[str | int, ...], int] = {}
+        self.duplicate_keys: list[tuple[tuple[str | int, ...], int]] = []
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text)
         self.data = yaml.safe_load(text)
@@ -106,8 +105,12 @@ class _Document:
     def _index(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            seen: set[object] = set()
             for key, value in node.value:
                 child = (*path, key.value)
+                if key.value in seen:  # YAML would silently keep only the last value
+                    self.duplicate_keys.append((child, key.start_mark.line + 1))
+                seen.add(key.value)
                 self.lines[child] = key.start_mark.line + 1
                 self._index(value, child)
                 self.lines[child] = key.start_mark.line + 1
@@ -174,34 +177,51 @@ def _schema_problems(doc: _Document, error: ValidationError) -> list[Problem]:
         allowed = sorted((schema.get("properties") or {}).keys())
         patterns = list(schema.get("patternProperties") or {})
         instance = error.instance if isinstance(error.instance, dict) else {}
-        unknown = [k for k in instance if k not in allowed and not any(re.search(p, str(k)) for p in patterns)]
+        unknown = [
+            k for k in instance if k not in allowed and not any(re.search(p, str(k)) for p in patterns)
+        ]
         problems = []
         for name in unknown or ["?"]:
             close = difflib.get_close_matches(str(name), allowed, n=1)
             fix = f"did you mean `{close[0]}`? " if close else ""
-            problems.append(doc.problem([*path, str(name)], "is not a known field",
-                                        f"{fix}allowed fields: {', '.join(allowed)}"))
+            problems.append(
+                doc.problem(
+                    [*path, str(name)], "is not a known field", f"{fix}allowed fields: {', '.join(allowed)}"
+                )
+            )
         return problems
     if "propertyNames" in error.schema_path:
         key = error.instance
-        fix = _one_of(key, error.validator_value) if error.validator == "enum" else (
-            description or f"match the pattern {error.validator_value}"
+        fix = (
+            _one_of(key, error.validator_value)
+            if error.validator == "enum"
+            else (description or f"match the pattern {error.validator_value}")
         )
         return [doc.problem([*path, str(key)], "is not an allowed key", fix, value=key)]
     if error.validator == "enum":
-        return [doc.problem(path, "is not allowed", _one_of(error.instance, error.validator_value),
-                            value=error.instance)]
+        return [
+            doc.problem(
+                path, "is not allowed", _one_of(error.instance, error.validator_value), value=error.instance
+            )
+        ]
     if error.validator == "pattern":
         fix = description or f"match the pattern {error.validator_value}"
         return [doc.problem(path, "has the wrong format", fix, value=error.instance)]
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return [doc.problem(path, f"must be of type {expected}", description or f"write a {expected} value",
-                            value=error.instance)]
+        fix = description or f"write a value of type {expected}"
+        return [doc.problem(path, f"must be of type {expected}", fix, value=error.instance)]
     limit = _LIMIT_FIXES.get(str(error.validator))
-    return [doc.problem(path, error.message.replace(repr(error.instance), "").strip() or error.message,
-                        limit.format(error.validator_value) if limit else description, value=error.instance)]
+    # jsonschema puts the value first ("0 is less than the minimum of 0"); drop only that copy of it.
+    return [
+        doc.problem(
+            path,
+            error.message.removeprefix(repr(error.instance)).strip() or error.message,
+            limit.format(error.validator_value) if limit else description,
+            value=error.instance,
+        )
+    ]
 
 
 def _read(path: Path, root: Path, kind: str, problems: list[Problem]) -> _Document | None:
@@ -211,19 +231,40 @@ def _read(path: Path, root: Path, kind: str, problems: list[Problem]) -> _Docume
         mark = getattr(exc, "problem_mark", None)
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
         problems.append(
-            Problem(rel, "(file)", f"is not valid YAML: {getattr(exc, 'problem', exc)}",
-                    "fix the YAML syntax", line=mark.line + 1 if mark else None)
+            Problem(
+                rel,
+                "(file)",
+                f"is not valid YAML: {getattr(exc, 'problem', exc)}",
+                "fix the YAML syntax",
+                line=mark.line + 1 if mark else None,
+            )
         )
         return None
     if not isinstance(doc.data, dict):
-        problems.append(doc.problem([], f"must be a YAML mapping of {kind} fields",
-                                    f"write one `field: value` line per field, as described in "
-                                    f"platform_config/schemas/{kind}.schema.json", value=doc.data))
+        problems.append(
+            doc.problem(
+                [],
+                f"must be a YAML mapping of {kind} fields",
+                f"write one `field: value` line per field, as described in "
+                f"platform_config/schemas/{kind}.schema.json",
+                value=doc.data,
+            )
+        )
         return None
+    for key_path, line in doc.duplicate_keys:
+        problems.append(
+            Problem(
+                doc.display,
+                _dotted(key_path),
+                "is set more than once; YAML would silently keep only the last value",
+                "remove the duplicate key",
+                line=line,
+            )
+        )
     errors = sorted(_validator(kind).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
         problems.extend(_schema_problems(doc, error))
-    return None if errors else doc
+    return None if errors or doc.duplicate_keys else doc
 
 
 # ---------------------------------------------------------------- environments
@@ -232,19 +273,30 @@ def _read(path: Path, root: Path, kind: str, problems: list[Problem]) -> _Docume
 def _environment(doc: _Document, problems: list[Problem]) -> EnvironmentConfig:
     d = doc.data
     if d["name"] != doc.path.stem:
-        problems.append(doc.problem(["name"], f"must equal the file name {doc.path.stem!r}",
-                                    f"rename the file to {d['name']}.yaml or set name: {doc.path.stem}",
-                                    value=d["name"]))
+        problems.append(
+            doc.problem(
+                ["name"],
+                f"must equal the file name {doc.path.stem!r}",
+                f"rename the file to {d['name']}.yaml or set name: {doc.path.stem}",
+                value=d["name"],
+            )
+        )
     if d.get("production") and d["removal_policy"] != RemovalPolicyName.RETAIN:
-        problems.append(doc.problem(["removal_policy"], "must be retain in a production environment: "
-                                    "deleting the stack would delete invocation logs and keys",
-                                    "set removal_policy: retain", value=d["removal_policy"]))
+        problems.append(
+            doc.problem(
+                ["removal_policy"],
+                "must be retain in a production environment: "
+                "deleting the stack would delete invocation logs and keys",
+                "set removal_policy: retain",
+                value=d["removal_policy"],
+            )
+        )
     notifications = d.get("notifications") or {}
     return EnvironmentConfig(
         name=d["name"],
         account=d["account"],
         region=d["region"],
-        tags=dict(d.get("tags") or {}),
+        tags=MappingProxyType(dict(d.get("tags") or {})),
         log_retention_days=d["log_retention_days"],
         removal_policy=RemovalPolicyName(d["removal_policy"]),
         owns_invocation_logging=d["owns_invocation_logging"],
@@ -265,7 +317,9 @@ def _strength_below(strength: FilterStrength, floor: FilterStrength) -> bool:
     return _STRENGTH_ORDER.index(strength) < _STRENGTH_ORDER.index(floor)
 
 
-def _content_filters(doc: _Document, raw: dict[str, Any], problems: list[Problem]) -> tuple[ContentFilter, ...]:
+def _content_filters(
+    doc: _Document, raw: dict[str, Any], problems: list[Problem]
+) -> tuple[ContentFilter, ...]:
     filters = []
     for ftype, (default_in, default_out) in DEFAULT_CONTENT_FILTERS.items():
         override = raw.get(ftype.value) or {}
@@ -274,17 +328,34 @@ def _content_filters(doc: _Document, raw: dict[str, Any], problems: list[Problem
         path = ["guardrail", "content_filters", ftype.value]
         if ftype is ContentFilterType.PROMPT_ATTACK:
             if strength_out is not FilterStrength.NONE:
-                problems.append(doc.problem([*path, "output"], "must be NONE: Bedrock applies prompt-attack "
-                                            "filtering to input only", "set output: NONE",
-                                            value=strength_out.value))
+                problems.append(
+                    doc.problem(
+                        [*path, "output"],
+                        "must be NONE: Bedrock applies prompt-attack filtering to input only",
+                        "set output: NONE",
+                        value=strength_out.value,
+                    )
+                )
             if _strength_below(strength_in, MINIMUM_STRENGTH):
-                problems.append(doc.problem([*path, "input"], "is below the platform floor of MEDIUM",
-                                            "use MEDIUM or HIGH (default HIGH)", value=strength_in.value))
+                problems.append(
+                    doc.problem(
+                        [*path, "input"],
+                        "is below the platform floor of MEDIUM",
+                        "use MEDIUM or HIGH (default HIGH)",
+                        value=strength_in.value,
+                    )
+                )
         else:
             for direction, strength in (("input", strength_in), ("output", strength_out)):
                 if _strength_below(strength, MINIMUM_STRENGTH):
-                    problems.append(doc.problem([*path, direction], "is below the platform floor of MEDIUM",
-                                                "use MEDIUM or HIGH (default HIGH)", value=strength.value))
+                    problems.append(
+                        doc.problem(
+                            [*path, direction],
+                            "is below the platform floor of MEDIUM",
+                            "use MEDIUM or HIGH (default HIGH)",
+                            value=strength.value,
+                        )
+                    )
         filters.append(ContentFilter(ftype, strength_in, strength_out))
     return tuple(filters)
 
@@ -296,25 +367,41 @@ def _guardrail(doc: _Document, raw: dict[str, Any], problems: list[Problem]) -> 
         if entity not in PII_ENTITY_TYPES:
             close = difflib.get_close_matches(str(entity), sorted(PII_ENTITY_TYPES), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
-            problems.append(doc.problem(["guardrail", "sensitive_information", "pii_entities", str(entity)],
-                                        "is not a Bedrock PII entity type",
-                                        f"{hint}see PII_ENTITY_TYPES in platform_config/loader.py",
-                                        value=entity))
+            problems.append(
+                doc.problem(
+                    ["guardrail", "sensitive_information", "pii_entities", str(entity)],
+                    "is not a Bedrock PII entity type",
+                    f"{hint}see PII_ENTITY_TYPES in platform_config/loader.py",
+                    value=entity,
+                )
+            )
         pii.append(PiiEntity(entity, SensitiveAction(action)))
     regexes = []
     for i, rx in enumerate(sensitive.get("regexes") or []):
         try:
             re.compile(rx["pattern"])
         except re.error as exc:
-            problems.append(doc.problem(["guardrail", "sensitive_information", "regexes", i, "pattern"],
-                                        f"is not a valid regular expression ({exc})", "fix the pattern",
-                                        value=rx["pattern"]))
-        regexes.append(RegexFilter(rx["name"], rx["pattern"], SensitiveAction(rx["action"]),
-                                   rx.get("description", "")))
+            problems.append(
+                doc.problem(
+                    ["guardrail", "sensitive_information", "regexes", i, "pattern"],
+                    f"is not a valid regular expression ({exc})",
+                    "fix the pattern",
+                    value=rx["pattern"],
+                )
+            )
+        regexes.append(
+            RegexFilter(rx["name"], rx["pattern"], SensitiveAction(rx["action"]), rx.get("description", ""))
+        )
     names = [t["name"] for t in raw.get("denied_topics") or []]
     for name in {n for n in names if names.count(n) > 1}:
-        problems.append(doc.problem(["guardrail", "denied_topics"], "names a topic twice",
-                                    "give every denied topic a distinct name", value=name))
+        problems.append(
+            doc.problem(
+                ["guardrail", "denied_topics"],
+                "names a topic twice",
+                "give every denied topic a distinct name",
+                value=name,
+            )
+        )
     words = raw.get("word_filters") or {}
     grounding = raw.get("contextual_grounding")
     return GuardrailPolicy(
@@ -358,9 +445,14 @@ def _model_sources(
             where = f"environment{'s' if len(env_names) > 1 else ''} {', '.join(map(repr, env_names))}"
             problems.append(doc.problem(["model", role], f"{message} ({where})", fix, value=identifier))
     if model["source"] == model["fallback"]:
-        problems.append(doc.problem(["model", "fallback"], "is the same as model.source, so it cannot help "
-                                    "when the source fails", "choose a different model or geography",
-                                    value=model["fallback"]))
+        problems.append(
+            doc.problem(
+                ["model", "fallback"],
+                "is the same as model.source, so it cannot help when the source fails",
+                "choose a different model or geography",
+                value=model["fallback"],
+            )
+        )
     return resolved
 
 
@@ -374,9 +466,14 @@ def _contract(
     """One Contract object per environment it is enabled in (model sources resolve per region)."""
     d = doc.data
     if d["id"] != doc.path.stem:
-        problems.append(doc.problem(["id"], f"must equal the file name {doc.path.stem!r}",
-                                    f"rename the file to {d['id']}.yaml or set id: {doc.path.stem}",
-                                    value=d["id"]))
+        problems.append(
+            doc.problem(
+                ["id"],
+                f"must equal the file name {doc.path.stem!r}",
+                f"rename the file to {d['id']}.yaml or set id: {doc.path.stem}",
+                value=d["id"],
+            )
+        )
     regions = []
     for i, env_name in enumerate(d["environments"]):
         if env_name in unloaded or (env_name not in environments and not environments):
@@ -384,14 +481,16 @@ def _contract(
         if env_name not in environments:
             close = difflib.get_close_matches(env_name, list(environments), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.append(doc.problem(["environments", i], "is not a known environment",
-                                        f"{hint}use one of {sorted(environments)} or add "
-                                        f"environments/{env_name}.yaml", value=env_name))
+            problems.append(
+                doc.problem(
+                    ["environments", i],
+                    "is not a known environment",
+                    f"{hint}use one of {sorted(environments)} or add environments/{env_name}.yaml",
+                    value=env_name,
+                )
+            )
         else:
             regions.append((env_name, environments[env_name].region))
-    if d["latency_p95_ms"] >= API_GATEWAY_TIMEOUT_MS:
-        problems.append(doc.problem(["latency_p95_ms"], "cannot be met behind API Gateway's 29 s timeout",
-                                    "use a target below 29000", value=d["latency_p95_ms"]))
     guardrail = _guardrail(doc, d["guardrail"], problems)
     sources = _model_sources(doc, regions, catalog, problems)
     logging = d["logging"]
@@ -407,8 +506,9 @@ def _contract(
         "limits": TokenLimits(d["limits"]["max_input_tokens"], d["limits"]["max_output_tokens"]),
         "latency_p95_ms": d["latency_p95_ms"],
         "daily_budget_usd": float(d["daily_budget_usd"]),
-        "logging": LoggingRule(logging["prompts_and_responses"], logging.get("images", False),
-                               logging.get("embeddings", False)),
+        "logging": LoggingRule(
+            logging["prompts_and_responses"], logging.get("images", False), logging.get("embeddings", False)
+        ),
         "environments": tuple(d["environments"]),
         "source_file": doc.display,
         "alarms": AlarmThresholds(**(d.get("alarms") or {})),
@@ -431,8 +531,14 @@ def _duplicates(docs: list[_Document], key: str, what: str, problems: list[Probl
         if len(holders) > 1:
             files = ", ".join(h.display for h in holders)
             for doc in holders:
-                problems.append(doc.problem([key], f"is used by more than one {what} file ({files})",
-                                            f"give each {what} a unique {key}", value=value))
+                problems.append(
+                    doc.problem(
+                        [key],
+                        f"is used by more than one {what} file ({files})",
+                        f"give each {what} a unique {key}",
+                        value=value,
+                    )
+                )
 
 
 def _logging_owners(envs: list[EnvironmentConfig], problems: list[Problem]) -> None:
@@ -444,12 +550,17 @@ def _logging_owners(envs: list[EnvironmentConfig], problems: list[Problem]) -> N
         if len(holders) > 1:
             names = ", ".join(h.name for h in holders)
             for env in holders:
-                problems.append(Problem(
-                    env.source_file, "owns_invocation_logging",
-                    f"environments {names} share account {account} in {region}, and Bedrock invocation "
-                    "logging is one setting per account and region: their stacks would overwrite each other",
-                    "set owns_invocation_logging: true in exactly one of them", value=True, has_value=True,
-                ))
+                problems.append(
+                    Problem(
+                        env.source_file,
+                        "owns_invocation_logging",
+                        f"environments {names} share account {account} in {region}, and Bedrock invocation "
+                        "logging is one setting per account and region: their stacks would overwrite each other",
+                        "set owns_invocation_logging: true in exactly one of them",
+                        value=True,
+                        has_value=True,
+                    )
+                )
 
 
 def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> PlatformConfig:
@@ -464,13 +575,31 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
     problems: list[Problem] = []
     env_files = sorted((root / "environments").glob("*.yaml"))
     contract_files = sorted((root / "contracts").glob("*.yaml"))
+    for folder in ("environments", "contracts"):
+        for stray in sorted((root / folder).glob("*.yml")):
+            problems.append(
+                Problem(
+                    f"{folder}/{stray.name}",
+                    "(file)",
+                    "is ignored: only *.yaml files are read",
+                    f"rename it to {stray.stem}.yaml",
+                )
+            )
     if not env_files:
-        problems.append(Problem("environments/", "(folder)", "has no *.yaml files",
-                                "add one file per environment, e.g. environments/dev.yaml"))
+        problems.append(
+            Problem(
+                "environments/",
+                "(folder)",
+                "has no *.yaml files",
+                "add one file per environment, e.g. environments/dev.yaml",
+            )
+        )
 
     env_docs = [d for d in (_read(p, root, "environment", problems) for p in env_files) if d]
-    # Environments whose file exists but did not load: contracts naming them are not told to add it.
-    unloaded = frozenset(p.stem for p in env_files) - {d.path.stem for d in env_docs}
+    # Environment files that did not load, or whose name is wrong: contracts naming them are not told to
+    # add the file as well (the file's own problem says what to fix).
+    loaded = {d.path.stem for d in env_docs if d.data["name"] == d.path.stem}
+    unloaded = frozenset(p.stem for p in env_files) - loaded
     _duplicates(env_docs, "name", "environment", problems)
     environments = [_environment(doc, problems) for doc in env_docs]
     _logging_owners(environments, problems)
@@ -487,5 +616,5 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
         raise ConfigError(problems)
     return PlatformConfig(
         environments=tuple(environments),
-        contracts_by_environment={name: tuple(resolved.get(name, ())) for name in by_name},
+        contracts_by_environment=MappingProxyType({name: tuple(resolved.get(name, ())) for name in by_name}),
     )

@@ -7,6 +7,7 @@ before a single construct is built.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -61,7 +62,7 @@ class EnvironmentConfig:
     name: str
     account: str
     region: str
-    tags: dict[str, str]
+    tags: Mapping[str, str]
     log_retention_days: int
     removal_policy: RemovalPolicyName
     owns_invocation_logging: bool
@@ -207,7 +208,7 @@ class PlatformConfig:
     """Every environment, and the contracts enabled in each, resolved for that environment's region."""
 
     environments: tuple[EnvironmentConfig, ...]
-    contracts_by_environment: dict[str, tuple[Contract, ...]]
+    contracts_by_environment: Mapping[str, tuple[Contract, ...]]
 
     def contracts_for(self, environment: str) -> tuple[Contract, ...]:
         return self.contracts_by_environment.get(environment, ())

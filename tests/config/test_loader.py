@@ -1,0 +1,889 @@
+"""The config loader: the real configuration loads, and every validation rule names file, field, value and fix.
+
+Each rule test breaks one field of a copy of the real configuration (``config_root``) and expects a
+:class:`ConfigError` whose problem points at exactly that field, so a rule that stops firing, fires on
+the wrong field or cascades into unrelated problems fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+import platform_config.loader as loader
+from platform_config import ConfigError, PlatformConfig, Problem, load_platform
+from platform_config.model import (
+    ContentFilterType,
+    FilterStrength,
+    ModelSourceKind,
+    RemovalPolicyName,
+    RiskTier,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = ROOT / "platform_config" / "schemas"
+
+SetField = Callable[[str, str, Any], None]
+DeleteField = Callable[[str, str], None]
+EditYaml = Callable[[str, Callable[[Any], Any]], None]
+
+DEV, STAGING, PROD = "environments/dev.yaml", "environments/staging.yaml", "environments/prod.yaml"
+POLICY_QA, RFP, SUPPORT = (
+    "contracts/policy-qa.yaml",
+    "contracts/rfp-drafting.yaml",
+    "contracts/support-ticket-summary.yaml",
+)
+SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+_NO_VALUE = object()
+
+
+def only_problem(error: ConfigError) -> Problem:
+    """The single problem of an error: one broken field must not cascade into other problems."""
+    assert len(error.problems) == 1, str(error)
+    return error.problems[0]
+
+
+def problem_at(error: ConfigError, file: str, field: str) -> Problem:
+    found = [p for p in error.problems if p.file == file and p.field == field]
+    assert len(found) == 1, f"expected one problem at {file} {field}:\n{error}"
+    return found[0]
+
+
+def check(
+    problem: Problem,
+    *,
+    file: str,
+    field: str,
+    value: Any = _NO_VALUE,
+    fix: str,
+    message: str = "",
+    line: bool = True,
+) -> None:
+    """Assert where the problem is, what value it quotes and that its fix and message say ``fix``/``message``."""
+    assert (problem.file, problem.field) == (file, field), problem.render()
+    if value is _NO_VALUE:
+        assert not problem.has_value, problem.render()
+    else:
+        assert problem.has_value, problem.render()
+        assert problem.value == value, problem.render()
+    assert fix in problem.fix, problem.render()
+    assert message in problem.message, problem.render()
+    if line:
+        assert isinstance(problem.line, int), problem.render()
+        assert problem.line >= 1
+    rendered = problem.render()
+    assert rendered.startswith(f"{file}:" if problem.line is None else f"{file}:{problem.line}: ")
+    assert f": {field}: " in rendered
+    assert f"Fix: {problem.fix}" in rendered
+
+
+def load_error(root: Path, match: str) -> ConfigError:
+    with pytest.raises(ConfigError, match=match) as caught:
+        load_platform(root)
+    return caught.value
+
+
+# ====================================================================== 1. the real configuration
+
+
+def test_real_config_has_three_environments(real_config: PlatformConfig) -> None:
+    by_name = {env.name: env for env in real_config.environments}
+    assert set(by_name) == {"dev", "staging", "prod"}
+
+    dev, staging, prod = by_name["dev"], by_name["staging"], by_name["prod"]
+    assert (dev.account, dev.region) == ("111111111111", "us-east-1")
+    assert (staging.account, staging.region) == ("222222222222", "us-east-1")
+    assert (prod.account, prod.region) == ("333333333333", "us-west-2")
+    assert [e.production for e in (dev, staging, prod)] == [False, False, True]
+    assert dev.removal_policy is RemovalPolicyName.DESTROY
+    assert staging.removal_policy is prod.removal_policy is RemovalPolicyName.RETAIN
+    assert [e.log_retention_days for e in (dev, staging, prod)] == [30, 90, 365]
+    assert all(e.owns_invocation_logging for e in (dev, staging, prod))
+    assert [e.reserved_concurrency for e in (dev, staging, prod)] == [5, 10, 50]
+    assert prod.tags["data-classification"] == "confidential"
+    assert prod.notifications.emails == ("genai-platform-oncall@example.com",)
+    assert prod.notifications.https_endpoints[0].startswith("https://")
+    assert dev.notifications.https_endpoints == ()
+    assert prod.source_file == PROD
+    assert real_config.environment("prod") is prod
+    with pytest.raises(KeyError):
+        real_config.environment("qa")
+
+
+def test_real_config_enables_contracts_per_environment(real_config: PlatformConfig) -> None:
+    ids = {env.name: {c.id for c in real_config.contracts_for(env.name)} for env in real_config.environments}
+    everything = {"policy-qa", "rfp-drafting", "support-ticket-summary"}
+    assert ids == {"dev": everything, "staging": everything, "prod": everything - {"rfp-drafting"}}
+    assert real_config.contracts_for("qa") == ()
+    for env_name in ids:
+        for contract in real_config.contracts_for(env_name):
+            assert contract.enabled_in(env_name)
+            assert contract.source_file == f"contracts/{contract.id}.yaml"
+    rfp = next(c for c in real_config.contracts_for("dev") if c.id == "rfp-drafting")
+    assert rfp.environments == ("dev", "staging")
+    assert not rfp.enabled_in("prod")
+
+
+def _contract(config: PlatformConfig, env: str, contract_id: str) -> Any:
+    return next(c for c in config.contracts_for(env) if c.id == contract_id)
+
+
+def test_real_config_cost_fields(real_config: PlatformConfig) -> None:
+    qa = _contract(real_config, "prod", "policy-qa")
+    assert (qa.owner_team, qa.cost_center, qa.application) == (
+        "people-technology",
+        "CC-2210",
+        "employee-helpdesk",
+    )
+    assert qa.risk_tier is RiskTier.MEDIUM
+    assert qa.daily_budget_usd == 120.0 and isinstance(qa.daily_budget_usd, float)
+    assert (qa.limits.max_input_tokens, qa.limits.max_output_tokens) == (12000, 800)
+    assert qa.latency_p95_ms == 8000
+    assert qa.logging.prompts_and_responses is True
+    assert qa.alarms.guardrail_intervention_rate_percent == 15
+    assert qa.alarms.throttle_rate_percent == 1.0  # platform default
+
+    support = _contract(real_config, "dev", "support-ticket-summary")
+    assert (support.owner_team, support.cost_center, support.application) == (
+        "customer-support-tools",
+        "CC-4102",
+        "support-console",
+    )
+    assert support.daily_budget_usd == 40.0
+    assert support.logging.prompts_and_responses is False
+    assert (support.logging.images, support.logging.embeddings) == (False, False)
+    assert support.alarms.throttle_rate_percent == 2
+    assert support.alarms.min_invocations == 20
+
+    rfp = _contract(real_config, "staging", "rfp-drafting")
+    assert (rfp.cost_center, rfp.daily_budget_usd, rfp.risk_tier) == ("CC-7730", 60.0, RiskTier.HIGH)
+
+
+def test_real_config_fills_in_secure_default_content_filters(real_config: PlatformConfig) -> None:
+    for env in real_config.environments:
+        for contract in real_config.contracts_for(env.name):
+            filters = {
+                f.type: (f.input_strength, f.output_strength) for f in contract.guardrail.content_filters
+            }
+            assert set(filters) == set(ContentFilterType), contract.id
+            assert filters[ContentFilterType.PROMPT_ATTACK] == (FilterStrength.HIGH, FilterStrength.NONE)
+            for ftype in ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT"):
+                assert filters[ContentFilterType(ftype)] == (FilterStrength.HIGH, FilterStrength.HIGH)
+    # support-ticket-summary writes no content_filters at all: every one comes from the defaults.
+    guardrail = _contract(real_config, "dev", "support-ticket-summary").guardrail
+    assert guardrail.strength_of(ContentFilterType.PROMPT_ATTACK).output_strength is FilterStrength.NONE
+    assert {p.type for p in guardrail.pii_entities} >= {"EMAIL", "CREDIT_DEBIT_CARD_NUMBER"}
+    assert guardrail.regexes[0].pattern == "ACCT-[0-9]{8}"
+
+
+def test_override_to_medium_is_allowed_and_others_keep_defaults(
+    config_root: Path, set_field: SetField
+) -> None:
+    set_field(SUPPORT, "guardrail.content_filters.INSULTS", {"input": "MEDIUM", "output": "MEDIUM"})
+    guardrail = _contract(load_platform(config_root), "dev", "support-ticket-summary").guardrail
+    insults = guardrail.strength_of(ContentFilterType.INSULTS)
+    assert (insults.input_strength, insults.output_strength) == (FilterStrength.MEDIUM, FilterStrength.MEDIUM)
+    hate = guardrail.strength_of(ContentFilterType.HATE)
+    assert (hate.input_strength, hate.output_strength) == (FilterStrength.HIGH, FilterStrength.HIGH)
+
+
+def test_real_config_resolves_model_sources_per_region(real_config: PlatformConfig) -> None:
+    qa = _contract(real_config, "prod", "policy-qa")
+    assert qa.primary.identifier == f"us.{SONNET_45}"
+    assert qa.primary.kind is ModelSourceKind.CROSS_REGION_PROFILE
+    assert qa.primary.model_id == SONNET_45
+    assert qa.primary.geography == "us"
+    assert "us-west-2" in qa.primary.destination_regions and "us-east-1" in qa.primary.destination_regions
+    assert list(qa.primary.destination_regions) == sorted(set(qa.primary.destination_regions))
+    assert not qa.primary.routes_globally
+    assert qa.fallback.identifier == "us.amazon.nova-pro-v1:0"
+    assert qa.fallback.model_id == "amazon.nova-pro-v1:0"
+    assert qa.fallback.destination_regions == ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
+    assert qa.primary.prompt_caching is True
+
+    rfp = _contract(real_config, "dev", "rfp-drafting")
+    assert rfp.primary.identifier == f"global.{SONNET_45}"
+    assert rfp.primary.kind is ModelSourceKind.CROSS_REGION_PROFILE
+    assert rfp.primary.geography == "global"
+    assert rfp.primary.destination_regions == ("*",)
+    assert rfp.primary.routes_globally
+
+
+def test_foundation_model_source_resolves_to_its_own_region(config_root: Path, set_field: SetField) -> None:
+    set_field(RFP, "model.fallback", "amazon.nova-pro-v1:0")  # on demand in us-east-1 (dev and staging)
+    rfp = _contract(load_platform(config_root), "staging", "rfp-drafting")
+    assert rfp.fallback.kind is ModelSourceKind.FOUNDATION_MODEL
+    assert (rfp.fallback.geography, rfp.fallback.destination_regions) == (None, ("us-east-1",))
+
+
+def test_real_config_objects_are_frozen(real_config: PlatformConfig) -> None:
+    env = real_config.environments[0]
+    contract = real_config.contracts_for(env.name)[0]
+    targets = [
+        (real_config, "environments", ()),
+        (env, "region", "eu-west-1"),
+        (env.notifications, "emails", ()),
+        (contract, "daily_budget_usd", 1e9),
+        (contract.primary, "destination_regions", ("*",)),
+        (contract.guardrail, "content_filters", ()),
+        (contract.guardrail.content_filters[0], "input_strength", FilterStrength.NONE),
+        (contract.limits, "max_output_tokens", 10**6),
+        (contract.logging, "prompts_and_responses", True),
+        (contract.alarms, "min_invocations", 1),
+    ]
+    for obj, name, value in targets:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, value)
+    assert isinstance(contract.environments, tuple)
+    assert isinstance(contract.guardrail.denied_topics, tuple)
+
+
+# ====================================================================== 2. one test per validation rule
+# --------------------------------------------------------------- file-level
+
+
+def test_yaml_syntax_error_names_file_and_line(config_root: Path) -> None:
+    path = config_root / DEV
+    lines = path.read_text(encoding="utf-8").splitlines()
+    region = next(i for i, text in enumerate(lines) if text.startswith("region:"))
+    lines[region] = "region: us-east-1: oops"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    error = load_error(config_root, r"environments/dev\.yaml:\d+: \(file\): is not valid YAML")
+    check(only_problem(error), file=DEV, field="(file)", fix="fix the YAML syntax", message="not valid YAML")
+    assert only_problem(error).line == region + 1
+
+
+def test_top_level_must_be_a_mapping(config_root: Path) -> None:
+    (config_root / POLICY_QA).write_text("- id: policy-qa\n- purpose: nope\n", encoding="utf-8")
+    error = load_error(config_root, r"must be a YAML mapping of contract fields")
+    check(
+        only_problem(error),
+        file=POLICY_QA,
+        field="(file)",
+        value=[{"id": "policy-qa"}, {"purpose": "nope"}],
+        fix="contract.schema.json",
+    )
+
+
+def test_empty_file_is_not_a_mapping(config_root: Path) -> None:
+    (config_root / STAGING).write_text("# nothing yet\n", encoding="utf-8")
+    error = load_error(config_root, r"environments/staging\.yaml: \(file\): must be a YAML mapping")
+    check(only_problem(error), file=STAGING, field="(file)", value=None, fix="field: value", line=False)
+
+
+# --------------------------------------------------------------- schema rule families
+
+
+@pytest.mark.parametrize(
+    ("file", "field"),
+    [
+        (STAGING, "account"),
+        (POLICY_QA, "guardrail.blocked_output_message"),
+        (SUPPORT, "limits.max_output_tokens"),
+    ],
+)
+def test_missing_required_field(config_root: Path, delete_field: DeleteField, file: str, field: str) -> None:
+    delete_field(file, field)
+    error = load_error(config_root, rf"{re.escape(field)}: is required but missing")
+    name = field.rsplit(".", 1)[-1]
+    check(only_problem(error), file=file, field=field, fix=f"add `{name}`", message="is required")
+
+
+def test_unknown_field_suggests_the_known_one(config_root: Path, set_field: SetField) -> None:
+    set_field(DEV, "reserved_concurency", 5)
+    error = load_error(config_root, r"reserved_concurency: is not a known field")
+    check(
+        only_problem(error),
+        file=DEV,
+        field="reserved_concurency",
+        fix="did you mean `reserved_concurrency`?",
+        message="not a known field",
+    )
+    assert "allowed fields: account," in only_problem(error).fix
+
+
+def test_unknown_nested_field_suggests_the_known_one(config_root: Path, set_field: SetField) -> None:
+    set_field(POLICY_QA, "guardrail.contextual_grounding.grounding_threshold", 0.5)
+    error = load_error(config_root, r"guardrail\.contextual_grounding\.grounding_threshold: is not a known")
+    check(
+        only_problem(error),
+        file=POLICY_QA,
+        field="guardrail.contextual_grounding.grounding_threshold",
+        fix="did you mean `grounding`?",
+    )
+
+
+def test_every_unknown_field_is_reported(config_root: Path, edit_yaml: EditYaml) -> None:
+    edit_yaml(RFP, lambda d: d.update(owner_tema="x", budget_usd=5))
+    error = load_error(config_root, r"2 configuration problems")
+    check(
+        problem_at(error, RFP, "owner_tema"), file=RFP, field="owner_tema", fix="did you mean `owner_team`?"
+    )
+    check(problem_at(error, RFP, "budget_usd"), file=RFP, field="budget_usd", fix="allowed fields:")
+
+
+@pytest.mark.parametrize(
+    ("file", "field", "bad", "fix"),
+    [
+        (DEV, "removal_policy", "delete", "use one of 'retain', 'destroy'"),
+        (
+            POLICY_QA,
+            "guardrail.content_filters.MISCONDUCT.input",
+            "STRONG",
+            "use one of 'NONE', 'LOW', 'MEDIUM'",
+        ),
+        (POLICY_QA, "risk_tier", "hihg", "did you mean 'high'?"),
+        (
+            SUPPORT,
+            "guardrail.sensitive_information.pii_entities.EMAIL",
+            "REDACT",
+            "use one of 'BLOCK', 'ANONYMIZE'",
+        ),
+    ],
+)
+def test_enum_value_not_allowed(
+    config_root: Path, set_field: SetField, file: str, field: str, bad: str, fix: str
+) -> None:
+    set_field(file, field, bad)
+    error = load_error(config_root, rf"{re.escape(field)}: is not allowed \(got '{bad}'\)")
+    check(only_problem(error), file=file, field=field, value=bad, fix=fix, message="is not allowed")
+
+
+def test_content_filter_type_not_allowed(config_root: Path, set_field: SetField) -> None:
+    set_field(POLICY_QA, "guardrail.content_filters.PROMPT_ATACK", {"input": "HIGH", "output": "NONE"})
+    error = load_error(config_root, r"content_filters\.PROMPT_ATACK: is not an allowed key")
+    check(
+        only_problem(error),
+        file=POLICY_QA,
+        field="guardrail.content_filters.PROMPT_ATACK",
+        value="PROMPT_ATACK",
+        fix="did you mean 'PROMPT_ATTACK'?",
+    )
+
+
+@pytest.mark.parametrize(
+    ("file", "field", "bad", "fix"),
+    [
+        (PROD, "account", "33333333333", "12-digit AWS account id"),
+        (PROD, "region", "us-west", "AWS region"),
+        (RFP, "id", "RFP_Drafting", "lower-case words joined by hyphens"),
+        (RFP, "owner_team", "sales & engineering", r"match the pattern ^[A-Za-z0-9 _.:/=+@-]{1,256}$"),
+        (SUPPORT, "model.source", "Claude Haiku", "model_catalog.yaml"),
+        (STAGING, "notifications.emails.0", "genai-platform-staging.example.com", "match the pattern ^[^@"),
+    ],
+)
+def test_value_has_the_wrong_format(
+    config_root: Path, set_field: SetField, file: str, field: str, bad: str, fix: str
+) -> None:
+    set_field(file, field, bad)
+    dotted = re.sub(r"\.(\d+)", r"[\1]", field)  # notifications.emails.0 -> notifications.emails[0]
+    error = load_error(config_root, rf"{re.escape(dotted)}: has the wrong format")
+    check(only_problem(error), file=file, field=dotted, value=bad, fix=fix)
+
+
+@pytest.mark.parametrize(
+    ("file", "field", "bad", "expected", "fix"),
+    [
+        (DEV, "account", 111111111111, "string", "Quote it in YAML"),
+        (POLICY_QA, "limits.max_input_tokens", "lots", "integer", "write a value of type integer"),
+        (STAGING, "owns_invocation_logging", "yes please", "boolean", "Bedrock model invocation logging"),
+        (SUPPORT, "environments", "dev", "array", "Environments (names of files in environments/)"),
+    ],
+)
+def test_value_has_the_wrong_type(
+    config_root: Path, set_field: SetField, file: str, field: str, bad: Any, expected: str, fix: str
+) -> None:
+    set_field(file, field, bad)
+    error = load_error(config_root, rf"{re.escape(field)}: must be of type {expected}")
+    check(only_problem(error), file=file, field=field, value=bad, fix=fix)
+
+
+@pytest.mark.parametrize(
+    ("file", "field", "bad", "message", "fix"),
+    [
+        (POLICY_QA, "latency_p95_ms", 10, "less than the minimum of 100", "at least 100"),  # 10 is in 100
+        (
+            POLICY_QA,
+            "limits.max_output_tokens",
+            100_000,
+            "greater than the maximum of 64000",
+            "at most 64000",
+        ),
+        (SUPPORT, "daily_budget_usd", 0, "less than or equal to the minimum of 0", "greater than 0"),
+        (SUPPORT, "alarms.throttle_rate_percent", 150, "greater than the maximum of 100", "at most 100"),
+        (DEV, "reserved_concurrency", 0, "less than the minimum of 1", "at least 1"),
+        (DEV, "reserved_concurrency", 1001, "greater than the maximum of 1000", "at most 1000"),
+        (SUPPORT, "alarms.min_invocations", 0, "less than the minimum of 1", "at least 1"),
+        (POLICY_QA, "purpose", "Answers things.", "is too short", "at least 20 characters"),
+    ],
+)
+def test_value_out_of_bounds(
+    config_root: Path, set_field: SetField, file: str, field: str, bad: Any, message: str, fix: str
+) -> None:
+    set_field(file, field, bad)
+    error = load_error(config_root, rf"{re.escape(field)}: is {re.escape(message.removeprefix('is '))}")
+    check(only_problem(error), file=file, field=field, value=bad, fix=fix, message=message)
+
+
+def test_log_retention_must_be_a_cloudwatch_value(config_root: Path, set_field: SetField) -> None:
+    set_field(STAGING, "log_retention_days", 45)
+    error = load_error(config_root, r"log_retention_days: is not allowed \(got 45\)")
+    check(
+        only_problem(error), file=STAGING, field="log_retention_days", value=45, fix="use one of 1, 3, 5, 7"
+    )
+    assert "3653" in only_problem(error).fix
+
+
+# --------------------------------------------------------------- semantic rules, one file
+
+
+@pytest.mark.parametrize(
+    ("file", "field", "bad", "fix"),
+    [
+        (DEV, "name", "qa", "rename the file to qa.yaml or set name: dev"),
+        (RFP, "id", "rfp", "rename the file to rfp.yaml or set id: rfp-drafting"),
+    ],
+)
+def test_name_must_equal_file_name(
+    config_root: Path, set_field: SetField, file: str, field: str, bad: str, fix: str
+) -> None:
+    set_field(file, field, bad)
+    stem = Path(file).stem
+    error = load_error(config_root, rf"{field}: must equal the file name '{stem}'")
+    # No cascade: contracts naming `dev` are not also told that environment is unknown.
+    check(only_problem(error), file=file, field=field, value=bad, fix=fix)
+
+
+def test_production_must_retain(config_root: Path, set_field: SetField) -> None:
+    set_field(PROD, "removal_policy", "destroy")
+    error = load_error(config_root, r"removal_policy: must be retain in a production environment")
+    check(
+        only_problem(error),
+        file=PROD,
+        field="removal_policy",
+        value="destroy",
+        fix="set removal_policy: retain",
+    )
+
+
+def test_non_production_may_destroy(config_root: Path, set_field: SetField) -> None:
+    set_field(STAGING, "removal_policy", "destroy")
+    assert load_platform(config_root).environment("staging").removal_policy is RemovalPolicyName.DESTROY
+
+
+def test_prompt_attack_output_must_be_none(config_root: Path, set_field: SetField) -> None:
+    set_field(POLICY_QA, "guardrail.content_filters.PROMPT_ATTACK", {"input": "HIGH", "output": "HIGH"})
+    field = "guardrail.content_filters.PROMPT_ATTACK.output"
+    error = load_error(config_root, rf"{re.escape(field)}: must be NONE")
+    check(only_problem(error), file=POLICY_QA, field=field, value="HIGH", fix="set output: NONE")
+
+
+@pytest.mark.parametrize(
+    ("filter_type", "strengths", "direction", "bad"),
+    [
+        ("HATE", {"input": "LOW", "output": "HIGH"}, "input", "LOW"),
+        ("VIOLENCE", {"input": "HIGH", "output": "NONE"}, "output", "NONE"),
+        ("SEXUAL", {"input": "MEDIUM", "output": "LOW"}, "output", "LOW"),
+        ("PROMPT_ATTACK", {"input": "LOW", "output": "NONE"}, "input", "LOW"),
+    ],
+)
+def test_filter_weakened_below_medium(
+    config_root: Path,
+    set_field: SetField,
+    filter_type: str,
+    strengths: dict[str, str],
+    direction: str,
+    bad: str,
+) -> None:
+    set_field(SUPPORT, f"guardrail.content_filters.{filter_type}", strengths)
+    field = f"guardrail.content_filters.{filter_type}.{direction}"
+    error = load_error(config_root, rf"{re.escape(field)}: is below the platform floor of MEDIUM")
+    check(only_problem(error), file=SUPPORT, field=field, value=bad, fix="use MEDIUM or HIGH")
+
+
+def test_unknown_pii_entity_type_suggests_one(config_root: Path, set_field: SetField) -> None:
+    set_field(SUPPORT, "guardrail.sensitive_information.pii_entities.CREDIT_CARD_NUMBER", "BLOCK")
+    field = "guardrail.sensitive_information.pii_entities.CREDIT_CARD_NUMBER"
+    error = load_error(config_root, rf"{re.escape(field)}: is not a Bedrock PII entity type")
+    check(
+        only_problem(error),
+        file=SUPPORT,
+        field=field,
+        value="CREDIT_CARD_NUMBER",
+        fix="did you mean CREDIT_DEBIT_CARD_NUMBER?",
+    )
+
+
+def test_non_string_pii_key_is_a_problem_not_a_crash(config_root: Path) -> None:
+    path = config_root / POLICY_QA
+    # YAML 1.1 reads an unquoted NO as false; the loader must report it, not crash.
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("EMAIL: ANONYMIZE", "EMAIL: ANONYMIZE\n      NO: BLOCK"),
+        encoding="utf-8",
+    )
+    error = load_error(config_root, r"is not a Bedrock PII entity type \(got False\)")
+    check(
+        only_problem(error),
+        file=POLICY_QA,
+        field="guardrail.sensitive_information.pii_entities.False",
+        value=False,
+        fix="PII_ENTITY_TYPES",
+    )
+
+
+def test_regex_must_compile(config_root: Path, set_field: SetField) -> None:
+    set_field(RFP, "guardrail.sensitive_information.regexes.0.pattern", "CN-([A-Z]{2}-[0-9]{6}")
+    field = "guardrail.sensitive_information.regexes[0].pattern"
+    error = load_error(config_root, rf"{re.escape(field)}: is not a valid regular expression")
+    check(
+        only_problem(error),
+        file=RFP,
+        field=field,
+        value="CN-([A-Z]{2}-[0-9]{6}",
+        fix="fix the pattern",
+        message="missing )",
+    )
+
+
+def test_denied_topic_names_are_distinct(config_root: Path, set_field: SetField) -> None:
+    set_field(POLICY_QA, "guardrail.denied_topics.1.name", "Legal advice")
+    error = load_error(config_root, r"guardrail\.denied_topics: names a topic twice \(got 'Legal advice'\)")
+    check(
+        only_problem(error),
+        file=POLICY_QA,
+        field="guardrail.denied_topics",
+        value="Legal advice",
+        fix="distinct name",
+    )
+
+
+# --------------------------------------------------------------- model sources
+
+
+def test_model_source_not_in_catalog_suggests_one(config_root: Path, set_field: SetField) -> None:
+    typo = "us.anthropic.claude-sonet-4-5-20250929-v1:0"
+    set_field(POLICY_QA, "model.source", typo)
+    error = load_error(
+        config_root, r"model\.source: is not a model in platform_config/data/model_catalog\.yaml"
+    )
+    # One problem for the typo, not one per environment.
+    problem = only_problem(error)
+    check(problem, file=POLICY_QA, field="model.source", value=typo, fix=f"did you mean '{SONNET_45}'?")
+    assert "'dev', 'staging', 'prod'" in problem.message
+
+
+def test_foundation_model_not_on_demand_in_region(config_root: Path, set_field: SetField) -> None:
+    set_field(RFP, "model.source", SONNET_45)  # in_region is empty: only cross-region profiles
+    error = load_error(config_root, r"model\.source: cannot be invoked on demand in us-east-1")
+    check(
+        only_problem(error),
+        file=RFP,
+        field="model.source",
+        value=SONNET_45,
+        fix=f"use a cross-region profile (au.{SONNET_45}",
+        message="(environments 'dev', 'staging')",
+    )
+    assert f"us.{SONNET_45}" in only_problem(error).fix
+
+
+def test_cross_region_prefix_not_callable_from_region(config_root: Path, set_field: SetField) -> None:
+    set_field(RFP, "model.source", f"eu.{SONNET_45}")
+    error = load_error(config_root, r"model\.source: the 'eu' profile cannot be called from us-east-1")
+    check(
+        only_problem(error),
+        file=RFP,
+        field="model.source",
+        value=f"eu.{SONNET_45}",
+        fix=f"use a profile callable from us-east-1: global.{SONNET_45}, us.{SONNET_45}",
+    )
+
+
+def test_model_without_that_geography(config_root: Path, set_field: SetField) -> None:
+    set_field(RFP, "model.fallback", "jp.amazon.nova-pro-v1:0")
+    error = load_error(
+        config_root, r"model\.fallback: model 'amazon\.nova-pro-v1:0' has no 'jp' cross-region"
+    )
+    check(
+        only_problem(error),
+        file=RFP,
+        field="model.fallback",
+        value="jp.amazon.nova-pro-v1:0",
+        fix="use one of the prefixes ['apac', 'eu', 'us']",
+    )
+
+
+def test_fallback_must_differ_from_source(config_root: Path, set_field: SetField) -> None:
+    set_field(SUPPORT, "model.fallback", "us.anthropic.claude-haiku-4-5-20251001-v1:0")
+    error = load_error(config_root, r"model\.fallback: is the same as model\.source")
+    check(
+        only_problem(error),
+        file=SUPPORT,
+        field="model.fallback",
+        value="us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        fix="choose a different model",
+    )
+
+
+def test_latency_target_must_fit_api_gateway_timeout(config_root: Path, set_field: SetField) -> None:
+    # The schema's maximum (28000) catches it before the loader's own >= 29000 rule can.
+    set_field(POLICY_QA, "latency_p95_ms", 29000)
+    error = load_error(config_root, r"latency_p95_ms: is greater than the maximum of 28000 \(got 29000\)")
+    check(only_problem(error), file=POLICY_QA, field="latency_p95_ms", value=29000, fix="at most 28000")
+
+
+# --------------------------------------------------------------- cross-file rules
+
+
+def test_duplicate_contract_ids_across_files(config_root: Path) -> None:
+    copy = "contracts/policy-qa-v2.yaml"
+    shutil.copy(config_root / POLICY_QA, config_root / copy)
+    error = load_error(config_root, r"id: is used by more than one contract file")
+    duplicates = [p for p in error.problems if "more than one contract file" in p.message]
+    assert sorted(p.file for p in duplicates) == sorted([POLICY_QA, copy])
+    for problem in duplicates:
+        check(problem, file=problem.file, field="id", value="policy-qa", fix="give each contract a unique id")
+        assert f"({copy}, {POLICY_QA})" in problem.message
+    # The copy's id does not match its file name either; nothing else is reported.
+    (mismatch,) = [p for p in error.problems if p not in duplicates]
+    check(mismatch, file=copy, field="id", value="policy-qa", fix="set id: policy-qa-v2")
+
+
+def test_duplicate_environment_names_across_files(config_root: Path, set_field: SetField) -> None:
+    copy = "environments/staging-b.yaml"
+    shutil.copy(config_root / STAGING, config_root / copy)
+    set_field(copy, "owns_invocation_logging", False)
+    error = load_error(config_root, r"name: is used by more than one environment file")
+    duplicates = [p for p in error.problems if "more than one environment file" in p.message]
+    assert sorted(p.file for p in duplicates) == sorted([copy, STAGING])
+    for problem in duplicates:
+        check(
+            problem,
+            file=problem.file,
+            field="name",
+            value="staging",
+            fix="give each environment a unique name",
+        )
+        assert f"({copy}, {STAGING})" in problem.message
+    (mismatch,) = [p for p in error.problems if p not in duplicates]
+    check(mismatch, file=copy, field="name", value="staging", fix="set name: staging-b")
+
+
+def test_contract_enabled_in_unknown_environment(config_root: Path, set_field: SetField) -> None:
+    set_field(POLICY_QA, "environments", ["dev", "stagng", "prod"])
+    error = load_error(config_root, r"environments\[1\]: is not a known environment \(got 'stagng'\)")
+    check(
+        only_problem(error),
+        file=POLICY_QA,
+        field="environments[1]",
+        value="stagng",
+        fix="did you mean 'staging'? use one of ['dev', 'prod', 'staging'] or add environments/stagng.yaml",
+    )
+
+
+def test_invocation_logging_owned_twice_in_one_account_and_region(
+    config_root: Path, set_field: SetField
+) -> None:
+    set_field(STAGING, "account", "111111111111")  # dev's account, and both are in us-east-1
+    error = load_error(config_root, r"share account 111111111111 in us-east-1")
+    assert len(error.problems) == 2, str(error)
+    for file in (DEV, STAGING):
+        problem = problem_at(error, file, "owns_invocation_logging")
+        check(
+            problem,
+            file=file,
+            field="owns_invocation_logging",
+            value=True,
+            fix="set owns_invocation_logging: true in exactly one of them",
+            line=False,
+        )
+        assert "environments dev, staging" in problem.message
+    assert f"{DEV}: owns_invocation_logging" in str(error) and f"{STAGING}: owns_invocation_logging" in str(
+        error
+    )
+
+    set_field(STAGING, "owns_invocation_logging", False)
+    assert not load_platform(config_root).environment("staging").owns_invocation_logging
+
+
+def test_model_source_valid_in_one_environment_region_only(config_root: Path, set_field: SetField) -> None:
+    # Nova Lite is on demand in us-east-1 (dev, staging) but not in us-west-2 (prod).
+    set_field(SUPPORT, "model.fallback", "amazon.nova-lite-v1:0")
+    error = load_error(config_root, r"model\.fallback: cannot be invoked on demand in us-west-2")
+    problem = only_problem(error)
+    check(
+        problem,
+        file=SUPPORT,
+        field="model.fallback",
+        value="amazon.nova-lite-v1:0",
+        fix="us.amazon.nova-lite-v1:0",
+        message="(environment 'prod')",
+    )
+    assert "'dev'" not in problem.message and "'staging'" not in problem.message
+
+    set_field(SUPPORT, "environments", ["dev", "staging"])
+    config = load_platform(config_root)
+    assert _contract(config, "dev", "support-ticket-summary").fallback.destination_regions == ("us-east-1",)
+
+
+# ====================================================================== 3. every problem at once
+
+
+def test_all_problems_are_reported_together(
+    config_root: Path, set_field: SetField, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_field(DEV, "log_retention_days", 45)  # schema
+    set_field(POLICY_QA, "guardrail.content_filters.PROMPT_ATTACK.output", "LOW")  # semantic
+    set_field(SUPPORT, "environments", ["dev", "staging", "prd"])  # cross-file
+    built: list[Any] = []
+    monkeypatch.setattr(loader, "PlatformConfig", lambda **kw: built.append(kw))
+
+    error = load_error(config_root, r"^3 configuration problems; nothing was synthesized:")
+    assert [(p.file, p.field) for p in error.problems] == sorted(
+        [
+            (DEV, "log_retention_days"),
+            (POLICY_QA, "guardrail.content_filters.PROMPT_ATTACK.output"),
+            (SUPPORT, "environments[2]"),
+        ]
+    )
+    message = str(error)
+    assert message.count("\n  - ") == 3
+    for problem in error.problems:
+        assert f"  - {problem.render()}" in message
+    assert "did you mean 'prod'?" in message
+    assert built == []
+
+
+def test_single_problem_is_counted_in_the_singular(config_root: Path, set_field: SetField) -> None:
+    set_field(DEV, "log_retention_days", 45)
+    assert str(load_error(config_root, r"^1 configuration problem;")).count("\n  - ") == 1
+
+
+def test_invalid_environment_file_does_not_cascade_into_contracts(
+    config_root: Path, set_field: SetField
+) -> None:
+    set_field(PROD, "account", "12345")
+    error = load_error(config_root, r"^1 configuration problem;")
+    check(only_problem(error), file=PROD, field="account", value="12345", fix="12-digit")
+
+
+# ====================================================================== 4. the JSON Schemas
+
+
+SCHEMAS = {"environment": "environments", "contract": "contracts"}
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEMAS))
+def test_schema_is_valid_draft_2020_12(kind: str) -> None:
+    schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+REAL_FILES = [
+    (kind, path) for kind, folder in SCHEMAS.items() for path in sorted((ROOT / folder).glob("*.yaml"))
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"), REAL_FILES, ids=[f"{p.parent.name}/{p.name}" for _, p in REAL_FILES]
+)
+def test_real_file_validates_against_its_schema(kind: str, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    schema_file = SCHEMA_DIR / f"{kind}.schema.json"
+    validator = Draft202012Validator(json.loads(schema_file.read_text(encoding="utf-8")))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(yaml.safe_load(text))]
+    assert errors == []
+    # The editor modeline points at the same schema.
+    modeline = re.search(r"# yaml-language-server: \$schema=(\S+)", text)
+    assert modeline, f"{path.name} has no yaml-language-server modeline"
+    assert (path.parent / modeline.group(1)).resolve() == schema_file.resolve()
+
+
+def test_every_folder_has_real_files() -> None:
+    assert len([p for kind, p in REAL_FILES if kind == "environment"]) == 3
+    assert len([p for kind, p in REAL_FILES if kind == "contract"]) == 3
+
+
+# ====================================================================== 5. no environments
+
+
+def test_empty_environments_folder_is_a_clear_error(config_root: Path) -> None:
+    for path in (config_root / "environments").glob("*.yaml"):
+        path.unlink()
+    error = load_error(
+        config_root, r"^1 configuration problem;.*\n  - environments/: \(folder\): has no \*\.yaml"
+    )
+    check(
+        only_problem(error),
+        file="environments/",
+        field="(folder)",
+        fix="environments/dev.yaml",
+        message="has no *.yaml files",
+        line=False,
+    )
+
+
+def test_missing_environments_folder_is_the_same_clear_error(tmp_path: Path) -> None:
+    error = load_error(tmp_path, r"environments/: \(folder\): has no \*\.yaml files")
+    check(
+        only_problem(error),
+        file="environments/",
+        field="(folder)",
+        fix="add one file per environment",
+        line=False,
+    )
+
+
+# ---------------------------------------------------------------- added with the lifecycle and file rules
+
+
+def test_duplicate_yaml_key_is_reported_not_silently_overwritten(config_root) -> None:  # type: ignore[no-untyped-def]
+    path = config_root / "environments" / "dev.yaml"
+    path.write_text(path.read_text() + "log_retention_days: 7\n")
+    with pytest.raises(
+        ConfigError, match=r"environments/dev.yaml:\d+: log_retention_days: is set more than once"
+    ):
+        load_platform(config_root)
+
+
+def test_a_yml_file_is_reported_instead_of_ignored(config_root) -> None:  # type: ignore[no-untyped-def]
+    (config_root / "contracts" / "policy-qa.yaml").rename(config_root / "contracts" / "policy-qa.yml")
+    with pytest.raises(
+        ConfigError,
+        match=r"contracts/policy-qa.yml: \(file\): is ignored: only \*.yaml files are read\. "
+        r"Fix: rename it to policy-qa.yaml",
+    ):
+        load_platform(config_root)
+
+
+def test_a_model_past_its_end_of_life_is_refused(config_root) -> None:  # type: ignore[no-untyped-def]
+    path = config_root / "contracts" / "policy-qa.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+        )
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"model.source: model 'anthropic.claude-3-5-haiku-20241022-v1:0' reached "
+        r"its Bedrock end of life on 2026-06-19",
+    ):
+        load_platform(config_root)
+
+
+def test_loaded_mappings_are_read_only(real_config) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError):
+        real_config.environments[0].tags["owner"] = "someone-else"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        real_config.contracts_by_environment["prod"] = ()  # type: ignore[index]
