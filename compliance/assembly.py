@@ -13,7 +13,7 @@ from typing import Any
 class StackTemplate:
     """One synthesized stack: where it deploys and what it contains."""
 
-    name: str  # hierarchical id, e.g. "Prod/Foundation"
+    name: str  # hierarchical id, e.g. "Prod/Platform"
     account: str
     region: str
     path: Path

@@ -6,7 +6,7 @@ import aws_cdk as cdk
 
 from bedrock_constructs.nag import add_nag_packs
 from platform_config.model import EnvironmentConfig, PlatformConfig
-from stacks.foundation_stack import FoundationStack, pascal
+from stacks.platform_stack import PlatformStack, pascal
 
 
 class EnvironmentStage(cdk.Stage):
@@ -23,12 +23,12 @@ class EnvironmentStage(cdk.Stage):
         )
         for key, value in sorted(environment.tags.items()):
             cdk.Tags.of(self).add(key, value)
-        self.foundation = FoundationStack(
+        self.platform = PlatformStack(
             self,
-            "Foundation",
+            "Platform",
             environment=environment,
             contracts=config.contracts_for(environment.name),
-            description=f"bedrock-platform governed Bedrock foundation ({environment.name})",
+            description=f"bedrock-platform governed Bedrock platform ({environment.name})",
             termination_protection=environment.production,
         )
 

@@ -36,10 +36,10 @@ class Synthesized:
     templates: dict[str, Template]
     stacks: list[StackTemplate]
 
-    def foundation(self, env: str) -> Template:
+    def platform(self, env: str) -> Template:
         return self.templates[env]
 
-    def foundation_json(self, env: str) -> dict:  # type: ignore[type-arg]
+    def platform_json(self, env: str) -> dict:  # type: ignore[type-arg]
         return self.templates[env].to_json()  # type: ignore[no-any-return]
 
 
@@ -54,5 +54,5 @@ def synthesized(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory
     app = new_app(outdir)
     stages = build_platform(app, config)
     app.synth()
-    templates = {name: Template.from_stack(stage.foundation) for name, stage in stages.items()}
+    templates = {name: Template.from_stack(stage.platform) for name, stage in stages.items()}
     return Synthesized(config, stages, outdir, templates, load_assembly(outdir))

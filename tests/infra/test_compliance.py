@@ -24,9 +24,9 @@ from tests.infra.conftest import Synthesized, new_app
 
 def test_every_environment_is_synthesized(synthesized: Synthesized) -> None:
     assert sorted(s.name for s in synthesized.stacks) == [
-        "Dev/Foundation",
-        "Prod/Foundation",
-        "Staging/Foundation",
+        "Dev/Platform",
+        "Prod/Platform",
+        "Staging/Platform",
     ]
 
 
@@ -103,7 +103,7 @@ def test_bedrock_rules_pass_on_every_environment(synthesized: Synthesized) -> No
 
 
 def _mutated(
-    synthesized: Synthesized, env: str = "Prod/Foundation"
+    synthesized: Synthesized, env: str = "Prod/Platform"
 ) -> tuple[list[StackTemplate], StackTemplate]:
     stacks = [copy.deepcopy(s) for s in synthesized.stacks]
     target = next(s for s in stacks if s.name == env)
@@ -115,7 +115,7 @@ def test_rule_cost_tags_catches_a_missing_tag(synthesized: Synthesized) -> None:
     logical_id, profile = next(prod.resources_of_type("AWS::Bedrock::ApplicationInferenceProfile"))
     profile["Properties"]["Tags"] = [t for t in profile["Properties"]["Tags"] if t["Key"] != "cost-center"]
     findings = rule_cost_tags(stacks)
-    assert [(f.stack, f.resource) for f in findings] == [("Prod/Foundation", logical_id)]
+    assert [(f.stack, f.resource) for f in findings] == [("Prod/Platform", logical_id)]
     assert "cost-center" in findings[0].message
 
 
@@ -176,7 +176,7 @@ def test_rule_scoped_invoke_catches_broad_grants(
         },
     }
     findings = rule_scoped_invoke(stacks)
-    assert [(f.stack, f.resource) for f in findings] == [("Prod/Foundation", "TooBroad")]
+    assert [(f.stack, f.resource) for f in findings] == [("Prod/Platform", "TooBroad")]
 
 
 def test_rule_scoped_invoke_accepts_a_scoped_grant(synthesized: Synthesized) -> None:
@@ -204,7 +204,7 @@ def test_rule_invocation_logging_catches_missing_and_duplicate(synthesized: Synt
     # twice in prod's account/region
     prod.template["Resources"]["Second"] = json.loads(json.dumps(resource))
     # and nowhere in staging's
-    staging = next(s for s in stacks if s.name == "Staging/Foundation")
+    staging = next(s for s in stacks if s.name == "Staging/Platform")
     for lid, _ in list(staging.resources_of_type("Custom::BedrockModelInvocationLogging")):
         del staging.template["Resources"][lid]
     messages = sorted(f.message for f in rule_invocation_logging_once(stacks))

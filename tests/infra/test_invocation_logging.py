@@ -21,7 +21,7 @@ STATEFUL = {
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_stateful_resources_keep_their_logical_ids(synthesized: Synthesized, env: str) -> None:
-    resources = synthesized.foundation_json(env)["Resources"]
+    resources = synthesized.platform_json(env)["Resources"]
     assert {lid: resources[lid]["Type"] for lid in STATEFUL if lid in resources} == STATEFUL
 
 
@@ -29,7 +29,7 @@ def test_stateful_resources_keep_their_logical_ids(synthesized: Synthesized, env
 def test_stateful_resources_follow_the_environment_removal_policy(
     synthesized: Synthesized, env: str, policy: str
 ) -> None:
-    resources = synthesized.foundation_json(env)["Resources"]
+    resources = synthesized.platform_json(env)["Resources"]
     for logical_id in STATEFUL:
         assert (logical_id, resources[logical_id]["DeletionPolicy"]) == (logical_id, policy)
         assert resources[logical_id]["UpdateReplacePolicy"] == policy
@@ -38,7 +38,7 @@ def test_stateful_resources_follow_the_environment_removal_policy(
 def test_log_bucket_is_versioned_kms_encrypted_private_tls_only_logged_and_expires(
     synthesized: Synthesized,
 ) -> None:
-    template = synthesized.foundation("prod")
+    template = synthesized.platform("prod")
     template.has_resource_properties(
         "AWS::S3::Bucket",
         {
@@ -77,7 +77,7 @@ def test_log_bucket_is_versioned_kms_encrypted_private_tls_only_logged_and_expir
             },
         },
     )
-    policy = synthesized.foundation_json("prod")["Resources"]
+    policy = synthesized.platform_json("prod")["Resources"]
     bucket_policies = [
         r
         for r in policy.values()
@@ -96,24 +96,24 @@ def test_log_bucket_is_versioned_kms_encrypted_private_tls_only_logged_and_expir
 
 
 def test_log_group_is_encrypted_with_retention(synthesized: Synthesized) -> None:
-    synthesized.foundation("staging").has_resource_properties(
+    synthesized.platform("staging").has_resource_properties(
         "AWS::Logs::LogGroup",
         {"KmsKeyId": {"Fn::GetAtt": ["InvocationLoggingKeyEAF2C151", "Arn"]}, "RetentionInDays": 90},
     )
     for env in ("dev", "staging", "prod"):
-        for resource in synthesized.foundation_json(env)["Resources"].values():
+        for resource in synthesized.platform_json(env)["Resources"].values():
             if resource["Type"] == "AWS::Logs::LogGroup":
                 assert "RetentionInDays" in resource["Properties"] and "KmsKeyId" in resource["Properties"]
 
 
 def test_key_is_rotated(synthesized: Synthesized) -> None:
-    synthesized.foundation("prod").has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    synthesized.platform("prod").has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
 def test_delivery_role_is_limited_to_this_account_and_bedrock_in_this_region(
     synthesized: Synthesized,
 ) -> None:
-    synthesized.foundation("prod").has_resource_properties(
+    synthesized.platform("prod").has_resource_properties(
         "AWS::IAM::Role",
         {
             "AssumeRolePolicyDocument": {
@@ -134,7 +134,7 @@ def test_delivery_role_is_limited_to_this_account_and_bedrock_in_this_region(
 
 
 def _configuration(synthesized: Synthesized, env: str) -> dict:  # type: ignore[type-arg]
-    resources = synthesized.foundation_json(env)["Resources"]
+    resources = synthesized.platform_json(env)["Resources"]
     (resource,) = [r for r in resources.values() if r["Type"] == "Custom::BedrockModelInvocationLogging"]
     return resource  # type: ignore[no-any-return]
 
@@ -179,7 +179,7 @@ def test_text_delivery_is_on_only_if_every_enabled_contract_allows_it(
 
 
 def test_provider_can_only_manage_the_setting_and_pass_the_delivery_role(synthesized: Synthesized) -> None:
-    resources = synthesized.foundation_json("prod")["Resources"]
+    resources = synthesized.platform_json("prod")["Resources"]
     policies = [
         r["Properties"]["PolicyDocument"]["Statement"]
         for r in resources.values()

@@ -13,9 +13,9 @@ from tests.infra.conftest import ROOT, Synthesized
 
 def test_one_stage_per_environment_in_its_account_and_region(synthesized: Synthesized) -> None:
     assert {(s.name, s.account, s.region) for s in synthesized.stacks} == {
-        ("Dev/Foundation", "111111111111", "us-east-1"),
-        ("Staging/Foundation", "222222222222", "us-east-1"),
-        ("Prod/Foundation", "333333333333", "us-west-2"),
+        ("Dev/Platform", "111111111111", "us-east-1"),
+        ("Staging/Platform", "222222222222", "us-east-1"),
+        ("Prod/Platform", "333333333333", "us-west-2"),
     }
 
 
@@ -30,26 +30,26 @@ def test_one_stage_per_environment_in_its_account_and_region(synthesized: Synthe
 def test_only_contracts_enabled_in_an_environment_are_deployed(
     synthesized: Synthesized, env: str, use_cases: set[str]
 ) -> None:
-    guardrails = synthesized.foundation(env).find_resources("AWS::Bedrock::Guardrail")
+    guardrails = synthesized.platform(env).find_resources("AWS::Bedrock::Guardrail")
     assert {g["Properties"]["Name"] for g in guardrails.values()} == {f"{env}-{u}" for u in use_cases}
-    assert set(synthesized.stages[env].foundation.use_cases) == use_cases
+    assert set(synthesized.stages[env].platform.use_cases) == use_cases
 
 
 def test_production_stacks_have_termination_protection(synthesized: Synthesized) -> None:
-    assert synthesized.stages["prod"].foundation.termination_protection is True
-    assert synthesized.stages["dev"].foundation.termination_protection is False
+    assert synthesized.stages["prod"].platform.termination_protection is True
+    assert synthesized.stages["dev"].platform.termination_protection is False
 
 
 def test_environment_tags_reach_resources(synthesized: Synthesized, config: PlatformConfig) -> None:
     for env in config.environments:
-        buckets = synthesized.foundation(env.name).find_resources("AWS::S3::Bucket")
+        buckets = synthesized.platform(env.name).find_resources("AWS::S3::Bucket")
         for bucket in buckets.values():
             tags = {t["Key"]: t["Value"] for t in bucket["Properties"]["Tags"]}
             assert {k: tags.get(k) for k in env.tags} == env.tags
 
 
 def test_outputs_name_every_profile_and_guardrail_version(synthesized: Synthesized) -> None:
-    outputs = synthesized.foundation_json("prod")["Outputs"]
+    outputs = synthesized.platform_json("prod")["Outputs"]
     for name in ("SupportTicketSummary", "PolicyQa"):
         assert {
             f"{name}GuardrailId",

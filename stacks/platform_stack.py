@@ -1,4 +1,4 @@
-"""The governed Bedrock foundation of one environment."""
+"""Everything one environment deploys: the governed Bedrock foundation, its monitoring and its API."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def removal_policy(environment: EnvironmentConfig) -> cdk.RemovalPolicy:
     )
 
 
-class FoundationStack(cdk.Stack):
+class PlatformStack(cdk.Stack):
     """Invocation logging (where this environment owns it) and, per enabled contract, its guardrail and
     inference profiles."""
 
