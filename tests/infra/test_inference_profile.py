@@ -167,9 +167,7 @@ def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
     config: PlatformConfig, synthesized
 ) -> None:  # type: ignore[no-untyped-def]
     for env in config.environments:
-        profiles = synthesized.platform(env.name).find_resources(
-            "AWS::Bedrock::ApplicationInferenceProfile"
-        )
+        profiles = synthesized.platform(env.name).find_resources("AWS::Bedrock::ApplicationInferenceProfile")
         contracts = config.contracts_for(env.name)
         assert len(profiles) == 2 * len(contracts)
         seen = set()
