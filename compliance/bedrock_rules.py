@@ -188,11 +188,32 @@ def rule_invocation_logging_once(stacks: Sequence[StackTemplate]) -> list[Findin
     return findings
 
 
+def rule_alarm_actions(stacks: Sequence[StackTemplate]) -> list[Finding]:
+    """Every alarm notifies someone, both when it fires and when it recovers."""
+    findings = []
+    for stack in stacks:
+        for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
+            for logical_id, resource in stack.resources_of_type(kind):
+                props = resource.get("Properties", {})
+                missing = [key for key in ("AlarmActions", "OKActions") if not props.get(key)]
+                if missing or props.get("ActionsEnabled") is False:
+                    findings.append(
+                        Finding(
+                            "ALARM-ACTIONS",
+                            stack.name,
+                            logical_id,
+                            f"alarm has no {' or '.join(missing) or 'enabled actions'}",
+                        )
+                    )
+    return findings
+
+
 RULES: dict[str, Rule] = {
     "BEDROCK-COST-TAGS": rule_cost_tags,
     "BEDROCK-PROMPT-ATTACK": rule_prompt_attack,
     "BEDROCK-SCOPED-INVOKE": rule_scoped_invoke,
     "BEDROCK-INVOCATION-LOGGING": rule_invocation_logging_once,
+    "ALARM-ACTIONS": rule_alarm_actions,
 }
 
 

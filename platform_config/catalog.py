@@ -67,6 +67,8 @@ class ModelCatalog:
                 "choose an active model from platform_config/data/model_catalog.yaml",
             )
         price = model.get("price_per_1k_tokens_usd") or {}
+        if geography == "global" and price.get("global"):
+            price = {**price, **price["global"]}
 
         def source(kind: ModelSourceKind, geo: str | None, destinations: tuple[str, ...]) -> ModelSource:
             return ModelSource(

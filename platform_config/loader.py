@@ -503,7 +503,9 @@ def _contract(
         "application": d["application"],
         "risk_tier": RiskTier(d["risk_tier"]),
         "guardrail": guardrail,
-        "limits": TokenLimits(d["limits"]["max_input_tokens"], d["limits"]["max_output_tokens"]),
+        "limits": TokenLimits(
+            d["limits"]["max_input_tokens"], d["limits"]["max_output_tokens"], d["limits"].get("tpm_quota")
+        ),
         "latency_p95_ms": d["latency_p95_ms"],
         "daily_budget_usd": float(d["daily_budget_usd"]),
         "logging": LoggingRule(

@@ -150,6 +150,8 @@ class GuardrailPolicy:
 class TokenLimits:
     max_input_tokens: int
     max_output_tokens: int
+    #: Tokens per minute this use case may use on its primary model (its share of the account quota).
+    tpm_quota: int | None = None
 
 
 @dataclass(frozen=True)

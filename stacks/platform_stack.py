@@ -7,6 +7,12 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 
 from bedrock_constructs.invocation_logging import InvocationLogging
+from bedrock_constructs.monitoring import (
+    LogDeliveryAlarm,
+    NotificationTopic,
+    PlatformDashboard,
+    UseCaseMonitoring,
+)
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
 from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
@@ -26,8 +32,9 @@ def removal_policy(environment: EnvironmentConfig) -> cdk.RemovalPolicy:
 
 
 class PlatformStack(cdk.Stack):
-    """Invocation logging (where this environment owns it) and, per enabled contract, its guardrail and
-    inference profiles."""
+    """Invocation logging (where this environment owns it); per enabled contract its guardrail,
+    inference profiles, alarms, budget and dashboard row; the environment's notification topic and
+    dashboard."""
 
     def __init__(
         self,
@@ -57,6 +64,15 @@ class PlatformStack(cdk.Stack):
                 self, "InvocationLogGroupName", value=self.invocation_logging.log_group.log_group_name
             )
 
+        self.notifications = NotificationTopic(
+            self,
+            "Notifications",
+            emails=environment.notifications.emails,
+            https_endpoints=environment.notifications.https_endpoints,
+            removal_policy=removal_policy(environment),
+        )
+        self.dashboard = PlatformDashboard(self, "Dashboard")
+
         self.use_cases: dict[str, GovernedUseCase] = {}
         for contract in contracts:
             name = pascal(contract.id)
@@ -66,3 +82,30 @@ class PlatformStack(cdk.Stack):
             cdk.CfnOutput(self, f"{name}GuardrailVersion", value=use_case.guardrail.guardrail_version)
             for route, profile in use_case.profiles.items():
                 cdk.CfnOutput(self, f"{name}{pascal(route)}ProfileArn", value=profile.profile_arn)
+
+        self.dashboard.add_overview({uc_id: uc.profiles for uc_id, uc in self.use_cases.items()})
+        self.monitoring = {
+            uc_id: UseCaseMonitoring(
+                self,
+                f"{pascal(uc_id)}Monitoring",
+                use_case=uc,
+                topic=self.notifications.topic,
+                dashboard=self.dashboard,
+            )
+            for uc_id, uc in self.use_cases.items()
+        }
+        self.dashboard.add_guardrails({uc_id: uc.guardrail for uc_id, uc in self.use_cases.items()})
+        if self.invocation_logging is not None:
+            failures = (
+                self.invocation_logging.metric_cloudwatch_delivery_failures(),
+                self.invocation_logging.metric_s3_delivery_failures(),
+            )
+            self.log_delivery_alarm = LogDeliveryAlarm(
+                self,
+                "InvocationLogDeliveryAlarm",
+                cloudwatch_failures=failures[0],
+                s3_failures=failures[1],
+                topic=self.notifications.topic,
+            )
+            self.dashboard.add_log_delivery(*failures)
+        cdk.CfnOutput(self, "NotificationTopicArn", value=self.notifications.topic.topic_arn)

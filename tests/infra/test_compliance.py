@@ -96,6 +96,7 @@ def test_bedrock_rules_pass_on_every_environment(synthesized: Synthesized) -> No
         "BEDROCK-PROMPT-ATTACK": [],
         "BEDROCK-SCOPED-INVOKE": [],
         "BEDROCK-INVOCATION-LOGGING": [],
+        "ALARM-ACTIONS": [],
     }
 
 

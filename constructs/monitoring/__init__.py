@@ -1,0 +1,18 @@
+"""Observability and cost control per use case: alarms, dashboard, budgets, notifications."""
+
+from bedrock_constructs.monitoring.alarms import AlarmSettings, LogDeliveryAlarm, UseCaseAlarms
+from bedrock_constructs.monitoring.budget import UseCaseBudget
+from bedrock_constructs.monitoring.dashboard import PlatformDashboard, estimated_cost
+from bedrock_constructs.monitoring.topic import NotificationTopic
+from bedrock_constructs.monitoring.use_case_monitoring import UseCaseMonitoring
+
+__all__ = [
+    "AlarmSettings",
+    "LogDeliveryAlarm",
+    "NotificationTopic",
+    "PlatformDashboard",
+    "UseCaseAlarms",
+    "UseCaseBudget",
+    "UseCaseMonitoring",
+    "estimated_cost",
+]
