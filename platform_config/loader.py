@@ -45,6 +45,7 @@ from platform_config.model import (
     NotificationTargets,
     PiiEntity,
     PlatformConfig,
+    PromptTemplate,
     RegexFilter,
     RemovalPolicyName,
     RiskTier,
@@ -456,6 +457,72 @@ def _model_sources(
     return resolved
 
 
+PROMPT_VERSION = re.compile(r"^v[0-9]+(\.[0-9]+)*$")
+
+
+def _prompt(contract: _Document, problems: list[Problem]) -> PromptTemplate | None:
+    """``prompts/<id>.yaml`` beside ``contracts/``: the use case's versioned system prompt."""
+    path = contract.path.parent.parent / "prompts" / f"{contract.path.stem}.yaml"
+    display = f"prompts/{path.name}"
+    if not path.is_file():
+        problems.append(
+            contract.problem(
+                ["id"],
+                f"has no prompt file {display}",
+                f"add {display} with `version: v1` and `system: |` (the system prompt)",
+            )
+        )
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(display, "(file)", f"is not valid YAML: {exc}", "fix the YAML syntax"))
+        return None
+    found = []
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(
+                display,
+                "(file)",
+                "must be a mapping with `version` and `system`",
+                "write `version: v1` and `system: |` followed by the prompt",
+            )
+        )
+        return None
+    version, system = data.get("version"), data.get("system")
+    if not isinstance(version, str) or not PROMPT_VERSION.match(version):
+        found.append(
+            Problem(
+                display,
+                "version",
+                "must be a version like v1 or v2.1",
+                "bump it with every edit to `system`",
+                value=version,
+                has_value=True,
+            )
+        )
+    if not isinstance(system, str) or len(system.strip()) < 20:
+        found.append(
+            Problem(
+                display,
+                "system",
+                "must be the system prompt text (at least 20 characters)",
+                "write the prompt under `system: |`",
+                value=system,
+                has_value=True,
+            )
+        )
+    unknown = sorted(set(data) - {"version", "system"})
+    if unknown:
+        found.append(Problem(display, unknown[0], "is not a known field", "allowed fields: version, system"))
+    problems.extend(found)
+    return (
+        None
+        if found
+        else PromptTemplate(version=str(version), system=str(system).strip(), source_file=display)
+    )
+
+
 def _contract(
     doc: _Document,
     environments: dict[str, EnvironmentConfig],
@@ -514,6 +581,7 @@ def _contract(
         "environments": tuple(d["environments"]),
         "source_file": doc.display,
         "alarms": AlarmThresholds(**(d.get("alarms") or {})),
+        "prompt": _prompt(doc, problems),
     }
     return [
         (env_name, Contract(primary=roles["source"], fallback=roles["fallback"], **common))

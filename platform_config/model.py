@@ -169,6 +169,15 @@ class LoggingRule:
 
 
 @dataclass(frozen=True)
+class PromptTemplate:
+    """A versioned system prompt (``prompts/<use case>.yaml``), reviewed like code."""
+
+    version: str
+    system: str
+    source_file: str
+
+
+@dataclass(frozen=True)
 class AlarmThresholds:
     """Alerting thresholds a contract may tighten; the defaults are the platform's."""
 
@@ -200,6 +209,7 @@ class Contract:
     environments: tuple[str, ...]
     source_file: str
     alarms: AlarmThresholds = field(default_factory=lambda: AlarmThresholds())
+    prompt: PromptTemplate | None = None
 
     def enabled_in(self, environment: str) -> bool:
         return environment in self.environments

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from aws_cdk import aws_iam as iam
@@ -32,8 +33,9 @@ class GovernedUseCase(Construct):
     model route (primary and fallback), all tagged for cost allocation.
 
     Both routes get their own profile so that fallback traffic is billed and metered to the use case
-    too. Physical names are ``<environment>-<use case>[-<route>]``: Bedrock requires names, and the
-    environment keeps two environments that share an account from colliding.
+    too. Physical names are ``<environment>-<use case>`` (guardrail) and
+    ``<environment>-<use case>-<route>-<hash>`` (profiles; see :func:`profile_name`): Bedrock requires
+    names, and the environment keeps two environments that share an account from colliding.
     """
 
     def __init__(
@@ -62,13 +64,14 @@ class GovernedUseCase(Construct):
         sources: dict[str, ModelSource] = {"primary": contract.primary, "fallback": contract.fallback}
         self.profiles: dict[str, ApplicationInferenceProfile] = {}
         for route in ROUTES:
+            description = _clip(f"{contract.id} {route} route via {sources[route].identifier}", 200)
             self.profiles[route] = ApplicationInferenceProfile(
                 self,
                 f"{route.capitalize()}Profile",
-                profile_name=f"{environment}-{contract.id}-{route}",
+                profile_name=profile_name(environment, contract.id, route, description),
                 source=sources[route],
                 cost_tags={**self.cost_tags, "route": route},
-                description=_clip(f"{contract.id} {route} route via {sources[route].identifier}", 200),
+                description=description,
             )
 
     @property
@@ -84,6 +87,18 @@ class GovernedUseCase(Construct):
         for profile in self.profiles.values():
             profile.grant_invoke(grantee)
         self.guardrail.grant_apply(grantee)
+
+
+def profile_name(environment: str, use_case_id: str, route: str, description: str) -> str:
+    """``<environment>-<use case>-<route>-<hash>``, at most 64 characters.
+
+    Changing a profile's model source or description replaces it, and CloudFormation creates the new
+    profile before deleting the old one: the hash of what forces replacement gives the new profile a
+    name that does not collide with the one it replaces.
+    """
+    digest = hashlib.sha256(description.encode()).hexdigest()[:6]
+    room = 64 - len(f"{environment}--{route}-{digest}")
+    return f"{environment}-{use_case_id[:room]}-{route}-{digest}"
 
 
 def _clip(text: str, limit: int) -> str:

@@ -30,7 +30,7 @@ def real_config() -> PlatformConfig:
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
     """A copy of the real environments/ and contracts/ that a test may break."""
-    for folder in ("environments", "contracts"):
+    for folder in ("environments", "contracts", "prompts"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     return tmp_path
 

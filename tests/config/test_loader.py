@@ -648,6 +648,7 @@ def test_latency_target_must_fit_api_gateway_timeout(config_root: Path, set_fiel
 def test_duplicate_contract_ids_across_files(config_root: Path) -> None:
     copy = "contracts/policy-qa-v2.yaml"
     shutil.copy(config_root / POLICY_QA, config_root / copy)
+    shutil.copy(config_root / "prompts" / "policy-qa.yaml", config_root / "prompts" / "policy-qa-v2.yaml")
     error = load_error(config_root, r"id: is used by more than one contract file")
     duplicates = [p for p in error.problems if "more than one contract file" in p.message]
     assert sorted(p.file for p in duplicates) == sorted([POLICY_QA, copy])
@@ -887,3 +888,40 @@ def test_loaded_mappings_are_read_only(real_config) -> None:  # type: ignore[no-
         real_config.environments[0].tags["owner"] = "someone-else"  # type: ignore[index]
     with pytest.raises(TypeError):
         real_config.contracts_by_environment["prod"] = ()  # type: ignore[index]
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def test_every_contract_has_its_versioned_prompt(real_config) -> None:  # type: ignore[no-untyped-def]
+    for contracts in real_config.contracts_by_environment.values():
+        for contract in contracts:
+            assert contract.prompt is not None
+            assert contract.prompt.source_file == f"prompts/{contract.id}.yaml"
+            assert contract.prompt.version.startswith("v") and len(contract.prompt.system) > 100
+
+
+def test_a_missing_prompt_file_is_reported_against_the_contract(config_root) -> None:  # type: ignore[no-untyped-def]
+    (config_root / "prompts" / "policy-qa.yaml").unlink()
+    with pytest.raises(
+        ConfigError, match=r"contracts/policy-qa.yaml:\d+: id: has no prompt file prompts/policy-qa.yaml"
+    ):
+        load_platform(config_root)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("version: 1\nsystem: You answer questions about policies.\n", r"version: must be a version like v1"),
+        ("version: v2\nsystem: short\n", r"system: must be the system prompt text"),
+        (
+            "version: v2\nsystem: You answer questions about policies.\nmodel: x\n",
+            r"model: is not a known field",
+        ),
+        ("- a list\n", r"\(file\): must be a mapping with `version` and `system`"),
+    ],
+)
+def test_a_bad_prompt_file_names_the_field(config_root, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    (config_root / "prompts" / "rfp-drafting.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"prompts/rfp-drafting.yaml: " + message):
+        load_platform(config_root)

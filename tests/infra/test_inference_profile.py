@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
@@ -179,7 +181,21 @@ def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
             assert tags["application"] == contract.application
             assert tags["environment"] == env.name
             seen.add((contract.id, tags["route"]))
-            assert (
-                resource["Properties"]["InferenceProfileName"] == f"{env.name}-{contract.id}-{tags['route']}"
+            assert re.fullmatch(
+                rf"{env.name}-{contract.id}-{tags['route']}-[0-9a-f]{{6}}",
+                resource["Properties"]["InferenceProfileName"],
             )
         assert seen == {(c.id, r) for c in contracts for r in ("primary", "fallback")}
+
+
+def test_profile_name_changes_when_the_source_changes_and_stays_within_64_characters() -> None:
+    from bedrock_constructs.use_case import profile_name
+
+    a = profile_name("dev", "policy-qa", "primary", "policy-qa primary route via us.amazon.nova-pro-v1:0")
+    b = profile_name("dev", "policy-qa", "primary", "policy-qa primary route via us.amazon.nova-lite-v1:0")
+    assert a != b and a.startswith("dev-policy-qa-primary-") and b.startswith("dev-policy-qa-primary-")
+    assert a == profile_name(
+        "dev", "policy-qa", "primary", "policy-qa primary route via us.amazon.nova-pro-v1:0"
+    )
+    longest = profile_name("e" * 12, "u" * 36, "fallback", "d")
+    assert len(longest) <= 64 and "-fallback-" in longest

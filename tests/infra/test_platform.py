@@ -62,7 +62,7 @@ def test_outputs_name_every_profile_and_guardrail_version(synthesized: Synthesiz
 
 def test_a_bad_configuration_stops_app_py_before_synthesis(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # GIVEN a copy of the project whose prod environment asks to destroy data
-    for folder in ("environments", "contracts"):
+    for folder in ("environments", "contracts", "prompts"):
         (tmp_path / folder).mkdir()
         for file in (ROOT / folder).glob("*.yaml"):
             (tmp_path / folder / file.name).write_text(file.read_text())
