@@ -49,6 +49,7 @@ from platform_config.model import (
     RegexFilter,
     RemovalPolicyName,
     RiskTier,
+    RoutingTier,
     SensitiveAction,
     TokenLimits,
 )
@@ -429,11 +430,27 @@ def _model_sources(
     catalog: ModelCatalog,
     problems: list[Problem],
 ) -> dict[str, dict[str, ModelSource]]:
-    """Resolve ``model.source`` and ``model.fallback`` for every region the contract is enabled in."""
+    """Resolve ``model.source``, ``model.fallback`` and every tier's source for every region the
+    contract is enabled in; keys are ``source``, ``fallback`` and ``tier:<name>``."""
     resolved: dict[str, dict[str, ModelSource]] = defaultdict(dict)
     model = doc.data["model"]
-    for role in ("source", "fallback"):
-        identifier = model[role]
+    roles: list[tuple[str, list[str | int], str]] = [
+        ("source", ["model", "source"], model["source"]),
+        ("fallback", ["model", "fallback"], model["fallback"]),
+    ]
+    tier_names = [t["name"] for t in model.get("tiers") or []]
+    for i, tier in enumerate(model.get("tiers") or []):
+        roles.append((f"tier:{tier['name']}", ["model", "tiers", i, "source"], tier["source"]))
+        if tier["name"] in ("primary", "fallback") or tier_names.count(tier["name"]) > 1:
+            problems.append(
+                doc.problem(
+                    ["model", "tiers", i, "name"],
+                    "must be unique and not 'primary' or 'fallback' (it becomes a route name)",
+                    "choose another name",
+                    value=tier["name"],
+                )
+            )
+    for role, path, identifier in roles:
         failed: dict[tuple[str, str], list[str]] = defaultdict(list)
         for env_name, region in regions:
             result = catalog.resolve(identifier, region)
@@ -444,7 +461,7 @@ def _model_sources(
         # One problem per distinct failure, not one per environment (a typo fails in all of them).
         for (message, fix), env_names in failed.items():
             where = f"environment{'s' if len(env_names) > 1 else ''} {', '.join(map(repr, env_names))}"
-            problems.append(doc.problem(["model", role], f"{message} ({where})", fix, value=identifier))
+            problems.append(doc.problem(path, f"{message} ({where})", fix, value=identifier))
     if model["source"] == model["fallback"]:
         problems.append(
             doc.problem(
@@ -583,10 +600,25 @@ def _contract(
         "alarms": AlarmThresholds(**(d.get("alarms") or {})),
         "prompt": _prompt(doc, problems),
     }
+    tiers = d["model"].get("tiers") or []
+    wanted = {"source", "fallback", *(f"tier:{t['name']}" for t in tiers)}
     return [
-        (env_name, Contract(primary=roles["source"], fallback=roles["fallback"], **common))
+        (
+            env_name,
+            Contract(
+                primary=roles["source"],
+                fallback=roles["fallback"],
+                tiers=tuple(
+                    RoutingTier(
+                        t["name"], roles[f"tier:{t['name']}"], t.get("max_input_chars"), t.get("max_messages")
+                    )
+                    for t in tiers
+                ),
+                **common,
+            ),
+        )
         for env_name, roles in sources.items()
-        if {"source", "fallback"} <= roles.keys()
+        if wanted <= roles.keys()
     ]
 
 

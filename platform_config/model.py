@@ -169,6 +169,19 @@ class LoggingRule:
 
 
 @dataclass(frozen=True)
+class RoutingTier:
+    """A cheaper route for requests that meet every condition (classify-then-route).
+
+    Tiers are tried in order; the first whose conditions all hold picks its route, else ``primary``.
+    """
+
+    name: str
+    source: ModelSource
+    max_input_chars: int | None = None
+    max_messages: int | None = None
+
+
+@dataclass(frozen=True)
 class PromptTemplate:
     """A versioned system prompt (``prompts/<use case>.yaml``), reviewed like code."""
 
@@ -210,6 +223,12 @@ class Contract:
     source_file: str
     alarms: AlarmThresholds = field(default_factory=lambda: AlarmThresholds())
     prompt: PromptTemplate | None = None
+    tiers: tuple[RoutingTier, ...] = ()
+
+    @property
+    def routes(self) -> dict[str, ModelSource]:
+        """Every model route by name: ``primary``, each tier, then ``fallback``."""
+        return {"primary": self.primary, **{t.name: t.source for t in self.tiers}, "fallback": self.fallback}
 
     def enabled_in(self, environment: str) -> bool:
         return environment in self.environments

@@ -13,9 +13,6 @@ from bedrock_constructs.inference_profile import ApplicationInferenceProfile
 from constructs import Construct
 from platform_config.model import Contract, ModelSource
 
-#: Model routes a contract defines, in the order the orchestrator tries them.
-ROUTES = ("primary", "fallback")
-
 
 def cost_tags(contract: Contract, environment: str) -> dict[str, str]:
     """The cost allocation tags of a use case in an environment."""
@@ -30,7 +27,7 @@ def cost_tags(contract: Contract, environment: str) -> dict[str, str]:
 
 class GovernedUseCase(Construct):
     """A use case's guardrail (with a published version) and one application inference profile per
-    model route (primary and fallback), all tagged for cost allocation.
+    model route (primary, each routing tier, fallback), all tagged for cost allocation.
 
     Both routes get their own profile so that fallback traffic is billed and metered to the use case
     too. Physical names are ``<environment>-<use case>`` (guardrail) and
@@ -61,9 +58,9 @@ class GovernedUseCase(Construct):
             description=_clip(f"Guardrail for {contract.id}: {contract.purpose}", 200),
             tags=self.cost_tags,
         )
-        sources: dict[str, ModelSource] = {"primary": contract.primary, "fallback": contract.fallback}
+        sources: dict[str, ModelSource] = contract.routes
         self.profiles: dict[str, ApplicationInferenceProfile] = {}
-        for route in ROUTES:
+        for route in sources:
             description = _clip(f"{contract.id} {route} route via {sources[route].identifier}", 200)
             self.profiles[route] = ApplicationInferenceProfile(
                 self,

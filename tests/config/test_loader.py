@@ -925,3 +925,43 @@ def test_a_bad_prompt_file_names_the_field(config_root, text: str, message: str)
     (config_root / "prompts" / "rfp-drafting.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"prompts/rfp-drafting.yaml: " + message):
         load_platform(config_root)
+
+
+# ---------------------------------------------------------------- routing tiers
+
+
+def test_tiers_resolve_per_region_and_come_between_primary_and_fallback(real_config) -> None:  # type: ignore[no-untyped-def]
+    for env in ("dev", "prod"):
+        support = next(c for c in real_config.contracts_for(env) if c.id == "support-ticket-summary")
+        (tier,) = support.tiers
+        assert (tier.name, tier.source.identifier, tier.max_input_chars, tier.max_messages) == (
+            "light",
+            "us.amazon.nova-micro-v1:0",
+            2000,
+            1,
+        )
+        assert list(support.routes) == ["primary", "light", "fallback"]
+
+
+@pytest.mark.parametrize("name", ["primary", "fallback"])
+def test_a_tier_may_not_reuse_a_route_name(config_root, name: str) -> None:  # type: ignore[no-untyped-def]
+    path = config_root / "contracts" / "support-ticket-summary.yaml"
+    path.write_text(path.read_text().replace("    - name: light", f"    - name: {name}"))
+    with pytest.raises(
+        ConfigError, match=r"model.tiers\[0\].name: must be unique and not 'primary' or 'fallback'"
+    ):
+        load_platform(config_root)
+
+
+def test_a_tier_needs_a_condition_and_a_source_callable_in_every_region(config_root) -> None:  # type: ignore[no-untyped-def]
+    path = config_root / "contracts" / "support-ticket-summary.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("      max_input_chars: 2000\n      max_messages: 1\n", ""))
+    with pytest.raises(
+        ConfigError,
+        match=r"model.tiers\[0\]: does not have enough properties .*Fix: add at least one condition",
+    ):
+        load_platform(config_root)
+    path.write_text(text.replace("source: us.amazon.nova-micro-v1:0", "source: eu.amazon.nova-micro-v1:0"))
+    with pytest.raises(ConfigError, match=r"model.tiers\[0\].source: the 'eu' profile cannot be called from"):
+        load_platform(config_root)

@@ -171,7 +171,7 @@ def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
     for env in config.environments:
         profiles = synthesized.platform(env.name).find_resources("AWS::Bedrock::ApplicationInferenceProfile")
         contracts = config.contracts_for(env.name)
-        assert len(profiles) == 2 * len(contracts)
+        assert len(profiles) == sum(len(c.routes) for c in contracts)
         seen = set()
         for resource in profiles.values():
             tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
@@ -185,7 +185,8 @@ def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
                 rf"{env.name}-{contract.id}-{tags['route']}-[0-9a-f]{{6}}",
                 resource["Properties"]["InferenceProfileName"],
             )
-        assert seen == {(c.id, r) for c in contracts for r in ("primary", "fallback")}
+        assert seen == {(c.id, r) for c in contracts for r in c.routes}
+        assert ("support-ticket-summary", "light") in seen
 
 
 def test_profile_name_changes_when_the_source_changes_and_stays_within_64_characters() -> None:
