@@ -13,6 +13,7 @@ from bedrock_constructs.monitoring import (
     PlatformDashboard,
     UseCaseMonitoring,
 )
+from bedrock_constructs.orchestration_api import OrchestrationApi
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
 from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
@@ -109,3 +110,18 @@ class PlatformStack(cdk.Stack):
             )
             self.dashboard.add_log_delivery(*failures)
         cdk.CfnOutput(self, "NotificationTopicArn", value=self.notifications.topic.topic_arn)
+
+        self.api: OrchestrationApi | None = None
+        if self.use_cases:
+            self.api = OrchestrationApi(
+                self,
+                "OrchestrationApi",
+                use_cases=list(self.use_cases.values()),
+                environment=environment.name,
+                log_retention_days=environment.log_retention_days,
+                removal_policy=removal_policy(environment),
+                reserved_concurrency=environment.reserved_concurrency,
+                topic=self.notifications.topic,
+                dashboard=self.dashboard,
+            )
+            cdk.CfnOutput(self, "ApiUrl", value=self.api.url)

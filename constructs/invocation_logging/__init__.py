@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 
+from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.nag import acknowledge_all
 from bedrock_constructs.retention import log_retention
 from constructs import Construct
@@ -368,7 +369,7 @@ class InvocationLogging(Construct):
                     "AWS::Lambda::Function",
                     "AWS::IAM::Role",
                 ):
-                    child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
+                    ignore_cfn_lint_check(child, "W3005", GENERATED_DEPENDS_ON)
 
     def metric_cloudwatch_delivery_failures(self, *, period: cdk.Duration | None = None) -> cloudwatch.Metric:
         return cloudwatch.Metric(

@@ -1,0 +1,712 @@
+"""The orchestration API: API Gateway (IAM auth, validation, WAF) in front of the Powertools Lambda
+that routes, guards, retries, falls back and meters every Bedrock call."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_wafv2 as wafv2
+
+from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
+from bedrock_constructs.monitoring.dashboard import PlatformDashboard
+from bedrock_constructs.nag import acknowledge, acknowledge_all
+from bedrock_constructs.retention import log_retention
+from bedrock_constructs.use_case import GovernedUseCase
+from constructs import Construct
+
+#: The orchestrator's source: located from this file, never from the current directory.
+DEFAULT_CODE_DIRECTORY = Path(__file__).resolve().parents[2] / "lambdas" / "orchestrator"
+HANDLER = "orchestrator.handler.lambda_handler"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+#: The Powertools release the tests run against (pyproject.toml); the AWS-managed layer of the same
+#: release is resolved at deploy time from its public SSM parameter, so synth needs no lookup.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}"
+#: API Gateway's integration timeout is 29 s; the function must give up (and answer) before it.
+API_GATEWAY_TIMEOUT = cdk.Duration.seconds(29)
+#: The function's default timeout: below the integration timeout so it can still answer (504).
+DEFAULT_TIMEOUT = cdk.Duration.seconds(28)
+
+INVOKE_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="InvokeRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["messages"],
+    additional_properties=False,
+    properties={
+        "messages": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.ARRAY,
+            min_items=1,
+            max_items=40,
+            items=apigw.JsonSchema(
+                type=apigw.JsonSchemaType.OBJECT,
+                required=["role", "content"],
+                additional_properties=False,
+                properties={
+                    "role": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["user", "assistant"]),
+                    "content": apigw.JsonSchema(
+                        type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64_000
+                    ),
+                },
+            ),
+        ),
+        "context": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=200_000),
+    },
+)
+
+
+def runtime_config(use_cases: Sequence[GovernedUseCase], environment: str) -> dict[str, Any]:
+    """The static policy the Lambda enforces, derived from the same contracts as the infrastructure.
+
+    Resource identifiers (profile IDs, guardrail version) are deploy-time values and travel separately
+    in the ``BEDROCK_RESOURCES`` environment variable.
+    """
+    config: dict[str, Any] = {"schema_version": 1, "environment": environment, "use_cases": {}}
+    for use_case in use_cases:
+        contract = use_case.contract
+        if contract.prompt is None:
+            raise ValueError(
+                f"OrchestrationApi: contract {contract.id!r} has no prompt; add prompts/{contract.id}.yaml"
+            )
+        config["use_cases"][contract.id] = {
+            "purpose": contract.purpose,
+            "risk_tier": contract.risk_tier.value,
+            "routes": {
+                route: {
+                    "source": source.identifier,
+                    "model_id": source.model_id,
+                    "price_per_1k_input_usd": source.price_per_1k_input_usd,
+                    "price_per_1k_output_usd": source.price_per_1k_output_usd,
+                    "prompt_caching": source.prompt_caching,
+                }
+                for route, source in contract.routes.items()
+            },
+            "tiers": [
+                {
+                    "name": tier.name,
+                    "route": tier.name,
+                    **({"max_input_chars": tier.max_input_chars} if tier.max_input_chars else {}),
+                    **({"max_messages": tier.max_messages} if tier.max_messages else {}),
+                }
+                for tier in contract.tiers
+            ],
+            "guardrail": {
+                "blocked_input_message": contract.guardrail.blocked_input_message,
+                "blocked_output_message": contract.guardrail.blocked_output_message,
+                "grounding": contract.guardrail.contextual_grounding is not None,
+            },
+            "limits": {
+                "max_input_tokens": contract.limits.max_input_tokens,
+                "max_output_tokens": contract.limits.max_output_tokens,
+            },
+            "latency_p95_ms": contract.latency_p95_ms,
+            "log_prompts_and_responses": contract.logging.prompts_and_responses,
+            "prompt": {"version": contract.prompt.version, "system": contract.prompt.system},
+        }
+    return config
+
+
+def _bundle(code_directory: Path, config: dict[str, Any]) -> str:
+    """Copy the handler package and write its runtime_config.json beside it.
+
+    The asset hash is the hash of this folder's content, so a contract change redeploys the function.
+    """
+    if not (code_directory / "handler.py").is_file():
+        raise ValueError(f"OrchestrationApi: {code_directory} has no handler.py; pass code_directory=")
+    out = Path(tempfile.mkdtemp(prefix="bedrock-platform-orchestrator-"))
+    package = out / "orchestrator"
+    shutil.copytree(
+        code_directory, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "runtime_config.json")
+    )
+    (package / "runtime_config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    return str(out)
+
+
+class OrchestrationApi(Construct):
+    """API Gateway REST API and orchestrator Lambda for the given use cases.
+
+    - Authentication: AWS IAM (SigV4). Callers are services with IAM roles; grant them
+      ``execute-api:Invoke`` with :meth:`grant_invoke`.
+    - Request validation with a JSON Schema model, stage throttling, a usage plan, JSON access logs to a
+      KMS-encrypted log group, X-Ray tracing, and a WAF web ACL (AWS managed rule groups and a rate-based
+      rule per source IP).
+    - The Lambda may invoke only the profiles its use cases route to (and the models behind them in every
+      region they can route to), apply only their guardrails, and use only its idempotency table.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        use_cases: Sequence[GovernedUseCase],
+        environment: str,
+        log_retention_days: int,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        reserved_concurrency: int | None = None,
+        topic: sns.ITopic | None = None,
+        dashboard: PlatformDashboard | None = None,
+        code_directory: Path = DEFAULT_CODE_DIRECTORY,
+        memory_size: int = 1024,
+        timeout: cdk.Duration = DEFAULT_TIMEOUT,
+        throttling_rate_limit: float = 50,
+        throttling_burst_limit: int = 100,
+        waf_requests_per_five_minutes: int = 2000,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = []
+        if not use_cases:
+            problems.append("use_cases is empty: an API with nothing to route to")
+        if timeout.to_seconds() >= API_GATEWAY_TIMEOUT.to_seconds():
+            problems.append(
+                f"timeout {timeout.to_seconds()} s must be below API Gateway's 29 s integration timeout"
+            )
+        if reserved_concurrency is not None and reserved_concurrency < 1:
+            problems.append(f"reserved_concurrency must be at least 1, got {reserved_concurrency}")
+        if problems:
+            raise ValueError(f"OrchestrationApi {self.node.path}: " + "; ".join(problems))
+        retention = log_retention(log_retention_days, owner=f"OrchestrationApi {self.node.path}")
+        stack = cdk.Stack.of(self)
+        self.use_cases = list(use_cases)
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the orchestration API's logs and idempotency records",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsForThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+
+        # ---------------------------------------------------------------- idempotency store
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiration",
+            removal_policy=removal_policy,
+        )
+        acknowledge_all(
+            self.idempotency_table,
+            {
+                "NIST.800.53.R5-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
+                "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
+                "expired records.",
+                "HIPAA.Security-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
+                "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
+                "expired records.",
+                "PCI.DSS.321-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
+                "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
+                "expired records.",
+            },
+        )
+
+        # ---------------------------------------------------------------- function
+        self.function_logs = logs.LogGroup(
+            self, "FunctionLogs", encryption_key=self.key, retention=retention, removal_policy=removal_policy
+        )
+        resources = {
+            uc.contract.id: {
+                **{route: profile.profile_id for route, profile in uc.profiles.items()},
+                "guardrail": uc.guardrail.guardrail_id,
+                "guardrail_version": uc.guardrail.guardrail_version,
+            }
+            for uc in self.use_cases
+        }
+        self.runtime_config = runtime_config(self.use_cases, environment)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="bedrock-platform orchestrator: routes, guards, retries and meters Bedrock calls",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(_bundle(code_directory, self.runtime_config)),
+            memory_size=memory_size,
+            timeout=timeout,
+            reserved_concurrent_executions=reserved_concurrency,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.function_logs,
+            logging_format=lambda_.LoggingFormat.JSON,
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self,
+                    "Powertools",
+                    ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+                )
+            ],
+            environment={
+                "BEDROCK_RESOURCES": stack.to_json_string(resources),
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                "POWERTOOLS_SERVICE_NAME": "bedrock-orchestrator",
+                "POWERTOOLS_METRICS_NAMESPACE": "BedrockPlatform",
+                "TIME_BUDGET_MAX_MS": str(int(timeout.to_milliseconds()) - 1000),
+            },
+        )
+        for use_case in self.use_cases:
+            use_case.grant_invoke(self.function)
+        self.idempotency_table.grant_read_write_data(self.function)
+        self._acknowledge_function_findings()
+        function_resource = self.function.node.default_child
+        assert isinstance(function_resource, cdk.CfnResource)
+        ignore_cfn_lint_check(function_resource, "W3005", GENERATED_DEPENDS_ON)
+
+        # ---------------------------------------------------------------- API
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", encryption_key=self.key, retention=retention, removal_policy=removal_policy
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description=f"bedrock-platform orchestration API ({environment})",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            min_compression_size=cdk.Size.kibibytes(1),
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+            deploy_options=apigw.StageOptions(
+                stage_name="v1",
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # never write request or response bodies to execution logs
+                throttling_rate_limit=throttling_rate_limit,
+                throttling_burst_limit=throttling_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+        )
+        self._gateway_responses()
+        validator = self.api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        model = self.api.add_model(
+            "InvokeRequest", content_type="application/json", schema=INVOKE_REQUEST_SCHEMA
+        )
+        integration = apigw.LambdaIntegration(self.function, timeout=cdk.Duration.seconds(29))
+        self.api.root.add_resource("health").add_method("GET", integration)
+        use_cases_resource = self.api.root.add_resource("use-cases")
+        use_cases_resource.add_method("GET", integration)
+        invoke = use_cases_resource.add_resource("{useCaseId}").add_resource("invoke")
+        invoke.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_models={"application/json": model},
+            request_parameters={"method.request.path.useCaseId": True},
+        )
+        self.usage_plan = self.api.add_usage_plan(
+            "UsagePlan",
+            description="Default limits for consumer teams; issue each team an API key on this plan",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=throttling_rate_limit, burst_limit=throttling_burst_limit
+            ),
+            quota=apigw.QuotaSettings(limit=100_000, period=apigw.Period.DAY),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+        )
+        self._acknowledge_api_findings()
+        self.web_acl = self._web_acl(environment, waf_requests_per_five_minutes, retention, removal_policy)
+
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        if topic is not None:
+            self._alarms(topic)
+        if dashboard is not None:
+            self._dashboard(dashboard)
+
+    # ------------------------------------------------------------------ public API
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``execute-api:Invoke`` on this API's v1 stage only (what a caller's role needs to sign requests)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["execute-api:Invoke"],
+            resource_arns=[self.api.arn_for_execute_api(stage=self.api.deployment_stage.stage_name)],
+        )
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+    # ------------------------------------------------------------------ pieces
+
+    def _gateway_responses(self) -> None:
+        """Errors API Gateway answers itself get the same JSON error body as the Lambda's."""
+        for response_type, code in (
+            (apigw.ResponseType.BAD_REQUEST_BODY, "INVALID_REQUEST"),
+            (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "INVALID_REQUEST"),
+            (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "NOT_FOUND_OR_UNSIGNED"),
+            (apigw.ResponseType.ACCESS_DENIED, "ACCESS_DENIED"),
+            (apigw.ResponseType.INVALID_SIGNATURE, "INVALID_SIGNATURE"),
+            (apigw.ResponseType.THROTTLED, "THROTTLED"),
+            (apigw.ResponseType.QUOTA_EXCEEDED, "QUOTA_EXCEEDED"),
+            (apigw.ResponseType.REQUEST_TOO_LARGE, "REQUEST_TOO_LARGE"),
+            (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
+            (apigw.ResponseType.INTEGRATION_TIMEOUT, "TIMEOUT"),
+            (apigw.ResponseType.DEFAULT_5_XX, "UPSTREAM_ERROR"),
+        ):
+            # $context.error.messageString is already a quoted JSON string.
+            template = (
+                f'{{"error": {{"code": "{code}", "message": $context.error.messageString, '
+                '"detail": "$context.error.validationErrorString", "requestId": "$context.requestId"}}'
+            )
+            self.api.add_gateway_response(
+                response_type.response_type, type=response_type, templates={"application/json": template}
+            )
+
+    def _web_acl(
+        self, environment: str, limit: int, retention: logs.RetentionDays, removal_policy: cdk.RemovalPolicy
+    ) -> wafv2.CfnWebACL:
+        def managed(name: str, priority: int, overrides: Sequence[str] = ()) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS",
+                        name=name,
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                            )
+                            for rule in overrides
+                        ]
+                        or None,
+                    )
+                ),
+                visibility_config=_visibility(name),
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility("OrchestrationApi"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RateLimitPerIp",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=limit, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=_visibility("RateLimitPerIp"),
+                ),
+                managed("AWSManagedRulesAmazonIpReputationList", 1),
+                # Prompts and grounding context are legitimately larger than the rule group's 8 KB body
+                # limit; the API's own 256 KB limit and validation apply instead.
+                managed("AWSManagedRulesCommonRuleSet", 2, overrides=["SizeRestrictions_BODY"]),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", 3),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            web_acl_arn=acl.attr_arn,
+            resource_arn=self.api.deployment_stage.stage_arn,
+        )
+        # WAF only delivers to log groups whose name starts with aws-waf-logs-.
+        waf_logs = logs.LogGroup(
+            self,
+            "WafLogs",
+            log_group_name=f"aws-waf-logs-bedrock-platform-{environment}",
+            encryption_key=self.key,
+            retention=retention,
+            removal_policy=removal_policy,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=acl.attr_arn,
+            log_destination_configs=[
+                cdk.Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=waf_logs.log_group_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+        return acl
+
+    def _alarms(self, topic: sns.ITopic) -> None:
+        five = cdk.Duration.minutes(5)
+        specs: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
+            "FunctionErrors": (
+                self.function.metric_errors(period=five),
+                0,
+                "orchestrator Lambda raised unhandled errors (bugs: upstream faults are answered, not raised)",
+            ),
+            "FunctionThrottles": (
+                self.function.metric_throttles(period=five),
+                0,
+                "orchestrator Lambda throttled: reserved concurrency exhausted",
+            ),
+            "Api5xx": (
+                self.api.metric_server_error(period=five),
+                5,
+                "API answered more than 5 5xx in 5 minutes",
+            ),
+            "ApiLatencyP95": (
+                self.api.metric_latency(period=five, statistic="p95"),
+                25_000,
+                "API p95 latency above 25 s: close to API Gateway's 29 s timeout",
+            ),
+        }
+        for name, (metric, threshold, description) in specs.items():
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{name}Alarm",
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            alarm.add_alarm_action(actions.SnsAction(topic))
+            alarm.add_ok_action(actions.SnsAction(topic))
+            self.alarms[name] = alarm
+
+    def _dashboard(self, dashboard: PlatformDashboard) -> None:
+        p = dashboard.period
+        custom = [
+            cloudwatch.Metric(
+                namespace="BedrockPlatform",
+                metric_name=name,
+                statistic="Sum",
+                period=p,
+                dimensions_map={"service": "bedrock-orchestrator"},
+            )
+            for name in ("Retries", "Fallbacks", "GuardrailInterventions")
+        ]
+        widgets: list[cloudwatch.IWidget] = [
+            cloudwatch.GraphWidget(
+                title="API requests, 4xx, 5xx",
+                left=[
+                    self.api.metric_count(period=p),
+                    self.api.metric_client_error(period=p),
+                    self.api.metric_server_error(period=p),
+                ],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency p50 / p95 (ms)",
+                left=[
+                    self.api.metric_latency(period=p, statistic="p50"),
+                    self.api.metric_latency(period=p, statistic="p95"),
+                    self.api.metric_integration_latency(period=p, statistic="p95"),
+                ],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda errors, throttles, concurrency",
+                left=[self.function.metric_errors(period=p), self.function.metric_throttles(period=p)],
+                right=[self.function.metric("ConcurrentExecutions", statistic="Maximum", period=p)],
+                width=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Orchestrator retries, fallbacks, interventions", left=custom, width=6
+            ),
+        ]
+        if self.alarms:
+            widgets.append(
+                cloudwatch.AlarmStatusWidget(title="API alarms", alarms=list(self.alarms.values()), width=24)
+            )
+        dashboard.add_section("Orchestration API", widgets)
+
+    # ------------------------------------------------------------------ acknowledgments
+
+    def _acknowledge_function_findings(self) -> None:
+        fn = self.function
+        synchronous = (
+            "API Gateway invokes the orchestrator synchronously and returns its failures to the "
+            "caller; there is no asynchronous event for a dead-letter queue to keep."
+        )
+        no_vpc = (
+            "The orchestrator reaches only Bedrock and DynamoDB public endpoints over TLS with IAM; it "
+            "has no private network resources to reach. Deploy into a VPC with interface endpoints by "
+            "overriding the function if the account requires it."
+        )
+        acknowledge_all(
+            fn,
+            {
+                "NIST.800.53.R5-LambdaDLQ": synchronous,
+                "HIPAA.Security-LambdaDLQ": synchronous,
+                "Serverless-LambdaDLQ": synchronous,
+                "NIST.800.53.R5-LambdaInsideVPC": no_vpc,
+                "HIPAA.Security-LambdaInsideVPC": no_vpc,
+                "PCI.DSS.321-LambdaInsideVPC": no_vpc,
+            },
+        )
+        if RUNTIME.name != "python3.14":
+            pinned = (
+                "Pinned to python3.13, the newest runtime for which this project uses the AWS-managed "
+                "Powertools layer; bump it together with the layer."
+            )
+            acknowledge(fn, "AwsSolutions-L1", pinned)
+            acknowledge(fn, "Serverless-LambdaLatestVersion", pinned)
+        policy = fn.role.node.try_find_child("DefaultPolicy") if fn.role else None
+        if policy is not None:
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::<" + _logical(self.idempotency_table) + ".Arn>/index/*]",
+                "aws-cdk-lib's DynamoDB grant covers the table's indexes; the idempotency table has none.",
+            )
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments and "
+                "PutTelemetryRecords have no resource-level permissions; active tracing needs them.",
+            )
+            for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+                acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[Action::{action}]",
+                    "aws-cdk-lib's grant for a "
+                    "table encrypted with a customer managed key; it is limited to this construct's key.",
+                )
+            for use_case in self.use_cases:
+                for profile in use_case.profiles.values():
+                    for arn in profile.foundation_model_arns:
+                        if ":*:" in arn:
+                            acknowledge(
+                                policy,
+                                f"AwsSolutions-IAM5[Resource::{_nag_arn(arn)}]",
+                                "A global cross-Region inference profile can route to any commercial "
+                                "Region; Bedrock authorizes the model in every Region it routes to. "
+                                "The grant names one model only.",
+                            )
+            for finding in (
+                "NIST.800.53.R5-IAMNoInlinePolicy",
+                "HIPAA.Security-IAMNoInlinePolicy",
+                "PCI.DSS.321-IAMNoInlinePolicy",
+            ):
+                acknowledge(
+                    policy,
+                    finding,
+                    "The orchestrator's permissions are generated by the least-privilege "
+                    "grants of the constructs it uses and belong to its role alone; an inline policy "
+                    "keeps them from being attached anywhere else.",
+                )
+        if fn.role is not None:
+            acknowledge(
+                fn.role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "The AWS managed basic execution policy only allows "
+                "writing the function's own logs; it is the Lambda service's standard grant.",
+            )
+
+    def _acknowledge_api_findings(self) -> None:
+        iam_auth = (
+            "Callers are services with IAM roles that sign requests with SigV4 (AWS_IAM "
+            "authorization); a Cognito user pool would add a second identity system for machine callers."
+        )
+        for method in self.api.methods:
+            acknowledge(method, "AwsSolutions-COG4", iam_auth)
+        stage = self.api.deployment_stage
+        no_cache = (
+            "Each response is model output for one caller's request; caching would replay one caller's "
+            "answer to another. Idempotent replays use the DynamoDB store instead."
+        )
+        acknowledge_all(
+            stage,
+            {
+                "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted": no_cache,
+                "HIPAA.Security-APIGWCacheEnabledAndEncrypted": no_cache,
+                "PCI.DSS.321-APIGWCacheEnabledAndEncrypted": no_cache,
+                "NIST.800.53.R5-APIGWSSLEnabled": "The only integration is a Lambda proxy integration; client "
+                "certificates authenticate API Gateway to HTTP backends, which this API does not have.",
+                "HIPAA.Security-APIGWSSLEnabled": "The only integration is a Lambda proxy integration; client "
+                "certificates authenticate API Gateway to HTTP backends, which this API does not have.",
+                "PCI.DSS.321-APIGWSSLEnabled": "The only integration is a Lambda proxy integration; client "
+                "certificates authenticate API Gateway to HTTP backends, which this API does not have.",
+            },
+        )
+        role = self.api.node.try_find_child("CloudWatchRole")
+        if role is not None:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                "API Gateway's account-level logging role must "
+                "carry this AWS managed policy; it only allows writing API Gateway's own logs.",
+            )
+
+
+def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+    )
+
+
+def _logical(construct: Construct) -> str:
+    child = construct.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return str(cdk.Stack.of(construct).resolve(child.logical_id))
+
+
+def _nag_arn(arn: str) -> str:
+    """How cdk-nag prints a resource ARN built from ``Stack.partition``."""
+    return arn.replace(cdk.Aws.PARTITION, "<AWS::Partition>") if cdk.Token.is_unresolved(arn) else arn
