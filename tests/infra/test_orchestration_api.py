@@ -1,0 +1,326 @@
+"""OrchestrationApi: API Gateway, the orchestrator Lambda, its IAM scope, idempotency, WAF, alarms."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match
+
+from bedrock_constructs.orchestration_api import (
+    DEFAULT_CODE_DIRECTORY,
+    POWERTOOLS_LAYER_PARAMETER,
+    OrchestrationApi,
+    runtime_config,
+)
+from bedrock_constructs.use_case import GovernedUseCase
+from compliance.bedrock_rules import policy_statements, render_value
+from platform_config import PlatformConfig
+from tests.infra.conftest import Synthesized
+
+
+def _of_type(synthesized: Synthesized, env: str, kind: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    return {k: v for k, v in synthesized.platform_json(env)["Resources"].items() if v["Type"] == kind}
+
+
+def test_function_settings(synthesized: Synthesized, config: PlatformConfig) -> None:
+    template = synthesized.platform("prod")
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "orchestrator.handler.lambda_handler",
+            "Runtime": "python3.13",
+            "Architectures": ["arm64"],
+            "MemorySize": 1024,
+            "Timeout": 28,
+            "ReservedConcurrentExecutions": config.environment("prod").reserved_concurrency,
+            "TracingConfig": {"Mode": "Active"},
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
+            "Layers": [{"Ref": Match.string_like_regexp("^SsmParameterValue")}],
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "IDEMPOTENCY_TABLE": {
+                            "Ref": Match.string_like_regexp("^OrchestrationApiIdempotencyTable")
+                        },
+                        "POWERTOOLS_SERVICE_NAME": "bedrock-orchestrator",
+                        "TIME_BUDGET_MAX_MS": "27000",
+                    }
+                )
+            },
+        },
+    )
+    params = synthesized.platform_json("prod")["Parameters"]
+    assert any(p.get("Default") == POWERTOOLS_LAYER_PARAMETER for p in params.values())
+    assert POWERTOOLS_LAYER_PARAMETER.endswith("/arm64/python3.13/3.37.0")
+
+
+def test_timeout_fits_under_api_gateway_integration_timeout(synthesized: Synthesized) -> None:
+    (function,) = [
+        f
+        for k, f in _of_type(synthesized, "prod", "AWS::Lambda::Function").items()
+        if k.startswith("OrchestrationApiFunction")
+    ]
+    methods = _of_type(synthesized, "prod", "AWS::ApiGateway::Method")
+    integration_timeouts = {
+        m["Properties"]["Integration"].get("TimeoutInMillis", 29000) for m in methods.values()
+    }
+    assert function["Properties"]["Timeout"] * 1000 < min(integration_timeouts) <= 29000
+
+
+def test_bedrock_resources_name_every_route_and_the_published_guardrail_version(
+    synthesized: Synthesized, config: PlatformConfig
+) -> None:
+    stack = synthesized.stages["dev"].platform
+    (function,) = [
+        f
+        for k, f in _of_type(synthesized, "dev", "AWS::Lambda::Function").items()
+        if k.startswith("OrchestrationApiFunction")
+    ]
+    rendered = render_value(function["Properties"]["Environment"]["Variables"]["BEDROCK_RESOURCES"])
+    for contract in config.contracts_for("dev"):
+        use_case = stack.use_cases[contract.id]
+        for route, profile in use_case.profiles.items():
+            assert f'"{route}":"<{stack.get_logical_id(profile.resource)}.InferenceProfileId>"' in rendered
+        assert (
+            f'"guardrail_version":"<{stack.get_logical_id(use_case.guardrail.version_resource)}.Version>"'
+            in rendered
+        )
+
+
+def test_runtime_config_is_derived_from_the_contracts(
+    synthesized: Synthesized, config: PlatformConfig
+) -> None:
+    api = synthesized.stages["prod"].platform.api
+    assert api is not None
+    doc = api.runtime_config
+    assert doc["environment"] == "prod" and doc["schema_version"] == 1
+    assert set(doc["use_cases"]) == {c.id for c in config.contracts_for("prod")}
+    support = next(c for c in config.contracts_for("prod") if c.id == "support-ticket-summary")
+    entry = doc["use_cases"]["support-ticket-summary"]
+    assert entry["limits"] == {"max_input_tokens": 6000, "max_output_tokens": 400}
+    assert entry["log_prompts_and_responses"] is False
+    assert list(entry["routes"]) == ["primary", "light", "fallback"]
+    assert entry["routes"]["primary"]["source"] == support.primary.identifier
+    assert entry["tiers"] == [{"name": "light", "route": "light", "max_input_chars": 2000, "max_messages": 1}]
+    assert entry["prompt"]["version"] == support.prompt.version  # type: ignore[union-attr]
+    assert doc["use_cases"]["policy-qa"]["guardrail"]["grounding"] is True
+
+
+def test_the_asset_carries_the_handler_and_its_runtime_config(synthesized: Synthesized) -> None:
+    bundles = [a.parent.parent for a in synthesized.outdir.rglob("asset.*/orchestrator/handler.py")]
+    docs = {
+        tuple(sorted(json.loads((b / "orchestrator" / "runtime_config.json").read_text())["use_cases"]))
+        for b in bundles
+    }
+    # one bundle per environment's contract set: prod has no rfp-drafting
+    assert ("policy-qa", "support-ticket-summary") in docs
+    assert ("policy-qa", "rfp-drafting", "support-ticket-summary") in docs
+    assert not any(list(b.rglob("__pycache__")) for b in bundles)
+
+
+def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(synthesized: Synthesized) -> None:
+    stack = next(s for s in synthesized.stacks if s.name == "Prod/Platform")
+    statements = [st for lid, st in policy_statements(stack) if lid.startswith("OrchestrationApiFunction")]
+    by_action: dict[str, list[str]] = {}
+    for st in statements:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        for action in actions:
+            by_action.setdefault(action, []).extend(render_value(r) for r in resources)
+    assert set(by_action) == {
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+        "bedrock:ApplyGuardrail",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:UpdateItem",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey*",
+        "kms:ReEncrypt*",
+    }
+    invoke = by_action["bedrock:InvokeModel"]
+    platform = synthesized.stages["prod"].platform
+    for use_case in platform.use_cases.values():
+        for profile in use_case.profiles.values():
+            assert f"<{platform.get_logical_id(profile.resource)}.InferenceProfileArn>" in invoke
+    assert all("/*" not in r and r != "*" for r in invoke)
+    # prod is us-west-2 and uses us. profiles: the models are granted in every US destination region
+    assert "arn:aws:bedrock:us-east-2::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0" in invoke
+    assert sorted(by_action["bedrock:ApplyGuardrail"]) == sorted(
+        f"<{platform.get_logical_id(u.guardrail.resource)}.GuardrailArn>" for u in platform.use_cases.values()
+    )
+    assert by_action["xray:PutTraceSegments"] == ["*"]
+    assert all(r.startswith("<OrchestrationApiIdempotencyTable") for r in by_action["dynamodb:GetItem"])
+
+
+def test_idempotency_table_is_encrypted_recoverable_and_expires(synthesized: Synthesized) -> None:
+    synthesized.platform("prod").has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": Match.object_like(
+                {
+                    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "SSESpecification": Match.object_like({"SSEEnabled": True, "SSEType": "KMS"}),
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+                }
+            ),
+            "DeletionPolicy": "Retain",
+        },
+    )
+
+
+def test_api_uses_iam_auth_validation_and_routes(synthesized: Synthesized) -> None:
+    methods = _of_type(synthesized, "prod", "AWS::ApiGateway::Method")
+    assert {m["Properties"]["HttpMethod"] for m in methods.values()} == {"GET", "POST"}
+    assert all(m["Properties"]["AuthorizationType"] == "AWS_IAM" for m in methods.values())
+    (post,) = [m["Properties"] for m in methods.values() if m["Properties"]["HttpMethod"] == "POST"]
+    assert "RequestValidatorId" in post and post["RequestModels"]["application/json"]
+    model = next(iter(_of_type(synthesized, "prod", "AWS::ApiGateway::Model").values()))["Properties"][
+        "Schema"
+    ]
+    assert model["additionalProperties"] is False and model["required"] == ["messages"]
+    assert set(model["properties"]) == {"messages", "context"}
+    paths = {
+        r["Properties"]["PathPart"]
+        for r in _of_type(synthesized, "prod", "AWS::ApiGateway::Resource").values()
+    }
+    assert paths == {"health", "use-cases", "{useCaseId}", "invoke"}
+
+
+def test_stage_has_throttling_tracing_and_json_access_logs(synthesized: Synthesized) -> None:
+    synthesized.platform("prod").has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "v1",
+            "TracingEnabled": True,
+            "AccessLogSetting": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp('"requestId"'),
+            },
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "DataTraceEnabled": False,
+                        "ThrottlingRateLimit": 50,
+                        "ThrottlingBurstLimit": 100,
+                        "LoggingLevel": "ERROR",
+                    }
+                )
+            ],
+        },
+    )
+    synthesized.platform("prod").has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"Throttle": {"RateLimit": 50, "BurstLimit": 100}, "Quota": {"Limit": 100000, "Period": "DAY"}},
+    )
+    for group in _of_type(synthesized, "prod", "AWS::Logs::LogGroup").values():
+        assert "KmsKeyId" in group["Properties"] and "RetentionInDays" in group["Properties"]
+
+
+def test_gateway_errors_use_the_json_error_shape(synthesized: Synthesized) -> None:
+    responses = _of_type(synthesized, "prod", "AWS::ApiGateway::GatewayResponse")
+    by_type = {
+        r["Properties"]["ResponseType"]: r["Properties"]["ResponseTemplates"]["application/json"]
+        for r in responses.values()
+    }
+    assert '"code": "INVALID_REQUEST"' in by_type["BAD_REQUEST_BODY"]
+    assert '"code": "THROTTLED"' in by_type["THROTTLED"]
+    assert '"message": $context.error.messageString' in by_type["DEFAULT_5XX"]
+
+
+def test_waf_has_managed_rules_and_a_rate_limit_and_is_attached_and_logged(synthesized: Synthesized) -> None:
+    (acl,) = _of_type(synthesized, "prod", "AWS::WAFv2::WebACL").values()
+    rules = {r["Name"]: r for r in acl["Properties"]["Rules"]}
+    assert set(rules) == {
+        "RateLimitPerIp",
+        "AWSManagedRulesAmazonIpReputationList",
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    }
+    assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"] == {
+        "Limit": 2000,
+        "AggregateKeyType": "IP",
+    }
+    assert rules["RateLimitPerIp"]["Action"] == {"Block": {}}
+    common = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+    assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    (assoc,) = _of_type(synthesized, "prod", "AWS::WAFv2::WebACLAssociation").values()
+    assert "Fn::Join" in json.dumps(assoc["Properties"]["ResourceArn"])  # the stage ARN
+    (logging,) = _of_type(synthesized, "prod", "AWS::WAFv2::LoggingConfiguration").values()
+    (destination,) = logging["Properties"]["LogDestinationConfigs"]
+    group = destination["Fn::Join"][1][1]["Ref"]
+    assert synthesized.platform_json("prod")["Resources"][group]["Properties"]["LogGroupName"] == (
+        "aws-waf-logs-bedrock-platform-prod"
+    )
+
+
+def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(synthesized: Synthesized) -> None:
+    alarms = {
+        k: v["Properties"]
+        for k, v in _of_type(synthesized, "prod", "AWS::CloudWatch::Alarm").items()
+        if k.startswith("OrchestrationApi")
+    }
+    names = {k.split("Alarm")[0].removeprefix("OrchestrationApi") for k in alarms}
+    assert names == {"FunctionErrors", "FunctionThrottles", "Api5xx", "ApiLatencyP95"}
+    assert all(a["AlarmActions"] and a["OKActions"] for a in alarms.values())
+    (dashboard,) = _of_type(synthesized, "prod", "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "## Orchestration API" in body and "IntegrationLatency" in body
+
+
+def test_construct_validation_reports_every_problem(config: PlatformConfig) -> None:
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    with pytest.raises(
+        ValueError,
+        match=r"use_cases is empty.*timeout 29 s must be below.*reserved_concurrency must be at least 1, got 0",
+    ):
+        OrchestrationApi(
+            stack,
+            "Api",
+            use_cases=[],
+            environment="dev",
+            log_retention_days=30,
+            timeout=cdk.Duration.seconds(29),
+            reserved_concurrency=0,
+        )
+    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+    with pytest.raises(ValueError, match=r"has no handler.py; pass code_directory="):
+        OrchestrationApi(
+            stack,
+            "Api2",
+            use_cases=[use_case],
+            environment="dev",
+            log_retention_days=30,
+            code_directory=Path("/nonexistent"),
+        )
+    with pytest.raises(ValueError, match=r"retention_days 45 is not a CloudWatch Logs retention period"):
+        OrchestrationApi(stack, "Api3", use_cases=[use_case], environment="dev", log_retention_days=45)
+
+
+def test_runtime_config_refuses_a_contract_without_a_prompt(config: PlatformConfig) -> None:
+    from dataclasses import replace
+
+    stack = cdk.Stack(cdk.App())
+    contract = replace(config.contracts_for("dev")[0], prompt=None)
+    use_case = GovernedUseCase(stack, "U", contract=contract, environment="dev")
+    with pytest.raises(ValueError, match=r"has no prompt; add prompts/"):
+        runtime_config([use_case], "dev")
+    assert DEFAULT_CODE_DIRECTORY.name == "orchestrator"
