@@ -13,12 +13,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help install synth check test lint format clean
+.PHONY: help install synth check test lint format demo clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
 	@echo "make test    install, lint, type-check and run every test"
 	@echo "make lint    ruff + mypy only"
+	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
 	@echo "make clean   remove cdk.out and caches"
 
 $(BIN)/.installed: pyproject.toml
@@ -46,11 +47,14 @@ check: install
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy stacks constructs platform_config compliance
+	$(BIN)/mypy stacks constructs platform_config compliance lambdas
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+demo: $(BIN)/.installed
+	$(BIN)/python scripts/demo.py
 
 test: install lint
 	$(BIN)/python -m pytest

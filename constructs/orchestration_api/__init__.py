@@ -386,7 +386,9 @@ class OrchestrationApi(Construct):
     # ------------------------------------------------------------------ pieces
 
     def _gateway_responses(self) -> None:
-        """Errors API Gateway answers itself get the same JSON error body as the Lambda's."""
+        """Errors API Gateway answers itself get the Lambda's JSON error shape and, where the two overlap,
+        the same stable codes (``PAYLOAD_TOO_LARGE``, ``TIME_BUDGET_EXCEEDED``); ``detail`` carries API
+        Gateway's validation message, which names the failing field."""
         for response_type, code in (
             (apigw.ResponseType.BAD_REQUEST_BODY, "INVALID_REQUEST"),
             (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "INVALID_REQUEST"),
@@ -395,9 +397,9 @@ class OrchestrationApi(Construct):
             (apigw.ResponseType.INVALID_SIGNATURE, "INVALID_SIGNATURE"),
             (apigw.ResponseType.THROTTLED, "THROTTLED"),
             (apigw.ResponseType.QUOTA_EXCEEDED, "QUOTA_EXCEEDED"),
-            (apigw.ResponseType.REQUEST_TOO_LARGE, "REQUEST_TOO_LARGE"),
+            (apigw.ResponseType.REQUEST_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
-            (apigw.ResponseType.INTEGRATION_TIMEOUT, "TIMEOUT"),
+            (apigw.ResponseType.INTEGRATION_TIMEOUT, "TIME_BUDGET_EXCEEDED"),
             (apigw.ResponseType.DEFAULT_5_XX, "UPSTREAM_ERROR"),
         ):
             # $context.error.messageString is already a quoted JSON string.

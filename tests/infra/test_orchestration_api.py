@@ -324,3 +324,16 @@ def test_runtime_config_refuses_a_contract_without_a_prompt(config: PlatformConf
     with pytest.raises(ValueError, match=r"has no prompt; add prompts/"):
         runtime_config([use_case], "dev")
     assert DEFAULT_CODE_DIRECTORY.name == "orchestrator"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_the_lambda_accepts_the_runtime_config_the_construct_generates(
+    synthesized: Synthesized, env: str
+) -> None:
+    # The two sides of the contract cannot drift apart: the Lambda's own strict parser reads what synth wrote.
+    from lambdas.orchestrator.runtime_config import parse_runtime_config
+
+    api = synthesized.stages[env].platform.api
+    assert api is not None
+    parsed = parse_runtime_config(api.runtime_config)
+    assert set(parsed.use_cases) == {c.id for c in synthesized.config.contracts_for(env)}

@@ -1,0 +1,474 @@
+"""The Bedrock Converse call: request building, response checking, and the one retry loop.
+
+Retry policy (``invoke_with_resilience``):
+
+* botocore makes exactly one HTTP request per call (``retries={"mode": "standard",
+  "total_max_attempts": 1}``); this loop is the only retry loop.
+* Retried with capped exponential backoff and full jitter (``rand() * min(max, base * 2**(n-1))``), up
+  to ``max_attempts_per_route`` calls per route: ThrottlingException, ModelNotReadyException,
+  ServiceUnavailableException, InternalServerException, ModelTimeoutException, any other 5xx/429,
+  read/connect timeouts, connection errors, and malformed or shape-invalid responses.
+* Not retried, next route at once: AccessDeniedException, ResourceNotFoundException (a broken grant or
+  a deleted/replaced profile is per route, and the fallback has its own profile), ModelErrorException,
+  ServiceQuotaExceededException.
+* Not retried, no fallback: ValidationException (and any other 4xx): the request itself is wrong and
+  another model would reject it too (-> 502). A guardrail intervention is an answer (-> 200).
+* Time budget: an attempt starts only if at least ``min_attempt_s`` remain before ``deadline``; its read
+  timeout is ``min(read_timeout_s, time left)``; a backoff that would not leave room for another attempt
+  skips to the next route instead of sleeping.
+* Bound: at most ``max_attempts_per_route * 2`` Bedrock calls per request (two routes in a plan).
+
+Outcome when no route answered: every failure a throttle -> THROTTLED (429 + Retry-After); otherwise the
+budget ran out -> TIMED_OUT (504); otherwise UNAVAILABLE (503).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final, Protocol
+
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import ValidationError as BotoValidationError
+from botocore.parsers import ResponseParserError
+
+from .routing import CircuitBreaker
+from .runtime_config import UseCase
+from .settings import ResilienceSettings
+from .validation import InvokeRequest
+
+THROTTLE_CODES: Final = frozenset({"ThrottlingException", "ServiceQuotaExceededException"})
+RETRYABLE_CODES: Final = frozenset(
+    {
+        "ThrottlingException",
+        "ModelNotReadyException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelTimeoutException",
+    }
+)
+NEXT_ROUTE_CODES: Final = frozenset(
+    {
+        "AccessDeniedException",
+        "ResourceNotFoundException",
+        "ModelErrorException",
+        "ServiceQuotaExceededException",
+    }
+)
+_OK_STOP_REASONS: Final = frozenset(
+    {"end_turn", "stop_sequence", "max_tokens", "model_context_window_exceeded"}
+)
+_TRUNCATED_STOP_REASONS: Final = frozenset({"max_tokens", "model_context_window_exceeded"})
+_BLOCKED_STOP_REASONS: Final = frozenset({"guardrail_intervened", "content_filtered"})
+
+
+# --- clients ------------------------------------------------------------------------------------------
+
+
+class BedrockClient(Protocol):
+    def converse(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class ClientProvider(Protocol):
+    def client_for(self, read_timeout_s: float) -> BedrockClient: ...
+
+
+class BedrockClients:
+    """botocore ``bedrock-runtime`` clients, one per read timeout, created once and reused.
+
+    A botocore client's read timeout is fixed at creation, so an attempt that must finish sooner than
+    the default gets a client with a shorter one. Timeouts are rounded down to 100 ms steps and the
+    clients kept in a small LRU cache: with time to spare every attempt uses the default client.
+    """
+
+    _STEP_S: Final = 0.1
+    _MAX_CLIENTS: Final = 8
+
+    def __init__(self, *, region: str, connect_timeout_s: float, read_timeout_s: float) -> None:
+        self.region = region
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._clients: OrderedDict[float, BedrockClient] = OrderedDict()
+
+    def client_for(self, read_timeout_s: float) -> BedrockClient:
+        if read_timeout_s >= self.read_timeout_s:
+            timeout = self.read_timeout_s
+        else:
+            timeout = max(self._STEP_S, math.floor(read_timeout_s / self._STEP_S) * self._STEP_S)
+            timeout = round(timeout, 3)
+        with self._lock:
+            client = self._clients.get(timeout)
+            if client is None:
+                client = self._create(timeout)
+                self._clients[timeout] = client
+                while len(self._clients) > self._MAX_CLIENTS:
+                    self._clients.popitem(last=False)
+            else:
+                self._clients.move_to_end(timeout)
+            return client
+
+    def _create(self, read_timeout_s: float) -> BedrockClient:
+        if self._session is None:
+            import botocore.session  # imported here: only client creation needs the session machinery
+
+            self._session = botocore.session.get_session()
+        config = Config(
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=self.connect_timeout_s,
+            read_timeout=read_timeout_s,
+            tcp_keepalive=True,
+            user_agent_extra="bedrock-platform-orchestrator",
+        )
+        client: BedrockClient = self._session.create_client(
+            "bedrock-runtime", region_name=self.region, config=config
+        )
+        return client
+
+
+# --- request ------------------------------------------------------------------------------------------
+
+
+def _guard(text: str, qualifiers: Sequence[str] = ()) -> dict[str, Any]:
+    block: dict[str, Any] = {"text": text}
+    if qualifiers:
+        block["qualifiers"] = list(qualifiers)
+    return {"guardContent": {"text": block}}
+
+
+def build_converse_request(
+    *,
+    use_case: UseCase,
+    prompt_caching: bool,
+    profile_arn: str,
+    guardrail_id: str,
+    guardrail_version: str,
+    request: InvokeRequest,
+    request_metadata: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Converse arguments. Everything but the caller's text comes from the use case.
+
+    Caller text is untrusted, so every user turn goes into ``guardContent`` (a caller can fabricate
+    history: guarding only the last turn would let an earlier "user" turn skip the guardrail). With
+    contextual grounding, the context is the ``grounding_source`` and the latest question the ``query``;
+    without it, context is guarded as ordinary input. Assistant turns are plain text; the only text
+    outside ``guardContent`` is the platform's system prompt.
+    """
+    system: list[dict[str, Any]] = [{"text": use_case.prompt.system}]
+    if prompt_caching:
+        system.append({"cachePoint": {"type": "default"}})
+    grounding = use_case.guardrail.grounding and request.context is not None
+    last = len(request.messages) - 1
+    messages: list[dict[str, Any]] = []
+    for index, message in enumerate(request.messages):
+        if message.role == "assistant":
+            content = [{"text": message.content}]
+        elif index < last:
+            content = [_guard(message.content)]
+        else:
+            content = []
+            if request.context is not None:
+                content.append(_guard(request.context, ["grounding_source"] if grounding else ()))
+            content.append(_guard(message.content, ["query"] if grounding else ()))
+        messages.append({"role": message.role, "content": content})
+    arguments: dict[str, Any] = {
+        "modelId": profile_arn,
+        "system": system,
+        "messages": messages,
+        "inferenceConfig": {"maxTokens": use_case.limits.max_output_tokens},
+        "guardrailConfig": {
+            "guardrailIdentifier": guardrail_id,
+            "guardrailVersion": guardrail_version,
+            "trace": "enabled",
+        },
+    }
+    if request_metadata:
+        arguments["requestMetadata"] = dict(request_metadata)
+    return arguments
+
+
+# --- response -----------------------------------------------------------------------------------------
+
+
+class MalformedResponseError(Exception):
+    """A 200 whose body does not have the Converse response shape (retryable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnswer:
+    text: str
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+    model_latency_ms: int | None
+    intervened: bool
+    blocked_side: str | None  # "input" | "output" when intervened
+    truncated: bool
+
+
+def _count(usage: Mapping[str, Any], key: str) -> int:
+    value = usage.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MalformedResponseError(f"usage.{key} is not a non-negative integer")
+    return value
+
+
+def parse_converse_response(response: Any) -> ModelAnswer:
+    if not isinstance(response, Mapping):
+        raise MalformedResponseError("response is not an object")
+    stop_reason = response.get("stopReason")
+    if not isinstance(stop_reason, str):
+        raise MalformedResponseError("stopReason missing")
+    output = response.get("output")
+    message = output.get("message") if isinstance(output, Mapping) else None
+    content = message.get("content") if isinstance(message, Mapping) else None
+    if not isinstance(content, list):
+        raise MalformedResponseError("output.message.content missing")
+    texts = [
+        block["text"]
+        for block in content
+        if isinstance(block, Mapping) and isinstance(block.get("text"), str)
+    ]
+    usage = response.get("usage")
+    if not isinstance(usage, Mapping):
+        raise MalformedResponseError("usage missing")
+    input_tokens = _count(usage, "inputTokens")
+    output_tokens = _count(usage, "outputTokens")
+    metrics = response.get("metrics")
+    latency = metrics.get("latencyMs") if isinstance(metrics, Mapping) else None
+    model_latency_ms = latency if isinstance(latency, int) and not isinstance(latency, bool) else None
+
+    intervened = stop_reason in _BLOCKED_STOP_REASONS
+    if not intervened and stop_reason not in _OK_STOP_REASONS:
+        # tool_use / malformed_model_output / malformed_tool_use / unknown: not a usable answer
+        raise MalformedResponseError(f"unusable stopReason {stop_reason!r}")
+    if not intervened and not texts:
+        raise MalformedResponseError("no text in the answer")
+    return ModelAnswer(
+        text="".join(texts),
+        stop_reason=stop_reason,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        model_latency_ms=model_latency_ms,
+        intervened=intervened,
+        blocked_side=_blocked_side(response) if intervened else None,
+        truncated=stop_reason in _TRUNCATED_STOP_REASONS,
+    )
+
+
+def _has_blocked(node: Any) -> bool:
+    if isinstance(node, Mapping):
+        if node.get("action") == "BLOCKED":
+            return True
+        return any(_has_blocked(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_has_blocked(value) for value in node)
+    return False
+
+
+def _blocked_side(response: Mapping[str, Any]) -> str:
+    """Input if the guardrail trace shows a blocked input assessment, else output."""
+    if response.get("stopReason") == "content_filtered":
+        return "output"
+    trace = response.get("trace")
+    guardrail = trace.get("guardrail") if isinstance(trace, Mapping) else None
+    if isinstance(guardrail, Mapping):
+        if _has_blocked(guardrail.get("inputAssessment")):
+            return "input"
+        if _has_blocked(guardrail.get("outputAssessments")):
+            return "output"
+    return "input"
+
+
+# --- errors -------------------------------------------------------------------------------------------
+
+
+class FailureKind(StrEnum):
+    RETRY = "retry"  # retry on the same route (with backoff)
+    NEXT_ROUTE = "next_route"  # no retry, try the next route
+    REJECTED = "rejected"  # no retry, no fallback
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    kind: FailureKind
+    code: str
+    throttle: bool = False
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """How the loop treats an exception from one Converse call; ``None``: not an upstream fault (a bug)."""
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code") or "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        throttle = code in THROTTLE_CODES
+        if code in RETRYABLE_CODES:
+            return Failure(FailureKind.RETRY, code, throttle)
+        if code in NEXT_ROUTE_CODES:
+            return Failure(FailureKind.NEXT_ROUTE, code, throttle)
+        if isinstance(status, int) and (status >= 500 or status == 429):
+            return Failure(FailureKind.RETRY, code, status == 429)
+        return Failure(FailureKind.REJECTED, code)
+    if isinstance(exc, ReadTimeoutError):
+        return Failure(FailureKind.RETRY, "ReadTimeout")
+    if isinstance(exc, ConnectTimeoutError):
+        return Failure(FailureKind.RETRY, "ConnectTimeout")
+    if isinstance(exc, ConnectionClosedError):
+        return Failure(FailureKind.RETRY, "ConnectionClosed")
+    if isinstance(exc, EndpointConnectionError | BotoConnectionError | HTTPClientError):
+        return Failure(FailureKind.RETRY, "ConnectionError")
+    if isinstance(exc, MalformedResponseError | ResponseParserError | UnicodeDecodeError | AttributeError):
+        # botocore turns an undecodable 200 body into {"message": ...}, raises AttributeError for a
+        # non-object JSON body and UnicodeDecodeError for non-UTF-8 bytes.
+        return Failure(FailureKind.RETRY, "MalformedResponse")
+    if isinstance(exc, ParamValidationError | BotoValidationError):
+        return None  # botocore refused the arguments before sending: a bug in this code
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
+        return Failure(FailureKind.NEXT_ROUTE, "CredentialsError")
+    if isinstance(exc, BotoCoreError):
+        return Failure(FailureKind.RETRY, type(exc).__name__)
+    return None
+
+
+# --- the loop -----------------------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    INTERVENED = "intervened"
+    THROTTLED = "throttled"
+    TIMED_OUT = "timed_out"
+    UNAVAILABLE = "unavailable"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTarget:
+    """One route of a plan with its Converse arguments."""
+
+    route: str
+    arguments: Mapping[str, Any]
+    circuit_key: str | None  # None: not subject to the circuit breaker (the fallback)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    route: str
+    result: str  # "ok", "intervened" or the failure code
+    seconds: float
+
+
+@dataclass(slots=True)
+class InvocationResult:
+    outcome: Outcome
+    route: str | None = None
+    answer: ModelAnswer | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    error_code: str | None = None
+    model_seconds: float | None = None
+
+    @property
+    def calls(self) -> int:
+        return len(self.attempts)
+
+    def used_route(self, name: str) -> bool:
+        return any(attempt.route == name for attempt in self.attempts)
+
+
+def backoff_seconds(attempt: int, policy: ResilienceSettings, rand: Callable[[], float]) -> float:
+    """Full jitter: uniform in [0, min(max, base * 2**(attempt - 1))]."""
+    ceiling = min(policy.backoff_max_s, policy.backoff_base_s * 2.0 ** (attempt - 1))
+    return rand() * ceiling
+
+
+def invoke_with_resilience(
+    *,
+    plan: Sequence[RouteTarget],
+    clients: ClientProvider,
+    policy: ResilienceSettings,
+    deadline: float,
+    circuit: CircuitBreaker | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    rand: Callable[[], float] = random.random,
+) -> InvocationResult:
+    """Call Converse along ``plan`` until one route answers; see the module docstring for the policy.
+
+    ``deadline`` is in ``clock()`` time. Exceptions that are not upstream faults (bugs) propagate.
+    """
+    result = InvocationResult(outcome=Outcome.UNAVAILABLE)
+    throttled_only = True
+    time_limited = False  # the budget, not the attempt limits, ended a route early
+    for target in plan:
+        for attempt in range(1, policy.max_attempts_per_route + 1):
+            remaining = deadline - clock()
+            if remaining < policy.min_attempt_s:
+                time_limited = True
+                break
+            read_timeout = min(policy.read_timeout_s, remaining)
+            client = clients.client_for(read_timeout)
+            started = clock()
+            try:
+                answer = parse_converse_response(client.converse(**target.arguments))
+            except Exception as exc:
+                failure = classify(exc)
+                if failure is None:
+                    raise
+                result.attempts.append(AttemptRecord(target.route, failure.code, clock() - started))
+                result.error_code = failure.code
+                if failure.kind is FailureKind.REJECTED:
+                    result.outcome = Outcome.REJECTED
+                    return result
+                if circuit is not None and target.circuit_key is not None:
+                    circuit.record_failure(target.circuit_key)
+                throttled_only = throttled_only and failure.throttle
+                if failure.code == "ReadTimeout" and read_timeout < policy.read_timeout_s:
+                    time_limited = True  # the attempt was cut short to fit the budget
+                if failure.kind is FailureKind.NEXT_ROUTE or attempt == policy.max_attempts_per_route:
+                    break
+                delay = backoff_seconds(attempt, policy, rand)
+                if clock() + delay + policy.min_attempt_s > deadline:
+                    time_limited = True
+                    break  # no room to wait and retry here; the next route (if any) starts at once
+                sleep(delay)
+                continue
+            seconds = clock() - started
+            result.attempts.append(
+                AttemptRecord(target.route, "intervened" if answer.intervened else "ok", seconds)
+            )
+            if circuit is not None and target.circuit_key is not None:
+                circuit.record_success(target.circuit_key)
+            result.outcome = Outcome.INTERVENED if answer.intervened else Outcome.ANSWERED
+            result.route = target.route
+            result.answer = answer
+            result.error_code = None
+            result.model_seconds = seconds
+            return result
+    if result.attempts and throttled_only:
+        result.outcome = Outcome.THROTTLED
+    elif time_limited:
+        result.outcome = Outcome.TIMED_OUT
+    else:
+        result.outcome = Outcome.UNAVAILABLE
+    return result

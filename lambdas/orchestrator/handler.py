@@ -1,0 +1,374 @@
+"""API Gateway (REST, proxy integration) -> Amazon Bedrock Converse, one governed use case at a time.
+
+Endpoints:
+
+* ``POST /use-cases/{useCaseId}/invoke``: body ``{"messages": [...], "context": "..."}`` (see
+  ``validation``) -> 200 ``{"requestId", "useCase", "output": {"text", "truncated"}, "usage":
+  {"inputTokens", "outputTokens"}, "estimatedCostUsd", "guardrail": {"action": "NONE" | "INTERVENED"},
+  "route", "promptVersion", "attempts", "fallbackUsed"}``. Optional ``Idempotency-Key`` header.
+* ``GET /use-cases``: enabled use cases (id, purpose, riskTier, limits, promptVersion).
+* ``GET /health``: liveness, no Bedrock call.
+
+Errors: ``errors`` (status/code table). Retries, fallback and time budget: ``bedrock``. Routing and
+circuit breaker: ``routing``. Idempotency: ``idempotency``. Log line and metrics: ``telemetry``.
+
+Init (import) parses the environment and runtime_config.json and fails, naming the problem, if either is
+invalid. It stays cheap: no pydantic, no Powertools Parser, no X-Ray SDK unless installed, no boto3;
+botocore clients and the idempotency store are created on first use and then reused.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import Logger, correlation_paths
+from aws_lambda_powertools.metrics import Metrics
+
+from .bedrock import BedrockClients, InvocationResult, Outcome, RouteTarget, build_converse_request
+from .bedrock import invoke_with_resilience as _invoke_with_resilience
+from .errors import INTERNAL_MESSAGE, ApiError, error_body
+from .idempotency import REPLAY_HEADER, IdempotentRunner, key_material
+from .pricing import estimate_cost_usd
+from .routing import CircuitBreaker, circuit_key, plan_routes
+from .runtime_config import UseCase, load_runtime_config
+from .settings import load_settings, partition_for_region, profile_arn
+from .telemetry import RequestRecord, make_tracer, publish_metrics
+from .validation import InvokeRequest, parse_idempotency_key, parse_invoke_request
+
+settings = load_settings(os.environ)
+runtime_config = load_runtime_config(settings.runtime_config_path, settings.resources)
+
+logger = Logger(service=settings.service_name)
+metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
+tracer = make_tracer(settings.service_name)
+app = APIGatewayRestResolver()
+
+bedrock_clients = BedrockClients(
+    region=settings.region,
+    connect_timeout_s=settings.resilience.connect_timeout_s,
+    read_timeout_s=settings.resilience.read_timeout_s,
+)
+circuit = CircuitBreaker(
+    failure_threshold=settings.resilience.circuit_failure_threshold,
+    window_s=settings.resilience.circuit_window_s,
+    cooldown_s=settings.resilience.circuit_cooldown_s,
+)
+idempotency = IdempotentRunner(table_name=settings.idempotency_table, ttl_s=settings.idempotency_ttl_s)
+
+_JSON = "application/json"
+_current: contextvars.ContextVar[RequestRecord] = contextvars.ContextVar("orchestrator_request")
+
+
+# The tracer is a Powertools Tracer or a no-op (typed Any); the signature below is what Lambda calls.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # type: ignore[untyped-decorator]
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, context)
+
+
+def handle(event: Any, context: Any) -> dict[str, Any]:
+    """Resolve one API Gateway event; always returns a proxy response and logs exactly one line."""
+    started = time.perf_counter()
+    record = RequestRecord(
+        request_id=_request_id(event, context),
+        method=str(event.get("httpMethod")) if isinstance(event, dict) else "",
+        resource=str(event.get("resource")) if isinstance(event, dict) else "",
+    )
+    token = _current.set(record)
+    try:
+        try:
+            response = app.resolve(event, context)
+        except Exception as exc:  # the resolver itself failed (e.g. not an API Gateway event)
+            record.exception = exc
+            record.error_code = "INTERNAL"
+            response = {
+                "statusCode": 500,
+                "headers": {"Content-Type": _JSON},
+                "body": json.dumps(
+                    error_body("INTERNAL", INTERNAL_MESSAGE, field=None, request_id=record.request_id)
+                ),
+                "isBase64Encoded": False,
+            }
+        record.status = int(response.get("statusCode", 500))
+        _finish(record, latency_ms=round((time.perf_counter() - started) * 1000))
+        return response
+    finally:
+        _current.reset(token)
+
+
+# --- routes -------------------------------------------------------------------------------------------
+
+
+@app.get("/health")
+def health() -> Response[str]:
+    _current.get().outcome = "ok"
+    return _json(200, {"status": "ok", "environment": runtime_config.environment})
+
+
+@app.get("/use-cases")
+def list_use_cases() -> Response[str]:
+    _current.get().outcome = "ok"
+    use_cases = [
+        {
+            "id": use_case.id,
+            "purpose": use_case.purpose,
+            "riskTier": use_case.risk_tier,
+            "limits": {
+                "maxInputTokens": use_case.limits.max_input_tokens,
+                "maxOutputTokens": use_case.limits.max_output_tokens,
+            },
+            "promptVersion": use_case.prompt.version,
+        }
+        for use_case in sorted(runtime_config.use_cases.values(), key=lambda u: u.id)
+        if use_case.enabled
+    ]
+    return _json(200, {"useCases": use_cases})
+
+
+@app.post("/use-cases/<useCaseId>/invoke")
+def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path parameter
+    record = _current.get()
+    use_case = runtime_config.enabled_use_case(useCaseId)
+    if use_case is None:
+        raise ApiError("USE_CASE_NOT_FOUND", "No enabled use case has this id.", field="useCaseId")
+    record.use_case = use_case.id
+    record.metrics_enabled = True
+    record.prompt_version = use_case.prompt.version
+    record.log_text = use_case.log_prompts_and_responses
+
+    event = app.current_event
+    request = parse_invoke_request(
+        headers=event.headers,
+        body=event.body,
+        is_base64_encoded=bool(event.is_base64_encoded),
+        use_case=use_case,
+    )
+    key = parse_idempotency_key(event.headers)
+    if record.log_text:
+        record.prompt = {
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "context": request.context,
+        }
+    lambda_context = app.lambda_context
+
+    def produce() -> dict[str, Any]:
+        return _invoke(use_case, request, record, lambda_context)
+
+    if key is None:
+        return _to_response(produce())
+    record.idempotency_key_sent = True
+    response = idempotency.run(
+        key=key_material(idempotency_key=key, use_case_id=use_case.id, raw_body=request.raw_body),
+        produce=produce,
+        lambda_context=lambda_context,
+    )
+    if (response.get("headers") or {}).get(REPLAY_HEADER) == "true":
+        record.idempotent_replay = True
+        record.outcome = "replayed"
+    return _to_response(response)
+
+
+# --- errors -------------------------------------------------------------------------------------------
+
+
+@app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
+def _api_error(exc: ApiError) -> Response[str]:
+    return _error_response(exc)
+
+
+@app.not_found
+def _not_found(exc: NotFoundError) -> Response[str]:
+    del exc
+    return _error_response(ApiError("NOT_FOUND", "No such resource or method.", field=None))
+
+
+def _error_response(exc: ApiError) -> Response[str]:
+    record = _current.get()
+    record.error_code = exc.code
+    if record.outcome is None:
+        record.outcome = "client_error" if exc.status < 500 else "upstream_error"
+    body = error_body(exc.code, exc.message, field=exc.field, request_id=record.request_id)
+    return _json(exc.status, body, exc.headers)
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def _unexpected(exc: Exception) -> Response[str]:
+    record = _current.get()
+    record.exception = exc
+    record.error_code = "INTERNAL"
+    record.outcome = "internal_error"
+    return _json(500, error_body("INTERNAL", INTERNAL_MESSAGE, field=None, request_id=record.request_id))
+
+
+# --- invoke -------------------------------------------------------------------------------------------
+
+
+def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, context: Any) -> dict[str, Any]:
+    """Call Bedrock for a validated request; a proxy-style dict for a 200, else raise ``ApiError``."""
+    resources = settings.resources[use_case.id]
+    partition, account = _function_identity(context)
+    plan = plan_routes(
+        use_case, input_chars=request.input_chars, message_count=len(request.messages), circuit=circuit
+    )
+    record.circuit_skipped = list(plan.skipped)
+    arns: dict[str, str] = {}
+    targets: list[RouteTarget] = []
+    for route in plan.routes:
+        arns[route.name] = profile_arn(
+            resources.profiles[route.name], partition=partition, region=settings.region, account=account
+        )
+        arguments = build_converse_request(
+            use_case=use_case,
+            prompt_caching=route.prompt_caching,
+            profile_arn=arns[route.name],
+            guardrail_id=resources.guardrail_id,
+            guardrail_version=resources.guardrail_version,
+            request=request,
+            request_metadata={"requestId": record.request_id, "useCase": use_case.id, "route": route.name},
+        )
+        key = None if route.name == "fallback" else circuit_key(use_case.id, route.name)
+        targets.append(RouteTarget(route=route.name, arguments=arguments, circuit_key=key))
+
+    result = _invoke_with_resilience(
+        plan=targets,
+        clients=bedrock_clients,
+        policy=settings.resilience,
+        deadline=time.monotonic() + _budget_s(context),
+        circuit=circuit,
+    )
+    record.attempts = result.calls
+    record.fallback_used = result.used_route("fallback")
+    record.upstream_errors = [
+        f"{a.route}:{a.result}" for a in result.attempts if a.result not in ("ok", "intervened")
+    ]
+    last_route = result.route or (result.attempts[-1].route if result.attempts else plan.routes[0].name)
+    record.route = last_route
+    record.profile = arns[last_route]
+    record.model_id = use_case.routes[last_route].model_id
+    if result.outcome not in (Outcome.ANSWERED, Outcome.INTERVENED) or result.answer is None:
+        record.outcome = result.outcome.value
+        raise _upstream_error(result)
+
+    answer = result.answer
+    route = use_case.routes[last_route]
+    cost = estimate_cost_usd(route, input_tokens=answer.input_tokens, output_tokens=answer.output_tokens)
+    if answer.intervened:
+        policy = use_case.guardrail
+        text = (
+            policy.blocked_output_message if answer.blocked_side == "output" else policy.blocked_input_message
+        )
+    else:
+        text = answer.text
+    action = "INTERVENED" if answer.intervened else "NONE"
+    record.outcome = result.outcome.value
+    record.input_tokens = answer.input_tokens
+    record.output_tokens = answer.output_tokens
+    record.estimated_cost_usd = cost
+    record.model_latency_ms = (
+        answer.model_latency_ms
+        if answer.model_latency_ms is not None
+        else round((result.model_seconds or 0.0) * 1000)
+    )
+    record.guardrail_action = action
+    record.response_text = text
+    body = {
+        "requestId": record.request_id,
+        "useCase": use_case.id,
+        "output": {"text": text, "truncated": answer.truncated},
+        "usage": {"inputTokens": answer.input_tokens, "outputTokens": answer.output_tokens},
+        "estimatedCostUsd": cost,
+        "guardrail": {"action": action},
+        "route": last_route,
+        "promptVersion": use_case.prompt.version,
+        "attempts": result.calls,
+        "fallbackUsed": record.fallback_used,
+    }
+    return {"statusCode": 200, "headers": {"Content-Type": _JSON}, "body": body}
+
+
+def _upstream_error(result: InvocationResult) -> ApiError:
+    if result.outcome is Outcome.THROTTLED:
+        retry_after = max(1, int(-(-settings.resilience.backoff_max_s // 1)))
+        return ApiError(
+            "THROTTLED",
+            "The model is throttling this use case. Retry after the delay in Retry-After.",
+            headers={"Retry-After": str(retry_after)},
+        )
+    if result.outcome is Outcome.TIMED_OUT:
+        return ApiError("TIME_BUDGET_EXCEEDED", "The model did not answer within the time budget.")
+    if result.outcome is Outcome.REJECTED:
+        return ApiError("UPSTREAM_REJECTED", "The model service rejected the request.")
+    return ApiError("UPSTREAM_UNAVAILABLE", "The model service is unavailable. Retry later.")
+
+
+def _budget_s(context: Any) -> float:
+    """Seconds this request may spend on Bedrock: the Lambda's remaining time minus a safety margin."""
+    policy = settings.resilience
+    get_remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if get_remaining is None:
+        return policy.max_budget_s
+    return max(0.0, min(policy.max_budget_s, float(get_remaining()) / 1000 - policy.safety_margin_s))
+
+
+def _function_identity(context: Any) -> tuple[str, str]:
+    """(partition, account) from the invoked function's ARN; AWS_ACCOUNT_ID overrides the account."""
+    arn = str(getattr(context, "invoked_function_arn", "") or "")
+    parts = arn.split(":")
+    partition = parts[1] if len(parts) > 4 and parts[1] else partition_for_region(settings.region)
+    account = settings.account_id or (parts[4] if len(parts) > 4 else "")
+    if not account:
+        raise RuntimeError("no account id: neither AWS_ACCOUNT_ID nor the invoked function ARN has one")
+    return partition, account
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status, content_type=_JSON, body=json.dumps(body), headers=dict(headers or {})
+    )
+
+
+def _to_response(proxy: Mapping[str, Any]) -> Response[str]:
+    headers = {k: v for k, v in (proxy.get("headers") or {}).items() if k.lower() != "content-type"}
+    return _json(int(proxy["statusCode"]), proxy["body"], headers)
+
+
+def _request_id(event: Any, context: Any) -> str:
+    if isinstance(event, dict):
+        request_context = event.get("requestContext")
+        if isinstance(request_context, dict) and isinstance(request_context.get("requestId"), str):
+            return str(request_context["requestId"])
+    return str(getattr(context, "aws_request_id", "") or "unknown")
+
+
+def _finish(record: RequestRecord, *, latency_ms: int) -> None:
+    """Publish the request's metrics and write its one log line."""
+    fields = record.log_fields(latency_ms)
+    try:
+        publish_metrics(
+            metrics,
+            record,
+            latency_ms=latency_ms,
+            environment=runtime_config.environment,
+            namespace=settings.metrics_namespace,
+            service=settings.service_name,
+        )
+    except Exception as exc:  # metrics must never fail a request that has already been answered
+        fields["metricsError"] = type(exc).__name__
+        metrics.clear_metrics()  # Powertools keeps metrics in class-level state: do not leak them
+    status = record.status or 500
+    if record.exception is not None:
+        logger.error("request", extra=fields, exc_info=record.exception)
+    elif status >= 500:
+        logger.warning("request", extra=fields)
+    else:
+        logger.info("request", extra=fields)

@@ -1,0 +1,169 @@
+"""The per-request record behind the one log line and the EMF metrics, and the optional tracer.
+
+Log line (exactly one per request, ``message == "request"``; level INFO, WARNING for 5xx, ERROR with the
+exception for 500 INTERNAL): requestId, method, resource, status, outcome, errorCode, useCase, route,
+profile, modelId, promptVersion, attempts, retries, fallbackUsed, circuitSkipped, upstreamErrors,
+inputTokens, outputTokens, estimatedCostUsd, latencyMs, modelLatencyMs, guardrailAction,
+idempotencyKeySent, idempotentReplay; plus ``prompt`` (messages and context) and ``responseText`` only
+when the use case's ``log_prompts_and_responses`` is true.
+
+Metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``), for invoke requests of a known use case, one EMF
+document with dimensions ``service``, ``UseCase``, ``environment``: Requests, Latency (ms), and when
+Bedrock answered ModelLatency (ms), InputTokens, OutputTokens, EstimatedCostUsd (only when the route
+is priced); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions (0/1) and
+Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
+``Errors``, dimensions ``service``, ``UseCase``, ``environment``, ``ErrorCode`` (the stable API code):
+per-code alarms without multiplying the main metrics' cardinality.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    request_id: str
+    method: str
+    resource: str
+    use_case: str | None = None
+    status: int | None = None
+    outcome: str | None = None
+    error_code: str | None = None
+    route: str | None = None
+    profile: str | None = None
+    model_id: str | None = None
+    prompt_version: str | None = None
+    attempts: int = 0
+    fallback_used: bool = False
+    circuit_skipped: list[str] = field(default_factory=list)
+    upstream_errors: list[str] = field(default_factory=list)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    estimated_cost_usd: float | None = None
+    model_latency_ms: int | None = None
+    guardrail_action: str | None = None
+    idempotency_key_sent: bool = False
+    idempotent_replay: bool = False
+    log_text: bool = False
+    prompt: dict[str, Any] | None = None
+    response_text: str | None = None
+    exception: BaseException | None = None
+    metrics_enabled: bool = False
+
+    def log_fields(self, latency_ms: int) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "requestId": self.request_id,
+            "method": self.method,
+            "resource": self.resource,
+            "status": self.status,
+            "outcome": self.outcome,
+            "errorCode": self.error_code,
+            "useCase": self.use_case,
+            "route": self.route,
+            "profile": self.profile,
+            "modelId": self.model_id,
+            "promptVersion": self.prompt_version,
+            "attempts": self.attempts,
+            "retries": max(0, self.attempts - 1),
+            "fallbackUsed": self.fallback_used,
+            "circuitSkipped": self.circuit_skipped,
+            "upstreamErrors": self.upstream_errors,
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "estimatedCostUsd": self.estimated_cost_usd,
+            "latencyMs": latency_ms,
+            "modelLatencyMs": self.model_latency_ms,
+            "guardrailAction": self.guardrail_action,
+            "idempotencyKeySent": self.idempotency_key_sent,
+            "idempotentReplay": self.idempotent_replay,
+        }
+        if self.log_text:
+            fields["prompt"] = self.prompt
+            fields["responseText"] = self.response_text
+        return fields
+
+
+def publish_metrics(
+    metrics: Any, record: RequestRecord, *, latency_ms: int, environment: str, namespace: str, service: str
+) -> None:
+    """Write the request's EMF document(s) to stdout (see the module docstring)."""
+    if not record.metrics_enabled or record.use_case is None:
+        return
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    count, ms = MetricUnit.Count, MetricUnit.Milliseconds
+    metrics.add_dimension(name="UseCase", value=record.use_case)
+    metrics.add_dimension(name="environment", value=environment)
+    metrics.add_metric(name="Requests", unit=count, value=1)
+    metrics.add_metric(name="Latency", unit=ms, value=latency_ms)
+    if record.model_latency_ms is not None:
+        metrics.add_metric(name="ModelLatency", unit=ms, value=record.model_latency_ms)
+    if record.input_tokens is not None:
+        metrics.add_metric(name="InputTokens", unit=count, value=record.input_tokens)
+    if record.output_tokens is not None:
+        metrics.add_metric(name="OutputTokens", unit=count, value=record.output_tokens)
+    if record.estimated_cost_usd is not None:
+        metrics.add_metric(name="EstimatedCostUsd", unit=MetricUnit.NoUnit, value=record.estimated_cost_usd)
+    metrics.add_metric(name="Retries", unit=count, value=max(0, record.attempts - 1))
+    metrics.add_metric(name="Fallbacks", unit=count, value=1 if record.fallback_used else 0)
+    metrics.add_metric(
+        name="GuardrailInterventions", unit=count, value=1 if record.guardrail_action == "INTERVENED" else 0
+    )
+    metrics.add_metric(name="Errors", unit=count, value=1 if record.error_code else 0)
+    metrics.flush_metrics()
+    if record.error_code:
+        with single_metric(
+            name="Errors",
+            unit=count,
+            value=1,
+            namespace=namespace,
+            default_dimensions={
+                "service": service,
+                "UseCase": record.use_case,
+                "environment": environment,
+                "ErrorCode": record.error_code,
+            },
+        ):
+            pass
+
+
+class NoopTracer:
+    """Stands in for Powertools ``Tracer`` when the X-Ray SDK is absent or tracing is disabled."""
+
+    def capture_lambda_handler(
+        self,
+        lambda_handler: F | None = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Any:
+        del capture_response, capture_error
+        if lambda_handler is None:
+            return lambda handler: handler
+        return lambda_handler
+
+    def capture_method(self, method: F) -> F:
+        return method
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        del key, value
+
+
+def make_tracer(service: str) -> Any:
+    """Powertools ``Tracer`` (patching botocore only) when ``aws_xray_sdk`` is installed and
+    ``POWERTOOLS_TRACE_DISABLED`` is not true; else a no-op. The X-Ray SDK is not in this project's
+    dependencies (the Powertools layer has it) and costs init time: set POWERTOOLS_TRACE_DISABLED=true
+    to skip it in latency-critical functions. The handler is traced with ``capture_response=False``:
+    the response holds model output, which must not reach X-Ray metadata when text logging is off."""
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+    if disabled or importlib.util.find_spec("aws_xray_sdk") is None:
+        return NoopTracer()
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=service, patch_modules=("botocore",))

@@ -1,0 +1,104 @@
+"""Fixtures for the orchestrator Lambda tests.
+
+* Real AWS settings are removed from the environment and fake credentials set, so nothing can reach an
+  AWS account; Bedrock Runtime is the local stub (``tests/support/bedrock_stub.py``) reached by real
+  botocore through ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``.
+* ``load_orchestrator(...)`` writes a runtime_config.json into tmp, sets the environment and imports
+  ``lambdas.orchestrator.handler`` afresh, so every test gets new module-level state (settings, clients,
+  circuit breaker). Backoff bases are tiny (1-5 ms) and read timeouts short through that environment,
+  never through sleeps.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.lambdas.orchestrator_testkit import (
+    HANDLER_MODULE,
+    FakeLambdaContext,
+    base_env,
+    reset_powertools_logger,
+    sample_runtime_config,
+)
+from tests.support.bedrock_stub import BedrockStub
+
+# --- environment --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No real AWS configuration can leak in; fake credentials for SigV4 signing."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "POWERTOOLS_", "BEDROCK_", "CIRCUIT_", "TIME_BUDGET_", "IDEMPOTENCY_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("RUNTIME_CONFIG_PATH", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def stub_server() -> Iterator[BedrockStub]:
+    with BedrockStub(default_latency_ms=0) as server:
+        yield server
+
+
+@pytest.fixture
+def stub(stub_server: BedrockStub) -> Iterator[BedrockStub]:
+    stub_server.reset()
+    yield stub_server
+    stub_server.reset()
+
+
+LoadOrchestrator = Callable[..., ModuleType]
+
+
+@pytest.fixture
+def load_orchestrator(
+    stub: BedrockStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[LoadOrchestrator]:
+    """Import the handler afresh with ``config`` (default: the sample) and env overrides."""
+    del capsys  # requested so that the handler's logger binds to the captured stdout
+
+    def load(config: dict[str, Any] | None = None, **env: str | None) -> ModuleType:
+        config_path = tmp_path / "runtime_config.json"
+        config_path.write_text(json.dumps(config if config is not None else sample_runtime_config()))
+        for name, value in {**base_env(stub, config_path), **env}.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        reset_powertools_logger()
+        sys.modules.pop(HANDLER_MODULE, None)
+        module = importlib.import_module(HANDLER_MODULE)
+        module.metrics.clear_metrics()
+        return module
+
+    yield load
+    sys.modules.pop(HANDLER_MODULE, None)
+
+
+@pytest.fixture
+def orchestrator(load_orchestrator: LoadOrchestrator) -> ModuleType:
+    return load_orchestrator()
+
+
+# --- Lambda context -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()

@@ -1,0 +1,366 @@
+"""The API contract: endpoints, response shape, and exactly what reaches Bedrock Converse."""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.lambdas.conftest import LoadOrchestrator
+from tests.lambdas.orchestrator_testkit import (
+    ACCOUNT,
+    GUARDRAILS,
+    PROFILES,
+    FakeLambdaContext,
+    arn,
+    call,
+    converse_calls,
+    invoke_event,
+    load_event,
+    prompt,
+    sample_runtime_config,
+    user,
+)
+from tests.support.bedrock_stub import BedrockStub, Fault
+
+STS = PROFILES["support-ticket-summary"]
+LONG_TICKET = (
+    "Customer: my order #4411 arrived damaged on 3 Nov. I asked for a replacement twice.\n"
+    "Agent (5 Nov): please send photos.\nCustomer (6 Nov): photos attached. No reply since."
+)
+
+
+def test_health(orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub) -> None:
+    reply = call(orchestrator, load_event("health.json"), lambda_context)
+
+    assert reply.status == 200
+    assert reply.body == {"status": "ok", "environment": "dev"}
+    assert stub.calls == []
+
+
+def test_list_use_cases_shows_enabled_ones_only(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
+    reply = call(orchestrator, load_event("list_use_cases.json"), lambda_context)
+
+    assert reply.status == 200
+    assert [u["id"] for u in reply.body["useCases"]] == ["policy-qa", "support-ticket-summary"]
+    summary = reply.body["useCases"][1]
+    assert summary == {
+        "id": "support-ticket-summary",
+        "purpose": "Summarize an inbound customer support ticket thread into a handover note.",
+        "riskTier": "low",
+        "limits": {"maxInputTokens": 6000, "maxOutputTokens": 400},
+        "promptVersion": "v1",
+    }
+
+
+def test_invoke_returns_the_documented_shape(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN a ticket long enough for the primary route, and a model answer with known token counts
+    stub.script(
+        STS["primary"], [Fault.success(text="Issue: damaged order.", input_tokens=1000, output_tokens=200)]
+    )
+
+    # WHEN the sample event (with that body) is invoked
+    reply = call(orchestrator, invoke_event(body=user(LONG_TICKET)), lambda_context)
+
+    # THEN the body has every documented field with the model's answer and the contract's price
+    assert reply.status == 200, reply.body
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.body == {
+        "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "useCase": "support-ticket-summary",
+        "output": {"text": "Issue: damaged order.", "truncated": False},
+        "usage": {"inputTokens": 1000, "outputTokens": 200},
+        "estimatedCostUsd": pytest.approx(1000 / 1000 * 0.001 + 200 / 1000 * 0.005),
+        "guardrail": {"action": "NONE"},
+        "route": "primary",
+        "promptVersion": "v1",
+        "attempts": 1,
+        "fallbackUsed": False,
+    }
+
+
+def test_converse_request_is_built_from_the_contract_only(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    call(orchestrator, invoke_event(body=user(LONG_TICKET)), lambda_context)
+
+    [converse] = converse_calls(stub)
+    body = converse.body
+    # modelId: the application inference profile ARN, account from the invoked function's ARN
+    assert (
+        converse.target
+        == f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/{STS['primary']}"
+    )
+    # system prompt from the template, then a cache point (primary route has prompt_caching: true)
+    assert body["system"] == [
+        {"text": prompt("support-ticket-summary")["system"]},
+        {"cachePoint": {"type": "default"}},
+    ]
+    assert body["inferenceConfig"] == {"maxTokens": 400}
+    assert body["guardrailConfig"] == {
+        "guardrailIdentifier": GUARDRAILS["support-ticket-summary"],
+        "guardrailVersion": "3",
+        "trace": "enabled",
+    }
+    # the caller's text only inside guardContent
+    assert body["messages"] == [
+        {"role": "user", "content": [{"guardContent": {"text": {"text": LONG_TICKET}}}]}
+    ]
+    assert not {"toolConfig", "additionalModelRequestFields", "promptVariables"} & body.keys()
+    assert body["requestMetadata"] == {
+        "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "useCase": "support-ticket-summary",
+        "route": "primary",
+    }
+
+
+def test_multi_turn_history_guards_every_user_turn(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": LONG_TICKET},
+            {"role": "assistant", "content": "Issue: damaged order."},
+            {"role": "user", "content": "Shorter please, one line only, for the shift report."},
+        ]
+    }
+
+    reply = call(orchestrator, invoke_event(body=body), lambda_context)
+
+    assert reply.status == 200
+    sent = converse_calls(stub)[0].body["messages"]
+    assert sent == [
+        {"role": "user", "content": [{"guardContent": {"text": {"text": LONG_TICKET}}}]},
+        {"role": "assistant", "content": [{"text": "Issue: damaged order."}]},
+        {
+            "role": "user",
+            "content": [
+                {"guardContent": {"text": {"text": "Shorter please, one line only, for the shift report."}}}
+            ],
+        },
+    ]
+
+
+def test_short_requests_take_the_light_tier_route(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    reply = call(orchestrator, invoke_event(body=user("Printer offline, fixed.")), lambda_context)
+
+    assert reply.status == 200
+    assert reply.body["route"] == "light"
+    [converse] = converse_calls(stub)
+    assert converse.target == arn(STS["light"])
+    assert converse.body["system"] == [{"text": prompt("support-ticket-summary")["system"]}]  # no caching
+    # light route prices: 0.000035 in / 0.00014 out per 1k tokens
+    usage = reply.body["usage"]
+    expected = (usage["inputTokens"] * 0.000035 + usage["outputTokens"] * 0.00014) / 1000
+    assert reply.body["estimatedCostUsd"] == pytest.approx(expected)
+
+
+def test_grounded_use_case_sends_context_as_grounding_source(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    event = load_event("invoke_policy_qa_grounded.json")
+
+    reply = call(orchestrator, event, lambda_context)
+
+    assert reply.status == 200, reply.body
+    [converse] = converse_calls(stub)
+    assert converse.target == arn(PROFILES["policy-qa"]["primary"])
+    assert converse.body["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "guardContent": {
+                        "text": {
+                            "text": "Remote Work Policy, section 4.2: Employees may work remotely from outside "
+                            "their country of employment for up to 20 working days per calendar year, with "
+                            "prior manager approval.",
+                            "qualifiers": ["grounding_source"],
+                        }
+                    }
+                },
+                {
+                    "guardContent": {
+                        "text": {
+                            "text": "How many days can I work remotely from abroad each year?",
+                            "qualifiers": ["query"],
+                        }
+                    }
+                },
+            ],
+        }
+    ]
+    assert converse.body["guardrailConfig"]["guardrailIdentifier"] == GUARDRAILS["policy-qa"]
+
+
+def test_grounded_use_case_requires_context(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    reply = call(
+        orchestrator, invoke_event("policy-qa", body=user("How many leave days do I get?")), lambda_context
+    )
+
+    assert reply.status == 400
+    assert reply.body["error"]["code"] == "INVALID_REQUEST"
+    assert reply.body["error"]["field"] == "context"
+    assert stub.calls == []
+
+
+def test_context_without_grounding_is_guarded_without_qualifiers(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    body = {**user(LONG_TICKET), "context": "Customer tier: gold. Previous tickets: none."}
+
+    call(orchestrator, invoke_event(body=body), lambda_context)
+
+    content = converse_calls(stub)[0].body["messages"][0]["content"]
+    assert content == [
+        {"guardContent": {"text": {"text": "Customer tier: gold. Previous tickets: none."}}},
+        {"guardContent": {"text": {"text": LONG_TICKET}}},
+    ]
+
+
+def test_guardrail_intervention_returns_200_with_the_contracts_message(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN the guardrail blocks the input (Bedrock returns its own blocked text)
+    stub.script(STS["primary"], [Fault.guardrail_intervened("bedrock's text")])
+
+    reply = call(orchestrator, invoke_event(body=user(LONG_TICKET)), lambda_context)
+
+    # THEN 200, the contract's blocked-input message, INTERVENED, one call, no fallback
+    assert reply.status == 200
+    assert reply.body["output"]["text"] == "This ticket cannot be summarized."
+    assert reply.body["guardrail"] == {"action": "INTERVENED"}
+    assert reply.body["attempts"] == 1
+    assert reply.body["fallbackUsed"] is False
+    assert len(converse_calls(stub)) == 1
+
+
+def test_unpriced_route_reports_null_cost(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN the primary is unavailable, so the (unpriced) fallback answers
+    stub.script(STS["primary"], [Fault.access_denied()])
+
+    reply = call(orchestrator, invoke_event(body=user(LONG_TICKET)), lambda_context)
+
+    assert reply.status == 200
+    assert reply.body["route"] == "fallback"
+    assert reply.body["estimatedCostUsd"] is None
+
+
+def test_max_tokens_answer_is_marked_truncated(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    stub.script(STS["primary"], [Fault.success(text="x" * 5000)])  # no token override: the stub truncates
+    reply = call(orchestrator, invoke_event(body=user(LONG_TICKET)), lambda_context)
+    assert reply.status == 200
+    # the stub cuts the text at maxTokens (400) * 4 characters and reports stopReason max_tokens
+    assert reply.body["output"] == {"text": "x" * 1600, "truncated": True}
+    assert reply.body["usage"]["outputTokens"] == 400
+
+
+def test_account_override_and_arn_values(
+    load_orchestrator: LoadOrchestrator, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    resources: dict[str, dict[str, Any]] = {
+        "support-ticket-summary": {
+            "primary": "arn:aws:bedrock:us-west-2:999999999999:application-inference-profile/fullarn0001",
+            "fallback": "stsfallbk01",
+            "light": "stslight001",
+            "guardrail": "grsts0000001",
+            "guardrail_version": 7,
+        },
+        "policy-qa": {"primary": "p1", "fallback": "f1", "guardrail": "g1", "guardrail_version": "DRAFT"},
+    }
+    module = load_orchestrator(BEDROCK_RESOURCES=json.dumps(resources), AWS_ACCOUNT_ID="210987654321")
+
+    call(module, invoke_event(body=user(LONG_TICKET)), lambda_context)
+    stub.script(None, [Fault.throttling()] * 3)
+    call(module, invoke_event(body=user(LONG_TICKET)), lambda_context)
+
+    targets = [c.target for c in converse_calls(stub)]
+    assert targets[0] == resources["support-ticket-summary"]["primary"]  # an ARN is used as is
+    assert targets[-1] == "arn:aws:bedrock:us-east-1:210987654321:application-inference-profile/stsfallbk01"
+    assert converse_calls(stub)[0].body["guardrailConfig"]["guardrailVersion"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "code"),
+    [
+        (invoke_event("no-such-use-case", body=user("hi")), 404, "USE_CASE_NOT_FOUND"),
+        (invoke_event("rfp-drafting", body=user("Describe your SOC 2 controls.")), 404, "USE_CASE_NOT_FOUND"),
+        ({**load_event("health.json"), "path": "/nope", "resource": "/nope"}, 404, "NOT_FOUND"),
+        ({**load_event("health.json"), "httpMethod": "DELETE"}, 404, "NOT_FOUND"),
+    ],
+    ids=["unknown-use-case", "disabled-use-case", "unknown-path", "unknown-method"],
+)
+def test_not_found(
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    event: dict[str, Any],
+    status: int,
+    code: str,
+) -> None:
+    reply = call(orchestrator, event, lambda_context)
+
+    assert reply.status == status
+    assert reply.body["error"]["code"] == code
+    assert reply.body["error"]["requestId"] == event["requestContext"]["requestId"]
+    assert stub.calls == []
+
+
+def test_unexpected_bug_is_500_internal_without_details(
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("secret internal detail")
+
+    monkeypatch.setattr(orchestrator, "estimate_cost_usd", broken)
+
+    reply = call(orchestrator, invoke_event(body=user(LONG_TICKET)), lambda_context)
+
+    assert reply.status == 500
+    assert reply.body == {
+        "error": {
+            "code": "INTERNAL",
+            "message": "An internal error occurred. Quote the request id when reporting it.",
+            "field": None,
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        }
+    }
+    assert "secret" not in str(reply.body)
+
+
+@pytest.mark.parametrize("event", [{"unexpected": "shape"}, {"httpMethod": "POST"}, {}])
+def test_non_api_gateway_event_gets_a_json_error_not_a_crash(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub, event: dict[str, Any]
+) -> None:
+    response = orchestrator.lambda_handler(event, lambda_context)
+
+    # not an API Gateway event: nothing the API promises applies, so it is the catch-all 500
+    assert response["statusCode"] == 500
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "INTERNAL"
+    assert error["requestId"] == lambda_context.aws_request_id
+    assert stub.calls == []
+
+
+def test_sample_config_is_what_the_tests_use() -> None:
+    # guard against the sample drifting from the documented runtime_config shape
+    config = sample_runtime_config()
+    assert set(config) == {"schema_version", "environment", "use_cases"}
+    assert config["use_cases"]["policy-qa"]["guardrail"]["grounding"] is True

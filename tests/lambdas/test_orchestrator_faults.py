@@ -1,0 +1,235 @@
+"""Fault matrix, throttling, time budget and circuit breaker, end to end through real botocore.
+
+Settings of these tests (``base_env``): 3 attempts per route, backoff base 1 ms / cap 5 ms, read timeout
+500 ms, minimum attempt 100 ms, safety margin 200 ms. Bound: at most 3 x 2 = 6 Bedrock calls per request.
+"""
+
+from __future__ import annotations
+
+import time
+from types import ModuleType
+
+import pytest
+
+from tests.lambdas.conftest import LoadOrchestrator
+from tests.lambdas.orchestrator_testkit import (
+    PROFILES,
+    FakeLambdaContext,
+    call,
+    calls_to,
+    converse_calls,
+    invoke_event,
+    output_lines,
+    user,
+)
+from tests.support.bedrock_stub import BedrockStub, Fault
+
+STS = PROFILES["support-ticket-summary"]
+TICKET = "Customer reports the invoice PDF for October is blank when downloaded from the billing page."
+MAX_ATTEMPTS = 3
+CALL_BOUND = MAX_ATTEMPTS * 2
+
+
+def _on_primary_every_attempt(fault: Fault) -> list[Fault]:
+    return [fault] * MAX_ATTEMPTS
+
+
+# (fault scripted on the primary route, primary calls, fallback used, status, response error code / text)
+FAULT_MATRIX = [
+    pytest.param(Fault.throttling(), 3, True, 200, id="429-throttling"),
+    pytest.param(Fault.model_not_ready(), 3, True, 200, id="429-model-not-ready"),
+    pytest.param(Fault.service_unavailable(), 3, True, 200, id="503-service-unavailable"),
+    pytest.param(Fault.internal_server(), 3, True, 200, id="500-internal-server"),
+    pytest.param(Fault.model_timeout(), 3, True, 200, id="408-model-timeout"),
+    pytest.param(Fault.read_timeout(2.0), 3, True, 200, id="read-timeout"),
+    pytest.param(Fault.connection_reset(), 3, True, 200, id="connection-reset"),
+    pytest.param(Fault.malformed_body(), 3, True, 200, id="malformed-truncated-json"),
+    pytest.param(Fault.malformed_body(b"[]"), 3, True, 200, id="malformed-non-object-json"),
+    pytest.param(Fault.malformed_body(b'{"output": {}}'), 3, True, 200, id="shape-invalid-json"),
+    pytest.param(Fault.guardrail_intervened(), 1, False, 200, id="guardrail-intervened"),
+    pytest.param(Fault.validation(), 1, False, 502, id="400-validation"),
+    pytest.param(Fault.access_denied(), 1, True, 200, id="403-access-denied"),
+    pytest.param(Fault.resource_not_found(), 1, True, 200, id="404-resource-not-found"),
+    pytest.param(Fault.model_error(), 1, True, 200, id="424-model-error"),
+    pytest.param(Fault.service_quota_exceeded(), 1, True, 200, id="400-service-quota-exceeded"),
+]
+
+
+@pytest.mark.parametrize(("fault", "primary_calls", "fallback_used", "status"), FAULT_MATRIX)
+def test_fault_matrix(
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    fault: Fault,
+    primary_calls: int,
+    fallback_used: bool,
+    status: int,
+) -> None:
+    # GIVEN the primary route answers every attempt with the fault; the fallback is healthy
+    stub.script(STS["primary"], _on_primary_every_attempt(fault))
+
+    # WHEN a request arrives
+    reply = call(orchestrator, invoke_event(body=user(TICKET)), lambda_context)
+
+    # THEN the primary was called as often as the policy allows, the fallback only if allowed
+    assert reply.status == status, reply.body
+    assert calls_to(stub, STS["primary"]) == primary_calls
+    assert calls_to(stub, STS["fallback"]) == (1 if fallback_used else 0)
+    assert len(converse_calls(stub)) <= CALL_BOUND
+    if status == 200:
+        assert reply.body["attempts"] == primary_calls + (1 if fallback_used else 0)
+        assert reply.body["fallbackUsed"] is fallback_used
+        assert reply.body["route"] == ("fallback" if fallback_used else "primary")
+    else:
+        assert reply.body["error"]["code"] == "UPSTREAM_REJECTED"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.guardrail_intervened(), Fault.validation()],
+    ids=["guardrail-intervened", "validation"],
+)
+def test_non_retryable_costs_exactly_one_call(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub, fault: Fault
+) -> None:
+    stub.script(None, [fault] * CALL_BOUND)
+
+    call(orchestrator, invoke_event(body=user(TICKET)), lambda_context)
+
+    assert len(converse_calls(stub)) == 1
+
+
+def test_one_transient_error_is_retried_on_the_same_route(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    stub.script(STS["primary"], [Fault.service_unavailable()])
+
+    reply = call(orchestrator, invoke_event(body=user(TICKET)), lambda_context)
+
+    assert reply.status == 200
+    assert reply.body["attempts"] == 2
+    assert reply.body["fallbackUsed"] is False
+    assert calls_to(stub, STS["primary"]) == 2
+    assert calls_to(stub, STS["fallback"]) == 0
+
+
+def test_throttled_everywhere_is_429_with_retry_after(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    stub.script(None, [Fault.throttling()] * (CALL_BOUND + 2))
+
+    reply = call(orchestrator, invoke_event(body=user(TICKET)), lambda_context)
+
+    assert reply.status == 429
+    assert reply.body["error"]["code"] == "THROTTLED"
+    assert reply.headers["Retry-After"] == "1"  # ceil(backoff cap 5 ms), at least 1 s
+    assert calls_to(stub, STS["primary"]) == MAX_ATTEMPTS
+    assert calls_to(stub, STS["fallback"]) == MAX_ATTEMPTS
+    assert len(converse_calls(stub)) == CALL_BOUND
+
+
+@pytest.mark.parametrize(
+    ("primary", "fallback", "status", "code"),
+    [
+        ([Fault.service_unavailable()] * 3, [Fault.service_unavailable()] * 3, 503, "UPSTREAM_UNAVAILABLE"),
+        ([Fault.throttling()] * 3, [Fault.internal_server()] * 3, 503, "UPSTREAM_UNAVAILABLE"),
+        ([Fault.access_denied()], [Fault.access_denied()], 503, "UPSTREAM_UNAVAILABLE"),
+        ([Fault.throttling()] * 3, [Fault.validation()], 502, "UPSTREAM_REJECTED"),
+    ],
+    ids=["503-everywhere", "throttle-then-500", "access-denied-both", "validation-on-fallback"],
+)
+def test_all_options_failed(
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    primary: list[Fault],
+    fallback: list[Fault],
+    status: int,
+    code: str,
+) -> None:
+    stub.script(STS["primary"], primary)
+    stub.script(STS["fallback"], fallback)
+
+    reply = call(orchestrator, invoke_event(body=user(TICKET)), lambda_context)
+
+    assert reply.status == status
+    assert reply.body["error"]["code"] == code
+    assert "Retry-After" not in reply.headers
+    assert calls_to(stub, STS["primary"]) == len(primary)
+    assert calls_to(stub, STS["fallback"]) == len(fallback)
+
+
+def test_time_budget_exhaustion_is_504(orchestrator: ModuleType, stub: BedrockStub) -> None:
+    # GIVEN 1 s of Lambda time left (800 ms budget after the 200 ms margin) and a model that hangs
+    stub.script(None, [Fault.read_timeout(3.0)] * CALL_BOUND)
+    context = FakeLambdaContext(remaining_ms=1000)
+
+    started = time.monotonic()
+    reply = call(orchestrator, invoke_event(body=user(TICKET)), context)
+    elapsed = time.monotonic() - started
+
+    # THEN 504 within the budget: the first attempt times out at 500 ms, the next one (if any time is
+    # left) is cut to fit, and the fallback never gets the minimum 100 ms it needs
+    assert reply.status == 504
+    assert reply.body["error"]["code"] == "TIME_BUDGET_EXCEEDED"
+    assert elapsed < 1.0
+    assert 1 <= calls_to(stub, STS["primary"]) <= 2
+    assert calls_to(stub, STS["fallback"]) == 0
+
+
+def test_no_time_left_means_no_call(orchestrator: ModuleType, stub: BedrockStub) -> None:
+    reply = call(orchestrator, invoke_event(body=user(TICKET)), FakeLambdaContext(remaining_ms=250))
+
+    assert reply.status == 504
+    assert converse_calls(stub) == []
+
+
+def test_open_circuit_skips_the_primary_until_the_cool_down_ends(
+    load_orchestrator: LoadOrchestrator,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a breaker that opens after 3 failures in 60 s, for 30 s
+    module = load_orchestrator(
+        CIRCUIT_FAILURE_THRESHOLD="3", CIRCUIT_WINDOW_MS="60000", CIRCUIT_COOLDOWN_MS="30000"
+    )
+    now = [1000.0]
+    module.circuit.clock = lambda: now[0]
+    stub.script(STS["primary"], [Fault.service_unavailable()] * 3)
+
+    # WHEN the primary fails three times in one request (answered by the fallback)
+    first = call(module, invoke_event(body=user(TICKET)), lambda_context)
+    stub.reset()
+    # AND another request arrives during the cool-down
+    second = call(module, invoke_event(body=user(TICKET)), lambda_context)
+
+    # THEN the second goes straight to the fallback: one call, logged as skipped
+    assert first.status == 200 and first.body["attempts"] == 4
+    assert second.status == 200
+    assert second.body["attempts"] == 1
+    assert second.body["fallbackUsed"] is True
+    assert calls_to(stub, STS["primary"]) == 0
+    assert calls_to(stub, STS["fallback"]) == 1
+    logs, _ = output_lines(capsys.readouterr().out)
+    assert logs[-1]["circuitSkipped"] == ["primary"]
+
+    # WHEN the cool-down is over, the primary is tried again
+    now[0] += 31
+    stub.reset()
+    third = call(module, invoke_event(body=user(TICKET)), lambda_context)
+    assert third.body["route"] == "primary"
+    assert calls_to(stub, STS["primary"]) == 1
+
+
+def test_circuit_counts_failures_per_use_case_and_route(
+    load_orchestrator: LoadOrchestrator, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    module = load_orchestrator(CIRCUIT_FAILURE_THRESHOLD="3")
+    stub.script(STS["primary"], [Fault.internal_server()] * 3)
+
+    call(module, invoke_event(body=user(TICKET)), lambda_context)
+
+    assert module.circuit.is_open("support-ticket-summary/primary")
+    assert not module.circuit.is_open("support-ticket-summary/fallback")
+    assert not module.circuit.is_open("policy-qa/primary")

@@ -1,0 +1,369 @@
+"""``invoke_with_resilience`` and its parts, with a fake client, clock and sleep (no network, no waiting)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError, ParamValidationError, ReadTimeoutError
+
+from lambdas.orchestrator.bedrock import (
+    AttemptRecord,
+    BedrockClients,
+    FailureKind,
+    MalformedResponseError,
+    Outcome,
+    RouteTarget,
+    backoff_seconds,
+    classify,
+    invoke_with_resilience,
+    parse_converse_response,
+)
+from lambdas.orchestrator.routing import CircuitBreaker
+from lambdas.orchestrator.settings import ResilienceSettings
+
+POLICY = ResilienceSettings(
+    max_attempts_per_route=3,
+    backoff_base_s=0.1,
+    backoff_max_s=0.3,
+    read_timeout_s=5.0,
+    min_attempt_s=0.5,
+)
+OK = {
+    "output": {"message": {"role": "assistant", "content": [{"text": "fine"}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 10, "outputTokens": 2, "totalTokens": 12},
+    "metrics": {"latencyMs": 42},
+}
+
+
+def client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Converse"
+    )
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class ScriptedClients:
+    """Answers per route from a script of outcomes (dict = response, exception = raised); records calls."""
+
+    def __init__(self, clock: FakeClock, script: dict[str, list[Any]], call_seconds: float = 0.01) -> None:
+        self.clock = clock
+        self.script = {route: list(outcomes) for route, outcomes in script.items()}
+        self.call_seconds = call_seconds
+        self.calls: list[tuple[str, float]] = []  # (route, read timeout)
+
+    def client_for(self, read_timeout_s: float) -> Any:
+        outer = self
+
+        class _Client:
+            def converse(self, **kwargs: Any) -> dict[str, Any]:
+                route = kwargs["modelId"]
+                outer.calls.append((route, read_timeout_s))
+                outcome = outer.script[route].pop(0) if outer.script.get(route) else OK
+                if isinstance(outcome, ReadTimeoutError):
+                    outer.clock.now += read_timeout_s
+                    raise outcome
+                outer.clock.now += outer.call_seconds
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                return dict(outcome)
+
+        return _Client()
+
+
+PLAN = [
+    RouteTarget(route="primary", arguments={"modelId": "primary"}, circuit_key="uc/primary"),
+    RouteTarget(route="fallback", arguments={"modelId": "fallback"}, circuit_key=None),
+]
+
+
+def run(
+    script: dict[str, list[Any]],
+    *,
+    budget_s: float = 20.0,
+    policy: ResilienceSettings = POLICY,
+    circuit: CircuitBreaker | None = None,
+    rand: Callable[[], float] = lambda: 0.5,
+) -> tuple[Any, ScriptedClients, FakeClock]:
+    clock = FakeClock()
+    clients = ScriptedClients(clock, script)
+    result = invoke_with_resilience(
+        plan=PLAN,
+        clients=clients,
+        policy=policy,
+        deadline=clock() + budget_s,
+        circuit=circuit,
+        clock=clock,
+        sleep=clock.sleep,
+        rand=rand,
+    )
+    return result, clients, clock
+
+
+def test_backoff_is_capped_exponential_with_full_jitter() -> None:
+    assert [backoff_seconds(n, POLICY, lambda: 1.0) for n in (1, 2, 3, 4)] == pytest.approx(
+        [0.1, 0.2, 0.3, 0.3]
+    )
+    assert backoff_seconds(3, POLICY, lambda: 0.0) == 0.0
+    assert backoff_seconds(2, POLICY, lambda: 0.25) == pytest.approx(0.05)
+
+
+def test_retries_sleep_between_attempts_then_fall_back() -> None:
+    result, clients, clock = run({"primary": [client_error("ThrottlingException", 429)] * 3})
+
+    assert result.outcome is Outcome.ANSWERED
+    assert result.route == "fallback"
+    assert [route for route, _ in clients.calls] == ["primary", "primary", "primary", "fallback"]
+    assert clock.sleeps == pytest.approx([0.05, 0.1])  # rand 0.5 x (0.1, 0.2); none after the last attempt
+    assert [a.result for a in result.attempts] == ["ThrottlingException"] * 3 + ["ok"]
+
+
+def test_success_reports_model_answer() -> None:
+    result, _, _ = run({})
+
+    assert result.outcome is Outcome.ANSWERED
+    assert result.calls == 1
+    assert result.answer is not None
+    assert (result.answer.text, result.answer.input_tokens, result.answer.output_tokens) == ("fine", 10, 2)
+    assert result.answer.model_latency_ms == 42
+
+
+def test_total_calls_never_exceed_two_routes_of_attempts() -> None:
+    error = client_error("ServiceUnavailableException", 503)
+    result, clients, _ = run({"primary": [error] * 10, "fallback": [error] * 10})
+
+    assert result.outcome is Outcome.UNAVAILABLE
+    assert len(clients.calls) == 2 * POLICY.max_attempts_per_route
+
+
+def test_all_throttled_is_throttled() -> None:
+    error = client_error("ThrottlingException", 429)
+    result, _, _ = run({"primary": [error] * 3, "fallback": [error] * 3})
+    assert result.outcome is Outcome.THROTTLED
+
+
+def test_validation_is_rejected_without_retry_or_fallback() -> None:
+    result, clients, clock = run({"primary": [client_error("ValidationException", 400)]})
+
+    assert result.outcome is Outcome.REJECTED
+    assert clients.calls == [("primary", 5.0)]
+    assert clock.sleeps == []
+
+
+def test_read_timeout_shrinks_to_the_remaining_budget() -> None:
+    # GIVEN 6 s of budget and a model that never answers in time
+    hang = ReadTimeoutError(endpoint_url="http://stub")
+    result, clients, _ = run({"primary": [hang] * 3, "fallback": [hang] * 3}, budget_s=6.0, rand=lambda: 0.0)
+
+    # THEN the first attempt gets the full 5 s read timeout, the second only what is left (1 s),
+    # and nothing starts once less than the 0.5 s minimum remains
+    assert [timeout for _, timeout in clients.calls] == pytest.approx([5.0, 1.0])
+    assert result.outcome is Outcome.TIMED_OUT
+
+
+def test_backoff_that_does_not_fit_moves_to_the_next_route() -> None:
+    # GIVEN just over one attempt of budget left after a failure: waiting would leave no room
+    error = client_error("InternalServerException", 500)
+    result, clients, clock = run({"primary": [error] * 3}, budget_s=0.6, rand=lambda: 1.0)
+
+    # THEN no sleep: the fallback starts at once, in the time a backoff would have wasted
+    assert clock.sleeps == []
+    assert [route for route, _ in clients.calls] == ["primary", "fallback"]
+    assert result.outcome is Outcome.ANSWERED
+    assert result.route == "fallback"
+
+
+def test_circuit_breaker_records_failures_and_successes() -> None:
+    clock = FakeClock()
+    circuit = CircuitBreaker(failure_threshold=3, window_s=10, cooldown_s=5, clock=clock)
+    error = client_error("ServiceUnavailableException", 503)
+
+    run({"primary": [error] * 3}, circuit=circuit)
+
+    assert circuit.is_open("uc/primary")
+    assert not circuit.allow("uc/primary")
+    clock.now += 5.1
+    assert circuit.allow("uc/primary")  # half-open after the cool-down
+    assert not circuit.is_open("uc/primary")
+
+
+def test_circuit_breaker_window_and_success_reset() -> None:
+    clock = FakeClock()
+    circuit = CircuitBreaker(failure_threshold=3, window_s=10, cooldown_s=5, clock=clock)
+
+    circuit.record_failure("k")
+    circuit.record_failure("k")
+    clock.now += 11  # the first two fall out of the window
+    circuit.record_failure("k")
+    assert circuit.allow("k")
+    circuit.record_failure("k")
+    circuit.record_success("k")  # a success clears the count
+    circuit.record_failure("k")
+    assert circuit.allow("k")
+    circuit.record_failure("k")
+    circuit.record_failure("k")
+    assert not circuit.allow("k")
+
+
+def test_guardrail_intervention_is_an_answer_not_a_failure() -> None:
+    blocked = {**OK, "stopReason": "guardrail_intervened", "usage": {"inputTokens": 0, "outputTokens": 0}}
+    circuit = CircuitBreaker(failure_threshold=1, window_s=10, cooldown_s=5)
+
+    result, clients, _ = run({"primary": [blocked]}, circuit=circuit)
+
+    assert result.outcome is Outcome.INTERVENED
+    assert len(clients.calls) == 1
+    assert circuit.allow("uc/primary")
+
+
+def test_a_bug_propagates() -> None:
+    with pytest.raises(ParamValidationError):
+        run({"primary": [ParamValidationError(report="bad")]})
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "code", "throttle"),
+    [
+        (client_error("ThrottlingException", 429), FailureKind.RETRY, "ThrottlingException", True),
+        (client_error("ModelNotReadyException", 429), FailureKind.RETRY, "ModelNotReadyException", False),
+        (
+            client_error("ServiceUnavailableException", 503),
+            FailureKind.RETRY,
+            "ServiceUnavailableException",
+            False,
+        ),
+        (client_error("InternalServerException", 500), FailureKind.RETRY, "InternalServerException", False),
+        (client_error("ModelTimeoutException", 408), FailureKind.RETRY, "ModelTimeoutException", False),
+        (client_error("SomethingNew", 502), FailureKind.RETRY, "SomethingNew", False),
+        (client_error("AccessDeniedException", 403), FailureKind.NEXT_ROUTE, "AccessDeniedException", False),
+        (
+            client_error("ResourceNotFoundException", 404),
+            FailureKind.NEXT_ROUTE,
+            "ResourceNotFoundException",
+            False,
+        ),
+        (
+            client_error("ServiceQuotaExceededException", 400),
+            FailureKind.NEXT_ROUTE,
+            "ServiceQuotaExceededException",
+            True,
+        ),
+        (client_error("ValidationException", 400), FailureKind.REJECTED, "ValidationException", False),
+        (ReadTimeoutError(endpoint_url="u"), FailureKind.RETRY, "ReadTimeout", False),
+        (ConnectionClosedError(endpoint_url="u"), FailureKind.RETRY, "ConnectionClosed", False),
+        (MalformedResponseError("x"), FailureKind.RETRY, "MalformedResponse", False),
+        (
+            AttributeError("'list' object has no attribute 'get'"),
+            FailureKind.RETRY,
+            "MalformedResponse",
+            False,
+        ),
+    ],
+)
+def test_classify(exc: BaseException, kind: FailureKind, code: str, throttle: bool) -> None:
+    failure = classify(exc)
+    assert failure is not None
+    assert (failure.kind, failure.code, failure.throttle) == (kind, code, throttle)
+
+
+def test_classify_leaves_bugs_alone() -> None:
+    assert classify(KeyError("x")) is None
+    assert classify(ParamValidationError(report="x")) is None
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"message": "truncated json"},
+        {**OK, "output": {}},
+        {**OK, "output": {"message": {"content": "not a list"}}},
+        {**OK, "usage": {"inputTokens": -1, "outputTokens": 1}},
+        {**OK, "usage": {"inputTokens": "1", "outputTokens": 1}},
+        {**OK, "stopReason": "tool_use"},
+        {**OK, "stopReason": "malformed_model_output"},
+        {**OK, "output": {"message": {"content": []}}},
+        [],
+    ],
+)
+def test_shape_invalid_responses_are_malformed(response: Any) -> None:
+    with pytest.raises(MalformedResponseError):
+        parse_converse_response(response)
+
+
+def test_blocked_side_from_the_guardrail_trace() -> None:
+    base = {**OK, "stopReason": "guardrail_intervened"}
+    output_blocked = {
+        **base,
+        "trace": {
+            "guardrail": {
+                "inputAssessment": {"gr": {"contentPolicy": {"filters": [{"action": "NONE"}]}}},
+                "outputAssessments": {"gr": [{"contentPolicy": {"filters": [{"action": "BLOCKED"}]}}]},
+            }
+        },
+    }
+    input_blocked = {
+        **base,
+        "trace": {
+            "guardrail": {"inputAssessment": {"gr": {"topicPolicy": {"topics": [{"action": "BLOCKED"}]}}}}
+        },
+    }
+
+    assert parse_converse_response(output_blocked).blocked_side == "output"
+    assert parse_converse_response(input_blocked).blocked_side == "input"
+    assert parse_converse_response({**OK, "stopReason": "content_filtered"}).blocked_side == "output"
+
+
+def test_attempt_record_is_plain_data() -> None:
+    assert AttemptRecord("primary", "ok", 0.1) == AttemptRecord("primary", "ok", 0.1)
+
+
+def test_circuit_breaker_is_thread_safe() -> None:
+    circuit = CircuitBreaker(failure_threshold=1000, window_s=60, cooldown_s=60)
+
+    def fail_many() -> None:
+        for _ in range(250):
+            circuit.record_failure("k")
+
+    threads = [threading.Thread(target=fail_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # exactly 1000 failures counted: the circuit opened once, on the 1000th
+    assert circuit.is_open("k")
+    circuit.record_success("k")
+    assert circuit.allow("k")
+
+
+def test_clients_are_reused_and_only_shrink_near_the_deadline() -> None:
+    clients = BedrockClients(region="us-east-1", connect_timeout_s=1.0, read_timeout_s=25.0)
+
+    default = clients.client_for(25.0)
+    assert clients.client_for(400.0) is default  # never longer than the configured read timeout
+    short = clients.client_for(1.27)
+    assert clients.client_for(1.21) is short  # 100 ms buckets
+    config = short.meta.config  # type: ignore[attr-defined]
+    assert config.read_timeout == pytest.approx(1.2)
+    assert config.connect_timeout == 1.0
+    # one HTTP request per call: the orchestrator's loop is the only retry loop
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert default.meta.config.read_timeout == 25.0  # type: ignore[attr-defined]
+    for timeout in range(1, 20):
+        clients.client_for(timeout / 10)
+    assert len(clients._clients) == 8  # bounded cache
