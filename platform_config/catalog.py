@@ -80,6 +80,7 @@ class ModelCatalog:
                 price_per_1k_input_usd=price.get("input"),
                 price_per_1k_output_usd=price.get("output"),
                 prompt_caching=bool(model.get("prompt_caching", False)),
+                price_confirmed=bool(price.get("confirmed", True)),
             )
 
         if geography is None:

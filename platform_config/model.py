@@ -90,6 +90,8 @@ class ModelSource:
     price_per_1k_input_usd: float | None = None
     price_per_1k_output_usd: float | None = None
     prompt_caching: bool = False
+    #: False when the catalog's price comes from a secondary source, not the AWS pricing page.
+    price_confirmed: bool = True
 
     @property
     def routes_globally(self) -> bool:

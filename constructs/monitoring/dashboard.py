@@ -23,15 +23,17 @@ def estimated_cost(
 ) -> cloudwatch.MathExpression | None:
     """USD per period from token counts and the catalog's list prices; None if no route is priced.
 
-    An unpriced route is left out of the sum (and the label says so) rather than counted as free.
+    An unpriced route is left out of the sum (and the label says so) rather than counted as free; a
+    price the catalog marks ``confirmed: false`` is used, and the label says so too.
     """
-    terms, metrics, unpriced = [], {}, []
+    terms, metrics, unpriced, unconfirmed = [], {}, [], False
     for i, (route, profile) in enumerate(profiles.items()):
         price_in = profile.source.price_per_1k_input_usd
         price_out = profile.source.price_per_1k_output_usd
         if price_in is None or price_out is None:
             unpriced.append(route)
             continue
+        unconfirmed |= not profile.source.price_confirmed
         tokens_in, tokens_out = f"{id_prefix}in{i}", f"{id_prefix}out{i}"
         metrics[tokens_in] = profile.metric_input_tokens(period=period)
         metrics[tokens_out] = profile.metric_output_tokens(period=period)
@@ -41,6 +43,8 @@ def estimated_cost(
     if not terms:
         return None
     suffix = f" (excludes unpriced: {', '.join(unpriced)})" if unpriced else ""
+    if unconfirmed:
+        suffix += " (unconfirmed list prices)"
     return cloudwatch.MathExpression(
         expression=" + ".join(terms), using_metrics=metrics, label=label + suffix, period=period
     )

@@ -189,6 +189,8 @@ def test_estimated_cost_uses_catalog_prices(synthesized: Synthesized, config: Pl
     assert contract.primary.price_per_1k_input_usd == 0.0033
     assert f"* {contract.primary.price_per_1k_input_usd:.8f} / 1000" in body
     assert f"* {contract.primary.price_per_1k_output_usd:.8f} / 1000" in body
+    assert contract.primary.price_confirmed is False
+    assert "(unconfirmed list prices)" in body
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
