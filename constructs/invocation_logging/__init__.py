@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 
+from bedrock_constructs import keys
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.nag import acknowledge_all
 from bedrock_constructs.retention import log_retention
@@ -84,36 +85,12 @@ class InvocationLogging(Construct):
         }
 
         if encryption_key is None:
-            key = kms.Key(
+            key = keys.encryption_key(
                 self,
                 "Key",
                 description="Encrypts Amazon Bedrock model invocation logs (S3 objects and CloudWatch Logs)",
-                enable_key_rotation=True,
                 removal_policy=removal_policy,
-            )
-            key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowCloudWatchLogsForThisAccount",
-                    principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                    actions=[
-                        "kms:Encrypt*",
-                        "kms:Decrypt*",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:Describe*",
-                    ],
-                    resources=["*"],
-                    conditions={
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                                service="logs",
-                                resource="log-group",
-                                resource_name="*",
-                                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                            )
-                        }
-                    },
-                )
+                for_cloudwatch_logs=True,
             )
             key.add_to_resource_policy(
                 iam.PolicyStatement(

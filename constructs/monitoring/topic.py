@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 
+from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.nag import acknowledge
 from constructs import Construct
 
@@ -36,11 +36,10 @@ class NotificationTopic(Construct):
     ) -> None:
         super().__init__(scope, id)
         account = cdk.Stack.of(self).account
-        self.key = kms.Key(
+        self.key = encryption_key(
             self,
             "Key",
             description="Encrypts bedrock-platform alarm and budget notifications",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
         )
         self.key.add_to_resource_policy(

@@ -16,13 +16,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 
+from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.monitoring.dashboard import PlatformDashboard
 from bedrock_constructs.nag import acknowledge, acknowledge_all
@@ -186,36 +186,12 @@ class OrchestrationApi(Construct):
         stack = cdk.Stack.of(self)
         self.use_cases = list(use_cases)
 
-        self.key = kms.Key(
+        self.key = encryption_key(
             self,
             "Key",
             description="Encrypts the orchestration API's logs and idempotency records",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsForThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
+            for_cloudwatch_logs=True,
         )
 
         # ---------------------------------------------------------------- idempotency store
