@@ -307,7 +307,7 @@ def _environment(doc: _Document, problems: list[Problem]) -> EnvironmentConfig:
             https_endpoints=tuple(notifications.get("https_endpoints") or ()),
         ),
         production=d.get("production", False),
-        reserved_concurrency=d.get("reserved_concurrency"),
+        reserved_concurrency=d["reserved_concurrency"],
         source_file=doc.display,
     )
 

@@ -68,8 +68,8 @@ class EnvironmentConfig:
     owns_invocation_logging: bool
     notifications: NotificationTargets
     source_file: str
+    reserved_concurrency: int
     production: bool = False
-    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)

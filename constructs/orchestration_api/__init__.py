@@ -3,6 +3,7 @@ that routes, guards, retries, falls back and meters every Bedrock call."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import tempfile
@@ -41,6 +42,10 @@ POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}"
 #: API Gateway's integration timeout is 29 s; the function must give up (and answer) before it.
 API_GATEWAY_TIMEOUT = cdk.Duration.seconds(29)
+SERVICE_NAME = "bedrock-orchestrator"
+METRICS_NAMESPACE = "BedrockPlatform"
+#: Below this the orchestrator has no time budget left for a single Bedrock attempt.
+MIN_TIMEOUT = cdk.Duration.seconds(5)
 #: The function's default timeout: below the integration timeout so it can still answer (504).
 DEFAULT_TIMEOUT = cdk.Duration.seconds(28)
 
@@ -49,7 +54,8 @@ INVOKE_REQUEST_SCHEMA = apigw.JsonSchema(
     title="InvokeRequest",
     type=apigw.JsonSchemaType.OBJECT,
     required=["messages"],
-    additional_properties=False,
+    # Unknown and forbidden fields (modelId, system, maxTokens, ...) pass the edge on purpose: the Lambda
+    # refuses them with FORBIDDEN_FIELD / UNKNOWN_FIELD and names the field.
     properties={
         "messages": apigw.JsonSchema(
             type=apigw.JsonSchemaType.ARRAY,
@@ -58,7 +64,6 @@ INVOKE_REQUEST_SCHEMA = apigw.JsonSchema(
             items=apigw.JsonSchema(
                 type=apigw.JsonSchemaType.OBJECT,
                 required=["role", "content"],
-                additional_properties=False,
                 properties={
                     "role": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["user", "assistant"]),
                     "content": apigw.JsonSchema(
@@ -131,6 +136,8 @@ def _bundle(code_directory: Path, config: dict[str, Any]) -> str:
     if not (code_directory / "handler.py").is_file():
         raise ValueError(f"OrchestrationApi: {code_directory} has no handler.py; pass code_directory=")
     out = Path(tempfile.mkdtemp(prefix="bedrock-platform-orchestrator-"))
+    # CDK copies the asset into the cloud assembly during synth; the staging folder is not needed after.
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     package = out / "orchestrator"
     shutil.copytree(
         code_directory, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "runtime_config.json")
@@ -160,7 +167,7 @@ class OrchestrationApi(Construct):
         environment: str,
         log_retention_days: int,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
-        reserved_concurrency: int | None = None,
+        reserved_concurrency: int,
         topic: sns.ITopic | None = None,
         dashboard: PlatformDashboard | None = None,
         code_directory: Path = DEFAULT_CODE_DIRECTORY,
@@ -174,17 +181,22 @@ class OrchestrationApi(Construct):
         problems = []
         if not use_cases:
             problems.append("use_cases is empty: an API with nothing to route to")
+        if timeout.to_seconds() < MIN_TIMEOUT.to_seconds():
+            problems.append(
+                f"timeout {timeout.to_seconds():g} s leaves no time for a Bedrock call; use at least 5 s"
+            )
         if timeout.to_seconds() >= API_GATEWAY_TIMEOUT.to_seconds():
             problems.append(
                 f"timeout {timeout.to_seconds()} s must be below API Gateway's 29 s integration timeout"
             )
-        if reserved_concurrency is not None and reserved_concurrency < 1:
+        if reserved_concurrency < 1:
             problems.append(f"reserved_concurrency must be at least 1, got {reserved_concurrency}")
         if problems:
             raise ValueError(f"OrchestrationApi {self.node.path}: " + "; ".join(problems))
         retention = log_retention(log_retention_days, owner=f"OrchestrationApi {self.node.path}")
         stack = cdk.Stack.of(self)
         self.use_cases = list(use_cases)
+        self.environment = environment
 
         self.key = encryption_key(
             self,
@@ -215,9 +227,6 @@ class OrchestrationApi(Construct):
                 "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
                 "expired records.",
                 "HIPAA.Security-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
-                "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
-                "expired records.",
-                "PCI.DSS.321-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
                 "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
                 "expired records.",
             },
@@ -260,8 +269,8 @@ class OrchestrationApi(Construct):
             environment={
                 "BEDROCK_RESOURCES": stack.to_json_string(resources),
                 "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-                "POWERTOOLS_SERVICE_NAME": "bedrock-orchestrator",
-                "POWERTOOLS_METRICS_NAMESPACE": "BedrockPlatform",
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "TIME_BUDGET_MAX_MS": str(int(timeout.to_milliseconds()) - 1000),
             },
         )
@@ -280,6 +289,7 @@ class OrchestrationApi(Construct):
         self.api = apigw.RestApi(
             self,
             "Api",
+            rest_api_name=f"bedrock-platform-{environment}",
             description=f"bedrock-platform orchestration API ({environment})",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,
@@ -376,6 +386,8 @@ class OrchestrationApi(Construct):
             (apigw.ResponseType.REQUEST_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
             (apigw.ResponseType.INTEGRATION_TIMEOUT, "TIME_BUDGET_EXCEEDED"),
+            (apigw.ResponseType.WAF_FILTERED, "BLOCKED_BY_WAF"),
+            (apigw.ResponseType.DEFAULT_4_XX, "REQUEST_REJECTED"),
             (apigw.ResponseType.DEFAULT_5_XX, "UPSTREAM_ERROR"),
         ):
             # $context.error.messageString is already a quoted JSON string.
@@ -477,7 +489,7 @@ class OrchestrationApi(Construct):
             "FunctionThrottles": (
                 self.function.metric_throttles(period=five),
                 0,
-                "orchestrator Lambda throttled: reserved concurrency exhausted",
+                "orchestrator Lambda throttled: its reserved concurrency is exhausted",
             ),
             "Api5xx": (
                 self.api.metric_server_error(period=five),
@@ -508,14 +520,21 @@ class OrchestrationApi(Construct):
 
     def _dashboard(self, dashboard: PlatformDashboard) -> None:
         p = dashboard.period
+        # The orchestrator publishes its EMF metrics with these three dimensions (lambdas/orchestrator/telemetry.py).
         custom = [
             cloudwatch.Metric(
-                namespace="BedrockPlatform",
+                namespace=METRICS_NAMESPACE,
                 metric_name=name,
                 statistic="Sum",
                 period=p,
-                dimensions_map={"service": "bedrock-orchestrator"},
+                label=f"{use_case.contract.id} {name}",
+                dimensions_map={
+                    "service": SERVICE_NAME,
+                    "UseCase": use_case.contract.id,
+                    "environment": self.environment,
+                },
             )
+            for use_case in self.use_cases
             for name in ("Retries", "Fallbacks", "GuardrailInterventions")
         ]
         widgets: list[cloudwatch.IWidget] = [
@@ -588,11 +607,6 @@ class OrchestrationApi(Construct):
         if policy is not None:
             acknowledge(
                 policy,
-                "AwsSolutions-IAM5[Resource::<" + _logical(self.idempotency_table) + ".Arn>/index/*]",
-                "aws-cdk-lib's DynamoDB grant covers the table's indexes; the idempotency table has none.",
-            )
-            acknowledge(
-                policy,
                 "AwsSolutions-IAM5[Resource::*]",
                 "X-Ray's PutTraceSegments and "
                 "PutTelemetryRecords have no resource-level permissions; active tracing needs them.",
@@ -632,8 +646,8 @@ class OrchestrationApi(Construct):
                 fn.role,
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AWSLambdaBasicExecutionRole]",
-                "The AWS managed basic execution policy only allows "
-                "writing the function's own logs; it is the Lambda service's standard grant.",
+                "Lambda's standard execution grant: AWSLambdaBasicExecutionRole allows only CloudWatch Logs "
+                "writes (AWS publishes it on Resource *); the function writes to its own KMS-encrypted group.",
             )
 
     def _acknowledge_api_findings(self) -> None:
@@ -668,8 +682,9 @@ class OrchestrationApi(Construct):
                 role,
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AmazonAPIGatewayPushToCloudWatchLogs]",
-                "API Gateway's account-level logging role must "
-                "carry this AWS managed policy; it only allows writing API Gateway's own logs.",
+                "API Gateway's account-level logging role is documented to carry this AWS managed policy, "
+                "which allows only CloudWatch Logs actions (published on Resource *); API Gateway uses it for "
+                "its own execution logs.",
             )
 
 

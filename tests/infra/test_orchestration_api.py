@@ -196,7 +196,9 @@ def test_api_uses_iam_auth_validation_and_routes(synthesized: Synthesized) -> No
     model = next(iter(_of_type(synthesized, "prod", "AWS::ApiGateway::Model").values()))["Properties"][
         "Schema"
     ]
-    assert model["additionalProperties"] is False and model["required"] == ["messages"]
+    # structure is checked at the edge; unknown and forbidden fields reach the Lambda, which names them
+    assert "additionalProperties" not in model and model["required"] == ["messages"]
+    assert model["properties"]["messages"]["items"]["required"] == ["role", "content"]
     assert set(model["properties"]) == {"messages", "context"}
     paths = {
         r["Properties"]["PathPart"]
@@ -244,6 +246,10 @@ def test_gateway_errors_use_the_json_error_shape(synthesized: Synthesized) -> No
     assert '"code": "INVALID_REQUEST"' in by_type["BAD_REQUEST_BODY"]
     assert '"code": "THROTTLED"' in by_type["THROTTLED"]
     assert '"message": $context.error.messageString' in by_type["DEFAULT_5XX"]
+    assert '"code": "BLOCKED_BY_WAF"' in by_type["WAF_FILTERED"]
+    assert '"code": "REQUEST_REJECTED"' in by_type["DEFAULT_4XX"]
+    assert '"code": "PAYLOAD_TOO_LARGE"' in by_type["REQUEST_TOO_LARGE"]
+    assert '"code": "TIME_BUDGET_EXCEEDED"' in by_type["INTEGRATION_TIMEOUT"]
 
 
 def test_waf_has_managed_rules_and_a_rate_limit_and_is_attached_and_logged(synthesized: Synthesized) -> None:
@@ -284,6 +290,14 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(synthesize
     (dashboard,) = _of_type(synthesized, "prod", "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     assert "## Orchestration API" in body and "IntegrationLatency" in body
+    # the orchestrator's own EMF metrics, with exactly the dimensions the Lambda publishes
+    literal = "".join(
+        p for p in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1] if isinstance(p, str)
+    )
+    assert (
+        '["BedrockPlatform","Fallbacks","UseCase","policy-qa","environment","prod","service","bedrock-orchestrator"'
+        in literal
+    )
 
 
 def test_construct_validation_reports_every_problem(config: PlatformConfig) -> None:
@@ -310,9 +324,27 @@ def test_construct_validation_reports_every_problem(config: PlatformConfig) -> N
             environment="dev",
             log_retention_days=30,
             code_directory=Path("/nonexistent"),
+            reserved_concurrency=1,
         )
     with pytest.raises(ValueError, match=r"retention_days 45 is not a CloudWatch Logs retention period"):
-        OrchestrationApi(stack, "Api3", use_cases=[use_case], environment="dev", log_retention_days=45)
+        OrchestrationApi(
+            stack,
+            "Api3",
+            use_cases=[use_case],
+            environment="dev",
+            log_retention_days=45,
+            reserved_concurrency=1,
+        )
+    with pytest.raises(ValueError, match=r"timeout 2 s leaves no time for a Bedrock call"):
+        OrchestrationApi(
+            stack,
+            "Api4",
+            use_cases=[use_case],
+            environment="dev",
+            log_retention_days=30,
+            reserved_concurrency=1,
+            timeout=cdk.Duration.seconds(2),
+        )
 
 
 def test_runtime_config_refuses_a_contract_without_a_prompt(config: PlatformConfig) -> None:
