@@ -13,11 +13,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help install synth check test lint format demo clean
+.PHONY: help install chromium synth check report test lint format demo clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
 	@echo "make test    install, lint, type-check and run every test"
+	@echo "make report  the compliance review pack of an existing cdk.out (make synth writes it too)"
 	@echo "make lint    ruff + mypy only"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
 	@echo "make clean   remove cdk.out and caches"
@@ -40,6 +41,17 @@ synth: install
 	rm -rf cdk.out
 	npx cdk synth '**' --quiet --no-notices
 	$(BIN)/python -m compliance.check cdk.out
+	$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack
+
+report: install
+	$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack $(REPORT_ARGS)
+
+# The review pack's HTML is checked in a real headless browser (Debian's chromium) by the tests.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 check: install
 	$(BIN)/python -m compliance.check cdk.out
@@ -56,7 +68,7 @@ format: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
-test: install lint
+test: install chromium lint
 	$(BIN)/python -m pytest
 
 clean:

@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+from tests.support.synth import config, synthesized
+
+__all__ = ["config", "synthesized"]
+
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 

@@ -1,0 +1,106 @@
+"""What a cloud assembly records about its stacks beyond the templates: stage, termination protection,
+construct metadata (where CDK keeps cdk-nag acknowledgments) and the asset directories.
+
+CDK writes ``Validations.acknowledge(...)`` as construct metadata of type ``aws:cdk:acknowledged-rules``
+(data: ``{"Annotation::<finding id>": "<reason>"}``), keyed by construct path, into each stack
+artifact's metadata. Since CDK 2.14x that metadata lives in the file named by the artifact's
+``additionalMetadataFile`` (``assembly-<Stage>/<Stack>.metadata.json``); older assemblies inline it as
+the artifact's ``metadata``. Both are read. The templates and ``tree.json`` do not carry them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
+LOGICAL_ID = "aws:cdk:logicalId"
+ANNOTATION_PREFIX = "Annotation::"
+
+
+@dataclass(frozen=True)
+class Acknowledgment:
+    """One acknowledged cdk-nag finding on one construct."""
+
+    stack: str
+    construct_path: str  # "/Prod/Platform/InvocationLogging/Bucket"
+    finding: str  # "AwsSolutions-IAM5[Resource::*]"
+    reason: str
+
+    @property
+    def pack(self) -> str:
+        return self.finding.split("-", 1)[0] if "-" in self.finding else ""
+
+    @property
+    def rule(self) -> str:
+        return self.finding.split("-", 1)[1] if "-" in self.finding else self.finding
+
+
+@dataclass(frozen=True)
+class StackArtifact:
+    name: str  # "Prod/Platform"
+    directory: Path
+    termination_protection: bool
+    metadata: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    metadata_file: Path | None = None  # where CDK wrote the metadata, when not inline in the manifest
+
+    @property
+    def stage(self) -> str:
+        return stage_of(self.name)
+
+    def logical_id_paths(self) -> dict[str, str]:
+        """Construct path (without the leading "/") of every CloudFormation element, by logical ID."""
+        return {
+            str(entry["data"]): path.lstrip("/")
+            for path, entries in self.metadata.items()
+            for entry in entries
+            if entry.get("type") == LOGICAL_ID and isinstance(entry.get("data"), str)
+        }
+
+    def acknowledgments(self) -> list[Acknowledgment]:
+        found = []
+        for path, entries in self.metadata.items():
+            for entry in entries:
+                if entry.get("type") != ACKNOWLEDGED_RULES or not isinstance(entry.get("data"), dict):
+                    continue
+                for key, reason in entry["data"].items():
+                    finding = str(key).removeprefix(ANNOTATION_PREFIX)
+                    found.append(Acknowledgment(self.name, path, finding, str(reason)))
+        return found
+
+
+def stage_of(stack_name: str) -> str:
+    """The Stage a stack belongs to ("Prod/Platform" -> "Prod"); top-level stacks belong to "App"."""
+    return stack_name.split("/", 1)[0] if "/" in stack_name else "App"
+
+
+def _walk(directory: Path) -> Iterator[StackArtifact]:
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    for artifact_id, artifact in sorted(manifest.get("artifacts", {}).items()):
+        kind = artifact.get("type")
+        if kind == "cdk:cloud-assembly":
+            yield from _walk(directory / artifact["properties"]["directoryName"])
+        elif kind == "aws:cloudformation:stack":
+            metadata: dict[str, list[dict[str, Any]]] = {
+                key: list(value) for key, value in artifact.get("metadata", {}).items()
+            }
+            extra = artifact.get("additionalMetadataFile")
+            metadata_file = directory / extra if extra and (directory / extra).is_file() else None
+            if metadata_file is not None:
+                for key, value in json.loads(metadata_file.read_text(encoding="utf-8")).items():
+                    metadata.setdefault(key, []).extend(value)
+            yield StackArtifact(
+                name=artifact.get("displayName", artifact_id),
+                directory=directory,
+                termination_protection=bool(artifact.get("properties", {}).get("terminationProtection")),
+                metadata=metadata,
+                metadata_file=metadata_file,
+            )
+
+
+def stack_artifacts(assembly_dir: Path) -> dict[str, StackArtifact]:
+    """Every stack artifact of the assembly (and its nested Stage assemblies), by hierarchical name."""
+    return {artifact.name: artifact for artifact in _walk(Path(assembly_dir))}

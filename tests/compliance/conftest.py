@@ -1,0 +1,65 @@
+"""The review pack, built once per session from the infra tests' synthesized assembly (no second synth)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compliance.assembly import load_assembly
+from compliance.report.build import Report, build_reports, write_reports
+from tests.support.synth import Synthesized
+
+ENVIRONMENTS = ("Dev", "Prod", "Staging")
+
+
+@pytest.fixture(scope="session")
+def reports(synthesized: Synthesized) -> dict[str, Report]:
+    """Every environment's report, cfn-lint included, each compared with Staging of the same assembly."""
+    return build_reports(synthesized.outdir, against_env="Staging", lint=True)
+
+
+@pytest.fixture(scope="session")
+def report_dir(reports: dict[str, Report], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("review-pack")
+    write_reports(reports, out)
+    return out
+
+
+@pytest.fixture
+def assembly_copy(synthesized: Synthesized, tmp_path: Path) -> Path:
+    """A private copy of the synthesized assembly that a test may mutate."""
+    target = tmp_path / "cdk.out"
+    shutil.copytree(synthesized.outdir, target)
+    return target
+
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def mutate_template(assembly: Path, stack_name: str, mutation: Mutation) -> None:
+    """Apply ``mutation`` to the template of ``stack_name`` in ``assembly``, in place."""
+    (stack,) = [s for s in load_assembly(assembly) if s.name == stack_name]
+    template = json.loads(stack.path.read_text(encoding="utf-8"))
+    mutation(template)
+    stack.path.write_text(json.dumps(template, indent=1), encoding="utf-8")
+
+
+def rename_logical_id(assembly: Path, stack_name: str, old: str, new: str) -> None:
+    """Give a resource another logical ID, in the template and in the stack's construct metadata, as a
+    synth would after a construct ID change or an ``override_logical_id``."""
+    mutate_template(assembly, stack_name, lambda t: t["Resources"].__setitem__(new, t["Resources"].pop(old)))
+    for metadata_file in assembly.glob("assembly-*/*.metadata.json"):
+        metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+        changed = False
+        for entries in metadata.values():
+            for entry in entries:
+                if entry.get("type") == "aws:cdk:logicalId" and entry.get("data") == old:
+                    entry["data"] = new
+                    changed = True
+        if changed:
+            metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
