@@ -13,13 +13,14 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help install chromium synth check report test lint format demo clean
+.PHONY: help install chromium synth check report test lint format demo bench clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
 	@echo "make test    install, lint, type-check and run every test"
 	@echo "make report  the compliance review pack of an existing cdk.out (make synth writes it too)"
 	@echo "make lint    ruff + mypy only"
+	@echo "make bench   benchmarks (~5 min): one table in benchmarks/results.md"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
 	@echo "make clean   remove cdk.out and caches"
 
@@ -59,11 +60,14 @@ check: install
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy stacks constructs platform_config compliance lambdas
+	$(BIN)/mypy stacks constructs platform_config compliance lambdas benchmarks
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python -m benchmarks.run
 
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
@@ -72,4 +76,4 @@ test: install chromium lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm

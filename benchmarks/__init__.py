@@ -1,0 +1,1 @@
+"""Benchmarks of bedrock-platform: ``python -m benchmarks.run`` (see ``benchmarks/README.md``)."""
