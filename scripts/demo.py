@@ -5,8 +5,9 @@
 What it does, offline and with fake credentials:
 
 1. starts the local Bedrock Runtime stub (``tests/support/bedrock_stub.py``) on a free port;
-2. writes a small runtime_config.json (one use case) to a temporary directory and sets the environment
-   the CDK side would set (``BEDROCK_RESOURCES``, ``IDEMPOTENCY_TABLE``, ...), with
+2. writes the dev environment's runtime_config.json, built from the repository's own contracts and
+   prompts exactly as synth builds it, to a temporary directory and sets the environment the CDK side
+   would set (``BEDROCK_RESOURCES``, ``IDEMPOTENCY_TABLE``, ...), with
    ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` pointing real botocore at the stub;
 3. imports the handler and invokes it with the sample API Gateway event
    ``tests/events/invoke_support_ticket_summary.json``, then once more with the primary route throttled
@@ -31,48 +32,25 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from tests.support.bedrock_stub import BedrockStub, Fault  # noqa: E402
 
 ACCOUNT = "123456789012"
-SAMPLE_CONFIG: dict[str, Any] = {
-    "schema_version": 1,
-    "environment": "demo",
-    "use_cases": {
-        "support-ticket-summary": {
-            "purpose": "Summarize an inbound customer support ticket thread into a handover note.",
-            "risk_tier": "low",
-            "routes": {
-                "primary": {
-                    "source": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-                    "model_id": "anthropic.claude-haiku-4-5-20251001-v1:0",
-                    "price_per_1k_input_usd": 0.001,
-                    "price_per_1k_output_usd": 0.005,
-                    "prompt_caching": True,
-                },
-                "fallback": {
-                    "source": "us.amazon.nova-lite-v1:0",
-                    "model_id": "amazon.nova-lite-v1:0",
-                    "price_per_1k_input_usd": None,
-                    "price_per_1k_output_usd": None,
-                    "prompt_caching": False,
-                },
-            },
-            "guardrail": {
-                "blocked_input_message": "This ticket cannot be summarized.",
-                "blocked_output_message": "The summary was withheld.",
-            },
-            "limits": {"max_input_tokens": 6000, "max_output_tokens": 400},
-            "latency_p95_ms": 4000,
-            "log_prompts_and_responses": False,
-            "prompt": {"version": "demo-1", "system": "You summarize support tickets into handover notes."},
+ENVIRONMENT = "dev"
+
+
+def demo_configuration() -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """The dev environment's real runtime config (from contracts/ and prompts/, exactly as synth builds
+    it) and a BEDROCK_RESOURCES with made-up profile and guardrail ids (deploy-time values)."""
+    from platform_config import load_platform
+    from platform_config.runtime import runtime_config
+
+    contracts = load_platform(PROJECT_ROOT).contracts_for(ENVIRONMENT)
+    resources = {
+        c.id: {
+            **{route: f"{c.id[:6]}{route[:4]}".replace("-", "") for route in c.routes},
+            "guardrail": f"{c.id[:8]}gr".replace("-", ""),
+            "guardrail_version": "1",
         }
-    },
-}
-RESOURCES = {
-    "support-ticket-summary": {
-        "primary": "demoprimary1",
-        "fallback": "demofallbk01",
-        "guardrail": "demoguardrl1",
-        "guardrail_version": "1",
+        for c in contracts
     }
-}
+    return runtime_config(contracts, ENVIRONMENT), resources
 
 
 @dataclass
@@ -96,7 +74,8 @@ def banner(title: str) -> None:
 def main() -> int:
     with BedrockStub(default_latency_ms=20) as stub, tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "runtime_config.json"
-        config_path.write_text(json.dumps(SAMPLE_CONFIG, indent=2))
+        config, resources = demo_configuration()
+        config_path.write_text(json.dumps(config, indent=2))
         for name in [n for n in os.environ if n.startswith("AWS_")]:
             del os.environ[name]  # never reach a real account from the demo
         os.environ.update(
@@ -107,7 +86,7 @@ def main() -> int:
                 "AWS_CONFIG_FILE": str(Path(tmp) / "none"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(Path(tmp) / "none"),
                 "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": stub.endpoint_url,
-                "BEDROCK_RESOURCES": json.dumps(RESOURCES),
+                "BEDROCK_RESOURCES": json.dumps(resources),
                 "IDEMPOTENCY_TABLE": "demo-idempotency",
                 "POWERTOOLS_SERVICE_NAME": "orchestrator-demo",
                 "POWERTOOLS_METRICS_NAMESPACE": "BedrockPlatformDemo",
@@ -130,8 +109,10 @@ def main() -> int:
         print(json.dumps({"modelId": call.target, **call.body}, indent=2))
 
         stub.reset()
-        stub.script("demoprimary1", [Fault.throttling()] * 3)
-        banner("2. primary throttled three times: retries, then the fallback")
+        # The sample ticket is short, so the contract's "light" tier answered it (classify-then-route).
+        first_route = json.loads(response["body"])["route"]
+        stub.script(resources["support-ticket-summary"][first_route], [Fault.throttling()] * 3)
+        banner(f"2. the {first_route!r} route throttled three times: retries, then the fallback")
         response = handler.lambda_handler(event, DemoContext())
         body = json.loads(response["body"])
         banner("response")

@@ -30,6 +30,7 @@ from bedrock_constructs.nag import acknowledge, acknowledge_all
 from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
+from platform_config.runtime import runtime_config as contracts_runtime_config
 
 #: The orchestrator's source: located from this file, never from the current directory.
 DEFAULT_CODE_DIRECTORY = Path(__file__).resolve().parents[2] / "lambdas" / "orchestrator"
@@ -78,54 +79,12 @@ INVOKE_REQUEST_SCHEMA = apigw.JsonSchema(
 
 
 def runtime_config(use_cases: Sequence[GovernedUseCase], environment: str) -> dict[str, Any]:
-    """The static policy the Lambda enforces, derived from the same contracts as the infrastructure.
-
-    Resource identifiers (profile IDs, guardrail version) are deploy-time values and travel separately
-    in the ``BEDROCK_RESOURCES`` environment variable.
-    """
-    config: dict[str, Any] = {"schema_version": 1, "environment": environment, "use_cases": {}}
-    for use_case in use_cases:
-        contract = use_case.contract
-        if contract.prompt is None:
-            raise ValueError(
-                f"OrchestrationApi: contract {contract.id!r} has no prompt; add prompts/{contract.id}.yaml"
-            )
-        config["use_cases"][contract.id] = {
-            "purpose": contract.purpose,
-            "risk_tier": contract.risk_tier.value,
-            "routes": {
-                route: {
-                    "source": source.identifier,
-                    "model_id": source.model_id,
-                    "price_per_1k_input_usd": source.price_per_1k_input_usd,
-                    "price_per_1k_output_usd": source.price_per_1k_output_usd,
-                    "prompt_caching": source.prompt_caching,
-                }
-                for route, source in contract.routes.items()
-            },
-            "tiers": [
-                {
-                    "name": tier.name,
-                    "route": tier.name,
-                    **({"max_input_chars": tier.max_input_chars} if tier.max_input_chars else {}),
-                    **({"max_messages": tier.max_messages} if tier.max_messages else {}),
-                }
-                for tier in contract.tiers
-            ],
-            "guardrail": {
-                "blocked_input_message": contract.guardrail.blocked_input_message,
-                "blocked_output_message": contract.guardrail.blocked_output_message,
-                "grounding": contract.guardrail.contextual_grounding is not None,
-            },
-            "limits": {
-                "max_input_tokens": contract.limits.max_input_tokens,
-                "max_output_tokens": contract.limits.max_output_tokens,
-            },
-            "latency_p95_ms": contract.latency_p95_ms,
-            "log_prompts_and_responses": contract.logging.prompts_and_responses,
-            "prompt": {"version": contract.prompt.version, "system": contract.prompt.system},
-        }
-    return config
+    """The static policy the Lambda enforces: :func:`platform_config.runtime.runtime_config` of the use
+    cases' contracts. Resource identifiers travel separately in ``BEDROCK_RESOURCES``."""
+    try:
+        return contracts_runtime_config([u.contract for u in use_cases], environment)
+    except ValueError as error:
+        raise ValueError(f"OrchestrationApi: {error}") from None
 
 
 def _bundle(code_directory: Path, config: dict[str, Any]) -> str:
