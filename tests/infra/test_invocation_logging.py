@@ -9,30 +9,8 @@ from aws_cdk.assertions import Match
 
 from tests.infra.conftest import Synthesized
 
-STATEFUL = {
-    # logical ID -> resource type. Renaming any of these would replace the resource and lose its data.
-    "InvocationLoggingKeyEAF2C151": "AWS::KMS::Key",
-    "InvocationLoggingBucketF12B4122": "AWS::S3::Bucket",
-    "InvocationLoggingAccessLogsBucket48CACD0B": "AWS::S3::Bucket",
-    "InvocationLoggingLogGroupEDBFE163": "AWS::Logs::LogGroup",
-    "InvocationLoggingConfigurationProviderLogs6DB2106A": "AWS::Logs::LogGroup",
-}
-
-
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_stateful_resources_keep_their_logical_ids(synthesized: Synthesized, env: str) -> None:
-    resources = synthesized.platform_json(env)["Resources"]
-    assert {lid: resources[lid]["Type"] for lid in STATEFUL if lid in resources} == STATEFUL
-
-
-@pytest.mark.parametrize(("env", "policy"), [("prod", "Retain"), ("staging", "Retain"), ("dev", "Delete")])
-def test_stateful_resources_follow_the_environment_removal_policy(
-    synthesized: Synthesized, env: str, policy: str
-) -> None:
-    resources = synthesized.platform_json(env)["Resources"]
-    for logical_id in STATEFUL:
-        assert (logical_id, resources[logical_id]["DeletionPolicy"]) == (logical_id, policy)
-        assert resources[logical_id]["UpdateReplacePolicy"] == policy
+# The logical IDs and removal policies of its stateful resources are pinned, with every other stateful
+# resource of the stack, in test_stateful_resources.py.
 
 
 def test_log_bucket_is_versioned_kms_encrypted_private_tls_only_logged_and_expires(
