@@ -7,6 +7,8 @@ there, under every cdk-nag pack. A bad configuration file stops synth before any
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +26,12 @@ def main() -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    app = cdk.App()
+    # Under the CDK CLI the feature flags in cdk.json arrive in CDK_CONTEXT_JSON; `python app.py` on its
+    # own reads them from cdk.json so that it synthesizes exactly the same templates.
+    context = (
+        None if "CDK_CONTEXT_JSON" in os.environ else json.loads((ROOT / "cdk.json").read_text())["context"]
+    )
+    app = cdk.App(context=context)
     build_platform(app, config, compliance_checks=app.node.try_get_context("compliance-checks") != "off")
     app.synth()
     return 0
