@@ -57,7 +57,10 @@ def render_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """A CloudFormation "string or list" value as a list (``None`` becomes empty)."""
+    if value is None:
+        return []
     return value if isinstance(value, list) else [value]
 
 
@@ -72,7 +75,7 @@ def policy_statements(stack: StackTemplate) -> Iterator[tuple[str, dict[str, Any
         elif kind == "AWS::IAM::Role":
             documents.extend(p.get("PolicyDocument", {}) for p in props.get("Policies", []) or [])
         for document in documents:
-            for statement in _as_list(document.get("Statement", [])):
+            for statement in as_list(document.get("Statement", [])):
                 yield logical_id, statement
 
 
@@ -141,8 +144,8 @@ def rule_scoped_invoke(stacks: Sequence[StackTemplate]) -> list[Finding]:
         for logical_id, statement in policy_statements(stack):
             if statement.get("Effect") != "Allow":
                 continue
-            actions = [str(a) for a in _as_list(statement.get("Action", []))]
-            resources = [render_value(r) for r in _as_list(statement.get("Resource", []))]
+            actions = [str(a) for a in as_list(statement.get("Action", []))]
+            resources = [render_value(r) for r in as_list(statement.get("Resource", []))]
             for action in actions:
                 if action in ("*", "bedrock:*"):
                     findings.append(

@@ -6,7 +6,8 @@ import aws_cdk as cdk
 
 from bedrock_constructs.nag import add_nag_packs
 from platform_config.model import EnvironmentConfig, PlatformConfig
-from stacks.platform_stack import PlatformStack, pascal
+from platform_config.naming import pascal
+from stacks.platform_stack import PlatformStack
 
 
 class EnvironmentStage(cdk.Stage):

@@ -17,11 +17,7 @@ from bedrock_constructs.orchestration_api import OrchestrationApi
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
 from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
-
-
-def pascal(identifier: str) -> str:
-    """``support-ticket-summary`` -> ``SupportTicketSummary`` (construct IDs from use-case ids)."""
-    return "".join(part.capitalize() for part in identifier.split("-"))
+from platform_config.naming import pascal
 
 
 def removal_policy(environment: EnvironmentConfig) -> cdk.RemovalPolicy:

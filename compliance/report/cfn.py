@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from compliance.bedrock_rules import render_value
+from compliance.bedrock_rules import as_list, render_value
 
 __all__ = [
     "as_list",
@@ -21,13 +21,6 @@ __all__ = [
 
 _SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
 _ESCAPE = re.compile(r"\\.")
-
-
-def as_list(value: Any) -> list[Any]:
-    """A CloudFormation "string or list" value as a list (``None`` becomes empty)."""
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def referenced_ids(value: Any) -> set[str]:

@@ -27,6 +27,7 @@ from compliance.report.cfn import (
     ref_target,
     render_value,
 )
+from platform_config.naming import pascal
 
 #: The cdk-nag packs ``bedrock_constructs.nag.NAG_PACKS`` runs, by the name their findings carry.
 NAG_PACK_NAMES = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless")
@@ -56,11 +57,6 @@ _MODEL_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:(?P<region>[^:]*):(?P<account>[^:]*):(?P<kind>[a-z-]+)/(?P<id>.+)$"
 )
 _INVOKE = re.compile(r"^(\*|bedrock:\*|bedrock:invoke.*)$", re.IGNORECASE)
-
-
-def pascal_case(identifier: str) -> str:
-    """The prefix CDK gives the logical IDs of a use case's constructs: "policy-qa" -> "PolicyQa"."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", identifier) if part)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1056,7 +1052,7 @@ def _protection(resources: Sequence[Resource], policies: Sequence[Statement]) ->
 
 def _group(resource: Resource, use_cases: Sequence[str]) -> str:
     for use_case in sorted(use_cases, key=len, reverse=True):
-        if resource.logical_id.startswith(pascal_case(use_case)):
+        if resource.logical_id.startswith(pascal(use_case)):
             return use_case
     parts = resource.construct_path.split("/")
     return parts[2] if len(parts) > 3 else "(stack)"

@@ -50,6 +50,35 @@ class AlarmSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def notifying_alarm(
+    scope: Construct,
+    id: str,
+    *,
+    metric: cloudwatch.IMetric,
+    threshold: float,
+    description: str,
+    topic: sns.ITopic,
+    evaluation_periods: int,
+    datapoints_to_alarm: int | None = None,
+) -> cloudwatch.Alarm:
+    """An alarm on ``metric`` above ``threshold`` that notifies ``topic`` when it fires and when it
+    recovers. Missing data is not breaching: no traffic is not an incident."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        id,
+        metric=metric,
+        threshold=threshold,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=description,
+    )
+    alarm.add_alarm_action(actions.SnsAction(topic))
+    alarm.add_ok_action(actions.SnsAction(topic))
+    return alarm
+
+
 def _ids(prefix: str, metrics: Sequence[cloudwatch.IMetric]) -> dict[str, cloudwatch.IMetric]:
     return {f"{prefix}{i}": m for i, m in enumerate(metrics)}
 
@@ -164,20 +193,16 @@ class UseCaseAlarms(Construct):
     def _add(
         self, name: str, metric: cloudwatch.IMetric, threshold: float, description: str, topic: sns.ITopic
     ) -> None:
-        alarm = cloudwatch.Alarm(
+        self.alarms[name] = notifying_alarm(
             self,
             name,
             metric=metric,
             threshold=threshold,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=description,
+            topic=topic,
             evaluation_periods=self.settings.evaluation_periods,
             datapoints_to_alarm=self.settings.datapoints_to_alarm,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
         )
-        alarm.add_alarm_action(actions.SnsAction(topic))
-        alarm.add_ok_action(actions.SnsAction(topic))
-        self.alarms[name] = alarm
 
 
 class LogDeliveryAlarm(Construct):
@@ -196,7 +221,7 @@ class LogDeliveryAlarm(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id)
-        self.alarm = cloudwatch.Alarm(
+        self.alarm = notifying_alarm(
             self,
             "Alarm",
             metric=cloudwatch.MathExpression(
@@ -206,10 +231,7 @@ class LogDeliveryAlarm(Construct):
                 period=cdk.Duration.minutes(5),
             ),
             threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description="Bedrock model invocation logs failed to reach CloudWatch Logs or S3",
+            topic=topic,
             evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="Bedrock model invocation logs failed to reach CloudWatch Logs or S3",
         )
-        self.alarm.add_alarm_action(actions.SnsAction(topic))
-        self.alarm.add_ok_action(actions.SnsAction(topic))

@@ -14,7 +14,6 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -25,6 +24,7 @@ from aws_cdk import aws_wafv2 as wafv2
 
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
+from bedrock_constructs.monitoring.alarms import notifying_alarm
 from bedrock_constructs.monitoring.dashboard import PlatformDashboard
 from bedrock_constructs.nag import acknowledge, acknowledge_all
 from bedrock_constructs.retention import log_retention
@@ -462,20 +462,16 @@ class OrchestrationApi(Construct):
             ),
         }
         for name, (metric, threshold, description) in specs.items():
-            alarm = cloudwatch.Alarm(
+            self.alarms[name] = notifying_alarm(
                 self,
                 f"{name}Alarm",
                 metric=metric,
                 threshold=threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                description=description,
+                topic=topic,
                 evaluation_periods=3,
                 datapoints_to_alarm=2,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=description,
             )
-            alarm.add_alarm_action(actions.SnsAction(topic))
-            alarm.add_ok_action(actions.SnsAction(topic))
-            self.alarms[name] = alarm
 
     def _dashboard(self, dashboard: PlatformDashboard) -> None:
         p = dashboard.period
@@ -651,12 +647,6 @@ def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     return wafv2.CfnWebACL.VisibilityConfigProperty(
         cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
     )
-
-
-def _logical(construct: Construct) -> str:
-    child = construct.node.default_child
-    assert isinstance(child, cdk.CfnElement)
-    return str(cdk.Stack.of(construct).resolve(child.logical_id))
 
 
 def _nag_arn(arn: str) -> str:

@@ -15,7 +15,7 @@ from bedrock_constructs.use_case import GovernedUseCase
 from compliance.bedrock_rules import rule_alarm_actions
 from platform_config import PlatformConfig
 from platform_config.model import AlarmThresholds, Contract
-from stacks.platform_stack import pascal
+from platform_config.naming import pascal
 from tests.infra.conftest import Synthesized
 
 ALARMS = ("ThrottleRate", "ServerErrorRate", "GuardrailInterventionRate", "LatencyP95", "TpmQuotaUsage")
