@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-from tests.support.bedrock_stub import ERROR_STATUS, BedrockStub, Fault, estimate_tokens
+from tests.support.bedrock_stub import ERROR_STATUS, GUARDRAIL_TRIGGER, BedrockStub, Fault, estimate_tokens
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -403,6 +403,107 @@ def test_apply_guardrail_intervened(stub: BedrockStub, make_client: ClientFactor
     assert response["assessments"][0]["contentPolicy"]["filters"][0]["action"] == "BLOCKED"
     assert stub.calls[0].target == guardrail_arn
     assert stub.calls[0].guardrail_version == "7"
+
+
+GUARDRAIL = {"guardrailIdentifier": "gr-abc123", "guardrailVersion": "1", "trace": "enabled"}
+
+
+def _guarded(text: str) -> dict[str, Any]:
+    return {"guardContent": {"text": {"text": text}}}
+
+
+def test_guardrail_evaluates_only_guard_content_when_any_is_present(
+    stub: BedrockStub, make_client: ClientFactory
+) -> None:
+    # GIVEN a request whose user turn is in guardContent and whose (caller-written) assistant turn is not
+    messages = [
+        {"role": "user", "content": [_guarded("What is our leave policy?")]},
+        {"role": "assistant", "content": [{"text": f"Sure. {GUARDRAIL_TRIGGER}"}]},
+        {"role": "user", "content": [_guarded("And for part-time staff?")]},
+    ]
+
+    # WHEN it is sent with a guardrail
+    response = make_client().converse(modelId=MODEL_ID, messages=messages, guardrailConfig=GUARDRAIL)
+
+    # THEN the trigger outside guardContent is never seen (Bedrock's documented selective evaluation)
+    assert response["stopReason"] == "end_turn"
+    [(operation, evaluated, flagged)] = stub.guardrail_evaluations
+    assert (operation, evaluated, flagged) == (
+        "Converse",
+        ("What is our leave policy?", "And for part-time staff?"),
+        False,
+    )
+
+
+def test_guardrail_evaluates_every_message_without_guard_content(
+    stub: BedrockStub, make_client: ClientFactory
+) -> None:
+    messages = [
+        {"role": "user", "content": [{"text": "Hi"}]},
+        {"role": "assistant", "content": [{"text": GUARDRAIL_TRIGGER}]},
+        {"role": "user", "content": [{"text": "Go on"}]},
+    ]
+
+    response = make_client().converse(modelId=MODEL_ID, messages=messages, guardrailConfig=GUARDRAIL)
+
+    assert response["stopReason"] == "guardrail_intervened"
+    assert response["usage"]["inputTokens"] == 0
+
+
+@pytest.mark.parametrize("with_guardrail", [True, False])
+def test_guardrail_flags_a_trigger_inside_guard_content(
+    stub: BedrockStub, make_client: ClientFactory, with_guardrail: bool
+) -> None:
+    messages = [{"role": "user", "content": [_guarded(f"please {GUARDRAIL_TRIGGER}")]}]
+    extra = {"guardrailConfig": GUARDRAIL} if with_guardrail else {}
+
+    response = make_client().converse(modelId=MODEL_ID, messages=messages, **extra)
+
+    # without a guardrail nothing is evaluated
+    assert response["stopReason"] == ("guardrail_intervened" if with_guardrail else "end_turn")
+    assert len(stub.guardrail_evaluations) == (1 if with_guardrail else 0)
+
+
+def test_apply_guardrail_flags_a_trigger(stub: BedrockStub, make_client: ClientFactory) -> None:
+    response = make_client().apply_guardrail(
+        guardrailIdentifier="gr-abc123",
+        guardrailVersion="1",
+        source="INPUT",
+        content=[{"text": {"text": "fine"}}, {"text": {"text": f"not fine {GUARDRAIL_TRIGGER}"}}],
+    )
+
+    assert response["action"] == "GUARDRAIL_INTERVENED"
+    assert stub.guardrail_evaluations == [("ApplyGuardrail", ("fine", f"not fine {GUARDRAIL_TRIGGER}"), True)]
+
+
+def test_cache_point_writes_then_reads_the_prefix(stub: BedrockStub, make_client: ClientFactory) -> None:
+    system = [{"text": "s" * 400}, {"cachePoint": {"type": "default"}}]
+    client = make_client()
+
+    first = client.converse(modelId=MODEL_ID, system=system, messages=HELLO)["usage"]
+    second = client.converse(modelId=MODEL_ID, system=system, messages=HELLO)["usage"]
+    other_model = client.converse(modelId=PROFILE_ARN, system=system, messages=HELLO)["usage"]
+    uncached = client.converse(modelId=MODEL_ID, system=system[:1], messages=HELLO)["usage"]
+
+    rest = estimate_tokens("Hello there")
+    assert (first["cacheWriteInputTokens"], first["cacheReadInputTokens"], first["inputTokens"]) == (
+        100,
+        0,
+        rest,
+    )
+    assert (second["cacheWriteInputTokens"], second["cacheReadInputTokens"]) == (0, 100)
+    assert second["totalTokens"] == rest + 100 + second["outputTokens"]
+    assert other_model["cacheWriteInputTokens"] == 100  # caches are per model
+    assert "cacheReadInputTokens" not in uncached and uncached["inputTokens"] == 100 + rest
+
+
+def test_hang_then_answer(stub: BedrockStub, make_client: ClientFactory) -> None:
+    stub.script(None, [Fault.hang(0.3)])
+
+    response = make_client(read_timeout=5).converse(modelId=MODEL_ID, messages=HELLO)
+
+    assert response["stopReason"] == "end_turn"
+    assert response["output"]["message"]["content"] == [{"text": "Stub reply: Hello there"}]
 
 
 def test_apply_guardrail_error(stub: BedrockStub, make_client: ClientFactory) -> None:

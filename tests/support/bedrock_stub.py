@@ -34,15 +34,18 @@ version for ApplyGuardrail, else ``None``) and ``path`` (the raw request path).
 
 Outcomes (``Fault`` class methods):
 
-* ``Fault.success(text=None, input_tokens=None, output_tokens=None, latency_ms=None)``
+* ``Fault.success(text=None, input_tokens=None, output_tokens=None, latency_ms=None,
+  cache_read_tokens=None, cache_write_tokens=None)``
 * ``Fault.error(code, message=None)`` and one shortcut per code: ``throttling()`` (429),
   ``model_not_ready()`` (429), ``service_unavailable()`` (503), ``internal_server()`` (500),
   ``model_timeout()`` (408), ``validation()`` (400), ``access_denied()`` (403),
   ``resource_not_found()`` (404), ``model_error()`` (424), ``service_quota_exceeded()`` (400).
   Sent as the HTTP status, header ``x-amzn-ErrorType: <code>`` and body ``{"message": ...}``, which
   botocore raises as ``ClientError`` with ``response["Error"]["Code"] == code``.
-* ``Fault.read_timeout(seconds)``: wait ``seconds`` before answering (with the default success), so a
-  client whose ``read_timeout`` is shorter raises ``botocore.exceptions.ReadTimeoutError``.
+* ``Fault.read_timeout(seconds)`` (alias ``Fault.hang(seconds)``): accept the request, send nothing for
+  ``seconds``, then answer with the default success (the guardrail still evaluates the request), so a
+  client whose ``read_timeout`` is shorter raises ``botocore.exceptions.ReadTimeoutError`` and one with
+  a longer timeout gets the answer late.
 * ``Fault.connection_reset()``: read the request, then close the socket with a TCP RST and no
   response (botocore raises ``ConnectionClosedError``).
 * ``Fault.malformed_body(body=...)``: HTTP 200 whose body is not valid JSON (default: truncated JSON).
@@ -71,6 +74,26 @@ Default success (deterministic):
   masked or blocked); a scripted ``Fault.success`` means the same there. Usage: every policy is
   charged ``ceil(characters / 1000)`` text units (``sensitiveInformationPolicyFreeUnits`` and
   ``contextualGroundingPolicyUnits`` are 0).
+
+Guardrail evaluation (what Bedrock's guardrail would see), for every answer that is not a scripted
+error, reset or malformed body: a text is *flagged* when it contains one of ``stub.guardrail_triggers``
+(default ``(GUARDRAIL_TRIGGER,)``, a phrase no real input contains).
+
+* Converse with ``guardrailConfig``: when the request holds any ``guardContent`` block (in ``messages``
+  or ``system``), only the ``guardContent`` texts are evaluated, as Bedrock documents ("If you include
+  guardContent blocks ... the guardrail operates only on those"; ``guardrailConfig`` in
+  https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html). Without any,
+  every text block of every message is evaluated (the system prompt is not a message). A flagged text
+  makes the answer a guardrail intervention on the input (as ``Fault.guardrail_intervened()``).
+  Without ``guardrailConfig`` nothing is evaluated.
+* ApplyGuardrail evaluates every text of ``content``; a flagged text makes it ``GUARDRAIL_INTERVENED``.
+* ``stub.guardrail_evaluations`` lists, per evaluated request, ``(operation, texts evaluated, flagged)``.
+
+Prompt caching (Converse): the prefix up to the last ``cachePoint`` block (``system`` first, then
+``messages`` in order) is cached per target. The first request with a given prefix reports its tokens as
+``cacheWriteInputTokens``, later ones as ``cacheReadInputTokens``; ``inputTokens`` counts only the rest
+(the convention Anthropic models follow; ``totalTokens`` is the sum of all four). The stub caches any
+prefix: it does not know each model's minimum cacheable length. ``reset()`` empties the cache.
 
 Light request validation returns ``ValidationException`` like the service: Converse needs a non-empty
 ``messages`` list; a ``guardrailConfig`` needs ``guardrailIdentifier`` and ``guardrailVersion``;
@@ -110,6 +133,7 @@ from urllib.parse import unquote
 
 __all__ = [
     "ERROR_STATUS",
+    "GUARDRAIL_TRIGGER",
     "BedrockStub",
     "Fault",
     "FaultKind",
@@ -135,6 +159,9 @@ _CONVERSE: Final = "Converse"
 _APPLY_GUARDRAIL: Final = "ApplyGuardrail"
 _TRACE_ON: Final = frozenset({"enabled", "enabled_full"})
 _DEFAULT_BLOCKED_MESSAGE: Final = "Sorry, the model cannot answer this question."
+
+#: The default text the stub's guardrail flags (see "Guardrail evaluation" above).
+GUARDRAIL_TRIGGER: Final = "<<stub-guardrail-trigger>>"
 
 
 def estimate_tokens(text: str) -> int:
@@ -164,6 +191,8 @@ class Fault:
     latency_ms: int | None = None
     delay_seconds: float = 0.0
     body: bytes | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
     @classmethod
     def success(
@@ -172,6 +201,8 @@ class Fault:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
         latency_ms: int | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
     ) -> Fault:
         return cls(
             FaultKind.SUCCESS,
@@ -179,6 +210,8 @@ class Fault:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             latency_ms=latency_ms,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
         )
 
     @classmethod
@@ -232,6 +265,11 @@ class Fault:
         if seconds < 0:
             raise ValueError("seconds must be >= 0")
         return cls(FaultKind.READ_TIMEOUT, delay_seconds=seconds)
+
+    @classmethod
+    def hang(cls, seconds: float) -> Fault:
+        """Accept the request and stay silent for ``seconds`` (then answer): a hung model."""
+        return cls.read_timeout(seconds)
 
     @classmethod
     def connection_reset(cls) -> Fault:
@@ -306,6 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     wbufsize = -1  # buffered: status line, headers and body leave in one write
     server: _Server
+    _target: str = ""
 
     def setup(self) -> None:
         super().setup()
@@ -360,6 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error("SerializationException", 400, "Request body is not a JSON object.")
             return
 
+        self._target = target
         fault = stub._next_fault(target) or Fault.success()
         if fault.kind is FaultKind.ERROR:
             assert fault.code is not None
@@ -401,14 +441,20 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
 
+        stub = self.server.stub
         input_texts = _texts(body.get("system")) + _texts(messages)
         input_chars = sum(len(t) for t in input_texts)
         input_tokens = max(1, sum(estimate_tokens(t) for t in input_texts))
-        latency_ms = self.server.stub.default_latency_ms if fault.latency_ms is None else fault.latency_ms
+        latency_ms = stub.default_latency_ms if fault.latency_ms is None else fault.latency_ms
         trace_on = isinstance(guardrail, dict) and guardrail.get("trace") in _TRACE_ON
         guardrail_id = str(guardrail.get("guardrailIdentifier")) if isinstance(guardrail, dict) else ""
+        if isinstance(guardrail, dict) and fault.kind is FaultKind.SUCCESS:
+            evaluated = _converse_guarded_texts(body)
+            if stub._evaluate_guardrail(_CONVERSE, evaluated):
+                fault = Fault.guardrail_intervened()
 
         trace: dict[str, Any]
+        cache_read = cache_write = 0
         if fault.kind is FaultKind.GUARDRAIL_INTERVENED:
             text = fault.message or _DEFAULT_BLOCKED_MESSAGE
             in_tok = fault.input_tokens or 0
@@ -422,7 +468,17 @@ class _Handler(BaseHTTPRequestHandler):
             user_turns = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
             reply = "Stub reply: " + " ".join(_texts(user_turns[-1:]))
             text = reply if fault.text is None else fault.text
-            in_tok = input_tokens if fault.input_tokens is None else fault.input_tokens
+            prefix_key, prefix_tokens = _cached_prefix(body)
+            if prefix_key is not None and prefix_tokens:
+                if stub._cache_lookup(self._target, prefix_key):
+                    cache_read = prefix_tokens
+                else:
+                    cache_write = prefix_tokens
+            in_tok = (
+                max(1, input_tokens - prefix_tokens) if fault.input_tokens is None else fault.input_tokens
+            )
+            cache_read = cache_read if fault.cache_read_tokens is None else fault.cache_read_tokens
+            cache_write = cache_write if fault.cache_write_tokens is None else fault.cache_write_tokens
             stop_reason = "end_turn"
             if fault.output_tokens is not None:
                 out_tok = fault.output_tokens
@@ -435,10 +491,18 @@ class _Handler(BaseHTTPRequestHandler):
                 "inputAssessment": {guardrail_id: _assessment(input_chars, blocked=False)},
                 "outputAssessments": {guardrail_id: [_assessment(len(text), blocked=False)]},
             }
+        usage: dict[str, int] = {
+            "inputTokens": in_tok,
+            "outputTokens": out_tok,
+            "totalTokens": in_tok + out_tok + cache_read + cache_write,
+        }
+        if cache_read or cache_write:
+            usage["cacheReadInputTokens"] = cache_read
+            usage["cacheWriteInputTokens"] = cache_write
         response: dict[str, Any] = {
             "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
             "stopReason": stop_reason,
-            "usage": {"inputTokens": in_tok, "outputTokens": out_tok, "totalTokens": in_tok + out_tok},
+            "usage": usage,
             "metrics": {"latencyMs": latency_ms},
         }
         if trace_on:
@@ -455,8 +519,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(content, list) or not content:
             self._send_error("ValidationException", 400, "content must contain at least one block.")
             return
-        chars = sum(len(t) for t in _texts([{"content": content}]))
-        blocked = fault.kind is FaultKind.GUARDRAIL_INTERVENED
+        evaluated = _texts([{"content": content}])
+        chars = sum(len(t) for t in evaluated)
+        flagged = fault.kind is FaultKind.SUCCESS and self.server.stub._evaluate_guardrail(
+            _APPLY_GUARDRAIL, evaluated
+        )
+        blocked = flagged or fault.kind is FaultKind.GUARDRAIL_INTERVENED
         response: dict[str, Any] = {
             "usage": _guardrail_usage(chars),
             "action": "GUARDRAIL_INTERVENED" if blocked else "NONE",
@@ -546,6 +614,48 @@ def _texts(blocks_holder: Any) -> list[str]:
     return out
 
 
+def _blocks(holder: Any) -> list[dict[str, Any]]:
+    """The content blocks of ``system`` (a block list) or ``messages`` (a list of messages), in order."""
+    out: list[dict[str, Any]] = []
+    for item in holder if isinstance(holder, list) else []:
+        if not isinstance(item, dict):
+            continue
+        content = item.get("content")
+        if isinstance(content, list):
+            out.extend(block for block in content if isinstance(block, dict))
+        else:
+            out.append(item)
+    return out
+
+
+def _guard_text(block: dict[str, Any]) -> str | None:
+    guard = block.get("guardContent")
+    if isinstance(guard, dict) and isinstance(guard.get("text"), dict):
+        text = guard["text"].get("text")
+        return text if isinstance(text, str) else ""
+    return None
+
+
+def _converse_guarded_texts(body: dict[str, Any]) -> list[str]:
+    """The texts Bedrock's guardrail evaluates in a Converse request (module docstring)."""
+    blocks = _blocks(body.get("system")) + _blocks(body.get("messages"))
+    guarded = [text for block in blocks if (text := _guard_text(block)) is not None]
+    if guarded:
+        return guarded
+    return _texts(body.get("messages"))
+
+
+def _cached_prefix(body: dict[str, Any]) -> tuple[str | None, int]:
+    """(a key for the prefix up to the last ``cachePoint``, its tokens); (None, 0) without a cache point."""
+    blocks = _blocks(body.get("system")) + _blocks(body.get("messages"))
+    last = max((i for i, block in enumerate(blocks) if "cachePoint" in block), default=None)
+    if last is None:
+        return None, 0
+    prefix = blocks[:last]
+    texts = _texts([{"content": prefix}])
+    return json.dumps(prefix, sort_keys=True), sum(estimate_tokens(t) for t in texts)
+
+
 def _guardrail_usage(chars: int) -> dict[str, int]:
     units = math.ceil(chars / 1000)
     return {
@@ -584,10 +694,20 @@ def _assessment(chars: int, *, blocked: bool) -> dict[str, Any]:
 class BedrockStub:
     """A local Bedrock Runtime endpoint; see the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, default_latency_ms: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        default_latency_ms: int = 0,
+        guardrail_triggers: tuple[str, ...] = (GUARDRAIL_TRIGGER,),
+    ) -> None:
         if default_latency_ms < 0:
             raise ValueError("default_latency_ms must be >= 0")
         self.default_latency_ms = default_latency_ms
+        self.guardrail_triggers = tuple(guardrail_triggers)
+        self._evaluations: list[tuple[str, tuple[str, ...], bool]] = []
+        self._cache: set[tuple[str, str]] = set()
         self._address = (host, port)
         self._lock = threading.Lock()
         self._calls: list[RecordedCall] = []
@@ -675,10 +795,18 @@ class BedrockStub:
         with self._lock:
             return self._connections_accepted
 
+    @property
+    def guardrail_evaluations(self) -> list[tuple[str, tuple[str, ...], bool]]:
+        """``(operation, texts evaluated, flagged)`` per request the stub's guardrail evaluated."""
+        with self._lock:
+            return list(self._evaluations)
+
     def reset(self) -> None:
         with self._lock:
             self._calls.clear()
             self._scripts.clear()
+            self._evaluations.clear()
+            self._cache.clear()
 
     # --- used by the handler -----------------------------------------------------------------------
 
@@ -692,6 +820,20 @@ class BedrockStub:
                 if queue and (match is None or match in target):
                     return queue.popleft()
         return None
+
+    def _evaluate_guardrail(self, operation: str, texts: list[str]) -> bool:
+        flagged = any(trigger in text for text in texts for trigger in self.guardrail_triggers)
+        with self._lock:
+            self._evaluations.append((operation, tuple(texts), flagged))
+        return flagged
+
+    def _cache_lookup(self, target: str, prefix_key: str) -> bool:
+        """True if the prefix is cached for ``target``; otherwise caches it and returns False."""
+        with self._lock:
+            if (target, prefix_key) in self._cache:
+                return True
+            self._cache.add((target, prefix_key))
+            return False
 
     def _request_id(self) -> str:
         with self._lock:
