@@ -13,13 +13,35 @@ Retry policy (``invoke_with_resilience``):
   ServiceQuotaExceededException.
 * Not retried, no fallback: ValidationException (and any other 4xx): the request itself is wrong and
   another model would reject it too (-> 502). A guardrail intervention is an answer (-> 200).
-* Time budget: an attempt starts only if at least ``min_attempt_s`` remain before ``deadline``; its read
-  timeout is ``min(read_timeout_s, time left)``; a backoff that would not leave room for another attempt
-  skips to the next route instead of sleeping.
 * Bound: at most ``max_attempts_per_route * 2`` Bedrock calls per request (two routes in a plan).
 
-Outcome when no route answered: every failure a throttle -> THROTTLED (429 + Retry-After); otherwise the
-budget ran out -> TIMED_OUT (504); otherwise UNAVAILABLE (503).
+Time budget split (``route_deadline``, ``attempt_read_timeout``):
+
+* ``deadline`` is when the request must stop calling Bedrock: the Lambda's remaining time minus
+  ``safety_margin_s``, at most ``max_budget_s`` after the request started (handler ``_budget_s``).
+* Each route gets an equal share of the time left when it starts: its deadline is
+  ``now + (deadline - now) / routes left`` (itself included). A route that fails fast leaves its unused
+  time to the routes after it, and the last route gets all that is left. So a route that hangs can
+  never starve the fallback: the fallback always gets at least the same share the hanging route had.
+  A share too short for one attempt (``connect_timeout_s + min_attempt_s``) is widened to that, if the
+  time left allows, so the preferred route is still tried when only one attempt fits.
+* An attempt's window is the time left before its route's deadline, and it must cover connecting and
+  reading: its read timeout is ``min(read_timeout_s, window - connect_timeout_s)`` and it starts only if
+  that is at least ``min_attempt_s``. Non-streaming Converse sends nothing until the answer is complete,
+  so the read timeout bounds the whole wait for the answer.
+* A backoff is slept only if a retry still fits in the route's window afterwards
+  (``delay + connect_timeout_s + min_attempt_s``); otherwise the next route starts at once.
+* With the deployed defaults (28 s function timeout, so a 27 s budget; 1 s connect timeout; two routes)
+  a primary that accepts the connection and never answers is cut after 12.5 s (its 13.5 s share minus
+  the connect allowance) and the fallback has the remaining ~14.5 s (a 13.5 s read timeout): the caller
+  gets the fallback's answer, never a 504 caused by the primary alone.
+* A read timeout also counts heavily against the route's circuit (``routing``): two hung requests
+  within the window open it, and later requests go straight to the fallback.
+
+Outcome when no route answered: every failure a ServiceQuotaExceededException -> QUOTA_EXCEEDED (429
+``MODEL_QUOTA_EXCEEDED``); every failure a throttle or quota error -> THROTTLED (429 ``THROTTLED``);
+otherwise the budget ended the last route (cut its attempts or left it no time) -> TIMED_OUT (504);
+otherwise UNAVAILABLE (503).
 """
 
 from __future__ import annotations
@@ -57,7 +79,11 @@ from .runtime_config import UseCase
 from .settings import ResilienceSettings
 from .validation import InvokeRequest
 
-THROTTLE_CODES: Final = frozenset({"ThrottlingException", "ServiceQuotaExceededException"})
+#: Bedrock's "your request exceeds the service quota for your account" (HTTP 400, resubmit later).
+QUOTA_CODE: Final = "ServiceQuotaExceededException"
+THROTTLE_CODES: Final = frozenset({"ThrottlingException", QUOTA_CODE})
+#: The failure code of a read timeout: the route accepted the request and did not answer in time.
+READ_TIMEOUT: Final = "ReadTimeout"
 RETRYABLE_CODES: Final = frozenset(
     {
         "ThrottlingException",
@@ -331,7 +357,7 @@ def classify(exc: BaseException) -> Failure | None:
             return Failure(FailureKind.RETRY, code, status == 429)
         return Failure(FailureKind.REJECTED, code)
     if isinstance(exc, ReadTimeoutError):
-        return Failure(FailureKind.RETRY, "ReadTimeout")
+        return Failure(FailureKind.RETRY, READ_TIMEOUT)
     if isinstance(exc, ConnectTimeoutError):
         return Failure(FailureKind.RETRY, "ConnectTimeout")
     if isinstance(exc, ConnectionClosedError):
@@ -358,6 +384,7 @@ class Outcome(StrEnum):
     ANSWERED = "answered"
     INTERVENED = "intervened"
     THROTTLED = "throttled"
+    QUOTA_EXCEEDED = "quota_exceeded"
     TIMED_OUT = "timed_out"
     UNAVAILABLE = "unavailable"
     REJECTED = "rejected"
@@ -402,6 +429,19 @@ def backoff_seconds(attempt: int, policy: ResilienceSettings, rand: Callable[[],
     return rand() * ceiling
 
 
+def route_deadline(now: float, deadline: float, stages_left: int, policy: ResilienceSettings) -> float:
+    """When the stage starting ``now`` must end: an equal share of the time left (module docstring)."""
+    left = max(0.0, deadline - now)
+    share = max(left / max(1, stages_left), policy.connect_timeout_s + policy.min_attempt_s)
+    return now + min(share, left)
+
+
+def attempt_read_timeout(now: float, stage_deadline: float, policy: ResilienceSettings) -> float | None:
+    """The read timeout of an attempt starting ``now``, or ``None`` if no useful attempt fits."""
+    read_timeout = min(policy.read_timeout_s, stage_deadline - now - policy.connect_timeout_s)
+    return read_timeout if read_timeout >= policy.min_attempt_s else None
+
+
 def invoke_with_resilience(
     *,
     plan: Sequence[RouteTarget],
@@ -418,15 +458,16 @@ def invoke_with_resilience(
     ``deadline`` is in ``clock()`` time. Exceptions that are not upstream faults (bugs) propagate.
     """
     result = InvocationResult(outcome=Outcome.UNAVAILABLE)
-    throttled_only = True
-    time_limited = False  # the budget, not the attempt limits, ended a route early
-    for target in plan:
+    throttled_only = quota_only = True
+    time_limited = False  # the budget, not the attempt limits, ended the last route tried
+    for index, target in enumerate(plan):
+        time_limited = False
+        ends = route_deadline(clock(), deadline, len(plan) - index, policy)
         for attempt in range(1, policy.max_attempts_per_route + 1):
-            remaining = deadline - clock()
-            if remaining < policy.min_attempt_s:
+            read_timeout = attempt_read_timeout(clock(), ends, policy)
+            if read_timeout is None:
                 time_limited = True
                 break
-            read_timeout = min(policy.read_timeout_s, remaining)
             client = clients.client_for(read_timeout)
             started = clock()
             try:
@@ -440,15 +481,17 @@ def invoke_with_resilience(
                 if failure.kind is FailureKind.REJECTED:
                     result.outcome = Outcome.REJECTED
                     return result
+                timed_out = failure.code == READ_TIMEOUT
                 if circuit is not None and target.circuit_key is not None:
-                    circuit.record_failure(target.circuit_key)
+                    circuit.record_failure(target.circuit_key, timed_out=timed_out)
                 throttled_only = throttled_only and failure.throttle
-                if failure.code == "ReadTimeout" and read_timeout < policy.read_timeout_s:
-                    time_limited = True  # the attempt was cut short to fit the budget
+                quota_only = quota_only and failure.code == QUOTA_CODE
+                if timed_out and read_timeout < policy.read_timeout_s:
+                    time_limited = True  # the attempt was cut short to fit the route's share
                 if failure.kind is FailureKind.NEXT_ROUTE or attempt == policy.max_attempts_per_route:
                     break
                 delay = backoff_seconds(attempt, policy, rand)
-                if clock() + delay + policy.min_attempt_s > deadline:
+                if clock() + delay + policy.connect_timeout_s + policy.min_attempt_s > ends:
                     time_limited = True
                     break  # no room to wait and retry here; the next route (if any) starts at once
                 sleep(delay)
@@ -465,7 +508,9 @@ def invoke_with_resilience(
             result.error_code = None
             result.model_seconds = seconds
             return result
-    if result.attempts and throttled_only:
+    if result.attempts and quota_only:
+        result.outcome = Outcome.QUOTA_EXCEEDED
+    elif result.attempts and throttled_only:
         result.outcome = Outcome.THROTTLED
     elif time_limited:
         result.outcome = Outcome.TIMED_OUT

@@ -23,13 +23,23 @@ Status  Code                         When
 413     PAYLOAD_TOO_LARGE            Body over 256 KiB.
 413     INPUT_TOO_LARGE              Estimated input tokens (characters / 4) over the use case's cap.
 415     UNSUPPORTED_MEDIA_TYPE       Content-Type is not ``application/json`` (charset, if given, utf-8).
-429     THROTTLED                    Bedrock throttled every route tried; ``Retry-After`` header (seconds).
+429     THROTTLED                    Bedrock throttled every route tried (ThrottlingException, or a mix of
+                                     throttling and quota errors).
+429     MODEL_QUOTA_EXCEEDED         Every route tried answered ServiceQuotaExceededException: the account is
+                                     over a Bedrock service quota. Not API Gateway's usage-plan
+                                     ``QUOTA_EXCEEDED``. ``Retry-After`` is QUOTA_RETRY_AFTER_S (60).
 500     INTERNAL                     A bug. Logged with the request id; the body says nothing more.
 502     UPSTREAM_REJECTED            Bedrock rejected the request (ValidationException); not retried.
 503     UPSTREAM_UNAVAILABLE         Every route failed (errors, timeouts, malformed responses, access denied).
 503     IDEMPOTENCY_UNAVAILABLE      The idempotency store could not be read or written.
-504     TIME_BUDGET_EXCEEDED         The Lambda's remaining time ran out before any route answered.
+504     TIME_BUDGET_EXCEEDED         The time budget ended the last route before it answered (it hung or
+                                     kept failing until no attempt fit).
 ======  ===========================  =========================================================================
+
+Every retryable status carries ``Retry-After`` (seconds, RFC 9110 section 10.2.3): 429, 503 and 504
+say ``retry_after_s`` (the Lambda's own backoff cap ``BEDROCK_BACKOFF_MAX_MS``, rounded up, at least 1)
+unless stated above; 409 says 1. 400, 404, 413, 415, 500 and 502 are not retryable as sent and have
+none.
 
 A guardrail intervention is not an error: 200 with the use case's blocked message and
 ``guardrail.action = "INTERVENED"``.
@@ -38,9 +48,12 @@ A guardrail intervention is not an error: 200 with the use case's blocked messag
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
+
+from .settings import ResilienceSettings
 
 ERROR_STATUS: Final[Mapping[str, int]] = MappingProxyType(
     {
@@ -58,6 +71,7 @@ ERROR_STATUS: Final[Mapping[str, int]] = MappingProxyType(
         "INPUT_TOO_LARGE": 413,
         "UNSUPPORTED_MEDIA_TYPE": 415,
         "THROTTLED": 429,
+        "MODEL_QUOTA_EXCEEDED": 429,
         "INTERNAL": 500,
         "UPSTREAM_REJECTED": 502,
         "UPSTREAM_UNAVAILABLE": 503,
@@ -67,6 +81,16 @@ ERROR_STATUS: Final[Mapping[str, int]] = MappingProxyType(
 )
 
 INTERNAL_MESSAGE: Final = "An internal error occurred. Quote the request id when reporting it."
+
+#: Retry-After of MODEL_QUOTA_EXCEEDED: Bedrock's on-demand rate quotas (tokens and requests per minute)
+#: replenish within a minute; ServiceQuotaExceededException itself says only "resubmit later"
+#: (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html, Errors).
+QUOTA_RETRY_AFTER_S: Final = 60
+
+
+def retry_after_s(policy: ResilienceSettings) -> int:
+    """Retry-After (whole seconds) of a retryable upstream or store failure: the backoff cap, at least 1."""
+    return max(1, math.ceil(policy.backoff_max_s))
 
 
 class ApiError(Exception):

@@ -33,7 +33,7 @@ from aws_lambda_powertools.metrics import Metrics
 
 from .bedrock import BedrockClients, InvocationResult, Outcome, RouteTarget, build_converse_request
 from .bedrock import invoke_with_resilience as _invoke_with_resilience
-from .errors import INTERNAL_MESSAGE, ApiError, error_body
+from .errors import INTERNAL_MESSAGE, QUOTA_RETRY_AFTER_S, ApiError, error_body, retry_after_s
 from .idempotency import REPLAY_HEADER, IdempotentRunner, key_material
 from .pricing import estimate_cost_usd
 from .routing import CircuitBreaker, circuit_key, plan_routes
@@ -57,10 +57,15 @@ bedrock_clients = BedrockClients(
 )
 circuit = CircuitBreaker(
     failure_threshold=settings.resilience.circuit_failure_threshold,
+    timeout_threshold=settings.resilience.circuit_timeout_threshold,
     window_s=settings.resilience.circuit_window_s,
     cooldown_s=settings.resilience.circuit_cooldown_s,
 )
-idempotency = IdempotentRunner(table_name=settings.idempotency_table, ttl_s=settings.idempotency_ttl_s)
+idempotency = IdempotentRunner(
+    table_name=settings.idempotency_table,
+    ttl_s=settings.idempotency_ttl_s,
+    retry_after_s=retry_after_s(settings.resilience),
+)
 
 _JSON = "application/json"
 _current: contextvars.ContextVar[RequestRecord] = contextvars.ContextVar("orchestrator_request")
@@ -294,18 +299,34 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
 
 
 def _upstream_error(result: InvocationResult) -> ApiError:
+    """The API error for an invocation no route answered; every retryable one says when to retry."""
+    retry_after = {"Retry-After": str(retry_after_s(settings.resilience))}
+    if result.outcome is Outcome.QUOTA_EXCEEDED:
+        return ApiError(
+            "MODEL_QUOTA_EXCEEDED",
+            "Every model route of this use case is over its Bedrock service quota. Retry after the delay "
+            "in Retry-After; if it persists, the account's quota must be raised.",
+            headers={"Retry-After": str(QUOTA_RETRY_AFTER_S)},
+        )
     if result.outcome is Outcome.THROTTLED:
-        retry_after = max(1, int(-(-settings.resilience.backoff_max_s // 1)))
         return ApiError(
             "THROTTLED",
             "The model is throttling this use case. Retry after the delay in Retry-After.",
-            headers={"Retry-After": str(retry_after)},
+            headers=retry_after,
         )
     if result.outcome is Outcome.TIMED_OUT:
-        return ApiError("TIME_BUDGET_EXCEEDED", "The model did not answer within the time budget.")
+        return ApiError(
+            "TIME_BUDGET_EXCEEDED",
+            "The model did not answer within the time budget. Retry after the delay in Retry-After.",
+            headers=retry_after,
+        )
     if result.outcome is Outcome.REJECTED:
         return ApiError("UPSTREAM_REJECTED", "The model service rejected the request.")
-    return ApiError("UPSTREAM_UNAVAILABLE", "The model service is unavailable. Retry later.")
+    return ApiError(
+        "UPSTREAM_UNAVAILABLE",
+        "The model service is unavailable. Retry after the delay in Retry-After.",
+        headers=retry_after,
+    )
 
 
 def _budget_s(context: Any) -> float:

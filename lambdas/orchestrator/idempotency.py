@@ -9,7 +9,7 @@
   and makes no Bedrock call.
 * A duplicate while the first is still running -> 409 ``IDEMPOTENCY_IN_PROGRESS``. The in-progress
   record expires with the Lambda's remaining time, so a crashed invocation does not block the key.
-* The store failing -> 503 ``IDEMPOTENCY_UNAVAILABLE`` (never a 500).
+* The store failing -> 503 ``IDEMPOTENCY_UNAVAILABLE`` with ``Retry-After`` (never a 500).
 
 Powertools' idempotency module (and boto3, which it needs) is imported and its DynamoDB client created
 on the first request that carries a key, so requests without one never pay for it.
@@ -40,9 +40,10 @@ def key_material(*, idempotency_key: str, use_case_id: str, raw_body: bytes) -> 
 class IdempotentRunner:
     """Runs a response-producing function at most once per key material."""
 
-    def __init__(self, *, table_name: str, ttl_s: int = DEFAULT_TTL_S) -> None:
+    def __init__(self, *, table_name: str, ttl_s: int = DEFAULT_TTL_S, retry_after_s: int = 1) -> None:
         self.table_name = table_name
         self.ttl_s = ttl_s
+        self.retry_after_s = retry_after_s
         self._lock = threading.Lock()
         self._wrapped: Callable[..., Any] | None = None
         self._config: Any = None
@@ -101,6 +102,7 @@ class IdempotentRunner:
                 "IDEMPOTENCY_UNAVAILABLE",
                 "The idempotency store is unavailable. Retry later, or retry without Idempotency-Key.",
                 field="Idempotency-Key",
+                headers={"Retry-After": str(self.retry_after_s)},
             ) from exc
         return response
 

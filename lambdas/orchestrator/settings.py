@@ -19,6 +19,7 @@ Optional (defaults in brackets):
   [2000], ``BEDROCK_CONNECT_TIMEOUT_MS`` [1000], ``BEDROCK_READ_TIMEOUT_MS`` [25000],
   ``BEDROCK_MIN_ATTEMPT_MS`` [250], ``TIME_BUDGET_SAFETY_MARGIN_MS`` [500], ``TIME_BUDGET_MAX_MS``
   [27000: API Gateway's integration timeout is 29 s], ``CIRCUIT_FAILURE_THRESHOLD`` [5],
+  ``CIRCUIT_TIMEOUT_THRESHOLD`` [2: read timeouts that open the circuit on their own],
   ``CIRCUIT_WINDOW_MS`` [30000], ``CIRCUIT_COOLDOWN_MS`` [15000].
 
 Every problem is reported at once, each naming its variable (``SettingsError``).
@@ -78,6 +79,7 @@ class ResilienceSettings:
     safety_margin_s: float = 0.5
     max_budget_s: float = 27.0
     circuit_failure_threshold: int = 5
+    circuit_timeout_threshold: int = 2
     circuit_window_s: float = 30.0
     circuit_cooldown_s: float = 15.0
 
@@ -106,6 +108,7 @@ _RESILIENCE_VARS: Final = (
     ("TIME_BUDGET_SAFETY_MARGIN_MS", "safety_margin_s", True, 0),
     ("TIME_BUDGET_MAX_MS", "max_budget_s", True, 1),
     ("CIRCUIT_FAILURE_THRESHOLD", "circuit_failure_threshold", False, 1),
+    ("CIRCUIT_TIMEOUT_THRESHOLD", "circuit_timeout_threshold", False, 1),
     ("CIRCUIT_WINDOW_MS", "circuit_window_s", True, 1),
     ("CIRCUIT_COOLDOWN_MS", "circuit_cooldown_s", True, 0),
 )

@@ -10,7 +10,8 @@ import copy
 import json
 import logging
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -174,6 +175,7 @@ def base_env(stub: BedrockStub, config_path: Path) -> dict[str, str]:
         "BEDROCK_MIN_ATTEMPT_MS": "100",
         "TIME_BUDGET_SAFETY_MARGIN_MS": "200",
         "CIRCUIT_FAILURE_THRESHOLD": "1000",  # off unless a test turns it on
+        "CIRCUIT_TIMEOUT_THRESHOLD": "1000",
     }
 
 
@@ -205,6 +207,17 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+@dataclass
+class CountdownLambdaContext(FakeLambdaContext):
+    """A Lambda context whose remaining time counts down in real time from ``remaining_ms`` at creation,
+    like the real one (the handler reads it when a request starts, and the idempotency layer later)."""
+
+    started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.remaining_ms - int((time.monotonic() - self.started) * 1000))
 
 
 def load_event(name: str) -> dict[str, Any]:

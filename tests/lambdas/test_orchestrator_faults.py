@@ -1,12 +1,16 @@
 """Fault matrix, throttling, time budget and circuit breaker, end to end through real botocore.
 
 Settings of these tests (``base_env``): 3 attempts per route, backoff base 1 ms / cap 5 ms, read timeout
-500 ms, minimum attempt 100 ms, safety margin 200 ms. Bound: at most 3 x 2 = 6 Bedrock calls per request.
+500 ms, connect timeout 500 ms, minimum attempt 100 ms, safety margin 200 ms. Bound: at most 3 x 2 = 6
+Bedrock calls per request.
+
+The hang tests run in real time with a Lambda context whose remaining time counts down and a budget of
+about two seconds, with the production read timeout (25 s): only the budget split can cut a hang short.
+They assert outcomes (status, route, calls, that the function was not out of time), never durations.
 """
 
 from __future__ import annotations
 
-import time
 from types import ModuleType
 
 import pytest
@@ -14,6 +18,7 @@ import pytest
 from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
     PROFILES,
+    CountdownLambdaContext,
     FakeLambdaContext,
     call,
     calls_to,
@@ -154,27 +159,137 @@ def test_all_options_failed(
 
     assert reply.status == status
     assert reply.body["error"]["code"] == code
-    assert "Retry-After" not in reply.headers
+    # a 503 says when to retry (the backoff cap, at least 1 s); a rejected request is not retryable
+    assert reply.headers.get("Retry-After") == ("1" if status == 503 else None)
     assert calls_to(stub, STS["primary"]) == len(primary)
     assert calls_to(stub, STS["fallback"]) == len(fallback)
 
 
-def test_time_budget_exhaustion_is_504(orchestrator: ModuleType, stub: BedrockStub) -> None:
-    # GIVEN 1 s of Lambda time left (800 ms budget after the 200 ms margin) and a model that hangs
-    stub.script(None, [Fault.read_timeout(3.0)] * CALL_BOUND)
-    context = FakeLambdaContext(remaining_ms=1000)
+def test_quota_exceeded_on_every_route_has_its_own_code(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN the account is over a Bedrock service quota for both routes' models
+    stub.script(None, [Fault.service_quota_exceeded()] * CALL_BOUND)
 
-    started = time.monotonic()
-    reply = call(orchestrator, invoke_event(body=user(TICKET)), context)
-    elapsed = time.monotonic() - started
+    reply = call(orchestrator, invoke_event(body=user(TICKET)), lambda_context)
 
-    # THEN 504 within the budget: the first attempt times out at 500 ms, the next one (if any time is
-    # left) is cut to fit, and the fallback never gets the minimum 100 ms it needs
+    # THEN 429 with a code that is neither Bedrock throttling nor API Gateway's usage-plan QUOTA_EXCEEDED,
+    # one call per route (a quota error is not retried on the same route), and a minute's Retry-After
+    assert reply.status == 429
+    assert reply.body["error"]["code"] == "MODEL_QUOTA_EXCEEDED"
+    assert reply.headers["Retry-After"] == "60"
+    assert calls_to(stub, STS["primary"]) == 1
+    assert calls_to(stub, STS["fallback"]) == 1
+
+
+def test_quota_on_one_route_and_throttling_on_the_other_is_throttled(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    stub.script(STS["primary"], [Fault.service_quota_exceeded()])
+    stub.script(STS["fallback"], [Fault.throttling()] * MAX_ATTEMPTS)
+
+    reply = call(orchestrator, invoke_event(body=user(TICKET)), lambda_context)
+
+    assert reply.status == 429
+    assert reply.body["error"]["code"] == "THROTTLED"
+    assert reply.headers["Retry-After"] == "1"
+
+
+# --- hangs, in real time -------------------------------------------------------------------------------
+
+HANG_S = 10.0  # far beyond any attempt's window: the stub answers only after the client gave up
+#: Production read timeout and circuit; a short connect allowance; the budget comes from the context.
+HANG_ENV = {
+    "BEDROCK_READ_TIMEOUT_MS": "25000",
+    "BEDROCK_CONNECT_TIMEOUT_MS": "200",
+    "TIME_BUDGET_SAFETY_MARGIN_MS": "400",
+    "CIRCUIT_FAILURE_THRESHOLD": "5",
+    "CIRCUIT_TIMEOUT_THRESHOLD": "2",
+}
+
+
+def _context() -> CountdownLambdaContext:
+    """About 2.6 s of Lambda time left: a ~2.2 s budget, so each of two routes gets ~1.1 s."""
+    return CountdownLambdaContext(remaining_ms=2600)
+
+
+def test_a_hanging_primary_is_answered_by_the_fallback(
+    load_orchestrator: LoadOrchestrator, stub: BedrockStub
+) -> None:
+    # GIVEN a primary that accepts the request and never answers in time, and a healthy fallback
+    module = load_orchestrator(**HANG_ENV)
+    stub.script(STS["primary"], [Fault.hang(HANG_S)] * MAX_ATTEMPTS)
+    context = _context()
+
+    # WHEN a request arrives with a production read timeout (25 s) far longer than the budget
+    reply = call(module, invoke_event(body=user(TICKET)), context)
+
+    # THEN the primary's share ran out, the fallback answered, and the function still had time left
+    assert reply.status == 200, reply.body
+    assert reply.body["route"] == "fallback"
+    assert calls_to(stub, STS["primary"]) == 1
+    assert calls_to(stub, STS["fallback"]) == 1
+    assert context.get_remaining_time_in_millis() > 0
+
+
+def test_a_hang_followed_by_a_good_answer_is_answered(
+    load_orchestrator: LoadOrchestrator, stub: BedrockStub
+) -> None:
+    # GIVEN one hang, then every call answers (whichever route makes the next call)
+    module = load_orchestrator(**HANG_ENV)
+    stub.script(None, [Fault.hang(HANG_S), Fault.success(text="Summary: invoice PDF blank.")])
+
+    reply = call(module, invoke_event(body=user(TICKET)), _context())
+
+    assert reply.status == 200, reply.body
+    assert reply.body["output"]["text"] == "Summary: invoice PDF blank."
+    assert reply.body["attempts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("primary", "fallback"),
+    [
+        ([Fault.service_unavailable()] * MAX_ATTEMPTS, [Fault.hang(HANG_S)] * MAX_ATTEMPTS),
+        ([Fault.hang(HANG_S)] * MAX_ATTEMPTS, [Fault.hang(HANG_S)] * MAX_ATTEMPTS),
+    ],
+    ids=["fallback-hangs", "both-hang"],
+)
+def test_a_hanging_fallback_ends_in_504_with_retry_after_inside_the_budget(
+    load_orchestrator: LoadOrchestrator, stub: BedrockStub, primary: list[Fault], fallback: list[Fault]
+) -> None:
+    module = load_orchestrator(**HANG_ENV)
+    stub.script(STS["primary"], primary)
+    stub.script(STS["fallback"], fallback)
+    context = _context()
+
+    reply = call(module, invoke_event(body=user(TICKET)), context)
+
     assert reply.status == 504
     assert reply.body["error"]["code"] == "TIME_BUDGET_EXCEEDED"
-    assert elapsed < 1.0
-    assert 1 <= calls_to(stub, STS["primary"]) <= 2
-    assert calls_to(stub, STS["fallback"]) == 0
+    assert reply.headers["Retry-After"] == "1"
+    assert calls_to(stub, STS["fallback"]) == 1  # one hang uses the fallback's whole share
+    assert context.get_remaining_time_in_millis() > 0
+
+
+def test_a_hanging_primary_opens_its_circuit_after_two_requests(
+    load_orchestrator: LoadOrchestrator, stub: BedrockStub
+) -> None:
+    # GIVEN the default breaker (5 failures or 2 timeouts in 30 s) and a primary that hangs
+    module = load_orchestrator(**HANG_ENV)
+    stub.script(STS["primary"], [Fault.hang(HANG_S)] * 6)
+
+    # WHEN two requests meet the hang (each answered by the fallback)
+    first = call(module, invoke_event(body=user(TICKET)), _context())
+    second = call(module, invoke_event(body=user(TICKET)), _context())
+    assert first.body["route"] == second.body["route"] == "fallback"
+    assert module.circuit.is_open("support-ticket-summary/primary")
+    stub.reset()
+
+    # THEN the third goes straight to the fallback without waiting on the primary
+    third = call(module, invoke_event(body=user(TICKET)), _context())
+    assert third.status == 200
+    assert third.body["attempts"] == 1
+    assert calls_to(stub, STS["primary"]) == 0
 
 
 def test_no_time_left_means_no_call(orchestrator: ModuleType, stub: BedrockStub) -> None:

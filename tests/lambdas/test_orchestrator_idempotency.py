@@ -151,4 +151,5 @@ def test_store_failure_is_503_not_500(
 
     assert reply.status == 503
     assert reply.body["error"]["code"] == "IDEMPOTENCY_UNAVAILABLE"
+    assert reply.headers["Retry-After"] == "1"
     assert converse_calls(stub) == []

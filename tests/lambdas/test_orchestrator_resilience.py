@@ -16,10 +16,12 @@ from lambdas.orchestrator.bedrock import (
     MalformedResponseError,
     Outcome,
     RouteTarget,
+    attempt_read_timeout,
     backoff_seconds,
     classify,
     invoke_with_resilience,
     parse_converse_response,
+    route_deadline,
 )
 from lambdas.orchestrator.routing import CircuitBreaker
 from lambdas.orchestrator.settings import ResilienceSettings
@@ -28,6 +30,7 @@ POLICY = ResilienceSettings(
     max_attempts_per_route=3,
     backoff_base_s=0.1,
     backoff_max_s=0.3,
+    connect_timeout_s=0.5,
     read_timeout_s=5.0,
     min_attempt_s=0.5,
 )
@@ -165,27 +168,119 @@ def test_validation_is_rejected_without_retry_or_fallback() -> None:
     assert clock.sleeps == []
 
 
-def test_read_timeout_shrinks_to_the_remaining_budget() -> None:
-    # GIVEN 6 s of budget and a model that never answers in time
+def test_each_route_gets_an_equal_share_of_the_time_left() -> None:
+    # two routes, 20 s left: the first may use 10 s; the last always gets everything left
+    assert route_deadline(100.0, 120.0, 2, POLICY) == pytest.approx(110.0)
+    assert route_deadline(100.0, 120.0, 1, POLICY) == pytest.approx(120.0)
+    # a share shorter than one attempt (connect 0.5 + minimum 0.5) is widened to it, if time allows
+    assert route_deadline(100.0, 101.2, 2, POLICY) == pytest.approx(101.0)
+    assert route_deadline(100.0, 100.8, 2, POLICY) == pytest.approx(100.8)
+    assert route_deadline(100.0, 99.0, 2, POLICY) == pytest.approx(100.0)  # past the deadline: nothing
+
+
+def test_an_attempt_window_covers_connecting_and_reading() -> None:
+    # read timeout = min(configured 5 s, window - connect 0.5 s); below the 0.5 s minimum, no attempt
+    assert attempt_read_timeout(100.0, 110.0, POLICY) == pytest.approx(5.0)
+    assert attempt_read_timeout(100.0, 102.0, POLICY) == pytest.approx(1.5)
+    assert attempt_read_timeout(100.0, 101.0, POLICY) == pytest.approx(0.5)
+    assert attempt_read_timeout(100.0, 100.9, POLICY) is None
+
+
+def test_a_hanging_primary_leaves_the_fallback_its_share() -> None:
+    # GIVEN 10 s of budget and a primary that never answers in time
+    hang = ReadTimeoutError(endpoint_url="http://stub")
+    result, clients, clock = run({"primary": [hang] * 3}, budget_s=10.0, rand=lambda: 0.0)
+
+    # THEN the primary's one attempt is cut at its 5 s share minus the 0.5 s connect allowance, the
+    # 0.5 s left of its share cannot hold another attempt, and the fallback answers with time to spare
+    assert clients.calls == [("primary", pytest.approx(4.5)), ("fallback", pytest.approx(5.0))]
+    assert result.outcome is Outcome.ANSWERED
+    assert result.route == "fallback"
+    assert clock.now - 100.0 < 10.0
+
+
+def test_read_timeouts_on_every_route_are_timed_out() -> None:
+    # GIVEN 6 s of budget and models that never answer in time
     hang = ReadTimeoutError(endpoint_url="http://stub")
     result, clients, _ = run({"primary": [hang] * 3, "fallback": [hang] * 3}, budget_s=6.0, rand=lambda: 0.0)
 
-    # THEN the first attempt gets the full 5 s read timeout, the second only what is left (1 s),
-    # and nothing starts once less than the 0.5 s minimum remains
-    assert [timeout for _, timeout in clients.calls] == pytest.approx([5.0, 1.0])
+    # THEN primary: 3 s share -> 2.5 s read, then 0.5 s left (no attempt fits); fallback: the 3.5 s left
+    # -> 3 s read, then nothing fits
+    assert [timeout for _, timeout in clients.calls] == pytest.approx([2.5, 3.0])
     assert result.outcome is Outcome.TIMED_OUT
 
 
+def test_a_fallback_that_kept_failing_inside_its_share_is_unavailable_not_timed_out() -> None:
+    # the primary hung (its share ran out), but the fallback used all its attempts: that is a 503
+    hang = ReadTimeoutError(endpoint_url="http://stub")
+    error = client_error("ServiceUnavailableException", 503)
+    result, _, _ = run({"primary": [hang] * 3, "fallback": [error] * 3}, budget_s=20.0)
+
+    assert result.outcome is Outcome.UNAVAILABLE
+
+
 def test_backoff_that_does_not_fit_moves_to_the_next_route() -> None:
-    # GIVEN just over one attempt of budget left after a failure: waiting would leave no room
+    # GIVEN a budget where the primary's share holds one attempt but not a backoff and a second one
     error = client_error("InternalServerException", 500)
-    result, clients, clock = run({"primary": [error] * 3}, budget_s=0.6, rand=lambda: 1.0)
+    result, clients, clock = run({"primary": [error] * 3}, budget_s=2.2, rand=lambda: 1.0)
 
     # THEN no sleep: the fallback starts at once, in the time a backoff would have wasted
     assert clock.sleeps == []
     assert [route for route, _ in clients.calls] == ["primary", "fallback"]
     assert result.outcome is Outcome.ANSWERED
     assert result.route == "fallback"
+
+
+def test_quota_errors_on_every_route_are_quota_exceeded() -> None:
+    quota = client_error("ServiceQuotaExceededException", 400)
+    result, clients, _ = run({"primary": [quota], "fallback": [quota]})
+
+    assert result.outcome is Outcome.QUOTA_EXCEEDED
+    assert len(clients.calls) == 2  # no retry on the same route
+
+
+def test_timeouts_weigh_more_in_the_circuit() -> None:
+    clock = FakeClock()
+    circuit = CircuitBreaker(
+        failure_threshold=5, timeout_threshold=2, window_s=30, cooldown_s=15, clock=clock
+    )
+
+    circuit.record_failure("hang", timed_out=True)
+    assert circuit.allow("hang")
+    circuit.record_failure("hang", timed_out=True)
+    assert not circuit.allow("hang")  # two timeouts
+
+    circuit.record_failure("mixed", timed_out=True)
+    for _ in range(2):
+        circuit.record_failure("mixed")
+    assert circuit.allow("mixed")  # 2.5 + 2 < 5
+    circuit.record_failure("mixed")
+    assert not circuit.allow("mixed")  # one timeout and three errors
+
+    for _ in range(4):
+        circuit.record_failure("errors")
+    assert circuit.allow("errors")
+    circuit.record_failure("errors")
+    assert not circuit.allow("errors")  # five errors, as before
+
+    circuit.record_failure("old", timed_out=True)
+    clock.now += 31
+    circuit.record_failure("old", timed_out=True)
+    assert circuit.allow("old")  # the first fell out of the window
+
+
+def test_a_hang_records_a_timeout_in_the_circuit() -> None:
+    clock = FakeClock()
+    circuit = CircuitBreaker(
+        failure_threshold=5, timeout_threshold=2, window_s=30, cooldown_s=15, clock=clock
+    )
+    hang = ReadTimeoutError(endpoint_url="http://stub")
+
+    run({"primary": [hang] * 3}, budget_s=12.0, circuit=circuit)
+    assert circuit.allow("uc/primary")
+    run({"primary": [hang] * 3}, budget_s=12.0, circuit=circuit)
+
+    assert circuit.is_open("uc/primary")
 
 
 def test_circuit_breaker_records_failures_and_successes() -> None:
