@@ -19,10 +19,13 @@ Status  Code                         When
 400     INVALID_IDEMPOTENCY_KEY      ``Idempotency-Key`` is not 1-255 visible ASCII characters.
 404     NOT_FOUND                    No such path/method.
 404     USE_CASE_NOT_FOUND           Unknown or disabled use case.
-409     IDEMPOTENCY_IN_PROGRESS      A request with the same Idempotency-Key, use case and body is running.
+409     IDEMPOTENCY_IN_PROGRESS      A request with the same Idempotency-Key and use case is running;
+                                     ``Retry-After``: seconds until its in-progress record expires.
 413     PAYLOAD_TOO_LARGE            Body over 256 KiB.
 413     INPUT_TOO_LARGE              Estimated input tokens (characters / 4) over the use case's cap.
 415     UNSUPPORTED_MEDIA_TYPE       Content-Type is not ``application/json`` (charset, if given, utf-8).
+422     IDEMPOTENCY_KEY_REUSED       The Idempotency-Key was used before, for this use case, with another body
+                                     (compared as canonical JSON); no Bedrock call.
 429     THROTTLED                    Bedrock throttled every route tried (ThrottlingException, or a mix of
                                      throttling and quota errors).
 429     MODEL_QUOTA_EXCEEDED         Every route tried answered ServiceQuotaExceededException: the account is
@@ -38,8 +41,8 @@ Status  Code                         When
 
 Every retryable status carries ``Retry-After`` (seconds, RFC 9110 section 10.2.3): 429, 503 and 504
 say ``retry_after_s`` (the Lambda's own backoff cap ``BEDROCK_BACKOFF_MAX_MS``, rounded up, at least 1)
-unless stated above; 409 says 1. 400, 404, 413, 415, 500 and 502 are not retryable as sent and have
-none.
+unless stated above; 409 says when the original request's in-progress record expires. 400, 404, 413,
+415, 422, 500 and 502 are not retryable as sent and have none.
 
 A guardrail intervention is not an error: 200 with the use case's blocked message and
 ``guardrail.action = "INTERVENED"``.
@@ -70,6 +73,7 @@ ERROR_STATUS: Final[Mapping[str, int]] = MappingProxyType(
         "PAYLOAD_TOO_LARGE": 413,
         "INPUT_TOO_LARGE": 413,
         "UNSUPPORTED_MEDIA_TYPE": 415,
+        "IDEMPOTENCY_KEY_REUSED": 422,
         "THROTTLED": 429,
         "MODEL_QUOTA_EXCEEDED": 429,
         "INTERNAL": 500,

@@ -170,7 +170,7 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
         return _to_response(produce())
     record.idempotency_key_sent = True
     response = idempotency.run(
-        key=key_material(idempotency_key=key, use_case_id=use_case.id, raw_body=request.raw_body),
+        key=key_material(idempotency_key=key, use_case_id=use_case.id, request=request),
         produce=produce,
         lambda_context=lambda_context,
     )

@@ -1,15 +1,28 @@
 """Idempotent invokes with Powertools idempotency on DynamoDB (only when ``Idempotency-Key`` is sent).
 
-* Key: SHA-256 of ``{"idempotencyKey", "useCase", "bodySha256"}``: the same key with another body or
-  another use case is a different request, not a conflict.
+Follows the IETF Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-header, sections 2.6 and
+2.7: https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/):
+
+* Record key: the ``Idempotency-Key`` and the use case. The request body is not part of the key: it is
+  the payload Powertools validates (``payload_validation_jmespath``), so a key is one request.
+* Payload: the request body in canonical JSON (``canonical_body``: keys sorted, no insignificant
+  whitespace, the validated fields only). The same JSON written differently (key order, spacing,
+  ``\\u00e9`` for ``é``) is the same request and replays; another body with a used key is a client bug:
+  422 ``IDEMPOTENCY_KEY_REUSED`` (Powertools ``IdempotencyValidationError``), and no Bedrock call.
 * Only 200 answers (including guardrail interventions) are stored, for ``IDEMPOTENCY_TTL_S`` [3600]
   seconds. An error is not stored: the wrapped call raises, Powertools deletes the in-progress record,
   and the caller may retry with the same key.
 * A replay returns the stored response (its original ``requestId``) with ``Idempotent-Replayed: true``
   and makes no Bedrock call.
-* A duplicate while the first is still running -> 409 ``IDEMPOTENCY_IN_PROGRESS``. The in-progress
-  record expires with the Lambda's remaining time, so a crashed invocation does not block the key.
+* A duplicate while the first is still running -> 409 ``IDEMPOTENCY_IN_PROGRESS`` with ``Retry-After``:
+  the seconds until the first request's in-progress record expires, i.e. how long it may still run (the
+  record expires with that invocation's remaining Lambda time, so a crashed invocation does not block
+  the key). Reading it costs one DynamoDB GetItem, on this path only; if that read fails, the bound is
+  this invocation's own remaining time (the first started earlier, with the same timeout).
 * The store failing -> 503 ``IDEMPOTENCY_UNAVAILABLE`` with ``Retry-After`` (never a 500).
+
+Records written before the key layout changed (when the body hash was part of the key) are not found
+under the new key; they expire with their TTL.
 
 Powertools' idempotency module (and boto3, which it needs) is imported and its DynamoDB client created
 on the first request that carries a key, so requests without one never pay for it.
@@ -17,28 +30,40 @@ on the first request that carries a key, so requests without one never pay for i
 
 from __future__ import annotations
 
-import hashlib
+import json
+import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
 from .errors import ApiError
+from .validation import InvokeRequest
 
 REPLAY_HEADER: Final = "Idempotent-Replayed"
 DEFAULT_TTL_S: Final = 3600
+#: What Powertools derives the record key from, and the payload it validates (``key_material``).
+EVENT_KEY_JMESPATH: Final = "[idempotencyKey, useCase]"
+PAYLOAD_JMESPATH: Final = "body"
 
 
-def key_material(*, idempotency_key: str, use_case_id: str, raw_body: bytes) -> dict[str, str]:
-    """What the idempotency record is keyed on."""
-    return {
-        "idempotencyKey": idempotency_key,
-        "useCase": use_case_id,
-        "bodySha256": hashlib.sha256(raw_body).hexdigest(),
+def canonical_body(request: InvokeRequest) -> str:
+    """The request's body as canonical JSON: the validated fields only, keys sorted, no spaces."""
+    document: dict[str, Any] = {
+        "messages": [{"content": m.content, "role": m.role} for m in request.messages],
     }
+    if request.context is not None:
+        document["context"] = request.context
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def key_material(*, idempotency_key: str, use_case_id: str, request: InvokeRequest) -> dict[str, str]:
+    """What the idempotency record is keyed on (key and use case) and validated against (the body)."""
+    return {"idempotencyKey": idempotency_key, "useCase": use_case_id, "body": canonical_body(request)}
 
 
 class IdempotentRunner:
-    """Runs a response-producing function at most once per key material."""
+    """Runs a response-producing function at most once per Idempotency-Key and use case."""
 
     def __init__(self, *, table_name: str, ttl_s: int = DEFAULT_TTL_S, retry_after_s: int = 1) -> None:
         self.table_name = table_name
@@ -60,6 +85,9 @@ class IdempotentRunner:
 
                 self.persistence = DynamoDBPersistenceLayer(table_name=self.table_name)
                 self._config = IdempotencyConfig(
+                    event_key_jmespath=EVENT_KEY_JMESPATH,
+                    payload_validation_jmespath=PAYLOAD_JMESPATH,
+                    raise_on_no_idempotency_key=True,
                     expires_after_seconds=self.ttl_s,
                     hash_function="sha256",
                     response_hook=_mark_replayed,
@@ -85,17 +113,26 @@ class IdempotentRunner:
             IdempotencyAlreadyInProgressError,
             IdempotencyInconsistentStateError,
             IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
         )
 
         self._config.register_lambda_context(lambda_context)
         try:
             response: dict[str, Any] = wrapped(key=key, produce=produce)
+        except IdempotencyValidationError as exc:
+            raise ApiError(
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was already used with a different request body. Send a new key for "
+                "a new request, or the original body to get the original answer.",
+                field="Idempotency-Key",
+            ) from exc
         except IdempotencyAlreadyInProgressError as exc:
             raise ApiError(
                 "IDEMPOTENCY_IN_PROGRESS",
-                "A request with this Idempotency-Key is still being processed. Retry later.",
+                "A request with this Idempotency-Key is still being processed. Retry after the delay in "
+                "Retry-After.",
                 field="Idempotency-Key",
-                headers={"Retry-After": "1"},
+                headers={"Retry-After": str(self._in_progress_retry_after(key, lambda_context))},
             ) from exc
         except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
             raise ApiError(
@@ -105,6 +142,19 @@ class IdempotentRunner:
                 headers={"Retry-After": str(self.retry_after_s)},
             ) from exc
         return response
+
+    def _in_progress_retry_after(self, key: dict[str, str], lambda_context: Any) -> int:
+        """Seconds until the running request's in-progress record expires (module docstring)."""
+        expiry_ms: float | None = None
+        try:
+            stored = self.persistence.get_record(data=key).in_progress_expiry_timestamp
+            expiry_ms = None if stored is None else float(stored)  # DynamoDB numbers arrive as Decimal
+        except Exception:  # the 409 stands; only its hint falls back to an upper bound
+            expiry_ms = None
+        if expiry_ms is not None:
+            return max(1, math.ceil((expiry_ms - time.time() * 1000) / 1000))
+        remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+        return max(1, math.ceil(remaining() / 1000)) if remaining is not None else self.retry_after_s
 
 
 def _run_once(*, key: dict[str, str], produce: Callable[[], dict[str, Any]]) -> dict[str, Any]:

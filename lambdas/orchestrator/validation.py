@@ -109,7 +109,6 @@ class InvokeRequest:
     messages: tuple[Message, ...]
     context: str | None
     input_chars: int
-    raw_body: bytes
 
     @property
     def estimated_input_tokens(self) -> int:
@@ -158,7 +157,7 @@ def parse_invoke_request(
     messages = _parse_messages(document.get("messages"))
     context = _parse_context(document, use_case)
     input_chars = sum(len(m.content) for m in messages) + len(context or "")
-    request = InvokeRequest(messages=messages, context=context, input_chars=input_chars, raw_body=raw)
+    request = InvokeRequest(messages=messages, context=context, input_chars=input_chars)
     if request.estimated_input_tokens > use_case.limits.max_input_tokens:
         raise ApiError(
             "INPUT_TOO_LARGE",

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.orchestrator.idempotency import key_material
+from lambdas.orchestrator.idempotency import IdempotentRunner, canonical_body, key_material
+from lambdas.orchestrator.validation import InvokeRequest, Message
 from tests.lambdas.orchestrator_testkit import (
     PROFILES,
     FakeLambdaContext,
@@ -37,6 +38,23 @@ def dynamodb() -> Iterator[Any]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield client
+
+
+def _request(text: str) -> InvokeRequest:
+    return InvokeRequest(messages=(Message("user", text),), context=None, input_chars=len(text))
+
+
+def start_in_progress(
+    orchestrator: ModuleType, context: FakeLambdaContext, stub: BedrockStub, key: str, *, remaining_ms: int
+) -> None:
+    """Write the in-progress record a first request with ``key`` (and TICKET) holds while it calls
+    Bedrock, through the handler's own persistence layer (configured by a warm-up request)."""
+    call(orchestrator, keyed("warm-up"), context)
+    stub.reset()
+    running = key_material(
+        idempotency_key=key, use_case_id="support-ticket-summary", request=_request(TICKET)
+    )
+    orchestrator.idempotency.persistence.save_inprogress(data=running, remaining_time_in_millis=remaining_ms)
 
 
 def keyed(key: str | None, text: str = TICKET) -> dict[str, Any]:
@@ -66,16 +84,77 @@ def test_repeated_key_replays_the_stored_answer_without_calling_bedrock(
     assert record["status"]["S"] == "COMPLETED"
 
 
-def test_same_key_with_another_body_is_another_request(
+def test_same_key_with_another_body_is_422_and_no_second_bedrock_call(
     dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:
-    call(orchestrator, keyed("k-1"), lambda_context)
+    # GIVEN a key that was used and answered
+    first = call(orchestrator, keyed("k-1"), lambda_context)
+
+    # WHEN a client bug reuses it for another request
     reply = call(orchestrator, keyed("k-1", TICKET + " Also the VAT is wrong."), lambda_context)
+
+    # THEN 422 with a stable code (IETF Idempotency-Key draft), one Bedrock call in all, one record
+    assert first.status == 200
+    assert reply.status == 422
+    assert reply.body["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert reply.body["error"]["field"] == "Idempotency-Key"
+    assert "Retry-After" not in reply.headers
+    assert len(converse_calls(stub)) == 1
+    assert len(items(dynamodb)) == 1
+
+
+def test_same_key_with_another_body_while_the_first_runs_is_422_too(
+    dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    start_in_progress(orchestrator, lambda_context, stub, "busy-1", remaining_ms=30_000)
+
+    reply = call(orchestrator, keyed("busy-1", TICKET + " Different."), lambda_context)
+
+    assert reply.status == 422
+    assert converse_calls(stub) == []
+
+
+@pytest.mark.parametrize(
+    "rewritten",
+    [
+        '{"messages":[{"content":"%s","role":"user"}]}',
+        '{\n  "messages": [ {"role": "user",\n "content": "%s"} ]\n}',
+    ],
+    ids=["keys-reordered-no-spaces", "whitespace-and-newlines"],
+)
+def test_the_same_json_written_differently_replays(
+    dynamodb: Any,
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    rewritten: str,
+) -> None:
+    first = call(orchestrator, keyed("same-json"), lambda_context)
+
+    again = invoke_event(raw_body=rewritten % TICKET, headers={"Idempotency-Key": "same-json"})
+    second = call(orchestrator, again, lambda_context)
+
+    assert second.status == 200
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.body == first.body
+    assert len(converse_calls(stub)) == 1
+
+
+def test_the_same_key_for_another_use_case_is_another_request(
+    dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    call(orchestrator, keyed("shared-key"), lambda_context)
+    other = invoke_event(
+        "policy-qa",
+        {"messages": [{"role": "user", "content": "How many leave days?"}], "context": "Leave: 25 days."},
+        headers={"Idempotency-Key": "shared-key"},
+    )
+
+    reply = call(orchestrator, other, lambda_context)
 
     assert reply.status == 200
     assert "Idempotent-Replayed" not in reply.headers
     assert len(converse_calls(stub)) == 2
-    assert len(items(dynamodb)) == 2
 
 
 def test_without_a_key_there_is_no_idempotency(
@@ -91,24 +170,17 @@ def test_without_a_key_there_is_no_idempotency(
 def test_concurrent_duplicate_gets_409(
     dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:
-    # GIVEN a request with this key is in progress (its record written by the same persistence layer,
-    # as the first invocation does before it calls Bedrock)
-    call(orchestrator, keyed("warm-up"), lambda_context)  # configures the layer like the handler does
-    stub.reset()
-    in_flight = key_material(
-        idempotency_key="dup-1",
-        use_case_id="support-ticket-summary",
-        raw_body=keyed("dup-1")["body"].encode(),
-    )
-    orchestrator.idempotency.persistence.save_inprogress(data=in_flight, remaining_time_in_millis=30_000)
+    # GIVEN a request with this key is in progress, with 20 s of its Lambda time left
+    start_in_progress(orchestrator, lambda_context, stub, "dup-1", remaining_ms=20_000)
 
     # WHEN the duplicate arrives
     reply = call(orchestrator, keyed("dup-1"), lambda_context)
 
-    # THEN 409, and no Bedrock call
+    # THEN 409, no Bedrock call, and Retry-After is when the first one's in-progress record expires
+    # (about 20 s from now), not this invocation's own time left (30 s in the fixture's context)
     assert reply.status == 409
     assert reply.body["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
-    assert reply.headers["Retry-After"] == "1"
+    assert 10 <= int(reply.headers["Retry-After"]) <= 20
     assert converse_calls(stub) == []
 
 
@@ -153,3 +225,29 @@ def test_store_failure_is_503_not_500(
     assert reply.body["error"]["code"] == "IDEMPOTENCY_UNAVAILABLE"
     assert reply.headers["Retry-After"] == "1"
     assert converse_calls(stub) == []
+
+
+def test_canonical_body_ignores_key_order_whitespace_and_escapes() -> None:
+    plain = InvokeRequest(messages=(Message("user", "café"),), context="ctx", input_chars=7)
+
+    assert canonical_body(plain) == '{"context":"ctx","messages":[{"content":"café","role":"user"}]}'
+    # another body is another payload
+    other = InvokeRequest(messages=(Message("user", "cafe"),), context="ctx", input_chars=7)
+    assert canonical_body(other) != canonical_body(plain)
+
+
+class _BrokenStore:
+    def get_record(self, data: dict[str, str]) -> Any:
+        raise RuntimeError("DynamoDB unreachable")
+
+
+def test_in_progress_hint_falls_back_to_this_invocations_time_left() -> None:
+    # GIVEN the in-progress record cannot be read back (the 409 itself was decided already)
+    runner = IdempotentRunner(table_name=TABLE, retry_after_s=2)
+    runner.persistence = _BrokenStore()
+
+    # THEN Retry-After is this invocation's own remaining time: the original started earlier with the
+    # same function timeout, so it cannot run longer than that
+    hint = runner._in_progress_retry_after({"idempotencyKey": "k"}, FakeLambdaContext(remaining_ms=12_300))
+    assert hint == 13
+    assert runner._in_progress_retry_after({"idempotencyKey": "k"}, object()) == 2
