@@ -32,10 +32,12 @@ from platform_config.catalog import ModelCatalog
 from platform_config.errors import ConfigError, Problem
 from platform_config.model import (
     AlarmThresholds,
+    CallerHistory,
     ContentFilter,
     ContentFilterType,
     ContextualGrounding,
     Contract,
+    ConversationRule,
     DeniedTopic,
     EnvironmentConfig,
     FilterStrength,
@@ -598,6 +600,9 @@ def _contract(
         "environments": tuple(d["environments"]),
         "source_file": doc.display,
         "alarms": AlarmThresholds(**(d.get("alarms") or {})),
+        "conversation": ConversationRule(
+            caller_history=CallerHistory((d.get("conversation") or {}).get("caller_history", "refuse"))
+        ),
         "prompt": _prompt(doc, problems),
     }
     tiers = d["model"].get("tiers") or []

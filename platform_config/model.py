@@ -44,6 +44,13 @@ class SensitiveAction(StrEnum):
     ANONYMIZE = "ANONYMIZE"
 
 
+class CallerHistory(StrEnum):
+    """What the orchestrator does with assistant turns a caller sends (``conversation.caller_history``)."""
+
+    REFUSE = "refuse"
+    GUARD = "guard"
+
+
 class ModelSourceKind(StrEnum):
     CROSS_REGION_PROFILE = "cross-region-profile"
     FOUNDATION_MODEL = "foundation-model"
@@ -193,6 +200,19 @@ class PromptTemplate:
 
 
 @dataclass(frozen=True)
+class ConversationRule:
+    """What a caller may send besides its question (``conversation`` in a contract).
+
+    ``caller_history``: assistant turns are text the caller wrote. ``REFUSE`` (the default) answers a
+    request that has one with 400; ``GUARD`` checks them with the use case's guardrail before the model
+    is called (Converse's guardrail evaluates only the ``guardContent`` blocks, and assistant turns
+    are not sent as such).
+    """
+
+    caller_history: CallerHistory = CallerHistory.REFUSE
+
+
+@dataclass(frozen=True)
 class AlarmThresholds:
     """Alerting thresholds a contract may tighten; the defaults are the platform's."""
 
@@ -224,6 +244,7 @@ class Contract:
     environments: tuple[str, ...]
     source_file: str
     alarms: AlarmThresholds = field(default_factory=lambda: AlarmThresholds())
+    conversation: ConversationRule = field(default_factory=lambda: ConversationRule())
     prompt: PromptTemplate | None = None
     tiers: tuple[RoutingTier, ...] = ()
 

@@ -53,6 +53,7 @@ def runtime_config(contracts: Sequence[Contract], environment: str) -> dict[str,
             },
             "latency_p95_ms": contract.latency_p95_ms,
             "log_prompts_and_responses": contract.logging.prompts_and_responses,
+            "conversation": {"caller_history": contract.conversation.caller_history.value},
             "prompt": {"version": contract.prompt.version, "system": contract.prompt.system},
         }
     return config

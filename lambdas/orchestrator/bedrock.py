@@ -37,6 +37,9 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
   gets the fallback's answer, never a 504 caused by the primary alone.
 * A read timeout also counts heavily against the route's circuit (``routing``): two hung requests
   within the window open it, and later requests go straight to the fallback.
+* The caller-history check (``check_caller_history``, one ApplyGuardrail call with retries), when a
+  request needs one, is a stage of the same split before the routes: ``routes + 1`` stages share the
+  budget, and it fails closed.
 
 Outcome when no route answered: every failure a ServiceQuotaExceededException -> QUOTA_EXCEEDED (429
 ``MODEL_QUOTA_EXCEEDED``); every failure a throttle or quota error -> THROTTLED (429 ``THROTTLED``);
@@ -54,7 +57,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -82,6 +85,7 @@ from .validation import InvokeRequest
 #: Bedrock's "your request exceeds the service quota for your account" (HTTP 400, resubmit later).
 QUOTA_CODE: Final = "ServiceQuotaExceededException"
 THROTTLE_CODES: Final = frozenset({"ThrottlingException", QUOTA_CODE})
+T = TypeVar("T")
 #: The failure code of a read timeout: the route accepted the request and did not answer in time.
 READ_TIMEOUT: Final = "ReadTimeout"
 RETRYABLE_CODES: Final = frozenset(
@@ -113,6 +117,8 @@ _BLOCKED_STOP_REASONS: Final = frozenset({"guardrail_intervened", "content_filte
 
 class BedrockClient(Protocol):
     def converse(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def apply_guardrail(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 class ClientProvider(Protocol):
@@ -198,8 +204,11 @@ def build_converse_request(
     Caller text is untrusted, so every user turn goes into ``guardContent`` (a caller can fabricate
     history: guarding only the last turn would let an earlier "user" turn skip the guardrail). With
     contextual grounding, the context is the ``grounding_source`` and the latest question the ``query``;
-    without it, context is guarded as ordinary input. Assistant turns are plain text; the only text
-    outside ``guardContent`` is the platform's system prompt.
+    without it, context is guarded as ordinary input. Assistant turns are plain text, which Converse's
+    guardrail does not evaluate once guardContent is present: they reach this point only for a use
+    case that guards caller history, after ``check_caller_history`` passed them (otherwise validation
+    refused the request). Outside ``guardContent`` and checked assistant turns there is only the
+    platform's system prompt.
     """
     system: list[dict[str, Any]] = [{"text": use_case.prompt.system}]
     if prompt_caching:
@@ -401,9 +410,10 @@ class RouteTarget:
 
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
-    route: str
+    route: str  # the route, or HISTORY_STAGE for the caller-history check
     result: str  # "ok", "intervened" or the failure code
     seconds: float
+    throttle: bool = False  # the failure was a throttle or quota error
 
 
 @dataclass(slots=True)
@@ -417,7 +427,8 @@ class InvocationResult:
 
     @property
     def calls(self) -> int:
-        return len(self.attempts)
+        """Converse calls (the caller-history check is not one)."""
+        return sum(1 for attempt in self.attempts if attempt.route != HISTORY_STAGE)
 
     def used_route(self, name: str) -> bool:
         return any(attempt.route == name for attempt in self.attempts)
@@ -442,6 +453,72 @@ def attempt_read_timeout(now: float, stage_deadline: float, policy: ResilienceSe
     return read_timeout if read_timeout >= policy.min_attempt_s else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    """The clock, sleep and randomness of one invocation (injected by tests)."""
+
+    policy: ResilienceSettings
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    rand: Callable[[], float]
+
+
+def _run_stage(
+    name: str,
+    send: Callable[[BedrockClient], T],
+    ends: float,
+    clients: ClientProvider,
+    timing: _Timing,
+    result: InvocationResult,
+    on_failure: Callable[[Failure], None] = lambda failure: None,
+) -> tuple[T | None, bool, float]:
+    """Attempts of one stage (a route, or the history check) within its share, ending at ``ends``.
+
+    ``send`` makes one call with the given client and returns its checked answer. Returns (the answer or
+    ``None``, whether the budget rather than the attempt limit ended the stage, the successful call's
+    seconds). Every failed call is recorded in ``result.attempts`` (the successful one by the caller); a
+    rejected request sets ``result.outcome`` to REJECTED and ends the stage.
+    """
+    policy, clock = timing.policy, timing.clock
+    for attempt in range(1, policy.max_attempts_per_route + 1):
+        read_timeout = attempt_read_timeout(clock(), ends, policy)
+        if read_timeout is None:
+            return None, True, 0.0
+        client = clients.client_for(read_timeout)
+        started = clock()
+        try:
+            answer = send(client)
+            return answer, False, clock() - started
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is None:
+                raise
+            result.attempts.append(AttemptRecord(name, failure.code, clock() - started, failure.throttle))
+            result.error_code = failure.code
+            if failure.kind is FailureKind.REJECTED:
+                result.outcome = Outcome.REJECTED
+                return None, False, 0.0
+            on_failure(failure)
+            cut_short = failure.code == READ_TIMEOUT and read_timeout < policy.read_timeout_s
+            if failure.kind is FailureKind.NEXT_ROUTE or attempt == policy.max_attempts_per_route:
+                return None, cut_short, 0.0
+            delay = backoff_seconds(attempt, policy, timing.rand)
+            if clock() + delay + policy.connect_timeout_s + policy.min_attempt_s > ends:
+                return None, True, 0.0  # no room to wait and retry here; the next stage starts at once
+            timing.sleep(delay)
+    return None, False, 0.0
+
+
+def _failed_outcome(result: InvocationResult, time_limited: bool) -> Outcome:
+    """The outcome when nothing answered (module docstring)."""
+    failures = [a for a in result.attempts if a.result not in ("ok", "intervened")]
+    if failures and all(a.result == QUOTA_CODE for a in failures):
+        return Outcome.QUOTA_EXCEEDED
+    if failures and all(a.throttle for a in failures):
+        return Outcome.THROTTLED
+    return Outcome.TIMED_OUT if time_limited else Outcome.UNAVAILABLE
+
+
 def invoke_with_resilience(
     *,
     plan: Sequence[RouteTarget],
@@ -452,68 +529,120 @@ def invoke_with_resilience(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
+    result: InvocationResult | None = None,
 ) -> InvocationResult:
     """Call Converse along ``plan`` until one route answers; see the module docstring for the policy.
 
     ``deadline`` is in ``clock()`` time. Exceptions that are not upstream faults (bugs) propagate.
+    ``result`` continues an invocation that already made calls (the caller-history check).
     """
-    result = InvocationResult(outcome=Outcome.UNAVAILABLE)
-    throttled_only = quota_only = True
+    result = result if result is not None else InvocationResult(outcome=Outcome.UNAVAILABLE)
+    timing = _Timing(policy, clock, sleep, rand)
     time_limited = False  # the budget, not the attempt limits, ended the last route tried
     for index, target in enumerate(plan):
-        time_limited = False
         ends = route_deadline(clock(), deadline, len(plan) - index, policy)
-        for attempt in range(1, policy.max_attempts_per_route + 1):
-            read_timeout = attempt_read_timeout(clock(), ends, policy)
-            if read_timeout is None:
-                time_limited = True
-                break
-            client = clients.client_for(read_timeout)
-            started = clock()
-            try:
-                answer = parse_converse_response(client.converse(**target.arguments))
-            except Exception as exc:
-                failure = classify(exc)
-                if failure is None:
-                    raise
-                result.attempts.append(AttemptRecord(target.route, failure.code, clock() - started))
-                result.error_code = failure.code
-                if failure.kind is FailureKind.REJECTED:
-                    result.outcome = Outcome.REJECTED
-                    return result
-                timed_out = failure.code == READ_TIMEOUT
-                if circuit is not None and target.circuit_key is not None:
-                    circuit.record_failure(target.circuit_key, timed_out=timed_out)
-                throttled_only = throttled_only and failure.throttle
-                quota_only = quota_only and failure.code == QUOTA_CODE
-                if timed_out and read_timeout < policy.read_timeout_s:
-                    time_limited = True  # the attempt was cut short to fit the route's share
-                if failure.kind is FailureKind.NEXT_ROUTE or attempt == policy.max_attempts_per_route:
-                    break
-                delay = backoff_seconds(attempt, policy, rand)
-                if clock() + delay + policy.connect_timeout_s + policy.min_attempt_s > ends:
-                    time_limited = True
-                    break  # no room to wait and retry here; the next route (if any) starts at once
-                sleep(delay)
-                continue
-            seconds = clock() - started
-            result.attempts.append(
-                AttemptRecord(target.route, "intervened" if answer.intervened else "ok", seconds)
-            )
-            if circuit is not None and target.circuit_key is not None:
-                circuit.record_success(target.circuit_key)
-            result.outcome = Outcome.INTERVENED if answer.intervened else Outcome.ANSWERED
-            result.route = target.route
-            result.answer = answer
-            result.error_code = None
-            result.model_seconds = seconds
+
+        def send(client: BedrockClient, target: RouteTarget = target) -> ModelAnswer:
+            return parse_converse_response(client.converse(**target.arguments))
+
+        def count(failure: Failure, key: str | None = target.circuit_key) -> None:
+            if circuit is not None and key is not None:
+                circuit.record_failure(key, timed_out=failure.code == READ_TIMEOUT)
+
+        answer, time_limited, seconds = _run_stage(target.route, send, ends, clients, timing, result, count)
+        if result.outcome is Outcome.REJECTED:
             return result
-    if result.attempts and quota_only:
-        result.outcome = Outcome.QUOTA_EXCEEDED
-    elif result.attempts and throttled_only:
-        result.outcome = Outcome.THROTTLED
-    elif time_limited:
-        result.outcome = Outcome.TIMED_OUT
-    else:
-        result.outcome = Outcome.UNAVAILABLE
+        if answer is None:
+            continue
+        result.attempts.append(
+            AttemptRecord(target.route, "intervened" if answer.intervened else "ok", seconds)
+        )
+        if circuit is not None and target.circuit_key is not None:
+            circuit.record_success(target.circuit_key)
+        result.outcome = Outcome.INTERVENED if answer.intervened else Outcome.ANSWERED
+        result.route = target.route
+        result.answer = answer
+        result.error_code = None
+        result.model_seconds = seconds
+        return result
+    result.outcome = _failed_outcome(result, time_limited)
+    return result
+
+
+# --- caller history -----------------------------------------------------------------------------------
+
+#: The stage name of the caller-history check in ``InvocationResult.attempts``.
+HISTORY_STAGE: Final = "history"
+
+
+def build_history_check(
+    *, guardrail_id: str, guardrail_version: str, request: InvokeRequest
+) -> dict[str, Any] | None:
+    """ApplyGuardrail arguments that check every assistant turn the caller sent, or ``None`` if none.
+
+    Converse's guardrail evaluates only the ``guardContent`` blocks once a request has any
+    (``guardrailConfig`` in https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html;
+    "Include a guardrail with the Converse API" in the Bedrock user guide), and assistant turns are not
+    sent as guardContent: whether Bedrock accepts and evaluates guardContent in an assistant turn is not
+    documented. So the assistant turns are checked by ApplyGuardrail with ``source: INPUT`` (all input
+    policies apply, prompt attack included), one text block per turn, in one call
+    (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html).
+    """
+    texts = [m.content for m in request.messages if m.role == "assistant"]
+    if not texts:
+        return None
+    return {
+        "guardrailIdentifier": guardrail_id,
+        "guardrailVersion": guardrail_version,
+        "source": "INPUT",
+        "content": [{"text": {"text": text}} for text in texts],
+    }
+
+
+def parse_apply_guardrail_response(response: Any) -> bool:
+    """True if the guardrail intervened (blocked or masked anything), False if it passed the text.
+
+    A masked (ANONYMIZE) finding also counts as an intervention: the platform never rewrites caller
+    text, so history with, say, an e-mail address under an ANONYMIZE policy is treated as blocked.
+    """
+    action = response.get("action") if isinstance(response, Mapping) else None
+    if action not in ("NONE", "GUARDRAIL_INTERVENED"):
+        raise MalformedResponseError(f"ApplyGuardrail action {action!r}")
+    return bool(action == "GUARDRAIL_INTERVENED")
+
+
+def check_caller_history(
+    *,
+    arguments: Mapping[str, Any],
+    routes: int,
+    clients: ClientProvider,
+    policy: ResilienceSettings,
+    deadline: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    rand: Callable[[], float] = random.random,
+) -> InvocationResult:
+    """Run the ApplyGuardrail check of ``build_history_check`` as the first stage of the budget split.
+
+    It gets an equal share with the ``routes`` still to try (``route_deadline``) and the same retries as a
+    route; it is not subject to the circuit breaker. Outcome ANSWERED: the history passed (continue
+    with ``invoke_with_resilience(result=...)``); INTERVENED: the guardrail blocked it, no model call;
+    anything else: the check could not run, and the request fails closed with that outcome.
+    """
+    result = InvocationResult(outcome=Outcome.UNAVAILABLE)
+    timing = _Timing(policy, clock, sleep, rand)
+    ends = route_deadline(clock(), deadline, routes + 1, policy)
+
+    def send(client: BedrockClient) -> bool:
+        return parse_apply_guardrail_response(client.apply_guardrail(**arguments))
+
+    intervened, time_limited, seconds = _run_stage(HISTORY_STAGE, send, ends, clients, timing, result)
+    if result.outcome is Outcome.REJECTED:
+        return result
+    if intervened is None:
+        result.outcome = _failed_outcome(result, time_limited)
+        return result
+    result.attempts.append(AttemptRecord(HISTORY_STAGE, "intervened" if intervened else "ok", seconds))
+    result.outcome = Outcome.INTERVENED if intervened else Outcome.ANSWERED
+    result.error_code = None
     return result

@@ -17,6 +17,8 @@ Status  Code                         When
 400     INVALID_CHARACTERS           Control (other than tab, LF, CR), zero-width, bidi-override, Unicode tag
                                      or lone surrogate characters; ``field`` names the message index.
 400     INVALID_IDEMPOTENCY_KEY      ``Idempotency-Key`` is not 1-255 visible ASCII characters.
+400     CALLER_HISTORY_REFUSED       An ``assistant`` turn for a use case whose contract refuses caller history
+                                     (``conversation.caller_history: refuse``, the default).
 404     NOT_FOUND                    No such path/method.
 404     USE_CASE_NOT_FOUND           Unknown or disabled use case.
 409     IDEMPOTENCY_IN_PROGRESS      A request with the same Idempotency-Key and use case is running;
@@ -45,7 +47,8 @@ unless stated above; 409 says when the original request's in-progress record exp
 415, 422, 500 and 502 are not retryable as sent and have none.
 
 A guardrail intervention is not an error: 200 with the use case's blocked message and
-``guardrail.action = "INTERVENED"``.
+``guardrail.action = "INTERVENED"`` (also when the guardrail blocked the caller's history before any
+model call: then ``route`` is null and ``attempts`` 0).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ ERROR_STATUS: Final[Mapping[str, int]] = MappingProxyType(
         "DUPLICATE_FIELD": 400,
         "INVALID_CHARACTERS": 400,
         "INVALID_IDEMPOTENCY_KEY": 400,
+        "CALLER_HISTORY_REFUSED": 400,
         "NOT_FOUND": 404,
         "USE_CASE_NOT_FOUND": 404,
         "IDEMPOTENCY_IN_PROGRESS": 409,

@@ -5,7 +5,9 @@ Endpoints:
 * ``POST /use-cases/{useCaseId}/invoke``: body ``{"messages": [...], "context": "..."}`` (see
   ``validation``) -> 200 ``{"requestId", "useCase", "output": {"text", "truncated"}, "usage":
   {"inputTokens", "outputTokens"}, "estimatedCostUsd", "guardrail": {"action": "NONE" | "INTERVENED"},
-  "route", "promptVersion", "attempts", "fallbackUsed"}``. Optional ``Idempotency-Key`` header.
+  "route", "promptVersion", "attempts", "fallbackUsed"}``. Optional ``Idempotency-Key`` header. Assistant
+  turns (caller history) are refused or checked by the guardrail first, per the contract (``validation``,
+  ``bedrock.check_caller_history``); a blocked history is a 200 with ``route: null``, ``attempts: 0``.
 * ``GET /use-cases``: enabled use cases (id, purpose, riskTier, limits, promptVersion).
 * ``GET /health``: liveness, no Bedrock call.
 
@@ -31,7 +33,15 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
 
-from .bedrock import BedrockClients, InvocationResult, Outcome, RouteTarget, build_converse_request
+from .bedrock import (
+    BedrockClients,
+    InvocationResult,
+    Outcome,
+    RouteTarget,
+    build_converse_request,
+    build_history_check,
+    check_caller_history,
+)
 from .bedrock import invoke_with_resilience as _invoke_with_resilience
 from .errors import INTERNAL_MESSAGE, QUOTA_RETRY_AFTER_S, ApiError, error_body, retry_after_s
 from .idempotency import REPLAY_HEADER, IdempotentRunner, key_material
@@ -241,19 +251,43 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
         key = None if route.name == "fallback" else circuit_key(use_case.id, route.name)
         targets.append(RouteTarget(route=route.name, arguments=arguments, circuit_key=key))
 
+    deadline = time.monotonic() + _budget_s(context)
+    history = (
+        build_history_check(
+            guardrail_id=resources.guardrail_id,
+            guardrail_version=resources.guardrail_version,
+            request=request,
+        )
+        if use_case.guards_caller_history
+        else None
+    )
+    checked = None
+    if history is not None:
+        checked = check_caller_history(
+            arguments=history,
+            routes=len(targets),
+            clients=bedrock_clients,
+            policy=settings.resilience,
+            deadline=deadline,
+        )
+        _record_calls(record, checked)
+        if checked.outcome is Outcome.INTERVENED:
+            return _history_blocked(use_case, record)
+        if checked.outcome is not Outcome.ANSWERED:
+            record.outcome = checked.outcome.value
+            raise _upstream_error(checked)
     result = _invoke_with_resilience(
         plan=targets,
         clients=bedrock_clients,
         policy=settings.resilience,
-        deadline=time.monotonic() + _budget_s(context),
+        deadline=deadline,
         circuit=circuit,
+        result=checked,
     )
-    record.attempts = result.calls
-    record.fallback_used = result.used_route("fallback")
-    record.upstream_errors = [
-        f"{a.route}:{a.result}" for a in result.attempts if a.result not in ("ok", "intervened")
-    ]
-    last_route = result.route or (result.attempts[-1].route if result.attempts else plan.routes[0].name)
+    _record_calls(record, result)
+    last_route = result.route or next(
+        (a.route for a in reversed(result.attempts) if a.route in arns), plan.routes[0].name
+    )
     record.route = last_route
     record.profile = arns[last_route]
     record.model_id = use_case.routes[last_route].model_id
@@ -294,6 +328,37 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
         "promptVersion": use_case.prompt.version,
         "attempts": result.calls,
         "fallbackUsed": record.fallback_used,
+    }
+    return {"statusCode": 200, "headers": {"Content-Type": _JSON}, "body": body}
+
+
+def _record_calls(record: RequestRecord, result: InvocationResult) -> None:
+    record.attempts = result.calls
+    record.fallback_used = result.used_route("fallback")
+    record.upstream_errors = [
+        f"{a.route}:{a.result}" for a in result.attempts if a.result not in ("ok", "intervened")
+    ]
+
+
+def _history_blocked(use_case: UseCase, record: RequestRecord) -> dict[str, Any]:
+    """The 200 for caller history the guardrail blocked: the blocked-input message, no model call."""
+    text = use_case.guardrail.blocked_input_message
+    record.outcome = Outcome.INTERVENED.value
+    record.guardrail_action = "INTERVENED"
+    record.input_tokens = record.output_tokens = 0
+    record.estimated_cost_usd = 0.0
+    record.response_text = text
+    body = {
+        "requestId": record.request_id,
+        "useCase": use_case.id,
+        "output": {"text": text, "truncated": False},
+        "usage": {"inputTokens": 0, "outputTokens": 0},
+        "estimatedCostUsd": 0.0,
+        "guardrail": {"action": "INTERVENED"},
+        "route": None,
+        "promptVersion": use_case.prompt.version,
+        "attempts": 0,
+        "fallbackUsed": False,
     }
     return {"statusCode": 200, "headers": {"Content-Type": _JSON}, "body": body}
 

@@ -14,6 +14,7 @@ Schema (``schema_version`` 1; unknown keys are errors, so a typo fails at init, 
         "limits": {"max_input_tokens": int, "max_output_tokens": int},
         "latency_p95_ms": int,
         "log_prompts_and_responses": bool,
+        "conversation": {"caller_history": "refuse" | "guard"},   # optional, default refuse
         "prompt": {"version": str, "system": str}}}}
 
     ROUTE = {"source": str, "model_id": str, "price_per_1k_input_usd": number | null,
@@ -36,6 +37,8 @@ from .settings import UseCaseResources
 
 SCHEMA_VERSION: Final = 1
 RISK_TIERS: Final = frozenset({"low", "medium", "high"})
+#: ``conversation.caller_history``: refuse assistant turns (400), or check them with the guardrail.
+CALLER_HISTORY: Final = ("refuse", "guard")
 
 
 class ConfigError(ValueError):
@@ -101,6 +104,11 @@ class UseCase:
     log_prompts_and_responses: bool
     prompt: PromptTemplate
     enabled: bool = True
+    caller_history: str = "refuse"
+
+    @property
+    def guards_caller_history(self) -> bool:
+        return self.caller_history == "guard"
 
     def route_for(self, *, input_chars: int, message_count: int) -> Route:
         """Classify-then-route: the first matching tier's route, else primary."""
@@ -258,7 +266,7 @@ def parse_runtime_config(document: Any) -> RuntimeConfig:
 def _parse_use_case(r: _Reader, use_case_id: str, raw: Any) -> UseCase | None:
     where = f"use_cases[{use_case_id!r}]"
     before = len(r.problems)
-    doc = r.obj(raw, where, set(_USE_CASE_REQUIRED), frozenset({"tiers", "enabled"}))
+    doc = r.obj(raw, where, set(_USE_CASE_REQUIRED), frozenset({"tiers", "enabled", "conversation"}))
     if not doc:
         return None
     risk_tier = doc.get("risk_tier")
@@ -337,6 +345,12 @@ def _parse_use_case(r: _Reader, use_case_id: str, raw: Any) -> UseCase | None:
         version=r.text(prompt_doc.get("version"), f"{where}.prompt.version"),
         system=r.text(prompt_doc.get("system"), f"{where}.prompt.system"),
     )
+    conversation = r.obj(
+        doc.get("conversation", {}), f"{where}.conversation", set(), frozenset({"caller_history"})
+    )
+    caller_history = conversation.get("caller_history", "refuse")
+    if caller_history not in CALLER_HISTORY:
+        r.problems.append(f"{where}.conversation.caller_history must be one of {list(CALLER_HISTORY)}")
     use_case = UseCase(
         id=use_case_id,
         purpose=r.text(doc.get("purpose"), f"{where}.purpose"),
@@ -351,5 +365,6 @@ def _parse_use_case(r: _Reader, use_case_id: str, raw: Any) -> UseCase | None:
         ),
         prompt=prompt,
         enabled=r.flag(doc.get("enabled", True), f"{where}.enabled"),
+        caller_history=str(caller_history),
     )
     return use_case if len(r.problems) == before else None

@@ -11,8 +11,11 @@ Rules, in the order they are checked (the first failure is returned):
    are ``FORBIDDEN_FIELD`` (matched case- and separator-insensitively: ``max_tokens`` = ``maxTokens``),
    at the top level and inside messages. Any other unknown field is ``UNKNOWN_FIELD``.
 5. ``messages``: 1..40 objects with exactly ``role`` and ``content``; roles alternate starting and ending
-   with ``user``; content is a non-blank string of at most 64,000 characters. ``context``: optional
-   non-blank string of at most 200,000 characters; required when the use case has contextual grounding.
+   with ``user``; content is a non-blank string of at most 64,000 characters. An ``assistant`` turn is
+   history the caller wrote: a use case whose contract says ``conversation.caller_history: refuse`` (the
+   default) answers 400 ``CALLER_HISTORY_REFUSED`` naming the first one; with ``guard`` the handler has
+   the guardrail check them. ``context``: optional non-blank string of at most 200,000 characters;
+   required when the use case has contextual grounding.
 6. Characters: C0/C1 controls other than tab, LF and CR, zero-width characters (U+200B-U+200D, U+2060,
    U+FEFF, ...), the soft hyphen, bidi embedding/override/isolate controls, Unicode tag characters
    (U+E0000-U+E007F, used to smuggle invisible instructions) and lone surrogates are REJECTED, never
@@ -155,6 +158,7 @@ def parse_invoke_request(
     _check_fields(document, ALLOWED_FIELDS, prefix="")
 
     messages = _parse_messages(document.get("messages"))
+    _check_caller_history(messages, use_case)
     context = _parse_context(document, use_case)
     input_chars = sum(len(m.content) for m in messages) + len(context or "")
     request = InvokeRequest(messages=messages, context=context, input_chars=input_chars)
@@ -318,6 +322,19 @@ def _parse_messages(value: Any) -> tuple[Message, ...]:
             field=f"messages[{len(messages) - 1}]",
         )
     return tuple(messages)
+
+
+def _check_caller_history(messages: tuple[Message, ...], use_case: UseCase) -> None:
+    if use_case.guards_caller_history:
+        return
+    for index, message in enumerate(messages):
+        if message.role == "assistant":
+            raise ApiError(
+                "CALLER_HISTORY_REFUSED",
+                "This use case accepts no conversation history: send only the current user message "
+                "(one message with role 'user').",
+                field=f"messages[{index}].role",
+            )
 
 
 def _parse_context(document: dict[str, Any], use_case: UseCase) -> str | None:

@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 import platform_config.loader as loader
 from platform_config import ConfigError, PlatformConfig, Problem, load_platform
 from platform_config.model import (
+    CallerHistory,
     ContentFilterType,
     FilterStrength,
     ModelSourceKind,
@@ -136,6 +137,15 @@ def test_real_config_enables_contracts_per_environment(real_config: PlatformConf
 
 def _contract(config: PlatformConfig, env: str, contract_id: str) -> Any:
     return next(c for c in config.contracts_for(env) if c.id == contract_id)
+
+
+def test_caller_history_is_refused_unless_the_contract_guards_it(real_config: PlatformConfig) -> None:
+    history = {c.id: c.conversation.caller_history for c in real_config.contracts_for("dev")}
+    assert history == {
+        "policy-qa": CallerHistory.GUARD,  # set in the contract
+        "rfp-drafting": CallerHistory.REFUSE,  # the default
+        "support-ticket-summary": CallerHistory.REFUSE,
+    }
 
 
 def test_real_config_cost_fields(real_config: PlatformConfig) -> None:
@@ -344,6 +354,7 @@ def test_every_unknown_field_is_reported(config_root: Path, edit_yaml: EditYaml)
             "use one of 'NONE', 'LOW', 'MEDIUM'",
         ),
         (POLICY_QA, "risk_tier", "hihg", "did you mean 'high'?"),
+        (POLICY_QA, "conversation.caller_history", "allow", "use one of 'refuse', 'guard'"),
         (
             SUPPORT,
             "guardrail.sensitive_information.pii_entities.EMAIL",

@@ -121,6 +121,7 @@ def sample_runtime_config() -> dict[str, Any]:
                 "limits": {"max_input_tokens": 12000, "max_output_tokens": 800},
                 "latency_p95_ms": 8000,
                 "log_prompts_and_responses": True,
+                "conversation": {"caller_history": "guard"},
                 "prompt": prompt("policy-qa"),
             },
             "rfp-drafting": {

@@ -120,33 +120,6 @@ def test_converse_request_is_built_from_the_contract_only(
     }
 
 
-def test_multi_turn_history_guards_every_user_turn(
-    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
-) -> None:
-    body = {
-        "messages": [
-            {"role": "user", "content": LONG_TICKET},
-            {"role": "assistant", "content": "Issue: damaged order."},
-            {"role": "user", "content": "Shorter please, one line only, for the shift report."},
-        ]
-    }
-
-    reply = call(orchestrator, invoke_event(body=body), lambda_context)
-
-    assert reply.status == 200
-    sent = converse_calls(stub)[0].body["messages"]
-    assert sent == [
-        {"role": "user", "content": [{"guardContent": {"text": {"text": LONG_TICKET}}}]},
-        {"role": "assistant", "content": [{"text": "Issue: damaged order."}]},
-        {
-            "role": "user",
-            "content": [
-                {"guardContent": {"text": {"text": "Shorter please, one line only, for the shift report."}}}
-            ],
-        },
-    ]
-
-
 def test_short_requests_take_the_light_tier_route(
     orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:

@@ -196,6 +196,14 @@ def test_sample_config_parses() -> None:
             lambda c: _sts(c).update(log_prompts_and_responses=None),
             "log_prompts_and_responses must be true or false",
         ),
+        (
+            lambda c: _sts(c).update(conversation={"caller_history": "allow"}),
+            r"conversation\.caller_history must be one of \['refuse', 'guard'\]",
+        ),
+        (
+            lambda c: _sts(c).update(conversation={"history": "guard"}),
+            r"conversation\.history is not a known key",
+        ),
     ],
 )
 def test_invalid_runtime_config_is_rejected(mutate: Any, message: str) -> None:

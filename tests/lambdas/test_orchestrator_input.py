@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambdas.orchestrator.validation import FORBIDDEN_FIELDS, MAX_BODY_BYTES
+from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
     GUARDRAILS,
     PROFILES,
@@ -20,6 +21,7 @@ from tests.lambdas.orchestrator_testkit import (
     converse_calls,
     invoke_event,
     prompt,
+    sample_runtime_config,
     user,
 )
 from tests.support.bedrock_stub import BedrockStub
@@ -427,6 +429,15 @@ CONTENT_TYPES = st.sampled_from(
 FUZZ_STATUSES: list[int] = []
 
 
+@pytest.fixture
+def history_guarding_orchestrator(load_orchestrator: LoadOrchestrator) -> ModuleType:
+    """support-ticket-summary with ``caller_history: guard``, so fuzzed conversations reach Bedrock too
+    (with the default, ``refuse``, every request with an assistant turn is a 400)."""
+    config = sample_runtime_config()
+    config["use_cases"]["support-ticket-summary"]["conversation"] = {"caller_history": "guard"}
+    return load_orchestrator(config)
+
+
 @settings(
     max_examples=250,
     deadline=None,
@@ -437,7 +448,7 @@ FUZZ_STATUSES: list[int] = []
     content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]),
 )
 def test_any_body_is_never_a_5xx_and_never_overrides_the_contract(
-    orchestrator: ModuleType,
+    history_guarding_orchestrator: ModuleType,
     lambda_context: FakeLambdaContext,
     stub: BedrockStub,
     raw_body: str,
@@ -446,7 +457,9 @@ def test_any_body_is_never_a_5xx_and_never_overrides_the_contract(
     stub.reset()
 
     reply = call(
-        orchestrator, invoke_event(raw_body=raw_body, headers={"Content-Type": content_type}), lambda_context
+        history_guarding_orchestrator,
+        invoke_event(raw_body=raw_body, headers={"Content-Type": content_type}),
+        lambda_context,
     )
 
     assert reply.status < 500, (reply.status, reply.body)
