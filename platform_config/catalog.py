@@ -70,6 +70,15 @@ class ModelCatalog:
         if geography == "global" and price.get("global"):
             price = {**price, **price["global"]}
 
+        caching = bool(model.get("prompt_caching", False))
+        min_tokens = model.get("prompt_cache_min_tokens")
+        if caching and (isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 1):
+            raise ValueError(
+                f"{CATALOG_FILE.name}: model {model_id!r} has prompt_caching: true but prompt_cache_min_tokens "
+                f"is {min_tokens!r}; set the model's minimum tokens per cache checkpoint from the Bedrock "
+                "prompt-caching page (sources.prompt_caching)"
+            )
+
         def source(kind: ModelSourceKind, geo: str | None, destinations: tuple[str, ...]) -> ModelSource:
             return ModelSource(
                 identifier=identifier,
@@ -79,7 +88,10 @@ class ModelCatalog:
                 destination_regions=destinations,
                 price_per_1k_input_usd=price.get("input"),
                 price_per_1k_output_usd=price.get("output"),
-                prompt_caching=bool(model.get("prompt_caching", False)),
+                prompt_caching=caching,
+                prompt_cache_min_tokens=min_tokens if caching else None,
+                price_per_1k_cache_read_usd=price.get("cache_read") if caching else None,
+                price_per_1k_cache_write_usd=price.get("cache_write") if caching else None,
                 price_confirmed=bool(price.get("confirmed", True)),
             )
 

@@ -601,7 +601,8 @@ def _contract(
         "source_file": doc.display,
         "alarms": AlarmThresholds(**(d.get("alarms") or {})),
         "conversation": ConversationRule(
-            caller_history=CallerHistory((d.get("conversation") or {}).get("caller_history", "refuse"))
+            caller_history=CallerHistory((d.get("conversation") or {}).get("caller_history", "refuse")),
+            cache_context=bool((d.get("conversation") or {}).get("cache_context", False)),
         ),
         "prompt": _prompt(doc, problems),
     }

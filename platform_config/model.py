@@ -97,6 +97,11 @@ class ModelSource:
     price_per_1k_input_usd: float | None = None
     price_per_1k_output_usd: float | None = None
     prompt_caching: bool = False
+    #: Smallest prefix (tokens) a cache checkpoint can cache on this model; None without prompt caching.
+    prompt_cache_min_tokens: int | None = None
+    #: Prompt-cache rates per 1,000 cache-read / cache-write input tokens; None when not known.
+    price_per_1k_cache_read_usd: float | None = None
+    price_per_1k_cache_write_usd: float | None = None
     #: False when the catalog's price comes from a secondary source, not the AWS pricing page.
     price_confirmed: bool = True
 
@@ -207,9 +212,16 @@ class ConversationRule:
     request that has one with 400; ``GUARD`` checks them with the use case's guardrail before the model
     is called (Converse's guardrail evaluates only the ``guardContent`` blocks, and assistant turns
     are not sent as such).
+
+    ``cache_context``: the orchestrator may put a prompt-cache point after the context of a single-turn
+    request, so that the system prompt and the context are read from cache by the next request with
+    the same context. Only worth it when callers repeat the context: a cache write costs more than
+    plain input (1.25x on Anthropic models), and a context that is never repeated is never read back.
     """
 
     caller_history: CallerHistory = CallerHistory.REFUSE
+    #: Callers send the same ``context`` again and again (e.g. a fixed policy corpus): cache it too.
+    cache_context: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from platform_config.model import Contract
 
 
 def runtime_config(contracts: Sequence[Contract], environment: str) -> dict[str, Any]:
-    """The static policy the orchestrator Lambda enforces (``runtime_config.json``, schema version 1),
+    """The static policy the orchestrator Lambda enforces (``runtime_config.json``, schema version 2),
     derived from the same contracts as the infrastructure. ``lambdas/orchestrator/runtime_config.py``
     parses it; a test keeps the two in step.
 
     Resource identifiers (profile IDs, guardrail version) are deploy-time values and travel separately
     in the ``BEDROCK_RESOURCES`` environment variable.
     """
-    config: dict[str, Any] = {"schema_version": 1, "environment": environment, "use_cases": {}}
+    config: dict[str, Any] = {"schema_version": 2, "environment": environment, "use_cases": {}}
     for contract in contracts:
         if contract.prompt is None:
             raise ValueError(f"contract {contract.id!r} has no prompt; add prompts/{contract.id}.yaml")
@@ -29,7 +29,9 @@ def runtime_config(contracts: Sequence[Contract], environment: str) -> dict[str,
                     "model_id": source.model_id,
                     "price_per_1k_input_usd": source.price_per_1k_input_usd,
                     "price_per_1k_output_usd": source.price_per_1k_output_usd,
-                    "prompt_caching": source.prompt_caching,
+                    "price_per_1k_cache_read_usd": source.price_per_1k_cache_read_usd,
+                    "price_per_1k_cache_write_usd": source.price_per_1k_cache_write_usd,
+                    "prompt_cache_min_tokens": source.prompt_cache_min_tokens,
                 }
                 for route, source in contract.routes.items()
             },
@@ -53,7 +55,10 @@ def runtime_config(contracts: Sequence[Contract], environment: str) -> dict[str,
             },
             "latency_p95_ms": contract.latency_p95_ms,
             "log_prompts_and_responses": contract.logging.prompts_and_responses,
-            "conversation": {"caller_history": contract.conversation.caller_history.value},
+            "conversation": {
+                "caller_history": contract.conversation.caller_history.value,
+                "cache_context": contract.conversation.cache_context,
+            },
             "prompt": {"version": contract.prompt.version, "system": contract.prompt.system},
         }
     return config

@@ -2,7 +2,7 @@
 
 from bedrock_constructs.monitoring.alarms import AlarmSettings, LogDeliveryAlarm, UseCaseAlarms
 from bedrock_constructs.monitoring.budget import UseCaseBudget
-from bedrock_constructs.monitoring.dashboard import PlatformDashboard, estimated_cost
+from bedrock_constructs.monitoring.dashboard import PlatformDashboard, cache_hit_ratio, estimated_cost
 from bedrock_constructs.monitoring.topic import NotificationTopic
 from bedrock_constructs.monitoring.use_case_monitoring import UseCaseMonitoring
 
@@ -14,5 +14,6 @@ __all__ = [
     "UseCaseAlarms",
     "UseCaseBudget",
     "UseCaseMonitoring",
+    "cache_hit_ratio",
     "estimated_cost",
 ]

@@ -50,6 +50,45 @@ def estimated_cost(
     )
 
 
+def cache_hit_ratio(
+    *,
+    namespace: str,
+    dimensions: Mapping[str, str],
+    period: cdk.Duration,
+    label: str,
+    id_prefix: str = "h",
+) -> cloudwatch.MathExpression:
+    """Percent of input tokens read from the prompt cache: read / (plain input + read + write).
+
+    From the orchestrator's EMF metrics (``InputTokens``, ``CacheReadInputTokens``,
+    ``CacheWriteInputTokens``; Converse reports cache tokens apart from ``inputTokens``). The
+    ``AWS/Bedrock`` runtime metrics table lists no cache-token metric
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html), and the
+    EMF metrics cover exactly the traffic the platform sends. No data point in a period without tokens.
+    """
+
+    def metric(name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=name,
+            dimensions_map=dict(dimensions),
+            statistic="Sum",
+            period=period,
+        )
+
+    read, write, plain = f"{id_prefix}r", f"{id_prefix}w", f"{id_prefix}i"
+    return cloudwatch.MathExpression(
+        expression=f"100 * FILL({read}, 0) / (FILL({plain}, 0) + FILL({read}, 0) + FILL({write}, 0))",
+        using_metrics={
+            read: metric("CacheReadInputTokens"),
+            write: metric("CacheWriteInputTokens"),
+            plain: metric("InputTokens"),
+        },
+        label=label,
+        period=period,
+    )
+
+
 class PlatformDashboard(Construct):
     """The environment's dashboard. Rows are added by the stack (and by forks) through ``add_*``.
 

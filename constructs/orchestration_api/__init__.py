@@ -25,7 +25,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.monitoring.alarms import notifying_alarm
-from bedrock_constructs.monitoring.dashboard import PlatformDashboard
+from bedrock_constructs.monitoring.dashboard import PlatformDashboard, cache_hit_ratio
 from bedrock_constructs.nag import acknowledge, acknowledge_all
 from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
@@ -519,6 +519,25 @@ class OrchestrationApi(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Orchestrator retries, fallbacks, interventions", left=custom, width=6
+            ),
+            cloudwatch.GraphWidget(
+                title="Prompt cache hit ratio (% of input tokens read from cache)",
+                left=[
+                    cache_hit_ratio(
+                        namespace=METRICS_NAMESPACE,
+                        dimensions={
+                            "service": SERVICE_NAME,
+                            "UseCase": use_case.contract.id,
+                            "environment": self.environment,
+                        },
+                        period=p,
+                        label=use_case.contract.id,
+                        id_prefix=f"cache{n}",
+                    )
+                    for n, use_case in enumerate(self.use_cases)
+                ],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+                width=12,
             ),
         ]
         if self.alarms:

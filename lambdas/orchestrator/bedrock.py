@@ -80,7 +80,7 @@ from botocore.parsers import ResponseParserError
 from .routing import CircuitBreaker
 from .runtime_config import UseCase
 from .settings import ResilienceSettings
-from .validation import InvokeRequest
+from .validation import CHARS_PER_TOKEN, InvokeRequest
 
 #: Bedrock's "your request exceeds the service quota for your account" (HTTP 400, resubmit later).
 QUOTA_CODE: Final = "ServiceQuotaExceededException"
@@ -189,10 +189,54 @@ def _guard(text: str, qualifiers: Sequence[str] = ()) -> dict[str, Any]:
     return {"guardContent": {"text": block}}
 
 
+def _cache_point() -> dict[str, Any]:
+    """A prompt-cache checkpoint (default TTL, 5 minutes; the TTL restarts on every hit)."""
+    return {"cachePoint": {"type": "default"}}
+
+
+def prefix_tokens(chars: int) -> int:
+    """A conservative (low) token estimate for a cached prefix: characters / CHARS_PER_TOKEN, rounded
+    down. English prose runs ~3.5-4 characters per token on Claude's and Nova's tokenizers and other
+    scripts fewer, so this undercounts: a prefix estimated at the minimum really reaches it (long runs
+    of whitespace or repeated characters are the exception)."""
+    return chars // CHARS_PER_TOKEN
+
+
+@dataclass(frozen=True, slots=True)
+class CachePlan:
+    """Where ``build_converse_request`` puts cache points."""
+
+    after_system: bool = False
+    after_context: bool = False
+
+
+def cache_plan(*, use_case: UseCase, request: InvokeRequest, min_tokens: int | None) -> CachePlan:
+    """Cache points only where the cached prefix can reach the model's minimum (``min_tokens``; ``None``:
+    the model has no prompt caching). Below the minimum Bedrock accepts a cachePoint and caches nothing
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html), so none is sent.
+
+    * After the system prompt, when it alone reaches the minimum: every request of the use case shares it.
+    * After the context, when the contract says callers repeat it (``cache_context``), the request is
+      single-turn (with earlier turns before it the prefix would differ per conversation) and the system
+      prompt plus the context reach the minimum.
+    """
+    if min_tokens is None:
+        return CachePlan()
+    system_chars = len(use_case.prompt.system)
+    after_system = prefix_tokens(system_chars) >= min_tokens
+    after_context = (
+        use_case.cache_context
+        and request.context is not None
+        and len(request.messages) == 1
+        and prefix_tokens(system_chars + len(request.context)) >= min_tokens
+    )
+    return CachePlan(after_system=after_system, after_context=after_context)
+
+
 def build_converse_request(
     *,
     use_case: UseCase,
-    prompt_caching: bool,
+    cache: CachePlan,
     profile_arn: str,
     guardrail_id: str,
     guardrail_version: str,
@@ -208,11 +252,11 @@ def build_converse_request(
     guardrail does not evaluate once guardContent is present: they reach this point only for a use
     case that guards caller history, after ``check_caller_history`` passed them (otherwise validation
     refused the request). Outside ``guardContent`` and checked assistant turns there is only the
-    platform's system prompt.
+    platform's system prompt. Cache points go where ``cache`` (``cache_plan``) says.
     """
     system: list[dict[str, Any]] = [{"text": use_case.prompt.system}]
-    if prompt_caching:
-        system.append({"cachePoint": {"type": "default"}})
+    if cache.after_system:
+        system.append(_cache_point())
     grounding = use_case.guardrail.grounding and request.context is not None
     last = len(request.messages) - 1
     messages: list[dict[str, Any]] = []
@@ -225,6 +269,8 @@ def build_converse_request(
             content = []
             if request.context is not None:
                 content.append(_guard(request.context, ["grounding_source"] if grounding else ()))
+                if cache.after_context:
+                    content.append(_cache_point())
             content.append(_guard(message.content, ["query"] if grounding else ()))
         messages.append({"role": message.role, "content": content})
     arguments: dict[str, Any] = {
@@ -260,6 +306,8 @@ class ModelAnswer:
     intervened: bool
     blocked_side: str | None  # "input" | "output" when intervened
     truncated: bool
+    cache_read_tokens: int = 0  # usage.cacheReadInputTokens (not included in input_tokens)
+    cache_write_tokens: int = 0  # usage.cacheWriteInputTokens (not included in input_tokens)
 
 
 def _count(usage: Mapping[str, Any], key: str) -> int:
@@ -290,6 +338,8 @@ def parse_converse_response(response: Any) -> ModelAnswer:
         raise MalformedResponseError("usage missing")
     input_tokens = _count(usage, "inputTokens")
     output_tokens = _count(usage, "outputTokens")
+    cache_read = _count(usage, "cacheReadInputTokens") if "cacheReadInputTokens" in usage else 0
+    cache_write = _count(usage, "cacheWriteInputTokens") if "cacheWriteInputTokens" in usage else 0
     metrics = response.get("metrics")
     latency = metrics.get("latencyMs") if isinstance(metrics, Mapping) else None
     model_latency_ms = latency if isinstance(latency, int) and not isinstance(latency, bool) else None
@@ -309,6 +359,8 @@ def parse_converse_response(response: Any) -> ModelAnswer:
         intervened=intervened,
         blocked_side=_blocked_side(response) if intervened else None,
         truncated=stop_reason in _TRUNCATED_STOP_REASONS,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
 
 

@@ -4,7 +4,8 @@ Endpoints:
 
 * ``POST /use-cases/{useCaseId}/invoke``: body ``{"messages": [...], "context": "..."}`` (see
   ``validation``) -> 200 ``{"requestId", "useCase", "output": {"text", "truncated"}, "usage":
-  {"inputTokens", "outputTokens"}, "estimatedCostUsd", "guardrail": {"action": "NONE" | "INTERVENED"},
+  {"inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"}, "estimatedCostUsd",
+  "guardrail": {"action": "NONE" | "INTERVENED"},
   "route", "promptVersion", "attempts", "fallbackUsed"}``. Optional ``Idempotency-Key`` header. Assistant
   turns (caller history) are refused or checked by the guardrail first, per the contract (``validation``,
   ``bedrock.check_caller_history``); a blocked history is a 200 with ``route: null``, ``attempts: 0``.
@@ -40,6 +41,7 @@ from .bedrock import (
     RouteTarget,
     build_converse_request,
     build_history_check,
+    cache_plan,
     check_caller_history,
 )
 from .bedrock import invoke_with_resilience as _invoke_with_resilience
@@ -241,7 +243,7 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
         )
         arguments = build_converse_request(
             use_case=use_case,
-            prompt_caching=route.prompt_caching,
+            cache=cache_plan(use_case=use_case, request=request, min_tokens=route.prompt_cache_min_tokens),
             profile_arn=arns[route.name],
             guardrail_id=resources.guardrail_id,
             guardrail_version=resources.guardrail_version,
@@ -297,7 +299,13 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
 
     answer = result.answer
     route = use_case.routes[last_route]
-    cost = estimate_cost_usd(route, input_tokens=answer.input_tokens, output_tokens=answer.output_tokens)
+    cost = estimate_cost_usd(
+        route,
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        cache_read_tokens=answer.cache_read_tokens,
+        cache_write_tokens=answer.cache_write_tokens,
+    )
     if answer.intervened:
         policy = use_case.guardrail
         text = (
@@ -309,6 +317,8 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
     record.outcome = result.outcome.value
     record.input_tokens = answer.input_tokens
     record.output_tokens = answer.output_tokens
+    record.cache_read_tokens = answer.cache_read_tokens
+    record.cache_write_tokens = answer.cache_write_tokens
     record.estimated_cost_usd = cost
     record.model_latency_ms = (
         answer.model_latency_ms
@@ -321,7 +331,12 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
         "requestId": record.request_id,
         "useCase": use_case.id,
         "output": {"text": text, "truncated": answer.truncated},
-        "usage": {"inputTokens": answer.input_tokens, "outputTokens": answer.output_tokens},
+        "usage": {
+            "inputTokens": answer.input_tokens,
+            "outputTokens": answer.output_tokens,
+            "cacheReadInputTokens": answer.cache_read_tokens,
+            "cacheWriteInputTokens": answer.cache_write_tokens,
+        },
         "estimatedCostUsd": cost,
         "guardrail": {"action": action},
         "route": last_route,
@@ -345,14 +360,14 @@ def _history_blocked(use_case: UseCase, record: RequestRecord) -> dict[str, Any]
     text = use_case.guardrail.blocked_input_message
     record.outcome = Outcome.INTERVENED.value
     record.guardrail_action = "INTERVENED"
-    record.input_tokens = record.output_tokens = 0
+    record.input_tokens = record.output_tokens = record.cache_read_tokens = record.cache_write_tokens = 0
     record.estimated_cost_usd = 0.0
     record.response_text = text
     body = {
         "requestId": record.request_id,
         "useCase": use_case.id,
         "output": {"text": text, "truncated": False},
-        "usage": {"inputTokens": 0, "outputTokens": 0},
+        "usage": {"inputTokens": 0, "outputTokens": 0, "cacheReadInputTokens": 0, "cacheWriteInputTokens": 0},
         "estimatedCostUsd": 0.0,
         "guardrail": {"action": "INTERVENED"},
         "route": None,

@@ -1,8 +1,8 @@
 """``runtime_config.json``: the static, per-environment policy of every use case (generated at synth).
 
-Schema (``schema_version`` 1; unknown keys are errors, so a typo fails at init, not silently)::
+Schema (``schema_version`` 2; unknown keys are errors, so a typo fails at init, not silently)::
 
-    {"schema_version": 1, "environment": "dev",
+    {"schema_version": 2, "environment": "dev",
      "use_cases": {"<id>": {
         "purpose": str, "risk_tier": "low" | "medium" | "high",
         "enabled": bool,                                   # optional, default true
@@ -14,11 +14,14 @@ Schema (``schema_version`` 1; unknown keys are errors, so a typo fails at init, 
         "limits": {"max_input_tokens": int, "max_output_tokens": int},
         "latency_p95_ms": int,
         "log_prompts_and_responses": bool,
-        "conversation": {"caller_history": "refuse" | "guard"},   # optional, default refuse
+        "conversation": {"caller_history": "refuse" | "guard",    # optional, default refuse
+                         "cache_context": bool},                # optional, default false
         "prompt": {"version": str, "system": str}}}}
 
     ROUTE = {"source": str, "model_id": str, "price_per_1k_input_usd": number | null,
-             "price_per_1k_output_usd": number | null, "prompt_caching": bool}
+             "price_per_1k_output_usd": number | null, "price_per_1k_cache_read_usd": number | null,
+             "price_per_1k_cache_write_usd": number | null,
+             "prompt_cache_min_tokens": int | null}     # null: the model has no prompt caching
 
 Tiers are tried in order; the first whose conditions all hold (``input chars <= max_input_chars``,
 ``messages <= max_messages``) picks its route, otherwise ``primary``. ``fallback`` is always the fallback.
@@ -35,7 +38,7 @@ from typing import Any, Final
 
 from .settings import UseCaseResources
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 RISK_TIERS: Final = frozenset({"low", "medium", "high"})
 #: ``conversation.caller_history``: refuse assistant turns (400), or check them with the guardrail.
 CALLER_HISTORY: Final = ("refuse", "guard")
@@ -56,7 +59,9 @@ class Route:
     model_id: str
     price_per_1k_input_usd: float | None
     price_per_1k_output_usd: float | None
-    prompt_caching: bool
+    prompt_cache_min_tokens: int | None  # None: no prompt caching on this route's model
+    price_per_1k_cache_read_usd: float | None = None
+    price_per_1k_cache_write_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,7 @@ class UseCase:
     prompt: PromptTemplate
     enabled: bool = True
     caller_history: str = "refuse"
+    cache_context: bool = False
 
     @property
     def guards_caller_history(self) -> bool:
@@ -234,7 +240,9 @@ _ROUTE_KEYS: Final = {
     "model_id",
     "price_per_1k_input_usd",
     "price_per_1k_output_usd",
-    "prompt_caching",
+    "price_per_1k_cache_read_usd",
+    "price_per_1k_cache_write_usd",
+    "prompt_cache_min_tokens",
 }
 
 
@@ -291,7 +299,17 @@ def _parse_use_case(r: _Reader, use_case_id: str, raw: Any) -> UseCase | None:
             price_per_1k_output_usd=r.price(
                 route_doc.get("price_per_1k_output_usd"), f"{route_where}.price_per_1k_output_usd"
             ),
-            prompt_caching=r.flag(route_doc.get("prompt_caching"), f"{route_where}.prompt_caching"),
+            prompt_cache_min_tokens=(
+                None
+                if route_doc.get("prompt_cache_min_tokens") is None
+                else r.integer(route_doc["prompt_cache_min_tokens"], f"{route_where}.prompt_cache_min_tokens")
+            ),
+            price_per_1k_cache_read_usd=r.price(
+                route_doc.get("price_per_1k_cache_read_usd"), f"{route_where}.price_per_1k_cache_read_usd"
+            ),
+            price_per_1k_cache_write_usd=r.price(
+                route_doc.get("price_per_1k_cache_write_usd"), f"{route_where}.price_per_1k_cache_write_usd"
+            ),
         )
 
     tiers: list[Tier] = []
@@ -346,7 +364,10 @@ def _parse_use_case(r: _Reader, use_case_id: str, raw: Any) -> UseCase | None:
         system=r.text(prompt_doc.get("system"), f"{where}.prompt.system"),
     )
     conversation = r.obj(
-        doc.get("conversation", {}), f"{where}.conversation", set(), frozenset({"caller_history"})
+        doc.get("conversation", {}),
+        f"{where}.conversation",
+        set(),
+        frozenset({"caller_history", "cache_context"}),
     )
     caller_history = conversation.get("caller_history", "refuse")
     if caller_history not in CALLER_HISTORY:
@@ -366,5 +387,6 @@ def _parse_use_case(r: _Reader, use_case_id: str, raw: Any) -> UseCase | None:
         prompt=prompt,
         enabled=r.flag(doc.get("enabled", True), f"{where}.enabled"),
         caller_history=str(caller_history),
+        cache_context=r.flag(conversation.get("cache_context", False), f"{where}.conversation.cache_context"),
     )
     return use_case if len(r.problems) == before else None

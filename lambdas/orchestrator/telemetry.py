@@ -3,14 +3,17 @@
 Log line (exactly one per request, ``message == "request"``; level INFO, WARNING for 5xx, ERROR with the
 exception for 500 INTERNAL): requestId, method, resource, status, outcome, errorCode, useCase, route,
 profile, modelId, promptVersion, attempts, retries, fallbackUsed, circuitSkipped, upstreamErrors,
-inputTokens, outputTokens, estimatedCostUsd, latencyMs, modelLatencyMs, guardrailAction,
+inputTokens, outputTokens, cacheReadInputTokens, cacheWriteInputTokens, estimatedCostUsd, latencyMs,
+modelLatencyMs, guardrailAction,
 idempotencyKeySent, idempotentReplay; plus ``prompt`` (messages and context) and ``responseText`` only
 when the use case's ``log_prompts_and_responses`` is true.
 
 Metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``), for invoke requests of a known use case, one EMF
 document with dimensions ``service``, ``UseCase``, ``environment``: Requests, Latency (ms), and when
-Bedrock answered ModelLatency (ms), InputTokens, OutputTokens, EstimatedCostUsd (only when the route
-is priced); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions (0/1) and
+Bedrock answered ModelLatency (ms), InputTokens, OutputTokens, CacheReadInputTokens,
+CacheWriteInputTokens (prompt-cache tokens, not included in InputTokens: the cache hit ratio is
+CacheReadInputTokens / (InputTokens + CacheReadInputTokens + CacheWriteInputTokens)),
+EstimatedCostUsd (only when the route is priced); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions (0/1) and
 Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
 ``Errors``, dimensions ``service``, ``UseCase``, ``environment``, ``ErrorCode`` (the stable API code):
 per-code alarms without multiplying the main metrics' cardinality.
@@ -46,6 +49,8 @@ class RequestRecord:
     upstream_errors: list[str] = field(default_factory=list)
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
     estimated_cost_usd: float | None = None
     model_latency_ms: int | None = None
     guardrail_action: str | None = None
@@ -77,6 +82,8 @@ class RequestRecord:
             "upstreamErrors": self.upstream_errors,
             "inputTokens": self.input_tokens,
             "outputTokens": self.output_tokens,
+            "cacheReadInputTokens": self.cache_read_tokens,
+            "cacheWriteInputTokens": self.cache_write_tokens,
             "estimatedCostUsd": self.estimated_cost_usd,
             "latencyMs": latency_ms,
             "modelLatencyMs": self.model_latency_ms,
@@ -109,6 +116,10 @@ def publish_metrics(
         metrics.add_metric(name="InputTokens", unit=count, value=record.input_tokens)
     if record.output_tokens is not None:
         metrics.add_metric(name="OutputTokens", unit=count, value=record.output_tokens)
+    if record.cache_read_tokens is not None:
+        metrics.add_metric(name="CacheReadInputTokens", unit=count, value=record.cache_read_tokens)
+    if record.cache_write_tokens is not None:
+        metrics.add_metric(name="CacheWriteInputTokens", unit=count, value=record.cache_write_tokens)
     if record.estimated_cost_usd is not None:
         metrics.add_metric(name="EstimatedCostUsd", unit=MetricUnit.NoUnit, value=record.estimated_cost_usd)
     metrics.add_metric(name="Retries", unit=count, value=max(0, record.attempts - 1))

@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 
 import platform_config.loader as loader
 from platform_config import ConfigError, PlatformConfig, Problem, load_platform
+from platform_config.catalog import CATALOG_FILE, ModelCatalog
 from platform_config.model import (
     CallerHistory,
     ContentFilterType,
@@ -139,6 +140,14 @@ def _contract(config: PlatformConfig, env: str, contract_id: str) -> Any:
     return next(c for c in config.contracts_for(env) if c.id == contract_id)
 
 
+def test_context_caching_is_off_unless_the_contract_says_callers_repeat_it(
+    real_config: PlatformConfig, config_root: Path, set_field: SetField
+) -> None:
+    assert not any(c.conversation.cache_context for c in real_config.contracts_for("dev"))
+    set_field(POLICY_QA, "conversation.cache_context", True)
+    assert _contract(load_platform(config_root), "dev", "policy-qa").conversation.cache_context is True
+
+
 def test_caller_history_is_refused_unless_the_contract_guards_it(real_config: PlatformConfig) -> None:
     history = {c.id: c.conversation.caller_history for c in real_config.contracts_for("dev")}
     assert history == {
@@ -220,6 +229,11 @@ def test_real_config_resolves_model_sources_per_region(real_config: PlatformConf
     assert qa.fallback.model_id == "amazon.nova-pro-v1:0"
     assert qa.fallback.destination_regions == ("us-east-1", "us-east-2", "us-west-1", "us-west-2")
     assert qa.primary.prompt_caching is True
+    assert qa.primary.prompt_cache_min_tokens == 1024  # Claude Sonnet 4.5, Bedrock prompt-caching table
+    # cache rates follow the input price of the profile used (us.* here): read 0.1x, write 1.25x
+    assert qa.primary.price_per_1k_cache_read_usd == pytest.approx(qa.primary.price_per_1k_input_usd * 0.1)
+    assert qa.primary.price_per_1k_cache_write_usd == pytest.approx(qa.primary.price_per_1k_input_usd * 1.25)
+    assert qa.fallback.prompt_cache_min_tokens == 1000  # Nova Pro
 
     rfp = _contract(real_config, "dev", "rfp-drafting")
     assert rfp.primary.identifier == f"global.{SONNET_45}"
@@ -234,6 +248,29 @@ def test_foundation_model_source_resolves_to_its_own_region(config_root: Path, s
     rfp = _contract(load_platform(config_root), "staging", "rfp-drafting")
     assert rfp.fallback.kind is ModelSourceKind.FOUNDATION_MODEL
     assert (rfp.fallback.geography, rfp.fallback.destination_regions) == (None, ("us-east-1",))
+
+
+def test_every_caching_model_in_the_catalog_has_a_minimum() -> None:
+    catalog = ModelCatalog.load()
+    caching = {model_id: m for model_id, m in catalog.models.items() if m.get("prompt_caching")}
+    assert caching  # the check below means something
+    for model_id, model in caching.items():
+        assert isinstance(model.get("prompt_cache_min_tokens"), int), model_id
+    haiku = catalog.resolve("global.anthropic.claude-haiku-4-5-20251001-v1:0", "us-east-1").source
+    assert haiku is not None and haiku.prompt_cache_min_tokens == 4096
+    assert (haiku.price_per_1k_cache_read_usd, haiku.price_per_1k_cache_write_usd) == (0.0001, 0.00125)
+
+
+def test_a_caching_model_without_a_minimum_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(CATALOG_FILE.read_text(encoding="utf-8"))
+    del data["models"]["amazon.nova-pro-v1:0"]["prompt_cache_min_tokens"]
+    broken = tmp_path / "model_catalog.yaml"
+    broken.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    with pytest.raises(
+        ValueError, match=r"'amazon.nova-pro-v1:0' has prompt_caching: true but prompt_cache_min"
+    ):
+        ModelCatalog.load(broken).resolve("us.amazon.nova-pro-v1:0", "us-east-1")
 
 
 def test_real_config_objects_are_frozen(real_config: PlatformConfig) -> None:
@@ -410,6 +447,7 @@ def test_value_has_the_wrong_format(
         (POLICY_QA, "limits.max_input_tokens", "lots", "integer", "write a value of type integer"),
         (STAGING, "owns_invocation_logging", "yes please", "boolean", "Bedrock model invocation logging"),
         (SUPPORT, "environments", "dev", "array", "Environments (names of files in environments/)"),
+        (POLICY_QA, "conversation.cache_context", "sometimes", "boolean", "Callers send the same context"),
     ],
 )
 def test_value_has_the_wrong_type(

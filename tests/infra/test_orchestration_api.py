@@ -96,7 +96,7 @@ def test_runtime_config_is_derived_from_the_contracts(
     api = synthesized.stages["prod"].platform.api
     assert api is not None
     doc = api.runtime_config
-    assert doc["environment"] == "prod" and doc["schema_version"] == 1
+    assert doc["environment"] == "prod" and doc["schema_version"] == 2
     assert set(doc["use_cases"]) == {c.id for c in config.contracts_for("prod")}
     support = next(c for c in config.contracts_for("prod") if c.id == "support-ticket-summary")
     entry = doc["use_cases"]["support-ticket-summary"]
@@ -107,6 +107,16 @@ def test_runtime_config_is_derived_from_the_contracts(
     assert entry["tiers"] == [{"name": "light", "route": "light", "max_input_chars": 2000, "max_messages": 1}]
     assert entry["prompt"]["version"] == support.prompt.version  # type: ignore[union-attr]
     assert doc["use_cases"]["policy-qa"]["guardrail"]["grounding"] is True
+    # prompt caching: each route's minimum cacheable prefix and cache prices, from the model catalog
+    primary = entry["routes"]["primary"]
+    assert primary["prompt_cache_min_tokens"] == support.primary.prompt_cache_min_tokens == 4096
+    assert primary["price_per_1k_cache_read_usd"] == support.primary.price_per_1k_cache_read_usd
+    assert primary["price_per_1k_cache_write_usd"] == support.primary.price_per_1k_cache_write_usd
+    assert doc["use_cases"]["policy-qa"]["conversation"] == {
+        "caller_history": "guard",
+        "cache_context": False,
+    }
+    assert entry["conversation"] == {"caller_history": "refuse", "cache_context": False}
 
 
 def test_the_asset_carries_the_handler_and_its_runtime_config(synthesized: Synthesized) -> None:
@@ -298,6 +308,20 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(synthesize
         '["BedrockPlatform","Fallbacks","UseCase","policy-qa","environment","prod","service","bedrock-orchestrator"'
         in literal
     )
+    # the prompt cache hit ratio of every use case, from the cache-token metrics the Lambda publishes
+    api = synthesized.stages["prod"].platform.api
+    assert api is not None
+    for n, use_case in enumerate(uc.contract.id for uc in api.use_cases):
+        for metric, metric_id in (
+            ("CacheReadInputTokens", "r"),
+            ("CacheWriteInputTokens", "w"),
+            ("InputTokens", "i"),
+        ):
+            assert (
+                f'["BedrockPlatform","{metric}","UseCase","{use_case}","environment","prod",'
+                f'"service","bedrock-orchestrator",{{"id":"cache{n}{metric_id}","visible":false,"stat":"Sum"}}]'
+            ) in literal, (use_case, metric)
+    assert "100 * FILL(cache0r, 0) / (FILL(cache0i, 0) + FILL(cache0r, 0) + FILL(cache0w, 0))" in literal
 
 
 def test_construct_validation_reports_every_problem(config: PlatformConfig) -> None:

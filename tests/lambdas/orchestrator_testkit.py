@@ -53,21 +53,32 @@ def prompt(use_case: str) -> dict[str, str]:
 
 
 def _route(
-    source: str, model_id: str, price_in: float | None, price_out: float | None, caching: bool
+    source: str,
+    model_id: str,
+    price_in: float | None,
+    price_out: float | None,
+    cache_min_tokens: int | None,
+    cache_prices: tuple[float | None, float | None] = (None, None),
 ) -> dict[str, Any]:
     return {
         "source": source,
         "model_id": model_id,
         "price_per_1k_input_usd": price_in,
         "price_per_1k_output_usd": price_out,
-        "prompt_caching": caching,
+        "price_per_1k_cache_read_usd": cache_prices[0],
+        "price_per_1k_cache_write_usd": cache_prices[1],
+        "prompt_cache_min_tokens": cache_min_tokens,
     }
+
+
+def _nova_pro() -> dict[str, Any]:
+    return _route("us.amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0", 0.0008, 0.0032, 1000, (0.0002, 0.0008))
 
 
 def sample_runtime_config() -> dict[str, Any]:
     """Three use cases like the CDK side generates: tiers on one, grounding on another, one unpriced."""
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "environment": "dev",
         "use_cases": {
             "support-ticket-summary": {
@@ -79,13 +90,17 @@ def sample_runtime_config() -> dict[str, Any]:
                         "anthropic.claude-haiku-4-5-20251001-v1:0",
                         0.001,
                         0.005,
-                        True,
+                        4096,
+                        (0.0001, 0.00125),
                     ),
-                    "fallback": _route(
-                        "us.amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0", None, None, False
-                    ),
+                    "fallback": _route("us.amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0", None, None, 1000),
                     "light": _route(
-                        "us.amazon.nova-micro-v1:0", "amazon.nova-micro-v1:0", 0.000035, 0.00014, False
+                        "us.amazon.nova-micro-v1:0",
+                        "amazon.nova-micro-v1:0",
+                        0.000035,
+                        0.00014,
+                        1000,
+                        (0.00000875, 0.000035),
                     ),
                 },
                 "tiers": [{"name": "short-ticket", "route": "light", "max_input_chars": 40}],
@@ -107,11 +122,10 @@ def sample_runtime_config() -> dict[str, Any]:
                         "anthropic.claude-sonnet-4-5-20250929-v1:0",
                         0.003,
                         0.015,
-                        True,
+                        1024,
+                        (0.0003, 0.00375),
                     ),
-                    "fallback": _route(
-                        "us.amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0", 0.0008, 0.0032, False
-                    ),
+                    "fallback": _nova_pro(),
                 },
                 "guardrail": {
                     "blocked_input_message": "I can only answer questions about published HR and IT policies.",
@@ -134,11 +148,10 @@ def sample_runtime_config() -> dict[str, Any]:
                         "anthropic.claude-sonnet-4-5-20250929-v1:0",
                         0.003,
                         0.015,
-                        True,
+                        1024,
+                        (0.0003, 0.00375),
                     ),
-                    "fallback": _route(
-                        "us.amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0", 0.0008, 0.0032, False
-                    ),
+                    "fallback": _nova_pro(),
                 },
                 "guardrail": {
                     "blocked_input_message": "Route this RFP question to the bid manager.",

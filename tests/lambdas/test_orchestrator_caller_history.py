@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.orchestrator.bedrock import build_converse_request
+from lambdas.orchestrator.bedrock import CachePlan, build_converse_request
 from lambdas.orchestrator.runtime_config import parse_runtime_config
 from lambdas.orchestrator.validation import InvokeRequest, Message
 from tests.lambdas.orchestrator_testkit import (
@@ -123,7 +123,7 @@ def test_without_the_history_check_converse_would_not_see_an_assistant_turn(stub
     )
     arguments = build_converse_request(
         use_case=use_case,
-        prompt_caching=False,
+        cache=CachePlan(),
         profile_arn=arn(QA["primary"]),
         guardrail_id=GUARDRAILS["policy-qa"],
         guardrail_version="3",

@@ -163,7 +163,7 @@ def test_sample_config_parses() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda c: c.update(schema_version=2), "schema_version must be 1"),
+        (lambda c: c.update(schema_version=1), "schema_version must be 2"),
         (lambda c: c.update(extra=True), r"runtime_config\.extra is not a known key"),
         (lambda c: _sts(c).pop("limits"), r"\['support-ticket-summary'\]\.limits is required"),
         (
@@ -180,8 +180,20 @@ def test_sample_config_parses() -> None:
             "must be a number >= 0 or null",
         ),
         (
-            lambda c: _sts(c)["routes"]["primary"].update(prompt_caching="yes"),
-            "prompt_caching must be true or false",
+            lambda c: _sts(c)["routes"]["primary"].update(prompt_cache_min_tokens="yes"),
+            r"prompt_cache_min_tokens must be an integer >= 1",
+        ),
+        (
+            lambda c: _sts(c)["routes"]["primary"].update(prompt_caching=True),
+            r"routes\.primary\.prompt_caching is not a known key",
+        ),
+        (
+            lambda c: _sts(c)["routes"]["primary"].update(price_per_1k_cache_read_usd="cheap"),
+            r"price_per_1k_cache_read_usd must be a number >= 0 or null",
+        ),
+        (
+            lambda c: _sts(c).update(conversation={"cache_context": "yes"}),
+            r"conversation\.cache_context must be true or false",
         ),
         (lambda c: _sts(c)["tiers"][0].update(route="nope"), r"tiers\[0\]\.route must name a route"),
         (lambda c: _sts(c)["tiers"][0].update(route="fallback"), r"tiers\[0\]\.route must name a route"),

@@ -331,7 +331,7 @@ def test_prompt_injection_is_passed_only_inside_guard_content(
     assert reply.status == 200
     [converse] = converse_calls(stub)
     assert converse.target == arn(STS["primary"])
-    assert converse.body["system"] == [{"text": SYSTEM}, {"cachePoint": {"type": "default"}}]
+    assert converse.body["system"] == [{"text": SYSTEM}]  # ~380 tokens: below Haiku 4.5's cache minimum
     assert converse.body["inferenceConfig"] == {"maxTokens": 400}
     assert converse.body["guardrailConfig"]["guardrailIdentifier"] == GUARDRAILS["support-ticket-summary"]
     assert converse.body["messages"] == [

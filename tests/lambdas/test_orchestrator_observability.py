@@ -33,8 +33,8 @@ ALWAYS_LOGGED = {
 LOG_FIELDS = {
     "requestId", "method", "resource", "status", "outcome", "errorCode", "useCase", "route", "profile", "modelId",
     "promptVersion", "attempts", "retries", "fallbackUsed", "circuitSkipped", "upstreamErrors", "inputTokens",
-    "outputTokens", "estimatedCostUsd", "latencyMs", "modelLatencyMs", "guardrailAction", "idempotencyKeySent",
-    "idempotentReplay",
+    "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens", "estimatedCostUsd", "latencyMs",
+    "modelLatencyMs", "guardrailAction", "idempotencyKeySent", "idempotentReplay",
 }  # fmt: skip
 
 
@@ -106,6 +106,8 @@ def test_log_line_of_an_answered_request(
         "upstreamErrors": ["primary:ThrottlingException"],
         "inputTokens": 2000,
         "outputTokens": 100,
+        "cacheReadInputTokens": 0,
+        "cacheWriteInputTokens": 0,
         "estimatedCostUsd": pytest.approx(2 * 0.001 + 0.1 * 0.005),
         "modelLatencyMs": 0,
         "guardrailAction": "NONE",
@@ -202,11 +204,12 @@ def test_metrics_of_an_answered_request(
     )
     # the fallback route is unpriced: no EstimatedCostUsd at all (not 0)
     assert _metric_names(document) == {
-        "Requests", "Latency", "ModelLatency", "InputTokens", "OutputTokens", "Retries", "Fallbacks",
-        "GuardrailInterventions", "Errors",
+        "Requests", "Latency", "ModelLatency", "InputTokens", "OutputTokens", "CacheReadInputTokens",
+        "CacheWriteInputTokens", "Retries", "Fallbacks", "GuardrailInterventions", "Errors",
     }  # fmt: skip
     assert document["InputTokens"] == [300.0]
     assert document["OutputTokens"] == [20.0]
+    assert document["CacheReadInputTokens"] == document["CacheWriteInputTokens"] == [0.0]
     assert document["ModelLatency"] == [7.0]
     assert document["Retries"] == [1.0]
     assert document["Fallbacks"] == [1.0]
