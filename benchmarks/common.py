@@ -183,9 +183,10 @@ class StubControl:
         """Script ``count`` outcomes for every request: ThrottlingException with probability ``rate``."""
         self.send(f"throttle {rate} {count} {seed}")
 
-    def hang(self, seconds: float, count: int) -> None:
-        """Script ``count`` answers that arrive only after ``seconds`` (read timeouts)."""
-        self.send(f"hang {seconds} {count}")
+    def hang(self, seconds: float, count: int, match: str | None = None) -> None:
+        """Script ``count`` answers that arrive only after ``seconds`` (read timeouts), for every request
+        or only for targets containing ``match``."""
+        self.send(f"hang {seconds} {count}" + (f" {match}" if match else ""))
 
     def last_call(self) -> dict[str, Any]:
         return self.send("last")

@@ -15,7 +15,9 @@ Modes:
 * ``profile``: cProfile of N handler calls and of N bare calls; self time per package and top functions.
 * ``concurrency``: T caller threads, ~20 % of Bedrock answers ThrottlingException; bare vs handler phases
   interleaved; success, lost requests, wrong answers, latency, telemetry integrity, RSS growth.
-* ``worst``: every attempt throttled (default backoff) and every attempt hanging, with 28 s remaining.
+* ``worst``: every attempt throttled (default backoff); with ``--hang``, every attempt hanging, and the
+  primary alone hanging (the fallback healthy): the time a caller waits for the fallback's answer. The
+  hang runs use a Lambda context whose remaining time counts down from 28 s, as the real one does.
 """
 
 from __future__ import annotations
@@ -48,7 +50,12 @@ from benchmarks.common import (
     quantile,
     write_runtime_config,
 )
-from tests.lambdas.orchestrator_testkit import FakeLambdaContext, invoke_event
+from tests.lambdas.orchestrator_testkit import (
+    PROFILES,
+    CountdownLambdaContext,
+    FakeLambdaContext,
+    invoke_event,
+)
 
 TICKET = (
     "Customer writes: my order arrived damaged on 3 Nov and I asked for a replacement twice. "
@@ -527,22 +534,31 @@ def worst(harness: Harness, runs: int, hang: bool) -> dict[str, Any]:
     if hang:
         control.hang(60.0, 100)
         harness.handler.circuit.reset()
-        out["hang"] = _one(harness, 6_000_000)
+        out["hang"] = _one(harness, 6_000_000, countdown=True)
+        control.hang(60.0, 100, match=PROFILES["support-ticket-summary"]["primary"])
+        harness.handler.circuit.reset()
+        out["hang_primary"] = _one(harness, 6_000_001, countdown=True)
     control.reset()
     return out
 
 
-def _one(harness: Harness, number: int) -> dict[str, Any]:
+def _one(harness: Harness, number: int, *, countdown: bool = False) -> dict[str, Any]:
     before = harness.control.stats()["calls"]
     event = harness.event(number)
+    remaining_ms = int(LAMBDA_TIMEOUT_S * 1000)
+    context = (
+        CountdownLambdaContext(remaining_ms=remaining_ms) if countdown else harness.context(remaining_ms)
+    )
     started = time.perf_counter()
-    response = harness.call_handler(event, harness.context(int(LAMBDA_TIMEOUT_S * 1000)))
+    response = harness.call_handler(event, context)
     seconds = time.perf_counter() - started
     body = json.loads(response["body"])
     return {
         "seconds": seconds,
         "status": response["statusCode"],
         "code": body.get("error", {}).get("code"),
+        "route": body.get("route"),
+        "attempts": body.get("attempts"),
         "retry_after": (response.get("headers") or {}).get("Retry-After")
         or ",".join((response.get("multiValueHeaders") or {}).get("Retry-After", [])),
         "bedrock_calls": harness.control.stats()["calls"] - before,

@@ -10,7 +10,8 @@ port: one line per connection, one JSON line back.
 * ``reset``: forget recorded calls and scripts (every request then gets the default success).
 * ``throttle <rate> <count> <seed>``: reset, then queue ``count`` outcomes matched by every request,
   each ThrottlingException with probability ``rate`` (seeded), else the default success.
-* ``hang <seconds> <count>``: reset, then queue ``count`` answers delayed by ``seconds``.
+* ``hang <seconds> <count> [match]``: reset, then queue ``count`` answers delayed by ``seconds`` for
+  every request, or only for targets containing ``match`` (the others answer at once).
 * ``last``: ``{"target", "body"}`` of the last Converse request received.
 * ``stats``: ``{"calls", "pending", "connections"}``.
 """
@@ -63,9 +64,9 @@ class _ControlServer(socketserver.ThreadingTCPServer):
                         for _ in range(int(count))
                     ],
                 )
-            case ["hang", seconds, count]:
+            case ["hang", seconds, count, *match]:
                 stub.reset()
-                stub.script(None, [Fault.read_timeout(float(seconds))] * int(count))
+                stub.script(match[0] if match else None, [Fault.hang(float(seconds))] * int(count))
             case ["last"]:
                 converse = [c for c in stub.calls if c.operation == "Converse"]
                 if not converse:
