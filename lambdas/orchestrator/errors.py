@@ -35,7 +35,8 @@ Status  Code                         When
                                      ``QUOTA_EXCEEDED``. ``Retry-After`` is QUOTA_RETRY_AFTER_S (60).
 500     INTERNAL                     A bug. Logged with the request id; the body says nothing more.
 502     UPSTREAM_REJECTED            Bedrock rejected the request (ValidationException); not retried.
-503     UPSTREAM_UNAVAILABLE         Every route failed (errors, timeouts, malformed responses, access denied).
+503     UPSTREAM_UNAVAILABLE         Every route failed (errors, timeouts, malformed responses, access denied),
+                                     or the caller-history guardrail check could not run (fails closed).
 503     IDEMPOTENCY_UNAVAILABLE      The idempotency store could not be read or written.
 504     TIME_BUDGET_EXCEEDED         The time budget ended the last route before it answered (it hung or
                                      kept failing until no attempt fit).
