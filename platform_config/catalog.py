@@ -44,6 +44,11 @@ class ModelCatalog:
             return prefix, rest
         return None, identifier
 
+    def max_output_tokens(self, identifier: str) -> int | None:
+        """The model's own limit on output tokens per request (``None`` where the catalog does not say)."""
+        limit = (self.models.get(self._split(identifier)[1]) or {}).get("max_output_tokens")
+        return int(limit) if limit is not None else None
+
     def resolve(self, identifier: str, region: str) -> Resolution:
         """Resolve a contract's model source as called from ``region``."""
         geography, model_id = self._split(identifier)

@@ -1,193 +1,101 @@
-"""Typed, frozen configuration objects.
+"""Typed, frozen configuration objects: the documents of ``platform_spec``, resolved for deployment.
 
 Everything under ``stacks/`` and ``constructs/`` takes these objects, never raw dictionaries: the
 loader (``platform_config.loader``) is the only code that reads files, and it validates everything
 before a single construct is built.
+
+A field is declared once, in ``platform_spec``: :class:`EnvironmentConfig` and :class:`Contract` *are*
+the YAML documents (subclasses of their dataclasses) plus what the loader resolves (the file they came
+from, model sources from the catalog, the prompt), so a new contract field appears here without an edit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from typing import Any
+
+from platform_spec.contract import (
+    AlarmThresholds,
+    CallerHistory,
+    ContentFilter,
+    ContentFilterType,
+    ContextualGrounding,
+    ContractDocument,
+    ConversationRule,
+    DeniedTopic,
+    FilterStrength,
+    GuardrailPolicy,
+    Limits,
+    LoggingRule,
+    ModelSource,
+    ModelSourceKind,
+    PiiEntityType,
+    PromptDocument,
+    RegexFilter,
+    RiskTier,
+    SensitiveAction,
+)
+from platform_spec.environment import EnvironmentDocument, NotificationTargets, RemovalPolicyName
+
+__all__ = [
+    "AlarmThresholds",
+    "CallerHistory",
+    "ContentFilter",
+    "ContentFilterType",
+    "ContextualGrounding",
+    "Contract",
+    "ConversationRule",
+    "DeniedTopic",
+    "EnvironmentConfig",
+    "FilterStrength",
+    "GuardrailPolicy",
+    "Limits",
+    "LoggingRule",
+    "ModelSource",
+    "ModelSourceKind",
+    "NotificationTargets",
+    "PiiEntityType",
+    "PlatformConfig",
+    "PromptTemplate",
+    "RegexFilter",
+    "RemovalPolicyName",
+    "RiskTier",
+    "RoutingTier",
+    "SensitiveAction",
+    "TokenLimits",
+]
+
+#: The contract's ``limits`` section (the name constructs have always used).
+TokenLimits = Limits
 
 
-class RemovalPolicyName(StrEnum):
-    RETAIN = "retain"
-    DESTROY = "destroy"
+def _fields_of(document: Any) -> dict[str, Any]:
+    return {f.name: getattr(document, f.name) for f in dataclasses.fields(document)}
 
 
-class RiskTier(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-class FilterStrength(StrEnum):
-    NONE = "NONE"
-    LOW = "LOW"
-    MEDIUM = "MEDIUM"
-    HIGH = "HIGH"
-
-
-class ContentFilterType(StrEnum):
-    SEXUAL = "SEXUAL"
-    VIOLENCE = "VIOLENCE"
-    HATE = "HATE"
-    INSULTS = "INSULTS"
-    MISCONDUCT = "MISCONDUCT"
-    PROMPT_ATTACK = "PROMPT_ATTACK"
-
-
-class SensitiveAction(StrEnum):
-    BLOCK = "BLOCK"
-    ANONYMIZE = "ANONYMIZE"
-
-
-class CallerHistory(StrEnum):
-    """What the orchestrator does with assistant turns a caller sends (``conversation.caller_history``)."""
-
-    REFUSE = "refuse"
-    GUARD = "guard"
-
-
-class ModelSourceKind(StrEnum):
-    CROSS_REGION_PROFILE = "cross-region-profile"
-    FOUNDATION_MODEL = "foundation-model"
-
-
-@dataclass(frozen=True)
-class NotificationTargets:
-    emails: tuple[str, ...] = ()
-    https_endpoints: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class EnvironmentConfig:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig(EnvironmentDocument):
     """One deployment target (``environments/<name>.yaml``)."""
 
-    name: str
-    account: str
-    region: str
-    tags: Mapping[str, str]
-    log_retention_days: int
-    removal_policy: RemovalPolicyName
-    owns_invocation_logging: bool
-    notifications: NotificationTargets
     source_file: str
-    reserved_concurrency: int
-    production: bool = False
+
+    @classmethod
+    def from_document(cls, document: EnvironmentDocument, *, source_file: str) -> EnvironmentConfig:
+        return cls(**_fields_of(document), source_file=source_file)
 
 
-@dataclass(frozen=True)
-class ModelSource:
-    """What an application inference profile copies from.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PromptTemplate(PromptDocument):
+    """A versioned system prompt (``prompts/<use case>.yaml``) and the file it came from."""
 
-    ``identifier`` is either a system-defined cross-region inference profile id (``us.anthropic...``)
-    or a foundation model id (``anthropic...``). ``model_id`` is the foundation model behind it and
-    ``destination_regions`` every region the source can route a request to (one region for a
-    foundation model), which is what a least-privilege invoke grant must cover.
-    """
-
-    identifier: str
-    kind: ModelSourceKind
-    model_id: str
-    geography: str | None
-    destination_regions: tuple[str, ...]
-    price_per_1k_input_usd: float | None = None
-    price_per_1k_output_usd: float | None = None
-    prompt_caching: bool = False
-    #: Smallest prefix (tokens) a cache checkpoint can cache on this model; None without prompt caching.
-    prompt_cache_min_tokens: int | None = None
-    #: Prompt-cache rates per 1,000 cache-read / cache-write input tokens; None when not known.
-    price_per_1k_cache_read_usd: float | None = None
-    price_per_1k_cache_write_usd: float | None = None
-    #: False when the catalog's price comes from a secondary source, not the AWS pricing page.
-    price_confirmed: bool = True
-
-    @property
-    def routes_globally(self) -> bool:
-        return self.geography == "global"
+    source_file: str
 
 
-@dataclass(frozen=True)
-class ContentFilter:
-    type: ContentFilterType
-    input_strength: FilterStrength
-    output_strength: FilterStrength
-
-
-@dataclass(frozen=True)
-class DeniedTopic:
-    name: str
-    definition: str
-    examples: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PiiEntity:
-    type: str
-    action: SensitiveAction
-
-
-@dataclass(frozen=True)
-class RegexFilter:
-    name: str
-    pattern: str
-    action: SensitiveAction
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class ContextualGrounding:
-    grounding_threshold: float | None = None
-    relevance_threshold: float | None = None
-
-
-@dataclass(frozen=True)
-class GuardrailPolicy:
-    content_filters: tuple[ContentFilter, ...]
-    denied_topics: tuple[DeniedTopic, ...]
-    pii_entities: tuple[PiiEntity, ...]
-    regexes: tuple[RegexFilter, ...]
-    words: tuple[str, ...]
-    managed_word_lists: tuple[str, ...]
-    contextual_grounding: ContextualGrounding | None
-    blocked_input_message: str
-    blocked_output_message: str
-
-    def strength_of(self, filter_type: ContentFilterType) -> ContentFilter | None:
-        return next((f for f in self.content_filters if f.type is filter_type), None)
-
-
-@dataclass(frozen=True)
-class TokenLimits:
-    max_input_tokens: int
-    max_output_tokens: int
-    #: Tokens per minute this use case may use on its primary model (its share of the account quota).
-    tpm_quota: int | None = None
-
-
-@dataclass(frozen=True)
-class LoggingRule:
-    """What may be recorded about an invocation of this use case.
-
-    ``prompts_and_responses`` governs both Bedrock's account-level text delivery (which is only
-    switched on when every enabled contract in the environment allows it) and whether the
-    orchestrator may write prompt or response text to its own logs.
-    """
-
-    prompts_and_responses: bool
-    images: bool = False
-    embeddings: bool = False
-
-
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RoutingTier:
-    """A cheaper route for requests that meet every condition (classify-then-route).
-
-    Tiers are tried in order; the first whose conditions all hold picks its route, else ``primary``.
-    """
+    """A cheaper route for requests that meet every condition of the contract's ``model.tiers`` entry,
+    with its model source resolved for the environment's region."""
 
     name: str
     source: ModelSource
@@ -195,70 +103,21 @@ class RoutingTier:
     max_messages: int | None = None
 
 
-@dataclass(frozen=True)
-class PromptTemplate:
-    """A versioned system prompt (``prompts/<use case>.yaml``), reviewed like code."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Contract(ContractDocument):
+    """A production contract (``contracts/<id>.yaml``) resolved for one environment: the single source for
+    one use case. Every field of the YAML document is here as written; the loader adds the model sources
+    resolved from the catalog for the environment's region, the prompt and the file it came from."""
 
-    version: str
-    system: str
     source_file: str
-
-
-@dataclass(frozen=True)
-class ConversationRule:
-    """What a caller may send besides its question (``conversation`` in a contract).
-
-    ``caller_history``: assistant turns are text the caller wrote. ``REFUSE`` (the default) answers a
-    request that has one with 400; ``GUARD`` checks them with the use case's guardrail before the model
-    is called (Converse's guardrail evaluates only the ``guardContent`` blocks, and assistant turns
-    are not sent as such).
-
-    ``cache_context``: the orchestrator may put a prompt-cache point after the context of a single-turn
-    request, so that the system prompt and the context are read from cache by the next request with
-    the same context. Only worth it when callers repeat the context: a cache write costs more than
-    plain input (1.25x on Anthropic models), and a context that is never repeated is never read back.
-    """
-
-    caller_history: CallerHistory = CallerHistory.REFUSE
-    #: Callers send the same ``context`` again and again (e.g. a fixed policy corpus): cache it too.
-    cache_context: bool = False
-
-
-@dataclass(frozen=True)
-class AlarmThresholds:
-    """Alerting thresholds a contract may tighten; the defaults are the platform's."""
-
-    throttle_rate_percent: float = 1.0
-    server_error_rate_percent: float = 1.0
-    guardrail_intervention_rate_percent: float = 10.0
-    tpm_quota_usage_percent: float = 80.0
-    min_invocations: int = 20
-
-
-@dataclass(frozen=True)
-class Contract:
-    """A production contract (``contracts/<id>.yaml``): the single source for one use case."""
-
-    id: str
-    purpose: str
-    boundary: str
-    owner_team: str
-    cost_center: str
-    application: str
-    risk_tier: RiskTier
     primary: ModelSource
     fallback: ModelSource
-    guardrail: GuardrailPolicy
-    limits: TokenLimits
-    latency_p95_ms: int
-    daily_budget_usd: float
-    logging: LoggingRule
-    environments: tuple[str, ...]
-    source_file: str
-    alarms: AlarmThresholds = field(default_factory=lambda: AlarmThresholds())
-    conversation: ConversationRule = field(default_factory=lambda: ConversationRule())
-    prompt: PromptTemplate | None = None
     tiers: tuple[RoutingTier, ...] = ()
+    prompt: PromptTemplate | None = None
+
+    @classmethod
+    def from_document(cls, document: ContractDocument, **resolved: Any) -> Contract:
+        return cls(**_fields_of(document), **resolved)
 
     @property
     def routes(self) -> dict[str, ModelSource]:
@@ -269,7 +128,7 @@ class Contract:
         return environment in self.environments
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PlatformConfig:
     """Every environment, and the contracts enabled in each, resolved for that environment's region."""
 

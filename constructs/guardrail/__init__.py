@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
-from platform_config.model import ContentFilterType, FilterStrength, GuardrailPolicy
+from platform_spec.contract import MINIMUM_FILTER_STRENGTH, ContentFilterType, GuardrailPolicy
 
 METRIC_NAMESPACE = "AWS/Bedrock/Guardrails"
 
@@ -31,7 +31,7 @@ def render_policy(policy: GuardrailPolicy) -> dict[str, Any]:
                     "InputStrength": f.input_strength.value,
                     "OutputStrength": f.output_strength.value,
                 }
-                for f in policy.content_filters
+                for f in policy.filters()
             ]
         },
     }
@@ -48,11 +48,13 @@ def render_policy(policy: GuardrailPolicy) -> dict[str, Any]:
             ]
         }
     sensitive: dict[str, Any] = {}
-    if policy.pii_entities:
+    information = policy.sensitive_information
+    if information.pii_entities:
         sensitive["PiiEntitiesConfig"] = [
-            {"Type": p.type, "Action": p.action.value} for p in policy.pii_entities
+            {"Type": entity.value, "Action": action.value}
+            for entity, action in information.pii_entities.items()
         ]
-    if policy.regexes:
+    if information.regexes:
         sensitive["RegexesConfig"] = [
             {
                 "Name": r.name,
@@ -60,24 +62,24 @@ def render_policy(policy: GuardrailPolicy) -> dict[str, Any]:
                 "Action": r.action.value,
                 **({"Description": r.description} if r.description else {}),
             }
-            for r in policy.regexes
+            for r in information.regexes
         ]
     if sensitive:
         props["SensitiveInformationPolicyConfig"] = sensitive
     words: dict[str, Any] = {}
-    if policy.words:
-        words["WordsConfig"] = [{"Text": w} for w in policy.words]
-    if policy.managed_word_lists:
-        words["ManagedWordListsConfig"] = [{"Type": m} for m in policy.managed_word_lists]
+    if policy.word_filters.words:
+        words["WordsConfig"] = [{"Text": w} for w in policy.word_filters.words]
+    if policy.word_filters.managed_lists:
+        words["ManagedWordListsConfig"] = [{"Type": m} for m in policy.word_filters.managed_lists]
     if words:
         props["WordPolicyConfig"] = words
     grounding = policy.contextual_grounding
     if grounding is not None:
         filters = []
-        if grounding.grounding_threshold is not None:
-            filters.append({"Type": "GROUNDING", "Threshold": grounding.grounding_threshold})
-        if grounding.relevance_threshold is not None:
-            filters.append({"Type": "RELEVANCE", "Threshold": grounding.relevance_threshold})
+        if grounding.grounding is not None:
+            filters.append({"Type": "GROUNDING", "Threshold": grounding.grounding})
+        if grounding.relevance is not None:
+            filters.append({"Type": "RELEVANCE", "Threshold": grounding.relevance})
         if filters:
             props["ContextualGroundingPolicyConfig"] = {"FiltersConfig": filters}
     return props
@@ -112,11 +114,11 @@ class Guardrail(Construct):
     ) -> None:
         super().__init__(scope, id)
         prompt_attack = policy.strength_of(ContentFilterType.PROMPT_ATTACK)
-        if prompt_attack is None or prompt_attack.input_strength in (FilterStrength.NONE, FilterStrength.LOW):
+        if not prompt_attack.input_strength.at_least(MINIMUM_FILTER_STRENGTH):
             raise ValueError(
-                f"Guardrail {self.node.path}: the policy must filter prompt attacks on input at MEDIUM or "
-                f"HIGH (got {prompt_attack.input_strength.value if prompt_attack else 'no filter'}); "
-                "build policies with platform_config, which applies the secure defaults"
+                f"Guardrail {self.node.path}: the policy must filter prompt attacks on input at "
+                f"{MINIMUM_FILTER_STRENGTH.value} or above (got {prompt_attack.input_strength.value}); "
+                "leave content_filters.PROMPT_ATTACK unset to get the secure default (HIGH)"
             )
         if not cdk.Token.is_unresolved(guardrail_name) and not (1 <= len(guardrail_name) <= 50):
             raise ValueError(

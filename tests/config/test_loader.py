@@ -20,7 +20,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 import platform_config.loader as loader
-from platform_config import ConfigError, PlatformConfig, Problem, load_platform
+from platform_config import ConfigError, PlatformConfig, Problem, load_platform, schemas
 from platform_config.catalog import CATALOG_FILE, ModelCatalog
 from platform_config.model import (
     CallerHistory,
@@ -191,9 +191,7 @@ def test_real_config_cost_fields(real_config: PlatformConfig) -> None:
 def test_real_config_fills_in_secure_default_content_filters(real_config: PlatformConfig) -> None:
     for env in real_config.environments:
         for contract in real_config.contracts_for(env.name):
-            filters = {
-                f.type: (f.input_strength, f.output_strength) for f in contract.guardrail.content_filters
-            }
+            filters = {f.type: (f.input_strength, f.output_strength) for f in contract.guardrail.filters()}
             assert set(filters) == set(ContentFilterType), contract.id
             assert filters[ContentFilterType.PROMPT_ATTACK] == (FilterStrength.HIGH, FilterStrength.NONE)
             for ftype in ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT"):
@@ -201,8 +199,8 @@ def test_real_config_fills_in_secure_default_content_filters(real_config: Platfo
     # support-ticket-summary writes no content_filters at all: every one comes from the defaults.
     guardrail = _contract(real_config, "dev", "support-ticket-summary").guardrail
     assert guardrail.strength_of(ContentFilterType.PROMPT_ATTACK).output_strength is FilterStrength.NONE
-    assert {p.type for p in guardrail.pii_entities} >= {"EMAIL", "CREDIT_DEBIT_CARD_NUMBER"}
-    assert guardrail.regexes[0].pattern == "ACCT-[0-9]{8}"
+    assert set(guardrail.sensitive_information.pii_entities) >= {"EMAIL", "CREDIT_DEBIT_CARD_NUMBER"}
+    assert guardrail.sensitive_information.regexes[0].pattern == "ACCT-[0-9]{8}"
 
 
 def test_override_to_medium_is_allowed_and_others_keep_defaults(
@@ -283,7 +281,7 @@ def test_real_config_objects_are_frozen(real_config: PlatformConfig) -> None:
         (contract, "daily_budget_usd", 1e9),
         (contract.primary, "destination_regions", ("*",)),
         (contract.guardrail, "content_filters", ()),
-        (contract.guardrail.content_filters[0], "input_strength", FilterStrength.NONE),
+        (contract.guardrail.filters()[0], "input_strength", FilterStrength.NONE),
         (contract.limits, "max_output_tokens", 10**6),
         (contract.logging, "prompts_and_responses", True),
         (contract.alarms, "min_invocations", 1),
@@ -423,12 +421,12 @@ def test_content_filter_type_not_allowed(config_root: Path, set_field: SetField)
 @pytest.mark.parametrize(
     ("file", "field", "bad", "fix"),
     [
-        (PROD, "account", "33333333333", "12-digit AWS account id"),
-        (PROD, "region", "us-west", "AWS region"),
+        (PROD, "account", "33333333333", "write the 12-digit account id in quotes"),
+        (PROD, "region", "us-west", "write a region name such as us-east-1"),
         (RFP, "id", "RFP_Drafting", "lower-case words joined by hyphens"),
-        (RFP, "owner_team", "sales & engineering", r"match the pattern ^[A-Za-z0-9 _.:/=+@-]{1,256}$"),
-        (SUPPORT, "model.source", "Claude Haiku", "model_catalog.yaml"),
-        (STAGING, "notifications.emails.0", "genai-platform-staging.example.com", "match the pattern ^[^@"),
+        (RFP, "owner_team", "sales & engineering", "use 1-256 letters, digits, spaces or _.:/=+@-"),
+        (SUPPORT, "model.source", "Claude Haiku", "write a model id such as us.anthropic."),
+        (STAGING, "notifications.emails.0", "genai-platform-staging.example.com", "write an e-mail address"),
     ],
 )
 def test_value_has_the_wrong_format(
@@ -443,8 +441,8 @@ def test_value_has_the_wrong_format(
 @pytest.mark.parametrize(
     ("file", "field", "bad", "expected", "fix"),
     [
-        (DEV, "account", 111111111111, "string", "Quote it in YAML"),
-        (POLICY_QA, "limits.max_input_tokens", "lots", "integer", "write a value of type integer"),
+        (DEV, "account", 111111111111, "string", 'in quotes, e.g. account: "012345678901"'),
+        (POLICY_QA, "limits.max_input_tokens", "lots", "integer", "Largest estimated input"),
         (STAGING, "owns_invocation_logging", "yes please", "boolean", "Bedrock model invocation logging"),
         (SUPPORT, "environments", "dev", "array", "Environments (names of files in environments/)"),
         (POLICY_QA, "conversation.cache_context", "sometimes", "boolean", "Callers send the same context"),
@@ -564,13 +562,14 @@ def test_filter_weakened_below_medium(
 def test_unknown_pii_entity_type_suggests_one(config_root: Path, set_field: SetField) -> None:
     set_field(SUPPORT, "guardrail.sensitive_information.pii_entities.CREDIT_CARD_NUMBER", "BLOCK")
     field = "guardrail.sensitive_information.pii_entities.CREDIT_CARD_NUMBER"
-    error = load_error(config_root, rf"{re.escape(field)}: is not a Bedrock PII entity type")
+    error = load_error(config_root, rf"{re.escape(field)}: is not an allowed key")
     check(
         only_problem(error),
         file=SUPPORT,
         field=field,
         value="CREDIT_CARD_NUMBER",
-        fix="did you mean CREDIT_DEBIT_CARD_NUMBER?",
+        fix="did you mean 'CREDIT_DEBIT_CARD_NUMBER'? use one of the 31 values listed in "
+        "platform_config/schemas/contract.schema.json",
     )
 
 
@@ -581,13 +580,13 @@ def test_non_string_pii_key_is_a_problem_not_a_crash(config_root: Path) -> None:
         path.read_text(encoding="utf-8").replace("EMAIL: ANONYMIZE", "EMAIL: ANONYMIZE\n      NO: BLOCK"),
         encoding="utf-8",
     )
-    error = load_error(config_root, r"is not a Bedrock PII entity type \(got False\)")
+    error = load_error(config_root, r"is not an allowed key \(got False\)")
     check(
         only_problem(error),
         file=POLICY_QA,
         field="guardrail.sensitive_information.pii_entities.False",
         value=False,
-        fix="PII_ENTITY_TYPES",
+        fix="YAML reads unquoted yes/no/on/off as true/false: quote it.",
     )
 
 
@@ -755,12 +754,8 @@ def test_invocation_logging_owned_twice_in_one_account_and_region(
             field="owns_invocation_logging",
             value=True,
             fix="set owns_invocation_logging: true in exactly one of them",
-            line=False,
         )
         assert "environments dev, staging" in problem.message
-    assert f"{DEV}: owns_invocation_logging" in str(error) and f"{STAGING}: owns_invocation_logging" in str(
-        error
-    )
 
     set_field(STAGING, "owns_invocation_logging", False)
     assert not load_platform(config_root).environment("staging").owns_invocation_logging
@@ -827,10 +822,78 @@ def test_invalid_environment_file_does_not_cascade_into_contracts(
     check(only_problem(error), file=PROD, field="account", value="12345", fix="12-digit")
 
 
+def test_schema_region_and_cross_file_problems_are_reported_in_one_run(
+    config_root: Path, set_field: SetField
+) -> None:
+    """A schema problem in one field does not hide a region or cross-file problem in another."""
+    set_field(POLICY_QA, "purpose", "Too short.")  # schema
+    set_field(POLICY_QA, "model.source", f"eu.{SONNET_45}")  # region: not callable from us-*
+    set_field(POLICY_QA, "environments", ["dev", "qa"])  # cross-file: unknown environment
+    set_field(DEV, "log_retention_days", 45)  # schema, in an environment the contract names
+    error = load_error(config_root, r"^4 configuration problems;")
+    assert {(p.file, p.field) for p in error.problems} == {
+        (POLICY_QA, "purpose"),
+        (POLICY_QA, "model.source"),
+        (POLICY_QA, "environments[1]"),
+        (DEV, "log_retention_days"),
+    }
+
+
+def test_output_cap_above_the_model_limit_is_refused(config_root: Path, set_field: SetField) -> None:
+    # support-ticket-summary routes short tickets to Nova Micro, whose output limit is 5,000 tokens.
+    set_field(SUPPORT, "limits.max_output_tokens", 6000)
+    error = load_error(
+        config_root,
+        r"limits.max_output_tokens: is above the output limit of model.fallback 'us.amazon.nova-lite-v1:0' "
+        r"\(5000 tokens\), model.tiers\[0\].source 'us.amazon.nova-micro-v1:0' \(5000 tokens\)",
+    )
+    check(
+        only_problem(error),
+        file=SUPPORT,
+        field="limits.max_output_tokens",
+        value=6000,
+        fix="use at most 5000, or route to models with larger output limits",
+        message="Bedrock would reject every request",
+    )
+    set_field(SUPPORT, "limits.max_output_tokens", 5000)
+    assert load_platform(config_root)
+
+
+def test_catalog_output_limits_bound_every_shipped_contract(real_config: PlatformConfig) -> None:
+    from platform_config.catalog import ModelCatalog
+
+    catalog = ModelCatalog.load()
+    for env in real_config.environments:
+        for contract in real_config.contracts_for(env.name):
+            for route, source in contract.routes.items():
+                limit = catalog.max_output_tokens(source.identifier)
+                assert limit is not None, f"{source.model_id} has no max_output_tokens in the catalog"
+                assert contract.limits.max_output_tokens <= limit, (contract.id, route)
+
+
+@pytest.mark.parametrize(
+    ("broken", "line_of"),
+    [
+        ("region: us-east-1: oops", "region:"),
+        ("\tregion: us-east-1", "region:"),  # a tab cannot indent YAML
+    ],
+)
+def test_yaml_syntax_errors_point_at_their_line(config_root: Path, broken: str, line_of: str) -> None:
+    path = config_root / (DEV if line_of == "region:" else RFP)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    index = next(i for i, text in enumerate(lines) if text.startswith(line_of))
+    lines[index] = broken
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    error = load_error(config_root, r"\(file\): is not valid YAML")
+    problem = only_problem(error)
+    assert problem.line is not None and index + 1 <= problem.line <= index + 2, problem.render()
+    assert "fix the YAML syntax at that line" in problem.fix
+
+
 # ====================================================================== 4. the JSON Schemas
 
 
-SCHEMAS = {"environment": "environments", "contract": "contracts"}
+SCHEMAS = {"environment": "environments", "contract": "contracts", "prompt": "prompts"}
 
 
 @pytest.mark.parametrize("kind", sorted(SCHEMAS))
@@ -838,6 +901,26 @@ def test_schema_is_valid_draft_2020_12(kind: str) -> None:
     schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEMAS))
+def test_checked_in_schema_is_generated_from_the_dataclasses(kind: str) -> None:
+    """One schema: the editors' JSON Schema is what platform_spec's dataclasses generate, nothing else."""
+    checked_in = (SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8")
+    assert checked_in == schemas.render(kind), "run `python -m platform_config.schemas` and commit the result"
+
+
+def test_schema_check_fails_on_a_stale_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for kind in SCHEMAS:
+        shutil.copy(SCHEMA_DIR / f"{kind}.schema.json", tmp_path / f"{kind}.schema.json")
+    monkeypatch.setattr(schemas, "SCHEMA_DIR", tmp_path)
+    assert schemas.main(["--check"]) == 0
+    stale = json.loads((tmp_path / "contract.schema.json").read_text(encoding="utf-8"))
+    del stale["properties"]["limits"]
+    (tmp_path / "contract.schema.json").write_text(json.dumps(stale), encoding="utf-8")
+    assert schemas.main(["--check"]) == 1
+    assert schemas.main([]) == 0  # rewrites it
+    assert schemas.main(["--check"]) == 0
 
 
 REAL_FILES = [
@@ -861,8 +944,8 @@ def test_real_file_validates_against_its_schema(kind: str, path: Path) -> None:
 
 
 def test_every_folder_has_real_files() -> None:
-    assert len([p for kind, p in REAL_FILES if kind == "environment"]) == 3
-    assert len([p for kind, p in REAL_FILES if kind == "contract"]) == 3
+    for kind in SCHEMAS:
+        assert [p for k, p in REAL_FILES if k == kind], f"no {kind} files"
 
 
 # ====================================================================== 5. no environments
@@ -961,18 +1044,21 @@ def test_a_missing_prompt_file_is_reported_against_the_contract(config_root) -> 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("version: 1\nsystem: You answer questions about policies.\n", r"version: must be a version like v1"),
-        ("version: v2\nsystem: short\n", r"system: must be the system prompt text"),
+        (
+            "version: 1\nsystem: You answer questions about policies.\n",
+            r"1: version: must be of type string, but YAML read it as a number .*Fix: use a version like v1",
+        ),
+        ("version: v2\nsystem: short\n", r"2: system: is too short \(got 'short'\). Fix: use at least 20"),
         (
             "version: v2\nsystem: You answer questions about policies.\nmodel: x\n",
-            r"model: is not a known field",
+            r"3: model: is not a known field. Fix: allowed fields: system, version",
         ),
-        ("- a list\n", r"\(file\): must be a mapping with `version` and `system`"),
+        ("- a list\n", r"1: \(file\): must be a YAML mapping of prompt fields"),
     ],
 )
 def test_a_bad_prompt_file_names_the_field(config_root, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
     (config_root / "prompts" / "rfp-drafting.yaml").write_text(text)
-    with pytest.raises(ConfigError, match=r"prompts/rfp-drafting.yaml: " + message):
+    with pytest.raises(ConfigError, match=r"prompts/rfp-drafting.yaml:" + message):
         load_platform(config_root)
 
 
@@ -1008,7 +1094,8 @@ def test_a_tier_needs_a_condition_and_a_source_callable_in_every_region(config_r
     path.write_text(text.replace("      max_input_chars: 2000\n      max_messages: 1\n", ""))
     with pytest.raises(
         ConfigError,
-        match=r"model.tiers\[0\]: does not have enough properties .*Fix: add at least one condition",
+        match=r"model.tiers\[0\]: has no condition, so it would take every request .*Fix: add at least one "
+        r"condition: max_input_chars or max_messages",
     ):
         load_platform(config_root)
     path.write_text(text.replace("source: us.amazon.nova-micro-v1:0", "source: eu.amazon.nova-micro-v1:0"))

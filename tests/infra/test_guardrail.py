@@ -12,7 +12,8 @@ from aws_cdk.assertions import Match, Template
 
 from bedrock_constructs.guardrail import Guardrail
 from platform_config import PlatformConfig
-from platform_config.model import ContentFilter, ContentFilterType, Contract, FilterStrength
+from platform_config.model import ContentFilterType, Contract, FilterStrength
+from platform_spec.contract import FilterSetting
 
 
 def _contract(config: PlatformConfig, contract_id: str) -> Contract:
@@ -116,7 +117,10 @@ def test_a_published_version_is_created_and_changes_with_the_policy(config: Plat
             "Description": f"Published by bedrock-platform; policy fingerprint {guardrail.policy_fingerprint}",
         },
     )
-    stricter = replace(contract.guardrail, words=(*contract.guardrail.words, "project-falcon"))
+    words = contract.guardrail.word_filters
+    stricter = replace(
+        contract.guardrail, word_filters=replace(words, words=(*words.words, "project-falcon"))
+    )
     _, changed, _ = _template(replace(contract, guardrail=stricter))
     _, same, _ = _template(contract)
     assert changed.policy_fingerprint != guardrail.policy_fingerprint
@@ -169,11 +173,11 @@ def test_a_policy_without_prompt_attack_filtering_is_refused(
     config: PlatformConfig, strength: FilterStrength
 ) -> None:
     contract = _contract(config, "policy-qa")
-    filters = tuple(
-        ContentFilter(f.type, strength, f.output_strength) if f.type is ContentFilterType.PROMPT_ATTACK else f
-        for f in contract.guardrail.content_filters
-    )
+    filters = {
+        **contract.guardrail.content_filters,
+        ContentFilterType.PROMPT_ATTACK: FilterSetting(input=strength, output=FilterStrength.NONE),
+    }
     with pytest.raises(
-        ValueError, match=f"must filter prompt attacks on input at MEDIUM or HIGH \\(got {strength}\\)"
+        ValueError, match=f"must filter prompt attacks on input at MEDIUM or above \\(got {strength}\\)"
     ):
         _template(replace(contract, guardrail=replace(contract.guardrail, content_filters=filters)))

@@ -1,0 +1,405 @@
+"""YAML documents validated against their ``platform_spec`` dataclasses, with every problem located.
+
+:class:`Document` parses one YAML file, remembers the line of every key (for error messages) and
+validates it with pydantic against its dataclass. Every pydantic error becomes a
+:class:`~platform_config.errors.Problem` naming the file, line, field, bad value and fix; the field's
+``Spec`` (description, ``fix``) supplies the fix where it has one.
+
+A document with problems still answers :meth:`Document.field` for each field that is valid on its own,
+so rules across fields and files run, and report, even when another field of the same file is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from platform_config.errors import Problem
+from platform_spec.fields import Spec
+
+D = TypeVar("D")
+Path_ = tuple[str | int, ...]
+
+
+@cache
+def adapter(tp: Any) -> TypeAdapter[Any]:
+    """pydantic's validator (and JSON Schema generator) for a platform_spec type, built once."""
+    return TypeAdapter(tp)
+
+
+def dotted(parts: Iterable[str | int]) -> str:
+    """``("notifications", "emails", 0)`` -> ``notifications.emails[0]``."""
+    text = ""
+    for part in parts:
+        index = isinstance(part, int) and not isinstance(part, bool)
+        text += f"[{part}]" if index else (f".{part}" if text else str(part))
+    return text or "(file)"
+
+
+#: Above this many characters of allowed values a fix names the schema instead of listing them all.
+_MAX_LISTED_CHARS = 240
+
+
+def one_of(value: Any, allowed: Iterable[Any], *, schema: str = "") -> str:
+    """A fix listing the allowed values, led by the closest one to ``value``."""
+    options = list(allowed)
+    close = difflib.get_close_matches(value, [str(o) for o in options], n=1) if isinstance(value, str) else []
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    if isinstance(value, bool):
+        hint = "YAML reads unquoted yes/no/on/off as true/false: quote it. " + hint
+    listed = ", ".join(repr(o) for o in options)
+    if len(listed) > _MAX_LISTED_CHARS and schema:
+        return f"{hint}use one of the {len(options)} values listed in {schema}"
+    return f"{hint}use one of {listed}"
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with every mapping inside it made read-only (pydantic builds plain dicts)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            object.__setattr__(value, f.name, freeze(getattr(value, f.name)))
+        return value
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+class Document(Generic[D]):
+    """One YAML file validated against the dataclass ``kind``."""
+
+    def __init__(self, path: Path, root: Path, kind: type[D], *, what: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.what = what  # "contract", "environment", ... for messages
+        self.display = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        self.data: Any = None
+        self.value: D | None = None  # the validated document, when it has no problem at all
+        self.problems: list[Problem] = []
+        self.lines: dict[Path_, int] = {}
+        self._invalid: list[Path_] = []  # paths of the fields the schema found wrong
+        self._parse()
+        if isinstance(self.data, dict):
+            self._validate()
+
+    # ---------------------------------------------------------------- parsing
+
+    def _parse(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            node = yaml.compose(text)
+            self.data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            detail = getattr(exc, "problem", None) or str(exc)
+            context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+                detail += f" ({context} that starts at line {context_mark.line + 1})"
+            self.problems.append(
+                Problem(
+                    self.display,
+                    "(file)",
+                    f"is not valid YAML: {detail}",
+                    "fix the YAML syntax at that line, or just above it (check indentation, close every quote, "
+                    "and quote values that contain ': ')",
+                    line=mark.line + 1 if mark else None,
+                )
+            )
+            return
+        if node is not None:
+            self._index(node, ())
+        if not isinstance(self.data, dict):
+            self.problems.append(
+                self.problem(
+                    [],
+                    f"must be a YAML mapping of {self.what} fields",
+                    f"write one `field: value` line per field, as described in "
+                    f"platform_config/schemas/{self.what}.schema.json",
+                    value=self.data,
+                )
+            )
+
+    def _index(self, node: yaml.Node, path: Path_) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[object] = set()
+            for key, value in node.value:
+                child = (*path, key.value)
+                if key.value in seen:  # YAML would silently keep only the last value
+                    self.problems.append(
+                        Problem(
+                            self.display,
+                            dotted(child),
+                            "is set more than once; YAML would silently keep only the last value",
+                            "remove the duplicate key",
+                            line=key.start_mark.line + 1,
+                        )
+                    )
+                    self._invalid.append(child)
+                seen.add(key.value)
+                self._index(value, child)
+                self.lines[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._index(item, (*path, i))
+
+    def line_of(self, path: Iterable[str | int]) -> int | None:
+        parts = tuple(path)
+        while parts and parts not in self.lines:
+            parts = parts[:-1]
+        return self.lines.get(parts)
+
+    def problem(self, path: Iterable[str | int], message: str, fix: str = "", **value: Any) -> Problem:
+        parts = tuple(path)
+        return Problem(
+            file=self.display,
+            field=dotted(parts),
+            message=message,
+            fix=fix,
+            value=value.get("value"),
+            has_value="value" in value,
+            line=self.line_of(parts),
+        )
+
+    # ---------------------------------------------------------------- validation
+
+    def _validate(self) -> None:
+        try:
+            value = adapter(typing.cast(Any, self.kind)).validate_python(self.data)
+        except ValidationError as error:
+            for detail in error.errors():
+                loc = tuple(detail["loc"])
+                self._invalid.append(_field_path(loc))
+                self.problems.append(self._problem_for(detail))
+            return
+        if not self.problems:
+            self.value = freeze(value)
+
+    def _problem_for(self, detail: Mapping[str, Any]) -> Problem:
+        loc = tuple(detail["loc"])
+        kind = str(detail["type"])
+        ctx = detail.get("ctx") or {}
+        value = detail.get("input")
+        is_key = bool(loc) and loc[-1] == "[key]"
+        path = _field_path(loc)
+        if is_key and isinstance(value, bool):  # pydantic reports a YAML `no:` key as index 0
+            path = (*path[:-1], str(value))
+        field_type, specs = type_at(self.kind, path, key=is_key)
+        spec_fix = next((s.fix for s in reversed(specs) if s.fix), "")
+        description = next((s.description for s in reversed(specs) if s.description), "")
+
+        if kind == "missing":
+            return self.problem(path, "is required but missing", f"add `{path[-1]}`" + _about(description))
+        if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+            parent, _ = type_at(self.kind, path[:-1])
+            allowed = (
+                sorted(f.name for f in dataclasses.fields(parent)) if dataclasses.is_dataclass(parent) else []
+            )
+            close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            return self.problem(path, "is not a known field", f"{hint}allowed fields: {', '.join(allowed)}")
+        if kind in ("enum", "literal_error"):
+            allowed = _allowed_values(field_type)
+            fix = one_of(value, allowed, schema=f"platform_config/schemas/{self.what}.schema.json")
+            return self.problem(
+                path, "is not an allowed key" if is_key else "is not allowed", fix, value=value
+            )
+        if kind == "string_pattern_mismatch":
+            return self.problem(
+                path,
+                "has the wrong format",
+                spec_fix or description or f"match the pattern {ctx.get('pattern')}",
+                value=value,
+            )
+        expected = _TYPE_ERRORS.get(kind)
+        if expected is not None:
+            if expected == "string" and isinstance(value, int | float) and not isinstance(value, bool):
+                return self.problem(
+                    path,
+                    "must be of type string, but YAML read it as a number (unquoted digits are a number, "
+                    "and leading zeros are lost)",
+                    spec_fix or "put the value in quotes",
+                    value=value,
+                )
+            if expected == "object":
+                return self.problem(
+                    path,
+                    "must be of type object",
+                    f"write the fields of `{dotted(path)}` as `name: value` lines under it",
+                    value=value,
+                )
+            return self.problem(
+                path,
+                f"must be of type {expected}",
+                spec_fix or description or f"write a value of type {expected}",
+                value=value,
+            )
+        bound = _BOUNDS.get(kind)
+        if bound is not None:
+            message, fix = bound
+            limit = next(iter(ctx.values()), None)
+            return self.problem(path, message.format(limit), fix.format(limit), value=value)
+        if kind == "value_error" and "repeat" in str(detail.get("msg")):
+            return self.problem(path, "repeats an item", "remove the repeated items", value=value)
+        return self.problem(path, str(detail.get("msg")), spec_fix or description, value=value)
+
+    # ---------------------------------------------------------------- reading fields
+
+    @property
+    def valid(self) -> bool:
+        return self.value is not None
+
+    def field(self, *path: str | int) -> Any:
+        """The validated value at ``path`` if it is valid on its own, else ``None``.
+
+        Lets rules across fields and files run on a document whose other fields have problems.
+        """
+        if any(bad[: len(path)] == path or path[: len(bad)] == bad for bad in self._invalid):
+            return None
+        raw: Any = self.data
+        for part in path:
+            if (isinstance(raw, Mapping) and part in raw) or (
+                isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw)
+            ):
+                raw = raw[part]
+            else:
+                return _default_at(self.kind, path)
+        field_type, _ = type_at(self.kind, path)
+        try:
+            return freeze(adapter(field_type).validate_python(raw))
+        except ValidationError:
+            return None
+
+
+# ==================================================================== helpers
+
+
+_TYPE_ERRORS = {
+    "string_type": "string",
+    "int_type": "integer",
+    "int_parsing": "integer",
+    "int_from_float": "integer",
+    "float_type": "number",
+    "float_parsing": "number",
+    "bool_type": "boolean",
+    "bool_parsing": "boolean",
+    "list_type": "array",
+    "tuple_type": "array",
+    "dict_type": "object",
+    "mapping_type": "object",
+    "dataclass_type": "object",
+    "dataclass_exact_type": "object",
+}
+
+#: pydantic error type -> (message, fix); ``{}`` is the limit.
+_BOUNDS = {
+    "greater_than_equal": ("is less than the minimum of {}", "use a value of at least {}"),
+    "greater_than": ("is less than or equal to the minimum of {}", "use a value greater than {}"),
+    "less_than_equal": ("is greater than the maximum of {}", "use a value of at most {}"),
+    "less_than": ("is greater than or equal to the maximum of {}", "use a value less than {}"),
+    "string_too_short": ("is too short", "use at least {} characters"),
+    "string_too_long": ("is too long", "use at most {} characters"),
+    "too_short": ("has too few items", "list at least {} items"),
+    "too_long": ("has too many items", "list at most {} items"),
+}
+
+
+def _about(description: str) -> str:
+    return f" ({description.rstrip('.')})" if description else ""
+
+
+def _field_path(loc: tuple[Any, ...]) -> Path_:
+    """pydantic's error location as a path into the YAML document (its markers dropped)."""
+    return tuple(part for part in loc if not (isinstance(part, str) and part.startswith("[")))
+
+
+def _unwrap(tp: Any, specs: list[Spec]) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            inner, *metadata = typing.get_args(tp)
+            specs.extend(m for m in metadata if isinstance(m, Spec))
+            tp = inner
+        elif origin in (types.UnionType, typing.Union):
+            concrete = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(concrete) != 1:
+                return tp
+            tp = concrete[0]
+        else:
+            return tp
+
+
+def type_at(root: Any, path: Iterable[str | int], *, key: bool = False) -> tuple[Any, list[Spec]]:
+    """The declared type at ``path`` inside ``root`` and the ``Spec``s that apply to it (innermost last).
+
+    With ``key``, the last part of ``path`` is a mapping key and the key type is returned.
+    """
+    parts = list(path)
+    tp: Any = root
+    specs: list[Spec] = []
+    for index, part in enumerate(parts):
+        specs = []
+        tp = _unwrap(tp, specs)
+        origin = typing.get_origin(tp)
+        if dataclasses.is_dataclass(tp) and isinstance(part, str):
+            hints = typing.get_type_hints(tp, include_extras=True)
+            if part not in hints:
+                return Any, []
+            tp = hints[part]
+        elif origin in (tuple, list):
+            tp = typing.get_args(tp)[0]
+        elif origin in (Mapping, dict, typing.Mapping):
+            key_type, value_type = typing.get_args(tp)
+            tp = key_type if key and index == len(parts) - 1 else value_type
+        else:
+            return Any, []
+    specs = []
+    return _unwrap(tp, specs), specs
+
+
+def _allowed_values(tp: Any) -> list[Any]:
+    if typing.get_origin(tp) is typing.Literal:
+        return list(typing.get_args(tp))
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return [m.value for m in tp]
+    return []
+
+
+def _default_at(root: Any, path: tuple[str | int, ...]) -> Any:
+    """The dataclass default of a field missing from the YAML (``None`` where there is none)."""
+    if not path or not isinstance(path[-1], str):
+        return None
+    parent, _ = type_at(root, path[:-1])
+    if not dataclasses.is_dataclass(parent):
+        return None
+    for f in dataclasses.fields(parent):
+        if f.name == path[-1]:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    return None
+
+
+def unknown_files(root: Path, folder: str) -> list[Problem]:
+    """``*.yml`` files, which the loader would otherwise silently ignore."""
+    return [
+        Problem(
+            f"{folder}/{stray.name}",
+            "(file)",
+            "is ignored: only *.yaml files are read",
+            f"rename it to {stray.stem}.yaml",
+        )
+        for stray in sorted((root / folder).glob("*.yml"))
+    ]

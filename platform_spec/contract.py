@@ -1,0 +1,477 @@
+"""The production contract (``contracts/<id>.yaml``) and its prompt (``prompts/<id>.yaml``), declared once.
+
+pydantic validates the YAML against these dataclasses and generates ``platform_config/schemas/`` from them
+(CDK side); the orchestrator reads the sections it enforces from ``runtime_config.json`` with
+:func:`platform_spec.fields.from_dict` (standard library only). Rules that span fields or files (file name
+equals ``id``, the guardrail floor, the model catalog) are checked by ``platform_config.loader``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, Literal
+
+from platform_spec.fields import Spec, spec
+
+# ==================================================================== enumerations
+
+
+class RiskTier(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class FilterStrength(StrEnum):
+    NONE = "NONE"
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+    def at_least(self, floor: FilterStrength) -> bool:
+        order = list(FilterStrength)
+        return order.index(self) >= order.index(floor)
+
+
+class ContentFilterType(StrEnum):
+    SEXUAL = "SEXUAL"
+    VIOLENCE = "VIOLENCE"
+    HATE = "HATE"
+    INSULTS = "INSULTS"
+    MISCONDUCT = "MISCONDUCT"
+    PROMPT_ATTACK = "PROMPT_ATTACK"
+
+
+class SensitiveAction(StrEnum):
+    BLOCK = "BLOCK"
+    ANONYMIZE = "ANONYMIZE"
+
+
+class CallerHistory(StrEnum):
+    """What the orchestrator does with assistant turns a caller sends (``conversation.caller_history``)."""
+
+    REFUSE = "refuse"
+    GUARD = "guard"
+
+
+class PiiEntityType(StrEnum):
+    """The PII entity types Amazon Bedrock Guardrails accept (AWS::Bedrock::Guardrail PiiEntityConfig.Type)."""
+
+    ADDRESS = "ADDRESS"
+    AGE = "AGE"
+    AWS_ACCESS_KEY = "AWS_ACCESS_KEY"
+    AWS_SECRET_KEY = "AWS_SECRET_KEY"
+    CA_HEALTH_NUMBER = "CA_HEALTH_NUMBER"
+    CA_SOCIAL_INSURANCE_NUMBER = "CA_SOCIAL_INSURANCE_NUMBER"
+    CREDIT_DEBIT_CARD_CVV = "CREDIT_DEBIT_CARD_CVV"
+    CREDIT_DEBIT_CARD_EXPIRY = "CREDIT_DEBIT_CARD_EXPIRY"
+    CREDIT_DEBIT_CARD_NUMBER = "CREDIT_DEBIT_CARD_NUMBER"
+    DRIVER_ID = "DRIVER_ID"
+    EMAIL = "EMAIL"
+    INTERNATIONAL_BANK_ACCOUNT_NUMBER = "INTERNATIONAL_BANK_ACCOUNT_NUMBER"
+    IP_ADDRESS = "IP_ADDRESS"
+    LICENSE_PLATE = "LICENSE_PLATE"
+    MAC_ADDRESS = "MAC_ADDRESS"
+    NAME = "NAME"
+    PASSWORD = "PASSWORD"
+    PHONE = "PHONE"
+    PIN = "PIN"
+    SWIFT_CODE = "SWIFT_CODE"
+    UK_NATIONAL_HEALTH_SERVICE_NUMBER = "UK_NATIONAL_HEALTH_SERVICE_NUMBER"
+    UK_NATIONAL_INSURANCE_NUMBER = "UK_NATIONAL_INSURANCE_NUMBER"
+    UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER = "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER"
+    URL = "URL"
+    USERNAME = "USERNAME"
+    US_BANK_ACCOUNT_NUMBER = "US_BANK_ACCOUNT_NUMBER"
+    US_BANK_ROUTING_NUMBER = "US_BANK_ROUTING_NUMBER"
+    US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER = "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER"
+    US_PASSPORT_NUMBER = "US_PASSPORT_NUMBER"
+    US_SOCIAL_SECURITY_NUMBER = "US_SOCIAL_SECURITY_NUMBER"
+    VEHICLE_IDENTIFICATION_NUMBER = "VEHICLE_IDENTIFICATION_NUMBER"
+
+
+# ==================================================================== guardrail floor and defaults
+
+#: No content filter may be set below this strength (PROMPT_ATTACK output excepted: Bedrock applies
+#: prompt-attack filtering to input only, so its output strength must be NONE).
+MINIMUM_FILTER_STRENGTH = FilterStrength.MEDIUM
+
+#: Secure defaults: a contract may strengthen a filter, or weaken it down to MINIMUM_FILTER_STRENGTH.
+DEFAULT_CONTENT_FILTERS: Mapping[ContentFilterType, tuple[FilterStrength, FilterStrength]] = MappingProxyType(
+    {
+        ContentFilterType.PROMPT_ATTACK: (FilterStrength.HIGH, FilterStrength.NONE),
+        ContentFilterType.HATE: (FilterStrength.HIGH, FilterStrength.HIGH),
+        ContentFilterType.INSULTS: (FilterStrength.HIGH, FilterStrength.HIGH),
+        ContentFilterType.SEXUAL: (FilterStrength.HIGH, FilterStrength.HIGH),
+        ContentFilterType.VIOLENCE: (FilterStrength.HIGH, FilterStrength.HIGH),
+        ContentFilterType.MISCONDUCT: (FilterStrength.HIGH, FilterStrength.HIGH),
+    }
+)
+
+# ==================================================================== reusable field types
+
+TagValue = Annotated[
+    str,
+    Spec(
+        "A cost allocation tag value.",
+        pattern=r"^[A-Za-z0-9 _.:/=+@-]{1,256}$",
+        fix="use 1-256 letters, digits, spaces or _.:/=+@-",
+    ),
+]
+ModelSourceId = Annotated[
+    str,
+    Spec(
+        "A system-defined cross-region inference profile id (us.anthropic.claude-haiku-4-5-20251001-v1:0) or a "
+        "foundation model id (amazon.nova-pro-v1:0). It must be in platform_config/data/model_catalog.yaml and "
+        "callable from the environment's region.",
+        pattern=r"^([a-z-]+\.)?[a-z0-9-]+\.[a-z0-9.:-]+$",
+        max_length=128,
+        fix="write a model id such as us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    ),
+]
+Percent = Annotated[float, Spec(gt=0, le=100)]
+
+# ==================================================================== contract sections
+
+
+@spec
+class FilterSetting:
+    input: FilterStrength
+    output: FilterStrength
+
+
+@spec
+class DeniedTopic:
+    name: Annotated[
+        str, Spec(pattern=r"^[0-9a-zA-Z-_ !?.]{1,100}$", fix="use 1-100 letters, digits, spaces or -_!?.")
+    ]
+    definition: Annotated[str, Spec(min_length=1, max_length=1000)]
+    examples: Annotated[
+        tuple[Annotated[str, Spec(min_length=1, max_length=100)], ...], Spec(max_length=5)
+    ] = ()
+
+
+@spec
+class RegexFilter:
+    name: Annotated[str, Spec(min_length=1, max_length=100)]
+    pattern: Annotated[
+        str, Spec("A regular expression; matches are blocked or anonymized.", min_length=1, max_length=500)
+    ]
+    action: SensitiveAction
+    description: Annotated[str, Spec(max_length=1000)] = ""
+
+
+@spec
+class SensitiveInformation:
+    pii_entities: Annotated[
+        Mapping[PiiEntityType, SensitiveAction],
+        Spec("Bedrock PII entity type (EMAIL, PHONE, US_SOCIAL_SECURITY_NUMBER, ...) to BLOCK or ANONYMIZE."),
+    ] = field(default_factory=lambda: MappingProxyType({}))
+    regexes: tuple[RegexFilter, ...] = ()
+
+
+@spec
+class WordFilters:
+    words: Annotated[tuple[Annotated[str, Spec(min_length=1, max_length=100)], ...], Spec(unique=True)] = ()
+    managed_lists: Annotated[tuple[Literal["PROFANITY"], ...], Spec(unique=True)] = ()
+
+
+@spec
+class ContextualGrounding:
+    """Thresholds (0 to 0.99) below which a response is blocked as ungrounded or irrelevant."""
+
+    grounding: Annotated[float | None, Spec(ge=0, le=0.99)] = None
+    relevance: Annotated[float | None, Spec(ge=0, le=0.99)] = None
+
+
+@spec
+class ContentFilter:
+    """One content filter as the guardrail applies it (defaults merged with the contract's overrides)."""
+
+    type: ContentFilterType
+    input_strength: FilterStrength
+    output_strength: FilterStrength
+
+
+@spec
+class GuardrailPolicy:
+    content_filters: Annotated[
+        Mapping[ContentFilterType, FilterSetting],
+        Spec(
+            "Overrides of the secure defaults (PROMPT_ATTACK input HIGH; HATE, INSULTS, SEXUAL, VIOLENCE, "
+            "MISCONDUCT HIGH both ways). A filter may be strengthened, or weakened to no lower than MEDIUM; "
+            "PROMPT_ATTACK output must be NONE."
+        ),
+    ] = field(default_factory=lambda: MappingProxyType({}))
+    denied_topics: Annotated[tuple[DeniedTopic, ...], Spec(max_length=30)] = ()
+    sensitive_information: SensitiveInformation = field(default_factory=SensitiveInformation)
+    word_filters: WordFilters = field(default_factory=WordFilters)
+    contextual_grounding: Annotated[
+        ContextualGrounding | None,
+        Spec("Use for answers that must stay within the context supplied with each request."),
+    ] = None
+    blocked_input_message: Annotated[str, Spec(min_length=1, max_length=500)]
+    blocked_output_message: Annotated[str, Spec(min_length=1, max_length=500)]
+
+    def filters(self) -> tuple[ContentFilter, ...]:
+        """Every content filter: the platform default, or the contract's override of it."""
+        resolved = []
+        for filter_type, (default_in, default_out) in DEFAULT_CONTENT_FILTERS.items():
+            override = self.content_filters.get(filter_type)
+            resolved.append(
+                ContentFilter(
+                    type=filter_type,
+                    input_strength=override.input if override else default_in,
+                    output_strength=override.output if override else default_out,
+                )
+            )
+        return tuple(resolved)
+
+    def strength_of(self, filter_type: ContentFilterType) -> ContentFilter:
+        return next(f for f in self.filters() if f.type is filter_type)
+
+    @property
+    def grounded(self) -> bool:
+        """Whether answers are checked against the request's context (contextual grounding)."""
+        grounding = self.contextual_grounding
+        return grounding is not None and (grounding.grounding is not None or grounding.relevance is not None)
+
+
+@spec
+class ModelTier:
+    """A cheaper route for requests that meet every condition (classify-then-route)."""
+
+    name: Annotated[
+        str, Spec(pattern=r"^[a-z][a-z0-9-]{0,15}$", fix="use 1-16 lower-case letters, digits or -")
+    ]
+    source: ModelSourceId
+    max_input_chars: Annotated[int | None, Spec(ge=1)] = None
+    max_messages: Annotated[int | None, Spec(ge=1)] = None
+
+    def matches(self, *, input_chars: int, message_count: int) -> bool:
+        if self.max_input_chars is not None and input_chars > self.max_input_chars:
+            return False
+        return not (self.max_messages is not None and message_count > self.max_messages)
+
+
+@spec
+class ModelChoice:
+    source: ModelSourceId
+    fallback: ModelSourceId
+    tiers: Annotated[
+        tuple[ModelTier, ...],
+        Spec(
+            "Requests meeting every condition of a tier go to its (cheaper) source instead of model.source. "
+            "Tried in order; each tier gets its own inference profile.",
+            max_length=3,
+        ),
+    ] = ()
+
+
+@spec
+class Limits:
+    max_input_tokens: Annotated[
+        int, Spec("Largest estimated input (characters / 4) a request may send.", ge=1, le=200_000)
+    ]
+    max_output_tokens: Annotated[
+        int,
+        Spec(
+            "maxTokens of every Bedrock call; at most the model's own output limit (catalog). Always capped: "
+            "Bedrock reserves input + maxTokens of the TPM quota at request start.",
+            ge=1,
+            le=64_000,
+        ),
+    ]
+    tpm_quota: Annotated[
+        int | None,
+        Spec(
+            "Tokens per minute this use case may use on its primary model: the account's Bedrock quota for it, "
+            "or this use case's share. The TpmQuotaUsage alarm fires at alarms.tpm_quota_usage_percent of it; "
+            "without it there is no such alarm.",
+            ge=1000,
+        ),
+    ] = None
+
+
+@spec
+class LoggingRule:
+    """What may be recorded about an invocation of this use case.
+
+    ``prompts_and_responses`` governs both Bedrock's account-level text delivery (on only when every
+    contract enabled in the environment allows it) and whether the orchestrator may write prompt or
+    response text to its own logs.
+    """
+
+    prompts_and_responses: Annotated[
+        bool,
+        Spec(
+            "Whether prompt and response text may be recorded (Bedrock invocation logs and the orchestrator's logs)."
+        ),
+    ]
+    images: Annotated[bool, Spec("Whether image data may be delivered to invocation logs.")] = False
+    embeddings: Annotated[bool, Spec("Whether embedding data may be delivered to invocation logs.")] = False
+
+
+@spec
+class ConversationRule:
+    """What a caller may send besides its question (``conversation`` in a contract).
+
+    ``caller_history``: assistant turns are text the caller wrote. ``refuse`` (the default) answers a
+    request that has one with 400; ``guard`` checks them with the use case's guardrail before the model
+    is called (Converse's guardrail evaluates only the ``guardContent`` blocks, and assistant turns
+    are not sent as such).
+
+    ``cache_context``: the orchestrator may put a prompt-cache point after the context of a single-turn
+    request, so that the system prompt and the context are read from cache by the next request with
+    the same context. Only worth it when callers repeat the context: a cache write costs more than
+    plain input (1.25x on Anthropic models), and a context that is never repeated is never read back.
+    """
+
+    caller_history: Annotated[
+        CallerHistory,
+        Spec(
+            "(refuse) Assistant turns in a request are history the caller wrote, so they are untrusted text. "
+            "refuse: a request with an assistant turn is answered 400 CALLER_HISTORY_REFUSED (single-turn use "
+            "cases). guard: every assistant turn is checked by the use case's guardrail (ApplyGuardrail, source "
+            "INPUT) before the model is called; one extra guardrail call per request that has history."
+        ),
+    ] = CallerHistory.REFUSE
+    cache_context: Annotated[
+        bool,
+        Spec(
+            "(false) Callers send the same context again and again (e.g. a fixed policy corpus): the "
+            "orchestrator may place a prompt-cache point after the context of a single-turn request, where the "
+            "system prompt plus the context reach the model's minimum cacheable length. A cache write costs more "
+            "than plain input, so leave it off when contexts are not repeated."
+        ),
+    ] = False
+
+
+@spec
+class AlarmThresholds:
+    """Alerting thresholds a contract may tighten; the defaults are the platform's."""
+
+    throttle_rate_percent: Annotated[Percent, Spec("(1) throttles / invocations.")] = 1.0
+    server_error_rate_percent: Annotated[Percent, Spec("(1) server errors / invocations.")] = 1.0
+    guardrail_intervention_rate_percent: Annotated[
+        Percent, Spec("(10) interventions / guardrail invocations.")
+    ] = 10.0
+    tpm_quota_usage_percent: Annotated[Percent, Spec("(80) estimated TPM quota usage.")] = 80.0
+    min_invocations: Annotated[
+        int, Spec("(20) invocations per period below which rate alarms stay quiet.", ge=1)
+    ] = 20
+
+
+@spec
+class ContractDocument:
+    """One use case (``contracts/<id>.yaml``). Infrastructure (inference profiles, guardrail, alarms, budget)
+    and runtime policy (routing, token caps, logging) are both derived from it. The file name (without
+    .yaml) must equal ``id``."""
+
+    id: Annotated[
+        str,
+        Spec(
+            "Use-case id: lower-case words joined by hyphens. Used in resource names and the cost allocation tag "
+            "`use-case`.",
+            pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+            max_length=36,
+            fix="use lower-case words joined by hyphens, at most 36 characters",
+        ),
+    ]
+    purpose: Annotated[str, Spec("What the use case does, for whom.", min_length=20, max_length=200)]
+    boundary: Annotated[str, Spec("What it must not do: out-of-scope requests and data.", min_length=20)]
+    owner_team: Annotated[TagValue, Spec("Owning team; becomes the `team` cost allocation tag.")]
+    cost_center: Annotated[TagValue, Spec("Cost center; becomes the `cost-center` cost allocation tag.")]
+    application: Annotated[
+        TagValue, Spec("The business application; becomes the `application` cost allocation tag.")
+    ]
+    risk_tier: RiskTier
+    model: ModelChoice
+    guardrail: GuardrailPolicy
+    limits: Limits
+    latency_p95_ms: Annotated[
+        int,
+        Spec(
+            "p95 end-to-end model latency target in milliseconds; alarms and dashboards use it.",
+            ge=100,
+            le=28_000,
+        ),
+    ]
+    daily_budget_usd: Annotated[
+        float, Spec("Expected spend per day; the monthly budget is 30.4 times this.", gt=0)
+    ]
+    logging: LoggingRule
+    conversation: Annotated[
+        ConversationRule, Spec("What a caller may send besides its question; defaults in parentheses.")
+    ] = field(default_factory=ConversationRule)
+    alarms: Annotated[AlarmThresholds, Spec("Optional thresholds; defaults in parentheses.")] = field(
+        default_factory=AlarmThresholds
+    )
+    environments: Annotated[
+        tuple[str, ...],
+        Spec(
+            "Environments (names of files in environments/) where this use case is deployed.",
+            min_length=1,
+            unique=True,
+        ),
+    ]
+
+
+@spec
+class PromptDocument:
+    """A versioned system prompt (``prompts/<use case>.yaml``), reviewed like code."""
+
+    version: Annotated[
+        str,
+        Spec(
+            "Bump it with every edit to `system`.",
+            pattern=r"^v[0-9]+(\.[0-9]+)*$",
+            fix="use a version like v1 or v2.1",
+        ),
+    ]
+    system: Annotated[
+        str, Spec("The system prompt.", min_length=20, fix="write the prompt under `system: |`")
+    ]
+
+
+# ==================================================================== model sources (from the catalog)
+
+
+class ModelSourceKind(StrEnum):
+    CROSS_REGION_PROFILE = "cross-region-profile"
+    FOUNDATION_MODEL = "foundation-model"
+
+
+@spec
+class ModelSource:
+    """What an application inference profile copies from, resolved from the model catalog for one region.
+
+    ``identifier`` is a system-defined cross-region inference profile id (``us.anthropic...``) or a
+    foundation model id (``anthropic...``). ``model_id`` is the foundation model behind it and
+    ``destination_regions`` every region the source can route a request to (one region for a
+    foundation model; ``("*",)`` for a global profile), which is what a least-privilege invoke grant
+    must cover.
+    """
+
+    identifier: str
+    kind: ModelSourceKind
+    model_id: str
+    geography: str | None
+    destination_regions: tuple[str, ...]
+    price_per_1k_input_usd: float | None = None
+    price_per_1k_output_usd: float | None = None
+    prompt_caching: bool = False
+    #: Smallest prefix (tokens) a cache checkpoint can cache on this model; None without prompt caching.
+    prompt_cache_min_tokens: int | None = None
+    #: Prompt-cache rates per 1,000 cache-read / cache-write input tokens; None when not known.
+    price_per_1k_cache_read_usd: float | None = None
+    price_per_1k_cache_write_usd: float | None = None
+    #: False when the catalog's price comes from a secondary source, not the AWS pricing page.
+    price_confirmed: bool = True
+
+    @property
+    def routes_globally(self) -> bool:
+        return self.geography == "global"

@@ -1,0 +1,305 @@
+"""Declare a field once: its type, constraints and description, for pydantic and for the Lambdas alike.
+
+A shared dataclass field looks like this::
+
+    max_output_tokens: Annotated[int, Spec("maxTokens sent to Bedrock", ge=1, le=64_000)]
+
+* On the CDK side, pydantic validates YAML files against these dataclasses and generates the editors'
+  JSON Schemas from them: :class:`Spec` implements pydantic's documented hooks
+  (``__get_pydantic_core_schema__``, ``__get_pydantic_json_schema__``), so this module never imports
+  pydantic and a Lambda never needs it.
+* In a Lambda, :func:`from_dict` checks the same types and the same constraints with the standard library
+  only, and :func:`to_dict` writes what :func:`from_dict` reads.
+
+Supported field types: ``str``, ``int``, ``float``, ``bool``, ``StrEnum`` subclasses, ``Literal[...]``,
+nested ``@spec`` dataclasses, ``X | None``, ``tuple[X, ...]`` and ``Mapping[str, X]`` (keys may be a
+``StrEnum``), each optionally wrapped in ``Annotated[..., Spec(...)]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import sys
+import types
+import typing
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: pydantic config for every shared dataclass: unknown fields are errors, never silently ignored.
+PYDANTIC_CONFIG: Mapping[str, Any] = types.MappingProxyType({"extra": "forbid"})
+
+
+class Spec:
+    """Constraints and description of one field (``Annotated`` metadata).
+
+    ``ge``/``gt``/``le``/``lt`` bound numbers; ``min_length``/``max_length`` bound strings, tuples and
+    mappings; ``pattern`` is a regular expression a string must match (``re.search``, anchored by the
+    pattern itself); ``unique`` forbids repeated items in a tuple; ``description`` is shown in editors
+    and error messages, and ``fix`` tells a user how to repair a bad value.
+    """
+
+    __slots__ = (
+        "description",
+        "fix",
+        "ge",
+        "gt",
+        "le",
+        "lt",
+        "max_length",
+        "min_length",
+        "pattern",
+        "unique",
+    )
+
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        ge: float | None = None,
+        gt: float | None = None,
+        le: float | None = None,
+        lt: float | None = None,
+        min_length: int | None = None,
+        max_length: int | None = None,
+        pattern: str | None = None,
+        unique: bool = False,
+        fix: str = "",
+    ) -> None:
+        self.description = description
+        self.ge, self.gt, self.le, self.lt = ge, gt, le, lt
+        self.min_length, self.max_length = min_length, max_length
+        self.pattern = pattern
+        self.unique = unique
+        self.fix = fix
+
+    def __repr__(self) -> str:
+        set_ = {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) not in (None, "", False)}
+        return f"Spec({', '.join(f'{k}={v!r}' for k, v in sorted(set_.items()))})"
+
+    # ---------------------------------------------------------------- the standard-library check
+
+    def problems(self, value: Any) -> list[str]:
+        """What is wrong with ``value`` (already of the right type) under these constraints."""
+        found = []
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if self.ge is not None and value < self.ge:
+                found.append(f"must be at least {self.ge:g}")
+            if self.gt is not None and value <= self.gt:
+                found.append(f"must be greater than {self.gt:g}")
+            if self.le is not None and value > self.le:
+                found.append(f"must be at most {self.le:g}")
+            if self.lt is not None and value >= self.lt:
+                found.append(f"must be less than {self.lt:g}")
+        if isinstance(value, str | tuple | Mapping):
+            unit = "characters" if isinstance(value, str) else "items"
+            if self.min_length is not None and len(value) < self.min_length:
+                found.append(f"must have at least {self.min_length} {unit}")
+            if self.max_length is not None and len(value) > self.max_length:
+                found.append(f"must have at most {self.max_length} {unit}")
+        if isinstance(value, str) and self.pattern is not None and not re.search(self.pattern, value):
+            found.append(f"must match {self.pattern}")
+        if isinstance(value, tuple) and self.unique and len(set(map(repr, value))) != len(value):
+            found.append("must not repeat an item")
+        return found
+
+    # ---------------------------------------------------------------- pydantic hooks (CDK side only)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
+        schema = handler(source)
+        inner = schema
+        while inner.get("type") in ("nullable", "default"):
+            inner = inner["schema"]
+        for key in ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern"):
+            value = getattr(self, key)
+            if value is not None:
+                inner[key] = value
+        if inner.get("type") in ("int", "float", "bool", "str"):
+            # Same types as from_dict: no "12" for 12, no true for 1, no "yes" for true.
+            inner["strict"] = True
+        if self.unique:
+            from pydantic_core import core_schema  # only ever reached on the CDK side
+
+            def no_repeats(value: Any) -> Any:
+                if value is not None and len(set(map(repr, value))) != len(value):
+                    raise ValueError("must not repeat an item")
+                return value
+
+            schema = core_schema.no_info_after_validator_function(no_repeats, schema)
+        return schema
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Callable[[Any], Any]) -> Any:
+        json_schema = handler(core_schema)
+        if self.description:
+            json_schema["description"] = self.description
+        if self.unique:
+            json_schema["uniqueItems"] = True
+        return json_schema
+
+
+@typing.dataclass_transform(frozen_default=True, kw_only_default=True)
+def spec(cls: type[T]) -> type[T]:
+    """Make ``cls`` a shared, frozen, keyword-only dataclass that pydantic validates strictly."""
+    made = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+    made.__pydantic_config__ = dict(PYDANTIC_CONFIG)  # type: ignore[attr-defined]  # a dict: pydantic's ConfigDict
+    return made
+
+
+# ==================================================================== from_dict / to_dict
+
+
+class SpecError(ValueError):
+    """A document does not match its dataclass; ``problems`` lists every problem with its path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(problems))
+
+
+def from_dict(cls: type[T], data: Any, *, where: str = "") -> T:
+    """Build ``cls`` from a JSON-like document, checking every type and :class:`Spec` constraint.
+
+    Raises :class:`SpecError` listing every problem, each prefixed with its path (``where`` is the
+    document's name in those messages).
+    """
+    problems: list[str] = []
+    result = _read(cls, data, where or cls.__name__, problems)
+    if problems:
+        raise SpecError(problems)
+    return typing.cast(T, result)
+
+
+def to_dict(value: Any) -> Any:
+    """The JSON-ready form of a shared dataclass (or of any value inside one)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {to_dict(k): to_dict(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [to_dict(v) for v in value]
+    return value
+
+
+_MISSING = object()
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    module = sys.modules.get(cls.__module__)
+    return typing.get_type_hints(cls, globalns=vars(module) if module else None, include_extras=True)
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _describe(typing.get_args(tp)[0])
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "one of " + ", ".join(repr(m.value) for m in tp)
+    if dataclasses.is_dataclass(tp):
+        return "an object"
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    if tp in names:
+        return names[tp]
+    if origin in (tuple, list):
+        return "a list"
+    if origin in (Mapping, dict, typing.Mapping):
+        return "an object"
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_describe(a) for a in typing.get_args(tp) if a is not type(None)) + " or null"
+    return str(tp)
+
+
+def _read(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        inner, *metadata = typing.get_args(tp)
+        before = len(problems)
+        result = _read(inner, value, where, problems)
+        if len(problems) == before:
+            for meta in metadata:
+                if isinstance(meta, Spec):
+                    problems.extend(f"{where} {p} (got {value!r})" for p in meta.problems(result))
+        return result
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        concrete = [o for o in options if o is not type(None)]
+        if len(concrete) == 1:
+            return _read(concrete[0], value, where, problems)
+        raise TypeError(f"{where}: unions other than X | None are not supported")
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed or isinstance(value, bool) != any(isinstance(a, bool) for a in allowed):
+            problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
+        return value
+    if origin in (tuple, list):
+        args = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
+            return ()
+        item_type = args[0]
+        return tuple(_read(item_type, item, f"{where}[{i}]", problems) for i, item in enumerate(value))
+    if origin in (Mapping, dict, typing.Mapping):
+        key_type, value_type = typing.get_args(tp)
+        if not isinstance(value, Mapping):
+            problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
+            return types.MappingProxyType({})
+        return types.MappingProxyType(
+            {
+                _read(key_type, k, f"{where} key {k!r}", problems): _read(
+                    value_type, v, f"{where}[{k!r}]", problems
+                )
+                for k, v in value.items()
+            }
+        )
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _read_dataclass(tp, value, where, problems)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
+            return next(iter(tp))
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"{where} must be a number (got {value!r})")
+            return 0.0
+        return float(value)
+    if tp in (str, int, bool):
+        if isinstance(value, bool) != (tp is bool) or not isinstance(value, tp):
+            problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
+            return tp()
+        return value
+    if tp is Any:
+        return value
+    raise TypeError(f"{where}: field type {tp!r} is not supported by platform_spec.fields")
+
+
+def _read_dataclass(cls: type, value: Any, where: str, problems: list[str]) -> Any:
+    if not isinstance(value, Mapping):
+        problems.append(f"{where} must be an object (got {value!r})")
+        return None
+    hints = _hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in value:
+        if key not in known:
+            problems.append(f"{where}.{key} is not a known field (allowed: {', '.join(sorted(known))})")
+    arguments: dict[str, Any] = {}
+    before = len(problems)
+    for name, field in known.items():
+        if name in value:
+            arguments[name] = _read(hints[name], value[name], f"{where}.{name}", problems)
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            problems.append(f"{where}.{name} is required")
+    if len(problems) != before:
+        return None
+    return cls(**arguments)
