@@ -124,8 +124,8 @@ def cpu_timed_run(args: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> 
 def orchestrator_env(runtime_config_path: Path, endpoint_url: str | None) -> dict[str, str]:
     """What the CDK construct sets on the function (constructs/orchestration_api), plus a local endpoint.
 
-    Resilience settings are left at their defaults (3 attempts per route, backoff 200-2000 ms, ...);
-    TIME_BUDGET_MAX_MS is what the construct derives from the 28 s timeout.
+    Resilience settings are the deployed constants (platform_spec.api.ResilienceSettings: 3 attempts per
+    route, backoff 200-2000 ms, a 27 s budget within the 28 s timeout).
     """
     from tests.lambdas.orchestrator_testkit import sample_resources
 
@@ -136,7 +136,6 @@ def orchestrator_env(runtime_config_path: Path, endpoint_url: str | None) -> dic
         "IDEMPOTENCY_TABLE": "bench-idempotency",
         "POWERTOOLS_SERVICE_NAME": "bedrock-orchestrator",
         "POWERTOOLS_METRICS_NAMESPACE": "BedrockPlatform",
-        "TIME_BUDGET_MAX_MS": str(int(LAMBDA_TIMEOUT_S * 1000) - 1000),
         "RUNTIME_CONFIG_PATH": str(runtime_config_path),
     }
     if endpoint_url:

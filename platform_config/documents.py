@@ -269,9 +269,11 @@ class Document(Generic[D]):
             return None
         raw: Any = self.data
         for part in path:
-            if (isinstance(raw, Mapping) and part in raw) or (
-                isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw)
-            ):
+            if isinstance(raw, list):
+                if not (isinstance(part, int) and 0 <= part < len(raw)):
+                    return _default_at(self.kind, path)
+                raw = raw[part]
+            elif isinstance(raw, Mapping) and part in raw:
                 raw = raw[part]
             else:
                 return _default_at(self.kind, path)

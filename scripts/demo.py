@@ -35,22 +35,30 @@ ACCOUNT = "123456789012"
 ENVIRONMENT = "dev"
 
 
-def demo_configuration() -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+def demo_configuration() -> tuple[dict[str, Any], dict[str, Any]]:
     """The dev environment's real runtime config (from contracts/ and prompts/, exactly as synth builds
-    it) and a BEDROCK_RESOURCES with made-up profile and guardrail ids (deploy-time values)."""
+    it) and a BEDROCK_RESOURCES with made-up profile and guardrail ARNs (deploy-time values)."""
     from platform_config import load_platform
     from platform_config.runtime import runtime_config
+    from platform_spec.fields import to_dict
 
     contracts = load_platform(PROJECT_ROOT).contracts_for(ENVIRONMENT)
+    prefix = f"arn:aws:bedrock:us-east-1:{ACCOUNT}"
     resources = {
-        c.id: {
-            **{route: f"{c.id[:6]}{route[:4]}".replace("-", "") for route in c.routes},
-            "guardrail": f"{c.id[:8]}gr".replace("-", ""),
-            "guardrail_version": "1",
+        "use_cases": {
+            c.id: {
+                "profile_arns": {
+                    route: f"{prefix}:application-inference-profile/"
+                    + f"{c.id[:6]}{route[:4]}".replace("-", "")
+                    for route in c.routes
+                },
+                "guardrail_arn": f"{prefix}:guardrail/" + f"{c.id[:8]}gr".replace("-", ""),
+                "guardrail_version": "1",
+            }
+            for c in contracts
         }
-        for c in contracts
     }
-    return runtime_config(contracts, ENVIRONMENT), resources
+    return to_dict(runtime_config(contracts, ENVIRONMENT)), resources
 
 
 @dataclass
@@ -91,10 +99,12 @@ def main() -> int:
                 "POWERTOOLS_SERVICE_NAME": "orchestrator-demo",
                 "POWERTOOLS_METRICS_NAMESPACE": "BedrockPlatformDemo",
                 "RUNTIME_CONFIG_PATH": str(config_path),
-                "BEDROCK_BACKOFF_BASE_MS": "50",
             }
         )
         from lambdas.orchestrator import handler
+        from platform_spec.api import ResilienceSettings
+
+        handler.configure(ResilienceSettings(backoff_base_s=0.05))  # a short demo: quick retries
 
         event = json.loads(
             (PROJECT_ROOT / "tests" / "events" / "invoke_support_ticket_summary.json").read_text()
@@ -111,7 +121,8 @@ def main() -> int:
         stub.reset()
         # The sample ticket is short, so the contract's "light" tier answered it (classify-then-route).
         first_route = json.loads(response["body"])["route"]
-        stub.script(resources["support-ticket-summary"][first_route], [Fault.throttling()] * 3)
+        primary_arn = resources["use_cases"]["support-ticket-summary"]["profile_arns"][first_route]
+        stub.script(primary_arn.rsplit("/", 1)[-1], [Fault.throttling()] * 3)
         banner(f"2. the {first_route!r} route throttled three times: retries, then the fallback")
         response = handler.lambda_handler(event, DemoContext())
         body = json.loads(response["body"])

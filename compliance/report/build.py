@@ -356,21 +356,24 @@ def _bedrock(facts: EnvironmentFacts) -> Section:
         ],
     )
     for item in facts.runtime:
-        routes = item.config.get("routes") or {}
-        caps = item.config.get("limits") or {}
-        logged = bool(item.config.get("log_prompts_and_responses"))
+        spec = item.spec
+        if spec is None:
+            problems = "; ".join(item.problems)
+            rt.rows.append(
+                [cell(item.use_case), code(item.function), cell(f"unreadable: {problems}", flag=BAD)]
+            )
+            continue
+        caps = spec.contract.limits
         rt.rows.append(
             [
                 cell(item.use_case),
                 code(item.function),
-                cell(item.config.get("risk_tier", "")),
-                code("\n".join(f"{name}: {route.get('source')}" for name, route in sorted(routes.items()))),
-                cell(
-                    f"input {caps.get('max_input_tokens', 'none')}, output {caps.get('max_output_tokens', 'none')}"
-                ),
-                cell(f"version {(item.config.get('prompt') or {}).get('version', 'none')}"),
-                cell("allowed" if logged else "not allowed"),
-                cell("yes" if (item.config.get("guardrail") or {}).get("grounding") else "no"),
+                cell(spec.contract.risk_tier.value),
+                code("\n".join(f"{name}: {source.identifier}" for name, source in spec.routes.items())),
+                cell(f"input {caps.max_input_tokens}, output {caps.max_output_tokens}"),
+                cell(f"version {spec.prompt.version}"),
+                cell("allowed" if spec.log_prompts_and_responses else "not allowed"),
+                cell("yes" if spec.contract.guardrail.grounded else "no"),
             ]
         )
     runtime.add(rt)

@@ -175,16 +175,13 @@ def _has_fallback(facts: EnvironmentFacts, use_case: str) -> bool:
 def _token_caps(facts: EnvironmentFacts) -> tuple[str, str]:
     if not facts.runtime:
         return FAIL, "no deployed runtime configuration found in the assets"
-    missing = [
-        r.use_case
-        for r in facts.runtime
-        if not all(
-            isinstance((r.config.get("limits") or {}).get(k), int)
-            for k in ("max_input_tokens", "max_output_tokens")
-        )
-    ]
+    # The function refuses a runtime config without caps, so an unreadable one is a failure too.
     return _verdict(
-        [f"{u}: no input and output token caps" for u in missing],
+        [
+            f"{r.use_case}: no readable input and output token caps ({'; '.join(r.problems)})"
+            for r in facts.runtime
+            if r.spec is None
+        ],
         "input and output tokens capped per use case",
     )
 
@@ -192,7 +189,7 @@ def _token_caps(facts: EnvironmentFacts) -> tuple[str, str]:
 def _prompts_versioned(facts: EnvironmentFacts) -> tuple[str, str]:
     if not facts.runtime:
         return FAIL, "no deployed runtime configuration found in the assets"
-    missing = [r.use_case for r in facts.runtime if not (r.config.get("prompt") or {}).get("version")]
+    missing = [r.use_case for r in facts.runtime if r.spec is None or not r.spec.prompt.version]
     return _verdict(
         [f"{u}: prompt has no version" for u in missing], "every deployed prompt carries a version"
     )

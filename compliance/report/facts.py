@@ -28,6 +28,9 @@ from compliance.report.cfn import (
     render_value,
 )
 from platform_config.naming import pascal
+from platform_spec.fields import SpecError
+from platform_spec.runtime import RUNTIME_CONFIG_FILE, read_runtime_config
+from platform_spec.runtime import RuntimeUseCase as SpecUseCase
 
 #: The cdk-nag packs ``bedrock_constructs.nag.NAG_PACKS`` runs, by the name their findings carry.
 NAG_PACK_NAMES = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless")
@@ -268,11 +271,14 @@ class Limit:
 
 @dataclass(frozen=True)
 class RuntimeUseCase:
-    """One use case in a function's deployed runtime_config.json (the function's own configuration)."""
+    """One use case in a function's deployed runtime_config.json (the function's own configuration), read
+    with the function's own reader (``platform_spec.runtime``); ``spec`` is None and ``problems`` says why
+    when the function would refuse the file."""
 
     function: str
     use_case: str
-    config: dict[str, Any]
+    spec: SpecUseCase | None
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1222,26 +1228,33 @@ def _runtime(resources: Sequence[Resource], stacks: Sequence[StackTemplate]) -> 
             continue
         if not asset.is_dir():
             continue
-        for config_file in sorted(asset.glob("**/runtime_config.json")):
+        for config_file in sorted(asset.glob(f"**/{RUNTIME_CONFIG_FILE}")):
             try:
-                config = json.loads(config_file.read_text(encoding="utf-8"))
-            except ValueError:
+                parsed = read_runtime_config(config_file)
+            except SpecError as error:
+                try:
+                    raw = json.loads(config_file.read_text(encoding="utf-8")).get("use_cases") or {}
+                except (ValueError, AttributeError):
+                    raw = {}
+                for use_case in sorted(raw) or ["(unreadable)"]:
+                    found.append(RuntimeUseCase(resource.logical_id, use_case, None, error.problems))
                 continue
-            for use_case, settings in sorted((config.get("use_cases") or {}).items()):
-                found.append(RuntimeUseCase(resource.logical_id, use_case, settings))
+            for use_case, spec in sorted(parsed.use_cases.items()):
+                found.append(RuntimeUseCase(resource.logical_id, use_case, spec))
     return found
 
 
 def _limits(resources: Sequence[Resource], runtime: Sequence[RuntimeUseCase]) -> list[Limit]:
     limits = []
     for item in runtime:
-        caps = item.config.get("limits") or {}
+        if item.spec is None:
+            continue
+        caps = item.spec.contract.limits
         limits.append(
             Limit(
                 f"token caps ({item.use_case})",
                 item.function,
-                f"max input {caps.get('max_input_tokens', 'none')} tokens, "
-                f"max output {caps.get('max_output_tokens', 'none')} tokens",
+                f"max input {caps.max_input_tokens} tokens, max output {caps.max_output_tokens} tokens",
             )
         )
     for resource in resources:

@@ -11,6 +11,7 @@ from bedrock_constructs.guardrail import Guardrail
 from bedrock_constructs.inference_profile import ApplicationInferenceProfile
 from bedrock_constructs.monitoring.alarms import DEFAULT_PERIOD
 from constructs import Construct
+from platform_spec.api import Metric
 
 FULL_WIDTH = 24
 
@@ -80,9 +81,9 @@ def cache_hit_ratio(
     return cloudwatch.MathExpression(
         expression=f"100 * FILL({read}, 0) / (FILL({plain}, 0) + FILL({read}, 0) + FILL({write}, 0))",
         using_metrics={
-            read: metric("CacheReadInputTokens"),
-            write: metric("CacheWriteInputTokens"),
-            plain: metric("InputTokens"),
+            read: metric(Metric.CACHE_READ_TOKENS),
+            write: metric(Metric.CACHE_WRITE_TOKENS),
+            plain: metric(Metric.INPUT_TOKENS),
         },
         label=label,
         period=period,

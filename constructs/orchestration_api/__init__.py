@@ -9,7 +9,6 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -22,6 +21,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 
+import platform_spec
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.monitoring.alarms import notifying_alarm
@@ -31,6 +31,10 @@ from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
 from platform_config.runtime import runtime_config as contracts_runtime_config
+from platform_spec import api as spec_api
+from platform_spec.api import Dimension, Metric
+from platform_spec.fields import to_dict
+from platform_spec.runtime import RUNTIME_CONFIG_FILE, DeployedResources, Env, RuntimeConfig, UseCaseResources
 
 #: The orchestrator's source: located from this file, never from the current directory.
 DEFAULT_CODE_DIRECTORY = Path(__file__).resolve().parents[2] / "lambdas" / "orchestrator"
@@ -42,13 +46,15 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}"
 #: API Gateway's integration timeout is 29 s; the function must give up (and answer) before it.
-API_GATEWAY_TIMEOUT = cdk.Duration.seconds(29)
-SERVICE_NAME = "bedrock-orchestrator"
-METRICS_NAMESPACE = "BedrockPlatform"
+API_GATEWAY_TIMEOUT = cdk.Duration.seconds(spec_api.API_GATEWAY_TIMEOUT_S)
+SERVICE_NAME = spec_api.SERVICE_NAME
+METRICS_NAMESPACE = spec_api.METRICS_NAMESPACE
 #: Below this the orchestrator has no time budget left for a single Bedrock attempt.
-MIN_TIMEOUT = cdk.Duration.seconds(5)
+MIN_TIMEOUT = cdk.Duration.seconds(spec_api.MIN_FUNCTION_TIMEOUT_S)
 #: The function's default timeout: below the integration timeout so it can still answer (504).
-DEFAULT_TIMEOUT = cdk.Duration.seconds(28)
+DEFAULT_TIMEOUT = cdk.Duration.seconds(spec_api.FUNCTION_TIMEOUT_S)
+#: The shared specification the handler imports; the asset ships it beside the handler package.
+SPEC_DIRECTORY = Path(platform_spec.__file__).resolve().parent
 
 INVOKE_REQUEST_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
@@ -61,24 +67,24 @@ INVOKE_REQUEST_SCHEMA = apigw.JsonSchema(
         "messages": apigw.JsonSchema(
             type=apigw.JsonSchemaType.ARRAY,
             min_items=1,
-            max_items=40,
+            max_items=spec_api.MAX_MESSAGES,
             items=apigw.JsonSchema(
                 type=apigw.JsonSchemaType.OBJECT,
                 required=["role", "content"],
                 properties={
-                    "role": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["user", "assistant"]),
+                    "role": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=list(spec_api.ROLES)),
                     "content": apigw.JsonSchema(
-                        type=apigw.JsonSchemaType.STRING, min_length=1, max_length=64_000
+                        type=apigw.JsonSchemaType.STRING, min_length=1, max_length=spec_api.MAX_MESSAGE_CHARS
                     ),
                 },
             ),
         ),
-        "context": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=200_000),
+        "context": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=spec_api.MAX_CONTEXT_CHARS),
     },
 )
 
 
-def runtime_config(use_cases: Sequence[GovernedUseCase], environment: str) -> dict[str, Any]:
+def runtime_config(use_cases: Sequence[GovernedUseCase], environment: str) -> RuntimeConfig:
     """The static policy the Lambda enforces: :func:`platform_config.runtime.runtime_config` of the use
     cases' contracts. Resource identifiers travel separately in ``BEDROCK_RESOURCES``."""
     try:
@@ -87,8 +93,8 @@ def runtime_config(use_cases: Sequence[GovernedUseCase], environment: str) -> di
         raise ValueError(f"OrchestrationApi: {error}") from None
 
 
-def _bundle(code_directory: Path, config: dict[str, Any]) -> str:
-    """Copy the handler package and write its runtime_config.json beside it.
+def _bundle(code_directory: Path, config: RuntimeConfig) -> str:
+    """Copy the handler package and ``platform_spec`` (which it imports) and write runtime_config.json.
 
     The asset hash is the hash of this folder's content, so a contract change redeploys the function.
     """
@@ -98,10 +104,10 @@ def _bundle(code_directory: Path, config: dict[str, Any]) -> str:
     # CDK copies the asset into the cloud assembly during synth; the staging folder is not needed after.
     atexit.register(shutil.rmtree, out, ignore_errors=True)
     package = out / "orchestrator"
-    shutil.copytree(
-        code_directory, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "runtime_config.json")
-    )
-    (package / "runtime_config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", RUNTIME_CONFIG_FILE)
+    shutil.copytree(code_directory, package, ignore=skip)
+    shutil.copytree(SPEC_DIRECTORY, out / SPEC_DIRECTORY.name, ignore=skip)
+    (package / RUNTIME_CONFIG_FILE).write_text(json.dumps(to_dict(config), indent=1, sort_keys=True) + "\n")
     return str(out)
 
 
@@ -195,14 +201,17 @@ class OrchestrationApi(Construct):
         self.function_logs = logs.LogGroup(
             self, "FunctionLogs", encryption_key=self.key, retention=retention, removal_policy=removal_policy
         )
-        resources = {
-            uc.contract.id: {
-                **{route: profile.profile_id for route, profile in uc.profiles.items()},
-                "guardrail": uc.guardrail.guardrail_id,
-                "guardrail_version": uc.guardrail.guardrail_version,
+        # ARNs as CloudFormation returns them: the function uses them as given.
+        resources = DeployedResources(
+            use_cases={
+                uc.contract.id: UseCaseResources(
+                    profile_arns={route: profile.profile_arn for route, profile in uc.profiles.items()},
+                    guardrail_arn=uc.guardrail.guardrail_arn,
+                    guardrail_version=uc.guardrail.guardrail_version,
+                )
+                for uc in self.use_cases
             }
-            for uc in self.use_cases
-        }
+        )
         self.runtime_config = runtime_config(self.use_cases, environment)
         self.function = lambda_.Function(
             self,
@@ -226,11 +235,10 @@ class OrchestrationApi(Construct):
                 )
             ],
             environment={
-                "BEDROCK_RESOURCES": stack.to_json_string(resources),
-                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "TIME_BUDGET_MAX_MS": str(int(timeout.to_milliseconds()) - 1000),
+                Env.RESOURCES: stack.to_json_string(to_dict(resources)),
+                Env.IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
+                Env.SERVICE_NAME: SERVICE_NAME,
+                Env.METRICS_NAMESPACE: METRICS_NAMESPACE,
             },
         )
         for use_case in self.use_cases:
@@ -330,25 +338,20 @@ class OrchestrationApi(Construct):
 
     # ------------------------------------------------------------------ pieces
 
+    def _metric_dimensions(self, use_case_id: str) -> dict[str, str]:
+        """The dimensions the orchestrator publishes its per-use-case EMF metrics with."""
+        return {
+            Dimension.SERVICE: SERVICE_NAME,
+            Dimension.USE_CASE: use_case_id,
+            Dimension.ENVIRONMENT: self.environment,
+        }
+
     def _gateway_responses(self) -> None:
         """Errors API Gateway answers itself get the Lambda's JSON error shape and, where the two overlap,
         the same stable codes (``PAYLOAD_TOO_LARGE``, ``TIME_BUDGET_EXCEEDED``); ``detail`` carries API
         Gateway's validation message, which names the failing field."""
-        for response_type, code in (
-            (apigw.ResponseType.BAD_REQUEST_BODY, "INVALID_REQUEST"),
-            (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "INVALID_REQUEST"),
-            (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "NOT_FOUND_OR_UNSIGNED"),
-            (apigw.ResponseType.ACCESS_DENIED, "ACCESS_DENIED"),
-            (apigw.ResponseType.INVALID_SIGNATURE, "INVALID_SIGNATURE"),
-            (apigw.ResponseType.THROTTLED, "THROTTLED"),
-            (apigw.ResponseType.QUOTA_EXCEEDED, "QUOTA_EXCEEDED"),
-            (apigw.ResponseType.REQUEST_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
-            (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
-            (apigw.ResponseType.INTEGRATION_TIMEOUT, "TIME_BUDGET_EXCEEDED"),
-            (apigw.ResponseType.WAF_FILTERED, "BLOCKED_BY_WAF"),
-            (apigw.ResponseType.DEFAULT_4_XX, "REQUEST_REJECTED"),
-            (apigw.ResponseType.DEFAULT_5_XX, "UPSTREAM_ERROR"),
-        ):
+        for gateway_type, code in spec_api.GATEWAY_ERRORS.items():
+            response_type = apigw.ResponseType.of(gateway_type)
             # $context.error.messageString is already a quoted JSON string.
             template = (
                 f'{{"error": {{"code": "{code}", "message": $context.error.messageString, '
@@ -483,14 +486,10 @@ class OrchestrationApi(Construct):
                 statistic="Sum",
                 period=p,
                 label=f"{use_case.contract.id} {name}",
-                dimensions_map={
-                    "service": SERVICE_NAME,
-                    "UseCase": use_case.contract.id,
-                    "environment": self.environment,
-                },
+                dimensions_map=self._metric_dimensions(use_case.contract.id),
             )
             for use_case in self.use_cases
-            for name in ("Retries", "Fallbacks", "GuardrailInterventions")
+            for name in (Metric.RETRIES, Metric.FALLBACKS, Metric.GUARDRAIL_INTERVENTIONS)
         ]
         widgets: list[cloudwatch.IWidget] = [
             cloudwatch.GraphWidget(
@@ -525,11 +524,7 @@ class OrchestrationApi(Construct):
                 left=[
                     cache_hit_ratio(
                         namespace=METRICS_NAMESPACE,
-                        dimensions={
-                            "service": SERVICE_NAME,
-                            "UseCase": use_case.contract.id,
-                            "environment": self.environment,
-                        },
+                        dimensions=self._metric_dimensions(use_case.contract.id),
                         period=p,
                         label=use_case.contract.id,
                         id_prefix=f"cache{n}",

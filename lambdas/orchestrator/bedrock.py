@@ -225,7 +225,7 @@ def cache_plan(*, use_case: UseCase, request: InvokeRequest, min_tokens: int | N
     system_chars = len(use_case.prompt.system)
     after_system = prefix_tokens(system_chars) >= min_tokens
     after_context = (
-        use_case.cache_context
+        use_case.contract.conversation.cache_context
         and request.context is not None
         and len(request.messages) == 1
         and prefix_tokens(system_chars + len(request.context)) >= min_tokens
@@ -257,7 +257,7 @@ def build_converse_request(
     system: list[dict[str, Any]] = [{"text": use_case.prompt.system}]
     if cache.after_system:
         system.append(_cache_point())
-    grounding = use_case.guardrail.grounding and request.context is not None
+    grounding = use_case.contract.guardrail.grounded and request.context is not None
     last = len(request.messages) - 1
     messages: list[dict[str, Any]] = []
     for index, message in enumerate(request.messages):
@@ -277,7 +277,7 @@ def build_converse_request(
         "modelId": profile_arn,
         "system": system,
         "messages": messages,
-        "inferenceConfig": {"maxTokens": use_case.limits.max_output_tokens},
+        "inferenceConfig": {"maxTokens": use_case.contract.limits.max_output_tokens},
         "guardrailConfig": {
             "guardrailIdentifier": guardrail_id,
             "guardrailVersion": guardrail_version,

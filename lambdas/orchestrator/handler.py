@@ -23,6 +23,7 @@ botocore clients and the idempotency store are created on first use and then reu
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import json
 import os
 import time
@@ -33,6 +34,8 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolv
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
+
+from platform_spec.contract import CallerHistory
 
 from .bedrock import (
     BedrockClients,
@@ -49,12 +52,12 @@ from .errors import INTERNAL_MESSAGE, QUOTA_RETRY_AFTER_S, ApiError, error_body,
 from .idempotency import REPLAY_HEADER, IdempotentRunner, key_material
 from .pricing import estimate_cost_usd
 from .routing import CircuitBreaker, circuit_key, plan_routes
-from .runtime_config import UseCase, load_runtime_config
-from .settings import load_settings, partition_for_region, profile_arn
+from .runtime_config import FALLBACK, UseCase, load_runtime_config
+from .settings import ResilienceSettings, Settings, load_settings
 from .telemetry import RequestRecord, make_tracer, publish_metrics
 from .validation import InvokeRequest, parse_idempotency_key, parse_invoke_request
 
-settings = load_settings(os.environ)
+settings: Settings = load_settings(os.environ)
 runtime_config = load_runtime_config(settings.runtime_config_path, settings.resources)
 
 logger = Logger(service=settings.service_name)
@@ -62,22 +65,43 @@ metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service
 tracer = make_tracer(settings.service_name)
 app = APIGatewayRestResolver()
 
-bedrock_clients = BedrockClients(
-    region=settings.region,
-    connect_timeout_s=settings.resilience.connect_timeout_s,
-    read_timeout_s=settings.resilience.read_timeout_s,
-)
-circuit = CircuitBreaker(
-    failure_threshold=settings.resilience.circuit_failure_threshold,
-    timeout_threshold=settings.resilience.circuit_timeout_threshold,
-    window_s=settings.resilience.circuit_window_s,
-    cooldown_s=settings.resilience.circuit_cooldown_s,
-)
-idempotency = IdempotentRunner(
-    table_name=settings.idempotency_table,
-    ttl_s=settings.idempotency_ttl_s,
-    retry_after_s=retry_after_s(settings.resilience),
-)
+
+def _wire(policy: ResilienceSettings) -> tuple[BedrockClients, CircuitBreaker, IdempotentRunner]:
+    """The module's Bedrock clients, circuit breaker and idempotency runner for a resilience policy."""
+    return (
+        BedrockClients(
+            region=settings.region,
+            connect_timeout_s=policy.connect_timeout_s,
+            read_timeout_s=policy.read_timeout_s,
+        ),
+        CircuitBreaker(
+            failure_threshold=policy.circuit_failure_threshold,
+            timeout_threshold=policy.circuit_timeout_threshold,
+            window_s=policy.circuit_window_s,
+            cooldown_s=policy.circuit_cooldown_s,
+        ),
+        IdempotentRunner(
+            table_name=settings.idempotency_table,
+            ttl_s=settings.idempotency_ttl_s,
+            retry_after_s=retry_after_s(policy),
+        ),
+    )
+
+
+bedrock_clients, circuit, idempotency = _wire(settings.resilience)
+
+
+def configure(resilience: ResilienceSettings) -> None:
+    """Use another resilience policy (the deployed function never calls this: its values are the
+    constants of ``platform_spec.api``). Tests, the demo and the benchmark shorten backoffs and timeouts
+    with it, without environment variables that production would have to leave unset."""
+    global settings, bedrock_clients, circuit, idempotency
+    problems = resilience.problems()
+    if problems:
+        raise ValueError("invalid resilience settings: " + "; ".join(problems))
+    settings = dataclasses.replace(settings, resilience=resilience)
+    bedrock_clients, circuit, idempotency = _wire(resilience)
+
 
 _JSON = "application/json"
 _current: contextvars.ContextVar[RequestRecord] = contextvars.ContextVar("orchestrator_request")
@@ -135,11 +159,11 @@ def list_use_cases() -> Response[str]:
     use_cases = [
         {
             "id": use_case.id,
-            "purpose": use_case.purpose,
-            "riskTier": use_case.risk_tier,
+            "purpose": use_case.contract.purpose,
+            "riskTier": use_case.contract.risk_tier.value,
             "limits": {
-                "maxInputTokens": use_case.limits.max_input_tokens,
-                "maxOutputTokens": use_case.limits.max_output_tokens,
+                "maxInputTokens": use_case.contract.limits.max_input_tokens,
+                "maxOutputTokens": use_case.contract.limits.max_output_tokens,
             },
             "promptVersion": use_case.prompt.version,
         }
@@ -229,8 +253,7 @@ def _unexpected(exc: Exception) -> Response[str]:
 
 def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, context: Any) -> dict[str, Any]:
     """Call Bedrock for a validated request; a proxy-style dict for a 200, else raise ``ApiError``."""
-    resources = settings.resources[use_case.id]
-    partition, account = _function_identity(context)
+    resources = settings.resources.use_cases[use_case.id]
     plan = plan_routes(
         use_case, input_chars=request.input_chars, message_count=len(request.messages), circuit=circuit
     )
@@ -238,29 +261,29 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
     arns: dict[str, str] = {}
     targets: list[RouteTarget] = []
     for route in plan.routes:
-        arns[route.name] = profile_arn(
-            resources.profiles[route.name], partition=partition, region=settings.region, account=account
-        )
+        arns[route] = resources.profile_arns[route]
         arguments = build_converse_request(
             use_case=use_case,
-            cache=cache_plan(use_case=use_case, request=request, min_tokens=route.prompt_cache_min_tokens),
-            profile_arn=arns[route.name],
-            guardrail_id=resources.guardrail_id,
+            cache=cache_plan(
+                use_case=use_case, request=request, min_tokens=use_case.routes[route].prompt_cache_min_tokens
+            ),
+            profile_arn=arns[route],
+            guardrail_id=resources.guardrail_arn,
             guardrail_version=resources.guardrail_version,
             request=request,
-            request_metadata={"requestId": record.request_id, "useCase": use_case.id, "route": route.name},
+            request_metadata={"requestId": record.request_id, "useCase": use_case.id, "route": route},
         )
-        key = None if route.name == "fallback" else circuit_key(use_case.id, route.name)
-        targets.append(RouteTarget(route=route.name, arguments=arguments, circuit_key=key))
+        key = None if route == FALLBACK else circuit_key(use_case.id, route)
+        targets.append(RouteTarget(route=route, arguments=arguments, circuit_key=key))
 
     deadline = time.monotonic() + _budget_s(context)
     history = (
         build_history_check(
-            guardrail_id=resources.guardrail_id,
+            guardrail_id=resources.guardrail_arn,
             guardrail_version=resources.guardrail_version,
             request=request,
         )
-        if use_case.guards_caller_history
+        if use_case.contract.conversation.caller_history is CallerHistory.GUARD
         else None
     )
     checked = None
@@ -288,7 +311,7 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
     )
     _record_calls(record, result)
     last_route = result.route or next(
-        (a.route for a in reversed(result.attempts) if a.route in arns), plan.routes[0].name
+        (a.route for a in reversed(result.attempts) if a.route in arns), plan.routes[0]
     )
     record.route = last_route
     record.profile = arns[last_route]
@@ -298,16 +321,15 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
         raise _upstream_error(result)
 
     answer = result.answer
-    route = use_case.routes[last_route]
     cost = estimate_cost_usd(
-        route,
+        use_case.routes[last_route],
         input_tokens=answer.input_tokens,
         output_tokens=answer.output_tokens,
         cache_read_tokens=answer.cache_read_tokens,
         cache_write_tokens=answer.cache_write_tokens,
     )
     if answer.intervened:
-        policy = use_case.guardrail
+        policy = use_case.contract.guardrail
         text = (
             policy.blocked_output_message if answer.blocked_side == "output" else policy.blocked_input_message
         )
@@ -349,7 +371,7 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
 
 def _record_calls(record: RequestRecord, result: InvocationResult) -> None:
     record.attempts = result.calls
-    record.fallback_used = result.used_route("fallback")
+    record.fallback_used = result.used_route(FALLBACK)
     record.upstream_errors = [
         f"{a.route}:{a.result}" for a in result.attempts if a.result not in ("ok", "intervened")
     ]
@@ -357,7 +379,7 @@ def _record_calls(record: RequestRecord, result: InvocationResult) -> None:
 
 def _history_blocked(use_case: UseCase, record: RequestRecord) -> dict[str, Any]:
     """The 200 for caller history the guardrail blocked: the blocked-input message, no model call."""
-    text = use_case.guardrail.blocked_input_message
+    text = use_case.contract.guardrail.blocked_input_message
     record.outcome = Outcome.INTERVENED.value
     record.guardrail_action = "INTERVENED"
     record.input_tokens = record.output_tokens = record.cache_read_tokens = record.cache_write_tokens = 0
@@ -416,17 +438,6 @@ def _budget_s(context: Any) -> float:
     if get_remaining is None:
         return policy.max_budget_s
     return max(0.0, min(policy.max_budget_s, float(get_remaining()) / 1000 - policy.safety_margin_s))
-
-
-def _function_identity(context: Any) -> tuple[str, str]:
-    """(partition, account) from the invoked function's ARN; AWS_ACCOUNT_ID overrides the account."""
-    arn = str(getattr(context, "invoked_function_arn", "") or "")
-    parts = arn.split(":")
-    partition = parts[1] if len(parts) > 4 and parts[1] else partition_for_region(settings.region)
-    account = settings.account_id or (parts[4] if len(parts) > 4 else "")
-    if not account:
-        raise RuntimeError("no account id: neither AWS_ACCOUNT_ID nor the invoked function ARN has one")
-    return partition, account
 
 
 # --- helpers ------------------------------------------------------------------------------------------

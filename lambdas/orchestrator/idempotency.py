@@ -37,11 +37,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from platform_spec.api import IDEMPOTENCY_KEY_HEADER, REPLAY_HEADER
+from platform_spec.api import IDEMPOTENCY_TTL_S as DEFAULT_TTL_S
+
 from .errors import ApiError
 from .validation import InvokeRequest
 
-REPLAY_HEADER: Final = "Idempotent-Replayed"
-DEFAULT_TTL_S: Final = 3600
+__all__ = ["DEFAULT_TTL_S", "REPLAY_HEADER", "IdempotentRunner", "canonical_body", "key_material"]
 #: What Powertools derives the record key from, and the payload it validates (``key_material``).
 EVENT_KEY_JMESPATH: Final = "[idempotencyKey, useCase]"
 PAYLOAD_JMESPATH: Final = "body"
@@ -124,21 +126,21 @@ class IdempotentRunner:
                 "IDEMPOTENCY_KEY_REUSED",
                 "This Idempotency-Key was already used with a different request body. Send a new key for "
                 "a new request, or the original body to get the original answer.",
-                field="Idempotency-Key",
+                field=IDEMPOTENCY_KEY_HEADER,
             ) from exc
         except IdempotencyAlreadyInProgressError as exc:
             raise ApiError(
                 "IDEMPOTENCY_IN_PROGRESS",
                 "A request with this Idempotency-Key is still being processed. Retry after the delay in "
                 "Retry-After.",
-                field="Idempotency-Key",
+                field=IDEMPOTENCY_KEY_HEADER,
                 headers={"Retry-After": str(self._in_progress_retry_after(key, lambda_context))},
             ) from exc
         except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
             raise ApiError(
                 "IDEMPOTENCY_UNAVAILABLE",
                 "The idempotency store is unavailable. Retry later, or retry without Idempotency-Key.",
-                field="Idempotency-Key",
+                field=IDEMPOTENCY_KEY_HEADER,
                 headers={"Retry-After": str(self.retry_after_s)},
             ) from exc
         return response

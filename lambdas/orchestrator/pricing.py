@@ -11,13 +11,13 @@ of token the answer used yields ``None``, never 0, so dashboards cannot under-re
 
 from __future__ import annotations
 
-from .runtime_config import Route
+from .runtime_config import ModelSource
 
 _DECIMALS = 8
 
 
 def estimate_cost_usd(
-    route: Route,
+    route: ModelSource,
     *,
     input_tokens: int,
     output_tokens: int,

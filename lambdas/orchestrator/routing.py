@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .runtime_config import Route, UseCase
+from .runtime_config import FALLBACK, UseCase
 
 
 class CircuitBreaker:
@@ -96,7 +96,7 @@ def circuit_key(use_case_id: str, route_name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RoutePlan:
-    routes: tuple[Route, ...]
+    routes: tuple[str, ...]  # route names, in the order they are tried
     skipped: tuple[str, ...]  # route names skipped because their circuit is open
 
 
@@ -104,7 +104,6 @@ def plan_routes(
     use_case: UseCase, *, input_chars: int, message_count: int, circuit: CircuitBreaker
 ) -> RoutePlan:
     first = use_case.route_for(input_chars=input_chars, message_count=message_count)
-    fallback = use_case.fallback
-    if not circuit.allow(circuit_key(use_case.id, first.name)):
-        return RoutePlan(routes=(fallback,), skipped=(first.name,))
-    return RoutePlan(routes=(first, fallback), skipped=())
+    if not circuit.allow(circuit_key(use_case.id, first)):
+        return RoutePlan(routes=(FALLBACK,), skipped=(first,))
+    return RoutePlan(routes=(first, FALLBACK), skipped=())

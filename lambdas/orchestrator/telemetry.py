@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from platform_spec.api import Dimension, Metric
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -106,40 +108,44 @@ def publish_metrics(
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     count, ms = MetricUnit.Count, MetricUnit.Milliseconds
-    metrics.add_dimension(name="UseCase", value=record.use_case)
-    metrics.add_dimension(name="environment", value=environment)
-    metrics.add_metric(name="Requests", unit=count, value=1)
-    metrics.add_metric(name="Latency", unit=ms, value=latency_ms)
+    metrics.add_dimension(name=Dimension.USE_CASE, value=record.use_case)
+    metrics.add_dimension(name=Dimension.ENVIRONMENT, value=environment)
+    metrics.add_metric(name=Metric.REQUESTS, unit=count, value=1)
+    metrics.add_metric(name=Metric.LATENCY, unit=ms, value=latency_ms)
     if record.model_latency_ms is not None:
-        metrics.add_metric(name="ModelLatency", unit=ms, value=record.model_latency_ms)
+        metrics.add_metric(name=Metric.MODEL_LATENCY, unit=ms, value=record.model_latency_ms)
     if record.input_tokens is not None:
-        metrics.add_metric(name="InputTokens", unit=count, value=record.input_tokens)
+        metrics.add_metric(name=Metric.INPUT_TOKENS, unit=count, value=record.input_tokens)
     if record.output_tokens is not None:
-        metrics.add_metric(name="OutputTokens", unit=count, value=record.output_tokens)
+        metrics.add_metric(name=Metric.OUTPUT_TOKENS, unit=count, value=record.output_tokens)
     if record.cache_read_tokens is not None:
-        metrics.add_metric(name="CacheReadInputTokens", unit=count, value=record.cache_read_tokens)
+        metrics.add_metric(name=Metric.CACHE_READ_TOKENS, unit=count, value=record.cache_read_tokens)
     if record.cache_write_tokens is not None:
-        metrics.add_metric(name="CacheWriteInputTokens", unit=count, value=record.cache_write_tokens)
+        metrics.add_metric(name=Metric.CACHE_WRITE_TOKENS, unit=count, value=record.cache_write_tokens)
     if record.estimated_cost_usd is not None:
-        metrics.add_metric(name="EstimatedCostUsd", unit=MetricUnit.NoUnit, value=record.estimated_cost_usd)
-    metrics.add_metric(name="Retries", unit=count, value=max(0, record.attempts - 1))
-    metrics.add_metric(name="Fallbacks", unit=count, value=1 if record.fallback_used else 0)
+        metrics.add_metric(
+            name=Metric.ESTIMATED_COST_USD, unit=MetricUnit.NoUnit, value=record.estimated_cost_usd
+        )
+    metrics.add_metric(name=Metric.RETRIES, unit=count, value=max(0, record.attempts - 1))
+    metrics.add_metric(name=Metric.FALLBACKS, unit=count, value=1 if record.fallback_used else 0)
     metrics.add_metric(
-        name="GuardrailInterventions", unit=count, value=1 if record.guardrail_action == "INTERVENED" else 0
+        name=Metric.GUARDRAIL_INTERVENTIONS,
+        unit=count,
+        value=1 if record.guardrail_action == "INTERVENED" else 0,
     )
-    metrics.add_metric(name="Errors", unit=count, value=1 if record.error_code else 0)
+    metrics.add_metric(name=Metric.ERRORS, unit=count, value=1 if record.error_code else 0)
     metrics.flush_metrics()
     if record.error_code:
         with single_metric(
-            name="Errors",
+            name=Metric.ERRORS,
             unit=count,
             value=1,
             namespace=namespace,
             default_dimensions={
-                "service": service,
-                "UseCase": record.use_case,
-                "environment": environment,
-                "ErrorCode": record.error_code,
+                Dimension.SERVICE: service,
+                Dimension.USE_CASE: record.use_case,
+                Dimension.ENVIRONMENT: environment,
+                Dimension.ERROR_CODE: record.error_code,
             },
         ):
             pass

@@ -43,18 +43,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from platform_spec.api import (
+    CHARS_PER_TOKEN,
+    IDEMPOTENCY_KEY_HEADER,
+    MAX_BODY_BYTES,
+    MAX_CONTEXT_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_MESSAGES,
+    ROLES,
+)
+from platform_spec.contract import CallerHistory
+
 from .errors import ApiError
 from .runtime_config import UseCase
 
-MAX_BODY_BYTES: Final = 256 * 1024
-MAX_MESSAGES: Final = 40
-MAX_MESSAGE_CHARS: Final = 64_000
-MAX_CONTEXT_CHARS: Final = 200_000
-CHARS_PER_TOKEN: Final = 4
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "MAX_BODY_BYTES",
+    "MAX_CONTEXT_CHARS",
+    "MAX_MESSAGES",
+    "MAX_MESSAGE_CHARS",
+    "ROLES",
+    "InvokeRequest",
+    "parse_idempotency_key",
+    "parse_invoke_request",
+]
 
 ALLOWED_FIELDS: Final = frozenset({"messages", "context"})
 MESSAGE_FIELDS: Final = frozenset({"role", "content"})
-ROLES: Final = ("user", "assistant")
 
 #: Normalized names (lower case, letters and digits only) of fields a caller may never set.
 FORBIDDEN_FIELDS: Final = frozenset(
@@ -130,14 +146,14 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def parse_idempotency_key(headers: Mapping[str, str] | None) -> str | None:
-    value = header(headers, "Idempotency-Key")
+    value = header(headers, IDEMPOTENCY_KEY_HEADER)
     if value is None:
         return None
     if not _IDEMPOTENCY_KEY.match(value):
         raise ApiError(
             "INVALID_IDEMPOTENCY_KEY",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-            field="Idempotency-Key",
+            f"{IDEMPOTENCY_KEY_HEADER} must be 1 to 255 visible ASCII characters.",
+            field=IDEMPOTENCY_KEY_HEADER,
         )
     return value
 
@@ -162,11 +178,11 @@ def parse_invoke_request(
     context = _parse_context(document, use_case)
     input_chars = sum(len(m.content) for m in messages) + len(context or "")
     request = InvokeRequest(messages=messages, context=context, input_chars=input_chars)
-    if request.estimated_input_tokens > use_case.limits.max_input_tokens:
+    if request.estimated_input_tokens > use_case.contract.limits.max_input_tokens:
         raise ApiError(
             "INPUT_TOO_LARGE",
             f"The input is about {request.estimated_input_tokens} tokens; this use case accepts at most "
-            f"{use_case.limits.max_input_tokens}.",
+            f"{use_case.contract.limits.max_input_tokens}.",
             field="messages",
         )
     return request
@@ -325,7 +341,7 @@ def _parse_messages(value: Any) -> tuple[Message, ...]:
 
 
 def _check_caller_history(messages: tuple[Message, ...], use_case: UseCase) -> None:
-    if use_case.guards_caller_history:
+    if use_case.contract.conversation.caller_history is CallerHistory.GUARD:
         return
     for index, message in enumerate(messages):
         if message.role == "assistant":
@@ -339,7 +355,7 @@ def _check_caller_history(messages: tuple[Message, ...], use_case: UseCase) -> N
 
 def _parse_context(document: dict[str, Any], use_case: UseCase) -> str | None:
     if "context" not in document:
-        if use_case.guardrail.grounding:
+        if use_case.contract.guardrail.grounded:
             raise ApiError(
                 "INVALID_REQUEST",
                 "This use case answers only from supplied source text: context is required.",

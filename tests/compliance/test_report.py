@@ -300,7 +300,7 @@ def test_evidence_fails_when_what_it_checks_is_missing(reports: dict[str, Report
     original = facts.runtime
     try:
         facts.runtime = [
-            replace(r, config={**r.config, "limits": {}}) if r.use_case == "policy-qa" else r
+            replace(r, spec=None, problems=("limits is required",)) if r.use_case == "policy-qa" else r
             for r in original
         ]
         evidence = control_map.evaluate_evidence(facts)

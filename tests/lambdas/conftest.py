@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 
 from tests.lambdas.orchestrator_testkit import (
     HANDLER_MODULE,
+    TEST_RESILIENCE,
     FakeLambdaContext,
     base_env,
     reset_powertools_logger,
@@ -38,7 +40,7 @@ from tests.support.bedrock_stub import BedrockStub
 def isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real AWS configuration can leak in; fake credentials for SigV4 signing."""
     for name in list(os.environ):
-        if name.startswith(("AWS_", "POWERTOOLS_", "BEDROCK_", "CIRCUIT_", "TIME_BUDGET_", "IDEMPOTENCY_")):
+        if name.startswith(("AWS_", "POWERTOOLS_", "BEDROCK_", "IDEMPOTENCY_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("RUNTIME_CONFIG_PATH", raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -73,7 +75,12 @@ def load_orchestrator(
     """Import the handler afresh with ``config`` (default: the sample) and env overrides."""
     del capsys  # requested so that the handler's logger binds to the captured stdout
 
-    def load(config: dict[str, Any] | None = None, **env: str | None) -> ModuleType:
+    def load(
+        config: dict[str, Any] | None = None,
+        *,
+        resilience: Mapping[str, Any] | None = None,
+        **env: str | None,
+    ) -> ModuleType:
         config_path = tmp_path / "runtime_config.json"
         config_path.write_text(json.dumps(config if config is not None else sample_runtime_config()))
         for name, value in {**base_env(stub, config_path), **env}.items():
@@ -84,6 +91,7 @@ def load_orchestrator(
         reset_powertools_logger()
         sys.modules.pop(HANDLER_MODULE, None)
         module = importlib.import_module(HANDLER_MODULE)
+        module.configure(dataclasses.replace(TEST_RESILIENCE, **(resilience or {})))
         module.metrics.clear_metrics()
         return module
 

@@ -18,6 +18,10 @@ from typing import Any
 
 import yaml
 
+from platform_config import load_platform
+from platform_config.runtime import runtime_config
+from platform_spec.api import ResilienceSettings
+from platform_spec.fields import to_dict
 from tests.support.bedrock_stub import BedrockStub
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +34,7 @@ FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:dev-orchestrator"
 SERVICE = "orchestrator-test"
 NAMESPACE = "BedrockPlatformTest"
 
-#: Application inference profile ids (what BEDROCK_RESOURCES carries), unique substrings for scripting.
+#: Application inference profile ids (in the ARNs BEDROCK_RESOURCES carries), unique substrings for scripting.
 PROFILES: dict[str, dict[str, str]] = {
     "support-ticket-summary": {"primary": "stsprimary01", "fallback": "stsfallbk01", "light": "stslight001"},
     "policy-qa": {"primary": "pqaprimary01", "fallback": "pqafallbk01"},
@@ -42,134 +46,75 @@ GUARDRAILS = {
     "rfp-drafting": "grrfp0000001",
 }
 
+#: Fast retries and short timeouts, so fault tests take milliseconds; the circuit stays closed unless a
+#: test turns it on (``load_orchestrator(resilience={...})``).
+TEST_RESILIENCE = ResilienceSettings(
+    max_attempts_per_route=3,
+    backoff_base_s=0.001,
+    backoff_max_s=0.005,
+    connect_timeout_s=0.5,
+    read_timeout_s=0.5,
+    min_attempt_s=0.1,
+    safety_margin_s=0.2,
+    circuit_failure_threshold=1000,
+    circuit_timeout_threshold=1000,
+)
+
 
 def arn(profile_id: str) -> str:
     return f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/{profile_id}"
 
 
+def guardrail_arn(guardrail_id: str) -> str:
+    return f"arn:aws:bedrock:us-east-1:{ACCOUNT}:guardrail/{guardrail_id}"
+
+
 def prompt(use_case: str) -> dict[str, str]:
     document = yaml.safe_load((PROMPTS_DIR / f"{use_case}.yaml").read_text(encoding="utf-8"))
-    return {"version": document["version"], "system": document["system"]}
-
-
-def _route(
-    source: str,
-    model_id: str,
-    price_in: float | None,
-    price_out: float | None,
-    cache_min_tokens: int | None,
-    cache_prices: tuple[float | None, float | None] = (None, None),
-) -> dict[str, Any]:
-    return {
-        "source": source,
-        "model_id": model_id,
-        "price_per_1k_input_usd": price_in,
-        "price_per_1k_output_usd": price_out,
-        "price_per_1k_cache_read_usd": cache_prices[0],
-        "price_per_1k_cache_write_usd": cache_prices[1],
-        "prompt_cache_min_tokens": cache_min_tokens,
-    }
-
-
-def _nova_pro() -> dict[str, Any]:
-    return _route("us.amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0", 0.0008, 0.0032, 1000, (0.0002, 0.0008))
+    return {"version": document["version"], "system": document["system"].strip()}
 
 
 def sample_runtime_config() -> dict[str, Any]:
-    """Three use cases like the CDK side generates: tiers on one, grounding on another, one unpriced."""
-    return {
-        "schema_version": 2,
-        "environment": "dev",
-        "use_cases": {
-            "support-ticket-summary": {
-                "purpose": "Summarize an inbound customer support ticket thread into a handover note.",
-                "risk_tier": "low",
-                "routes": {
-                    "primary": _route(
-                        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-                        "anthropic.claude-haiku-4-5-20251001-v1:0",
-                        0.001,
-                        0.005,
-                        4096,
-                        (0.0001, 0.00125),
-                    ),
-                    "fallback": _route("us.amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0", None, None, 1000),
-                    "light": _route(
-                        "us.amazon.nova-micro-v1:0",
-                        "amazon.nova-micro-v1:0",
-                        0.000035,
-                        0.00014,
-                        1000,
-                        (0.00000875, 0.000035),
-                    ),
-                },
-                "tiers": [{"name": "short-ticket", "route": "light", "max_input_chars": 40}],
-                "guardrail": {
-                    "blocked_input_message": "This ticket cannot be summarized.",
-                    "blocked_output_message": "The summary was withheld.",
-                },
-                "limits": {"max_input_tokens": 6000, "max_output_tokens": 400},
-                "latency_p95_ms": 4000,
-                "log_prompts_and_responses": False,
-                "prompt": prompt("support-ticket-summary"),
-            },
-            "policy-qa": {
-                "purpose": "Answer employee questions about HR and IT policies from supplied excerpts.",
-                "risk_tier": "medium",
-                "routes": {
-                    "primary": _route(
-                        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                        "anthropic.claude-sonnet-4-5-20250929-v1:0",
-                        0.003,
-                        0.015,
-                        1024,
-                        (0.0003, 0.00375),
-                    ),
-                    "fallback": _nova_pro(),
-                },
-                "guardrail": {
-                    "blocked_input_message": "I can only answer questions about published HR and IT policies.",
-                    "blocked_output_message": "I could not find an answer in the approved policy documents.",
-                    "grounding": True,
-                },
-                "limits": {"max_input_tokens": 12000, "max_output_tokens": 800},
-                "latency_p95_ms": 8000,
-                "log_prompts_and_responses": True,
-                "conversation": {"caller_history": "guard"},
-                "prompt": prompt("policy-qa"),
-            },
-            "rfp-drafting": {
-                "purpose": "Draft first-pass answers to RFP questions for bid managers to edit.",
-                "risk_tier": "high",
-                "enabled": False,
-                "routes": {
-                    "primary": _route(
-                        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                        "anthropic.claude-sonnet-4-5-20250929-v1:0",
-                        0.003,
-                        0.015,
-                        1024,
-                        (0.0003, 0.00375),
-                    ),
-                    "fallback": _nova_pro(),
-                },
-                "guardrail": {
-                    "blocked_input_message": "Route this RFP question to the bid manager.",
-                    "blocked_output_message": "The draft was withheld.",
-                },
-                "limits": {"max_input_tokens": 20000, "max_output_tokens": 2000},
-                "latency_p95_ms": 20000,
-                "log_prompts_and_responses": True,
-                "prompt": prompt("rfp-drafting"),
-            },
-        },
-    }
+    """What the CDK side generates for dev from the repository's own contracts (``runtime_config``), with
+    three deliberate differences that the tests rely on:
+
+    * support-ticket-summary's ``light`` tier takes requests of at most 40 characters (the contract says
+      2,000), so short test texts reach the tier and slightly longer ones the primary;
+    * its fallback (Nova Lite) is unpriced, so the "cost unknown, never 0" path is exercised;
+    * rfp-drafting is disabled, so the "enabled: false" path is exercised.
+    """
+    config = to_dict(runtime_config(load_platform(PROJECT_ROOT).contracts_for("dev"), "dev"))
+    support = config["use_cases"]["support-ticket-summary"]
+    support["contract"]["model"]["tiers"][0]["max_input_chars"] = 40
+    for price in ("price_per_1k_input_usd", "price_per_1k_output_usd"):
+        support["routes"]["fallback"][price] = None
+    config["use_cases"]["rfp-drafting"]["enabled"] = False
+    return copy.deepcopy(config)
+
+
+def sample_contract(use_case: str) -> dict[str, Any]:
+    """A use case's contract as the sample runtime config carries it (for expected values in tests)."""
+    contract: dict[str, Any] = sample_runtime_config()["use_cases"][use_case]["contract"]
+    return contract
+
+
+def sample_route(use_case: str, route: str) -> dict[str, Any]:
+    """A route's model source (model id, prices, cache minimum) as the sample runtime config carries it."""
+    source: dict[str, Any] = sample_runtime_config()["use_cases"][use_case]["routes"][route]
+    return source
 
 
 def sample_resources() -> dict[str, Any]:
+    """BEDROCK_RESOURCES as the construct writes it: every route's profile ARN, the guardrail ARN and version."""
     return {
-        use_case: {**profiles, "guardrail": GUARDRAILS[use_case], "guardrail_version": "3"}
-        for use_case, profiles in PROFILES.items()
+        "use_cases": {
+            use_case: {
+                "profile_arns": {route: arn(profile) for route, profile in profiles.items()},
+                "guardrail_arn": guardrail_arn(GUARDRAILS[use_case]),
+                "guardrail_version": "3",
+            }
+            for use_case, profiles in PROFILES.items()
+        }
     }
 
 
@@ -181,15 +126,6 @@ def base_env(stub: BedrockStub, config_path: Path) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         "RUNTIME_CONFIG_PATH": str(config_path),
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": stub.endpoint_url,
-        "BEDROCK_MAX_ATTEMPTS_PER_ROUTE": "3",
-        "BEDROCK_BACKOFF_BASE_MS": "1",
-        "BEDROCK_BACKOFF_MAX_MS": "5",
-        "BEDROCK_CONNECT_TIMEOUT_MS": "500",
-        "BEDROCK_READ_TIMEOUT_MS": "500",
-        "BEDROCK_MIN_ATTEMPT_MS": "100",
-        "TIME_BUDGET_SAFETY_MARGIN_MS": "200",
-        "CIRCUIT_FAILURE_THRESHOLD": "1000",  # off unless a test turns it on
-        "CIRCUIT_TIMEOUT_THRESHOLD": "1000",
     }
 
 

@@ -17,9 +17,13 @@ from tests.lambdas.orchestrator_testkit import (
     arn,
     call,
     converse_calls,
+    guardrail_arn,
     invoke_event,
     load_event,
     prompt,
+    sample_contract,
+    sample_resources,
+    sample_route,
     sample_runtime_config,
     user,
 )
@@ -30,6 +34,9 @@ LONG_TICKET = (
     "Customer: my order #4411 arrived damaged on 3 Nov. I asked for a replacement twice.\n"
     "Agent (5 Nov): please send photos.\nCustomer (6 Nov): photos attached. No reply since."
 )
+
+#: The support-ticket-summary primary route's prices, as the sample config carries them.
+PRIMARY_PRICES = sample_route("support-ticket-summary", "primary")
 
 
 def test_health(orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub) -> None:
@@ -48,12 +55,16 @@ def test_list_use_cases_shows_enabled_ones_only(
     assert reply.status == 200
     assert [u["id"] for u in reply.body["useCases"]] == ["policy-qa", "support-ticket-summary"]
     summary = reply.body["useCases"][1]
+    contract = sample_contract("support-ticket-summary")
     assert summary == {
         "id": "support-ticket-summary",
-        "purpose": "Summarize an inbound customer support ticket thread into a handover note.",
-        "riskTier": "low",
-        "limits": {"maxInputTokens": 6000, "maxOutputTokens": 400},
-        "promptVersion": "v1",
+        "purpose": contract["purpose"],
+        "riskTier": contract["risk_tier"],
+        "limits": {
+            "maxInputTokens": contract["limits"]["max_input_tokens"],
+            "maxOutputTokens": contract["limits"]["max_output_tokens"],
+        },
+        "promptVersion": prompt("support-ticket-summary")["version"],
     }
 
 
@@ -81,7 +92,10 @@ def test_invoke_returns_the_documented_shape(
             "cacheReadInputTokens": 0,
             "cacheWriteInputTokens": 0,
         },
-        "estimatedCostUsd": pytest.approx(1000 / 1000 * 0.001 + 200 / 1000 * 0.005),
+        "estimatedCostUsd": pytest.approx(
+            1000 / 1000 * PRIMARY_PRICES["price_per_1k_input_usd"]
+            + 200 / 1000 * PRIMARY_PRICES["price_per_1k_output_usd"]
+        ),
         "guardrail": {"action": "NONE"},
         "route": "primary",
         "promptVersion": "v1",
@@ -97,16 +111,18 @@ def test_converse_request_is_built_from_the_contract_only(
 
     [converse] = converse_calls(stub)
     body = converse.body
-    # modelId: the application inference profile ARN, account from the invoked function's ARN
+    # modelId: the application inference profile ARN from BEDROCK_RESOURCES
     assert (
         converse.target
         == f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/{STS['primary']}"
     )
     # system prompt from the template; no cache point: it is far below Haiku 4.5's 4,096-token minimum
     assert body["system"] == [{"text": prompt("support-ticket-summary")["system"]}]
-    assert body["inferenceConfig"] == {"maxTokens": 400}
+    assert body["inferenceConfig"] == {
+        "maxTokens": sample_contract("support-ticket-summary")["limits"]["max_output_tokens"]
+    }
     assert body["guardrailConfig"] == {
-        "guardrailIdentifier": GUARDRAILS["support-ticket-summary"],
+        "guardrailIdentifier": guardrail_arn(GUARDRAILS["support-ticket-summary"]),
         "guardrailVersion": "3",
         "trace": "enabled",
     }
@@ -132,9 +148,13 @@ def test_short_requests_take_the_light_tier_route(
     [converse] = converse_calls(stub)
     assert converse.target == arn(STS["light"])
     assert converse.body["system"] == [{"text": prompt("support-ticket-summary")["system"]}]  # no caching
-    # light route prices: 0.000035 in / 0.00014 out per 1k tokens
+    # the light route's own prices
     usage = reply.body["usage"]
-    expected = (usage["inputTokens"] * 0.000035 + usage["outputTokens"] * 0.00014) / 1000
+    light = sample_route("support-ticket-summary", "light")
+    expected = (
+        usage["inputTokens"] * light["price_per_1k_input_usd"]
+        + usage["outputTokens"] * light["price_per_1k_output_usd"]
+    ) / 1000
     assert reply.body["estimatedCostUsd"] == pytest.approx(expected)
 
 
@@ -173,7 +193,7 @@ def test_grounded_use_case_sends_context_as_grounding_source(
             ],
         }
     ]
-    assert converse.body["guardrailConfig"]["guardrailIdentifier"] == GUARDRAILS["policy-qa"]
+    assert converse.body["guardrailConfig"]["guardrailIdentifier"] == guardrail_arn(GUARDRAILS["policy-qa"])
 
 
 def test_grounded_use_case_requires_context(
@@ -213,7 +233,10 @@ def test_guardrail_intervention_returns_200_with_the_contracts_message(
 
     # THEN 200, the contract's blocked-input message, INTERVENED, one call, no fallback
     assert reply.status == 200
-    assert reply.body["output"]["text"] == "This ticket cannot be summarized."
+    assert (
+        reply.body["output"]["text"]
+        == sample_contract("support-ticket-summary")["guardrail"]["blocked_input_message"]
+    )
     assert reply.body["guardrail"] == {"action": "INTERVENED"}
     assert reply.body["attempts"] == 1
     assert reply.body["fallbackUsed"] is False
@@ -244,29 +267,29 @@ def test_max_tokens_answer_is_marked_truncated(
     assert reply.body["usage"]["outputTokens"] == 400
 
 
-def test_account_override_and_arn_values(
+def test_deployed_arns_are_used_as_given(
     load_orchestrator: LoadOrchestrator, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:
-    resources: dict[str, dict[str, Any]] = {
-        "support-ticket-summary": {
-            "primary": "arn:aws:bedrock:us-west-2:999999999999:application-inference-profile/fullarn0001",
-            "fallback": "stsfallbk01",
-            "light": "stslight001",
-            "guardrail": "grsts0000001",
-            "guardrail_version": 7,
-        },
-        "policy-qa": {"primary": "p1", "fallback": "f1", "guardrail": "g1", "guardrail_version": "DRAFT"},
-    }
-    module = load_orchestrator(BEDROCK_RESOURCES=json.dumps(resources), AWS_ACCOUNT_ID="210987654321")
+    """The function never rebuilds an ARN from an id, its region and its account: what CloudFormation
+    returned (here another account, region and partition than the function's) is what Bedrock gets."""
+    resources = sample_resources()
+    sts = resources["use_cases"]["support-ticket-summary"]
+    sts["profile_arns"]["primary"] = (
+        "arn:aws-us-gov:bedrock:us-gov-west-1:999999999999:application-inference-profile/fullarn0001"
+    )
+    sts["guardrail_arn"] = "arn:aws-us-gov:bedrock:us-gov-west-1:999999999999:guardrail/grother00001"
+    sts["guardrail_version"] = "7"
+    module = load_orchestrator(BEDROCK_RESOURCES=json.dumps(resources))
 
     call(module, invoke_event(body=user(LONG_TICKET)), lambda_context)
     stub.script(None, [Fault.throttling()] * 3)
     call(module, invoke_event(body=user(LONG_TICKET)), lambda_context)
 
-    targets = [c.target for c in converse_calls(stub)]
-    assert targets[0] == resources["support-ticket-summary"]["primary"]  # an ARN is used as is
-    assert targets[-1] == "arn:aws:bedrock:us-east-1:210987654321:application-inference-profile/stsfallbk01"
-    assert converse_calls(stub)[0].body["guardrailConfig"]["guardrailVersion"] == "7"
+    calls = converse_calls(stub)
+    assert calls[0].target == sts["profile_arns"]["primary"]
+    assert calls[-1].target == sts["profile_arns"]["fallback"]
+    assert calls[0].body["guardrailConfig"]["guardrailIdentifier"] == sts["guardrail_arn"]
+    assert calls[0].body["guardrailConfig"]["guardrailVersion"] == "7"
 
 
 @pytest.mark.parametrize(
@@ -335,7 +358,8 @@ def test_non_api_gateway_event_gets_a_json_error_not_a_crash(
 
 
 def test_sample_config_is_what_the_tests_use() -> None:
-    # guard against the sample drifting from the documented runtime_config shape
+    # guard against the sample drifting from what the tests above assume of it
     config = sample_runtime_config()
     assert set(config) == {"schema_version", "environment", "use_cases"}
-    assert config["use_cases"]["policy-qa"]["guardrail"]["grounding"] is True
+    assert config["use_cases"]["policy-qa"]["contract"]["guardrail"]["contextual_grounding"] is not None
+    assert PRIMARY_PRICES["price_per_1k_input_usd"] and PRIMARY_PRICES["price_per_1k_output_usd"]

@@ -16,8 +16,9 @@ import boto3
 import pytest
 
 from lambdas.orchestrator.bedrock import CachePlan, build_converse_request
-from lambdas.orchestrator.runtime_config import parse_runtime_config
 from lambdas.orchestrator.validation import InvokeRequest, Message
+from platform_spec.fields import from_dict
+from platform_spec.runtime import RuntimeConfig
 from tests.lambdas.orchestrator_testkit import (
     GUARDRAILS,
     PROFILES,
@@ -25,14 +26,16 @@ from tests.lambdas.orchestrator_testkit import (
     arn,
     call,
     converse_calls,
+    guardrail_arn,
     invoke_event,
+    sample_contract,
     sample_runtime_config,
 )
 from tests.support.bedrock_stub import GUARDRAIL_TRIGGER, BedrockStub, Fault
 
 QA = PROFILES["policy-qa"]
-QA_BLOCKED = "I can only answer questions about published HR and IT policies."
-STS_BLOCKED = "This ticket cannot be summarized."
+QA_BLOCKED = sample_contract("policy-qa")["guardrail"]["blocked_input_message"]
+STS_BLOCKED = sample_contract("support-ticket-summary")["guardrail"]["blocked_input_message"]
 CONTEXT = "Leave Policy 3.1: full-time staff get 25 days of paid leave; part-time staff pro rata."
 TURNS = [
     ("user", "How many days of paid leave do I get?"),
@@ -73,7 +76,7 @@ def test_history_is_checked_by_the_guardrail_before_the_model(
     assert reply.body["guardrail"] == {"action": "NONE"}
     assert reply.body["attempts"] == 1  # Converse calls; the history check is not one
     [check] = apply_guardrail_calls(stub)
-    assert (check.target, check.guardrail_version) == (GUARDRAILS["policy-qa"], "3")
+    assert (check.target, check.guardrail_version) == (guardrail_arn(GUARDRAILS["policy-qa"]), "3")
     assert check.body == {
         "source": "INPUT",
         "content": [{"text": {"text": TURNS[1][1]}}, {"text": {"text": TURNS[3][1]}}],
@@ -114,7 +117,7 @@ def test_a_trigger_in_any_caller_field_is_intervened(
 
 def test_without_the_history_check_converse_would_not_see_an_assistant_turn(stub: BedrockStub) -> None:
     """Why the check exists: the Converse request alone lets a trigger in an assistant turn through."""
-    use_case = parse_runtime_config(sample_runtime_config()).use_cases["policy-qa"]
+    use_case = from_dict(RuntimeConfig, sample_runtime_config()).use_cases["policy-qa"]
     body = qa_body(trigger_in="messages[1].content")
     request = InvokeRequest(
         messages=tuple(Message(m["role"], m["content"]) for m in body["messages"]),
@@ -125,7 +128,7 @@ def test_without_the_history_check_converse_would_not_see_an_assistant_turn(stub
         use_case=use_case,
         cache=CachePlan(),
         profile_arn=arn(QA["primary"]),
-        guardrail_id=GUARDRAILS["policy-qa"],
+        guardrail_id=guardrail_arn(GUARDRAILS["policy-qa"]),
         guardrail_version="3",
         request=request,
     )

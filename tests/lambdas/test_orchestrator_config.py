@@ -1,8 +1,13 @@
-"""Environment settings, runtime_config.json parsing, and the prompt files."""
+"""Environment settings, runtime_config.json and BEDROCK_RESOURCES as the handler reads them, and the prompts.
+
+The documents are declared in ``platform_spec.runtime`` (also used by the construct that writes them);
+these tests prove the handler refuses every broken variant, naming what is wrong.
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -10,10 +15,19 @@ from typing import Any
 import pytest
 import yaml
 
-from lambdas.orchestrator.runtime_config import ConfigError, load_runtime_config, parse_runtime_config
-from lambdas.orchestrator.settings import SettingsError, load_settings, profile_arn
+from lambdas.orchestrator.runtime_config import ConfigError, load_runtime_config
+from lambdas.orchestrator.settings import SettingsError, load_settings
+from platform_spec.api import ResilienceSettings
+from platform_spec.fields import from_dict
+from platform_spec.runtime import DeployedResources, RuntimeConfig, read_runtime_config
 from tests.lambdas.conftest import LoadOrchestrator
-from tests.lambdas.orchestrator_testkit import PROMPTS_DIR, sample_resources, sample_runtime_config
+from tests.lambdas.orchestrator_testkit import (
+    PROMPTS_DIR,
+    arn,
+    guardrail_arn,
+    sample_resources,
+    sample_runtime_config,
+)
 
 GOOD_ENV = {
     "AWS_REGION": "us-east-1",
@@ -31,19 +45,22 @@ def test_settings_defaults() -> None:
     settings = load_settings(GOOD_ENV)
 
     assert settings.region == "us-east-1"
-    assert settings.account_id is None
     assert settings.runtime_config_path.name == "runtime_config.json"
     assert settings.runtime_config_path.parent.name == "orchestrator"
-    assert settings.resilience.max_attempts_per_route == 3
-    assert settings.resilience.backoff_base_s == 0.2
+    assert settings.resilience == ResilienceSettings()  # constants: nothing deploys other values
     assert settings.resilience.max_budget_s == 27.0
-    resources = settings.resources["support-ticket-summary"]
-    assert dict(resources.profiles) == {
-        "primary": "stsprimary01",
-        "fallback": "stsfallbk01",
-        "light": "stslight001",
+    resources = settings.resources.use_cases["support-ticket-summary"]
+    assert dict(resources.profile_arns) == {
+        "primary": arn("stsprimary01"),
+        "fallback": arn("stsfallbk01"),
+        "light": arn("stslight001"),
     }
-    assert (resources.guardrail_id, resources.guardrail_version) == ("grsts0000001", "3")
+    assert (resources.guardrail_arn, resources.guardrail_version) == (guardrail_arn("grsts0000001"), "3")
+
+
+def test_resilience_values_are_not_environment_variables() -> None:
+    settings = load_settings({**GOOD_ENV, "BEDROCK_BACKOFF_BASE_MS": "50", "TIME_BUDGET_MAX_MS": "9000"})
+    assert settings.resilience == ResilienceSettings()
 
 
 def test_settings_are_frozen() -> None:
@@ -51,7 +68,7 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         settings.region = "eu-west-1"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        settings.resources["x"] = settings.resources["policy-qa"]  # type: ignore[index]
+        settings.resources.use_cases["x"] = settings.resources.use_cases["policy-qa"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -70,66 +87,49 @@ def test_missing_variable_is_named(missing: str) -> None:
         load_settings(env)
 
 
+def _resources(mutate: Any) -> str:
+    document = sample_resources()
+    mutate(document["use_cases"]["policy-qa"])
+    return json.dumps(document)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"BEDROCK_RESOURCES": "{not json"}, "BEDROCK_RESOURCES is not valid JSON"),
-        ({"BEDROCK_RESOURCES": "[]"}, "BEDROCK_RESOURCES must be a non-empty JSON object"),
+        ({"BEDROCK_RESOURCES": "[]"}, "BEDROCK_RESOURCES must be an object"),
+        ({"BEDROCK_RESOURCES": '{"policy-qa": {}}'}, r"BEDROCK_RESOURCES\.policy-qa is not a known field"),
         (
-            {"BEDROCK_RESOURCES": '{"uc": {"primary": "p", "guardrail": "g", "guardrail_version": "1"}}'},
-            "has no 'fallback' profile",
+            {"BEDROCK_RESOURCES": _resources(lambda uc: uc.pop("guardrail_arn"))},
+            r"\['policy-qa'\]\.guardrail_arn is required",
         ),
         (
-            {"BEDROCK_RESOURCES": '{"uc": {"primary": "p", "fallback": "f", "guardrail_version": "1"}}'},
-            r"\['uc'\]\.guardrail must be",
+            {"BEDROCK_RESOURCES": _resources(lambda uc: uc.update(guardrail_version="DRAFT"))},
+            r"guardrail_version must match",  # DRAFT is never deployed
         ),
         (
-            {
-                "BEDROCK_RESOURCES": '{"uc": {"primary": "p", "fallback": "f", "guardrail": "g", "guardrail_version": "v1"}}'
-            },
-            "guardrail_version must be",
+            {"BEDROCK_RESOURCES": _resources(lambda uc: uc["profile_arns"].update(primary="pqaprimary01"))},
+            r"profile_arns\['primary'\] must match \^arn:",  # an id is not an ARN: nothing is rebuilt
         ),
-        (
-            {
-                "BEDROCK_RESOURCES": '{"uc": {"primary": "a b", "fallback": "f", "guardrail": "g", "guardrail_version": "1"}}'
-            },
-            r"\.primary must be an inference profile id",
-        ),
-        ({"AWS_ACCOUNT_ID": "12345"}, "AWS_ACCOUNT_ID must be 12 digits"),
         ({"AWS_REGION": "moon"}, "AWS_REGION 'moon' is not a region name"),
-        ({"BEDROCK_MAX_ATTEMPTS_PER_ROUTE": "0"}, "BEDROCK_MAX_ATTEMPTS_PER_ROUTE must be >= 1"),
-        ({"BEDROCK_READ_TIMEOUT_MS": "soon"}, "BEDROCK_READ_TIMEOUT_MS must be an integer"),
-        (
-            {"BEDROCK_BACKOFF_BASE_MS": "500", "BEDROCK_BACKOFF_MAX_MS": "100"},
-            "BEDROCK_BACKOFF_MAX_MS must be >=",
-        ),
-        ({"IDEMPOTENCY_TTL_S": "-1"}, "IDEMPOTENCY_TTL_S must be a positive integer"),
+        ({"IDEMPOTENCY_TTL_S": "soon"}, "IDEMPOTENCY_TTL_S must be a positive integer"),
     ],
 )
-def test_bad_variable_is_named(overrides: dict[str, str], message: str) -> None:
+def test_invalid_environment_is_rejected(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings({**GOOD_ENV, **overrides})
 
 
-def test_every_problem_is_reported_at_once() -> None:
-    with pytest.raises(SettingsError) as raised:
-        load_settings({"AWS_REGION": "us-east-1", "CIRCUIT_WINDOW_MS": "x"})
-    assert len(raised.value.problems) == 5
+def test_every_settings_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"AWS_REGION": "us-east-1", "IDEMPOTENCY_TTL_S": "x"})
+    assert len(caught.value.problems) == 5  # 4 missing variables and the bad TTL
 
 
-def test_resilience_overrides_are_milliseconds() -> None:
-    settings = load_settings({**GOOD_ENV, "BEDROCK_BACKOFF_BASE_MS": "50", "TIME_BUDGET_MAX_MS": "9000"})
-    assert settings.resilience.backoff_base_s == 0.05
-    assert settings.resilience.max_budget_s == 9.0
-
-
-def test_profile_arn() -> None:
-    assert (
-        profile_arn("abc123", partition="aws-us-gov", region="us-gov-west-1", account="123456789012")
-        == "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:application-inference-profile/abc123"
-    )
-    full = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/zzz"
-    assert profile_arn(full, partition="aws", region="eu-west-1", account="1") == full
+def test_handler_rejects_an_inconsistent_resilience_policy(load_orchestrator: LoadOrchestrator) -> None:
+    module = load_orchestrator()
+    with pytest.raises(ValueError, match="backoff_max_s must be >= backoff_base_s"):
+        module.configure(dataclasses.replace(ResilienceSettings(), backoff_base_s=5.0, backoff_max_s=1.0))
 
 
 # --- runtime config -----------------------------------------------------------------------------------
@@ -146,16 +146,22 @@ def _sts(config: dict[str, Any]) -> dict[str, Any]:
     return use_case
 
 
-def test_sample_config_parses() -> None:
-    config = parse_runtime_config(sample_runtime_config())
+def _write(tmp_path: Path, document: Any) -> Path:
+    path = tmp_path / "runtime_config.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_sample_config_parses(tmp_path: Path) -> None:
+    config = read_runtime_config(_write(tmp_path, sample_runtime_config()))
 
     sts = config.use_cases["support-ticket-summary"]
-    assert set(sts.routes) == {"primary", "fallback", "light"}
+    assert list(sts.routes) == ["primary", "light", "fallback"]
     assert sts.routes["fallback"].price_per_1k_input_usd is None
-    assert sts.tiers[0].route == "light"
-    assert sts.route_for(input_chars=40, message_count=1).name == "light"
-    assert sts.route_for(input_chars=41, message_count=1).name == "primary"
-    assert config.use_cases["policy-qa"].guardrail.grounding is True
+    assert sts.tiers[0].name == "light"
+    assert sts.route_for(input_chars=40, message_count=1) == "light"
+    assert sts.route_for(input_chars=41, message_count=1) == "primary"
+    assert config.use_cases["policy-qa"].contract.guardrail.grounded is True
     assert config.enabled_use_case("rfp-drafting") is None
     assert config.enabled_use_case("policy-qa") is not None
 
@@ -163,71 +169,59 @@ def test_sample_config_parses() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda c: c.update(schema_version=1), "schema_version must be 2"),
-        (lambda c: c.update(extra=True), r"runtime_config\.extra is not a known key"),
-        (lambda c: _sts(c).pop("limits"), r"\['support-ticket-summary'\]\.limits is required"),
+        (lambda c: c.update(schema_version=2), "schema_version is 2, this function reads 3"),
+        (lambda c: c.update(extra=True), r"runtime_config\.extra is not a known field"),
         (
-            lambda c: _sts(c)["limits"].update(max_output_tokens=0),
-            r"limits\.max_output_tokens must be an integer >= 1",
+            lambda c: _sts(c)["contract"].pop("limits"),
+            r"\['support-ticket-summary'\]\.contract\.limits is required",
         ),
         (
-            lambda c: _sts(c)["limits"].update(max_ouput_tokens=5),
-            r"limits\.max_ouput_tokens is not a known key",
+            lambda c: _sts(c)["contract"]["limits"].update(max_output_tokens=0),
+            r"limits\.max_output_tokens must be at least 1",
         ),
-        (lambda c: _sts(c)["routes"].pop("fallback"), r"routes\.fallback is required"),
         (
-            lambda c: _sts(c)["routes"]["primary"].update(price_per_1k_input_usd=-1),
-            "must be a number >= 0 or null",
+            lambda c: _sts(c)["contract"]["limits"].update(max_ouput_tokens=5),
+            r"limits\.max_ouput_tokens is not a known field",
         ),
+        (lambda c: _sts(c)["routes"].pop("fallback"), r"routes has no \['fallback'\]"),
+        (lambda c: _sts(c)["routes"].pop("light"), r"routes has no \['light'\]"),
         (
             lambda c: _sts(c)["routes"]["primary"].update(prompt_cache_min_tokens="yes"),
-            r"prompt_cache_min_tokens must be an integer >= 1",
-        ),
-        (
-            lambda c: _sts(c)["routes"]["primary"].update(prompt_caching=True),
-            r"routes\.primary\.prompt_caching is not a known key",
+            r"prompt_cache_min_tokens must be an integer",
         ),
         (
             lambda c: _sts(c)["routes"]["primary"].update(price_per_1k_cache_read_usd="cheap"),
-            r"price_per_1k_cache_read_usd must be a number >= 0 or null",
+            r"price_per_1k_cache_read_usd must be a number",
         ),
         (
-            lambda c: _sts(c).update(conversation={"cache_context": "yes"}),
+            lambda c: _sts(c)["contract"].update(conversation={"cache_context": "yes"}),
             r"conversation\.cache_context must be true or false",
         ),
-        (lambda c: _sts(c)["tiers"][0].update(route="nope"), r"tiers\[0\]\.route must name a route"),
-        (lambda c: _sts(c)["tiers"][0].update(route="fallback"), r"tiers\[0\]\.route must name a route"),
-        (lambda c: _sts(c)["tiers"][0].pop("max_input_chars"), r"tiers\[0\] needs at least one condition"),
-        (lambda c: _sts(c).update(risk_tier="extreme"), "risk_tier must be one of"),
-        (lambda c: _sts(c)["prompt"].update(system=" "), r"prompt\.system must be a non-empty string"),
+        (lambda c: _sts(c)["contract"].update(risk_tier="extreme"), "risk_tier must be one of"),
+        (lambda c: _sts(c)["prompt"].update(system=" "), r"prompt\.system must have at least 20 characters"),
         (
-            lambda c: _sts(c)["guardrail"].update(grounding="on"),
-            r"guardrail\.grounding must be true or false",
+            lambda c: _sts(c)["contract"].update(id="other"),
+            r"contract\.id is 'other', not 'support-ticket-summary'",
         ),
         (
-            lambda c: _sts(c).update(log_prompts_and_responses=None),
-            "log_prompts_and_responses must be true or false",
+            lambda c: _sts(c)["contract"].update(conversation={"caller_history": "allow"}),
+            r"conversation\.caller_history must be one of 'refuse', 'guard'",
         ),
         (
-            lambda c: _sts(c).update(conversation={"caller_history": "allow"}),
-            r"conversation\.caller_history must be one of \['refuse', 'guard'\]",
-        ),
-        (
-            lambda c: _sts(c).update(conversation={"history": "guard"}),
-            r"conversation\.history is not a known key",
+            lambda c: _sts(c)["contract"].update(conversation={"history": "guard"}),
+            r"conversation\.history is not a known field",
         ),
     ],
 )
-def test_invalid_runtime_config_is_rejected(mutate: Any, message: str) -> None:
+def test_invalid_runtime_config_is_rejected(tmp_path: Path, mutate: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        parse_runtime_config(_broken(mutate))
+        load_runtime_config(_write(tmp_path, _broken(mutate)), load_settings(GOOD_ENV).resources)
 
 
 def test_runtime_config_must_match_deployed_resources(tmp_path: Path) -> None:
-    path = tmp_path / "runtime_config.json"
-    path.write_text(json.dumps(sample_runtime_config()))
+    path = _write(tmp_path, sample_runtime_config())
     resources = load_settings(GOOD_ENV).resources
-    partial = {k: v for k, v in resources.items() if k != "policy-qa"}
+    partial = DeployedResources(use_cases={k: v for k, v in resources.use_cases.items() if k != "policy-qa"})
 
     with pytest.raises(ConfigError, match="'policy-qa' is enabled but has no entry in BEDROCK_RESOURCES"):
         load_runtime_config(path, partial)
@@ -235,7 +229,7 @@ def test_runtime_config_must_match_deployed_resources(tmp_path: Path) -> None:
 
 def test_missing_runtime_config_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="RUNTIME_CONFIG_PATH"):
-        load_runtime_config(tmp_path / "absent.json", {})
+        load_runtime_config(tmp_path / "absent.json", DeployedResources(use_cases={}))
 
 
 def test_handler_import_fails_naming_the_variable(load_orchestrator: LoadOrchestrator) -> None:
@@ -245,9 +239,22 @@ def test_handler_import_fails_naming_the_variable(load_orchestrator: LoadOrchest
 
 def test_handler_import_fails_on_a_route_without_a_profile(load_orchestrator: LoadOrchestrator) -> None:
     resources = sample_resources()
-    del resources["support-ticket-summary"]["light"]
+    del resources["use_cases"]["support-ticket-summary"]["profile_arns"]["light"]
     with pytest.raises(ConfigError, match="has no profile for route 'light'"):
         load_orchestrator(BEDROCK_RESOURCES=json.dumps(resources))
+
+
+def test_sample_config_is_the_generated_one_for_the_repository_contracts() -> None:
+    """The handler tests run on what the construct generates (three documented differences aside)."""
+    from platform_config import load_platform
+    from platform_config.runtime import runtime_config
+
+    generated = runtime_config(load_platform(Path(__file__).resolve().parents[2]).contracts_for("dev"), "dev")
+    sample = from_dict(RuntimeConfig, sample_runtime_config())
+    assert sample.use_cases.keys() == generated.use_cases.keys()
+    for use_case_id, generated_use_case in generated.use_cases.items():
+        assert sample.use_cases[use_case_id].prompt == generated_use_case.prompt
+        assert list(sample.use_cases[use_case_id].routes) == list(generated_use_case.routes)
 
 
 # --- prompts ------------------------------------------------------------------------------------------

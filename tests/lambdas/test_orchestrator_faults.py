@@ -199,12 +199,12 @@ def test_quota_on_one_route_and_throttling_on_the_other_is_throttled(
 
 HANG_S = 10.0  # far beyond any attempt's window: the stub answers only after the client gave up
 #: Production read timeout and circuit; a short connect allowance; the budget comes from the context.
-HANG_ENV = {
-    "BEDROCK_READ_TIMEOUT_MS": "25000",
-    "BEDROCK_CONNECT_TIMEOUT_MS": "200",
-    "TIME_BUDGET_SAFETY_MARGIN_MS": "400",
-    "CIRCUIT_FAILURE_THRESHOLD": "5",
-    "CIRCUIT_TIMEOUT_THRESHOLD": "2",
+HANG_POLICY = {
+    "read_timeout_s": 25.0,
+    "connect_timeout_s": 0.2,
+    "safety_margin_s": 0.4,
+    "circuit_failure_threshold": 5,
+    "circuit_timeout_threshold": 2,
 }
 
 
@@ -217,7 +217,7 @@ def test_a_hanging_primary_is_answered_by_the_fallback(
     load_orchestrator: LoadOrchestrator, stub: BedrockStub
 ) -> None:
     # GIVEN a primary that accepts the request and never answers in time, and a healthy fallback
-    module = load_orchestrator(**HANG_ENV)
+    module = load_orchestrator(resilience=HANG_POLICY)
     stub.script(STS["primary"], [Fault.hang(HANG_S)] * MAX_ATTEMPTS)
     context = _context()
 
@@ -236,7 +236,7 @@ def test_a_hang_followed_by_a_good_answer_is_answered(
     load_orchestrator: LoadOrchestrator, stub: BedrockStub
 ) -> None:
     # GIVEN one hang, then every call answers (whichever route makes the next call)
-    module = load_orchestrator(**HANG_ENV)
+    module = load_orchestrator(resilience=HANG_POLICY)
     stub.script(None, [Fault.hang(HANG_S), Fault.success(text="Summary: invoice PDF blank.")])
 
     reply = call(module, invoke_event(body=user(TICKET)), _context())
@@ -257,7 +257,7 @@ def test_a_hang_followed_by_a_good_answer_is_answered(
 def test_a_hanging_fallback_ends_in_504_with_retry_after_inside_the_budget(
     load_orchestrator: LoadOrchestrator, stub: BedrockStub, primary: list[Fault], fallback: list[Fault]
 ) -> None:
-    module = load_orchestrator(**HANG_ENV)
+    module = load_orchestrator(resilience=HANG_POLICY)
     stub.script(STS["primary"], primary)
     stub.script(STS["fallback"], fallback)
     context = _context()
@@ -275,7 +275,7 @@ def test_a_hanging_primary_opens_its_circuit_after_two_requests(
     load_orchestrator: LoadOrchestrator, stub: BedrockStub
 ) -> None:
     # GIVEN the default breaker (5 failures or 2 timeouts in 30 s) and a primary that hangs
-    module = load_orchestrator(**HANG_ENV)
+    module = load_orchestrator(resilience=HANG_POLICY)
     stub.script(STS["primary"], [Fault.hang(HANG_S)] * 6)
 
     # WHEN two requests meet the hang (each answered by the fallback)
@@ -307,7 +307,7 @@ def test_open_circuit_skips_the_primary_until_the_cool_down_ends(
 ) -> None:
     # GIVEN a breaker that opens after 3 failures in 60 s, for 30 s
     module = load_orchestrator(
-        CIRCUIT_FAILURE_THRESHOLD="3", CIRCUIT_WINDOW_MS="60000", CIRCUIT_COOLDOWN_MS="30000"
+        resilience={"circuit_failure_threshold": 3, "circuit_window_s": 60.0, "circuit_cooldown_s": 30.0}
     )
     now = [1000.0]
     module.circuit.clock = lambda: now[0]
@@ -340,7 +340,7 @@ def test_open_circuit_skips_the_primary_until_the_cool_down_ends(
 def test_circuit_counts_failures_per_use_case_and_route(
     load_orchestrator: LoadOrchestrator, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:
-    module = load_orchestrator(CIRCUIT_FAILURE_THRESHOLD="3")
+    module = load_orchestrator(resilience={"circuit_failure_threshold": 3})
     stub.script(STS["primary"], [Fault.internal_server()] * 3)
 
     call(module, invoke_event(body=user(TICKET)), lambda_context)

@@ -19,6 +19,7 @@ from tests.lambdas.orchestrator_testkit import (
     arn,
     call,
     converse_calls,
+    guardrail_arn,
     invoke_event,
     prompt,
     sample_runtime_config,
@@ -333,7 +334,9 @@ def test_prompt_injection_is_passed_only_inside_guard_content(
     assert converse.target == arn(STS["primary"])
     assert converse.body["system"] == [{"text": SYSTEM}]  # ~380 tokens: below Haiku 4.5's cache minimum
     assert converse.body["inferenceConfig"] == {"maxTokens": 400}
-    assert converse.body["guardrailConfig"]["guardrailIdentifier"] == GUARDRAILS["support-ticket-summary"]
+    assert converse.body["guardrailConfig"]["guardrailIdentifier"] == guardrail_arn(
+        GUARDRAILS["support-ticket-summary"]
+    )
     assert converse.body["messages"] == [
         {"role": "user", "content": [{"guardContent": {"text": {"text": ticket}}}]}
     ]
@@ -434,7 +437,7 @@ def history_guarding_orchestrator(load_orchestrator: LoadOrchestrator) -> Module
     """support-ticket-summary with ``caller_history: guard``, so fuzzed conversations reach Bedrock too
     (with the default, ``refuse``, every request with an assistant turn is a 400)."""
     config = sample_runtime_config()
-    config["use_cases"]["support-ticket-summary"]["conversation"] = {"caller_history": "guard"}
+    config["use_cases"]["support-ticket-summary"]["contract"]["conversation"] = {"caller_history": "guard"}
     return load_orchestrator(config)
 
 
@@ -476,7 +479,7 @@ def test_any_body_is_never_a_5xx_and_never_overrides_the_contract(
         assert converse.body["system"][0] == {"text": SYSTEM}
         assert converse.body["inferenceConfig"] == {"maxTokens": 400}
         assert converse.body["guardrailConfig"] == {
-            "guardrailIdentifier": GUARDRAILS["support-ticket-summary"],
+            "guardrailIdentifier": guardrail_arn(GUARDRAILS["support-ticket-summary"]),
             "guardrailVersion": "3",
             "trace": "enabled",
         }

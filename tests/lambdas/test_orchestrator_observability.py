@@ -17,6 +17,7 @@ from tests.lambdas.orchestrator_testkit import (
     invoke_event,
     load_event,
     output_lines,
+    sample_route,
     user,
 )
 from tests.support.bedrock_stub import BedrockStub, Fault
@@ -36,6 +37,8 @@ LOG_FIELDS = {
     "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens", "estimatedCostUsd", "latencyMs",
     "modelLatencyMs", "guardrailAction", "idempotencyKeySent", "idempotentReplay",
 }  # fmt: skip
+
+PRICES = sample_route("support-ticket-summary", "primary")
 
 
 def request_logs(out: str) -> list[dict[str, Any]]:
@@ -108,7 +111,9 @@ def test_log_line_of_an_answered_request(
         "outputTokens": 100,
         "cacheReadInputTokens": 0,
         "cacheWriteInputTokens": 0,
-        "estimatedCostUsd": pytest.approx(2 * 0.001 + 0.1 * 0.005),
+        "estimatedCostUsd": pytest.approx(
+            2 * PRICES["price_per_1k_input_usd"] + 0.1 * PRICES["price_per_1k_output_usd"]
+        ),
         "modelLatencyMs": 0,
         "guardrailAction": "NONE",
         "idempotencyKeySent": False,
@@ -227,7 +232,9 @@ def test_priced_request_emits_estimated_cost(
     call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)
 
     [document] = _metric_docs(capsys.readouterr().out)
-    assert document["EstimatedCostUsd"] == [pytest.approx(0.006)]
+    assert document["EstimatedCostUsd"] == [
+        pytest.approx(PRICES["price_per_1k_input_usd"] + PRICES["price_per_1k_output_usd"])
+    ]
 
 
 def test_guardrail_intervention_metric(

@@ -16,8 +16,10 @@ import pytest
 
 from lambdas.orchestrator.bedrock import CachePlan, cache_plan, prefix_tokens
 from lambdas.orchestrator.pricing import estimate_cost_usd
-from lambdas.orchestrator.runtime_config import Route, parse_runtime_config
 from lambdas.orchestrator.validation import InvokeRequest, Message
+from platform_spec.contract import ModelSource, ModelSourceKind
+from platform_spec.fields import from_dict
+from platform_spec.runtime import RuntimeConfig
 from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
     PROFILES,
@@ -27,6 +29,7 @@ from tests.lambdas.orchestrator_testkit import (
     converse_calls,
     invoke_event,
     output_lines,
+    sample_route,
     sample_runtime_config,
     user,
 )
@@ -47,7 +50,7 @@ def _config(sts_system_chars: int | None = None, *, qa_cache_context: bool = Fal
     config = sample_runtime_config()
     if sts_system_chars is not None:
         config["use_cases"]["support-ticket-summary"]["prompt"]["system"] = _system_of(sts_system_chars)
-    config["use_cases"]["policy-qa"]["conversation"]["cache_context"] = qa_cache_context
+    config["use_cases"]["policy-qa"]["contract"]["conversation"]["cache_context"] = qa_cache_context
     return config
 
 
@@ -69,7 +72,7 @@ def _request(*texts: str, context: str | None = None) -> InvokeRequest:
     ],
 )
 def test_system_cache_point_only_from_the_minimum(system_chars: int, expected: bool) -> None:
-    use_case = parse_runtime_config(_config(system_chars)).use_cases["support-ticket-summary"]
+    use_case = from_dict(RuntimeConfig, _config(system_chars)).use_cases["support-ticket-summary"]
 
     plan = cache_plan(use_case=use_case, request=_request(TICKET), min_tokens=HAIKU_MIN)
 
@@ -77,14 +80,14 @@ def test_system_cache_point_only_from_the_minimum(system_chars: int, expected: b
 
 
 def test_no_cache_point_on_a_model_without_prompt_caching() -> None:
-    use_case = parse_runtime_config(_config(100_000)).use_cases["support-ticket-summary"]
+    use_case = from_dict(RuntimeConfig, _config(100_000)).use_cases["support-ticket-summary"]
 
     assert cache_plan(use_case=use_case, request=_request(TICKET), min_tokens=None) == CachePlan()
 
 
 def test_context_cache_point_needs_a_stable_context_a_single_turn_and_the_minimum() -> None:
-    stable = parse_runtime_config(_config(qa_cache_context=True)).use_cases["policy-qa"]
-    unstable = parse_runtime_config(_config()).use_cases["policy-qa"]
+    stable = from_dict(RuntimeConfig, _config(qa_cache_context=True)).use_cases["policy-qa"]
+    unstable = from_dict(RuntimeConfig, _config()).use_cases["policy-qa"]
     system = len(stable.prompt.system)
     reaching = "x" * (1024 * 4 - system)  # system + context = exactly 1,024 estimated tokens
     short = reaching[:-4]
@@ -129,16 +132,22 @@ def test_a_long_system_prompt_is_cached_and_read_back(
     assert first.body["usage"]["cacheReadInputTokens"] == 0
     assert second.body["usage"]["cacheReadInputTokens"] == 4_200
     assert second.body["usage"]["cacheWriteInputTokens"] == 0
-    # priced at the cache rates: Haiku 4.5 read 0.0001, write 0.00125 per 1k (input 0.001, output 0.005)
+    # priced at the route's cache rates (Haiku 4.5: read 0.1x, write 1.25x the input price)
+    p = sample_route("support-ticket-summary", "primary")
     usage = second.body["usage"]
     assert second.body["estimatedCostUsd"] == pytest.approx(
-        (usage["inputTokens"] * 0.001 + 4_200 * 0.0001 + usage["outputTokens"] * 0.005) / 1000
+        (
+            usage["inputTokens"] * p["price_per_1k_input_usd"]
+            + 4_200 * p["price_per_1k_cache_read_usd"]
+            + usage["outputTokens"] * p["price_per_1k_output_usd"]
+        )
+        / 1000
     )
     assert first.body["estimatedCostUsd"] == pytest.approx(
         (
-            first.body["usage"]["inputTokens"] * 0.001
-            + 4_200 * 0.00125
-            + first.body["usage"]["outputTokens"] * 0.005
+            first.body["usage"]["inputTokens"] * p["price_per_1k_input_usd"]
+            + 4_200 * p["price_per_1k_cache_write_usd"]
+            + first.body["usage"]["outputTokens"] * p["price_per_1k_output_usd"]
         )
         / 1000
     )
@@ -201,11 +210,13 @@ def test_a_repeated_context_is_cached_after_the_context_block(
 # --- cost ------------------------------------------------------------------------------------------------
 
 
-def _route(read: float | None, write: float | None) -> Route:
-    return Route(
-        name="primary",
-        source="us.x",
+def _route(read: float | None, write: float | None) -> ModelSource:
+    return ModelSource(
+        identifier="us.x",
+        kind=ModelSourceKind.CROSS_REGION_PROFILE,
         model_id="x",
+        geography="us",
+        destination_regions=("us-east-1",),
         price_per_1k_input_usd=0.003,
         price_per_1k_output_usd=0.015,
         prompt_cache_min_tokens=1024,

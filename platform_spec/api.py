@@ -1,0 +1,219 @@
+"""The orchestration API's facts that the CDK side and the Lambda both use, written once.
+
+Timeouts (the construct sets them, the handler budgets within them), request limits (API Gateway's
+request model enforces them at the edge, the handler again), error codes (the handler answers them,
+the API's gateway responses use the same shape, the README lists them), metric names and dimensions (the
+handler emits them, the dashboard and alarms read them), and the retry and circuit-breaker constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+# ==================================================================== time
+
+#: API Gateway's maximum integration timeout for a REST API: the caller gets 504 after it.
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
+API_GATEWAY_TIMEOUT_S: Final = 29
+#: The function's default timeout: below the integration timeout, so the function can still answer.
+FUNCTION_TIMEOUT_S: Final = 28
+#: Below this the orchestrator has no time for a single Bedrock attempt.
+MIN_FUNCTION_TIMEOUT_S: Final = 5
+#: The most one request may spend on Bedrock calls: the function timeout less a second to answer.
+TIME_BUDGET_MAX_S: Final = FUNCTION_TIMEOUT_S - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ResilienceSettings:
+    """Retry, time budget and circuit-breaker constants (seconds). See ``lambdas/orchestrator/bedrock.py``
+    for how they combine; nothing deploys other values (tests pass their own instance)."""
+
+    max_attempts_per_route: int = 3
+    backoff_base_s: float = 0.2
+    backoff_max_s: float = 2.0
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 25.0
+    min_attempt_s: float = 0.25
+    safety_margin_s: float = 0.5
+    max_budget_s: float = float(TIME_BUDGET_MAX_S)
+    circuit_failure_threshold: int = 5
+    #: read timeouts (hangs) that open a route's circuit on their own
+    circuit_timeout_threshold: int = 2
+    circuit_window_s: float = 30.0
+    circuit_cooldown_s: float = 15.0
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.backoff_max_s < self.backoff_base_s:
+            found.append("backoff_max_s must be >= backoff_base_s")
+        if self.min_attempt_s > self.read_timeout_s:
+            found.append("min_attempt_s must be <= read_timeout_s")
+        if (
+            min(self.max_attempts_per_route, self.circuit_failure_threshold, self.circuit_timeout_threshold)
+            < 1
+        ):
+            found.append("attempt and circuit thresholds must be at least 1")
+        return found
+
+
+#: Retry-After of MODEL_QUOTA_EXCEEDED: Bedrock's on-demand rate quotas (tokens and requests per minute)
+#: replenish within a minute; ServiceQuotaExceededException itself says only "resubmit later"
+#: (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html, Errors).
+QUOTA_RETRY_AFTER_S: Final = 60
+#: How long an idempotent answer is replayed by default.
+IDEMPOTENCY_TTL_S: Final = 3600
+
+# ==================================================================== requests
+
+MAX_BODY_BYTES: Final = 256 * 1024
+MAX_MESSAGES: Final = 40
+MAX_MESSAGE_CHARS: Final = 64_000
+MAX_CONTEXT_CHARS: Final = 200_000
+#: The estimate of input tokens the handler checks against a contract's max_input_tokens.
+CHARS_PER_TOKEN: Final = 4
+ROLES: Final = ("user", "assistant")
+
+IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+REPLAY_HEADER: Final = "Idempotent-Replayed"
+
+# ==================================================================== errors
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    status: int
+    when: str
+    retryable: bool = False
+
+
+#: Every error code the handler answers, with its status (the README's table is this table).
+ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
+    {
+        "INVALID_JSON": ErrorCode(
+            400, "Body is not UTF-8 JSON (or is nested too deeply, or uses NaN/Infinity)."
+        ),
+        "INVALID_REQUEST": ErrorCode(
+            400,
+            "A field is missing, has the wrong type, breaks a count/size limit, or the conversation shape is wrong "
+            "(roles, alternation, last turn not user); context missing for a use case with contextual grounding.",
+        ),
+        "UNKNOWN_FIELD": ErrorCode(400, "A field the API does not define."),
+        "FORBIDDEN_FIELD": ErrorCode(
+            400,
+            "A field that would choose the model, system prompt, token cap, guardrail, tools or inference settings "
+            "(modelId, system, maxTokens, ...).",
+        ),
+        "DUPLICATE_FIELD": ErrorCode(400, "The same key twice in one JSON object."),
+        "INVALID_CHARACTERS": ErrorCode(
+            400,
+            "Control (other than tab, LF, CR), zero-width, bidi-override, Unicode tag or lone surrogate characters; "
+            "field names the message index.",
+        ),
+        "INVALID_IDEMPOTENCY_KEY": ErrorCode(400, "Idempotency-Key is not 1-255 visible ASCII characters."),
+        "CALLER_HISTORY_REFUSED": ErrorCode(
+            400,
+            "An assistant turn for a use case whose contract refuses caller history "
+            "(conversation.caller_history: refuse, the default).",
+        ),
+        "NOT_FOUND": ErrorCode(404, "No such path/method."),
+        "USE_CASE_NOT_FOUND": ErrorCode(404, "Unknown or disabled use case."),
+        "IDEMPOTENCY_IN_PROGRESS": ErrorCode(
+            409,
+            "A request with the same Idempotency-Key and use case is running; Retry-After: seconds until its "
+            "in-progress record expires.",
+            retryable=True,
+        ),
+        "PAYLOAD_TOO_LARGE": ErrorCode(413, "Body over 256 KiB."),
+        "INPUT_TOO_LARGE": ErrorCode(413, "Estimated input tokens (characters / 4) over the use case's cap."),
+        "UNSUPPORTED_MEDIA_TYPE": ErrorCode(
+            415, "Content-Type is not application/json (charset, if given, utf-8)."
+        ),
+        "IDEMPOTENCY_KEY_REUSED": ErrorCode(
+            422,
+            "The Idempotency-Key was used before, for this use case, with another body (compared as canonical "
+            "JSON); no Bedrock call.",
+        ),
+        "THROTTLED": ErrorCode(
+            429,
+            "Bedrock throttled every route tried (ThrottlingException, or a mix of throttling and quota errors).",
+            retryable=True,
+        ),
+        "MODEL_QUOTA_EXCEEDED": ErrorCode(
+            429,
+            "Every route tried answered ServiceQuotaExceededException: the account is over a Bedrock service "
+            "quota (not API Gateway's usage-plan QUOTA_EXCEEDED). Retry-After: 60.",
+            retryable=True,
+        ),
+        "INTERNAL": ErrorCode(500, "A bug. Logged with the request id; the body says nothing more."),
+        "UPSTREAM_REJECTED": ErrorCode(
+            502, "Bedrock rejected the request (ValidationException); not retried."
+        ),
+        "UPSTREAM_UNAVAILABLE": ErrorCode(
+            503,
+            "Every route failed (errors, timeouts, malformed responses, access denied), or the caller-history "
+            "guardrail check could not run (fails closed).",
+            retryable=True,
+        ),
+        "IDEMPOTENCY_UNAVAILABLE": ErrorCode(
+            503, "The idempotency store could not be read or written.", retryable=True
+        ),
+        "TIME_BUDGET_EXCEEDED": ErrorCode(
+            504,
+            "The time budget ended the last route before it answered (it hung or kept failing until no attempt fit).",
+            retryable=True,
+        ),
+    }
+)
+
+#: Codes of the errors API Gateway answers itself (gateway responses), with the same body shape.
+GATEWAY_ERRORS: Mapping[str, str] = MappingProxyType(
+    {
+        "BAD_REQUEST_BODY": "INVALID_REQUEST",
+        "BAD_REQUEST_PARAMETERS": "INVALID_REQUEST",
+        "MISSING_AUTHENTICATION_TOKEN": "NOT_FOUND_OR_UNSIGNED",
+        "ACCESS_DENIED": "ACCESS_DENIED",
+        "INVALID_SIGNATURE": "INVALID_SIGNATURE",
+        "THROTTLED": "THROTTLED",
+        "QUOTA_EXCEEDED": "QUOTA_EXCEEDED",
+        "REQUEST_TOO_LARGE": "PAYLOAD_TOO_LARGE",
+        "UNSUPPORTED_MEDIA_TYPE": "UNSUPPORTED_MEDIA_TYPE",
+        "INTEGRATION_TIMEOUT": "TIME_BUDGET_EXCEEDED",
+        "WAF_FILTERED": "BLOCKED_BY_WAF",
+        "DEFAULT_4XX": "REQUEST_REJECTED",
+        "DEFAULT_5XX": "UPSTREAM_ERROR",
+    }
+)
+
+# ==================================================================== metrics
+
+SERVICE_NAME: Final = "bedrock-orchestrator"
+METRICS_NAMESPACE: Final = "BedrockPlatform"
+
+
+class Dimension:
+    """Dimensions of the orchestrator's EMF metrics (``service`` is Powertools' own)."""
+
+    SERVICE: Final = "service"
+    USE_CASE: Final = "UseCase"
+    ENVIRONMENT: Final = "environment"
+    ERROR_CODE: Final = "ErrorCode"
+
+
+class Metric:
+    """The orchestrator's EMF metric names (namespace :data:`METRICS_NAMESPACE`)."""
+
+    REQUESTS: Final = "Requests"
+    LATENCY: Final = "Latency"
+    MODEL_LATENCY: Final = "ModelLatency"
+    INPUT_TOKENS: Final = "InputTokens"
+    OUTPUT_TOKENS: Final = "OutputTokens"
+    CACHE_READ_TOKENS: Final = "CacheReadInputTokens"
+    CACHE_WRITE_TOKENS: Final = "CacheWriteInputTokens"
+    ESTIMATED_COST_USD: Final = "EstimatedCostUsd"
+    RETRIES: Final = "Retries"
+    FALLBACKS: Final = "Fallbacks"
+    GUARDRAIL_INTERVENTIONS: Final = "GuardrailInterventions"
+    ERRORS: Final = "Errors"
