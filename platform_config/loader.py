@@ -34,9 +34,11 @@ from platform_config.model import (
     AlarmThresholds,
     ContentFilter,
     ContentFilterType,
+    ContentGuarding,
     ContextualGrounding,
     Contract,
     DeniedTopic,
+    EnforcedGuardrailConfig,
     EnvironmentConfig,
     FilterStrength,
     GuardrailPolicy,
@@ -309,6 +311,108 @@ def _environment(doc: _Document, problems: list[Problem]) -> EnvironmentConfig:
         production=d.get("production", False),
         reserved_concurrency=d["reserved_concurrency"],
         source_file=doc.display,
+        enforced_guardrail=_enforced_guardrail(doc, problems),
+    )
+
+
+#: What an opt-out reason may not be: it must say why.
+_PLACEHOLDER_REASONS = ("todo", "tbd", "n/a", "none", "not needed", "later")
+MIN_OPT_OUT_REASON = 20
+_ENFORCED_POLICY_FIELDS = (
+    "prompt_attack",
+    "pii_entities",
+    "denied_topics",
+    "blocked_input_message",
+    "blocked_output_message",
+    "content_guarding",
+)
+
+
+def _enforced_guardrail(doc: _Document, problems: list[Problem]) -> EnforcedGuardrailConfig | None:
+    """``enforced_guardrail``: required where the environment owns the account-and-region settings,
+    refused elsewhere; a baseline policy or an opt-out with its reason, never both."""
+    d = doc.data
+    raw = d.get("enforced_guardrail")
+    path = ["enforced_guardrail"]
+    if not d["owns_invocation_logging"]:
+        if raw is not None:
+            problems.append(
+                doc.problem(
+                    path,
+                    "is set, but this environment does not own the account-and-region Bedrock settings "
+                    "(owns_invocation_logging: false): the enforced guardrail is one setting per account "
+                    "and region",
+                    "remove it here, and set it in the environment of this account and region that has "
+                    "owns_invocation_logging: true",
+                )
+            )
+        return None
+    if raw is None:
+        problems.append(
+            doc.problem(
+                path,
+                "is required: this environment owns the account-and-region Bedrock settings, and the "
+                "enforced guardrail guards every model call in the account, also those that never pass "
+                "through the orchestration API",
+                "add enforced_guardrail: with prompt_attack, pii_entities, denied_topics, "
+                "blocked_input_message and blocked_output_message, or enforced_guardrail: {opt_out_reason: "
+                "<why this account needs none>}",
+            )
+        )
+        return None
+    policy_fields = [f for f in _ENFORCED_POLICY_FIELDS if f in raw]
+    if "opt_out_reason" in raw:
+        reason = str(raw["opt_out_reason"]).strip()
+        if policy_fields:
+            problems.append(
+                doc.problem(
+                    [*path, "opt_out_reason"],
+                    f"cannot be combined with a baseline policy ({', '.join(policy_fields)})",
+                    "either remove opt_out_reason to enforce the policy, or remove the policy fields to opt out",
+                )
+            )
+        if len(reason) < MIN_OPT_OUT_REASON or reason.lower() in _PLACEHOLDER_REASONS:
+            problems.append(
+                doc.problem(
+                    [*path, "opt_out_reason"],
+                    f"must state why this account needs no enforced guardrail (at least {MIN_OPT_OUT_REASON} "
+                    "characters, no placeholder)",
+                    "write the reason a reviewer will read, e.g. which control guards direct Bedrock calls instead",
+                    value=raw["opt_out_reason"],
+                )
+            )
+        return EnforcedGuardrailConfig(policy=None, opt_out_reason=reason)
+    for message in ("blocked_input_message", "blocked_output_message"):
+        if message not in raw:
+            problems.append(
+                doc.problem(
+                    [*path, message],
+                    "is required for a baseline policy: it is what a blocked caller gets back",
+                    f"add {message}: <text>",
+                )
+            )
+    guarding = raw.get("content_guarding") or {}
+    policy = GuardrailPolicy(
+        content_filters=(
+            ContentFilter(
+                ContentFilterType.PROMPT_ATTACK,
+                FilterStrength(raw.get("prompt_attack", FilterStrength.HIGH.value)),
+                FilterStrength.NONE,
+            ),
+        ),
+        denied_topics=_denied_topics(doc, raw.get("denied_topics") or [], [*path, "denied_topics"], problems),
+        pii_entities=_pii_entities(doc, raw.get("pii_entities") or {}, [*path, "pii_entities"], problems),
+        regexes=(),
+        words=(),
+        managed_word_lists=(),
+        contextual_grounding=None,
+        blocked_input_message=str(raw.get("blocked_input_message", "")),
+        blocked_output_message=str(raw.get("blocked_output_message", "")),
+    )
+    return EnforcedGuardrailConfig(
+        policy=policy,
+        messages=ContentGuarding(guarding.get("messages", ContentGuarding.COMPREHENSIVE.value)),
+        system=ContentGuarding(guarding.get("system", ContentGuarding.SELECTIVE.value)),
     )
 
 
@@ -362,22 +466,47 @@ def _content_filters(
     return tuple(filters)
 
 
-def _guardrail(doc: _Document, raw: dict[str, Any], problems: list[Problem]) -> GuardrailPolicy:
-    sensitive = raw.get("sensitive_information") or {}
+def _pii_entities(
+    doc: _Document, raw: dict[str, Any], path: list[str | int], problems: list[Problem]
+) -> tuple[PiiEntity, ...]:
+    """A ``pii_entities`` mapping (entity type -> BLOCK or ANONYMIZE); unknown types are problems."""
     pii = []
-    for entity, action in (sensitive.get("pii_entities") or {}).items():
+    for entity, action in raw.items():
         if entity not in PII_ENTITY_TYPES:
             close = difflib.get_close_matches(str(entity), sorted(PII_ENTITY_TYPES), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             problems.append(
                 doc.problem(
-                    ["guardrail", "sensitive_information", "pii_entities", str(entity)],
+                    [*path, str(entity)],
                     "is not a Bedrock PII entity type",
                     f"{hint}see PII_ENTITY_TYPES in platform_config/loader.py",
                     value=entity,
                 )
             )
         pii.append(PiiEntity(entity, SensitiveAction(action)))
+    return tuple(pii)
+
+
+def _denied_topics(
+    doc: _Document, raw: list[dict[str, Any]], path: list[str | int], problems: list[Problem]
+) -> tuple[DeniedTopic, ...]:
+    """A ``denied_topics`` list; a name used twice is a problem."""
+    names = [t["name"] for t in raw]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            doc.problem(path, "names a topic twice", "give every denied topic a distinct name", value=name)
+        )
+    return tuple(DeniedTopic(t["name"], t["definition"], tuple(t.get("examples") or ())) for t in raw)
+
+
+def _guardrail(doc: _Document, raw: dict[str, Any], problems: list[Problem]) -> GuardrailPolicy:
+    sensitive = raw.get("sensitive_information") or {}
+    pii = _pii_entities(
+        doc,
+        sensitive.get("pii_entities") or {},
+        ["guardrail", "sensitive_information", "pii_entities"],
+        problems,
+    )
     regexes = []
     for i, rx in enumerate(sensitive.get("regexes") or []):
         try:
@@ -394,25 +523,15 @@ def _guardrail(doc: _Document, raw: dict[str, Any], problems: list[Problem]) -> 
         regexes.append(
             RegexFilter(rx["name"], rx["pattern"], SensitiveAction(rx["action"]), rx.get("description", ""))
         )
-    names = [t["name"] for t in raw.get("denied_topics") or []]
-    for name in {n for n in names if names.count(n) > 1}:
-        problems.append(
-            doc.problem(
-                ["guardrail", "denied_topics"],
-                "names a topic twice",
-                "give every denied topic a distinct name",
-                value=name,
-            )
-        )
+    denied_topics = _denied_topics(
+        doc, raw.get("denied_topics") or [], ["guardrail", "denied_topics"], problems
+    )
     words = raw.get("word_filters") or {}
     grounding = raw.get("contextual_grounding")
     return GuardrailPolicy(
         content_filters=_content_filters(doc, raw.get("content_filters") or {}, problems),
-        denied_topics=tuple(
-            DeniedTopic(t["name"], t["definition"], tuple(t.get("examples") or ()))
-            for t in raw.get("denied_topics") or []
-        ),
-        pii_entities=tuple(pii),
+        denied_topics=denied_topics,
+        pii_entities=pii,
         regexes=tuple(regexes),
         words=tuple(words.get("words") or ()),
         managed_word_lists=tuple(words.get("managed_lists") or ()),
@@ -593,7 +712,11 @@ def _contract(
         "latency_p95_ms": d["latency_p95_ms"],
         "daily_budget_usd": float(d["daily_budget_usd"]),
         "logging": LoggingRule(
-            logging["prompts_and_responses"], logging.get("images", False), logging.get("embeddings", False)
+            logging["prompts_and_responses"],
+            logging.get("images", False),
+            logging.get("embeddings", False),
+            logging.get("video", False),
+            logging.get("audio", False),
         ),
         "environments": tuple(d["environments"]),
         "source_file": doc.display,
@@ -665,6 +788,34 @@ def _logging_owners(envs: list[EnvironmentConfig], problems: list[Problem]) -> N
                 )
 
 
+def _enforced_guardrail_conflicts(
+    envs: list[EnvironmentConfig], contracts: dict[str, list[Contract]], problems: list[Problem]
+) -> None:
+    """The enforced guardrail applies to every call in the account, the orchestrator's included, on top
+    of each use case's guardrail; the stricter action wins. A baseline that BLOCKs a PII type a
+    contract enabled here ANONYMIZEs would block requests that contract is meant to answer."""
+    for env in envs:
+        policy = env.enforced_guardrail.policy if env.enforced_guardrail else None
+        if policy is None:
+            continue
+        blocked = {p.type for p in policy.pii_entities if p.action is SensitiveAction.BLOCK}
+        for contract in contracts.get(env.name, []):
+            for entity in contract.guardrail.pii_entities:
+                if entity.type in blocked and entity.action is SensitiveAction.ANONYMIZE:
+                    problems.append(
+                        Problem(
+                            env.source_file,
+                            f"enforced_guardrail.pii_entities.{entity.type}",
+                            f"is BLOCK for every call in the account, but contract {contract.id} "
+                            f"({contract.source_file}) anonymizes {entity.type} and expects such requests to "
+                            "be answered",
+                            f"use ANONYMIZE in the baseline, or BLOCK in {contract.source_file}",
+                            value="BLOCK",
+                            has_value=True,
+                        )
+                    )
+
+
 def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> PlatformConfig:
     """Load ``<root>/environments/*.yaml`` and ``<root>/contracts/*.yaml``.
 
@@ -713,6 +864,8 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
     for doc in contract_docs:
         for env_name, contract in _contract(doc, by_name, catalog, problems, unloaded):
             resolved[env_name].append(contract)
+
+    _enforced_guardrail_conflicts(environments, resolved, problems)
 
     if problems:
         raise ConfigError(problems)

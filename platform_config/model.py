@@ -44,6 +44,14 @@ class SensitiveAction(StrEnum):
     ANONYMIZE = "ANONYMIZE"
 
 
+class ContentGuarding(StrEnum):
+    """How an enforced guardrail treats content in a request (SelectiveContentGuarding): ``SELECTIVE``
+    evaluates only what the caller tags for guarding, ``COMPREHENSIVE`` evaluates everything."""
+
+    SELECTIVE = "SELECTIVE"
+    COMPREHENSIVE = "COMPREHENSIVE"
+
+
 class ModelSourceKind(StrEnum):
     CROSS_REGION_PROFILE = "cross-region-profile"
     FOUNDATION_MODEL = "foundation-model"
@@ -53,6 +61,24 @@ class ModelSourceKind(StrEnum):
 class NotificationTargets:
     emails: tuple[str, ...] = ()
     https_endpoints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnforcedGuardrailConfig:
+    """The account-level enforced guardrail of an environment (``environments/<name>.yaml``,
+    ``enforced_guardrail``): a baseline policy Bedrock applies to every model call in the account and
+    region, on top of any guardrail the caller names, or an opt-out with its reason."""
+
+    policy: GuardrailPolicy | None
+    opt_out_reason: str | None = None
+    #: For user messages: COMPREHENSIVE evaluates all of them, whatever the caller tags.
+    messages: ContentGuarding = ContentGuarding.COMPREHENSIVE
+    #: For system prompts: SELECTIVE evaluates only what the caller tags.
+    system: ContentGuarding = ContentGuarding.SELECTIVE
+
+    @property
+    def opted_out(self) -> bool:
+        return self.policy is None
 
 
 @dataclass(frozen=True)
@@ -70,6 +96,8 @@ class EnvironmentConfig:
     source_file: str
     reserved_concurrency: int
     production: bool = False
+    #: Set when the environment owns the account-and-region settings (``owns_invocation_logging``).
+    enforced_guardrail: EnforcedGuardrailConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -162,12 +190,15 @@ class LoggingRule:
 
     ``prompts_and_responses`` governs both Bedrock's account-level text delivery (which is only
     switched on when every enabled contract in the environment allows it) and whether the
-    orchestrator may write prompt or response text to its own logs.
+    orchestrator may write prompt or response text to its own logs. ``images``, ``embeddings``,
+    ``video`` and ``audio`` govern the other delivery flags the same way (default false).
     """
 
     prompts_and_responses: bool
     images: bool = False
     embeddings: bool = False
+    video: bool = False
+    audio: bool = False
 
 
 @dataclass(frozen=True)
