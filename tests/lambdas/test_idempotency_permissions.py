@@ -9,6 +9,7 @@ botocore hook records each operation; every one must be in ``IDEMPOTENCY_TABLE_A
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -48,6 +49,7 @@ def test_every_call_powertools_makes_is_granted_and_nothing_more(recorded: tuple
     client, calls = recorded
     persistence = DynamoDBPersistenceLayer(table_name=TABLE, boto3_client=client)
     config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=3600)
+    config.register_lambda_context(SimpleNamespace(get_remaining_time_in_millis=lambda: 28_000))
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
     def answer(request: dict[str, Any]) -> dict[str, Any]:
@@ -64,9 +66,9 @@ def test_every_call_powertools_makes_is_granted_and_nothing_more(recorded: tuple
         answer(request={"key": "b", "fail": True})
     # an in-progress record refuses a concurrent duplicate
     persistence.configure(config, "collision")
-    persistence.save_inprogress({"key": "c"})
+    persistence.save_inprogress({"key": "c"}, remaining_time_in_millis=28_000)
     with pytest.raises(IdempotencyItemAlreadyExistsError):
-        persistence.save_inprogress({"key": "c"})
+        persistence.save_inprogress({"key": "c"}, remaining_time_in_millis=28_000)
     persistence.get_record({"key": "c"})
 
     calls.discard("dynamodb:CreateTable")
