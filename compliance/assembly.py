@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+#: The jsii type of a construct that is a bare ``cdk.CfnResource`` (no L1 class).
+GENERIC_CFN_RESOURCE = "aws-cdk-lib.CfnResource"
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,10 @@ class StackTemplate:
     region: str
     path: Path
     template: dict[str, Any]
+    #: The jsii class of the construct behind each resource, by logical ID (from ``tree.json``), e.g.
+    #: ``aws-cdk-lib.aws_lambda.CfnFunction`` or, for a bare ``CfnResource``, :data:`GENERIC_CFN_RESOURCE`.
+    #: Empty when the assembly has no ``tree.json``.
+    construct_classes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -29,22 +36,56 @@ class StackTemplate:
                 yield logical_id, resource
 
 
-def _walk(directory: Path) -> Iterator[StackTemplate]:
+def construct_classes(assembly_dir: Path | str) -> dict[str, dict[str, str]]:
+    """For every stack of the assembly (by hierarchical name), the jsii class of each resource's construct.
+
+    ``tree.json`` (written by every synth) records each construct's path and class; the stack artifact's
+    ``aws:cdk:logicalId`` metadata maps construct paths to logical IDs. Empty if there is no ``tree.json``.
+    """
+    from compliance.report.assembly_meta import stack_artifacts
+
+    directory = Path(assembly_dir)
+    tree_file = directory / "tree.json"
+    if not tree_file.is_file():
+        return {}
+    classes: dict[str, str] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        fqn = (node.get("constructInfo") or {}).get("fqn")
+        if fqn:
+            classes[str(node.get("path", ""))] = str(fqn)
+        for child in (node.get("children") or {}).values():
+            walk(child)
+
+    walk(json.loads(tree_file.read_text(encoding="utf-8")).get("tree") or {})
+    return {
+        name: {
+            logical_id: classes[path]
+            for logical_id, path in artifact.logical_id_paths().items()
+            if path in classes
+        }
+        for name, artifact in stack_artifacts(directory).items()
+    }
+
+
+def _walk(directory: Path, classes: Mapping[str, Mapping[str, str]]) -> Iterator[StackTemplate]:
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     for artifact_id, artifact in sorted(manifest.get("artifacts", {}).items()):
         kind = artifact.get("type")
         if kind == "cdk:cloud-assembly":
-            yield from _walk(directory / artifact["properties"]["directoryName"])
+            yield from _walk(directory / artifact["properties"]["directoryName"], classes)
         elif kind == "aws:cloudformation:stack":
             env = artifact.get("environment", "aws://unknown-account/unknown-region")
             account, region = env.removeprefix("aws://").split("/", 1)
             path = directory / artifact["properties"]["templateFile"]
+            name = artifact.get("displayName", artifact_id)
             yield StackTemplate(
-                name=artifact.get("displayName", artifact_id),
+                name=name,
                 account=account,
                 region=region,
                 path=path,
                 template=json.loads(path.read_text(encoding="utf-8")),
+                construct_classes=dict(classes.get(name, {})),
             )
 
 
@@ -55,4 +96,4 @@ def load_assembly(directory: Path | str) -> list[StackTemplate]:
         raise FileNotFoundError(
             f"{directory} is not a cloud assembly (no manifest.json); run `make synth` first"
         )
-    return list(_walk(directory))
+    return list(_walk(directory, construct_classes(directory)))

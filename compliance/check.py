@@ -1,12 +1,16 @@
-"""The compliance gate over a synthesized cloud assembly: ``python -m compliance.check cdk.out``.
+"""Read the compliance gate's result of a synthesized cloud assembly: ``python -m compliance.check cdk.out``.
 
-1. cdk-nag: the validation report CDK wrote must hold no failed plugin report (synth already fails
-   on one; this catches a synth that did not select every stack).
-2. cfn-lint on every template, linted for the stack's own region: zero errors and zero warnings.
-   Checks ignored on specific resources are declared in their ``Metadata`` (``cfn-lint`` key).
-3. The Bedrock rules in :mod:`compliance.bedrock_rules`.
+Nothing is checked a second time here: every check ran in synth, as CDK policy-validation plugins (the
+cdk-nag packs and ``compliance.gate``: this project's rules and cfn-lint), and synth already failed on
+any unacknowledged finding. This reads what they reported and proves that they ran:
 
-Writes ``<assembly>/compliance-summary.json`` and exits non-zero on any finding.
+1. ``validation-report.json`` (written by CDK): every unacknowledged violation, by plugin;
+2. ``bedrock-platform-gate.json`` (written by the gate): which rules ran over which stacks. A missing
+   file, or a stack of the assembly it does not list, means synth skipped the gate (for example
+   ``-c compliance-checks=off``, or a bare ``cdk synth`` that did not select the Stage's stacks).
+
+Prints a summary, writes ``<assembly>/compliance-summary.json`` and exits non-zero on any finding or
+any stack the gate did not cover.
 """
 
 from __future__ import annotations
@@ -17,46 +21,114 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compliance.assembly import StackTemplate, load_assembly
-from compliance.bedrock_rules import run_rules
+from compliance.assembly import load_assembly
+from compliance.gate import CFN_LINT_PREFIX, GATE_RESULT_FILE
+from compliance.report.lint import cfn_lint
+from platform_config.markers import GATE_NAME
+
+__all__ = ["cfn_lint", "gate_report", "main", "nag_failures", "run"]
+
+
+def _validation_report(assembly_dir: Path) -> dict[str, Any] | None:
+    path = assembly_dir / "validation-report.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _violation_lines(plugin: dict[str, Any]) -> list[tuple[str, str]]:
+    """(rule, line) for every unacknowledged violation of a plugin report."""
+    lines = []
+    for violation in plugin.get("violations", []):
+        for construct in violation.get("violatingConstructs", []):
+            resource = construct.get("cloudFormationResource") or {}
+            where = construct.get("constructPath") or resource.get("logicalId") or "?"
+            if resource.get("logicalId"):
+                where += f" ({resource['logicalId']})"
+            fix = violation.get("suggestedFix") or violation.get("fix")
+            lines.append(
+                (
+                    str(violation.get("ruleName")),
+                    f"{violation.get('ruleName')} on {where}: {violation.get('description', '')}"
+                    + (f" Fix: {fix}" if fix else ""),
+                )
+            )
+    if plugin.get("conclusion") == "failure" and not plugin.get("violations"):
+        error = (plugin.get("metadata") or {}).get("error", "failed")
+        lines.append(("-", f"{plugin.get('pluginName')}: {error}"))
+    return lines
 
 
 def nag_failures(assembly_dir: Path) -> list[str]:
-    report_path = assembly_dir / "validation-report.json"
-    if not report_path.is_file():
-        return [f"{report_path} is missing: synth did not run the cdk-nag validation plugins"]
-    report = json.loads(report_path.read_text(encoding="utf-8"))
+    """Every unacknowledged cdk-nag finding, as ``<pack>: <rule> on <construct path>``."""
+    report = _validation_report(assembly_dir)
+    if report is None:
+        return [
+            f"{assembly_dir / 'validation-report.json'} is missing: synth did not run the cdk-nag validation plugins"
+        ]
     failures = []
     for plugin in report.get("pluginReports", []):
+        if plugin.get("pluginName") == GATE_NAME:
+            continue
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
                 failures.append(
-                    f"{plugin.get('pluginName')}: {violation.get('ruleName')} on "
-                    f"{construct.get('constructPath')}"
+                    f"{plugin.get('pluginName')}: {violation.get('ruleName')} on {construct.get('constructPath')}"
                 )
         if plugin.get("conclusion") == "failure" and not plugin.get("violations"):
             failures.append(f"{plugin.get('pluginName')}: failed")
     return failures
 
 
-def cfn_lint(stack: StackTemplate) -> list[str]:
-    from cfnlint.api import ManualArgs, lint_file
-
-    matches = lint_file(stack.path, config=ManualArgs(regions=[stack.region]))
-    return [f"{stack.name}: {m.rule.id} {m.message} (line {m.linenumber})" for m in matches]
+def gate_report(assembly_dir: Path) -> dict[str, Any]:
+    """The gate's result: the rules it ran, the stacks it covered, and unacknowledged findings by rule
+    (cfn-lint findings under ``cfn_lint``). ``problems`` lists why the result cannot be trusted."""
+    stacks = [s.name for s in load_assembly(assembly_dir)]
+    problems: list[str] = []
+    result_path = assembly_dir / GATE_RESULT_FILE
+    result: dict[str, Any] = {}
+    if result_path.is_file():
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        uncovered = sorted(set(stacks) - set(result.get("stacks", [])))
+        if uncovered:
+            problems.append(f"the compliance gate did not validate {uncovered}: synth did not select them")
+    else:
+        problems.append(
+            f"{result_path} is missing: synth did not run the compliance gate (is compliance-checks off?)"
+        )
+    findings: dict[str, list[str]] = {rule: [] for rule in result.get("rules", {})}
+    lint: list[str] = []
+    report = _validation_report(assembly_dir) or {}
+    for plugin in report.get("pluginReports", []):
+        if plugin.get("pluginName") != GATE_NAME:
+            continue
+        for rule, line in _violation_lines(plugin):
+            if rule.startswith(CFN_LINT_PREFIX):
+                lint.append(line)
+            else:
+                findings.setdefault(rule, []).append(line)
+    return {
+        "stacks": stacks,
+        "rules": findings,
+        "cfn_lint": lint,
+        "cfn_lint_ran": bool(result.get("cfn_lint")),
+        "seconds": result.get("seconds"),
+        "problems": problems,
+    }
 
 
 def run(assembly_dir: Path) -> dict[str, Any]:
     stacks = load_assembly(assembly_dir)
-    bedrock = run_rules(stacks)
+    gate = gate_report(assembly_dir)
     return {
         "stacks": [
             {"name": s.name, "account": s.account, "region": s.region, "resources": len(s.resources)}
             for s in stacks
         ],
         "cdk_nag": nag_failures(assembly_dir),
-        "cfn_lint": [line for stack in stacks for line in cfn_lint(stack)],
-        "bedrock_rules": {name: [f.render() for f in findings] for name, findings in bedrock.items()},
+        "gate": gate["problems"],
+        "cfn_lint": gate["cfn_lint"]
+        + ([] if gate["cfn_lint_ran"] or gate["problems"] else ["cfn-lint did not run in the gate"]),
+        "bedrock_rules": gate["rules"],
+        "gate_seconds": gate["seconds"],
     }
 
 
@@ -74,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     stacks = summary["stacks"]
     print(f"compliance: {len(stacks)} stacks, {sum(s['resources'] for s in stacks)} resources")
-    for section in ("cdk_nag", "cfn_lint"):
+    for section in ("gate", "cdk_nag", "cfn_lint"):
         problems = summary[section]
         failed |= bool(problems)
         print(f"  {section:<14} {'PASS' if not problems else f'FAIL ({len(problems)})'}")

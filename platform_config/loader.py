@@ -39,8 +39,10 @@ from platform_spec.contract import (
     MINIMUM_FILTER_STRENGTH,
     ContentFilterType,
     ContractDocument,
+    EnforcedGuardrailSpec,
     FilterStrength,
     PromptDocument,
+    SensitiveAction,
 )
 from platform_spec.environment import EnvironmentDocument
 
@@ -73,6 +75,118 @@ def _environment_rules(doc: Document[EnvironmentDocument], problems: list[Proble
                 value=policy.value,
             )
         )
+
+
+#: What an opt-out reason may not be: it must say why.
+_PLACEHOLDER_REASONS = ("todo", "tbd", "n/a", "none", "not needed", "later")
+MIN_OPT_OUT_REASON = 20
+
+
+def _enforced_guardrail_rules(doc: Document[EnvironmentDocument], problems: list[Problem]) -> None:
+    """``enforced_guardrail``: required where the environment owns the account-and-region settings,
+    refused elsewhere; a baseline policy or an opt-out with its reason, never both."""
+    raw = doc.data.get("enforced_guardrail") if isinstance(doc.data, dict) else None
+    owns = doc.field("owns_invocation_logging")
+    path = ["enforced_guardrail"]
+    if owns is False and raw is not None:
+        problems.append(
+            doc.problem(
+                path,
+                "is set, but this environment does not own the account-and-region Bedrock settings "
+                "(owns_invocation_logging: false): the enforced guardrail is one setting per account and region",
+                "remove it here, and set it in the environment of this account and region that has "
+                "owns_invocation_logging: true",
+            )
+        )
+        return
+    if owns is True and raw is None:
+        problems.append(
+            doc.problem(
+                path,
+                "is required: this environment owns the account-and-region Bedrock settings, and the enforced "
+                "guardrail guards every model call in the account, also those that never pass through the "
+                "orchestration API",
+                "add enforced_guardrail: with prompt_attack, pii_entities, denied_topics, blocked_input_message "
+                "and blocked_output_message, or enforced_guardrail: {opt_out_reason: <why this account needs none>}",
+            )
+        )
+        return
+    spec: EnforcedGuardrailSpec | None = doc.field("enforced_guardrail")
+    if spec is None or not isinstance(raw, dict):
+        return
+    if spec.opted_out:
+        policy_fields = [f for f in EnforcedGuardrailSpec.POLICY_FIELDS if f in raw]
+        if policy_fields:
+            problems.append(
+                doc.problem(
+                    [*path, "opt_out_reason"],
+                    f"cannot be combined with a baseline policy ({', '.join(policy_fields)})",
+                    "either remove opt_out_reason to enforce the policy, or remove the policy fields to opt out",
+                )
+            )
+        reason = (spec.opt_out_reason or "").strip()
+        if len(reason) < MIN_OPT_OUT_REASON or reason.lower() in _PLACEHOLDER_REASONS:
+            problems.append(
+                doc.problem(
+                    [*path, "opt_out_reason"],
+                    f"must state why this account needs no enforced guardrail (at least {MIN_OPT_OUT_REASON} "
+                    "characters, no placeholder)",
+                    "write the reason a reviewer will read, e.g. which control guards direct Bedrock calls instead",
+                    value=spec.opt_out_reason,
+                )
+            )
+        return
+    for message in ("blocked_input_message", "blocked_output_message"):
+        if getattr(spec, message) is None:
+            problems.append(
+                doc.problem(
+                    [*path, message],
+                    "is required for a baseline policy: it is what a blocked caller gets back",
+                    f"add {message}: <text>",
+                )
+            )
+    _distinct_topics(doc, [*path, "denied_topics"], [t.name for t in spec.denied_topics], problems)
+
+
+def _distinct_topics(
+    doc: Document[Any], path: list[str | int], names: list[str], problems: list[Problem]
+) -> None:
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            doc.problem(path, "names a topic twice", "give every denied topic a distinct name", value=name)
+        )
+
+
+def _baseline_conflicts(
+    env_docs: Sequence[Document[EnvironmentDocument]],
+    contract_docs: Sequence[Document[ContractDocument]],
+    problems: list[Problem],
+) -> None:
+    """The enforced guardrail applies to every call in the account, the orchestrator's included, on top of
+    each use case's guardrail, and the stricter action wins: a baseline that BLOCKs a PII type a contract
+    enabled there ANONYMIZEs would block requests that contract is meant to answer."""
+    for env_doc in env_docs:
+        spec: EnforcedGuardrailSpec | None = env_doc.field("enforced_guardrail")
+        env_name = env_doc.field("name")
+        if spec is None or spec.opted_out or env_name is None:
+            continue
+        blocked = {entity for entity, action in spec.pii_entities.items() if action is SensitiveAction.BLOCK}
+        for contract_doc in contract_docs:
+            if env_name not in (contract_doc.field("environments") or ()):
+                continue
+            entities = contract_doc.field("guardrail", "sensitive_information", "pii_entities") or {}
+            for entity, action in entities.items():
+                if entity in blocked and action is SensitiveAction.ANONYMIZE:
+                    problems.append(
+                        env_doc.problem(
+                            ["enforced_guardrail", "pii_entities", entity.value],
+                            f"is BLOCK for every call in the account, but contract {contract_doc.field('id')} "
+                            f"({contract_doc.display}) anonymizes {entity.value} and expects such requests to be "
+                            "answered",
+                            f"use ANONYMIZE in the baseline, or BLOCK in {contract_doc.display}",
+                            value="BLOCK",
+                        )
+                    )
 
 
 def _logging_owners(docs: Sequence[Document[EnvironmentDocument]], problems: list[Problem]) -> None:
@@ -139,15 +253,7 @@ def _guardrail_rules(doc: Document[ContractDocument], problems: list[Problem]) -
                 )
             )
     names = [t.name for t in doc.field("guardrail", "denied_topics") or ()]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(
-            doc.problem(
-                ["guardrail", "denied_topics"],
-                "names a topic twice",
-                "give every denied topic a distinct name",
-                value=name,
-            )
-        )
+    _distinct_topics(doc, ["guardrail", "denied_topics"], names, problems)
 
 
 def _tier_rules(doc: Document[ContractDocument], problems: list[Problem]) -> None:
@@ -382,6 +488,7 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
     for env_doc in env_docs:
         problems.extend(env_doc.problems)
         _environment_rules(env_doc, problems)
+        _enforced_guardrail_rules(env_doc, problems)
     _duplicates(env_docs, "name", "environment", problems)
     _logging_owners(env_docs, problems)
     # Each environment's region by name, None where the file's name or region has a problem of its own:
@@ -408,6 +515,7 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
         for env_name, contract in _contract_rules(contract_doc, root, regions, catalog, problems):
             resolved[env_name].append(contract)
     _duplicates(contract_docs, "id", "contract", problems)
+    _baseline_conflicts(env_docs, contract_docs, problems)
 
     if problems:
         raise ConfigError(problems)

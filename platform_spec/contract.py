@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from platform_spec.fields import Spec, spec
 
@@ -48,6 +48,14 @@ class ContentFilterType(StrEnum):
 class SensitiveAction(StrEnum):
     BLOCK = "BLOCK"
     ANONYMIZE = "ANONYMIZE"
+
+
+class ContentGuarding(StrEnum):
+    """How an enforced guardrail treats content in a request (SelectiveContentGuarding): ``SELECTIVE``
+    evaluates only what the caller tags for guarding, ``COMPREHENSIVE`` evaluates everything."""
+
+    SELECTIVE = "SELECTIVE"
+    COMPREHENSIVE = "COMPREHENSIVE"
 
 
 class CallerHistory(StrEnum):
@@ -241,6 +249,108 @@ class GuardrailPolicy:
 
 
 @spec
+class ContentGuardingSettings:
+    """What an enforced guardrail evaluates, per part of a request."""
+
+    messages: Annotated[ContentGuarding, Spec("(COMPREHENSIVE) User messages.")] = (
+        ContentGuarding.COMPREHENSIVE
+    )
+    system: Annotated[ContentGuarding, Spec("(SELECTIVE) System prompts.")] = ContentGuarding.SELECTIVE
+
+
+@spec
+class BaselineGuardrailPolicy(GuardrailPolicy):
+    """An enforced baseline: only the prompt-attack filter it states, no platform defaults on top (it
+    applies to every call in the account, so it is kept narrow)."""
+
+    def filters(self) -> tuple[ContentFilter, ...]:
+        return tuple(
+            ContentFilter(type=filter_type, input_strength=setting.input, output_strength=setting.output)
+            for filter_type, setting in self.content_filters.items()
+        )
+
+
+@spec
+class EnforcedGuardrailSpec:
+    """The account-level enforced guardrail Bedrock applies to every model call in the account and region,
+    on top of each use case's own guardrail. Required in the environment that owns the account-and-region
+    settings, not allowed elsewhere. Either a baseline policy (prompt_attack, pii_entities, denied_topics,
+    blocked messages) or opt_out_reason alone."""
+
+    opt_out_reason: Annotated[
+        str | None,
+        Spec(
+            "Set no enforced guardrail, for this stated reason (at least 20 characters). The review pack shows it "
+            "as needing attention.",
+            max_length=500,
+        ),
+    ] = None
+    prompt_attack: Annotated[
+        Literal["MEDIUM", "HIGH"] | None, Spec("Prompt-attack filter strength on input. Default HIGH.")
+    ] = None
+    pii_entities: Annotated[
+        Mapping[PiiEntityType, SensitiveAction],
+        Spec(
+            "Bedrock PII entity type (AWS_SECRET_KEY, US_SOCIAL_SECURITY_NUMBER, ...) to action, for every call."
+        ),
+    ] = field(default_factory=lambda: MappingProxyType({}))
+    denied_topics: Annotated[
+        tuple[DeniedTopic, ...],
+        Spec("Topics the organization denies in every call in the account.", max_length=30),
+    ] = ()
+    blocked_input_message: Annotated[
+        str | None,
+        Spec("What a caller gets back when the baseline blocks its input.", min_length=1, max_length=500),
+    ] = None
+    blocked_output_message: Annotated[
+        str | None,
+        Spec(
+            "What a caller gets back when the baseline blocks the model's output.",
+            min_length=1,
+            max_length=500,
+        ),
+    ] = None
+    content_guarding: Annotated[
+        ContentGuardingSettings,
+        Spec(
+            "What the baseline evaluates: SELECTIVE only content the caller tags, COMPREHENSIVE everything."
+        ),
+    ] = field(default_factory=ContentGuardingSettings)
+
+    #: The fields that make a baseline policy (as opposed to an opt-out).
+    POLICY_FIELDS: ClassVar[tuple[str, ...]] = (
+        "prompt_attack",
+        "pii_entities",
+        "denied_topics",
+        "blocked_input_message",
+        "blocked_output_message",
+    )
+
+    @property
+    def opted_out(self) -> bool:
+        return self.opt_out_reason is not None
+
+    def policy(self) -> BaselineGuardrailPolicy | None:
+        """The baseline as a guardrail policy (``None`` when opted out)."""
+        if self.opted_out:
+            return None
+        return BaselineGuardrailPolicy(
+            content_filters=MappingProxyType(
+                {
+                    ContentFilterType.PROMPT_ATTACK: FilterSetting(
+                        input=FilterStrength(self.prompt_attack or FilterStrength.HIGH.value),
+                        output=FilterStrength.NONE,
+                    )
+                }
+            ),
+            denied_topics=self.denied_topics,
+            sensitive_information=SensitiveInformation(pii_entities=self.pii_entities),
+            blocked_input_message=self.blocked_input_message or "",
+            blocked_output_message=self.blocked_output_message or "",
+        )
+
+
+@spec
 class ModelTier:
     """A cheaper route for requests that meet every condition (classify-then-route)."""
 
@@ -313,6 +423,8 @@ class LoggingRule:
     ]
     images: Annotated[bool, Spec("Whether image data may be delivered to invocation logs.")] = False
     embeddings: Annotated[bool, Spec("Whether embedding data may be delivered to invocation logs.")] = False
+    video: Annotated[bool, Spec("Whether video data may be delivered to invocation logs.")] = False
+    audio: Annotated[bool, Spec("Whether audio data may be delivered to invocation logs.")] = False
 
 
 @spec

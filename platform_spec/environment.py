@@ -13,6 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Literal
 
+from platform_spec.contract import EnforcedGuardrailSpec
 from platform_spec.fields import Spec, spec
 
 #: The retention periods CloudWatch Logs accepts, in days.
@@ -133,6 +134,7 @@ class EnvironmentDocument:
         ),
     ]
     notifications: NotificationTargets = field(default_factory=NotificationTargets)
+    enforced_guardrail: EnforcedGuardrailSpec | None = None
     reserved_concurrency: Annotated[
         int,
         Spec(

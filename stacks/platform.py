@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from bedrock_constructs.nag import add_nag_packs
+from compliance.gate import add_gate
 from platform_config.model import EnvironmentConfig, PlatformConfig
 from platform_config.naming import pascal
 from stacks.platform_stack import PlatformStack
@@ -37,8 +38,11 @@ class EnvironmentStage(cdk.Stage):
 def build_platform(
     app: cdk.App, config: PlatformConfig, *, compliance_checks: bool = True
 ) -> dict[str, EnvironmentStage]:
-    """Add every environment to ``app`` and, unless disabled, every cdk-nag pack."""
+    """Add every environment to ``app`` and, unless disabled, the whole compliance gate: every cdk-nag
+    pack and this project's own rules with cfn-lint (``compliance.gate``), all CDK policy-validation
+    plugins, so that every synth (and so every deploy) applies them."""
     stages = {env.name: EnvironmentStage(app, env, config) for env in config.environments}
     if compliance_checks:
         add_nag_packs(app)
+        add_gate(app)
     return stages

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 
+from bedrock_constructs.guardrail import EnforcedGuardrail
 from bedrock_constructs.invocation_logging import InvocationLogging
 from bedrock_constructs.monitoring import (
     LogDeliveryAlarm,
@@ -16,6 +17,7 @@ from bedrock_constructs.monitoring import (
 from bedrock_constructs.orchestration_api import OrchestrationApi
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
+from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
 from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
 from platform_config.naming import pascal
 
@@ -29,9 +31,9 @@ def removal_policy(environment: EnvironmentConfig) -> cdk.RemovalPolicy:
 
 
 class PlatformStack(cdk.Stack):
-    """Invocation logging (where this environment owns it); per enabled contract its guardrail,
-    inference profiles, alarms, budget and dashboard row; the environment's notification topic and
-    dashboard."""
+    """The account-and-region settings (invocation logging and the enforced guardrail, where this
+    environment owns them); per enabled contract its guardrail, inference profiles, alarms, budget and
+    dashboard row; the environment's notification topic and dashboard; the orchestration API."""
 
     def __init__(
         self,
@@ -46,7 +48,7 @@ class PlatformStack(cdk.Stack):
         self.environment_config = environment
         self.invocation_logging: InvocationLogging | None = None
         if environment.owns_invocation_logging:
-            # Bedrock's text delivery is account-wide: it is on only if every use case here allows it.
+            # Every delivery flag is account-wide: each is on only if every use case here allows it.
             self.invocation_logging = InvocationLogging(
                 self,
                 "InvocationLogging",
@@ -55,11 +57,33 @@ class PlatformStack(cdk.Stack):
                 text_data=bool(contracts) and all(c.logging.prompts_and_responses for c in contracts),
                 image_data=bool(contracts) and all(c.logging.images for c in contracts),
                 embedding_data=bool(contracts) and all(c.logging.embeddings for c in contracts),
+                video_data=bool(contracts) and all(c.logging.video for c in contracts),
+                audio_data=bool(contracts) and all(c.logging.audio for c in contracts),
             )
             cdk.CfnOutput(self, "InvocationLogBucketName", value=self.invocation_logging.bucket.bucket_name)
             cdk.CfnOutput(
                 self, "InvocationLogGroupName", value=self.invocation_logging.log_group.log_group_name
             )
+
+        # The other account-and-region setting: the baseline guardrail Bedrock enforces on every call.
+        self.enforced_guardrail: EnforcedGuardrail | None = None
+        enforced = environment.enforced_guardrail
+        baseline = enforced.policy() if enforced is not None else None
+        if enforced is not None and baseline is not None:
+            self.enforced_guardrail = EnforcedGuardrail(
+                self,
+                "EnforcedGuardrail",
+                guardrail_name=f"{environment.name}-enforced-baseline",
+                policy=baseline,
+                messages=enforced.content_guarding.messages,
+                system=enforced.content_guarding.system,
+            )
+            cdk.CfnOutput(
+                self, "EnforcedGuardrailVersion", value=self.enforced_guardrail.guardrail.guardrail_version
+            )
+        elif enforced is not None:
+            # Recorded in the template, where the gate and the review pack read it.
+            self.add_metadata(ENFORCED_GUARDRAIL_OPT_OUT, {"opt_out_reason": enforced.opt_out_reason})
 
         self.notifications = NotificationTopic(
             self,
@@ -121,3 +145,6 @@ class PlatformStack(cdk.Stack):
                 dashboard=self.dashboard,
             )
             cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
+            if self.enforced_guardrail is not None:
+                # Every call the orchestrator makes is also guarded by the enforced baseline.
+                self.enforced_guardrail.grant_apply(self.api.function)

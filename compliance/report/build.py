@@ -413,8 +413,89 @@ def _bedrock(facts: EnvironmentFacts) -> Section:
     for guardrail in facts.guardrails:
         guardrails.add(_guardrail_section(guardrail))
     section.add(guardrails)
+    section.add(_enforced_guardrail_section(facts))
     section.add(_logging_section(facts))
     return section
+
+
+def _enforced_guardrail_section(facts: EnvironmentFacts) -> Section:
+    sub = Section("bedrock-enforced-section", "Account-level enforced guardrail")
+    sub.add(
+        Paragraph(
+            "Bedrock applies this guardrail to every model call in the account and region, including calls that "
+            "never pass through the orchestration API, on top of any guardrail the caller names (the stricter "
+            "action wins). It is set by the environment that owns the account-and-region settings "
+            "(owns_invocation_logging), from the environment file's enforced_guardrail section."
+        )
+    )
+    table = Table("bedrock-enforced", ["Stack", "Setting", "Value"], empty="")
+    for enforced in facts.enforced_guardrails:
+        guardrail = enforced.guardrail
+        attack = guardrail.strength("PROMPT_ATTACK", "input") if guardrail else "unknown"
+        rows: list[tuple[str, Cell]] = [
+            ("configuration", code(enforced.logical_id)),
+            (
+                "guardrail",
+                code(
+                    f"{guardrail.name} ({guardrail.logical_id})" if guardrail else "not in this environment"
+                ),
+            ),
+            (
+                "enforced version",
+                code(
+                    enforced.version,
+                    flag=OK if enforced.published else BAD,
+                    badge="" if enforced.published else "NOT PUBLISHED",
+                ),
+            ),
+            ("prompt attack (input)", cell(attack, flag=OK if attack in ("MEDIUM", "HIGH") else BAD)),
+            (
+                "PII",
+                code(
+                    "\n".join(f"{entity}: {action}" for entity, action in guardrail.pii) if guardrail else ""
+                )
+                if guardrail and guardrail.pii
+                else cell("none"),
+            ),
+            (
+                "denied topics",
+                cell(
+                    "\n".join(name for name, *_ in guardrail.topics)
+                    if guardrail and guardrail.topics
+                    else "none"
+                ),
+            ),
+            ("user messages evaluated", cell(enforced.messages or "service default")),
+            ("system prompts evaluated", cell(enforced.system or "service default")),
+        ]
+        table.rows.extend([code(enforced.stack), cell(name), value] for name, value in rows)
+    for opt_out in facts.enforced_guardrail_opt_outs:
+        table.rows.append(
+            [
+                code(opt_out.stack),
+                cell("opted out"),
+                cell(opt_out.reason or "no reason recorded", flag=BAD, badge="OPTED OUT"),
+            ]
+        )
+    if not table.rows:
+        owns = bool(facts.invocation_logging)
+        table.rows.append(
+            [
+                cell("-"),
+                cell("enforced guardrail"),
+                cell(
+                    "none: this environment owns the account-and-region settings but sets no enforced guardrail"
+                    if owns
+                    else "set by another environment of this account and region (the owner of invocation logging)",
+                    flag=BAD if owns else None,
+                ),
+            ]
+        )
+    sub.add(table)
+    for enforced in facts.enforced_guardrails:
+        if enforced.guardrail is not None:
+            sub.add(_guardrail_section(enforced.guardrail))
+    return sub
 
 
 def _guardrail_section(guardrail: Guardrail) -> Section:
@@ -498,7 +579,8 @@ def _guardrail_section(guardrail: Guardrail) -> Section:
 
 def _flag_bool(value: bool | None, on_is_bad: bool = False) -> Cell:
     if value is None:
-        return cell("not set (off)")
+        # An account-wide flag left out of the call is left to the service default.
+        return cell("not set: service default", flag=BAD, badge="NOT STATED")
     return cell("on" if value else "off", flag=(WARN if value and on_is_bad else None))
 
 
@@ -571,7 +653,7 @@ def _logging_section(facts: EnvironmentFacts) -> Section:
         ]
         rows.extend(
             (f"{kind} data delivery", _flag_bool(item.delivery.get(kind), on_is_bad=kind == "text"))
-            for kind in ("text", "image", "embedding", "video")
+            for kind in ("text", "image", "embedding", "video", "audio")
         )
         rows.append(("on stack deletion", code(item.on_delete)))
         table.rows.extend([rid, cell(name), value] for name, value in rows)

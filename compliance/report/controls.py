@@ -81,6 +81,20 @@ def _rule(name: str) -> Check:
     return check
 
 
+def _enforced_guardrail(facts: EnvironmentFacts) -> tuple[str, str]:
+    """The rule's findings, and an opt-out fails too: it needs a reviewer's decision."""
+    status, detail = _rule("BEDROCK-ENFORCED-GUARDRAIL")(facts)
+    if status != PASS:
+        return status, detail
+    if facts.enforced_guardrail_opt_outs:
+        reasons = "; ".join(f"{o.stack}: {o.reason}" for o in facts.enforced_guardrail_opt_outs)
+        return FAIL, f"opted out of the enforced guardrail ({reasons}): needs a reviewer's decision"
+    if facts.enforced_guardrails:
+        versions = ", ".join(f"{e.logical_id} on {e.version}" for e in facts.enforced_guardrails)
+        return PASS, f"enforced: {versions}"
+    return PASS, "set by the environment of this account and region that owns the account-level settings"
+
+
 def _cdk_nag(facts: EnvironmentFacts) -> tuple[str, str]:
     if not all(p.ran for p in facts.nag):
         return NOT_RUN, "validation-report.json is missing: synth did not run the cdk-nag plugins"
@@ -295,6 +309,31 @@ CHECKS: dict[str, tuple[str, Check]] = {
         _rule("BEDROCK-INVOCATION-LOGGING"),
     ),
     "ALARM-ACTIONS": ("every alarm notifies on ALARM and OK", _rule("ALARM-ACTIONS")),
+    "ALARM-DELIVERY": (
+        "topic and key policies let CloudWatch and Budgets deliver every notification",
+        _rule("ALARM-DELIVERY"),
+    ),
+    "BEDROCK-MODEL-VIA-PROFILE": (
+        "foundation models invocable only through the cost-tagged profiles",
+        _rule("BEDROCK-MODEL-VIA-PROFILE"),
+    ),
+    "BEDROCK-LOGGING-FLAGS": (
+        "every invocation logging delivery flag stated",
+        _rule("BEDROCK-LOGGING-FLAGS"),
+    ),
+    "BEDROCK-ENFORCED-GUARDRAIL": (
+        "an account-level enforced guardrail on a published version (or a stated opt-out)",
+        _enforced_guardrail,
+    ),
+    "RETAINED-FIXED-NAME": (
+        "no retained resource with a fixed physical name",
+        _rule("RETAINED-FIXED-NAME"),
+    ),
+    "APIGW-EXECUTION-LOGS": (
+        "API execution logs go to an owned, encrypted log group with retention",
+        _rule("APIGW-EXECUTION-LOGS"),
+    ),
+    "NAG-COVERAGE": ("no resource escapes the cdk-nag packs", _rule("NAG-COVERAGE")),
     "GUARDRAIL-CONTENT-FILTERS": (
         "harm filters at MEDIUM or HIGH on input and output",
         _guardrails_all(

@@ -11,6 +11,7 @@ normalized away so that only real differences remain.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -321,9 +322,14 @@ _NONE = _NoResource()
 def _grant_index(
     facts: EnvironmentFacts, normalize: Callable[[str], str], ids: dict[str, str] | None = None
 ) -> dict[tuple[str, str, str, str, str], Grant]:
+    """Every grant by (holder, effect, principal, action, resource). Several statements may allow the same
+    action on the same resource under different conditions (a model reached through either of two
+    profiles); IAM allows the request if any of them holds, so their conditions are kept together as
+    alternatives, joined by " OR " (an unconditioned grant makes them moot)."""
     grants: list[Grant] = [g for p in facts.principals for g in p.grants()]
     grants.extend(g for s in facts.resource_policies for g in s.grants())
-    index = {}
+    index: dict[tuple[str, str, str, str, str], Grant] = {}
+    alternatives: dict[tuple[str, str, str, str, str], set[str]] = {}
     for grant in grants:
         holder = (ids or {}).get(grant.holder, grant.holder)
         normalized = Grant(
@@ -335,8 +341,25 @@ def _grant_index(
             grant.source,
             normalize(grant.principal),
         )
-        index[(holder, *normalized.key)] = normalized
+        key = (holder, *normalized.key)
+        conditions = alternatives.setdefault(key, set())
+        conditions.add(normalized.condition)
+        merged = "" if "" in conditions else _OR.join(sorted(conditions))
+        index[key] = dataclasses.replace(normalized, condition=merged)
     return index
+
+
+_OR = " OR "
+
+
+def _condition_change(before: str, after: str) -> str:
+    """How the conditions of the same grant changed: fewer alternatives narrow it, more widen it."""
+    old, new = set(before.split(_OR)) if before else {""}, set(after.split(_OR)) if after else {""}
+    if "" in new:
+        return "widened"
+    if "" in old or new < old:
+        return "narrowed"
+    return "widened" if new > old else "changed"
 
 
 def _describe_grant(grant: Grant) -> str:
@@ -366,7 +389,7 @@ def _permission_changes(
         a, b = then.get(key), now.get(key)
         if a and b:
             if a.condition != b.condition:
-                kind = "widened" if a.condition and not b.condition else "changed"
+                kind = _condition_change(a.condition, b.condition)
                 yield Change(
                     "permissions",
                     b.holder,

@@ -27,6 +27,7 @@ from compliance.report.cfn import (
     ref_target,
     render_value,
 )
+from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, INVOCATION_LOGGING_TYPE
 from platform_config.naming import pascal
 from platform_spec.fields import SpecError
 from platform_spec.runtime import RUNTIME_CONFIG_FILE, read_runtime_config
@@ -54,7 +55,8 @@ STATEFUL_TYPES = frozenset(
 )
 PRINCIPAL_TYPES = ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
 ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
-LOGGING_TYPE = "Custom::BedrockModelInvocationLogging"
+LOGGING_TYPE = INVOCATION_LOGGING_TYPE
+ENFORCED_GUARDRAIL_TYPE = "AWS::Bedrock::EnforcedGuardrailConfiguration"
 GEOGRAPHIES = ("us-gov", "us", "eu", "apac", "au", "jp", "ca", "global")
 _MODEL_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:(?P<region>[^:]*):(?P<account>[^:]*):(?P<kind>[a-z-]+)/(?P<id>.+)$"
@@ -205,6 +207,25 @@ class Guardrail:
 
 
 @dataclass(frozen=True)
+class EnforcedGuardrail:
+    """The account-level enforced guardrail a stack sets (AWS::Bedrock::EnforcedGuardrailConfiguration)."""
+
+    stack: str
+    logical_id: str
+    guardrail: Guardrail | None  # the baseline guardrail, when it is defined in this environment
+    version: str  # rendered GuardrailVersion: a GuardrailVersion's <Id.Version>, or a literal
+    published: bool  # the version is a published GuardrailVersion of that guardrail (or a number)
+    messages: str  # SelectiveContentGuarding: SELECTIVE / COMPREHENSIVE ("" when not set)
+    system: str
+
+
+@dataclass(frozen=True)
+class EnforcedGuardrailOptOut:
+    stack: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class InvocationLogging:
     stack: str
     logical_id: str
@@ -215,7 +236,7 @@ class InvocationLogging:
     large_data_prefix: str
     log_group: str | None
     role: str | None
-    delivery: dict[str, bool | None]  # text / image / embedding / video -> enabled
+    delivery: dict[str, bool | None]  # text / image / embedding / video / audio -> enabled
     bucket_expiration_days: int | None
     bucket_noncurrent_days: int | None
     log_retention_days: int | None
@@ -324,6 +345,9 @@ class EnvironmentFacts:
     runtime: list[RuntimeUseCase] = field(default_factory=list)
     acknowledgments: list[tuple[Acknowledgment, tuple[str, ...]]] = field(default_factory=list)
     lint_ignores: list[LintIgnore] = field(default_factory=list)
+    #: The account-level enforced guardrail (not in ``guardrails``, which are the use cases').
+    enforced_guardrails: list[EnforcedGuardrail] = field(default_factory=list)
+    enforced_guardrail_opt_outs: list[EnforcedGuardrailOptOut] = field(default_factory=list)
 
     @property
     def by_id(self) -> dict[str, Resource]:
@@ -435,7 +459,15 @@ def collect(
     by_id = facts.by_id
     facts.principals = _principals(resources, by_id)
     facts.resource_policies = _resource_policies(resources)
-    facts.guardrails = _guardrails(resources)
+    all_guardrails = _guardrails(resources)
+    facts.enforced_guardrails = _enforced_guardrails(resources, all_guardrails)
+    enforced_ids = {e.guardrail.logical_id for e in facts.enforced_guardrails if e.guardrail}
+    facts.guardrails = [g for g in all_guardrails if g.logical_id not in enforced_ids]
+    facts.enforced_guardrail_opt_outs = [
+        EnforcedGuardrailOptOut(stack.name, str(opt_out.get("opt_out_reason", "")))
+        for stack in env_stacks
+        if isinstance(opt_out := (stack.template.get("Metadata") or {}).get(ENFORCED_GUARDRAIL_OPT_OUT), dict)
+    ]
     facts.profiles = _profiles(resources, facts.principals)
     facts.invocation_logging = _invocation_logging(resources, by_id)
     facts.protection = _protection(resources, facts.resource_policies)
@@ -799,6 +831,33 @@ def _guardrails(resources: Sequence[Resource]) -> list[Guardrail]:
     return guardrails
 
 
+def _enforced_guardrails(
+    resources: Sequence[Resource], guardrails: Sequence[Guardrail]
+) -> list[EnforcedGuardrail]:
+    by_id = {g.logical_id: g for g in guardrails}
+    kinds = {r.logical_id: r.type for r in resources}
+    found = []
+    for resource in resources:
+        if resource.type != ENFORCED_GUARDRAIL_TYPE:
+            continue
+        props = resource.properties
+        version = props.get("GuardrailVersion")
+        guarding = props.get("SelectiveContentGuarding") or {}
+        found.append(
+            EnforcedGuardrail(
+                stack=resource.stack,
+                logical_id=resource.logical_id,
+                guardrail=by_id.get(ref_target(props.get("GuardrailIdentifier")) or ""),
+                version=render_value(version),
+                published=kinds.get(ref_target(version) or "") == "AWS::Bedrock::GuardrailVersion"
+                or (isinstance(version, str) and version.isdigit() and version != "0"),
+                messages=str(guarding.get("Messages", "")),
+                system=str(guarding.get("System", "")),
+            )
+        )
+    return found
+
+
 def _lifecycle_days(bucket: Resource | None) -> tuple[int | None, int | None]:
     if bucket is None:
         return None, None
@@ -879,7 +938,7 @@ def _invocation_logging(resources: Sequence[Resource], by_id: dict[str, Resource
                 role=target(cloudwatch.get("roleArn")),
                 delivery={
                     kind: logging_config.get(f"{kind}DataDeliveryEnabled")
-                    for kind in ("text", "image", "embedding", "video")
+                    for kind in ("text", "image", "embedding", "video", "audio")
                 },
                 bucket_expiration_days=expiration,
                 bucket_noncurrent_days=noncurrent,
@@ -923,7 +982,8 @@ def _protection(resources: Sequence[Resource], policies: Sequence[Statement]) ->
     auto_delete = {
         ref_target(r.properties.get("BucketName")): r.logical_id
         for r in resources
-        if r.type == "Custom::S3AutoDeleteObjects"
+        # aws-cdk-lib's auto_delete_objects provider, or this project's EmptyBucketsOnDelete
+        if r.type in ("Custom::S3AutoDeleteObjects", "Custom::EmptyBucketOnDelete")
     }
     found = []
     for resource in resources:

@@ -1,8 +1,9 @@
-"""cfn-lint over an environment's templates (``compliance.check.cfn_lint``), one process per stack.
+"""cfn-lint over templates, one process per CPU: used by the compliance gate at synth and by the review pack.
 
-cfn-lint is CPU-bound and takes about a second per template, so each stack is linted by its own
-``python -m compliance.report.lint`` process (plain subprocesses: no multiprocessing, which would re-import
-the caller's main module). The result is exactly ``compliance.check.cfn_lint(stack)``.
+cfn-lint is CPU-bound and takes about three seconds per template of this app, so the stacks are split into
+one batch per CPU, each linted by its own ``python -m compliance.report.lint`` process (plain subprocesses:
+no multiprocessing, which would re-import the caller's main module). Every error and warning is a
+:class:`LintFinding` on the resource it is about.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from compliance.assembly import StackTemplate
-from compliance.check import cfn_lint
 
 #: Where ``bedrock_constructs.lint.ignore_cfn_lint_check`` records why a check is ignored (template
 #: resource ``Metadata``). Kept here so reading a report does not import aws-cdk-lib.
@@ -23,21 +24,52 @@ REASONS_KEY = "bedrock-platform:cfn-lint"
 _ROOT = Path(__file__).resolve().parents[2]
 
 
+@dataclass(frozen=True)
+class LintFinding:
+    check: str  # "W3005"
+    message: str
+    line: int
+    resource: str  # the logical ID the finding is about, "-" for the template as a whole
+
+    def render(self, stack: str) -> str:
+        return f"{stack}: {self.check} {self.message} (line {self.line})"
+
+
+def lint_template(stack: StackTemplate) -> list[LintFinding]:
+    """cfn-lint's errors and warnings for one template, linted for the stack's own region."""
+    from cfnlint.api import ManualArgs, lint_file
+
+    findings = []
+    for match in lint_file(Path(stack.path), config=ManualArgs(regions=[stack.region])):
+        path = list(getattr(match, "path", None) or [])
+        resource = str(path[1]) if len(path) > 1 and path[0] == "Resources" else "-"
+        findings.append(LintFinding(match.rule.id, str(match.message), int(match.linenumber), resource))
+    return findings
+
+
+def cfn_lint(stack: StackTemplate) -> list[str]:
+    """cfn-lint's errors and warnings for one template, as text lines naming the stack."""
+    return [finding.render(stack.name) for finding in lint_template(stack)]
+
+
 class LintRun:
     """cfn-lint running on some stacks; :meth:`wait` collects the findings.
 
     The stacks are split into one batch per CPU: the first batch is linted in this process when
     :meth:`wait` is called, the others by ``python -m compliance.report.lint`` worker processes started
-    right away (plain subprocesses: multiprocessing would re-import the caller's main module).
+    right away (plain subprocesses: multiprocessing would re-import the caller's main module). With
+    ``in_process=False`` every batch goes to a worker, so this process is free for other work meanwhile.
     """
 
-    def __init__(self, stacks: Sequence[StackTemplate], *, parallel: bool = True) -> None:
+    def __init__(
+        self, stacks: Sequence[StackTemplate], *, parallel: bool = True, in_process: bool = True
+    ) -> None:
         self.stacks = list(stacks)
         batches = max(1, min(len(self.stacks), os.cpu_count() or 1)) if parallel else 1
-        self.local = self.stacks[::batches]
+        self.local = self.stacks[::batches] if in_process else []
         self.workers: list[tuple[list[StackTemplate], subprocess.Popen[str]]] = []
         pythonpath = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
-        for offset in range(1, batches):
+        for offset in range(1 if in_process else 0, batches):
             batch = self.stacks[offset::batches]
             command = [sys.executable, "-m", "compliance.report.lint"]
             for stack in batch:
@@ -55,15 +87,22 @@ class LintRun:
                 )
             )
 
-    def wait(self) -> dict[str, list[str]]:
+    def findings(self) -> dict[str, list[LintFinding]]:
         """Findings by stack name (each template linted for its stack's own region), in stack order."""
-        results = {stack.name: cfn_lint(stack) for stack in self.local}
+        results = {stack.name: lint_template(stack) for stack in self.local}
         for batch, worker in self.workers:
             out, err = worker.communicate()
             if worker.returncode != 0:
                 raise RuntimeError(f"cfn-lint of {[s.name for s in batch]} failed: {err.strip()[-2000:]}")
-            results.update({name: [str(line) for line in lines] for name, lines in json.loads(out).items()})
+            for name, records in json.loads(out).items():
+                results[name] = [LintFinding(**record) for record in records]
         return {stack.name: results[stack.name] for stack in self.stacks}
+
+    def wait(self) -> dict[str, list[str]]:
+        """Findings by stack name as text lines (:func:`cfn_lint`), in stack order."""
+        return {
+            name: [finding.render(name) for finding in findings] for name, findings in self.findings().items()
+        }
 
 
 def lint_stacks(stacks: Sequence[StackTemplate], *, parallel: bool = True) -> dict[str, list[str]]:
@@ -76,7 +115,7 @@ def _main(argv: list[str]) -> int:
     results = {}
     for template, region, name in zip(argv[0::3], argv[1::3], argv[2::3], strict=True):
         stack = StackTemplate(name=name, account="", region=region, path=Path(template), template={})
-        results[name] = cfn_lint(stack)
+        results[name] = [asdict(finding) for finding in lint_template(stack)]
     print(json.dumps(results))
     return 0
 

@@ -1,4 +1,5 @@
-"""A Bedrock guardrail and its published version, built from a contract's guardrail policy."""
+"""A Bedrock guardrail and its published version, built from a contract's guardrail policy; and the
+account-level enforced guardrail built on one."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
-from platform_spec.contract import MINIMUM_FILTER_STRENGTH, ContentFilterType, GuardrailPolicy
+from platform_spec.contract import (
+    MINIMUM_FILTER_STRENGTH,
+    ContentFilterType,
+    ContentGuarding,
+    GuardrailPolicy,
+)
 
 METRIC_NAMESPACE = "AWS/Bedrock/Guardrails"
 
@@ -195,3 +201,59 @@ class Guardrail(Construct):
         self, *, statistic: str = "p95", period: cdk.Duration | None = None, label: str | None = None
     ) -> cloudwatch.Metric:
         return self.metric("InvocationLatency", statistic=statistic, period=period, label=label)
+
+
+class EnforcedGuardrail(Construct):
+    """An account-level enforced guardrail: a ``Guardrail`` with a published version, and the
+    ``AWS::Bedrock::EnforcedGuardrailConfiguration`` that makes Bedrock apply that version to every model
+    call in the account and region, on top of any guardrail the caller names (the stricter action wins).
+
+    It guards calls that never pass through the orchestration API. It is one setting per account and
+    region: create it only in the stack that owns the account-and-region settings. Reference:
+    https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-enforcements.html and
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-bedrock-enforcedguardrailconfiguration.html
+    (``GuardrailVersion`` must be numeric, never DRAFT).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        guardrail_name: str,
+        policy: GuardrailPolicy,
+        messages: ContentGuarding = ContentGuarding.COMPREHENSIVE,
+        system: ContentGuarding = ContentGuarding.SELECTIVE,
+        description: str | None = None,
+        kms_key: kms.IKey | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.guardrail = Guardrail(
+            self,
+            "Guardrail",
+            guardrail_name=guardrail_name,
+            policy=policy,
+            kms_key=kms_key,
+            description=description
+            or "Account-level baseline, enforced on every Bedrock call in the account",
+            tags=tags,
+        )
+        self.configuration = bedrock.CfnEnforcedGuardrailConfiguration(
+            self,
+            "Configuration",
+            guardrail_identifier=self.guardrail.guardrail_arn,
+            guardrail_version=self.guardrail.guardrail_version,
+            selective_content_guarding=bedrock.CfnEnforcedGuardrailConfiguration.SelectiveContentGuardingProperty(
+                messages=messages.value, system=system.value
+            ),
+        )
+        self.messages = messages
+        self.system = system
+
+    def grant_apply(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``bedrock:ApplyGuardrail`` on the enforced guardrail. Whether Bedrock refuses a model call from
+        a principal without it is not documented in a way that can be tested offline; every caller in the
+        account that should keep working through the baseline is granted it (``PlatformStack`` grants the
+        orchestrator)."""
+        return self.guardrail.grant_apply(grantee)

@@ -16,6 +16,8 @@ from platform_config.model import ModelSource, ModelSourceKind
 REQUIRED_COST_TAGS = ("cost-center", "team", "application", "environment", "use-case")
 METRIC_NAMESPACE = "AWS/Bedrock"
 INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+#: The request context key that names the inference profile a model is invoked through.
+PROFILE_CONDITION_KEY = "bedrock:InferenceProfileArn"
 
 
 def foundation_model_arns(source: ModelSource, partition: str = "aws") -> list[str]:
@@ -94,17 +96,49 @@ class ApplicationInferenceProfile(Construct):
     # ----------------------------------------------------------------- permissions
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Invoke (and stream) through this profile only.
+        """Invoke (and stream) through this profile only, never around it.
 
-        Covers the profile itself, the system-defined cross-region profile it copies (if any), and the
-        foundation model in every region that profile can route to: exactly what Bedrock authorizes on a
-        profile call, nothing on ``inference-profile/*`` or ``foundation-model/*``.
+        Three statements, following the Bedrock user guide's inference-profile prerequisites
+        (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html):
+
+        - the application profile itself, with no condition;
+        - the system-defined cross-Region profile it copies (if any), only when the request's
+          ``bedrock:InferenceProfileArn`` is this application profile, so nobody can call the
+          cross-Region profile directly and bypass this profile's cost tags;
+        - the foundation model in every Region the source can route to (and the Region-less ARN of a
+          global profile), only when ``bedrock:InferenceProfileArn`` names this profile or the
+          system-defined profile it copies: a direct model call carries no such key and is refused.
+
+        Which of the two profile ARNs Bedrock puts into ``bedrock:InferenceProfileArn`` when it
+        authorizes the models behind an application profile that copies a cross-Region profile, and
+        whether it authorizes that cross-Region profile at all, is not documented and cannot be tested
+        offline; naming both keeps every route working either way, and a direct call of the
+        cross-Region profile is still refused by the second statement.
         """
-        resources = [self.profile_arn, *self.foundation_model_arns]
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=[self.profile_arn]
+        )
+        through_this_profile = {"ArnEquals": {PROFILE_CONDITION_KEY: self.profile_arn}}
+        profiles = [self.profile_arn]
         if self.source.kind is ModelSourceKind.CROSS_REGION_PROFILE:
-            resources.insert(1, self.source_arn)
-        return iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=resources
+            grant = grant.combine(
+                iam.Grant.add_to_principal(
+                    grantee=grantee,
+                    actions=list(INVOKE_ACTIONS),
+                    resource_arns=[self.source_arn],
+                    conditions=through_this_profile,
+                )
+            )
+            profiles.append(self.source_arn)
+        return grant.combine(
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=list(INVOKE_ACTIONS),
+                resource_arns=self.foundation_model_arns,
+                conditions={
+                    "ArnEquals": {PROFILE_CONDITION_KEY: profiles if len(profiles) > 1 else profiles[0]}
+                },
+            )
         )
 
     # ----------------------------------------------------------------- metrics

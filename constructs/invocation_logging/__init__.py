@@ -17,8 +17,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 
 from bedrock_constructs import keys
+from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
-from bedrock_constructs.nag import acknowledge_all
+from bedrock_constructs.nag import acknowledge_all, logical_ref
 from bedrock_constructs.retention import log_retention
 from constructs import Construct
 
@@ -73,6 +74,8 @@ class InvocationLogging(Construct):
         text_data: bool = False,
         image_data: bool = False,
         embedding_data: bool = False,
+        video_data: bool = False,
+        audio_data: bool = False,
         encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -116,7 +119,6 @@ class InvocationLogging(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[_expire_after(days)],
             removal_policy=removal_policy,
-            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
         acknowledge_all(
             self.access_logs_bucket,
@@ -152,7 +154,6 @@ class InvocationLogging(Construct):
             server_access_logs_prefix="invocation-log-bucket/",
             lifecycle_rules=[_expire_after(days)],
             removal_policy=removal_policy,
-            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
@@ -224,7 +225,7 @@ class InvocationLogging(Construct):
         acknowledge_all(
             self.delivery_policy,
             {
-                f"AwsSolutions-IAM5[Resource::<{_logical_ref(self.bucket)}.Arn>/{LARGE_DATA_PREFIX}/*]": (
+                f"AwsSolutions-IAM5[Resource::<{logical_ref(self.bucket)}.Arn>/{LARGE_DATA_PREFIX}/*]": (
                     "Bedrock writes payloads over 100 KB under generated object keys; the grant is limited to "
                     "the large-data/ prefix of this one bucket."
                 ),
@@ -241,9 +242,13 @@ class InvocationLogging(Construct):
                     "keyPrefix": LARGE_DATA_PREFIX,
                 },
             },
+            # Every delivery flag of LoggingConfig, stated: the setting is account-wide, and a flag left
+            # out is left to the service default (gate rule BEDROCK-LOGGING-FLAGS).
             "textDataDeliveryEnabled": text_data,
             "imageDataDeliveryEnabled": image_data,
             "embeddingDataDeliveryEnabled": embedding_data,
+            "videoDataDeliveryEnabled": video_data,
+            "audioDataDeliveryEnabled": audio_data,
         }
         self.configuration = self._configuration_resource(logging_config, retention, removal_policy)
         # Bedrock checks that it can write to every destination when the setting is put.
@@ -252,7 +257,25 @@ class InvocationLogging(Construct):
         if self.bucket.policy is not None:
             self.configuration.node.add_dependency(self.bucket.policy)
         self._quiet_redundant_dependency_warnings()
+        # With removal policy DESTROY the buckets must be empty before CloudFormation can delete them.
+        self.emptier: EmptyBucketsOnDelete | None = None
+        if removal_policy == cdk.RemovalPolicy.DESTROY:
+            self.emptier = EmptyBucketsOnDelete(
+                self,
+                "EmptyBucketsOnDelete",
+                buckets=[self.bucket, self.access_logs_bucket],
+                log_retention=retention,
+                encryption_key=self.key,
+                removal_policy=removal_policy,
+            )
         self.text_data = text_data
+        self.delivery = {
+            "text": text_data,
+            "image": image_data,
+            "embedding": embedding_data,
+            "video": video_data,
+            "audio": audio_data,
+        }
         self.retention_days = days
 
     def _configuration_resource(
@@ -330,18 +353,12 @@ class InvocationLogging(Construct):
         return configuration
 
     def _quiet_redundant_dependency_warnings(self) -> None:
-        """aws-cdk-lib adds explicit DependsOn entries to the custom resource providers it generates that
-        their references already imply; cfn-lint reports them as W3005. Ignore that one check on those
+        """aws-cdk-lib adds explicit DependsOn entries to the custom resource provider it generates that
+        its references already imply; cfn-lint reports them as W3005. Ignore that one check on those
         generated resources only."""
-        stack = cdk.Stack.of(self)
-        generated = [
-            stack.node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER_ID),
-            stack.node.try_find_child("Custom::S3AutoDeleteObjectsCustomResourceProvider"),
-        ]
-        for construct in generated:
-            if construct is None:
-                continue
-            for child in construct.node.find_all():
+        provider = cdk.Stack.of(self).node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER_ID)
+        if provider is not None:
+            for child in provider.node.find_all():
                 if isinstance(child, cdk.CfnResource) and child.cfn_resource_type in (
                     "AWS::Lambda::Function",
                     "AWS::IAM::Role",
@@ -363,13 +380,6 @@ class InvocationLogging(Construct):
             statistic="Sum",
             period=period or cdk.Duration.minutes(5),
         )
-
-
-def _logical_ref(construct: Construct) -> str:
-    """The logical ID cdk-nag prints for a resource's ``Fn::GetAtt`` in a finding id."""
-    child = construct.node.default_child
-    assert isinstance(child, cdk.CfnElement)
-    return cdk.Stack.of(construct).resolve(child.logical_id)  # type: ignore[no-any-return]
 
 
 def _call(action: str, parameters: dict[str, object]) -> cr.AwsSdkCall:

@@ -1,4 +1,16 @@
-"""The environment's notification topic: KMS-encrypted, TLS-only, published to by alarms and budgets."""
+"""The environment's notification topic: KMS-encrypted, TLS-only, published to by alarms and budgets.
+
+A topic policy replaces SNS's default policy, so every service that publishes needs its own statement,
+and on a KMS-encrypted topic the key policy must let the same service use the key: CloudWatch and
+AWS Budgets call KMS themselves when they publish
+(https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+Both grants carry ``aws:SourceAccount`` and ``aws:SourceArn``, so the services act only for this
+account's alarms and budgets (confused-deputy prevention:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). SNS documents that these keys
+are not supported in a key policy for EventBridge-to-topic delivery; CloudWatch alarms and Budgets are not
+EventBridge. That the services send them on the KMS call cannot be proven offline; the gate rule
+ALARM-DELIVERY evaluates both policies for the request each service makes.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +30,32 @@ from constructs import Construct
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
 
 
+def publisher_conditions(service: str, stack: cdk.Stack) -> dict[str, dict[str, str]]:
+    """The conditions under which ``service`` may publish (and use the key): for this account's sources
+    only. CloudWatch alarms publish as ``arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>``;
+    AWS Budgets as ``arn:<partition>:budgets::<account>:budget/<name>``
+    (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html)."""
+    if service == "cloudwatch.amazonaws.com":
+        source = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+    elif service == "budgets.amazonaws.com":
+        source = stack.format_arn(service="budgets", region="", resource="*")
+    else:
+        raise ValueError(f"publisher_conditions(): unknown publisher {service!r}; use one of {PUBLISHERS}")
+    return {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": source}}
+
+
 class NotificationTopic(Construct):
     """An SNS topic for alarms and budget alerts, encrypted with its own rotated KMS key.
 
-    CloudWatch alarms and AWS Budgets may publish (limited to this account by ``aws:SourceAccount``);
-    the topic policy denies any request not made over TLS. Subscriptions come from the environment file.
+    CloudWatch alarms and AWS Budgets may publish and use the key, for this account's alarms and budgets
+    only (``aws:SourceAccount`` and ``aws:SourceArn``); SNS may use the key to write undeliverable
+    notifications to the dead-letter queue, for this account's topics only; the topic policy denies any
+    request not made over TLS. Subscriptions come from the environment file.
     """
 
     def __init__(
@@ -35,21 +68,12 @@ class NotificationTopic(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
-        account = cdk.Stack.of(self).account
+        stack = cdk.Stack.of(self)
         self.key = encryption_key(
             self,
             "Key",
             description="Encrypts bedrock-platform alarm and budget notifications",
             removal_policy=removal_policy,
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowAlarmAndBudgetPublishers",
-                principals=[iam.ServicePrincipal(p) for p in PUBLISHERS],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
-            )
         )
         self.topic = sns.Topic(
             self,
@@ -58,15 +82,26 @@ class NotificationTopic(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowBudgetsToPublish",
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
+        for service, label in zip(PUBLISHERS, ("CloudWatchAlarms", "Budgets"), strict=True):
+            conditions = publisher_conditions(service, stack)
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{label}ToPublish",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions=conditions,
+                )
             )
-        )
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{label}ToUseTheKey",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions=conditions,
+                )
+            )
         # Notifications SNS could not deliver (a rejecting endpoint, a bounced address) are kept here
         # for 14 days instead of being dropped.
         self.dead_letters = sqs.Queue(
@@ -78,7 +113,21 @@ class NotificationTopic(Construct):
             retention_period=cdk.Duration.days(14),
             removal_policy=removal_policy,
         )
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal("sns.amazonaws.com"))
+        # SNS writes undeliverable notifications to the dead-letter queue, which this key encrypts
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html). The topic's own ARN
+        # cannot be named here (the topic already references the key), so any topic of this account.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSnsToWriteDeadLetters",
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="sns", resource="*")},
+                },
+            )
+        )
         for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
             acknowledge(
                 self.dead_letters,

@@ -45,6 +45,22 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 #: release is resolved at deploy time from its public SSM parameter, so synth needs no lookup.
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/arm64/python3.13/{POWERTOOLS_VERSION}"
+#: The API's one stage.
+STAGE_NAME = "v1"
+#: What Powertools idempotency's DynamoDBPersistenceLayer calls on its table (3.37.0: get_item, put_item
+#: with a condition, update_item, delete_item), and nothing more; see "IAM Permissions" in
+#: https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
+IDEMPOTENCY_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+#: What DynamoDB does with a table's customer managed key on behalf of a caller that reads and writes
+#: items, only through DynamoDB (kms:ViaService). No kms:ReEncrypt*: that re-wraps data under another key
+#: when the table's key is changed, which the function never does.
+#: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
+IDEMPOTENCY_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
 #: API Gateway's integration timeout is 29 s; the function must give up (and answer) before it.
 API_GATEWAY_TIMEOUT = cdk.Duration.seconds(spec_api.API_GATEWAY_TIMEOUT_S)
 SERVICE_NAME = spec_api.SERVICE_NAME
@@ -243,7 +259,7 @@ class OrchestrationApi(Construct):
         )
         for use_case in self.use_cases:
             use_case.grant_invoke(self.function)
-        self.idempotency_table.grant_read_write_data(self.function)
+        self._grant_idempotency_store()
         self._acknowledge_function_findings()
         function_resource = self.function.node.default_child
         assert isinstance(function_resource, cdk.CfnResource)
@@ -264,7 +280,7 @@ class OrchestrationApi(Construct):
             min_compression_size=cdk.Size.kibibytes(1),
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
-                stage_name="v1",
+                stage_name=STAGE_NAME,
                 tracing_enabled=True,
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
@@ -285,6 +301,20 @@ class OrchestrationApi(Construct):
                 ),
             ),
         )
+        # API Gateway writes the stage's execution logs (ERROR level) to this log group, and creates it
+        # itself, with no retention and no key, if it does not exist when the first error is logged
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html). So the stack
+        # owns it and creates it before the stage. Its name contains the API's ID, which is new for every
+        # API, so a retained group never blocks re-creating the stack.
+        self.execution_logs = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{STAGE_NAME}",
+            encryption_key=self.key,
+            retention=retention,
+            removal_policy=removal_policy,
+        )
+        self.api.deployment_stage.node.add_dependency(self.execution_logs)
         self._gateway_responses()
         validator = self.api.add_request_validator(
             "BodyValidator", validate_request_body=True, validate_request_parameters=True
@@ -321,6 +351,27 @@ class OrchestrationApi(Construct):
             self._alarms(topic)
         if dashboard is not None:
             self._dashboard(dashboard)
+
+    def _grant_idempotency_store(self) -> None:
+        """The table actions Powertools idempotency uses, on this table only, and the key actions
+        DynamoDB needs for them, through DynamoDB only."""
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="IdempotencyRecords",
+                actions=list(IDEMPOTENCY_TABLE_ACTIONS),
+                resources=[self.idempotency_table.table_arn],
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="IdempotencyRecordsKeyThroughDynamoDB",
+                actions=list(IDEMPOTENCY_KEY_ACTIONS),
+                resources=[self.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"dynamodb.{cdk.Stack.of(self).region}.amazonaws.com"}
+                },
+            )
+        )
 
     # ------------------------------------------------------------------ public API
 
@@ -416,11 +467,17 @@ class OrchestrationApi(Construct):
             web_acl_arn=acl.attr_arn,
             resource_arn=self.api.deployment_stage.stage_arn,
         )
-        # WAF only delivers to log groups whose name starts with aws-waf-logs-.
+        # WAF only delivers to log groups whose name starts with aws-waf-logs-
+        # (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html). The name ends with
+        # the last part of this stack's ID, which is new for every stack creation: the group is retained in
+        # staging and production, and a fixed name would make re-creating a deleted stack fail.
+        stack_id_suffix = cdk.Fn.select(
+            4, cdk.Fn.split("-", cdk.Fn.select(2, cdk.Fn.split("/", cdk.Aws.STACK_ID)))
+        )
         waf_logs = logs.LogGroup(
             self,
             "WafLogs",
-            log_group_name=f"aws-waf-logs-bedrock-platform-{environment}",
+            log_group_name=f"aws-waf-logs-bedrock-platform-{environment}-{stack_id_suffix}",
             encryption_key=self.key,
             retention=retention,
             removal_policy=removal_policy,
@@ -580,13 +637,6 @@ class OrchestrationApi(Construct):
                 "X-Ray's PutTraceSegments and "
                 "PutTelemetryRecords have no resource-level permissions; active tracing needs them.",
             )
-            for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-                acknowledge(
-                    policy,
-                    f"AwsSolutions-IAM5[Action::{action}]",
-                    "aws-cdk-lib's grant for a "
-                    "table encrypted with a customer managed key; it is limited to this construct's key.",
-                )
             for use_case in self.use_cases:
                 for profile in use_case.profiles.values():
                     for arn in profile.foundation_model_arns:

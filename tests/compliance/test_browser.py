@@ -57,7 +57,10 @@ def test_the_tables_hold_one_row_per_item(
     tables = summarize(prod_page.dom).tables
     count = lambda kind: sum(1 for r in resources if r["Type"] == kind)  # noqa: E731
     assert tables["bedrock-profiles"] == count("AWS::Bedrock::ApplicationInferenceProfile") == 5
-    assert tables["bedrock-guardrails"] == count("AWS::Bedrock::Guardrail") == 2
+    # the use cases' guardrails; the account's enforced baseline has its own table
+    enforced = count("AWS::Bedrock::EnforcedGuardrailConfiguration")
+    assert tables["bedrock-guardrails"] == count("AWS::Bedrock::Guardrail") - enforced == 2
+    assert enforced == 1 and tables["bedrock-enforced"] == 8
     assert tables["operations-alarms"] == count("AWS::CloudWatch::Alarm") + count(
         "AWS::CloudWatch::CompositeAlarm"
     )

@@ -85,7 +85,8 @@ def test_an_added_action_is_widened_and_a_removed_one_narrowed(
     summary = {(c.kind, c.detail.split(" on ")[0]) for c in changes}
     assert ("widened", "+ Allow bedrock:UpdateGuardrail") in summary
     assert ("narrowed", "- Allow xray:PutTelemetryRecords") in summary
-    assert len([c for c in changes if c.kind == "widened"]) == 2  # UpdateGuardrail on each of two guardrails
+    # UpdateGuardrail on each guardrail the orchestrator applies: its two use cases' and the enforced baseline
+    assert len([c for c in changes if c.kind == "widened"]) == 3
 
 
 def test_a_weakened_guardrail_is_reported_in_the_guardrail_group(

@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from compliance.assembly import StackTemplate
+from compliance.bedrock_rules import RULES
 from compliance.report import controls as control_map
-from compliance.report.build import Report
+from compliance.report.build import Report, build_reports
 from compliance.report.cfn import parse_joined_json
 from compliance.report.document import Cell, Document, Paragraph, Section, Table, render_html, render_markdown
 from compliance.report.facts import NAG_PACK_NAMES, parse_model_source
 from compliance.report.lint import REASONS_KEY, LintRun
-from tests.compliance.conftest import ENVIRONMENTS
+from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
+from tests.compliance.conftest import ENVIRONMENTS, mutate_template
 from tests.infra.conftest import Synthesized
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -116,11 +118,7 @@ def test_summary_reports_every_nag_pack_cfn_lint_and_every_bedrock_rule(reports:
     assert results == {
         **{f"cdk-nag {pack}": "PASS" for pack in NAG_PACK_NAMES},
         "cfn-lint": "PASS",
-        "BEDROCK-COST-TAGS": "PASS",
-        "BEDROCK-PROMPT-ATTACK": "PASS",
-        "BEDROCK-SCOPED-INVOKE": "PASS",
-        "BEDROCK-INVOCATION-LOGGING": "PASS",
-        "ALARM-ACTIONS": "PASS",
+        **{rule: "PASS" for rule in RULES},
     }
 
 
@@ -337,3 +335,52 @@ def test_cfn_lint_findings_reach_the_report_from_worker_processes() -> None:
     assert list(results) == ["Bad/Stack", "Good/Stack"]
     assert results["Good/Stack"] == []
     assert any("E3002" in line and "NotAQueueProperty" in line for line in results["Bad/Stack"])
+
+
+def test_the_enforced_guardrail_is_shown_with_its_published_version_and_policy(
+    reports: dict[str, Report],
+) -> None:
+    facts = reports["Prod"].facts
+    (enforced,) = facts.enforced_guardrails
+    assert enforced.published and enforced.guardrail is not None
+    assert enforced.guardrail.name == "prod-enforced-baseline"
+    # it is not counted among the use cases' guardrails
+    assert enforced.guardrail.logical_id not in {g.logical_id for g in facts.guardrails}
+    (table,) = [t for t in reports["Prod"].document.tables() if t.id == "bedrock-enforced"]
+    rows = {row[1].text: row[2] for row in table.rows}
+    assert (
+        rows["enforced version"].text == f"<{enforced.version.strip('<>')}>"
+        and rows["enforced version"].flag != "bad"
+    )
+    assert "AWS_SECRET_KEY: BLOCK" in rows["PII"].text
+    assert rows["denied topics"].text == "Weapons of mass destruction"
+    assert (rows["user messages evaluated"].text, rows["system prompts evaluated"].text) == (
+        "COMPREHENSIVE",
+        "SELECTIVE",
+    )
+    assert control_map.evaluate_evidence(facts)["BEDROCK-ENFORCED-GUARDRAIL"].status == "PASS"
+
+
+def test_an_opt_out_is_shown_as_needing_attention(assembly_copy: Path) -> None:
+    reason = "The organization enforces a guardrail on this account through AWS Organizations policies."
+
+    def opt_out(template: dict) -> None:  # type: ignore[type-arg]
+        for lid in [
+            k
+            for k, v in template["Resources"].items()
+            if v["Type"] == "AWS::Bedrock::EnforcedGuardrailConfiguration"
+        ]:
+            del template["Resources"][lid]
+        template.setdefault("Metadata", {})[ENFORCED_GUARDRAIL_OPT_OUT] = {"opt_out_reason": reason}
+
+    mutate_template(assembly_copy, "Prod/Platform", opt_out)
+    report = build_reports(assembly_copy, environments=["Prod"], lint=False)["Prod"]
+    (table,) = [t for t in report.document.tables() if t.id == "bedrock-enforced"]
+    (row,) = [r for r in table.rows if r[1].text == "opted out"]
+    assert row[2].text == reason and row[2].flag == "bad" and row[2].badge == "OPTED OUT"
+    evidence = control_map.evaluate_evidence(report.facts)["BEDROCK-ENFORCED-GUARDRAIL"]
+    assert (
+        evidence.status == "FAIL"
+        and "needs a reviewer's decision" in evidence.detail
+        and reason in evidence.detail
+    )

@@ -708,10 +708,13 @@ def test_duplicate_contract_ids_across_files(config_root: Path) -> None:
     check(mismatch, file=copy, field="id", value="policy-qa", fix="set id: policy-qa-v2")
 
 
-def test_duplicate_environment_names_across_files(config_root: Path, set_field: SetField) -> None:
+def test_duplicate_environment_names_across_files(
+    config_root: Path, set_field: SetField, delete_field: DeleteField
+) -> None:
     copy = "environments/staging-b.yaml"
     shutil.copy(config_root / STAGING, config_root / copy)
     set_field(copy, "owns_invocation_logging", False)
+    delete_field(copy, "enforced_guardrail")  # only the owner of the account-level settings sets it
     error = load_error(config_root, r"name: is used by more than one environment file")
     duplicates = [p for p in error.problems if "more than one environment file" in p.message]
     assert sorted(p.file for p in duplicates) == sorted([copy, STAGING])
@@ -741,7 +744,7 @@ def test_contract_enabled_in_unknown_environment(config_root: Path, set_field: S
 
 
 def test_invocation_logging_owned_twice_in_one_account_and_region(
-    config_root: Path, set_field: SetField
+    config_root: Path, set_field: SetField, delete_field: DeleteField
 ) -> None:
     set_field(STAGING, "account", "111111111111")  # dev's account, and both are in us-east-1
     error = load_error(config_root, r"share account 111111111111 in us-east-1")
@@ -758,6 +761,7 @@ def test_invocation_logging_owned_twice_in_one_account_and_region(
         assert "environments dev, staging" in problem.message
 
     set_field(STAGING, "owns_invocation_logging", False)
+    delete_field(STAGING, "enforced_guardrail")  # it moves with the ownership of the account-level settings
     assert not load_platform(config_root).environment("staging").owns_invocation_logging
 
 

@@ -1,25 +1,49 @@
-"""The compliance gates: cdk-nag (every pack), cfn-lint and our Bedrock rules, on every environment."""
+"""The compliance gate: cdk-nag (every pack), this project's rules and cfn-lint, on every environment.
+
+The session's synth (tests/support/synth.py) runs exactly what ``cdk synth`` runs: the nag packs and
+the gate plugin. These tests read what they reported, show that every rule fails on a bad template
+(mutating the synthesized one as a fork or a regression would), and that a violation stops a real
+``npx cdk synth '**'`` with the rule, the resource and the fix.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
 from bedrock_constructs.nag import NAG_PACKS, acknowledge, add_nag_packs
-from compliance.assembly import StackTemplate
+from compliance.assembly import GENERIC_CFN_RESOURCE, StackTemplate
 from compliance.bedrock_rules import (
+    RULE_IDS,
+    rule_alarm_delivery,
+    rule_api_execution_logs,
     rule_cost_tags,
+    rule_enforced_guardrail,
     rule_invocation_logging_once,
+    rule_logging_flags,
+    rule_models_via_profiles,
+    rule_nag_coverage,
     rule_prompt_attack,
+    rule_retained_fixed_name,
     rule_scoped_invoke,
-    run_rules,
 )
-from compliance.check import cfn_lint, nag_failures
-from tests.infra.conftest import Synthesized, new_app
+from compliance.cfn_values import resolve_value
+from compliance.check import gate_report, nag_failures
+from compliance.gate import GATE_RESULT_FILE, add_gate
+from compliance.policy_eval import Decision, Request, evaluate
+from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_NAME
+from tests.infra.conftest import ROOT, Synthesized, new_app
 
 
 def test_every_environment_is_synthesized(synthesized: Synthesized) -> None:
@@ -34,7 +58,19 @@ def test_no_unacknowledged_cdk_nag_finding_in_any_stack(synthesized: Synthesized
     assert nag_failures(synthesized.outdir) == []
 
 
-def test_cdk_nag_runs_every_pack_and_fails_an_unacknowledged_finding(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_gate_ran_every_rule_and_cfn_lint_over_every_stack_and_found_nothing(
+    synthesized: Synthesized,
+) -> None:
+    report = gate_report(synthesized.outdir)
+    assert report["problems"] == []
+    assert report["cfn_lint_ran"] and report["cfn_lint"] == []
+    assert set(report["rules"]) == set(RULE_IDS)
+    assert {rule: findings for rule, findings in report["rules"].items() if findings} == {}
+    result = json.loads((synthesized.outdir / GATE_RESULT_FILE).read_text())
+    assert result["stacks"] == ["Dev/Platform", "Prod/Platform", "Staging/Platform"]
+
+
+def test_cdk_nag_runs_every_pack_and_fails_an_unacknowledged_finding(tmp_path: Path) -> None:
     # GIVEN a stack with a bucket that breaks several rules, under the same nag set-up as the app
     app = new_app(tmp_path)
     stack = cdk.Stack(app, "Bad", env=cdk.Environment(account="111111111111", region="us-east-1"))
@@ -50,7 +86,7 @@ def test_cdk_nag_runs_every_pack_and_fails_an_unacknowledged_finding(tmp_path) -
     assert len(NAG_PACKS) == 5
 
 
-def test_an_acknowledgment_covers_exactly_its_finding(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_acknowledgment_covers_exactly_its_finding(tmp_path: Path) -> None:
     app = new_app(tmp_path)
     stack = cdk.Stack(app, "Acked", env=cdk.Environment(account="111111111111", region="us-east-1"))
     bucket = s3.Bucket(stack, "Unlogged")
@@ -86,21 +122,111 @@ def test_acknowledge_refuses_vague_or_multiple_findings(finding: str, reason: st
         acknowledge(stack, finding, reason)
 
 
-def test_cfn_lint_reports_nothing_on_any_template(synthesized: Synthesized) -> None:
-    assert [line for stack in synthesized.stacks for line in cfn_lint(stack)] == []
+# ------------------------------------------------------------------ the gate plugin, end to end
 
 
-def test_bedrock_rules_pass_on_every_environment(synthesized: Synthesized) -> None:
-    assert {name: [f.render() for f in fs] for name, fs in run_rules(synthesized.stacks).items()} == {
-        "BEDROCK-COST-TAGS": [],
-        "BEDROCK-PROMPT-ATTACK": [],
-        "BEDROCK-SCOPED-INVOKE": [],
-        "BEDROCK-INVOCATION-LOGGING": [],
-        "ALARM-ACTIONS": [],
-    }
+def _retained_fixed_name_app(outdir: Path, *, acknowledged: bool = False, gate: bool = True) -> cdk.App:
+    """A Stage with one retained log group that has a fixed name: RETAINED-FIXED-NAME fires."""
+    app = cdk.App(outdir=str(outdir), context={"@aws-cdk/core:failSynthOnValidationErrors": True})
+    stage = cdk.Stage(app, "Dev", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = cdk.Stack(stage, "Platform")
+    group = logs.LogGroup(
+        stack,
+        "Audit",
+        log_group_name="audit-logs",
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+    if acknowledged:
+        acknowledge(
+            stack,
+            "BEDROCK-INVOCATION-LOGGING",
+            "Test fixture: this one-stack app deploys no invocation logging setting on purpose.",
+        )
+        acknowledge(
+            group,
+            "RETAINED-FIXED-NAME",
+            "Test fixture: an external tool reads this exact name, and the stack is never re-created.",
+        )
+    if gate:
+        add_gate(app, lint=False)
+    return app
 
 
-# ------------------------------------------------------------------ each Bedrock rule can fail
+def test_a_violation_fails_synth_naming_the_rule_the_resource_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError) as failure:
+        _retained_fixed_name_app(tmp_path).synth()
+    message = str(failure.value)
+    assert "RETAINED-FIXED-NAME" in message
+    assert "Dev/Platform/Audit/Resource" in message
+    assert "Suggested fix: let CloudFormation generate the name" in message
+    assert f"Acknowledge with '{GATE_NAME}::RETAINED-FIXED-NAME'" in message
+
+
+def test_a_gate_finding_is_acknowledged_like_a_cdk_nag_finding(tmp_path: Path) -> None:
+    _retained_fixed_name_app(tmp_path, acknowledged=True).synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (gate,) = [p for p in report["pluginReports"] if p["pluginName"] == GATE_NAME]
+    assert gate["conclusion"] == "success" and gate["violations"] == []
+    suppressed = {v["ruleName"]: v for v in gate["suppressedViolations"]}
+    assert set(suppressed) == {"RETAINED-FIXED-NAME", "BEDROCK-INVOCATION-LOGGING"}
+    fixed_name = suppressed["RETAINED-FIXED-NAME"]
+    assert fixed_name["acknowledgedId"] == f"{GATE_NAME}::RETAINED-FIXED-NAME"
+    assert fixed_name["acknowledgedAt"] == "Dev/Platform/Audit"
+    assert fixed_name["reason"].startswith("Test fixture")
+
+
+def test_without_the_gate_nothing_is_checked_and_compliance_check_says_so(tmp_path: Path) -> None:
+    # what `-c compliance-checks=off` builds (build_platform adds no plugin)
+    _retained_fixed_name_app(tmp_path, gate=False).synth()
+    assert not (tmp_path / GATE_RESULT_FILE).exists()
+    assert "did not run the compliance gate" in gate_report(tmp_path)["problems"][0]
+
+
+def test_cdk_synth_alone_fails_on_a_violation(tmp_path: Path) -> None:
+    # GIVEN a CDK app with one violation, run by the pinned CLI with nothing but `npx cdk synth '**'`
+    app_file = tmp_path / "app.py"
+    app_file.write_text(
+        textwrap.dedent(
+            f"""
+            import os, sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from pathlib import Path
+            from tests.infra.test_compliance import _retained_fixed_name_app
+            _retained_fixed_name_app(Path(os.environ["CDK_OUTDIR"])).synth()
+            """
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST"))}
+    env.update(CDK_DISABLE_CLI_TELEMETRY="true", CDK_DISABLE_VERSION_CHECK="true")
+    result = subprocess.run(
+        [
+            "npx",
+            "cdk",
+            "synth",
+            "**",
+            "--quiet",
+            "--no-notices",
+            "--app",
+            f"{ROOT / '.venv' / 'bin' / 'python'} {app_file}",
+            "-o",
+            str(tmp_path / "cdk.out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=300,
+    )
+    # THEN it fails, and says which rule, on which resource, and how to fix it
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "RETAINED-FIXED-NAME" in output and "Dev/Platform/Audit/Resource" in output
+    assert "Suggested fix:" in output
+
+
+# ------------------------------------------------------------------ each rule can fail
 
 
 def _mutated(
@@ -111,13 +237,17 @@ def _mutated(
     return stacks, target
 
 
+def _of_type(stack: StackTemplate, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    return list(stack.resources_of_type(kind))
+
+
 def test_rule_cost_tags_catches_a_missing_tag(synthesized: Synthesized) -> None:
     stacks, prod = _mutated(synthesized)
     logical_id, profile = next(prod.resources_of_type("AWS::Bedrock::ApplicationInferenceProfile"))
     profile["Properties"]["Tags"] = [t for t in profile["Properties"]["Tags"] if t["Key"] != "cost-center"]
     findings = rule_cost_tags(stacks)
     assert [(f.stack, f.resource) for f in findings] == [("Prod/Platform", logical_id)]
-    assert "cost-center" in findings[0].message
+    assert "cost-center" in findings[0].message and findings[0].fix
 
 
 def test_rule_prompt_attack_catches_a_weak_or_missing_filter(synthesized: Synthesized) -> None:
@@ -199,6 +329,46 @@ def test_rule_scoped_invoke_accepts_a_scoped_grant(synthesized: Synthesized) -> 
     assert rule_scoped_invoke(stacks) == []
 
 
+def _orchestrator_statements(prod: StackTemplate) -> list[dict[str, Any]]:
+    policy = prod.resources["OrchestrationApiFunctionServiceRoleDefaultPolicyF0255088"]
+    return policy["Properties"]["PolicyDocument"]["Statement"]  # type: ignore[no-any-return]
+
+
+def test_rule_models_via_profiles_catches_a_model_grant_without_the_profile_condition(
+    synthesized: Synthesized,
+) -> None:
+    # GIVEN the orchestrator's grants as they were before this rule: models and cross-Region profiles
+    # allowed with no bedrock:InferenceProfileArn condition
+    stacks, prod = _mutated(synthesized)
+    statements = _orchestrator_statements(prod)
+    assert any("bedrock:InferenceProfileArn" in json.dumps(s.get("Condition", {})) for s in statements)
+    for statement in statements:
+        statement.pop("Condition", None) if "bedrock:InvokeModel" in statement["Action"] else None
+    findings = rule_models_via_profiles(stacks)
+    assert {f.resource for f in findings} == {"OrchestrationApiFunctionServiceRoleDefaultPolicyF0255088"}
+    messages = " ".join(f.message for f in findings)
+    assert "foundation models" in messages and "system-defined inference profiles" in messages
+    assert "bypassing the profiles' cost tags" in messages
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["*", "arn:aws:bedrock:us-west-2:333333333333:application-inference-profile/*"],
+)
+def test_rule_models_via_profiles_catches_a_condition_that_names_no_profile(
+    synthesized: Synthesized, value: str
+) -> None:
+    stacks, prod = _mutated(synthesized)
+    for statement in _orchestrator_statements(prod):
+        condition = statement.get("Condition", {}).get("ArnEquals", {})
+        if "bedrock:InferenceProfileArn" in condition and ":foundation-model/" in json.dumps(
+            statement["Resource"]
+        ):
+            condition["bedrock:InferenceProfileArn"] = value
+    findings = rule_models_via_profiles(stacks)
+    assert findings and all("does not name specific inference profiles" in f.message for f in findings)
+
+
 def test_rule_invocation_logging_catches_missing_and_duplicate(synthesized: Synthesized) -> None:
     stacks, prod = _mutated(synthesized)
     logical_id, resource = next(prod.resources_of_type("Custom::BedrockModelInvocationLogging"))
@@ -212,3 +382,224 @@ def test_rule_invocation_logging_catches_missing_and_duplicate(synthesized: Synt
     assert len(messages) == 2
     assert "configured 0 times (nowhere)" in messages[0]
     assert "configured 2 times" in messages[1] and logical_id in messages[1]
+
+
+def test_rule_logging_flags_catches_a_flag_left_to_the_default(synthesized: Synthesized) -> None:
+    # GIVEN the setting as it was: video and audio delivery not stated
+    stacks, prod = _mutated(synthesized)
+    logical_id, resource = next(prod.resources_of_type("Custom::BedrockModelInvocationLogging"))
+    for phase in ("Create", "Update"):
+        parts = resource["Properties"][phase]["Fn::Join"][1]
+        parts[-1] = parts[-1].replace(
+            ',"videoDataDeliveryEnabled":false,"audioDataDeliveryEnabled":false', ""
+        )
+    findings = rule_logging_flags(stacks)
+    assert [(f.resource, f.rule) for f in findings] == [(logical_id, "BEDROCK-LOGGING-FLAGS")] * 2
+    assert "'videoDataDeliveryEnabled', 'audioDataDeliveryEnabled'" in findings[0].message
+
+
+def test_rule_enforced_guardrail_catches_a_missing_or_draft_or_doubled_configuration(
+    synthesized: Synthesized,
+) -> None:
+    stacks, prod = _mutated(synthesized)
+    (config_id, config), *_ = _of_type(prod, "AWS::Bedrock::EnforcedGuardrailConfiguration")
+    # prod: a DRAFT version
+    config["Properties"]["GuardrailVersion"] = "DRAFT"
+    # staging: none at all, and no opt-out
+    staging = next(s for s in stacks if s.name == "Staging/Platform")
+    for lid, _ in _of_type(staging, "AWS::Bedrock::EnforcedGuardrailConfiguration"):
+        del staging.template["Resources"][lid]
+    findings = {(f.stack, f.resource): f.message for f in rule_enforced_guardrail(stacks)}
+    assert set(findings) == {("Prod/Platform", config_id), ("Staging/Platform", "-")}
+    assert "not a published numeric version" in findings[("Prod/Platform", config_id)]
+    assert "sets no account-level enforced guardrail" in findings[("Staging/Platform", "-")]
+    # an opt-out with its reason is accepted
+    staging.template["Metadata"] = {
+        ENFORCED_GUARDRAIL_OPT_OUT: {"opt_out_reason": "An organization-level guardrail covers this account."}
+    }
+    assert {f.stack for f in rule_enforced_guardrail(stacks)} == {"Prod/Platform"}
+    # two in one account and region
+    config["Properties"]["GuardrailVersion"] = "1"
+    prod.template["Resources"]["SecondEnforcedConfiguration"] = copy.deepcopy(config)
+    (doubled,) = rule_enforced_guardrail(stacks)
+    assert doubled.stack == "aws://333333333333/us-west-2" and "set 2 times" in doubled.message
+
+
+def test_rule_retained_fixed_name_catches_the_old_waf_log_group(synthesized: Synthesized) -> None:
+    # GIVEN the WAF log group as it was: retained, with a fixed name
+    stacks, prod = _mutated(synthesized)
+    group = prod.resources["OrchestrationApiWafLogs0A16FC39"]
+    assert group["DeletionPolicy"] == "Retain"
+    group["Properties"]["LogGroupName"] = "aws-waf-logs-bedrock-platform-prod"
+    (finding,) = rule_retained_fixed_name(stacks)
+    assert (finding.stack, finding.resource) == ("Prod/Platform", "OrchestrationApiWafLogs0A16FC39")
+    assert "re-creating the stack would fail" in finding.message
+    # a name with only the account and region in it is just as fixed
+    group["Properties"]["LogGroupName"] = {"Fn::Sub": "aws-waf-logs-${AWS::AccountId}-${AWS::Region}"}
+    assert len(rule_retained_fixed_name(stacks)) == 1
+    # the same group when it is deleted with the stack is fine
+    group["DeletionPolicy"] = "Delete"
+    assert rule_retained_fixed_name(stacks) == []
+
+
+def test_rule_api_execution_logs_catches_a_group_left_to_api_gateway(synthesized: Synthesized) -> None:
+    stacks, prod = _mutated(synthesized)
+    (stage_id, stage), *_ = _of_type(prod, "AWS::ApiGateway::Stage")
+    stage["DependsOn"] = [d for d in stage["DependsOn"] if not d.startswith("OrchestrationApiExecutionLogs")]
+    (finding,) = rule_api_execution_logs(stacks)
+    assert finding.resource == stage_id and "DependsOn from the stage" in finding.message
+    del prod.template["Resources"]["OrchestrationApiExecutionLogsB0F2BD77"]
+    (finding,) = rule_api_execution_logs(stacks)
+    assert "API Gateway would create it without retention or encryption" in finding.message
+
+
+def test_rule_nag_coverage_catches_a_bare_cfn_resource(synthesized: Synthesized) -> None:
+    # GIVEN the orchestrator function as a bare CfnResource, as aws-cdk-lib's auto-delete provider made
+    # its function and role
+    stacks, prod = _mutated(synthesized)
+    function_id = next(
+        lid for lid, _ in prod.resources_of_type("AWS::Lambda::Function") if "OrchestrationApi" in lid
+    )
+    assert prod.construct_classes[function_id] == "aws-cdk-lib.aws_lambda.CfnFunction"
+    object.__setattr__(
+        prod, "construct_classes", {**prod.construct_classes, function_id: GENERIC_CFN_RESOURCE}
+    )
+    (finding,) = rule_nag_coverage(stacks)
+    assert finding.resource == function_id
+    assert "no pack evaluates it" in finding.message and "aws_lambda.CfnFunction" in finding.fix
+
+
+def test_rule_nag_coverage_reads_the_construct_tree_of_a_real_synth(tmp_path: Path) -> None:
+    # GIVEN aws-cdk-lib's own auto-delete provider, which creates its function and role as CfnResource
+    app = new_app(tmp_path)
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    s3.Bucket(stack, "B", auto_delete_objects=True, removal_policy=cdk.RemovalPolicy.DESTROY)
+    lambda_.Function(
+        stack,
+        "Typed",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c): pass"),
+    )
+    app.synth()
+    from compliance.assembly import load_assembly
+
+    findings = rule_nag_coverage(load_assembly(tmp_path))
+    # THEN exactly the provider's function and role escape the packs; the L2 function does not
+    assert sorted(f.message.split(" ")[0] for f in findings) == ["AWS::IAM::Role", "AWS::Lambda::Function"]
+    assert all("CustomS3AutoDeleteObjectsCustomResourceProvider" in f.resource for f in findings)
+
+
+# ------------------------------------------------------------------ an alarm reaches a person
+
+
+def _notification_policies(stack: StackTemplate) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The topic policy and the topic's key policy, with the stack's pseudo parameters resolved."""
+    (_, topic_policy), *_ = _of_type(stack, "AWS::SNS::TopicPolicy")
+    key = stack.resources["NotificationsKeyADCFA950"]
+    resolved = resolve_value(
+        {"topic": topic_policy["Properties"]["PolicyDocument"], "key": key["Properties"]["KeyPolicy"]},
+        account=stack.account,
+        region=stack.region,
+    )
+    return resolved["topic"], resolved["key"]
+
+
+def _publish(service: str, source: str, account: str, tls: bool = True) -> dict[str, Any]:
+    return {
+        "principal": ("Service", service),
+        "context": {
+            "aws:SourceAccount": account,
+            "aws:SourceArn": source,
+            "aws:SecureTransport": str(tls).lower(),
+        },
+    }
+
+
+@pytest.mark.parametrize("env", ["Dev/Platform", "Staging/Platform", "Prod/Platform"])
+def test_an_alarm_and_a_budget_reach_the_topic_through_both_policies(
+    synthesized: Synthesized, env: str
+) -> None:
+    stack = next(s for s in synthesized.stacks if s.name == env)
+    topic, key = _notification_policies(stack)
+    account, region = stack.account, stack.region
+    sources = {
+        "cloudwatch.amazonaws.com": f"arn:aws:cloudwatch:{region}:{account}:alarm:policy-qa-throttle-rate",
+        "budgets.amazonaws.com": f"arn:aws:budgets::{account}:budget/policy-qa-monthly",
+    }
+    for service, source in sources.items():
+        request = _publish(service, source, account)
+        # THEN the service may publish to the topic...
+        decision = evaluate(
+            topic, Request(action="sns:Publish", resource="<NotificationsTopicAE679CBD>", **request)
+        )
+        assert decision.allowed, (service, decision)
+        # ... and use the topic's key for it
+        for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+            assert evaluate(
+                key, Request(action=action, resource="<NotificationsKeyADCFA950.Arn>", **request)
+            ).allowed
+        # but not for another account's alarms and budgets (confused deputy), nor without TLS
+        foreign = _publish(service, source.replace(account, "999999999999"), "999999999999")
+        assert not evaluate(
+            topic, Request(action="sns:Publish", resource="<NotificationsTopicAE679CBD>", **foreign)
+        ).allowed
+        assert not evaluate(
+            key, Request(action="kms:Decrypt", resource="<NotificationsKeyADCFA950.Arn>", **foreign)
+        ).allowed
+        plain = _publish(service, source, account, tls=False)
+        assert (
+            evaluate(
+                topic, Request(action="sns:Publish", resource="<NotificationsTopicAE679CBD>", **plain)
+            ).decision
+            is Decision.EXPLICIT_DENY
+        )
+    # Only the two publishers: any other service principal gets nothing
+    other = _publish("events.amazonaws.com", f"arn:aws:events:{region}:{account}:rule/x", account)
+    assert not evaluate(
+        topic, Request(action="sns:Publish", resource="<NotificationsTopicAE679CBD>", **other)
+    ).allowed
+    # SNS may use the key to write undeliverable notifications to the dead-letter queue, for this account's topics
+    dead_letter = _publish("sns.amazonaws.com", f"arn:aws:sns:{region}:{account}:alerts", account)
+    assert evaluate(
+        key, Request(action="kms:GenerateDataKey", resource="<NotificationsKeyADCFA950.Arn>", **dead_letter)
+    ).allowed
+    assert not evaluate(
+        key, Request(action="kms:ReEncryptFrom", resource="<NotificationsKeyADCFA950.Arn>", **dead_letter)
+    ).allowed
+
+
+def test_rule_alarm_delivery_catches_the_topic_policy_and_key_policy_that_drop_alarms(
+    synthesized: Synthesized,
+) -> None:
+    # GIVEN the topic policy as it was: only AWS Budgets may publish
+    stacks, prod = _mutated(synthesized)
+    (_, topic_policy), *_ = _of_type(prod, "AWS::SNS::TopicPolicy")
+    statements = topic_policy["Properties"]["PolicyDocument"]["Statement"]
+    statements[:] = [s for s in statements if s.get("Sid") != "AllowCloudWatchAlarmsToPublish"]
+    findings = rule_alarm_delivery(stacks)
+    alarms = {
+        lid
+        for kind in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+        for lid, _ in _of_type(prod, kind)
+    }
+    # THEN every alarm of prod is reported, and no budget
+    assert {f.resource for f in findings} == alarms
+    assert all("does not let cloudwatch.amazonaws.com publish" in f.message for f in findings)
+
+    # GIVEN the topic policy fixed but the key usable by CloudWatch only for another account's alarms
+    stacks, prod = _mutated(synthesized)
+    key_statements = prod.resources["NotificationsKeyADCFA950"]["Properties"]["KeyPolicy"]["Statement"]
+    (cloudwatch,) = [s for s in key_statements if s.get("Sid") == "AllowCloudWatchAlarmsToUseTheKey"]
+    cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] = "999999999999"
+    findings = rule_alarm_delivery(stacks)
+    assert {f.resource for f in findings} == alarms
+    assert all("the policy of key NotificationsKeyADCFA950" in f.message for f in findings)
+
+    # GIVEN the topic encrypted with the AWS managed key, whose policy no service principal can use
+    stacks, prod = _mutated(synthesized)
+    prod.resources["NotificationsTopicAE679CBD"]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+    findings = rule_alarm_delivery(stacks)
+    assert findings and all("alias/aws/sns" in f.message for f in findings)
+    budgets = {lid for lid, _ in _of_type(prod, "AWS::Budgets::Budget")}
+    assert budgets <= {f.resource for f in findings}

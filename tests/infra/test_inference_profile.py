@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -10,6 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from bedrock_constructs.inference_profile import ApplicationInferenceProfile
+from compliance.cfn_values import resolve_value
+from compliance.policy_eval import Request, evaluate
 from platform_config import PlatformConfig
 from platform_config.catalog import ModelCatalog
 from platform_config.model import ModelSource
@@ -27,14 +30,27 @@ def _source(identifier: str, region: str = "us-east-1") -> ModelSource:
     return resolved.source
 
 
-def _invoke_resources(stack: cdk.Stack, profile: ApplicationInferenceProfile) -> list[object]:
+def _invoke_policy(stack: cdk.Stack, profile: ApplicationInferenceProfile) -> dict[str, Any]:
+    """The caller's identity policy after ``grant_invoke``, with the stack's pseudo parameters resolved."""
     role = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     profile.grant_invoke(role)
     policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
     (policy,) = policies.values()
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    return statement["Resource"]  # type: ignore[no-any-return]
+    document: dict[str, Any] = resolve_value(
+        policy["Properties"]["PolicyDocument"], account="111111111111", region="us-east-1"
+    )
+    for statement in document["Statement"]:
+        assert statement["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    return document
+
+
+def _invoke(document: dict[str, Any], resource: str, through: str | None) -> bool:
+    """Whether the policy lets the caller invoke ``resource`` with ``bedrock:InferenceProfileArn`` =
+    ``through`` (``None``: a direct call, which carries no such key)."""
+    context = {} if through is None else {"bedrock:InferenceProfileArn": through}
+    return evaluate(
+        document, Request(("AWS", "111111111111"), "bedrock:InvokeModel", resource, context)
+    ).allowed
 
 
 def test_profile_copies_the_cross_region_profile_and_carries_cost_tags() -> None:
@@ -61,28 +77,39 @@ def test_profile_copies_the_cross_region_profile_and_carries_cost_tags() -> None
     )
 
 
-def test_grant_invoke_covers_the_profile_its_source_and_the_model_in_every_destination_region() -> None:
+def test_grant_invoke_reaches_every_destination_model_only_through_the_profile() -> None:
     stack = _stack()
     source = _source("us.amazon.nova-lite-v1:0")
     profile = ApplicationInferenceProfile(stack, "P", profile_name="n", source=source, cost_tags=TAGS)
-    resources = _invoke_resources(stack, profile)
-    assert resources[0] == {"Fn::GetAtt": [stack.get_logical_id(profile.resource), "InferenceProfileArn"]}
-    rendered = [stack.resolve(r) if not isinstance(r, str) else r for r in resources[1:]]
-    assert rendered[0] == {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":bedrock:us-east-1:111111111111:inference-profile/us.amazon.nova-lite-v1:0",
-            ],
-        ]
-    }
-    models = [r["Fn::Join"][1][2] for r in rendered[1:]]
-    assert models == [
-        f":bedrock:{region}::foundation-model/amazon.nova-lite-v1:0" for region in source.destination_regions
-    ]
+    document = _invoke_policy(stack, profile)
+    app_profile = f"<{stack.get_logical_id(profile.resource)}.InferenceProfileArn>"
+    system_profile = "arn:aws:bedrock:us-east-1:111111111111:inference-profile/us.amazon.nova-lite-v1:0"
     assert set(source.destination_regions) == {"us-east-1", "us-east-2", "us-west-1", "us-west-2"}
+
+    # GIVEN the caller invokes the application profile: it is allowed, and so is every model behind it,
+    # whichever of the two profile ARNs Bedrock puts into bedrock:InferenceProfileArn.
+    assert _invoke(document, app_profile, None)
+    assert _invoke(document, system_profile, app_profile)
+    for region in source.destination_regions:
+        model = f"arn:aws:bedrock:{region}::foundation-model/amazon.nova-lite-v1:0"
+        assert _invoke(document, model, app_profile) and _invoke(document, model, system_profile)
+        # A direct model call carries no bedrock:InferenceProfileArn and is refused.
+        assert not _invoke(document, model, None)
+        # So is a call through somebody else's profile.
+        assert not _invoke(
+            document, model, "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/x"
+        )
+    # The cross-Region profile itself only through the application profile: calling it directly (its own
+    # ARN in the key) would bypass the application profile's cost tags.
+    assert not _invoke(document, system_profile, system_profile)
+    assert not _invoke(document, system_profile, None)
+    # No other model, no other Region.
+    assert not _invoke(
+        document, "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0", app_profile
+    )
+    assert not _invoke(
+        document, "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", app_profile
+    )
 
 
 def test_grant_invoke_for_a_global_profile_uses_any_region_and_the_regionless_model_arn() -> None:
@@ -94,11 +121,16 @@ def test_grant_invoke_for_a_global_profile_uses_any_region_and_the_regionless_mo
         source=_source("global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
         cost_tags=TAGS,
     )
-    models = [r["Fn::Join"][1][2] for r in _invoke_resources(stack, profile)[2:]]
-    assert models == [
-        ":bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
-        ":bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
+    document = _invoke_policy(stack, profile)
+    app_profile = f"<{stack.get_logical_id(profile.resource)}.InferenceProfileArn>"
+    model = "foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert document["Statement"][2]["Resource"] == [
+        f"arn:aws:bedrock:*::{model}",
+        f"arn:aws:bedrock:::{model}",
     ]
+    for arn in (f"arn:aws:bedrock:ap-southeast-2::{model}", f"arn:aws:bedrock:::{model}"):
+        assert _invoke(document, arn, app_profile)
+        assert not _invoke(document, arn, None)
 
 
 def test_a_foundation_model_source_is_copied_from_and_granted_in_its_own_region_only() -> None:
@@ -106,8 +138,18 @@ def test_a_foundation_model_source_is_copied_from_and_granted_in_its_own_region_
     profile = ApplicationInferenceProfile(
         stack, "P", profile_name="n", source=_source("amazon.nova-pro-v1:0"), cost_tags=TAGS
     )
-    resources = _invoke_resources(stack, profile)
-    assert len(resources) == 2  # the profile and the model in us-east-1; no system profile
+    document = _invoke_policy(stack, profile)
+    app_profile = f"<{stack.get_logical_id(profile.resource)}.InferenceProfileArn>"
+    # The profile, and the model in us-east-1 through it; no system profile.
+    assert [s["Resource"] for s in document["Statement"]] == [
+        app_profile,
+        "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+    ]
+    assert document["Statement"][1]["Condition"] == {
+        "ArnEquals": {"bedrock:InferenceProfileArn": app_profile}
+    }
+    assert _invoke(document, "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", app_profile)
+    assert not _invoke(document, "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", None)
     Template.from_stack(stack).has_resource_properties(
         "AWS::Bedrock::ApplicationInferenceProfile",
         {

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import botocore.session
 import pytest
 from aws_cdk.assertions import Match
 
+from platform_config.markers import LOGGING_DELIVERY_FLAGS
 from tests.infra.conftest import Synthesized
 
 # The logical IDs and removal policies of its stateful resources are pinned, with every other stateful
@@ -136,13 +138,32 @@ def test_custom_resource_puts_on_create_and_update_and_deletes_on_delete(synthes
     config = create["parameters"]["loggingConfig"]
     assert config["s3Config"]["keyPrefix"] == "invocation-logs"
     assert config["cloudWatchConfig"]["largeDataDeliveryS3Config"]["keyPrefix"] == "large-data"
-    assert set(config) == {
-        "s3Config",
-        "cloudWatchConfig",
-        "textDataDeliveryEnabled",
-        "imageDataDeliveryEnabled",
-        "embeddingDataDeliveryEnabled",
+    # Every member of Bedrock's LoggingConfig is stated: the destinations and all five delivery flags.
+    assert set(config) == {"s3Config", "cloudWatchConfig", *LOGGING_DELIVERY_FLAGS}
+
+
+def test_the_delivery_flags_are_every_flag_bedrock_knows() -> None:
+    # botocore's service model of PutModelInvocationLoggingConfiguration: if Bedrock adds a flag, the
+    # construct and the gate rule BEDROCK-LOGGING-FLAGS must state it too.
+    model = botocore.session.get_session().get_service_model("bedrock")
+    members = set(model.shape_for("LoggingConfig").members)
+    assert members - {"s3Config", "cloudWatchConfig"} == set(LOGGING_DELIVERY_FLAGS)
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_delivery_flag_is_on_only_if_every_enabled_contract_allows_it(
+    synthesized: Synthesized, env: str
+) -> None:
+    config = _call(_configuration(synthesized, env), "Create")["parameters"]["loggingConfig"]
+    contracts = synthesized.config.contracts_for(env)
+    allowed = {
+        "textDataDeliveryEnabled": all(c.logging.prompts_and_responses for c in contracts),
+        "imageDataDeliveryEnabled": all(c.logging.images for c in contracts),
+        "embeddingDataDeliveryEnabled": all(c.logging.embeddings for c in contracts),
+        "videoDataDeliveryEnabled": all(c.logging.video for c in contracts),
+        "audioDataDeliveryEnabled": all(c.logging.audio for c in contracts),
     }
+    assert {flag: config[flag] for flag in LOGGING_DELIVERY_FLAGS} == allowed
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -176,3 +197,49 @@ def test_provider_can_only_manage_the_setting_and_pass_the_delivery_role(synthes
     assert by_sid["PassDeliveryRoleToBedrock"]["Resource"] == {
         "Fn::GetAtt": ["InvocationLoggingDeliveryRole7BF940C7", "Arn"]
     }
+
+
+def test_dev_buckets_are_emptied_by_a_provider_the_packs_evaluate(synthesized: Synthesized) -> None:
+    resources = synthesized.platform_json("dev")["Resources"]
+    # aws-cdk-lib's auto-delete provider (bare CfnResource function and role) is gone.
+    assert not [r for r in resources.values() if r["Type"] == "Custom::S3AutoDeleteObjects"]
+    empties = {
+        r["Properties"]["BucketName"]["Ref"]: r
+        for r in resources.values()
+        if r["Type"] == "Custom::EmptyBucketOnDelete"
+    }
+    assert set(empties) == {"InvocationLoggingBucketF12B4122", "InvocationLoggingAccessLogsBucket48CACD0B"}
+    for bucket_id, resource in empties.items():
+        assert {"Key": "bedrock-platform:empty-on-delete", "Value": "true"} in resources[bucket_id][
+            "Properties"
+        ]["Tags"]
+        # Deleted (and so run) before its bucket, its bucket policy and the provider's permissions.
+        assert any(d.startswith("InvocationLoggingEmptyBucketsOnDeletePolicy") for d in resource["DependsOn"])
+        assert any(
+            d.startswith("InvocationLoggingBucketPolicy") or "AccessLogsBucketPolicy" in d
+            for d in resource["DependsOn"]
+        )
+        assert resource["Properties"]["ServiceToken"]["Fn::GetAtt"][0].startswith(
+            "InvocationLoggingEmptyBucketsOnDeleteFunction"
+        )
+    function = next(
+        r for k, r in resources.items() if k.startswith("InvocationLoggingEmptyBucketsOnDeleteFunction")
+    )
+    assert function["Properties"]["Handler"] == "empty_bucket.handler.lambda_handler"
+    assert "LogGroup" in function["Properties"]["LoggingConfig"]
+    # Its log group is encrypted and expires like every other (test_log_group_is_encrypted_with_retention).
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_retained_buckets_are_never_emptied(synthesized: Synthesized, env: str) -> None:
+    resources = synthesized.platform_json(env)["Resources"]
+    assert not [
+        r
+        for r in resources.values()
+        if r["Type"] in ("Custom::EmptyBucketOnDelete", "Custom::S3AutoDeleteObjects")
+    ]
+    for resource in resources.values():
+        if resource["Type"] == "AWS::S3::Bucket":
+            assert {"Key": "bedrock-platform:empty-on-delete", "Value": "true"} not in resource[
+                "Properties"
+            ].get("Tags", [])

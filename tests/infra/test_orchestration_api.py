@@ -12,12 +12,14 @@ from aws_cdk.assertions import Match
 
 from bedrock_constructs.orchestration_api import (
     DEFAULT_CODE_DIRECTORY,
+    IDEMPOTENCY_KEY_ACTIONS,
+    IDEMPOTENCY_TABLE_ACTIONS,
     POWERTOOLS_LAYER_PARAMETER,
     OrchestrationApi,
     runtime_config,
 )
 from bedrock_constructs.use_case import GovernedUseCase
-from compliance.bedrock_rules import policy_statements, render_value
+from compliance.bedrock_rules import is_fixed, policy_statements, render_value
 from platform_config import PlatformConfig
 from platform_spec.contract import ContractDocument
 from platform_spec.runtime import SCHEMA_VERSION
@@ -149,24 +151,15 @@ def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(synthesiz
         "bedrock:ApplyGuardrail",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
-        "dynamodb:BatchGetItem",
-        "dynamodb:BatchWriteItem",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:DescribeTable",
-        "dynamodb:GetItem",
-        "dynamodb:GetRecords",
-        "dynamodb:GetShardIterator",
-        "dynamodb:PutItem",
-        "dynamodb:Query",
-        "dynamodb:Scan",
-        "dynamodb:UpdateItem",
-        "kms:Decrypt",
-        "kms:DescribeKey",
-        "kms:Encrypt",
-        "kms:GenerateDataKey*",
-        "kms:ReEncrypt*",
+        *IDEMPOTENCY_TABLE_ACTIONS,
+        *IDEMPOTENCY_KEY_ACTIONS,
     }
+    # The key only through DynamoDB, and no kms:ReEncrypt* or wildcard actions.
+    (key_statement,) = [st for st in statements if "kms:Decrypt" in st["Action"]]
+    assert key_statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": "dynamodb.us-west-2.amazonaws.com"}
+    }
+    assert render_value(key_statement["Resource"]) == "<OrchestrationApiKey4BD54C38.Arn>"
     invoke = by_action["bedrock:InvokeModel"]
     platform = synthesized.stages["prod"].platform
     for use_case in platform.use_cases.values():
@@ -175,11 +168,15 @@ def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(synthesiz
     assert all("/*" not in r and r != "*" for r in invoke)
     # prod is us-west-2 and uses us. profiles: the models are granted in every US destination region
     assert "arn:aws:bedrock:us-east-2::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0" in invoke
+    # Its use cases' guardrails, and the account's enforced guardrail, which guards its calls too.
+    assert platform.enforced_guardrail is not None
     assert sorted(by_action["bedrock:ApplyGuardrail"]) == sorted(
-        f"<{platform.get_logical_id(u.guardrail.resource)}.GuardrailArn>" for u in platform.use_cases.values()
+        f"<{platform.get_logical_id(g.resource)}.GuardrailArn>"
+        for g in [*(u.guardrail for u in platform.use_cases.values()), platform.enforced_guardrail.guardrail]
     )
     assert by_action["xray:PutTraceSegments"] == ["*"]
-    assert all(r.startswith("<OrchestrationApiIdempotencyTable") for r in by_action["dynamodb:GetItem"])
+    for action in IDEMPOTENCY_TABLE_ACTIONS:
+        assert by_action[action] == ["<OrchestrationApiIdempotencyTableF890A80A.Arn>"]
 
 
 def test_idempotency_table_is_encrypted_recoverable_and_expires(synthesized: Synthesized) -> None:
@@ -286,9 +283,40 @@ def test_waf_has_managed_rules_and_a_rate_limit_and_is_attached_and_logged(synth
     (logging,) = _of_type(synthesized, "prod", "AWS::WAFv2::LoggingConfiguration").values()
     (destination,) = logging["Properties"]["LogDestinationConfigs"]
     group = destination["Fn::Join"][1][1]["Ref"]
-    assert synthesized.platform_json("prod")["Resources"][group]["Properties"]["LogGroupName"] == (
-        "aws-waf-logs-bedrock-platform-prod"
-    )
+    name = synthesized.platform_json("prod")["Resources"][group]["Properties"]["LogGroupName"]
+    # WAF's required prefix, then a part that is new for every creation of the stack, so a retained log
+    # group of a deleted stack never blocks creating it again.
+    assert name["Fn::Join"][1][0] == "aws-waf-logs-bedrock-platform-prod-"
+    assert {"Ref": "AWS::StackId"} in _walk_values(name)
+    assert not is_fixed(name)
+
+
+def _walk_values(value: object) -> list[object]:
+    found: list[object] = [value]
+    if isinstance(value, dict):
+        for child in value.values():
+            found += _walk_values(child)
+    elif isinstance(value, list):
+        for child in value:
+            found += _walk_values(child)
+    return found
+
+
+def test_the_stage_writes_execution_logs_to_a_log_group_the_stack_owns(synthesized: Synthesized) -> None:
+    for env, days in (("dev", 30), ("prod", 365)):
+        resources = synthesized.platform_json(env)["Resources"]
+        (stage_id,) = [k for k, v in resources.items() if v["Type"] == "AWS::ApiGateway::Stage"]
+        stage = resources[stage_id]
+        assert stage["Properties"]["MethodSettings"][0]["LoggingLevel"] == "ERROR"
+        group = resources["OrchestrationApiExecutionLogsB0F2BD77"]
+        # API Gateway's own name for the stage's execution log group, so it writes here instead of
+        # creating an unencrypted group that never expires.
+        assert group["Properties"]["LogGroupName"] == {
+            "Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": "OrchestrationApi51B2ED75"}, "/v1"]]
+        }
+        assert group["Properties"]["RetentionInDays"] == days
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["OrchestrationApiKey4BD54C38", "Arn"]}
+        assert "OrchestrationApiExecutionLogsB0F2BD77" in stage["DependsOn"]
 
 
 def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(synthesized: Synthesized) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 
 from platform_config import PlatformConfig
-from tests.infra.conftest import ROOT, Synthesized
+from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
+from platform_config.model import EnforcedGuardrailSpec
+from stacks.platform_stack import PlatformStack
+from tests.infra.conftest import ROOT, Synthesized, new_app
 
 
 def test_one_stage_per_environment_in_its_account_and_region(synthesized: Synthesized) -> None:
@@ -31,7 +37,10 @@ def test_only_contracts_enabled_in_an_environment_are_deployed(
     synthesized: Synthesized, env: str, use_cases: set[str]
 ) -> None:
     guardrails = synthesized.platform(env).find_resources("AWS::Bedrock::Guardrail")
-    assert {g["Properties"]["Name"] for g in guardrails.values()} == {f"{env}-{u}" for u in use_cases}
+    # every use case's guardrail, and the account's enforced baseline
+    assert {g["Properties"]["Name"] for g in guardrails.values()} == {f"{env}-{u}" for u in use_cases} | {
+        f"{env}-enforced-baseline"
+    }
     assert set(synthesized.stages[env].platform.use_cases) == use_cases
 
 
@@ -89,3 +98,60 @@ def test_a_bad_configuration_stops_app_py_before_synthesis(tmp_path) -> None:  #
     assert "(got 'destroy')" in result.stderr and "Fix: set removal_policy: retain" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_the_owner_of_the_account_settings_enforces_a_published_baseline_guardrail(
+    synthesized: Synthesized, config: PlatformConfig, env: str
+) -> None:
+    resources = synthesized.platform_json(env)["Resources"]
+    (config_id,) = [
+        k for k, v in resources.items() if v["Type"] == "AWS::Bedrock::EnforcedGuardrailConfiguration"
+    ]
+    props = resources[config_id]["Properties"]
+    guardrail_id = props["GuardrailIdentifier"]["Fn::GetAtt"][0]
+    version_id, attribute = props["GuardrailVersion"]["Fn::GetAtt"]
+    # a published version of the baseline guardrail, never DRAFT
+    assert attribute == "Version"
+    assert resources[version_id]["Type"] == "AWS::Bedrock::GuardrailVersion"
+    assert resources[version_id]["Properties"]["GuardrailIdentifier"] == {
+        "Fn::GetAtt": [guardrail_id, "GuardrailId"]
+    }
+    assert props["SelectiveContentGuarding"] == {"Messages": "COMPREHENSIVE", "System": "SELECTIVE"}
+    guardrail = resources[guardrail_id]["Properties"]
+    assert guardrail["Name"] == f"{env}-enforced-baseline"
+    assert guardrail["ContentPolicyConfig"]["FiltersConfig"] == [
+        {"Type": "PROMPT_ATTACK", "InputStrength": "HIGH", "OutputStrength": "NONE"}
+    ]
+    enforced = config.environment(env).enforced_guardrail
+    baseline = enforced.policy() if enforced is not None else None
+    assert baseline is not None
+    assert guardrail["SensitiveInformationPolicyConfig"]["PiiEntitiesConfig"] == [
+        {"Type": entity.value, "Action": action.value}
+        for entity, action in baseline.sensitive_information.pii_entities.items()
+    ]
+    assert [t["Name"] for t in guardrail["TopicPolicyConfig"]["TopicsConfig"]] == [
+        t.name for t in baseline.denied_topics
+    ]
+
+
+def test_an_opted_out_environment_records_its_reason_in_the_template(config: PlatformConfig) -> None:
+    reason = "The organization enforces its own guardrail on this account through Bedrock policies."
+    dev = config.environment("dev")
+    assert dev.enforced_guardrail is not None
+    opted_out = dataclasses.replace(dev, enforced_guardrail=EnforcedGuardrailSpec(opt_out_reason=reason))
+    app = new_app()
+    stack = PlatformStack(
+        app,
+        "Dev",
+        environment=opted_out,
+        contracts=config.contracts_for("dev"),
+        env=cdk.Environment(account=dev.account, region=dev.region),
+    )
+    template = Template.from_stack(stack).to_json()
+    assert template["Metadata"][ENFORCED_GUARDRAIL_OPT_OUT] == {"opt_out_reason": reason}
+    assert not [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Bedrock::EnforcedGuardrailConfiguration"
+    ]
