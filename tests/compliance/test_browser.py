@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compliance.report.build import Report
+from platform_config import PlatformConfig
 from tests.compliance.browser import Rendered, chromium, render, summarize
 from tests.infra.conftest import Synthesized
 
@@ -51,13 +52,15 @@ def test_the_report_renders_every_section_without_script_errors(prod_page: Rende
 
 
 def test_the_tables_hold_one_row_per_item(
-    prod_page: Rendered, synthesized: Synthesized, reports: dict[str, Report]
+    prod_page: Rendered, synthesized: Synthesized, reports: dict[str, Report], config: PlatformConfig
 ) -> None:
     resources = [r for s in synthesized.stacks if s.name.startswith("Prod/") for r in s.resources.values()]
     tables = summarize(prod_page.dom).tables
     count = lambda kind: sum(1 for r in resources if r["Type"] == kind)  # noqa: E731
-    assert tables["bedrock-profiles"] == count("AWS::Bedrock::ApplicationInferenceProfile") == 5
-    assert tables["bedrock-guardrails"] == count("AWS::Bedrock::Guardrail") == 2
+    prod = config.contracts_for("prod")
+    routes = sum(len(c.routes) for c in prod)  # one profile per route of every use case Prod runs
+    assert tables["bedrock-profiles"] == count("AWS::Bedrock::ApplicationInferenceProfile") == routes
+    assert tables["bedrock-guardrails"] == count("AWS::Bedrock::Guardrail") == len(prod)
     assert tables["operations-alarms"] == count("AWS::CloudWatch::Alarm") + count(
         "AWS::CloudWatch::CompositeAlarm"
     )
@@ -67,7 +70,8 @@ def test_the_tables_hold_one_row_per_item(
     assert tables["controls-owasp-llm-2025"] == 10
 
 
-def test_the_dev_report_renders_without_script_errors(report_dir: Path) -> None:
+def test_the_dev_report_renders_without_script_errors(report_dir: Path, config: PlatformConfig) -> None:
     rendered = render(report_dir / "Dev.html")
     assert rendered.script_errors == []
-    assert summarize(rendered.dom).tables["bedrock-profiles"] == 7
+    routes = sum(len(c.routes) for c in config.contracts_for("dev"))
+    assert summarize(rendered.dom).tables["bedrock-profiles"] == routes
