@@ -158,6 +158,10 @@ def sample_resources() -> dict[str, Any]:
     }
 
 
+#: For tests that script read timeouts: the client gives up after 500 ms.
+SHORT_READ_TIMEOUT = {"BEDROCK_READ_TIMEOUT_MS": "500"}
+
+
 def base_env(stub: BedrockStub, config_path: Path) -> dict[str, str]:
     return {
         "BEDROCK_RESOURCES": json.dumps(sample_resources()),
@@ -169,8 +173,11 @@ def base_env(stub: BedrockStub, config_path: Path) -> dict[str, str]:
         "BEDROCK_MAX_ATTEMPTS_PER_ROUTE": "3",
         "BEDROCK_BACKOFF_BASE_MS": "1",
         "BEDROCK_BACKOFF_MAX_MS": "5",
-        "BEDROCK_CONNECT_TIMEOUT_MS": "500",
-        "BEDROCK_READ_TIMEOUT_MS": "500",
+        # Generous: the local stub answers in milliseconds, but a loaded 2-core machine can stall a request
+        # for longer than a short timeout, which would turn into a retry and a wrong call count. Tests of
+        # timeouts set a short one themselves (SHORT_READ_TIMEOUT).
+        "BEDROCK_CONNECT_TIMEOUT_MS": "10000",
+        "BEDROCK_READ_TIMEOUT_MS": "10000",
         "BEDROCK_MIN_ATTEMPT_MS": "100",
         "TIME_BUDGET_SAFETY_MARGIN_MS": "200",
         "CIRCUIT_FAILURE_THRESHOLD": "1000",  # off unless a test turns it on
