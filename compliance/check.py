@@ -61,7 +61,9 @@ def run(assembly_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m compliance.check", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("assembly", type=Path, nargs="?", default=Path("cdk.out"))
     args = parser.parse_args(argv)
     try:
