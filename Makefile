@@ -33,7 +33,7 @@ help:
 	@echo "make lint    ruff + mypy only"
 	@echo "make bench   benchmarks (~5 min): one table in benchmarks/results.md"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
-	@echo "make check-new-use-case  run the test suite on a copy of the repo with every contract copied to a new id (~2 min)"
+	@echo "make check-new-use-case  run the test suite on a copy of the repo with every contract copied to a new id (~2.5 min)"
 	@echo "make clean   remove cdk.out and caches"
 
 # A fresh .venv gets the uv release that uv.lock pins, checked against the lock's hashes (pip, from the
@@ -42,7 +42,7 @@ help:
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	  echo "error: '$(PYTHON)' is not Python 3.11 or newer. Fix: make PYTHON=/path/to/python3.11 ..." >&2; exit 1; }
-	@echo "==> creating $(VENV) with the locked uv (~5 s)"
+	@echo "==> creating $(VENV) with the locked uv (~10 s)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(PYTHON) scripts/locked_uv.py uv.lock > $(VENV)/uv-requirement.txt
 	@$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check \
@@ -55,12 +55,12 @@ $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 	  echo "error: pyproject.toml and uv.lock disagree: a dependency changed without re-locking." >&2; \
 	  echo "Fix: make lock   (re-resolves from PyPI and rewrites uv.lock; commit it with pyproject.toml)" >&2; \
 	  exit 1; }
-	@echo "==> installing Python packages from uv.lock (~25 s the first time, ~3 s after a change)"
+	@echo "==> installing Python packages from uv.lock (~10 s the first time, ~2 s after a change)"
 	@$(UV) sync --locked --extra dev --quiet
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@echo "==> installing the pinned CDK CLI from package-lock.json (~10 s)"
+	@echo "==> installing the pinned CDK CLI from package-lock.json (~5 s)"
 	@npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
@@ -79,23 +79,23 @@ lock: | $(UV)
 # (there are none), so it would report success whatever cdk-nag found.
 synth: install
 	@rm -rf .synth && mkdir .synth
-	@echo "==> synthesizing dev, staging and prod under every cdk-nag pack (~25 s)"
+	@echo "==> synthesizing dev, staging and prod under every cdk-nag pack (~35 s)"
 	@npx cdk synth '**' --quiet --no-notices -o .synth/cdk.out || $(synth_failed)
-	@echo "==> compliance gate: cfn-lint and the Bedrock rules (~10 s)"
+	@echo "==> compliance gate: cfn-lint and the Bedrock rules (~15 s)"
 	@cd .synth && ../$(BIN)/python -m compliance.check cdk.out || $(synth_failed)
-	@echo "==> writing the review pack (~10 s)"
+	@echo "==> writing the review pack (~20 s)"
 	@cd .synth && ../$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack || $(synth_failed)
 	@rm -rf cdk.out.failed; if [ -d cdk.out ]; then mv cdk.out .synth/previous; fi
 	@mv .synth/cdk.out cdk.out && rm -rf .synth
 
 report: install
-	@echo "==> writing the review pack of cdk.out (~15 s)"
+	@echo "==> writing the review pack of cdk.out (~20 s)"
 	@$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack $(REPORT_ARGS)
 
 # The review pack's HTML is checked in a real headless browser (Debian's chromium) by the tests.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "==> installing Debian's chromium for the browser tests (~60 s, once)"; \
+	  echo "==> installing Debian's chromium for the browser tests (a minute or two, once)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
@@ -106,7 +106,7 @@ check: install
 lint: $(BIN)/.installed
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
-	@echo "==> type-checking with mypy (~30 s without .mypy_cache, ~3 s with it)"
+	@echo "==> type-checking with mypy (~15 s without .mypy_cache, ~1 s with it)"
 	@$(BIN)/mypy stacks constructs platform_config compliance lambdas benchmarks scripts
 
 format: $(BIN)/.installed
@@ -121,7 +121,7 @@ demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
 test: install chromium lint
-	@echo "==> running the test suite (~100 s)"
+	@echo "==> running the test suite (~2 min)"
 	@$(BIN)/python -m pytest
 
 check-new-use-case: install chromium
