@@ -1,79 +1,131 @@
-# One entry point for people and CI. Every target installs what it needs first.
+# One entry point for people and CI. Every target installs what it needs first, and every step that takes
+# more than a few seconds says what it does and how long it usually takes (measured on a 2-core machine).
 #   make synth   synthesize every environment with all compliance checks into cdk.out/
 #   make test    lint + type-check + the whole test suite
+#   make lock    re-lock uv.lock after changing dependencies in pyproject.toml
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
 
-# jsii prints an end-of-life banner for Node 20 on every start; the CLI would phone home for notices
-# and telemetry (there is no network here, and synth must not depend on one).
+# jsii prints an end-of-life banner for Node 20 on every start (app.py silences it too, for a direct
+# `npx cdk`); the CLI would phone home for notices and telemetry (synth must not depend on a network).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
+# uv installs into .venv with the interpreter that created it, and never downloads a Python of its own.
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install chromium synth check report test lint format demo bench clean
+# What a failed `make synth` does: keep this run's output in cdk.out.failed/, leave cdk.out/ alone, fail.
+synth_failed = { cd "$(CURDIR)"; rm -rf cdk.out.failed; [ ! -d .synth/cdk.out ] || mv .synth/cdk.out cdk.out.failed; \
+  rm -rf .synth; echo "make synth failed: cdk.out/ is unchanged (the last good assembly, if any);" \
+  "this run's output is in cdk.out.failed/" >&2; exit 1; }
+
+.PHONY: help install lock chromium synth check report test lint format demo bench check-new-use-case clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
 	@echo "make test    install, lint, type-check and run every test"
+	@echo "make lock    re-lock uv.lock after a dependency change in pyproject.toml (needs PyPI)"
 	@echo "make report  the compliance review pack of an existing cdk.out (make synth writes it too)"
 	@echo "make lint    ruff + mypy only"
 	@echo "make bench   benchmarks (~5 min): one table in benchmarks/results.md"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
+	@echo "make check-new-use-case  run the test suite on a copy of the repo with every contract copied to a new id (~2.5 min)"
 	@echo "make clean   remove cdk.out and caches"
 
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# A fresh .venv gets the uv release that uv.lock pins, checked against the lock's hashes (pip, from the
+# standard library's venv). From then on uv is one of the locked packages: `uv sync` keeps it at the
+# locked version (upgrading itself when the lock moves) instead of removing it as an extraneous package.
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "error: '$(PYTHON)' is not Python 3.11 or newer. Fix: make PYTHON=/path/to/python3.11 ..." >&2; exit 1; }
+	@echo "==> creating $(VENV) with the locked uv (~10 s)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) scripts/locked_uv.py uv.lock > $(VENV)/uv-requirement.txt
+	@$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check \
+	  --require-hashes --no-deps --only-binary :all: -r $(VENV)/uv-requirement.txt
+
+# Exactly the lock, nothing else (an exact sync), and the project itself as an editable install: the
+# constructs/ folder is importable as bedrock_constructs from anywhere, and `python app.py` works from here.
+$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
+	@$(UV) lock --check --offline --quiet 2>/dev/null || { \
+	  echo "error: pyproject.toml and uv.lock disagree: a dependency changed without re-locking." >&2; \
+	  echo "Fix: make lock   (re-resolves from PyPI and rewrites uv.lock; commit it with pyproject.toml)" >&2; \
+	  exit 1; }
+	@echo "==> installing Python packages from uv.lock (~10 s the first time, ~2 s after a change)"
+	@$(UV) sync --locked --extra dev --quiet
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "==> installing the pinned CDK CLI from package-lock.json (~5 s)"
+	@npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
 install: $(BIN)/.installed node_modules/.installed
 
+lock: | $(UV)
+	@echo "==> re-locking uv.lock from pyproject.toml (~5 s; needs PyPI)"
+	@$(UV) lock
+	@echo "uv.lock updated: commit it together with pyproject.toml; 'make install' applies it"
+
+# The new assembly is written to .synth/cdk.out and replaces cdk.out/ only when synth, the compliance gate
+# and the review pack all succeed, so a failed run never destroys the last good assembly. A failed run's
+# output is kept in cdk.out.failed/ for inspection (validation-report.json, compliance-summary.json).
+# The gate and the review pack run from .synth/, so the pack names the assembly `cdk.out`, where it ends up.
 # '**' selects the stacks inside every Stage: a bare `cdk synth` only validates top-level stacks
 # (there are none), so it would report success whatever cdk-nag found.
 synth: install
-	rm -rf cdk.out
-	npx cdk synth '**' --quiet --no-notices
-	$(BIN)/python -m compliance.check cdk.out
-	$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack
+	@rm -rf .synth && mkdir .synth
+	@echo "==> synthesizing dev, staging and prod under every cdk-nag pack (~35 s)"
+	@npx cdk synth '**' --quiet --no-notices -o .synth/cdk.out || $(synth_failed)
+	@echo "==> compliance gate: cfn-lint and the Bedrock rules (~15 s)"
+	@cd .synth && ../$(BIN)/python -m compliance.check cdk.out || $(synth_failed)
+	@echo "==> writing the review pack (~20 s)"
+	@cd .synth && ../$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack || $(synth_failed)
+	@rm -rf cdk.out.failed; if [ -d cdk.out ]; then mv cdk.out .synth/previous; fi
+	@mv .synth/cdk.out cdk.out && rm -rf .synth
 
 report: install
-	$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack $(REPORT_ARGS)
+	@echo "==> writing the review pack of cdk.out (~20 s)"
+	@$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack $(REPORT_ARGS)
 
 # The review pack's HTML is checked in a real headless browser (Debian's chromium) by the tests.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
+	  echo "==> installing Debian's chromium for the browser tests (a minute or two, once)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 check: install
-	$(BIN)/python -m compliance.check cdk.out
+	@echo "==> compliance gate over cdk.out (~15 s)"
+	@$(BIN)/python -m compliance.check cdk.out
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy stacks constructs platform_config compliance lambdas benchmarks
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@echo "==> type-checking with mypy (~15 s without .mypy_cache, ~1 s with it)"
+	@$(BIN)/mypy stacks constructs platform_config platform_spec compliance lambdas benchmarks scripts
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 bench: install
-	$(BIN)/python -m benchmarks.run
+	@echo "==> benchmarks (~5 min; progress on stderr, the table on stdout and in benchmarks/results.md)"
+	@$(BIN)/python -m benchmarks.run
 
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
 test: install chromium lint
-	$(BIN)/python -m pytest
+	@echo "==> running the test suite (~2 min)"
+	@$(BIN)/python -m pytest
+
+check-new-use-case: install chromium
+	$(BIN)/python scripts/check_new_use_case.py
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm
+	rm -rf cdk.out cdk.out.failed .synth .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm

@@ -7,20 +7,49 @@ there, under every cdk-nag pack. A bad configuration file stops synth before any
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
-import aws_cdk as cdk
-
-from platform_config import ConfigError, load_platform
-from stacks.platform import build_platform
-
 ROOT = Path(__file__).resolve().parent
 
+# jsii's runtime (the Node process behind aws_cdk) prints an 11-line "Node 20 is end-of-life" banner to
+# stderr when it starts, and the CDK CLI passes it through on every `npx cdk ...`. Node 20 runs this app
+# correctly; silence the banner here, before aws_cdk is imported, so it is gone for every way the app is
+# started. A value the caller set is kept.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-def main() -> int:
+USAGE = """\
+Run by the CDK CLI (cdk.json's "app"): npx cdk synth '**' | npx cdk diff 'Staging/*' | npx cdk deploy 'Prod/*'.
+`make synth` runs it with every compliance check. Run directly (python app.py), it applies cdk.json's
+feature flags itself and writes to $CDK_OUTDIR (unset: a new temporary directory).
+
+context (-c with the CDK CLI):
+  compliance-checks=off   skip the cdk-nag packs for a quick local look (deploy and make synth keep them)
+
+environment set by the CDK CLI: CDK_OUTDIR (where to write), CDK_CONTEXT_JSON (context and feature flags)
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python app.py",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog=USAGE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse_args(argv)  # --help answers here, before the jsii runtime starts
+    import aws_cdk as cdk
+
+    from platform_config import ConfigError, load_platform
+    from stacks.platform import build_platform
+
     try:
         config = load_platform(ROOT)
     except ConfigError as error:

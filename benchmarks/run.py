@@ -897,7 +897,9 @@ def tool_version(args: Sequence[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m benchmarks.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--only", default="", help="comma-separated items (1-8); default: all")
     parser.add_argument("--quick", action="store_true", help="fewer rounds (development; not for results)")

@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from compliance.assembly import load_assembly
-from compliance.gate import CFN_LINT_PREFIX, GATE_RESULT_FILE
-from compliance.report.lint import cfn_lint
-from platform_config.markers import GATE_NAME
+from platform_config.markers import CFN_LINT_PREFIX, GATE_NAME, GATE_RESULT_FILE
 
-__all__ = ["cfn_lint", "gate_report", "main", "nag_failures", "run"]
+__all__ = ["gate_report", "main", "nag_failures", "run"]
 
 
 def _validation_report(assembly_dir: Path) -> dict[str, Any] | None:
@@ -133,7 +131,9 @@ def run(assembly_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m compliance.check", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("assembly", type=Path, nargs="?", default=Path("cdk.out"))
     args = parser.parse_args(argv)
     try:

@@ -36,11 +36,9 @@ import jsii
 from compliance.assembly import StackTemplate, load_assembly
 from compliance.bedrock_rules import RULE_IDS, RULES, Finding, run_rules
 from compliance.report.lint import LintFinding, LintRun
-from platform_config.markers import GATE_NAME
+from platform_config.markers import CFN_LINT_PREFIX, GATE_NAME, GATE_RESULT_FILE
 
 #: What the gate writes beside the assembly's manifest.
-GATE_RESULT_FILE = "bedrock-platform-gate.json"
-CFN_LINT_PREFIX = "CFN-LINT-"
 
 
 def _package_version() -> str:

@@ -8,6 +8,10 @@ from __future__ import annotations
 #: The name of the compliance gate's CDK validation plugin (``compliance.gate``). CDK derives the
 #: acknowledgment namespace from it: a gate finding is acknowledged as ``BedrockPlatform::<RULE>``.
 GATE_NAME = "BedrockPlatform"
+#: The file the gate writes into the assembly: which rules ran over which stacks, and their findings.
+GATE_RESULT_FILE = "bedrock-platform-gate.json"
+#: Rule-id prefix of the gate's cfn-lint findings (``CFN-LINT-W3005``).
+CFN_LINT_PREFIX = "CFN-LINT-"
 #: Template ``Metadata`` key under which a stack records that its environment opted out of the
 #: account-level enforced guardrail: ``{"opt_out_reason": "<why>"}``.
 ENFORCED_GUARDRAIL_OPT_OUT = "bedrock-platform:enforced-guardrail-opt-out"

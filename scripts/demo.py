@@ -18,6 +18,7 @@ What it does, offline and with fake credentials:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -28,8 +29,6 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
-
-from tests.support.bedrock_stub import BedrockStub, Fault  # noqa: E402
 
 ACCOUNT = "123456789012"
 ENVIRONMENT = "dev"
@@ -79,7 +78,14 @@ def banner(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(0, 96 - len(title)), flush=True)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python scripts/demo.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)  # --help answers here: no stub is started, nothing is imported or written
+    from tests.support.bedrock_stub import BedrockStub, Fault
+
     with BedrockStub(default_latency_ms=20) as stub, tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "runtime_config.json"
         config, resources = demo_configuration()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
+# Before anything imports aws_cdk (tests.support.synth does): the jsii runtime prints its Node 20
+# end-of-life banner when it starts, as app.py explains.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 import pytest
 
 from tests.support.synth import config, synthesized
 
 __all__ = ["config", "synthesized"]
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -208,13 +208,13 @@ def test_read_timeout(stub: BedrockStub, make_client: ClientFactory) -> None:
     stub.script(None, [Fault.read_timeout(2.0)])
     client = make_client(read_timeout=0.2)
 
-    started = time.monotonic()
+    # the client gives up after its 0.2 s read timeout: had it waited the stub's 2 s, it would have an answer
     with pytest.raises(ReadTimeoutError):
         client.converse(modelId=MODEL_ID, messages=HELLO)
-    assert time.monotonic() - started < 1.5
 
-    # the stub keeps serving other requests while the slow one sleeps
-    assert client.converse(modelId=MODEL_ID, messages=HELLO)["stopReason"] == "end_turn"
+    # the stub keeps serving other requests while the slow one sleeps (a client with the default timeout:
+    # on a loaded machine even a prompt answer can take longer than 0.2 s)
+    assert make_client().converse(modelId=MODEL_ID, messages=HELLO)["stopReason"] == "end_turn"
 
 
 def test_read_timeout_shorter_than_client_timeout_succeeds(

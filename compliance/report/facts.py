@@ -397,7 +397,7 @@ def collect(
 ) -> EnvironmentFacts:
     """The facts of one environment (Stage) of the assembly at ``assembly_dir``.
 
-    ``lint``: ``True`` runs cfn-lint on the environment's templates (``compliance.check.cfn_lint``),
+    ``lint``: ``True`` runs cfn-lint on the environment's templates (``compliance.report.lint.cfn_lint``),
     ``False`` leaves it out (reported as not run), a mapping (stack name -> findings) supplies results
     computed elsewhere.
     """

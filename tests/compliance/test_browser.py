@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compliance.report.build import Report
+from platform_config import PlatformConfig
 from tests.compliance.browser import Rendered, chromium, render, summarize
 from tests.infra.conftest import Synthesized
 
@@ -51,15 +52,17 @@ def test_the_report_renders_every_section_without_script_errors(prod_page: Rende
 
 
 def test_the_tables_hold_one_row_per_item(
-    prod_page: Rendered, synthesized: Synthesized, reports: dict[str, Report]
+    prod_page: Rendered, synthesized: Synthesized, reports: dict[str, Report], config: PlatformConfig
 ) -> None:
     resources = [r for s in synthesized.stacks if s.name.startswith("Prod/") for r in s.resources.values()]
     tables = summarize(prod_page.dom).tables
     count = lambda kind: sum(1 for r in resources if r["Type"] == kind)  # noqa: E731
-    assert tables["bedrock-profiles"] == count("AWS::Bedrock::ApplicationInferenceProfile") == 5
+    prod = config.contracts_for("prod")
+    routes = sum(len(c.routes) for c in prod)  # one profile per route of every use case Prod runs
+    assert tables["bedrock-profiles"] == count("AWS::Bedrock::ApplicationInferenceProfile") == routes
     # the use cases' guardrails; the account's enforced baseline has its own table
     enforced = count("AWS::Bedrock::EnforcedGuardrailConfiguration")
-    assert tables["bedrock-guardrails"] == count("AWS::Bedrock::Guardrail") - enforced == 2
+    assert tables["bedrock-guardrails"] == count("AWS::Bedrock::Guardrail") - enforced == len(prod)
     assert enforced == 1 and tables["bedrock-enforced"] == 8
     assert tables["operations-alarms"] == count("AWS::CloudWatch::Alarm") + count(
         "AWS::CloudWatch::CompositeAlarm"
@@ -70,7 +73,8 @@ def test_the_tables_hold_one_row_per_item(
     assert tables["controls-owasp-llm-2025"] == 10
 
 
-def test_the_dev_report_renders_without_script_errors(report_dir: Path) -> None:
+def test_the_dev_report_renders_without_script_errors(report_dir: Path, config: PlatformConfig) -> None:
     rendered = render(report_dir / "Dev.html")
     assert rendered.script_errors == []
-    assert summarize(rendered.dom).tables["bedrock-profiles"] == 7
+    routes = sum(len(c.routes) for c in config.contracts_for("dev"))
+    assert summarize(rendered.dom).tables["bedrock-profiles"] == routes

@@ -9,6 +9,8 @@ from compliance.report.__main__ import main
 from compliance.report.build import Report, build_reports
 from compliance.report.diff import GROUPS, EnvironmentDiff, diff
 from compliance.report.facts import collect
+from platform_config import PlatformConfig
+from platform_config.naming import pascal
 from tests.compliance.conftest import mutate_template, rename_logical_id
 from tests.infra.conftest import Synthesized
 
@@ -68,7 +70,7 @@ def test_a_wildcard_on_bedrock_invoke_is_a_widened_permission(
 
 
 def test_an_added_action_is_widened_and_a_removed_one_narrowed(
-    synthesized: Synthesized, assembly_copy: Path
+    synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig
 ) -> None:
     def change_actions(template: dict[str, Any]) -> None:
         _, policy = _resource(
@@ -85,8 +87,8 @@ def test_an_added_action_is_widened_and_a_removed_one_narrowed(
     summary = {(c.kind, c.detail.split(" on ")[0]) for c in changes}
     assert ("widened", "+ Allow bedrock:UpdateGuardrail") in summary
     assert ("narrowed", "- Allow xray:PutTelemetryRecords") in summary
-    # UpdateGuardrail on each guardrail the orchestrator applies: its two use cases' and the enforced baseline
-    assert len([c for c in changes if c.kind == "widened"]) == 3
+    # UpdateGuardrail on the guardrail of each use case that Prod runs, and on the enforced baseline
+    assert len([c for c in changes if c.kind == "widened"]) == len(config.contracts_for("prod")) + 1
 
 
 def test_a_weakened_guardrail_is_reported_in_the_guardrail_group(
@@ -185,15 +187,29 @@ def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permissio
     assert {c.kind for c in changes.group("permissions")} == {"widened"}  # a Deny removed widens access
 
 
-def test_prod_against_staging_shows_only_real_differences(reports: dict[str, Report]) -> None:
+def test_prod_against_staging_shows_only_real_differences(
+    reports: dict[str, Report], config: PlatformConfig
+) -> None:
     changes = reports["Prod"].changes
     assert changes is not None and changes.cross_environment
-    # Staging runs rfp-drafting, Prod does not; nothing else is removed or replaced
-    assert {c.kind for c in changes.group("replaced")} == {"removed"}
-    assert {c.resource[:11] for c in changes.group("replaced")} == {"RfpDrafting", "Notificatio"}
+    staging_only = {pascal(c.id) for c in config.contracts_for("staging")} - {
+        pascal(c.id) for c in config.contracts_for("prod")
+    }
+    # Only what Staging runs and Prod does not is removed: the use cases enabled in Staging only, and the
+    # alarm e-mail subscription (each environment notifies its own address); nothing is replaced
+    replaced = changes.group("replaced")
+    assert {c.kind for c in replaced} == {"removed"}
+    of_use_cases = [c for c in replaced if c.resource.startswith(tuple(staging_only))]
+    others = [(c.type, c.resource[:13]) for c in replaced if c not in of_use_cases]
+    assert others == [("AWS::SNS::Subscription", "Notifications")]
+    guardrails = [c.resource for c in of_use_cases if c.type == "AWS::Bedrock::Guardrail"]
+    assert sorted(
+        name for name in staging_only for g in guardrails if g.startswith(f"{name}Guardrail")
+    ) == sorted(staging_only)
     assert changes.group("guardrails") == []  # the shared use cases have the same policy everywhere
     assert {c.kind for c in changes.group("protection")} == {"lengthened"}  # 365 days in Prod, 90 in Staging
-    assert {c.kind for c in changes.group("permissions")} == {"narrowed"}  # rfp-drafting's grants
+    # the staging-only use cases' grants
+    assert {c.kind for c in changes.group("permissions")} == ({"narrowed"} if staging_only else set())
     assert reports["Staging"].changes is None
 
 

@@ -40,9 +40,9 @@ from compliance.bedrock_rules import (
 )
 from compliance.cfn_values import resolve_value
 from compliance.check import gate_report, nag_failures
-from compliance.gate import GATE_RESULT_FILE, add_gate
+from compliance.gate import add_gate
 from compliance.policy_eval import Decision, Request, evaluate
-from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_NAME
+from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_NAME, GATE_RESULT_FILE
 from tests.infra.conftest import ROOT, Synthesized, new_app
 
 

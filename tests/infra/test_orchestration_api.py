@@ -24,6 +24,7 @@ from platform_config import PlatformConfig
 from platform_spec.contract import ContractDocument
 from platform_spec.runtime import SCHEMA_VERSION
 from tests.infra.conftest import Synthesized
+from tests.support.contracts import enabled_use_cases
 
 
 def _of_type(synthesized: Synthesized, env: str, kind: str) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -124,15 +125,16 @@ def test_runtime_config_is_derived_from_the_contracts(
         )
 
 
-def test_the_asset_carries_the_handler_and_its_runtime_config(synthesized: Synthesized) -> None:
+def test_the_asset_carries_the_handler_and_its_runtime_config(
+    synthesized: Synthesized, config: PlatformConfig
+) -> None:
     bundles = [a.parent.parent for a in synthesized.outdir.rglob("asset.*/orchestrator/handler.py")]
     docs = {
         tuple(sorted(json.loads((b / "orchestrator" / "runtime_config.json").read_text())["use_cases"]))
         for b in bundles
     }
-    # one bundle per environment's contract set: prod has no rfp-drafting
-    assert ("policy-qa", "support-ticket-summary") in docs
-    assert ("policy-qa", "rfp-drafting", "support-ticket-summary") in docs
+    # one bundle per distinct set of use cases that an environment runs (dev and staging may share one)
+    assert docs == {tuple(sorted(enabled_use_cases(env.name))) for env in config.environments}
     assert not any(list(b.rglob("__pycache__")) for b in bundles)
 
 

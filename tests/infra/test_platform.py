@@ -13,8 +13,10 @@ from aws_cdk.assertions import Template
 from platform_config import PlatformConfig
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
 from platform_config.model import EnforcedGuardrailSpec
+from platform_config.naming import pascal
 from stacks.platform_stack import PlatformStack
 from tests.infra.conftest import ROOT, Synthesized, new_app
+from tests.support.contracts import enabled_use_cases
 
 
 def test_one_stage_per_environment_in_its_account_and_region(synthesized: Synthesized) -> None:
@@ -25,17 +27,11 @@ def test_one_stage_per_environment_in_its_account_and_region(synthesized: Synthe
     }
 
 
-@pytest.mark.parametrize(
-    ("env", "use_cases"),
-    [
-        ("dev", {"support-ticket-summary", "policy-qa", "rfp-drafting"}),
-        ("staging", {"support-ticket-summary", "policy-qa", "rfp-drafting"}),
-        ("prod", {"support-ticket-summary", "policy-qa"}),
-    ],
-)
-def test_only_contracts_enabled_in_an_environment_are_deployed(
-    synthesized: Synthesized, env: str, use_cases: set[str]
-) -> None:
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_only_contracts_enabled_in_an_environment_are_deployed(synthesized: Synthesized, env: str) -> None:
+    # what each contract file's `environments` list says, read without the loader
+    use_cases = enabled_use_cases(env)
+    assert use_cases  # every shipped environment runs at least one use case
     guardrails = synthesized.platform(env).find_resources("AWS::Bedrock::Guardrail")
     # every use case's guardrail, and the account's enforced baseline
     assert {g["Properties"]["Name"] for g in guardrails.values()} == {f"{env}-{u}" for u in use_cases} | {
@@ -57,14 +53,16 @@ def test_environment_tags_reach_resources(synthesized: Synthesized, config: Plat
             assert {k: tags.get(k) for k in env.tags} == env.tags
 
 
-def test_outputs_name_every_profile_and_guardrail_version(synthesized: Synthesized) -> None:
+def test_outputs_name_every_profile_and_guardrail_version(
+    synthesized: Synthesized, config: PlatformConfig
+) -> None:
     outputs = synthesized.platform_json("prod")["Outputs"]
-    for name in ("SupportTicketSummary", "PolicyQa"):
+    for contract in config.contracts_for("prod"):
+        name = pascal(contract.id)
         assert {
             f"{name}GuardrailId",
             f"{name}GuardrailVersion",
-            f"{name}PrimaryProfileArn",
-            f"{name}FallbackProfileArn",
+            *(f"{name}{pascal(route)}ProfileArn" for route in contract.routes),
         } <= set(outputs)
     assert "InvocationLogBucketName" in outputs
 

@@ -46,19 +46,26 @@ GUARDRAILS = {
     "rfp-drafting": "grrfp0000001",
 }
 
-#: Fast retries and short timeouts, so fault tests take milliseconds; the circuit stays closed unless a
-#: test turns it on (``load_orchestrator(resilience={...})``).
+#: Fast retries, so fault tests take milliseconds; the circuit stays closed unless a test turns it on
+#: (``load_orchestrator(resilience={...})``). The read timeout is generous: the local stub answers in
+#: milliseconds, but a loaded 2-core machine can stall a request longer than a short timeout, which would
+#: turn into a retry and a wrong call count. Tests of timeouts ask for a short one (SHORT_READ_TIMEOUT).
+#: The connect timeout stays short: the budget split reserves it for every attempt.
 TEST_RESILIENCE = ResilienceSettings(
     max_attempts_per_route=3,
     backoff_base_s=0.001,
     backoff_max_s=0.005,
     connect_timeout_s=0.5,
-    read_timeout_s=0.5,
+    read_timeout_s=5.0,
     min_attempt_s=0.1,
     safety_margin_s=0.2,
     circuit_failure_threshold=1000,
     circuit_timeout_threshold=1000,
 )
+
+
+#: ``load_orchestrator(resilience=SHORT_READ_TIMEOUT)`` for tests that script read timeouts.
+SHORT_READ_TIMEOUT = {"read_timeout_s": 0.5}
 
 
 def arn(profile_id: str) -> str:

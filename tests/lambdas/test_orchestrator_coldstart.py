@@ -1,4 +1,7 @@
-"""Init stays cheap: what importing the handler loads, measured in a fresh interpreter."""
+"""Init stays cheap: what importing the handler loads, in a fresh interpreter.
+
+How long the import takes depends on the machine, so it is measured by the benchmark (item 3, cold start
+against a bare `import boto3` in the same run), not asserted here."""
 
 from __future__ import annotations
 
@@ -11,11 +14,9 @@ from pathlib import Path
 from tests.lambdas.orchestrator_testkit import PROJECT_ROOT, sample_resources, sample_runtime_config
 
 PROBE = """
-import json, sys, time
-started = time.perf_counter()
+import json, sys
 import lambdas.orchestrator.handler
-elapsed_ms = (time.perf_counter() - started) * 1000
-print(json.dumps({"ms": elapsed_ms, "modules": sorted(sys.modules)}))
+print(json.dumps({"modules": sorted(sys.modules)}))
 """
 
 
@@ -47,5 +48,3 @@ def test_handler_import_loads_no_heavy_modules(tmp_path: Path) -> None:
     assert not [m for m in report["modules"] if m.startswith("aws_lambda_powertools.utilities.parser")]
     assert not [m for m in report["modules"] if m.startswith("aws_lambda_powertools.utilities.idempotency")]
     assert "botocore.session" not in report["modules"]  # clients are created on first use
-    # ~140 ms on a 2-core dev machine; a generous bound so CI noise does not fail it
-    assert report["ms"] < 1500

@@ -18,6 +18,7 @@ import pytest
 from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
     PROFILES,
+    SHORT_READ_TIMEOUT,
     CountdownLambdaContext,
     FakeLambdaContext,
     call,
@@ -27,7 +28,7 @@ from tests.lambdas.orchestrator_testkit import (
     output_lines,
     user,
 )
-from tests.support.bedrock_stub import BedrockStub, Fault
+from tests.support.bedrock_stub import BedrockStub, Fault, FaultKind
 
 STS = PROFILES["support-ticket-summary"]
 TICKET = "Customer reports the invoice PDF for October is blank when downloaded from the billing page."
@@ -62,7 +63,7 @@ FAULT_MATRIX = [
 
 @pytest.mark.parametrize(("fault", "primary_calls", "fallback_used", "status"), FAULT_MATRIX)
 def test_fault_matrix(
-    orchestrator: ModuleType,
+    load_orchestrator: LoadOrchestrator,
     lambda_context: FakeLambdaContext,
     stub: BedrockStub,
     fault: Fault,
@@ -72,6 +73,9 @@ def test_fault_matrix(
 ) -> None:
     # GIVEN the primary route answers every attempt with the fault; the fallback is healthy
     stub.script(STS["primary"], _on_primary_every_attempt(fault))
+    orchestrator = load_orchestrator(
+        resilience=SHORT_READ_TIMEOUT if fault.kind is FaultKind.READ_TIMEOUT else {}
+    )
 
     # WHEN a request arrives
     reply = call(orchestrator, invoke_event(body=user(TICKET)), lambda_context)

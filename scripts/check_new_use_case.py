@@ -1,0 +1,101 @@
+"""Prove that adding a use case as the README says does not break the test suite.
+
+    .venv/bin/python scripts/check_new_use_case.py            # or: make check-new-use-case (~2 min)
+    .venv/bin/python scripts/check_new_use_case.py -- -x tests/infra   # pytest arguments after --
+
+Copies the repository (the files git tracks or would track, as they are in the work tree) to a temporary
+folder, adds for every contract in contracts/ a copy under a new id (`copy-of-<id>`, with its prompt),
+exactly as the README's "Add a use case" steps do, and runs the test suite there with this checkout's
+.venv and node_modules. Tests must derive what they expect from the configuration they load, so the suite
+passes with six use cases as it does with three; a test that counts today's files fails here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIX = "copy-of-"
+
+
+def copy_repository(target: Path) -> None:
+    """The work tree's files that git tracks or would track (not .venv, node_modules, cdk.out, caches)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (entry.decode() for entry in listed)):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for shared in (".venv", "node_modules"):
+        (target / shared).symlink_to(ROOT / shared, target_is_directory=True)
+
+
+def add_copies_of_every_contract(root: Path) -> list[str]:
+    """README "Add a use case", step 1, for every contract: copy it and its prompt, set the new id."""
+    added = []
+    for contract in sorted((root / "contracts").glob("*.yaml")):
+        old = contract.stem
+        new = f"{PREFIX}{old}"
+        text, count = re.subn(rf"(?m)^id: {re.escape(old)}$", f"id: {new}", contract.read_text("utf-8"))
+        if count != 1:
+            raise SystemExit(f"{contract}: expected one line 'id: {old}', found {count}")
+        (root / "contracts" / f"{new}.yaml").write_text(text, encoding="utf-8")
+        shutil.copy2(root / "prompts" / f"{old}.yaml", root / "prompts" / f"{new}.yaml")
+        added.append(new)
+    return added
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python scripts/check_new_use_case.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy and print its path")
+    parser.add_argument("pytest_args", nargs="*", help="arguments for pytest (after --)")
+    args = parser.parse_args(argv)
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        print("check_new_use_case: no .venv yet. Fix: make install", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="bedrock-new-use-case-"))
+    try:
+        copy_repository(tmp)
+        added = add_copies_of_every_contract(tmp)
+        print(f"==> added {', '.join(added)} in a copy of the repository; running the test suite (~2 min)")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        command = [
+            *(str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+            # the one test about where the code lives: .venv's editable install maps bedrock_constructs to
+            # this checkout's constructs/, not to the copy's
+            *(
+                "--deselect",
+                "tests/infra/test_imports.py::test_the_repository_folder_is_importable_as_bedrock_constructs",
+            ),
+        ]
+        result = subprocess.run([*command, *args.pytest_args], cwd=tmp, env=env, check=False)
+        verdict = "passes" if result.returncode == 0 else "FAILS"
+        print(
+            f"==> the test suite {verdict} with {len(added)} added use cases (pytest exit {result.returncode})"
+        )
+        return result.returncode
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
