@@ -15,6 +15,7 @@ from bedrock_constructs.monitoring import (
     UseCaseMonitoring,
 )
 from bedrock_constructs.orchestration_api import OrchestrationApi
+from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
@@ -46,13 +47,18 @@ class PlatformStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.environment_config = environment
+        # The environment file's days, converted once for every construct (the loader allows only
+        # CloudWatch Logs' retention periods, so this cannot fail on a loaded environment).
+        retention = log_retention(
+            environment.log_retention_days, owner=f"environments/{environment.name}.yaml log_retention_days"
+        )
         self.invocation_logging: InvocationLogging | None = None
         if environment.owns_invocation_logging:
             # Every delivery flag is account-wide: each is on only if every use case here allows it.
             self.invocation_logging = InvocationLogging(
                 self,
                 "InvocationLogging",
-                retention_days=environment.log_retention_days,
+                log_retention=retention,
                 removal_policy=removal_policy(environment),
                 text_data=bool(contracts) and all(c.logging.prompts_and_responses for c in contracts),
                 image_data=bool(contracts) and all(c.logging.images for c in contracts),
