@@ -289,20 +289,20 @@ class InvocationLogging(Construct):
         removal_policy: cdk.RemovalPolicy,
     ) -> cr.AwsCustomResource:
         """The custom resource that puts the logging setting, run by a provider with its own role."""
-        provider_logs = logs.LogGroup(
+        self.provider_log_group = provider_logs = logs.LogGroup(
             self,
             "ConfigurationProviderLogs",
             encryption_key=self.key,
             retention=retention,
             removal_policy=removal_policy,
         )
-        provider_role = iam.Role(
+        self.provider_role = provider_role = iam.Role(
             self,
             "ConfigurationProviderRole",
             description="Puts and deletes the Bedrock model invocation logging setting during deployments",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
-        provider_policy = iam.ManagedPolicy(
+        self.provider_policy = provider_policy = iam.ManagedPolicy(
             self,
             "ConfigurationProviderPolicy",
             roles=[provider_role],
