@@ -74,7 +74,8 @@ lock: | $(UV)
 # The new assembly is written to .synth/cdk.out and replaces cdk.out/ only when synth, the compliance gate
 # and the review pack all succeed, so a failed run never destroys the last good assembly. A failed run's
 # output is kept in cdk.out.failed/ for inspection (validation-report.json, compliance-summary.json).
-# The gate and the review pack run from .synth/, so the pack names the assembly `cdk.out`, where it ends up.
+# The gate and the review pack run from .synth/, so the pack names the assembly `cdk.out`, where it ends up;
+# PYTHONPATH points them at this checkout, where `compliance` lives (it is not installed: see pyproject.toml).
 # '**' selects the stacks inside every Stage: a bare `cdk synth` only validates top-level stacks
 # (there are none), so it would report success whatever cdk-nag found.
 synth: install
@@ -82,9 +83,9 @@ synth: install
 	@echo "==> synthesizing dev, staging and prod under every cdk-nag pack (~35 s)"
 	@npx cdk synth '**' --quiet --no-notices -o .synth/cdk.out || $(synth_failed)
 	@echo "==> compliance gate: cfn-lint and the Bedrock rules (~15 s)"
-	@cd .synth && ../$(BIN)/python -m compliance.check cdk.out || $(synth_failed)
+	@cd .synth && PYTHONPATH="$(CURDIR)" ../$(BIN)/python -m compliance.check cdk.out || $(synth_failed)
 	@echo "==> writing the review pack (~20 s)"
-	@cd .synth && ../$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack || $(synth_failed)
+	@cd .synth && PYTHONPATH="$(CURDIR)" ../$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack || $(synth_failed)
 	@rm -rf cdk.out.failed; if [ -d cdk.out ]; then mv cdk.out .synth/previous; fi
 	@mv .synth/cdk.out cdk.out && rm -rf .synth
 
@@ -107,7 +108,8 @@ lint: $(BIN)/.installed
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@echo "==> type-checking with mypy (~15 s without .mypy_cache, ~1 s with it)"
-	@$(BIN)/mypy stacks constructs platform_config platform_spec compliance lambdas benchmarks scripts
+	@$(BIN)/mypy stacks platform_config platform_spec compliance lambdas benchmarks scripts \
+	  .mypy_path/bedrock_constructs .mypy_path/bedrock_platform_devtools
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .

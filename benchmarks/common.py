@@ -127,7 +127,7 @@ def orchestrator_env(runtime_config_path: Path, endpoint_url: str | None) -> dic
     Resilience settings are the deployed constants (platform_spec.api.ResilienceSettings: 3 attempts per
     route, backoff 200-2000 ms, a 27 s budget within the 28 s timeout).
     """
-    from tests.lambdas.orchestrator_testkit import sample_resources
+    from bedrock_platform_devtools.samples import sample_resources
 
     env = {
         "AWS_REGION": REGION,
@@ -144,11 +144,12 @@ def orchestrator_env(runtime_config_path: Path, endpoint_url: str | None) -> dic
 
 
 def write_runtime_config(directory: Path) -> Path:
-    """The tests' sample runtime_config.json (three use cases, tiers, grounding, one disabled)."""
-    from tests.lambdas.orchestrator_testkit import sample_runtime_config
+    """The devtools' sample runtime_config.json, which the tests use too (three use cases, tiers,
+    grounding, one disabled)."""
+    from bedrock_platform_devtools.samples import sample_runtime_config
 
     path = directory / "runtime_config.json"
-    path.write_text(json.dumps(sample_runtime_config()), encoding="utf-8")
+    path.write_text(json.dumps(sample_runtime_config(ROOT)), encoding="utf-8")
     return path
 
 

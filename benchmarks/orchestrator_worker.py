@@ -40,6 +40,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from bedrock_platform_devtools.samples import (
+    PROFILES,
+    CountdownLambdaContext,
+    FakeLambdaContext,
+    invoke_event,
+)
 from benchmarks.common import (
     LAMBDA_TIMEOUT_S,
     LAMBDAS_DIR,
@@ -49,12 +55,6 @@ from benchmarks.common import (
     orchestrator_env,
     quantile,
     write_runtime_config,
-)
-from tests.lambdas.orchestrator_testkit import (
-    PROFILES,
-    CountdownLambdaContext,
-    FakeLambdaContext,
-    invoke_event,
 )
 
 TICKET = (

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.stub_server
 
-starts ``tests.support.bedrock_stub.BedrockStub`` (default success, answering at once) on a free port and
+starts ``bedrock_platform_devtools.bedrock_stub.BedrockStub`` (default success, answering at once) on a free port and
 a control server on another, prints ``READY <endpoint url> CONTROL <port>`` and serves until SIGTERM.
 The stub's script API only exists in its own process, so benchmark workers drive it over the control
 port: one line per connection, one JSON line back.
@@ -26,7 +26,7 @@ import sys
 import threading
 from typing import Any
 
-from tests.support.bedrock_stub import BedrockStub, Fault
+from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
 
 
 class _Control(socketserver.StreamRequestHandler):

@@ -52,3 +52,15 @@ def encryption_key(
     if for_cloudwatch_logs:
         allow_cloudwatch_logs(key)
     return key
+
+
+def key_for_logs(
+    scope: Construct, given: kms.IKey | None, *, description: str, removal_policy: cdk.RemovalPolicy
+) -> kms.IKey:
+    """``given``, or a new rotated key ``Key`` that CloudWatch Logs may use: what a construct that takes an
+    optional ``encryption_key`` for its log groups uses when none is given."""
+    if given is not None:
+        return given
+    return encryption_key(
+        scope, "Key", description=description, removal_policy=removal_policy, for_cloudwatch_logs=True
+    )

@@ -1,4 +1,8 @@
-"""Retention periods in days, mapped to the CloudWatch Logs values CDK accepts."""
+"""Retention periods in days, mapped to the CloudWatch Logs values CDK accepts.
+
+Constructs take ``logs.RetentionDays`` (as aws-cdk's own do); the stack converts the environment file's
+``log_retention_days`` once, with :func:`log_retention`.
+"""
 
 from __future__ import annotations
 
@@ -39,3 +43,15 @@ def log_retention(days: int, *, owner: str) -> logs.RetentionDays:
             f"{owner}: retention_days {days!r} is not a CloudWatch Logs retention period; "
             f"use one of {sorted(RETENTION_BY_DAYS)}"
         ) from None
+
+
+def retention_days(retention: logs.RetentionDays, *, owner: str) -> int:
+    """The number of days ``retention`` keeps data: what an S3 lifecycle rule that must expire objects
+    with the logs needs. ``RetentionDays.INFINITE`` has no such number and is refused, naming ``owner``."""
+    for days, value in RETENTION_BY_DAYS.items():
+        if value == retention:
+            return days
+    raise ValueError(
+        f"{owner}: log_retention {retention} has no number of days for the S3 lifecycle that expires "
+        f"objects with the logs; use a finite period, e.g. logs.RetentionDays.ONE_YEAR"
+    )

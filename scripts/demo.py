@@ -4,13 +4,13 @@
 
 What it does, offline and with fake credentials:
 
-1. starts the local Bedrock Runtime stub (``tests/support/bedrock_stub.py``) on a free port;
+1. starts the local Bedrock Runtime stub (``bedrock_platform_devtools.bedrock_stub``) on a free port;
 2. writes the dev environment's runtime_config.json, built from the repository's own contracts and
    prompts exactly as synth builds it, to a temporary directory and sets the environment the CDK side
    would set (``BEDROCK_RESOURCES``, ``IDEMPOTENCY_TABLE``, ...), with
    ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` pointing real botocore at the stub;
 3. imports the handler and invokes it with the sample API Gateway event
-   ``tests/events/invoke_support_ticket_summary.json``, then once more with the primary route throttled
+   ``devtools/events/invoke_support_ticket_summary.json``, then once more with the primary route throttled
    to show retries and the fallback;
 4. prints each response and the Converse request the stub received. The handler's own log line and
    EMF metrics appear on stdout too, as they would in CloudWatch Logs.
@@ -23,7 +23,6 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,20 +59,6 @@ def demo_configuration() -> tuple[dict[str, Any], dict[str, Any]]:
     return to_dict(runtime_config(contracts, ENVIRONMENT)), resources
 
 
-@dataclass
-class DemoContext:
-    """The parts of the Lambda context the handler uses."""
-
-    function_name: str = "demo-orchestrator"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:demo-orchestrator"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "demo-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
 def banner(title: str) -> None:
     print(f"\n=== {title} " + "=" * max(0, 96 - len(title)), flush=True)
 
@@ -84,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ).parse_args(argv)  # --help answers here: no stub is started, nothing is imported or written
-    from tests.support.bedrock_stub import BedrockStub, Fault
+    from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
+    from bedrock_platform_devtools.samples import FakeLambdaContext, load_event
 
     with BedrockStub(default_latency_ms=20) as stub, tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "runtime_config.json"
@@ -112,12 +98,16 @@ def main(argv: list[str] | None = None) -> int:
 
         handler.configure(ResilienceSettings(backoff_base_s=0.05))  # a short demo: quick retries
 
-        event = json.loads(
-            (PROJECT_ROOT / "tests" / "events" / "invoke_support_ticket_summary.json").read_text()
-        )
+        event = load_event("invoke_support_ticket_summary.json")
 
+        context = FakeLambdaContext(
+            remaining_ms=29_000,
+            function_name="demo-orchestrator",
+            invoked_function_arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:demo-orchestrator",
+            aws_request_id="demo-request",
+        )
         banner("1. a normal request (handler log line and EMF metrics follow)")
-        response = handler.lambda_handler(event, DemoContext())
+        response = handler.lambda_handler(event, context)
         banner("response")
         print(json.dumps({**response, "body": json.loads(response["body"])}, indent=2))
         banner("what Bedrock received (Converse)")
@@ -130,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         primary_arn = resources["use_cases"]["support-ticket-summary"]["profile_arns"][first_route]
         stub.script(primary_arn.rsplit("/", 1)[-1], [Fault.throttling()] * 3)
         banner(f"2. the {first_route!r} route throttled three times: retries, then the fallback")
-        response = handler.lambda_handler(event, DemoContext())
+        response = handler.lambda_handler(event, context)
         body = json.loads(response["body"])
         banner("response")
         print(

@@ -8,14 +8,11 @@ import aws_cdk as cdk
 
 from bedrock_constructs.guardrail import EnforcedGuardrail
 from bedrock_constructs.invocation_logging import InvocationLogging
-from bedrock_constructs.monitoring import (
-    LogDeliveryAlarm,
-    NotificationTopic,
-    PlatformDashboard,
-    UseCaseMonitoring,
-)
+from bedrock_constructs.monitoring import MonitoringFacade, NotificationTopic
 from bedrock_constructs.orchestration_api import OrchestrationApi
+from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
+from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from constructs import Construct
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
 from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
@@ -46,13 +43,18 @@ class PlatformStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.environment_config = environment
+        # The environment file's days, converted once for every construct (the loader allows only
+        # CloudWatch Logs' retention periods, so this cannot fail on a loaded environment).
+        retention = log_retention(
+            environment.log_retention_days, owner=f"environments/{environment.name}.yaml log_retention_days"
+        )
         self.invocation_logging: InvocationLogging | None = None
         if environment.owns_invocation_logging:
             # Every delivery flag is account-wide: each is on only if every use case here allows it.
             self.invocation_logging = InvocationLogging(
                 self,
                 "InvocationLogging",
-                retention_days=environment.log_retention_days,
+                log_retention=retention,
                 removal_policy=removal_policy(environment),
                 text_data=bool(contracts) and all(c.logging.prompts_and_responses for c in contracts),
                 image_data=bool(contracts) and all(c.logging.images for c in contracts),
@@ -92,7 +94,9 @@ class PlatformStack(cdk.Stack):
             https_endpoints=environment.notifications.https_endpoints,
             removal_policy=removal_policy(environment),
         )
-        self.dashboard = PlatformDashboard(self, "Dashboard")
+        # Every alarm and dashboard row goes through the facade; the constructs only expose metrics.
+        self.monitoring = MonitoringFacade(self, topic=self.notifications.topic)
+        self.dashboard = self.monitoring.dashboard
 
         self.use_cases: dict[str, GovernedUseCase] = {}
         for contract in contracts:
@@ -104,31 +108,9 @@ class PlatformStack(cdk.Stack):
             for route, profile in use_case.profiles.items():
                 cdk.CfnOutput(self, f"{name}{pascal(route)}ProfileArn", value=profile.profile_arn)
 
-        self.dashboard.add_overview({uc_id: uc.profiles for uc_id, uc in self.use_cases.items()})
-        self.monitoring = {
-            uc_id: UseCaseMonitoring(
-                self,
-                f"{pascal(uc_id)}Monitoring",
-                use_case=uc,
-                topic=self.notifications.topic,
-                dashboard=self.dashboard,
-            )
-            for uc_id, uc in self.use_cases.items()
-        }
-        self.dashboard.add_guardrails({uc_id: uc.guardrail for uc_id, uc in self.use_cases.items()})
+        self.use_case_monitoring = self.monitoring.monitor_use_cases(self.use_cases)
         if self.invocation_logging is not None:
-            failures = (
-                self.invocation_logging.metric_cloudwatch_delivery_failures(),
-                self.invocation_logging.metric_s3_delivery_failures(),
-            )
-            self.log_delivery_alarm = LogDeliveryAlarm(
-                self,
-                "InvocationLogDeliveryAlarm",
-                cloudwatch_failures=failures[0],
-                s3_failures=failures[1],
-                topic=self.notifications.topic,
-            )
-            self.dashboard.add_log_delivery(*failures)
+            self.log_delivery_alarm = self.monitoring.monitor_log_delivery(self.invocation_logging)
         cdk.CfnOutput(self, "NotificationTopicArn", value=self.notifications.topic.topic_arn)
 
         self.api: OrchestrationApi | None = None
@@ -138,12 +120,12 @@ class PlatformStack(cdk.Stack):
                 "OrchestrationApi",
                 use_cases=list(self.use_cases.values()),
                 environment=environment.name,
-                log_retention_days=environment.log_retention_days,
+                code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+                log_retention=retention,
                 removal_policy=removal_policy(environment),
                 reserved_concurrency=environment.reserved_concurrency,
-                topic=self.notifications.topic,
-                dashboard=self.dashboard,
             )
+            self.api_monitoring = self.monitoring.monitor_api(self.api)
             cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
             if self.enforced_guardrail is not None:
                 # Every call the orchestrator makes is also guarded by the enforced baseline.

@@ -15,7 +15,13 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-from tests.support.bedrock_stub import ERROR_STATUS, GUARDRAIL_TRIGGER, BedrockStub, Fault, estimate_tokens
+from bedrock_platform_devtools.bedrock_stub import (
+    ERROR_STATUS,
+    GUARDRAIL_TRIGGER,
+    BedrockStub,
+    Fault,
+    estimate_tokens,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MODEL_ID = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -526,7 +532,7 @@ def test_apply_guardrail_error(stub: BedrockStub, make_client: ClientFactory) ->
 
 def test_runs_as_a_process() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.bedrock_stub", "--port", "0"],
+        [sys.executable, "-m", "bedrock_platform_devtools.bedrock_stub", "--port", "0"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

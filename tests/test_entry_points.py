@@ -41,7 +41,7 @@ ENTRY_POINTS = {
     "demo": (
         str(ROOT / "scripts" / "demo.py"),
         "usage: python scripts/demo.py",
-        {"tests", "lambdas", "platform_config"},
+        {"tests", "lambdas", "platform_config", "bedrock_platform_devtools"},
     ),
     "review pack": ("compliance.report", "usage: python -m compliance.report", set()),
     "compliance gate": ("compliance.check", "usage: python -m compliance.check", set()),
@@ -110,6 +110,8 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(ROOT / folder, copy / folder)
     for file in ("app.py", "cdk.json"):
         shutil.copy2(ROOT / file, copy / file)
+    for package in ("stacks", "compliance"):  # the app's own packages, not installed
+        (copy / package).symlink_to(ROOT / package, target_is_directory=True)
     (copy / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
     prod = copy / "environments" / "prod.yaml"
     prod.write_text(prod.read_text().replace("removal_policy: retain", "removal_policy: destroy"))

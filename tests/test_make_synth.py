@@ -25,9 +25,12 @@ exit "$FAKE_SYNTH_EXIT"
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A scratch project: the Makefile, this checkout's .venv, a fake npx, and a last good cdk.out/."""
+    """A scratch project: the Makefile, this checkout's .venv and compliance/, a fake npx, and a last good
+    cdk.out/."""
     shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
     (tmp_path / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    # the gate runs from the checkout (`compliance` is not installed), as `make synth` runs it here
+    (tmp_path / "compliance").symlink_to(ROOT / "compliance", target_is_directory=True)
     (tmp_path / "bin").mkdir()
     npx = tmp_path / "bin" / "npx"
     npx.write_text(FAKE_NPX)

@@ -10,7 +10,6 @@ with its own KMS-encrypted log group, a role and a customer managed policy scope
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -21,12 +20,10 @@ from aws_cdk import aws_s3 as s3
 
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.nag import acknowledge_all, logical_ref
+from bedrock_platform_lambdas import LAMBDAS_DIRECTORY
+from bedrock_platform_lambdas.empty_bucket import EMPTY_ON_DELETE_TAG, RESOURCE_TYPE
 from constructs import Construct
-from lambdas.empty_bucket import EMPTY_ON_DELETE_TAG, RESOURCE_TYPE
 
-#: The folder holding the handler's package (``empty_bucket/``): located from this file, never from the
-#: current directory. Only that package goes into the asset.
-LAMBDAS_DIRECTORY = Path(__file__).resolve().parents[2] / "lambdas"
 HANDLER = "empty_bucket.handler.lambda_handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 _DEPLOY_TIME_ONLY = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_bedrock as bedrock
@@ -14,6 +14,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
+from bedrock_constructs.metrics import MetricOptions, service_metric, with_defaults
 from constructs import Construct
 from platform_spec.contract import (
     MINIMUM_FILTER_STRENGTH,
@@ -166,41 +167,29 @@ class Guardrail(Construct):
             grantee=grantee, actions=["bedrock:ApplyGuardrail"], resource_arns=[self.guardrail_arn]
         )
         if self.kms_key is not None:
-            self.kms_key.grant_decrypt(grantee)
+            grant = grant.combine(self.kms_key.grant_decrypt(grantee))
         return grant
 
-    def metric(
-        self,
-        metric_name: str,
-        *,
-        statistic: str = "Sum",
-        period: cdk.Duration | None = None,
-        label: str | None = None,
-    ) -> cloudwatch.Metric:
-        """Any ``AWS/Bedrock/Guardrails`` metric of the published version."""
-        return cloudwatch.Metric(
+    def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Any ``AWS/Bedrock/Guardrails`` metric of the published version (dimensions ``GuardrailArn``
+        and ``GuardrailVersion``). Sum over 5 minutes unless ``options`` say otherwise."""
+        return service_metric(
             namespace=METRIC_NAMESPACE,
             metric_name=metric_name,
-            dimensions_map={"GuardrailArn": self.guardrail_arn, "GuardrailVersion": self.guardrail_version},
-            statistic=statistic,
-            period=period or cdk.Duration.minutes(5),
-            label=label,
+            dimensions={"GuardrailArn": self.guardrail_arn, "GuardrailVersion": self.guardrail_version},
+            statistic="Sum",
+            options=options,
         )
 
-    def metric_invocations(
-        self, *, period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("Invocations", period=period, label=label)
+    def metric_invocations(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("Invocations", **options)
 
-    def metric_invocations_intervened(
-        self, *, period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("InvocationsIntervened", period=period, label=label)
+    def metric_invocations_intervened(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("InvocationsIntervened", **options)
 
-    def metric_invocation_latency(
-        self, *, statistic: str = "p95", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("InvocationLatency", statistic=statistic, period=period, label=label)
+    def metric_invocation_latency(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """p95 unless ``statistic`` says otherwise."""
+        return self.metric("InvocationLatency", **with_defaults(options, statistic="p95"))
 
 
 class EnforcedGuardrail(Construct):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Unpack
 
 import aws_cdk as cdk
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 
+from bedrock_constructs.metrics import MetricOptions, service_metric, with_defaults
 from constructs import Construct
 from platform_config.model import ModelSource, ModelSourceKind
 
@@ -143,65 +145,44 @@ class ApplicationInferenceProfile(Construct):
 
     # ----------------------------------------------------------------- metrics
 
-    def metric(
-        self,
-        metric_name: str,
-        *,
-        statistic: str = "Sum",
-        period: cdk.Duration | None = None,
-        label: str | None = None,
-    ) -> cloudwatch.Metric:
-        """Any ``AWS/Bedrock`` metric of this profile (dimension ``ModelId`` = the profile ID)."""
-        return cloudwatch.Metric(
+    def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Any ``AWS/Bedrock`` runtime metric of this profile: dimension ``ModelId`` = the profile ID
+        (https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html).
+        Sum over 5 minutes unless ``options`` say otherwise."""
+        return service_metric(
             namespace=METRIC_NAMESPACE,
             metric_name=metric_name,
-            dimensions_map={"ModelId": self.profile_id},
-            statistic=statistic,
-            period=period or cdk.Duration.minutes(5),
-            label=label,
+            dimensions={"ModelId": self.profile_id},
+            statistic="Sum",
+            options=options,
         )
 
-    def metric_invocations(
-        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("Invocations", statistic=statistic, period=period, label=label)
+    def metric_invocations(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("Invocations", **options)
 
-    def metric_invocation_latency(
-        self, *, statistic: str = "p95", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("InvocationLatency", statistic=statistic, period=period, label=label)
+    def metric_invocation_latency(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """p95 unless ``statistic`` says otherwise."""
+        return self.metric("InvocationLatency", **with_defaults(options, statistic="p95"))
 
-    def metric_throttles(
-        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("InvocationThrottles", statistic=statistic, period=period, label=label)
+    def metric_throttles(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("InvocationThrottles", **options)
 
-    def metric_client_errors(
-        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("InvocationClientErrors", statistic=statistic, period=period, label=label)
+    def metric_client_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("InvocationClientErrors", **options)
 
-    def metric_server_errors(
-        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("InvocationServerErrors", statistic=statistic, period=period, label=label)
+    def metric_server_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("InvocationServerErrors", **options)
 
-    def metric_input_tokens(
-        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("InputTokenCount", statistic=statistic, period=period, label=label)
+    def metric_input_tokens(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("InputTokenCount", **options)
 
-    def metric_output_tokens(
-        self, *, statistic: str = "Sum", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("OutputTokenCount", statistic=statistic, period=period, label=label)
+    def metric_output_tokens(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("OutputTokenCount", **options)
 
-    def metric_time_to_first_token(
-        self, *, statistic: str = "p95", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("TimeToFirstToken", statistic=statistic, period=period, label=label)
+    def metric_time_to_first_token(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """p95 unless ``statistic`` says otherwise."""
+        return self.metric("TimeToFirstToken", **with_defaults(options, statistic="p95"))
 
-    def metric_estimated_tpm_quota_usage(
-        self, *, statistic: str = "Maximum", period: cdk.Duration | None = None, label: str | None = None
-    ) -> cloudwatch.Metric:
-        return self.metric("EstimatedTPMQuotaUsage", statistic=statistic, period=period, label=label)
+    def metric_estimated_tpm_quota_usage(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Maximum unless ``statistic`` says otherwise."""
+        return self.metric("EstimatedTPMQuotaUsage", **with_defaults(options, statistic="Maximum"))

@@ -8,6 +8,8 @@ deploy this construct once per account and region (the config loader enforces it
 
 from __future__ import annotations
 
+from typing import Unpack
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -19,8 +21,9 @@ from aws_cdk import custom_resources as cr
 from bedrock_constructs import keys
 from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
+from bedrock_constructs.metrics import MetricOptions, service_metric
 from bedrock_constructs.nag import acknowledge_all, logical_ref
-from bedrock_constructs.retention import log_retention
+from bedrock_constructs.retention import retention_days
 from constructs import Construct
 
 LOG_PREFIX = "invocation-logs"
@@ -59,7 +62,7 @@ class InvocationLogging(Construct):
     """Encrypted destinations for Bedrock model invocation logs and the setting that points Bedrock at them.
 
     Creates a KMS key (rotated), an S3 bucket (versioned, SSE-KMS, public access blocked, TLS only,
-    server access logs, lifecycle from ``retention_days``), a KMS-encrypted log group, the service role
+    server access logs, objects expire after ``log_retention``), a KMS-encrypted log group, the service role
     Bedrock assumes to write to it (limited by ``aws:SourceAccount`` and ``aws:SourceArn``), and the
     custom resource that turns logging on.
     """
@@ -69,7 +72,7 @@ class InvocationLogging(Construct):
         scope: Construct,
         id: str,
         *,
-        retention_days: int,
+        log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         text_data: bool = False,
         image_data: bool = False,
@@ -80,8 +83,8 @@ class InvocationLogging(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-        days = retention_days
-        retention = log_retention(days, owner=f"InvocationLogging {self.node.path}")
+        retention = log_retention
+        days = retention_days(log_retention, owner=f"InvocationLogging {self.node.path}")
         bedrock_source = {
             "StringEquals": {"aws:SourceAccount": stack.account},
             "ArnLike": {"aws:SourceArn": stack.format_arn(service="bedrock", resource="*")},
@@ -276,6 +279,7 @@ class InvocationLogging(Construct):
             "video": video_data,
             "audio": audio_data,
         }
+        self.log_retention = log_retention
         self.retention_days = days
 
     def _configuration_resource(
@@ -285,20 +289,20 @@ class InvocationLogging(Construct):
         removal_policy: cdk.RemovalPolicy,
     ) -> cr.AwsCustomResource:
         """The custom resource that puts the logging setting, run by a provider with its own role."""
-        provider_logs = logs.LogGroup(
+        self.provider_log_group = provider_logs = logs.LogGroup(
             self,
             "ConfigurationProviderLogs",
             encryption_key=self.key,
             retention=retention,
             removal_policy=removal_policy,
         )
-        provider_role = iam.Role(
+        self.provider_role = provider_role = iam.Role(
             self,
             "ConfigurationProviderRole",
             description="Puts and deletes the Bedrock model invocation logging setting during deployments",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
-        provider_policy = iam.ManagedPolicy(
+        self.provider_policy = provider_policy = iam.ManagedPolicy(
             self,
             "ConfigurationProviderPolicy",
             roles=[provider_role],
@@ -365,21 +369,23 @@ class InvocationLogging(Construct):
                 ):
                     ignore_cfn_lint_check(child, "W3005", GENERATED_DEPENDS_ON)
 
-    def metric_cloudwatch_delivery_failures(self, *, period: cdk.Duration | None = None) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
+    def metric(self, metric_name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """An account-level ``AWS/Bedrock`` metric with no dimension, such as the delivery failures of
+        invocation logs (https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html).
+        Sum over 5 minutes unless ``options`` say otherwise."""
+        return service_metric(
             namespace=METRIC_NAMESPACE,
-            metric_name="ModelInvocationLogsCloudWatchDeliveryFailure",
+            metric_name=metric_name,
+            dimensions={},
             statistic="Sum",
-            period=period or cdk.Duration.minutes(5),
+            options=options,
         )
 
-    def metric_s3_delivery_failures(self, *, period: cdk.Duration | None = None) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=METRIC_NAMESPACE,
-            metric_name="ModelInvocationLogsS3DeliveryFailure",
-            statistic="Sum",
-            period=period or cdk.Duration.minutes(5),
-        )
+    def metric_cloudwatch_delivery_failures(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("ModelInvocationLogsCloudWatchDeliveryFailure", **options)
+
+    def metric_s3_delivery_failures(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        return self.metric("ModelInvocationLogsS3DeliveryFailure", **options)
 
 
 def _call(action: str, parameters: dict[str, object]) -> cr.AwsSdkCall:

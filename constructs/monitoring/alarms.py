@@ -12,11 +12,12 @@ from aws_cdk import aws_sns as sns
 
 from bedrock_constructs.guardrail import Guardrail
 from bedrock_constructs.inference_profile import ApplicationInferenceProfile
+from bedrock_constructs.metrics import DEFAULT_PERIOD as METRIC_PERIOD
 from constructs import Construct
 from platform_config.model import Contract
 
-#: Alarm and dashboard period unless a contract or fork says otherwise.
-DEFAULT_PERIOD = cdk.Duration.minutes(5)
+#: Alarm and dashboard period unless a contract or fork says otherwise (every metric's default too).
+DEFAULT_PERIOD = METRIC_PERIOD
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from bedrock_constructs.guardrail import Guardrail
 from bedrock_constructs.inference_profile import ApplicationInferenceProfile
 from bedrock_constructs.monitoring.alarms import DEFAULT_PERIOD
 from constructs import Construct
-from platform_spec.api import Metric
 
 FULL_WIDTH = 24
 
@@ -53,48 +52,35 @@ def estimated_cost(
 
 def cache_hit_ratio(
     *,
-    namespace: str,
-    dimensions: Mapping[str, str],
+    read: cloudwatch.IMetric,
+    write: cloudwatch.IMetric,
+    plain: cloudwatch.IMetric,
     period: cdk.Duration,
     label: str,
     id_prefix: str = "h",
 ) -> cloudwatch.MathExpression:
     """Percent of input tokens read from the prompt cache: read / (plain input + read + write).
 
-    From the orchestrator's EMF metrics (``InputTokens``, ``CacheReadInputTokens``,
-    ``CacheWriteInputTokens``; Converse reports cache tokens apart from ``inputTokens``). The
-    ``AWS/Bedrock`` runtime metrics table lists no cache-token metric
+    From the orchestrator's EMF metrics (``CacheReadInputTokens``, ``CacheWriteInputTokens`` and
+    ``InputTokens``: ``OrchestratorFunction.metric_use_case``; Converse reports cache tokens apart from
+    ``inputTokens``). The ``AWS/Bedrock`` runtime metrics table lists no cache-token metric
     (https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html), and the
     EMF metrics cover exactly the traffic the platform sends. No data point in a period without tokens.
     """
-
-    def metric(name: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=namespace,
-            metric_name=name,
-            dimensions_map=dict(dimensions),
-            statistic="Sum",
-            period=period,
-        )
-
-    read, write, plain = f"{id_prefix}r", f"{id_prefix}w", f"{id_prefix}i"
+    r, w, i = f"{id_prefix}r", f"{id_prefix}w", f"{id_prefix}i"
     return cloudwatch.MathExpression(
-        expression=f"100 * FILL({read}, 0) / (FILL({plain}, 0) + FILL({read}, 0) + FILL({write}, 0))",
-        using_metrics={
-            read: metric(Metric.CACHE_READ_TOKENS),
-            write: metric(Metric.CACHE_WRITE_TOKENS),
-            plain: metric(Metric.INPUT_TOKENS),
-        },
+        expression=f"100 * FILL({r}, 0) / (FILL({i}, 0) + FILL({r}, 0) + FILL({w}, 0))",
+        using_metrics={r: read, w: write, i: plain},
         label=label,
         period=period,
     )
 
 
 class PlatformDashboard(Construct):
-    """The environment's dashboard. Rows are added by the stack (and by forks) through ``add_*``.
+    """The environment's dashboard. Rows are added through ``add_*``, normally by
+    :class:`~bedrock_constructs.monitoring.MonitoringFacade`, which owns the rows and the alarms.
 
-    ``add_section(title, widgets)`` is the seam for other constructs, e.g. the orchestration API adds
-    its own row.
+    ``add_section(title, widgets)`` adds any other row (the facade's ``monitor_api`` does).
     """
 
     def __init__(self, scope: Construct, id: str, *, period: cdk.Duration = DEFAULT_PERIOD) -> None:

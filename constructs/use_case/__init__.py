@@ -79,11 +79,16 @@ class GovernedUseCase(Construct):
     def fallback(self) -> ApplicationInferenceProfile:
         return self.profiles["fallback"]
 
-    def grant_invoke(self, grantee: iam.IGrantable) -> None:
-        """Invoke through every route's profile and apply this use case's guardrail; nothing else."""
-        for profile in self.profiles.values():
-            profile.grant_invoke(grantee)
-        self.guardrail.grant_apply(grantee)
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Invoke through every route's profile and apply this use case's guardrail; nothing else.
+
+        One ``iam.Grant`` for all of it (``Grant.combine``), as every aws-cdk ``grant*`` returns."""
+        grants = [profile.grant_invoke(grantee) for profile in self.profiles.values()]
+        grants.append(self.guardrail.grant_apply(grantee))
+        combined = grants[0]
+        for grant in grants[1:]:
+            combined = combined.combine(grant)
+        return combined
 
 
 def profile_name(environment: str, use_case_id: str, route: str, description: str) -> str:

@@ -119,7 +119,7 @@ def test_a_renamed_bucket_is_a_replaced_stateful_resource_listed_first(
 ) -> None:
     # GIVEN the invocation-log bucket's logical ID changes and an alarm disappears
     def remove_alarm(template: dict[str, Any]) -> None:
-        alarm_id, _ = _resource(template, "OrchestrationApiApi5xxAlarm", "AWS::CloudWatch::Alarm")
+        alarm_id, _ = _resource(template, "OrchestrationApiMonitoringApi5xxAlarm", "AWS::CloudWatch::Alarm")
         del template["Resources"][alarm_id]
 
     rename_logical_id(assembly_copy, "Prod/Platform", BUCKET, "InvocationLogBucketRenamed")
@@ -146,7 +146,7 @@ def test_a_removed_stateful_resource_without_construct_metadata_is_still_listed_
     # A template edited by hand (no metadata to pair it by): the bucket is "removed", still first.
     def rename(template: dict[str, Any]) -> None:
         template["Resources"]["HandEditedBucket"] = template["Resources"].pop(BUCKET)
-        alarm_id, _ = _resource(template, "OrchestrationApiApi5xxAlarm", "AWS::CloudWatch::Alarm")
+        alarm_id, _ = _resource(template, "OrchestrationApiMonitoringApi5xxAlarm", "AWS::CloudWatch::Alarm")
         del template["Resources"][alarm_id]
 
     mutate_template(assembly_copy, "Prod/Platform", rename)

@@ -258,7 +258,7 @@ def test_alarms_are_grouped_by_use_case_and_resolve_their_notifications(reports:
     alarms = reports["Prod"].facts.alarms
     groups = Counter(a.group for a in alarms)
     assert groups["policy-qa"] == 6 and groups["support-ticket-summary"] == 6
-    assert {"OrchestrationApi", "InvocationLogDeliveryAlarm"} <= set(groups)
+    assert {"OrchestrationApiMonitoring", "InvocationLogDeliveryAlarm"} <= set(groups)
     throttle = next(a for a in alarms if a.logical_id.startswith("PolicyQaMonitoringAlarmsThrottleRate"))
     assert "InvocationThrottles" in throttle.metric and throttle.condition == "GreaterThanThreshold 1"
     assert throttle.notifies[0].startswith(

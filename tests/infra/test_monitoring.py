@@ -306,3 +306,48 @@ def test_forks_can_override_alarm_settings_without_editing_the_construct(config:
         "AWS::CloudWatch::Alarm", {"EvaluationPeriods": 5, "Period": 60, "MetricName": "InvocationLatency"}
     )
     template.resource_count_is("AWS::Budgets::Budget", 0)
+
+
+def test_the_facade_owns_the_apis_alarms_and_row_and_the_api_builds_none(config: PlatformConfig) -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_logs as logs
+
+    from bedrock_constructs.monitoring import ApiAlarmSettings, MonitoringFacade
+    from bedrock_constructs.orchestration_api import OrchestrationApi
+    from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
+
+    # GIVEN a fork's stack with one use case and its API
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    use_case = GovernedUseCase(stack, "PolicyQa", contract=config.contracts_for("dev")[0], environment="dev")
+    api = OrchestrationApi(
+        stack,
+        "Api",
+        use_cases=[use_case],
+        environment="dev",
+        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+        log_retention=logs.RetentionDays.ONE_MONTH,
+        reserved_concurrency=1,
+    )
+    topic = NotificationTopic(stack, "Topic").topic
+    # WHEN the facade monitors it, with one threshold changed
+    facade = MonitoringFacade(stack, topic=topic)
+    monitoring = facade.monitor_api(api, settings=ApiAlarmSettings().with_overrides(server_errors=10))
+    # THEN the four alarms are the facade's, each notifying the topic, and the row is on its dashboard
+    assert set(monitoring.alarms) == {"FunctionErrors", "FunctionThrottles", "Api5xx", "ApiLatencyP95"}
+    assert not [c for c in api.node.find_all() if isinstance(c, cloudwatch.Alarm)]
+    template = Template.from_stack(stack)
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 4 and all(
+        a["Properties"]["AlarmActions"] and a["Properties"]["OKActions"] for a in alarms.values()
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Threshold": 10,
+            "MetricName": "5XXError",
+            "AlarmDescription": "API answered more than 10 5xx in 5 minutes",
+        },
+    )
+    body = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
+    assert "## Orchestration API" in body and "Fallbacks" in body
+    assert facade.dashboard.node.id == "Dashboard" and facade.apis == [monitoring]

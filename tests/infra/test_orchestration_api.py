@@ -8,17 +8,19 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
 from bedrock_constructs.orchestration_api import (
-    DEFAULT_CODE_DIRECTORY,
     IDEMPOTENCY_KEY_ACTIONS,
     IDEMPOTENCY_TABLE_ACTIONS,
     POWERTOOLS_LAYER_PARAMETER,
     OrchestrationApi,
     runtime_config,
 )
+from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
+from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.bedrock_rules import is_fixed, policy_statements, render_value
 from platform_config import PlatformConfig
 from platform_spec.contract import ContractDocument
@@ -322,12 +324,13 @@ def test_the_stage_writes_execution_logs_to_a_log_group_the_stack_owns(synthesiz
 
 
 def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(synthesized: Synthesized) -> None:
+    # the monitoring facade, not the API construct, creates them (MonitoringFacade.monitor_api)
     alarms = {
         k: v["Properties"]
         for k, v in _of_type(synthesized, "prod", "AWS::CloudWatch::Alarm").items()
-        if k.startswith("OrchestrationApi")
+        if k.startswith("OrchestrationApiMonitoring")
     }
-    names = {k.split("Alarm")[0].removeprefix("OrchestrationApi") for k in alarms}
+    names = {k.split("Alarm")[0].removeprefix("OrchestrationApiMonitoring") for k in alarms}
     assert names == {"FunctionErrors", "FunctionThrottles", "Api5xx", "ApiLatencyP95"}
     assert all(a["AlarmActions"] and a["OKActions"] for a in alarms.values())
     (dashboard,) = _of_type(synthesized, "prod", "AWS::CloudWatch::Dashboard").values()
@@ -357,51 +360,46 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(synthesize
     assert "100 * FILL(cache0r, 0) / (FILL(cache0i, 0) + FILL(cache0r, 0) + FILL(cache0w, 0))" in literal
 
 
+def _stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+
+
 def test_construct_validation_reports_every_problem(config: PlatformConfig) -> None:
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = _stack()
     with pytest.raises(
         ValueError,
-        match=r"use_cases is empty.*timeout 29 s must be below.*reserved_concurrency must be at least 1, got 0",
+        match=r"use_cases is empty.*has no handler.py.*timeout 29 s must be below.*"
+        r"reserved_concurrency must be at least 1, got 0",
     ):
         OrchestrationApi(
             stack,
             "Api",
             use_cases=[],
             environment="dev",
-            log_retention_days=30,
+            code_directory=Path("/nonexistent"),
+            log_retention=logs.RetentionDays.ONE_MONTH,
             timeout=cdk.Duration.seconds(29),
             reserved_concurrency=0,
         )
     use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
-    with pytest.raises(ValueError, match=r"has no handler.py; pass code_directory="):
-        OrchestrationApi(
-            stack,
-            "Api2",
-            use_cases=[use_case],
-            environment="dev",
-            log_retention_days=30,
-            code_directory=Path("/nonexistent"),
-            reserved_concurrency=1,
-        )
-    with pytest.raises(ValueError, match=r"retention_days 45 is not a CloudWatch Logs retention period"):
-        OrchestrationApi(
-            stack,
-            "Api3",
-            use_cases=[use_case],
-            environment="dev",
-            log_retention_days=45,
-            reserved_concurrency=1,
-        )
     with pytest.raises(ValueError, match=r"timeout 2 s leaves no time for a Bedrock call"):
         OrchestrationApi(
             stack,
             "Api4",
             use_cases=[use_case],
             environment="dev",
-            log_retention_days=30,
+            code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+            log_retention=logs.RetentionDays.ONE_MONTH,
             reserved_concurrency=1,
             timeout=cdk.Duration.seconds(2),
         )
+
+
+def test_the_stack_converts_the_environment_files_days_once() -> None:
+    # the loader allows only CloudWatch Logs periods; a construct fed days directly would name them
+    with pytest.raises(ValueError, match=r"retention_days 45 is not a CloudWatch Logs retention period"):
+        log_retention(45, owner="environments/dev.yaml log_retention_days")
+    assert log_retention(30, owner="x") is logs.RetentionDays.ONE_MONTH
 
 
 def test_runtime_config_refuses_a_contract_without_a_prompt(config: PlatformConfig) -> None:
@@ -412,7 +410,6 @@ def test_runtime_config_refuses_a_contract_without_a_prompt(config: PlatformConf
     use_case = GovernedUseCase(stack, "U", contract=contract, environment="dev")
     with pytest.raises(ValueError, match=r"has no prompt; add prompts/"):
         runtime_config([use_case], "dev")
-    assert DEFAULT_CODE_DIRECTORY.name == "orchestrator"
 
 
 def test_the_lambda_reads_the_runtime_config_in_every_asset(synthesized: Synthesized) -> None:

@@ -76,6 +76,8 @@ def test_a_bad_configuration_stops_app_py_before_synthesis(tmp_path) -> None:  #
     prod = tmp_path / "environments" / "prod.yaml"
     prod.write_text(prod.read_text().replace("removal_policy: retain", "removal_policy: destroy"))
     (tmp_path / "app.py").write_text((ROOT / "app.py").read_text())
+    for package in ("stacks", "compliance"):  # the app's own packages, not installed
+        (tmp_path / package).symlink_to(ROOT / package, target_is_directory=True)
     # WHEN app.py runs
     result = subprocess.run(
         [sys.executable, "app.py"],

@@ -1,7 +1,7 @@
 """Fixtures for the orchestrator Lambda tests.
 
 * Real AWS settings are removed from the environment and fake credentials set, so nothing can reach an
-  AWS account; Bedrock Runtime is the local stub (``tests/support/bedrock_stub.py``) reached by real
+  AWS account; Bedrock Runtime is the local stub (``bedrock_platform_devtools.bedrock_stub``) reached by real
   botocore through ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``.
 * ``load_orchestrator(...)`` writes a runtime_config.json into tmp, sets the environment and imports
   ``lambdas.orchestrator.handler`` afresh, so every test gets new module-level state (settings, clients,
@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from bedrock_platform_devtools.bedrock_stub import BedrockStub
 from tests.lambdas.orchestrator_testkit import (
     HANDLER_MODULE,
     TEST_RESILIENCE,
@@ -31,7 +32,6 @@ from tests.lambdas.orchestrator_testkit import (
     reset_powertools_logger,
     sample_runtime_config,
 )
-from tests.support.bedrock_stub import BedrockStub
 
 # --- environment --------------------------------------------------------------------------------------
 

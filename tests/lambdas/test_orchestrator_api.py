@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
 from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
     ACCOUNT,
@@ -27,7 +28,6 @@ from tests.lambdas.orchestrator_testkit import (
     sample_runtime_config,
     user,
 )
-from tests.support.bedrock_stub import BedrockStub, Fault
 
 STS = PROFILES["support-ticket-summary"]
 LONG_TICKET = (

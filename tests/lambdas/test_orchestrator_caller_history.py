@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from bedrock_platform_devtools.bedrock_stub import GUARDRAIL_TRIGGER, BedrockStub, Fault
 from lambdas.orchestrator.bedrock import CachePlan, build_converse_request
 from lambdas.orchestrator.validation import InvokeRequest, Message
 from platform_spec.fields import from_dict
@@ -31,7 +32,6 @@ from tests.lambdas.orchestrator_testkit import (
     sample_contract,
     sample_runtime_config,
 )
-from tests.support.bedrock_stub import GUARDRAIL_TRIGGER, BedrockStub, Fault
 
 QA = PROFILES["policy-qa"]
 QA_BLOCKED = sample_contract("policy-qa")["guardrail"]["blocked_input_message"]

@@ -15,6 +15,7 @@ from types import ModuleType
 
 import pytest
 
+from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault, FaultKind
 from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
     PROFILES,
@@ -28,7 +29,6 @@ from tests.lambdas.orchestrator_testkit import (
     output_lines,
     user,
 )
-from tests.support.bedrock_stub import BedrockStub, Fault, FaultKind
 
 STS = PROFILES["support-ticket-summary"]
 TICKET = "Customer reports the invoice PDF for October is blank when downloaded from the billing page."

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
 from lambdas.orchestrator.idempotency import IdempotentRunner, canonical_body, key_material
 from lambdas.orchestrator.validation import InvokeRequest, Message
 from tests.lambdas.orchestrator_testkit import (
@@ -20,7 +21,6 @@ from tests.lambdas.orchestrator_testkit import (
     invoke_event,
     user,
 )
-from tests.support.bedrock_stub import BedrockStub, Fault
 
 TABLE = "orchestrator-idempotency"
 STS = PROFILES["support-ticket-summary"]

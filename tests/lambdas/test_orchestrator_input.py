@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bedrock_platform_devtools.bedrock_stub import BedrockStub
 from lambdas.orchestrator.validation import FORBIDDEN_FIELDS, MAX_BODY_BYTES
 from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
@@ -25,7 +26,6 @@ from tests.lambdas.orchestrator_testkit import (
     sample_runtime_config,
     user,
 )
-from tests.support.bedrock_stub import BedrockStub
 
 STS = PROFILES["support-ticket-summary"]
 SYSTEM = prompt("support-ticket-summary")["system"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
 from tests.lambdas.orchestrator_testkit import (
     NAMESPACE,
     PROFILES,
@@ -20,7 +21,6 @@ from tests.lambdas.orchestrator_testkit import (
     sample_route,
     user,
 )
-from tests.support.bedrock_stub import BedrockStub, Fault
 
 STS = PROFILES["support-ticket-summary"]
 SECRET_TICKET = "Customer Jane Roe (jane.roe@example.com, card 4111 1111 1111 1111) wants a refund of 99 EUR."

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
 from lambdas.orchestrator.bedrock import CachePlan, cache_plan, prefix_tokens
 from lambdas.orchestrator.pricing import estimate_cost_usd
 from lambdas.orchestrator.validation import InvokeRequest, Message
@@ -33,7 +34,6 @@ from tests.lambdas.orchestrator_testkit import (
     sample_runtime_config,
     user,
 )
-from tests.support.bedrock_stub import BedrockStub, Fault
 
 STS = PROFILES["support-ticket-summary"]
 QA = PROFILES["policy-qa"]

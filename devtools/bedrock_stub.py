@@ -103,7 +103,7 @@ Requests are recorded and take their scripted outcome before this validation run
 
 As a process (benchmarks)::
 
-    python -m tests.support.bedrock_stub --port 0 [--host 127.0.0.1] [--latency-ms 0]
+    python -m bedrock_platform_devtools.bedrock_stub --port 0 [--host 127.0.0.1] [--latency-ms 0]
 
 prints ``READY http://127.0.0.1:PORT`` on stdout and serves until SIGTERM/SIGINT. The server is a
 ``ThreadingHTTPServer`` speaking HTTP/1.1 keep-alive (botocore's pool reuses connections), with

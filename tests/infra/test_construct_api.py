@@ -1,0 +1,171 @@
+"""Construct APIs as aws-cdk's DESIGN_GUIDELINES describe them: ``metric(name, **MetricOptions)`` with the
+service's metric names and dimensions, ``metric_<name>()`` shortcuts whose defaults the caller can
+change, ``grant_*`` returning the ``iam.Grant``, and logical IDs kept where the tree was refactored."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+
+from bedrock_constructs.logical_ids import logical_id_at, make_unique_id
+from bedrock_constructs.orchestration_api import OrchestrationApi, OrchestratorFunction
+from bedrock_constructs.use_case import GovernedUseCase
+from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
+from platform_config import PlatformConfig
+from platform_spec.api import Dimension, Metric
+from tests.infra.conftest import Synthesized
+
+
+def _stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+
+
+def _rendered(stack: cdk.Stack, metric: cloudwatch.IMetric) -> dict[str, object]:
+    config = metric.to_metric_config().metric_stat
+    assert config is not None
+    return {
+        "namespace": config.namespace,
+        "name": config.metric_name,
+        "dimensions": {d.name: stack.resolve(d.value) for d in config.dimensions or []},
+        "statistic": config.statistic,
+        "period": config.period.to_seconds(),
+    }
+
+
+@pytest.fixture
+def use_case(config: PlatformConfig) -> GovernedUseCase:
+    contract = next(c for c in config.contracts_for("dev") if c.id == "policy-qa")
+    return GovernedUseCase(_stack(), "PolicyQa", contract=contract, environment="dev")
+
+
+def test_profile_and_guardrail_metrics_take_metric_options(use_case: GovernedUseCase) -> None:
+    stack = cdk.Stack.of(use_case)
+    profile, guardrail = use_case.primary, use_case.guardrail
+    model_id = {"ModelId": stack.resolve(profile.profile_id)}
+    assert _rendered(
+        stack, profile.metric("InvocationLatency", statistic="p99", period=cdk.Duration.minutes(1))
+    ) == {
+        "namespace": "AWS/Bedrock",
+        "name": "InvocationLatency",
+        "dimensions": model_id,
+        "statistic": "p99",
+        "period": 60,
+    }
+    # a shortcut's default statistic is a default: the caller's wins
+    assert _rendered(stack, profile.metric_invocation_latency())["statistic"] == "p95"
+    assert _rendered(stack, profile.metric_invocation_latency(statistic="p50"))["statistic"] == "p50"
+    assert _rendered(stack, profile.metric_estimated_tpm_quota_usage())["statistic"] == "Maximum"
+    assert profile.metric_invocations(label="primary", color="#ff0000").color == "#ff0000"
+    assert _rendered(stack, guardrail.metric_invocations_intervened(statistic="Average")) == {
+        "namespace": "AWS/Bedrock/Guardrails",
+        "name": "InvocationsIntervened",
+        "dimensions": {
+            "GuardrailArn": stack.resolve(guardrail.guardrail_arn),
+            "GuardrailVersion": stack.resolve(guardrail.guardrail_version),
+        },
+        "statistic": "Average",
+        "period": 300,
+    }
+
+
+def test_function_and_api_metrics_use_the_service_names_and_the_orchestrators_own_dimensions(
+    use_case: GovernedUseCase,
+) -> None:
+    stack = cdk.Stack.of(use_case)
+    api = OrchestrationApi(
+        stack,
+        "Api",
+        use_cases=[use_case],
+        environment="dev",
+        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+        log_retention=cdk.aws_logs.RetentionDays.ONE_MONTH,
+        reserved_concurrency=1,
+    )
+    function: OrchestratorFunction = api.orchestrator
+    fallbacks = _rendered(stack, function.metric_fallbacks("policy-qa"))
+    # exactly the dimensions the handler publishes its EMF metrics with (platform_spec.api)
+    assert fallbacks == {
+        "namespace": "BedrockPlatform",
+        "name": Metric.FALLBACKS,
+        "dimensions": {
+            Dimension.SERVICE: "bedrock-orchestrator",
+            Dimension.USE_CASE: "policy-qa",
+            Dimension.ENVIRONMENT: "dev",
+        },
+        "statistic": "Sum",
+        "period": 300,
+    }
+    throttles = _rendered(stack, function.metric("Throttles", statistic="Maximum"))
+    assert (throttles["namespace"], throttles["statistic"]) == ("AWS/Lambda", "Maximum")
+    assert throttles["dimensions"] == {"FunctionName": stack.resolve(function.function.function_name)}
+    assert _rendered(stack, function.metric_concurrent_executions())["statistic"] == "Maximum"
+    latency = _rendered(stack, api.rest_api.metric_latency(statistic="p95"))
+    assert (latency["namespace"], latency["name"], latency["dimensions"]) == (
+        "AWS/ApiGateway",
+        "Latency",
+        {"ApiName": "bedrock-platform-dev"},
+    )
+
+
+def test_grants_return_the_grant_with_every_statement(use_case: GovernedUseCase) -> None:
+    stack = cdk.Stack.of(use_case)
+    role = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    grant = use_case.grant_invoke(role)
+    assert isinstance(grant, iam.Grant) and grant.success
+    resources = [stack.resolve(r) for statement in grant.principal_statements for r in statement.resources]
+    for profile in use_case.profiles.values():
+        assert stack.resolve(profile.profile_arn) in resources
+        assert any(stack.resolve(arn) in resources for arn in profile.foundation_model_arns)
+    assert stack.resolve(use_case.guardrail.guardrail_arn) in resources
+    actions = {a for statement in grant.principal_statements for a in statement.actions}
+    assert actions == {
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+        "bedrock:ApplyGuardrail",
+    }
+
+
+def test_make_unique_id_is_cdks_own_allocation_everywhere_but_the_one_kept_id(
+    synthesized: Synthesized,
+) -> None:
+    # Every logical ID CDK allocated in every environment is what make_unique_id computes from the
+    # element's place in the tree, except the one the orchestration API overrides to keep it and API
+    # Gateway's deployment, whose ID aws-cdk-lib suffixes with a hash of the API's definition.
+    for stage in synthesized.stages.values():
+        stack = stage.platform
+        different = {}
+        for element in stack.node.find_all():
+            if isinstance(element, cdk.CfnElement) and cdk.Stack.of(element) is stack:
+                allocated = stack.resolve(element.logical_id)
+                computed = logical_id_at(element.node.scope, element.node.id)
+                if allocated != computed:
+                    different[element.node.path.removeprefix(stack.node.path)] = (allocated, computed)
+        deployment = different.pop("/OrchestrationApi/Api/Default/Deployment/Resource")
+        assert deployment[0].startswith(deployment[1])
+        # kept: the ID it had at OrchestrationApi/ExecutionLogs before the API was split into its parts
+        assert different == {
+            "/OrchestrationApi/Api/ExecutionLogs/Resource": (
+                "OrchestrationApiExecutionLogsB0F2BD77",
+                logical_id_at(stack, "OrchestrationApi", "Api", "ExecutionLogs", "Resource"),
+            )
+        }
+
+
+@pytest.mark.parametrize(
+    ("components", "expected"),
+    [
+        (["Bucket"], "Bucket"),  # a top-level element keeps its id
+        (["Api", "Default", "Resource"], make_unique_id(["Api", "Resource"])),  # Default is hidden
+        (["Default", "Resource"], make_unique_id(["Resource"])),
+    ],
+)
+def test_make_unique_id_rules(components: list[str], expected: str) -> None:
+    assert make_unique_id(components) == expected
+    assert (
+        make_unique_id(["OrchestrationApi", "ExecutionLogs", "Resource"])
+        == "OrchestrationApiExecutionLogsB0F2BD77"
+    )
+    with pytest.raises(ValueError, match="no path components"):
+        make_unique_id(["Default"])

@@ -1,0 +1,205 @@
+"""OrchestratorFunction used on its own, as a fork would: with no overrides, in a VPC, and with a role of
+the fork's own. Every cdk-nag pack runs; the construct's acknowledgments must stay true for each."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+
+from bedrock_constructs.nag import add_nag_packs
+from bedrock_constructs.orchestration_api import OrchestratorFunction
+from bedrock_constructs.use_case import GovernedUseCase
+from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
+from compliance.check import nag_failures
+from platform_config import PlatformConfig
+from tests.infra.conftest import new_app
+
+INSIDE_VPC = {
+    "NIST.800.53.R5-LambdaInsideVPC",
+    "HIPAA.Security-LambdaInsideVPC",
+    "PCI.DSS.321-LambdaInsideVPC",
+}
+INLINE_POLICY = {
+    "NIST.800.53.R5-IAMNoInlinePolicy",
+    "HIPAA.Security-IAMNoInlinePolicy",
+    "PCI.DSS.321-IAMNoInlinePolicy",
+}
+
+
+@dataclass
+class Forks:
+    outdir: Path
+    failures: list[str]
+    functions: dict[str, OrchestratorFunction]
+
+    def acknowledged(self, stack: str, path: str) -> set[str]:
+        """The finding ids acknowledged on the construct at ``<stack>/<path>`` (from the assembly)."""
+        metadata = json.loads((self.outdir / f"{stack}.metadata.json").read_text())
+        return {
+            finding.removeprefix("Annotation::")
+            for entry in metadata.get(f"/{stack}/{path}", [])
+            if entry["type"] == "aws:cdk:acknowledged-rules"
+            for finding in entry["data"]
+        }
+
+    def failing(self, prefix: str) -> list[str]:
+        return [line for line in self.failures if line.split(" on ", 1)[1].startswith(prefix)]
+
+
+@pytest.fixture(scope="module")
+def forks(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Forks:
+    outdir = tmp_path_factory.mktemp("forks")
+    app = new_app(outdir)
+    contract = next(c for c in config.contracts_for("dev") if c.id == "policy-qa")
+    functions = {}
+
+    def fork(name: str, **function_props: object) -> None:
+        stack = cdk.Stack(app, name)
+        use_case = GovernedUseCase(stack, "PolicyQa", contract=contract, environment="dev")
+        props = {key: value(stack) if callable(value) else value for key, value in function_props.items()}
+        functions[name] = OrchestratorFunction(
+            stack,
+            "Orchestrator",
+            use_cases=[use_case],
+            environment="dev",
+            code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+            reserved_concurrency=2,
+            function_props=props,
+        )
+
+    def vpc(stack: cdk.Stack) -> ec2.Vpc:
+        return ec2.Vpc(
+            stack,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            ],
+        )
+
+    fork("Plain")
+    fork(
+        "InVpc",
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+    )
+    fork(
+        "ForkRole",
+        role=lambda s: iam.Role(s, "ForkRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")),
+    )
+    add_nag_packs(app)
+    app.synth()
+    return Forks(outdir, nag_failures(outdir), functions)
+
+
+def test_on_its_own_it_creates_its_key_table_and_logs_and_passes_every_pack(forks: Forks) -> None:
+    function = forks.functions["Plain"]
+    template = json.loads((forks.outdir / "Plain.template.json").read_text())
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert {"AWS::KMS::Key", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::Lambda::Function"} <= types
+    assert function.owns_role and not function.in_vpc
+    assert forks.failing("Plain/") == []
+    assert forks.acknowledged("Plain", "Orchestrator/Default") >= INSIDE_VPC
+
+
+def test_in_a_vpc_it_drops_the_outside_a_vpc_acknowledgments(forks: Forks) -> None:
+    # GIVEN a fork that places the function in its VPC
+    template = json.loads((forks.outdir / "InVpc.template.json").read_text())
+    (function,) = [
+        r
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and lid.startswith("Orchestrator")
+    ]
+    assert function["Properties"]["VpcConfig"]["SubnetIds"]
+    # THEN the construct no longer claims the function is outside a VPC, acknowledges the VPC access
+    # policy Lambda needs on its own role, and nothing under it fails any pack
+    acknowledged = forks.acknowledged("InVpc", "Orchestrator/Default")
+    assert not acknowledged & INSIDE_VPC
+    assert "NIST.800.53.R5-LambdaDLQ" in acknowledged  # the acknowledgments that stay true stay
+    assert any(
+        "AWSLambdaVPCAccessExecutionRole" in finding
+        for finding in forks.acknowledged("InVpc", "Orchestrator/Default/ServiceRole")
+    )
+    assert forks.failing("InVpc/Orchestrator/") == []
+
+
+def test_a_role_of_the_forks_own_gets_none_of_the_constructs_role_acknowledgments(forks: Forks) -> None:
+    # GIVEN a fork that brings its own role
+    function = forks.functions["ForkRole"]
+    assert not function.owns_role
+    # THEN the grants land on that role, and its policy's findings are the fork's to acknowledge: the
+    # construct did not acknowledge them, so every pack reports them there, and only there
+    assert sorted(line.split(": ", 1)[1] for line in forks.failing("ForkRole/")) == sorted(
+        [
+            "AwsSolutions-IAM5[Resource::*] on ForkRole/ForkRole/DefaultPolicy/Resource",
+            *(f"{rule} on ForkRole/ForkRole/DefaultPolicy/Resource" for rule in INLINE_POLICY),
+        ]
+    )
+    assert forks.acknowledged("ForkRole", "ForkRole/DefaultPolicy") == set()
+    assert forks.failing("ForkRole/Orchestrator/") == []
+
+
+def test_overrides_the_construct_must_keep_are_refused_with_every_problem(config: PlatformConfig) -> None:
+    stack = cdk.Stack(cdk.App(), "S")
+    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+    with pytest.raises(
+        ValueError,
+        match=r"function_props \['handler', 'runtime'\] cannot be overridden.*"
+        r"function_props environment sets \['BEDROCK_RESOURCES', 'RUNTIME_CONFIG_PATH'\]",
+    ):
+        OrchestratorFunction(
+            stack,
+            "Orchestrator",
+            use_cases=[use_case],
+            environment="dev",
+            code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+            reserved_concurrency=1,
+            function_props={  # keys a FunctionOverrides does not have: mypy refuses them too
+                "runtime": "python3.9",
+                "handler": "x.y",
+                "environment": {"BEDROCK_RESOURCES": "{}", "RUNTIME_CONFIG_PATH": "/tmp/x", "TEAM": "a"},
+            },
+        )
+
+
+def test_extra_environment_and_layers_are_added_next_to_the_constructs_own(config: PlatformConfig) -> None:
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Match, Template
+
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+    extra = lambda_.LayerVersion.from_layer_version_arn(
+        stack, "Extra", "arn:aws:lambda:us-east-1:111111111111:layer:extra:1"
+    )
+    OrchestratorFunction(
+        stack,
+        "Orchestrator",
+        use_cases=[use_case],
+        environment="dev",
+        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+        reserved_concurrency=1,
+        function_props={
+            "environment": {"IDEMPOTENCY_TTL_S": "600"},
+            "layers": [extra],
+            "description": "fork",
+        },
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Description": "fork",
+            "Layers": [{"Ref": Match.string_like_regexp("^SsmParameterValue")}, extra.layer_version_arn],
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"IDEMPOTENCY_TTL_S": "600", "BEDROCK_RESOURCES": Match.any_value()}
+                )
+            },
+        },
+    )
