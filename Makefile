@@ -83,15 +83,15 @@ synth: install
 	@rm -rf .synth && mkdir .synth
 	@echo "==> synthesizing dev, staging and prod with every check: cdk-nag, cfn-lint, Bedrock rules (~45 s)"
 	@npx cdk synth '**' --quiet --no-notices -o .synth/cdk.out || $(synth_failed)
-	@echo "==> reading the compliance gate's result (~2 s)"
+	@echo "==> reading the compliance gate's result (~1 s)"
 	@cd .synth && ../$(BIN)/python -m compliance.check cdk.out || $(synth_failed)
-	@echo "==> writing the review pack from the gate's result (~10 s)"
+	@echo "==> writing the review pack from the gate's result (~2 s)"
 	@cd .synth && ../$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack || $(synth_failed)
 	@rm -rf cdk.out.failed; if [ -d cdk.out ]; then mv cdk.out .synth/previous; fi
 	@mv .synth/cdk.out cdk.out && rm -rf .synth
 
 report: install
-	@echo "==> writing the review pack of cdk.out (~10 s)"
+	@echo "==> writing the review pack of cdk.out (~2 s; ~10 s with --against)"
 	@$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack $(REPORT_ARGS)
 
 # The review pack's HTML is checked in a real headless browser (Debian's chromium) by the tests.
@@ -102,7 +102,7 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 check: install
-	@echo "==> reading the compliance gate's result of cdk.out (~2 s)"
+	@echo "==> reading the compliance gate's result of cdk.out (~1 s)"
 	@$(BIN)/python -m compliance.check cdk.out
 
 lint: $(BIN)/.installed

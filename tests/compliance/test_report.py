@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,21 @@ from compliance.report.document import (
     Section,
     Table,
     cell,
+    code,
     render_html,
     render_markdown,
 )
-from compliance.report.environment import load_environment
-from compliance.report.topic import acknowledgment_anchor
+from compliance.report.environment import Environment, load_environment
+from compliance.report.matching import Matching
+from compliance.report.topic import (
+    ATTENTION,
+    Change,
+    EvidenceCheck,
+    RenderContext,
+    Topic,
+    acknowledgment_anchor,
+    verdict,
+)
 from compliance.report.topics import (
     TOPICS,
     access,
@@ -105,6 +116,7 @@ def test_the_pack_reads_the_gate_result_and_runs_no_check(
 
     import compliance.bedrock_rules as rules
     import compliance.lint as lint
+    from compliance import check
 
     def ran(*_: object, **__: object) -> None:
         raise AssertionError("the review pack ran a check again")
@@ -115,8 +127,10 @@ def test_the_pack_reads_the_gate_result_and_runs_no_check(
     monkeypatch.setattr(rules, "run_rules", ran)
     for name in list(rules.RULES):
         monkeypatch.setitem(rules.RULES, name, ran)
-    # WHEN every environment's pack is built, with a comparison
+    # WHEN every environment's pack is built, with a comparison, and `python -m compliance.check` reads it too
     reports = build_reports(synthesized.outdir, against_env="Staging", meta=META)
+    summary = check.run(synthesized.outdir)
+    assert summary["cfn_lint"] == [] and summary["gate"] == []
     # THEN it shows every check's result, read from what the gate wrote at synth
     gate = json.loads((synthesized.outdir / GATE_RESULT_FILE).read_text())
     for report in reports.values():
@@ -701,3 +715,89 @@ def test_cfn_lint_findings_come_back_from_worker_processes() -> None:
     assert list(results) == ["Bad/Stack", "Good/Stack"]
     assert results["Good/Stack"] == []
     assert any("E3002" in line and "NotAQueueProperty" in line for line in results["Bad/Stack"])
+
+
+# ------------------------------------------------------------------ adding a topic
+
+
+@dataclass(frozen=True)
+class _FunctionFacts:
+    functions: tuple[tuple[str, str], ...]  # logical ID, runtime
+
+
+class _FunctionsTopic(Topic[_FunctionFacts]):
+    """A topic as another issue would add one (evaluation results, human review, ...): one module."""
+
+    id = "functions"
+    title = "Lambda functions"
+
+    def extract(self, env: Environment) -> _FunctionFacts:
+        return _FunctionFacts(
+            tuple(
+                (r.logical_id, str(r.properties.get("Runtime"))) for r in env.of_type("AWS::Lambda::Function")
+            )
+        )
+
+    def diff(self, now: _FunctionFacts, then: _FunctionFacts, matching: Matching) -> list[Change]:
+        before = dict(then.functions)
+        return [
+            Change(self.id, lid, "changed", f"runtime {before[lid]} -> {runtime}", level=ATTENTION)
+            for lid, runtime in now.functions
+            if lid in before and before[lid] != runtime
+        ]
+
+    def render(self, facts: _FunctionFacts, ctx: RenderContext) -> Section:
+        table = Table("functions", ["Function", "Runtime"])
+        for lid, runtime in facts.functions:
+            table.add(
+                [code(lid), cell(runtime, flag=BAD if runtime.startswith("nodejs") else None)], subjects=[lid]
+            )
+        return Section(self.id, self.title, [table])
+
+    def counts(self, facts: _FunctionFacts) -> list[tuple[str, str]]:
+        return [("Lambda functions", str(len(facts.functions)))]
+
+    def evidence(self) -> Mapping[str, EvidenceCheck]:
+        return {
+            "PYTHON-ONLY": EvidenceCheck(
+                "every function runs Python",
+                lambda f: verdict(
+                    [lid for lid, runtime in f.functions if not runtime.startswith("python")], "all Python"
+                ),
+            )
+        }
+
+
+def test_a_new_topic_is_one_module_and_one_registry_line(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the registry with one more topic, before the control mapping (as topics/__init__.py would list it)
+    topic = _FunctionsTopic()
+    topics = (*TOPICS[:-2], topic, *TOPICS[-2:])
+
+    def older_runtime(template: dict[str, Any]) -> None:
+        lid, _ = next(
+            (k, v)
+            for k, v in template["Resources"].items()
+            if k.startswith("OrchestrationApiFunction") and v["Type"] == "AWS::Lambda::Function"
+        )
+        template["Resources"][lid]["Properties"]["Runtime"] = "python3.12"
+
+    mutate_template(assembly_copy, "Prod/Platform", older_runtime)
+    report = build_reports(synthesized.outdir, environments=["Prod"], against=assembly_copy, topics=topics)[
+        "Prod"
+    ]
+    functions = report.facts(topic).functions
+    # THEN it has its section (and the resource index sees it), its line in the summary, its changes in the
+    # release diff, grouped and classified, and its evidence among the control mapping's checks
+    assert "## Lambda functions" in report.markdown()
+    assert f"| Lambda functions | {len(functions)} |" in report.markdown()
+    assert report.changes is not None
+    (change,) = report.changes.topic("functions")
+    assert change.level == ATTENTION and change.detail.startswith("runtime python3.12 -> python")
+    evidence = controls.evaluate_evidence(report.environment)
+    assert evidence["PYTHON-ONLY"].status == (
+        "FAIL" if any(not r.startswith("python") for _, r in functions) else "PASS"
+    )
+    index = {row[0].text: row[4].text for row in _table(report, "resources-index").rows}
+    assert all("Lambda functions" in index[lid] for lid, _ in functions)
