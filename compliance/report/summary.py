@@ -128,7 +128,7 @@ def _verdict(env: Environment, flags: Sequence[RedFlag], diff: EnvironmentDiff |
         )
     return Paragraph(
         f"Verdict: PASS. The compliance gate found no unacknowledged finding in {', '.join(gate.stacks)}: every "
-        f"cdk-nag pack, cfn-lint and {len(gate.rules)} Bedrock rules. " + review,
+        f"cdk-nag pack, cfn-lint and this project's {len(gate.rules)} rules. " + review,
         flag=OK,
     )
 

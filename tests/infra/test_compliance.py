@@ -275,6 +275,9 @@ def test_cdk_synth_alone_fails_on_a_violation(tmp_path: Path) -> None:
     assert result.returncode != 0, output
     assert "RETAINED-FIXED-NAME" in output and "Dev/Platform/Audit/Resource" in output
     assert "Suggested fix:" in output
+    # AND the gate's result names the CLI that ran it (what the review pack's header shows)
+    cli = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/aws-cdk"]["version"]
+    assert read_gate_result(tmp_path / "cdk.out").tools["aws-cdk CLI"] == cli
 
 
 # ------------------------------------------------------------------ each rule can fail

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from compliance.gate_result import Acknowledgment, LintIgnore
 from compliance.report.document import BAD, WARN, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment
-from compliance.report.matching import Matching
+from compliance.report.matching import Matching, Normalize
 from compliance.report.topic import (
     ATTENTION,
     REVIEW,
@@ -45,9 +45,9 @@ def diff_acknowledgments(
 ) -> list[Change]:
     """New and dropped acknowledgments: a new one silences a finding (a decision), a dropped one is routine."""
 
-    def key(ack: Acknowledgment, normalize: object) -> tuple[str, str]:
-        assert callable(normalize)
-        return (str(normalize(ack.construct_path.split("/", 2)[-1])), ack.finding)
+    def key(ack: Acknowledgment, normalize: Normalize) -> tuple[str, str]:
+        """The construct path without the Stage (the same in every environment), and the finding."""
+        return (normalize(ack.construct_path.split("/", 2)[-1]), ack.finding)
 
     before = {key(a, matching.norm_then): a for a in then.acknowledgments}
     after = {key(a, matching.norm_now): a for a in now.acknowledgments}

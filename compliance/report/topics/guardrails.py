@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -612,7 +612,7 @@ def render_guardrails(facts: GuardrailFacts, ctx: RenderContext) -> Section:
 # Evidence
 
 
-def _all(facts: GuardrailFacts, problems: Any, what: str) -> tuple[str, str]:
+def _all(facts: GuardrailFacts, problems: Callable[[Guardrail], list[str]], what: str) -> tuple[str, str]:
     if not facts.guardrails:
         return FAIL, "no guardrail in this environment"
     failures = [f"{g.logical_id}: {problem}" for g in facts.guardrails for problem in problems(g)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -320,7 +320,7 @@ def render_operations(facts: OperationsFacts, ctx: RenderContext) -> Section:
     return section
 
 
-def _per_use_case(facts: OperationsFacts, has: Any, what: str) -> tuple[str, str]:
+def _per_use_case(facts: OperationsFacts, has: Callable[[str], bool], what: str) -> tuple[str, str]:
     if not facts.use_cases:
         return FAIL, "no use case found in this environment"
     missing = [u for u in facts.use_cases if not has(u)]
