@@ -76,21 +76,23 @@ lock: | $(UV)
 # output is kept in cdk.out.failed/ for inspection (validation-report.json, compliance-summary.json).
 # The gate and the review pack run from .synth/, so the pack names the assembly `cdk.out`, where it ends up;
 # PYTHONPATH points them at this checkout, where `compliance` lives (it is not installed: see pyproject.toml).
+# Every check (the cdk-nag packs, cfn-lint and the Bedrock rules) runs once, inside the synth (CDK policy-
+# validation plugins); the next two steps only read the gate's result (compliance/gate_result.py).
 # '**' selects the stacks inside every Stage: a bare `cdk synth` only validates top-level stacks
 # (there are none), so it would report success whatever cdk-nag found.
 synth: install
 	@rm -rf .synth && mkdir .synth
-	@echo "==> synthesizing dev, staging and prod under every cdk-nag pack (~35 s)"
+	@echo "==> synthesizing dev, staging and prod with every check: cdk-nag, cfn-lint, Bedrock rules (~45 s)"
 	@npx cdk synth '**' --quiet --no-notices -o .synth/cdk.out || $(synth_failed)
-	@echo "==> compliance gate: cfn-lint and the Bedrock rules (~15 s)"
+	@echo "==> reading the compliance gate's result (~1 s)"
 	@cd .synth && PYTHONPATH="$(CURDIR)" ../$(BIN)/python -m compliance.check cdk.out || $(synth_failed)
-	@echo "==> writing the review pack (~20 s)"
+	@echo "==> writing the review pack from the gate's result (~2 s)"
 	@cd .synth && PYTHONPATH="$(CURDIR)" ../$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack || $(synth_failed)
 	@rm -rf cdk.out.failed; if [ -d cdk.out ]; then mv cdk.out .synth/previous; fi
 	@mv .synth/cdk.out cdk.out && rm -rf .synth
 
 report: install
-	@echo "==> writing the review pack of cdk.out (~20 s)"
+	@echo "==> writing the review pack of cdk.out (~2 s; ~10 s with --against)"
 	@$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack $(REPORT_ARGS)
 
 # The review pack's HTML is checked in a real headless browser (Debian's chromium) by the tests.
@@ -101,7 +103,7 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 check: install
-	@echo "==> compliance gate over cdk.out (~15 s)"
+	@echo "==> reading the compliance gate's result of cdk.out (~1 s)"
 	@$(BIN)/python -m compliance.check cdk.out
 
 lint: $(BIN)/.installed

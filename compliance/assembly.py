@@ -42,7 +42,7 @@ def construct_classes(assembly_dir: Path | str) -> dict[str, dict[str, str]]:
     ``tree.json`` (written by every synth) records each construct's path and class; the stack artifact's
     ``aws:cdk:logicalId`` metadata maps construct paths to logical IDs. Empty if there is no ``tree.json``.
     """
-    from compliance.report.assembly_meta import stack_artifacts
+    from compliance.assembly_meta import stack_artifacts
 
     directory = Path(assembly_dir)
     tree_file = directory / "tree.json"

@@ -2,7 +2,8 @@
 
 Nothing is checked a second time here: every check ran in synth, as CDK policy-validation plugins (the
 cdk-nag packs and ``compliance.gate``: this project's rules and cfn-lint), and synth already failed on
-any unacknowledged finding. This reads what they reported and proves that they ran:
+any unacknowledged finding. This reads what they reported (:mod:`compliance.gate_result`, the reader the
+review pack uses too) and proves that they ran:
 
 1. ``validation-report.json`` (written by CDK): every unacknowledged violation, by plugin;
 2. ``bedrock-platform-gate.json`` (written by the gate): which rules ran over which stacks. A missing
@@ -22,94 +23,39 @@ from pathlib import Path
 from typing import Any
 
 from compliance.assembly import load_assembly
-from platform_config.markers import CFN_LINT_PREFIX, GATE_NAME, GATE_RESULT_FILE
+from compliance.gate_result import VALIDATION_REPORT, read_gate_result
+from platform_config.markers import GATE_NAME
 
 __all__ = ["gate_report", "main", "nag_failures", "run"]
 
 
-def _validation_report(assembly_dir: Path) -> dict[str, Any] | None:
-    path = assembly_dir / "validation-report.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _violation_lines(plugin: dict[str, Any]) -> list[tuple[str, str]]:
-    """(rule, line) for every unacknowledged violation of a plugin report."""
-    lines = []
-    for violation in plugin.get("violations", []):
-        for construct in violation.get("violatingConstructs", []):
-            resource = construct.get("cloudFormationResource") or {}
-            where = construct.get("constructPath") or resource.get("logicalId") or "?"
-            if resource.get("logicalId"):
-                where += f" ({resource['logicalId']})"
-            fix = violation.get("suggestedFix") or violation.get("fix")
-            lines.append(
-                (
-                    str(violation.get("ruleName")),
-                    f"{violation.get('ruleName')} on {where}: {violation.get('description', '')}"
-                    + (f" Fix: {fix}" if fix else ""),
-                )
-            )
-    if plugin.get("conclusion") == "failure" and not plugin.get("violations"):
-        error = (plugin.get("metadata") or {}).get("error", "failed")
-        lines.append(("-", f"{plugin.get('pluginName')}: {error}"))
-    return lines
-
-
 def nag_failures(assembly_dir: Path) -> list[str]:
     """Every unacknowledged cdk-nag finding, as ``<pack>: <rule> on <construct path>``."""
-    report = _validation_report(assembly_dir)
-    if report is None:
+    result = read_gate_result(assembly_dir)
+    if not result.validation_report:
         return [
-            f"{assembly_dir / 'validation-report.json'} is missing: synth did not run the cdk-nag validation plugins"
+            f"{assembly_dir / VALIDATION_REPORT} is missing: synth did not run the cdk-nag validation plugins"
         ]
-    failures = []
-    for plugin in report.get("pluginReports", []):
-        if plugin.get("pluginName") == GATE_NAME:
-            continue
-        for violation in plugin.get("violations", []):
-            for construct in violation.get("violatingConstructs", []):
-                failures.append(
-                    f"{plugin.get('pluginName')}: {violation.get('ruleName')} on {construct.get('constructPath')}"
-                )
-        if plugin.get("conclusion") == "failure" and not plugin.get("violations"):
-            failures.append(f"{plugin.get('pluginName')}: failed")
-    return failures
+    failures = [
+        f"{pack}: {v.rule} on /{v.construct_path}"
+        for pack, violations in result.nag_findings().items()
+        for v in violations
+    ]
+    return failures + [f for f in result.plugin_failures if not f.startswith(f"{GATE_NAME}:")]
 
 
 def gate_report(assembly_dir: Path) -> dict[str, Any]:
     """The gate's result: the rules it ran, the stacks it covered, and unacknowledged findings by rule
     (cfn-lint findings under ``cfn_lint``). ``problems`` lists why the result cannot be trusted."""
-    stacks = [s.name for s in load_assembly(assembly_dir)]
-    problems: list[str] = []
-    result_path = assembly_dir / GATE_RESULT_FILE
-    result: dict[str, Any] = {}
-    if result_path.is_file():
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-        uncovered = sorted(set(stacks) - set(result.get("stacks", [])))
-        if uncovered:
-            problems.append(f"the compliance gate did not validate {uncovered}: synth did not select them")
-    else:
-        problems.append(
-            f"{result_path} is missing: synth did not run the compliance gate (is compliance-checks off?)"
-        )
-    findings: dict[str, list[str]] = {rule: [] for rule in result.get("rules", {})}
-    lint: list[str] = []
-    report = _validation_report(assembly_dir) or {}
-    for plugin in report.get("pluginReports", []):
-        if plugin.get("pluginName") != GATE_NAME:
-            continue
-        for rule, line in _violation_lines(plugin):
-            if rule.startswith(CFN_LINT_PREFIX):
-                lint.append(line)
-            else:
-                findings.setdefault(rule, []).append(line)
+    result = read_gate_result(assembly_dir)
     return {
-        "stacks": stacks,
-        "rules": findings,
-        "cfn_lint": lint,
-        "cfn_lint_ran": bool(result.get("cfn_lint")),
-        "seconds": result.get("seconds"),
-        "problems": problems,
+        "stacks": list(result.stacks),
+        "rules": {rule: [v.render() for v in found] for rule, found in result.rule_findings().items()},
+        "cfn_lint": [v.render() for v in result.lint_findings()]
+        + [f for f in result.plugin_failures if f.startswith(f"{GATE_NAME}:")],
+        "cfn_lint_ran": result.cfn_lint_ran,
+        "seconds": result.seconds,
+        "problems": result.problems,
     }
 
 

@@ -17,28 +17,41 @@ The gate checks:
   ``CFN-LINT-<check>`` (``bedrock_constructs.lint.ignore_cfn_lint_check`` ignores a check on one
   resource, with its reason in the template).
 
-It also writes ``<assembly>/bedrock-platform-gate.json`` (which rules ran over which stacks, and how long
-it took), so ``python -m compliance.check`` can tell a passing gate from one that did not run: CDK
-leaves a plugin without violations out of ``validation-report.json``.
+It also writes ``<assembly>/bedrock-platform-gate.json``: which rules ran over which stacks, whether
+cfn-lint ran, how long it took, the versions of the tools (aws-cdk-lib, cdk-nag, cfn-lint, the CDK CLI
+that ran the app), every acknowledgment with the resources it covers, and every cfn-lint check a template
+ignores with its reason. With CDK's ``validation-report.json`` (unacknowledged violations only; CDK leaves
+a plugin without violations out of it) that is the gate's one result: ``python -m compliance.check``,
+the review pack and the tests read it (:mod:`compliance.gate_result`), and nothing runs a check again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import platform
 import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
 
 from compliance.assembly import StackTemplate, load_assembly
+from compliance.assembly_meta import stack_artifacts
 from compliance.bedrock_rules import RULE_IDS, RULES, Finding, run_rules
-from compliance.report.lint import LintFinding, LintRun
+from compliance.lint import LintFinding, LintRun, lint_ignores
 from platform_config.markers import CFN_LINT_PREFIX, GATE_NAME, GATE_RESULT_FILE
 
-#: What the gate writes beside the assembly's manifest.
+#: The Python distributions whose versions the gate records (what synthesized and checked the assembly).
+TOOL_DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "cdk-nag", "cfn-lint", "bedrock-platform")
+#: The CDK CLI tells the app it runs which CLI it is through this variable (checked with aws-cdk
+#: 2.1148.1: it also sets CDK_OUTDIR, CDK_CONTEXT_JSON and CDK_CLI_ASM_VERSION). Unset when the app runs
+#: without the CLI (``python app.py``, the tests). Recorded in the gate's result only: no template reads it.
+CLI_VERSION_VARIABLE = "CDK_CLI_VERSION"
 
 
 def _package_version() -> str:
@@ -46,6 +59,30 @@ def _package_version() -> str:
         return version("bedrock-platform")
     except PackageNotFoundError:
         return "0.0.0"
+
+
+def tool_versions() -> dict[str, str | None]:
+    """The version of every tool that took part in this synth (None: not installed / not run by it)."""
+    versions: dict[str, str | None] = {}
+    for distribution in TOOL_DISTRIBUTIONS:
+        try:
+            versions[distribution] = version(distribution)
+        except PackageNotFoundError:
+            versions[distribution] = None
+    versions["aws-cdk CLI"] = os.environ.get(CLI_VERSION_VARIABLE)
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def _acknowledgments(outdir: Path, stacks: Sequence[StackTemplate]) -> list[dict[str, Any]]:
+    """Every acknowledgment CDK recorded on a construct of ``stacks``, with the resources it covers."""
+    artifacts = stack_artifacts(outdir)
+    return [
+        dataclasses.asdict(ack)
+        for stack in stacks
+        if stack.name in artifacts
+        for ack in artifacts[stack.name].acknowledgments(stack.template)
+    ]
 
 
 def _lint_finding(stack: StackTemplate, finding: LintFinding) -> Finding:
@@ -130,10 +167,15 @@ class ComplianceGate:
                 {
                     "plugin": GATE_NAME,
                     "version": self.version,
+                    "tools": tool_versions(),
                     "rules": {rule_id: _summary(rule_id) for rule_id in RULE_IDS},
                     "cfn_lint": self._lint,
                     "stacks": sorted(by_name),
                     "seconds": round(time.perf_counter() - started, 2),
+                    "acknowledgments": _acknowledgments(outdir, stacks),
+                    "cfn_lint_ignores": [
+                        dataclasses.asdict(ignore) for stack in stacks for ignore in lint_ignores(stack)
+                    ],
                 },
                 indent=1,
             )

@@ -1,17 +1,41 @@
-"""``python -m compliance.report <assembly-dir> --out <dir> [--against <assembly-dir>] [--against-env <Env>]``
+"""``python -m compliance.report <assembly-dir> [--out <dir>] [--against <assembly-dir>] [--against-env <Env>]``
 
 Writes ``<out>/<Env>.html`` (self-contained) and ``<out>/<Env>.md`` for every environment (Stage) of the
-assembly, or for those named with ``--env``.
+assembly, or for those named with ``--env``. ``--out`` defaults to ``<assembly>/review-pack`` and must be
+inside the assembly (``--out-outside-assembly`` allows another place, on purpose); nothing else is written.
+
+The header names the commit: ``--commit`` if given, else what ``git`` says about the current directory's
+checkout (``git rev-parse HEAD``, and "+ uncommitted changes" when ``git status`` lists modified files).
+Synth never reads git; this command does, when it writes the pack (``make synth`` runs it right after the
+synth, in the same checkout).
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from compliance.report.build import build_reports, write_reports
-from compliance.report.diff import GROUPS
+
+def git_commit(cwd: Path) -> str:
+    """The checked-out commit of the git repository at ``cwd``, or why it is unknown."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout, or git is not installed; pass --commit)"
+    return head + (" + uncommitted changes" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("assembly", type=Path, help="synthesized cloud assembly, e.g. cdk.out")
     parser.add_argument(
-        "--out", type=Path, required=True, help="directory to write <Env>.html and <Env>.md to"
+        "--out",
+        type=Path,
+        help="directory to write <Env>.html and <Env>.md to (default: <assembly>/review-pack)",
+    )
+    parser.add_argument(
+        "--out-outside-assembly",
+        action="store_true",
+        help="allow --out outside the assembly (it is refused otherwise)",
     )
     parser.add_argument(
         "--env", action="append", default=[], help="only this environment (repeatable), e.g. Prod"
@@ -32,26 +63,41 @@ def main(argv: list[str] | None = None) -> int:
         help="baseline environment, e.g. Staging: compare each environment with it (in --against, else in ASSEMBLY)",
     )
     parser.add_argument(
-        "--no-cfn-lint", action="store_true", help="do not run cfn-lint (reported as not run)"
+        "--commit", help="the commit the assembly was built from (default: ask git, see above)"
     )
     args = parser.parse_args(argv)
+
+    from compliance.report.build import ReportMeta, build_reports, check_out_dir, write_reports
+    from compliance.report.topic import LEVELS
+
+    out = args.out if args.out is not None else args.assembly / "review-pack"
     try:
+        check_out_dir(
+            out,
+            args.assembly,
+            baselines=[args.against] if args.against is not None else [],
+            outside_assembly=args.out_outside_assembly,
+        )
         reports = build_reports(
             args.assembly,
             environments=args.env or None,
             against=args.against,
             against_env=args.against_env,
-            lint=not args.no_cfn_lint,
+            meta=ReportMeta(commit=args.commit or git_commit(Path.cwd()), generated=datetime.now(UTC)),
         )
+        written = write_reports(reports, out, outside_assembly=args.out_outside_assembly)
     except (FileNotFoundError, KeyError, ValueError) as error:
         print(f"compliance.report: {error}", file=sys.stderr)
         return 2
-    for path in write_reports(reports, args.out):
+    for path in written:
         print(f"wrote {path}")
     for env, report in reports.items():
         if report.changes is not None:
-            counts = ", ".join(f"{title.lower()}: {len(report.changes.group(key))}" for key, title in GROUPS)
-            print(f"{env} vs {report.changes.baseline}: {counts}")
+            counts = report.changes.counts()
+            print(
+                f"{env} vs {report.changes.baseline}: "
+                + ", ".join(f"{level}: {counts[level]}" for level in LEVELS)
+            )
     return 0
 
 

@@ -1,18 +1,37 @@
 """A report as data (sections, paragraphs, tables), rendered to self-contained HTML and to Markdown.
 
-Both renderers walk the same document, so the two files hold the same content. Every piece of text is
-escaped for its format: template values are data, never markup.
+Both renderers walk the same document, so the two files hold the same content, with two differences a
+format imposes: a long list in a cell (``Cell.collapse``) is folded into an HTML ``<details>`` element, and
+in Markdown shows its first lines and "and N more". Every piece of text is escaped for its format:
+template values are data, never markup. Links only point at anchors inside the document (``#id``).
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 #: Cell and paragraph flags: how a value should catch the reviewer's eye.
 OK, WARN, BAD, NA = "ok", "warn", "bad", "na"
 _FLAG_WORD = {OK: "ok", WARN: "review", BAD: "attention", NA: "n/a"}
+
+
+#: How many lines of a collapsed list stay visible.
+COLLAPSED_LINES = 3
+_ANCHOR = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def anchor_id(*parts: str) -> str:
+    """An element id made of ``parts``: letters, digits, ``_`` and ``-`` only (stable, URL-safe)."""
+    return "-".join(p for p in (_ANCHOR.sub("-", part).strip("-") for part in parts) if p)
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    target: str  # an element id of the same document
 
 
 @dataclass(frozen=True)
@@ -21,14 +40,68 @@ class Cell:
     code: bool = False  # identifiers, ARNs, actions: monospace, never reflowed
     flag: str | None = None
     badge: str = ""  # short visible marker, e.g. "WILDCARD"
+    #: A list (one item a line) longer than this many lines is folded (HTML: <details>; Markdown: the
+    #: first COLLAPSED_LINES lines and "and N more"). 0: never.
+    collapse: int = 0
+    links: tuple[Link, ...] = ()  # shown after the text
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.collapse) and len(self.lines) > self.collapse
 
 
-def cell(value: object, *, code: bool = False, flag: str | None = None, badge: str = "") -> Cell:
-    return Cell("" if value is None else str(value), code=code, flag=flag, badge=badge)
+def cell(
+    value: object,
+    *,
+    code: bool = False,
+    flag: str | None = None,
+    badge: str = "",
+    collapse: int = 0,
+    links: Sequence[Link] = (),
+) -> Cell:
+    return Cell(
+        "" if value is None else str(value),
+        code=code,
+        flag=flag,
+        badge=badge,
+        collapse=collapse,
+        links=tuple(links),
+    )
 
 
-def code(value: object, *, flag: str | None = None, badge: str = "") -> Cell:
-    return cell(value, code=True, flag=flag, badge=badge)
+def code(value: object, *, flag: str | None = None, badge: str = "", collapse: int = 0) -> Cell:
+    return cell(value, code=True, flag=flag, badge=badge, collapse=collapse)
+
+
+class Row(list[Cell]):
+    """A table row: its cells, an optional element id (``anchor``), and what the row is about, so that a
+    flag on it can be linked to the acknowledgment that explains it: ``subjects`` (logical IDs) and
+    ``findings`` (parts of finding ids that would acknowledge it, e.g. ``IAM5[Resource::*]``)."""
+
+    def __init__(
+        self,
+        cells: Iterable[Cell] = (),
+        *,
+        anchor: str = "",
+        subjects: Iterable[str] = (),
+        findings: Iterable[str] = (),
+        label: str = "",
+    ) -> None:
+        super().__init__(cells)
+        self.anchor = anchor
+        self.subjects = tuple(subjects)
+        self.findings = tuple(findings)
+        self.label = label  # what the row is about, in a summary (default: its first cell)
+
+    @property
+    def flagged(self) -> str | None:
+        """The strongest flag of the row's cells (BAD before WARN), None when it has neither."""
+        flags = {c.flag for c in self}
+        return BAD if BAD in flags else (WARN if WARN in flags else None)
 
 
 def status(value: str) -> Cell:
@@ -50,6 +123,19 @@ class Table:
     caption: str = ""
     empty: str = "None."
 
+    def add(
+        self,
+        cells: Iterable[Cell],
+        *,
+        anchor: str = "",
+        subjects: Iterable[str] = (),
+        findings: Iterable[str] = (),
+        label: str = "",
+    ) -> Row:
+        row = Row(cells, anchor=anchor, subjects=subjects, findings=findings, label=label)
+        self.rows.append(row)
+        return row
+
 
 @dataclass
 class Section:
@@ -67,19 +153,43 @@ class Document:
     title: str
     intro: list[Paragraph]
     sections: list[Section]
+    #: Shown under the title: (label, value), e.g. ("Commit", "3af7be5").
+    meta: list[tuple[str, str]] = field(default_factory=list)
 
     def tables(self) -> list[Table]:
-        found: list[Table] = []
+        return [table for _, table in self.tables_with_sections()]
+
+    def tables_with_sections(self) -> list[tuple[list[Section], Table]]:
+        """Every table with the sections it sits in (outermost first)."""
+        found: list[tuple[list[Section], Table]] = []
+
+        def walk(blocks: list[Paragraph | Table | Section], path: list[Section]) -> None:
+            for block in blocks:
+                if isinstance(block, Table):
+                    found.append((path, block))
+                elif isinstance(block, Section):
+                    walk(block.blocks, [*path, block])
+
+        walk(list(self.sections), [])
+        return found
+
+    def anchors(self) -> set[str]:
+        """Every element id the document defines (sections and anchored rows)."""
+        ids: set[str] = set()
 
         def walk(blocks: list[Paragraph | Table | Section]) -> None:
             for block in blocks:
-                if isinstance(block, Table):
-                    found.append(block)
-                elif isinstance(block, Section):
+                if isinstance(block, Section):
+                    ids.add(block.id)
                     walk(block.blocks)
+                elif isinstance(block, Table):
+                    ids.update(row.anchor for row in block.rows if isinstance(row, Row) and row.anchor)
 
         walk(list(self.sections))
-        return found
+        return ids
+
+    def links(self) -> list[Link]:
+        return [link for table in self.tables() for row in table.rows for c in row for link in c.links]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -113,8 +223,13 @@ td.warn { color: var(--warn); font-weight: 600; } td.na { color: var(--na); }
 p.bad { color: var(--bad); font-weight: 600; } p.warn { color: var(--warn); } p.ok { color: var(--ok); }
 p.empty { color: var(--na); font-style: italic; }
 #flag-filter { margin: 12px 0 0; font-size: 13px; }
+dl#report-meta { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; margin: 8px 0; }
+dl#report-meta dt { color: var(--na); } dl#report-meta dd { margin: 0; }
+td details summary { cursor: pointer; color: var(--na); font-family: system-ui, sans-serif; }
+td a.link { display: inline-block; margin-left: 4px; }
+tr:target td { outline: 2px solid var(--warn); }
 body.only-flagged tbody tr:not(.flagged) { display: none; }
-@media print { th { position: static; } #flag-filter { display: none; } }
+@media print { th { position: static; } #flag-filter { display: none; } details > * { display: block; } }
 """
 
 # Progressive enhancement only: the page is complete without it.
@@ -139,6 +254,13 @@ def _html_text(text: str) -> str:
     return html.escape(text, quote=True).replace("\n", "<br>")
 
 
+def _html_links(item: Cell) -> str:
+    return "".join(
+        f'<a class="link" href="#{html.escape(link.target)}">{_html_text(link.text)}</a>'
+        for link in item.links
+    )
+
+
 def _html_cell(item: Cell, header: bool = False) -> str:
     classes = [c for c in ("code" if item.code else "", item.flag or "") if c]
     attr = f' class="{" ".join(classes)}"' if classes else ""
@@ -148,7 +270,14 @@ def _html_cell(item: Cell, header: bool = False) -> str:
         else ""
     )
     tag = "th" if header else "td"
-    return f"<{tag}{attr}>{badge}{_html_text(_after_badge(item))}</{tag}>"
+    if item.collapsed:
+        lines = item.lines
+        shown = "<br>".join(_html_text(line) for line in lines[:COLLAPSED_LINES])
+        rest = "<br>".join(_html_text(line) for line in lines[COLLAPSED_LINES:])
+        body = f"{shown}<details><summary>and {len(lines) - COLLAPSED_LINES} more</summary>{rest}</details>"
+    else:
+        body = _html_text(_after_badge(item))
+    return f"<{tag}{attr}>{badge}{body}{_html_links(item)}</{tag}>"
 
 
 def _after_badge(item: Cell) -> str:
@@ -178,11 +307,11 @@ def _html_blocks(blocks: list[Paragraph | Table | Section], level: int, out: lis
             out.append("<tbody>")
             for row in block.rows:
                 flagged = any(c.flag in (BAD, WARN) for c in row)
-                out.append(
-                    ('<tr class="flagged">' if flagged else "<tr>")
-                    + "".join(_html_cell(c) for c in row)
-                    + "</tr>"
+                anchor = row.anchor if isinstance(row, Row) else ""
+                attrs = (f' id="{html.escape(anchor)}"' if anchor else "") + (
+                    ' class="flagged"' if flagged else ""
                 )
+                out.append(f"<tr{attrs}>" + "".join(_html_cell(c) for c in row) + "</tr>")
             out.append("</tbody></table>")
         else:
             tag = f"h{min(level, 6)}"
@@ -200,6 +329,12 @@ def render_html(document: Document) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<header><h1>{_html_text(document.title)}</h1>",
     ]
+    if document.meta:
+        out.append('<dl id="report-meta">')
+        out.extend(
+            f"<dt>{_html_text(label)}</dt><dd>{_html_text(value)}</dd>" for label, value in document.meta
+        )
+        out.append("</dl>")
     for paragraph in document.intro:
         attr = f' class="{html.escape(paragraph.flag)}"' if paragraph.flag else ""
         out.append(f"<p{attr}>{_html_text(paragraph.text)}</p>")
@@ -241,12 +376,19 @@ def _md_code(text: str) -> str:
     return f"{fence}{piped}{fence}"
 
 
-def _md_cell(item: Cell) -> str:
-    lines = _after_badge(item).split("\n")
-    body = "<br>".join(_md_code(line) if item.code else _md_text(line) for line in lines)
+def _md_cell(item: Cell, anchor: str = "") -> str:
+    lines = _after_badge(item).split("\n") if not item.collapsed else item.lines
+    shown = lines[:COLLAPSED_LINES] if item.collapsed else lines
+    body = "<br>".join(_md_code(line) if item.code else _md_text(line) for line in shown)
+    if item.collapsed:
+        body += f"<br>_and {len(lines) - COLLAPSED_LINES} more_"
     if item.badge:
-        return f"**{_md_text(item.badge)}** {body}".rstrip()
-    return f"**{body}**" if item.flag == BAD and body and not item.code else body
+        body = f"**{_md_text(item.badge)}** {body}".rstrip()
+    elif item.flag == BAD and body and not item.code:
+        body = f"**{body}**"
+    links = " ".join(f"[{_md_text(link.text)}](#{link.target})" for link in item.links)
+    target = f'<a id="{html.escape(anchor)}"></a>' if anchor else ""
+    return " ".join(part for part in (target + body, links) if part)
 
 
 def _md_blocks(blocks: list[Paragraph | Table | Section], level: int, out: list[str]) -> None:
@@ -262,7 +404,10 @@ def _md_blocks(blocks: list[Paragraph | Table | Section], level: int, out: list[
                 out.append(f"{_md_text(block.caption, block=True)}\n")
             out.append("| " + " | ".join(_md_text(c) for c in block.columns) + " |")
             out.append("|" + "|".join(" --- " for _ in block.columns) + "|")
-            out.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows)
+            for row in block.rows:
+                anchor = row.anchor if isinstance(row, Row) else ""
+                cells = [_md_cell(c, anchor if n == 0 else "") for n, c in enumerate(row)]
+                out.append("| " + " | ".join(cells) + " |")
             out.append("")
         else:
             out.append(f'<a id="{html.escape(block.id)}"></a>\n')
@@ -272,6 +417,10 @@ def _md_blocks(blocks: list[Paragraph | Table | Section], level: int, out: list[
 
 def render_markdown(document: Document) -> str:
     out = [f"# {_md_text(document.title)}\n"]
+    if document.meta:
+        out.append("| | |\n| --- | --- |")
+        out.extend(f"| {_md_text(label)} | {_md_text(value)} |" for label, value in document.meta)
+        out.append("")
     out.extend(_md_text(p.text, block=True).replace("\n", "  \n") + "\n" for p in document.intro)
     out.extend(f"{n}. [{_md_text(s.title)}](#{s.id})" for n, s in enumerate(document.sections, 1))
     out.append("")

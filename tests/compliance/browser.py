@@ -79,20 +79,30 @@ class _Table:
 
 
 class DomSummary(HTMLParser):
-    """Headings, table body row counts by table id, and element ids of a (dumped) DOM."""
+    """Headings, table body row counts by table id, element ids, in-page link targets and the number of
+    ``<details>`` elements per table id of a (dumped) DOM."""
 
     def __init__(self) -> None:
         super().__init__()
         self.headings: list[str] = []
         self.tables: dict[str, int] = {}
         self.ids: set[str] = set()
+        self.links: list[str] = []  # href="#x" targets
+        self.details: dict[str, int] = {}
         self._stack: list[tuple[str | None, _Table]] = []
         self._heading: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element_id = dict(attrs).get("id")
+        attributes = dict(attrs)
+        element_id = attributes.get("id")
         if element_id:
             self.ids.add(element_id)
+        href = attributes.get("href") or ""
+        if tag == "a" and href.startswith("#"):
+            self.links.append(href[1:])
+        if tag == "details" and self._stack and self._stack[-1][0]:
+            table_id = str(self._stack[-1][0])
+            self.details[table_id] = self.details.get(table_id, 0) + 1
         if tag == "table":
             self._stack.append((element_id, _Table()))
         elif tag == "tbody" and self._stack:

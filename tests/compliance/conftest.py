@@ -1,32 +1,38 @@
-"""The review pack, built once per session from the infra tests' synthesized assembly (no second synth)."""
+"""The review pack, built once per session from the infra tests' synthesized assembly (no second synth), and
+from the compliance gate's result that synth wrote (no check runs again)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from compliance.assembly import load_assembly
-from compliance.report.build import Report, build_reports, write_reports
+from compliance.report.build import Report, ReportMeta, build_reports, write_reports
 from tests.support.synth import Synthesized
 
 ENVIRONMENTS = ("Dev", "Prod", "Staging")
+#: What the header says (a fixed date: no test reads the clock).
+META = ReportMeta(
+    commit="0123456789abcdef0123456789abcdef01234567", generated=datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+)
 
 
 @pytest.fixture(scope="session")
 def reports(synthesized: Synthesized) -> dict[str, Report]:
-    """Every environment's report, cfn-lint included, each compared with Staging of the same assembly."""
-    return build_reports(synthesized.outdir, against_env="Staging", lint=True)
+    """Every environment's report, each compared with Staging of the same assembly."""
+    return build_reports(synthesized.outdir, against_env="Staging", meta=META)
 
 
 @pytest.fixture(scope="session")
 def report_dir(reports: dict[str, Report], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("review-pack")
-    write_reports(reports, out)
+    write_reports(reports, out, outside_assembly=True)
     return out
 
 
@@ -63,3 +69,16 @@ def rename_logical_id(assembly: Path, stack_name: str, old: str, new: str) -> No
                     changed = True
         if changed:
             metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
+
+
+def text_delivery_on(template: dict[str, Any]) -> None:
+    """A mutation: Bedrock's account-wide invocation logging delivers prompt and response text."""
+    for resource in template["Resources"].values():
+        if resource["Type"] == "Custom::BedrockModelInvocationLogging":
+            parts = resource["Properties"]["Create"]["Fn::Join"][1]
+            parts[:] = [
+                p.replace('"textDataDeliveryEnabled":false', '"textDataDeliveryEnabled":true')
+                if isinstance(p, str)
+                else p
+                for p in parts
+            ]

@@ -1,17 +1,25 @@
-"""The diff catches what a reviewer must see, in the right group, and nothing else."""
+"""The release diff catches what a reviewer must see, classified by what it means, grouped by use case, and
+nothing else; and the review pack writes only where it is told to, inside the assembly it reviews."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from compliance.report.__main__ import main
-from compliance.report.build import Report, build_reports
-from compliance.report.diff import GROUPS, EnvironmentDiff, diff
-from compliance.report.facts import collect
+from compliance.report.build import Report, build_reports, write_reports
+from compliance.report.changes import EnvironmentDiff, compare
+from compliance.report.environment import load_environment
+from compliance.report.topic import ATTENTION, REVIEW, ROUTINE
+from compliance.report.topics import TOPICS
 from platform_config import PlatformConfig
 from platform_config.naming import pascal
-from tests.compliance.conftest import mutate_template, rename_logical_id
+from tests.compliance.conftest import mutate_template, rename_logical_id, text_delivery_on
 from tests.infra.conftest import Synthesized
 
 ROLE = "OrchestrationApiFunctionServiceRoleC7627CC8"
@@ -27,20 +35,147 @@ def _resource(template: dict[str, Any], prefix: str, resource_type: str) -> tupl
     return found
 
 
-def _prod_diff(mutated: Path, original: Path) -> EnvironmentDiff:
-    return diff(collect(mutated, "Prod", lint=False), collect(original, "Prod", lint=False))
+def _diff(mutated: Path, original: Path, env: str = "Prod") -> EnvironmentDiff:
+    return compare(
+        load_environment(mutated, env, topics=TOPICS), load_environment(original, env, topics=TOPICS)
+    )
 
 
-def _groups(changes: EnvironmentDiff) -> dict[str, int]:
-    return {key: len(changes.group(key)) for key, _ in GROUPS}
+def _runtime_config(assembly: Path, environment: str) -> Path:
+    (path,) = [
+        p
+        for p in assembly.glob("asset.*/**/runtime_config.json")
+        if json.loads(p.read_text())["environment"] == environment
+    ]
+    return path
 
 
 def test_an_unchanged_assembly_has_no_changes(synthesized: Synthesized, assembly_copy: Path) -> None:
-    changes = _prod_diff(assembly_copy, synthesized.outdir)
-    assert changes.changes == []
+    assert _diff(assembly_copy, synthesized.outdir).changes == []
 
 
-def test_a_wildcard_on_bedrock_invoke_is_a_widened_permission(
+# ------------------------------------------------------------------ classification
+
+
+def test_a_new_use_case_is_one_change_that_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig
+) -> None:
+    # GIVEN a baseline (the last release) in which one of Dev's use cases did not exist yet
+    new = sorted(c.id for c in config.contracts_for("dev"))[-1]
+    prefix = pascal(new)
+
+    def without_use_case(template: dict[str, Any]) -> None:
+        for lid in [lid for lid in template["Resources"] if lid.startswith(prefix)]:
+            del template["Resources"][lid]
+        for resource in template["Resources"].values():  # and the grants on its profiles and guardrail
+            if resource["Type"] == "AWS::IAM::Policy":
+                document = resource["Properties"]["PolicyDocument"]
+                document["Statement"] = [s for s in document["Statement"] if prefix not in json.dumps(s)]
+
+    mutate_template(assembly_copy, "Dev/Platform", without_use_case)
+    runtime = _runtime_config(assembly_copy, "dev")
+    document = json.loads(runtime.read_text())
+    del document["use_cases"][new]
+    runtime.write_text(json.dumps(document))
+    # WHEN the current assembly is compared with it
+    changes = _diff(synthesized.outdir, assembly_copy, "Dev")
+    # THEN the use case is new, and its changes are grouped under it, those that need a decision first
+    assert changes.new_use_cases == [new] and changes.groups[0] == new
+    mine = changes.of_use_case(new)
+    head = mine[0]
+    template = synthesized.platform_json("dev")
+    added = [lid for lid in template["Resources"] if lid.startswith(prefix)]
+    guardrail_ids = [lid for lid in added if template["Resources"][lid]["Type"] == "AWS::Bedrock::Guardrail"]
+    assert (head.topic, head.kind, head.level) == ("use-cases", "added", ATTENTION)
+    # one change lists every resource the use case adds, instead of one "added" line each
+    assert sorted(item.split(" ")[0] for item in head.items) == sorted(set(added) - set(guardrail_ids))
+    assert not [c for c in mine if c.topic == "resources" and c.kind == "added"]
+    # the new guardrail and the orchestrator's new configuration need attention too
+    attention = {(c.topic, c.kind) for c in mine if c.level == ATTENTION}
+    assert {("guardrails", "added"), ("inventory", "added")} <= attention
+    # the orchestrator may now invoke its profiles: wider access, without a wildcard (unless it is a global route)
+    access = [c for c in mine if c.topic == "access"]
+    assert access and {c.kind for c in access} == {"widened"}
+    assert all(c.level == (ATTENTION if c.wildcard else REVIEW) for c in access)
+    # AND the report shows the new use case first, as needing attention
+    report = build_reports(synthesized.outdir, environments=["Dev"], against=assembly_copy)["Dev"]
+    markdown = report.markdown()
+    assert f"### Use case {new} (new)" in markdown
+    first = next(
+        line for line in markdown.split("## Changes against", 1)[1].splitlines() if line.startswith("| <a")
+    )
+    assert "**NEEDS ATTENTION**" in first and f"new use case {new}" in first
+
+
+def test_a_changed_guardrail_needs_attention_whichever_way_it_changes(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN policy-qa's HATE input filter lowered HIGH -> LOW, prompt attack removed, and a topic added
+    guardrail_id = ""
+
+    def change(template: dict[str, Any]) -> None:
+        nonlocal guardrail_id
+        guardrail_id, guardrail = _resource(template, "PolicyQaGuardrail", "AWS::Bedrock::Guardrail")
+        filters = guardrail["Properties"]["ContentPolicyConfig"]["FiltersConfig"]
+        next(f for f in filters if f["Type"] == "HATE")["InputStrength"] = "LOW"
+        filters[:] = [f for f in filters if f["Type"] != "PROMPT_ATTACK"]
+        guardrail["Properties"]["TopicPolicyConfig"]["TopicsConfig"].append(
+            {"Name": "Salaries", "Definition": "Questions about pay.", "Type": "DENY"}
+        )
+
+    mutate_template(assembly_copy, "Prod/Platform", change)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    assert {(c.subject, c.kind, c.detail, c.level, c.use_case) for c in changes.topic("guardrails")} == {
+        (guardrail_id, "weakened", "HATE input filter lowered HIGH -> LOW", ATTENTION, "policy-qa"),
+        (
+            guardrail_id,
+            "weakened",
+            "content filter PROMPT_ATTACK removed (was input HIGH, output NONE)",
+            ATTENTION,
+            "policy-qa",
+        ),
+        (
+            guardrail_id,
+            "strengthened",
+            "denied topic added: Salaries (Questions about pay.)",
+            ATTENTION,
+            "policy-qa",
+        ),
+    }
+    assert changes.topic("access") == [] and changes.topic("resources") == []
+
+
+@pytest.mark.parametrize("where", ["bedrock", "orchestrator"])
+def test_a_change_of_text_logging_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig, where: str
+) -> None:
+    forbidding = sorted(c.id for c in config.contracts_for("prod") if not c.logging.prompts_and_responses)[0]
+    if where == "bedrock":
+        # GIVEN Bedrock's account-wide text delivery turned on
+        mutate_template(assembly_copy, "Prod/Platform", text_delivery_on)
+    else:
+        # GIVEN a use case whose deployed configuration now logs its prompts and responses
+        runtime = _runtime_config(assembly_copy, "prod")
+        document = json.loads(runtime.read_text())
+        document["use_cases"][forbidding]["contract"]["logging"]["prompts_and_responses"] = True
+        runtime.write_text(json.dumps(document))
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN it is the one change that needs attention
+    (change,) = changes.level(ATTENTION)
+    if where == "bedrock":
+        assert (change.topic, change.detail) == (
+            "logging",
+            "text data delivery off -> on (every prompt and response in the account is now logged)",
+        )
+        assert change.use_case == ""  # account-wide: the platform's
+    else:
+        assert change.topic == "inventory" and change.use_case == forbidding
+        assert change.detail.startswith(
+            f"the orchestrator now logs the prompts and responses of {forbidding}"
+        )
+
+
+def test_a_wildcard_on_bedrock_invoke_is_a_widened_permission_that_needs_attention(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:
     # GIVEN the orchestrator's Bedrock invoke statement gains Resource "*"
@@ -56,17 +191,18 @@ def test_a_wildcard_on_bedrock_invoke_is_a_widened_permission(
         statement["Resource"].append("*")
 
     mutate_template(assembly_copy, "Prod/Platform", widen)
-    # WHEN it is compared with the assembly it came from
-    changes = _prod_diff(assembly_copy, synthesized.outdir)
-    # THEN exactly the two invoke actions on "*" are reported as widened, flagged as wildcards, and nothing else
-    widened = changes.group("permissions")
-    assert {(c.resource, c.kind, c.wildcard) for c in widened} == {(ROLE, "widened", True)}
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN exactly the two invoke actions on "*" are reported, as wildcards that need attention, and nothing else
+    widened = changes.topic("access")
+    assert {(c.subject, c.kind, c.wildcard, c.level, c.use_case) for c in widened} == {
+        (ROLE, "widened", True, ATTENTION, "")
+    }
     assert sorted(c.detail.split(" on ")[0] for c in widened) == [
         "+ Allow bedrock:InvokeModel",
         "+ Allow bedrock:InvokeModelWithResponseStream",
     ]
     assert all(" on * " in c.detail and "[UNRESTRICTED WILDCARD]" in c.detail for c in widened)
-    assert _groups(changes) == {"replaced": 0, "permissions": 2, "guardrails": 0, "protection": 0, "other": 0}
+    assert len(changes.changes) == 2
 
 
 def test_an_added_action_is_widened_and_a_removed_one_narrowed(
@@ -83,38 +219,19 @@ def test_an_added_action_is_widened_and_a_removed_one_narrowed(
         xray["Action"] = ["xray:PutTraceSegments"]
 
     mutate_template(assembly_copy, "Prod/Platform", change_actions)
-    changes = _prod_diff(assembly_copy, synthesized.outdir).group("permissions")
-    summary = {(c.kind, c.detail.split(" on ")[0]) for c in changes}
-    assert ("widened", "+ Allow bedrock:UpdateGuardrail") in summary
-    assert ("narrowed", "- Allow xray:PutTelemetryRecords") in summary
-    # UpdateGuardrail on the guardrail of each use case that Prod runs, and on the enforced baseline
-    assert len([c for c in changes if c.kind == "widened"]) == len(config.contracts_for("prod")) + 1
+    changes = _diff(assembly_copy, synthesized.outdir).topic("access")
+    summary = {(c.kind, c.level, c.detail.split(" on ")[0]) for c in changes}
+    assert ("widened", REVIEW, "+ Allow bedrock:UpdateGuardrail") in summary
+    assert ("narrowed", ROUTINE, "- Allow xray:PutTelemetryRecords") in summary
+    # UpdateGuardrail on the guardrail of each use case that Prod runs (grouped under it), and on the baseline
+    widened = [c for c in changes if c.kind == "widened"]
+    assert len(widened) == len(config.contracts_for("prod")) + 1
+    assert sorted(c.use_case for c in widened if c.use_case) == sorted(
+        c.id for c in config.contracts_for("prod")
+    )
 
 
-def test_a_weakened_guardrail_is_reported_in_the_guardrail_group(
-    synthesized: Synthesized, assembly_copy: Path
-) -> None:
-    # GIVEN policy-qa's HATE input filter goes from HIGH to LOW and the prompt attack filter is removed
-    guardrail_id = ""
-
-    def weaken(template: dict[str, Any]) -> None:
-        nonlocal guardrail_id
-        guardrail_id, guardrail = _resource(template, "PolicyQaGuardrail", "AWS::Bedrock::Guardrail")
-        filters = guardrail["Properties"]["ContentPolicyConfig"]["FiltersConfig"]
-        next(f for f in filters if f["Type"] == "HATE")["InputStrength"] = "LOW"
-        filters[:] = [f for f in filters if f["Type"] != "PROMPT_ATTACK"]
-
-    mutate_template(assembly_copy, "Prod/Platform", weaken)
-    changes = _prod_diff(assembly_copy, synthesized.outdir)
-    # THEN both are "weakened" changes of that guardrail, and no permission changed
-    assert {(c.resource, c.kind, c.detail) for c in changes.group("guardrails")} == {
-        (guardrail_id, "weakened", "HATE input filter lowered HIGH -> LOW"),
-        (guardrail_id, "weakened", "content filter PROMPT_ATTACK removed (was input HIGH, output NONE)"),
-    }
-    assert changes.group("permissions") == []
-
-
-def test_a_renamed_bucket_is_a_replaced_stateful_resource_listed_first(
+def test_a_renamed_bucket_is_a_replaced_stateful_resource_that_needs_attention(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:
     # GIVEN the invocation-log bucket's logical ID changes and an alarm disappears
@@ -124,20 +241,24 @@ def test_a_renamed_bucket_is_a_replaced_stateful_resource_listed_first(
 
     rename_logical_id(assembly_copy, "Prod/Platform", BUCKET, "InvocationLogBucketRenamed")
     mutate_template(assembly_copy, "Prod/Platform", remove_alarm)
-    changes = _prod_diff(assembly_copy, synthesized.outdir)
-    replaced = changes.group("replaced")
-    # THEN the stateful replacement comes first, then the stateless removal
-    assert [(c.resource, c.kind, c.stateful) for c in replaced] == [
-        ("InvocationLogBucketRenamed", "replaced", True),
-        (replaced[1].resource, "removed", False),
+    changes = _diff(assembly_copy, synthesized.outdir)
+    platform = [c for c in changes.of_use_case("") if c.topic == "resources"]
+    # THEN the stateful replacement comes first and needs attention; the stateless removal is for review
+    assert [(c.subject, c.kind, c.stateful, c.level) for c in platform] == [
+        ("InvocationLogBucketRenamed", "replaced", True, ATTENTION),
+        (platform[1].subject, "removed", False, REVIEW),
     ]
-    assert BUCKET in replaced[0].detail and "Retain on delete" in replaced[0].detail
-    # AND the report shows it in the first changes table, before everything else
-    reports = build_reports(assembly_copy, environments=["Prod"], against=synthesized.outdir, lint=False)
+    assert BUCKET in platform[0].detail and "Retain on delete" in platform[0].detail
+    # AND the report shows it in the platform's changes, first
+    reports = build_reports(assembly_copy, environments=["Prod"], against=synthesized.outdir)
     markdown = reports["Prod"].markdown()
-    assert markdown.index("Resources replaced or removed") < markdown.index("## Summary")
-    first_row = next(line for line in markdown.splitlines() if line.startswith("| `"))
-    assert "InvocationLogBucketRenamed" in first_row and "REPLACED" in first_row
+    section = markdown.split("### Platform (resources shared by every use case)", 1)[1]
+    first_row = next(line for line in section.splitlines() if line.startswith("| <a"))
+    assert (
+        "InvocationLogBucketRenamed" in first_row
+        and "REPLACED" in first_row
+        and "NEEDS ATTENTION" in first_row
+    )
 
 
 def test_a_removed_stateful_resource_without_construct_metadata_is_still_listed_first(
@@ -150,9 +271,9 @@ def test_a_removed_stateful_resource_without_construct_metadata_is_still_listed_
         del template["Resources"][alarm_id]
 
     mutate_template(assembly_copy, "Prod/Platform", rename)
-    replaced = _prod_diff(assembly_copy, synthesized.outdir).group("replaced")
-    assert (replaced[0].resource, replaced[0].kind, replaced[0].stateful) == (BUCKET, "removed", True)
-    assert [c.stateful for c in replaced] == [True, False]
+    removed = [c for c in _diff(assembly_copy, synthesized.outdir).of_use_case("") if c.kind == "removed"]
+    assert (removed[0].subject, removed[0].stateful, removed[0].level) == (BUCKET, True, ATTENTION)
+    assert [c.stateful for c in removed] == [True, False]
 
 
 def test_a_changed_replacement_property_is_a_replacement(
@@ -166,8 +287,9 @@ def test_a_changed_replacement_property_is_a_replacement(
         profile["Properties"]["ModelSource"]["CopyFrom"] = source.replace("nova-pro", "nova-lite")
 
     mutate_template(assembly_copy, "Prod/Platform", new_source)
-    (change,) = _prod_diff(assembly_copy, synthesized.outdir).group("replaced")
+    (change,) = _diff(assembly_copy, synthesized.outdir).topic("resources")
     assert change.kind == "replaced" and "ModelSource" in change.detail and "nova-lite" in change.detail
+    assert change.use_case == "policy-qa" and change.level == REVIEW
 
 
 def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permission_changes(
@@ -180,11 +302,11 @@ def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permissio
         policy["Statement"] = [s for s in policy["Statement"] if s["Effect"] != "Deny"]
 
     mutate_template(assembly_copy, "Prod/Platform", weaken)
-    changes = _prod_diff(assembly_copy, synthesized.outdir)
-    protection = {(c.resource, c.kind) for c in changes.group("protection")}
-    assert ("InvocationLoggingLogGroupEDBFE163", "shortened") in protection
-    assert (BUCKET, "weakened") in protection  # in transit: no longer TLS only
-    assert {c.kind for c in changes.group("permissions")} == {"widened"}  # a Deny removed widens access
+    changes = _diff(assembly_copy, synthesized.outdir)
+    protection = {(c.subject, c.kind, c.level) for c in changes.topic("protection")}
+    assert ("InvocationLoggingLogGroupEDBFE163", "shortened", REVIEW) in protection
+    assert (BUCKET, "weakened", ATTENTION) in protection  # in transit: no longer TLS only
+    assert {c.kind for c in changes.topic("access")} == {"widened"}  # a Deny removed widens access
 
 
 def test_prod_against_staging_shows_only_real_differences(
@@ -192,46 +314,109 @@ def test_prod_against_staging_shows_only_real_differences(
 ) -> None:
     changes = reports["Prod"].changes
     assert changes is not None and changes.cross_environment
-    staging_only = {pascal(c.id) for c in config.contracts_for("staging")} - {
-        pascal(c.id) for c in config.contracts_for("prod")
+    staging_only = sorted(
+        {c.id for c in config.contracts_for("staging")} - {c.id for c in config.contracts_for("prod")}
+    )
+    # Use cases Staging runs and Prod does not are gone, each one change that needs attention
+    assert changes.removed_use_cases == staging_only and changes.new_use_cases == []
+    for use_case in staging_only:
+        head = changes.of_use_case(use_case)[0]
+        assert (head.kind, head.level) == ("removed", ATTENTION)
+        assert all(item.startswith(pascal(use_case)) for item in head.items)
+    # On the platform, only the alarm e-mail subscription is removed (each environment notifies its own
+    # address); nothing is replaced, and the shared use cases have the same guardrails everywhere
+    platform = changes.of_use_case("")
+    assert [
+        (c.type, c.subject[:13])
+        for c in platform
+        if c.topic == "resources" and c.kind in ("removed", "replaced")
+    ] == [("AWS::SNS::Subscription", "Notifications")]
+    assert {(c.use_case, c.kind) for c in changes.topic("guardrails")} == {
+        (u, "removed") for u in staging_only
     }
-    # Only what Staging runs and Prod does not is removed: the use cases enabled in Staging only, and the
-    # alarm e-mail subscription (each environment notifies its own address); nothing is replaced
-    replaced = changes.group("replaced")
-    assert {c.kind for c in replaced} == {"removed"}
-    of_use_cases = [c for c in replaced if c.resource.startswith(tuple(staging_only))]
-    others = [(c.type, c.resource[:13]) for c in replaced if c not in of_use_cases]
-    assert others == [("AWS::SNS::Subscription", "Notifications")]
-    guardrails = [c.resource for c in of_use_cases if c.type == "AWS::Bedrock::Guardrail"]
-    assert sorted(
-        name for name in staging_only for g in guardrails if g.startswith(f"{name}Guardrail")
-    ) == sorted(staging_only)
-    assert changes.group("guardrails") == []  # the shared use cases have the same policy everywhere
-    assert {c.kind for c in changes.group("protection")} == {"lengthened"}  # 365 days in Prod, 90 in Staging
-    # the staging-only use cases' grants
-    assert {c.kind for c in changes.group("permissions")} == ({"narrowed"} if staging_only else set())
+    assert {c.kind for c in changes.topic("protection")} == {"lengthened"}  # 365 days in Prod, 90 in Staging
+    # the staging-only use cases' grants are gone
+    assert {c.kind for c in changes.topic("access")} == ({"narrowed"} if staging_only else set())
     assert reports["Staging"].changes is None
 
 
-def test_cli_writes_the_selected_environment_with_its_changes(
+# ------------------------------------------------------------------ where the pack writes
+
+
+def _snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(path): (path.stat().st_mtime_ns, path.stat().st_size)
+        for root in roots
+        for path in root.rglob("*")
+    }
+
+
+def test_building_a_diff_writes_nothing(
+    synthesized: Synthesized, assembly_copy: Path, tmp_path: Path
+) -> None:
+    # GIVEN two assemblies and an empty working directory
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    before = _snapshot(synthesized.outdir, assembly_copy)
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        reports = build_reports(assembly_copy, against=synthesized.outdir, against_env="Staging")
+    finally:
+        os.chdir(previous)
+    # THEN building every report with a comparison wrote nothing anywhere
+    assert _snapshot(synthesized.outdir, assembly_copy) == before and list(cwd.iterdir()) == []
+    # AND writing puts exactly the pack's files under the assembly, nothing else
+    written = write_reports(reports, assembly_copy / "review-pack")
+    after = _snapshot(synthesized.outdir, assembly_copy)
+    assert set(after) - set(before) == {str(assembly_copy / "review-pack"), *(str(p) for p in written)}
+
+
+def test_the_cli_writes_under_the_assembly_and_refuses_other_places(
     synthesized: Synthesized, assembly_copy: Path, tmp_path: Path, capsys: Any
 ) -> None:
-    out = tmp_path / "pack"
+    args = ["--env", "Prod", "--against", str(synthesized.outdir), "--commit", "abc123"]
+    # by default into <assembly>/review-pack
+    assert main([str(assembly_copy), *args]) == 0
+    out = assembly_copy / "review-pack"
+    assert sorted(p.name for p in out.iterdir()) == ["Prod.html", "Prod.md"]
+    assert "Commit | abc123" in (out / "Prod.md").read_text()
+    printed = capsys.readouterr().out
+    assert "Prod vs Prod: needs attention: 0, review: 0, routine: 0" in printed
+    # outside the assembly: refused, with the fix, unless asked for explicitly
+    elsewhere = tmp_path / "pack"
+    assert main([str(assembly_copy), "--out", str(elsewhere), *args]) == 2
+    error = capsys.readouterr().err
+    assert "is outside the assembly" in error and "Fix: --out" in error and not elsewhere.exists()
+    assert main([str(assembly_copy), "--out", str(elsewhere), "--out-outside-assembly", *args]) == 0
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["Prod.html", "Prod.md"]
+    # never into the baseline, even when asked
+    baseline = tmp_path / "baseline"
+    shutil.copytree(synthesized.outdir, baseline)
+    target = baseline / "review-pack"
     assert (
         main(
             [
                 str(assembly_copy),
                 "--out",
-                str(out),
+                str(target),
+                "--out-outside-assembly",
                 "--env",
                 "Prod",
                 "--against",
-                str(synthesized.outdir),
-                "--no-cfn-lint",
+                str(baseline),
             ]
         )
-        == 0
+        == 2
     )
-    assert sorted(p.name for p in out.iterdir()) == ["Prod.html", "Prod.md"]
-    assert "Prod vs Prod: resources replaced or removed: 0" in capsys.readouterr().out
-    assert main([str(assembly_copy), "--out", str(out), "--env", "Nope", "--no-cfn-lint"]) == 2
+    assert "inside the baseline assembly" in capsys.readouterr().err and not target.exists()
+    # an unknown environment is an error, not an empty pack
+    assert main([str(assembly_copy), "--env", "Nope"]) == 2
+
+
+def test_the_cli_reads_the_commit_from_git_when_not_given(tmp_path: Path) -> None:
+    from compliance.report.__main__ import git_commit
+
+    assert git_commit(tmp_path).startswith("unknown (not a git checkout")
+    head = git_commit(Path(__file__).parent)
+    assert len(head.split(" ")[0]) == 40

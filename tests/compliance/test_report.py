@@ -1,43 +1,89 @@
-"""The review pack built from the real assembly: complete, faithful to the templates, escaped."""
+"""The review pack built from the real assembly and its gate result: complete, faithful to the templates,
+escaped, and it re-runs nothing."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from compliance.assembly import StackTemplate
 from compliance.bedrock_rules import RULES
-from compliance.report import controls as control_map
+from compliance.lint import REASONS_KEY, LintRun
 from compliance.report.build import Report, build_reports
 from compliance.report.cfn import parse_joined_json
-from compliance.report.document import Cell, Document, Paragraph, Section, Table, render_html, render_markdown
-from compliance.report.facts import NAG_PACK_NAMES, parse_model_source
-from compliance.report.lint import REASONS_KEY, LintRun
-from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
-from tests.compliance.conftest import ENVIRONMENTS, mutate_template
+from compliance.report.document import (
+    BAD,
+    Cell,
+    Document,
+    Paragraph,
+    Row,
+    Section,
+    Table,
+    cell,
+    code,
+    render_html,
+    render_markdown,
+)
+from compliance.report.environment import Environment, load_environment
+from compliance.report.matching import Matching
+from compliance.report.topic import (
+    ATTENTION,
+    Change,
+    EvidenceCheck,
+    RenderContext,
+    Topic,
+    acknowledgment_anchor,
+    verdict,
+)
+from compliance.report.topics import (
+    TOPICS,
+    access,
+    acknowledgments,
+    controls,
+    guardrails,
+    inventory,
+    invocation_logging,
+    operations,
+    protection,
+)
+from compliance.report.topics.gate import NAG_PACK_NAMES
+from compliance.report.topics.inventory import parse_model_source
+from platform_config import PlatformConfig
+from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_RESULT_FILE
+from tests.compliance.conftest import ENVIRONMENTS, META, mutate_template, text_delivery_on
 from tests.infra.conftest import Synthesized
 
 FIXTURES = Path(__file__).with_name("fixtures")
 OWASP_2025 = {f"LLM{n:02d}" for n in range(1, 11)}
 
 
-def _templates(synthesized: Synthesized, env: str) -> list[dict]:  # type: ignore[type-arg]
+def _templates(synthesized: Synthesized, env: str) -> list[dict[str, Any]]:
     return [s.template for s in synthesized.stacks if s.name.startswith(f"{env}/")]
 
 
-def _acknowledgments_in_metadata(synthesized: Synthesized, env: str) -> list[tuple[str, str]]:
-    """Counted straight from the stack metadata files, independently of the report code."""
+def _table(report: Report, table_id: str) -> Table:
+    (table,) = [t for t in report.document.tables() if t.id == table_id]
+    return table
+
+
+def _acknowledgments_in_metadata(synthesized: Synthesized, env: str) -> list[tuple[str, str, str]]:
+    """Counted straight from the stack metadata files, independently of the gate and the report code."""
     found = []
     for metadata_file in synthesized.outdir.glob(f"assembly-{env}/*.metadata.json"):
         for path, entries in json.loads(metadata_file.read_text()).items():
             for entry in entries:
                 if entry["type"] == "aws:cdk:acknowledged-rules":
-                    found.extend((path, key.removeprefix("Annotation::")) for key in entry["data"])
+                    found.extend(
+                        (path, key.removeprefix("Annotation::"), reason)
+                        for key, reason in entry["data"].items()
+                    )
     return found
 
 
@@ -59,35 +105,260 @@ def test_every_resource_of_every_template_appears_in_both_formats(
     assert [lid for lid in logical_ids if lid not in markdown] == []
 
 
+# ------------------------------------------------------------------ one gate result, nothing re-run
+
+
+def test_the_pack_reads_the_gate_result_and_runs_no_check(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN cfn-lint and every Bedrock rule would fail loudly if anything ran them
+    import cfnlint.api
+
+    import compliance.bedrock_rules as rules
+    import compliance.lint as lint
+    from compliance import check
+
+    def ran(*_: object, **__: object) -> None:
+        raise AssertionError("the review pack ran a check again")
+
+    monkeypatch.setattr(cfnlint.api, "lint_file", ran)
+    monkeypatch.setattr(lint, "lint_template", ran)
+    monkeypatch.setattr(lint.LintRun, "__init__", ran)
+    monkeypatch.setattr(rules, "run_rules", ran)
+    for name in list(rules.RULES):
+        monkeypatch.setitem(rules.RULES, name, ran)
+    # WHEN every environment's pack is built, with a comparison, and `python -m compliance.check` reads it too
+    reports = build_reports(synthesized.outdir, against_env="Staging", meta=META)
+    summary = check.run(synthesized.outdir)
+    assert summary["cfn_lint"] == [] and summary["gate"] == []
+    # THEN it shows every check's result, read from what the gate wrote at synth
+    gate = json.loads((synthesized.outdir / GATE_RESULT_FILE).read_text())
+    for report in reports.values():
+        results = {row[0].text: row[1].text for row in _table(report, "gate-checks").rows}
+        assert results == {
+            **{f"cdk-nag {pack}": "PASS" for pack in NAG_PACK_NAMES},
+            "cfn-lint": "PASS",
+            **{rule: "PASS" for rule in gate["rules"]},
+        }
+        assert set(gate["rules"]) == {*RULES, "BEDROCK-GUARDRAIL-VERSION"}
+
+
+def _add_violation(assembly: Path, plugin: str, rule: str, construct_path: str, logical_id: str) -> None:
+    path = assembly / "validation-report.json"
+    report = json.loads(path.read_text())
+    report["pluginReports"].append(
+        {
+            "pluginName": plugin,
+            "conclusion": "failure",
+            "violations": [
+                {
+                    "ruleName": rule,
+                    "description": "a finding planted by the test",
+                    "fix": "remove it",
+                    "violatingConstructs": [
+                        {"constructPath": construct_path, "cloudFormationResource": {"logicalId": logical_id}}
+                    ],
+                }
+            ],
+        }
+    )
+    path.write_text(json.dumps(report))
+
+
+def test_an_unacknowledged_finding_in_the_gate_result_fails_the_verdict(assembly_copy: Path) -> None:
+    # GIVEN the gate reported a cfn-lint warning and a cdk-nag finding on a Prod resource, and none in Dev
+    bucket = "InvocationLoggingBucketF12B4122"
+    _add_violation(
+        assembly_copy, "BedrockPlatform", "CFN-LINT-W1234", "/Prod/Platform/Bucket/Resource", bucket
+    )
+    _add_violation(assembly_copy, "AwsSolutions", "AwsSolutions-S1", "/Prod/Platform/Bucket/Resource", bucket)
+    reports = build_reports(assembly_copy, environments=["Dev", "Prod"])
+    prod = reports["Prod"]
+    # THEN Prod's checks show both, its verdict fails, and each is a red flag of the summary
+    results = {row[0].text: (row[1].text, row[2].text) for row in _table(prod, "gate-checks").rows}
+    assert results["cfn-lint"][0] == "FAIL" and "CFN-LINT-W1234" in results["cfn-lint"][1]
+    assert results["cdk-nag AwsSolutions"][0] == "FAIL" and bucket in results["cdk-nag AwsSolutions"][1]
+    assert prod.markdown().split("## Summary", 1)[1].lstrip().startswith("**Verdict: FAIL. 2 unacknowledged")
+    flagged = {flag.label for flag in prod.red_flags}
+    assert {"cfn-lint", "cdk-nag AwsSolutions"} <= flagged
+    # AND Dev, which has no finding, still passes
+    assert "Verdict: PASS" in reports["Dev"].markdown()
+
+
+def test_without_the_gate_result_nothing_is_claimed(assembly_copy: Path) -> None:
+    # GIVEN a synth that skipped the gate (-c compliance-checks=off): no bedrock-platform-gate.json
+    (assembly_copy / GATE_RESULT_FILE).unlink()
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    markdown = report.markdown()
+    assert "Verdict: NOT VERIFIED" in markdown and "did not run the compliance gate" in markdown
+    assert dict(report.document.meta)["Tools (as the gate recorded them at synth)"].startswith("unknown")
+    results = {row[0].text: row[1].text for row in _table(report, "gate-checks").rows}
+    assert results["cfn-lint"] == "NOT RUN" and results["BEDROCK-COST-TAGS"] == "NOT RUN"
+    assert controls.evaluate_evidence(report.environment)["CFN-LINT"].status == "NOT RUN"
+
+
+# ------------------------------------------------------------------ header and summary
+
+
+def test_the_header_names_commit_date_and_the_tools_the_gate_ran(
+    synthesized: Synthesized, reports: dict[str, Report], report_dir: Path
+) -> None:
+    tools = json.loads((synthesized.outdir / GATE_RESULT_FILE).read_text())["tools"]
+    assert tools["aws-cdk-lib"] and tools["cdk-nag"] and tools["cfn-lint"]
+    for env in ENVIRONMENTS:
+        meta = dict(reports[env].document.meta)
+        assert meta["Commit"] == META.commit
+        assert meta["Generated"] == "2026-11-30T09:00:00+00:00"
+        versions = meta["Tools (as the gate recorded them at synth)"]
+        for tool in ("aws-cdk-lib", "cdk-nag", "cfn-lint"):
+            assert f"{tool} {tools[tool]}" in versions
+        # the tests synthesize without the CLI, so the gate could not know it
+        assert "aws-cdk CLI not recorded" in versions
+        for suffix in (".md", ".html"):
+            text = (report_dir / f"{env}{suffix}").read_text()
+            assert META.commit in text and f"cfn-lint {tools['cfn-lint']}" in text
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_summary_fits_one_screen_before_the_detail(reports: dict[str, Report], env: str) -> None:
+    markdown = reports[env].markdown()
+    summary = markdown.split('<a id="summary"></a>', 1)[1].split("\n<a id=", 1)[0]
+    assert len(summary.strip().splitlines()) <= 40
+    assert markdown.index("## Summary") < markdown.index("## Compliance gate")
+    # verdict, counts and red flags, in that order
+    assert summary.index("Verdict: PASS") < summary.index("| What |") < summary.index("| Red flag |")
+
+
+def test_each_red_flag_links_to_its_row_and_to_the_acknowledgment_that_explains_it(
+    reports: dict[str, Report],
+) -> None:
+    for env in ENVIRONMENTS:
+        report = reports[env]
+        document = report.document
+        anchors = document.anchors()
+        # every link of the document points at an element of the document
+        assert {link.target for link in document.links()} <= anchors
+        assert report.red_flags and all(flag.anchor in anchors for flag in report.red_flags)
+        acks = report.facts(acknowledgments.TOPIC).acknowledgments
+        assert {acknowledgment_anchor(a) for a in acks} <= anchors
+        # an unrestricted wildcard grant is explained by the IAM5 acknowledgment on its policy
+        wildcard = [f for f in report.red_flags if f.flag == "UNRESTRICTED WILDCARD"]
+        assert wildcard
+        for flag in wildcard:
+            assert [a.finding for a in flag.acknowledged] == ["AwsSolutions-IAM5[Resource::*]"]
+        # and the flagged cell links there too
+        (grants,) = [t for t in document.tables() if t.id == "access-grants"]
+        flagged_links = {link.target for row in grants.rows for c in row if c.flag == BAD for link in c.links}
+        assert flagged_links == {acknowledgment_anchor(a) for f in wildcard for a in f.acknowledged}
+
+
+def test_a_global_profile_shows_its_region_wildcard_linked_to_its_acknowledgment(
+    reports: dict[str, Report], config: PlatformConfig
+) -> None:
+    report = reports["Dev"]
+    global_routes = {
+        f"{c.id}/{name}"
+        for c in config.contracts_for("dev")
+        for name, route in c.routes.items()
+        if route.routes_globally
+    }
+    profiles = [p for p in report.facts(inventory.TOPIC).profiles if p.geography == "global"]
+    assert {f"{p.use_case}/{p.tags['route']}" for p in profiles} == global_routes
+    for profile in profiles:
+        assert "*" in profile.regions
+        (flag,) = [f for f in report.red_flags if f.label == profile.logical_id]
+        assert flag.flag == "ANY REGION"
+        assert flag.acknowledged and all(
+            a.finding.startswith("AwsSolutions-IAM5[Resource::arn:aws:bedrock:*::foundation-model/")
+            for a in flag.acknowledged
+        )
+    assert "ANY REGION" in report.html()
+
+
+def test_a_red_flag_without_an_acknowledgment_says_so(reports: dict[str, Report]) -> None:
+    document = Document("t", [], [Section("s", "S", [Table("t", ["Resource", "Flag"])])])
+    table = document.tables()[0]
+    table.add(
+        [cell("Nobody"), cell("bad", flag=BAD)], subjects=["NoSuchResource"], findings=["IAM5[Resource::*]"]
+    )
+    from compliance.report.summary import link_red_flags
+
+    (flag,) = link_red_flags(document, reports["Prod"].facts(acknowledgments.TOPIC).acknowledgments)
+    assert (flag.acknowledged, flag.related, flag.anchor) == ((), (), "t-row-1")
+
+
+# ------------------------------------------------------------------ collapsed lists
+
+
+def test_long_iam_lists_are_collapsed_in_both_formats(reports: dict[str, Report]) -> None:
+    for env in ENVIRONMENTS:
+        report = reports[env]
+        cells = [
+            c
+            for t in report.document.tables()
+            if t.id.startswith("access-")
+            for row in t.rows
+            for c in row
+            if c.code and len(c.lines) > access.LONG_LIST
+        ]
+        assert all(c.collapsed for c in cells)
+        html_text, markdown = report.html(), report.markdown()
+        for c in cells:
+            assert f"and {len(c.lines) - 3} more</summary>" in html_text
+            assert f"_and {len(c.lines) - 3} more_" in markdown
+    # the global profile's model is granted in every region it can route to: a long list in Dev
+    assert any(
+        c.collapsed
+        for t in reports["Dev"].document.tables()
+        if t.id == "access-grants"
+        for row in t.rows
+        for c in row
+    )
+
+
+def test_a_collapsed_cell_keeps_its_first_lines_and_folds_the_rest() -> None:
+    items = [f"arn:aws:s3:::bucket-{n}/*" for n in range(9)]
+    document = Document(
+        "t",
+        [],
+        [
+            Section(
+                "s", "S", [Table("t", ["Resources"], [Row([Cell("\n".join(items), code=True, collapse=5)])])]
+            )
+        ],
+    )
+    html_text = render_html(document)
+    shown, folded = html_text.split("<details>", 1)
+    assert all(item in shown for item in items[:3]) and not any(item in shown for item in items[3:])
+    assert "<summary>and 6 more</summary>" in folded and all(item in folded for item in items[3:])
+    markdown = render_markdown(document)
+    assert "_and 6 more_" in markdown and items[2] in markdown and items[3] not in markdown
+
+
+# ------------------------------------------------------------------ acknowledgments and ignores
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_acknowledgment_is_listed_with_its_reason(
     synthesized: Synthesized, reports: dict[str, Report], env: str
 ) -> None:
     expected = _acknowledgments_in_metadata(synthesized, env)
-    listed = [(ack.construct_path, ack.finding) for ack, _ in reports[env].facts.acknowledgments]
+    listed = [
+        (a.construct_path, a.finding, a.reason)
+        for a in reports[env].facts(acknowledgments.TOPIC).acknowledgments
+    ]
     assert len(expected) > 40
     assert Counter(listed) == Counter(expected)
-    (table,) = [t for t in reports[env].document.tables() if t.id == "acknowledgments"]
+    table = _table(reports[env], "acknowledgments")
     assert len(table.rows) == len(expected)
-    assert {row[4].text for row in table.rows} == set(_acknowledgment_reasons(synthesized, env))
+    assert {row[4].text for row in table.rows} == {reason for *_, reason in expected}
     assert "Bedrock's Put/DeleteModelInvocationLoggingConfiguration" in reports[env].markdown()
-
-
-def _acknowledgment_reasons(synthesized: Synthesized, env: str) -> list[str]:
-    return [
-        reason
-        for metadata_file in synthesized.outdir.glob(f"assembly-{env}/*.metadata.json")
-        for entries in json.loads(metadata_file.read_text()).values()
-        for entry in entries
-        if entry["type"] == "aws:cdk:acknowledged-rules"
-        for reason in entry["data"].values()
-    ]
 
 
 def test_an_acknowledgment_names_the_resources_it_covers(reports: dict[str, Report]) -> None:
     acks = {
-        ack.finding: resources
-        for ack, resources in reports["Prod"].facts.acknowledgments
+        ack.finding: ack.resources
+        for ack in reports["Prod"].facts(acknowledgments.TOPIC).acknowledgments
         if "IAM5[Resource::*]" in ack.finding and "ConfigurationProvider" in ack.construct_path
     }
     assert acks == {
@@ -108,18 +379,10 @@ def test_ignored_cfn_lint_checks_are_listed_with_their_reason(
             .get("config", {})
             .get("ignore_checks", [])
         }
-        listed = {(i.logical_id, i.check, i.reason) for i in reports[env].facts.lint_ignores}
+        listed = {
+            (i.resource, i.check, i.reason) for i in reports[env].facts(acknowledgments.TOPIC).lint_ignores
+        }
         assert expected and listed == expected
-
-
-def test_summary_reports_every_nag_pack_cfn_lint_and_every_bedrock_rule(reports: dict[str, Report]) -> None:
-    (checks,) = [t for t in reports["Prod"].document.tables() if t.id == "summary-checks"]
-    results = {row[0].text: row[1].text for row in checks.rows}
-    assert results == {
-        **{f"cdk-nag {pack}": "PASS" for pack in NAG_PACK_NAMES},
-        "cfn-lint": "PASS",
-        **{rule: "PASS" for rule in RULES},
-    }
 
 
 def test_the_report_names_the_packs_the_app_runs() -> None:
@@ -130,8 +393,13 @@ def test_the_report_names_the_packs_the_app_runs() -> None:
     assert construct_reasons_key == REASONS_KEY
 
 
-def test_invocation_logging_is_read_from_the_joined_create_call(reports: dict[str, Report]) -> None:
-    (logging,) = reports["Prod"].facts.invocation_logging
+# ------------------------------------------------------------------ Bedrock inventory, guardrails, logging
+
+
+def test_invocation_logging_is_read_from_the_joined_create_call(
+    reports: dict[str, Report], config: PlatformConfig
+) -> None:
+    (logging,) = reports["Prod"].facts(invocation_logging.TOPIC).settings
     assert logging.parse_error is None
     assert (logging.s3_bucket, logging.s3_prefix) == ("InvocationLoggingBucketF12B4122", "invocation-logs")
     assert (logging.large_data_bucket, logging.large_data_prefix) == (
@@ -145,8 +413,10 @@ def test_invocation_logging_is_read_from_the_joined_create_call(reports: dict[st
         "InvocationLoggingKeyEAF2C151",
     )
     assert (logging.bucket_expiration_days, logging.log_retention_days) == (365, 365)
-    # support-ticket-summary does not allow prompt logging, so text delivery is off everywhere it runs
-    assert logging.delivery["text"] is False
+    # text is delivered only if every contract enabled in Prod allows prompt logging
+    assert logging.delivery["text"] is all(
+        c.logging.prompts_and_responses for c in config.contracts_for("prod")
+    )
 
 
 def test_joined_json_keeps_tokens_as_logical_ids() -> None:
@@ -159,35 +429,66 @@ def test_joined_json_keeps_tokens_as_logical_ids() -> None:
     assert refs["<DeliveryRole.Arn>"] == {"DeliveryRole"}
 
 
+def test_prompts_logged_shows_what_is_in_force(reports: dict[str, Report], config: PlatformConfig) -> None:
+    report = reports["Prod"]
+    text_delivery = report.facts(invocation_logging.TOPIC).text_delivery
+    contracts = {c.id: c for c in config.contracts_for("prod")}
+    rows = {row[0].text: row[6] for row in _table(report, "bedrock-runtime").rows}
+    assert set(rows) == set(contracts)
+    for use_case, logged in rows.items():
+        allowed = contracts[use_case].logging.prompts_and_responses
+        lines = logged.text.splitlines()
+        # the orchestrator's own log line carries the text exactly where the contract allows it, to its log group
+        assert lines[0].startswith(
+            "orchestrator log: yes, OrchestrationApiFunctionLogs" if allowed else "orchestrator log: no"
+        )
+        # Bedrock's account-wide setting as synthesized, whatever the contract says
+        assert lines[1].startswith(
+            "Bedrock invocation logs: YES" if text_delivery else "Bedrock invocation logs: no"
+        )
+        assert lines[2] == "API Gateway request bodies: no"
+        assert lines[3] == f"contract allows: {'yes' if allowed else 'no'}"
+        assert logged.flag != BAD
+
+
+def test_prompts_logged_against_the_contract_is_a_red_flag(
+    assembly_copy: Path, config: PlatformConfig
+) -> None:
+    # GIVEN Bedrock's account-wide text delivery turned on in Prod, where some contract forbids prompt logging
+    forbidding = sorted(c.id for c in config.contracts_for("prod") if not c.logging.prompts_and_responses)
+    assert forbidding, "the shipped Prod contracts include one that forbids prompt logging"
+
+    mutate_template(assembly_copy, "Prod/Platform", text_delivery_on)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN each of those use cases is flagged, and the evidence check fails naming them
+    rows = {row[0].text: row[6] for row in _table(report, "bedrock-runtime").rows}
+    assert (
+        sorted(u for u, c in rows.items() if c.flag == BAD and c.badge == "LOGGED, CONTRACT FORBIDS")
+        == forbidding
+    )
+    assert {f.label for f in report.red_flags if f.flag == "LOGGED, CONTRACT FORBIDS"} == set(forbidding)
+    evidence = controls.evaluate_evidence(report.environment)["TEXT-LOGGING-AS-CONTRACTED"]
+    assert evidence.status == "FAIL" and all(u in evidence.detail for u in forbidding)
+
+
 def test_inventory_shows_each_profile_with_its_source_regions_and_tags(
     synthesized: Synthesized, reports: dict[str, Report]
 ) -> None:
-    facts = reports["Prod"].facts
-    templates = _templates(synthesized, "Prod")
+    profiles = reports["Prod"].facts(inventory.TOPIC).profiles
     expected = {
         lid
-        for template in templates
+        for template in _templates(synthesized, "Prod")
         for lid, r in template["Resources"].items()
         if r["Type"] == "AWS::Bedrock::ApplicationInferenceProfile"
     }
-    assert {p.logical_id for p in facts.profiles} == expected
-    primary = next(p for p in facts.profiles if p.logical_id.startswith("PolicyQaPrimaryProfile"))
+    assert {p.logical_id for p in profiles} == expected
+    primary = next(p for p in profiles if p.logical_id.startswith("PolicyQaPrimaryProfile"))
     assert primary.source.endswith(":inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0")
     assert (primary.geography, primary.model_id) == ("us", "anthropic.claude-sonnet-4-5-20250929-v1:0")
     assert {"us-east-1", "us-east-2", "us-west-2"} <= set(primary.regions)
     assert "*" not in primary.regions  # Prod has no global profile
     assert primary.tags["use-case"] == "policy-qa" and primary.tags["route"] == "primary"
     assert primary.invokable_by == ("OrchestrationApiFunctionServiceRoleC7627CC8",)
-
-
-def test_a_global_profile_shows_its_region_wildcard(reports: dict[str, Report]) -> None:
-    rfp = next(
-        p for p in reports["Dev"].facts.profiles if p.logical_id.startswith("RfpDraftingPrimaryProfile")
-    )
-    assert rfp.geography == "global"
-    assert "*" in rfp.regions
-    html_text = reports["Dev"].html()
-    assert "ANY REGION" in html_text
 
 
 @pytest.mark.parametrize(
@@ -207,7 +508,9 @@ def test_model_sources_are_parsed(source: str, expected: tuple[str | None, str |
 
 def test_guardrail_policy_is_described_in_plain_language(reports: dict[str, Report]) -> None:
     guardrail = next(
-        g for g in reports["Prod"].facts.guardrails if g.logical_id.startswith("PolicyQaGuardrail")
+        g
+        for g in reports["Prod"].facts(guardrails.TOPIC).guardrails
+        if g.logical_id.startswith("PolicyQaGuardrail")
     )
     assert guardrail.strength("PROMPT_ATTACK", "input") == "HIGH"
     assert dict(guardrail.pii)["EMAIL"] == "ANONYMIZE"
@@ -224,130 +527,16 @@ def test_guardrail_policy_is_described_in_plain_language(reports: dict[str, Repo
         assert text in markdown
 
 
-def test_access_lists_every_role_and_flags_wildcards(reports: dict[str, Report]) -> None:
-    facts = reports["Prod"].facts
-    assert {p.logical_id for p in facts.principals} == {r.logical_id for r in facts.of_type("AWS::IAM::Role")}
-    (grants,) = [t for t in reports["Prod"].document.tables() if t.id == "access-grants"]
-    flagged = {(row[0].text, row[7].badge) for row in grants.rows if row[7].badge}
-    # Bedrock's logging API has no resource-level permissions: an unrestricted, acknowledged grant
-    assert ("InvocationLoggingConfigurationProviderRole338D1536", "UNRESTRICTED WILDCARD") in flagged
-    assert ("InvocationLoggingDeliveryRole7BF940C7", "WILDCARD") in flagged  # <bucket>/large-data/*
-    bedrock_rows = [
-        row
-        for row in grants.rows
-        if row[0].text.startswith("OrchestrationApiFunction") and row[1].text == "bedrock"
-    ]
-    assert any("bedrock:InvokeModel" in row[3].text for row in bedrock_rows)
-
-
-def test_data_protection_covers_every_stateful_resource(reports: dict[str, Report]) -> None:
-    facts = reports["Prod"].facts
-    protected = {p.logical_id: p for p in facts.protection}
-    stateful = {r.logical_id for r in facts.resources if r.stateful}
-    assert stateful <= set(protected)
-    bucket = protected["InvocationLoggingBucketF12B4122"]
-    assert bucket.at_rest == "SSE-KMS with InvocationLoggingKeyEAF2C151"
-    assert bucket.in_transit.startswith("TLS only")
-    assert bucket.on_delete == "Retain"
-    assert all(protected[lid].on_delete == "Retain" for lid in stateful)
-    dev = {p.logical_id: p for p in reports["Dev"].facts.protection}
-    assert dev["InvocationLoggingBucketF12B4122"].on_delete.startswith("Delete; objects emptied first by")
-
-
-def test_alarms_are_grouped_by_use_case_and_resolve_their_notifications(reports: dict[str, Report]) -> None:
-    alarms = reports["Prod"].facts.alarms
-    groups = Counter(a.group for a in alarms)
-    assert groups["policy-qa"] == 6 and groups["support-ticket-summary"] == 6
-    assert {"OrchestrationApiMonitoring", "InvocationLogDeliveryAlarm"} <= set(groups)
-    throttle = next(a for a in alarms if a.logical_id.startswith("PolicyQaMonitoringAlarmsThrottleRate"))
-    assert "InvocationThrottles" in throttle.metric and throttle.condition == "GreaterThanThreshold 1"
-    assert throttle.notifies[0].startswith(
-        "NotificationsTopicAE679CBD -> email genai-platform-oncall@example.com"
-    )
-    assert "https https://events.pagerduty.example.com" in throttle.notifies[0]
-
-
-def test_controls_file_is_valid_and_covers_all_ten_owasp_risks() -> None:
-    controls = control_map.load_controls()
-    owasp = {c.id: c for c in controls if c.framework == "owasp_llm_2025"}
-    assert set(owasp) == OWASP_2025
-    assert {owasp["LLM05"].coverage, owasp["LLM07"].coverage} == {"not covered"}
-    assert owasp["LLM08"].coverage == "not applicable"
-    lens = [c for c in controls if c.framework == "genai_lens"]
-    assert all(re.fullmatch(r"GEN(SEC|OPS|REL|COST|PERF|SUS)\d\d-BP\d\d", c.id) for c in lens)
-    assert {c.id.split("-")[0][:6] for c in lens} >= {"GENSEC", "GENOPS", "GENREL", "GENCOS"}
-
-
-def test_controls_file_refuses_unknown_evidence(tmp_path: Path) -> None:
-    bad = tmp_path / "controls.yaml"
-    bad.write_text(
-        "owasp_llm_2025:\n  - {id: LLM01, title: x, coverage: partial, evidence: [NO-SUCH-CHECK]}\n"
-    )
-    with pytest.raises(ValueError, match="unknown evidence"):
-        control_map.load_controls(bad)
-
-
-def test_every_control_evidence_passes_in_the_synthesized_assembly(reports: dict[str, Report]) -> None:
-    for env in ENVIRONMENTS:
-        evidence = control_map.evaluate_evidence(reports[env].facts)
-        assert {k: (e.status, e.detail) for k, e in evidence.items() if e.status != "PASS"} == {}
-
-
-def test_evidence_fails_when_what_it_checks_is_missing(reports: dict[str, Report]) -> None:
-    facts = reports["Prod"].facts
-    original = facts.runtime
-    try:
-        facts.runtime = [
-            replace(r, spec=None, problems=("limits is required",)) if r.use_case == "policy-qa" else r
-            for r in original
-        ]
-        evidence = control_map.evaluate_evidence(facts)
-    finally:
-        facts.runtime = original
-    assert evidence["TOKEN-CAPS"].status == "FAIL" and "policy-qa" in evidence["TOKEN-CAPS"].detail
-
-
-def test_template_text_is_escaped_in_both_formats() -> None:
-    hostile = '<script>alert("x")</script> | **bold** [link](http://x)'
-    document = Document(
-        "t <b>",
-        [Paragraph("# not a heading")],
-        [Section("s", "S", [Table("t", ["A|B"], [[Cell(hostile), Cell(hostile, code=True)]])])],
-    )
-    html_text = render_html(document)
-    assert (
-        "<script>alert" not in html_text and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html_text
-    )
-    markdown = render_markdown(document)
-    table_row = next(line for line in markdown.splitlines() if "alert" in line)
-    assert table_row.count(" | ") == 1  # the cell separator only: every | in the data is escaped
-    prose = re.sub(r"`[^`]*`", "", markdown)  # code spans show their content literally, never as HTML
-    assert "<script>" not in prose and "&lt;script&gt;" in prose and "\\*\\*bold\\*\\*" in prose
-    assert "\\# not a heading" in markdown
-
-
-def test_cfn_lint_findings_reach_the_report_from_worker_processes() -> None:
-    stacks = [
-        StackTemplate(name, "111111111111", "us-east-1", FIXTURES / f"{kind}.template.json", {})
-        for name, kind in (("Bad/Stack", "lint_error"), ("Good/Stack", "lint_clean"))
-    ]
-    results = LintRun(stacks, parallel=True).wait()
-    assert list(results) == ["Bad/Stack", "Good/Stack"]
-    assert results["Good/Stack"] == []
-    assert any("E3002" in line and "NotAQueueProperty" in line for line in results["Bad/Stack"])
-
-
 def test_the_enforced_guardrail_is_shown_with_its_published_version_and_policy(
     reports: dict[str, Report],
 ) -> None:
-    facts = reports["Prod"].facts
-    (enforced,) = facts.enforced_guardrails
+    facts = reports["Prod"].facts(guardrails.TOPIC)
+    (enforced,) = facts.enforced
     assert enforced.published and enforced.guardrail is not None
     assert enforced.guardrail.name == "prod-enforced-baseline"
     # it is not counted among the use cases' guardrails
     assert enforced.guardrail.logical_id not in {g.logical_id for g in facts.guardrails}
-    (table,) = [t for t in reports["Prod"].document.tables() if t.id == "bedrock-enforced"]
-    rows = {row[1].text: row[2] for row in table.rows}
+    rows = {row[1].text: row[2] for row in _table(reports["Prod"], "bedrock-enforced").rows}
     assert (
         rows["enforced version"].text == f"<{enforced.version.strip('<>')}>"
         and rows["enforced version"].flag != "bad"
@@ -358,13 +547,18 @@ def test_the_enforced_guardrail_is_shown_with_its_published_version_and_policy(
         "COMPREHENSIVE",
         "SELECTIVE",
     )
-    assert control_map.evaluate_evidence(facts)["BEDROCK-ENFORCED-GUARDRAIL"].status == "PASS"
+    evidence = controls.evaluate_evidence(reports["Prod"].environment)
+    assert (
+        evidence["BEDROCK-ENFORCED-GUARDRAIL"].status
+        == evidence["ENFORCED-GUARDRAIL-APPLIED"].status
+        == "PASS"
+    )
 
 
 def test_an_opt_out_is_shown_as_needing_attention(assembly_copy: Path) -> None:
     reason = "The organization enforces a guardrail on this account through AWS Organizations policies."
 
-    def opt_out(template: dict) -> None:  # type: ignore[type-arg]
+    def opt_out(template: dict[str, Any]) -> None:
         for lid in [
             k
             for k, v in template["Resources"].items()
@@ -374,13 +568,236 @@ def test_an_opt_out_is_shown_as_needing_attention(assembly_copy: Path) -> None:
         template.setdefault("Metadata", {})[ENFORCED_GUARDRAIL_OPT_OUT] = {"opt_out_reason": reason}
 
     mutate_template(assembly_copy, "Prod/Platform", opt_out)
-    report = build_reports(assembly_copy, environments=["Prod"], lint=False)["Prod"]
-    (table,) = [t for t in report.document.tables() if t.id == "bedrock-enforced"]
-    (row,) = [r for r in table.rows if r[1].text == "opted out"]
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    (row,) = [r for r in _table(report, "bedrock-enforced").rows if r[1].text == "opted out"]
     assert row[2].text == reason and row[2].flag == "bad" and row[2].badge == "OPTED OUT"
-    evidence = control_map.evaluate_evidence(report.facts)["BEDROCK-ENFORCED-GUARDRAIL"]
+    assert any(f.flag == "OPTED OUT" for f in report.red_flags)
+    evidence = controls.evaluate_evidence(report.environment)["ENFORCED-GUARDRAIL-APPLIED"]
     assert (
         evidence.status == "FAIL"
         and "needs a reviewer's decision" in evidence.detail
         and reason in evidence.detail
     )
+
+
+# ------------------------------------------------------------------ access, protection, operations
+
+
+def test_access_lists_every_role_and_flags_wildcards(reports: dict[str, Report]) -> None:
+    report = reports["Prod"]
+    principals = report.facts(access.TOPIC).principals
+    assert {p.logical_id for p in principals} == {
+        r.logical_id for r in report.environment.of_type("AWS::IAM::Role")
+    }
+    grants = _table(report, "access-grants")
+    flagged = {(row[0].text, row[7].badge) for row in grants.rows if row[7].badge}
+    # Bedrock's logging API has no resource-level permissions: an unrestricted, acknowledged grant
+    assert ("InvocationLoggingConfigurationProviderRole338D1536", "UNRESTRICTED WILDCARD") in flagged
+    assert ("InvocationLoggingDeliveryRole7BF940C7", "WILDCARD") in flagged  # <bucket>/large-data/*
+    bedrock_rows = [
+        row
+        for row in grants.rows
+        if row[0].text.startswith("OrchestrationApiFunction") and row[1].text == "bedrock"
+    ]
+    assert any("bedrock:InvokeModel" in row[3].text for row in bedrock_rows)
+    methods = {row[0].text: row[2].text for row in _table(report, "access-api-methods").rows}
+    assert methods and set(methods.values()) == {"AWS_IAM"}
+
+
+def test_data_protection_covers_every_stateful_resource(reports: dict[str, Report]) -> None:
+    protected = {p.logical_id: p for p in reports["Prod"].facts(protection.TOPIC).resources}
+    stateful = {r.logical_id for r in reports["Prod"].environment.resources if r.stateful}
+    assert stateful <= set(protected)
+    bucket = protected["InvocationLoggingBucketF12B4122"]
+    assert bucket.at_rest == "SSE-KMS with InvocationLoggingKeyEAF2C151"
+    assert bucket.in_transit.startswith("TLS only")
+    assert bucket.on_delete == "Retain"
+    assert all(protected[lid].on_delete == "Retain" for lid in stateful)
+    dev = {p.logical_id: p for p in reports["Dev"].facts(protection.TOPIC).resources}
+    assert dev["InvocationLoggingBucketF12B4122"].on_delete.startswith("Delete; objects emptied first by")
+
+
+def test_alarms_are_grouped_by_use_case_and_resolve_their_notifications(
+    reports: dict[str, Report], config: PlatformConfig
+) -> None:
+    alarms = reports["Prod"].facts(operations.TOPIC).alarms
+    groups = Counter(a.group for a in alarms)
+    assert {c.id for c in config.contracts_for("prod")} <= set(groups)
+    assert all(groups[c.id] == 6 for c in config.contracts_for("prod"))
+    assert {"OrchestrationApiMonitoring", "InvocationLogDeliveryAlarm"} <= set(groups)
+    throttle = next(a for a in alarms if a.logical_id.startswith("PolicyQaMonitoringAlarmsThrottleRate"))
+    assert "InvocationThrottles" in throttle.metric and throttle.condition == "GreaterThanThreshold 1"
+    assert throttle.notifies[0].startswith(
+        "NotificationsTopicAE679CBD -> email genai-platform-oncall@example.com"
+    )
+    assert "https https://events.pagerduty.example.com" in throttle.notifies[0]
+
+
+# ------------------------------------------------------------------ controls
+
+
+def test_controls_file_is_valid_and_covers_all_ten_owasp_risks() -> None:
+    mapping = controls.load_controls()
+    owasp = {c.id: c for c in mapping if c.framework == "owasp_llm_2025"}
+    assert set(owasp) == OWASP_2025
+    assert {owasp["LLM05"].coverage, owasp["LLM07"].coverage} == {"not covered"}
+    assert owasp["LLM08"].coverage == "not applicable"
+    lens = [c for c in mapping if c.framework == "genai_lens"]
+    assert all(re.fullmatch(r"GEN(SEC|OPS|REL|COST|PERF|SUS)\d\d-BP\d\d", c.id) for c in lens)
+    assert {c.id.split("-")[0][:6] for c in lens} >= {"GENSEC", "GENOPS", "GENREL", "GENCOS"}
+
+
+def test_controls_file_refuses_unknown_evidence(tmp_path: Path) -> None:
+    bad = tmp_path / "controls.yaml"
+    bad.write_text(
+        "owasp_llm_2025:\n  - {id: LLM01, title: x, coverage: partial, evidence: [NO-SUCH-CHECK]}\n"
+    )
+    with pytest.raises(ValueError, match=r"unknown evidence \['NO-SUCH-CHECK'\] \(no topic offers it\)"):
+        controls.load_controls(bad)
+
+
+def test_two_topics_offering_the_same_evidence_id_are_refused() -> None:
+    with pytest.raises(
+        ValueError, match="CROSS-REGION-ROUTING is offered by topics 'inventory' and 'inventory'"
+    ):
+        controls.evidence_checks([inventory.TOPIC, inventory.TOPIC])
+
+
+def test_every_control_evidence_passes_in_the_synthesized_assembly(reports: dict[str, Report]) -> None:
+    for env in ENVIRONMENTS:
+        evidence = controls.evaluate_evidence(reports[env].environment)
+        assert set(evidence) == set(controls.evidence_checks(TOPICS))
+        assert {k: (e.status, e.detail) for k, e in evidence.items() if e.status != "PASS"} == {}
+
+
+def test_evidence_fails_when_what_it_checks_is_missing(synthesized: Synthesized) -> None:
+    env = load_environment(synthesized.outdir, "Prod", topics=TOPICS)
+    facts = env.extract(inventory.TOPIC)
+    broken = tuple(
+        replace(r, spec=None, problems=("limits is required",)) if r.use_case == "policy-qa" else r
+        for r in facts.runtime
+    )
+    env.set_extract(inventory.TOPIC, replace(facts, runtime=broken))
+    evidence = controls.evaluate_evidence(env)
+    assert evidence["TOKEN-CAPS"].status == "FAIL" and "policy-qa" in evidence["TOKEN-CAPS"].detail
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def test_template_text_is_escaped_in_both_formats() -> None:
+    hostile = '<script>alert("x")</script> | **bold** [link](http://x)'
+    document = Document(
+        "t <b>",
+        [Paragraph("# not a heading")],
+        [Section("s", "S", [Table("t", ["A|B"], [[Cell(hostile), Cell(hostile, code=True)]])])],
+        [("Commit", hostile)],
+    )
+    html_text = render_html(document)
+    assert (
+        "<script>alert" not in html_text and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html_text
+    )
+    markdown = render_markdown(document)
+    table_row = next(line for line in markdown.splitlines() if "alert" in line and "Commit" not in line)
+    assert table_row.count(" | ") == 1  # the cell separator only: every | in the data is escaped
+    prose = re.sub(r"`[^`]*`", "", markdown)  # code spans show their content literally, never as HTML
+    assert "<script>" not in prose and "&lt;script&gt;" in prose and "\\*\\*bold\\*\\*" in prose
+    assert "\\# not a heading" in markdown
+
+
+def test_cfn_lint_findings_come_back_from_worker_processes() -> None:
+    # The gate lints in worker processes while its rules run (compliance.lint, run at synth only).
+    stacks = [
+        StackTemplate(name, "111111111111", "us-east-1", FIXTURES / f"{kind}.template.json", {})
+        for name, kind in (("Bad/Stack", "lint_error"), ("Good/Stack", "lint_clean"))
+    ]
+    results = LintRun(stacks, parallel=True).wait()
+    assert list(results) == ["Bad/Stack", "Good/Stack"]
+    assert results["Good/Stack"] == []
+    assert any("E3002" in line and "NotAQueueProperty" in line for line in results["Bad/Stack"])
+
+
+# ------------------------------------------------------------------ adding a topic
+
+
+@dataclass(frozen=True)
+class _FunctionFacts:
+    functions: tuple[tuple[str, str], ...]  # logical ID, runtime
+
+
+class _FunctionsTopic(Topic[_FunctionFacts]):
+    """A topic as another issue would add one (evaluation results, human review, ...): one module."""
+
+    id = "functions"
+    title = "Lambda functions"
+
+    def extract(self, env: Environment) -> _FunctionFacts:
+        return _FunctionFacts(
+            tuple(
+                (r.logical_id, str(r.properties.get("Runtime"))) for r in env.of_type("AWS::Lambda::Function")
+            )
+        )
+
+    def diff(self, now: _FunctionFacts, then: _FunctionFacts, matching: Matching) -> list[Change]:
+        before = dict(then.functions)
+        return [
+            Change(self.id, lid, "changed", f"runtime {before[lid]} -> {runtime}", level=ATTENTION)
+            for lid, runtime in now.functions
+            if lid in before and before[lid] != runtime
+        ]
+
+    def render(self, facts: _FunctionFacts, ctx: RenderContext) -> Section:
+        table = Table("functions", ["Function", "Runtime"])
+        for lid, runtime in facts.functions:
+            table.add(
+                [code(lid), cell(runtime, flag=BAD if runtime.startswith("nodejs") else None)], subjects=[lid]
+            )
+        return Section(self.id, self.title, [table])
+
+    def counts(self, facts: _FunctionFacts) -> list[tuple[str, str]]:
+        return [("Lambda functions", str(len(facts.functions)))]
+
+    def evidence(self) -> Mapping[str, EvidenceCheck]:
+        return {
+            "PYTHON-ONLY": EvidenceCheck(
+                "every function runs Python",
+                lambda f: verdict(
+                    [lid for lid, runtime in f.functions if not runtime.startswith("python")], "all Python"
+                ),
+            )
+        }
+
+
+def test_a_new_topic_is_one_module_and_one_registry_line(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the registry with one more topic, before the control mapping (as topics/__init__.py would list it)
+    topic = _FunctionsTopic()
+    topics = (*TOPICS[:-2], topic, *TOPICS[-2:])
+
+    def older_runtime(template: dict[str, Any]) -> None:
+        lid, _ = next(
+            (k, v)
+            for k, v in template["Resources"].items()
+            if k.startswith("OrchestrationApiFunction") and v["Type"] == "AWS::Lambda::Function"
+        )
+        template["Resources"][lid]["Properties"]["Runtime"] = "python3.12"
+
+    mutate_template(assembly_copy, "Prod/Platform", older_runtime)
+    report = build_reports(synthesized.outdir, environments=["Prod"], against=assembly_copy, topics=topics)[
+        "Prod"
+    ]
+    functions = report.facts(topic).functions
+    # THEN it has its section (and the resource index sees it), its line in the summary, its changes in the
+    # release diff, grouped and classified, and its evidence among the control mapping's checks
+    assert "## Lambda functions" in report.markdown()
+    assert f"| Lambda functions | {len(functions)} |" in report.markdown()
+    assert report.changes is not None
+    (change,) = report.changes.topic("functions")
+    assert change.level == ATTENTION and change.detail.startswith("runtime python3.12 -> python")
+    evidence = controls.evaluate_evidence(report.environment)
+    assert evidence["PYTHON-ONLY"].status == (
+        "FAIL" if any(not r.startswith("python") for _, r in functions) else "PASS"
+    )
+    index = {row[0].text: row[4].text for row in _table(report, "resources-index").rows}
+    assert all("Lambda functions" in index[lid] for lid, _ in functions)

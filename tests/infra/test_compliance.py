@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import textwrap
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ from compliance.bedrock_rules import (
 )
 from compliance.cfn_values import resolve_value
 from compliance.check import gate_report, nag_failures
-from compliance.gate import add_gate
+from compliance.gate import CLI_VERSION_VARIABLE, add_gate
+from compliance.gate_result import read_gate_result
 from compliance.policy_eval import Decision, Request, evaluate
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_NAME, GATE_RESULT_FILE
 from tests.infra.conftest import ROOT, Synthesized, new_app
@@ -176,6 +178,55 @@ def test_a_gate_finding_is_acknowledged_like_a_cdk_nag_finding(tmp_path: Path) -
     assert fixed_name["reason"].startswith("Test fixture")
 
 
+def test_the_gate_records_acknowledgments_ignores_and_tool_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the CLI's variable naming itself, and a gate finding acknowledged on a log group
+    monkeypatch.setenv(CLI_VERSION_VARIABLE, "2.9999.0")
+    _retained_fixed_name_app(tmp_path, acknowledged=True).synth()
+    # THEN the gate's one result holds what the review pack shows: each acknowledgment with its resources
+    result = read_gate_result(tmp_path)
+    acks = {a.finding: a for a in result.acknowledgments}
+    fixed_name = acks[f"{GATE_NAME}::RETAINED-FIXED-NAME"]
+    assert fixed_name.construct_path == "/Dev/Platform/Audit"
+    assert fixed_name.reason.startswith("Test fixture") and len(fixed_name.resources) == 1
+    assert fixed_name.resources[0].startswith("Audit")
+    # AND the versions of the tools that took part, the CLI's from its variable
+    assert result.tools["aws-cdk-lib"] == version("aws-cdk-lib") and result.tools["cdk-nag"] == version(
+        "cdk-nag"
+    )
+    assert result.tools["aws-cdk CLI"] == "2.9999.0"
+
+
+def test_the_gate_result_of_the_app_lists_every_acknowledgment_and_ignored_check(
+    synthesized: Synthesized,
+) -> None:
+    # Counted straight from the stack metadata and the templates, independently of the gate's code
+    expected_acks = sorted(
+        (path, key.removeprefix("Annotation::"), reason)
+        for metadata_file in synthesized.outdir.glob("assembly-*/*.metadata.json")
+        for path, entries in json.loads(metadata_file.read_text()).items()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+        for key, reason in entry["data"].items()
+    )
+    expected_ignores = sorted(
+        (stack.name, lid, check)
+        for stack in synthesized.stacks
+        for lid, resource in stack.resources.items()
+        for check in resource.get("Metadata", {})
+        .get("cfn-lint", {})
+        .get("config", {})
+        .get("ignore_checks", [])
+    )
+    result = read_gate_result(synthesized.outdir)
+    assert sorted((a.construct_path, a.finding, a.reason) for a in result.acknowledgments) == expected_acks
+    assert all(a.resources for a in result.acknowledgments)  # every acknowledgment covers a resource
+    assert sorted((i.stack, i.resource, i.check) for i in result.lint_ignores) == expected_ignores
+    assert all(i.reason for i in result.lint_ignores)
+    assert result.tools["aws-cdk CLI"] is None  # the tests synthesize without the CLI
+
+
 def test_without_the_gate_nothing_is_checked_and_compliance_check_says_so(tmp_path: Path) -> None:
     # what `-c compliance-checks=off` builds (build_platform adds no plugin)
     _retained_fixed_name_app(tmp_path, gate=False).synth()
@@ -224,6 +275,9 @@ def test_cdk_synth_alone_fails_on_a_violation(tmp_path: Path) -> None:
     assert result.returncode != 0, output
     assert "RETAINED-FIXED-NAME" in output and "Dev/Platform/Audit/Resource" in output
     assert "Suggested fix:" in output
+    # AND the gate's result names the CLI that ran it (what the review pack's header shows)
+    cli = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/aws-cdk"]["version"]
+    assert read_gate_result(tmp_path / "cdk.out").tools["aws-cdk CLI"] == cli
 
 
 # ------------------------------------------------------------------ each rule can fail

@@ -1,7 +1,7 @@
-"""cfn-lint over templates, one process per CPU: used by the compliance gate at synth and by the review pack.
+"""cfn-lint over templates, one process per CPU: run by the compliance gate at synth, and nowhere else.
 
 cfn-lint is CPU-bound and takes about three seconds per template of this app, so the stacks are split into
-one batch per CPU, each linted by its own ``python -m compliance.report.lint`` process (plain subprocesses:
+one batch per CPU, each linted by its own ``python -m compliance.lint`` process (plain subprocesses:
 no multiprocessing, which would re-import the caller's main module). Every error and warning is a
 :class:`LintFinding` on the resource it is about.
 """
@@ -19,9 +19,35 @@ from pathlib import Path
 from compliance.assembly import StackTemplate
 
 #: Where ``bedrock_constructs.lint.ignore_cfn_lint_check`` records why a check is ignored (template
-#: resource ``Metadata``). Kept here so reading a report does not import aws-cdk-lib.
+#: resource ``Metadata``). Kept here so reading a template does not import aws-cdk-lib.
 REASONS_KEY = "bedrock-platform:cfn-lint"
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class LintIgnore:
+    """A cfn-lint check that a template tells cfn-lint to skip (``Metadata.cfn-lint.config.ignore_checks``),
+    with the reason ``ignore_cfn_lint_check`` recorded next to it (None when there is none)."""
+
+    stack: str
+    resource: str  # logical ID, or "(whole template)"
+    check: str
+    reason: str | None
+
+
+def lint_ignores(stack: StackTemplate) -> list[LintIgnore]:
+    """Every check cfn-lint skips in ``stack``'s template, on the template or on one resource."""
+    found = []
+    template_config = (stack.template.get("Metadata") or {}).get("cfn-lint") or {}
+    for check in (template_config.get("config") or {}).get("ignore_checks") or []:
+        found.append(LintIgnore(stack.name, "(whole template)", str(check), None))
+    for logical_id, resource in stack.resources.items():
+        metadata = resource.get("Metadata") or {}
+        config = (metadata.get("cfn-lint") or {}).get("config") or {}
+        reasons = metadata.get(REASONS_KEY) or {}
+        for check in config.get("ignore_checks") or []:
+            found.append(LintIgnore(stack.name, logical_id, str(check), reasons.get(check)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -56,7 +82,7 @@ class LintRun:
     """cfn-lint running on some stacks; :meth:`wait` collects the findings.
 
     The stacks are split into one batch per CPU: the first batch is linted in this process when
-    :meth:`wait` is called, the others by ``python -m compliance.report.lint`` worker processes started
+    :meth:`wait` is called, the others by ``python -m compliance.lint`` worker processes started
     right away (plain subprocesses: multiprocessing would re-import the caller's main module). With
     ``in_process=False`` every batch goes to a worker, so this process is free for other work meanwhile.
     """
@@ -71,7 +97,7 @@ class LintRun:
         pythonpath = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
         for offset in range(1 if in_process else 0, batches):
             batch = self.stacks[offset::batches]
-            command = [sys.executable, "-m", "compliance.report.lint"]
+            command = [sys.executable, "-m", "compliance.lint"]
             for stack in batch:
                 command += [str(stack.path), stack.region, stack.name]
             self.workers.append(

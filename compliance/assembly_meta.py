@@ -23,12 +23,14 @@ ANNOTATION_PREFIX = "Annotation::"
 
 @dataclass(frozen=True)
 class Acknowledgment:
-    """One acknowledged cdk-nag finding on one construct."""
+    """One acknowledged finding (cdk-nag, or the gate's ``BedrockPlatform::<RULE>``) on one construct, and
+    the resources it covers: that construct's and its children's."""
 
     stack: str
     construct_path: str  # "/Prod/Platform/InvocationLogging/Bucket"
     finding: str  # "AwsSolutions-IAM5[Resource::*]"
     reason: str
+    resources: tuple[str, ...] = ()  # logical IDs
 
     @property
     def pack(self) -> str:
@@ -60,16 +62,38 @@ class StackArtifact:
             if entry.get("type") == LOGICAL_ID and isinstance(entry.get("data"), str)
         }
 
-    def acknowledgments(self) -> list[Acknowledgment]:
+    def acknowledgments(self, template: dict[str, Any] | None = None) -> list[Acknowledgment]:
+        """Every acknowledgment recorded on a construct of this stack, with the logical IDs of the
+        resources of ``template`` (this stack's) at or under that construct, sorted by construct path."""
+        paths = self.resource_paths(template or {})
         found = []
         for path, entries in self.metadata.items():
             for entry in entries:
                 if entry.get("type") != ACKNOWLEDGED_RULES or not isinstance(entry.get("data"), dict):
                     continue
+                covered = tuple(
+                    logical_id
+                    for logical_id, resource_path in paths.items()
+                    if resource_path == path or resource_path.startswith(path + "/")
+                )
                 for key, reason in entry["data"].items():
                     finding = str(key).removeprefix(ANNOTATION_PREFIX)
-                    found.append(Acknowledgment(self.name, path, finding, str(reason)))
-        return found
+                    found.append(Acknowledgment(self.name, path, finding, str(reason), covered))
+        return sorted(found, key=lambda ack: (ack.construct_path, ack.finding))
+
+    def resource_paths(self, template: dict[str, Any]) -> dict[str, str]:
+        """The construct path (with the leading "/") of every resource of ``template``, by logical ID.
+
+        ``aws:cdk:path`` is template metadata only when path metadata is on (the CLI turns it on); the
+        stack artifact's ``aws:cdk:logicalId`` metadata always maps construct paths to logical IDs."""
+        by_id = self.logical_id_paths()
+        return {
+            logical_id: "/"
+            + str((resource.get("Metadata") or {}).get("aws:cdk:path") or by_id.get(logical_id, "")).lstrip(
+                "/"
+            )
+            for logical_id, resource in (template.get("Resources") or {}).items()
+        }
 
 
 def stage_of(stack_name: str) -> str:

@@ -1,0 +1,366 @@
+"""Data protection: per resource that holds data, keys or policy, its encryption at rest, in transit (a
+resource policy that denies requests without ``aws:SecureTransport``), its retention, and what
+CloudFormation does with it when the stack or the resource is deleted."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from compliance.report.cfn import ref_target, render_value
+from compliance.report.document import BAD, OK, WARN, Cell, Paragraph, Section, Table, cell, code
+from compliance.report.environment import Environment, Resource
+from compliance.report.matching import Matching
+from compliance.report.topic import (
+    ATTENTION,
+    REVIEW,
+    ROUTINE,
+    Change,
+    EvidenceCheck,
+    RenderContext,
+    Topic,
+    verdict,
+)
+from compliance.report.topics import access
+from compliance.report.topics.invocation_logging import bucket_encryption, lifecycle_days, retention_direction
+
+
+@dataclass(frozen=True)
+class Protection:
+    logical_id: str
+    type: str
+    at_rest: str
+    at_rest_ok: bool | None
+    in_transit: str
+    in_transit_ok: bool | None
+    retention: str
+    retention_ok: bool | None
+    on_delete: str
+    stateful: bool
+
+
+@dataclass(frozen=True)
+class OnDelete:
+    """What CloudFormation does with a resource when it leaves the template or the stack is deleted."""
+
+    logical_id: str
+    type: str
+    stateful: bool
+    deletion_policy: str | None
+
+    @property
+    def text(self) -> str:
+        return self.deletion_policy or "Delete (CloudFormation default)"
+
+
+@dataclass(frozen=True)
+class ProtectionFacts:
+    resources: tuple[Protection, ...]
+    production: bool
+    on_delete: tuple[OnDelete, ...] = ()  # every resource
+
+
+def _tls_only(statements: Iterable[access.Statement]) -> access.Statement | None:
+    for statement in statements:
+        if statement.effect != "Deny" or not statement.condition:
+            continue
+        condition = json.loads(statement.condition)
+        secure = condition.get("Bool", {}).get("aws:SecureTransport")
+        if str(secure).lower() == "false":
+            return statement
+    return None
+
+
+def _key_label(value: Any) -> str:
+    return ref_target(value) or render_value(value)
+
+
+def _protection(resources: Sequence[Resource], policies: Sequence[access.Statement]) -> list[Protection]:
+    policies_by_target: dict[str, list[access.Statement]] = defaultdict(list)
+    for statement in policies:
+        policies_by_target[statement.holder].append(statement)
+    auto_delete = {
+        ref_target(r.properties.get("BucketName")): r.logical_id
+        for r in resources
+        # aws-cdk-lib's auto_delete_objects provider, or this project's EmptyBucketsOnDelete
+        if r.type in ("Custom::S3AutoDeleteObjects", "Custom::EmptyBucketOnDelete")
+    }
+    found = []
+    for resource in resources:
+        props = resource.properties
+        tls = _tls_only(policies_by_target.get(resource.logical_id, []))
+        tls_text: tuple[str, bool | None] = (
+            (f"TLS only: {tls.source} denies requests without aws:SecureTransport", True)
+            if tls
+            else ("no aws:SecureTransport deny in a resource policy", False)
+        )
+        https_api: tuple[str, bool | None] = ("service API is HTTPS only", None)
+        on_delete = resource.on_delete
+        at_rest: tuple[str, bool | None]
+        retention: tuple[str, bool | None]
+        in_transit: tuple[str, bool | None]
+        if resource.type == "AWS::S3::Bucket":
+            encryption, key = bucket_encryption(resource)
+            at_rest = (
+                (f"{encryption} with {key}" if key else encryption, True)
+                if encryption
+                else ("none declared (S3 applies SSE-S3 by default)", False)
+            )
+            expiration, noncurrent = lifecycle_days(resource)
+            versioning = (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled"
+            retention = (
+                "; ".join(
+                    part
+                    for part in (
+                        f"objects expire after {expiration} days" if expiration else "objects never expire",
+                        f"noncurrent versions after {noncurrent} days" if noncurrent else "",
+                        "versioned" if versioning else "not versioned",
+                    )
+                    if part
+                ),
+                expiration is not None,
+            )
+            in_transit = tls_text
+            if resource.logical_id in auto_delete:
+                on_delete += f"; objects emptied first by {auto_delete[resource.logical_id]}"
+        elif resource.type in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
+            sse = props.get("SSESpecification") or {}
+            if sse.get("SSEEnabled"):
+                key = sse.get("KMSMasterKeyId")
+                at_rest = (
+                    f"SSE-KMS with {_key_label(key)}"
+                    if key
+                    else "SSE-KMS with aws/dynamodb (AWS managed key)",
+                    True,
+                )
+            else:
+                at_rest = ("AWS owned key (DynamoDB default)", True)
+            ttl = props.get("TimeToLiveSpecification") or {}
+            pitr = (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
+            retention = (
+                "; ".join(
+                    (
+                        f"items expire by TTL attribute {ttl.get('AttributeName')}"
+                        if ttl.get("Enabled")
+                        else "no TTL",
+                        "point-in-time recovery on" if pitr else "no point-in-time recovery",
+                    )
+                ),
+                None,
+            )
+            in_transit = https_api
+        elif resource.type == "AWS::Logs::LogGroup":
+            key = props.get("KmsKeyId")
+            at_rest = (
+                (f"KMS with {_key_label(key)}", True)
+                if key
+                else ("CloudWatch Logs service-managed keys", False)
+            )
+            days = props.get("RetentionInDays")
+            retention = (f"{days} days", True) if days else ("never expires (no RetentionInDays)", False)
+            in_transit = https_api
+        elif resource.type == "AWS::SNS::Topic":
+            key = props.get("KmsMasterKeyId")
+            at_rest = (f"SSE-KMS with {_key_label(key)}", True) if key else ("not encrypted at rest", False)
+            retention = ("messages are not stored", None)
+            in_transit = tls_text
+        elif resource.type == "AWS::SQS::Queue":
+            key = props.get("KmsMasterKeyId")
+            if key:
+                at_rest = (f"SSE-KMS with {_key_label(key)}", True)
+            elif props.get("SqsManagedSseEnabled") is False:
+                at_rest = ("not encrypted at rest", False)
+            else:
+                at_rest = ("SSE-SQS (SQS managed keys)", True)
+            seconds = props.get("MessageRetentionPeriod", 345600)
+            retention = (f"messages kept {int(seconds) // 86400} days", None)
+            in_transit = tls_text
+        elif resource.type == "AWS::Bedrock::Guardrail":
+            key = props.get("KmsKeyArn")
+            at_rest = (f"KMS with {_key_label(key)}", True) if key else ("AWS owned key (no KmsKeyArn)", None)
+            retention = ("policy only, no data", None)
+            in_transit = https_api
+        elif resource.type == "AWS::KMS::Key":
+            rotation = props.get("EnableKeyRotation")
+            at_rest = (
+                f"{props.get('KeySpec', 'SYMMETRIC_DEFAULT')} key, rotation {'on' if rotation else 'off'}",
+                bool(rotation) or props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT",
+            )
+            window = props.get("PendingWindowInDays", 30)
+            retention = (f"deletion waits {window} days after the key is scheduled for deletion", None)
+            in_transit = ("n/a", None)
+        elif resource.stateful:
+            at_rest = ("not evaluated for this type", None)
+            retention = ("not evaluated for this type", None)
+            in_transit = ("not evaluated for this type", None)
+        else:
+            continue
+        found.append(
+            Protection(
+                logical_id=resource.logical_id,
+                type=resource.type,
+                at_rest=at_rest[0],
+                at_rest_ok=at_rest[1],
+                in_transit=in_transit[0],
+                in_transit_ok=in_transit[1],
+                retention=retention[0],
+                retention_ok=retention[1],
+                on_delete=on_delete,
+                stateful=resource.stateful,
+            )
+        )
+    return found
+
+
+def diff_protection(now: ProtectionFacts, then: ProtectionFacts, matching: Matching) -> list[Change]:
+    changes = []
+    before = {p.logical_id: p for p in then.resources}
+    for item in now.resources:
+        old = before.get(matching.pairs.get(item.logical_id, ""))
+        if old is None:
+            continue
+        for label, a, b, ok_a, ok_b in (
+            ("at rest", old.at_rest, item.at_rest, old.at_rest_ok, item.at_rest_ok),
+            ("in transit", old.in_transit, item.in_transit, old.in_transit_ok, item.in_transit_ok),
+            ("retention", old.retention, item.retention, old.retention_ok, item.retention_ok),
+        ):
+            if matching.norm_then(a) == matching.norm_now(b):
+                continue
+            kind = "changed"
+            if ok_a and not ok_b:
+                kind = "weakened"
+            elif ok_b and not ok_a:
+                kind = "strengthened"
+            elif label == "retention":
+                kind = retention_direction(a, b)
+            level = {"weakened": ATTENTION, "strengthened": ROUTINE, "lengthened": ROUTINE}.get(kind, REVIEW)
+            changes.append(
+                Change(
+                    TOPIC.id, item.logical_id, kind, f"{label}: {a} -> {b}", level, item.type, item.stateful
+                )
+            )
+    policies_before = {d.logical_id: d for d in then.on_delete}
+    for now_d in now.on_delete:
+        old_d = policies_before.get(matching.pairs.get(now_d.logical_id, ""))
+        if old_d is None or (old_d.deletion_policy or "Delete") == (now_d.deletion_policy or "Delete"):
+            continue
+        weaker = now_d.deletion_policy != "Retain"
+        changes.append(
+            Change(
+                TOPIC.id,
+                now_d.logical_id,
+                "weakened" if weaker else "strengthened",
+                f"on delete: {old_d.text} -> {now_d.text}",
+                # Data a stack deletion would now destroy needs a decision.
+                level=ATTENTION if weaker and now_d.stateful else (REVIEW if weaker else ROUTINE),
+                type=now_d.type,
+                stateful=now_d.stateful,
+            )
+        )
+    return changes
+
+
+def _ok_cell(text: str, ok: bool | None) -> Cell:
+    return cell(text, flag=None if ok is None else (OK if ok else BAD))
+
+
+def render_protection(facts: ProtectionFacts, ctx: RenderContext) -> Section:
+    section = Section(TOPIC.id, TOPIC.title)
+    section.add(
+        Paragraph(
+            "Per resource that holds data, keys or policy: encryption at rest, in transit (a resource policy that "
+            "denies requests without aws:SecureTransport), retention, and what CloudFormation does with it when "
+            "the stack or the resource is deleted."
+        )
+    )
+    table = Table(
+        "protection-resources", ["Resource", "Type", "At rest", "In transit", "Retention", "On delete"]
+    )
+    for item in facts.resources:
+        retained = item.on_delete.startswith("Retain")
+        table.add(
+            [
+                code(item.logical_id),
+                code(item.type),
+                _ok_cell(item.at_rest, item.at_rest_ok),
+                _ok_cell(item.in_transit, item.in_transit_ok),
+                _ok_cell(item.retention, item.retention_ok),
+                cell(
+                    item.on_delete,
+                    flag=(WARN if item.stateful and not retained and facts.production else None),
+                    badge="DATA DELETED" if item.stateful and not retained else "",
+                ),
+            ],
+            subjects=[item.logical_id],
+            # the cdk-nag rules that would acknowledge a missing protection on this resource
+            findings=[
+                "S10",
+                "SNS3",
+                "SQS4",
+                "KMS5",
+                "S3DefaultEncryptionKMS",
+                "S3BucketSSLRequestsOnly",
+                "CloudWatchLogGroupEncrypted",
+                "CloudWatchLogGroupRetentionPeriod",
+            ],
+        )
+    section.add(table)
+    return section
+
+
+def _encryption_at_rest(facts: ProtectionFacts) -> tuple[str, str]:
+    failures = [f"{p.logical_id}: {p.at_rest}" for p in facts.resources if p.at_rest_ok is False]
+    return verdict(failures, "every stateful resource is encrypted at rest")
+
+
+def _tls_only_check(facts: ProtectionFacts) -> tuple[str, str]:
+    failures = [f"{p.logical_id}: {p.in_transit}" for p in facts.resources if p.in_transit_ok is False]
+    return verdict(failures, "every bucket, topic and queue denies requests without TLS")
+
+
+class ProtectionTopic(Topic[ProtectionFacts]):
+    id = "protection"
+    title = "Data protection"
+    covers: ClassVar[Mapping[str, frozenset[str]]] = {
+        "AWS::S3::Bucket": frozenset(
+            {"BucketEncryption", "LifecycleConfiguration", "VersioningConfiguration"}
+        ),
+        "AWS::Logs::LogGroup": frozenset({"KmsKeyId", "RetentionInDays"}),
+        "AWS::DynamoDB::Table": frozenset(
+            {"SSESpecification", "TimeToLiveSpecification", "PointInTimeRecoverySpecification"}
+        ),
+        "AWS::SNS::Topic": frozenset({"KmsMasterKeyId"}),
+        "AWS::SQS::Queue": frozenset({"KmsMasterKeyId", "SqsManagedSseEnabled", "MessageRetentionPeriod"}),
+        "AWS::KMS::Key": frozenset({"EnableKeyRotation", "PendingWindowInDays"}),
+    }
+
+    def extract(self, env: Environment) -> ProtectionFacts:
+        policies = env.extract(access.TOPIC).resource_policies
+        return ProtectionFacts(
+            tuple(_protection(env.resources, policies)),
+            env.production,
+            tuple(OnDelete(r.logical_id, r.type, r.stateful, r.deletion_policy) for r in env.resources),
+        )
+
+    def diff(self, now: ProtectionFacts, then: ProtectionFacts, matching: Matching) -> list[Change]:
+        return diff_protection(now, then, matching)
+
+    def render(self, facts: ProtectionFacts, ctx: RenderContext) -> Section:
+        return render_protection(facts, ctx)
+
+    def counts(self, facts: ProtectionFacts) -> list[tuple[str, str]]:
+        stateful = [p for p in facts.resources if p.stateful]
+        retained = sum(1 for p in stateful if p.on_delete.startswith("Retain"))
+        return [("Stateful resources", f"{len(stateful)} ({retained} retained on delete)")]
+
+    def evidence(self) -> Mapping[str, EvidenceCheck]:
+        return {
+            "ENCRYPTION-AT-REST": EvidenceCheck("stateful resources encrypted at rest", _encryption_at_rest),
+            "TLS-ONLY": EvidenceCheck("buckets, topics and queues deny non-TLS requests", _tls_only_check),
+        }
+
+
+TOPIC = ProtectionTopic()

@@ -1,0 +1,278 @@
+"""Resources: every resource of every template with its construct path, what CloudFormation does with it on
+delete and the sections that discuss it; in a release diff, the resources added, removed or replaced (a
+new logical ID, or a change of a property CloudFormation can only apply by replacing the resource) and every
+other property change no other topic explains (each topic declares the properties it covers)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from compliance.report.document import WARN, Paragraph, Section, Table, cell, code
+from compliance.report.environment import Environment, Resource
+from compliance.report.matching import Matching, normalize_tree
+from compliance.report.topic import (
+    ATTENTION,
+    REVIEW,
+    Change,
+    EvidenceCheck,
+    RenderContext,
+    Topic,
+    verdict,
+)
+
+#: Changes every synth (CDK analytics): never a review item.
+IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
+#: Replacement-causing properties the CloudFormation registry schemas (which cfn-lint ships) do not mark
+#: create-only, from the CloudFormation property reference ("Update requires: Replacement").
+EXTRA_CREATE_ONLY: dict[str, tuple[str, ...]] = {
+    "AWS::DynamoDB::Table": ("KeySchema", "LocalSecondaryIndexes")
+}
+#: Used when cfn-lint (a dev dependency) is not installed.
+FALLBACK_CREATE_ONLY: dict[str, tuple[str, ...]] = {
+    "AWS::S3::Bucket": ("BucketName",),
+    "AWS::DynamoDB::Table": ("TableName",),
+    "AWS::Logs::LogGroup": ("LogGroupName",),
+    "AWS::SQS::Queue": ("QueueName", "FifoQueue"),
+    "AWS::Bedrock::ApplicationInferenceProfile": ("Description", "InferenceProfileName", "ModelSource"),
+    "AWS::Bedrock::GuardrailVersion": ("Description", "GuardrailIdentifier"),
+    "AWS::IAM::Role": ("Path", "RoleName"),
+}
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_RAG_TYPES = re.compile(
+    r"^AWS::(Bedrock::(KnowledgeBase|DataSource)|OpenSearchServerless::|OpenSearchService::|Kendra::|RDS::)"
+)
+_AGENT_TYPES = re.compile(r"^AWS::(Bedrock::(Agent|AgentAlias|Flow|FlowAlias)|BedrockAgentCore::)")
+_CUSTOMIZATION_TYPES = re.compile(r"^AWS::(SageMaker::|Bedrock::(CustomModel|ModelCustomization))")
+
+
+@dataclass(frozen=True)
+class ResourceFacts:
+    resources: tuple[Resource, ...]
+    production: bool
+    region: str
+    #: resource type -> properties some other topic's diff explains; types whose additions and removals
+    #: another topic reports
+    covered: Mapping[str, frozenset[str]]
+    lifecycle: frozenset[str]
+
+
+@cache
+def create_only_properties(resource_type: str, region: str) -> tuple[str, ...]:
+    """Top-level properties whose change makes CloudFormation replace the resource (from the registry
+    schema cfn-lint ships: its ``createOnlyProperties``; reading a schema is not linting)."""
+    names: list[str] = []
+    try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
+        names = [
+            str(p).split("/")[2] for p in schema.get("createOnlyProperties", []) if str(p).count("/") >= 2
+        ]
+    except Exception:  # cfn-lint missing, or a type/region it has no schema for (custom resources)
+        names = list(FALLBACK_CREATE_ONLY.get(resource_type, ()))
+    return tuple(dict.fromkeys([*names, *EXTRA_CREATE_ONLY.get(resource_type, ())]))
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def diff_resources(now: ResourceFacts, then: ResourceFacts, matching: Matching) -> list[Change]:
+    current, baseline = matching.current.by_id, matching.baseline.by_id
+    changes: list[Change] = []
+
+    def replaced_level(resource: Resource) -> str:
+        # Replacing or deleting a key, bucket, log group, table or queue loses its data unless retained.
+        return ATTENTION if resource.stateful else REVIEW
+
+    for lid in matching.removed:
+        resource = baseline[lid]
+        if resource.type in IGNORED_TYPES | now.lifecycle:
+            continue
+        changes.append(
+            Change(
+                TOPIC.id,
+                lid,
+                "removed",
+                f"{resource.type} is no longer in the template: CloudFormation deletes it"
+                + (f" ({resource.on_delete} on delete)" if resource.stateful else ""),
+                replaced_level(resource),
+                resource.type,
+                resource.stateful,
+            )
+        )
+    for new, old in matching.renamed.items():
+        resource = current[new]
+        changes.append(
+            Change(
+                TOPIC.id,
+                new,
+                "replaced",
+                f"logical ID changed from {old} to {new} at {resource.relative_path}: CloudFormation creates "
+                f"a new {resource.type} and deletes the old one ({baseline[old].on_delete} on delete)",
+                replaced_level(resource),
+                resource.type,
+                resource.stateful,
+            )
+        )
+    for new, old in sorted(matching.pairs.items()):
+        a, b = baseline[old], current[new]
+        if b.type in IGNORED_TYPES:
+            continue
+        if a.type != b.type:
+            changes.append(
+                Change(
+                    TOPIC.id,
+                    new,
+                    "replaced",
+                    f"type changed from {a.type} to {b.type}",
+                    replaced_level(b),
+                    b.type,
+                    b.stateful,
+                )
+            )
+            continue
+        before = normalize_tree(a.properties, matching.norm_then)
+        after = normalize_tree(b.properties, matching.norm_now)
+        create_only = create_only_properties(b.type, now.region)
+        for name in create_only:
+            if before.get(name) != after.get(name):
+                note = (
+                    " (a new guardrail version is published whenever the policy fingerprint changes)"
+                    if b.type == "AWS::Bedrock::GuardrailVersion"
+                    else ""
+                )
+                changes.append(
+                    Change(
+                        TOPIC.id,
+                        new,
+                        "replaced",
+                        f"replacement-causing property {name} changed: {_short(before.get(name))} -> "
+                        f"{_short(after.get(name))}{note}",
+                        replaced_level(b),
+                        b.type,
+                        b.stateful,
+                    )
+                )
+        covered = set(now.covered.get(b.type, frozenset())) | set(create_only)
+        others = sorted(
+            k for k in set(before) | set(after) if k not in covered and before.get(k) != after.get(k)
+        )
+        if others:
+            changes.append(
+                Change(
+                    TOPIC.id,
+                    new,
+                    "changed",
+                    "; ".join(
+                        f"{k}: {_short(before.get(k), 70)} -> {_short(after.get(k), 70)}" for k in others
+                    ),
+                    REVIEW,
+                    b.type,
+                    b.stateful,
+                )
+            )
+    for lid in matching.added:
+        resource = current[lid]
+        if lid in matching.renamed or resource.type in IGNORED_TYPES | now.lifecycle:
+            continue
+        changes.append(
+            Change(TOPIC.id, lid, "added", f"new {resource.type}", REVIEW, resource.type, resource.stateful)
+        )
+    return changes
+
+
+def _text_of(blocks: Sequence[Any]) -> str:
+    parts: list[str] = []
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            parts.append(block.text)
+        elif isinstance(block, Table):
+            parts.extend(c.text for row in block.rows for c in row)
+        elif isinstance(block, Section):
+            parts.append(_text_of(block.blocks))
+    return "\n".join(parts)
+
+
+def render_resources(facts: ResourceFacts, ctx: RenderContext) -> Section:
+    section = Section(TOPIC.id, TOPIC.title)
+    section.add(
+        Paragraph(
+            f"Every resource of every template of {ctx.env.name} ({len(facts.resources)}), with the sections that "
+            "discuss it."
+        )
+    )
+    words = [(s.title, set(_WORD.findall(_text_of(s.blocks)))) for s in ctx.earlier]
+    table = Table("resources-index", ["Logical ID", "Type", "Construct path", "On delete", "Discussed in"])
+    for resource in facts.resources:
+        where = [title for title, found in words if resource.logical_id in found]
+        table.add(
+            [
+                code(resource.logical_id),
+                code(resource.type),
+                code(resource.construct_path),
+                cell(
+                    resource.on_delete,
+                    flag=WARN
+                    if resource.stateful and resource.deletion_policy != "Retain" and facts.production
+                    else None,
+                ),
+                cell(", ".join(where) or "only here"),
+            ],
+            subjects=[resource.logical_id],
+        )
+    section.add(table)
+    return section
+
+
+def _absent(pattern: re.Pattern[str], what: str) -> EvidenceCheck:
+    def check(facts: ResourceFacts) -> tuple[str, str]:
+        present = [f"{r.logical_id} ({r.type})" for r in facts.resources if pattern.match(r.type)]
+        return verdict(
+            [f"{what} now deployed without a mapped control: {', '.join(present)}"] if present else [],
+            f"no {what} deployed",
+        )
+
+    return EvidenceCheck(f"no {what} deployed", check)
+
+
+class ResourcesTopic(Topic[ResourceFacts]):
+    id = "resources"
+    title = "Resource index"
+
+    def extract(self, env: Environment) -> ResourceFacts:
+        covered: dict[str, frozenset[str]] = {}
+        lifecycle: set[str] = set()
+        for topic in env.topics:
+            for resource_type, properties in topic.covers.items():
+                covered[resource_type] = covered.get(resource_type, frozenset()) | properties
+            lifecycle |= topic.lifecycle
+        return ResourceFacts(
+            tuple(env.resources),
+            env.production,
+            env.stacks[0].region if env.stacks else "us-east-1",
+            covered,
+            frozenset(lifecycle),
+        )
+
+    def diff(self, now: ResourceFacts, then: ResourceFacts, matching: Matching) -> list[Change]:
+        return diff_resources(now, then, matching)
+
+    def render(self, facts: ResourceFacts, ctx: RenderContext) -> Section:
+        return render_resources(facts, ctx)
+
+    def evidence(self) -> Mapping[str, EvidenceCheck]:
+        return {
+            "NO-AGENTS": _absent(_AGENT_TYPES, "agent or flow"),
+            "NO-RAG": _absent(_RAG_TYPES, "knowledge base or vector store"),
+            "NO-MODEL-CUSTOMIZATION": _absent(_CUSTOMIZATION_TYPES, "model customization"),
+        }
+
+
+TOPIC = ResourcesTopic()
