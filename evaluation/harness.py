@@ -102,7 +102,10 @@ def suite_runs(
                     use_case=uc,
                     suite=suite,
                     evaluation=evaluation,
-                    pii_entities=tuple(e.value for e in policy.sensitive_information.pii_entities),
+                    pii_entities=tuple(
+                        e.value
+                        for e in (suite.document.pii_entities or policy.sensitive_information.pii_entities)
+                    ),
                     blocked_messages=(policy.blocked_input_message, policy.blocked_output_message),
                 )
             )

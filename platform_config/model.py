@@ -135,6 +135,12 @@ class Contract(ContractDocument):
         """Every model route by name: ``primary``, each tier, then ``fallback``."""
         return {"primary": self.primary, **{t.name: t.source for t in self.tiers}, "fallback": self.fallback}
 
+    @property
+    def inference_profiles(self) -> dict[str, ModelSource]:
+        """Every application inference profile the use case gets, by its ``route`` tag: each route, and
+        ``judge`` for a model-graded use case (a profile, but no route of user traffic)."""
+        return {**self.routes, **({"judge": self.judge} if self.judge is not None else {})}
+
     def enabled_in(self, environment: str) -> bool:
         return environment in self.environments
 

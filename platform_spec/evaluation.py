@@ -16,6 +16,7 @@ from dataclasses import field, fields, replace
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
+from platform_spec.contract import PiiEntityType
 from platform_spec.fields import Spec, spec
 from platform_spec.scoring import ScoreResult, ScorerName
 
@@ -208,6 +209,14 @@ class SuiteDocument:
     refusal_markers: Annotated[
         tuple[Annotated[str, Spec(min_length=3)], ...],
         Spec("Wording by which this use case declines, besides the generic refusal patterns."),
+    ] = ()
+    pii_entities: Annotated[
+        tuple[PiiEntityType, ...],
+        Spec(
+            "The PII entity types pii_absent looks for in answers (default: the contract's). Stating them here "
+            "keeps the expectation when the contract's guardrail drops a type.",
+            unique=True,
+        ),
     ] = ()
     cases: Annotated[tuple[EvalCase, ...], Spec(min_length=1)]
 

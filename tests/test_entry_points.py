@@ -54,6 +54,11 @@ ENTRY_POINTS = {
         {"tests"},
     ),
     "uv bootstrap": (str(ROOT / "scripts" / "locked_uv.py"), "usage: python3 scripts/locked_uv.py", set()),
+    "evaluation": (
+        "evaluation",
+        "usage: python -m evaluation",
+        {"inspect_ai", "tests", "lambdas", "platform_config"},
+    ),
 }
 
 

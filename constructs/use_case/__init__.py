@@ -93,7 +93,7 @@ class GovernedUseCase(Construct):
         self.judge: ApplicationInferenceProfile | None = None
         if contract.judge is not None:
             description = _clip(
-                f"{contract.id} judge (model-graded evaluation) via {contract.judge.identifier}", 200
+                f"{contract.id} judge for model-graded evaluation via {contract.judge.identifier}", 200
             )
             self.judge = ApplicationInferenceProfile(
                 self,
