@@ -352,13 +352,15 @@ class OfflineTarget:
 
     # ---------------------------------------------------------------- the two questions
 
-    def ask(self, use_case: str, case: EvalCase) -> ApiAnswer:
+    def invoke(self, use_case: str, body: Mapping[str, Any]) -> tuple[int, str]:
+        """The orchestrator's (status, JSON body) for ``POST /use-cases/<use_case>/invoke`` with ``body``."""
         assert self._handler is not None, "use OfflineTarget as a context manager"
         with contextlib.redirect_stdout(io.StringIO()):
-            response = self._handler.lambda_handler(
-                offline_event(use_case, invoke_body(case)), _OfflineContext()
-            )
-        return parse_api_answer(int(response["statusCode"]), response.get("body") or "")
+            response = self._handler.lambda_handler(offline_event(use_case, body), _OfflineContext())
+        return int(response["statusCode"]), str(response.get("body") or "")
+
+    def ask(self, use_case: str, case: EvalCase) -> ApiAnswer:
+        return parse_api_answer(*self.invoke(use_case, invoke_body(case)))
 
     def check_input(self, use_case: str, case: EvalCase) -> GuardrailCheck:
         return apply_guardrail(self._runtime, self.guardrail_arns[use_case], "1", case)
