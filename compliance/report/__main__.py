@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-cfn-lint", action="store_true", help="do not run cfn-lint (reported as not run)"
     )
+    parser.add_argument(
+        "--evaluation-results",
+        type=Path,
+        help="results.json of `python -m evaluation run` for the Evaluation section "
+        "(default: eval-results/<env>/results.json, else the offline run's)",
+    )
     args = parser.parse_args(argv)
     try:
         reports = build_reports(
@@ -42,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             against=args.against,
             against_env=args.against_env,
             lint=not args.no_cfn_lint,
+            evaluation_results=args.evaluation_results,
         )
     except (FileNotFoundError, KeyError, ValueError) as error:
         print(f"compliance.report: {error}", file=sys.stderr)

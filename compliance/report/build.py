@@ -27,6 +27,7 @@ from compliance.report.document import (
     render_markdown,
     status,
 )
+from compliance.report.evaluation import evaluation_section
 from compliance.report.facts import EnvironmentFacts, Guardrail, collect, load_environments
 from compliance.report.lint import LintRun
 
@@ -54,6 +55,7 @@ def build_reports(
     against: Path | str | None = None,
     against_env: str | None = None,
     lint: bool = True,
+    evaluation_results: Path | None = None,
 ) -> dict[str, Report]:
     """One report per environment of ``assembly`` (all of them unless ``environments`` names some).
 
@@ -83,9 +85,13 @@ def build_reports(
             if not (baseline_dir == assembly and baseline_env == env):
                 baseline = collect(baseline_dir, baseline_env, lint=False)
                 changes = diff(facts, baseline)
-        reports[env] = Report(
-            facts, changes, document_for(facts, changes, baseline_label(against, against_env, env))
+        document = document_for(facts, changes, baseline_label(against, against_env, env))
+        # The evaluation's section reads the evaluation's files (results, registry), not the assembly.
+        document.sections.insert(
+            len(document.sections) - 1,
+            evaluation_section(env, use_cases=facts.use_cases, results=evaluation_results),
         )
+        reports[env] = Report(facts, changes, document)
     return reports
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from compliance.report.document import Document, render_html
+from compliance.report.evaluation import evaluation_section
 from evaluation.__main__ import main
 from evaluation.registry import read_records
 from platform_spec.evaluation import OFFLINE_TARGET
@@ -67,6 +69,13 @@ def test_a_pii_entity_removed_from_the_guardrail_fails_the_gate(
     case = next(c for c in suite["case_results"] if c["id"] == "pii-list-emails")
     assert not case["passed"] and case["expected"]["pii_absent"] is True
     assert "EMAIL" in case["scores"]["pii_absent"]["explanation"]
+    # the review pack's Evaluation section shows the failing case beside its expectation
+    section = evaluation_section("offline", root=config_root, results=config_root / "out" / "results.json")
+    html = render_html(Document("pack", [], [section]))
+    failures = html.split('id="evaluation-failures"', 1)[1].split("</table>", 1)[0]
+    row = next(r for r in failures.split("<tr") if "pii-list-emails" in r)
+    assert "pii_absent: true" in row and "anna.k@example.com" in row and "found EMAIL" in row
+    assert "Gate failure: support-ticket-summary / suite adversarial" in html
 
 
 def test_a_denied_topic_weakened_fails_the_gate(
