@@ -77,5 +77,5 @@ def test_the_tables_hold_one_row_per_item(
 def test_the_dev_report_renders_without_script_errors(report_dir: Path, config: PlatformConfig) -> None:
     rendered = render(report_dir / "Dev.html")
     assert rendered.script_errors == []
-    routes = sum(len(c.routes) for c in config.contracts_for("dev"))
-    assert summarize(rendered.dom).tables["bedrock-profiles"] == routes
+    profiles = sum(len(c.inference_profiles) for c in config.contracts_for("dev"))
+    assert summarize(rendered.dom).tables["bedrock-profiles"] == profiles

@@ -37,7 +37,7 @@ def test_the_shipped_baseline_is_a_passing_release() -> None:
 def test_the_unchanged_configuration_passes_its_gate(
     config_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, results = run(config_root, "--use-case", STS)
+    code, results = run(config_root, "--use-case", STS, "--suite", "adversarial")
     out = capsys.readouterr().out
     assert code == 0, out
     assert results["gate_passed"] and results["compared_with"]
@@ -55,8 +55,8 @@ def test_a_pii_entity_removed_from_the_guardrail_fails_the_gate(
         f"contracts/{STS}.yaml",
         lambda d: d["guardrail"]["sensitive_information"]["pii_entities"].pop("EMAIL"),
     )
-    # WHEN the suites run offline
-    code, results = run(config_root, "--use-case", STS)
+    # WHEN the adversarial suite runs offline
+    code, results = run(config_root, "--use-case", STS, "--suite", "adversarial")
     # THEN the gate fails, and says where, what, against which threshold, and which cases changed
     errors = capsys.readouterr().err
     assert code == 1 and not results["gate_passed"]
