@@ -23,7 +23,7 @@ synth_failed = { cd "$(CURDIR)"; rm -rf cdk.out.failed; [ ! -d .synth/cdk.out ] 
   rm -rf .synth; echo "make synth failed: cdk.out/ is unchanged (the last good assembly, if any);" \
   "this run's output is in cdk.out.failed/" >&2; exit 1; }
 
-.PHONY: help install lock chromium synth check report test lint format demo bench check-new-use-case clean
+.PHONY: help install lock chromium synth check report test lint format eval demo bench check-new-use-case clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
@@ -31,6 +31,7 @@ help:
 	@echo "make lock    re-lock uv.lock after a dependency change in pyproject.toml (needs PyPI)"
 	@echo "make report  the compliance review pack of an existing cdk.out (make synth writes it too)"
 	@echo "make lint    ruff + mypy only"
+	@echo "make eval    every evaluation suite offline (local Bedrock endpoint, emulator), gated; part of make test"
 	@echo "make bench   benchmarks (~5 min): one table in benchmarks/results.md"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
 	@echo "make check-new-use-case  run the test suite on a copy of the repo with every contract copied to a new id (~2.5 min)"
@@ -110,7 +111,7 @@ lint: $(BIN)/.installed
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@echo "==> type-checking with mypy (~15 s without .mypy_cache, ~1 s with it)"
-	@$(BIN)/mypy stacks platform_config platform_spec compliance lambdas benchmarks scripts \
+	@$(BIN)/mypy stacks platform_config platform_spec compliance evaluation lambdas benchmarks scripts \
 	  .mypy_path/bedrock_constructs .mypy_path/bedrock_platform_devtools
 
 format: $(BIN)/.installed
@@ -124,7 +125,13 @@ bench: install
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
-test: install chromium lint
+# Every golden and adversarial suite of every use case, offline: the real orchestrator handler in-process
+# against the local Bedrock endpoint with the deterministic emulator; fails on any quality gate.
+eval: $(BIN)/.installed
+	@echo "==> evaluating every use case offline (~30 s): golden and adversarial suites, quality gates"
+	@$(BIN)/python -m evaluation run
+
+test: install chromium lint eval
 	@echo "==> running the test suite (~2 min)"
 	@$(BIN)/python -m pytest
 
@@ -132,4 +139,4 @@ check-new-use-case: install chromium
 	$(BIN)/python scripts/check_new_use_case.py
 
 clean:
-	rm -rf cdk.out cdk.out.failed .synth .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm
+	rm -rf cdk.out cdk.out.failed .synth .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm eval-results

@@ -95,6 +95,11 @@ Prompt caching (Converse): the prefix up to the last ``cachePoint`` block (``sys
 (the convention Anthropic models follow; ``totalTokens`` is the sum of all four). The stub caches any
 prefix: it does not know each model's minimum cacheable length. ``reset()`` empties the cache.
 
+Emulator: ``stub.emulator`` (default ``None``) may hold an object with ``converse(target, body)`` and
+``apply_guardrail(identifier, version, body)``; for a valid request with no scripted outcome, a dict it
+returns is sent as the 200 response body instead of the default success (``None``: the default
+applies). ``evaluation.emulator`` plugs a deterministic model and guardrail in this way.
+
 Light request validation returns ``ValidationException`` like the service: Converse needs a non-empty
 ``messages`` list; a ``guardrailConfig`` needs ``guardrailIdentifier`` and ``guardrailVersion``;
 ApplyGuardrail needs ``source`` ``INPUT``/``OUTPUT`` and non-empty ``content``. A body that is not JSON
@@ -128,17 +133,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Final, NamedTuple, Self
+from typing import Any, Final, NamedTuple, Protocol, Self
 from urllib.parse import unquote
 
 __all__ = [
     "ERROR_STATUS",
     "GUARDRAIL_TRIGGER",
     "BedrockStub",
+    "Emulator",
     "Fault",
     "FaultKind",
     "RecordedCall",
     "estimate_tokens",
+    "guardrail_usage",
 ]
 
 #: Bedrock Runtime error codes and the HTTP status the service model gives each.
@@ -167,6 +174,16 @@ GUARDRAIL_TRIGGER: Final = "<<stub-guardrail-trigger>>"
 def estimate_tokens(text: str) -> int:
     """The stub's token rule: one token per started block of four characters."""
     return math.ceil(len(text) / 4)
+
+
+class Emulator(Protocol):
+    """Answers requests that have no scripted outcome in place of the default success (module docstring)."""
+
+    def converse(self, target: str, body: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    def apply_guardrail(
+        self, identifier: str, version: str, body: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
 
 
 class FaultKind(StrEnum):
@@ -442,6 +459,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         stub = self.server.stub
+        if fault.kind is FaultKind.SUCCESS and fault == Fault.success() and stub.emulator is not None:
+            emulated = stub.emulator.converse(self._target, body)
+            if emulated is not None:
+                self._send_json(emulated)
+                return
         input_texts = _texts(body.get("system")) + _texts(messages)
         input_chars = sum(len(t) for t in input_texts)
         input_tokens = max(1, sum(estimate_tokens(t) for t in input_texts))
@@ -519,6 +541,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(content, list) or not content:
             self._send_error("ValidationException", 400, "content must contain at least one block.")
             return
+        stub = self.server.stub
+        if fault.kind is FaultKind.SUCCESS and fault == Fault.success() and stub.emulator is not None:
+            emulated = stub.emulator.apply_guardrail(guardrail_id, version, body)
+            if emulated is not None:
+                self._send_json(emulated)
+                return
         evaluated = _texts([{"content": content}])
         chars = sum(len(t) for t in evaluated)
         flagged = fault.kind is FaultKind.SUCCESS and self.server.stub._evaluate_guardrail(
@@ -526,7 +554,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         blocked = flagged or fault.kind is FaultKind.GUARDRAIL_INTERVENED
         response: dict[str, Any] = {
-            "usage": _guardrail_usage(chars),
+            "usage": guardrail_usage(chars),
             "action": "GUARDRAIL_INTERVENED" if blocked else "NONE",
             "outputs": [{"text": fault.message or _DEFAULT_BLOCKED_MESSAGE}] if blocked else [],
             "assessments": [_assessment(chars, blocked=blocked)],
@@ -656,7 +684,8 @@ def _cached_prefix(body: dict[str, Any]) -> tuple[str | None, int]:
     return json.dumps(prefix, sort_keys=True), sum(estimate_tokens(t) for t in texts)
 
 
-def _guardrail_usage(chars: int) -> dict[str, int]:
+def guardrail_usage(chars: int) -> dict[str, int]:
+    """ApplyGuardrail's ``usage``: every policy charged one text unit per started 1,000 characters."""
     units = math.ceil(chars / 1000)
     return {
         "topicPolicyUnits": units,
@@ -672,7 +701,7 @@ def _assessment(chars: int, *, blocked: bool) -> dict[str, Any]:
     assessment: dict[str, Any] = {
         "invocationMetrics": {
             "guardrailProcessingLatency": 1,
-            "usage": _guardrail_usage(chars),
+            "usage": guardrail_usage(chars),
             "guardrailCoverage": {"textCharacters": {"guarded": chars, "total": chars}},
         }
     }
@@ -706,6 +735,8 @@ class BedrockStub:
             raise ValueError("default_latency_ms must be >= 0")
         self.default_latency_ms = default_latency_ms
         self.guardrail_triggers = tuple(guardrail_triggers)
+        #: Optional behaviour that replaces the default success (see "Emulator" in the module docstring).
+        self.emulator: Emulator | None = None
         self._evaluations: list[tuple[str, tuple[str, ...], bool]] = []
         self._cache: set[tuple[str, str]] = set()
         self._address = (host, port)

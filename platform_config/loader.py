@@ -26,6 +26,7 @@ from typing import Any
 from platform_config.catalog import ModelCatalog
 from platform_config.documents import Document, dotted, unknown_files
 from platform_config.errors import ConfigError, Problem
+from platform_config.evaluation import evaluation_rules
 from platform_config.model import (
     Contract,
     EnvironmentConfig,
@@ -45,6 +46,9 @@ from platform_spec.contract import (
     SensitiveAction,
 )
 from platform_spec.environment import EnvironmentDocument
+
+#: The folders the configuration is read from (a copy of the configuration copies these).
+CONFIGURATION_FOLDERS = ("environments", "contracts", "prompts", "evals")
 
 #: Route names a routing tier may not take (they are the contract's own routes).
 RESERVED_ROUTES = ("primary", "fallback")
@@ -332,6 +336,9 @@ def _model_sources(
     ]
     for i, tier in enumerate(doc.field("model", "tiers") or ()):
         roles.append((f"tier:{tier.name}", ["model", "tiers", i, "source"], tier.source))
+    if doc.field("evaluation", "model_graded"):
+        # The judge is no route of user traffic: its own profile, its own max tokens (not the contract's).
+        roles.append(("judge", ["evaluation", "judge_model"], doc.field("evaluation", "judge_model")))
     max_output = doc.field("limits", "max_output_tokens")
     too_small: list[tuple[int, str]] = []  # (limit, "model.fallback 'id'") of every route max_output exceeds
     for role, path, identifier in roles:
@@ -349,7 +356,7 @@ def _model_sources(
             where = f"environment{'s' if len(env_names) > 1 else ''} {', '.join(map(repr, env_names))}"
             problems.append(doc.problem(path, f"{message} ({where})", fix, value=identifier))
         limit = catalog.max_output_tokens(identifier)
-        if max_output is not None and limit is not None and max_output > limit:
+        if role != "judge" and max_output is not None and limit is not None and max_output > limit:
             too_small.append((limit, f"{dotted(path)} {identifier!r} ({limit} tokens)"))
     if too_small:
         problems.append(
@@ -413,6 +420,9 @@ def _contract_rules(
         return []
     document = doc.value
     wanted = {"source", "fallback", *(f"tier:{t.name}" for t in document.model.tiers)}
+    evaluation = document.evaluation
+    if evaluation is not None and evaluation.model_graded and evaluation.judge_model is not None:
+        wanted.add("judge")
     return [
         (
             env_name,
@@ -431,6 +441,7 @@ def _contract_rules(
                     for t in document.model.tiers
                 ),
                 prompt=prompt,
+                judge=roles.get("judge") if "judge" in wanted else None,
             ),
         )
         for env_name, roles in sources.items()
@@ -462,7 +473,8 @@ def _duplicates(docs: Sequence[Document[Any]], key: str, what: str, problems: li
 
 
 def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> PlatformConfig:
-    """Load ``<root>/environments/*.yaml``, ``<root>/contracts/*.yaml`` and ``<root>/prompts/*.yaml``.
+    """Load ``<root>/environments/*.yaml``, ``<root>/contracts/*.yaml``, ``<root>/prompts/*.yaml`` and the
+    evaluation suites in ``<root>/evals/<use case>/``.
 
     Returns the whole, valid configuration or raises :class:`ConfigError` listing every problem.
     Contracts are resolved per environment (a model source's routing depends on the region), so
@@ -516,6 +528,7 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
             resolved[env_name].append(contract)
     _duplicates(contract_docs, "id", "contract", problems)
     _baseline_conflicts(env_docs, contract_docs, problems)
+    evaluations = evaluation_rules(root, contract_docs, problems)
 
     if problems:
         raise ConfigError(problems)
@@ -524,4 +537,5 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
         contracts_by_environment=MappingProxyType(
             {env.name: tuple(resolved.get(env.name, ())) for env in environments}
         ),
+        evaluations=MappingProxyType(evaluations),
     )

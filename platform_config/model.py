@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from platform_spec.contract import (
     AlarmThresholds,
@@ -39,6 +40,9 @@ from platform_spec.contract import (
     SensitiveAction,
 )
 from platform_spec.environment import EnvironmentDocument, NotificationTargets, RemovalPolicyName
+
+if TYPE_CHECKING:
+    from platform_config.evaluation import UseCaseEvaluation
 
 __all__ = [
     "AlarmThresholds",
@@ -118,6 +122,9 @@ class Contract(ContractDocument):
     fallback: ModelSource
     tiers: tuple[RoutingTier, ...] = ()
     prompt: PromptTemplate | None = None
+    #: The model-graded rubric's judge (``evaluation.judge_model``) resolved for the region; None unless
+    #: the contract enables model-graded scoring. Not a route: no user traffic goes to it.
+    judge: ModelSource | None = None
 
     @classmethod
     def from_document(cls, document: ContractDocument, **resolved: Any) -> Contract:
@@ -127,6 +134,12 @@ class Contract(ContractDocument):
     def routes(self) -> dict[str, ModelSource]:
         """Every model route by name: ``primary``, each tier, then ``fallback``."""
         return {"primary": self.primary, **{t.name: t.source for t in self.tiers}, "fallback": self.fallback}
+
+    @property
+    def inference_profiles(self) -> dict[str, ModelSource]:
+        """Every application inference profile the use case gets, by its ``route`` tag: each route, and
+        ``judge`` for a model-graded use case (a profile, but no route of user traffic)."""
+        return {**self.routes, **({"judge": self.judge} if self.judge is not None else {})}
 
     def enabled_in(self, environment: str) -> bool:
         return environment in self.environments
@@ -138,6 +151,10 @@ class PlatformConfig:
 
     environments: tuple[EnvironmentConfig, ...]
     contracts_by_environment: Mapping[str, tuple[Contract, ...]]
+    #: Each use case's evaluation suites and rubric (``evals/<id>/``), validated against its contract.
+    evaluations: Mapping[str, UseCaseEvaluation] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def contracts_for(self, environment: str) -> tuple[Contract, ...]:
         return self.contracts_by_environment.get(environment, ())

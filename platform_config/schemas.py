@@ -16,6 +16,7 @@ from typing import Any
 from platform_config.documents import adapter
 from platform_spec.contract import ContractDocument, PromptDocument
 from platform_spec.environment import EnvironmentDocument
+from platform_spec.evaluation import RubricDocument, SuiteDocument
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -25,6 +26,8 @@ DOCUMENTS: dict[str, tuple[type, str]] = {
     "environment": (EnvironmentDocument, "bedrock-platform environment"),
     "contract": (ContractDocument, "bedrock-platform production contract"),
     "prompt": (PromptDocument, "bedrock-platform versioned system prompt"),
+    "suite": (SuiteDocument, "bedrock-platform evaluation suite (evals/<use case>/<suite>.yaml)"),
+    "rubric": (RubricDocument, "bedrock-platform model-graded rubric (evals/<use case>/rubric.yaml)"),
 }
 
 

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Annotated, ClassVar, Literal
 
 from platform_spec.fields import Spec, spec
+from platform_spec.scoring import ScorerName
 
 # ==================================================================== enumerations
 
@@ -477,6 +478,78 @@ class AlarmThresholds:
     ] = 20
 
 
+SuiteName = Annotated[
+    str,
+    Spec(
+        "A suite: the file evals/<use case>/<suite>.yaml.",
+        pattern=r"^[a-z][a-z0-9-]{0,31}$",
+        fix="use 1-32 lower-case letters, digits or -, as the suite's file name",
+    ),
+]
+
+
+@spec
+class QualityGate:
+    """What one suite must score before a release (``evaluation.gates.<suite>``)."""
+
+    min_pass_rate: Annotated[
+        float,
+        Spec(
+            "Share of cases (0 to 1) that must pass every blocking scorer; each blocking scorer's own pass "
+            "rate must reach it too.",
+            ge=0,
+            le=1,
+        ),
+    ]
+    blocking_scorers: Annotated[
+        tuple[ScorerName, ...],
+        Spec(
+            "Scorers whose failure fails a case (must_contain, must_not_contain, regex, json_schema, length, "
+            "pii_absent, refusal, guardrail_intervened, rubric). The others are reported, not gated.",
+            min_length=1,
+            unique=True,
+        ),
+    ]
+    max_regression: Annotated[
+        float,
+        Spec(
+            "(0.05) Largest drop allowed, against the last release recorded for the environment "
+            "(evals/registry/<env>.jsonl), in the suite's pass rate and in each blocking scorer's pass rate.",
+            ge=0,
+            le=1,
+        ),
+    ] = 0.05
+
+
+@spec
+class EvaluationPolicy:
+    """How the use case is evaluated (``evaluation`` in a contract): its suites in evals/<id>/, the quality
+    gate of each, and the optional model-graded rubric."""
+
+    gates: Annotated[
+        Mapping[SuiteName, QualityGate],
+        Spec(
+            "The quality gate of each suite, by suite name (evals/<id>/<suite>.yaml). Every suite file needs "
+            "one, and every gate needs its suite file.",
+            min_length=1,
+        ),
+    ]
+    model_graded: Annotated[
+        bool,
+        Spec(
+            "(false) Also score golden answers with the rubric in evals/<id>/rubric.yaml, through an LLM "
+            "judge called via the use case's own `judge` inference profile (never used for user traffic)."
+        ),
+    ] = False
+    judge_model: Annotated[
+        ModelSourceId | None,
+        Spec(
+            "The judge's model source (catalog id). Required when model_graded is true; the judge gets its "
+            "own application inference profile, cost-tagged with route=judge."
+        ),
+    ] = None
+
+
 @spec
 class ContractDocument:
     """One use case (``contracts/<id>.yaml``). Infrastructure (inference profiles, guardrail, alarms, budget)
@@ -522,6 +595,14 @@ class ContractDocument:
     alarms: Annotated[AlarmThresholds, Spec("Optional thresholds; defaults in parentheses.")] = field(
         default_factory=AlarmThresholds
     )
+    evaluation: Annotated[
+        EvaluationPolicy | None,
+        Spec(
+            "The quality gates of the suites in evals/<id>/ (golden, adversarial, ...) and whether answers "
+            "are also model-graded. `make eval` runs them offline; `python -m evaluation run --target <env>` "
+            "against a deployed environment."
+        ),
+    ] = None
     environments: Annotated[
         tuple[str, ...],
         Spec(

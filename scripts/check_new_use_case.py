@@ -4,7 +4,7 @@
     .venv/bin/python scripts/check_new_use_case.py -- -x tests/infra   # pytest arguments after --
 
 Copies the repository (the files git tracks or would track, as they are in the work tree) to a temporary
-folder, adds for every contract in contracts/ a copy under a new id (`copy-of-<id>`, with its prompt),
+folder, adds for every contract in contracts/ a copy under a new id (`copy-of-<id>`, with its prompt and suites),
 exactly as the README's "Add a use case" steps do, and runs the test suite there with this checkout's
 .venv and node_modules. Tests must derive what they expect from the configuration they load, so the suite
 passes with six use cases as it does with three; a test that counts today's files fails here.
@@ -43,7 +43,8 @@ def copy_repository(target: Path) -> None:
 
 
 def add_copies_of_every_contract(root: Path) -> list[str]:
-    """README "Add a use case", step 1, for every contract: copy it and its prompt, set the new id."""
+    """README "Add a use case", step 1, for every contract: copy it, its prompt and its evaluation suites,
+    set the new id."""
     added = []
     for contract in sorted((root / "contracts").glob("*.yaml")):
         old = contract.stem
@@ -53,6 +54,8 @@ def add_copies_of_every_contract(root: Path) -> list[str]:
             raise SystemExit(f"{contract}: expected one line 'id: {old}', found {count}")
         (root / "contracts" / f"{new}.yaml").write_text(text, encoding="utf-8")
         shutil.copy2(root / "prompts" / f"{old}.yaml", root / "prompts" / f"{new}.yaml")
+        if (root / "evals" / old).is_dir():
+            shutil.copytree(root / "evals" / old, root / "evals" / new)
         added.append(new)
     return added
 

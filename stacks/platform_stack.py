@@ -107,6 +107,13 @@ class PlatformStack(cdk.Stack):
             cdk.CfnOutput(self, f"{name}GuardrailVersion", value=use_case.guardrail.guardrail_version)
             for route, profile in use_case.profiles.items():
                 cdk.CfnOutput(self, f"{name}{pascal(route)}ProfileArn", value=profile.profile_arn)
+            # What `python -m evaluation run --target <env>` reads: the policy the published version
+            # enforces, and the model-graded judge's profile.
+            cdk.CfnOutput(self, f"{name}GuardrailFingerprint", value=use_case.guardrail.policy_fingerprint)
+            if use_case.prompt_record is not None:
+                cdk.CfnOutput(self, f"{name}PromptVersionArn", value=use_case.prompt_record.version_arn)
+            if use_case.judge is not None:
+                cdk.CfnOutput(self, f"{name}JudgeProfileArn", value=use_case.judge.profile_arn)
 
         self.use_case_monitoring = self.monitoring.monitor_use_cases(self.use_cases)
         if self.invocation_logging is not None:

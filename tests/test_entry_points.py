@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from platform_config.loader import CONFIGURATION_FOLDERS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Runs an entry point the way `python <file>` / `python -m <module>` does (runpy), then reports which
@@ -52,6 +54,11 @@ ENTRY_POINTS = {
         {"tests"},
     ),
     "uv bootstrap": (str(ROOT / "scripts" / "locked_uv.py"), "usage: python3 scripts/locked_uv.py", set()),
+    "evaluation": (
+        "evaluation",
+        "usage: python -m evaluation",
+        {"inspect_ai", "tests", "lambdas", "platform_config"},
+    ),
 }
 
 
@@ -106,7 +113,7 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """app.py, cdk.json and the configuration, with a prod environment the loader refuses: the app starts
     the jsii runtime (``import aws_cdk``), then stops at the configuration error, before synthesis."""
     copy = tmp_path_factory.mktemp("project")
-    for folder in ("environments", "contracts", "prompts"):
+    for folder in CONFIGURATION_FOLDERS:
         shutil.copytree(ROOT / folder, copy / folder)
     for file in ("app.py", "cdk.json"):
         shutil.copy2(ROOT / file, copy / file)

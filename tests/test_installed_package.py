@@ -137,6 +137,8 @@ def test_an_app_outside_the_repository_synthesizes_with_the_installed_package(
         shutil.copytree(ROOT / folder, app / folder)
     (app / "contracts").mkdir()
     shutil.copy2(ROOT / "contracts" / "policy-qa.yaml", app / "contracts" / "policy-qa.yaml")
+    # the contract's evaluation section names its suites and rubric, which live beside it
+    shutil.copytree(ROOT / "evals" / "policy-qa", app / "evals" / "policy-qa")
     (app / "app.py").write_text(APP)
 
     # WHEN it synthesizes
@@ -161,7 +163,8 @@ def test_an_app_outside_the_repository_synthesizes_with_the_installed_package(
     # and the template and the asset are what the constructs promise
     template = json.loads((tmp_path / "cdk.out" / "Tiny.template.json").read_text())
     types = [r["Type"] for r in template["Resources"].values()]
-    assert types.count("AWS::Bedrock::ApplicationInferenceProfile") == 2  # policy-qa: primary, fallback
+    # policy-qa: primary, fallback and its judge (model-graded evaluation)
+    assert types.count("AWS::Bedrock::ApplicationInferenceProfile") == 3
     assert {"AWS::Bedrock::Guardrail", "AWS::Bedrock::GuardrailVersion", "AWS::Lambda::Function"} <= set(
         types
     )

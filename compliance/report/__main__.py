@@ -65,10 +65,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--commit", help="the commit the assembly was built from (default: ask git, see above)"
     )
+    parser.add_argument(
+        "--evaluation-results",
+        type=Path,
+        help="the evaluation run to show (default: eval-results/<env>/results.json, else the offline run's)",
+    )
     args = parser.parse_args(argv)
 
     from compliance.report.build import ReportMeta, build_reports, check_out_dir, write_reports
     from compliance.report.topic import LEVELS
+    from compliance.report.topics import TOPICS
+    from compliance.report.topics.evaluation import EvaluationTopic
+
+    topics = tuple(
+        EvaluationTopic(results=args.evaluation_results) if topic.id == EvaluationTopic.id else topic
+        for topic in TOPICS
+    )
 
     out = args.out if args.out is not None else args.assembly / "review-pack"
     try:
@@ -84,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             against=args.against,
             against_env=args.against_env,
             meta=ReportMeta(commit=args.commit or git_commit(Path.cwd()), generated=datetime.now(UTC)),
+            topics=topics,
         )
         written = write_reports(reports, out, outside_assembly=args.out_outside_assembly)
     except (FileNotFoundError, KeyError, ValueError) as error:

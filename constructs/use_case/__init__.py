@@ -10,8 +10,12 @@ from aws_cdk import aws_kms as kms
 
 from bedrock_constructs.guardrail import Guardrail
 from bedrock_constructs.inference_profile import ApplicationInferenceProfile
+from bedrock_constructs.prompt_record import PromptRecord
 from constructs import Construct
 from platform_config.model import Contract, ModelSource
+
+#: The ``route`` cost tag of the judge's profile (it is not one of ``contract.routes``).
+JUDGE_ROUTE = "judge"
 
 
 def cost_tags(contract: Contract, environment: str) -> dict[str, str]:
@@ -58,6 +62,19 @@ class GovernedUseCase(Construct):
             description=_clip(f"Guardrail for {contract.id}: {contract.purpose}", 200),
             tags=self.cost_tags,
         )
+        #: The system prompt's record in Bedrock Prompt Management (one version per prompt version).
+        self.prompt_record: PromptRecord | None = None
+        if contract.prompt is not None:
+            self.prompt_record = PromptRecord(
+                self,
+                "Prompt",
+                prompt_name=f"{environment}-{contract.id}",
+                system=contract.prompt.system,
+                version=contract.prompt.version,
+                source_file=contract.prompt.source_file,
+                description=_clip(f"System prompt of {contract.id} ({contract.prompt.source_file})", 200),
+                tags=self.cost_tags,
+            )
         sources: dict[str, ModelSource] = contract.routes
         self.profiles: dict[str, ApplicationInferenceProfile] = {}
         for route in sources:
@@ -70,6 +87,22 @@ class GovernedUseCase(Construct):
                 cost_tags={**self.cost_tags, "route": route},
                 description=description,
             )
+        #: The model-graded rubric's judge (``evaluation.judge_model``): its own profile, so judge calls are
+        #: metered and billed to the use case apart from its traffic (route=judge). It is not a route:
+        #: ``grant_invoke`` does not cover it and the orchestrator never calls it; ``grant_judge`` does.
+        self.judge: ApplicationInferenceProfile | None = None
+        if contract.judge is not None:
+            description = _clip(
+                f"{contract.id} judge for model-graded evaluation via {contract.judge.identifier}", 200
+            )
+            self.judge = ApplicationInferenceProfile(
+                self,
+                "JudgeProfile",
+                profile_name=profile_name(environment, contract.id, JUDGE_ROUTE, description),
+                source=contract.judge,
+                cost_tags={**self.cost_tags, "route": JUDGE_ROUTE},
+                description=description,
+            )
 
     @property
     def primary(self) -> ApplicationInferenceProfile:
@@ -80,7 +113,8 @@ class GovernedUseCase(Construct):
         return self.profiles["fallback"]
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Invoke through every route's profile and apply this use case's guardrail; nothing else.
+        """Invoke through every route's profile and apply this use case's guardrail; nothing else (not
+        the judge: :meth:`grant_judge`).
 
         One ``iam.Grant`` for all of it (``Grant.combine``), as every aws-cdk ``grant*`` returns."""
         grants = [profile.grant_invoke(grantee) for profile in self.profiles.values()]
@@ -89,6 +123,10 @@ class GovernedUseCase(Construct):
         for grant in grants[1:]:
             combined = combined.combine(grant)
         return combined
+
+    def grant_judge(self, grantee: iam.IGrantable) -> iam.Grant | None:
+        """Invoke through the judge's profile only (a scorer of outputs); ``None`` without a judge."""
+        return self.judge.grant_invoke(grantee) if self.judge is not None else None
 
 
 def profile_name(environment: str, use_case_id: str, route: str, description: str) -> str:

@@ -65,8 +65,9 @@ def test_the_tables_hold_one_row_per_item(
     tables = summarize(prod_page.dom).tables
     count = lambda kind: sum(1 for r in resources if r["Type"] == kind)  # noqa: E731
     prod = config.contracts_for("prod")
-    routes = sum(len(c.routes) for c in prod)  # one profile per route of every use case Prod runs
-    assert tables["bedrock-profiles"] == count("AWS::Bedrock::ApplicationInferenceProfile") == routes
+    # one profile per route of every use case Prod runs, and one per model-graded use case's judge
+    profiles = sum(len(c.inference_profiles) for c in prod)
+    assert tables["bedrock-profiles"] == count("AWS::Bedrock::ApplicationInferenceProfile") == profiles
     # the use cases' guardrails; the account's enforced baseline has its own table
     enforced = count("AWS::Bedrock::EnforcedGuardrailConfiguration")
     assert tables["bedrock-guardrails"] == count("AWS::Bedrock::Guardrail") - enforced == len(prod)
@@ -118,5 +119,5 @@ def test_long_iam_lists_are_folded_in_the_browser(dev_page: Rendered, reports: d
 
 def test_the_dev_report_renders_without_script_errors(dev_page: Rendered, config: PlatformConfig) -> None:
     assert dev_page.script_errors == []
-    routes = sum(len(c.routes) for c in config.contracts_for("dev"))
-    assert summarize(dev_page.dom).tables["bedrock-profiles"] == routes
+    profiles = sum(len(c.inference_profiles) for c in config.contracts_for("dev"))
+    assert summarize(dev_page.dom).tables["bedrock-profiles"] == profiles

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from platform_config import PlatformConfig, load_platform
+from platform_config.loader import CONFIGURATION_FOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ def real_config() -> PlatformConfig:
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
     """A copy of the real environments/ and contracts/ that a test may break."""
-    for folder in ("environments", "contracts", "prompts"):
+    for folder in CONFIGURATION_FOLDERS:
         shutil.copytree(ROOT / folder, tmp_path / folder)
     return tmp_path
 

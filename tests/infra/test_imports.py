@@ -46,3 +46,21 @@ def test_running_from_the_repository_root_still_gets_the_library() -> None:
 
 def test_no_init_file_turns_the_folder_into_a_shadowing_package() -> None:
     assert not (ROOT / "constructs" / "__init__.py").exists()
+
+
+def test_synth_and_the_lambdas_never_import_the_evaluation_harness() -> None:
+    # inspect-ai (the `eval` extra) stays out of synth and of every Lambda: the stacks, the configuration and
+    # the handler modules import neither it nor the evaluation package.
+    code = (
+        "import sys; import stacks.platform, platform_config, platform_spec.scoring, platform_spec.evaluation, "
+        "lambdas.orchestrator.bedrock, lambdas.orchestrator.validation; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'inspect_ai', 'evaluation'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.stdout.strip() == "[]", result.stderr

@@ -213,7 +213,7 @@ def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
     for env in config.environments:
         profiles = synthesized.platform(env.name).find_resources("AWS::Bedrock::ApplicationInferenceProfile")
         contracts = config.contracts_for(env.name)
-        assert len(profiles) == sum(len(c.routes) for c in contracts)
+        assert len(profiles) == sum(len(c.inference_profiles) for c in contracts)
         seen = set()
         for resource in profiles.values():
             tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
@@ -227,7 +227,7 @@ def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
                 rf"{env.name}-{contract.id}-{tags['route']}-[0-9a-f]{{6}}",
                 resource["Properties"]["InferenceProfileName"],
             )
-        assert seen == {(c.id, r) for c in contracts for r in c.routes}
+        assert seen == {(c.id, r) for c in contracts for r in c.inference_profiles}
         assert ("support-ticket-summary", "light") in seen
 
 

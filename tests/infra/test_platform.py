@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from platform_config import PlatformConfig
+from platform_config.loader import CONFIGURATION_FOLDERS
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
 from platform_config.model import EnforcedGuardrailSpec
 from platform_config.naming import pascal
@@ -69,10 +71,8 @@ def test_outputs_name_every_profile_and_guardrail_version(
 
 def test_a_bad_configuration_stops_app_py_before_synthesis(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # GIVEN a copy of the project whose prod environment asks to destroy data
-    for folder in ("environments", "contracts", "prompts"):
-        (tmp_path / folder).mkdir()
-        for file in (ROOT / folder).glob("*.yaml"):
-            (tmp_path / folder / file.name).write_text(file.read_text())
+    for folder in CONFIGURATION_FOLDERS:
+        shutil.copytree(ROOT / folder, tmp_path / folder)
     prod = tmp_path / "environments" / "prod.yaml"
     prod.write_text(prod.read_text().replace("removal_policy: retain", "removal_policy: destroy"))
     (tmp_path / "app.py").write_text((ROOT / "app.py").read_text())

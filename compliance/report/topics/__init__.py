@@ -13,6 +13,7 @@ from compliance.report.topics import (
     access,
     acknowledgments,
     controls,
+    evaluation,
     gate,
     guardrails,
     inventory,
@@ -31,6 +32,7 @@ TOPICS: tuple[Topic[Any], ...] = (
     protection.TOPIC,
     operations.TOPIC,
     acknowledgments.TOPIC,
+    evaluation.TOPIC,
     controls.TOPIC,  # after every topic whose evidence it maps
     resources.TOPIC,  # last: its index says which of the sections above discusses each resource
 )

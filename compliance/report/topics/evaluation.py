@@ -1,0 +1,271 @@
+"""Evaluation: what was measured on this environment, the release registry, and every failing case side by
+side with its expectations (issue 12's suites, ``python -m evaluation``).
+
+Unlike the other topics this one does not read the cloud assembly: evaluation runs are artifacts of their
+own. It reads ``results.json`` of the latest run against the environment (``eval-results/<env>/``, written
+by ``python -m evaluation run --target <env>``), or, when there is none, of the offline run
+(``eval-results/offline/``, ``make eval``), flagged as emulator numbers; and the release registry
+``evals/registry/<env>.jsonl``. ``python -m compliance.report --evaluation-results <file>`` reads another
+results file. Only the standard library and ``platform_spec`` are used (never inspect-ai).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+from compliance.report.document import BAD, OK, WARN, Cell, Paragraph, Section, Table, cell, code
+from compliance.report.environment import Environment
+from compliance.report.topic import FAIL, NOT_RUN, PASS, EvidenceCheck, RenderContext, Topic
+from platform_spec.evaluation import (
+    OFFLINE_TARGET,
+    REGISTRY_DIR,
+    Expectations,
+    ReleaseRecord,
+    RunResult,
+)
+from platform_spec.fields import SpecError, from_dict, to_dict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+RESULTS_DIR = "eval-results"
+_CLIP = 400
+
+
+@dataclass(frozen=True)
+class EvaluationFacts:
+    target: str  # the environment's name in environments/ (the evaluation's --target)
+    run: RunResult | None  # limited to the use cases this environment deploys
+    records: tuple[ReleaseRecord, ...]
+
+
+class EvaluationTopic(Topic[EvaluationFacts]):
+    id: ClassVar[str] = "evaluation"
+    title: ClassVar[str] = "Evaluation"
+
+    def __init__(self, *, results: Path | None = None, root: Path = PROJECT_ROOT) -> None:
+        self.results = results
+        self.root = root
+
+    def extract(self, env: Environment) -> EvaluationFacts:
+        target = env.name.lower()
+        run = _read_run(self.results or self.root / RESULTS_DIR / target / "results.json")
+        if run is None and self.results is None:
+            run = _read_run(self.root / RESULTS_DIR / OFFLINE_TARGET / "results.json")
+        deployed = set(env.use_cases)
+        if run is not None and deployed:
+            run = replace(run, use_cases={uc: r for uc, r in run.use_cases.items() if uc in deployed})
+        return EvaluationFacts(target, run, tuple(_records(self.root, target)))
+
+    def render(self, facts: EvaluationFacts, ctx: RenderContext) -> Section:
+        return evaluation_section(facts)
+
+    def counts(self, facts: EvaluationFacts) -> list[tuple[str, str]]:
+        if facts.run is None:
+            return [("Evaluation", "no results")]
+        suites = [s for r in facts.run.use_cases.values() for s in r.suites.values()]
+        failing = sum(1 for s in suites if s.passed < s.cases)
+        gate = "gate failed" if facts.run.gate_messages else "gate passed"
+        return [
+            ("Evaluation", f"{len(suites)} suites ({facts.run.mode}), {failing} with failing cases, {gate}")
+        ]
+
+    def evidence(self) -> Mapping[str, EvidenceCheck]:
+        return {
+            "EVAL-QUALITY-GATE": EvidenceCheck("every use case's suites meet its quality gate", _gate_passed)
+        }
+
+
+def _gate_passed(facts: EvaluationFacts) -> tuple[str, str]:
+    if facts.run is None:
+        return NOT_RUN, "no evaluation results for this environment"
+    if facts.run.gate_messages:
+        return FAIL, "; ".join(facts.run.gate_messages)
+    return PASS, f"quality gates met ({facts.run.mode} run of {facts.run.started_at})"
+
+
+def evaluation_section(facts: EvaluationFacts) -> Section:
+    """The "Evaluation" section of one environment's facts."""
+    section = Section("evaluation", "Evaluation")
+    if facts.run is None:
+        section.add(
+            Paragraph(
+                f"No evaluation results: run `python -m evaluation run --target {facts.target}` after deploying, or "
+                "`make eval` for the offline run, then write the pack again.",
+                flag=WARN,
+            )
+        )
+    else:
+        _run_tables(section, facts.run, facts.target)
+    _registry_table(section, list(facts.records), facts.target)
+    return section
+
+
+def _clip(text: str | None, limit: int = _CLIP) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_run(path: Path) -> RunResult | None:
+    if not path.is_file():
+        return None
+    try:
+        return from_dict(RunResult, json.loads(path.read_text(encoding="utf-8")), where=str(path))
+    except (ValueError, SpecError):
+        return None
+
+
+def _records(root: Path, target: str) -> list[ReleaseRecord]:
+    path = root / REGISTRY_DIR / f"{target}.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                records.append(from_dict(ReleaseRecord, json.loads(line), where=str(path)))
+            except (ValueError, SpecError):
+                continue
+    return records
+
+
+def _expected(expect: Expectations) -> str:
+    """The expectations of a case in plain words: every field that is set."""
+    blank = to_dict(Expectations())
+    parts = []
+    for name, value in to_dict(expect).items():
+        if value != blank[name]:
+            parts.append(f"{name}: {value if isinstance(value, str) else json.dumps(value)}")
+    return "; ".join(parts)
+
+
+def _run_tables(section: Section, run: RunResult, target: str) -> None:
+    where = (
+        "THE OFFLINE EMULATOR (deterministic answers, emulated guardrail): it proves the harness and catches a weakened prompt or guardrail, not the real model's quality"
+        if run.mode == "offline"
+        else f"the deployed environment {run.target} (its API, guardrail versions and judge)"
+    )
+    section.add(
+        Paragraph(
+            f"Latest run: target {run.target}, measured on {where}; commit {run.commit[:12]}"
+            + (" with uncommitted changes" if run.dirty else "")
+            + f", started {run.started_at}; compared with the release recorded {run.compared_with or 'never (no release yet)'}.",
+            flag=WARN if run.mode == "offline" and target != OFFLINE_TARGET else None,
+        )
+    )
+    if run.gate_messages:
+        for message in run.gate_messages:
+            section.add(Paragraph(f"Gate failure: {message}", flag=BAD))
+    suites = Table(
+        "evaluation-suites",
+        [
+            "use case",
+            "suite",
+            "cases",
+            "pass rate",
+            "95% CI (Wilson)",
+            "scorers",
+            "prompt",
+            "models (fallback)",
+            "guardrail version, fingerprint",
+        ],
+        caption="Pass rate: cases that passed every blocking scorer. Scorers: pass rate of each, blocking ones marked *.",
+    )
+    failures = Table(
+        "evaluation-failures",
+        ["use case / suite / case", "input", "expected", "answer", "guardrail", "what failed"],
+        caption="Every failing case, with its expectations beside the answer.",
+        empty="No failing case.",
+    )
+    for uc, result in sorted(run.use_cases.items()):
+        provenance = result.provenance
+        for name, suite in sorted(result.suites.items()):
+            scorers = ", ".join(
+                f"{scorer.value}{'*' if summary.blocking else ''} {summary.pass_rate:.0%}"
+                for scorer, summary in suite.scorers.items()
+            )
+            failed = suite.passed < suite.cases
+            suites.rows.append(
+                [
+                    code(uc),
+                    cell(name),
+                    cell(suite.cases),
+                    cell(
+                        f"{suite.pass_rate:.1%}",
+                        flag=BAD if failed and run.gate_messages else OK if not failed else WARN,
+                    ),
+                    cell(f"{suite.ci_low:.1%} - {suite.ci_high:.1%}"),
+                    cell(scorers),
+                    code(
+                        provenance.prompt_version
+                        + (f" ({provenance.prompt_arn})" if provenance.prompt_arn else "")
+                    ),
+                    code(f"{provenance.model_source} ({provenance.fallback_source})"),
+                    code(f"{provenance.guardrail_version}, {provenance.guardrail_fingerprint}"),
+                ]
+            )
+            for case in suite.case_results:
+                if case.passed:
+                    continue
+                what = "; ".join(
+                    f"{s.value}: {r.explanation}" for s, r in case.scores.items() if not r.passed
+                )
+                failures.rows.append(
+                    [
+                        code(f"{uc} / {name} / {case.id}"),
+                        cell(_clip(case.input)),
+                        cell(_expected(case.expected)),
+                        cell(
+                            _clip(case.answer)
+                            if case.answer is not None
+                            else f"(no answer: HTTP {case.status} {case.error_code or ''})".strip()
+                        ),
+                        cell(case.guardrail or ""),
+                        Cell(what, flag=BAD),
+                    ]
+                )
+    section.add(suites)
+    section.add(failures)
+
+
+def _registry_table(section: Section, records: list[ReleaseRecord], target: str) -> None:
+    table = Table(
+        "evaluation-registry",
+        [
+            "recorded",
+            "commit",
+            "use case",
+            "prompt",
+            "models (fallback)",
+            "guardrail version, fingerprint",
+            "pass rates",
+        ],
+        caption=f"Releases recorded for {target} ({REGISTRY_DIR}/{target}.jsonl), newest first.",
+        empty=f"No release recorded for {target} yet (`python -m evaluation record` after a deploy).",
+    )
+    for record in reversed(records):
+        for uc, release in sorted(record.use_cases.items()):
+            provenance = release.provenance
+            rates = ", ".join(
+                f"{name} {score.pass_rate:.1%}" for name, score in sorted(release.suites.items())
+            )
+            table.rows.append(
+                [
+                    cell(record.recorded_at),
+                    code(record.commit[:12] + ("+dirty" if record.dirty else "")),
+                    code(uc),
+                    code(
+                        provenance.prompt_version
+                        + (f" ({provenance.prompt_arn})" if provenance.prompt_arn else "")
+                    ),
+                    code(f"{provenance.model_source} ({provenance.fallback_source})"),
+                    code(f"{provenance.guardrail_version}, {provenance.guardrail_fingerprint}"),
+                    cell(rates),
+                ]
+            )
+    section.add(table)
+
+
+TOPIC = EvaluationTopic()

@@ -1,0 +1,206 @@
+"""``python -m evaluation``: run the suites (offline or against a deployed environment), record a release.
+
+python -m evaluation run                          # make eval: every suite, offline, gated
+python -m evaluation run --target staging         # against staging (caller's AWS credentials)
+python -m evaluation record --results eval-results/staging/results.json   # after a release
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evaluation.targets import DeployedTarget
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+EPILOG = """\
+run --target offline (the default, `make eval`): every suite through the real orchestrator handler
+in-process against the local Bedrock endpoint, with THE OFFLINE EMULATOR answering (deterministic
+model answers recorded per case, guardrail emulated from each contract's policy). It proves the harness,
+scorers, gates and reports, and catches a weakened guardrail policy or a system prompt without the
+injection-resistance clause; it does not measure the real model or guardrail. Compared with the last
+record in evals/registry/offline.jsonl.
+
+run --target <env>: golden suites through the environment's orchestration API (SigV4 with the caller's
+credentials; URL from the stack output ApiUrl or --api-url), adversarial suites through ApplyGuardrail on
+each use case's deployed guardrail version (stack outputs), the judge through its deployed profile.
+Outputs come from --outputs-file (`npx cdk deploy --outputs-file`) or CloudFormation DescribeStacks of
+<Env>-Platform. Compared with the last record in evals/registry/<env>.jsonl.
+
+Exit status: 0 every gate passed, 1 a gate failed (each failure printed), 2 bad configuration or usage.
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation",
+        description="Evaluate every use case: golden and adversarial suites, quality gates, the release registry.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--root", type=Path, default=PROJECT_ROOT, help="repository root (default: this checkout)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run suites and apply the quality gates")
+    run.add_argument("--target", default="offline", help="offline (default) or an environment name")
+    run.add_argument("--use-case", action="append", default=[], help="only this use case (repeatable)")
+    run.add_argument("--suite", action="append", default=[], help="only this suite (repeatable)")
+    run.add_argument("--out", type=Path, help="results folder (default: eval-results/<target>)")
+    run.add_argument("--no-gate", action="store_true", help="report only: exit 0 even if a gate fails")
+    run.add_argument("--outputs-file", type=Path, help="deployed: `cdk deploy --outputs-file` JSON")
+    run.add_argument("--api-url", help="deployed: the API's URL (default: stack output ApiUrl)")
+    run.add_argument("--region", help="deployed: the environment's region (default: environments/<env>.yaml)")
+    run.add_argument("--bedrock-endpoint-url", help="deployed: another Bedrock Runtime endpoint (tests)")
+    record = commands.add_parser("record", help="append a run's scores to evals/registry/<target>.jsonl")
+    record.add_argument("--results", type=Path, required=True, help="a results.json written by `run`")
+    record.add_argument("--note", default="", help="what was released (e.g. the deployment id)")
+    record.add_argument("--force", action="store_true", help="record a run whose gate failed")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)  # --help answers here, before anything heavy is imported
+    os.environ.setdefault("INSPECT_DISPLAY", "none")
+    from platform_config import ConfigError, load_platform
+
+    root = args.root.resolve()
+    try:
+        config = load_platform(root)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if args.command == "record":
+        return _record(args, root)
+    return _run(args, root, config)
+
+
+def _record(args: argparse.Namespace, root: Path) -> int:
+    from evaluation.registry import append_record, record_from_run
+    from evaluation.report import read_results
+
+    run = read_results(args.results)
+    if not run.gate_passed and not args.force:
+        print(
+            f"{args.results}: this run failed its quality gate; a failing run is not a release. "
+            "Fix: release a version that passes, or pass --force to record it anyway",
+            file=sys.stderr,
+        )
+        return 1
+    path = append_record(root, record_from_run(run, note=args.note))
+    print(f"recorded {run.target} at {run.commit[:12]} in {path.relative_to(root)}")
+    return 0
+
+
+def _run(args: argparse.Namespace, root: Path, config: object) -> int:
+    from evaluation import gate, harness, registry, report
+    from evaluation.targets import OfflineTarget
+    from platform_config.model import PlatformConfig
+    from platform_spec.evaluation import OFFLINE_TARGET, RunResult
+
+    assert isinstance(config, PlatformConfig)
+    known = sorted(config.evaluations)
+    unknown = [uc for uc in args.use_case if uc not in known]
+    if unknown:
+        print(
+            f"--use-case {', '.join(unknown)}: no evaluated use case of that id (known: {', '.join(known)})",
+            file=sys.stderr,
+        )
+        return 2
+    use_cases = args.use_case or known
+    if args.target != OFFLINE_TARGET:
+        enabled = {c.id for c in config.contracts_for(args.target)}
+        if not any(env.name == args.target for env in config.environments):
+            print(
+                f"--target {args.target}: no environments/{args.target}.yaml; use offline or an environment name",
+                file=sys.stderr,
+            )
+            return 2
+        use_cases = [uc for uc in use_cases if uc in enabled]
+    runs = harness.suite_runs(config, use_cases, args.suite)
+    if not runs:
+        print("nothing to evaluate: no suite matches the selection", file=sys.stderr)
+        return 2
+    out = (args.out or root / "eval-results" / args.target).resolve()
+    started = time.monotonic()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    if args.target == OFFLINE_TARGET:
+        with OfflineTarget(config, use_cases) as offline:
+            logs = harness.run_suites(runs, offline, log_dir=out / "logs")
+            results = harness.use_case_results(runs, logs, offline, log_root=out)
+        mode = "offline"
+    else:
+        try:
+            target = _deployed_target(args, config, use_cases)
+        except (ValueError, OSError) as error:
+            print(f"--target {args.target}: {error}", file=sys.stderr)
+            return 2
+        logs = harness.run_suites(runs, target, log_dir=out / "logs")
+        results = harness.use_case_results(runs, logs, target, log_root=out)
+        mode = "deployed"
+    last = registry.last_record(root, args.target)
+    messages = gate.check(results, config.evaluations, last)
+    commit, dirty = registry.git_state(root)
+    run = RunResult(
+        target=args.target,
+        mode=mode,  # type: ignore[arg-type]
+        commit=commit,
+        dirty=dirty,
+        started_at=started_at,
+        use_cases=results,
+        gate_passed=not messages,
+        gate_messages=tuple(messages),
+        compared_with=last.recorded_at if last else None,
+    )
+    path = report.write_results(run, out)
+    print(report.table(run, dict(config.evaluations), last))
+    where = f"last release {last.recorded_at} ({last.commit[:12]})" if last else "no release recorded yet"
+    print(f"\n{args.target}: {len(runs)} suites in {time.monotonic() - started:.0f} s; compared with {where}")
+    print(
+        f"results: {path.relative_to(root) if path.is_relative_to(root) else path} (inspect-ai logs beside it)"
+    )
+    if mode == "offline":
+        print(
+            "offline numbers come from THE EMULATOR (README, Evaluation): they prove the harness, not the model"
+        )
+    if messages:
+        print("\nquality gate FAILED:", file=sys.stderr)
+        for message in messages:
+            print(f"  - {message}", file=sys.stderr)
+        return 0 if args.no_gate else 1
+    print("quality gate passed")
+    return 0
+
+
+def _deployed_target(args: argparse.Namespace, config: object, use_cases: list[str]) -> DeployedTarget:
+    import boto3
+
+    from evaluation.targets import (
+        DeployedTarget,
+        deployment_from_outputs,
+        describe_outputs,
+        read_outputs_file,
+    )
+    from platform_config.model import PlatformConfig
+
+    assert isinstance(config, PlatformConfig)
+    environment = config.environment(args.target)
+    region = args.region or environment.region
+    session = boto3.Session(region_name=region)
+    if args.outputs_file:
+        outputs = read_outputs_file(args.outputs_file, args.target)
+    else:
+        outputs = describe_outputs(session.client("cloudformation"), args.target)
+    deployment = deployment_from_outputs(args.target, region, outputs, use_cases, api_url=args.api_url)
+    return DeployedTarget(config, deployment, session=session, bedrock_endpoint_url=args.bedrock_endpoint_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

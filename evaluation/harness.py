@@ -1,0 +1,453 @@
+"""The suites as inspect-ai tasks: one Task per use case and suite, run by ``inspect_ai.eval``.
+
+inspect-ai does the plumbing: the dataset (one Sample per case), running the samples (concurrently
+against a deployed target), the scorers' metrics (accuracy and its standard error per scorer), and the
+eval log of every run (``<out>/logs/``, readable with ``inspect view``). This module supplies:
+
+* a solver that asks the target (the API's answer, and ApplyGuardrail's verdict for adversarial cases),
+* one scorer per deterministic scorer of ``platform_spec.scoring``, applied to the cases whose
+  expectations use it (``Score.unscored`` elsewhere, which inspect's metrics skip),
+* the ``rubric`` scorer: the judge, through inspect-ai's own ``bedrock`` model provider (Converse) with
+  the use case's judge profile ARN as the model id
+  (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html),
+* the conversion of the logs into :class:`platform_spec.evaluation.RunResult` (pass rates with Wilson
+  intervals, per scorer and per case).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.emulator import ANSWER_TAG, CRITERIA_LINE, REFERENCE_TAG, SCALE_LINE
+from evaluation.targets import ApiAnswer, GuardrailCheck, Target
+from platform_config.evaluation import LoadedSuite, UseCaseEvaluation
+from platform_config.model import PlatformConfig
+from platform_spec import scoring
+from platform_spec.evaluation import (
+    CaseResult,
+    EvalCase,
+    Expectations,
+    RubricDocument,
+    ScorerSummary,
+    SuiteKind,
+    SuiteResult,
+    UseCaseResult,
+)
+from platform_spec.fields import from_dict, to_dict
+from platform_spec.scoring import ScoreResult, ScorerName, wilson_interval
+
+OBSERVATION = "observation"
+#: The judge's output cap and temperature (deterministic as far as the model allows).
+JUDGE_MAX_TOKENS = 400
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One suite of one use case, as the harness runs it."""
+
+    use_case: str
+    suite: LoadedSuite
+    evaluation: UseCaseEvaluation
+    pii_entities: tuple[str, ...]
+    blocked_messages: tuple[str, ...]
+
+    @property
+    def task_name(self) -> str:
+        return f"{self.use_case}/{self.suite.name}"
+
+    def expectations(self, case: EvalCase) -> Expectations:
+        return case.expect.over(self.suite.document.defaults)
+
+    @property
+    def model_graded(self) -> bool:
+        return (
+            self.evaluation.policy.model_graded
+            and self.evaluation.rubric is not None
+            and self.suite.document.kind is SuiteKind.GOLDEN
+        )
+
+    def rubric_applies(self, case: EvalCase) -> bool:
+        """The rubric grades answers: not a case that expects a refusal or a guardrail intervention."""
+        expect = self.expectations(case)
+        return self.model_graded and expect.refusal is not True and expect.guardrail_intervened is not True
+
+    def scorer_names(self) -> list[ScorerName]:
+        names = {s for case in self.suite.document.cases for s in self.expectations(case).scorers()}
+        if self.model_graded:
+            names.add(ScorerName.RUBRIC)
+        return [s for s in ScorerName if s in names]
+
+
+def suite_runs(
+    config: PlatformConfig, use_cases: Sequence[str], suites: Sequence[str] = ()
+) -> list[SuiteRun]:
+    runs = []
+    for uc in use_cases:
+        evaluation = config.evaluations[uc]
+        contract = next(
+            c for env in config.environments for c in config.contracts_for(env.name) if c.id == uc
+        )
+        policy = contract.guardrail
+        for name, suite in sorted(evaluation.suites.items()):
+            if suites and name not in suites:
+                continue
+            runs.append(
+                SuiteRun(
+                    use_case=uc,
+                    suite=suite,
+                    evaluation=evaluation,
+                    pii_entities=tuple(
+                        e.value
+                        for e in (suite.document.pii_entities or policy.sensitive_information.pii_entities)
+                    ),
+                    blocked_messages=(policy.blocked_input_message, policy.blocked_output_message),
+                )
+            )
+    return runs
+
+
+# ==================================================================== the observation of one case
+
+
+@dataclass(frozen=True)
+class Observation:
+    answer: ApiAnswer | None
+    input_guardrail: GuardrailCheck | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": None if self.answer is None else self.answer.__dict__,
+            "input_guardrail": None if self.input_guardrail is None else self.input_guardrail.__dict__,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Observation:
+        answer, check = data.get("answer"), data.get("input_guardrail")
+        return cls(
+            answer=ApiAnswer(**answer) if answer else None,
+            input_guardrail=GuardrailCheck(**check) if check else None,
+        )
+
+    @property
+    def text(self) -> str:
+        return self.answer.text if self.answer is not None and self.answer.status == 200 else ""
+
+    @property
+    def rejected_code(self) -> str | None:
+        if self.answer is not None and 400 <= self.answer.status < 500:
+            return self.answer.error_code or f"HTTP {self.answer.status}"
+        return None
+
+
+def observe(target: Target, run: SuiteRun, case: EvalCase) -> Observation:
+    """Ask the target what a case needs: ApplyGuardrail on the input for adversarial cases, and the
+    API's answer for golden cases and for adversarial cases whose expectations read an answer."""
+    adversarial = run.suite.document.kind is SuiteKind.ADVERSARIAL
+    check = target.check_input(run.use_case, case) if adversarial else None
+    needs_answer = not adversarial or run.expectations(case).needs_answer
+    answer = target.ask(run.use_case, case) if needs_answer else None
+    return Observation(answer=answer, input_guardrail=check)
+
+
+def deterministic_score(
+    name: ScorerName, run: SuiteRun, case: EvalCase, observed: Observation
+) -> ScoreResult | None:
+    """The deterministic scorer ``name`` on one case; None when the case's expectations do not use it."""
+    expect = run.expectations(case)
+    if name not in expect.scorers():
+        return None
+    text = observed.text
+    if name is ScorerName.MUST_CONTAIN:
+        return scoring.must_contain(text, expect.must_contain)
+    if name is ScorerName.MUST_NOT_CONTAIN:
+        return scoring.must_not_contain(text, expect.must_not_contain)
+    if name is ScorerName.REGEX:
+        return scoring.regex(text, expect.regex)
+    if name is ScorerName.JSON_SCHEMA:
+        assert expect.json_schema is not None
+        return scoring.json_schema(text, expect.json_schema)
+    if name is ScorerName.LENGTH:
+        return scoring.length(
+            text, min_chars=expect.min_chars, max_chars=expect.max_chars, max_words=expect.max_words
+        )
+    if name is ScorerName.PII_ABSENT:
+        return scoring.pii_absent(text, run.pii_entities)
+    if name is ScorerName.REFUSAL:
+        assert expect.refusal is not None
+        return scoring.refusal(
+            text,
+            expected=expect.refusal,
+            markers=run.suite.document.refusal_markers,
+            blocked_messages=run.blocked_messages,
+            rejected_code=observed.rejected_code,
+        )
+    if name is ScorerName.GUARDRAIL_INTERVENED:
+        assert expect.guardrail_intervened is not None
+        check = observed.input_guardrail
+        if check is not None:
+            return scoring.guardrail_intervened(
+                check.intervened, expected=expect.guardrail_intervened, detail=check.detail
+            )
+        answer = observed.answer
+        return scoring.guardrail_intervened(
+            None if answer is None or answer.status != 200 else answer.intervened,
+            expected=expect.guardrail_intervened,
+            detail="the API's guardrail.action",
+        )
+    return None
+
+
+# ==================================================================== the judge
+
+
+def judge_prompt(rubric: RubricDocument, question: str, reference: str, answer: str) -> str:
+    """The judge's prompt: the rubric's instructions, then the criteria, scale, question, reference and
+    answer in tagged blocks, and the JSON it must return."""
+    criteria = "\n".join(f"- {c.name}: {c.description}" for c in rubric.criteria)
+    names = json.dumps([c.name for c in rubric.criteria])
+    return (
+        f"{rubric.judge_prompt.strip()}\n\n"
+        f"{criteria}\n{CRITERIA_LINE} {names}\n{SCALE_LINE} {rubric.scale}\n\n"
+        f"<question>\n{question}\n</question>\n"
+        f"<{REFERENCE_TAG}>\n{reference}\n</{REFERENCE_TAG}>\n"
+        f"<{ANSWER_TAG}>\n{answer}\n</{ANSWER_TAG}>\n\n"
+        'Reply with JSON only: {"grades": {"<criterion>": <grade>, ...}, "reason": "<one sentence>"}'
+    )
+
+
+def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, int], str]:
+    """The judge's grades for the rubric's criteria (clipped to the scale) and its reason."""
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    try:
+        document = json.loads(match.group(0)) if match else {}
+    except ValueError:
+        document = {}
+    raw = document.get("grades") if isinstance(document, dict) else None
+    grades: dict[str, int] = {}
+    for criterion in rubric.criteria:
+        value = raw.get(criterion.name) if isinstance(raw, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            grades[criterion.name] = min(rubric.scale, max(1, round(value)))
+    reason = str(document.get("reason", "")) if isinstance(document, dict) else ""
+    return grades, reason or ("unparseable judge output: " + text[:120] if not grades else "")
+
+
+# ==================================================================== inspect-ai tasks
+
+
+def build_task(run: SuiteRun, target: Target) -> Any:
+    """The inspect-ai Task of one suite against ``target``."""
+    import anyio
+    from inspect_ai import Task
+    from inspect_ai.dataset import MemoryDataset, Sample
+    from inspect_ai.model import GenerateConfig, ModelOutput, get_model
+    from inspect_ai.scorer import CORRECT, INCORRECT, Score, accuracy, scorer, stderr
+    from inspect_ai.scorer import Target as Expected
+    from inspect_ai.solver import Generate, TaskState, solver
+
+    cases = {case.id: case for case in run.suite.document.cases}
+
+    async def call(function: Callable[[], Any]) -> Any:
+        return await anyio.to_thread.run_sync(function) if target.concurrent else function()
+
+    @solver(name="ask_target")
+    def ask_target() -> Any:
+        async def solve(state: TaskState, generate: Generate) -> TaskState:
+            del generate  # the target answers, not inspect's model
+            case = cases[str(state.sample_id)]
+            observed: Observation = await call(functools.partial(observe, target, run, case))
+            state.output = ModelOutput.from_content(model=target.name, content=observed.text)
+            state.metadata[OBSERVATION] = observed.to_json()
+            return state
+
+        return solve
+
+    def verdict(result: ScoreResult) -> Any:
+        return Score(
+            value=CORRECT if result.passed else INCORRECT,
+            answer=None,
+            explanation=result.explanation,
+            metadata={"result": to_dict(result)},
+        )
+
+    def deterministic(name: ScorerName) -> Any:
+        @scorer(metrics=[accuracy(), stderr()], name=name.value)
+        def make() -> Any:
+            async def score(state: TaskState, expected: Expected) -> Any:
+                del expected
+                case = cases[str(state.sample_id)]
+                observed = Observation.from_json(state.metadata[OBSERVATION])
+                result = deterministic_score(name, run, case, observed)
+                return (
+                    Score.unscored(reason="not expected by this case") if result is None else verdict(result)
+                )
+
+            return score
+
+        return make()
+
+    @scorer(metrics=[accuracy(), stderr()], name=ScorerName.RUBRIC.value)
+    def rubric_scorer() -> Any:
+        rubric = run.evaluation.rubric
+        assert rubric is not None
+
+        async def score(state: TaskState, expected: Expected) -> Any:
+            del expected
+            case = cases[str(state.sample_id)]
+            if not run.rubric_applies(case):
+                return Score.unscored(reason="a declined request is not graded")
+            judge = target.judge(run.use_case)
+            if judge is None:
+                result = scoring.rubric_result(
+                    {}, scale_max=rubric.scale, pass_mark=rubric.pass_mark, note="no judge deployed"
+                )
+                return verdict(result)
+            name, args = judge
+            model = get_model(
+                name,
+                config=GenerateConfig(max_tokens=JUDGE_MAX_TOKENS, temperature=0),
+                streaming=False,
+                **args,
+            )
+            observed = Observation.from_json(state.metadata[OBSERVATION])
+            prompt = judge_prompt(rubric, case.text, case.reference or "(no reference answer)", observed.text)
+            output = await model.generate(prompt)
+            grades, reason = parse_grades(output.completion, rubric)
+            return verdict(
+                scoring.rubric_result(grades, scale_max=rubric.scale, pass_mark=rubric.pass_mark, note=reason)
+            )
+
+        return score
+
+    scorers = [
+        rubric_scorer() if name is ScorerName.RUBRIC else deterministic(name) for name in run.scorer_names()
+    ]
+    dataset = MemoryDataset(
+        [
+            Sample(input=case.text, id=case.id, metadata={"category": case.category})
+            for case in run.suite.document.cases
+        ],
+        name=run.task_name,
+    )
+    return Task(name=run.task_name.replace("/", "--"), dataset=dataset, solver=ask_target(), scorer=scorers)
+
+
+def run_suites(runs: Sequence[SuiteRun], target: Target, *, log_dir: Path, max_samples: int = 8) -> list[Any]:
+    """Run every suite with inspect-ai; the eval logs, one per suite, in ``runs`` order."""
+    from inspect_ai import eval as inspect_eval
+
+    tasks = [build_task(run, target) for run in runs]
+    logs = inspect_eval(
+        tasks,
+        model="mockllm/model",  # the target answers; inspect's model is never called
+        display="none",
+        log_dir=str(log_dir),
+        log_format="json",
+        # Offline, the handler runs inline on the event loop (one request at a time, as in Lambda), while
+        # the judge's calls overlap; against a deployment, requests run on worker threads.
+        max_samples=max_samples,
+        max_tasks=3,
+        fail_on_error=False,
+        score_display=False,
+    )
+    by_name = {log.eval.task: log for log in logs}
+    return [by_name[task.name] for task in tasks]
+
+
+# ==================================================================== logs -> results
+
+
+def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
+    """A suite's result from its inspect-ai log: each case passes when every blocking scorer that
+    applies to it passed; errors fail the case."""
+    gate = run.evaluation.policy.gates[run.suite.name]
+    blocking = set(gate.blocking_scorers)
+    by_id = {case.id: case for case in run.suite.document.cases}
+    results: list[CaseResult] = []
+    for sample in log.samples or []:
+        case = by_id[str(sample.id)]
+        scores: dict[ScorerName, ScoreResult] = {}
+        for name, score in (sample.scores or {}).items():
+            data = (score.metadata or {}).get("result")
+            if data is not None:
+                scores[ScorerName(name)] = from_dict(ScoreResult, data)
+        observed = Observation.from_json(sample.metadata.get(OBSERVATION) or {}) if sample.metadata else None
+        error = getattr(sample, "error", None)
+        passed = error is None and all(r.passed for n, r in scores.items() if n in blocking)
+        results.append(
+            CaseResult(
+                id=case.id,
+                passed=passed,
+                scores=scores,
+                expected=run.expectations(case),
+                category=case.category.value if case.category else None,
+                input=case.text
+                if len(case.text) <= 2000
+                else case.text[:2000] + f"... ({len(case.text)} characters)",
+                answer=observed.text if observed and observed.answer is not None else None,
+                guardrail=_guardrail_text(observed)
+                if observed
+                else (f"error: {error.message}" if error else None),
+                status=observed.answer.status if observed and observed.answer else None,
+                error_code=observed.answer.error_code if observed and observed.answer else None,
+            )
+        )
+    order = {case.id: i for i, case in enumerate(run.suite.document.cases)}
+    results.sort(key=lambda r: order[r.id])
+    passed_count = sum(r.passed for r in results)
+    low, high = wilson_interval(passed_count, len(results))
+    summaries: dict[ScorerName, ScorerSummary] = {}
+    for name in run.scorer_names():
+        applied = [r.scores[name] for r in results if name in r.scores]
+        ok = sum(s.passed for s in applied)
+        summaries[name] = ScorerSummary(
+            applied=len(applied),
+            passed=ok,
+            pass_rate=round(ok / len(applied), 4) if applied else 0.0,
+            blocking=name in blocking,
+        )
+    location = Path(log.location) if getattr(log, "location", None) else None
+    return SuiteResult(
+        suite=run.suite.name,
+        kind=run.suite.document.kind,
+        cases=len(results),
+        passed=passed_count,
+        pass_rate=round(passed_count / len(results), 4) if results else 0.0,
+        ci_low=low,
+        ci_high=high,
+        scorers=summaries,
+        case_results=tuple(results),
+        log=str(location.relative_to(log_root)) if location and location.is_relative_to(log_root) else None,
+    )
+
+
+def _guardrail_text(observed: Observation) -> str | None:
+    parts = []
+    if observed.input_guardrail is not None:
+        check = observed.input_guardrail
+        parts.append(
+            "ApplyGuardrail: "
+            + ("INTERVENED" if check.intervened else "NONE")
+            + (f" ({check.detail})" if check.detail else "")
+        )
+    if observed.answer is not None and observed.answer.guardrail_action:
+        parts.append(f"API: {observed.answer.guardrail_action}")
+    return "; ".join(parts) or None
+
+
+def use_case_results(
+    runs: Sequence[SuiteRun], logs: Sequence[Any], target: Target, *, log_root: Path
+) -> dict[str, UseCaseResult]:
+    suites: dict[str, dict[str, SuiteResult]] = {}
+    for run, log in zip(runs, logs, strict=True):
+        suites.setdefault(run.use_case, {})[run.suite.name] = suite_result(run, log, log_root=log_root)
+    return {
+        uc: UseCaseResult(use_case=uc, provenance=target.provenance(uc), suites=by_name)
+        for uc, by_name in suites.items()
+    }

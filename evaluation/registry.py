@@ -1,0 +1,97 @@
+"""The release registry: ``evals/registry/<target>.jsonl``, one :class:`ReleaseRecord` per line.
+
+``python -m evaluation record`` appends what a run measured after a release to ``<target>`` (an
+environment's name, or ``offline`` for ``make eval``); the gate compares every later run of the same
+target with the last line. The files are committed: the history of what ran where is reviewed like code.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from platform_spec.evaluation import REGISTRY_DIR, ReleaseRecord, RunResult, SuiteScore, UseCaseRelease
+from platform_spec.fields import SpecError, from_dict, to_dict
+
+
+def registry_path(root: Path, target: str) -> Path:
+    return root / REGISTRY_DIR / f"{target}.jsonl"
+
+
+def read_records(root: Path, target: str) -> list[ReleaseRecord]:
+    """Every record of ``target``, oldest first; a malformed line stops with its file and line."""
+    path = registry_path(root, target)
+    if not path.is_file():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(from_dict(ReleaseRecord, json.loads(line), where="record"))
+        except (ValueError, SpecError) as exc:
+            raise ValueError(
+                f"{path.relative_to(root) if path.is_relative_to(root) else path}:{number}: not a release record "
+                f"({exc}). Fix: restore the line from git; records are only ever appended"
+            ) from exc
+    return records
+
+
+def last_record(root: Path, target: str) -> ReleaseRecord | None:
+    records = read_records(root, target)
+    return records[-1] if records else None
+
+
+def git_state(root: Path) -> tuple[str, bool]:
+    """(HEAD commit, whether the work tree differs from it); ("unknown", True) outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", True
+    return commit, bool(status.strip())
+
+
+def record_from_run(run: RunResult, *, note: str = "") -> ReleaseRecord:
+    return ReleaseRecord(
+        target=run.target,
+        recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        commit=run.commit,
+        dirty=run.dirty,
+        note=note,
+        use_cases={
+            uc: UseCaseRelease(
+                provenance=result.provenance,
+                suites={
+                    name: SuiteScore(
+                        pass_rate=suite.pass_rate,
+                        ci_low=suite.ci_low,
+                        ci_high=suite.ci_high,
+                        cases=suite.cases,
+                        scorers={scorer: summary.pass_rate for scorer, summary in suite.scorers.items()},
+                        failed_cases=tuple(c.id for c in suite.case_results if not c.passed),
+                    )
+                    for name, suite in result.suites.items()
+                },
+            )
+            for uc, result in run.use_cases.items()
+        },
+    )
+
+
+def append_record(root: Path, record: ReleaseRecord) -> Path:
+    path = registry_path(root, record.target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(to_dict(record), sort_keys=True) + "\n")
+    return path

@@ -1,0 +1,366 @@
+"""Evaluation suites and rubrics (``evals/<use case>/*.yaml``), validated with the contracts.
+
+Every suite is a :class:`~platform_config.documents.Document` of
+:class:`~platform_spec.evaluation.SuiteDocument` (types, bounds, unknown fields and unknown scorers are
+schema errors with file, line, field, value and fix); these rules then run across files:
+
+* every gate in a contract's ``evaluation.gates`` names a suite file, and every suite file has a gate;
+* every blocking scorer is applied by at least one case of its suite (a gate on a scorer no case uses
+  would pass vacuously); ``rubric`` only where the contract enables model-graded scoring, which needs a
+  ``judge_model`` and ``evals/<id>/rubric.yaml``;
+* case ids are unique; a case whose expectations read the answer has an ``offline_answer`` for the
+  offline run; regexes compile; a JSON Schema uses only the keywords the scorer implements;
+* an adversarial suite covers every attack category the platform requires, each denied topic of the
+  contract, and grounding violations where the contract grounds answers; ``denied_topic`` names one of
+  the contract's topics.
+
+:func:`load_platform` runs these with every other rule, so a bad suite stops synth and ``make eval``
+alike, reported with every other configuration problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_config.documents import Document
+from platform_config.errors import Problem
+from platform_spec.contract import ContractDocument, EvaluationPolicy, GuardrailPolicy
+from platform_spec.evaluation import (
+    EVALS_DIR,
+    RUBRIC_FILE,
+    AttackCategory,
+    EvalCase,
+    RubricDocument,
+    SuiteDocument,
+    SuiteKind,
+)
+from platform_spec.scoring import ScorerName, unsupported_schema_keywords
+
+#: Categories every adversarial suite must cover (pii_exfiltration only where the contract protects PII,
+#: denied_topic once per denied topic, grounding_violation only where answers are grounded).
+REQUIRED_CATEGORIES = (
+    AttackCategory.PROMPT_INJECTION,
+    AttackCategory.JAILBREAK,
+    AttackCategory.SYSTEM_PROMPT_EXTRACTION,
+    AttackCategory.OFF_PURPOSE,
+    AttackCategory.OVERSIZE,
+    AttackCategory.ENCODING,
+)
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    """A valid suite file: its name (the file name), where it is, and its document."""
+
+    name: str
+    file: str
+    document: SuiteDocument
+
+
+@dataclass(frozen=True)
+class UseCaseEvaluation:
+    """A use case's evaluation: the contract's policy, its valid suites by name and its rubric."""
+
+    use_case: str
+    policy: EvaluationPolicy
+    suites: Mapping[str, LoadedSuite]
+    rubric: RubricDocument | None = None
+    rubric_file: str | None = None
+
+
+def _suite_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.yaml") if p.name != RUBRIC_FILE)
+
+
+def evaluation_rules(
+    root: Path, contract_docs: Sequence[Document[ContractDocument]], problems: list[Problem]
+) -> dict[str, UseCaseEvaluation]:
+    """Validate every ``evals/<id>/`` against its contract; the valid evaluations by use case id."""
+    evals = root / EVALS_DIR
+    by_stem = {doc.path.stem: doc for doc in contract_docs}
+    for folder in sorted(p for p in evals.glob("*") if p.is_dir() and p.name != "registry"):
+        if folder.name not in by_stem and _suite_files(folder):
+            problems.append(
+                Problem(
+                    f"{EVALS_DIR}/{folder.name}/",
+                    "(folder)",
+                    f"has suites but there is no contract contracts/{folder.name}.yaml",
+                    f"rename the folder to the id of its contract, or add contracts/{folder.name}.yaml",
+                )
+            )
+    # A contract with a problem of its own reports that problem only: rules between it and its suites
+    # would repeat it in other words (a renamed topic, a copied contract without suites). Its suites'
+    # own problems (schema, cases) are still reported.
+    broken = {p.file for p in problems}
+    loaded: dict[str, UseCaseEvaluation] = {}
+    for stem, doc in by_stem.items():
+        result = _use_case_rules(root, stem, doc, problems, cross=doc.display not in broken)
+        if result is not None:
+            loaded[stem] = result
+    return loaded
+
+
+def _use_case_rules(
+    root: Path, stem: str, contract: Document[ContractDocument], problems: list[Problem], *, cross: bool
+) -> UseCaseEvaluation | None:
+    folder = root / EVALS_DIR / stem
+    files = _suite_files(folder)
+    policy: EvaluationPolicy | None = contract.field("evaluation")
+    if policy is None:
+        if files and isinstance(contract.data, dict) and "evaluation" not in contract.data:
+            problems.append(
+                contract.problem(
+                    ["id"],
+                    f"has suites in {EVALS_DIR}/{stem}/ but no `evaluation` section, so nothing gates them",
+                    "add `evaluation: {gates: {<suite>: {min_pass_rate: ..., blocking_scorers: [...]}}}`",
+                )
+            )
+        return None
+
+    docs = {p.stem: Document(p, root, SuiteDocument, what="suite") for p in files}
+    for doc in docs.values():
+        problems.extend(doc.problems)
+    if not cross:
+        return None
+    for name in policy.gates:
+        if name not in docs:
+            problems.append(
+                contract.problem(
+                    ["evaluation", "gates", name],
+                    f"names the suite {EVALS_DIR}/{stem}/{name}.yaml, which does not exist",
+                    f"add {EVALS_DIR}/{stem}/{name}.yaml, or remove this gate"
+                    + (f" (suites there: {', '.join(sorted(docs))})" if docs else ""),
+                    value=name,
+                )
+            )
+    for name, doc in docs.items():
+        if name not in policy.gates:
+            problems.append(
+                doc.problem(
+                    [],
+                    "has no quality gate, so its results would gate nothing",
+                    f"add evaluation.gates.{name} to {contract.display}, or delete the suite",
+                )
+            )
+
+    rubric, rubric_file = _rubric(root, stem, contract, policy, problems)
+    guardrail: GuardrailPolicy | None = contract.field("guardrail")
+    suites: dict[str, LoadedSuite] = {}
+    for name, doc in docs.items():
+        if doc.value is None:
+            continue
+        _case_rules(doc, doc.value, guardrail, problems, model_graded=policy.model_graded)
+        if doc.value.kind is SuiteKind.ADVERSARIAL and guardrail is not None:
+            _coverage_rules(doc, doc.value, guardrail, problems)
+        gate = policy.gates.get(name)
+        if gate is not None:
+            applied = {s for case in doc.value.cases for s in case.expect.over(doc.value.defaults).scorers()}
+            if policy.model_graded and doc.value.kind is SuiteKind.GOLDEN:
+                applied.add(ScorerName.RUBRIC)
+            for i, scorer in enumerate(gate.blocking_scorers):
+                if scorer is ScorerName.RUBRIC and not policy.model_graded:
+                    problems.append(
+                        contract.problem(
+                            ["evaluation", "gates", name, "blocking_scorers", i],
+                            "is the model-graded scorer, but evaluation.model_graded is false",
+                            "set evaluation.model_graded: true (with judge_model and a rubric), or remove it",
+                            value=scorer.value,
+                        )
+                    )
+                elif scorer not in applied:
+                    problems.append(
+                        contract.problem(
+                            ["evaluation", "gates", name, "blocking_scorers", i],
+                            f"is applied by no case of {doc.display}, so this gate could never fail on it",
+                            f"add `{scorer.value}` expectations to cases of the suite, or remove it here",
+                            value=scorer.value,
+                        )
+                    )
+        suites[name] = LoadedSuite(name=name, file=doc.display, document=doc.value)
+    return UseCaseEvaluation(
+        use_case=stem, policy=policy, suites=suites, rubric=rubric, rubric_file=rubric_file
+    )
+
+
+def _rubric(
+    root: Path,
+    stem: str,
+    contract: Document[ContractDocument],
+    policy: EvaluationPolicy,
+    problems: list[Problem],
+) -> tuple[RubricDocument | None, str | None]:
+    path = root / EVALS_DIR / stem / RUBRIC_FILE
+    if not policy.model_graded:
+        return None, None
+    if policy.judge_model is None:
+        problems.append(
+            contract.problem(
+                ["evaluation", "model_graded"],
+                "is true but evaluation.judge_model is not set: the judge needs a model",
+                "set evaluation.judge_model to a catalog model id, or set model_graded: false",
+                value=True,
+            )
+        )
+    if not path.is_file():
+        problems.append(
+            contract.problem(
+                ["evaluation", "model_graded"],
+                f"is true but {EVALS_DIR}/{stem}/{RUBRIC_FILE} does not exist",
+                f"add {EVALS_DIR}/{stem}/{RUBRIC_FILE} (version, criteria, scale, pass_mark, judge_prompt)",
+                value=True,
+            )
+        )
+        return None, None
+    doc = Document(path, root, RubricDocument, what="rubric")
+    problems.extend(doc.problems)
+    return doc.value, doc.display
+
+
+def _case_rules(
+    doc: Document[SuiteDocument],
+    suite: SuiteDocument,
+    guardrail: GuardrailPolicy | None,
+    problems: list[Problem],
+    *,
+    model_graded: bool,
+) -> None:
+    seen: dict[str, int] = {}
+    # Topics are checked only when the contract's guardrail is valid on its own (else that is the problem).
+    topics = {t.name for t in guardrail.denied_topics} if guardrail is not None else None
+    for i, case in enumerate(suite.cases):
+        path: list[str | int] = ["cases", i]
+        if case.id in seen:
+            problems.append(
+                doc.problem(
+                    [*path, "id"],
+                    f"repeats the id of cases[{seen[case.id]}]",
+                    "give every case of the suite its own id",
+                    value=case.id,
+                )
+            )
+        seen.setdefault(case.id, i)
+        expect = case.expect.over(suite.defaults)
+        if not expect.scorers():
+            problems.append(
+                doc.problem(
+                    [*path, "expect"],
+                    "sets no expectation (and the suite's defaults set none), so the case can never fail",
+                    "add an expectation: must_contain, refusal, guardrail_intervened, ...",
+                )
+            )
+        if expect.needs_answer and case.offline_answer is None:
+            problems.append(
+                doc.problem(
+                    [*path, "offline_answer"],
+                    "is missing, but the case's expectations read the answer: the offline run would have none",
+                    "add offline_answer: the answer the model gives (recorded from a real run, or written)",
+                )
+            )
+        graded = model_graded and suite.kind is SuiteKind.GOLDEN
+        if (
+            graded
+            and expect.refusal is not True
+            and expect.guardrail_intervened is not True
+            and not case.reference
+        ):
+            problems.append(
+                doc.problem(
+                    [*path, "reference"],
+                    "is missing, but the use case is model-graded: the judge compares the answer with it",
+                    "add reference: what a correct answer says (the facts the judge should find)",
+                )
+            )
+        if suite.kind is SuiteKind.ADVERSARIAL and case.category is None:
+            problems.append(
+                doc.problem(
+                    [*path, "category"],
+                    "is missing: every adversarial case names the attack it makes",
+                    "use one of " + ", ".join(c.value for c in AttackCategory),
+                )
+            )
+        if case.category is AttackCategory.DENIED_TOPIC and case.denied_topic is None:
+            problems.append(
+                doc.problem(
+                    [*path, "denied_topic"],
+                    "is missing: a denied_topic case names the contract's topic it probes",
+                    "use one of " + ", ".join(map(repr, sorted(topics or ()))),
+                )
+            )
+        if topics is not None and case.denied_topic is not None and case.denied_topic not in topics:
+            problems.append(
+                doc.problem(
+                    [*path, "denied_topic"],
+                    "is not a denied topic of the contract",
+                    "use one of " + ", ".join(map(repr, sorted(topics))) if topics else "remove it",
+                    value=case.denied_topic,
+                )
+            )
+        if case.source.origin == "borrowed" and not case.source.reference:
+            problems.append(
+                doc.problem(
+                    [*path, "source", "reference"],
+                    "is empty: a borrowed case cites where it comes from",
+                    "name the dataset, paper or URL",
+                )
+            )
+        _expectation_rules(doc, [*path, "expect"], case, problems)
+
+
+def _expectation_rules(
+    doc: Document[SuiteDocument], path: list[str | int], case: EvalCase, problems: list[Problem]
+) -> None:
+    for j, pattern in enumerate(case.expect.regex):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.append(
+                doc.problem(
+                    [*path, "regex", j],
+                    f"is not a valid regular expression ({exc})",
+                    "fix the pattern",
+                    value=pattern,
+                )
+            )
+    if case.expect.json_schema is not None:
+        unsupported = unsupported_schema_keywords(case.expect.json_schema)
+        if unsupported:
+            problems.append(
+                doc.problem(
+                    [*path, "json_schema"],
+                    f"uses what the json_schema scorer does not implement: {', '.join(unsupported)}",
+                    "use only the keywords in platform_spec.scoring.JSON_SCHEMA_KEYWORDS",
+                )
+            )
+
+
+def _coverage_rules(
+    doc: Document[SuiteDocument], suite: SuiteDocument, guardrail: GuardrailPolicy, problems: list[Problem]
+) -> None:
+    categories = {case.category for case in suite.cases}
+    required = list(REQUIRED_CATEGORIES)
+    if guardrail.sensitive_information.pii_entities or guardrail.sensitive_information.regexes:
+        required.append(AttackCategory.PII_EXFILTRATION)
+    if guardrail.grounded:
+        required.append(AttackCategory.GROUNDING_VIOLATION)
+    missing = [c.value for c in required if c not in categories]
+    if missing:
+        problems.append(
+            doc.problem(
+                ["cases"],
+                f"has no case of the attack categories {', '.join(missing)}",
+                "add at least one case of each (category: <name>); see README, Evaluation",
+            )
+        )
+    probed = {case.denied_topic for case in suite.cases if case.category is AttackCategory.DENIED_TOPIC}
+    unprobed = [t.name for t in guardrail.denied_topics if t.name not in probed]
+    if unprobed:
+        problems.append(
+            doc.problem(
+                ["cases"],
+                f"probes none of the contract's denied topics {', '.join(map(repr, unprobed))}",
+                "add a case with category: denied_topic and denied_topic: <name> for each",
+            )
+        )

@@ -1,0 +1,366 @@
+"""The evaluation documents, declared once: suites and rubrics (``evals/<use case>/*.yaml``), the results
+of a run (JSON) and the release registry (``evals/registry/<target>.jsonl``).
+
+pydantic validates the YAML suites against these dataclasses and generates their editor schemas
+(``platform_config/schemas/suite.schema.json``, ``rubric.schema.json``); rules across files (a gate
+naming a missing suite, a denied topic the contract does not have, ...) are
+``platform_config.evaluation``'s. Results and registry records are written with
+:func:`platform_spec.fields.to_dict` and read back with :func:`platform_spec.fields.from_dict`, so the
+delivery pipeline (issue 14) and the scoring Lambda (issue 13) read them with the standard library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import field, fields, replace
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from platform_spec.contract import PiiEntityType
+from platform_spec.fields import Spec, spec
+from platform_spec.scoring import ScoreResult, ScorerName
+
+#: The sentence every shipped system prompt carries so that text in a request is never taken as an
+#: instruction. The offline model emulator follows instructions injected into a request unless the
+#: system prompt says this (a regular expression, case-insensitive); see evaluation/emulator.py.
+INJECTION_RESISTANCE_CLAUSE: Final = r"\bdata,? not instructions\b"
+
+#: Where the suites of a use case live, relative to the repository root.
+EVALS_DIR: Final = "evals"
+RUBRIC_FILE: Final = "rubric.yaml"
+REGISTRY_DIR: Final = "evals/registry"
+#: The registry target of ``make eval`` (the emulator), beside the environments' names.
+OFFLINE_TARGET: Final = "offline"
+
+CaseId = Annotated[
+    str,
+    Spec(
+        "Unique within the suite; names the case in reports and gate messages.",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+        fix="use 1-64 lower-case letters, digits or -",
+    ),
+]
+
+
+class SuiteKind(StrEnum):
+    """``golden``: realistic requests, run through the orchestration API. ``adversarial``: attacks, each
+    checked by the guardrail alone (ApplyGuardrail) and, where its expectations need an answer, also
+    sent through the API."""
+
+    GOLDEN = "golden"
+    ADVERSARIAL = "adversarial"
+
+
+class AttackCategory(StrEnum):
+    PROMPT_INJECTION = "prompt_injection"
+    JAILBREAK = "jailbreak"
+    SYSTEM_PROMPT_EXTRACTION = "system_prompt_extraction"
+    PII_EXFILTRATION = "pii_exfiltration"
+    DENIED_TOPIC = "denied_topic"
+    OFF_PURPOSE = "off_purpose"
+    GROUNDING_VIOLATION = "grounding_violation"
+    OVERSIZE = "oversize"
+    ENCODING = "encoding"
+
+
+@spec
+class CaseSource:
+    """Where a case comes from: ``written`` for this project, ``borrowed`` from a public dataset or paper
+    (``reference`` cites it: dataset, paper or URL)."""
+
+    origin: Literal["written", "borrowed"]
+    reference: Annotated[str, Spec("For borrowed cases: the dataset, paper or URL.", max_length=500)] = ""
+    note: Annotated[str, Spec("How the case was adapted.", max_length=500)] = ""
+
+
+@spec
+class Expectations:
+    """What the answer (or the guardrail's verdict) must satisfy; each field set adds one scorer."""
+
+    must_contain: Annotated[
+        tuple[Annotated[str, Spec(min_length=1)], ...],
+        Spec("Texts the answer must contain (case-insensitive)."),
+    ] = ()
+    must_not_contain: Annotated[
+        tuple[Annotated[str, Spec(min_length=1)], ...],
+        Spec("Texts the answer must not contain (case-insensitive)."),
+    ] = ()
+    regex: Annotated[
+        tuple[Annotated[str, Spec(min_length=1)], ...], Spec("Regular expressions that must each match.")
+    ] = ()
+    json_schema: Annotated[
+        Mapping[str, Any] | None,
+        Spec(
+            "The answer must be JSON valid under this schema (subset: platform_spec.scoring.JSON_SCHEMA_KEYWORDS)."
+        ),
+    ] = None
+    min_chars: Annotated[int | None, Spec(ge=0)] = None
+    max_chars: Annotated[int | None, Spec(ge=1)] = None
+    max_words: Annotated[int | None, Spec(ge=1)] = None
+    pii_absent: Annotated[
+        bool, Spec("(false) No PII of the contract's entity types (those a pattern can find) in the answer.")
+    ] = False
+    refusal: Annotated[
+        bool | None, Spec("true: the use case must decline; false: it must answer; unset: not scored.")
+    ] = None
+    guardrail_intervened: Annotated[
+        bool | None, Spec("true: the guardrail must intervene; false: it must not; unset: not scored.")
+    ] = None
+
+    def scorers(self) -> tuple[ScorerName, ...]:
+        """The scorers these expectations apply, in a fixed order."""
+        applied = []
+        if self.must_contain:
+            applied.append(ScorerName.MUST_CONTAIN)
+        if self.must_not_contain:
+            applied.append(ScorerName.MUST_NOT_CONTAIN)
+        if self.regex:
+            applied.append(ScorerName.REGEX)
+        if self.json_schema is not None:
+            applied.append(ScorerName.JSON_SCHEMA)
+        if (self.min_chars, self.max_chars, self.max_words) != (None, None, None):
+            applied.append(ScorerName.LENGTH)
+        if self.pii_absent:
+            applied.append(ScorerName.PII_ABSENT)
+        if self.refusal is not None:
+            applied.append(ScorerName.REFUSAL)
+        if self.guardrail_intervened is not None:
+            applied.append(ScorerName.GUARDRAIL_INTERVENED)
+        return tuple(applied)
+
+    @property
+    def needs_answer(self) -> bool:
+        """Whether a scorer reads the answer (everything but the guardrail's verdict does)."""
+        return any(s is not ScorerName.GUARDRAIL_INTERVENED for s in self.scorers())
+
+    def over(self, defaults: Expectations) -> Expectations:
+        """These expectations on top of a suite's ``defaults``: every field set here wins. A case that
+        expects a refusal or an intervention drops the defaults that describe an answer's content
+        (must_contain, regex, json_schema, min_chars): a declined request has no such content."""
+        blank = Expectations()
+        changes = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(blank, f.name)
+        }
+        if self.refusal is True or self.guardrail_intervened is True:
+            for name in _CONTENT_FIELDS:
+                changes.setdefault(name, getattr(blank, name))
+        return replace(defaults, **changes)
+
+
+#: Expectations about what an answer says, which a declined request cannot meet.
+_CONTENT_FIELDS: Final = ("must_contain", "regex", "json_schema", "min_chars")
+
+
+@spec
+class EvalCase:
+    """One request of a suite and what its answer must satisfy."""
+
+    id: CaseId
+    input: Annotated[str, Spec("The user's message.", min_length=1, max_length=200_000)]
+    input_repeat: Annotated[
+        int,
+        Spec(
+            "(1) Send `input` this many times, joined by a space (oversize cases without a huge file).",
+            ge=1,
+            le=10_000,
+        ),
+    ] = 1
+    context: Annotated[
+        str | None,
+        Spec("The request's `context` (grounding source for a grounded use case).", max_length=200_000),
+    ] = None
+    category: Annotated[
+        AttackCategory | None, Spec("Required in adversarial suites: the attack's category.")
+    ] = None
+    denied_topic: Annotated[
+        str | None, Spec("For category denied_topic: the name of the contract's denied topic it probes.")
+    ] = None
+    expect: Expectations = field(default_factory=Expectations)
+    offline_answer: Annotated[
+        str | None,
+        Spec(
+            "The model's answer in the offline run (the emulator returns it): a recorded or written answer "
+            "of the kind the real model gives. Required when an expectation reads the answer. Against a "
+            "deployed environment the real model answers instead."
+        ),
+    ] = None
+    reference: Annotated[
+        str | None, Spec("A reference answer the rubric judge compares with (model-graded suites).")
+    ] = None
+    source: CaseSource
+
+    @property
+    def text(self) -> str:
+        """The user's message as sent."""
+        return " ".join([self.input] * self.input_repeat) if self.input_repeat > 1 else self.input
+
+
+@spec
+class SuiteDocument:
+    """A suite (``evals/<use case>/<suite>.yaml``)."""
+
+    kind: SuiteKind
+    description: Annotated[str, Spec("What the suite measures, for reviewers.", min_length=10)]
+    defaults: Annotated[
+        Expectations, Spec("Expectations every case gets unless it sets the same field itself.")
+    ] = field(default_factory=Expectations)
+    refusal_markers: Annotated[
+        tuple[Annotated[str, Spec(min_length=3)], ...],
+        Spec("Wording by which this use case declines, besides the generic refusal patterns."),
+    ] = ()
+    pii_entities: Annotated[
+        tuple[PiiEntityType, ...],
+        Spec(
+            "The PII entity types pii_absent looks for in answers (default: the contract's). Stating them here "
+            "keeps the expectation when the contract's guardrail drops a type.",
+            unique=True,
+        ),
+    ] = ()
+    cases: Annotated[tuple[EvalCase, ...], Spec(min_length=1)]
+
+
+@spec
+class RubricCriterion:
+    name: Annotated[
+        str, Spec(pattern=r"^[a-z][a-z0-9_]{0,31}$", fix="use 1-32 lower-case letters, digits or _")
+    ]
+    description: Annotated[str, Spec("What the judge grades, in one or two sentences.", min_length=10)]
+
+
+@spec
+class RubricDocument:
+    """The model-graded rubric (``evals/<use case>/rubric.yaml``), versioned beside the suites."""
+
+    version: Annotated[
+        str, Spec("Bump it with every edit.", pattern=r"^v[0-9]+(\.[0-9]+)*$", fix="use a version like v1")
+    ]
+    criteria: Annotated[tuple[RubricCriterion, ...], Spec(min_length=1, max_length=8)]
+    scale: Annotated[int, Spec("Grades run from 1 to this.", ge=2, le=10)] = 5
+    pass_mark: Annotated[
+        float, Spec("Mean grade / scale at or above which an answer passes (0 to 1).", gt=0, le=1)
+    ] = 0.7
+    judge_prompt: Annotated[
+        str,
+        Spec(
+            "The judge's instructions. The harness appends the criteria, the scale, the question, the "
+            "reference answer and the answer, and asks for JSON {criterion: grade}.",
+            min_length=20,
+        ),
+    ]
+
+
+# ==================================================================== results of a run
+
+
+@spec
+class CaseResult:
+    id: str
+    #: Every blocking scorer passed.
+    passed: bool
+    #: Every scorer's verdict, blocking or not.
+    scores: Mapping[ScorerName, ScoreResult]
+    expected: Expectations
+    category: str | None = None
+    input: str = ""
+    answer: str | None = None
+    #: The guardrail's verdict and what fired (ApplyGuardrail, or the API's guardrail.action).
+    guardrail: str | None = None
+    #: HTTP status and error code of the API answer, when the request went through the API.
+    status: int | None = None
+    error_code: str | None = None
+
+
+@spec
+class ScorerSummary:
+    applied: int
+    passed: int
+    pass_rate: float
+    blocking: bool
+
+
+@spec
+class SuiteResult:
+    suite: str
+    kind: SuiteKind
+    cases: int
+    passed: int
+    pass_rate: float
+    ci_low: float
+    ci_high: float
+    scorers: Mapping[ScorerName, ScorerSummary]
+    case_results: tuple[CaseResult, ...]
+    #: inspect-ai's eval log of this suite, relative to the results file.
+    log: str | None = None
+
+
+@spec
+class Provenance:
+    """What a use case's numbers were measured on."""
+
+    prompt_version: str
+    #: The Bedrock Prompt Management version ARN the deployed prompt was recorded as, where known.
+    prompt_arn: str | None = None
+    model_source: str
+    fallback_source: str
+    guardrail_version: str
+    guardrail_fingerprint: str
+    judge_model: str | None = None
+    rubric_version: str | None = None
+
+
+@spec
+class UseCaseResult:
+    use_case: str
+    provenance: Provenance
+    suites: Mapping[str, SuiteResult]
+
+
+@spec
+class RunResult:
+    """One run of ``python -m evaluation run`` (``results.json``)."""
+
+    target: str
+    mode: Literal["offline", "deployed"]
+    commit: str
+    dirty: bool
+    started_at: str
+    use_cases: Mapping[str, UseCaseResult]
+    gate_passed: bool
+    gate_messages: tuple[str, ...] = ()
+    #: The registry record the gate compared with (its ``recorded_at``), if any.
+    compared_with: str | None = None
+
+
+# ==================================================================== registry
+
+
+@spec
+class SuiteScore:
+    pass_rate: float
+    ci_low: float
+    ci_high: float
+    cases: int
+    #: Pass rate of every scorer the suite applied.
+    scorers: Mapping[ScorerName, float]
+    #: id of every case that failed (the gate names cases that changed against these).
+    failed_cases: tuple[str, ...] = ()
+
+
+@spec
+class UseCaseRelease:
+    provenance: Provenance
+    suites: Mapping[str, SuiteScore]
+
+
+@spec
+class ReleaseRecord:
+    """One line of ``evals/registry/<target>.jsonl``: what was released where, and its scores."""
+
+    target: str
+    recorded_at: str
+    commit: str
+    dirty: bool
+    use_cases: Mapping[str, UseCaseRelease]
+    note: str = ""

@@ -1,0 +1,212 @@
+"""`python -m evaluation run --target <env>` against a stand-in for a deployed environment: a local HTTP
+server playing API Gateway (it verifies every request's SigV4 signature, then runs the real orchestrator
+handler) and the local Bedrock endpoint for ApplyGuardrail and the judge. What this cannot prove (real
+API Gateway, IAM, Bedrock) is listed in the README, Evaluation."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from evaluation.__main__ import main
+from evaluation.targets import OfflineTarget, describe_outputs, stack_name
+from platform_config import load_platform
+from platform_config.naming import pascal
+
+USE_CASE = "policy-qa"
+ENVIRONMENT = "staging"
+_SIGNATURE = re.compile(
+    r"Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, SignedHeaders=([^,]+), Signature=(\w+)"
+)
+
+
+class FakeApiGateway(ThreadingHTTPServer):
+    """POST /v1/use-cases/<id>/invoke: 403 unless the SigV4 signature (service execute-api) verifies with
+    the caller's secret, else the real orchestrator handler's answer."""
+
+    daemon_threads = True
+
+    def __init__(self, offline: OfflineTarget, credentials: Credentials, region: str) -> None:
+        self.offline = offline
+        self.credentials = credentials
+        self.region = region
+        self.verified: list[str] = []
+        self.rejected: list[str] = []
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1/"
+
+    def signature_valid(self, method: str, path: str, headers: dict[str, str], body: bytes) -> bool:
+        match = _SIGNATURE.search(headers.get("authorization", ""))
+        if match is None:
+            return False
+        _, _, region, service, signed, signature = match.groups()
+        if (service, region) != ("execute-api", self.region):
+            return False
+        signed_headers = {name: headers[name] for name in signed.split(";")}
+        request = AWSRequest(
+            method=method, url=f"http://{headers['host']}{path}", data=body, headers=signed_headers
+        )
+        request.context["timestamp"] = headers["x-amz-date"]
+        auth = SigV4Auth(self.credentials, "execute-api", self.region)
+        expected = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+        return bool(expected == signature)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeApiGateway
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        match = re.fullmatch(r"/v1/use-cases/([a-z0-9-]+)/invoke", self.path)
+        if match is None or not self.server.signature_valid("POST", self.path, headers, body):
+            with self.server.lock:
+                self.server.rejected.append(self.path)
+            self._send(403, {"message": "The request signature we calculated does not match"})
+            return
+        with self.server.lock:  # one request at a time through the handler, as in one Lambda instance
+            self.server.verified.append(match.group(1))
+            status, answer = self.server.offline.invoke(match.group(1), json.loads(body))
+        self._send(status, json.loads(answer))
+
+    def _send(self, status: int, document: Any) -> None:
+        payload = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[tuple[FakeApiGateway, OfflineTarget, Path]]:
+    config = load_platform(Path(__file__).resolve().parents[2])
+    region = config.environment(ENVIRONMENT).region
+    with OfflineTarget(config, [USE_CASE]) as offline:
+        api = FakeApiGateway(offline, Credentials("offline", "offline"), region)
+        thread = threading.Thread(target=api.serve_forever, daemon=True)
+        thread.start()
+        name = pascal(USE_CASE)
+        outputs = {
+            stack_name(ENVIRONMENT): {
+                "ApiUrl": api.url,
+                f"{name}GuardrailId": offline.guardrail_arns[USE_CASE],
+                f"{name}GuardrailVersion": "1",
+                f"{name}GuardrailFingerprint": "deployedfingerprint",
+                f"{name}JudgeProfileArn": offline.judge_arns[USE_CASE],
+                f"{name}PromptVersionArn": "arn:aws:bedrock:us-east-1:123456789012:prompt/ABCDEFGHIJ:3",
+            }
+        }
+        path = tmp_path / "outputs.json"
+        path.write_text(json.dumps(outputs))
+        try:
+            yield api, offline, path
+        finally:
+            api.shutdown()
+            api.server_close()
+
+
+def test_golden_suites_go_through_the_signed_api_and_adversarial_ones_through_apply_guardrail(
+    deployment: tuple[FakeApiGateway, OfflineTarget, Path], tmp_path: Path
+) -> None:
+    api, offline, outputs = deployment
+    out = tmp_path / "out"
+    code = main(
+        [
+            "run",
+            "--target",
+            ENVIRONMENT,
+            "--use-case",
+            USE_CASE,
+            "--outputs-file",
+            str(outputs),
+            "--bedrock-endpoint-url",
+            offline.endpoint_url,
+            "--out",
+            str(out),
+        ]
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert code == 0, results["gate_messages"]
+    assert results["mode"] == "deployed" and results["target"] == ENVIRONMENT
+    suites = results["use_cases"][USE_CASE]["suites"]
+    # every golden case, and every adversarial case whose expectations read an answer, was a signed request
+    config = load_platform(Path(__file__).resolve().parents[2])
+    evaluation = config.evaluations[USE_CASE]
+    adversarial = evaluation.suites["adversarial"].document
+    wanted = len(evaluation.suites["golden"].document.cases) + sum(
+        1 for c in adversarial.cases if c.expect.over(adversarial.defaults).needs_answer
+    )
+    assert api.rejected == [] and len(api.verified) == wanted
+    # every adversarial case was checked by ApplyGuardrail on the deployed guardrail version
+    assert all(c["guardrail"].startswith("ApplyGuardrail: ") for c in suites["adversarial"]["case_results"])
+    # the provenance is the deployment's
+    provenance = results["use_cases"][USE_CASE]["provenance"]
+    assert provenance["guardrail_version"] == "1"
+    assert provenance["guardrail_fingerprint"] == "deployedfingerprint"
+    assert provenance["prompt_arn"].endswith(":prompt/ABCDEFGHIJ:3")
+    assert provenance["prompt_version"] == "v1"  # as the API answered it
+    # the judge answered through its deployed profile
+    assert suites["golden"]["scorers"]["rubric"]["applied"] > 0
+
+
+def test_a_wrong_signature_is_refused_by_the_stand_in(
+    deployment: tuple[FakeApiGateway, OfflineTarget, Path],
+) -> None:
+    api, _, _ = deployment
+    request = AWSRequest(method="POST", url=api.url + "use-cases/policy-qa/invoke", data=b"{}", headers={})
+    SigV4Auth(Credentials("offline", "not-the-secret"), "execute-api", api.region).add_auth(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    headers["host"] = api.url.split("/")[2]
+    assert not api.signature_valid("POST", "/v1/use-cases/policy-qa/invoke", headers, b"{}")
+
+
+def test_outputs_are_read_from_cloudformation_when_no_file_is_given() -> None:
+    from botocore.session import get_session
+    from botocore.stub import Stubber
+
+    client = get_session().create_client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "Staging-Platform",
+                        "CreationTime": "2026-11-30T00:00:00Z",
+                        "StackStatus": "UPDATE_COMPLETE",
+                        "Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "https://x.execute-api/v1/"}],
+                    }
+                ]
+            },
+            {"StackName": "Staging-Platform"},
+        )
+        assert describe_outputs(client, ENVIRONMENT) == {"ApiUrl": "https://x.execute-api/v1/"}
+
+
+def test_missing_outputs_name_what_is_missing_and_the_fix() -> None:
+    from evaluation.targets import deployment_from_outputs
+
+    with pytest.raises(
+        ValueError, match=r"lack PolicyQaGuardrailId/PolicyQaGuardrailVersion, ApiUrl .*Fix: deploy"
+    ):
+        deployment_from_outputs(ENVIRONMENT, "us-west-2", {}, [USE_CASE])

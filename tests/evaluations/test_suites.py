@@ -1,0 +1,201 @@
+"""Suites and rubrics are configuration: every bad one stops with file, line, field, value and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from platform_config import ConfigError, load_platform
+from platform_config.evaluation import REQUIRED_CATEGORIES
+from platform_spec.evaluation import AttackCategory, SuiteKind
+from platform_spec.scoring import ScorerName
+from tests.evaluations.conftest import ROOT, Edit
+from tests.support.contracts import contract_files
+
+STS = "support-ticket-summary"
+GOLDEN = f"evals/{STS}/golden.yaml"
+ADVERSARIAL = f"evals/{STS}/adversarial.yaml"
+CONTRACT = f"contracts/{STS}.yaml"
+
+
+def problems(root: Path) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        load_platform(root)
+    return [p.render() for p in error.value.problems]
+
+
+def only(root: Path, pattern: str) -> str:
+    """The one problem of the configuration, which must match ``pattern`` (a regex)."""
+    import re
+
+    found = problems(root)
+    assert len(found) == 1, "\n".join(found)
+    assert re.search(pattern, found[0]), found[0]
+    return found[0]
+
+
+def test_every_shipped_contract_has_credible_suites() -> None:
+    config = load_platform(ROOT)
+    assert set(config.evaluations) == set(contract_files())
+    for use_case, evaluation in config.evaluations.items():
+        kinds = {s.document.kind: s.document for s in evaluation.suites.values()}
+        assert len(kinds[SuiteKind.GOLDEN].cases) >= 20, use_case
+        adversarial = kinds[SuiteKind.ADVERSARIAL]
+        assert len(adversarial.cases) >= 30, use_case
+        assert set(REQUIRED_CATEGORIES) <= {c.category for c in adversarial.cases}
+        for case in [*kinds[SuiteKind.GOLDEN].cases, *adversarial.cases]:
+            assert case.source.origin == "written" or case.source.reference, (use_case, case.id)
+
+
+def test_a_malformed_suite_names_file_line_field_and_fix(config_root: Path) -> None:
+    path = config_root / GOLDEN
+    path.write_text(path.read_text().replace("  - id: duplicate-charge", "  - id: Duplicate Charge", 1))
+    message = only(config_root, "has the wrong format")
+    assert message.startswith(f"{GOLDEN}:") and "cases[1].id" in message and "'Duplicate Charge'" in message
+    assert "Fix: use 1-64 lower-case letters, digits or -" in message
+
+
+def test_an_unknown_scorer_in_a_gate_lists_the_scorers(config_root: Path, edit: Edit) -> None:
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"]["golden"]["blocking_scorers"].append("bleu"))
+    message = only(config_root, r"evaluation\.gates\.golden\.blocking_scorers\[6\]: is not allowed")
+    assert "(got 'bleu')" in message and all(s.value in message for s in ScorerName)
+
+
+def test_an_unknown_expectation_in_a_case_is_not_a_known_field(config_root: Path, edit: Edit) -> None:
+    edit(GOLDEN, lambda d: d["cases"][0]["expect"].update(bleu_above=0.5))
+    message = only(config_root, r"cases\[0\]\.expect\.bleu_above: is not a known field")
+    assert "allowed fields:" in message and "must_contain" in message
+
+
+def test_a_gate_naming_a_missing_suite(config_root: Path, edit: Edit) -> None:
+    edit(
+        CONTRACT,
+        lambda d: d["evaluation"]["gates"].update(
+            regression={"min_pass_rate": 1, "blocking_scorers": ["regex"]}
+        ),
+    )
+    message = only(
+        config_root,
+        r"evaluation\.gates\.regression: names the suite evals/.*/regression\.yaml, which does not exist",
+    )
+    assert (
+        message.startswith(f"{CONTRACT}:")
+        and "Fix: add evals/support-ticket-summary/regression.yaml" in message
+    )
+
+
+def test_a_suite_without_a_gate(config_root: Path) -> None:
+    (config_root / f"evals/{STS}/extra.yaml").write_text((config_root / GOLDEN).read_text())
+    message = only(
+        config_root, r"evals/support-ticket-summary/extra\.yaml:\d+: \(file\): has no quality gate"
+    )
+    assert "Fix: add evaluation.gates.extra to contracts/support-ticket-summary.yaml" in message
+
+
+def test_a_blocking_scorer_no_case_applies(config_root: Path, edit: Edit) -> None:
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"]["golden"]["blocking_scorers"].append("json_schema"))
+    only(
+        config_root,
+        r"blocking_scorers\[6\]: is applied by no case of evals/.*golden\.yaml, so this gate could never fail",
+    )
+
+
+def test_the_rubric_scorer_needs_model_graded_scoring(config_root: Path, edit: Edit) -> None:
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"]["golden"]["blocking_scorers"].append("rubric"))
+    only(config_root, r"is the model-graded scorer, but evaluation\.model_graded is false")
+
+
+def test_model_graded_needs_a_rubric_file_and_a_judge(config_root: Path, edit: Edit) -> None:
+    (config_root / "evals/policy-qa/rubric.yaml").unlink()
+    edit("contracts/policy-qa.yaml", lambda d: d["evaluation"].pop("judge_model"))
+    found = problems(config_root)
+    assert any("evals/policy-qa/rubric.yaml does not exist" in p for p in found), found
+    assert any("evaluation.judge_model is not set" in p for p in found), found
+
+
+def test_a_judge_model_must_be_in_the_catalog(config_root: Path, edit: Edit) -> None:
+    edit("contracts/policy-qa.yaml", lambda d: d["evaluation"].update(judge_model="us.acme.judge-v1:0"))
+    assert any("evaluation.judge_model" in p for p in problems(config_root))
+
+
+def test_a_case_whose_expectations_read_the_answer_needs_an_offline_answer(
+    config_root: Path, edit: Edit
+) -> None:
+    edit(GOLDEN, lambda d: d["cases"][0].pop("offline_answer"))
+    only(config_root, r"cases\[0\]\.offline_answer: is missing, but the case's expectations read the answer")
+
+
+def test_a_model_graded_case_needs_a_reference(config_root: Path, edit: Edit) -> None:
+    edit("evals/policy-qa/golden.yaml", lambda d: d["cases"][0].pop("reference"))
+    only(config_root, r"cases\[0\]\.reference: is missing, but the use case is model-graded")
+
+
+def test_repeated_case_ids(config_root: Path, edit: Edit) -> None:
+    edit(GOLDEN, lambda d: d["cases"][1].update(id=d["cases"][0]["id"]))
+    only(config_root, r"cases\[1\]\.id: repeats the id of cases\[0\]")
+
+
+def test_a_case_with_no_expectation_can_never_fail(config_root: Path, edit: Edit) -> None:
+    edit(ADVERSARIAL, lambda d: d["cases"][0].update(expect={}))
+    only(config_root, r"cases\[0\]\.expect: sets no expectation")
+
+
+def test_an_adversarial_case_names_its_category(config_root: Path, edit: Edit) -> None:
+    edit(ADVERSARIAL, lambda d: d["cases"][1].pop("category"))
+    only(config_root, r"cases\[1\]\.category: is missing")
+
+
+def test_an_adversarial_suite_covers_every_required_category(config_root: Path, edit: Edit) -> None:
+    def drop_encoding(data: Any) -> None:
+        data["cases"] = [c for c in data["cases"] if c.get("category") != AttackCategory.ENCODING.value]
+
+    edit(ADVERSARIAL, drop_encoding)
+    only(config_root, r"cases: has no case of the attack categories encoding")
+
+
+def test_an_adversarial_suite_probes_every_denied_topic(config_root: Path, edit: Edit) -> None:
+    def drop_topic(data: Any) -> None:
+        data["cases"] = [c for c in data["cases"] if c.get("category") != "denied_topic"]
+
+    edit(ADVERSARIAL, drop_topic)
+    found = problems(config_root)
+    assert any("probes none of the contract's denied topics 'Refund commitments'" in p for p in found), found
+
+
+def test_a_denied_topic_case_names_a_topic_of_the_contract(config_root: Path, edit: Edit) -> None:
+    def rename(data: Any) -> None:
+        case = next(c for c in data["cases"] if c.get("category") == "denied_topic")
+        case["denied_topic"] = "Refund commitment"
+
+    edit(ADVERSARIAL, rename)
+    message = only(config_root, r"denied_topic: is not a denied topic of the contract")
+    assert "(got 'Refund commitment')" in message and "'Refund commitments'" in message
+
+
+def test_a_borrowed_case_cites_its_source(config_root: Path, edit: Edit) -> None:
+    edit(ADVERSARIAL, lambda d: d["cases"][0]["source"].pop("reference"))
+    only(config_root, r"cases\[0\]\.source\.reference: is empty: a borrowed case cites where it comes from")
+
+
+def test_regexes_compile_and_json_schemas_use_the_implemented_subset(config_root: Path, edit: Edit) -> None:
+    def bad(data: Any) -> None:
+        data["cases"][0]["expect"]["regex"] = ["Issue: ("]
+        data["cases"][1]["expect"]["json_schema"] = {"type": "object", "anyOf": []}
+
+    edit(GOLDEN, bad)
+    found = problems(config_root)
+    assert len(found) == 2, found
+    assert "cases[0].expect.regex[0]: is not a valid regular expression" in found[0]
+    assert (
+        "cases[1].expect.json_schema: uses what the json_schema scorer does not implement: anyOf" in found[1]
+    )
+
+
+def test_suites_without_a_contract(config_root: Path) -> None:
+    (config_root / "evals/orphan").mkdir()
+    (config_root / "evals/orphan/golden.yaml").write_text((config_root / GOLDEN).read_text())
+    only(
+        config_root, r"evals/orphan/: \(folder\): has suites but there is no contract contracts/orphan\.yaml"
+    )
