@@ -1,20 +1,31 @@
 """cfn-lint over templates, one process per CPU: run by the compliance gate at synth, and nowhere else.
 
-cfn-lint is CPU-bound and takes about three seconds per template of this app, so the stacks are split into
-one batch per CPU, each linted by its own ``python -m compliance.lint`` process (plain subprocesses:
-no multiprocessing, which would re-import the caller's main module). Every error and warning is a
-:class:`LintFinding` on the resource it is about.
+cfn-lint is CPU-bound and takes about three seconds per template of this app (plus ~5 s to import), so the
+stacks are split into one batch per CPU, each linted by its own ``python -m compliance.lint`` process
+(plain subprocesses: no multiprocessing, which would re-import the caller's main module). Every error and
+warning is a :class:`LintFinding` on the resource it is about.
+
+Results are cached by content: a template already linted, byte for byte, for the same region by the same
+cfn-lint release is not linted again (``cache_dir()``; a template carries its own cfn-lint configuration
+in its metadata, so the three make the whole input; the key also covers this module's source, which
+decides how a finding is read). A synth that changes one stack lints one template;
+``cdk deploy`` after ``make synth`` lints none.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from compliance.assembly import StackTemplate
 
@@ -78,6 +89,68 @@ def cfn_lint(stack: StackTemplate) -> list[str]:
     return [finding.render(stack.name) for finding in lint_template(stack)]
 
 
+#: Where cached results live: ``$BEDROCK_PLATFORM_CACHE_DIR``, else ``$XDG_CACHE_HOME/bedrock-platform``,
+#: else ``~/.cache/bedrock-platform``. ``BEDROCK_PLATFORM_CACHE_DIR=off`` disables the cache.
+CACHE_ENV = "BEDROCK_PLATFORM_CACHE_DIR"
+
+
+def cache_dir() -> Path | None:
+    """The cache folder (created on demand), or None when caching is off."""
+    configured = os.environ.get(CACHE_ENV, "").strip()
+    if configured.lower() == "off":
+        return None
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(base) / "bedrock-platform"
+
+
+@cache
+def cfn_lint_version() -> str:
+    try:
+        return version("cfn-lint")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def read_cache(name: str) -> Any:
+    """A cached JSON document, or None (no cache, no entry, or an unreadable one)."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        return json.loads((folder / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_cache(name: str, document: Any) -> None:
+    """Store a JSON document atomically; a cache that cannot be written is skipped, never an error."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    try:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=(folder / name).parent, delete=False, suffix=".tmp") as out:
+            json.dump(document, out)
+        os.replace(out.name, folder / name)
+    except OSError:
+        return
+
+
+@cache
+def _own_source() -> bytes:
+    # How a finding is read from cfn-lint's match (its resource, its line) is part of the result: a
+    # change to this module invalidates what an older version of it stored.
+    return Path(__file__).read_bytes()
+
+
+def _cache_name(stack: StackTemplate) -> str:
+    key = b"\0".join([Path(stack.path).read_bytes(), stack.region.encode(), _own_source()])
+    digest = hashlib.sha256(key).hexdigest()
+    return f"cfn-lint-{cfn_lint_version()}/{digest}.json"
+
+
 class LintRun:
     """cfn-lint running on some stacks; :meth:`wait` collects the findings.
 
@@ -91,12 +164,18 @@ class LintRun:
         self, stacks: Sequence[StackTemplate], *, parallel: bool = True, in_process: bool = True
     ) -> None:
         self.stacks = list(stacks)
-        batches = max(1, min(len(self.stacks), os.cpu_count() or 1)) if parallel else 1
-        self.local = self.stacks[::batches] if in_process else []
+        self.cached: dict[str, list[LintFinding]] = {}
+        for stack in self.stacks:
+            hit = read_cache(_cache_name(stack))
+            if isinstance(hit, list):
+                self.cached[stack.name] = [LintFinding(**record) for record in hit]
+        to_lint = [s for s in self.stacks if s.name not in self.cached]
+        batches = max(1, min(len(to_lint), os.cpu_count() or 1)) if parallel else 1
+        self.local = to_lint[::batches] if in_process else []
         self.workers: list[tuple[list[StackTemplate], subprocess.Popen[str]]] = []
         pythonpath = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
-        for offset in range(1 if in_process else 0, batches):
-            batch = self.stacks[offset::batches]
+        for offset in range(1 if in_process else 0, batches if to_lint else 0):
+            batch = to_lint[offset::batches]
             command = [sys.executable, "-m", "compliance.lint"]
             for stack in batch:
                 command += [str(stack.path), stack.region, stack.name]
@@ -115,13 +194,18 @@ class LintRun:
 
     def findings(self) -> dict[str, list[LintFinding]]:
         """Findings by stack name (each template linted for its stack's own region), in stack order."""
-        results = {stack.name: lint_template(stack) for stack in self.local}
+        results = dict(self.cached)
+        for stack in self.local:
+            results[stack.name] = lint_template(stack)
         for batch, worker in self.workers:
             out, err = worker.communicate()
             if worker.returncode != 0:
                 raise RuntimeError(f"cfn-lint of {[s.name for s in batch]} failed: {err.strip()[-2000:]}")
             for name, records in json.loads(out).items():
                 results[name] = [LintFinding(**record) for record in records]
+        for stack in self.stacks:
+            if stack.name not in self.cached:
+                write_cache(_cache_name(stack), [asdict(f) for f in results[stack.name]])
         return {stack.name: results[stack.name] for stack in self.stacks}
 
     def wait(self) -> dict[str, list[str]]:

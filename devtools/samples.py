@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,12 @@ def guardrail_arn(guardrail_id: str) -> str:
 
 
 def sample_runtime_config(project_root: Path) -> dict[str, Any]:
+    """A fresh copy (callers change it) of :func:`_sample_runtime_config`."""
+    return copy.deepcopy(_sample_runtime_config(project_root.resolve()))
+
+
+@functools.cache
+def _sample_runtime_config(project_root: Path) -> dict[str, Any]:
     """What the CDK side generates for dev from ``project_root``'s contracts (``runtime_config``), with
     three deliberate differences that the tests rely on:
 
@@ -59,13 +66,13 @@ def sample_runtime_config(project_root: Path) -> dict[str, Any]:
     from platform_config.runtime import runtime_config
     from platform_spec.fields import to_dict
 
-    config = to_dict(runtime_config(load_platform(project_root).contracts_for("dev"), "dev"))
+    config: dict[str, Any] = to_dict(runtime_config(load_platform(project_root).contracts_for("dev"), "dev"))
     support = config["use_cases"]["support-ticket-summary"]
     support["contract"]["model"]["tiers"][0]["max_input_chars"] = 40
     for price in ("price_per_1k_input_usd", "price_per_1k_output_usd"):
         support["routes"]["fallback"][price] = None
     config["use_cases"]["rfp-drafting"]["enabled"] = False
-    return copy.deepcopy(config)
+    return config
 
 
 def sample_resources() -> dict[str, Any]:

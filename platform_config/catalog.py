@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from platform_config.documents import load_yaml
 from platform_config.model import ModelSource, ModelSourceKind
 
 CATALOG_FILE = Path(__file__).parent / "data" / "model_catalog.yaml"
@@ -31,7 +30,7 @@ class ModelCatalog:
 
     @classmethod
     def load(cls, path: Path = CATALOG_FILE) -> ModelCatalog:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         return cls(
             geographies=dict(data.get("geographies") or {}),
             models=dict(data.get("models") or {}),

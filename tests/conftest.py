@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
+
+# cfn-lint results are cached by content (compliance/lint.py): a test session starts with an empty cache
+# of its own, so no result depends on what an earlier run left behind, and later synths of the session
+# reuse what the first one linted.
+os.environ["BEDROCK_PLATFORM_CACHE_DIR"] = tempfile.mkdtemp(prefix="bedrock-platform-test-cache-")
 
 # Before anything imports aws_cdk (tests.support.synth does): the jsii runtime prints its Node 20
 # end-of-life banner when it starts, as app.py explains.

@@ -705,16 +705,54 @@ def test_template_text_is_escaped_in_both_formats() -> None:
     assert "\\# not a heading" in markdown
 
 
-def test_cfn_lint_findings_come_back_from_worker_processes() -> None:
+def test_cfn_lint_findings_come_back_from_worker_processes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # The gate lints in worker processes while its rules run (compliance.lint, run at synth only).
+    monkeypatch.setenv("BEDROCK_PLATFORM_CACHE_DIR", str(tmp_path / "cache"))
     stacks = [
         StackTemplate(name, "111111111111", "us-east-1", FIXTURES / f"{kind}.template.json", {})
         for name, kind in (("Bad/Stack", "lint_error"), ("Good/Stack", "lint_clean"))
     ]
-    results = LintRun(stacks, parallel=True).wait()
+    run = LintRun(stacks, parallel=True)
+    assert run.workers, "nothing was cached yet: every template goes to a worker"
+    results = run.wait()
     assert list(results) == ["Bad/Stack", "Good/Stack"]
     assert results["Good/Stack"] == []
     assert any("E3002" in line and "NotAQueueProperty" in line for line in results["Bad/Stack"])
+
+    # the same templates again: read from the cache, no worker, the same findings
+    again = LintRun(stacks, parallel=True)
+    assert not again.workers and not again.local
+    assert again.wait() == results
+
+
+def test_a_changed_template_is_linted_again_and_the_cache_can_be_turned_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BEDROCK_PLATFORM_CACHE_DIR", str(tmp_path / "cache"))
+    template = tmp_path / "t.template.json"
+    template.write_text((FIXTURES / "lint_clean.template.json").read_text())
+    stack = StackTemplate("S/Stack", "111111111111", "us-east-1", template, {})
+    assert LintRun([stack], in_process=False).wait() == {"S/Stack": []}
+    template.write_text((FIXTURES / "lint_error.template.json").read_text())  # same name, new content
+    changed = LintRun([stack], in_process=False)
+    assert changed.workers and any("E3002" in line for line in changed.wait()["S/Stack"])
+    # the same region matters too: a template is linted for its stack's region
+    moved = LintRun([StackTemplate("S/Stack", "111111111111", "eu-west-1", template, {})], in_process=False)
+    assert moved.workers
+    _stop(moved)
+    monkeypatch.setenv("BEDROCK_PLATFORM_CACHE_DIR", "off")
+    off = LintRun([stack], in_process=False)
+    assert off.workers
+    _stop(off)
+
+
+def _stop(run: LintRun) -> None:
+    """A run whose start is all a test needs to see (a cache miss starts a worker): no need to wait for it."""
+    for _, worker in run.workers:
+        worker.kill()
+        worker.communicate()
 
 
 # ------------------------------------------------------------------ adding a topic
