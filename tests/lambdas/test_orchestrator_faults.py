@@ -6,7 +6,11 @@ Bedrock calls per request.
 
 The hang tests run in real time with a Lambda context whose remaining time counts down and a budget of
 about two seconds, with the production read timeout (25 s): only the budget split can cut a hang short.
-They assert outcomes (status, route, calls, that the function was not out of time), never durations.
+They assert outcomes (status, route, calls), never durations: the stub answers a hang after HANG_S (10 s),
+so a request cut short by the budget is told from one that waited by its outcome alone (a 200 from the
+primary, or a 200 instead of a 504). How close to Lambda's deadline a request ends is a duration, measured
+by the benchmark (item 7, "margin"), not asserted here: on a loaded machine the scheduler alone can add a
+second.
 """
 
 from __future__ import annotations
@@ -230,12 +234,12 @@ def test_a_hanging_primary_is_answered_by_the_fallback(
     # WHEN a request arrives with a production read timeout (25 s) far longer than the budget
     reply = call(module, invoke_event(body=user(TICKET)), context)
 
-    # THEN the primary's share ran out, the fallback answered, and the function still had time left
+    # THEN the primary's share ran out and the fallback answered (waiting out the hang would have
+    # ended in the primary's answer)
     assert reply.status == 200, reply.body
     assert reply.body["route"] == "fallback"
     assert calls_to(stub, STS["primary"]) == 1
     assert calls_to(stub, STS["fallback"]) == 1
-    assert context.get_remaining_time_in_millis() > 0
 
 
 def test_a_hang_followed_by_a_good_answer_is_answered(
@@ -274,7 +278,6 @@ def test_a_hanging_fallback_ends_in_504_with_retry_after_inside_the_budget(
     assert reply.body["error"]["code"] == "TIME_BUDGET_EXCEEDED"
     assert reply.headers["Retry-After"] == "1"
     assert calls_to(stub, STS["fallback"]) == 1  # one hang uses the fallback's whole share
-    assert context.get_remaining_time_in_millis() > 0
 
 
 def test_a_hanging_primary_opens_its_circuit_after_two_requests(
