@@ -54,7 +54,13 @@ from platform_spec.contract import (
     GuardrailPolicy,
     SensitiveAction,
 )
-from platform_spec.evaluation import INJECTION_RESISTANCE_CLAUSE
+from platform_spec.evaluation import (
+    ANSWER_TAG,
+    CRITERIA_LINE,
+    INJECTION_RESISTANCE_CLAUSE,
+    REFERENCE_TAG,
+    SCALE_LINE,
+)
 from platform_spec.scoring import PII_PATTERNS, REFUSAL_PATTERNS, find_pii
 
 # ==================================================================== words
@@ -469,12 +475,6 @@ class ModelEmulator:
 
 
 # ==================================================================== judge
-
-#: Markers the harness's judge prompt uses (``evaluation.harness``), which the judge emulator reads back.
-ANSWER_TAG: Final = "answer"
-REFERENCE_TAG: Final = "reference"
-CRITERIA_LINE: Final = "Criteria (JSON):"
-SCALE_LINE: Final = "Scale: 1 to"
 
 
 def tagged(text: str, tag: str) -> str | None:

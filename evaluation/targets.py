@@ -30,6 +30,7 @@ from platform_config.model import Contract, PlatformConfig
 from platform_config.naming import pascal
 from platform_spec.evaluation import EvalCase, Provenance
 from platform_spec.guardrail import policy_fingerprint, render_policy
+from platform_spec.review import without_holds
 from platform_spec.runtime import Env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,15 @@ def parse_api_answer(status: int, raw: bytes | str) -> ApiAnswer:
             guardrail_action=(body.get("guardrail") or {}).get("action"),
             prompt_version=body.get("promptVersion"),
             route=body.get("route"),
+        )
+    if status == 202:
+        # A use case that holds answers for review (review.hold_for_review): the answer is released only
+        # after a reviewer approves it, so a deployed run cannot score it (README "Human review").
+        return ApiAnswer(
+            status=status,
+            text=f"held for review {body.get('reviewId')}: not released before a reviewer decides",
+            error_code="HELD_FOR_REVIEW",
+            prompt_version=body.get("promptVersion"),
         )
     error = body.get("error") or {}
     return ApiAnswer(status=status, text=str(error.get("message") or ""), error_code=error.get("code"))
@@ -291,7 +301,8 @@ class OfflineTarget:
         folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bedrock-eval-")))
         config_path = folder / "runtime_config.json"
         config_path.write_text(
-            json.dumps(to_dict(runtime_config(list(self.contracts.values()), "offline"))), encoding="utf-8"
+            json.dumps(without_holds(to_dict(runtime_config(list(self.contracts.values()), "offline")))),
+            encoding="utf-8",
         )
         resources = {
             "use_cases": {
