@@ -243,6 +243,54 @@ def offline_event(use_case: str, body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def offline_arns(
+    contracts: Mapping[str, Contract],
+) -> tuple[dict[str, dict[str, str]], dict[str, str], dict[str, str]]:
+    """Made-up ARNs of each use case's profiles (by route), guardrail and judge profile, in the offline
+    account, which the emulated endpoint (:func:`emulated_bedrock`) answers for."""
+    prefix = f"arn:aws:bedrock:{OFFLINE_REGION}:{OFFLINE_ACCOUNT}"
+    profiles = {
+        uc: {route: f"{prefix}:application-inference-profile/{uc}-{route}" for route in c.routes}
+        for uc, c in contracts.items()
+    }
+    guardrails = {uc: f"{prefix}:guardrail/{uc}" for uc in contracts}
+    judges = {
+        uc: f"{prefix}:application-inference-profile/{uc}-judge"
+        for uc, c in contracts.items()
+        if c.judge is not None
+    }
+    return profiles, guardrails, judges
+
+
+def emulated_bedrock(
+    stack: contextlib.ExitStack, config: PlatformConfig, contracts: Mapping[str, Contract]
+) -> Any:
+    """A local Bedrock Runtime endpoint (closed with ``stack``) whose answers come from the emulator: each
+    use case's guardrail from its contract, its model from the suites' recorded answers, and the judge,
+    for the ARNs :func:`offline_arns` gives. Returns the ``BedrockStub``."""
+    from bedrock_platform_devtools.bedrock_stub import BedrockStub
+    from evaluation.emulator import EmulatedUseCase, GuardrailEmulator, ModelEmulator, StubEmulator
+
+    profiles, guardrails, judges = offline_arns(contracts)
+    emulated: dict[str, EmulatedUseCase] = {}
+    for uc, contract in contracts.items():
+        evaluation = config.evaluations.get(uc)
+        answers = {
+            case.text: case.offline_answer
+            for suite in (evaluation.suites.values() if evaluation else ())
+            for case in suite.document.cases
+            if case.offline_answer is not None
+        }
+        emulated[uc] = EmulatedUseCase(uc, GuardrailEmulator(contract.guardrail), ModelEmulator(answers))
+    stub = stack.enter_context(BedrockStub(default_latency_ms=0))
+    stub.emulator = StubEmulator(
+        by_guardrail={guardrails[uc]: e for uc, e in emulated.items()},
+        by_profile={arn: emulated[uc] for uc, routes in profiles.items() for arn in routes.values()},
+        judges=judges.values(),
+    )
+    return stub
+
+
 class OfflineTarget:
     """The orchestrator Lambda in-process (real handler, real botocore) against the local Bedrock Runtime
     endpoint, whose answers come from the emulator (``evaluation.emulator``). A context manager: it sets
@@ -257,17 +305,7 @@ class OfflineTarget:
         self.config = config
         self.use_cases = list(use_cases)
         self.contracts = {uc: _contract_for(config, uc) for uc in self.use_cases}
-        prefix = f"arn:aws:bedrock:{OFFLINE_REGION}:{OFFLINE_ACCOUNT}"
-        self.profile_arns = {
-            uc: {route: f"{prefix}:application-inference-profile/{uc}-{route}" for route in c.routes}
-            for uc, c in self.contracts.items()
-        }
-        self.guardrail_arns = {uc: f"{prefix}:guardrail/{uc}" for uc in self.use_cases}
-        self.judge_arns = {
-            uc: f"{prefix}:application-inference-profile/{uc}-judge"
-            for uc, c in self.contracts.items()
-            if c.judge is not None
-        }
+        self.profile_arns, self.guardrail_arns, self.judge_arns = offline_arns(self.contracts)
         self._stack = contextlib.ExitStack()
         self._handler: ModuleType | None = None
         self._runtime: Any = None  # the bedrock-runtime client for ApplyGuardrail, made on entry
@@ -275,28 +313,10 @@ class OfflineTarget:
     # ---------------------------------------------------------------- lifecycle
 
     def __enter__(self) -> Self:
-        from bedrock_platform_devtools.bedrock_stub import BedrockStub
-        from evaluation.emulator import EmulatedUseCase, GuardrailEmulator, ModelEmulator, StubEmulator
         from platform_config.runtime import runtime_config
         from platform_spec.fields import to_dict
 
-        emulated: dict[str, EmulatedUseCase] = {}
-        for uc, contract in self.contracts.items():
-            answers = {
-                case.text: case.offline_answer
-                for suite in self._suites(uc)
-                for case in suite.document.cases
-                if case.offline_answer is not None
-            }
-            emulated[uc] = EmulatedUseCase(uc, GuardrailEmulator(contract.guardrail), ModelEmulator(answers))
-        stub = self._stack.enter_context(BedrockStub(default_latency_ms=0))
-        stub.emulator = StubEmulator(
-            by_guardrail={self.guardrail_arns[uc]: e for uc, e in emulated.items()},
-            by_profile={
-                arn: emulated[uc] for uc, routes in self.profile_arns.items() for arn in routes.values()
-            },
-            judges=self.judge_arns.values(),
-        )
+        stub = emulated_bedrock(self._stack, self.config, self.contracts)
         self.endpoint_url = stub.endpoint_url
         folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bedrock-eval-")))
         config_path = folder / "runtime_config.json"
@@ -354,10 +374,6 @@ class OfflineTarget:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._stack.close()
-
-    def _suites(self, use_case: str) -> list[Any]:
-        evaluation = self.config.evaluations.get(use_case)
-        return list(evaluation.suites.values()) if evaluation else []
 
     # ---------------------------------------------------------------- the two questions
 

@@ -368,6 +368,8 @@ class InvocationLogLocation:
     log_group: str | None = None
     bucket: str | None = None
     region: str
+    #: Whether Bedrock delivers text to these logs (account-wide: on only if every contract allows it).
+    text_delivered: bool = False
 
     def query(self, request_metadata: Mapping[str, str]) -> str | None:
         """A CloudWatch Logs Insights query for the invocation records of one request."""
@@ -589,14 +591,14 @@ def audit_record(
         "promptVersion": _s(message.prompt_version),
         AuditTable.EXPIRES_AT: _n(int(now) + retention_days * 86_400),
     }
-    for name, value in (
+    for name, known in (
         ("modelId", message.model_id),
         ("route", message.route),
         ("guardrailArn", message.guardrail_arn),
         ("guardrailVersion", message.guardrail_version),
     ):
-        if value:
-            item[name] = _s(value)
+        if known:
+            item[name] = _s(known)
     for name, value in what.items():
         item[name] = _n(value) if isinstance(value, int) else _s(value)
     return {"Item": item, "ConditionExpression": f"attribute_not_exists({AuditTable.SUBJECT})"}
