@@ -337,16 +337,7 @@ class OfflineTarget:
         self._stack.enter_context(
             _environment(
                 {
-                    "AWS_ACCESS_KEY_ID": "offline",
-                    "AWS_SECRET_ACCESS_KEY": "offline",
-                    "AWS_SESSION_TOKEN": None,
-                    "AWS_PROFILE": None,
-                    "AWS_REGION": OFFLINE_REGION,
-                    "AWS_DEFAULT_REGION": OFFLINE_REGION,
-                    "AWS_CONFIG_FILE": str(folder / "none"),
-                    "AWS_SHARED_CREDENTIALS_FILE": str(folder / "none"),
-                    "AWS_EC2_METADATA_DISABLED": "true",
-                    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": stub.endpoint_url,
+                    **offline_aws_environment(folder, stub.endpoint_url),
                     Env.RESOURCES: json.dumps(resources),
                     Env.IDEMPOTENCY_TABLE: "offline-idempotency",
                     Env.SERVICE_NAME: "orchestrator-offline-eval",
@@ -398,6 +389,23 @@ class OfflineTarget:
 
     def provenance(self, use_case: str) -> Provenance:
         return provenance_of(self.contracts[use_case], self.config.evaluations.get(use_case))
+
+
+def offline_aws_environment(folder: Path, bedrock_endpoint_url: str) -> dict[str, str | None]:
+    """Fake credentials, the offline region, no AWS configuration files or instance metadata, and real
+    botocore pointed at the local Bedrock Runtime endpoint: nothing offline can reach an AWS account."""
+    return {
+        "AWS_ACCESS_KEY_ID": "offline",
+        "AWS_SECRET_ACCESS_KEY": "offline",
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+        "AWS_REGION": OFFLINE_REGION,
+        "AWS_DEFAULT_REGION": OFFLINE_REGION,
+        "AWS_CONFIG_FILE": str(folder / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_endpoint_url,
+    }
 
 
 @contextlib.contextmanager

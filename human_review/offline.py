@@ -97,7 +97,13 @@ class OfflinePlatform:
 
         from bedrock_platform_devtools.review_store import create_review_resources
         from bedrock_platform_devtools.samples import REVIEWER_ROLE_ARN
-        from evaluation.targets import OFFLINE_REGION, _environment, emulated_bedrock, offline_arns
+        from evaluation.targets import (
+            OFFLINE_REGION,
+            _environment,
+            emulated_bedrock,
+            offline_arns,
+            offline_aws_environment,
+        )
         from platform_config.runtime import runtime_config
 
         folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bedrock-review-")))
@@ -119,14 +125,7 @@ class OfflinePlatform:
         self._stack.enter_context(
             _environment(
                 {
-                    "AWS_ACCESS_KEY_ID": "offline",
-                    "AWS_SECRET_ACCESS_KEY": "offline",
-                    "AWS_REGION": OFFLINE_REGION,
-                    "AWS_DEFAULT_REGION": OFFLINE_REGION,
-                    "AWS_CONFIG_FILE": str(folder / "none"),
-                    "AWS_SHARED_CREDENTIALS_FILE": str(folder / "none"),
-                    "AWS_EC2_METADATA_DISABLED": "true",
-                    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": stub.endpoint_url,
+                    **offline_aws_environment(folder, stub.endpoint_url),
                     "POWERTOOLS_TRACE_DISABLED": "true",
                     Env.RESOURCES: json.dumps(resources),
                     Env.IDEMPOTENCY_TABLE: "offline-idempotency",

@@ -387,7 +387,9 @@ def live_scoring(contract: ContractDocument, evaluation: UseCaseEvaluation | Non
     )
     rubric = (
         evaluation.rubric
-        if evaluation is not None and evaluation.policy.model_graded and contract.logging.prompts_and_responses
+        if evaluation is not None
+        and evaluation.policy.model_graded
+        and contract.logging.prompts_and_responses
         else None
     )
     if not goldens:

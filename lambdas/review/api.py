@@ -318,26 +318,19 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
     what: dict[str, str | int] = {"rating": rating}
     if comment is not None and message.text_stored:
         what["comment"] = comment  # a comment may quote the answer: stored only where text may be
+    audit = audit_record(
+        subject=request_id,
+        event=feedback_event(actor),
+        kind=AuditEvent.FEEDBACK,
+        message=message,
+        actor=actor,
+        what=what,
+        retention_days=policy.audit_retention_days,
+        now=now,
+    )
+    flip = to_pending_update(request_id, use_case=use_case.id, reason=ReviewReason.NEGATIVE_FEEDBACK)
     try:
-        _store(
-            lambda: store.record(
-                audit_record(
-                    subject=request_id,
-                    event=feedback_event(actor),
-                    kind=AuditEvent.FEEDBACK,
-                    message=message,
-                    actor=actor,
-                    what=what,
-                    retention_days=policy.audit_retention_days,
-                    now=now,
-                ),
-                item_update=to_pending_update(
-                    request_id, use_case=use_case.id, reason=ReviewReason.NEGATIVE_FEEDBACK
-                )
-                if to_people
-                else None,
-            )
-        )
+        _store(lambda: store.record(audit, item_update=flip if to_people else None))
     except Conflict as conflict:
         if "audit" in conflict.which:
             raise ApiError(
@@ -346,20 +339,7 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
                 field="requestId",
             ) from None
         to_people = False  # a reviewer picked it up in between: record the feedback alone
-        _store(
-            lambda: store.record(
-                audit_record(
-                    subject=request_id,
-                    event=feedback_event(actor),
-                    kind=AuditEvent.FEEDBACK,
-                    message=message,
-                    actor=actor,
-                    what=what,
-                    retention_days=policy.audit_retention_days,
-                    now=now,
-                )
-            )
-        )
+        _store(lambda: store.record(audit))
     publish(
         metrics,
         use_case=use_case.id,

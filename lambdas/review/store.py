@@ -93,19 +93,20 @@ class ReviewStore:
         """A conditional update; False when its condition does not hold."""
         return self._conditional(self.client.update_item, TableName=self.review_table, **params)
 
-    def pending(
-        self, use_case: str, *, limit: int, start_key: Mapping[str, Any] | None = None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of a use case's pending items, oldest first, and the key of the next page."""
-        arguments: dict[str, Any] = {
+    def _pending_query(self, use_case: str) -> dict[str, Any]:
+        return {
             "TableName": self.review_table,
             "IndexName": ReviewTable.PENDING_INDEX,
             "KeyConditionExpression": "#p = :use_case",
             "ExpressionAttributeNames": {"#p": ReviewTable.PENDING_USE_CASE},
             "ExpressionAttributeValues": {":use_case": {"S": use_case}},
-            "ScanIndexForward": True,
-            "Limit": limit,
         }
+
+    def pending(
+        self, use_case: str, *, limit: int, start_key: Mapping[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a use case's pending items, oldest first, and the key of the next page."""
+        arguments = {**self._pending_query(use_case), "ScanIndexForward": True, "Limit": limit}
         if start_key:
             arguments["ExclusiveStartKey"] = dict(start_key)
         response = self.client.query(**arguments)
@@ -115,14 +116,7 @@ class ReviewStore:
         """How many items of a use case are pending, and when the oldest was created."""
         oldest, _ = self.pending(use_case, limit=1)
         count = 0
-        arguments: dict[str, Any] = {
-            "TableName": self.review_table,
-            "IndexName": ReviewTable.PENDING_INDEX,
-            "KeyConditionExpression": "#p = :use_case",
-            "ExpressionAttributeNames": {"#p": ReviewTable.PENDING_USE_CASE},
-            "ExpressionAttributeValues": {":use_case": {"S": use_case}},
-            "Select": "COUNT",
-        }
+        arguments = {**self._pending_query(use_case), "Select": "COUNT"}
         while True:
             response = self.client.query(**arguments)
             count += int(response.get("Count", 0))
