@@ -44,7 +44,7 @@ def _diff(mutated: Path, original: Path, env: str = "Prod") -> EnvironmentDiff:
 def _runtime_config(assembly: Path, environment: str) -> Path:
     (path,) = [
         p
-        for p in assembly.glob("asset.*/**/runtime_config.json")
+        for p in assembly.glob("asset.*/orchestrator/runtime_config.json")
         if json.loads(p.read_text())["environment"] == environment
     ]
     return path
