@@ -9,6 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from human_review.exercise import DeployedClient, Walk
+    from platform_config.model import PlatformConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,17 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _offline(config: object, environment: str, use_case: str) -> object:
+def _offline(config: PlatformConfig, environment: str, use_case: str) -> Walk:
     from human_review.exercise import OfflineClient, exercise
     from human_review.offline import OfflinePlatform
-    from platform_config.model import PlatformConfig
 
-    assert isinstance(config, PlatformConfig)
     with OfflinePlatform(config, environment) as platform:
         return exercise(OfflineClient(platform), config, platform.contracts[use_case])
 
 
-def _deployed_client(args: argparse.Namespace, environment: str, region: str) -> object | None:
+def _deployed_client(args: argparse.Namespace, environment: str, region: str) -> DeployedClient | None:
     from evaluation.targets import describe_outputs, read_outputs_file, stack_name
     from human_review.exercise import DeployedClient
 
