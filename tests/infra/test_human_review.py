@@ -160,8 +160,9 @@ def test_the_reviewer_role_may_invoke_the_reviewer_routes_and_nothing_else(
     ],
 )
 def test_callers_grant_excludes_the_reviewer_routes(request_route: str, caller: bool, reviewer: bool) -> None:
-    # IAM matches an execute-api ARN's "*" against any characters, "/" included:
-    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-invoke-api.html
+    # IAM matches an execute-api ARN's "*" against any characters, "/" included ("GET/user/*" also admits
+    # "GET/user/1/sensitive"; re:Post answer linked from the policy examples):
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-iam-policy-examples-for-api-execution.html
     assert any(fnmatch.fnmatchcase(request_route, r) for r in CALLER_ROUTES) is caller
     assert any(fnmatch.fnmatchcase(request_route, r) for r in REVIEWER_ROUTES) is reviewer
 
