@@ -18,8 +18,9 @@ The walk (:func:`exercise`), each step checked, the first failure stops it with 
 10. the caller sends feedback on the request: 201; again: 409 ``FEEDBACK_ALREADY_RECORDED``.
 
 Where the environment enables no use case that holds answers, the walk uses a use case whose negative
-feedback sends outputs to people: 1-2 become "ask (200), send a 1-star rating (``sentToReview``)" and 8 is
-skipped (nothing is held).
+feedback sends outputs to people: 1-2 become "ask (200)", then, unless the policy already sent the scored
+output to people (sampled or flagged), "send a 1-star rating (``sentToReview``)"; 8 is skipped (nothing
+is held).
 """
 
 from __future__ import annotations
@@ -185,7 +186,9 @@ def exercise(
     scored = _wait_scored(client, walk, wait_s=wait_s, poll_s=poll_s, clock=clock, sleep=sleep)
     walk.ok(f"4 scoring function scored it: overall score {scored.get('score')}")
 
-    if not walk.held:
+    if not walk.held and scored.get("status") == "pending":
+        walk.ok(f"4b the policy already sent it to people ({', '.join(scored.get('reasons') or [])})")
+    elif not walk.held:
         rating = client.caller(
             "POST",
             FEEDBACK,

@@ -469,9 +469,27 @@ def test_the_exercise_walks_the_whole_path_offline(config: PlatformConfig, platf
     assert [line.split(" ", 1)[0] for line in walk.steps] == [str(i) for i in range(1, 11)]
 
 
-def test_the_exercise_walks_a_non_holding_use_case_through_negative_feedback(
-    config: PlatformConfig, platform: OfflinePlatform
+def _review_policy(**values: Any) -> Any:
+    """A runtime-config mutation: policy-qa's review section with ``values`` (flags off but feedback)."""
+
+    def mutate(document: dict[str, Any]) -> None:
+        _flags_off(document, SAMPLED_UC)
+        document["use_cases"][SAMPLED_UC]["contract"]["review"].update(values)
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("policy", "step"),
+    [
+        ({"mode": "flagged", "sample_rate": 0.0}, "4b caller rated it 1/5: sent to review"),
+        ({"mode": "all", "sample_rate": 0.0}, "4b the policy already sent it to people (all)"),
+    ],
+)
+def test_the_exercise_walks_a_non_holding_use_case_to_a_reviewer(
+    config: PlatformConfig, policy: dict[str, Any], step: str
 ) -> None:
-    walk = exercise(OfflineClient(platform), config, platform.contracts[SAMPLED_UC])
-    assert "4b caller rated it 1/5: sent to review" in walk.steps
-    assert not any(line.startswith("8 ") for line in walk.steps)
+    with OfflinePlatform(config, "dev", mutate=_review_policy(**policy)) as platform:
+        walk = exercise(OfflineClient(platform), config, platform.contracts[SAMPLED_UC])
+    assert step in walk.steps
+    assert [line.split(" ", 1)[0] for line in walk.steps] == ["1", "3", "4", "4b", "5", "6", "7", "9"]
