@@ -58,6 +58,16 @@ def _flags_off(document: dict[str, Any], use_case: str) -> None:
     }
 
 
+def _review_policy(use_case: str = SAMPLED_UC, **values: Any) -> Any:
+    """A runtime-config mutation: the use case's review section with ``values`` (flags off but feedback)."""
+
+    def mutate(document: dict[str, Any]) -> None:
+        _flags_off(document, use_case)
+        document["use_cases"][use_case]["contract"]["review"].update(values)
+
+    return mutate
+
+
 def _items(platform: OfflinePlatform) -> list[dict[str, Any]]:
     dynamodb = platform.session.client("dynamodb")
     return [plain(i) for i in dynamodb.scan(TableName=platform.resources.review_table)["Items"]]
@@ -271,7 +281,9 @@ def test_the_sampled_share_of_answered_requests_lands_within_its_binomial_bound(
 def test_where_text_may_not_be_stored_the_item_holds_references_and_the_scores_only(
     config: PlatformConfig,
 ) -> None:
-    with OfflinePlatform(config, "dev", mutate=lambda d: _flags_off(d, NO_TEXT_UC)) as platform:
+    # not sampled (the rating below sends it to people)
+    unsampled = _review_policy(NO_TEXT_UC, mode="flagged", sample_rate=0.0)
+    with OfflinePlatform(config, "dev", mutate=unsampled) as platform:
         body = request_body(config, NO_TEXT_UC)
         answered = platform.invoke(NO_TEXT_UC, body)
         assert answered.status == 200
@@ -467,16 +479,6 @@ def test_the_backlog_function_publishes_every_use_cases_pending_count_and_oldest
 def test_the_exercise_walks_the_whole_path_offline(config: PlatformConfig, platform: OfflinePlatform) -> None:
     walk = exercise(OfflineClient(platform), config, platform.contracts[HELD_UC])
     assert [line.split(" ", 1)[0] for line in walk.steps] == [str(i) for i in range(1, 11)]
-
-
-def _review_policy(**values: Any) -> Any:
-    """A runtime-config mutation: policy-qa's review section with ``values`` (flags off but feedback)."""
-
-    def mutate(document: dict[str, Any]) -> None:
-        _flags_off(document, SAMPLED_UC)
-        document["use_cases"][SAMPLED_UC]["contract"]["review"].update(values)
-
-    return mutate
 
 
 @pytest.mark.parametrize(
