@@ -23,7 +23,7 @@ synth_failed = { cd "$(CURDIR)"; rm -rf cdk.out.failed; [ ! -d .synth/cdk.out ] 
   rm -rf .synth; echo "make synth failed: cdk.out/ is unchanged (the last good assembly, if any);" \
   "this run's output is in cdk.out.failed/" >&2; exit 1; }
 
-.PHONY: help install lock chromium synth check report test lint format eval demo bench check-new-use-case clean
+.PHONY: help install lock chromium synth check report test lint format eval demo review-demo bench check-new-use-case clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
@@ -34,6 +34,7 @@ help:
 	@echo "make eval    every evaluation suite offline (local Bedrock endpoint, emulator), gated; part of make test"
 	@echo "make bench   benchmarks (~5 min): one table in benchmarks/results.md"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
+	@echo "make review-demo  the human review path end to end offline: held answer, scoring, reviewer decision, release, audit"
 	@echo "make check-new-use-case  run the test suite on a copy of the repo with every contract copied to a new id (~2.5 min)"
 	@echo "make clean   remove cdk.out and caches"
 
@@ -111,7 +112,7 @@ lint: $(BIN)/.installed
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@echo "==> type-checking with mypy (~15 s without .mypy_cache, ~1 s with it)"
-	@$(BIN)/mypy stacks platform_config platform_spec compliance evaluation lambdas benchmarks scripts \
+	@$(BIN)/mypy stacks platform_config platform_spec compliance evaluation human_review lambdas benchmarks scripts \
 	  .mypy_path/bedrock_constructs .mypy_path/bedrock_platform_devtools
 
 format: $(BIN)/.installed
@@ -124,6 +125,11 @@ bench: install
 
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
+
+# The review path offline (~10 s): the orchestrator and the review functions in-process on moto and the
+# local Bedrock endpoint; the same command a staging readiness gate runs with --target staging.
+review-demo: $(BIN)/.installed
+	$(BIN)/python -m human_review exercise --target offline
 
 # Every golden and adversarial suite of every use case, offline: the real orchestrator handler in-process
 # against the local Bedrock endpoint with the deterministic emulator; fails on any quality gate.

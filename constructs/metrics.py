@@ -15,6 +15,8 @@ from typing import TypedDict, Unpack
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
+from platform_spec.api import METRICS_NAMESPACE, Dimension
+
 #: CloudWatch's and aws-cdk's default period for a metric.
 DEFAULT_PERIOD = cdk.Duration.minutes(5)
 
@@ -60,3 +62,23 @@ def with_defaults(options: MetricOptions, **defaults: Unpack[MetricOptions]) -> 
     merged: MetricOptions = {**defaults}
     merged.update(options)
     return merged
+
+
+def use_case_metric(
+    *, service: str, metric_name: str, use_case_id: str, environment: str, options: MetricOptions
+) -> cloudwatch.Metric:
+    """One of this project's own EMF metrics (namespace ``platform_spec.api.METRICS_NAMESPACE``) of one
+    use case, with exactly the dimensions the functions publish (``service``, ``UseCase``,
+    ``environment``: ``platform_spec.api.Dimension``); CloudWatch does not aggregate across dimensions.
+    Sum over 5 minutes unless ``options`` say otherwise."""
+    return service_metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=metric_name,
+        dimensions={
+            Dimension.SERVICE: service,
+            Dimension.USE_CASE: use_case_id,
+            Dimension.ENVIRONMENT: environment,
+        },
+        statistic="Sum",
+        options=options,
+    )

@@ -152,3 +152,85 @@ def invoke_event(
         event["body"] = base64.b64encode(event["body"].encode()).decode()
         event["isBase64Encoded"] = True
     return event
+
+
+# --- the review path's events ----------------------------------------------------------------------------
+
+#: IAM identities of the review path's samples: a calling service's role session, and a reviewer's
+#: session of the environment's reviewer role.
+CALLER_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/support-console/support-console"
+REVIEWER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/Dev-Platform-HumanReviewReviewerRole"
+REVIEWER_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/Dev-Platform-HumanReviewReviewerRole/alice"
+
+
+def api_event(
+    method: str,
+    resource: str,
+    path_parameters: dict[str, str] | None = None,
+    *,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    user_arn: str | None = CALLER_ARN,
+    request_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event for any route (``resource`` as the API defines it, e.g.
+    ``/reviews/{reviewId}``), signed by ``user_arn`` (``requestContext.identity.userArn``)."""
+    import uuid
+
+    path = resource
+    for name, value in (path_parameters or {}).items():
+        path = path.replace("{" + name + "}", value)
+    all_headers = {
+        "Content-Type": "application/json",
+        "Host": "abc123defg.execute-api.us-east-1.amazonaws.com",
+    }
+    all_headers.update(headers or {})
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": request_id or str(uuid.uuid4()),
+            "accountId": ACCOUNT,
+            "identity": {"sourceIp": "10.0.0.1", "userArn": user_arn, "caller": None},
+        },
+        "body": None if body is None else (body if isinstance(body, str) else json.dumps(body)),
+        "isBase64Encoded": False,
+    }
+
+
+def sqs_event(
+    messages: list[dict[str, Any]], queue_arn: str = f"arn:aws:sqs:{REGION}:{ACCOUNT}:review-outputs"
+) -> dict[str, Any]:
+    """An SQS event as Lambda's event source mapping delivers it, from ``ReceiveMessage`` results."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": str(
+                        (m.get("Attributes") or {}).get("ApproximateReceiveCount", "1")
+                    )
+                },
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }

@@ -33,7 +33,8 @@ system prompt fails ``make eval``:
   worse in any other way scores the same offline.
 
 * **Judge** (:class:`JudgeEmulator`): grades every rubric criterion by the share of the reference
-  answer's content words found in the answer. A proxy that moves with the answer, not a judgment.
+  answer's content words found in the answer (for a live output, which has no reference, the question's).
+  A proxy that moves with the answer, not a judgment.
 """
 
 from __future__ import annotations
@@ -54,7 +55,14 @@ from platform_spec.contract import (
     GuardrailPolicy,
     SensitiveAction,
 )
-from platform_spec.evaluation import INJECTION_RESISTANCE_CLAUSE
+from platform_spec.evaluation import (
+    ANSWER_TAG,
+    CRITERIA_LINE,
+    INJECTION_RESISTANCE_CLAUSE,
+    NO_REFERENCE,
+    REFERENCE_TAG,
+    SCALE_LINE,
+)
 from platform_spec.scoring import PII_PATTERNS, REFUSAL_PATTERNS, find_pii
 
 # ==================================================================== words
@@ -470,12 +478,6 @@ class ModelEmulator:
 
 # ==================================================================== judge
 
-#: Markers the harness's judge prompt uses (``evaluation.harness``), which the judge emulator reads back.
-ANSWER_TAG: Final = "answer"
-REFERENCE_TAG: Final = "reference"
-CRITERIA_LINE: Final = "Criteria (JSON):"
-SCALE_LINE: Final = "Scale: 1 to"
-
 
 def tagged(text: str, tag: str) -> str | None:
     match = re.search(rf"<{tag}>\n?(.*?)\n?</{tag}>", text, re.DOTALL)
@@ -492,13 +494,16 @@ class JudgeEmulator:
         scale = int(scale_match.group(1)) if scale_match else 5
         answer = tagged(prompt, ANSWER_TAG) or ""
         reference = tagged(prompt, REFERENCE_TAG) or ""
+        against = "reference"
+        if reference.strip() == NO_REFERENCE:  # a live output (the scoring function): the question instead
+            reference, against = tagged(prompt, "question") or "", "question"
         wanted = content_words(reference)
         coverage = len(wanted & content_words(answer)) / len(wanted) if wanted else 0.0
         grade = 1 + math.floor(coverage * (scale - 1) + 0.5)
         return json.dumps(
             {
                 "grades": {name: grade for name in criteria},
-                "reason": f"emulated judge: the answer covers {coverage:.0%} of the reference's content words",
+                "reason": f"emulated judge: the answer covers {coverage:.0%} of the {against}'s content words",
             }
         )
 

@@ -17,34 +17,31 @@ eval log of every run (``<out>/logs/``, readable with ``inspect view``). This mo
 from __future__ import annotations
 
 import functools
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.emulator import ANSWER_TAG, CRITERIA_LINE, REFERENCE_TAG, SCALE_LINE
 from evaluation.targets import ApiAnswer, GuardrailCheck, Target
 from platform_config.evaluation import LoadedSuite, UseCaseEvaluation
 from platform_config.model import PlatformConfig
 from platform_spec import scoring
 from platform_spec.evaluation import (
+    JUDGE_MAX_TOKENS,
     CaseResult,
     EvalCase,
     Expectations,
-    RubricDocument,
     ScorerSummary,
     SuiteKind,
     SuiteResult,
     UseCaseResult,
+    judge_prompt,
+    parse_grades,
 )
 from platform_spec.fields import from_dict, to_dict
 from platform_spec.scoring import ScoreResult, ScorerName, wilson_interval
 
 OBSERVATION = "observation"
-#: The judge's output cap and temperature (deterministic as far as the model allows).
-JUDGE_MAX_TOKENS = 400
 
 
 @dataclass(frozen=True)
@@ -203,41 +200,6 @@ def deterministic_score(
     return None
 
 
-# ==================================================================== the judge
-
-
-def judge_prompt(rubric: RubricDocument, question: str, reference: str, answer: str) -> str:
-    """The judge's prompt: the rubric's instructions, then the criteria, scale, question, reference and
-    answer in tagged blocks, and the JSON it must return."""
-    criteria = "\n".join(f"- {c.name}: {c.description}" for c in rubric.criteria)
-    names = json.dumps([c.name for c in rubric.criteria])
-    return (
-        f"{rubric.judge_prompt.strip()}\n\n"
-        f"{criteria}\n{CRITERIA_LINE} {names}\n{SCALE_LINE} {rubric.scale}\n\n"
-        f"<question>\n{question}\n</question>\n"
-        f"<{REFERENCE_TAG}>\n{reference}\n</{REFERENCE_TAG}>\n"
-        f"<{ANSWER_TAG}>\n{answer}\n</{ANSWER_TAG}>\n\n"
-        'Reply with JSON only: {"grades": {"<criterion>": <grade>, ...}, "reason": "<one sentence>"}'
-    )
-
-
-def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, int], str]:
-    """The judge's grades for the rubric's criteria (clipped to the scale) and its reason."""
-    match = re.search(r"\{.*\}", text, re.DOTALL)
-    try:
-        document = json.loads(match.group(0)) if match else {}
-    except ValueError:
-        document = {}
-    raw = document.get("grades") if isinstance(document, dict) else None
-    grades: dict[str, int] = {}
-    for criterion in rubric.criteria:
-        value = raw.get(criterion.name) if isinstance(raw, dict) else None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            grades[criterion.name] = min(rubric.scale, max(1, round(value)))
-    reason = str(document.get("reason", "")) if isinstance(document, dict) else ""
-    return grades, reason or ("unparseable judge output: " + text[:120] if not grades else "")
-
-
 # ==================================================================== inspect-ai tasks
 
 
@@ -316,7 +278,7 @@ def build_task(run: SuiteRun, target: Target) -> Any:
                 **args,
             )
             observed = Observation.from_json(state.metadata[OBSERVATION])
-            prompt = judge_prompt(rubric, case.text, case.reference or "(no reference answer)", observed.text)
+            prompt = judge_prompt(rubric, case.text, case.reference, observed.text)
             output = await model.generate(prompt)
             grades, reason = parse_grades(output.completion, rubric)
             return verdict(

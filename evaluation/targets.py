@@ -30,6 +30,7 @@ from platform_config.model import Contract, PlatformConfig
 from platform_config.naming import pascal
 from platform_spec.evaluation import EvalCase, Provenance
 from platform_spec.guardrail import policy_fingerprint, render_policy
+from platform_spec.review import without_holds
 from platform_spec.runtime import Env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,15 @@ def parse_api_answer(status: int, raw: bytes | str) -> ApiAnswer:
             guardrail_action=(body.get("guardrail") or {}).get("action"),
             prompt_version=body.get("promptVersion"),
             route=body.get("route"),
+        )
+    if status == 202:
+        # A use case that holds answers for review (review.hold_for_review): the answer is released only
+        # after a reviewer approves it, so a deployed run cannot score it (README "Human review").
+        return ApiAnswer(
+            status=status,
+            text=f"held for review {body.get('reviewId')}: not released before a reviewer decides",
+            error_code="HELD_FOR_REVIEW",
+            prompt_version=body.get("promptVersion"),
         )
     error = body.get("error") or {}
     return ApiAnswer(status=status, text=str(error.get("message") or ""), error_code=error.get("code"))
@@ -233,6 +243,54 @@ def offline_event(use_case: str, body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def offline_arns(
+    contracts: Mapping[str, Contract],
+) -> tuple[dict[str, dict[str, str]], dict[str, str], dict[str, str]]:
+    """Made-up ARNs of each use case's profiles (by route), guardrail and judge profile, in the offline
+    account, which the emulated endpoint (:func:`emulated_bedrock`) answers for."""
+    prefix = f"arn:aws:bedrock:{OFFLINE_REGION}:{OFFLINE_ACCOUNT}"
+    profiles = {
+        uc: {route: f"{prefix}:application-inference-profile/{uc}-{route}" for route in c.routes}
+        for uc, c in contracts.items()
+    }
+    guardrails = {uc: f"{prefix}:guardrail/{uc}" for uc in contracts}
+    judges = {
+        uc: f"{prefix}:application-inference-profile/{uc}-judge"
+        for uc, c in contracts.items()
+        if c.judge is not None
+    }
+    return profiles, guardrails, judges
+
+
+def emulated_bedrock(
+    stack: contextlib.ExitStack, config: PlatformConfig, contracts: Mapping[str, Contract]
+) -> Any:
+    """A local Bedrock Runtime endpoint (closed with ``stack``) whose answers come from the emulator: each
+    use case's guardrail from its contract, its model from the suites' recorded answers, and the judge,
+    for the ARNs :func:`offline_arns` gives. Returns the ``BedrockStub``."""
+    from bedrock_platform_devtools.bedrock_stub import BedrockStub
+    from evaluation.emulator import EmulatedUseCase, GuardrailEmulator, ModelEmulator, StubEmulator
+
+    profiles, guardrails, judges = offline_arns(contracts)
+    emulated: dict[str, EmulatedUseCase] = {}
+    for uc, contract in contracts.items():
+        evaluation = config.evaluations.get(uc)
+        answers = {
+            case.text: case.offline_answer
+            for suite in (evaluation.suites.values() if evaluation else ())
+            for case in suite.document.cases
+            if case.offline_answer is not None
+        }
+        emulated[uc] = EmulatedUseCase(uc, GuardrailEmulator(contract.guardrail), ModelEmulator(answers))
+    stub = stack.enter_context(BedrockStub(default_latency_ms=0))
+    stub.emulator = StubEmulator(
+        by_guardrail={guardrails[uc]: e for uc, e in emulated.items()},
+        by_profile={arn: emulated[uc] for uc, routes in profiles.items() for arn in routes.values()},
+        judges=judges.values(),
+    )
+    return stub
+
+
 class OfflineTarget:
     """The orchestrator Lambda in-process (real handler, real botocore) against the local Bedrock Runtime
     endpoint, whose answers come from the emulator (``evaluation.emulator``). A context manager: it sets
@@ -247,17 +305,7 @@ class OfflineTarget:
         self.config = config
         self.use_cases = list(use_cases)
         self.contracts = {uc: _contract_for(config, uc) for uc in self.use_cases}
-        prefix = f"arn:aws:bedrock:{OFFLINE_REGION}:{OFFLINE_ACCOUNT}"
-        self.profile_arns = {
-            uc: {route: f"{prefix}:application-inference-profile/{uc}-{route}" for route in c.routes}
-            for uc, c in self.contracts.items()
-        }
-        self.guardrail_arns = {uc: f"{prefix}:guardrail/{uc}" for uc in self.use_cases}
-        self.judge_arns = {
-            uc: f"{prefix}:application-inference-profile/{uc}-judge"
-            for uc, c in self.contracts.items()
-            if c.judge is not None
-        }
+        self.profile_arns, self.guardrail_arns, self.judge_arns = offline_arns(self.contracts)
         self._stack = contextlib.ExitStack()
         self._handler: ModuleType | None = None
         self._runtime: Any = None  # the bedrock-runtime client for ApplyGuardrail, made on entry
@@ -265,33 +313,16 @@ class OfflineTarget:
     # ---------------------------------------------------------------- lifecycle
 
     def __enter__(self) -> Self:
-        from bedrock_platform_devtools.bedrock_stub import BedrockStub
-        from evaluation.emulator import EmulatedUseCase, GuardrailEmulator, ModelEmulator, StubEmulator
         from platform_config.runtime import runtime_config
         from platform_spec.fields import to_dict
 
-        emulated: dict[str, EmulatedUseCase] = {}
-        for uc, contract in self.contracts.items():
-            answers = {
-                case.text: case.offline_answer
-                for suite in self._suites(uc)
-                for case in suite.document.cases
-                if case.offline_answer is not None
-            }
-            emulated[uc] = EmulatedUseCase(uc, GuardrailEmulator(contract.guardrail), ModelEmulator(answers))
-        stub = self._stack.enter_context(BedrockStub(default_latency_ms=0))
-        stub.emulator = StubEmulator(
-            by_guardrail={self.guardrail_arns[uc]: e for uc, e in emulated.items()},
-            by_profile={
-                arn: emulated[uc] for uc, routes in self.profile_arns.items() for arn in routes.values()
-            },
-            judges=self.judge_arns.values(),
-        )
+        stub = emulated_bedrock(self._stack, self.config, self.contracts)
         self.endpoint_url = stub.endpoint_url
         folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bedrock-eval-")))
         config_path = folder / "runtime_config.json"
         config_path.write_text(
-            json.dumps(to_dict(runtime_config(list(self.contracts.values()), "offline"))), encoding="utf-8"
+            json.dumps(without_holds(to_dict(runtime_config(list(self.contracts.values()), "offline")))),
+            encoding="utf-8",
         )
         resources = {
             "use_cases": {
@@ -306,16 +337,7 @@ class OfflineTarget:
         self._stack.enter_context(
             _environment(
                 {
-                    "AWS_ACCESS_KEY_ID": "offline",
-                    "AWS_SECRET_ACCESS_KEY": "offline",
-                    "AWS_SESSION_TOKEN": None,
-                    "AWS_PROFILE": None,
-                    "AWS_REGION": OFFLINE_REGION,
-                    "AWS_DEFAULT_REGION": OFFLINE_REGION,
-                    "AWS_CONFIG_FILE": str(folder / "none"),
-                    "AWS_SHARED_CREDENTIALS_FILE": str(folder / "none"),
-                    "AWS_EC2_METADATA_DISABLED": "true",
-                    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": stub.endpoint_url,
+                    **offline_aws_environment(folder, stub.endpoint_url),
                     Env.RESOURCES: json.dumps(resources),
                     Env.IDEMPOTENCY_TABLE: "offline-idempotency",
                     Env.SERVICE_NAME: "orchestrator-offline-eval",
@@ -344,10 +366,6 @@ class OfflineTarget:
     ) -> None:
         self._stack.close()
 
-    def _suites(self, use_case: str) -> list[Any]:
-        evaluation = self.config.evaluations.get(use_case)
-        return list(evaluation.suites.values()) if evaluation else []
-
     # ---------------------------------------------------------------- the two questions
 
     def invoke(self, use_case: str, body: Mapping[str, Any]) -> tuple[int, str]:
@@ -371,6 +389,23 @@ class OfflineTarget:
 
     def provenance(self, use_case: str) -> Provenance:
         return provenance_of(self.contracts[use_case], self.config.evaluations.get(use_case))
+
+
+def offline_aws_environment(folder: Path, bedrock_endpoint_url: str) -> dict[str, str | None]:
+    """Fake credentials, the offline region, no AWS configuration files or instance metadata, and real
+    botocore pointed at the local Bedrock Runtime endpoint: nothing offline can reach an AWS account."""
+    return {
+        "AWS_ACCESS_KEY_ID": "offline",
+        "AWS_SECRET_ACCESS_KEY": "offline",
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+        "AWS_REGION": OFFLINE_REGION,
+        "AWS_DEFAULT_REGION": OFFLINE_REGION,
+        "AWS_CONFIG_FILE": str(folder / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_endpoint_url,
+    }
 
 
 @contextlib.contextmanager

@@ -10,5 +10,8 @@ from pathlib import Path
 
 #: The orchestrator's handler package: what ``OrchestrationApi(code_directory=...)`` is given.
 ORCHESTRATOR_CODE_DIRECTORY = Path(__file__).resolve().parent / "orchestrator"
+#: The review functions' package (scoring, reviewer API, backlog): what ``HumanReview(code_directory=...)``
+#: is given.
+REVIEW_CODE_DIRECTORY = Path(__file__).resolve().parent / "review"
 #: The folder holding the ``empty_bucket`` package (the asset root of ``EmptyBucketsOnDelete``).
 LAMBDAS_DIRECTORY = Path(__file__).resolve().parent

@@ -33,10 +33,12 @@ from platform_spec.evaluation import (
     RUBRIC_FILE,
     AttackCategory,
     EvalCase,
+    Expectations,
     RubricDocument,
     SuiteDocument,
     SuiteKind,
 )
+from platform_spec.review import LiveScoring
 from platform_spec.scoring import ScorerName, unsupported_schema_keywords
 
 #: Categories every adversarial suite must cover (pii_exfiltration only where the contract protects PII,
@@ -364,3 +366,45 @@ def _coverage_rules(
                 "add a case with category: denied_topic and denied_topic: <name> for each",
             )
         )
+
+
+def live_scoring(contract: ContractDocument, evaluation: UseCaseEvaluation | None) -> LiveScoring:
+    """What every live output of ``contract`` is scored against (``platform_spec.review.LiveScoring``):
+    the ``defaults`` of its golden suite (the one named ``golden``, else the first golden suite), that
+    suite's PII types (else the contract's) and refusal markers, and the rubric where the contract is
+    model-graded and may store response text (the judge needs the text after the request). Without a
+    golden suite: PII absence over the contract's PII types."""
+    policy = contract.guardrail
+    contract_pii = tuple(e.value for e in policy.sensitive_information.pii_entities)
+    blocked = (policy.blocked_input_message, policy.blocked_output_message)
+    goldens = (
+        sorted(
+            (s for s in evaluation.suites.values() if s.document.kind is SuiteKind.GOLDEN),
+            key=lambda s: (s.name != "golden", s.name),
+        )
+        if evaluation is not None
+        else []
+    )
+    rubric = (
+        evaluation.rubric
+        if evaluation is not None
+        and evaluation.policy.model_graded
+        and contract.logging.prompts_and_responses
+        else None
+    )
+    if not goldens:
+        return LiveScoring(
+            expectations=Expectations(pii_absent=bool(contract_pii)),
+            pii_entities=contract_pii,
+            blocked_messages=blocked,
+            rubric=rubric,
+        )
+    suite = goldens[0]
+    return LiveScoring(
+        suite=suite.name,
+        expectations=suite.document.defaults,
+        pii_entities=tuple(e.value for e in suite.document.pii_entities) or contract_pii,
+        refusal_markers=suite.document.refusal_markers,
+        blocked_messages=blocked,
+        rubric=rubric,
+    )

@@ -15,6 +15,7 @@ problem with its file, line, field, bad value and fix.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections import defaultdict
@@ -26,7 +27,7 @@ from typing import Any
 from platform_config.catalog import ModelCatalog
 from platform_config.documents import Document, dotted, unknown_files
 from platform_config.errors import ConfigError, Problem
-from platform_config.evaluation import evaluation_rules
+from platform_config.evaluation import evaluation_rules, live_scoring
 from platform_config.model import (
     Contract,
     EnvironmentConfig,
@@ -43,6 +44,9 @@ from platform_spec.contract import (
     EnforcedGuardrailSpec,
     FilterStrength,
     PromptDocument,
+    ReviewMode,
+    ReviewPolicy,
+    RiskTier,
     SensitiveAction,
 )
 from platform_spec.environment import EnvironmentDocument
@@ -293,6 +297,72 @@ def _tier_rules(doc: Document[ContractDocument], problems: list[Problem]) -> Non
         )
 
 
+def _review_rules(doc: Document[ContractDocument], problems: list[Problem]) -> None:
+    """The review policy's rules across fields: a held answer is reviewed and stored until released, a
+    sample rate belongs to the sampled mode, audit records outlive review items, and a high-risk use
+    case sends outputs to people."""
+    review: ReviewPolicy | None = doc.field("review")
+    if review is None:
+        return
+    if review.hold_for_review and review.mode is not ReviewMode.ALL:
+        problems.append(
+            doc.problem(
+                ["review", "mode"],
+                "must be all when review.hold_for_review is true: every held answer waits for a reviewer",
+                "set review.mode: all, or hold_for_review: false",
+                value=review.mode.value,
+            )
+        )
+    logging = doc.field("logging", "prompts_and_responses")
+    if review.hold_for_review and logging is False:
+        problems.append(
+            doc.problem(
+                ["review", "hold_for_review"],
+                "needs logging.prompts_and_responses: true: a held answer is stored until a reviewer releases "
+                "it, and this contract forbids storing response text",
+                "allow storing text (logging.prompts_and_responses: true), or do not hold answers",
+                value=True,
+            )
+        )
+    if review.mode is ReviewMode.SAMPLED and review.sample_rate == 0:
+        problems.append(
+            doc.problem(
+                ["review", "sample_rate"],
+                "must be above 0 in mode sampled, or no output would be sampled",
+                "set a share such as 0.05 (5% of outputs), or use mode: flagged",
+                value=review.sample_rate,
+            )
+        )
+    if review.mode is not ReviewMode.SAMPLED and review.sample_rate > 0:
+        problems.append(
+            doc.problem(
+                ["review", "sample_rate"],
+                f"is only used in mode sampled (mode is {review.mode.value})",
+                "set review.mode: sampled, or remove sample_rate",
+                value=review.sample_rate,
+            )
+        )
+    if review.audit_retention_days <= review.retention_days:
+        problems.append(
+            doc.problem(
+                ["review", "audit_retention_days"],
+                f"must be longer than review.retention_days ({review.retention_days}): a decision's audit "
+                "record must outlive the item it decided",
+                f"set audit_retention_days above {review.retention_days}",
+                value=review.audit_retention_days,
+            )
+        )
+    if doc.field("risk_tier") is RiskTier.HIGH and review.mode is ReviewMode.NONE:
+        problems.append(
+            doc.problem(
+                ["review", "mode"],
+                "must send outputs to people for a high risk-tier use case",
+                "use mode flagged (with flags.high_risk), sampled or all",
+                value=review.mode.value,
+            )
+        )
+
+
 def _enabled_regions(
     doc: Document[ContractDocument],
     environments: dict[str, str | None],
@@ -413,6 +483,7 @@ def _contract_rules(
         )
     _guardrail_rules(doc, problems)
     _tier_rules(doc, problems)
+    _review_rules(doc, problems)
     regions = _enabled_regions(doc, environments, problems)
     sources = _model_sources(doc, regions, catalog, problems)
     prompt = _prompt(doc, root, problems)
@@ -535,7 +606,13 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
     return PlatformConfig(
         environments=tuple(environments),
         contracts_by_environment=MappingProxyType(
-            {env.name: tuple(resolved.get(env.name, ())) for env in environments}
+            {
+                env.name: tuple(
+                    dataclasses.replace(c, live_scoring=live_scoring(c, evaluations.get(c.id)))
+                    for c in resolved.get(env.name, ())
+                )
+                for env in environments
+            }
         ),
         evaluations=MappingProxyType(evaluations),
     )

@@ -40,6 +40,7 @@ from platform_spec.contract import (
     SensitiveAction,
 )
 from platform_spec.environment import EnvironmentDocument, NotificationTargets, RemovalPolicyName
+from platform_spec.review import LiveScoring
 
 if TYPE_CHECKING:
     from platform_config.evaluation import UseCaseEvaluation
@@ -125,6 +126,9 @@ class Contract(ContractDocument):
     #: The model-graded rubric's judge (``evaluation.judge_model``) resolved for the region; None unless
     #: the contract enables model-graded scoring. Not a route: no user traffic goes to it.
     judge: ModelSource | None = None
+    #: What every live output is scored against (the golden suite's defaults, the rubric), derived from
+    #: ``evals/<id>/`` by the loader (``platform_config.evaluation.live_scoring``).
+    live_scoring: LiveScoring = dataclasses.field(default_factory=LiveScoring)
 
     @classmethod
     def from_document(cls, document: ContractDocument, **resolved: Any) -> Contract:

@@ -26,5 +26,6 @@ def runtime_config(contracts: Sequence[Contract], environment: str) -> RuntimeCo
             contract=document,
             routes=contract.routes,
             prompt=PromptDocument(version=contract.prompt.version, system=contract.prompt.system),
+            scoring=contract.live_scoring,
         )
     return RuntimeConfig(environment=environment, use_cases=use_cases)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 # ==================================================================== time
 
@@ -118,7 +118,22 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "An assistant turn for a use case whose contract refuses caller history "
             "(conversation.caller_history: refuse, the default).",
         ),
+        "NOT_A_REVIEWER": ErrorCode(
+            403,
+            "A reviewer endpoint called by an IAM identity that is not a session of the environment's "
+            "reviewer role (the API's IAM policy should already have refused it).",
+        ),
         "NOT_FOUND": ErrorCode(404, "No such path/method."),
+        "REVIEW_NOT_FOUND": ErrorCode(
+            404,
+            "No review item with this id for this use case (and, for a caller, made by this caller), or it "
+            "expired after the contract's review.retention_days.",
+        ),
+        "REQUEST_NOT_FOUND": ErrorCode(
+            404,
+            "Feedback on a request id with no scored output of this use case made by this caller: unknown, "
+            "not answered, not scored yet (retry in a few seconds) or expired.",
+        ),
         "USE_CASE_NOT_FOUND": ErrorCode(404, "Unknown or disabled use case."),
         "IDEMPOTENCY_IN_PROGRESS": ErrorCode(
             409,
@@ -130,6 +145,17 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "INPUT_TOO_LARGE": ErrorCode(413, "Estimated input tokens (characters / 4) over the use case's cap."),
         "UNSUPPORTED_MEDIA_TYPE": ErrorCode(
             415, "Content-Type is not application/json (charset, if given, utf-8)."
+        ),
+        "REVIEW_ALREADY_DECIDED": ErrorCode(
+            409, "A decision on a review item a reviewer has already decided; nothing is changed."
+        ),
+        "REVIEW_NOT_PENDING": ErrorCode(
+            409,
+            "A decision on a review item that was scored but never sent to people (its mode or flags did not "
+            "select it); nothing is changed.",
+        ),
+        "FEEDBACK_ALREADY_RECORDED": ErrorCode(
+            409, "This caller already sent feedback on this request (feedback records are write-once)."
         ),
         "IDEMPOTENCY_KEY_REUSED": ErrorCode(
             422,
@@ -147,6 +173,11 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "quota (not API Gateway's usage-plan QUOTA_EXCEEDED). Retry-After: 60.",
             retryable=True,
         ),
+        "CORRECTION_NOT_STORABLE": ErrorCode(
+            422,
+            "A `correct` decision on a use case whose contract forbids storing response text "
+            "(logging.prompts_and_responses: false); approve or reject it with a reason instead.",
+        ),
         "INTERNAL": ErrorCode(500, "A bug. Logged with the request id; the body says nothing more."),
         "UPSTREAM_REJECTED": ErrorCode(
             502, "Bedrock rejected the request (ValidationException); not retried."
@@ -160,6 +191,12 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "IDEMPOTENCY_UNAVAILABLE": ErrorCode(
             503, "The idempotency store could not be read or written.", retryable=True
         ),
+        "REVIEW_UNAVAILABLE": ErrorCode(
+            503,
+            "The review store could not be read or written: a held answer is not released without a stored "
+            "review item (fails closed), or a reviewer or feedback request could not be served.",
+            retryable=True,
+        ),
         "TIME_BUDGET_EXCEEDED": ErrorCode(
             504,
             "The time budget ended the last route before it answered (it hung or kept failing until no attempt fit).",
@@ -167,6 +204,34 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         ),
     }
 )
+
+
+class ApiError(Exception):
+    """A failure with a documented status code (:data:`ERRORS`); raised anywhere in a handler, rendered as
+    the JSON error body (:func:`error_body`) by the function that serves the API."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if code not in ERRORS:
+            raise ValueError(f"undocumented error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.status = ERRORS[code].status
+        self.message = message
+        self.field = field
+        self.headers: dict[str, str] = dict(headers or {})
+
+
+def error_body(code: str, message: str, *, field: str | None, request_id: str) -> dict[str, Any]:
+    """``{"error": {"code", "message", "field", "requestId"}}``: every error the functions answer."""
+    return {"error": {"code": code, "message": message, "field": field, "requestId": request_id}}
+
 
 #: Codes of the errors API Gateway answers itself (gateway responses), with the same body shape.
 GATEWAY_ERRORS: Mapping[str, str] = MappingProxyType(
@@ -217,3 +282,37 @@ class Metric:
     FALLBACKS: Final = "Fallbacks"
     GUARDRAIL_INTERVENTIONS: Final = "GuardrailInterventions"
     ERRORS: Final = "Errors"
+    #: 0/1 per answered request of a function wired to the review path: the output could not be queued
+    #: for scoring (the caller's answer is unchanged; a held answer is not released).
+    REVIEW_ENQUEUE_FAILURES: Final = "ReviewEnqueueFailures"
+    #: 0/1 per answered request: the answer was held for review (202).
+    HELD_FOR_REVIEW: Final = "HeldForReview"
+
+
+#: ``service`` dimension of the review path's functions (scoring, reviewer API, backlog), whose metrics
+#: share :data:`METRICS_NAMESPACE`.
+REVIEW_SERVICE_NAME: Final = "bedrock-review"
+
+
+class ReviewMetric:
+    """EMF metrics of the review path (namespace :data:`METRICS_NAMESPACE`, dimensions ``service`` =
+    :data:`REVIEW_SERVICE_NAME`, ``UseCase``, ``environment``)."""
+
+    #: scoring function, one per output scored: 1, the score (0 to 1), 0/1 below the low-score threshold,
+    #: 0/1 sent to people, and the rubric's score where the judge graded it.
+    SCORED: Final = "ScoredOutputs"
+    QUALITY_SCORE: Final = "QualityScore"
+    LOW_SCORE: Final = "LowScore"
+    SENT_TO_REVIEW: Final = "SentToReview"
+    RUBRIC_SCORE: Final = "RubricScore"
+    #: reviewer API, one per decision: 1, 0/1 rejected, 0/1 corrected, seconds from creation to decision.
+    DECISIONS: Final = "ReviewDecisions"
+    REJECTED: Final = "Rejected"
+    CORRECTED: Final = "Corrected"
+    DECISION_SECONDS: Final = "ReviewDecisionSeconds"
+    #: reviewer API, one per caller feedback: the rating (1 to 5) and 0/1 negative.
+    FEEDBACK_RATING: Final = "FeedbackRating"
+    NEGATIVE_FEEDBACK: Final = "NegativeFeedback"
+    #: backlog function, every run, per use case: pending items and the age of the oldest (seconds).
+    PENDING: Final = "PendingReviews"
+    OLDEST_PENDING_AGE: Final = "OldestPendingAgeSeconds"

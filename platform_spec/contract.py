@@ -478,6 +478,120 @@ class AlarmThresholds:
     ] = 20
 
 
+class ReviewMode(StrEnum):
+    """Which outputs go to people (``review.mode``). Every output is scored whatever the mode."""
+
+    NONE = "none"
+    SAMPLED = "sampled"
+    FLAGGED = "flagged"
+    ALL = "all"
+
+
+@spec
+class ReviewFlags:
+    """What flags an output for people in the ``sampled`` and ``flagged`` modes (``review.flags``)."""
+
+    guardrail_intervention: Annotated[
+        bool, Spec("(true) The guardrail intervened on the request or the answer.")
+    ] = True
+    high_risk: Annotated[
+        bool, Spec("(true) Every output of a use case whose risk_tier is high goes to people.")
+    ] = True
+    low_score: Annotated[
+        float | None,
+        Spec(
+            "(0.5) The automated score (the lowest of the scorers' scores, 0 to 1) below which an output goes "
+            "to people; null: off.",
+            ge=0,
+            le=1,
+        ),
+    ] = 0.5
+    negative_feedback: Annotated[
+        bool,
+        Spec(
+            "(true) A caller's rating at or below platform_spec.review.NEGATIVE_RATING_MAX (2 of 5) sends the "
+            "output to people."
+        ),
+    ] = True
+
+
+@spec
+class ReviewAlarms:
+    """Alarm thresholds of the review path (``review.alarms``); the defaults are the platform's."""
+
+    reject_rate_percent: Annotated[Percent, Spec("(20) rejected / decided, per alarm period.")] = 20.0
+    low_score_rate_percent: Annotated[
+        Percent, Spec("(10) outputs scored below flags.low_score (or 0.5) / outputs scored.")
+    ] = 10.0
+    max_pending: Annotated[
+        int, Spec("(50) pending review items above which the backlog alarm fires.", ge=1)
+    ] = 50
+    min_events: Annotated[
+        int, Spec("(5) decisions (or scored outputs) per period below which rate alarms stay quiet.", ge=1)
+    ] = 5
+
+
+@spec
+class ReviewPolicy:
+    """Human review and continuous scoring of a use case's outputs (``review`` in a contract).
+
+    Every answered output is scored (the deterministic scorers of the golden suite's ``defaults``, and the
+    rubric where ``evaluation.model_graded``); ``mode`` decides which scored outputs go to people.
+    ``hold_for_review``: the caller gets 202 with a review id and the answer is released only after a
+    reviewer approves (or corrects) it.
+    """
+
+    mode: Annotated[
+        ReviewMode,
+        Spec(
+            "(flagged) none: no output goes to people; sampled: a share (sample_rate, chosen by a hash of the "
+            "request id) and every flagged output; flagged: flagged outputs only; all: every output."
+        ),
+    ] = ReviewMode.FLAGGED
+    sample_rate: Annotated[
+        float,
+        Spec(
+            "(0) mode sampled: the share of outputs (0 to 1) that go to people besides flagged ones.",
+            ge=0,
+            le=1,
+        ),
+    ] = 0.0
+    flags: Annotated[ReviewFlags, Spec("What flags an output; defaults in parentheses.")] = field(
+        default_factory=ReviewFlags
+    )
+    hold_for_review: Annotated[
+        bool,
+        Spec(
+            "(false) Release no answer before a reviewer approves it: the caller gets 202 with a review id and "
+            "fetches the answer (or the rejection) later. Needs mode all and logging.prompts_and_responses "
+            "true (the held answer is stored until it is released)."
+        ),
+    ] = False
+    sla_hours: Annotated[
+        int,
+        Spec(
+            "(24) Hours within which a pending item must be decided; the oldest-pending alarm fires above it.",
+            ge=1,
+            le=720,
+        ),
+    ] = 24
+    retention_days: Annotated[
+        int, Spec("(90) Days a review item is kept (DynamoDB TTL) after it is created.", ge=1, le=3650)
+    ] = 90
+    audit_retention_days: Annotated[
+        int,
+        Spec(
+            "(730) Days a decision or feedback audit record is kept (DynamoDB TTL); longer than "
+            "retention_days.",
+            ge=1,
+            le=3650,
+        ),
+    ] = 730
+    alarms: Annotated[ReviewAlarms, Spec("Alarm thresholds; defaults in parentheses.")] = field(
+        default_factory=ReviewAlarms
+    )
+
+
 SuiteName = Annotated[
     str,
     Spec(
@@ -595,6 +709,13 @@ class ContractDocument:
     alarms: Annotated[AlarmThresholds, Spec("Optional thresholds; defaults in parentheses.")] = field(
         default_factory=AlarmThresholds
     )
+    review: Annotated[
+        ReviewPolicy,
+        Spec(
+            "Which outputs go to people, what flags them, whether answers are held until a reviewer approves "
+            "them, the review SLA and retention; defaults in parentheses."
+        ),
+    ] = field(default_factory=ReviewPolicy)
     evaluation: Annotated[
         EvaluationPolicy | None,
         Spec(

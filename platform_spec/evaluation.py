@@ -11,6 +11,8 @@ delivery pipeline (issue 14) and the scoring Lambda (issue 13) read them with th
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import field, fields, replace
 from enum import StrEnum
@@ -249,6 +251,52 @@ class RubricDocument:
             min_length=20,
         ),
     ]
+
+
+# ==================================================================== the judge's prompt
+
+#: Markers of the judge prompt, which the offline judge emulator (``evaluation/emulator.py``) reads back.
+ANSWER_TAG: Final = "answer"
+REFERENCE_TAG: Final = "reference"
+CRITERIA_LINE: Final = "Criteria (JSON):"
+SCALE_LINE: Final = "Scale: 1 to"
+#: What the judge reads as the reference where there is none: a live output (the scoring function).
+NO_REFERENCE: Final = "(no reference answer: grade the answer against the criteria alone)"
+#: The judge's output cap (its temperature is 0: deterministic as far as the model allows).
+JUDGE_MAX_TOKENS: Final = 400
+
+
+def judge_prompt(rubric: RubricDocument, question: str, reference: str | None, answer: str) -> str:
+    """The judge's prompt: the rubric's instructions, then the criteria, scale, question, reference and
+    answer in tagged blocks, and the JSON it must return. One prompt for the evaluation harness (golden
+    cases, with their reference) and the scoring function (live outputs, without one)."""
+    criteria = "\n".join(f"- {c.name}: {c.description}" for c in rubric.criteria)
+    names = json.dumps([c.name for c in rubric.criteria])
+    return (
+        f"{rubric.judge_prompt.strip()}\n\n"
+        f"{criteria}\n{CRITERIA_LINE} {names}\n{SCALE_LINE} {rubric.scale}\n\n"
+        f"<question>\n{question}\n</question>\n"
+        f"<{REFERENCE_TAG}>\n{reference or NO_REFERENCE}\n</{REFERENCE_TAG}>\n"
+        f"<{ANSWER_TAG}>\n{answer}\n</{ANSWER_TAG}>\n\n"
+        'Reply with JSON only: {"grades": {"<criterion>": <grade>, ...}, "reason": "<one sentence>"}'
+    )
+
+
+def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, int], str]:
+    """The judge's grades for the rubric's criteria (clipped to the scale) and its reason."""
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    try:
+        document = json.loads(match.group(0)) if match else {}
+    except ValueError:
+        document = {}
+    raw = document.get("grades") if isinstance(document, dict) else None
+    grades: dict[str, int] = {}
+    for criterion in rubric.criteria:
+        value = raw.get(criterion.name) if isinstance(raw, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            grades[criterion.name] = min(rubric.scale, max(1, round(value)))
+    reason = str(document.get("reason", "")) if isinstance(document, dict) else ""
+    return grades, reason or ("unparseable judge output: " + text[:120] if not grades else "")
 
 
 # ==================================================================== results of a run

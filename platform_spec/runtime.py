@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Final
 
 from platform_spec.contract import ContractDocument, ModelSource, ModelTier, PromptDocument
 from platform_spec.fields import Spec, SpecError, from_dict, spec
+from platform_spec.review import LiveScoring
 
 #: Bumped whenever a change to these dataclasses would make an older function misread the file.
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 RUNTIME_CONFIG_FILE: Final = "runtime_config.json"
 
 #: Every route name a use case may have besides its routing tiers.
@@ -56,6 +58,9 @@ class RuntimeUseCase:
     routes: Mapping[str, ModelSource]
     prompt: PromptDocument
     enabled: bool = True
+    #: What every live output is scored against (the golden suite's defaults, the rubric): the scoring
+    #: function reads it, and the orchestrator where text may not leave the request.
+    scoring: LiveScoring = field(default_factory=LiveScoring)
 
     # Shortcuts to the contract fields the handler reads on every request (the contract is the source).
 

@@ -39,6 +39,7 @@ def demo_configuration() -> tuple[dict[str, Any], dict[str, Any]]:
     from platform_config import load_platform
     from platform_config.runtime import runtime_config
     from platform_spec.fields import to_dict
+    from platform_spec.review import without_holds
 
     contracts = load_platform(PROJECT_ROOT).contracts_for(ENVIRONMENT)
     prefix = f"arn:aws:bedrock:us-east-1:{ACCOUNT}"
@@ -56,7 +57,9 @@ def demo_configuration() -> tuple[dict[str, Any], dict[str, Any]]:
             for c in contracts
         }
     }
-    return to_dict(runtime_config(contracts, ENVIRONMENT)), resources
+    # The demo shows the orchestrator alone (no review store): answers are not held here. `make review-demo`
+    # shows the review path, with holding.
+    return without_holds(to_dict(runtime_config(contracts, ENVIRONMENT))), resources
 
 
 def banner(title: str) -> None:

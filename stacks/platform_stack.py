@@ -7,16 +7,18 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 
 from bedrock_constructs.guardrail import EnforcedGuardrail
+from bedrock_constructs.human_review import HumanReview
 from bedrock_constructs.invocation_logging import InvocationLogging
 from bedrock_constructs.monitoring import MonitoringFacade, NotificationTopic
 from bedrock_constructs.orchestration_api import OrchestrationApi
 from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
-from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
+from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY, REVIEW_CODE_DIRECTORY
 from constructs import Construct
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
 from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
 from platform_config.naming import pascal
+from platform_spec.review import InvocationLogLocation
 
 
 def removal_policy(environment: EnvironmentConfig) -> cdk.RemovalPolicy:
@@ -121,6 +123,7 @@ class PlatformStack(cdk.Stack):
         cdk.CfnOutput(self, "NotificationTopicArn", value=self.notifications.topic.topic_arn)
 
         self.api: OrchestrationApi | None = None
+        self.review: HumanReview | None = None
         if self.use_cases:
             self.api = OrchestrationApi(
                 self,
@@ -137,3 +140,28 @@ class PlatformStack(cdk.Stack):
             if self.enforced_guardrail is not None:
                 # Every call the orchestrator makes is also guarded by the enforced baseline.
                 self.enforced_guardrail.grant_apply(self.api.function)
+            # Every answered output is scored; outputs the contracts select go to the reviewer role.
+            self.review = HumanReview(
+                self,
+                "HumanReview",
+                use_cases=list(self.use_cases.values()),
+                orchestrator=self.api.orchestrator,
+                rest_api=self.api.rest_api,
+                code_directory=REVIEW_CODE_DIRECTORY,
+                log_retention=retention,
+                removal_policy=removal_policy(environment),
+                invocation_log_location=None
+                if self.invocation_logging is None
+                else InvocationLogLocation(
+                    log_group=self.invocation_logging.log_group.log_group_name,
+                    bucket=self.invocation_logging.bucket.bucket_name,
+                    region=self.region,
+                    text_delivered=all(c.logging.prompts_and_responses for c in contracts),
+                ),
+            )
+            self.review_monitoring = self.monitoring.monitor_review(
+                self.review, orchestrator=self.api.orchestrator
+            )
+            # What `python -m human_review exercise --target <env>` reads, and where operators redrive from.
+            cdk.CfnOutput(self, "ReviewerRoleArn", value=self.review.reviewer.role_arn)
+            cdk.CfnOutput(self, "ReviewDeadLetterQueueUrl", value=self.review.dead_letters.queue_url)

@@ -59,6 +59,11 @@ ENTRY_POINTS = {
         "usage: python -m evaluation",
         {"inspect_ai", "tests", "lambdas", "platform_config"},
     ),
+    "human review exercise": (
+        "human_review",
+        "usage: python -m human_review",
+        {"tests", "lambdas", "platform_config", "evaluation", "bedrock_platform_devtools"},
+    ),
 }
 
 

@@ -11,12 +11,14 @@ from bedrock_constructs.monitoring.api_monitoring import ApiAlarmSettings, Orche
 from bedrock_constructs.monitoring.budget import UseCaseBudget
 from bedrock_constructs.monitoring.dashboard import PlatformDashboard, cache_hit_ratio, estimated_cost
 from bedrock_constructs.monitoring.facade import MonitoringFacade
+from bedrock_constructs.monitoring.review_monitoring import HumanReviewMonitoring
 from bedrock_constructs.monitoring.topic import NotificationTopic
 from bedrock_constructs.monitoring.use_case_monitoring import UseCaseMonitoring
 
 __all__ = [
     "AlarmSettings",
     "ApiAlarmSettings",
+    "HumanReviewMonitoring",
     "LogDeliveryAlarm",
     "MonitoringFacade",
     "NotificationTopic",

@@ -7,12 +7,14 @@ from collections.abc import Mapping
 
 from aws_cdk import aws_sns as sns
 
+from bedrock_constructs.human_review import HumanReview
 from bedrock_constructs.invocation_logging import InvocationLogging
 from bedrock_constructs.monitoring.alarms import AlarmSettings, LogDeliveryAlarm
 from bedrock_constructs.monitoring.api_monitoring import ApiAlarmSettings, OrchestrationApiMonitoring
 from bedrock_constructs.monitoring.dashboard import PlatformDashboard
+from bedrock_constructs.monitoring.review_monitoring import HumanReviewMonitoring
 from bedrock_constructs.monitoring.use_case_monitoring import UseCaseMonitoring
-from bedrock_constructs.orchestration_api import OrchestrationApi
+from bedrock_constructs.orchestration_api import OrchestrationApi, OrchestratorFunction
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
 
@@ -40,6 +42,7 @@ class MonitoringFacade:
         self.use_cases: dict[str, UseCaseMonitoring] = {}
         self.log_delivery: LogDeliveryAlarm | None = None
         self.apis: list[OrchestrationApiMonitoring] = []
+        self.reviews: list[HumanReviewMonitoring] = []
 
     def monitor_use_cases(
         self,
@@ -112,4 +115,21 @@ class MonitoringFacade:
             settings=settings,
         )
         self.apis.append(monitoring)
+        return monitoring
+
+    def monitor_review(
+        self, review: HumanReview, *, orchestrator: OrchestratorFunction, id: str | None = None
+    ) -> HumanReviewMonitoring:
+        """The review path's alarms (per use case: backlog, oldest pending against the SLA, reject rate,
+        low-score rate; for the path: dead letters, outputs the orchestrator could not queue, backlog
+        function errors) and its dashboard row. Construct ID: ``id`` or ``<review construct ID>Monitoring``."""
+        monitoring = HumanReviewMonitoring(
+            self.scope,
+            id or f"{review.node.id}Monitoring",
+            review=review,
+            orchestrator=orchestrator,
+            topic=self.topic,
+            dashboard=self.dashboard,
+        )
+        self.reviews.append(monitoring)
         return monitoring

@@ -20,10 +20,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 
 from bedrock_constructs.keys import encryption_key
-from bedrock_constructs.nag import acknowledge
+from bedrock_constructs.queues import dead_letter_queue
 from constructs import Construct
 
 #: Services that publish to the topic and so must be able to use its key.
@@ -104,14 +103,12 @@ class NotificationTopic(Construct):
             )
         # Notifications SNS could not deliver (a rejecting endpoint, a bounced address) are kept here
         # for 14 days instead of being dropped.
-        self.dead_letters = sqs.Queue(
+        self.dead_letters = dead_letter_queue(
             self,
             "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
+            key=self.key,
             removal_policy=removal_policy,
+            of="the notification subscriptions",
         )
         # SNS writes undeliverable notifications to the dead-letter queue, which this key encrypts
         # (https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html). The topic's own ARN
@@ -128,13 +125,6 @@ class NotificationTopic(Construct):
                 },
             )
         )
-        for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(
-                self.dead_letters,
-                finding,
-                "This queue is the dead-letter queue of the notification subscriptions; a dead-letter queue "
-                "of its own would only move the same messages again.",
-            )
         for email in emails:
             self.topic.add_subscription(
                 subscriptions.EmailSubscription(email, dead_letter_queue=self.dead_letters)

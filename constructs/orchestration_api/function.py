@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypedDict, Unpack
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
@@ -19,19 +20,27 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 
 import platform_spec
+from bedrock_constructs.function_findings import (
+    acknowledge_execution_role,
+    acknowledge_no_dead_letter_queue,
+    acknowledge_outside_vpc,
+    acknowledge_pinned_runtime,
+)
 from bedrock_constructs.keys import key_for_logs
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
-from bedrock_constructs.metrics import MetricOptions, service_metric, with_defaults
+from bedrock_constructs.metrics import MetricOptions, use_case_metric, with_defaults
 from bedrock_constructs.nag import acknowledge, acknowledge_all
 from bedrock_constructs.use_case import GovernedUseCase
-from constructs import Construct
+from constructs import Construct, IValidation
 from platform_config.runtime import runtime_config as contracts_runtime_config
 from platform_spec import api as spec_api
-from platform_spec.api import Dimension, Metric
+from platform_spec.api import Metric
 from platform_spec.fields import to_dict
+from platform_spec.review import ReviewEnv
 from platform_spec.runtime import RUNTIME_CONFIG_FILE, DeployedResources, Env, RuntimeConfig, UseCaseResources
 
 HANDLER = "orchestrator.handler.lambda_handler"
@@ -115,7 +124,14 @@ CONSTRUCT_ENVIRONMENT = (
     Env.SERVICE_NAME,
     Env.METRICS_NAMESPACE,
     Env.RUNTIME_CONFIG_PATH,
+    ReviewEnv.REVIEW_TABLE,
+    ReviewEnv.REVIEW_QUEUE_URL,
 )
+#: What the orchestrator does on the review path: write a held answer's item once (PutItem with a
+#: condition) and queue every answered output. Producers of an SSE-KMS queue need kms:GenerateDataKey
+#: and kms:Decrypt on its key
+#: (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
+REVIEW_QUEUE_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 DESCRIPTION = "bedrock-platform orchestrator: routes, guards, retries and meters Bedrock calls"
 
 
@@ -128,15 +144,16 @@ def runtime_config(use_cases: Sequence[GovernedUseCase], environment: str) -> Ru
         raise ValueError(f"OrchestratorFunction: {error}") from None
 
 
-def bundle(code_directory: Path, config: RuntimeConfig) -> str:
-    """Copy the handler package and ``platform_spec`` (which it imports) and write runtime_config.json.
+def bundle(code_directory: Path, config: RuntimeConfig, package_name: str = "orchestrator") -> str:
+    """Copy the handler package (as ``package_name``) and ``platform_spec`` (which it imports) and write
+    runtime_config.json beside the package's modules.
 
     The asset hash is the hash of this folder's content, so a contract change redeploys the function.
     """
-    out = Path(tempfile.mkdtemp(prefix="bedrock-platform-orchestrator-"))
+    out = Path(tempfile.mkdtemp(prefix=f"bedrock-platform-{package_name}-"))
     # CDK copies the asset into the cloud assembly during synth; the staging folder is not needed after.
     atexit.register(shutil.rmtree, out, ignore_errors=True)
-    package = out / "orchestrator"
+    package = out / package_name
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", RUNTIME_CONFIG_FILE)
     shutil.copytree(code_directory, package, ignore=skip)
     shutil.copytree(SPEC_DIRECTORY, out / SPEC_DIRECTORY.name, ignore=skip)
@@ -319,6 +336,10 @@ class OrchestratorFunction(Construct):
         self.in_vpc = "vpc" in overrides
         #: What each use case's ``grant_invoke`` gave the function.
         self.grants = [use_case.grant_invoke(self.function) for use_case in self.use_cases]
+        #: The review table and queue, once :meth:`use_review_path` wired them.
+        self.review_path: tuple[dynamodb.ITable, sqs.IQueue] | None = None
+        holding = [u.contract.id for u in self.use_cases if u.contract.review.hold_for_review]
+        self.node.add_validation(_ReviewPathWired(self, holding))
         self._grant_idempotency_store()
         self._acknowledge_findings()
         function_resource = self.function.node.default_child
@@ -347,6 +368,38 @@ class OrchestratorFunction(Construct):
                 },
             )
         )
+
+    def use_review_path(self, *, table: dynamodb.ITable, queue: sqs.IQueue, encryption_key: kms.IKey) -> None:
+        """Queue every answered output on ``queue`` and write held answers to ``table`` (both encrypted
+        with ``encryption_key``): the environment variables the handler reads, and exactly the grants it
+        needs (PutItem on the table, SendMessage on the queue, the key only through DynamoDB and SQS)."""
+        if self.review_path is not None:
+            raise ValueError(f"OrchestratorFunction {self.node.path}: the review path is already wired")
+        self.review_path = (table, queue)
+        self.function.add_environment(ReviewEnv.REVIEW_TABLE, table.table_name)
+        self.function.add_environment(ReviewEnv.REVIEW_QUEUE_URL, queue.queue_url)
+        region = cdk.Stack.of(self).region
+        for statement in (
+            iam.PolicyStatement(
+                sid="ReviewHeldAnswers", actions=["dynamodb:PutItem"], resources=[table.table_arn]
+            ),
+            iam.PolicyStatement(
+                sid="ReviewQueueOutputs", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
+            ),
+            iam.PolicyStatement(
+                sid="ReviewKeyThroughDynamoDB",
+                actions=list(IDEMPOTENCY_KEY_ACTIONS),
+                resources=[encryption_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="ReviewKeyThroughSqs",
+                actions=list(REVIEW_QUEUE_KEY_ACTIONS),
+                resources=[encryption_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+            ),
+        ):
+            self.function.add_to_role_policy(statement)
 
     # ------------------------------------------------------------------ metrics
 
@@ -378,15 +431,11 @@ class OrchestratorFunction(Construct):
         ``Fallbacks``, ``CacheReadInputTokens``, ...) for one use case, with exactly the dimensions the
         handler publishes its EMF documents with (``platform_spec.api.Dimension``): CloudWatch does not
         aggregate across dimensions. Sum over 5 minutes unless ``options`` say otherwise."""
-        return service_metric(
-            namespace=METRICS_NAMESPACE,
+        return use_case_metric(
+            service=SERVICE_NAME,
             metric_name=metric_name,
-            dimensions={
-                Dimension.SERVICE: SERVICE_NAME,
-                Dimension.USE_CASE: use_case_id,
-                Dimension.ENVIRONMENT: self.environment,
-            },
-            statistic="Sum",
+            use_case_id=use_case_id,
+            environment=self.environment,
             options=options,
         )
 
@@ -407,37 +456,14 @@ class OrchestratorFunction(Construct):
         """Only what is true of the function as built: the VPC acknowledgments only outside a VPC, the
         role and policy acknowledgments only on the construct's own role."""
         fn = self.function
-        findings = {
-            "NIST.800.53.R5-LambdaDLQ": _SYNCHRONOUS,
-            "HIPAA.Security-LambdaDLQ": _SYNCHRONOUS,
-            "Serverless-LambdaDLQ": _SYNCHRONOUS,
-        }
+        acknowledge_no_dead_letter_queue(fn, _SYNCHRONOUS)
         if not self.in_vpc:
-            findings.update(
-                {
-                    "NIST.800.53.R5-LambdaInsideVPC": _NO_VPC,
-                    "HIPAA.Security-LambdaInsideVPC": _NO_VPC,
-                    "PCI.DSS.321-LambdaInsideVPC": _NO_VPC,
-                }
-            )
-        acknowledge_all(fn, findings)
-        if RUNTIME.name != "python3.14":
-            pinned = (
-                "Pinned to python3.13, the newest runtime for which this project uses the AWS-managed "
-                "Powertools layer; bump it together with the layer."
-            )
-            acknowledge(fn, "AwsSolutions-L1", pinned)
-            acknowledge(fn, "Serverless-LambdaLatestVersion", pinned)
+            acknowledge_outside_vpc(fn, _NO_VPC)
+        acknowledge_pinned_runtime(fn, RUNTIME)
         if not self.owns_role or fn.role is None:
             return  # a role the fork brings is the fork's to review and acknowledge
-        policy = fn.role.node.try_find_child("DefaultPolicy")
+        policy = acknowledge_execution_role(fn.role, inline_policy_reason=_INLINE_POLICY)
         if policy is not None:
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray's PutTraceSegments and "
-                "PutTelemetryRecords have no resource-level permissions; active tracing needs them.",
-            )
             for use_case in self.use_cases:
                 for profile in use_case.profiles.values():
                     for arn in profile.foundation_model_arns:
@@ -449,19 +475,6 @@ class OrchestratorFunction(Construct):
                                 "Region; Bedrock authorizes the model in every Region it routes to. "
                                 "The grant names one model only.",
                             )
-            for finding in (
-                "NIST.800.53.R5-IAMNoInlinePolicy",
-                "HIPAA.Security-IAMNoInlinePolicy",
-                "PCI.DSS.321-IAMNoInlinePolicy",
-            ):
-                acknowledge(policy, finding, _INLINE_POLICY)
-        acknowledge(
-            fn.role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]",
-            "Lambda's standard execution grant: AWSLambdaBasicExecutionRole allows only CloudWatch Logs "
-            "writes (AWS publishes it on Resource *); the function writes to its own KMS-encrypted group.",
-        )
         if self.in_vpc:
             # aws-cdk-lib attaches it to the role of a function in a VPC: Lambda needs it to create and
             # delete the function's network interfaces (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
@@ -472,6 +485,25 @@ class OrchestratorFunction(Construct):
                 "Lambda's documented grant for a function in a VPC: it allows only creating, describing "
                 "and deleting the network interfaces Lambda attaches (AWS publishes it on Resource *).",
             )
+
+
+@jsii.implements(IValidation)
+class _ReviewPathWired:
+    """Synth fails if a use case holds answers for review but the function has no review path: the
+    handler would refuse to start (it never releases a held answer without a stored item)."""
+
+    def __init__(self, function: OrchestratorFunction, holding: list[str]) -> None:
+        self.function = function
+        self.holding = holding
+
+    def validate(self) -> list[str]:
+        if self.holding and self.function.review_path is None:
+            return [
+                f"use cases {self.holding} hold answers for review (review.hold_for_review) but "
+                f"{self.function.node.path} has no review path: wire one with use_review_path() (HumanReview "
+                "does), or set hold_for_review: false"
+            ]
+        return []
 
 
 def _nag_arn(arn: str) -> str:

@@ -18,6 +18,8 @@ from bedrock_constructs.metrics import MetricOptions
 from bedrock_constructs.nag import acknowledge, acknowledge_all
 from constructs import Construct
 from platform_spec import api as spec_api
+from platform_spec import review
+from platform_spec.review import DecisionKind
 
 #: The API's one stage.
 STAGE_NAME = "v1"
@@ -50,6 +52,52 @@ INVOKE_REQUEST_SCHEMA = apigw.JsonSchema(
         "context": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=spec_api.MAX_CONTEXT_CHARS),
     },
 )
+
+
+DECISION_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="DecisionRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["decision", "reason"],
+    properties={
+        "decision": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.STRING, enum=[kind.value for kind in DecisionKind]
+        ),
+        "reason": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.STRING,
+            min_length=review.MIN_REASON_CHARS,
+            max_length=review.MAX_REASON_CHARS,
+        ),
+        "correctedText": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.STRING, min_length=1, max_length=review.MAX_CORRECTION_CHARS
+        ),
+    },
+)
+FEEDBACK_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="FeedbackRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["requestId", "rating"],
+    properties={
+        "requestId": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=128),
+        "rating": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.INTEGER, minimum=review.RATING_MIN, maximum=review.RATING_MAX
+        ),
+        "comment": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.STRING, min_length=1, max_length=review.MAX_COMMENT_CHARS
+        ),
+    },
+)
+
+#: What callers may invoke (``grant_invoke``), as ``<method>/<path>`` under the stage in an
+#: ``execute-api`` ARN: every route under ``/use-cases`` (invoke, feedback, held answers) and ``/health``.
+#: In these ARNs ``*`` also matches ``/``
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-iam-policy-examples-for-api-execution.html),
+#: so the reviewer routes live under their own top-level path, ``/reviews``, which no caller pattern
+#: reaches.
+CALLER_ROUTES = ("GET/health", "GET/use-cases", "*/use-cases/*")
+#: What the reviewer role may invoke (``grant_review``): the reviewer routes, nothing else.
+REVIEWER_ROUTES = ("GET/reviews", "GET/reviews/*", "POST/reviews/*/decision")
 
 
 class OrchestrationRestApi(Construct):
@@ -167,7 +215,9 @@ class OrchestrationRestApi(Construct):
         self.api.root.add_resource("health").add_method("GET", self.integration)
         use_cases_resource = self.api.root.add_resource("use-cases")
         use_cases_resource.add_method("GET", self.integration)
-        invoke = use_cases_resource.add_resource("{useCaseId}").add_resource("invoke")
+        self.use_cases_resource = use_cases_resource
+        self.use_case_resource = use_cases_resource.add_resource("{useCaseId}")
+        invoke = self.use_case_resource.add_resource("invoke")
         invoke.add_method(
             "POST",
             self.integration,
@@ -189,12 +239,68 @@ class OrchestrationRestApi(Construct):
     # ------------------------------------------------------------------ public API
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """``execute-api:Invoke`` on this API's v1 stage only (what a caller's role needs to sign requests)."""
+        """``execute-api:Invoke`` on the caller routes of this API's v1 stage (:data:`CALLER_ROUTES`): what
+        a caller's role needs to sign requests; never the reviewer routes."""
+        return self._grant_routes(grantee, CALLER_ROUTES)
+
+    def grant_review(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``execute-api:Invoke`` on the reviewer routes only (:data:`REVIEWER_ROUTES`)."""
+        return self._grant_routes(grantee, REVIEWER_ROUTES)
+
+    def _grant_routes(self, grantee: iam.IGrantable, routes: tuple[str, ...]) -> iam.Grant:
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["execute-api:Invoke"],
-            resource_arns=[self.api.arn_for_execute_api(stage=self.stage.stage_name)],
+            resource_arns=[
+                self.api.arn_for_execute_api(
+                    method=route.split("/", 1)[0],
+                    path="/" + route.split("/", 1)[1],
+                    stage=self.stage.stage_name,
+                )
+                for route in routes
+            ],
         )
+
+    def add_review_routes(self, handler: lambda_.IFunction) -> list[apigw.Method]:
+        """The review endpoints, proxied to ``handler`` (the review API function): for reviewers ``GET
+        /reviews``, ``GET /reviews/{reviewId}``, ``POST /reviews/{reviewId}/decision``; for callers ``POST
+        /use-cases/{useCaseId}/feedback`` and ``GET /use-cases/{useCaseId}/reviews/{reviewId}``. Bodies are
+        validated at the edge with their JSON Schema models (the function validates again)."""
+        integration = apigw.LambdaIntegration(handler, timeout=INTEGRATION_TIMEOUT)
+        decision_model = self.api.add_model(
+            "DecisionRequest", content_type="application/json", schema=DECISION_REQUEST_SCHEMA
+        )
+        feedback_model = self.api.add_model(
+            "FeedbackRequest", content_type="application/json", schema=FEEDBACK_REQUEST_SCHEMA
+        )
+        reviews = self.api.root.add_resource("reviews")
+        item = reviews.add_resource("{reviewId}")
+        methods = [
+            reviews.add_method(
+                "GET",
+                integration,
+                request_validator=self.request_validator,
+                request_parameters={"method.request.querystring.useCase": True},
+            ),
+            item.add_method("GET", integration),
+            item.add_resource("decision").add_method(
+                "POST",
+                integration,
+                request_validator=self.request_validator,
+                request_models={"application/json": decision_model},
+            ),
+            self.use_case_resource.add_resource("feedback").add_method(
+                "POST",
+                integration,
+                request_validator=self.request_validator,
+                request_models={"application/json": feedback_model},
+            ),
+            self.use_case_resource.add_resource("reviews")
+            .add_resource("{reviewId}")
+            .add_method("GET", integration),
+        ]
+        self._acknowledge_methods(methods)
+        return methods
 
     @property
     def url(self) -> str:
@@ -236,13 +342,18 @@ class OrchestrationRestApi(Construct):
                 response_type.response_type, type=response_type, templates={"application/json": template}
             )
 
+    @staticmethod
+    def _acknowledge_methods(methods: list[apigw.Method]) -> None:
+        for method in methods:
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "Callers and reviewers are IAM principals that sign requests with SigV4 (AWS_IAM "
+                "authorization); a Cognito user pool would add a second identity system.",
+            )
+
     def _acknowledge_findings(self) -> None:
-        iam_auth = (
-            "Callers are services with IAM roles that sign requests with SigV4 (AWS_IAM "
-            "authorization); a Cognito user pool would add a second identity system for machine callers."
-        )
-        for method in self.api.methods:
-            acknowledge(method, "AwsSolutions-COG4", iam_auth)
+        self._acknowledge_methods(self.api.methods)
         no_cache = (
             "Each response is model output for one caller's request; caching would replay one caller's "
             "answer to another. Idempotent replays use the DynamoDB store instead."

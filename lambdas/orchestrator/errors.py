@@ -22,9 +22,9 @@ import json
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from platform_spec.api import ERRORS, QUOTA_RETRY_AFTER_S, ResilienceSettings
+from platform_spec.api import ERRORS, QUOTA_RETRY_AFTER_S, ApiError, ResilienceSettings, error_body
 
 __all__ = [
     "ERROR_STATUS",
@@ -45,31 +45,6 @@ INTERNAL_MESSAGE: Final = "An internal error occurred. Quote the request id when
 def retry_after_s(policy: ResilienceSettings) -> int:
     """Retry-After (whole seconds) of a retryable upstream or store failure: the backoff cap, at least 1."""
     return max(1, math.ceil(policy.backoff_max_s))
-
-
-class ApiError(Exception):
-    """A failure with a documented status code; raised anywhere, rendered by the handler."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        field: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        if code not in ERROR_STATUS:
-            raise ValueError(f"undocumented error code {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.status = ERROR_STATUS[code]
-        self.message = message
-        self.field = field
-        self.headers: dict[str, str] = dict(headers or {})
-
-
-def error_body(code: str, message: str, *, field: str | None, request_id: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field, "requestId": request_id}}
 
 
 def error_json(error: ApiError, request_id: str) -> str:

@@ -13,7 +13,9 @@ Endpoints:
 * ``GET /health``: liveness, no Bedrock call.
 
 Errors: ``errors`` (status/code table). Retries, fallback and time budget: ``bedrock``. Routing and
-circuit breaker: ``routing``. Idempotency: ``idempotency``. Log line and metrics: ``telemetry``.
+circuit breaker: ``routing``. Idempotency: ``idempotency``. Log line and metrics: ``telemetry``. Review
+path (every answered output queued for scoring; a held answer stored for a reviewer and answered 202
+``{"requestId", "reviewId", "status": "pending", "result"}``): ``review``.
 
 Init (import) parses the environment and runtime_config.json and fails, naming the problem, if either is
 invalid. It stays cheap: no pydantic, no Powertools Parser, no X-Ray SDK unless installed, no boto3;
@@ -36,6 +38,15 @@ from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
 
 from platform_spec.contract import CallerHistory
+from platform_spec.review import (
+    ReviewedTurn,
+    ReviewInput,
+    ReviewMessage,
+    iso_now,
+    principal_of,
+    score_output,
+    user_arn,
+)
 
 from .bedrock import (
     BedrockClients,
@@ -51,6 +62,7 @@ from .bedrock import invoke_with_resilience as _invoke_with_resilience
 from .errors import INTERNAL_MESSAGE, QUOTA_RETRY_AFTER_S, ApiError, error_body, retry_after_s
 from .idempotency import REPLAY_HEADER, IdempotentRunner, key_material
 from .pricing import estimate_cost_usd
+from .review import ReviewPath
 from .routing import CircuitBreaker, circuit_key, plan_routes
 from .runtime_config import FALLBACK, UseCase, load_runtime_config
 from .settings import ResilienceSettings, Settings, load_settings
@@ -59,6 +71,23 @@ from .validation import InvokeRequest, parse_idempotency_key, parse_invoke_reque
 
 settings: Settings = load_settings(os.environ)
 runtime_config = load_runtime_config(settings.runtime_config_path, settings.resources)
+
+_holding = sorted(
+    u.id for u in runtime_config.use_cases.values() if u.enabled and u.contract.review.hold_for_review
+)
+if _holding and settings.review_table is None:
+    # Fail closed: a held answer must never be released because the function was deployed without the
+    # store that holds it (the construct refuses this at synth; a harness that does not exercise the review
+    # path turns holding off in the runtime config it writes).
+    raise RuntimeError(
+        f"use cases {_holding} hold answers for review (review.hold_for_review) but this function has no review "
+        "path: set REVIEW_TABLE and REVIEW_QUEUE_URL"
+    )
+review_path = (
+    ReviewPath(table_name=settings.review_table, queue_url=settings.review_queue_url, region=settings.region)
+    if settings.review_table is not None and settings.review_queue_url is not None
+    else None
+)
 
 logger = Logger(service=settings.service_name)
 metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
@@ -198,9 +227,12 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
             "context": request.context,
         }
     lambda_context = app.lambda_context
+    caller = principal_of(user_arn(event.raw_event))
 
     def produce() -> dict[str, Any]:
-        return _invoke(use_case, request, record, lambda_context)
+        return _reviewed(
+            use_case, request, record, caller, _invoke(use_case, request, record, lambda_context)
+        )
 
     if key is None:
         return _to_response(produce())
@@ -367,6 +399,82 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
         "fallbackUsed": record.fallback_used,
     }
     return {"statusCode": 200, "headers": {"Content-Type": _JSON}, "body": body}
+
+
+def _reviewed(
+    use_case: UseCase, request: InvokeRequest, record: RequestRecord, caller: str, answered: dict[str, Any]
+) -> dict[str, Any]:
+    """The answer after the review path (module ``review``): queued for scoring, or held (202)."""
+    if review_path is None:
+        return answered
+    body = answered["body"]
+    policy = use_case.contract.review
+    resources = settings.resources.use_cases[use_case.id]
+    intervened = body["guardrail"]["action"] == "INTERVENED"
+    text = body["output"]["text"]
+    stored = use_case.log_prompts_and_responses
+    message = ReviewMessage(
+        review_id=record.request_id,
+        use_case=use_case.id,
+        created_at=iso_now(time.time()),
+        caller=caller,
+        held=policy.hold_for_review,
+        prompt_version=use_case.prompt.version,
+        route=body["route"],
+        model_id=record.model_id,
+        guardrail_arn=resources.guardrail_arn,
+        guardrail_version=resources.guardrail_version,
+        guardrail_action=body["guardrail"]["action"],
+        text_stored=stored,
+        input=ReviewInput(
+            messages=tuple(ReviewedTurn(role=m.role, content=m.content) for m in request.messages),
+            context=request.context,
+        )
+        if stored
+        else None,
+        output=text if stored else None,
+        truncated=bool(body["output"]["truncated"]),
+        # Where text may not leave the request, it is scored here and only the scores travel.
+        scores=None if stored else score_output(use_case.scoring, text, intervened=intervened),
+        request_metadata={"requestId": record.request_id, "useCase": use_case.id},
+    )
+    record.review_enabled = True
+    if policy.hold_for_review:
+        try:
+            review_path.hold(message, policy=policy, now=time.time())
+        except Exception as exc:  # fail closed: no answer leaves without its stored item
+            record.review_outcome = "hold_failed"
+            record.review_error = type(exc).__name__
+            raise ApiError(
+                "REVIEW_UNAVAILABLE",
+                "This use case releases answers only after review, and the review store is unavailable, so "
+                "the answer was not released. Retry after the delay in Retry-After.",
+                headers={"Retry-After": str(retry_after_s(settings.resilience))},
+            ) from exc
+        record.held = True
+    try:
+        review_path.enqueue(message)
+        record.review_outcome = "held" if record.held else "queued"
+    except Exception as exc:  # never changes the caller's answer: logged, counted, alarmed
+        record.review_outcome = "held_unqueued" if record.held else "enqueue_failed"
+        record.review_error = type(exc).__name__
+        record.review_enqueue_failed = True
+    if not record.held:
+        return answered
+    result = f"/use-cases/{use_case.id}/reviews/{record.request_id}"
+    return {
+        "statusCode": 202,
+        "headers": {"Content-Type": _JSON, "Location": result},
+        "body": {
+            "requestId": record.request_id,
+            "reviewId": record.request_id,
+            "useCase": use_case.id,
+            "status": "pending",
+            "promptVersion": use_case.prompt.version,
+            "slaHours": policy.sla_hours,
+            "result": result,
+        },
+    }
 
 
 def _record_calls(record: RequestRecord, result: InvocationResult) -> None:

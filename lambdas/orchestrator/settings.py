@@ -9,6 +9,10 @@ The names are ``platform_spec.runtime.Env`` (the construct sets them from the sa
 * ``AWS_REGION`` (required): set by Lambda.
 * ``RUNTIME_CONFIG_PATH`` (optional): [``runtime_config.json`` beside this package].
 * ``IDEMPOTENCY_TTL_S`` (optional): how long a stored answer is replayed [3600].
+* ``REVIEW_TABLE`` and ``REVIEW_QUEUE_URL`` (optional, both or neither): the review path
+  (``platform_spec.review``). Without them the function has no review path: outputs are not queued for
+  scoring and no answer is held. The construct sets both, and refuses a use case that holds answers
+  without them; a fork cannot set them itself (``function_props``).
 
 Retry, time-budget and circuit-breaker values are constants (``platform_spec.api.ResilienceSettings``):
 nothing deploys other values, so they are not settings. Every problem is reported at once, each naming
@@ -26,6 +30,7 @@ from typing import Final
 
 from platform_spec.api import IDEMPOTENCY_TTL_S, ResilienceSettings
 from platform_spec.fields import SpecError
+from platform_spec.review import ReviewEnv
 from platform_spec.runtime import RUNTIME_CONFIG_FILE, DeployedResources, Env, read_resources
 
 __all__ = ["ResilienceSettings", "Settings", "SettingsError", "load_settings"]
@@ -52,6 +57,8 @@ class Settings:
     runtime_config_path: Path = DEFAULT_RUNTIME_CONFIG_PATH
     idempotency_ttl_s: int = IDEMPOTENCY_TTL_S
     resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
+    review_table: str | None = None
+    review_queue_url: str | None = None
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -89,6 +96,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         else:
             ttl_s = int(raw_ttl)
 
+    review_table = env.get(ReviewEnv.REVIEW_TABLE, "").strip() or None
+    review_queue_url = env.get(ReviewEnv.REVIEW_QUEUE_URL, "").strip() or None
+    if (review_table is None) != (review_queue_url is None):
+        problems.append(
+            f"{ReviewEnv.REVIEW_TABLE} and {ReviewEnv.REVIEW_QUEUE_URL} go together: set both (the review "
+            "path) or neither"
+        )
+
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -99,4 +114,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         metrics_namespace=namespace,
         runtime_config_path=config_path,
         idempotency_ttl_s=ttl_s,
+        review_table=review_table,
+        review_queue_url=review_queue_url,
     )

@@ -5,7 +5,7 @@ exception for 500 INTERNAL): requestId, method, resource, status, outcome, error
 profile, modelId, promptVersion, attempts, retries, fallbackUsed, circuitSkipped, upstreamErrors,
 inputTokens, outputTokens, cacheReadInputTokens, cacheWriteInputTokens, estimatedCostUsd, latencyMs,
 modelLatencyMs, guardrailAction,
-idempotencyKeySent, idempotentReplay; plus ``prompt`` (messages and context) and ``responseText`` only
+idempotencyKeySent, idempotentReplay, review (the review path's outcome), reviewError; plus ``prompt`` (messages and context) and ``responseText`` only
 when the use case's ``log_prompts_and_responses`` is true.
 
 Metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``), for invoke requests of a known use case, one EMF
@@ -13,7 +13,8 @@ document with dimensions ``service``, ``UseCase``, ``environment``: Requests, La
 Bedrock answered ModelLatency (ms), InputTokens, OutputTokens, CacheReadInputTokens,
 CacheWriteInputTokens (prompt-cache tokens, not included in InputTokens: the cache hit ratio is
 CacheReadInputTokens / (InputTokens + CacheReadInputTokens + CacheWriteInputTokens)),
-EstimatedCostUsd (only when the route is priced); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions (0/1) and
+EstimatedCostUsd (only when the route is priced); on the review path ReviewEnqueueFailures and
+HeldForReview (0/1); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions (0/1) and
 Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
 ``Errors``, dimensions ``service``, ``UseCase``, ``environment``, ``ErrorCode`` (the stable API code):
 per-code alarms without multiplying the main metrics' cardinality.
@@ -63,6 +64,13 @@ class RequestRecord:
     response_text: str | None = None
     exception: BaseException | None = None
     metrics_enabled: bool = False
+    #: The review path: wired for this request, its outcome (queued, held, enqueue_failed, held_unqueued,
+    #: hold_failed), the exception type of a failure, and whether queueing failed / the answer was held.
+    review_enabled: bool = False
+    review_outcome: str | None = None
+    review_error: str | None = None
+    review_enqueue_failed: bool = False
+    held: bool = False
 
     def log_fields(self, latency_ms: int) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -92,6 +100,8 @@ class RequestRecord:
             "guardrailAction": self.guardrail_action,
             "idempotencyKeySent": self.idempotency_key_sent,
             "idempotentReplay": self.idempotent_replay,
+            "review": self.review_outcome,
+            "reviewError": self.review_error,
         }
         if self.log_text:
             fields["prompt"] = self.prompt
@@ -134,6 +144,11 @@ def publish_metrics(
         value=1 if record.guardrail_action == "INTERVENED" else 0,
     )
     metrics.add_metric(name=Metric.ERRORS, unit=count, value=1 if record.error_code else 0)
+    if record.review_enabled:
+        metrics.add_metric(
+            name=Metric.REVIEW_ENQUEUE_FAILURES, unit=count, value=1 if record.review_enqueue_failed else 0
+        )
+        metrics.add_metric(name=Metric.HELD_FOR_REVIEW, unit=count, value=1 if record.held else 0)
     metrics.flush_metrics()
     if record.error_code:
         with single_metric(

@@ -44,7 +44,7 @@ def _diff(mutated: Path, original: Path, env: str = "Prod") -> EnvironmentDiff:
 def _runtime_config(assembly: Path, environment: str) -> Path:
     (path,) = [
         p
-        for p in assembly.glob("asset.*/**/runtime_config.json")
+        for p in assembly.glob("asset.*/orchestrator/runtime_config.json")
         if json.loads(p.read_text())["environment"] == environment
     ]
     return path
@@ -324,13 +324,18 @@ def test_prod_against_staging_shows_only_real_differences(
         assert (head.kind, head.level) == ("removed", ATTENTION)
         assert all(item.startswith(pascal(use_case)) for item in head.items)
     # On the platform, only the alarm e-mail subscription is removed (each environment notifies its own
-    # address); nothing is replaced, and the shared use cases have the same guardrails everywhere
+    # address), and the review path's alarms of the staging-only use cases (the shared HumanReview path
+    # watches each use case); nothing is replaced, and the shared use cases have the same guardrails
     platform = changes.of_use_case("")
-    assert [
-        (c.type, c.subject[:13])
-        for c in platform
-        if c.topic == "resources" and c.kind in ("removed", "replaced")
-    ] == [("AWS::SNS::Subscription", "Notifications")]
+    review_alarms = tuple(f"HumanReviewMonitoring{pascal(u)}" for u in staging_only)
+    removed = [
+        (c.type, c.subject) for c in platform if c.topic == "resources" and c.kind in ("removed", "replaced")
+    ]
+    assert [(t, s[:13]) for t, s in removed if not s.startswith(review_alarms)] == [
+        ("AWS::SNS::Subscription", "Notifications")
+    ]
+    review_removed = [s for _, s in removed if s.startswith(review_alarms)]
+    assert len(review_removed) == 4 * len(staging_only)  # Backlog, OldestPending, RejectRate, LowScoreRate
     assert {(c.use_case, c.kind) for c in changes.topic("guardrails")} == {
         (u, "removed") for u in staging_only
     }

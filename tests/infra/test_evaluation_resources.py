@@ -23,8 +23,15 @@ def test_a_model_graded_use_case_gets_a_judge_profile_the_orchestrator_cannot_ca
         template = synthesized.platform_json(env.name)
         resources = template["Resources"]
         stack = synthesized.stages[env.name].platform
+        # every policy but the scoring function's (it grades live outputs through the judge profile)
+        assert stack.review is not None and stack.review.scoring_function.role is not None
+        scoring_role = {"Ref": stack.get_logical_id(stack.review.scoring_function.role.node.default_child)}
         policies = json.dumps(
-            [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Policy"]
+            [
+                r["Properties"]
+                for r in resources.values()
+                if r["Type"] == "AWS::IAM::Policy" and scoring_role not in r["Properties"]["Roles"]
+            ]
         )
         for contract in config.contracts_for(env.name):
             use_case = stack.use_cases[contract.id]
@@ -38,7 +45,7 @@ def test_a_model_graded_use_case_gets_a_judge_profile_the_orchestrator_cannot_ca
             tags = {t["Key"]: t["Value"] for t in properties["Tags"]}
             assert tags["route"] == "judge" and tags["use-case"] == contract.id
             assert contract.judge.identifier in json.dumps(properties["ModelSource"])
-            # no route of user traffic: the orchestrator's policies never name the judge's profile
+            # no route of user traffic: no policy but the scoring function's names the judge's profile
             assert judge_id not in policies
             assert template["Outputs"][f"{pascal(contract.id)}JudgeProfileArn"]["Value"] == {
                 "Fn::GetAtt": [judge_id, "InferenceProfileArn"]

@@ -157,13 +157,19 @@ def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(synthesiz
         "xray:PutTelemetryRecords",
         *IDEMPOTENCY_TABLE_ACTIONS,
         *IDEMPOTENCY_KEY_ACTIONS,
+        "sqs:SendMessage",  # the review path (OrchestratorFunction.use_review_path): queue answered outputs
     }
-    # The key only through DynamoDB, and no kms:ReEncrypt* or wildcard actions.
-    (key_statement,) = [st for st in statements if "kms:Decrypt" in st["Action"]]
-    assert key_statement["Condition"] == {
-        "StringEquals": {"kms:ViaService": "dynamodb.us-west-2.amazonaws.com"}
-    }
-    assert render_value(key_statement["Resource"]) == "<OrchestrationApiKey4BD54C38.Arn>"
+    # Each key only through the service that uses it, and no kms:ReEncrypt* or wildcard actions: the API's
+    # key through DynamoDB (idempotency table), the review key through DynamoDB (held answers) and SQS.
+    key_statements = [st for st in statements if "kms:Decrypt" in st["Action"]]
+    assert sorted(
+        (render_value(st["Resource"]), st["Condition"]["StringEquals"]["kms:ViaService"])
+        for st in key_statements
+    ) == [
+        ("<HumanReviewKeyDF780608.Arn>", "dynamodb.us-west-2.amazonaws.com"),
+        ("<HumanReviewKeyDF780608.Arn>", "sqs.us-west-2.amazonaws.com"),
+        ("<OrchestrationApiKey4BD54C38.Arn>", "dynamodb.us-west-2.amazonaws.com"),
+    ]
     invoke = by_action["bedrock:InvokeModel"]
     platform = synthesized.stages["prod"].platform
     for use_case in platform.use_cases.values():
@@ -180,7 +186,9 @@ def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(synthesiz
     )
     assert by_action["xray:PutTraceSegments"] == ["*"]
     for action in IDEMPOTENCY_TABLE_ACTIONS:
-        assert by_action[action] == ["<OrchestrationApiIdempotencyTableF890A80A.Arn>"]
+        held = ["<HumanReviewItems6E81B77D.Arn>"] if action == "dynamodb:PutItem" else []  # held answers
+        assert sorted(by_action[action]) == sorted(["<OrchestrationApiIdempotencyTableF890A80A.Arn>", *held])
+    assert by_action["sqs:SendMessage"] == ["<HumanReviewQueue30CE171B.Arn>"]
 
 
 def test_idempotency_table_is_encrypted_recoverable_and_expires(synthesized: Synthesized) -> None:
@@ -205,11 +213,11 @@ def test_api_uses_iam_auth_validation_and_routes(synthesized: Synthesized) -> No
     methods = _of_type(synthesized, "prod", "AWS::ApiGateway::Method")
     assert {m["Properties"]["HttpMethod"] for m in methods.values()} == {"GET", "POST"}
     assert all(m["Properties"]["AuthorizationType"] == "AWS_IAM" for m in methods.values())
-    (post,) = [m["Properties"] for m in methods.values() if m["Properties"]["HttpMethod"] == "POST"]
-    assert "RequestValidatorId" in post and post["RequestModels"]["application/json"]
-    model = next(iter(_of_type(synthesized, "prod", "AWS::ApiGateway::Model").values()))["Properties"][
-        "Schema"
-    ]
+    posts = {k: m["Properties"] for k, m in methods.items() if m["Properties"]["HttpMethod"] == "POST"}
+    assert all("RequestValidatorId" in p and p["RequestModels"]["application/json"] for p in posts.values())
+    (post,) = [p for k, p in posts.items() if "invoke" in k]
+    models = _of_type(synthesized, "prod", "AWS::ApiGateway::Model")
+    model = models[post["RequestModels"]["application/json"]["Ref"]]["Properties"]["Schema"]
     # structure is checked at the edge; unknown and forbidden fields reach the Lambda, which names them
     assert "additionalProperties" not in model and model["required"] == ["messages"]
     assert model["properties"]["messages"]["items"]["required"] == ["role", "content"]
@@ -218,7 +226,9 @@ def test_api_uses_iam_auth_validation_and_routes(synthesized: Synthesized) -> No
         r["Properties"]["PathPart"]
         for r in _of_type(synthesized, "prod", "AWS::ApiGateway::Resource").values()
     }
-    assert paths == {"health", "use-cases", "{useCaseId}", "invoke"}
+    # the caller routes, and the review routes (HumanReview: reviewer routes, feedback, held answers)
+    review_paths = {"reviews", "{reviewId}", "decision", "feedback"}
+    assert paths == {"health", "use-cases", "{useCaseId}", "invoke"} | review_paths
 
 
 def test_stage_has_throttling_tracing_and_json_access_logs(synthesized: Synthesized) -> None:

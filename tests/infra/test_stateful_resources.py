@@ -32,6 +32,14 @@ PINNED = {
     "OrchestrationApiAccessLogs429D7779": "AWS::Logs::LogGroup",
     "OrchestrationApiWafLogs0A16FC39": "AWS::Logs::LogGroup",
     "OrchestrationApiExecutionLogsB0F2BD77": "AWS::Logs::LogGroup",
+    "HumanReviewKeyDF780608": "AWS::KMS::Key",
+    "HumanReviewQueue30CE171B": "AWS::SQS::Queue",
+    "HumanReviewDeadLetters58BBED72": "AWS::SQS::Queue",
+    "HumanReviewItems6E81B77D": "AWS::DynamoDB::Table",
+    "HumanReviewAuditRecords28113ED7": "AWS::DynamoDB::Table",
+    "HumanReviewScoringLogsB8645288": "AWS::Logs::LogGroup",
+    "HumanReviewApiLogs16342E03": "AWS::Logs::LogGroup",
+    "HumanReviewBacklogLogs84F97EE5": "AWS::Logs::LogGroup",
 }
 #: Only where stateful resources are destroyed with the stack: the log group of the provider that
 #: empties the buckets before CloudFormation deletes them.

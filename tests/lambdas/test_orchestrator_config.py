@@ -169,7 +169,7 @@ def test_sample_config_parses(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda c: c.update(schema_version=2), "schema_version is 2, this function reads 3"),
+        (lambda c: c.update(schema_version=2), "schema_version is 2, this function reads 4"),
         (lambda c: c.update(extra=True), r"runtime_config\.extra is not a known field"),
         (
             lambda c: _sts(c)["contract"].pop("limits"),

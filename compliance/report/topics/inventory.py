@@ -248,7 +248,9 @@ def _runtime(env: Environment, bedrock_text: bool | None) -> list[RuntimeUseCase
         if not asset.is_dir():
             continue
         log_group, retention = _function_log_group(resource, env.by_id)
-        for config_file in sorted(asset.glob(f"**/{RUNTIME_CONFIG_FILE}")):
+        # The orchestrator's configuration: what its log line records. The review functions ship the same
+        # file to score outputs (they log no prompt or response text).
+        for config_file in sorted(asset.glob(f"orchestrator/{RUNTIME_CONFIG_FILE}")):
             try:
                 parsed = read_runtime_config(config_file)
             except SpecError as error:

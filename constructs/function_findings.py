@@ -1,0 +1,69 @@
+"""The cdk-nag findings every Lambda function of this project shares, acknowledged the same way wherever
+a construct creates one (the orchestrator, the review functions): one finding id each, one reason that
+states the constraint. Each helper is called by the construct that creates the function, on that
+function's own resources."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+
+from bedrock_constructs.nag import acknowledge, acknowledge_all
+from constructs import IConstruct
+
+DLQ_FINDINGS = ("NIST.800.53.R5-LambdaDLQ", "HIPAA.Security-LambdaDLQ", "Serverless-LambdaDLQ")
+VPC_FINDINGS = (
+    "NIST.800.53.R5-LambdaInsideVPC",
+    "HIPAA.Security-LambdaInsideVPC",
+    "PCI.DSS.321-LambdaInsideVPC",
+)
+INLINE_POLICY_FINDINGS = (
+    "NIST.800.53.R5-IAMNoInlinePolicy",
+    "HIPAA.Security-IAMNoInlinePolicy",
+    "PCI.DSS.321-IAMNoInlinePolicy",
+)
+PINNED_RUNTIME = (
+    "Pinned to python3.13, the newest runtime for which this project uses the AWS-managed "
+    "Powertools layer; bump it together with the layer."
+)
+TRACING = (
+    "X-Ray's PutTraceSegments and "
+    "PutTelemetryRecords have no resource-level permissions; active tracing needs them."
+)
+BASIC_EXECUTION = (
+    "Lambda's standard execution grant: AWSLambdaBasicExecutionRole allows only CloudWatch Logs "
+    "writes (AWS publishes it on Resource *); the function writes to its own KMS-encrypted group."
+)
+
+
+def acknowledge_no_dead_letter_queue(function: lambda_.Function, reason: str) -> None:
+    """The function is never invoked asynchronously by an event a dead-letter queue could keep."""
+    acknowledge_all(function, dict.fromkeys(DLQ_FINDINGS, reason))
+
+
+def acknowledge_outside_vpc(function: lambda_.Function, reason: str) -> None:
+    acknowledge_all(function, dict.fromkeys(VPC_FINDINGS, reason))
+
+
+def acknowledge_pinned_runtime(function: lambda_.Function, runtime: lambda_.Runtime) -> None:
+    """The runtime is not the newest aws-cdk-lib knows, because the Powertools layer pins it."""
+    if runtime.name != "python3.14":
+        acknowledge(function, "AwsSolutions-L1", PINNED_RUNTIME)
+        acknowledge(function, "Serverless-LambdaLatestVersion", PINNED_RUNTIME)
+
+
+def acknowledge_execution_role(role: iam.IRole, *, inline_policy_reason: str) -> IConstruct | None:
+    """The execution role aws-cdk-lib makes: the AWS managed basic execution policy, and its default
+    policy's X-Ray wildcard and inline form. Returns the default policy (None before any grant), on which
+    a construct acknowledges its own further findings."""
+    acknowledge(
+        role,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        BASIC_EXECUTION,
+    )
+    policy = role.node.try_find_child("DefaultPolicy")
+    if policy is not None:
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", TRACING)
+        for finding in INLINE_POLICY_FINDINGS:
+            acknowledge(policy, finding, inline_policy_reason)
+    return policy

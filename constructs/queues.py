@@ -1,0 +1,39 @@
+"""SQS queues as this project makes them: KMS-encrypted with a customer managed key, TLS only, with an
+explicit removal policy; and a dead-letter queue, whose own lack of a dead-letter queue is acknowledged
+with the reason."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
+
+from bedrock_constructs.nag import acknowledge
+from constructs import Construct
+
+#: How long a dead-letter queue keeps a message: SQS's maximum, the time an operator has to redrive it.
+DEAD_LETTER_RETENTION = cdk.Duration.days(14)
+
+
+def dead_letter_queue(
+    scope: Construct, id: str, *, key: kms.IKey, removal_policy: cdk.RemovalPolicy, of: str
+) -> sqs.Queue:
+    """A dead-letter queue (encrypted with ``key``, TLS only, 14 days) for ``of`` (e.g. "the notification
+    subscriptions"), with its AwsSolutions-SQS3 and Serverless-SQSRedrivePolicy findings acknowledged."""
+    queue = sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=DEAD_LETTER_RETENTION,
+        removal_policy=removal_policy,
+    )
+    for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+        acknowledge(
+            queue,
+            finding,
+            f"This queue is the dead-letter queue of {of}; a dead-letter queue of its own would only move the "
+            "same messages again.",
+        )
+    return queue

@@ -1,0 +1,194 @@
+"""The scoring function: SQS messages from the orchestrator -> scored review items and quality metrics.
+
+For each message (a :class:`~platform_spec.review.ReviewMessage`), in a Powertools ``BatchProcessor``
+with partial batch responses (only failed messages return to the queue):
+
+1. the item already scored (a redelivered message): nothing to do (idempotent per request id);
+2. the deterministic scorers of the use case's :class:`~platform_spec.review.LiveScoring` on the output
+   (or the scores the orchestrator computed where the contract forbids storing text), and the
+   model-graded rubric where the contract enables it, through the use case's own judge profile
+   (``JUDGE_PROFILES``; the function may invoke that profile and nothing else in Bedrock);
+3. who goes to people (:func:`~platform_spec.review.people_reasons`): pending, else scored;
+4. the item written once (a held item, which the orchestrator wrote first, gets its scores once);
+5. metrics per use case: ``ScoredOutputs``, ``QualityScore``, ``LowScore``, ``SentToReview``,
+   ``RubricScore``.
+
+Any failure (the store, the judge, an unreadable message) fails that message only: SQS delivers it again
+after the visibility timeout, and after ``platform_spec.review.MAX_RECEIVE_COUNT`` deliveries moves it to
+the dead-letter queue, which alarms. The caller's answer has long been returned.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from platform_spec.api import ReviewMetric
+from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, parse_grades
+from platform_spec.review import (
+    ReviewMessage,
+    ReviewTable,
+    low_score,
+    new_item,
+    overall_score,
+    people_reasons,
+    score_output,
+    scores_update,
+)
+from platform_spec.runtime import RuntimeConfig, read_runtime_config
+from platform_spec.scoring import ScoreResult, ScorerName, rubric_result
+
+from .settings import load_settings
+from .store import ReviewStore
+from .telemetry import publish
+
+settings = load_settings(os.environ)
+runtime_config = read_runtime_config(settings.runtime_config_path)
+logger = Logger(service=settings.service_name)
+metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class Judge:
+    """The model-graded rubric's judge: Bedrock Converse on a use case's judge profile (created on first
+    use; ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` points it at a local endpoint offline)."""
+
+    def __init__(self, *, region: str, profiles: dict[str, str]) -> None:
+        self.region = region
+        self.profiles = profiles
+        self._client: Any = None
+
+    def grade(self, use_case: str, prompt: str) -> str:
+        profile = self.profiles.get(use_case)
+        if profile is None:
+            raise LookupError(f"{use_case} is model-graded but JUDGE_PROFILES has no judge profile for it")
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("bedrock-runtime", region_name=self.region)
+        # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+        response = self._client.converse(
+            modelId=profile,
+            messages=[{"role": "user", "content": [{"text": prompt}]}],
+            inferenceConfig={"maxTokens": JUDGE_MAX_TOKENS, "temperature": 0},
+        )
+        blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
+        return "".join(str(b.get("text", "")) for b in blocks)
+
+
+store = ReviewStore(review_table=settings.review_table, region=settings.region)
+judge = Judge(region=settings.region, profiles=dict(settings.judge_profiles))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What scoring one message did (None from :func:`score_message` for a redelivered message)."""
+
+    use_case: str
+    scores: tuple[ScoreResult, ...]
+    score: float | None
+    low: bool
+    sent_to_people: bool
+
+
+def score_message(
+    message: ReviewMessage, *, config: RuntimeConfig, store: ReviewStore, judge: Judge, now: float
+) -> Scored | None:
+    """Score one output and write its item (module docstring); None when it was already scored."""
+    use_case = config.use_cases.get(message.use_case)
+    if use_case is None:
+        raise LookupError(f"review message {message.review_id}: unknown use case {message.use_case!r}")
+    existing = store.get(message.review_id)
+    if existing is not None and ReviewTable.SCORED_AT in existing:
+        return None
+    intervened = message.guardrail_action == "INTERVENED"
+    if message.scores is not None:
+        scores = list(message.scores)
+    elif message.output is not None:
+        scores = list(score_output(use_case.scoring, message.output, intervened=intervened))
+    else:
+        scores = []  # text too large for the queue: the item keeps references (text_note says so)
+    rubric = use_case.scoring.rubric
+    if rubric is not None and message.output is not None and not intervened:
+        question = (
+            next((t.content for t in reversed(message.input.messages) if t.role == "user"), "")
+            if message.input is not None
+            else ""
+        )
+        grades, reason = parse_grades(
+            judge.grade(message.use_case, judge_prompt(rubric, question, None, message.output)), rubric
+        )
+        scores.append(rubric_result(grades, scale_max=rubric.scale, pass_mark=rubric.pass_mark, note=reason))
+    score = overall_score(scores)
+    policy = use_case.contract.review
+    reasons = people_reasons(
+        policy,
+        risk_tier=use_case.contract.risk_tier,
+        use_case=message.use_case,
+        request_id=message.review_id,
+        intervened=intervened,
+        score=score,
+    )
+    if existing is not None:  # a held item: the orchestrator wrote it, pending, before answering 202
+        known = set(existing.get(ReviewTable.REASONS) or ())
+        added = [r for r in reasons if r.value not in known]
+        written = store.update(scores_update(message.review_id, scores=scores, reasons=added, now=now))
+        sent = True
+    else:
+        written = store.put_new(new_item(message, policy=policy, reasons=reasons, scores=scores, now=now))
+        sent = bool(reasons)
+    if not written:
+        return None
+    return Scored(
+        use_case=message.use_case,
+        scores=tuple(scores),
+        score=score,
+        low=low_score(policy, score),
+        sent_to_people=sent,
+    )
+
+
+def record_handler(record: SQSRecord) -> None:
+    message = ReviewMessage.from_json(record.body)
+    scored = score_message(message, config=runtime_config, store=store, judge=judge, now=time.time())
+    if scored is None:
+        logger.info("review item already scored", extra={"reviewId": message.review_id})
+        return
+    values: dict[str, tuple[str, float]] = {
+        ReviewMetric.SCORED: ("Count", 1),
+        ReviewMetric.LOW_SCORE: ("Count", 1 if scored.low else 0),
+        ReviewMetric.SENT_TO_REVIEW: ("Count", 1 if scored.sent_to_people else 0),
+    }
+    if scored.score is not None:
+        values[ReviewMetric.QUALITY_SCORE] = ("NoUnit", scored.score)
+    rubric = next((s for s in scored.scores if s.scorer is ScorerName.RUBRIC), None)
+    if rubric is not None:
+        values[ReviewMetric.RUBRIC_SCORE] = ("NoUnit", rubric.score)
+    publish(metrics, use_case=scored.use_case, environment=runtime_config.environment, values=values)
+    logger.info(
+        "review item scored",
+        extra={
+            "reviewId": message.review_id,
+            "useCase": scored.use_case,
+            "score": scored.score,
+            "sentToPeople": scored.sent_to_people,
+            "failedScorers": [s.scorer.value for s in scored.scores if not s.passed],
+        },
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Partial batch response: ``batchItemFailures`` lists the messages to deliver again
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html)."""
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

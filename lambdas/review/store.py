@@ -1,0 +1,173 @@
+"""The review table and the audit table, through DynamoDB's low-level client (requests built by
+``platform_spec.review``). Every write is conditional: a second write of the same item, a decision on an
+item that is not pending, a second audit record of the same event change nothing and are reported as
+such (``False`` or :class:`Conflict`), never as a failure of the store."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from platform_spec.review import AuditTable, ReviewTable, plain
+
+__all__ = ["Conflict", "ReviewStore", "decode_token", "encode_token"]
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+class Conflict(Exception):
+    """A conditional transaction was cancelled: ``which`` names the conditions that failed (``item``,
+    ``audit``)."""
+
+    def __init__(self, which: tuple[str, ...]) -> None:
+        super().__init__(", ".join(which))
+        self.which = which
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str((response.get("Error") or {}).get("Code", ""))
+
+
+def encode_token(key: Mapping[str, Any] | None) -> str | None:
+    """An opaque page token for the pending list (DynamoDB's LastEvaluatedKey)."""
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """The LastEvaluatedKey behind a page token; ``ValueError`` if it is not one of ours."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("not a page token") from exc
+    expected = {ReviewTable.KEY, ReviewTable.PENDING_USE_CASE, ReviewTable.CREATED_AT}
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected
+        or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+    ):
+        raise ValueError("not a page token")
+    return key
+
+
+class ReviewStore:
+    """Reads and conditional writes of review items and audit records."""
+
+    def __init__(self, *, review_table: str, audit_table: str | None = None, region: str) -> None:
+        self.review_table = review_table
+        self.audit_table = audit_table
+        self.region = region
+        self._lock = threading.Lock()
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import boto3
+
+                self._client = boto3.client("dynamodb", region_name=self.region)
+            return self._client
+
+    # ---------------------------------------------------------------- review items
+
+    def get(self, review_id: str) -> dict[str, Any] | None:
+        """The item as plain values (strongly consistent), or None."""
+        response = self.client.get_item(
+            TableName=self.review_table, Key={ReviewTable.KEY: {"S": review_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return plain(item) if item else None
+
+    def put_new(self, params: Mapping[str, Any]) -> bool:
+        """Write a new item (``new_item``); False when it already exists (a redelivered message)."""
+        return self._conditional(self.client.put_item, TableName=self.review_table, **params)
+
+    def update(self, params: Mapping[str, Any]) -> bool:
+        """A conditional update; False when its condition does not hold."""
+        return self._conditional(self.client.update_item, TableName=self.review_table, **params)
+
+    def _pending_query(self, use_case: str) -> dict[str, Any]:
+        return {
+            "TableName": self.review_table,
+            "IndexName": ReviewTable.PENDING_INDEX,
+            "KeyConditionExpression": "#p = :use_case",
+            "ExpressionAttributeNames": {"#p": ReviewTable.PENDING_USE_CASE},
+            "ExpressionAttributeValues": {":use_case": {"S": use_case}},
+        }
+
+    def pending(
+        self, use_case: str, *, limit: int, start_key: Mapping[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a use case's pending items, oldest first, and the key of the next page."""
+        arguments = {**self._pending_query(use_case), "ScanIndexForward": True, "Limit": limit}
+        if start_key:
+            arguments["ExclusiveStartKey"] = dict(start_key)
+        response = self.client.query(**arguments)
+        return [plain(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+    def backlog(self, use_case: str) -> tuple[int, str | None]:
+        """How many items of a use case are pending, and when the oldest was created."""
+        oldest, _ = self.pending(use_case, limit=1)
+        count = 0
+        arguments = {**self._pending_query(use_case), "Select": "COUNT"}
+        while True:
+            response = self.client.query(**arguments)
+            count += int(response.get("Count", 0))
+            if not response.get("LastEvaluatedKey"):
+                break
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return count, (str(oldest[0][ReviewTable.CREATED_AT]) if oldest else None)
+
+    # ---------------------------------------------------------------- audit records
+
+    def record(self, audit: Mapping[str, Any], *, item_update: Mapping[str, Any] | None = None) -> None:
+        """Write an audit record (once) and, with ``item_update``, update the review item in the same
+        transaction (both or neither). :class:`Conflict` names the conditions that failed."""
+        assert self.audit_table is not None, "the audit table is not configured"
+        items: list[dict[str, Any]] = [{"Put": {"TableName": self.audit_table, **audit}}]
+        if item_update is not None:
+            items.append({"Update": {"TableName": self.review_table, **item_update}})
+        client = self.client
+        try:
+            client.transact_write_items(TransactItems=items)
+        except client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            names = ("audit", "item")
+            failed = tuple(
+                names[i]
+                for i, r in enumerate(reasons)
+                if i < len(names) and r.get("Code") == "ConditionalCheckFailed"
+            )
+            if not failed:
+                raise
+            raise Conflict(failed) from exc
+
+    def audit_trail(self, subject: str) -> list[dict[str, Any]]:
+        """Every audit record of a request, in event order."""
+        assert self.audit_table is not None, "the audit table is not configured"
+        response = self.client.query(
+            TableName=self.audit_table,
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": AuditTable.SUBJECT},
+            ExpressionAttributeValues={":s": {"S": subject}},
+        )
+        return [plain(i) for i in response.get("Items", [])]
+
+    # ---------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _conditional(call: Any, **arguments: Any) -> bool:
+        try:
+            call(**arguments)
+        except Exception as exc:
+            if _error_code(exc) == _CONDITION_FAILED:
+                return False
+            raise
+        return True

@@ -1,0 +1,121 @@
+"""Strict JSON request bodies, for every function behind the API (standard library only).
+
+The orchestrator's validation (``lambdas/orchestrator/validation.py``) and the reviewer API read bodies
+the same way: ``Content-Type`` application/json (charset utf-8), at most 256 KiB, UTF-8 JSON with no
+duplicate keys and no NaN/Infinity, and text without control, zero-width, bidi-override or tag
+characters (rejected, never stripped). Failures are :class:`~platform_spec.api.ApiError` with the codes
+of :data:`~platform_spec.api.ERRORS`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, Final
+
+from platform_spec.api import MAX_BODY_BYTES, ApiError
+
+#: How much of a caller-supplied key an error body repeats.
+MAX_FIELD_ECHO: Final = 64
+
+# Allowed controls: \t \n \r. Everything else listed here is rejected (see rule 6 above).
+DISALLOWED_CHARS: Final = re.compile(
+    "["
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 (but tab, LF, CR), DEL, C1
+    "\u00ad"  # soft hyphen
+    "\u061c"  # Arabic letter mark
+    "\u180e"  # Mongolian vowel separator
+    "\u200b-\u200f"  # zero-width space/non-joiner/joiner, LRM, RLM
+    "\u202a-\u202e"  # bidi embeddings and overrides
+    "\u2060-\u2064"  # word joiner, invisible operators
+    "\u2066-\u206f"  # bidi isolates, deprecated format characters
+    "\ufeff"  # zero-width no-break space / BOM
+    "\ufff9-\ufffb"  # interlinear annotation
+    "\U000e0000-\U000e007f"  # Unicode tag characters
+    "\ud800-\udfff"  # lone surrogates (JSON "\\ud800")
+    "]"
+)
+
+
+def check_content_type(value: str | None) -> None:
+    media_type, _, params = (value or "").partition(";")
+    ok = media_type.strip().lower() == "application/json"
+    for param in params.split(";"):
+        name, _, param_value = param.partition("=")
+        if name.strip().lower() == "charset" and param_value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            ok = False
+    if not ok:
+        raise ApiError(
+            "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.", field="Content-Type"
+        )
+
+
+def body_bytes(body: str | None, is_base64_encoded: bool) -> bytes:
+    if body is None:
+        raise ApiError("INVALID_JSON", "The request body is empty.", field=None)
+    if is_base64_encoded:
+        if len(body) > (MAX_BODY_BYTES * 4) // 3 + 4:
+            raise _too_large()
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ApiError("INVALID_JSON", "The request body is not valid base64.", field=None) from exc
+    else:
+        if len(body) > MAX_BODY_BYTES:  # characters <= bytes: cheap early exit before encoding
+            raise _too_large()
+        raw = body.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_BODY_BYTES:
+        raise _too_large()
+    return raw
+
+
+def _too_large() -> ApiError:
+    return ApiError("PAYLOAD_TOO_LARGE", f"The body must be at most {MAX_BODY_BYTES} bytes.", field=None)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise ApiError("DUPLICATE_FIELD", "A JSON object has the same key twice.", field=echo(key))
+        document[key] = value
+    return document
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError("INVALID_JSON", "The request body is not UTF-8.", field=None) from exc
+    if not text.strip():
+        raise ApiError("INVALID_JSON", "The request body is empty.", field=None)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise ApiError("INVALID_JSON", "The request body is nested too deeply.", field=None) from exc
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise ApiError("INVALID_JSON", "The request body is not valid JSON.", field=None) from exc
+
+
+def echo(name: str) -> str:
+    """A caller-supplied key, made safe to put in an error body."""
+    printable = "".join(ch if ch.isprintable() and not DISALLOWED_CHARS.match(ch) else "?" for ch in name)
+    return printable[:MAX_FIELD_ECHO]
+
+
+def check_characters(text: str, field: str) -> None:
+    if DISALLOWED_CHARS.search(text):
+        raise ApiError(
+            "INVALID_CHARACTERS",
+            "The text contains control, zero-width, bidi-override or other invisible characters.",
+            field=field,
+        )

@@ -1,0 +1,640 @@
+"""Human review and continuous scoring, declared once: standard library only.
+
+The orchestrator, the scoring function, the reviewer API and the backlog function read this module (each
+Lambda asset ships ``platform_spec``), and so do the construct (table keys, index, TTL attribute,
+environment variable names, limits) and the tests:
+
+* which outputs go to people: :func:`people_reasons` (the contract's ``review`` section, a hash of the
+  request id for the sampled share: :func:`sample_fraction`);
+* how a live output is scored: :class:`LiveScoring` (the golden suite's ``defaults``, its PII types and
+  refusal markers, the rubric) applied by :func:`score_output`, and :func:`overall_score`;
+* the queue message (:class:`ReviewMessage`), and the DynamoDB layout of review items
+  (:class:`ReviewTable`) and audit records (:class:`AuditTable`), with the request parameters that
+  write them (:func:`new_item`, :func:`decision_update`, :func:`audit_record`), so that the orchestrator
+  (which writes held items) and the scoring function write the same item;
+* who a caller is: :func:`principal_of`, :func:`is_session_of` (the reviewer role).
+
+DynamoDB requests are built for the low-level client (``{"S": ...}`` attribute values), so no boto3
+type conversion (and no ``Decimal``) is involved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from platform_spec.api import MAX_MESSAGE_CHARS
+from platform_spec.contract import ReviewMode, ReviewPolicy, RiskTier
+from platform_spec.evaluation import Expectations, RubricDocument
+from platform_spec.fields import from_dict, spec, to_dict
+from platform_spec.scoring import (
+    ScoreResult,
+    ScorerName,
+    json_schema,
+    length,
+    must_contain,
+    must_not_contain,
+    pii_absent,
+    refusal,
+    regex,
+)
+
+# ==================================================================== limits and timings
+
+#: Caller ratings run from RATING_MIN to RATING_MAX; at or below NEGATIVE_RATING_MAX a rating is negative.
+RATING_MIN: Final = 1
+RATING_MAX: Final = 5
+NEGATIVE_RATING_MAX: Final = 2
+#: A decision's reason and a feedback comment.
+MIN_REASON_CHARS: Final = 10
+MAX_REASON_CHARS: Final = 2000
+MAX_COMMENT_CHARS: Final = 2000
+#: A correction replaces a model answer, so it has the same bound as a message.
+MAX_CORRECTION_CHARS: Final = MAX_MESSAGE_CHARS
+#: SQS's default maximum message size (a queue may allow up to 1 MiB; the construct keeps the default).
+#: A message above it drops the context, then all text (the item keeps references only).
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+MAX_MESSAGE_BYTES: Final = 256 * 1024
+#: Items per page of the pending list.
+LIST_LIMIT_DEFAULT: Final = 25
+LIST_LIMIT_MAX: Final = 100
+#: The scoring function's timeout; the queue's visibility timeout is six times it, as Lambda's
+#: documentation asks for an SQS event source
+#: (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+SCORING_TIMEOUT_S: Final = 60
+QUEUE_VISIBILITY_TIMEOUT_S: Final = 6 * SCORING_TIMEOUT_S
+#: Deliveries of a message before SQS moves it to the dead-letter queue (retries, then the DLQ).
+MAX_RECEIVE_COUNT: Final = 5
+#: How often the backlog function publishes the pending count and the oldest pending item's age.
+BACKLOG_INTERVAL_MINUTES: Final = 5
+#: The orchestrator's budget for writing a held item and queueing an output (each call).
+STORE_CONNECT_TIMEOUT_S: Final = 1.0
+STORE_READ_TIMEOUT_S: Final = 2.0
+
+# ==================================================================== vocabulary
+
+
+class ReviewStatus(StrEnum):
+    """Where a review item is: ``scored`` (not for people), ``pending`` (waiting for a reviewer), or
+    decided (``approved``, ``rejected``, ``corrected``)."""
+
+    SCORED = "scored"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CORRECTED = "corrected"
+
+    @property
+    def decided(self) -> bool:
+        return self in (ReviewStatus.APPROVED, ReviewStatus.REJECTED, ReviewStatus.CORRECTED)
+
+
+class DecisionKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    CORRECT = "correct"
+
+    @property
+    def status(self) -> ReviewStatus:
+        return {
+            DecisionKind.APPROVE: ReviewStatus.APPROVED,
+            DecisionKind.REJECT: ReviewStatus.REJECTED,
+            DecisionKind.CORRECT: ReviewStatus.CORRECTED,
+        }[self]
+
+
+class ReviewReason(StrEnum):
+    """Why an output goes to people (an item may have several)."""
+
+    ALL = "all"
+    SAMPLED = "sampled"
+    GUARDRAIL_INTERVENTION = "guardrail_intervention"
+    HIGH_RISK = "high_risk"
+    LOW_SCORE = "low_score"
+    NEGATIVE_FEEDBACK = "negative_feedback"
+
+
+class AuditEvent(StrEnum):
+    DECISION = "decision"
+    FEEDBACK = "feedback"
+
+
+class ReviewTable:
+    """The review table: one item per answered request (key ``reviewId`` = the API request id)."""
+
+    KEY: Final = "reviewId"
+    USE_CASE: Final = "useCase"
+    STATUS: Final = "status"
+    CREATED_AT: Final = "createdAt"
+    #: Set only while an item is pending, so the index holds pending items only (a sparse index).
+    PENDING_USE_CASE: Final = "pendingUseCase"
+    #: The global secondary index that lists pending items by use case, oldest first.
+    PENDING_INDEX: Final = "PendingByUseCase"
+    #: DynamoDB TTL attribute (epoch seconds): created + the contract's review.retention_days.
+    EXPIRES_AT: Final = "expiresAt"
+    HELD: Final = "held"
+    CALLER: Final = "caller"
+    TEXT_STORED: Final = "textStored"
+    #: The queue message (:class:`ReviewMessage`) as JSON: prompt version, model, guardrail, text or
+    #: references, request metadata.
+    MESSAGE: Final = "message"
+    SCORES: Final = "scores"
+    SCORE: Final = "score"
+    SCORED_AT: Final = "scoredAt"
+    REASONS: Final = "reasons"
+    DECISION: Final = "decision"
+    DECIDED_AT: Final = "decidedAt"
+    REVIEWER: Final = "reviewer"
+
+
+class AuditTable:
+    """The audit table: write-once records (partition ``subject`` = the request id, sort ``event``:
+    ``decision``, or ``feedback#<caller principal>``), kept for review.audit_retention_days."""
+
+    SUBJECT: Final = "subject"
+    EVENT: Final = "event"
+    EXPIRES_AT: Final = "expiresAt"
+
+
+class ReviewEnv:
+    """Environment variables of the review path (set by the construct, read by the functions)."""
+
+    #: orchestrator and reviewer API: where scored items are; orchestrator: where outputs are queued.
+    REVIEW_TABLE: Final = "REVIEW_TABLE"
+    REVIEW_QUEUE_URL: Final = "REVIEW_QUEUE_URL"
+    AUDIT_TABLE: Final = "AUDIT_TABLE"
+    REVIEWER_ROLE_ARN: Final = "REVIEWER_ROLE_ARN"
+    #: JSON :class:`InvocationLogLocation`: where a reviewer finds a request's invocation log record.
+    INVOCATION_LOGS: Final = "INVOCATION_LOGS"
+    #: JSON {use case: judge profile ARN} of the model-graded use cases (scoring function).
+    JUDGE_PROFILES: Final = "JUDGE_PROFILES"
+
+
+# ==================================================================== who goes to people
+
+
+def sample_fraction(use_case: str, request_id: str) -> float:
+    """A number in [0, 1) fixed by the use case and the request id (SHA-256): the sampled share of a
+    contract is reproducible, and independent between use cases."""
+    digest = hashlib.sha256(f"{use_case}\n{request_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def low_score(policy: ReviewPolicy, score: float | None) -> bool:
+    """The score is below the contract's low-score threshold (0.5 when the flag is off, for metrics)."""
+    threshold = policy.flags.low_score if policy.flags.low_score is not None else 0.5
+    return score is not None and score < threshold
+
+
+def people_reasons(
+    policy: ReviewPolicy,
+    *,
+    risk_tier: RiskTier,
+    use_case: str,
+    request_id: str,
+    intervened: bool,
+    score: float | None,
+    negative_feedback: bool = False,
+) -> tuple[ReviewReason, ...]:
+    """Why this output goes to people (empty: it is only scored). ``mode`` none sends nothing, all sends
+    everything; sampled adds the hashed share to the flags; flagged uses the flags alone."""
+    if policy.mode is ReviewMode.NONE:
+        return ()
+    if policy.mode is ReviewMode.ALL:
+        return (ReviewReason.ALL,)
+    reasons = []
+    if policy.mode is ReviewMode.SAMPLED and sample_fraction(use_case, request_id) < policy.sample_rate:
+        reasons.append(ReviewReason.SAMPLED)
+    flags = policy.flags
+    if flags.guardrail_intervention and intervened:
+        reasons.append(ReviewReason.GUARDRAIL_INTERVENTION)
+    if flags.high_risk and risk_tier is RiskTier.HIGH:
+        reasons.append(ReviewReason.HIGH_RISK)
+    if flags.low_score is not None and score is not None and score < flags.low_score:
+        reasons.append(ReviewReason.LOW_SCORE)
+    if flags.negative_feedback and negative_feedback:
+        reasons.append(ReviewReason.NEGATIVE_FEEDBACK)
+    return tuple(reasons)
+
+
+# ==================================================================== scoring a live output
+
+
+@spec
+class LiveScoring:
+    """What every live output of a use case is scored against: the ``defaults`` of its golden suite (what
+    every ordinary answer must satisfy), that suite's PII types and refusal markers, and the rubric where
+    the contract grades answers with a model. Derived from ``evals/<id>/`` at synth."""
+
+    #: The suite the expectations come from (None: the use case has no golden suite).
+    suite: str | None = None
+    expectations: Expectations = field(default_factory=Expectations)
+    pii_entities: tuple[str, ...] = ()
+    refusal_markers: tuple[str, ...] = ()
+    blocked_messages: tuple[str, ...] = ()
+    #: The rubric the judge grades with; None where the contract is not model-graded or may not store
+    #: response text (a judge call needs the text after the request: see README "Human review").
+    rubric: RubricDocument | None = None
+
+
+def score_output(live: LiveScoring, text: str, *, intervened: bool) -> tuple[ScoreResult, ...]:
+    """The deterministic scorers of ``live.expectations`` on one output. Nothing is scored when the
+    guardrail intervened: the output is the contract's blocked message (the intervention is its own flag).
+    The guardrail's verdict is known, not scored (``guardrail_intervened`` is left out)."""
+    if intervened:
+        return ()
+    expect = live.expectations
+    results: list[ScoreResult] = []
+    for name in expect.scorers():
+        if name is ScorerName.MUST_CONTAIN:
+            results.append(must_contain(text, expect.must_contain))
+        elif name is ScorerName.MUST_NOT_CONTAIN:
+            results.append(must_not_contain(text, expect.must_not_contain))
+        elif name is ScorerName.REGEX:
+            results.append(regex(text, expect.regex))
+        elif name is ScorerName.JSON_SCHEMA and expect.json_schema is not None:
+            results.append(json_schema(text, expect.json_schema))
+        elif name is ScorerName.LENGTH:
+            results.append(
+                length(
+                    text, min_chars=expect.min_chars, max_chars=expect.max_chars, max_words=expect.max_words
+                )
+            )
+        elif name is ScorerName.PII_ABSENT:
+            results.append(pii_absent(text, live.pii_entities))
+        elif name is ScorerName.REFUSAL and expect.refusal is not None:
+            results.append(
+                refusal(
+                    text,
+                    expected=expect.refusal,
+                    markers=live.refusal_markers,
+                    blocked_messages=live.blocked_messages,
+                )
+            )
+    return tuple(results)
+
+
+def overall_score(results: Sequence[ScoreResult]) -> float | None:
+    """An output's score: the lowest of its scorers' scores (an output is as good as its worst check: a
+    leaked e-mail address is not averaged away by five passing checks); None when nothing was scored."""
+    return min((r.score for r in results), default=None)
+
+
+# ==================================================================== the queue message
+
+
+@spec
+class ReviewedTurn:
+    role: str
+    content: str
+
+
+@spec
+class ReviewInput:
+    messages: tuple[ReviewedTurn, ...]
+    context: str | None = None
+
+
+@spec
+class ReviewMessage:
+    """What the orchestrator queues for every answered output (and writes as the item of a held one)."""
+
+    schema_version: int = 1
+    #: The API request id: the review id, the key of the item, the ``requestId`` the caller got.
+    review_id: str
+    use_case: str
+    #: ISO 8601 UTC with milliseconds (sorts as text: the pending index's sort key).
+    created_at: str
+    #: The caller's IAM principal (:func:`principal_of`): only it may fetch a held answer or send feedback.
+    caller: str
+    held: bool = False
+    prompt_version: str
+    route: str | None = None
+    model_id: str | None = None
+    guardrail_arn: str | None = None
+    guardrail_version: str | None = None
+    guardrail_action: str
+    #: Whether the contract lets the platform store the request's and the answer's text.
+    text_stored: bool
+    input: ReviewInput | None = None
+    output: str | None = None
+    #: Why text is missing although it may be stored (too large for a queue message), for reviewers.
+    text_note: str | None = None
+    truncated: bool = False
+    #: The deterministic scores, computed by the orchestrator where text may not be stored (the text
+    #: never leaves the request); None: the scoring function computes them from ``output``.
+    scores: tuple[ScoreResult, ...] | None = None
+    #: Bedrock's requestMetadata of the calls (the invocation log records carry it).
+    request_metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(to_dict(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> ReviewMessage:
+        return from_dict(cls, json.loads(raw), where="review message")
+
+    def fitted(self, limit: int = MAX_MESSAGE_BYTES) -> ReviewMessage:
+        """This message within SQS's size: without the context, then without any text, if needed."""
+        message = self
+        if len(message.to_json().encode()) > limit and message.input is not None:
+            message = replace(
+                message,
+                input=ReviewInput(messages=message.input.messages),
+                text_note="the request's context was too large for the review queue and is not stored",
+            )
+        if len(message.to_json().encode()) > limit:
+            message = replace(
+                message,
+                input=None,
+                output=None,
+                text_note="the request and answer were too large for the review queue: read them in the "
+                "invocation log",
+            )
+        return message
+
+
+@spec
+class InvocationLogLocation:
+    """Where Bedrock delivers this environment's invocation logs (when this environment owns the account's
+    logging setting), and what the review items can be found by."""
+
+    log_group: str | None = None
+    bucket: str | None = None
+    region: str
+    #: Whether Bedrock delivers text to these logs (account-wide: on only if every contract allows it).
+    text_delivered: bool = False
+
+    def query(self, request_metadata: Mapping[str, str]) -> str | None:
+        """A CloudWatch Logs Insights query for the invocation records of one request."""
+        request_id = request_metadata.get("requestId")
+        if self.log_group is None or request_id is None:
+            return None
+        return (
+            "fields @timestamp, modelId, input.inputTokenCount, output.outputTokenCount, @message"
+            f' | filter requestMetadata.requestId = "{request_id}" | sort @timestamp asc'
+        )
+
+
+# ==================================================================== identity
+
+
+_ASSUMED_ROLE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$"
+)
+_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<role>[^/]+)$")
+
+
+def principal_of(user_arn: str | None) -> str:
+    """The IAM principal behind a request (API Gateway's ``requestContext.identity.userArn``): a role
+    session becomes its role (``...:assumed-role/<role>``; session names change between sessions), any
+    other ARN stays as it is; ``anonymous`` without one (never the case behind AWS_IAM authorization)."""
+    if not user_arn:
+        return "anonymous"
+    match = _ASSUMED_ROLE.match(user_arn)
+    if match:
+        return f"arn:{match['partition']}:sts::{match['account']}:assumed-role/{match['role']}"
+    return user_arn
+
+
+def user_arn(event: Mapping[str, Any]) -> str | None:
+    """``requestContext.identity.userArn`` of an API Gateway REST proxy event: the IAM identity API Gateway
+    authenticated (AWS_IAM authorization), never anything the caller wrote in the body
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference)."""
+    context = event.get("requestContext")
+    identity = context.get("identity") if isinstance(context, Mapping) else None
+    value = identity.get("userArn") if isinstance(identity, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def is_session_of(user_arn: str | None, role_arn: str) -> bool:
+    """Whether ``user_arn`` is a session of the role ``role_arn`` (same partition, account and name; a
+    role's path is not part of its session ARN)."""
+    session = _ASSUMED_ROLE.match(user_arn or "")
+    role = _ROLE.match(role_arn)
+    return bool(
+        session
+        and role
+        and (session["partition"], session["account"], session["role"])
+        == (role["partition"], role["account"], role["role"])
+    )
+
+
+# ==================================================================== DynamoDB requests
+
+
+def iso_now(now: float) -> str:
+    """Epoch seconds as ISO 8601 UTC with milliseconds (``2026-11-23T11:00:00.123Z``)."""
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(now * 1000) % 1000:03d}Z"
+
+
+def parse_iso(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(round(value, 6)) if isinstance(value, float) else str(value)}
+
+
+def scores_json(results: Sequence[ScoreResult]) -> str:
+    return json.dumps([to_dict(r) for r in results], separators=(",", ":"), ensure_ascii=False)
+
+
+def read_scores(raw: str | None) -> tuple[ScoreResult, ...]:
+    return tuple(from_dict(ScoreResult, r, where="scores") for r in json.loads(raw)) if raw else ()
+
+
+def new_item(
+    message: ReviewMessage,
+    *,
+    policy: ReviewPolicy,
+    reasons: Sequence[ReviewReason],
+    scores: Sequence[ScoreResult] | None,
+    now: float,
+) -> dict[str, Any]:
+    """PutItem parameters (without ``TableName``) of a new review item, written once (a condition on the
+    key): pending when ``reasons`` (or held), else scored. ``scores`` None: not scored yet (a held item the
+    orchestrator writes before the scoring function sees it)."""
+    created = parse_iso(message.created_at)
+    pending = bool(reasons) or message.held
+    item: dict[str, Any] = {
+        ReviewTable.KEY: _s(message.review_id),
+        ReviewTable.USE_CASE: _s(message.use_case),
+        ReviewTable.STATUS: _s((ReviewStatus.PENDING if pending else ReviewStatus.SCORED).value),
+        ReviewTable.CREATED_AT: _s(message.created_at),
+        ReviewTable.EXPIRES_AT: _n(int(created) + policy.retention_days * 86_400),
+        ReviewTable.HELD: {"BOOL": message.held},
+        ReviewTable.CALLER: _s(message.caller),
+        ReviewTable.TEXT_STORED: {"BOOL": message.text_stored},
+        ReviewTable.MESSAGE: _s(message.to_json()),
+        ReviewTable.REASONS: {"L": [_s(r.value) for r in reasons]},
+    }
+    if pending:
+        item[ReviewTable.PENDING_USE_CASE] = _s(message.use_case)
+    if scores is not None:
+        item[ReviewTable.SCORES] = _s(scores_json(scores))
+        item[ReviewTable.SCORED_AT] = _s(iso_now(now))
+        score = overall_score(scores)
+        if score is not None:
+            item[ReviewTable.SCORE] = _n(score)
+    return {"Item": item, "ConditionExpression": f"attribute_not_exists({ReviewTable.KEY})"}
+
+
+def scores_update(
+    review_id: str, *, scores: Sequence[ScoreResult], reasons: Sequence[ReviewReason], now: float
+) -> dict[str, Any]:
+    """UpdateItem parameters (without ``TableName``) that add the scores to an item written before it was
+    scored (a held item), once: the condition refuses a second scoring."""
+    names = {"#scores": ReviewTable.SCORES, "#at": ReviewTable.SCORED_AT, "#reasons": ReviewTable.REASONS}
+    values: dict[str, Any] = {
+        ":scores": _s(scores_json(scores)),
+        ":at": _s(iso_now(now)),
+        ":reasons": {"L": [_s(r.value) for r in reasons]},
+    }
+    assignments = ["#scores = :scores", "#at = :at", "#reasons = list_append(#reasons, :reasons)"]
+    score = overall_score(scores)
+    if score is not None:
+        names["#score"] = ReviewTable.SCORE
+        values[":score"] = _n(score)
+        assignments.append("#score = :score")
+    return {
+        "Key": {ReviewTable.KEY: _s(review_id)},
+        "UpdateExpression": "SET " + ", ".join(assignments),
+        "ConditionExpression": f"attribute_exists({ReviewTable.KEY}) AND attribute_not_exists(#at)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def decision_update(
+    review_id: str, *, decision: Mapping[str, Any], status: ReviewStatus, reviewer: str, now: float
+) -> dict[str, Any]:
+    """UpdateItem parameters (without ``TableName``) that record a decision on a pending item and take it
+    out of the pending index; the condition makes a second decision (or one on an item that is not
+    pending) change nothing."""
+    return {
+        "Key": {ReviewTable.KEY: _s(review_id)},
+        "UpdateExpression": "SET #status = :status, #decision = :decision, #at = :at, #reviewer = :reviewer "
+        "REMOVE #pending",
+        "ConditionExpression": "#status = :pending",
+        "ExpressionAttributeNames": {
+            "#status": ReviewTable.STATUS,
+            "#decision": ReviewTable.DECISION,
+            "#at": ReviewTable.DECIDED_AT,
+            "#reviewer": ReviewTable.REVIEWER,
+            "#pending": ReviewTable.PENDING_USE_CASE,
+        },
+        "ExpressionAttributeValues": {
+            ":status": _s(status.value),
+            ":decision": _s(json.dumps(decision, separators=(",", ":"), ensure_ascii=False)),
+            ":at": _s(iso_now(now)),
+            ":reviewer": _s(reviewer),
+            ":pending": _s(ReviewStatus.PENDING.value),
+        },
+    }
+
+
+def to_pending_update(review_id: str, *, use_case: str, reason: ReviewReason) -> dict[str, Any]:
+    """UpdateItem parameters (without ``TableName``) that send a scored item to people (negative
+    feedback), only while it is still just scored."""
+    return {
+        "Key": {ReviewTable.KEY: _s(review_id)},
+        "UpdateExpression": "SET #status = :pending, #pending = :use_case, "
+        "#reasons = list_append(#reasons, :reasons)",
+        "ConditionExpression": "#status = :scored",
+        "ExpressionAttributeNames": {
+            "#status": ReviewTable.STATUS,
+            "#pending": ReviewTable.PENDING_USE_CASE,
+            "#reasons": ReviewTable.REASONS,
+        },
+        "ExpressionAttributeValues": {
+            ":pending": _s(ReviewStatus.PENDING.value),
+            ":scored": _s(ReviewStatus.SCORED.value),
+            ":use_case": _s(use_case),
+            ":reasons": {"L": [_s(reason.value)]},
+        },
+    }
+
+
+def audit_record(
+    *,
+    subject: str,
+    event: str,
+    kind: AuditEvent,
+    message: ReviewMessage,
+    actor: str,
+    what: Mapping[str, str | int],
+    retention_days: int,
+    now: float,
+) -> dict[str, Any]:
+    """PutItem parameters (without ``TableName``) of a write-once audit record: who (the IAM ARN the API
+    authenticated), when, what, and which prompt version, model and guardrail version the output came
+    from."""
+    item: dict[str, Any] = {
+        AuditTable.SUBJECT: _s(subject),
+        AuditTable.EVENT: _s(event),
+        "kind": _s(kind.value),
+        "useCase": _s(message.use_case),
+        "actor": _s(actor),
+        "actorPrincipal": _s(principal_of(actor)),
+        "at": _s(iso_now(now)),
+        "promptVersion": _s(message.prompt_version),
+        AuditTable.EXPIRES_AT: _n(int(now) + retention_days * 86_400),
+    }
+    for name, known in (
+        ("modelId", message.model_id),
+        ("route", message.route),
+        ("guardrailArn", message.guardrail_arn),
+        ("guardrailVersion", message.guardrail_version),
+    ):
+        if known:
+            item[name] = _s(known)
+    for name, value in what.items():
+        item[name] = _n(value) if isinstance(value, int) else _s(value)
+    return {"Item": item, "ConditionExpression": f"attribute_not_exists({AuditTable.SUBJECT})"}
+
+
+def feedback_event(caller: str) -> str:
+    """The audit sort key of a caller's feedback: one per caller principal and request."""
+    return f"{AuditEvent.FEEDBACK.value}#{principal_of(caller)}"
+
+
+def plain(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """A low-level DynamoDB item as plain values (S, N as float or int, BOOL, L, NULL)."""
+
+    def value(attribute: Mapping[str, Any]) -> Any:
+        (kind, raw), *_ = attribute.items()
+        if kind == "S":
+            return raw
+        if kind == "N":
+            number = float(raw)
+            return int(number) if number.is_integer() and "." not in raw else number
+        if kind == "BOOL":
+            return bool(raw)
+        if kind == "L":
+            return [value(v) for v in raw]
+        if kind == "M":
+            return {k: value(v) for k, v in raw.items()}
+        return None
+
+    return {name: value(attribute) for name, attribute in attributes.items()}
+
+
+def without_holds(runtime_config: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``runtime_config.json`` document whose use cases hold no answers: for harnesses that run the
+    orchestrator without a review store (offline evaluation, ``make demo``), which measure answers and not
+    the review path. The orchestrator refuses to start with a holding use case and no review path."""
+    document: dict[str, Any] = json.loads(json.dumps(runtime_config))
+    for use_case in document.get("use_cases", {}).values():
+        use_case["contract"].setdefault("review", {})["hold_for_review"] = False
+    return document

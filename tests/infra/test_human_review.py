@@ -1,0 +1,249 @@
+"""The review path's resources in every environment's template: what a reviewer, a caller and an operator
+rely on (encrypted storage that outlives a bad deploy, a queue that never loses an output, permissions
+that let reviewers and only reviewers decide, alarms that reach the environment's topic)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from bedrock_constructs.orchestration_api.rest_api import CALLER_ROUTES, REVIEWER_ROUTES
+from platform_config import PlatformConfig
+from platform_spec.review import (
+    BACKLOG_INTERVAL_MINUTES,
+    MAX_RECEIVE_COUNT,
+    AuditTable,
+    ReviewEnv,
+    ReviewTable,
+)
+from tests.infra.conftest import Synthesized
+
+ENVS = ("dev", "staging", "prod")
+
+
+def _resources(synthesized: Synthesized, env: str, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in synthesized.platform_json(env)["Resources"].items() if v["Type"] == kind}
+
+
+def _ref(synthesized: Synthesized, env: str, construct: Any) -> str:
+    stack = synthesized.stages[env].platform
+    return str(stack.get_logical_id(construct.node.default_child))
+
+
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def _role_policies(synthesized: Synthesized, env: str, role: Any) -> list[dict[str, Any]]:
+    role_id = _ref(synthesized, env, role)
+    return [
+        s
+        for p in _resources(synthesized, env, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in _statements(p)
+    ]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_queue_is_encrypted_tls_only_and_dead_letters_after_its_retries(
+    synthesized: Synthesized, env: str
+) -> None:
+    review = synthesized.stages[env].platform.review
+    key, queue, dead = (_ref(synthesized, env, c) for c in (review.key, review.queue, review.dead_letters))
+    template = synthesized.platform(env)
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]},
+            "RedrivePolicy": {
+                "deadLetterTargetArn": {"Fn::GetAtt": [dead, "Arn"]},
+                "maxReceiveCount": MAX_RECEIVE_COUNT,
+            },
+        },
+    )
+    queues = _resources(synthesized, env, "AWS::SQS::Queue")
+    assert queues[dead]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+    # both queues refuse anything but TLS (a Deny on aws:SecureTransport false)
+    for queue_id in (queue, dead):
+        (policy,) = [
+            p
+            for p in _resources(synthesized, env, "AWS::SQS::QueuePolicy").values()
+            if {"Ref": queue_id} in p["Properties"]["Queues"]
+        ]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in _statements(policy)
+        ), queue_id
+    # scoring: the queue's event source reports partial batch failures (only failed messages return)
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "FunctionName": {"Ref": _ref(synthesized, env, review.scoring_function)},
+        },
+    )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_tables_are_encrypted_recoverable_expire_and_list_pending_items_by_use_case_and_age(
+    synthesized: Synthesized, env: str
+) -> None:
+    review = synthesized.stages[env].platform.review
+    key = _ref(synthesized, env, review.key)
+    tables = _resources(synthesized, env, "AWS::DynamoDB::Table")
+    items = tables[_ref(synthesized, env, review.items)]["Properties"]
+    audit = tables[_ref(synthesized, env, review.audit)]["Properties"]
+    for properties, ttl in ((items, ReviewTable.EXPIRES_AT), (audit, AuditTable.EXPIRES_AT)):
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+        assert properties["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+        assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert properties["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+    (index,) = items["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == ReviewTable.PENDING_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": ReviewTable.PENDING_USE_CASE, "KeyType": "HASH"},
+        {"AttributeName": ReviewTable.CREATED_AT, "KeyType": "RANGE"},
+    ]
+    assert audit["KeySchema"] == [
+        {"AttributeName": AuditTable.SUBJECT, "KeyType": "HASH"},
+        {"AttributeName": AuditTable.EVENT, "KeyType": "RANGE"},
+    ]
+    # audit records cannot be deleted with the table where the environment retains data
+    assert audit.get("DeletionProtectionEnabled", False) is (env != "dev")
+
+
+def _invoke_resources(statements: list[dict[str, Any]]) -> list[str]:
+    found = []
+    for s in statements:
+        if "execute-api:Invoke" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]):
+            resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+            # arn:...:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>: the route is the last part
+            found.extend(r["Fn::Join"][1][-1] if isinstance(r, dict) else str(r) for r in resources)
+    return found
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_reviewer_role_may_invoke_the_reviewer_routes_and_nothing_else(
+    synthesized: Synthesized, env: str
+) -> None:
+    review = synthesized.stages[env].platform.review
+    statements = _role_policies(synthesized, env, review.reviewer.role)
+    assert {
+        a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    } == {"execute-api:Invoke"}
+    invoked = _invoke_resources(statements)
+    assert len(invoked) == len(REVIEWER_ROUTES)
+    assert sorted(invoked) == sorted(f"/{route}" for route in REVIEWER_ROUTES)
+    assert not any("use-cases" in r for r in invoked)
+    # and the reviewer API function knows the role, to refuse every other identity itself
+    env_vars = _function_env(synthesized, env, review.api_function)
+    assert env_vars[ReviewEnv.REVIEWER_ROLE_ARN] == {
+        "Fn::GetAtt": [_ref(synthesized, env, review.reviewer.role), "Arn"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("request_route", "caller", "reviewer"),
+    [
+        ("POST/use-cases/rfp-drafting/invoke", True, False),
+        ("POST/use-cases/rfp-drafting/feedback", True, False),
+        ("GET/use-cases/rfp-drafting/reviews/r-1", True, False),
+        ("GET/reviews", False, True),
+        ("GET/reviews/r-1", False, True),
+        ("POST/reviews/r-1/decision", False, True),
+        ("POST/reviews", False, False),
+    ],
+)
+def test_callers_grant_excludes_the_reviewer_routes(request_route: str, caller: bool, reviewer: bool) -> None:
+    # IAM matches an execute-api ARN's "*" against any characters, "/" included ("GET/user/*" also admits
+    # "GET/user/1/sensitive"; re:Post answer linked from the policy examples):
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-iam-policy-examples-for-api-execution.html
+    assert any(fnmatch.fnmatchcase(request_route, r) for r in CALLER_ROUTES) is caller
+    assert any(fnmatch.fnmatchcase(request_route, r) for r in REVIEWER_ROUTES) is reviewer
+
+
+def _function_env(synthesized: Synthesized, env: str, function: Any) -> dict[str, Any]:
+    functions = _resources(synthesized, env, "AWS::Lambda::Function")
+    return dict(functions[_ref(synthesized, env, function)]["Properties"]["Environment"]["Variables"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_orchestrator_can_hold_and_queue_and_the_judge_is_the_only_model_scoring_may_call(
+    config: PlatformConfig, synthesized: Synthesized, env: str
+) -> None:
+    stack = synthesized.stages[env].platform
+    review = stack.review
+    items, queue = _ref(synthesized, env, review.items), _ref(synthesized, env, review.queue)
+    orchestrator = stack.api.function
+    variables = _function_env(synthesized, env, orchestrator)
+    assert variables[ReviewEnv.REVIEW_TABLE] == {"Ref": items}
+    assert variables[ReviewEnv.REVIEW_QUEUE_URL] == {"Ref": queue}
+    statements = json.dumps(_role_policies(synthesized, env, orchestrator.role))
+    assert "dynamodb:PutItem" in statements and f'"{items}"' in statements
+    assert "sqs:SendMessage" in statements and f'"{queue}"' in statements
+    # scoring: bedrock only on the judge profiles of this environment's model-graded use cases
+    scoring = _role_policies(synthesized, env, review.scoring_function.role)
+    bedrock = [s for s in scoring if any(str(a).startswith("bedrock:") for a in _actions(s))]
+    judged = [c for c in config.contracts_for(env) if c.judge is not None]
+    assert bool(bedrock) == bool(judged)
+    judge_ids = {stack.get_logical_id(stack.use_cases[c.id].judge.resource) for c in judged}  # type: ignore[union-attr]
+    for s in bedrock:
+        assert "*" not in json.dumps(s["Resource"]) or "foundation-model" in json.dumps(s["Resource"])
+    named = {r for s in bedrock for r in judge_ids if r in json.dumps(s["Resource"])}
+    assert named == judge_ids
+    # the review API function writes audit records and never touches the queue or Bedrock
+    api = json.dumps(_role_policies(synthesized, env, review.api_function.role))
+    assert "bedrock:" not in api and "sqs:" not in api
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return list(action) if isinstance(action, list) else [action]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_on_schedule(
+    config: PlatformConfig, synthesized: Synthesized, env: str
+) -> None:
+    stack = synthesized.stages[env].platform
+    monitoring = stack.review_monitoring
+    topic = _ref(synthesized, env, stack.notifications.topic)
+    alarms = _resources(synthesized, env, "AWS::CloudWatch::Alarm")
+    expected = {"DeadLetters", "EnqueueFailures", "BacklogFunctionErrors"}
+    assert set(monitoring.alarms) == expected
+    per_use_case = {"Backlog", "OldestPending", "RejectRate", "LowScoreRate"}
+    assert {uc: set(a) for uc, a in monitoring.use_case_alarms.items()} == {
+        c.id: per_use_case for c in config.contracts_for(env)
+    }
+    for alarm in monitoring.all_alarms():
+        properties = alarms[_ref(synthesized, env, alarm)]["Properties"]
+        assert {"Ref": topic} in properties["AlarmActions"] and {"Ref": topic} in properties["OKActions"]
+    # the SLA alarm's threshold is each contract's review SLA
+    for contract in config.contracts_for(env):
+        oldest = monitoring.use_case_alarms[contract.id]["OldestPending"]
+        assert (
+            alarms[_ref(synthesized, env, oldest)]["Properties"]["Threshold"]
+            == contract.review.sla_hours * 3600
+        )
+    synthesized.platform(env).has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": f"rate({BACKLOG_INTERVAL_MINUTES} minutes)",
+            "Targets": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "Arn": {
+                                "Fn::GetAtt": [_ref(synthesized, env, stack.review.backlog_function), "Arn"]
+                            }
+                        }
+                    )
+                ]
+            ),
+        },
+    )

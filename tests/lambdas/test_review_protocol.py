@@ -1,0 +1,497 @@
+"""The human review protocol walked end to end, offline: the real orchestrator and review functions with
+real botocore against moto (DynamoDB, SQS) and the local Bedrock endpoint (human_review.offline).
+
+GIVEN the repository's contracts, WHEN a caller asks and the queue is delivered to the scoring function,
+THEN the item is scored, listed, decided by a reviewer, released (or not) to the caller, and audited."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bedrock_platform_devtools.samples import CALLER_ARN, REVIEWER_ARN, api_event
+from evaluation.targets import invoke_body
+from human_review.exercise import (
+    DECISION,
+    FEEDBACK,
+    HELD,
+    ITEM,
+    PENDING,
+    OfflineClient,
+    exercise,
+    request_body,
+)
+from human_review.offline import ORCHESTRATOR, OfflinePlatform, Reply
+from platform_config import PlatformConfig, load_platform
+from platform_spec.api import ERRORS, ReviewMetric
+from platform_spec.review import MAX_RECEIVE_COUNT, AuditTable, ReviewTable, plain, sample_fraction
+
+ROOT = Path(__file__).resolve().parents[2]
+HELD_UC = "rfp-drafting"  # holds its answers (review.hold_for_review), stores text
+SAMPLED_UC = "policy-qa"  # samples and flags, stores text
+NO_TEXT_UC = "support-ticket-summary"  # logging.prompts_and_responses: false
+
+
+@pytest.fixture(scope="module")
+def config() -> PlatformConfig:
+    return load_platform(ROOT)
+
+
+@pytest.fixture
+def platform(config: PlatformConfig) -> Iterator[OfflinePlatform]:
+    with OfflinePlatform(config, "dev") as offline:
+        yield offline
+
+
+def _flags_off(document: dict[str, Any], use_case: str) -> None:
+    document["use_cases"][use_case]["contract"]["review"]["flags"] = {
+        "guardrail_intervention": False,
+        "high_risk": False,
+        "low_score": None,
+        "negative_feedback": True,
+    }
+
+
+def _review_policy(use_case: str = SAMPLED_UC, **values: Any) -> Any:
+    """A runtime-config mutation: the use case's review section with ``values`` (flags off but feedback)."""
+
+    def mutate(document: dict[str, Any]) -> None:
+        _flags_off(document, use_case)
+        document["use_cases"][use_case]["contract"]["review"].update(values)
+
+    return mutate
+
+
+def _items(platform: OfflinePlatform) -> list[dict[str, Any]]:
+    dynamodb = platform.session.client("dynamodb")
+    return [plain(i) for i in dynamodb.scan(TableName=platform.resources.review_table)["Items"]]
+
+
+def _audit(platform: OfflinePlatform) -> list[dict[str, Any]]:
+    dynamodb = platform.session.client("dynamodb")
+    return [plain(i) for i in dynamodb.scan(TableName=platform.resources.audit_table)["Items"]]
+
+
+def _queued(platform: OfflinePlatform) -> int:
+    attributes = platform.session.client("sqs").get_queue_attributes(
+        QueueUrl=platform.resources.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def _metric(platform: OfflinePlatform, name: str) -> list[float]:
+    values = []
+    for document in platform.emf():
+        if name in document:
+            value = document[name]
+            values.extend(value if isinstance(value, list) else [value])
+    return values
+
+
+def _reviewer(platform: OfflinePlatform, method: str, resource: str, path: Any = None, **kw: Any) -> Reply:
+    return platform.review_api(method, resource, path, user_arn=REVIEWER_ARN, **kw)
+
+
+def _caller(platform: OfflinePlatform, method: str, resource: str, path: Any = None, **kw: Any) -> Reply:
+    return platform.review_api(method, resource, path, user_arn=CALLER_ARN, **kw)
+
+
+def _ask_as(platform: OfflinePlatform, use_case: str, body: Any, request_id: str) -> Reply:
+    """Ask with a chosen API Gateway request id (the id sampling hashes)."""
+    path = {"useCaseId": use_case}
+    event = api_event("POST", "/use-cases/{useCaseId}/invoke", path, body=body, request_id=request_id)
+    return platform.api(ORCHESTRATOR, event)
+
+
+def _error(reply: Reply) -> str:
+    return str(reply.body["error"]["code"])
+
+
+# ==================================================================== the protocol
+
+
+def test_a_held_answer_is_scored_listed_decided_released_and_audited(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN a high-risk use case that holds its answers
+    body = request_body(config, HELD_UC)
+    # WHEN the caller asks
+    held = platform.invoke(HELD_UC, body)
+    # THEN no text leaves: 202 and a review id, the item is stored pending and queued for scoring
+    assert held.status == 202 and "output" not in held.body
+    review_id = held.body["reviewId"]
+    (item,) = _items(platform)
+    assert item[ReviewTable.STATUS] == "pending" and ReviewTable.SCORED_AT not in item
+    assert _queued(platform) == 1
+    # the caller (not a reviewer) can neither list nor decide
+    assert _error(_caller(platform, "GET", PENDING, query={"useCase": HELD_UC})) == "NOT_A_REVIEWER"
+    refused = _caller(
+        platform, "POST", DECISION, {"reviewId": review_id}, body={"decision": "approve", "reason": "x" * 20}
+    )
+    assert refused.status == 403 and _error(refused) == "NOT_A_REVIEWER"
+
+    # WHEN the scoring function gets the queue
+    assert platform.drain() == []
+    # THEN the item is scored (deterministic scorers and the rubric through the judge profile)
+    listed = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC})
+    (entry,) = listed.body["items"]
+    assert entry["reviewId"] == review_id and entry["scored"] and entry["held"]
+    read = _reviewer(platform, "GET", ITEM, {"reviewId": review_id})
+    scorers = [s["scorer"] for s in read.body["scores"]]
+    assert "must_contain" in scorers and "rubric" in scorers
+    # the rubric went through the use case's own judge profile, and only that one
+    judged = [c.target for c in platform.stub.calls if c.target.endswith("-judge")]
+    assert judged and all(t.endswith(f"{HELD_UC}-judge") for t in judged), judged
+    assert read.body["text"]["stored"] and read.body["text"]["output"]
+    assert _metric(platform, ReviewMetric.SCORED) == [1]
+
+    # WHEN a reviewer approves with a reason
+    decided = _reviewer(
+        platform,
+        "POST",
+        DECISION,
+        {"reviewId": review_id},
+        body={"decision": "approve", "reason": "Matches the library."},
+    )
+    assert decided.status == 200 and decided.body["reviewer"] == REVIEWER_ARN
+    # THEN the held answer is released to its caller, and the pending list is empty
+    released = _caller(platform, "GET", HELD, {"useCaseId": HELD_UC, "reviewId": review_id})
+    assert released.status == 200 and released.body["status"] == "released"
+    assert released.body["output"]["text"] == read.body["text"]["output"]
+    assert _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC}).body["items"] == []
+    # AND the audit record says who, when, what, and which prompt, model and guardrail version
+    (record,) = _audit(platform)
+    assert record[AuditTable.SUBJECT] == review_id and record[AuditTable.EVENT] == "decision"
+    assert record["actor"] == REVIEWER_ARN and record["decision"] == "approve"
+    assert record["reason"] == "Matches the library."
+    assert record["promptVersion"] == read.body["promptVersion"]
+    assert record["modelId"] == read.body["modelId"] and record["guardrailVersion"] == "1"
+    assert record[AuditTable.EXPIRES_AT] > decided_expiry_floor(config)
+
+
+def decided_expiry_floor(config: PlatformConfig) -> int:
+    """Audit records outlive review items: their TTL is at least the items' retention from now."""
+    import time
+
+    (contract,) = [c for c in config.contracts_for("dev") if c.id == HELD_UC]
+    return int(time.time()) + contract.review.retention_days * 86_400
+
+
+def test_a_rejected_answer_is_never_released_and_a_corrected_one_releases_the_correction(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    first = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    second = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    platform.drain()
+    reject = {"decision": "reject", "reason": "Claims a certification we do not hold."}
+    assert _reviewer(platform, "POST", DECISION, {"reviewId": first}, body=reject).status == 200
+    correct = {"decision": "correct", "reason": "Tightened the wording.", "correctedText": "Corrected draft."}
+    assert _reviewer(platform, "POST", DECISION, {"reviewId": second}, body=correct).status == 200
+    rejected = _caller(platform, "GET", HELD, {"useCaseId": HELD_UC, "reviewId": first})
+    assert (
+        rejected.status == 200 and rejected.body["status"] == "rejected" and rejected.body["output"] is None
+    )
+    corrected = _caller(platform, "GET", HELD, {"useCaseId": HELD_UC, "reviewId": second})
+    assert corrected.body["status"] == "released" and corrected.body["output"]["text"] == "Corrected draft."
+    assert corrected.body["corrected"] is True
+    # another caller sees neither
+    stranger = platform.review_api(
+        "GET",
+        HELD,
+        {"useCaseId": HELD_UC, "reviewId": second},
+        user_arn="arn:aws:sts::123456789012:assumed-role/other/x",
+    )
+    assert stranger.status == 404 and _error(stranger) == "REVIEW_NOT_FOUND"
+
+
+def test_a_guardrail_intervention_reaches_the_reviewers_of_a_use_case_that_does_not_hold(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN an input the use case's guardrail blocks (its adversarial suite says so)
+    suite = config.evaluations[SAMPLED_UC].suites["adversarial"].document
+    case = next(c for c in suite.cases if c.expect.guardrail_intervened)
+    answered = platform.invoke(SAMPLED_UC, invoke_body(case))
+    # THEN the caller gets the blocked answer at once (nothing is held), and the output goes to people
+    assert answered.status == 200, answered.body
+    request_id = answered.body["requestId"]
+    assert platform.drain() == []
+    (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
+    assert entry["reviewId"] == request_id and "guardrail_intervention" in entry["reasons"]
+    assert entry["held"] is False
+
+
+def test_an_unflagged_unsampled_output_is_scored_but_not_sent_to_people_until_negative_feedback(
+    config: PlatformConfig,
+) -> None:
+    with OfflinePlatform(config, "dev", mutate=lambda d: _flags_off(d, SAMPLED_UC)) as platform:
+        body = request_body(config, SAMPLED_UC)
+        request_id = next(
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"unsampled-{i}"))
+            for i in range(1000)
+            if sample_fraction(SAMPLED_UC, str(uuid.uuid5(uuid.NAMESPACE_URL, f"unsampled-{i}"))) >= 0.05
+        )
+        assert _ask_as(platform, SAMPLED_UC, body, request_id).status == 200
+        assert platform.drain() == []
+        (item,) = _items(platform)
+        assert item[ReviewTable.STATUS] == "scored" and ReviewTable.PENDING_USE_CASE not in item
+        assert _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"] == []
+        # a 1-star rating sends it to people
+        rated = _caller(
+            platform, "POST", FEEDBACK, {"useCaseId": SAMPLED_UC}, body={"requestId": request_id, "rating": 1}
+        )
+        assert rated.status == 201 and rated.body["sentToReview"] is True
+        (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
+        assert entry["reviewId"] == request_id and entry["reasons"] == ["negative_feedback"]
+        (record,) = _audit(platform)
+        assert record["kind"] == "feedback" and record["rating"] == 1 and record["actor"] == CALLER_ARN
+
+
+def test_the_sampled_share_of_answered_requests_lands_within_its_binomial_bound(
+    config: PlatformConfig,
+) -> None:
+    rate, n = 0.25, 120
+
+    def sample_quarter(document: dict[str, Any]) -> None:
+        _flags_off(document, SAMPLED_UC)
+        document["use_cases"][SAMPLED_UC]["contract"]["review"]["sample_rate"] = rate
+
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"sampled-{i}")) for i in range(n)]
+    with OfflinePlatform(config, "dev", mutate=sample_quarter) as platform:
+        body = request_body(config, SAMPLED_UC)
+        for request_id in ids:
+            assert _ask_as(platform, SAMPLED_UC, body, request_id).status == 200
+        assert platform.drain(max_rounds=50) == []
+        pending = {i[ReviewTable.KEY] for i in _items(platform) if i[ReviewTable.STATUS] == "pending"}
+        assert len(_items(platform)) == n  # every answer is scored
+    # exactly the requests the hash selects (reproducible), and their number within 5 standard deviations
+    assert pending == {rid for rid in ids if sample_fraction(SAMPLED_UC, rid) < rate}
+    sd = math.sqrt(n * rate * (1 - rate))
+    assert n * rate - 5 * sd <= len(pending) <= n * rate + 5 * sd
+
+
+def test_where_text_may_not_be_stored_the_item_holds_references_and_the_scores_only(
+    config: PlatformConfig,
+) -> None:
+    # not sampled (the rating below sends it to people)
+    unsampled = _review_policy(NO_TEXT_UC, mode="flagged", sample_rate=0.0)
+    with OfflinePlatform(config, "dev", mutate=unsampled) as platform:
+        body = request_body(config, NO_TEXT_UC)
+        answered = platform.invoke(NO_TEXT_UC, body)
+        assert answered.status == 200
+        request_id = answered.body["requestId"]
+        platform.drain()
+        stored = json.dumps(_items(platform))
+        # neither the request's text nor the answer's is anywhere in the table
+        assert body["messages"][0]["content"][:40] not in stored
+        assert answered.body["output"]["text"][:40] not in stored
+        rated = _caller(
+            platform,
+            "POST",
+            FEEDBACK,
+            {"useCaseId": NO_TEXT_UC},
+            body={"requestId": request_id, "rating": 2, "comment": "Quotes the ticket."},
+        )
+        assert rated.body["sentToReview"] is True
+        read = _reviewer(platform, "GET", ITEM, {"reviewId": request_id})
+        assert read.body["text"]["stored"] is False and "forbids storing" in read.body["text"]["note"]
+        log = read.body["invocationLog"]
+        assert log["logGroup"] and log["requestMetadata"]["requestId"] == request_id
+        assert request_id in log["query"]
+        assert read.body["scores"], "the orchestrator scored the output before it was returned"
+        # a correction would store text: refused, nothing changed
+        correct = {"decision": "correct", "reason": "Would store text.", "correctedText": "x"}
+        refused = _reviewer(platform, "POST", DECISION, {"reviewId": request_id}, body=correct)
+        assert (refused.status, _error(refused)) == (422, "CORRECTION_NOT_STORABLE")
+        assert "Quotes the ticket." not in json.dumps(_audit(platform))
+
+
+# ==================================================================== failures
+
+
+def test_a_scoring_failure_retries_then_dead_letters_and_the_caller_already_has_its_answer(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    answered = platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
+    assert answered.status == 200 and answered.body["output"]["text"]
+    # the review table disappears under the scoring function (any store failure)
+    platform.session.client("dynamodb").delete_table(TableName=platform.resources.review_table)
+    failed = platform.drain()
+    # delivered MAX_RECEIVE_COUNT times, failing each time, then moved to the dead-letter queue (not lost)
+    assert len(failed) == MAX_RECEIVE_COUNT and len(set(failed)) == 1
+    (dead,) = platform.dead_letters()
+    assert dead["review_id"] == answered.body["requestId"]
+
+
+def test_a_redelivered_message_is_scored_once(config: PlatformConfig, platform: OfflinePlatform) -> None:
+    platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
+    sqs = platform.session.client("sqs")
+    (message,) = sqs.receive_message(QueueUrl=platform.resources.queue_url)["Messages"]
+    sqs.send_message(QueueUrl=platform.resources.queue_url, MessageBody=message["Body"])  # a duplicate
+    sqs.change_message_visibility(
+        QueueUrl=platform.resources.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    assert platform.drain() == []
+    (item,) = _items(platform)
+    assert _metric(platform, ReviewMetric.SCORED) == [1]
+    assert item[ReviewTable.SCORED_AT]
+
+
+def test_an_enqueue_failure_never_changes_an_answer_but_a_held_answer_fails_closed(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    platform.session.client("sqs").delete_queue(QueueUrl=platform.resources.queue_url)
+    answered = platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
+    assert answered.status == 200 and answered.body["output"]["text"]
+    assert 1 in _metric(platform, "ReviewEnqueueFailures")
+    # held: the item is stored before 202 even when it cannot be queued (reviewers see it, unscored)
+    held = platform.invoke(HELD_UC, request_body(config, HELD_UC))
+    assert held.status == 202
+    # without the table no held answer is released
+    platform.session.client("dynamodb").delete_table(TableName=platform.resources.review_table)
+    closed = platform.invoke(HELD_UC, request_body(config, HELD_UC))
+    assert closed.status == 503 and closed.body["error"]["code"] == "REVIEW_UNAVAILABLE"
+    assert "output" not in closed.body
+
+
+# ==================================================================== bad input: clear 4xx, nothing changed
+
+
+@pytest.fixture
+def decided(config: PlatformConfig, platform: OfflinePlatform) -> tuple[OfflinePlatform, str, str]:
+    """A held item decided (approved) and another pending, both scored."""
+    first = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    second = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    platform.drain()
+    approve = {"decision": "approve", "reason": "Checked and approved."}
+    assert _reviewer(platform, "POST", DECISION, {"reviewId": first}, body=approve).status == 200
+    return platform, first, second
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "status", "code"),
+    [
+        ("unknown", {"decision": "approve", "reason": "Checked and approved."}, 404, "REVIEW_NOT_FOUND"),
+        ("decided", {"decision": "reject", "reason": "Second thoughts here."}, 409, "REVIEW_ALREADY_DECIDED"),
+        ("pending", {"decision": "maybe", "reason": "Checked and approved."}, 400, "INVALID_REQUEST"),
+        ("pending", {"decision": "approve", "reason": "short"}, 400, "INVALID_REQUEST"),
+        ("pending", {"decision": "approve"}, 400, "INVALID_REQUEST"),
+        (
+            "pending",
+            {"decision": "reject", "reason": "Not good enough.", "correctedText": "x"},
+            400,
+            "INVALID_REQUEST",
+        ),
+        ("pending", {"decision": "correct", "reason": "Needs a fix here."}, 400, "INVALID_REQUEST"),
+        # the reviewer's identity is the request's IAM identity, never a body field
+        (
+            "pending",
+            {"decision": "approve", "reason": "Checked it.", "reviewer": "someone"},
+            400,
+            "UNKNOWN_FIELD",
+        ),
+        ("pending", ["approve"], 400, "INVALID_REQUEST"),
+    ],
+)
+def test_a_bad_decision_is_refused_with_a_stable_code_and_changes_nothing(
+    decided: tuple[OfflinePlatform, str, str], target: str, body: Any, status: int, code: str
+) -> None:
+    platform, first, second = decided
+    review_id = {"unknown": "no-such-review", "decided": first, "pending": second}[target]
+    items, audit = _items(platform), _audit(platform)
+    reply = _reviewer(platform, "POST", DECISION, {"reviewId": review_id}, body=body)
+    assert (reply.status, _error(reply)) == (status, code), reply.body
+    assert ERRORS[code].status == status
+    assert _items(platform) == items and _audit(platform) == audit
+
+
+def test_a_malformed_body_that_is_not_json_is_refused(decided: tuple[OfflinePlatform, str, str]) -> None:
+    platform, _, second = decided
+    reply = _reviewer(platform, "POST", DECISION, {"reviewId": second}, body="{not json")
+    assert reply.status == 400 and _error(reply) in ERRORS
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"rating": 5}, 400, "INVALID_REQUEST"),
+        ({"requestId": "{rid}", "rating": 0}, 400, "INVALID_REQUEST"),
+        ({"requestId": "{rid}", "rating": 6}, 400, "INVALID_REQUEST"),
+        ({"requestId": "{rid}", "rating": "5"}, 400, "INVALID_REQUEST"),
+        ({"requestId": "{rid}", "rating": True}, 400, "INVALID_REQUEST"),
+        ({"requestId": "{rid}", "rating": 4.5}, 400, "INVALID_REQUEST"),
+        ({"requestId": "{rid}", "rating": 4, "comment": ""}, 400, "INVALID_REQUEST"),
+        ({"requestId": "{rid}", "rating": 4, "stars": 4}, 400, "UNKNOWN_FIELD"),
+        ({"requestId": "someone-elses-request", "rating": 4}, 404, "REQUEST_NOT_FOUND"),
+        ({"requestId": "{first}", "rating": 4}, 409, "FEEDBACK_ALREADY_RECORDED"),
+    ],
+)
+def test_malformed_or_duplicate_feedback_is_refused_and_changes_nothing(
+    decided: tuple[OfflinePlatform, str, str], body: dict[str, Any], status: int, code: str
+) -> None:
+    platform, first, second = decided
+    ok = _caller(platform, "POST", FEEDBACK, {"useCaseId": HELD_UC}, body={"requestId": first, "rating": 4})
+    assert ok.status == 201
+    filled = {k: (v.format(rid=second, first=first) if isinstance(v, str) else v) for k, v in body.items()}
+    items, audit = _items(platform), _audit(platform)
+    reply = _caller(platform, "POST", FEEDBACK, {"useCaseId": HELD_UC}, body=filled)
+    assert (reply.status, _error(reply)) == (status, code), reply.body
+    assert _items(platform) == items and _audit(platform) == audit
+
+
+def test_feedback_and_held_answers_are_refused_for_an_unknown_use_case(platform: OfflinePlatform) -> None:
+    reply = _caller(platform, "POST", FEEDBACK, {"useCaseId": "nope"}, body={"requestId": "r", "rating": 3})
+    assert (reply.status, _error(reply)) == (404, "USE_CASE_NOT_FOUND")
+    reply = _reviewer(platform, "GET", PENDING, query={"useCase": "nope"})
+    assert (reply.status, _error(reply)) == (404, "USE_CASE_NOT_FOUND")
+    reply = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC, "limit": "1000"})
+    assert (reply.status, _error(reply)) == (400, "INVALID_REQUEST")
+
+
+# ==================================================================== backlog and the exercise command
+
+
+def test_the_backlog_function_publishes_every_use_cases_pending_count_and_oldest_age(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    platform.invoke(HELD_UC, request_body(config, HELD_UC))
+    result = platform.backlog()
+    assert result["useCases"] == len(platform.contracts) and result["overdue"] == []
+    pending = {
+        d["UseCase"]: sum(d[ReviewMetric.PENDING])
+        if isinstance(d[ReviewMetric.PENDING], list)
+        else d[ReviewMetric.PENDING]
+        for d in platform.emf()
+        if ReviewMetric.PENDING in d
+    }
+    assert set(pending) == set(platform.contracts)
+    assert pending[HELD_UC] == 1 and all(v == 0 for uc, v in pending.items() if uc != HELD_UC)
+
+
+def test_the_exercise_walks_the_whole_path_offline(config: PlatformConfig, platform: OfflinePlatform) -> None:
+    walk = exercise(OfflineClient(platform), config, platform.contracts[HELD_UC])
+    assert [line.split(" ", 1)[0] for line in walk.steps] == [str(i) for i in range(1, 11)]
+
+
+@pytest.mark.parametrize(
+    ("policy", "step"),
+    [
+        ({"mode": "flagged", "sample_rate": 0.0}, "4b caller rated it 1/5: sent to review"),
+        ({"mode": "all", "sample_rate": 0.0}, "4b the policy already sent it to people (all)"),
+    ],
+)
+def test_the_exercise_walks_a_non_holding_use_case_to_a_reviewer(
+    config: PlatformConfig, policy: dict[str, Any], step: str
+) -> None:
+    with OfflinePlatform(config, "dev", mutate=_review_policy(**policy)) as platform:
+        walk = exercise(OfflineClient(platform), config, platform.contracts[SAMPLED_UC])
+    assert step in walk.steps
+    assert [line.split(" ", 1)[0] for line in walk.steps] == ["1", "3", "4", "4b", "5", "6", "7", "9"]

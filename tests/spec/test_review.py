@@ -1,0 +1,181 @@
+"""platform_spec.review: who goes to people, how a live output is scored, who a caller is."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import pytest
+
+from platform_spec.contract import ReviewFlags, ReviewMode, ReviewPolicy, RiskTier
+from platform_spec.evaluation import Expectations
+from platform_spec.review import (
+    MAX_MESSAGE_BYTES,
+    LiveScoring,
+    ReviewedTurn,
+    ReviewInput,
+    ReviewMessage,
+    ReviewReason,
+    is_session_of,
+    iso_now,
+    overall_score,
+    parse_iso,
+    people_reasons,
+    principal_of,
+    sample_fraction,
+    score_output,
+)
+from platform_spec.scoring import ScorerName
+
+#: Request ids as API Gateway issues them (UUIDs), made reproducible.
+IDS = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"request-{i}")) for i in range(20_000)]
+
+
+def binomial_bound(n: int, p: float, sigmas: float = 5.0) -> tuple[float, float]:
+    """n*p +- sigmas standard deviations: a fair coin lands outside 5 sigmas about once in 3.5 million."""
+    sd = math.sqrt(n * p * (1 - p))
+    return n * p - sigmas * sd, n * p + sigmas * sd
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.05, 0.25])
+def test_the_sampled_share_lands_within_its_binomial_bound(rate: float) -> None:
+    sampled = sum(sample_fraction("policy-qa", rid) < rate for rid in IDS)
+    low, high = binomial_bound(len(IDS), rate)
+    assert low <= sampled <= high, (sampled, low, high)
+
+
+def test_sampling_is_reproducible_and_independent_between_use_cases() -> None:
+    first = [sample_fraction("policy-qa", rid) < 0.05 for rid in IDS[:2000]]
+    assert first == [sample_fraction("policy-qa", rid) < 0.05 for rid in IDS[:2000]]
+    other = [sample_fraction("rfp-drafting", rid) < 0.05 for rid in IDS[:2000]]
+    both = sum(a and b for a, b in zip(first, other, strict=True))
+    # independent selections overlap on about rate^2 of requests (0.25% of 2000 = 5), not on rate (100)
+    assert both < 25
+
+
+def _reasons(policy: ReviewPolicy, **overrides: object) -> tuple[ReviewReason, ...]:
+    arguments: dict[str, object] = {
+        "risk_tier": RiskTier.LOW,
+        "use_case": "uc",
+        "request_id": "r",
+        "intervened": False,
+        "score": 1.0,
+    }
+    arguments.update(overrides)
+    return people_reasons(policy, **arguments)  # type: ignore[arg-type]
+
+
+def test_mode_none_sends_nothing_even_when_flagged_and_all_sends_everything() -> None:
+    flagged = {"intervened": True, "score": 0.0, "risk_tier": RiskTier.HIGH, "negative_feedback": True}
+    assert _reasons(ReviewPolicy(mode=ReviewMode.NONE), **flagged) == ()
+    assert _reasons(ReviewPolicy(mode=ReviewMode.ALL)) == (ReviewReason.ALL,)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"intervened": True}, ReviewReason.GUARDRAIL_INTERVENTION),
+        ({"risk_tier": RiskTier.HIGH}, ReviewReason.HIGH_RISK),
+        ({"score": 0.49}, ReviewReason.LOW_SCORE),
+        ({"negative_feedback": True}, ReviewReason.NEGATIVE_FEEDBACK),
+    ],
+)
+def test_each_flag_sends_an_output_to_people_only_while_it_is_on(
+    overrides: dict[str, object], reason: ReviewReason
+) -> None:
+    assert _reasons(ReviewPolicy(), **overrides) == (reason,)
+    off = ReviewFlags(guardrail_intervention=False, high_risk=False, low_score=None, negative_feedback=False)
+    assert _reasons(ReviewPolicy(flags=off), **overrides) == ()
+
+
+def test_an_unflagged_output_stays_scored_only_and_a_score_at_the_threshold_is_not_low() -> None:
+    assert _reasons(ReviewPolicy()) == ()
+    assert _reasons(ReviewPolicy(), score=0.5) == ()
+    assert _reasons(ReviewPolicy(), score=None) == ()
+
+
+def test_sampled_mode_adds_the_hashed_share_to_the_flags() -> None:
+    policy = ReviewPolicy(mode=ReviewMode.SAMPLED, sample_rate=0.5)
+    chosen = next(rid for rid in IDS if sample_fraction("uc", rid) < 0.5)
+    skipped = next(rid for rid in IDS if sample_fraction("uc", rid) >= 0.5)
+    assert _reasons(policy, request_id=chosen) == (ReviewReason.SAMPLED,)
+    assert _reasons(policy, request_id=skipped, intervened=True) == (ReviewReason.GUARDRAIL_INTERVENTION,)
+    assert _reasons(ReviewPolicy(mode=ReviewMode.FLAGGED), request_id=chosen) == ()
+
+
+def test_a_role_session_is_its_role_and_only_the_reviewer_roles_sessions_are_reviewers() -> None:
+    session = "arn:aws:sts::111111111111:assumed-role/Reviewers/alice"
+    assert principal_of(session) == "arn:aws:sts::111111111111:assumed-role/Reviewers"
+    assert principal_of("arn:aws:iam::111111111111:user/bob") == "arn:aws:iam::111111111111:user/bob"
+    assert principal_of(None) == "anonymous"
+    role = "arn:aws:iam::111111111111:role/team/Reviewers"  # a path is not part of the session ARN
+    assert is_session_of(session, role)
+    assert not is_session_of("arn:aws:sts::222222222222:assumed-role/Reviewers/alice", role)
+    assert not is_session_of("arn:aws:sts::111111111111:assumed-role/Reviewers2/alice", role)
+    assert not is_session_of("arn:aws:iam::111111111111:user/Reviewers", role)
+    assert not is_session_of(None, role)
+
+
+LIVE = LiveScoring(
+    expectations=Expectations(must_contain=("Issue:",), max_words=20, pii_absent=True, refusal=False),
+    pii_entities=("EMAIL",),
+    blocked_messages=("Blocked.",),
+)
+
+
+def test_a_live_output_is_scored_by_the_suites_defaults_and_is_as_good_as_its_worst_check() -> None:
+    good = score_output(LIVE, "Issue: a late parcel.", intervened=False)
+    assert [r.scorer for r in good] == [
+        ScorerName.MUST_CONTAIN,
+        ScorerName.LENGTH,
+        ScorerName.PII_ABSENT,
+        ScorerName.REFUSAL,
+    ]
+    assert overall_score(good) == 1.0
+    leaked = score_output(LIVE, "Issue: write to dana@example.com.", intervened=False)
+    assert overall_score(leaked) == 0.0
+    assert [r.scorer for r in leaked if not r.passed] == [ScorerName.PII_ABSENT]
+
+
+def test_a_blocked_output_is_not_scored_its_intervention_is_its_own_flag() -> None:
+    assert score_output(LIVE, "Blocked.", intervened=True) == ()
+    assert overall_score(()) is None
+
+
+def _message(**overrides: object) -> ReviewMessage:
+    values: dict[str, object] = {
+        "review_id": "r-1",
+        "use_case": "uc",
+        "created_at": iso_now(1_795_431_600.25),
+        "caller": "arn:aws:sts::1:assumed-role/c",
+        "prompt_version": "v1",
+        "guardrail_action": "NONE",
+        "text_stored": True,
+        "input": ReviewInput(messages=(ReviewedTurn(role="user", content="q"),), context="c" * 10),
+        "output": "answer",
+    }
+    values.update(overrides)
+    return ReviewMessage(**values)  # type: ignore[arg-type]
+
+
+def test_a_message_round_trips_and_times_sort_as_text() -> None:
+    message = _message()
+    assert ReviewMessage.from_json(message.to_json()) == message
+    assert message.created_at == "2026-11-23T11:00:00.250Z"
+    assert parse_iso(message.created_at) == 1_795_431_600.25
+    assert iso_now(1_795_431_600.25) < iso_now(1_795_431_601)
+
+
+def test_a_message_too_large_for_the_queue_drops_the_context_then_all_text() -> None:
+    big_context = _message(
+        input=ReviewInput(messages=(ReviewedTurn(role="user", content="q"),), context="x" * MAX_MESSAGE_BYTES)
+    )
+    fitted = big_context.fitted()
+    assert fitted.input is not None and fitted.input.context is None and fitted.output == "answer"
+    assert fitted.text_note and "context" in fitted.text_note
+    assert len(fitted.to_json().encode()) <= MAX_MESSAGE_BYTES
+    big_answer = _message(output="y" * MAX_MESSAGE_BYTES)
+    fitted = big_answer.fitted()
+    assert fitted.input is None and fitted.output is None and fitted.text_note
+    small = _message()
+    assert small.fitted() == small
