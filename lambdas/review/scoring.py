@@ -122,8 +122,11 @@ def score_message(
             if message.input is not None
             else ""
         )
+        # A live output has no golden reference; the grounding source the caller sent (``context``, e.g.
+        # the capabilities library's excerpt for an RFP answer) is what its claims must be supported by.
+        grounding = message.input.context if message.input is not None else None
         grades, reason = parse_grades(
-            judge.grade(message.use_case, judge_prompt(rubric, question, None, message.output)), rubric
+            judge.grade(message.use_case, judge_prompt(rubric, question, grounding, message.output)), rubric
         )
         scores.append(rubric_result(grades, scale_max=rubric.scale, pass_mark=rubric.pass_mark, note=reason))
     score = overall_score(scores)

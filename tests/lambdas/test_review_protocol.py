@@ -151,6 +151,10 @@ def test_a_held_answer_is_scored_listed_decided_released_and_audited(
     # the rubric went through the use case's own judge profile, and only that one
     judged = [c.target for c in platform.stub.calls if c.target.endswith("-judge")]
     assert judged and all(t.endswith(f"{HELD_UC}-judge") for t in judged), judged
+    # and graded the claims against the grounding source the caller sent, there being no golden reference
+    (judge_call,) = [c for c in platform.stub.calls if c.target.endswith("-judge")]
+    judge_prompt_text = judge_call.body["messages"][0]["content"][0]["text"]
+    assert body.get("context") and f"<reference>\n{body['context']}\n</reference>" in judge_prompt_text
     assert read.body["text"]["stored"] and read.body["text"]["output"]
     assert _metric(platform, ReviewMetric.SCORED) == [1]
 
