@@ -16,6 +16,7 @@ from compliance.report.topics import (
     evaluation,
     gate,
     guardrails,
+    human_review,
     inventory,
     invocation_logging,
     operations,
@@ -33,6 +34,7 @@ TOPICS: tuple[Topic[Any], ...] = (
     operations.TOPIC,
     acknowledgments.TOPIC,
     evaluation.TOPIC,
+    human_review.TOPIC,
     controls.TOPIC,  # after every topic whose evidence it maps
     resources.TOPIC,  # last: its index says which of the sections above discusses each resource
 )

@@ -1,0 +1,277 @@
+"""Human review: which outputs of each use case go to people, whether answers are held until a reviewer
+decides, within what time, what a reviewer can read, how long items and audit records are kept, and the
+review path's resources (issue 13; README "Human review").
+
+The policy is read from each use case's deployed ``runtime_config.json`` (the inventory topic's extract:
+the orchestrator and the scoring function enforce what that file says), never from ``contracts/``. The
+resources are the ``HumanReview`` construct's: what happens to each on stack deletion, and which role
+may call the reviewer routes.
+
+In a release diff, anything that lets an output of a high-risk use case reach a caller unreviewed needs
+attention (``hold_for_review`` turned off, a mode that sends fewer outputs to people, the high-risk flag
+off), as does a longer review SLA; other policy changes are for review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from compliance.report.document import BAD, OK, WARN, Cell, Section, Table, cell, code
+from compliance.report.environment import Environment
+from compliance.report.matching import Matching
+from compliance.report.topic import (
+    ATTENTION,
+    PASS,
+    REVIEW,
+    Change,
+    EvidenceCheck,
+    RenderContext,
+    Topic,
+    verdict,
+)
+from compliance.report.topics import inventory
+from platform_spec.contract import ReviewMode, ReviewPolicy, RiskTier
+
+#: How many outputs each mode sends to people, least first (sampled = the flags plus a share).
+_REACH = {ReviewMode.NONE: 0, ReviewMode.FLAGGED: 1, ReviewMode.SAMPLED: 2, ReviewMode.ALL: 3}
+#: Where the construct puts its resources (``stacks/platform_stack.py``: ``HumanReview``).
+_CONSTRUCT = "HumanReview"
+
+
+@dataclass(frozen=True)
+class UseCaseReview:
+    function: str  # the orchestrator's logical ID (the subject of a change)
+    use_case: str
+    risk_tier: RiskTier
+    policy: ReviewPolicy
+    text_stored: bool  # logging.prompts_and_responses: the item may hold the prompt and the answer
+    model_graded: bool  # the scoring function also runs the rubric through the judge profile
+
+    @property
+    def all_reach_people(self) -> bool:
+        """Every output of this use case goes to a reviewer (mode all, or the high-risk flag on a high-risk
+        use case in a mode that applies flags)."""
+        if self.policy.mode is ReviewMode.ALL:
+            return True
+        return (
+            self.policy.mode is not ReviewMode.NONE
+            and self.policy.flags.high_risk
+            and self.risk_tier is RiskTier.HIGH
+        )
+
+
+@dataclass(frozen=True)
+class ReviewResource:
+    logical_id: str
+    type: str
+    path: str
+    on_delete: str
+
+
+@dataclass(frozen=True)
+class ReviewFacts:
+    use_cases: tuple[UseCaseReview, ...]
+    resources: tuple[ReviewResource, ...]
+
+
+class HumanReviewTopic(Topic[ReviewFacts]):
+    id: ClassVar[str] = "human-review"
+    title: ClassVar[str] = "Human review"
+
+    def extract(self, env: Environment) -> ReviewFacts:
+        found = []
+        for runtime in env.extract(inventory.TOPIC).runtime:
+            if runtime.spec is None:
+                continue  # the inventory shows why the function would refuse its file
+            contract = runtime.spec.contract
+            found.append(
+                UseCaseReview(
+                    function=runtime.function,
+                    use_case=runtime.use_case,
+                    risk_tier=contract.risk_tier,
+                    policy=contract.review,
+                    text_stored=runtime.spec.log_prompts_and_responses,
+                    model_graded=runtime.spec.scoring.rubric is not None,
+                )
+            )
+        resources = tuple(
+            ReviewResource(r.logical_id, r.type, r.relative_path, r.on_delete)
+            for r in env.resources
+            if f"/{_CONSTRUCT}/" in f"/{r.relative_path}/"
+            and r.type
+            in {
+                "AWS::SQS::Queue",
+                "AWS::DynamoDB::Table",
+                "AWS::IAM::Role",
+                "AWS::Lambda::Function",
+                "AWS::Events::Rule",
+            }
+        )
+        return ReviewFacts(tuple(found), resources)
+
+    def diff(self, now: ReviewFacts, then: ReviewFacts, matching: Matching) -> list[Change]:
+        return diff_review(now, then, matching)
+
+    def render(self, facts: ReviewFacts, ctx: RenderContext) -> Section:
+        return render_review(facts)
+
+    def counts(self, facts: ReviewFacts) -> list[tuple[str, str]]:
+        held = sum(1 for u in facts.use_cases if u.policy.hold_for_review)
+        return [
+            (
+                "Human review",
+                f"{len(facts.use_cases)} use cases, {held} holding answers until a reviewer decides",
+            )
+        ]
+
+    def evidence(self) -> Mapping[str, EvidenceCheck]:
+        return {
+            "REVIEW-HIGH-RISK": EvidenceCheck(
+                "every output of a high-risk use case goes to a reviewer", _high_risk_reviewed
+            )
+        }
+
+
+def _high_risk_reviewed(facts: ReviewFacts) -> tuple[str, str]:
+    high = [u for u in facts.use_cases if u.risk_tier is RiskTier.HIGH]
+    if not high:
+        return PASS, "no high-risk use case deployed here: nothing to hold"
+    failures = [f"{u.use_case}: mode {u.policy.mode.value}" for u in high if not u.all_reach_people]
+    held = sorted(u.use_case for u in high if u.policy.hold_for_review)
+    return verdict(
+        failures,
+        f"{len(high)} high-risk use case(s), every output reviewed"
+        + (f"; held until a reviewer decides: {', '.join(held)}" if held else ""),
+    )
+
+
+def _who(review: UseCaseReview) -> str:
+    policy = review.policy
+    if policy.mode is ReviewMode.NONE:
+        return "none (every output is still scored)"
+    if policy.mode is ReviewMode.ALL:
+        return "all outputs"
+    flags = policy.flags
+    named = [
+        name
+        for name, on in (
+            ("guardrail intervention", flags.guardrail_intervention),
+            ("high risk tier", flags.high_risk and review.risk_tier is RiskTier.HIGH),
+            (f"score below {flags.low_score}", flags.low_score is not None),
+            ("negative feedback", flags.negative_feedback),
+        )
+        if on
+    ]
+    sampled = f"{policy.sample_rate:.0%} sampled, plus " if policy.mode is ReviewMode.SAMPLED else ""
+    return sampled + ("flagged: " + ", ".join(named) if named else "no flag on")
+
+
+def render_review(facts: ReviewFacts) -> Section:
+    section = Section(TOPIC.id, TOPIC.title)
+    table = Table(
+        "human-review-policy",
+        [
+            "Use case",
+            "Risk tier",
+            "Goes to people",
+            "Answer held until decided",
+            "SLA",
+            "Reviewer reads",
+            "Scoring",
+            "Items kept",
+            "Audit kept",
+        ],
+        caption="As each use case's deployed runtime_config.json sets it (contract section `review`).",
+        empty="No use case deployed here.",
+    )
+    for review in facts.use_cases:
+        policy = review.policy
+        unreviewed = review.risk_tier is RiskTier.HIGH and not review.all_reach_people
+        row: list[Cell] = [
+            code(review.use_case),
+            cell(review.risk_tier.value),
+            cell(_who(review), flag=BAD if unreviewed else None),
+            cell(
+                "yes (202, then fetched)" if policy.hold_for_review else "no",
+                flag=OK if policy.hold_for_review else None,
+            ),
+            cell(f"{policy.sla_hours} h"),
+            cell(
+                "the prompt and the answer, in the item"
+                if review.text_stored
+                else "references only (request id, invocation-log location): text may not be stored",
+                flag=None if review.text_stored else WARN,
+            ),
+            cell(
+                "deterministic scorers + rubric (judge profile)"
+                if review.model_graded
+                else "deterministic scorers"
+            ),
+            cell(f"{policy.retention_days} d"),
+            cell(f"{policy.audit_retention_days} d"),
+        ]
+        table.rows.append(row)
+    section.add(table)
+    resources = Table(
+        "human-review-resources",
+        ["Resource", "Type", "Construct path", "On stack deletion"],
+        caption="The review path: queue and dead-letter queue, review and audit tables, functions, reviewer role.",
+        empty="No review path in this environment.",
+    )
+    for resource in facts.resources:
+        resources.rows.append(
+            [code(resource.logical_id), code(resource.type), code(resource.path), cell(resource.on_delete)]
+        )
+    section.add(resources)
+    return section
+
+
+def diff_review(now: ReviewFacts, then: ReviewFacts, matching: Matching) -> list[Change]:
+    changes: list[Change] = []
+    before = {(matching.ids.get(u.function, u.function), u.use_case): u for u in then.use_cases}
+    for review in now.use_cases:
+        old = before.get((review.function, review.use_case))
+        if old is None or old.policy == review.policy:
+            continue  # a new use case is one change of its own (the inventory's)
+        a, b = old.policy, review.policy
+        weaker: list[str] = []
+        other: list[str] = []
+        if a.hold_for_review and not b.hold_for_review:
+            weaker.append("answers no longer held until a reviewer decides")
+        elif b.hold_for_review and not a.hold_for_review:
+            other.append("answers now held until a reviewer decides")
+        if _REACH[b.mode] < _REACH[a.mode]:
+            weaker.append(f"mode {a.mode.value} -> {b.mode.value}: fewer outputs go to people")
+        elif b.mode is not a.mode:
+            other.append(f"mode {a.mode.value} -> {b.mode.value}")
+        if old.all_reach_people and not review.all_reach_people and review.risk_tier is RiskTier.HIGH:
+            weaker.append("outputs of this high-risk use case can now reach callers unreviewed")
+        if b.sla_hours > a.sla_hours:
+            weaker.append(f"review SLA {a.sla_hours} h -> {b.sla_hours} h")
+        for name, was, is_ in (
+            ("sample rate", a.sample_rate, b.sample_rate),
+            ("flags", a.flags, b.flags),
+            ("SLA (hours)", a.sla_hours, b.sla_hours) if b.sla_hours < a.sla_hours else ("", 0, 0),
+            ("item retention (days)", a.retention_days, b.retention_days),
+            ("audit retention (days)", a.audit_retention_days, b.audit_retention_days),
+            ("alarm thresholds", a.alarms, b.alarms),
+        ):
+            if name and was != is_:
+                other.append(f"{name} changed")
+        level = ATTENTION if weaker else REVIEW
+        changes.append(
+            Change(
+                TOPIC.id,
+                review.function,
+                "weakened" if weaker else "changed",
+                f"{review.use_case} review policy: " + "; ".join(weaker + other),
+                level=level,
+                use_case=review.use_case,
+            )
+        )
+    return changes
+
+
+TOPIC = HumanReviewTopic()
