@@ -19,7 +19,7 @@ from platform_config.documents import Document
 from platform_config.errors import Problem
 from platform_config.model import EnvironmentConfig
 from platform_spec.contract import ContractDocument
-from platform_spec.delivery import LOAD_TEST_MULTIPLIER, DeliveryDocument
+from platform_spec.delivery import LOAD_TEST_MULTIPLIER, MAX_BAKE_CHECKS, DeliveryDocument
 from platform_spec.environment import EnvironmentDocument
 
 #: The delivery pipeline's file, relative to the repository root (optional: without it there is no pipeline).
@@ -166,6 +166,16 @@ def delivery_rules(
                 value=poll,
             )
         )
+    if poll is not None and minutes is not None and minutes / poll > MAX_BAKE_CHECKS:
+        problems.append(
+            doc.problem(
+                ["bake", "poll_minutes"],
+                f"would check the alarms {minutes // poll} times in a {minutes}-minute bake; a Step Functions "
+                f"execution fails at 25,000 history events, which allows about {MAX_BAKE_CHECKS} checks",
+                f"use at least {-(-minutes // MAX_BAKE_CHECKS)} minutes",
+                value=poll,
+            )
+        )
     if len(named) >= 2 and len(named) == len(names):
         _untested_in_readiness(doc, names, contract_docs, problems)
         _capacity(known_docs[names[-2]], known_docs[names[-1]], contract_docs, problems)
@@ -210,7 +220,7 @@ def _concurrency(contract_doc: Document[ContractDocument], rate_multiple: float)
     peak, latency_ms = contract_doc.field("release", "peak_rps"), contract_doc.field("latency_p95_ms")
     if peak is None or latency_ms is None:
         return None
-    return float(peak) * rate_multiple * latency_ms / 1000
+    return float(peak) * rate_multiple * float(latency_ms) / 1000
 
 
 def _capacity(

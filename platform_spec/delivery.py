@@ -36,13 +36,15 @@ STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES: Final = 7 * 24 * 60
 #: The longest bake allowed: the action's 7 days less 8 hours for the deploy-to-bake hand-over, the last
 #: poll and the promotion.
 MAX_BAKE_MINUTES: Final = STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES - 8 * 60
+#: A Standard Step Functions execution fails when its history reaches 25,000 events
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/limits.html). Each check of the bake loop adds 9
+#: (Wait entered/exited, Task entered/scheduled/started/succeeded/exited, Choice entered/exited), so a bake
+#: may check at most this often (with room for the first and last steps and retries).
+MAX_BAKE_CHECKS: Final = 2500
 #: "72 hours stable at 10 percent traffic with no critical alerts".
 DEFAULT_BAKE_MINUTES: Final = 72 * 60
 #: CodePipeline's manual approval: 7 days by default, configurable from 5 minutes to 60 days (same page).
 MAX_APPROVAL_HOURS: Final = 60 * 24
-
-#: The orchestration API's alarms (``OrchestrationApiMonitoring``), every one critical during a bake.
-API_CRITICAL_ALARMS: Final = ("FunctionErrors", "FunctionThrottles", "Api5xx", "ApiLatencyP95")
 
 # ==================================================================== accounts, roles and names
 

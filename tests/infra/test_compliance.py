@@ -141,11 +141,6 @@ def _retained_fixed_name_app(outdir: Path, *, acknowledged: bool = False, gate: 
     )
     if acknowledged:
         acknowledge(
-            stack,
-            "BEDROCK-INVOCATION-LOGGING",
-            "Test fixture: this one-stack app deploys no invocation logging setting on purpose.",
-        )
-        acknowledge(
             group,
             "RETAINED-FIXED-NAME",
             "Test fixture: an external tool reads this exact name, and the stack is never re-created.",
@@ -171,7 +166,7 @@ def test_a_gate_finding_is_acknowledged_like_a_cdk_nag_finding(tmp_path: Path) -
     (gate,) = [p for p in report["pluginReports"] if p["pluginName"] == GATE_NAME]
     assert gate["conclusion"] == "success" and gate["violations"] == []
     suppressed = {v["ruleName"]: v for v in gate["suppressedViolations"]}
-    assert set(suppressed) == {"RETAINED-FIXED-NAME", "BEDROCK-INVOCATION-LOGGING"}
+    assert set(suppressed) == {"RETAINED-FIXED-NAME"}
     fixed_name = suppressed["RETAINED-FIXED-NAME"]
     assert fixed_name["acknowledgedId"] == f"{GATE_NAME}::RETAINED-FIXED-NAME"
     assert fixed_name["acknowledgedAt"] == "Dev/Platform/Audit"
