@@ -90,6 +90,12 @@ def live_version_parameter(environment: str) -> str:
 INITIAL_LIVE_VERSION: Final = "$LATEST"
 
 
+#: Where the delivery pipeline's artifact bucket keeps each candidate's review pack
+#: (``review/<execution id>/``) and the last release to each environment (``releases/<env>/cdk.out/``).
+REVIEW_PREFIX: Final = "review"
+RELEASES_PREFIX: Final = "releases"
+
+
 class Output:
     """Outputs of an environment's stack that the gates and the bake read (``cdk deploy --outputs-file``
     or CloudFormation DescribeStacks)."""

@@ -14,11 +14,6 @@ from bedrock_constructs.nag import acknowledge_all
 from bedrock_constructs.retention import retention_days
 from constructs import Construct
 
-#: Under this prefix the release-diff step writes each candidate's review pack.
-REVIEW_PREFIX = "review"
-#: Under this prefix the last release to each environment is kept (its cloud assembly and gate results).
-RELEASES_PREFIX = "releases"
-
 _NO_REPLICATION = (
     "Release artifacts are rebuilt from the repository for every release and the last production release is "
     "kept versioned here; a cross-region copy is an account-level backup decision outside this construct."

@@ -37,7 +37,7 @@ from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_codestarnotifications as notifications
 from aws_cdk import aws_iam as iam
 
-from bedrock_constructs.delivery.artifacts import RELEASES_PREFIX, REVIEW_PREFIX, ArtifactStore
+from bedrock_constructs.delivery.artifacts import ArtifactStore
 from bedrock_constructs.delivery.bake import CanaryBake
 from bedrock_constructs.lint import ignore_generated_depends_on
 from bedrock_constructs.monitoring import NotificationTopic
@@ -50,6 +50,8 @@ from platform_config.model import EnvironmentConfig
 from platform_config.naming import pascal
 from platform_spec.delivery import (
     BOOTSTRAP_ROLES,
+    RELEASES_PREFIX,
+    REVIEW_PREFIX,
     DeliveryRole,
     Gate,
     bootstrap_role_name,
