@@ -49,7 +49,7 @@ from benchmarks.common import (
     write_runtime_config,
 )
 
-ALL_ITEMS = frozenset(range(1, 11))
+ALL_ITEMS = frozenset(range(1, 12))
 SYNTH_CMD = ["npx", "cdk", "synth", "**", "--quiet", "--no-notices"]
 TEST_CMD = [str(VENV_PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 LITELLM_PINS = ["litellm==1.106.2", "tenacity", "boto3==1.44.5"]
@@ -928,6 +928,59 @@ def bench_worst(stub: StubProcess, tmp: Path, cfg: Config, report: Report) -> No
 # --- output ------------------------------------------------------------------------------------------
 
 
+# --- 11: the readiness gate's load test against the local stand-in -------------------------------------
+
+#: Item 11: the use case, rate and bounds of the load test (the readiness gate runs it at 2 x peak_rps).
+LOAD_USE_CASE = "support-ticket-summary"
+LOAD_RPS = 20.0
+LOAD_SECONDS = 15.0
+LOAD_MAX_REQUESTS = 300
+
+
+def bench_loadtest(tmp: Path, report: Report) -> None:
+    """Item 11: ``python -m delivery.loadtest --offline``, the command the readiness gate and the pipeline
+    run, against the local stand-in (SigV4-verifying API Gateway stand-in, the real handler, the local
+    Bedrock endpoint)."""
+    progress(f"load test: {LOAD_USE_CASE} at {LOAD_RPS:g}/s for {LOAD_SECONDS:g} s through the stand-in")
+    summary = tmp / "loadtest.json"
+    command = [
+        str(VENV_PYTHON),
+        "-m",
+        "delivery.loadtest",
+        "--offline",
+        *("--use-case", LOAD_USE_CASE, "--rps", f"{LOAD_RPS:g}", "--duration", f"{LOAD_SECONDS:g}"),
+        *("--max-requests", str(LOAD_MAX_REQUESTS), "--json", str(summary)),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if not summary.is_file():
+        report.row("11", "load test through the stand-in", "did not run", "", "", "", "**MISS**")
+        report.notes.append(f"Load test (item 11) failed: {completed.stderr[-800:]}")
+        return
+    raw = json.loads(summary.read_text(encoding="utf-8"))
+    report.raw["loadtest"] = raw
+    expected = min(LOAD_MAX_REQUESTS, round(LOAD_RPS * LOAD_SECONDS))
+    report.row(
+        "11",
+        f"load test (`python -m delivery.loadtest --offline`), {LOAD_USE_CASE} at {LOAD_RPS:g}/s for "
+        f"{LOAD_SECONDS:g} s: success rate",
+        f"{raw['success_rate']:.2%} of {raw['sent']}",
+        f"{expected} planned",
+        f"achieved {raw['achieved_rps']}/s",
+        f"≥ {SUCCESS_MIN:.0%}, all sent",
+        verdict(raw["success_rate"] >= SUCCESS_MIN and raw["sent"] == expected),
+    )
+    report.row(
+        "11",
+        "load test: p50 / p95 / p99 latency through the stand-in (SigV4 check + handler + local endpoint)",
+        f"{raw['p50_ms']:.1f} / {raw['p95_ms']:.1f} / {raw['p99_ms']:.1f} ms",
+        "",
+        "",
+        "",
+        "info",
+    )
+
+
 def _keep_rows_not_rerun(report: Report, items: set[int]) -> None:
     """A partial run (``--only``) keeps the rows of the other items from the last results.json, said so
     in a note with that run's date and command, so results.md stays one complete table."""
@@ -962,7 +1015,7 @@ _NOTE_ITEMS = {"Handler import": 3, "Profile (cProfile": 4}
 
 def _note_item(note: str) -> int | None:
     """The item a note of ``run.py`` belongs to (None: not tied to one)."""
-    found = re.match(r"[^(]*\(item (\d)", note)
+    found = re.match(r"[^(]*\(item (\d+)", note)
     if found:
         return int(found.group(1))
     return next((item for prefix, item in _NOTE_ITEMS.items() if note.startswith(prefix)), None)
@@ -1007,7 +1060,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--only", default="", help="comma-separated items (1-10); default: all")
+    parser.add_argument("--only", default="", help="comma-separated items (1-11); default: all")
     parser.add_argument("--quick", action="store_true", help="fewer rounds (development; not for results)")
     parser.add_argument("--no-write", action="store_true", help="print only; keep results.md/json")
     args = parser.parse_args(argv)
@@ -1034,6 +1087,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_mypy(tmp, report)
         if 9 in items:
             bench_first_run(tmp, report)
+        if 11 in items:
+            bench_loadtest(tmp, report)
         if items & {4, 5, 6, 7}:
             with StubProcess() as stub:
                 added: dict[str, float] = {}

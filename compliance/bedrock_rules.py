@@ -294,10 +294,12 @@ def rule_models_via_profiles(stacks: Sequence[StackTemplate]) -> list[Finding]:
 
 
 def rule_invocation_logging_once(stacks: Sequence[StackTemplate]) -> list[Finding]:
-    """Model invocation logging is configured exactly once in every account and region deployed to."""
+    """Model invocation logging is configured exactly once in every account and region that deploys Bedrock
+    resources (an account that runs no Bedrock, like the delivery pipeline's, needs no logging setting)."""
     configured: dict[tuple[str, str], list[str]] = defaultdict(list)
     for stack in stacks:
-        configured.setdefault((stack.account, stack.region), [])
+        if any(str(r.get("Type", "")).startswith("AWS::Bedrock::") for r in stack.resources.values()):
+            configured.setdefault((stack.account, stack.region), [])
         for logical_id, _ in stack.resources_of_type(INVOCATION_LOGGING_TYPE):
             configured[(stack.account, stack.region)].append(f"{stack.name}/{logical_id}")
     findings = []

@@ -8,7 +8,12 @@ from __future__ import annotations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
-from bedrock_constructs.nag import acknowledge, acknowledge_all
+from bedrock_constructs.nag import (
+    acknowledge,
+    acknowledge_all,
+    acknowledge_basic_execution_role,
+    acknowledge_inline_policy,
+)
 from constructs import IConstruct
 
 DLQ_FINDINGS = ("NIST.800.53.R5-LambdaDLQ", "HIPAA.Security-LambdaDLQ", "Serverless-LambdaDLQ")
@@ -17,11 +22,6 @@ VPC_FINDINGS = (
     "HIPAA.Security-LambdaInsideVPC",
     "PCI.DSS.321-LambdaInsideVPC",
 )
-INLINE_POLICY_FINDINGS = (
-    "NIST.800.53.R5-IAMNoInlinePolicy",
-    "HIPAA.Security-IAMNoInlinePolicy",
-    "PCI.DSS.321-IAMNoInlinePolicy",
-)
 PINNED_RUNTIME = (
     "Pinned to python3.13, the newest runtime for which this project uses the AWS-managed "
     "Powertools layer; bump it together with the layer."
@@ -29,10 +29,6 @@ PINNED_RUNTIME = (
 TRACING = (
     "X-Ray's PutTraceSegments and "
     "PutTelemetryRecords have no resource-level permissions; active tracing needs them."
-)
-BASIC_EXECUTION = (
-    "Lambda's standard execution grant: AWSLambdaBasicExecutionRole allows only CloudWatch Logs "
-    "writes (AWS publishes it on Resource *); the function writes to its own KMS-encrypted group."
 )
 
 
@@ -56,14 +52,9 @@ def acknowledge_execution_role(role: iam.IRole, *, inline_policy_reason: str) ->
     """The execution role aws-cdk-lib makes: the AWS managed basic execution policy, and its default
     policy's X-Ray wildcard and inline form. Returns the default policy (None before any grant), on which
     a construct acknowledges its own further findings."""
-    acknowledge(
-        role,
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        BASIC_EXECUTION,
-    )
+    acknowledge_basic_execution_role(role)
     policy = role.node.try_find_child("DefaultPolicy")
     if policy is not None:
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", TRACING)
-        for finding in INLINE_POLICY_FINDINGS:
-            acknowledge(policy, finding, inline_policy_reason)
+        acknowledge_inline_policy(policy, inline_policy_reason)
     return policy

@@ -30,3 +30,11 @@ def ignore_cfn_lint_check(resource: cdk.CfnResource, check: str, reason: str) ->
     resource.add_metadata("cfn-lint", metadata)
     reasons: dict[str, str] = resource.get_metadata(REASONS_KEY) or {}
     resource.add_metadata(REASONS_KEY, {**reasons, check: reason})
+
+
+def ignore_generated_depends_on(*constructs: Any) -> None:
+    """:func:`ignore_cfn_lint_check` ``W3005`` (:data:`GENERATED_DEPENDS_ON`) on each construct's resource."""
+    for construct in constructs:
+        resource = construct.node.default_child
+        assert isinstance(resource, cdk.CfnResource), construct.node.path
+        ignore_cfn_lint_check(resource, "W3005", GENERATED_DEPENDS_ON)

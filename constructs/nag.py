@@ -9,7 +9,10 @@ that makes it acceptable.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 import cdk_nag
@@ -26,7 +29,9 @@ NAG_PACKS: tuple[type[cdk_nag.NagPack], ...] = (
     cdk_nag.ServerlessChecks,
 )
 
-_FINDING = re.compile(r"^(?:[A-Za-z0-9.]+::)?[A-Za-z0-9.]+(?:-[A-Za-z0-9]+)+(?:\[[^\]\s]+\])?$")
+#: A rule id, optionally with its bracketed finding; the finding may itself hold brackets (a resource that
+#: cdk-nag prints as JSON, e.g. ``{"Fn::Select":[1,...]}``), never whitespace.
+_FINDING = re.compile(r"^(?:[A-Za-z0-9.]+::)?[A-Za-z0-9.]+(?:-[A-Za-z0-9]+)+(?:\[\S+\])?$")
 #: The compliance gate's rule IDs are upper case (``BEDROCK-MODEL-VIA-PROFILE``, ``CFN-LINT-W3005``);
 #: cdk-nag's start with the pack name (``AwsSolutions-IAM5``, ``NIST.800.53.R5-...``).
 _GATE_RULE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)+$")
@@ -69,6 +74,100 @@ def acknowledge_all(scope: IConstruct, findings: dict[str, str]) -> None:
     """Acknowledge several findings on the same construct, each with its own reason."""
     for finding, reason in findings.items():
         acknowledge(scope, finding, reason)
+
+
+#: The packs' findings on an inline policy (every ``grant_*`` writes one, into the grantee role's
+#: ``DefaultPolicy``).
+INLINE_POLICY_FINDINGS = (
+    "NIST.800.53.R5-IAMNoInlinePolicy",
+    "HIPAA.Security-IAMNoInlinePolicy",
+    "PCI.DSS.321-IAMNoInlinePolicy",
+)
+
+
+def acknowledge_inline_policy(policy: IConstruct, reason: str) -> None:
+    """Acknowledge each pack's inline-policy finding on ``policy`` (a role's ``DefaultPolicy``)."""
+    for finding in INLINE_POLICY_FINDINGS:
+        acknowledge(policy, finding, reason)
+
+
+def acknowledge_basic_execution_role(role: IConstruct) -> None:
+    """Acknowledge AWSLambdaBasicExecutionRole on a function's role (aws-cdk-lib attaches it)."""
+    acknowledge(
+        role,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "Lambda's standard execution grant: AWSLambdaBasicExecutionRole allows only CloudWatch Logs "
+        "writes (AWS publishes it on Resource *); the function writes to its own KMS-encrypted group.",
+    )
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def flatten_reference(node: Any) -> str:
+    """A resolved CloudFormation value as cdk-nag prints it in a finding id (cdk-nag 3's
+    ``flattenCfnReference``): ``Fn::Join`` joined, ``Ref`` as ``<id>``, ``Fn::GetAtt`` as ``<id.Attr>``,
+    ``${x}`` as ``<x>``, anything else as compact JSON."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if node.get("Fn::Join"):
+            delimiter, items = node["Fn::Join"]
+            return str(delimiter).join(flatten_reference(item) for item in items)
+        if node.get("Fn::Sub"):
+            return flatten_reference(node["Fn::Sub"])
+        if node.get("Fn::GetAtt"):
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{flatten_reference(resource)}.{flatten_reference(attribute)}>"
+        if node.get("Fn::ImportValue"):
+            return flatten_reference(node["Fn::ImportValue"])
+        if node.get("Ref"):
+            return f"<{flatten_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
+def wildcard_findings(policy: IConstruct) -> list[str]:
+    """The ``AwsSolutions-IAM5`` finding ids of an IAM policy as it stands (the wildcard actions and resources
+    of its Allow statements), computed as cdk-nag's rule computes them from the resolved document."""
+    resource = policy if isinstance(policy, cdk.CfnResource) else policy.node.default_child
+    document = getattr(resource, "policy_document", None)
+    if not isinstance(resource, cdk.CfnResource) or document is None:
+        raise ValueError(f"wildcard_findings(): {policy.node.path} is not an IAM policy")
+    found: list[str] = []
+    for statement in _listed(cdk.Stack.of(resource).resolve(document).get("Statement") or []):
+        if statement.get("Effect") != "Allow":
+            continue
+        found += [
+            f"AwsSolutions-IAM5[Action::{a}]" for a in _listed(statement.get("Action")) if "*" in str(a)
+        ]
+        for target in _listed(statement.get("Resource")):
+            text = flatten_reference(target)
+            if "*" in text:
+                found.append(f"AwsSolutions-IAM5[Resource::{text}]")
+    return list(dict.fromkeys(found))
+
+
+def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]) -> list[str]:
+    """Acknowledge every ``AwsSolutions-IAM5`` finding of ``policy`` (see :func:`wildcard_findings`) with the
+    reason of the first ``(regular expression, reason)`` in ``reasons`` that matches its finding id. A wildcard
+    that no reason explains raises: a new grant gets a stated reason, never a blanket one. Returns the ids."""
+    findings = wildcard_findings(policy)
+    unexplained = []
+    for finding in findings:
+        reason = next((why for pattern, why in reasons if re.search(pattern, finding)), None)
+        if reason is None:
+            unexplained.append(finding)
+        else:
+            acknowledge(policy, finding, reason)
+    if unexplained:
+        raise ValueError(
+            f"acknowledge_wildcards(): no reason for {unexplained} on {policy.node.path}; narrow the grant or add "
+            "the constraint that makes it necessary"
+        )
+    return findings
 
 
 def logical_ref(construct: IConstruct) -> str:

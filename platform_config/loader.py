@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from platform_config.catalog import ModelCatalog
+from platform_config.delivery import delivery_rules
 from platform_config.documents import Document, dotted, unknown_files
 from platform_config.errors import ConfigError, Problem
 from platform_config.evaluation import evaluation_rules, live_scoring
@@ -48,6 +49,7 @@ from platform_spec.contract import (
     ReviewPolicy,
     RiskTier,
     SensitiveAction,
+    UseCaseAlarm,
 )
 from platform_spec.environment import EnvironmentDocument
 
@@ -363,6 +365,20 @@ def _review_rules(doc: Document[ContractDocument], problems: list[Problem]) -> N
         )
 
 
+def _release_rules(doc: Document[ContractDocument], problems: list[Problem]) -> None:
+    alarms = doc.field("release", "critical_alarms") or ()
+    limits = doc.field("limits")
+    if UseCaseAlarm.TPM_QUOTA_USAGE in alarms and limits is not None and limits.tpm_quota is None:
+        problems.append(
+            doc.problem(
+                ["release", "critical_alarms"],
+                "names TpmQuotaUsage, but the use case has no such alarm: limits.tpm_quota is not set",
+                "set limits.tpm_quota, or remove TpmQuotaUsage from release.critical_alarms",
+                value=[a.value for a in alarms],
+            )
+        )
+
+
 def _enabled_regions(
     doc: Document[ContractDocument],
     environments: dict[str, str | None],
@@ -484,6 +500,7 @@ def _contract_rules(
     _guardrail_rules(doc, problems)
     _tier_rules(doc, problems)
     _review_rules(doc, problems)
+    _release_rules(doc, problems)
     regions = _enabled_regions(doc, environments, problems)
     sources = _model_sources(doc, regions, catalog, problems)
     prompt = _prompt(doc, root, problems)
@@ -600,6 +617,9 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
     _duplicates(contract_docs, "id", "contract", problems)
     _baseline_conflicts(env_docs, contract_docs, problems)
     evaluations = evaluation_rules(root, contract_docs, problems)
+    delivery = delivery_rules(
+        root, env_docs, contract_docs, {env.name: env for env in environments}, problems
+    )
 
     if problems:
         raise ConfigError(problems)
@@ -615,4 +635,5 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
             }
         ),
         evaluations=MappingProxyType(evaluations),
+        delivery=delivery,
     )

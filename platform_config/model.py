@@ -43,6 +43,7 @@ from platform_spec.environment import EnvironmentDocument, NotificationTargets, 
 from platform_spec.review import LiveScoring
 
 if TYPE_CHECKING:
+    from platform_config.delivery import DeliveryConfig
     from platform_config.evaluation import UseCaseEvaluation
 
 __all__ = [
@@ -159,6 +160,8 @@ class PlatformConfig:
     evaluations: Mapping[str, UseCaseEvaluation] = dataclasses.field(
         default_factory=lambda: MappingProxyType({})
     )
+    #: The delivery pipeline (``delivery/pipeline.yaml``), or None where the repository has none.
+    delivery: DeliveryConfig | None = None
 
     def contracts_for(self, environment: str) -> tuple[Contract, ...]:
         return self.contracts_by_environment.get(environment, ())

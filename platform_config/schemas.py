@@ -15,6 +15,7 @@ from typing import Any
 
 from platform_config.documents import adapter
 from platform_spec.contract import ContractDocument, PromptDocument
+from platform_spec.delivery import DeliveryDocument
 from platform_spec.environment import EnvironmentDocument
 from platform_spec.evaluation import RubricDocument, SuiteDocument
 
@@ -28,6 +29,7 @@ DOCUMENTS: dict[str, tuple[type, str]] = {
     "prompt": (PromptDocument, "bedrock-platform versioned system prompt"),
     "suite": (SuiteDocument, "bedrock-platform evaluation suite (evals/<use case>/<suite>.yaml)"),
     "rubric": (RubricDocument, "bedrock-platform model-graded rubric (evals/<use case>/rubric.yaml)"),
+    "delivery": (DeliveryDocument, "bedrock-platform delivery pipeline (delivery/pipeline.yaml)"),
 }
 
 

@@ -592,6 +592,54 @@ class ReviewPolicy:
     )
 
 
+class UseCaseAlarm(StrEnum):
+    """A use case's alarms, by the construct ID ``UseCaseAlarms`` gives each (``Composite`` pages when any
+    of the others is in ALARM). ``release.critical_alarms`` names the ones that roll a canary back."""
+
+    THROTTLE_RATE = "ThrottleRate"
+    SERVER_ERROR_RATE = "ServerErrorRate"
+    GUARDRAIL_INTERVENTION_RATE = "GuardrailInterventionRate"
+    LATENCY_P95 = "LatencyP95"
+    TPM_QUOTA_USAGE = "TpmQuotaUsage"
+    COMPOSITE = "Composite"
+
+
+@spec
+class ReleasePolicy:
+    """What the delivery pipeline's gates hold a release of this use case to (``release`` in a contract):
+    the staging load test runs at twice ``peak_rps`` and must keep ``min_success_rate`` and the contract's
+    ``latency_p95_ms``; in production, any of ``critical_alarms`` in ALARM during the canary bake rolls the
+    release back (the orchestration API's own alarms always do)."""
+
+    peak_rps: Annotated[
+        float,
+        Spec(
+            "(1) Declared peak requests per second of this use case. The staging readiness gate load-tests "
+            "the API at twice this rate.",
+            gt=0,
+            le=500,
+        ),
+    ] = 1.0
+    min_success_rate: Annotated[
+        float,
+        Spec(
+            "(0.99) Share of load-test requests (0.5 to 1) that must be answered 2xx at twice peak_rps.",
+            ge=0.5,
+            le=1,
+        ),
+    ] = 0.99
+    critical_alarms: Annotated[
+        tuple[UseCaseAlarm, ...],
+        Spec(
+            "(Composite) The use case's alarms that roll a production canary back when one is in ALARM during "
+            "the bake: Composite (any of them), ThrottleRate, ServerErrorRate, GuardrailInterventionRate, "
+            "LatencyP95, TpmQuotaUsage (needs limits.tpm_quota).",
+            min_length=1,
+            unique=True,
+        ),
+    ] = (UseCaseAlarm.COMPOSITE,)
+
+
 SuiteName = Annotated[
     str,
     Spec(
@@ -724,6 +772,13 @@ class ContractDocument:
             "against a deployed environment."
         ),
     ] = None
+    release: Annotated[
+        ReleasePolicy,
+        Spec(
+            "What the delivery pipeline's gates hold a release to: declared peak rate (load test at twice "
+            "it), success rate, and the alarms that roll a production canary back; defaults in parentheses."
+        ),
+    ] = field(default_factory=ReleasePolicy)
     environments: Annotated[
         tuple[str, ...],
         Spec(

@@ -6,18 +6,21 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 
+from bedrock_constructs.delivery import CanaryReleaseAccess, ReadinessGateAccess
 from bedrock_constructs.guardrail import EnforcedGuardrail
 from bedrock_constructs.human_review import HumanReview
 from bedrock_constructs.invocation_logging import InvocationLogging
 from bedrock_constructs.monitoring import MonitoringFacade, NotificationTopic
-from bedrock_constructs.orchestration_api import OrchestrationApi
+from bedrock_constructs.orchestration_api import OrchestrationApi, TrafficShifting
 from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
 from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY, REVIEW_CODE_DIRECTORY
 from constructs import Construct
+from platform_config.delivery import DeliveryConfig
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
 from platform_config.model import Contract, EnvironmentConfig, RemovalPolicyName
 from platform_config.naming import pascal
+from platform_spec.delivery import Output
 from platform_spec.review import InvocationLogLocation
 
 
@@ -41,10 +44,16 @@ class PlatformStack(cdk.Stack):
         *,
         environment: EnvironmentConfig,
         contracts: Sequence[Contract],
+        delivery: DeliveryConfig | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.environment_config = environment
+        # Where the delivery pipeline releases this environment: the production environment's live alias
+        # is baked (10 % canary, then promotion), and the environment before it is the readiness gate's.
+        in_pipeline = delivery is not None and environment.name in delivery.environments
+        baked = in_pipeline and delivery is not None and delivery.production.name == environment.name
+        readiness = in_pipeline and delivery is not None and delivery.readiness.name == environment.name
         # The environment file's days, converted once for every construct (the loader allows only
         # CloudWatch Logs' retention periods, so this cannot fail on a loaded environment).
         retention = log_retention(
@@ -120,7 +129,7 @@ class PlatformStack(cdk.Stack):
         self.use_case_monitoring = self.monitoring.monitor_use_cases(self.use_cases)
         if self.invocation_logging is not None:
             self.log_delivery_alarm = self.monitoring.monitor_log_delivery(self.invocation_logging)
-        cdk.CfnOutput(self, "NotificationTopicArn", value=self.notifications.topic.topic_arn)
+        cdk.CfnOutput(self, Output.TOPIC_ARN, value=self.notifications.topic.topic_arn)
 
         self.api: OrchestrationApi | None = None
         self.review: HumanReview | None = None
@@ -134,9 +143,12 @@ class PlatformStack(cdk.Stack):
                 log_retention=retention,
                 removal_policy=removal_policy(environment),
                 reserved_concurrency=environment.reserved_concurrency,
+                traffic_shifting=TrafficShifting.BAKED if baked else TrafficShifting.ALL_AT_ONCE,
             )
             self.api_monitoring = self.monitoring.monitor_api(self.api)
-            cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
+            cdk.CfnOutput(self, Output.API_URL, value=self.api.url)
+            cdk.CfnOutput(self, Output.FUNCTION_NAME, value=self.api.function.function_name)
+            cdk.CfnOutput(self, Output.RELEASE_VERSION, value=self.api.orchestrator.version.version)
             if self.enforced_guardrail is not None:
                 # Every call the orchestrator makes is also guarded by the enforced baseline.
                 self.enforced_guardrail.grant_apply(self.api.function)
@@ -165,3 +177,31 @@ class PlatformStack(cdk.Stack):
             # What `python -m human_review exercise --target <env>` reads, and where operators redrive from.
             cdk.CfnOutput(self, "ReviewerRoleArn", value=self.review.reviewer.role_arn)
             cdk.CfnOutput(self, "ReviewDeadLetterQueueUrl", value=self.review.dead_letters.queue_url)
+            self.readiness_access: ReadinessGateAccess | None = None
+            self.release_access: CanaryReleaseAccess | None = None
+            if readiness and delivery is not None:
+                self.readiness_access = ReadinessGateAccess(
+                    self,
+                    "ReadinessGate",
+                    environment=environment.name,
+                    delivery_account=delivery.account,
+                    notifications=self.notifications,
+                    api=self.api,
+                    use_cases=list(self.use_cases.values()),
+                    alarms=self.monitoring.alarms(),
+                    reviewer_role=None if self.review is None else self.review.reviewer.role,
+                    removal_policy=removal_policy(environment),
+                )
+            if baked and delivery is not None:
+                self.release_access = CanaryReleaseAccess(
+                    self,
+                    "CanaryRelease",
+                    environment=environment.name,
+                    delivery_account=delivery.account,
+                    orchestrator=self.api.orchestrator,
+                )
+                cdk.CfnOutput(
+                    self,
+                    Output.CRITICAL_ALARMS,
+                    value=cdk.Fn.join(",", [a.alarm_name for a in self.monitoring.critical_alarms()]),
+                )

@@ -21,7 +21,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import region_info
 
 from bedrock_constructs.function_findings import (
-    INLINE_POLICY_FINDINGS,
     acknowledge_execution_role,
     acknowledge_no_dead_letter_queue,
     acknowledge_outside_vpc,
@@ -30,7 +29,7 @@ from bedrock_constructs.function_findings import (
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import DEFAULT_PERIOD, MetricOptions, use_case_metric, with_defaults
-from bedrock_constructs.nag import acknowledge, acknowledge_all, logical_ref
+from bedrock_constructs.nag import acknowledge, acknowledge_all, acknowledge_inline_policy, logical_ref
 from bedrock_constructs.orchestration_api import OrchestrationRestApi, OrchestratorFunction
 from bedrock_constructs.orchestration_api.function import (
     ARCHITECTURE,
@@ -94,8 +93,7 @@ class ReviewerRole(Construct):
         self.grant = rest_api.grant_review(self.role)
         policy = self.role.node.try_find_child("DefaultPolicy")
         if policy is not None:
-            for finding in INLINE_POLICY_FINDINGS:
-                acknowledge(policy, finding, _INLINE_POLICY.replace("The function's", "The reviewer role's"))
+            acknowledge_inline_policy(policy, _INLINE_POLICY.replace("The function's", "The reviewer role's"))
             prefix = _execute_api_prefix(rest_api)
             for route in REVIEWER_ROUTES:
                 if "*" in route:

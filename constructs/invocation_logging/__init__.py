@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 
 from bedrock_constructs import keys
+from bedrock_constructs.buckets import access_logs_bucket, expire_after
 from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import MetricOptions, service_metric
@@ -111,36 +112,8 @@ class InvocationLogging(Construct):
         else:
             self.key = encryption_key
 
-        self.access_logs_bucket = s3.Bucket(
-            self,
-            "AccessLogsBucket",
-            # S3 server access logging can only deliver to buckets encrypted with SSE-S3.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[_expire_after(days)],
-            removal_policy=removal_policy,
-        )
-        acknowledge_all(
-            self.access_logs_bucket,
-            {
-                "AwsSolutions-S1": "This bucket is the destination of the log bucket's server access logs; "
-                "logging it to itself would create a delivery loop.",
-                "NIST.800.53.R5-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
-                "server access logs; logging it to itself would create a delivery loop.",
-                "HIPAA.Security-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
-                "server access logs; logging it to itself would create a delivery loop.",
-                "PCI.DSS.321-S3BucketLoggingEnabled": "This bucket is the destination of the log bucket's "
-                "server access logs; logging it to itself would create a delivery loop.",
-                "NIST.800.53.R5-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
-                "bucket encrypted with SSE-S3, not SSE-KMS.",
-                "HIPAA.Security-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
-                "bucket encrypted with SSE-S3, not SSE-KMS.",
-                "PCI.DSS.321-S3DefaultEncryptionKMS": "S3 server access logs can only be delivered to a "
-                "bucket encrypted with SSE-S3, not SSE-KMS.",
-            },
+        self.access_logs_bucket = access_logs_bucket(
+            self, "AccessLogsBucket", of_what="log", days=days, removal_policy=removal_policy
         )
 
         self.bucket = s3.Bucket(
@@ -155,7 +128,7 @@ class InvocationLogging(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="invocation-log-bucket/",
-            lifecycle_rules=[_expire_after(days)],
+            lifecycle_rules=[expire_after(days)],
             removal_policy=removal_policy,
         )
         self.bucket.add_to_resource_policy(
@@ -394,13 +367,4 @@ def _call(action: str, parameters: dict[str, object]) -> cr.AwsSdkCall:
         action=action,
         parameters=parameters,
         physical_resource_id=cr.PhysicalResourceId.of("BedrockModelInvocationLogging"),
-    )
-
-
-def _expire_after(days: int) -> s3.LifecycleRule:
-    return s3.LifecycleRule(
-        id="ExpireAfterRetention",
-        expiration=cdk.Duration.days(days),
-        noncurrent_version_expiration=cdk.Duration.days(days),
-        abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
     )

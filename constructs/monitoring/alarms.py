@@ -15,6 +15,7 @@ from bedrock_constructs.inference_profile import ApplicationInferenceProfile
 from bedrock_constructs.metrics import DEFAULT_PERIOD as METRIC_PERIOD
 from constructs import Construct
 from platform_config.model import Contract
+from platform_spec.contract import UseCaseAlarm
 
 #: Alarm and dashboard period unless a contract or fork says otherwise (every metric's default too).
 DEFAULT_PERIOD = METRIC_PERIOD
@@ -125,7 +126,7 @@ class UseCaseAlarms(Construct):
         gate = f"(({_sum(list(invocations))} + {_sum(list(throttles))}) >= {s.min_invocations})"
 
         self._add(
-            "ThrottleRate",
+            UseCaseAlarm.THROTTLE_RATE,
             cloudwatch.MathExpression(
                 label="Throttle rate (%)",
                 period=period,
@@ -138,7 +139,7 @@ class UseCaseAlarms(Construct):
             topic,
         )
         self._add(
-            "ServerErrorRate",
+            UseCaseAlarm.SERVER_ERROR_RATE,
             cloudwatch.MathExpression(
                 label="Server error rate (%)",
                 period=period,
@@ -151,7 +152,7 @@ class UseCaseAlarms(Construct):
             topic,
         )
         self._add(
-            "GuardrailInterventionRate",
+            UseCaseAlarm.GUARDRAIL_INTERVENTION_RATE,
             cloudwatch.MathExpression(
                 label="Guardrail intervention rate (%)",
                 period=period,
@@ -167,7 +168,7 @@ class UseCaseAlarms(Construct):
             topic,
         )
         self._add(
-            "LatencyP95",
+            UseCaseAlarm.LATENCY_P95,
             primary.metric_invocation_latency(statistic="p95", period=period),
             s.latency_p95_ms,
             f"{use_case_id}: p95 model latency above the contract's {s.latency_p95_ms:g} ms target",
@@ -175,7 +176,7 @@ class UseCaseAlarms(Construct):
         )
         if s.tpm_quota:
             self._add(
-                "TpmQuotaUsage",
+                UseCaseAlarm.TPM_QUOTA_USAGE,
                 primary.metric_estimated_tpm_quota_usage(statistic="Maximum", period=cdk.Duration.minutes(1)),
                 s.tpm_quota * s.tpm_quota_usage_percent / 100,
                 f"{use_case_id}: estimated tokens per minute above {s.tpm_quota_usage_percent:g}% of its "
@@ -184,7 +185,7 @@ class UseCaseAlarms(Construct):
             )
         self.composite = cloudwatch.CompositeAlarm(
             self,
-            "Composite",
+            UseCaseAlarm.COMPOSITE,
             alarm_description=f"{use_case_id}: page when any of its alarms is in ALARM",
             alarm_rule=cloudwatch.AlarmRule.any_of(*self.alarms.values()),
         )
@@ -192,7 +193,12 @@ class UseCaseAlarms(Construct):
         self.composite.add_ok_action(actions.SnsAction(topic))
 
     def _add(
-        self, name: str, metric: cloudwatch.IMetric, threshold: float, description: str, topic: sns.ITopic
+        self,
+        name: UseCaseAlarm,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        topic: sns.ITopic,
     ) -> None:
         self.alarms[name] = notifying_alarm(
             self,

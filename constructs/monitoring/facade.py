@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sns as sns
 
 from bedrock_constructs.human_review import HumanReview
@@ -17,6 +18,7 @@ from bedrock_constructs.monitoring.use_case_monitoring import UseCaseMonitoring
 from bedrock_constructs.orchestration_api import OrchestrationApi, OrchestratorFunction
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
+from platform_spec.contract import UseCaseAlarm
 
 
 class MonitoringFacade:
@@ -100,6 +102,33 @@ class MonitoringFacade:
         )
         self.dashboard.add_log_delivery(*failures)
         return self.log_delivery
+
+    def alarms(self) -> list[cloudwatch.IAlarm]:
+        """Every alarm the facade created: each use case's alarms and composite, the log delivery alarm and
+        the APIs' alarms (what the readiness gate sets to ALARM, one by one, to prove each reaches a person)."""
+        found: list[cloudwatch.IAlarm] = []
+        for monitoring in self.use_cases.values():
+            found += [*monitoring.alarms.alarms.values(), monitoring.alarms.composite]
+        if self.log_delivery is not None:
+            found.append(self.log_delivery.alarm)
+        for api in self.apis:
+            found += list(api.alarms.values())
+        return found
+
+    def critical_alarms(self) -> list[cloudwatch.IAlarm]:
+        """The alarms that roll a production canary back: each use case's ``release.critical_alarms`` (its
+        composite by default) and every alarm of the orchestration API."""
+        found: list[cloudwatch.IAlarm] = []
+        for monitoring in self.use_cases.values():
+            use_case_alarms = monitoring.alarms
+            for name in monitoring.contract.release.critical_alarms:
+                if name is UseCaseAlarm.COMPOSITE:
+                    found.append(use_case_alarms.composite)
+                else:
+                    found.append(use_case_alarms.alarms[name])
+        for api in self.apis:
+            found += list(api.alarms.values())
+        return found
 
     def monitor_api(
         self, api: OrchestrationApi, *, settings: ApiAlarmSettings | None = None, id: str | None = None

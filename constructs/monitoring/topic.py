@@ -27,6 +27,15 @@ from constructs import Construct
 
 #: Services that publish to the topic and so must be able to use its key.
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+#: CodeStar Notifications (the delivery pipeline's approval and failure notices) may publish instead, on a
+#: topic that passes it as a publisher.
+CODESTAR_NOTIFICATIONS = "codestar-notifications.amazonaws.com"
+#: The statement id label of each publisher.
+_LABELS = {
+    "cloudwatch.amazonaws.com": "CloudWatchAlarms",
+    "budgets.amazonaws.com": "Budgets",
+    CODESTAR_NOTIFICATIONS: "CodeStarNotifications",
+}
 
 
 def publisher_conditions(service: str, stack: cdk.Stack) -> dict[str, dict[str, str]]:
@@ -43,16 +52,22 @@ def publisher_conditions(service: str, stack: cdk.Stack) -> dict[str, dict[str, 
         )
     elif service == "budgets.amazonaws.com":
         source = stack.format_arn(service="budgets", region="", resource="*")
+    elif service == CODESTAR_NOTIFICATIONS:
+        # Notification rules of this account only; the service's documented topic policy conditions on
+        # aws:SourceAccount (https://docs.aws.amazon.com/dtconsole/latest/userguide/set-up-sns.html).
+        return {"StringEquals": {"aws:SourceAccount": stack.account}}
     else:
-        raise ValueError(f"publisher_conditions(): unknown publisher {service!r}; use one of {PUBLISHERS}")
+        raise ValueError(
+            f"publisher_conditions(): unknown publisher {service!r}; use one of {sorted(_LABELS)}"
+        )
     return {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": source}}
 
 
 class NotificationTopic(Construct):
     """An SNS topic for alarms and budget alerts, encrypted with its own rotated KMS key.
 
-    CloudWatch alarms and AWS Budgets may publish and use the key, for this account's alarms and budgets
-    only (``aws:SourceAccount`` and ``aws:SourceArn``); SNS may use the key to write undeliverable
+    CloudWatch alarms and AWS Budgets (``publishers``; CodeStar Notifications may be one) may publish and use
+    the key, for this account's alarms and budgets only (``aws:SourceAccount`` and ``aws:SourceArn``); SNS may use the key to write undeliverable
     notifications to the dead-letter queue, for this account's topics only; the topic policy denies any
     request not made over TLS. Subscriptions come from the environment file.
     """
@@ -65,6 +80,7 @@ class NotificationTopic(Construct):
         emails: Sequence[str] = (),
         https_endpoints: Sequence[str] = (),
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        publishers: Sequence[str] = PUBLISHERS,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -81,8 +97,9 @@ class NotificationTopic(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
-        for service, label in zip(PUBLISHERS, ("CloudWatchAlarms", "Budgets"), strict=True):
+        for service in publishers:
             conditions = publisher_conditions(service, stack)
+            label = _LABELS[service]
             self.topic.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"Allow{label}ToPublish",

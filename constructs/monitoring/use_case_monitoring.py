@@ -33,6 +33,7 @@ class UseCaseMonitoring(Construct):
     ) -> None:
         super().__init__(scope, id)
         contract = use_case.contract
+        self.contract = contract
         self.alarm_settings = alarm_settings or AlarmSettings.from_contract(contract)
         self.alarms = UseCaseAlarms(
             self,

@@ -42,6 +42,7 @@ from bedrock_constructs.orchestration_api.function import (
     SERVICE_NAME,
     FunctionOverrides,
     OrchestratorFunction,
+    TrafficShifting,
     new_idempotency_table,
     runtime_config,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "OrchestrationApi",
     "OrchestrationRestApi",
     "OrchestratorFunction",
+    "TrafficShifting",
     "runtime_config",
 ]
 
@@ -107,6 +109,7 @@ class OrchestrationApi(Construct):
         throttling_burst_limit: int = 100,
         waf_requests_per_five_minutes: int = 2000,
         function_props: FunctionOverrides | None = None,
+        traffic_shifting: TrafficShifting = TrafficShifting.ALL_AT_ONCE,
     ) -> None:
         super().__init__(scope, id)
         self.environment = environment
@@ -141,6 +144,7 @@ class OrchestrationApi(Construct):
             memory_size=memory_size,
             timeout=timeout,
             function_props=function_props,
+            traffic_shifting=traffic_shifting,
         )
         self.access_logs = logs.LogGroup(
             self,
@@ -152,7 +156,7 @@ class OrchestrationApi(Construct):
         self.rest_api = OrchestrationRestApi(
             self,
             "Api",
-            handler=self.orchestrator.function,
+            handler=self.orchestrator.alias,
             rest_api_name=f"bedrock-platform-{environment}",
             description=f"bedrock-platform orchestration API ({environment})",
             encryption_key=self.key,
@@ -188,6 +192,11 @@ class OrchestrationApi(Construct):
     @property
     def function(self) -> lambda_.Function:
         return self.orchestrator.function
+
+    @property
+    def alias(self) -> lambda_.Alias:
+        """The ``live`` alias the API invokes."""
+        return self.orchestrator.alias
 
     @property
     def api(self) -> apigw.RestApi:

@@ -3,11 +3,9 @@ cdk-nag acknowledgments, with overrides a fork can pass instead of editing the c
 
 from __future__ import annotations
 
-import atexit
 import json
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TypedDict, Unpack
 
@@ -23,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 
-import platform_spec
+from bedrock_constructs.assets import package_with_spec
 from bedrock_constructs.function_findings import (
     acknowledge_execution_role,
     acknowledge_no_dead_letter_queue,
@@ -39,6 +37,7 @@ from constructs import Construct, IValidation
 from platform_config.runtime import runtime_config as contracts_runtime_config
 from platform_spec import api as spec_api
 from platform_spec.api import Metric
+from platform_spec.delivery import LIVE_ALIAS, live_version_parameter
 from platform_spec.fields import to_dict
 from platform_spec.review import ReviewEnv
 from platform_spec.runtime import RUNTIME_CONFIG_FILE, DeployedResources, Env, RuntimeConfig, UseCaseResources
@@ -72,10 +71,6 @@ METRICS_NAMESPACE = spec_api.METRICS_NAMESPACE
 MIN_TIMEOUT = cdk.Duration.seconds(spec_api.MIN_FUNCTION_TIMEOUT_S)
 #: The function's default timeout: below the integration timeout so it can still answer (504).
 DEFAULT_TIMEOUT = cdk.Duration.seconds(spec_api.FUNCTION_TIMEOUT_S)
-#: The shared specification the handler imports; the asset ships it beside the handler package. Located
-#: from the installed ``platform_spec`` package, so the asset carries the specification this construct
-#: was built with, in a checkout or installed.
-SPEC_DIRECTORY = Path(platform_spec.__file__).resolve().parent
 
 _SYNCHRONOUS = (
     "API Gateway invokes the orchestrator synchronously and returns its failures to the "
@@ -91,6 +86,20 @@ _INLINE_POLICY = (
     "grants of the constructs it uses and belong to its role alone; an inline policy "
     "keeps them from being attached anywhere else."
 )
+
+
+class TrafficShifting(StrEnum):
+    """How a new version of the orchestrator reaches the ``live`` alias that API Gateway invokes.
+
+    ``ALL_AT_ONCE``: every deploy points ``live`` at the version it publishes (dev, staging).
+    ``BAKED``: ``live`` serves the version in the SSM parameter
+    ``platform_spec.delivery.live_version_parameter(environment)``, resolved by CloudFormation on every
+    deploy; the canary bake (``bedrock_constructs.delivery.CanaryBake``) moves 10 % of the traffic to the
+    version the deploy published, and writes that parameter when it promotes it (production).
+    """
+
+    ALL_AT_ONCE = "all-at-once"
+    BAKED = "baked"
 
 
 class FunctionOverrides(TypedDict, total=False):
@@ -150,14 +159,10 @@ def bundle(code_directory: Path, config: RuntimeConfig, package_name: str = "orc
 
     The asset hash is the hash of this folder's content, so a contract change redeploys the function.
     """
-    out = Path(tempfile.mkdtemp(prefix=f"bedrock-platform-{package_name}-"))
-    # CDK copies the asset into the cloud assembly during synth; the staging folder is not needed after.
-    atexit.register(shutil.rmtree, out, ignore_errors=True)
-    package = out / package_name
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc", RUNTIME_CONFIG_FILE)
-    shutil.copytree(code_directory, package, ignore=skip)
-    shutil.copytree(SPEC_DIRECTORY, out / SPEC_DIRECTORY.name, ignore=skip)
-    (package / RUNTIME_CONFIG_FILE).write_text(json.dumps(to_dict(config), indent=1, sort_keys=True) + "\n")
+    out = package_with_spec(code_directory, package_name, skip=(RUNTIME_CONFIG_FILE,))
+    (out / package_name / RUNTIME_CONFIG_FILE).write_text(
+        json.dumps(to_dict(config), indent=1, sort_keys=True) + "\n"
+    )
     return str(out)
 
 
@@ -204,6 +209,9 @@ class OrchestratorFunction(Construct):
     ``log_group`` and ``idempotency_table`` take existing resources (created with ``encryption_key``,
     the key the function's grants name); without them the construct creates its own (``Logs``,
     ``IdempotencyTable``) with ``encryption_key`` or, without one, a new key (``Key``).
+
+    Every deploy publishes a version of the function (``version``); callers invoke the ``live`` alias
+    (``alias``), which follows ``traffic_shifting`` (:class:`TrafficShifting`).
     """
 
     def __init__(
@@ -223,6 +231,7 @@ class OrchestratorFunction(Construct):
         memory_size: int = 1024,
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         function_props: FunctionOverrides | None = None,
+        traffic_shifting: TrafficShifting = TrafficShifting.ALL_AT_ONCE,
     ) -> None:
         super().__init__(scope, id)
         overrides: FunctionOverrides = function_props or {}
@@ -319,6 +328,9 @@ class OrchestratorFunction(Construct):
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
+            # Published versions outlive the deploy that replaced them: the live alias may still serve one
+            # (the stable version during a canary bake), and a rollback points back at it.
+            current_version_options=lambda_.VersionOptions(removal_policy=cdk.RemovalPolicy.RETAIN),
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             layers=[self.powertools_layer, *overrides.get("layers", ())],
@@ -330,6 +342,25 @@ class OrchestratorFunction(Construct):
                 Env.METRICS_NAMESPACE: METRICS_NAMESPACE,
             },
         )
+        self.traffic_shifting = traffic_shifting
+        #: The version this deploy publishes (a new one whenever the code or configuration changes; earlier
+        #: versions are retained, so the live alias can go back to one).
+        self.version = self.function.current_version
+        #: The SSM parameter naming the version ``live`` serves when baked (None when all at once).
+        self.live_version_parameter: str | None = None
+        live_version: lambda_.IVersion = self.version
+        if traffic_shifting is TrafficShifting.BAKED:
+            self.live_version_parameter = live_version_parameter(environment)
+            live_version = lambda_.Version.from_version_attributes(
+                self,
+                "LiveVersion",
+                lambda_=self.function,
+                version=ssm.StringParameter.value_for_string_parameter(self, self.live_version_parameter),
+            )
+        #: What API Gateway invokes. A resource policy on an alias allows invoking it through the alias ARN
+        #: only (https://docs.aws.amazon.com/lambda/latest/dg/using-aliases.html), so the API's permission
+        #: names the alias, never the function or a version.
+        self.alias = lambda_.Alias(self, "Live", alias_name=LIVE_ALIAS, version=live_version)
         #: The function's role: the construct's own (``ServiceRole``), or ``function_props["role"]``.
         self.role = self.function.role
         self.owns_role = "role" not in overrides

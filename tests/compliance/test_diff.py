@@ -324,14 +324,18 @@ def test_prod_against_staging_shows_only_real_differences(
         assert (head.kind, head.level) == ("removed", ATTENTION)
         assert all(item.startswith(pascal(use_case)) for item in head.items)
     # On the platform, only the alarm e-mail subscription is removed (each environment notifies its own
-    # address), and the review path's alarms of the staging-only use cases (the shared HumanReview path
-    # watches each use case); nothing is replaced, and the shared use cases have the same guardrails
+    # address), the review path's alarms of the staging-only use cases (the shared HumanReview path
+    # watches each use case) and the readiness gate's access (its probe queue and role: staging only,
+    # issue 14); nothing is replaced, and the shared use cases have the same guardrails everywhere
     platform = changes.of_use_case("")
     review_alarms = tuple(f"HumanReviewMonitoring{pascal(u)}" for u in staging_only)
     removed = [
         (c.type, c.subject) for c in platform if c.topic == "resources" and c.kind in ("removed", "replaced")
     ]
-    assert [(t, s[:13]) for t, s in removed if not s.startswith(review_alarms)] == [
+    readiness = {t for t, subject in removed if subject.startswith("ReadinessGate")}
+    assert {"AWS::SQS::Queue", "AWS::KMS::Key", "AWS::IAM::Role"} <= readiness
+    expected_elsewhere = (*review_alarms, "ReadinessGate")
+    assert [(t, s[:13]) for t, s in removed if not s.startswith(expected_elsewhere)] == [
         ("AWS::SNS::Subscription", "Notifications")
     ]
     review_removed = [s for _, s in removed if s.startswith(review_alarms)]
@@ -341,7 +345,12 @@ def test_prod_against_staging_shows_only_real_differences(
     }
     assert {c.kind for c in changes.topic("protection")} == {"lengthened"}  # 365 days in Prod, 90 in Staging
     # the staging-only use cases' grants are gone
-    assert {c.kind for c in changes.topic("access")} == ({"narrowed"} if staging_only else set())
+    # and issue 14's environment access: production's release role (the canary bake's) is added, and the
+    # readiness probe queue's policy (its TLS-only Deny, staging only) goes with the queue
+    issue14 = {"CanaryReleaseRole557CD5E7", "ReadinessGateProbeQueueD328C959"}
+    access = changes.topic("access")
+    assert {c.subject for c in access if c.kind == "widened"} == issue14
+    assert {c.kind for c in access if c.subject not in issue14} == ({"narrowed"} if staging_only else set())
     assert reports["Staging"].changes is None
 
 

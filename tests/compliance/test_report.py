@@ -89,8 +89,8 @@ def _acknowledgments_in_metadata(synthesized: Synthesized, env: str) -> list[tup
 
 def test_one_html_and_one_markdown_file_per_environment(report_dir: Path) -> None:
     assert sorted(p.name for p in report_dir.iterdir()) == sorted(
-        f"{env}{suffix}" for env in ENVIRONMENTS for suffix in (".html", ".md")
-    )
+        f"{env}{suffix}" for env in (*ENVIRONMENTS, "Delivery") for suffix in (".html", ".md")
+    )  # and the delivery pipeline's stack (issue 14)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

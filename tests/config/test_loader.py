@@ -906,6 +906,7 @@ SCHEMAS = {
     "prompt": "prompts/*.yaml",
     "suite": "evals/*/*.yaml",
     "rubric": "evals/*/rubric.yaml",
+    "delivery": "delivery/pipeline.yaml",
 }
 
 

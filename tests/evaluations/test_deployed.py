@@ -1,23 +1,20 @@
 """`python -m evaluation run --target <env>` against a stand-in for a deployed environment: a local HTTP
-server playing API Gateway (it verifies every request's SigV4 signature, then runs the real orchestrator
-handler) and the local Bedrock endpoint for ApplyGuardrail and the judge. What this cannot prove (real
+server playing API Gateway (``delivery.standin``: it verifies every request's SigV4 signature, then runs the
+real orchestrator handler) and the local Bedrock endpoint for ApplyGuardrail and the judge. What this cannot prove (real
 API Gateway, IAM, Bedrock) is listed in the README, Evaluation."""
 
 from __future__ import annotations
 
 import json
-import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from delivery.standin import ApiGatewayStandIn, serving
 from evaluation.__main__ import main
 from evaluation.targets import OfflineTarget, describe_outputs, stack_name
 from platform_config import load_platform
@@ -25,84 +22,16 @@ from platform_config.naming import pascal
 
 USE_CASE = "policy-qa"
 ENVIRONMENT = "staging"
-_SIGNATURE = re.compile(
-    r"Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, SignedHeaders=([^,]+), Signature=(\w+)"
-)
-
-
-class FakeApiGateway(ThreadingHTTPServer):
-    """POST /v1/use-cases/<id>/invoke: 403 unless the SigV4 signature (service execute-api) verifies with
-    the caller's secret, else the real orchestrator handler's answer."""
-
-    daemon_threads = True
-
-    def __init__(self, offline: OfflineTarget, credentials: Credentials, region: str) -> None:
-        self.offline = offline
-        self.credentials = credentials
-        self.region = region
-        self.verified: list[str] = []
-        self.rejected: list[str] = []
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1/"
-
-    def signature_valid(self, method: str, path: str, headers: dict[str, str], body: bytes) -> bool:
-        match = _SIGNATURE.search(headers.get("authorization", ""))
-        if match is None:
-            return False
-        _, _, region, service, signed, signature = match.groups()
-        if (service, region) != ("execute-api", self.region):
-            return False
-        signed_headers = {name: headers[name] for name in signed.split(";")}
-        request = AWSRequest(
-            method=method, url=f"http://{headers['host']}{path}", data=body, headers=signed_headers
-        )
-        request.context["timestamp"] = headers["x-amz-date"]
-        auth = SigV4Auth(self.credentials, "execute-api", self.region)
-        expected = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
-        return bool(expected == signature)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FakeApiGateway
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        match = re.fullmatch(r"/v1/use-cases/([a-z0-9-]+)/invoke", self.path)
-        if match is None or not self.server.signature_valid("POST", self.path, headers, body):
-            with self.server.lock:
-                self.server.rejected.append(self.path)
-            self._send(403, {"message": "The request signature we calculated does not match"})
-            return
-        with self.server.lock:  # one request at a time through the handler, as in one Lambda instance
-            self.server.verified.append(match.group(1))
-            status, answer = self.server.offline.invoke(match.group(1), json.loads(body))
-        self._send(status, json.loads(answer))
-
-    def _send(self, status: int, document: Any) -> None:
-        payload = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[tuple[FakeApiGateway, OfflineTarget, Path]]:
+def deployment(tmp_path: Path) -> Iterator[tuple[ApiGatewayStandIn, OfflineTarget, Path]]:
     config = load_platform(Path(__file__).resolve().parents[2])
     region = config.environment(ENVIRONMENT).region
-    with OfflineTarget(config, [USE_CASE]) as offline:
-        api = FakeApiGateway(offline, Credentials("offline", "offline"), region)
-        thread = threading.Thread(target=api.serve_forever, daemon=True)
-        thread.start()
+    with (
+        OfflineTarget(config, [USE_CASE]) as offline,
+        serving(offline, Credentials("offline", "offline"), region) as api,
+    ):
         name = pascal(USE_CASE)
         outputs = {
             stack_name(ENVIRONMENT): {
@@ -116,15 +45,11 @@ def deployment(tmp_path: Path) -> Iterator[tuple[FakeApiGateway, OfflineTarget, 
         }
         path = tmp_path / "outputs.json"
         path.write_text(json.dumps(outputs))
-        try:
-            yield api, offline, path
-        finally:
-            api.shutdown()
-            api.server_close()
+        yield api, offline, path
 
 
 def test_golden_suites_go_through_the_signed_api_and_adversarial_ones_through_apply_guardrail(
-    deployment: tuple[FakeApiGateway, OfflineTarget, Path], tmp_path: Path
+    deployment: tuple[ApiGatewayStandIn, OfflineTarget, Path], tmp_path: Path
 ) -> None:
     api, offline, outputs = deployment
     out = tmp_path / "out"
@@ -168,7 +93,7 @@ def test_golden_suites_go_through_the_signed_api_and_adversarial_ones_through_ap
 
 
 def test_a_wrong_signature_is_refused_by_the_stand_in(
-    deployment: tuple[FakeApiGateway, OfflineTarget, Path],
+    deployment: tuple[ApiGatewayStandIn, OfflineTarget, Path],
 ) -> None:
     api, _, _ = deployment
     request = AWSRequest(method="POST", url=api.url + "use-cases/policy-qa/invoke", data=b"{}", headers={})

@@ -48,8 +48,9 @@ from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_NAME, GATE_
 from tests.infra.conftest import ROOT, Synthesized, new_app
 
 
-def test_every_environment_is_synthesized(synthesized: Synthesized) -> None:
+def test_every_environment_and_the_delivery_pipeline_are_synthesized(synthesized: Synthesized) -> None:
     assert sorted(s.name for s in synthesized.stacks) == [
+        "Delivery/Pipeline",
         "Dev/Platform",
         "Prod/Platform",
         "Staging/Platform",
@@ -69,7 +70,7 @@ def test_the_gate_ran_every_rule_and_cfn_lint_over_every_stack_and_found_nothing
     assert set(report["rules"]) == set(RULE_IDS)
     assert {rule: findings for rule, findings in report["rules"].items() if findings} == {}
     result = json.loads((synthesized.outdir / GATE_RESULT_FILE).read_text())
-    assert result["stacks"] == ["Dev/Platform", "Prod/Platform", "Staging/Platform"]
+    assert result["stacks"] == ["Delivery/Pipeline", "Dev/Platform", "Prod/Platform", "Staging/Platform"]
 
 
 def test_cdk_nag_runs_every_pack_and_fails_an_unacknowledged_finding(tmp_path: Path) -> None:
@@ -141,11 +142,6 @@ def _retained_fixed_name_app(outdir: Path, *, acknowledged: bool = False, gate: 
     )
     if acknowledged:
         acknowledge(
-            stack,
-            "BEDROCK-INVOCATION-LOGGING",
-            "Test fixture: this one-stack app deploys no invocation logging setting on purpose.",
-        )
-        acknowledge(
             group,
             "RETAINED-FIXED-NAME",
             "Test fixture: an external tool reads this exact name, and the stack is never re-created.",
@@ -171,7 +167,7 @@ def test_a_gate_finding_is_acknowledged_like_a_cdk_nag_finding(tmp_path: Path) -
     (gate,) = [p for p in report["pluginReports"] if p["pluginName"] == GATE_NAME]
     assert gate["conclusion"] == "success" and gate["violations"] == []
     suppressed = {v["ruleName"]: v for v in gate["suppressedViolations"]}
-    assert set(suppressed) == {"RETAINED-FIXED-NAME", "BEDROCK-INVOCATION-LOGGING"}
+    assert set(suppressed) == {"RETAINED-FIXED-NAME"}
     fixed_name = suppressed["RETAINED-FIXED-NAME"]
     assert fixed_name["acknowledgedId"] == f"{GATE_NAME}::RETAINED-FIXED-NAME"
     assert fixed_name["acknowledgedAt"] == "Dev/Platform/Audit"

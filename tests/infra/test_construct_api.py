@@ -131,8 +131,8 @@ def test_make_unique_id_is_cdks_own_allocation_everywhere_but_the_one_kept_id(
     synthesized: Synthesized,
 ) -> None:
     # Every logical ID CDK allocated in every environment is what make_unique_id computes from the
-    # element's place in the tree, except the one the orchestration API overrides to keep it and API
-    # Gateway's deployment, whose ID aws-cdk-lib suffixes with a hash of the API's definition.
+    # element's place in the tree, except the one the orchestration API overrides to keep it, API
+    # Gateway's deployment and the function's current version, whose IDs aws-cdk-lib suffixes with a hash.
     for stage in synthesized.stages.values():
         stack = stage.platform
         different = {}
@@ -144,6 +144,10 @@ def test_make_unique_id_is_cdks_own_allocation_everywhere_but_the_one_kept_id(
                     different[element.node.path.removeprefix(stack.node.path)] = (allocated, computed)
         deployment = different.pop("/OrchestrationApi/Api/Default/Deployment/Resource")
         assert deployment[0].startswith(deployment[1])
+        # the function's published version: aws-cdk-lib suffixes it with a hash of the function's code and
+        # configuration (``currentVersion``), so each release is a new version behind the live alias
+        version = different.pop("/OrchestrationApi/Function/Default/CurrentVersion/Resource")
+        assert version[0].startswith(version[1])
         # kept: the ID it had at OrchestrationApi/ExecutionLogs before the API was split into its parts
         assert different == {
             "/OrchestrationApi/Api/ExecutionLogs/Resource": (

@@ -11,6 +11,7 @@ import pytest
 from bedrock_constructs.prompt_record import PromptRecord, prompt_fingerprint
 from platform_config import PlatformConfig
 from platform_config.naming import pascal
+from platform_spec.delivery import readiness_role_name
 from platform_spec.guardrail import policy_fingerprint, render_policy
 from tests.infra.conftest import Synthesized
 
@@ -23,14 +24,22 @@ def test_a_model_graded_use_case_gets_a_judge_profile_the_orchestrator_cannot_ca
         template = synthesized.platform_json(env.name)
         resources = template["Resources"]
         stack = synthesized.stages[env.name].platform
-        # every policy but the scoring function's (it grades live outputs through the judge profile)
+        # every policy but those of the scoring function (it grades live outputs through the judge profile)
+        # and the readiness gate's role (issue 14: it grades the golden suites)
         assert stack.review is not None and stack.review.scoring_function.role is not None
-        scoring_role = {"Ref": stack.get_logical_id(stack.review.scoring_function.role.node.default_child)}
+        scoring_role = stack.get_logical_id(stack.review.scoring_function.role.node.default_child)
+        judges = {scoring_role} | {
+            k
+            for k, r in resources.items()
+            if r["Type"] == "AWS::IAM::Role"
+            and r["Properties"].get("RoleName") == readiness_role_name(env.name)
+        }
         policies = json.dumps(
             [
                 r["Properties"]
                 for r in resources.values()
-                if r["Type"] == "AWS::IAM::Policy" and scoring_role not in r["Properties"]["Roles"]
+                if r["Type"] == "AWS::IAM::Policy"
+                and not {role.get("Ref") for role in r["Properties"].get("Roles", [])} <= judges
             ]
         )
         for contract in config.contracts_for(env.name):

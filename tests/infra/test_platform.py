@@ -22,7 +22,9 @@ from tests.support.contracts import enabled_use_cases
 
 
 def test_one_stage_per_environment_in_its_account_and_region(synthesized: Synthesized) -> None:
+    # and the delivery pipeline in the delivery account of delivery/pipeline.yaml
     assert {(s.name, s.account, s.region) for s in synthesized.stacks} == {
+        ("Delivery/Pipeline", "444444444444", "us-east-1"),
         ("Dev/Platform", "111111111111", "us-east-1"),
         ("Staging/Platform", "222222222222", "us-east-1"),
         ("Prod/Platform", "333333333333", "us-west-2"),

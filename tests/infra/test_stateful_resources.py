@@ -46,6 +46,23 @@ PINNED = {
 PINNED_WHEN_DESTROYED = {
     "InvocationLoggingEmptyBucketsOnDeleteLogs9E8CA0FF": "AWS::Logs::LogGroup",
 }
+#: Only in the environment the readiness gate tests (delivery/pipeline.yaml): the test subscription of the
+#: notification topic that the gate reads alarm notifications from, and its key.
+PINNED_READINESS = {
+    "ReadinessGateProbeKey37C7FD20": "AWS::KMS::Key",
+    "ReadinessGateProbeQueueD328C959": "AWS::SQS::Queue",
+}
+#: The delivery account's stack (Delivery/Pipeline): artifacts, notifications, the bake's logs; always retained.
+PINNED_DELIVERY = {
+    "DeliveryArtifactsKeyBA9D8FDE": "AWS::KMS::Key",
+    "DeliveryArtifactsAccessLogsBucket0496BDBB": "AWS::S3::Bucket",
+    "DeliveryArtifactsBucket2402A431": "AWS::S3::Bucket",
+    "DeliveryArtifactsLogs44A94CA0": "AWS::Logs::LogGroup",
+    "DeliveryNotificationsKey61EAE807": "AWS::KMS::Key",
+    "DeliveryNotificationsDeadLetters597444B8": "AWS::SQS::Queue",
+    "DeliveryCanaryBakeFunctionLogsAA4B9659": "AWS::Logs::LogGroup",
+    "DeliveryCanaryBakeLogsD9D5D386": "AWS::Logs::LogGroup",
+}
 
 
 def _stateful(synthesized: Synthesized, env: str) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -55,7 +72,12 @@ def _stateful(synthesized: Synthesized, env: str) -> dict[str, dict]:  # type: i
 
 
 @pytest.mark.parametrize(
-    ("env", "expected"), [("dev", {**PINNED, **PINNED_WHEN_DESTROYED}), ("staging", PINNED), ("prod", PINNED)]
+    ("env", "expected"),
+    [
+        ("dev", {**PINNED, **PINNED_WHEN_DESTROYED}),
+        ("staging", {**PINNED, **PINNED_READINESS}),
+        ("prod", PINNED),
+    ],
 )
 def test_every_stateful_resource_is_pinned(
     synthesized: Synthesized, env: str, expected: dict[str, str]
@@ -74,3 +96,14 @@ def test_stateful_resources_follow_the_environment_removal_policy(
             policy,
             policy,
         )
+
+
+def test_the_delivery_stacks_stateful_resources_are_pinned_and_retained(synthesized: Synthesized) -> None:
+    (stack,) = [s for s in synthesized.stacks if s.name == "Delivery/Pipeline"]
+    stateful = {k: v for k, v in stack.resources.items() if v["Type"] in STATEFUL_TYPES}
+    assert {k: v["Type"] for k, v in stateful.items()} == PINNED_DELIVERY
+    for logical_id, resource in stateful.items():
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == (
+            "Retain",
+            "Retain",
+        ), logical_id

@@ -1,0 +1,57 @@
+"""S3 buckets as this project makes them: a bucket's server access logs go to an access-log bucket, and
+objects expire after a retention."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+
+from bedrock_constructs.nag import acknowledge_all
+from constructs import Construct
+
+_LOOP = "This bucket is the destination of the {what} bucket's server access logs; logging it to itself would create a delivery loop."
+_SSE_S3 = "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3, not SSE-KMS."
+
+
+def expire_after(days: int) -> s3.LifecycleRule:
+    """Current and noncurrent versions expire after ``days``; unfinished uploads after a week."""
+    return s3.LifecycleRule(
+        id="ExpireAfterRetention",
+        expiration=cdk.Duration.days(days),
+        noncurrent_version_expiration=cdk.Duration.days(days),
+        abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+    )
+
+
+def access_logs_bucket(
+    scope: Construct, id: str, *, of_what: str, days: int, removal_policy: cdk.RemovalPolicy
+) -> s3.Bucket:
+    """The destination of another bucket's (``of_what``) server access logs: SSE-S3 (the only encryption S3
+    server access logging delivers to), versioned, TLS only, public access blocked, objects expire after
+    ``days``; the findings that follow from being that destination are acknowledged on it."""
+    bucket = s3.Bucket(
+        scope,
+        id,
+        # S3 server access logging can only deliver to buckets encrypted with SSE-S3.
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[expire_after(days)],
+        removal_policy=removal_policy,
+    )
+    loop = _LOOP.format(what=of_what)
+    acknowledge_all(
+        bucket,
+        {
+            "AwsSolutions-S1": loop,
+            "NIST.800.53.R5-S3BucketLoggingEnabled": loop,
+            "HIPAA.Security-S3BucketLoggingEnabled": loop,
+            "PCI.DSS.321-S3BucketLoggingEnabled": loop,
+            "NIST.800.53.R5-S3DefaultEncryptionKMS": _SSE_S3,
+            "HIPAA.Security-S3DefaultEncryptionKMS": _SSE_S3,
+            "PCI.DSS.321-S3DefaultEncryptionKMS": _SSE_S3,
+        },
+    )
+    return bucket

@@ -1,0 +1,258 @@
+"""The canary bake controller: a Step Functions state machine in the delivery account that holds a new
+orchestrator version at 10 % of production traffic for the bake time, then promotes it, or rolls it back
+on the first critical alarm.
+
+Why not a CodeDeploy canary: a CodeDeploy Lambda deployment runs at most 50 hours, 48 of them between the
+first and last traffic shift (``platform_spec.delivery.CODEDEPLOY_MAX_SHIFT_MINUTES``), so it cannot hold
+10 % for 72 hours. A Standard state machine may run for a year (its limit here is the 25,000-event history,
+``MAX_BAKE_CHECKS``), and CodePipeline's Step Functions action waits up to 7 days for it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+from bedrock_constructs.assets import package_with_spec
+from bedrock_constructs.lint import ignore_generated_depends_on
+from bedrock_constructs.nag import (
+    acknowledge,
+    acknowledge_all,
+    acknowledge_basic_execution_role,
+    acknowledge_inline_policy,
+    acknowledge_wildcards,
+    logical_ref,
+)
+from bedrock_platform_lambdas import LAMBDAS_DIRECTORY
+from constructs import Construct
+from platform_spec.delivery import BakeDecision, BakePolicy, DeliveryRole
+
+HANDLER = "canary_bake.handler.lambda_handler"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+#: Each step makes a handful of AWS calls in the production account.
+STEP_TIMEOUT = cdk.Duration.minutes(1)
+
+_INVOKED_BY_THE_STATE_MACHINE = (
+    "The bake step is invoked synchronously by the bake state machine, which retries it and rolls the "
+    "release back when it keeps failing; there is no asynchronous event for a dead-letter queue to keep."
+)
+_NO_VPC = (
+    "The bake step calls only AWS APIs (STS, Lambda, CloudWatch, SSM, CloudFormation) over TLS with IAM in the "
+    "production account; it reaches no private network resource."
+)
+_TRACED_BY_THE_STATE_MACHINE = (
+    "Every step is recorded in the state machine's execution history and its X-Ray trace, and logged to its "
+    "own KMS-encrypted group; tracing inside the function would add X-Ray permissions on Resource * only."
+)
+
+
+class CanaryBake(Construct):
+    """Bakes a release of the orchestrator in ``environment`` (production), in its account and region,
+    through the role ``release_role_arn`` there (``CanaryReleaseAccess``).
+
+    - ``function``: one bake step per invocation (``lambdas/canary_bake``: begin, check, roll back); its
+      role is named ``bedrock-platform-canary-bake`` (the production role trusts exactly that name) and may
+      only assume ``release_role_arn``.
+    - ``state_machine`` (Standard): Begin; then, until the bake ends, wait ``bake.poll_minutes`` and Check.
+      SKIP (live already serves the release) and PROMOTED succeed; ROLLED_BACK fails with the reason; a
+      check that keeps failing rolls back (the alias serves only the stable version) and fails. Logs every
+      event to ``logs`` (KMS) and traces with X-Ray.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        environment: str,
+        stack_name: str,
+        region: str,
+        release_role_arn: str,
+        bake: BakePolicy,
+        encryption_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        self.environment = environment
+        self.bake = bake
+        self.function_logs = logs.LogGroup(
+            self,
+            "FunctionLogs",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.logs = logs.LogGroup(
+            self,
+            "Logs",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=DeliveryRole.CANARY_BAKE,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"The canary bake's steps: may only assume the release role in {environment}",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")
+            ],
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AssumeTheReleaseRole", actions=["sts:AssumeRole"], resources=[release_role_arn]
+            )
+        )
+        acknowledge_basic_execution_role(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"bedrock-platform: one step of the canary bake in {environment}",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(
+                str(package_with_spec(LAMBDAS_DIRECTORY / "canary_bake", "canary_bake"))
+            ),
+            role=self.role,
+            memory_size=256,
+            timeout=STEP_TIMEOUT,
+            # One bake at a time per production environment: the pipeline's stage runs one execution.
+            reserved_concurrent_executions=1,
+            log_group=self.function_logs,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                "BAKE_ROLE_ARN": release_role_arn,
+                "BAKE_STACK_NAME": stack_name,
+                "BAKE_REGION": region,
+                "BAKE_ENVIRONMENT": environment,
+                "BAKE_SECONDS": str(bake.minutes * 60),
+            },
+        )
+        acknowledge_all(
+            self.function,
+            {
+                "NIST.800.53.R5-LambdaDLQ": _INVOKED_BY_THE_STATE_MACHINE,
+                "HIPAA.Security-LambdaDLQ": _INVOKED_BY_THE_STATE_MACHINE,
+                "Serverless-LambdaDLQ": _INVOKED_BY_THE_STATE_MACHINE,
+                "NIST.800.53.R5-LambdaInsideVPC": _NO_VPC,
+                "HIPAA.Security-LambdaInsideVPC": _NO_VPC,
+                "PCI.DSS.321-LambdaInsideVPC": _NO_VPC,
+                "Serverless-LambdaTracing": _TRACED_BY_THE_STATE_MACHINE,
+            },
+        )
+        if RUNTIME.name != "python3.14":
+            pinned = (
+                "Pinned to python3.13 like the orchestrator, whose runtime the project moves in one step."
+            )
+            acknowledge(self.function, "AwsSolutions-L1", pinned)
+            acknowledge(self.function, "Serverless-LambdaLatestVersion", pinned)
+        self._acknowledge_role_policy()
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            comment=f"Bake a release of the orchestrator in {environment}: 10 % for {bake.minutes} minutes",
+            logs=sfn.LogOptions(destination=self.logs, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        self._acknowledge_state_machine_policy()
+        ignore_generated_depends_on(self.function, self.state_machine)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _step(self, id: str, action: str, *, with_state: bool) -> tasks.LambdaInvoke:
+        payload: dict[str, object] = {"action": action}
+        if with_state:
+            payload["state"] = sfn.JsonPath.entire_payload
+        return tasks.LambdaInvoke(
+            self,
+            id,
+            lambda_function=self.function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=True,
+        )
+
+    def _definition(self) -> sfn.IChainable:
+        decision = "$.decision"
+        promoted = sfn.Succeed(self, "Promoted", comment="The new version serves 100 % of live traffic")
+        nothing = sfn.Succeed(self, "NothingToBake", comment="The live alias already serves this version")
+        rolled_back = sfn.Fail(self, "RolledBack", error="CanaryRolledBack", cause_path="$.detail")
+        not_started = sfn.Fail(self, "NotStarted", error="CanaryNotStarted", cause="The bake could not start")
+        begin = self._step("Begin", "begin", with_state=False)
+        begin.add_catch(not_started, errors=["States.ALL"])
+        check = self._step("Check", "check", with_state=True)
+        # A check that fails (throttling, an expired session) is retried; one that keeps failing means the
+        # bake can no longer watch the alarms, so the release is rolled back.
+        check.add_retry(
+            errors=["States.ALL"], max_attempts=3, interval=cdk.Duration.seconds(30), backoff_rate=2
+        )
+        roll_back = self._step("RollBackOnError", "roll_back", with_state=True)
+        check.add_catch(roll_back, errors=["States.ALL"], result_path="$.error")
+        roll_back.next(rolled_back)
+        wait = sfn.Wait(
+            self, "WaitForNextCheck", time=sfn.WaitTime.duration(cdk.Duration.minutes(self.bake.poll_minutes))
+        )
+        wait.next(check)
+        after_begin = (
+            sfn.Choice(self, "Started?")
+            .when(sfn.Condition.string_equals(decision, BakeDecision.HOLD), wait)
+            .when(sfn.Condition.string_equals(decision, BakeDecision.SKIP), nothing)
+            .when(sfn.Condition.string_equals(decision, BakeDecision.PROMOTED), promoted)
+            .otherwise(rolled_back)
+        )
+        after_check = (
+            sfn.Choice(self, "Baked?")
+            .when(sfn.Condition.string_equals(decision, BakeDecision.HOLD), wait)
+            .when(sfn.Condition.string_equals(decision, BakeDecision.PROMOTED), promoted)
+            .otherwise(rolled_back)
+        )
+        check.next(after_check)
+        return begin.next(after_begin)
+
+    # ------------------------------------------------------------------ acknowledgments
+
+    def _acknowledge_role_policy(self) -> None:
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        assert policy is not None
+        acknowledge_inline_policy(
+            policy,
+            "The bake step's only permission (assume the production release role) belongs to this one role, "
+            "whose name the production role's trust policy names; an inline policy cannot be attached elsewhere.",
+        )
+
+    def _acknowledge_state_machine_policy(self) -> None:
+        policy = self.state_machine.role.node.try_find_child("DefaultPolicy")
+        assert policy is not None
+        acknowledge_inline_policy(
+            policy,
+            "The state machine's permissions (invoke its bake step, deliver its logs, send traces) are generated "
+            "by aws-cdk-lib for this one role; an inline policy cannot be attached elsewhere.",
+        )
+        acknowledge_wildcards(
+            policy,
+            [
+                (
+                    re.escape(f"Resource::<{logical_ref(self.function)}.Arn>:*"),
+                    "Step Functions invokes the bake step by its ARN; aws-cdk-lib also names the function's "
+                    "versions and aliases (ARN:*) so the grant holds for a qualified invoke. This one function only.",
+                ),
+                (
+                    re.escape("Resource::*"),
+                    "CloudWatch Logs' log-delivery actions (CreateLogDelivery, ...) that a state machine needs to log "
+                    "to a log group, and X-Ray's PutTraceSegments/PutTelemetryRecords, have no resource-level "
+                    "permissions.",
+                ),
+            ],
+        )

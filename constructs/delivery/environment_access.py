@@ -1,0 +1,243 @@
+"""What an environment's stack gives the delivery pipeline: a role the readiness gate assumes (and the test
+subscription it reads alarm notifications from), and a role the canary bake assumes in production.
+
+Each role trusts one role of the delivery account, named exactly: the trust policy allows the delivery
+account's principals only when ``aws:PrincipalArn`` is that role's ARN. ``aws:PrincipalArn`` is the ARN of
+the role itself for an assumed-role session
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn),
+and naming the account (not the role) as principal lets the policy be created before that role exists
+(IAM refuses a trust policy naming a role ARN that does not exist yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+
+from bedrock_constructs.keys import encryption_key
+from bedrock_constructs.monitoring import NotificationTopic
+from bedrock_constructs.nag import acknowledge, acknowledge_inline_policy, logical_ref
+from bedrock_constructs.orchestration_api import OrchestrationApi, OrchestratorFunction
+from bedrock_constructs.use_case import GovernedUseCase
+from constructs import Construct
+from platform_spec.delivery import DeliveryRole, Output, readiness_role_name, release_role_name
+
+#: DescribeAlarms returns composite alarms only to callers whose cloudwatch:DescribeAlarms is scoped to *
+#: (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
+DESCRIBE_ALARMS_ON_ANY = (
+    "CloudWatch returns composite alarms from DescribeAlarms only to a caller whose cloudwatch:DescribeAlarms "
+    "is scoped to *, and every use case's composite alarm is watched; the action only reads alarm states."
+)
+#: How long a probe notification is kept: the readiness gate reads it within minutes.
+PROBE_RETENTION = cdk.Duration.days(1)
+
+
+def delivery_trust(scope: Construct, *, delivery_account: str, delivery_role: str) -> iam.IPrincipal:
+    """The delivery account's role ``delivery_role``, and nothing else of that account."""
+    stack = cdk.Stack.of(scope)
+    return iam.AccountPrincipal(delivery_account).with_conditions(
+        {
+            "ArnEquals": {
+                "aws:PrincipalArn": f"arn:{stack.partition}:iam::{delivery_account}:role/{delivery_role}"
+            }
+        }
+    )
+
+
+def describe_own_stack(role: iam.IRole) -> iam.Grant:
+    """Read this stack's outputs and resources (the gates find the API, the queue and the alarms there)."""
+    return iam.Grant.add_to_principal(
+        grantee=role,
+        actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
+        resource_arns=[cdk.Aws.STACK_ID],
+    )
+
+
+def describe_alarms(role: iam.Role) -> iam.Grant:
+    """``cloudwatch:DescribeAlarms`` on ``*`` (composite alarms are returned only then), acknowledged on
+    ``role``'s policy."""
+    grant = iam.Grant.add_to_principal(
+        grantee=role, actions=["cloudwatch:DescribeAlarms"], resource_arns=["*"]
+    )
+    policy = role.node.try_find_child("DefaultPolicy")
+    assert policy is not None
+    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", DESCRIBE_ALARMS_ON_ANY)
+    return grant
+
+
+class ReadinessGateAccess(Construct):
+    """What the readiness gate (``python -m delivery.gates readiness``) needs in the environment it tests:
+
+    - ``probe_queue``: an SQS queue subscribed to the environment's notification topic, encrypted with its
+      own key (``probe_key``), which SNS may use for that topic only. The gate sets each alarm to ALARM and
+      reads the notification here: proof that an alarm reaches the topic and the topic delivers. Messages
+      are kept for a day; nobody else reads the queue.
+    - ``role`` (``bedrock-platform-<env>-readiness``), assumable only by the delivery account's
+      ``bedrock-platform-readiness-gate`` role: signed calls to the API's v1 stage, ApplyGuardrail on the use
+      cases' guardrails and invoke on their judge profiles (the suites), SetAlarmState on exactly
+      ``alarms``, DescribeAlarms, the probe queue's messages, and this stack's outputs and resources; and,
+      given ``reviewer_role``, ``sts:AssumeRole`` on that role alone, so the gate can walk the human review
+      path once as a reviewer (``python -m human_review exercise --target <env>``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        environment: str,
+        delivery_account: str,
+        notifications: NotificationTopic,
+        api: OrchestrationApi,
+        use_cases: Sequence[GovernedUseCase],
+        alarms: Sequence[cloudwatch.IAlarm],
+        reviewer_role: iam.IRole | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        # Its own key: the subscription lets SNS use the queue's key for this topic only (a key policy
+        # statement naming the topic), and on the topic's own key that statement would be a circular
+        # dependency between the topic and its key.
+        self.probe_key = encryption_key(
+            self,
+            "ProbeKey",
+            description="Encrypts the readiness gate's copies of alarm notifications",
+            removal_policy=removal_policy,
+        )
+        self.probe_queue = sqs.Queue(
+            self,
+            "ProbeQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.probe_key,
+            enforce_ssl=True,
+            retention_period=PROBE_RETENTION,
+            removal_policy=removal_policy,
+        )
+        for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+            acknowledge(
+                self.probe_queue,
+                finding,
+                "The probe queue only receives test notifications that the readiness gate reads and deletes; a "
+                "message it cannot process is a failed check, not work to redrive from a dead-letter queue.",
+            )
+        self.subscription = notifications.topic.add_subscription(
+            subscriptions.SqsSubscription(self.probe_queue, dead_letter_queue=notifications.dead_letters)
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=readiness_role_name(environment),
+            assumed_by=delivery_trust(
+                self, delivery_account=delivery_account, delivery_role=DeliveryRole.READINESS_GATE
+            ),
+            description=f"The delivery pipeline's readiness gate in {environment} (smoke, alarms, suites, load)",
+            max_session_duration=cdk.Duration.hours(1),
+        )
+        self.grants = [
+            api.grant_invoke(self.role),  # every route of the v1 stage: acknowledged below
+            *(use_case.guardrail.grant_apply(self.role) for use_case in use_cases),
+            *(g for use_case in use_cases if (g := use_case.grant_judge(self.role)) is not None),
+            self.probe_queue.grant_consume_messages(self.role),
+            iam.Grant.add_to_principal(
+                grantee=self.role,
+                actions=["cloudwatch:SetAlarmState"],
+                resource_arns=[alarm.alarm_arn for alarm in alarms],
+            ),
+            describe_own_stack(self.role),
+            describe_alarms(self.role),
+        ]
+        if reviewer_role is not None:
+            # The reviewer role trusts its account (ReviewerRole's default), which delegates the decision to
+            # the caller's identity policy: this statement is what lets the gate's session assume it
+            # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_permissions-to-switch.html).
+            self.grants.append(
+                iam.Grant.add_to_principal(
+                    grantee=self.role, actions=["sts:AssumeRole"], resource_arns=[reviewer_role.role_arn]
+                )
+            )
+        _acknowledge_inline_policy(self.role)
+        policy = self.role.node.find_child("DefaultPolicy")
+        stack = cdk.Stack.of(self)
+        partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:execute-api:{stack.region}:{stack.account}:"
+            f"<{logical_ref(api.api)}>/<{logical_ref(api.rest_api.stage)}>/*/*]",
+            "The readiness gate sends a signed smoke request, the golden suites and a load test to every use case "
+            "of the API's v1 stage (POST /use-cases/{id}/invoke, GET /use-cases, GET /health): the grant is "
+            "execute-api:Invoke on every method and path of that one stage, as OrchestrationApi.grant_invoke gives.",
+        )
+        cdk.CfnOutput(scope, Output.PROBE_QUEUE_URL, value=self.probe_queue.queue_url)
+        cdk.CfnOutput(scope, "ReadinessRoleArn", value=self.role.role_arn)
+
+
+class CanaryReleaseAccess(Construct):
+    """What the canary bake needs in production: ``role`` (``bedrock-platform-<env>-release``), assumable only
+    by the delivery account's ``bedrock-platform-canary-bake`` role, may read and update the orchestrator's
+    ``live`` alias, read and write the SSM parameter naming the version ``live`` serves, read alarm states
+    and this stack's outputs. Nothing else: it cannot deploy, invoke or change the function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        environment: str,
+        delivery_account: str,
+        orchestrator: OrchestratorFunction,
+    ) -> None:
+        super().__init__(scope, id)
+        if orchestrator.live_version_parameter is None:
+            raise ValueError(
+                f"CanaryReleaseAccess {self.node.path}: the orchestrator's traffic is not baked; create it with "
+                "traffic_shifting=TrafficShifting.BAKED"
+            )
+        stack = cdk.Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=release_role_name(environment),
+            assumed_by=delivery_trust(
+                self, delivery_account=delivery_account, delivery_role=DeliveryRole.CANARY_BAKE
+            ),
+            description=f"The delivery pipeline's canary bake in {environment}: the live alias and its version",
+            max_session_duration=cdk.Duration.hours(1),
+        )
+        parameter_arn = stack.format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=orchestrator.live_version_parameter.lstrip("/"),
+        )
+        self.grants = [
+            # Lambda scopes alias actions by function, version or alias ARN
+            # (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html): both are named,
+            # so the grant holds whichever of the two Lambda evaluates for GetAlias and UpdateAlias.
+            iam.Grant.add_to_principal(
+                grantee=self.role,
+                actions=["lambda:GetAlias", "lambda:UpdateAlias"],
+                resource_arns=[orchestrator.function.function_arn, orchestrator.alias.function_arn],
+            ),
+            iam.Grant.add_to_principal(
+                grantee=self.role,
+                actions=["ssm:GetParameter", "ssm:PutParameter"],
+                resource_arns=[parameter_arn],
+            ),
+            describe_own_stack(self.role),
+            describe_alarms(self.role),
+        ]
+        _acknowledge_inline_policy(self.role)
+
+
+def _acknowledge_inline_policy(role: iam.Role) -> None:
+    policy = role.node.try_find_child("DefaultPolicy")
+    assert policy is not None
+    acknowledge_inline_policy(
+        policy,
+        "The role's permissions are generated by least-privilege grants on this stack's resources and belong "
+        "to this one role, which the delivery pipeline assumes; an inline policy cannot be attached elsewhere.",
+    )

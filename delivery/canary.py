@@ -1,0 +1,194 @@
+"""Drive the canary bake (``lambdas/canary_bake/bake.py``) the way the delivery account's state machine does:
+begin, then check every ``poll`` until the bake promotes or rolls back. The state machine waits with Step
+Functions Wait states; this loop waits with the clock it is given (the real one, or a fake one offline).
+
+Offline, production is played by moto: a function with its live alias on the stable version and the
+release's version published, the live-version parameter, and a metric alarm for every critical alarm of the
+synthesized production stack (moto implements no composite alarms, so each composite is played by a metric
+alarm of its name; a test or ``--alarm`` sets one to ALARM). The stack outputs the bake reads come from a
+stand-in for DescribeStacks (:class:`StackOutputsStandIn`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from compliance.assembly import StackTemplate
+from compliance.cfn_values import ref_target
+from evaluation.targets import stack_name as platform_stack_name
+from lambdas.canary_bake import bake
+from platform_spec.delivery import LIVE_ALIAS, BakeDecision, BakeState, Output, live_version_parameter
+
+#: Decisions that end a bake.
+FINAL = (BakeDecision.SKIP, BakeDecision.PROMOTED, BakeDecision.ROLLED_BACK)
+
+
+def run_bake(
+    clients: bake.Clients,
+    *,
+    environment: str,
+    stack_name: str,
+    bake_seconds: float,
+    poll_seconds: float,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    before_check: Callable[[float], None] | None = None,
+) -> list[BakeState]:
+    """Every state of one bake, from ``begin`` to its final decision. ``before_check(elapsed_seconds)`` runs
+    before each check (the offline gate plants an alarm there)."""
+    state = bake.begin(
+        clients, environment=environment, stack_name=stack_name, bake_seconds=bake_seconds, now=clock()
+    )
+    trail = [state]
+    while state.decision not in FINAL:
+        sleep(poll_seconds)
+        if before_check is not None:
+            before_check(clock() - state.started_at)
+        try:
+            state = bake.check(clients, state, now=clock())
+        except Exception as error:  # the state machine's catch: the bake can no longer watch, so roll back
+            state = bake.roll_back(clients, state, f"the bake could not check the release: {error}")
+        trail.append(state)
+    return trail
+
+
+def critical_alarms_of(stack: StackTemplate) -> list[str]:
+    """The logical IDs the production stack's ``CanaryCriticalAlarms`` output joins."""
+    output = (stack.template.get("Outputs") or {}).get(Output.CRITICAL_ALARMS)
+    if output is None:
+        raise LookupError(
+            f"{stack.name} has no output {Output.CRITICAL_ALARMS}: it is not a baked environment"
+        )
+    joined = output.get("Value", {}).get("Fn::Join", ["", []])[1]
+    return [alarm for part in joined if (alarm := ref_target(part)) is not None]
+
+
+class StackOutputsStandIn:
+    """CloudFormation's DescribeStacks for one stack's outputs: moto's CloudFormation needs optional
+    dependencies (its API Gateway models) this project does not install, and the bake only reads outputs."""
+
+    def __init__(self, stack_name: str, outputs: Mapping[str, str]) -> None:
+        self.stack_name = stack_name
+        self.outputs = dict(outputs)
+
+    def describe_stacks(self, *, StackName: str) -> dict[str, Any]:
+        if StackName != self.stack_name:
+            raise LookupError(f"Stack with id {StackName} does not exist")
+        return {
+            "Stacks": [
+                {
+                    "StackName": StackName,
+                    "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()],
+                }
+            ]
+        }
+
+
+@dataclass
+class OfflineProduction:
+    """Production as moto plays it, and the bake's clients into it."""
+
+    clients: bake.Clients
+    stack_name: str
+    function_name: str
+    alarms: list[str]
+
+    def set_alarm(self, name: str, state: str) -> None:
+        self.clients.cloudwatch.set_alarm_state(
+            AlarmName=name, StateValue=state, StateReason="planted by the gate"
+        )
+
+    def live(self) -> Mapping[str, Any]:
+        alias = self.clients.lambda_.get_alias(FunctionName=self.function_name, Name=LIVE_ALIAS)
+        return {
+            "version": alias["FunctionVersion"],
+            "routing": (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {},
+        }
+
+
+def _zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", source)
+    return buffer.getvalue()
+
+
+@contextmanager
+def offline_production(
+    environment: str, alarms: Sequence[str], *, region: str = "us-east-1"
+) -> Iterator[OfflineProduction]:
+    """Production in moto: the orchestrator with versions 1 (live) and 2 (the release), the live-version
+    parameter naming 1, the stack outputs the bake reads and a metric alarm per critical alarm, all OK."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        session = boto3.Session(
+            aws_access_key_id="offline", aws_secret_access_key="offline", region_name=region
+        )
+        role = session.client("iam").create_role(
+            RoleName="orchestrator",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        functions = session.client("lambda")
+        name = f"{environment}-orchestrator"
+        functions.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": _zip("def lambda_handler(event, context):\n    return 'stable'\n")},
+        )
+        stable = functions.publish_version(FunctionName=name)["Version"]
+        functions.update_function_code(
+            FunctionName=name, ZipFile=_zip("def lambda_handler(event, context):\n    return 'release'\n")
+        )
+        release = functions.publish_version(FunctionName=name)["Version"]
+        functions.create_alias(FunctionName=name, Name=LIVE_ALIAS, FunctionVersion=stable)
+        session.client("ssm").put_parameter(
+            Name=live_version_parameter(environment), Value=stable, Type="String"
+        )
+        cloudwatch = session.client("cloudwatch")
+        for alarm in alarms:
+            cloudwatch.put_metric_alarm(
+                AlarmName=alarm,
+                Namespace="BedrockPlatform/CanaryProbe",
+                MetricName="Probe",
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=0,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+            cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="offline production")
+        stack_name = platform_stack_name(environment)
+        outputs = {
+            Output.FUNCTION_NAME: name,
+            Output.RELEASE_VERSION: release,
+            Output.CRITICAL_ALARMS: ",".join(alarms),
+        }
+        clients = bake.Clients(
+            cloudformation=StackOutputsStandIn(stack_name, outputs),
+            lambda_=functions,
+            cloudwatch=cloudwatch,
+            ssm=session.client("ssm"),
+        )
+        yield OfflineProduction(clients, stack_name, name, list(alarms))

@@ -1,0 +1,793 @@
+"""``python -m delivery.gates``: the three readiness gates, each PASS or HOLD, locally or in the pipeline.
+
+    python -m delivery.gates governance [--assembly cdk.out]
+    python -m delivery.gates readiness --env staging --offline [--assembly cdk.out]
+    python -m delivery.gates readiness --env staging --role-arn arn:aws:iam::<acct>:role/bedrock-platform-staging-readiness
+    python -m delivery.gates canary --env prod --offline [--alarm <name>@<minute>]
+    python -m delivery.gates canary --env prod --role-arn arn:aws:iam::<acct>:role/bedrock-platform-prod-release
+
+1. governance (before the first environment): the compliance gate's result of the assembly is clean (every
+   cdk-nag pack, cfn-lint, the project's rules, over every stack); every contract states its purpose,
+   boundary, owner, budget, risk tier and review policy; every evaluation suite passes offline.
+2. readiness (after the environment before production is deployed): a signed smoke request per use case
+   through the API; every alarm's notification reaches the topic's test subscription; the golden suites
+   through the API and the adversarial suites against the deployed guardrail, gated by each contract
+   (``python -m evaluation run --target <env>``); a load test at twice each contract's peak rate, bounded,
+   within its success rate and p95; the human review path once (``python -m human_review exercise``).
+3. canary (production, after the manual approval and the deploy): the bake (``delivery.canary``): 10 % of
+   live traffic on the new version for ``bake.minutes``, promoted when every critical alarm stayed quiet,
+   rolled back on the first one in ALARM. In the pipeline the delivery account's state machine runs it.
+
+``--offline`` runs a gate against local stand-ins (README, Deploy: what each proves and what it cannot);
+without it the gate runs against the environment with the caller's AWS credentials, or those of
+``--role-arn`` (assumed, refreshed). Every check is printed with its verdict and written to
+``gate-results/<gate>-<env>.json``. Exit status: 0 PASS, 1 HOLD (a check failed or could not run), 2 bad
+usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from platform_config import ConfigError, PlatformConfig, load_platform
+from platform_config.naming import pascal
+from platform_spec.contract import ContractDocument
+from platform_spec.delivery import (
+    GOVERNANCE_FIELDS,
+    HUMAN_REVIEW_MODULE,
+    LOAD_TEST_MULTIPLIER,
+    REVIEW_POLICY_FIELD,
+    BakeDecision,
+    Gate,
+    Output,
+    Verdict,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+#: How long the readiness gate waits for one alarm's notification at the probe queue.
+NOTIFICATION_WAIT_S = 180.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    verdict: Verdict
+    detail: str = ""
+
+
+@dataclass
+class GateReport:
+    gate: Gate
+    environment: str
+    mode: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        return (
+            Verdict.PASS
+            if self.checks and all(c.verdict is Verdict.PASS for c in self.checks)
+            else Verdict.HOLD
+        )
+
+    def add(self, name: str, verdict: Verdict, detail: str = "") -> Check:
+        check = Check(name, verdict, detail)
+        self.checks.append(check)
+        return check
+
+    def render(self) -> str:
+        width = max((len(c.name) for c in self.checks), default=10)
+        lines = [f"{self.gate} gate ({self.environment}, {self.mode})"]
+        for check in self.checks:
+            detail = check.detail.replace("\n", "\n" + " " * (width + 14))
+            lines.append(f"  {check.name:<{width}}  {check.verdict.value:<8}  {detail}")
+        lines.append(f"{self.gate}: {self.verdict.value}")
+        return "\n".join(lines)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate.value,
+            "environment": self.environment,
+            "mode": self.mode,
+            "verdict": self.verdict.value,
+            "checks": [dataclasses.asdict(c) | {"verdict": c.verdict.value} for c in self.checks],
+        }
+
+
+def _verdict(ok: bool) -> Verdict:
+    return Verdict.PASS if ok else Verdict.HOLD
+
+
+# ==================================================================== gate 1: governance
+
+
+def compliance_check(report: GateReport, assembly: Path) -> None:
+    from compliance.gate_result import read_gate_result
+
+    try:
+        result = read_gate_result(assembly)
+    except FileNotFoundError as error:
+        report.add("compliance gate", Verdict.NOT_RUN, f"{error}")
+        return
+    problems = [*result.problems, *(v.render() for v in result.violations), *result.plugin_failures]
+    detail = (
+        f"{len(result.validated_stacks)} stacks, every cdk-nag pack, cfn-lint and {len(result.rules)} rules clean"
+        if not problems
+        else "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more" if len(problems) > 5 else "")
+    )
+    report.add("compliance gate", _verdict(not problems), detail)
+
+
+def contract_checks(report: GateReport, root: Path) -> None:
+    """Every contract states each of GOVERNANCE_FIELDS itself (not by default); the review policy is the
+    contract section ``review`` (issue 13): without it in this checkout's contract schema the check
+    cannot run, and the gate holds."""
+    files = sorted((root / "contracts").glob("*.yaml"))
+    stated = {path: set((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).keys()) for path in files}
+    declared = {f.name for f in dataclasses.fields(ContractDocument)}
+    fields = [f for f in GOVERNANCE_FIELDS if f != REVIEW_POLICY_FIELD]
+    missing = [
+        f"contracts/{p.name}: {', '.join(f for f in fields if f not in keys)}"
+        for p, keys in stated.items()
+        if not set(fields) <= keys
+    ]
+    report.add(
+        "contracts complete",
+        _verdict(bool(files) and not missing),
+        f"{len(files)} contracts state {', '.join(fields)}"
+        if files and not missing
+        else "missing: " + "; ".join(missing or ["no contracts"]),
+    )
+    if REVIEW_POLICY_FIELD not in declared:
+        report.add(
+            "review policy",
+            Verdict.NOT_RUN,
+            f"the contract has no `{REVIEW_POLICY_FIELD}` section in this checkout (the human review policy of issue "
+            "13), so no contract can state who reviews its outputs",
+        )
+        return
+    without = [f"contracts/{p.name}" for p, keys in stated.items() if REVIEW_POLICY_FIELD not in keys]
+    report.add(
+        "review policy",
+        _verdict(not without),
+        f"every contract states `{REVIEW_POLICY_FIELD}`"
+        if not without
+        else f"{', '.join(without)} do not state `{REVIEW_POLICY_FIELD}` (the default is not a decision)",
+    )
+
+
+def offline_suites_check(report: GateReport, root: Path, out: Path, use_cases: Sequence[str] = ()) -> None:
+    from evaluation.__main__ import main as evaluation
+
+    argv = ["--root", str(root), "run", "--out", str(out)] + [
+        a for uc in use_cases for a in ("--use-case", uc)
+    ]
+    code, output = _quietly(evaluation, argv)
+    report.add(
+        "offline suites",
+        _verdict(code == 0),
+        _last_lines(output, "every suite passed its quality gate offline"),
+    )
+
+
+def governance(root: Path, assembly: Path, *, out: Path, suites: bool = True) -> GateReport:
+    report = GateReport(Gate.GOVERNANCE, "all", "offline")
+    compliance_check(report, assembly)
+    contract_checks(report, root)
+    if suites:
+        offline_suites_check(report, root, out / "eval-offline")
+    else:
+        report.add("offline suites", Verdict.NOT_RUN, "left out (--no-suites)")
+    return report
+
+
+# ==================================================================== gate 2: readiness
+
+
+def smoke_check(
+    report: GateReport, *, api_url: str, region: str, credentials: Any, root: Path, use_cases: Sequence[str]
+) -> None:
+    """One signed request per use case: 200 with an answer and the prompt version."""
+    from delivery.loadtest import invoke_url, request_body, signed_sender
+
+    failed = []
+    for use_case in use_cases:
+        status, _ = signed_sender(
+            invoke_url(api_url, use_case),
+            request_body(root, use_case),
+            region=region,
+            credentials=credentials,
+            timeout_s=30,
+        )(0)
+        if status != 200:
+            failed.append(f"{use_case}: HTTP {status or 'no answer'}")
+    report.add(
+        "smoke",
+        _verdict(not failed),
+        f"a signed request answered 200 for {', '.join(use_cases)}" if not failed else "; ".join(failed),
+    )
+
+
+def notification_check(
+    report: GateReport, probes: Sequence[Any], policy_problems: dict[str, str], probe_problems: list[str]
+) -> None:
+    from delivery.notifications import summarize
+
+    problems = summarize(list(probes), policy_problems) + [f"probe subscription: {p}" for p in probe_problems]
+    arrived = sum(1 for p in probes if p.arrived)
+    report.add(
+        "alarm notifications",
+        _verdict(bool(probes) and not problems),
+        f"{arrived} of {len(probes)} alarms: set to ALARM, notification arrived at the test subscription"
+        if not problems
+        else f"{len(problems)} alarm(s) cannot reach a person: " + "; ".join(problems[:6]),
+    )
+
+
+def suites_check(
+    report: GateReport,
+    root: Path,
+    environment: str,
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+) -> None:
+    """``python -m evaluation run --target <env>``: golden suites through the API, adversarial suites through
+    ApplyGuardrail on the deployed guardrail, every contract's quality gate."""
+    command = [sys.executable, "-m", "evaluation", "--root", str(root), "run", "--target", environment, *argv]
+    if env is None:
+        from evaluation.__main__ import main as evaluation
+
+        code, output = _quietly(evaluation, command[3:])
+    else:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, check=False)
+        code, output = done.returncode, done.stdout + done.stderr
+    report.add(
+        "suites (golden, adversarial)",
+        _verdict(code == 0),
+        _last_lines(
+            output, "every suite passed its contract's quality gate through the deployed API and guardrail"
+        ),
+    )
+
+
+def load_checks(
+    report: GateReport,
+    config: PlatformConfig,
+    environment: str,
+    *,
+    senders: Callable[[str], Any],
+    duration_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    use_cases: Sequence[str] = (),
+) -> None:
+    """A load test per use case at LOAD_TEST_MULTIPLIER x its peak rate, one use case at a time, bounded by
+    the delivery file's duration and request count; holds below the contract's success rate or above its
+    p95. ``senders(use_case)`` gives the request sender (SigV4 to the API, or a test's)."""
+    from delivery.loadtest import LoadPlan, run_load, verdict
+
+    policy = config.delivery.load_test if config.delivery is not None else None
+    for contract in config.contracts_for(environment):
+        if use_cases and contract.id not in use_cases:
+            continue
+        plan = LoadPlan(
+            rate_rps=contract.release.peak_rps * LOAD_TEST_MULTIPLIER,
+            duration_s=duration_s or (policy.duration_seconds if policy else 60),
+            max_requests=policy.max_requests if policy else 1000,
+            timeout_s=policy.timeout_seconds if policy else 30.0,
+        )
+        result = run_load(plan, senders(contract.id), clock=clock, sleep=sleep)
+        held = verdict(
+            result,
+            min_success_rate=contract.release.min_success_rate,
+            max_p95_ms=float(contract.latency_p95_ms),
+        )
+        report.add(
+            f"load {contract.id}",
+            _verdict(not held),
+            result.render(f"{LOAD_TEST_MULTIPLIER:g} x peak {contract.release.peak_rps:g}/s")
+            + ("" if not held else " -- " + "; ".join(held)),
+        )
+
+
+def human_review_check(
+    report: GateReport,
+    root: Path,
+    target: str,
+    *,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+) -> None:
+    """Issue 13's command, once: ``python -m human_review exercise --target <offline|env>``. Without the
+    command in this checkout the check is NOT RUN, and the gate holds."""
+    spec = importlib.util.find_spec(HUMAN_REVIEW_MODULE) if env is None else None
+    runner_env = {**os.environ, **(env or {})}
+    if env is None and spec is None:
+        report.add(
+            "human review path",
+            Verdict.NOT_RUN,
+            f"`python -m {HUMAN_REVIEW_MODULE} exercise` is not in this checkout (issue 13's human review path)",
+        )
+        return
+    done = subprocess.run(
+        [sys.executable, "-m", HUMAN_REVIEW_MODULE, "exercise", "--target", target, *args],
+        capture_output=True,
+        text=True,
+        env=runner_env,
+        cwd=root,
+        check=False,
+    )
+    if done.returncode != 0 and f"No module named {HUMAN_REVIEW_MODULE}" in done.stderr:
+        report.add(
+            "human review path", Verdict.NOT_RUN, f"`python -m {HUMAN_REVIEW_MODULE}` is not in this checkout"
+        )
+        return
+    report.add(
+        "human review path",
+        _verdict(done.returncode == 0),
+        _last_lines(done.stdout + done.stderr, "the review path was exercised end to end"),
+    )
+
+
+def readiness_offline(
+    root: Path,
+    environment: str,
+    assembly: Path,
+    *,
+    out: Path,
+    use_cases: Sequence[str] = (),
+    load_seconds: float | None = None,
+    suites: bool = True,
+) -> GateReport:
+    """Gate 2 against local stand-ins: the API (SigV4-verifying, the real handler, the Bedrock emulator),
+    moto for SNS and SQS, and the synthesized template's policies."""
+    from botocore.credentials import Credentials
+
+    from delivery.loadtest import invoke_url, request_body, signed_sender
+    from delivery.notifications import carry_offline, deliverability
+    from delivery.standin import serving
+    from evaluation.targets import OfflineTarget, stack_name
+
+    config = load_platform(root)
+    report = GateReport(Gate.READINESS, environment, "offline")
+    env = config.environment(environment)
+    enabled = [c.id for c in config.contracts_for(environment) if not use_cases or c.id in use_cases]
+    stack = _stack(assembly, environment)
+    policy_problems, probe_problems = deliverability(stack)
+    notification_check(report, carry_offline(stack), policy_problems, probe_problems)
+    credentials = Credentials("offline", "offline")
+    with OfflineTarget(config, enabled) as offline, serving(offline, credentials, env.region) as api:
+        smoke_check(
+            report, api_url=api.url, region=env.region, credentials=credentials, root=root, use_cases=enabled
+        )
+        if suites:
+            outputs = out / "outputs.json"
+            outputs.parent.mkdir(parents=True, exist_ok=True)
+            outputs.write_text(
+                json.dumps({stack_name(environment): _offline_outputs(offline, api.url, enabled)})
+            )
+            argv = [
+                "--outputs-file",
+                str(outputs),
+                "--bedrock-endpoint-url",
+                offline.endpoint_url,
+                "--out",
+                str(out / f"eval-{environment}"),
+            ]
+            suites_check(report, root, environment, argv + [a for uc in enabled for a in ("--use-case", uc)])
+        else:
+            report.add("suites (golden, adversarial)", Verdict.NOT_RUN, "left out (--no-suites)")
+        load_checks(
+            report,
+            config,
+            environment,
+            senders=lambda uc: signed_sender(
+                invoke_url(api.url, uc),
+                request_body(root, uc),
+                region=env.region,
+                credentials=credentials,
+                timeout_s=30,
+            ),
+            duration_s=load_seconds,
+            use_cases=enabled,
+        )
+    human_review_check(report, root, "offline")
+    return report
+
+
+def _offline_outputs(offline: Any, api_url: str, use_cases: Sequence[str]) -> dict[str, str]:
+    outputs = {Output.API_URL: api_url}
+    for uc in use_cases:
+        name = pascal(uc)
+        outputs[f"{name}GuardrailId"] = offline.guardrail_arns[uc]
+        outputs[f"{name}GuardrailVersion"] = "1"
+        if uc in offline.judge_arns:
+            outputs[f"{name}JudgeProfileArn"] = offline.judge_arns[uc]
+    return outputs
+
+
+def readiness_deployed(
+    root: Path,
+    environment: str,
+    assembly: Path,
+    *,
+    session: Any,
+    out: Path,
+    use_cases: Sequence[str] = (),
+    load_seconds: float | None = None,
+) -> GateReport:
+    """Gate 2 against the deployed environment with ``session``'s credentials."""
+    from delivery.loadtest import invoke_url, request_body, signed_sender
+    from delivery.notifications import carry_deployed, deliverability, stack_alarm_names
+    from evaluation.targets import describe_outputs, stack_name
+
+    config = load_platform(root)
+    report = GateReport(Gate.READINESS, environment, "deployed")
+    region = config.environment(environment).region
+    enabled = [c.id for c in config.contracts_for(environment) if not use_cases or c.id in use_cases]
+    outputs = describe_outputs(session.client("cloudformation"), environment)
+    missing = [k for k in (Output.API_URL, Output.PROBE_QUEUE_URL) if k not in outputs]
+    if missing:
+        report.add(
+            "outputs",
+            Verdict.HOLD,
+            f"{stack_name(environment)} has no output {', '.join(missing)}: deploy this commit first",
+        )
+        return report
+    credentials = session.get_credentials()
+    smoke_check(
+        report,
+        api_url=outputs[Output.API_URL],
+        region=region,
+        credentials=credentials,
+        root=root,
+        use_cases=enabled,
+    )
+    policy_problems, probe_problems = deliverability(_stack(assembly, environment))
+    probes = carry_deployed(
+        session.client("cloudwatch"),
+        session.client("sqs"),
+        alarm_names=stack_alarm_names(session.client("cloudformation"), stack_name(environment)),
+        queue_url=outputs[Output.PROBE_QUEUE_URL],
+        wait_s=NOTIFICATION_WAIT_S,
+    )
+    notification_check(report, probes, policy_problems, probe_problems)
+    outputs_file = out / "outputs.json"
+    outputs_file.parent.mkdir(parents=True, exist_ok=True)
+    outputs_file.write_text(json.dumps({stack_name(environment): outputs}))
+    frozen = credentials.get_frozen_credentials()
+    child_env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": frozen.access_key,
+        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        "AWS_SESSION_TOKEN": frozen.token or "",
+        "AWS_REGION": region,
+    }
+    child_env.pop("AWS_PROFILE", None)
+    suites_check(
+        report,
+        root,
+        environment,
+        ["--outputs-file", str(outputs_file), "--out", str(out / f"eval-{environment}")]
+        + [a for uc in enabled for a in ("--use-case", uc)],
+        env=child_env,
+    )
+    load_checks(
+        report,
+        config,
+        environment,
+        senders=lambda uc: signed_sender(
+            invoke_url(outputs[Output.API_URL], uc),
+            request_body(root, uc),
+            region=region,
+            credentials=credentials,
+            timeout_s=30,
+        ),
+        duration_s=load_seconds,
+        use_cases=enabled,
+    )
+    human_review_check(report, root, environment, env=child_env, args=["--outputs-file", str(outputs_file)])
+    return report
+
+
+# ==================================================================== gate 3: canary
+
+
+def canary_check(report: GateReport, trail: Sequence[Any]) -> None:
+    last = trail[-1]
+    checks = len(trail) - 1
+    ok = last.decision in (BakeDecision.PROMOTED, BakeDecision.SKIP)
+    report.add("canary bake", _verdict(ok), f"{last.decision.value} after {checks} checks: {last.detail}")
+
+
+def parse_plants(values: Sequence[str]) -> list[tuple[str, float]]:
+    """``<alarm logical ID or name>@<minute>`` -> (alarm, seconds into the bake)."""
+    plants = []
+    for value in values:
+        alarm, _, minute = value.rpartition("@")
+        if not alarm or not minute.replace(".", "", 1).isdigit():
+            raise ValueError(f"--alarm {value!r}: write <alarm>@<minute>, e.g. --alarm Api5xx@30")
+        plants.append((alarm, float(minute) * 60))
+    return plants
+
+
+def canary_offline(
+    root: Path,
+    environment: str,
+    assembly: Path,
+    *,
+    plants: Sequence[tuple[str, float]] = (),
+    bake_minutes: float | None = None,
+    poll_minutes: float | None = None,
+) -> tuple[GateReport, list[Any], dict[str, Any]]:
+    """Gate 3 against production in moto, on a simulated clock: begin, check every poll until the bake ends.
+    Returns the report, the bake's states and where the live alias ended."""
+    from delivery.canary import critical_alarms_of, offline_production, run_bake
+
+    config = load_platform(root)
+    policy = config.delivery.bake if config.delivery is not None else None
+    bake_s = (bake_minutes if bake_minutes is not None else (policy.minutes if policy else 60)) * 60
+    poll_s = (poll_minutes if poll_minutes is not None else (policy.poll_minutes if policy else 5)) * 60
+    alarms = critical_alarms_of(_stack(assembly, environment))
+    unknown = [alarm for alarm, _ in plants if not any(alarm in a for a in alarms)]
+    if unknown:
+        raise ValueError(
+            f"--alarm {', '.join(unknown)}: not a critical alarm of {environment} (they are: {', '.join(alarms)})"
+        )
+    clock = _SimulatedClock()
+    report = GateReport(Gate.CANARY, environment, "offline")
+    with offline_production(environment, alarms, region=config.environment(environment).region) as production:
+
+        def plant(elapsed: float) -> None:
+            for alarm, at in plants:
+                if elapsed >= at:
+                    production.set_alarm(next(a for a in alarms if alarm in a), "ALARM")
+
+        trail = run_bake(
+            production.clients,
+            environment=environment,
+            stack_name=production.stack_name,
+            bake_seconds=bake_s,
+            poll_seconds=poll_s,
+            clock=clock,
+            sleep=clock.sleep,
+            before_check=plant,
+        )
+        live = dict(production.live())
+    canary_check(report, trail)
+    return report, trail, live
+
+
+class _SimulatedClock:
+    """Time that passes only when the bake waits: a 72-hour bake checks in milliseconds."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def canary_deployed(root: Path, environment: str, *, session: Any) -> tuple[GateReport, list[Any]]:
+    """Gate 3 against production with ``session``'s credentials (the release role), on the real clock:
+    it returns when the bake ends (``bake.minutes``)."""
+    from delivery.canary import run_bake
+    from evaluation.targets import stack_name
+    from lambdas.canary_bake.bake import Clients
+
+    config = load_platform(root)
+    if config.delivery is None:
+        raise ValueError("no delivery/pipeline.yaml: the bake's time comes from it")
+    clients = Clients(
+        cloudformation=session.client("cloudformation"),
+        lambda_=session.client("lambda"),
+        cloudwatch=session.client("cloudwatch"),
+        ssm=session.client("ssm"),
+    )
+    trail = run_bake(
+        clients,
+        environment=environment,
+        stack_name=stack_name(environment),
+        bake_seconds=config.delivery.bake.minutes * 60,
+        poll_seconds=config.delivery.bake.poll_minutes * 60,
+    )
+    report = GateReport(Gate.CANARY, environment, "deployed")
+    canary_check(report, trail)
+    return report, trail
+
+
+# ==================================================================== helpers
+
+
+def _stack(assembly: Path, environment: str) -> Any:
+    from compliance.assembly import load_assembly
+
+    name = f"{pascal(environment)}/Platform"
+    for stack in load_assembly(assembly):
+        if stack.name == name:
+            return stack
+    raise FileNotFoundError(f"{assembly} has no stack {name}: run `make synth` first (or pass --assembly)")
+
+
+def _quietly(function: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str]:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        code = function(argv)
+    return code, buffer.getvalue()
+
+
+def _last_lines(output: str, success: str, count: int = 4) -> str:
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    failures = [
+        line for line in lines if line.startswith("- ") or "FAIL" in line or "HOLD" in line or "below" in line
+    ]
+    if not failures:
+        return success
+    return " | ".join(failures[:count]) + (
+        f" | ... {len(failures) - count} more" if len(failures) > count else ""
+    )
+
+
+def assumed_session(role_arn: str, region: str) -> Any:
+    """A boto3 session whose credentials come from assuming ``role_arn`` and are refreshed before they
+    expire (botocore's assume-role provider: a chained role session lasts at most an hour)."""
+    import boto3
+    import botocore.session
+    from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+
+    source = botocore.session.get_session()
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=source.create_client,
+        source_credentials=source.get_credentials(),
+        role_arn=role_arn,
+        extra_args={"RoleSessionName": "bedrock-platform-gate"},
+    )
+    core = botocore.session.get_session()
+    core._credentials = DeferredRefreshableCredentials(
+        method="assume-role", refresh_using=fetcher.fetch_credentials
+    )
+    core.set_config_variable("region", region)
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
+@contextlib.contextmanager
+def _results_folder(out: Path | None) -> Iterator[Path]:
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        yield out
+    else:
+        with tempfile.TemporaryDirectory(prefix="bedrock-gate-") as folder:
+            yield Path(folder)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m delivery.gates",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog=(__doc__ or "").split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("gate", choices=[g.value for g in Gate])
+    parser.add_argument("--env", help="the environment (readiness, canary)")
+    parser.add_argument(
+        "--assembly", type=Path, default=Path("cdk.out"), help="the synthesized assembly (make synth)"
+    )
+    parser.add_argument("--offline", action="store_true", help="against local stand-ins, no AWS")
+    parser.add_argument("--role-arn", help="assume this role for the environment's calls (the pipeline does)")
+    parser.add_argument(
+        "--use-case", action="append", default=[], help="readiness: only this use case (repeatable)"
+    )
+    parser.add_argument(
+        "--load-seconds", type=float, help="readiness: load-test each use case this long instead"
+    )
+    parser.add_argument(
+        "--no-suites",
+        action="store_true",
+        help="governance, readiness --offline: leave the suites out (a quick look: the gate holds)",
+    )
+    parser.add_argument(
+        "--alarm", action="append", default=[], help="canary --offline: set <alarm>@<minute> to ALARM"
+    )
+    parser.add_argument("--bake-minutes", type=float, help="canary --offline: bake this long instead")
+    parser.add_argument("--poll-minutes", type=float, help="canary --offline: check this often instead")
+    parser.add_argument("--out", type=Path, default=Path("gate-results"), help="where results are written")
+    parser.add_argument("--root", type=Path, default=ROOT)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("INSPECT_DISPLAY", "none")
+    root = args.root.resolve()
+    try:
+        config = load_platform(root)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    gate = Gate(args.gate)
+    if gate is not Gate.GOVERNANCE:
+        known = [env.name for env in config.environments]
+        if args.env not in known:
+            print(f"{gate} needs --env, one of {', '.join(known)} (got {args.env!r})", file=sys.stderr)
+            return 2
+    out = args.out.resolve()
+    try:
+        with _results_folder(out) as folder:
+            report = _run(gate, args, root, config, folder)
+            path = folder / f"{gate.value}-{args.env or 'all'}.json"
+            path.write_text(json.dumps(report.document(), indent=1) + "\n", encoding="utf-8")
+    except (ValueError, FileNotFoundError, LookupError) as error:
+        print(f"{gate}: {error}", file=sys.stderr)
+        return 2
+    print(report.render())
+    return 0 if report.verdict is Verdict.PASS else 1
+
+
+def _run(gate: Gate, args: argparse.Namespace, root: Path, config: PlatformConfig, out: Path) -> GateReport:
+    assembly = args.assembly.resolve()
+    if gate is Gate.GOVERNANCE:
+        return governance(root, assembly, out=out, suites=not args.no_suites)
+    if gate is Gate.READINESS:
+        if args.offline:
+            return readiness_offline(
+                root,
+                args.env,
+                assembly,
+                out=out,
+                use_cases=args.use_case,
+                load_seconds=args.load_seconds,
+                suites=not args.no_suites,
+            )
+        session = _session(args, config)
+        return readiness_deployed(
+            root,
+            args.env,
+            assembly,
+            session=session,
+            out=out,
+            use_cases=args.use_case,
+            load_seconds=args.load_seconds,
+        )
+    if args.offline:
+        report, _, _ = canary_offline(
+            root,
+            args.env,
+            assembly,
+            plants=parse_plants(args.alarm),
+            bake_minutes=args.bake_minutes,
+            poll_minutes=args.poll_minutes,
+        )
+        return report
+    report, _ = canary_deployed(root, args.env, session=_session(args, config))
+    return report
+
+
+def _session(args: argparse.Namespace, config: PlatformConfig) -> Any:
+    import boto3
+
+    region = config.environment(args.env).region
+    return assumed_session(args.role_arn, region) if args.role_arn else boto3.Session(region_name=region)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""``python -m delivery.release``: the pipeline's two release-bookkeeping steps, on its artifact bucket.
+
+    python -m delivery.release review --environment prod --assembly cdk.out --bucket B --execution E
+    python -m delivery.release record --environment prod --assembly cdk.out --bucket B --execution E
+
+``review`` (before the manual approval): downloads the last release to the environment
+(``releases/<env>/cdk.out/``), writes the candidate's review pack against it (``python -m compliance.report
+--env <Env> --against``; without a last release, the pack alone) and uploads the pack to
+``review/<execution>/``, where the approval links. ``record`` (after a clean bake): makes this assembly the
+last release to the environment (``releases/<env>/cdk.out/``, objects of the previous release removed, the
+bucket keeps their versions) and writes ``releases/<env>/RELEASE`` naming the execution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from platform_config.naming import pascal
+from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX
+
+
+def release_prefix(environment: str) -> str:
+    return f"{RELEASES_PREFIX}/{environment}/cdk.out/"
+
+
+def download(s3: Any, bucket: str, prefix: str, into: Path) -> int:
+    """Every object under ``prefix`` into ``into`` (keys relative to the prefix); how many."""
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            target = into / item["Key"][len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(target))
+            count += 1
+    return count
+
+
+def upload(s3: Any, bucket: str, folder: Path, prefix: str, *, replace: bool = False) -> int:
+    """Every file of ``folder`` under ``prefix``; with ``replace``, objects under ``prefix`` that the folder
+    no longer has are deleted first. How many files."""
+    files = {
+        path.relative_to(folder).as_posix(): path for path in sorted(folder.rglob("*")) if path.is_file()
+    }
+    if replace:
+        stale = [
+            {"Key": item["Key"]}
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+            if item["Key"][len(prefix) :] not in files
+        ]
+        for start in range(0, len(stale), 1000):  # DeleteObjects takes 1,000 keys per request
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000]})
+    for key, path in files.items():
+        s3.upload_file(str(path), bucket, prefix + key)
+    return len(files)
+
+
+def review(
+    s3: Any, *, bucket: str, environment: str, assembly: Path, execution: str, out: Path
+) -> tuple[bool, int]:
+    """Write the review pack of ``assembly``'s environment into ``out`` (inside the assembly), against the
+    last release if there is one, and upload it. Returns (compared with a last release, files uploaded)."""
+    with tempfile.TemporaryDirectory(prefix="last-release-") as folder:
+        baseline = Path(folder) / "cdk.out"
+        has_baseline = download(s3, bucket, release_prefix(environment), baseline) > 0
+        command = [
+            sys.executable,
+            "-m",
+            "compliance.report",
+            str(assembly),
+            "--env",
+            pascal(environment),
+            "--out",
+            str(out),
+        ]
+        if has_baseline:
+            command += ["--against", str(baseline)]
+        subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
+    return has_baseline, upload(s3, bucket, out, f"{REVIEW_PREFIX}/{execution}/")
+
+
+def record(s3: Any, *, bucket: str, environment: str, assembly: Path, execution: str) -> int:
+    count = upload(s3, bucket, assembly, release_prefix(environment), replace=True)
+    s3.put_object(
+        Bucket=bucket, Key=f"{RELEASES_PREFIX}/{environment}/RELEASE", Body=f"{execution}\n".encode()
+    )
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m delivery.release", description=(__doc__ or "").split("\n\n")[0]
+    )
+    parser.add_argument("command", choices=("review", "record"))
+    parser.add_argument("--environment", required=True)
+    parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--bucket", required=True, help="the pipeline's artifact bucket")
+    parser.add_argument("--execution", required=True, help="the pipeline execution id")
+    args = parser.parse_args(argv)
+    import boto3
+
+    s3 = boto3.client("s3")
+    if args.command == "review":
+        compared, count = review(
+            s3,
+            bucket=args.bucket,
+            environment=args.environment,
+            assembly=args.assembly,
+            execution=args.execution,
+            out=args.assembly / "review-pack",
+        )
+        against = "against the last release" if compared else "with no earlier release to compare"
+        print(
+            f"review pack of {args.environment} {against}: {count} files in s3://{args.bucket}/{REVIEW_PREFIX}/{args.execution}/"
+        )
+    else:
+        count = record(
+            s3,
+            bucket=args.bucket,
+            environment=args.environment,
+            assembly=args.assembly,
+            execution=args.execution,
+        )
+        print(f"release {args.execution} recorded for {args.environment}: {count} files")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

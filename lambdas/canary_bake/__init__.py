@@ -1,0 +1,1 @@
+"""The production canary bake: one step per invocation of the delivery account's state machine."""

@@ -1,0 +1,206 @@
+"""The production canary bake, one step at a time: begin, check (again and again), then promote or roll back.
+
+The same functions run in the delivery account's state machine (through ``handler.py``, which waits
+``poll_minutes`` between checks with a Step Functions Wait state) and in ``python -m delivery.gates canary``
+(which waits with a clock it is given: the real one, or a fake one offline). They take boto3 clients of
+the production account and the time as arguments, and return the new :class:`BakeState`:
+
+- ``begin``: reads the production stack's outputs (the function, the version this deploy published, the
+  critical alarms); if the live alias already serves that version there is nothing to bake (SKIP); if a
+  critical alarm is already in ALARM the release does not start (ROLLED_BACK, no traffic moved); otherwise
+  the live alias keeps serving its version and sends CANARY_WEIGHT of the traffic to the new one (HOLD).
+- ``check``: any critical alarm in ALARM, missing, or a live alias someone else changed rolls back (the
+  alias serves only the stable version again); after ``bake_seconds`` with every alarm quiet it promotes
+  (the SSM parameter names the new version, then the alias serves it alone); otherwise HOLD.
+
+Lambda alias routing: ``RoutingConfig.AdditionalVersionWeights`` sends a share of the alias's traffic to a
+second version; an alias points at two versions at most, both with the same execution role and
+dead-letter configuration, and then never at $LATEST
+(https://docs.aws.amazon.com/lambda/latest/dg/lambda-traffic-shifting-using-aliases.html). An empty map
+clears it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from platform_spec.delivery import (
+    CANARY_WEIGHT,
+    INITIAL_LIVE_VERSION,
+    LIVE_ALIAS,
+    BakeDecision,
+    BakeState,
+    Output,
+    live_version_parameter,
+)
+
+#: DescribeAlarms takes at most 100 alarm names per request
+#: (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
+ALARM_NAMES_PER_REQUEST = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Clients:
+    """boto3 clients in the production account and region."""
+
+    cloudformation: Any
+    lambda_: Any
+    cloudwatch: Any
+    ssm: Any
+
+
+def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    stacks = cloudformation.describe_stacks(StackName=stack_name).get("Stacks") or []
+    return {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs") or [])} if stacks else {}
+
+
+def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str]:
+    """The state (OK, ALARM, INSUFFICIENT_DATA) of each named metric or composite alarm that exists."""
+    states: dict[str, str] = {}
+    for start in range(0, len(names), ALARM_NAMES_PER_REQUEST):
+        request: dict[str, Any] = {
+            "AlarmNames": list(names[start : start + ALARM_NAMES_PER_REQUEST]),
+            "AlarmTypes": ["CompositeAlarm", "MetricAlarm"],
+        }
+        while True:
+            page = cloudwatch.describe_alarms(**request)
+            for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                states[alarm["AlarmName"]] = alarm["StateValue"]
+            if not page.get("NextToken"):
+                break
+            request["NextToken"] = page["NextToken"]
+    return states
+
+
+def _weights(alias: Mapping[str, Any]) -> dict[str, float]:
+    return dict((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
+
+
+def _route(clients: Clients, state: BakeState, version: str, weights: Mapping[str, float]) -> None:
+    clients.lambda_.update_alias(
+        FunctionName=state.function_name,
+        Name=LIVE_ALIAS,
+        FunctionVersion=version,
+        RoutingConfig={"AdditionalVersionWeights": dict(weights)},
+    )
+
+
+def _decide(state: BakeState, decision: BakeDecision, detail: str) -> BakeState:
+    return dataclasses.replace(state, decision=decision, detail=detail)
+
+
+def _names(alarms: Iterable[str]) -> str:
+    return ", ".join(sorted(alarms))
+
+
+def begin(
+    clients: Clients, *, environment: str, stack_name: str, bake_seconds: float, now: float
+) -> BakeState:
+    outputs = stack_outputs(clients.cloudformation, stack_name)
+    missing = [
+        k for k in (Output.FUNCTION_NAME, Output.RELEASE_VERSION, Output.CRITICAL_ALARMS) if k not in outputs
+    ]
+    if missing:
+        raise LookupError(
+            f"stack {stack_name} has no output {', '.join(missing)}: deploy this commit to {environment} first"
+        )
+    function_name = outputs[Output.FUNCTION_NAME]
+    alias = clients.lambda_.get_alias(FunctionName=function_name, Name=LIVE_ALIAS)
+    state = BakeState(
+        environment=environment,
+        function_name=function_name,
+        stable_version=str(alias["FunctionVersion"]),
+        target_version=outputs[Output.RELEASE_VERSION],
+        parameter_name=live_version_parameter(environment),
+        critical_alarms=tuple(name for name in outputs[Output.CRITICAL_ALARMS].split(",") if name),
+        started_at=now,
+        bake_seconds=bake_seconds,
+    )
+    if state.stable_version == state.target_version:
+        if _weights(alias):  # a bake that was stopped half-way left a share on another version
+            _route(clients, state, state.stable_version, {})
+        return _decide(state, BakeDecision.SKIP, f"live already serves version {state.target_version}")
+    if state.stable_version == INITIAL_LIVE_VERSION:
+        # The first release of a baked environment: live served $LATEST, which is already this code, and a
+        # weighted alias needs two published versions. Pin live to the published version.
+        return promote(
+            clients,
+            state,
+            f"first release: live served {INITIAL_LIVE_VERSION}; pinned to the published version",
+        )
+    firing = [
+        name
+        for name, value in alarm_states(clients.cloudwatch, state.critical_alarms).items()
+        if value == "ALARM"
+    ]
+    if firing:
+        if _weights(alias):
+            _route(clients, state, state.stable_version, {})
+        return _decide(
+            state,
+            BakeDecision.ROLLED_BACK,
+            f"not started: critical alarm(s) already in ALARM ({_names(firing)}); no traffic was moved to "
+            f"version {state.target_version}",
+        )
+    _route(clients, state, state.stable_version, {state.target_version: CANARY_WEIGHT})
+    return _decide(
+        state,
+        BakeDecision.HOLD,
+        f"version {state.target_version} serves {CANARY_WEIGHT:.0%} of live traffic beside version "
+        f"{state.stable_version}; baking for {bake_seconds / 60:g} minutes",
+    )
+
+
+def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
+    alias = clients.lambda_.get_alias(FunctionName=state.function_name, Name=LIVE_ALIAS)
+    expected = {state.target_version: CANARY_WEIGHT}
+    if str(alias["FunctionVersion"]) != state.stable_version or _weights(alias) != expected:
+        return roll_back(
+            clients,
+            state,
+            f"the live alias changed during the bake (serves {alias['FunctionVersion']} with "
+            f"{_weights(alias) or 'no other version'}, expected {state.stable_version} with {expected})",
+        )
+    states = alarm_states(clients.cloudwatch, state.critical_alarms)
+    unknown = [name for name in state.critical_alarms if name not in states]
+    if unknown:
+        return roll_back(
+            clients, state, f"critical alarm(s) not found, so the bake cannot watch them: {_names(unknown)}"
+        )
+    firing = [name for name, value in states.items() if value == "ALARM"]
+    if firing:
+        return roll_back(clients, state, f"critical alarm(s) in ALARM: {_names(firing)}")
+    elapsed = now - state.started_at
+    if elapsed >= state.bake_seconds:
+        return promote(
+            clients,
+            state,
+            f"baked {elapsed / 60:.0f} minutes at {CANARY_WEIGHT:.0%} with every critical alarm quiet",
+        )
+    return _decide(
+        state,
+        BakeDecision.HOLD,
+        f"{elapsed / 60:.0f} of {state.bake_seconds / 60:g} minutes at {CANARY_WEIGHT:.0%}; critical alarms quiet",
+    )
+
+
+def promote(clients: Clients, state: BakeState, why: str) -> BakeState:
+    """The parameter first (every later deploy resolves it), then the alias: a failure in between leaves
+    the next deploy to finish the promotion."""
+    clients.ssm.put_parameter(
+        Name=state.parameter_name, Value=state.target_version, Type="String", Overwrite=True
+    )
+    _route(clients, state, state.target_version, {})
+    return _decide(state, BakeDecision.PROMOTED, f"version {state.target_version} serves 100 %: {why}")
+
+
+def roll_back(clients: Clients, state: BakeState, why: str) -> BakeState:
+    """Live serves only the stable version again; the parameter never named the new one."""
+    _route(clients, state, state.stable_version, {})
+    return _decide(
+        state,
+        BakeDecision.ROLLED_BACK,
+        f"rolled back to version {state.stable_version} (version {state.target_version} gets no traffic): {why}",
+    )

@@ -1,0 +1,89 @@
+"""One step of the canary bake, invoked by the delivery account's state machine (``CanaryBake``).
+
+Event: ``{"action": "begin"}``, ``{"action": "check", "state": <BakeState>}`` or
+``{"action": "roll_back", "state": <BakeState>, "error": <what failed>}``; the answer is the new
+``BakeState`` (``platform_spec.delivery``), whose ``decision`` the state machine branches on.
+
+The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
+reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
+critical alarms. Standard library and the runtime's boto3 only; nothing runs at import but reading the
+settings and creating the STS client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import boto3
+
+from platform_spec.delivery import BakeState
+from platform_spec.fields import from_dict, to_dict
+
+from . import bake
+
+
+class Settings:
+    """Set by the construct; read once."""
+
+    ROLE_ARN = "BAKE_ROLE_ARN"
+    STACK_NAME = "BAKE_STACK_NAME"
+    REGION = "BAKE_REGION"
+    ENVIRONMENT = "BAKE_ENVIRONMENT"
+    BAKE_SECONDS = "BAKE_SECONDS"
+
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+sts = boto3.client("sts")
+
+
+def production_clients(role_arn: str, region: str, session_name: str) -> bake.Clients:
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+    return bake.Clients(
+        cloudformation=session.client("cloudformation"),
+        lambda_=session.client("lambda"),
+        cloudwatch=session.client("cloudwatch"),
+        ssm=session.client("ssm"),
+    )
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    env = os.environ
+    clients = production_clients(
+        env[Settings.ROLE_ARN], env[Settings.REGION], f"canary-bake-{context.aws_request_id}"
+    )
+    action = event.get("action")
+    if action == "begin":
+        state = bake.begin(
+            clients,
+            environment=env[Settings.ENVIRONMENT],
+            stack_name=env[Settings.STACK_NAME],
+            bake_seconds=float(env[Settings.BAKE_SECONDS]),
+            now=time.time(),
+        )
+    elif action == "check":
+        state = bake.check(clients, from_dict(BakeState, event["state"]), now=time.time())
+    elif action == "roll_back":
+        error = event.get("error") or {}
+        state = bake.roll_back(
+            clients,
+            from_dict(BakeState, event["state"]),
+            f"the bake could not check the release: {error.get('Error', 'error')}: {error.get('Cause', '')}"[
+                :1000
+            ],
+        )
+    else:
+        raise ValueError(f"unknown action {action!r}: use begin, check or roll_back")
+    document: dict[str, Any] = to_dict(state)
+    logger.info(json.dumps({"action": action, **document}))
+    return document

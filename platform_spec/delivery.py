@@ -1,0 +1,294 @@
+"""The path to production, declared once: the delivery pipeline's configuration (``delivery/pipeline.yaml``)
+and the facts its constructs, its gates (``python -m delivery.gates``) and the canary-bake Lambda share.
+
+pydantic validates ``delivery/pipeline.yaml`` against :class:`DeliveryDocument` and generates its editor
+schema (``platform_config/schemas/delivery.schema.json``); rules across files (the environments exist,
+production comes last, the delivery account is its own) are ``platform_config.delivery``'s. The bake
+Lambda reads :class:`BakeState` with :func:`platform_spec.fields.from_dict` (standard library only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import field
+from enum import StrEnum
+from typing import Annotated, Final
+
+from platform_spec.environment import NotificationTargets, RetentionDays
+from platform_spec.fields import Spec, spec
+
+# ==================================================================== the canary and its limits
+
+#: Share of the live alias's traffic a new orchestrator version gets during the bake.
+CANARY_WEIGHT: Final = 0.10
+#: The readiness gate load-tests at this multiple of each contract's declared peak rate.
+LOAD_TEST_MULTIPLIER: Final = 2.0
+#: The alias API Gateway invokes: every release of the orchestrator goes through it.
+LIVE_ALIAS: Final = "live"
+
+#: CodeDeploy: "AWS Lambda deployment run in hours: 50, not adjustable (48 hours for the maximum time
+#: between the first and last traffic shift plus one hour for each of two possible lifecycle hooks)"
+#: (https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html). A CodeDeploy canary cannot hold
+#: 10 % for 72 h, which is why the bake is a Step Functions loop (README, Deploy).
+CODEDEPLOY_MAX_SHIFT_MINUTES: Final = 48 * 60
+#: CodePipeline's Step Functions invoke action times out after 7 days
+#: (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html): the bake must end before it.
+STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES: Final = 7 * 24 * 60
+#: The longest bake allowed: the action's 7 days less 8 hours for the deploy-to-bake hand-over, the last
+#: poll and the promotion.
+MAX_BAKE_MINUTES: Final = STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES - 8 * 60
+#: A Standard Step Functions execution fails when its history reaches 25,000 events
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/limits.html). Each check of the bake loop adds 9
+#: (Wait entered/exited, Task entered/scheduled/started/succeeded/exited, Choice entered/exited), so a bake
+#: may check at most this often (with room for the first and last steps and retries).
+MAX_BAKE_CHECKS: Final = 2500
+#: "72 hours stable at 10 percent traffic with no critical alerts".
+DEFAULT_BAKE_MINUTES: Final = 72 * 60
+#: CodePipeline's manual approval: 7 days by default, configurable from 5 minutes to 60 days (same page).
+MAX_APPROVAL_HOURS: Final = 60 * 24
+
+# ==================================================================== accounts, roles and names
+
+#: The CDK bootstrap qualifier (the default of `cdk bootstrap`); the pipeline deploys through the roles
+#: `cdk bootstrap --trust <delivery account>` creates in each environment's account and region.
+BOOTSTRAP_QUALIFIER: Final = "hnb659fds"
+#: The bootstrap roles a `cdk deploy` of an assembly without lookups assumes: deploy (CloudFormation)
+#: and file-publishing (assets) (https://docs.aws.amazon.com/cdk/v2/guide/bootstrapping-env.html).
+BOOTSTRAP_ROLES: Final = ("deploy", "file-publishing")
+
+
+def bootstrap_role_name(kind: str, account: str, region: str) -> str:
+    """``cdk-hnb659fds-deploy-role-<account>-<region>``: the name `cdk bootstrap` gives a role."""
+    return f"cdk-{BOOTSTRAP_QUALIFIER}-{kind}-role-{account}-{region}"
+
+
+class DeliveryRole:
+    """Fixed names of the delivery account's roles that the environments' roles trust (an environment's
+    trust policy names the exact role through ``aws:PrincipalArn``, so it is written before that role exists)."""
+
+    READINESS_GATE: Final = "bedrock-platform-readiness-gate"
+    CANARY_BAKE: Final = "bedrock-platform-canary-bake"
+
+
+def readiness_role_name(environment: str) -> str:
+    """The role in an environment's account that the readiness gate assumes."""
+    return f"bedrock-platform-{environment}-readiness"
+
+
+def release_role_name(environment: str) -> str:
+    """The role in the production account that the canary bake assumes."""
+    return f"bedrock-platform-{environment}-release"
+
+
+def live_version_parameter(environment: str) -> str:
+    """The SSM parameter holding the version the live alias serves in a baked environment: the bake
+    writes it on promotion, and CloudFormation resolves it on every deploy."""
+    return f"/bedrock-platform/{environment}/orchestrator/live-version"
+
+
+#: What a new baked environment's live-version parameter starts as: Lambda aliases may point at $LATEST
+#: (https://docs.aws.amazon.com/lambda/latest/api/API_CreateAlias.html); the first bake promotes from it.
+INITIAL_LIVE_VERSION: Final = "$LATEST"
+
+
+#: Where the delivery pipeline's artifact bucket keeps each candidate's review pack
+#: (``review/<execution id>/``) and the last release to each environment (``releases/<env>/cdk.out/``).
+REVIEW_PREFIX: Final = "review"
+RELEASES_PREFIX: Final = "releases"
+
+
+class Output:
+    """Outputs of an environment's stack that the gates and the bake read (``cdk deploy --outputs-file``
+    or CloudFormation DescribeStacks)."""
+
+    API_URL: Final = "ApiUrl"
+    TOPIC_ARN: Final = "NotificationTopicArn"
+    PROBE_QUEUE_URL: Final = "ReadinessProbeQueueUrl"
+    FUNCTION_NAME: Final = "OrchestratorFunctionName"
+    RELEASE_VERSION: Final = "ReleaseVersion"
+    CRITICAL_ALARMS: Final = "CanaryCriticalAlarms"
+
+
+# ==================================================================== gates
+
+
+class Gate(StrEnum):
+    """The three readiness gates (``python -m delivery.gates <gate>``)."""
+
+    GOVERNANCE = "governance"
+    READINESS = "readiness"
+    CANARY = "canary"
+
+
+class Verdict(StrEnum):
+    PASS = "PASS"
+    HOLD = "HOLD"
+    #: The check could not run (a missing command, a missing contract section): the gate holds.
+    NOT_RUN = "NOT RUN"
+
+
+#: The human review path, exercised once by the readiness gate (issue 13's command).
+HUMAN_REVIEW_MODULE: Final = "human_review"
+#: The contract section that states the review policy (issue 13); the governance gate requires it.
+REVIEW_POLICY_FIELD: Final = "review"
+#: What the governance gate requires every contract to state (``review`` is issue 13's section).
+GOVERNANCE_FIELDS: Final = (
+    "purpose",
+    "boundary",
+    "owner_team",
+    "daily_budget_usd",
+    "risk_tier",
+    REVIEW_POLICY_FIELD,
+)
+
+
+# ==================================================================== the bake
+
+
+class BakeDecision(StrEnum):
+    #: The live alias already serves the release version: nothing to bake.
+    SKIP = "SKIP"
+    #: The canary is at CANARY_WEIGHT and every critical alarm is quiet: wait and check again.
+    HOLD = "HOLD"
+    PROMOTED = "PROMOTED"
+    ROLLED_BACK = "ROLLED_BACK"
+
+
+@spec
+class BakeState:
+    """What the bake carries from one check to the next (the state machine's payload)."""
+
+    environment: str
+    function_name: str
+    stable_version: str
+    target_version: str
+    parameter_name: str
+    critical_alarms: tuple[str, ...]
+    started_at: float
+    bake_seconds: float
+    decision: BakeDecision = BakeDecision.HOLD
+    detail: str = ""
+
+
+# ==================================================================== delivery/pipeline.yaml
+
+
+@spec
+class SourceRepository:
+    """Where the pipeline takes the code from: a CodeConnections (CodeStar) connection to the repository."""
+
+    connection_arn: Annotated[
+        str,
+        Spec(
+            "The ARN of an AVAILABLE CodeConnections connection in the delivery account and region "
+            "(created in the console and authorized there once).",
+            pattern=r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$",
+            fix="copy the connection's ARN from the console (Developer Tools > Settings > Connections)",
+        ),
+    ]
+    repository: Annotated[
+        str,
+        Spec(
+            "The repository as owner/name.",
+            pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+            fix="write owner/name, e.g. example-org/bedrock-platform",
+        ),
+    ]
+    branch: Annotated[
+        str,
+        Spec("The branch every release comes from.", pattern=r"^[A-Za-z0-9._/-]{1,255}$"),
+    ] = "main"
+
+
+@spec
+class BakePolicy:
+    """The production canary: CANARY_WEIGHT of the traffic on the new version, watched for ``minutes``."""
+
+    minutes: Annotated[
+        int,
+        Spec(
+            "(4320 = 72 h) How long the new version serves 10 % of production traffic with every critical alarm "
+            f"quiet before it is promoted to 100 %. At most {MAX_BAKE_MINUTES} (CodePipeline's Step Functions "
+            "action times out after 7 days).",
+            ge=1,
+            le=MAX_BAKE_MINUTES,
+        ),
+    ] = DEFAULT_BAKE_MINUTES
+    poll_minutes: Annotated[
+        int,
+        Spec("(5) How often the critical alarms are checked during the bake.", ge=1, le=60),
+    ] = 5
+
+
+@spec
+class LoadTestPolicy:
+    """The staging load test: twice each contract's peak rate, bounded in time and in requests."""
+
+    duration_seconds: Annotated[int, Spec("(120) How long each use case is load-tested.", ge=10, le=3600)] = (
+        120
+    )
+    max_requests: Annotated[
+        int, Spec("(5000) The most requests sent to one use case, whatever the rate.", ge=1, le=200_000)
+    ] = 5000
+    timeout_seconds: Annotated[
+        float,
+        Spec(
+            "(30) A request unanswered after this counts as failed (API Gateway gives up at 29 s).",
+            gt=0,
+            le=60,
+        ),
+    ] = 30.0
+
+
+@spec
+class DeliveryDocument:
+    """The delivery pipeline (``delivery/pipeline.yaml``): where it runs, where the code comes from, the
+    environments it releases to in order, who is told, and how the gates hold a release."""
+
+    account: Annotated[
+        str,
+        Spec(
+            "The delivery account: the pipeline, its artifacts and the bake run here, apart from every "
+            "environment's account. Quote it in YAML.",
+            pattern=r"^[0-9]{12}$",
+            fix='write the 12-digit account id in quotes, e.g. account: "444444444444"',
+        ),
+    ]
+    region: Annotated[
+        str,
+        Spec(
+            "The delivery region, e.g. us-east-1.",
+            pattern=r"^(us|eu|ap|ca|sa|me|af|il|mx)-(gov-)?[a-z]+-[0-9]$",
+            fix="write a region name such as us-east-1",
+        ),
+    ]
+    source: SourceRepository
+    environments: Annotated[
+        tuple[str, ...],
+        Spec(
+            "The environments (files in environments/) in release order: the first after the governance gate, "
+            "the one before production ends with the readiness gate, production last (canary bake, after a "
+            "manual approval). Every one but the last is production: false.",
+            min_length=2,
+            unique=True,
+        ),
+    ]
+    notifications: Annotated[
+        NotificationTargets,
+        Spec("Who hears of approvals waiting and of failed or held releases."),
+    ] = field(default_factory=NotificationTargets)
+    approval_timeout_hours: Annotated[
+        int,
+        Spec(
+            "(72) How long the manual approval before production waits for a reviewer.",
+            ge=1,
+            le=MAX_APPROVAL_HOURS,
+        ),
+    ] = 72
+    bake: BakePolicy = field(default_factory=BakePolicy)
+    load_test: LoadTestPolicy = field(default_factory=LoadTestPolicy)
+    log_retention_days: Annotated[
+        RetentionDays,
+        Spec(
+            "(365) Retention of the pipeline's build and bake logs; one of CloudWatch Logs' allowed values."
+        ),
+    ] = 365

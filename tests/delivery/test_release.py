@@ -1,0 +1,65 @@
+"""``python -m delivery.release``: the review pack the approver opens (against the last production release
+when there is one) and the record of a release, on the artifact bucket (moto's S3)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from delivery.release import record, release_prefix, review
+from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX
+from tests.support.synth import Synthesized
+
+BUCKET = "artifacts"
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def _keys(s3: Any, prefix: str) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+
+
+def test_the_review_pack_is_compared_with_the_last_recorded_release(
+    s3: Any, synthesized: Synthesized, tmp_path: Path
+) -> None:
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(synthesized.outdir, assembly)
+    # the first release: nothing to compare with, the pack alone
+    compared, count = review(
+        s3, bucket=BUCKET, environment="prod", assembly=assembly, execution="e1", out=assembly / "review-pack"
+    )
+    assert not compared and count > 0
+    assert f"{REVIEW_PREFIX}/e1/Prod.html" in _keys(s3, f"{REVIEW_PREFIX}/e1/")
+    # after its bake, it is recorded as the last production release
+    stale = f"{release_prefix('prod')}left-over.json"
+    s3.put_object(Bucket=BUCKET, Key=stale, Body=b"{}")
+    recorded = record(s3, bucket=BUCKET, environment="prod", assembly=assembly, execution="e1")
+    keys = _keys(s3, release_prefix("prod"))
+    assert len(keys) == recorded and stale not in keys  # exactly this assembly
+    body = s3.get_object(Bucket=BUCKET, Key=f"{RELEASES_PREFIX}/prod/RELEASE")["Body"].read()
+    assert body == b"e1\n"
+    # the next candidate's pack is compared with it
+    compared, _ = review(
+        s3,
+        bucket=BUCKET,
+        environment="prod",
+        assembly=assembly,
+        execution="e2",
+        out=assembly / "review-pack-2",
+    )
+    assert compared
+    assert f"{REVIEW_PREFIX}/e2/Prod.html" in _keys(s3, f"{REVIEW_PREFIX}/e2/")
+    assert "Changes against" in (assembly / "review-pack-2" / "Prod.md").read_text(encoding="utf-8")
+    assert "Changes against" not in (assembly / "review-pack" / "Prod.md").read_text(encoding="utf-8")

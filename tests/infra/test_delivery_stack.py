@@ -1,0 +1,305 @@
+"""The delivery stack (``Delivery/Pipeline``): the pipeline's stages in order with their gate steps, the
+cross-account roles scoped to exactly the bootstrap and gate roles they need, the encrypted artifact store,
+the canary bake with its alarms and automatic rollback, and the whole compliance gate on it. The
+environments' side: the orchestrator's ``live`` alias that API Gateway invokes, the roles the delivery
+account may assume, and what the bake reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from compliance.assembly import StackTemplate
+from compliance.gate_result import read_gate_result
+from platform_config import PlatformConfig
+from platform_spec.delivery import (
+    LIVE_ALIAS,
+    DeliveryRole,
+    Output,
+    bootstrap_role_name,
+    live_version_parameter,
+    readiness_role_name,
+    release_role_name,
+)
+from tests.support.synth import Synthesized
+
+DELIVERY = "Delivery/Pipeline"
+
+
+def _stack(synthesized: Synthesized, name: str) -> StackTemplate:
+    return next(s for s in synthesized.stacks if s.name == name)
+
+
+def _of_type(stack: StackTemplate, kind: str) -> dict[str, dict[str, Any]]:
+    return dict(stack.resources_of_type(kind))
+
+
+@pytest.fixture(scope="module")
+def delivery(synthesized: Synthesized) -> StackTemplate:
+    return _stack(synthesized, DELIVERY)
+
+
+@pytest.fixture(scope="module")
+def pipeline(delivery: StackTemplate) -> dict[str, Any]:
+    ((_, resource),) = _of_type(delivery, "AWS::CodePipeline::Pipeline").items()
+    return resource["Properties"]  # type: ignore[no-any-return]
+
+
+def _commands(delivery: StackTemplate, project_ref: Any) -> str:
+    project = delivery.resources[project_ref["Ref"]]
+    spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    return "\n".join(c for phase in spec["phases"].values() for c in phase.get("commands", []))
+
+
+def _action(pipeline: dict[str, Any], stage: str, action: str) -> dict[str, Any]:
+    (found,) = [
+        a for s in pipeline["Stages"] if s["Name"] == stage for a in s["Actions"] if a["Name"] == action
+    ]
+    return found
+
+
+def test_the_stages_run_in_order_through_every_environment(
+    pipeline: dict[str, Any], config: PlatformConfig
+) -> None:
+    assert config.delivery is not None
+    environments = [e.capitalize() for e in config.delivery.environments]
+    assert environments == ["Dev", "Staging", "Prod"]
+    assert [s["Name"] for s in pipeline["Stages"]] == [
+        "Source",
+        "Build",
+        "UpdatePipeline",
+        "Governance",
+        "Dev",
+        "Staging",
+        "ApproveRelease",
+        "Prod",
+    ]
+    assert pipeline["PipelineType"] == "V2"
+    source = _action(pipeline, "Source", "Source")
+    assert source["Configuration"]["ConnectionArn"] == config.delivery.source.connection_arn
+    assert source["Configuration"]["FullRepositoryId"] == config.delivery.source.repository
+    assert source["Configuration"]["BranchName"] == config.delivery.source.branch
+
+
+def test_each_gate_is_a_step_of_its_stage(delivery: StackTemplate, pipeline: dict[str, Any]) -> None:
+    build = _commands(delivery, _action(pipeline, "Build", "Synth")["Configuration"]["ProjectName"])
+    assert "make synth" in build and "make test" in build
+    governance = _action(pipeline, "Governance", "GovernanceGate")
+    assert "python -m delivery.gates governance --assembly cdk.out" in _commands(
+        delivery, governance["Configuration"]["ProjectName"]
+    )
+    staging = {a["Name"]: a for s in pipeline["Stages"] if s["Name"] == "Staging" for a in s["Actions"]}
+    assert staging["DeployStaging"]["RunOrder"] < staging["ReadinessGate"]["RunOrder"]
+    readiness = _commands(delivery, staging["ReadinessGate"]["Configuration"]["ProjectName"])
+    assert "python -m delivery.gates readiness --env staging --assembly cdk.out --role-arn " in readiness
+    assert f":role/{readiness_role_name('staging')}" in readiness
+    # before production: the review pack diff, then a person approves
+    approve = {
+        a["Name"]: a for s in pipeline["Stages"] if s["Name"] == "ApproveRelease" for a in s["Actions"]
+    }
+    assert "python -m delivery.release review --environment prod" in _commands(
+        delivery, approve["ReleaseDiff"]["Configuration"]["ProjectName"]
+    )
+    assert approve["ApproveRelease"]["ActionTypeId"]["Category"] == "Approval"
+    assert approve["ReleaseDiff"]["RunOrder"] < approve["ApproveRelease"]["RunOrder"]
+    # production: deploy, bake, record; any failure rolls the stage back to the last good release
+    (prod,) = [s for s in pipeline["Stages"] if s["Name"] == "Prod"]
+    assert [(a["Name"], a["RunOrder"]) for a in prod["Actions"]] == [
+        ("DeployProd", 1),
+        ("CanaryBake", 2),
+        ("RecordRelease", 3),
+    ]
+    assert prod["Actions"][1]["ActionTypeId"]["Provider"] == "StepFunctions"
+    assert prod["OnFailure"] == {"Result": "ROLLBACK"}
+
+
+def _assume_targets(delivery: StackTemplate) -> dict[str, list[str]]:
+    """The roles each role of the delivery stack may assume (sts:* statements), by role logical ID."""
+    targets: dict[str, list[str]] = {}
+    for _, policy in delivery.resources_of_type("AWS::IAM::Policy"):
+        props = policy["Properties"]
+        for statement in props["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("sts:") for a in actions):
+                resources = statement["Resource"]
+                for role in props["Roles"]:
+                    targets.setdefault(role["Ref"], []).extend(
+                        resources if isinstance(resources, list) else [resources]
+                    )
+    return targets
+
+
+def test_cross_account_roles_are_scoped_to_the_bootstrap_and_gate_roles(
+    delivery: StackTemplate, config: PlatformConfig
+) -> None:
+    assert config.delivery is not None
+    targets = _assume_targets(delivery)
+    roles = _of_type(delivery, "AWS::IAM::Role")
+    expected: dict[str, list[str]] = {}
+    for env in [*config.delivery.stages]:
+        expected[f"Deploy{env.name.capitalize()}Role"] = [
+            f"arn:aws:iam::{env.account}:role/{bootstrap_role_name(kind, env.account, env.region)}"
+            for kind in ("deploy", "file-publishing")
+        ]
+    expected["SelfUpdateRole"] = [
+        f"arn:aws:iam::{config.delivery.account}:role/"
+        f"{bootstrap_role_name(kind, config.delivery.account, config.delivery.region)}"
+        for kind in ("deploy", "file-publishing")
+    ]
+    staging, prod = config.delivery.readiness, config.delivery.production
+    expected["ReadinessGateRole"] = [
+        f"arn:aws:iam::{staging.account}:role/{readiness_role_name(staging.name)}"
+    ]
+    expected["CanaryBakeRole"] = [f"arn:aws:iam::{prod.account}:role/{release_role_name(prod.name)}"]
+    by_name = {}
+    for logical_id, found in targets.items():
+        (name,) = [n for n in expected if logical_id.startswith(f"Delivery{n}")]
+        by_name[name] = sorted(found)
+    # exactly these roles may assume anything, and each only its own targets: no wildcard, no other account
+    assert by_name == {n: sorted(v) for n, v in expected.items()}
+    # nothing carries a long-lived key: no IAM user, no access key
+    assert not _of_type(delivery, "AWS::IAM::User") and not _of_type(delivery, "AWS::IAM::AccessKey")
+    assert len(roles) >= len(expected)
+
+
+def test_the_environments_trust_exactly_the_delivery_accounts_gate_roles(
+    synthesized: Synthesized, config: PlatformConfig
+) -> None:
+    assert config.delivery is not None
+    account = config.delivery.account
+    cases = [
+        ("Staging/Platform", readiness_role_name("staging"), DeliveryRole.READINESS_GATE),
+        ("Prod/Platform", release_role_name("prod"), DeliveryRole.CANARY_BAKE),
+    ]
+    for stack_name, role_name, trusted in cases:
+        stack = _stack(synthesized, stack_name)
+        (role,) = [
+            r
+            for _, r in stack.resources_of_type("AWS::IAM::Role")
+            if r["Properties"].get("RoleName") == role_name
+        ]
+        (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+        assert statement["Condition"] == {
+            "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{account}:role/{trusted}"}
+        }
+    # dev has neither: no gate reaches into it
+    dev = _stack(synthesized, "Dev/Platform")
+    assert not [
+        r
+        for _, r in dev.resources_of_type("AWS::IAM::Role")
+        if "readiness" in str(r["Properties"].get("RoleName"))
+    ]
+
+
+def test_artifacts_are_encrypted_with_a_rotated_retained_key(
+    delivery: StackTemplate, pipeline: dict[str, Any]
+) -> None:
+    store = pipeline["ArtifactStore"]
+    assert store["Type"] == "S3"
+    key_ref = store["EncryptionKey"]["Id"]["Fn::GetAtt"][0]
+    key = delivery.resources[key_ref]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    bucket = delivery.resources[store["Location"]["Ref"]]
+    (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": [key_ref, "Arn"]},
+    }
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+
+
+def test_the_canary_bake_rolls_back_on_a_critical_alarm_or_an_error(
+    delivery: StackTemplate, synthesized: Synthesized, config: PlatformConfig
+) -> None:
+    assert config.delivery is not None
+    ((_, machine),) = _of_type(delivery, "AWS::StepFunctions::StateMachine").items()
+    definition = json.loads(
+        "".join(
+            p if isinstance(p, str) else '"ARN"'
+            for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+        ).replace('""ARN""', '"ARN"')
+    )
+    states = definition["States"]
+    # the wait between checks is the delivery file's poll; a failed check rolls back, never promotes
+    assert states["WaitForNextCheck"]["Seconds"] == config.delivery.bake.poll_minutes * 60
+    assert states["Check"]["Catch"][0]["Next"] == "RollBackOnError"
+    assert states["RollBackOnError"]["Parameters"]["action"] == "roll_back"
+    assert states["Baked?"]["Default"] == "RolledBack" and states["RolledBack"]["Type"] == "Fail"
+    assert f"{config.delivery.bake.minutes} minutes" in definition["Comment"]
+    # production declares what the bake watches: each use case's composite alarm and the API's alarms
+    prod = _stack(synthesized, "Prod/Platform")
+    joined = prod.template["Outputs"][Output.CRITICAL_ALARMS]["Value"]["Fn::Join"][1]
+    alarms = [p["Ref"] for p in joined if isinstance(p, dict)]
+    kinds = {t for t in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")}
+    assert alarms and all(prod.resources[a]["Type"] in kinds for a in alarms)
+    composites = [a for a in alarms if prod.resources[a]["Type"] == "AWS::CloudWatch::CompositeAlarm"]
+    assert len(composites) >= len(config.contracts_for("prod"))
+
+
+def test_api_gateway_invokes_the_live_alias(synthesized: Synthesized) -> None:
+    for env in ("dev", "staging", "prod"):
+        platform = synthesized.stages[env].platform
+        stack = _stack(synthesized, f"{env.capitalize()}/Platform")
+        ((alias_id, alias),) = _of_type(stack, "AWS::Lambda::Alias").items()
+        assert alias["Properties"]["Name"] == LIVE_ALIAS
+        function_id = platform.get_logical_id(platform.api.orchestrator.function.node.default_child)
+        # every route the orchestrator serves is integrated through the alias, never the bare function
+        # (the review path's routes go to the review API function, which has no canary)
+        uris = [
+            json.dumps(m["Properties"]["Integration"]["Uri"])
+            for _, m in stack.resources_of_type("AWS::ApiGateway::Method")
+            if m["Properties"].get("Integration", {}).get("Type") == "AWS_PROXY"
+        ]
+        orchestrator = [u for u in uris if alias_id in u or f'"{function_id}"' in u]
+        assert orchestrator and all(alias_id in u and f'"{function_id}"' not in u for u in orchestrator)
+        permissions = [
+            p["Properties"]["FunctionName"]
+            for _, p in stack.resources_of_type("AWS::Lambda::Permission")
+            if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+            and json.dumps(p["Properties"]["FunctionName"]).count(function_id)
+            + json.dumps(p["Properties"]["FunctionName"]).count(alias_id)
+        ]
+        assert permissions and all(name == {"Ref": alias_id} for name in permissions)
+    # in production the alias serves the version the bake last promoted (an SSM parameter), not the new one
+    prod = _stack(synthesized, "Prod/Platform")
+    ((_, alias),) = _of_type(prod, "AWS::Lambda::Alias").items()
+    parameter = alias["Properties"]["FunctionVersion"]["Ref"]
+    assert prod.template["Parameters"][parameter]["Default"] == live_version_parameter("prod")
+
+
+def test_the_whole_compliance_gate_ran_on_the_delivery_stack(synthesized: Synthesized) -> None:
+    result = read_gate_result(synthesized.outdir)
+    assert DELIVERY in result.validated_stacks
+    assert [v for v in result.violations if v.construct_path.startswith(DELIVERY)] == []
+    acknowledged = [a for a in result.acknowledgments if a.stack == DELIVERY]
+    assert acknowledged, "the delivery stack acknowledges its findings through bedrock_constructs.nag"
+    for ack in acknowledged:
+        # every acknowledgment states its constraint, on its exact resource
+        assert len(ack.reason) >= 40, ack
+        assert ack.resources, ack
+
+
+def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(synthesized: Synthesized) -> None:
+    # The gate walks the human review path once (python -m human_review exercise --target staging) as a
+    # session of the reviewer role: its own role must allow sts:AssumeRole on that role, and only on it.
+    platform = synthesized.stages["staging"].platform
+    assert platform.review is not None and platform.readiness_access is not None
+    template = synthesized.platform_json("staging")
+    reviewer = platform.get_logical_id(platform.review.reviewer.role.node.default_child)
+    gate_role = platform.get_logical_id(platform.readiness_access.role.node.default_child)
+    assumed = [
+        statement["Resource"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": gate_role} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if "sts:AssumeRole" in json.dumps(statement["Action"])
+    ]
+    assert assumed == [{"Fn::GetAtt": [reviewer, "Arn"]}]
+    # and the reviewer role trusts its own account, which leaves the decision to that identity policy
+    trust = template["Resources"][reviewer]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"AWS": f"arn:aws:iam::{platform.account}:root"}]
