@@ -167,10 +167,11 @@ class ReadinessGateAccess(Construct):
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::arn:{partition}:execute-api:{stack.region}:{stack.account}:"
-            f"<{logical_ref(api.api)}>/<{logical_ref(api.rest_api.stage)}>/*/*]",
-            "The readiness gate sends a signed smoke request, the golden suites and a load test to every use case "
-            "of the API's v1 stage (POST /use-cases/{id}/invoke, GET /use-cases, GET /health): the grant is "
-            "execute-api:Invoke on every method and path of that one stage, as OrchestrationApi.grant_invoke gives.",
+            f"<{logical_ref(api.api)}>/<{logical_ref(api.rest_api.stage)}>/*/use-cases/*]",
+            "The readiness gate sends a signed smoke request, the golden suites, a load test and the human review "
+            "walk's caller steps to every use case of the API's v1 stage (/use-cases/{id}/invoke, feedback, held "
+            "answers): the grant is execute-api:Invoke on the caller routes under /use-cases of that one stage, "
+            "as OrchestrationApi.grant_invoke gives every caller (never the reviewer routes).",
         )
         cdk.CfnOutput(scope, Output.PROBE_QUEUE_URL, value=self.probe_queue.queue_url)
         cdk.CfnOutput(scope, "ReadinessRoleArn", value=self.role.role_arn)

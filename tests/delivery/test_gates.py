@@ -249,13 +249,22 @@ def test_the_human_review_step_is_not_run_and_holds_without_the_command(
     assert check.verdict is Verdict.NOT_RUN and report.verdict is Verdict.HOLD
 
 
+def test_the_human_review_step_walks_the_real_review_path_offline() -> None:
+    # issue 13's command, as the readiness gate runs it offline (moto and the local Bedrock endpoint)
+    report = GateReport(Gate.READINESS, "staging", "offline")
+    gates.human_review_check(report, ROOT, "offline")
+    check = _check(report, "human review path")
+    assert check.verdict is Verdict.PASS, check
+
+
 @pytest.mark.parametrize(("exit_code", "verdict"), [(0, Verdict.PASS), (3, Verdict.HOLD)])
-def test_the_human_review_step_runs_the_command_and_follows_its_exit_status(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exit_code: int, verdict: Verdict
+def test_the_human_review_step_follows_the_commands_exit_status(
+    tmp_path: Path, exit_code: int, verdict: Verdict
 ) -> None:
-    # A FAKE `human_review` package planted on PYTHONPATH, only to prove the plumbing (the command, its
-    # arguments, its exit status); the real one is issue 13's.
-    package = tmp_path / "fake" / HUMAN_REVIEW_MODULE
+    # A FAKE `human_review` package in a stand-in checkout (the command runs there, so it is found first),
+    # only to prove the plumbing (the command, its arguments, its exit status) for an exit the real path
+    # would need a broken deployment to produce.
+    package = tmp_path / HUMAN_REVIEW_MODULE
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "__main__.py").write_text(
@@ -265,10 +274,8 @@ def test_the_human_review_step_runs_the_command_and_follows_its_exit_status(
         "'HOLD: no reviewer answered')\n"
         f"sys.exit({exit_code})\n"
     )
-    monkeypatch.syspath_prepend(str(package.parent))
-    monkeypatch.setenv("PYTHONPATH", str(package.parent))
     report = GateReport(Gate.READINESS, "staging", "offline")
-    gates.human_review_check(report, ROOT, "offline")
+    gates.human_review_check(report, tmp_path, "offline")
     check = _check(report, "human review path")
     assert check.verdict is verdict, check
     if verdict is Verdict.HOLD:
