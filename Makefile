@@ -32,7 +32,7 @@ help:
 	@echo "make report  the compliance review pack of an existing cdk.out (make synth writes it too)"
 	@echo "make lint    ruff + mypy only"
 	@echo "make eval    every evaluation suite offline (local Bedrock endpoint, emulator), gated; part of make test"
-	@echo "make bench   benchmarks (~5 min): one table in benchmarks/results.md"
+	@echo "make bench   benchmarks (~22 min): one table in benchmarks/results.md"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
 	@echo "make review-demo  the human review path end to end offline: held answer, scoring, reviewer decision, release, audit"
 	@echo "make check-new-use-case  run the test suite on a copy of the repo with every contract copied to a new id (~2.5 min)"
@@ -120,7 +120,7 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 
 bench: install
-	@echo "==> benchmarks (~5 min; progress on stderr, the table on stdout and in benchmarks/results.md)"
+	@echo "==> benchmarks (~22 min; progress on stderr, the table on stdout and in benchmarks/results.md)"
 	@$(BIN)/python -m benchmarks.run
 
 demo: $(BIN)/.installed

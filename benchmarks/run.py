@@ -1,6 +1,6 @@
 """bedrock-platform benchmarks: one table, each figure beside a reference measured in the same run.
 
-    .venv/bin/python -m benchmarks.run            # the whole bench (~5 min on 2 cores); future `make bench`
+    .venv/bin/python -m benchmarks.run            # the whole bench (~22 min on 2 cores); future `make bench`
     .venv/bin/python -m benchmarks.run --only 4,5 # some items (development); --quick: fewer rounds
 
 Prints the table on stdout (progress on stderr) and writes it to ``benchmarks/results.md``, the raw
@@ -433,7 +433,7 @@ def bench_first_run(tmp: Path, report: Report) -> None:
     """``make synth`` then ``make test`` in a fresh clone with empty uv and npm caches (their downloads
     count), each timed as a new user runs it. jsii's own unpack cache (~3 s on the first import) is the
     machine's, as on any CI runner that has run aws-cdk-lib once."""
-    progress("first run: make synth, then make test, in a fresh clone with empty caches (~5 min)")
+    progress("first run: make synth, then make test, in a fresh clone with empty caches (~9 min)")
     clone = _fresh_clone(tmp)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIRTUAL_ENV"))}
     env.update(
