@@ -4,6 +4,7 @@ objects expire after a retention."""
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from bedrock_constructs.nag import acknowledge_all
@@ -55,3 +56,33 @@ def access_logs_bucket(
         },
     )
     return bucket
+
+
+def kms_bucket(
+    scope: Construct,
+    id: str,
+    *,
+    encryption_key: kms.IKey,
+    access_logs: s3.IBucket,
+    access_logs_prefix: str,
+    days: int,
+    removal_policy: cdk.RemovalPolicy,
+) -> s3.Bucket:
+    """A data bucket: SSE-KMS with ``encryption_key`` (and an S3 bucket key), public access blocked, TLS
+    only, versioned, owner-enforced, server access logs to ``access_logs`` under ``access_logs_prefix``,
+    objects expiring after ``days``."""
+    return s3.Bucket(
+        scope,
+        id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=encryption_key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=access_logs_prefix,
+        lifecycle_rules=[expire_after(days)],
+        removal_policy=removal_policy,
+    )

@@ -6,9 +6,8 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 
-from bedrock_constructs.buckets import access_logs_bucket, expire_after
+from bedrock_constructs.buckets import access_logs_bucket, kms_bucket
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.nag import acknowledge_all
 from bedrock_constructs.retention import retention_days
@@ -50,19 +49,13 @@ class ArtifactStore(Construct):
         self.access_logs_bucket = access_logs_bucket(
             self, "AccessLogsBucket", of_what="artifact", days=days, removal_policy=removal_policy
         )
-        self.bucket = s3.Bucket(
+        self.bucket = kms_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix="artifact-bucket/",
-            lifecycle_rules=[expire_after(days)],
+            access_logs=self.access_logs_bucket,
+            access_logs_prefix="artifact-bucket/",
+            days=days,
             removal_policy=removal_policy,
         )
         for bucket in (self.bucket, self.access_logs_bucket):

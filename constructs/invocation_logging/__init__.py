@@ -15,11 +15,10 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 
 from bedrock_constructs import keys
-from bedrock_constructs.buckets import access_logs_bucket, expire_after
+from bedrock_constructs.buckets import access_logs_bucket, kms_bucket
 from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import MetricOptions, service_metric
@@ -116,19 +115,13 @@ class InvocationLogging(Construct):
             self, "AccessLogsBucket", of_what="log", days=days, removal_policy=removal_policy
         )
 
-        self.bucket = s3.Bucket(
+        self.bucket = kms_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix="invocation-log-bucket/",
-            lifecycle_rules=[expire_after(days)],
+            access_logs=self.access_logs_bucket,
+            access_logs_prefix="invocation-log-bucket/",
+            days=days,
             removal_policy=removal_policy,
         )
         self.bucket.add_to_resource_policy(
