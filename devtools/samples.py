@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -75,18 +76,39 @@ def _sample_runtime_config(project_root: Path) -> dict[str, Any]:
     return config
 
 
-def sample_resources() -> dict[str, Any]:
-    """BEDROCK_RESOURCES as the construct writes it: every route's profile ARN, the guardrail ARN and version."""
+#: The checkout these samples sit in (None when installed without the repository's contracts).
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def sample_resources(project_root: Path | None = None) -> dict[str, Any]:
+    """BEDROCK_RESOURCES as the construct writes it: every route's profile ARN, the guardrail ARN and version.
+
+    The shipped use cases get the fixed ids of :data:`PROFILES` and :data:`GUARDRAILS` (tests script the
+    local endpoint by them); any other use case of ``project_root``'s contracts (one a product team added,
+    as README "Add a use case" says) gets ids derived from its name and routes, so the samples cover every
+    contract without a code change."""
+    root = project_root or _CHECKOUT
+    profiles = dict(PROFILES)
+    guardrails = dict(GUARDRAILS)
+    if (root / "contracts").is_dir():
+        for use_case, spec in sample_runtime_config(root)["use_cases"].items():
+            if use_case not in profiles:
+                profiles[use_case] = {route: _derived_id(use_case, route) for route in spec["routes"]}
+                guardrails[use_case] = _derived_id(use_case, "guardrail")
     return {
         "use_cases": {
             use_case: {
-                "profile_arns": {route: arn(profile) for route, profile in profiles.items()},
-                "guardrail_arn": guardrail_arn(GUARDRAILS[use_case]),
+                "profile_arns": {route: arn(profile) for route, profile in routes.items()},
+                "guardrail_arn": guardrail_arn(guardrails[use_case]),
                 "guardrail_version": "3",
             }
-            for use_case, profiles in PROFILES.items()
+            for use_case, routes in profiles.items()
         }
     }
+
+
+def _derived_id(use_case: str, part: str) -> str:
+    return hashlib.sha256(f"{use_case}/{part}".encode()).hexdigest()[:12]
 
 
 # --- Lambda context and events ------------------------------------------------------------------------
