@@ -132,7 +132,7 @@ def orchestrator_env(runtime_config_path: Path, endpoint_url: str | None) -> dic
     env = {
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        "BEDROCK_RESOURCES": json.dumps(sample_resources()),
+        "BEDROCK_RESOURCES": json.dumps(sample_resources(ROOT)),
         "IDEMPOTENCY_TABLE": "bench-idempotency",
         "POWERTOOLS_SERVICE_NAME": "bedrock-orchestrator",
         "POWERTOOLS_METRICS_NAMESPACE": "BedrockPlatform",

@@ -29,7 +29,6 @@ from bedrock_platform_devtools.samples import (
     guardrail_arn,
     invoke_event,
     load_event,
-    sample_resources,
 )
 from platform_spec.api import ResilienceSettings
 
@@ -79,6 +78,11 @@ SHORT_READ_TIMEOUT = {"read_timeout_s": 0.5}
 def prompt(use_case: str) -> dict[str, str]:
     document = yaml.safe_load((PROMPTS_DIR / f"{use_case}.yaml").read_text(encoding="utf-8"))
     return {"version": document["version"], "system": document["system"].strip()}
+
+
+def sample_resources() -> dict[str, Any]:
+    """BEDROCK_RESOURCES for every use case of this repository's contracts (``samples.sample_resources``)."""
+    return samples.sample_resources(PROJECT_ROOT)
 
 
 def sample_runtime_config() -> dict[str, Any]:
