@@ -61,7 +61,9 @@ def _sample_runtime_config(project_root: Path) -> dict[str, Any]:
     * support-ticket-summary's ``light`` tier takes requests of at most 40 characters (the contract says
       2,000), so short test texts reach the tier and slightly longer ones the primary;
     * its fallback (Nova Lite) is unpriced, so the "cost unknown, never 0" path is exercised;
-    * rfp-drafting is disabled, so the "enabled: false" path is exercised.
+    * rfp-drafting is disabled, so the "enabled: false" path is exercised; so is any other use case that
+      holds its answers for review (a handler without the review path refuses to start with one enabled;
+      the review path's tests run in ``human_review.offline``).
     """
     from platform_config import load_platform
     from platform_config.runtime import runtime_config
@@ -73,6 +75,9 @@ def _sample_runtime_config(project_root: Path) -> dict[str, Any]:
     for price in ("price_per_1k_input_usd", "price_per_1k_output_usd"):
         support["routes"]["fallback"][price] = None
     config["use_cases"]["rfp-drafting"]["enabled"] = False
+    for spec in config["use_cases"].values():
+        if spec["contract"]["review"]["hold_for_review"]:
+            spec["enabled"] = False
     return config
 
 
