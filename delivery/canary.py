@@ -22,6 +22,7 @@ from typing import Any
 
 from compliance.assembly import StackTemplate
 from compliance.cfn_values import ref_target
+from delivery.notifications import stand_in_alarm
 from evaluation.targets import stack_name as platform_stack_name
 from lambdas.canary_bake import bake
 from platform_spec.delivery import LIVE_ALIAS, BakeDecision, BakeState, Output, live_version_parameter
@@ -168,16 +169,7 @@ def offline_production(
         )
         cloudwatch = session.client("cloudwatch")
         for alarm in alarms:
-            cloudwatch.put_metric_alarm(
-                AlarmName=alarm,
-                Namespace="BedrockPlatform/CanaryProbe",
-                MetricName="Probe",
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=1,
-                Threshold=0,
-                ComparisonOperator="GreaterThanThreshold",
-            )
+            stand_in_alarm(cloudwatch, alarm, namespace="BedrockPlatform/CanaryProbe")
             cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="offline production")
         stack_name = platform_stack_name(environment)
         outputs = {

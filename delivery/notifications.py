@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,18 +174,7 @@ def carry_offline(stack: StackTemplate, *, wait_s: float = 0.0) -> list[AlarmPro
         ]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
         for alarm in alarms_of(stack):
-            # moto implements metric alarms only: a composite alarm is played by a metric alarm of its name.
-            cloudwatch.put_metric_alarm(
-                AlarmName=alarm,
-                Namespace="BedrockPlatform/ReadinessProbe",
-                MetricName="Probe",
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=1,
-                Threshold=0,
-                ComparisonOperator="GreaterThanThreshold",
-                AlarmActions=[topic],
-            )
+            stand_in_alarm(cloudwatch, alarm, namespace="BedrockPlatform/ReadinessProbe", actions=[topic])
             cloudwatch.set_alarm_state(
                 AlarmName=alarm, StateValue=ALARM_STATE, StateReason="readiness gate probe"
             )
@@ -202,6 +191,22 @@ def carry_offline(stack: StackTemplate, *, wait_s: float = 0.0) -> list[AlarmPro
                 )
             )
     return results
+
+
+def stand_in_alarm(cloudwatch: Any, name: str, *, namespace: str, actions: Sequence[str] = ()) -> None:
+    """An alarm of ``name`` in moto's CloudWatch, for offline gates. moto implements metric alarms only: a
+    composite alarm is played by a metric alarm of its name (on a probe metric nothing publishes)."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace=namespace,
+        MetricName="Probe",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=list(actions),
+    )
 
 
 def _publish_as_cloudwatch(sns: Any, topic: str, alarm: str, region: str) -> None:
