@@ -38,6 +38,10 @@ def copy_repository(target: Path) -> None:
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
+
+
+def link_installs(target: Path) -> None:
+    """This checkout's .venv and node_modules, linked (after the commit: git would track the links)."""
     for shared in (".venv", "node_modules"):
         (target / shared).symlink_to(ROOT / shared, target_is_directory=True)
 
@@ -60,6 +64,18 @@ def add_copies_of_every_contract(root: Path) -> list[str]:
     return added
 
 
+def commit(root: Path, message: str) -> None:
+    """Make the copy a git repository with everything committed, as a product team's checkout is once the
+    new use case is committed (the review pack and its tests read the commit from git)."""
+    identity = ("-c", "user.name=check-new-use-case", "-c", "user.email=check-new-use-case@localhost")
+    for command in (
+        ["git", "init", "--quiet"],
+        ["git", "add", "--all"],
+        ["git", *identity, "commit", "--quiet", "--no-verify", "-m", message],
+    ):
+        subprocess.run(command, cwd=root, check=True, capture_output=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python scripts/check_new_use_case.py",
@@ -76,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         copy_repository(tmp)
         added = add_copies_of_every_contract(tmp)
+        commit(tmp, f"Add use cases {', '.join(added)}")
+        link_installs(tmp)
         print(f"==> added {', '.join(added)} in a copy of the repository; running the test suite (~2 min)")
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         command = [

@@ -493,19 +493,22 @@ class OrchestratorFunction(Construct):
         acknowledge_pinned_runtime(fn, RUNTIME)
         if not self.owns_role or fn.role is None:
             return  # a role the fork brings is the fork's to review and acknowledge
-        policy = acknowledge_execution_role(fn.role, inline_policy_reason=_INLINE_POLICY)
-        if policy is not None:
-            for use_case in self.use_cases:
-                for profile in use_case.profiles.values():
-                    for arn in profile.foundation_model_arns:
-                        if ":*:" in arn:
-                            acknowledge(
-                                policy,
-                                f"AwsSolutions-IAM5[Resource::{_nag_arn(arn)}]",
-                                "A global cross-Region inference profile can route to any commercial "
-                                "Region; Bedrock authorizes the model in every Region it routes to. "
-                                "The grant names one model only.",
-                            )
+        acknowledge_execution_role(fn.role, inline_policy_reason=_INLINE_POLICY)
+        # On the role, not its DefaultPolicy: with enough use cases the grants outgrow IAM's 10,240-character
+        # limit on a role's inline policies and aws-cdk-lib moves the rest into ManagedPolicy children of the
+        # role (OverflowPolicy1, ...; https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+        # Each acknowledgment names one model ARN, so it covers that grant wherever it lands and nothing else.
+        for use_case in self.use_cases:
+            for profile in use_case.profiles.values():
+                for arn in profile.foundation_model_arns:
+                    if ":*:" in arn:
+                        acknowledge(
+                            fn.role,
+                            f"AwsSolutions-IAM5[Resource::{_nag_arn(arn)}]",
+                            "A global cross-Region inference profile can route to any commercial "
+                            "Region; Bedrock authorizes the model in every Region it routes to. "
+                            "The grant names one model only.",
+                        )
         if self.in_vpc:
             # aws-cdk-lib attaches it to the role of a function in a VPC: Lambda needs it to create and
             # delete the function's network interfaces (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).

@@ -39,11 +39,14 @@ def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _role_policies(synthesized: Synthesized, env: str, role: Any) -> list[dict[str, Any]]:
+    """Every statement of the policies attached to ``role``: its DefaultPolicy and, once the grants outgrow
+    a role's inline limit, the ManagedPolicy overflow aws-cdk-lib splits off (OverflowPolicy1, ...)."""
     role_id = _ref(synthesized, env, role)
     return [
         s
-        for p in _resources(synthesized, env, "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for p in _resources(synthesized, env, kind).values()
+        if {"Ref": role_id} in p["Properties"].get("Roles", [])
         for s in _statements(p)
     ]
 

@@ -4,7 +4,7 @@ the fork's own. Every cdk-nag pack runs; the construct's acknowledgments must st
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -17,7 +17,7 @@ from bedrock_constructs.orchestration_api import OrchestratorFunction
 from bedrock_constructs.use_case import GovernedUseCase
 from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.check import nag_failures
-from platform_config import PlatformConfig
+from platform_config import Contract, PlatformConfig
 from tests.infra.conftest import new_app
 
 INSIDE_VPC = {
@@ -52,6 +52,12 @@ class Forks:
         return [line for line in self.failures if line.split(" on ", 1)[1].startswith(prefix)]
 
 
+def _model_arns(contract: Contract) -> list[str]:
+    """The foundation-model ARNs the use case's profiles grant (built in a throw-away stack)."""
+    use_case = GovernedUseCase(cdk.Stack(cdk.App(), "Probe"), "U", contract=contract, environment="dev")
+    return [arn for profile in use_case.profiles.values() for arn in profile.foundation_model_arns]
+
+
 @pytest.fixture(scope="module")
 def forks(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Forks:
     outdir = tmp_path_factory.mktemp("forks")
@@ -59,14 +65,31 @@ def forks(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> F
     contract = next(c for c in config.contracts_for("dev") if c.id == "policy-qa")
     functions = {}
 
-    def fork(name: str, **function_props: object) -> None:
+    # The contract whose profile may route to every commercial Region (a foundation-model ARN with region *,
+    # which the construct acknowledges for AwsSolutions-IAM5), copied under new ids by the "Many" fork.
+    global_contract = next(
+        c for c in config.contracts_for("dev") if any(":*:" in arn for arn in _model_arns(c))
+    )
+
+    not_held = replace(global_contract.review, hold_for_review=False)  # no review path in these forks
+
+    def fork(name: str, *, copies: int = 0, **function_props: object) -> None:
         stack = cdk.Stack(app, name)
-        use_case = GovernedUseCase(stack, "PolicyQa", contract=contract, environment="dev")
+        use_cases = [GovernedUseCase(stack, "PolicyQa", contract=contract, environment="dev")]
+        use_cases += [
+            GovernedUseCase(
+                stack,
+                f"Copy{n}",
+                contract=replace(global_contract, id=f"copy-{n}", review=not_held),
+                environment="dev",
+            )
+            for n in range(copies)
+        ]
         props = {key: value(stack) if callable(value) else value for key, value in function_props.items()}
         functions[name] = OrchestratorFunction(
             stack,
             "Orchestrator",
-            use_cases=[use_case],
+            use_cases=use_cases,
             environment="dev",
             code_directory=ORCHESTRATOR_CODE_DIRECTORY,
             reserved_concurrency=2,
@@ -90,6 +113,9 @@ def forks(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> F
         vpc=vpc,
         vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
     )
+    # Enough use cases that the grants outgrow IAM's 10,240-character limit on a role's inline policies:
+    # aws-cdk-lib moves the rest into OverflowPolicy1, ... (ManagedPolicy children of the role).
+    fork("Many", copies=8)
     fork(
         "ForkRole",
         role=lambda s: iam.Role(s, "ForkRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")),
@@ -108,6 +134,21 @@ def test_on_its_own_it_creates_its_key_table_and_logs_and_passes_every_pack(fork
     assert function.owns_role and not function.in_vpc
     assert forks.failing("Plain/") == []
     assert forks.acknowledged("Plain", "Orchestrator/Default") >= INSIDE_VPC
+
+
+def test_grants_that_outgrow_the_inline_policy_keep_their_acknowledgments(forks: Forks) -> None:
+    # GIVEN a function serving so many use cases that aws-cdk-lib splits its role's policy
+    template = json.loads((forks.outdir / "Many.template.json").read_text())
+    overflow = [
+        lid
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and "OverflowPolicy" in lid
+    ]
+    assert overflow, "expected the role's grants to overflow into a managed policy"
+    moved = json.dumps([template["Resources"][lid]["Properties"]["PolicyDocument"] for lid in overflow])
+    assert "foundation-model" in moved  # model grants (with their region-* ARNs) landed there
+    # THEN every pack passes: the acknowledgments of those grants follow them into the overflow policies
+    assert forks.failing("Many/") == []
 
 
 def test_in_a_vpc_it_drops_the_outside_a_vpc_acknowledgments(forks: Forks) -> None:

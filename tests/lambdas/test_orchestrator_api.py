@@ -53,8 +53,12 @@ def test_list_use_cases_shows_enabled_ones_only(
     reply = call(orchestrator, load_event("list_use_cases.json"), lambda_context)
 
     assert reply.status == 200
-    assert [u["id"] for u in reply.body["useCases"]] == ["policy-qa", "support-ticket-summary"]
-    summary = reply.body["useCases"][1]
+    # every enabled use case of the configuration, by id (the sample disables rfp-drafting and any held one)
+    configured = sample_runtime_config()["use_cases"]
+    enabled = sorted(use_case for use_case, spec in configured.items() if spec["enabled"])
+    assert {"policy-qa", "support-ticket-summary"} <= set(enabled) and "rfp-drafting" not in enabled
+    assert [u["id"] for u in reply.body["useCases"]] == enabled
+    (summary,) = [u for u in reply.body["useCases"] if u["id"] == "support-ticket-summary"]
     contract = sample_contract("support-ticket-summary")
     assert summary == {
         "id": "support-ticket-summary",
