@@ -1,12 +1,13 @@
-"""Prove that adding a use case as the README says does not break the test suite.
+"""Prove that adding a use case as the README says does not break `make test` (the evaluation gate and the
+test suite).
 
-    .venv/bin/python scripts/check_new_use_case.py            # or: make check-new-use-case (~2 min)
+    .venv/bin/python scripts/check_new_use_case.py            # or: make check-new-use-case (~4 min)
     .venv/bin/python scripts/check_new_use_case.py -- -x tests/infra   # pytest arguments after --
 
 Copies the repository (the files git tracks or would track, as they are in the work tree) to a temporary
 folder, adds for every contract in contracts/ a copy under a new id (`copy-of-<id>`, with its prompt and suites),
-exactly as the README's "Add a use case" steps do, and runs the test suite there with this checkout's
-.venv and node_modules. Tests must derive what they expect from the configuration they load, so the suite
+exactly as the README's "Add a use case" steps do, and runs every evaluation suite (`make eval`) and the
+test suite there with this checkout's .venv and node_modules. Tests must derive what they expect from the configuration they load, so the suite
 passes with six use cases as it does with three; a test that counts today's files fails here.
 """
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         added = add_copies_of_every_contract(tmp)
         commit(tmp, f"Add use cases {', '.join(added)}")
         link_installs(tmp)
-        print(f"==> added {', '.join(added)} in a copy of the repository; running the test suite (~2 min)")
+        print(f"==> added {', '.join(added)} in a copy of the repository; running make eval and the test suite (~4 min)")
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         command = [
             *(str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"),
@@ -105,12 +106,15 @@ def main(argv: list[str] | None = None) -> int:
                 "tests/infra/test_imports.py::test_the_repository_folder_is_importable_as_bedrock_constructs",
             ),
         ]
+        # `make test`'s two steps that read the configuration: every evaluation suite (make eval), then
+        # the test suite (ruff and mypy read code only, which the copy does not change)
+        python = str(ROOT / ".venv" / "bin" / "python")
+        evaluation = subprocess.run([python, "-m", "evaluation", "run"], cwd=tmp, env=env, check=False)
         result = subprocess.run([*command, *args.pytest_args], cwd=tmp, env=env, check=False)
-        verdict = "passes" if result.returncode == 0 else "FAILS"
-        print(
-            f"==> the test suite {verdict} with {len(added)} added use cases (pytest exit {result.returncode})"
-        )
-        return result.returncode
+        for step, code in (("make eval", evaluation.returncode), ("the test suite", result.returncode)):
+            verdict = "passes" if code == 0 else "FAILS"
+            print(f"==> {step} {verdict} with {len(added)} added use cases (exit {code})")
+        return evaluation.returncode or result.returncode
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -16,7 +16,12 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import pytest
 
+from bedrock_platform_devtools.botocore_cache import share_data_loader
 from tests.support.synth import config, synthesized
+
+# Most tests start fresh boto3 sessions (moto fixtures, handlers imported anew as at a cold start): one
+# parsed copy of botocore's model files for all of them (bedrock_platform_devtools/botocore_cache.py).
+share_data_loader()
 
 __all__ = ["config", "synthesized"]
 

@@ -14,7 +14,11 @@ import pytest
 
 from compliance.assembly import load_assembly
 from compliance.report.build import Report, ReportMeta, build_reports, write_reports
-from tests.support.synth import Synthesized
+from compliance.report.topic import Topic
+from compliance.report.topics import TOPICS
+from compliance.report.topics.evaluation import EvaluationTopic
+from evaluation.__main__ import main as evaluation_main
+from tests.support.synth import ROOT, Synthesized
 
 ENVIRONMENTS = ("Dev", "Prod", "Staging")
 #: What the header says (a fixed date: no test reads the clock).
@@ -24,9 +28,31 @@ META = ReportMeta(
 
 
 @pytest.fixture(scope="session")
-def reports(synthesized: Synthesized) -> dict[str, Report]:
+def evaluation_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An offline evaluation run of this session (one suite of the first contract, through the real handler
+    and the emulator, ~1 s): the pack's Evaluation topic reads it, not whatever eval-results/ a `make eval`
+    left in the checkout, so the pack's tests pass the same with or without an earlier run."""
+    out = tmp_path_factory.mktemp("eval-results")
+    use_case = min(p.stem for p in (ROOT / "contracts").glob("*.yaml"))
+    code = evaluation_main(
+        ["--root", str(ROOT), "run", "--out", str(out), "--use-case", use_case, "--suite", "adversarial"]
+    )
+    assert code == 0, f"the offline evaluation of {use_case} failed its gate (exit {code})"
+    return out / "results.json"
+
+
+@pytest.fixture(scope="session")
+def topics(evaluation_results: Path) -> tuple[Topic[Any], ...]:
+    """The pack's topics, the Evaluation topic reading :func:`evaluation_results`."""
+    return tuple(
+        EvaluationTopic(results=evaluation_results) if isinstance(t, EvaluationTopic) else t for t in TOPICS
+    )
+
+
+@pytest.fixture(scope="session")
+def reports(synthesized: Synthesized, topics: tuple[Topic[Any], ...]) -> dict[str, Report]:
     """Every environment's report, each compared with Staging of the same assembly."""
-    return build_reports(synthesized.outdir, against_env="Staging", meta=META)
+    return build_reports(synthesized.outdir, against_env="Staging", meta=META, topics=topics)
 
 
 @pytest.fixture(scope="session")
