@@ -35,7 +35,7 @@ class _UniquePaths(list[str]):
 @functools.cache
 def _shared_loader(data_path: str | None) -> botocore.loaders.Loader:
     loader = botocore.loaders.create_loader(data_path)
-    loader._search_paths = _UniquePaths(loader.search_paths)  # noqa: SLF001 - see the module docstring
+    loader._search_paths = _UniquePaths(loader.search_paths)  # a private attribute: see the docstring
     return loader
 
 
@@ -45,4 +45,4 @@ def _create_loader(search_path_string: str | None = None) -> Any:
 
 def share_data_loader() -> None:
     """From now on every new botocore session of this process uses one loader per data path (idempotent)."""
-    botocore.session.create_loader = _create_loader  # type: ignore[attr-defined]
+    botocore.session.create_loader = _create_loader

@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         added = add_copies_of_every_contract(tmp)
         commit(tmp, f"Add use cases {', '.join(added)}")
         link_installs(tmp)
-        print(f"==> added {', '.join(added)} in a copy of the repository; running make eval and the test suite (~4 min)")
+        print(
+            f"==> added {', '.join(added)} in a copy of the repository; running make eval and the test suite (~4 min)"
+        )
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         command = [
             *(str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"),
