@@ -9,7 +9,9 @@ Results are cached by content: a template already linted, byte for byte, for the
 cfn-lint release is not linted again (``cache_dir()``; a template carries its own cfn-lint configuration
 in its metadata, so the three make the whole input; the key also covers this module's source, which
 decides how a finding is read). A synth that changes one stack lints one template;
-``cdk deploy`` after ``make synth`` lints none.
+``cdk deploy`` after ``make synth`` lints none. Two processes that miss the same entry at once (two synths,
+the test suite's workers) lint it once: the first claims it (a ``flock`` beside the entry), the second
+waits for the claim to end and reads the entry (:func:`_claim`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -28,6 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from compliance.assembly import StackTemplate
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there each process lints what it does not find in the cache
+    fcntl = None  # type: ignore[assignment]
 
 #: Where ``bedrock_constructs.lint.ignore_cfn_lint_check`` records why a check is ignored (template
 #: resource ``Metadata``). Kept here so reading a template does not import aws-cdk-lib.
@@ -145,6 +153,60 @@ def _own_source() -> bytes:
     return Path(__file__).read_bytes()
 
 
+#: How long a run waits for another process that is linting the same template before linting it itself.
+LOCK_WAIT_S = 300.0
+#: Cache entries this process is linting now (claimed): a second run in this process does not wait on
+#: itself, it lints them too.
+_HELD: set[str] = set()
+
+
+def _claim(name: str) -> tuple[bool, int | None]:
+    """Claim the cache entry ``name`` for linting: an exclusive, non-blocking ``flock`` on ``<entry>.lock``,
+    so two processes that miss the same entry at once (two synths, two pytest-xdist workers) lint it once:
+    the second waits (:func:`_wait_for`) and reads what the first wrote. Returns (True, the lock's file
+    descriptor), or (True, None) when there is nothing to lock with (no cache, no ``fcntl``, a lock file
+    that cannot be created, or this process already linting it), or (False, None) when another process
+    holds the claim. The lock goes with the descriptor: a crashed process releases it."""
+    folder = cache_dir()
+    if folder is None or fcntl is None or name in _HELD:
+        return True, None
+    path = folder / f"{name}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return True, None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return False, None
+    _HELD.add(name)
+    return True, descriptor
+
+
+def _release(name: str, descriptor: int | None) -> None:
+    if descriptor is not None:
+        _HELD.discard(name)
+        os.close(descriptor)  # releases the flock
+
+
+def _wait_for(name: str, timeout_s: float = LOCK_WAIT_S) -> Any:
+    """The entry another process is writing: wait until its claim is released (at most ``timeout_s``), then
+    read it. None if it is still not there (that process failed, or took too long): lint it here."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        claimed, descriptor = _claim(name)
+        if claimed:
+            try:
+                return read_cache(name)
+            finally:
+                _release(name, descriptor)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.1)
+
+
 def _cache_name(stack: StackTemplate) -> str:
     key = b"\0".join([Path(stack.path).read_bytes(), stack.region.encode(), _own_source()])
     digest = hashlib.sha256(key).hexdigest()
@@ -165,11 +227,26 @@ class LintRun:
     ) -> None:
         self.stacks = list(stacks)
         self.cached: dict[str, list[LintFinding]] = {}
+        #: Templates another process is linting right now: :meth:`findings` waits for its results.
+        self.elsewhere: list[StackTemplate] = []
+        self._claims: dict[str, int | None] = {}
+        to_lint = []
         for stack in self.stacks:
-            hit = read_cache(_cache_name(stack))
-            if isinstance(hit, list):
-                self.cached[stack.name] = [LintFinding(**record) for record in hit]
-        to_lint = [s for s in self.stacks if s.name not in self.cached]
+            name = _cache_name(stack)
+            hit = read_cache(name)
+            if not isinstance(hit, list):
+                claimed, descriptor = _claim(name)
+                if not claimed:
+                    self.elsewhere.append(stack)
+                    continue
+                hit = read_cache(name)  # written by the process whose claim ended since the first look
+                if isinstance(hit, list):
+                    _release(name, descriptor)
+                else:
+                    self._claims[name] = descriptor
+                    to_lint.append(stack)
+                    continue
+            self.cached[stack.name] = [LintFinding(**record) for record in hit]
         batches = max(1, min(len(to_lint), os.cpu_count() or 1)) if parallel else 1
         self.local = to_lint[::batches] if in_process else []
         self.workers: list[tuple[list[StackTemplate], subprocess.Popen[str]]] = []
@@ -195,18 +272,43 @@ class LintRun:
     def findings(self) -> dict[str, list[LintFinding]]:
         """Findings by stack name (each template linted for its stack's own region), in stack order."""
         results = dict(self.cached)
-        for stack in self.local:
-            results[stack.name] = lint_template(stack)
-        for batch, worker in self.workers:
-            out, err = worker.communicate()
-            if worker.returncode != 0:
-                raise RuntimeError(f"cfn-lint of {[s.name for s in batch]} failed: {err.strip()[-2000:]}")
-            for name, records in json.loads(out).items():
-                results[name] = [LintFinding(**record) for record in records]
-        for stack in self.stacks:
-            if stack.name not in self.cached:
-                write_cache(_cache_name(stack), [asdict(f) for f in results[stack.name]])
+        waiting = {stack.name for stack in self.elsewhere}
+        try:
+            for stack in self.local:
+                results[stack.name] = lint_template(stack)
+            for batch, worker in self.workers:
+                out, err = worker.communicate()
+                if worker.returncode != 0:
+                    raise RuntimeError(f"cfn-lint of {[s.name for s in batch]} failed: {err.strip()[-2000:]}")
+                for name, records in json.loads(out).items():
+                    results[name] = [LintFinding(**record) for record in records]
+            for stack in self.stacks:
+                if stack.name not in self.cached and stack.name not in waiting:
+                    write_cache(_cache_name(stack), [asdict(f) for f in results[stack.name]])
+        finally:
+            self._release_claims()
+        for stack in self.elsewhere:
+            hit = _wait_for(_cache_name(stack))
+            results[stack.name] = (
+                [LintFinding(**record) for record in hit] if isinstance(hit, list) else lint_template(stack)
+            )
         return {stack.name: results[stack.name] for stack in self.stacks}
+
+    def cancel(self) -> None:
+        """Stop the workers and give up the claims, without results (nothing is cached)."""
+        for _, worker in self.workers:
+            worker.kill()
+            worker.communicate()
+        self.workers = []
+        self._release_claims()
+
+    def _release_claims(self) -> None:
+        for name, descriptor in self._claims.items():
+            _release(name, descriptor)
+        self._claims = {}
+
+    def __del__(self) -> None:  # a run dropped without findings() or cancel() still lets others lint
+        self._release_claims()
 
     def wait(self) -> dict[str, list[str]]:
         """Findings by stack name as text lines (:func:`cfn_lint`), in stack order."""

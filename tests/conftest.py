@@ -7,8 +7,13 @@ import tempfile
 
 # cfn-lint results are cached by content (compliance/lint.py): a test session starts with an empty cache
 # of its own, so no result depends on what an earlier run left behind, and later synths of the session
-# reuse what the first one linted.
-os.environ["BEDROCK_PLATFORM_CACHE_DIR"] = tempfile.mkdtemp(prefix="bedrock-platform-test-cache-")
+# reuse what the first one linted. The pytest-xdist workers inherit the controller's environment, so
+# they share the session's cache: a template both workers synthesize at once is linted by one of them
+# while the other waits for its result (compliance/lint.py, _claim).
+os.environ.setdefault(
+    "BEDROCK_PLATFORM_TEST_SESSION_CACHE", tempfile.mkdtemp(prefix="bedrock-platform-test-")
+)
+os.environ["BEDROCK_PLATFORM_CACHE_DIR"] = os.environ["BEDROCK_PLATFORM_TEST_SESSION_CACHE"]
 
 # Before anything imports aws_cdk (tests.support.synth does): the jsii runtime prints its Node 20
 # end-of-life banner when it starts, as app.py explains.

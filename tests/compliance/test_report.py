@@ -3,8 +3,12 @@ escaped, and it re-runs nothing."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -13,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from compliance import lint
 from compliance.assembly import StackTemplate
 from compliance.bedrock_rules import RULES
 from compliance.lint import REASONS_KEY, LintRun
@@ -748,11 +753,49 @@ def test_a_changed_template_is_linted_again_and_the_cache_can_be_turned_off(
     _stop(off)
 
 
+def _held_by_another_process(entry: Path) -> int:
+    """Take the claim on a cache entry as a second process would: its own descriptor of the lock file (an
+    ``flock`` on another open file conflicts even within one process)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(f"{entry}.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return descriptor
+
+
+@pytest.mark.parametrize("other_writes_it", [True, False], ids=["other-writes", "other-fails"])
+def test_a_template_another_process_is_linting_is_waited_for_not_linted_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, other_writes_it: bool
+) -> None:
+    # GIVEN another process (a second synth, another test worker) linting the same template right now
+    monkeypatch.setenv("BEDROCK_PLATFORM_CACHE_DIR", str(tmp_path / "cache"))
+    stack = StackTemplate("S/Stack", "111111111111", "us-east-1", FIXTURES / "lint_error.template.json", {})
+    entry = tmp_path / "cache" / lint._cache_name(stack)
+    descriptor = _held_by_another_process(entry)
+    # WHEN this process needs its findings
+    run = LintRun([stack], in_process=False)
+    # THEN it starts no cfn-lint of its own, and waits for the other one's result
+    assert not run.workers and [s.name for s in run.elsewhere] == ["S/Stack"]
+    other = [{"check": "E0000", "message": "theirs", "line": 1, "resource": "Q"}]
+
+    def the_other_process_finishes() -> None:
+        time.sleep(0.3)
+        if other_writes_it:
+            lint.write_cache(lint._cache_name(stack), other)
+        os.close(descriptor)
+
+    finisher = threading.Thread(target=the_other_process_finishes)
+    finisher.start()
+    findings = run.findings()["S/Stack"]
+    finisher.join()
+    if other_writes_it:  # its result, read from the cache: not linted here
+        assert [f.message for f in findings] == ["theirs"]
+    else:  # it ended without a result: linted here after all
+        assert any(f.check == "E3002" for f in findings)
+
+
 def _stop(run: LintRun) -> None:
     """A run whose start is all a test needs to see (a cache miss starts a worker): no need to wait for it."""
-    for _, worker in run.workers:
-        worker.kill()
-        worker.communicate()
+    run.cancel()
 
 
 # ------------------------------------------------------------------ adding a topic
