@@ -35,7 +35,7 @@ help:
 	@echo "make bench   benchmarks (~22 min): one table in benchmarks/results.md"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
 	@echo "make review-demo  the human review path end to end offline: held answer, scoring, reviewer decision, release, audit"
-	@echo "make check-new-use-case  run the test suite on a copy of the repo with every contract copied to a new id (~2.5 min)"
+	@echo "make check-new-use-case  run make eval and the test suite on a copy of the repo with every contract copied to a new id (~4 min)"
 	@echo "make clean   remove cdk.out and caches"
 
 # A fresh .venv gets the uv release that uv.lock pins, checked against the lock's hashes (pip, from the
