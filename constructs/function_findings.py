@@ -5,6 +5,9 @@ function's own resources."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
@@ -58,3 +61,24 @@ def acknowledge_execution_role(role: iam.IRole, *, inline_policy_reason: str) ->
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", TRACING)
         acknowledge_inline_policy(policy, inline_policy_reason)
     return policy
+
+
+GLOBAL_MODEL = (
+    "A global cross-Region inference profile can route to any commercial Region; Bedrock authorizes the "
+    "model in every Region it routes to. The grant names one model only."
+)
+
+
+def acknowledge_global_model_grants(role: iam.IRole, foundation_model_arns: Iterable[str]) -> None:
+    """``AwsSolutions-IAM5`` for each foundation-model ARN with region ``*`` (behind a global cross-Region
+    profile) that ``role`` was granted. On the role, not its DefaultPolicy: with enough grants aws-cdk-lib
+    moves the rest into ManagedPolicy children of the role (``OverflowPolicy1``, ...) once IAM's
+    10,240-character limit on a role's inline policies is reached
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). Each acknowledgment names
+    one model ARN, so it covers that grant wherever it lands and nothing else."""
+    for arn in dict.fromkeys(foundation_model_arns):
+        if ":*:" in arn:
+            printed = (
+                arn.replace(cdk.Aws.PARTITION, "<AWS::Partition>") if cdk.Token.is_unresolved(arn) else arn
+            )
+            acknowledge(role, f"AwsSolutions-IAM5[Resource::{printed}]", GLOBAL_MODEL)

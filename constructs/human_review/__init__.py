@@ -22,6 +22,7 @@ from aws_cdk import region_info
 
 from bedrock_constructs.function_findings import (
     acknowledge_execution_role,
+    acknowledge_global_model_grants,
     acknowledge_no_dead_letter_queue,
     acknowledge_outside_vpc,
     acknowledge_pinned_runtime,
@@ -462,6 +463,11 @@ class HumanReview(Construct):
         for function in (self.scoring_function, self.api_function, self.backlog_function):
             assert function.role is not None
             acknowledge_execution_role(function.role, inline_policy_reason=_INLINE_POLICY)
+        assert self.scoring_function.role is not None
+        acknowledge_global_model_grants(  # a judge behind a global cross-Region profile
+            self.scoring_function.role,
+            (arn for u in self.use_cases if u.judge is not None for arn in u.judge.foundation_model_arns),
+        )
 
     # ------------------------------------------------------------------ metrics
 

@@ -24,6 +24,7 @@ from aws_cdk import aws_ssm as ssm
 from bedrock_constructs.assets import package_with_spec
 from bedrock_constructs.function_findings import (
     acknowledge_execution_role,
+    acknowledge_global_model_grants,
     acknowledge_no_dead_letter_queue,
     acknowledge_outside_vpc,
     acknowledge_pinned_runtime,
@@ -494,21 +495,10 @@ class OrchestratorFunction(Construct):
         if not self.owns_role or fn.role is None:
             return  # a role the fork brings is the fork's to review and acknowledge
         acknowledge_execution_role(fn.role, inline_policy_reason=_INLINE_POLICY)
-        # On the role, not its DefaultPolicy: with enough use cases the grants outgrow IAM's 10,240-character
-        # limit on a role's inline policies and aws-cdk-lib moves the rest into ManagedPolicy children of the
-        # role (OverflowPolicy1, ...; https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
-        # Each acknowledgment names one model ARN, so it covers that grant wherever it lands and nothing else.
-        for use_case in self.use_cases:
-            for profile in use_case.profiles.values():
-                for arn in profile.foundation_model_arns:
-                    if ":*:" in arn:
-                        acknowledge(
-                            fn.role,
-                            f"AwsSolutions-IAM5[Resource::{_nag_arn(arn)}]",
-                            "A global cross-Region inference profile can route to any commercial "
-                            "Region; Bedrock authorizes the model in every Region it routes to. "
-                            "The grant names one model only.",
-                        )
+        acknowledge_global_model_grants(
+            fn.role,
+            (arn for u in self.use_cases for p in u.profiles.values() for arn in p.foundation_model_arns),
+        )
         if self.in_vpc:
             # aws-cdk-lib attaches it to the role of a function in a VPC: Lambda needs it to create and
             # delete the function's network interfaces (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
@@ -538,8 +528,3 @@ class _ReviewPathWired:
                 "does), or set hold_for_review: false"
             ]
         return []
-
-
-def _nag_arn(arn: str) -> str:
-    """How cdk-nag prints a resource ARN built from ``Stack.partition``."""
-    return arn.replace(cdk.Aws.PARTITION, "<AWS::Partition>") if cdk.Token.is_unresolved(arn) else arn
