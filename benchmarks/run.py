@@ -453,7 +453,13 @@ def bench_first_run(tmp: Path, report: Report) -> None:
         )
         took = time.perf_counter() - started
         summary = next(
-            (line.strip("= ") for line in reversed(completed.stdout.splitlines()) if " passed" in line), ""
+            # pytest's summary ("934 passed ... in 150.2s"); make test prints lint and eval output after it
+            (
+                line.strip("= ")
+                for line in reversed(completed.stdout.splitlines())
+                if re.search(r"\d+ passed", line)
+            ),
+            "",
         )
         figures[target] = {"wall_s": took, "returncode": completed.returncode, "summary": summary}
         ok = completed.returncode == 0 and took <= limit
