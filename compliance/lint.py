@@ -34,7 +34,7 @@ from compliance.assembly import StackTemplate
 
 try:
     import fcntl
-except ImportError:  # not on Windows: there each process lints what it does not find in the cache
+except ImportError:  # Windows has no fcntl: there each process lints what it does not find in the cache
     fcntl = None  # type: ignore[assignment]
 
 #: Where ``bedrock_constructs.lint.ignore_cfn_lint_check`` records why a check is ignored (template
@@ -303,7 +303,7 @@ class LintRun:
         self._release_claims()
 
     def _release_claims(self) -> None:
-        for name, descriptor in self._claims.items():
+        for name, descriptor in getattr(self, "_claims", {}).items():  # also before __init__ got that far
             _release(name, descriptor)
         self._claims = {}
 
