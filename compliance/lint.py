@@ -231,8 +231,10 @@ class LintRun:
         self.elsewhere: list[StackTemplate] = []
         self._claims: dict[str, int | None] = {}
         to_lint = []
+        #: Each stack's cache entry, from its template as it was when the run started (read and hashed once).
+        self._entries = {stack.name: _cache_name(stack) for stack in self.stacks}
         for stack in self.stacks:
-            name = _cache_name(stack)
+            name = self._entries[stack.name]
             hit = read_cache(name)
             if not isinstance(hit, list):
                 claimed, descriptor = _claim(name)
@@ -284,11 +286,11 @@ class LintRun:
                     results[name] = [LintFinding(**record) for record in records]
             for stack in self.stacks:
                 if stack.name not in self.cached and stack.name not in waiting:
-                    write_cache(_cache_name(stack), [asdict(f) for f in results[stack.name]])
+                    write_cache(self._entries[stack.name], [asdict(f) for f in results[stack.name]])
         finally:
             self._release_claims()
         for stack in self.elsewhere:
-            hit = _wait_for(_cache_name(stack))
+            hit = _wait_for(self._entries[stack.name])
             results[stack.name] = (
                 [LintFinding(**record) for record in hit] if isinstance(hit, list) else lint_template(stack)
             )
