@@ -5,10 +5,11 @@ test suite).
     .venv/bin/python scripts/check_new_use_case.py -- -x tests/infra   # pytest arguments after --
 
 Copies the repository (the files git tracks or would track, as they are in the work tree) to a temporary
-folder, adds for every contract in contracts/ a copy under a new id (`copy-of-<id>`, with its prompt and suites),
-exactly as the README's "Add a use case" steps do, and runs every evaluation suite (`make eval`) and the
-test suite there with this checkout's .venv and node_modules. Tests must derive what they expect from the configuration they load, so the suite
-passes with six use cases as it does with three; a test that counts today's files fails here.
+folder, adds for every contract in contracts/ a copy under a new id (`copy-of-<id>`, with its prompt and
+suites), exactly as the README's "Add a use case" steps do, commits the copy, and runs every evaluation
+suite (`make eval`) and the test suite there with this checkout's .venv and node_modules. Tests must
+derive what they expect from the configuration they load, so the suite passes with six use cases as it
+does with three; a test that counts today's files fails here.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ import tempfile
 # reuse what the first one linted. The pytest-xdist workers inherit the controller's environment, so
 # they share the session's cache: a template both workers synthesize at once is linted by one of them
 # while the other waits for its result (compliance/lint.py, _claim).
-os.environ.setdefault(
-    "BEDROCK_PLATFORM_TEST_SESSION_CACHE", tempfile.mkdtemp(prefix="bedrock-platform-test-")
-)
+os.environ["BEDROCK_PLATFORM_TEST_SESSION_CACHE"] = os.environ.get(
+    "BEDROCK_PLATFORM_TEST_SESSION_CACHE"
+) or tempfile.mkdtemp(prefix="bedrock-platform-test-")  # made by the controller only, not each worker
 os.environ["BEDROCK_PLATFORM_CACHE_DIR"] = os.environ["BEDROCK_PLATFORM_TEST_SESSION_CACHE"]
 
 # Before anything imports aws_cdk (tests.support.synth does): the jsii runtime prints its Node 20
