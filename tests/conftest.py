@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
-# cfn-lint results are cached by content (compliance/lint.py): a test session starts with an empty cache
-# of its own, so no result depends on what an earlier run left behind, and later synths of the session
-# reuse what the first one linted. The pytest-xdist workers inherit the controller's environment, so
-# they share the session's cache: a template both workers synthesize at once is linted by one of them
-# while the other waits for its result (compliance/lint.py, _claim).
-os.environ["BEDROCK_PLATFORM_TEST_SESSION_CACHE"] = os.environ.get(
-    "BEDROCK_PLATFORM_TEST_SESSION_CACHE"
-) or tempfile.mkdtemp(prefix="bedrock-platform-test-")  # made by the controller only, not each worker
-os.environ["BEDROCK_PLATFORM_CACHE_DIR"] = os.environ["BEDROCK_PLATFORM_TEST_SESSION_CACHE"]
+# cfn-lint results are cached by content (compliance/lint.py: the key is the template's bytes, its region,
+# the cfn-lint release and the source of the module that reads cfn-lint's matches, so an entry is exactly
+# what linting that template again would give). The tests use the cache `make synth` uses (or the one
+# BEDROCK_PLATFORM_CACHE_DIR names; `off` lints every template every time): a template the last synth or
+# test run linted is not linted again, and the pytest-xdist workers share it, a template both synthesize
+# at once being linted by one of them while the other waits for its result (compliance/lint.py, _claim).
+# Tests of the cache itself point it at a folder of their own.
 
 # Before anything imports aws_cdk (tests.support.synth does): the jsii runtime prints its Node 20
 # end-of-life banner when it starts, as app.py explains.

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from platform_config import PlatformConfig, load_platform
+from platform_config.documents import load_yaml
 from platform_config.loader import CONFIGURATION_FOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ def edit_yaml(config_root: Path) -> YamlEditor:
 
     def edit(relative: str, mutate: Callable[[Any], Any]) -> None:
         path = config_root / relative
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         replaced = mutate(data)
         path.write_text(
             yaml.safe_dump(data if replaced is None else replaced, sort_keys=False), encoding="utf-8"
