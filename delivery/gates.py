@@ -43,9 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from platform_config import ConfigError, PlatformConfig, load_platform
+from platform_config.documents import load_yaml
 from platform_config.naming import pascal
 from platform_spec.contract import ContractDocument
 from platform_spec.delivery import (
@@ -139,7 +138,7 @@ def contract_checks(report: GateReport, root: Path) -> None:
     contract section ``review`` (issue 13): without it in this checkout's contract schema the check
     cannot run, and the gate holds."""
     files = sorted((root / "contracts").glob("*.yaml"))
-    stated = {path: set((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).keys()) for path in files}
+    stated = {path: set((load_yaml(path.read_text(encoding="utf-8")) or {}).keys()) for path in files}
     declared = {f.name for f in dataclasses.fields(ContractDocument)}
     fields = [f for f in GOVERNANCE_FIELDS if f != REVIEW_POLICY_FIELD]
     missing = [

@@ -75,8 +75,9 @@ class Resource:
     def on_delete(self) -> str:
         return self.deletion_policy or "Delete (CloudFormation default)"
 
-    @property
+    @cached_property
     def tags(self) -> dict[str, str]:
+        # Read once per resource: the topics ask each resource for its use case thousands of times.
         return tags_of(self.properties.get("Tags"))
 
 
@@ -129,9 +130,10 @@ class Environment:
     def production(self) -> bool:
         return any(a.termination_protection for a in self.artifacts)
 
-    @property
+    @cached_property
     def use_cases(self) -> list[str]:
-        """Every use case with a tagged resource here (its guardrail and inference profiles are)."""
+        """Every use case with a tagged resource here (its guardrail and inference profiles are); computed
+        once (``use_case_of`` asks for it for each resource of every topic)."""
         return sorted({r.tags[USE_CASE_TAG] for r in self.resources if r.tags.get(USE_CASE_TAG)})
 
     def use_case_of(self, logical_id: str, use_cases: Sequence[str] = ()) -> str:

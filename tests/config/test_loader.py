@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 import platform_config.loader as loader
 from platform_config import ConfigError, PlatformConfig, Problem, load_platform, schemas
 from platform_config.catalog import CATALOG_FILE, ModelCatalog
+from platform_config.documents import load_yaml
 from platform_config.model import (
     CallerHistory,
     ContentFilterType,
@@ -266,7 +267,7 @@ def test_every_caching_model_in_the_catalog_has_a_minimum() -> None:
 
 
 def test_a_caching_model_without_a_minimum_is_refused(tmp_path: Path) -> None:
-    data = yaml.safe_load(CATALOG_FILE.read_text(encoding="utf-8"))
+    data = load_yaml(CATALOG_FILE.read_text(encoding="utf-8"))
     del data["models"]["amazon.nova-pro-v1:0"]["prompt_cache_min_tokens"]
     broken = tmp_path / "model_catalog.yaml"
     broken.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -956,7 +957,7 @@ def test_real_file_validates_against_its_schema(kind: str, path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     schema_file = SCHEMA_DIR / f"{kind}.schema.json"
     validator = Draft202012Validator(json.loads(schema_file.read_text(encoding="utf-8")))
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(yaml.safe_load(text))]
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(load_yaml(text))]
     assert errors == []
     # The editor modeline points at the same schema.
     modeline = re.search(r"# yaml-language-server: \$schema=(\S+)", text)

@@ -23,6 +23,7 @@ from delivery.canary import critical_alarms_of, offline_production, run_bake
 from delivery.gates import GateReport
 from delivery.notifications import alarms_of, carry_offline, deliverability
 from platform_config import load_platform
+from platform_config.documents import load_yaml
 from platform_config.loader import CONFIGURATION_FOLDERS
 from platform_config.markers import GATE_RESULT_FILE
 from platform_spec.contract import ContractDocument
@@ -82,7 +83,7 @@ def test_governance_holds_when_the_compliance_gate_did_not_run(
 
 def test_governance_holds_on_a_contract_that_does_not_state_its_owner(config_root: Path) -> None:
     path = config_root / "contracts" / f"{STS}.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     del data["owner_team"]
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     report = GateReport(Gate.GOVERNANCE, "all", "offline")
@@ -102,7 +103,7 @@ def test_governance_holds_until_every_contract_states_a_review_policy() -> None:
         assert report.verdict is Verdict.HOLD
     else:
         stated = all(
-            REVIEW_POLICY_FIELD in (yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+            REVIEW_POLICY_FIELD in (load_yaml(p.read_text(encoding="utf-8")) or {})
             for p in (ROOT / "contracts").glob("*.yaml")
         )
         assert check.verdict is (Verdict.PASS if stated else Verdict.HOLD), check
@@ -228,7 +229,7 @@ def test_a_guardrail_that_lets_an_adversarial_case_through_holds_the_readiness_g
 
 def _weaken_refund_topic(root: Path) -> None:
     path = root / "contracts" / f"{STS}.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     topic = data["guardrail"]["denied_topics"][0]
     topic["examples"] = []
     topic["definition"] = "Refunds."
@@ -356,6 +357,6 @@ def test_the_command_exits_1_on_hold_and_writes_the_result(synthesized: Synthesi
         ]
     )
     assert code == 1
-    result = yaml.safe_load((tmp_path / "canary-prod.json").read_text())
+    result = load_yaml((tmp_path / "canary-prod.json").read_text())
     assert result["verdict"] == "HOLD" and result["checks"][0]["name"] == "canary bake"
     assert gates.main(["readiness", "--env", "nowhere", "--offline", "--out", str(tmp_path)]) == 2

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from platform_config.documents import load_yaml
 from platform_config.loader import CONFIGURATION_FOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def edit(config_root: Path) -> Edit:
 
     def change(relative: str, mutate: Callable[[Any], Any]) -> None:
         path = config_root / relative
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         mutate(data)
         path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 

@@ -14,8 +14,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
-
 from bedrock_platform_devtools import samples
 from bedrock_platform_devtools.bedrock_stub import BedrockStub
 from bedrock_platform_devtools.samples import (
@@ -30,6 +28,7 @@ from bedrock_platform_devtools.samples import (
     invoke_event,
     load_event,
 )
+from platform_config.documents import load_yaml
 from platform_spec.api import ResilienceSettings
 
 __all__ = [
@@ -76,7 +75,7 @@ SHORT_READ_TIMEOUT = {"read_timeout_s": 0.5}
 
 
 def prompt(use_case: str) -> dict[str, str]:
-    document = yaml.safe_load((PROMPTS_DIR / f"{use_case}.yaml").read_text(encoding="utf-8"))
+    document = load_yaml((PROMPTS_DIR / f"{use_case}.yaml").read_text(encoding="utf-8"))
     return {"version": document["version"], "system": document["system"].strip()}
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from lambdas.orchestrator.runtime_config import ConfigError, load_runtime_config
 from lambdas.orchestrator.settings import SettingsError, load_settings
+from platform_config.documents import load_yaml
 from platform_spec.api import ResilienceSettings
 from platform_spec.fields import from_dict
 from platform_spec.runtime import DeployedResources, RuntimeConfig, read_runtime_config
@@ -262,7 +262,7 @@ def test_sample_config_is_the_generated_one_for_the_repository_contracts() -> No
 
 @pytest.mark.parametrize("use_case", ["support-ticket-summary", "policy-qa", "rfp-drafting"])
 def test_prompt_files_have_version_and_system(use_case: str) -> None:
-    document = yaml.safe_load((PROMPTS_DIR / f"{use_case}.yaml").read_text(encoding="utf-8"))
+    document = load_yaml((PROMPTS_DIR / f"{use_case}.yaml").read_text(encoding="utf-8"))
 
     assert set(document) == {"version", "system"}
     assert isinstance(document["version"], str) and document["version"]
@@ -271,7 +271,7 @@ def test_prompt_files_have_version_and_system(use_case: str) -> None:
 
 
 def test_policy_qa_prompt_answers_only_from_the_supplied_context() -> None:
-    system = yaml.safe_load((PROMPTS_DIR / "policy-qa.yaml").read_text(encoding="utf-8"))["system"]
+    system = load_yaml((PROMPTS_DIR / "policy-qa.yaml").read_text(encoding="utf-8"))["system"]
 
     assert "Answer ONLY from the supplied policy excerpts" in system
     assert "do not cover this" in system

@@ -10,10 +10,9 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import ValidationError
 
-from platform_config.documents import adapter
+from platform_config.documents import adapter, load_yaml
 from platform_spec.contract import ContractDocument, Limits, PromptDocument
 from platform_spec.environment import EnvironmentDocument
 from platform_spec.fields import SpecError, from_dict, to_dict
@@ -29,7 +28,7 @@ REAL = [(kind, path) for kind in KINDS for path in sorted((ROOT / kind).glob("*.
 
 @pytest.mark.parametrize(("kind", "path"), REAL, ids=[f"{k}/{p.name}" for k, p in REAL])
 def test_both_validators_read_every_real_file_the_same(kind: str, path: Path) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     by_pydantic = adapter(KINDS[kind]).validate_python(data)
     by_stdlib = from_dict(KINDS[kind], data)
     assert to_dict(by_pydantic) == to_dict(by_stdlib)
@@ -38,7 +37,7 @@ def test_both_validators_read_every_real_file_the_same(kind: str, path: Path) ->
 
 
 def _contract() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "contracts" / "policy-qa.yaml").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return load_yaml((ROOT / "contracts" / "policy-qa.yaml").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -119,7 +118,7 @@ def test_from_dict_reports_every_problem_with_its_path() -> None:
 
 
 def test_mappings_read_by_from_dict_are_read_only() -> None:
-    env = from_dict(EnvironmentDocument, yaml.safe_load((ROOT / "environments" / "dev.yaml").read_text()))
+    env = from_dict(EnvironmentDocument, load_yaml((ROOT / "environments" / "dev.yaml").read_text()))
     assert isinstance(env.tags, MappingProxyType)
     with pytest.raises(TypeError):
         env.tags["owner"] = "someone"  # type: ignore[index]

@@ -8,14 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from platform_config.documents import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def contract_files(root: Path = ROOT) -> dict[str, dict[str, Any]]:
     """Every ``contracts/*.yaml`` as plain data, by its ``id``."""
-    documents = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(root.glob("contracts/*.yaml"))]
+    documents = [load_yaml(p.read_text(encoding="utf-8")) for p in sorted(root.glob("contracts/*.yaml"))]
     return {document["id"]: document for document in documents}
 
 

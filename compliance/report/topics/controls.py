@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from compliance.report.document import BAD, NA, OK, WARN, Paragraph, Section, Table, cell, code, status
 from compliance.report.environment import Environment
 from compliance.report.topic import FAIL, NOT_RUN, PASS, EvidenceCheck, RenderContext, Topic
+from platform_config.documents import load_yaml
 
 CONTROLS_FILE = Path(__file__).resolve().parents[1] / "controls.yaml"
 COVERAGE = ("covered", "partial", "not covered", "not applicable")
@@ -107,7 +106,7 @@ def load_controls(path: Path = CONTROLS_FILE, known: Sequence[str] | None = None
         from compliance.report.topics import TOPICS
 
         known = list(evidence_checks(TOPICS))
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     controls: list[Control] = []
     problems: list[str] = []
     for framework, _, _ in FRAMEWORKS:
@@ -138,7 +137,7 @@ def load_controls(path: Path = CONTROLS_FILE, known: Sequence[str] | None = None
 
 
 def unconfirmed_lens_ids(path: Path = CONTROLS_FILE) -> list[str]:
-    return [str(item) for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("unconfirmed") or []]
+    return [str(item) for item in load_yaml(path.read_text(encoding="utf-8")).get("unconfirmed") or []]
 
 
 def render_controls(facts: ControlFacts, ctx: RenderContext) -> Section:
