@@ -1,10 +1,20 @@
-"""Synthesize the real app (every environment, every cdk-nag pack) once per test session.
+"""Synthesize the real app (every environment, every cdk-nag pack, the whole gate) once per test run.
 
-The fixtures are registered in tests/conftest.py so that every test folder shares one synth."""
+The fixtures are registered in tests/conftest.py so that every test folder shares one synth. Under
+pytest-xdist the synthesized assembly is shared by the workers too (pytest-xdist's own recipe for a
+session fixture that runs once: a file lock in the folder all workers' temporary folders share,
+``getbasetemp().parent``): the first worker to finish building the construct tree synthesizes it, the
+others read what it wrote. Every worker builds the same construct tree from the same configuration (the
+tests that read live construct objects, such as ``stack.get_logical_id(construct)``, need it in their own
+process), which costs about a third of a synth with its gate."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +60,40 @@ def config() -> PlatformConfig:
     return load_platform(ROOT)
 
 
+#: Written beside the shared assembly once the synth that made it ended without an error.
+SYNTHESIZED_MARK = "synthesized.ok"
+
+
+@contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # released with the descriptor, also if the worker dies
+        yield
+    finally:
+        os.close(descriptor)
+
+
 @pytest.fixture(scope="session")
-def synthesized(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    outdir = tmp_path_factory.mktemp("cdk.out")
+def synthesized(
+    config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Synthesized:
+    # One folder for the whole run: the controller's base temporary folder, which holds each worker's.
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    outdir = shared / "cdk.out"
+    # Built before taking the lock, so that a worker that finds the synth under way builds its own tree
+    # meanwhile instead of waiting idle. Only the worker that synthesizes writes to ``outdir``.
     app = new_app(outdir)
     stages = build_platform(app, config)
-    app.synth()
-    templates = {name: Template.from_stack(stage.platform) for name, stage in stages.items()}
-    return Synthesized(config, stages, outdir, templates, load_assembly(outdir))
+    with _exclusive(shared / "cdk.out.lock"):
+        if not (shared / SYNTHESIZED_MARK).is_file():
+            app.synth()
+            (shared / SYNTHESIZED_MARK).write_text(f"{worker_id}\n")
+    stacks = load_assembly(outdir)
+    by_name = {stack.name: stack for stack in stacks}
+    templates = {
+        name: Template.from_json(by_name[stage.platform.node.path].template) for name, stage in stages.items()
+    }
+    return Synthesized(config, stages, outdir, templates, stacks)
