@@ -105,7 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
 def serving(offline: OfflineTarget, credentials: Credentials, region: str) -> Iterator[ApiGatewayStandIn]:
     """The stand-in serving on a free local port until the block ends."""
     api = ApiGatewayStandIn(offline, credentials, region)
-    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 50 ms instead of the default half second
+    thread = threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield api

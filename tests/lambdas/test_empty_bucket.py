@@ -146,7 +146,7 @@ class _CloudFormation(BaseHTTPRequestHandler):
 def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     server = HTTPServer(("127.0.0.1", 0), _CloudFormation)
     _CloudFormation.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/signed", _CloudFormation.received

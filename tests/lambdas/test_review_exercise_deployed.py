@@ -114,7 +114,7 @@ def gateway(config: PlatformConfig) -> Iterator[tuple[OfflinePlatform, str, list
             {"platform": platform, "seen": seen, "caller_key": platform.session.get_credentials().access_key},
         )
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         try:
             yield platform, f"http://127.0.0.1:{server.server_address[1]}/v1/", seen
