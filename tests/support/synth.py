@@ -60,10 +60,6 @@ def config() -> PlatformConfig:
     return load_platform(ROOT)
 
 
-#: Written beside the shared assembly once the synth that made it ended without an error.
-SYNTHESIZED_MARK = "synthesized.ok"
-
-
 @contextmanager
 def _exclusive(lock_file: Path) -> Iterator[None]:
     descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
@@ -83,14 +79,17 @@ def synthesized(
     if worker_id != "master":
         shared = shared.parent
     outdir = shared / "cdk.out"
-    # Built before taking the lock, so that a worker that finds the synth under way builds its own tree
-    # meanwhile instead of waiting idle. Only the worker that synthesizes writes to ``outdir``.
-    app = new_app(outdir)
+    # Each worker builds its tree before taking the lock (a worker that finds the synth under way builds
+    # meanwhile instead of waiting idle), in an app writing to a folder of its own: the one that
+    # synthesizes moves its assembly to ``outdir`` in one rename when the synth has ended without an error,
+    # so ``outdir`` is either absent or complete, and no other app can ever write into it.
+    own = tmp_path_factory.mktemp("cdk.out")
+    app = new_app(own)
     stages = build_platform(app, config)
     with _exclusive(shared / "cdk.out.lock"):
-        if not (shared / SYNTHESIZED_MARK).is_file():
+        if not outdir.is_dir():
             app.synth()
-            (shared / SYNTHESIZED_MARK).write_text(f"{worker_id}\n")
+            own.rename(outdir)
     stacks = load_assembly(outdir)
     by_name = {stack.name: stack for stack in stacks}
     templates = {
