@@ -47,12 +47,16 @@ class Synthesized:
     outdir: Path
     templates: dict[str, Template]
     stacks: list[StackTemplate]
+    templates_by_env: dict[str, Path]
 
     def platform(self, env: str) -> Template:
         return self.templates[env]
 
     def platform_json(self, env: str) -> dict:  # type: ignore[type-arg]
-        return self.templates[env].to_json()  # type: ignore[no-any-return]
+        """The environment's platform template, parsed anew from the assembly (a test may change its
+        copy): the same document as ``platform(env).to_json()``, without carrying ~300 KB through jsii."""
+        path = self.templates_by_env[env]
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
@@ -95,4 +99,5 @@ def synthesized(
     templates = {
         name: Template.from_json(by_name[stage.platform.node.path].template) for name, stage in stages.items()
     }
-    return Synthesized(config, stages, outdir, templates, stacks)
+    paths = {name: by_name[stage.platform.node.path].path for name, stage in stages.items()}
+    return Synthesized(config, stages, outdir, templates, stacks, paths)
