@@ -43,3 +43,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     takes the end of a busy one's queue), so one worker starts on the synth while the other runs the
     tests that need none, instead of both starting with a test that waits for the synth."""
     items.sort(key=lambda item: "synthesized" not in getattr(item, "fixturenames", ()))
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: one worker more than the cores this process may use. The suite waits as well as
+    computes (the real-time hang tests sleep ~20 s in all, the CLI tests wait on their subprocesses), and
+    an extra worker costs one construct tree (~7 s; the synth itself is shared): on 2 cores, 3 workers took
+    103-109 s where 2 took 111-113 s in alternating runs. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins
+    (pytest-xdist's own implementation reads it when this returns None); ``-n <N>`` is never changed."""
+    del config
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores + 1
