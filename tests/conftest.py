@@ -40,8 +40,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests that read the session synth first, the others after them, each group in collection order.
 
     pytest-xdist's worksteal scheduler hands each worker a contiguous part of this list (and an idle worker
-    takes the end of a busy one's queue), so one worker starts on the synth while the other runs the
-    tests that need none, instead of both starting with a test that waits for the synth."""
+    takes the end of a busy one's queue), so one worker starts on the synth while the others run the
+    tests that need none, instead of all starting with a test that waits for the synth."""
     items.sort(key=lambda item: "synthesized" not in getattr(item, "fixturenames", ()))
 
 

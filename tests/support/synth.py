@@ -47,7 +47,7 @@ class Synthesized:
     outdir: Path
     templates: dict[str, Template]
     stacks: list[StackTemplate]
-    templates_by_env: dict[str, Path]
+    template_files: dict[str, Path]
 
     def platform(self, env: str) -> Template:
         return self.templates[env]
@@ -55,7 +55,7 @@ class Synthesized:
     def platform_json(self, env: str) -> dict:  # type: ignore[type-arg]
         """The environment's platform template, parsed anew from the assembly (a test may change its
         copy): the same document as ``platform(env).to_json()``, without carrying ~300 KB through jsii."""
-        path = self.templates_by_env[env]
+        path = self.template_files[env]
         return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
