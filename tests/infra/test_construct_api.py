@@ -4,8 +4,6 @@ change, ``grant_*`` returning the ``iam.Grant``, and logical IDs kept where the 
 
 from __future__ import annotations
 
-import json
-
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -15,6 +13,7 @@ from bedrock_constructs.logical_ids import logical_id_at, make_unique_id
 from bedrock_constructs.orchestration_api import OrchestrationApi, OrchestratorFunction
 from bedrock_constructs.use_case import GovernedUseCase
 from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
+from compliance.assembly_meta import stack_artifacts
 from platform_config import PlatformConfig
 from platform_spec.api import Dimension, Metric
 from tests.infra.conftest import Synthesized
@@ -137,22 +136,21 @@ def test_make_unique_id_is_cdks_own_allocation_everywhere_but_the_one_kept_id(
     # Gateway's deployment and the function's current version, whose IDs aws-cdk-lib suffixes with a hash.
     # CDK records each element's allocated ID in the assembly (``aws:cdk:logicalId`` metadata, by construct
     # path): read there, not element by element through jsii (a round trip each).
+    artifacts = stack_artifacts(synthesized.outdir)
     for stage in synthesized.stages.values():
         stack = stage.platform
-        prefix = f"/{stack.node.path}/"
+        prefix = f"{stack.node.path}/"
         (template,) = [t for t in synthesized.stacks if t.name == stack.node.path]
-        metadata = json.loads(template.path.with_name(f"{stack.artifact_id}.metadata.json").read_text())
         allocated = {
-            path.removeprefix(prefix): entry["data"]
-            for path, entries in metadata.items()
-            for entry in entries
-            if entry["type"] == "aws:cdk:logicalId"
+            path.removeprefix(prefix): logical_id
+            for logical_id, path in artifacts[stack.node.path].logical_id_paths().items()
         }
         assert len(allocated) >= len(template.resources)  # every resource, output, parameter, ...
+        computed = {path: make_unique_id(path.split("/")) for path in allocated}
         different = {
-            f"/{path}": (logical_id, make_unique_id(path.split("/")))
+            f"/{path}": (logical_id, computed[path])
             for path, logical_id in allocated.items()
-            if logical_id != make_unique_id(path.split("/"))
+            if logical_id != computed[path]
         }
         deployment = different.pop("/OrchestrationApi/Api/Default/Deployment/Resource")
         assert deployment[0].startswith(deployment[1])
