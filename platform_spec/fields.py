@@ -190,7 +190,9 @@ _MISSING = object()
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
+def field_types(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field types (``Annotated`` kept), once per class: ``typing.get_type_hints``
+    evaluates every annotation string again on each call. The configuration loader uses it too."""
     module = sys.modules.get(cls.__module__)
     return typing.get_type_hints(cls, globalns=vars(module) if module else None, include_extras=True)
 
@@ -288,7 +290,7 @@ def _read_dataclass(cls: type, value: Any, where: str, problems: list[str]) -> A
     if not isinstance(value, Mapping):
         problems.append(f"{where} must be an object (got {value!r})")
         return None
-    hints = _hints(cls)
+    hints = field_types(cls)
     known = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in value:
         if key not in known:
