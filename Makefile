@@ -13,6 +13,11 @@ UV := $(BIN)/uv
 # jsii prints an end-of-life banner for Node 20 on every start (app.py silences it too, for a direct
 # `npx cdk`); the CLI would phone home for notices and telemetry (synth must not depend on a network).
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# V8's thread pool sized to this machine for every Node process (the CLI, the app's jsii runtime), as app.py
+# explains; a --v8-pool-size already in NODE_OPTIONS is kept.
+ifeq ($(findstring --v8-pool-size,$(NODE_OPTIONS)),)
+export NODE_OPTIONS := $(strip $(NODE_OPTIONS) --v8-pool-size=0)
+endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 # uv installs into .venv with the interpreter that created it, and never downloads a Python of its own.

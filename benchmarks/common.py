@@ -26,6 +26,7 @@ CDK_ENV: Final[dict[str, str]] = {
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     "CDK_DISABLE_CLI_TELEMETRY": "true",
     "CDK_DISABLE_VERSION_CHECK": "true",
+    "NODE_OPTIONS": "--v8-pool-size=0",
 }
 
 #: The Lambda timeout (constructs/orchestration_api DEFAULT_TIMEOUT) and API Gateway's integration timeout.

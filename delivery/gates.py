@@ -45,7 +45,7 @@ from typing import Any
 
 from platform_config import ConfigError, PlatformConfig, load_platform
 from platform_config.documents import load_yaml
-from platform_config.naming import pascal
+from platform_config.naming import pascal, platform_stack_path
 from platform_spec.contract import ContractDocument
 from platform_spec.delivery import (
     GOVERNANCE_FIELDS,
@@ -621,7 +621,7 @@ def canary_deployed(root: Path, environment: str, *, session: Any) -> tuple[Gate
 def _stack(assembly: Path, environment: str) -> Any:
     from compliance.assembly import load_assembly
 
-    name = f"{pascal(environment)}/Platform"
+    name = platform_stack_path(environment)
     for stack in load_assembly(assembly):
         if stack.name == name:
             return stack

@@ -6,7 +6,16 @@ the compliance report uses the same function to group resources by use case.
 
 from __future__ import annotations
 
+#: The construct ID of each environment's platform stack inside its Stage (``Prod/Platform``).
+PLATFORM_STACK_ID = "Platform"
+
 
 def pascal(identifier: str) -> str:
     """``support-ticket-summary`` -> ``SupportTicketSummary``."""
     return "".join(part.capitalize() for part in identifier.split("-"))
+
+
+def platform_stack_path(environment: str) -> str:
+    """The platform stack of environment ``prod`` in the app and its assembly: ``Prod/Platform`` (the
+    Stage's ID, then the stack's)."""
+    return f"{pascal(environment)}/{PLATFORM_STACK_ID}"

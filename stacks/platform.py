@@ -8,7 +8,7 @@ from bedrock_constructs.nag import add_nag_packs
 from compliance.gate import add_gate
 from platform_config.delivery import DeliveryConfig
 from platform_config.model import EnvironmentConfig, PlatformConfig
-from platform_config.naming import pascal
+from platform_config.naming import PLATFORM_STACK_ID, pascal
 from stacks.delivery_stack import DeliveryStack
 from stacks.platform_stack import PlatformStack
 
@@ -32,7 +32,7 @@ class EnvironmentStage(cdk.Stage):
             cdk.Tags.of(self).add(key, value)
         self.platform = PlatformStack(
             self,
-            "Platform",
+            PLATFORM_STACK_ID,
             environment=environment,
             contracts=config.contracts_for(environment.name),
             delivery=config.delivery,

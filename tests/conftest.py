@@ -13,19 +13,22 @@ import os
 # Tests of the cache itself point it at a folder of their own.
 
 # Before anything imports aws_cdk (tests.support.synth does): the jsii runtime prints its Node 20
-# end-of-life banner when it starts, as app.py explains.
+# end-of-life banner when it starts, and sizes V8's thread pool to the machine only when told, as app.py
+# explains (every Node process the tests start, the CDK CLI's included, inherits both).
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+if "--v8-pool-size" not in os.environ.get("NODE_OPTIONS", ""):
+    os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} --v8-pool-size=0".strip()
 
 import pytest
 
 from bedrock_platform_devtools.botocore_cache import share_data_loader
-from tests.support.synth import config, synthesized
+from tests.support.synth import config, stages, synthesized
 
 # Most tests start fresh boto3 sessions (moto fixtures, handlers imported anew as at a cold start): one
 # parsed copy of botocore's model files for all of them (bedrock_platform_devtools/botocore_cache.py).
 share_data_loader()
 
-__all__ = ["config", "synthesized"]
+__all__ = ["config", "stages", "synthesized"]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -37,19 +40,26 @@ def _no_real_aws() -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that read the session synth first, the others after them, each group in collection order.
+    """The tests that read the live construct tree of the session synth first, then the others that read
+    the synth, then the rest, each group in collection order.
 
     pytest-xdist's worksteal scheduler hands each worker a contiguous part of this list (and an idle worker
-    takes the end of a busy one's queue), so one worker starts on the synth while the others run the
-    tests that need none, instead of all starting with a test that waits for the synth."""
-    items.sort(key=lambda item: "synthesized" not in getattr(item, "fixturenames", ()))
+    takes the end of a busy one's queue): one worker starts with the synth, and so holds its construct
+    tree for the tests that read it, while the others run the tests that need no synth, instead of all
+    starting with a test that waits for the synth or building a tree of their own."""
+
+    def group(item: pytest.Item) -> int:
+        fixtures = getattr(item, "fixturenames", ())
+        return 0 if "stages" in fixtures else 1 if "synthesized" in fixtures else 2
+
+    items.sort(key=group)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: one worker more than the cores this process may use. The suite waits as well as
     computes (the real-time hang tests sleep ~20 s in all, the CLI tests wait on their subprocesses), and
-    an extra worker costs one construct tree (~7 s; the synth itself is shared): on 2 cores, 3 workers took
-    103-109 s where 2 took 111-113 s in alternating runs. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins
+    an extra worker costs its start and collection (~5 s; the synth and its construct tree are one
+    worker's): on 2 cores, 3 workers took 103-109 s where 2 took 111-113 s in alternating runs. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins
     (pytest-xdist's own implementation reads it when this returns None); ``-n <N>`` is never changed."""
     del config
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):

@@ -16,7 +16,7 @@ from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.assembly_meta import stack_artifacts
 from platform_config import PlatformConfig
 from platform_spec.api import Dimension, Metric
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Stages, Synthesized
 
 
 def _stack() -> cdk.Stack:
@@ -130,6 +130,7 @@ def test_grants_return_the_grant_with_every_statement(use_case: GovernedUseCase)
 
 def test_make_unique_id_is_cdks_own_allocation_everywhere_but_the_one_kept_id(
     synthesized: Synthesized,
+    stages: Stages,
 ) -> None:
     # Every logical ID CDK allocated in every environment is what make_unique_id computes from the
     # element's place in the tree, except the one the orchestration API overrides to keep it, API
@@ -137,7 +138,7 @@ def test_make_unique_id_is_cdks_own_allocation_everywhere_but_the_one_kept_id(
     # CDK records each element's allocated ID in the assembly (``aws:cdk:logicalId`` metadata, by construct
     # path): read there, not element by element through jsii (a round trip each).
     artifacts = stack_artifacts(synthesized.outdir)
-    for stage in synthesized.stages.values():
+    for stage in stages.values():
         stack = stage.platform
         prefix = f"{stack.node.path}/"
         (template,) = [t for t in synthesized.stacks if t.name == stack.node.path]

@@ -14,6 +14,7 @@ import pytest
 from compliance.assembly import StackTemplate
 from compliance.gate_result import read_gate_result
 from platform_config import PlatformConfig
+from platform_config.naming import platform_stack_path
 from platform_spec.delivery import (
     LIVE_ALIAS,
     DeliveryRole,
@@ -23,7 +24,7 @@ from platform_spec.delivery import (
     readiness_role_name,
     release_role_name,
 )
-from tests.support.synth import Synthesized
+from tests.support.synth import Stages, Synthesized
 
 DELIVERY = "Delivery/Pipeline"
 
@@ -241,10 +242,10 @@ def test_the_canary_bake_rolls_back_on_a_critical_alarm_or_an_error(
     assert len(composites) >= len(config.contracts_for("prod"))
 
 
-def test_api_gateway_invokes_the_live_alias(synthesized: Synthesized) -> None:
+def test_api_gateway_invokes_the_live_alias(synthesized: Synthesized, stages: Stages) -> None:
     for env in ("dev", "staging", "prod"):
-        platform = synthesized.stages[env].platform
-        stack = _stack(synthesized, f"{env.capitalize()}/Platform")
+        platform = stages[env].platform
+        stack = _stack(synthesized, platform_stack_path(env))
         ((alias_id, alias),) = _of_type(stack, "AWS::Lambda::Alias").items()
         assert alias["Properties"]["Name"] == LIVE_ALIAS
         function_id = platform.get_logical_id(platform.api.orchestrator.function.node.default_child)
@@ -284,10 +285,12 @@ def test_the_whole_compliance_gate_ran_on_the_delivery_stack(synthesized: Synthe
         assert ack.resources, ack
 
 
-def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(synthesized: Synthesized) -> None:
+def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(
+    synthesized: Synthesized, stages: Stages
+) -> None:
     # The gate walks the human review path once (python -m human_review exercise --target staging) as a
     # session of the reviewer role: its own role must allow sts:AssumeRole on that role, and only on it.
-    platform = synthesized.stages["staging"].platform
+    platform = stages["staging"].platform
     assert platform.review is not None and platform.readiness_access is not None
     template = synthesized.platform_json("staging")
     reviewer = platform.get_logical_id(platform.review.reviewer.role.node.default_child)

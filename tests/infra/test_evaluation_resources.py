@@ -13,17 +13,17 @@ from platform_config import PlatformConfig
 from platform_config.naming import pascal
 from platform_spec.delivery import readiness_role_name
 from platform_spec.guardrail import policy_fingerprint, render_policy
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Stages, Synthesized
 
 
 def test_a_model_graded_use_case_gets_a_judge_profile_the_orchestrator_cannot_call(
-    config: PlatformConfig, synthesized: Synthesized
+    config: PlatformConfig, synthesized: Synthesized, stages: Stages
 ) -> None:
     judged = 0
     for env in config.environments:
         template = synthesized.platform_json(env.name)
         resources = template["Resources"]
-        stack = synthesized.stages[env.name].platform
+        stack = stages[env.name].platform
         # every policy but those of the scoring function (it grades live outputs through the judge profile)
         # and the readiness gate's role (issue 14: it grades the golden suites)
         assert stack.review is not None and stack.review.scoring_function.role is not None
@@ -63,11 +63,11 @@ def test_a_model_graded_use_case_gets_a_judge_profile_the_orchestrator_cannot_ca
 
 
 def test_every_use_case_records_its_system_prompt_as_an_immutable_prompt_version(
-    config: PlatformConfig, synthesized: Synthesized
+    config: PlatformConfig, synthesized: Synthesized, stages: Stages
 ) -> None:
     for env in config.environments:
         template = synthesized.platform_json(env.name)
-        stack = synthesized.stages[env.name].platform
+        stack = stages[env.name].platform
         for contract in config.contracts_for(env.name):
             assert contract.prompt is not None
             record = stack.use_cases[contract.id].prompt_record

@@ -20,7 +20,7 @@ from platform_spec.review import (
     ReviewEnv,
     ReviewTable,
 )
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Stages, Synthesized
 
 ENVS = ("dev", "staging", "prod")
 
@@ -29,8 +29,8 @@ def _resources(synthesized: Synthesized, env: str, kind: str) -> dict[str, dict[
     return {k: v for k, v in synthesized.platform_json(env)["Resources"].items() if v["Type"] == kind}
 
 
-def _ref(synthesized: Synthesized, env: str, construct: Any) -> str:
-    stack = synthesized.stages[env].platform
+def _ref(stages: Stages, env: str, construct: Any) -> str:
+    stack = stages[env].platform
     return str(stack.get_logical_id(construct.node.default_child))
 
 
@@ -38,10 +38,10 @@ def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return list(policy["Properties"]["PolicyDocument"]["Statement"])
 
 
-def _role_policies(synthesized: Synthesized, env: str, role: Any) -> list[dict[str, Any]]:
+def _role_policies(synthesized: Synthesized, stages: Stages, env: str, role: Any) -> list[dict[str, Any]]:
     """Every statement of the policies attached to ``role``: its DefaultPolicy and, once the grants outgrow
     a role's inline limit, the ManagedPolicy overflow aws-cdk-lib splits off (OverflowPolicy1, ...)."""
-    role_id = _ref(synthesized, env, role)
+    role_id = _ref(stages, env, role)
     return [
         s
         for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
@@ -53,10 +53,10 @@ def _role_policies(synthesized: Synthesized, env: str, role: Any) -> list[dict[s
 
 @pytest.mark.parametrize("env", ENVS)
 def test_the_queue_is_encrypted_tls_only_and_dead_letters_after_its_retries(
-    synthesized: Synthesized, env: str
+    synthesized: Synthesized, stages: Stages, env: str
 ) -> None:
-    review = synthesized.stages[env].platform.review
-    key, queue, dead = (_ref(synthesized, env, c) for c in (review.key, review.queue, review.dead_letters))
+    review = stages[env].platform.review
+    key, queue, dead = (_ref(stages, env, c) for c in (review.key, review.queue, review.dead_letters))
     template = synthesized.platform(env)
     template.has_resource_properties(
         "AWS::SQS::Queue",
@@ -87,20 +87,20 @@ def test_the_queue_is_encrypted_tls_only_and_dead_letters_after_its_retries(
         {
             "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "FunctionName": {"Ref": _ref(synthesized, env, review.scoring_function)},
+            "FunctionName": {"Ref": _ref(stages, env, review.scoring_function)},
         },
     )
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_the_tables_are_encrypted_recoverable_expire_and_list_pending_items_by_use_case_and_age(
-    synthesized: Synthesized, env: str
+    synthesized: Synthesized, stages: Stages, env: str
 ) -> None:
-    review = synthesized.stages[env].platform.review
-    key = _ref(synthesized, env, review.key)
+    review = stages[env].platform.review
+    key = _ref(stages, env, review.key)
     tables = _resources(synthesized, env, "AWS::DynamoDB::Table")
-    items = tables[_ref(synthesized, env, review.items)]["Properties"]
-    audit = tables[_ref(synthesized, env, review.audit)]["Properties"]
+    items = tables[_ref(stages, env, review.items)]["Properties"]
+    audit = tables[_ref(stages, env, review.audit)]["Properties"]
     for properties, ttl in ((items, ReviewTable.EXPIRES_AT), (audit, AuditTable.EXPIRES_AT)):
         assert properties["SSESpecification"]["SSEEnabled"] is True
         assert properties["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
@@ -132,10 +132,10 @@ def _invoke_resources(statements: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_the_reviewer_role_may_invoke_the_reviewer_routes_and_nothing_else(
-    synthesized: Synthesized, env: str
+    synthesized: Synthesized, stages: Stages, env: str
 ) -> None:
-    review = synthesized.stages[env].platform.review
-    statements = _role_policies(synthesized, env, review.reviewer.role)
+    review = stages[env].platform.review
+    statements = _role_policies(synthesized, stages, env, review.reviewer.role)
     assert {
         a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     } == {"execute-api:Invoke"}
@@ -144,9 +144,9 @@ def test_the_reviewer_role_may_invoke_the_reviewer_routes_and_nothing_else(
     assert sorted(invoked) == sorted(f"/{route}" for route in REVIEWER_ROUTES)
     assert not any("use-cases" in r for r in invoked)
     # and the reviewer API function knows the role, to refuse every other identity itself
-    env_vars = _function_env(synthesized, env, review.api_function)
+    env_vars = _function_env(synthesized, stages, env, review.api_function)
     assert env_vars[ReviewEnv.REVIEWER_ROLE_ARN] == {
-        "Fn::GetAtt": [_ref(synthesized, env, review.reviewer.role), "Arn"]
+        "Fn::GetAtt": [_ref(stages, env, review.reviewer.role), "Arn"]
     }
 
 
@@ -170,27 +170,27 @@ def test_callers_grant_excludes_the_reviewer_routes(request_route: str, caller: 
     assert any(fnmatch.fnmatchcase(request_route, r) for r in REVIEWER_ROUTES) is reviewer
 
 
-def _function_env(synthesized: Synthesized, env: str, function: Any) -> dict[str, Any]:
+def _function_env(synthesized: Synthesized, stages: Stages, env: str, function: Any) -> dict[str, Any]:
     functions = _resources(synthesized, env, "AWS::Lambda::Function")
-    return dict(functions[_ref(synthesized, env, function)]["Properties"]["Environment"]["Variables"])
+    return dict(functions[_ref(stages, env, function)]["Properties"]["Environment"]["Variables"])
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_the_orchestrator_can_hold_and_queue_and_the_judge_is_the_only_model_scoring_may_call(
-    config: PlatformConfig, synthesized: Synthesized, env: str
+    config: PlatformConfig, synthesized: Synthesized, stages: Stages, env: str
 ) -> None:
-    stack = synthesized.stages[env].platform
+    stack = stages[env].platform
     review = stack.review
-    items, queue = _ref(synthesized, env, review.items), _ref(synthesized, env, review.queue)
+    items, queue = _ref(stages, env, review.items), _ref(stages, env, review.queue)
     orchestrator = stack.api.function
-    variables = _function_env(synthesized, env, orchestrator)
+    variables = _function_env(synthesized, stages, env, orchestrator)
     assert variables[ReviewEnv.REVIEW_TABLE] == {"Ref": items}
     assert variables[ReviewEnv.REVIEW_QUEUE_URL] == {"Ref": queue}
-    statements = json.dumps(_role_policies(synthesized, env, orchestrator.role))
+    statements = json.dumps(_role_policies(synthesized, stages, env, orchestrator.role))
     assert "dynamodb:PutItem" in statements and f'"{items}"' in statements
     assert "sqs:SendMessage" in statements and f'"{queue}"' in statements
     # scoring: bedrock only on the judge profiles of this environment's model-graded use cases
-    scoring = _role_policies(synthesized, env, review.scoring_function.role)
+    scoring = _role_policies(synthesized, stages, env, review.scoring_function.role)
     bedrock = [s for s in scoring if any(str(a).startswith("bedrock:") for a in _actions(s))]
     judged = [c for c in config.contracts_for(env) if c.judge is not None]
     assert bool(bedrock) == bool(judged)
@@ -200,7 +200,7 @@ def test_the_orchestrator_can_hold_and_queue_and_the_judge_is_the_only_model_sco
     named = {r for s in bedrock for r in judge_ids if r in json.dumps(s["Resource"])}
     assert named == judge_ids
     # the review API function writes audit records and never touches the queue or Bedrock
-    api = json.dumps(_role_policies(synthesized, env, review.api_function.role))
+    api = json.dumps(_role_policies(synthesized, stages, env, review.api_function.role))
     assert "bedrock:" not in api and "sqs:" not in api
 
 
@@ -211,11 +211,11 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_on_schedule(
-    config: PlatformConfig, synthesized: Synthesized, env: str
+    config: PlatformConfig, synthesized: Synthesized, stages: Stages, env: str
 ) -> None:
-    stack = synthesized.stages[env].platform
+    stack = stages[env].platform
     monitoring = stack.review_monitoring
-    topic = _ref(synthesized, env, stack.notifications.topic)
+    topic = _ref(stages, env, stack.notifications.topic)
     alarms = _resources(synthesized, env, "AWS::CloudWatch::Alarm")
     expected = {"DeadLetters", "EnqueueFailures", "BacklogFunctionErrors"}
     assert set(monitoring.alarms) == expected
@@ -224,14 +224,13 @@ def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_
         c.id: per_use_case for c in config.contracts_for(env)
     }
     for alarm in monitoring.all_alarms():
-        properties = alarms[_ref(synthesized, env, alarm)]["Properties"]
+        properties = alarms[_ref(stages, env, alarm)]["Properties"]
         assert {"Ref": topic} in properties["AlarmActions"] and {"Ref": topic} in properties["OKActions"]
     # the SLA alarm's threshold is each contract's review SLA
     for contract in config.contracts_for(env):
         oldest = monitoring.use_case_alarms[contract.id]["OldestPending"]
         assert (
-            alarms[_ref(synthesized, env, oldest)]["Properties"]["Threshold"]
-            == contract.review.sla_hours * 3600
+            alarms[_ref(stages, env, oldest)]["Properties"]["Threshold"] == contract.review.sla_hours * 3600
         )
     synthesized.platform(env).has_resource_properties(
         "AWS::Events::Rule",
@@ -240,11 +239,7 @@ def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_
             "Targets": Match.array_with(
                 [
                     Match.object_like(
-                        {
-                            "Arn": {
-                                "Fn::GetAtt": [_ref(synthesized, env, stack.review.backlog_function), "Arn"]
-                            }
-                        }
+                        {"Arn": {"Fn::GetAtt": [_ref(stages, env, stack.review.backlog_function), "Arn"]}}
                     )
                 ]
             ),

@@ -16,7 +16,7 @@ from compliance.bedrock_rules import rule_alarm_actions
 from platform_config import PlatformConfig
 from platform_config.model import AlarmThresholds, Contract
 from platform_config.naming import pascal
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Stages, Synthesized
 
 ALARMS = ("ThrottleRate", "ServerErrorRate", "GuardrailInterventionRate", "LatencyP95", "TpmQuotaUsage")
 TOPIC = {"Ref": "NotificationsTopicAE679CBD"}
@@ -34,8 +34,8 @@ def _alarm(synthesized: Synthesized, env: str, use_case: str, name: str) -> dict
     return alarm["Properties"]  # type: ignore[no-any-return]
 
 
-def _profile_id(synthesized: Synthesized, env: str, use_case: str, route: str) -> dict:  # type: ignore[type-arg]
-    stack = synthesized.stages[env].platform
+def _profile_id(stages: Stages, env: str, use_case: str, route: str) -> dict:  # type: ignore[type-arg]
+    stack = stages[env].platform
     profile = stack.use_cases[use_case].profiles[route]
     return {"Fn::GetAtt": [stack.get_logical_id(profile.resource), "InferenceProfileId"]}
 
@@ -82,24 +82,24 @@ def test_thresholds_come_from_the_contract(synthesized: Synthesized, cases) -> N
     assert support.alarms.throttle_rate_percent == 2
 
 
-def test_latency_alarm_watches_p95_of_the_primary_profile(synthesized: Synthesized) -> None:
+def test_latency_alarm_watches_p95_of_the_primary_profile(synthesized: Synthesized, stages: Stages) -> None:
     alarm = _alarm(synthesized, "prod", "policy-qa", "LatencyP95")
     assert alarm["MetricName"] == "InvocationLatency" and alarm["Namespace"] == "AWS/Bedrock"
     assert alarm["ExtendedStatistic"] == "p95"
     assert alarm["Dimensions"] == [
-        {"Name": "ModelId", "Value": _profile_id(synthesized, "prod", "policy-qa", "primary")}
+        {"Name": "ModelId", "Value": _profile_id(stages, "prod", "policy-qa", "primary")}
     ]
 
 
 def test_throttle_rate_covers_every_route_and_is_gated_by_a_minimum_of_invocations(
-    synthesized: Synthesized,
+    synthesized: Synthesized, stages: Stages
 ) -> None:
     alarm = _alarm(synthesized, "prod", "policy-qa", "ThrottleRate")
     expression = next(m["Expression"] for m in alarm["Metrics"] if "Expression" in m)
     assert ">= 20)" in expression and expression.startswith("IF(")
     stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
     assert {(s["MetricName"], json.dumps(s["Dimensions"][0]["Value"])) for s in stats.values()} == {
-        (name, json.dumps(_profile_id(synthesized, "prod", "policy-qa", route)))
+        (name, json.dumps(_profile_id(stages, "prod", "policy-qa", route)))
         for name in ("Invocations", "InvocationThrottles")
         for route in ("primary", "fallback")
     }
@@ -157,10 +157,10 @@ def _dashboard_body(synthesized: Synthesized, env: str) -> str:
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_dashboard_references_every_profile_and_guardrail(
-    synthesized: Synthesized, config: PlatformConfig, env: str
+    synthesized: Synthesized, stages: Stages, config: PlatformConfig, env: str
 ) -> None:
     body = _dashboard_body(synthesized, env)
-    stack = synthesized.stages[env].platform
+    stack = stages[env].platform
     for contract in config.contracts_for(env):
         use_case = stack.use_cases[contract.id]
         for profile in use_case.profiles.values():

@@ -25,7 +25,7 @@ from compliance.bedrock_rules import is_fixed, policy_statements, render_value
 from platform_config import PlatformConfig
 from platform_spec.contract import ContractDocument
 from platform_spec.runtime import SCHEMA_VERSION
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Stages, Synthesized
 from tests.support.contracts import enabled_use_cases
 
 
@@ -80,9 +80,9 @@ def test_timeout_fits_under_api_gateway_integration_timeout(synthesized: Synthes
 
 
 def test_bedrock_resources_name_every_route_and_the_published_guardrail_version(
-    synthesized: Synthesized, config: PlatformConfig
+    synthesized: Synthesized, stages: Stages, config: PlatformConfig
 ) -> None:
-    stack = synthesized.stages["dev"].platform
+    stack = stages["dev"].platform
     (function,) = [
         f
         for k, f in _of_type(synthesized, "dev", "AWS::Lambda::Function").items()
@@ -106,9 +106,9 @@ def test_bedrock_resources_name_every_route_and_the_published_guardrail_version(
 
 
 def test_runtime_config_is_derived_from_the_contracts(
-    synthesized: Synthesized, config: PlatformConfig
+    synthesized: Synthesized, stages: Stages, config: PlatformConfig
 ) -> None:
-    api = synthesized.stages["prod"].platform.api
+    api = stages["prod"].platform.api
     assert api is not None
     config_doc = api.runtime_config
     assert config_doc.environment == "prod" and config_doc.schema_version == SCHEMA_VERSION
@@ -140,7 +140,9 @@ def test_the_asset_carries_the_handler_and_its_runtime_config(
     assert not any(list(b.rglob("__pycache__")) for b in bundles)
 
 
-def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(synthesized: Synthesized) -> None:
+def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(
+    synthesized: Synthesized, stages: Stages
+) -> None:
     stack = next(s for s in synthesized.stacks if s.name == "Prod/Platform")
     statements = [st for lid, st in policy_statements(stack) if lid.startswith("OrchestrationApiFunction")]
     by_action: dict[str, list[str]] = {}
@@ -171,7 +173,7 @@ def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(synthesiz
         ("<OrchestrationApiKey4BD54C38.Arn>", "dynamodb.us-west-2.amazonaws.com"),
     ]
     invoke = by_action["bedrock:InvokeModel"]
-    platform = synthesized.stages["prod"].platform
+    platform = stages["prod"].platform
     for use_case in platform.use_cases.values():
         for profile in use_case.profiles.values():
             assert f"<{platform.get_logical_id(profile.resource)}.InferenceProfileArn>" in invoke
@@ -333,7 +335,9 @@ def test_the_stage_writes_execution_logs_to_a_log_group_the_stack_owns(synthesiz
         assert "OrchestrationApiExecutionLogsB0F2BD77" in stage["DependsOn"]
 
 
-def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(synthesized: Synthesized) -> None:
+def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(
+    synthesized: Synthesized, stages: Stages
+) -> None:
     # the monitoring facade, not the API construct, creates them (MonitoringFacade.monitor_api)
     alarms = {
         k: v["Properties"]
@@ -355,7 +359,7 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(synthesize
         in literal
     )
     # the prompt cache hit ratio of every use case, from the cache-token metrics the Lambda publishes
-    api = synthesized.stages["prod"].platform.api
+    api = stages["prod"].platform.api
     assert api is not None
     for n, use_case in enumerate(uc.contract.id for uc in api.use_cases):
         for metric, metric_id in (

@@ -17,7 +17,7 @@ from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
 from platform_config.model import EnforcedGuardrailSpec
 from platform_config.naming import pascal
 from stacks.platform_stack import PlatformStack
-from tests.infra.conftest import ROOT, Synthesized, new_app
+from tests.infra.conftest import ROOT, Stages, Synthesized, new_app
 from tests.support.contracts import enabled_use_cases
 
 
@@ -32,7 +32,9 @@ def test_one_stage_per_environment_in_its_account_and_region(synthesized: Synthe
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_only_contracts_enabled_in_an_environment_are_deployed(synthesized: Synthesized, env: str) -> None:
+def test_only_contracts_enabled_in_an_environment_are_deployed(
+    synthesized: Synthesized, stages: Stages, env: str
+) -> None:
     # what each contract file's `environments` list says, read without the loader
     use_cases = enabled_use_cases(env)
     assert use_cases  # every shipped environment runs at least one use case
@@ -41,12 +43,12 @@ def test_only_contracts_enabled_in_an_environment_are_deployed(synthesized: Synt
     assert {g["Properties"]["Name"] for g in guardrails.values()} == {f"{env}-{u}" for u in use_cases} | {
         f"{env}-enforced-baseline"
     }
-    assert set(synthesized.stages[env].platform.use_cases) == use_cases
+    assert set(stages[env].platform.use_cases) == use_cases
 
 
-def test_production_stacks_have_termination_protection(synthesized: Synthesized) -> None:
-    assert synthesized.stages["prod"].platform.termination_protection is True
-    assert synthesized.stages["dev"].platform.termination_protection is False
+def test_production_stacks_have_termination_protection(stages: Stages) -> None:
+    assert stages["prod"].platform.termination_protection is True
+    assert stages["dev"].platform.termination_protection is False
 
 
 def test_environment_tags_reach_resources(synthesized: Synthesized, config: PlatformConfig) -> None:

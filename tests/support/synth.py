@@ -3,10 +3,11 @@
 The fixtures are registered in tests/conftest.py so that every test folder shares one synth. Under
 pytest-xdist the synthesized assembly is shared by the workers too (pytest-xdist's own recipe for a
 session fixture that runs once: a file lock in the folder all workers' temporary folders share,
-``getbasetemp().parent``): the first worker to finish building the construct tree synthesizes it, the
-others read what it wrote. Every worker builds the same construct tree from the same configuration (the
-tests that read live construct objects, such as ``stack.get_logical_id(construct)``, need it in their own
-process), which costs about a third of a synth with its gate."""
+``getbasetemp().parent``): the first worker to ask synthesizes it, the others read what it wrote. The
+tests that read live construct objects (``stack.get_logical_id(construct)``) ask for the ``stages``
+fixture: the synthesizing worker has that tree already; another worker builds the same tree from the same
+configuration (about a third of a synth with its gate) only if one of those tests runs there, which the
+test order makes rare (tests/conftest.py, ``pytest_collection_modifyitems``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -24,6 +25,7 @@ from aws_cdk.assertions import Template
 
 from compliance.assembly import StackTemplate, load_assembly
 from platform_config import PlatformConfig, load_platform
+from platform_config.naming import platform_stack_path
 from stacks.platform import EnvironmentStage, build_platform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,10 @@ def cdk_context() -> dict[str, object]:
     return {**context, "@aws-cdk/core:failSynthOnValidationErrors": False}
 
 
+#: The live construct tree by environment name (``stages["prod"].platform``): the ``stages`` fixture.
+Stages = dict[str, EnvironmentStage]
+
+
 def new_app(outdir: Path | None = None) -> cdk.App:
     return cdk.App(context=cdk_context(), outdir=str(outdir) if outdir else None)
 
@@ -43,11 +49,20 @@ def new_app(outdir: Path | None = None) -> cdk.App:
 @dataclass
 class Synthesized:
     config: PlatformConfig
-    stages: dict[str, EnvironmentStage]
     outdir: Path
     templates: dict[str, Template]
     stacks: list[StackTemplate]
     template_files: dict[str, Path]
+    _stages: Stages | None = field(default=None, repr=False)
+
+    @property
+    def stages(self) -> Stages:
+        """The construct tree of the synthesized app: the synthesizing worker's own, or, in another
+        worker, the same tree built from the same configuration the first time a test asks for it (never
+        synthesized: what it is asked is what the assembly was made from)."""
+        if self._stages is None:
+            self._stages = build_platform(new_app(), self.config)
+        return self._stages
 
     def platform(self, env: str) -> Template:
         return self.templates[env]
@@ -83,21 +98,31 @@ def synthesized(
     if worker_id != "master":
         shared = shared.parent
     outdir = shared / "cdk.out"
-    # Each worker builds its tree before taking the lock (a worker that finds the synth under way builds
-    # meanwhile instead of waiting idle), in an app writing to a folder of its own: the one that
-    # synthesizes moves its assembly to ``outdir`` in one rename when the synth has ended without an error,
-    # so ``outdir`` is either absent or complete, and no other app can ever write into it.
-    own = tmp_path_factory.mktemp("cdk.out")
-    app = new_app(own)
-    stages = build_platform(app, config)
+    stages = None
     with _exclusive(shared / "cdk.out.lock"):
         if not outdir.is_dir():
+            # An app writing to a folder of this worker's own, moved to ``outdir`` in one rename when the
+            # synth has ended without an error: ``outdir`` is either absent or complete, and no other app
+            # can ever write into it.
+            own = tmp_path_factory.mktemp("cdk.out")
+            app = new_app(own)
+            stages = build_platform(app, config)
             app.synth()
             own.rename(outdir)
     stacks = load_assembly(outdir)
     by_name = {stack.name: stack for stack in stacks}
-    templates = {
-        name: Template.from_json(by_name[stage.platform.node.path].template) for name, stage in stages.items()
-    }
-    paths = {name: by_name[stage.platform.node.path].path for name, stage in stages.items()}
-    return Synthesized(config, stages, outdir, templates, stacks, paths)
+    platforms = {env.name: by_name[platform_stack_path(env.name)] for env in config.environments}
+    return Synthesized(
+        config=config,
+        outdir=outdir,
+        templates={name: Template.from_json(stack.template) for name, stack in platforms.items()},
+        stacks=stacks,
+        template_files={name: stack.path for name, stack in platforms.items()},
+        _stages=stages,
+    )
+
+
+@pytest.fixture(scope="session")
+def stages(synthesized: Synthesized) -> Stages:
+    """The live construct tree behind :func:`synthesized`, by environment (``stages["prod"].platform``)."""
+    return synthesized.stages
