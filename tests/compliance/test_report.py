@@ -58,6 +58,7 @@ from compliance.report.topics import (
     operations,
     protection,
 )
+from compliance.report.topics.evaluation import EvaluationTopic
 from compliance.report.topics.gate import NAG_PACK_NAMES
 from compliance.report.topics.inventory import parse_model_source
 from platform_config import PlatformConfig
@@ -685,6 +686,29 @@ def test_evidence_fails_when_what_it_checks_is_missing(synthesized: Synthesized)
     env.set_extract(inventory.TOPIC, replace(facts, runtime=broken))
     evidence = controls.evaluate_evidence(env)
     assert evidence["TOKEN-CAPS"].status == "FAIL" and "policy-qa" in evidence["TOKEN-CAPS"].detail
+
+
+def test_the_evaluation_topic_reads_a_rewritten_results_file_again(
+    synthesized: Synthesized, evaluation_results: Path, tmp_path: Path
+) -> None:
+    # The topic parses a results file once for all environments; a run written over it (same path, even
+    # of the same size) is what the next pack shows.
+    results = tmp_path / "results.json"
+    document = json.loads(evaluation_results.read_text(encoding="utf-8"))
+    results.write_text(json.dumps(document), encoding="utf-8")
+    topic = EvaluationTopic(results=results)
+    first = load_environment(synthesized.outdir, "Dev", topics=(topic,)).extract(topic)
+    assert first.run is not None and first.run.started_at == document["started_at"]
+    assert load_environment(synthesized.outdir, "Prod", topics=(topic,)).extract(topic).run == first.run
+
+    started = document["started_at"]
+    document["started_at"] = started[:-1] + ("0" if started[-1] != "0" else "1")  # same length
+    before = results.stat()
+    results.write_text(json.dumps(document), encoding="utf-8")
+    os.utime(results, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    assert results.stat().st_size == before.st_size
+    again = load_environment(synthesized.outdir, "Dev", topics=(topic,)).extract(topic)
+    assert again.run is not None and again.run.started_at == document["started_at"] != started
 
 
 # ------------------------------------------------------------------ rendering

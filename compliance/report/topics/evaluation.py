@@ -11,10 +11,12 @@ results file. Only the standard library and ``platform_spec`` are used (never in
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from stat import S_ISREG
 from typing import ClassVar
 
 from compliance.report.document import BAD, OK, WARN, Cell, Paragraph, Section, Table, cell, code
@@ -109,11 +111,23 @@ def _clip(text: str | None, limit: int = _CLIP) -> str:
 
 
 def _read_run(path: Path) -> RunResult | None:
-    if not path.is_file():
-        return None
+    """The run recorded in ``path``, or None. Every environment's extract reads the same file: it is
+    parsed once per version of the file (its path, size and modification time)."""
     try:
-        return from_dict(RunResult, json.loads(path.read_text(encoding="utf-8")), where=str(path))
-    except (ValueError, SpecError):
+        status = path.stat()
+    except OSError:
+        return None
+    if not S_ISREG(status.st_mode):
+        return None
+    return _parse_run(str(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_run(path: str, size: int, mtime_ns: int) -> RunResult | None:
+    del size, mtime_ns  # the cache key: a rewritten file is parsed again
+    try:
+        return from_dict(RunResult, json.loads(Path(path).read_text(encoding="utf-8")), where=path)
+    except (OSError, ValueError, SpecError):
         return None
 
 
