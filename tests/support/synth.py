@@ -18,15 +18,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Template
 
 from compliance.assembly import StackTemplate, load_assembly
 from platform_config import PlatformConfig, load_platform
 from platform_config.naming import platform_stack_path
-from stacks.platform import EnvironmentStage, build_platform
+
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from stacks.platform import EnvironmentStage
+
+# aws_cdk (the jsii runtime and aws-cdk-lib, ~2 s) is imported where an app is built, not with this module:
+# tests/conftest.py imports it in pytest-xdist's controller too, which starts the workers only after
+# loading it, and runs no test.
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,10 +47,12 @@ def cdk_context() -> dict[str, object]:
 
 
 #: The live construct tree by environment name (``stages["prod"].platform``): the ``stages`` fixture.
-Stages = dict[str, EnvironmentStage]
+Stages = dict[str, "EnvironmentStage"]
 
 
 def new_app(outdir: Path | None = None) -> cdk.App:
+    import aws_cdk as cdk
+
     return cdk.App(context=cdk_context(), outdir=str(outdir) if outdir else None)
 
 
@@ -61,6 +71,8 @@ class Synthesized:
         worker, the same tree built from the same configuration the first time a test asks for it (never
         synthesized: what it is asked is what the assembly was made from)."""
         if self._stages is None:
+            from stacks.platform import build_platform
+
             self._stages = build_platform(new_app(), self.config)
         return self._stages
 
@@ -93,6 +105,10 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
 def synthesized(
     config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> Synthesized:
+    from aws_cdk.assertions import Template
+
+    from stacks.platform import build_platform
+
     # One folder for the whole run: the controller's base temporary folder, which holds each worker's.
     shared = tmp_path_factory.getbasetemp()
     if worker_id != "master":
