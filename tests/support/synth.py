@@ -68,8 +68,8 @@ class Synthesized:
     @property
     def stages(self) -> Stages:
         """The construct tree of the synthesized app: the synthesizing worker's own, or, in another
-        worker, the same tree built from the same configuration the first time a test asks for it (never
-        synthesized: what it is asked is what the assembly was made from)."""
+        worker, a tree built from the same configuration the first time a test asks for it: the tree the
+        assembly was synthesized from, itself never synthesized."""
         if self._stages is None:
             from stacks.platform import build_platform
 
