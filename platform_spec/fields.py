@@ -219,89 +219,200 @@ def _describe(tp: Any) -> str:
     return str(tp)
 
 
+#: Reads one value of a field type: ``read(value, where, problems)`` returns the value as the dataclass
+#: holds it, appending to ``problems`` what is wrong (each prefixed with ``where``, the value's path).
+Reader = Callable[[Any, str, list[str]], Any]
+
+
 def _read(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
+    return _reader(tp)(value, where, problems)
+
+
+@cache
+def _reader(tp: Any) -> Reader:
+    """The reader of field type ``tp``, built once per type: what to check is decided here, from the type,
+    instead of again for every value (``from_dict`` of an evaluation run reads ~3,000 values). A type
+    this module does not support gets a reader that raises when it is reached, as a field of that type
+    in a document is."""
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
-        inner, *metadata = typing.get_args(tp)
-        before = len(problems)
-        result = _read(inner, value, where, problems)
-        if len(problems) == before:
-            for meta in metadata:
-                if isinstance(meta, Spec):
-                    problems.extend(f"{where} {p} (got {value!r})" for p in meta.problems(result))
-        return result
+        return _annotated_reader(tp)
     if origin in (types.UnionType, typing.Union):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        concrete = [o for o in options if o is not type(None)]
-        if len(concrete) == 1:
-            return _read(concrete[0], value, where, problems)
-        raise TypeError(f"{where}: unions other than X | None are not supported")
+        return _optional_reader(tp)
     if origin is typing.Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed or isinstance(value, bool) != any(isinstance(a, bool) for a in allowed):
+        return _literal_reader(tp)
+    if origin in (tuple, list):
+        return _tuple_reader(tp)
+    if origin in (Mapping, dict, typing.Mapping):
+        return _mapping_reader(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _dataclass_reader(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum_reader(tp)
+    if tp is float:
+        return _read_float
+    if tp in (str, int, bool):
+        return _scalar_reader(tp)
+    if tp is Any:
+        return lambda value, where, problems: value
+    return _unsupported(f"field type {tp!r} is not supported by platform_spec.fields")
+
+
+def _unsupported(message: str) -> Reader:
+    def read(value: Any, where: str, problems: list[str]) -> Any:
+        raise TypeError(f"{where}: {message}")
+
+    return read
+
+
+def _annotated_reader(tp: Any) -> Reader:
+    inner, *metadata = typing.get_args(tp)
+    read_inner = _reader(inner)
+    specs = tuple(meta for meta in metadata if isinstance(meta, Spec))
+    if not specs:
+        return read_inner
+
+    def read(value: Any, where: str, problems: list[str]) -> Any:
+        before = len(problems)
+        result = read_inner(value, where, problems)
+        if len(problems) == before:
+            for spec in specs:
+                problems.extend(f"{where} {p} (got {value!r})" for p in spec.problems(result))
+        return result
+
+    return read
+
+
+def _optional_reader(tp: Any) -> Reader:
+    options = typing.get_args(tp)
+    concrete = [o for o in options if o is not type(None)]
+    read_one = (
+        _reader(concrete[0])
+        if len(concrete) == 1
+        else _unsupported("unions other than X | None are not supported")
+    )
+    if type(None) not in options:
+        return read_one
+
+    def read(value: Any, where: str, problems: list[str]) -> Any:
+        return None if value is None else read_one(value, where, problems)
+
+    return read
+
+
+def _literal_reader(tp: Any) -> Reader:
+    allowed = typing.get_args(tp)
+    any_bool = any(isinstance(a, bool) for a in allowed)
+
+    def read(value: Any, where: str, problems: list[str]) -> Any:
+        if value not in allowed or isinstance(value, bool) != any_bool:
             problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
         return value
-    if origin in (tuple, list):
-        args = typing.get_args(tp)
+
+    return read
+
+
+def _tuple_reader(tp: Any) -> Reader:
+    read_item = _reader(typing.get_args(tp)[0])
+
+    def read(value: Any, where: str, problems: list[str]) -> Any:
         if not isinstance(value, list | tuple):
             problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
             return ()
-        item_type = args[0]
-        return tuple(_read(item_type, item, f"{where}[{i}]", problems) for i, item in enumerate(value))
-    if origin in (Mapping, dict, typing.Mapping):
-        key_type, value_type = typing.get_args(tp)
+        return tuple(read_item(item, f"{where}[{i}]", problems) for i, item in enumerate(value))
+
+    return read
+
+
+def _mapping_reader(tp: Any) -> Reader:
+    key_type, value_type = typing.get_args(tp)
+    read_key, read_value = _reader(key_type), _reader(value_type)
+
+    def read(value: Any, where: str, problems: list[str]) -> Any:
         if not isinstance(value, Mapping):
             problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
             return types.MappingProxyType({})
         return types.MappingProxyType(
             {
-                _read(key_type, k, f"{where} key {k!r}", problems): _read(
-                    value_type, v, f"{where}[{k!r}]", problems
-                )
+                read_key(k, f"{where} key {k!r}", problems): read_value(v, f"{where}[{k!r}]", problems)
                 for k, v in value.items()
             }
         )
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _read_dataclass(tp, value, where, problems)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+
+    return read
+
+
+def _dataclass_reader(cls: type) -> Reader:
+    # The fields' readers are looked up when the first value is read, not here: a dataclass may hold
+    # itself (through X | None or a tuple), and a field type is only resolved once it is needed. The
+    # table is built whole, then assigned: a thread reading at the same time builds its own, never half of
+    # one.
+    table: tuple[frozenset[str], tuple[tuple[str, Reader, bool], ...]] | None = None
+
+    def read(value: Any, where: str, problems: list[str]) -> Any:
+        nonlocal table
+        if not isinstance(value, Mapping):
+            problems.append(f"{where} must be an object (got {value!r})")
+            return None
+        if table is None:
+            table = _field_table(cls)
+        known, fields = table
+        for key in value:
+            if key not in known:
+                problems.append(f"{where}.{key} is not a known field (allowed: {', '.join(sorted(known))})")
+        arguments: dict[str, Any] = {}
+        before = len(problems)
+        for name, read_field, required in fields:
+            if name in value:
+                arguments[name] = read_field(value[name], f"{where}.{name}", problems)
+            elif required:
+                problems.append(f"{where}.{name} is required")
+        if len(problems) != before:
+            return None
+        return cls(**arguments)
+
+    return read
+
+
+def _field_table(cls: type) -> tuple[frozenset[str], tuple[tuple[str, Reader, bool], ...]]:
+    """A dataclass's init fields: their names, and for each its reader and whether it is required."""
+    hints = field_types(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    return frozenset(f.name for f in fields), tuple(
+        (
+            f.name,
+            _reader(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in fields
+    )
+
+
+def _enum_reader(tp: type[enum.Enum]) -> Reader:
+    def read(value: Any, where: str, problems: list[str]) -> Any:
         try:
             return tp(value)
         except ValueError:
             problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
             return next(iter(tp))
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(f"{where} must be a number (got {value!r})")
-            return 0.0
-        return float(value)
-    if tp in (str, int, bool):
-        if isinstance(value, bool) != (tp is bool) or not isinstance(value, tp):
+
+    return read
+
+
+def _read_float(value: Any, where: str, problems: list[str]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(f"{where} must be a number (got {value!r})")
+        return 0.0
+    return float(value)
+
+
+def _scalar_reader(tp: type) -> Reader:
+    is_bool = tp is bool
+
+    def read(value: Any, where: str, problems: list[str]) -> Any:
+        if isinstance(value, bool) != is_bool or not isinstance(value, tp):
             problems.append(f"{where} must be {_describe(tp)} (got {value!r})")
             return tp()
         return value
-    if tp is Any:
-        return value
-    raise TypeError(f"{where}: field type {tp!r} is not supported by platform_spec.fields")
 
-
-def _read_dataclass(cls: type, value: Any, where: str, problems: list[str]) -> Any:
-    if not isinstance(value, Mapping):
-        problems.append(f"{where} must be an object (got {value!r})")
-        return None
-    hints = field_types(cls)
-    known = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    for key in value:
-        if key not in known:
-            problems.append(f"{where}.{key} is not a known field (allowed: {', '.join(sorted(known))})")
-    arguments: dict[str, Any] = {}
-    before = len(problems)
-    for name, field in known.items():
-        if name in value:
-            arguments[name] = _read(hints[name], value[name], f"{where}.{name}", problems)
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            problems.append(f"{where}.{name} is required")
-    if len(problems) != before:
-        return None
-    return cls(**arguments)
+    return read
