@@ -167,7 +167,7 @@ def from_dict(cls: type[T], data: Any, *, where: str = "") -> T:
     document's name in those messages).
     """
     problems: list[str] = []
-    result = _read(cls, data, where or cls.__name__, problems)
+    result = _reader(typing.cast(Any, cls))(data, where or cls.__name__, problems)
     if problems:
         raise SpecError(problems)
     return typing.cast(T, result)
@@ -222,10 +222,6 @@ def _describe(tp: Any) -> str:
 #: Reads one value of a field type: ``read(value, where, problems)`` returns the value as the dataclass
 #: holds it, appending to ``problems`` what is wrong (each prefixed with ``where``, the value's path).
 Reader = Callable[[Any, str, list[str]], Any]
-
-
-def _read(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
-    return _reader(tp)(value, where, problems)
 
 
 @cache
