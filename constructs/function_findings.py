@@ -47,8 +47,9 @@ def acknowledge_outside_vpc(function: lambda_.Function, reason: str) -> None:
 def acknowledge_pinned_runtime(function: lambda_.Function, runtime: lambda_.Runtime) -> None:
     """The runtime is not the newest aws-cdk-lib knows, because the Powertools layer pins it."""
     if runtime.name != "python3.14":
-        acknowledge(function, "AwsSolutions-L1", PINNED_RUNTIME)
-        acknowledge(function, "Serverless-LambdaLatestVersion", PINNED_RUNTIME)
+        acknowledge_all(
+            function, dict.fromkeys(("AwsSolutions-L1", "Serverless-LambdaLatestVersion"), PINNED_RUNTIME)
+        )
 
 
 def acknowledge_execution_role(role: iam.IRole, *, inline_policy_reason: str) -> IConstruct | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -54,6 +54,19 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     ``reason`` must state the constraint that makes the finding acceptable; placeholders and "false
     positive" are refused.
     """
+    acknowledge_all(scope, {finding: reason})
+
+
+def acknowledge_all(scope: IConstruct, findings: Mapping[str, str]) -> None:
+    """Acknowledge several findings on the same construct, each with its own reason (each checked as
+    :func:`acknowledge` checks it), in one call to CDK (``Validations.acknowledge`` takes any number: one
+    jsii round trip for all of them instead of two for each)."""
+    acknowledgments = [_acknowledgment(scope, finding, reason) for finding, reason in findings.items()]
+    if acknowledgments:
+        cdk.Validations.of(scope).acknowledge(*acknowledgments)
+
+
+def _acknowledgment(scope: IConstruct, finding: str, reason: str) -> cdk.Acknowledgment:
     if not _FINDING.match(finding):
         raise ValueError(
             f"acknowledge(): finding {finding!r} is not one cdk-nag finding id; use the id the failed "
@@ -67,13 +80,7 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
         )
     if _GATE_RULE.match(finding):
         finding = f"{GATE_NAME}::{finding}"
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=finding, reason=text))
-
-
-def acknowledge_all(scope: IConstruct, findings: dict[str, str]) -> None:
-    """Acknowledge several findings on the same construct, each with its own reason."""
-    for finding, reason in findings.items():
-        acknowledge(scope, finding, reason)
+    return cdk.Acknowledgment(id=finding, reason=text)
 
 
 #: The packs' findings on an inline policy (every ``grant_*`` writes one, into the grantee role's
@@ -87,8 +94,7 @@ INLINE_POLICY_FINDINGS = (
 
 def acknowledge_inline_policy(policy: IConstruct, reason: str) -> None:
     """Acknowledge each pack's inline-policy finding on ``policy`` (a role's ``DefaultPolicy``)."""
-    for finding in INLINE_POLICY_FINDINGS:
-        acknowledge(policy, finding, reason)
+    acknowledge_all(policy, dict.fromkeys(INLINE_POLICY_FINDINGS, reason))
 
 
 def acknowledge_basic_execution_role(role: IConstruct) -> None:
@@ -155,18 +161,17 @@ def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]
     reason of the first ``(regular expression, reason)`` in ``reasons`` that matches its finding id. A wildcard
     that no reason explains raises: a new grant gets a stated reason, never a blanket one. Returns the ids."""
     findings = wildcard_findings(policy)
-    unexplained = []
-    for finding in findings:
-        reason = next((why for pattern, why in reasons if re.search(pattern, finding)), None)
-        if reason is None:
-            unexplained.append(finding)
-        else:
-            acknowledge(policy, finding, reason)
+    explained = {
+        finding: next((why for pattern, why in reasons if re.search(pattern, finding)), None)
+        for finding in findings
+    }
+    unexplained = [finding for finding, reason in explained.items() if reason is None]
     if unexplained:
         raise ValueError(
             f"acknowledge_wildcards(): no reason for {unexplained} on {policy.node.path}; narrow the grant or add "
             "the constraint that makes it necessary"
         )
+    acknowledge_all(policy, {finding: reason for finding, reason in explained.items() if reason is not None})
     return findings
 
 

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 
-from bedrock_constructs.nag import acknowledge
+from bedrock_constructs.nag import acknowledge_all
 from constructs import Construct
 
 #: How long a dead-letter queue keeps a message: SQS's maximum, the time an operator has to redrive it.
@@ -29,11 +29,12 @@ def dead_letter_queue(
         retention_period=DEAD_LETTER_RETENTION,
         removal_policy=removal_policy,
     )
-    for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-        acknowledge(
-            queue,
-            finding,
+    acknowledge_all(
+        queue,
+        dict.fromkeys(
+            ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
             f"This queue is the dead-letter queue of {of}; a dead-letter queue of its own would only move the "
             "same messages again.",
-        )
+        ),
+    )
     return queue

@@ -42,7 +42,13 @@ from bedrock_constructs.delivery.bake import CanaryBake
 from bedrock_constructs.lint import ignore_generated_depends_on
 from bedrock_constructs.monitoring import NotificationTopic
 from bedrock_constructs.monitoring.topic import CODESTAR_NOTIFICATIONS
-from bedrock_constructs.nag import acknowledge, acknowledge_inline_policy, acknowledge_wildcards, logical_ref
+from bedrock_constructs.nag import (
+    acknowledge,
+    acknowledge_all,
+    acknowledge_inline_policy,
+    acknowledge_wildcards,
+    logical_ref,
+)
 from bedrock_constructs.retention import log_retention
 from constructs import Construct
 from platform_config.delivery import DeliveryConfig
@@ -445,17 +451,15 @@ class DeliveryPipeline(Construct):
             "this one CodeBuild role by least-privilege grants; an inline policy cannot be attached elsewhere.",
         )
         acknowledge_wildcards(policy, self._grant_reasons())
-        for finding in (
-            "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
-            "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
-        ):
-            acknowledge(
-                project,
-                finding,
+        acknowledge_all(
+            project,
+            dict.fromkeys(
+                ("HIPAA.Security-CodeBuildProjectSourceRepoUrl", "PCI.DSS.321-CodeBuildProjectSourceRepoUrl"),
                 "The project's source is CODEPIPELINE: CodePipeline hands it the artifact, so it has no repository "
                 "URL and holds no credentials; the pipeline reaches the repository through a CodeConnections "
                 "connection (an OAuth app installation).",
-            )
+            ),
+        )
 
     def _acknowledge(self) -> None:
         for project in self.projects.values():
