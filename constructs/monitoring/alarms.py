@@ -76,8 +76,9 @@ def notifying_alarm(
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         alarm_description=description,
     )
-    alarm.add_alarm_action(actions.SnsAction(topic))
-    alarm.add_ok_action(actions.SnsAction(topic))
+    notify = actions.SnsAction(topic)  # an action only binds the topic's ARN: one serves both states
+    alarm.add_alarm_action(notify)
+    alarm.add_ok_action(notify)
     return alarm
 
 
@@ -189,8 +190,9 @@ class UseCaseAlarms(Construct):
             alarm_description=f"{use_case_id}: page when any of its alarms is in ALARM",
             alarm_rule=cloudwatch.AlarmRule.any_of(*self.alarms.values()),
         )
-        self.composite.add_alarm_action(actions.SnsAction(topic))
-        self.composite.add_ok_action(actions.SnsAction(topic))
+        notify = actions.SnsAction(topic)
+        self.composite.add_alarm_action(notify)
+        self.composite.add_ok_action(notify)
 
     def _add(
         self,
