@@ -23,7 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
-from bedrock_constructs.nag import NAG_PACKS, acknowledge, add_nag_packs
+from bedrock_constructs.nag import NAG_PACKS, acknowledge, acknowledge_all, add_nag_packs
 from compliance.assembly import GENERIC_CFN_RESOURCE, StackTemplate
 from compliance.bedrock_rules import (
     RULE_IDS,
@@ -101,6 +101,27 @@ def test_an_acknowledgment_covers_exactly_its_finding(tmp_path: Path) -> None:
     failures = nag_failures(tmp_path)
     assert not any("AwsSolutions-S1 " in line for line in failures)
     assert any("AwsSolutions-S10" in line for line in failures)  # TLS-only still reported
+
+
+def test_a_refused_entry_leaves_the_whole_set_unacknowledged(tmp_path: Path) -> None:
+    # acknowledge_all hands a construct's acknowledgments to CDK in one call, after checking every entry:
+    # a placeholder reason for one finding leaves the others unacknowledged too, never half a set.
+    app = new_app(tmp_path)
+    stack = cdk.Stack(app, "Acked", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    bucket = s3.Bucket(stack, "Unlogged")
+    with pytest.raises(ValueError, match="AwsSolutions-S10"):
+        acknowledge_all(
+            bucket,
+            {
+                "AwsSolutions-S1": "Test fixture: proves an acknowledgment silences one finding only.",
+                "AwsSolutions-S10": "todo",
+            },
+        )
+    add_nag_packs(app)
+    app.synth()
+    failures = nag_failures(tmp_path)
+    assert any("AwsSolutions-S1 " in line for line in failures)
+    assert any("AwsSolutions-S10" in line for line in failures)
 
 
 @pytest.mark.parametrize(
