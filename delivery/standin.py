@@ -25,6 +25,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from bedrock_platform_devtools.serving import serving_in_background
 from evaluation.targets import OfflineTarget
 
 INVOKE_PATH = re.compile(r"/v1/use-cases/([a-z0-9-]+)/invoke")
@@ -104,12 +105,5 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serving(offline: OfflineTarget, credentials: Credentials, region: str) -> Iterator[ApiGatewayStandIn]:
     """The stand-in serving on a free local port until the block ends."""
-    api = ApiGatewayStandIn(offline, credentials, region)
-    # shutdown() waits for serve_forever's next poll: 50 ms instead of the default half second
-    thread = threading.Thread(target=api.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving_in_background(ApiGatewayStandIn(offline, credentials, region)) as api:
         yield api
-    finally:
-        api.shutdown()
-        api.server_close()

@@ -5,5 +5,7 @@
   botocore talks to (``python -m bedrock_platform_devtools.bedrock_stub --port 0``);
 * :mod:`~bedrock_platform_devtools.samples`: sample API Gateway events (``events/*.json``), Lambda
   contexts, and a sample runtime config and ``BEDROCK_RESOURCES`` for running the orchestrator outside
-  Lambda.
+  Lambda;
+* :mod:`~bedrock_platform_devtools.serving`: a local server answering on a daemon thread for a ``with``
+  block.
 """

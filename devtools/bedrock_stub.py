@@ -136,6 +136,8 @@ from types import TracebackType
 from typing import Any, Final, NamedTuple, Protocol, Self
 from urllib.parse import unquote
 
+from bedrock_platform_devtools.serving import POLL_INTERVAL_S
+
 __all__ = [
     "ERROR_STATUS",
     "GUARDRAIL_TRIGGER",
@@ -759,7 +761,7 @@ class BedrockStub:
         self._server = _Server(self._address, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": POLL_INTERVAL_S},
             name="bedrock-stub",
             daemon=True,
         )

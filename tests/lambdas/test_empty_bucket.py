@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
@@ -14,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from bedrock_platform_devtools.serving import serving_in_background
 from lambdas.empty_bucket import EMPTY_ON_DELETE_TAG, handler
 
 BUCKET = "invocation-logs-dev"
@@ -144,14 +144,9 @@ class _CloudFormation(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    server = HTTPServer(("127.0.0.1", 0), _CloudFormation)
     _CloudFormation.received = []
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving_in_background(HTTPServer(("127.0.0.1", 0), _CloudFormation)) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}/signed", _CloudFormation.received
-    finally:
-        server.shutdown()
 
 
 CONTEXT = SimpleNamespace(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from bedrock_platform_devtools.samples import CALLER_ARN, REVIEWER_ARN, REVIEWER_ROLE_ARN, api_event
+from bedrock_platform_devtools.serving import serving_in_background
 from human_review.exercise import DeployedClient, ExerciseFailed, exercise
 from human_review.offline import ORCHESTRATOR, REVIEW_API, OfflinePlatform
 from platform_config import PlatformConfig, load_platform
@@ -113,14 +113,8 @@ def gateway(config: PlatformConfig) -> Iterator[tuple[OfflinePlatform, str, list
             (_Gateway,),
             {"platform": platform, "seen": seen, "caller_key": platform.session.get_credentials().access_key},
         )
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
+        with serving_in_background(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
             yield platform, f"http://127.0.0.1:{server.server_address[1]}/v1/", seen
-        finally:
-            server.shutdown()
-            server.server_close()
 
 
 def test_the_deployed_client_walks_the_path_as_caller_and_reviewer_role_session(
