@@ -15,18 +15,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 
-# jsii's runtime (the Node process behind aws_cdk) prints an 11-line "Node 20 is end-of-life" banner to
-# stderr when it starts, and the CDK CLI passes it through on every `npx cdk ...`. Node 20 runs this app
-# correctly; silence the banner here, before aws_cdk is imported, so it is gone for every way the app is
-# started. A value the caller set is kept.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-# V8's background thread pool sized to the cores this process may use: `--v8-pool-size=0` lets Node choose
-# from the machine's parallelism (https://nodejs.org/api/cli.html#--v8-pool-sizenum); without it Node 20
-# starts four V8 worker threads on any machine. On 2 cores the jsii runtime's Node process synthesized
-# this app in 10.7-12.6 s with it and 12.5-15.5 s without (alternating runs). A pool size the caller set
-# is kept.
-if "--v8-pool-size" not in os.environ.get("NODE_OPTIONS", ""):
-    os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} --v8-pool-size=0".strip()
+
+def node_environment() -> None:
+    """The environment every Node process behind this app gets, set before aws_cdk is imported (the tests
+    call it too, so they start Node as the app does). A value the caller set is kept.
+
+    * jsii's runtime (the Node process behind aws_cdk) prints an 11-line "Node 20 is end-of-life" banner
+      to stderr when it starts, and the CDK CLI passes it through on every `npx cdk ...`. Node 20 runs
+      this app correctly: the banner is silenced for every way the app is started.
+    * V8's background thread pool is sized to the cores this process may use: `--v8-pool-size=0` lets
+      Node choose from the machine's parallelism (https://nodejs.org/api/cli.html#--v8-pool-sizenum);
+      without it Node 20 starts four V8 worker threads on any machine. On 2 cores the jsii runtime's Node
+      process synthesized this app in 10.7-12.6 s with it and 12.5-15.5 s without (alternating runs).
+    """
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    if "--v8-pool-size" not in os.environ.get("NODE_OPTIONS", ""):
+        os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} --v8-pool-size=0".strip()
+
+
+node_environment()
 
 USAGE = """\
 Run by the CDK CLI (cdk.json's "app"): npx cdk synth '**' | npx cdk diff 'Staging/*' | npx cdk deploy 'Prod/*'.

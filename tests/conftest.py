@@ -1,28 +1,28 @@
-"""Session-wide test set-up: no AWS credentials or endpoints leak in from the machine."""
+"""Session-wide test set-up: no AWS credentials or endpoints leak in from the machine.
+
+cfn-lint results are cached by content (compliance/lint.py: the key is the template's bytes, its region, the
+cfn-lint release and the source of the module that reads cfn-lint's matches, so an entry is exactly what
+linting that template again would give). The tests use the cache `make synth` uses (or the one
+BEDROCK_PLATFORM_CACHE_DIR names; `off` lints every template every time): a template the last synth or test
+run linted is not linted again, and the pytest-xdist workers share it, a template both synthesize at once
+being linted by one of them while the other waits for its result (compliance/lint.py, _claim). Tests of the
+cache itself point it at a folder of their own.
+"""
 
 from __future__ import annotations
 
 import os
 
-# cfn-lint results are cached by content (compliance/lint.py: the key is the template's bytes, its region,
-# the cfn-lint release and the source of the module that reads cfn-lint's matches, so an entry is exactly
-# what linting that template again would give). The tests use the cache `make synth` uses (or the one
-# BEDROCK_PLATFORM_CACHE_DIR names; `off` lints every template every time): a template the last synth or
-# test run linted is not linted again, and the pytest-xdist workers share it, a template both synthesize
-# at once being linted by one of them while the other waits for its result (compliance/lint.py, _claim).
-# Tests of the cache itself point it at a folder of their own.
-
-# Before anything imports aws_cdk (tests.support.synth does): the jsii runtime prints its Node 20
-# end-of-life banner when it starts, and sizes V8's thread pool to the machine only when told, as app.py
-# explains (every Node process the tests start, the CDK CLI's included, inherits both).
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-if "--v8-pool-size" not in os.environ.get("NODE_OPTIONS", ""):
-    os.environ["NODE_OPTIONS"] = f"{os.environ.get('NODE_OPTIONS', '')} --v8-pool-size=0".strip()
-
 import pytest
 
-from bedrock_platform_devtools.botocore_cache import share_data_loader
-from tests.support.synth import config, stages, synthesized
+from app import node_environment
+
+# Node started as the app starts it (no end-of-life banner, V8's thread pool sized to the machine), before
+# anything imports aws_cdk (tests.support.synth does); every Node process the tests start inherits it.
+node_environment()
+
+from bedrock_platform_devtools.botocore_cache import share_data_loader  # noqa: E402
+from tests.support.synth import config, stages, synthesized  # noqa: E402
 
 # Most tests start fresh boto3 sessions (moto fixtures, handlers imported anew as at a cold start): one
 # parsed copy of botocore's model files for all of them (bedrock_platform_devtools/botocore_cache.py).
@@ -59,8 +59,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: one worker more than the cores this process may use. The suite waits as well as
     computes (the real-time hang tests sleep ~20 s in all, the CLI tests wait on their subprocesses), and
     an extra worker costs its start and collection (~5 s; the synth and its construct tree are one
-    worker's): on 2 cores, 3 workers took 103-109 s where 2 took 111-113 s in alternating runs. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins
-    (pytest-xdist's own implementation reads it when this returns None); ``-n <N>`` is never changed."""
+    worker's): on 2 cores, 3 workers took 103-109 s where 2 took 111-113 s in alternating runs, and later
+    96 s where 4 took 105-115 s. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins (pytest-xdist's own
+    implementation reads it when this returns None); ``-n <N>`` is never changed."""
     del config
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
