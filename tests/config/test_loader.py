@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 import platform_config.loader as loader
 from platform_config import ConfigError, PlatformConfig, Problem, load_platform, schemas
 from platform_config.catalog import CATALOG_FILE, ModelCatalog
-from platform_config.documents import load_yaml
+from platform_config.documents import load_yaml, parse_yaml
 from platform_config.model import (
     CallerHistory,
     ContentFilterType,
@@ -298,6 +298,21 @@ def test_real_config_objects_are_frozen(real_config: PlatformConfig) -> None:
             setattr(obj, name, value)
     assert isinstance(contract.environments, tuple)
     assert isinstance(contract.guardrail.denied_topics, tuple)
+
+
+def test_a_file_read_again_is_parsed_once_and_each_reader_gets_its_own_data() -> None:
+    text = (ROOT / POLICY_QA).read_text(encoding="utf-8")
+    node, data = parse_yaml(text)
+    data["id"] = "changed by a caller"
+    data["guardrail"].clear()
+
+    again_node, again = parse_yaml(text)
+    assert again_node is node  # the one parse, kept
+    assert again == load_yaml(text) and again["id"] == "policy-qa" and again["guardrail"]
+    assert parse_yaml(text + "# edited\n")[0] is not node  # other text, parsed anew
+    for _ in range(2):  # an error is raised each time, never kept as a result
+        with pytest.raises(yaml.YAMLError):
+            parse_yaml(text + "region: us-east-1: oops\n")
 
 
 # ====================================================================== 2. one test per validation rule
