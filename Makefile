@@ -153,7 +153,7 @@ test: install chromium
 	@echo "==> ruff, mypy and the offline evaluation in the background (output below when the suite ends)"
 	@{ $(MAKE) --no-print-directory lint > .test-logs/lint.log 2>&1; echo $$? > .test-logs/lint.rc; } & \
 	 { $(MAKE) --no-print-directory eval > .test-logs/eval.log 2>&1; echo $$? > .test-logs/eval.rc; } & \
-	 echo "==> running the test suite on every core (~2.5 min)"; \
+	 echo "==> running the test suite on every core (~1.5-2 min)"; \
 	 $(BIN)/python -m pytest; rc=$$?; wait; \
 	 for step in lint eval; do \
 	   echo "==> make $$step (exit $$(cat .test-logs/$$step.rc)):"; cat .test-logs/$$step.log; \
