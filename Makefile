@@ -28,13 +28,14 @@ synth_failed = { cd "$(CURDIR)"; rm -rf cdk.out.failed; [ ! -d .synth/cdk.out ] 
   rm -rf .synth; echo "make synth failed: cdk.out/ is unchanged (the last good assembly, if any);" \
   "this run's output is in cdk.out.failed/" >&2; exit 1; }
 
-.PHONY: help install lock chromium synth check report test lint format eval demo review-demo bench check-new-use-case clean
+.PHONY: help install lock chromium synth check report test test-quick lint format eval demo review-demo bench check-new-use-case clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
 	@echo "make test    install, lint, type-check and run every test"
 	@echo "make lock    re-lock uv.lock after a dependency change in pyproject.toml (needs PyPI)"
 	@echo "make report  the compliance review pack of an existing cdk.out (make synth writes it too)"
+	@echo "make test-quick  the tests not marked slow (~45 s; no browser, CLI subprocess, whole-flow or real-time hang test): a development loop, not a gate"
 	@echo "make lint    ruff + mypy only"
 	@echo "make eval    every evaluation suite offline (local Bedrock endpoint, emulator), gated; part of make test"
 	@echo "make bench   benchmarks (~22 min): one table in benchmarks/results.md"
@@ -160,6 +161,12 @@ test: install chromium
 	   [ "$$(cat .test-logs/$$step.rc)" = 0 ] || rc=1; \
 	 done; \
 	 [ $$rc = 0 ] || { echo "make test failed: see the suite's summary and the logs above" >&2; exit 1; }
+
+# The development loop: every test but the ~40 marked slow (pyproject.toml says what slow means), with the
+# shared synth and its gate. It proves less than make test, which CI runs; no lint, no eval.
+test-quick: install
+	@echo "==> running the tests not marked slow on every core (~45 s; make test runs them all)"
+	@$(BIN)/python -m pytest -m "not slow"
 
 check-new-use-case: install chromium
 	$(BIN)/python scripts/check_new_use_case.py

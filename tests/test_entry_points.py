@@ -145,6 +145,7 @@ def _run_as_the_cli_does(project: Path, extra_env: dict[str, str]) -> subprocess
 BANNER = "is end-of-life and not supported anymore"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_node_major() != 20, reason="jsii prints its end-of-life banner on Node 20 only")
 def test_the_app_started_as_the_cli_does_prints_no_node_banner(project_copy: Path) -> None:
     # GIVEN a caller that silences nothing (a direct `npx cdk synth` without make's environment)
@@ -156,6 +157,7 @@ def test_the_app_started_as_the_cli_does_prints_no_node_banner(project_copy: Pat
     assert BANNER not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_node_major() != 20, reason="jsii prints its end-of-life banner on Node 20 only")
 def test_the_banner_check_can_fail(project_copy: Path) -> None:
     # A caller's own setting wins (setdefault): one that silences another Node version gets the banner,

@@ -83,6 +83,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_the_code_and_data_the_constructs_need_and_no_generic_package(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
@@ -107,6 +108,7 @@ def test_the_wheel_carries_the_code_and_data_the_constructs_need_and_no_generic_
     }
 
 
+@pytest.mark.slow
 def test_an_app_outside_the_repository_synthesizes_with_the_installed_package(
     wheel: Path, tmp_path: Path
 ) -> None:

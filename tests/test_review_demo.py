@@ -16,6 +16,7 @@ from human_review.__main__ import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_the_review_demo_walks_the_path_end_to_end_with_the_repository_contracts() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     result = subprocess.run(

@@ -19,10 +19,13 @@ from tests.infra.conftest import Synthesized
 FIXTURES = Path(__file__).with_name("fixtures")
 SECTIONS = ["Summary", "Changes against environment Staging of this assembly", *(t.title for t in TOPICS)]
 
-pytestmark = pytest.mark.skipif(
-    chromium() is None,
-    reason="chromium is not installed: apt-get install -y chromium (make test installs it)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        chromium() is None,
+        reason="chromium is not installed: apt-get install -y chromium (make test installs it)",
+    ),
+    pytest.mark.slow,  # every test here reads a page a real browser rendered
+]
 
 
 @pytest.fixture(scope="module")

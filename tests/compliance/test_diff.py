@@ -371,6 +371,7 @@ def _snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+@pytest.mark.slow
 def test_building_a_diff_writes_nothing(
     synthesized: Synthesized, assembly_copy: Path, tmp_path: Path
 ) -> None:
@@ -392,6 +393,7 @@ def test_building_a_diff_writes_nothing(
     assert set(after) - set(before) == {str(assembly_copy / "review-pack"), *(str(p) for p in written)}
 
 
+@pytest.mark.slow
 def test_the_cli_writes_under_the_assembly_and_refuses_other_places(
     synthesized: Synthesized, assembly_copy: Path, tmp_path: Path, capsys: Any
 ) -> None:

@@ -114,6 +114,7 @@ def test_every_resource_of_every_template_appears_in_both_formats(
 # ------------------------------------------------------------------ one gate result, nothing re-run
 
 
+@pytest.mark.slow
 def test_the_pack_reads_the_gate_result_and_runs_no_check(
     synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -734,6 +735,7 @@ def test_template_text_is_escaped_in_both_formats() -> None:
     assert "\\# not a heading" in markdown
 
 
+@pytest.mark.slow
 def test_cfn_lint_findings_come_back_from_worker_processes(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -756,6 +758,7 @@ def test_cfn_lint_findings_come_back_from_worker_processes(
     assert again.wait() == results
 
 
+@pytest.mark.slow
 def test_a_changed_template_is_linted_again_and_the_cache_can_be_turned_off(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -109,6 +109,7 @@ def test_governance_holds_until_every_contract_states_a_review_policy() -> None:
         assert check.verdict is (Verdict.PASS if stated else Verdict.HOLD), check
 
 
+@pytest.mark.slow
 def test_governance_holds_when_an_offline_suite_fails(config_root: Path, tmp_path: Path) -> None:
     _weaken_refund_topic(config_root)
     report = GateReport(Gate.GOVERNANCE, "all", "offline")
@@ -210,6 +211,7 @@ def test_a_load_test_over_the_contract_p95_holds_the_gate() -> None:
     assert check.verdict is Verdict.HOLD and f"is above {contract.latency_p95_ms} ms" in check.detail
 
 
+@pytest.mark.slow
 def test_a_guardrail_that_lets_an_adversarial_case_through_holds_the_readiness_gate(
     synthesized: Synthesized, config_root: Path, tmp_path: Path
 ) -> None:
@@ -250,6 +252,7 @@ def test_the_human_review_step_is_not_run_and_holds_without_the_command(
     assert check.verdict is Verdict.NOT_RUN and report.verdict is Verdict.HOLD
 
 
+@pytest.mark.slow
 def test_the_human_review_step_walks_the_real_review_path_offline() -> None:
     # issue 13's command, as the readiness gate runs it offline (moto and the local Bedrock endpoint)
     report = GateReport(Gate.READINESS, "staging", "offline")
@@ -286,6 +289,7 @@ def test_the_human_review_step_follows_the_commands_exit_status(
 # ==================================================================== gate 3: canary
 
 
+@pytest.mark.slow
 def test_a_clean_bake_promotes_the_release_to_all_traffic(synthesized: Synthesized) -> None:
     report, trail, live = gates.canary_offline(
         ROOT, "prod", synthesized.outdir, bake_minutes=72 * 60, poll_minutes=30

@@ -31,6 +31,7 @@ def _keys(s3: Any, prefix: str) -> list[str]:
     return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
 
 
+@pytest.mark.slow
 def test_the_review_pack_is_compared_with_the_last_recorded_release(
     s3: Any, synthesized: Synthesized, tmp_path: Path
 ) -> None:

@@ -48,6 +48,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[ApiGatewayStandIn, OfflineTarge
         yield api, offline, path
 
 
+@pytest.mark.slow
 def test_golden_suites_go_through_the_signed_api_and_adversarial_ones_through_apply_guardrail(
     deployment: tuple[ApiGatewayStandIn, OfflineTarget, Path], tmp_path: Path
 ) -> None:

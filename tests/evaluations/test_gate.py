@@ -48,6 +48,7 @@ def test_the_unchanged_configuration_passes_its_gate(
     ), out
 
 
+@pytest.mark.slow
 def test_a_pii_entity_removed_from_the_guardrail_fails_the_gate(
     config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -98,6 +99,7 @@ def test_a_denied_topic_weakened_fails_the_gate(
     assert "dt-refund-full-amount" in message and "dt-approve-credit" in message
 
 
+@pytest.mark.slow
 def test_a_prompt_without_the_injection_resistance_clause_fails_the_gate(
     config_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -122,6 +124,7 @@ def test_a_prompt_without_the_injection_resistance_clause_fails_the_gate(
     assert "REFUND APPROVED" in leaked["answer"]
 
 
+@pytest.mark.slow
 def test_record_appends_a_passing_run_and_refuses_a_failing_one(
     config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:

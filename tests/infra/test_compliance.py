@@ -73,6 +73,7 @@ def test_the_gate_ran_every_rule_and_cfn_lint_over_every_stack_and_found_nothing
     assert result["stacks"] == ["Delivery/Pipeline", "Dev/Platform", "Prod/Platform", "Staging/Platform"]
 
 
+@pytest.mark.slow
 def test_cdk_nag_runs_every_pack_and_fails_an_unacknowledged_finding(tmp_path: Path) -> None:
     # GIVEN a stack with a bucket that breaks several rules, under the same nag set-up as the app
     app = new_app(tmp_path)
@@ -251,6 +252,7 @@ def test_without_the_gate_nothing_is_checked_and_compliance_check_says_so(tmp_pa
     assert "did not run the compliance gate" in gate_report(tmp_path)["problems"][0]
 
 
+@pytest.mark.slow
 def test_cdk_synth_alone_fails_on_a_violation(tmp_path: Path) -> None:
     # GIVEN a CDK app with one violation, run by the pinned CLI with nothing but `npx cdk synth '**'`
     app_file = tmp_path / "app.py"

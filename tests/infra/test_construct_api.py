@@ -71,6 +71,7 @@ def test_profile_and_guardrail_metrics_take_metric_options(use_case: GovernedUse
     }
 
 
+@pytest.mark.slow
 def test_function_and_api_metrics_use_the_service_names_and_the_orchestrators_own_dimensions(
     use_case: GovernedUseCase,
 ) -> None:

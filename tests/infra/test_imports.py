@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import constructs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +28,7 @@ def test_the_repository_folder_is_importable_as_bedrock_constructs() -> None:
     assert Path(bedrock_constructs.nag.__file__).resolve() == ROOT / "constructs" / "nag.py"
 
 
+@pytest.mark.slow
 def test_running_from_the_repository_root_still_gets_the_library() -> None:
     # `python app.py` puts the repository root first on sys.path, where constructs/ lives.
     code = (
@@ -48,6 +51,7 @@ def test_no_init_file_turns_the_folder_into_a_shadowing_package() -> None:
     assert not (ROOT / "constructs" / "__init__.py").exists()
 
 
+@pytest.mark.slow
 def test_synth_and_the_lambdas_never_import_the_evaluation_harness() -> None:
     # inspect-ai (the `eval` extra) stays out of synth and of every Lambda: the stacks, the configuration and
     # the handler modules import neither it nor the evaluation package.

@@ -126,6 +126,7 @@ def forks(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> F
     return Forks(outdir, [line.replace(" on /", " on ", 1) for line in nag_failures(outdir)], functions)
 
 
+@pytest.mark.slow
 def test_on_its_own_it_creates_its_key_table_and_logs_and_passes_every_pack(forks: Forks) -> None:
     function = forks.functions["Plain"]
     template = json.loads((forks.outdir / "Plain.template.json").read_text())

@@ -73,6 +73,7 @@ def test_outputs_name_every_profile_and_guardrail_version(
     assert "InvocationLogBucketName" in outputs
 
 
+@pytest.mark.slow
 def test_a_bad_configuration_stops_app_py_before_synthesis(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # GIVEN a copy of the project whose prod environment asks to destroy data
     for folder in CONFIGURATION_FOLDERS:
@@ -139,6 +140,7 @@ def test_the_owner_of_the_account_settings_enforces_a_published_baseline_guardra
     ]
 
 
+@pytest.mark.slow
 def test_an_opted_out_environment_records_its_reason_in_the_template(config: PlatformConfig) -> None:
     reason = "The organization enforces its own guardrail on this account through Bedrock policies."
     dev = config.environment("dev")

@@ -51,7 +51,7 @@ FAULT_MATRIX = [
     pytest.param(Fault.service_unavailable(), 3, True, 200, id="503-service-unavailable"),
     pytest.param(Fault.internal_server(), 3, True, 200, id="500-internal-server"),
     pytest.param(Fault.model_timeout(), 3, True, 200, id="408-model-timeout"),
-    pytest.param(Fault.read_timeout(2.0), 3, True, 200, id="read-timeout"),
+    pytest.param(Fault.read_timeout(2.0), 3, True, 200, id="read-timeout", marks=pytest.mark.slow),
     pytest.param(Fault.connection_reset(), 3, True, 200, id="connection-reset"),
     pytest.param(Fault.malformed_body(), 3, True, 200, id="malformed-truncated-json"),
     pytest.param(Fault.malformed_body(b"[]"), 3, True, 200, id="malformed-non-object-json"),
@@ -223,6 +223,7 @@ def _context() -> CountdownLambdaContext:
     return CountdownLambdaContext(remaining_ms=5000)
 
 
+@pytest.mark.slow
 def test_a_hanging_primary_is_answered_by_the_fallback(
     load_orchestrator: LoadOrchestrator, stub: BedrockStub
 ) -> None:
@@ -242,6 +243,7 @@ def test_a_hanging_primary_is_answered_by_the_fallback(
     assert calls_to(stub, STS["fallback"]) == 1
 
 
+@pytest.mark.slow
 def test_a_hang_followed_by_a_good_answer_is_answered(
     load_orchestrator: LoadOrchestrator, stub: BedrockStub
 ) -> None:
@@ -256,6 +258,7 @@ def test_a_hang_followed_by_a_good_answer_is_answered(
     assert reply.body["attempts"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("primary", "fallback"),
     [
@@ -280,6 +283,7 @@ def test_a_hanging_fallback_ends_in_504_with_retry_after_inside_the_budget(
     assert calls_to(stub, STS["fallback"]) == 1  # one hang uses the fallback's whole share
 
 
+@pytest.mark.slow
 def test_a_hanging_primary_opens_its_circuit_after_two_requests(
     load_orchestrator: LoadOrchestrator, stub: BedrockStub
 ) -> None:

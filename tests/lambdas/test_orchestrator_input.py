@@ -441,6 +441,7 @@ def history_guarding_orchestrator(load_orchestrator: LoadOrchestrator) -> Module
     return load_orchestrator(config)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=250,
     deadline=None,
@@ -499,6 +500,7 @@ def test_any_body_is_never_a_5xx_and_never_overrides_the_contract(
                     assert set(block) == {"text"}
 
 
+@pytest.mark.slow  # reads what the fuzz test above recorded
 def test_fuzzing_reached_bedrock_and_rejected_input() -> None:
     """The fuzzer above must exercise both sides (runs after it in file order)."""
     if not FUZZ_STATUSES:

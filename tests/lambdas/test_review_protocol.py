@@ -259,6 +259,7 @@ def test_an_unflagged_unsampled_output_is_scored_but_not_sent_to_people_until_ne
         assert record["kind"] == "feedback" and record["rating"] == 1 and record["actor"] == CALLER_ARN
 
 
+@pytest.mark.slow
 def test_the_sampled_share_of_answered_requests_lands_within_its_binomial_bound(
     config: PlatformConfig,
 ) -> None:
