@@ -18,12 +18,13 @@ import pytest
 
 from app import node_environment
 
-# CPython's cyclic garbage collector runs a young collection every 700 net allocations and a full one every
-# 100 of those, each full one walking every object alive. A worker holds ~500 MB of long-lived objects
-# (aws-cdk-lib's modules, botocore's models, moto's backends, the synthesized app): measured on 2 cores,
+# CPython's cyclic garbage collector runs a young collection every 700 net allocations and considers a full
+# one every 100 of those (run once the objects new to the oldest generation reach a quarter of it), each
+# full one walking every object alive. A worker grows to 390-570 MB, mostly long-lived
+# objects (aws-cdk-lib's modules, botocore's models, moto's backends, the synthesized app): on 2 cores,
 # 19 of the workers' ~100 CPU-seconds went to ~17,000 collections (62 full ones), and the suite took 95 s;
-# with the thresholds below, ~110 collections took 3 s and the suite 80 s, the workers' peak memory
-# unchanged (584 and 602 MB). Cyclic garbage is still collected, less often; every process the tests
+# with the thresholds below, ~110 collections took 3 s and the suite 80 s; the largest worker's peak RSS
+# went from 569 to 588 MB (VmHWM). Cyclic garbage is still collected, less often; every process the tests
 # start keeps Python's defaults. https://docs.python.org/3/library/gc.html#gc.set_threshold
 gc.set_threshold(50_000, 20, 20)
 
