@@ -70,8 +70,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: one worker more than the cores this process may use. The suite waits as well as
     computes (the real-time hang tests sleep ~20 s in all, the CLI tests wait on their subprocesses), and
     an extra worker costs its start and collection (~5 s; the synth and its construct tree are one
-    worker's): on 2 cores, 3 workers took 103-109 s where 2 took 111-113 s in alternating runs, and later
-    96 s where 4 took 105-115 s. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins (pytest-xdist's own
+    worker's): on 2 cores, 3 workers took 103-109 s where 2 took 111-113 s in alternating runs, later
+    96 s where 4 took 105-115 s, and with the thresholds above 86 s where 4 took 98 s and 2 took 95 s.
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins (pytest-xdist's own
     implementation reads it when this returns None); ``-n <N>`` is never changed."""
     del config
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
