@@ -22,6 +22,13 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 # uv installs into .venv with the interpreter that created it, and never downloads a Python of its own.
 export UV_PYTHON_DOWNLOADS := never
+# Python keeps compiled modules in __pycache__ folders (git ignores them), and pytest keeps there the
+# modules it rewrites for its assertion messages: the test files and its plugins' packages (hypothesis,
+# anyio, xdist, typeguard, ~200 modules). Where PYTHONDONTWRITEBYTECODE is set (this machine), every
+# process compiled them again, each worker rewrote them again: `pytest -m "not slow"` took 4.5-7 s longer
+# (~11 CPU-seconds) without those files than with them, in alternating runs. These commands let Python
+# write them (an empty value turns the setting off).
+export PYTHONDONTWRITEBYTECODE :=
 
 # What a failed `make synth` does: keep this run's output in cdk.out.failed/, leave cdk.out/ alone, fail.
 synth_failed = { cd "$(CURDIR)"; rm -rf cdk.out.failed; [ ! -d .synth/cdk.out ] || mv .synth/cdk.out cdk.out.failed; \
@@ -57,8 +64,9 @@ $(UV):
 	  --require-hashes --no-deps --only-binary :all: -r $(VENV)/uv-requirement.txt
 
 # --compile-bytecode: every Python process (pytest workers, app.py under cdk synth, cfn-lint workers, the
-# CLIs) imports the packages from .pyc instead of compiling them from source each time (measured on this
-# 2-core machine, where PYTHONDONTWRITEBYTECODE=1 is set: the test suite 196 s -> 157 s, for ~25 s once).
+# CLIs) imports the packages from .pyc from the first run on, instead of compiling them from source (each
+# time, where PYTHONDONTWRITEBYTECODE=1 was in force: on this 2-core machine the test suite 196 s -> 157 s,
+# for ~25 s once; the export above now lets the first run's processes write what they compile too).
 # Exactly the lock, nothing else (an exact sync), and the project itself as an editable install: the
 # constructs/ folder is importable as bedrock_constructs from anywhere, and `python app.py` works from here.
 $(BIN)/.installed: pyproject.toml uv.lock | $(UV)

@@ -398,6 +398,7 @@ def bench_tests(report: Report) -> None:
     """The whole suite (issue 11's target), then the selection `make test-quick` runs, each once."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(CDK_ENV)
+    env["PYTHONDONTWRITEBYTECODE"] = ""  # as the Makefile exports it: bytecode and pytest's rewrites kept
     for key, args, what in (
         ("tests", [], "whole test suite (`pytest -q -p no:cacheprovider`: every core, pytest-xdist)"),
         (
