@@ -20,12 +20,12 @@ from app import node_environment
 
 # CPython's cyclic garbage collector runs a young collection every 700 net allocations and considers a full
 # one every 100 of those (run once the objects new to the oldest generation reach a quarter of it), each
-# full one walking every object alive. A worker grows to 390-570 MB, mostly long-lived
-# objects (aws-cdk-lib's modules, botocore's models, moto's backends, the synthesized app): on 2 cores,
-# 19 of the workers' ~100 CPU-seconds went to ~17,000 collections (62 full ones), and the suite took 95 s;
-# with the thresholds below, ~110 collections took 3 s and the suite 80 s; the largest worker's peak RSS
-# went from 569 to 588 MB (VmHWM). Cyclic garbage is still collected, less often; every process the tests
-# start keeps Python's defaults. https://docs.python.org/3/library/gc.html#gc.set_threshold
+# full one walking every object alive. A worker grows to 390-570 MB, mostly long-lived objects
+# (aws-cdk-lib's modules, botocore's models, moto's backends, the synthesized app): on 2 cores, 19 of the
+# workers' ~100 CPU-seconds went to ~17,000 collections (62 full ones), and the suite took 95 s; with the
+# thresholds below, ~110 collections took 3 s and the suite 80 s; the largest worker's peak RSS went from
+# 569 to 588 MB (VmHWM). Cyclic garbage is still collected, less often; every process the tests start
+# keeps Python's defaults. https://docs.python.org/3/library/gc.html#gc.set_threshold
 gc.set_threshold(50_000, 20, 20)
 
 # Node started as the app starts it (no end-of-life banner, V8's thread pool sized to the machine), before
@@ -72,8 +72,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     an extra worker costs its start and collection (~5 s; the synth and its construct tree are one
     worker's): on 2 cores, 3 workers took 103-109 s where 2 took 111-113 s in alternating runs, later
     96 s where 4 took 105-115 s, and with the thresholds above 86 s where 4 took 98 s and 2 took 95 s.
-    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins (pytest-xdist's own
-    implementation reads it when this returns None); ``-n <N>`` is never changed."""
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins (pytest-xdist's own implementation reads it when this
+    returns None); ``-n <N>`` is never changed."""
     del config
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
