@@ -84,7 +84,9 @@ class GateResult:
         return []
 
     def nag_findings(self) -> dict[str, list[Violation]]:
-        """Unacknowledged cdk-nag findings by pack (every plugin but the gate)."""
+        """Unacknowledged findings by plugin, every plugin but the gate: the cdk-nag packs, and CDK's own
+        "CloudFormation Validate" where it found something (CDK reports its findings as warnings and
+        does not fail synth on them; here they count like any other)."""
         found: dict[str, list[Violation]] = {}
         for violation in self.violations:
             if violation.plugin != GATE_NAME:

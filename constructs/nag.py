@@ -2,9 +2,11 @@
 
 cdk-nag 3 plugs into CDK policy validation (``Validations.of(app).add_plugins(...)``); an
 unacknowledged finding of any pack fails synth. The project's own compliance gate (``compliance.gate``)
-is a validation plugin too, and its findings are acknowledged the same way. Acknowledgments go through
-:func:`acknowledge` so each one names exactly one finding on one construct and states the constraint
-that makes it acceptable.
+is a validation plugin too, and its findings are acknowledged the same way, as are those of the plugin
+aws-cdk-lib (>= 2.262) registers on every App by default, "CloudFormation Validate" (template checks run by
+CDK's own engine; CDK reports them as warnings, which the gate's result counts like any other finding).
+Acknowledgments go through :func:`acknowledge` so each one names exactly one finding on one construct and
+states the constraint that makes it acceptable.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ NAG_PACKS: tuple[type[cdk_nag.NagPack], ...] = (
 #: A rule id, optionally with its bracketed finding; the finding may itself hold brackets (a resource that
 #: cdk-nag prints as JSON, e.g. ``{"Fn::Select":[1,...]}``), never whitespace.
 _FINDING = re.compile(r"^(?:[A-Za-z0-9.]+::)?[A-Za-z0-9.]+(?:-[A-Za-z0-9]+)+(?:\[\S+\])?$")
+#: CDK's own template validation, the plugin every App registers unless told not to
+#: (https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.CloudFormationValidatePlugin.html): its
+#: findings are acknowledged in its namespace, the plugin's name with hyphens (CDK's
+#: ``namespaceFromPluginName``), as a failing synth prints them: ``CloudFormation-Validate::W2512``.
+CDK_VALIDATE_NAMESPACE = cdk.CloudFormationValidatePlugin.PLUGIN_NAME.replace(" ", "-")
+_CDK_VALIDATE_FINDING = re.compile(rf"^{re.escape(CDK_VALIDATE_NAMESPACE)}::[A-Z][0-9]{{4}}$")
 #: The compliance gate's rule IDs are upper case (``BEDROCK-MODEL-VIA-PROFILE``, ``CFN-LINT-W3005``);
 #: cdk-nag's start with the pack name (``AwsSolutions-IAM5``, ``NIST.800.53.R5-...``).
 _GATE_RULE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)+$")
@@ -48,9 +56,10 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     """Acknowledge one cdk-nag finding on ``scope`` (and its children) with a reason.
 
     ``finding`` is one rule id, with its bracketed finding where the rule reports one
-    (``AwsSolutions-IAM5[Resource::*]``), exactly as a failing synth prints it, or a rule of the
+    (``AwsSolutions-IAM5[Resource::*]``), exactly as a failing synth prints it, a rule of the
     compliance gate (``RETAINED-FIXED-NAME``), which is recorded in the gate's namespace
-    (``BedrockPlatform::RETAINED-FIXED-NAME``) because CDK matches plugin findings by namespace.
+    (``BedrockPlatform::RETAINED-FIXED-NAME``) because CDK matches plugin findings by namespace, or one
+    of CDK's own CloudFormation Validate in its namespace (``CloudFormation-Validate::W2512``).
     ``reason`` must state the constraint that makes the finding acceptable; placeholders and "false
     positive" are refused.
     """
@@ -67,10 +76,11 @@ def acknowledge_all(scope: IConstruct, findings: Mapping[str, str]) -> None:
 
 
 def _acknowledgment(scope: IConstruct, finding: str, reason: str) -> cdk.Acknowledgment:
-    if not _FINDING.match(finding):
+    if not (_FINDING.match(finding) or _CDK_VALIDATE_FINDING.match(finding)):
         raise ValueError(
-            f"acknowledge(): finding {finding!r} is not one cdk-nag finding id; use the id the failed "
-            "synth printed, e.g. 'AwsSolutions-IAM5[Resource::*]' or 'AwsSolutions-L1'"
+            f"acknowledge(): finding {finding!r} is not one finding id; use the id the failed synth printed "
+            "after 'Acknowledge with', e.g. 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-L1' or "
+            f"'{CDK_VALIDATE_NAMESPACE}::W2512'"
         )
     text = reason.strip()
     if len(text) < MIN_REASON_LENGTH or any(weak in text.lower() for weak in _WEAK_REASONS):

@@ -192,6 +192,24 @@ def test_an_unacknowledged_finding_in_the_gate_result_fails_the_verdict(assembly
     assert "Verdict: PASS" in reports["Dev"].markdown()
 
 
+def test_a_finding_of_cdks_own_validation_is_named_as_its_plugin_and_fails_the_verdict(
+    assembly_copy: Path,
+) -> None:
+    # GIVEN CDK's built-in CloudFormation Validate reported W2512 (CDK itself only warns)
+    policy = "InvocationLoggingBucketF12B4122"
+    _add_violation(
+        assembly_copy, "CloudFormation Validate", "W2512", "/Prod/Platform/Bucket/Resource", policy
+    )
+    prod = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN it has a row of its own, not a cdk-nag pack's, and the verdict fails on it
+    results = {row[0].text: (row[1].text, row[2].text) for row in _table(prod, "gate-checks").rows}
+    assert (
+        results["CloudFormation Validate"][0] == "FAIL" and "W2512" in results["CloudFormation Validate"][1]
+    )
+    assert not [label for label in results if label.startswith("cdk-nag CloudFormation")]
+    assert "Verdict: FAIL" in prod.markdown()
+
+
 def test_without_the_gate_result_nothing_is_claimed(assembly_copy: Path) -> None:
     # GIVEN a synth that skipped the gate (-c compliance-checks=off): no bedrock-platform-gate.json
     (assembly_copy / GATE_RESULT_FILE).unlink()

@@ -35,6 +35,12 @@ RULE_EVIDENCE = {
 }
 
 
+def plugin_label(plugin: str) -> str:
+    """A validation plugin's row: ``cdk-nag <pack>`` for the packs, the plugin's own name otherwise (CDK's
+    built-in "CloudFormation Validate" lists itself only when it found something)."""
+    return f"cdk-nag {plugin}" if plugin in NAG_PACK_NAMES else plugin
+
+
 @dataclass(frozen=True)
 class StackSummary:
     name: str
@@ -87,7 +93,7 @@ def _checks_table(facts: GateFacts) -> Table:
             else "validation-report.json is missing: synth did not run the cdk-nag plugins"
         )
         checks.add(
-            [cell(f"cdk-nag {pack}"), status(state), cell(detail, flag=BAD if found else None)],
+            [cell(plugin_label(pack)), status(state), cell(detail, flag=BAD if found else None)],
             subjects=[v.logical_id for v in found],
         )
     lint = facts.lint_status
