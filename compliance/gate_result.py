@@ -85,8 +85,9 @@ class GateResult:
 
     def nag_findings(self) -> dict[str, list[Violation]]:
         """Unacknowledged findings by plugin, every plugin but the gate: the cdk-nag packs, and CDK's own
-        "CloudFormation Validate" where it found something (CDK reports its findings as warnings and
-        does not fail synth on them; here they count like any other)."""
+        "CloudFormation Validate" where it found something (CDK fails synth on its errors, as cdk.json
+        sets ``@aws-cdk/core:validateAgainstDefaultRules``, but only prints its warnings; here both
+        count like any other finding)."""
         found: dict[str, list[Violation]] = {}
         for violation in self.violations:
             if violation.plugin != GATE_NAME:

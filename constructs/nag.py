@@ -4,7 +4,8 @@ cdk-nag 3 plugs into CDK policy validation (``Validations.of(app).add_plugins(..
 unacknowledged finding of any pack fails synth. The project's own compliance gate (``compliance.gate``)
 is a validation plugin too, and its findings are acknowledged the same way, as are those of the plugin
 aws-cdk-lib (>= 2.262) registers on every App by default, "CloudFormation Validate" (template checks run by
-CDK's own engine; CDK reports them as warnings, which the gate's result counts like any other finding).
+CDK's own engine: its errors fail synth because cdk.json sets ``@aws-cdk/core:validateAgainstDefaultRules``;
+its warnings CDK only prints, and the gate's result counts them like any other finding).
 Acknowledgments go through :func:`acknowledge` so each one names exactly one finding on one construct and
 states the constraint that makes it acceptable.
 """

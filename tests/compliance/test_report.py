@@ -195,7 +195,7 @@ def test_an_unacknowledged_finding_in_the_gate_result_fails_the_verdict(assembly
 def test_a_finding_of_cdks_own_validation_is_named_as_its_plugin_and_fails_the_verdict(
     assembly_copy: Path,
 ) -> None:
-    # GIVEN CDK's built-in CloudFormation Validate reported W2512 (CDK itself only warns)
+    # GIVEN CDK's built-in CloudFormation Validate reported W2512 (a warning: CDK prints it and synth goes on)
     policy = "InvocationLoggingBucketF12B4122"
     _add_violation(
         assembly_copy, "CloudFormation Validate", "W2512", "/Prod/Platform/Bucket/Resource", policy

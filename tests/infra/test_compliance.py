@@ -19,6 +19,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -52,7 +53,7 @@ from compliance.gate import CLI_VERSION_VARIABLE, add_gate
 from compliance.gate_result import read_gate_result
 from compliance.policy_eval import Decision, Request, evaluate
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_NAME, GATE_RESULT_FILE
-from tests.infra.conftest import ROOT, Synthesized, new_app
+from tests.infra.conftest import ROOT, Synthesized, cdk_context, new_app
 
 
 def test_every_environment_and_the_delivery_pipeline_are_synthesized(synthesized: Synthesized) -> None:
@@ -186,6 +187,26 @@ def test_cdks_own_template_validation_counts_and_is_acknowledged_through_the_sam
         tmp_path / "a", acknowledged=False
     )
     assert not [line for line in synth(tmp_path / "b", acknowledged=True) if "W2512" in line]
+
+
+def test_an_error_of_cdks_own_template_validation_fails_synth_as_cdk_json_asks(tmp_path: Path) -> None:
+    # cdk.json sets @aws-cdk/core:validateAgainstDefaultRules: without it CDK would print the error below
+    # as a warning and synthesize.
+    context = {**cdk_context(), "@aws-cdk/core:failSynthOnValidationErrors": True}
+    assert context["@aws-cdk/core:validateAgainstDefaultRules"] is True
+    app = cdk.App(outdir=str(tmp_path), context=context)
+    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    rule = ec2.CfnSecurityGroup.IngressProperty(
+        ip_protocol="tcp", from_port=80, to_port=22, cidr_ip="10.0.0.0/8"
+    )
+    ec2.CfnSecurityGroup(
+        stack, "Group", group_description="ports in the wrong order", security_group_ingress=[rule]
+    )
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (cfn,) = [p for p in report["pluginReports"] if p["pluginName"] == "CloudFormation Validate"]
+    assert [v["ruleName"] for v in cfn["violations"]] == ["E9002"] and cfn["conclusion"] == "failure"
 
 
 # ------------------------------------------------------------------ the gate plugin, end to end
