@@ -5,7 +5,8 @@ unacknowledged finding of any pack fails synth. The project's own compliance gat
 is a validation plugin too, and its findings are acknowledged the same way, as are those of the plugin
 aws-cdk-lib (>= 2.262) registers on every App by default, "CloudFormation Validate" (template checks run by
 CDK's own engine: its errors fail synth because cdk.json sets ``@aws-cdk/core:validateAgainstDefaultRules``;
-its warnings CDK only prints, and the gate's result counts them like any other finding).
+its warnings CDK only prints, and the gate's result counts them like any other finding), and the construct
+libraries' warnings, which cdk.json's ``@aws-cdk/core:annotationsInValidationReport`` puts in the report.
 Acknowledgments go through :func:`acknowledge` so each one names exactly one finding on one construct and
 states the constraint that makes it acceptable.
 """
@@ -41,6 +42,10 @@ _FINDING = re.compile(r"^(?:[A-Za-z0-9.]+::)?[A-Za-z0-9.]+(?:-[A-Za-z0-9]+)+(?:\
 #: ``namespaceFromPluginName``), as a failing synth prints them: ``CloudFormation-Validate::W2512``.
 CDK_VALIDATE_NAMESPACE = cdk.CloudFormationValidatePlugin.PLUGIN_NAME.replace(" ", "-")
 _CDK_VALIDATE_FINDING = re.compile(rf"^{re.escape(CDK_VALIDATE_NAMESPACE)}::[A-Z][0-9]{{4}}$")
+#: A construct library's warning (``Annotations.of(c).add_warning_v2(id, ...)``): cdk.json's
+#: ``@aws-cdk/core:annotationsInValidationReport`` puts them in the validation report, where CDK prints them
+#: for acknowledgment in its ``Annotation`` namespace: ``Annotation::@aws-cdk/aws-logs:someWarning``.
+_ANNOTATION_FINDING = re.compile(r"^Annotation::(?!.*::)\S+$")
 #: The compliance gate's rule IDs are upper case (``BEDROCK-MODEL-VIA-PROFILE``, ``CFN-LINT-W3005``);
 #: cdk-nag's start with the pack name (``AwsSolutions-IAM5``, ``NIST.800.53.R5-...``).
 _GATE_RULE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)+$")
@@ -59,8 +64,9 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
     ``finding`` is one rule id, with its bracketed finding where the rule reports one
     (``AwsSolutions-IAM5[Resource::*]``), exactly as a failing synth prints it, a rule of the
     compliance gate (``RETAINED-FIXED-NAME``), which is recorded in the gate's namespace
-    (``BedrockPlatform::RETAINED-FIXED-NAME``) because CDK matches plugin findings by namespace, or one
-    of CDK's own CloudFormation Validate in its namespace (``CloudFormation-Validate::W2512``).
+    (``BedrockPlatform::RETAINED-FIXED-NAME``) because CDK matches plugin findings by namespace, one of
+    CDK's own CloudFormation Validate in its namespace (``CloudFormation-Validate::W2512``), or a construct
+    library's warning in CDK's ``Annotation`` namespace (``Annotation::@aws-cdk/aws-logs:someWarning``).
     ``reason`` must state the constraint that makes the finding acceptable; placeholders and "false
     positive" are refused.
     """
@@ -77,11 +83,11 @@ def acknowledge_all(scope: IConstruct, findings: Mapping[str, str]) -> None:
 
 
 def _acknowledgment(scope: IConstruct, finding: str, reason: str) -> cdk.Acknowledgment:
-    if not (_FINDING.match(finding) or _CDK_VALIDATE_FINDING.match(finding)):
+    if not any(pattern.match(finding) for pattern in (_FINDING, _CDK_VALIDATE_FINDING, _ANNOTATION_FINDING)):
         raise ValueError(
             f"acknowledge(): finding {finding!r} is not one finding id; use the id the failed synth printed "
-            "after 'Acknowledge with', e.g. 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-L1' or "
-            f"'{CDK_VALIDATE_NAMESPACE}::W2512'"
+            "after 'Acknowledge with', e.g. 'AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-L1', "
+            f"'{CDK_VALIDATE_NAMESPACE}::W2512' or 'Annotation::@aws-cdk/aws-logs:someWarning'"
         )
     text = reason.strip()
     if len(text) < MIN_REASON_LENGTH or any(weak in text.lower() for weak in _WEAK_REASONS):

@@ -189,6 +189,35 @@ def test_cdks_own_template_validation_counts_and_is_acknowledged_through_the_sam
     assert not [line for line in synth(tmp_path / "b", acknowledged=True) if "W2512" in line]
 
 
+def test_a_construct_librarys_warning_counts_and_is_acknowledged_through_the_same_helper(
+    tmp_path: Path,
+) -> None:
+    # cdk.json's @aws-cdk/core:annotationsInValidationReport puts construct warnings in the validation
+    # report (plugin "Construct Annotations"); CDK prints them for acknowledgment as Annotation::<id>.
+    warning = "@aws-cdk/aws-logs:probeWarning"
+
+    def synth(outdir: Path, *, acknowledged: bool) -> list[str]:
+        app = new_app(outdir)
+        stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+        group = logs.LogGroup(stack, "Group", retention=logs.RetentionDays.ONE_MONTH)
+        cdk.Annotations.of(group).add_warning_v2(warning, "what a construct library warns about")
+        if acknowledged:
+            acknowledge(
+                group, f"Annotation::{warning}", "Test fixture: proves a construct warning is silenced here."
+            )
+        app.synth()
+        return nag_failures(outdir)
+
+    assert f"Construct Annotations: Annotation::{warning} on /S/Group" in synth(
+        tmp_path / "a", acknowledged=False
+    )
+    assert not [line for line in synth(tmp_path / "b", acknowledged=True) if warning in line]
+    with pytest.raises(ValueError, match="not one finding id"):
+        acknowledge(
+            cdk.Stack(cdk.App()), "Annotation::a::b", "A long enough reason that states a constraint."
+        )
+
+
 def test_an_error_of_cdks_own_template_validation_fails_synth_as_cdk_json_asks(tmp_path: Path) -> None:
     # cdk.json sets @aws-cdk/core:validateAgainstDefaultRules: without it CDK would print the error below
     # as a warning and synthesize.
