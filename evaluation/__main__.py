@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     if args.target == OFFLINE_TARGET:
         with OfflineTarget(config, use_cases) as offline:
-            logs = harness.run_suites(runs, offline, log_dir=out / "logs")
+            logs = harness.run_suites(runs, offline, log_dir=out / "logs", live=False)
             results = harness.use_case_results(runs, logs, offline, log_root=out)
         mode = "offline"
     else:
