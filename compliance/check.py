@@ -31,7 +31,7 @@ __all__ = ["gate_report", "main", "nag_failures", "run"]
 
 def nag_failures(assembly_dir: Path) -> list[str]:
     """Every unacknowledged finding of a plugin other than the gate (the cdk-nag packs, CDK's own
-    CloudFormation Validate), as ``<plugin>: <rule> on <construct path>``."""
+    CloudFormation Validate and Construct Annotations), as ``<plugin>: <rule> on <construct path>``."""
     result = read_gate_result(assembly_dir)
     if not result.validation_report:
         return [

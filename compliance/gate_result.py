@@ -84,10 +84,11 @@ class GateResult:
         return []
 
     def nag_findings(self) -> dict[str, list[Violation]]:
-        """Unacknowledged findings by plugin, every plugin but the gate: the cdk-nag packs, and CDK's own
-        "CloudFormation Validate" where it found something (CDK fails synth on its errors, as cdk.json
-        sets ``@aws-cdk/core:validateAgainstDefaultRules``, but only prints its warnings; here both
-        count like any other finding)."""
+        """Unacknowledged findings by plugin, every plugin but the gate: the cdk-nag packs, and the two CDK
+        adds itself where they found something, "CloudFormation Validate" (CDK fails synth on its errors,
+        as cdk.json sets ``@aws-cdk/core:validateAgainstDefaultRules``, but only prints its warnings) and
+        "Construct Annotations" (construct libraries' warnings, which CDK prints); here all count like
+        any other finding."""
         found: dict[str, list[Violation]] = {}
         for violation in self.violations:
             if violation.plugin != GATE_NAME:

@@ -59,7 +59,7 @@ def add_nag_packs(scope: IConstruct) -> None:
 
 
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
-    """Acknowledge one cdk-nag finding on ``scope`` (and its children) with a reason.
+    """Acknowledge one finding on ``scope`` (and its children) with a reason.
 
     ``finding`` is one rule id, with its bracketed finding where the rule reports one
     (``AwsSolutions-IAM5[Resource::*]``), exactly as a failing synth prints it, a rule of the

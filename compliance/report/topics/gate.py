@@ -36,8 +36,9 @@ RULE_EVIDENCE = {
 
 
 def plugin_label(plugin: str) -> str:
-    """A validation plugin's row: ``cdk-nag <pack>`` for the packs, the plugin's own name otherwise (CDK's
-    built-in "CloudFormation Validate" lists itself only when it found something)."""
+    """A validation plugin's row: ``cdk-nag <pack>`` for the packs, the plugin's own name otherwise (the two
+    CDK adds itself, "CloudFormation Validate" and "Construct Annotations", are listed only when they
+    found something)."""
     return f"cdk-nag {plugin}" if plugin in NAG_PACK_NAMES else plugin
 
 
