@@ -23,22 +23,15 @@ ANNOTATION_PREFIX = "Annotation::"
 
 @dataclass(frozen=True)
 class Acknowledgment:
-    """One acknowledged finding (cdk-nag, or the gate's ``BedrockPlatform::<RULE>``) on one construct, and
-    the resources it covers: that construct's and its children's."""
+    """One acknowledged finding (cdk-nag's, the gate's ``BedrockPlatform::<RULE>``, CDK's own
+    ``CloudFormation-Validate::<rule>``, or a construct warning's id) on one construct, and the resources it
+    covers: that construct's and its children's."""
 
     stack: str
     construct_path: str  # "/Prod/Platform/InvocationLogging/Bucket"
     finding: str  # "AwsSolutions-IAM5[Resource::*]"
     reason: str
     resources: tuple[str, ...] = ()  # logical IDs
-
-    @property
-    def pack(self) -> str:
-        return self.finding.split("-", 1)[0] if "-" in self.finding else ""
-
-    @property
-    def rule(self) -> str:
-        return self.finding.split("-", 1)[1] if "-" in self.finding else self.finding
 
 
 @dataclass(frozen=True)
