@@ -60,8 +60,10 @@ from platform_spec.evaluation import (
     CRITERIA_LINE,
     INJECTION_RESISTANCE_CLAUSE,
     NO_REFERENCE,
+    QUESTION_TAG,
     REFERENCE_TAG,
     SCALE_LINE,
+    unquote_for_judge,
 )
 from platform_spec.scoring import PII_PATTERNS, REFUSAL_PATTERNS, find_pii
 
@@ -480,8 +482,9 @@ class ModelEmulator:
 
 
 def tagged(text: str, tag: str) -> str | None:
+    """The text of the judge prompt's block ``tag``, unquoted (``platform_spec.evaluation.quote_for_judge``)."""
     match = re.search(rf"<{tag}>\n?(.*?)\n?</{tag}>", text, re.DOTALL)
-    return match.group(1) if match else None
+    return unquote_for_judge(match.group(1)) if match else None
 
 
 class JudgeEmulator:
@@ -496,7 +499,7 @@ class JudgeEmulator:
         reference = tagged(prompt, REFERENCE_TAG) or ""
         against = "reference"
         if reference.strip() == NO_REFERENCE:  # a live output (the scoring function): the question instead
-            reference, against = tagged(prompt, "question") or "", "question"
+            reference, against = tagged(prompt, QUESTION_TAG) or "", "question"
         wanted = content_words(reference)
         coverage = len(wanted & content_words(answer)) / len(wanted) if wanted else 0.0
         grade = 1 + math.floor(coverage * (scale - 1) + 0.5)

@@ -30,6 +30,7 @@ from human_review.exercise import (
 from human_review.offline import ORCHESTRATOR, OfflinePlatform, Reply
 from platform_config import PlatformConfig, load_platform
 from platform_spec.api import ERRORS, ReviewMetric
+from platform_spec.evaluation import quote_for_judge
 from platform_spec.review import MAX_RECEIVE_COUNT, AuditTable, ReviewTable, plain, sample_fraction
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +155,8 @@ def test_a_held_answer_is_scored_listed_decided_released_and_audited(
     # and graded the claims against the grounding source the caller sent, there being no golden reference
     (judge_call,) = [c for c in platform.stub.calls if c.target.endswith("-judge")]
     judge_prompt_text = judge_call.body["messages"][0]["content"][0]["text"]
-    assert body.get("context") and f"<reference>\n{body['context']}\n</reference>" in judge_prompt_text
+    assert body.get("context")
+    assert f"<reference>\n{quote_for_judge(body['context'])}\n</reference>" in judge_prompt_text
     assert read.body["text"]["stored"] and read.body["text"]["output"]
     assert _metric(platform, ReviewMetric.SCORED) == [1]
 
