@@ -23,6 +23,7 @@ import io
 import json
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any, Self
 
 from platform_config.model import PlatformConfig
 from platform_spec.fields import to_dict
-from platform_spec.review import InvocationLogLocation, ReviewEnv
+from platform_spec.review import SCORING_TIMEOUT_S, InvocationLogLocation, ReviewEnv
 from platform_spec.runtime import Env
 
 ORCHESTRATOR = "lambdas.orchestrator.handler"
@@ -49,9 +50,11 @@ class Reply:
 
 
 class _Context:
-    """The attributes of Lambda's context object that Powertools and the handlers read."""
+    """The attributes of Lambda's context object that Powertools and the handlers read; the remaining time
+    counts down from ``timeout_ms`` as Lambda's does from the function's timeout."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, timeout_ms: int) -> None:
+        self._ends = time.monotonic() + timeout_ms / 1000
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
@@ -61,7 +64,7 @@ class _Context:
         self.log_stream_name = "offline"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 28_000
+        return max(0, int((self._ends - time.monotonic()) * 1000))
 
 
 class OfflinePlatform:
@@ -88,6 +91,11 @@ class OfflinePlatform:
         self.modules: dict[str, ModuleType] = {}
         self.session: Any = None
         self.resources: Any = None
+        #: Each function's timeout, from which its context's remaining time counts down (a test may
+        #: shorten one); the scoring function's is the construct's.
+        self.timeouts_ms: dict[str, int] = {name: 28_000 for name in HANDLERS} | {
+            SCORING: SCORING_TIMEOUT_S * 1000
+        }
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -174,7 +182,7 @@ class OfflinePlatform:
         handler = self.modules[module]
         with contextlib.redirect_stdout(self.output):
             response: dict[str, Any] = handler.lambda_handler(
-                dict(event), _Context(module.rsplit(".", 1)[-1])
+                dict(event), _Context(module.rsplit(".", 1)[-1], self.timeouts_ms[module])
             )
         return response
 

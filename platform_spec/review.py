@@ -64,10 +64,24 @@ MAX_MESSAGE_BYTES: Final = 256 * 1024
 #: Items per page of the pending list.
 LIST_LIMIT_DEFAULT: Final = 25
 LIST_LIMIT_MAX: Final = 100
-#: The scoring function's timeout; the queue's visibility timeout is six times it, as Lambda's
-#: documentation asks for an SQS event source
+#: The scoring function's judge call (Bedrock Converse on the use case's judge profile, at most
+#: ``platform_spec.evaluation.JUDGE_MAX_TOKENS`` out): connect and read timeouts, and botocore's attempts
+#: in its ``standard`` retry mode, which retries throttling, 5xx and timeouts (a read timeout is an
+#: ``HTTPClientError``), the first retry after at most 1 s, or up to 5 s more when the service sends
+#: ``x-amz-retry-after`` (botocore/retries/standard.py; https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
+JUDGE_CONNECT_TIMEOUT_S: Final = 3.0
+JUDGE_READ_TIMEOUT_S: Final = 20.0
+JUDGE_ATTEMPTS: Final = 2
+JUDGE_RETRY_DELAY_MAX_S: Final = 6.0
+#: What the scoring function keeps back at the end of an invocation (its own writes and metrics).
+SCORING_MARGIN_S: Final = 3.0
+#: The scoring function's timeout: room for a batch of ten messages with healthy judge calls (a few
+#: seconds each); the function starts a judge call only while the longest one could take (``JUDGE_ATTEMPTS``
+#: x (connect + read) + the retry delay, 52 s) fits in what is left, so a hung or slow judge fails its own
+#: messages (delivered again) instead of timing out the invocation and with it the whole batch. The
+#: queue's visibility timeout is six times it, as Lambda's documentation asks for an SQS event source
 #: (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
-SCORING_TIMEOUT_S: Final = 60
+SCORING_TIMEOUT_S: Final = 120
 QUEUE_VISIBILITY_TIMEOUT_S: Final = 6 * SCORING_TIMEOUT_S
 #: Deliveries of a message before SQS moves it to the dead-letter queue (retries, then the DLQ).
 MAX_RECEIVE_COUNT: Final = 5

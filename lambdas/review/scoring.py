@@ -16,6 +16,13 @@ with partial batch responses (only failed messages return to the queue):
 Any failure (the store, the judge, an unreadable message) fails that message only: SQS delivers it again
 after the visibility timeout, and after ``platform_spec.review.MAX_RECEIVE_COUNT`` deliveries moves it to
 the dead-letter queue, which alarms. The caller's answer has long been returned.
+
+A hung or slow judge must not time the function out: a timed-out invocation fails its whole batch, so the
+messages already scored and those that need no judge would be delivered again with it, and after
+``MAX_RECEIVE_COUNT`` such rounds dead-lettered. So the judge's client has explicit timeouts and attempts
+(``platform_spec.review.JUDGE_*``), a judge call starts only while the longest it could take fits in what
+is left of the invocation, and after a judge call timed out no other message of the invocation calls the
+judge: those messages fail at once (:class:`JudgeSkipped`, logged), the others are scored.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from platform_spec.api import ReviewMetric
 from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, parse_grades
 from platform_spec.review import (
+    JUDGE_ATTEMPTS,
+    JUDGE_CONNECT_TIMEOUT_S,
+    JUDGE_READ_TIMEOUT_S,
+    JUDGE_RETRY_DELAY_MAX_S,
+    SCORING_MARGIN_S,
     ReviewMessage,
     ReviewTable,
     low_score,
@@ -56,29 +68,87 @@ metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+class JudgeSkipped(RuntimeError):
+    """The judge was not called for a message (the module docstring says when); the message fails and is
+    delivered again."""
+
+
 class Judge:
     """The model-graded rubric's judge: Bedrock Converse on a use case's judge profile (created on first
-    use; ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` points it at a local endpoint offline)."""
+    use; ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` points it at a local endpoint offline), within the time the
+    invocation has left (:meth:`start_invocation`)."""
 
-    def __init__(self, *, region: str, profiles: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        region: str,
+        profiles: dict[str, str],
+        connect_timeout_s: float = JUDGE_CONNECT_TIMEOUT_S,
+        read_timeout_s: float = JUDGE_READ_TIMEOUT_S,
+        attempts: int = JUDGE_ATTEMPTS,
+    ) -> None:
         self.region = region
         self.profiles = profiles
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.attempts = attempts
         self._client: Any = None
+        self._deadline: float | None = None  # time.monotonic() by which this invocation's calls must end
+        self._down: str | None = None  # why a call of this invocation got no answer
+
+    @property
+    def longest_call_s(self) -> float:
+        """The longest one ``grade`` can take: every attempt connecting and reading to its timeout, and the
+        retry delay."""
+        return self.attempts * (self.connect_timeout_s + self.read_timeout_s) + JUDGE_RETRY_DELAY_MAX_S
+
+    def start_invocation(self, remaining_ms: int) -> None:
+        """A new invocation with ``remaining_ms`` left (Lambda's ``get_remaining_time_in_millis()``)."""
+        self._deadline = time.monotonic() + remaining_ms / 1000 - SCORING_MARGIN_S
+        self._down = None
 
     def grade(self, use_case: str, prompt: str) -> str:
         profile = self.profiles.get(use_case)
         if profile is None:
             raise LookupError(f"{use_case} is model-graded but JUDGE_PROFILES has no judge profile for it")
+        if self._down is not None:
+            raise JudgeSkipped(f"the judge did not answer earlier in this invocation ({self._down})")
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            if left < self.longest_call_s:
+                raise JudgeSkipped(
+                    f"{max(left, 0):.0f} s left in this invocation, a judge call may take {self.longest_call_s:.0f} s"
+                )
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("bedrock-runtime", region_name=self.region)
-        # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
-        response = self._client.converse(
-            modelId=profile,
-            messages=[{"role": "user", "content": [{"text": prompt}]}],
-            inferenceConfig={"maxTokens": JUDGE_MAX_TOKENS, "temperature": 0},
-        )
+            # https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
+            self._client = boto3.client(
+                "bedrock-runtime",
+                region_name=self.region,
+                config=Config(
+                    connect_timeout=self.connect_timeout_s,
+                    read_timeout=self.read_timeout_s,
+                    retries={"mode": "standard", "total_max_attempts": self.attempts},
+                ),
+            )
+        from botocore.exceptions import ConnectionError as BotocoreConnectionError
+        from botocore.exceptions import HTTPClientError
+
+        try:
+            # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+            response = self._client.converse(
+                modelId=profile,
+                messages=[{"role": "user", "content": [{"text": prompt}]}],
+                inferenceConfig={"maxTokens": JUDGE_MAX_TOKENS, "temperature": 0},
+            )
+        # what botocore's standard mode retries as transient connection errors (a read timeout, a reset
+        # connection: HTTPClientError; a connect timeout, a refused connection: ConnectionError), after
+        # its last attempt
+        except (BotocoreConnectionError, HTTPClientError) as error:
+            self._down = type(error).__name__
+            raise
         blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
         return "".join(str(b.get("text", "")) for b in blocks)
 
@@ -160,7 +230,19 @@ def score_message(
 
 def record_handler(record: SQSRecord) -> None:
     message = ReviewMessage.from_json(record.body)
-    scored = score_message(message, config=runtime_config, store=store, judge=judge, now=time.time())
+    try:
+        scored = score_message(message, config=runtime_config, store=store, judge=judge, now=time.time())
+    except Exception as error:  # the message fails alone (partial batch response): say why, for on-call
+        logger.warning(
+            "review message not scored, delivered again",
+            extra={
+                "reviewId": message.review_id,
+                "useCase": message.use_case,
+                "error": type(error).__name__,
+                "why": str(error)[:500],
+            },
+        )
+        raise
     if scored is None:
         logger.info("review item already scored", extra={"reviewId": message.review_id})
         return
@@ -191,6 +273,7 @@ def record_handler(record: SQSRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Partial batch response: ``batchItemFailures`` lists the messages to deliver again
     (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html)."""
+    judge.start_invocation(context.get_remaining_time_in_millis())
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

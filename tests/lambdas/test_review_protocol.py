@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bedrock_platform_devtools.bedrock_stub import Fault
 from bedrock_platform_devtools.samples import CALLER_ARN, REVIEWER_ARN, api_event
 from evaluation.targets import invoke_body
 from human_review.exercise import (
@@ -27,11 +28,18 @@ from human_review.exercise import (
     exercise,
     request_body,
 )
-from human_review.offline import ORCHESTRATOR, OfflinePlatform, Reply
+from human_review.offline import ORCHESTRATOR, SCORING, OfflinePlatform, Reply
 from platform_config import PlatformConfig, load_platform
 from platform_spec.api import ERRORS, ReviewMetric
 from platform_spec.evaluation import quote_for_judge
-from platform_spec.review import MAX_RECEIVE_COUNT, AuditTable, ReviewTable, plain, sample_fraction
+from platform_spec.review import (
+    MAX_RECEIVE_COUNT,
+    SCORING_TIMEOUT_S,
+    AuditTable,
+    ReviewTable,
+    plain,
+    sample_fraction,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HELD_UC = "rfp-drafting"  # holds its answers (review.hold_for_review), stores text
@@ -336,6 +344,69 @@ def test_a_scoring_failure_retries_then_dead_letters_and_the_caller_already_has_
     assert len(failed) == MAX_RECEIVE_COUNT and len(set(failed)) == 1
     (dead,) = platform.dead_letters()
     assert dead["review_id"] == answered.body["requestId"]
+
+
+def _queue_three(config: PlatformConfig, platform: OfflinePlatform) -> tuple[str, str, str]:
+    """Two answers the judge grades (policy-qa) and one it never sees (no text may be stored): their ids."""
+    graded = [platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC)) for _ in range(2)]
+    ungraded = platform.invoke(NO_TEXT_UC, request_body(config, NO_TEXT_UC))
+    assert [r.status for r in (*graded, ungraded)] == [200, 200, 200]
+    return graded[0].body["requestId"], graded[1].body["requestId"], ungraded.body["requestId"]
+
+
+def _scored(platform: OfflinePlatform) -> set[str]:
+    return {i[ReviewTable.KEY] for i in _items(platform) if ReviewTable.SCORED_AT in i}
+
+
+def _judge_calls(platform: OfflinePlatform) -> int:
+    return len([c for c in platform.stub.calls if c.target.endswith("-judge")])
+
+
+@pytest.mark.slow
+def test_a_hung_judge_fails_only_the_messages_it_grades_and_never_times_out_the_batch(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN a judge that accepts the request and stays silent (both attempts), with short timeouts
+    scoring = platform.modules[SCORING]
+    scoring.judge = scoring.Judge(
+        region=scoring.judge.region,
+        profiles=scoring.judge.profiles,
+        connect_timeout_s=0.5,
+        read_timeout_s=0.5,
+    )
+    first, second, ungraded = _queue_three(config, platform)
+    platform.stub.script("-judge", [Fault.hang(3), Fault.hang(3)])
+    # WHEN one delivery of the three reaches the scoring function
+    failed = platform.drain(max_rounds=1)
+    # THEN only the two the judge grades go back to the queue; the other is scored
+    assert len(failed) == 2
+    assert ungraded in _scored(platform) and not {first, second} & _scored(platform)
+    # AND the judge was called for one of them only (its two attempts): the other failed at once
+    assert _judge_calls(platform) == 2
+    not_scored = [
+        json.loads(line) for line in platform.output.getvalue().splitlines() if "not scored" in line
+    ]
+    assert [(n["useCase"], n["error"]) for n in not_scored] == [
+        (SAMPLED_UC, "ReadTimeoutError"),
+        (SAMPLED_UC, "JudgeSkipped"),
+    ]
+    assert "did not answer earlier in this invocation (ReadTimeoutError)" in not_scored[1]["why"]
+
+
+def test_a_judge_call_starts_only_while_the_longest_it_could_take_fits(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN an invocation with less time left than the judge's longest call (its timeouts, attempts, delay)
+    scoring = platform.modules[SCORING]
+    platform.timeouts_ms[SCORING] = int(scoring.judge.longest_call_s * 1000)
+    first, second, ungraded = _queue_three(config, platform)
+    # WHEN they are delivered: the judge is never called and its messages fail; the other is scored
+    assert len(platform.drain(max_rounds=1)) == 2 and _judge_calls(platform) == 0
+    assert ungraded in _scored(platform) and not {first, second} & _scored(platform)
+    # AND delivered again with the function's whole timeout, they are graded and scored (nothing lost)
+    platform.timeouts_ms[SCORING] = SCORING_TIMEOUT_S * 1000
+    assert platform.drain() == [] and _judge_calls(platform) == 2
+    assert {first, second, ungraded} <= _scored(platform)
 
 
 def test_a_redelivered_message_is_scored_once(config: PlatformConfig, platform: OfflinePlatform) -> None:
