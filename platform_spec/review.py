@@ -87,9 +87,26 @@ QUEUE_VISIBILITY_TIMEOUT_S: Final = 6 * SCORING_TIMEOUT_S
 MAX_RECEIVE_COUNT: Final = 5
 #: How often the backlog function publishes the pending count and the oldest pending item's age.
 BACKLOG_INTERVAL_MINUTES: Final = 5
-#: The orchestrator's budget for writing a held item and queueing an output (each call).
+#: Every botocore client of the review path (the orchestrator's held-item write and queueing, the review
+#: functions' DynamoDB store): connect and read timeouts and attempts (botocore's standard retry mode), so a
+#: store that does not answer fails its call in at most ``STORE_ATTEMPTS`` x (connect + read) plus the retry
+#: delay (under 1 s unless the service sends x-amz-retry-after), inside every review function's timeout
+#: (the API's 10 s the shortest), where the code answers 503 ``REVIEW_UNAVAILABLE``, instead of timing the
+#: function out (API Gateway's 502) with botocore's defaults (60 s read, legacy retries).
 STORE_CONNECT_TIMEOUT_S: Final = 1.0
 STORE_READ_TIMEOUT_S: Final = 2.0
+STORE_ATTEMPTS: Final = 2
+
+
+def store_client_config() -> dict[str, Any]:
+    """The keyword arguments of ``botocore.config.Config`` for a review-path client (a new dict each call:
+    https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html)."""
+    return {
+        "connect_timeout": STORE_CONNECT_TIMEOUT_S,
+        "read_timeout": STORE_READ_TIMEOUT_S,
+        "retries": {"mode": "standard", "total_max_attempts": STORE_ATTEMPTS},
+    }
+
 
 # ==================================================================== vocabulary
 

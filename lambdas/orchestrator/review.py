@@ -22,11 +22,10 @@ from typing import Any
 
 from platform_spec.contract import ReviewPolicy
 from platform_spec.review import (
-    STORE_CONNECT_TIMEOUT_S,
-    STORE_READ_TIMEOUT_S,
     ReviewMessage,
     ReviewReason,
     new_item,
+    store_client_config,
 )
 
 __all__ = ["ReviewPath"]
@@ -48,11 +47,7 @@ class ReviewPath:
                 import boto3
                 from botocore.config import Config
 
-                config = Config(
-                    connect_timeout=STORE_CONNECT_TIMEOUT_S,
-                    read_timeout=STORE_READ_TIMEOUT_S,
-                    retries={"total_max_attempts": 2, "mode": "standard"},
-                )
+                config = Config(**store_client_config())
                 self._clients = (
                     boto3.client("dynamodb", region_name=self.region, config=config),
                     boto3.client("sqs", region_name=self.region, config=config),

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from platform_spec.review import AuditTable, ReviewTable, plain
+from platform_spec.review import AuditTable, ReviewTable, plain, store_client_config
 
 __all__ = ["Conflict", "ReviewStore", "decode_token", "encode_token"]
 
@@ -71,8 +71,11 @@ class ReviewStore:
         with self._lock:
             if self._client is None:
                 import boto3
+                from botocore.config import Config
 
-                self._client = boto3.client("dynamodb", region_name=self.region)
+                self._client = boto3.client(
+                    "dynamodb", region_name=self.region, config=Config(**store_client_config())
+                )
             return self._client
 
     # ---------------------------------------------------------------- review items

@@ -245,3 +245,35 @@ def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_
             ),
         },
     )
+
+
+def _longest_call_s(client: Any) -> float:
+    """The longest one call of a botocore client can take when the service does not answer: every attempt
+    connecting and reading to its timeout, and the retry delay between them (botocore's standard mode:
+    under 1 s without x-amz-retry-after)."""
+    config = client.meta.config
+    attempts = int(config.retries["total_max_attempts"])
+    assert config.retries["mode"] == "standard"
+    return attempts * (config.connect_timeout + config.read_timeout) + (attempts - 1) * 1.0
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_store_that_does_not_answer_fails_its_call_inside_every_review_path_functions_timeout(
+    synthesized: Synthesized, env: str
+) -> None:
+    # The clients as the functions build them (the review functions' store, the orchestrator's review path)
+    from lambdas.orchestrator.review import ReviewPath
+    from lambdas.review.store import ReviewStore
+
+    store = ReviewStore(review_table="items", audit_table="audit", region="us-east-1").client
+    dynamodb, sqs = ReviewPath(table_name="items", queue_url="https://queue", region="us-east-1")._setup()
+    longest = max(_longest_call_s(c) for c in (store, dynamodb, sqs))
+    # every function of the template that talks to the review store (its table in its environment)
+    timeouts = {
+        logical_id: float(function["Properties"].get("Timeout", 3))
+        for logical_id, function in _resources(synthesized, env, "AWS::Lambda::Function").items()
+        if ReviewEnv.REVIEW_TABLE in (function["Properties"].get("Environment") or {}).get("Variables", {})
+    }
+    assert len(timeouts) == 4, timeouts  # the orchestrator, the review API, scoring and the backlog
+    # one call that gets no answer ends with a second to spare, so the function answers (503) itself
+    assert all(longest + 1 <= timeout for timeout in timeouts.values()), (longest, timeouts)
