@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 from types import MappingProxyType
 
 from hypothesis import given, settings
@@ -18,7 +19,7 @@ from evaluation.emulator import (
     grounding_score,
     tagged,
 )
-from platform_config import load_platform
+from platform_config import PlatformConfig, load_platform
 from platform_config.model import Contract
 from platform_spec.contract import ContentFilterType, FilterSetting, FilterStrength
 from platform_spec.evaluation import (
@@ -31,11 +32,16 @@ from platform_spec.evaluation import (
 )
 from tests.evaluations.conftest import ROOT
 
-CONFIG = load_platform(ROOT)
+
+@functools.cache
+def _config() -> PlatformConfig:
+    """The repository's configuration, loaded by the first test that needs it (not at collection, which
+    every pytest-xdist worker does)."""
+    return load_platform(ROOT)
 
 
 def contract(use_case: str) -> Contract:
-    return next(c for c in CONFIG.contracts_for("dev") if c.id == use_case)
+    return next(c for c in _config().contracts_for("dev") if c.id == use_case)
 
 
 def test_denied_topics_are_matched_from_the_contracts_examples_and_definitions() -> None:

@@ -19,7 +19,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -158,12 +157,17 @@ def test_acknowledge_refuses_vague_or_multiple_findings(finding: str, reason: st
         acknowledge(stack, finding, reason)
 
 
-def test_cdks_own_template_validation_counts_and_is_acknowledged_through_the_same_helper(
+@pytest.mark.slow
+def test_the_findings_of_the_plugins_cdk_adds_count_and_are_acknowledged_through_the_same_helper(
     tmp_path: Path,
 ) -> None:
     # aws-cdk-lib (>= 2.262) runs its own "CloudFormation Validate" plugin in every synth unless told not
     # to; it warns on an IAM policy that uses NotAction (W2512), which cfn-lint 1.58 does not report (a
-    # probe template, checked). CDK does not fail synth on its warnings; the gate's result counts them.
+    # probe template, checked). cdk.json's @aws-cdk/core:annotationsInValidationReport puts construct
+    # warnings in the validation report too (plugin "Construct Annotations"). CDK prints both without
+    # failing synth, with the id to acknowledge them by; the gate's result counts them.
+    warning = "@aws-cdk/aws-logs:probeWarning"
+
     def synth(outdir: Path, *, acknowledged: bool) -> list[str]:
         app = new_app(outdir)
         stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
@@ -174,44 +178,21 @@ def test_cdks_own_template_validation_counts_and_is_acknowledged_through_the_sam
             roles=[role],
             statements=[iam.PolicyStatement(not_actions=["iam:*"], resources=["*"])],
         )
-        if acknowledged:
-            acknowledge(
-                policy,
-                f"{CDK_VALIDATE_NAMESPACE}::W2512",
-                "Test fixture: proves CDK's own finding is silenced by the project's one helper.",
-            )
-        app.synth()
-        return nag_failures(outdir)
-
-    assert "CloudFormation Validate: W2512 on /S/AllButIam/Resource" in synth(
-        tmp_path / "a", acknowledged=False
-    )
-    assert not [line for line in synth(tmp_path / "b", acknowledged=True) if "W2512" in line]
-
-
-def test_a_construct_librarys_warning_counts_and_is_acknowledged_through_the_same_helper(
-    tmp_path: Path,
-) -> None:
-    # cdk.json's @aws-cdk/core:annotationsInValidationReport puts construct warnings in the validation
-    # report (plugin "Construct Annotations"); CDK prints them for acknowledgment as Annotation::<id>.
-    warning = "@aws-cdk/aws-logs:probeWarning"
-
-    def synth(outdir: Path, *, acknowledged: bool) -> list[str]:
-        app = new_app(outdir)
-        stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
         group = logs.LogGroup(stack, "Group", retention=logs.RetentionDays.ONE_MONTH)
         cdk.Annotations.of(group).add_warning_v2(warning, "what a construct library warns about")
         if acknowledged:
-            acknowledge(
-                group, f"Annotation::{warning}", "Test fixture: proves a construct warning is silenced here."
-            )
+            reason = "Test fixture: proves the finding is silenced by the project's one helper."
+            acknowledge(policy, f"{CDK_VALIDATE_NAMESPACE}::W2512", reason)
+            acknowledge(group, f"Annotation::{warning}", reason)
         app.synth()
         return nag_failures(outdir)
 
-    assert f"Construct Annotations: Annotation::{warning} on /S/Group" in synth(
-        tmp_path / "a", acknowledged=False
-    )
-    assert not [line for line in synth(tmp_path / "b", acknowledged=True) if warning in line]
+    found = synth(tmp_path / "a", acknowledged=False)
+    assert "CloudFormation Validate: W2512 on /S/AllButIam/Resource" in found
+    assert f"Construct Annotations: Annotation::{warning} on /S/Group" in found
+    assert not [
+        line for line in synth(tmp_path / "b", acknowledged=True) if "W2512" in line or warning in line
+    ]
     with pytest.raises(ValueError, match="not one finding id"):
         acknowledge(
             cdk.Stack(cdk.App()), "Annotation::a::b", "A long enough reason that states a constraint."
@@ -221,6 +202,8 @@ def test_a_construct_librarys_warning_counts_and_is_acknowledged_through_the_sam
 def test_an_error_of_cdks_own_template_validation_fails_synth_as_cdk_json_asks(tmp_path: Path) -> None:
     # cdk.json sets @aws-cdk/core:validateAgainstDefaultRules: without it CDK would print the error below
     # as a warning and synthesize.
+    from aws_cdk import aws_ec2 as ec2  # a large module: imported by this test, not at collection
+
     context = {**cdk_context(), "@aws-cdk/core:failSynthOnValidationErrors": True}
     assert context["@aws-cdk/core:validateAgainstDefaultRules"] is True
     app = cdk.App(outdir=str(tmp_path), context=context)
