@@ -35,6 +35,7 @@ def test_the_shipped_baseline_is_a_passing_release() -> None:
         assert release.provenance.guardrail_fingerprint
 
 
+@pytest.mark.slow  # a whole suite through the handler (~2.5 CPU-seconds), as the marker says
 def test_the_unchanged_configuration_passes_its_gate(
     config_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
