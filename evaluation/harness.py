@@ -203,7 +203,36 @@ def deterministic_score(
 # ==================================================================== inspect-ai tasks
 
 
-def build_task(run: SuiteRun, target: Target) -> Any:
+@dataclass(frozen=True)
+class JudgeLimits:
+    """How long the judge may take: without limits inspect-ai retries a model call until it succeeds
+    (``GenerateConfig.max_retries`` and ``timeout`` unset: "retry forever", inspect_ai/model/_retry.py) and
+    its ``bedrock`` provider's botocore client waits 60 s to connect and 60 s to read, so a judge that
+    hangs or keeps failing would hold a deployed evaluation (the pipeline's readiness step) until the
+    step's own timeout, failing it as "timed out". With them a judge call fails after ``timeout_s`` at
+    most; the case is an error and fails its suite, whose results name it.
+    https://inspect.aisi.org.uk/reference/inspect_ai.model.html#generateconfig"""
+
+    connect_timeout_s: int = 10
+    read_timeout_s: int = 60  # the judge's answer (at most JUDGE_MAX_TOKENS) in one piece
+    attempt_timeout_s: int = 90
+    max_retries: int = 3
+    timeout_s: int = 300
+
+    def generate_config(self) -> dict[str, Any]:
+        """``inspect_ai.model.GenerateConfig`` arguments (beside ``max_tokens`` and ``temperature``)."""
+        return {
+            "max_retries": self.max_retries,
+            "timeout": self.timeout_s,
+            "attempt_timeout": self.attempt_timeout_s,
+        }
+
+    def model_args(self) -> dict[str, Any]:
+        """The ``bedrock`` provider's model arguments for its botocore client."""
+        return {"connect_timeout": self.connect_timeout_s, "read_timeout": self.read_timeout_s}
+
+
+def build_task(run: SuiteRun, target: Target, judge_limits: JudgeLimits = JudgeLimits()) -> Any:
     """The inspect-ai Task of one suite against ``target``."""
     import anyio
     from inspect_ai import Task
@@ -273,9 +302,11 @@ def build_task(run: SuiteRun, target: Target) -> Any:
             name, args = judge
             model = get_model(
                 name,
-                config=GenerateConfig(max_tokens=JUDGE_MAX_TOKENS, temperature=0),
+                config=GenerateConfig(
+                    max_tokens=JUDGE_MAX_TOKENS, temperature=0, **judge_limits.generate_config()
+                ),
                 streaming=False,
-                **args,
+                **{**args, **judge_limits.model_args()},
             )
             observed = Observation.from_json(state.metadata[OBSERVATION])
             prompt = judge_prompt(rubric, case.text, case.reference, observed.text)
@@ -301,7 +332,13 @@ def build_task(run: SuiteRun, target: Target) -> Any:
 
 
 def run_suites(
-    runs: Sequence[SuiteRun], target: Target, *, log_dir: Path, max_samples: int = 8, live: bool = True
+    runs: Sequence[SuiteRun],
+    target: Target,
+    *,
+    log_dir: Path,
+    max_samples: int = 8,
+    live: bool = True,
+    judge_limits: JudgeLimits = JudgeLimits(),
 ) -> list[Any]:
     """Run every suite with inspect-ai; the eval logs, one per suite, in ``runs`` order.
 
@@ -313,7 +350,7 @@ def run_suites(
     either way (compared for one suite: the same fields, answers and scores)."""
     from inspect_ai import eval as inspect_eval
 
-    tasks = [build_task(run, target) for run in runs]
+    tasks = [build_task(run, target, judge_limits) for run in runs]
     logs = inspect_eval(
         tasks,
         model="mockllm/model",  # the target answers; inspect's model is never called
@@ -368,6 +405,7 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
                 else (f"error: {error.message}" if error else None),
                 status=observed.answer.status if observed and observed.answer else None,
                 error_code=observed.answer.error_code if observed and observed.answer else None,
+                error=error.message[:500] if error else None,
             )
         )
     order = {case.id: i for i, case in enumerate(run.suite.document.cases)}

@@ -317,6 +317,7 @@ class OfflineTarget:
         from platform_spec.fields import to_dict
 
         stub = emulated_bedrock(self._stack, self.config, self.contracts)
+        self.stub = stub  # the local Bedrock Runtime endpoint (a test may script its faults)
         self.endpoint_url = stub.endpoint_url
         folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="bedrock-eval-")))
         config_path = folder / "runtime_config.json"

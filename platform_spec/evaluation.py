@@ -345,6 +345,9 @@ class CaseResult:
     #: HTTP status and error code of the API answer, when the request went through the API.
     status: int | None = None
     error_code: str | None = None
+    #: Why inspect-ai could not finish the case (a scorer or the target raised, e.g. the judge did not
+    #: answer within its limits): such a case fails.
+    error: str | None = None
 
 
 @spec

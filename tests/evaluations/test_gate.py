@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,58 @@ def test_record_appends_a_passing_run_and_refuses_a_failing_one(
     )
     assert "failed its quality gate" in capsys.readouterr().err
     assert len(read_records(config_root, OFFLINE_TARGET)) == before + 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        # accepts every request and stays silent: the read timeout, then inspect-ai's attempt timeout
+        ("hang", "timeout"),
+        # throttles every request: botocore and inspect-ai retry a throttled call, until the attempt timeout
+        # and max_retries end it (unbounded, inspect-ai retries it for ever)
+        ("throttling", "attempttimeout"),
+    ],
+)
+def test_a_judge_that_does_not_answer_fails_its_cases_instead_of_holding_the_run(
+    tmp_path: Path, fault: str, error: str
+) -> None:
+    # GIVEN a model-graded use case whose judge never answers, and judge limits short enough for a test
+    # (the defaults allow a minute per read, a minute and a half per attempt, five minutes per call)
+    from bedrock_platform_devtools.bedrock_stub import Fault
+    from evaluation import harness
+    from evaluation.targets import OfflineTarget
+    from platform_config import load_platform
+
+    config = load_platform(ROOT)
+    use_case = "policy-qa"
+    assert config.evaluations[use_case].rubric is not None
+    runs = harness.suite_runs(config, [use_case], "golden")
+    limits = harness.JudgeLimits(
+        connect_timeout_s=1, read_timeout_s=1, attempt_timeout_s=2, max_retries=0, timeout_s=2
+    )
+    with OfflineTarget(config, [use_case]) as offline:
+        offline.stub.script("-judge", [Fault.hang(3) if fault == "hang" else Fault.throttling()] * 400)
+        # WHEN the suite runs (in a thread, so that a run that never ends fails this test instead of
+        # holding the session)
+        ran: list[list[Any]] = []
+        worker = threading.Thread(
+            target=lambda: ran.append(
+                harness.run_suites(runs, offline, log_dir=tmp_path / "logs", live=False, judge_limits=limits)
+            ),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(timeout=120)
+        assert ran, "the run did not end within 120 s: the judge's limits did not reach inspect-ai"
+        results = harness.use_case_results(runs, ran[0], offline, log_root=tmp_path)
+    # THEN the run ends, and every case the judge grades is a failed case that says why
+    golden = results[use_case].suites["golden"]
+    (run,) = runs
+    graded = [
+        c
+        for c in golden.case_results
+        if run.rubric_applies(next(x for x in run.suite.document.cases if x.id == c.id))
+    ]
+    assert graded and not any(c.passed for c in graded)
+    assert all(c.error and error in c.error.lower() for c in graded), graded[0].error

@@ -224,7 +224,8 @@ def _run_tables(section: Section, run: RunResult, target: str) -> None:
                 if case.passed:
                     continue
                 what = "; ".join(
-                    f"{s.value}: {r.explanation}" for s, r in case.scores.items() if not r.passed
+                    [f"{s.value}: {r.explanation}" for s, r in case.scores.items() if not r.passed]
+                    + ([f"error: {case.error}"] if case.error else [])
                 )
                 failures.rows.append(
                     [
