@@ -87,12 +87,13 @@ QUEUE_VISIBILITY_TIMEOUT_S: Final = 6 * SCORING_TIMEOUT_S
 MAX_RECEIVE_COUNT: Final = 5
 #: How often the backlog function publishes the pending count and the oldest pending item's age.
 BACKLOG_INTERVAL_MINUTES: Final = 5
-#: Every botocore client of the review path (the orchestrator's held-item write and queueing, the review
-#: functions' DynamoDB store): connect and read timeouts and attempts (botocore's standard retry mode), so a
-#: store that does not answer fails its call in at most ``STORE_ATTEMPTS`` x (connect + read) plus the retry
-#: delay (under 1 s unless the service sends x-amz-retry-after), inside every review function's timeout
-#: (the API's 10 s the shortest), where the code answers 503 ``REVIEW_UNAVAILABLE``, instead of timing the
-#: function out (API Gateway's 502) with botocore's defaults (60 s read, legacy retries).
+#: Every botocore client of a store on a request's path (the orchestrator's idempotency records, held-item
+#: write and queueing; the review functions' DynamoDB store): connect and read timeouts and attempts
+#: (botocore's standard retry mode), so a store that does not answer fails its call in at most
+#: ``STORE_ATTEMPTS`` x (connect + read) plus the retry delay (under 1 s unless the service sends
+#: x-amz-retry-after), inside every such function's timeout (the review API's 10 s the shortest), where the
+#: code answers 503 (``REVIEW_UNAVAILABLE``, ``IDEMPOTENCY_UNAVAILABLE``) itself, instead of timing the
+#: function out (API Gateway's 502 or 504) with botocore's defaults (60 s read, legacy retries).
 STORE_CONNECT_TIMEOUT_S: Final = 1.0
 STORE_READ_TIMEOUT_S: Final = 2.0
 STORE_ATTEMPTS: Final = 2

@@ -39,6 +39,7 @@ from typing import Any, Final
 
 from platform_spec.api import IDEMPOTENCY_KEY_HEADER, REPLAY_HEADER
 from platform_spec.api import IDEMPOTENCY_TTL_S as DEFAULT_TTL_S
+from platform_spec.review import store_client_config
 
 from .errors import ApiError
 from .validation import InvokeRequest
@@ -84,8 +85,11 @@ class IdempotentRunner:
                     IdempotencyConfig,
                     idempotent_function,
                 )
+                from botocore.config import Config
 
-                self.persistence = DynamoDBPersistenceLayer(table_name=self.table_name)
+                self.persistence = DynamoDBPersistenceLayer(
+                    table_name=self.table_name, boto_config=Config(**store_client_config())
+                )
                 self._config = IdempotencyConfig(
                     event_key_jmespath=EVENT_KEY_JMESPATH,
                     payload_validation_jmespath=PAYLOAD_JMESPATH,
