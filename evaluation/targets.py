@@ -536,8 +536,19 @@ class DeployedTarget:
         self.session = session or boto3.Session(region_name=deployment.region)
         self.bedrock_endpoint_url = bedrock_endpoint_url
         self.timeout_s = timeout_s
+        from botocore.config import Config
+
+        # ApplyGuardrail on the adversarial suites: bounded like the API calls (``timeout_s``), not with
+        # botocore's defaults (60 s connect and read, legacy retries: minutes per case on a hung endpoint)
         self._runtime = self.session.client(
-            "bedrock-runtime", region_name=deployment.region, endpoint_url=bedrock_endpoint_url
+            "bedrock-runtime",
+            region_name=deployment.region,
+            endpoint_url=bedrock_endpoint_url,
+            config=Config(
+                connect_timeout=5,
+                read_timeout=timeout_s,
+                retries={"mode": "standard", "total_max_attempts": 3},
+            ),
         )
         self._prompt_versions: dict[str, str] = {}
 

@@ -104,6 +104,18 @@ def test_a_wrong_signature_is_refused_by_the_stand_in(
     assert not api.signature_valid("POST", "/v1/use-cases/policy-qa/invoke", headers, b"{}")
 
 
+def test_apply_guardrail_calls_of_a_deployed_run_are_bounded_like_its_api_calls() -> None:
+    from evaluation.targets import DeployedTarget, Deployment
+    from platform_config import load_platform
+    from tests.evaluations.conftest import ROOT
+
+    deployment = Deployment(ENVIRONMENT, "us-east-1", "https://x.execute-api/v1/", {}, {}, {}, {})
+    target = DeployedTarget(load_platform(ROOT), deployment, timeout_s=12.0)
+    config = target._runtime.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 12.0)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+
+
 def test_outputs_are_read_from_cloudformation_when_no_file_is_given() -> None:
     from botocore.session import get_session
     from botocore.stub import Stubber
