@@ -538,17 +538,15 @@ class DeployedTarget:
         self.timeout_s = timeout_s
         from botocore.config import Config
 
+        from platform_spec.review import client_config
+
         # ApplyGuardrail on the adversarial suites: bounded like the API calls (``timeout_s``), not with
         # botocore's defaults (60 s connect and read, legacy retries: minutes per case on a hung endpoint)
         self._runtime = self.session.client(
             "bedrock-runtime",
             region_name=deployment.region,
             endpoint_url=bedrock_endpoint_url,
-            config=Config(
-                connect_timeout=5,
-                read_timeout=timeout_s,
-                retries={"mode": "standard", "total_max_attempts": 3},
-            ),
+            config=Config(**client_config(connect_timeout_s=5, read_timeout_s=timeout_s, attempts=3)),
         )
         self._prompt_versions: dict[str, str] = {}
 

@@ -99,14 +99,24 @@ STORE_READ_TIMEOUT_S: Final = 2.0
 STORE_ATTEMPTS: Final = 2
 
 
-def store_client_config() -> dict[str, Any]:
-    """The keyword arguments of ``botocore.config.Config`` for a review-path client (a new dict each call:
+def client_config(*, connect_timeout_s: float, read_timeout_s: float, attempts: int) -> dict[str, Any]:
+    """The keyword arguments of ``botocore.config.Config`` for a client bounded as above: connect and read
+    timeouts and ``attempts`` in all, in botocore's standard retry mode (a new dict each call:
     https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html)."""
     return {
-        "connect_timeout": STORE_CONNECT_TIMEOUT_S,
-        "read_timeout": STORE_READ_TIMEOUT_S,
-        "retries": {"mode": "standard", "total_max_attempts": STORE_ATTEMPTS},
+        "connect_timeout": connect_timeout_s,
+        "read_timeout": read_timeout_s,
+        "retries": {"mode": "standard", "total_max_attempts": attempts},
     }
+
+
+def store_client_config() -> dict[str, Any]:
+    """:func:`client_config` for a store on a request's path (the ``STORE_*`` bounds)."""
+    return client_config(
+        connect_timeout_s=STORE_CONNECT_TIMEOUT_S,
+        read_timeout_s=STORE_READ_TIMEOUT_S,
+        attempts=STORE_ATTEMPTS,
+    )
 
 
 # ==================================================================== vocabulary

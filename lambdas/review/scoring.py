@@ -47,6 +47,7 @@ from platform_spec.review import (
     SCORING_MARGIN_S,
     ReviewMessage,
     ReviewTable,
+    client_config,
     low_score,
     new_item,
     overall_score,
@@ -128,9 +129,11 @@ class Judge:
                 "bedrock-runtime",
                 region_name=self.region,
                 config=Config(
-                    connect_timeout=self.connect_timeout_s,
-                    read_timeout=self.read_timeout_s,
-                    retries={"mode": "standard", "total_max_attempts": self.attempts},
+                    **client_config(
+                        connect_timeout_s=self.connect_timeout_s,
+                        read_timeout_s=self.read_timeout_s,
+                        attempts=self.attempts,
+                    )
                 ),
             )
         from botocore.exceptions import ConnectionError as BotocoreConnectionError
