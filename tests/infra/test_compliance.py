@@ -52,7 +52,16 @@ from compliance.gate import CLI_VERSION_VARIABLE, add_gate
 from compliance.gate_result import read_gate_result
 from compliance.policy_eval import Decision, Request, evaluate
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_NAME, GATE_RESULT_FILE
-from tests.infra.conftest import ROOT, Synthesized, cdk_context, new_app
+from tests.infra.conftest import (
+    PROBE_ACCOUNT,
+    PROBE_REGION,
+    ROOT,
+    Synthesized,
+    cdk_context,
+    new_app,
+    probe_app,
+    probe_stack,
+)
 
 
 def test_every_environment_and_the_delivery_pipeline_are_synthesized(synthesized: Synthesized) -> None:
@@ -83,8 +92,8 @@ def test_the_gate_ran_every_rule_and_cfn_lint_over_every_stack_and_found_nothing
 @pytest.mark.slow
 def test_cdk_nag_runs_every_pack_and_fails_an_unacknowledged_finding(tmp_path: Path) -> None:
     # GIVEN a stack with a bucket that breaks several rules, under the same nag set-up as the app
-    app = new_app(tmp_path)
-    stack = cdk.Stack(app, "Bad", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    app = probe_app(tmp_path, context=cdk_context())
+    stack = probe_stack(app, "Bad")
     s3.Bucket(stack, "Unlogged")
     add_nag_packs(app)
     # WHEN it is synthesized
@@ -98,8 +107,8 @@ def test_cdk_nag_runs_every_pack_and_fails_an_unacknowledged_finding(tmp_path: P
 
 
 def test_an_acknowledgment_covers_exactly_its_finding(tmp_path: Path) -> None:
-    app = new_app(tmp_path)
-    stack = cdk.Stack(app, "Acked", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    app = probe_app(tmp_path, context=cdk_context())
+    stack = probe_stack(app, "Acked")
     bucket = s3.Bucket(stack, "Unlogged")
     acknowledge(
         bucket, "AwsSolutions-S1", "Test fixture: proves an acknowledgment silences one finding only."
@@ -114,8 +123,8 @@ def test_an_acknowledgment_covers_exactly_its_finding(tmp_path: Path) -> None:
 def test_a_refused_entry_leaves_the_whole_set_unacknowledged(tmp_path: Path) -> None:
     # acknowledge_all hands a construct's acknowledgments to CDK in one call, after checking every entry:
     # a placeholder reason for one finding leaves the others unacknowledged too, never half a set.
-    app = new_app(tmp_path)
-    stack = cdk.Stack(app, "Acked", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    app = probe_app(tmp_path, context=cdk_context())
+    stack = probe_stack(app, "Acked")
     bucket = s3.Bucket(stack, "Unlogged")
     with pytest.raises(ValueError, match="AwsSolutions-S10"):
         acknowledge_all(
@@ -152,7 +161,7 @@ def test_a_refused_entry_leaves_the_whole_set_unacknowledged(tmp_path: Path) -> 
     ],
 )
 def test_acknowledge_refuses_vague_or_multiple_findings(finding: str, reason: str, message: str) -> None:
-    stack = cdk.Stack(cdk.App())
+    stack = probe_stack(environment=False)
     with pytest.raises(ValueError, match=message):
         acknowledge(stack, finding, reason)
 
@@ -170,7 +179,7 @@ def test_the_findings_of_the_plugins_cdk_adds_count_and_are_acknowledged_through
 
     def synth(outdir: Path, *, acknowledged: bool) -> list[str]:
         app = new_app(outdir)
-        stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+        stack = probe_stack(app, "S")
         role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         policy = iam.ManagedPolicy(
             stack,
@@ -195,7 +204,9 @@ def test_the_findings_of_the_plugins_cdk_adds_count_and_are_acknowledged_through
     ]
     with pytest.raises(ValueError, match="not one finding id"):
         acknowledge(
-            cdk.Stack(cdk.App()), "Annotation::a::b", "A long enough reason that states a constraint."
+            probe_stack(environment=False),
+            "Annotation::a::b",
+            "A long enough reason that states a constraint.",
         )
 
 
@@ -207,7 +218,7 @@ def test_an_error_of_cdks_own_template_validation_fails_synth_as_cdk_json_asks(t
     context = {**cdk_context(), "@aws-cdk/core:failSynthOnValidationErrors": True}
     assert context["@aws-cdk/core:validateAgainstDefaultRules"] is True
     app = cdk.App(outdir=str(tmp_path), context=context)
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = probe_stack(app, "S")
     rule = ec2.CfnSecurityGroup.IngressProperty(
         ip_protocol="tcp", from_port=80, to_port=22, cidr_ip="10.0.0.0/8"
     )
@@ -226,8 +237,8 @@ def test_an_error_of_cdks_own_template_validation_fails_synth_as_cdk_json_asks(t
 
 def _retained_fixed_name_app(outdir: Path, *, acknowledged: bool = False, gate: bool = True) -> cdk.App:
     """A Stage with one retained log group that has a fixed name: RETAINED-FIXED-NAME fires."""
-    app = cdk.App(outdir=str(outdir), context={"@aws-cdk/core:failSynthOnValidationErrors": True})
-    stage = cdk.Stage(app, "Dev", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    app = probe_app(outdir, context={"@aws-cdk/core:failSynthOnValidationErrors": True})
+    stage = cdk.Stage(app, "Dev", env=cdk.Environment(account=PROBE_ACCOUNT, region=PROBE_REGION))
     stack = cdk.Stack(stage, "Platform")
     group = logs.LogGroup(
         stack,
@@ -618,8 +629,8 @@ def test_rule_nag_coverage_catches_a_bare_cfn_resource(synthesized: Synthesized)
 
 def test_rule_nag_coverage_reads_the_construct_tree_of_a_real_synth(tmp_path: Path) -> None:
     # GIVEN aws-cdk-lib's own auto-delete provider, which creates its function and role as CfnResource
-    app = new_app(tmp_path)
-    stack = cdk.Stack(app, "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    app = probe_app(tmp_path, context=cdk_context())
+    stack = probe_stack(app, "S")
     s3.Bucket(stack, "B", auto_delete_objects=True, removal_policy=cdk.RemovalPolicy.DESTROY)
     lambda_.Function(
         stack,

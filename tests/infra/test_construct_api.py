@@ -16,11 +16,7 @@ from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.assembly_meta import stack_artifacts
 from platform_config import PlatformConfig
 from platform_spec.api import Dimension, Metric
-from tests.infra.conftest import Stages, Synthesized
-
-
-def _stack() -> cdk.Stack:
-    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+from tests.infra.conftest import Stages, Synthesized, probe_stack
 
 
 def _rendered(stack: cdk.Stack, metric: cloudwatch.IMetric) -> dict[str, object]:
@@ -38,7 +34,7 @@ def _rendered(stack: cdk.Stack, metric: cloudwatch.IMetric) -> dict[str, object]
 @pytest.fixture
 def use_case(config: PlatformConfig) -> GovernedUseCase:
     contract = next(c for c in config.contracts_for("dev") if c.id == "policy-qa")
-    return GovernedUseCase(_stack(), "PolicyQa", contract=contract, environment="dev")
+    return GovernedUseCase(probe_stack(), "PolicyQa", contract=contract, environment="dev")
 
 
 def test_profile_and_guardrail_metrics_take_metric_options(use_case: GovernedUseCase) -> None:

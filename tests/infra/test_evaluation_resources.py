@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import aws_cdk as cdk
 import pytest
 
 from bedrock_constructs.prompt_record import PromptRecord, prompt_fingerprint
@@ -13,7 +12,7 @@ from platform_config import PlatformConfig
 from platform_config.naming import pascal
 from platform_spec.delivery import readiness_role_name
 from platform_spec.guardrail import policy_fingerprint, render_policy
-from tests.infra.conftest import Stages, Synthesized
+from tests.infra.conftest import Stages, Synthesized, probe_stack
 
 
 def test_a_model_graded_use_case_gets_a_judge_profile_the_orchestrator_cannot_call(
@@ -91,7 +90,7 @@ def test_every_use_case_records_its_system_prompt_as_an_immutable_prompt_version
 
 
 def test_a_prompt_with_template_braces_is_refused() -> None:
-    stack = cdk.Stack(cdk.App(), "S")
+    stack = probe_stack(environment=False)
     with pytest.raises(ValueError, match=r"PromptRecord S/P: the system prompt contains '\{\{'"):
         PromptRecord(
             stack, "P", prompt_name="dev-x", system="Answer {{question}}", version="v1", source_file="p"

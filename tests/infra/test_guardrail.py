@@ -14,6 +14,7 @@ from bedrock_constructs.guardrail import Guardrail
 from platform_config import PlatformConfig
 from platform_config.model import ContentFilterType, Contract, FilterStrength
 from platform_spec.contract import FilterSetting
+from tests.infra.conftest import probe_stack
 
 
 def _contract(config: PlatformConfig, contract_id: str) -> Contract:
@@ -21,7 +22,7 @@ def _contract(config: PlatformConfig, contract_id: str) -> Contract:
 
 
 def _template(contract: Contract, **kwargs: object) -> tuple[cdk.Stack, Guardrail, Template]:
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = probe_stack()
     guardrail = Guardrail(stack, "G", guardrail_name="dev-x", policy=contract.guardrail, **kwargs)  # type: ignore[arg-type]
     return stack, guardrail, Template.from_stack(stack)
 
@@ -128,7 +129,7 @@ def test_a_published_version_is_created_and_changes_with_the_policy(config: Plat
 
 
 def test_grant_apply_is_scoped_to_this_guardrail_and_its_key(config: PlatformConfig) -> None:
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = probe_stack()
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     guardrail = Guardrail(
         stack, "G", guardrail_name="n", policy=_contract(config, "policy-qa").guardrail, kms_key=key

@@ -16,12 +16,9 @@ from compliance.policy_eval import Request, evaluate
 from platform_config import PlatformConfig
 from platform_config.catalog import ModelCatalog
 from platform_config.model import ModelSource
+from tests.infra.conftest import probe_stack
 
 TAGS = {"cost-center": "CC-1", "team": "t", "application": "a", "environment": "dev", "use-case": "u"}
-
-
-def _stack() -> cdk.Stack:
-    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
 
 
 def _source(identifier: str, region: str = "us-east-1") -> ModelSource:
@@ -54,7 +51,7 @@ def _invoke(document: dict[str, Any], resource: str, through: str | None) -> boo
 
 
 def test_profile_copies_the_cross_region_profile_and_carries_cost_tags() -> None:
-    stack = _stack()
+    stack = probe_stack()
     ApplicationInferenceProfile(
         stack, "P", profile_name="dev-u-primary", source=_source("us.amazon.nova-lite-v1:0"), cost_tags=TAGS
     )
@@ -78,7 +75,7 @@ def test_profile_copies_the_cross_region_profile_and_carries_cost_tags() -> None
 
 
 def test_grant_invoke_reaches_every_destination_model_only_through_the_profile() -> None:
-    stack = _stack()
+    stack = probe_stack()
     source = _source("us.amazon.nova-lite-v1:0")
     profile = ApplicationInferenceProfile(stack, "P", profile_name="n", source=source, cost_tags=TAGS)
     document = _invoke_policy(stack, profile)
@@ -113,7 +110,7 @@ def test_grant_invoke_reaches_every_destination_model_only_through_the_profile()
 
 
 def test_grant_invoke_for_a_global_profile_uses_any_region_and_the_regionless_model_arn() -> None:
-    stack = _stack()
+    stack = probe_stack()
     profile = ApplicationInferenceProfile(
         stack,
         "P",
@@ -134,7 +131,7 @@ def test_grant_invoke_for_a_global_profile_uses_any_region_and_the_regionless_mo
 
 
 def test_a_foundation_model_source_is_copied_from_and_granted_in_its_own_region_only() -> None:
-    stack = _stack()
+    stack = probe_stack()
     profile = ApplicationInferenceProfile(
         stack, "P", profile_name="n", source=_source("amazon.nova-pro-v1:0"), cost_tags=TAGS
     )
@@ -170,7 +167,7 @@ def test_a_foundation_model_source_is_copied_from_and_granted_in_its_own_region_
 
 
 def test_metrics_use_the_profile_id_as_model_id_dimension() -> None:
-    stack = _stack()
+    stack = probe_stack()
     profile = ApplicationInferenceProfile(
         stack, "P", profile_name="n", source=_source("amazon.nova-pro-v1:0"), cost_tags=TAGS
     )
@@ -199,7 +196,7 @@ def test_missing_cost_tags_and_bad_name_are_reported_together() -> None:
         ValueError, match=r"missing \['cost-center', 'use-case'\].*must be 1 to 64 characters"
     ):
         ApplicationInferenceProfile(
-            _stack(),
+            probe_stack(),
             "P",
             profile_name="x" * 65,
             source=_source("amazon.nova-pro-v1:0"),

@@ -16,7 +16,7 @@ from compliance.bedrock_rules import rule_alarm_actions
 from platform_config import PlatformConfig
 from platform_config.model import AlarmThresholds, Contract
 from platform_config.naming import pascal
-from tests.infra.conftest import Stages, Synthesized
+from tests.infra.conftest import Stages, Synthesized, probe_stack
 
 ALARMS = ("ThrottleRate", "ServerErrorRate", "GuardrailInterventionRate", "LatencyP95", "TpmQuotaUsage")
 TOPIC = {"Ref": "NotificationsTopicAE679CBD"}
@@ -264,7 +264,7 @@ def test_a_contract_change_shows_up_in_the_template(config: PlatformConfig) -> N
         latency_p95_ms=6500,
         alarms=replace(contract.alarms, throttle_rate_percent=0.5, min_invocations=50),
     )
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = probe_stack()
     use_case = GovernedUseCase(stack, "UseCase", contract=changed, environment="dev")
     topic = NotificationTopic(stack, "Topic")
     UseCaseMonitoring(stack, "Monitoring", use_case=use_case, topic=topic.topic)
@@ -288,7 +288,7 @@ def test_forks_can_override_alarm_settings_without_editing_the_construct(config:
     from bedrock_constructs.monitoring import AlarmSettings
 
     contract = next(c for c in config.contracts_for("dev") if c.id == "policy-qa")
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = probe_stack()
     use_case = GovernedUseCase(stack, "UseCase", contract=contract, environment="dev")
     settings = AlarmSettings.from_contract(contract).with_overrides(
         period=cdk.Duration.minutes(1), evaluation_periods=5
@@ -317,7 +317,7 @@ def test_the_facade_owns_the_apis_alarms_and_row_and_the_api_builds_none(config:
     from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 
     # GIVEN a fork's stack with one use case and its API
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = probe_stack()
     use_case = GovernedUseCase(stack, "PolicyQa", contract=config.contracts_for("dev")[0], environment="dev")
     api = OrchestrationApi(
         stack,

@@ -25,7 +25,7 @@ from compliance.bedrock_rules import is_fixed, policy_statements, render_value
 from platform_config import PlatformConfig
 from platform_spec.contract import ContractDocument
 from platform_spec.runtime import SCHEMA_VERSION
-from tests.infra.conftest import Stages, Synthesized
+from tests.infra.conftest import Stages, Synthesized, probe_stack
 from tests.support.contracts import enabled_use_cases
 
 
@@ -374,12 +374,8 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(
     assert "100 * FILL(cache0r, 0) / (FILL(cache0i, 0) + FILL(cache0r, 0) + FILL(cache0w, 0))" in literal
 
 
-def _stack() -> cdk.Stack:
-    return cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
-
-
 def test_construct_validation_reports_every_problem(config: PlatformConfig) -> None:
-    stack = _stack()
+    stack = probe_stack()
     with pytest.raises(
         ValueError,
         match=r"use_cases is empty.*has no handler.py.*timeout 29 s must be below.*"
@@ -419,7 +415,7 @@ def test_the_stack_converts_the_environment_files_days_once() -> None:
 def test_runtime_config_refuses_a_contract_without_a_prompt(config: PlatformConfig) -> None:
     from dataclasses import replace
 
-    stack = cdk.Stack(cdk.App())
+    stack = probe_stack(environment=False)
     contract = replace(config.contracts_for("dev")[0], prompt=None)
     use_case = GovernedUseCase(stack, "U", contract=contract, environment="dev")
     with pytest.raises(ValueError, match=r"has no prompt; add prompts/"):

@@ -18,7 +18,7 @@ from bedrock_constructs.use_case import GovernedUseCase
 from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.check import nag_failures
 from platform_config import Contract, PlatformConfig
-from tests.infra.conftest import new_app
+from tests.infra.conftest import cdk_context, probe_app, probe_stack
 
 INSIDE_VPC = {
     "NIST.800.53.R5-LambdaInsideVPC",
@@ -54,14 +54,16 @@ class Forks:
 
 def _model_arns(contract: Contract) -> list[str]:
     """The foundation-model ARNs the use case's profiles grant (built in a throw-away stack)."""
-    use_case = GovernedUseCase(cdk.Stack(cdk.App(), "Probe"), "U", contract=contract, environment="dev")
+    use_case = GovernedUseCase(
+        probe_stack(name="Probe", environment=False), "U", contract=contract, environment="dev"
+    )
     return [arn for profile in use_case.profiles.values() for arn in profile.foundation_model_arns]
 
 
 @pytest.fixture(scope="module")
 def forks(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Forks:
     outdir = tmp_path_factory.mktemp("forks")
-    app = new_app(outdir)
+    app = probe_app(outdir, context=cdk_context())
     contract = next(c for c in config.contracts_for("dev") if c.id == "policy-qa")
     functions = {}
 
@@ -190,7 +192,7 @@ def test_a_role_of_the_forks_own_gets_none_of_the_constructs_role_acknowledgment
 
 
 def test_overrides_the_construct_must_keep_are_refused_with_every_problem(config: PlatformConfig) -> None:
-    stack = cdk.Stack(cdk.App(), "S")
+    stack = probe_stack(environment=False)
     use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
     with pytest.raises(
         ValueError,
@@ -216,7 +218,7 @@ def test_extra_environment_and_layers_are_added_next_to_the_constructs_own(confi
     from aws_cdk import aws_lambda as lambda_
     from aws_cdk.assertions import Match, Template
 
-    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    stack = probe_stack()
     use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
     extra = lambda_.LayerVersion.from_layer_version_arn(
         stack, "Extra", "arn:aws:lambda:us-east-1:111111111111:layer:extra:1"

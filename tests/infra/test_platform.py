@@ -17,7 +17,7 @@ from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
 from platform_config.model import EnforcedGuardrailSpec
 from platform_config.naming import pascal
 from stacks.platform_stack import PlatformStack
-from tests.infra.conftest import ROOT, Stages, Synthesized, new_app
+from tests.infra.conftest import ROOT, Stages, Synthesized, cdk_context, probe_app
 from tests.support.contracts import enabled_use_cases
 
 
@@ -146,7 +146,7 @@ def test_an_opted_out_environment_records_its_reason_in_the_template(config: Pla
     dev = config.environment("dev")
     assert dev.enforced_guardrail is not None
     opted_out = dataclasses.replace(dev, enforced_guardrail=EnforcedGuardrailSpec(opt_out_reason=reason))
-    app = new_app()
+    app = probe_app(context=cdk_context())
     stack = PlatformStack(
         app,
         "Dev",
