@@ -8,6 +8,8 @@ there, under every cdk-nag pack. A bad configuration file stops synth before any
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import json
 import os
 import sys
@@ -59,6 +61,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     parse_args(argv)  # --help answers here, before the jsii runtime starts
+    # The process ends right after synth, and CPython would first collect its whole heap again while it
+    # tears the modules down (~1 s of the ~12-13 s `python app.py` took on 2 cores, alternating runs:
+    # 11.9-12.2 s with this, 12.8-13.4 s without). Frozen objects are not walked; the operating system
+    # reclaims the memory of the ending process. https://docs.python.org/3/library/gc.html#gc.freeze
+    atexit.register(gc.freeze)
     import aws_cdk as cdk
 
     from platform_config import ConfigError, load_platform

@@ -11,6 +11,7 @@ cache itself point it at a folder of their own.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 
@@ -27,6 +28,19 @@ from app import node_environment
 # 569 to 588 MB (VmHWM). Cyclic garbage is still collected, less often; every process the tests start
 # keeps Python's defaults. https://docs.python.org/3/library/gc.html#gc.set_threshold
 gc.set_threshold(50_000, 20, 20)
+
+
+# At exit, CPython collects the whole heap again while it tears the modules down, and a worker's heap is
+# the 400-600 MB above: after its last test a worker took ~2.5 s more to exit, and the controller waits for
+# every worker's process to end before it reports (pytest-xdist terminates its execnet gateways and joins
+# them). Moving every object to the permanent generation at exit (gc.freeze) leaves those collections
+# nothing to walk; the operating system reclaims the memory as it does for any ending process. Measured in
+# alternating runs on 2 cores, from the last worker's end to the report: 1.3-1.7 s instead of 3.3-4.5 s
+# for `make test-quick`, 0.85 s instead of 3.5-4.1 s for the whole suite (whose totals moved less than the
+# machine's noise); app.py does the same for its own exit. Objects still have their finalizers run when their count reaches zero; only garbage in reference cycles
+# is left to the operating system, in a process that is ending.
+# https://docs.python.org/3/library/gc.html#gc.freeze
+atexit.register(gc.freeze)
 
 # Node started as the app starts it (no end-of-life banner, V8's thread pool sized to the machine), before
 # anything imports aws_cdk (tests.support.synth does); every Node process the tests start inherits it.
