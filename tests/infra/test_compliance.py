@@ -167,6 +167,7 @@ def test_acknowledge_refuses_vague_or_multiple_findings(finding: str, reason: st
 
 
 @pytest.mark.slow
+@pytest.mark.cdk_validation
 def test_the_findings_of_the_plugins_cdk_adds_count_and_are_acknowledged_through_the_same_helper(
     tmp_path: Path,
 ) -> None:
@@ -210,6 +211,7 @@ def test_the_findings_of_the_plugins_cdk_adds_count_and_are_acknowledged_through
         )
 
 
+@pytest.mark.cdk_validation
 def test_an_error_of_cdks_own_template_validation_fails_synth_as_cdk_json_asks(tmp_path: Path) -> None:
     # cdk.json sets @aws-cdk/core:validateAgainstDefaultRules: without it CDK would print the error below
     # as a warning and synthesize.
