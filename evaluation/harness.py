@@ -400,9 +400,7 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
                 if len(case.text) <= 2000
                 else case.text[:2000] + f"... ({len(case.text)} characters)",
                 answer=observed.text if observed and observed.answer is not None else None,
-                guardrail=_guardrail_text(observed)
-                if observed
-                else (f"error: {error.message}" if error else None),
+                guardrail=_guardrail_text(observed) if observed else None,
                 status=observed.answer.status if observed and observed.answer else None,
                 error_code=observed.answer.error_code if observed and observed.answer else None,
                 error=error.message[:500] if error else None,

@@ -167,6 +167,34 @@ def test_record_appends_a_passing_run_and_refuses_a_failing_one(
     assert len(read_records(config_root, OFFLINE_TARGET)) == before + 1
 
 
+def test_a_case_the_target_could_not_answer_fails_and_says_why_once(tmp_path: Path) -> None:
+    # GIVEN a sample inspect-ai ended with an error before the target observed anything (no observation)
+    from types import SimpleNamespace
+
+    from inspect_ai.log import EvalError, EvalSample
+
+    from evaluation import harness
+    from platform_config import load_platform
+
+    (run,) = harness.suite_runs(load_platform(ROOT), [STS], "golden")
+    case = run.suite.document.cases[0]
+    message = "the target raised: connection refused"
+    sample = EvalSample(
+        id=case.id,
+        epoch=1,
+        input=case.text,
+        target="",
+        error=EvalError(message=message, traceback="", traceback_ansi=""),
+    )
+    # WHEN its result is read
+    result = harness.suite_result(run, SimpleNamespace(samples=[sample], location=None), log_root=tmp_path)
+    # THEN the case failed, its error is in the error field, and nothing claims a guardrail verdict
+    (case_result,) = result.case_results
+    assert not case_result.passed and result.passed == 0
+    assert case_result.error == message
+    assert case_result.guardrail is None and case_result.answer is None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "error"),
