@@ -37,8 +37,9 @@ gc.set_threshold(50_000, 20, 20)
 # nothing to walk; the operating system reclaims the memory as it does for any ending process. Measured in
 # alternating runs on 2 cores, from the last worker's end to the report: 1.3-1.7 s instead of 3.3-4.5 s
 # for `make test-quick`, 0.85 s instead of 3.5-4.1 s for the whole suite (whose totals moved less than the
-# machine's noise); app.py does the same for its own exit. Objects still have their finalizers run when their count reaches zero; only garbage in reference cycles
-# is left to the operating system, in a process that is ending.
+# machine's noise); app.py does the same for its own exit. Objects still have their finalizers run when
+# their count reaches zero; only garbage in reference cycles is left to the operating system, in a process
+# that is ending.
 # https://docs.python.org/3/library/gc.html#gc.freeze
 atexit.register(gc.freeze)
 
