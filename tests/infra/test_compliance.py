@@ -53,13 +53,12 @@ from compliance.gate_result import read_gate_result
 from compliance.policy_eval import Decision, Request, evaluate
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_NAME, GATE_RESULT_FILE
 from tests.infra.conftest import (
-    PROBE_ACCOUNT,
-    PROBE_REGION,
     ROOT,
     Synthesized,
     cdk_context,
     new_app,
     probe_app,
+    probe_environment,
     probe_stack,
 )
 
@@ -240,7 +239,7 @@ def test_an_error_of_cdks_own_template_validation_fails_synth_as_cdk_json_asks(t
 def _retained_fixed_name_app(outdir: Path, *, acknowledged: bool = False, gate: bool = True) -> cdk.App:
     """A Stage with one retained log group that has a fixed name: RETAINED-FIXED-NAME fires."""
     app = probe_app(outdir, context={"@aws-cdk/core:failSynthOnValidationErrors": True})
-    stage = cdk.Stage(app, "Dev", env=cdk.Environment(account=PROBE_ACCOUNT, region=PROBE_REGION))
+    stage = cdk.Stage(app, "Dev", env=probe_environment())
     stack = cdk.Stack(stage, "Platform")
     group = logs.LogGroup(
         stack,

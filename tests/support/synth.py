@@ -80,18 +80,20 @@ def probe_app(outdir: Path | None = None, *, context: Mapping[str, object] | Non
     )
 
 
-#: The account and region of a probe stack that needs an environment (a concrete one, as each platform
-#: stack has).
-PROBE_ACCOUNT, PROBE_REGION = "111111111111", "us-east-1"
+def probe_environment() -> cdk.Environment:
+    """The account and region of a probe stack or stage that needs an environment (a concrete one, as
+    each platform stack has)."""
+    import aws_cdk as cdk
+
+    return cdk.Environment(account="111111111111", region="us-east-1")
 
 
 def probe_stack(app: cdk.App | None = None, name: str = "S", *, environment: bool = True) -> cdk.Stack:
-    """A test's own stack in :func:`probe_app` (or in ``app``), in :data:`PROBE_ACCOUNT` and
-    :data:`PROBE_REGION` unless ``environment`` is false (an environment-agnostic stack)."""
+    """A test's own stack in :func:`probe_app` (or in ``app``), in :func:`probe_environment` unless
+    ``environment`` is false (an environment-agnostic stack)."""
     import aws_cdk as cdk
 
-    env = cdk.Environment(account=PROBE_ACCOUNT, region=PROBE_REGION) if environment else None
-    return cdk.Stack(app or probe_app(), name, env=env)
+    return cdk.Stack(app or probe_app(), name, env=probe_environment() if environment else None)
 
 
 @dataclass
