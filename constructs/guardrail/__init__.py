@@ -84,6 +84,17 @@ class Guardrail(Construct):
             guardrail_identifier=self.resource.attr_guardrail_id,
             description=f"Published by bedrock-platform; policy fingerprint {self.policy_fingerprint}",
         )
+        # A changed policy replaces the version resource, and CloudFormation deletes the replaced version
+        # once the update succeeds, while callers may still pin it: during a canary bake the stable
+        # orchestrator version (most of the traffic, and the one a rollback returns to) keeps the old
+        # version number in its environment, and ApplyGuardrail or Converse with a deleted version fails.
+        # Replaced versions are kept (UpdateReplacePolicy; DeletionPolicy matches, as cfn-lint and CDK's
+        # validation want). Nothing outlives the guardrail: "If you delete a guardrail, all of its versions
+        # will be deleted" (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_DeleteGuardrail.html),
+        # and a version needs no grant of its own: "Guardrail versions are not considered resources and do
+        # not have an ARN. IAM Policies that apply to a guardrail apply to all of its versions"
+        # (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-deploy.html).
+        self.version_resource.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.guardrail_arn = self.resource.attr_guardrail_arn
         self.guardrail_id = self.resource.attr_guardrail_id
         #: The published version number (a string, e.g. "1"): pin callers to it, never to DRAFT.

@@ -128,6 +128,15 @@ def test_a_published_version_is_created_and_changes_with_the_policy(config: Plat
     assert same.policy_fingerprint == guardrail.policy_fingerprint  # deterministic: no spurious versions
 
 
+def test_a_replaced_version_is_kept_for_the_callers_that_still_pin_it(config: PlatformConfig) -> None:
+    # A canary's stable orchestrator version keeps the old version number until the bake promotes; a
+    # version CloudFormation deleted on replacement would fail its guardrail calls.
+    _, _, template = _template(_contract(config, "policy-qa"))
+    template.has_resource(
+        "AWS::Bedrock::GuardrailVersion", {"UpdateReplacePolicy": "Retain", "DeletionPolicy": "Retain"}
+    )
+
+
 def test_grant_apply_is_scoped_to_this_guardrail_and_its_key(config: PlatformConfig) -> None:
     stack = probe_stack()
     key = kms.Key(stack, "Key", enable_key_rotation=True)
