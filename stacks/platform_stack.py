@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 
 from bedrock_constructs.delivery import CanaryReleaseAccess, ReadinessGateAccess
 from bedrock_constructs.guardrail import EnforcedGuardrail
@@ -149,9 +150,6 @@ class PlatformStack(cdk.Stack):
             cdk.CfnOutput(self, Output.API_URL, value=self.api.url)
             cdk.CfnOutput(self, Output.FUNCTION_NAME, value=self.api.function.function_name)
             cdk.CfnOutput(self, Output.RELEASE_VERSION, value=self.api.orchestrator.version.version)
-            if self.enforced_guardrail is not None:
-                # Every call the orchestrator makes is also guarded by the enforced baseline.
-                self.enforced_guardrail.grant_apply(self.api.function)
             # Every answered output is scored; outputs the contracts select go to the reviewer role.
             self.review = HumanReview(
                 self,
@@ -192,6 +190,15 @@ class PlatformStack(cdk.Stack):
                     reviewer_role=None if self.review is None else self.review.reviewer.role,
                     removal_policy=removal_policy(environment),
                 )
+            if self.enforced_guardrail is not None:
+                # Every model call in the account is also guarded by the enforced baseline: each principal
+                # here that calls a model (the orchestrator, the scoring function's judge, the readiness
+                # gate's suites) gets the baseline's grant (EnforcedGuardrail.grant_apply).
+                callers: list[iam.IGrantable] = [self.api.function, self.review.scoring_function]
+                if self.readiness_access is not None:
+                    callers.append(self.readiness_access.role)
+                for caller in callers:
+                    self.enforced_guardrail.grant_apply(caller)
             if baked and delivery is not None:
                 self.release_access = CanaryReleaseAccess(
                     self,

@@ -183,6 +183,6 @@ class EnforcedGuardrail(Construct):
     def grant_apply(self, grantee: iam.IGrantable) -> iam.Grant:
         """``bedrock:ApplyGuardrail`` on the enforced guardrail. Whether Bedrock refuses a model call from
         a principal without it is not documented in a way that can be tested offline; every caller in the
-        account that should keep working through the baseline is granted it (``PlatformStack`` grants the
-        orchestrator)."""
+        account that should keep working through the baseline is granted it (``PlatformStack`` grants each
+        of its roles that calls a model: the orchestrator, the scoring function, the readiness gate)."""
         return self.guardrail.grant_apply(grantee)

@@ -140,6 +140,38 @@ def test_the_owner_of_the_account_settings_enforces_a_published_baseline_guardra
     ]
 
 
+def _as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
+
+
+def _allows(statements: list[dict[str, object]], action: str, resource: object = None) -> bool:
+    return any(
+        action in _as_list(s["Action"]) and (resource is None or resource in _as_list(s["Resource"]))
+        for s in statements
+    )
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_role_that_calls_a_model_may_apply_the_enforced_baseline(
+    synthesized: Synthesized, env: str
+) -> None:
+    # The baseline guards every model call in the account (EnforcedGuardrail.grant_apply): the scoring
+    # function's judge and the readiness gate's suites call models as the orchestrator does.
+    resources = synthesized.platform_json(env)["Resources"]
+    (config,) = [v for v in resources.values() if v["Type"] == "AWS::Bedrock::EnforcedGuardrailConfiguration"]
+    guardrail_id = config["Properties"]["GuardrailIdentifier"]["Fn::GetAtt"][0]
+    baseline = {"Fn::GetAtt": [guardrail_id, "GuardrailArn"]}
+    granted: dict[str, bool] = {}
+    for policy in (v["Properties"] for v in resources.values() if v["Type"] == "AWS::IAM::Policy"):
+        statements = policy["PolicyDocument"]["Statement"]
+        if _allows(statements, "bedrock:InvokeModel"):
+            for role in policy["Roles"]:
+                granted[role["Ref"]] = _allows(statements, "bedrock:ApplyGuardrail", baseline)
+    assert any("Scoring" in role for role in granted) and any("Orchestration" in role for role in granted)
+    assert any("ReadinessGate" in role for role in granted) == (env == "staging")
+    assert [role for role, ok in granted.items() if not ok] == []
+
+
 @pytest.mark.slow
 def test_an_opted_out_environment_records_its_reason_in_the_template(config: PlatformConfig) -> None:
     reason = "The organization enforces its own guardrail on this account through Bedrock policies."
