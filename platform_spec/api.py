@@ -137,8 +137,8 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "USE_CASE_NOT_FOUND": ErrorCode(404, "Unknown or disabled use case."),
         "IDEMPOTENCY_IN_PROGRESS": ErrorCode(
             409,
-            "A request with the same Idempotency-Key and use case is running; Retry-After: seconds until its "
-            "in-progress record expires.",
+            "A request of the same caller with the same Idempotency-Key and use case is running; Retry-After: "
+            "seconds until its in-progress record expires.",
             retryable=True,
         ),
         "PAYLOAD_TOO_LARGE": ErrorCode(413, "Body over 256 KiB."),
@@ -159,8 +159,8 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         ),
         "IDEMPOTENCY_KEY_REUSED": ErrorCode(
             422,
-            "The Idempotency-Key was used before, for this use case, with another body (compared as canonical "
-            "JSON); no Bedrock call.",
+            "The caller used the Idempotency-Key before, for this use case, with another body (compared as "
+            "canonical JSON); no Bedrock call. Another caller's key never collides with it.",
         ),
         "THROTTLED": ErrorCode(
             429,

@@ -238,7 +238,7 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
         return _to_response(produce())
     record.idempotency_key_sent = True
     response = idempotency.run(
-        key=key_material(idempotency_key=key, use_case_id=use_case.id, request=request),
+        key=key_material(idempotency_key=key, use_case_id=use_case.id, caller=caller, request=request),
         produce=produce,
         lambda_context=lambda_context,
     )

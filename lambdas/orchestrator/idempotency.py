@@ -3,15 +3,20 @@
 Follows the IETF Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-header, sections 2.6 and
 2.7: https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/):
 
-* Record key: the ``Idempotency-Key`` and the use case. The request body is not part of the key: it is
-  the payload Powertools validates (``payload_validation_jmespath``), so a key is one request.
+* Record key: the ``Idempotency-Key``, the use case and the caller (the IAM principal API Gateway
+  authenticated, ``platform_spec.review.principal_of``: a role session counts as its role, the principal
+  the review path uses too). Each caller has its own key space: a key another caller used is a new
+  request for this one (its own Bedrock call and answer), never that caller's stored answer and never
+  a 422 that would tell it the key is taken. The request body is not part of the key: it is the payload
+  Powertools validates (``payload_validation_jmespath``), so a key is one request of one caller.
 * Payload: the request body in canonical JSON (``canonical_body``: keys sorted, no insignificant
   whitespace, the validated fields only). The same JSON written differently (key order, spacing,
-  ``\\u00e9`` for ``é``) is the same request and replays; another body with a used key is a client bug:
-  422 ``IDEMPOTENCY_KEY_REUSED`` (Powertools ``IdempotencyValidationError``), and no Bedrock call.
-* Only 200 answers (including guardrail interventions) are stored, for ``IDEMPOTENCY_TTL_S`` [3600]
-  seconds. An error is not stored: the wrapped call raises, Powertools deletes the in-progress record,
-  and the caller may retry with the same key.
+  ``\\u00e9`` for ``é``) is the same request and replays; another body with a key the same caller used
+  is a client bug: 422 ``IDEMPOTENCY_KEY_REUSED`` (Powertools ``IdempotencyValidationError``), and no
+  Bedrock call.
+* Only answers (200, guardrail interventions included, and the 202 of an answer held for review) are
+  stored, for ``IDEMPOTENCY_TTL_S`` [3600] seconds. An error is not stored: the wrapped call raises,
+  Powertools deletes the in-progress record, and the caller may retry with the same key.
 * A replay returns the stored response (its original ``requestId``) with ``Idempotent-Replayed: true``
   and makes no Bedrock call.
 * A duplicate while the first is still running -> 409 ``IDEMPOTENCY_IN_PROGRESS`` with ``Retry-After``:
@@ -21,8 +26,8 @@ Follows the IETF Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-heade
   this invocation's own remaining time (the first started earlier, with the same timeout).
 * The store failing -> 503 ``IDEMPOTENCY_UNAVAILABLE`` with ``Retry-After`` (never a 500).
 
-Records written before the key layout changed (when the body hash was part of the key) are not found
-under the new key; they expire with their TTL.
+Records written before the key layout changed (when the body hash, and later the caller, was not part
+of the key as it is now) are not found under the new key; they expire with their TTL.
 
 Powertools' idempotency module (and boto3, which it needs) is imported and its DynamoDB client created
 on the first request that carries a key, so requests without one never pay for it.
@@ -46,7 +51,7 @@ from .validation import InvokeRequest
 
 __all__ = ["DEFAULT_TTL_S", "REPLAY_HEADER", "IdempotentRunner", "canonical_body", "key_material"]
 #: What Powertools derives the record key from, and the payload it validates (``key_material``).
-EVENT_KEY_JMESPATH: Final = "[idempotencyKey, useCase]"
+EVENT_KEY_JMESPATH: Final = "[idempotencyKey, useCase, caller]"
 PAYLOAD_JMESPATH: Final = "body"
 
 
@@ -60,13 +65,21 @@ def canonical_body(request: InvokeRequest) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def key_material(*, idempotency_key: str, use_case_id: str, request: InvokeRequest) -> dict[str, str]:
-    """What the idempotency record is keyed on (key and use case) and validated against (the body)."""
-    return {"idempotencyKey": idempotency_key, "useCase": use_case_id, "body": canonical_body(request)}
+def key_material(
+    *, idempotency_key: str, use_case_id: str, caller: str, request: InvokeRequest
+) -> dict[str, str]:
+    """What the idempotency record is keyed on (key, use case and caller principal) and validated against
+    (the body)."""
+    return {
+        "idempotencyKey": idempotency_key,
+        "useCase": use_case_id,
+        "caller": caller,
+        "body": canonical_body(request),
+    }
 
 
 class IdempotentRunner:
-    """Runs a response-producing function at most once per Idempotency-Key and use case."""
+    """Runs a response-producing function at most once per Idempotency-Key, use case and caller."""
 
     def __init__(self, *, table_name: str, ttl_s: int = DEFAULT_TTL_S, retry_after_s: int = 1) -> None:
         self.table_name = table_name
@@ -128,8 +141,8 @@ class IdempotentRunner:
         except IdempotencyValidationError as exc:
             raise ApiError(
                 "IDEMPOTENCY_KEY_REUSED",
-                "This Idempotency-Key was already used with a different request body. Send a new key for "
-                "a new request, or the original body to get the original answer.",
+                "You already used this Idempotency-Key for this use case with a different request body. "
+                "Send a new key for a new request, or the original body to get the original answer.",
                 field=IDEMPOTENCY_KEY_HEADER,
             ) from exc
         except IdempotencyAlreadyInProgressError as exc:

@@ -13,7 +13,9 @@ from moto import mock_aws
 from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
 from lambdas.orchestrator.idempotency import IdempotentRunner, canonical_body, key_material
 from lambdas.orchestrator.validation import InvokeRequest, Message
+from platform_spec.review import principal_of, user_arn
 from tests.lambdas.orchestrator_testkit import (
+    ACCOUNT,
     PROFILES,
     FakeLambdaContext,
     call,
@@ -52,7 +54,10 @@ def start_in_progress(
     call(orchestrator, keyed("warm-up"), context)
     stub.reset()
     running = key_material(
-        idempotency_key=key, use_case_id="support-ticket-summary", request=_request(TICKET)
+        idempotency_key=key,
+        use_case_id="support-ticket-summary",
+        caller=principal_of(user_arn(keyed(key))),
+        request=_request(TICKET),
     )
     orchestrator.idempotency.persistence.save_inprogress(data=running, remaining_time_in_millis=remaining_ms)
 
@@ -63,6 +68,13 @@ def keyed(key: str | None, text: str = TICKET) -> dict[str, Any]:
 
 def items(dynamodb: Any) -> list[dict[str, Any]]:
     return list(dynamodb.scan(TableName=TABLE)["Items"])
+
+
+def signed_by(event: dict[str, Any], role: str, session: str, request_id: str) -> dict[str, Any]:
+    """``event`` as API Gateway passes it for a session of ``role`` (AWS_IAM), with its own request id."""
+    event["requestContext"]["identity"]["userArn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}"
+    event["requestContext"]["requestId"] = request_id
+    return event
 
 
 def test_repeated_key_replays_the_stored_answer_without_calling_bedrock(
@@ -155,6 +167,38 @@ def test_the_same_key_for_another_use_case_is_another_request(
     assert reply.status == 200
     assert "Idempotent-Replayed" not in reply.headers
     assert len(converse_calls(stub)) == 2
+
+
+def test_each_caller_has_its_own_key_space(
+    dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN one caller's request with a key, answered and stored
+    stub.script(None, [Fault.success(text=f"Answer {n}.") for n in (1, 2, 3)])
+    first = call(orchestrator, signed_by(keyed("ticket-4411"), "billing-app", "s1", "req-1"), lambda_context)
+
+    # WHEN another caller sends the same key with the same body, and a third with another body
+    second = call(orchestrator, signed_by(keyed("ticket-4411"), "crm-app", "s1", "req-2"), lambda_context)
+    other_body = keyed("ticket-4411", TICKET + " Also the VAT is wrong.")
+    third = call(orchestrator, signed_by(other_body, "audit-app", "s1", "req-3"), lambda_context)
+
+    # THEN each gets its own fresh answer: never the first caller's stored one, never a 422 that would
+    # tell it the key is in use
+    assert [r.status for r in (first, second, third)] == [200, 200, 200]
+    assert [r.body["requestId"] for r in (first, second, third)] == ["req-1", "req-2", "req-3"]
+    assert [r.body["output"]["text"] for r in (first, second, third)] == [
+        "Answer 1.",
+        "Answer 2.",
+        "Answer 3.",
+    ]
+    assert all("Idempotent-Replayed" not in r.headers for r in (second, third))
+    assert len(converse_calls(stub)) == 3
+    assert len(items(dynamodb)) == 3
+
+    # AND the first caller, in another session of its role, still gets its own stored answer
+    again = call(orchestrator, signed_by(keyed("ticket-4411"), "billing-app", "s2", "req-4"), lambda_context)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.body == first.body
+    assert len(converse_calls(stub)) == 3
 
 
 def test_without_a_key_there_is_no_idempotency(
