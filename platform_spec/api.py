@@ -113,6 +113,12 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "field names the message index.",
         ),
         "INVALID_IDEMPOTENCY_KEY": ErrorCode(400, "Idempotency-Key is not 1-255 visible ASCII characters."),
+        "IDEMPOTENCY_KEY_REFUSED": ErrorCode(
+            400,
+            "An Idempotency-Key for a use case whose contract forbids storing answers "
+            "(logging.prompts_and_responses: false): a replay needs the stored answer; send the request without "
+            "it. Nothing is stored, no Bedrock call.",
+        ),
         "CALLER_HISTORY_REFUSED": ErrorCode(
             400,
             "An assistant turn for a use case whose contract refuses caller history "

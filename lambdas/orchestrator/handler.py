@@ -6,8 +6,9 @@ Endpoints:
   ``validation``) -> 200 ``{"requestId", "useCase", "output": {"text", "truncated"}, "usage":
   {"inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"}, "estimatedCostUsd",
   "guardrail": {"action": "NONE" | "INTERVENED"},
-  "route", "promptVersion", "attempts", "fallbackUsed"}``. Optional ``Idempotency-Key`` header. Assistant
-  turns (caller history) are refused or checked by the guardrail first, per the contract (``validation``,
+  "route", "promptVersion", "attempts", "fallbackUsed"}``. Optional ``Idempotency-Key`` header (refused
+  where the contract forbids storing text: ``validation.parse_idempotency_key``). Assistant turns
+  (caller history) are refused or checked by the guardrail first, per the contract (``validation``,
   ``bedrock.check_caller_history``); a blocked history is a 200 with ``route: null``, ``attempts: 0``.
 * ``GET /use-cases``: enabled use cases (id, purpose, riskTier, limits, promptVersion).
 * ``GET /health``: liveness, no Bedrock call.
@@ -220,7 +221,7 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
         is_base64_encoded=bool(event.is_base64_encoded),
         use_case=use_case,
     )
-    key = parse_idempotency_key(event.headers)
+    key = parse_idempotency_key(event.headers, use_case)
     if record.log_text:
         record.prompt = {
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],

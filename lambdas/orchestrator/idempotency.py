@@ -1,5 +1,9 @@
 """Idempotent invokes with Powertools idempotency on DynamoDB (only when ``Idempotency-Key`` is sent).
 
+A stored record holds the answer, model output included, so a use case whose contract forbids storing
+text (``logging.prompts_and_responses: false``) never gets here: its requests with a key are refused
+(400 ``IDEMPOTENCY_KEY_REFUSED``, ``validation.parse_idempotency_key``) before anything is written.
+
 Follows the IETF Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-header, sections 2.6 and
 2.7: https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/):
 

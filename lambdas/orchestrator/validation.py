@@ -129,7 +129,11 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
-def parse_idempotency_key(headers: Mapping[str, str] | None) -> str | None:
+def parse_idempotency_key(headers: Mapping[str, str] | None, use_case: UseCase) -> str | None:
+    """The ``Idempotency-Key`` header, ``None`` without one. 400 ``INVALID_IDEMPOTENCY_KEY`` if it is not
+    1-255 visible ASCII characters; 400 ``IDEMPOTENCY_KEY_REFUSED`` for a use case whose contract forbids
+    storing text (``logging.prompts_and_responses: false``): a replay is the stored answer, model output
+    that would sit in the idempotency table."""
     value = header(headers, IDEMPOTENCY_KEY_HEADER)
     if value is None:
         return None
@@ -137,6 +141,14 @@ def parse_idempotency_key(headers: Mapping[str, str] | None) -> str | None:
         raise ApiError(
             "INVALID_IDEMPOTENCY_KEY",
             f"{IDEMPOTENCY_KEY_HEADER} must be 1 to 255 visible ASCII characters.",
+            field=IDEMPOTENCY_KEY_HEADER,
+        )
+    if not use_case.log_prompts_and_responses:
+        raise ApiError(
+            "IDEMPOTENCY_KEY_REFUSED",
+            f"Use case {use_case.id!r} does not accept the {IDEMPOTENCY_KEY_HEADER} header: replaying a "
+            "request means storing its answer, and this use case's contract forbids storing answers "
+            f"(logging.prompts_and_responses is false). Send the request without {IDEMPOTENCY_KEY_HEADER}.",
             field=IDEMPOTENCY_KEY_HEADER,
         )
     return value

@@ -1,4 +1,8 @@
-"""Idempotency-Key handling against moto's DynamoDB (Bedrock is still the local stub)."""
+"""Idempotency-Key handling against moto's DynamoDB (Bedrock is still the local stub).
+
+The requests are policy-qa's, a use case whose contract lets answers be stored; support-ticket-summary's
+forbids it, so it refuses the header (``test_a_key_is_refused_where_answers_may_not_be_stored``).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
 from lambdas.orchestrator.idempotency import IdempotentRunner, canonical_body, key_material
 from lambdas.orchestrator.validation import InvokeRequest, Message
 from platform_spec.review import principal_of, user_arn
+from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
     ACCOUNT,
     PROFILES,
@@ -21,12 +26,15 @@ from tests.lambdas.orchestrator_testkit import (
     call,
     converse_calls,
     invoke_event,
+    sample_runtime_config,
     user,
 )
 
 TABLE = "orchestrator-idempotency"
-STS = PROFILES["support-ticket-summary"]
-TICKET = "Customer asks why the October invoice shows two charges for the same subscription."
+USE_CASE = "policy-qa"
+PQA = PROFILES[USE_CASE]
+QUESTION = "How many days of parental leave do I get after the birth of my second child?"
+CONTEXT = "Parental leave: 20 working days on full pay, for each birth or adoption."
 
 
 @pytest.fixture
@@ -43,27 +51,30 @@ def dynamodb() -> Iterator[Any]:
 
 
 def _request(text: str) -> InvokeRequest:
-    return InvokeRequest(messages=(Message("user", text),), context=None, input_chars=len(text))
+    return InvokeRequest(
+        messages=(Message("user", text),), context=CONTEXT, input_chars=len(text) + len(CONTEXT)
+    )
 
 
 def start_in_progress(
     orchestrator: ModuleType, context: FakeLambdaContext, stub: BedrockStub, key: str, *, remaining_ms: int
 ) -> None:
-    """Write the in-progress record a first request with ``key`` (and TICKET) holds while it calls
+    """Write the in-progress record a first request with ``key`` (and QUESTION) holds while it calls
     Bedrock, through the handler's own persistence layer (configured by a warm-up request)."""
     call(orchestrator, keyed("warm-up"), context)
     stub.reset()
     running = key_material(
         idempotency_key=key,
-        use_case_id="support-ticket-summary",
+        use_case_id=USE_CASE,
         caller=principal_of(user_arn(keyed(key))),
-        request=_request(TICKET),
+        request=_request(QUESTION),
     )
     orchestrator.idempotency.persistence.save_inprogress(data=running, remaining_time_in_millis=remaining_ms)
 
 
-def keyed(key: str | None, text: str = TICKET) -> dict[str, Any]:
-    return invoke_event(body=user(text), headers={"Idempotency-Key": key} if key else None)
+def keyed(key: str | None, text: str = QUESTION, use_case: str = USE_CASE) -> dict[str, Any]:
+    body = {**user(text), "context": CONTEXT}
+    return invoke_event(use_case, body, headers={"Idempotency-Key": key} if key else None)
 
 
 def items(dynamodb: Any) -> list[dict[str, Any]]:
@@ -103,7 +114,7 @@ def test_same_key_with_another_body_is_422_and_no_second_bedrock_call(
     first = call(orchestrator, keyed("k-1"), lambda_context)
 
     # WHEN a client bug reuses it for another request
-    reply = call(orchestrator, keyed("k-1", TICKET + " Also the VAT is wrong."), lambda_context)
+    reply = call(orchestrator, keyed("k-1", QUESTION + " And for adoption?"), lambda_context)
 
     # THEN 422 with a stable code (IETF Idempotency-Key draft), one Bedrock call in all, one record
     assert first.status == 200
@@ -120,7 +131,7 @@ def test_same_key_with_another_body_while_the_first_runs_is_422_too(
 ) -> None:
     start_in_progress(orchestrator, lambda_context, stub, "busy-1", remaining_ms=30_000)
 
-    reply = call(orchestrator, keyed("busy-1", TICKET + " Different."), lambda_context)
+    reply = call(orchestrator, keyed("busy-1", QUESTION + " Different."), lambda_context)
 
     assert reply.status == 422
     assert converse_calls(stub) == []
@@ -129,8 +140,8 @@ def test_same_key_with_another_body_while_the_first_runs_is_422_too(
 @pytest.mark.parametrize(
     "rewritten",
     [
-        '{"messages":[{"content":"%s","role":"user"}]}',
-        '{\n  "messages": [ {"role": "user",\n "content": "%s"} ]\n}',
+        '{"context":"%(context)s","messages":[{"content":"%(question)s","role":"user"}]}',
+        '{\n  "messages": [ {"role": "user",\n "content": "%(question)s"} ],\n  "context" : "%(context)s"\n}',
     ],
     ids=["keys-reordered-no-spaces", "whitespace-and-newlines"],
 )
@@ -143,7 +154,8 @@ def test_the_same_json_written_differently_replays(
 ) -> None:
     first = call(orchestrator, keyed("same-json"), lambda_context)
 
-    again = invoke_event(raw_body=rewritten % TICKET, headers={"Idempotency-Key": "same-json"})
+    raw = rewritten % {"question": QUESTION, "context": CONTEXT}
+    again = invoke_event(USE_CASE, raw_body=raw, headers={"Idempotency-Key": "same-json"})
     second = call(orchestrator, again, lambda_context)
 
     assert second.status == 200
@@ -153,12 +165,17 @@ def test_the_same_json_written_differently_replays(
 
 
 def test_the_same_key_for_another_use_case_is_another_request(
-    dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+    dynamodb: Any, load_orchestrator: LoadOrchestrator, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:
+    # GIVEN a second use case whose contract lets answers be stored too (the shipped
+    # support-ticket-summary forbids it)
+    config = sample_runtime_config()
+    config["use_cases"]["support-ticket-summary"]["contract"]["logging"]["prompts_and_responses"] = True
+    orchestrator = load_orchestrator(config)
     call(orchestrator, keyed("shared-key"), lambda_context)
     other = invoke_event(
-        "policy-qa",
-        {"messages": [{"role": "user", "content": "How many leave days?"}], "context": "Leave: 25 days."},
+        "support-ticket-summary",
+        user("Customer asks why the October invoice shows two charges."),
         headers={"Idempotency-Key": "shared-key"},
     )
 
@@ -178,7 +195,7 @@ def test_each_caller_has_its_own_key_space(
 
     # WHEN another caller sends the same key with the same body, and a third with another body
     second = call(orchestrator, signed_by(keyed("ticket-4411"), "crm-app", "s1", "req-2"), lambda_context)
-    other_body = keyed("ticket-4411", TICKET + " Also the VAT is wrong.")
+    other_body = keyed("ticket-4411", QUESTION + " And for adoption?")
     third = call(orchestrator, signed_by(other_body, "audit-app", "s1", "req-3"), lambda_context)
 
     # THEN each gets its own fresh answer: never the first caller's stored one, never a 422 that would
@@ -209,6 +226,31 @@ def test_without_a_key_there_is_no_idempotency(
 
     assert len(converse_calls(stub)) == 2
     assert items(dynamodb) == []
+
+
+def test_a_key_is_refused_where_answers_may_not_be_stored(
+    dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN a use case whose contract forbids storing text (a replay would be its stored answer)
+    use_case = "support-ticket-summary"
+    assert orchestrator.runtime_config.use_cases[use_case].log_prompts_and_responses is False
+    event = keyed("ticket-4411", "Ticket: Jane Roe says card 4242 was charged twice.", use_case)
+
+    # WHEN a request carries an Idempotency-Key
+    reply = call(orchestrator, event, lambda_context)
+
+    # THEN 400 naming the header, the use case, why and the fix; nothing stored, no Bedrock call
+    assert reply.status == 400
+    assert reply.body["error"]["code"] == "IDEMPOTENCY_KEY_REFUSED"
+    assert reply.body["error"]["field"] == "Idempotency-Key"
+    message = reply.body["error"]["message"]
+    for part in ("Idempotency-Key", use_case, "logging.prompts_and_responses is false", "without"):
+        assert part in message
+    assert "Retry-After" not in reply.headers
+    assert stub.calls == []
+    assert items(dynamodb) == []
+    # and without the header the same request is answered
+    assert call(orchestrator, keyed(None, "Ticket: double charge.", use_case), lambda_context).status == 200
 
 
 def test_concurrent_duplicate_gets_409(
@@ -249,7 +291,7 @@ def test_failed_request_is_not_stored_so_a_retry_calls_bedrock_again(
 def test_guardrail_intervention_is_replayed_too(
     dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:
-    stub.script(STS["primary"], [Fault.guardrail_intervened()])
+    stub.script(PQA["primary"], [Fault.guardrail_intervened()])
 
     first = call(orchestrator, keyed("blocked"), lambda_context)
     second = call(orchestrator, keyed("blocked"), lambda_context)

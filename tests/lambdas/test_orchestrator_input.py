@@ -238,6 +238,13 @@ BAD_INPUT = [
         "Idempotency-Key",
         id="bad-idempotency-key",
     ),
+    pytest.param(  # support-ticket-summary's contract forbids storing text; a replay is a stored answer
+        {"body": _body(), "headers": {"Idempotency-Key": "ticket-4411"}},
+        400,
+        "IDEMPOTENCY_KEY_REFUSED",
+        "Idempotency-Key",
+        id="idempotency-key-where-answers-may-not-be-stored",
+    ),
 ]
 
 
