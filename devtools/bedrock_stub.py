@@ -57,6 +57,18 @@ Outcomes (``Fault`` class methods):
   ``stopReason: "guardrail_intervened"`` and ``message`` as the assistant text (usage 0/0/0: the model
   was not invoked, unless tokens are given); ApplyGuardrail answers ``action: "GUARDRAIL_INTERVENED"``
   with ``outputs: [{"text": message}]`` and a BLOCKED content-filter assessment.
+* ``Fault.guardrail_masked(masks={"Jane Roe": "NAME"}, text=None)``: a guardrail that only masks
+  (a sensitive-information policy with action ANONYMIZE). Masking is an intervention that overrides the
+  response with "masking of the sensitive information" instead of the blocked message
+  (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-how.html), and ``guardrail_intervened``
+  is Converse's stop reason for an intervention; so, when the request has ``guardrailConfig`` and the
+  answer (``text``, else the default reply, usage counted as for a success) contains a key of ``masks``:
+  every such key is replaced by ``{<type>}``, ``stopReason`` is ``"guardrail_intervened"``, and the trace's
+  output assessment has ``sensitiveInformationPolicy.piiEntities`` with one ``{"match", "type", "action":
+  "ANONYMIZED", "detected": true}`` per key found (``GuardrailPiiEntityFilter`` in the API reference), and
+  no BLOCKED finding anywhere. Otherwise the default success. ApplyGuardrail answers
+  ``action: "GUARDRAIL_INTERVENED"`` with every text of ``content`` as ``outputs``, masked, and the same
+  findings in its assessment.
 
 Default success (deterministic):
 
@@ -129,6 +141,7 @@ import sys
 import threading
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -195,6 +208,7 @@ class FaultKind(StrEnum):
     CONNECTION_RESET = "connection_reset"
     MALFORMED_BODY = "malformed_body"
     GUARDRAIL_INTERVENED = "guardrail_intervened"
+    GUARDRAIL_MASKED = "guardrail_masked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +226,8 @@ class Fault:
     body: bytes | None = None
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+    #: ``guardrail_masked``: (the text matched, its PII entity type), in the order they are masked
+    masks: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def success(
@@ -311,6 +327,14 @@ class Fault:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
         )
+
+    @classmethod
+    def guardrail_masked(cls, masks: Mapping[str, str], text: str | None = None) -> Fault:
+        """An answer (``text``, default the stub reply) whose every key of ``masks`` the guardrail masks as
+        ``{<type>}`` (ANONYMIZE), ``masks`` mapping matched text to its PII entity type (``NAME``)."""
+        if not masks:
+            raise ValueError("masks must name at least one matched text and its PII entity type")
+        return cls(FaultKind.GUARDRAIL_MASKED, text=text, masks=tuple(masks.items()))
 
 
 class _CallFields(NamedTuple):
@@ -511,10 +535,16 @@ class _Handler(BaseHTTPRequestHandler):
                 max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
                 if isinstance(max_tokens, int) and 0 < max_tokens < out_tok:
                     text, out_tok, stop_reason = text[: max_tokens * 4], max_tokens, "max_tokens"
+            output_assessment = _assessment(len(text), blocked=False)
             trace = {
                 "inputAssessment": {guardrail_id: _assessment(input_chars, blocked=False)},
-                "outputAssessments": {guardrail_id: [_assessment(len(text), blocked=False)]},
+                "outputAssessments": {guardrail_id: [output_assessment]},
             }
+            masked = _mask(text, fault.masks) if isinstance(guardrail, dict) else None
+            if masked is not None:  # the guardrail masked the answer (module docstring)
+                text, output_assessment["sensitiveInformationPolicy"] = masked
+                stop_reason = "guardrail_intervened"
+                trace["actionReason"] = "Guardrail masked."
         usage: dict[str, int] = {
             "inputTokens": in_tok,
             "outputTokens": out_tok,
@@ -564,6 +594,12 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if blocked:
             response["actionReason"] = "Guardrail blocked."
+        masked = [_mask(text, fault.masks) for text in evaluated]
+        if any(masked):  # every text as it leaves, its findings in one assessment
+            response["action"], response["actionReason"] = "GUARDRAIL_INTERVENED", "Guardrail masked."
+            response["outputs"] = [{"text": m[0] if m else t} for m, t in zip(masked, evaluated, strict=True)]
+            entities = [e for m in masked if m for e in m[1]["piiEntities"]]
+            response["assessments"][0]["sensitiveInformationPolicy"] = {"piiEntities": entities}
         latency_ms = self.server.stub.default_latency_ms if fault.latency_ms is None else fault.latency_ms
         if latency_ms and self.server.stub._sleep(latency_ms / 1000):
             return
@@ -697,6 +733,19 @@ def guardrail_usage(chars: int) -> dict[str, int]:
         "sensitiveInformationPolicyFreeUnits": 0,
         "contextualGroundingPolicyUnits": 0,
     }
+
+
+def _mask(text: str, masks: tuple[tuple[str, str], ...]) -> tuple[str, dict[str, Any]] | None:
+    """``text`` with each match of ``masks`` found in it replaced by ``{<type>}``, and the
+    ``sensitiveInformationPolicy`` assessment that reports them (action ANONYMIZED); ``None`` if none
+    is found."""
+    found = [(match, kind) for match, kind in masks if match in text]
+    if not found:
+        return None
+    for match, kind in found:
+        text = text.replace(match, "{" + kind + "}")
+    entities = [{"match": m, "type": k, "action": "ANONYMIZED", "detected": True} for m, k in found]
+    return text, {"piiEntities": entities}
 
 
 def _assessment(chars: int, *, blocked: bool) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -163,6 +164,54 @@ def test_guardrail_intervention_on_converse(stub: BedrockStub, make_client: Clie
     ]
     assert content_filter["action"] == "BLOCKED"
     assert content_filter["detected"] is True
+
+
+def test_guardrail_masking_on_converse(stub: BedrockStub, make_client: ClientFactory) -> None:
+    stub.script(
+        MODEL_ID, [Fault.guardrail_masked({"Jane Roe": "NAME", "absent": "EMAIL"}, text="Hi Jane Roe.")]
+    )
+    guardrail = {"guardrailIdentifier": "gr-abc123", "guardrailVersion": "1", "trace": "enabled"}
+
+    response = make_client().converse(modelId=MODEL_ID, messages=HELLO, guardrailConfig=guardrail)
+    # without guardrailConfig there is no guardrail to mask
+    stub.script(MODEL_ID, [Fault.guardrail_masked({"Jane Roe": "NAME"}, text="Hi Jane Roe.")])
+    unguarded = make_client().converse(modelId=MODEL_ID, messages=HELLO)
+
+    assert response["stopReason"] == "guardrail_intervened"
+    assert response["output"]["message"]["content"] == [{"text": "Hi {NAME}."}]
+    assert response["usage"]["outputTokens"] == 3  # the model answered: ceil(len("Hi Jane Roe.") / 4)
+    trace = response["trace"]["guardrail"]
+    [output_assessment] = trace["outputAssessments"]["gr-abc123"]
+    assert output_assessment["sensitiveInformationPolicy"]["piiEntities"] == [
+        {"match": "Jane Roe", "type": "NAME", "action": "ANONYMIZED", "detected": True}
+    ]
+    assert "BLOCKED" not in json.dumps(trace)
+    assert (unguarded["stopReason"], unguarded["output"]["message"]["content"]) == (
+        "end_turn",
+        [{"text": "Hi Jane Roe."}],
+    )
+
+
+def test_apply_guardrail_masking(stub: BedrockStub, make_client: ClientFactory) -> None:
+    stub.script("gr-abc123", [Fault.guardrail_masked({"jane@example.com": "EMAIL"})])
+
+    response = make_client().apply_guardrail(
+        guardrailIdentifier="gr-abc123",
+        guardrailVersion="1",
+        source="INPUT",
+        content=[{"text": {"text": "Mail jane@example.com"}}, {"text": {"text": "nothing here"}}],
+    )
+
+    assert response["action"] == "GUARDRAIL_INTERVENED"
+    assert response["outputs"] == [{"text": "Mail {EMAIL}"}, {"text": "nothing here"}]
+    [entity] = response["assessments"][0]["sensitiveInformationPolicy"]["piiEntities"]
+    assert (entity["type"], entity["action"]) == ("EMAIL", "ANONYMIZED")
+    assert "contentPolicy" not in response["assessments"][0]
+
+
+def test_guardrail_masked_needs_a_mask() -> None:
+    with pytest.raises(ValueError, match="masks must name at least one"):
+        Fault.guardrail_masked({})
 
 
 # --- errors and transport faults ---------------------------------------------------------------------

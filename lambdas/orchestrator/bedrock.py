@@ -304,10 +304,11 @@ class ModelAnswer:
     output_tokens: int
     model_latency_ms: int | None
     intervened: bool
-    blocked_side: str | None  # "input" | "output" when intervened
+    blocked_side: str | None  # "input" | "output" when intervened and not masked
     truncated: bool
     cache_read_tokens: int = 0  # usage.cacheReadInputTokens (not included in input_tokens)
     cache_write_tokens: int = 0  # usage.cacheWriteInputTokens (not included in input_tokens)
+    masked: bool = False  # intervened by masking only: ``text`` is the answer, masked (``_masked_only``)
 
 
 def _count(usage: Mapping[str, Any], key: str) -> int:
@@ -350,6 +351,7 @@ def parse_converse_response(response: Any) -> ModelAnswer:
         raise MalformedResponseError(f"unusable stopReason {stop_reason!r}")
     if not intervened and not texts:
         raise MalformedResponseError("no text in the answer")
+    masked = intervened and bool(texts) and _masked_only(response)
     return ModelAnswer(
         text="".join(texts),
         stop_reason=stop_reason,
@@ -357,34 +359,68 @@ def parse_converse_response(response: Any) -> ModelAnswer:
         output_tokens=output_tokens,
         model_latency_ms=model_latency_ms,
         intervened=intervened,
-        blocked_side=_blocked_side(response) if intervened else None,
+        blocked_side=_blocked_side(response) if intervened and not masked else None,
         truncated=stop_reason in _TRUNCATED_STOP_REASONS,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
+        masked=masked,
     )
 
 
-def _has_blocked(node: Any) -> bool:
+def _has_action(node: Any, action: str) -> bool:
+    """Whether any finding under ``node`` (a guardrail assessment, any depth) has ``action``."""
     if isinstance(node, Mapping):
-        if node.get("action") == "BLOCKED":
+        if node.get("action") == action:
             return True
-        return any(_has_blocked(value) for value in node.values())
+        return any(_has_action(value, action) for value in node.values())
     if isinstance(node, list):
-        return any(_has_blocked(value) for value in node)
+        return any(_has_action(value, action) for value in node)
     return False
 
 
-def _blocked_side(response: Mapping[str, Any]) -> str:
-    """Input if the guardrail trace shows a blocked input assessment, else output."""
-    if response.get("stopReason") == "content_filtered":
-        return "output"
+def _assessments(response: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``trace.guardrail``'s (inputAssessment, outputAssessments), ``None`` where absent."""
     trace = response.get("trace")
     guardrail = trace.get("guardrail") if isinstance(trace, Mapping) else None
-    if isinstance(guardrail, Mapping):
-        if _has_blocked(guardrail.get("inputAssessment")):
-            return "input"
-        if _has_blocked(guardrail.get("outputAssessments")):
-            return "output"
+    if not isinstance(guardrail, Mapping):
+        return None, None
+    return guardrail.get("inputAssessment"), guardrail.get("outputAssessments")
+
+
+def _masked_only(response: Mapping[str, Any]) -> bool:
+    """A ``guardrail_intervened`` whose findings are all masks: at least one ANONYMIZED and no BLOCKED
+    finding in the input and output assessments. The answer is then the model's, with the sensitive
+    information masked, not a blocked message.
+
+    Masking is an intervention: "If the response results in a guardrail intervention or violation, it
+    will be overridden with pre-configured blocked messaging or masking of the sensitive information
+    based on the policy configuration"
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-how.html), and Converse's one stop
+    reason for a guardrail intervention is ``guardrail_intervened`` (``stopReason``,
+    https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html). The trace tells
+    a mask from a block: a masked entity's ``action`` is ``ANONYMIZED``, a blocked one's ``BLOCKED``
+    (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_GuardrailPiiEntityFilter.html,
+    ``GuardrailRegexFilter`` alike). Without a trace, or with no finding at all, it fails closed: a block.
+    """
+    if response.get("stopReason") != "guardrail_intervened":
+        return False
+    sides = _assessments(response)
+    return not any(_has_action(side, "BLOCKED") for side in sides) and any(
+        _has_action(side, "ANONYMIZED") for side in sides
+    )
+
+
+def _blocked_side(response: Mapping[str, Any]) -> str:
+    """The side whose assessment has a BLOCKED finding: input if the input's has one, else output if the
+    output's has one. ``content_filtered`` is the model's own output filter: output. With no BLOCKED
+    finding to go by (no trace), input: the request is refused as a whole."""
+    if response.get("stopReason") == "content_filtered":
+        return "output"
+    input_assessment, output_assessments = _assessments(response)
+    if _has_action(input_assessment, "BLOCKED"):
+        return "input"
+    if _has_action(output_assessments, "BLOCKED"):
+        return "output"
     return "input"
 
 

@@ -13,7 +13,8 @@ and 502 are not retryable as sent and have none.
 
 A guardrail intervention is not an error: 200 with the use case's blocked message and
 ``guardrail.action = "INTERVENED"`` (also when the guardrail blocked the caller's history before any
-model call: then ``route`` is null and ``attempts`` 0).
+model call: then ``route`` is null and ``attempts`` 0). One that only masked (ANONYMIZE) is the answer
+as Bedrock masked it, with ``guardrail.action = "MASKED"``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Endpoints:
 * ``POST /use-cases/{useCaseId}/invoke``: body ``{"messages": [...], "context": "..."}`` (see
   ``validation``) -> 200 ``{"requestId", "useCase", "output": {"text", "truncated"}, "usage":
   {"inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"}, "estimatedCostUsd",
-  "guardrail": {"action": "NONE" | "INTERVENED"},
+  "guardrail": {"action": "NONE" | "INTERVENED" | "MASKED"},
   "route", "promptVersion", "attempts", "fallbackUsed"}``. Optional ``Idempotency-Key`` header (refused
   where the contract forbids storing text: ``validation.parse_idempotency_key``). Assistant turns
   (caller history) are refused or checked by the guardrail first, per the contract (``validation``,
@@ -361,14 +361,16 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
         cache_read_tokens=answer.cache_read_tokens,
         cache_write_tokens=answer.cache_write_tokens,
     )
-    if answer.intervened:
+    if answer.masked:  # the guardrail only masked (ANONYMIZE): the answer, as Bedrock masked it
+        text, action = answer.text, "MASKED"
+    elif answer.intervened:
         policy = use_case.contract.guardrail
         text = (
             policy.blocked_output_message if answer.blocked_side == "output" else policy.blocked_input_message
         )
+        action = "INTERVENED"
     else:
-        text = answer.text
-    action = "INTERVENED" if answer.intervened else "NONE"
+        text, action = answer.text, "NONE"
     record.outcome = result.outcome.value
     record.input_tokens = answer.input_tokens
     record.output_tokens = answer.output_tokens

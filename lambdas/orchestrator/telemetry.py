@@ -14,8 +14,8 @@ Bedrock answered ModelLatency (ms), InputTokens, OutputTokens, CacheReadInputTok
 CacheWriteInputTokens (prompt-cache tokens, not included in InputTokens: the cache hit ratio is
 CacheReadInputTokens / (InputTokens + CacheReadInputTokens + CacheWriteInputTokens)),
 EstimatedCostUsd (only when the route is priced); on the review path ReviewEnqueueFailures and
-HeldForReview (0/1); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions (0/1) and
-Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
+HeldForReview (0/1); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions
+(0/1: blocked or masked) and Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
 ``Errors``, dimensions ``service``, ``UseCase``, ``environment``, ``ErrorCode`` (the stable API code):
 per-code alarms without multiplying the main metrics' cardinality.
 """
@@ -141,7 +141,7 @@ def publish_metrics(
     metrics.add_metric(
         name=Metric.GUARDRAIL_INTERVENTIONS,
         unit=count,
-        value=1 if record.guardrail_action == "INTERVENED" else 0,
+        value=1 if record.guardrail_action in ("INTERVENED", "MASKED") else 0,  # a mask is an intervention
     )
     metrics.add_metric(name=Metric.ERRORS, unit=count, value=1 if record.error_code else 0)
     if record.review_enabled:

@@ -247,6 +247,29 @@ def test_guardrail_intervention_returns_200_with_the_contracts_message(
     assert len(converse_calls(stub)) == 1
 
 
+def test_a_guardrail_that_only_masks_returns_the_masked_answer(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN the guardrail masks PII in the answer (support-ticket-summary ANONYMIZEs NAME and EMAIL):
+    # Bedrock answers stopReason guardrail_intervened, the masked text, ANONYMIZED findings, no BLOCKED
+    answer = "Summary: Jane Roe (jane.roe@example.com) reports a double charge."
+    masks = {"Jane Roe": "NAME", "jane.roe@example.com": "EMAIL"}
+    stub.script(STS["primary"], [Fault.guardrail_masked(masks, text=answer)])
+
+    reply = call(orchestrator, invoke_event(body=user(LONG_TICKET)), lambda_context)
+
+    # THEN the answer as Bedrock masked it, not a blocked message; the guardrail's action says so
+    assert reply.status == 200
+    assert reply.body["output"] == {
+        "text": "Summary: {NAME} ({EMAIL}) reports a double charge.",
+        "truncated": False,
+    }
+    assert reply.body["guardrail"] == {"action": "MASKED"}
+    assert reply.body["usage"]["outputTokens"] > 0
+    assert (reply.body["route"], reply.body["attempts"], reply.body["fallbackUsed"]) == ("primary", 1, False)
+    assert len(converse_calls(stub)) == 1
+
+
 def test_unpriced_route_reports_null_cost(
     orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:

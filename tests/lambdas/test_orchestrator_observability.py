@@ -237,19 +237,33 @@ def test_priced_request_emits_estimated_cost(
     ]
 
 
+@pytest.mark.parametrize(
+    ("fault", "action"),
+    [
+        (Fault.guardrail_intervened(), "INTERVENED"),
+        # a mask (ANONYMIZE) is an intervention too, though the caller gets the masked answer
+        (Fault.guardrail_masked({"Jane Roe": "NAME"}, text="Jane Roe wants a refund."), "MASKED"),
+    ],
+    ids=["blocked", "masked"],
+)
 def test_guardrail_intervention_metric(
     orchestrator: ModuleType,
     lambda_context: FakeLambdaContext,
     stub: BedrockStub,
     capsys: pytest.CaptureFixture[str],
+    fault: Fault,
+    action: str,
 ) -> None:
-    stub.script(STS["primary"], [Fault.guardrail_intervened()])
+    stub.script(STS["primary"], [fault])
 
     call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)
 
-    [document] = _metric_docs(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    [document] = _metric_docs(out)
     assert document["GuardrailInterventions"] == [1.0]
     assert document["Errors"] == [0.0]
+    [line] = request_logs(out)
+    assert (line["outcome"], line["guardrailAction"]) == ("intervened", action)
 
 
 def test_error_metrics_carry_the_error_code_in_a_separate_document(

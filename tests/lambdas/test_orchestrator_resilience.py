@@ -423,6 +423,39 @@ def test_blocked_side_from_the_guardrail_trace() -> None:
     assert parse_converse_response({**OK, "stopReason": "content_filtered"}).blocked_side == "output"
 
 
+def _pii(*actions: str) -> dict[str, Any]:
+    return {"sensitiveInformationPolicy": {"piiEntities": [{"type": "NAME", "action": a} for a in actions]}}
+
+
+def test_an_intervention_that_only_masked_is_the_answer() -> None:
+    masked_text = {"output": {"message": {"content": [{"text": "Hello {NAME}."}]}}}
+    base = {**OK, **masked_text, "stopReason": "guardrail_intervened"}
+    masked = {**base, "trace": {"guardrail": {"outputAssessments": {"gr": [_pii("ANONYMIZED")]}}}}
+    masked_and_blocked = {
+        **base,
+        "trace": {
+            "guardrail": {
+                "inputAssessment": {"gr": _pii("ANONYMIZED")},
+                "outputAssessments": {"gr": [_pii("ANONYMIZED", "BLOCKED")]},
+            }
+        },
+    }
+
+    answer = parse_converse_response(masked)
+    assert (answer.intervened, answer.masked, answer.blocked_side, answer.text) == (
+        True,
+        True,
+        None,
+        "Hello {NAME}.",
+    )
+    # a BLOCKED finding anywhere makes it a block, on the side that has it
+    blocked = parse_converse_response(masked_and_blocked)
+    assert (blocked.masked, blocked.blocked_side) == (False, "output")
+    # no trace, or no finding at all: fail closed, a block
+    assert parse_converse_response(base).masked is False
+    assert parse_converse_response({**base, "trace": {"guardrail": {}}}).blocked_side == "input"
+
+
 def test_attempt_record_is_plain_data() -> None:
     assert AttemptRecord("primary", "ok", 0.1) == AttemptRecord("primary", "ok", 0.1)
 
