@@ -48,13 +48,26 @@ from platform_spec.fields import to_dict
 from platform_spec.review import AuditTable, InvocationLogLocation, ReviewEnv, ReviewTable
 from platform_spec.runtime import Env
 
-__all__ = ["API_HANDLER", "BACKLOG_HANDLER", "SCORING_HANDLER", "HumanReview", "ReviewerRole"]
+__all__ = [
+    "API_HANDLER",
+    "BACKLOG_HANDLER",
+    "SCORING_CONCURRENCY_MAX",
+    "SCORING_CONCURRENCY_MIN",
+    "SCORING_HANDLER",
+    "HumanReview",
+    "ReviewerRole",
+]
 
 #: The handlers of the review asset (``bedrock_platform_lambdas.REVIEW_CODE_DIRECTORY``, packaged as
 #: ``review``).
 SCORING_HANDLER = "review.scoring.lambda_handler"
 API_HANDLER = "review.api.lambda_handler"
 BACKLOG_HANDLER = "review.backlog.lambda_handler"
+
+#: The range of ``scoring_concurrency``: an SQS event source's maximum concurrency (``ScalingConfig``)
+#: is 2 to 1,000 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-eventsourcemapping-scalingconfig.html).
+SCORING_CONCURRENCY_MIN = 2
+SCORING_CONCURRENCY_MAX = 1000
 
 #: The reviewer role's default session length.
 ONE_HOUR = cdk.Duration.hours(1)
@@ -133,9 +146,10 @@ class HumanReview(Construct):
 
     - ``Queue`` (SQS, KMS, TLS only) with ``DeadLetters`` after ``MAX_RECEIVE_COUNT`` deliveries: every
       answered output, queued by the orchestrator (wired with ``OrchestratorFunction.use_review_path``);
-    - ``ScoringFunction``: consumes the queue (partial batch responses), runs the deterministic scorers
-      and, for model-graded use cases, the rubric through the use case's judge profile
-      (``GovernedUseCase.grant_judge``, nothing else in Bedrock), writes review items;
+    - ``ScoringFunction``: consumes the queue (partial batch responses; at most ``scoring_concurrency``
+      batches at once: the event source's maximum concurrency, and the function's reserved concurrency),
+      runs the deterministic scorers and, for model-graded use cases, the rubric through the use case's
+      judge profile (``GovernedUseCase.grant_judge``, nothing else in Bedrock), writes review items;
     - ``Items`` (DynamoDB, KMS, point-in-time recovery, TTL ``expiresAt`` from each contract's
       ``review.retention_days``, the ``PendingByUseCase`` index) and ``AuditRecords`` (write-once
       decisions and feedback, TTL from ``review.audit_retention_days``, deletion protection where
@@ -167,8 +181,14 @@ class HumanReview(Construct):
         problems = []
         if not (code_directory / "scoring.py").is_file():
             problems.append(f"code_directory {code_directory} has no scoring.py; pass the review package")
-        if scoring_concurrency < 1 or api_concurrency < 1:
-            problems.append("scoring_concurrency and api_concurrency must be at least 1")
+        if not SCORING_CONCURRENCY_MIN <= scoring_concurrency <= SCORING_CONCURRENCY_MAX:
+            problems.append(
+                f"scoring_concurrency must be from {SCORING_CONCURRENCY_MIN} to {SCORING_CONCURRENCY_MAX} (the "
+                f"range of an SQS event source's maximum concurrency), got {scoring_concurrency}; pass a value "
+                "in that range"
+            )
+        if api_concurrency < 1:
+            problems.append(f"api_concurrency must be at least 1, got {api_concurrency}; pass 1 or more")
         if problems:
             raise ValueError(f"HumanReview {self.node.path}: " + "; ".join(problems))
         self.use_cases = list(use_cases)
@@ -257,8 +277,24 @@ class HumanReview(Construct):
             removal_policy=removal_policy,
             description="bedrock-platform review: scores every answered output and writes its review item",
         )
+        # The cap on scoring is the event source mapping's maximum concurrency, not reserved concurrency
+        # alone: Lambda's SQS poller starts with five concurrent batches and does not account for reserved
+        # concurrency, so a cap of reserved concurrency only throttles the batches it reads, and throttled
+        # messages are received again until they reach DeadLetters (maxReceiveCount) without an error
+        # logged. Reserved concurrency stays, equal to the cap, as AWS asks ("make sure that your function's
+        # reserved concurrency is greater than or equal to the total maximum concurrency for all Amazon SQS
+        # event sources on the function. Otherwise, Lambda may throttle your messages"):
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+        # It is still needed: it sets those executions aside from the account's pool, so a burst of the
+        # orchestrator or any other function cannot leave scoring none (throttled again), and it is the
+        # function-level limit NIST.800.53.R5-LambdaConcurrency and HIPAA.Security-LambdaConcurrency ask for.
         self.scoring_function.add_event_source(
-            sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=10,
+                report_batch_item_failures=True,
+                max_concurrency=scoring_concurrency,
+            )
         )
         for mapping in self.scoring_function.node.children:
             if isinstance(mapping, lambda_.EventSourceMapping):

@@ -9,9 +9,12 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
+from bedrock_constructs.human_review import SCORING_CONCURRENCY_MAX, SCORING_CONCURRENCY_MIN, HumanReview
 from bedrock_constructs.orchestration_api.rest_api import CALLER_ROUTES, REVIEWER_ROUTES
+from bedrock_platform_lambdas import REVIEW_CODE_DIRECTORY
 from platform_config import PlatformConfig
 from platform_spec.review import (
     BACKLOG_INTERVAL_MINUTES,
@@ -21,6 +24,7 @@ from platform_spec.review import (
     ReviewTable,
 )
 from tests.infra.conftest import Stages, Synthesized
+from tests.support.synth import probe_stack
 
 ENVS = ("dev", "staging", "prod")
 
@@ -90,6 +94,58 @@ def test_the_queue_is_encrypted_tls_only_and_dead_letters_after_its_retries(
             "FunctionName": {"Ref": _ref(stages, env, review.scoring_function)},
         },
     )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_scoring_is_capped_by_the_event_sources_maximum_concurrency_never_above_its_reserved_concurrency(
+    synthesized: Synthesized, stages: Stages, env: str
+) -> None:
+    # Lambda's SQS poller does not account for reserved concurrency: a cap set there alone throttles the
+    # batches it reads, and those messages reach the dead-letter queue unscored. The cap is the mapping's
+    # maximum concurrency, and the reserved concurrency may not be below it (AWS: services-sqs-scaling).
+    review = stages[env].platform.review
+    scoring = _ref(stages, env, review.scoring_function)
+    (mapping,) = [
+        m["Properties"]
+        for m in _resources(synthesized, env, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": scoring}
+    ]
+    cap = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
+    assert cap is not None, "the scoring event source has no ScalingConfig.MaximumConcurrency"
+    assert SCORING_CONCURRENCY_MIN <= cap <= SCORING_CONCURRENCY_MAX
+    reserved = _resources(synthesized, env, "AWS::Lambda::Function")[scoring]["Properties"].get(
+        "ReservedConcurrentExecutions"
+    )
+    assert reserved is None or reserved >= cap, (reserved, cap)
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        (
+            {"scoring_concurrency": 1},
+            r"scoring_concurrency must be from 2 to 1000 \(the range of an SQS event source's maximum "
+            r"concurrency\), got 1; pass a value in that range",
+        ),
+        ({"scoring_concurrency": 1001}, r"scoring_concurrency must be from 2 to 1000 .*got 1001"),
+        ({"api_concurrency": 0}, r"api_concurrency must be at least 1, got 0; pass 1 or more"),
+    ],
+)
+def test_a_concurrency_out_of_range_is_refused_naming_the_prop_and_the_fix(
+    stages: Stages, props: dict[str, int], message: str
+) -> None:
+    platform = stages["dev"].platform
+    with pytest.raises(ValueError, match=message):
+        HumanReview(
+            probe_stack(),
+            "HumanReview",
+            use_cases=list(platform.use_cases.values()),
+            orchestrator=platform.api.orchestrator,
+            rest_api=platform.api.rest_api,
+            code_directory=REVIEW_CODE_DIRECTORY,
+            log_retention=logs.RetentionDays.ONE_WEEK,
+            **props,
+        )
 
 
 @pytest.mark.parametrize("env", ENVS)
