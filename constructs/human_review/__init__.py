@@ -551,6 +551,14 @@ class HumanReview(Construct):
             },
         )
 
+    def metric_queue_age(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """The age of the oldest message in the review queue (``AWS/SQS`` ``ApproximateAgeOfOldestMessage``,
+        Maximum): it keeps growing while nothing consumes the queue, when no message reaches the
+        dead-letter queue either."""
+        return self.queue.metric_approximate_age_of_oldest_message(
+            **with_defaults(options, statistic="Maximum")
+        )
+
     def metric_dead_letters(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Messages waiting in the dead-letter queue (scoring failed ``MAX_RECEIVE_COUNT`` times)."""
         return self.dead_letters.metric_approximate_number_of_messages_visible(

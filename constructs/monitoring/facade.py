@@ -150,8 +150,8 @@ class MonitoringFacade:
         self, review: HumanReview, *, orchestrator: OrchestratorFunction, id: str | None = None
     ) -> HumanReviewMonitoring:
         """The review path's alarms (per use case: backlog, oldest pending against the SLA, reject rate,
-        low-score rate; for the path: dead letters, outputs the orchestrator could not queue, backlog
-        function errors) and its dashboard row. Construct ID: ``id`` or ``<review construct ID>Monitoring``."""
+        low-score rate; for the path: dead letters, the age of the oldest queued output, outputs the
+        orchestrator could not queue, backlog function errors) and its dashboard row. Construct ID: ``id`` or ``<review construct ID>Monitoring``."""
         monitoring = HumanReviewMonitoring(
             self.scope,
             id or f"{review.node.id}Monitoring",

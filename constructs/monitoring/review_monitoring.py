@@ -14,9 +14,20 @@ from bedrock_constructs.monitoring.dashboard import PlatformDashboard
 from bedrock_constructs.orchestration_api import OrchestratorFunction
 from constructs import Construct
 from platform_spec.api import Metric, ReviewMetric
+from platform_spec.review import MAX_RECEIVE_COUNT, QUEUE_VISIBILITY_TIMEOUT_S
 
 #: The period of the backlog alarms: the backlog function publishes every BACKLOG_INTERVAL_MINUTES.
 BACKLOG_PERIOD = cdk.Duration.minutes(5)
+#: The ``QueueAge`` alarm's threshold: the longest an output can wait in the review queue while the scoring
+#: function consumes it. A message whose scoring keeps failing is received ``MAX_RECEIVE_COUNT`` times, each
+#: after the visibility timeout, and then moves to the dead-letter queue (the ``DeadLetters`` alarm), so it
+#: leaves the queue within about ``MAX_RECEIVE_COUNT`` x the visibility timeout (5 x 720 s = 1 h) of being
+#: sent. An older one has not been received that often: the queue is not consumed (event source disabled,
+#: the key refused to the function) or scoring is that far behind. Nothing reaches the dead-letter
+#: queue then, and the outputs expire unscored after the queue's 4-day retention. (The redrive policy also
+#: keeps a message that can never be scored from holding the metric up: https://docs.aws.amazon.com/
+#: AWSSimpleQueueService/latest/SQSDeveloperGuide/capturing-problematic-messages.html)
+QUEUE_AGE_THRESHOLD_S = MAX_RECEIVE_COUNT * QUEUE_VISIBILITY_TIMEOUT_S
 #: The period of the rate alarms (reject rate, low-score rate): decisions are sparse, an hour collects
 #: enough of them for a rate to mean something (each contract's review.alarms.min_events).
 RATE_PERIOD = cdk.Duration.hours(1)
@@ -47,9 +58,10 @@ class HumanReviewMonitoring(Construct):
     - ``LowScoreRate``: more than ``alarms.low_score_rate_percent`` of the hour's scored outputs below the
       low-score threshold (quiet below ``alarms.min_events`` outputs).
 
-    For the path: ``DeadLetters`` (any message the scoring function gave up on), ``EnqueueFailures`` (the
-    orchestrator could not queue an output), ``BacklogFunctionErrors`` (without the backlog function the
-    SLA alarm would go quiet).
+    For the path: ``DeadLetters`` (any message the scoring function gave up on), ``QueueAge`` (an output
+    waited in the review queue longer than ``QUEUE_AGE_THRESHOLD_S``: the queue is not consumed),
+    ``EnqueueFailures`` (the orchestrator could not queue an output), ``BacklogFunctionErrors`` (without
+    the backlog function the SLA alarm would go quiet).
     """
 
     def __init__(
@@ -117,11 +129,20 @@ class HumanReviewMonitoring(Construct):
             orchestrator.metric_use_case(Metric.REVIEW_ENQUEUE_FAILURES, u.contract.id, period=BACKLOG_PERIOD)
             for u in review.use_cases
         ]
-        path_specs: dict[str, tuple[cloudwatch.IMetric, str]] = {
+        path_specs: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
             "DeadLetters": (
                 review.metric_dead_letters(period=BACKLOG_PERIOD),
+                0,
                 "review: outputs the scoring function gave up on are in the dead-letter queue (redrive them "
                 "after fixing the cause)",
+            ),
+            "QueueAge": (
+                review.metric_queue_age(period=BACKLOG_PERIOD),
+                QUEUE_AGE_THRESHOLD_S,
+                f"review: an output has waited in the review queue longer than {QUEUE_AGE_THRESHOLD_S} s, the "
+                f"time {MAX_RECEIVE_COUNT} failed deliveries take to reach the dead-letter queue: the scoring "
+                "function is not consuming the queue (event source disabled, key access denied) or is that far "
+                "behind; unscored outputs expire after the queue's retention",
             ),
             "EnqueueFailures": (
                 cloudwatch.MathExpression(
@@ -130,11 +151,13 @@ class HumanReviewMonitoring(Construct):
                     using_metrics={f"f{i}": m for i, m in enumerate(failures)},
                     expression=" + ".join(f"FILL(f{i}, 0)" for i in range(len(failures))),
                 ),
+                0,
                 "review: the orchestrator could not queue answered outputs for scoring (the callers got their "
                 "answers; held answers were not released)",
             ),
             "BacklogFunctionErrors": (
                 review.metric_backlog_failures(period=BACKLOG_PERIOD),
+                0,
                 "review: the backlog function failed or was not started, so the backlog and SLA alarms have no "
                 "data",
             ),
@@ -144,12 +167,12 @@ class HumanReviewMonitoring(Construct):
                 self,
                 name,
                 metric=metric,
-                threshold=0,
+                threshold=threshold,
                 description=description,
                 topic=topic,
                 evaluation_periods=1,
             )
-            for name, (metric, description) in path_specs.items()
+            for name, (metric, threshold, description) in path_specs.items()
         }
         if dashboard is not None:
             self._dashboard_row(review, failures, dashboard)
@@ -215,6 +238,14 @@ class HumanReviewMonitoring(Construct):
                 right=list(failures),
                 width=6,
             ),
-            cloudwatch.AlarmStatusWidget(title="Review alarms", alarms=list(self.all_alarms()), width=6),
+            cloudwatch.GraphWidget(
+                title="Review queue: oldest message (s)",
+                left=[review.metric_queue_age(period=p)],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=QUEUE_AGE_THRESHOLD_S, label="QueueAge alarm")
+                ],
+                width=6,
+            ),
+            cloudwatch.AlarmStatusWidget(title="Review alarms", alarms=list(self.all_alarms()), width=24),
         ]
         dashboard.add_section("Human review and continuous scoring", widgets)

@@ -273,7 +273,7 @@ def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_
     monitoring = stack.review_monitoring
     topic = _ref(stages, env, stack.notifications.topic)
     alarms = _resources(synthesized, env, "AWS::CloudWatch::Alarm")
-    expected = {"DeadLetters", "EnqueueFailures", "BacklogFunctionErrors"}
+    expected = {"DeadLetters", "QueueAge", "EnqueueFailures", "BacklogFunctionErrors"}
     assert set(monitoring.alarms) == expected
     per_use_case = {"Backlog", "OldestPending", "RejectRate", "LowScoreRate"}
     assert {uc: set(a) for uc, a in monitoring.use_case_alarms.items()} == {
@@ -301,6 +301,42 @@ def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_
             ),
         },
     )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_review_queue_nobody_consumes_alarms_long_before_its_outputs_expire(
+    synthesized: Synthesized, stages: Stages, env: str
+) -> None:
+    # Event source disabled or the key refused: nothing is received, so nothing reaches the dead-letter
+    # queue; only the age of the oldest message shows it, before the queue's retention deletes the outputs.
+    stack = stages[env].platform
+    queue_id = _ref(stages, env, stack.review.queue)
+    queue = _resources(synthesized, env, "AWS::SQS::Queue")[queue_id]["Properties"]
+    alarm = stack.review_monitoring.alarms["QueueAge"]
+    properties = _resources(synthesized, env, "AWS::CloudWatch::Alarm")[_ref(stages, env, alarm)][
+        "Properties"
+    ]
+    assert properties["Namespace"] == "AWS/SQS"
+    assert properties["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert properties["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    assert properties["Statistic"] == "Maximum"
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+    # the time a message that keeps failing takes to reach the dead-letter queue, from the queue's settings
+    longest_consumed = queue["VisibilityTimeout"] * queue["RedrivePolicy"]["maxReceiveCount"]
+    assert properties["Threshold"] == longest_consumed
+    assert (
+        properties["Threshold"] + properties["Period"] * properties["EvaluationPeriods"]
+        < (queue["MessageRetentionPeriod"])
+    )
+    topic = {"Ref": _ref(stages, env, stack.notifications.topic)}
+    assert properties["AlarmActions"] == [topic] and properties["OKActions"] == [topic]
+    # the review row graphs the age against the threshold and shows the alarm's state
+    (dashboard,) = _resources(synthesized, env, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "ApproximateAgeOfOldestMessage" in body and '"label\\":\\"QueueAge alarm' in body
+    assert json.dumps({"Fn::GetAtt": [_ref(stages, env, alarm), "Arn"]}) in body
 
 
 def _longest_call_s(client: Any) -> float:
