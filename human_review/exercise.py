@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from platform_config.model import Contract, PlatformConfig
 from platform_spec.contract import ReviewMode
+from platform_spec.review import negative_feedback_goes_to_people
 
 ITEM = "/reviews/{reviewId}"
 DECISION = "/reviews/{reviewId}/decision"
@@ -91,9 +92,9 @@ def choose_use_case(contracts: Mapping[str, Contract], requested: str | None = N
 
     def usable(contract: Contract) -> bool:
         review = contract.review
-        return review.mode is not ReviewMode.NONE and (
-            review.hold_for_review or review.flags.negative_feedback
-        )
+        return (
+            review.mode is not ReviewMode.NONE and review.hold_for_review
+        ) or negative_feedback_goes_to_people(review)
 
     if requested is not None:
         if requested not in contracts:

@@ -5,7 +5,8 @@ Lambda asset ships ``platform_spec``), and so do the construct (table keys, inde
 environment variable names, limits) and the tests:
 
 * which outputs go to people: :func:`people_reasons` (the contract's ``review`` section, a hash of the
-  request id for the sampled share: :func:`sample_fraction`);
+  request id for the sampled share: :func:`sample_fraction`; a negative rating:
+  :func:`negative_feedback_goes_to_people`);
 * how a live output is scored: :class:`LiveScoring` (the golden suite's ``defaults``, its PII types and
   refusal markers, the rubric) applied by :func:`score_output`, and :func:`overall_score`;
 * the queue message (:class:`ReviewMessage`), and the DynamoDB layout of review items
@@ -234,6 +235,13 @@ def low_score(policy: ReviewPolicy, score: float | None) -> bool:
     return score is not None and score < threshold
 
 
+def negative_feedback_goes_to_people(policy: ReviewPolicy) -> bool:
+    """A caller's negative rating (``NEGATIVE_RATING_MAX`` or less) sends the output to people: the contract's
+    ``flags.negative_feedback``, in a mode that sends anything to people (``none`` sends nothing). The one
+    rule :func:`people_reasons` and the feedback endpoint both apply."""
+    return policy.mode is not ReviewMode.NONE and policy.flags.negative_feedback
+
+
 def people_reasons(
     policy: ReviewPolicy,
     *,
@@ -260,7 +268,7 @@ def people_reasons(
         reasons.append(ReviewReason.HIGH_RISK)
     if flags.low_score is not None and score is not None and score < flags.low_score:
         reasons.append(ReviewReason.LOW_SCORE)
-    if flags.negative_feedback and negative_feedback:
+    if negative_feedback and negative_feedback_goes_to_people(policy):
         reasons.append(ReviewReason.NEGATIVE_FEEDBACK)
     return tuple(reasons)
 

@@ -60,6 +60,7 @@ from platform_spec.review import (
     feedback_event,
     is_session_of,
     iso_now,
+    negative_feedback_goes_to_people,
     parse_iso,
     principal_of,
     read_scores,
@@ -312,7 +313,9 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
     negative = rating <= NEGATIVE_RATING_MAX
     policy = use_case.contract.review
     to_people = (
-        negative and policy.flags.negative_feedback and item[ReviewTable.STATUS] == ReviewStatus.SCORED.value
+        negative
+        and negative_feedback_goes_to_people(policy)
+        and item[ReviewTable.STATUS] == ReviewStatus.SCORED.value
     )
     now = time.time()
     what: dict[str, str | int] = {"rating": rating}

@@ -269,6 +269,29 @@ def test_an_unflagged_unsampled_output_is_scored_but_not_sent_to_people_until_ne
         assert record["kind"] == "feedback" and record["rating"] == 1 and record["actor"] == CALLER_ARN
 
 
+def test_a_negative_rating_sends_nothing_to_people_where_the_review_mode_is_none(
+    config: PlatformConfig,
+) -> None:
+    # GIVEN a use case whose contract sends no output to people (mode none), its negative_feedback flag on
+    with OfflinePlatform(config, "dev", mutate=_review_policy(mode="none")) as platform:
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "mode-none"))
+        assert _ask_as(platform, SAMPLED_UC, request_body(config, SAMPLED_UC), request_id).status == 200
+        assert platform.drain() == []
+        # WHEN its caller rates the answer 1 of 5
+        rated = _caller(
+            platform, "POST", FEEDBACK, {"useCaseId": SAMPLED_UC}, body={"requestId": request_id, "rating": 1}
+        )
+        # THEN the feedback is recorded and counted, and the output stays scored only
+        assert rated.status == 201 and rated.body["recorded"] is True
+        assert rated.body["sentToReview"] is False
+        (item,) = _items(platform)
+        assert item[ReviewTable.STATUS] == "scored" and ReviewTable.PENDING_USE_CASE not in item
+        assert _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"] == []
+        (record,) = _audit(platform)
+        assert record["kind"] == "feedback" and record["rating"] == 1
+        assert 1 in _metric(platform, ReviewMetric.NEGATIVE_FEEDBACK)
+
+
 @pytest.mark.slow
 def test_the_sampled_share_of_answered_requests_lands_within_its_binomial_bound(
     config: PlatformConfig,

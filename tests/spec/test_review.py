@@ -18,6 +18,7 @@ from platform_spec.review import (
     ReviewReason,
     is_session_of,
     iso_now,
+    negative_feedback_goes_to_people,
     overall_score,
     parse_iso,
     people_reasons,
@@ -69,6 +70,18 @@ def test_mode_none_sends_nothing_even_when_flagged_and_all_sends_everything() ->
     flagged = {"intervened": True, "score": 0.0, "risk_tier": RiskTier.HIGH, "negative_feedback": True}
     assert _reasons(ReviewPolicy(mode=ReviewMode.NONE), **flagged) == ()
     assert _reasons(ReviewPolicy(mode=ReviewMode.ALL)) == (ReviewReason.ALL,)
+
+
+@pytest.mark.parametrize("mode", [ReviewMode.NONE, ReviewMode.FLAGGED, ReviewMode.SAMPLED])
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_negative_rating_goes_to_people_by_the_rule_people_reasons_applies(
+    mode: ReviewMode, flag: bool
+) -> None:
+    flags = ReviewFlags(guardrail_intervention=False, high_risk=False, low_score=None, negative_feedback=flag)
+    policy = ReviewPolicy(mode=mode, flags=flags, sample_rate=0.5 if mode is ReviewMode.SAMPLED else 0.0)
+    expected = flag and mode is not ReviewMode.NONE
+    assert negative_feedback_goes_to_people(policy) is expected
+    assert (ReviewReason.NEGATIVE_FEEDBACK in _reasons(policy, negative_feedback=True)) is expected
 
 
 @pytest.mark.parametrize(
