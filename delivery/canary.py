@@ -25,7 +25,15 @@ from compliance.cfn_values import ref_target
 from delivery.notifications import stand_in_alarm
 from evaluation.targets import stack_name as platform_stack_name
 from lambdas.canary_bake import bake
-from platform_spec.delivery import LIVE_ALIAS, BakeDecision, BakeState, Output, live_version_parameter
+from platform_spec.delivery import (
+    LIVE_ALIAS,
+    BakeDecision,
+    BakeState,
+    Output,
+    live_version_parameter,
+    roll_back_delays,
+    stuck_canary_message,
+)
 
 #: Decisions that end a bake.
 FINAL = (BakeDecision.SKIP, BakeDecision.PROMOTED, BakeDecision.ROLLED_BACK)
@@ -55,9 +63,40 @@ def run_bake(
         try:
             state = bake.check(clients, state, now=clock())
         except Exception as error:  # the state machine's catch: the bake can no longer watch, so roll back
-            state = bake.roll_back(clients, state, f"the bake could not check the release: {error}")
+            state = roll_back_or_raise(
+                clients, state, f"the bake could not check the release: {error}", sleep
+            )
         trail.append(state)
     return trail
+
+
+class RollBackFailed(RuntimeError):
+    """The canary could not be rolled back: the live alias still sends part of its traffic to the release."""
+
+
+def roll_back_or_raise(
+    clients: bake.Clients, state: BakeState, why: str, sleep: Callable[[float], None] = time.sleep
+) -> BakeState:
+    """Roll back as the state machine's ``RollBackOnError`` does: retried on any error after each of
+    :func:`roll_back_delays`; then :class:`RollBackFailed`, which says how to roll back by hand."""
+    delays = roll_back_delays()
+    for delay in delays:
+        try:
+            return bake.roll_back(clients, state, why)
+        except Exception:  # retried, as the state machine retries States.ALL
+            sleep(delay)
+    try:
+        return bake.roll_back(clients, state, why)
+    except Exception as error:
+        raise RollBackFailed(
+            stuck_canary_message(
+                environment=state.environment,
+                function_name=state.function_name,
+                target_version=state.target_version,
+                region=clients.lambda_.meta.region_name,
+                error=f"{len(delays) + 1} attempts; the last: {error}",
+            )
+        ) from error
 
 
 def critical_alarms_of(stack: StackTemplate) -> list[str]:

@@ -43,6 +43,14 @@ MAX_BAKE_MINUTES: Final = STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES - 8 * 60
 MAX_BAKE_CHECKS: Final = 2500
 #: "72 hours stable at 10 percent traffic with no critical alerts".
 DEFAULT_BAKE_MINUTES: Final = 72 * 60
+#: Rolling a canary back (the live alias back to its stable version alone) is retried on any error this many
+#: times after the first attempt, waiting ROLL_BACK_FIRST_DELAY_SECONDS, then twice as long each time up to
+#: ROLL_BACK_MAX_DELAY_SECONDS (about 23 minutes in all): long enough to outlast throttling or an expired
+#: session, short enough that a person is told within the half hour. Both the bake's state machine and
+#: ``delivery.canary.run_bake`` use them; then the bake asks a person (:func:`stuck_canary_message`).
+ROLL_BACK_RETRIES: Final = 8
+ROLL_BACK_FIRST_DELAY_SECONDS: Final = 15
+ROLL_BACK_MAX_DELAY_SECONDS: Final = 300
 #: CodePipeline's manual approval: 7 days by default, configurable from 5 minutes to 60 days (same page).
 MAX_APPROVAL_HOURS: Final = 60 * 24
 
@@ -83,6 +91,35 @@ def live_version_parameter(environment: str) -> str:
     """The SSM parameter holding the version the live alias serves in a baked environment: the bake
     writes it on promotion, and CloudFormation resolves it on every deploy."""
     return f"/bedrock-platform/{environment}/orchestrator/live-version"
+
+
+def manual_roll_back_command(function_name: str, region: str) -> str:
+    """What a roll back does to the live alias, by hand (production credentials, e.g. the release role):
+    the alias keeps its version and sends no traffic to any other. An empty map clears the routing
+    (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateAlias.html)."""
+    return (
+        f"aws lambda update-alias --region {region} --function-name {function_name} --name {LIVE_ALIAS} "
+        "--routing-config AdditionalVersionWeights={}"
+    )
+
+
+def roll_back_delays() -> list[float]:
+    """The waits before each retry of a roll back (see ROLL_BACK_RETRIES), in seconds."""
+    return [
+        min(ROLL_BACK_FIRST_DELAY_SECONDS * 2**attempt, ROLL_BACK_MAX_DELAY_SECONDS)
+        for attempt in range(ROLL_BACK_RETRIES)
+    ]
+
+
+def stuck_canary_message(
+    *, environment: str, function_name: str, target_version: str, region: str, error: str
+) -> str:
+    """What a person is told when a canary could not be rolled back: what is wrong, why, and the fix."""
+    return (
+        f"The canary bake in {environment} could not roll back ({error}): the {LIVE_ALIAS} alias of "
+        f"{function_name} still sends {CANARY_WEIGHT:.0%} of its traffic to version {target_version}. Fix: in "
+        f"the production account run {manual_roll_back_command(function_name, region)}"
+    )
 
 
 #: What a new baked environment's live-version parameter starts as: Lambda aliases may point at $LATEST

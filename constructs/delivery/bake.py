@@ -10,6 +10,7 @@ first and last traffic shift (``platform_spec.delivery.CODEDEPLOY_MAX_SHIFT_MINU
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import aws_cdk as cdk
@@ -17,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
@@ -32,7 +34,16 @@ from bedrock_constructs.nag import (
 )
 from bedrock_platform_lambdas import LAMBDAS_DIRECTORY
 from constructs import Construct
-from platform_spec.delivery import BakeDecision, BakePolicy, DeliveryRole
+from platform_spec.delivery import (
+    ROLL_BACK_FIRST_DELAY_SECONDS,
+    ROLL_BACK_MAX_DELAY_SECONDS,
+    ROLL_BACK_RETRIES,
+    BakeDecision,
+    BakePolicy,
+    BakeState,
+    DeliveryRole,
+    stuck_canary_message,
+)
 
 HANDLER = "canary_bake.handler.lambda_handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -62,8 +73,10 @@ class CanaryBake(Construct):
       only assume ``release_role_arn``.
     - ``state_machine`` (Standard): Begin; then, until the bake ends, wait ``bake.poll_minutes`` and Check.
       SKIP (live already serves the release) and PROMOTED succeed; ROLLED_BACK fails with the reason; a
-      check that keeps failing rolls back (the alias serves only the stable version) and fails. Logs every
-      event to ``logs`` (KMS) and traces with X-Ray.
+      check that keeps failing rolls back (the alias serves only the stable version) and fails. A roll back
+      is retried on any error (``platform_spec.delivery.ROLL_BACK_RETRIES``); one that still fails is
+      published to ``notifications`` with the command that rolls back by hand, and the execution fails
+      with that text (``CanaryRollBackFailed``). Logs every event to ``logs`` (KMS) and traces with X-Ray.
     """
 
     def __init__(
@@ -76,13 +89,16 @@ class CanaryBake(Construct):
         region: str,
         release_role_arn: str,
         bake: BakePolicy,
+        notifications: sns.ITopic,
         encryption_key: kms.IKey,
         log_retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         self.environment = environment
+        self.region = region
         self.bake = bake
+        self.notifications = notifications
         self.function_logs = logs.LogGroup(
             self,
             "FunctionLogs",
@@ -166,23 +182,43 @@ class CanaryBake(Construct):
             logs=sfn.LogOptions(destination=self.logs, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
         )
+        # SnsPublish grants sns:Publish; the topic's grant adds its key (an encrypted topic needs both).
+        notifications.grant_publish(self.state_machine)
         self._acknowledge_state_machine_policy()
         ignore_generated_depends_on(self.function, self.state_machine)
 
     # ------------------------------------------------------------------ the loop
 
-    def _step(self, id: str, action: str, *, with_state: bool) -> tasks.LambdaInvoke:
-        payload: dict[str, object] = {"action": action}
-        if with_state:
-            payload["state"] = sfn.JsonPath.entire_payload
+    def _step(
+        self, id: str, action: str, payload: dict[str, object] | None = None, *, lambda_retry: bool = True
+    ) -> tasks.LambdaInvoke:
+        """One invocation of the bake step; ``lambda_retry``: aws-cdk-lib's retry of Lambda's service errors
+        (6 attempts, 2 s doubling), which runs before, and instead of, any retry the step adds for them."""
         return tasks.LambdaInvoke(
             self,
             id,
             lambda_function=self.function,
-            payload=sfn.TaskInput.from_object(payload),
+            payload=sfn.TaskInput.from_object({"action": action, **(payload or {})}),
             payload_response_only=True,
-            retry_on_service_exceptions=True,
+            retry_on_service_exceptions=lambda_retry,
         )
+
+    def _stuck_canary(self) -> str:
+        """:func:`stuck_canary_message` as a ``States.Format`` call on a roll back's input (a ``BakeState``
+        with the error of the check at ``$.error`` and that of the roll back at ``$.rollBackError``)."""
+        paths = {
+            "function_name": "$.function_name",
+            "target_version": "$.target_version",
+            "error": "$.rollBackError.Error",
+        }
+        text = stuck_canary_message(
+            environment=self.environment, region=self.region, **{name: f"\x00{name}\x00" for name in paths}
+        )
+        # States.Format: {} is an argument; literal braces are escaped (aws-cdk-lib escapes quotes).
+        text = text.replace("{", "\\{").replace("}", "\\}")
+        sentinel = re.compile("\x00(\\w+)\x00")
+        arguments = [sfn.JsonPath.string_at(paths[name]) for name in sentinel.findall(text)]
+        return sfn.JsonPath.format(sentinel.sub("{}", text), *arguments)
 
     def _definition(self) -> sfn.IChainable:
         decision = "$.decision"
@@ -190,17 +226,49 @@ class CanaryBake(Construct):
         nothing = sfn.Succeed(self, "NothingToBake", comment="The live alias already serves this version")
         rolled_back = sfn.Fail(self, "RolledBack", error="CanaryRolledBack", cause_path="$.detail")
         not_started = sfn.Fail(self, "NotStarted", error="CanaryNotStarted", cause="The bake could not start")
-        begin = self._step("Begin", "begin", with_state=False)
+        begin = self._step("Begin", "begin")
         begin.add_catch(not_started, errors=["States.ALL"])
-        check = self._step("Check", "check", with_state=True)
+        check = self._step("Check", "check", {"state": sfn.JsonPath.entire_payload})
         # A check that fails (throttling, an expired session) is retried; one that keeps failing means the
         # bake can no longer watch the alarms, so the release is rolled back.
         check.add_retry(
             errors=["States.ALL"], max_attempts=3, interval=cdk.Duration.seconds(30), backoff_rate=2
         )
-        roll_back = self._step("RollBackOnError", "roll_back", with_state=True)
+        # The handler's roll_back event: the BakeState alone (the check's error sits beside it, at $.error).
+        state = {f.name: sfn.JsonPath.string_at(f"$.{f.name}") for f in dataclasses.fields(BakeState)}
+        roll_back = self._step(
+            "RollBackOnError",
+            "roll_back",
+            {"state": state, "error": sfn.JsonPath.object_at("$.error")},
+            lambda_retry=False,
+        )
         check.add_catch(roll_back, errors=["States.ALL"], result_path="$.error")
+        # Part of the traffic is on the release until the roll back succeeds: retry it on any error (Lambda's
+        # service errors included), then tell a person how to do it by hand.
+        roll_back.add_retry(
+            errors=["States.ALL"],
+            max_attempts=ROLL_BACK_RETRIES,
+            interval=cdk.Duration.seconds(ROLL_BACK_FIRST_DELAY_SECONDS),
+            backoff_rate=2,
+            max_delay=cdk.Duration.seconds(ROLL_BACK_MAX_DELAY_SECONDS),
+        )
         roll_back.next(rolled_back)
+        stuck = self._stuck_canary()
+        roll_back_failed = sfn.Fail(self, "RollBackFailed", error="CanaryRollBackFailed", cause_path=stuck)
+        alert = tasks.SnsPublish(
+            self,
+            "AlertRollBackFailed",
+            topic=self.notifications,
+            subject=f"bedrock-platform: roll the canary in {self.environment} back by hand",
+            message=sfn.TaskInput.from_text(stuck),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        alert.add_retry(
+            errors=["States.ALL"], max_attempts=3, interval=cdk.Duration.seconds(10), backoff_rate=2
+        )
+        alert.add_catch(roll_back_failed, errors=["States.ALL"], result_path="$.alertError")
+        alert.next(roll_back_failed)
+        roll_back.add_catch(alert, errors=["States.ALL"], result_path="$.rollBackError")
         wait = sfn.Wait(
             self, "WaitForNextCheck", time=sfn.WaitTime.duration(cdk.Duration.minutes(self.bake.poll_minutes))
         )
@@ -247,6 +315,11 @@ class CanaryBake(Construct):
                     re.escape(f"Resource::<{logical_ref(self.function)}.Arn>:*"),
                     "Step Functions invokes the bake step by its ARN; aws-cdk-lib also names the function's "
                     "versions and aliases (ARN:*) so the grant holds for a qualified invoke. This one function only.",
+                ),
+                (
+                    re.escape("Action::kms:GenerateDataKey*"),
+                    "aws-cdk-lib's publish grant on the notification topic: SNS encrypts each message under the "
+                    "topic's own key with a data key generated for it (GenerateDataKey*); that one key only.",
                 ),
                 (
                     re.escape("Resource::*"),

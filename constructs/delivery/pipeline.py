@@ -129,6 +129,7 @@ class DeliveryPipeline(Construct):
             region=production.region,
             release_role_arn=f"arn:{stack.partition}:iam::{production.account}:role/{release_role_name(production.name)}",
             bake=delivery.bake,
+            notifications=self.notifications.topic,
             encryption_key=self.artifacts.key,
             log_retention=retention,
             removal_policy=removal_policy,

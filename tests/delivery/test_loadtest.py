@@ -10,19 +10,7 @@ from pathlib import Path
 import pytest
 
 from delivery.loadtest import InlineExecutor, LoadPlan, LoadResult, main, percentile, run_load, verdict
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.support.delivery import FakeClock
 
 
 def _run(

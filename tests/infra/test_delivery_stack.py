@@ -6,6 +6,7 @@ account may assume, and what the bake reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -17,13 +18,20 @@ from platform_config import PlatformConfig
 from platform_config.naming import platform_stack_path
 from platform_spec.delivery import (
     LIVE_ALIAS,
+    ROLL_BACK_FIRST_DELAY_SECONDS,
+    ROLL_BACK_MAX_DELAY_SECONDS,
+    ROLL_BACK_RETRIES,
+    BakeState,
     DeliveryRole,
     Output,
     bootstrap_role_name,
     live_version_parameter,
+    manual_roll_back_command,
     readiness_role_name,
     release_role_name,
+    roll_back_delays,
 )
+from tests.support.delivery import bake_definition, reference
 from tests.support.synth import Stages, Synthesized
 
 DELIVERY = "Delivery/Pipeline"
@@ -218,13 +226,7 @@ def test_the_canary_bake_rolls_back_on_a_critical_alarm_or_an_error(
     delivery: StackTemplate, synthesized: Synthesized, config: PlatformConfig
 ) -> None:
     assert config.delivery is not None
-    ((_, machine),) = _of_type(delivery, "AWS::StepFunctions::StateMachine").items()
-    definition = json.loads(
-        "".join(
-            p if isinstance(p, str) else '"ARN"'
-            for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-        ).replace('""ARN""', '"ARN"')
-    )
+    definition, _ = bake_definition(delivery)
     states = definition["States"]
     # the wait between checks is the delivery file's poll; a failed check rolls back, never promotes
     assert states["WaitForNextCheck"]["Seconds"] == config.delivery.bake.poll_minutes * 60
@@ -240,6 +242,81 @@ def test_the_canary_bake_rolls_back_on_a_critical_alarm_or_an_error(
     assert alarms and all(prod.resources[a]["Type"] in kinds for a in alarms)
     composites = [a for a in alarms if prod.resources[a]["Type"] == "AWS::CloudWatch::CompositeAlarm"]
     assert len(composites) >= len(config.contracts_for("prod"))
+
+
+def _refs_to(stack: StackTemplate, kind: str) -> set[str]:
+    return {logical_id for logical_id, _ in stack.resources_of_type(kind)}
+
+
+def test_a_canary_that_cannot_be_rolled_back_is_retried_then_told_to_a_person(
+    delivery: StackTemplate, config: PlatformConfig
+) -> None:
+    assert config.delivery is not None
+    definition, references = bake_definition(delivery)
+    states = definition["States"]
+    # every task after traffic moved goes to the roll back, or (the roll back itself) to a person
+    assert [c["Next"] for c in states["Check"]["Catch"] if c["ErrorEquals"] == ["States.ALL"]] == [
+        "RollBackOnError"
+    ]
+    roll_back = states["RollBackOnError"]
+    # retried on any error (Lambda's service errors too: no earlier retrier with a shorter budget)
+    assert roll_back["Retry"] == [
+        {
+            "ErrorEquals": ["States.ALL"],
+            "IntervalSeconds": ROLL_BACK_FIRST_DELAY_SECONDS,
+            "MaxAttempts": ROLL_BACK_RETRIES,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": ROLL_BACK_MAX_DELAY_SECONDS,
+        }
+    ]
+    assert sum(roll_back_delays()) >= 15 * 60  # outlasts throttling or a lost session, not just a blip
+    # the Lambda's roll_back event: the BakeState alone, the check's error beside it
+    parameters = roll_back["Parameters"]
+    assert parameters["action"] == "roll_back" and parameters["error.$"] == "$.error"
+    assert sorted(parameters["state"]) == sorted(f"{f.name}.$" for f in dataclasses.fields(BakeState))
+    (caught,) = roll_back["Catch"]
+    assert caught["ErrorEquals"] == ["States.ALL"] and caught["Next"] == "AlertRollBackFailed"
+    alert = states["AlertRollBackFailed"]
+    assert alert["Resource"].endswith(":states:::sns:publish")
+    topics = _refs_to(delivery, "AWS::SNS::Topic")
+    assert reference(alert["Parameters"]["TopicArn"], references) in [{"Ref": t} for t in topics]
+    assert alert["Next"] == "RollBackFailed" and [c["Next"] for c in alert["Catch"]] == ["RollBackFailed"]
+    failed = states["RollBackFailed"]
+    assert failed["Type"] == "Fail" and failed["Error"] == "CanaryRollBackFailed"
+    # the person reads what is stuck and the command that unsticks it (States.Format: \{ \} are braces)
+    cause = failed["CausePath"]
+    assert alert["Parameters"]["Message.$"] == cause
+    prod = config.delivery.production
+    command = manual_roll_back_command("{}", prod.region).replace("={}", "=\\{\\}")
+    assert "the live alias of {} still sends 10% of its traffic to version {}. Fix: " in cause
+    assert command in cause and cause.startswith("States.Format('")
+    assert cause.endswith("', $.rollBackError.Error, $.function_name, $.target_version, $.function_name)")
+    # the state machine's role may publish to that topic and use the topic's key
+    ((_, machine),) = _of_type(delivery, "AWS::StepFunctions::StateMachine").items()
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    granted = _granted(delivery, role)
+    topic = reference(alert["Parameters"]["TopicArn"], references)
+    assert "sns:Publish" in granted[json.dumps(topic)]
+    (key,) = [k for k in _refs_to(delivery, "AWS::KMS::Key") if k.startswith("DeliveryNotifications")]
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= granted[json.dumps({"Fn::GetAtt": [key, "Arn"]})]
+
+
+def _granted(stack: StackTemplate, role: str) -> dict[str, set[str]]:
+    """The actions the identity policies of ``role`` allow, by resource (its JSON)."""
+    granted: dict[str, set[str]] = {}
+    for _, policy in stack.resources_of_type("AWS::IAM::Policy"):
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for resource in resources:
+                granted.setdefault(json.dumps(resource), set()).update(actions)
+    return granted
 
 
 def test_api_gateway_invokes_the_live_alias(synthesized: Synthesized, stages: Stages) -> None:

@@ -1,0 +1,76 @@
+"""The canary bake's state machine as the delivery stack synthesizes it, the ASL data flow the tests need to
+feed its payloads to the bake Lambda, and a clock that advances only when the code under test waits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from compliance.assembly import StackTemplate
+
+_REFERENCE = re.compile(r"^@ref(\d+)@$")
+
+
+class FakeClock:
+    """Time that passes only when the code under test waits; ``slept`` lists each wait."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def bake_definition(delivery: StackTemplate) -> tuple[dict[str, Any], list[Any]]:
+    """The bake state machine's definition (``Fn::Join`` of the template) and the CloudFormation values
+    it joins: each appears in the definition as the string ``@ref<i>@``, the i-th of the list."""
+    ((_, machine),) = delivery.resources_of_type("AWS::StepFunctions::StateMachine")
+    definition = machine["Properties"]["DefinitionString"]
+    parts = definition["Fn::Join"][1] if isinstance(definition, dict) else [definition]
+    references = [p for p in parts if not isinstance(p, str)]
+    text, index = "", 0
+    for part in parts:
+        if isinstance(part, str):
+            text += part
+        else:
+            text += f"@ref{index}@"
+            index += 1
+    return json.loads(text), references
+
+
+def reference(value: str, references: list[Any]) -> Any:
+    """The CloudFormation value behind ``@ref<i>@`` (``value`` itself when it is no reference)."""
+    found = _REFERENCE.match(value)
+    return references[int(found.group(1))] if found else value
+
+
+def _path(document: Any, path: str) -> Any:
+    if path == "$":
+        return document
+    if not path.startswith("$."):
+        raise ValueError(f"only $ and $.a.b paths are supported here, not {path!r}")
+    for name in path[2:].split("."):
+        document = document[name]
+    return document
+
+
+def resolve_parameters(parameters: Any, document: Any) -> Any:
+    """An ASL ``Parameters`` template applied to a state's input: each ``"key.$": "<path>"`` becomes
+    ``"key": <the value at path>`` (plain ``$``/``$.a.b`` paths; intrinsic functions are not evaluated)."""
+    if isinstance(parameters, dict):
+        resolved: dict[str, Any] = {}
+        for key, value in parameters.items():
+            if key.endswith(".$"):
+                resolved[key[:-2]] = _path(document, value)
+            else:
+                resolved[key] = resolve_parameters(value, document)
+        return resolved
+    if isinstance(parameters, list):
+        return [resolve_parameters(v, document) for v in parameters]
+    return parameters
