@@ -36,6 +36,21 @@ STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES: Final = 7 * 24 * 60
 #: The longest bake allowed: the action's 7 days less 8 hours for the deploy-to-bake hand-over, the last
 #: poll and the promotion.
 MAX_BAKE_MINUTES: Final = STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES - 8 * 60
+#: The bake's execution times out 30 minutes before the action does. When the action times out first, "the
+#: action execution fails. The state machine might continue despite this failure"; when the execution
+#: reaches TIMED_OUT, the action fails on that status
+#: (https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StepFunctions.html, Error
+#: handling). So no bake outlives the pipeline's wait, and the half hour is left for its roll back (the
+#: bake's EventBridge rule) before the stage rolls back.
+BAKE_EXECUTION_TIMEOUT_MINUTES: Final = STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES - 30
+#: Execution statuses after which nothing of the bake runs any more, so whatever share of the live alias
+#: the canary still holds is cleared (``abort``): the execution timed out, was stopped, or failed, possibly
+#: where no state of it could roll back (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html).
+BAKE_STOPPED_STATUSES: Final = ("FAILED", "TIMED_OUT", "ABORTED")
+#: How long an ``abort`` may wait to run (Lambda retries an asynchronous invocation that fails twice, and
+#: one throttled by the bake's single reserved instance for up to this long); then it is given up and its
+#: event is sent to the notification topic (the function's dead-letter topic).
+ABORT_MAX_EVENT_AGE_MINUTES: Final = 60
 #: A Standard Step Functions execution fails when its history reaches 25,000 events
 #: (https://docs.aws.amazon.com/step-functions/latest/dg/limits.html). Each check of the bake loop adds 9
 #: (Wait entered/exited, Task entered/scheduled/started/succeeded/exited, Choice entered/exited), so a bake

@@ -5,7 +5,9 @@ on the first critical alarm.
 Why not a CodeDeploy canary: a CodeDeploy Lambda deployment runs at most 50 hours, 48 of them between the
 first and last traffic shift (``platform_spec.delivery.CODEDEPLOY_MAX_SHIFT_MINUTES``), so it cannot hold
 10 % for 72 hours. A Standard state machine may run for a year (its limit here is the 25,000-event history,
-``MAX_BAKE_CHECKS``), and CodePipeline's Step Functions action waits up to 7 days for it.
+``MAX_BAKE_CHECKS``), and CodePipeline's Step Functions action waits up to 7 days for it; the execution
+times out before that (``BAKE_EXECUTION_TIMEOUT_MINUTES``), and one that stops unfinished has its canary
+share cleared (``stopped_rule``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import dataclasses
 import re
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -35,6 +39,9 @@ from bedrock_constructs.nag import (
 from bedrock_platform_lambdas import LAMBDAS_DIRECTORY
 from constructs import Construct
 from platform_spec.delivery import (
+    ABORT_MAX_EVENT_AGE_MINUTES,
+    BAKE_EXECUTION_TIMEOUT_MINUTES,
+    BAKE_STOPPED_STATUSES,
     ROLL_BACK_FIRST_DELAY_SECONDS,
     ROLL_BACK_MAX_DELAY_SECONDS,
     ROLL_BACK_RETRIES,
@@ -50,9 +57,10 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 #: Each step makes a handful of AWS calls in the production account.
 STEP_TIMEOUT = cdk.Duration.minutes(1)
 
-_INVOKED_BY_THE_STATE_MACHINE = (
-    "The bake step is invoked synchronously by the bake state machine, which retries it and rolls the "
-    "release back when it keeps failing; there is no asynchronous event for a dead-letter queue to keep."
+_TOPIC_KEY_GRANT = (
+    re.escape("Action::kms:GenerateDataKey*"),
+    "aws-cdk-lib's publish grant on the notification topic: SNS encrypts each message under the topic's own "
+    "key with a data key generated for it (GenerateDataKey*); that one key only.",
 )
 _NO_VPC = (
     "The bake step calls only AWS APIs (STS, Lambda, CloudWatch, SSM, CloudFormation) over TLS with IAM in the "
@@ -76,7 +84,12 @@ class CanaryBake(Construct):
       check that keeps failing rolls back (the alias serves only the stable version) and fails. A roll back
       is retried on any error (``platform_spec.delivery.ROLL_BACK_RETRIES``); one that still fails is
       published to ``notifications`` with the command that rolls back by hand, and the execution fails
-      with that text (``CanaryRollBackFailed``). Logs every event to ``logs`` (KMS) and traces with X-Ray.
+      with that text (``CanaryRollBackFailed``). It times out (``BAKE_EXECUTION_TIMEOUT_MINUTES``) before
+      CodePipeline's action stops waiting for it. Logs every event to ``logs`` (KMS) and traces with X-Ray.
+    - ``stopped_rule``: an execution that failed, timed out or was aborted (``BAKE_STOPPED_STATUSES``)
+      invokes ``function`` with ``{"action": "abort"}``, which clears whatever share of the live alias the
+      canary still holds. An ``abort`` that still fails after Lambda's retries, or waits longer than
+      ``ABORT_MAX_EVENT_AGE_MINUTES``, goes to ``notifications`` (the function's dead-letter topic).
     """
 
     def __init__(
@@ -146,6 +159,10 @@ class CanaryBake(Construct):
             reserved_concurrent_executions=1,
             log_group=self.function_logs,
             logging_format=lambda_.LoggingFormat.JSON,
+            # Only the abort (EventBridge) is asynchronous; the state machine's steps are synchronous.
+            dead_letter_topic=notifications,
+            max_event_age=cdk.Duration.minutes(ABORT_MAX_EVENT_AGE_MINUTES),
+            retry_attempts=2,
             environment={
                 "BAKE_ROLE_ARN": release_role_arn,
                 "BAKE_STACK_NAME": stack_name,
@@ -154,17 +171,23 @@ class CanaryBake(Construct):
                 "BAKE_SECONDS": str(bake.minutes * 60),
             },
         )
+        # Lambda publishes a dead letter with the function's role: the topic and its key.
+        notifications.grant_publish(self.function)
         acknowledge_all(
             self.function,
             {
-                "NIST.800.53.R5-LambdaDLQ": _INVOKED_BY_THE_STATE_MACHINE,
-                "HIPAA.Security-LambdaDLQ": _INVOKED_BY_THE_STATE_MACHINE,
-                "Serverless-LambdaDLQ": _INVOKED_BY_THE_STATE_MACHINE,
                 "NIST.800.53.R5-LambdaInsideVPC": _NO_VPC,
                 "HIPAA.Security-LambdaInsideVPC": _NO_VPC,
                 "PCI.DSS.321-LambdaInsideVPC": _NO_VPC,
                 "Serverless-LambdaTracing": _TRACED_BY_THE_STATE_MACHINE,
             },
+        )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaAsyncFailureDestination",
+            "The function's one asynchronous event (abort, from EventBridge) that fails Lambda's retries or "
+            "expires goes to its dead-letter topic, the notification topic people subscribe to; a failure "
+            "destination on the same topic would send each one twice.",
         )
         if RUNTIME.name != "python3.14":
             pinned = (
@@ -181,9 +204,43 @@ class CanaryBake(Construct):
             comment=f"Bake a release of the orchestrator in {environment}: 10 % for {bake.minutes} minutes",
             logs=sfn.LogOptions(destination=self.logs, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
+            timeout=cdk.Duration.minutes(BAKE_EXECUTION_TIMEOUT_MINUTES),
+        )
+        self.stopped_rule = events.Rule(
+            self,
+            "StoppedRule",
+            description=f"A canary bake in {environment} that stopped unfinished: clear the live alias's canary share",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                    "status": list(BAKE_STOPPED_STATUSES),
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    event=events.RuleTargetInput.from_object(
+                        {
+                            "action": "abort",
+                            "execution": events.EventField.from_path("$.detail.executionArn"),
+                            "status": events.EventField.from_path("$.detail.status"),
+                        }
+                    ),
+                )
+            ],
         )
         # SnsPublish grants sns:Publish; the topic's grant adds its key (an encrypted topic needs both).
         notifications.grant_publish(self.state_machine)
+        acknowledge(
+            self.stopped_rule,
+            "Serverless-EventBusDLQ",
+            "EventBridge retries delivering to the function for 24 hours; a delivered event is Lambda's, whose "
+            "retries and dead-letter topic (the notification topic) keep an abort that fails. Only a deleted "
+            "function or permission could lose one, and the stopped execution has already failed the pipeline's "
+            "action, which the notification rule reports to the same topic.",
+        )
         self._acknowledge_state_machine_policy()
         ignore_generated_depends_on(self.function, self.state_machine)
 
@@ -296,9 +353,11 @@ class CanaryBake(Construct):
         assert policy is not None
         acknowledge_inline_policy(
             policy,
-            "The bake step's only permission (assume the production release role) belongs to this one role, "
-            "whose name the production role's trust policy names; an inline policy cannot be attached elsewhere.",
+            "The bake step's permissions (assume the production release role; publish a dead letter to the "
+            "notification topic) belong to this one role, whose name the production role's trust policy names; "
+            "an inline policy cannot be attached elsewhere.",
         )
+        acknowledge_wildcards(policy, [_TOPIC_KEY_GRANT])
 
     def _acknowledge_state_machine_policy(self) -> None:
         policy = self.state_machine.role.node.try_find_child("DefaultPolicy")
@@ -316,11 +375,7 @@ class CanaryBake(Construct):
                     "Step Functions invokes the bake step by its ARN; aws-cdk-lib also names the function's "
                     "versions and aliases (ARN:*) so the grant holds for a qualified invoke. This one function only.",
                 ),
-                (
-                    re.escape("Action::kms:GenerateDataKey*"),
-                    "aws-cdk-lib's publish grant on the notification topic: SNS encrypts each message under the "
-                    "topic's own key with a data key generated for it (GenerateDataKey*); that one key only.",
-                ),
+                _TOPIC_KEY_GRANT,
                 (
                     re.escape("Resource::*"),
                     "CloudWatch Logs' log-delivery actions (CreateLogDelivery, ...) that a state machine needs to log "

@@ -12,6 +12,9 @@ the production account and the time as arguments, and return the new :class:`Bak
 - ``check``: any critical alarm in ALARM, missing, or a live alias someone else changed rolls back (the
   alias serves only the stable version again); after ``bake_seconds`` with every alarm quiet it promotes
   (the SSM parameter names the new version, then the alias serves it alone); otherwise HOLD.
+- ``clear_canary``: after a bake stopped without finishing (its execution timed out, was stopped or
+  failed; no ``BakeState`` survives it), the live alias keeps the version it serves and sends nothing to
+  any other.
 
 Lambda alias routing: ``RoutingConfig.AdditionalVersionWeights`` sends a share of the alias's traffic to a
 second version; an alias points at two versions at most, both with the same execution role and
@@ -203,4 +206,29 @@ def roll_back(clients: Clients, state: BakeState, why: str) -> BakeState:
         state,
         BakeDecision.ROLLED_BACK,
         f"rolled back to version {state.stable_version} (version {state.target_version} gets no traffic): {why}",
+    )
+
+
+def clear_canary(clients: Clients, *, stack_name: str) -> str:
+    """The live alias keeps serving its version and sends no traffic to any other (during a bake, that is
+    the stable version, and the other the release). What was done, for the log."""
+    outputs = stack_outputs(clients.cloudformation, stack_name)
+    function_name = outputs.get(Output.FUNCTION_NAME)
+    if function_name is None:
+        return f"stack {stack_name} has no output {Output.FUNCTION_NAME}: no live alias to clear"
+    alias = clients.lambda_.get_alias(FunctionName=function_name, Name=LIVE_ALIAS)
+    version, weights = str(alias["FunctionVersion"]), _weights(alias)
+    if not weights:
+        return (
+            f"the {LIVE_ALIAS} alias of {function_name} serves version {version} alone: nothing to roll back"
+        )
+    clients.lambda_.update_alias(
+        FunctionName=function_name,
+        Name=LIVE_ALIAS,
+        FunctionVersion=version,
+        RoutingConfig={"AdditionalVersionWeights": {}},
+    )
+    return (
+        f"rolled back: the {LIVE_ALIAS} alias of {function_name} serves version {version} alone "
+        f"(it sent {weights} to the canary)"
     )

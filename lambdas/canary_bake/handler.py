@@ -2,7 +2,10 @@
 
 Event: ``{"action": "begin"}``, ``{"action": "check", "state": <BakeState>}`` or
 ``{"action": "roll_back", "state": <BakeState>, "error": <what failed>}``; the answer is the new
-``BakeState`` (``platform_spec.delivery``), whose ``decision`` the state machine branches on.
+``BakeState`` (``platform_spec.delivery``), whose ``decision`` the state machine branches on. And, from the
+EventBridge rule on the state machine's executions that stopped (failed, timed out, aborted),
+``{"action": "abort", "execution": <execution ARN>, "status": <status>}``: the live alias is cleared of any
+canary share (``bake.clear_canary``); the answer says what was done.
 
 The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
 reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
@@ -63,6 +66,15 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         env[Settings.ROLE_ARN], env[Settings.REGION], f"canary-bake-{context.aws_request_id}"
     )
     action = event.get("action")
+    if action == "abort":
+        done = {
+            "action": action,
+            "execution": event.get("execution"),
+            "status": event.get("status"),
+            "detail": bake.clear_canary(clients, stack_name=env[Settings.STACK_NAME]),
+        }
+        logger.info(json.dumps(done))
+        return done
     if action == "begin":
         state = bake.begin(
             clients,
@@ -83,7 +95,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             ],
         )
     else:
-        raise ValueError(f"unknown action {action!r}: use begin, check or roll_back")
+        raise ValueError(f"unknown action {action!r}: use begin, check, roll_back or abort")
     document: dict[str, Any] = to_dict(state)
     logger.info(json.dumps({"action": action, **document}))
     return document

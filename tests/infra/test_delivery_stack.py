@@ -17,10 +17,14 @@ from compliance.gate_result import read_gate_result
 from platform_config import PlatformConfig
 from platform_config.naming import platform_stack_path
 from platform_spec.delivery import (
+    ABORT_MAX_EVENT_AGE_MINUTES,
+    BAKE_EXECUTION_TIMEOUT_MINUTES,
     LIVE_ALIAS,
+    MAX_BAKE_MINUTES,
     ROLL_BACK_FIRST_DELAY_SECONDS,
     ROLL_BACK_MAX_DELAY_SECONDS,
     ROLL_BACK_RETRIES,
+    STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES,
     BakeState,
     DeliveryRole,
     Output,
@@ -294,8 +298,12 @@ def test_a_canary_that_cannot_be_rolled_back_is_retried_then_told_to_a_person(
     # the state machine's role may publish to that topic and use the topic's key
     ((_, machine),) = _of_type(delivery, "AWS::StepFunctions::StateMachine").items()
     role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    _assert_may_publish(delivery, role, reference(alert["Parameters"]["TopicArn"], references))
+
+
+def _assert_may_publish(delivery: StackTemplate, role: str, topic: Any) -> None:
+    """``role`` may publish to the notification topic ``topic`` and use the topic's key."""
     granted = _granted(delivery, role)
-    topic = reference(alert["Parameters"]["TopicArn"], references)
     assert "sns:Publish" in granted[json.dumps(topic)]
     (key,) = [k for k in _refs_to(delivery, "AWS::KMS::Key") if k.startswith("DeliveryNotifications")]
     assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= granted[json.dumps({"Fn::GetAtt": [key, "Arn"]})]
@@ -317,6 +325,54 @@ def _granted(stack: StackTemplate, role: str) -> dict[str, set[str]]:
             for resource in resources:
                 granted.setdefault(json.dumps(resource), set()).update(actions)
     return granted
+
+
+def test_a_bake_ends_before_the_pipeline_stops_waiting_and_a_stopped_one_is_rolled_back(
+    delivery: StackTemplate, config: PlatformConfig
+) -> None:
+    assert config.delivery is not None
+    definition, _ = bake_definition(delivery)
+    timeout = definition["TimeoutSeconds"]
+    # under CodePipeline's Step Functions action (7 days): the execution ends, and the action fails on its
+    # TIMED_OUT status, instead of the action timing out with the bake still running
+    assert timeout == BAKE_EXECUTION_TIMEOUT_MINUTES * 60 < STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES * 60
+    # over the longest bake allowed, its last poll (at most 60 minutes) and a roll back retried to the end
+    for minutes in (config.delivery.bake.minutes, MAX_BAKE_MINUTES):
+        assert minutes * 60 + 60 * 60 + sum(roll_back_delays()) < timeout
+    # an execution that failed, timed out or was stopped invokes the bake function's abort
+    ((machine_id, _),) = _of_type(delivery, "AWS::StepFunctions::StateMachine").items()
+    ((function_id, function),) = [
+        (k, f)
+        for k, f in _of_type(delivery, "AWS::Lambda::Function").items()
+        if k.startswith("DeliveryCanaryBake")
+    ]
+    ((rule_id, rule),) = _of_type(delivery, "AWS::Events::Rule").items()
+    assert rule["Properties"]["State"] == "ENABLED"
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [{"Ref": machine_id}], "status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert '"action":"abort"' in target["InputTransformer"]["InputTemplate"]
+    (permission,) = [
+        p["Properties"]
+        for _, p in delivery.resources_of_type("AWS::Lambda::Permission")
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+    # an abort that fails Lambda's retries, or waits too long, is sent to the notification topic
+    (topic,) = [t for t in _refs_to(delivery, "AWS::SNS::Topic") if t.startswith("DeliveryNotifications")]
+    assert function["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Ref": topic}}
+    (invoke_config,) = [
+        c["Properties"]
+        for _, c in delivery.resources_of_type("AWS::Lambda::EventInvokeConfig")
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert invoke_config["MaximumEventAgeInSeconds"] == ABORT_MAX_EVENT_AGE_MINUTES * 60
+    _assert_may_publish(delivery, function["Properties"]["Role"]["Fn::GetAtt"][0], {"Ref": topic})
 
 
 def test_api_gateway_invokes_the_live_alias(synthesized: Synthesized, stages: Stages) -> None:

@@ -74,3 +74,13 @@ def resolve_parameters(parameters: Any, document: Any) -> Any:
     if isinstance(parameters, list):
         return [resolve_parameters(v, document) for v in parameters]
     return parameters
+
+
+def transform_input(transformer: dict[str, Any], event: dict[str, Any]) -> Any:
+    """An EventBridge target's ``InputTransformer`` applied to ``event``: each ``<name>`` of the template
+    becomes the JSON of the value at its ``InputPathsMap`` path (plain ``$.a.b`` paths, values outside
+    quotes, as aws-cdk-lib's ``RuleTargetInput.from_object`` writes them)."""
+    text = transformer["InputTemplate"]
+    for name, path in transformer["InputPathsMap"].items():
+        text = text.replace(f"<{name}>", json.dumps(_path(event, path)))
+    return json.loads(text)
