@@ -8,7 +8,8 @@
 --env <Env> --against``; without a last release, the pack alone) and uploads the pack to
 ``review/<execution>/``, where the approval links. ``record`` (after a clean bake): makes this assembly the
 last release to the environment (``releases/<env>/cdk.out/``, objects of the previous release removed, the
-bucket keeps their versions) and writes ``releases/<env>/RELEASE`` naming the execution.
+bucket keeps their versions; one S3 does not delete stops the step with its key and S3's error code) and
+writes ``releases/<env>/RELEASE`` naming the execution.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from platform_config.naming import pascal
-from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX
+from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX, release_prefix
+
+#: DeleteObjects takes 1,000 keys per request
+#: (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
+DELETE_BATCH = 1000
 
 
-def release_prefix(environment: str) -> str:
-    return f"{RELEASES_PREFIX}/{environment}/cdk.out/"
+class StaleObjectsNotDeleted(RuntimeError):
+    """S3 refused to delete some objects of the last release (DeleteObjects answers 200 and lists them in
+    ``Errors``)."""
 
 
 def download(s3: Any, bucket: str, prefix: str, into: Path) -> int:
@@ -53,11 +59,33 @@ def upload(s3: Any, bucket: str, folder: Path, prefix: str, *, replace: bool = F
             for item in page.get("Contents", [])
             if item["Key"][len(prefix) :] not in files
         ]
-        for start in range(0, len(stale), 1000):  # DeleteObjects takes 1,000 keys per request
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000]})
+        _delete(s3, bucket, prefix, stale)
     for key, path in files.items():
         s3.upload_file(str(path), bucket, prefix + key)
     return len(files)
+
+
+def _delete(s3: Any, bucket: str, prefix: str, objects: list[dict[str, str]]) -> None:
+    """Delete ``objects``; a key S3 did not delete (it answers 200 and lists it in ``Errors``) raises
+    :class:`StaleObjectsNotDeleted` naming every such key and its error code."""
+    errors: list[dict[str, str]] = []
+    for start in range(0, len(objects), DELETE_BATCH):
+        answer = s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": objects[start : start + DELETE_BATCH], "Quiet": True}
+        )
+        errors += answer.get("Errors") or []
+    if errors:
+        by_code: dict[str, list[str]] = {}
+        for error in errors:
+            code = f"{error.get('Code', '?')} ({error.get('Message', 'no message')})"
+            by_code.setdefault(code, []).append(error.get("Key", "?"))
+        failed = "; ".join(f"{code}: {', '.join(sorted(keys))}" for code, keys in sorted(by_code.items()))
+        raise StaleObjectsNotDeleted(
+            f"S3 did not delete {len(errors)} of the {len(objects)} objects of the last release under "
+            f"s3://{bucket}/{prefix}: {failed}. Fix: let this step delete under {prefix} (the RecordRelease "
+            "step's role is granted s3:DeleteObject* there by constructs/delivery/pipeline.py; AccessDenied "
+            "means that grant, or a bucket or key policy, is missing), then retry the step."
+        )
 
 
 def review(

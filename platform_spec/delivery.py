@@ -148,6 +148,13 @@ REVIEW_PREFIX: Final = "review"
 RELEASES_PREFIX: Final = "releases"
 
 
+def release_prefix(environment: str) -> str:
+    """Where the last release's assembly to ``environment`` lies: ``python -m delivery.release record``
+    replaces the objects under it (deleting those the new assembly does not have), and only that step
+    may delete there."""
+    return f"{RELEASES_PREFIX}/{environment}/cdk.out/"
+
+
 class Output:
     """Outputs of an environment's stack that the gates and the bake read (``cdk deploy --outputs-file``
     or CloudFormation DescribeStacks)."""

@@ -62,6 +62,7 @@ from platform_spec.delivery import (
     Gate,
     bootstrap_role_name,
     readiness_role_name,
+    release_prefix,
     release_role_name,
 )
 
@@ -284,6 +285,8 @@ class DeliveryPipeline(Construct):
                 ],
                 run_order=3,
                 puts=f"{RELEASES_PREFIX}/{environment.name}/*",
+                # the last release's objects that this assembly no longer has (record replaces them)
+                deletes=f"{release_prefix(environment.name)}*",
             )
         )
         stages.append(
@@ -328,6 +331,7 @@ class DeliveryPipeline(Construct):
         role_name: str | None = None,
         assume: Sequence[str] = (),
         puts: str | None = None,
+        deletes: str | None = None,
         compute: codebuild.ComputeType = codebuild.ComputeType.SMALL,
         browser: bool = False,
         timeout: cdk.Duration = STEP_TIMEOUT,
@@ -384,6 +388,8 @@ class DeliveryPipeline(Construct):
             )
         if puts is not None:
             self.artifacts.bucket.grant_put(project, puts)
+        if deletes is not None:
+            self.artifacts.bucket.grant_delete(project, deletes)
         if browser:
             acknowledge(
                 project,
@@ -423,7 +429,8 @@ class DeliveryPipeline(Construct):
             (
                 r"Action::s3:(Abort|DeleteObject|PutObject)\*",
                 "aws-cdk-lib's write grant on the pipeline's artifact bucket: the output artifact, uploaded in "
-                "parts and replaced on a re-run.",
+                "parts and replaced on a re-run; for the record step, the last release's objects under "
+                "releases/<environment>/cdk.out/ that the new assembly replaces.",
             ),
             (
                 rf"Resource::{bucket}",

@@ -1,5 +1,6 @@
 """``python -m delivery.release``: the review pack the approver opens (against the last production release
-when there is one) and the record of a release, on the artifact bucket (moto's S3)."""
+when there is one) and the record of a release, on the artifact bucket (moto's S3); a stale object S3 does
+not delete (botocore's Stubber gives DeleteObjects' answer) stops the record with its key and code."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
-from delivery.release import record, release_prefix, review
+from delivery.release import StaleObjectsNotDeleted, record, release_prefix, review
 from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX
 from tests.support.synth import Synthesized
 
@@ -64,3 +66,41 @@ def test_the_review_pack_is_compared_with_the_last_recorded_release(
     assert f"{REVIEW_PREFIX}/e2/Prod.html" in _keys(s3, f"{REVIEW_PREFIX}/e2/")
     assert "Changes against" in (assembly / "review-pack-2" / "Prod.md").read_text(encoding="utf-8")
     assert "Changes against" not in (assembly / "review-pack" / "Prod.md").read_text(encoding="utf-8")
+
+
+def test_a_stale_object_that_s3_does_not_delete_stops_the_record_with_its_key_and_code(
+    tmp_path: Path,
+) -> None:
+    # GIVEN the last release has two objects this assembly no longer has, and S3 refuses one of them
+    # (DeleteObjects answers 200 and lists the refused keys in Errors)
+    assembly = tmp_path / "cdk.out"
+    assembly.mkdir()
+    (assembly / "manifest.json").write_text("{}", encoding="utf-8")
+    prefix = release_prefix("prod")
+    stale = [f"{prefix}Old.template.json", f"{prefix}asset.zip"]
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(s3) as stubber:
+        stubber.add_response(
+            "list_objects_v2",
+            {
+                "Contents": [{"Key": f"{prefix}manifest.json"}, *({"Key": k} for k in stale)],
+                "IsTruncated": False,
+            },
+            {"Bucket": BUCKET, "Prefix": prefix},
+        )
+        stubber.add_response(
+            "delete_objects",
+            {
+                "Deleted": [{"Key": stale[1]}],
+                "Errors": [{"Key": stale[0], "Code": "AccessDenied", "Message": "Access Denied"}],
+            },
+            {"Bucket": BUCKET, "Delete": {"Objects": [{"Key": k} for k in stale], "Quiet": True}},
+        )
+        # WHEN the release is recorded, THEN it stops there (nothing uploaded: the stubber has no PutObject)
+        with pytest.raises(StaleObjectsNotDeleted) as raised:
+            record(s3, bucket=BUCKET, environment="prod", assembly=assembly, execution="e1")
+        stubber.assert_no_pending_responses()
+    message = str(raised.value)
+    assert f"S3 did not delete 1 of the 2 objects of the last release under s3://{BUCKET}/{prefix}" in message
+    assert f"AccessDenied (Access Denied): {stale[0]}." in message and stale[1] not in message
+    assert f"Fix: let this step delete under {prefix}" in message

@@ -15,7 +15,7 @@ import pytest
 from compliance.assembly import StackTemplate
 from compliance.gate_result import read_gate_result
 from platform_config import PlatformConfig
-from platform_config.naming import platform_stack_path
+from platform_config.naming import pascal, platform_stack_path
 from platform_spec.delivery import (
     ABORT_MAX_EVENT_AGE_MINUTES,
     BAKE_EXECUTION_TIMEOUT_MINUTES,
@@ -32,6 +32,7 @@ from platform_spec.delivery import (
     live_version_parameter,
     manual_roll_back_command,
     readiness_role_name,
+    release_prefix,
     release_role_name,
     roll_back_delays,
 )
@@ -126,6 +127,26 @@ def test_each_gate_is_a_step_of_its_stage(delivery: StackTemplate, pipeline: dic
     ]
     assert prod["Actions"][1]["ActionTypeId"]["Provider"] == "StepFunctions"
     assert prod["OnFailure"] == {"Result": "ROLLBACK"}
+
+
+def test_recording_a_release_may_delete_the_last_releases_objects_and_nothing_else(
+    delivery: StackTemplate, pipeline: dict[str, Any], config: PlatformConfig
+) -> None:
+    assert config.delivery is not None
+    production = config.delivery.production.name
+    (prod,) = [s for s in pipeline["Stages"] if s["Name"] == pascal(production)]
+    (step,) = [a for a in prod["Actions"] if a["Name"] == "RecordRelease"]
+    project = delivery.resources[step["Configuration"]["ProjectName"]["Ref"]]
+    role = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    deletes = {
+        resource
+        for resource, actions in _granted(delivery, role).items()
+        if any("s3:Delete" in a for a in actions)
+    }
+    (bucket,) = [b for b in _refs_to(delivery, "AWS::S3::Bucket") if b.startswith("DeliveryArtifactsBucket")]
+    prefix = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, f"/{release_prefix(production)}*"]]}
+    assert deletes == {json.dumps(prefix)}
+    assert "s3:DeleteObject*" in _granted(delivery, role)[json.dumps(prefix)]
 
 
 def _assume_targets(delivery: StackTemplate) -> dict[str, list[str]]:
