@@ -24,6 +24,7 @@ from compliance.assembly_meta import StackArtifact, stack_artifacts, stage_of
 from compliance.gate_result import GateResult, read_gate_result
 from compliance.report.cfn import as_list, render_value
 from platform_config.naming import pascal
+from platform_spec.delivery import Output
 
 if TYPE_CHECKING:
     from compliance.report.topic import Topic
@@ -129,6 +130,13 @@ class Environment:
     @property
     def production(self) -> bool:
         return any(a.termination_protection for a in self.artifacts)
+
+    @property
+    def bakes_releases(self) -> bool:
+        """A release reaches this environment's orchestrator through a canary bake: the stack gives the
+        bake its rollback alarms (``platform_spec.delivery.Output.CRITICAL_ALARMS``), so the previous
+        version keeps most of the traffic until the release is promoted."""
+        return any(Output.CRITICAL_ALARMS in (s.template.get("Outputs") or {}) for s in self.stacks)
 
     @cached_property
     def use_cases(self) -> list[str]:

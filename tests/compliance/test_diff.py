@@ -276,8 +276,9 @@ def test_a_removed_stateful_resource_without_construct_metadata_is_still_listed_
     assert [c.stateful for c in removed] == [True, False]
 
 
+@pytest.mark.parametrize(("env", "level"), [("Prod", ATTENTION), ("Staging", REVIEW)])
 def test_a_changed_replacement_property_is_a_replacement(
-    synthesized: Synthesized, assembly_copy: Path
+    synthesized: Synthesized, assembly_copy: Path, env: str, level: str
 ) -> None:
     def new_source(template: dict[str, Any]) -> None:
         _, profile = _resource(
@@ -286,10 +287,13 @@ def test_a_changed_replacement_property_is_a_replacement(
         source = profile["Properties"]["ModelSource"]["CopyFrom"]
         profile["Properties"]["ModelSource"]["CopyFrom"] = source.replace("nova-pro", "nova-lite")
 
-    mutate_template(assembly_copy, "Prod/Platform", new_source)
-    (change,) = _diff(assembly_copy, synthesized.outdir).topic("resources")
+    mutate_template(assembly_copy, f"{env}/Platform", new_source)
+    (change,) = _diff(assembly_copy, synthesized.outdir, env).topic("resources")
     assert change.kind == "replaced" and "ModelSource" in change.detail and "nova-lite" in change.detail
-    assert change.use_case == "policy-qa" and change.level == REVIEW
+    # A replaced profile breaks the previous orchestrator version where releases are baked (Prod): the
+    # version that keeps most of the traffic during the bake still calls the deleted profile.
+    assert change.use_case == "policy-qa" and change.level == level
+    assert ("bakes releases" in change.detail) == (level == ATTENTION)
 
 
 def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permission_changes(

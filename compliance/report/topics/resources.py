@@ -42,6 +42,18 @@ FALLBACK_CREATE_ONLY: dict[str, tuple[str, ...]] = {
     "AWS::Bedrock::GuardrailVersion": ("Description", "GuardrailIdentifier"),
     "AWS::IAM::Role": ("Path", "RoleName"),
 }
+PROFILE_TYPE = "AWS::Bedrock::ApplicationInferenceProfile"
+#: Why a replaced profile needs attention where releases are baked: the previous orchestrator version,
+#: which keeps most of the traffic until the release is promoted (and is the one a rollback returns to),
+#: names the old profile, which CloudFormation deletes once the update succeeds, and the function role's
+#: grant moves to the new profile's ARN.
+PROFILE_REPLACED_DURING_BAKE = (
+    " (this environment bakes releases: the previous orchestrator version, which keeps most of the traffic "
+    "until promotion and is the one a rollback returns to, still calls the old profile, which CloudFormation "
+    "deletes and the function's role no longer grants, so its requests fail during the bake; release a "
+    "model change where no older version serves traffic, or keep the old profile and its grant until the "
+    "release is promoted)"
+)
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _RAG_TYPES = re.compile(
     r"^AWS::(Bedrock::(KnowledgeBase|DataSource)|OpenSearchServerless::|OpenSearchService::|Kendra::|RDS::)"
@@ -55,6 +67,8 @@ class ResourceFacts:
     resources: tuple[Resource, ...]
     production: bool
     region: str
+    #: Releases reach the orchestrator through a canary bake (``Environment.bakes_releases``).
+    bakes_releases: bool
     #: resource type -> properties some other topic's diff explains; types whose additions and removals
     #: another topic reports
     covered: Mapping[str, frozenset[str]]
@@ -143,11 +157,12 @@ def diff_resources(now: ResourceFacts, then: ResourceFacts, matching: Matching) 
         create_only = create_only_properties(b.type, now.region)
         for name in create_only:
             if before.get(name) != after.get(name):
-                note = (
-                    " (a new guardrail version is published whenever the policy fingerprint changes)"
-                    if b.type == "AWS::Bedrock::GuardrailVersion"
-                    else ""
-                )
+                level = replaced_level(b)
+                note = ""
+                if b.type == "AWS::Bedrock::GuardrailVersion":
+                    note = " (a new guardrail version is published whenever the policy fingerprint changes)"
+                elif b.type == PROFILE_TYPE and now.bakes_releases:
+                    level, note = ATTENTION, PROFILE_REPLACED_DURING_BAKE
                 changes.append(
                     Change(
                         TOPIC.id,
@@ -155,7 +170,7 @@ def diff_resources(now: ResourceFacts, then: ResourceFacts, matching: Matching) 
                         "replaced",
                         f"replacement-causing property {name} changed: {_short(before.get(name))} -> "
                         f"{_short(after.get(name))}{note}",
-                        replaced_level(b),
+                        level,
                         b.type,
                         b.stateful,
                     )
@@ -257,6 +272,7 @@ class ResourcesTopic(Topic[ResourceFacts]):
             tuple(env.resources),
             env.production,
             env.stacks[0].region if env.stacks else "us-east-1",
+            env.bakes_releases,
             covered,
             frozenset(lifecycle),
         )
