@@ -311,7 +311,8 @@ class ReviewMetric:
     LOW_SCORE: Final = "LowScore"
     SENT_TO_REVIEW: Final = "SentToReview"
     RUBRIC_SCORE: Final = "RubricScore"
-    #: reviewer API, one per decision: 1, 0/1 rejected, 0/1 corrected, seconds from creation to decision.
+    #: reviewer API, one per decision: 1, 0/1 rejected, 0/1 corrected, seconds from when the item went to
+    #: people (``platform_spec.review.pending_since``) to the decision.
     DECISIONS: Final = "ReviewDecisions"
     REJECTED: Final = "Rejected"
     CORRECTED: Final = "Corrected"
@@ -319,6 +320,7 @@ class ReviewMetric:
     #: reviewer API, one per caller feedback: the rating (1 to 5) and 0/1 negative.
     FEEDBACK_RATING: Final = "FeedbackRating"
     NEGATIVE_FEEDBACK: Final = "NegativeFeedback"
-    #: backlog function, every run, per use case: pending items and the age of the oldest (seconds).
+    #: backlog function, every run, per use case: pending items and the longest wait (seconds since the
+    #: earliest ``pendingSince``).
     PENDING: Final = "PendingReviews"
     OLDEST_PENDING_AGE: Final = "OldestPendingAgeSeconds"

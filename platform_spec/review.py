@@ -177,7 +177,14 @@ class ReviewTable:
     CREATED_AT: Final = "createdAt"
     #: Set only while an item is pending, so the index holds pending items only (a sparse index).
     PENDING_USE_CASE: Final = "pendingUseCase"
-    #: The global secondary index that lists pending items by use case, oldest first.
+    #: When the item went to people (ISO 8601 like ``createdAt``): the answer's creation for an item pending
+    #: from the start (held, sampled, flagged: the SLA covers the platform's own scoring delay too), the
+    #: negative feedback that sent it for one sent later. The SLA clock (age, due time, overdue, the
+    #: backlog's oldest age) runs from it (:func:`pending_since`).
+    PENDING_SINCE: Final = "pendingSince"
+    #: The global secondary index that lists pending items by use case, in the order their answers were
+    #: created (sort key ``createdAt``). Not SLA order: an old answer sent to people by feedback today sorts
+    #: early but is due ``sla_hours`` from today; each listed item carries its own due time.
     PENDING_INDEX: Final = "PendingByUseCase"
     #: DynamoDB TTL attribute (epoch seconds): created + the contract's review.retention_days.
     EXPIRES_AT: Final = "expiresAt"
@@ -531,6 +538,7 @@ def new_item(
     }
     if pending:
         item[ReviewTable.PENDING_USE_CASE] = _s(message.use_case)
+        item[ReviewTable.PENDING_SINCE] = _s(message.created_at)
     if scores is not None:
         item[ReviewTable.SCORES] = _s(scores_json(scores))
         item[ReviewTable.SCORED_AT] = _s(iso_now(now))
@@ -594,26 +602,35 @@ def decision_update(
     }
 
 
-def to_pending_update(review_id: str, *, use_case: str, reason: ReviewReason) -> dict[str, Any]:
+def to_pending_update(review_id: str, *, use_case: str, reason: ReviewReason, now: float) -> dict[str, Any]:
     """UpdateItem parameters (without ``TableName``) that send a scored item to people (negative
-    feedback), only while it is still just scored."""
+    feedback), only while it is still just scored. The SLA clock starts ``now`` (``pendingSince``), not at
+    the answer's creation: an answer rated weeks later is not overdue the moment it is rated."""
     return {
         "Key": {ReviewTable.KEY: _s(review_id)},
-        "UpdateExpression": "SET #status = :pending, #pending = :use_case, "
+        "UpdateExpression": "SET #status = :pending, #pending = :use_case, #since = :since, "
         "#reasons = list_append(#reasons, :reasons)",
         "ConditionExpression": "#status = :scored",
         "ExpressionAttributeNames": {
             "#status": ReviewTable.STATUS,
             "#pending": ReviewTable.PENDING_USE_CASE,
+            "#since": ReviewTable.PENDING_SINCE,
             "#reasons": ReviewTable.REASONS,
         },
         "ExpressionAttributeValues": {
             ":pending": _s(ReviewStatus.PENDING.value),
             ":scored": _s(ReviewStatus.SCORED.value),
             ":use_case": _s(use_case),
+            ":since": _s(iso_now(now)),
             ":reasons": {"L": [_s(reason.value)]},
         },
     }
+
+
+def pending_since(item: Mapping[str, Any]) -> str:
+    """When a review item (plain values) went to people: ``pendingSince``, or ``createdAt`` for an item
+    written before that attribute existed (or never pending)."""
+    return str(item.get(ReviewTable.PENDING_SINCE) or item[ReviewTable.CREATED_AT])
 
 
 def audit_record(

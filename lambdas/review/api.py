@@ -4,7 +4,8 @@ Reviewer endpoints (callable only by sessions of the environment's reviewer role
 grants them to that role alone, and this function refuses any other identity with 403 ``NOT_A_REVIEWER``):
 
 * ``GET /reviews?useCase=<id>[&limit=<1-100>][&nextToken=<token>]``: the use case's pending items,
-  oldest first, with their age and SLA due time;
+  earliest answer first, each with when it went to people (``pendingSince``), its age since then, its SLA
+  due time and whether it is overdue (the SLA runs from ``pendingSince``, not the answer's creation);
 * ``GET /reviews/{reviewId}``: one item: scores, why it went to people, the prompt version, model and
   guardrail version, the text where the contract lets it be stored (else where the reviewer looks:
   the invocation log's location and the request metadata to find the record by), and its audit trail;
@@ -62,6 +63,7 @@ from platform_spec.review import (
     iso_now,
     negative_feedback_goes_to_people,
     parse_iso,
+    pending_since,
     principal_of,
     read_scores,
     to_pending_update,
@@ -128,15 +130,17 @@ def list_pending() -> Response[str]:
     sla_s = use_case.contract.review.sla_hours * 3600
     listed = []
     for item in items:
-        created = parse_iso(str(item[ReviewTable.CREATED_AT]))
+        since = pending_since(item)
+        waited = now - parse_iso(since)
         listed.append(
             {
                 "reviewId": item[ReviewTable.KEY],
                 "useCase": use_case.id,
                 "createdAt": item[ReviewTable.CREATED_AT],
-                "ageSeconds": round(now - created),
-                "dueAt": iso_now(created + sla_s),
-                "overdue": now - created > sla_s,
+                "pendingSince": since,
+                "ageSeconds": max(0, round(waited)),
+                "dueAt": iso_now(parse_iso(since) + sla_s),
+                "overdue": waited > sla_s,
                 "held": bool(item.get(ReviewTable.HELD)),
                 "reasons": item.get(ReviewTable.REASONS, []),
                 "score": item.get(ReviewTable.SCORE),
@@ -154,7 +158,7 @@ def read_item(reviewId: str) -> Response[str]:  # the name is the API's path par
     message = ReviewMessage.from_json(str(item[ReviewTable.MESSAGE]))
     use_case = runtime_config.use_cases.get(message.use_case)
     sla_s = (use_case.contract.review.sla_hours if use_case else 24) * 3600
-    created = parse_iso(message.created_at)
+    since = pending_since(item)
     audit = _store(lambda: store.audit_trail(reviewId))
     return _json(
         200,
@@ -163,7 +167,8 @@ def read_item(reviewId: str) -> Response[str]:  # the name is the API's path par
             "useCase": message.use_case,
             "status": item[ReviewTable.STATUS],
             "createdAt": message.created_at,
-            "dueAt": iso_now(created + sla_s),
+            "pendingSince": since,
+            "dueAt": iso_now(parse_iso(since) + sla_s),
             "held": message.held,
             "reasons": item.get(ReviewTable.REASONS, []),
             "score": item.get(ReviewTable.SCORE),
@@ -262,7 +267,7 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
             ReviewMetric.DECISIONS: ("Count", 1),
             ReviewMetric.REJECTED: ("Count", 1 if kind is DecisionKind.REJECT else 0),
             ReviewMetric.CORRECTED: ("Count", 1 if kind is DecisionKind.CORRECT else 0),
-            ReviewMetric.DECISION_SECONDS: ("Seconds", max(0.0, now - parse_iso(message.created_at))),
+            ReviewMetric.DECISION_SECONDS: ("Seconds", max(0.0, now - parse_iso(pending_since(item)))),
         },
     )
     logger.info("review decided", extra={"reviewId": reviewId, "decision": kind.value, "reviewer": actor})
@@ -331,7 +336,7 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
         retention_days=policy.audit_retention_days,
         now=now,
     )
-    flip = to_pending_update(request_id, use_case=use_case.id, reason=ReviewReason.NEGATIVE_FEEDBACK)
+    flip = to_pending_update(request_id, use_case=use_case.id, reason=ReviewReason.NEGATIVE_FEEDBACK, now=now)
     try:
         _store(lambda: store.record(audit, item_update=flip if to_people else None))
     except Conflict as conflict:
@@ -381,13 +386,13 @@ def held_answer(useCaseId: str, reviewId: str) -> Response[str]:  # the API's pa
     if not message.held:
         return _json(200, {**body, "status": "delivered", "reviewStatus": status.value})
     if not status.decided:
-        created = parse_iso(message.created_at)
+        since = parse_iso(pending_since(item))
         return _json(
             202,
             {
                 **body,
                 "status": "pending",
-                "dueAt": iso_now(created + use_case.contract.review.sla_hours * 3600),
+                "dueAt": iso_now(since + use_case.contract.review.sla_hours * 3600),
             },
             {"Retry-After": "60"},
         )

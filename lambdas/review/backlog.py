@@ -1,6 +1,8 @@
 """The backlog function: every ``platform_spec.review.BACKLOG_INTERVAL_MINUTES`` minutes (an EventBridge
 schedule), per use case, the number of pending review items (``PendingReviews``) and the age of the
-oldest (``OldestPendingAgeSeconds``), from the pending index.
+one waiting longest (``OldestPendingAgeSeconds``), from the pending index. An item's age runs from when it
+went to people (``platform_spec.review.pending_since``), not from its answer's creation: an old answer a
+caller rates 1 today is pending for seconds, not weeks.
 
 Published on a schedule, not when items are written or decided: the oldest pending item's age grows while
 nothing happens, and "nothing happens" (no reviewer, no traffic) is exactly when the SLA is being
@@ -51,7 +53,7 @@ def measure(config: RuntimeConfig, store: ReviewStore, *, now: float) -> list[Ba
     for use_case in sorted(config.use_cases.values(), key=lambda u: u.id):
         if not use_case.enabled:
             continue
-        count, oldest = store.backlog(use_case.id)
+        count, oldest = store.backlog(use_case.id)  # the earliest pendingSince
         age = max(0.0, now - parse_iso(oldest)) if oldest else 0.0
         found.append(
             Backlog(

@@ -12,7 +12,14 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from platform_spec.review import AuditTable, ReviewTable, plain, store_client_config
+from platform_spec.review import (
+    AuditTable,
+    ReviewTable,
+    parse_iso,
+    pending_since,
+    plain,
+    store_client_config,
+)
 
 __all__ = ["Conflict", "ReviewStore", "decode_token", "encode_token"]
 
@@ -108,7 +115,8 @@ class ReviewStore:
     def pending(
         self, use_case: str, *, limit: int, start_key: Mapping[str, Any] | None = None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of a use case's pending items, oldest first, and the key of the next page."""
+        """One page of a use case's pending items, earliest answer first (the index's sort key, ``createdAt``),
+        and the key of the next page."""
         arguments = {**self._pending_query(use_case), "ScanIndexForward": True, "Limit": limit}
         if start_key:
             arguments["ExclusiveStartKey"] = dict(start_key)
@@ -116,17 +124,33 @@ class ReviewStore:
         return [plain(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
 
     def backlog(self, use_case: str) -> tuple[int, str | None]:
-        """How many items of a use case are pending, and when the oldest was created."""
-        oldest, _ = self.pending(use_case, limit=1)
+        """How many items of a use case are pending, and the earliest time one of them went to people
+        (:func:`platform_spec.review.pending_since`). Every page of the use case's pending items is read,
+        as a count would read them (a Query's read capacity is the items it reads, whatever it returns):
+        the index sorts by the answers' creation, not by when they went to people, so its first item is
+        not necessarily the one waiting longest."""
+        arguments = {
+            **self._pending_query(use_case),
+            "ProjectionExpression": "#since, #created",
+        }
+        arguments["ExpressionAttributeNames"] = {
+            **arguments["ExpressionAttributeNames"],
+            "#since": ReviewTable.PENDING_SINCE,
+            "#created": ReviewTable.CREATED_AT,
+        }
         count = 0
-        arguments = {**self._pending_query(use_case), "Select": "COUNT"}
+        oldest: str | None = None
         while True:
             response = self.client.query(**arguments)
-            count += int(response.get("Count", 0))
+            for item in response.get("Items", []):
+                count += 1
+                since = pending_since(plain(item))
+                if oldest is None or parse_iso(since) < parse_iso(oldest):
+                    oldest = since
             if not response.get("LastEvaluatedKey"):
                 break
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return count, (str(oldest[0][ReviewTable.CREATED_AT]) if oldest else None)
+        return count, oldest
 
     # ---------------------------------------------------------------- audit records
 

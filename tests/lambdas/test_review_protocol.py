@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,8 @@ from platform_spec.review import (
     SCORING_TIMEOUT_S,
     AuditTable,
     ReviewTable,
+    iso_now,
+    parse_iso,
     plain,
     sample_fraction,
 )
@@ -290,6 +293,83 @@ def test_a_negative_rating_sends_nothing_to_people_where_the_review_mode_is_none
         (record,) = _audit(platform)
         assert record["kind"] == "feedback" and record["rating"] == 1
         assert 1 in _metric(platform, ReviewMetric.NEGATIVE_FEEDBACK)
+
+
+def _unsampled_ids(count: int) -> list[str]:
+    """Request ids the sampled share of SAMPLED_UC (5 %) leaves out."""
+    ids = (str(uuid.uuid5(uuid.NAMESPACE_URL, f"unsampled-{i}")) for i in range(1000))
+    return [rid for rid in ids if sample_fraction(SAMPLED_UC, rid) >= 0.05][:count]
+
+
+def _set(platform: OfflinePlatform, review_id: str, **attributes: str) -> None:
+    """Rewrite string attributes of an item, as time would have written them."""
+    names = {f"#a{i}": name for i, name in enumerate(attributes)}
+    values = {f":v{i}": {"S": value} for i, value in enumerate(attributes.values())}
+    platform.session.client("dynamodb").update_item(
+        TableName=platform.resources.review_table,
+        Key={ReviewTable.KEY: {"S": review_id}},
+        UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def _aged(platform: OfflinePlatform, review_id: str, seconds: float) -> None:
+    """The answer was given ``seconds`` ago: the item's createdAt and its message's created_at."""
+    (item,) = [i for i in _items(platform) if i[ReviewTable.KEY] == review_id]
+    message = json.loads(item[ReviewTable.MESSAGE])
+    message["created_at"] = iso_now(time.time() - seconds)
+    _set(
+        platform,
+        review_id,
+        **{ReviewTable.CREATED_AT: message["created_at"], ReviewTable.MESSAGE: json.dumps(message)},
+    )
+
+
+def test_the_sla_clock_of_an_old_answer_rated_down_starts_at_the_rating_not_at_the_answer(
+    config: PlatformConfig,
+) -> None:
+    # GIVEN two scored answers of a use case with a 24 h SLA: one given 10 days ago, one 6 hours ago
+    with OfflinePlatform(config, "dev", mutate=lambda d: _flags_off(d, SAMPLED_UC)) as platform:
+        old, recent = _unsampled_ids(2)
+        for request_id in (old, recent):
+            assert _ask_as(platform, SAMPLED_UC, request_body(config, SAMPLED_UC), request_id).status == 200
+        assert platform.drain() == []
+        _aged(platform, old, 10 * 86_400)
+        _aged(platform, recent, 6 * 3600)
+        # WHEN the caller rates both 1 of 5, and the recent one is taken as sent to people 5 hours ago
+        for request_id in (old, recent):
+            rated = _caller(
+                platform,
+                "POST",
+                FEEDBACK,
+                {"useCaseId": SAMPLED_UC},
+                body={"requestId": request_id, "rating": 1},
+            )
+            assert rated.status == 201 and rated.body["sentToReview"] is True
+        _set(platform, recent, **{ReviewTable.PENDING_SINCE: iso_now(time.time() - 5 * 3600)})
+        # THEN the old answer is pending since the rating: seconds old, due in 24 h, not overdue
+        listed = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
+        assert [entry["reviewId"] for entry in listed] == [
+            old,
+            recent,
+        ]  # the index's order: answers' creation
+        entry = listed[0]
+        assert entry["ageSeconds"] < 60 and entry["overdue"] is False, entry
+        assert parse_iso(entry["dueAt"]) - time.time() > 23 * 3600
+        assert time.time() - parse_iso(entry["createdAt"]) > 9 * 86_400  # the answer itself is old
+        read = _reviewer(platform, "GET", ITEM, {"reviewId": old}).body
+        assert read["pendingSince"] == entry["pendingSince"] and read["dueAt"] == entry["dueAt"]
+        # AND the backlog's oldest age is the item waiting longest (5 h), whichever answer is older
+        result = platform.backlog()
+        assert result["overdue"] == []
+        (age,) = [
+            value
+            for d in platform.emf()
+            if ReviewMetric.OLDEST_PENDING_AGE in d and d.get("UseCase") == SAMPLED_UC
+            for value in (lambda v: v if isinstance(v, list) else [v])(d[ReviewMetric.OLDEST_PENDING_AGE])
+        ]
+        assert 5 * 3600 - 60 < age < 5 * 3600 + 60, age
 
 
 @pytest.mark.slow

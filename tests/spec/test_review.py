@@ -16,15 +16,19 @@ from platform_spec.review import (
     ReviewInput,
     ReviewMessage,
     ReviewReason,
+    ReviewTable,
     is_session_of,
     iso_now,
     negative_feedback_goes_to_people,
+    new_item,
     overall_score,
     parse_iso,
+    pending_since,
     people_reasons,
     principal_of,
     sample_fraction,
     score_output,
+    to_pending_update,
 )
 from platform_spec.scoring import ScorerName
 
@@ -192,3 +196,23 @@ def test_a_message_too_large_for_the_queue_drops_the_context_then_all_text() -> 
     assert fitted.input is None and fitted.output is None and fitted.text_note
     small = _message()
     assert small.fitted() == small
+
+
+def test_an_item_pending_from_the_start_is_pending_since_its_answer_and_a_scored_one_is_not_pending() -> None:
+    policy = ReviewPolicy()
+    pending = new_item(_message(), policy=policy, reasons=(ReviewReason.SAMPLED,), scores=(), now=0)
+    assert pending["Item"][ReviewTable.PENDING_SINCE] == {"S": "2026-11-23T11:00:00.250Z"}
+    scored = new_item(_message(), policy=policy, reasons=(), scores=(), now=0)
+    assert (
+        ReviewTable.PENDING_SINCE not in scored["Item"] and ReviewTable.PENDING_USE_CASE not in scored["Item"]
+    )
+
+
+def test_negative_feedback_starts_the_sla_clock_when_it_sends_the_item_to_people() -> None:
+    now = parse_iso("2026-12-03T11:00:00.000Z")  # ten days after the answer
+    update = to_pending_update("r-1", use_case="policy-qa", reason=ReviewReason.NEGATIVE_FEEDBACK, now=now)
+    assigned = update["ExpressionAttributeNames"]["#since"]
+    assert assigned == ReviewTable.PENDING_SINCE and "#since = :since" in update["UpdateExpression"]
+    assert update["ExpressionAttributeValues"][":since"] == {"S": "2026-12-03T11:00:00.000Z"}
+    # an item written before pendingSince existed is pending since its answer
+    assert pending_since({ReviewTable.CREATED_AT: "2026-11-13T11:00:00.000Z"}) == "2026-11-13T11:00:00.000Z"
