@@ -61,6 +61,9 @@ from platform_spec.delivery import (
 ROOT = Path(__file__).resolve().parents[1]
 #: How long the readiness gate waits for one alarm's notification at the probe queue.
 NOTIFICATION_WAIT_S = 180.0
+#: The gate's session name in the role it assumes: the name its requests to the API are made under (the
+#: human review walk then decides as ``human_review.exercise.REVIEWER_SESSION``, another name).
+GATE_SESSION = "bedrock-platform-gate"
 
 
 @dataclass(frozen=True)
@@ -659,7 +662,7 @@ def assumed_session(role_arn: str, region: str) -> Any:
         client_creator=source.create_client,
         source_credentials=source.get_credentials(),
         role_arn=role_arn,
-        extra_args={"RoleSessionName": "bedrock-platform-gate"},
+        extra_args={"RoleSessionName": GATE_SESSION},
     )
     core = botocore.session.get_session()
     core._credentials = DeferredRefreshableCredentials(

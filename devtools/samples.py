@@ -200,9 +200,11 @@ def api_event(
     user_arn: str | None = CALLER_ARN,
     request_id: str | None = None,
     headers: dict[str, str] | None = None,
+    access_key: str | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event for any route (``resource`` as the API defines it, e.g.
-    ``/reviews/{reviewId}``), signed by ``user_arn`` (``requestContext.identity.userArn``)."""
+    ``/reviews/{reviewId}``), signed by ``user_arn`` (``requestContext.identity.userArn``) with the access
+    key id ``access_key`` (``requestContext.identity.accessKey``)."""
     import uuid
 
     path = resource
@@ -230,7 +232,12 @@ def api_event(
             "stage": "v1",
             "requestId": request_id or str(uuid.uuid4()),
             "accountId": ACCOUNT,
-            "identity": {"sourceIp": "10.0.0.1", "userArn": user_arn, "caller": None},
+            "identity": {
+                "sourceIp": "10.0.0.1",
+                "userArn": user_arn,
+                "caller": None,
+                "accessKey": access_key,
+            },
         },
         "body": None if body is None else (body if isinstance(body, str) else json.dumps(body)),
         "isBase64Encoded": False,

@@ -24,8 +24,11 @@ in-process, with real botocore against moto (DynamoDB, SQS) and the local Bedroc
 reviewer function's own check refuses the caller.
 
 --target <env>: the environment's deployed API signed with SigV4: as the caller with your credentials,
-and as a reviewer through a session of the stack's reviewer role (STS AssumeRole: your credentials need
-sts:AssumeRole on it). The API URL and the role come from the stack outputs ApiUrl and ReviewerRoleArn
+and as a reviewer through a session of the stack's reviewer role (STS AssumeRole with a source identity,
+which the role's trust requires: your credentials need sts:AssumeRole and sts:SetSourceIdentity on it).
+The reviewer session is named --reviewer-name (default human_review.exercise.REVIEWER_SESSION); the
+API refuses a decision under the name the request was made under (403 SELF_REVIEW). The API URL and
+the role come from the stack outputs ApiUrl and ReviewerRoleArn
 (--outputs-file from `npx cdk deploy --outputs-file`, else CloudFormation DescribeStacks of <Env>-Platform).
 It leaves one approved review item and its audit records behind (they expire with the contract's
 retention); the request goes to a real model and is billed like any other.
@@ -55,6 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--reviewer-role-arn", help="deployed: the reviewer role (default: stack output ReviewerRoleArn)"
     )
     run.add_argument("--region", help="deployed: the environment's region (default: environments/<env>.yaml)")
+    run.add_argument(
+        "--reviewer-name",
+        help="deployed: the reviewer session's name and source identity (default: the walk's own, "
+        "human_review.exercise.REVIEWER_SESSION); credentials that already carry a source identity must pass it",
+    )
     run.add_argument(
         "--wait",
         type=float,
@@ -118,7 +126,7 @@ def _offline(config: PlatformConfig, environment: str, use_case: str) -> Walk:
 
 def _deployed_client(args: argparse.Namespace, environment: str, region: str) -> DeployedClient | None:
     from evaluation.targets import describe_outputs, read_outputs_file, stack_name
-    from human_review.exercise import DeployedClient
+    from human_review.exercise import REVIEWER_SESSION, DeployedClient
 
     region = args.region or region
     try:
@@ -147,7 +155,12 @@ def _deployed_client(args: argparse.Namespace, environment: str, region: str) ->
             file=sys.stderr,
         )
         return None
-    return DeployedClient(api_url=api_url, region=region, reviewer_role_arn=role)
+    return DeployedClient(
+        api_url=api_url,
+        region=region,
+        reviewer_role_arn=role,
+        reviewer_name=args.reviewer_name or REVIEWER_SESSION,
+    )
 
 
 if __name__ == "__main__":

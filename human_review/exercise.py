@@ -45,6 +45,12 @@ HELD = "/use-cases/{useCaseId}/reviews/{reviewId}"
 FEEDBACK = "/use-cases/{useCaseId}/feedback"
 INVOKE = "/use-cases/{useCaseId}/invoke"
 APPROVAL_REASON = "Exercise of the review path: checked against the request and approved."
+#: The deployed walk's reviewer session name and source identity (the reviewer role's trust requires one).
+#: The reviewer API refuses a decision under the name the request was made under (403 ``SELF_REVIEW``,
+#: ``platform_spec.review.self_review``), and the walk asks under its own session's name
+#: (``delivery.gates``: ``bedrock-platform-gate``), so the walk decides as another name by design: the
+#: readiness role may both call the use cases and assume the reviewer role, which the rule cannot see.
+REVIEWER_SESSION = "human-review-exercise"
 
 
 @dataclass
@@ -337,8 +343,11 @@ class OfflineClient:
 
 class DeployedClient:
     """A deployed environment's API (``api_url``, the stage URL) signed with SigV4: as the caller with
-    ``session``'s credentials, as a reviewer with a session of ``reviewer_role_arn`` (STS AssumeRole with
-    the caller's credentials: they need ``sts:AssumeRole`` on it, and the role trusts this account)."""
+    ``session``'s credentials, as a reviewer with a session of ``reviewer_role_arn`` named
+    ``reviewer_name`` (STS AssumeRole with the caller's credentials and ``reviewer_name`` as the session's
+    name and source identity: they need ``sts:AssumeRole`` and ``sts:SetSourceIdentity`` on it, and the
+    role trusts this account). Credentials that already carry a source identity keep it along the chain:
+    pass it as ``reviewer_name``, as STS refuses a different one."""
 
     def __init__(
         self,
@@ -348,9 +357,11 @@ class DeployedClient:
         reviewer_role_arn: str,
         session: Any = None,
         timeout_s: float = 35.0,
+        reviewer_name: str = REVIEWER_SESSION,
     ) -> None:
         import boto3
 
+        self.reviewer_name = reviewer_name
         self.api_url = api_url.rstrip("/")
         self.region = region
         self.session = session or boto3.Session(region_name=region)
@@ -375,13 +386,16 @@ class DeployedClient:
             sts = self.session.client("sts", region_name=self.region)
             try:
                 granted = sts.assume_role(
-                    RoleArn=self.reviewer_role_arn, RoleSessionName="human-review-exercise"
+                    RoleArn=self.reviewer_role_arn,
+                    RoleSessionName=self.reviewer_name,
+                    SourceIdentity=self.reviewer_name,
                 )
             except Exception as error:
                 raise ExerciseFailed(
                     "assume the reviewer role",
-                    f"{type(error).__name__}: {error}. Fix: run with credentials allowed sts:AssumeRole on "
-                    f"{self.reviewer_role_arn}",
+                    f"{type(error).__name__}: {error}. Fix: run with credentials allowed sts:AssumeRole and "
+                    f"sts:SetSourceIdentity on {self.reviewer_role_arn}; if they already carry a source "
+                    f"identity, pass it as the reviewer name (it was {self.reviewer_name!r})",
                 ) from error
             c = granted["Credentials"]
             self._reviewer_credentials = ReadOnlyCredentials(

@@ -129,6 +129,12 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "A reviewer endpoint called by an IAM identity that is not a session of the environment's "
             "reviewer role (the API's IAM policy should already have refused it).",
         ),
+        "SELF_REVIEW": ErrorCode(
+            403,
+            "A decision by the request's own caller: the reviewer session is a session of the caller's "
+            "principal, or has the name the request was made under (platform_spec.review.self_review); "
+            "another reviewer must decide it. Nothing is changed.",
+        ),
         "NOT_FOUND": ErrorCode(404, "No such path/method."),
         "REVIEW_NOT_FOUND": ErrorCode(
             404,

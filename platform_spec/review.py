@@ -13,7 +13,8 @@ environment variable names, limits) and the tests:
   (:class:`ReviewTable`) and audit records (:class:`AuditTable`), with the request parameters that
   write them (:func:`new_item`, :func:`decision_update`, :func:`audit_record`), so that the orchestrator
   (which writes held items) and the scoring function write the same item;
-* who a caller is: :func:`principal_of`, :func:`is_session_of` (the reviewer role).
+* who a caller is: :func:`principal_of`, :func:`is_session_of` (the reviewer role), and whether a
+  reviewer is the request's own caller: :func:`self_review`.
 
 DynamoDB requests are built for the low-level client (``{"S": ...}`` attribute values), so no boto3
 type conversion (and no ``Decimal``) is involved.
@@ -370,6 +371,10 @@ class ReviewMessage:
     created_at: str
     #: The caller's IAM principal (:func:`principal_of`): only it may fetch a held answer or send feedback.
     caller: str
+    #: The IAM ARN API Gateway authenticated for the request (``requestContext.identity.userArn``), its
+    #: role session name included: what :func:`self_review` compares a reviewer's session name with. None
+    #: in messages queued before it was recorded (then only the principal is compared).
+    caller_arn: str | None = None
     held: bool = False
     prompt_version: str
     route: str | None = None
@@ -443,7 +448,11 @@ class InvocationLogLocation:
 
 
 _ASSUMED_ROLE = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$"
+    r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/(?P<session>.+)$"
+)
+#: An IAM user or an STS federated user: the name is the ARN's last segment.
+_NAMED = re.compile(
+    r"^arn:aws[a-z-]*:(?:iam::\d{12}:user/(?:.*/)?|sts::\d{12}:federated-user/)(?P<name>[^/]+)$"
 )
 _ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<role>[^/]+)$")
 
@@ -468,6 +477,52 @@ def user_arn(event: Mapping[str, Any]) -> str | None:
     identity = context.get("identity") if isinstance(context, Mapping) else None
     value = identity.get("userArn") if isinstance(identity, Mapping) else None
     return value if isinstance(value, str) and value else None
+
+
+def access_key(event: Mapping[str, Any]) -> str | None:
+    """``requestContext.identity.accessKey`` of an API Gateway REST proxy event: the access key id the
+    request was signed with. For a role session it is the key STS issued with the session, which the
+    ``AssumeRole`` CloudTrail event records with who assumed the role and the session's source identity
+    (API Gateway passes neither of those to the function)."""
+    context = event.get("requestContext")
+    identity = context.get("identity") if isinstance(context, Mapping) else None
+    value = identity.get("accessKey") if isinstance(identity, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def identity_name(arn: str | None) -> str | None:
+    """The name an IAM identity acts under: a role session's session name, an IAM or federated user's name;
+    None for anything else."""
+    session = _ASSUMED_ROLE.match(arn or "")
+    if session:
+        return session["session"]
+    named = _NAMED.match(arn or "")
+    return named["name"] if named else None
+
+
+def self_review(reviewer_arn: str, *, caller: str, caller_arn: str | None) -> str | None:
+    """Why a reviewer session may not decide an item, because it is the request's own caller, or None.
+
+    Compared, from what API Gateway's IAM authorization tells the function (``userArn``):
+
+    1. the reviewer session's role (:func:`principal_of`) with the item's caller principal: the reviewer
+       role itself made the request;
+    2. the reviewer session's name with the name the request was made under (``caller_arn``: the caller's
+       role session name, or its IAM or federated user name): the same person asked and decides, when
+       reviewers name their sessions after themselves, as the reviewer role's trust policy expects (the
+       session's ``SourceIdentity`` is required).
+
+    Not comparable here: which principal assumed the reviewer role. API Gateway passes neither the
+    assuming identity nor the session's source identity to the function, so a principal allowed both to
+    call the use case and to assume the reviewer role can decide its own request under another session
+    name. The decision's audit record keeps the session's access key id (:func:`access_key`), which the
+    ``AssumeRole`` event in CloudTrail pairs with the assuming identity and the source identity."""
+    if principal_of(reviewer_arn) == caller:
+        return f"the reviewer session {reviewer_arn} is a session of the request's caller {caller}"
+    name = identity_name(reviewer_arn)
+    if name is not None and name == identity_name(caller_arn):
+        return f"the reviewer session {reviewer_arn} has the name the request was made under ({caller_arn})"
+    return None
 
 
 def is_session_of(user_arn: str | None, role_arn: str) -> bool:

@@ -81,8 +81,9 @@ class ReadinessGateAccess(Construct):
       ``bedrock-platform-readiness-gate`` role: signed calls to the API's v1 stage, ApplyGuardrail on the use
       cases' guardrails and invoke on their judge profiles (the suites), SetAlarmState on exactly
       ``alarms``, DescribeAlarms, the probe queue's messages, and this stack's outputs and resources; and,
-      given ``reviewer_role``, ``sts:AssumeRole`` on that role alone, so the gate can walk the human review
-      path once as a reviewer (``python -m human_review exercise --target <env>``).
+      given ``reviewer_role``, ``sts:AssumeRole`` and ``sts:SetSourceIdentity`` on that role alone, so the
+      gate can walk the human review path once as a reviewer (``python -m human_review exercise --target
+      <env>``, which names its reviewer session and source identity ``human-review-exercise``).
     """
 
     def __init__(
@@ -154,10 +155,15 @@ class ReadinessGateAccess(Construct):
         if reviewer_role is not None:
             # The reviewer role trusts its account (ReviewerRole's default), which delegates the decision to
             # the caller's identity policy: this statement is what lets the gate's session assume it
-            # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_permissions-to-switch.html).
+            # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_permissions-to-switch.html),
+            # with the source identity its trust requires: a role chain needs sts:SetSourceIdentity in the
+            # assuming role's policy too
+            # (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html).
             self.grants.append(
                 iam.Grant.add_to_principal(
-                    grantee=self.role, actions=["sts:AssumeRole"], resource_arns=[reviewer_role.role_arn]
+                    grantee=self.role,
+                    actions=["sts:AssumeRole", "sts:SetSourceIdentity"],
+                    resource_arns=[reviewer_role.role_arn],
                 )
             )
         _acknowledge_inline_policy(self.role)

@@ -51,9 +51,11 @@ from platform_spec.runtime import Env
 __all__ = [
     "API_HANDLER",
     "BACKLOG_HANDLER",
+    "REQUIRED_SOURCE_IDENTITY",
     "SCORING_CONCURRENCY_MAX",
     "SCORING_CONCURRENCY_MIN",
     "SCORING_HANDLER",
+    "SET_SOURCE_IDENTITY",
     "HumanReview",
     "ReviewerRole",
 ]
@@ -71,6 +73,9 @@ SCORING_CONCURRENCY_MAX = 1000
 
 #: The reviewer role's default session length.
 ONE_HOUR = cdk.Duration.hours(1)
+#: The condition key the reviewer role's trust requires (``Null``: false), and the action that sets it.
+REQUIRED_SOURCE_IDENTITY = "sts:SourceIdentity"
+SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
 _NO_VPC = (
     "The review functions reach only DynamoDB, SQS and Bedrock public endpoints over TLS with IAM; they "
     "have no private network resources to reach."
@@ -85,7 +90,14 @@ class ReviewerRole(Construct):
     """The environment's reviewer role: ``execute-api:Invoke`` on the reviewer routes of the API and
     nothing else. Whom it trusts is ``assumed_by`` (default: principals of this account that an IAM policy
     allows ``sts:AssumeRole`` on it); the reviewer API refuses any identity that is not one of its
-    sessions."""
+    sessions.
+
+    Its trust policy allows ``sts:AssumeRole`` only with a source identity (``Null``
+    ``sts:SourceIdentity`` false) and allows ``sts:SetSourceIdentity``: every session names the person or
+    process behind it, in CloudTrail, and that name persists along a role chain and cannot be changed
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html).
+    A principal that assumes it from a role session also needs ``sts:SetSourceIdentity`` on it in its own
+    policy (role chaining), unless its session already carries a source identity."""
 
     def __init__(
         self,
@@ -97,12 +109,17 @@ class ReviewerRole(Construct):
         max_session_duration: cdk.Duration = ONE_HOUR,
     ) -> None:
         super().__init__(scope, id)
+        trusted = assumed_by or iam.AccountRootPrincipal()
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=assumed_by or iam.AccountRootPrincipal(),
+            assumed_by=iam.PrincipalWithConditions(trusted, {"Null": {REQUIRED_SOURCE_IDENTITY: "false"}}),
             description="Human reviewers of bedrock-platform outputs: the reviewer endpoints only",
             max_session_duration=max_session_duration,
+        )
+        assert self.role.assume_role_policy is not None  # a Role always has one
+        self.role.assume_role_policy.add_statements(
+            iam.PolicyStatement(actions=[SET_SOURCE_IDENTITY], principals=[trusted])
         )
         self.grant = rest_api.grant_review(self.role)
         policy = self.role.node.try_find_child("DefaultPolicy")

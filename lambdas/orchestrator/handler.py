@@ -228,11 +228,17 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
             "context": request.context,
         }
     lambda_context = app.lambda_context
-    caller = principal_of(user_arn(event.raw_event))
+    caller_arn = user_arn(event.raw_event)
+    caller = principal_of(caller_arn)
 
     def produce() -> dict[str, Any]:
         return _reviewed(
-            use_case, request, record, caller, _invoke(use_case, request, record, lambda_context)
+            use_case,
+            request,
+            record,
+            caller,
+            _invoke(use_case, request, record, lambda_context),
+            caller_arn=caller_arn,
         )
 
     if key is None:
@@ -405,9 +411,17 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
 
 
 def _reviewed(
-    use_case: UseCase, request: InvokeRequest, record: RequestRecord, caller: str, answered: dict[str, Any]
+    use_case: UseCase,
+    request: InvokeRequest,
+    record: RequestRecord,
+    caller: str,
+    answered: dict[str, Any],
+    *,
+    caller_arn: str | None,
 ) -> dict[str, Any]:
-    """The answer after the review path (module ``review``): queued for scoring, or held (202)."""
+    """The answer after the review path (module ``review``): queued for scoring, or held (202).
+    ``caller_arn`` (the authenticated ARN, session name included) goes with the item, for the reviewer
+    API's self-review rule."""
     if review_path is None:
         return answered
     body = answered["body"]
@@ -421,6 +435,7 @@ def _reviewed(
         use_case=use_case.id,
         created_at=iso_now(time.time()),
         caller=caller,
+        caller_arn=caller_arn,
         held=policy.hold_for_review,
         prompt_version=use_case.prompt.version,
         route=body["route"],

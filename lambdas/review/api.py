@@ -10,7 +10,9 @@ grants them to that role alone, and this function refuses any other identity wit
   guardrail version, the text where the contract lets it be stored (else where the reviewer looks:
   the invocation log's location and the request metadata to find the record by), and its audit trail;
 * ``POST /reviews/{reviewId}/decision``: ``{"decision": "approve" | "reject" | "correct", "reason":
-  "<10-2000 characters>", "correctedText": "<the corrected answer: correct only>"}``.
+  "<10-2000 characters>", "correctedText": "<the corrected answer: correct only>"}``; 403 ``SELF_REVIEW``
+  when the reviewer is the request's own caller (``platform_spec.review.self_review``: the same principal,
+  or a reviewer session with the name the request was made under).
 
 Caller endpoints (any identity the API admits; a caller sees only what it asked itself):
 
@@ -56,6 +58,7 @@ from platform_spec.review import (
     ReviewReason,
     ReviewStatus,
     ReviewTable,
+    access_key,
     audit_record,
     decision_update,
     feedback_event,
@@ -66,6 +69,7 @@ from platform_spec.review import (
     pending_since,
     principal_of,
     read_scores,
+    self_review,
     to_pending_update,
     user_arn,
 )
@@ -222,6 +226,14 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
             field="decision",
         )
     _not_decided(item)
+    refused = self_review(reviewer, caller=str(item[ReviewTable.CALLER]), caller_arn=message.caller_arn)
+    if refused is not None:
+        raise ApiError(
+            "SELF_REVIEW",
+            f"A request's caller may not decide its own review: {refused}. Fix: another reviewer decides it, "
+            "in a reviewer session named after themselves (RoleSessionName and SourceIdentity).",
+            field="reviewId",
+        )
     now = time.time()
     actor = reviewer
     decision: dict[str, Any] = {
@@ -231,6 +243,11 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
         "decidedAt": iso_now(now),
     }
     what: dict[str, str | int] = {"decision": kind.value, "reason": reason}
+    signed_with = access_key(app.current_event.raw_event)
+    if signed_with is not None:
+        # CloudTrail's AssumeRole event of this key names who assumed the reviewer role and the session's
+        # source identity, which API Gateway does not pass on.
+        what["actorAccessKey"] = signed_with
     if corrected is not None:
         decision["correctedText"] = corrected
         what["correctedText"] = corrected

@@ -450,13 +450,16 @@ def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(
     reviewer = platform.get_logical_id(platform.review.reviewer.role.node.default_child)
     gate_role = platform.get_logical_id(platform.readiness_access.role.node.default_child)
     assumed = [
-        statement["Resource"]
+        (statement["Action"], statement["Resource"])
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::IAM::Policy" and {"Ref": gate_role} in resource["Properties"]["Roles"]
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-        if "sts:AssumeRole" in json.dumps(statement["Action"])
+        if "sts:" in json.dumps(statement["Action"])
     ]
-    assert assumed == [{"Fn::GetAtt": [reviewer, "Arn"]}]
+    # with the source identity the reviewer role's trust requires (a role chain needs it on both sides)
+    assert assumed == [(["sts:AssumeRole", "sts:SetSourceIdentity"], {"Fn::GetAtt": [reviewer, "Arn"]})]
     # and the reviewer role trusts its own account, which leaves the decision to that identity policy
     trust = template["Resources"][reviewer]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert [s["Principal"] for s in trust] == [{"AWS": f"arn:aws:iam::{platform.account}:root"}]
+    assert {json.dumps(s["Principal"]) for s in trust} == {
+        json.dumps({"AWS": f"arn:aws:iam::{platform.account}:root"})
+    }

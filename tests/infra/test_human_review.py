@@ -12,7 +12,13 @@ import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
-from bedrock_constructs.human_review import SCORING_CONCURRENCY_MAX, SCORING_CONCURRENCY_MIN, HumanReview
+from bedrock_constructs.human_review import (
+    REQUIRED_SOURCE_IDENTITY,
+    SCORING_CONCURRENCY_MAX,
+    SCORING_CONCURRENCY_MIN,
+    SET_SOURCE_IDENTITY,
+    HumanReview,
+)
 from bedrock_constructs.orchestration_api.rest_api import CALLER_ROUTES, REVIEWER_ROUTES
 from bedrock_platform_lambdas import REVIEW_CODE_DIRECTORY
 from platform_config import PlatformConfig
@@ -204,6 +210,21 @@ def test_the_reviewer_role_may_invoke_the_reviewer_routes_and_nothing_else(
     assert env_vars[ReviewEnv.REVIEWER_ROLE_ARN] == {
         "Fn::GetAtt": [_ref(stages, env, review.reviewer.role), "Arn"]
     }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_reviewer_role_is_assumed_only_with_a_source_identity(
+    synthesized: Synthesized, stages: Stages, env: str
+) -> None:
+    # Every reviewer session names the person or process behind it (CloudTrail's sourceIdentity, kept along
+    # a role chain): AssumeRole without one is refused, and setting one is allowed.
+    review = stages[env].platform.review
+    role = synthesized.platform_json(env)["Resources"][_ref(stages, env, review.reviewer.role)]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assume = [s for s in trust if s["Action"] == "sts:AssumeRole"]
+    assert len(assume) == 1 and assume[0]["Condition"] == {"Null": {REQUIRED_SOURCE_IDENTITY: "false"}}
+    assert [s["Principal"] for s in trust if s["Action"] == SET_SOURCE_IDENTITY] == [assume[0]["Principal"]]
+    assert {s["Action"] for s in trust} == {"sts:AssumeRole", SET_SOURCE_IDENTITY}
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ import pytest
 
 from bedrock_platform_devtools.samples import CALLER_ARN, REVIEWER_ARN, REVIEWER_ROLE_ARN, api_event
 from bedrock_platform_devtools.serving import serving_in_background
-from human_review.exercise import DeployedClient, ExerciseFailed, exercise
+from human_review.exercise import REVIEWER_SESSION, DeployedClient, ExerciseFailed, exercise
 from human_review.offline import ORCHESTRATOR, REVIEW_API, OfflinePlatform
 from platform_config import PlatformConfig, load_platform
 
@@ -121,6 +121,10 @@ def test_the_deployed_client_walks_the_path_as_caller_and_reviewer_role_session(
     config: PlatformConfig, gateway: tuple[OfflinePlatform, str, list[tuple[str, str, str]]]
 ) -> None:
     platform, url, seen = gateway
+    assumed: list[dict[str, Any]] = []
+    platform.session.events.register(
+        "provide-client-params.sts.AssumeRole", lambda params, **_: assumed.append(dict(params))
+    )
     client = DeployedClient(
         api_url=url, region="us-east-1", reviewer_role_arn=REVIEWER_ROLE_ARN, session=platform.session
     )
@@ -141,6 +145,10 @@ def test_the_deployed_client_walks_the_path_as_caller_and_reviewer_role_session(
     )
     assert [line.split(" ", 1)[0] for line in walk.steps] == [str(i) for i in range(1, 11)]
     assert polls == [5]  # one poll: scored after the first drain
+    # the reviewer role was assumed once, with the source identity its trust requires, named as the session
+    assert [(a["RoleArn"], a["RoleSessionName"], a.get("SourceIdentity")) for a in assumed] == [
+        (REVIEWER_ROLE_ARN, REVIEWER_SESSION, REVIEWER_SESSION)
+    ]
     # the reviewer endpoints were called only with the reviewer role's session; the caller was refused there
     assert {(who, resource) for who, _, resource in seen if resource.startswith("/reviews")} == {
         (CALLER_ARN, "/reviews"),

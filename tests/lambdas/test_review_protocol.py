@@ -29,7 +29,7 @@ from human_review.exercise import (
     exercise,
     request_body,
 )
-from human_review.offline import ORCHESTRATOR, SCORING, OfflinePlatform, Reply
+from human_review.offline import ORCHESTRATOR, REVIEW_API, SCORING, OfflinePlatform, Reply
 from platform_config import PlatformConfig, load_platform
 from platform_spec.api import ERRORS, ReviewMetric
 from platform_spec.evaluation import quote_for_judge
@@ -41,6 +41,7 @@ from platform_spec.review import (
     iso_now,
     parse_iso,
     plain,
+    principal_of,
     sample_fraction,
 )
 
@@ -592,6 +593,52 @@ def test_a_bad_decision_is_refused_with_a_stable_code_and_changes_nothing(
     assert (reply.status, _error(reply)) == (status, code), reply.body
     assert ERRORS[code].status == status
     assert _items(platform) == items and _audit(platform) == audit
+
+
+@pytest.mark.parametrize(
+    ("asked_as", "decided_as"),
+    [
+        # the caller's role session and a reviewer session with the same name (the same person)
+        (CALLER_ARN.rsplit("/", 1)[0] + "/alice", REVIEWER_ARN),
+        # an IAM user and a reviewer session named after it
+        ("arn:aws:iam::123456789012:user/alice", REVIEWER_ARN),
+        # the reviewer role itself asked (a session of it decides, whatever its name)
+        (REVIEWER_ARN.rsplit("/", 1)[0] + "/bob", REVIEWER_ARN),
+    ],
+)
+def test_a_reviewer_may_not_decide_a_request_it_made_itself(
+    config: PlatformConfig, platform: OfflinePlatform, asked_as: str, decided_as: str
+) -> None:
+    # GIVEN a held answer asked as ``asked_as``
+    review_id = platform.invoke(HELD_UC, request_body(config, HELD_UC), caller=asked_as).body["reviewId"]
+    assert platform.drain() == []
+    items, audit = _items(platform), _audit(platform)
+    # WHEN a reviewer session that is that caller approves it
+    body = {"decision": "approve", "reason": "Looks right to me."}
+    refused = platform.review_api("POST", DECISION, {"reviewId": review_id}, body=body, user_arn=decided_as)
+    # THEN 403 SELF_REVIEW naming why and the fix, and nothing changes: the answer stays held
+    assert (refused.status, _error(refused)) == (403, "SELF_REVIEW") and ERRORS["SELF_REVIEW"].status == 403
+    message = refused.body["error"]["message"]
+    assert decided_as in message and "another reviewer" in message
+    assert _items(platform) == items and _audit(platform) == audit
+    assert _caller_of(platform, asked_as, review_id).status == 202
+    # AND another reviewer decides it (none can where the reviewer role itself asked: every reviewer is a
+    # session of it); the decision's record keeps the access key the session signed with
+    other = REVIEWER_ARN.rsplit("/", 1)[0] + "/carol"
+    event = api_event(
+        "POST", DECISION, {"reviewId": review_id}, body=body, user_arn=other, access_key="ASIAREVIEWERKEY"
+    )
+    decided = platform.api(REVIEW_API, event)
+    if principal_of(asked_as) == principal_of(REVIEWER_ARN):
+        assert (decided.status, _error(decided)) == (403, "SELF_REVIEW")
+        return
+    assert decided.status == 200
+    (record,) = _audit(platform)
+    assert record["actor"] == other and record["actorAccessKey"] == "ASIAREVIEWERKEY"
+
+
+def _caller_of(platform: OfflinePlatform, caller: str, review_id: str) -> Reply:
+    return platform.review_api("GET", HELD, {"useCaseId": HELD_UC, "reviewId": review_id}, user_arn=caller)
 
 
 def test_a_malformed_body_that_is_not_json_is_refused(decided: tuple[OfflinePlatform, str, str]) -> None:

@@ -17,6 +17,8 @@ from platform_spec.review import (
     ReviewMessage,
     ReviewReason,
     ReviewTable,
+    access_key,
+    identity_name,
     is_session_of,
     iso_now,
     negative_feedback_goes_to_people,
@@ -28,6 +30,7 @@ from platform_spec.review import (
     principal_of,
     sample_fraction,
     score_output,
+    self_review,
     to_pending_update,
 )
 from platform_spec.scoring import ScorerName
@@ -216,3 +219,60 @@ def test_negative_feedback_starts_the_sla_clock_when_it_sends_the_item_to_people
     assert update["ExpressionAttributeValues"][":since"] == {"S": "2026-12-03T11:00:00.000Z"}
     # an item written before pendingSince existed is pending since its answer
     assert pending_since({ReviewTable.CREATED_AT: "2026-11-13T11:00:00.000Z"}) == "2026-11-13T11:00:00.000Z"
+
+
+ACCOUNT_ROLE = "arn:aws:sts::123456789012:assumed-role"
+REVIEWER_ROLE_SESSION = f"{ACCOUNT_ROLE}/Platform-ReviewerRole/alice"
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "caller_arn", "refused"),
+    [
+        # the reviewer role's own session asked (principal equal), whatever the session names
+        (
+            REVIEWER_ROLE_SESSION,
+            f"{ACCOUNT_ROLE}/Platform-ReviewerRole/bob",
+            "a session of the request's caller",
+        ),
+        # the same name asked from a role session, from an IAM user, from a federated user
+        (
+            REVIEWER_ROLE_SESSION,
+            f"{ACCOUNT_ROLE}/support-console/alice",
+            "has the name the request was made under",
+        ),
+        (REVIEWER_ROLE_SESSION, "arn:aws:iam::123456789012:user/team/alice", "has the name"),
+        (REVIEWER_ROLE_SESSION, "arn:aws:sts::123456789012:federated-user/alice", "has the name"),
+        # another name: allowed (the rule cannot see who assumed the reviewer role)
+        (REVIEWER_ROLE_SESSION, f"{ACCOUNT_ROLE}/support-console/bob", None),
+        (REVIEWER_ROLE_SESSION, "arn:aws:iam::123456789012:user/alicia", None),
+        # an item queued before caller_arn was recorded: the principal alone
+        (REVIEWER_ROLE_SESSION, None, None),
+    ],
+)
+def test_a_reviewer_is_refused_on_a_request_it_made_itself(
+    reviewer: str, caller_arn: str | None, refused: str | None
+) -> None:
+    caller = principal_of(caller_arn) if caller_arn else f"{ACCOUNT_ROLE}/support-console"
+    reason = self_review(reviewer, caller=caller, caller_arn=caller_arn)
+    assert (reason is None) if refused is None else (reason is not None and refused in reason), reason
+
+
+def test_the_readiness_walk_decides_under_another_name_than_it_asks_under() -> None:
+    # The gate's readiness role may call the use cases and assume the reviewer role; its walk asks as the
+    # gate's session and decides as REVIEWER_SESSION, which the rule allows by design (README "Human review").
+    from delivery.gates import GATE_SESSION
+    from human_review.exercise import REVIEWER_SESSION
+
+    gate = f"{ACCOUNT_ROLE}/bedrock-platform-staging-readiness/{GATE_SESSION}"
+    decider = f"{ACCOUNT_ROLE}/Staging-Platform-HumanReviewReviewerRole/{REVIEWER_SESSION}"
+    assert self_review(decider, caller=principal_of(gate), caller_arn=gate) is None
+    # the same walk deciding under the gate's own session name would be refused
+    same_name = f"{ACCOUNT_ROLE}/Staging-Platform-HumanReviewReviewerRole/{GATE_SESSION}"
+    assert self_review(same_name, caller=principal_of(gate), caller_arn=gate) is not None
+
+
+def test_identity_names_and_access_keys_come_from_the_authenticated_identity_only() -> None:
+    assert identity_name(REVIEWER_ROLE_SESSION) == "alice"
+    assert identity_name("arn:aws:iam::123456789012:role/r") is None and identity_name(None) is None
+    event = {"requestContext": {"identity": {"accessKey": "ASIAEXAMPLE", "userArn": REVIEWER_ROLE_SESSION}}}
+    assert access_key(event) == "ASIAEXAMPLE" and access_key({"body": "{}"}) is None
