@@ -5,7 +5,9 @@ Functions Wait states; this loop waits with the clock it is given (the real one,
 Offline, production is played by moto: a function with its live alias on the stable version and the
 release's version published, the live-version parameter, and a metric alarm for every critical alarm of the
 synthesized production stack (moto implements no composite alarms, so each composite is played by a metric
-alarm of its name; a test or ``--alarm`` sets one to ALARM). The stack outputs the bake reads come from a
+alarm of its name; a test or ``--alarm`` sets one to ALARM). moto's CloudWatch keeps the metrics a test
+publishes as Lambda would for invocations through the live alias (:meth:`OfflineProduction.record_invocations`),
+which the bake reads with GetMetricData. The stack outputs the bake reads come from a
 stand-in for DescribeStacks (:class:`StackOutputsStandIn`).
 """
 
@@ -18,6 +20,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from compliance.assembly import StackTemplate
@@ -26,6 +29,8 @@ from delivery.notifications import stand_in_alarm
 from evaluation.targets import stack_name as platform_stack_name
 from lambdas.canary_bake import bake
 from platform_spec.delivery import (
+    DEFAULT_MAX_ERROR_RATE,
+    DEFAULT_MIN_ERRORS,
     LIVE_ALIAS,
     BakeDecision,
     BakeState,
@@ -49,11 +54,20 @@ def run_bake(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     before_check: Callable[[float], None] | None = None,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    min_errors: int = DEFAULT_MIN_ERRORS,
 ) -> list[BakeState]:
     """Every state of one bake, from ``begin`` to its final decision. ``before_check(elapsed_seconds)`` runs
-    before each check (the offline gate plants an alarm there)."""
+    before each check (the offline gate plants an alarm there); ``max_error_rate`` and ``min_errors`` are
+    ``BakePolicy``'s."""
     state = bake.begin(
-        clients, environment=environment, stack_name=stack_name, bake_seconds=bake_seconds, now=clock()
+        clients,
+        environment=environment,
+        stack_name=stack_name,
+        bake_seconds=bake_seconds,
+        now=clock(),
+        max_error_rate=max_error_rate,
+        min_errors=min_errors,
     )
     trail = [state]
     while state.decision not in FINAL:
@@ -143,6 +157,24 @@ class OfflineProduction:
     def set_alarm(self, name: str, state: str) -> None:
         self.clients.cloudwatch.set_alarm_state(
             AlarmName=name, StateValue=state, StateReason="planted by the gate"
+        )
+
+    def record_invocations(self, version: str, *, invocations: int, errors: int, at: float) -> None:
+        """Publish what Lambda publishes for ``invocations`` through the live alias that ran ``version`` in
+        the minute of ``at`` (epoch seconds), ``errors`` of them failed: ``Invocations`` and ``Errors`` with
+        the dimensions FunctionName, Resource and ExecutedVersion (``bake.version_errors``)."""
+        dimensions = [
+            {"Name": "FunctionName", "Value": self.function_name},
+            {"Name": "Resource", "Value": f"{self.function_name}:{LIVE_ALIAS}"},
+            {"Name": "ExecutedVersion", "Value": version},
+        ]
+        timestamp = datetime.fromtimestamp(at, UTC)
+        self.clients.cloudwatch.put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {"MetricName": name, "Dimensions": dimensions, "Timestamp": timestamp, "Value": value}
+                for name, value in (("Invocations", invocations), ("Errors", errors))
+            ],
         )
 
     def live(self) -> Mapping[str, Any]:

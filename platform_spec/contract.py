@@ -609,7 +609,8 @@ class ReleasePolicy:
     """What the delivery pipeline's gates hold a release of this use case to (``release`` in a contract):
     the staging load test runs at twice ``peak_rps`` and must keep ``min_success_rate`` and the contract's
     ``latency_p95_ms``; in production, any of ``critical_alarms`` in ALARM during the canary bake rolls the
-    release back (the orchestration API's own alarms always do)."""
+    release back (the orchestration API's release-wide alarms always do; the orchestrator's function errors
+    are judged per version, ``BakePolicy``)."""
 
     peak_rps: Annotated[
         float,

@@ -69,6 +69,17 @@ ROLL_BACK_MAX_DELAY_SECONDS: Final = 300
 #: CodePipeline's manual approval: 7 days by default, configurable from 5 minutes to 60 days (same page).
 MAX_APPROVAL_HOURS: Final = 60 * 24
 
+#: Each check judges the new version by its own invocations in this many minutes before it (from the bake's
+#: start at most): at least the longest poll (60 minutes), so every minute of the bake is in some check's
+#: window, and Lambda's metrics that arrive late (their timestamp is the invocation's) are counted by the
+#: next checks (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
+VERSION_ERROR_WINDOW_MINUTES: Final = 60
+#: Default of ``BakePolicy.max_error_rate``: the orchestrator answers upstream faults, so a function error is
+#: a bug; 1 % leaves room for a stray timeout.
+DEFAULT_MAX_ERROR_RATE: Final = 0.01
+#: Default of ``BakePolicy.min_errors``.
+DEFAULT_MIN_ERRORS: Final = 3
+
 # ==================================================================== accounts, roles and names
 
 #: The CDK bootstrap qualifier (the default of `cdk bootstrap`); the pipeline deploys through the roles
@@ -224,6 +235,9 @@ class BakeState:
     critical_alarms: tuple[str, ...]
     started_at: float
     bake_seconds: float
+    #: ``BakePolicy.max_error_rate`` and ``min_errors``: when the new version's own errors roll it back.
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    min_errors: int = DEFAULT_MIN_ERRORS
     decision: BakeDecision = BakeDecision.HOLD
     detail: str = ""
 
@@ -274,8 +288,28 @@ class BakePolicy:
     ] = DEFAULT_BAKE_MINUTES
     poll_minutes: Annotated[
         int,
-        Spec("(5) How often the critical alarms are checked during the bake.", ge=1, le=60),
+        Spec("(5) How often the bake checks the critical alarms and the new version's errors.", ge=1, le=60),
     ] = 5
+    max_error_rate: Annotated[
+        float,
+        Spec(
+            "(0.01) The share of the new version's own invocations (Lambda's Errors / Invocations with "
+            f"ExecutedVersion = that version) in the {VERSION_ERROR_WINDOW_MINUTES} minutes before a check that "
+            "may end in a function error. Above it, and above the stable version's share in the same minutes, "
+            "the bake rolls back.",
+            ge=0,
+            lt=1,
+        ),
+    ] = DEFAULT_MAX_ERROR_RATE
+    min_errors: Annotated[
+        int,
+        Spec(
+            f"(3) Fewer function errors of the new version than this in {VERSION_ERROR_WINDOW_MINUTES} minutes "
+            "never roll it back, whatever their share (one stray error in a quiet hour is no verdict).",
+            ge=1,
+            le=1000,
+        ),
+    ] = DEFAULT_MIN_ERRORS
 
 
 @spec

@@ -169,6 +169,8 @@ class CanaryBake(Construct):
                 "BAKE_REGION": region,
                 "BAKE_ENVIRONMENT": environment,
                 "BAKE_SECONDS": str(bake.minutes * 60),
+                "BAKE_MAX_ERROR_RATE": str(bake.max_error_rate),
+                "BAKE_MIN_ERRORS": str(bake.min_errors),
             },
         )
         # Lambda publishes a dead letter with the function's role: the topic and its key.

@@ -33,6 +33,13 @@ DESCRIBE_ALARMS_ON_ANY = (
     "CloudWatch returns composite alarms from DescribeAlarms only to a caller whose cloudwatch:DescribeAlarms "
     "is scoped to *, and every use case's composite alarm is watched; the action only reads alarm states."
 )
+#: cloudwatch:GetMetricData has no resource types: it is granted on * or not at all
+#: (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+GET_METRIC_DATA_ON_ANY = (
+    "cloudwatch:GetMetricData has no resource-level permissions (the Service Authorization Reference lists no "
+    "resource type for it); the canary bake reads the orchestrator's per-version Errors and Invocations with "
+    "it, and the action only reads metrics."
+)
 #: How long a probe notification is kept: the readiness gate reads it within minutes.
 PROBE_RETENTION = cdk.Duration.days(1)
 
@@ -58,15 +65,18 @@ def describe_own_stack(role: iam.IRole) -> iam.Grant:
     )
 
 
-def describe_alarms(role: iam.Role) -> iam.Grant:
-    """``cloudwatch:DescribeAlarms`` on ``*`` (composite alarms are returned only then), acknowledged on
-    ``role``'s policy."""
-    grant = iam.Grant.add_to_principal(
-        grantee=role, actions=["cloudwatch:DescribeAlarms"], resource_arns=["*"]
-    )
+def describe_alarms(role: iam.Role, *, metric_data: bool = False) -> iam.Grant:
+    """``cloudwatch:DescribeAlarms`` on ``*`` (composite alarms are returned only then) and, given
+    ``metric_data``, ``cloudwatch:GetMetricData`` (which has no resource types), acknowledged on ``role``'s
+    policy (one finding, ``Resource::*``, whose reason states each action's constraint)."""
+    actions, reasons = ["cloudwatch:DescribeAlarms"], [DESCRIBE_ALARMS_ON_ANY]
+    if metric_data:
+        actions.append("cloudwatch:GetMetricData")
+        reasons.append(GET_METRIC_DATA_ON_ANY)
+    grant = iam.Grant.add_to_principal(grantee=role, actions=actions, resource_arns=["*"])
     policy = role.node.try_find_child("DefaultPolicy")
     assert policy is not None
-    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", DESCRIBE_ALARMS_ON_ANY)
+    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", " ".join(reasons))
     return grant
 
 
@@ -186,8 +196,9 @@ class ReadinessGateAccess(Construct):
 class CanaryReleaseAccess(Construct):
     """What the canary bake needs in production: ``role`` (``bedrock-platform-<env>-release``), assumable only
     by the delivery account's ``bedrock-platform-canary-bake`` role, may read and update the orchestrator's
-    ``live`` alias, read and write the SSM parameter naming the version ``live`` serves, read alarm states
-    and this stack's outputs. Nothing else: it cannot deploy, invoke or change the function."""
+    ``live`` alias, read and write the SSM parameter naming the version ``live`` serves, read alarm states,
+    metric data (each version's own errors) and this stack's outputs. Nothing else: it cannot deploy,
+    invoke or change the function."""
 
     def __init__(
         self,
@@ -235,7 +246,7 @@ class CanaryReleaseAccess(Construct):
                 resource_arns=[parameter_arn],
             ),
             describe_own_stack(self.role),
-            describe_alarms(self.role),
+            describe_alarms(self.role, metric_data=True),
         ]
         _acknowledge_inline_policy(self.role)
 

@@ -15,6 +15,10 @@ from bedrock_constructs.orchestration_api import OrchestrationApi
 from constructs import Construct
 from platform_spec.api import API_GATEWAY_TIMEOUT_S, Metric
 
+#: The orchestration API's alarms that are no canary's rollback alarm (``MonitoringFacade.critical_alarms``):
+#: ``FunctionErrors`` sums every version's errors; the canary bake judges each version's own instead.
+PER_VERSION_ALARMS = ("FunctionErrors",)
+
 
 @dataclass(frozen=True)
 class ApiAlarmSettings:

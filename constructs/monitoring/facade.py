@@ -11,7 +11,11 @@ from aws_cdk import aws_sns as sns
 from bedrock_constructs.human_review import HumanReview
 from bedrock_constructs.invocation_logging import InvocationLogging
 from bedrock_constructs.monitoring.alarms import AlarmSettings, LogDeliveryAlarm
-from bedrock_constructs.monitoring.api_monitoring import ApiAlarmSettings, OrchestrationApiMonitoring
+from bedrock_constructs.monitoring.api_monitoring import (
+    PER_VERSION_ALARMS,
+    ApiAlarmSettings,
+    OrchestrationApiMonitoring,
+)
 from bedrock_constructs.monitoring.dashboard import PlatformDashboard
 from bedrock_constructs.monitoring.review_monitoring import HumanReviewMonitoring
 from bedrock_constructs.monitoring.use_case_monitoring import UseCaseMonitoring
@@ -116,8 +120,11 @@ class MonitoringFacade:
         return found
 
     def critical_alarms(self) -> list[cloudwatch.IAlarm]:
-        """The alarms that roll a production canary back: each use case's ``release.critical_alarms`` (its
-        composite by default) and every alarm of the orchestration API."""
+        """The alarms that roll a production canary back, each on what is release-wide: each use case's
+        ``release.critical_alarms`` (its composite by default; Bedrock metrics of its profiles) and the
+        orchestration API's alarms but ``FunctionErrors``. That one sums the errors of every version of the
+        orchestrator, so the canary's tenth of the traffic is diluted and the stable version's errors would
+        roll a good release back: the bake judges each version's own errors instead (``BakePolicy``)."""
         found: list[cloudwatch.IAlarm] = []
         for monitoring in self.use_cases.values():
             use_case_alarms = monitoring.alarms
@@ -127,7 +134,7 @@ class MonitoringFacade:
                 else:
                     found.append(use_case_alarms.alarms[name])
         for api in self.apis:
-            found += list(api.alarms.values())
+            found += [alarm for name, alarm in api.alarms.items() if name not in PER_VERSION_ALARMS]
         return found
 
     def monitor_api(

@@ -10,8 +10,10 @@ the production account and the time as arguments, and return the new :class:`Bak
   critical alarm is already in ALARM the release does not start (ROLLED_BACK, no traffic moved); otherwise
   the live alias keeps serving its version and sends CANARY_WEIGHT of the traffic to the new one (HOLD).
 - ``check``: any critical alarm in ALARM, missing, or a live alias someone else changed rolls back (the
-  alias serves only the stable version again); after ``bake_seconds`` with every alarm quiet it promotes
-  (the SSM parameter names the new version, then the alias serves it alone); otherwise HOLD.
+  alias serves only the stable version again), and so does the new version's own error rate
+  (:func:`version_errors`); after ``bake_seconds`` with every alarm quiet and the new version's errors
+  within the policy it promotes (the SSM parameter names the new version, then the alias serves it
+  alone); otherwise HOLD.
 - ``clear_canary``: after a bake stopped without finishing (its execution timed out, was stopped or
   failed; no ``BakeState`` survives it), the live alias keeps the version it serves and sends nothing to
   any other.
@@ -21,18 +23,31 @@ second version; an alias points at two versions at most, both with the same exec
 dead-letter configuration, and then never at $LATEST
 (https://docs.aws.amazon.com/lambda/latest/dg/lambda-traffic-shifting-using-aliases.html). An empty map
 clears it.
+
+Judging the new version by its own metrics: the critical alarms watch what is release-wide (the API's 5xx
+and latency, throttles of the function's shared concurrency, the use cases' Bedrock metrics), where the
+canary's tenth of the traffic is diluted nine to one and the stable version's faults count against the
+release. The orchestrator's function errors are judged per version instead: for invocations through an
+alias, Lambda publishes ``AWS/Lambda`` metrics with the dimensions ``FunctionName``, ``Resource``
+(``<function>:<alias>``) and ``ExecutedVersion`` (the version that ran), "to compare error rates for two
+versions of a function that are both targets of a weighted alias"; the error rate is ``Errors`` divided by
+``Invocations`` (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from platform_spec.delivery import (
     CANARY_WEIGHT,
+    DEFAULT_MAX_ERROR_RATE,
+    DEFAULT_MIN_ERRORS,
     INITIAL_LIVE_VERSION,
     LIVE_ALIAS,
+    VERSION_ERROR_WINDOW_MINUTES,
     BakeDecision,
     BakeState,
     Output,
@@ -42,6 +57,8 @@ from platform_spec.delivery import (
 #: DescribeAlarms takes at most 100 alarm names per request
 #: (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
 ALARM_NAMES_PER_REQUEST = 100
+#: Lambda sends its metrics in one-minute intervals (monitoring-metrics.html above); each minute is summed.
+METRIC_PERIOD_SECONDS = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +94,92 @@ def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str]:
     return states
 
 
+@dataclasses.dataclass(frozen=True)
+class VersionErrors:
+    """One version's function errors and invocations through the live alias in a window."""
+
+    version: str
+    errors: float
+    invocations: float
+
+    @property
+    def rate(self) -> float:
+        # Errors and Invocations arrive separately; an error never counts as less than one invocation.
+        return self.errors / max(self.invocations, self.errors) if self.errors else 0.0
+
+    def __str__(self) -> str:
+        return f"version {self.version}: {self.errors:g} of {self.invocations:g} invocations failed ({self.rate:.1%})"
+
+
+def version_errors(
+    cloudwatch: Any, function_name: str, versions: Sequence[str], *, start: float, end: float
+) -> dict[str, VersionErrors]:
+    """Each version's ``Errors`` and ``Invocations`` (Sum) through the live alias from ``start`` to ``end``
+    (epoch seconds), from the metrics Lambda publishes per executed version (module docstring)."""
+    queries = [
+        {
+            "Id": f"{metric.lower()}{index}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": metric,
+                    "Dimensions": [
+                        {"Name": "FunctionName", "Value": function_name},
+                        {"Name": "Resource", "Value": f"{function_name}:{LIVE_ALIAS}"},
+                        {"Name": "ExecutedVersion", "Value": version},
+                    ],
+                },
+                "Period": METRIC_PERIOD_SECONDS,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        for index, version in enumerate(versions)
+        for metric in ("Errors", "Invocations")
+    ]
+    sums = dict.fromkeys((q["Id"] for q in queries), 0.0)
+    request: dict[str, Any] = {
+        "MetricDataQueries": queries,
+        "StartTime": datetime.fromtimestamp(start, UTC),
+        "EndTime": datetime.fromtimestamp(end, UTC),
+    }
+    while True:
+        page = cloudwatch.get_metric_data(**request)
+        for result in page.get("MetricDataResults", []):
+            sums[result["Id"]] += sum(result.get("Values") or [])
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    return {
+        version: VersionErrors(version, sums[f"errors{index}"], sums[f"invocations{index}"])
+        for index, version in enumerate(versions)
+    }
+
+
+def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | None:
+    """Why the new version rolls back on its own errors (None when it does not): in the last
+    VERSION_ERROR_WINDOW_MINUTES of the bake, at least ``min_errors`` function errors, a share of its
+    invocations above ``max_error_rate``, and above the stable version's share (a fault both versions share
+    is not the release's: rolling back would not mend it)."""
+    start = max(state.started_at, now - VERSION_ERROR_WINDOW_MINUTES * 60)
+    if now <= start:
+        return None
+    found = version_errors(
+        clients.cloudwatch,
+        state.function_name,
+        [state.target_version, state.stable_version],
+        start=start,
+        end=now,
+    )
+    canary, stable = found[state.target_version], found[state.stable_version]
+    if canary.errors < state.min_errors or canary.rate <= state.max_error_rate or canary.rate <= stable.rate:
+        return None
+    return (
+        f"{canary} in the last {(now - start) / 60:.0f} minutes: above the limit {state.max_error_rate:.1%} "
+        f"and the stable {stable}"
+    )
+
+
 def _weights(alias: Mapping[str, Any]) -> dict[str, float]:
     return dict((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
 
@@ -99,7 +202,14 @@ def _names(alarms: Iterable[str]) -> str:
 
 
 def begin(
-    clients: Clients, *, environment: str, stack_name: str, bake_seconds: float, now: float
+    clients: Clients,
+    *,
+    environment: str,
+    stack_name: str,
+    bake_seconds: float,
+    now: float,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    min_errors: int = DEFAULT_MIN_ERRORS,
 ) -> BakeState:
     outputs = stack_outputs(clients.cloudformation, stack_name)
     missing = [
@@ -120,6 +230,8 @@ def begin(
         critical_alarms=tuple(name for name in outputs[Output.CRITICAL_ALARMS].split(",") if name),
         started_at=now,
         bake_seconds=bake_seconds,
+        max_error_rate=max_error_rate,
+        min_errors=min_errors,
     )
     if state.stable_version == state.target_version:
         if _weights(alias):  # a bake that was stopped half-way left a share on another version
@@ -175,17 +287,22 @@ def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
     firing = [name for name, value in states.items() if value == "ALARM"]
     if firing:
         return roll_back(clients, state, f"critical alarm(s) in ALARM: {_names(firing)}")
+    failing = failing_canary(clients, state, now=now)
+    if failing is not None:
+        return roll_back(clients, state, f"the new version fails more than the stable one: {failing}")
     elapsed = now - state.started_at
     if elapsed >= state.bake_seconds:
         return promote(
             clients,
             state,
-            f"baked {elapsed / 60:.0f} minutes at {CANARY_WEIGHT:.0%} with every critical alarm quiet",
+            f"baked {elapsed / 60:.0f} minutes at {CANARY_WEIGHT:.0%} with every critical alarm quiet and "
+            "the new version's errors within the policy",
         )
     return _decide(
         state,
         BakeDecision.HOLD,
-        f"{elapsed / 60:.0f} of {state.bake_seconds / 60:g} minutes at {CANARY_WEIGHT:.0%}; critical alarms quiet",
+        f"{elapsed / 60:.0f} of {state.bake_seconds / 60:g} minutes at {CANARY_WEIGHT:.0%}; critical alarms "
+        "quiet, the new version's errors within the policy",
     )
 
 

@@ -9,7 +9,8 @@ canary share (``bake.clear_canary``); the answer says what was done.
 
 The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
 reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
-critical alarms. Standard library and the runtime's boto3 only; nothing runs at import but reading the
+critical alarms; ``BAKE_MAX_ERROR_RATE`` and ``BAKE_MIN_ERRORS`` (``BakePolicy``) say when the new version's
+own errors roll it back. Standard library and the runtime's boto3 only; nothing runs at import but reading the
 settings and creating the STS client.
 """
 
@@ -37,6 +38,8 @@ class Settings:
     REGION = "BAKE_REGION"
     ENVIRONMENT = "BAKE_ENVIRONMENT"
     BAKE_SECONDS = "BAKE_SECONDS"
+    MAX_ERROR_RATE = "BAKE_MAX_ERROR_RATE"
+    MIN_ERRORS = "BAKE_MIN_ERRORS"
 
 
 logger = logging.getLogger()
@@ -82,6 +85,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             stack_name=env[Settings.STACK_NAME],
             bake_seconds=float(env[Settings.BAKE_SECONDS]),
             now=time.time(),
+            max_error_rate=float(env[Settings.MAX_ERROR_RATE]),
+            min_errors=int(env[Settings.MIN_ERRORS]),
         )
     elif action == "check":
         state = bake.check(clients, from_dict(BakeState, event["state"]), now=time.time())

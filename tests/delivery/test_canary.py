@@ -2,7 +2,9 @@
 fires. The bake retries the roll back as its state machine does, and when it still fails says what is
 wrong and how to fix it by hand; the roll-back step of the synthesized state machine hands the bake Lambda
 an event it accepts. A bake whose execution stopped unfinished (timed out, aborted, failed) has its
-canary share cleared by the event the synthesized EventBridge rule sends the bake Lambda."""
+canary share cleared by the event the synthesized EventBridge rule sends the bake Lambda. The bake judges
+the new version by its own errors (Lambda's per-version metrics, in moto's CloudWatch), not by alarms that
+sum every version."""
 
 from __future__ import annotations
 
@@ -18,9 +20,12 @@ import pytest
 from compliance.assembly import StackTemplate
 from delivery.canary import RollBackFailed, offline_production, run_bake
 from lambdas.canary_bake import bake
+from platform_config import PlatformConfig
 from platform_spec.delivery import (
     CANARY_WEIGHT,
+    VERSION_ERROR_WINDOW_MINUTES,
     BakeDecision,
+    BakePolicy,
     manual_roll_back_command,
     roll_back_delays,
 )
@@ -31,6 +36,8 @@ from tests.support.synth import Synthesized
 ALARM = "Composite"
 REGION = "us-west-2"
 POLL = 600.0
+#: A bake's start on the real clock (CloudWatch keeps metrics by time).
+START = 1_800_000_000.0
 
 
 class _FailingUpdates:
@@ -126,6 +133,8 @@ def _production_for_the_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
         monkeypatch.setenv("BAKE_REGION", REGION)
         monkeypatch.setenv("BAKE_ENVIRONMENT", "prod")
         monkeypatch.setenv("BAKE_SECONDS", "3600")
+        monkeypatch.setenv("BAKE_MAX_ERROR_RATE", "0.01")
+        monkeypatch.setenv("BAKE_MIN_ERRORS", "3")
         from lambdas.canary_bake import handler
 
         own = handler.production_clients
@@ -212,3 +221,110 @@ def test_clearing_a_stack_without_the_function_output_changes_nothing() -> None:
             == f"stack {production.stack_name} has no output OrchestratorFunctionName: no live alias to clear"
         )
         assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+
+
+# ==================================================================== the new version's own errors
+
+
+def _check_after(
+    minute: float,
+    *,
+    canary: tuple[int, int],
+    stable: tuple[int, int],
+    check_at: float = POLL,
+    policy: BakePolicy | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Begin at START (10 % on version 2 beside version 1), record ``(invocations, errors)`` of each version
+    through the live alias ``minute`` minutes in, and check ``check_at`` seconds in."""
+    policy = policy or BakePolicy()
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        state = bake.begin(
+            production.clients,
+            environment="prod",
+            stack_name=production.stack_name,
+            bake_seconds=3 * 3600,
+            now=START,
+            max_error_rate=policy.max_error_rate,
+            min_errors=policy.min_errors,
+        )
+        assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+        for version, (invocations, errors) in (("2", canary), ("1", stable)):
+            production.record_invocations(
+                version, invocations=invocations, errors=errors, at=START + minute * 60
+            )
+        # every version's errors summed (FunctionName alone), as the FunctionErrors alarm sees them
+        production.clients.cloudwatch.put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {
+                    "MetricName": "Errors",
+                    "Dimensions": [{"Name": "FunctionName", "Value": production.function_name}],
+                    "Value": canary[1] + stable[1],
+                }
+            ],
+        )
+        after = bake.check(production.clients, state, now=START + check_at)
+        return after, dict(production.live())
+
+
+def test_a_canary_that_fails_where_the_stable_version_does_not_is_rolled_back() -> None:
+    # 10 of its 100 invocations failed: diluted 1:9 into the function's 1,000, it is 1 %
+    after, live = _check_after(2, canary=(100, 10), stable=(900, 0))
+    assert after.decision is BakeDecision.ROLLED_BACK
+    assert "version 2: 10 of 100 invocations failed (10.0%)" in after.detail
+    assert "above the limit 1.0% and the stable version 1: 0 of 900 invocations failed (0.0%)" in after.detail
+    assert live == {"version": "1", "routing": {}}
+
+
+def test_the_stable_versions_errors_never_roll_a_good_release_back() -> None:
+    after, live = _check_after(2, canary=(100, 0), stable=(900, 90))
+    assert after.decision is BakeDecision.HOLD, after.detail
+    assert live == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+
+
+def test_a_fault_both_versions_share_is_not_the_releases() -> None:
+    # the same 10 % on both (an upstream both call): rolling back would not mend it
+    after, _ = _check_after(2, canary=(100, 10), stable=(900, 90))
+    assert after.decision is BakeDecision.HOLD, after.detail
+    # but a canary that fails more than the stable version does is rolled back
+    after, _ = _check_after(2, canary=(100, 20), stable=(900, 90))
+    assert after.decision is BakeDecision.ROLLED_BACK
+
+
+def test_too_few_errors_are_no_verdict_and_old_ones_leave_the_window() -> None:
+    policy = BakePolicy()
+    few = policy.min_errors - 1
+    after, _ = _check_after(2, canary=(10, few), stable=(90, 0))
+    assert after.decision is BakeDecision.HOLD, after.detail
+    after, _ = _check_after(2, canary=(10, few + 1), stable=(90, 0))
+    assert after.decision is BakeDecision.ROLLED_BACK
+    # errors more than VERSION_ERROR_WINDOW_MINUTES before a check are not that check's
+    late = (VERSION_ERROR_WINDOW_MINUTES + 5) * 60
+    after, _ = _check_after(2, canary=(100, 50), stable=(900, 0), check_at=late)
+    assert after.decision is BakeDecision.HOLD, after.detail
+    # a stricter policy rolls back what the default holds
+    strict = BakePolicy(max_error_rate=0.001, min_errors=1)
+    after, _ = _check_after(2, canary=(500, 1), stable=(4500, 0), policy=strict)
+    assert after.decision is BakeDecision.ROLLED_BACK
+    after, _ = _check_after(2, canary=(500, 1), stable=(4500, 0))
+    assert after.decision is BakeDecision.HOLD
+
+
+def test_the_bake_lambda_is_configured_as_its_handler_reads_it(
+    synthesized: Synthesized, config: PlatformConfig
+) -> None:
+    from lambdas.canary_bake.handler import Settings
+
+    delivery = _delivery(synthesized)
+    ((_, function),) = [
+        (k, f)
+        for k, f in delivery.resources_of_type("AWS::Lambda::Function")
+        if k.startswith("DeliveryCanaryBake")
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    read = {value for name, value in vars(Settings).items() if name.isupper()}
+    assert set(variables) == read
+    assert config.delivery is not None
+    policy = config.delivery.bake
+    assert float(variables[Settings.MAX_ERROR_RATE]) == policy.max_error_rate
+    assert int(variables[Settings.MIN_ERRORS]) == policy.min_errors

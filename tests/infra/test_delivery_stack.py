@@ -269,6 +269,43 @@ def test_the_canary_bake_rolls_back_on_a_critical_alarm_or_an_error(
     assert len(composites) >= len(config.contracts_for("prod"))
 
 
+def test_the_bake_watches_release_wide_alarms_and_reads_each_versions_own_errors(
+    synthesized: Synthesized, stages: Stages
+) -> None:
+    platform = stages["prod"].platform
+    prod = _stack(synthesized, "Prod/Platform")
+    joined = prod.template["Outputs"][Output.CRITICAL_ALARMS]["Value"]["Fn::Join"][1]
+    watched = {p["Ref"] for p in joined if isinstance(p, dict)}
+    api_alarms = {
+        name: platform.get_logical_id(alarm.node.default_child)
+        for name, alarm in platform.api_monitoring.alarms.items()
+    }
+    # the all-versions errors alarm would dilute the canary and blame it for the stable version's errors
+    assert api_alarms.pop("FunctionErrors") not in watched
+    assert set(api_alarms.values()) <= watched
+    # instead the release role reads each version's metrics: GetMetricData has no resource types
+    assert platform.release_access is not None
+    role = platform.get_logical_id(platform.release_access.role.node.default_child)
+    statements = [
+        statement
+        for resource in prod.resources.values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (metrics,) = [s for s in statements if "cloudwatch:GetMetricData" in json.dumps(s["Action"])]
+    assert metrics["Resource"] == "*"
+    assert sorted(metrics["Action"]) == ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"]
+    result = read_gate_result(synthesized.outdir)
+    (acknowledged,) = [
+        a
+        for a in result.acknowledgments
+        if a.stack == "Prod/Platform"
+        and a.finding == "AwsSolutions-IAM5[Resource::*]"
+        and a.construct_path.startswith("/Prod/Platform/CanaryRelease/")
+    ]
+    assert "GetMetricData has no resource-level permissions" in acknowledged.reason
+
+
 def _refs_to(stack: StackTemplate, kind: str) -> set[str]:
     return {logical_id for logical_id, _ in stack.resources_of_type(kind)}
 
