@@ -185,10 +185,17 @@ class OfflineProduction:
         }
 
 
-def _zip(source: str) -> bytes:
+#: The offline orchestrator's code of each version.
+STABLE_SOURCE = "def lambda_handler(event, context):\n    return 'stable'\n"
+RELEASE_SOURCE = "def lambda_handler(event, context):\n    return 'release'\n"
+
+
+def deployment_package(source: str) -> bytes:
+    """``source`` as ``handler.py`` in a zip whose bytes depend on ``source`` alone (a fixed entry time): the
+    same code gives the same CodeSha256, as a redeployed asset does."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", source)
+        archive.writestr(zipfile.ZipInfo("handler.py", date_time=(1980, 1, 1, 0, 0, 0)), source)
     return buffer.getvalue()
 
 
@@ -227,12 +234,10 @@ def offline_production(
             Runtime="python3.13",
             Role=role,
             Handler="handler.lambda_handler",
-            Code={"ZipFile": _zip("def lambda_handler(event, context):\n    return 'stable'\n")},
+            Code={"ZipFile": deployment_package(STABLE_SOURCE)},
         )
         stable = functions.publish_version(FunctionName=name)["Version"]
-        functions.update_function_code(
-            FunctionName=name, ZipFile=_zip("def lambda_handler(event, context):\n    return 'release'\n")
-        )
+        functions.update_function_code(FunctionName=name, ZipFile=deployment_package(RELEASE_SOURCE))
         release = functions.publish_version(FunctionName=name)["Version"]
         functions.create_alias(FunctionName=name, Name=LIVE_ALIAS, FunctionVersion=stable)
         session.client("ssm").put_parameter(

@@ -215,7 +215,9 @@ GOVERNANCE_FIELDS: Final = (
 
 
 class BakeDecision(StrEnum):
-    #: The live alias already serves the release version: nothing to bake.
+    #: Nothing to bake: the live alias already serves the release version, or the release version is the
+    #: live version's code and configuration published again (a stage rollback redeploying the last
+    #: release), which then serves 100 % of live traffic at once.
     SKIP = "SKIP"
     #: The canary is at CANARY_WEIGHT and every critical alarm is quiet: wait and check again.
     HOLD = "HOLD"

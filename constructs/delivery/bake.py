@@ -282,7 +282,11 @@ class CanaryBake(Construct):
     def _definition(self) -> sfn.IChainable:
         decision = "$.decision"
         promoted = sfn.Succeed(self, "Promoted", comment="The new version serves 100 % of live traffic")
-        nothing = sfn.Succeed(self, "NothingToBake", comment="The live alias already serves this version")
+        nothing = sfn.Succeed(
+            self,
+            "NothingToBake",
+            comment="The live alias already serves this version, or its code and configuration",
+        )
         rolled_back = sfn.Fail(self, "RolledBack", error="CanaryRolledBack", cause_path="$.detail")
         not_started = sfn.Fail(self, "NotStarted", error="CanaryNotStarted", cause="The bake could not start")
         begin = self._step("Begin", "begin")

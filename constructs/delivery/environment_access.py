@@ -196,9 +196,9 @@ class ReadinessGateAccess(Construct):
 class CanaryReleaseAccess(Construct):
     """What the canary bake needs in production: ``role`` (``bedrock-platform-<env>-release``), assumable only
     by the delivery account's ``bedrock-platform-canary-bake`` role, may read and update the orchestrator's
-    ``live`` alias, read and write the SSM parameter naming the version ``live`` serves, read alarm states,
-    metric data (each version's own errors) and this stack's outputs. Nothing else: it cannot deploy,
-    invoke or change the function."""
+    ``live`` alias, read and write the SSM parameter naming the version ``live`` serves, read the function's
+    versions' configurations, alarm states, metric data (each version's own errors) and this stack's
+    outputs. Nothing else: it cannot deploy, invoke or change the function."""
 
     def __init__(
         self,
@@ -245,10 +245,25 @@ class CanaryReleaseAccess(Construct):
                 actions=["ssm:GetParameter", "ssm:PutParameter"],
                 resource_arns=[parameter_arn],
             ),
+            # The bake compares the release version's code and configuration with the live version's
+            # (a stage rollback republishes the live code under a new number): version numbers are published
+            # by each deploy, so the grant names the function's versions (ARN:*) and the function itself.
+            iam.Grant.add_to_principal(
+                grantee=self.role,
+                actions=["lambda:GetFunctionConfiguration"],
+                resource_arns=[orchestrator.function.function_arn, f"{orchestrator.function.function_arn}:*"],
+            ),
             describe_own_stack(self.role),
             describe_alarms(self.role, metric_data=True),
         ]
         _acknowledge_inline_policy(self.role)
+        acknowledge(
+            self.role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::<{logical_ref(orchestrator.function)}.Arn>:*]",
+            "lambda:GetFunctionConfiguration on the versions of the orchestrator alone: the canary bake reads the "
+            "release version's and the live version's code hash and configuration, and each deploy publishes a "
+            "version whose number is not known when the stack is synthesized; the action only reads.",
+        )
 
 
 def _acknowledge_inline_policy(role: iam.Role) -> None:

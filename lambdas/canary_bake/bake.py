@@ -6,9 +6,12 @@ The same functions run in the delivery account's state machine (through ``handle
 the production account and the time as arguments, and return the new :class:`BakeState`:
 
 - ``begin``: reads the production stack's outputs (the function, the version this deploy published, the
-  critical alarms); if the live alias already serves that version there is nothing to bake (SKIP); if a
-  critical alarm is already in ALARM the release does not start (ROLLED_BACK, no traffic moved); otherwise
-  the live alias keeps serving its version and sends CANARY_WEIGHT of the traffic to the new one (HOLD).
+  critical alarms); if the live alias already serves that version there is nothing to bake (SKIP); if
+  that version is the live one's code and configuration published again (:func:`version_differences`: a
+  stage rollback redeploying the last release publishes a new version number of the code that was live)
+  it serves all traffic at once, unbaked (SKIP); if a critical alarm is already in ALARM the release does
+  not start (ROLLED_BACK, no traffic moved); otherwise the live alias keeps serving its version and sends
+  CANARY_WEIGHT of the traffic to the new one (HOLD).
 - ``check``: any critical alarm in ALARM, missing, or a live alias someone else changed rolls back (the
   alias serves only the stable version again), and so does the new version's own error rate
   (:func:`version_errors`); after ``bake_seconds`` with every alarm quiet and the new version's errors
@@ -59,6 +62,34 @@ from platform_spec.delivery import (
 ALARM_NAMES_PER_REQUEST = 100
 #: Lambda sends its metrics in one-minute intervals (monitoring-metrics.html above); each minute is summed.
 METRIC_PERIOD_SECONDS = 60
+
+
+def _variables(configuration: Mapping[str, Any]) -> Any:
+    return (configuration.get("Environment") or {}).get("Variables") or {}
+
+
+def _layers(configuration: Mapping[str, Any]) -> Any:
+    return sorted(layer["Arn"] for layer in configuration.get("Layers") or [])
+
+
+#: What GetFunctionConfiguration reports of a version that decides what it runs and how
+#: (https://docs.aws.amazon.com/lambda/latest/api/API_GetFunctionConfiguration.html): the deployment
+#: package's SHA-256, handler, runtime, architecture, memory, timeout, ephemeral storage, environment
+#: variables and layer versions (a layer's ARN names its version). Left out: what differs between any two
+#: versions (number, ARN, RevisionId, LastModified, Description) and what only observes or connects (logging,
+#: tracing, VPC, dead-letter target, role: an alias's two versions must share role and dead-letter
+#: configuration anyway).
+RELEASE_FIELDS: Mapping[str, Any] = {
+    "CodeSha256": lambda c: c.get("CodeSha256"),
+    "Handler": lambda c: c.get("Handler"),
+    "Runtime": lambda c: c.get("Runtime"),
+    "Architectures": lambda c: c.get("Architectures"),
+    "MemorySize": lambda c: c.get("MemorySize"),
+    "Timeout": lambda c: c.get("Timeout"),
+    "EphemeralStorage": lambda c: (c.get("EphemeralStorage") or {}).get("Size"),
+    "Environment.Variables": _variables,
+    "Layers": _layers,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +211,20 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
     )
 
 
+def version_differences(lambda_: Any, function_name: str, stable: str, target: str) -> list[str]:
+    """The :data:`RELEASE_FIELDS` in which version ``target`` differs from version ``stable`` (none: the same
+    code and configuration published again)."""
+    stable_configuration, target_configuration = (
+        lambda_.get_function_configuration(FunctionName=function_name, Qualifier=version)
+        for version in (stable, target)
+    )
+    return [
+        name
+        for name, read in RELEASE_FIELDS.items()
+        if read(stable_configuration) != read(target_configuration)
+    ]
+
+
 def _weights(alias: Mapping[str, Any]) -> dict[str, float]:
     return dict((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
 
@@ -245,6 +290,22 @@ def begin(
             state,
             f"first release: live served {INITIAL_LIVE_VERSION}; pinned to the published version",
         )
+    try:
+        differences = version_differences(
+            clients.lambda_, function_name, state.stable_version, state.target_version
+        )
+    except Exception as error:  # comparing only spares a bake: without it, bake
+        # (e.g. a stage rollback to a template whose release role may not read version configurations)
+        differences = [f"what could not be compared: GetFunctionConfiguration failed: {error}"]
+    if not differences:
+        # What the bake would watch already served all of live traffic: a stage rollback redeployed it.
+        _serve_alone(clients, state)
+        return _decide(
+            state,
+            BakeDecision.SKIP,
+            f"version {state.target_version} is version {state.stable_version}'s code and configuration "
+            f"published again ({', '.join(RELEASE_FIELDS)} equal): it serves 100 % without a bake",
+        )
     firing = [
         name
         for name, value in alarm_states(clients.cloudwatch, state.critical_alarms).items()
@@ -264,7 +325,8 @@ def begin(
         state,
         BakeDecision.HOLD,
         f"version {state.target_version} serves {CANARY_WEIGHT:.0%} of live traffic beside version "
-        f"{state.stable_version}; baking for {bake_seconds / 60:g} minutes",
+        f"{state.stable_version} (it differs in {', '.join(differences)}); baking for {bake_seconds / 60:g} "
+        "minutes",
     )
 
 
@@ -306,13 +368,17 @@ def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
     )
 
 
-def promote(clients: Clients, state: BakeState, why: str) -> BakeState:
+def _serve_alone(clients: Clients, state: BakeState) -> None:
     """The parameter first (every later deploy resolves it), then the alias: a failure in between leaves
     the next deploy to finish the promotion."""
     clients.ssm.put_parameter(
         Name=state.parameter_name, Value=state.target_version, Type="String", Overwrite=True
     )
     _route(clients, state, state.target_version, {})
+
+
+def promote(clients: Clients, state: BakeState, why: str) -> BakeState:
+    _serve_alone(clients, state)
     return _decide(state, BakeDecision.PROMOTED, f"version {state.target_version} serves 100 %: {why}")
 
 

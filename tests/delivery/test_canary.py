@@ -4,7 +4,8 @@ wrong and how to fix it by hand; the roll-back step of the synthesized state mac
 an event it accepts. A bake whose execution stopped unfinished (timed out, aborted, failed) has its
 canary share cleared by the event the synthesized EventBridge rule sends the bake Lambda. The bake judges
 the new version by its own errors (Lambda's per-version metrics, in moto's CloudWatch), not by alarms that
-sum every version."""
+sum every version. A release version that is the live version's code and configuration published again (a
+stage rollback redeploying the last release) is not baked (moto's Lambda versions)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from typing import Any
 import pytest
 
 from compliance.assembly import StackTemplate
-from delivery.canary import RollBackFailed, offline_production, run_bake
+from delivery.canary import (
+    STABLE_SOURCE,
+    RollBackFailed,
+    deployment_package,
+    offline_production,
+    run_bake,
+)
 from lambdas.canary_bake import bake
 from platform_config import PlatformConfig
 from platform_spec.delivery import (
@@ -26,6 +33,8 @@ from platform_spec.delivery import (
     VERSION_ERROR_WINDOW_MINUTES,
     BakeDecision,
     BakePolicy,
+    Output,
+    live_version_parameter,
     manual_roll_back_command,
     roll_back_delays,
 )
@@ -328,3 +337,96 @@ def test_the_bake_lambda_is_configured_as_its_handler_reads_it(
     policy = config.delivery.bake
     assert float(variables[Settings.MAX_ERROR_RATE]) == policy.max_error_rate
     assert int(variables[Settings.MIN_ERRORS]) == policy.min_errors
+
+
+# ==================================================================== the live code published again
+
+
+def _begin(production: Any, now: float = START) -> Any:
+    return bake.begin(
+        production.clients, environment="prod", stack_name=production.stack_name, bake_seconds=3600, now=now
+    )
+
+
+def _publish(production: Any, **change: Any) -> str:
+    """What a deploy does: $LATEST changed (``ZipFile`` for its code, else its configuration), a version
+    published, and the stack's ``ReleaseVersion`` output naming it."""
+    functions = production.clients.lambda_
+    if "ZipFile" in change:
+        functions.update_function_code(FunctionName=production.function_name, **change)
+    else:
+        functions.update_function_configuration(FunctionName=production.function_name, **change)
+    version = str(functions.publish_version(FunctionName=production.function_name)["Version"])
+    production.clients.cloudformation.outputs[Output.RELEASE_VERSION] = version
+    return version
+
+
+def _live_parameter(production: Any) -> str:
+    found = production.clients.ssm.get_parameter(Name=live_version_parameter("prod"))
+    return str(found["Parameter"]["Value"])
+
+
+def test_a_stage_rollback_that_republishes_the_live_code_is_not_baked_again() -> None:
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        # the release (version 2) is baked and rolled back: live serves version 1 alone
+        state = _begin(production)
+        assert state.decision is BakeDecision.HOLD and "differs in CodeSha256" in state.detail
+        production.set_alarm(ALARM, "ALARM")
+        assert bake.check(production.clients, state, now=START + POLL).decision is BakeDecision.ROLLED_BACK
+        production.set_alarm(ALARM, "OK")
+        # the stage rollback deploys the last release's template and asset: version 1's code, a new number
+        republished = _publish(production, ZipFile=deployment_package(STABLE_SOURCE))
+        assert republished == "3"
+        again = _begin(production, now=START + 2 * POLL)
+        assert again.decision is BakeDecision.SKIP
+        assert "version 3 is version 1's code and configuration published again" in again.detail
+        assert production.live() == {"version": "3", "routing": {}}
+        assert _live_parameter(production) == "3"  # every later deploy keeps it
+
+
+def test_a_change_of_code_or_configuration_is_baked() -> None:
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        # version 2 is new code: the offline production's release
+        assert _begin(production).decision is BakeDecision.HOLD
+        assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        # the live code with one environment variable changed
+        production.clients.lambda_.update_function_code(
+            FunctionName=production.function_name, ZipFile=deployment_package(STABLE_SOURCE)
+        )
+        _publish(production, Environment={"Variables": {"ROUTE": "fallback"}})
+        state = _begin(production)
+        assert state.decision is BakeDecision.HOLD
+        assert "differs in Environment.Variables" in state.detail and "CodeSha256" not in state.detail
+        assert production.live() == {"version": "1", "routing": {"3": CANARY_WEIGHT}}
+
+
+class _NoConfigurations:
+    """The Lambda client of a release role that may not read version configurations (a stage rollback to a
+    template from before it could)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get_function_configuration(self, **_: Any) -> Any:
+        raise RuntimeError("AccessDeniedException: not authorized to perform lambda:GetFunctionConfiguration")
+
+
+def test_versions_that_cannot_be_compared_are_baked() -> None:
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        production.clients.lambda_.update_function_code(
+            FunctionName=production.function_name, ZipFile=deployment_package(STABLE_SOURCE)
+        )
+        _publish(production, ZipFile=deployment_package(STABLE_SOURCE))
+        clients = dataclasses.replace(
+            production.clients, lambda_=_NoConfigurations(production.clients.lambda_)
+        )
+        state = bake.begin(
+            clients, environment="prod", stack_name=production.stack_name, bake_seconds=3600, now=START
+        )
+        assert state.decision is BakeDecision.HOLD
+        assert "GetFunctionConfiguration failed: AccessDeniedException" in state.detail
+        assert production.live()["routing"] == {"3": CANARY_WEIGHT}

@@ -306,6 +306,27 @@ def test_the_bake_watches_release_wide_alarms_and_reads_each_versions_own_errors
     assert "GetMetricData has no resource-level permissions" in acknowledged.reason
 
 
+def test_the_release_role_reads_the_configuration_of_the_orchestrators_versions_alone(
+    synthesized: Synthesized, stages: Stages
+) -> None:
+    # the bake compares the release version with the live one (a stage rollback republishes the live code)
+    platform = stages["prod"].platform
+    assert platform.release_access is not None and platform.api is not None
+    prod = _stack(synthesized, "Prod/Platform")
+    role = platform.get_logical_id(platform.release_access.role.node.default_child)
+    function = platform.get_logical_id(platform.api.orchestrator.function.node.default_child)
+    (read,) = [
+        statement
+        for resource in prod.resources.values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if "lambda:GetFunctionConfiguration" in json.dumps(statement["Action"])
+    ]
+    arn = {"Fn::GetAtt": [function, "Arn"]}
+    assert read["Action"] == "lambda:GetFunctionConfiguration"
+    assert read["Resource"] == [arn, {"Fn::Join": ["", [arn, ":*"]]}]
+
+
 def _refs_to(stack: StackTemplate, kind: str) -> set[str]:
     return {logical_id for logical_id, _ in stack.resources_of_type(kind)}
 
