@@ -108,8 +108,9 @@ class MonitoringFacade:
         return self.log_delivery
 
     def alarms(self) -> list[cloudwatch.IAlarm]:
-        """Every alarm the facade created: each use case's alarms and composite, the log delivery alarm and
-        the APIs' alarms (what the readiness gate sets to ALARM, one by one, to prove each reaches a person)."""
+        """Every alarm the facade created: each use case's alarms and composite, the log delivery alarm, the
+        APIs' alarms and the human review paths' alarms (what the readiness gate sets to ALARM, one by one,
+        to prove each reaches a person)."""
         found: list[cloudwatch.IAlarm] = []
         for monitoring in self.use_cases.values():
             found += [*monitoring.alarms.alarms.values(), monitoring.alarms.composite]
@@ -117,6 +118,8 @@ class MonitoringFacade:
             found.append(self.log_delivery.alarm)
         for api in self.apis:
             found += list(api.alarms.values())
+        for review in self.reviews:
+            found += review.all_alarms()
         return found
 
     def critical_alarms(self) -> list[cloudwatch.IAlarm]:

@@ -497,6 +497,18 @@ def test_the_whole_compliance_gate_ran_on_the_delivery_stack(synthesized: Synthe
         assert ack.resources, ack
 
 
+def _statements_of(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """Every statement of the policies attached to ``role`` (logical ID): its default policy and the
+    managed policies CDK splits off when that policy grows past IAM's size limit (``OverflowPolicy``)."""
+    return [
+        statement
+        for resource in template["Resources"].values()
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        and {"Ref": role} in resource["Properties"].get("Roles", [])
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
 def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(
     synthesized: Synthesized, stages: Stages
 ) -> None:
@@ -509,9 +521,7 @@ def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(
     gate_role = platform.get_logical_id(platform.readiness_access.role.node.default_child)
     assumed = [
         (statement["Action"], statement["Resource"])
-        for resource in template["Resources"].values()
-        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": gate_role} in resource["Properties"]["Roles"]
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        for statement in _statements_of(template, gate_role)
         if "sts:" in json.dumps(statement["Action"])
     ]
     # with the source identity the reviewer role's trust requires (a role chain needs it on both sides)
@@ -521,3 +531,30 @@ def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(
     assert {json.dumps(s["Principal"]) for s in trust} == {
         json.dumps({"AWS": f"arn:aws:iam::{platform.account}:root"})
     }
+
+
+def test_the_readiness_gate_may_set_every_alarm_of_its_stack(
+    synthesized: Synthesized, stages: Stages
+) -> None:
+    # Deployed, the gate sets each alarm of the stack (CloudFormation's list of its resources) to ALARM to
+    # prove its notification reaches a person: a missing grant would fail the gate with AccessDenied.
+    platform = stages["staging"].platform
+    assert platform.readiness_access is not None
+    template = synthesized.platform_json("staging")
+    gate_role = platform.get_logical_id(platform.readiness_access.role.node.default_child)
+    settable = {
+        json.dumps(arn, sort_keys=True)
+        for statement in _statements_of(template, gate_role)
+        if "cloudwatch:SetAlarmState" in json.dumps(statement["Action"])
+        for arn in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+    }
+    alarms = [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+    ]
+    assert any("HumanReview" in a or "Review" in a for a in alarms)
+    missing = [a for a in alarms if json.dumps({"Fn::GetAtt": [a, "Arn"]}, sort_keys=True) not in settable]
+    assert missing == []
