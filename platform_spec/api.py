@@ -8,6 +8,7 @@ handler emits them, the dashboard and alarms read them), and the retry and circu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -57,6 +58,68 @@ class ResilienceSettings:
         ):
             found.append("attempt and circuit thresholds must be at least 1")
         return found
+
+
+def bedrock_budget_s(remaining_s: float, *, reserve_s: float, policy: ResilienceSettings) -> float:
+    """Seconds a request may spend on Bedrock when the function has ``remaining_s`` left: that time less
+    the safety margin (to answer) and ``reserve_s`` (the store calls after the answer that must complete,
+    :func:`post_answer_reserve_s`), at most ``max_budget_s``."""
+    return max(0.0, min(policy.max_budget_s, remaining_s - policy.safety_margin_s - reserve_s))
+
+
+# ==================================================================== stores on a request's path
+
+#: Every botocore client of a store on a request's path (the orchestrator's idempotency records, held-item
+#: write and queueing; the review functions' DynamoDB store): connect and read timeouts and attempts
+#: (botocore's standard retry mode), so a store that does not answer fails its call in at most
+#: :func:`store_call_max_s`: 7 s, or 12 s if the service asks for a later retry with ``x-amz-retry-after``
+#: (which DynamoDB and SQS do not document sending), where the code answers 503 (``REVIEW_UNAVAILABLE``,
+#: ``IDEMPOTENCY_UNAVAILABLE``) itself, instead of timing the function out (API Gateway's 502 or 504) with
+#: botocore's defaults (60 s read, legacy retries). After Bedrock answered, the orchestrator bounds each
+#: store call by the time its request has left (:func:`store_call_bounds`).
+STORE_CONNECT_TIMEOUT_S: Final = 1.0
+STORE_READ_TIMEOUT_S: Final = 2.0
+STORE_ATTEMPTS: Final = 2
+#: The longest botocore's standard retry mode waits before a store call's second attempt: rand() x min(1 s
+#: x 2**0, 20 s) for a throttling error (0.05 s scale otherwise, 0.025 s for DynamoDB), plus up to 5 s more
+#: when the response carries ``x-amz-retry-after`` (``botocore.retries.standard.ExponentialBackoff``;
+#: "Retry behavior" in https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
+STORE_RETRY_DELAY_MAX_S: Final = 6.0
+#: The shortest read timeout a store call is started with when the time left cuts it; below it the call
+#: is not made (a DynamoDB or SQS write answers in milliseconds; a shorter window is not worth a try).
+STORE_MIN_READ_TIMEOUT_S: Final = 0.2
+
+
+def store_call_max_s(attempts: int = STORE_ATTEMPTS, read_timeout_s: float = STORE_READ_TIMEOUT_S) -> float:
+    """The longest one store call can take: every attempt connecting and reading up to its timeouts, and the
+    retry delays between them (:data:`STORE_RETRY_DELAY_MAX_S`)."""
+    return attempts * (STORE_CONNECT_TIMEOUT_S + read_timeout_s) + (attempts - 1) * STORE_RETRY_DELAY_MAX_S
+
+
+def store_call_bounds(seconds: float) -> tuple[float, int] | None:
+    """(read timeout, attempts) of a store call that must end within ``seconds``, or ``None`` if none fits.
+
+    The configured bounds when even their worst case fits (:func:`store_call_max_s`); otherwise one attempt,
+    its read timeout cut to what is left after connecting (rounded down to 100 ms, so few distinct clients
+    are created), if that is at least :data:`STORE_MIN_READ_TIMEOUT_S`. With one attempt botocore makes one
+    request and never waits to retry, so the call ends within connect + read timeout.
+    """
+    if seconds >= store_call_max_s():
+        return STORE_READ_TIMEOUT_S, STORE_ATTEMPTS
+    read_timeout_s = math.floor(min(STORE_READ_TIMEOUT_S, seconds - STORE_CONNECT_TIMEOUT_S) * 10 + 1e-9) / 10
+    if read_timeout_s < STORE_MIN_READ_TIMEOUT_S:
+        return None
+    return read_timeout_s, 1
+
+
+def post_answer_reserve_s(*, held: bool) -> float:
+    """Seconds the Bedrock budget leaves for the store calls after the answer that decide what the caller
+    gets: one full attempt (connect + read) of the held answer's PutItem when the answer is held for review
+    (without it the answer is not released: 503 ``REVIEW_UNAVAILABLE``). Queueing the output for scoring and
+    saving the idempotency record are not reserved (all three would take 9 s of a 27 s budget): they run in
+    the time left, bounded by it (:func:`store_call_bounds`), or not at all.
+    """
+    return STORE_CONNECT_TIMEOUT_S + STORE_READ_TIMEOUT_S if held else 0.0
 
 
 #: Retry-After of MODEL_QUOTA_EXCEEDED: Bedrock's on-demand rate quotas (tokens and requests per minute)

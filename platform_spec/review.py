@@ -31,7 +31,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from platform_spec.api import MAX_MESSAGE_CHARS
+from platform_spec.api import (
+    MAX_MESSAGE_CHARS,
+    STORE_ATTEMPTS,
+    STORE_CONNECT_TIMEOUT_S,
+    STORE_READ_TIMEOUT_S,
+)
 from platform_spec.contract import ReviewMode, ReviewPolicy, RiskTier
 from platform_spec.evaluation import Expectations, RubricDocument
 from platform_spec.fields import from_dict, spec, to_dict
@@ -89,20 +94,11 @@ QUEUE_VISIBILITY_TIMEOUT_S: Final = 6 * SCORING_TIMEOUT_S
 MAX_RECEIVE_COUNT: Final = 5
 #: How often the backlog function publishes the pending count and the oldest pending item's age.
 BACKLOG_INTERVAL_MINUTES: Final = 5
-#: Every botocore client of a store on a request's path (the orchestrator's idempotency records, held-item
-#: write and queueing; the review functions' DynamoDB store): connect and read timeouts and attempts
-#: (botocore's standard retry mode), so a store that does not answer fails its call in at most
-#: ``STORE_ATTEMPTS`` x (connect + read) plus the retry delay (under 1 s unless the service sends
-#: x-amz-retry-after), inside every such function's timeout (the review API's 10 s the shortest), where the
-#: code answers 503 (``REVIEW_UNAVAILABLE``, ``IDEMPOTENCY_UNAVAILABLE``) itself, instead of timing the
-#: function out (API Gateway's 502 or 504) with botocore's defaults (60 s read, legacy retries).
-STORE_CONNECT_TIMEOUT_S: Final = 1.0
-STORE_READ_TIMEOUT_S: Final = 2.0
-STORE_ATTEMPTS: Final = 2
 
 
 def client_config(*, connect_timeout_s: float, read_timeout_s: float, attempts: int) -> dict[str, Any]:
-    """The keyword arguments of ``botocore.config.Config`` for a client bounded as above: connect and read
+    """The keyword arguments of ``botocore.config.Config`` for a client bounded like the judge's or the stores'
+    (``platform_spec.api.STORE_*``): connect and read
     timeouts and ``attempts`` in all, in botocore's standard retry mode (a new dict each call:
     https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html)."""
     return {

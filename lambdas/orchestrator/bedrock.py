@@ -18,7 +18,9 @@ Retry policy (``invoke_with_resilience``):
 Time budget split (``route_deadline``, ``attempt_read_timeout``):
 
 * ``deadline`` is when the request must stop calling Bedrock: the Lambda's remaining time minus
-  ``safety_margin_s``, at most ``max_budget_s`` after the request started (handler ``_budget_s``).
+  ``safety_margin_s`` and minus the reserve for the store calls after the answer that decide what the
+  caller gets (``platform_spec.api.post_answer_reserve_s``: 3 s where the answer is held for review), at
+  most ``max_budget_s`` after the request started (handler ``_budget_s``).
 * Each route gets an equal share of the time left when it starts: its deadline is
   ``now + (deadline - now) / routes left`` (itself included). A route that fails fast leaves its unused
   time to the routes after it, and the last route gets all that is left. So a route that hangs can

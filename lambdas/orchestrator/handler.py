@@ -38,6 +38,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
 
+from platform_spec.api import bedrock_budget_s, post_answer_reserve_s
 from platform_spec.contract import CallerHistory
 from platform_spec.review import (
     ReviewedTurn,
@@ -230,16 +231,11 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
     lambda_context = app.lambda_context
     caller_arn = user_arn(event.raw_event)
     caller = principal_of(caller_arn)
+    ends = _request_ends(lambda_context)
 
     def produce() -> dict[str, Any]:
-        return _reviewed(
-            use_case,
-            request,
-            record,
-            caller,
-            _invoke(use_case, request, record, lambda_context),
-            caller_arn=caller_arn,
-        )
+        answered = _invoke(use_case, request, record, ends)
+        return _reviewed(use_case, request, record, caller, answered, ends, caller_arn=caller_arn)
 
     if key is None:
         return _to_response(produce())
@@ -248,6 +244,7 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
         key=key_material(idempotency_key=key, use_case_id=use_case.id, caller=caller, request=request),
         produce=produce,
         lambda_context=lambda_context,
+        ends=ends,
     )
     if (response.get("headers") or {}).get(REPLAY_HEADER) == "true":
         record.idempotent_replay = True
@@ -290,8 +287,13 @@ def _unexpected(exc: Exception) -> Response[str]:
 # --- invoke -------------------------------------------------------------------------------------------
 
 
-def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, context: Any) -> dict[str, Any]:
-    """Call Bedrock for a validated request; a proxy-style dict for a 200, else raise ``ApiError``."""
+def _invoke(
+    use_case: UseCase, request: InvokeRequest, record: RequestRecord, ends: float | None
+) -> dict[str, Any]:
+    """Call Bedrock for a validated request; a proxy-style dict for a 200, else raise ``ApiError``.
+
+    The Bedrock deadline leaves, before ``ends``, the time of the store calls after the answer that decide
+    what the caller gets (``_budget_s``)."""
     resources = settings.resources.use_cases[use_case.id]
     plan = plan_routes(
         use_case, input_chars=request.input_chars, message_count=len(request.messages), circuit=circuit
@@ -315,7 +317,7 @@ def _invoke(use_case: UseCase, request: InvokeRequest, record: RequestRecord, co
         key = None if route == FALLBACK else circuit_key(use_case.id, route)
         targets.append(RouteTarget(route=route, arguments=arguments, circuit_key=key))
 
-    deadline = time.monotonic() + _budget_s(context)
+    deadline = time.monotonic() + _budget_s(ends, held=_holds(use_case))
     history = (
         build_history_check(
             guardrail_id=resources.guardrail_arn,
@@ -416,12 +418,14 @@ def _reviewed(
     record: RequestRecord,
     caller: str,
     answered: dict[str, Any],
+    ends: float | None,
     *,
     caller_arn: str | None,
 ) -> dict[str, Any]:
-    """The answer after the review path (module ``review``): queued for scoring, or held (202).
-    ``caller_arn`` (the authenticated ARN, session name included) goes with the item, for the reviewer
-    API's self-review rule."""
+    """The answer after the review path (module ``review``): queued for scoring, or held (202). Both calls
+    end by ``ends``: a hold that cannot is not made and fails closed (503), a queueing that cannot is
+    skipped and counted like any failure to queue. ``caller_arn`` (the authenticated ARN, session name
+    included) goes with the item, for the reviewer API's self-review rule."""
     if review_path is None:
         return answered
     body = answered["body"]
@@ -459,7 +463,7 @@ def _reviewed(
     record.review_enabled = True
     if policy.hold_for_review:
         try:
-            review_path.hold(message, policy=policy, now=time.time())
+            review_path.hold(message, policy=policy, now=time.time(), ends=ends)
         except Exception as exc:  # fail closed: no answer leaves without its stored item
             record.review_outcome = "hold_failed"
             record.review_error = type(exc).__name__
@@ -471,7 +475,7 @@ def _reviewed(
             ) from exc
         record.held = True
     try:
-        review_path.enqueue(message)
+        review_path.enqueue(message, ends=ends)
         record.review_outcome = "held" if record.held else "queued"
     except Exception as exc:  # never changes the caller's answer: logged, counted, alarmed
         record.review_outcome = "held_unqueued" if record.held else "enqueue_failed"
@@ -557,13 +561,30 @@ def _upstream_error(result: InvocationResult) -> ApiError:
     )
 
 
-def _budget_s(context: Any) -> float:
-    """Seconds this request may spend on Bedrock: the Lambda's remaining time minus a safety margin."""
-    policy = settings.resilience
+def _request_ends(context: Any) -> float | None:
+    """When (``time.monotonic()``) this request must have made its last call: the Lambda's remaining time
+    less the safety margin to answer; ``None`` without a Lambda context (no bound)."""
     get_remaining = getattr(context, "get_remaining_time_in_millis", None)
     if get_remaining is None:
+        return None
+    return time.monotonic() + float(get_remaining()) / 1000 - settings.resilience.safety_margin_s
+
+
+def _holds(use_case: UseCase) -> bool:
+    """Whether this request's answer is held for review (a PutItem after the answer decides what the caller
+    gets)."""
+    return review_path is not None and use_case.contract.review.hold_for_review
+
+
+def _budget_s(ends: float | None, *, held: bool) -> float:
+    """Seconds this request may spend on Bedrock from now: the time left before ``ends`` less the reserve
+    for the store calls after the answer (``platform_spec.api.post_answer_reserve_s``), at most
+    ``max_budget_s``."""
+    policy = settings.resilience
+    if ends is None:
         return policy.max_budget_s
-    return max(0.0, min(policy.max_budget_s, float(get_remaining()) / 1000 - policy.safety_margin_s))
+    left = ends - time.monotonic() + policy.safety_margin_s  # bedrock_budget_s takes the margin off itself
+    return bedrock_budget_s(left, reserve_s=post_answer_reserve_s(held=held), policy=policy)
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ Follows the IETF Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-heade
   the key). Reading it costs one DynamoDB GetItem, on this path only; if that read fails, the bound is
   this invocation's own remaining time (the first started earlier, with the same timeout).
 * The store failing -> 503 ``IDEMPOTENCY_UNAVAILABLE`` with ``Retry-After`` (never a 500).
+* The record's calls after the answer (saving it, or deleting it after an error) are bounded by the time
+  the request has left (``ends``, ``stores.DeadlineBoundClient``), so a slow store cannot run the function
+  past its timeout; a call that does not fit is not made and fails like a store error.
 
 Records written before the key layout changed (when the body hash, and later the caller, was not part
 of the key as it is now) are not found under the new key; they expire with their TTL.
@@ -44,13 +47,14 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Final
 
 from platform_spec.api import IDEMPOTENCY_KEY_HEADER, REPLAY_HEADER
 from platform_spec.api import IDEMPOTENCY_TTL_S as DEFAULT_TTL_S
-from platform_spec.review import store_client_config
 
 from .errors import ApiError
+from .stores import DeadlineBoundClient, StoreClients
 from .validation import InvokeRequest
 
 __all__ = ["DEFAULT_TTL_S", "REPLAY_HEADER", "IdempotentRunner", "canonical_body", "key_material"]
@@ -93,6 +97,8 @@ class IdempotentRunner:
         self._wrapped: Callable[..., Any] | None = None
         self._config: Any = None
         self.persistence: Any = None
+        #: When the record's calls must end (``time.monotonic()`` time): unset before the answer.
+        self._ends: ContextVar[float | None] = ContextVar("idempotency_store_ends", default=None)
 
     def _setup(self) -> Callable[..., Any]:
         with self._lock:
@@ -102,10 +108,10 @@ class IdempotentRunner:
                     IdempotencyConfig,
                     idempotent_function,
                 )
-                from botocore.config import Config
 
                 self.persistence = DynamoDBPersistenceLayer(
-                    table_name=self.table_name, boto_config=Config(**store_client_config())
+                    table_name=self.table_name,
+                    boto3_client=DeadlineBoundClient(StoreClients("dynamodb", region=None), self._ends),
                 )
                 self._config = IdempotencyConfig(
                     event_key_jmespath=EVENT_KEY_JMESPATH,
@@ -129,8 +135,10 @@ class IdempotentRunner:
         key: dict[str, str],
         produce: Callable[[], dict[str, Any]],
         lambda_context: Any,
+        ends: float | None = None,
     ) -> dict[str, Any]:
-        """``produce()`` returns a proxy-style response dict for a 200 or raises ``ApiError``."""
+        """``produce()`` returns a proxy-style response dict for a 200 or raises ``ApiError``; the record's
+        calls after it end by ``ends`` (``time.monotonic()`` time; ``None``: the configured bounds)."""
         wrapped = self._setup()
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
@@ -139,9 +147,16 @@ class IdempotentRunner:
             IdempotencyValidationError,
         )
 
+        def produce_then_bound() -> dict[str, Any]:
+            try:
+                return produce()
+            finally:  # what Powertools does next (save the answer, or delete the record) is after the answer
+                self._ends.set(ends)
+
         self._config.register_lambda_context(lambda_context)
+        token = self._ends.set(None)
         try:
-            response: dict[str, Any] = wrapped(key=key, produce=produce)
+            response: dict[str, Any] = wrapped(key=key, produce=produce_then_bound)
         except IdempotencyValidationError as exc:
             raise ApiError(
                 "IDEMPOTENCY_KEY_REUSED",
@@ -164,6 +179,8 @@ class IdempotentRunner:
                 field=IDEMPOTENCY_KEY_HEADER,
                 headers={"Retry-After": str(self.retry_after_s)},
             ) from exc
+        finally:
+            self._ends.reset(token)
         return response
 
     def _in_progress_retry_after(self, key: dict[str, str], lambda_context: Any) -> int:

@@ -11,13 +11,14 @@
   library, well under a millisecond) and queues the scores and the request's references.
 
 botocore clients are created on the first answered request of a function wired to the review path, with
-short timeouts (``platform_spec.review.STORE_*``) and one retry, so a slow store costs at most a few
-seconds of the request's budget.
+short timeouts (``platform_spec.api.STORE_*``) and one retry, and every call is bounded by the time the
+request has left (``stores``): a call that cannot fit is cut to one shorter attempt or not made
+(``NoTimeLeftError``), so a slow store never runs the function past its timeout. The handler reserves one
+full attempt of the held answer's PutItem in the Bedrock budget (``platform_spec.api.post_answer_reserve_s``).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from platform_spec.contract import ReviewPolicy
@@ -25,8 +26,9 @@ from platform_spec.review import (
     ReviewMessage,
     ReviewReason,
     new_item,
-    store_client_config,
 )
+
+from .stores import StoreClients
 
 __all__ = ["ReviewPath"]
 
@@ -38,31 +40,23 @@ class ReviewPath:
         self.table_name = table_name
         self.queue_url = queue_url
         self.region = region
-        self._lock = threading.Lock()
-        self._clients: tuple[Any, Any] | None = None
+        self.dynamodb = StoreClients("dynamodb", region=region)
+        self.sqs = StoreClients("sqs", region=region)
 
     def _setup(self) -> tuple[Any, Any]:
-        with self._lock:
-            if self._clients is None:
-                import boto3
-                from botocore.config import Config
+        """The clients with the configured bounds (those a call with time to spare uses)."""
+        return self.dynamodb.within(None), self.sqs.within(None)
 
-                config = Config(**store_client_config())
-                self._clients = (
-                    boto3.client("dynamodb", region_name=self.region, config=config),
-                    boto3.client("sqs", region_name=self.region, config=config),
-                )
-            return self._clients
-
-    def hold(self, message: ReviewMessage, *, policy: ReviewPolicy, now: float) -> None:
-        """Store a held answer as a pending item (once per request id); raises on any failure."""
-        dynamodb, _ = self._setup()
-        dynamodb.put_item(
+    def hold(
+        self, message: ReviewMessage, *, policy: ReviewPolicy, now: float, ends: float | None = None
+    ) -> None:
+        """Store a held answer as a pending item (once per request id), ending by ``ends``
+        (``time.monotonic()`` time; ``None``: unbounded); raises on any failure."""
+        self.dynamodb.within(ends).put_item(
             TableName=self.table_name,
             **new_item(message, policy=policy, reasons=(ReviewReason.ALL,), scores=None, now=now),
         )
 
-    def enqueue(self, message: ReviewMessage) -> None:
-        """Queue an output for the scoring function; raises on any failure."""
-        _, sqs = self._setup()
-        sqs.send_message(QueueUrl=self.queue_url, MessageBody=message.fitted().to_json())
+    def enqueue(self, message: ReviewMessage, *, ends: float | None = None) -> None:
+        """Queue an output for the scoring function, ending by ``ends``; raises on any failure."""
+        self.sqs.within(ends).send_message(QueueUrl=self.queue_url, MessageBody=message.fitted().to_json())

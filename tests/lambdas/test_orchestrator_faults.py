@@ -15,6 +15,10 @@ second.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -31,6 +35,7 @@ from tests.lambdas.orchestrator_testkit import (
     converse_calls,
     invoke_event,
     output_lines,
+    sample_runtime_config,
     user,
 )
 
@@ -361,3 +366,112 @@ def test_circuit_counts_failures_per_use_case_and_route(
     assert module.circuit.is_open("support-ticket-summary/primary")
     assert not module.circuit.is_open("support-ticket-summary/fallback")
     assert not module.circuit.is_open("policy-qa/primary")
+
+
+# --- store calls after the answer, in real time ---------------------------------------------------------
+
+#: Production connect timeout and read timeout; a wide safety margin, so that a request that keeps to its
+#: time is told from one that does not by whether the function still had time left, whatever the machine's
+#: load (the old code overran an 8 s function by more than two seconds).
+STORE_POLICY = {"read_timeout_s": 25.0, "connect_timeout_s": 1.0, "safety_margin_s": 1.5}
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """The endpoint of a store that accepts connections and never answers (DynamoDB and SQS hung)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def _review_path_to(endpoint: str) -> dict[str, str]:
+    return {
+        "REVIEW_TABLE": "review-items",
+        "REVIEW_QUEUE_URL": f"{endpoint}/111111111111/review-queue",
+        "AWS_ENDPOINT_URL_SQS": endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+    }
+
+
+@pytest.mark.slow
+def test_a_late_answer_and_a_hung_scoring_queue_answer_inside_the_function_time(
+    load_orchestrator: LoadOrchestrator,
+    stub: BedrockStub,
+    black_hole: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN an 8 s function whose primary hangs, whose fallback answers late, and whose queue never answers
+    module = load_orchestrator(resilience=STORE_POLICY, **_review_path_to(black_hole))
+    stub.script(STS["primary"], [Fault.hang(HANG_S)] * MAX_ATTEMPTS)
+    stub.script(STS["fallback"], [Fault.success(text="Summary: two charges.", latency_ms=1800)])
+    context = CountdownLambdaContext(remaining_ms=8000)
+
+    # WHEN the request is answered
+    reply = call(module, invoke_event(body=user(TICKET)), context)
+
+    # THEN the answer goes out before the function times out: queueing was cut to the time left (or not
+    # made), and counted as a failure to queue
+    assert context.get_remaining_time_in_millis() > 0
+    assert reply.status == 200, reply.body
+    assert reply.body["route"] == "fallback"
+    logs, _ = output_lines(capsys.readouterr().out)
+    assert logs[-1]["review"] == "enqueue_failed"
+    assert logs[-1]["reviewError"] in ("ReadTimeoutError", "NoTimeLeftError")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fallback_ms", "status", "code"),
+    [
+        # answered inside the Bedrock budget: the hold has its reserved time, runs out, and fails closed
+        (500, 503, "REVIEW_UNAVAILABLE"),
+        # answered after it (the budget left the hold its reserve): cut, 504 (the old code timed out)
+        (2000, 504, "TIME_BUDGET_EXCEEDED"),
+    ],
+    ids=["answer-in-budget", "answer-past-budget"],
+)
+def test_a_held_answer_whose_store_hangs_ends_inside_the_function_time(
+    load_orchestrator: LoadOrchestrator,
+    stub: BedrockStub,
+    black_hole: str,
+    capsys: pytest.CaptureFixture[str],
+    fallback_ms: int,
+    status: int,
+    code: str,
+) -> None:
+    # GIVEN a use case that holds its answers, an 8 s function, a hung primary, a fallback answering after
+    # fallback_ms, and a review table that never answers
+    config = sample_runtime_config()
+    config["use_cases"]["rfp-drafting"]["enabled"] = True
+    module = load_orchestrator(config, resilience=STORE_POLICY, **_review_path_to(black_hole))
+    rfp = PROFILES["rfp-drafting"]
+    stub.script(rfp["primary"], [Fault.hang(HANG_S)] * MAX_ATTEMPTS)
+    stub.script(rfp["fallback"], [Fault.success(text="Draft.", latency_ms=fallback_ms)])
+    context = CountdownLambdaContext(remaining_ms=8000)
+
+    reply = call(module, invoke_event("rfp-drafting", body=user("Draft the onboarding section.")), context)
+
+    # THEN the function answers before it times out, and no answer is released without its stored item
+    assert context.get_remaining_time_in_millis() > 0
+    assert reply.status == status, reply.body
+    assert reply.body["error"]["code"] == code
+    assert reply.headers["Retry-After"] == "1"
+    logs, _ = output_lines(capsys.readouterr().out)
+    assert logs[-1].get("review") == ("hold_failed" if status == 503 else None)
