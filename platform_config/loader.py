@@ -38,6 +38,7 @@ from platform_config.model import (
     RemovalPolicyName,
     RoutingTier,
 )
+from platform_spec.api import FUNCTION_TIMEOUT_S, ResilienceSettings, max_latency_p95_s
 from platform_spec.contract import (
     MINIMUM_FILTER_STRENGTH,
     ContentFilterType,
@@ -365,6 +366,35 @@ def _review_rules(doc: Document[ContractDocument], problems: list[Problem]) -> N
         )
 
 
+def _latency_rules(doc: Document[ContractDocument], problems: list[Problem]) -> None:
+    """The declared p95 latency fits the primary route's share of the orchestrator's time budget: the
+    orchestrator widens the primary's share to connect and wait that long, but the fallback keeps its own
+    (``platform_spec.api.max_latency_p95_s``); a longer p95 would cut healthy answers and count them as
+    hangs."""
+    latency_ms = doc.field("latency_p95_ms")
+    if latency_ms is None:
+        return
+    held = bool(doc.field("review", "hold_for_review"))
+    policy = ResilienceSettings()
+    limit_ms = int(max_latency_p95_s(held=held, policy=policy) * 1000)
+    if latency_ms > limit_ms:
+        budget = limit_ms / 1000 + policy.connect_timeout_s + policy.min_later_share_s
+        held_note = ", 3 s to store the held answer" if held else ""
+        problems.append(
+            doc.problem(
+                ["latency_p95_ms"],
+                f"is longer than the primary route can wait: at most {limit_ms} ms, the {budget:g} s Bedrock "
+                f"budget of a request (the {FUNCTION_TIMEOUT_S} s function timeout less the time to answer"
+                f"{held_note}) less {policy.connect_timeout_s:g} s to connect and "
+                f"{policy.min_later_share_s:g} s kept for the fallback; healthy answers would be cut and "
+                "answered by the fallback",
+                f"lower latency_p95_ms to {limit_ms} or less, with a smaller limits.max_output_tokens or a "
+                "faster model.source if answers really take that long",
+                value=latency_ms,
+            )
+        )
+
+
 def _release_rules(doc: Document[ContractDocument], problems: list[Problem]) -> None:
     alarms = doc.field("release", "critical_alarms") or ()
     limits = doc.field("limits")
@@ -500,6 +530,7 @@ def _contract_rules(
     _guardrail_rules(doc, problems)
     _tier_rules(doc, problems)
     _review_rules(doc, problems)
+    _latency_rules(doc, problems)
     _release_rules(doc, problems)
     regions = _enabled_regions(doc, environments, problems)
     sources = _model_sources(doc, regions, catalog, problems)

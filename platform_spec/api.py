@@ -40,6 +40,10 @@ class ResilienceSettings:
     min_attempt_s: float = 0.25
     safety_margin_s: float = 0.5
     max_budget_s: float = float(TIME_BUDGET_MAX_S)
+    #: what a route whose contract needs more than an equal share (its latency p95) leaves each later
+    #: stage: the fallback still gets a try (a short answer from a fast model; a hung primary's circuit
+    #: opens after two such requests and then the fallback has the whole budget)
+    min_later_share_s: float = 3.0
     circuit_failure_threshold: int = 5
     #: read timeouts (hangs) that open a route's circuit on their own
     circuit_timeout_threshold: int = 2
@@ -52,6 +56,8 @@ class ResilienceSettings:
             found.append("backoff_max_s must be >= backoff_base_s")
         if self.min_attempt_s > self.read_timeout_s:
             found.append("min_attempt_s must be <= read_timeout_s")
+        if self.min_later_share_s < self.connect_timeout_s + self.min_attempt_s:
+            found.append("min_later_share_s must fit one attempt (connect_timeout_s + min_attempt_s)")
         if (
             min(self.max_attempts_per_route, self.circuit_failure_threshold, self.circuit_timeout_threshold)
             < 1
@@ -65,6 +71,15 @@ def bedrock_budget_s(remaining_s: float, *, reserve_s: float, policy: Resilience
     the safety margin (to answer) and ``reserve_s`` (the store calls after the answer that must complete,
     :func:`post_answer_reserve_s`), at most ``max_budget_s``."""
     return max(0.0, min(policy.max_budget_s, remaining_s - policy.safety_margin_s - reserve_s))
+
+
+def max_latency_p95_s(*, held: bool, policy: ResilienceSettings | None = None) -> float:
+    """The longest latency p95 a contract may declare: what its primary's share can wait in a request with
+    the whole deployed budget (``FUNCTION_TIMEOUT_S`` less the margin and the post-answer reserve) after
+    connecting, while the fallback keeps ``min_later_share_s`` (the orchestrator's ``route_deadline``)."""
+    policy = policy or ResilienceSettings()
+    budget = bedrock_budget_s(FUNCTION_TIMEOUT_S, reserve_s=post_answer_reserve_s(held=held), policy=policy)
+    return budget - policy.min_later_share_s - policy.connect_timeout_s
 
 
 # ==================================================================== stores on a request's path

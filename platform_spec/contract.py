@@ -743,7 +743,9 @@ class ContractDocument:
     latency_p95_ms: Annotated[
         int,
         Spec(
-            "p95 end-to-end model latency target in milliseconds; alarms and dashboards use it.",
+            "p95 end-to-end model latency target in milliseconds; alarms and dashboards use it, and the "
+            "orchestrator waits this long for the primary route before it falls back. At most 23000 "
+            "(20500 when review.hold_for_review): the primary's share of the time budget.",
             ge=100,
             le=28_000,
         ),

@@ -27,6 +27,11 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
   never starve the fallback: the fallback always gets at least the same share the hanging route had.
   A share too short for one attempt (``connect_timeout_s + min_attempt_s``) is widened to that, if the
   time left allows, so the preferred route is still tried when only one attempt fits.
+* A route whose contract says a healthy answer may take longer than its equal share
+  (``RouteTarget.expected_s``, the contract's ``latency_p95_ms``) gets the larger share it needs
+  (``connect_timeout_s + expected_s``), as far as each later stage keeps ``min_later_share_s`` (3 s): a
+  slow but healthy primary is not cut before its own p95. The contract loader refuses a p95 that cannot
+  fit that way in the deployed budget (``platform_config.loader``).
 * An attempt's window is the time left before its route's deadline, and it must cover connecting and
   reading: its read timeout is ``min(read_timeout_s, window - connect_timeout_s)`` and it starts only if
   that is at least ``min_attempt_s``. Non-streaming Converse sends nothing until the answer is complete,
@@ -36,9 +41,14 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
 * With the deployed defaults (28 s function timeout, so a 27 s budget; 1 s connect timeout; two routes)
   a primary that accepts the connection and never answers is cut after 12.5 s (its 13.5 s share minus
   the connect allowance) and the fallback has the remaining ~14.5 s (a 13.5 s read timeout): the caller
-  gets the fallback's answer, never a 504 caused by the primary alone.
-* A read timeout also counts heavily against the route's circuit (``routing``): two hung requests
-  within the window open it, and later requests go straight to the fallback.
+  gets the fallback's answer, never a 504 caused by the primary alone. That holds for every contract
+  whose p95 fits the equal share (support-ticket-summary 4 s, policy-qa 8 s). rfp-drafting (p95 20 s,
+  answers held: a 24.5 s budget) gives its primary 21 s (cut after 20 s) and its fallback 3.5 s.
+* A read timeout counts heavily against the route's circuit (``routing``) when it is evidence of a
+  hang (``hang_evidence``): the attempt could wait its full configured read timeout, or at least the
+  contract's p95 latency. Two such hung requests within the window open it, and later requests go
+  straight to the fallback. A timeout the budget cut shorter than that is not counted at all: the budget
+  ended it, not the model.
 * The caller-history check (``check_caller_history``, one ApplyGuardrail call with retries), when a
   request needs one, is a stage of the same split before the routes: ``routes + 1`` stages share the
   budget, and it fails closed.
@@ -496,6 +506,10 @@ class RouteTarget:
     route: str
     arguments: Mapping[str, Any]
     circuit_key: str | None  # None: not subject to the circuit breaker (the fallback)
+    #: How long a healthy answer of this route may take (the contract's ``latency_p95_ms``, in seconds):
+    #: its share of the budget is widened to fit it (``route_deadline``), and a read timeout counts as a
+    #: hang only after the attempt could wait that long (``hang_evidence``). 0: no such expectation.
+    expected_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,11 +544,26 @@ def backoff_seconds(attempt: int, policy: ResilienceSettings, rand: Callable[[],
     return rand() * ceiling
 
 
-def route_deadline(now: float, deadline: float, stages_left: int, policy: ResilienceSettings) -> float:
-    """When the stage starting ``now`` must end: an equal share of the time left (module docstring)."""
+def route_deadline(
+    now: float, deadline: float, stages_left: int, policy: ResilienceSettings, expected_s: float = 0.0
+) -> float:
+    """When the stage starting ``now`` must end: an equal share of the time left, widened to connect and
+    wait ``expected_s`` while each later stage keeps ``min_later_share_s`` (module docstring)."""
     left = max(0.0, deadline - now)
-    share = max(left / max(1, stages_left), policy.connect_timeout_s + policy.min_attempt_s)
+    share = left / max(1, stages_left)
+    wanted = expected_s + policy.connect_timeout_s if expected_s > 0 else 0.0
+    if wanted > share and stages_left > 1:
+        share = max(share, min(wanted, left - (stages_left - 1) * policy.min_later_share_s))
+    share = max(share, policy.connect_timeout_s + policy.min_attempt_s)
     return now + min(share, left)
+
+
+def hang_evidence(read_timeout_s: float, expected_s: float, policy: ResilienceSettings) -> bool:
+    """Whether a read timeout after waiting ``read_timeout_s`` is evidence that the route hangs: the attempt
+    had its full configured read timeout, or at least ``expected_s`` (how long a healthy answer may take)
+    when that is shorter. A timeout the budget cut shorter than that is the budget's doing."""
+    full = min(policy.read_timeout_s, expected_s) if expected_s > 0 else policy.read_timeout_s
+    return read_timeout_s >= full - 1e-9
 
 
 def attempt_read_timeout(now: float, stage_deadline: float, policy: ResilienceSettings) -> float | None:
@@ -560,7 +589,7 @@ def _run_stage(
     clients: ClientProvider,
     timing: _Timing,
     result: InvocationResult,
-    on_failure: Callable[[Failure], None] = lambda failure: None,
+    on_failure: Callable[[Failure, float], None] = lambda failure, read_timeout: None,
 ) -> tuple[T | None, bool, float]:
     """Attempts of one stage (a route, or the history check) within its share, ending at ``ends``.
 
@@ -588,7 +617,7 @@ def _run_stage(
             if failure.kind is FailureKind.REJECTED:
                 result.outcome = Outcome.REJECTED
                 return None, False, 0.0
-            on_failure(failure)
+            on_failure(failure, read_timeout)
             cut_short = failure.code == READ_TIMEOUT and read_timeout < policy.read_timeout_s
             if failure.kind is FailureKind.NEXT_ROUTE or attempt == policy.max_attempts_per_route:
                 return None, cut_short, 0.0
@@ -630,14 +659,19 @@ def invoke_with_resilience(
     timing = _Timing(policy, clock, sleep, rand)
     time_limited = False  # the budget, not the attempt limits, ended the last route tried
     for index, target in enumerate(plan):
-        ends = route_deadline(clock(), deadline, len(plan) - index, policy)
+        ends = route_deadline(clock(), deadline, len(plan) - index, policy, target.expected_s)
 
         def send(client: BedrockClient, target: RouteTarget = target) -> ModelAnswer:
             return parse_converse_response(client.converse(**target.arguments))
 
-        def count(failure: Failure, key: str | None = target.circuit_key) -> None:
-            if circuit is not None and key is not None:
-                circuit.record_failure(key, timed_out=failure.code == READ_TIMEOUT)
+        def count(failure: Failure, read_timeout: float, target: RouteTarget = target) -> None:
+            if circuit is None or target.circuit_key is None:
+                return
+            if failure.code != READ_TIMEOUT:
+                circuit.record_failure(target.circuit_key)
+            elif hang_evidence(read_timeout, target.expected_s, policy):
+                circuit.record_failure(target.circuit_key, timed_out=True)
+            # else: a timeout the budget cut short says nothing about the route; it is not counted
 
         answer, time_limited, seconds = _run_stage(target.route, send, ends, clients, timing, result, count)
         if result.outcome is Outcome.REJECTED:

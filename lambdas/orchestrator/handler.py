@@ -314,8 +314,16 @@ def _invoke(
             request=request,
             request_metadata={"requestId": record.request_id, "useCase": use_case.id, "route": route},
         )
-        key = None if route == FALLBACK else circuit_key(use_case.id, route)
-        targets.append(RouteTarget(route=route, arguments=arguments, circuit_key=key))
+        fallback = route == FALLBACK
+        targets.append(
+            RouteTarget(
+                route=route,
+                arguments=arguments,
+                circuit_key=None if fallback else circuit_key(use_case.id, route),
+                # the contract's p95 is the answer time of the routes it chose (the fallback is last anyway)
+                expected_s=0.0 if fallback else use_case.contract.latency_p95_ms / 1000,
+            )
+        )
 
     deadline = time.monotonic() + _budget_s(ends, held=_holds(use_case))
     history = (

@@ -292,8 +292,9 @@ def test_a_hanging_fallback_ends_in_504_with_retry_after_inside_the_budget(
 def test_a_hanging_primary_opens_its_circuit_after_two_requests(
     load_orchestrator: LoadOrchestrator, stub: BedrockStub
 ) -> None:
-    # GIVEN the default breaker (5 failures or 2 timeouts in 30 s) and a primary that hangs
-    module = load_orchestrator(resilience=HANG_POLICY)
+    # GIVEN the default breaker (5 failures or 2 timeouts in 30 s), a primary that hangs, and a read
+    # timeout (1.5 s) that fits in the primary's ~2.3 s share: each request waits it out in full
+    module = load_orchestrator(resilience={**HANG_POLICY, "read_timeout_s": 1.5})
     stub.script(STS["primary"], [Fault.hang(HANG_S)] * 6)
 
     # WHEN two requests meet the hang (each answered by the fallback)
@@ -308,6 +309,25 @@ def test_a_hanging_primary_opens_its_circuit_after_two_requests(
     assert third.status == 200
     assert third.body["attempts"] == 1
     assert calls_to(stub, STS["primary"]) == 0
+
+
+@pytest.mark.slow
+def test_timeouts_the_budget_cut_short_do_not_open_the_circuit(
+    load_orchestrator: LoadOrchestrator, stub: BedrockStub
+) -> None:
+    # GIVEN the production read timeout (25 s): the ~2.3 s share cuts every wait short of it, and short of
+    # the contract's 4 s p95, so the timeouts are the budget's doing, not evidence of a hung model
+    module = load_orchestrator(resilience=HANG_POLICY)
+    stub.script(STS["primary"], [Fault.hang(HANG_S)] * 2)
+
+    first = call(module, invoke_event(body=user(TICKET)), _context())
+    second = call(module, invoke_event(body=user(TICKET)), _context())
+
+    # THEN the fallback answered both, and the third request still tries the primary first
+    assert first.body["route"] == second.body["route"] == "fallback"
+    assert not module.circuit.is_open("support-ticket-summary/primary")
+    third = call(module, invoke_event(body=user(TICKET)), _context())
+    assert third.body["route"] == "primary"
 
 
 def test_no_time_left_means_no_call(orchestrator: ModuleType, stub: BedrockStub) -> None:

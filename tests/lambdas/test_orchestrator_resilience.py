@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -61,8 +62,16 @@ class FakeClock:
         self.now += seconds
 
 
+@dataclass(frozen=True)
+class AnswersAfter:
+    """A scripted outcome: OK after ``seconds``, or a read timeout if the attempt cannot wait that long."""
+
+    seconds: float
+
+
 class ScriptedClients:
-    """Answers per route from a script of outcomes (dict = response, exception = raised); records calls."""
+    """Answers per route from a script of outcomes (dict = response, exception = raised, AnswersAfter);
+    records calls."""
 
     def __init__(self, clock: FakeClock, script: dict[str, list[Any]], call_seconds: float = 0.01) -> None:
         self.clock = clock
@@ -78,6 +87,11 @@ class ScriptedClients:
                 route = kwargs["modelId"]
                 outer.calls.append((route, read_timeout_s))
                 outcome = outer.script[route].pop(0) if outer.script.get(route) else OK
+                if isinstance(outcome, AnswersAfter):
+                    if outcome.seconds <= read_timeout_s:
+                        outer.clock.now += outcome.seconds
+                        return dict(OK)
+                    outcome = ReadTimeoutError(endpoint_url="http://stub")
                 if isinstance(outcome, ReadTimeoutError):
                     outer.clock.now += read_timeout_s
                     raise outcome
@@ -495,3 +509,82 @@ def test_clients_are_reused_and_only_shrink_near_the_deadline() -> None:
     for timeout in range(1, 20):
         clients.client_for(timeout / 10)
     assert len(clients._clients) == 8  # bounded cache
+
+
+# --- a slow but healthy primary -------------------------------------------------------------------------
+
+
+def test_a_route_that_needs_longer_than_an_equal_share_gets_it_while_the_fallback_keeps_its_floor() -> None:
+    # 20 s left, two routes: the equal share is 10 s; min_later_share_s (3 s) is kept for the fallback
+    assert route_deadline(100.0, 120.0, 2, POLICY, expected_s=5.0) == pytest.approx(110.0)  # fits the share
+    assert route_deadline(100.0, 120.0, 2, POLICY, expected_s=14.0) == pytest.approx(114.5)  # 14 + connect
+    assert route_deadline(100.0, 120.0, 2, POLICY, expected_s=18.0) == pytest.approx(117.0)  # floor kept
+    assert route_deadline(100.0, 120.0, 1, POLICY, expected_s=30.0) == pytest.approx(120.0)  # last: all
+
+
+@pytest.mark.parametrize(("expected_s", "route"), [(20.0, "primary"), (0.0, "fallback")])
+def test_a_slow_primary_within_its_contract_p95_answers_with_the_deployed_constants(
+    expected_s: float, route: str
+) -> None:
+    # GIVEN the deployed constants, rfp-drafting's 24.5 s budget (answers held) and a primary that answers
+    # after 14 s, inside the contract's 20 s p95
+    clock = FakeClock()
+    clients = ScriptedClients(clock, {"primary": [AnswersAfter(14.0)] * 2})
+    circuit = CircuitBreaker(
+        failure_threshold=5, timeout_threshold=2, window_s=30, cooldown_s=15, clock=clock
+    )
+    plan = [
+        RouteTarget("primary", {"modelId": "primary"}, "uc/primary", expected_s=expected_s),
+        RouteTarget("fallback", {"modelId": "fallback"}, None),
+    ]
+
+    results = [
+        invoke_with_resilience(
+            plan=plan,
+            clients=clients,
+            policy=ResilienceSettings(),
+            deadline=clock() + 24.5,
+            circuit=circuit,
+            clock=clock,
+            sleep=clock.sleep,
+            rand=lambda: 0.0,
+        )
+        for _ in range(2)
+    ]
+
+    # THEN with the p95 the primary may wait 20 s (its 21 s share less connecting) and answers; without
+    # it (an equal 12.25 s share) it was cut and the fallback answered. Either way the circuit stays
+    # closed: the cut timeouts were shorter than the configured 25 s read timeout
+    assert [r.route for r in results] == [route, route]
+    assert clients.calls[0] == ("primary", pytest.approx(20.0 if expected_s else 11.25))
+    assert not circuit.is_open("uc/primary")
+
+
+def _hang_twice(budget_s: float, expected_s: float = 0.0) -> CircuitBreaker:
+    clock = FakeClock()
+    circuit = CircuitBreaker(
+        failure_threshold=5, timeout_threshold=2, window_s=30, cooldown_s=15, clock=clock
+    )
+    plan = [RouteTarget("primary", {"modelId": "primary"}, "uc/primary", expected_s=expected_s), PLAN[1]]
+    hang = ReadTimeoutError(endpoint_url="http://stub")
+    for _ in range(2):
+        invoke_with_resilience(
+            plan=plan,
+            clients=ScriptedClients(clock, {"primary": [hang] * 3}),
+            policy=POLICY,
+            deadline=clock() + budget_s,
+            circuit=circuit,
+            clock=clock,
+            sleep=clock.sleep,
+            rand=lambda: 0.0,
+        )
+    return circuit
+
+
+def test_only_read_timeouts_the_budget_did_not_cut_short_open_the_circuit() -> None:
+    # 6 s budget: the primary's 3 s share cuts its read timeout to 2.5 s (configured: 5 s), twice
+    assert not _hang_twice(6.0).is_open("uc/primary")
+    # 12 s budget: its 6 s share holds the full 5 s read timeout, twice: a hang
+    assert _hang_twice(12.0).is_open("uc/primary")
+    # 6 s budget, but the contract's p95 is 2 s: waiting 2.5 s is past it, twice: a hang
+    assert _hang_twice(6.0, expected_s=2.0).is_open("uc/primary")
