@@ -131,8 +131,9 @@ def post_answer_reserve_s(*, held: bool) -> float:
     """Seconds the Bedrock budget leaves for the store calls after the answer that decide what the caller
     gets: one full attempt (connect + read) of the held answer's PutItem when the answer is held for review
     (without it the answer is not released: 503 ``REVIEW_UNAVAILABLE``). Queueing the output for scoring and
-    saving the idempotency record are not reserved (all three would take 9 s of a 27 s budget): they run in
-    the time left, bounded by it (:func:`store_call_bounds`), or not at all.
+    saving the idempotency record change nothing the caller receives (a failure is logged and counted) and
+    are not reserved (all three would take 9 s of a 27 s budget): they run in the time left, bounded by it
+    (:func:`store_call_bounds`), or not at all.
     """
     return STORE_CONNECT_TIMEOUT_S + STORE_READ_TIMEOUT_S if held else 0.0
 
@@ -279,7 +280,10 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             retryable=True,
         ),
         "IDEMPOTENCY_UNAVAILABLE": ErrorCode(
-            503, "The idempotency store could not be read or written.", retryable=True
+            503,
+            "The idempotency store could not be read or written before the request ran (after it, the "
+            "answer is returned anyway).",
+            retryable=True,
         ),
         "REVIEW_UNAVAILABLE": ErrorCode(
             503,
@@ -377,6 +381,9 @@ class Metric:
     REVIEW_ENQUEUE_FAILURES: Final = "ReviewEnqueueFailures"
     #: 0/1 per answered request: the answer was held for review (202).
     HELD_FOR_REVIEW: Final = "HeldForReview"
+    #: 0/1 per request with an Idempotency-Key: the answer went out but its record could not be saved
+    #: (a retry with the key calls Bedrock again).
+    IDEMPOTENCY_SAVE_FAILURES: Final = "IdempotencySaveFailures"
 
 
 #: ``service`` dimension of the review path's functions (scoring, reviewer API, backlog), whose metrics

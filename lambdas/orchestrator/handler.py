@@ -245,6 +245,7 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
         produce=produce,
         lambda_context=lambda_context,
         ends=ends,
+        on_unsaved=record.idempotency_unsaved,
     )
     if (response.get("headers") or {}).get(REPLAY_HEADER) == "true":
         record.idempotent_replay = True

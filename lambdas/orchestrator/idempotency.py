@@ -28,7 +28,12 @@ Follows the IETF Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-heade
   record expires with that invocation's remaining Lambda time, so a crashed invocation does not block
   the key). Reading it costs one DynamoDB GetItem, on this path only; if that read fails, the bound is
   this invocation's own remaining time (the first started earlier, with the same timeout).
-* The store failing -> 503 ``IDEMPOTENCY_UNAVAILABLE`` with ``Retry-After`` (never a 500).
+* The store failing before the request ran -> 503 ``IDEMPOTENCY_UNAVAILABLE`` with ``Retry-After`` (never
+  a 500). After it ran, the store never costs the caller the outcome: an answer whose record cannot be
+  saved is returned anyway (logged as ``idempotencyError``, counted in ``IdempotencySaveFailures``) and
+  its in-progress record deleted, so a retry with the key is a new request (a new Bedrock call), not a
+  409; if the delete fails too, the record expires with the invocation's time, which is what a retry's
+  409 ``Retry-After`` says. An error whose record cannot be deleted is answered as that error.
 * The record's calls after the answer (saving it, or deleting it after an error) are bounded by the time
   the request has left (``ends``, ``stores.DeadlineBoundClient``), so a slow store cannot run the function
   past its timeout; a call that does not fit is not made and fails like a store error.
@@ -42,6 +47,7 @@ on the first request that carries a key, so requests without one never pay for i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -136,9 +142,12 @@ class IdempotentRunner:
         produce: Callable[[], dict[str, Any]],
         lambda_context: Any,
         ends: float | None = None,
+        on_unsaved: Callable[[BaseException], None] = lambda error: None,
     ) -> dict[str, Any]:
         """``produce()`` returns a proxy-style response dict for a 200 or raises ``ApiError``; the record's
-        calls after it end by ``ends`` (``time.monotonic()`` time; ``None``: the configured bounds)."""
+        calls after it end by ``ends`` (``time.monotonic()`` time; ``None``: the configured bounds).
+        ``on_unsaved(error)``: the answer was produced but its record could not be saved (it is returned
+        anyway; module docstring)."""
         wrapped = self._setup()
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
@@ -147,9 +156,16 @@ class IdempotentRunner:
             IdempotencyValidationError,
         )
 
+        produced: list[dict[str, Any]] = []
+        failed: list[BaseException] = []
+
         def produce_then_bound() -> dict[str, Any]:
             try:
-                return produce()
+                produced.append(produce())
+                return produced[0]
+            except BaseException as error:
+                failed.append(error)
+                raise
             finally:  # what Powertools does next (save the answer, or delete the record) is after the answer
                 self._ends.set(ends)
 
@@ -172,16 +188,33 @@ class IdempotentRunner:
                 field=IDEMPOTENCY_KEY_HEADER,
                 headers={"Retry-After": str(self._in_progress_retry_after(key, lambda_context))},
             ) from exc
-        except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
-            raise ApiError(
-                "IDEMPOTENCY_UNAVAILABLE",
-                "The idempotency store is unavailable. Retry later, or retry without Idempotency-Key.",
-                field=IDEMPOTENCY_KEY_HEADER,
-                headers={"Retry-After": str(self.retry_after_s)},
-            ) from exc
+        except IdempotencyPersistenceLayerError as exc:
+            if produced:  # the answer exists (and is paid for); only its record could not be saved
+                on_unsaved(exc.__cause__ or exc)
+                self._release(key, exc)
+                return produced[0]
+            if failed:  # the request failed and its record could not be deleted: the request's own error
+                raise failed[0] from exc
+            raise self._unavailable() from exc
+        except IdempotencyInconsistentStateError as exc:
+            raise self._unavailable() from exc
         finally:
             self._ends.reset(token)
         return response
+
+    def _unavailable(self) -> ApiError:
+        return ApiError(
+            "IDEMPOTENCY_UNAVAILABLE",
+            "The idempotency store is unavailable. Retry later, or retry without Idempotency-Key.",
+            field=IDEMPOTENCY_KEY_HEADER,
+            headers={"Retry-After": str(self.retry_after_s)},
+        )
+
+    def _release(self, key: dict[str, str], error: Exception) -> None:
+        """Delete the in-progress record of an answer that could not be saved, so a retry with the key is
+        not refused (409) until it expires; if that fails too, it expires with the invocation's time."""
+        with contextlib.suppress(Exception):  # it expires by itself; the answer is already on its way
+            self.persistence.delete_record(data=key, exception=error)
 
     def _in_progress_retry_after(self, key: dict[str, str], lambda_context: Any) -> int:
         """Seconds until the running request's in-progress record expires (module docstring)."""

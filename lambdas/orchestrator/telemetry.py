@@ -5,7 +5,7 @@ exception for 500 INTERNAL): requestId, method, resource, status, outcome, error
 profile, modelId, promptVersion, attempts, retries, fallbackUsed, circuitSkipped, upstreamErrors,
 inputTokens, outputTokens, cacheReadInputTokens, cacheWriteInputTokens, estimatedCostUsd, latencyMs,
 modelLatencyMs, guardrailAction,
-idempotencyKeySent, idempotentReplay, review (the review path's outcome), reviewError; plus ``prompt`` (messages and context) and ``responseText`` only
+idempotencyKeySent, idempotentReplay, idempotencyError (an answer whose record could not be saved), review (the review path's outcome), reviewError; plus ``prompt`` (messages and context) and ``responseText`` only
 when the use case's ``log_prompts_and_responses`` is true.
 
 Metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``), for invoke requests of a known use case, one EMF
@@ -14,7 +14,8 @@ Bedrock answered ModelLatency (ms), InputTokens, OutputTokens, CacheReadInputTok
 CacheWriteInputTokens (prompt-cache tokens, not included in InputTokens: the cache hit ratio is
 CacheReadInputTokens / (InputTokens + CacheReadInputTokens + CacheWriteInputTokens)),
 EstimatedCostUsd (only when the route is priced); on the review path ReviewEnqueueFailures and
-HeldForReview (0/1); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions
+HeldForReview (0/1); with an Idempotency-Key IdempotencySaveFailures (0/1: the answer went out, its
+record could not be saved); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions
 (0/1: blocked or masked) and Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
 ``Errors``, dimensions ``service``, ``UseCase``, ``environment``, ``ErrorCode`` (the stable API code):
 per-code alarms without multiplying the main metrics' cardinality.
@@ -59,6 +60,8 @@ class RequestRecord:
     guardrail_action: str | None = None
     idempotency_key_sent: bool = False
     idempotent_replay: bool = False
+    #: The exception type of a failure to save the idempotency record of an answer (returned anyway).
+    idempotency_error: str | None = None
     log_text: bool = False
     prompt: dict[str, Any] | None = None
     response_text: str | None = None
@@ -71,6 +74,10 @@ class RequestRecord:
     review_error: str | None = None
     review_enqueue_failed: bool = False
     held: bool = False
+
+    def idempotency_unsaved(self, error: BaseException) -> None:
+        """The answer's idempotency record could not be saved (the answer is returned anyway)."""
+        self.idempotency_error = type(error).__name__
 
     def log_fields(self, latency_ms: int) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -100,6 +107,7 @@ class RequestRecord:
             "guardrailAction": self.guardrail_action,
             "idempotencyKeySent": self.idempotency_key_sent,
             "idempotentReplay": self.idempotent_replay,
+            "idempotencyError": self.idempotency_error,
             "review": self.review_outcome,
             "reviewError": self.review_error,
         }
@@ -144,6 +152,10 @@ def publish_metrics(
         value=1 if record.guardrail_action in ("INTERVENED", "MASKED") else 0,  # a mask is an intervention
     )
     metrics.add_metric(name=Metric.ERRORS, unit=count, value=1 if record.error_code else 0)
+    if record.idempotency_key_sent:
+        metrics.add_metric(
+            name=Metric.IDEMPOTENCY_SAVE_FAILURES, unit=count, value=1 if record.idempotency_error else 0
+        )
     if record.review_enabled:
         metrics.add_metric(
             name=Metric.REVIEW_ENQUEUE_FAILURES, unit=count, value=1 if record.review_enqueue_failed else 0

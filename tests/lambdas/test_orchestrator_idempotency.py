@@ -6,12 +6,14 @@ forbids it, so it refuses the header (``test_a_key_is_refused_where_answers_may_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
@@ -26,6 +28,7 @@ from tests.lambdas.orchestrator_testkit import (
     call,
     converse_calls,
     invoke_event,
+    output_lines,
     sample_runtime_config,
     user,
 )
@@ -337,3 +340,98 @@ def test_in_progress_hint_falls_back_to_this_invocations_time_left() -> None:
     hint = runner._in_progress_retry_after({"idempotencyKey": "k"}, FakeLambdaContext(remaining_ms=12_300))
     assert hint == 13
     assert runner._in_progress_retry_after({"idempotencyKey": "k"}, object()) == 2
+
+
+class FailingWrites:
+    """The persistence layer's DynamoDB client, with the calls named in ``failing`` answering a 500."""
+
+    def __init__(self, client: Any, *failing: str) -> None:
+        self._client = client
+        self._failing = failing
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._failing:
+
+            def fail(**kwargs: Any) -> Any:
+                raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, name)
+
+            return fail
+        return getattr(self._client, name)
+
+
+def _fail_writes(orchestrator: ModuleType, *operations: str) -> Any:
+    orchestrator.idempotency._setup()
+    persistence = orchestrator.idempotency.persistence
+    original = persistence.client
+    persistence.client = FailingWrites(original, *operations)
+    return original
+
+
+def test_an_answer_whose_record_cannot_be_saved_is_returned_and_the_key_released(
+    dynamodb: Any,
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN the store fails to save the answer's record (UpdateItem), after Bedrock answered
+    original = _fail_writes(orchestrator, "update_item")
+
+    # WHEN a request with a key is answered
+    first = call(orchestrator, keyed("save-fails"), lambda_context)
+
+    # THEN the caller gets the answer (not a 503), the failed save is logged and counted, and the
+    # in-progress record is gone, so a retry with the key is served (not a 409 for ~28 s)
+    assert first.status == 200, first.body
+    assert first.body["output"]["text"]
+    logs, emf = output_lines(capsys.readouterr().out)
+    assert logs[-1]["idempotencyError"] == "ClientError"
+    assert emf[-1]["IdempotencySaveFailures"] == [1.0]
+    assert items(dynamodb) == []
+
+    orchestrator.idempotency.persistence.client = original
+    second = call(orchestrator, keyed("save-fails"), lambda_context)
+    assert second.status == 200
+    assert "Idempotent-Replayed" not in second.headers
+    assert len(converse_calls(stub)) == 2
+    assert [item["status"]["S"] for item in items(dynamodb)] == ["COMPLETED"]
+    logs, emf = output_lines(capsys.readouterr().out)
+    assert "idempotencyError" not in logs[-1]  # the log line leaves out empty fields
+    assert emf[-1]["IdempotencySaveFailures"] == [0.0]
+
+
+@pytest.mark.slow
+def test_a_record_that_can_be_neither_saved_nor_deleted_blocks_the_key_only_until_it_expires(
+    dynamodb: Any, orchestrator: ModuleType, stub: BedrockStub
+) -> None:
+    # GIVEN the store fails both the save and the delete, in a function with 1.5 s left
+    original = _fail_writes(orchestrator, "update_item", "delete_item")
+    context = FakeLambdaContext(remaining_ms=1500)
+
+    first = call(orchestrator, keyed("stuck"), context)
+    orchestrator.idempotency.persistence.client = original
+
+    # THEN the answer went out; a retry meanwhile is told to wait until the record expires (at most the
+    # first invocation's 1.5 s), not the function timeout; and after that a retry is served
+    assert first.status == 200, first.body
+    early = call(orchestrator, keyed("stuck"), context)
+    assert early.status == 409
+    assert int(early.headers["Retry-After"]) <= 2
+    time.sleep(1.6)
+    late = call(orchestrator, keyed("stuck"), context)
+    assert late.status == 200, late.body
+    assert len(converse_calls(stub)) == 2
+
+
+def test_a_failed_request_whose_record_cannot_be_deleted_is_answered_with_its_own_error(
+    dynamodb: Any, orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN every route fails, and the store cannot delete the in-progress record afterwards
+    stub.script(None, [Fault.service_unavailable()] * 6)
+    _fail_writes(orchestrator, "delete_item")
+
+    reply = call(orchestrator, keyed("fails-twice"), lambda_context)
+
+    # THEN the caller learns what happened to its request (not that the store was unavailable)
+    assert reply.status == 503
+    assert reply.body["error"]["code"] == "UPSTREAM_UNAVAILABLE"
