@@ -51,11 +51,23 @@ class ReviewPath:
         self, message: ReviewMessage, *, policy: ReviewPolicy, now: float, ends: float | None = None
     ) -> None:
         """Store a held answer as a pending item (once per request id), ending by ``ends``
-        (``time.monotonic()`` time; ``None``: unbounded); raises on any failure."""
-        self.dynamodb.within(ends).put_item(
-            TableName=self.table_name,
-            **new_item(message, policy=policy, reasons=(ReviewReason.ALL,), scores=None, now=now),
-        )
+        (``time.monotonic()`` time; ``None``: unbounded); raises on any other failure.
+
+        The write is conditional on the item not existing, and its key is this request's id, which no
+        other request has; the scoring function writes it only after the message is queued, which comes
+        after this. So a failed condition means this request's own write is already stored: botocore sent
+        the PutItem again after the first one landed but its response was lost (a read timeout is retried,
+        https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html). That is the hold
+        succeeding, not a store failure: a 503 would leave a stored, unqueued item that no one scores."""
+        try:
+            self.dynamodb.within(ends).put_item(
+                TableName=self.table_name,
+                **new_item(message, policy=policy, reasons=(ReviewReason.ALL,), scores=None, now=now),
+            )
+        except Exception as exc:  # botocore's ClientError, without importing botocore at cold start
+            error = getattr(exc, "response", None) or {}
+            if (error.get("Error") or {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def enqueue(self, message: ReviewMessage, *, ends: float | None = None) -> None:
         """Queue an output for the scoring function, ending by ``ends``; raises on any failure."""

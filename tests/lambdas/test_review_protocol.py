@@ -247,6 +247,33 @@ def test_a_guardrail_intervention_reaches_the_reviewers_of_a_use_case_that_does_
     assert entry["held"] is False
 
 
+def test_a_held_answer_whose_write_landed_but_whose_reply_was_lost_is_held_once_and_queued(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN the review table stores the held item, but the reply is lost and botocore sends the same
+    # conditional PutItem again (its retry of a read timeout), which now fails its condition
+    path = platform.modules[ORCHESTRATOR].review_path
+    within = path.dynamodb.within
+
+    class ReplyLost:
+        def __init__(self, client: Any) -> None:
+            self.client = client
+
+        def put_item(self, **request: Any) -> Any:
+            self.client.put_item(**request)  # landed
+            return self.client.put_item(**request)  # the retry
+
+    path.dynamodb.within = lambda ends: ReplyLost(within(ends))
+    # WHEN the caller asks
+    held = platform.invoke(HELD_UC, request_body(config, HELD_UC))
+    # THEN the answer is held as usual: 202, one pending item, queued for scoring (not a 503 that leaves
+    # a stored item nobody queued)
+    assert held.status == 202, held.body
+    (item,) = _items(platform)
+    assert item[ReviewTable.KEY] == held.body["reviewId"] and item[ReviewTable.STATUS] == "pending"
+    assert _queued(platform) == 1
+
+
 def test_an_unflagged_unsampled_output_is_scored_but_not_sent_to_people_until_negative_feedback(
     config: PlatformConfig,
 ) -> None:
