@@ -52,6 +52,7 @@ from compliance.report.topics import (
     access,
     acknowledgments,
     controls,
+    deploy_checks,
     guardrails,
     inventory,
     invocation_logging,
@@ -252,6 +253,21 @@ def test_the_summary_fits_one_screen_before_the_detail(reports: dict[str, Report
     assert markdown.index("## Summary") < markdown.index("## Compliance gate")
     # verdict, counts and red flags, in that order
     assert summary.index("Verdict: PASS") < summary.index("| What |") < summary.index("| Red flag |")
+
+
+def test_the_pack_names_what_only_the_deployed_account_can_prove(reports: dict[str, Report]) -> None:
+    prod, dev = (reports[env].facts(deploy_checks.TOPIC).checks for env in ("Prod", "Dev"))
+    for checks in (prod, dev):
+        relied = " | ".join(c.what for c in checks)
+        assert "An alarm reaches a person" in relied and "application inference profile" in relied
+        assert "enforced guardrail" in relied and "source identity" in relied
+        assert "only masked" in relied  # support-ticket-summary anonymizes names in both
+        assert all(c.how and c.why for c in checks)
+    # only where releases are baked (Prod) does the pack rely on the bake reading per-version metrics
+    assert [c for c in prod if "canary bake" in c.what] and not [c for c in dev if "canary bake" in c.what]
+    markdown = reports["Prod"].markdown()
+    assert "## After the first deploy: what this pack cannot prove" in markdown
+    assert "ExecutedVersion" in markdown.split('<a id="deploy-checks"></a>', 1)[1]
 
 
 def test_each_red_flag_links_to_its_row_and_to_the_acknowledgment_that_explains_it(

@@ -13,6 +13,7 @@ from compliance.report.topics import (
     access,
     acknowledgments,
     controls,
+    deploy_checks,
     evaluation,
     gate,
     guardrails,
@@ -35,6 +36,7 @@ TOPICS: tuple[Topic[Any], ...] = (
     acknowledgments.TOPIC,
     evaluation.TOPIC,
     human_review.TOPIC,
+    deploy_checks.TOPIC,
     controls.TOPIC,  # after every topic whose evidence it maps
     resources.TOPIC,  # last: its index says which of the sections above discusses each resource
 )
