@@ -16,8 +16,9 @@ from constructs import Construct
 from platform_spec.api import API_GATEWAY_TIMEOUT_S, Metric
 
 #: The orchestration API's alarms that are no canary's rollback alarm (``MonitoringFacade.critical_alarms``):
-#: ``FunctionErrors`` sums every version's errors; the canary bake judges each version's own instead.
-PER_VERSION_ALARMS = ("FunctionErrors",)
+#: ``FunctionErrors`` sums every version's errors (the canary bake judges each version's own instead);
+#: ``IdempotencySaveFailures`` is the idempotency table's health, which rolling a release back does not fix.
+NOT_ROLLBACK_ALARMS = ("FunctionErrors", "IdempotencySaveFailures")
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,17 @@ class ApiAlarmSettings:
 
 
 class OrchestrationApiMonitoring(Construct):
-    """Four alarms on an :class:`OrchestrationApi` (each with ALARM and OK actions to ``topic``) and,
-    with a dashboard, its "Orchestration API" row:
+    """Alarms on an :class:`OrchestrationApi` (each with ALARM and OK actions to ``topic``) and, with a
+    dashboard, its "Orchestration API" row:
 
     - ``FunctionErrors``: the orchestrator raised unhandled errors (upstream faults are answered, not
       raised, so any is a bug);
     - ``FunctionThrottles``: Lambda throttled the orchestrator (its reserved concurrency is exhausted);
     - ``Api5xx``: the API answered more than ``server_errors`` 5xx in a period;
-    - ``ApiLatencyP95``: the API's p95 latency above ``latency_p95_ms``.
+    - ``ApiLatencyP95``: the API's p95 latency above ``latency_p95_ms``;
+    - ``IdempotencySaveFailures`` (where a use case accepts an Idempotency-Key): the orchestrator answered
+      but could not save the idempotency record in a period (the caller got the answer; a retry with the
+      same key calls Bedrock again), i.e. the idempotency table is failing.
     """
 
     def __init__(
@@ -97,6 +101,29 @@ class OrchestrationApiMonitoring(Construct):
             )
             for name, (metric, threshold, description) in specs.items()
         }
+        # Only use cases whose contract lets answers be stored accept an Idempotency-Key (the others refuse
+        # it), so only they can fail to save a record; one failed save in a period is worth a look.
+        keyed = [u.contract.id for u in api.use_cases if u.contract.logging.prompts_and_responses]
+        if keyed:
+            failures = {
+                f"s{i}": function.metric_use_case(Metric.IDEMPOTENCY_SAVE_FAILURES, uc, period=s.period)
+                for i, uc in enumerate(keyed)
+            }
+            self.alarms["IdempotencySaveFailures"] = notifying_alarm(
+                self,
+                "IdempotencySaveFailuresAlarm",
+                metric=cloudwatch.MathExpression(
+                    label="Answers whose idempotency record was not saved",
+                    period=s.period,
+                    using_metrics=failures,
+                    expression=" + ".join(f"FILL({k}, 0)" for k in failures),
+                ),
+                threshold=0,
+                description="orchestrator answered but could not save idempotency records (a retry with the same "
+                "key calls Bedrock again): the idempotency table is failing",
+                topic=topic,
+                evaluation_periods=1,
+            )
         if dashboard is not None:
             self._dashboard_row(api, dashboard)
 

@@ -12,7 +12,7 @@ from bedrock_constructs.human_review import HumanReview
 from bedrock_constructs.invocation_logging import InvocationLogging
 from bedrock_constructs.monitoring.alarms import AlarmSettings, LogDeliveryAlarm
 from bedrock_constructs.monitoring.api_monitoring import (
-    PER_VERSION_ALARMS,
+    NOT_ROLLBACK_ALARMS,
     ApiAlarmSettings,
     OrchestrationApiMonitoring,
 )
@@ -137,7 +137,7 @@ class MonitoringFacade:
                 else:
                     found.append(use_case_alarms.alarms[name])
         for api in self.apis:
-            found += [alarm for name, alarm in api.alarms.items() if name not in PER_VERSION_ALARMS]
+            found += [alarm for name, alarm in api.alarms.items() if name not in NOT_ROLLBACK_ALARMS]
         return found
 
     def monitor_api(

@@ -332,12 +332,20 @@ def test_the_facade_owns_the_apis_alarms_and_row_and_the_api_builds_none(config:
     # WHEN the facade monitors it, with one threshold changed
     facade = MonitoringFacade(stack, topic=topic)
     monitoring = facade.monitor_api(api, settings=ApiAlarmSettings().with_overrides(server_errors=10))
-    # THEN the four alarms are the facade's, each notifying the topic, and the row is on its dashboard
-    assert set(monitoring.alarms) == {"FunctionErrors", "FunctionThrottles", "Api5xx", "ApiLatencyP95"}
+    # THEN the alarms are the facade's (the idempotency one as the use case accepts a key), each notifying
+    # the topic, and the row is on its dashboard
+    assert use_case.contract.logging.prompts_and_responses
+    assert set(monitoring.alarms) == {
+        "FunctionErrors",
+        "FunctionThrottles",
+        "Api5xx",
+        "ApiLatencyP95",
+        "IdempotencySaveFailures",
+    }
     assert not [c for c in api.node.find_all() if isinstance(c, cloudwatch.Alarm)]
     template = Template.from_stack(stack)
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 4 and all(
+    assert len(alarms) == 5 and all(
         a["Properties"]["AlarmActions"] and a["Properties"]["OKActions"] for a in alarms.values()
     )
     template.has_resource_properties(

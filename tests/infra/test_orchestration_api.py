@@ -345,8 +345,24 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(
         if k.startswith("OrchestrationApiMonitoring")
     }
     names = {k.split("Alarm")[0].removeprefix("OrchestrationApiMonitoring") for k in alarms}
-    assert names == {"FunctionErrors", "FunctionThrottles", "Api5xx", "ApiLatencyP95"}
+    assert names == {
+        "FunctionErrors",
+        "FunctionThrottles",
+        "Api5xx",
+        "ApiLatencyP95",
+        "IdempotencySaveFailures",
+    }
     assert all(a["AlarmActions"] and a["OKActions"] for a in alarms.values())
+    # a failed idempotency save in any period, summed over the use cases that accept a key: prod's
+    # support-ticket-summary refuses keys (its contract forbids storing answers), so it is not in the sum
+    (saves,) = [a for k, a in alarms.items() if "IdempotencySaveFailures" in k]
+    assert saves["Threshold"] == 0 and saves["EvaluationPeriods"] == 1
+    summed = {
+        q["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+        for q in saves["Metrics"]
+        if "MetricStat" in q and q["MetricStat"]["Metric"]["MetricName"] == "IdempotencySaveFailures"
+    }
+    assert summed == {"policy-qa"}
     (dashboard,) = _of_type(synthesized, "prod", "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     assert "## Orchestration API" in body and "IntegrationLatency" in body
