@@ -7,8 +7,9 @@ release's version published, the live-version parameter, and a metric alarm for 
 synthesized production stack (moto implements no composite alarms, so each composite is played by a metric
 alarm of its name; a test or ``--alarm`` sets one to ALARM). moto's CloudWatch keeps the metrics a test
 publishes as Lambda would for invocations through the live alias (:meth:`OfflineProduction.record_invocations`),
-which the bake reads with GetMetricData. The stack outputs the bake reads come from a
-stand-in for DescribeStacks (:class:`StackOutputsStandIn`).
+which the bake reads with GetMetricData; :meth:`OfflineProduction.serve` sends requests through the alias as
+its routing config splits them (the offline gate serves the production contracts' declared peak). The stack
+outputs the bake reads come from a stand-in for DescribeStacks (:class:`StackOutputsStandIn`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lambdas.canary_bake import bake
 from platform_spec.delivery import (
     DEFAULT_MAX_ERROR_RATE,
     DEFAULT_MIN_ERRORS,
+    DEFAULT_MIN_INVOCATIONS,
     LIVE_ALIAS,
     BakeDecision,
     BakeState,
@@ -56,10 +58,11 @@ def run_bake(
     before_check: Callable[[float], None] | None = None,
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
     min_errors: int = DEFAULT_MIN_ERRORS,
+    min_invocations: int = DEFAULT_MIN_INVOCATIONS,
 ) -> list[BakeState]:
     """Every state of one bake, from ``begin`` to its final decision. ``before_check(elapsed_seconds)`` runs
-    before each check (the offline gate plants an alarm there); ``max_error_rate`` and ``min_errors`` are
-    ``BakePolicy``'s."""
+    before each check (the offline gate plants an alarm and serves traffic there); ``max_error_rate``,
+    ``min_errors`` and ``min_invocations`` are ``BakePolicy``'s."""
     state = bake.begin(
         clients,
         environment=environment,
@@ -68,6 +71,7 @@ def run_bake(
         now=clock(),
         max_error_rate=max_error_rate,
         min_errors=min_errors,
+        min_invocations=min_invocations,
     )
     trail = [state]
     while state.decision not in FINAL:
@@ -176,6 +180,18 @@ class OfflineProduction:
                 for name, value in (("Invocations", invocations), ("Errors", errors))
             ],
         )
+
+    def serve(self, requests: int, *, at: float) -> dict[str, int]:
+        """``requests`` through the live alias in the minute of ``at``, split as its routing config splits
+        them (each other version's share rounded, the alias's version the rest), none failing, recorded as
+        Lambda records them (:meth:`record_invocations`). How many each version served."""
+        live = self.live()
+        served = {str(version): round(requests * weight) for version, weight in live["routing"].items()}
+        served[str(live["version"])] = requests - sum(served.values())
+        for version, count in served.items():
+            if count:
+                self.record_invocations(version, invocations=count, errors=0, at=at)
+        return served
 
     def live(self) -> Mapping[str, Any]:
         alias = self.clients.lambda_.get_alias(FunctionName=self.function_name, Name=LIVE_ALIAS)

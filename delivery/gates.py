@@ -15,8 +15,9 @@
    (``python -m evaluation run --target <env>``); a load test at twice each contract's peak rate, bounded,
    within its success rate and p95; the human review path once (``python -m human_review exercise``).
 3. canary (production, after the manual approval and the deploy): the bake (``delivery.canary``): 10 % of
-   live traffic on the new version for ``bake.minutes``, promoted when every critical alarm stayed quiet,
-   rolled back on the first one in ALARM. In the pipeline the delivery account's state machine runs it.
+   live traffic on the new version for ``bake.minutes``, promoted when every critical alarm stayed quiet
+   and the new version served at least ``bake.min_invocations``, rolled back on the first one in ALARM (or
+   with fewer invocations). In the pipeline the delivery account's state machine runs it.
 
 ``--offline`` runs a gate against local stand-ins (README, Deploy: what each proves and what it cannot);
 without it the gate runs against the environment with the caller's AWS credentials, or those of
@@ -541,7 +542,9 @@ def canary_offline(
     poll_minutes: float | None = None,
 ) -> tuple[GateReport, list[Any], dict[str, Any]]:
     """Gate 3 against production in moto, on a simulated clock: begin, check every poll until the bake ends.
-    Returns the report, the bake's states and where the live alias ended."""
+    Before each check, the poll's requests at the production contracts' declared peak (``release.peak_rps``
+    summed) go through the live alias, split as its routing says. Returns the report, the bake's states and
+    where the live alias ended."""
     from delivery.canary import critical_alarms_of, offline_production, run_bake
 
     config = load_platform(root)
@@ -554,11 +557,13 @@ def canary_offline(
         raise ValueError(
             f"--alarm {', '.join(unknown)}: not a critical alarm of {environment} (they are: {', '.join(alarms)})"
         )
+    peak_rps = sum(contract.release.peak_rps for contract in config.contracts_for(environment))
     clock = _SimulatedClock()
     report = GateReport(Gate.CANARY, environment, "offline")
     with offline_production(environment, alarms, region=config.environment(environment).region) as production:
 
         def plant(elapsed: float) -> None:
+            production.serve(round(peak_rps * poll_s), at=clock() - poll_s / 2)
             for alarm, at in plants:
                 if elapsed >= at:
                     production.set_alarm(next(a for a in alarms if alarm in a), "ALARM")
@@ -580,9 +585,14 @@ def canary_offline(
 
 
 def _error_policy(policy: BakePolicy | None) -> dict[str, Any]:
-    """``run_bake``'s limits on the new version's own errors, from the delivery file (its defaults without)."""
+    """``run_bake``'s limits on the new version's own errors and invocations, from the delivery file (its
+    defaults without)."""
     policy = policy or BakePolicy()
-    return {"max_error_rate": policy.max_error_rate, "min_errors": policy.min_errors}
+    return {
+        "max_error_rate": policy.max_error_rate,
+        "min_errors": policy.min_errors,
+        "min_invocations": policy.min_invocations,
+    }
 
 
 class _SimulatedClock:

@@ -4,7 +4,8 @@ and against the environments and contracts, and resolve it into a frozen :class:
 Besides the schema (:mod:`platform_config.documents`): every environment it names exists; production comes
 last and only last; the delivery account is none of the environments' accounts; the source connection lives
 in the delivery account and region; every use case enabled in production is enabled in the environment
-before it, where the readiness gate tests it; the bake polls at least once. The loader runs these with the
+before it, where the readiness gate tests it; the bake polls at least once; the canary can serve
+``bake.min_invocations`` in ``bake.minutes`` at production's declared peaks. The loader runs these with the
 other files' rules, so every problem of every file is reported at once.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from platform_config.documents import Document
 from platform_config.errors import Problem
 from platform_config.model import EnvironmentConfig
 from platform_spec.contract import ContractDocument
-from platform_spec.delivery import LOAD_TEST_MULTIPLIER, MAX_BAKE_CHECKS, DeliveryDocument
+from platform_spec.delivery import CANARY_WEIGHT, LOAD_TEST_MULTIPLIER, MAX_BAKE_CHECKS, DeliveryDocument
 from platform_spec.environment import EnvironmentDocument
 
 #: The delivery pipeline's file, relative to the repository root (optional: without it there is no pipeline).
@@ -179,6 +181,7 @@ def delivery_rules(
     if len(named) >= 2 and len(named) == len(names):
         _untested_in_readiness(doc, names, contract_docs, problems)
         _capacity(known_docs[names[-2]], known_docs[names[-1]], contract_docs, problems)
+        _reachable_invocations(doc, names[-1], contract_docs, problems)
     if doc.value is None or len(problems) != before:
         return None
     missing = [name for name in names if name not in environments]
@@ -213,6 +216,43 @@ def _untested_in_readiness(
                     value=list(enabled),
                 )
             )
+
+
+def _reachable_invocations(
+    doc: Document[DeliveryDocument],
+    production: str,
+    contract_docs: Sequence[Document[ContractDocument]],
+    problems: list[Problem],
+) -> None:
+    """``bake.min_invocations`` is at most what the canary's CANARY_WEIGHT of the traffic would serve in
+    ``bake.minutes`` with every use case enabled in production at its declared peak (``release.peak_rps``)
+    all the time: more, and the bake could never promote a release (it rolls back a canary that served
+    fewer). Without use cases in production there is no declared traffic to compare with."""
+    wanted, minutes = doc.field("bake", "min_invocations"), doc.field("bake", "minutes")
+    peaks = {
+        str(c.field("id")): float(peak)
+        for c in contract_docs
+        if production in (c.field("environments") or ())
+        and (peak := c.field("release", "peak_rps")) is not None
+    }
+    if wanted is None or minutes is None or not peaks:
+        return
+    peak = sum(peaks.values())
+    reachable = CANARY_WEIGHT * peak * minutes * 60
+    if wanted > reachable:
+        detail = ", ".join(f"{uc} {rps:g}" for uc, rps in sorted(peaks.items()))
+        problems.append(
+            doc.problem(
+                ["bake", "min_invocations"],
+                f"is more than the canary could serve: {CANARY_WEIGHT:.0%} of {production}'s declared peak of "
+                f"{peak:g} requests per second (release.peak_rps: {detail}) for the {minutes}-minute bake is "
+                f"{reachable:g} invocations, so the bake would roll back every release as untested",
+                f"use at most {math.floor(reachable)}, or lengthen bake.minutes"
+                if reachable >= 1
+                else "lengthen bake.minutes",
+                value=wanted,
+            )
+        )
 
 
 def _concurrency(contract_doc: Document[ContractDocument], rate_multiple: float) -> float | None:

@@ -79,6 +79,22 @@ VERSION_ERROR_WINDOW_MINUTES: Final = 60
 DEFAULT_MAX_ERROR_RATE: Final = 0.01
 #: Default of ``BakePolicy.min_errors``.
 DEFAULT_MIN_ERRORS: Final = 3
+#: Default of ``BakePolicy.min_invocations``: the fewest invocations the new version must serve through the
+#: live alias during the whole bake before it may be promoted. Zero errors in n invocations bound the
+#: version's error rate below 3 / n with 95 % confidence (the "rule of three", Hanley & Lippman-Hand, JAMA
+#: 1983), so 300 = 3 / DEFAULT_MAX_ERROR_RATE is the fewest that show a quiet canary within the default
+#: 1 %. A production canary reaches it easily: at 10 % for the default 72 hours, 300 invocations are 3,000
+#: through live, one request every 86 seconds on average (prod's contracts declare a peak of 1.5 requests per
+#: second together, which the canary's share reaches in under 34 minutes).
+DEFAULT_MIN_INVOCATIONS: Final = 300
+#: The bake counts the new version's invocations over its whole duration in one GetMetricData call with
+#: this period: a multiple of 60 s, 300 s and 3600 s, so valid whatever the data's age (CloudWatch returns
+#: no data points for a start more than 15 days ago with a period that is not a multiple of 300 s, or more
+#: than 63 days ago of 3600 s), and at most MAX_BAKE_MINUTES / 60 data points a metric, far below
+#: GetMetricData's 100,800 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html,
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html). The sum over the
+#: window is the same at any period.
+BAKE_COUNT_PERIOD_SECONDS: Final = 3600
 
 # ==================================================================== accounts, roles and names
 
@@ -240,6 +256,9 @@ class BakeState:
     #: ``BakePolicy.max_error_rate`` and ``min_errors``: when the new version's own errors roll it back.
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     min_errors: int = DEFAULT_MIN_ERRORS
+    #: ``BakePolicy.min_invocations``: fewer invocations of the new version through live during the whole
+    #: bake roll it back instead of promoting it.
+    min_invocations: int = DEFAULT_MIN_INVOCATIONS
     decision: BakeDecision = BakeDecision.HOLD
     detail: str = ""
 
@@ -312,6 +331,18 @@ class BakePolicy:
             le=1000,
         ),
     ] = DEFAULT_MIN_ERRORS
+    min_invocations: Annotated[
+        int,
+        Spec(
+            "(300) The fewest invocations the new version must serve through the live alias during the whole "
+            "bake (Lambda's Invocations with ExecutedVersion = that version). Fewer when the bake's minutes are "
+            "over, and it is rolled back instead of promoted: a canary that served almost nothing (no traffic, "
+            "a routing or metric dimension mismatch) is untested. 300 = 3 / 0.01: zero errors in 300 "
+            "invocations put the error rate below 1 % with 95 % confidence (the rule of three). At most what "
+            "the canary's 10 % would serve in bake.minutes at production's declared peaks (release.peak_rps).",
+            ge=1,
+        ),
+    ] = DEFAULT_MIN_INVOCATIONS
 
 
 @spec

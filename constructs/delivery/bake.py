@@ -171,6 +171,7 @@ class CanaryBake(Construct):
                 "BAKE_SECONDS": str(bake.minutes * 60),
                 "BAKE_MAX_ERROR_RATE": str(bake.max_error_rate),
                 "BAKE_MIN_ERRORS": str(bake.min_errors),
+                "BAKE_MIN_INVOCATIONS": str(bake.min_invocations),
             },
         )
         # Lambda publishes a dead letter with the function's role: the topic and its key.

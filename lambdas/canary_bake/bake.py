@@ -16,7 +16,8 @@ the production account and the time as arguments, and return the new :class:`Bak
   alias serves only the stable version again), and so does the new version's own error rate
   (:func:`version_errors`); after ``bake_seconds`` with every alarm quiet and the new version's errors
   within the policy it promotes (the SSM parameter names the new version, then the alias serves it
-  alone); otherwise HOLD.
+  alone), but only if the new version served at least ``min_invocations`` through the live alias during
+  the whole bake (:func:`untested_canary`); with fewer it rolls back; otherwise HOLD.
 - ``clear_canary``: after a bake stopped without finishing (its execution timed out, was stopped or
   failed; no ``BakeState`` survives it), the live alias keeps the version it serves and sends nothing to
   any other.
@@ -35,6 +36,11 @@ alias, Lambda publishes ``AWS/Lambda`` metrics with the dimensions ``FunctionNam
 (``<function>:<alias>``) and ``ExecutedVersion`` (the version that ran), "to compare error rates for two
 versions of a function that are both targets of a weighted alias"; the error rate is ``Errors`` divided by
 ``Invocations`` (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
+
+Promotion fails closed: the alarms and the error rate only ever say "nothing wrong seen", which is also
+what a canary that received no traffic shows, and what a bake reading metrics under dimensions Lambda does
+not publish (zero invocations, zero errors) shows. So before promoting, the bake counts the new version's
+invocations through the live alias over the whole bake and rolls back below ``min_invocations``.
 """
 
 from __future__ import annotations
@@ -45,9 +51,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from platform_spec.delivery import (
+    BAKE_COUNT_PERIOD_SECONDS,
     CANARY_WEIGHT,
     DEFAULT_MAX_ERROR_RATE,
     DEFAULT_MIN_ERRORS,
+    DEFAULT_MIN_INVOCATIONS,
     INITIAL_LIVE_VERSION,
     LIVE_ALIAS,
     VERSION_ERROR_WINDOW_MINUTES,
@@ -143,10 +151,17 @@ class VersionErrors:
 
 
 def version_errors(
-    cloudwatch: Any, function_name: str, versions: Sequence[str], *, start: float, end: float
+    cloudwatch: Any,
+    function_name: str,
+    versions: Sequence[str],
+    *,
+    start: float,
+    end: float,
+    period: int = METRIC_PERIOD_SECONDS,
 ) -> dict[str, VersionErrors]:
     """Each version's ``Errors`` and ``Invocations`` (Sum) through the live alias from ``start`` to ``end``
-    (epoch seconds), from the metrics Lambda publishes per executed version (module docstring)."""
+    (epoch seconds), from the metrics Lambda publishes per executed version (module docstring), summed over
+    data points of ``period`` seconds."""
     queries = [
         {
             "Id": f"{metric.lower()}{index}",
@@ -160,7 +175,7 @@ def version_errors(
                         {"Name": "ExecutedVersion", "Value": version},
                     ],
                 },
-                "Period": METRIC_PERIOD_SECONDS,
+                "Period": period,
                 "Stat": "Sum",
             },
             "ReturnData": True,
@@ -211,6 +226,39 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
     )
 
 
+def bake_invocations(
+    clients: Clients, state: BakeState, *, now: float
+) -> tuple[VersionErrors, VersionErrors]:
+    """What the new and the stable version served through the live alias from the bake's start to ``now``,
+    in one GetMetricData call with BAKE_COUNT_PERIOD_SECONDS data points (valid at any age of the start)."""
+    found = version_errors(
+        clients.cloudwatch,
+        state.function_name,
+        [state.target_version, state.stable_version],
+        start=state.started_at,
+        end=now,
+        period=BAKE_COUNT_PERIOD_SECONDS,
+    )
+    return found[state.target_version], found[state.stable_version]
+
+
+def untested_canary(
+    state: BakeState, canary: VersionErrors, stable: VersionErrors, *, now: float
+) -> str | None:
+    """Why the new version may not be promoted though nothing failed (None when it may): over the whole
+    bake (:func:`bake_invocations`) it served fewer than ``min_invocations`` through the live alias."""
+    if canary.invocations >= state.min_invocations:
+        return None
+    return (
+        f"version {state.target_version} served {canary.invocations:g} invocations through {LIVE_ALIAS} "
+        f"during the {(now - state.started_at) / 60:.0f}-minute bake (version {state.stable_version}: "
+        f"{stable.invocations:g}), fewer than bake.min_invocations {state.min_invocations}: promoting it would "
+        "release untested code; check that traffic reached the alias (its routing config should send "
+        f"{CANARY_WEIGHT:.0%} to version {state.target_version}) and that Lambda's metrics carry the "
+        "dimensions FunctionName, Resource and ExecutedVersion, then release again"
+    )
+
+
 def version_differences(lambda_: Any, function_name: str, stable: str, target: str) -> list[str]:
     """The :data:`RELEASE_FIELDS` in which version ``target`` differs from version ``stable`` (none: the same
     code and configuration published again)."""
@@ -255,6 +303,7 @@ def begin(
     now: float,
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
     min_errors: int = DEFAULT_MIN_ERRORS,
+    min_invocations: int = DEFAULT_MIN_INVOCATIONS,
 ) -> BakeState:
     outputs = stack_outputs(clients.cloudformation, stack_name)
     missing = [
@@ -277,6 +326,7 @@ def begin(
         bake_seconds=bake_seconds,
         max_error_rate=max_error_rate,
         min_errors=min_errors,
+        min_invocations=min_invocations,
     )
     if state.stable_version == state.target_version:
         if _weights(alias):  # a bake that was stopped half-way left a share on another version
@@ -354,11 +404,17 @@ def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
         return roll_back(clients, state, f"the new version fails more than the stable one: {failing}")
     elapsed = now - state.started_at
     if elapsed >= state.bake_seconds:
+        # Nothing failed, which is also what a canary that served nothing shows: promote only a tested one.
+        canary, stable = bake_invocations(clients, state, now=now)
+        untested = untested_canary(state, canary, stable, now=now)
+        if untested is not None:
+            return roll_back(clients, state, untested)
         return promote(
             clients,
             state,
-            f"baked {elapsed / 60:.0f} minutes at {CANARY_WEIGHT:.0%} with every critical alarm quiet and "
-            "the new version's errors within the policy",
+            f"baked {elapsed / 60:.0f} minutes at {CANARY_WEIGHT:.0%} with every critical alarm quiet, "
+            f"the new version's errors within the policy, and {canary.invocations:g} invocations of it "
+            f"through {LIVE_ALIAS} (bake.min_invocations {state.min_invocations})",
         )
     return _decide(
         state,

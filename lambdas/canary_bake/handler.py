@@ -10,7 +10,7 @@ canary share (``bake.clear_canary``); the answer says what was done.
 The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
 reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
 critical alarms; ``BAKE_MAX_ERROR_RATE`` and ``BAKE_MIN_ERRORS`` (``BakePolicy``) say when the new version's
-own errors roll it back. Standard library and the runtime's boto3 only; nothing runs at import but reading the
+own errors roll it back, ``BAKE_MIN_INVOCATIONS`` how many it must serve before it may be promoted. Standard library and the runtime's boto3 only; nothing runs at import but reading the
 settings and creating the STS client.
 """
 
@@ -40,6 +40,7 @@ class Settings:
     BAKE_SECONDS = "BAKE_SECONDS"
     MAX_ERROR_RATE = "BAKE_MAX_ERROR_RATE"
     MIN_ERRORS = "BAKE_MIN_ERRORS"
+    MIN_INVOCATIONS = "BAKE_MIN_INVOCATIONS"
 
 
 logger = logging.getLogger()
@@ -87,6 +88,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             now=time.time(),
             max_error_rate=float(env[Settings.MAX_ERROR_RATE]),
             min_errors=int(env[Settings.MIN_ERRORS]),
+            min_invocations=int(env[Settings.MIN_INVOCATIONS]),
         )
     elif action == "check":
         state = bake.check(clients, from_dict(BakeState, event["state"]), now=time.time())

@@ -12,7 +12,7 @@ import pytest
 from platform_config import ConfigError, PlatformConfig, load_platform
 from platform_config.errors import Problem
 from platform_spec.contract import UseCaseAlarm
-from platform_spec.delivery import DEFAULT_BAKE_MINUTES, MAX_BAKE_MINUTES
+from platform_spec.delivery import DEFAULT_BAKE_MINUTES, DEFAULT_MIN_INVOCATIONS, MAX_BAKE_MINUTES
 from tests.config.conftest import ROOT, FieldSetter, YamlEditor
 
 PIPELINE = "delivery/pipeline.yaml"
@@ -45,6 +45,7 @@ def test_the_shipped_delivery_file_loads(real_config: PlatformConfig) -> None:
     assert [e.name for e in delivery.stages] == ["dev", "staging", "prod"]
     assert delivery.readiness.name == "staging" and delivery.production.name == "prod"
     assert delivery.bake.minutes == DEFAULT_BAKE_MINUTES == 72 * 60
+    assert delivery.bake.min_invocations == DEFAULT_MIN_INVOCATIONS
     assert delivery.account not in {e.account for e in delivery.stages}
     assert all(c.release.peak_rps > 0 for e in delivery.stages for c in real_config.contracts_for(e.name))
 
@@ -125,6 +126,30 @@ def test_a_bake_longer_than_the_pipeline_action_allows_is_refused(
     set_field(PIPELINE, "bake.minutes", MAX_BAKE_MINUTES + 1)
     problem = _problem(delivery_root, PIPELINE, "bake.minutes", "bake.minutes")
     assert problem.value == MAX_BAKE_MINUTES + 1
+
+
+def test_a_minimum_of_invocations_the_canary_could_never_serve_is_refused(
+    delivery_root: Path, set_field: FieldSetter
+) -> None:
+    # prod's contracts declare 0.5 + 1 requests per second at peak: 10 % of that for 60 minutes is 540
+    set_field(PIPELINE, "bake.minutes", 60)
+    set_field(PIPELINE, "bake.min_invocations", 541)
+    problem = _problem(delivery_root, PIPELINE, "bake.min_invocations", "is more than the canary could serve")
+    assert problem.value == 541
+    assert (
+        "declared peak of 1.5 requests per second" in problem.message
+        and "is 540 invocations" in problem.message
+    )
+    assert "policy-qa 0.5" in problem.message and "support-ticket-summary 1" in problem.message
+    assert problem.fix == "use at most 540, or lengthen bake.minutes"
+    set_field(PIPELINE, "bake.min_invocations", 540)
+    assert load_platform(delivery_root).delivery is not None
+
+
+def test_promotion_cannot_be_made_to_need_no_invocations(delivery_root: Path, set_field: FieldSetter) -> None:
+    set_field(PIPELINE, "bake.min_invocations", 0)
+    problem = _problem(delivery_root, PIPELINE, "bake.min_invocations", "bake.min_invocations")
+    assert problem.value == 0
 
 
 def test_a_use_case_cannot_reach_production_untested(delivery_root: Path, set_field: FieldSetter) -> None:

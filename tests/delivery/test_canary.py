@@ -4,8 +4,10 @@ wrong and how to fix it by hand; the roll-back step of the synthesized state mac
 an event it accepts. A bake whose execution stopped unfinished (timed out, aborted, failed) has its
 canary share cleared by the event the synthesized EventBridge rule sends the bake Lambda. The bake judges
 the new version by its own errors (Lambda's per-version metrics, in moto's CloudWatch), not by alarms that
-sum every version. A release version that is the live version's code and configuration published again (a
-stage rollback redeploying the last release) is not baked (moto's Lambda versions)."""
+sum every version, and promotes it only when it served at least ``bake.min_invocations`` through the live
+alias during the whole bake (no traffic, or metrics under other dimensions, roll it back). A release version
+that is the live version's code and configuration published again (a stage rollback redeploying the last
+release) is not baked (moto's Lambda versions)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import dataclasses
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -144,6 +147,7 @@ def _production_for_the_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
         monkeypatch.setenv("BAKE_SECONDS", "3600")
         monkeypatch.setenv("BAKE_MAX_ERROR_RATE", "0.01")
         monkeypatch.setenv("BAKE_MIN_ERRORS", "3")
+        monkeypatch.setenv("BAKE_MIN_INVOCATIONS", "300")
         from lambdas.canary_bake import handler
 
         own = handler.production_clients
@@ -245,17 +249,8 @@ def _check_after(
 ) -> tuple[Any, dict[str, Any]]:
     """Begin at START (10 % on version 2 beside version 1), record ``(invocations, errors)`` of each version
     through the live alias ``minute`` minutes in, and check ``check_at`` seconds in."""
-    policy = policy or BakePolicy()
     with offline_production("prod", [ALARM], region=REGION) as production:
-        state = bake.begin(
-            production.clients,
-            environment="prod",
-            stack_name=production.stack_name,
-            bake_seconds=3 * 3600,
-            now=START,
-            max_error_rate=policy.max_error_rate,
-            min_errors=policy.min_errors,
-        )
+        state = _begin(production, bake_seconds=3 * 3600, policy=policy)
         assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
         for version, (invocations, errors) in (("2", canary), ("1", stable)):
             production.record_invocations(
@@ -337,14 +332,108 @@ def test_the_bake_lambda_is_configured_as_its_handler_reads_it(
     policy = config.delivery.bake
     assert float(variables[Settings.MAX_ERROR_RATE]) == policy.max_error_rate
     assert int(variables[Settings.MIN_ERRORS]) == policy.min_errors
+    assert int(variables[Settings.MIN_INVOCATIONS]) == policy.min_invocations
+
+
+# ==================================================================== promotion fails closed
+
+#: The bake these tests run to its end: three hours, so invocations early in it are outside the last
+#: check's VERSION_ERROR_WINDOW_MINUTES and count only in the whole-bake count.
+BAKE = 3 * 3600.0
+
+
+def _bake_to_the_end(record: Any, *, policy: BakePolicy | None = None) -> tuple[Any, dict[str, Any], str]:
+    """Begin at START, let ``record(production)`` publish what live served, and check when the bake is over.
+    The check's state, the live alias and the live-version parameter after it."""
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        state = _begin(production, bake_seconds=BAKE, policy=policy)
+        assert state.decision is BakeDecision.HOLD
+        record(production)
+        after = bake.check(production.clients, state, now=START + BAKE)
+        return after, dict(production.live()), _live_parameter(production)
+
+
+def test_a_canary_that_served_enough_over_the_whole_bake_is_promoted() -> None:
+    enough = BakePolicy().min_invocations
+
+    def record(production: Any) -> None:
+        # half in the bake's first minutes, half near its end: only the whole bake holds them all
+        for minute, share in ((10, enough // 2), (170, enough - enough // 2)):
+            production.record_invocations("2", invocations=share, errors=0, at=START + minute * 60)
+            production.record_invocations("1", invocations=9 * share, errors=0, at=START + minute * 60)
+
+    after, live, parameter = _bake_to_the_end(record)
+    assert after.decision is BakeDecision.PROMOTED, after.detail
+    assert f"{enough} invocations of it through live (bake.min_invocations {enough})" in after.detail
+    assert live == {"version": "2", "routing": {}} and parameter == "2"
+
+
+def test_a_canary_that_served_too_few_is_rolled_back_not_promoted() -> None:
+    few = BakePolicy().min_invocations - 1
+
+    def record(production: Any) -> None:
+        production.record_invocations("2", invocations=few, errors=0, at=START + 600)
+        production.record_invocations("1", invocations=9 * few, errors=0, at=START + 600)
+
+    after, live, parameter = _bake_to_the_end(record)
+    assert after.decision is BakeDecision.ROLLED_BACK
+    assert (
+        f"version 2 served {few} invocations through live during the 180-minute bake (version 1: {9 * few}), "
+        f"fewer than bake.min_invocations {few + 1}: promoting it would release untested code" in after.detail
+    )
+    assert "check that traffic reached the alias" in after.detail and "ExecutedVersion" in after.detail
+    assert live == {"version": "1", "routing": {}} and parameter == "1"
+    # a smaller minimum in the policy promotes the same canary
+    after, _, _ = _bake_to_the_end(record, policy=BakePolicy(min_invocations=few))
+    assert after.decision is BakeDecision.PROMOTED, after.detail
+
+
+def test_a_canary_whose_metrics_carry_other_dimensions_is_not_promoted() -> None:
+    def record(production: Any) -> None:
+        # plenty of traffic, but published without ExecutedVersion (per alias, and per function): the bake's
+        # query matches no metric and reads zero, which must not pass for a quiet canary
+        for dimensions in (
+            [
+                {"Name": "FunctionName", "Value": production.function_name},
+                {"Name": "Resource", "Value": f"{production.function_name}:live"},
+            ],
+            [{"Name": "FunctionName", "Value": production.function_name}],
+        ):
+            production.clients.cloudwatch.put_metric_data(
+                Namespace="AWS/Lambda",
+                MetricData=[
+                    {
+                        "MetricName": "Invocations",
+                        "Dimensions": dimensions,
+                        "Timestamp": datetime.fromtimestamp(START + 600, UTC),
+                        "Value": 100_000,
+                    }
+                ],
+            )
+
+    after, live, parameter = _bake_to_the_end(record)
+    assert after.decision is BakeDecision.ROLLED_BACK
+    assert "version 2 served 0 invocations through live" in after.detail
+    assert live == {"version": "1", "routing": {}} and parameter == "1"
 
 
 # ==================================================================== the live code published again
 
 
-def _begin(production: Any, now: float = START) -> Any:
+def _begin(
+    production: Any, now: float = START, *, bake_seconds: float = 3600, policy: BakePolicy | None = None
+) -> Any:
+    """``begin`` in the offline production, with ``policy``'s limits (the defaults without)."""
+    policy = policy or BakePolicy()
     return bake.begin(
-        production.clients, environment="prod", stack_name=production.stack_name, bake_seconds=3600, now=now
+        production.clients,
+        environment="prod",
+        stack_name=production.stack_name,
+        bake_seconds=bake_seconds,
+        now=now,
+        max_error_rate=policy.max_error_rate,
+        min_errors=policy.min_errors,
+        min_invocations=policy.min_invocations,
     )
 
 

@@ -32,6 +32,7 @@ from platform_spec.delivery import (
     HUMAN_REVIEW_MODULE,
     REVIEW_POLICY_FIELD,
     BakeDecision,
+    BakePolicy,
     Gate,
     Verdict,
 )
@@ -321,9 +322,15 @@ def test_the_release_gets_ten_percent_during_the_bake(synthesized: Synthesized) 
     in_prod = load_platform(ROOT).contracts_for("prod")
     assert sum("Composite" in a for a in alarms) == len(in_prod) > 0 and any("Api" in a for a in alarms)
     seen: list[Any] = []
+    served: list[dict[str, int]] = []
     clock = FakeClock()
     clock.now = 1_800_000_000.0
     with offline_production("prod", alarms) as production:
+
+        def serve(_: float) -> None:
+            seen.append(dict(production.live()))
+            served.append(production.serve(1000, at=clock() - 300))
+
         trail = run_bake(
             production.clients,
             environment="prod",
@@ -332,10 +339,26 @@ def test_the_release_gets_ten_percent_during_the_bake(synthesized: Synthesized) 
             poll_seconds=600,
             clock=clock,
             sleep=clock.sleep,
-            before_check=lambda _: seen.append(dict(production.live())),
+            before_check=serve,
         )
-    assert trail[-1].decision is BakeDecision.PROMOTED
+    assert trail[-1].decision is BakeDecision.PROMOTED, trail[-1].detail
     assert seen and all(s == {"version": "1", "routing": {"2": CANARY_WEIGHT}} for s in seen)
+    # the alias's routing sent the release its tenth of every poll's requests, which the bake counted
+    assert all(s == {"2": 100, "1": 900} for s in served)
+    assert f"{100 * len(served)} invocations of it through live" in trail[-1].detail
+
+
+def test_a_canary_that_served_too_few_requests_holds_the_release(synthesized: Synthesized) -> None:
+    # prod's declared peaks for one 10-minute poll: 10 % of them is fewer than bake.min_invocations
+    report, trail, live = gates.canary_offline(
+        ROOT, "prod", synthesized.outdir, bake_minutes=10, poll_minutes=10
+    )
+    peak = sum(c.release.peak_rps for c in load_platform(ROOT).contracts_for("prod"))
+    assert round(peak * 600 * CANARY_WEIGHT) < BakePolicy().min_invocations
+    assert report.verdict is Verdict.HOLD
+    assert trail[-1].decision is BakeDecision.ROLLED_BACK
+    assert "fewer than bake.min_invocations" in trail[-1].detail
+    assert live == {"version": "1", "routing": {}}
 
 
 def test_an_unknown_planted_alarm_is_refused_with_the_known_ones(synthesized: Synthesized) -> None:
