@@ -3,6 +3,7 @@ refuses a bad file with the file, line, field, value and fix (one ``pytest.raise
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -129,20 +130,28 @@ def test_a_bake_longer_than_the_pipeline_action_allows_is_refused(
 
 
 def test_a_minimum_of_invocations_the_canary_could_never_serve_is_refused(
-    delivery_root: Path, set_field: FieldSetter
+    delivery_root: Path, set_field: FieldSetter, real_config: PlatformConfig
 ) -> None:
-    # prod's contracts declare 0.5 + 1 requests per second at peak: 10 % of that for 60 minutes is 540
+    # the canary's 10 % of prod's declared peaks (every contract enabled there) for a 60-minute bake
+    assert real_config.delivery is not None
+    production = real_config.delivery.production.name
+    peaks = {
+        c.id: c.release.peak_rps
+        for c in real_config.contracts_for(production)
+        if c.release.peak_rps is not None
+    }
+    reachable = math.floor(0.1 * sum(peaks.values()) * 60 * 60)
     set_field(PIPELINE, "bake.minutes", 60)
-    set_field(PIPELINE, "bake.min_invocations", 541)
+    set_field(PIPELINE, "bake.min_invocations", reachable + 1)
     problem = _problem(delivery_root, PIPELINE, "bake.min_invocations", "is more than the canary could serve")
-    assert problem.value == 541
+    assert problem.value == reachable + 1
     assert (
-        "declared peak of 1.5 requests per second" in problem.message
-        and "is 540 invocations" in problem.message
+        f"declared peak of {sum(peaks.values()):g} requests per second" in problem.message
+        and f"is {reachable} invocations" in problem.message
     )
-    assert "policy-qa 0.5" in problem.message and "support-ticket-summary 1" in problem.message
-    assert problem.fix == "use at most 540, or lengthen bake.minutes"
-    set_field(PIPELINE, "bake.min_invocations", 540)
+    assert all(f"{uc} {rps:g}" in problem.message for uc, rps in peaks.items())
+    assert problem.fix == f"use at most {reachable}, or lengthen bake.minutes"
+    set_field(PIPELINE, "bake.min_invocations", reachable)
     assert load_platform(delivery_root).delivery is not None
 
 
