@@ -37,6 +37,7 @@ from aws_lambda_powertools.event_handler.api_gateway import APIGatewayRestResolv
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from platform_spec.api import bedrock_budget_s, post_answer_reserve_s
 from platform_spec.contract import CallerHistory
@@ -136,6 +137,11 @@ def configure(resilience: ResilienceSettings) -> None:
 
 _JSON = "application/json"
 _current: contextvars.ContextVar[RequestRecord] = contextvars.ContextVar("orchestrator_request")
+#: This request's own event and context. The resolver (``app``) is a module-level singleton whose
+#: ``current_event`` and ``lambda_context`` the next ``resolve()`` replaces: Lambda runs one request at a
+#: time per execution environment, but a process that serves requests on several threads (a threaded host,
+#: the benchmark's item 6) would let a route read another request's body. Routes read these instead.
+_own: contextvars.ContextVar[tuple[Any, Any]] = contextvars.ContextVar("orchestrator_event")
 
 
 # The tracer is a Powertools Tracer or a no-op (typed Any); the signature below is what Lambda calls.
@@ -154,6 +160,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         resource=str(event.get("resource")) if isinstance(event, dict) else "",
     )
     token = _current.set(record)
+    own = _own.set((event, context))
     try:
         try:
             response = app.resolve(event, context)
@@ -172,6 +179,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         _finish(record, latency_ms=round((time.perf_counter() - started) * 1000))
         return response
     finally:
+        _own.reset(own)
         _current.reset(token)
 
 
@@ -215,7 +223,8 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
     record.prompt_version = use_case.prompt.version
     record.log_text = use_case.log_prompts_and_responses
 
-    event = app.current_event
+    raw_event, lambda_context = _own.get()
+    event = APIGatewayProxyEvent(raw_event)  # this request's, as app.current_event is (see _own)
     request = parse_invoke_request(
         headers=event.headers,
         body=event.body,
@@ -228,7 +237,6 @@ def invoke(useCaseId: str) -> Response[str]:  # the name is the API's path param
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "context": request.context,
         }
-    lambda_context = app.lambda_context
     caller_arn = user_arn(event.raw_event)
     caller = principal_of(caller_arn)
     ends = _request_ends(lambda_context)

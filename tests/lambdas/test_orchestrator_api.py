@@ -108,6 +108,41 @@ def test_invoke_returns_the_documented_shape(
     }
 
 
+def test_the_route_reads_its_own_request_even_when_the_shared_resolver_has_moved_on(
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the module-level resolver's current_event replaced by another request's while this one is in
+    # its route, as another thread's resolve() does in a process serving several threads at once
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+    other = APIGatewayProxyEvent(invoke_event(body=user("ANOTHER CALLER'S TICKET: refund order #9")))
+
+    class AnotherRequestArrives:
+        """The runtime configuration, whose lookup at the route's start lets the other request in."""
+
+        def __init__(self, config: Any) -> None:
+            self.config = config
+
+        def enabled_use_case(self, use_case_id: str) -> Any:
+            orchestrator.app.current_event = other
+            return self.config.enabled_use_case(use_case_id)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.config, name)
+
+    monkeypatch.setattr(orchestrator, "runtime_config", AnotherRequestArrives(orchestrator.runtime_config))
+    # WHEN this request is answered
+    reply = call(orchestrator, invoke_event(body=user(LONG_TICKET)), lambda_context)
+    # THEN the model got this request's ticket, not the other caller's
+    assert reply.status == 200, reply.body
+    (sent,) = converse_calls(stub)
+    text = json.dumps(sent.body["messages"])
+    assert "order #4411" in text and "ANOTHER CALLER" not in text
+
+
 def test_converse_request_is_built_from_the_contract_only(
     orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:
