@@ -125,9 +125,10 @@ class MonitoringFacade:
     def critical_alarms(self) -> list[cloudwatch.IAlarm]:
         """The alarms that roll a production canary back, each on what is release-wide: each use case's
         ``release.critical_alarms`` (its composite by default; Bedrock metrics of its profiles) and the
-        orchestration API's alarms but ``FunctionErrors``. That one sums the errors of every version of the
-        orchestrator, so the canary's tenth of the traffic is diluted and the stable version's errors would
-        roll a good release back: the bake judges each version's own errors instead (``BakePolicy``)."""
+        orchestration API's alarms but ``NOT_ROLLBACK_ALARMS``: ``FunctionErrors`` sums the errors of every
+        version of the orchestrator, so the canary's tenth of the traffic is diluted and the stable version's
+        errors would roll a good release back (the bake judges each version's own errors instead,
+        ``BakePolicy``); ``IdempotencySaveFailures`` is the idempotency table's health."""
         found: list[cloudwatch.IAlarm] = []
         for monitoring in self.use_cases.values():
             use_case_alarms = monitoring.alarms
@@ -143,7 +144,7 @@ class MonitoringFacade:
     def monitor_api(
         self, api: OrchestrationApi, *, settings: ApiAlarmSettings | None = None, id: str | None = None
     ) -> OrchestrationApiMonitoring:
-        """The orchestration API's four alarms and its dashboard row. Construct ID: ``id`` or
+        """The orchestration API's alarms and its dashboard row. Construct ID: ``id`` or
         ``<API construct ID>Monitoring``."""
         monitoring = OrchestrationApiMonitoring(
             self.scope,
