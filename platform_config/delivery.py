@@ -187,8 +187,14 @@ def delivery_rules(
     missing = [name for name in names if name not in environments]
     if missing:
         return None  # those environment files have problems of their own
+    value = doc.value
+    if not any(names[-1] in (c.field("environments") or ()) for c in contract_docs):
+        # No use case is enabled in production, so nothing can send its canary the traffic
+        # bake.min_invocations asks for and every bake would roll back: the requirement is off (0) until a
+        # use case is enabled there (the alarms still watch the bake).
+        value = dataclasses.replace(value, bake=dataclasses.replace(value.bake, min_invocations=0))
     return DeliveryConfig(
-        **{f.name: getattr(doc.value, f.name) for f in dataclasses.fields(doc.value)},
+        **{f.name: getattr(value, f.name) for f in dataclasses.fields(value)},
         source_file=doc.display,
         stages=tuple(environments[name] for name in names),
     )

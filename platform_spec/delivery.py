@@ -339,7 +339,9 @@ class BakePolicy:
             "over, and it is rolled back instead of promoted: a canary that served almost nothing (no traffic, "
             "a routing or metric dimension mismatch) is untested. 300 = 3 / 0.01: zero errors in 300 "
             "invocations put the error rate below 1 % with 95 % confidence (the rule of three). At most what "
-            "the canary's 10 % would serve in bake.minutes at production's declared peaks (release.peak_rps).",
+            "the canary's 10 % would serve in bake.minutes at production's declared peaks (release.peak_rps). "
+            "While no use case is enabled in production nothing can send that traffic, and the loader sets it "
+            "to 0 (the alarms still watch the bake).",
             ge=1,
         ),
     ] = DEFAULT_MIN_INVOCATIONS

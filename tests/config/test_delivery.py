@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from platform_config import ConfigError, PlatformConfig, load_platform
 from platform_config.errors import Problem
@@ -153,6 +154,21 @@ def test_a_minimum_of_invocations_the_canary_could_never_serve_is_refused(
     assert problem.fix == f"use at most {reachable}, or lengthen bake.minutes"
     set_field(PIPELINE, "bake.min_invocations", reachable)
     assert load_platform(delivery_root).delivery is not None
+
+
+def test_without_a_use_case_in_production_the_bake_asks_for_no_canary_traffic(
+    delivery_root: Path, set_field: FieldSetter, real_config: PlatformConfig
+) -> None:
+    assert real_config.delivery is not None
+    production = real_config.delivery.production.name
+    assert real_config.delivery.bake.min_invocations == DEFAULT_MIN_INVOCATIONS
+    # GIVEN no contract enabled in production (a platform brought up before its first use case goes live)
+    for contract in sorted((delivery_root / "contracts").glob("*.yaml")):
+        environments = yaml.safe_load(contract.read_text(encoding="utf-8"))["environments"]
+        set_field(f"contracts/{contract.name}", "environments", [e for e in environments if e != production])
+    # THEN nothing could serve the canary its minimum, so the bake does not wait for traffic that cannot come
+    delivery = load_platform(delivery_root).delivery
+    assert delivery is not None and delivery.bake.min_invocations == 0
 
 
 def test_promotion_cannot_be_made_to_need_no_invocations(delivery_root: Path, set_field: FieldSetter) -> None:
