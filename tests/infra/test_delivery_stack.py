@@ -14,6 +14,7 @@ import pytest
 
 from bedrock_constructs.monitoring.api_monitoring import NOT_ROLLBACK_ALARMS
 from compliance.assembly import StackTemplate
+from compliance.cfn_values import as_list
 from compliance.gate_result import read_gate_result
 from platform_config import PlatformConfig
 from platform_config.naming import pascal, platform_stack_path
@@ -38,6 +39,7 @@ from platform_spec.delivery import (
     roll_back_delays,
 )
 from tests.support.delivery import bake_definition, reference
+from tests.support.iam import role_statements
 from tests.support.synth import Stages, Synthesized
 
 DELIVERY = "Delivery/Pipeline"
@@ -289,13 +291,11 @@ def test_the_bake_watches_release_wide_alarms_and_reads_each_versions_own_errors
     # instead the release role reads each version's metrics: GetMetricData has no resource types
     assert platform.release_access is not None
     role = platform.get_logical_id(platform.release_access.role.node.default_child)
-    statements = [
-        statement
-        for resource in prod.resources.values()
-        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"]["Roles"]
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    (metrics,) = [
+        s
+        for s in role_statements(prod.template, role)
+        if "cloudwatch:GetMetricData" in json.dumps(s["Action"])
     ]
-    (metrics,) = [s for s in statements if "cloudwatch:GetMetricData" in json.dumps(s["Action"])]
     assert metrics["Resource"] == "*"
     assert sorted(metrics["Action"]) == ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"]
     result = read_gate_result(synthesized.outdir)
@@ -320,9 +320,7 @@ def test_the_release_role_reads_the_configuration_of_the_orchestrators_versions_
     function = platform.get_logical_id(platform.api.orchestrator.function.node.default_child)
     (read,) = [
         statement
-        for resource in prod.resources.values()
-        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"]["Roles"]
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        for statement in role_statements(prod.template, role)
         if "lambda:GetFunctionConfiguration" in json.dumps(statement["Action"])
     ]
     arn = {"Fn::GetAtt": [function, "Arn"]}
@@ -394,18 +392,10 @@ def _assert_may_publish(delivery: StackTemplate, role: str, topic: Any) -> None:
 def _granted(stack: StackTemplate, role: str) -> dict[str, set[str]]:
     """The actions the identity policies of ``role`` allow, by resource (its JSON)."""
     granted: dict[str, set[str]] = {}
-    for _, policy in stack.resources_of_type("AWS::IAM::Policy"):
-        if {"Ref": role} not in policy["Properties"]["Roles"]:
-            continue
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Effect"] != "Allow":
-                continue
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = (
-                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            )
-            for resource in resources:
-                granted.setdefault(json.dumps(resource), set()).update(actions)
+    for statement in role_statements(stack.template, role):
+        if statement["Effect"] == "Allow":
+            for resource in as_list(statement["Resource"]):
+                granted.setdefault(json.dumps(resource), set()).update(as_list(statement["Action"]))
     return granted
 
 
@@ -500,18 +490,6 @@ def test_the_whole_compliance_gate_ran_on_the_delivery_stack(synthesized: Synthe
         assert ack.resources, ack
 
 
-def _statements_of(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
-    """Every statement of the policies attached to ``role`` (logical ID): its default policy and the
-    managed policies CDK splits off when that policy grows past IAM's size limit (``OverflowPolicy``)."""
-    return [
-        statement
-        for resource in template["Resources"].values()
-        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
-        and {"Ref": role} in resource["Properties"].get("Roles", [])
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
 def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(
     synthesized: Synthesized, stages: Stages
 ) -> None:
@@ -524,7 +502,7 @@ def test_the_readiness_gate_may_act_as_a_reviewer_and_assume_no_other_role(
     gate_role = platform.get_logical_id(platform.readiness_access.role.node.default_child)
     assumed = [
         (statement["Action"], statement["Resource"])
-        for statement in _statements_of(template, gate_role)
+        for statement in role_statements(template, gate_role)
         if "sts:" in json.dumps(statement["Action"])
     ]
     # with the source identity the reviewer role's trust requires (a role chain needs it on both sides)
@@ -547,11 +525,9 @@ def test_the_readiness_gate_may_set_every_alarm_of_its_stack(
     gate_role = platform.get_logical_id(platform.readiness_access.role.node.default_child)
     settable = {
         json.dumps(arn, sort_keys=True)
-        for statement in _statements_of(template, gate_role)
+        for statement in role_statements(template, gate_role)
         if "cloudwatch:SetAlarmState" in json.dumps(statement["Action"])
-        for arn in (
-            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        )
+        for arn in as_list(statement["Resource"])
     }
     alarms = [
         logical_id

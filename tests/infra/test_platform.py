@@ -11,6 +11,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from compliance.cfn_values import as_list
 from platform_config import PlatformConfig
 from platform_config.loader import CONFIGURATION_FOLDERS
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT
@@ -140,13 +141,9 @@ def test_the_owner_of_the_account_settings_enforces_a_published_baseline_guardra
     ]
 
 
-def _as_list(value: object) -> list[object]:
-    return value if isinstance(value, list) else [value]
-
-
 def _allows(statements: list[dict[str, object]], action: str, resource: object = None) -> bool:
     return any(
-        action in _as_list(s["Action"]) and (resource is None or resource in _as_list(s["Resource"]))
+        action in as_list(s["Action"]) and (resource is None or resource in as_list(s["Resource"]))
         for s in statements
     )
 

@@ -1,0 +1,20 @@
+"""The identity policy statements of a role in a synthesized template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compliance.cfn_values import as_list
+
+
+def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """Every statement of the identity policies attached to ``role`` (its logical ID): its default policy
+    and the managed policies CDK splits off when that policy grows past IAM's size limit
+    (``OverflowPolicy``)."""
+    return [
+        statement
+        for resource in template["Resources"].values()
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        and {"Ref": role} in resource["Properties"].get("Roles", [])
+        for statement in as_list(resource["Properties"]["PolicyDocument"]["Statement"])
+    ]
