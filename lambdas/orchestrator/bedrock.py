@@ -63,9 +63,7 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -89,6 +87,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ValidationError as BotoValidationError
 from botocore.parsers import ResponseParserError
 
+from .clients import ClientCache
 from .routing import CircuitBreaker
 from .runtime_config import UseCase
 from .settings import ResilienceSettings
@@ -152,9 +151,10 @@ class BedrockClients:
         self.region = region
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
-        self._lock = threading.Lock()
         self._session: Any = None
-        self._clients: OrderedDict[float, BedrockClient] = OrderedDict()
+        self._clients: ClientCache[float, BedrockClient] = ClientCache(
+            self._create, max_clients=self._MAX_CLIENTS
+        )
 
     def client_for(self, read_timeout_s: float) -> BedrockClient:
         if read_timeout_s >= self.read_timeout_s:
@@ -162,16 +162,7 @@ class BedrockClients:
         else:
             timeout = max(self._STEP_S, math.floor(read_timeout_s / self._STEP_S) * self._STEP_S)
             timeout = round(timeout, 3)
-        with self._lock:
-            client = self._clients.get(timeout)
-            if client is None:
-                client = self._create(timeout)
-                self._clients[timeout] = client
-                while len(self._clients) > self._MAX_CLIENTS:
-                    self._clients.popitem(last=False)
-            else:
-                self._clients.move_to_end(timeout)
-            return client
+        return self._clients.get(timeout)
 
     def _create(self, read_timeout_s: float) -> BedrockClient:
         if self._session is None:

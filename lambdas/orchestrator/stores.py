@@ -9,21 +9,21 @@ call at all (:class:`NoTimeLeftError`, handled by each caller as the failure of 
 
 A botocore client's timeouts and retries are fixed when it is created (``botocore.config.Config``:
 https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html), so each distinct bound
-gets its own client, created on first use and kept in a small LRU cache; with time to spare every call
-uses the configured one.
+gets its own client, created on first use and kept in a small LRU cache (``clients.ClientCache``, as the
+Bedrock clients are); with time to spare every call uses the configured one.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Final
 
 from platform_spec.api import STORE_CONNECT_TIMEOUT_S, store_call_bounds
 from platform_spec.review import client_config
+
+from .clients import ClientCache
 
 __all__ = ["DeadlineBoundClient", "NoTimeLeftError", "StoreClients"]
 
@@ -43,8 +43,9 @@ class StoreClients:
         self.service = service
         self.region = region
         self.clock = clock
-        self._lock = threading.Lock()
-        self._clients: OrderedDict[tuple[float, int], Any] = OrderedDict()
+        self._clients: ClientCache[tuple[float, int], Any] = ClientCache(
+            self._create, max_clients=self._MAX_CLIENTS
+        )
 
     def within(self, ends: float | None) -> Any:
         """A client whose call ends by ``ends`` (``clock()`` time; ``None``: the configured bounds).
@@ -54,26 +55,17 @@ class StoreClients:
         bounds = store_call_bounds(float("inf") if ends is None else ends - self.clock())
         if bounds is None:
             raise NoTimeLeftError(f"no time left for a {self.service} call before the function times out")
-        with self._lock:
-            client = self._clients.get(bounds)
-            if client is None:
-                import boto3  # imported here: only a request that reaches a store needs it
+        return self._clients.get(bounds)
 
-                read_timeout_s, attempts = bounds
-                config = client_config(
-                    connect_timeout_s=STORE_CONNECT_TIMEOUT_S,
-                    read_timeout_s=read_timeout_s,
-                    attempts=attempts,
-                )
-                from botocore.config import Config
+    def _create(self, bounds: tuple[float, int]) -> Any:
+        import boto3  # imported here: only a request that reaches a store needs it
+        from botocore.config import Config
 
-                client = boto3.client(self.service, region_name=self.region, config=Config(**config))
-                self._clients[bounds] = client
-                while len(self._clients) > self._MAX_CLIENTS:
-                    self._clients.popitem(last=False)
-            else:
-                self._clients.move_to_end(bounds)
-            return client
+        read_timeout_s, attempts = bounds
+        config = client_config(
+            connect_timeout_s=STORE_CONNECT_TIMEOUT_S, read_timeout_s=read_timeout_s, attempts=attempts
+        )
+        return boto3.client(self.service, region_name=self.region, config=Config(**config))
 
 
 class DeadlineBoundClient:
