@@ -135,7 +135,8 @@ def list_pending() -> Response[str]:
     listed = []
     for item in items:
         since = pending_since(item)
-        waited = now - parse_iso(since)
+        started = parse_iso(since)
+        waited = now - started
         listed.append(
             {
                 "reviewId": item[ReviewTable.KEY],
@@ -143,7 +144,7 @@ def list_pending() -> Response[str]:
                 "createdAt": item[ReviewTable.CREATED_AT],
                 "pendingSince": since,
                 "ageSeconds": max(0, round(waited)),
-                "dueAt": iso_now(parse_iso(since) + sla_s),
+                "dueAt": iso_now(started + sla_s),
                 "overdue": waited > sla_s,
                 "held": bool(item.get(ReviewTable.HELD)),
                 "reasons": item.get(ReviewTable.REASONS, []),

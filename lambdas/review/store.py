@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -140,13 +141,14 @@ class ReviewStore:
         }
         count = 0
         oldest: str | None = None
+        oldest_at = math.inf
         while True:
             response = self.client.query(**arguments)
             for item in response.get("Items", []):
                 count += 1
                 since = pending_since(plain(item))
-                if oldest is None or parse_iso(since) < parse_iso(oldest):
-                    oldest = since
+                if (at := parse_iso(since)) < oldest_at:
+                    oldest, oldest_at = since, at
             if not response.get("LastEvaluatedKey"):
                 break
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
