@@ -59,6 +59,8 @@ CONFIGURATION_FOLDERS = ("environments", "contracts", "prompts", "evals")
 
 #: Route names a routing tier may not take (they are the contract's own routes).
 RESERVED_ROUTES = ("primary", "fallback")
+#: The key prefix of a ``model.retiring`` entry among the resolved model sources.
+RETIRING = "retiring:"
 
 
 # ==================================================================== environments
@@ -298,6 +300,26 @@ def _tier_rules(doc: Document[ContractDocument], problems: list[Problem]) -> Non
                 value=fallback,
             )
         )
+    current = {"primary": source, "fallback": fallback, **{t.name: t.source for t in tiers}}
+    for route, retired in (doc.field("model", "retiring") or {}).items():
+        if route not in current:
+            problems.append(
+                doc.problem(
+                    ["model", "retiring", route],
+                    "is not a route of this contract, so there is no previous model of it to keep",
+                    f"use one of {', '.join(current)} (the route whose model this release changes)",
+                    value=route,
+                )
+            )
+        elif retired == current[route]:
+            problems.append(
+                doc.problem(
+                    ["model", "retiring", route],
+                    f"is the model the {route} route uses now, so nothing is retiring",
+                    f"put the model the {route} route used in the last release here, or remove the entry",
+                    value=retired,
+                )
+            )
 
 
 def _review_rules(doc: Document[ContractDocument], problems: list[Problem]) -> None:
@@ -443,8 +465,9 @@ def _model_sources(
     catalog: ModelCatalog,
     problems: list[Problem],
 ) -> dict[str, dict[str, ModelSource]]:
-    """``model.source``, ``model.fallback`` and every tier's source resolved for every enabled region;
-    keys are ``source``, ``fallback`` and ``tier:<name>``."""
+    """``model.source``, ``model.fallback``, every tier's source, every ``model.retiring`` entry and the
+    judge resolved for every enabled region; keys are ``source``, ``fallback``, ``tier:<name>``,
+    ``retiring:<route>`` and ``judge``."""
     resolved: dict[str, dict[str, ModelSource]] = defaultdict(dict)
     roles: list[tuple[str, list[str | int], str | None]] = [
         ("source", ["model", "source"], doc.field("model", "source")),
@@ -452,6 +475,9 @@ def _model_sources(
     ]
     for i, tier in enumerate(doc.field("model", "tiers") or ()):
         roles.append((f"tier:{tier.name}", ["model", "tiers", i, "source"], tier.source))
+    for route, retired in (doc.field("model", "retiring") or {}).items():
+        # Kept for the previous orchestrator version, which calls it with its own limits.
+        roles.append((f"{RETIRING}{route}", ["model", "retiring", route], retired))
     if doc.field("evaluation", "model_graded"):
         # The judge is no route of user traffic: its own profile, its own max tokens (not the contract's).
         roles.append(("judge", ["evaluation", "judge_model"], doc.field("evaluation", "judge_model")))
@@ -472,7 +498,13 @@ def _model_sources(
             where = f"environment{'s' if len(env_names) > 1 else ''} {', '.join(map(repr, env_names))}"
             problems.append(doc.problem(path, f"{message} ({where})", fix, value=identifier))
         limit = catalog.max_output_tokens(identifier)
-        if role != "judge" and max_output is not None and limit is not None and max_output > limit:
+        if (
+            role != "judge"
+            and not role.startswith(RETIRING)
+            and max_output is not None
+            and limit is not None
+            and max_output > limit
+        ):
             too_small.append((limit, f"{dotted(path)} {identifier!r} ({limit} tokens)"))
     if too_small:
         problems.append(
@@ -538,7 +570,12 @@ def _contract_rules(
     if doc.value is None:
         return []
     document = doc.value
-    wanted = {"source", "fallback", *(f"tier:{t.name}" for t in document.model.tiers)}
+    wanted = {
+        "source",
+        "fallback",
+        *(f"tier:{t.name}" for t in document.model.tiers),
+        *(f"{RETIRING}{route}" for route in document.model.retiring),
+    }
     evaluation = document.evaluation
     if evaluation is not None and evaluation.model_graded and evaluation.judge_model is not None:
         wanted.add("judge")
@@ -561,6 +598,7 @@ def _contract_rules(
                 ),
                 prompt=prompt,
                 judge=roles.get("judge") if "judge" in wanted else None,
+                retiring={route: roles[f"{RETIRING}{route}"] for route in document.model.retiring},
             ),
         )
         for env_name, roles in sources.items()

@@ -130,6 +130,9 @@ class Contract(ContractDocument):
     #: What every live output is scored against (the golden suite's defaults, the rubric), derived from
     #: ``evals/<id>/`` by the loader (``platform_config.evaluation.live_scoring``).
     live_scoring: LiveScoring = dataclasses.field(default_factory=LiveScoring)
+    #: ``model.retiring`` resolved for the region: route -> the model that route used in the last release.
+    #: Each keeps its inference profile and the orchestrator's grant for one more release; no route.
+    retiring: Mapping[str, ModelSource] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_document(cls, document: ContractDocument, **resolved: Any) -> Contract:

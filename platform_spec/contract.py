@@ -351,6 +351,13 @@ class EnforcedGuardrailSpec:
         )
 
 
+#: A model route of a contract: ``primary``, ``fallback`` or the name of one of its ``model.tiers``.
+RouteName = Annotated[
+    str,
+    Spec(pattern=r"^[a-z][a-z0-9-]{0,15}$", fix="use primary, fallback or the name of one of model.tiers"),
+]
+
+
 @spec
 class ModelTier:
     """A cheaper route for requests that meet every condition (classify-then-route)."""
@@ -380,6 +387,16 @@ class ModelChoice:
             max_length=3,
         ),
     ] = ()
+    retiring: Annotated[
+        Mapping[RouteName, ModelSourceId],
+        Spec(
+            "The model each route (primary, fallback or a tier's name) used in the last release, for one "
+            "release after a change of that route's model: its inference profile and the orchestrator's "
+            "grant to it stay, so the previous orchestrator version keeps answering while a canary bake "
+            "runs (and a rollback returns to it). Remove the entry in the release after.",
+            max_length=5,
+        ),
+    ] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @spec

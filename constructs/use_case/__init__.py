@@ -75,18 +75,16 @@ class GovernedUseCase(Construct):
                 description=_clip(f"System prompt of {contract.id} ({contract.prompt.source_file})", 200),
                 tags=self.cost_tags,
             )
-        sources: dict[str, ModelSource] = contract.routes
-        self.profiles: dict[str, ApplicationInferenceProfile] = {}
-        for route in sources:
-            description = _clip(f"{contract.id} {route} route via {sources[route].identifier}", 200)
-            self.profiles[route] = ApplicationInferenceProfile(
-                self,
-                f"{route.capitalize()}Profile",
-                profile_name=profile_name(environment, contract.id, route, description),
-                source=sources[route],
-                cost_tags={**self.cost_tags, "route": route},
-                description=description,
-            )
+        #: One profile per model route, which the orchestrator calls.
+        self.profiles: dict[str, ApplicationInferenceProfile] = {
+            route: self._route_profile(route, source) for route, source in contract.routes.items()
+        }
+        #: The profile of each ``model.retiring`` entry: the one the route's previous model had (same
+        #: construct ID, name, source and tags, so CloudFormation keeps it as it is), which the previous
+        #: orchestrator version still calls while a release bakes. Granted, never routed.
+        self.retiring_profiles: dict[str, ApplicationInferenceProfile] = {
+            route: self._route_profile(route, source) for route, source in contract.retiring.items()
+        }
         #: The model-graded rubric's judge (``evaluation.judge_model``): its own profile, so judge calls are
         #: metered and billed to the use case apart from its traffic (route=judge). It is not a route:
         #: ``grant_invoke`` does not cover it and the orchestrator never calls it; ``grant_judge`` does.
@@ -104,6 +102,17 @@ class GovernedUseCase(Construct):
                 description=description,
             )
 
+    def _route_profile(self, route: str, source: ModelSource) -> ApplicationInferenceProfile:
+        description = _clip(f"{self.contract.id} {route} route via {source.identifier}", 200)
+        return ApplicationInferenceProfile(
+            self,
+            profile_construct_id(route, source),
+            profile_name=profile_name(self.environment, self.contract.id, route, description),
+            source=source,
+            cost_tags={**self.cost_tags, "route": route},
+            description=description,
+        )
+
     @property
     def primary(self) -> ApplicationInferenceProfile:
         return self.profiles["primary"]
@@ -113,11 +122,13 @@ class GovernedUseCase(Construct):
         return self.profiles["fallback"]
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Invoke through every route's profile and apply this use case's guardrail; nothing else (not
-        the judge: :meth:`grant_judge`).
+        """Invoke through every route's profile (and every retiring one: the previous orchestrator version
+        shares the grantee's role and still calls them) and apply this use case's guardrail; nothing else
+        (not the judge: :meth:`grant_judge`).
 
         One ``iam.Grant`` for all of it (``Grant.combine``), as every aws-cdk ``grant*`` returns."""
-        grants = [profile.grant_invoke(grantee) for profile in self.profiles.values()]
+        profiles = [*self.profiles.values(), *self.retiring_profiles.values()]
+        grants = [profile.grant_invoke(grantee) for profile in profiles]
         grants.append(self.guardrail.grant_apply(grantee))
         combined = grants[0]
         for grant in grants[1:]:
@@ -129,14 +140,31 @@ class GovernedUseCase(Construct):
         return self.judge.grant_invoke(grantee) if self.judge is not None else None
 
 
+#: Part of every profile name's hash. 2: a route's profile is one construct per model
+#: (:func:`profile_construct_id`); profiles deployed under scheme 1 (one construct per route) are created
+#: again under new names, which CloudFormation can create before it deletes the old ones.
+PROFILE_NAME_SCHEME = 2
+
+
+def profile_construct_id(route: str, source: ModelSource) -> str:
+    """``<Route>Profile<key of the model>``: a construct (so a logical ID) per route and model.
+
+    Changing a route's model adds a profile and removes the old one rather than replacing it under one
+    logical ID, so ``model.retiring`` can keep the old one for a release exactly as it was deployed: the
+    same logical ID, name, source and tags (CloudFormation leaves it alone) and an exact grant to it.
+    """
+    key = hashlib.sha256(source.identifier.encode()).hexdigest()[:8].upper()
+    return f"{route.capitalize()}Profile{key}"
+
+
 def profile_name(environment: str, use_case_id: str, route: str, description: str) -> str:
     """``<environment>-<use case>-<route>-<hash>``, at most 64 characters.
 
-    Changing a profile's model source or description replaces it, and CloudFormation creates the new
-    profile before deleting the old one: the hash of what forces replacement gives the new profile a
-    name that does not collide with the one it replaces.
+    A new profile for a route (its model changed) gets a new name: the hash of what forces replacement
+    (and of :data:`PROFILE_NAME_SCHEME`) keeps it from colliding with the profile it follows, which
+    CloudFormation deletes only after creating the new one.
     """
-    digest = hashlib.sha256(description.encode()).hexdigest()[:6]
+    digest = hashlib.sha256(f"{PROFILE_NAME_SCHEME}:{description}".encode()).hexdigest()[:6]
     room = 64 - len(f"{environment}--{route}-{digest}")
     return f"{environment}-{use_case_id[:room]}-{route}-{digest}"
 

@@ -296,6 +296,44 @@ def test_a_changed_replacement_property_is_a_replacement(
     assert ("bakes releases" in change.detail) == (level == ATTENTION)
 
 
+@pytest.mark.parametrize(
+    ("env", "prefix", "level"),
+    [
+        # the previous orchestrator version, which a bake keeps serving, calls the primary's profile
+        ("Prod", "PolicyQaPrimaryProfile", ATTENTION),
+        # no bake outside production; and no orchestrator version calls the judge's profile
+        ("Staging", "PolicyQaPrimaryProfile", REVIEW),
+        ("Prod", "PolicyQaJudgeProfile", REVIEW),
+    ],
+)
+def test_a_profile_the_previous_version_calls_removed_where_releases_bake_needs_model_retiring(
+    synthesized: Synthesized, assembly_copy: Path, env: str, prefix: str, level: str
+) -> None:
+    # GIVEN a release that changes a route's model without `model.retiring`: its profile leaves the
+    # template (a new one, under another logical ID, takes its place)
+    removed: dict[str, Any] = {}
+
+    def drop_profile(template: dict[str, Any]) -> None:
+        lid, profile = _resource(template, prefix, "AWS::Bedrock::ApplicationInferenceProfile")
+        removed.update(lid=lid, source=profile["Properties"]["ModelSource"]["CopyFrom"])
+        del template["Resources"][lid]
+
+    mutate_template(assembly_copy, f"{env}/Platform", drop_profile)
+    # WHEN it is compared with the last release
+    (change,) = [
+        c
+        for c in _diff(assembly_copy, synthesized.outdir, env).topic("resources")
+        if c.subject == removed["lid"]
+    ]
+    # THEN the removal needs attention only where a baked version still calls the profile, and says how
+    # to keep it: the route and the exact model, for the contract's model.retiring
+    assert (change.kind, change.use_case, change.level) == ("removed", "policy-qa", level)
+    model = json.dumps(removed["source"]).rsplit("/", 1)[-1].rstrip('"]}')
+    fix = f"add `retiring: {{primary: {model}}}` under `model:`"
+    assert (fix in change.detail) == (level == ATTENTION), change.detail
+    assert ("contracts/policy-qa.yaml" in change.detail) == (level == ATTENTION)
+
+
 def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permission_changes(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:

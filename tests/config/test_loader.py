@@ -1102,6 +1102,66 @@ def test_a_bad_prompt_file_names_the_field(config_root, text: str, message: str)
         load_platform(config_root)
 
 
+# ---------------------------------------------------------------- retiring models
+
+
+def test_a_retiring_model_resolves_per_region_and_is_no_route(config_root: Path, set_field: SetField) -> None:
+    # support-ticket-summary's primary was Haiku 4.5; this release moves it to Sonnet 4.5 and keeps Haiku.
+    set_field(SUPPORT, "model.source", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+    set_field(SUPPORT, "model.retiring", {"primary": "us.anthropic.claude-haiku-4-5-20251001-v1:0"})
+    for env in ("dev", "prod"):
+        support = next(
+            c for c in load_platform(config_root).contracts_for(env) if c.id == "support-ticket-summary"
+        )
+        assert {route: s.identifier for route, s in support.retiring.items()} == {
+            "primary": "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+        }
+        assert support.retiring["primary"].model_id == "anthropic.claude-haiku-4-5-20251001-v1:0"
+        assert "us.anthropic.claude-haiku-4-5-20251001-v1:0" not in {
+            s.identifier for s in support.routes.values()
+        }
+
+
+def test_a_retiring_entry_must_name_a_route(config_root: Path, set_field: SetField) -> None:
+    set_field(SUPPORT, "model.retiring", {"heavy": "us.amazon.nova-pro-v1:0"})
+    error = load_error(config_root, r"model\.retiring\.heavy: is not a route of this contract")
+    check(
+        only_problem(error),
+        file=SUPPORT,
+        field="model.retiring.heavy",
+        value="heavy",
+        fix="use one of primary, fallback, light",
+    )
+
+
+def test_a_retiring_model_must_not_be_the_routes_current_one(config_root: Path, set_field: SetField) -> None:
+    set_field(SUPPORT, "model.retiring", {"light": "us.amazon.nova-micro-v1:0"})
+    error = load_error(config_root, r"model\.retiring\.light: is the model the light route uses now")
+    check(
+        only_problem(error),
+        file=SUPPORT,
+        field="model.retiring.light",
+        value="us.amazon.nova-micro-v1:0",
+        fix="put the model the light route used in the last release here, or remove the entry",
+    )
+
+
+def test_a_retiring_model_is_resolved_from_the_catalog_for_every_region(
+    config_root: Path, set_field: SetField
+) -> None:
+    set_field(SUPPORT, "model.retiring", {"primary": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"})
+    error = load_error(config_root, r"model\.retiring\.primary: the 'eu' profile cannot be called from")
+    assert {(p.file, p.field, p.value) for p in error.problems} == {
+        (SUPPORT, "model.retiring.primary", "eu.anthropic.claude-haiku-4-5-20251001-v1:0")
+    }
+    assert {p.fix for p in error.problems} == {
+        "use a profile callable from us-east-1: global.anthropic.claude-haiku-4-5-20251001-v1:0, "
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "use a profile callable from us-west-2: global.anthropic.claude-haiku-4-5-20251001-v1:0, "
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    }
+
+
 # ---------------------------------------------------------------- routing tiers
 
 

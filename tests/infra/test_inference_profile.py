@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import aws_cdk as cdk
@@ -11,11 +12,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from bedrock_constructs.inference_profile import ApplicationInferenceProfile
+from bedrock_constructs.use_case import GovernedUseCase
 from compliance.cfn_values import resolve_value
 from compliance.policy_eval import Request, evaluate
 from platform_config import PlatformConfig
 from platform_config.catalog import ModelCatalog
-from platform_config.model import ModelSource
+from platform_config.model import Contract, ModelSource
 from tests.infra.conftest import probe_stack
 
 TAGS = {"cost-center": "CC-1", "team": "t", "application": "a", "environment": "dev", "use-case": "u"}
@@ -239,3 +241,76 @@ def test_profile_name_changes_when_the_source_changes_and_stays_within_64_charac
     )
     longest = profile_name("e" * 12, "u" * 36, "fallback", "d")
     assert len(longest) <= 64 and "-fallback-" in longest
+
+
+# ------------------------------------------------------------------ a route's model changes in a release
+
+
+def _release(contract: Contract) -> tuple[dict[str, Any], dict[str, Any], GovernedUseCase, cdk.Stack]:
+    """One release of ``contract`` in prod: its template's resources, the policy a caller granted
+    ``grant_invoke`` holds (pseudo parameters resolved), the use case and its stack."""
+    stack = probe_stack()
+    use_case = GovernedUseCase(stack, "UseCase", contract=contract, environment="prod")
+    role = iam.Role(stack, "Orchestrator", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    use_case.grant_invoke(role)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    (policy,) = [r for r in resources.values() if r["Type"] == "AWS::IAM::Policy"]
+    document = resolve_value(
+        policy["Properties"]["PolicyDocument"], account="111111111111", region="us-west-2"
+    )
+    return resources, document, use_case, stack
+
+
+def _profiles(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        lid: r for lid, r in resources.items() if r["Type"] == "AWS::Bedrock::ApplicationInferenceProfile"
+    }
+
+
+def test_a_retiring_model_keeps_the_previous_releases_profile_as_deployed_and_granted(
+    config: PlatformConfig,
+) -> None:
+    # GIVEN the last release, in which policy-qa's primary route used model A
+    last = next(c for c in config.contracts_for("prod") if c.id == "policy-qa")
+    old = last.primary
+    new = _source("us.anthropic.claude-haiku-4-5-20251001-v1:0", "us-west-2")
+    assert new.identifier != old.identifier
+    before, _, last_use_case, last_stack = _release(last)
+    old_id = last_stack.get_logical_id(last_use_case.primary.resource)
+
+    # WHEN this release moves the route to model B and lists A under model.retiring
+    after, document, use_case, stack = _release(replace(last, primary=new, retiring={"primary": old}))
+
+    # THEN A's profile is in the template exactly as deployed (same logical ID and properties, so
+    # CloudFormation leaves it alone), B's profile is new, and the orchestrator routes to B only
+    assert _profiles(after)[old_id] == _profiles(before)[old_id]
+    new_id = stack.get_logical_id(use_case.primary.resource)
+    assert new_id not in before and new_id != old_id
+    assert (
+        _profiles(after)[new_id]["Properties"]["InferenceProfileName"]
+        != _profiles(before)[old_id]["Properties"]["InferenceProfileName"]
+    )
+    assert (
+        use_case.primary.source == new
+        and stack.get_logical_id(use_case.retiring_profiles["primary"].resource) == old_id
+    )
+    # AND the shared role still lets the previous version call A (profile and models behind it), and B
+    for profile_id, source in ((old_id, old), (new_id, new)):
+        profile = f"<{profile_id}.InferenceProfileArn>"
+        assert _invoke(document, profile, None)
+        for region in source.destination_regions:
+            model = f"arn:aws:bedrock:{region}::foundation-model/{source.model_id}"
+            assert _invoke(document, model, profile) and not _invoke(document, model, None)
+
+    # AND without the entry A's profile leaves the template (CloudFormation deletes it) with its grant
+    dropped, dropped_document, _, _ = _release(replace(last, primary=new))
+    assert old_id not in dropped
+    assert not _invoke(dropped_document, f"<{old_id}.InferenceProfileArn>", None)
+
+
+def test_an_unchanged_route_keeps_its_profile_across_releases(config: PlatformConfig) -> None:
+    # A release that changes nothing of a route's model leaves its profile's logical ID and properties.
+    contract = next(c for c in config.contracts_for("prod") if c.id == "policy-qa")
+    first, _, _, _ = _release(contract)
+    second, _, _, _ = _release(replace(contract, latency_p95_ms=contract.latency_p95_ms - 1))
+    assert _profiles(first) == _profiles(second)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from compliance.cfn_values import ref_target, referenced_ids, render_value
 from compliance.report.document import WARN, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching, normalize_tree
@@ -50,9 +51,16 @@ PROFILE_TYPE = "AWS::Bedrock::ApplicationInferenceProfile"
 PROFILE_REPLACED_DURING_BAKE = (
     " (this environment bakes releases: the previous orchestrator version, which keeps most of the traffic "
     "until promotion and is the one a rollback returns to, still calls the old profile, which CloudFormation "
-    "deletes and the function's role no longer grants, so its requests fail during the bake; release a "
-    "model change where no older version serves traffic, or keep the old profile and its grant until the "
-    "release is promoted)"
+    "deletes and the function's role no longer grants, so its requests fail during the bake; a change of a "
+    "route's model adds a profile instead (model.retiring keeps the old one): release a change of a "
+    "profile's name or description where no older version serves traffic)"
+)
+#: Why removing a profile the previous orchestrator version calls needs attention where releases are baked,
+#: and the fix (``model.retiring``, which keeps it as deployed for one more release).
+PROFILE_REMOVED_DURING_BAKE = (
+    "this environment bakes releases: the previous orchestrator version, which keeps most of the traffic "
+    "until promotion and is the one a rollback returns to, still calls this profile, so its requests fail "
+    "once CloudFormation deletes it and the function's role no longer grants it. Fix: {fix}"
 )
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _RAG_TYPES = re.compile(
@@ -92,6 +100,29 @@ def create_only_properties(resource_type: str, region: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*names, *EXTRA_CREATE_ONLY.get(resource_type, ())]))
 
 
+def baked_references(resources: Sequence[Resource]) -> frozenset[str]:
+    """Logical IDs that the functions a canary bake releases (those a Lambda alias serves) reference: what
+    the version of such a function a release leaves behind keeps calling while the next release bakes."""
+    by_id = {r.logical_id: r for r in resources}
+    functions = {
+        ref_target(r.properties.get("FunctionName")) for r in resources if r.type == "AWS::Lambda::Alias"
+    }
+    return frozenset(
+        ref for lid in functions if lid in by_id for ref in referenced_ids(by_id[lid].properties)
+    )
+
+
+def _retiring_fix(profile: Resource) -> str:
+    """How a contract keeps ``profile`` (removed by a model change) for one more release."""
+    use_case, route = profile.tags.get("use-case", "<use case>"), profile.tags.get("route", "<route>")
+    source = render_value((profile.properties.get("ModelSource") or {}).get("CopyFrom", ""))
+    model = source.rsplit("/", 1)[-1] or "<the route's previous model>"
+    return (
+        f"in contracts/{use_case}.yaml, add `retiring: {{{route}: {model}}}` under `model:` for this release "
+        "(the profile and the grant to it stay exactly as deployed), and remove it in the release after"
+    )
+
+
 def _short(value: Any, limit: int = 160) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -105,18 +136,24 @@ def diff_resources(now: ResourceFacts, then: ResourceFacts, matching: Matching) 
         # Replacing or deleting a key, bucket, log group, table or queue loses its data unless retained.
         return ATTENTION if resource.stateful else REVIEW
 
+    # What the version a bake keeps serving (and rolls back to) calls: the baseline's baked functions'.
+    still_called = baked_references(then.resources) if now.bakes_releases else frozenset()
     for lid in matching.removed:
         resource = baseline[lid]
         if resource.type in IGNORED_TYPES | now.lifecycle:
             continue
+        level, note = replaced_level(resource), ""
+        if resource.type == PROFILE_TYPE and lid in still_called:
+            level, note = ATTENTION, f" ({PROFILE_REMOVED_DURING_BAKE.format(fix=_retiring_fix(resource))})"
         changes.append(
             Change(
                 TOPIC.id,
                 lid,
                 "removed",
                 f"{resource.type} is no longer in the template: CloudFormation deletes it"
-                + (f" ({resource.on_delete} on delete)" if resource.stateful else ""),
-                replaced_level(resource),
+                + (f" ({resource.on_delete} on delete)" if resource.stateful else "")
+                + note,
+                level,
                 resource.type,
                 resource.stateful,
             )
@@ -161,7 +198,7 @@ def diff_resources(now: ResourceFacts, then: ResourceFacts, matching: Matching) 
                 note = ""
                 if b.type == "AWS::Bedrock::GuardrailVersion":
                     note = " (a new guardrail version is published whenever the policy fingerprint changes)"
-                elif b.type == PROFILE_TYPE and now.bakes_releases:
+                elif b.type == PROFILE_TYPE and old in still_called:
                     level, note = ATTENTION, PROFILE_REPLACED_DURING_BAKE
                 changes.append(
                     Change(
