@@ -149,8 +149,14 @@ class Document(Generic[D]):
     # ---------------------------------------------------------------- parsing
 
     def _parse(self) -> None:
+        raw = self.path.read_bytes()
         try:
-            node, self.data = parse_yaml(self.path.read_text(encoding="utf-8"))
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.problems.append(self._not_utf8(raw, exc))
+            return
+        try:
+            node, self.data = parse_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             detail = getattr(exc, "problem", None) or str(exc)
@@ -180,6 +186,19 @@ class Document(Generic[D]):
                     value=self.data,
                 )
             )
+
+    def _not_utf8(self, raw: bytes, exc: UnicodeDecodeError) -> Problem:
+        """A file that is not UTF-8 (YAML's encoding here): where the first bad byte is, and what to do."""
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        return Problem(
+            self.display,
+            "(file)",
+            f"is not UTF-8 text: byte {raw[exc.start : exc.end].hex(' ')} at column {exc.start - line_start + 1} "
+            "cannot be decoded",
+            "save the file as UTF-8 (in the editor's encoding setting); a file saved as Latin-1 or "
+            "Windows-1252 has such bytes where it has accented letters",
+            line=raw.count(b"\n", 0, exc.start) + 1,
+        )
 
     def _index(self, node: yaml.Node, path: Path_) -> None:
         self.lines[path] = node.start_mark.line + 1

@@ -349,6 +349,29 @@ def test_empty_file_is_not_a_mapping(config_root: Path) -> None:
     check(only_problem(error), file=STAGING, field="(file)", value=None, fix="field: value", line=False)
 
 
+@pytest.mark.parametrize("file", [POLICY_QA, "prompts/policy-qa.yaml", "delivery/pipeline.yaml"])
+def test_a_file_that_is_not_utf8_is_a_problem_with_its_line_not_a_traceback(
+    config_root: Path, file: str
+) -> None:
+    # GIVEN a file saved as Latin-1 (an accented letter is one byte, 0xE9, no UTF-8) and a second problem
+    if not (config_root / "delivery").exists():
+        shutil.copytree(ROOT / "delivery", config_root / "delivery")
+    path = config_root / file
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b"# caf\xe9 " + lines[2]
+    path.write_bytes(b"\n".join(lines))
+    staging = config_root / STAGING
+    text = staging.read_text(encoding="utf-8")
+    staging.write_text(text.replace("reserved_concurrency:", "reserved_concurency:"), encoding="utf-8")
+
+    # THEN both are reported: the byte with its file, line and column, and the other file's problem
+    error = load_error(config_root, r"is not UTF-8")
+    check(problem_at(error, file, "(file)"), file=file, field="(file)", fix="save the file as UTF-8")
+    assert problem_at(error, file, "(file)").line == 3
+    assert "byte e9 at column 6" in problem_at(error, file, "(file)").message
+    problem_at(error, STAGING, "reserved_concurency")
+
+
 # --------------------------------------------------------------- schema rule families
 
 
