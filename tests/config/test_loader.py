@@ -888,6 +888,33 @@ def test_schema_region_and_cross_file_problems_are_reported_in_one_run(
     }
 
 
+@pytest.mark.parametrize(("region", "suggestion"), [("us-easst-1", "us-east-1"), ("eu-wset-1", "eu-west-1")])
+def test_a_region_typo_is_reported_on_the_environment_not_on_every_contract(
+    config_root: Path, set_field: SetField, region: str, suggestion: str
+) -> None:
+    # GIVEN a region of the right format that no catalogued model is offered in (every contract runs in dev)
+    set_field(DEV, "region", region)
+
+    # THEN one problem, on the environment's region, with a "did you mean": not one per contract and
+    # model telling the contracts to change their cross-region prefix
+    error = load_error(config_root, r"^1 configuration problem;")
+    check(
+        only_problem(error),
+        file=DEV,
+        field="region",
+        value=region,
+        fix=f"did you mean {suggestion!r}?",
+        message="is not a region where platform_config/data/model_catalog.yaml offers any Bedrock model",
+    )
+
+
+def test_every_region_of_the_real_configuration_is_in_the_catalog(real_config: PlatformConfig) -> None:
+    regions = ModelCatalog.load().regions
+    assert {env.region for env in real_config.environments} <= regions
+    assert {"us-east-1", "eu-west-1", "ap-northeast-1", "us-gov-west-1"} <= regions
+    assert "*" not in regions
+
+
 def test_output_cap_above_the_model_limit_is_refused(config_root: Path, set_field: SetField) -> None:
     # support-ticket-summary routes short tickets to Nova Micro, whose output limit is 5,000 tokens.
     set_field(SUPPORT, "limits.max_output_tokens", 6000)
