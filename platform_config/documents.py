@@ -320,6 +320,13 @@ class Document(Generic[D]):
             message, fix = bound
             limit = next(iter(ctx.values()), None)
             return self.problem(path, message.format(limit), fix.format(limit), value=value)
+        if kind == "finite_number":
+            return self.problem(
+                path,
+                "must be a finite number (YAML reads .inf and .nan as numbers)",
+                spec_fix or f"write a number{_range(specs)}",
+                value=value,
+            )
         if kind == "value_error" and "repeat" in str(detail.get("msg")):
             return self.problem(path, "repeats an item", "remove the repeated items", value=value)
         return self.problem(path, str(detail.get("msg")), spec_fix or description, value=value)
@@ -385,6 +392,17 @@ _BOUNDS = {
     "too_short": ("has too few items", "list at least {} items"),
     "too_long": ("has too many items", "list at most {} items"),
 }
+
+
+def _range(specs: Iterable[Spec]) -> str:
+    """`` from 0 to 0.99``, `` above 0``: the bounds the ``Spec``s put on a number, as a fix reads them."""
+    low = high = ""
+    for s in specs:
+        if s.ge is not None or s.gt is not None:
+            low = f"at least {s.ge:g}" if s.ge is not None else f"above {s.gt:g}"
+        if s.le is not None or s.lt is not None:
+            high = f"at most {s.le:g}" if s.le is not None else f"below {s.lt:g}"
+    return f" {low} and {high}" if low and high else (f" {low or high}" if low or high else "")
 
 
 def _about(description: str) -> str:

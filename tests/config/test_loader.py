@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import shutil
 from collections.abc import Callable
@@ -886,6 +887,31 @@ def test_schema_region_and_cross_file_problems_are_reported_in_one_run(
         (POLICY_QA, "environments[1]"),
         (DEV, "log_retention_days"),
     }
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "fix"),
+    [
+        ("daily_budget_usd", ".inf", "write a number above 0"),  # was accepted: a budget with no limit
+        ("daily_budget_usd", "-.inf", "write a number above 0"),
+        ("review.sample_rate", ".nan", "write a number at least 0 and at most 1"),
+    ],
+)
+def test_yaml_infinity_and_nan_are_not_numbers_a_contract_may_use(
+    config_root: Path, field: str, written: str, fix: str
+) -> None:
+    path = config_root / POLICY_QA
+    key = field.rsplit(".", 1)[-1]
+    original = path.read_text(encoding="utf-8")
+    text, replaced = re.subn(rf"^(\s*{key}):.*$", rf"\1: {written}", original, count=1, flags=re.M)
+    assert replaced == 1
+    path.write_text(text, encoding="utf-8")
+
+    error = load_error(config_root, rf"{re.escape(field)}: must be a finite number")
+    problem = only_problem(error)
+    assert (problem.file, problem.field, problem.fix) == (POLICY_QA, field, fix), problem.render()
+    assert problem.has_value and not math.isfinite(problem.value)  # nan == nan is false: no check(value=)
+    assert problem.render().startswith(f"{POLICY_QA}:{problem.line}: {field}: ")
 
 
 @pytest.mark.parametrize(("region", "suggestion"), [("us-easst-1", "us-east-1"), ("eu-wset-1", "eu-west-1")])
