@@ -317,8 +317,8 @@ class Document(Generic[D]):
             )
         bound = _BOUNDS.get(kind)
         if bound is not None:
-            message, fix = bound
-            limit = next(iter(ctx.values()), None)
+            message, fix, key = bound
+            limit = ctx.get(key)
             return self.problem(path, message.format(limit), fix.format(limit), value=value)
         if kind == "finite_number":
             return self.problem(
@@ -381,16 +381,17 @@ _TYPE_ERRORS = {
     "dataclass_exact_type": "object",
 }
 
-#: pydantic error type -> (message, fix); ``{}`` is the limit.
+#: pydantic error type -> (message, fix, the key of the limit in the error's context); ``{}`` is the limit.
+#: (A collection's context also names its type, ``field_type``: the limit is looked up by its key.)
 _BOUNDS = {
-    "greater_than_equal": ("is less than the minimum of {}", "use a value of at least {}"),
-    "greater_than": ("is less than or equal to the minimum of {}", "use a value greater than {}"),
-    "less_than_equal": ("is greater than the maximum of {}", "use a value of at most {}"),
-    "less_than": ("is greater than or equal to the maximum of {}", "use a value less than {}"),
-    "string_too_short": ("is too short", "use at least {} characters"),
-    "string_too_long": ("is too long", "use at most {} characters"),
-    "too_short": ("has too few items", "list at least {} items"),
-    "too_long": ("has too many items", "list at most {} items"),
+    "greater_than_equal": ("is less than the minimum of {}", "use a value of at least {}", "ge"),
+    "greater_than": ("is less than or equal to the minimum of {}", "use a value greater than {}", "gt"),
+    "less_than_equal": ("is greater than the maximum of {}", "use a value of at most {}", "le"),
+    "less_than": ("is greater than or equal to the maximum of {}", "use a value less than {}", "lt"),
+    "string_too_short": ("is too short", "use at least {} characters", "min_length"),
+    "string_too_long": ("is too long", "use at most {} characters", "max_length"),
+    "too_short": ("has too few items", "list at least {} items", "min_length"),
+    "too_long": ("has too many items", "list at most {} items", "max_length"),
 }
 
 

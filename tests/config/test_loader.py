@@ -529,6 +529,30 @@ def test_value_out_of_bounds(
     check(only_problem(error), file=file, field=field, value=bad, fix=fix, message=message)
 
 
+@pytest.mark.parametrize(
+    ("file", "field", "bad", "message", "fix"),
+    [
+        (POLICY_QA, "environments", [], "has too few items", "list at least 1 items"),
+        (
+            POLICY_QA,
+            "guardrail.denied_topics.0.examples",
+            [f"Example question {i}?" for i in range(6)],
+            "has too many items",
+            "list at most 5 items",
+        ),
+    ],
+)
+def test_list_size_out_of_bounds_names_the_limit(
+    config_root: Path, set_field: SetField, file: str, field: str, bad: Any, message: str, fix: str
+) -> None:
+    # pydantic's context of a list error holds its type before its limit: the fix read "list at least Tuple items"
+    set_field(file, field, bad)
+    dotted = re.sub(r"\.(\d+)", r"[\1]", field)
+    error = load_error(config_root, rf"{re.escape(dotted)}: {message}")
+    check(only_problem(error), file=file, field=dotted, value=bad, fix=fix, message=message)
+    assert only_problem(error).fix == fix
+
+
 def test_log_retention_must_be_a_cloudwatch_value(config_root: Path, set_field: SetField) -> None:
     set_field(STAGING, "log_retention_days", 45)
     error = load_error(config_root, r"log_retention_days: is not allowed \(got 45\)")
