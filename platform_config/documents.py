@@ -297,8 +297,8 @@ class Document(Generic[D]):
             if expected == "string" and isinstance(value, int | float) and not isinstance(value, bool):
                 return self.problem(
                     path,
-                    "must be of type string, but YAML read it as a number (unquoted digits are a number, "
-                    "and leading zeros are lost)",
+                    "must be of type string, but YAML read it as a number (unquoted digits are a number: "
+                    "leading zeros are lost, and a 0 followed by the digits 0-7 only is read as octal)",
                     spec_fix or "put the value in quotes",
                     value=value,
                 )

@@ -502,6 +502,17 @@ def test_value_has_the_wrong_type(
     check(only_problem(error), file=file, field=field, value=bad, fix=fix)
 
 
+def test_an_unquoted_account_id_with_a_leading_zero_is_explained_as_octal(config_root: Path) -> None:
+    # YAML 1.1 reads 0 followed by the digits 0-7 as octal: the id arrives as another number entirely
+    path = config_root / DEV
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('account: "111111111111"', "account: 012345670123"),
+        encoding="utf-8",
+    )
+    error = load_error(config_root, r"account: must be of type string, but YAML read it as a number")
+    check(only_problem(error), file=DEV, field="account", value=1402433619, fix="in quotes", message="octal")
+
+
 @pytest.mark.parametrize(
     ("file", "field", "bad", "message", "fix"),
     [
