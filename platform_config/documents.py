@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import math
 import pickle
 import types
 import typing
@@ -302,6 +303,15 @@ class Document(Generic[D]):
                     spec_fix or "put the value in quotes",
                     value=value,
                 )
+            number = _yaml_text_number(value) if expected in ("number", "integer") else None
+            if number is not None:
+                return self.problem(
+                    path,
+                    f"must be of type {expected}, but YAML read it as text: YAML 1.1 reads an exponent as a "
+                    "number only with a dot and a sign (1.0e+9, not 1e9)",
+                    f"write {number:.0f}" if number.is_integer() else f"write {number!r}",
+                    value=value,
+                )
             if expected == "object":
                 return self.problem(
                     path,
@@ -404,6 +414,17 @@ def _range(specs: Iterable[Spec]) -> str:
         if s.le is not None or s.lt is not None:
             high = f"at most {s.le:g}" if s.le is not None else f"below {s.lt:g}"
     return f" {low} and {high}" if low and high else (f" {low or high}" if low or high else "")
+
+
+def _yaml_text_number(value: Any) -> float | None:
+    """The number in a string YAML 1.1 did not read as one (``1e9``, ``2E3``: an exponent without a dot)."""
+    if not isinstance(value, str) or "e" not in value.lower():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _about(description: str) -> str:

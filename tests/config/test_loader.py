@@ -949,6 +949,24 @@ def test_yaml_infinity_and_nan_are_not_numbers_a_contract_may_use(
     assert problem.render().startswith(f"{POLICY_QA}:{problem.line}: {field}: ")
 
 
+@pytest.mark.parametrize(
+    ("field", "written", "fix"),
+    [("daily_budget_usd", "1e3", "write 1000"), ("latency_p95_ms", "8E3", "write 8000")],
+)
+def test_an_exponent_yaml_reads_as_text_is_explained(
+    config_root: Path, field: str, written: str, fix: str
+) -> None:
+    path = config_root / POLICY_QA
+    original = path.read_text(encoding="utf-8")
+    text, replaced = re.subn(rf"^{field}:.*$", f"{field}: {written}", original, count=1, flags=re.M)
+    assert replaced == 1
+    path.write_text(text, encoding="utf-8")
+
+    error = load_error(config_root, rf"{field}: must be of type (number|integer), but YAML read it as text")
+    check(only_problem(error), file=POLICY_QA, field=field, value=written, fix=fix, message="1.0e+9, not 1e9")
+    assert only_problem(error).fix == fix
+
+
 @pytest.mark.parametrize(("region", "suggestion"), [("us-easst-1", "us-east-1"), ("eu-wset-1", "eu-west-1")])
 def test_a_region_typo_is_reported_on_the_environment_not_on_every_contract(
     config_root: Path, set_field: SetField, region: str, suggestion: str
