@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,11 @@ from platform_config.model import ModelSource, ModelSourceKind
 
 CATALOG_FILE = Path(__file__).parent / "data" / "model_catalog.yaml"
 ANY_REGION = "*"
+
+
+def _listed(regions: Any) -> list[str]:
+    """A catalog list of regions; ``"*"`` (any region) and a missing list name none."""
+    return [str(r) for r in regions] if isinstance(regions, list) else []
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,20 @@ class ModelCatalog:
             models=dict(data.get("models") or {}),
             retrieved=str(data.get("retrieved", "")),
         )
+
+    @cached_property
+    def regions(self) -> frozenset[str]:
+        """Every region the catalog names: where a model is offered on demand, a geography's regions and
+        every profile's source and destination regions. A region outside it has no model to call."""
+        named: set[str] = set()
+        for geography in self.geographies.values():
+            named.update(_listed(geography.get("regions")))
+        for model in self.models.values():
+            named.update(_listed(model.get("in_region")))
+            for route in (model.get("cross_region") or {}).values():
+                named.update(_listed(route.get("sources")))
+                named.update(_listed(route.get("destinations")))
+        return frozenset(named)
 
     def _split(self, identifier: str) -> tuple[str | None, str]:
         prefix, _, rest = identifier.partition(".")

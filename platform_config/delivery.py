@@ -179,7 +179,7 @@ def delivery_rules(
             )
         )
     if len(named) >= 2 and len(named) == len(names):
-        _untested_in_readiness(doc, names, contract_docs, problems)
+        _untested_in_readiness(doc, names, contract_docs, set(known_docs), problems)
         _capacity(known_docs[names[-2]], known_docs[names[-1]], contract_docs, problems)
         _reachable_invocations(doc, names[-1], contract_docs, problems)
     if doc.value is None or len(problems) != before:
@@ -204,14 +204,16 @@ def _untested_in_readiness(
     doc: Document[DeliveryDocument],
     names: Sequence[str],
     contract_docs: Sequence[Document[ContractDocument]],
+    known: set[str],
     problems: list[Problem],
 ) -> None:
     """A use case enabled in production must be enabled in the environment before it: the readiness gate
-    (smoke request, suites, load test) only tests what is deployed there."""
+    (smoke request, suites, load test) only tests what is deployed there. A contract naming an unknown
+    environment (``stagin``) is told that instead, not also to add the one it probably meant."""
     production, readiness = names[-1], names[-2]
     for contract_doc in contract_docs:
         enabled = contract_doc.field("environments") or ()
-        if production in enabled and readiness not in enabled:
+        if production in enabled and readiness not in enabled and set(enabled) <= known:
             problems.append(
                 contract_doc.problem(
                     ["environments"],

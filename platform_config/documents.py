@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import math
 import pickle
 import types
 import typing
@@ -149,8 +150,14 @@ class Document(Generic[D]):
     # ---------------------------------------------------------------- parsing
 
     def _parse(self) -> None:
+        raw = self.path.read_bytes()
         try:
-            node, self.data = parse_yaml(self.path.read_text(encoding="utf-8"))
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.problems.append(self._not_utf8(raw, exc))
+            return
+        try:
+            node, self.data = parse_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             detail = getattr(exc, "problem", None) or str(exc)
@@ -180,6 +187,19 @@ class Document(Generic[D]):
                     value=self.data,
                 )
             )
+
+    def _not_utf8(self, raw: bytes, exc: UnicodeDecodeError) -> Problem:
+        """A file that is not UTF-8 (YAML's encoding here): where the first bad byte is, and what to do."""
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        return Problem(
+            self.display,
+            "(file)",
+            f"is not UTF-8 text: byte {raw[exc.start : exc.end].hex(' ')} at column {exc.start - line_start + 1} "
+            "cannot be decoded",
+            "save the file as UTF-8 (in the editor's encoding setting); a file saved as Latin-1 or "
+            "Windows-1252 has such bytes where it has accented letters",
+            line=raw.count(b"\n", 0, exc.start) + 1,
+        )
 
     def _index(self, node: yaml.Node, path: Path_) -> None:
         self.lines[path] = node.start_mark.line + 1
@@ -278,9 +298,18 @@ class Document(Generic[D]):
             if expected == "string" and isinstance(value, int | float) and not isinstance(value, bool):
                 return self.problem(
                     path,
-                    "must be of type string, but YAML read it as a number (unquoted digits are a number, "
-                    "and leading zeros are lost)",
+                    "must be of type string, but YAML read it as a number (unquoted digits are a number: "
+                    "leading zeros are lost, and a 0 followed by the digits 0-7 only is read as octal)",
                     spec_fix or "put the value in quotes",
+                    value=value,
+                )
+            number = _yaml_text_number(value) if expected in ("number", "integer") else None
+            if number is not None:
+                return self.problem(
+                    path,
+                    f"must be of type {expected}, but YAML read it as text: YAML 1.1 reads an exponent as a "
+                    "number only with a dot and a sign (1.0e+9, not 1e9)",
+                    f"write {number:.0f}" if number.is_integer() else f"write {number!r}",
                     value=value,
                 )
             if expected == "object":
@@ -298,9 +327,16 @@ class Document(Generic[D]):
             )
         bound = _BOUNDS.get(kind)
         if bound is not None:
-            message, fix = bound
-            limit = next(iter(ctx.values()), None)
+            message, fix, key = bound
+            limit = ctx.get(key)
             return self.problem(path, message.format(limit), fix.format(limit), value=value)
+        if kind == "finite_number":
+            return self.problem(
+                path,
+                "must be a finite number (YAML reads .inf and .nan as numbers)",
+                spec_fix or f"write a number{_range(specs)}",
+                value=value,
+            )
         if kind == "value_error" and "repeat" in str(detail.get("msg")):
             return self.problem(path, "repeats an item", "remove the repeated items", value=value)
         return self.problem(path, str(detail.get("msg")), spec_fix or description, value=value)
@@ -355,17 +391,40 @@ _TYPE_ERRORS = {
     "dataclass_exact_type": "object",
 }
 
-#: pydantic error type -> (message, fix); ``{}`` is the limit.
+#: pydantic error type -> (message, fix, the key of the limit in the error's context); ``{}`` is the limit.
+#: (A collection's context also names its type, ``field_type``: the limit is looked up by its key.)
 _BOUNDS = {
-    "greater_than_equal": ("is less than the minimum of {}", "use a value of at least {}"),
-    "greater_than": ("is less than or equal to the minimum of {}", "use a value greater than {}"),
-    "less_than_equal": ("is greater than the maximum of {}", "use a value of at most {}"),
-    "less_than": ("is greater than or equal to the maximum of {}", "use a value less than {}"),
-    "string_too_short": ("is too short", "use at least {} characters"),
-    "string_too_long": ("is too long", "use at most {} characters"),
-    "too_short": ("has too few items", "list at least {} items"),
-    "too_long": ("has too many items", "list at most {} items"),
+    "greater_than_equal": ("is less than the minimum of {}", "use a value of at least {}", "ge"),
+    "greater_than": ("is less than or equal to the minimum of {}", "use a value greater than {}", "gt"),
+    "less_than_equal": ("is greater than the maximum of {}", "use a value of at most {}", "le"),
+    "less_than": ("is greater than or equal to the maximum of {}", "use a value less than {}", "lt"),
+    "string_too_short": ("is too short", "use at least {} characters", "min_length"),
+    "string_too_long": ("is too long", "use at most {} characters", "max_length"),
+    "too_short": ("has too few items", "list at least {} items", "min_length"),
+    "too_long": ("has too many items", "list at most {} items", "max_length"),
 }
+
+
+def _range(specs: Iterable[Spec]) -> str:
+    """`` from 0 to 0.99``, `` above 0``: the bounds the ``Spec``s put on a number, as a fix reads them."""
+    low = high = ""
+    for s in specs:
+        if s.ge is not None or s.gt is not None:
+            low = f"at least {s.ge:g}" if s.ge is not None else f"above {s.gt:g}"
+        if s.le is not None or s.lt is not None:
+            high = f"at most {s.le:g}" if s.le is not None else f"below {s.lt:g}"
+    return f" {low} and {high}" if low and high else (f" {low or high}" if low or high else "")
+
+
+def _yaml_text_number(value: Any) -> float | None:
+    """The number in a string YAML 1.1 did not read as one (``1e9``, ``2E3``: an exponent without a dot)."""
+    if not isinstance(value, str) or "e" not in value.lower():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _about(description: str) -> str:

@@ -3,8 +3,9 @@ frozen typed objects.
 
 Every file is validated against its ``platform_spec`` dataclass (types, bounds, formats, unknown
 fields: :mod:`platform_config.documents`), then by the rules a schema cannot express: file name equals
-id, the guardrail floor, regexes compile, the model catalog (the source exists, is callable from every
-region the contract is enabled in, and allows the contract's output cap), and rules across files
+id, the guardrail floor, regexes compile, the model catalog (an environment's region is one it names;
+the source exists, is callable from every region the contract is enabled in, and allows the contract's
+output cap), and rules across files
 (duplicate ids, unknown environments, invocation logging owned twice in one account and region).
 
 All of it runs in one pass: a rule reads only fields that are valid on their own, so a schema problem in
@@ -88,6 +89,25 @@ def _environment_rules(doc: Document[EnvironmentDocument], problems: list[Proble
                 value=policy.value,
             )
         )
+
+
+def _region_rules(doc: Document[EnvironmentDocument], catalog: ModelCatalog, problems: list[Problem]) -> bool:
+    """The region is one the model catalog names (its format alone lets a typo such as ``us-easst-1``
+    through); ``False`` when it is not, so that contracts enabled there are not told to change models."""
+    region = doc.field("region")
+    if region is None or region in catalog.regions:
+        return True
+    close = difflib.get_close_matches(region, sorted(catalog.regions), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    problems.append(
+        doc.problem(
+            ["region"],
+            "is not a region where platform_config/data/model_catalog.yaml offers any Bedrock model",
+            f"{hint}use a region the catalog names, or add the region's models to the catalog",
+            value=region,
+        )
+    )
+    return False
 
 
 #: What an opt-out reason may not be: it must say why.
@@ -654,20 +674,23 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
         )
 
     env_docs = [Document(p, root, EnvironmentDocument, what="environment") for p in env_files]
+    unknown_regions: set[str] = set()
     for env_doc in env_docs:
         problems.extend(env_doc.problems)
         _environment_rules(env_doc, problems)
+        if not _region_rules(env_doc, catalog, problems):
+            unknown_regions.add(env_doc.path.stem)
         _enforced_guardrail_rules(env_doc, problems)
     _duplicates(env_docs, "name", "environment", problems)
     _logging_owners(env_docs, problems)
-    # Each environment's region by name, None where the file's name or region has a problem of its own:
-    # contracts naming it are not told to add the file as well, and their region rules run wherever the
-    # region is known, even if another field of the environment file is wrong.
+    # Each environment's region by name, None where the file's name or region has a problem of its own
+    # (a region the catalog does not name, too): contracts naming it are not told to add the file or to
+    # change models as well, and their region rules run wherever the region is known, even if another
+    # field of the environment file is wrong.
     regions: dict[str, str | None] = {}
     for env_doc in env_docs:
-        regions[env_doc.path.stem] = (
-            env_doc.field("region") if env_doc.field("name") == env_doc.path.stem else None
-        )
+        known = env_doc.field("name") == env_doc.path.stem and env_doc.path.stem not in unknown_regions
+        regions[env_doc.path.stem] = env_doc.field("region") if known else None
     environments = [
         EnvironmentConfig.from_document(d.value, source_file=d.display)
         for d in env_docs

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import re
 import sys
 import types
@@ -30,8 +31,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-#: pydantic config for every shared dataclass: unknown fields are errors, never silently ignored.
-PYDANTIC_CONFIG: Mapping[str, Any] = types.MappingProxyType({"extra": "forbid"})
+#: pydantic config for every shared dataclass: unknown fields are errors, never silently ignored, and a
+#: number is finite (YAML reads `.inf` and `.nan` as floats: a budget of `.inf` would be no budget).
+PYDANTIC_CONFIG: Mapping[str, Any] = types.MappingProxyType({"extra": "forbid", "allow_inf_nan": False})
 
 
 class Spec:
@@ -398,6 +400,9 @@ def _enum_reader(tp: type[enum.Enum]) -> Reader:
 def _read_float(value: Any, where: str, problems: list[str]) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         problems.append(f"{where} must be a number (got {value!r})")
+        return 0.0
+    if not math.isfinite(value):
+        problems.append(f"{where} must be a finite number (got {value!r})")
         return 0.0
     return float(value)
 

@@ -78,8 +78,12 @@ def _too_large() -> ApiError:
     return ApiError("PAYLOAD_TOO_LARGE", f"The body must be at most {MAX_BODY_BYTES} bytes.", field=None)
 
 
+class _NotANumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's json module reads them, JSON (RFC 8259) has none."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _NotANumber(f"{name} is not a JSON number (JSON has no NaN or Infinity): send a finite number")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -102,7 +106,15 @@ def parse_json(raw: bytes) -> Any:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except RecursionError as exc:
         raise ApiError("INVALID_JSON", "The request body is nested too deeply.", field=None) from exc
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+    except json.JSONDecodeError as exc:  # the json module's own reason and position: no caller text
+        raise ApiError(
+            "INVALID_JSON",
+            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            field=None,
+        ) from exc
+    except _NotANumber as exc:
+        raise ApiError("INVALID_JSON", f"The request body is not valid JSON: {exc}.", field=None) from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits (sys.set_int_max_str_digits)
         raise ApiError("INVALID_JSON", "The request body is not valid JSON.", field=None) from exc
 
 

@@ -185,6 +185,23 @@ def test_a_use_case_cannot_reach_production_untested(delivery_root: Path, set_fi
     assert "add staging to environments" in problem.fix
 
 
+def test_a_misspelt_readiness_environment_is_reported_once(
+    delivery_root: Path, set_field: FieldSetter
+) -> None:
+    # GIVEN staging misspelt: the contract names an unknown environment, and so not staging
+    set_field("contracts/policy-qa.yaml", "environments", ["dev", "stagin", "prod"])
+    with pytest.raises(ConfigError) as caught:
+        load_platform(delivery_root)
+    # THEN the typo is the one problem, with its "did you mean", not also "add staging to environments"
+    [problem] = caught.value.problems
+    assert (problem.file, problem.field, problem.value) == (
+        "contracts/policy-qa.yaml",
+        "environments[1]",
+        "stagin",
+    )
+    assert "did you mean 'staging'?" in problem.fix
+
+
 def test_declared_peaks_must_fit_the_reserved_concurrency(
     delivery_root: Path, set_field: FieldSetter
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import shutil
 from collections.abc import Callable
@@ -349,6 +350,29 @@ def test_empty_file_is_not_a_mapping(config_root: Path) -> None:
     check(only_problem(error), file=STAGING, field="(file)", value=None, fix="field: value", line=False)
 
 
+@pytest.mark.parametrize("file", [POLICY_QA, "prompts/policy-qa.yaml", "delivery/pipeline.yaml"])
+def test_a_file_that_is_not_utf8_is_a_problem_with_its_line_not_a_traceback(
+    config_root: Path, file: str
+) -> None:
+    # GIVEN a file saved as Latin-1 (an accented letter is one byte, 0xE9, no UTF-8) and a second problem
+    if not (config_root / "delivery").exists():
+        shutil.copytree(ROOT / "delivery", config_root / "delivery")
+    path = config_root / file
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b"# caf\xe9 " + lines[2]
+    path.write_bytes(b"\n".join(lines))
+    staging = config_root / STAGING
+    text = staging.read_text(encoding="utf-8")
+    staging.write_text(text.replace("reserved_concurrency:", "reserved_concurency:"), encoding="utf-8")
+
+    # THEN both are reported: the byte with its file, line and column, and the other file's problem
+    error = load_error(config_root, r"is not UTF-8")
+    check(problem_at(error, file, "(file)"), file=file, field="(file)", fix="save the file as UTF-8")
+    assert problem_at(error, file, "(file)").line == 3
+    assert "byte e9 at column 6" in problem_at(error, file, "(file)").message
+    problem_at(error, STAGING, "reserved_concurency")
+
+
 # --------------------------------------------------------------- schema rule families
 
 
@@ -478,6 +502,17 @@ def test_value_has_the_wrong_type(
     check(only_problem(error), file=file, field=field, value=bad, fix=fix)
 
 
+def test_an_unquoted_account_id_with_a_leading_zero_is_explained_as_octal(config_root: Path) -> None:
+    # YAML 1.1 reads 0 followed by the digits 0-7 as octal: the id arrives as another number entirely
+    path = config_root / DEV
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('account: "111111111111"', "account: 012345670123"),
+        encoding="utf-8",
+    )
+    error = load_error(config_root, r"account: must be of type string, but YAML read it as a number")
+    check(only_problem(error), file=DEV, field="account", value=1402433619, fix="in quotes", message="octal")
+
+
 @pytest.mark.parametrize(
     ("file", "field", "bad", "message", "fix"),
     [
@@ -503,6 +538,30 @@ def test_value_out_of_bounds(
     set_field(file, field, bad)
     error = load_error(config_root, rf"{re.escape(field)}: is {re.escape(message.removeprefix('is '))}")
     check(only_problem(error), file=file, field=field, value=bad, fix=fix, message=message)
+
+
+@pytest.mark.parametrize(
+    ("file", "field", "bad", "message", "fix"),
+    [
+        (POLICY_QA, "environments", [], "has too few items", "list at least 1 items"),
+        (
+            POLICY_QA,
+            "guardrail.denied_topics.0.examples",
+            [f"Example question {i}?" for i in range(6)],
+            "has too many items",
+            "list at most 5 items",
+        ),
+    ],
+)
+def test_list_size_out_of_bounds_names_the_limit(
+    config_root: Path, set_field: SetField, file: str, field: str, bad: Any, message: str, fix: str
+) -> None:
+    # pydantic's context of a list error holds its type before its limit: the fix read "list at least Tuple items"
+    set_field(file, field, bad)
+    dotted = re.sub(r"\.(\d+)", r"[\1]", field)
+    error = load_error(config_root, rf"{re.escape(dotted)}: {message}")
+    check(only_problem(error), file=file, field=dotted, value=bad, fix=fix, message=message)
+    assert only_problem(error).fix == fix
 
 
 def test_log_retention_must_be_a_cloudwatch_value(config_root: Path, set_field: SetField) -> None:
@@ -863,6 +922,76 @@ def test_schema_region_and_cross_file_problems_are_reported_in_one_run(
         (POLICY_QA, "environments[1]"),
         (DEV, "log_retention_days"),
     }
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "fix"),
+    [
+        ("daily_budget_usd", ".inf", "write a number above 0"),  # was accepted: a budget with no limit
+        ("daily_budget_usd", "-.inf", "write a number above 0"),
+        ("review.sample_rate", ".nan", "write a number at least 0 and at most 1"),
+    ],
+)
+def test_yaml_infinity_and_nan_are_not_numbers_a_contract_may_use(
+    config_root: Path, field: str, written: str, fix: str
+) -> None:
+    path = config_root / POLICY_QA
+    key = field.rsplit(".", 1)[-1]
+    original = path.read_text(encoding="utf-8")
+    text, replaced = re.subn(rf"^(\s*{key}):.*$", rf"\1: {written}", original, count=1, flags=re.M)
+    assert replaced == 1
+    path.write_text(text, encoding="utf-8")
+
+    error = load_error(config_root, rf"{re.escape(field)}: must be a finite number")
+    problem = only_problem(error)
+    assert (problem.file, problem.field, problem.fix) == (POLICY_QA, field, fix), problem.render()
+    assert problem.has_value and not math.isfinite(problem.value)  # nan == nan is false: no check(value=)
+    assert problem.render().startswith(f"{POLICY_QA}:{problem.line}: {field}: ")
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "fix"),
+    [("daily_budget_usd", "1e3", "write 1000"), ("latency_p95_ms", "8E3", "write 8000")],
+)
+def test_an_exponent_yaml_reads_as_text_is_explained(
+    config_root: Path, field: str, written: str, fix: str
+) -> None:
+    path = config_root / POLICY_QA
+    original = path.read_text(encoding="utf-8")
+    text, replaced = re.subn(rf"^{field}:.*$", f"{field}: {written}", original, count=1, flags=re.M)
+    assert replaced == 1
+    path.write_text(text, encoding="utf-8")
+
+    error = load_error(config_root, rf"{field}: must be of type (number|integer), but YAML read it as text")
+    check(only_problem(error), file=POLICY_QA, field=field, value=written, fix=fix, message="1.0e+9, not 1e9")
+    assert only_problem(error).fix == fix
+
+
+@pytest.mark.parametrize(("region", "suggestion"), [("us-easst-1", "us-east-1"), ("eu-wset-1", "eu-west-1")])
+def test_a_region_typo_is_reported_on_the_environment_not_on_every_contract(
+    config_root: Path, set_field: SetField, region: str, suggestion: str
+) -> None:
+    # GIVEN a region of the right format that no catalogued model is offered in (every contract runs in dev)
+    set_field(DEV, "region", region)
+
+    # THEN one problem, on the environment's region, with a "did you mean": not one per contract and
+    # model telling the contracts to change their cross-region prefix
+    error = load_error(config_root, r"^1 configuration problem;")
+    check(
+        only_problem(error),
+        file=DEV,
+        field="region",
+        value=region,
+        fix=f"did you mean {suggestion!r}?",
+        message="is not a region where platform_config/data/model_catalog.yaml offers any Bedrock model",
+    )
+
+
+def test_every_region_of_the_real_configuration_is_in_the_catalog(real_config: PlatformConfig) -> None:
+    regions = ModelCatalog.load().regions
+    assert {env.region for env in real_config.environments} <= regions
+    assert {"us-east-1", "eu-west-1", "ap-northeast-1", "us-gov-west-1"} <= regions
+    assert "*" not in regions
 
 
 def test_output_cap_above_the_model_limit_is_refused(config_root: Path, set_field: SetField) -> None:

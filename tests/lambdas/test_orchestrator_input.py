@@ -268,6 +268,26 @@ def test_bad_input_is_a_4xx_and_never_reaches_bedrock(
 
 
 @pytest.mark.parametrize(
+    ("raw_body", "says"),
+    [
+        ('{"messages": NaN}', "NaN is not a JSON number (JSON has no NaN or Infinity): send a finite number"),
+        ('{"messages": -Infinity}', "-Infinity is not a JSON number"),
+        ('{"messages": [}', "Expecting value at line 1, column 15"),
+        ('{"messages": []\n "context": "x"}', "Expecting ',' delimiter at line 2, column 2"),
+    ],
+)
+def test_invalid_json_says_what_is_wrong_and_where(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub, raw_body: str, says: str
+) -> None:
+    reply = call(orchestrator, invoke_event(raw_body=raw_body), lambda_context)
+
+    assert (reply.status, reply.body["error"]["code"]) == (400, "INVALID_JSON")
+    assert reply.body["error"]["message"].startswith("The request body is not valid JSON: ")
+    assert says in reply.body["error"]["message"]
+    assert stub.calls == []
+
+
+@pytest.mark.parametrize(
     "field",
     [
         "modelId", "model", "model_id", "MODEL-ID", "system", "systemPrompt", "maxTokens", "max_tokens",

@@ -86,6 +86,9 @@ BAD = {
         "guardrail.blocked_input_message is required",
     ),
     "wrong container": (_set("model", "us.amazon.nova-pro-v1:0"), "model must be an object"),
+    # YAML's .inf and .nan are floats: an infinite budget is above its minimum and has no maximum
+    "infinite number": (_set("daily_budget_usd", float("inf")), "daily_budget_usd must be a finite number"),
+    "not a number": (_set("review.sample_rate", float("nan")), "review.sample_rate must be a finite number"),
 }
 
 
