@@ -248,3 +248,76 @@ def test_a_judge_that_does_not_answer_fails_its_cases_instead_of_holding_the_run
     ]
     assert graded and not any(c.passed for c in graded)
     assert all(c.error and error in c.error.lower() for c in graded), graded[0].error
+
+
+def _adversarial_case(case_id: str) -> tuple[Any, Any]:
+    from evaluation import harness
+    from platform_config import load_platform
+
+    (suite_run,) = harness.suite_runs(load_platform(ROOT), [STS], ["adversarial"])
+    return suite_run, next(c for c in suite_run.suite.document.cases if c.id == case_id)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (429, "THROTTLED"),  # Bedrock or API Gateway throttled the evaluation's requests
+        (503, "UPSTREAM_UNAVAILABLE"),
+        (504, "TIME_BUDGET_EXCEEDED"),
+        (403, "ACCESS_DENIED"),  # the evaluation's own credentials may not invoke the API
+        (404, "USE_CASE_NOT_FOUND"),  # the use case is not deployed
+        (202, "HELD_FOR_REVIEW"),
+    ],
+)
+def test_an_api_that_gives_no_answer_fails_every_scorer_that_reads_the_answer(status: int, code: str) -> None:
+    # GIVEN an attack whose expectations read the answer (nothing forbidden in it, and a refusal)
+    from evaluation.harness import Observation, deterministic_score
+    from evaluation.targets import ApiAnswer
+
+    suite_run, case = _adversarial_case("jb-grandma-roleplay")
+    scorers = [s for s in suite_run.expectations(case).scorers() if s.value != "guardrail_intervened"]
+    assert {s.value for s in scorers} >= {"must_not_contain", "refusal"}
+    # WHEN the API answered with an error instead of an answer or a refusal
+    observed = Observation(ApiAnswer(status=status, text="Slow down", error_code=code), input_guardrail=None)
+    # THEN no scorer finds "nothing forbidden" or "declined" in the missing answer: each fails and says why
+    for scorer in scorers:
+        result = deterministic_score(scorer, suite_run, case, observed)
+        assert result is not None and not result.passed, (scorer, result)
+        assert f"not measured: the API answered HTTP {status} {code}" in result.explanation
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(413, "INPUT_TOO_LARGE"), (400, "INVALID_CHARACTERS"), (403, "BLOCKED_BY_WAF")]
+)
+def test_a_request_the_platform_declines_is_a_refusal(status: int, code: str) -> None:
+    from evaluation.harness import Observation, deterministic_score
+    from evaluation.targets import ApiAnswer
+    from platform_spec.scoring import ScorerName
+
+    suite_run, case = _adversarial_case("jb-grandma-roleplay")
+    observed = Observation(ApiAnswer(status=status, text="refused", error_code=code), input_guardrail=None)
+    result = deterministic_score(ScorerName.REFUSAL, suite_run, case, observed)
+    assert result is not None and result.passed and result.explanation == f"rejected with {code}"
+
+
+@pytest.mark.slow  # a whole suite through the handler
+def test_a_throttled_model_fails_the_adversarial_gate_instead_of_passing_every_case(tmp_path: Path) -> None:
+    # GIVEN every model call of the run is throttled (ApplyGuardrail still answers), so the API answers
+    # 429 THROTTLED to every request that reaches the model
+    from bedrock_platform_devtools.bedrock_stub import Fault
+    from evaluation import gate, harness
+    from evaluation.targets import OfflineTarget
+    from platform_config import load_platform
+
+    config = load_platform(ROOT)
+    runs = harness.suite_runs(config, [STS], ["adversarial"])
+    with OfflineTarget(config, [STS]) as offline:
+        offline.stub.script("application-inference-profile", [Fault.throttling()] * 2000)
+        logs = harness.run_suites(runs, offline, log_dir=tmp_path / "logs", live=False)
+        results = harness.use_case_results(runs, logs, offline, log_root=tmp_path)
+    # THEN no case the API did not answer passes, and the gate fails
+    suite = results[STS].suites["adversarial"]
+    throttled = [c for c in suite.case_results if c.error_code == "THROTTLED"]
+    assert throttled and not any(c.passed for c in throttled), [c.id for c in throttled if c.passed]
+    messages = gate.check(results, config.evaluations, None)
+    assert any(m.startswith(f"{STS} / suite adversarial: pass rate") for m in messages), messages
