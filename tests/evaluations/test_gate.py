@@ -143,6 +143,7 @@ def test_record_appends_a_passing_run_and_refuses_a_failing_one(
                 str(config_root / "out/results.json"),
                 "--note",
                 "t",
+                "--force",  # a run of one suite (test_record_refuses_a_run_that_leaves_out_suites)
             ]
         )
         == 0
@@ -165,6 +166,27 @@ def test_record_appends_a_passing_run_and_refuses_a_failing_one(
     )
     assert "failed its quality gate" in capsys.readouterr().err
     assert len(read_records(config_root, OFFLINE_TARGET)) == before + 1
+
+
+@pytest.mark.slow
+def test_record_refuses_a_run_that_leaves_out_suites(
+    config_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a passing run of one suite of one use case
+    before = read_records(config_root, OFFLINE_TARGET)
+    assert run(config_root, "--use-case", STS, "--suite", "golden")[0] == 0
+    capsys.readouterr()
+    # WHEN it is recorded as a release
+    code = main(["--root", str(config_root), "record", "--results", str(config_root / "out/results.json")])
+    # THEN it is refused, naming what it left out and the fix: as the last record it would have left every
+    # other suite without a baseline, so a later regression of, say, policy-qa's adversarial suite within
+    # its threshold would pass the gate (max_regression 0.0) instead of failing it
+    errors = capsys.readouterr().err
+    assert code == 1, errors
+    assert "left out policy-qa/adversarial, policy-qa/golden, rfp-drafting/adversarial" in errors
+    assert f"{STS}/adversarial" in errors and f"{STS}/golden" not in errors
+    assert "Fix: run every suite (python -m evaluation run --target offline, without --use-case" in errors
+    assert read_records(config_root, OFFLINE_TARGET) == before
 
 
 def test_a_case_the_target_could_not_answer_fails_and_says_why_once(tmp_path: Path) -> None:
