@@ -145,6 +145,14 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
         print("nothing to evaluate: no suite matches the selection", file=sys.stderr)
         return 2
     out = (args.out or root / "eval-results" / args.target).resolve()
+    # The previous run's results go now: a run that does not get to write its own (a crash, a kill, a
+    # bad registry or deployment) must not leave results.json claiming the previous verdict as the latest.
+    (out / report.RESULTS_FILE).unlink(missing_ok=True)
+    try:  # before the suites run: a bad registry is a configuration error, not a crash after the run
+        last = registry.last_record(root, args.target)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     if args.target == OFFLINE_TARGET:
@@ -161,7 +169,6 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
         logs = harness.run_suites(runs, target, log_dir=out / "logs")
         results = harness.use_case_results(runs, logs, target, log_root=out)
         mode = "deployed"
-    last = registry.last_record(root, args.target)
     messages = gate.check(results, config.evaluations, last)
     commit, dirty = registry.git_state(root)
     run = RunResult(

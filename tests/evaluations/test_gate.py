@@ -189,6 +189,50 @@ def test_record_refuses_a_run_that_leaves_out_suites(
     assert read_records(config_root, OFFLINE_TARGET) == before
 
 
+def _earlier_passing_results(root: Path) -> Path:
+    results = root / "out" / "results.json"
+    results.parent.mkdir(parents=True)
+    results.write_text('{"gate_passed": true}', encoding="utf-8")
+    return results
+
+
+def test_a_bad_registry_stops_the_run_before_it_starts_and_leaves_no_earlier_results(
+    config_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an earlier run's passing results, and a registry whose last line was cut short
+    results = _earlier_passing_results(config_root)
+    with (config_root / "evals/registry/offline.jsonl").open("a", encoding="utf-8") as registry:
+        registry.write('{"target": "offline", "recorded_at\n')
+    # WHEN the suites run
+    code = main(["--root", str(config_root), "run", "--out", str(results.parent), "--use-case", STS])
+    # THEN the run stops as a configuration error naming the line and the fix (not a traceback after the
+    # suites ran), and results.json no longer claims the earlier verdict
+    errors = capsys.readouterr().err
+    assert code == 2, errors
+    assert (
+        "evals/registry/offline.jsonl:2: not a release record" in errors and "Fix: restore the line" in errors
+    )
+    assert not results.exists()
+
+
+def test_a_run_that_crashes_leaves_no_earlier_results_behind(
+    config_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an earlier run's passing results, and a run that dies while the suites run
+    from evaluation import harness
+
+    results = _earlier_passing_results(config_root)
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("killed while the suites ran")
+
+    monkeypatch.setattr(harness, "run_suites", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        main(["--root", str(config_root), "run", "--out", str(results.parent), "--use-case", STS])
+    # THEN no results.json says the (earlier) run passed: `record` and the review pack find none
+    assert not results.exists()
+
+
 def test_a_case_the_target_could_not_answer_fails_and_says_why_once(tmp_path: Path) -> None:
     # GIVEN a sample inspect-ai ended with an error before the target observed anything (no observation)
     from types import SimpleNamespace
