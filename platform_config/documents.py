@@ -299,7 +299,8 @@ class Document(Generic[D]):
         bound = _BOUNDS.get(kind)
         if bound is not None:
             message, fix = bound
-            limit = next(iter(ctx.values()), None)
+            # by name: a length error's context starts with the field's type ("Tuple"), not its limit
+            limit = next((ctx[k] for k in _LIMIT_KEYS if k in ctx), None)
             return self.problem(path, message.format(limit), fix.format(limit), value=value)
         if kind == "value_error" and "repeat" in str(detail.get("msg")):
             return self.problem(path, "repeats an item", "remove the repeated items", value=value)
@@ -356,6 +357,7 @@ _TYPE_ERRORS = {
 }
 
 #: pydantic error type -> (message, fix); ``{}`` is the limit.
+_LIMIT_KEYS = ("ge", "gt", "le", "lt", "min_length", "max_length")
 _BOUNDS = {
     "greater_than_equal": ("is less than the minimum of {}", "use a value of at least {}"),
     "greater_than": ("is less than or equal to the minimum of {}", "use a value greater than {}"),
@@ -363,8 +365,8 @@ _BOUNDS = {
     "less_than": ("is greater than or equal to the maximum of {}", "use a value less than {}"),
     "string_too_short": ("is too short", "use at least {} characters"),
     "string_too_long": ("is too long", "use at most {} characters"),
-    "too_short": ("has too few items", "list at least {} items"),
-    "too_long": ("has too many items", "list at most {} items"),
+    "too_short": ("has too few items", "list at least {} item(s)"),
+    "too_long": ("has too many items", "list at most {} item(s)"),
 }
 
 

@@ -156,6 +156,12 @@ def test_a_case_with_no_blocking_expectation_can_never_fail_its_gate(config_root
     assert "or add regex to evaluation.gates.adversarial.blocking_scorers" in message
 
 
+def test_a_suite_without_cases_says_how_many_it_needs(config_root: Path, edit: Edit) -> None:
+    edit(GOLDEN, lambda d: d.update(cases=[]))
+    message = only(config_root, r"cases: has too few items \(got \[\]\)")
+    assert message.startswith(f"{GOLDEN}:") and message.endswith("Fix: list at least 1 item(s)"), message
+
+
 def test_an_adversarial_case_names_its_category(config_root: Path, edit: Edit) -> None:
     edit(ADVERSARIAL, lambda d: d["cases"][1].pop("category"))
     only(config_root, r"cases\[1\]\.category: is missing")
