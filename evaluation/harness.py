@@ -86,6 +86,13 @@ class SuiteRun:
         expect = self.expectations(case)
         return self.model_graded and expect.refusal is not True and expect.guardrail_intervened is not True
 
+    def blocking_scorers_of(self, case: EvalCase) -> list[ScorerName]:
+        """The scorers of the suite's gate that apply to ``case``: each must pass for the case to pass."""
+        applied = set(self.expectations(case).scorers())
+        if self.rubric_applies(case):
+            applied.add(ScorerName.RUBRIC)
+        return [s for s in self.evaluation.policy.gates[self.suite.name].blocking_scorers if s in applied]
+
     def scorer_names(self) -> list[ScorerName]:
         names = {s for case in self.suite.document.cases for s in self.expectations(case).scorers()}
         if self.model_graded:
@@ -429,7 +436,10 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
                 scores[ScorerName(name)] = from_dict(ScoreResult, data)
         observed = Observation.from_json(sample.metadata.get(OBSERVATION) or {}) if sample.metadata else None
         error = getattr(sample, "error", None)
-        passed = error is None and all(r.passed for n, r in scores.items() if n in blocking)
+        # every blocking scorer the case applies must have passed: one without a verdict is not a pass
+        passed = error is None and all(
+            name in scores and scores[name].passed for name in run.blocking_scorers_of(case)
+        )
         results.append(
             CaseResult(
                 id=case.id,
@@ -437,9 +447,7 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
                 scores=scores,
                 expected=run.expectations(case),
                 category=case.category.value if case.category else None,
-                input=case.text
-                if len(case.text) <= 2000
-                else case.text[:2000] + f"... ({len(case.text)} characters)",
+                input=_input_text(case),
                 answer=observed.text if observed and observed.answer is not None else None,
                 guardrail=_guardrail_text(observed) if observed else None,
                 status=observed.answer.status if observed and observed.answer else None,
@@ -447,6 +455,23 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
                 error=error.message[:500] if error else None,
             )
         )
+    # A case the log has no sample of (inspect-ai ended the task early) was not run: it fails, so that a
+    # pass rate is always over every case of the suite.
+    ran = {r.id for r in results}
+    status = getattr(log, "status", None) or "unknown"
+    results.extend(
+        CaseResult(
+            id=case.id,
+            passed=False,
+            scores={},
+            expected=run.expectations(case),
+            category=case.category.value if case.category else None,
+            input=_input_text(case),
+            error=f"not run: inspect-ai's eval log (status {status}) has no sample of this case",
+        )
+        for case in run.suite.document.cases
+        if case.id not in ran
+    )
     order = {case.id: i for i, case in enumerate(run.suite.document.cases)}
     results.sort(key=lambda r: order[r.id])
     passed_count = sum(r.passed for r in results)
@@ -474,6 +499,10 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
         case_results=tuple(results),
         log=str(location.relative_to(log_root)) if location and location.is_relative_to(log_root) else None,
     )
+
+
+def _input_text(case: EvalCase) -> str:
+    return case.text if len(case.text) <= 2000 else case.text[:2000] + f"... ({len(case.text)} characters)"
 
 
 def _guardrail_text(observed: Observation) -> str | None:

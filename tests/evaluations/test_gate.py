@@ -255,10 +255,34 @@ def test_a_case_the_target_could_not_answer_fails_and_says_why_once(tmp_path: Pa
     # WHEN its result is read
     result = harness.suite_result(run, SimpleNamespace(samples=[sample], location=None), log_root=tmp_path)
     # THEN the case failed, its error is in the error field, and nothing claims a guardrail verdict
-    (case_result,) = result.case_results
+    case_result = next(c for c in result.case_results if c.id == case.id)
     assert not case_result.passed and result.passed == 0
     assert case_result.error == message
     assert case_result.guardrail is None and case_result.answer is None
+
+
+def test_a_log_that_lacks_cases_or_verdicts_fails_them_instead_of_passing_on_what_ran(tmp_path: Path) -> None:
+    # GIVEN an eval log inspect-ai ended early: one sample of the suite's cases, and no verdict in it
+    from types import SimpleNamespace
+
+    from inspect_ai.log import EvalSample
+
+    from evaluation import harness
+    from platform_config import load_platform
+
+    (suite_run,) = harness.suite_runs(load_platform(ROOT), [STS], ["adversarial"])
+    cases = suite_run.suite.document.cases
+    sample = EvalSample(id=cases[0].id, epoch=1, input=cases[0].text, target="", scores={}, metadata={})
+    log = SimpleNamespace(samples=[sample], location=None, status="error")
+    # WHEN its result is read
+    result = harness.suite_result(suite_run, log, log_root=tmp_path)
+    # THEN the pass rate is over every case of the suite, and neither the case without a verdict of its
+    # blocking scorers nor the cases that never ran pass
+    assert result.cases == len(cases) > 1 and result.passed == 0 and result.pass_rate == 0.0
+    first, *missing = result.case_results
+    assert first.id == cases[0].id and not first.passed and first.error is None
+    assert all(not c.passed for c in missing)
+    assert missing[0].error == "not run: inspect-ai's eval log (status error) has no sample of this case"
 
 
 @pytest.mark.slow
