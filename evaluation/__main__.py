@@ -62,7 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     record = commands.add_parser("record", help="append a run's scores to evals/registry/<target>.jsonl")
     record.add_argument("--results", type=Path, required=True, help="a results.json written by `run`")
     record.add_argument("--note", default="", help="what was released (e.g. the deployment id)")
-    record.add_argument("--force", action="store_true", help="record a run whose gate failed")
+    record.add_argument(
+        "--force", action="store_true", help="record a run whose gate failed, or that left out suites"
+    )
     return parser.parse_args(argv)
 
 
@@ -78,19 +80,33 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     if args.command == "record":
-        return _record(args, root)
+        return _record(args, root, config)
     return _run(args, root, config)
 
 
-def _record(args: argparse.Namespace, root: Path) -> int:
-    from evaluation.registry import append_record, record_from_run
+def _record(args: argparse.Namespace, root: Path, config: object) -> int:
+    from evaluation.registry import append_record, missing_suites, record_from_run
     from evaluation.report import read_results
+    from platform_config.model import PlatformConfig
 
+    assert isinstance(config, PlatformConfig)
     run = read_results(args.results)
     if not run.gate_passed and not args.force:
         print(
             f"{args.results}: this run failed its quality gate; a failing run is not a release. "
             "Fix: release a version that passes, or pass --force to record it anyway",
+            file=sys.stderr,
+        )
+        return 1
+    # The gate compares every later run with the last record only: a record of some suites would leave
+    # every other suite of the target without a baseline (its max_regression no longer applies).
+    missing = missing_suites(config, run)
+    if missing and not args.force:
+        print(
+            f"{args.results}: this run left out {', '.join(missing)}; a release record replaces the baseline "
+            f"of every suite of {run.target}, so these would have none. Fix: run every suite "
+            f"(python -m evaluation run --target {run.target}, without --use-case or --suite) and record "
+            "that run, or pass --force to record this one anyway",
             file=sys.stderr,
         )
         return 1
@@ -129,6 +145,14 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
         print("nothing to evaluate: no suite matches the selection", file=sys.stderr)
         return 2
     out = (args.out or root / "eval-results" / args.target).resolve()
+    # The previous run's results go now: a run that does not get to write its own (a crash, a kill, a
+    # bad registry or deployment) must not leave results.json claiming the previous verdict as the latest.
+    (out / report.RESULTS_FILE).unlink(missing_ok=True)
+    try:  # before the suites run: a bad registry is a configuration error, not a crash after the run
+        last = registry.last_record(root, args.target)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     if args.target == OFFLINE_TARGET:
@@ -145,7 +169,6 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
         logs = harness.run_suites(runs, target, log_dir=out / "logs")
         results = harness.use_case_results(runs, logs, target, log_root=out)
         mode = "deployed"
-    last = registry.last_record(root, args.target)
     messages = gate.check(results, config.evaluations, last)
     commit, dirty = registry.git_state(root)
     run = RunResult(

@@ -12,7 +12,15 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from platform_spec.evaluation import REGISTRY_DIR, ReleaseRecord, RunResult, SuiteScore, UseCaseRelease
+from platform_config.model import PlatformConfig
+from platform_spec.evaluation import (
+    OFFLINE_TARGET,
+    REGISTRY_DIR,
+    ReleaseRecord,
+    RunResult,
+    SuiteScore,
+    UseCaseRelease,
+)
 from platform_spec.fields import SpecError, from_dict, to_dict
 
 
@@ -60,6 +68,23 @@ def git_state(root: Path) -> tuple[str, bool]:
     except (OSError, subprocess.CalledProcessError):
         return "unknown", True
     return commit, bool(status.strip())
+
+
+def missing_suites(config: PlatformConfig, run: RunResult) -> list[str]:
+    """``<use case>/<suite>`` of every suite the run's target evaluates that the run did not run: every
+    evaluated use case offline, those enabled in the environment otherwise."""
+    enabled = (
+        set(config.evaluations)
+        if run.target == OFFLINE_TARGET
+        else {c.id for c in config.contracts_for(run.target)}
+    )
+    return [
+        f"{uc}/{name}"
+        for uc, evaluation in sorted(config.evaluations.items())
+        if uc in enabled
+        for name in sorted(evaluation.suites)
+        if name not in (run.use_cases[uc].suites if uc in run.use_cases else {})
+    ]
 
 
 def record_from_run(run: RunResult, *, note: str = "") -> ReleaseRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from platform_config.evaluation import UseCaseEvaluation
@@ -13,9 +14,13 @@ RESULTS_FILE = "results.json"
 
 
 def write_results(run: RunResult, out: Path) -> Path:
+    """``<out>/results.json``, whole or not at all: written beside it, then renamed over it (``os.replace``
+    is atomic on POSIX), so a reader (the review pack, ``record``) never reads half a file."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / RESULTS_FILE
-    path.write_text(json.dumps(to_dict(run), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial = path.with_name(f".{RESULTS_FILE}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(to_dict(run), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, path)
     return path
 
 

@@ -400,8 +400,8 @@ _BOUNDS = {
     "less_than": ("is greater than or equal to the maximum of {}", "use a value less than {}", "lt"),
     "string_too_short": ("is too short", "use at least {} characters", "min_length"),
     "string_too_long": ("is too long", "use at most {} characters", "max_length"),
-    "too_short": ("has too few items", "list at least {} items", "min_length"),
-    "too_long": ("has too many items", "list at most {} items", "max_length"),
+    "too_short": ("has too few items", "list at least {} item(s)", "min_length"),
+    "too_long": ("has too many items", "list at most {} item(s)", "max_length"),
 }
 
 

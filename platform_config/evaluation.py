@@ -6,7 +6,8 @@ schema errors with file, line, field, value and fix); these rules then run acros
 
 * every gate in a contract's ``evaluation.gates`` names a suite file, and every suite file has a gate;
 * every blocking scorer is applied by at least one case of its suite (a gate on a scorer no case uses
-  would pass vacuously); ``rubric`` only where the contract enables model-graded scoring, which needs a
+  would pass vacuously), and every case applies at least one blocking scorer (else it passes whatever
+  the answer); ``rubric`` only where the contract enables model-graded scoring, which needs a
   ``judge_model`` and ``evals/<id>/rubric.yaml``;
 * case ids are unique; a case whose expectations read the answer has an ``offline_answer`` for the
   offline run; regexes compile; a JSON Schema uses only the keywords the scorer implements;
@@ -159,9 +160,13 @@ def _use_case_rules(
             _coverage_rules(doc, doc.value, guardrail, problems)
         gate = policy.gates.get(name)
         if gate is not None:
+            graded = policy.model_graded and doc.value.kind is SuiteKind.GOLDEN
             applied = {s for case in doc.value.cases for s in case.expect.over(doc.value.defaults).scorers()}
-            if policy.model_graded and doc.value.kind is SuiteKind.GOLDEN:
+            if graded:
                 applied.add(ScorerName.RUBRIC)
+            _unblocked_case_rules(
+                doc, doc.value, contract, name, gate.blocking_scorers, problems, graded=graded
+            )
             for i, scorer in enumerate(gate.blocking_scorers):
                 if scorer is ScorerName.RUBRIC and not policy.model_graded:
                     problems.append(
@@ -185,6 +190,35 @@ def _use_case_rules(
     return UseCaseEvaluation(
         use_case=stem, policy=policy, suites=suites, rubric=rubric, rubric_file=rubric_file
     )
+
+
+def _unblocked_case_rules(
+    doc: Document[SuiteDocument],
+    suite: SuiteDocument,
+    contract: Document[ContractDocument],
+    name: str,
+    blocking: Sequence[ScorerName],
+    problems: list[Problem],
+    *,
+    graded: bool,
+) -> None:
+    """A case passes when every blocking scorer that applies to it passes: a case to which none applies
+    passes whatever the answer, and raises its suite's pass rate."""
+    for i, case in enumerate(suite.cases):
+        expect = case.expect.over(suite.defaults)
+        applied = list(expect.scorers())
+        if graded and expect.refusal is not True and expect.guardrail_intervened is not True:
+            applied.append(ScorerName.RUBRIC)  # harness.SuiteRun.rubric_applies
+        if applied and not set(applied) & set(blocking):
+            problems.append(
+                doc.problem(
+                    ["cases", i, "expect"],
+                    f"applies only {', '.join(s.value for s in applied)}, which evaluation.gates.{name} of "
+                    f"{contract.display} does not block on, so the case passes whatever the answer",
+                    f"add an expectation of a blocking scorer ({', '.join(s.value for s in blocking)}), or add "
+                    f"{applied[0].value} to evaluation.gates.{name}.blocking_scorers",
+                )
+            )
 
 
 def _rubric(

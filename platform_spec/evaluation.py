@@ -310,20 +310,31 @@ def judge_prompt(rubric: RubricDocument, question: str, reference: str | None, a
 
 
 def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, int], str]:
-    """The judge's grades for the rubric's criteria (clipped to the scale) and its reason."""
+    """The judge's grades for the rubric's criteria and its reason. Every criterion needs a number from 1
+    to the scale (a fraction is rounded): grades for only some criteria, or off the scale (a judge grading
+    out of 10 or 100), are no grades at all (empty, with the reason saying what was wrong), so the rubric
+    fails instead of averaging what is there or clipping 50 to the top grade."""
     match = re.search(r"\{.*\}", text, re.DOTALL)
     try:
         document = json.loads(match.group(0)) if match else {}
     except ValueError:
         document = {}
     raw = document.get("grades") if isinstance(document, dict) else None
+    if not isinstance(raw, dict):
+        return {}, "unparseable judge output: " + text[:120]
     grades: dict[str, int] = {}
+    problems: list[str] = []
     for criterion in rubric.criteria:
-        value = raw.get(criterion.name) if isinstance(raw, dict) else None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            grades[criterion.name] = min(rubric.scale, max(1, round(value)))
-    reason = str(document.get("reason", "")) if isinstance(document, dict) else ""
-    return grades, reason or ("unparseable judge output: " + text[:120] if not grades else "")
+        value = raw.get(criterion.name)
+        if value is None:
+            problems.append(f"no grade for {criterion.name}")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= rubric.scale:
+            problems.append(f"{criterion.name} graded {value!r}, not a number from 1 to {rubric.scale}")
+        else:
+            grades[criterion.name] = round(value)
+    if problems:
+        return {}, "judge output rejected: " + "; ".join(problems)
+    return grades, str(document.get("reason", ""))
 
 
 # ==================================================================== results of a run

@@ -543,13 +543,13 @@ def test_value_out_of_bounds(
 @pytest.mark.parametrize(
     ("file", "field", "bad", "message", "fix"),
     [
-        (POLICY_QA, "environments", [], "has too few items", "list at least 1 items"),
+        (POLICY_QA, "environments", [], "has too few items", "list at least 1 item(s)"),
         (
             POLICY_QA,
             "guardrail.denied_topics.0.examples",
             [f"Example question {i}?" for i in range(6)],
             "has too many items",
-            "list at most 5 items",
+            "list at most 5 item(s)",
         ),
     ],
 )

@@ -143,6 +143,7 @@ def test_record_appends_a_passing_run_and_refuses_a_failing_one(
                 str(config_root / "out/results.json"),
                 "--note",
                 "t",
+                "--force",  # a run of one suite (test_record_refuses_a_run_that_leaves_out_suites)
             ]
         )
         == 0
@@ -167,6 +168,71 @@ def test_record_appends_a_passing_run_and_refuses_a_failing_one(
     assert len(read_records(config_root, OFFLINE_TARGET)) == before + 1
 
 
+@pytest.mark.slow
+def test_record_refuses_a_run_that_leaves_out_suites(
+    config_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a passing run of one suite of one use case
+    before = read_records(config_root, OFFLINE_TARGET)
+    assert run(config_root, "--use-case", STS, "--suite", "golden")[0] == 0
+    capsys.readouterr()
+    # WHEN it is recorded as a release
+    code = main(["--root", str(config_root), "record", "--results", str(config_root / "out/results.json")])
+    # THEN it is refused, naming what it left out and the fix: as the last record it would have left every
+    # other suite without a baseline, so a later regression of, say, policy-qa's adversarial suite within
+    # its threshold would pass the gate (max_regression 0.0) instead of failing it
+    errors = capsys.readouterr().err
+    assert code == 1, errors
+    assert "left out policy-qa/adversarial, policy-qa/golden, rfp-drafting/adversarial" in errors
+    assert f"{STS}/adversarial" in errors and f"{STS}/golden" not in errors
+    assert "Fix: run every suite (python -m evaluation run --target offline, without --use-case" in errors
+    assert read_records(config_root, OFFLINE_TARGET) == before
+
+
+def _earlier_passing_results(root: Path) -> Path:
+    results = root / "out" / "results.json"
+    results.parent.mkdir(parents=True)
+    results.write_text('{"gate_passed": true}', encoding="utf-8")
+    return results
+
+
+def test_a_bad_registry_stops_the_run_before_it_starts_and_leaves_no_earlier_results(
+    config_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an earlier run's passing results, and a registry whose last line was cut short
+    results = _earlier_passing_results(config_root)
+    with (config_root / "evals/registry/offline.jsonl").open("a", encoding="utf-8") as registry:
+        registry.write('{"target": "offline", "recorded_at\n')
+    # WHEN the suites run
+    code = main(["--root", str(config_root), "run", "--out", str(results.parent), "--use-case", STS])
+    # THEN the run stops as a configuration error naming the line and the fix (not a traceback after the
+    # suites ran), and results.json no longer claims the earlier verdict
+    errors = capsys.readouterr().err
+    assert code == 2, errors
+    assert (
+        "evals/registry/offline.jsonl:2: not a release record" in errors and "Fix: restore the line" in errors
+    )
+    assert not results.exists()
+
+
+def test_a_run_that_crashes_leaves_no_earlier_results_behind(
+    config_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an earlier run's passing results, and a run that dies while the suites run
+    from evaluation import harness
+
+    results = _earlier_passing_results(config_root)
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("killed while the suites ran")
+
+    monkeypatch.setattr(harness, "run_suites", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        main(["--root", str(config_root), "run", "--out", str(results.parent), "--use-case", STS])
+    # THEN no results.json says the (earlier) run passed: `record` and the review pack find none
+    assert not results.exists()
+
+
 def test_a_case_the_target_could_not_answer_fails_and_says_why_once(tmp_path: Path) -> None:
     # GIVEN a sample inspect-ai ended with an error before the target observed anything (no observation)
     from types import SimpleNamespace
@@ -189,10 +255,34 @@ def test_a_case_the_target_could_not_answer_fails_and_says_why_once(tmp_path: Pa
     # WHEN its result is read
     result = harness.suite_result(run, SimpleNamespace(samples=[sample], location=None), log_root=tmp_path)
     # THEN the case failed, its error is in the error field, and nothing claims a guardrail verdict
-    (case_result,) = result.case_results
+    case_result = next(c for c in result.case_results if c.id == case.id)
     assert not case_result.passed and result.passed == 0
     assert case_result.error == message
     assert case_result.guardrail is None and case_result.answer is None
+
+
+def test_a_log_that_lacks_cases_or_verdicts_fails_them_instead_of_passing_on_what_ran(tmp_path: Path) -> None:
+    # GIVEN an eval log inspect-ai ended early: one sample of the suite's cases, and no verdict in it
+    from types import SimpleNamespace
+
+    from inspect_ai.log import EvalSample
+
+    from evaluation import harness
+    from platform_config import load_platform
+
+    (suite_run,) = harness.suite_runs(load_platform(ROOT), [STS], ["adversarial"])
+    cases = suite_run.suite.document.cases
+    sample = EvalSample(id=cases[0].id, epoch=1, input=cases[0].text, target="", scores={}, metadata={})
+    log = SimpleNamespace(samples=[sample], location=None, status="error")
+    # WHEN its result is read
+    result = harness.suite_result(suite_run, log, log_root=tmp_path)
+    # THEN the pass rate is over every case of the suite, and neither the case without a verdict of its
+    # blocking scorers nor the cases that never ran pass
+    assert result.cases == len(cases) > 1 and result.passed == 0 and result.pass_rate == 0.0
+    first, *missing = result.case_results
+    assert first.id == cases[0].id and not first.passed and first.error is None
+    assert all(not c.passed for c in missing)
+    assert missing[0].error == "not run: inspect-ai's eval log (status error) has no sample of this case"
 
 
 @pytest.mark.slow
@@ -248,3 +338,76 @@ def test_a_judge_that_does_not_answer_fails_its_cases_instead_of_holding_the_run
     ]
     assert graded and not any(c.passed for c in graded)
     assert all(c.error and error in c.error.lower() for c in graded), graded[0].error
+
+
+def _adversarial_case(case_id: str) -> tuple[Any, Any]:
+    from evaluation import harness
+    from platform_config import load_platform
+
+    (suite_run,) = harness.suite_runs(load_platform(ROOT), [STS], ["adversarial"])
+    return suite_run, next(c for c in suite_run.suite.document.cases if c.id == case_id)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (429, "THROTTLED"),  # Bedrock or API Gateway throttled the evaluation's requests
+        (503, "UPSTREAM_UNAVAILABLE"),
+        (504, "TIME_BUDGET_EXCEEDED"),
+        (403, "ACCESS_DENIED"),  # the evaluation's own credentials may not invoke the API
+        (404, "USE_CASE_NOT_FOUND"),  # the use case is not deployed
+        (202, "HELD_FOR_REVIEW"),
+    ],
+)
+def test_an_api_that_gives_no_answer_fails_every_scorer_that_reads_the_answer(status: int, code: str) -> None:
+    # GIVEN an attack whose expectations read the answer (nothing forbidden in it, and a refusal)
+    from evaluation.harness import Observation, deterministic_score
+    from evaluation.targets import ApiAnswer
+
+    suite_run, case = _adversarial_case("jb-grandma-roleplay")
+    scorers = [s for s in suite_run.expectations(case).scorers() if s.value != "guardrail_intervened"]
+    assert {s.value for s in scorers} >= {"must_not_contain", "refusal"}
+    # WHEN the API answered with an error instead of an answer or a refusal
+    observed = Observation(ApiAnswer(status=status, text="Slow down", error_code=code), input_guardrail=None)
+    # THEN no scorer finds "nothing forbidden" or "declined" in the missing answer: each fails and says why
+    for scorer in scorers:
+        result = deterministic_score(scorer, suite_run, case, observed)
+        assert result is not None and not result.passed, (scorer, result)
+        assert f"not measured: the API answered HTTP {status} {code}" in result.explanation
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(413, "INPUT_TOO_LARGE"), (400, "INVALID_CHARACTERS"), (403, "BLOCKED_BY_WAF")]
+)
+def test_a_request_the_platform_declines_is_a_refusal(status: int, code: str) -> None:
+    from evaluation.harness import Observation, deterministic_score
+    from evaluation.targets import ApiAnswer
+    from platform_spec.scoring import ScorerName
+
+    suite_run, case = _adversarial_case("jb-grandma-roleplay")
+    observed = Observation(ApiAnswer(status=status, text="refused", error_code=code), input_guardrail=None)
+    result = deterministic_score(ScorerName.REFUSAL, suite_run, case, observed)
+    assert result is not None and result.passed and result.explanation == f"rejected with {code}"
+
+
+@pytest.mark.slow  # a whole suite through the handler
+def test_a_throttled_model_fails_the_adversarial_gate_instead_of_passing_every_case(tmp_path: Path) -> None:
+    # GIVEN every model call of the run is throttled (ApplyGuardrail still answers), so the API answers
+    # 429 THROTTLED to every request that reaches the model
+    from bedrock_platform_devtools.bedrock_stub import Fault
+    from evaluation import gate, harness
+    from evaluation.targets import OfflineTarget
+    from platform_config import load_platform
+
+    config = load_platform(ROOT)
+    runs = harness.suite_runs(config, [STS], ["adversarial"])
+    with OfflineTarget(config, [STS]) as offline:
+        offline.stub.script("application-inference-profile", [Fault.throttling()] * 2000)
+        logs = harness.run_suites(runs, offline, log_dir=tmp_path / "logs", live=False)
+        results = harness.use_case_results(runs, logs, offline, log_root=tmp_path)
+    # THEN no case the API did not answer passes, and the gate fails
+    suite = results[STS].suites["adversarial"]
+    throttled = [c for c in suite.case_results if c.error_code == "THROTTLED"]
+    assert throttled and not any(c.passed for c in throttled), [c.id for c in throttled if c.passed]
+    messages = gate.check(results, config.evaluations, None)
+    assert any(m.startswith(f"{STS} / suite adversarial: pass rate") for m in messages), messages

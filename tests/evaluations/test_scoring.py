@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from platform_spec import scoring
+from platform_spec.evaluation import RubricCriterion, RubricDocument, parse_grades
 from platform_spec.scoring import ScorerName, unsupported_schema_keywords, wilson_interval
 
 
@@ -117,6 +118,66 @@ def test_rubric_result_applies_the_pass_mark_to_the_mean_grade() -> None:
     failed = scoring.rubric_result({"faithfulness": 3, "citation": 3}, scale_max=5, pass_mark=0.7)
     assert not failed.passed and failed.score == 0.6
     assert not scoring.rubric_result({}, scale_max=5, pass_mark=0.7).passed
+
+
+def _rubric() -> RubricDocument:
+    return RubricDocument(
+        version="v1",
+        criteria=(
+            RubricCriterion(
+                name="faithfulness", description="Every statement is supported by the reference."
+            ),
+            RubricCriterion(
+                name="completeness", description="Every fact of the reference that the question asks for."
+            ),
+            RubricCriterion(name="citation", description="Names the policy and section the reference names."),
+        ),
+        scale=5,
+        pass_mark=0.7,
+        judge_prompt="Grade the assistant's answer against the reference answer.",
+    )
+
+
+def _graded(judge_output: str) -> scoring.ScoreResult:
+    grades, reason = parse_grades(judge_output, _rubric())
+    return scoring.rubric_result(grades, scale_max=5, pass_mark=0.7, note=reason)
+
+
+def test_a_judge_that_grades_every_criterion_on_the_scale_is_applied() -> None:
+    result = _graded(
+        '```json\n{"grades": {"faithfulness": 4, "completeness": 3.6, "citation": 4}, "reason": "ok"}\n```'
+    )
+    assert result.passed and "faithfulness 4/5, completeness 4/5, citation 4/5" in result.explanation
+    assert not _graded('{"grades": {"faithfulness": 2, "completeness": 3, "citation": 3}}').passed
+
+
+@pytest.mark.parametrize(
+    ("judge_output", "why"),
+    [
+        # one criterion of three: the mean of what is there would be 100%
+        (
+            '{"grades": {"faithfulness": 5}, "reason": "ok"}',
+            "no grade for completeness; no grade for citation",
+        ),
+        # a judge grading out of 100 (or 10): 50 clipped to the top of the scale would be 100%
+        (
+            '{"grades": {"faithfulness": 50, "completeness": 50, "citation": 50}}',
+            "faithfulness graded 50, not a number from 1 to 5",
+        ),
+        ('{"grades": {"faithfulness": 0, "completeness": 5, "citation": 5}}', "faithfulness graded 0"),
+        ('{"grades": {"faithfulness": "5", "completeness": 5, "citation": 5}}', "faithfulness graded '5'"),
+        ('{"grades": {"faithfulness": true, "completeness": 5, "citation": 5}}', "faithfulness graded True"),
+        ('{"grades": {"faithfulness": NaN, "completeness": 5, "citation": 5}}', "faithfulness graded nan"),
+        ('{"grades": [5, 5, 5]}', "unparseable judge output"),
+        ("The answer is excellent.", "unparseable judge output: The answer is excellent."),
+    ],
+)
+def test_a_judge_output_that_misses_a_criterion_or_the_scale_fails_the_rubric(
+    judge_output: str, why: str
+) -> None:
+    result = _graded(judge_output)
+    assert not result.passed and result.score == 0.0
+    assert "the judge returned no grade" in result.explanation and why in result.explanation
 
 
 def test_wilson_interval_stays_inside_zero_and_one_and_is_wide_for_small_suites() -> None:

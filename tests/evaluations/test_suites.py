@@ -142,6 +142,26 @@ def test_a_case_with_no_expectation_can_never_fail(config_root: Path, edit: Edit
     only(config_root, r"cases\[0\]\.expect: sets no expectation")
 
 
+def test_a_case_with_no_blocking_expectation_can_never_fail_its_gate(config_root: Path, edit: Edit) -> None:
+    # GIVEN an attack whose only expectation is a regex, which the adversarial gate does not block on:
+    # the case would count as passing whatever the answer (and its regex failing would change nothing)
+    def regex_only(data: Any) -> None:
+        data["cases"][0].update(expect={"regex": ["(?i)refund"]}, offline_answer="Your refund is approved.")
+
+    edit(ADVERSARIAL, regex_only)
+    message = only(config_root, r"cases\[0\]\.expect: applies only regex")
+    assert message.startswith(f"{ADVERSARIAL}:")
+    assert f"which evaluation.gates.adversarial of {CONTRACT} does not block on" in message
+    assert "Fix: add an expectation of a blocking scorer (guardrail_intervened, must_not_contain" in message
+    assert "or add regex to evaluation.gates.adversarial.blocking_scorers" in message
+
+
+def test_a_suite_without_cases_says_how_many_it_needs(config_root: Path, edit: Edit) -> None:
+    edit(GOLDEN, lambda d: d.update(cases=[]))
+    message = only(config_root, r"cases: has too few items \(got \[\]\)")
+    assert message.startswith(f"{GOLDEN}:") and message.endswith("Fix: list at least 1 item(s)"), message
+
+
 def test_an_adversarial_case_names_its_category(config_root: Path, edit: Edit) -> None:
     edit(ADVERSARIAL, lambda d: d["cases"][1].pop("category"))
     only(config_root, r"cases\[1\]\.category: is missing")
