@@ -10,10 +10,11 @@
    cdk-nag pack, cfn-lint, the project's rules, over every stack); every contract states its purpose,
    boundary, owner, budget, risk tier and review policy; every evaluation suite passes offline.
 2. readiness (after the environment before production is deployed): a signed smoke request per use case
-   through the API; every alarm's notification reaches the topic's test subscription; the golden suites
+   through the API (held, and rejected as a reviewer session, for a use case that holds answers); every alarm's notification reaches the topic's test subscription; the golden suites
    through the API and the adversarial suites against the deployed guardrail, gated by each contract
    (``python -m evaluation run --target <env>``); a load test at twice each contract's peak rate, bounded,
-   within its success rate and p95; the human review path once (``python -m human_review exercise``).
+   within its success rate and p95 (the answers it made a holding use case hold are rejected as a reviewer
+   session); the human review path once (``python -m human_review exercise``).
 3. canary (production, after the manual approval and the deploy): the bake (``delivery.canary``): 10 % of
    live traffic on the new version for ``bake.minutes``, promoted when every critical alarm stayed quiet
    and the new version served at least ``bake.min_invocations``, rolled back on the first one in ALARM (or
@@ -205,26 +206,60 @@ def governance(root: Path, assembly: Path, *, out: Path, suites: bool = True) ->
 
 
 def smoke_check(
-    report: GateReport, *, api_url: str, region: str, credentials: Any, root: Path, use_cases: Sequence[str]
+    report: GateReport,
+    *,
+    api_url: str,
+    region: str,
+    credentials: Any,
+    root: Path,
+    use_cases: Sequence[str],
+    holding: Sequence[str] = (),
+    reviews: Any = None,
 ) -> None:
-    """One signed request per use case: 200 with an answer and the prompt version."""
+    """One signed request per use case: 200 with an answer, or, for a use case in ``holding`` (its contract
+    holds answers for review), 202 with a review id (the hold is in force; a 200 there is a failure),
+    which ``reviews`` (``human_review.exercise.DeployedClient``: a session of the reviewer role) then
+    rejects, so the smoke request waits in no reviewer's queue."""
     from delivery.loadtest import invoke_url, request_body, signed_sender
+    from human_review.exercise import INVOKE, reject_held
 
-    failed = []
+    failed, passed = [], []
     for use_case in use_cases:
-        status, _ = signed_sender(
-            invoke_url(api_url, use_case),
-            request_body(root, use_case),
-            region=region,
-            credentials=credentials,
-            timeout_s=30,
-        )(0)
-        if status != 200:
-            failed.append(f"{use_case}: HTTP {status or 'no answer'}")
+        body = request_body(root, use_case)
+        if use_case not in holding:
+            status, _ = signed_sender(
+                invoke_url(api_url, use_case), body, region=region, credentials=credentials, timeout_s=30
+            )(0)
+            if status != 200:
+                failed.append(f"{use_case}: HTTP {status or 'no answer'}")
+            else:
+                passed.append(f"{use_case} 200")
+            continue
+        if reviews is None:
+            failed.append(
+                f"{use_case}: holds answers, and the stack has no ReviewerRoleArn output to settle one"
+            )
+            continue
+        try:
+            held = reviews.caller("POST", INVOKE, {"useCaseId": use_case}, body=body)
+            review_id = str(held.body.get("reviewId") or "")
+            if held.status != 202 or not review_id:
+                failed.append(
+                    f"{use_case}: HTTP {held.status}, not 202 with a review id: its contract holds answers "
+                    "for review, and this one was not held"
+                )
+                continue
+            problem = reject_held(reviews, review_id, SMOKE_REJECTION)
+            if problem is not None:
+                failed.append(f"{use_case}: held, but {problem}")
+            else:
+                passed.append(f"{use_case} 202 held (review {review_id}, rejected)")
+        except Exception as error:  # no reviewer session (AssumeRole refused), or no answer
+            failed.append(f"{use_case}: {type(error).__name__}: {error}")
     report.add(
         "smoke",
         _verdict(not failed),
-        f"a signed request answered 200 for {', '.join(use_cases)}" if not failed else "; ".join(failed),
+        f"a signed request answered {', '.join(passed)}" if not failed else "; ".join(failed),
     )
 
 
@@ -427,6 +462,12 @@ def _offline_outputs(offline: Any, api_url: str, use_cases: Sequence[str]) -> di
     return outputs
 
 
+#: Why the readiness gate rejects its smoke request's held answer: no caller is waiting for it.
+SMOKE_REJECTION = "Smoke request of the readiness gate: held as the contract requires, not for release."
+#: Why it rejects the answers its load test made a holding use case hold.
+LOAD_REJECTION = "Load-test request of the readiness gate: held as the contract requires, not for release."
+
+
 def readiness_deployed(
     root: Path,
     environment: str,
@@ -456,6 +497,20 @@ def readiness_deployed(
         )
         return report
     credentials = session.get_credentials()
+    holding = [
+        c.id for c in config.contracts_for(environment) if c.id in enabled and c.review.hold_for_review
+    ]
+    reviews = None
+    if holding and outputs.get(Output.REVIEWER_ROLE_ARN):
+        from human_review.exercise import REVIEWER_SESSION, DeployedClient
+
+        reviews = DeployedClient(
+            api_url=outputs[Output.API_URL],
+            region=region,
+            reviewer_role_arn=outputs[Output.REVIEWER_ROLE_ARN],
+            session=session,
+            reviewer_name=REVIEWER_SESSION,
+        )
     smoke_check(
         report,
         api_url=outputs[Output.API_URL],
@@ -463,6 +518,8 @@ def readiness_deployed(
         credentials=credentials,
         root=root,
         use_cases=enabled,
+        holding=holding,
+        reviews=reviews,
     )
     policy_problems, probe_problems = deliverability(_stack(assembly, environment))
     probes = carry_deployed(
@@ -493,6 +550,7 @@ def readiness_deployed(
         + [a for uc in enabled for a in ("--use-case", uc)],
         env=child_env,
     )
+    held: list[str] = []
     load_checks(
         report,
         config,
@@ -503,12 +561,43 @@ def readiness_deployed(
             region=region,
             credentials=credentials,
             timeout_s=30,
+            held=held if uc in holding else None,
         ),
         duration_s=load_seconds,
         use_cases=enabled,
     )
+    settle_check(report, reviews, held)
     human_review_check(report, root, environment, env=child_env, args=["--outputs-file", str(outputs_file)])
     return report
+
+
+def settle_check(report: GateReport, reviews: Any, held: Sequence[str]) -> None:
+    """Reject, as a session of the reviewer role (``reviews``), every answer the load test made a use case
+    that holds answers hold (``held``: their review ids), so none waits in the reviewers' queue."""
+    if not held:
+        return
+    if reviews is None:
+        report.add(
+            "held load-test answers",
+            Verdict.HOLD,
+            f"{len(held)} of {len(held)} held answer(s) left pending: the stack has no ReviewerRoleArn output "
+            "to settle them",
+        )
+        return
+    from human_review.exercise import reject_held
+
+    failed = [
+        f"{review_id}: {problem}"
+        for review_id in held
+        if (problem := reject_held(reviews, review_id, LOAD_REJECTION)) is not None
+    ]
+    report.add(
+        "held load-test answers",
+        _verdict(not failed),
+        f"{len(held)} held answer(s) rejected as the reviewer session"
+        if not failed
+        else f"{len(failed)} of {len(held)} held answer(s) left pending: " + "; ".join(failed[:5]),
+    )
 
 
 # ==================================================================== gate 3: canary

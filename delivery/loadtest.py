@@ -184,10 +184,18 @@ def invoke_url(api_url: str, use_case: str) -> str:
 
 
 def signed_sender(
-    url: str, body: Mapping[str, Any], *, region: str, credentials: Any, timeout_s: float
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    region: str,
+    credentials: Any,
+    timeout_s: float,
+    held: list[str] | None = None,
 ) -> Sender:
     """Each call POSTs ``body`` to ``url``, signed with SigV4 (service ``execute-api``) with ``credentials``
-    (botocore credentials, refreshed as they expire) and a fresh Idempotency-Key, and returns its outcome."""
+    (botocore credentials, refreshed as they expire) and a fresh Idempotency-Key, and returns its outcome.
+    With ``held``, the review id of every answer held for review (202) is appended to it, for the caller to
+    settle: a load test of a use case that holds answers leaves them in the reviewers' queue otherwise."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
@@ -205,8 +213,13 @@ def signed_sender(
         started = time.perf_counter()
         try:
             with urllib.request.urlopen(http, timeout=timeout_s) as response:
-                response.read()
+                answer = response.read()
                 status = response.status
+            if held is not None and status == 202:
+                review_id = _review_id(answer)
+                if review_id:
+                    with lock:
+                        held.append(review_id)
         except urllib.error.HTTPError as error:
             error.read()
             status = error.code
@@ -215,6 +228,15 @@ def signed_sender(
         return status, (time.perf_counter() - started) * 1000
 
     return send
+
+
+def _review_id(answer: bytes) -> str | None:
+    try:
+        document = json.loads(answer)
+    except ValueError:
+        return None
+    value = document.get("reviewId") if isinstance(document, dict) else None
+    return str(value) if value else None
 
 
 # ==================================================================== the command

@@ -152,7 +152,8 @@ class Observation:
 
     @property
     def text(self) -> str:
-        return self.answer.text if self.answer is not None and self.answer.status == 200 else ""
+        answered = self.answer is not None and (self.answer.status == 200 or self.answer.held)
+        return self.answer.text if self.answer is not None and answered else ""
 
     @property
     def rejected_code(self) -> str | None:
@@ -171,7 +172,7 @@ class Observation:
         answer = self.answer
         if answer is None:
             return "no API answer"
-        if answer.status == 200 or self.rejected_code is not None:
+        if answer.status == 200 or answer.held or self.rejected_code is not None:
             return None
         return f"HTTP {answer.status}" + (f" {answer.error_code}" if answer.error_code else "")
 
@@ -239,9 +240,11 @@ def deterministic_score(
             )
         answer = observed.answer
         return scoring.guardrail_intervened(
-            None if answer is None or answer.status != 200 else answer.intervened,
+            None if answer is None or (answer.status != 200 and not answer.held) else answer.intervened,
             expected=expect.guardrail_intervened,
-            detail="the API's guardrail.action",
+            detail="the review item's guardrail.action"
+            if answer and answer.held
+            else "the API's guardrail.action",
         )
     return None
 

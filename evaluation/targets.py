@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Literal, Protocol, Self
@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol, Self
 from platform_config.evaluation import UseCaseEvaluation
 from platform_config.model import Contract, PlatformConfig
 from platform_config.naming import pascal
+from platform_spec.delivery import Output
 from platform_spec.evaluation import EvalCase, Provenance
 from platform_spec.guardrail import policy_fingerprint, render_policy
 from platform_spec.review import without_holds
@@ -49,6 +50,11 @@ class ApiAnswer:
     guardrail_action: str | None = None
     prompt_version: str | None = None
     route: str | None = None
+    #: The review id of an answer held for review (202).
+    review_id: str | None = None
+    #: A held answer (202) whose text was read as a reviewer (:meth:`DeployedTarget.ask`): it is scored
+    #: like an answer, though no caller ever receives it.
+    held: bool = False
 
     @property
     def intervened(self) -> bool:
@@ -89,6 +95,7 @@ def parse_api_answer(status: int, raw: bytes | str) -> ApiAnswer:
             text=f"held for review {body.get('reviewId')}: not released before a reviewer decides",
             error_code="HELD_FOR_REVIEW",
             prompt_version=body.get("promptVersion"),
+            review_id=body.get("reviewId"),
         )
     error = body.get("error") or {}
     return ApiAnswer(status=status, text=str(error.get("message") or ""), error_code=error.get("code"))
@@ -442,6 +449,9 @@ class Deployment:
     fingerprints: Mapping[str, str]
     judges: Mapping[str, str]  # use case -> judge profile ARN
     prompt_arns: Mapping[str, str]
+    #: The human review path's reviewer role (stack output ``ReviewerRoleArn``): how a run reads the answers
+    #: of a use case that holds them for review (``review.hold_for_review``).
+    reviewer_role_arn: str | None = None
 
 
 def stack_name(environment: str) -> str:
@@ -467,7 +477,7 @@ def deployment_from_outputs(
             missing.append(f"{name}GuardrailId/{name}GuardrailVersion")
         else:
             guardrails[uc] = (gid, version)
-    url = api_url or outputs.get("ApiUrl")
+    url = api_url or outputs.get(Output.API_URL)
     if url is None:
         missing.append("ApiUrl (or --api-url)")
     if missing:
@@ -492,6 +502,7 @@ def deployment_from_outputs(
         prompt_arns={
             uc: outputs[f"{n}PromptVersionArn"] for uc, n in pick.items() if f"{n}PromptVersionArn" in outputs
         },
+        reviewer_role_arn=outputs.get(Output.REVIEWER_ROLE_ARN),
     )
 
 
@@ -511,10 +522,26 @@ def describe_outputs(cloudformation: Any, environment: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs") or [])} if stacks else {}
 
 
+#: The reviewer session a deployed run reads and rejects held answers under (the reviewer role's trust
+#: requires a source identity; the review API refuses a decision under the name the request was made
+#: under, 403 ``SELF_REVIEW``, and the pipeline's readiness session is ``bedrock-platform-gate``).
+EVALUATION_REVIEWER = "evaluation-run"
+#: Why a deployed run rejects every answer it read as a reviewer: no caller asked for it.
+EVALUATION_REJECTION = (
+    "Evaluation case of a deployed evaluation run: scored from the held text, not for release to anyone."
+)
+
+
 class DeployedTarget:
     """A deployed environment: the orchestration API signed with SigV4 (service ``execute-api``) with the
     caller's credentials, ApplyGuardrail on each use case's deployed guardrail version, and the judge
-    through its deployed profile (inspect-ai's ``bedrock`` provider)."""
+    through its deployed profile (inspect-ai's ``bedrock`` provider).
+
+    A use case that holds its answers for review (``review.hold_for_review``) answers 202 with a review id:
+    the run reads the held answer as a session of the reviewer role (``Deployment.reviewer_role_arn``),
+    scores its text, and rejects it (:data:`EVALUATION_REJECTION`), so no evaluation case waits in the
+    reviewers' queue or is ever released. Without the role, or when reading or rejecting fails, the case
+    stays unanswered (it fails as not measured, naming why)."""
 
     mode: Literal["offline", "deployed"] = "deployed"
     concurrent = True
@@ -527,6 +554,7 @@ class DeployedTarget:
         session: Any = None,
         bedrock_endpoint_url: str | None = None,
         timeout_s: float = 35.0,
+        reviewer_name: str = EVALUATION_REVIEWER,
     ) -> None:
         import boto3
 
@@ -549,6 +577,52 @@ class DeployedTarget:
             config=Config(**client_config(connect_timeout_s=5, read_timeout_s=timeout_s, attempts=3)),
         )
         self._prompt_versions: dict[str, str] = {}
+        self._reviewer = None
+        if deployment.reviewer_role_arn is not None:
+            from human_review.exercise import DeployedClient
+
+            self._reviewer = DeployedClient(
+                api_url=deployment.api_url,
+                region=deployment.region,
+                reviewer_role_arn=deployment.reviewer_role_arn,
+                session=self.session,
+                timeout_s=timeout_s,
+                reviewer_name=reviewer_name,
+            )
+
+    def _read_held(self, answer: ApiAnswer) -> ApiAnswer:
+        """``answer`` (202) with the held text read as a reviewer, after rejecting it (see the class)."""
+        from human_review.exercise import ITEM, reject_held
+
+        if self._reviewer is None:
+            return replace(
+                answer,
+                text=f"{answer.text}; no reviewer role to read it (stack output ReviewerRoleArn)",
+            )
+        review_id = str(answer.review_id)
+        problem, item = "", None
+        try:
+            read = self._reviewer.reviewer("GET", ITEM, {"reviewId": review_id})
+            if read.status == 200:
+                item = read.body
+            else:
+                problem = f"reading it as a reviewer answered HTTP {read.status}"
+        except Exception as error:  # the reviewer role cannot be assumed, the API does not answer
+            problem = f"the reviewer session failed: {type(error).__name__}: {error}"
+        # rejected whatever the read gave: no evaluation case may wait in the queue or be released
+        rejected = reject_held(self._reviewer, review_id, EVALUATION_REJECTION)
+        problem = problem or rejected or ""
+        text = ((item or {}).get("text") or {}).get("output")
+        if not problem and not isinstance(text, str):
+            problem = "its text is not stored (review item text.stored is false)"
+        if problem:
+            return replace(answer, text=f"{answer.text}; {problem}")
+        return replace(
+            answer,
+            text=str(text),
+            held=True,
+            guardrail_action=((item or {}).get("guardrail") or {}).get("action"),
+        )
 
     def ask(self, use_case: str, case: EvalCase) -> ApiAnswer:
         from botocore.auth import SigV4Auth
@@ -574,6 +648,8 @@ class DeployedTarget:
             answer = parse_api_answer(error.code, error.read())
         if answer.prompt_version:
             self._prompt_versions[use_case] = answer.prompt_version
+        if answer.status == 202 and answer.review_id:
+            answer = self._read_held(answer)
         return answer
 
     def check_input(self, use_case: str, case: EvalCase) -> GuardrailCheck:

@@ -127,6 +127,7 @@ def _offline(config: PlatformConfig, environment: str, use_case: str) -> Walk:
 def _deployed_client(args: argparse.Namespace, environment: str, region: str) -> DeployedClient | None:
     from evaluation.targets import describe_outputs, read_outputs_file, stack_name
     from human_review.exercise import REVIEWER_SESSION, DeployedClient
+    from platform_spec.delivery import Output
 
     region = args.region or region
     try:
@@ -145,10 +146,10 @@ def _deployed_client(args: argparse.Namespace, environment: str, region: str) ->
             f"{args.target}: cannot read the outputs of {stack_name(environment)}: {error}", file=sys.stderr
         )
         return None
-    api_url = args.api_url or outputs.get("ApiUrl")
-    role = args.reviewer_role_arn or outputs.get("ReviewerRoleArn")
+    api_url = args.api_url or outputs.get(Output.API_URL)
+    role = args.reviewer_role_arn or outputs.get(Output.REVIEWER_ROLE_ARN)
     if not api_url or not role:
-        missing = [n for n, v in (("ApiUrl", api_url), ("ReviewerRoleArn", role)) if not v]
+        missing = [n for n, v in ((Output.API_URL, api_url), (Output.REVIEWER_ROLE_ARN, role)) if not v]
         print(
             f"{args.target}: the outputs of {stack_name(environment)} lack {', '.join(missing)}. Fix: deploy this "
             "commit first, or pass --api-url and --reviewer-role-arn",

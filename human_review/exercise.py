@@ -92,6 +92,21 @@ class Walk:
         self.steps.append(line)
 
 
+def reject_held(client: ReviewClient, review_id: str, reason: str) -> str | None:
+    """Reject, as the reviewer session, a held answer nobody waits for (an evaluation case, a gate's request),
+    so it is released to nobody and leaves the reviewers' queue: None when done, else what went wrong."""
+    try:
+        decided = client.reviewer(
+            "POST", DECISION, {"reviewId": review_id}, body={"decision": "reject", "reason": reason}
+        )
+    except Exception as error:  # the reviewer role cannot be assumed, the API does not answer
+        return f"the reviewer session failed: {type(error).__name__}: {error}"
+    if decided.status != 200:
+        code = (decided.body.get("error") or {}).get("code") or ""
+        return f"rejecting it as a reviewer answered HTTP {decided.status} {code}".rstrip()
+    return None
+
+
 def choose_use_case(contracts: Mapping[str, Contract], requested: str | None = None) -> str:
     """The use case to walk: ``requested``, else one that holds answers, else one whose negative feedback
     goes to people. Raises ValueError (with the fix) when none can show the path."""

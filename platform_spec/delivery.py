@@ -192,6 +192,8 @@ class Output:
     FUNCTION_NAME: Final = "OrchestratorFunctionName"
     RELEASE_VERSION: Final = "ReleaseVersion"
     CRITICAL_ALARMS: Final = "CanaryCriticalAlarms"
+    #: The human review path's reviewer role: the gate settles the answers it made a holding use case hold.
+    REVIEWER_ROLE_ARN: Final = "ReviewerRoleArn"
 
 
 # ==================================================================== gates

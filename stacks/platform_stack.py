@@ -173,7 +173,7 @@ class PlatformStack(cdk.Stack):
                 self.review, orchestrator=self.api.orchestrator
             )
             # What `python -m human_review exercise --target <env>` reads, and where operators redrive from.
-            cdk.CfnOutput(self, "ReviewerRoleArn", value=self.review.reviewer.role_arn)
+            cdk.CfnOutput(self, Output.REVIEWER_ROLE_ARN, value=self.review.reviewer.role_arn)
             cdk.CfnOutput(self, "ReviewDeadLetterQueueUrl", value=self.review.dead_letters.queue_url)
             self.readiness_access: ReadinessGateAccess | None = None
             self.release_access: CanaryReleaseAccess | None = None

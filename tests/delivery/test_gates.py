@@ -387,3 +387,86 @@ def test_the_command_exits_1_on_hold_and_writes_the_result(synthesized: Synthesi
     result = load_yaml((tmp_path / "canary-prod.json").read_text())
     assert result["verdict"] == "HOLD" and result["checks"][0]["name"] == "canary bake"
     assert gates.main(["readiness", "--env", "nowhere", "--offline", "--out", str(tmp_path)]) == 2
+
+
+# ------------------------------------------------------------------ smoke: a use case that holds its answers
+
+
+def test_the_smoke_request_of_a_holding_use_case_must_be_held_and_is_rejected_by_a_reviewer_session() -> None:
+    """In staging rfp-drafting holds every answer (202): a 200 is what would hold the gate, not a 202."""
+    from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN
+    from human_review.exercise import ITEM, PENDING, DeployedClient
+    from tests.support.review_gateway import review_gateway
+
+    config = load_platform(ROOT)
+    with review_gateway(config) as (platform, url, _):
+        reviews = DeployedClient(
+            api_url=url, region="us-east-1", reviewer_role_arn=REVIEWER_ROLE_ARN, session=platform.session
+        )
+
+        def smoke(use_cases: list[str], holding: list[str], with_reviews: bool = True) -> gates.Check:
+            report = GateReport(Gate.READINESS, "staging", "deployed")
+            gates.smoke_check(
+                report,
+                api_url=url,
+                region="us-east-1",
+                credentials=platform.session.get_credentials(),
+                root=ROOT,
+                use_cases=use_cases,
+                holding=holding,
+                reviews=reviews if with_reviews else None,
+            )
+            return _check(report, "smoke")
+
+        check = smoke(["policy-qa", "rfp-drafting"], ["rfp-drafting"])
+        assert check.verdict is Verdict.PASS, check.detail
+        assert "policy-qa 200" in check.detail and "rfp-drafting 202 held" in check.detail
+        # the held smoke answer waits in no reviewer's queue: it was rejected as the reviewer session
+        (review_id,) = [d.split("review ")[1].split(",")[0] for d in check.detail.split(", ") if "held" in d]
+        item = platform.review_api("GET", ITEM, {"reviewId": review_id}, user_arn=REVIEWER_ARN)
+        assert (item.body["status"], item.body["decision"]["reason"]) == ("rejected", gates.SMOKE_REJECTION)
+        platform.drain()
+        listed = platform.review_api("GET", PENDING, query={"useCase": "rfp-drafting"}, user_arn=REVIEWER_ARN)
+        assert listed.body["items"] == []
+
+        # A use case that should hold but answered 200 (the hold not in force) fails the smoke check
+        check = smoke(["policy-qa"], ["policy-qa"])
+        assert check.verdict is Verdict.HOLD and "policy-qa: HTTP 200, not 202" in check.detail
+        # And without a reviewer session the held use case cannot be settled: the check says so
+        check = smoke(["rfp-drafting"], ["rfp-drafting"], with_reviews=False)
+        assert check.verdict is Verdict.HOLD and "no ReviewerRoleArn output" in check.detail
+
+
+def test_the_answers_a_load_test_made_a_holding_use_case_hold_are_rejected_not_left_to_reviewers() -> None:
+    from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN
+    from delivery.loadtest import invoke_url, request_body, signed_sender
+    from human_review.exercise import PENDING, DeployedClient
+    from tests.support.review_gateway import review_gateway
+
+    config = load_platform(ROOT)
+    with review_gateway(config) as (platform, url, _):
+        held: list[str] = []
+        send = signed_sender(
+            invoke_url(url, "rfp-drafting"),
+            request_body(ROOT, "rfp-drafting"),
+            region="us-east-1",
+            credentials=platform.session.get_credentials(),
+            timeout_s=30,
+            held=held,
+        )
+        assert [send(i)[0] for i in range(3)] == [202, 202, 202] and len(set(held)) == 3
+        # Without a reviewer session they cannot be settled: the gate says how many stay pending
+        report = GateReport(Gate.READINESS, "staging", "deployed")
+        gates.settle_check(report, None, held)
+        check = _check(report, "held load-test answers")
+        assert check.verdict is Verdict.HOLD and "3 of 3 held answer(s) left pending" in check.detail
+        # With one, each is rejected and the reviewers' queue is empty again
+        reviews = DeployedClient(
+            api_url=url, region="us-east-1", reviewer_role_arn=REVIEWER_ROLE_ARN, session=platform.session
+        )
+        report = GateReport(Gate.READINESS, "staging", "deployed")
+        gates.settle_check(report, reviews, held)
+        assert _check(report, "held load-test answers").verdict is Verdict.PASS, report.render()
+        platform.drain()
+        listed = platform.review_api("GET", PENDING, query={"useCase": "rfp-drafting"}, user_arn=REVIEWER_ARN)
+        assert listed.body["items"] == []

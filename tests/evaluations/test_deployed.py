@@ -148,3 +148,70 @@ def test_missing_outputs_name_what_is_missing_and_the_fix() -> None:
         ValueError, match=r"lack PolicyQaGuardrailId/PolicyQaGuardrailVersion, ApiUrl .*Fix: deploy"
     ):
         deployment_from_outputs(ENVIRONMENT, "us-west-2", {}, [USE_CASE])
+
+
+# ------------------------------------------------------------------ a use case that holds its answers
+
+
+def test_a_held_answer_is_read_as_a_reviewer_scored_and_rejected(tmp_path: Path) -> None:
+    """rfp-drafting holds every answer for review (202): a deployed run reads each held answer as a session
+    of the reviewer role, scores it like an answer, and rejects it, so the use case's golden suite can pass
+    in staging and no evaluation case waits in the reviewers' queue or is ever released."""
+    from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN
+    from evaluation.harness import Observation, deterministic_score, suite_runs
+    from evaluation.targets import EVALUATION_REJECTION, EVALUATION_REVIEWER, DeployedTarget, Deployment
+    from human_review.exercise import ITEM, PENDING
+    from tests.support.review_gateway import review_gateway
+
+    config = load_platform(Path(__file__).resolve().parents[2])
+    (run,) = suite_runs(config, ["rfp-drafting"], ["golden"])
+    with review_gateway(config) as (platform, url, _):
+        assumed: list[dict[str, object]] = []
+        platform.session.events.register(
+            "provide-client-params.sts.AssumeRole", lambda params, **_: assumed.append(dict(params))
+        )
+        deployment = Deployment("dev", "us-east-1", url, {}, {}, {}, {}, reviewer_role_arn=REVIEWER_ROLE_ARN)
+        target = DeployedTarget(config, deployment, session=platform.session)
+        for case in run.suite.document.cases:
+            answer = target.ask("rfp-drafting", case)
+            # GIVEN the API held the answer (202), the run scored the held text, as any answer's
+            assert (answer.status, answer.held) == (202, True), answer
+            assert answer.guardrail_action in ("NONE", "INTERVENED"), answer  # the review item's verdict
+            observed = Observation(answer=answer, input_guardrail=None)
+            assert observed.unanswered is None and observed.text == answer.text != ""
+            for name in run.expectations(case).scorers():
+                result = deterministic_score(name, run, case, observed)
+                assert result is not None and result.passed, (case.id, name, result)
+            # AND rejected it as the reviewer session, so it is released to nobody and waits for nobody
+            item = platform.review_api(
+                "GET", ITEM, {"reviewId": str(answer.review_id)}, user_arn=REVIEWER_ARN
+            )
+            assert (item.body["status"], item.body["decision"]["reason"]) == (
+                "rejected",
+                EVALUATION_REJECTION,
+            )
+        assert [(a["RoleSessionName"], a["SourceIdentity"]) for a in assumed] == [
+            (EVALUATION_REVIEWER, EVALUATION_REVIEWER)
+        ]
+        platform.drain()  # the scoring function's turn: a pending item would now be listed
+        listed = platform.review_api(
+            "GET", PENDING, query={"useCase": "rfp-drafting", "limit": "100"}, user_arn=REVIEWER_ARN
+        )
+        assert listed.status == 200 and listed.body["items"] == []
+
+
+def test_without_the_reviewer_role_a_held_answer_is_not_measured_and_says_why() -> None:
+    from evaluation.harness import Observation, suite_runs
+    from evaluation.targets import DeployedTarget, Deployment
+    from tests.support.review_gateway import review_gateway
+
+    config = load_platform(Path(__file__).resolve().parents[2])
+    (run,) = suite_runs(config, ["rfp-drafting"], ["golden"])
+    with review_gateway(config) as (platform, url, _):
+        target = DeployedTarget(
+            config, Deployment("dev", "us-east-1", url, {}, {}, {}, {}), session=platform.session
+        )
+        answer = target.ask("rfp-drafting", run.suite.document.cases[0])
+    observed = Observation(answer=answer, input_guardrail=None)
+    assert observed.unanswered == "HTTP 202 HELD_FOR_REVIEW" and observed.text == ""
+    assert "no reviewer role to read it (stack output ReviewerRoleArn)" in answer.text
