@@ -4,6 +4,7 @@ they rely on: a compliance reviewer reads a reason as a statement about the depl
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -56,3 +57,54 @@ def test_a_wildcard_resource_reason_names_the_resource_type_of_every_action_that
                     ]
     assert checked, "no action on * under an AwsSolutions-IAM5[Resource::*] acknowledgment was found"
     assert not wrong, f"reasons that do not address the action's resource type: {wrong}"
+
+
+#: "Invoked synchronously", as a reason would claim it ("asynchronously" is not a match).
+SYNCHRONOUS = re.compile(r"\bsynchronous(ly)?\b", re.IGNORECASE)
+
+
+def _function_id(template: dict[str, Any], value: Any) -> str | None:
+    """The logical ID of the function ``value`` (a ``Ref`` or ``Fn::GetAtt [id, Arn]``) names, if any."""
+    target = value.get("Ref") if isinstance(value, dict) else None
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = as_list(value["Fn::GetAtt"])[0]
+    resource = template["Resources"].get(target) if isinstance(target, str) else None
+    return target if resource and resource["Type"] == "AWS::Lambda::Function" else None
+
+
+def asynchronously_invoked(template: dict[str, Any]) -> dict[str, str]:
+    """The functions of ``template`` some AWS service invokes asynchronously, with that invoker: the provider of
+    a custom resource (CloudFormation invokes it asynchronously with an event that holds a callback URL:
+    https://docs.aws.amazon.com/lambda/latest/dg/services-cloudformation.html) and the target of an
+    EventBridge rule (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html)."""
+    found: dict[str, str] = {}
+    for logical_id, resource in template["Resources"].items():
+        kind, properties = resource["Type"], resource.get("Properties") or {}
+        if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+            invoker, targets = f"CloudFormation ({logical_id})", [properties.get("ServiceToken")]
+        elif kind == "AWS::Events::Rule":
+            targets = [target.get("Arn") for target in properties.get("Targets", [])]
+            invoker = f"EventBridge ({logical_id})"
+        else:
+            continue
+        for target in targets:
+            function = _function_id(template, target)
+            if function:
+                found[function] = invoker
+    return found
+
+
+def test_no_reason_calls_a_function_that_a_service_invokes_asynchronously_synchronous(
+    synthesized: Synthesized,
+) -> None:
+    # a reason that says "invoked synchronously" tells the reviewer there is no asynchronous event to lose
+    templates = {stack.name: stack.template for stack in synthesized.stacks}
+    invoked = {name: asynchronously_invoked(template) for name, template in templates.items()}
+    assert any(invoked.values())
+    wrong = [
+        (ack.construct_path, ack.finding, logical_id, invoked[ack.stack][logical_id])
+        for ack in read_gate_result(synthesized.outdir).acknowledgments
+        for logical_id in ack.resources
+        if logical_id in invoked[ack.stack] and SYNCHRONOUS.search(ack.reason)
+    ]
+    assert not wrong, f"reasons that call an asynchronously invoked function synchronous: {wrong}"
