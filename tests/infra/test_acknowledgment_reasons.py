@@ -9,9 +9,11 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from bedrock_constructs.function_findings import VPC_FINDINGS
 from compliance.cfn_values import as_list
 from compliance.gate_result import read_gate_result
 from tests.infra.conftest import Synthesized
+from tests.support.iam import role_statements
 
 POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
 
@@ -108,3 +110,46 @@ def test_no_reason_calls_a_function_that_a_service_invokes_asynchronously_synchr
         if logical_id in invoked[ack.stack] and SYNCHRONOUS.search(ack.reason)
     ]
     assert not wrong, f"reasons that call an asynchronously invoked function synchronous: {wrong}"
+
+
+#: How a reason names a service by its IAM prefix.
+SERVICE_NAMES = {"bedrock": "Bedrock", "dynamodb": "DynamoDB", "sqs": "SQS", "s3": "S3", "sts": "STS"}
+#: Grants that are no call of the function's own: Lambda writes its logs, the X-Ray SDK its traces, KMS is
+#: called by the service that holds the data (``kms:ViaService``), and iam:PassRole is no API call.
+NOT_CALLED = ("logs:", "xray:", "kms:", "iam:PassRole")
+
+
+def called_services(template: dict[str, Any], function: str) -> set[str]:
+    """The IAM prefixes of the actions ``function``'s execution role allows it to call (dead-letter delivery,
+    which Lambda makes with that role, left out)."""
+    properties = template["Resources"][function]["Properties"]
+    role = as_list(properties["Role"]["Fn::GetAtt"])[0]
+    dead_letters = (properties.get("DeadLetterConfig") or {}).get("TargetArn")
+    return {
+        str(action).split(":")[0]
+        for statement in role_statements(template, role)
+        if statement.get("Effect") == "Allow" and statement.get("Resource") != dead_letters
+        for action in as_list(statement["Action"])
+        if not str(action).startswith(NOT_CALLED)
+    }
+
+
+def test_an_outside_a_vpc_reason_names_every_service_the_function_calls(synthesized: Synthesized) -> None:
+    # "reaches only X and Y public endpoints" is what a reviewer checks network controls against
+    templates = {stack.name: stack.template for stack in synthesized.stacks}
+    checked, wrong = 0, []
+    for ack in read_gate_result(synthesized.outdir).acknowledgments:
+        if ack.finding not in VPC_FINDINGS:
+            continue
+        template = templates[ack.stack]
+        for logical_id in ack.resources:
+            if template["Resources"][logical_id]["Type"] != "AWS::Lambda::Function":
+                continue
+            checked += 1
+            wrong += [
+                (ack.construct_path, ack.finding, service)
+                for service in sorted(called_services(template, logical_id))
+                if SERVICE_NAMES.get(service, service) not in ack.reason
+            ]
+    assert checked, "no function under a LambdaInsideVPC acknowledgment was found"
+    assert not wrong, f"reasons that leave out a service the function calls: {wrong}"
