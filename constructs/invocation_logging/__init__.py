@@ -18,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 
 from bedrock_constructs import keys
-from bedrock_constructs.buckets import access_logs_bucket, kms_bucket
+from bedrock_constructs.buckets import REPLICATION_FINDINGS, access_logs_bucket, kms_bucket
 from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import MetricOptions, service_metric
@@ -141,21 +141,15 @@ class InvocationLogging(Construct):
                 conditions=bedrock_source,
             )
         )
-        for bucket in (self.bucket, self.access_logs_bucket):
-            acknowledge_all(
-                bucket,
-                {
-                    "NIST.800.53.R5-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                    "they were produced for data residency; cross-region copies are an account-level backup "
-                    "decision outside this construct.",
-                    "HIPAA.Security-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                    "they were produced for data residency; cross-region copies are an account-level backup "
-                    "decision outside this construct.",
-                    "PCI.DSS.321-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                    "they were produced for data residency; cross-region copies are an account-level backup "
-                    "decision outside this construct.",
-                },
-            )
+        # the access-log bucket's own replication reason is access_logs_bucket's
+        acknowledge_all(
+            self.bucket,
+            dict.fromkeys(
+                REPLICATION_FINDINGS,
+                "Invocation logs stay in the region where they were produced for data residency; cross-region "
+                "copies are an account-level backup decision outside this construct.",
+            ),
+        )
 
         self.log_group = logs.LogGroup(
             self,

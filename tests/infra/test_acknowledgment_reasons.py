@@ -9,6 +9,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from bedrock_constructs.buckets import REPLICATION_FINDINGS
 from bedrock_constructs.function_findings import VPC_FINDINGS
 from compliance.cfn_values import as_list
 from compliance.gate_result import read_gate_result
@@ -153,3 +154,28 @@ def test_an_outside_a_vpc_reason_names_every_service_the_function_calls(synthesi
             ]
     assert checked, "no function under a LambdaInsideVPC acknowledgment was found"
     assert not wrong, f"reasons that leave out a service the function calls: {wrong}"
+
+
+def test_an_access_log_buckets_replication_reason_is_about_the_access_logs_it_holds(
+    synthesized: Synthesized,
+) -> None:
+    # a data bucket's reason ("invocation logs stay in the region", "the last release is kept versioned
+    # here") says nothing true of the bucket that receives its server access logs
+    destinations = {
+        stack.name: {
+            ((bucket["Properties"].get("LoggingConfiguration") or {}).get("DestinationBucketName") or {}).get(
+                "Ref"
+            )
+            for bucket in stack.template["Resources"].values()
+            if bucket["Type"] == "AWS::S3::Bucket"
+        }
+        for stack in synthesized.stacks
+    }
+    covered = [
+        ack
+        for ack in read_gate_result(synthesized.outdir).acknowledgments
+        if ack.finding in REPLICATION_FINDINGS and set(ack.resources) & destinations[ack.stack]
+    ]
+    assert covered, "no access-log bucket under a replication acknowledgment was found"
+    wrong = [(a.construct_path, a.finding, a.reason) for a in covered if "server access logs" not in a.reason]
+    assert not wrong, f"access-log buckets acknowledged with another bucket's reason: {wrong}"
