@@ -179,3 +179,21 @@ def test_an_access_log_buckets_replication_reason_is_about_the_access_logs_it_ho
     assert covered, "no access-log bucket under a replication acknowledgment was found"
     wrong = [(a.construct_path, a.finding, a.reason) for a in covered if "server access logs" not in a.reason]
     assert not wrong, f"access-log buckets acknowledged with another bucket's reason: {wrong}"
+
+
+def test_a_no_tracing_reason_accounts_for_every_asynchronous_invoker_of_the_function(
+    synthesized: Synthesized,
+) -> None:
+    # "every step is recorded in the state machine's trace" leaves out the runs EventBridge starts
+    templates = {stack.name: stack.template for stack in synthesized.stacks}
+    invoked = {name: asynchronously_invoked(template) for name, template in templates.items()}
+    covered = [
+        (ack, invoked[ack.stack][logical_id].split(" ")[0])
+        for ack in read_gate_result(synthesized.outdir).acknowledgments
+        if ack.finding == "Serverless-LambdaTracing"
+        for logical_id in ack.resources
+        if logical_id in invoked[ack.stack]
+    ]
+    assert covered, "no asynchronously invoked function under a tracing acknowledgment was found"
+    wrong = [(ack.construct_path, service) for ack, service in covered if service not in ack.reason]
+    assert not wrong, f"no-tracing reasons that leave out a service invoking the function: {wrong}"
