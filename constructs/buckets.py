@@ -12,6 +12,17 @@ from constructs import Construct
 
 _LOOP = "This bucket is the destination of the {what} bucket's server access logs; logging it to itself would create a delivery loop."
 _SSE_S3 = "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3, not SSE-KMS."
+#: S3 delivers server access logs only to a bucket in the source bucket's Region
+#: (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
+_ACCESS_LOGS_IN_REGION = (
+    "This bucket holds only the {what} bucket's S3 server access logs, which S3 delivers only to a bucket in "
+    "that bucket's Region; a cross-region copy is an account-level backup decision outside this construct."
+)
+REPLICATION_FINDINGS = (
+    "NIST.800.53.R5-S3BucketReplicationEnabled",
+    "HIPAA.Security-S3BucketReplicationEnabled",
+    "PCI.DSS.321-S3BucketReplicationEnabled",
+)
 
 
 def expire_after(days: int) -> s3.LifecycleRule:
@@ -29,7 +40,8 @@ def access_logs_bucket(
 ) -> s3.Bucket:
     """The destination of another bucket's (``of_what``) server access logs: SSE-S3 (the only encryption S3
     server access logging delivers to), versioned, TLS only, public access blocked, objects expire after
-    ``days``; the findings that follow from being that destination are acknowledged on it."""
+    ``days``; the findings that follow from being that destination (and holding nothing else) are
+    acknowledged on it."""
     bucket = s3.Bucket(
         scope,
         id,
@@ -53,6 +65,7 @@ def access_logs_bucket(
             "NIST.800.53.R5-S3DefaultEncryptionKMS": _SSE_S3,
             "HIPAA.Security-S3DefaultEncryptionKMS": _SSE_S3,
             "PCI.DSS.321-S3DefaultEncryptionKMS": _SSE_S3,
+            **dict.fromkeys(REPLICATION_FINDINGS, _ACCESS_LOGS_IN_REGION.format(what=of_what)),
         },
     )
     return bucket

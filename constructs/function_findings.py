@@ -36,7 +36,8 @@ TRACING = (
 
 
 def acknowledge_no_dead_letter_queue(function: lambda_.Function, reason: str) -> None:
-    """The function is never invoked asynchronously by an event a dead-letter queue could keep."""
+    """The function's failed invocations need no dead-letter queue; ``reason`` says how it is invoked and
+    why (the backlog function is invoked asynchronously, by its schedule)."""
     acknowledge_all(function, dict.fromkeys(DLQ_FINDINGS, reason))
 
 

@@ -7,7 +7,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
-from bedrock_constructs.buckets import access_logs_bucket, kms_bucket
+from bedrock_constructs.buckets import REPLICATION_FINDINGS, access_logs_bucket, kms_bucket
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.nag import acknowledge_all
 from bedrock_constructs.retention import retention_days
@@ -58,15 +58,8 @@ class ArtifactStore(Construct):
             days=days,
             removal_policy=removal_policy,
         )
-        for bucket in (self.bucket, self.access_logs_bucket):
-            acknowledge_all(
-                bucket,
-                {
-                    "NIST.800.53.R5-S3BucketReplicationEnabled": _NO_REPLICATION,
-                    "HIPAA.Security-S3BucketReplicationEnabled": _NO_REPLICATION,
-                    "PCI.DSS.321-S3BucketReplicationEnabled": _NO_REPLICATION,
-                },
-            )
+        # the access-log bucket's own replication reason is access_logs_bucket's
+        acknowledge_all(self.bucket, dict.fromkeys(REPLICATION_FINDINGS, _NO_REPLICATION))
         self.logs = logs.LogGroup(
             self,
             "Logs",

@@ -67,8 +67,10 @@ _NO_VPC = (
     "production account; it reaches no private network resource."
 )
 _TRACED_BY_THE_STATE_MACHINE = (
-    "Every step is recorded in the state machine's execution history and its X-Ray trace, and logged to its "
-    "own KMS-encrypted group; tracing inside the function would add X-Ray permissions on Resource * only."
+    "Every step the state machine runs is recorded in its execution history and its X-Ray trace; the abort "
+    "that EventBridge sends after an execution stopped unfinished runs outside any execution and is recorded "
+    "only in the function's own KMS-encrypted log group, where every run is logged; tracing inside the "
+    "function would add X-Ray permissions on Resource * only."
 )
 
 

@@ -33,12 +33,16 @@ DESCRIBE_ALARMS_ON_ANY = (
     "CloudWatch returns composite alarms from DescribeAlarms only to a caller whose cloudwatch:DescribeAlarms "
     "is scoped to *, and every use case's composite alarm is watched; the action only reads alarm states."
 )
-#: cloudwatch:GetMetricData has no resource types: it is granted on * or not at all
-#: (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+#: cloudwatch:GetMetricData can be scoped to one resource type, a metric dataset
+#: (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html), and
+#: CloudWatch has one dataset per account and Region, ``default``, which holds every metric
+#: (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetDataset.html): no ARN narrower
+#: than * names fewer metrics.
 GET_METRIC_DATA_ON_ANY = (
-    "cloudwatch:GetMetricData has no resource-level permissions (the Service Authorization Reference lists no "
-    "resource type for it); the canary bake reads the orchestrator's per-version Errors and Invocations with "
-    "it, and the action only reads metrics."
+    "cloudwatch:GetMetricData can be scoped only to a metric dataset (its one resource type in the Service "
+    "Authorization Reference), and CloudWatch has one dataset per account and Region, default, holding every "
+    "metric: no narrower ARN names fewer metrics. The canary bake reads the orchestrator's per-version Errors "
+    "and Invocations with it, and the action only reads metrics."
 )
 #: How long a probe notification is kept: the readiness gate reads it within minutes.
 PROBE_RETENTION = cdk.Duration.days(1)
@@ -67,8 +71,9 @@ def describe_own_stack(role: iam.IRole) -> iam.Grant:
 
 def describe_alarms(role: iam.Role, *, metric_data: bool = False) -> iam.Grant:
     """``cloudwatch:DescribeAlarms`` on ``*`` (composite alarms are returned only then) and, given
-    ``metric_data``, ``cloudwatch:GetMetricData`` (which has no resource types), acknowledged on ``role``'s
-    policy (one finding, ``Resource::*``, whose reason states each action's constraint)."""
+    ``metric_data``, ``cloudwatch:GetMetricData`` (whose one resource type, the account's metric dataset,
+    holds every metric), acknowledged on ``role``'s policy (one finding, ``Resource::*``, whose reason states
+    each action's constraint)."""
     actions, reasons = ["cloudwatch:DescribeAlarms"], [DESCRIBE_ALARMS_ON_ANY]
     if metric_data:
         actions.append("cloudwatch:GetMetricData")

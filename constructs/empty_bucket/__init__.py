@@ -26,21 +26,26 @@ from constructs import Construct
 
 HANDLER = "empty_bucket.handler.lambda_handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+#: CloudFormation invokes a custom resource's function asynchronously, with an event that holds the URL it
+#: waits on for the result (https://docs.aws.amazon.com/lambda/latest/dg/services-cloudformation.html).
 _DEPLOY_TIME_ONLY = (
-    "The bucket-emptying provider runs only while CloudFormation deletes or replaces a bucket, invoked "
-    "synchronously once per bucket; "
+    "The bucket-emptying provider runs only while CloudFormation deletes or replaces a bucket: CloudFormation "
+    "invokes it asynchronously once per bucket and waits for its result at the event's response URL; "
 )
 PROVIDER_FUNCTION_FINDINGS = {
     "NIST.800.53.R5-LambdaConcurrency": _DEPLOY_TIME_ONLY + "reserved concurrency would only withhold "
     "capacity from the account.",
     "HIPAA.Security-LambdaConcurrency": _DEPLOY_TIME_ONLY + "reserved concurrency would only withhold "
     "capacity from the account.",
-    "NIST.800.53.R5-LambdaDLQ": _DEPLOY_TIME_ONLY + "it reports every failure to CloudFormation, which "
-    "records it as a stack event, so there is no asynchronous event to keep.",
-    "HIPAA.Security-LambdaDLQ": _DEPLOY_TIME_ONLY + "it reports every failure to CloudFormation, which "
-    "records it as a stack event, so there is no asynchronous event to keep.",
-    "Serverless-LambdaDLQ": _DEPLOY_TIME_ONLY + "it reports every failure to CloudFormation, which "
-    "records it as a stack event, so there is no asynchronous event to keep.",
+    "NIST.800.53.R5-LambdaDLQ": _DEPLOY_TIME_ONLY + "it reports every failure to that URL (one that "
+    "never answers fails when CloudFormation stops waiting) and CloudFormation records it as a stack event; a "
+    "dead-letter queue would only keep an event CloudFormation has already failed.",
+    "HIPAA.Security-LambdaDLQ": _DEPLOY_TIME_ONLY + "it reports every failure to that URL (one that "
+    "never answers fails when CloudFormation stops waiting) and CloudFormation records it as a stack event; a "
+    "dead-letter queue would only keep an event CloudFormation has already failed.",
+    "Serverless-LambdaDLQ": _DEPLOY_TIME_ONLY + "it reports every failure to that URL (one that "
+    "never answers fails when CloudFormation stops waiting) and CloudFormation records it as a stack event; a "
+    "dead-letter queue would only keep an event CloudFormation has already failed.",
     "NIST.800.53.R5-LambdaInsideVPC": _DEPLOY_TIME_ONLY + "it calls only the S3 API for buckets of this "
     "stack and handles no application data.",
     "HIPAA.Security-LambdaInsideVPC": _DEPLOY_TIME_ONLY + "it calls only the S3 API for buckets of this "

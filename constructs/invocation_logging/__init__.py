@@ -18,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 
 from bedrock_constructs import keys
-from bedrock_constructs.buckets import access_logs_bucket, kms_bucket
+from bedrock_constructs.buckets import REPLICATION_FINDINGS, access_logs_bucket, kms_bucket
 from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import MetricOptions, service_metric
@@ -32,21 +32,26 @@ METRIC_NAMESPACE = "AWS/Bedrock"
 
 #: The construct ID aws-cdk-lib gives the singleton Lambda behind every AwsCustomResource in a stack.
 AWS_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+#: CloudFormation invokes a custom resource's function asynchronously, with an event that holds the URL it
+#: waits on for the result (https://docs.aws.amazon.com/lambda/latest/dg/services-cloudformation.html).
 _DEPLOY_TIME_ONLY = (
-    "The AwsCustomResource provider runs only while CloudFormation deploys this stack, invoked "
-    "synchronously once per create, update or delete; "
+    "The AwsCustomResource provider runs only while CloudFormation deploys this stack: CloudFormation invokes "
+    "it asynchronously once per create, update or delete and waits for its result at the event's response URL; "
 )
 PROVIDER_FUNCTION_FINDINGS = {
     "NIST.800.53.R5-LambdaConcurrency": _DEPLOY_TIME_ONLY + "reserved concurrency would only withhold "
     "capacity from the account.",
     "HIPAA.Security-LambdaConcurrency": _DEPLOY_TIME_ONLY + "reserved concurrency would only withhold "
     "capacity from the account.",
-    "NIST.800.53.R5-LambdaDLQ": _DEPLOY_TIME_ONLY + "CloudFormation records every failure as a stack "
-    "event and rolls back, so there is no asynchronous event to capture.",
-    "HIPAA.Security-LambdaDLQ": _DEPLOY_TIME_ONLY + "CloudFormation records every failure as a stack "
-    "event and rolls back, so there is no asynchronous event to capture.",
-    "Serverless-LambdaDLQ": _DEPLOY_TIME_ONLY + "CloudFormation records every failure as a stack "
-    "event and rolls back, so there is no asynchronous event to capture.",
+    "NIST.800.53.R5-LambdaDLQ": _DEPLOY_TIME_ONLY + "the provider reports every error to that URL "
+    "(one that never answers fails when CloudFormation stops waiting), CloudFormation records the failure as a "
+    "stack event and rolls back; a dead-letter queue would only keep an event CloudFormation has already failed.",
+    "HIPAA.Security-LambdaDLQ": _DEPLOY_TIME_ONLY + "the provider reports every error to that URL "
+    "(one that never answers fails when CloudFormation stops waiting), CloudFormation records the failure as a "
+    "stack event and rolls back; a dead-letter queue would only keep an event CloudFormation has already failed.",
+    "Serverless-LambdaDLQ": _DEPLOY_TIME_ONLY + "the provider reports every error to that URL "
+    "(one that never answers fails when CloudFormation stops waiting), CloudFormation records the failure as a "
+    "stack event and rolls back; a dead-letter queue would only keep an event CloudFormation has already failed.",
     "NIST.800.53.R5-LambdaInsideVPC": _DEPLOY_TIME_ONLY + "it calls only the Bedrock control-plane API "
     "and handles no application data.",
     "HIPAA.Security-LambdaInsideVPC": _DEPLOY_TIME_ONLY + "it calls only the Bedrock control-plane API "
@@ -136,21 +141,15 @@ class InvocationLogging(Construct):
                 conditions=bedrock_source,
             )
         )
-        for bucket in (self.bucket, self.access_logs_bucket):
-            acknowledge_all(
-                bucket,
-                {
-                    "NIST.800.53.R5-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                    "they were produced for data residency; cross-region copies are an account-level backup "
-                    "decision outside this construct.",
-                    "HIPAA.Security-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                    "they were produced for data residency; cross-region copies are an account-level backup "
-                    "decision outside this construct.",
-                    "PCI.DSS.321-S3BucketReplicationEnabled": "Invocation logs stay in the region where "
-                    "they were produced for data residency; cross-region copies are an account-level backup "
-                    "decision outside this construct.",
-                },
-            )
+        # the access-log bucket's own replication reason is access_logs_bucket's
+        acknowledge_all(
+            self.bucket,
+            dict.fromkeys(
+                REPLICATION_FINDINGS,
+                "Invocation logs stay in the region where they were produced for data residency; cross-region "
+                "copies are an account-level backup decision outside this construct.",
+            ),
+        )
 
         self.log_group = logs.LogGroup(
             self,

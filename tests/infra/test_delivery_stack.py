@@ -288,7 +288,8 @@ def test_the_bake_watches_release_wide_alarms_and_reads_each_versions_own_errors
     for name in NOT_ROLLBACK_ALARMS:
         assert api_alarms.pop(name) not in watched
     assert set(api_alarms.values()) <= watched
-    # instead the release role reads each version's metrics: GetMetricData has no resource types
+    # instead the release role reads each version's metrics: GetMetricData's one resource type, the metric
+    # dataset, is the account's every metric
     assert platform.release_access is not None
     role = platform.get_logical_id(platform.release_access.role.node.default_child)
     (metrics,) = [
@@ -306,7 +307,7 @@ def test_the_bake_watches_release_wide_alarms_and_reads_each_versions_own_errors
         and a.finding == "AwsSolutions-IAM5[Resource::*]"
         and a.construct_path.startswith("/Prod/Platform/CanaryRelease/")
     ]
-    assert "GetMetricData has no resource-level permissions" in acknowledged.reason
+    assert "GetMetricData can be scoped only to a metric dataset" in acknowledged.reason
 
 
 def test_the_release_role_reads_the_configuration_of_the_orchestrators_versions_alone(
