@@ -65,15 +65,36 @@ def _arn_parts(arn: str) -> tuple[str, str]:
     return parts[3], parts[4]
 
 
+def _region_exists(doc: Document[DeliveryDocument], region: str, problems: list[Problem]) -> bool:
+    """``region`` is an AWS region (cfn-lint's list: its format alone lets a typo such as ``us-easst-1``
+    through); else a problem with a did-you-mean, and ``False``."""
+    from cfnlint.helpers import REGIONS  # ~1 s to import: only for a region the catalog does not name
+
+    if region in REGIONS:
+        return True
+    close = difflib.get_close_matches(region, REGIONS, n=1)
+    problems.append(
+        doc.problem(
+            ["region"],
+            "is not an AWS region",
+            (f"did you mean {close[0]!r}? " if close else "") + "write the delivery account's region",
+            value=region,
+        )
+    )
+    return False
+
+
 def delivery_rules(
     root: Path,
     env_docs: Sequence[Document[EnvironmentDocument]],
     contract_docs: Sequence[Document[ContractDocument]],
     environments: Mapping[str, EnvironmentConfig],
     problems: list[Problem],
+    known_regions: frozenset[str] = frozenset(),
 ) -> DeliveryConfig | None:
     """Validate ``delivery/pipeline.yaml`` (appending to ``problems``) and resolve it; ``None`` when the
-    file does not exist or has problems."""
+    file does not exist or has problems. ``known_regions``: regions known to exist (the model catalog's),
+    so that only another region costs a look at the full list."""
     path = root / DELIVERY_FILE
     if not path.is_file():
         stray = path.with_suffix(".yml")
@@ -142,6 +163,8 @@ def delivery_rules(
             )
     connection = doc.field("source", "connection_arn")
     region = doc.field("region")
+    if region is not None and region not in known_regions and not _region_exists(doc, region, problems):
+        region = None  # a typo: not also a connection in "another" region
     if connection is not None and delivery_account is not None and region is not None:
         connection_region, connection_account = _arn_parts(connection)
         if (connection_region, connection_account) != (region, delivery_account):

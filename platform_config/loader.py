@@ -710,7 +710,7 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
     _baseline_conflicts(env_docs, contract_docs, problems)
     evaluations = evaluation_rules(root, contract_docs, problems)
     delivery = delivery_rules(
-        root, env_docs, contract_docs, {env.name: env for env in environments}, problems
+        root, env_docs, contract_docs, {env.name: env for env in environments}, problems, catalog.regions
     )
 
     if problems:

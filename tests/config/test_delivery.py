@@ -246,3 +246,28 @@ def test_a_critical_alarm_the_use_case_does_not_have_is_refused(
         config_root, "contracts/policy-qa.yaml", "release.critical_alarms", "limits.tpm_quota is not set"
     )
     assert "set limits.tpm_quota" in problem.fix
+
+
+@pytest.mark.parametrize(
+    ("region", "problem_fields"),
+    [
+        # a typo: one problem on the region, not also "the connection is in another region"
+        ("us-easst-1", {"delivery/pipeline.yaml": ["region"]}),
+        # a real region without Bedrock models in the catalog is a region (the connection is then elsewhere)
+        ("ap-east-2", {"delivery/pipeline.yaml": ["source.connection_arn"]}),
+    ],
+)
+def test_the_delivery_region_must_be_an_aws_region(
+    delivery_root: Path, set_field: FieldSetter, region: str, problem_fields: dict[str, list[str]]
+) -> None:
+    set_field("delivery/pipeline.yaml", "region", region)
+    with pytest.raises(ConfigError) as caught:
+        load_platform(delivery_root)
+    found: dict[str, list[str]] = {}
+    for problem in caught.value.problems:
+        found.setdefault(problem.file, []).append(problem.field)
+    assert found == problem_fields, str(caught.value)
+    if region == "us-easst-1":
+        (problem,) = caught.value.problems
+        assert (problem.value, problem.message) == (region, "is not an AWS region")
+        assert problem.fix.startswith("did you mean 'us-east-1'?")
