@@ -130,6 +130,13 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
             file=sys.stderr,
         )
         return 2
+    suites = sorted({name for evaluation in config.evaluations.values() for name in evaluation.suites})
+    unknown = [name for name in args.suite if name not in suites]
+    if unknown:
+        print(
+            f"--suite {', '.join(unknown)}: no suite of that name (known: {', '.join(suites)})", file=sys.stderr
+        )
+        return 2
     use_cases = args.use_case or known
     if args.target != OFFLINE_TARGET:
         enabled = {c.id for c in config.contracts_for(args.target)}

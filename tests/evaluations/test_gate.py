@@ -411,3 +411,12 @@ def test_a_throttled_model_fails_the_adversarial_gate_instead_of_passing_every_c
     assert throttled and not any(c.passed for c in throttled), [c.id for c in throttled if c.passed]
     messages = gate.check(results, config.evaluations, None)
     assert any(m.startswith(f"{STS} / suite adversarial: pass rate") for m in messages), messages
+
+
+def test_an_unknown_suite_name_is_bad_usage_not_a_smaller_run(
+    config_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--suite golden --suite adversrial` would run the golden suites alone and could pass on them
+    code = main(["--root", str(config_root), "run", "--suite", "golden", "--suite", "adversrial"])
+    assert code == 2
+    assert "--suite adversrial: no suite of that name (known: adversarial, golden)" in capsys.readouterr().err
