@@ -319,11 +319,9 @@ class Document(Generic[D]):
                     f"write the fields of `{dotted(path)}` as `name: value` lines under it",
                     value=value,
                 )
+            what = _TYPE_FIXES.get(expected, f"write a value of type {expected}").format(range=_range(specs))
             return self.problem(
-                path,
-                f"must be of type {expected}",
-                spec_fix or description or f"write a value of type {expected}",
-                value=value,
+                path, f"must be of type {expected}", spec_fix or what + _about(description), value=value
             )
         bound = _BOUNDS.get(kind)
         if bound is not None:
@@ -389,6 +387,14 @@ _TYPE_ERRORS = {
     "mapping_type": "object",
     "dataclass_type": "object",
     "dataclass_exact_type": "object",
+}
+
+#: What to write instead of a value of the wrong type (``{range}``: the field's bounds, if any).
+_TYPE_FIXES = {
+    "integer": "write a whole number{range}, without quotes",
+    "number": "write a number{range}, without quotes",
+    "boolean": "write true or false, without quotes",
+    "array": "write a list: [a, b] on one line, or one `- item` line per item under the field",
 }
 
 #: pydantic error type -> (message, fix, the key of the limit in the error's context); ``{}`` is the limit.

@@ -488,10 +488,34 @@ def test_value_has_the_wrong_format(
     ("file", "field", "bad", "expected", "fix"),
     [
         (DEV, "account", 111111111111, "string", 'in quotes, e.g. account: "012345678901"'),
-        (POLICY_QA, "limits.max_input_tokens", "lots", "integer", "Largest estimated input"),
-        (STAGING, "owns_invocation_logging", "yes please", "boolean", "Bedrock model invocation logging"),
-        (SUPPORT, "environments", "dev", "array", "Environments (names of files in environments/)"),
-        (POLICY_QA, "conversation.cache_context", "sometimes", "boolean", "Callers send the same context"),
+        (
+            POLICY_QA,
+            "limits.max_input_tokens",
+            "lots",
+            "integer",
+            "write a whole number at least 1 and at most 200000, without quotes (Largest estimated input",
+        ),
+        (
+            STAGING,
+            "owns_invocation_logging",
+            "yes please",
+            "boolean",
+            "write true or false, without quotes (Whether this environment sets",
+        ),
+        (
+            SUPPORT,
+            "environments",
+            "dev",
+            "array",
+            "write a list: [a, b] on one line, or one `- item` line per item under the field (Environments",
+        ),
+        (
+            POLICY_QA,
+            "conversation.cache_context",
+            "sometimes",
+            "boolean",
+            "write true or false, without quotes",
+        ),
     ],
 )
 def test_value_has_the_wrong_type(
