@@ -134,7 +134,8 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
     unknown = [name for name in args.suite if name not in suites]
     if unknown:
         print(
-            f"--suite {', '.join(unknown)}: no suite of that name (known: {', '.join(suites)})", file=sys.stderr
+            f"--suite {', '.join(unknown)}: no suite of that name (known: {', '.join(suites)})",
+            file=sys.stderr,
         )
         return 2
     use_cases = args.use_case or known
