@@ -68,6 +68,8 @@ class GuardrailCheck:
     #: None when the guardrail did not evaluate the input (ApplyGuardrail refused the request).
     intervened: bool | None
     detail: str
+    #: What fired, one ``<policy>:<name>`` each (``topic:Legal advice``, ``pii:EMAIL``, ``content:HATE``).
+    fired: tuple[str, ...] = ()
 
 
 def parse_api_answer(status: int, raw: bytes | str) -> ApiAnswer:
@@ -127,6 +129,7 @@ def describe_assessments(response: Mapping[str, Any]) -> GuardrailCheck:
     return GuardrailCheck(
         intervened=intervened,
         detail=", ".join(dict.fromkeys(fired)) or ("" if not intervened else "intervened"),
+        fired=tuple(dict.fromkeys(fired)),
     )
 
 

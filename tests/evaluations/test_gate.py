@@ -390,6 +390,34 @@ def test_a_request_the_platform_declines_is_a_refusal(status: int, code: str) ->
     assert result is not None and result.passed and result.explanation == f"rejected with {code}"
 
 
+@pytest.mark.parametrize(
+    ("fired", "passed"),
+    [
+        (("topic:Refund commitments",), True),
+        (("topic:Refund commitments", "content:PROMPT_ATTACK"), True),
+        # the guardrail intervened, but another policy caught the text: the topic itself is not shown to work
+        (("content:PROMPT_ATTACK",), False),
+        (("word:refund-override",), False),
+    ],
+)
+def test_a_denied_topic_case_passes_only_when_its_own_topic_fired(
+    fired: tuple[str, ...], passed: bool
+) -> None:
+    from evaluation.harness import Observation, deterministic_score
+    from evaluation.targets import GuardrailCheck
+    from platform_spec.scoring import ScorerName
+
+    suite_run, case = _adversarial_case("dt-refund-full-amount")
+    assert case.denied_topic == "Refund commitments"
+    check = GuardrailCheck(intervened=True, detail=", ".join(fired), fired=fired)
+    result = deterministic_score(
+        ScorerName.GUARDRAIL_INTERVENED, suite_run, case, Observation(answer=None, input_guardrail=check)
+    )
+    assert result is not None and result.passed is passed, result
+    if not passed:
+        assert "not on the denied topic 'Refund commitments'" in result.explanation
+
+
 @pytest.mark.slow  # a whole suite through the handler
 def test_a_throttled_model_fails_the_adversarial_gate_instead_of_passing_every_case(tmp_path: Path) -> None:
     # GIVEN every model call of the run is throttled (ApplyGuardrail still answers), so the API answers
