@@ -47,7 +47,7 @@ def table(run: RunResult, evaluations: dict[str, UseCaseEvaluation], last: Relea
                     str(suite.cases),
                     f"{suite.pass_rate:.1%}",
                     f"[{suite.ci_low:.1%}, {suite.ci_high:.1%}]",
-                    f">= {gate.min_pass_rate:.0%}",
+                    f">= {gate.min_pass_rate * 100:g}%",  # 0.955 is 95.5%, not a rounded 96%
                     f"{before.pass_rate:.1%}" if before else "none",
                     verdict,
                 )

@@ -38,15 +38,19 @@ def test_the_shipped_baseline_is_a_passing_release() -> None:
 
 @pytest.mark.slow  # a whole suite through the handler (~2.5 CPU-seconds), as the marker says
 def test_the_unchanged_configuration_passes_its_gate(
-    config_root: Path, capsys: pytest.CaptureFixture[str]
+    config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # (a threshold of 95.5% is shown as it is, not rounded to 96%)
+    edit(
+        f"contracts/{STS}.yaml", lambda c: c["evaluation"]["gates"]["adversarial"].update(min_pass_rate=0.955)
+    )
     code, results = run(config_root, "--use-case", STS, "--suite", "adversarial")
     out = capsys.readouterr().out
     assert code == 0, out
     assert results["gate_passed"] and results["compared_with"]
     # the per-use-case table
     assert re.search(
-        rf"{STS}\s+adversarial\s+\d+\s+100\.0%\s+\[\d+\.\d%, 100\.0%\]\s+>= 90%\s+100\.0%\s+PASS", out
+        rf"{STS}\s+adversarial\s+\d+\s+100\.0%\s+\[\d+\.\d%, 100\.0%\]\s+>= 95\.5%\s+100\.0%\s+PASS", out
     ), out
 
 
