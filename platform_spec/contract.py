@@ -351,6 +351,8 @@ class EnforcedGuardrailSpec:
         )
 
 
+#: The ``route`` cost tag of the profile of a model-graded use case's judge (no route of user traffic).
+JUDGE_ROUTE = "judge"
 #: A model route of a contract: ``primary``, ``fallback`` or the name of one of its ``model.tiers``.
 RouteName = Annotated[
     str,

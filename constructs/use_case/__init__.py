@@ -13,9 +13,7 @@ from bedrock_constructs.inference_profile import ApplicationInferenceProfile
 from bedrock_constructs.prompt_record import PromptRecord
 from constructs import Construct
 from platform_config.model import Contract, ModelSource
-
-#: The ``route`` cost tag of the judge's profile (it is not one of ``contract.routes``).
-JUDGE_ROUTE = "judge"
+from platform_spec.contract import JUDGE_ROUTE
 
 
 def cost_tags(contract: Contract, environment: str) -> dict[str, str]:

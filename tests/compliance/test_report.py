@@ -530,6 +530,25 @@ def test_inventory_shows_each_profile_with_its_source_regions_and_tags(
     assert "*" not in primary.regions  # Prod has no global profile
     assert primary.tags["use-case"] == "policy-qa" and primary.tags["route"] == "primary"
     assert primary.invokable_by == ("OrchestrationApiFunctionServiceRoleC7627CC8",)
+    # every profile of the shipped contracts is called by a function (routes by the orchestrator, the
+    # judge by the scoring function): none is shown as retiring
+    assert [p.logical_id for p in profiles if p.retiring] == []
+
+
+def test_a_profile_no_function_names_is_shown_as_retiring(assembly_copy: Path) -> None:
+    # GIVEN a release that keeps the previous primary's profile under model.retiring: in the template, a
+    # profile of the route that the orchestrator no longer names (only its role's policy does)
+    def keep_previous_primary(template: dict[str, Any]) -> None:
+        resources = template["Resources"]
+        lid = next(k for k in resources if k.startswith("PolicyQaPrimaryProfile"))
+        resources["PolicyQaPrimaryProfileRETIRING"] = json.loads(json.dumps(resources[lid]))
+
+    mutate_template(assembly_copy, "Prod/Platform", keep_previous_primary)
+    report = build_reports(assembly_copy, environments=["Prod"], meta=META)["Prod"]
+    retiring = [p.logical_id for p in report.facts(inventory.TOPIC).profiles if p.retiring]
+    assert retiring == ["PolicyQaPrimaryProfileRETIRING"]
+    row = next(r for r in _table(report, "bedrock-profiles").rows if "RETIRING" in r[0].text)
+    assert "policy-qa / primary (retiring: no function names it" in row[1].text
 
 
 @pytest.mark.parametrize(

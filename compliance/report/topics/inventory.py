@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compliance.assembly import StackTemplate
-from compliance.report.cfn import ref_target, render_value
+from compliance.report.cfn import ref_target, referenced_ids, render_value
 from compliance.report.document import BAD, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -35,6 +35,7 @@ from compliance.report.topic import (
     verdict,
 )
 from compliance.report.topics import access, invocation_logging
+from platform_spec.contract import JUDGE_ROUTE
 from platform_spec.fields import SpecError
 from platform_spec.runtime import RUNTIME_CONFIG_FILE, read_runtime_config
 from platform_spec.runtime import RuntimeUseCase as SpecUseCase
@@ -62,6 +63,9 @@ class Profile:
     invokable_by: tuple[str, ...]
     #: (policy logical ID, resource) of every grant that lets the model run in any region ("*")
     any_region_grants: tuple[tuple[str, str], ...] = ()
+    #: No function of the stack names it: a profile kept for the previous release (``model.retiring``),
+    #: which the previous orchestrator version still calls while a release bakes.
+    retiring: bool = False
 
     @property
     def use_case(self) -> str:
@@ -157,6 +161,9 @@ def model_regions(
 
 
 def _profiles(resources: Sequence[Resource], principals: Sequence[access.Principal]) -> list[Profile]:
+    called = {
+        ref for r in resources if r.type == "AWS::Lambda::Function" for ref in referenced_ids(r.properties)
+    }
     profiles = []
     for resource in resources:
         if resource.type != "AWS::Bedrock::ApplicationInferenceProfile":
@@ -189,6 +196,7 @@ def _profiles(resources: Sequence[Resource], principals: Sequence[access.Princip
                 tags=resource.tags,
                 invokable_by=tuple(invokers),
                 any_region_grants=anywhere,
+                retiring=resource.logical_id not in called and resource.tags.get("route") != JUDGE_ROUTE,
             )
         )
     return profiles
@@ -454,7 +462,15 @@ def render_inventory(facts: InventoryFacts, ctx: RenderContext) -> Section:
         table.add(
             [
                 code(profile.logical_id),
-                cell(f"{profile.use_case} / {profile.tags.get('route', '?')}"),
+                cell(
+                    f"{profile.use_case} / {profile.tags.get('route', '?')}"
+                    + (
+                        " (retiring: no function names it; kept for the previous release's orchestrator version, "
+                        "model.retiring)"
+                        if profile.retiring
+                        else ""
+                    )
+                ),
                 code(profile.name),
                 code(profile.source),
                 cell(profile.source_kind),
