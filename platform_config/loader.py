@@ -322,16 +322,20 @@ def _tier_rules(doc: Document[ContractDocument], problems: list[Problem]) -> Non
         )
     current = {"primary": source, "fallback": fallback, **{t.name: t.source for t in tiers}}
     for route, retired in (doc.field("model", "retiring") or {}).items():
-        if route not in current:
+        # A route that is no longer one (a tier this release removes) may keep its profile too; a name
+        # close to a current route is a typo.
+        close = difflib.get_close_matches(route, list(current), n=1, cutoff=0.75)
+        if route not in current and close:
             problems.append(
                 doc.problem(
                     ["model", "retiring", route],
-                    "is not a route of this contract, so there is no previous model of it to keep",
-                    f"use one of {', '.join(current)} (the route whose model this release changes)",
+                    "is not a route of this contract",
+                    f"did you mean {close[0]!r}? use the route whose model this release changes, or the name "
+                    "of a tier this release removes",
                     value=route,
                 )
             )
-        elif retired == current[route]:
+        elif route in current and retired == current[route]:
             problems.append(
                 doc.problem(
                     ["model", "retiring", route],

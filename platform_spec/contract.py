@@ -393,7 +393,8 @@ class ModelChoice:
         Mapping[RouteName, ModelSourceId],
         Spec(
             "The model each route (primary, fallback or a tier's name) used in the last release, for one "
-            "release after a change of that route's model: its inference profile and the orchestrator's "
+            "release after a change of that route's model (or the removal of that tier): its inference "
+            "profile and the orchestrator's "
             "grant to it stay, so the previous orchestrator version keeps answering while a canary bake "
             "runs (and a rollback returns to it). Remove the entry in the release after.",
             max_length=5,

@@ -1275,15 +1275,25 @@ def test_a_retiring_model_resolves_per_region_and_is_no_route(config_root: Path,
         }
 
 
-def test_a_retiring_entry_must_name_a_route(config_root: Path, set_field: SetField) -> None:
-    set_field(SUPPORT, "model.retiring", {"heavy": "us.amazon.nova-pro-v1:0"})
-    error = load_error(config_root, r"model\.retiring\.heavy: is not a route of this contract")
+def test_a_retiring_entry_names_a_route_or_a_removed_tier_not_a_typo(
+    config_root: Path, set_field: SetField, edit_yaml: Any
+) -> None:
+    set_field(SUPPORT, "model.retiring", {"primray": "us.amazon.nova-pro-v1:0"})
+    error = load_error(config_root, r"model\.retiring\.primray: is not a route of this contract")
     check(
         only_problem(error),
         file=SUPPORT,
-        field="model.retiring.heavy",
-        value="heavy",
-        fix="use one of primary, fallback, light",
+        field="model.retiring.primray",
+        value="primray",
+        fix="did you mean 'primary'?",
+    )
+    # A tier this release removes keeps its profile for the release too (the previous version routes to it)
+    edit_yaml(SUPPORT, lambda c: c["model"].update(tiers=[], retiring={"light": "us.amazon.nova-micro-v1:0"}))
+    support = next(
+        c for c in load_platform(config_root).contracts_for("prod") if c.id == "support-ticket-summary"
+    )
+    assert (
+        "light" not in support.routes and support.retiring["light"].identifier == "us.amazon.nova-micro-v1:0"
     )
 
 
