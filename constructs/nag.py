@@ -152,17 +152,21 @@ def flatten_reference(node: Any) -> str:
     return json.dumps(node, separators=(",", ":"))
 
 
-def wildcard_findings(policy: IConstruct) -> list[str]:
-    """The ``AwsSolutions-IAM5`` finding ids of an IAM policy as it stands (the wildcard actions and resources
-    of its Allow statements), computed as cdk-nag's rule computes them from the resolved document."""
+def _allow_statements(policy: IConstruct, caller: str) -> list[dict[str, Any]]:
+    """The Allow statements of an IAM policy as it stands, from its resolved document."""
     resource = policy if isinstance(policy, cdk.CfnResource) else policy.node.default_child
     document = getattr(resource, "policy_document", None)
     if not isinstance(resource, cdk.CfnResource) or document is None:
-        raise ValueError(f"wildcard_findings(): {policy.node.path} is not an IAM policy")
+        raise ValueError(f"{caller}(): {policy.node.path} is not an IAM policy")
+    statements = _listed(cdk.Stack.of(resource).resolve(document).get("Statement") or [])
+    return [statement for statement in statements if statement.get("Effect") == "Allow"]
+
+
+def wildcard_findings(policy: IConstruct) -> list[str]:
+    """The ``AwsSolutions-IAM5`` finding ids of an IAM policy as it stands (the wildcard actions and resources
+    of its Allow statements), computed as cdk-nag's rule computes them from the resolved document."""
     found: list[str] = []
-    for statement in _listed(cdk.Stack.of(resource).resolve(document).get("Statement") or []):
-        if statement.get("Effect") != "Allow":
-            continue
+    for statement in _allow_statements(policy, "wildcard_findings"):
         found += [
             f"AwsSolutions-IAM5[Action::{a}]" for a in _listed(statement.get("Action")) if "*" in str(a)
         ]
@@ -171,6 +175,20 @@ def wildcard_findings(policy: IConstruct) -> list[str]:
             if "*" in text:
                 found.append(f"AwsSolutions-IAM5[Resource::{text}]")
     return list(dict.fromkeys(found))
+
+
+def actions_on_every_resource(policy: IConstruct) -> list[str]:
+    """The actions an IAM policy as it stands allows on ``Resource: *``: what its one
+    ``AwsSolutions-IAM5[Resource::*]`` finding stands for (cdk-nag's IAM5 names a finding by the resource
+    alone, so one acknowledgment of it covers every such action, whoever granted it)."""
+    return list(
+        dict.fromkeys(
+            str(action)
+            for statement in _allow_statements(policy, "actions_on_every_resource")
+            if "*" in _listed(statement.get("Resource"))
+            for action in _listed(statement.get("Action"))
+        )
+    )
 
 
 def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]) -> list[str]:

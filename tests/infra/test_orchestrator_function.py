@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -191,21 +192,30 @@ def test_a_role_of_the_forks_own_gets_none_of_the_constructs_role_acknowledgment
     assert forks.failing("ForkRole/Orchestrator/") == []
 
 
+def _orchestrator(config: PlatformConfig, stack: cdk.Stack, **props: Any) -> OrchestratorFunction:
+    """The construct as a fork starts with it: one use case, the required props and ``props``."""
+    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+    return OrchestratorFunction(
+        stack,
+        "Orchestrator",
+        use_cases=[use_case],
+        environment="dev",
+        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+        reserved_concurrency=1,
+        **props,
+    )
+
+
 def test_overrides_the_construct_must_keep_are_refused_with_every_problem(config: PlatformConfig) -> None:
     stack = probe_stack(environment=False)
-    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
     with pytest.raises(
         ValueError,
         match=r"function_props \['handler', 'runtime'\] cannot be overridden.*"
         r"function_props environment sets \['BEDROCK_RESOURCES', 'RUNTIME_CONFIG_PATH'\]",
     ):
-        OrchestratorFunction(
+        _orchestrator(
+            config,
             stack,
-            "Orchestrator",
-            use_cases=[use_case],
-            environment="dev",
-            code_directory=ORCHESTRATOR_CODE_DIRECTORY,
-            reserved_concurrency=1,
             function_props={  # keys a FunctionOverrides does not have: mypy refuses them too
                 "runtime": "python3.9",
                 "handler": "x.y",
@@ -219,17 +229,12 @@ def test_extra_environment_and_layers_are_added_next_to_the_constructs_own(confi
     from aws_cdk.assertions import Match, Template
 
     stack = probe_stack()
-    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
     extra = lambda_.LayerVersion.from_layer_version_arn(
         stack, "Extra", "arn:aws:lambda:us-east-1:111111111111:layer:extra:1"
     )
-    OrchestratorFunction(
+    _orchestrator(
+        config,
         stack,
-        "Orchestrator",
-        use_cases=[use_case],
-        environment="dev",
-        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
-        reserved_concurrency=1,
         function_props={
             "environment": {"IDEMPOTENCY_TTL_S": "600"},
             "layers": [extra],
@@ -248,3 +253,19 @@ def test_extra_environment_and_layers_are_added_next_to_the_constructs_own(confi
             },
         },
     )
+
+
+def test_a_later_grant_on_every_resource_is_not_hidden_by_the_tracing_acknowledgment(
+    config: PlatformConfig,
+) -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    # GIVEN the construct's own role, whose AwsSolutions-IAM5[Resource::*] is acknowledged for X-Ray: cdk-nag
+    # names that finding by the resource alone, so the acknowledgment covers any action on Resource *
+    app = probe_app()
+    orchestrator = _orchestrator(config, probe_stack(app))
+    # WHEN a fork grants the function something else on Resource * after construction
+    cloudwatch.Metric.grant_put_metric_data(orchestrator.function)
+    # THEN synth fails naming it, instead of passing every pack under the X-Ray reason
+    with pytest.raises(RuntimeError, match=r"this policy allows cloudwatch:PutMetricData on Resource \*"):
+        app.synth()
