@@ -210,6 +210,20 @@ def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]
     return findings
 
 
+def printed_stack_arn_parts(scope: IConstruct) -> tuple[str, str, str]:
+    """The partition, region and account of ``scope``'s stack as cdk-nag prints them in a finding id: the
+    literal where the stack states it, else the pseudo parameter CloudFormation fills in at deploy time
+    (``<AWS::Partition>``, ``<AWS::Region>``, ``<AWS::AccountId>``, :func:`flatten_reference`). A stack with a
+    region states its partition only under ``@aws-cdk/core:enablePartitionLiterals``, an app's feature flag:
+    https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.cx_api-readme.html#aws-cdkcoreenablepartitionliterals"""
+    stack = cdk.Stack.of(scope)
+    return (
+        "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition,
+        "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region,
+        "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account,
+    )
+
+
 def logical_ref(construct: IConstruct) -> str:
     """The logical ID of ``construct``'s CloudFormation resource, as cdk-nag prints it in a finding id
     (``AwsSolutions-IAM5[Resource::<LogicalId.Arn>/prefix/*]``)."""

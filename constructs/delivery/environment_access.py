@@ -183,12 +183,9 @@ class ReadinessGateAccess(Construct):
             )
         _acknowledge_inline_policy(self.role)
         policy = self.role.node.find_child("DefaultPolicy")
-        stack = cdk.Stack.of(self)
-        partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:execute-api:{stack.region}:{stack.account}:"
-            f"<{logical_ref(api.api)}>/<{logical_ref(api.rest_api.stage)}>/*/use-cases/*]",
+            f"AwsSolutions-IAM5[Resource::{api.rest_api.printed_stage_arn()}/*/use-cases/*]",
             "The readiness gate sends a signed smoke request, the golden suites, a load test and the human review "
             "walk's caller steps to every use case of the API's v1 stage (/use-cases/{id}/invoke, feedback, held "
             "answers): the grant is execute-api:Invoke on the caller routes under /use-cases of that one stage, "

@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 
 from bedrock_constructs.keys import key_for_logs
 from bedrock_constructs.metrics import MetricOptions
-from bedrock_constructs.nag import acknowledge, acknowledge_all
+from bedrock_constructs.nag import acknowledge, acknowledge_all, logical_ref, printed_stack_arn_parts
 from constructs import Construct
 from platform_spec import api as spec_api
 from platform_spec import review
@@ -260,6 +260,13 @@ class OrchestrationRestApi(Construct):
                 for route in routes
             ],
         )
+
+    def printed_stage_arn(self) -> str:
+        """The v1 stage's ``execute-api`` ARN, without method and path, as cdk-nag prints it in a finding id
+        (``AwsSolutions-IAM5[Resource::<this>/GET/reviews/*]``): the API and stage as ``<LogicalId>``, the
+        partition, region and account as the stack states them (:func:`bedrock_constructs.nag.printed_stack_arn_parts`)."""
+        partition, region, account = printed_stack_arn_parts(self)
+        return f"arn:{partition}:execute-api:{region}:{account}:<{logical_ref(self.api)}>/<{logical_ref(self.stage)}>"
 
     def add_review_routes(self, handler: lambda_.IFunction) -> list[apigw.Method]:
         """The review endpoints, proxied to ``handler`` (the review API function): for reviewers ``GET

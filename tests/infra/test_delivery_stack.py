@@ -538,3 +538,39 @@ def test_the_readiness_gate_may_set_every_alarm_of_its_stack(
     assert any("HumanReview" in a or "Review" in a for a in alarms)
     missing = [a for a in alarms if json.dumps({"Fn::GetAtt": [a, "Arn"]}, sort_keys=True) not in settable]
     assert missing == []
+
+
+def test_the_readiness_roles_acknowledgment_names_its_finding_in_an_environment_agnostic_stack(
+    config: PlatformConfig,
+) -> None:
+    from bedrock_constructs.delivery import ReadinessGateAccess
+    from bedrock_constructs.monitoring import NotificationTopic
+    from bedrock_constructs.nag import wildcard_findings
+    from bedrock_constructs.use_case import GovernedUseCase
+    from tests.support.forks import probe_api
+    from tests.support.iam import acknowledged_on
+    from tests.support.synth import probe_app, probe_stack
+
+    # GIVEN a fork's environment-agnostic stack (region and account left to deploy time)
+    app = probe_app()
+    stack = probe_stack(app, environment=False)
+    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+    api = probe_api(stack, use_case)
+    # WHEN it gives the delivery account's readiness gate its access
+    access = ReadinessGateAccess(
+        stack,
+        "Readiness",
+        environment="dev",
+        delivery_account="222222222222",
+        notifications=NotificationTopic(stack, "Notifications"),
+        api=api,
+        use_cases=[use_case],
+        alarms=[
+            api.orchestrator.metric_errors().create_alarm(stack, "Errors", threshold=1, evaluation_periods=1)
+        ],
+    )
+    # THEN the caller routes' wildcard is acknowledged under the id cdk-nag gives it, and the app synthesizes
+    policy = access.role.node.find_child("DefaultPolicy")
+    caller_routes = [f for f in wildcard_findings(policy) if f.endswith("/*/use-cases/*]")]
+    assert caller_routes and set(caller_routes) <= acknowledged_on(policy)
+    app.synth()

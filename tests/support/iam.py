@@ -18,3 +18,14 @@ def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]
         and {"Ref": role} in resource["Properties"].get("Roles", [])
         for statement in as_list(resource["Properties"]["PolicyDocument"]["Statement"])
     ]
+
+
+def acknowledged_on(construct: Any) -> set[str]:
+    """The finding ids acknowledged on ``construct`` itself (its ``aws:cdk:acknowledged-rules`` metadata,
+    as ``Validations.acknowledge`` records them), without the ``Annotation::`` prefix; no synth needed."""
+    return {
+        finding.removeprefix("Annotation::")
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+        for finding in entry.data
+    }
