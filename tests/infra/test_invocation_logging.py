@@ -243,3 +243,48 @@ def test_retained_buckets_are_never_emptied(synthesized: Synthesized, env: str) 
             assert {"Key": "bedrock-platform:empty-on-delete", "Value": "true"} not in resource[
                 "Properties"
             ].get("Tags", [])
+
+
+@pytest.mark.parametrize("placement", ["before", "after", "nested"])
+def test_another_aws_custom_resource_may_not_share_the_settings_provider(placement: str) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import custom_resources as cr
+
+    from bedrock_constructs.invocation_logging import InvocationLogging
+    from tests.support.synth import probe_app, probe_stack
+
+    app = probe_app(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    stack = probe_stack(app)
+
+    def fork_call(scope: cdk.Stack) -> None:  # a fork's own AwsCustomResource
+        cr.AwsCustomResource(
+            scope,
+            "ForkCall",
+            on_create=cr.AwsSdkCall(
+                service="ssm",
+                action="getParameter",
+                parameters={"Name": "fork"},
+                physical_resource_id=cr.PhysicalResourceId.of("fork"),
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_sdk_calls(
+                resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE
+            ),
+            install_latest_aws_sdk=False,
+        )
+
+    # GIVEN the logging setting and a fork's AwsCustomResource created before or after it in the same
+    # stack (aws-cdk-lib runs both on one function, with the first one's role), or in a nested stack
+    if placement == "before":
+        fork_call(stack)
+    InvocationLogging(stack, "Logging", log_retention=logs.RetentionDays.ONE_MONTH)
+    if placement == "after":
+        fork_call(stack)
+    if placement == "nested":
+        fork_call(cdk.NestedStack(stack, "Nested"))
+        app.synth()  # THEN a nested stack's provider is its own: nothing to refuse
+        return
+    # THEN synth fails naming it, instead of running it with the setting's role (or the setting with its
+    # role) under acknowledgments that say the function calls only Bedrock's logging API
+    with pytest.raises(RuntimeError, match=r"\['S/ForkCall'\] share this stack's AwsCustomResource provider"):
+        app.synth()
