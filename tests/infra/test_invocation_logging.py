@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -288,3 +289,47 @@ def test_another_aws_custom_resource_may_not_share_the_settings_provider(placeme
     # role) under acknowledgments that say the function calls only Bedrock's logging API
     with pytest.raises(RuntimeError, match=r"\['S/ForkCall'\] share this stack's AwsCustomResource provider"):
         app.synth()
+
+
+def test_empty_buckets_on_delete_as_its_readme_shows_it_passes_every_pack(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_s3 as s3
+
+    from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
+    from bedrock_constructs.nag import add_nag_packs
+    from compliance.check import nag_failures
+    from tests.support.synth import probe_app, probe_stack
+
+    # GIVEN the README's example, without an encryption_key, in an app that runs every pack
+    app = probe_app(tmp_path, context={"@aws-cdk/core:failSynthOnValidationErrors": False})
+    stack = probe_stack(app)
+    bucket = s3.Bucket(stack, "Scratch", enforce_ssl=True, removal_policy=cdk.RemovalPolicy.DESTROY)
+    emptier = EmptyBucketsOnDelete(
+        stack, "EmptyOnDelete", buckets=[bucket], log_retention=logs.RetentionDays.ONE_MONTH
+    )
+    add_nag_packs(app)
+    app.synth()
+    # THEN no pack reports anything under it, and its log group is encrypted with a key of its own
+    assert (tmp_path / "validation-report.json").is_file()  # the packs ran (their findings on Scratch)
+    assert [f for f in nag_failures(tmp_path) if " on /S/EmptyOnDelete/" in f] == []
+    template = json.loads((tmp_path / "S.template.json").read_text())
+    (log_group,) = [r for k, r in template["Resources"].items() if k.startswith("EmptyOnDeleteLogs")]
+    key = emptier.encryption_key.node.default_child
+    assert isinstance(key, cdk.CfnResource)
+    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [stack.resolve(key.logical_id), "Arn"]}
+
+
+def test_empty_buckets_on_delete_refuses_a_bucket_it_cannot_tag() -> None:
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_s3 as s3
+
+    from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
+    from tests.support.synth import probe_stack
+
+    stack = probe_stack()
+    imported = s3.Bucket.from_bucket_name(stack, "Imported", "a-bucket-of-another-app")
+    with pytest.raises(ValueError, match=r"\['S/Imported'\] are imported; it empties only buckets this app"):
+        EmptyBucketsOnDelete(
+            stack, "EmptyOnDelete", buckets=[imported], log_retention=logs.RetentionDays.ONE_MONTH
+        )
