@@ -261,6 +261,15 @@ class OrchestratorFunction(Construct):
                 f"function_props {unknown} cannot be overridden: the construct sets them (its own props "
                 f"set timeout, memory and concurrency); overridable: {sorted(OVERRIDABLE)}"
             )
+        table_key = idempotency_table.encryption_key if idempotency_table is not None else None
+        if table_key is not None and (
+            encryption_key is None or table_key.node.path != encryption_key.node.path
+        ):
+            # The function's key grants (through DynamoDB) name encryption_key, or the key it would create.
+            problems.append(
+                f"idempotency_table is encrypted with {table_key.node.path}, which the function's key grants "
+                "would not name; pass that key as encryption_key"
+            )
         owned = sorted(set(overrides.get("environment", {})) & set(CONSTRUCT_ENVIRONMENT))
         if owned:
             problems.append(

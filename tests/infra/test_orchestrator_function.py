@@ -269,3 +269,30 @@ def test_a_later_grant_on_every_resource_is_not_hidden_by_the_tracing_acknowledg
     # THEN synth fails naming it, instead of passing every pack under the X-Ray reason
     with pytest.raises(RuntimeError, match=r"this policy allows cloudwatch:PutMetricData on Resource \*"):
         app.synth()
+
+
+def test_a_given_idempotency_table_must_be_encrypted_with_the_key_the_grants_name(
+    config: PlatformConfig,
+) -> None:
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_kms as kms
+
+    def fork_table(stack: cdk.Stack) -> tuple[kms.Key, dynamodb.Table]:
+        key = kms.Key(stack, "ForkKey")
+        table = dynamodb.Table(
+            stack,
+            "ForkTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+        )
+        return key, table
+
+    # GIVEN a fork's table with its own key, and no encryption_key: the grants would name another key
+    _, table = fork_table(stack := probe_stack())
+    with pytest.raises(ValueError, match=r"idempotency_table is encrypted with S/ForkKey.*pass that key"):
+        _orchestrator(config, stack, idempotency_table=table)
+    # THEN with that key as encryption_key the function's grants name it
+    key, table = fork_table(stack := probe_stack())
+    orchestrator = _orchestrator(config, stack, idempotency_table=table, encryption_key=key)
+    assert orchestrator.encryption_key is key
