@@ -574,3 +574,26 @@ def test_the_readiness_roles_acknowledgment_names_its_finding_in_an_environment_
     caller_routes = [f for f in wildcard_findings(policy) if f.endswith("/*/use-cases/*]")]
     assert caller_routes and set(caller_routes) <= acknowledged_on(policy)
     app.synth()
+
+
+def test_the_pipeline_acknowledges_its_codebuild_log_grants_in_an_app_without_partition_literals(
+    config: PlatformConfig,
+) -> None:
+    from bedrock_constructs.delivery import DeliveryPipeline
+    from bedrock_constructs.nag import wildcard_findings
+    from tests.support.iam import acknowledged_on
+    from tests.support.synth import probe_app, probe_stack
+
+    assert config.delivery is not None
+    # GIVEN a fork's app without this repository's cdk.json (only the flag its access-log bucket needs):
+    # the stack's partition is left to deploy time, and cdk-nag prints it as <AWS::Partition>
+    app = probe_app(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    # WHEN it builds the pipeline (acknowledge_wildcards raised for the CodeBuild log-group grant)
+    pipeline = DeliveryPipeline(probe_stack(app), "Delivery", delivery=config.delivery)
+    # THEN each step's default log-group grant is acknowledged under the id cdk-nag gives it
+    for project in pipeline.projects.values():
+        assert project.role is not None
+        policy = project.role.node.find_child("DefaultPolicy")
+        logs = [f for f in wildcard_findings(policy) if ":log-group:/aws/codebuild/" in f]
+        assert logs and "<AWS::Partition>" in logs[0]
+        assert set(logs) <= acknowledged_on(policy)
