@@ -373,8 +373,9 @@ class OrchestratorFunction(Construct):
         self.alias = lambda_.Alias(self, "Live", alias_name=LIVE_ALIAS, version=live_version)
         #: The function's role: the construct's own (``ServiceRole``), or ``function_props["role"]``.
         self.role = self.function.role
-        self.owns_role = "role" not in overrides
-        self.in_vpc = "vpc" in overrides
+        # What was given, not which keys were passed: {"vpc": None} (a fork's optional VPC) is no VPC.
+        self.owns_role = overrides.get("role") is None
+        self.in_vpc = overrides.get("vpc") is not None
         #: What each use case's ``grant_invoke`` gave the function.
         self.grants = [use_case.grant_invoke(self.function) for use_case in self.use_cases]
         #: The review table and queue, once :meth:`use_review_path` wired them.

@@ -296,3 +296,15 @@ def test_a_given_idempotency_table_must_be_encrypted_with_the_key_the_grants_nam
     key, table = fork_table(stack := probe_stack())
     orchestrator = _orchestrator(config, stack, idempotency_table=table, encryption_key=key)
     assert orchestrator.encryption_key is key
+
+
+def test_overrides_given_as_none_leave_the_constructs_own_role_and_no_vpc(config: PlatformConfig) -> None:
+    from tests.support.iam import acknowledged_on
+
+    # GIVEN a fork that passes its optional role and VPC through, both None
+    orchestrator = _orchestrator(config, probe_stack(), function_props={"role": None, "vpc": None})
+    # THEN the function has the construct's own role outside a VPC, with the acknowledgments that are true of it
+    assert orchestrator.owns_role and not orchestrator.in_vpc
+    assert acknowledged_on(orchestrator.function) >= INSIDE_VPC
+    assert orchestrator.role is not None
+    assert any("AWSLambdaBasicExecutionRole" in f for f in acknowledged_on(orchestrator.role))
