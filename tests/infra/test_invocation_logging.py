@@ -333,3 +333,18 @@ def test_empty_buckets_on_delete_refuses_a_bucket_it_cannot_tag() -> None:
         EmptyBucketsOnDelete(
             stack, "EmptyOnDelete", buckets=[imported], log_retention=logs.RetentionDays.ONE_MONTH
         )
+
+
+def test_without_the_s3_log_delivery_flag_it_says_which_flag_to_set() -> None:
+    from aws_cdk import aws_logs as logs
+
+    from bedrock_constructs.invocation_logging import InvocationLogging
+    from tests.support.synth import probe_app, probe_stack
+
+    # GIVEN an app without this repository's cdk.json (aws-cdk-lib failed with "objectOwnership must be set
+    # to "ObjectWriter" when accessControl is "LogDeliveryWrite"", naming neither flag nor construct)
+    stack = probe_stack(probe_app())
+    with pytest.raises(
+        ValueError, match=r"S/Logging: .*@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy: true"
+    ):
+        InvocationLogging(stack, "Logging", log_retention=logs.RetentionDays.ONE_MONTH)
