@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
@@ -16,10 +15,10 @@ from bedrock_constructs.nag import (
     acknowledge,
     acknowledge_all,
     acknowledge_basic_execution_role,
+    acknowledge_every_resource,
     acknowledge_inline_policy,
-    actions_on_every_resource,
 )
-from constructs import IConstruct, IValidation
+from constructs import IConstruct
 
 DLQ_FINDINGS = ("NIST.800.53.R5-LambdaDLQ", "HIPAA.Security-LambdaDLQ", "Serverless-LambdaDLQ")
 VPC_FINDINGS = (
@@ -66,32 +65,9 @@ def acknowledge_execution_role(role: iam.IRole, *, inline_policy_reason: str) ->
     acknowledge_basic_execution_role(role)
     policy = role.node.try_find_child("DefaultPolicy")
     if policy is not None:
-        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", TRACING)
-        policy.node.add_validation(_OnlyTracingOnEveryResource(policy))
+        acknowledge_every_resource(policy, TRACING_ACTIONS, TRACING)
         acknowledge_inline_policy(policy, inline_policy_reason)
     return policy
-
-
-@jsii.implements(IValidation)
-class _OnlyTracingOnEveryResource:
-    """Synth fails if the policy allows anything but X-Ray's two actions on ``Resource: *``: cdk-nag names
-    that finding by the resource alone (``AwsSolutions-IAM5[Resource::*]``, its IAMNoWildcardPermissions
-    rule), so the tracing acknowledgment would hide a grant added later (``Metric.grant_put_metric_data``,
-    ``add_to_role_policy``) under a reason that is not its own."""
-
-    def __init__(self, policy: IConstruct) -> None:
-        self.policy = policy
-
-    def validate(self) -> list[str]:
-        others = [a for a in actions_on_every_resource(self.policy) if a not in TRACING_ACTIONS]
-        if not others:
-            return []
-        return [
-            f"this policy allows {', '.join(others)} on Resource *, but AwsSolutions-IAM5[Resource::*] is "
-            f"acknowledged on it for X-Ray tracing only ({', '.join(TRACING_ACTIONS)}), which would hide them. "
-            "Grant them in a policy of your own attached to the role (iam.Policy(scope, id, statements=[...], "
-            "roles=[function.role])) and acknowledge its finding there with your reason"
-        ]
 
 
 GLOBAL_MODEL = (

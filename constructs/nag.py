@@ -20,8 +20,9 @@ from typing import Any
 
 import aws_cdk as cdk
 import cdk_nag
+import jsii
 
-from constructs import IConstruct
+from constructs import IConstruct, IValidation
 from platform_config.markers import GATE_NAME
 
 #: Every pack cdk-nag ships (NIST 800-53 rev 4 is superseded by rev 5 and not run).
@@ -189,6 +190,33 @@ def actions_on_every_resource(policy: IConstruct) -> list[str]:
             for action in _listed(statement.get("Action"))
         )
     )
+
+
+def acknowledge_every_resource(policy: IConstruct, actions: Sequence[str], reason: str) -> None:
+    """Acknowledge ``AwsSolutions-IAM5[Resource::*]`` on ``policy`` for ``actions``, the ones ``reason``
+    explains, and make synth fail if the policy allows any other action on ``Resource: *``: the finding names
+    the resource alone (:func:`actions_on_every_resource`), so the acknowledgment would hide a grant added
+    later (``Metric.grant_put_metric_data``, ``add_to_role_policy``) under a reason that is not its own."""
+    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
+    policy.node.add_validation(_OnlyOnEveryResource(policy, tuple(actions)))
+
+
+@jsii.implements(IValidation)
+class _OnlyOnEveryResource:
+    def __init__(self, policy: IConstruct, actions: tuple[str, ...]) -> None:
+        self.policy = policy
+        self.actions = actions
+
+    def validate(self) -> list[str]:
+        others = [a for a in actions_on_every_resource(self.policy) if a not in self.actions]
+        if not others:
+            return []
+        return [
+            f"this policy allows {', '.join(others)} on Resource *, but AwsSolutions-IAM5[Resource::*] is "
+            f"acknowledged on it for {', '.join(self.actions)} only, which would hide them. Grant them in a "
+            "policy of your own attached to the role (iam.Policy(scope, id, statements=[...], roles=[role])) and "
+            "acknowledge its finding there with your reason"
+        ]
 
 
 def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]) -> list[str]:

@@ -21,7 +21,12 @@ from aws_cdk import aws_sqs as sqs
 
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.monitoring import NotificationTopic
-from bedrock_constructs.nag import acknowledge, acknowledge_inline_policy, logical_ref
+from bedrock_constructs.nag import (
+    acknowledge,
+    acknowledge_every_resource,
+    acknowledge_inline_policy,
+    logical_ref,
+)
 from bedrock_constructs.orchestration_api import OrchestrationApi, OrchestratorFunction
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
@@ -81,7 +86,7 @@ def describe_alarms(role: iam.Role, *, metric_data: bool = False) -> iam.Grant:
     grant = iam.Grant.add_to_principal(grantee=role, actions=actions, resource_arns=["*"])
     policy = role.node.try_find_child("DefaultPolicy")
     assert policy is not None
-    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", " ".join(reasons))
+    acknowledge_every_resource(policy, actions, " ".join(reasons))
     return grant
 
 
