@@ -192,12 +192,16 @@ def actions_on_every_resource(policy: IConstruct) -> list[str]:
     )
 
 
+#: cdk-nag's one finding for every action an IAM policy allows on ``Resource: *``.
+EVERY_RESOURCE = "AwsSolutions-IAM5[Resource::*]"
+
+
 def acknowledge_every_resource(policy: IConstruct, actions: Sequence[str], reason: str) -> None:
     """Acknowledge ``AwsSolutions-IAM5[Resource::*]`` on ``policy`` for ``actions``, the ones ``reason``
     explains, and make synth fail if the policy allows any other action on ``Resource: *``: the finding names
     the resource alone (:func:`actions_on_every_resource`), so the acknowledgment would hide a grant added
     later (``Metric.grant_put_metric_data``, ``add_to_role_policy``) under a reason that is not its own."""
-    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason)
+    acknowledge(policy, EVERY_RESOURCE, reason)
     policy.node.add_validation(_OnlyOnEveryResource(policy, tuple(actions)))
 
 
@@ -222,7 +226,9 @@ class _OnlyOnEveryResource:
 def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]) -> list[str]:
     """Acknowledge every ``AwsSolutions-IAM5`` finding of ``policy`` (see :func:`wildcard_findings`) with the
     reason of the first ``(regular expression, reason)`` in ``reasons`` that matches its finding id. A wildcard
-    that no reason explains raises: a new grant gets a stated reason, never a blanket one. Returns the ids."""
+    that no reason explains raises: a new grant gets a stated reason, never a blanket one. As with
+    :func:`acknowledge_every_resource`, synth fails if an action joins those on ``Resource: *`` later. Returns
+    the ids."""
     findings = wildcard_findings(policy)
     explained = {
         finding: next((why for pattern, why in reasons if re.search(pattern, finding)), None)
@@ -235,6 +241,8 @@ def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]
             "the constraint that makes it necessary"
         )
     acknowledge_all(policy, {finding: reason for finding, reason in explained.items() if reason is not None})
+    if EVERY_RESOURCE in explained:  # the reason explains the actions on Resource * now, and no later ones
+        policy.node.add_validation(_OnlyOnEveryResource(policy, tuple(actions_on_every_resource(policy))))
     return findings
 
 

@@ -23,10 +23,15 @@ from bedrock_constructs.buckets import REPLICATION_FINDINGS, access_logs_bucket,
 from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import MetricOptions, service_metric
-from bedrock_constructs.nag import acknowledge_all, logical_ref
+from bedrock_constructs.nag import acknowledge_all, acknowledge_every_resource, logical_ref
 from bedrock_constructs.retention import retention_days
 from constructs import Construct, IValidation
 
+#: What the custom resource's provider calls, on Resource * (the only resource the actions allow).
+SETTING_ACTIONS = (
+    "bedrock:PutModelInvocationLoggingConfiguration",
+    "bedrock:DeleteModelInvocationLoggingConfiguration",
+)
 LOG_PREFIX = "invocation-logs"
 LARGE_DATA_PREFIX = "large-data"
 METRIC_NAMESPACE = "AWS/Bedrock"
@@ -275,10 +280,7 @@ class InvocationLogging(Construct):
             statements=[
                 iam.PolicyStatement(
                     sid="ManageInvocationLoggingSetting",
-                    actions=[
-                        "bedrock:PutModelInvocationLoggingConfiguration",
-                        "bedrock:DeleteModelInvocationLoggingConfiguration",
-                    ],
+                    actions=list(SETTING_ACTIONS),
                     resources=["*"],
                 ),
                 iam.PolicyStatement(
@@ -294,14 +296,11 @@ class InvocationLogging(Construct):
                 ),
             ],
         )
-        acknowledge_all(
+        acknowledge_every_resource(
             provider_policy,
-            {
-                "AwsSolutions-IAM5[Resource::*]": (
-                    "Bedrock's Put/DeleteModelInvocationLoggingConfiguration actions have no resource-level "
-                    "permissions: the setting is one per account and region."
-                ),
-            },
+            SETTING_ACTIONS,
+            "Bedrock's Put/DeleteModelInvocationLoggingConfiguration actions have no resource-level "
+            "permissions: the setting is one per account and region.",
         )
         configuration = cr.AwsCustomResource(
             self,
