@@ -167,11 +167,27 @@ def bundle(code_directory: Path, config: RuntimeConfig, package_name: str = "orc
     return str(out)
 
 
+def idempotency_ttl(overrides: FunctionOverrides) -> int | None:
+    """How long the handler keeps a stored answer, in seconds: ``IDEMPOTENCY_TTL_S`` from ``function_props``'
+    environment, or the handler's default; None when it is not a positive integer (the handler refuses it,
+    ``orchestrator/settings.py``)."""
+    raw = overrides.get("environment", {}).get(Env.IDEMPOTENCY_TTL_S, "").strip()
+    if not raw:
+        return spec_api.IDEMPOTENCY_TTL_S
+    return int(raw) if raw.isdigit() and int(raw) >= 1 else None
+
+
 def new_idempotency_table(
-    scope: Construct, id: str, *, encryption_key: kms.IKey, removal_policy: cdk.RemovalPolicy
+    scope: Construct,
+    id: str,
+    *,
+    encryption_key: kms.IKey,
+    removal_policy: cdk.RemovalPolicy,
+    ttl_seconds: int = spec_api.IDEMPOTENCY_TTL_S,
 ) -> dynamodb.Table:
     """The table Powertools idempotency expects (partition key ``id``, TTL attribute ``expiration``),
-    encrypted with ``encryption_key``, with point-in-time recovery, and its acknowledged findings."""
+    encrypted with ``encryption_key``, with point-in-time recovery, and its acknowledged findings, whose
+    reason states how long records live: ``ttl_seconds``, the function's :func:`idempotency_ttl`."""
     table = dynamodb.Table(
         scope,
         id,
@@ -185,16 +201,14 @@ def new_idempotency_table(
         time_to_live_attribute="expiration",
         removal_policy=removal_policy,
     )
+    lifetime = "an hour" if ttl_seconds == 3600 else f"{ttl_seconds} seconds (IDEMPOTENCY_TTL_S)"
+    reason = (
+        f"Idempotency records live for {lifetime} and are recreated by the next request; point-in-time recovery "
+        "covers accidental loss, a backup plan would only keep expired records."
+    )
     acknowledge_all(
         table,
-        {
-            "NIST.800.53.R5-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
-            "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
-            "expired records.",
-            "HIPAA.Security-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
-            "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
-            "expired records.",
-        },
+        dict.fromkeys(("NIST.800.53.R5-DynamoDBInBackupPlan", "HIPAA.Security-DynamoDBInBackupPlan"), reason),
     )
     return table
 
@@ -276,6 +290,12 @@ class OrchestratorFunction(Construct):
                 f"function_props environment sets {owned}, which the construct sets for the handler; "
                 "remove them"
             )
+        ttl_seconds = idempotency_ttl(overrides)
+        if ttl_seconds is None:
+            problems.append(
+                f"function_props environment {Env.IDEMPOTENCY_TTL_S} must be a positive integer (seconds), got "
+                f"{overrides.get('environment', {}).get(Env.IDEMPOTENCY_TTL_S)!r}"
+            )
         if problems:
             raise ValueError(f"OrchestratorFunction {self.node.path}: " + "; ".join(problems))
 
@@ -289,7 +309,11 @@ class OrchestratorFunction(Construct):
             removal_policy=removal_policy,
         )
         self.idempotency_table: dynamodb.ITable = idempotency_table or new_idempotency_table(
-            self, "IdempotencyTable", encryption_key=self.encryption_key, removal_policy=removal_policy
+            self,
+            "IdempotencyTable",
+            encryption_key=self.encryption_key,
+            removal_policy=removal_policy,
+            ttl_seconds=ttl_seconds or spec_api.IDEMPOTENCY_TTL_S,
         )
         self.log_group: logs.ILogGroup = log_group or logs.LogGroup(
             self,

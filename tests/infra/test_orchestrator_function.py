@@ -308,3 +308,37 @@ def test_overrides_given_as_none_leave_the_constructs_own_role_and_no_vpc(config
     assert acknowledged_on(orchestrator.function) >= INSIDE_VPC
     assert orchestrator.role is not None
     assert any("AWSLambdaBasicExecutionRole" in f for f in acknowledged_on(orchestrator.role))
+
+
+@pytest.mark.parametrize("construct", ["OrchestratorFunction", "OrchestrationApi"])
+@pytest.mark.parametrize(("ttl", "lifetime"), [(None, "an hour"), ("2592000", "2592000 seconds")])
+def test_the_idempotency_tables_backup_reason_states_the_ttl_the_function_is_given(
+    config: PlatformConfig, construct: str, ttl: str | None, lifetime: str
+) -> None:
+    from tests.support.forks import probe_api
+
+    # GIVEN the documented override of how long answers are replayed (IDEMPOTENCY_TTL_S), or none
+    props: Any = {"function_props": {"environment": {} if ttl is None else {"IDEMPOTENCY_TTL_S": ttl}}}
+    stack = probe_stack()
+    if construct == "OrchestratorFunction":
+        table = _orchestrator(config, stack, **props).idempotency_table
+    else:
+        use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+        table = probe_api(stack, use_case, **props).idempotency_table
+    # THEN the table's DynamoDBInBackupPlan reasons say how long its records live
+    reasons = [
+        reason
+        for entry in table.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+        for finding, reason in entry.data.items()
+        if finding.endswith("-DynamoDBInBackupPlan")
+    ]
+    assert len(reasons) == 2
+    assert all(reason.startswith(f"Idempotency records live for {lifetime} ") for reason in reasons)
+
+
+def test_an_idempotency_ttl_the_handler_would_refuse_is_refused_at_synth(config: PlatformConfig) -> None:
+    with pytest.raises(
+        ValueError, match=r"IDEMPOTENCY_TTL_S must be a positive integer \(seconds\), got '1h'"
+    ):
+        _orchestrator(config, probe_stack(), function_props={"environment": {"IDEMPOTENCY_TTL_S": "1h"}})
