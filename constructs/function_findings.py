@@ -58,11 +58,13 @@ def acknowledge_pinned_runtime(function: lambda_.Function, runtime: lambda_.Runt
         )
 
 
-def acknowledge_execution_role(role: iam.IRole, *, inline_policy_reason: str) -> IConstruct | None:
+def acknowledge_execution_role(
+    role: iam.IRole, *, inline_policy_reason: str, encrypted_logs: bool = True
+) -> IConstruct | None:
     """The execution role aws-cdk-lib makes: the AWS managed basic execution policy, and its default
     policy's X-Ray wildcard and inline form. Returns the default policy (None before any grant), on which
     a construct acknowledges its own further findings."""
-    acknowledge_basic_execution_role(role)
+    acknowledge_basic_execution_role(role, encrypted_logs=encrypted_logs)
     policy = role.node.try_find_child("DefaultPolicy")
     if policy is not None:
         acknowledge_every_resource(policy, TRACING_ACTIONS, TRACING)

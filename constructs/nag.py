@@ -115,13 +115,20 @@ def acknowledge_inline_policy(policy: IConstruct, reason: str) -> None:
     acknowledge_all(policy, dict.fromkeys(INLINE_POLICY_FINDINGS, reason))
 
 
-def acknowledge_basic_execution_role(role: IConstruct) -> None:
-    """Acknowledge AWSLambdaBasicExecutionRole on a function's role (aws-cdk-lib attaches it)."""
+def acknowledge_basic_execution_role(role: IConstruct, *, encrypted_logs: bool = True) -> None:
+    """Acknowledge AWSLambdaBasicExecutionRole on a function's role (aws-cdk-lib attaches it). The reason
+    says the function's log group is KMS-encrypted only when ``encrypted_logs`` (a group the caller knows
+    to have a key)."""
+    where = (
+        "the function writes to its own KMS-encrypted group."
+        if encrypted_logs
+        else "the function writes to the log group it was given."
+    )
     acknowledge(
         role,
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         "Lambda's standard execution grant: AWSLambdaBasicExecutionRole allows only CloudWatch Logs "
-        "writes (AWS publishes it on Resource *); the function writes to its own KMS-encrypted group.",
+        f"writes (AWS publishes it on Resource *); {where}",
     )
 
 

@@ -528,7 +528,12 @@ class OrchestratorFunction(Construct):
         acknowledge_pinned_runtime(fn, RUNTIME)
         if not self.owns_role or fn.role is None:
             return  # a role the fork brings is the fork's to review and acknowledge
-        acknowledge_execution_role(fn.role, inline_policy_reason=_INLINE_POLICY)
+        # A given log group is known to be encrypted only if it is a LogGroup of this app with a key.
+        given = self.log_group.node.default_child
+        encrypted_logs = isinstance(given, logs.CfnLogGroup) and given.kms_key_id is not None
+        acknowledge_execution_role(
+            fn.role, inline_policy_reason=_INLINE_POLICY, encrypted_logs=encrypted_logs
+        )
         acknowledge_global_model_grants(
             fn.role,
             (arn for u in self.use_cases for p in u.profiles.values() for arn in p.foundation_model_arns),

@@ -20,6 +20,7 @@ from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.check import nag_failures
 from platform_config import Contract, PlatformConfig
 from tests.infra.conftest import cdk_context, probe_app, probe_stack
+from tests.support.iam import acknowledgments_on
 
 INSIDE_VPC = {
     "NIST.800.53.R5-LambdaInsideVPC",
@@ -299,15 +300,13 @@ def test_a_given_idempotency_table_must_be_encrypted_with_the_key_the_grants_nam
 
 
 def test_overrides_given_as_none_leave_the_constructs_own_role_and_no_vpc(config: PlatformConfig) -> None:
-    from tests.support.iam import acknowledged_on
-
     # GIVEN a fork that passes its optional role and VPC through, both None
     orchestrator = _orchestrator(config, probe_stack(), function_props={"role": None, "vpc": None})
     # THEN the function has the construct's own role outside a VPC, with the acknowledgments that are true of it
     assert orchestrator.owns_role and not orchestrator.in_vpc
-    assert acknowledged_on(orchestrator.function) >= INSIDE_VPC
+    assert set(acknowledgments_on(orchestrator.function)) >= INSIDE_VPC
     assert orchestrator.role is not None
-    assert any("AWSLambdaBasicExecutionRole" in f for f in acknowledged_on(orchestrator.role))
+    assert any("AWSLambdaBasicExecutionRole" in f for f in acknowledgments_on(orchestrator.role))
 
 
 @pytest.mark.parametrize("construct", ["OrchestratorFunction", "OrchestrationApi"])
@@ -326,13 +325,7 @@ def test_the_idempotency_tables_backup_reason_states_the_ttl_the_function_is_giv
         use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
         table = probe_api(stack, use_case, **props).idempotency_table
     # THEN the table's DynamoDBInBackupPlan reasons say how long its records live
-    reasons = [
-        reason
-        for entry in table.node.metadata
-        if entry.type == "aws:cdk:acknowledged-rules"
-        for finding, reason in entry.data.items()
-        if finding.endswith("-DynamoDBInBackupPlan")
-    ]
+    reasons = [r for f, r in acknowledgments_on(table).items() if f.endswith("-DynamoDBInBackupPlan")]
     assert len(reasons) == 2
     assert all(reason.startswith(f"Idempotency records live for {lifetime} ") for reason in reasons)
 
@@ -342,3 +335,33 @@ def test_an_idempotency_ttl_the_handler_would_refuse_is_refused_at_synth(config:
         ValueError, match=r"IDEMPOTENCY_TTL_S must be a positive integer \(seconds\), got '1h'"
     ):
         _orchestrator(config, probe_stack(), function_props={"environment": {"IDEMPOTENCY_TTL_S": "1h"}})
+
+
+@pytest.mark.parametrize(
+    ("log_group", "encrypted"),
+    [("own", True), ("given with a key", True), ("given without a key", False), ("imported", False)],
+)
+def test_the_basic_execution_reason_claims_an_encrypted_log_group_only_when_it_is_one(
+    config: PlatformConfig, log_group: str, encrypted: bool
+) -> None:
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_logs as logs
+
+    stack = probe_stack()
+    given: dict[str, logs.ILogGroup] = {}
+    if log_group == "given with a key":
+        given["log_group"] = logs.LogGroup(stack, "ForkLogs", encryption_key=kms.Key(stack, "ForkKey"))
+    elif log_group == "given without a key":
+        given["log_group"] = logs.LogGroup(stack, "ForkLogs")
+    elif log_group == "imported":
+        given["log_group"] = logs.LogGroup.from_log_group_name(stack, "ForkLogs", "fork-logs")
+    orchestrator = _orchestrator(config, stack, **given)
+    assert orchestrator.role is not None
+    (reason,) = [
+        r for f, r in acknowledgments_on(orchestrator.role).items() if "AWSLambdaBasicExecutionRole" in f
+    ]
+    assert reason.endswith(
+        "the function writes to its own KMS-encrypted group."
+        if encrypted
+        else "the function writes to the log group it was given."
+    )

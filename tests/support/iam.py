@@ -20,12 +20,17 @@ def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]
     ]
 
 
-def acknowledged_on(construct: Any) -> set[str]:
-    """The finding ids acknowledged on ``construct`` itself (its ``aws:cdk:acknowledged-rules`` metadata,
-    as ``Validations.acknowledge`` records them), without the ``Annotation::`` prefix; no synth needed."""
+def acknowledgments_on(construct: Any) -> dict[str, str]:
+    """The findings acknowledged on ``construct`` itself and their reasons (its ``aws:cdk:acknowledged-rules``
+    metadata, as ``Validations.acknowledge`` records it), without the ``Annotation::`` prefix; no synth needed."""
     return {
-        finding.removeprefix("Annotation::")
+        finding.removeprefix("Annotation::"): reason
         for entry in construct.node.metadata
         if entry.type == "aws:cdk:acknowledged-rules"
-        for finding in entry.data
+        for finding, reason in entry.data.items()
     }
+
+
+def acknowledged_on(construct: Any) -> set[str]:
+    """The finding ids of :func:`acknowledgments_on`."""
+    return set(acknowledgments_on(construct))
