@@ -18,6 +18,11 @@ _ACCESS_LOGS_IN_REGION = (
     "This bucket holds only the {what} bucket's S3 server access logs, which S3 delivers only to a bucket in "
     "that bucket's Region; a cross-region copy is an account-level backup decision outside this construct."
 )
+#: With it, aws-cdk-lib lets S3's logging service write server access logs through the target bucket's policy
+#: instead of the LogDeliveryWrite ACL, which a bucket with BucketOwnerEnforced object ownership (ACLs
+#: disabled) cannot have (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html,
+#: "Permissions for log delivery"; aws-cdk-lib's s3 README, "Logging configuration").
+SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 REPLICATION_FINDINGS = (
     "NIST.800.53.R5-S3BucketReplicationEnabled",
     "HIPAA.Security-S3BucketReplicationEnabled",
@@ -42,6 +47,13 @@ def access_logs_bucket(
     server access logging delivers to), versioned, TLS only, public access blocked, objects expire after
     ``days``; the findings that follow from being that destination (and holding nothing else) are
     acknowledged on it."""
+    if not cdk.FeatureFlags.of(scope).is_enabled(SERVER_ACCESS_LOGS_USE_BUCKET_POLICY):
+        raise ValueError(
+            f"{scope.node.path}: its server access log bucket needs the feature flag "
+            f'{SERVER_ACCESS_LOGS_USE_BUCKET_POLICY}: true in the app\'s context (cdk.json "context", or '
+            f"cdk.App(context={{...}})); without it aws-cdk-lib grants S3's log delivery through the "
+            "LogDeliveryWrite ACL, which its BucketOwnerEnforced object ownership forbids"
+        )
     bucket = s3.Bucket(
         scope,
         id,

@@ -15,6 +15,7 @@ from bedrock_constructs.nag import (
     acknowledge,
     acknowledge_all,
     acknowledge_basic_execution_role,
+    acknowledge_every_resource,
     acknowledge_inline_policy,
 )
 from constructs import IConstruct
@@ -33,6 +34,10 @@ TRACING = (
     "X-Ray's PutTraceSegments and "
     "PutTelemetryRecords have no resource-level permissions; active tracing needs them."
 )
+#: What aws-cdk-lib grants a function with active tracing, on Resource * (aws-lambda's function.ts; the
+#: Lambda guide's X-Ray page lists the same two actions:
+#: https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html).
+TRACING_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 
 
 def acknowledge_no_dead_letter_queue(function: lambda_.Function, reason: str) -> None:
@@ -53,14 +58,16 @@ def acknowledge_pinned_runtime(function: lambda_.Function, runtime: lambda_.Runt
         )
 
 
-def acknowledge_execution_role(role: iam.IRole, *, inline_policy_reason: str) -> IConstruct | None:
+def acknowledge_execution_role(
+    role: iam.IRole, *, inline_policy_reason: str, encrypted_logs: bool = True
+) -> IConstruct | None:
     """The execution role aws-cdk-lib makes: the AWS managed basic execution policy, and its default
     policy's X-Ray wildcard and inline form. Returns the default policy (None before any grant), on which
     a construct acknowledges its own further findings."""
-    acknowledge_basic_execution_role(role)
+    acknowledge_basic_execution_role(role, encrypted_logs=encrypted_logs)
     policy = role.node.try_find_child("DefaultPolicy")
     if policy is not None:
-        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", TRACING)
+        acknowledge_every_resource(policy, TRACING_ACTIONS, TRACING)
         acknowledge_inline_policy(policy, inline_policy_reason)
     return policy
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import aws_cdk as cdk
 import cdk_nag
+import jsii
 
-from constructs import IConstruct
+from constructs import IConstruct, IValidation
 from platform_config.markers import GATE_NAME
 
 #: Every pack cdk-nag ships (NIST 800-53 rev 4 is superseded by rev 5 and not run).
@@ -114,13 +115,20 @@ def acknowledge_inline_policy(policy: IConstruct, reason: str) -> None:
     acknowledge_all(policy, dict.fromkeys(INLINE_POLICY_FINDINGS, reason))
 
 
-def acknowledge_basic_execution_role(role: IConstruct) -> None:
-    """Acknowledge AWSLambdaBasicExecutionRole on a function's role (aws-cdk-lib attaches it)."""
+def acknowledge_basic_execution_role(role: IConstruct, *, encrypted_logs: bool = True) -> None:
+    """Acknowledge AWSLambdaBasicExecutionRole on a function's role (aws-cdk-lib attaches it). The reason
+    says the function's log group is KMS-encrypted only when ``encrypted_logs`` (a group the caller knows
+    to have a key)."""
+    where = (
+        "the function writes to its own KMS-encrypted group."
+        if encrypted_logs
+        else "the function writes to the log group it was given."
+    )
     acknowledge(
         role,
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         "Lambda's standard execution grant: AWSLambdaBasicExecutionRole allows only CloudWatch Logs "
-        "writes (AWS publishes it on Resource *); the function writes to its own KMS-encrypted group.",
+        f"writes (AWS publishes it on Resource *); {where}",
     )
 
 
@@ -152,17 +160,21 @@ def flatten_reference(node: Any) -> str:
     return json.dumps(node, separators=(",", ":"))
 
 
-def wildcard_findings(policy: IConstruct) -> list[str]:
-    """The ``AwsSolutions-IAM5`` finding ids of an IAM policy as it stands (the wildcard actions and resources
-    of its Allow statements), computed as cdk-nag's rule computes them from the resolved document."""
+def _allow_statements(policy: IConstruct, caller: str) -> list[dict[str, Any]]:
+    """The Allow statements of an IAM policy as it stands, from its resolved document."""
     resource = policy if isinstance(policy, cdk.CfnResource) else policy.node.default_child
     document = getattr(resource, "policy_document", None)
     if not isinstance(resource, cdk.CfnResource) or document is None:
-        raise ValueError(f"wildcard_findings(): {policy.node.path} is not an IAM policy")
+        raise ValueError(f"{caller}(): {policy.node.path} is not an IAM policy")
+    statements = _listed(cdk.Stack.of(resource).resolve(document).get("Statement") or [])
+    return [statement for statement in statements if statement.get("Effect") == "Allow"]
+
+
+def wildcard_findings(policy: IConstruct) -> list[str]:
+    """The ``AwsSolutions-IAM5`` finding ids of an IAM policy as it stands (the wildcard actions and resources
+    of its Allow statements), computed as cdk-nag's rule computes them from the resolved document."""
     found: list[str] = []
-    for statement in _listed(cdk.Stack.of(resource).resolve(document).get("Statement") or []):
-        if statement.get("Effect") != "Allow":
-            continue
+    for statement in _allow_statements(policy, "wildcard_findings"):
         found += [
             f"AwsSolutions-IAM5[Action::{a}]" for a in _listed(statement.get("Action")) if "*" in str(a)
         ]
@@ -173,10 +185,57 @@ def wildcard_findings(policy: IConstruct) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def actions_on_every_resource(policy: IConstruct) -> list[str]:
+    """The actions an IAM policy as it stands allows on ``Resource: *``: what its one
+    ``AwsSolutions-IAM5[Resource::*]`` finding stands for (cdk-nag's IAM5 names a finding by the resource
+    alone, so one acknowledgment of it covers every such action, whoever granted it)."""
+    return list(
+        dict.fromkeys(
+            str(action)
+            for statement in _allow_statements(policy, "actions_on_every_resource")
+            if "*" in _listed(statement.get("Resource"))
+            for action in _listed(statement.get("Action"))
+        )
+    )
+
+
+#: cdk-nag's one finding for every action an IAM policy allows on ``Resource: *``.
+EVERY_RESOURCE = "AwsSolutions-IAM5[Resource::*]"
+
+
+def acknowledge_every_resource(policy: IConstruct, actions: Sequence[str], reason: str) -> None:
+    """Acknowledge ``AwsSolutions-IAM5[Resource::*]`` on ``policy`` for ``actions``, the ones ``reason``
+    explains, and make synth fail if the policy allows any other action on ``Resource: *``: the finding names
+    the resource alone (:func:`actions_on_every_resource`), so the acknowledgment would hide a grant added
+    later (``Metric.grant_put_metric_data``, ``add_to_role_policy``) under a reason that is not its own."""
+    acknowledge(policy, EVERY_RESOURCE, reason)
+    policy.node.add_validation(_OnlyOnEveryResource(policy, tuple(actions)))
+
+
+@jsii.implements(IValidation)
+class _OnlyOnEveryResource:
+    def __init__(self, policy: IConstruct, actions: tuple[str, ...]) -> None:
+        self.policy = policy
+        self.actions = actions
+
+    def validate(self) -> list[str]:
+        others = [a for a in actions_on_every_resource(self.policy) if a not in self.actions]
+        if not others:
+            return []
+        return [
+            f"this policy allows {', '.join(others)} on Resource *, but AwsSolutions-IAM5[Resource::*] is "
+            f"acknowledged on it for {', '.join(self.actions)} only, which would hide them. Grant them in a "
+            "policy of your own attached to the role (iam.Policy(scope, id, statements=[...], roles=[role])) and "
+            "acknowledge its finding there with your reason"
+        ]
+
+
 def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]) -> list[str]:
     """Acknowledge every ``AwsSolutions-IAM5`` finding of ``policy`` (see :func:`wildcard_findings`) with the
     reason of the first ``(regular expression, reason)`` in ``reasons`` that matches its finding id. A wildcard
-    that no reason explains raises: a new grant gets a stated reason, never a blanket one. Returns the ids."""
+    that no reason explains raises: a new grant gets a stated reason, never a blanket one. As with
+    :func:`acknowledge_every_resource`, synth fails if an action joins those on ``Resource: *`` later. Returns
+    the ids."""
     findings = wildcard_findings(policy)
     explained = {
         finding: next((why for pattern, why in reasons if re.search(pattern, finding)), None)
@@ -189,7 +248,23 @@ def acknowledge_wildcards(policy: IConstruct, reasons: Sequence[tuple[str, str]]
             "the constraint that makes it necessary"
         )
     acknowledge_all(policy, {finding: reason for finding, reason in explained.items() if reason is not None})
+    if EVERY_RESOURCE in explained:  # the reason explains the actions on Resource * now, and no later ones
+        policy.node.add_validation(_OnlyOnEveryResource(policy, tuple(actions_on_every_resource(policy))))
     return findings
+
+
+def printed_stack_arn_parts(scope: IConstruct) -> tuple[str, str, str]:
+    """The partition, region and account of ``scope``'s stack as cdk-nag prints them in a finding id: the
+    literal where the stack states it, else the pseudo parameter CloudFormation fills in at deploy time
+    (``<AWS::Partition>``, ``<AWS::Region>``, ``<AWS::AccountId>``, :func:`flatten_reference`). A stack with a
+    region states its partition only under ``@aws-cdk/core:enablePartitionLiterals``, an app's feature flag:
+    https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.cx_api-readme.html#aws-cdkcoreenablepartitionliterals"""
+    stack = cdk.Stack.of(scope)
+    return (
+        "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition,
+        "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region,
+        "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account,
+    )
 
 
 def logical_ref(construct: IConstruct) -> str:

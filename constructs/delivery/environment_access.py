@@ -21,7 +21,12 @@ from aws_cdk import aws_sqs as sqs
 
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.monitoring import NotificationTopic
-from bedrock_constructs.nag import acknowledge, acknowledge_inline_policy, logical_ref
+from bedrock_constructs.nag import (
+    acknowledge,
+    acknowledge_every_resource,
+    acknowledge_inline_policy,
+    logical_ref,
+)
 from bedrock_constructs.orchestration_api import OrchestrationApi, OrchestratorFunction
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
@@ -81,7 +86,7 @@ def describe_alarms(role: iam.Role, *, metric_data: bool = False) -> iam.Grant:
     grant = iam.Grant.add_to_principal(grantee=role, actions=actions, resource_arns=["*"])
     policy = role.node.try_find_child("DefaultPolicy")
     assert policy is not None
-    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", " ".join(reasons))
+    acknowledge_every_resource(policy, actions, " ".join(reasons))
     return grant
 
 
@@ -183,12 +188,9 @@ class ReadinessGateAccess(Construct):
             )
         _acknowledge_inline_policy(self.role)
         policy = self.role.node.find_child("DefaultPolicy")
-        stack = cdk.Stack.of(self)
-        partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:execute-api:{stack.region}:{stack.account}:"
-            f"<{logical_ref(api.api)}>/<{logical_ref(api.rest_api.stage)}>/*/use-cases/*]",
+            f"AwsSolutions-IAM5[Resource::{api.rest_api.printed_stage_arn()}/*/use-cases/*]",
             "The readiness gate sends a signed smoke request, the golden suites, a load test and the human review "
             "walk's caller steps to every use case of the API's v1 stage (/use-cases/{id}/invoke, feedback, held "
             "answers): the grant is execute-api:Invoke on the caller routes under /use-cases of that one stage, "

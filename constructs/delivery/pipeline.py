@@ -438,7 +438,10 @@ class DeliveryPipeline(Construct):
                 "execution and, for the release steps, the review/ and releases/<environment>/ prefixes.",
             ),
             (
-                r"Resource::arn:[^:]+:logs:[^:]+:[0-9]+:log-group:/aws/codebuild/",
+                # the partition, region and account as a literal or, where the app leaves them to deploy time,
+                # as cdk-nag prints a pseudo parameter (<AWS::Partition>: nag.printed_stack_arn_parts)
+                r"Resource::arn:([^:<]+|<AWS::Partition>):logs:([^:<]+|<AWS::Region>):([0-9]+|<AWS::AccountId>)"
+                r":log-group:/aws/codebuild/",
                 "aws-cdk-lib grants every CodeBuild project its default log group /aws/codebuild/<project>; this "
                 "project writes to the pipeline's KMS-encrypted log group instead, so nothing is written there.",
             ),

@@ -4,7 +4,8 @@ aws-cdk-lib's ``Bucket(auto_delete_objects=True)`` does the same job, but its pr
 role are bare ``cdk.CfnResource`` constructs: cdk-nag's rules match L1 classes (``CfnFunction``,
 ``CfnRole``), so no pack ever evaluated them, and its function writes to an implicit log group with no
 retention or key. This construct builds the provider from L2 constructs instead: a ``lambda_.Function``
-with its own KMS-encrypted log group, a role and a customer managed policy scoped to the given buckets.
+with its own log group (encrypted with the given KMS key or a key of its own), a role and a customer
+managed policy scoped to the given buckets.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
+from bedrock_constructs.keys import key_for_logs
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.nag import acknowledge_all, logical_ref
 from bedrock_platform_lambdas import LAMBDAS_DIRECTORY
@@ -83,10 +85,26 @@ class EmptyBucketsOnDelete(Construct):
             raise ValueError(
                 f"EmptyBucketsOnDelete {self.node.path}: buckets is empty; pass the buckets to empty"
             )
+        # The handler empties only buckets tagged for it, and a tag can be set only on a bucket the app
+        # creates: an imported one (Bucket.from_bucket_name, ...) would never be emptied.
+        imported = [b.node.path for b in buckets if not isinstance(b.node.default_child, s3.CfnBucket)]
+        if imported:
+            raise ValueError(
+                f"EmptyBucketsOnDelete {self.node.path}: {imported} are imported; it empties only buckets this "
+                f"app creates (it tags each one {EMPTY_ON_DELETE_TAG}=true and the handler empties only tagged "
+                "buckets): pass s3.Bucket constructs"
+            )
+        #: The key of the provider's log group: ``encryption_key``, or a new rotated key (``Key``).
+        self.encryption_key = key_for_logs(
+            self,
+            encryption_key,
+            description="Encrypts the logs of the bucket-emptying provider",
+            removal_policy=removal_policy,
+        )
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            encryption_key=encryption_key,
+            encryption_key=self.encryption_key,
             retention=log_retention,
             removal_policy=removal_policy,
         )

@@ -18,7 +18,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import region_info
 
 from bedrock_constructs.function_findings import (
     acknowledge_execution_role,
@@ -30,7 +29,7 @@ from bedrock_constructs.function_findings import (
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import DEFAULT_PERIOD, MetricOptions, use_case_metric, with_defaults
-from bedrock_constructs.nag import acknowledge, acknowledge_all, acknowledge_inline_policy, logical_ref
+from bedrock_constructs.nag import acknowledge, acknowledge_all, acknowledge_inline_policy
 from bedrock_constructs.orchestration_api import OrchestrationRestApi, OrchestratorFunction
 from bedrock_constructs.orchestration_api.function import (
     ARCHITECTURE,
@@ -125,7 +124,7 @@ class ReviewerRole(Construct):
         policy = self.role.node.try_find_child("DefaultPolicy")
         if policy is not None:
             acknowledge_inline_policy(policy, _INLINE_POLICY.replace("The function's", "The reviewer role's"))
-            prefix = _execute_api_prefix(rest_api)
+            prefix = rest_api.printed_stage_arn()
             for route in REVIEWER_ROUTES:
                 if "*" in route:
                     acknowledge(
@@ -139,23 +138,6 @@ class ReviewerRole(Construct):
     @property
     def role_arn(self) -> str:
         return self.role.role_arn
-
-
-def _execute_api_prefix(rest_api: OrchestrationRestApi) -> str:
-    """How cdk-nag prints the stage's ``execute-api`` ARN prefix in a finding id: the API and stage as
-    ``<LogicalId>``, the region and account as the stack states them (``<AWS::Region>`` when unknown)."""
-    stack = cdk.Stack.of(rest_api)
-    region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
-    account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
-    partition = (
-        "<AWS::Partition>"
-        if cdk.Token.is_unresolved(stack.region)
-        else (region_info.RegionInfo.get(region).partition or "aws")
-    )
-    return (
-        f"arn:{partition}:execute-api:{region}:{account}:<{logical_ref(rest_api.api)}>/"
-        f"<{logical_ref(rest_api.stage)}>"
-    )
 
 
 class HumanReview(Construct):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Unpack
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,10 +23,15 @@ from bedrock_constructs.buckets import REPLICATION_FINDINGS, access_logs_bucket,
 from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import MetricOptions, service_metric
-from bedrock_constructs.nag import acknowledge_all, logical_ref
+from bedrock_constructs.nag import acknowledge_all, acknowledge_every_resource, logical_ref
 from bedrock_constructs.retention import retention_days
-from constructs import Construct
+from constructs import Construct, IValidation
 
+#: What the custom resource's provider calls, on Resource * (the only resource the actions allow).
+SETTING_ACTIONS = (
+    "bedrock:PutModelInvocationLoggingConfiguration",
+    "bedrock:DeleteModelInvocationLoggingConfiguration",
+)
 LOG_PREFIX = "invocation-logs"
 LARGE_DATA_PREFIX = "large-data"
 METRIC_NAMESPACE = "AWS/Bedrock"
@@ -274,10 +280,7 @@ class InvocationLogging(Construct):
             statements=[
                 iam.PolicyStatement(
                     sid="ManageInvocationLoggingSetting",
-                    actions=[
-                        "bedrock:PutModelInvocationLoggingConfiguration",
-                        "bedrock:DeleteModelInvocationLoggingConfiguration",
-                    ],
+                    actions=list(SETTING_ACTIONS),
                     resources=["*"],
                 ),
                 iam.PolicyStatement(
@@ -293,14 +296,11 @@ class InvocationLogging(Construct):
                 ),
             ],
         )
-        acknowledge_all(
+        acknowledge_every_resource(
             provider_policy,
-            {
-                "AwsSolutions-IAM5[Resource::*]": (
-                    "Bedrock's Put/DeleteModelInvocationLoggingConfiguration actions have no resource-level "
-                    "permissions: the setting is one per account and region."
-                ),
-            },
+            SETTING_ACTIONS,
+            "Bedrock's Put/DeleteModelInvocationLoggingConfiguration actions have no resource-level "
+            "permissions: the setting is one per account and region.",
         )
         configuration = cr.AwsCustomResource(
             self,
@@ -319,6 +319,7 @@ class InvocationLogging(Construct):
         provider = cdk.Stack.of(self).node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER_ID)
         if provider is not None:
             acknowledge_all(provider, PROVIDER_FUNCTION_FINDINGS)
+        self.node.add_validation(_ProviderRunsOnlyTheSetting(configuration))
         return configuration
 
     def _quiet_redundant_dependency_warnings(self) -> None:
@@ -351,6 +352,40 @@ class InvocationLogging(Construct):
 
     def metric_s3_delivery_failures(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         return self.metric("ModelInvocationLogsS3DeliveryFailure", **options)
+
+
+@jsii.implements(IValidation)
+class _ProviderRunsOnlyTheSetting:
+    """Synth fails if another ``AwsCustomResource`` shares the stack's provider with the logging setting.
+
+    aws-cdk-lib builds one provider function per stack (a ``SingletonFunction``) for every
+    ``AwsCustomResource`` in it, with the ``role`` and ``log_group`` of the first one created; the others'
+    are ignored (aws-cdk#32533, #13601). So another one in the stack would run on the setting's
+    ``ConfigurationProviderRole`` (its grants added there), or, created first, would leave the setting to
+    a role without the Bedrock permissions; and :data:`PROVIDER_FUNCTION_FINDINGS`, acknowledged on that
+    function ("it calls only the Bedrock control-plane API"), would no longer be true."""
+
+    def __init__(self, configuration: cr.AwsCustomResource) -> None:
+        self.configuration = configuration
+
+    def validate(self) -> list[str]:
+        stack = cdk.Stack.of(self.configuration)
+        others = [
+            c.node.path
+            for c in stack.node.find_all()
+            if isinstance(c, cr.AwsCustomResource)
+            and c.node.path != self.configuration.node.path
+            and cdk.Stack.of(c).node.path == stack.node.path  # a nested stack has a provider of its own
+        ]
+        if not others:
+            return []
+        return [
+            f"{others} share this stack's AwsCustomResource provider ({AWS_CUSTOM_RESOURCE_PROVIDER_ID}) with the "
+            "invocation logging setting: aws-cdk-lib runs every AwsCustomResource of a stack on one function, with "
+            "the role and log group of the first one created, and this construct acknowledges that function's "
+            "findings as calling only Bedrock's logging API. Create them in another stack (a NestedStack has a "
+            "provider of its own) or with custom_resources.Provider"
+        ]
 
 
 def _call(action: str, parameters: dict[str, object]) -> cr.AwsSdkCall:

@@ -43,6 +43,7 @@ from bedrock_constructs.orchestration_api.function import (
     FunctionOverrides,
     OrchestratorFunction,
     TrafficShifting,
+    idempotency_ttl,
     new_idempotency_table,
     runtime_config,
 )
@@ -53,6 +54,7 @@ from bedrock_constructs.orchestration_api.rest_api import (
 )
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct
+from platform_spec.api import IDEMPOTENCY_TTL_S
 from platform_spec.runtime import RuntimeConfig
 
 __all__ = [
@@ -121,7 +123,12 @@ class OrchestrationApi(Construct):
             for_cloudwatch_logs=True,
         )
         self.idempotency_table = new_idempotency_table(
-            self, "IdempotencyTable", encryption_key=self.key, removal_policy=removal_policy
+            self,
+            "IdempotencyTable",
+            encryption_key=self.key,
+            removal_policy=removal_policy,
+            # an invalid value is refused by OrchestratorFunction, below
+            ttl_seconds=idempotency_ttl(function_props or {}) or IDEMPOTENCY_TTL_S,
         )
         self.function_logs = logs.LogGroup(
             self,

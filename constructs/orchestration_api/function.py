@@ -167,11 +167,27 @@ def bundle(code_directory: Path, config: RuntimeConfig, package_name: str = "orc
     return str(out)
 
 
+def idempotency_ttl(overrides: FunctionOverrides) -> int | None:
+    """How long the handler keeps a stored answer, in seconds: ``IDEMPOTENCY_TTL_S`` from ``function_props``'
+    environment, or the handler's default; None when it is not a positive integer (the handler refuses it,
+    ``orchestrator/settings.py``)."""
+    raw = overrides.get("environment", {}).get(Env.IDEMPOTENCY_TTL_S, "").strip()
+    if not raw:
+        return spec_api.IDEMPOTENCY_TTL_S
+    return int(raw) if raw.isdigit() and int(raw) >= 1 else None
+
+
 def new_idempotency_table(
-    scope: Construct, id: str, *, encryption_key: kms.IKey, removal_policy: cdk.RemovalPolicy
+    scope: Construct,
+    id: str,
+    *,
+    encryption_key: kms.IKey,
+    removal_policy: cdk.RemovalPolicy,
+    ttl_seconds: int = spec_api.IDEMPOTENCY_TTL_S,
 ) -> dynamodb.Table:
     """The table Powertools idempotency expects (partition key ``id``, TTL attribute ``expiration``),
-    encrypted with ``encryption_key``, with point-in-time recovery, and its acknowledged findings."""
+    encrypted with ``encryption_key``, with point-in-time recovery, and its acknowledged findings, whose
+    reason states how long records live: ``ttl_seconds``, the function's :func:`idempotency_ttl`."""
     table = dynamodb.Table(
         scope,
         id,
@@ -185,16 +201,14 @@ def new_idempotency_table(
         time_to_live_attribute="expiration",
         removal_policy=removal_policy,
     )
+    lifetime = "an hour" if ttl_seconds == 3600 else f"{ttl_seconds} seconds (IDEMPOTENCY_TTL_S)"
+    reason = (
+        f"Idempotency records live for {lifetime} and are recreated by the next request; point-in-time recovery "
+        "covers accidental loss, a backup plan would only keep expired records."
+    )
     acknowledge_all(
         table,
-        {
-            "NIST.800.53.R5-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
-            "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
-            "expired records.",
-            "HIPAA.Security-DynamoDBInBackupPlan": "Idempotency records live for an hour and are recreated by "
-            "the next request; point-in-time recovery covers accidental loss, a backup plan would only keep "
-            "expired records.",
-        },
+        dict.fromkeys(("NIST.800.53.R5-DynamoDBInBackupPlan", "HIPAA.Security-DynamoDBInBackupPlan"), reason),
     )
     return table
 
@@ -261,11 +275,26 @@ class OrchestratorFunction(Construct):
                 f"function_props {unknown} cannot be overridden: the construct sets them (its own props "
                 f"set timeout, memory and concurrency); overridable: {sorted(OVERRIDABLE)}"
             )
+        table_key = idempotency_table.encryption_key if idempotency_table is not None else None
+        if table_key is not None and (
+            encryption_key is None or table_key.node.path != encryption_key.node.path
+        ):
+            # The function's key grants (through DynamoDB) name encryption_key, or the key it would create.
+            problems.append(
+                f"idempotency_table is encrypted with {table_key.node.path}, which the function's key grants "
+                "would not name; pass that key as encryption_key"
+            )
         owned = sorted(set(overrides.get("environment", {})) & set(CONSTRUCT_ENVIRONMENT))
         if owned:
             problems.append(
                 f"function_props environment sets {owned}, which the construct sets for the handler; "
                 "remove them"
+            )
+        ttl_seconds = idempotency_ttl(overrides)
+        if ttl_seconds is None:
+            problems.append(
+                f"function_props environment {Env.IDEMPOTENCY_TTL_S} must be a positive integer (seconds), got "
+                f"{overrides.get('environment', {}).get(Env.IDEMPOTENCY_TTL_S)!r}"
             )
         if problems:
             raise ValueError(f"OrchestratorFunction {self.node.path}: " + "; ".join(problems))
@@ -280,7 +309,11 @@ class OrchestratorFunction(Construct):
             removal_policy=removal_policy,
         )
         self.idempotency_table: dynamodb.ITable = idempotency_table or new_idempotency_table(
-            self, "IdempotencyTable", encryption_key=self.encryption_key, removal_policy=removal_policy
+            self,
+            "IdempotencyTable",
+            encryption_key=self.encryption_key,
+            removal_policy=removal_policy,
+            ttl_seconds=ttl_seconds or spec_api.IDEMPOTENCY_TTL_S,
         )
         self.log_group: logs.ILogGroup = log_group or logs.LogGroup(
             self,
@@ -364,8 +397,9 @@ class OrchestratorFunction(Construct):
         self.alias = lambda_.Alias(self, "Live", alias_name=LIVE_ALIAS, version=live_version)
         #: The function's role: the construct's own (``ServiceRole``), or ``function_props["role"]``.
         self.role = self.function.role
-        self.owns_role = "role" not in overrides
-        self.in_vpc = "vpc" in overrides
+        # What was given, not which keys were passed: {"vpc": None} (a fork's optional VPC) is no VPC.
+        self.owns_role = overrides.get("role") is None
+        self.in_vpc = overrides.get("vpc") is not None
         #: What each use case's ``grant_invoke`` gave the function.
         self.grants = [use_case.grant_invoke(self.function) for use_case in self.use_cases]
         #: The review table and queue, once :meth:`use_review_path` wired them.
@@ -494,7 +528,12 @@ class OrchestratorFunction(Construct):
         acknowledge_pinned_runtime(fn, RUNTIME)
         if not self.owns_role or fn.role is None:
             return  # a role the fork brings is the fork's to review and acknowledge
-        acknowledge_execution_role(fn.role, inline_policy_reason=_INLINE_POLICY)
+        # A given log group is known to be encrypted only if it is a LogGroup of this app with a key.
+        given = self.log_group.node.default_child
+        encrypted_logs = isinstance(given, logs.CfnLogGroup) and given.kms_key_id is not None
+        acknowledge_execution_role(
+            fn.role, inline_policy_reason=_INLINE_POLICY, encrypted_logs=encrypted_logs
+        )
         acknowledge_global_model_grants(
             fn.role,
             (arn for u in self.use_cases for p in u.profiles.values() for arn in p.foundation_model_arns),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Unpack
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -15,8 +16,8 @@ from aws_cdk import aws_logs as logs
 
 from bedrock_constructs.keys import key_for_logs
 from bedrock_constructs.metrics import MetricOptions
-from bedrock_constructs.nag import acknowledge, acknowledge_all
-from constructs import Construct
+from bedrock_constructs.nag import acknowledge, acknowledge_all, logical_ref, printed_stack_arn_parts
+from constructs import Construct, IValidation
 from platform_spec import api as spec_api
 from platform_spec import review
 from platform_spec.review import DecisionKind
@@ -261,6 +262,13 @@ class OrchestrationRestApi(Construct):
             ],
         )
 
+    def printed_stage_arn(self) -> str:
+        """The v1 stage's ``execute-api`` ARN, without method and path, as cdk-nag prints it in a finding id
+        (``AwsSolutions-IAM5[Resource::<this>/GET/reviews/*]``): the API and stage as ``<LogicalId>``, the
+        partition, region and account as the stack states them (:func:`bedrock_constructs.nag.printed_stack_arn_parts`)."""
+        partition, region, account = printed_stack_arn_parts(self)
+        return f"arn:{partition}:execute-api:{region}:{account}:<{logical_ref(self.api)}>/<{logical_ref(self.stage)}>"
+
     def add_review_routes(self, handler: lambda_.IFunction) -> list[apigw.Method]:
         """The review endpoints, proxied to ``handler`` (the review API function): for reviewers ``GET
         /reviews``, ``GET /reviews/{reviewId}``, ``POST /reviews/{reviewId}/decision``; for callers ``POST
@@ -373,6 +381,7 @@ class OrchestrationRestApi(Construct):
                 "PCI.DSS.321-APIGWSSLEnabled": lambda_only,
             },
         )
+        self.node.add_validation(_NoHttpBackend(self.api))
         role = self.api.node.try_find_child("CloudWatchRole")
         if role is not None:
             acknowledge(
@@ -383,3 +392,39 @@ class OrchestrationRestApi(Construct):
                 "which allows only CloudWatch Logs actions (published on Resource *); API Gateway uses it for "
                 "its own execution logs.",
             )
+
+
+#: Integrations with an HTTP backend, the one kind a stage's client certificate authenticates API Gateway
+#: to (https://docs.aws.amazon.com/apigateway/latest/developerguide/getting-started-client-side-ssl-authentication.html).
+HTTP_INTEGRATION_TYPES = ("HTTP", "HTTP_PROXY")
+
+
+@jsii.implements(IValidation)
+class _NoHttpBackend:
+    """Synth fails if a method of the API (one a fork adds through ``api``, say) integrates with an HTTP
+    backend while the stage has no client certificate: the stage's ``APIGWSSLEnabled`` findings are
+    acknowledged because the API has no such backend. (cdk-nag's APIGWSSLEnabled rule looks at the stage
+    alone, ``CfnStage.clientCertificateId``, so the acknowledgment would cover any integration.)"""
+
+    def __init__(self, api: apigw.RestApi) -> None:
+        self.api = api
+
+    def validate(self) -> list[str]:
+        stage = self.api.deployment_stage.node.default_child
+        if isinstance(stage, apigw.CfnStage) and stage.client_certificate_id:
+            return []  # the finding no longer fires: nothing is hidden
+        stack = cdk.Stack.of(self.api)
+        http = [
+            method.node.path
+            for method in self.api.methods
+            if isinstance(resource := method.node.default_child, apigw.CfnMethod)
+            and (stack.resolve(resource.integration) or {}).get("type") in HTTP_INTEGRATION_TYPES
+        ]
+        if not http:
+            return []
+        return [
+            f"{http} integrate with an HTTP backend, but the stage's APIGWSSLEnabled findings (NIST, HIPAA, PCI) "
+            "are acknowledged because this API has none (a client certificate authenticates API Gateway to HTTP "
+            "backends only). Serve them from an API of your own, or give the stage a client certificate your "
+            "backend verifies"
+        ]

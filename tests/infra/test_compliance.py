@@ -165,6 +165,28 @@ def test_acknowledge_refuses_vague_or_multiple_findings(finding: str, reason: st
         acknowledge(stack, finding, reason)
 
 
+@pytest.mark.parametrize("helper", ["acknowledge_every_resource", "acknowledge_wildcards"])
+def test_a_resource_star_acknowledgment_does_not_cover_an_action_added_after_it(helper: str) -> None:
+    from bedrock_constructs.nag import acknowledge_every_resource, acknowledge_wildcards
+
+    app = probe_app()
+    stack = probe_stack(app)
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["xray:PutTraceSegments"], resources=["*"]))
+    policy = role.node.find_child("DefaultPolicy")
+    # GIVEN AwsSolutions-IAM5[Resource::*] acknowledged for the action the reason explains
+    reason = "X-Ray's PutTraceSegments has no resource-level permissions."
+    if helper == "acknowledge_every_resource":
+        acknowledge_every_resource(policy, ["xray:PutTraceSegments"], reason)
+    else:
+        acknowledge_wildcards(policy, [(r"Resource::\*", reason)])
+    # WHEN another action on Resource * joins the policy (cdk-nag reports both under that one finding id)
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListAllMyBuckets"], resources=["*"]))
+    # THEN synth fails naming it
+    with pytest.raises(RuntimeError, match=r"this policy allows s3:ListAllMyBuckets on Resource \*"):
+        app.synth()
+
+
 @pytest.mark.slow
 @pytest.mark.cdk_validation
 def test_the_findings_of_the_plugins_cdk_adds_count_and_are_acknowledged_through_the_same_helper(

@@ -10,13 +10,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 
 from bedrock_constructs.logical_ids import logical_id_at, make_unique_id
-from bedrock_constructs.orchestration_api import OrchestrationApi, OrchestratorFunction
+from bedrock_constructs.orchestration_api import OrchestratorFunction
 from bedrock_constructs.use_case import GovernedUseCase
-from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.assembly_meta import stack_artifacts
 from platform_config import PlatformConfig
 from platform_spec.api import Dimension, Metric
 from tests.infra.conftest import Stages, Synthesized, probe_stack
+from tests.support.forks import probe_api
 
 
 def _rendered(stack: cdk.Stack, metric: cloudwatch.IMetric) -> dict[str, object]:
@@ -72,15 +72,7 @@ def test_function_and_api_metrics_use_the_service_names_and_the_orchestrators_ow
     use_case: GovernedUseCase,
 ) -> None:
     stack = cdk.Stack.of(use_case)
-    api = OrchestrationApi(
-        stack,
-        "Api",
-        use_cases=[use_case],
-        environment="dev",
-        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
-        log_retention=cdk.aws_logs.RetentionDays.ONE_MONTH,
-        reserved_concurrency=1,
-    )
+    api = probe_api(stack, use_case)
     function: OrchestratorFunction = api.orchestrator
     fallbacks = _rendered(stack, function.metric_fallbacks("policy-qa"))
     # exactly the dimensions the handler publishes its EMF metrics with (platform_spec.api)

@@ -538,3 +538,84 @@ def test_the_readiness_gate_may_set_every_alarm_of_its_stack(
     assert any("HumanReview" in a or "Review" in a for a in alarms)
     missing = [a for a in alarms if json.dumps({"Fn::GetAtt": [a, "Arn"]}, sort_keys=True) not in settable]
     assert missing == []
+
+
+def _readiness_access(config: PlatformConfig, stack: Any) -> Any:
+    """A ``ReadinessGateAccess`` over one use case's API in a fork's ``stack``."""
+    from bedrock_constructs.delivery import ReadinessGateAccess
+    from bedrock_constructs.monitoring import NotificationTopic
+    from bedrock_constructs.use_case import GovernedUseCase
+    from tests.support.forks import probe_api
+
+    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+    api = probe_api(stack, use_case)
+    return ReadinessGateAccess(
+        stack,
+        "Readiness",
+        environment="dev",
+        delivery_account="222222222222",
+        notifications=NotificationTopic(stack, "Notifications"),
+        api=api,
+        use_cases=[use_case],
+        alarms=[
+            api.orchestrator.metric_errors().create_alarm(stack, "Errors", threshold=1, evaluation_periods=1)
+        ],
+    )
+
+
+def test_the_readiness_roles_acknowledgment_names_its_finding_in_an_environment_agnostic_stack(
+    config: PlatformConfig,
+) -> None:
+    from bedrock_constructs.nag import wildcard_findings
+    from tests.support.iam import acknowledged_on
+    from tests.support.synth import probe_app, probe_stack
+
+    # GIVEN a fork's environment-agnostic stack (region and account left to deploy time)
+    app = probe_app()
+    # WHEN it gives the delivery account's readiness gate its access
+    access = _readiness_access(config, probe_stack(app, environment=False))
+    # THEN the caller routes' wildcard is acknowledged under the id cdk-nag gives it, and the app synthesizes
+    policy = access.role.node.find_child("DefaultPolicy")
+    caller_routes = [f for f in wildcard_findings(policy) if f.endswith("/*/use-cases/*]")]
+    assert caller_routes and set(caller_routes) <= acknowledged_on(policy)
+    app.synth()
+
+
+def test_a_later_grant_on_every_resource_is_not_hidden_by_the_readiness_roles_describe_alarms_reason(
+    config: PlatformConfig,
+) -> None:
+    from aws_cdk import aws_iam as iam
+
+    from tests.support.synth import probe_app, probe_stack
+
+    # GIVEN the readiness role, whose AwsSolutions-IAM5[Resource::*] is acknowledged for DescribeAlarms
+    app = probe_app()
+    access = _readiness_access(config, probe_stack(app))
+    # WHEN a fork grants it something else on Resource *
+    access.role.add_to_principal_policy(iam.PolicyStatement(actions=["ec2:DescribeVpcs"], resources=["*"]))
+    # THEN synth fails naming it
+    with pytest.raises(RuntimeError, match=r"this policy allows ec2:DescribeVpcs on Resource \*"):
+        app.synth()
+
+
+def test_the_pipeline_acknowledges_its_codebuild_log_grants_in_an_app_without_partition_literals(
+    config: PlatformConfig,
+) -> None:
+    from bedrock_constructs.delivery import DeliveryPipeline
+    from bedrock_constructs.nag import wildcard_findings
+    from tests.support.iam import acknowledged_on
+    from tests.support.synth import probe_app, probe_stack
+
+    assert config.delivery is not None
+    # GIVEN a fork's app without this repository's cdk.json (only the flag its access-log bucket needs):
+    # the stack's partition is left to deploy time, and cdk-nag prints it as <AWS::Partition>
+    app = probe_app(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    # WHEN it builds the pipeline (acknowledge_wildcards raised for the CodeBuild log-group grant)
+    pipeline = DeliveryPipeline(probe_stack(app), "Delivery", delivery=config.delivery)
+    # THEN each step's default log-group grant is acknowledged under the id cdk-nag gives it
+    for project in pipeline.projects.values():
+        assert project.role is not None
+        policy = project.role.node.find_child("DefaultPolicy")
+        logs = [f for f in wildcard_findings(policy) if ":log-group:/aws/codebuild/" in f]
+        assert logs and "<AWS::Partition>" in logs[0]
+        assert set(logs) <= acknowledged_on(policy)

@@ -396,3 +396,36 @@ def test_a_store_that_does_not_answer_fails_its_call_inside_the_timeout_of_every
     assert len(timeouts) == 4, timeouts  # the orchestrator, the review API, scoring and the backlog
     # one call that gets no answer ends with a second to spare, so the function answers (503) itself
     assert all(longest + 1 <= timeout for timeout in timeouts.values()), (longest, timeouts)
+
+
+@pytest.mark.parametrize(
+    ("context", "environment"),
+    [
+        ({}, True),  # an app without this project's cdk.json: the partition is left to deploy time
+        ({"@aws-cdk/core:enablePartitionLiterals": True}, True),  # this project's flag: a literal partition
+        ({}, False),  # an environment-agnostic stack: partition, region and account left to deploy time
+    ],
+)
+def test_the_reviewer_roles_acknowledgments_name_its_findings_in_any_app(
+    context: dict[str, Any], environment: bool
+) -> None:
+    from aws_cdk import aws_lambda as lambda_
+
+    from bedrock_constructs.human_review import ReviewerRole
+    from bedrock_constructs.nag import wildcard_findings
+    from bedrock_constructs.orchestration_api import OrchestrationRestApi
+    from tests.support.iam import acknowledged_on
+    from tests.support.synth import probe_app
+
+    # GIVEN a fork's app, with or without the feature flags of this repository's cdk.json
+    stack = probe_stack(probe_app(context=context), environment=environment)
+    handler = lambda_.Function.from_function_arn(
+        stack, "Handler", "arn:aws:lambda:us-east-1:111111111111:function:orchestrator"
+    )
+    api = OrchestrationRestApi(stack, "Api", handler=handler, rest_api_name="fork")
+    # WHEN it gives reviewers their role
+    reviewer = ReviewerRole(stack, "Reviewer", rest_api=api)
+    # THEN the role's wildcard findings, as cdk-nag names them, are the ones acknowledged
+    policy = reviewer.role.node.find_child("DefaultPolicy")
+    assert wildcard_findings(policy)
+    assert set(wildcard_findings(policy)) <= acknowledged_on(policy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -243,3 +244,107 @@ def test_retained_buckets_are_never_emptied(synthesized: Synthesized, env: str) 
             assert {"Key": "bedrock-platform:empty-on-delete", "Value": "true"} not in resource[
                 "Properties"
             ].get("Tags", [])
+
+
+@pytest.mark.parametrize("placement", ["before", "after", "nested"])
+def test_another_aws_custom_resource_may_not_share_the_settings_provider(placement: str) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import custom_resources as cr
+
+    from bedrock_constructs.invocation_logging import InvocationLogging
+    from tests.support.synth import probe_app, probe_stack
+
+    app = probe_app(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    stack = probe_stack(app)
+
+    def fork_call(scope: cdk.Stack) -> None:  # a fork's own AwsCustomResource
+        cr.AwsCustomResource(
+            scope,
+            "ForkCall",
+            on_create=cr.AwsSdkCall(
+                service="ssm",
+                action="getParameter",
+                parameters={"Name": "fork"},
+                physical_resource_id=cr.PhysicalResourceId.of("fork"),
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_sdk_calls(
+                resources=cr.AwsCustomResourcePolicy.ANY_RESOURCE
+            ),
+            install_latest_aws_sdk=False,
+        )
+
+    # GIVEN the logging setting and a fork's AwsCustomResource created before or after it in the same
+    # stack (aws-cdk-lib runs both on one function, with the first one's role), or in a nested stack
+    if placement == "before":
+        fork_call(stack)
+    InvocationLogging(stack, "Logging", log_retention=logs.RetentionDays.ONE_MONTH)
+    if placement == "after":
+        fork_call(stack)
+    if placement == "nested":
+        fork_call(cdk.NestedStack(stack, "Nested"))
+        app.synth()  # THEN a nested stack's provider is its own: nothing to refuse
+        return
+    # THEN synth fails naming it, instead of running it with the setting's role (or the setting with its
+    # role) under acknowledgments that say the function calls only Bedrock's logging API
+    with pytest.raises(RuntimeError, match=r"\['S/ForkCall'\] share this stack's AwsCustomResource provider"):
+        app.synth()
+
+
+def test_empty_buckets_on_delete_as_its_readme_shows_it_passes_every_pack(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_s3 as s3
+
+    from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
+    from bedrock_constructs.nag import add_nag_packs
+    from compliance.check import nag_failures
+    from tests.support.synth import probe_app, probe_stack
+
+    # GIVEN the README's example, without an encryption_key, in an app that runs every pack
+    app = probe_app(tmp_path, context={"@aws-cdk/core:failSynthOnValidationErrors": False})
+    stack = probe_stack(app)
+    bucket = s3.Bucket(stack, "Scratch", enforce_ssl=True, removal_policy=cdk.RemovalPolicy.DESTROY)
+    emptier = EmptyBucketsOnDelete(
+        stack, "EmptyOnDelete", buckets=[bucket], log_retention=logs.RetentionDays.ONE_MONTH
+    )
+    add_nag_packs(app)
+    app.synth()
+    # THEN no pack reports anything under it, and its log group is encrypted with a key of its own
+    assert (tmp_path / "validation-report.json").is_file()  # the packs ran (their findings on Scratch)
+    assert [f for f in nag_failures(tmp_path) if " on /S/EmptyOnDelete/" in f] == []
+    template = json.loads((tmp_path / "S.template.json").read_text())
+    (log_group,) = [r for k, r in template["Resources"].items() if k.startswith("EmptyOnDeleteLogs")]
+    key = emptier.encryption_key.node.default_child
+    assert isinstance(key, cdk.CfnResource)
+    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [stack.resolve(key.logical_id), "Arn"]}
+
+
+def test_empty_buckets_on_delete_refuses_a_bucket_it_cannot_tag() -> None:
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_s3 as s3
+
+    from bedrock_constructs.empty_bucket import EmptyBucketsOnDelete
+    from tests.support.synth import probe_stack
+
+    stack = probe_stack()
+    imported = s3.Bucket.from_bucket_name(stack, "Imported", "a-bucket-of-another-app")
+    with pytest.raises(ValueError, match=r"\['S/Imported'\] are imported; it empties only buckets this app"):
+        EmptyBucketsOnDelete(
+            stack, "EmptyOnDelete", buckets=[imported], log_retention=logs.RetentionDays.ONE_MONTH
+        )
+
+
+def test_without_the_s3_log_delivery_flag_it_says_which_flag_to_set() -> None:
+    from aws_cdk import aws_logs as logs
+
+    from bedrock_constructs.invocation_logging import InvocationLogging
+    from tests.support.synth import probe_app, probe_stack
+
+    # GIVEN an app without this repository's cdk.json (aws-cdk-lib failed with "objectOwnership must be set
+    # to "ObjectWriter" when accessControl is "LogDeliveryWrite"", naming neither flag nor construct)
+    stack = probe_stack(probe_app())
+    with pytest.raises(
+        ValueError, match=r"S/Logging: .*@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy: true"
+    ):
+        InvocationLogging(stack, "Logging", log_retention=logs.RetentionDays.ONE_MONTH)

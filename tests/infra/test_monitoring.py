@@ -310,24 +310,14 @@ def test_forks_can_override_alarm_settings_without_editing_the_construct(config:
 
 def test_the_facade_owns_the_apis_alarms_and_row_and_the_api_builds_none(config: PlatformConfig) -> None:
     from aws_cdk import aws_cloudwatch as cloudwatch
-    from aws_cdk import aws_logs as logs
 
     from bedrock_constructs.monitoring import ApiAlarmSettings, MonitoringFacade
-    from bedrock_constructs.orchestration_api import OrchestrationApi
-    from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
+    from tests.support.forks import probe_api
 
     # GIVEN a fork's stack with one use case and its API
     stack = probe_stack()
     use_case = GovernedUseCase(stack, "PolicyQa", contract=config.contracts_for("dev")[0], environment="dev")
-    api = OrchestrationApi(
-        stack,
-        "Api",
-        use_cases=[use_case],
-        environment="dev",
-        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
-        log_retention=logs.RetentionDays.ONE_MONTH,
-        reserved_concurrency=1,
-    )
+    api = probe_api(stack, use_case)
     topic = NotificationTopic(stack, "Topic").topic
     # WHEN the facade monitors it, with one threshold changed
     facade = MonitoringFacade(stack, topic=topic)

@@ -451,3 +451,35 @@ def test_the_lambda_reads_the_runtime_config_in_every_asset(synthesized: Synthes
         parsed = read_runtime_config(bundle / "orchestrator" / "runtime_config.json")
         envs = [env for env in synthesized.config.environments if env.name == parsed.environment]
         assert set(parsed.use_cases) == {c.id for c in synthesized.config.contracts_for(envs[0].name)}
+
+
+@pytest.mark.parametrize("client_certificate", [False, True])
+def test_an_http_backend_added_to_the_api_is_not_hidden_by_the_ssl_acknowledgment(
+    client_certificate: bool,
+) -> None:
+    from aws_cdk import aws_apigateway as apigw
+    from aws_cdk import aws_lambda as lambda_
+
+    from bedrock_constructs.orchestration_api import OrchestrationRestApi
+    from tests.support.synth import probe_app, probe_stack
+
+    app = probe_app()
+    stack = probe_stack(app)
+    handler = lambda_.Function.from_function_arn(
+        stack, "Handler", "arn:aws:lambda:us-east-1:111111111111:function:orchestrator"
+    )
+    rest_api = OrchestrationRestApi(stack, "Api", handler=handler, rest_api_name="fork")
+    # GIVEN a fork's route to an HTTP backend on the API, whose stage acknowledges APIGWSSLEnabled because
+    # it had none
+    rest_api.api.root.add_resource("legacy").add_method("GET", apigw.HttpIntegration("https://example.com"))
+    if client_certificate:  # the fork authenticates API Gateway to it: the finding no longer fires
+        stage = rest_api.stage.node.default_child
+        assert isinstance(stage, apigw.CfnStage)
+        stage.client_certificate_id = apigw.CfnClientCertificate(stack, "Certificate").ref
+        app.synth()
+        return
+    # THEN synth fails naming the method
+    with pytest.raises(
+        RuntimeError, match=r"\['S/Api/Default/Default/legacy/GET'\] integrate with an HTTP backend"
+    ):
+        app.synth()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -19,6 +20,7 @@ from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.check import nag_failures
 from platform_config import Contract, PlatformConfig
 from tests.infra.conftest import cdk_context, probe_app, probe_stack
+from tests.support.iam import acknowledgments_on
 
 INSIDE_VPC = {
     "NIST.800.53.R5-LambdaInsideVPC",
@@ -191,21 +193,30 @@ def test_a_role_of_the_forks_own_gets_none_of_the_constructs_role_acknowledgment
     assert forks.failing("ForkRole/Orchestrator/") == []
 
 
+def _orchestrator(config: PlatformConfig, stack: cdk.Stack, **props: Any) -> OrchestratorFunction:
+    """The construct as a fork starts with it: one use case, the required props and ``props``."""
+    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+    return OrchestratorFunction(
+        stack,
+        "Orchestrator",
+        use_cases=[use_case],
+        environment="dev",
+        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
+        reserved_concurrency=1,
+        **props,
+    )
+
+
 def test_overrides_the_construct_must_keep_are_refused_with_every_problem(config: PlatformConfig) -> None:
     stack = probe_stack(environment=False)
-    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
     with pytest.raises(
         ValueError,
         match=r"function_props \['handler', 'runtime'\] cannot be overridden.*"
         r"function_props environment sets \['BEDROCK_RESOURCES', 'RUNTIME_CONFIG_PATH'\]",
     ):
-        OrchestratorFunction(
+        _orchestrator(
+            config,
             stack,
-            "Orchestrator",
-            use_cases=[use_case],
-            environment="dev",
-            code_directory=ORCHESTRATOR_CODE_DIRECTORY,
-            reserved_concurrency=1,
             function_props={  # keys a FunctionOverrides does not have: mypy refuses them too
                 "runtime": "python3.9",
                 "handler": "x.y",
@@ -219,17 +230,12 @@ def test_extra_environment_and_layers_are_added_next_to_the_constructs_own(confi
     from aws_cdk.assertions import Match, Template
 
     stack = probe_stack()
-    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
     extra = lambda_.LayerVersion.from_layer_version_arn(
         stack, "Extra", "arn:aws:lambda:us-east-1:111111111111:layer:extra:1"
     )
-    OrchestratorFunction(
+    _orchestrator(
+        config,
         stack,
-        "Orchestrator",
-        use_cases=[use_case],
-        environment="dev",
-        code_directory=ORCHESTRATOR_CODE_DIRECTORY,
-        reserved_concurrency=1,
         function_props={
             "environment": {"IDEMPOTENCY_TTL_S": "600"},
             "layers": [extra],
@@ -247,4 +253,115 @@ def test_extra_environment_and_layers_are_added_next_to_the_constructs_own(confi
                 )
             },
         },
+    )
+
+
+def test_a_later_grant_on_every_resource_is_not_hidden_by_the_tracing_acknowledgment(
+    config: PlatformConfig,
+) -> None:
+    from aws_cdk import aws_cloudwatch as cloudwatch
+
+    # GIVEN the construct's own role, whose AwsSolutions-IAM5[Resource::*] is acknowledged for X-Ray: cdk-nag
+    # names that finding by the resource alone, so the acknowledgment covers any action on Resource *
+    app = probe_app()
+    orchestrator = _orchestrator(config, probe_stack(app))
+    # WHEN a fork grants the function something else on Resource * after construction
+    cloudwatch.Metric.grant_put_metric_data(orchestrator.function)
+    # THEN synth fails naming it, instead of passing every pack under the X-Ray reason
+    with pytest.raises(RuntimeError, match=r"this policy allows cloudwatch:PutMetricData on Resource \*"):
+        app.synth()
+
+
+def test_a_given_idempotency_table_must_be_encrypted_with_the_key_the_grants_name(
+    config: PlatformConfig,
+) -> None:
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_kms as kms
+
+    def fork_table(stack: cdk.Stack) -> tuple[kms.Key, dynamodb.Table]:
+        key = kms.Key(stack, "ForkKey")
+        table = dynamodb.Table(
+            stack,
+            "ForkTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+        )
+        return key, table
+
+    # GIVEN a fork's table with its own key, and no encryption_key: the grants would name another key
+    _, table = fork_table(stack := probe_stack())
+    with pytest.raises(ValueError, match=r"idempotency_table is encrypted with S/ForkKey.*pass that key"):
+        _orchestrator(config, stack, idempotency_table=table)
+    # THEN with that key as encryption_key the function's grants name it
+    key, table = fork_table(stack := probe_stack())
+    orchestrator = _orchestrator(config, stack, idempotency_table=table, encryption_key=key)
+    assert orchestrator.encryption_key is key
+
+
+def test_overrides_given_as_none_leave_the_constructs_own_role_and_no_vpc(config: PlatformConfig) -> None:
+    # GIVEN a fork that passes its optional role and VPC through, both None
+    orchestrator = _orchestrator(config, probe_stack(), function_props={"role": None, "vpc": None})
+    # THEN the function has the construct's own role outside a VPC, with the acknowledgments that are true of it
+    assert orchestrator.owns_role and not orchestrator.in_vpc
+    assert set(acknowledgments_on(orchestrator.function)) >= INSIDE_VPC
+    assert orchestrator.role is not None
+    assert any("AWSLambdaBasicExecutionRole" in f for f in acknowledgments_on(orchestrator.role))
+
+
+@pytest.mark.parametrize("construct", ["OrchestratorFunction", "OrchestrationApi"])
+@pytest.mark.parametrize(("ttl", "lifetime"), [(None, "an hour"), ("2592000", "2592000 seconds")])
+def test_the_idempotency_tables_backup_reason_states_the_ttl_the_function_is_given(
+    config: PlatformConfig, construct: str, ttl: str | None, lifetime: str
+) -> None:
+    from tests.support.forks import probe_api
+
+    # GIVEN the documented override of how long answers are replayed (IDEMPOTENCY_TTL_S), or none
+    props: Any = {"function_props": {"environment": {} if ttl is None else {"IDEMPOTENCY_TTL_S": ttl}}}
+    stack = probe_stack()
+    if construct == "OrchestratorFunction":
+        table = _orchestrator(config, stack, **props).idempotency_table
+    else:
+        use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+        table = probe_api(stack, use_case, **props).idempotency_table
+    # THEN the table's DynamoDBInBackupPlan reasons say how long its records live
+    reasons = [r for f, r in acknowledgments_on(table).items() if f.endswith("-DynamoDBInBackupPlan")]
+    assert len(reasons) == 2
+    assert all(reason.startswith(f"Idempotency records live for {lifetime} ") for reason in reasons)
+
+
+def test_an_idempotency_ttl_the_handler_would_refuse_is_refused_at_synth(config: PlatformConfig) -> None:
+    with pytest.raises(
+        ValueError, match=r"IDEMPOTENCY_TTL_S must be a positive integer \(seconds\), got '1h'"
+    ):
+        _orchestrator(config, probe_stack(), function_props={"environment": {"IDEMPOTENCY_TTL_S": "1h"}})
+
+
+@pytest.mark.parametrize(
+    ("log_group", "encrypted"),
+    [("own", True), ("given with a key", True), ("given without a key", False), ("imported", False)],
+)
+def test_the_basic_execution_reason_claims_an_encrypted_log_group_only_when_it_is_one(
+    config: PlatformConfig, log_group: str, encrypted: bool
+) -> None:
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_logs as logs
+
+    stack = probe_stack()
+    given: dict[str, logs.ILogGroup] = {}
+    if log_group == "given with a key":
+        given["log_group"] = logs.LogGroup(stack, "ForkLogs", encryption_key=kms.Key(stack, "ForkKey"))
+    elif log_group == "given without a key":
+        given["log_group"] = logs.LogGroup(stack, "ForkLogs")
+    elif log_group == "imported":
+        given["log_group"] = logs.LogGroup.from_log_group_name(stack, "ForkLogs", "fork-logs")
+    orchestrator = _orchestrator(config, stack, **given)
+    assert orchestrator.role is not None
+    (reason,) = [
+        r for f, r in acknowledgments_on(orchestrator.role).items() if "AWSLambdaBasicExecutionRole" in f
+    ]
+    assert reason.endswith(
+        "the function writes to its own KMS-encrypted group."
+        if encrypted
+        else "the function writes to the log group it was given."
     )

@@ -18,3 +18,19 @@ def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]
         and {"Ref": role} in resource["Properties"].get("Roles", [])
         for statement in as_list(resource["Properties"]["PolicyDocument"]["Statement"])
     ]
+
+
+def acknowledgments_on(construct: Any) -> dict[str, str]:
+    """The findings acknowledged on ``construct`` itself and their reasons (its ``aws:cdk:acknowledged-rules``
+    metadata, as ``Validations.acknowledge`` records it), without the ``Annotation::`` prefix; no synth needed."""
+    return {
+        finding.removeprefix("Annotation::"): reason
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+        for finding, reason in entry.data.items()
+    }
+
+
+def acknowledged_on(construct: Any) -> set[str]:
+    """The finding ids of :func:`acknowledgments_on`."""
+    return set(acknowledgments_on(construct))
