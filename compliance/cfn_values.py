@@ -18,6 +18,13 @@ STABLE_PSEUDO_PARAMETERS = frozenset(
 )
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition of ``region`` (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
 def as_list(value: Any) -> list[Any]:
     """A CloudFormation "string or list" value as a list (``None`` becomes empty)."""
     if value is None:

@@ -534,6 +534,49 @@ def test_inventory_shows_each_profile_with_its_source_regions_and_tags(
     assert primary.invokable_by == ("OrchestrationApiFunctionServiceRoleC7627CC8",)
 
 
+def test_a_role_granted_invoke_on_a_profile_arn_pattern_is_named_as_an_invoker(assembly_copy: Path) -> None:
+    # GIVEN a role allowed to invoke every application inference profile of its account and region (an ARN
+    # pattern, not a reference to a profile), and another allowed them only in another region
+    def grant(template: dict[str, Any]) -> None:
+        (policy,) = [
+            r
+            for lid, r in template["Resources"].items()
+            if lid.startswith("CanaryReleaseRoleDefaultPolicy") and r["Type"] == "AWS::IAM::Policy"
+        ]
+        arn = [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":bedrock:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":application-inference-profile/*",
+        ]
+        policy["Properties"]["PolicyDocument"]["Statement"].append(
+            {"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": {"Fn::Join": ["", arn]}}
+        )
+        (other,) = [
+            r
+            for lid, r in template["Resources"].items()
+            if lid.startswith("HumanReviewBacklogFunctionServiceRoleDefaultPolicy")
+        ]
+        other["Properties"]["PolicyDocument"]["Statement"].append(
+            {
+                "Effect": "Allow",
+                "Action": "bedrock:InvokeModel",
+                "Resource": "arn:aws:bedrock:eu-west-1:*:application-inference-profile/*",
+            }
+        )
+
+    mutate_template(assembly_copy, "Prod/Platform", grant)
+    profiles = build_reports(assembly_copy, environments=["Prod"])["Prod"].facts(inventory.TOPIC).profiles
+    # THEN every profile names the first role as able to invoke it, and not the second
+    assert profiles
+    for profile in profiles:
+        assert "CanaryReleaseRole557CD5E7" in profile.invokable_by, profile.logical_id
+        assert not any(p.startswith("HumanReviewBacklog") for p in profile.invokable_by)
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [

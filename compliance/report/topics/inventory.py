@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compliance.assembly import StackTemplate
+from compliance.cfn_values import partition_of
 from compliance.report.cfn import ref_target, render_value
 from compliance.report.document import BAD, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
@@ -156,7 +157,31 @@ def model_regions(
     return ordered, tuple(sorted(anywhere))
 
 
-def _profiles(resources: Sequence[Resource], principals: Sequence[access.Principal]) -> list[Profile]:
+def grant_covers_profile(pattern: str, profile: Resource, stack: StackTemplate) -> bool:
+    """Whether a grant's resource (rendered) may name ``profile``: ``*``, a reference to it, or an ARN
+    pattern (``.../application-inference-profile/*``) its ARN matches. The profile's ID is known only once
+    it is deployed, so a pattern on the ID is taken to match it (the grant may reach it)."""
+    if pattern == "*" or pattern == f"<{profile.logical_id}>" or f"<{profile.logical_id}." in pattern:
+        return True
+    if "*" not in pattern and "?" not in pattern:
+        return False
+    partition = partition_of(stack.region)
+    for placeholder, value in (
+        ("<AWS::Partition>", partition),
+        ("<AWS::Region>", stack.region),
+        ("<AWS::AccountId>", stack.account),
+    ):
+        pattern = pattern.replace(placeholder, value)
+    prefix = f"arn:{partition}:bedrock:{stack.region}:{stack.account}:application-inference-profile/"
+    marker = ":application-inference-profile/"
+    profile_id = re.sub(r"[*?]", "x", pattern.split(marker, 1)[1]) if marker in pattern else "x"
+    return fnmatch.fnmatchcase(prefix + profile_id, pattern)
+
+
+def _profiles(
+    resources: Sequence[Resource], principals: Sequence[access.Principal], stacks: Sequence[StackTemplate]
+) -> list[Profile]:
+    by_name = {stack.name: stack for stack in stacks}
     profiles = []
     for resource in resources:
         if resource.type != "AWS::Bedrock::ApplicationInferenceProfile":
@@ -171,7 +196,7 @@ def _profiles(resources: Sequence[Resource], principals: Sequence[access.Princip
                 for grant in principal.grants()
                 if grant.effect == "Allow"
                 and _INVOKE.match(grant.action)
-                and (grant.resource == "*" or f"<{resource.logical_id}." in grant.resource)
+                and grant_covers_profile(grant.resource, resource, by_name[resource.stack])
             }
         )
         regions, anywhere = model_regions(model_id, principals) if model_id else ((), ())
@@ -588,7 +613,9 @@ class InventoryTopic(Topic[InventoryFacts]):
     def extract(self, env: Environment) -> InventoryFacts:
         principals = env.extract(access.TOPIC).principals
         bedrock_text = env.extract(invocation_logging.TOPIC).text_delivery
-        return InventoryFacts(tuple(_profiles(env.resources, principals)), tuple(_runtime(env, bedrock_text)))
+        return InventoryFacts(
+            tuple(_profiles(env.resources, principals, env.stacks)), tuple(_runtime(env, bedrock_text))
+        )
 
     def diff(self, now: InventoryFacts, then: InventoryFacts, matching: Matching) -> list[Change]:
         return diff_inventory(now, then, matching)
