@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,19 @@ def _resource(template: dict[str, Any], prefix: str, resource_type: str) -> tupl
         if lid.startswith(prefix) and r["Type"] == resource_type
     ]
     return found
+
+
+def _change_policy_qa_guardrail(assembly: Path, change: Callable[[dict[str, Any]], None]) -> str:
+    """Apply ``change`` to the properties of policy-qa's guardrail in Prod; its logical ID."""
+    found = []
+
+    def mutation(template: dict[str, Any]) -> None:
+        guardrail_id, guardrail = _resource(template, "PolicyQaGuardrail", "AWS::Bedrock::Guardrail")
+        change(guardrail["Properties"])
+        found.append(guardrail_id)
+
+    mutate_template(assembly, "Prod/Platform", mutation)
+    return found[0]
 
 
 def _diff(mutated: Path, original: Path, env: str = "Prod") -> EnvironmentDiff:
@@ -111,19 +125,15 @@ def test_a_changed_guardrail_needs_attention_whichever_way_it_changes(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:
     # GIVEN policy-qa's HATE input filter lowered HIGH -> LOW, prompt attack removed, and a topic added
-    guardrail_id = ""
-
-    def change(template: dict[str, Any]) -> None:
-        nonlocal guardrail_id
-        guardrail_id, guardrail = _resource(template, "PolicyQaGuardrail", "AWS::Bedrock::Guardrail")
-        filters = guardrail["Properties"]["ContentPolicyConfig"]["FiltersConfig"]
+    def change(guardrail: dict[str, Any]) -> None:
+        filters = guardrail["ContentPolicyConfig"]["FiltersConfig"]
         next(f for f in filters if f["Type"] == "HATE")["InputStrength"] = "LOW"
         filters[:] = [f for f in filters if f["Type"] != "PROMPT_ATTACK"]
-        guardrail["Properties"]["TopicPolicyConfig"]["TopicsConfig"].append(
+        guardrail["TopicPolicyConfig"]["TopicsConfig"].append(
             {"Name": "Salaries", "Definition": "Questions about pay.", "Type": "DENY"}
         )
 
-    mutate_template(assembly_copy, "Prod/Platform", change)
+    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
     changes = _diff(assembly_copy, synthesized.outdir)
     assert {(c.subject, c.kind, c.detail, c.level, c.use_case) for c in changes.topic("guardrails")} == {
         (guardrail_id, "weakened", "HATE input filter lowered HIGH -> LOW", ATTENTION, "policy-qa"),
@@ -143,6 +153,39 @@ def test_a_changed_guardrail_needs_attention_whichever_way_it_changes(
         ),
     }
     assert changes.topic("access") == [] and changes.topic("resources") == []
+
+
+def test_a_content_filter_turned_off_or_detect_only_is_a_weakened_guardrail(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN policy-qa's HATE filter kept at HIGH but turned off on input, and its prompt-attack filter kept
+    # at HIGH but only detecting (action NONE): neither blocks anything any more
+    def change(guardrail: dict[str, Any]) -> None:
+        filters = {f["Type"]: f for f in guardrail["ContentPolicyConfig"]["FiltersConfig"]}
+        filters["HATE"]["InputEnabled"] = False
+        filters["PROMPT_ATTACK"]["InputAction"] = "NONE"
+
+    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN both are weakened guardrail changes that need attention (the resource diff leaves the policy to them)
+    assert {(c.subject, c.kind, c.detail, c.level) for c in changes.topic("guardrails")} == {
+        (
+            guardrail_id,
+            "weakened",
+            "HATE input filter lowered HIGH -> NONE (set to HIGH but turned off: InputEnabled false)",
+            ATTENTION,
+        ),
+        (
+            guardrail_id,
+            "weakened",
+            "PROMPT_ATTACK input filter lowered HIGH -> NONE (detects at HIGH, action NONE: nothing is blocked)",
+            ATTENTION,
+        ),
+    }
+    # and the pack's evidence no longer says the harm filters block
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    evidence = controls.evaluate_evidence(report.environment)["GUARDRAIL-CONTENT-FILTERS"]
+    assert evidence.status == "FAIL" and "HATE input is NONE" in evidence.detail
 
 
 @pytest.mark.parametrize("where", ["bedrock", "orchestrator"])

@@ -43,6 +43,27 @@ class ContentFilter:
     output_strength: str
     input_action: str = ""
     output_action: str = ""
+    input_enabled: bool = True
+    output_enabled: bool = True
+
+    def _setting(self, direction: str) -> tuple[str, bool, str]:
+        if direction == "input":
+            return self.input_strength, self.input_enabled, self.input_action
+        return self.output_strength, self.output_enabled, self.output_action
+
+    def blocking(self, direction: str) -> str:
+        """The strength at which this filter blocks in ``direction``: NONE when that direction is turned off
+        (``InputEnabled: false``) or only detects (action ``NONE``)."""
+        strength, enabled, action = self._setting(direction)
+        return strength if enabled and action != "NONE" else "NONE"
+
+    def describe(self, direction: str) -> str:
+        strength, enabled, action = self._setting(direction)
+        if not enabled:
+            return f"NONE (set to {strength} but turned off: {direction.capitalize()}Enabled false)"
+        if action == "NONE":
+            return f"NONE (detects at {strength}, action NONE: nothing is blocked)"
+        return strength
 
 
 @dataclass(frozen=True)
@@ -65,9 +86,16 @@ class Guardrail:
     tags: dict[str, str]
 
     def strength(self, filter_type: str, direction: str) -> str:
+        """The strength at which the filter blocks (NONE when it is absent, turned off or detect-only)."""
         for item in self.filters:
             if item.type == filter_type:
-                return item.input_strength if direction == "input" else item.output_strength
+                return item.blocking(direction)
+        return "NONE"
+
+    def describe(self, filter_type: str, direction: str) -> str:
+        for item in self.filters:
+            if item.type == filter_type:
+                return item.describe(direction)
         return "NONE"
 
     def summary(self) -> str:
@@ -112,6 +140,11 @@ class GuardrailFacts:
 # Extract
 
 
+def _enabled(value: Any) -> bool:
+    """A guardrail policy's ``InputEnabled``/``OutputEnabled`` (true when left out, as in Bedrock)."""
+    return value is None or str(value).lower() != "false"
+
+
 def _guardrails(resources: Sequence[Resource]) -> list[Guardrail]:
     versions: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for resource in resources:
@@ -146,6 +179,8 @@ def _guardrails(resources: Sequence[Resource]) -> list[Guardrail]:
                         str(f.get("OutputStrength", "NONE")),
                         str(f.get("InputAction", "")),
                         str(f.get("OutputAction", "")),
+                        _enabled(f.get("InputEnabled")),
+                        _enabled(f.get("OutputEnabled")),
                     )
                     for f in content.get("FiltersConfig") or []
                 ),
@@ -243,7 +278,8 @@ def compare_guardrails(a: Guardrail, b: Guardrail) -> Iterable[tuple[str, str]]:
                 lower = STRENGTH.get(new, 0) < STRENGTH.get(old, 0)
                 yield (
                     "weakened" if lower else "strengthened",
-                    f"{kind} {direction} filter {'lowered' if lower else 'raised'} {old} -> {new}",
+                    f"{kind} {direction} filter {'lowered' if lower else 'raised'} "
+                    f"{a.describe(kind, direction)} -> {b.describe(kind, direction)}",
                 )
     topics_a = {t[0]: t for t in a.topics}
     topics_b = {t[0]: t for t in b.topics}
@@ -424,11 +460,13 @@ def guardrail_section(guardrail: Guardrail) -> Section:
             [
                 code(item.type),
                 cell(
-                    item.input_strength,
-                    flag=BAD if item.type == "PROMPT_ATTACK" and item.input_strength not in STRONG else None,
+                    item.describe("input"),
+                    flag=BAD
+                    if item.type == "PROMPT_ATTACK" and item.blocking("input") not in STRONG
+                    else None,
                 ),
                 cell(
-                    item.output_strength
+                    item.describe("output")
                     + (" (not applicable to responses)" if item.type == "PROMPT_ATTACK" else "")
                 ),
             ],
@@ -623,7 +661,7 @@ def _content_filters(facts: GuardrailFacts) -> tuple[str, str]:
     return _all(
         facts,
         lambda g: [
-            f"{kind} {direction} is {g.strength(kind, direction)}"
+            f"{kind} {direction} is {g.describe(kind, direction)}"
             for kind in HARM_FILTERS
             for direction in ("input", "output")
             if g.strength(kind, direction) not in STRONG
