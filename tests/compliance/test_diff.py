@@ -188,6 +188,26 @@ def test_a_content_filter_turned_off_or_detect_only_is_a_weakened_guardrail(
     assert evidence.status == "FAIL" and "HATE input is NONE" in evidence.detail
 
 
+def test_pii_detected_only_is_weaker_than_masked_and_handles_no_pii(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN every PII entity and regex of policy-qa's guardrail set to detect only (action NONE)
+    def change(guardrail: dict[str, Any]) -> None:
+        sensitive = guardrail["SensitiveInformationPolicyConfig"]
+        for item in [*sensitive.get("PiiEntitiesConfig", []), *sensitive.get("RegexesConfig", [])]:
+            item["Action"] = "NONE"
+
+    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN each entity is weakened (ANONYMIZE -> NONE as much as BLOCK -> NONE), and the evidence fails
+    pii = [c for c in changes.topic("guardrails") if c.detail.startswith("PII entity")]
+    assert pii and all(c.kind == "weakened" and c.subject == guardrail_id for c in pii)
+    assert any(c.detail.endswith("ANONYMIZE -> NONE") for c in pii)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    evidence = controls.evaluate_evidence(report.environment)["GUARDRAIL-SENSITIVE-INFO"]
+    assert evidence.status == "FAIL" and guardrail_id in evidence.detail
+
+
 @pytest.mark.parametrize("where", ["bedrock", "orchestrator"])
 def test_a_change_of_text_logging_needs_attention(
     synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig, where: str

@@ -34,6 +34,8 @@ GUARDRAIL_TYPE = "AWS::Bedrock::Guardrail"
 STRENGTH = {"NONE": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
 STRONG = ("MEDIUM", "HIGH")
 HARM_FILTERS = ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT")
+#: What a PII entity or regex action does to the text: NONE only detects (nothing is blocked or masked).
+PII_STRENGTH = {"NONE": 0, "ANONYMIZE": 1, "BLOCK": 2}
 
 
 @dataclass(frozen=True)
@@ -300,7 +302,7 @@ def compare_guardrails(a: Guardrail, b: Guardrail) -> Iterable[tuple[str, str]]:
         yield "strengthened", f"PII entity {entity} now handled ({pii_b[entity]})"
     for entity in sorted(pii_a.keys() & pii_b.keys()):
         if pii_a[entity] != pii_b[entity]:
-            weaker = pii_a[entity] == "BLOCK"
+            weaker = PII_STRENGTH.get(pii_b[entity], 0) < PII_STRENGTH.get(pii_a[entity], 0)
             yield (
                 "weakened" if weaker else "strengthened",
                 f"PII entity {entity}: {pii_a[entity]} -> {pii_b[entity]}",
@@ -448,6 +450,14 @@ def diff_guardrails(now: GuardrailFacts, then: GuardrailFacts, matching: Matchin
 # Render
 
 
+def _pii_action(action: str) -> str:
+    return {
+        "BLOCK": "blocked",
+        "ANONYMIZE": "anonymized (masked)",
+        "NONE": "NONE: detected only, neither blocked nor masked",
+    }.get(action, action)
+
+
 def guardrail_section(guardrail: Guardrail) -> Section:
     gid = guardrail.logical_id
     sub = Section(f"guardrail-{gid}", f"Guardrail {guardrail.name} ({gid})")
@@ -485,20 +495,14 @@ def guardrail_section(guardrail: Guardrail) -> Section:
         pii.add(
             [
                 code(entity),
-                cell(
-                    "blocked"
-                    if action == "BLOCK"
-                    else "anonymized (masked)"
-                    if action == "ANONYMIZE"
-                    else action
-                ),
+                cell(_pii_action(action)),
             ]
         )
     for name, pattern, action, description in guardrail.regexes:
         pii.add(
             [
                 code(f"regex {name}: {pattern}"),
-                cell(f"{'blocked' if action == 'BLOCK' else 'anonymized (masked)'}: {description}"),
+                cell(f"{_pii_action(action)}: {description}"),
             ]
         )
     sub.add(pii)
@@ -670,6 +674,15 @@ def _content_filters(facts: GuardrailFacts) -> tuple[str, str]:
     )
 
 
+def _pii_problems(guardrail: Guardrail) -> list[str]:
+    actions = [action for _, action in guardrail.pii] + [r[2] for r in guardrail.regexes]
+    if not actions:
+        return ["no PII entity or regex"]
+    if not any(PII_STRENGTH.get(action, 0) for action in actions):
+        return ["every PII entity and regex only detects (action NONE): nothing is blocked or anonymized"]
+    return []
+
+
 def _grounding(facts: GuardrailFacts) -> tuple[str, str]:
     grounded = [g.logical_id for g in facts.guardrails if any(t == "GROUNDING" for t, _ in g.grounding)]
     if not grounded:
@@ -766,9 +779,7 @@ class GuardrailsTopic(Topic[GuardrailFacts]):
             ),
             "GUARDRAIL-SENSITIVE-INFO": EvidenceCheck(
                 "every guardrail blocks or anonymizes PII or regex matches",
-                lambda f: _all(
-                    f, lambda g: [] if g.pii or g.regexes else ["no PII entity or regex"], "handle PII"
-                ),
+                lambda f: _all(f, _pii_problems, "block or anonymize PII"),
             ),
             "GUARDRAIL-GROUNDING": EvidenceCheck(
                 "contextual grounding checked (where contracts set it)", _grounding
