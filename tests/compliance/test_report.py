@@ -703,6 +703,33 @@ def test_data_protection_covers_every_stateful_resource(reports: dict[str, Repor
     assert dev["InvocationLoggingBucketF12B4122"].on_delete.startswith("Delete; objects emptied first by")
 
 
+@pytest.mark.parametrize(
+    "narrowing",
+    [
+        {"Action": "s3:GetObject"},  # every other action still works over plain HTTP
+        {"Principal": {"AWS": "arn:aws:iam::333333333333:role/one-role"}},  # everyone else still may
+        {"Resource": {"Fn::GetAtt": ["InvocationLoggingBucketF12B4122", "Arn"]}},  # the objects still may
+    ],
+    ids=["one-action", "one-principal", "bucket-not-objects"],
+)
+def test_a_tls_deny_that_leaves_requests_open_is_not_tls_only(
+    assembly_copy: Path, narrowing: dict[str, Any]
+) -> None:
+    # GIVEN the invocation log bucket's aws:SecureTransport deny narrowed to part of what it must deny
+    def narrow(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["InvocationLoggingBucketPolicyB5B55033"]["Properties"]
+        (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        deny.update(narrowing)
+
+    mutate_template(assembly_copy, "Prod/Platform", narrow)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the bucket is not shown as TLS only, and the evidence fails naming it
+    protected = {p.logical_id: p for p in report.facts(protection.TOPIC).resources}
+    assert protected["InvocationLoggingBucketF12B4122"].in_transit_ok is False
+    evidence = controls.evaluate_evidence(report.environment)["TLS-ONLY"]
+    assert evidence.status == "FAIL" and "InvocationLoggingBucketF12B4122" in evidence.detail
+
+
 def test_alarms_are_grouped_by_use_case_and_resolve_their_notifications(
     reports: dict[str, Report], config: PlatformConfig
 ) -> None:

@@ -63,13 +63,27 @@ class ProtectionFacts:
     on_delete: tuple[OnDelete, ...] = ()  # every resource
 
 
-def _tls_only(statements: Iterable[access.Statement]) -> access.Statement | None:
+#: What a TLS-only deny must cover, by resource type: every action on a bucket (and its objects) or a queue;
+#: publishing to a topic (what cdk-nag SNS3 requires: subscribers' delivery is set per subscription).
+_TLS_ACTIONS = {"AWS::S3::Bucket": "s3:*", "AWS::SQS::Queue": "sqs:*", "AWS::SNS::Topic": "sns:Publish"}
+
+
+def _tls_only(statements: Iterable[access.Statement], resource_type: str) -> access.Statement | None:
+    """The statement that denies every principal the requests ``_TLS_ACTIONS`` names without TLS, if any."""
+    required = _TLS_ACTIONS.get(resource_type, "*")
+    service = required.split(":", 1)[0]
     for statement in statements:
-        if statement.effect != "Deny" or not statement.condition:
+        if statement.effect != "Deny" or not statement.condition or statement.negated:
             continue
         condition = json.loads(statement.condition)
         secure = condition.get("Bool", {}).get("aws:SecureTransport")
-        if str(secure).lower() == "false":
+        everyone = statement.principal in ("*", "AWS *")
+        actions = {a.lower() for a in statement.actions}
+        covered = bool(actions & {"*", f"{service}:*", required.lower()})
+        objects = resource_type != "AWS::S3::Bucket" or any(
+            r == "*" or r.endswith("/*") for r in statement.resources
+        )
+        if str(secure).lower() == "false" and everyone and covered and objects:
             return statement
     return None
 
@@ -91,11 +105,17 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
     found = []
     for resource in resources:
         props = resource.properties
-        tls = _tls_only(policies_by_target.get(resource.logical_id, []))
+        tls = _tls_only(policies_by_target.get(resource.logical_id, []), resource.type)
         tls_text: tuple[str, bool | None] = (
-            (f"TLS only: {tls.source} denies requests without aws:SecureTransport", True)
+            (
+                f"TLS only: {tls.source} denies {', '.join(tls.actions)} to anyone without aws:SecureTransport",
+                True,
+            )
             if tls
-            else ("no aws:SecureTransport deny in a resource policy", False)
+            else (
+                f"no resource policy denies {_TLS_ACTIONS.get(resource.type, '*')} without TLS to anyone",
+                False,
+            )
         )
         https_api: tuple[str, bool | None] = ("service API is HTTPS only", None)
         on_delete = resource.on_delete
@@ -318,7 +338,9 @@ def _encryption_at_rest(facts: ProtectionFacts) -> tuple[str, str]:
 
 def _tls_only_check(facts: ProtectionFacts) -> tuple[str, str]:
     failures = [f"{p.logical_id}: {p.in_transit}" for p in facts.resources if p.in_transit_ok is False]
-    return verdict(failures, "every bucket, topic and queue denies requests without TLS")
+    return verdict(
+        failures, "every bucket and queue denies requests, and every topic publishing, without TLS"
+    )
 
 
 class ProtectionTopic(Topic[ProtectionFacts]):
