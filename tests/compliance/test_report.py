@@ -703,6 +703,24 @@ def test_data_protection_covers_every_stateful_resource(reports: dict[str, Repor
     assert dev["InvocationLoggingBucketF12B4122"].on_delete.startswith("Delete; objects emptied first by")
 
 
+def test_a_stateful_resource_whose_encryption_is_not_read_fails_encryption_at_rest(
+    assembly_copy: Path,
+) -> None:
+    # GIVEN a stateful resource of a type the Data protection topic does not read (a Kinesis stream, no
+    # StreamEncryption: not encrypted)
+    def add_stream(template: dict[str, Any]) -> None:
+        template["Resources"]["AuditStream"] = {
+            "Type": "AWS::Kinesis::Stream",
+            "Properties": {"ShardCount": 1},
+        }
+
+    mutate_template(assembly_copy, "Prod/Platform", add_stream)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the pack does not claim every stateful resource is encrypted: the evidence fails, naming it
+    evidence = controls.evaluate_evidence(report.environment)["ENCRYPTION-AT-REST"]
+    assert evidence.status == "FAIL" and "AuditStream" in evidence.detail
+
+
 @pytest.mark.parametrize(
     "narrowing",
     [

@@ -27,6 +27,8 @@ from compliance.report.topic import (
 from compliance.report.topics import access
 from compliance.report.topics.invocation_logging import bucket_encryption, lifecycle_days, retention_direction
 
+NOT_EVALUATED = "not evaluated for this type"
+
 
 @dataclass(frozen=True)
 class Protection:
@@ -213,9 +215,9 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             retention = (f"deletion waits {window} days after the key is scheduled for deletion", None)
             in_transit = ("n/a", None)
         elif resource.stateful:
-            at_rest = ("not evaluated for this type", None)
-            retention = ("not evaluated for this type", None)
-            in_transit = ("not evaluated for this type", None)
+            at_rest = (NOT_EVALUATED, None)
+            retention = (NOT_EVALUATED, None)
+            in_transit = (NOT_EVALUATED, None)
         else:
             continue
         found.append(
@@ -332,7 +334,12 @@ def render_protection(facts: ProtectionFacts, ctx: RenderContext) -> Section:
 
 
 def _encryption_at_rest(facts: ProtectionFacts) -> tuple[str, str]:
-    failures = [f"{p.logical_id}: {p.at_rest}" for p in facts.resources if p.at_rest_ok is False]
+    # A stateful resource whose encryption this topic does not read is not shown to be encrypted.
+    failures = [
+        f"{p.logical_id}: {p.at_rest}" + (f" ({p.type})" if p.at_rest == NOT_EVALUATED else "")
+        for p in facts.resources
+        if p.at_rest_ok is False or (p.stateful and p.at_rest == NOT_EVALUATED)
+    ]
     return verdict(failures, "every stateful resource is encrypted at rest")
 
 
