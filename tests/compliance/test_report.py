@@ -460,6 +460,27 @@ def test_invocation_logging_is_read_from_the_joined_create_call(
     )
 
 
+@pytest.mark.parametrize("limit", ["ObjectSizeGreaterThan", "ObjectSizeLessThan"])
+def test_an_expiration_rule_limited_by_object_size_is_not_the_buckets_retention(
+    assembly_copy: Path, limit: str
+) -> None:
+    # GIVEN the invocation log bucket's expiration rule limited to objects of some sizes: the others never expire
+    def limit_rule(template: dict[str, Any]) -> None:
+        bucket = template["Resources"]["InvocationLoggingBucketF12B4122"]["Properties"]
+        for rule in bucket["LifecycleConfiguration"]["Rules"]:
+            rule[limit] = 1024
+
+    mutate_template(assembly_copy, "Prod/Platform", limit_rule)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN no expiration is claimed, and the evidence that the logs expire fails
+    (setting,) = report.facts(invocation_logging.TOPIC).settings
+    assert setting.bucket_expiration_days is None
+    protected = {p.logical_id: p for p in report.facts(protection.TOPIC).resources}
+    assert protected["InvocationLoggingBucketF12B4122"].retention.startswith("objects never expire")
+    evidence = controls.evaluate_evidence(report.environment)["INVOCATION-LOGGING-PROTECTED"]
+    assert evidence.status == "FAIL"
+
+
 def test_joined_json_keeps_tokens_as_logical_ids() -> None:
     value = json.loads((FIXTURES / "joined_create_call.json").read_text())["value"]
     call, refs = parse_joined_json(value)

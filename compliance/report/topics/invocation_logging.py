@@ -33,6 +33,8 @@ from compliance.report.topic import (
 from platform_config.markers import INVOCATION_LOGGING_TYPE
 
 DELIVERY_KINDS = ("text", "image", "embedding", "video", "audio")
+#: The properties of an S3 lifecycle rule that limit it to some of the bucket's objects.
+_RULE_FILTERS = ("Prefix", "TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan")
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,14 @@ class LoggingFacts:
 
 
 def lifecycle_days(bucket: Resource | None) -> tuple[int | None, int | None]:
-    """(object expiration, noncurrent version expiration) in days, from the bucket's enabled whole-bucket rules."""
+    """(object expiration, noncurrent version expiration) in days, from the bucket's enabled whole-bucket rules
+    (a rule filtered by prefix, tags or object size leaves the other objects kept forever)."""
     if bucket is None:
         return None, None
     expiration: int | None = None
     noncurrent: int | None = None
     for rule in (bucket.properties.get("LifecycleConfiguration") or {}).get("Rules") or []:
-        if rule.get("Status") != "Enabled" or rule.get("Prefix") or rule.get("TagFilters"):
+        if rule.get("Status") != "Enabled" or any(rule.get(key) for key in _RULE_FILTERS):
             continue
         if isinstance(rule.get("ExpirationInDays"), int):
             expiration = min(expiration or rule["ExpirationInDays"], rule["ExpirationInDays"])
