@@ -31,6 +31,8 @@ class Alarm:
     evaluation: str
     notifies: tuple[str, ...]
     ok_notifies: tuple[str, ...]
+    #: ActionsEnabled false: the alarm changes state but runs none of its actions
+    actions_disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ def _alarms(env: Environment) -> list[Alarm]:
                 f"{datapoints} of {props.get('EvaluationPeriods')} periods; missing data: "
                 f"{props.get('TreatMissingData', 'missing')}"
             )
+        disabled = str(props.get("ActionsEnabled", True)).lower() == "false"
         alarms.append(
             Alarm(
                 logical_id=resource.logical_id,
@@ -154,8 +157,9 @@ def _alarms(env: Environment) -> list[Alarm]:
                 metric=metric,
                 condition=condition,
                 evaluation=evaluation,
-                notifies=_describe_actions(props.get("AlarmActions"), targets),
-                ok_notifies=_describe_actions(props.get("OKActions"), targets),
+                notifies=() if disabled else _describe_actions(props.get("AlarmActions"), targets),
+                ok_notifies=() if disabled else _describe_actions(props.get("OKActions"), targets),
+                actions_disabled=disabled,
             )
         )
     return sorted(alarms, key=lambda a: (a.group, a.kind == "composite", a.logical_id))
@@ -278,6 +282,7 @@ def render_operations(facts: OperationsFacts, ctx: RenderContext) -> Section:
         ],
     )
     for alarm in facts.alarms:
+        nobody = "nobody (ActionsEnabled false: no action runs)" if alarm.actions_disabled else "nobody"
         alarms.add(
             [
                 cell(alarm.group),
@@ -287,8 +292,8 @@ def render_operations(facts: OperationsFacts, ctx: RenderContext) -> Section:
                 code(alarm.metric),
                 code(alarm.condition),
                 cell(alarm.evaluation),
-                code("\n".join(alarm.notifies) or "nobody", flag=None if alarm.notifies else BAD),
-                code("\n".join(alarm.ok_notifies) or "nobody", flag=None if alarm.ok_notifies else WARN),
+                code("\n".join(alarm.notifies) or nobody, flag=None if alarm.notifies else BAD),
+                code("\n".join(alarm.ok_notifies) or nobody, flag=None if alarm.ok_notifies else WARN),
             ],
             subjects=[alarm.logical_id],
             findings=["CloudWatchAlarmAction"],
