@@ -806,6 +806,21 @@ def test_an_alarm_with_its_actions_disabled_notifies_nobody(assembly_copy: Path)
     assert evidence.status == "FAIL"
 
 
+def test_a_waf_rate_rule_that_only_counts_is_no_rate_limit(assembly_copy: Path) -> None:
+    # GIVEN the API's WAF rate-based rule set to Count instead of Block
+    def count_only(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::WAFv2::WebACL":
+                for rule in resource["Properties"]["Rules"]:
+                    if "RateBasedStatement" in rule["Statement"]:
+                        rule["Action"] = {"Count": {}}
+
+    mutate_template(assembly_copy, "Prod/Platform", count_only)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the pack does not call it a rate limit
+    assert controls.evaluate_evidence(report.environment)["WAF-RATE-LIMIT"].status == "FAIL"
+
+
 # ------------------------------------------------------------------ controls
 
 

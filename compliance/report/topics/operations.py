@@ -240,12 +240,19 @@ def _limits(resources: Sequence[Resource], runtime: Sequence[inventory.RuntimeUs
             for rule in props.get("Rules") or []:
                 rate = (rule.get("Statement") or {}).get("RateBasedStatement")
                 if rate:
+                    # A rule whose action is Count only counts the requests over the limit: nothing is limited.
+                    counts_only = "Count" in (rule.get("Action") or {})
                     limits.append(
                         Limit(
-                            "WAF rate limit",
+                            "WAF rate rule, count only" if counts_only else "WAF rate limit",
                             resource.logical_id,
                             f"rule {rule.get('Name')}: {rate.get('Limit')} requests per "
-                            f"{rate.get('EvaluationWindowSec', 300)} s per {rate.get('AggregateKeyType')}",
+                            f"{rate.get('EvaluationWindowSec', 300)} s per {rate.get('AggregateKeyType')}"
+                            + (
+                                " (action Count: requests over the limit are counted, not blocked)"
+                                if counts_only
+                                else ""
+                            ),
                         )
                     )
         elif resource.type == "AWS::Lambda::Function" and "ReservedConcurrentExecutions" in props:
@@ -400,7 +407,7 @@ class OperationsTopic(Topic[OperationsFacts]):
                 ),
             ),
             "API-THROTTLING": _limit("API throttling", "API stage throttling"),
-            "WAF-RATE-LIMIT": _limit("WAF rate limit", "WAF rate-based rule"),
+            "WAF-RATE-LIMIT": _limit("WAF rate limit", "WAF rate-based rule that blocks"),
             "RESERVED-CONCURRENCY": _limit("reserved concurrency", "reserved concurrency"),
         }
 
