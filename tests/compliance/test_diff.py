@@ -208,6 +208,29 @@ def test_pii_detected_only_is_weaker_than_masked_and_handles_no_pii(
     assert evidence.status == "FAIL" and guardrail_id in evidence.detail
 
 
+def test_a_resource_policy_opened_to_any_principal_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the invocation log bucket's policy lets anyone ("Principal": "*") read one named object: no
+    # wildcard in the action or the resource, but one in who may
+    def open_to_anyone(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["InvocationLoggingBucketPolicyB5B55033"]["Properties"]
+        policy["PolicyDocument"]["Statement"].append(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::invocation-logs/AWSLogs/report.json",
+            }
+        )
+
+    mutate_template(assembly_copy, "Prod/Platform", open_to_anyone)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN it is wider access with a wildcard: a change that needs attention
+    (change,) = changes.topic("access")
+    assert (change.kind, change.level, change.wildcard) == ("widened", ATTENTION, True)
+
+
 @pytest.mark.parametrize("where", ["bedrock", "orchestrator"])
 def test_a_change_of_text_logging_needs_attention(
     synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig, where: str

@@ -79,7 +79,8 @@ class Grant:
 
     @property
     def wildcard(self) -> bool:
-        return "*" in self.action or "*" in self.resource
+        """A wildcard in the action, the resource, or (resource policies) the principal: ``*`` lets anyone."""
+        return "*" in self.action or "*" in self.resource or "*" in self.principal
 
     @property
     def unrestricted(self) -> bool:
