@@ -420,6 +420,21 @@ def test_a_profile_the_previous_version_calls_removed_where_releases_bake_needs_
     assert ("contracts/policy-qa.yaml" in change.detail) == (level == ATTENTION)
 
 
+def test_a_stateful_resource_no_longer_retained_on_replacement_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the invocation log bucket still retained on delete, but deleted when an update replaces it
+    def replace_deletes(template: dict[str, Any]) -> None:
+        template["Resources"][BUCKET]["UpdateReplacePolicy"] = "Delete"
+
+    mutate_template(assembly_copy, "Prod/Platform", replace_deletes)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN it is weaker protection of data: a change that needs attention
+    assert {(c.subject, c.kind, c.level, c.detail) for c in changes.topic("protection")} == {
+        (BUCKET, "weakened", ATTENTION, "on replacement (UpdateReplacePolicy): Retain -> Delete")
+    }
+
+
 def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permission_changes(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:

@@ -28,6 +28,7 @@ from compliance.report.topics import access
 from compliance.report.topics.invocation_logging import bucket_encryption, lifecycle_days, retention_direction
 
 NOT_EVALUATED = "not evaluated for this type"
+DEFAULT_POLICY = "Delete (CloudFormation default)"
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,12 @@ class OnDelete:
     type: str
     stateful: bool
     deletion_policy: str | None
+    #: what CloudFormation does with the old resource when an update replaces it
+    update_replace_policy: str | None = None
 
     @property
     def text(self) -> str:
-        return self.deletion_policy or "Delete (CloudFormation default)"
+        return self.deletion_policy or DEFAULT_POLICY
 
 
 @dataclass(frozen=True)
@@ -267,21 +270,31 @@ def diff_protection(now: ProtectionFacts, then: ProtectionFacts, matching: Match
     policies_before = {d.logical_id: d for d in then.on_delete}
     for now_d in now.on_delete:
         old_d = policies_before.get(matching.pairs.get(now_d.logical_id, ""))
-        if old_d is None or (old_d.deletion_policy or "Delete") == (now_d.deletion_policy or "Delete"):
+        if old_d is None:
             continue
-        weaker = now_d.deletion_policy != "Retain"
-        changes.append(
-            Change(
-                TOPIC.id,
-                now_d.logical_id,
-                "weakened" if weaker else "strengthened",
-                f"on delete: {old_d.text} -> {now_d.text}",
-                # Data a stack deletion would now destroy needs a decision.
-                level=ATTENTION if weaker and now_d.stateful else (REVIEW if weaker else ROUTINE),
-                type=now_d.type,
-                stateful=now_d.stateful,
+        for label, before_policy, now_policy in (
+            ("on delete", old_d.deletion_policy, now_d.deletion_policy),
+            (
+                "on replacement (UpdateReplacePolicy)",
+                old_d.update_replace_policy,
+                now_d.update_replace_policy,
+            ),
+        ):
+            if (before_policy or "Delete") == (now_policy or "Delete"):
+                continue
+            weaker = now_policy != "Retain"
+            changes.append(
+                Change(
+                    TOPIC.id,
+                    now_d.logical_id,
+                    "weakened" if weaker else "strengthened",
+                    f"{label}: {before_policy or DEFAULT_POLICY} -> {now_policy or DEFAULT_POLICY}",
+                    # Data a stack deletion or a replacement would now destroy needs a decision.
+                    level=ATTENTION if weaker and now_d.stateful else (REVIEW if weaker else ROUTINE),
+                    type=now_d.type,
+                    stateful=now_d.stateful,
+                )
             )
-        )
     return changes
 
 
@@ -371,7 +384,10 @@ class ProtectionTopic(Topic[ProtectionFacts]):
         return ProtectionFacts(
             tuple(_protection(env.resources, policies)),
             env.production,
-            tuple(OnDelete(r.logical_id, r.type, r.stateful, r.deletion_policy) for r in env.resources),
+            tuple(
+                OnDelete(r.logical_id, r.type, r.stateful, r.deletion_policy, r.update_replace_policy)
+                for r in env.resources
+            ),
         )
 
     def diff(self, now: ProtectionFacts, then: ProtectionFacts, matching: Matching) -> list[Change]:
