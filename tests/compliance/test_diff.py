@@ -420,6 +420,27 @@ def test_a_profile_the_previous_version_calls_removed_where_releases_bake_needs_
     assert ("contracts/policy-qa.yaml" in change.detail) == (level == ATTENTION)
 
 
+def test_an_api_method_opened_to_unauthenticated_callers_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the invoke method's IAM authorization removed (AuthorizationType NONE)
+    method_id = ""
+
+    def open_method(template: dict[str, Any]) -> None:
+        nonlocal method_id
+        method_id, method = _resource(
+            template, "OrchestrationApiusecasesuseCaseIdinvokePOST", "AWS::ApiGateway::Method"
+        )
+        method["Properties"]["AuthorizationType"] = "NONE"
+
+    mutate_template(assembly_copy, "Prod/Platform", open_method)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN anyone may call it: wider access that needs attention, reported once (not as a property change)
+    assert {(c.topic, c.subject, c.kind, c.level) for c in changes.changes} == {
+        ("access", method_id, "widened", ATTENTION)
+    }
+
+
 def test_a_stateful_resource_no_longer_retained_on_replacement_needs_attention(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:
