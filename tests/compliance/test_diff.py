@@ -261,6 +261,26 @@ def test_a_change_of_text_logging_needs_attention(
         )
 
 
+@pytest.mark.parametrize("value", [True, "true"], ids=["boolean", "string"])
+def test_api_gateway_data_trace_turned_on_is_a_change_of_prompt_logging(
+    synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig, value: object
+) -> None:
+    # GIVEN the API stage's full request logging (DataTraceEnabled) turned on: every request body, every
+    # prompt of every use case, goes to the execution logs (CloudFormation takes "true" as a boolean too)
+    def data_trace(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::ApiGateway::Stage":
+                for setting in resource["Properties"]["MethodSettings"]:
+                    setting["DataTraceEnabled"] = value
+
+    mutate_template(assembly_copy, "Prod/Platform", data_trace)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN each use case's prompt logging changed: a change that needs attention under the use case
+    attention = [c for c in changes.level(ATTENTION) if c.topic == "inventory"]
+    assert sorted(c.use_case for c in attention) == sorted(c.id for c in config.contracts_for("prod"))
+    assert all("API Gateway now logs the request bodies" in c.detail for c in attention)
+
+
 def test_a_wildcard_on_bedrock_invoke_is_a_widened_permission_that_needs_attention(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:

@@ -242,13 +242,25 @@ def _function_log_group(function: Resource, by_id: Mapping[str, Resource]) -> tu
     return f"/aws/lambda/<{function.logical_id}> (Lambda's default group)", None
 
 
+def _true(value: object) -> bool:
+    """A CloudFormation boolean: ``true`` or the string ``"true"``."""
+    return str(value).lower() == "true"
+
+
 def _api_data_trace(resources: Sequence[Resource]) -> tuple[str, ...]:
-    return tuple(
-        r.logical_id
-        for r in resources
-        if r.type == "AWS::ApiGateway::Stage"
-        and any(s.get("DataTraceEnabled") is True for s in r.properties.get("MethodSettings") or [])
-    )
+    """Stages (and deployments that create their stage) that log full request and response bodies."""
+    found = []
+    for r in resources:
+        if r.type == "AWS::ApiGateway::Stage":
+            stage = r.properties
+        elif r.type == "AWS::ApiGateway::Deployment":
+            stage = r.properties.get("StageDescription") or {}
+        else:
+            continue
+        settings = [stage, *(s for s in stage.get("MethodSettings") or [] if isinstance(s, dict))]
+        if any(_true(s.get("DataTraceEnabled")) for s in settings):
+            found.append(r.logical_id)
+    return tuple(found)
 
 
 def _runtime(env: Environment, bedrock_text: bool | None) -> list[RuntimeUseCase]:
@@ -349,6 +361,21 @@ def diff_inventory(now: InventoryFacts, then: InventoryFacts, matching: Matching
                     )
                 )
             continue
+        trace_before = old.text_logging.api_data_trace if old.text_logging else ()
+        trace_now = new.text_logging.api_data_trace if new.text_logging else ()
+        if bool(trace_before) != bool(trace_now):
+            changes.append(
+                Change(
+                    TOPIC.id,
+                    function,
+                    "changed",
+                    f"API Gateway {'now logs' if trace_now else 'no longer logs'} the request bodies (prompts) of "
+                    f"{use_case}: data trace {'on in ' + ', '.join(trace_now) if trace_now else 'off'}",
+                    level=ATTENTION,
+                    type="runtime_config.json",
+                    use_case=use_case,
+                )
+            )
         a, b = old.spec, new.spec
         logged_before, logged_now = a.log_prompts_and_responses, b.log_prompts_and_responses
         if logged_before != logged_now:
