@@ -223,6 +223,23 @@ def test_without_the_gate_result_nothing_is_claimed(assembly_copy: Path) -> None
     assert controls.evaluate_evidence(report.environment)["CFN-LINT"].status == "NOT RUN"
 
 
+def test_a_template_changed_after_the_gate_checked_it_is_not_verified(assembly_copy: Path) -> None:
+    # GIVEN Prod's template edited after synth (a bucket policy's TLS deny dropped): the gate's result is
+    # about the template it checked, not this one
+    def drop_deny(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["InvocationLoggingBucketPolicyB5B55033"]["Properties"]
+        policy["PolicyDocument"]["Statement"] = [
+            s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] != "Deny"
+        ]
+
+    mutate_template(assembly_copy, "Prod/Platform", drop_deny)
+    reports = build_reports(assembly_copy, environments=["Dev", "Prod"])
+    # THEN Prod's verdict is not PASS: it names the changed template; Dev, unchanged, still passes
+    markdown = reports["Prod"].markdown()
+    assert "Verdict: NOT VERIFIED" in markdown and "Prod/Platform" in markdown.split("## Summary", 1)[1][:600]
+    assert "Verdict: PASS" in reports["Dev"].markdown()
+
+
 # ------------------------------------------------------------------ header and summary
 
 
