@@ -759,6 +759,25 @@ def test_a_stateful_resource_whose_encryption_is_not_read_fails_encryption_at_re
     assert evidence.status == "FAIL" and "AuditStream" in evidence.detail
 
 
+def test_retention_given_by_a_parameter_or_in_hours_is_shown_not_a_crash(assembly_copy: Path) -> None:
+    # GIVEN a queue whose retention is a template parameter, and one that keeps messages one hour
+    def retention(template: dict[str, Any]) -> None:
+        queues = [r for r in template["Resources"].values() if r["Type"] == "AWS::SQS::Queue"]
+        queues[0]["Properties"]["MessageRetentionPeriod"] = {"Ref": "RetentionSeconds"}
+        queues[1]["Properties"]["MessageRetentionPeriod"] = 3600
+
+    mutate_template(assembly_copy, "Prod/Platform", retention)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the pack is built and says what the template says (not "0 days" for an hour)
+    retentions = {
+        p.retention for p in report.facts(protection.TOPIC).resources if p.type == "AWS::SQS::Queue"
+    }
+    assert {
+        "messages kept <RetentionSeconds> seconds",
+        "messages kept 0.04 days (3600 seconds)",
+    } <= retentions
+
+
 @pytest.mark.parametrize(
     "narrowing",
     [

@@ -93,6 +93,15 @@ def _tls_only(statements: Iterable[access.Statement], resource_type: str) -> acc
     return None
 
 
+def _retention_period(seconds: Any) -> str:
+    """An SQS retention period in days (days first, so a diff compares them), or as written when it is not a
+    number (a reference to a parameter)."""
+    if isinstance(seconds, int) or (isinstance(seconds, str) and seconds.isdigit()):
+        days, rest = divmod(int(seconds), 86400)
+        return f"{days} days" if not rest else f"{int(seconds) / 86400:.2f} days ({int(seconds)} seconds)"
+    return f"{render_value(seconds)} seconds"
+
+
 def _key_label(value: Any) -> str:
     return ref_target(value) or render_value(value)
 
@@ -185,7 +194,11 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
                 else ("CloudWatch Logs service-managed keys", False)
             )
             days = props.get("RetentionInDays")
-            retention = (f"{days} days", True) if days else ("never expires (no RetentionInDays)", False)
+            retention = (
+                (f"{render_value(days)} days", True)
+                if days
+                else ("never expires (no RetentionInDays)", False)
+            )
             in_transit = https_api
         elif resource.type == "AWS::SNS::Topic":
             key = props.get("KmsMasterKeyId")
@@ -200,8 +213,10 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
                 at_rest = ("not encrypted at rest", False)
             else:
                 at_rest = ("SSE-SQS (SQS managed keys)", True)
-            seconds = props.get("MessageRetentionPeriod", 345600)
-            retention = (f"messages kept {int(seconds) // 86400} days", None)
+            retention = (
+                f"messages kept {_retention_period(props.get('MessageRetentionPeriod', 345600))}",
+                None,
+            )
             in_transit = tls_text
         elif resource.type == "AWS::Bedrock::Guardrail":
             key = props.get("KmsKeyArn")
