@@ -572,15 +572,44 @@ def test_inventory_shows_each_profile_with_its_source_regions_and_tags(
     assert primary.invokable_by == ("OrchestrationApiFunctionServiceRoleC7627CC8",)
 
 
+def _add_statement(template: dict[str, Any], policy_prefix: str, statement: dict[str, Any]) -> None:
+    """Append ``statement`` to the AWS::IAM::Policy whose logical ID starts with ``policy_prefix``."""
+    (policy,) = [
+        r
+        for lid, r in template["Resources"].items()
+        if lid.startswith(policy_prefix) and r["Type"] == "AWS::IAM::Policy"
+    ]
+    policy["Properties"]["PolicyDocument"]["Statement"].append(statement)
+
+
+def test_a_role_denied_invoke_or_allowed_only_other_invoke_actions_is_no_invoker(assembly_copy: Path) -> None:
+    # GIVEN the orchestrator's role denied every Bedrock action (an explicit deny wins over its grants), and
+    # another role allowed bedrock:InvokeAgent on everything (an agent, not a model through a profile)
+    def change(template: dict[str, Any]) -> None:
+        _add_statement(
+            template,
+            "OrchestrationApiFunctionServiceRoleDefaultPolicy",
+            {"Effect": "Deny", "Action": "bedrock:*", "Resource": "*"},
+        )
+        _add_statement(
+            template,
+            "CanaryReleaseRoleDefaultPolicy",
+            {"Effect": "Allow", "Action": "bedrock:InvokeAgent", "Resource": "*"},
+        )
+
+    mutate_template(assembly_copy, "Prod/Platform", change)
+    profiles = build_reports(assembly_copy, environments=["Prod"])["Prod"].facts(inventory.TOPIC).profiles
+    # THEN neither is named as able to invoke any profile
+    assert profiles
+    for profile in profiles:
+        assert "OrchestrationApiFunctionServiceRoleC7627CC8" not in profile.invokable_by, profile.logical_id
+        assert "CanaryReleaseRole557CD5E7" not in profile.invokable_by, profile.logical_id
+
+
 def test_a_role_granted_invoke_on_a_profile_arn_pattern_is_named_as_an_invoker(assembly_copy: Path) -> None:
     # GIVEN a role allowed to invoke every application inference profile of its account and region (an ARN
     # pattern, not a reference to a profile), and another allowed them only in another region
     def grant(template: dict[str, Any]) -> None:
-        (policy,) = [
-            r
-            for lid, r in template["Resources"].items()
-            if lid.startswith("CanaryReleaseRoleDefaultPolicy") and r["Type"] == "AWS::IAM::Policy"
-        ]
         arn = [
             "arn:",
             {"Ref": "AWS::Partition"},
@@ -590,20 +619,19 @@ def test_a_role_granted_invoke_on_a_profile_arn_pattern_is_named_as_an_invoker(a
             {"Ref": "AWS::AccountId"},
             ":application-inference-profile/*",
         ]
-        policy["Properties"]["PolicyDocument"]["Statement"].append(
-            {"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": {"Fn::Join": ["", arn]}}
+        _add_statement(
+            template,
+            "CanaryReleaseRoleDefaultPolicy",
+            {"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": {"Fn::Join": ["", arn]}},
         )
-        (other,) = [
-            r
-            for lid, r in template["Resources"].items()
-            if lid.startswith("HumanReviewBacklogFunctionServiceRoleDefaultPolicy")
-        ]
-        other["Properties"]["PolicyDocument"]["Statement"].append(
+        _add_statement(
+            template,
+            "HumanReviewBacklogFunctionServiceRoleDefaultPolicy",
             {
                 "Effect": "Allow",
                 "Action": "bedrock:InvokeModel",
                 "Resource": "arn:aws:bedrock:eu-west-1:*:application-inference-profile/*",
-            }
+            },
         )
 
     mutate_template(assembly_copy, "Prod/Platform", grant)

@@ -45,6 +45,8 @@ _MODEL_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:(?P<region>[^:]*):(?P<account>[^:]*):(?P<kind>[a-z-]+)/(?P<id>.+)$"
 )
 _INVOKE = re.compile(r"^(\*|bedrock:\*|bedrock:invoke.*)$", re.IGNORECASE)
+#: The actions that run a model through an inference profile (Converse and ConverseStream need them too).
+_INVOKE_ACTIONS = ("bedrock:invokemodel", "bedrock:invokemodelwithresponsestream")
 _VERSIONED_MODEL = re.compile(r"-v\d+(:\d+)?$|:\d+$")
 
 
@@ -178,6 +180,22 @@ def grant_covers_profile(pattern: str, profile: Resource, stack: StackTemplate) 
     return fnmatch.fnmatchcase(prefix + profile_id, pattern)
 
 
+def invokes_model(action: str) -> bool:
+    """Whether an IAM action (a pattern, case-insensitive) covers invoking a model through a profile."""
+    return any(fnmatch.fnmatchcase(name, action.lower()) for name in _INVOKE_ACTIONS)
+
+
+def _may_invoke(principal: access.Principal, profile: Resource, stack: StackTemplate) -> bool:
+    """An Allow of an invoke action on the profile, and no unconditional Deny of it (an explicit deny wins)."""
+    on_profile = [
+        grant
+        for grant in principal.grants()
+        if invokes_model(grant.action) and grant_covers_profile(grant.resource, profile, stack)
+    ]
+    denied = any(g.effect == "Deny" and not g.condition for g in on_profile)
+    return not denied and any(g.effect == "Allow" for g in on_profile)
+
+
 def _profiles(
     resources: Sequence[Resource], principals: Sequence[access.Principal], stacks: Sequence[StackTemplate]
 ) -> list[Profile]:
@@ -190,14 +208,9 @@ def _profiles(
         source = render_value((props.get("ModelSource") or {}).get("CopyFrom", ""))
         kind, geography, model_id = parse_model_source(source)
         invokers = sorted(
-            {
-                principal.logical_id
-                for principal in principals
-                for grant in principal.grants()
-                if grant.effect == "Allow"
-                and _INVOKE.match(grant.action)
-                and grant_covers_profile(grant.resource, resource, by_name[resource.stack])
-            }
+            principal.logical_id
+            for principal in principals
+            if _may_invoke(principal, resource, by_name[resource.stack])
         )
         regions, anywhere = model_regions(model_id, principals) if model_id else ((), ())
         profiles.append(
