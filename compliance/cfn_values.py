@@ -18,6 +18,11 @@ STABLE_PSEUDO_PARAMETERS = frozenset(
 )
 
 
+def is_true(value: Any) -> bool:
+    """A CloudFormation boolean as CloudFormation reads it: ``true`` or the string ``"true"`` (any case)."""
+    return str(value).lower() == "true"
+
+
 def partition_of(region: str) -> str:
     """The AWS partition of ``region`` (``aws``, ``aws-cn``, ``aws-us-gov``)."""
     if region.startswith("cn-"):

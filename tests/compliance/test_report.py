@@ -769,6 +769,28 @@ def test_data_protection_covers_every_stateful_resource(reports: dict[str, Repor
     assert dev["InvocationLoggingBucketF12B4122"].on_delete.startswith("Delete; objects emptied first by")
 
 
+def test_booleans_written_as_strings_are_read_as_cloudformation_reads_them(assembly_copy: Path) -> None:
+    # GIVEN key rotation and point-in-time recovery turned off with the string "false", which CloudFormation
+    # accepts for a boolean
+    def strings(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::KMS::Key":
+                resource["Properties"]["EnableKeyRotation"] = "false"
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                recovery = resource["Properties"].setdefault("PointInTimeRecoverySpecification", {})
+                recovery["PointInTimeRecoveryEnabled"] = "false"
+
+    mutate_template(assembly_copy, "Prod/Platform", strings)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the pack says they are off, and the keys fail the encryption evidence
+    protected = report.facts(protection.TOPIC).resources
+    keys = [p for p in protected if p.type == "AWS::KMS::Key"]
+    tables = [p for p in protected if p.type == "AWS::DynamoDB::Table"]
+    assert keys and all(p.at_rest.endswith("rotation off") and p.at_rest_ok is False for p in keys)
+    assert tables and all("no point-in-time recovery" in p.retention for p in tables)
+    assert controls.evaluate_evidence(report.environment)["ENCRYPTION-AT-REST"].status == "FAIL"
+
+
 def test_a_stateful_resource_whose_encryption_is_not_read_fails_encryption_at_rest(
     assembly_copy: Path,
 ) -> None:

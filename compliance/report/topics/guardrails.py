@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from compliance.report.cfn import ref_target, render_value
+from compliance.report.cfn import is_true, ref_target, render_value
 from compliance.report.document import BAD, OK, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -144,7 +144,7 @@ class GuardrailFacts:
 
 def _enabled(value: Any) -> bool:
     """A guardrail policy's ``InputEnabled``/``OutputEnabled`` (true when left out, as in Bedrock)."""
-    return value is None or str(value).lower() != "false"
+    return value is None or is_true(value)
 
 
 def _guardrails(resources: Sequence[Resource]) -> list[Guardrail]:

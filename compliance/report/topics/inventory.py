@@ -22,7 +22,7 @@ from pathlib import Path
 
 from compliance.assembly import StackTemplate
 from compliance.cfn_values import partition_of
-from compliance.report.cfn import ref_target, render_value
+from compliance.report.cfn import is_true, ref_target, render_value
 from compliance.report.document import BAD, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -255,11 +255,6 @@ def _function_log_group(function: Resource, by_id: Mapping[str, Resource]) -> tu
     return f"/aws/lambda/<{function.logical_id}> (Lambda's default group)", None
 
 
-def _true(value: object) -> bool:
-    """A CloudFormation boolean: ``true`` or the string ``"true"``."""
-    return str(value).lower() == "true"
-
-
 def _api_data_trace(resources: Sequence[Resource]) -> tuple[str, ...]:
     """Stages (and deployments that create their stage) that log full request and response bodies."""
     found = []
@@ -271,7 +266,7 @@ def _api_data_trace(resources: Sequence[Resource]) -> tuple[str, ...]:
         else:
             continue
         settings = [stage, *(s for s in stage.get("MethodSettings") or [] if isinstance(s, dict))]
-        if any(_true(s.get("DataTraceEnabled")) for s in settings):
+        if any(is_true(s.get("DataTraceEnabled")) for s in settings):
             found.append(r.logical_id)
     return tuple(found)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compliance.report.cfn import as_list, ref_target, render_value
+from compliance.report.cfn import as_list, is_true, ref_target, render_value
 from compliance.report.document import BAD, WARN, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.topic import FAIL, PASS, EvidenceCheck, RenderContext, Topic, verdict
@@ -147,7 +147,7 @@ def _alarms(env: Environment) -> list[Alarm]:
                 f"{datapoints} of {props.get('EvaluationPeriods')} periods; missing data: "
                 f"{props.get('TreatMissingData', 'missing')}"
             )
-        disabled = str(props.get("ActionsEnabled", True)).lower() == "false"
+        disabled = not is_true(props.get("ActionsEnabled", True))
         alarms.append(
             Alarm(
                 logical_id=resource.logical_id,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from compliance.report.cfn import ref_target, render_value
+from compliance.report.cfn import is_true, ref_target, render_value
 from compliance.report.document import BAD, OK, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -162,7 +162,7 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
                 on_delete += f"; objects emptied first by {auto_delete[resource.logical_id]}"
         elif resource.type in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
             sse = props.get("SSESpecification") or {}
-            if sse.get("SSEEnabled"):
+            if is_true(sse.get("SSEEnabled")):
                 key = sse.get("KMSMasterKeyId")
                 at_rest = (
                     f"SSE-KMS with {_key_label(key)}"
@@ -173,12 +173,14 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             else:
                 at_rest = ("AWS owned key (DynamoDB default)", True)
             ttl = props.get("TimeToLiveSpecification") or {}
-            pitr = (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
+            pitr = is_true(
+                (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
+            )
             retention = (
                 "; ".join(
                     (
                         f"items expire by TTL attribute {ttl.get('AttributeName')}"
-                        if ttl.get("Enabled")
+                        if is_true(ttl.get("Enabled"))
                         else "no TTL",
                         "point-in-time recovery on" if pitr else "no point-in-time recovery",
                     )
@@ -209,7 +211,7 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             key = props.get("KmsMasterKeyId")
             if key:
                 at_rest = (f"SSE-KMS with {_key_label(key)}", True)
-            elif props.get("SqsManagedSseEnabled") is False:
+            elif "SqsManagedSseEnabled" in props and not is_true(props["SqsManagedSseEnabled"]):
                 at_rest = ("not encrypted at rest", False)
             else:
                 at_rest = ("SSE-SQS (SQS managed keys)", True)
@@ -224,10 +226,10 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             retention = ("policy only, no data", None)
             in_transit = https_api
         elif resource.type == "AWS::KMS::Key":
-            rotation = props.get("EnableKeyRotation")
+            rotation = is_true(props.get("EnableKeyRotation"))
             at_rest = (
                 f"{props.get('KeySpec', 'SYMMETRIC_DEFAULT')} key, rotation {'on' if rotation else 'off'}",
-                bool(rotation) or props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT",
+                rotation or props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT",
             )
             window = props.get("PendingWindowInDays", 30)
             retention = (f"deletion waits {window} days after the key is scheduled for deletion", None)
