@@ -440,6 +440,39 @@ def test_a_profile_the_previous_version_calls_removed_where_releases_bake_needs_
     assert ("contracts/policy-qa.yaml" in change.detail) == (level == ATTENTION)
 
 
+def _deny_deletes(condition: dict[str, Any] | None) -> Callable[[dict[str, Any]], None]:
+    """A mutation: the invocation log bucket's policy denies everyone deleting a log (if ``condition``)."""
+
+    def mutation(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["InvocationLoggingBucketPolicyB5B55033"]["Properties"]
+        deny = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:DeleteObject", "Resource": "*"}
+        policy["PolicyDocument"]["Statement"].append(
+            {**deny, **({"Condition": condition} if condition else {})}
+        )
+
+    return mutation
+
+
+@pytest.mark.parametrize(
+    "now",
+    [{"StringEquals": {"aws:PrincipalAccount": "999999999999"}}, "removed"],
+    ids=["deny-limited-by-a-condition", "deny-removed"],
+)
+def test_a_deny_that_stops_less_is_wider_access_that_needs_attention(
+    assembly_copy: Path, tmp_path: Path, synthesized: Synthesized, now: Any
+) -> None:
+    # GIVEN a release whose bucket policy denied everyone deleting a log, and now denies it only to one
+    # account (a condition added to a Deny), or no longer denies it
+    baseline = tmp_path / "baseline"
+    shutil.copytree(synthesized.outdir, baseline)
+    mutate_template(baseline, "Prod/Platform", _deny_deletes(None))
+    if now != "removed":
+        mutate_template(assembly_copy, "Prod/Platform", _deny_deletes(now))
+    (change,) = _diff(assembly_copy, baseline).topic("access")
+    # THEN more requests get through: widened access, with a wildcard, that needs attention (not routine)
+    assert (change.kind, change.level, change.wildcard) == ("widened", ATTENTION, True)
+
+
 def test_an_api_method_opened_to_unauthenticated_callers_needs_attention(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:

@@ -383,6 +383,9 @@ def diff_access(now: AccessFacts, then: AccessFacts, matching: Matching) -> list
         if a and b:
             if a.condition != b.condition:
                 kind = _condition_change(a.condition, b.condition)
+                if b.effect == "Deny":
+                    # A deny that applies in fewer cases lets more through, and the other way round.
+                    kind = {"widened": "narrowed", "narrowed": "widened"}.get(kind, kind)
                 changes.append(
                     Change(
                         TOPIC.id,
@@ -400,14 +403,16 @@ def diff_access(now: AccessFacts, then: AccessFacts, matching: Matching) -> list
         assert grant is not None
         gained = b is not None
         kind = "widened" if gained == (grant.effect == "Allow") else "narrowed"
+        # a new Allow, or a Deny removed, with a wildcard: wider access with a wildcard
+        wildcard = grant.wildcard and kind == "widened"
         changes.append(
             Change(
                 TOPIC.id,
                 grant.holder,
                 kind,
                 f"{'+' if gained else '-'} {_describe_grant(grant)}",
-                level=_level(kind, grant.wildcard and gained),
-                wildcard=grant.wildcard and gained,
+                level=_level(kind, wildcard),
+                wildcard=wildcard,
                 use_case=_grant_use_case(grant, matching),
             )
         )
