@@ -509,6 +509,43 @@ def test_a_stateful_resource_no_longer_retained_on_replacement_needs_attention(
     }
 
 
+@pytest.mark.parametrize(
+    ("resource", "change_to"),
+    [
+        (
+            BUCKET,
+            {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                }
+            },
+        ),
+        ("HumanReviewQueue30CE171B", {"KmsMasterKeyId": None}),
+        ("HumanReviewItems6E81B77D", {"SSESpecification": None}),
+    ],
+    ids=["bucket-kms-to-sse-s3", "queue-kms-to-sse-sqs", "table-kms-to-aws-owned"],
+)
+def test_a_customer_key_replaced_by_a_service_key_is_weaker_encryption(
+    synthesized: Synthesized, assembly_copy: Path, resource: str, change_to: dict[str, Any]
+) -> None:
+    # GIVEN a resource encrypted with the stack's own KMS key now encrypted with a key the service owns
+    def weaken(template: dict[str, Any]) -> None:
+        properties = template["Resources"][resource]["Properties"]
+        for key, value in change_to.items():
+            if value is None:
+                properties.pop(key)
+            else:
+                properties[key] = value
+
+    mutate_template(assembly_copy, "Prod/Platform", weaken)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN its encryption at rest is weakened: a change that needs attention, not a routine property change
+    (change,) = [c for c in changes.topic("protection") if c.subject == resource]
+    assert (change.kind, change.level) == ("weakened", ATTENTION) and change.detail.startswith("at rest: ")
+
+
 def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permission_changes(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:

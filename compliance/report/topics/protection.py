@@ -102,6 +102,19 @@ def _retention_period(seconds: Any) -> str:
     return f"{render_value(seconds)} seconds"
 
 
+def encryption_rank(at_rest: str) -> int:
+    """How much control an "at rest" statement of this topic gives the account over the data's key: 3 a key
+    of its own (``KMS with <key>``), 2 an AWS managed key (``aws/s3``, ``alias/aws/sns``), 1 a key the
+    service owns (SSE-S3, SSE-SQS, CloudWatch Logs' or DynamoDB's own), 0 none."""
+    if at_rest.startswith("not encrypted"):
+        return 0
+    if "aws/" in at_rest:
+        return 2
+    if at_rest.startswith(("SSE-KMS with", "SSE-KMS (dual-layer) with", "KMS with")):
+        return 3
+    return 1
+
+
 def _key_label(value: Any) -> str:
     return ref_target(value) or render_value(value)
 
@@ -278,6 +291,9 @@ def diff_protection(now: ProtectionFacts, then: ProtectionFacts, matching: Match
                 kind = "strengthened"
             elif label == "retention":
                 kind = retention_direction(a, b)
+            elif label == "at rest" and item.type != "AWS::KMS::Key":
+                rank_a, rank_b = encryption_rank(a), encryption_rank(b)
+                kind = "weakened" if rank_b < rank_a else ("strengthened" if rank_b > rank_a else kind)
             level = {"weakened": ATTENTION, "strengthened": ROUTINE, "lengthened": ROUTINE}.get(kind, REVIEW)
             changes.append(
                 Change(
