@@ -20,6 +20,7 @@ from compliance.assembly import GENERIC_CFN_RESOURCE, StackTemplate
 from compliance.cfn_values import (
     STABLE_PSEUDO_PARAMETERS,
     as_list,
+    is_enabled,
     parse_joined_json,
     partition_of,
     ref_target,
@@ -149,7 +150,15 @@ def rule_prompt_attack(stacks: Sequence[StackTemplate]) -> list[Finding]:
         for logical_id, resource in stack.resources_of_type("AWS::Bedrock::Guardrail"):
             filters = resource.get("Properties", {}).get("ContentPolicyConfig", {}).get("FiltersConfig", [])
             strength = next(
-                (f.get("InputStrength") for f in filters if f.get("Type") == "PROMPT_ATTACK"), None
+                (
+                    # a filter turned off on input, or only detecting, blocks no prompt attack
+                    f.get("InputStrength")
+                    if is_enabled(f.get("InputEnabled")) and f.get("InputAction") != "NONE"
+                    else "NONE (turned off or detect only)"
+                    for f in filters
+                    if f.get("Type") == "PROMPT_ATTACK"
+                ),
+                None,
             )
             if strength not in PROMPT_ATTACK_MIN_STRENGTHS:
                 findings.append(

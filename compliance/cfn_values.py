@@ -23,6 +23,11 @@ def is_true(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
+def is_enabled(value: Any) -> bool:
+    """A boolean that is true when left out (a guardrail filter's ``InputEnabled``, ...)."""
+    return value is None or is_true(value)
+
+
 def partition_of(region: str) -> str:
     """The AWS partition of ``region`` (``aws``, ``aws-cn``, ``aws-us-gov``)."""
     if region.startswith("cn-"):

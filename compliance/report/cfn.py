@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from compliance.cfn_values import (
     as_list,
+    is_enabled,
     is_true,
     parse_joined_json,
     ref_target,
@@ -14,6 +15,7 @@ from compliance.cfn_values import (
 
 __all__ = [
     "as_list",
+    "is_enabled",
     "is_true",
     "is_unrestricted",
     "is_wildcard",

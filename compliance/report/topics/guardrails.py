@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from compliance.report.cfn import is_true, ref_target, render_value
+from compliance.report.cfn import is_enabled, ref_target, render_value
 from compliance.report.document import BAD, OK, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -142,11 +142,6 @@ class GuardrailFacts:
 # Extract
 
 
-def _enabled(value: Any) -> bool:
-    """A guardrail policy's ``InputEnabled``/``OutputEnabled`` (true when left out, as in Bedrock)."""
-    return value is None or is_true(value)
-
-
 def _guardrails(resources: Sequence[Resource]) -> list[Guardrail]:
     versions: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for resource in resources:
@@ -181,8 +176,8 @@ def _guardrails(resources: Sequence[Resource]) -> list[Guardrail]:
                         str(f.get("OutputStrength", "NONE")),
                         str(f.get("InputAction", "")),
                         str(f.get("OutputAction", "")),
-                        _enabled(f.get("InputEnabled")),
-                        _enabled(f.get("OutputEnabled")),
+                        is_enabled(f.get("InputEnabled")),
+                        is_enabled(f.get("OutputEnabled")),
                     )
                     for f in content.get("FiltersConfig") or []
                 ),
