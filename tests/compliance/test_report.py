@@ -606,6 +606,20 @@ def test_a_role_denied_invoke_or_allowed_only_other_invoke_actions_is_no_invoker
         assert "CanaryReleaseRole557CD5E7" not in profile.invokable_by, profile.logical_id
 
 
+def test_a_role_allowed_everything_but_some_actions_is_named_as_an_invoker(assembly_copy: Path) -> None:
+    # GIVEN a role allowed every action but IAM's on every resource (NotAction: it includes invoking)
+    mutate_template(
+        assembly_copy,
+        "Prod/Platform",
+        lambda t: _add_statement(
+            t, "CanaryReleaseRoleDefaultPolicy", {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+        ),
+    )
+    profiles = build_reports(assembly_copy, environments=["Prod"])["Prod"].facts(inventory.TOPIC).profiles
+    # THEN it may invoke every profile, and the pack says so
+    assert profiles and all("CanaryReleaseRole557CD5E7" in p.invokable_by for p in profiles)
+
+
 def test_a_role_granted_invoke_on_a_profile_arn_pattern_is_named_as_an_invoker(assembly_copy: Path) -> None:
     # GIVEN a role allowed to invoke every application inference profile of its account and region (an ARN
     # pattern, not a reference to a profile), and another allowed them only in another region

@@ -185,15 +185,28 @@ def invokes_model(action: str) -> bool:
     return any(fnmatch.fnmatchcase(name, action.lower()) for name in _INVOKE_ACTIONS)
 
 
+def _invoke_actions_on(statement: access.Statement, profile: Resource, stack: StackTemplate) -> set[str]:
+    """The invoke actions ``statement`` applies to on ``profile`` (NotAction and NotResource read as IAM
+    does: everything but what they list)."""
+    listed = {n for n in _INVOKE_ACTIONS if any(fnmatch.fnmatchcase(n, a.lower()) for a in statement.actions)}
+    actions = set(_INVOKE_ACTIONS) - listed if "NotAction" in statement.negated else listed
+    named = any(grant_covers_profile(r, profile, stack) for r in statement.resources)
+    on_profile = not named if "NotResource" in statement.negated else named
+    return actions if on_profile else set()
+
+
 def _may_invoke(principal: access.Principal, profile: Resource, stack: StackTemplate) -> bool:
-    """An Allow of an invoke action on the profile, and no unconditional Deny of it (an explicit deny wins)."""
-    on_profile = [
-        grant
-        for grant in principal.grants()
-        if invokes_model(grant.action) and grant_covers_profile(grant.resource, profile, stack)
-    ]
-    denied = any(g.effect == "Deny" and not g.condition for g in on_profile)
-    return not denied and any(g.effect == "Allow" for g in on_profile)
+    """An Allow of an invoke action on the profile that no unconditional Deny takes back (an explicit deny
+    wins)."""
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    for statement in principal.statements:
+        actions = _invoke_actions_on(statement, profile, stack)
+        if statement.effect == "Allow":
+            allowed |= actions
+        elif statement.effect == "Deny" and not statement.condition:
+            denied |= actions
+    return bool(allowed - denied)
 
 
 def _profiles(
