@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+def template_digest(path: Path) -> str:
+    """The SHA-256 of a template file: what the compliance gate records of each template it checked, so a
+    reader of its result can tell a template changed since."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
 
 #: The jsii type of a construct that is a bare ``cdk.CfnResource`` (no L1 class).
 GENERIC_CFN_RESOURCE = "aws-cdk-lib.CfnResource"

@@ -20,7 +20,9 @@ from compliance.assembly import GENERIC_CFN_RESOURCE, StackTemplate
 from compliance.cfn_values import (
     STABLE_PSEUDO_PARAMETERS,
     as_list,
+    is_enabled,
     parse_joined_json,
+    partition_of,
     ref_target,
     referenced_ids,
     referenced_pseudo_parameters,
@@ -104,15 +106,9 @@ def _brief(items: Sequence[str], limit: int = 3) -> str:
     return f"[{shown}{f', ... {len(items) - limit} more' if len(items) > limit else ''}]"
 
 
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
-
-
 def _resolve(stack: StackTemplate, value: Any) -> Any:
     return resolve_value(
-        value, account=stack.account, region=stack.region, partition=_partition(stack.region)
+        value, account=stack.account, region=stack.region, partition=partition_of(stack.region)
     )
 
 
@@ -154,7 +150,15 @@ def rule_prompt_attack(stacks: Sequence[StackTemplate]) -> list[Finding]:
         for logical_id, resource in stack.resources_of_type("AWS::Bedrock::Guardrail"):
             filters = resource.get("Properties", {}).get("ContentPolicyConfig", {}).get("FiltersConfig", [])
             strength = next(
-                (f.get("InputStrength") for f in filters if f.get("Type") == "PROMPT_ATTACK"), None
+                (
+                    # a filter turned off on input, or only detecting, blocks no prompt attack
+                    f.get("InputStrength")
+                    if is_enabled(f.get("InputEnabled")) and f.get("InputAction") != "NONE"
+                    else "NONE (turned off or detect only)"
+                    for f in filters
+                    if f.get("Type") == "PROMPT_ATTACK"
+                ),
+                None,
             )
             if strength not in PROMPT_ATTACK_MIN_STRENGTHS:
                 findings.append(
@@ -466,7 +470,7 @@ def rule_alarm_actions(stacks: Sequence[StackTemplate]) -> list[Finding]:
 def _publishers(stack: StackTemplate) -> Iterator[tuple[str, str, str, Any]]:
     """(source logical ID, service principal, source ARN, topic reference) of every alarm action and
     every budget notification of the stack."""
-    partition = _partition(stack.region)
+    partition = partition_of(stack.region)
     for kind in ALARM_TYPES:
         for logical_id, alarm in stack.resources_of_type(kind):
             props = alarm.get("Properties") or {}

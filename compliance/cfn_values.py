@@ -18,6 +18,23 @@ STABLE_PSEUDO_PARAMETERS = frozenset(
 )
 
 
+def is_true(value: Any) -> bool:
+    """A CloudFormation boolean as CloudFormation reads it: ``true`` or the string ``"true"`` (any case)."""
+    return str(value).lower() == "true"
+
+
+def is_enabled(value: Any) -> bool:
+    """A boolean that is true when left out (a guardrail filter's ``InputEnabled``, ...)."""
+    return value is None or is_true(value)
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of ``region`` (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
 def as_list(value: Any) -> list[Any]:
     """A CloudFormation "string or list" value as a list (``None`` becomes empty)."""
     if value is None:

@@ -40,7 +40,7 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
-from compliance.assembly import StackTemplate, load_assembly
+from compliance.assembly import StackTemplate, load_assembly, template_digest
 from compliance.assembly_meta import stack_artifacts
 from compliance.bedrock_rules import RULE_IDS, RULES, Finding, run_rules
 from compliance.lint import LintFinding, LintRun, lint_ignores
@@ -171,6 +171,8 @@ class ComplianceGate:
                     "rules": {rule_id: _summary(rule_id) for rule_id in RULE_IDS},
                     "cfn_lint": self._lint,
                     "stacks": sorted(by_name),
+                    # what each template was when checked: a template changed since is not what passed
+                    "templates": {s.name: template_digest(s.path) for s in stacks},
                     "seconds": round(time.perf_counter() - started, 2),
                     "acknowledgments": _acknowledgments(outdir, stacks),
                     "cfn_lint_ignores": [

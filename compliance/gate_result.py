@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from compliance.assembly import load_assembly, template_digest
 from compliance.assembly_meta import Acknowledgment, stack_artifacts, stage_of
 from compliance.lint import LintIgnore
 from platform_config.markers import CFN_LINT_PREFIX, GATE_NAME, GATE_RESULT_FILE
@@ -69,6 +70,8 @@ class GateResult:
     plugin_failures: tuple[str, ...] = ()  # plugins that failed without reporting violations
     acknowledgments: tuple[Acknowledgment, ...] = ()
     lint_ignores: tuple[LintIgnore, ...] = ()
+    #: stacks whose template file differs from the one the gate checked (its recorded SHA-256)
+    changed_templates: tuple[str, ...] = ()
 
     @property
     def problems(self) -> list[str]:
@@ -81,6 +84,11 @@ class GateResult:
         uncovered = sorted(set(self.stacks) - set(self.validated_stacks))
         if uncovered:
             return [f"the compliance gate did not validate {uncovered}: synth did not select them"]
+        if self.changed_templates:
+            return [
+                f"the template of {list(self.changed_templates)} changed after the compliance gate checked it: "
+                "its result is not about this template"
+            ]
         return []
 
     def nag_findings(self) -> dict[str, list[Violation]]:
@@ -120,6 +128,7 @@ class GateResult:
             violations=tuple(v for v in self.violations if v.stage == stage),
             acknowledgments=tuple(a for a in self.acknowledgments if stage_of(a.stack) == stage),
             lint_ignores=tuple(i for i in self.lint_ignores if stage_of(i.stack) == stage),
+            changed_templates=tuple(s for s in self.changed_templates if stage_of(s) == stage),
         )
 
 
@@ -169,6 +178,12 @@ def read_gate_result(assembly_dir: Path | str) -> GateResult:
             plugin_failures=tuple(failures),
         )
     gate = json.loads(result_path.read_text(encoding="utf-8"))
+    checked = gate.get("templates") or {}
+    changed = tuple(
+        stack.name
+        for stack in load_assembly(directory)
+        if stack.name in checked and checked[stack.name] != template_digest(stack.path)
+    )
     return GateResult(
         directory,
         stacks,
@@ -196,4 +211,5 @@ def read_gate_result(assembly_dir: Path | str) -> GateResult:
             LintIgnore(str(i["stack"]), str(i["resource"]), str(i["check"]), i.get("reason"))
             for i in gate.get("cfn_lint_ignores") or ()
         ),
+        changed_templates=changed,
     )

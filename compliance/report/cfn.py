@@ -3,10 +3,20 @@ two wildcard tests."""
 
 from __future__ import annotations
 
-from compliance.cfn_values import as_list, parse_joined_json, ref_target, referenced_ids, render_value
+from compliance.cfn_values import (
+    as_list,
+    is_enabled,
+    is_true,
+    parse_joined_json,
+    ref_target,
+    referenced_ids,
+    render_value,
+)
 
 __all__ = [
     "as_list",
+    "is_enabled",
+    "is_true",
     "is_unrestricted",
     "is_wildcard",
     "parse_joined_json",

@@ -97,11 +97,14 @@ def rename_logical_id(assembly: Path, stack_name: str, old: str, new: str) -> No
             metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
 
 
-def text_delivery_on(template: dict[str, Any]) -> None:
-    """A mutation: Bedrock's account-wide invocation logging delivers prompt and response text."""
+def text_delivery_on(template: dict[str, Any], calls: tuple[str, ...] = ("Create",)) -> None:
+    """A mutation: Bedrock's account-wide invocation logging delivers prompt and response text (set by the
+    custom resource's ``calls``: Create on the first deploy, Update on later ones)."""
     for resource in template["Resources"].values():
-        if resource["Type"] == "Custom::BedrockModelInvocationLogging":
-            parts = resource["Properties"]["Create"]["Fn::Join"][1]
+        if resource["Type"] != "Custom::BedrockModelInvocationLogging":
+            continue
+        for call in calls:
+            parts = resource["Properties"][call]["Fn::Join"][1]
             parts[:] = [
                 p.replace('"textDataDeliveryEnabled":false', '"textDataDeliveryEnabled":true')
                 if isinstance(p, str)

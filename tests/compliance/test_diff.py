@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,19 @@ def _resource(template: dict[str, Any], prefix: str, resource_type: str) -> tupl
         if lid.startswith(prefix) and r["Type"] == resource_type
     ]
     return found
+
+
+def _change_policy_qa_guardrail(assembly: Path, change: Callable[[dict[str, Any]], None]) -> str:
+    """Apply ``change`` to the properties of policy-qa's guardrail in Prod; its logical ID."""
+    found = []
+
+    def mutation(template: dict[str, Any]) -> None:
+        guardrail_id, guardrail = _resource(template, "PolicyQaGuardrail", "AWS::Bedrock::Guardrail")
+        change(guardrail["Properties"])
+        found.append(guardrail_id)
+
+    mutate_template(assembly, "Prod/Platform", mutation)
+    return found[0]
 
 
 def _diff(mutated: Path, original: Path, env: str = "Prod") -> EnvironmentDiff:
@@ -111,19 +125,15 @@ def test_a_changed_guardrail_needs_attention_whichever_way_it_changes(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:
     # GIVEN policy-qa's HATE input filter lowered HIGH -> LOW, prompt attack removed, and a topic added
-    guardrail_id = ""
-
-    def change(template: dict[str, Any]) -> None:
-        nonlocal guardrail_id
-        guardrail_id, guardrail = _resource(template, "PolicyQaGuardrail", "AWS::Bedrock::Guardrail")
-        filters = guardrail["Properties"]["ContentPolicyConfig"]["FiltersConfig"]
+    def change(guardrail: dict[str, Any]) -> None:
+        filters = guardrail["ContentPolicyConfig"]["FiltersConfig"]
         next(f for f in filters if f["Type"] == "HATE")["InputStrength"] = "LOW"
         filters[:] = [f for f in filters if f["Type"] != "PROMPT_ATTACK"]
-        guardrail["Properties"]["TopicPolicyConfig"]["TopicsConfig"].append(
+        guardrail["TopicPolicyConfig"]["TopicsConfig"].append(
             {"Name": "Salaries", "Definition": "Questions about pay.", "Type": "DENY"}
         )
 
-    mutate_template(assembly_copy, "Prod/Platform", change)
+    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
     changes = _diff(assembly_copy, synthesized.outdir)
     assert {(c.subject, c.kind, c.detail, c.level, c.use_case) for c in changes.topic("guardrails")} == {
         (guardrail_id, "weakened", "HATE input filter lowered HIGH -> LOW", ATTENTION, "policy-qa"),
@@ -143,6 +153,82 @@ def test_a_changed_guardrail_needs_attention_whichever_way_it_changes(
         ),
     }
     assert changes.topic("access") == [] and changes.topic("resources") == []
+
+
+def test_a_content_filter_turned_off_or_detect_only_is_a_weakened_guardrail(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN policy-qa's HATE filter kept at HIGH but turned off on input, and its prompt-attack filter kept
+    # at HIGH but only detecting (action NONE): neither blocks anything any more
+    def change(guardrail: dict[str, Any]) -> None:
+        filters = {f["Type"]: f for f in guardrail["ContentPolicyConfig"]["FiltersConfig"]}
+        filters["HATE"]["InputEnabled"] = False
+        filters["PROMPT_ATTACK"]["InputAction"] = "NONE"
+
+    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN both are weakened guardrail changes that need attention (the resource diff leaves the policy to them)
+    assert {(c.subject, c.kind, c.detail, c.level) for c in changes.topic("guardrails")} == {
+        (
+            guardrail_id,
+            "weakened",
+            "HATE input filter lowered HIGH -> NONE (set to HIGH but turned off: InputEnabled false)",
+            ATTENTION,
+        ),
+        (
+            guardrail_id,
+            "weakened",
+            "PROMPT_ATTACK input filter lowered HIGH -> NONE (detects at HIGH, action NONE: nothing is blocked)",
+            ATTENTION,
+        ),
+    }
+    # and the pack's evidence no longer says the harm filters block
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    evidence = controls.evaluate_evidence(report.environment)["GUARDRAIL-CONTENT-FILTERS"]
+    assert evidence.status == "FAIL" and "HATE input is NONE" in evidence.detail
+
+
+def test_pii_detected_only_is_weaker_than_masked_and_handles_no_pii(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN every PII entity and regex of policy-qa's guardrail set to detect only (action NONE)
+    def change(guardrail: dict[str, Any]) -> None:
+        sensitive = guardrail["SensitiveInformationPolicyConfig"]
+        for item in [*sensitive.get("PiiEntitiesConfig", []), *sensitive.get("RegexesConfig", [])]:
+            item["Action"] = "NONE"
+
+    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN each entity is weakened (ANONYMIZE -> NONE as much as BLOCK -> NONE), and the evidence fails
+    pii = [c for c in changes.topic("guardrails") if c.detail.startswith("PII entity")]
+    assert pii and all(c.kind == "weakened" and c.subject == guardrail_id for c in pii)
+    assert any(c.detail.endswith("ANONYMIZE -> NONE") for c in pii)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    evidence = controls.evaluate_evidence(report.environment)["GUARDRAIL-SENSITIVE-INFO"]
+    assert evidence.status == "FAIL" and guardrail_id in evidence.detail
+
+
+def test_a_resource_policy_opened_to_any_principal_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the invocation log bucket's policy lets anyone ("Principal": "*") read one named object: no
+    # wildcard in the action or the resource, but one in who may
+    def open_to_anyone(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["InvocationLoggingBucketPolicyB5B55033"]["Properties"]
+        policy["PolicyDocument"]["Statement"].append(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::invocation-logs/AWSLogs/report.json",
+            }
+        )
+
+    mutate_template(assembly_copy, "Prod/Platform", open_to_anyone)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN it is wider access with a wildcard: a change that needs attention
+    (change,) = changes.topic("access")
+    assert (change.kind, change.level, change.wildcard) == ("widened", ATTENTION, True)
 
 
 @pytest.mark.parametrize("where", ["bedrock", "orchestrator"])
@@ -173,6 +259,26 @@ def test_a_change_of_text_logging_needs_attention(
         assert change.detail.startswith(
             f"the orchestrator now logs the prompts and responses of {forbidding}"
         )
+
+
+@pytest.mark.parametrize("value", [True, "true"], ids=["boolean", "string"])
+def test_api_gateway_data_trace_turned_on_is_a_change_of_prompt_logging(
+    synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig, value: object
+) -> None:
+    # GIVEN the API stage's full request logging (DataTraceEnabled) turned on: every request body, every
+    # prompt of every use case, goes to the execution logs (CloudFormation takes "true" as a boolean too)
+    def data_trace(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::ApiGateway::Stage":
+                for setting in resource["Properties"]["MethodSettings"]:
+                    setting["DataTraceEnabled"] = value
+
+    mutate_template(assembly_copy, "Prod/Platform", data_trace)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN each use case's prompt logging changed: a change that needs attention under the use case
+    attention = [c for c in changes.level(ATTENTION) if c.topic == "inventory"]
+    assert sorted(c.use_case for c in attention) == sorted(c.id for c in config.contracts_for("prod"))
+    assert all("API Gateway now logs the request bodies" in c.detail for c in attention)
 
 
 def test_a_wildcard_on_bedrock_invoke_is_a_widened_permission_that_needs_attention(
@@ -332,6 +438,112 @@ def test_a_profile_the_previous_version_calls_removed_where_releases_bake_needs_
     fix = f"add `retiring: {{primary: {model}}}` under `model:`"
     assert (fix in change.detail) == (level == ATTENTION), change.detail
     assert ("contracts/policy-qa.yaml" in change.detail) == (level == ATTENTION)
+
+
+def _deny_deletes(condition: dict[str, Any] | None) -> Callable[[dict[str, Any]], None]:
+    """A mutation: the invocation log bucket's policy denies everyone deleting a log (if ``condition``)."""
+
+    def mutation(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["InvocationLoggingBucketPolicyB5B55033"]["Properties"]
+        deny = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:DeleteObject", "Resource": "*"}
+        policy["PolicyDocument"]["Statement"].append(
+            {**deny, **({"Condition": condition} if condition else {})}
+        )
+
+    return mutation
+
+
+@pytest.mark.parametrize(
+    "now",
+    [{"StringEquals": {"aws:PrincipalAccount": "999999999999"}}, "removed"],
+    ids=["deny-limited-by-a-condition", "deny-removed"],
+)
+def test_a_deny_that_stops_less_is_wider_access_that_needs_attention(
+    assembly_copy: Path, tmp_path: Path, synthesized: Synthesized, now: Any
+) -> None:
+    # GIVEN a release whose bucket policy denied everyone deleting a log, and now denies it only to one
+    # account (a condition added to a Deny), or no longer denies it
+    baseline = tmp_path / "baseline"
+    shutil.copytree(synthesized.outdir, baseline)
+    mutate_template(baseline, "Prod/Platform", _deny_deletes(None))
+    if now != "removed":
+        mutate_template(assembly_copy, "Prod/Platform", _deny_deletes(now))
+    (change,) = _diff(assembly_copy, baseline).topic("access")
+    # THEN more requests get through: widened access, with a wildcard, that needs attention (not routine)
+    assert (change.kind, change.level, change.wildcard) == ("widened", ATTENTION, True)
+
+
+def test_an_api_method_opened_to_unauthenticated_callers_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the invoke method's IAM authorization removed (AuthorizationType NONE)
+    method_id = ""
+
+    def open_method(template: dict[str, Any]) -> None:
+        nonlocal method_id
+        method_id, method = _resource(
+            template, "OrchestrationApiusecasesuseCaseIdinvokePOST", "AWS::ApiGateway::Method"
+        )
+        method["Properties"]["AuthorizationType"] = "NONE"
+
+    mutate_template(assembly_copy, "Prod/Platform", open_method)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN anyone may call it: wider access that needs attention, reported once (not as a property change)
+    assert {(c.topic, c.subject, c.kind, c.level) for c in changes.changes} == {
+        ("access", method_id, "widened", ATTENTION)
+    }
+
+
+def test_a_stateful_resource_no_longer_retained_on_replacement_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the invocation log bucket still retained on delete, but deleted when an update replaces it
+    def replace_deletes(template: dict[str, Any]) -> None:
+        template["Resources"][BUCKET]["UpdateReplacePolicy"] = "Delete"
+
+    mutate_template(assembly_copy, "Prod/Platform", replace_deletes)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN it is weaker protection of data: a change that needs attention
+    assert {(c.subject, c.kind, c.level, c.detail) for c in changes.topic("protection")} == {
+        (BUCKET, "weakened", ATTENTION, "on replacement (UpdateReplacePolicy): Retain -> Delete")
+    }
+
+
+@pytest.mark.parametrize(
+    ("resource", "change_to"),
+    [
+        (
+            BUCKET,
+            {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                }
+            },
+        ),
+        ("HumanReviewQueue30CE171B", {"KmsMasterKeyId": None}),
+        ("HumanReviewItems6E81B77D", {"SSESpecification": None}),
+    ],
+    ids=["bucket-kms-to-sse-s3", "queue-kms-to-sse-sqs", "table-kms-to-aws-owned"],
+)
+def test_a_customer_key_replaced_by_a_service_key_is_weaker_encryption(
+    synthesized: Synthesized, assembly_copy: Path, resource: str, change_to: dict[str, Any]
+) -> None:
+    # GIVEN a resource encrypted with the stack's own KMS key now encrypted with a key the service owns
+    def weaken(template: dict[str, Any]) -> None:
+        properties = template["Resources"][resource]["Properties"]
+        for key, value in change_to.items():
+            if value is None:
+                properties.pop(key)
+            else:
+                properties[key] = value
+
+    mutate_template(assembly_copy, "Prod/Platform", weaken)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN its encryption at rest is weakened: a change that needs attention, not a routine property change
+    (change,) = [c for c in changes.topic("protection") if c.subject == resource]
+    assert (change.kind, change.level) == ("weakened", ATTENTION) and change.detail.startswith("at rest: ")
 
 
 def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permission_changes(

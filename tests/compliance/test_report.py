@@ -223,6 +223,23 @@ def test_without_the_gate_result_nothing_is_claimed(assembly_copy: Path) -> None
     assert controls.evaluate_evidence(report.environment)["CFN-LINT"].status == "NOT RUN"
 
 
+def test_a_template_changed_after_the_gate_checked_it_is_not_verified(assembly_copy: Path) -> None:
+    # GIVEN Prod's template edited after synth (a bucket policy's TLS deny dropped): the gate's result is
+    # about the template it checked, not this one
+    def drop_deny(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["InvocationLoggingBucketPolicyB5B55033"]["Properties"]
+        policy["PolicyDocument"]["Statement"] = [
+            s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] != "Deny"
+        ]
+
+    mutate_template(assembly_copy, "Prod/Platform", drop_deny)
+    reports = build_reports(assembly_copy, environments=["Dev", "Prod"])
+    # THEN Prod's verdict is not PASS: it names the changed template; Dev, unchanged, still passes
+    markdown = reports["Prod"].markdown()
+    assert "Verdict: NOT VERIFIED" in markdown and "Prod/Platform" in markdown.split("## Summary", 1)[1][:600]
+    assert "Verdict: PASS" in reports["Dev"].markdown()
+
+
 # ------------------------------------------------------------------ header and summary
 
 
@@ -460,6 +477,27 @@ def test_invocation_logging_is_read_from_the_joined_create_call(
     )
 
 
+@pytest.mark.parametrize("limit", ["ObjectSizeGreaterThan", "ObjectSizeLessThan"])
+def test_an_expiration_rule_limited_by_object_size_is_not_the_buckets_retention(
+    assembly_copy: Path, limit: str
+) -> None:
+    # GIVEN the invocation log bucket's expiration rule limited to objects of some sizes: the others never expire
+    def limit_rule(template: dict[str, Any]) -> None:
+        bucket = template["Resources"]["InvocationLoggingBucketF12B4122"]["Properties"]
+        for rule in bucket["LifecycleConfiguration"]["Rules"]:
+            rule[limit] = 1024
+
+    mutate_template(assembly_copy, "Prod/Platform", limit_rule)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN no expiration is claimed, and the evidence that the logs expire fails
+    (setting,) = report.facts(invocation_logging.TOPIC).settings
+    assert setting.bucket_expiration_days is None
+    protected = {p.logical_id: p for p in report.facts(protection.TOPIC).resources}
+    assert protected["InvocationLoggingBucketF12B4122"].retention.startswith("objects never expire")
+    evidence = controls.evaluate_evidence(report.environment)["INVOCATION-LOGGING-PROTECTED"]
+    assert evidence.status == "FAIL"
+
+
 def test_joined_json_keeps_tokens_as_logical_ids() -> None:
     value = json.loads((FIXTURES / "joined_create_call.json").read_text())["value"]
     call, refs = parse_joined_json(value)
@@ -492,14 +530,16 @@ def test_prompts_logged_shows_what_is_in_force(reports: dict[str, Report], confi
         assert logged.flag != BAD
 
 
+@pytest.mark.parametrize("calls", [("Create",), ("Update",)], ids=["on-create", "on-update-only"])
 def test_prompts_logged_against_the_contract_is_a_red_flag(
-    assembly_copy: Path, config: PlatformConfig
+    assembly_copy: Path, config: PlatformConfig, calls: tuple[str, ...]
 ) -> None:
     # GIVEN Bedrock's account-wide text delivery turned on in Prod, where some contract forbids prompt logging
+    # (by the Update call alone too: every deploy after the first makes that call, so it is what is in force)
     forbidding = sorted(c.id for c in config.contracts_for("prod") if not c.logging.prompts_and_responses)
     assert forbidding, "the shipped Prod contracts include one that forbids prompt logging"
 
-    mutate_template(assembly_copy, "Prod/Platform", text_delivery_on)
+    mutate_template(assembly_copy, "Prod/Platform", lambda t: text_delivery_on(t, calls))
     report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
     # THEN each of those use cases is flagged, and the evidence check fails naming them
     rows = {row[0].text: row[6] for row in _table(report, "bedrock-runtime").rows}
@@ -549,6 +589,91 @@ def test_a_profile_no_function_names_is_shown_as_retiring(assembly_copy: Path) -
     assert retiring == ["PolicyQaPrimaryProfileRETIRING"]
     row = next(r for r in _table(report, "bedrock-profiles").rows if "RETIRING" in r[0].text)
     assert "policy-qa / primary (retiring: no function names it" in row[1].text
+
+
+def _add_statement(template: dict[str, Any], policy_prefix: str, statement: dict[str, Any]) -> None:
+    """Append ``statement`` to the AWS::IAM::Policy whose logical ID starts with ``policy_prefix``."""
+    (policy,) = [
+        r
+        for lid, r in template["Resources"].items()
+        if lid.startswith(policy_prefix) and r["Type"] == "AWS::IAM::Policy"
+    ]
+    policy["Properties"]["PolicyDocument"]["Statement"].append(statement)
+
+
+def test_a_role_denied_invoke_or_allowed_only_other_invoke_actions_is_no_invoker(assembly_copy: Path) -> None:
+    # GIVEN the orchestrator's role denied every Bedrock action (an explicit deny wins over its grants), and
+    # another role allowed bedrock:InvokeAgent on everything (an agent, not a model through a profile)
+    def change(template: dict[str, Any]) -> None:
+        _add_statement(
+            template,
+            "OrchestrationApiFunctionServiceRoleDefaultPolicy",
+            {"Effect": "Deny", "Action": "bedrock:*", "Resource": "*"},
+        )
+        _add_statement(
+            template,
+            "CanaryReleaseRoleDefaultPolicy",
+            {"Effect": "Allow", "Action": "bedrock:InvokeAgent", "Resource": "*"},
+        )
+
+    mutate_template(assembly_copy, "Prod/Platform", change)
+    profiles = build_reports(assembly_copy, environments=["Prod"])["Prod"].facts(inventory.TOPIC).profiles
+    # THEN neither is named as able to invoke any profile
+    assert profiles
+    for profile in profiles:
+        assert "OrchestrationApiFunctionServiceRoleC7627CC8" not in profile.invokable_by, profile.logical_id
+        assert "CanaryReleaseRole557CD5E7" not in profile.invokable_by, profile.logical_id
+
+
+def test_a_role_allowed_everything_but_some_actions_is_named_as_an_invoker(assembly_copy: Path) -> None:
+    # GIVEN a role allowed every action but IAM's on every resource (NotAction: it includes invoking)
+    mutate_template(
+        assembly_copy,
+        "Prod/Platform",
+        lambda t: _add_statement(
+            t, "CanaryReleaseRoleDefaultPolicy", {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+        ),
+    )
+    profiles = build_reports(assembly_copy, environments=["Prod"])["Prod"].facts(inventory.TOPIC).profiles
+    # THEN it may invoke every profile, and the pack says so
+    assert profiles and all("CanaryReleaseRole557CD5E7" in p.invokable_by for p in profiles)
+
+
+def test_a_role_granted_invoke_on_a_profile_arn_pattern_is_named_as_an_invoker(assembly_copy: Path) -> None:
+    # GIVEN a role allowed to invoke every application inference profile of its account and region (an ARN
+    # pattern, not a reference to a profile), and another allowed them only in another region
+    def grant(template: dict[str, Any]) -> None:
+        arn = [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":bedrock:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":application-inference-profile/*",
+        ]
+        _add_statement(
+            template,
+            "CanaryReleaseRoleDefaultPolicy",
+            {"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": {"Fn::Join": ["", arn]}},
+        )
+        _add_statement(
+            template,
+            "HumanReviewBacklogFunctionServiceRoleDefaultPolicy",
+            {
+                "Effect": "Allow",
+                "Action": "bedrock:InvokeModel",
+                "Resource": "arn:aws:bedrock:eu-west-1:*:application-inference-profile/*",
+            },
+        )
+
+    mutate_template(assembly_copy, "Prod/Platform", grant)
+    profiles = build_reports(assembly_copy, environments=["Prod"])["Prod"].facts(inventory.TOPIC).profiles
+    # THEN every profile names the first role as able to invoke it, and not the second
+    assert profiles
+    for profile in profiles:
+        assert "CanaryReleaseRole557CD5E7" in profile.invokable_by, profile.logical_id
+        assert not any(p.startswith("HumanReviewBacklog") for p in profile.invokable_by)
 
 
 @pytest.mark.parametrize(
@@ -677,6 +802,92 @@ def test_data_protection_covers_every_stateful_resource(reports: dict[str, Repor
     assert dev["InvocationLoggingBucketF12B4122"].on_delete.startswith("Delete; objects emptied first by")
 
 
+def test_booleans_written_as_strings_are_read_as_cloudformation_reads_them(assembly_copy: Path) -> None:
+    # GIVEN key rotation and point-in-time recovery turned off with the string "false", which CloudFormation
+    # accepts for a boolean
+    def strings(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::KMS::Key":
+                resource["Properties"]["EnableKeyRotation"] = "false"
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                recovery = resource["Properties"].setdefault("PointInTimeRecoverySpecification", {})
+                recovery["PointInTimeRecoveryEnabled"] = "false"
+
+    mutate_template(assembly_copy, "Prod/Platform", strings)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the pack says they are off, and the keys fail the encryption evidence
+    protected = report.facts(protection.TOPIC).resources
+    keys = [p for p in protected if p.type == "AWS::KMS::Key"]
+    tables = [p for p in protected if p.type == "AWS::DynamoDB::Table"]
+    assert keys and all(p.at_rest.endswith("rotation off") and p.at_rest_ok is False for p in keys)
+    assert tables and all("no point-in-time recovery" in p.retention for p in tables)
+    assert controls.evaluate_evidence(report.environment)["ENCRYPTION-AT-REST"].status == "FAIL"
+
+
+def test_a_stateful_resource_whose_encryption_is_not_read_fails_encryption_at_rest(
+    assembly_copy: Path,
+) -> None:
+    # GIVEN a stateful resource of a type the Data protection topic does not read (a Kinesis stream, no
+    # StreamEncryption: not encrypted)
+    def add_stream(template: dict[str, Any]) -> None:
+        template["Resources"]["AuditStream"] = {
+            "Type": "AWS::Kinesis::Stream",
+            "Properties": {"ShardCount": 1},
+        }
+
+    mutate_template(assembly_copy, "Prod/Platform", add_stream)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the pack does not claim every stateful resource is encrypted: the evidence fails, naming it
+    evidence = controls.evaluate_evidence(report.environment)["ENCRYPTION-AT-REST"]
+    assert evidence.status == "FAIL" and "AuditStream" in evidence.detail
+
+
+def test_retention_given_by_a_parameter_or_in_hours_is_shown_not_a_crash(assembly_copy: Path) -> None:
+    # GIVEN a queue whose retention is a template parameter, and one that keeps messages one hour
+    def retention(template: dict[str, Any]) -> None:
+        queues = [r for r in template["Resources"].values() if r["Type"] == "AWS::SQS::Queue"]
+        queues[0]["Properties"]["MessageRetentionPeriod"] = {"Ref": "RetentionSeconds"}
+        queues[1]["Properties"]["MessageRetentionPeriod"] = 3600
+
+    mutate_template(assembly_copy, "Prod/Platform", retention)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the pack is built and says what the template says (not "0 days" for an hour)
+    retentions = {
+        p.retention for p in report.facts(protection.TOPIC).resources if p.type == "AWS::SQS::Queue"
+    }
+    assert {
+        "messages kept <RetentionSeconds> seconds",
+        "messages kept 0.04 days (3600 seconds)",
+    } <= retentions
+
+
+@pytest.mark.parametrize(
+    "narrowing",
+    [
+        {"Action": "s3:GetObject"},  # every other action still works over plain HTTP
+        {"Principal": {"AWS": "arn:aws:iam::333333333333:role/one-role"}},  # everyone else still may
+        {"Resource": {"Fn::GetAtt": ["InvocationLoggingBucketF12B4122", "Arn"]}},  # the objects still may
+    ],
+    ids=["one-action", "one-principal", "bucket-not-objects"],
+)
+def test_a_tls_deny_that_leaves_requests_open_is_not_tls_only(
+    assembly_copy: Path, narrowing: dict[str, Any]
+) -> None:
+    # GIVEN the invocation log bucket's aws:SecureTransport deny narrowed to part of what it must deny
+    def narrow(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["InvocationLoggingBucketPolicyB5B55033"]["Properties"]
+        (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        deny.update(narrowing)
+
+    mutate_template(assembly_copy, "Prod/Platform", narrow)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the bucket is not shown as TLS only, and the evidence fails naming it
+    protected = {p.logical_id: p for p in report.facts(protection.TOPIC).resources}
+    assert protected["InvocationLoggingBucketF12B4122"].in_transit_ok is False
+    evidence = controls.evaluate_evidence(report.environment)["TLS-ONLY"]
+    assert evidence.status == "FAIL" and "InvocationLoggingBucketF12B4122" in evidence.detail
+
+
 def test_alarms_are_grouped_by_use_case_and_resolve_their_notifications(
     reports: dict[str, Report], config: PlatformConfig
 ) -> None:
@@ -691,6 +902,42 @@ def test_alarms_are_grouped_by_use_case_and_resolve_their_notifications(
         "NotificationsTopicAE679CBD -> email genai-platform-oncall@example.com"
     )
     assert "https https://events.pagerduty.example.com" in throttle.notifies[0]
+
+
+def test_an_alarm_with_its_actions_disabled_notifies_nobody(assembly_copy: Path) -> None:
+    # GIVEN the invocation log delivery alarm keeps its actions but has them disabled (ActionsEnabled false)
+    def disable(template: dict[str, Any]) -> None:
+        (alarm,) = [
+            r
+            for lid, r in template["Resources"].items()
+            if lid.startswith("InvocationLogDeliveryAlarm") and r["Type"] == "AWS::CloudWatch::Alarm"
+        ]
+        alarm["Properties"]["ActionsEnabled"] = False
+
+    mutate_template(assembly_copy, "Prod/Platform", disable)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN it notifies nobody: counted so, a red flag, and the log delivery evidence fails
+    assert dict(operations.TOPIC.counts(report.facts(operations.TOPIC)))["Alarms and budgets"].startswith(
+        "30 alarms (1 notify nobody)"
+    )
+    assert any(f.label.startswith("InvocationLogDeliveryAlarm") for f in report.red_flags)
+    evidence = controls.evaluate_evidence(report.environment)["LOG-DELIVERY-ALARM"]
+    assert evidence.status == "FAIL"
+
+
+def test_a_waf_rate_rule_that_only_counts_is_no_rate_limit(assembly_copy: Path) -> None:
+    # GIVEN the API's WAF rate-based rule set to Count instead of Block
+    def count_only(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::WAFv2::WebACL":
+                for rule in resource["Properties"]["Rules"]:
+                    if "RateBasedStatement" in rule["Statement"]:
+                        rule["Action"] = {"Count": {}}
+
+    mutate_template(assembly_copy, "Prod/Platform", count_only)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the pack does not call it a rate limit
+    assert controls.evaluate_evidence(report.environment)["WAF-RATE-LIMIT"].status == "FAIL"
 
 
 # ------------------------------------------------------------------ controls

@@ -448,6 +448,23 @@ def test_rule_prompt_attack_catches_a_weak_or_missing_filter(synthesized: Synthe
     assert any("at LOW" in f.message for f in findings) and any("at nothing" in f.message for f in findings)
 
 
+@pytest.mark.parametrize(
+    "off", [{"InputEnabled": False}, {"InputAction": "NONE"}], ids=["disabled", "detect-only"]
+)
+def test_rule_prompt_attack_catches_a_filter_that_blocks_nothing(
+    synthesized: Synthesized, off: dict[str, Any]
+) -> None:
+    # GIVEN a prompt-attack filter still at HIGH, but turned off on input or only detecting
+    stacks, prod = _mutated(synthesized)
+    logical_id, guardrail = next(prod.resources_of_type("AWS::Bedrock::Guardrail"))
+    for f in guardrail["Properties"]["ContentPolicyConfig"]["FiltersConfig"]:
+        if f["Type"] == "PROMPT_ATTACK":
+            f.update(off)
+    # THEN the rule finds it
+    findings = rule_prompt_attack(stacks)
+    assert [(f.resource, f.rule) for f in findings] == [(logical_id, "BEDROCK-PROMPT-ATTACK")]
+
+
 def test_rule_prompt_attack_requires_a_published_version(synthesized: Synthesized) -> None:
     stacks, prod = _mutated(synthesized)
     version_id, _ = next(prod.resources_of_type("AWS::Bedrock::GuardrailVersion"))

@@ -79,7 +79,8 @@ class Grant:
 
     @property
     def wildcard(self) -> bool:
-        return "*" in self.action or "*" in self.resource
+        """A wildcard in the action, the resource, or (resource policies) the principal: ``*`` lets anyone."""
+        return "*" in self.action or "*" in self.resource or "*" in self.principal
 
     @property
     def unrestricted(self) -> bool:
@@ -382,6 +383,9 @@ def diff_access(now: AccessFacts, then: AccessFacts, matching: Matching) -> list
         if a and b:
             if a.condition != b.condition:
                 kind = _condition_change(a.condition, b.condition)
+                if b.effect == "Deny":
+                    # A deny that applies in fewer cases lets more through, and the other way round.
+                    kind = {"widened": "narrowed", "narrowed": "widened"}.get(kind, kind)
                 changes.append(
                     Change(
                         TOPIC.id,
@@ -399,17 +403,20 @@ def diff_access(now: AccessFacts, then: AccessFacts, matching: Matching) -> list
         assert grant is not None
         gained = b is not None
         kind = "widened" if gained == (grant.effect == "Allow") else "narrowed"
+        # a new Allow, or a Deny removed, with a wildcard: wider access with a wildcard
+        wildcard = grant.wildcard and kind == "widened"
         changes.append(
             Change(
                 TOPIC.id,
                 grant.holder,
                 kind,
                 f"{'+' if gained else '-'} {_describe_grant(grant)}",
-                level=_level(kind, grant.wildcard and gained),
-                wildcard=grant.wildcard and gained,
+                level=_level(kind, wildcard),
+                wildcard=wildcard,
                 use_case=_grant_use_case(grant, matching),
             )
         )
+    changes.extend(_method_changes(now, then, matching))
     principals_now = {p.logical_id: p for p in now.principals}
     for principal in then.principals:
         other = principals_now.get(matching.ids.get(principal.logical_id, principal.logical_id))
@@ -435,6 +442,32 @@ def diff_access(now: AccessFacts, then: AccessFacts, matching: Matching) -> list
                 )
             for item in sorted(old - new):
                 changes.append(Change(TOPIC.id, other.logical_id, "narrowed", f"- {label}: {item}", ROUTINE))
+    return changes
+
+
+def _method_changes(now: AccessFacts, then: AccessFacts, matching: Matching) -> list[Change]:
+    """An API method that no longer requires authorization (or a new one that never did) lets anyone call
+    it: wider access for everyone, a decision."""
+    changes = []
+    before = {m.logical_id: m for m in then.methods}
+    for method in now.methods:
+        old = before.get(matching.pairs.get(method.logical_id, ""))
+        if old is not None and old.authorization == method.authorization:
+            continue
+        opened = method.authorization == "NONE" and method.http_method != "OPTIONS"
+        if old is None and not opened:
+            continue  # a new method that requires authorization: the resource diff lists it
+        closed = old is not None and old.authorization == "NONE"
+        changes.append(
+            Change(
+                TOPIC.id,
+                method.logical_id,
+                "widened" if opened else ("narrowed" if closed else "changed"),
+                f"{method.http_method} authorization: {old.authorization if old else '(new method)'} -> "
+                f"{method.authorization}" + (": anyone can call it" if opened else ""),
+                level=ATTENTION if opened else (ROUTINE if closed else REVIEW),
+            )
+        )
     return changes
 
 
@@ -606,6 +639,7 @@ class AccessTopic(Topic[AccessFacts]):
         "AWS::SQS::QueuePolicy": frozenset({"PolicyDocument"}),
         "AWS::KMS::Key": frozenset({"KeyPolicy"}),
         "AWS::Lambda::Permission": frozenset({"Action", "Principal", "SourceArn", "SourceAccount"}),
+        "AWS::ApiGateway::Method": frozenset({"AuthorizationType"}),
     }
 
     def extract(self, env: Environment) -> AccessFacts:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from compliance.report.cfn import ref_target, render_value
+from compliance.report.cfn import is_enabled, ref_target, render_value
 from compliance.report.document import BAD, OK, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -34,6 +34,8 @@ GUARDRAIL_TYPE = "AWS::Bedrock::Guardrail"
 STRENGTH = {"NONE": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
 STRONG = ("MEDIUM", "HIGH")
 HARM_FILTERS = ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT")
+#: What a PII entity or regex action does to the text: NONE only detects (nothing is blocked or masked).
+PII_STRENGTH = {"NONE": 0, "ANONYMIZE": 1, "BLOCK": 2}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,27 @@ class ContentFilter:
     output_strength: str
     input_action: str = ""
     output_action: str = ""
+    input_enabled: bool = True
+    output_enabled: bool = True
+
+    def _setting(self, direction: str) -> tuple[str, bool, str]:
+        if direction == "input":
+            return self.input_strength, self.input_enabled, self.input_action
+        return self.output_strength, self.output_enabled, self.output_action
+
+    def blocking(self, direction: str) -> str:
+        """The strength at which this filter blocks in ``direction``: NONE when that direction is turned off
+        (``InputEnabled: false``) or only detects (action ``NONE``)."""
+        strength, enabled, action = self._setting(direction)
+        return strength if enabled and action != "NONE" else "NONE"
+
+    def describe(self, direction: str) -> str:
+        strength, enabled, action = self._setting(direction)
+        if not enabled:
+            return f"NONE (set to {strength} but turned off: {direction.capitalize()}Enabled false)"
+        if action == "NONE":
+            return f"NONE (detects at {strength}, action NONE: nothing is blocked)"
+        return strength
 
 
 @dataclass(frozen=True)
@@ -65,9 +88,16 @@ class Guardrail:
     tags: dict[str, str]
 
     def strength(self, filter_type: str, direction: str) -> str:
+        """The strength at which the filter blocks (NONE when it is absent, turned off or detect-only)."""
         for item in self.filters:
             if item.type == filter_type:
-                return item.input_strength if direction == "input" else item.output_strength
+                return item.blocking(direction)
+        return "NONE"
+
+    def describe(self, filter_type: str, direction: str) -> str:
+        for item in self.filters:
+            if item.type == filter_type:
+                return item.describe(direction)
         return "NONE"
 
     def summary(self) -> str:
@@ -146,6 +176,8 @@ def _guardrails(resources: Sequence[Resource]) -> list[Guardrail]:
                         str(f.get("OutputStrength", "NONE")),
                         str(f.get("InputAction", "")),
                         str(f.get("OutputAction", "")),
+                        is_enabled(f.get("InputEnabled")),
+                        is_enabled(f.get("OutputEnabled")),
                     )
                     for f in content.get("FiltersConfig") or []
                 ),
@@ -243,7 +275,8 @@ def compare_guardrails(a: Guardrail, b: Guardrail) -> Iterable[tuple[str, str]]:
                 lower = STRENGTH.get(new, 0) < STRENGTH.get(old, 0)
                 yield (
                     "weakened" if lower else "strengthened",
-                    f"{kind} {direction} filter {'lowered' if lower else 'raised'} {old} -> {new}",
+                    f"{kind} {direction} filter {'lowered' if lower else 'raised'} "
+                    f"{a.describe(kind, direction)} -> {b.describe(kind, direction)}",
                 )
     topics_a = {t[0]: t for t in a.topics}
     topics_b = {t[0]: t for t in b.topics}
@@ -264,7 +297,7 @@ def compare_guardrails(a: Guardrail, b: Guardrail) -> Iterable[tuple[str, str]]:
         yield "strengthened", f"PII entity {entity} now handled ({pii_b[entity]})"
     for entity in sorted(pii_a.keys() & pii_b.keys()):
         if pii_a[entity] != pii_b[entity]:
-            weaker = pii_a[entity] == "BLOCK"
+            weaker = PII_STRENGTH.get(pii_b[entity], 0) < PII_STRENGTH.get(pii_a[entity], 0)
             yield (
                 "weakened" if weaker else "strengthened",
                 f"PII entity {entity}: {pii_a[entity]} -> {pii_b[entity]}",
@@ -412,6 +445,14 @@ def diff_guardrails(now: GuardrailFacts, then: GuardrailFacts, matching: Matchin
 # Render
 
 
+def _pii_action(action: str) -> str:
+    return {
+        "BLOCK": "blocked",
+        "ANONYMIZE": "anonymized (masked)",
+        "NONE": "NONE: detected only, neither blocked nor masked",
+    }.get(action, action)
+
+
 def guardrail_section(guardrail: Guardrail) -> Section:
     gid = guardrail.logical_id
     sub = Section(f"guardrail-{gid}", f"Guardrail {guardrail.name} ({gid})")
@@ -424,11 +465,13 @@ def guardrail_section(guardrail: Guardrail) -> Section:
             [
                 code(item.type),
                 cell(
-                    item.input_strength,
-                    flag=BAD if item.type == "PROMPT_ATTACK" and item.input_strength not in STRONG else None,
+                    item.describe("input"),
+                    flag=BAD
+                    if item.type == "PROMPT_ATTACK" and item.blocking("input") not in STRONG
+                    else None,
                 ),
                 cell(
-                    item.output_strength
+                    item.describe("output")
                     + (" (not applicable to responses)" if item.type == "PROMPT_ATTACK" else "")
                 ),
             ],
@@ -447,20 +490,14 @@ def guardrail_section(guardrail: Guardrail) -> Section:
         pii.add(
             [
                 code(entity),
-                cell(
-                    "blocked"
-                    if action == "BLOCK"
-                    else "anonymized (masked)"
-                    if action == "ANONYMIZE"
-                    else action
-                ),
+                cell(_pii_action(action)),
             ]
         )
     for name, pattern, action, description in guardrail.regexes:
         pii.add(
             [
                 code(f"regex {name}: {pattern}"),
-                cell(f"{'blocked' if action == 'BLOCK' else 'anonymized (masked)'}: {description}"),
+                cell(f"{_pii_action(action)}: {description}"),
             ]
         )
     sub.add(pii)
@@ -623,13 +660,22 @@ def _content_filters(facts: GuardrailFacts) -> tuple[str, str]:
     return _all(
         facts,
         lambda g: [
-            f"{kind} {direction} is {g.strength(kind, direction)}"
+            f"{kind} {direction} is {g.describe(kind, direction)}"
             for kind in HARM_FILTERS
             for direction in ("input", "output")
             if g.strength(kind, direction) not in STRONG
         ],
         "filter HATE, INSULTS, SEXUAL, VIOLENCE, MISCONDUCT at MEDIUM or HIGH both ways",
     )
+
+
+def _pii_problems(guardrail: Guardrail) -> list[str]:
+    actions = [action for _, action in guardrail.pii] + [r[2] for r in guardrail.regexes]
+    if not actions:
+        return ["no PII entity or regex"]
+    if not any(PII_STRENGTH.get(action, 0) for action in actions):
+        return ["every PII entity and regex only detects (action NONE): nothing is blocked or anonymized"]
+    return []
 
 
 def _grounding(facts: GuardrailFacts) -> tuple[str, str]:
@@ -728,9 +774,7 @@ class GuardrailsTopic(Topic[GuardrailFacts]):
             ),
             "GUARDRAIL-SENSITIVE-INFO": EvidenceCheck(
                 "every guardrail blocks or anonymizes PII or regex matches",
-                lambda f: _all(
-                    f, lambda g: [] if g.pii or g.regexes else ["no PII entity or regex"], "handle PII"
-                ),
+                lambda f: _all(f, _pii_problems, "block or anonymize PII"),
             ),
             "GUARDRAIL-GROUNDING": EvidenceCheck(
                 "contextual grounding checked (where contracts set it)", _grounding

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compliance.assembly import StackTemplate
-from compliance.report.cfn import ref_target, referenced_ids, render_value
+from compliance.cfn_values import partition_of
+from compliance.report.cfn import is_true, ref_target, referenced_ids, render_value
 from compliance.report.document import BAD, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -45,6 +46,8 @@ _MODEL_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:(?P<region>[^:]*):(?P<account>[^:]*):(?P<kind>[a-z-]+)/(?P<id>.+)$"
 )
 _INVOKE = re.compile(r"^(\*|bedrock:\*|bedrock:invoke.*)$", re.IGNORECASE)
+#: The actions that run a model through an inference profile (Converse and ConverseStream need them too).
+_INVOKE_ACTIONS = ("bedrock:invokemodel", "bedrock:invokemodelwithresponsestream")
 _VERSIONED_MODEL = re.compile(r"-v\d+(:\d+)?$|:\d+$")
 
 
@@ -160,7 +163,60 @@ def model_regions(
     return ordered, tuple(sorted(anywhere))
 
 
-def _profiles(resources: Sequence[Resource], principals: Sequence[access.Principal]) -> list[Profile]:
+def grant_covers_profile(pattern: str, profile: Resource, stack: StackTemplate) -> bool:
+    """Whether a grant's resource (rendered) may name ``profile``: ``*``, a reference to it, or an ARN
+    pattern (``.../application-inference-profile/*``) its ARN matches. The profile's ID is known only once
+    it is deployed, so a pattern on the ID is taken to match it (the grant may reach it)."""
+    if pattern == "*" or pattern == f"<{profile.logical_id}>" or f"<{profile.logical_id}." in pattern:
+        return True
+    if "*" not in pattern and "?" not in pattern:
+        return False
+    partition = partition_of(stack.region)
+    for placeholder, value in (
+        ("<AWS::Partition>", partition),
+        ("<AWS::Region>", stack.region),
+        ("<AWS::AccountId>", stack.account),
+    ):
+        pattern = pattern.replace(placeholder, value)
+    prefix = f"arn:{partition}:bedrock:{stack.region}:{stack.account}:application-inference-profile/"
+    marker = ":application-inference-profile/"
+    profile_id = re.sub(r"[*?]", "x", pattern.split(marker, 1)[1]) if marker in pattern else "x"
+    return fnmatch.fnmatchcase(prefix + profile_id, pattern)
+
+
+def invokes_model(action: str) -> bool:
+    """Whether an IAM action (a pattern, case-insensitive) covers invoking a model through a profile."""
+    return any(fnmatch.fnmatchcase(name, action.lower()) for name in _INVOKE_ACTIONS)
+
+
+def _invoke_actions_on(statement: access.Statement, profile: Resource, stack: StackTemplate) -> set[str]:
+    """The invoke actions ``statement`` applies to on ``profile`` (NotAction and NotResource read as IAM
+    does: everything but what they list)."""
+    listed = {n for n in _INVOKE_ACTIONS if any(fnmatch.fnmatchcase(n, a.lower()) for a in statement.actions)}
+    actions = set(_INVOKE_ACTIONS) - listed if "NotAction" in statement.negated else listed
+    named = any(grant_covers_profile(r, profile, stack) for r in statement.resources)
+    on_profile = not named if "NotResource" in statement.negated else named
+    return actions if on_profile else set()
+
+
+def _may_invoke(principal: access.Principal, profile: Resource, stack: StackTemplate) -> bool:
+    """An Allow of an invoke action on the profile that no unconditional Deny takes back (an explicit deny
+    wins)."""
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    for statement in principal.statements:
+        actions = _invoke_actions_on(statement, profile, stack)
+        if statement.effect == "Allow":
+            allowed |= actions
+        elif statement.effect == "Deny" and not statement.condition:
+            denied |= actions
+    return bool(allowed - denied)
+
+
+def _profiles(
+    resources: Sequence[Resource], principals: Sequence[access.Principal], stacks: Sequence[StackTemplate]
+) -> list[Profile]:
+    by_name = {stack.name: stack for stack in stacks}
     called = {
         ref for r in resources if r.type == "AWS::Lambda::Function" for ref in referenced_ids(r.properties)
     }
@@ -172,14 +228,9 @@ def _profiles(resources: Sequence[Resource], principals: Sequence[access.Princip
         source = render_value((props.get("ModelSource") or {}).get("CopyFrom", ""))
         kind, geography, model_id = parse_model_source(source)
         invokers = sorted(
-            {
-                principal.logical_id
-                for principal in principals
-                for grant in principal.grants()
-                if grant.effect == "Allow"
-                and _INVOKE.match(grant.action)
-                and (grant.resource == "*" or f"<{resource.logical_id}." in grant.resource)
-            }
+            principal.logical_id
+            for principal in principals
+            if _may_invoke(principal, resource, by_name[resource.stack])
         )
         regions, anywhere = model_regions(model_id, principals) if model_id else ((), ())
         profiles.append(
@@ -226,12 +277,19 @@ def _function_log_group(function: Resource, by_id: Mapping[str, Resource]) -> tu
 
 
 def _api_data_trace(resources: Sequence[Resource]) -> tuple[str, ...]:
-    return tuple(
-        r.logical_id
-        for r in resources
-        if r.type == "AWS::ApiGateway::Stage"
-        and any(s.get("DataTraceEnabled") is True for s in r.properties.get("MethodSettings") or [])
-    )
+    """Stages (and deployments that create their stage) that log full request and response bodies."""
+    found = []
+    for r in resources:
+        if r.type == "AWS::ApiGateway::Stage":
+            stage = r.properties
+        elif r.type == "AWS::ApiGateway::Deployment":
+            stage = r.properties.get("StageDescription") or {}
+        else:
+            continue
+        settings = [stage, *(s for s in stage.get("MethodSettings") or [] if isinstance(s, dict))]
+        if any(is_true(s.get("DataTraceEnabled")) for s in settings):
+            found.append(r.logical_id)
+    return tuple(found)
 
 
 def _runtime(env: Environment, bedrock_text: bool | None) -> list[RuntimeUseCase]:
@@ -332,6 +390,21 @@ def diff_inventory(now: InventoryFacts, then: InventoryFacts, matching: Matching
                     )
                 )
             continue
+        trace_before = old.text_logging.api_data_trace if old.text_logging else ()
+        trace_now = new.text_logging.api_data_trace if new.text_logging else ()
+        if bool(trace_before) != bool(trace_now):
+            changes.append(
+                Change(
+                    TOPIC.id,
+                    function,
+                    "changed",
+                    f"API Gateway {'now logs' if trace_now else 'no longer logs'} the request bodies (prompts) of "
+                    f"{use_case}: data trace {'on in ' + ', '.join(trace_now) if trace_now else 'off'}",
+                    level=ATTENTION,
+                    type="runtime_config.json",
+                    use_case=use_case,
+                )
+            )
         a, b = old.spec, new.spec
         logged_before, logged_now = a.log_prompts_and_responses, b.log_prompts_and_responses
         if logged_before != logged_now:
@@ -604,7 +677,9 @@ class InventoryTopic(Topic[InventoryFacts]):
     def extract(self, env: Environment) -> InventoryFacts:
         principals = env.extract(access.TOPIC).principals
         bedrock_text = env.extract(invocation_logging.TOPIC).text_delivery
-        return InventoryFacts(tuple(_profiles(env.resources, principals)), tuple(_runtime(env, bedrock_text)))
+        return InventoryFacts(
+            tuple(_profiles(env.resources, principals, env.stacks)), tuple(_runtime(env, bedrock_text))
+        )
 
     def diff(self, now: InventoryFacts, then: InventoryFacts, matching: Matching) -> list[Change]:
         return diff_inventory(now, then, matching)

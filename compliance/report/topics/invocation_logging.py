@@ -1,8 +1,9 @@
 """Model invocation logging: where Bedrock logs the account's model invocations, for how long, encrypted with
 what, and which delivery flags (text, image, embedding, video, audio) are on.
 
-Read from the Create call of each ``Custom::BedrockModelInvocationLogging`` resource (JSON that CDK joins
-with references to the bucket, log group and role; parsed with the references kept as logical IDs). The
+Read from the Create and Update calls of each ``Custom::BedrockModelInvocationLogging`` resource (JSON that
+CDK joins with references to the bucket, log group and role; parsed with the references kept as logical
+IDs). A delivery flag either call turns on is on: Create sets it on the first deploy, Update on later ones. The
 setting is account-wide: ``textDataDeliveryEnabled`` puts every prompt and response of every caller in the
 account and region into these logs (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_LoggingConfig.html).
 """
@@ -32,6 +33,8 @@ from compliance.report.topic import (
 from platform_config.markers import INVOCATION_LOGGING_TYPE
 
 DELIVERY_KINDS = ("text", "image", "embedding", "video", "audio")
+#: The properties of an S3 lifecycle rule that limit it to some of the bucket's objects.
+_RULE_FILTERS = ("Prefix", "TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan")
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,14 @@ class LoggingFacts:
 
 
 def lifecycle_days(bucket: Resource | None) -> tuple[int | None, int | None]:
-    """(object expiration, noncurrent version expiration) in days, from the bucket's enabled whole-bucket rules."""
+    """(object expiration, noncurrent version expiration) in days, from the bucket's enabled whole-bucket rules
+    (a rule filtered by prefix, tags or object size leaves the other objects kept forever)."""
     if bucket is None:
         return None, None
     expiration: int | None = None
     noncurrent: int | None = None
     for rule in (bucket.properties.get("LifecycleConfiguration") or {}).get("Rules") or []:
-        if rule.get("Status") != "Enabled" or rule.get("Prefix") or rule.get("TagFilters"):
+        if rule.get("Status") != "Enabled" or any(rule.get(key) for key in _RULE_FILTERS):
             continue
         if isinstance(rule.get("ExpirationInDays"), int):
             expiration = min(expiration or rule["ExpirationInDays"], rule["ExpirationInDays"])
@@ -100,6 +104,16 @@ def bucket_encryption(bucket: Resource) -> tuple[str, str | None]:
     return "", None
 
 
+def _in_force(values: Sequence[Any]) -> bool | None:
+    """A delivery flag as the Create and Update calls set it: on if either turns it on, else not stated
+    (the service default) if either leaves it out, else off."""
+    if any(v is True for v in values):
+        return True
+    if not values or any(v is None for v in values):
+        return None
+    return False
+
+
 def _describe_call(value: Any) -> str:
     if value is None:
         return "nothing (no Delete call)"
@@ -120,17 +134,22 @@ def _settings(resources: Sequence[Resource], by_id: Mapping[str, Resource]) -> l
         if resource.type != INVOCATION_LOGGING_TYPE:
             continue
         error: str | None = None
-        config: Any = {}
-        refs: dict[str, set[str]] = {}
-        try:
-            config, refs = parse_joined_json(
-                resource.properties.get("Create") or resource.properties.get("Update")
-            )
-        except (ValueError, TypeError, KeyError) as problem:
-            error = f"could not parse the Create call: {problem}"
-        logging_config = (
-            (config.get("parameters") or {}).get("loggingConfig") or {} if isinstance(config, dict) else {}
-        )
+        # The Create call sets the logging on the first deploy, the Update call on every later one: what is
+        # in force depends on the stack's history, so a flag either call turns on is on.
+        calls: list[tuple[dict[str, Any], dict[str, set[str]]]] = []
+        for name in ("Create", "Update"):
+            if resource.properties.get(name) is None:
+                continue
+            try:
+                config, call_refs = parse_joined_json(resource.properties[name])
+            except (ValueError, TypeError, KeyError) as problem:
+                error = error or f"could not parse the {name} call: {problem}"
+                continue
+            parameters = config.get("parameters") or {} if isinstance(config, dict) else {}
+            calls.append((parameters.get("loggingConfig") or {}, call_refs))
+        if not calls and error is None:
+            error = "no Create or Update call"
+        logging_config, refs = calls[0] if calls else ({}, {})
 
         def target(placeholder: Any, refs: dict[str, set[str]] = refs) -> str | None:
             ids = refs.get(str(placeholder), set())
@@ -160,7 +179,10 @@ def _settings(resources: Sequence[Resource], by_id: Mapping[str, Resource]) -> l
                 large_data_prefix=str(large.get("keyPrefix", "")),
                 log_group=group_id,
                 role=target(cloudwatch.get("roleArn")),
-                delivery={kind: logging_config.get(f"{kind}DataDeliveryEnabled") for kind in DELIVERY_KINDS},
+                delivery={
+                    kind: _in_force([c.get(f"{kind}DataDeliveryEnabled") for c, _ in calls])
+                    for kind in DELIVERY_KINDS
+                },
                 bucket_expiration_days=expiration,
                 bucket_noncurrent_days=noncurrent,
                 log_retention_days=group.properties.get("RetentionInDays") if group else None,
@@ -286,7 +308,8 @@ def render_logging(facts: LoggingFacts, ctx: RenderContext) -> Section:
     sub = Section(TOPIC.id, TOPIC.title)
     sub.add(
         Paragraph(
-            "From the Create call of each Custom::BedrockModelInvocationLogging resource (JSON that CDK joins with "
+            "From the Create and Update calls of each Custom::BedrockModelInvocationLogging resource (a delivery flag "
+            "either call turns on is on: Create sets it on the first deploy, Update on later ones; JSON that CDK joins with "
             "references to the bucket, log group and role; parsed with the references kept as logical IDs). The "
             "setting is one per account and region: text delivery logs every prompt and response of every caller."
         )

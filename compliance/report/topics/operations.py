@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compliance.report.cfn import as_list, ref_target, render_value
+from compliance.report.cfn import as_list, is_true, ref_target, render_value
 from compliance.report.document import BAD, WARN, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.topic import FAIL, PASS, EvidenceCheck, RenderContext, Topic, verdict
@@ -31,6 +31,8 @@ class Alarm:
     evaluation: str
     notifies: tuple[str, ...]
     ok_notifies: tuple[str, ...]
+    #: ActionsEnabled false: the alarm changes state but runs none of its actions
+    actions_disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ def _alarms(env: Environment) -> list[Alarm]:
                 f"{datapoints} of {props.get('EvaluationPeriods')} periods; missing data: "
                 f"{props.get('TreatMissingData', 'missing')}"
             )
+        disabled = not is_true(props.get("ActionsEnabled", True))
         alarms.append(
             Alarm(
                 logical_id=resource.logical_id,
@@ -154,8 +157,9 @@ def _alarms(env: Environment) -> list[Alarm]:
                 metric=metric,
                 condition=condition,
                 evaluation=evaluation,
-                notifies=_describe_actions(props.get("AlarmActions"), targets),
-                ok_notifies=_describe_actions(props.get("OKActions"), targets),
+                notifies=() if disabled else _describe_actions(props.get("AlarmActions"), targets),
+                ok_notifies=() if disabled else _describe_actions(props.get("OKActions"), targets),
+                actions_disabled=disabled,
             )
         )
     return sorted(alarms, key=lambda a: (a.group, a.kind == "composite", a.logical_id))
@@ -236,12 +240,19 @@ def _limits(resources: Sequence[Resource], runtime: Sequence[inventory.RuntimeUs
             for rule in props.get("Rules") or []:
                 rate = (rule.get("Statement") or {}).get("RateBasedStatement")
                 if rate:
+                    # A rule whose action is Count only counts the requests over the limit: nothing is limited.
+                    counts_only = "Count" in (rule.get("Action") or {})
                     limits.append(
                         Limit(
-                            "WAF rate limit",
+                            "WAF rate rule, count only" if counts_only else "WAF rate limit",
                             resource.logical_id,
                             f"rule {rule.get('Name')}: {rate.get('Limit')} requests per "
-                            f"{rate.get('EvaluationWindowSec', 300)} s per {rate.get('AggregateKeyType')}",
+                            f"{rate.get('EvaluationWindowSec', 300)} s per {rate.get('AggregateKeyType')}"
+                            + (
+                                " (action Count: requests over the limit are counted, not blocked)"
+                                if counts_only
+                                else ""
+                            ),
                         )
                     )
         elif resource.type == "AWS::Lambda::Function" and "ReservedConcurrentExecutions" in props:
@@ -278,6 +289,7 @@ def render_operations(facts: OperationsFacts, ctx: RenderContext) -> Section:
         ],
     )
     for alarm in facts.alarms:
+        nobody = "nobody (ActionsEnabled false: no action runs)" if alarm.actions_disabled else "nobody"
         alarms.add(
             [
                 cell(alarm.group),
@@ -287,8 +299,8 @@ def render_operations(facts: OperationsFacts, ctx: RenderContext) -> Section:
                 code(alarm.metric),
                 code(alarm.condition),
                 cell(alarm.evaluation),
-                code("\n".join(alarm.notifies) or "nobody", flag=None if alarm.notifies else BAD),
-                code("\n".join(alarm.ok_notifies) or "nobody", flag=None if alarm.ok_notifies else WARN),
+                code("\n".join(alarm.notifies) or nobody, flag=None if alarm.notifies else BAD),
+                code("\n".join(alarm.ok_notifies) or nobody, flag=None if alarm.ok_notifies else WARN),
             ],
             subjects=[alarm.logical_id],
             findings=["CloudWatchAlarmAction"],
@@ -395,7 +407,7 @@ class OperationsTopic(Topic[OperationsFacts]):
                 ),
             ),
             "API-THROTTLING": _limit("API throttling", "API stage throttling"),
-            "WAF-RATE-LIMIT": _limit("WAF rate limit", "WAF rate-based rule"),
+            "WAF-RATE-LIMIT": _limit("WAF rate limit", "WAF rate-based rule that blocks"),
             "RESERVED-CONCURRENCY": _limit("reserved concurrency", "reserved concurrency"),
         }
 

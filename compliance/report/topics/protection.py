@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from compliance.report.cfn import ref_target, render_value
+from compliance.report.cfn import is_true, ref_target, render_value
 from compliance.report.document import BAD, OK, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -26,6 +26,9 @@ from compliance.report.topic import (
 )
 from compliance.report.topics import access
 from compliance.report.topics.invocation_logging import bucket_encryption, lifecycle_days, retention_direction
+
+NOT_EVALUATED = "not evaluated for this type"
+DEFAULT_POLICY = "Delete (CloudFormation default)"
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,12 @@ class OnDelete:
     type: str
     stateful: bool
     deletion_policy: str | None
+    #: what CloudFormation does with the old resource when an update replaces it
+    update_replace_policy: str | None = None
 
     @property
     def text(self) -> str:
-        return self.deletion_policy or "Delete (CloudFormation default)"
+        return self.deletion_policy or DEFAULT_POLICY
 
 
 @dataclass(frozen=True)
@@ -63,15 +68,51 @@ class ProtectionFacts:
     on_delete: tuple[OnDelete, ...] = ()  # every resource
 
 
-def _tls_only(statements: Iterable[access.Statement]) -> access.Statement | None:
+#: What a TLS-only deny must cover, by resource type: every action on a bucket (and its objects) or a queue;
+#: publishing to a topic (what cdk-nag SNS3 requires: subscribers' delivery is set per subscription).
+_TLS_ACTIONS = {"AWS::S3::Bucket": "s3:*", "AWS::SQS::Queue": "sqs:*", "AWS::SNS::Topic": "sns:Publish"}
+
+
+def _tls_only(statements: Iterable[access.Statement], resource_type: str) -> access.Statement | None:
+    """The statement that denies every principal the requests ``_TLS_ACTIONS`` names without TLS, if any."""
+    required = _TLS_ACTIONS.get(resource_type, "*")
+    service = required.split(":", 1)[0]
     for statement in statements:
-        if statement.effect != "Deny" or not statement.condition:
+        if statement.effect != "Deny" or not statement.condition or statement.negated:
             continue
         condition = json.loads(statement.condition)
         secure = condition.get("Bool", {}).get("aws:SecureTransport")
-        if str(secure).lower() == "false":
+        everyone = statement.principal in ("*", "AWS *")
+        actions = {a.lower() for a in statement.actions}
+        covered = bool(actions & {"*", f"{service}:*", required.lower()})
+        objects = resource_type != "AWS::S3::Bucket" or any(
+            r == "*" or r.endswith("/*") for r in statement.resources
+        )
+        if str(secure).lower() == "false" and everyone and covered and objects:
             return statement
     return None
+
+
+def _retention_period(seconds: Any) -> str:
+    """An SQS retention period in days (days first, so a diff compares them), or as written when it is not a
+    number (a reference to a parameter)."""
+    if isinstance(seconds, int) or (isinstance(seconds, str) and seconds.isdigit()):
+        days, rest = divmod(int(seconds), 86400)
+        return f"{days} days" if not rest else f"{int(seconds) / 86400:.2f} days ({int(seconds)} seconds)"
+    return f"{render_value(seconds)} seconds"
+
+
+def encryption_rank(at_rest: str) -> int:
+    """How much control an "at rest" statement of this topic gives the account over the data's key: 3 a key
+    of its own (``KMS with <key>``), 2 an AWS managed key (``aws/s3``, ``alias/aws/sns``), 1 a key the
+    service owns (SSE-S3, SSE-SQS, CloudWatch Logs' or DynamoDB's own), 0 none."""
+    if at_rest.startswith("not encrypted"):
+        return 0
+    if "aws/" in at_rest:
+        return 2
+    if at_rest.startswith(("SSE-KMS with", "SSE-KMS (dual-layer) with", "KMS with")):
+        return 3
+    return 1
 
 
 def _key_label(value: Any) -> str:
@@ -91,11 +132,17 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
     found = []
     for resource in resources:
         props = resource.properties
-        tls = _tls_only(policies_by_target.get(resource.logical_id, []))
+        tls = _tls_only(policies_by_target.get(resource.logical_id, []), resource.type)
         tls_text: tuple[str, bool | None] = (
-            (f"TLS only: {tls.source} denies requests without aws:SecureTransport", True)
+            (
+                f"TLS only: {tls.source} denies {', '.join(tls.actions)} to anyone without aws:SecureTransport",
+                True,
+            )
             if tls
-            else ("no aws:SecureTransport deny in a resource policy", False)
+            else (
+                f"no resource policy denies {_TLS_ACTIONS.get(resource.type, '*')} without TLS to anyone",
+                False,
+            )
         )
         https_api: tuple[str, bool | None] = ("service API is HTTPS only", None)
         on_delete = resource.on_delete
@@ -128,7 +175,7 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
                 on_delete += f"; objects emptied first by {auto_delete[resource.logical_id]}"
         elif resource.type in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
             sse = props.get("SSESpecification") or {}
-            if sse.get("SSEEnabled"):
+            if is_true(sse.get("SSEEnabled")):
                 key = sse.get("KMSMasterKeyId")
                 at_rest = (
                     f"SSE-KMS with {_key_label(key)}"
@@ -139,12 +186,14 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             else:
                 at_rest = ("AWS owned key (DynamoDB default)", True)
             ttl = props.get("TimeToLiveSpecification") or {}
-            pitr = (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
+            pitr = is_true(
+                (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
+            )
             retention = (
                 "; ".join(
                     (
                         f"items expire by TTL attribute {ttl.get('AttributeName')}"
-                        if ttl.get("Enabled")
+                        if is_true(ttl.get("Enabled"))
                         else "no TTL",
                         "point-in-time recovery on" if pitr else "no point-in-time recovery",
                     )
@@ -160,7 +209,11 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
                 else ("CloudWatch Logs service-managed keys", False)
             )
             days = props.get("RetentionInDays")
-            retention = (f"{days} days", True) if days else ("never expires (no RetentionInDays)", False)
+            retention = (
+                (f"{render_value(days)} days", True)
+                if days
+                else ("never expires (no RetentionInDays)", False)
+            )
             in_transit = https_api
         elif resource.type == "AWS::SNS::Topic":
             key = props.get("KmsMasterKeyId")
@@ -171,12 +224,14 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             key = props.get("KmsMasterKeyId")
             if key:
                 at_rest = (f"SSE-KMS with {_key_label(key)}", True)
-            elif props.get("SqsManagedSseEnabled") is False:
+            elif "SqsManagedSseEnabled" in props and not is_true(props["SqsManagedSseEnabled"]):
                 at_rest = ("not encrypted at rest", False)
             else:
                 at_rest = ("SSE-SQS (SQS managed keys)", True)
-            seconds = props.get("MessageRetentionPeriod", 345600)
-            retention = (f"messages kept {int(seconds) // 86400} days", None)
+            retention = (
+                f"messages kept {_retention_period(props.get('MessageRetentionPeriod', 345600))}",
+                None,
+            )
             in_transit = tls_text
         elif resource.type == "AWS::Bedrock::Guardrail":
             key = props.get("KmsKeyArn")
@@ -184,18 +239,18 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             retention = ("policy only, no data", None)
             in_transit = https_api
         elif resource.type == "AWS::KMS::Key":
-            rotation = props.get("EnableKeyRotation")
+            rotation = is_true(props.get("EnableKeyRotation"))
             at_rest = (
                 f"{props.get('KeySpec', 'SYMMETRIC_DEFAULT')} key, rotation {'on' if rotation else 'off'}",
-                bool(rotation) or props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT",
+                rotation or props.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT",
             )
             window = props.get("PendingWindowInDays", 30)
             retention = (f"deletion waits {window} days after the key is scheduled for deletion", None)
             in_transit = ("n/a", None)
         elif resource.stateful:
-            at_rest = ("not evaluated for this type", None)
-            retention = ("not evaluated for this type", None)
-            in_transit = ("not evaluated for this type", None)
+            at_rest = (NOT_EVALUATED, None)
+            retention = (NOT_EVALUATED, None)
+            in_transit = (NOT_EVALUATED, None)
         else:
             continue
         found.append(
@@ -236,6 +291,9 @@ def diff_protection(now: ProtectionFacts, then: ProtectionFacts, matching: Match
                 kind = "strengthened"
             elif label == "retention":
                 kind = retention_direction(a, b)
+            elif label == "at rest" and item.type != "AWS::KMS::Key":
+                rank_a, rank_b = encryption_rank(a), encryption_rank(b)
+                kind = "weakened" if rank_b < rank_a else ("strengthened" if rank_b > rank_a else kind)
             level = {"weakened": ATTENTION, "strengthened": ROUTINE, "lengthened": ROUTINE}.get(kind, REVIEW)
             changes.append(
                 Change(
@@ -245,21 +303,31 @@ def diff_protection(now: ProtectionFacts, then: ProtectionFacts, matching: Match
     policies_before = {d.logical_id: d for d in then.on_delete}
     for now_d in now.on_delete:
         old_d = policies_before.get(matching.pairs.get(now_d.logical_id, ""))
-        if old_d is None or (old_d.deletion_policy or "Delete") == (now_d.deletion_policy or "Delete"):
+        if old_d is None:
             continue
-        weaker = now_d.deletion_policy != "Retain"
-        changes.append(
-            Change(
-                TOPIC.id,
-                now_d.logical_id,
-                "weakened" if weaker else "strengthened",
-                f"on delete: {old_d.text} -> {now_d.text}",
-                # Data a stack deletion would now destroy needs a decision.
-                level=ATTENTION if weaker and now_d.stateful else (REVIEW if weaker else ROUTINE),
-                type=now_d.type,
-                stateful=now_d.stateful,
+        for label, before_policy, now_policy in (
+            ("on delete", old_d.deletion_policy, now_d.deletion_policy),
+            (
+                "on replacement (UpdateReplacePolicy)",
+                old_d.update_replace_policy,
+                now_d.update_replace_policy,
+            ),
+        ):
+            if (before_policy or "Delete") == (now_policy or "Delete"):
+                continue
+            weaker = now_policy != "Retain"
+            changes.append(
+                Change(
+                    TOPIC.id,
+                    now_d.logical_id,
+                    "weakened" if weaker else "strengthened",
+                    f"{label}: {before_policy or DEFAULT_POLICY} -> {now_policy or DEFAULT_POLICY}",
+                    # Data a stack deletion or a replacement would now destroy needs a decision.
+                    level=ATTENTION if weaker and now_d.stateful else (REVIEW if weaker else ROUTINE),
+                    type=now_d.type,
+                    stateful=now_d.stateful,
+                )
             )
-        )
     return changes
 
 
@@ -312,13 +380,20 @@ def render_protection(facts: ProtectionFacts, ctx: RenderContext) -> Section:
 
 
 def _encryption_at_rest(facts: ProtectionFacts) -> tuple[str, str]:
-    failures = [f"{p.logical_id}: {p.at_rest}" for p in facts.resources if p.at_rest_ok is False]
+    # A stateful resource whose encryption this topic does not read is not shown to be encrypted.
+    failures = [
+        f"{p.logical_id}: {p.at_rest}" + (f" ({p.type})" if p.at_rest == NOT_EVALUATED else "")
+        for p in facts.resources
+        if p.at_rest_ok is False or (p.stateful and p.at_rest == NOT_EVALUATED)
+    ]
     return verdict(failures, "every stateful resource is encrypted at rest")
 
 
 def _tls_only_check(facts: ProtectionFacts) -> tuple[str, str]:
     failures = [f"{p.logical_id}: {p.in_transit}" for p in facts.resources if p.in_transit_ok is False]
-    return verdict(failures, "every bucket, topic and queue denies requests without TLS")
+    return verdict(
+        failures, "every bucket and queue denies requests, and every topic publishing, without TLS"
+    )
 
 
 class ProtectionTopic(Topic[ProtectionFacts]):
@@ -342,7 +417,10 @@ class ProtectionTopic(Topic[ProtectionFacts]):
         return ProtectionFacts(
             tuple(_protection(env.resources, policies)),
             env.production,
-            tuple(OnDelete(r.logical_id, r.type, r.stateful, r.deletion_policy) for r in env.resources),
+            tuple(
+                OnDelete(r.logical_id, r.type, r.stateful, r.deletion_policy, r.update_replace_policy)
+                for r in env.resources
+            ),
         )
 
     def diff(self, now: ProtectionFacts, then: ProtectionFacts, matching: Matching) -> list[Change]:
