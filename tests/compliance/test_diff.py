@@ -563,6 +563,7 @@ def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permissio
     assert {c.kind for c in changes.topic("access")} == {"widened"}  # a Deny removed widens access
 
 
+@pytest.mark.slow  # >= ~1 CPU-second: two environments' review packs
 def test_prod_against_staging_shows_only_real_differences(
     reports: dict[str, Report], config: PlatformConfig
 ) -> None:

@@ -153,6 +153,7 @@ def test_missing_outputs_name_what_is_missing_and_the_fix() -> None:
 # ------------------------------------------------------------------ a use case that holds its answers
 
 
+@pytest.mark.slow  # >= ~1 CPU-second: a whole golden suite through the API and review stand-in
 def test_a_held_answer_is_read_as_a_reviewer_scored_and_rejected(tmp_path: Path) -> None:
     """rfp-drafting holds every answer for review (202): a deployed run reads each held answer as a session
     of the reviewer role, scores it like an answer, and rejects it, so the use case's golden suite can pass

@@ -87,6 +87,7 @@ def test_a_pii_entity_removed_from_the_guardrail_fails_the_gate(
     assert "Gate failure: support-ticket-summary / suite adversarial" in html
 
 
+@pytest.mark.slow  # >= ~1 CPU-second: a whole offline suite
 def test_a_denied_topic_weakened_fails_the_gate(
     config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
