@@ -546,6 +546,36 @@ def test_a_customer_key_replaced_by_a_service_key_is_weaker_encryption(
     assert (change.kind, change.level) == ("weakened", ATTENTION) and change.detail.startswith("at rest: ")
 
 
+def test_a_profile_kept_by_model_retiring_for_a_second_release_is_a_review_item(
+    synthesized: Synthesized, assembly_copy: Path, tmp_path: Path
+) -> None:
+    # GIVEN a profile of policy-qa's primary route that no function names (model.retiring keeps it)
+    def keep_previous_primary(template: dict[str, Any]) -> None:
+        resources = template["Resources"]
+        _, profile = _resource(
+            template, "PolicyQaPrimaryProfile", "AWS::Bedrock::ApplicationInferenceProfile"
+        )
+        resources["PolicyQaPrimaryProfileRETIRING"] = json.loads(json.dumps(profile))
+
+    mutate_template(assembly_copy, "Prod/Platform", keep_previous_primary)
+    last = tmp_path / "last"
+    shutil.copytree(assembly_copy, last)
+    # WHEN the release that adds it is compared with one without it, it is an addition, not a reminder
+    first = [
+        c
+        for c in _diff(assembly_copy, synthesized.outdir).changes
+        if c.subject == "PolicyQaPrimaryProfileRETIRING"
+    ]
+    assert [c.kind for c in first] == ["added"]
+    # WHEN the next release still keeps it, the entry is named for removal (a review item)
+    (change,) = [
+        c for c in _diff(assembly_copy, last).changes if c.subject == "PolicyQaPrimaryProfileRETIRING"
+    ]
+    assert (change.kind, change.level, change.use_case) == ("changed", REVIEW, "policy-qa")
+    assert "kept by model.retiring in the last release too" in change.detail
+    assert "remove `retiring: {primary: ...}` from contracts/policy-qa.yaml" in change.detail
+
+
 def test_shorter_retention_and_a_removed_tls_policy_are_protection_and_permission_changes(
     synthesized: Synthesized, assembly_copy: Path
 ) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from compliance.assembly import StackTemplate
 from compliance.cfn_values import partition_of
-from compliance.report.cfn import is_true, ref_target, referenced_ids, render_value
+from compliance.report.cfn import is_true, ref_target, render_value
 from compliance.report.document import BAD, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment, Resource
 from compliance.report.matching import Matching
@@ -36,7 +36,7 @@ from compliance.report.topic import (
     verdict,
 )
 from compliance.report.topics import access, invocation_logging
-from platform_spec.contract import JUDGE_ROUTE
+from compliance.report.topics.resources import retiring_profiles
 from platform_spec.fields import SpecError
 from platform_spec.runtime import RUNTIME_CONFIG_FILE, read_runtime_config
 from platform_spec.runtime import RuntimeUseCase as SpecUseCase
@@ -217,9 +217,7 @@ def _profiles(
     resources: Sequence[Resource], principals: Sequence[access.Principal], stacks: Sequence[StackTemplate]
 ) -> list[Profile]:
     by_name = {stack.name: stack for stack in stacks}
-    called = {
-        ref for r in resources if r.type == "AWS::Lambda::Function" for ref in referenced_ids(r.properties)
-    }
+    retiring = retiring_profiles(resources)
     profiles = []
     for resource in resources:
         if resource.type != "AWS::Bedrock::ApplicationInferenceProfile":
@@ -247,7 +245,7 @@ def _profiles(
                 tags=resource.tags,
                 invokable_by=tuple(invokers),
                 any_region_grants=anywhere,
-                retiring=resource.logical_id not in called and resource.tags.get("route") != JUDGE_ROUTE,
+                retiring=resource.logical_id in retiring,
             )
         )
     return profiles

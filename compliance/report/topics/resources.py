@@ -25,6 +25,7 @@ from compliance.report.topic import (
     Topic,
     verdict,
 )
+from platform_spec.contract import JUDGE_ROUTE
 
 #: Changes every synth (CDK analytics): never a review item.
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
@@ -112,6 +113,27 @@ def baked_references(resources: Sequence[Resource]) -> frozenset[str]:
     )
 
 
+def retiring_profiles(resources: Sequence[Resource]) -> frozenset[str]:
+    """Route profiles no function names: kept by ``model.retiring`` for the previous release's orchestrator
+    version (a judge's profile is named by the scoring function, or by nothing where there is none)."""
+    called = {
+        ref for r in resources if r.type == "AWS::Lambda::Function" for ref in referenced_ids(r.properties)
+    }
+    return frozenset(
+        r.logical_id
+        for r in resources
+        if r.type == PROFILE_TYPE and r.logical_id not in called and r.tags.get("route") != JUDGE_ROUTE
+    )
+
+
+#: Why a profile kept by ``model.retiring`` in the last release too is a review item.
+STILL_RETIRING = (
+    "kept by model.retiring in the last release too: the orchestrator version that called it is no longer "
+    "the one a bake keeps serving, so the entry (and the grant to this profile) can go; remove "
+    "`retiring: {{{route}: ...}}` from contracts/{use_case}.yaml"
+)
+
+
 def _retiring_fix(profile: Resource) -> str:
     """How a contract keeps ``profile`` (removed by a model change) for one more release."""
     use_case, route = profile.tags.get("use-case", "<use case>"), profile.tags.get("route", "<route>")
@@ -138,6 +160,24 @@ def diff_resources(now: ResourceFacts, then: ResourceFacts, matching: Matching) 
 
     # What the version a bake keeps serving (and rolls back to) calls: the baseline's baked functions'.
     still_called = baked_references(then.resources) if now.bakes_releases else frozenset()
+    retiring_then, retiring_now = retiring_profiles(then.resources), retiring_profiles(now.resources)
+    for new, old in sorted(matching.pairs.items()):
+        if new in retiring_now and old in retiring_then:
+            profile = current[new]
+            changes.append(
+                Change(
+                    TOPIC.id,
+                    new,
+                    "changed",
+                    STILL_RETIRING.format(
+                        route=profile.tags.get("route", "<route>"),
+                        use_case=profile.tags.get("use-case", "<use case>"),
+                    ),
+                    REVIEW,
+                    profile.type,
+                    profile.stateful,
+                )
+            )
     for lid in matching.removed:
         resource = baseline[lid]
         if resource.type in IGNORED_TYPES | now.lifecycle:
