@@ -87,7 +87,8 @@ class GateResult:
         if self.changed_templates:
             return [
                 f"the template of {list(self.changed_templates)} changed after the compliance gate checked it: "
-                "its result is not about this template"
+                "its result is not about this template. Fix: synthesize again (make synth) instead of editing "
+                "templates in the assembly"
             ]
         return []
 

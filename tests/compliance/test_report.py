@@ -20,6 +20,7 @@ import pytest
 from compliance import lint
 from compliance.assembly import StackTemplate
 from compliance.bedrock_rules import RULES
+from compliance.gate_result import read_gate_result
 from compliance.lint import REASONS_KEY, LintRun
 from compliance.report.build import Report, build_reports
 from compliance.report.cfn import parse_joined_json
@@ -238,6 +239,9 @@ def test_a_template_changed_after_the_gate_checked_it_is_not_verified(assembly_c
     markdown = reports["Prod"].markdown()
     assert "Verdict: NOT VERIFIED" in markdown and "Prod/Platform" in markdown.split("## Summary", 1)[1][:600]
     assert "Verdict: PASS" in reports["Dev"].markdown()
+    # and `python -m compliance.check` (the governance gate reads the same result) fails, saying what to do
+    (problem,) = read_gate_result(assembly_copy).problems
+    assert "changed after the compliance gate checked it" in problem and "Fix: synthesize again" in problem
 
 
 # ------------------------------------------------------------------ header and summary
