@@ -124,6 +124,21 @@ def echo(name: str) -> str:
     return printable[:MAX_FIELD_ECHO]
 
 
+def unknown_field(unknown: str, allowed: frozenset[str], *, prefix: str = "") -> ApiError:
+    """``UNKNOWN_FIELD`` for the first field a request does not define: the allowed ones, and the closest
+    of them when the name looks like a typo of one (``mesages``). The suggestion is one of the API's own
+    field names, never the caller's text (which only the ``field`` echo carries, made safe)."""
+    import difflib  # only on this error path: the handlers' import (the cold start) stays as it was
+
+    close = difflib.get_close_matches(unknown, sorted(allowed), n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return ApiError(
+        "UNKNOWN_FIELD",
+        f"Unknown field.{hint} Allowed fields: {', '.join(sorted(allowed))}.",
+        field=prefix + echo(unknown),
+    )
+
+
 def check_characters(text: str, field: str) -> None:
     if DISALLOWED_CHARS.search(text):
         raise ApiError(

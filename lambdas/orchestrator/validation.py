@@ -55,6 +55,7 @@ from platform_spec.requests import check_characters as _check_characters
 from platform_spec.requests import check_content_type as _check_content_type
 from platform_spec.requests import echo as _echo
 from platform_spec.requests import parse_json as _parse_json
+from platform_spec.requests import unknown_field as _unknown_field
 
 from .errors import ApiError
 from .runtime_config import UseCase
@@ -198,11 +199,7 @@ def _check_fields(document: dict[str, Any], allowed: frozenset[str], *, prefix: 
                 field=prefix + _echo(key),
             )
     if unknown:
-        raise ApiError(
-            "UNKNOWN_FIELD",
-            f"Unknown field. Allowed fields: {', '.join(sorted(allowed))}.",
-            field=prefix + _echo(unknown[0]),
-        )
+        raise _unknown_field(unknown[0], allowed, prefix=prefix)
 
 
 def _parse_messages(value: Any) -> tuple[Message, ...]:

@@ -40,7 +40,13 @@ from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
 
 from platform_spec.api import ApiError, ReviewMetric, error_body
-from platform_spec.requests import body_bytes, check_characters, check_content_type, echo, parse_json
+from platform_spec.requests import (
+    body_bytes,
+    check_characters,
+    check_content_type,
+    parse_json,
+    unknown_field,
+)
 from platform_spec.review import (
     LIST_LIMIT_DEFAULT,
     LIST_LIMIT_MAX,
@@ -569,11 +575,7 @@ def _body(allowed: frozenset[str]) -> dict[str, Any]:
         raise ApiError("INVALID_REQUEST", "The body must be a JSON object.", field=None)
     unknown = [key for key in document if key not in allowed]
     if unknown:
-        raise ApiError(
-            "UNKNOWN_FIELD",
-            f"Unknown field. Allowed fields: {', '.join(sorted(allowed))}.",
-            field=echo(unknown[0]),
-        )
+        raise unknown_field(unknown[0], frozenset(allowed))
     return document
 
 

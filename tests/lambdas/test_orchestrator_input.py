@@ -288,6 +288,34 @@ def test_invalid_json_says_what_is_wrong_and_where(
 
 
 @pytest.mark.parametrize(
+    ("raw_body", "field", "hint"),
+    [
+        ('{"mesages": [{"role": "user", "content": "Hi"}]}', "mesages", " Did you mean messages?"),
+        (
+            '{"messages": [{"role": "user", "content": "Hi"}], "contxt": "x"}',
+            "contxt",
+            " Did you mean context?",
+        ),
+        ('{"messages": [{"role": "user", "content": "Hi"}], "zzz": 1}', "zzz", ""),
+    ],
+)
+def test_an_unknown_field_that_looks_like_a_typo_gets_a_did_you_mean(
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    raw_body: str,
+    field: str,
+    hint: str,
+) -> None:
+    reply = call(orchestrator, invoke_event(raw_body=raw_body), lambda_context)
+
+    error = reply.body["error"]
+    assert (reply.status, error["code"], error["field"]) == (400, "UNKNOWN_FIELD", field)
+    assert error["message"].startswith(f"Unknown field.{hint} Allowed fields: "), error["message"]
+    assert stub.calls == []
+
+
+@pytest.mark.parametrize(
     "field",
     [
         "modelId", "model", "model_id", "MODEL-ID", "system", "systemPrompt", "maxTokens", "max_tokens",
