@@ -123,21 +123,15 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
 
     assert isinstance(config, PlatformConfig)
     known = sorted(config.evaluations)
-    unknown = [uc for uc in args.use_case if uc not in known]
-    if unknown:
-        print(
-            f"--use-case {', '.join(unknown)}: no evaluated use case of that id (known: {', '.join(known)})",
-            file=sys.stderr,
-        )
-        return 2
     suites = sorted({name for evaluation in config.evaluations.values() for name in evaluation.suites})
-    unknown = [name for name in args.suite if name not in suites]
-    if unknown:
-        print(
-            f"--suite {', '.join(unknown)}: no suite of that name (known: {', '.join(suites)})",
-            file=sys.stderr,
-        )
-        return 2
+    for flag, given, names, what in (
+        ("--use-case", args.use_case, known, "no evaluated use case of that id"),
+        ("--suite", args.suite, suites, "no suite of that name"),
+    ):
+        unknown = [name for name in given if name not in names]
+        if unknown:
+            print(f"{flag} {', '.join(unknown)}: {what} (known: {', '.join(names)})", file=sys.stderr)
+            return 2
     use_cases = args.use_case or known
     if args.target != OFFLINE_TARGET:
         enabled = {c.id for c in config.contracts_for(args.target)}
