@@ -20,13 +20,13 @@ from bedrock_constructs.orchestration_api import (
 )
 from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
-from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 from compliance.bedrock_rules import is_fixed, policy_statements, render_value
 from platform_config import PlatformConfig
 from platform_spec.contract import ContractDocument
 from platform_spec.runtime import SCHEMA_VERSION
 from tests.infra.conftest import Stages, Synthesized, probe_stack
 from tests.support.contracts import enabled_use_cases
+from tests.support.forks import probe_api
 
 
 def _of_type(synthesized: Synthesized, env: str, kind: str) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -410,16 +410,7 @@ def test_construct_validation_reports_every_problem(config: PlatformConfig) -> N
         )
     use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
     with pytest.raises(ValueError, match=r"timeout 2 s leaves no time for a Bedrock call"):
-        OrchestrationApi(
-            stack,
-            "Api4",
-            use_cases=[use_case],
-            environment="dev",
-            code_directory=ORCHESTRATOR_CODE_DIRECTORY,
-            log_retention=logs.RetentionDays.ONE_MONTH,
-            reserved_concurrency=1,
-            timeout=cdk.Duration.seconds(2),
-        )
+        probe_api(stack, use_case, id="Api4", timeout=cdk.Duration.seconds(2))
 
 
 def test_the_stack_converts_the_environment_files_days_once() -> None:

@@ -13,11 +13,13 @@ from bedrock_constructs.use_case import GovernedUseCase
 from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY
 
 
-def probe_api(stack: cdk.Stack, use_case: GovernedUseCase, **props: Any) -> OrchestrationApi:
-    """An ``OrchestrationApi`` ``Api`` over ``use_case`` in dev, with ``props`` added."""
+def probe_api(
+    stack: cdk.Stack, use_case: GovernedUseCase, *, id: str = "Api", **props: Any
+) -> OrchestrationApi:
+    """An ``OrchestrationApi`` (construct ``id``) over ``use_case`` in dev, with ``props`` added."""
     return OrchestrationApi(
         stack,
-        "Api",
+        id,
         use_cases=[use_case],
         environment="dev",
         code_directory=ORCHESTRATOR_CODE_DIRECTORY,
