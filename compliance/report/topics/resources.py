@@ -161,23 +161,6 @@ def diff_resources(now: ResourceFacts, then: ResourceFacts, matching: Matching) 
     # What the version a bake keeps serving (and rolls back to) calls: the baseline's baked functions'.
     still_called = baked_references(then.resources) if now.bakes_releases else frozenset()
     retiring_then, retiring_now = retiring_profiles(then.resources), retiring_profiles(now.resources)
-    for new, old in sorted(matching.pairs.items()):
-        if new in retiring_now and old in retiring_then:
-            profile = current[new]
-            changes.append(
-                Change(
-                    TOPIC.id,
-                    new,
-                    "changed",
-                    STILL_RETIRING.format(
-                        route=profile.tags.get("route", "<route>"),
-                        use_case=profile.tags.get("use-case", "<use case>"),
-                    ),
-                    REVIEW,
-                    profile.type,
-                    profile.stateful,
-                )
-            )
     for lid in matching.removed:
         resource = baseline[lid]
         if resource.type in IGNORED_TYPES | now.lifecycle:
@@ -229,6 +212,20 @@ def diff_resources(now: ResourceFacts, then: ResourceFacts, matching: Matching) 
                 )
             )
             continue
+        if new in retiring_now and old in retiring_then:
+            changes.append(
+                Change(
+                    TOPIC.id,
+                    new,
+                    "changed",
+                    STILL_RETIRING.format(
+                        route=b.tags.get("route", "<route>"), use_case=b.tags.get("use-case", "<use case>")
+                    ),
+                    REVIEW,
+                    b.type,
+                    b.stateful,
+                )
+            )
         before = normalize_tree(a.properties, matching.norm_then)
         after = normalize_tree(b.properties, matching.norm_now)
         create_only = create_only_properties(b.type, now.region)
