@@ -35,7 +35,7 @@ synth_failed = { cd "$(CURDIR)"; rm -rf cdk.out.failed; [ ! -d .synth/cdk.out ] 
   rm -rf .synth; echo "make synth failed: cdk.out/ is unchanged (the last good assembly, if any);" \
   "this run's output is in cdk.out.failed/" >&2; exit 1; }
 
-.PHONY: help install lock chromium synth check report test test-quick lint format eval demo review-demo bench check-new-use-case clean
+.PHONY: help install lock chromium synth check report test test-quick lint format eval audit-acknowledgments demo review-demo bench check-new-use-case clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
@@ -45,6 +45,7 @@ help:
 	@echo "make test-quick  the tests not marked slow (~55-63 s; no browser, CLI subprocess, whole-flow or real-time hang test): a development loop, not a gate"
 	@echo "make lint    ruff + mypy only"
 	@echo "make eval    every evaluation suite offline (local Bedrock endpoint, emulator), gated; part of make test"
+	@echo "make audit-acknowledgments  every cdk-nag acknowledgment and cfn-lint ignore that acknowledges no finding (~25 s); part of make test"
 	@echo "make bench   benchmarks (~22 min): one table in benchmarks/results.md"
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
 	@echo "make review-demo  the human review path end to end offline: held answer, scoring, reviewer decision, release, audit"
@@ -154,17 +155,26 @@ eval: $(BIN)/.installed
 	@echo "==> evaluating every use case offline (~30 s): golden and adversarial suites, quality gates"
 	@$(BIN)/python -m evaluation run
 
+# Every acknowledgment and cfn-lint ignore that acknowledges no finding, with the line that made it: the app
+# synthesized once more in memory with acknowledgments recorded instead of applied
+# (compliance/acknowledgments.py says why a normal synth cannot tell).
+audit-acknowledgments: install
+	@echo "==> auditing every acknowledgment and cfn-lint ignore against an unacknowledged synth (~25 s)"
+	@$(BIN)/python -m compliance.acknowledgments
+
 # The test suite leaves the cores idle part of the time (real-time hang tests, a worker waiting on the
-# other's cfn-lint): lint (ruff, mypy) and eval run beside it, their output kept in .test-logs/ and printed
-# whole once the suite ends. make test fails if any of the three fails.
+# other's cfn-lint): lint (ruff, mypy), eval and the acknowledgment audit run beside it, their output kept in
+# .test-logs/ and printed whole once the suite ends. make test fails if any of them fails.
 test: install chromium
 	@rm -rf .test-logs && mkdir .test-logs
-	@echo "==> ruff, mypy and the offline evaluation in the background (output below when the suite ends)"
+	@echo "==> ruff, mypy, the offline evaluation and the acknowledgment audit in the background (output below when the suite ends)"
 	@{ $(MAKE) --no-print-directory lint > .test-logs/lint.log 2>&1; echo $$? > .test-logs/lint.rc; } & \
 	 { $(MAKE) --no-print-directory eval > .test-logs/eval.log 2>&1; echo $$? > .test-logs/eval.rc; } & \
+	 { $(MAKE) --no-print-directory audit-acknowledgments > .test-logs/audit-acknowledgments.log 2>&1; \
+	   echo $$? > .test-logs/audit-acknowledgments.rc; } & \
 	 echo "==> running the test suite on every core (~1.5-2 min)"; \
 	 $(BIN)/python -m pytest; rc=$$?; wait; \
-	 for step in lint eval; do \
+	 for step in lint eval audit-acknowledgments; do \
 	   echo "==> make $$step (exit $$(cat .test-logs/$$step.rc)):"; cat .test-logs/$$step.log; \
 	   [ "$$(cat .test-logs/$$step.rc)" = 0 ] || rc=1; \
 	 done; \

@@ -10,6 +10,9 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from bedrock_constructs.nag import auditing, record_for_audit
+from platform_config.markers import CFN_LINT_PREFIX, GATE_NAME
+
 REASONS_KEY = "bedrock-platform:cfn-lint"
 GENERATED_DEPENDS_ON = (
     "aws-cdk-lib adds an explicit DependsOn that the resource's own references already imply "
@@ -18,11 +21,17 @@ GENERATED_DEPENDS_ON = (
 
 
 def ignore_cfn_lint_check(resource: cdk.CfnResource, check: str, reason: str) -> None:
-    """Ignore cfn-lint ``check`` (e.g. ``W3005``) on ``resource`` only, recording ``reason``."""
+    """Ignore cfn-lint ``check`` (e.g. ``W3005``) on ``resource`` only, recording ``reason``.
+
+    In the acknowledgment audit's synth (:func:`bedrock_constructs.nag.auditing`) the ignore is recorded as
+    ``BedrockPlatform::CFN-LINT-<check>`` instead, so that the gate reports what it would ignore."""
     if len(reason.strip()) < 20:
         raise ValueError(
             f"ignore_cfn_lint_check(): give a real reason for ignoring {check} on {resource.node.path}"
         )
+    if auditing(resource):
+        record_for_audit(resource, f"{GATE_NAME}::{CFN_LINT_PREFIX}{check}", reason)
+        return
     metadata: dict[str, Any] = resource.get_metadata("cfn-lint") or {"config": {"ignore_checks": []}}
     checks = metadata["config"]["ignore_checks"]
     if check not in checks:

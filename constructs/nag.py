@@ -13,9 +13,12 @@ states the constraint that makes it acceptable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -23,7 +26,7 @@ import cdk_nag
 import jsii
 
 from constructs import IConstruct, IValidation
-from platform_config.markers import GATE_NAME
+from platform_config.markers import AUDIT_CONTEXT, AUDIT_METADATA, AUDIT_MODE, GATE_NAME
 
 #: Every pack cdk-nag ships (NIST 800-53 rev 4 is superseded by rev 5 and not run).
 NAG_PACKS: tuple[type[cdk_nag.NagPack], ...] = (
@@ -79,8 +82,42 @@ def acknowledge_all(scope: IConstruct, findings: Mapping[str, str]) -> None:
     :func:`acknowledge` checks it), in one call to CDK (``Validations.acknowledge`` takes any number: one
     jsii round trip for all of them instead of two for each)."""
     acknowledgments = [_acknowledgment(scope, finding, reason) for finding, reason in findings.items()]
-    if acknowledgments:
+    if not acknowledgments:
+        return
+    if auditing(scope):
+        for acknowledgment in acknowledgments:
+            record_for_audit(scope, acknowledgment.id, acknowledgment.reason)
+    else:
         cdk.Validations.of(scope).acknowledge(*acknowledgments)
+
+
+def auditing(scope: IConstruct) -> bool:
+    """Whether the app is synthesized for the acknowledgment audit (``-c acknowledgments=audit``,
+    ``python -m compliance.acknowledgments``): every acknowledgment is then recorded, not applied, so that
+    the synth reports the findings each one would hide and the audit finds those that hide none."""
+    return bool(scope.node.try_get_context(AUDIT_CONTEXT) == AUDIT_MODE)
+
+
+def record_for_audit(scope: IConstruct, finding: str, reason: str) -> None:
+    """Record on ``scope`` an acknowledgment (or a cfn-lint ignore, as ``BedrockPlatform::CFN-LINT-<check>``)
+    that the audit synth leaves unapplied, with the file and line that made it, for the audit's report."""
+    scope.node.add_metadata(AUDIT_METADATA, {"finding": finding, "reason": reason, "source": _caller()})
+
+
+#: The modules whose frames are the acknowledging machinery, not the construct that acknowledges.
+_MACHINERY = frozenset({__file__, str(Path(__file__).with_name("lint.py"))})
+
+
+def _caller() -> str:
+    """``<file>:<line>`` of the first frame outside this module and ``lint.py``: the construct code that
+    made the acknowledgment, relative to the working directory when it is under it."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename in _MACHINERY:
+        frame = frame.f_back
+    filename = frame.f_code.co_filename
+    with contextlib.suppress(ValueError):  # a file outside the working directory keeps its full path
+        filename = str(Path(filename).resolve().relative_to(Path.cwd().resolve()))
+    return f"{filename}:{frame.f_lineno}"
 
 
 def _acknowledgment(scope: IConstruct, finding: str, reason: str) -> cdk.Acknowledgment:

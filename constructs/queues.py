@@ -18,8 +18,12 @@ DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 def dead_letter_queue(
     scope: Construct, id: str, *, key: kms.IKey, removal_policy: cdk.RemovalPolicy, of: str
 ) -> sqs.Queue:
-    """A dead-letter queue (encrypted with ``key``, TLS only, 14 days) for ``of`` (e.g. "the notification
-    subscriptions"), with its AwsSolutions-SQS3 and Serverless-SQSRedrivePolicy findings acknowledged."""
+    """A dead-letter queue (encrypted with ``key``, TLS only, 14 days) for ``of`` (e.g. "the review queue"),
+    with its Serverless-SQSRedrivePolicy finding acknowledged.
+
+    AwsSolutions-SQS3 passes a queue that an SQS queue (its ``RedrivePolicy``) or a Lambda function of the
+    same stack names as its dead-letter queue (cdk-nag 3.0.2, ``rules/sqs/SQSQueueDLQ``); the dead-letter
+    queue of anything else (an SNS subscription) acknowledges it with :func:`acknowledge_not_redriven`."""
     queue = sqs.Queue(
         scope,
         id,
@@ -29,12 +33,23 @@ def dead_letter_queue(
         retention_period=DEAD_LETTER_RETENTION,
         removal_policy=removal_policy,
     )
+    acknowledge_all(queue, {"Serverless-SQSRedrivePolicy": _own_dead_letter_queue(of)})
+    return queue
+
+
+def acknowledge_not_redriven(queue: sqs.Queue, *, of: str) -> None:
+    """Acknowledge AwsSolutions-SQS3 on a dead-letter queue that no SQS queue or Lambda function redrives to:
+    the dead-letter queue of ``of`` (e.g. "the alarm topic's subscriptions"), which cdk-nag does not
+    recognize as one."""
     acknowledge_all(
         queue,
-        dict.fromkeys(
-            ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
-            f"This queue is the dead-letter queue of {of}; a dead-letter queue of its own would only move the "
-            "same messages again.",
-        ),
+        {
+            "AwsSolutions-SQS3": f"{_own_dead_letter_queue(of)} cdk-nag recognizes a dead-letter queue only by "
+            "an SQS queue's RedrivePolicy or a Lambda function's DeadLetterConfig, and this one is named by "
+            "SNS subscriptions' RedrivePolicy."
+        },
     )
-    return queue
+
+
+def _own_dead_letter_queue(of: str) -> str:
+    return f"This queue is the dead-letter queue of {of}; a dead-letter queue of its own would only move the same messages again."

@@ -26,3 +26,10 @@ LOGGING_DELIVERY_FLAGS = (
     "videoDataDeliveryEnabled",
     "audioDataDeliveryEnabled",
 )
+#: Context that turns every acknowledgment (and every cfn-lint ignore) into a record instead of applying it,
+#: so that one synth shows which findings each would acknowledge: ``-c acknowledgments=audit``, used by
+#: ``python -m compliance.acknowledgments`` (``make audit-acknowledgments``), never by a deploy.
+AUDIT_CONTEXT = "acknowledgments"
+AUDIT_MODE = "audit"
+#: Construct metadata type of such a record: ``{"finding": ..., "reason": ..., "source": "<file>:<line>"}``.
+AUDIT_METADATA = "bedrock-platform:unapplied-acknowledgment"

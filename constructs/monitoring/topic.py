@@ -22,7 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from bedrock_constructs.keys import encryption_key
-from bedrock_constructs.queues import dead_letter_queue
+from bedrock_constructs.queues import acknowledge_not_redriven, dead_letter_queue
 from constructs import Construct
 
 #: Services that publish to the topic and so must be able to use its key.
@@ -127,6 +127,7 @@ class NotificationTopic(Construct):
             removal_policy=removal_policy,
             of="the notification subscriptions",
         )
+        acknowledge_not_redriven(self.dead_letters, of="the notification subscriptions")
         # SNS writes undeliverable notifications to the dead-letter queue, which this key encrypts
         # (https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html). The topic's own ARN
         # cannot be named here (the topic already references the key), so any topic of this account.
