@@ -16,10 +16,18 @@ DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 
 
 def dead_letter_queue(
-    scope: Construct, id: str, *, key: kms.IKey, removal_policy: cdk.RemovalPolicy, of: str
+    scope: Construct,
+    id: str,
+    *,
+    key: kms.IKey,
+    removal_policy: cdk.RemovalPolicy,
+    of: str,
+    of_a_queue: bool = False,
 ) -> sqs.Queue:
     """A dead-letter queue (encrypted with ``key``, TLS only, 14 days) for ``of`` (e.g. "the notification
-    subscriptions"), with its AwsSolutions-SQS3 and Serverless-SQSRedrivePolicy findings acknowledged."""
+    subscriptions"), with its Serverless-SQSRedrivePolicy finding acknowledged, and AwsSolutions-SQS3 unless
+    ``of_a_queue``: that rule does not fire on a queue that a queue of the same stack names in its redrive
+    policy, where the acknowledgment would stand for no finding."""
     queue = sqs.Queue(
         scope,
         id,
@@ -32,7 +40,9 @@ def dead_letter_queue(
     acknowledge_all(
         queue,
         dict.fromkeys(
-            ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
+            ("Serverless-SQSRedrivePolicy",)
+            if of_a_queue
+            else ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
             f"This queue is the dead-letter queue of {of}; a dead-letter queue of its own would only move the "
             "same messages again.",
         ),
