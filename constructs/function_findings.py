@@ -58,13 +58,25 @@ def acknowledge_pinned_runtime(function: lambda_.Function, runtime: lambda_.Runt
         )
 
 
+#: aws-cdk-lib attaches this AWS managed policy to the role it creates for a function in a VPC: Lambda needs
+#: it to create and delete the function's network interfaces
+#: (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
+VPC_ACCESS_POLICY = "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]"
+VPC_ACCESS = (
+    "Lambda's documented grant for a function in a VPC: it allows only creating, describing "
+    "and deleting the network interfaces Lambda attaches (AWS publishes it on Resource *)."
+)
+
+
 def acknowledge_execution_role(
-    role: iam.IRole, *, inline_policy_reason: str, encrypted_logs: bool = True
+    role: iam.IRole, *, inline_policy_reason: str, encrypted_logs: bool = True, in_vpc: bool = False
 ) -> IConstruct | None:
-    """The execution role aws-cdk-lib makes: the AWS managed basic execution policy, and its default
-    policy's X-Ray wildcard and inline form. Returns the default policy (None before any grant), on which
-    a construct acknowledges its own further findings."""
+    """The execution role aws-cdk-lib makes: the AWS managed basic execution policy (and, for a function
+    ``in_vpc``, the VPC access policy), and its default policy's X-Ray wildcard and inline form. Returns the
+    default policy (None before any grant), on which a construct acknowledges its own further findings."""
     acknowledge_basic_execution_role(role, encrypted_logs=encrypted_logs)
+    if in_vpc:
+        acknowledge(role, VPC_ACCESS_POLICY, VPC_ACCESS)
     policy = role.node.try_find_child("DefaultPolicy")
     if policy is not None:
         acknowledge_every_resource(policy, TRACING_ACTIONS, TRACING)

@@ -11,6 +11,7 @@ from typing import Unpack
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -26,6 +27,7 @@ from bedrock_constructs.function_findings import (
     acknowledge_outside_vpc,
     acknowledge_pinned_runtime,
 )
+from bedrock_constructs.function_network import in_vpc, network_problems, network_props
 from bedrock_constructs.keys import encryption_key
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import DEFAULT_PERIOD, MetricOptions, use_case_metric, with_defaults
@@ -77,7 +79,8 @@ REQUIRED_SOURCE_IDENTITY = "sts:SourceIdentity"
 SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
 _NO_VPC = (
     "The review functions reach only DynamoDB, SQS and Bedrock public endpoints over TLS with IAM; they "
-    "have no private network resources to reach."
+    "have no private network resources to reach. Deploy them into a VPC with endpoints by passing "
+    "HumanReview vpc= if the account requires it."
 )
 _INLINE_POLICY = (
     "The function's permissions are the review path's least-privilege statements and belong to its role "
@@ -158,6 +161,11 @@ class HumanReview(Construct):
     - ``Reviewer`` (:class:`ReviewerRole`): execute-api:Invoke on the reviewer routes only.
 
     One KMS key (``Key``) encrypts the queues, tables and the functions' log groups.
+
+    ``vpc``, ``vpc_subnets``, ``security_groups``, ``allow_public_subnet`` and ``allow_all_outbound``
+    place the three functions in a VPC, as ``OrchestratorFunction``'s ``function_props`` place the
+    orchestrator (:class:`bedrock_constructs.function_network.FunctionNetwork`); without ``vpc`` they run
+    outside any VPC.
     """
 
     def __init__(
@@ -175,8 +183,23 @@ class HumanReview(Construct):
         reviewer_principal: iam.IPrincipal | None = None,
         scoring_concurrency: int = 2,
         api_concurrency: int = 2,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        allow_public_subnet: bool | None = None,
+        allow_all_outbound: bool | None = None,
     ) -> None:
         super().__init__(scope, id)
+        # Where the three functions sit on the network; None: aws-cdk-lib's default (no VPC without vpc).
+        self._network = {
+            "vpc": vpc,
+            "vpc_subnets": vpc_subnets,
+            "security_groups": security_groups,
+            "allow_public_subnet": allow_public_subnet,
+            "allow_all_outbound": allow_all_outbound,
+        }
+        #: Whether the three functions are in a VPC (a ``vpc`` was given).
+        self.in_vpc = in_vpc(self._network)
         problems = []
         if not (code_directory / "scoring.py").is_file():
             problems.append(f"code_directory {code_directory} has no scoring.py; pass the review package")
@@ -188,6 +211,7 @@ class HumanReview(Construct):
             )
         if api_concurrency < 1:
             problems.append(f"api_concurrency must be at least 1, got {api_concurrency}; pass 1 or more")
+        problems += network_problems(self._network)
         if problems:
             raise ValueError(f"HumanReview {self.node.path}: " + "; ".join(problems))
         self.use_cases = list(use_cases)
@@ -470,8 +494,10 @@ class HumanReview(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             layers=[layer],
             environment=environment,
+            **network_props(self._network),
         )
-        acknowledge_outside_vpc(function, _NO_VPC)
+        if not self.in_vpc:
+            acknowledge_outside_vpc(function, _NO_VPC)
         acknowledge_pinned_runtime(function, RUNTIME)
         resource = function.node.default_child
         assert isinstance(resource, cdk.CfnResource)
@@ -497,7 +523,7 @@ class HumanReview(Construct):
         """The functions' roles, once every grant is in their policies."""
         for function in (self.scoring_function, self.api_function, self.backlog_function):
             assert function.role is not None
-            acknowledge_execution_role(function.role, inline_policy_reason=_INLINE_POLICY)
+            acknowledge_execution_role(function.role, inline_policy_reason=_INLINE_POLICY, in_vpc=self.in_vpc)
         assert self.scoring_function.role is not None
         acknowledge_global_model_grants(  # a judge behind a global cross-Region profile
             self.scoring_function.role,

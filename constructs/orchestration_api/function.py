@@ -7,13 +7,12 @@ import json
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import Unpack
 
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -29,10 +28,11 @@ from bedrock_constructs.function_findings import (
     acknowledge_outside_vpc,
     acknowledge_pinned_runtime,
 )
+from bedrock_constructs.function_network import FunctionNetwork, in_vpc, network_problems, network_props
 from bedrock_constructs.keys import key_for_logs
 from bedrock_constructs.lint import GENERATED_DEPENDS_ON, ignore_cfn_lint_check
 from bedrock_constructs.metrics import MetricOptions, use_case_metric, with_defaults
-from bedrock_constructs.nag import acknowledge, acknowledge_all
+from bedrock_constructs.nag import acknowledge_all
 from bedrock_constructs.use_case import GovernedUseCase
 from constructs import Construct, IValidation
 from platform_config.runtime import runtime_config as contracts_runtime_config
@@ -103,21 +103,18 @@ class TrafficShifting(StrEnum):
     BAKED = "baked"
 
 
-class FunctionOverrides(TypedDict, total=False):
+class FunctionOverrides(FunctionNetwork, total=False):
     """What a fork may change on the orchestrator's ``lambda_.Function`` (``function_props=``), in the way
     aws-solutions-constructs' ``lambdaFunctionProps`` works: merged under what the construct must keep.
 
     The construct keeps the code, handler, runtime, architecture, log group and format, tracing, timeout,
     memory, reserved concurrency (its own props) and its environment variables; ``environment`` adds
-    variables next to them and ``layers`` adds layers after the Powertools layer.
+    variables next to them and ``layers`` adds layers after the Powertools layer. The VPC placement
+    (``vpc``, ``vpc_subnets``, ``security_groups``, ``allow_public_subnet``, ``allow_all_outbound``) is
+    :class:`bedrock_constructs.function_network.FunctionNetwork`, checked as ``HumanReview`` checks its own.
     """
 
     role: iam.IRole
-    vpc: ec2.IVpc
-    vpc_subnets: ec2.SubnetSelection
-    security_groups: Sequence[ec2.ISecurityGroup]
-    allow_public_subnet: bool
-    allow_all_outbound: bool
     description: str
     environment: Mapping[str, str]
     environment_encryption: kms.IKey
@@ -296,6 +293,7 @@ class OrchestratorFunction(Construct):
                 f"function_props environment {Env.IDEMPOTENCY_TTL_S} must be a positive integer (seconds), got "
                 f"{overrides.get('environment', {}).get(Env.IDEMPOTENCY_TTL_S)!r}"
             )
+        problems += network_problems(overrides, prefix="function_props ")
         if problems:
             raise ValueError(f"OrchestratorFunction {self.node.path}: " + "; ".join(problems))
 
@@ -347,11 +345,7 @@ class OrchestratorFunction(Construct):
             "Default",
             description=overrides.get("description", DESCRIPTION),
             role=overrides.get("role"),
-            vpc=overrides.get("vpc"),
-            vpc_subnets=overrides.get("vpc_subnets"),
-            security_groups=overrides.get("security_groups"),
-            allow_public_subnet=overrides.get("allow_public_subnet"),
-            allow_all_outbound=overrides.get("allow_all_outbound"),
+            **network_props(overrides),
             environment_encryption=overrides.get("environment_encryption"),
             ephemeral_storage_size=overrides.get("ephemeral_storage_size"),
             runtime=RUNTIME,
@@ -397,9 +391,9 @@ class OrchestratorFunction(Construct):
         self.alias = lambda_.Alias(self, "Live", alias_name=LIVE_ALIAS, version=live_version)
         #: The function's role: the construct's own (``ServiceRole``), or ``function_props["role"]``.
         self.role = self.function.role
-        # What was given, not which keys were passed: {"vpc": None} (a fork's optional VPC) is no VPC.
+        # What was given, not which keys were passed: {"role": None} (a fork's optional role) is no role.
         self.owns_role = overrides.get("role") is None
-        self.in_vpc = overrides.get("vpc") is not None
+        self.in_vpc = in_vpc(overrides)
         #: What each use case's ``grant_invoke`` gave the function.
         self.grants = [use_case.grant_invoke(self.function) for use_case in self.use_cases]
         #: The review table and queue, once :meth:`use_review_path` wired them.
@@ -532,22 +526,12 @@ class OrchestratorFunction(Construct):
         given = self.log_group.node.default_child
         encrypted_logs = isinstance(given, logs.CfnLogGroup) and given.kms_key_id is not None
         acknowledge_execution_role(
-            fn.role, inline_policy_reason=_INLINE_POLICY, encrypted_logs=encrypted_logs
+            fn.role, inline_policy_reason=_INLINE_POLICY, encrypted_logs=encrypted_logs, in_vpc=self.in_vpc
         )
         acknowledge_global_model_grants(
             fn.role,
             (arn for u in self.use_cases for p in u.profiles.values() for arn in p.foundation_model_arns),
         )
-        if self.in_vpc:
-            # aws-cdk-lib attaches it to the role of a function in a VPC: Lambda needs it to create and
-            # delete the function's network interfaces (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
-            acknowledge(
-                fn.role,
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AWSLambdaVPCAccessExecutionRole]",
-                "Lambda's documented grant for a function in a VPC: it allows only creating, describing "
-                "and deleting the network interfaces Lambda attaches (AWS publishes it on Resource *).",
-            )
 
 
 @jsii.implements(IValidation)

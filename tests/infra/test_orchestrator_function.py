@@ -54,6 +54,19 @@ class Forks:
         return [line for line in self.failures if line.split(" on ", 1)[1].startswith(prefix)]
 
 
+def isolated_vpc(stack: cdk.Stack) -> ec2.Vpc:
+    """A fork's VPC with private isolated subnets only (no NAT): the functions reach AWS through endpoints."""
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+
+
 def _model_arns(contract: Contract) -> list[str]:
     """The foundation-model ARNs the use case's profiles grant (built in a throw-away stack)."""
     use_case = GovernedUseCase(
@@ -100,21 +113,10 @@ def forks(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> F
             function_props=props,
         )
 
-    def vpc(stack: cdk.Stack) -> ec2.Vpc:
-        return ec2.Vpc(
-            stack,
-            "Vpc",
-            max_azs=2,
-            nat_gateways=0,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-            ],
-        )
-
     fork("Plain")
     fork(
         "InVpc",
-        vpc=vpc,
+        vpc=isolated_vpc,
         vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
     )
     # Enough use cases that the grants outgrow IAM's 10,240-character limit on a role's inline policies:
@@ -365,3 +367,51 @@ def test_the_basic_execution_reason_claims_an_encrypted_log_group_only_when_it_i
         if encrypted
         else "the function writes to the log group it was given."
     )
+
+
+def test_network_overrides_without_a_vpc_are_refused_together_naming_each_and_the_fix(
+    config: PlatformConfig,
+) -> None:
+    # GIVEN a fork that passes subnets, security groups and the two switches, but its VPC is missing
+    stack = probe_stack()
+    group = ec2.SecurityGroup(stack, "ForkGroup", vpc=isolated_vpc(stack))
+    # THEN one error names every one of them, its value, and the fix (aws-cdk-lib would name one at a time,
+    # and ignore allow_public_subnet)
+    with pytest.raises(ValueError) as raised:
+        _orchestrator(
+            config,
+            stack,
+            function_props={
+                "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                "security_groups": [group],
+                "allow_public_subnet": True,
+                "allow_all_outbound": False,
+            },
+        )
+    message = str(raised.value)
+    assert message.startswith("OrchestratorFunction S/Orchestrator: ")
+    assert "function_props vpc_subnets is SubnetSelection(" in message
+    assert "function_props security_groups is [S/ForkGroup] but no function_props vpc is given" in message
+    assert "function_props allow_public_subnet is True but no function_props vpc is given" in message
+    assert (
+        "function_props allow_all_outbound is False but no function_props vpc is given: it applies only to a "
+        "function in a VPC; pass function_props vpc too, or leave allow_all_outbound out"
+    ) in message
+
+
+def test_allow_all_outbound_with_security_groups_is_refused_naming_where_to_set_it(
+    config: PlatformConfig,
+) -> None:
+    stack = probe_stack()
+    vpc = isolated_vpc(stack)
+    group = ec2.SecurityGroup(stack, "ForkGroup", vpc=vpc)
+    with pytest.raises(
+        ValueError,
+        match=r"function_props allow_all_outbound is True with function_props security_groups \[S/ForkGroup\]: "
+        r"the function's outbound rules are those security groups' own; set them there",
+    ):
+        _orchestrator(
+            config,
+            stack,
+            function_props={"vpc": vpc, "security_groups": [group], "allow_all_outbound": True},
+        )
