@@ -647,16 +647,27 @@ class StubEmulator:
         emulated = self.by_guardrail.get(identifier)
         if emulated is None:
             return None
-        texts = [
-            str((block.get("text") or {}).get("text", ""))
+        blocks = [
+            (str(text.get("text", "")), tuple(text.get("qualifiers") or ()))
             for block in body.get("content") or []
-            if isinstance(block, dict)
+            if isinstance(block, dict) and isinstance(text := block.get("text") or {}, dict)
         ]
+        texts = [text for text, _ in blocks]
         chars = sum(len(t) for t in texts)
         from bedrock_platform_devtools.bedrock_stub import guardrail_usage  # the stub's own unit rule
 
         if body.get("source") == "OUTPUT":
-            verdict, masked = emulated.guardrail.check_output(" ".join(texts), source=None, query=None)
+            # A block qualified grounding_source or query is what the contextual grounding check compares
+            # the guarded text with (``qualifiers``:
+            # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_GuardrailTextBlock.html);
+            # the rest (no qualifier, or guard_content) is guarded.
+            def joined(qualifier: str) -> str | None:
+                return " ".join(text for text, q in blocks if qualifier in q) or None
+
+            guarded = " ".join(text for text, q in blocks if not q or "guard_content" in q)
+            verdict, masked = emulated.guardrail.check_output(
+                guarded, source=joined("grounding_source"), query=joined("query")
+            )
             outputs = [masked]
         else:
             verdict = emulated.guardrail.check_input(texts, mask=True)

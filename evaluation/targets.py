@@ -30,7 +30,7 @@ from platform_config.model import Contract, PlatformConfig
 from platform_config.naming import pascal
 from platform_spec.delivery import Output
 from platform_spec.evaluation import EvalCase, Provenance
-from platform_spec.guardrail import policy_fingerprint, render_policy
+from platform_spec.guardrail import INTERVENED, fired_policies, policy_fingerprint, render_policy
 from platform_spec.review import without_holds
 from platform_spec.runtime import Env
 
@@ -105,31 +105,13 @@ def parse_api_answer(status: int, raw: bytes | str) -> ApiAnswer:
 
 def describe_assessments(response: Mapping[str, Any]) -> GuardrailCheck:
     """ApplyGuardrail's response as a verdict naming what fired (topics, PII types, regexes, words,
-    content filters, grounding), from ``assessments`` as Bedrock shapes them
-    (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html)."""
-    fired: list[str] = []
-    for assessment in response.get("assessments") or []:
-        for topic in (assessment.get("topicPolicy") or {}).get("topics") or []:
-            fired.append(f"topic:{topic.get('name')}")
-        sensitive = assessment.get("sensitiveInformationPolicy") or {}
-        fired += [f"pii:{e.get('type')}" for e in sensitive.get("piiEntities") or []]
-        fired += [f"regex:{e.get('name')}" for e in sensitive.get("regexes") or []]
-        words = assessment.get("wordPolicy") or {}
-        fired += [f"word:{w.get('match')}" for w in words.get("customWords") or []]
-        fired += [f"word:{w.get('type')}" for w in words.get("managedWordLists") or []]
-        fired += [
-            f"content:{f.get('type')}" for f in (assessment.get("contentPolicy") or {}).get("filters") or []
-        ]
-        fired += [
-            f"grounding:{f.get('type')}"
-            for f in (assessment.get("contextualGroundingPolicy") or {}).get("filters") or []
-            if f.get("action") != "NONE"
-        ]
-    intervened = response.get("action") == "GUARDRAIL_INTERVENED"
+    content filters, grounding: ``platform_spec.guardrail.fired_policies``)."""
+    fired = fired_policies(response.get("assessments"))
+    intervened = response.get("action") == INTERVENED
     return GuardrailCheck(
         intervened=intervened,
-        detail=", ".join(dict.fromkeys(fired)) or ("" if not intervened else "intervened"),
-        fired=tuple(dict.fromkeys(fired)),
+        detail=", ".join(fired) or ("" if not intervened else "intervened"),
+        fired=fired,
     )
 
 

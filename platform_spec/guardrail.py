@@ -1,4 +1,5 @@
-"""A guardrail policy as Bedrock receives it, and its fingerprint: standard library only.
+"""A guardrail policy as Bedrock receives it, its fingerprint, and ApplyGuardrail's answer read:
+standard library only.
 
 The CDK side renders a contract's policy into ``AWS::Bedrock::Guardrail`` properties with
 :func:`render_policy` and publishes a new version whenever :func:`policy_fingerprint` changes (the
@@ -11,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
 
 from platform_spec.contract import GuardrailPolicy
 
@@ -86,3 +89,100 @@ def policy_fingerprint(rendered: Mapping[str, Any]) -> str:
     """A short, stable hash of a rendered policy: the published version changes exactly when it does."""
     canonical = json.dumps(rendered, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# ==================================================================== what ApplyGuardrail said
+
+#: ApplyGuardrail's two ``action`` values
+#: (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html).
+PASSED: Final = "NONE"
+INTERVENED: Final = "GUARDRAIL_INTERVENED"
+
+
+class Verdict(StrEnum):
+    """What a guardrail did to a text: passed it, masked part of it (every finding ANONYMIZED), or
+    blocked it."""
+
+    NONE = "NONE"
+    MASKED = "MASKED"
+    BLOCKED = "BLOCKED"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailReading:
+    """ApplyGuardrail's response, read: the verdict, the text as it leaves the guardrail (the masked text
+    for MASKED; ``None`` otherwise) and what fired, one ``<policy>:<name>`` each (``topic:Legal advice``,
+    ``pii:EMAIL``, ``content:HATE``, ``grounding:GROUNDING``)."""
+
+    verdict: Verdict
+    text: str | None
+    fired: tuple[str, ...]
+
+
+def has_action(node: Any, action: str) -> bool:
+    """Whether any finding under ``node`` (a guardrail assessment, any depth) has ``action``."""
+    if isinstance(node, Mapping):
+        if node.get("action") == action:
+            return True
+        return any(has_action(value, action) for value in node.values())
+    if isinstance(node, list):
+        return any(has_action(value, action) for value in node)
+    return False
+
+
+def fired_policies(assessments: Any) -> tuple[str, ...]:
+    """What fired in ApplyGuardrail's (or a Converse trace's) ``assessments``, in order, without repeats:
+    topics, PII types, regexes, words, managed word lists, content filters, grounding filters that acted
+    (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_GuardrailAssessment.html)."""
+    fired: list[str] = []
+    for assessment in assessments if isinstance(assessments, list) else []:
+        if not isinstance(assessment, Mapping):
+            continue
+        for topic in (assessment.get("topicPolicy") or {}).get("topics") or []:
+            fired.append(f"topic:{topic.get('name')}")
+        sensitive = assessment.get("sensitiveInformationPolicy") or {}
+        fired += [f"pii:{e.get('type')}" for e in sensitive.get("piiEntities") or []]
+        fired += [f"regex:{e.get('name')}" for e in sensitive.get("regexes") or []]
+        words = assessment.get("wordPolicy") or {}
+        fired += [f"word:{w.get('match')}" for w in words.get("customWords") or []]
+        fired += [f"word:{w.get('type')}" for w in words.get("managedWordLists") or []]
+        fired += [
+            f"content:{f.get('type')}" for f in (assessment.get("contentPolicy") or {}).get("filters") or []
+        ]
+        fired += [
+            f"grounding:{f.get('type')}"
+            for f in (assessment.get("contextualGroundingPolicy") or {}).get("filters") or []
+            if f.get("action") != "NONE"
+        ]
+    return tuple(dict.fromkeys(fired))
+
+
+def read_apply_guardrail(response: Any) -> GuardrailReading:
+    """ApplyGuardrail's response as a :class:`GuardrailReading`; ``ValueError`` for a response that is
+    not one (an unknown ``action``, or a mask without its text).
+
+    ``action`` is ``NONE`` or ``GUARDRAIL_INTERVENED``, and an intervention is a block or a mask: "If the
+    response results in a guardrail intervention or violation, it will be overridden with pre-configured
+    blocked messaging or masking of the sensitive information"
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-how.html). The findings tell them
+    apart: a masked entity's ``action`` is ``ANONYMIZED``, a blocked one's ``BLOCKED``
+    (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_GuardrailPiiEntityFilter.html,
+    ``GuardrailRegexFilter`` alike). An intervention with no ANONYMIZED finding, or any BLOCKED one, is
+    BLOCKED (fails closed). A mask's text is ``outputs[0]``: the caller puts the text it guards first
+    (with ``outputs`` per block, or for the guarded content alone, the first is the same text)."""
+    action = response.get("action") if isinstance(response, Mapping) else None
+    if action not in (PASSED, INTERVENED):
+        raise ValueError(f"ApplyGuardrail action {action!r} is neither {PASSED} nor {INTERVENED}")
+    assert isinstance(response, Mapping)
+    assessments = response.get("assessments")
+    fired = fired_policies(assessments)
+    if action == PASSED:
+        return GuardrailReading(Verdict.NONE, None, fired)
+    if has_action(assessments, "BLOCKED") or not has_action(assessments, "ANONYMIZED"):
+        return GuardrailReading(Verdict.BLOCKED, None, fired)
+    outputs = response.get("outputs")
+    first = outputs[0] if isinstance(outputs, list) and outputs else None
+    text = first.get("text") if isinstance(first, Mapping) else None
+    if not isinstance(text, str):
+        raise ValueError("ApplyGuardrail masked the text but returned no outputs[0].text")
+    return GuardrailReading(Verdict.MASKED, text, fired)

@@ -87,6 +87,8 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ValidationError as BotoValidationError
 from botocore.parsers import ResponseParserError
 
+from platform_spec.guardrail import Verdict, has_action, read_apply_guardrail
+
 from .clients import ClientCache
 from .routing import CircuitBreaker
 from .runtime_config import UseCase
@@ -370,17 +372,6 @@ def parse_converse_response(response: Any) -> ModelAnswer:
     )
 
 
-def _has_action(node: Any, action: str) -> bool:
-    """Whether any finding under ``node`` (a guardrail assessment, any depth) has ``action``."""
-    if isinstance(node, Mapping):
-        if node.get("action") == action:
-            return True
-        return any(_has_action(value, action) for value in node.values())
-    if isinstance(node, list):
-        return any(_has_action(value, action) for value in node)
-    return False
-
-
 def _assessments(response: Mapping[str, Any]) -> tuple[Any, Any]:
     """``trace.guardrail``'s (inputAssessment, outputAssessments), ``None`` where absent."""
     trace = response.get("trace")
@@ -408,8 +399,8 @@ def _masked_only(response: Mapping[str, Any]) -> bool:
     if response.get("stopReason") != "guardrail_intervened":
         return False
     sides = _assessments(response)
-    return not any(_has_action(side, "BLOCKED") for side in sides) and any(
-        _has_action(side, "ANONYMIZED") for side in sides
+    return not any(has_action(side, "BLOCKED") for side in sides) and any(
+        has_action(side, "ANONYMIZED") for side in sides
     )
 
 
@@ -420,9 +411,9 @@ def _blocked_side(response: Mapping[str, Any]) -> str:
     if response.get("stopReason") == "content_filtered":
         return "output"
     input_assessment, output_assessments = _assessments(response)
-    if _has_action(input_assessment, "BLOCKED"):
+    if has_action(input_assessment, "BLOCKED"):
         return "input"
-    if _has_action(output_assessments, "BLOCKED"):
+    if has_action(output_assessments, "BLOCKED"):
         return "output"
     return "input"
 
@@ -720,10 +711,10 @@ def parse_apply_guardrail_response(response: Any) -> bool:
     A masked (ANONYMIZE) finding also counts as an intervention: the platform never rewrites caller
     text, so history with, say, an e-mail address under an ANONYMIZE policy is treated as blocked.
     """
-    action = response.get("action") if isinstance(response, Mapping) else None
-    if action not in ("NONE", "GUARDRAIL_INTERVENED"):
-        raise MalformedResponseError(f"ApplyGuardrail action {action!r}")
-    return bool(action == "GUARDRAIL_INTERVENED")
+    try:
+        return read_apply_guardrail(response).verdict is not Verdict.NONE
+    except ValueError as error:
+        raise MalformedResponseError(str(error)) from None
 
 
 def check_caller_history(
