@@ -32,7 +32,7 @@ from typing import Any, Self
 
 from platform_config.model import PlatformConfig
 from platform_spec.fields import to_dict
-from platform_spec.review import SCORING_TIMEOUT_S, InvocationLogLocation, ReviewEnv
+from platform_spec.review import REVIEW_API_TIMEOUT_S, SCORING_TIMEOUT_S, InvocationLogLocation, ReviewEnv
 from platform_spec.runtime import Env
 
 ORCHESTRATOR = "lambdas.orchestrator.handler"
@@ -94,7 +94,8 @@ class OfflinePlatform:
         #: Each function's timeout, from which its context's remaining time counts down (a test may
         #: shorten one); the scoring function's is the construct's.
         self.timeouts_ms: dict[str, int] = {name: 28_000 for name in HANDLERS} | {
-            SCORING: SCORING_TIMEOUT_S * 1000
+            SCORING: SCORING_TIMEOUT_S * 1000,
+            REVIEW_API: REVIEW_API_TIMEOUT_S * 1000,
         }
 
     # ---------------------------------------------------------------- lifecycle
@@ -157,6 +158,9 @@ class OfflinePlatform:
                 ReviewEnv.REVIEW_QUEUE_URL: self.resources.queue_url,
                 ReviewEnv.AUDIT_TABLE: self.resources.audit_table,
                 ReviewEnv.REVIEWER_ROLE_ARN: REVIEWER_ROLE_ARN,
+                ReviewEnv.GUARDRAILS: json.dumps(
+                    {uc: {"arn": guardrails[uc], "version": "1"} for uc in self.contracts}
+                ),
                 ReviewEnv.JUDGE_PROFILES: json.dumps(judges),
                 ReviewEnv.INVOCATION_LOGS: json.dumps(to_dict(location)),
             }

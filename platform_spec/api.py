@@ -269,6 +269,17 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "A `correct` decision on a use case whose contract forbids storing response text "
             "(logging.prompts_and_responses: false); approve or reject it with a reason instead.",
         ),
+        "CORRECTION_BLOCKED": ErrorCode(
+            422,
+            "A `correct` decision whose correctedText the use case's guardrail blocks (ApplyGuardrail, source "
+            "OUTPUT: the policies that fired are named); nothing is stored and the item stays pending. A "
+            "correction the guardrail only masks is stored masked.",
+        ),
+        "CORRECTION_NOT_CHECKABLE": ErrorCode(
+            422,
+            "A `correct` decision on an item whose use case is no longer deployed here (no guardrail to check "
+            "the correction with); approve or reject it with a reason instead.",
+        ),
         "INTERNAL": ErrorCode(500, "A bug. Logged with the request id; the body says nothing more."),
         "UPSTREAM_REJECTED": ErrorCode(
             502, "Bedrock rejected the request (ValidationException); not retried."
@@ -289,6 +300,12 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             503,
             "The review store could not be read or written: a held answer is not released without a stored "
             "review item (fails closed), or a reviewer or feedback request could not be served.",
+            retryable=True,
+        ),
+        "GUARDRAIL_UNAVAILABLE": ErrorCode(
+            503,
+            "The guardrail check of a correction could not run (an error, a timeout, too little time left): "
+            "nothing is stored and the item stays pending (fails closed). Retry-After: 2.",
             retryable=True,
         ),
         "TIME_BUDGET_EXCEEDED": ErrorCode(

@@ -24,22 +24,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from platform_spec.api import (
     MAX_MESSAGE_CHARS,
     STORE_ATTEMPTS,
     STORE_CONNECT_TIMEOUT_S,
     STORE_READ_TIMEOUT_S,
+    store_call_max_s,
 )
 from platform_spec.contract import ReviewMode, ReviewPolicy, RiskTier
 from platform_spec.evaluation import Expectations, RubricDocument
-from platform_spec.fields import from_dict, spec, to_dict
+from platform_spec.fields import Spec, SpecError, from_dict, spec, to_dict
 from platform_spec.scoring import (
     ScoreResult,
     ScorerName,
@@ -94,6 +96,30 @@ QUEUE_VISIBILITY_TIMEOUT_S: Final = 6 * SCORING_TIMEOUT_S
 MAX_RECEIVE_COUNT: Final = 5
 #: How often the backlog function publishes the pending count and the oldest pending item's age.
 BACKLOG_INTERVAL_MINUTES: Final = 5
+#: A reviewer's correction goes through the use case's guardrail (ApplyGuardrail, ``source: OUTPUT``)
+#: before it is stored: one attempt (no retries: the reviewer retries on 503 ``GUARDRAIL_UNAVAILABLE``),
+#: a 1 s connect timeout and a read timeout of at most 5 s, cut so that the call ends with room left for the
+#: decision's write at its worst (:func:`correction_read_timeout_s`).
+CORRECTION_CONNECT_TIMEOUT_S: Final = 1.0
+CORRECTION_READ_TIMEOUT_S: Final = 5.0
+#: Below this much read time the guardrail is not called (503 ``GUARDRAIL_UNAVAILABLE``).
+CORRECTION_MIN_READ_S: Final = 0.5
+#: What the reviewer API keeps back to answer after its last store call.
+REVIEW_API_MARGIN_S: Final = 0.5
+#: The reviewer API's timeout: a decision's item read, the guardrail call on a correction and the
+#: decision's write each fit at their worst (the store calls' :func:`~platform_spec.api.store_call_max_s`,
+#: 12 s, is the write's bound), well inside API Gateway's 29 s integration timeout.
+REVIEW_API_TIMEOUT_S: Final = 20
+
+
+def correction_read_timeout_s(remaining_s: float) -> float | None:
+    """The read timeout of the guardrail call on a correction when the function has ``remaining_s`` left:
+    what is left after connecting, the decision's write at its worst and the margin, at most
+    :data:`CORRECTION_READ_TIMEOUT_S`, rounded down to 100 ms (few distinct clients); ``None`` below
+    :data:`CORRECTION_MIN_READ_S` (the call is not made)."""
+    left = remaining_s - CORRECTION_CONNECT_TIMEOUT_S - store_call_max_s() - REVIEW_API_MARGIN_S
+    read = math.floor(min(CORRECTION_READ_TIMEOUT_S, left) * 10) / 10
+    return read if read >= CORRECTION_MIN_READ_S else None
 
 
 def client_config(*, connect_timeout_s: float, read_timeout_s: float, attempts: int) -> dict[str, Any]:
@@ -221,6 +247,8 @@ class ReviewEnv:
     INVOCATION_LOGS: Final = "INVOCATION_LOGS"
     #: JSON {use case: judge profile ARN} of the model-graded use cases (scoring function).
     JUDGE_PROFILES: Final = "JUDGE_PROFILES"
+    #: JSON {use case: :class:`GuardrailRef`} (reviewer API): the guardrail a correction goes through.
+    GUARDRAILS: Final = "USE_CASE_GUARDRAILS"
 
 
 # ==================================================================== who goes to people
@@ -416,6 +444,34 @@ class ReviewMessage:
                 "invocation log",
             )
         return message
+
+
+@spec
+class GuardrailRef:
+    """A use case's guardrail as deployed: its ARN and published version (never DRAFT)."""
+
+    arn: Annotated[str, Spec(pattern=r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:guardrail/[A-Za-z0-9-]+$")]
+    version: Annotated[str, Spec(pattern=r"^[1-9][0-9]{0,7}$")]
+
+
+def read_guardrail_refs(raw: str) -> dict[str, GuardrailRef]:
+    """``USE_CASE_GUARDRAILS`` read; :class:`~platform_spec.fields.SpecError` names each bad entry."""
+    try:
+        document = json.loads(raw)
+    except ValueError as error:
+        raise SpecError([f"{ReviewEnv.GUARDRAILS} is not valid JSON: {error}"]) from None
+    if not isinstance(document, dict):
+        raise SpecError([f"{ReviewEnv.GUARDRAILS} must be an object of use case id to {{arn, version}}"])
+    refs: dict[str, GuardrailRef] = {}
+    problems: list[str] = []
+    for use_case, value in document.items():
+        try:
+            refs[use_case] = from_dict(GuardrailRef, value, where=f"{ReviewEnv.GUARDRAILS}[{use_case!r}]")
+        except SpecError as error:
+            problems += error.problems
+    if problems:
+        raise SpecError(problems)
+    return refs
 
 
 @spec

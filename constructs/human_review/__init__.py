@@ -212,6 +212,13 @@ class HumanReview(Construct):
         if api_concurrency < 1:
             problems.append(f"api_concurrency must be at least 1, got {api_concurrency}; pass 1 or more")
         problems += network_problems(self._network)
+        unguarded = sorted(set(orchestrator.runtime_config.use_cases) - {u.contract.id for u in use_cases})
+        if unguarded:
+            problems.append(
+                f"use_cases has no {', '.join(unguarded)}, which the orchestrator serves: the reviewer API checks a "
+                "correction with its use case's guardrail and would not start without one; pass every use case "
+                "the orchestrator was given"
+            )
         if problems:
             raise ValueError(f"HumanReview {self.node.path}: " + "; ".join(problems))
         self.use_cases = list(use_cases)
@@ -345,6 +352,17 @@ class HumanReview(Construct):
             **common,
             ReviewEnv.AUDIT_TABLE: self.audit.table_name,
             ReviewEnv.REVIEWER_ROLE_ARN: self.reviewer.role_arn,
+            # the guardrail each use case's corrections go through, at its deployed version
+            ReviewEnv.GUARDRAILS: cdk.Stack.of(self).to_json_string(
+                {
+                    u.contract.id: to_dict(
+                        review.GuardrailRef(
+                            arn=u.guardrail.guardrail_arn, version=u.guardrail.guardrail_version
+                        )
+                    )
+                    for u in self.use_cases
+                }
+            ),
         }
         if invocation_log_location is not None:
             api_environment[ReviewEnv.INVOCATION_LOGS] = cdk.Stack.of(self).to_json_string(
@@ -355,7 +373,7 @@ class HumanReview(Construct):
             handler=API_HANDLER,
             code=asset,
             layer=orchestrator.powertools_layer,
-            timeout=cdk.Duration.seconds(10),
+            timeout=cdk.Duration.seconds(review.REVIEW_API_TIMEOUT_S),
             concurrency=api_concurrency,
             environment=api_environment,
             log_retention=log_retention,
@@ -379,6 +397,8 @@ class HumanReview(Construct):
             [self.audit.table_arn],
         )
         self._allow_key(self.api_function, "dynamodb", IDEMPOTENCY_KEY_ACTIONS)
+        #: ApplyGuardrail on each use case's guardrail: a reviewer's correction goes through it.
+        self.correction_grants = [u.guardrail.grant_apply(self.api_function) for u in self.use_cases]
         self.routes = rest_api.add_review_routes(self.api_function)
 
         self.backlog_function, self.backlog_logs = self._function(

@@ -87,9 +87,9 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ValidationError as BotoValidationError
 from botocore.parsers import ResponseParserError
 
+from platform_spec.clients import ClientCache
 from platform_spec.guardrail import Verdict, has_action, read_apply_guardrail
 
-from .clients import ClientCache
 from .routing import CircuitBreaker
 from .runtime_config import UseCase
 from .settings import ResilienceSettings

@@ -9,7 +9,7 @@ call at all (:class:`NoTimeLeftError`, handled by each caller as the failure of 
 
 A botocore client's timeouts and retries are fixed when it is created (``botocore.config.Config``:
 https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html), so each distinct bound
-gets its own client, created on first use and kept in a small LRU cache (``clients.ClientCache``, as the
+gets its own client, created on first use and kept in a small LRU cache (``platform_spec.clients.ClientCache``, as the
 Bedrock clients are); with time to spare every call uses the configured one.
 """
 
@@ -21,9 +21,8 @@ from contextvars import ContextVar
 from typing import Any, Final
 
 from platform_spec.api import STORE_CONNECT_TIMEOUT_S, store_call_bounds
+from platform_spec.clients import ClientCache
 from platform_spec.review import client_config
-
-from .clients import ClientCache
 
 __all__ = ["DeadlineBoundClient", "NoTimeLeftError", "StoreClients"]
 

@@ -12,7 +12,9 @@ grants them to that role alone, and this function refuses any other identity wit
 * ``POST /reviews/{reviewId}/decision``: ``{"decision": "approve" | "reject" | "correct", "reason":
   "<10-2000 characters>", "correctedText": "<the corrected answer: correct only>"}``; 403 ``SELF_REVIEW``
   when the reviewer is the request's own caller (``platform_spec.review.self_review``: the same principal,
-  or a reviewer session with the name the request was made under).
+  or a reviewer session with the name the request was made under). A correction goes through the use
+  case's guardrail first (``correction``): stored as written or masked, or refused (422
+  ``CORRECTION_BLOCKED``; 503 ``GUARDRAIL_UNAVAILABLE`` when the check cannot run), the item still pending.
 
 Caller endpoints (any identity the API admits; a caller sees only what it asked itself):
 
@@ -81,12 +83,23 @@ from platform_spec.review import (
 )
 from platform_spec.runtime import RuntimeUseCase, read_runtime_config
 
-from .settings import load_settings
+from .correction import CorrectionBlocked, CorrectionGuard, Grounding, GuardrailUnavailable
+from .settings import SettingsError, load_settings
 from .store import Conflict, ReviewStore, decode_token, encode_token
 from .telemetry import publish
 
-settings = load_settings(os.environ, needs=(ReviewEnv.AUDIT_TABLE, ReviewEnv.REVIEWER_ROLE_ARN))
+settings = load_settings(
+    os.environ, needs=(ReviewEnv.AUDIT_TABLE, ReviewEnv.REVIEWER_ROLE_ARN, ReviewEnv.GUARDRAILS)
+)
 runtime_config = read_runtime_config(settings.runtime_config_path)
+_unguarded = sorted(set(runtime_config.use_cases) - set(settings.guardrails))
+if _unguarded:  # a correction of their items could not be checked: refuse to start rather than release it
+    raise SettingsError(
+        [
+            f"{ReviewEnv.GUARDRAILS} has no guardrail for use case(s) {', '.join(_unguarded)} of the runtime config"
+        ]
+    )
+guard = CorrectionGuard(region=settings.region, guardrails=settings.guardrails)
 logger = Logger(service=settings.service_name)
 metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
 store = ReviewStore(
@@ -241,6 +254,7 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
             "in a reviewer session named after themselves (RoleSessionName and SourceIdentity).",
             field="reviewId",
         )
+    checked = _check_correction(message, corrected) if corrected is not None else None
     now = time.time()
     actor = reviewer
     decision: dict[str, Any] = {
@@ -255,9 +269,15 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
         # CloudTrail's AssumeRole event of this key names who assumed the reviewer role and the session's
         # source identity, which API Gateway does not pass on.
         what["actorAccessKey"] = signed_with
-    if corrected is not None:
-        decision["correctedText"] = corrected
-        what["correctedText"] = corrected
+    if checked is not None:  # as the guardrail let it through: masked text, never what it masked
+        decision["correctedText"] = checked.text
+        decision["guardrail"] = {
+            "action": checked.verdict.value,
+            "arn": checked.guardrail.arn,
+            "version": checked.guardrail.version,
+        }
+        what["correctedText"] = checked.text
+        what["guardrail"] = checked.verdict.value
     policy = _policy(message.use_case)
     try:
         _store(
@@ -295,16 +315,17 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
         },
     )
     logger.info("review decided", extra={"reviewId": reviewId, "decision": kind.value, "reviewer": actor})
-    return _json(
-        200,
-        {
-            "reviewId": reviewId,
-            "status": kind.status.value,
-            "decision": kind.value,
-            "reviewer": actor,
-            "decidedAt": decision["decidedAt"],
-        },
-    )
+    decided: dict[str, Any] = {
+        "reviewId": reviewId,
+        "status": kind.status.value,
+        "decision": kind.value,
+        "reviewer": actor,
+        "decidedAt": decision["decidedAt"],
+    }
+    if checked is not None:  # what the caller will receive, as the guardrail left it
+        decided["correctedText"] = checked.text
+        decided["guardrail"] = {"action": checked.verdict.value}
+    return _json(200, decided)
 
 
 # ==================================================================== caller endpoints
@@ -432,14 +453,20 @@ def held_answer(useCaseId: str, reviewId: str) -> Response[str]:  # the API's pa
                 "decidedAt": decision["decidedAt"],
             },
         )
-    text = decision.get("correctedText") if status is ReviewStatus.CORRECTED else message.output
+    corrected = status is ReviewStatus.CORRECTED
+    text = decision.get("correctedText") if corrected else message.output
+    # the guardrail's action on the text released: the correction's check, or the model answer's
+    action = (
+        (decision.get("guardrail") or {}).get("action", "NONE") if corrected else message.guardrail_action
+    )
     return _json(
         200,
         {
             **body,
             "status": "released",
-            "output": {"text": text, "truncated": message.truncated and status is not ReviewStatus.CORRECTED},
-            "corrected": status is ReviewStatus.CORRECTED,
+            "output": {"text": text, "truncated": message.truncated and not corrected},
+            "guardrail": {"action": action},
+            "corrected": corrected,
             "decidedAt": decision["decidedAt"],
         },
     )
@@ -513,6 +540,47 @@ def _use_case(value: Any, *, field: str) -> RuntimeUseCase:
     if use_case is None:
         raise ApiError("USE_CASE_NOT_FOUND", "No enabled use case has this id.", field=field)
     return use_case
+
+
+def _check_correction(message: ReviewMessage, text: str) -> Any:
+    """The correction through the use case's guardrail (``correction``), or the API error that refuses it."""
+    use_case = runtime_config.use_cases.get(message.use_case)
+    grounding = None
+    if (
+        use_case is not None
+        and use_case.contract.guardrail.grounded
+        and message.input is not None
+        and message.input.context is not None
+    ):  # as the orchestrator grounded the answer: the caller's context and last question
+        question = next((t.content for t in reversed(message.input.messages) if t.role == "user"), "")
+        grounding = Grounding(source=message.input.context, query=question)
+    remaining_s = app.lambda_context.get_remaining_time_in_millis() / 1000
+    try:
+        return guard.check(message.use_case, text, grounding=grounding, remaining_s=remaining_s)
+    except LookupError:
+        raise ApiError(
+            "CORRECTION_NOT_CHECKABLE",
+            f"Use case {message.use_case!r} is no longer deployed here, so no guardrail can check a correction. "
+            "Approve or reject it with a reason.",
+            field="decision",
+        ) from None
+    except CorrectionBlocked as blocked:
+        logger.info("correction blocked", extra={"useCase": message.use_case, "fired": list(blocked.fired)})
+        raise ApiError(
+            "CORRECTION_BLOCKED",
+            f"The use case's guardrail blocks this correction ({blocked}); nothing was stored and the item is "
+            "still pending. Fix: rewrite correctedText without it, or reject the answer with a reason.",
+            field="correctedText",
+        ) from None
+    except GuardrailUnavailable as unavailable:
+        logger.warning("correction guardrail unavailable", extra={"why": str(unavailable)})
+        raise ApiError(
+            "GUARDRAIL_UNAVAILABLE",
+            "The guardrail check of the correction could not run; nothing was stored and the item is still "
+            "pending. Retry after the delay in Retry-After.",
+            field="correctedText",
+            headers={"Retry-After": "2"},
+        ) from None
 
 
 def _policy(use_case_id: str) -> Any:

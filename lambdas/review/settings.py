@@ -3,7 +3,7 @@
 Every function needs ``AWS_REGION``, ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE`` and
 ``REVIEW_TABLE``; ``RUNTIME_CONFIG_PATH`` is optional [``runtime_config.json`` beside this package]. Each
 handler names what else it needs (``needs=``): the reviewer API ``AUDIT_TABLE`` and
-``REVIEWER_ROLE_ARN`` (and optionally ``INVOCATION_LOGS``), the scoring function optionally
+``REVIEWER_ROLE_ARN`` and ``USE_CASE_GUARDRAILS`` (and optionally ``INVOCATION_LOGS``), the scoring function optionally
 ``JUDGE_PROFILES``. Every problem is reported at once (``SettingsError``), naming its variable.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from platform_spec.fields import SpecError, from_dict
-from platform_spec.review import InvocationLogLocation, ReviewEnv
+from platform_spec.review import GuardrailRef, InvocationLogLocation, ReviewEnv, read_guardrail_refs
 from platform_spec.runtime import RUNTIME_CONFIG_FILE, Env
 
 DEFAULT_RUNTIME_CONFIG_PATH: Final = Path(__file__).resolve().parent / RUNTIME_CONFIG_FILE
@@ -39,6 +39,8 @@ class ReviewSettings:
     reviewer_role_arn: str | None = None
     invocation_logs: InvocationLogLocation | None = None
     judge_profiles: Mapping[str, str] = field(default_factory=dict)
+    #: use case id -> the guardrail a reviewer's correction goes through (reviewer API)
+    guardrails: Mapping[str, GuardrailRef] = field(default_factory=dict)
 
 
 def load_settings(env: Mapping[str, str], *, needs: Sequence[str] = ()) -> ReviewSettings:
@@ -73,6 +75,13 @@ def load_settings(env: Mapping[str, str], *, needs: Sequence[str] = ()) -> Revie
             judges = {str(k): v for k, v in parsed.items()}
         except ValueError as error:
             problems.append(f"{ReviewEnv.JUDGE_PROFILES} is not valid: {error}")
+    guardrails: dict[str, GuardrailRef] = {}
+    raw_guardrails = value(ReviewEnv.GUARDRAILS, ReviewEnv.GUARDRAILS in needs)
+    if raw_guardrails:
+        try:
+            guardrails = read_guardrail_refs(raw_guardrails)
+        except SpecError as error:
+            problems += error.problems
     path = Path(env.get(Env.RUNTIME_CONFIG_PATH, "").strip() or DEFAULT_RUNTIME_CONFIG_PATH)
     if problems:
         raise SettingsError(problems)
@@ -87,4 +96,5 @@ def load_settings(env: Mapping[str, str], *, needs: Sequence[str] = ()) -> Revie
         reviewer_role_arn=role,
         invocation_logs=logs,
         judge_profiles=judges,
+        guardrails=guardrails,
     )

@@ -21,13 +21,19 @@ from bedrock_constructs.human_review import (
 )
 from bedrock_constructs.orchestration_api.rest_api import CALLER_ROUTES, REVIEWER_ROUTES
 from bedrock_platform_lambdas import REVIEW_CODE_DIRECTORY
+from compliance.cfn_values import resolve_value
+from compliance.policy_eval import Request, evaluate
 from platform_config import PlatformConfig
+from platform_spec.api import API_GATEWAY_TIMEOUT_S
 from platform_spec.review import (
     BACKLOG_INTERVAL_MINUTES,
+    CORRECTION_READ_TIMEOUT_S,
     MAX_RECEIVE_COUNT,
+    REVIEW_API_TIMEOUT_S,
     AuditTable,
     ReviewEnv,
     ReviewTable,
+    correction_read_timeout_s,
 )
 from tests.infra.conftest import Stages, Synthesized
 from tests.support.synth import probe_stack
@@ -213,6 +219,30 @@ def test_the_reviewer_role_may_invoke_the_reviewer_routes_and_nothing_else(
 
 
 @pytest.mark.parametrize("env", ENVS)
+def test_the_reviewer_api_checks_a_correction_with_its_use_cases_deployed_guardrail_in_time(
+    synthesized: Synthesized, stages: Stages, env: str
+) -> None:
+    stack = stages[env].platform
+    review = stack.review
+    env_vars = _function_env(synthesized, stages, env, review.api_function)
+    refs = json.loads(
+        resolve_value(env_vars[ReviewEnv.GUARDRAILS], account="111111111111", region="us-east-1")
+    )
+    assert refs == {
+        use_case_id: {
+            "arn": f"<{stack.get_logical_id(use_case.guardrail.resource)}.GuardrailArn>",
+            "version": f"<{stack.get_logical_id(use_case.guardrail.version_resource)}.Version>",
+        }
+        for use_case_id, use_case in stack.use_cases.items()
+    }
+    # its timeout leaves the guardrail call its whole read timeout after a second's item read, with the
+    # decision's write at its worst after it, inside API Gateway's integration timeout
+    function = synthesized.platform_json(env)["Resources"][_ref(stages, env, review.api_function)]
+    assert function["Properties"]["Timeout"] == REVIEW_API_TIMEOUT_S < API_GATEWAY_TIMEOUT_S
+    assert correction_read_timeout_s(REVIEW_API_TIMEOUT_S - 1) == CORRECTION_READ_TIMEOUT_S
+
+
+@pytest.mark.parametrize("env", ENVS)
 def test_the_reviewer_role_is_assumed_only_with_a_source_identity(
     synthesized: Synthesized, stages: Stages, env: str
 ) -> None:
@@ -276,9 +306,24 @@ def test_the_orchestrator_can_hold_and_queue_and_the_judge_is_the_only_model_sco
         assert "*" not in json.dumps(s["Resource"]) or "foundation-model" in json.dumps(s["Resource"])
     named = {r for s in bedrock for r in judge_ids if r in json.dumps(s["Resource"])}
     assert named == judge_ids
-    # the review API function writes audit records and never touches the queue or Bedrock
-    api = json.dumps(_role_policies(synthesized, stages, env, review.api_function.role))
-    assert "bedrock:" not in api and "sqs:" not in api
+    # the review API function never touches the queue; in Bedrock it may only apply this environment's
+    # use case guardrails (a correction goes through its use case's), as IAM evaluates its policy
+    statements = _role_policies(synthesized, stages, env, review.api_function.role)
+    assert "sqs:" not in json.dumps(statements)
+    document = resolve_value({"Statement": statements}, account="111111111111", region="us-east-1")
+    me = ("AWS", "arn:aws:iam::111111111111:role/review-api")
+
+    def allowed(action: str, resource: str) -> bool:
+        return evaluate(document, Request(me, action, resource)).allowed
+
+    for use_case in stack.use_cases.values():
+        guardrail = f"<{stack.get_logical_id(use_case.guardrail.resource)}.GuardrailArn>"
+        assert allowed("bedrock:ApplyGuardrail", guardrail), guardrail
+        for profile in use_case.profiles.values():
+            arn = f"<{stack.get_logical_id(profile.resource)}.InferenceProfileArn>"
+            assert not allowed("bedrock:InvokeModel", arn) and not allowed("bedrock:Converse", arn)
+    assert not allowed("bedrock:ApplyGuardrail", "arn:aws:bedrock:us-east-1:111111111111:guardrail/another")
+    assert not allowed("bedrock:InvokeModel", "arn:aws:bedrock:us-east-1::foundation-model/any")
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:

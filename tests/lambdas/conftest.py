@@ -1,4 +1,4 @@
-"""Fixtures for the orchestrator Lambda tests.
+"""Fixtures for the orchestrator and review Lambda tests.
 
 * Real AWS settings are removed from the environment and fake credentials set, so nothing can reach an
   AWS account; Bedrock Runtime is the local stub (``bedrock_platform_devtools.bedrock_stub``) reached by real
@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 
 from bedrock_platform_devtools.bedrock_stub import BedrockStub
+from human_review.offline import OfflinePlatform
+from platform_config import PlatformConfig, load_platform
 from tests.lambdas.orchestrator_testkit import (
     HANDLER_MODULE,
     TEST_RESILIENCE,
@@ -110,3 +112,19 @@ def orchestrator(load_orchestrator: LoadOrchestrator) -> ModuleType:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+# --- the review path ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def config() -> PlatformConfig:
+    """The repository's configuration (contracts, prompts, evaluation suites)."""
+    return load_platform(Path(__file__).resolve().parents[2])
+
+
+@pytest.fixture
+def platform(config: PlatformConfig) -> Iterator[OfflinePlatform]:
+    """The dev environment's orchestrator and review functions offline (``human_review.offline``)."""
+    with OfflinePlatform(config, "dev") as offline:
+        yield offline

@@ -5,7 +5,6 @@ reviewer role (moto), real HTTP, the real functions behind it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,15 +12,8 @@ import pytest
 from bedrock_platform_devtools.samples import CALLER_ARN, REVIEWER_ARN, REVIEWER_ROLE_ARN
 from human_review.exercise import REVIEWER_SESSION, DeployedClient, ExerciseFailed, exercise
 from human_review.offline import OfflinePlatform
-from platform_config import PlatformConfig, load_platform
+from platform_config import PlatformConfig
 from tests.support.review_gateway import Seen, review_gateway
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def config() -> PlatformConfig:
-    return load_platform(ROOT)
 
 
 @pytest.fixture

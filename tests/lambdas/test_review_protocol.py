@@ -10,8 +10,6 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +28,7 @@ from human_review.exercise import (
     request_body,
 )
 from human_review.offline import ORCHESTRATOR, REVIEW_API, SCORING, OfflinePlatform, Reply
-from platform_config import PlatformConfig, load_platform
+from platform_config import PlatformConfig
 from platform_spec.api import ERRORS, ReviewMetric
 from platform_spec.evaluation import quote_for_judge
 from platform_spec.review import (
@@ -45,21 +43,9 @@ from platform_spec.review import (
     sample_fraction,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 HELD_UC = "rfp-drafting"  # holds its answers (review.hold_for_review), stores text
 SAMPLED_UC = "policy-qa"  # samples and flags, stores text
 NO_TEXT_UC = "support-ticket-summary"  # logging.prompts_and_responses: false
-
-
-@pytest.fixture(scope="module")
-def config() -> PlatformConfig:
-    return load_platform(ROOT)
-
-
-@pytest.fixture
-def platform(config: PlatformConfig) -> Iterator[OfflinePlatform]:
-    with OfflinePlatform(config, "dev") as offline:
-        yield offline
 
 
 def _flags_off(document: dict[str, Any], use_case: str) -> None:

@@ -1,4 +1,5 @@
-"""A small LRU cache of botocore clients by the bounds they were created with.
+"""A small LRU cache of botocore clients by the bounds they were created with: standard library only, shared
+by the orchestrator and the reviewer API.
 
 A botocore client's timeouts and retries are fixed when it is created
 (https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html), so a call that must end

@@ -1,0 +1,141 @@
+"""A reviewer's correction through the use case's guardrail, before it is stored and released.
+
+A ``correct`` decision replaces a model answer with the reviewer's text, which the caller then receives
+(``GET /use-cases/{id}/reviews/{reviewId}``). The model's answer went through the guardrail; so does the
+correction: ApplyGuardrail with ``source: OUTPUT`` on the use case's guardrail at its deployed version
+(``USE_CASE_GUARDRAILS``), the same output policies the answer met
+(https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-use-independent-api.html). For a
+grounded use case, the stored request's context and question go with it as ``grounding_source`` and
+``query`` blocks, so the contextual grounding check applies to the correction as it did to the answer
+(``qualifiers``: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_GuardrailTextBlock.html);
+the correction is the first block, so a mask's text is ``outputs[0]``
+(``platform_spec.guardrail.read_apply_guardrail``).
+
+* NONE: stored as written;
+* MASKED (every finding ANONYMIZED): the masked text is stored and released, marked ``MASKED``;
+* BLOCKED: :class:`CorrectionBlocked` (422 ``CORRECTION_BLOCKED``, naming what fired), nothing stored;
+* the call fails, times out or has too little time: :class:`GuardrailUnavailable` (503, Retry-After 2),
+  nothing stored (fails closed).
+
+One attempt, a 1 s connect timeout and a read timeout cut to the time the function has left
+(``platform_spec.review.correction_read_timeout_s``): a guardrail that hangs costs the reviewer a retry,
+never the decision's write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from platform_spec.clients import ClientCache
+from platform_spec.guardrail import GuardrailReading, Verdict, read_apply_guardrail
+from platform_spec.review import (
+    CORRECTION_CONNECT_TIMEOUT_S,
+    GuardrailRef,
+    client_config,
+    correction_read_timeout_s,
+)
+
+
+class GuardrailUnavailable(Exception):
+    """The guardrail check could not run; the message says why (for the log, not the caller)."""
+
+
+class CorrectionBlocked(Exception):
+    """The guardrail blocked the correction; ``fired`` names what fired."""
+
+    def __init__(self, fired: tuple[str, ...]) -> None:
+        super().__init__(", ".join(fired) or "the guardrail intervened")
+        self.fired = fired
+
+
+@dataclass(frozen=True, slots=True)
+class Grounding:
+    """What a grounded use case's correction is checked against: the request's context and question."""
+
+    source: str
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCorrection:
+    """A correction the guardrail let through: the text to store and release, and whether it was masked."""
+
+    text: str
+    verdict: Verdict
+    guardrail: GuardrailRef
+
+
+def apply_guardrail_arguments(
+    guardrail: GuardrailRef, text: str, grounding: Grounding | None
+) -> dict[str, Any]:
+    """ApplyGuardrail's arguments for a correction: the correction first, then the grounding blocks."""
+    content: list[dict[str, Any]] = [
+        {"text": {"text": text, **({"qualifiers": ["guard_content"]} if grounding else {})}}
+    ]
+    if grounding is not None:
+        content += [
+            {"text": {"text": grounding.source, "qualifiers": ["grounding_source"]}},
+            {"text": {"text": grounding.query, "qualifiers": ["query"]}},
+        ]
+    return {
+        "guardrailIdentifier": guardrail.arn,
+        "guardrailVersion": guardrail.version,
+        "source": "OUTPUT",
+        "content": content,
+    }
+
+
+class CorrectionGuard:
+    """Checks corrections with each use case's guardrail (``guardrails``); a bedrock-runtime client per
+    read timeout, created on first use (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` points it at a local endpoint
+    offline)."""
+
+    def __init__(self, *, region: str, guardrails: Mapping[str, GuardrailRef]) -> None:
+        self.region = region
+        self.guardrails = dict(guardrails)
+        self._clients: ClientCache[float, Any] = ClientCache(self._create)
+
+    def _create(self, read_timeout_s: float) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        # https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
+        return boto3.client(
+            "bedrock-runtime",
+            region_name=self.region,
+            config=Config(
+                **client_config(
+                    connect_timeout_s=CORRECTION_CONNECT_TIMEOUT_S, read_timeout_s=read_timeout_s, attempts=1
+                )
+            ),
+        )
+
+    def check(
+        self, use_case: str, text: str, *, grounding: Grounding | None, remaining_s: float
+    ) -> CheckedCorrection:
+        """The correction as it may be stored; :class:`CorrectionBlocked`, :class:`GuardrailUnavailable`,
+        or ``LookupError`` when ``use_case`` has no guardrail here."""
+        guardrail = self.guardrails.get(use_case)
+        if guardrail is None:
+            raise LookupError(use_case)
+        read_timeout = correction_read_timeout_s(remaining_s)
+        if read_timeout is None:
+            raise GuardrailUnavailable(f"{remaining_s:.1f} s left: too little for the guardrail call")
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._clients.get(read_timeout).apply_guardrail(
+                **apply_guardrail_arguments(guardrail, text, grounding)
+            )
+            reading: GuardrailReading = read_apply_guardrail(response)
+        except (BotoCoreError, ClientError, ValueError) as error:
+            raise GuardrailUnavailable(f"{type(error).__name__}: {error}") from error
+        if reading.verdict is Verdict.BLOCKED:
+            raise CorrectionBlocked(reading.fired)
+        return CheckedCorrection(
+            text=reading.text if reading.verdict is Verdict.MASKED and reading.text is not None else text,
+            verdict=reading.verdict,
+            guardrail=guardrail,
+        )
