@@ -42,6 +42,7 @@ from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
 
 from platform_spec.api import ApiError, ReviewMetric, error_body
+from platform_spec.contract import ReviewPolicy
 from platform_spec.requests import (
     body_bytes,
     check_characters,
@@ -180,8 +181,7 @@ def read_item(reviewId: str) -> Response[str]:  # the name is the API's path par
     _reviewer()
     item = _item(reviewId)
     message = ReviewMessage.from_json(str(item[ReviewTable.MESSAGE]))
-    use_case = runtime_config.use_cases.get(message.use_case)
-    sla_s = (use_case.contract.review.sla_hours if use_case else 24) * 3600
+    sla_s = _policy(message.use_case).sla_hours * 3600
     since = pending_since(item)
     audit = _store(lambda: store.audit_trail(reviewId))
     return _json(
@@ -289,7 +289,7 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
                     message=message,
                     actor=actor,
                     what=what,
-                    retention_days=policy.audit_retention_days if policy else 730,
+                    retention_days=policy.audit_retention_days,
                     now=now,
                 ),
                 item_update=decision_update(
@@ -583,9 +583,11 @@ def _check_correction(message: ReviewMessage, text: str) -> Any:
         ) from None
 
 
-def _policy(use_case_id: str) -> Any:
+def _policy(use_case_id: str) -> ReviewPolicy:
+    """The use case's review policy; for an item whose use case has left the configuration, the contract
+    defaults (its SLA and audit retention as a contract that says nothing would have them)."""
     use_case = runtime_config.use_cases.get(use_case_id)
-    return use_case.contract.review if use_case is not None else None
+    return use_case.contract.review if use_case is not None else ReviewPolicy()
 
 
 def _limit(raw: str | None) -> int:

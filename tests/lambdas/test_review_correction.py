@@ -11,6 +11,7 @@ the correction or cannot be asked."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -22,7 +23,8 @@ from bedrock_platform_devtools.samples import CALLER_ARN, REVIEWER_ARN
 from human_review.exercise import DECISION, HELD, ITEM, PENDING, request_body
 from human_review.offline import REVIEW_API, OfflinePlatform, Reply
 from platform_config import PlatformConfig
-from platform_spec.review import REVIEW_API_TIMEOUT_S, ReviewEnv, plain
+from platform_spec.contract import ReviewPolicy
+from platform_spec.review import REVIEW_API_TIMEOUT_S, ReviewEnv, parse_iso, plain
 
 HELD_UC = "rfp-drafting"  # holds every answer; EMAIL ANONYMIZE, a contract-number regex BLOCK
 GROUNDED_UC = "policy-qa"  # contextual grounding 0.8
@@ -217,9 +219,19 @@ def test_an_item_of_a_use_case_without_a_guardrail_here_cannot_be_corrected(
     assert refused.status == 422 and refused.body["error"]["code"] == "CORRECTION_NOT_CHECKABLE"
     assert _guardrail_calls(platform) == []
     _still_pending(platform, review_id)
-    # approving or rejecting needs no guardrail call and still works
-    approve = {"decision": "reject", "reason": "Cannot be corrected here."}
-    assert _reviewer(platform, "POST", DECISION, {"reviewId": review_id}, body=approve).status == 200
+    # and when it has left the runtime configuration too, its item is read with the contract defaults
+    api = platform.modules[REVIEW_API]
+    api.runtime_config = dataclasses.replace(
+        api.runtime_config, use_cases={k: v for k, v in api.runtime_config.use_cases.items() if k != HELD_UC}
+    )
+    item = _reviewer(platform, "GET", ITEM, {"reviewId": review_id}).body
+    assert parse_iso(item["dueAt"]) - parse_iso(item["pendingSince"]) == ReviewPolicy().sla_hours * 3600
+    # rejecting needs no guardrail call and still works, audited for the default retention
+    reject = {"decision": "reject", "reason": "Cannot be corrected here."}
+    assert _reviewer(platform, "POST", DECISION, {"reviewId": review_id}, body=reject).status == 200
+    (record,) = [r for r in _audit(platform) if r.get("decision") == "reject"]
+    kept_days = (record["expiresAt"] - parse_iso(record["at"])) / 86_400
+    assert round(kept_days) == ReviewPolicy().audit_retention_days
 
 
 def test_the_reviewer_api_refuses_to_start_without_a_guardrail_for_every_use_case(
