@@ -15,7 +15,12 @@ The walk (:func:`exercise`), each step checked, the first failure stops it with 
 7. the reviewer approves it with a reason: 200; a second decision: 409 ``REVIEW_ALREADY_DECIDED``;
 8. the caller fetches the held answer: 200 ``released`` with the text;
 9. the item's audit trail holds the decision, by the reviewer's IAM identity;
-10. the caller sends feedback on the request: 201; again: 409 ``FEEDBACK_ALREADY_RECORDED``.
+10. the caller sends feedback on the request: 201; again: 409 ``FEEDBACK_ALREADY_RECORDED``;
+11. where the contract stores text: a second held answer, corrected by the reviewer through the use case's
+    guardrail: a correction carrying one of the contract's filtered words is refused (422
+    ``CORRECTION_BLOCKED``, the item still pending); the answer's own text (with an e-mail address where
+    the contract masks them and is not grounded) is stored, masked where it must be (``MASKED``, the
+    address gone), and released to the caller as corrected.
 
 Where the environment enables no use case that holds answers, the walk uses a use case whose negative
 feedback sends outputs to people: 1-2 become "ask (200)", then, unless the policy already sent the scored
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from platform_config.model import Contract, PlatformConfig
-from platform_spec.contract import ReviewMode
+from platform_spec.contract import PiiEntityType, ReviewMode, SensitiveAction
 from platform_spec.review import negative_feedback_goes_to_people
 
 ITEM = "/reviews/{reviewId}"
@@ -45,6 +50,9 @@ HELD = "/use-cases/{useCaseId}/reviews/{reviewId}"
 FEEDBACK = "/use-cases/{useCaseId}/feedback"
 INVOKE = "/use-cases/{useCaseId}/invoke"
 APPROVAL_REASON = "Exercise of the review path: checked against the request and approved."
+CORRECTION_REASON = "Exercise of the review path: a correction through the use case's guardrail."
+#: What step 11 adds to a correction where the contract masks e-mail addresses (a reserved domain).
+EXERCISE_EMAIL = "review.exercise@example.com"
 #: The deployed walk's reviewer session name and source identity (the reviewer role's trust requires one).
 #: The reviewer API refuses a decision under the name the request was made under (403 ``SELF_REVIEW``,
 #: ``platform_spec.review.self_review``), and the walk asks under its own session's name
@@ -286,7 +294,56 @@ def exercise(
         twice = client.caller("POST", FEEDBACK, uc, body=feedback)
         _expect("10 feedback twice", twice, 409, "FEEDBACK_ALREADY_RECORDED")
         walk.ok("10 caller sent feedback: 201; again: 409 FEEDBACK_ALREADY_RECORDED")
+    if walk.held and contract.logging.prompts_and_responses:
+        walk.ok(_correct_through_guardrail(client, config, contract))
     return walk
+
+
+def _correct_through_guardrail(client: ReviewClient, config: PlatformConfig, contract: Contract) -> str:
+    """Step 11 (module docstring): the line it adds to the walk."""
+    step = "11 correct through the guardrail"
+    uc = {"useCaseId": contract.id}
+    answer = client.caller("POST", INVOKE, uc, body=request_body(config, contract.id))
+    _expect(f"{step}: ask again", answer, 202)
+    review_id = {"reviewId": str(answer.body.get("reviewId") or "")}
+    item = client.reviewer("GET", ITEM, review_id)
+    _expect(f"{step}: read it", item, 200)
+    original = str((item.body.get("text") or {}).get("output") or "")
+    if not original:
+        raise ExerciseFailed(step, f"the held answer has no stored text to correct: {item.body.get('text')}")
+
+    def correct(text: str) -> Reply:
+        body = {"decision": "correct", "reason": CORRECTION_REASON, "correctedText": text}
+        return client.reviewer("POST", DECISION, review_id, body=body)
+
+    done = []
+    policy = contract.guardrail
+    if policy.word_filters.words:
+        refused = correct(f"{original}\n{policy.word_filters.words[0]}")
+        _expect(f"{step}: a filtered word", refused, 422, "CORRECTION_BLOCKED")
+        still = client.reviewer("GET", ITEM, review_id)
+        if still.body.get("status") != "pending":
+            raise ExerciseFailed(step, f"a blocked correction changed the item: {still.body.get('status')}")
+        done.append("one with a filtered word refused (422 CORRECTION_BLOCKED, still pending)")
+    masks = (
+        policy.sensitive_information.pii_entities.get(PiiEntityType.EMAIL) is SensitiveAction.ANONYMIZE
+        and not policy.grounded  # an added sentence would not be grounded in the request's context
+    )
+    decided = correct(f"{original}\nContact: {EXERCISE_EMAIL}" if masks else original)
+    _expect(f"{step}: correct", decided, 200)
+    stored = str(decided.body.get("correctedText") or "")
+    action = (decided.body.get("guardrail") or {}).get("action")
+    if masks and (action != "MASKED" or EXERCISE_EMAIL in stored):
+        raise ExerciseFailed(
+            step, f"the e-mail address was not masked: guardrail {action}, text {stored[-200:]!r}"
+        )
+    released = client.caller("GET", HELD, {**uc, **review_id})
+    _expect(f"{step}: fetch", released, 200)
+    output = released.body.get("output") or {}
+    if not released.body.get("corrected") or output.get("text") != stored:
+        raise ExerciseFailed(step, f"the caller did not get the correction as stored: {released.body}")
+    done.append(f"the answer's text{' with an e-mail address' if masks else ''} stored ({action})")
+    return f"11 reviewer corrected a second held answer through the guardrail: {'; '.join(done)}; released"
 
 
 def _wait_scored(

@@ -48,7 +48,7 @@ def test_the_deployed_client_walks_the_path_as_caller_and_reviewer_role_session(
         clock=lambda: 5.0 * len(polls),
         sleep=sleep,
     )
-    assert [line.split(" ", 1)[0] for line in walk.steps] == [str(i) for i in range(1, 11)]
+    assert [line.split(" ", 1)[0] for line in walk.steps] == [str(i) for i in range(1, 12)]
     assert polls == [5]  # one poll: scored after the first drain
     # the reviewer role was assumed once, with the source identity its trust requires, named as the session
     assert [(a["RoleArn"], a["RoleSessionName"], a.get("SourceIdentity")) for a in assumed] == [

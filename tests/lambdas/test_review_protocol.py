@@ -23,6 +23,7 @@ from human_review.exercise import (
     HELD,
     ITEM,
     PENDING,
+    ExerciseFailed,
     OfflineClient,
     exercise,
     request_body,
@@ -719,7 +720,25 @@ def test_the_backlog_function_publishes_every_use_cases_pending_count_and_oldest
 
 def test_the_exercise_walks_the_whole_path_offline(config: PlatformConfig, platform: OfflinePlatform) -> None:
     walk = exercise(OfflineClient(platform), config, platform.contracts[HELD_UC])
-    assert [line.split(" ", 1)[0] for line in walk.steps] == [str(i) for i in range(1, 11)]
+    assert [line.split(" ", 1)[0] for line in walk.steps] == [str(i) for i in range(1, 12)]
+
+
+def test_the_exercise_fails_where_corrections_skip_the_guardrail(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # a reviewer API that stores corrections as written (the defect step 11 exists to catch once deployed)
+    from lambdas.review.correction import CheckedCorrection
+    from platform_spec.guardrail import Verdict
+
+    guard = platform.modules[REVIEW_API].guard
+
+    def unchecked(use_case: str, text: str, **_: Any) -> CheckedCorrection:
+        return CheckedCorrection(text=text, verdict=Verdict.NONE, guardrail=guard.guardrails[use_case])
+
+    guard.check = unchecked
+    with pytest.raises(ExerciseFailed, match="CORRECTION_BLOCKED") as failed:
+        exercise(OfflineClient(platform), config, platform.contracts[HELD_UC])
+    assert failed.value.step.startswith("11 correct through the guardrail")
 
 
 @pytest.mark.parametrize(
