@@ -30,7 +30,7 @@ def test_the_review_demo_walks_the_path_end_to_end_with_the_repository_contracts
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     steps = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("  ok ")]
-    assert steps == [str(i) for i in range(1, 11)], result.stdout
+    assert steps == [str(i) for i in range(1, 12)], result.stdout
     assert "202 held" in result.stdout and "200 released" in result.stdout
     assert "works end to end (offline)" in result.stdout
 
