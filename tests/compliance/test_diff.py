@@ -510,6 +510,30 @@ def test_a_stateful_resource_no_longer_retained_on_replacement_needs_attention(
 
 
 @pytest.mark.parametrize(
+    ("policy", "kind", "level"),
+    [
+        # keeps a resource an earlier release created, as Retain does: not weaker, still worth a look
+        ("RetainExceptOnCreate", "changed", REVIEW),
+        # deletes the bucket (S3 has no snapshot): weaker protection of its data
+        ("Snapshot", "weakened", ATTENTION),
+        ("Delete", "weakened", ATTENTION),
+    ],
+)
+def test_a_deletion_policy_is_weaker_only_where_it_keeps_less(
+    synthesized: Synthesized, assembly_copy: Path, policy: str, kind: str, level: str
+) -> None:
+    # GIVEN the retained invocation log bucket with another deletion policy
+    def change(template: dict[str, Any]) -> None:
+        template["Resources"][BUCKET]["DeletionPolicy"] = policy
+
+    mutate_template(assembly_copy, "Prod/Platform", change)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    assert {(c.subject, c.kind, c.level, c.detail) for c in changes.topic("protection")} == {
+        (BUCKET, kind, level, f"on delete: Retain -> {policy}")
+    }
+
+
+@pytest.mark.parametrize(
     ("resource", "change_to"),
     [
         (

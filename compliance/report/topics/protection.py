@@ -29,6 +29,18 @@ from compliance.report.topics.invocation_logging import bucket_encryption, lifec
 
 NOT_EVALUATED = "not evaluated for this type"
 DEFAULT_POLICY = "Delete (CloudFormation default)"
+#: How much of a resource a DeletionPolicy or UpdateReplacePolicy keeps, to tell a weaker policy from an
+#: equivalent one. RetainExceptOnCreate "behaves like Retain for stack operations, except for the stack
+#: operation that initially created the resource" (deleted only if that operation rolls back), so for a
+#: resource an earlier release created it keeps what Retain keeps; Snapshot keeps a backup of the types that
+#: support one and deletes the resource; Delete keeps nothing
+#: (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html).
+_KEEPS = {"Delete": 0, "Snapshot": 1, "RetainExceptOnCreate": 2, "Retain": 2}
+
+
+def keeps_resource(policy: str | None) -> bool:
+    """Whether a deletion policy keeps a resource a previous release created (Retain, RetainExceptOnCreate)."""
+    return _KEEPS.get(policy or "Delete", 0) == _KEEPS["Retain"]
 
 
 @dataclass(frozen=True)
@@ -315,15 +327,20 @@ def diff_protection(now: ProtectionFacts, then: ProtectionFacts, matching: Match
         ):
             if (before_policy or "Delete") == (now_policy or "Delete"):
                 continue
-            weaker = now_policy != "Retain"
+            kept_before = _KEEPS.get(before_policy or "Delete", 0)
+            kept_now = _KEEPS.get(now_policy or "Delete", 0)
+            weaker = kept_now < kept_before
             changes.append(
                 Change(
                     TOPIC.id,
                     now_d.logical_id,
-                    "weakened" if weaker else "strengthened",
+                    "weakened" if weaker else ("strengthened" if kept_now > kept_before else "changed"),
                     f"{label}: {before_policy or DEFAULT_POLICY} -> {now_policy or DEFAULT_POLICY}",
-                    # Data a stack deletion or a replacement would now destroy needs a decision.
-                    level=ATTENTION if weaker and now_d.stateful else (REVIEW if weaker else ROUTINE),
+                    # Data a stack deletion or a replacement would now destroy needs a decision; an equivalent
+                    # policy (Retain <-> RetainExceptOnCreate) is a review item, a stronger one routine.
+                    level=ATTENTION
+                    if weaker and now_d.stateful
+                    else (ROUTINE if kept_now > kept_before else REVIEW),
                     type=now_d.type,
                     stateful=now_d.stateful,
                 )

@@ -25,6 +25,7 @@ from compliance.report.topic import (
     Topic,
     verdict,
 )
+from compliance.report.topics.protection import keeps_resource
 from platform_spec.contract import JUDGE_ROUTE
 
 #: Changes every synth (CDK analytics): never a review item.
@@ -309,7 +310,7 @@ def render_resources(facts: ResourceFacts, ctx: RenderContext) -> Section:
                 cell(
                     resource.on_delete,
                     flag=WARN
-                    if resource.stateful and resource.deletion_policy != "Retain" and facts.production
+                    if resource.stateful and not keeps_resource(resource.deletion_policy) and facts.production
                     else None,
                 ),
                 cell(", ".join(where) or "only here"),
