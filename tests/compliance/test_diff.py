@@ -25,6 +25,7 @@ from tests.infra.conftest import Synthesized
 
 ROLE = "OrchestrationApiFunctionServiceRoleC7627CC8"
 BUCKET = "InvocationLoggingBucketF12B4122"
+ITEMS = "HumanReviewItems6E81B77D"
 
 
 def _resource(template: dict[str, Any], prefix: str, resource_type: str) -> tuple[str, dict[str, Any]]:
@@ -507,6 +508,25 @@ def test_a_stateful_resource_no_longer_retained_on_replacement_needs_attention(
     assert {(c.subject, c.kind, c.level, c.detail) for c in changes.topic("protection")} == {
         (BUCKET, "weakened", ATTENTION, "on replacement (UpdateReplacePolicy): Retain -> Delete")
     }
+
+
+def test_point_in_time_recovery_turned_off_on_a_table_needs_attention(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN the review items table without point-in-time recovery (its TTL unchanged)
+    def no_recovery(template: dict[str, Any]) -> None:
+        template["Resources"][ITEMS]["Properties"]["PointInTimeRecoverySpecification"] = {
+            "PointInTimeRecoveryEnabled": False
+        }
+
+    mutate_template(assembly_copy, "Prod/Platform", no_recovery)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN the table can no longer be restored to a point of the last 35 days: weaker, needs attention
+    ((subject, kind, level, detail),) = {
+        (c.subject, c.kind, c.level, c.detail) for c in changes.topic("protection")
+    }
+    assert (subject, kind, level) == (ITEMS, "weakened", ATTENTION)
+    assert detail.endswith("no point-in-time recovery")
 
 
 @pytest.mark.parametrize(

@@ -210,7 +210,9 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
                         "point-in-time recovery on" if pitr else "no point-in-time recovery",
                     )
                 ),
-                None,
+                # Recoverable to any second of the last 35 days or not (cdk-nag's DynamoDBPITREnabled): turning
+                # it off is weaker protection of the table's data, whatever happens to its TTL.
+                pitr,
             )
             in_transit = https_api
         elif resource.type == "AWS::Logs::LogGroup":
