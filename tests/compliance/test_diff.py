@@ -262,6 +262,26 @@ def test_a_change_of_text_logging_needs_attention(
         )
 
 
+def test_invocation_logs_sent_to_another_bucket_need_attention(
+    synthesized: Synthesized, assembly_copy: Path
+) -> None:
+    # GIVEN Bedrock's invocation logging pointed at a bucket this release does not own
+    def elsewhere(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] != "Custom::BedrockModelInvocationLogging":
+                continue
+            for call in ("Create", "Update"):
+                parts = resource["Properties"][call]["Fn::Join"][1]
+                parts[:] = ["someone-elses-bucket" if p == {"Ref": BUCKET} else p for p in parts]
+
+    mutate_template(assembly_copy, "Prod/Platform", elsewhere)
+    changes = _diff(assembly_copy, synthesized.outdir)
+    # THEN where the record of every model call goes is a change that needs attention
+    (change,) = [c for c in changes.topic("logging") if "S3 destination" in c.detail]
+    assert change.level == ATTENTION and "someone-elses-bucket" in change.detail
+    assert "now goes elsewhere" in change.detail
+
+
 @pytest.mark.parametrize("value", [True, "true"], ids=["boolean", "string"])
 def test_api_gateway_data_trace_turned_on_is_a_change_of_prompt_logging(
     synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig, value: object

@@ -266,13 +266,21 @@ def diff_logging(now: LoggingFacts, then: LoggingFacts, matching: Matching) -> l
             if matching.norm_then(str(a_value)) == matching.norm_now(str(b_value)):
                 continue
             kind = retention_direction(str(a_value), str(b_value)) if "days" in label else "changed"
+            moved = "destination" in label
             changes.append(
                 Change(
                     TOPIC.id,
                     setting.logical_id,
                     kind,
-                    f"invocation logging {label}: {a_value} -> {b_value}",
-                    level=ROUTINE if kind == "lengthened" else REVIEW,
+                    f"invocation logging {label}: {a_value} -> {b_value}"
+                    + (
+                        " (the record of every model call now goes elsewhere: what protects and keeps it there "
+                        "is not this release's; records already delivered stay where they were)"
+                        if moved
+                        else ""
+                    ),
+                    # Where the account's record of model calls goes is a decision, like whether it holds text.
+                    level=ATTENTION if moved else (ROUTINE if kind == "lengthened" else REVIEW),
                     type=INVOCATION_LOGGING_TYPE,
                 )
             )
