@@ -277,8 +277,9 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         ),
         "CORRECTION_NOT_CHECKABLE": ErrorCode(
             422,
-            "A `correct` decision on an item whose use case is no longer deployed here (no guardrail to check "
-            "the correction with); approve or reject it with a reason instead.",
+            "A `correct` decision no guardrail can check: the item's use case is no longer deployed here, or "
+            "Bedrock refused the check as invalid (ValidationException, e.g. a text longer than the guardrail "
+            "accepts); nothing is stored. Shorten the correction, or approve or reject it with a reason.",
         ),
         "INTERNAL": ErrorCode(500, "A bug. Logged with the request id; the body says nothing more."),
         "UPSTREAM_REJECTED": ErrorCode(

@@ -84,7 +84,13 @@ from platform_spec.review import (
 )
 from platform_spec.runtime import RuntimeUseCase, read_runtime_config
 
-from .correction import CorrectionBlocked, CorrectionGuard, Grounding, GuardrailUnavailable
+from .correction import (
+    CorrectionBlocked,
+    CorrectionGuard,
+    CorrectionUncheckable,
+    Grounding,
+    GuardrailUnavailable,
+)
 from .settings import SettingsError, load_settings
 from .store import Conflict, ReviewStore, decode_token, encode_token
 from .telemetry import publish
@@ -563,6 +569,15 @@ def _check_correction(message: ReviewMessage, text: str) -> Any:
             f"Use case {message.use_case!r} is no longer deployed here, so no guardrail can check a correction. "
             "Approve or reject it with a reason.",
             field="decision",
+        ) from None
+    except CorrectionUncheckable as refused:
+        logger.warning("correction refused by the guardrail API", extra={"why": str(refused)})
+        raise ApiError(
+            "CORRECTION_NOT_CHECKABLE",
+            "Bedrock refused to check this correction with the use case's guardrail (ValidationException, e.g. a "
+            "text longer than the guardrail accepts); nothing was stored and the item is still pending. Fix: "
+            "shorten correctedText, or approve or reject the answer with a reason.",
+            field="correctedText",
         ) from None
     except CorrectionBlocked as blocked:
         logger.info("correction blocked", extra={"useCase": message.use_case, "fired": list(blocked.fired)})

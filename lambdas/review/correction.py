@@ -14,8 +14,10 @@ the correction is the first block, so a mask's text is ``outputs[0]``
 * NONE: stored as written;
 * MASKED (every finding ANONYMIZED): the masked text is stored and released, marked ``MASKED``;
 * BLOCKED: :class:`CorrectionBlocked` (422 ``CORRECTION_BLOCKED``, naming what fired), nothing stored;
-* the call fails, times out or has too little time: :class:`GuardrailUnavailable` (503, Retry-After 2),
-  nothing stored (fails closed).
+* Bedrock refuses the request as invalid (``ValidationException``, e.g. a text over what the guardrail
+  accepts): :class:`CorrectionUncheckable` (422 ``CORRECTION_NOT_CHECKABLE``: retrying would not help);
+* the call fails otherwise, times out or has too little time: :class:`GuardrailUnavailable` (503,
+  Retry-After 2), nothing stored (fails closed).
 
 One attempt, a 1 s connect timeout and a read timeout cut to the time the function has left
 (``platform_spec.review.correction_read_timeout_s``): a guardrail that hangs costs the reviewer a retry,
@@ -40,6 +42,10 @@ from platform_spec.review import (
 
 class GuardrailUnavailable(Exception):
     """The guardrail check could not run; the message says why (for the log, not the caller)."""
+
+
+class CorrectionUncheckable(Exception):
+    """Bedrock refused to check the correction (``ValidationException``): the same request would fail again."""
 
 
 class CorrectionBlocked(Exception):
@@ -130,7 +136,11 @@ class CorrectionGuard:
                 **apply_guardrail_arguments(guardrail, text, grounding)
             )
             reading: GuardrailReading = read_apply_guardrail(response)
-        except (BotoCoreError, ClientError, ValueError) as error:
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ValidationException":
+                raise CorrectionUncheckable(str(error)) from error
+            raise GuardrailUnavailable(f"{type(error).__name__}: {error}") from error
+        except (BotoCoreError, ValueError) as error:
             raise GuardrailUnavailable(f"{type(error).__name__}: {error}") from error
         if reading.verdict is Verdict.BLOCKED:
             raise CorrectionBlocked(reading.fired)

@@ -183,6 +183,19 @@ def test_a_guardrail_that_fails_fails_the_correction_closed_without_a_retry(
     assert _correct(platform, review_id, "A perfectly fine correction.").status == 200
 
 
+def test_a_correction_bedrock_refuses_to_check_is_not_retryable(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    review_id = _held(platform, config)
+    platform.stub.script(None, [Fault.validation("Input text exceeds the guardrail's limit.")])
+    refused = _correct(platform, review_id, "A perfectly fine correction.")
+    # a retry would fail the same way: 422 with the fix, not 503 with Retry-After
+    assert refused.status == 422 and refused.body["error"]["code"] == "CORRECTION_NOT_CHECKABLE"
+    assert "shorten correctedText" in refused.body["error"]["message"]
+    assert "Retry-After" not in refused.headers
+    _still_pending(platform, review_id)
+
+
 def test_a_hung_guardrail_is_cut_to_the_time_the_decision_can_spare(
     config: PlatformConfig, platform: OfflinePlatform
 ) -> None:
