@@ -129,7 +129,7 @@ class CorrectionGuard:
         read_timeout = correction_read_timeout_s(remaining_s)
         if read_timeout is None:
             raise GuardrailUnavailable(f"{remaining_s:.1f} s left: too little for the guardrail call")
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         try:
             response = self._clients.get(read_timeout).apply_guardrail(
@@ -140,7 +140,11 @@ class CorrectionGuard:
             if error.response.get("Error", {}).get("Code") == "ValidationException":
                 raise CorrectionUncheckable(str(error)) from error
             raise GuardrailUnavailable(f"{type(error).__name__}: {error}") from error
-        except (BotoCoreError, ValueError) as error:
+        except Exception as error:
+            # Anything else fails closed as unavailable: botocore's own errors (BotoCoreError), a response
+            # read_apply_guardrail refuses (ValueError), and a response botocore cannot parse into the
+            # operation's shapes (``outputs`` or ``assessments`` not a list: its parser raises
+            # AttributeError or TypeError, not a BotoCoreError).
             raise GuardrailUnavailable(f"{type(error).__name__}: {error}") from error
         if reading.verdict is Verdict.BLOCKED:
             raise CorrectionBlocked(reading.fired)

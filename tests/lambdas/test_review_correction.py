@@ -268,3 +268,43 @@ def test_the_reviewer_api_refuses_to_start_without_a_guardrail_for_every_use_cas
         sys.modules.pop(REVIEW_API, None)
         with pytest.raises(SettingsError, match="USE_CASE_GUARDRAILS is not valid JSON"):
             importlib.import_module(REVIEW_API)
+
+
+_MASKED = [{"sensitiveInformationPolicy": {"piiEntities": [{"type": "EMAIL", "action": "ANONYMIZED"}]}}]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"action": "GUARDRAIL_INTERVENED", "outputs": {"text": "x"}, "assessments": _MASKED},
+        {"action": "GUARDRAIL_INTERVENED", "outputs": ["x"], "assessments": _MASKED},
+        {"action": "GUARDRAIL_INTERVENED", "outputs": [{"text": "x"}], "assessments": _MASKED[0]},
+        {"action": "GUARDRAIL_INTERVENED", "outputs": [{"text": "x"}], "assessments": "x"},
+        [],
+        None,
+        {"action": "none"},
+        {"action": "GUARDRAIL_INTERVENED", "outputs": [], "assessments": _MASKED},
+    ],
+    ids=[
+        "outputs-an-object",
+        "outputs-strings",
+        "assessments-an-object",
+        "assessments-a-string",
+        "a-list",
+        "null",
+        "unknown-action",
+        "a-mask-without-text",
+    ],
+)
+def test_a_guardrail_response_of_an_unexpected_shape_fails_the_correction_closed_as_unavailable(
+    config: PlatformConfig, platform: OfflinePlatform, response: Any
+) -> None:
+    # GIVEN a held answer, and an ApplyGuardrail answer that is not one (botocore's parser raises
+    # AttributeError or TypeError on some shapes, read_apply_guardrail ValueError on the others)
+    review_id = _held(platform, config)
+    platform.stub.script(None, [Fault.malformed_body(json.dumps(response).encode())])
+    refused = _correct(platform, review_id, "A perfectly fine correction.")
+    # THEN the documented 503, not 500 INTERNAL, and nothing stored
+    assert refused.status == 503 and refused.body["error"]["code"] == "GUARDRAIL_UNAVAILABLE", refused.body
+    assert refused.headers["Retry-After"] == "2"
+    _still_pending(platform, review_id)
