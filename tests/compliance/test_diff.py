@@ -845,3 +845,46 @@ def test_a_longer_review_sla_needs_attention_and_a_shorter_one_is_for_review(
             if c.topic == "human-review"
         ]
         assert change.level == level, change
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "attribute", "before", "after", "expected"),
+    [
+        # Snapshot backs up only the types that have snapshots; elsewhere it deletes, as Delete does
+        ("AWS::S3::Bucket", "DeletionPolicy", "Delete", "Snapshot", ("changed", REVIEW)),
+        ("AWS::DynamoDB::Table", "DeletionPolicy", "Snapshot", "Delete", ("changed", REVIEW)),
+        ("AWS::DynamoDB::Table", "UpdateReplacePolicy", "Retain", "Snapshot", ("weakened", ATTENTION)),
+        ("AWS::RDS::DBInstance", "DeletionPolicy", "Delete", "Snapshot", ("strengthened", ROUTINE)),
+        ("AWS::RDS::DBInstance", "DeletionPolicy", "Retain", "Snapshot", ("weakened", ATTENTION)),
+        # a DB cluster that names no DeletionPolicy is snapshotted: Delete written out is weaker
+        ("AWS::RDS::DBCluster", "DeletionPolicy", None, "Delete", ("weakened", ATTENTION)),
+        ("AWS::RDS::DBCluster", "DeletionPolicy", None, "Snapshot", None),
+        # on replacement the default is Delete for every type
+        ("AWS::RDS::DBCluster", "UpdateReplacePolicy", None, "Delete", None),
+        ("AWS::S3::Bucket", "DeletionPolicy", "RetainExceptOnCreate", "Retain", ("changed", REVIEW)),
+        # a value that is not one of the four (an intrinsic function) is not shown to keep anything
+        (
+            "AWS::S3::Bucket",
+            "DeletionPolicy",
+            "Retain",
+            {"Fn::If": ["Prod", "Retain", "Delete"]},
+            ("weakened", ATTENTION),
+        ),
+    ],
+)
+def test_a_policy_pair_is_classified_by_what_each_keeps_of_that_type(
+    resource_type: str, attribute: str, before: Any, after: Any, expected: tuple[str, str] | None
+) -> None:
+    from compliance.report.topics.protection import OnDelete, ProtectionFacts, diff_protection
+
+    def facts(policy: Any) -> ProtectionFacts:
+        on_delete = (
+            OnDelete("Data", resource_type, True, policy, None)
+            if attribute == "DeletionPolicy"
+            else OnDelete("Data", resource_type, True, "Retain", policy)
+        )
+        return ProtectionFacts(resources=(), production=True, on_delete=(on_delete,))
+
+    matching: Any = type("M", (), {"pairs": {"Data": "Data"}, "norm_now": str, "norm_then": str})()
+    changes = diff_protection(facts(after), facts(before), matching)
+    assert [(c.kind, c.level) for c in changes] == ([] if expected is None else [expected])

@@ -268,3 +268,92 @@ def test_the_reviewer_api_refuses_to_start_without_a_guardrail_for_every_use_cas
         sys.modules.pop(REVIEW_API, None)
         with pytest.raises(SettingsError, match="USE_CASE_GUARDRAILS is not valid JSON"):
             importlib.import_module(REVIEW_API)
+
+
+_MASKED = [{"sensitiveInformationPolicy": {"piiEntities": [{"type": "EMAIL", "action": "ANONYMIZED"}]}}]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"action": "GUARDRAIL_INTERVENED", "outputs": {"text": "x"}, "assessments": _MASKED},
+        {"action": "GUARDRAIL_INTERVENED", "outputs": ["x"], "assessments": _MASKED},
+        {"action": "GUARDRAIL_INTERVENED", "outputs": [{"text": "x"}], "assessments": _MASKED[0]},
+        {"action": "GUARDRAIL_INTERVENED", "outputs": [{"text": "x"}], "assessments": "x"},
+        [],
+        None,
+        {"action": "none"},
+        {"action": "GUARDRAIL_INTERVENED", "outputs": [], "assessments": _MASKED},
+    ],
+    ids=[
+        "outputs-an-object",
+        "outputs-strings",
+        "assessments-an-object",
+        "assessments-a-string",
+        "a-list",
+        "null",
+        "unknown-action",
+        "a-mask-without-text",
+    ],
+)
+def test_a_guardrail_response_of_an_unexpected_shape_fails_the_correction_closed_as_unavailable(
+    config: PlatformConfig, platform: OfflinePlatform, response: Any
+) -> None:
+    # GIVEN a held answer, and an ApplyGuardrail answer that is not one (botocore's parser raises
+    # AttributeError or TypeError on some shapes, read_apply_guardrail ValueError on the others)
+    review_id = _held(platform, config)
+    platform.stub.script(None, [Fault.malformed_body(json.dumps(response).encode())])
+    refused = _correct(platform, review_id, "A perfectly fine correction.")
+    # THEN the documented 503, not 500 INTERNAL, and nothing stored
+    assert refused.status == 503 and refused.body["error"]["code"] == "GUARDRAIL_UNAVAILABLE", refused.body
+    assert refused.headers["Retry-After"] == "2"
+    _still_pending(platform, review_id)
+
+
+def test_a_guardrail_that_answers_a_byte_at_a_time_is_cut_at_the_bound_the_time_budget_assumed(
+    config: PlatformConfig, platform: OfflinePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import threading
+    import time
+
+    from lambdas.review.correction import CorrectionGuard
+    from platform_spec.review import CORRECTION_CONNECT_TIMEOUT_S, correction_read_timeout_s
+
+    # GIVEN an endpoint that answers "NONE" one byte every 0.4 s: each socket read is within botocore's
+    # read timeout, the whole answer takes ~20 s
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            body = b'{"action": "NONE", "outputs": [], "assessments": []}'
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            connection.sendall(b"Content-Length: %d\r\n\r\n" % len(body))
+            for byte in body:
+                if stop.wait(0.4):
+                    return
+                connection.sendall(bytes([byte]))
+
+    threading.Thread(target=trickle, daemon=True).start()
+    review_id = _held(platform, config)
+    api = platform.modules[REVIEW_API]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    monkeypatch.setattr(
+        api, "guard", CorrectionGuard(region=api.settings.region, guardrails=api.guard.guardrails)
+    )
+    platform.timeouts_ms[REVIEW_API] = 14_600  # a read timeout of 1 s
+    try:
+        started = time.monotonic()
+        refused = _correct(platform, review_id, "A perfectly fine correction.")
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    # THEN the call ends at connect + read timeout (plus the client's creation), 503, nothing stored
+    bound = CORRECTION_CONNECT_TIMEOUT_S + (correction_read_timeout_s(14.6) or 0)
+    assert refused.status == 503 and refused.body["error"]["code"] == "GUARDRAIL_UNAVAILABLE"
+    assert took < bound + 1.5, took
+    _still_pending(platform, review_id)

@@ -36,6 +36,41 @@ DEFAULT_POLICY = "Delete (CloudFormation default)"
 #: support one and deletes the resource; Delete keeps nothing
 #: (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html).
 _KEEPS = {"Delete": 0, "Snapshot": 1, "RetainExceptOnCreate": 2, "Retain": 2}
+#: The types Snapshot backs up ("For resources that support snapshots"; on any other type it deletes, as
+#: Delete does), and the types whose policy left out is Snapshot, not Delete ("The default policy is
+#: Snapshot for AWS::RDS::DBCluster resources and for AWS::RDS::DBInstance resources that don't specify the
+#: DBClusterIdentifier property"): same page as above.
+SNAPSHOT_TYPES = frozenset(
+    {
+        "AWS::EC2::Volume",
+        "AWS::ElastiCache::CacheCluster",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::Neptune::DBCluster",
+        "AWS::RDS::DBCluster",
+        "AWS::RDS::DBInstance",
+        "AWS::Redshift::Cluster",
+    }
+)
+SNAPSHOT_BY_DEFAULT = frozenset({"AWS::RDS::DBCluster"})
+
+
+def default_policy(resource_type: str, *, on_delete: bool = True) -> str:
+    """The DeletionPolicy (``on_delete``) or UpdateReplacePolicy CloudFormation applies to a resource that
+    names none: Delete, but a DeletionPolicy of Snapshot for the types above; "By default, CloudFormation
+    then deletes the old resource" on replacement
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html)."""
+    return "Snapshot" if on_delete and resource_type in SNAPSHOT_BY_DEFAULT else "Delete"
+
+
+def kept(policy: object, resource_type: str, *, on_delete: bool = True) -> int:
+    """How much a DeletionPolicy or UpdateReplacePolicy keeps of a resource of ``resource_type`` (``_KEEPS``):
+    left out, the default (:func:`default_policy`); Snapshot on a type without snapshots keeps what Delete keeps; a value
+    that is not one of the four (an intrinsic function) is not shown to keep anything."""
+    if policy is None:
+        policy = default_policy(resource_type, on_delete=on_delete)
+    if policy == "Snapshot" and resource_type not in SNAPSHOT_TYPES:
+        return _KEEPS["Delete"]
+    return _KEEPS.get(policy, 0) if isinstance(policy, str) else 0
 
 
 def keeps_resource(policy: str | None) -> bool:
@@ -319,25 +354,28 @@ def diff_protection(now: ProtectionFacts, then: ProtectionFacts, matching: Match
         old_d = policies_before.get(matching.pairs.get(now_d.logical_id, ""))
         if old_d is None:
             continue
-        for label, before_policy, now_policy in (
-            ("on delete", old_d.deletion_policy, now_d.deletion_policy),
+        for label, before_policy, now_policy, on_delete in (
+            ("on delete", old_d.deletion_policy, now_d.deletion_policy, True),
             (
                 "on replacement (UpdateReplacePolicy)",
                 old_d.update_replace_policy,
                 now_d.update_replace_policy,
+                False,
             ),
         ):
-            if (before_policy or "Delete") == (now_policy or "Delete"):
+            default_before = default_policy(old_d.type, on_delete=on_delete)
+            default_now = default_policy(now_d.type, on_delete=on_delete)
+            if (before_policy or default_before) == (now_policy or default_now):
                 continue
-            kept_before = _KEEPS.get(before_policy or "Delete", 0)
-            kept_now = _KEEPS.get(now_policy or "Delete", 0)
+            kept_before = kept(before_policy, old_d.type, on_delete=on_delete)
+            kept_now = kept(now_policy, now_d.type, on_delete=on_delete)
             weaker = kept_now < kept_before
             changes.append(
                 Change(
                     TOPIC.id,
                     now_d.logical_id,
                     "weakened" if weaker else ("strengthened" if kept_now > kept_before else "changed"),
-                    f"{label}: {before_policy or DEFAULT_POLICY} -> {now_policy or DEFAULT_POLICY}",
+                    f"{label}: {before_policy or _default_text(default_before)} -> {now_policy or _default_text(default_now)}",
                     # Data a stack deletion or a replacement would now destroy needs a decision; an equivalent
                     # policy (Retain <-> RetainExceptOnCreate) is a review item, a stronger one routine.
                     level=ATTENTION
@@ -348,6 +386,10 @@ def diff_protection(now: ProtectionFacts, then: ProtectionFacts, matching: Match
                 )
             )
     return changes
+
+
+def _default_text(policy: str) -> str:
+    return f"{policy} (CloudFormation default)"
 
 
 def _ok_cell(text: str, ok: bool | None) -> Cell:
