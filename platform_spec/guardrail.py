@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -157,7 +158,31 @@ def fired_policies(assessments: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fired))
 
 
-def read_apply_guardrail(response: Any) -> GuardrailReading:
+#: What a mask puts where it removed a finding: the PII type in braces, ``{NAME}`` or ``{EMAIL}``
+#: (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-sensitive-filters.html); aws-cdk's
+#: bedrock-alpha describes "identifier tags (for example: [NAME-1]...)", so a bracketed tag is read too.
+_PLACEHOLDER: Final = re.compile(r"\{[^{}\n]{1,100}\}|\[[^\[\]\n]{1,100}\]")
+
+
+def masks(original: str, masked: str) -> bool:
+    """Whether ``masked`` is ``original`` with spans replaced by mask placeholders: the text between the
+    placeholders appears in ``original`` in order, from its start to its end (and it is not ``original``
+    with nothing masked)."""
+    pieces = _PLACEHOLDER.split(masked)
+    if len(pieces) == 1:
+        return False
+    if not original.startswith(pieces[0]) or not original.endswith(pieces[-1]):
+        return False
+    at = len(pieces[0])
+    for piece in pieces[1:-1]:
+        found = original.find(piece, at)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return at <= len(original) - len(pieces[-1])
+
+
+def read_apply_guardrail(response: Any, *, guarded: str | None = None) -> GuardrailReading:
     """ApplyGuardrail's response as a :class:`GuardrailReading`; ``ValueError`` for a response that is
     not one (an unknown ``action``, or a mask without its text).
 
@@ -168,8 +193,12 @@ def read_apply_guardrail(response: Any) -> GuardrailReading:
     apart: a masked entity's ``action`` is ``ANONYMIZED``, a blocked one's ``BLOCKED``
     (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_GuardrailPiiEntityFilter.html,
     ``GuardrailRegexFilter`` alike). An intervention with no ANONYMIZED finding, or any BLOCKED one, is
-    BLOCKED (fails closed). A mask's text is ``outputs[0]``: the caller puts the text it guards first
-    (with ``outputs`` per block, or for the guarded content alone, the first is the same text)."""
+    BLOCKED (fails closed).
+
+    A mask's text: with ``guarded`` (the text the caller had guarded), the output that :func:`masks` it,
+    whichever its position (the API reference does not say whether ``outputs`` has one entry per content
+    block, or only the guarded ones), and ``ValueError`` when none does: never another block's text, such
+    as a grounding source, in its place. Without ``guarded``, ``outputs[0]``."""
     action = response.get("action") if isinstance(response, Mapping) else None
     if action not in (PASSED, INTERVENED):
         raise ValueError(f"ApplyGuardrail action {action!r} is neither {PASSED} nor {INTERVENED}")
@@ -181,8 +210,13 @@ def read_apply_guardrail(response: Any) -> GuardrailReading:
     if has_action(assessments, "BLOCKED") or not has_action(assessments, "ANONYMIZED"):
         return GuardrailReading(Verdict.BLOCKED, None, fired)
     outputs = response.get("outputs")
-    first = outputs[0] if isinstance(outputs, list) and outputs else None
-    text = first.get("text") if isinstance(first, Mapping) else None
-    if not isinstance(text, str):
-        raise ValueError("ApplyGuardrail masked the text but returned no outputs[0].text")
-    return GuardrailReading(Verdict.MASKED, text, fired)
+    texts = [o.get("text") for o in (outputs if isinstance(outputs, list) else []) if isinstance(o, Mapping)]
+    texts = [t for t in texts if isinstance(t, str)]
+    if guarded is None:
+        if not texts:
+            raise ValueError("ApplyGuardrail masked the text but returned no outputs[0].text")
+        return GuardrailReading(Verdict.MASKED, texts[0], fired)
+    found = next((t for t in texts if masks(guarded, t)), None)
+    if found is None:
+        raise ValueError("ApplyGuardrail masked the text but no output is the guarded text masked")
+    return GuardrailReading(Verdict.MASKED, found, fired)

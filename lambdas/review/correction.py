@@ -8,8 +8,8 @@ correction: ApplyGuardrail with ``source: OUTPUT`` on the use case's guardrail a
 grounded use case, the stored request's context and question go with it as ``grounding_source`` and
 ``query`` blocks, so the contextual grounding check applies to the correction as it did to the answer
 (``qualifiers``: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_GuardrailTextBlock.html);
-the correction is the first block, so a mask's text is ``outputs[0]``
-(``platform_spec.guardrail.read_apply_guardrail``).
+a mask's text is the output that is the correction masked, wherever it is in ``outputs``
+(``platform_spec.guardrail.read_apply_guardrail`` with ``guarded``); none is a 503, never another block's text.
 
 * NONE: stored as written;
 * MASKED (every finding ANONYMIZED): the masked text is stored and released, marked ``MASKED``;
@@ -169,7 +169,7 @@ class CorrectionGuard:
             response = _within(
                 CORRECTION_CONNECT_TIMEOUT_S + read_timeout, lambda: client.apply_guardrail(**arguments)
             )
-            reading: GuardrailReading = read_apply_guardrail(response)
+            reading: GuardrailReading = read_apply_guardrail(response, guarded=text)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ValidationException":
                 raise CorrectionUncheckable(str(error)) from error

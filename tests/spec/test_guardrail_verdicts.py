@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from platform_spec.guardrail import GuardrailReading, Verdict, fired_policies, read_apply_guardrail
+from platform_spec.guardrail import GuardrailReading, Verdict, fired_policies, masks, read_apply_guardrail
 
 
 def _pii(action: str, kind: str = "EMAIL") -> dict[str, Any]:
@@ -98,3 +98,37 @@ def test_what_fired_is_named_once_each_in_order() -> None:
         "grounding:GROUNDING",
     )
     assert fired_policies(None) == ()
+
+
+ORIGINAL = "Jane Doe wrote to jane@example.com today."
+
+
+@pytest.mark.parametrize(
+    ("masked", "is_mask"),
+    [
+        ("Jane Doe wrote to {EMAIL} today.", True),
+        ("Jane Doe wrote to [EMAIL-1] today.", True),  # identifier tags, as aws-cdk's bedrock-alpha puts it
+        ("{NAME} wrote to {EMAIL} today.", True),
+        ("Jane Doe wrote to {EMAIL}", True),  # the mask reaches the end
+        ("Jane Doe wrote to jane@example.com today.", False),  # nothing masked
+        ("The policy excerpt the caller sent, {NAME}.", False),  # another block's text
+        ("today. Jane Doe wrote to {EMAIL}", False),  # out of order
+        ("Jane Doe wrote to {EMAIL} tomorrow.", False),  # changed outside the mask
+    ],
+)
+def test_a_mask_is_the_guarded_text_with_spans_replaced(masked: str, is_mask: bool) -> None:
+    assert masks(ORIGINAL, masked) is is_mask
+
+
+def test_with_the_guarded_text_the_mask_is_found_wherever_it_is_in_the_outputs() -> None:
+    guarded = "Contact jane@example.com for the draft."
+    response = _response(
+        "GUARDRAIL_INTERVENED",
+        [_pii("ANONYMIZED")],
+        ["The grounding source, {NAME} named in it.", "Contact {EMAIL} for the draft.", "the question"],
+    )
+    assert read_apply_guardrail(response, guarded=guarded).text == "Contact {EMAIL} for the draft."
+    # no output is the guarded text masked (only another block's): never stored in its place
+    only_source = _response("GUARDRAIL_INTERVENED", [_pii("ANONYMIZED")], ["The grounding source, {NAME}."])
+    with pytest.raises(ValueError, match="no output is the guarded text masked"):
+        read_apply_guardrail(only_source, guarded=guarded)
