@@ -210,8 +210,11 @@ def read_apply_guardrail(response: Any, *, guarded: str | None = None) -> Guardr
     if has_action(assessments, "BLOCKED") or not has_action(assessments, "ANONYMIZED"):
         return GuardrailReading(Verdict.BLOCKED, None, fired)
     outputs = response.get("outputs")
-    texts = [o.get("text") for o in (outputs if isinstance(outputs, list) else []) if isinstance(o, Mapping)]
-    texts = [t for t in texts if isinstance(t, str)]
+    texts: list[str] = [
+        o["text"]
+        for o in (outputs if isinstance(outputs, list) else [])
+        if isinstance(o, Mapping) and isinstance(o.get("text"), str)
+    ]
     if guarded is None:
         if not texts:
             raise ValueError("ApplyGuardrail masked the text but returned no outputs[0].text")
