@@ -12,7 +12,16 @@ import pytest
 
 from platform_config import PlatformConfig, load_platform
 from platform_config.model import NetworkPlacement, NetworkSubnet
-from tests.config.test_loader import DEV, PROD, SetField, check, load_error, only_problem, problem_at
+from tests.config.test_loader import (
+    _NO_VALUE,
+    DEV,
+    PROD,
+    SetField,
+    check,
+    load_error,
+    only_problem,
+    problem_at,
+)
 
 VPC = "vpc-0a1b2c3d4e5f67890"
 SUBNET_A, SUBNET_B = "subnet-0a1b2c3d4e5f67890", "subnet-1a2b3c4d"
@@ -138,31 +147,34 @@ def test_a_subnet_listed_twice_is_refused(config_root: Path, set_field: SetField
     )
 
 
-def test_a_subnet_in_another_region_is_refused(config_root: Path, set_field: SetField) -> None:
-    # prod deploys to us-west-2: a subnet of dev's VPC copied over would fail only at deploy time
+@pytest.mark.parametrize(
+    ("zone", "field", "match", "value", "fix"),
+    [
+        # prod deploys to us-west-2: a subnet of dev's VPC copied over would fail only at deploy time
+        (
+            "us-east-1b",
+            "network.subnets[1].availability_zone",
+            r"is not in the environment's region us-west-2",
+            "us-east-1b",
+            "use a subnet of a VPC in us-west-2",
+        ),
+        # both subnets in us-west-2a: production needs two zones
+        (
+            "us-west-2a",
+            "network.subnets",
+            r"network.subnets: are all in one Availability Zone \(us-west-2a\) in a production environment",
+            _NO_VALUE,
+            "add a subnet of the same VPC in another Availability Zone",
+        ),
+    ],
+)
+def test_a_production_subnet_must_be_in_its_region_and_the_subnets_in_two_zones(
+    config_root: Path, set_field: SetField, zone: str, field: str, match: str, value: Any, fix: str
+) -> None:
     set_field(PROD, "network", network("us-west-2"))
-    set_field(PROD, "network.subnets.1.availability_zone", "us-east-1b")
-    error = load_error(config_root, r"is not in the environment's region us-west-2")
-    check(
-        only_problem(error),
-        file=PROD,
-        field="network.subnets[1].availability_zone",
-        value="us-east-1b",
-        fix="use a subnet of a VPC in us-west-2",
-    )
-
-
-def test_production_subnets_must_span_two_availability_zones(config_root: Path, set_field: SetField) -> None:
-    set_field(PROD, "network", network("us-west-2"))
-    set_field(PROD, "network.subnets.1.availability_zone", "us-west-2a")
-    error = load_error(config_root, r"network.subnets: are all in one Availability Zone \(us-west-2a\)")
-    check(
-        only_problem(error),
-        file=PROD,
-        field="network.subnets",
-        fix="add a subnet of the same VPC in another Availability Zone",
-        message="production",
-    )
+    set_field(PROD, "network.subnets.1.availability_zone", zone)
+    error = load_error(config_root, match)
+    check(only_problem(error), file=PROD, field=field, value=value, fix=fix)
 
 
 def test_outside_production_one_availability_zone_is_allowed(config_root: Path, set_field: SetField) -> None:

@@ -26,10 +26,10 @@ from constructs import Construct
 from platform_config import load_platform
 from platform_config.documents import load_yaml
 from platform_config.loader import CONFIGURATION_FOLDERS
-from platform_config.markers import AUDIT_CONTEXT, AUDIT_MODE, GATE_NAME
+from platform_config.markers import AUDIT_CONTEXT, AUDIT_MODE
 from stacks.platform_stack import PlatformStack
 from tests.infra.conftest import ROOT, Synthesized, cdk_context, probe_app, probe_stack
-from tests.support.iam import acknowledged_on
+from tests.support.iam import acknowledged_on, recorded_under
 
 VPC = "vpc-0a1b2c3d4e5f67890"
 SUBNETS = {"subnet-0a1b2c3d4e5f67890": "us-east-1a", "subnet-1a2b3c4d": "us-east-1b"}
@@ -105,14 +105,7 @@ def placed(tmp_path_factory: pytest.TempPathFactory) -> Placed:
 @pytest.mark.slow
 def test_every_acknowledgment_on_the_placed_path_stands_for_a_finding_the_packs_raise(placed: Placed) -> None:
     result = audit(placed.outdir)
-    made = [
-        a
-        for a in result.recorded
-        if a.construct_path.startswith("Audit/Unacknowledged/")
-        and not a.finding.startswith(
-            f"{GATE_NAME}::"
-        )  # the gate does not run here (make audit-acknowledgments)
-    ]
+    made = recorded_under(result, "Audit/Unacknowledged/")
     assert any(a.finding == NO_ROUTE_TABLE for a in made)
     assert any(a.finding == VPC_ACCESS_POLICY for a in made)
     assert not any(a.finding in VPC_FINDINGS and "/OrchestrationApi/" in a.construct_path for a in made)
