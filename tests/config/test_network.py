@@ -109,20 +109,9 @@ def test_lambdas_limits_on_subnets_and_security_groups(config_root: Path, set_fi
     set_field(DEV, "network", network(subnets=subnets, security_group_ids=groups))
     error = load_error(config_root, r"has too many items")
     assert len(error.problems) == 2, str(error)
-    check(
-        problem_at(error, DEV, "network.subnets"),
-        file=DEV,
-        field="network.subnets",
-        value=subnets,
-        fix="at most 16",
-    )
-    check(
-        problem_at(error, DEV, "network.security_group_ids"),
-        file=DEV,
-        field="network.security_group_ids",
-        value=groups,
-        fix="at most 5",
-    )
+    for field, value, limit in (("subnets", subnets, 16), ("security_group_ids", groups, 5)):
+        problem = problem_at(error, DEV, f"network.{field}")
+        check(problem, file=DEV, field=f"network.{field}", value=value, fix=f"at most {limit}")
 
 
 def test_a_security_group_listed_twice_is_refused(config_root: Path, set_field: SetField) -> None:
