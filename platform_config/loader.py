@@ -110,6 +110,65 @@ def _region_rules(doc: Document[EnvironmentDocument], catalog: ModelCatalog, pro
     return False
 
 
+def _network_rules(
+    doc: Document[EnvironmentDocument], *, region_known: bool, problems: list[Problem]
+) -> None:
+    """``network``: what its schema cannot say. Each subnet is in the environment's region (an id copied
+    from another environment's VPC would fail only at deploy time) and listed once; a production
+    environment's subnets span at least two Availability Zones, so that one zone's failure does not stop
+    the request path (Lambda recommends two subnets for high availability,
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html; Security Hub control Lambda.5,
+    https://docs.aws.amazon.com/securityhub/latest/userguide/lambda-controls.html#lambda-5)."""
+    network = doc.data.get("network") if isinstance(doc.data, dict) else None
+    listed = network.get("subnets") if isinstance(network, dict) else None
+    if not isinstance(listed, list):
+        return
+    region = doc.field("region") if region_known else None
+    # Field by field: a subnet with a bad id still has its zone checked, and the others all theirs.
+    seen: set[str] = set()
+    zones: set[str] = set()
+    every_zone_known = True  # a zone with a problem of its own may be the second one
+    for i in range(len(listed)):
+        path: list[str | int] = ["network", "subnets", i]
+        subnet_id = doc.field(*path, "subnet_id")
+        if subnet_id in seen:
+            problems.append(
+                doc.problem(
+                    [*path, "subnet_id"],
+                    "is listed more than once",
+                    "list every subnet once",
+                    value=subnet_id,
+                )
+            )
+        if subnet_id is not None:
+            seen.add(subnet_id)
+        zone = doc.field(*path, "availability_zone")
+        if zone is None:
+            every_zone_known = False
+            continue
+        zones.add(zone)
+        if region is not None and zone[:-1] != region:
+            problems.append(
+                doc.problem(
+                    [*path, "availability_zone"],
+                    f"is not in the environment's region {region}: the subnets must belong to a VPC in the "
+                    "region this environment deploys to",
+                    f"use a subnet of a VPC in {region} and its Availability Zone ({region}a, {region}b, ...)",
+                    value=zone,
+                )
+            )
+    if doc.field("production") and every_zone_known and len(zones) == 1:
+        problems.append(
+            doc.problem(
+                ["network", "subnets"],
+                f"are all in one Availability Zone ({min(zones)}) in a production environment: the request path "
+                "would stop with that zone",
+                "add a subnet of the same VPC in another Availability Zone (Lambda spreads the functions over "
+                "the subnets given)",
+            )
+        )
+
+
 #: What an opt-out reason may not be: it must say why.
 _PLACEHOLDER_REASONS = ("todo", "tbd", "n/a", "none", "not needed", "later")
 MIN_OPT_OUT_REASON = 20
@@ -682,9 +741,11 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
     for env_doc in env_docs:
         problems.extend(env_doc.problems)
         _environment_rules(env_doc, problems)
-        if not _region_rules(env_doc, catalog, problems):
+        region_known = _region_rules(env_doc, catalog, problems)
+        if not region_known:
             unknown_regions.add(env_doc.path.stem)
         _enforced_guardrail_rules(env_doc, problems)
+        _network_rules(env_doc, region_known=region_known, problems=problems)
     _duplicates(env_docs, "name", "environment", problems)
     _logging_owners(env_docs, problems)
     # Each environment's region by name, None where the file's name or region has a problem of its own

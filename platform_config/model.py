@@ -39,7 +39,13 @@ from platform_spec.contract import (
     RiskTier,
     SensitiveAction,
 )
-from platform_spec.environment import EnvironmentDocument, NotificationTargets, RemovalPolicyName
+from platform_spec.environment import (
+    EnvironmentDocument,
+    NetworkPlacement,
+    NetworkSubnet,
+    NotificationTargets,
+    RemovalPolicyName,
+)
 from platform_spec.review import LiveScoring
 
 if TYPE_CHECKING:
@@ -64,6 +70,8 @@ __all__ = [
     "LoggingRule",
     "ModelSource",
     "ModelSourceKind",
+    "NetworkPlacement",
+    "NetworkSubnet",
     "NotificationTargets",
     "PiiEntityType",
     "PlatformConfig",

@@ -67,6 +67,84 @@ class NotificationTargets:
     ] = ()
 
 
+#: AWS resource ids: the type's prefix and 8 or 17 hexadecimal digits, as Lambda's own API documents them for a
+#: function's VPC (https://docs.aws.amazon.com/inspector/v2/APIReference/API_LambdaVpcConfig.html).
+VPC_ID_PATTERN = r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$"
+SUBNET_ID_PATTERN = r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$"
+SECURITY_GROUP_ID_PATTERN = r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$"
+#: A function's VpcConfig takes at most 16 subnets and 5 security groups
+#: (https://docs.aws.amazon.com/lambda/latest/dg/API_VpcConfig.html).
+MAX_FUNCTION_SUBNETS = 16
+MAX_FUNCTION_SECURITY_GROUPS = 5
+
+
+@spec
+class NetworkSubnet:
+    """One subnet of the VPC where Lambda places the functions' network interfaces, and its Availability Zone."""
+
+    subnet_id: Annotated[
+        str,
+        Spec(
+            "The subnet's id (VPC console, Subnets).",
+            pattern=SUBNET_ID_PATTERN,
+            fix="write a subnet id: subnet- and 8 or 17 hexadecimal digits, e.g. subnet-0123456789abcdef0",
+        ),
+    ]
+    availability_zone: Annotated[
+        str,
+        Spec(
+            "The subnet's Availability Zone name (VPC console, Subnets, column Availability Zone), e.g. us-east-1a.",
+            pattern=r"^[a-z]{2}-(gov-)?[a-z]+-[0-9][a-z]$",
+            fix="write the subnet's Availability Zone name, the region and a letter, e.g. us-east-1a",
+        ),
+    ]
+
+
+@spec
+class NetworkPlacement:
+    """Places the environment's request-path functions (the orchestrator and the three human review
+    functions) in an existing VPC, given by ids (no lookup: synth stays offline). Without it they run
+    outside any VPC. The subnets need a route to DynamoDB, Bedrock Runtime, SQS and X-Ray (VPC endpoints
+    or NAT): see the README, "Environments"."""
+
+    vpc_id: Annotated[
+        str,
+        Spec(
+            "The id of the existing VPC (VPC console, Your VPCs).",
+            pattern=VPC_ID_PATTERN,
+            fix="write a VPC id: vpc- and 8 or 17 hexadecimal digits, e.g. vpc-0123456789abcdef0",
+        ),
+    ]
+    subnets: Annotated[
+        tuple[NetworkSubnet, ...],
+        Spec(
+            "The VPC's subnets for the functions' network interfaces, each with its Availability Zone: at least "
+            "one (Lambda's minimum), in at least two Availability Zones in a production environment; at most 16.",
+            min_length=1,
+            max_length=MAX_FUNCTION_SUBNETS,
+        ),
+    ]
+    security_group_ids: Annotated[
+        tuple[
+            Annotated[
+                str,
+                Spec(
+                    pattern=SECURITY_GROUP_ID_PATTERN,
+                    fix="write a security group id: sg- and 8 or 17 hexadecimal digits, e.g. sg-0123456789abcdef0",
+                ),
+            ],
+            ...,
+        ],
+        Spec(
+            "Existing security groups of the VPC for every one of the four functions (at most 5); they must allow "
+            "outbound HTTPS to the endpoints. Empty: aws-cdk-lib creates one group per function, all outbound "
+            "allowed, no inbound rule.",
+            max_length=MAX_FUNCTION_SECURITY_GROUPS,
+            unique=True,
+        ),
+    ] = ()
+
+
 @spec
 class EnvironmentDocument:
     """One deployment target: environments/<name>.yaml. The file name (without .yaml) must equal `name`."""
@@ -135,6 +213,7 @@ class EnvironmentDocument:
     ]
     notifications: NotificationTargets = field(default_factory=NotificationTargets)
     enforced_guardrail: EnforcedGuardrailSpec | None = None
+    network: NetworkPlacement | None = None
     reserved_concurrency: Annotated[
         int,
         Spec(

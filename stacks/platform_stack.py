@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 
 from bedrock_constructs.delivery import CanaryReleaseAccess, ReadinessGateAccess
+from bedrock_constructs.function_network import ExistingNetwork, FunctionNetwork
 from bedrock_constructs.guardrail import EnforcedGuardrail
 from bedrock_constructs.human_review import HumanReview
 from bedrock_constructs.invocation_logging import InvocationLogging
 from bedrock_constructs.monitoring import MonitoringFacade, NotificationTopic
-from bedrock_constructs.orchestration_api import OrchestrationApi, TrafficShifting
+from bedrock_constructs.orchestration_api import FunctionOverrides, OrchestrationApi, TrafficShifting
 from bedrock_constructs.retention import log_retention
 from bedrock_constructs.use_case import GovernedUseCase
 from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY, REVIEW_CODE_DIRECTORY
@@ -134,6 +137,23 @@ class PlatformStack(cdk.Stack):
 
         self.api: OrchestrationApi | None = None
         self.review: HumanReview | None = None
+        # The environment file's `network`: the request-path functions (the orchestrator and the three
+        # review functions) in an existing VPC, imported by id. Without it nothing is added and they run
+        # outside any VPC, as they always have.
+        self.network: ExistingNetwork | None = None
+        placement: FunctionNetwork = {}
+        if environment.network is not None and self.use_cases:
+            self.network = ExistingNetwork(
+                self,
+                "Network",
+                vpc_id=environment.network.vpc_id,
+                subnets=[
+                    ec2.SubnetAttributes(subnet_id=s.subnet_id, availability_zone=s.availability_zone)
+                    for s in environment.network.subnets
+                ],
+                security_group_ids=environment.network.security_group_ids,
+            )
+            placement = self.network.function_network()
         if self.use_cases:
             self.api = OrchestrationApi(
                 self,
@@ -145,6 +165,8 @@ class PlatformStack(cdk.Stack):
                 removal_policy=removal_policy(environment),
                 reserved_concurrency=environment.reserved_concurrency,
                 traffic_shifting=TrafficShifting.BAKED if baked else TrafficShifting.ALL_AT_ONCE,
+                # the placement is the network part of the orchestrator's overrides (FunctionOverrides extends it)
+                function_props=cast(FunctionOverrides, placement) if placement else None,
             )
             self.api_monitoring = self.monitoring.monitor_api(self.api)
             cdk.CfnOutput(self, Output.API_URL, value=self.api.url)
@@ -168,6 +190,7 @@ class PlatformStack(cdk.Stack):
                     region=self.region,
                     text_delivered=all(c.logging.prompts_and_responses for c in contracts),
                 ),
+                **placement,
             )
             self.review_monitoring = self.monitoring.monitor_review(
                 self.review, orchestrator=self.api.orchestrator

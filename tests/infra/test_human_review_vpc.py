@@ -24,11 +24,11 @@ from bedrock_platform_lambdas import ORCHESTRATOR_CODE_DIRECTORY, REVIEW_CODE_DI
 from compliance.acknowledgments import audit
 from compliance.check import nag_failures
 from platform_config import PlatformConfig
-from platform_config.markers import AUDIT_CONTEXT, AUDIT_MODE, GATE_NAME
+from platform_config.markers import AUDIT_CONTEXT, AUDIT_MODE
 from platform_config.naming import pascal
 from tests.infra.conftest import cdk_context, probe_app, probe_environment, probe_stack
 from tests.infra.test_orchestrator_function import isolated_vpc
-from tests.support.iam import acknowledged_on
+from tests.support.iam import acknowledged_on, recorded_under
 
 
 def functions(review: HumanReview) -> dict[str, Any]:
@@ -161,14 +161,7 @@ def test_in_a_vpc_no_function_is_said_to_be_outside_one_and_the_vpc_access_polic
 def test_every_acknowledgment_on_the_review_path_stands_for_a_finding_the_packs_raise(forks: Forks) -> None:
     # GIVEN the review path in a VPC built with every acknowledgment recorded instead of made
     result = audit(forks.outdir)
-    # (this app runs the cdk-nag packs, not the gate: its cfn-lint ignores are audited with the whole app's,
-    # in make audit-acknowledgments)
-    made = [
-        a
-        for a in result.recorded
-        if a.construct_path.startswith("Unacknowledged/HumanReview")
-        and not a.finding.startswith(f"{GATE_NAME}::")
-    ]
+    made = recorded_under(result, "Unacknowledged/HumanReview")
     assert any(a.finding == VPC_ACCESS_POLICY for a in made)
     assert not any(a.finding in VPC_FINDINGS for a in made)
     # THEN each one names a finding some pack raises on that construct or under it: none is stale

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compliance.cfn_values import as_list
+from platform_config.markers import GATE_NAME
+
+if TYPE_CHECKING:
+    from compliance.acknowledgments import Audit, Recorded
 
 
 def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
@@ -34,3 +38,14 @@ def acknowledgments_on(construct: Any) -> dict[str, str]:
 def acknowledged_on(construct: Any) -> set[str]:
     """The finding ids of :func:`acknowledgments_on`."""
     return set(acknowledgments_on(construct))
+
+
+def recorded_under(result: Audit, prefix: str) -> list[Recorded]:
+    """The acknowledgments an audit synth recorded on constructs whose path starts with ``prefix``, without the
+    compliance gate's (a probe app runs the cdk-nag packs, not the gate: its cfn-lint ignores are audited with
+    the whole app's, in make audit-acknowledgments)."""
+    return [
+        a
+        for a in result.recorded
+        if a.construct_path.startswith(prefix) and not a.finding.startswith(f"{GATE_NAME}::")
+    ]
