@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _report(
         f"{len(result.unused)} of {len(result.recorded)} acknowledgments acknowledge no finding:",
-        [acknowledgment.render() for acknowledgment in result.unused],
+        [_rendered(acknowledgment, result) for acknowledgment in result.unused],
         "Fix: remove each one at its source line (nothing under its construct raises that finding any more), "
         "or, if the finding moved, acknowledge it on the construct the finding names now",
     )
@@ -244,6 +244,29 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"each of {len(result.recorded)} acknowledgments and cfn-lint ignores acknowledges a finding")
     return 0
+
+
+def _in_stage(acknowledgment: Recorded) -> tuple[str, str, str]:
+    """What makes the same acknowledgment in each environment: its source line, finding and construct path
+    below the Stage ("Prod/Platform/Fn" -> "Platform/Fn")."""
+    return acknowledgment.source, acknowledgment.finding, acknowledgment.construct_path.partition("/")[2]
+
+
+def _rendered(acknowledgment: Recorded, result: Audit) -> str:
+    """An unused acknowledgment's line; where the same line acknowledges a finding on the same construct of
+    another environment, it says so: removing it would break that environment's synth."""
+    stale = set(result.unused)
+    used_in = sorted(
+        other.construct_path.partition("/")[0]
+        for other in result.recorded
+        if other not in stale and _in_stage(other) == _in_stage(acknowledgment)
+    )
+    if not used_in:
+        return acknowledgment.render()
+    return (
+        f"{acknowledgment.render()} (in use in {', '.join(used_in)}: do not remove it; make it depend on what "
+        "makes the finding there)"
+    )
 
 
 def _report(heading: str, lines: Sequence[str], fix: str) -> None:

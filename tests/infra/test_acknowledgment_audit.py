@@ -236,3 +236,42 @@ def test_an_acknowledgment_on_a_stage_or_the_app_is_refused_or_reported(tmp_path
     assert len(applied) == 2, applied
     assert any(line.startswith("Annotation::AwsSolutions-SQS3 on /Dev:") for line in applied), applied
     assert any(line.startswith("Annotation::AwsSolutions-SQS4 on /:") for line in applied), applied
+
+
+def test_an_acknowledgment_in_use_in_another_environment_is_not_reported_as_one_to_remove(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import compliance.acknowledgments as command
+
+    def probe(root: Path, outdir: Path) -> Path:
+        # one construct code, two environments: the queue has a dead-letter queue only in Prod, so
+        # AwsSolutions-SQS3 fires only in Dev, and the one acknowledgment line is in use there only
+        import aws_cdk as cdk
+        import cdk_nag
+        from aws_cdk import aws_sqs as sqs
+
+        from bedrock_constructs.nag import acknowledge
+        from tests.support.synth import probe_app, probe_environment
+
+        app = probe_app(
+            outdir, context={AUDIT_CONTEXT: AUDIT_MODE, "@aws-cdk/core:failSynthOnValidationErrors": False}
+        )
+        for name, dead_letters in (("Dev", False), ("Prod", True)):
+            stack = cdk.Stack(cdk.Stage(app, name, env=probe_environment()), "S")
+            dlq = sqs.Queue(stack, "Dlq", enforce_ssl=True) if dead_letters else None
+            queue = sqs.Queue(
+                stack,
+                "Plain",
+                enforce_ssl=True,
+                dead_letter_queue=dlq and sqs.DeadLetterQueue(max_receive_count=3, queue=dlq),
+            )
+            acknowledge(queue, "AwsSolutions-SQS3", REASON)
+        cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
+        app.synth()
+        return outdir
+
+    monkeypatch.setattr(command, "synthesize_for_audit", probe)
+    assert main(["--outdir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    # the Prod copy is stale there, but the line is in use in Dev: removing it would break Dev's synth
+    assert "AwsSolutions-SQS3 on /Prod/S/Plain (in use in Dev: do not remove it" in err, err
