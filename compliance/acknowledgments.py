@@ -213,10 +213,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from platform_config import ConfigError
 
+    root = args.root.resolve()
+    if not (root / "cdk.json").is_file():
+        print(
+            f"{root / 'cdk.json'} is missing: --root must be a checkout of this project (the folder with "
+            "cdk.json, environments/ and contracts/)",
+            file=sys.stderr,
+        )
+        return 2
     with tempfile.TemporaryDirectory(prefix="audit-acknowledgments-") as scratch:
         outdir = args.outdir or Path(scratch) / "cdk.out"
         try:
-            synthesize_for_audit(args.root.resolve(), outdir)
+            synthesize_for_audit(root, outdir)
         except ConfigError as error:
             print(error, file=sys.stderr)
             return 2

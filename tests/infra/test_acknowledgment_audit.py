@@ -275,3 +275,11 @@ def test_an_acknowledgment_in_use_in_another_environment_is_not_reported_as_one_
     err = capsys.readouterr().err
     # the Prod copy is stale there, but the line is in use in Dev: removing it would break Dev's synth
     assert "AwsSolutions-SQS3 on /Prod/S/Plain (in use in Dev: do not remove it" in err, err
+
+
+def test_a_root_without_cdk_json_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a wrong --root is bad usage (2), not "some acknowledgment acknowledges nothing" (1) with a traceback
+    assert main(["--root", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'cdk.json'} is missing" in capsys.readouterr().err
