@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compliance.assembly import load_assembly
 from compliance.assembly_meta import stack_artifacts
@@ -38,12 +39,26 @@ from compliance.gate_result import VALIDATION_REPORT, Violation, read_gate_resul
 from compliance.lint import lint_ignores
 from platform_config.markers import AUDIT_CONTEXT, AUDIT_METADATA, AUDIT_MODE
 
-__all__ = ["Audit", "Recorded", "audit", "covers", "main", "recorded", "synthesize_for_audit", "unused"]
+__all__ = [
+    "Audit",
+    "Recorded",
+    "audit",
+    "covers",
+    "main",
+    "record_outside_stacks",
+    "recorded",
+    "synthesize_for_audit",
+    "unused",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: CDK's namespace of construct library warnings (``Annotation::@aws-cdk/aws-logs:someWarning``), the
 #: "Construct Annotations" plugin's (aws-cdk-lib's ``namespaceFromPluginName``).
 _ANNOTATIONS = ("Construct Annotations", "Annotation")
+#: The audit synth's list of acknowledgments made on the App or a Stage (:func:`record_outside_stacks`).
+OUTSIDE_STACKS_FILE = "acknowledgments-outside-stacks.json"
+#: CDK's construct metadata type of ``Validations.acknowledge`` (``cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY``).
+_ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,27 @@ def unused(acknowledgments: Iterable[Recorded], violations: Sequence[Violation])
     return [a for a in acknowledgments if not any(covers(a, v) for v in by_rule.get(a.finding, ()))]
 
 
+def record_outside_stacks(app: Any, outdir: Path) -> list[str]:
+    """Write into ``outdir`` (:data:`OUTSIDE_STACKS_FILE`) every acknowledgment made on the App or a Stage,
+    and return them. cdk-nag 3 and CDK apply one there to every stack under it (``NagPack.isAcknowledged``
+    walks the ancestors up to the App), but CDK writes construct metadata only into stack artifacts, so the
+    assembly does not show it: it is read from the live tree, which the audit synth has."""
+    import aws_cdk as cdk
+
+    found: list[str] = []
+    pending = [app]
+    while pending:
+        construct = pending.pop()
+        for entry in construct.node.metadata:
+            kind, data = entry.type, entry.data
+            if kind in (_ACKNOWLEDGED_RULES, AUDIT_METADATA) and isinstance(data, dict):
+                ids = [data.get("finding")] if kind == AUDIT_METADATA else list(data)
+                found += [f"{finding} on /{construct.node.path}" for finding in ids]
+        pending += [child for child in construct.node.children if not cdk.Stack.is_stack(child)]
+    (outdir / OUTSIDE_STACKS_FILE).write_text(json.dumps(sorted(found), indent=1), encoding="utf-8")
+    return sorted(found)
+
+
 def synthesize_for_audit(root: Path, outdir: Path) -> Path:
     """Synthesize the app of the checkout at ``root`` as ``app.py`` does (cdk.json's context, every
     environment, every check) with acknowledgments recorded instead of applied, into ``outdir``.
@@ -120,6 +156,7 @@ def synthesize_for_audit(root: Path, outdir: Path) -> Path:
     app = cdk.App(context=context, outdir=str(outdir))
     build_platform(app, config)
     app.synth()
+    record_outside_stacks(app, outdir)
     return outdir
 
 
@@ -153,6 +190,12 @@ def audit(assembly_dir: Path) -> Audit:
         for stack in templates.values()
         for ignore in lint_ignores(stack)
     ]
+    outside = assembly_dir / OUTSIDE_STACKS_FILE
+    applied += [
+        f"{line}: acknowledged on the App or a Stage, where it covers every stack under it and no stack "
+        "records it; acknowledge the finding on its resource with bedrock_constructs.nag.acknowledge"
+        for line in (json.loads(outside.read_text(encoding="utf-8")) if outside.is_file() else [])
+    ]
     return Audit(acknowledgments, unused(acknowledgments, read_gate_result(assembly_dir).violations), applied)
 
 
@@ -170,10 +213,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from platform_config import ConfigError
 
+    root = args.root.resolve()
+    if not (root / "cdk.json").is_file():
+        print(
+            f"{root / 'cdk.json'} is missing: --root must be a checkout of this project (the folder with "
+            "cdk.json, environments/ and contracts/)",
+            file=sys.stderr,
+        )
+        return 2
     with tempfile.TemporaryDirectory(prefix="audit-acknowledgments-") as scratch:
         outdir = args.outdir or Path(scratch) / "cdk.out"
         try:
-            synthesize_for_audit(args.root.resolve(), outdir)
+            synthesize_for_audit(root, outdir)
         except ConfigError as error:
             print(error, file=sys.stderr)
             return 2
@@ -193,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _report(
         f"{len(result.unused)} of {len(result.recorded)} acknowledgments acknowledge no finding:",
-        [acknowledgment.render() for acknowledgment in result.unused],
+        [_rendered(acknowledgment, result) for acknowledgment in result.unused],
         "Fix: remove each one at its source line (nothing under its construct raises that finding any more), "
         "or, if the finding moved, acknowledge it on the construct the finding names now",
     )
@@ -201,6 +252,29 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"each of {len(result.recorded)} acknowledgments and cfn-lint ignores acknowledges a finding")
     return 0
+
+
+def _in_stage(acknowledgment: Recorded) -> tuple[str, str, str]:
+    """What makes the same acknowledgment in each environment: its source line, finding and construct path
+    below the Stage ("Prod/Platform/Fn" -> "Platform/Fn")."""
+    return acknowledgment.source, acknowledgment.finding, acknowledgment.construct_path.partition("/")[2]
+
+
+def _rendered(acknowledgment: Recorded, result: Audit) -> str:
+    """An unused acknowledgment's line; where the same line acknowledges a finding on the same construct of
+    another environment, it says so: removing it would break that environment's synth."""
+    stale = set(result.unused)
+    used_in = sorted(
+        other.construct_path.partition("/")[0]
+        for other in result.recorded
+        if other not in stale and _in_stage(other) == _in_stage(acknowledgment)
+    )
+    if not used_in:
+        return acknowledgment.render()
+    return (
+        f"{acknowledgment.render()} (in use in {', '.join(used_in)}: do not remove it; make it depend on what "
+        "makes the finding there)"
+    )
 
 
 def _report(heading: str, lines: Sequence[str], fix: str) -> None:

@@ -84,11 +84,27 @@ def acknowledge_all(scope: IConstruct, findings: Mapping[str, str]) -> None:
     acknowledgments = [_acknowledgment(scope, finding, reason) for finding, reason in findings.items()]
     if not acknowledgments:
         return
+    _require_stack(scope, acknowledgments[0].id)
     if auditing(scope):
         for acknowledgment in acknowledgments:
             record_for_audit(scope, acknowledgment.id, acknowledgment.reason)
     else:
         cdk.Validations.of(scope).acknowledge(*acknowledgments)
+
+
+def _require_stack(scope: IConstruct, finding: str) -> None:
+    """Refuse an acknowledgment on the App or a Stage. cdk-nag 3 acknowledges a finding when the id is on the
+    resource or any ancestor up to the App (``NagPack.isAcknowledged`` walks ``node.scope`` to the root, cdk-nag
+    #2349), so one there would hide the rule in every stack under it, and no stack artifact records it: the
+    acknowledgment audit could not see it."""
+    try:
+        cdk.Stack.of(scope)
+    except Exception as error:  # jsii: "No stack could be identified for the construct at path ..."
+        raise ValueError(
+            f"acknowledge(): {finding!r} on {scope.node.path or 'the App'}, which is not in a stack (the App or a "
+            "Stage): it would hide the finding in every stack under it; acknowledge it on the resource (or the "
+            "construct) the failed synth names"
+        ) from error
 
 
 def auditing(scope: IConstruct) -> bool:

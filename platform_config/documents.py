@@ -250,6 +250,8 @@ class Document(Generic[D]):
             value = adapter(typing.cast(Any, self.kind)).validate_python(self.data)
         except ValidationError as error:
             for detail in error.errors():
+                if _counted_only_valid_items(detail):
+                    continue
                 loc = tuple(detail["loc"])
                 self._invalid.append(_field_path(loc))
                 self.problems.append(self._problem_for(detail))
@@ -409,6 +411,19 @@ _BOUNDS = {
     "too_short": ("has too few items", "list at least {} item(s)", "min_length"),
     "too_long": ("has too many items", "list at most {} item(s)", "max_length"),
 }
+
+
+def _counted_only_valid_items(detail: Mapping[str, Any]) -> bool:
+    """pydantic checks a tuple's ``min_length`` against the items that validated, so a list with one bad item
+    also reads "has too few items" (``actual_length`` 0 for a list of one): that error is dropped where the
+    list as written is long enough, and the item's own error says what is wrong."""
+    value, ctx = detail.get("input"), detail.get("ctx") or {}
+    return (
+        detail.get("type") == "too_short"
+        and isinstance(value, list | tuple)
+        and isinstance(ctx.get("min_length"), int)
+        and len(value) >= ctx["min_length"]
+    )
 
 
 def _range(specs: Iterable[Spec]) -> str:

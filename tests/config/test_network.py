@@ -88,6 +88,25 @@ def test_an_id_of_the_wrong_format_is_named_with_its_fix(
     check(only_problem(error), file=PROD, field=dotted, value=bad, fix=fix)
 
 
+@pytest.mark.parametrize("zone", ["use1-az1", "us-east-1-atl-1a"])
+def test_the_one_subnet_with_a_bad_zone_is_the_only_problem(
+    config_root: Path, set_field: SetField, zone: str
+) -> None:
+    # a zone ID or a Local Zone on the only subnet: its zone is named, not also "too few items" (pydantic
+    # counts only the items that validated against min_length)
+    set_field(
+        DEV, "network", {"vpc_id": VPC, "subnets": [{"subnet_id": SUBNET_A, "availability_zone": zone}]}
+    )
+    error = load_error(config_root, r"network.subnets\[0\].availability_zone: has the wrong format")
+    check(
+        only_problem(error),
+        file=DEV,
+        field="network.subnets[0].availability_zone",
+        value=zone,
+        fix="write the subnet's Availability Zone name",
+    )
+
+
 def test_a_vpc_without_subnets_is_refused(config_root: Path, set_field: SetField) -> None:
     set_field(DEV, "network", network(subnets=[]))
     error = load_error(config_root, r"network.subnets: has too few items")

@@ -204,3 +204,82 @@ def test_the_command_fails_naming_the_line_of_each_stale_acknowledgment(
     assert "1 of 2 acknowledgments acknowledge no finding" in err
     assert f"{THIS_FILE}:{lines['AwsSolutions-S1']}: AwsSolutions-S1 on /S/Plain" in err
     assert f":{lines['AwsSolutions-SQS3']}:" not in err and "Fix: remove each one at its source line" in err
+
+
+def test_an_acknowledgment_on_a_stage_or_the_app_is_refused_or_reported(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    import cdk_nag
+    from aws_cdk import aws_sqs as sqs
+
+    from bedrock_constructs.nag import acknowledge
+    from compliance.acknowledgments import record_outside_stacks
+    from tests.support.synth import probe_app, probe_environment
+
+    # GIVEN a Stage whose stack has a queue with a real AwsSolutions-SQS3 finding, in an audit synth
+    app = probe_app(
+        tmp_path, context={AUDIT_CONTEXT: AUDIT_MODE, "@aws-cdk/core:failSynthOnValidationErrors": False}
+    )
+    stage = cdk.Stage(app, "Dev", env=probe_environment())
+    sqs.Queue(cdk.Stack(stage, "S"), "Plain", enforce_ssl=True)
+    # THEN the helper refuses an acknowledgment on the Stage or the App (cdk-nag would apply it to every stack
+    # under it, and no stack artifact records it)
+    for scope in (stage, app):
+        with pytest.raises(ValueError, match="not in a stack"):
+            acknowledge(scope, "AwsSolutions-S1", REASON)
+    # AND one made there with CDK's own API, which hides the queue's finding, is reported by the audit
+    cdk.Validations.of(stage).acknowledge(cdk.Acknowledgment(id="AwsSolutions-SQS3", reason=REASON))
+    cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id="AwsSolutions-SQS4", reason=REASON))
+    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
+    app.synth()
+    record_outside_stacks(app, tmp_path)
+    applied = audit(tmp_path).applied
+    assert len(applied) == 2, applied
+    assert any(line.startswith("Annotation::AwsSolutions-SQS3 on /Dev:") for line in applied), applied
+    assert any(line.startswith("Annotation::AwsSolutions-SQS4 on /:") for line in applied), applied
+
+
+def test_an_acknowledgment_in_use_in_another_environment_is_not_reported_as_one_to_remove(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import compliance.acknowledgments as command
+
+    def probe(root: Path, outdir: Path) -> Path:
+        # one construct code, two environments: the queue has a dead-letter queue only in Prod, so
+        # AwsSolutions-SQS3 fires only in Dev, and the one acknowledgment line is in use there only
+        import aws_cdk as cdk
+        import cdk_nag
+        from aws_cdk import aws_sqs as sqs
+
+        from bedrock_constructs.nag import acknowledge
+        from tests.support.synth import probe_app, probe_environment
+
+        app = probe_app(
+            outdir, context={AUDIT_CONTEXT: AUDIT_MODE, "@aws-cdk/core:failSynthOnValidationErrors": False}
+        )
+        for name, dead_letters in (("Dev", False), ("Prod", True)):
+            stack = cdk.Stack(cdk.Stage(app, name, env=probe_environment()), "S")
+            dlq = sqs.Queue(stack, "Dlq", enforce_ssl=True) if dead_letters else None
+            queue = sqs.Queue(
+                stack,
+                "Plain",
+                enforce_ssl=True,
+                dead_letter_queue=dlq and sqs.DeadLetterQueue(max_receive_count=3, queue=dlq),
+            )
+            acknowledge(queue, "AwsSolutions-SQS3", REASON)
+        cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
+        app.synth()
+        return outdir
+
+    monkeypatch.setattr(command, "synthesize_for_audit", probe)
+    assert main(["--outdir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    # the Prod copy is stale there, but the line is in use in Dev: removing it would break Dev's synth
+    assert "AwsSolutions-SQS3 on /Prod/S/Plain (in use in Dev: do not remove it" in err, err
+
+
+def test_a_root_without_cdk_json_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a wrong --root is bad usage (2), not "some acknowledgment acknowledges nothing" (1) with a traceback
+    assert main(["--root", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'cdk.json'} is missing" in capsys.readouterr().err
