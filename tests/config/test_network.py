@@ -105,6 +105,9 @@ def test_the_one_subnet_with_a_bad_zone_is_the_only_problem(
         value=zone,
         fix="write the subnet's Availability Zone name",
     )
+    assert "a zone ID (use1-az1) or a Local Zone (us-east-1-atl-1a) is not accepted here" in str(
+        only_problem(error)
+    )
 
 
 def test_a_vpc_without_subnets_is_refused(config_root: Path, set_field: SetField) -> None:
