@@ -94,7 +94,9 @@ def placed(tmp_path_factory: pytest.TempPathFactory) -> Placed:
             scope,
             name,
             environment=environment,
-            contracts=config.contracts_for("dev"),
+            # one use case: the placement does not depend on how many there are, and each one more is
+            # another ~100 resources under every pack in each of the three stacks
+            contracts=config.contracts_for("dev")[:1],
             env=cdk.Environment(account=environment.account, region=environment.region),
         )
     add_nag_packs(app)
