@@ -119,6 +119,18 @@ def _network_rules(
     the request path (Lambda recommends two subnets for high availability,
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html; Security Hub control Lambda.5,
     https://docs.aws.amazon.com/securityhub/latest/userguide/lambda-controls.html#lambda-5)."""
+    if isinstance(doc.data, dict) and "network" in doc.data and doc.data["network"] is None:
+        # `network:` with every line under it commented out reads as null, which would deploy outside
+        # any VPC without a word: an environment that names the section means to place its functions
+        problems.append(
+            doc.problem(
+                ["network"],
+                "is empty (null): the functions would run outside any VPC",
+                "give vpc_id and subnets under it, or remove the `network:` line to run outside a VPC",
+                value=None,
+            )
+        )
+        return
     network = doc.data.get("network") if isinstance(doc.data, dict) else None
     listed = network.get("subnets") if isinstance(network, dict) else None
     if not isinstance(listed, list):

@@ -116,6 +116,15 @@ def test_a_vpc_without_subnets_is_refused(config_root: Path, set_field: SetField
     check(only_problem(error), file=DEV, field="network.subnets", value=[], fix="list at least 1 item")
 
 
+def test_an_empty_network_section_is_refused_not_read_as_no_vpc(
+    config_root: Path, set_field: SetField
+) -> None:
+    # every line under `network:` commented out: YAML reads null
+    set_field(DEV, "network", None)
+    error = load_error(config_root, r"network: is empty \(null\)")
+    check(only_problem(error), file=DEV, field="network", value=None, fix="give vpc_id and subnets under it")
+
+
 def test_a_vpc_id_is_required(config_root: Path, set_field: SetField) -> None:
     section = network()
     del section["vpc_id"]
