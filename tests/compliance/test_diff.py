@@ -888,3 +888,66 @@ def test_a_policy_pair_is_classified_by_what_each_keeps_of_that_type(
     matching: Any = type("M", (), {"pairs": {"Data": "Data"}, "norm_now": str, "norm_then": str})()
     changes = diff_protection(facts(after), facts(before), matching)
     assert [(c.kind, c.level) for c in changes] == ([] if expected is None else [expected])
+
+
+def _review_api(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The review API function (the one with USE_CASE_GUARDRAILS) of a template."""
+    ((logical_id, function),) = [
+        (k, r)
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and "USE_CASE_GUARDRAILS" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    return logical_id, function
+
+
+def _drop_apply_guardrail(template: dict[str, Any]) -> None:
+    """The review API role's ApplyGuardrail statements removed."""
+    _, function = _review_api(template)
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"]["Roles"]:
+            document = resource["Properties"]["PolicyDocument"]
+            document["Statement"] = [
+                s for s in document["Statement"] if "bedrock:ApplyGuardrail" not in json.dumps(s["Action"])
+            ]
+
+
+def _swap_guardrails(template: dict[str, Any]) -> None:
+    """Every use case's corrections checked with the last use case's guardrail (prod's text-storing use
+    case, policy-qa, comes first)."""
+    _, function = _review_api(template)
+    variables = function["Properties"]["Environment"]["Variables"]
+    parts = variables["USE_CASE_GUARDRAILS"]["Fn::Join"][1]
+    arns = [
+        p for p in parts if isinstance(p, dict) and p.get("Fn::GetAtt", [None, None])[1] == "GuardrailArn"
+    ]
+    parts[:] = [arns[-1] if p in arns else p for p in parts]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "says"),
+    [
+        (
+            lambda t: _review_api(t)[1]["Properties"]["Environment"]["Variables"].pop("USE_CASE_GUARDRAILS"),
+            "names no guardrail for its corrections",
+        ),
+        (_drop_apply_guardrail, "may not apply"),
+        (_swap_guardrails, "not its own guardrail"),
+    ],
+    ids=["no-guardrails-variable", "no-apply-grant", "another-use-cases-guardrail"],
+)
+def test_the_evidence_that_corrections_meet_their_guardrail_fails_when_the_template_says_otherwise(
+    synthesized: Synthesized, assembly_copy: Path, mutation: Callable[[dict[str, Any]], Any], says: str
+) -> None:
+    # GIVEN prod as synthesized: every text-storing use case's corrections checked with its own guardrail
+    before = controls.evaluate_evidence(load_environment(synthesized.outdir, "Prod", topics=TOPICS))
+    assert before["REVIEW-CORRECTIONS-GUARDED"].status == "PASS", before["REVIEW-CORRECTIONS-GUARDED"].detail
+    # WHEN the review API's template no longer checks them so
+    mutate_template(assembly_copy, "Prod/Platform", mutation)
+    after = controls.evaluate_evidence(load_environment(assembly_copy, "Prod", topics=TOPICS))
+    # THEN the evidence fails, saying why
+    assert (
+        after["REVIEW-CORRECTIONS-GUARDED"].status == "FAIL"
+        and says in after["REVIEW-CORRECTIONS-GUARDED"].detail
+    )

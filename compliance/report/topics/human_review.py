@@ -15,9 +15,10 @@ off), as does a longer review SLA; other policy changes are for review.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from compliance.cfn_values import parse_joined_json, ref_target, render_value
 from compliance.report.document import BAD, OK, WARN, Cell, Section, Table, cell, code
 from compliance.report.environment import Environment
 from compliance.report.matching import Matching
@@ -31,8 +32,9 @@ from compliance.report.topic import (
     Topic,
     verdict,
 )
-from compliance.report.topics import inventory
+from compliance.report.topics import access, inventory
 from platform_spec.contract import ReviewMode, ReviewPolicy, RiskTier
+from platform_spec.review import ReviewEnv
 
 #: How many outputs each mode sends to people, least first (sampled = the flags plus a share).
 _REACH = {ReviewMode.NONE: 0, ReviewMode.FLAGGED: 1, ReviewMode.SAMPLED: 2, ReviewMode.ALL: 3}
@@ -71,9 +73,23 @@ class ReviewResource:
 
 
 @dataclass(frozen=True)
+class CorrectionCheck:
+    """What a review API function checks a reviewer's correction with, as the template deploys it."""
+
+    function: str  # the review API function's logical ID
+    #: use case -> the logical ID of the guardrail its ``USE_CASE_GUARDRAILS`` entry names ("" if none)
+    guardrails: Mapping[str, str]
+    #: the guardrails (logical IDs) the function's role is allowed ``bedrock:ApplyGuardrail`` on
+    applicable: frozenset[str]
+
+
+@dataclass(frozen=True)
 class ReviewFacts:
     use_cases: tuple[UseCaseReview, ...]
     resources: tuple[ReviewResource, ...]
+    corrections: tuple[CorrectionCheck, ...] = ()
+    #: use case -> the logical ID of its own guardrail (named ``<environment>-<use case>``)
+    own_guardrails: Mapping[str, str] = field(default_factory=dict)
 
 
 class HumanReviewTopic(Topic[ReviewFacts]):
@@ -109,7 +125,14 @@ class HumanReviewTopic(Topic[ReviewFacts]):
                 "AWS::Events::Rule",
             }
         )
-        return ReviewFacts(tuple(found), resources)
+        own = {
+            use_case.use_case: r.logical_id
+            for r in env.resources
+            if r.type == "AWS::Bedrock::Guardrail"
+            for use_case in found
+            if render_value(r.properties.get("Name", "")).endswith(f"-{use_case.use_case}")
+        }
+        return ReviewFacts(tuple(found), resources, _correction_checks(env), own)
 
     def diff(self, now: ReviewFacts, then: ReviewFacts, matching: Matching) -> list[Change]:
         return diff_review(now, then, matching)
@@ -130,8 +153,73 @@ class HumanReviewTopic(Topic[ReviewFacts]):
         return {
             "REVIEW-HIGH-RISK": EvidenceCheck(
                 "every output of a high-risk use case goes to a reviewer", _high_risk_reviewed
-            )
+            ),
+            "REVIEW-CORRECTIONS-GUARDED": EvidenceCheck(
+                "a reviewer's correction meets the use case's own guardrail before it is released",
+                _corrections_guarded,
+            ),
         }
+
+
+def _correction_checks(env: Environment) -> tuple[CorrectionCheck, ...]:
+    """Each review API function's ``USE_CASE_GUARDRAILS`` (which guardrail checks which use case's
+    corrections) and the guardrails its role may apply, read from the templates."""
+    principals = {p.logical_id: p for p in env.extract(access.TOPIC).principals}
+    checks = []
+    for resource in env.resources:
+        if resource.type != "AWS::Lambda::Function" or f"/{_CONSTRUCT}/ApiFunction/" not in (
+            f"/{resource.relative_path}/"
+        ):
+            continue
+        variables = (resource.properties.get("Environment") or {}).get("Variables") or {}
+        guardrails: dict[str, str] = {}
+        try:
+            document, refs = parse_joined_json(variables.get(ReviewEnv.GUARDRAILS, "{}"))
+        except ValueError:
+            document, refs = {}, {}
+        for use_case, ref in document.items() if isinstance(document, dict) else []:
+            arn = ref.get("arn") if isinstance(ref, dict) else None
+            targets = refs.get(arn, set()) if isinstance(arn, str) else set()
+            guardrails[str(use_case)] = next(iter(targets)) if len(targets) == 1 else ""
+        role = principals.get(ref_target(resource.properties.get("Role")) or "")
+        applicable = frozenset(
+            target
+            for statement in (role.statements if role is not None else ())
+            if statement.effect == "Allow"
+            and not statement.negated
+            and any(a in ("bedrock:ApplyGuardrail", "bedrock:*", "*") for a in statement.actions)
+            for placeholder in statement.resources
+            for target in [placeholder[1:].split(".", 1)[0]]
+            if placeholder.startswith("<") and placeholder.endswith(".GuardrailArn>")
+        )
+        checks.append(CorrectionCheck(resource.logical_id, guardrails, applicable))
+    return tuple(checks)
+
+
+def _corrections_guarded(facts: ReviewFacts) -> tuple[str, str]:
+    """A reviewer's correction replaces a model answer; it must meet the use case's own guardrail first."""
+    correctable = sorted(u.use_case for u in facts.use_cases if u.text_stored)
+    if not correctable:
+        return PASS, "no use case here stores text, so none can be corrected"
+    if not facts.corrections:
+        return verdict(["no review API function found to check corrections"], "")
+    failures = []
+    for check in facts.corrections:
+        for use_case in correctable:
+            named, own = check.guardrails.get(use_case, ""), facts.own_guardrails.get(use_case, "")
+            if not named:
+                failures.append(f"{use_case}: {check.function} names no guardrail for its corrections")
+            elif named != own:
+                failures.append(
+                    f"{use_case}: corrections go through {named}, not its own guardrail {own or '(none)'}"
+                )
+            elif named not in check.applicable:
+                failures.append(f"{use_case}: {check.function}'s role may not apply {named} (ApplyGuardrail)")
+    return verdict(
+        failures,
+        f"corrections of {', '.join(correctable)} go through each use case's own guardrail "
+        "(the review API's USE_CASE_GUARDRAILS and its ApplyGuardrail grant)",
+    )
 
 
 def _high_risk_reviewed(facts: ReviewFacts) -> tuple[str, str]:
