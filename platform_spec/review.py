@@ -190,6 +190,8 @@ class ReviewReason(StrEnum):
 class AuditEvent(StrEnum):
     DECISION = "decision"
     FEEDBACK = "feedback"
+    #: a correction the use case's guardrail blocked: who tried, when, what fired (never the text)
+    CORRECTION_REFUSED = "correction-refused"
 
 
 class ReviewTable:
@@ -777,6 +779,11 @@ def audit_record(
     for name, value in what.items():
         item[name] = _n(value) if isinstance(value, int) else _s(value)
     return {"Item": item, "ConditionExpression": f"attribute_not_exists({AuditTable.SUBJECT})"}
+
+
+def refused_correction_event(now: float) -> str:
+    """The audit sort key of a correction the guardrail blocked: one per attempt, by its time."""
+    return f"{AuditEvent.CORRECTION_REFUSED.value}#{iso_now(now)}"
 
 
 def feedback_event(caller: str) -> str:

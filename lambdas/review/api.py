@@ -78,6 +78,7 @@ from platform_spec.review import (
     pending_since,
     principal_of,
     read_scores,
+    refused_correction_event,
     self_review,
     to_pending_update,
     user_arn,
@@ -260,7 +261,7 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
             "in a reviewer session named after themselves (RoleSessionName and SourceIdentity).",
             field="reviewId",
         )
-    checked = _check_correction(message, corrected) if corrected is not None else None
+    checked = _check_correction(message, corrected, reviewer) if corrected is not None else None
     now = time.time()
     actor = reviewer
     decision: dict[str, Any] = {
@@ -548,8 +549,9 @@ def _use_case(value: Any, *, field: str) -> RuntimeUseCase:
     return use_case
 
 
-def _check_correction(message: ReviewMessage, text: str) -> Any:
-    """The correction through the use case's guardrail (``correction``), or the API error that refuses it."""
+def _check_correction(message: ReviewMessage, text: str, reviewer: str) -> Any:
+    """The correction through the use case's guardrail (``correction``), or the API error that refuses it.
+    A blocked one is audited (who, when, what fired; never the text) before the refusal."""
     use_case = runtime_config.use_cases.get(message.use_case)
     grounding = None
     if (
@@ -581,6 +583,7 @@ def _check_correction(message: ReviewMessage, text: str) -> Any:
         ) from None
     except CorrectionBlocked as blocked:
         logger.info("correction blocked", extra={"useCase": message.use_case, "fired": list(blocked.fired)})
+        _audit_refused_correction(message, reviewer, blocked)
         raise ApiError(
             "CORRECTION_BLOCKED",
             f"The use case's guardrail blocks this correction ({blocked}); nothing was stored and the item is "
@@ -596,6 +599,30 @@ def _check_correction(message: ReviewMessage, text: str) -> Any:
             field="correctedText",
             headers={"Retry-After": "2"},
         ) from None
+
+
+def _audit_refused_correction(message: ReviewMessage, reviewer: str, blocked: CorrectionBlocked) -> None:
+    """A write-once audit record of a correction the guardrail blocked. Nothing was stored or released, so a
+    record that cannot be written is logged and the refusal stands."""
+    now = time.time()
+    what: dict[str, str | int] = {"fired": ", ".join(blocked.fired) or "the guardrail intervened"}
+    signed_with = access_key(app.current_event.raw_event)
+    if signed_with is not None:
+        what["actorAccessKey"] = signed_with
+    record = audit_record(
+        subject=message.review_id,
+        event=refused_correction_event(now),
+        kind=AuditEvent.CORRECTION_REFUSED,
+        message=message,
+        actor=reviewer,
+        what=what,
+        retention_days=_policy(message.use_case).audit_retention_days,
+        now=now,
+    )
+    try:
+        store.record(record)
+    except Exception:
+        logger.exception("the refused correction could not be audited")
 
 
 def _policy(use_case_id: str) -> ReviewPolicy:

@@ -129,6 +129,14 @@ def test_a_correction_the_guardrail_blocks_is_refused_and_the_item_stays_pending
     assert fired in refused.body["error"]["message"] and refused.body["error"]["field"] == "correctedText"
     assert text not in json.dumps(refused.body)  # the refusal names the policy, not the text
     _still_pending(platform, review_id)
+    # the attempt is audited: who, what fired, the item's prompt and guardrail version; never the text
+    (attempt,) = [r for r in _audit(platform) if r["kind"] == "correction-refused"]
+    assert attempt["subject"] == review_id and attempt["event"].startswith("correction-refused#")
+    assert attempt["actor"] == REVIEWER_ARN and fired in attempt["fired"]
+    assert text not in json.dumps(attempt)
+    # and shown in the item's audit trail, beside the decision that follows
+    trail = _reviewer(platform, "GET", ITEM, {"reviewId": review_id}).body["audit"]
+    assert [r["kind"] for r in trail] == ["correction-refused"]
     # the reviewer rewrites it, and that one is released
     assert _correct(platform, review_id, "We serve comparable customers today.").status == 200
     assert _released(platform, review_id).body["output"]["text"] == "We serve comparable customers today."
