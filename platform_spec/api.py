@@ -272,8 +272,8 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "CORRECTION_BLOCKED": ErrorCode(
             422,
             "A `correct` decision whose correctedText the use case's guardrail blocks (ApplyGuardrail, source "
-            "OUTPUT: the policies that fired are named); nothing is stored and the item stays pending. A "
-            "correction the guardrail only masks is stored masked.",
+            "OUTPUT: the policies that fired are named); the item stays pending and nothing is released (the "
+            "attempt is audited, without its text). A correction the guardrail only masks is stored masked.",
         ),
         "CORRECTION_NOT_CHECKABLE": ErrorCode(
             422,

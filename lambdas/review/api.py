@@ -23,7 +23,7 @@ Caller endpoints (any identity the API admits; a caller sees only what it asked 
   (the approved or corrected text) or 200 ``rejected`` (no text).
 
 Who acts is always the IAM identity API Gateway authenticated (``requestContext.identity.userArn``),
-never a field of the body. Every decision and feedback is a write-once audit record
+never a field of the body. Every decision, feedback and blocked correction is a write-once audit record
 (``platform_spec.review.audit_record``); a decision updates the item and writes its record in one
 transaction, so an unknown or already-decided item changes nothing (404 / 409).
 """
