@@ -385,6 +385,11 @@ class ReviewInput:
     messages: tuple[ReviewedTurn, ...]
     context: str | None = None
 
+    @property
+    def question(self) -> str:
+        """The caller's last user turn ("" without one): what the answer responds to."""
+        return next((t.content for t in reversed(self.messages) if t.role == "user"), "")
+
 
 @spec
 class ReviewMessage:

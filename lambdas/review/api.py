@@ -560,8 +560,7 @@ def _check_correction(message: ReviewMessage, text: str, reviewer: str) -> Any:
         and message.input is not None
         and message.input.context is not None
     ):  # as the orchestrator grounded the answer: the caller's context and last question
-        question = next((t.content for t in reversed(message.input.messages) if t.role == "user"), "")
-        grounding = Grounding(source=message.input.context, query=question)
+        grounding = Grounding(source=message.input.context, query=message.input.question)
     remaining_s = app.lambda_context.get_remaining_time_in_millis() / 1000
     try:
         return guard.check(message.use_case, text, grounding=grounding, remaining_s=remaining_s)

@@ -190,11 +190,7 @@ def score_message(
         scores = []  # text too large for the queue: the item keeps references (text_note says so)
     rubric = use_case.scoring.rubric
     if rubric is not None and message.output is not None and not intervened:
-        question = (
-            next((t.content for t in reversed(message.input.messages) if t.role == "user"), "")
-            if message.input is not None
-            else ""
-        )
+        question = message.input.question if message.input is not None else ""
         # A live output has no golden reference; the grounding source the caller sent (``context``, e.g.
         # the capabilities library's excerpt for an RFP answer) is what its claims must be supported by.
         grounding = message.input.context if message.input is not None else None
