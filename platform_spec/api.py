@@ -111,6 +111,13 @@ def store_call_max_s(attempts: int = STORE_ATTEMPTS, read_timeout_s: float = STO
     return attempts * (STORE_CONNECT_TIMEOUT_S + read_timeout_s) + (attempts - 1) * STORE_RETRY_DELAY_MAX_S
 
 
+def tenths_down(seconds: float) -> float:
+    """``seconds`` rounded down to 100 ms, so that read timeouts cut to the time left take few distinct
+    values (a client each); a sum that floating point leaves just under a tenth (14.6 - 1 - 12 - 0.5 is
+    1.0999...) counts as that tenth."""
+    return math.floor(seconds * 10 + 1e-9) / 10
+
+
 def store_call_bounds(seconds: float) -> tuple[float, int] | None:
     """(read timeout, attempts) of a store call that must end within ``seconds``, or ``None`` if none fits.
 
@@ -121,7 +128,7 @@ def store_call_bounds(seconds: float) -> tuple[float, int] | None:
     """
     if seconds >= store_call_max_s():
         return STORE_READ_TIMEOUT_S, STORE_ATTEMPTS
-    read_timeout_s = math.floor(min(STORE_READ_TIMEOUT_S, seconds - STORE_CONNECT_TIMEOUT_S) * 10 + 1e-9) / 10
+    read_timeout_s = tenths_down(min(STORE_READ_TIMEOUT_S, seconds - STORE_CONNECT_TIMEOUT_S))
     if read_timeout_s < STORE_MIN_READ_TIMEOUT_S:
         return None
     return read_timeout_s, 1

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import field, replace
@@ -38,6 +37,7 @@ from platform_spec.api import (
     STORE_CONNECT_TIMEOUT_S,
     STORE_READ_TIMEOUT_S,
     store_call_max_s,
+    tenths_down,
 )
 from platform_spec.contract import ReviewMode, ReviewPolicy, RiskTier
 from platform_spec.evaluation import Expectations, RubricDocument
@@ -118,8 +118,7 @@ def correction_read_timeout_s(remaining_s: float) -> float | None:
     :data:`CORRECTION_READ_TIMEOUT_S`, rounded down to 100 ms (few distinct clients); ``None`` below
     :data:`CORRECTION_MIN_READ_S` (the call is not made)."""
     left = remaining_s - CORRECTION_CONNECT_TIMEOUT_S - store_call_max_s() - REVIEW_API_MARGIN_S
-    # rounded first: 14.6 - 1 - 12 - 0.5 is 1.0999... in floating point, and means 1.1
-    read = math.floor(round(min(CORRECTION_READ_TIMEOUT_S, left) * 10, 6)) / 10
+    read = tenths_down(min(CORRECTION_READ_TIMEOUT_S, left))
     return read if read >= CORRECTION_MIN_READ_S else None
 
 
