@@ -131,6 +131,14 @@ def has_action(node: Any, action: str) -> bool:
     return False
 
 
+def masked_only(*assessments: Any) -> bool:
+    """Whether an intervention's findings (any number of assessments, e.g. Converse's input and output
+    ones) are all masks: at least one ANONYMIZED and no BLOCKED. Anything else is a block (fails closed)."""
+    return not any(has_action(a, "BLOCKED") for a in assessments) and any(
+        has_action(a, "ANONYMIZED") for a in assessments
+    )
+
+
 def fired_policies(assessments: Any) -> tuple[str, ...]:
     """What fired in ApplyGuardrail's (or a Converse trace's) ``assessments``, in order, without repeats:
     topics, PII types, regexes, words, managed word lists, content filters, grounding filters that acted
@@ -207,7 +215,7 @@ def read_apply_guardrail(response: Any, *, guarded: str | None = None) -> Guardr
     fired = fired_policies(assessments)
     if action == PASSED:
         return GuardrailReading(Verdict.NONE, None, fired)
-    if has_action(assessments, "BLOCKED") or not has_action(assessments, "ANONYMIZED"):
+    if not masked_only(assessments):
         return GuardrailReading(Verdict.BLOCKED, None, fired)
     outputs = response.get("outputs")
     texts: list[str] = [

@@ -88,7 +88,7 @@ from botocore.exceptions import ValidationError as BotoValidationError
 from botocore.parsers import ResponseParserError
 
 from platform_spec.clients import ClientCache
-from platform_spec.guardrail import Verdict, has_action, read_apply_guardrail
+from platform_spec.guardrail import Verdict, has_action, masked_only, read_apply_guardrail
 
 from .routing import CircuitBreaker
 from .runtime_config import UseCase
@@ -398,10 +398,7 @@ def _masked_only(response: Mapping[str, Any]) -> bool:
     """
     if response.get("stopReason") != "guardrail_intervened":
         return False
-    sides = _assessments(response)
-    return not any(has_action(side, "BLOCKED") for side in sides) and any(
-        has_action(side, "ANONYMIZED") for side in sides
-    )
+    return masked_only(*_assessments(response))
 
 
 def _blocked_side(response: Mapping[str, Any]) -> str:
