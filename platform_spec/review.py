@@ -453,12 +453,17 @@ class ReviewMessage:
         return message
 
 
+#: A published guardrail version: numeric, never DRAFT (ApplyGuardrail's ``guardrailVersion`` pattern,
+#: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html).
+GUARDRAIL_VERSION_PATTERN: Final = r"^[1-9][0-9]{0,7}$"
+
+
 @spec
 class GuardrailRef:
     """A use case's guardrail as deployed: its ARN and published version (never DRAFT)."""
 
     arn: Annotated[str, Spec(pattern=r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:guardrail/[A-Za-z0-9-]+$")]
-    version: Annotated[str, Spec(pattern=r"^[1-9][0-9]{0,7}$")]
+    version: Annotated[str, Spec(pattern=GUARDRAIL_VERSION_PATTERN)]
 
 
 def read_guardrail_refs(raw: str) -> dict[str, GuardrailRef]:

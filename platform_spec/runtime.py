@@ -24,7 +24,7 @@ from typing import Annotated, Final
 
 from platform_spec.contract import ContractDocument, ModelSource, ModelTier, PromptDocument
 from platform_spec.fields import Spec, SpecError, from_dict, spec
-from platform_spec.review import LiveScoring
+from platform_spec.review import GUARDRAIL_VERSION_PATTERN, LiveScoring
 
 #: Bumped whenever a change to these dataclasses would make an older function misread the file.
 SCHEMA_VERSION: Final = 4
@@ -121,7 +121,7 @@ class UseCaseResources:
     profile_arns: Mapping[str, Arn]
     guardrail_arn: Arn
     #: a published, numeric version: DRAFT is never deployed
-    guardrail_version: Annotated[str, Spec(pattern=r"^[1-9][0-9]{0,7}$")]
+    guardrail_version: Annotated[str, Spec(pattern=GUARDRAIL_VERSION_PATTERN)]
 
 
 @spec
