@@ -270,12 +270,7 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
         "reviewer": actor,
         "decidedAt": iso_now(now),
     }
-    what: dict[str, str | int] = {"decision": kind.value, "reason": reason}
-    signed_with = access_key(app.current_event.raw_event)
-    if signed_with is not None:
-        # CloudTrail's AssumeRole event of this key names who assumed the reviewer role and the session's
-        # source identity, which API Gateway does not pass on.
-        what["actorAccessKey"] = signed_with
+    what = _signed({"decision": kind.value, "reason": reason})
     if checked is not None:  # as the guardrail let it through: masked text, never what it masked
         decision["correctedText"] = checked.text
         decision["guardrail"] = {
@@ -600,14 +595,19 @@ def _check_correction(message: ReviewMessage, text: str, reviewer: str) -> Any:
         ) from None
 
 
+def _signed(what: dict[str, str | int]) -> dict[str, str | int]:
+    """A reviewer audit record's ``what`` with the access key the request was signed with (when there is
+    one): CloudTrail's AssumeRole event of this key names who assumed the reviewer role and the session's
+    source identity, which API Gateway does not pass on."""
+    signed_with = access_key(app.current_event.raw_event)
+    return what if signed_with is None else {**what, "actorAccessKey": signed_with}
+
+
 def _audit_refused_correction(message: ReviewMessage, reviewer: str, blocked: CorrectionBlocked) -> None:
     """A write-once audit record of a correction the guardrail blocked. Nothing was stored or released, so a
     record that cannot be written is logged and the refusal stands."""
     now = time.time()
-    what: dict[str, str | int] = {"fired": ", ".join(blocked.fired) or "the guardrail intervened"}
-    signed_with = access_key(app.current_event.raw_event)
-    if signed_with is not None:
-        what["actorAccessKey"] = signed_with
+    what = _signed({"fired": ", ".join(blocked.fired) or "the guardrail intervened"})
     record = audit_record(
         subject=message.review_id,
         event=refused_correction_event(now),
