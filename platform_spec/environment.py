@@ -95,7 +95,7 @@ class NetworkSubnet:
         Spec(
             "The subnet's Availability Zone name (VPC console, Subnets, column Availability Zone), e.g. us-east-1a.",
             pattern=r"^[a-z]{2}-(gov-)?[a-z]+-[0-9][a-z]$",
-            fix="write the subnet's Availability Zone name, the region and a letter, e.g. us-east-1a ; a zone ID "
+            fix="write the subnet's Availability Zone name, the region and a letter, e.g. us-east-1a; a zone ID "
             "(use1-az1) or a Local Zone (us-east-1-atl-1a) is not accepted here",
         ),
     ]

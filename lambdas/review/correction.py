@@ -185,7 +185,7 @@ class CorrectionGuard:
         if reading.verdict is Verdict.BLOCKED:
             raise CorrectionBlocked(reading.fired)
         return CheckedCorrection(
-            text=reading.text if reading.verdict is Verdict.MASKED and reading.text is not None else text,
+            text=text if reading.text is None else reading.text,  # the masked text, for MASKED only
             verdict=reading.verdict,
             guardrail=guardrail,
         )
