@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _report(
         f"{len(result.unused)} of {len(result.recorded)} acknowledgments acknowledge no finding:",
-        [_rendered(acknowledgment, result) for acknowledgment in result.unused],
+        _rendered_unused(result),
         "Fix: remove each one at its source line (nothing under its construct raises that finding any more), "
         "or, if the finding moved, acknowledge it on the construct the finding names now",
     )
@@ -260,21 +260,24 @@ def _in_stage(acknowledgment: Recorded) -> tuple[str, str, str]:
     return acknowledgment.source, acknowledgment.finding, acknowledgment.construct_path.partition("/")[2]
 
 
-def _rendered(acknowledgment: Recorded, result: Audit) -> str:
-    """An unused acknowledgment's line; where the same line acknowledges a finding on the same construct of
+def _rendered_unused(result: Audit) -> list[str]:
+    """Each unused acknowledgment's line; where the same line acknowledges a finding on the same construct of
     another environment, it says so: removing it would break that environment's synth."""
     stale = set(result.unused)
-    used_in = sorted(
-        other.construct_path.partition("/")[0]
-        for other in result.recorded
-        if other not in stale and _in_stage(other) == _in_stage(acknowledgment)
-    )
-    if not used_in:
-        return acknowledgment.render()
-    return (
-        f"{acknowledgment.render()} (in use in {', '.join(used_in)}: do not remove it; make it depend on what "
-        "makes the finding there)"
-    )
+    in_use: dict[tuple[str, str, str], list[str]] = {}
+    for other in result.recorded:
+        if other not in stale:
+            in_use.setdefault(_in_stage(other), []).append(other.construct_path.partition("/")[0])
+    lines = []
+    for acknowledgment in result.unused:
+        used_in = sorted(in_use.get(_in_stage(acknowledgment), []))
+        lines.append(
+            acknowledgment.render()
+            if not used_in
+            else f"{acknowledgment.render()} (in use in {', '.join(used_in)}: do not remove it; make it depend "
+            "on what makes the finding there)"
+        )
+    return lines
 
 
 def _report(heading: str, lines: Sequence[str], fix: str) -> None:
