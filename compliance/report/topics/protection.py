@@ -73,9 +73,10 @@ def kept(policy: object, resource_type: str, *, on_delete: bool = True) -> int:
     return _KEEPS.get(policy, 0) if isinstance(policy, str) else 0
 
 
-def keeps_resource(policy: str | None) -> bool:
-    """Whether a deletion policy keeps a resource a previous release created (Retain, RetainExceptOnCreate)."""
-    return _KEEPS.get(policy or "Delete", 0) == _KEEPS["Retain"]
+def keeps_resource(policy: object, resource_type: str) -> bool:
+    """Whether a deletion policy keeps a resource a previous release created (Retain, RetainExceptOnCreate),
+    as :func:`kept` ranks it."""
+    return kept(policy, resource_type) == _KEEPS["Retain"]
 
 
 @dataclass(frozen=True)

@@ -310,7 +310,9 @@ def render_resources(facts: ResourceFacts, ctx: RenderContext) -> Section:
                 cell(
                     resource.on_delete,
                     flag=WARN
-                    if resource.stateful and not keeps_resource(resource.deletion_policy) and facts.production
+                    if resource.stateful
+                    and not keeps_resource(resource.deletion_policy, resource.type)
+                    and facts.production
                     else None,
                 ),
                 cell(", ".join(where) or "only here"),
