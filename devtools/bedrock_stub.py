@@ -46,6 +46,10 @@ Outcomes (``Fault`` class methods):
   ``seconds``, then answer with the default success (the guardrail still evaluates the request), so a
   client whose ``read_timeout`` is shorter raises ``botocore.exceptions.ReadTimeoutError`` and one with
   a longer timeout gets the answer late.
+* ``Fault.trickle(seconds_per_byte)``: answer with the default success, the body one byte every
+  ``seconds_per_byte``: each socket read is within a longer read timeout, the whole answer takes
+  ``len(body) * seconds_per_byte`` (a degraded path or a hostile middlebox; botocore's read timeout does
+  not end it).
 * ``Fault.connection_reset()``: read the request, then close the socket with a TCP RST and no
   response (botocore raises ``ConnectionClosedError``).
 * ``Fault.malformed_body(body=...)``: HTTP 200 whose body is not valid JSON (default: truncated JSON).
@@ -205,6 +209,7 @@ class FaultKind(StrEnum):
     SUCCESS = "success"
     ERROR = "error"
     READ_TIMEOUT = "read_timeout"
+    TRICKLE = "trickle"
     CONNECTION_RESET = "connection_reset"
     MALFORMED_BODY = "malformed_body"
     GUARDRAIL_INTERVENED = "guardrail_intervened"
@@ -307,6 +312,13 @@ class Fault:
         return cls.read_timeout(seconds)
 
     @classmethod
+    def trickle(cls, seconds_per_byte: float) -> Fault:
+        """Answer with the default success, its body one byte every ``seconds_per_byte``."""
+        if seconds_per_byte <= 0:
+            raise ValueError("seconds_per_byte must be > 0")
+        return cls(FaultKind.TRICKLE, delay_seconds=seconds_per_byte)
+
+    @classmethod
     def connection_reset(cls) -> Fault:
         return cls(FaultKind.CONNECTION_RESET)
 
@@ -388,6 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = -1  # buffered: status line, headers and body leave in one write
     server: _Server
     _target: str = ""
+    _byte_interval_s: float = 0.0  # > 0: this request's answer is sent a byte at a time (Fault.trickle)
 
     def setup(self) -> None:
         super().setup()
@@ -443,6 +456,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         self._target = target
+        self._byte_interval_s = 0.0
         fault = stub._next_fault(target) or Fault.success()
         if fault.kind is FaultKind.ERROR:
             assert fault.code is not None
@@ -455,6 +469,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.kind is FaultKind.READ_TIMEOUT:
                 if stub._sleep(fault.delay_seconds):
                     return  # the stub is stopping
+                fault = Fault.success()
+            elif fault.kind is FaultKind.TRICKLE:
+                self._byte_interval_s = fault.delay_seconds
                 fault = Fault.success()
             if operation == _CONVERSE:
                 self._converse(body, fault)
@@ -629,7 +646,16 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if not self._byte_interval_s:
+            self.wfile.write(payload)
+            return
+        self.close_connection = True  # the client may give up mid-answer: this connection is not reused
+        self.wfile.flush()  # the status line and headers now, then the body a byte at a time
+        for byte in payload:
+            if self.server.stub._sleep(self._byte_interval_s):
+                return  # the stub is stopping
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
 
     def _send_json(self, document: dict[str, Any]) -> None:
         self._send(200, json.dumps(document, separators=(",", ":")).encode())

@@ -1,5 +1,6 @@
-"""A small LRU cache of botocore clients by the bounds they were created with: standard library only, shared
-by the orchestrator and the reviewer API.
+"""Bounded calls to AWS, shared by the orchestrator and the reviewer API (standard library only): a small LRU
+cache of botocore clients by the bounds they were created with (:class:`ClientCache`), and a wall-clock
+bound on one call (:func:`call_within`).
 
 A botocore client's timeouts and retries are fixed when it is created
 (https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html), so a call that must end
@@ -12,12 +13,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["ClientCache"]
+__all__ = ["CallAbandoned", "ClientCache", "call_within"]
 
 K = TypeVar("K", bound=Hashable)
 C = TypeVar("C")
+T = TypeVar("T")
 
 
 class ClientCache(Generic[K, C]):
@@ -44,3 +46,45 @@ class ClientCache(Generic[K, C]):
 
     def __len__(self) -> int:
         return len(self._clients)
+
+
+class CallAbandoned(TimeoutError):
+    """The call had not returned within its wall-clock bound (:func:`call_within`); it was left to end on its
+    own thread, and whatever it returns or raises then is discarded."""
+
+
+def call_within(seconds: float, call: Callable[[], T], *, name: str = "bounded-call") -> T:
+    """``call()``'s result, or :class:`CallAbandoned` when it has not returned within ``seconds``.
+
+    botocore's ``read_timeout`` bounds each read from the socket, not the response: "The time in seconds
+    till a timeout exception is thrown when attempting to read from a connection"
+    (https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html), and Python's socket
+    timeout applies to each operation (https://docs.python.org/3/library/socket.html#socket-timeouts). An
+    endpoint that sends its answer a byte at a time, each within the read timeout, holds the call far past
+    it (measured: 19 s with a 1 s read timeout), past any time budget built on the read timeout. So the call
+    runs on a daemon thread and is abandoned at the bound: the caller goes on at once, and the abandoned
+    call ends on its own (its socket read times out, the endpoint finishes or closes) with its outcome
+    discarded. A daemon thread never keeps the process alive; in Lambda a thread still running when the
+    handler returns is frozen with the execution environment and resumes with the next invocation
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), where it only finishes
+    reading an answer nobody waits for. botocore clients may be shared between threads
+    (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html, "Multithreading or
+    multiprocessing with clients"):
+    the caller's next call on the same client takes another pooled connection."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # handed to the waiting thread
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    if not done.wait(seconds):
+        raise CallAbandoned(f"no complete answer within {seconds:.1f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]

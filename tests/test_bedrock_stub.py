@@ -284,6 +284,25 @@ def test_read_timeout_shorter_than_client_timeout_succeeds(
     assert response["output"]["message"]["content"] == [{"text": "Stub reply: Hello there"}]
 
 
+def test_a_trickled_answer_outlasts_the_read_timeout_and_arrives_whole(
+    stub: BedrockStub, make_client: ClientFactory
+) -> None:
+    # GIVEN an answer sent a byte every 5 ms to a client whose read timeout is 0.2 s
+    expected = make_client().converse(modelId=MODEL_ID, messages=HELLO)["output"]
+    stub.script(None, [Fault.trickle(0.005)])
+
+    started = time.monotonic()
+    response = make_client(read_timeout=0.2).converse(modelId=MODEL_ID, messages=HELLO)
+    elapsed = time.monotonic() - started
+
+    # THEN botocore read it to the end, however long that took: no read waited 0.2 s, and the stub slept
+    # 5 ms before each byte of a body whose bytes alone outlast the read timeout several times over
+    body_bytes = int(response["ResponseMetadata"]["HTTPHeaders"]["content-length"])
+    assert body_bytes * 0.005 > 3 * 0.2
+    assert elapsed >= body_bytes * 0.005
+    assert response["output"] == expected
+
+
 def test_connection_reset(stub: BedrockStub, make_client: ClientFactory) -> None:
     client = make_client()
     client.converse(modelId=MODEL_ID, messages=HELLO)  # a pooled keep-alive connection now exists

@@ -34,8 +34,11 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
   fit that way in the deployed budget (``platform_config.loader``).
 * An attempt's window is the time left before its route's deadline, and it must cover connecting and
   reading: its read timeout is ``min(read_timeout_s, window - connect_timeout_s)`` and it starts only if
-  that is at least ``min_attempt_s``. Non-streaming Converse sends nothing until the answer is complete,
-  so the read timeout bounds the whole wait for the answer.
+  that is at least ``min_attempt_s``. botocore's read timeout bounds each read from the socket, not the
+  answer, so an endpoint that sends its answer a byte at a time would hold the attempt past its window
+  and starve the fallback as a hang once did: the call is also abandoned on the clock at
+  ``connect_timeout_s + read timeout`` (``platform_spec.clients.call_within``) and counts as a read
+  timeout, a hang when it had its full read timeout.
 * A backoff is slept only if a retry still fits in the route's window afterwards
   (``delay + connect_timeout_s + min_attempt_s``); otherwise the next route starts at once.
 * With the deployed defaults (28 s function timeout, so a 27 s budget; 1 s connect timeout; two routes)
@@ -67,6 +70,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import Any, Final, Protocol, TypeVar
 
 from botocore.config import Config
@@ -87,7 +91,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ValidationError as BotoValidationError
 from botocore.parsers import ResponseParserError
 
-from platform_spec.clients import ClientCache
+from platform_spec.clients import CallAbandoned, ClientCache, call_within
 from platform_spec.guardrail import Verdict, has_action, masked_only, read_apply_guardrail
 
 from .routing import CircuitBreaker
@@ -444,7 +448,7 @@ def classify(exc: BaseException) -> Failure | None:
         if isinstance(status, int) and (status >= 500 or status == 429):
             return Failure(FailureKind.RETRY, code, status == 429)
         return Failure(FailureKind.REJECTED, code)
-    if isinstance(exc, ReadTimeoutError):
+    if isinstance(exc, ReadTimeoutError | CallAbandoned):
         return Failure(FailureKind.RETRY, READ_TIMEOUT)
     if isinstance(exc, ConnectTimeoutError):
         return Failure(FailureKind.RETRY, "ConnectTimeout")
@@ -585,7 +589,9 @@ def _run_stage(
         client = clients.client_for(read_timeout)
         started = clock()
         try:
-            answer = send(client)
+            answer = call_within(
+                policy.connect_timeout_s + read_timeout, partial(send, client), name=f"bedrock-{name}"
+            )
             return answer, False, clock() - started
         except Exception as exc:
             failure = classify(exc)

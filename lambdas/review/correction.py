@@ -21,18 +21,18 @@ a mask's text is the output that is the correction masked, wherever it is in ``o
 
 One attempt, a 1 s connect timeout and a read timeout cut to the time the function has left
 (``platform_spec.review.correction_read_timeout_s``), and the whole call abandoned at connect + read on the
-clock (:func:`_within`: botocore's read timeout bounds each socket read, not the answer): a guardrail that
+clock (``platform_spec.clients.call_within``: botocore's read timeout bounds each socket read, not the
+answer): a guardrail that
 hangs or answers a byte at a time costs the reviewer a retry, never the decision's write.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from platform_spec.clients import ClientCache
+from platform_spec.clients import CallAbandoned, ClientCache, call_within
 from platform_spec.guardrail import GuardrailReading, Verdict, read_apply_guardrail
 from platform_spec.review import (
     CORRECTION_CONNECT_TIMEOUT_S,
@@ -73,36 +73,6 @@ class CheckedCorrection:
     text: str
     verdict: Verdict
     guardrail: GuardrailRef
-
-
-def _within(seconds: float, call: Callable[[], Any]) -> Any:
-    """``call()``'s result, or :class:`GuardrailUnavailable` when it has not returned within ``seconds``.
-
-    botocore's ``read_timeout`` bounds each read from the socket, not the response: "The time in seconds
-    till a timeout exception is thrown when attempting to read from a connection"
-    (https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html), and Python's socket
-    timeout applies to each operation (https://docs.python.org/3/library/socket.html#socket-timeouts). An
-    endpoint that sends its answer a byte at a time, each within the read timeout, would hold the call far
-    past it (measured: 19 s with a 1 s read timeout), past the time the decision's write was kept, and the
-    function's 20 s timeout. So the call runs on a daemon thread and is abandoned at the wall-clock bound
-    the time budget assumed (connect + read); the abandoned call's result is discarded, never stored."""
-    outcome: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as error:  # handed to the waiting thread
-            outcome["error"] = error
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="correction-guardrail", daemon=True).start()
-    if not done.wait(seconds):
-        raise GuardrailUnavailable(f"no complete answer within {seconds:.1f} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def apply_guardrail_arguments(
@@ -166,16 +136,18 @@ class CorrectionGuard:
         client = self._clients.get(read_timeout)
         arguments = apply_guardrail_arguments(guardrail, text, grounding)
         try:
-            response = _within(
-                CORRECTION_CONNECT_TIMEOUT_S + read_timeout, lambda: client.apply_guardrail(**arguments)
+            response = call_within(
+                CORRECTION_CONNECT_TIMEOUT_S + read_timeout,
+                lambda: client.apply_guardrail(**arguments),
+                name="correction-guardrail",
             )
             reading: GuardrailReading = read_apply_guardrail(response, guarded=text)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ValidationException":
                 raise CorrectionUncheckable(str(error)) from error
             raise GuardrailUnavailable(f"{type(error).__name__}: {error}") from error
-        except GuardrailUnavailable:
-            raise
+        except CallAbandoned as error:
+            raise GuardrailUnavailable(str(error)) from error
         except Exception as error:
             # Anything else fails closed as unavailable: botocore's own errors (BotoCoreError), a response
             # read_apply_guardrail refuses (ValueError), and a response botocore cannot parse into the

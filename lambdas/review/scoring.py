@@ -22,7 +22,9 @@ messages already scored and those that need no judge would be delivered again wi
 ``MAX_RECEIVE_COUNT`` such rounds dead-lettered. So the judge's client has explicit timeouts and attempts
 (``platform_spec.review.JUDGE_*``), a judge call starts only while the longest it could take fits in what
 is left of the invocation, and after a judge call timed out no other message of the invocation calls the
-judge: those messages fail at once (:class:`JudgeSkipped`, logged), the others are scored.
+judge: those messages fail at once (:class:`JudgeSkipped`, logged), the others are scored. The timeouts
+bound each socket read, not the answer; a judge that sends its answer a byte at a time is abandoned on the
+clock at that longest call (``platform_spec.clients.call_within``) and counts as one that timed out.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from platform_spec.api import ReviewMetric
+from platform_spec.clients import CallAbandoned, call_within
 from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, parse_grades
 from platform_spec.review import (
     JUDGE_ATTEMPTS,
@@ -141,15 +144,19 @@ class Judge:
 
         try:
             # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
-            response = self._client.converse(
-                modelId=profile,
-                messages=[{"role": "user", "content": [{"text": prompt}]}],
-                inferenceConfig={"maxTokens": JUDGE_MAX_TOKENS, "temperature": 0},
+            response = call_within(
+                self.longest_call_s,
+                lambda: self._client.converse(
+                    modelId=profile,
+                    messages=[{"role": "user", "content": [{"text": prompt}]}],
+                    inferenceConfig={"maxTokens": JUDGE_MAX_TOKENS, "temperature": 0},
+                ),
+                name="review-judge",
             )
         # what botocore's standard mode retries as transient connection errors (a read timeout, a reset
         # connection: HTTPClientError; a connect timeout, a refused connection: ConnectionError), after
-        # its last attempt
-        except (BotocoreConnectionError, HTTPClientError) as error:
+        # its last attempt, and a call abandoned at the longest it may take
+        except (BotocoreConnectionError, HTTPClientError, CallAbandoned) as error:
             self._down = type(error).__name__
             raise
         blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []

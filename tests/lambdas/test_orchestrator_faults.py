@@ -330,6 +330,30 @@ def test_timeouts_the_budget_cut_short_do_not_open_the_circuit(
     assert third.body["route"] == "primary"
 
 
+@pytest.mark.slow
+def test_a_primary_that_answers_a_byte_at_a_time_is_cut_at_its_window_and_opens_its_circuit(
+    load_orchestrator: LoadOrchestrator, stub: BedrockStub
+) -> None:
+    # GIVEN a primary that sends its answer a byte every 0.05 s (each socket read well inside the 1.5 s
+    # read timeout, the whole answer ~1 minute), and a read timeout that fits the primary's ~2.3 s share
+    module = load_orchestrator(resilience={**HANG_POLICY, "read_timeout_s": 1.5})
+    stub.script(STS["primary"], [Fault.trickle(0.05)] * 6)
+
+    # WHEN two requests meet it
+    first = call(module, invoke_event(body=user(TICKET)), _context())
+    second = call(module, invoke_event(body=user(TICKET)), _context())
+
+    # THEN each attempt was abandoned at its window and the fallback answered (read to its end, the
+    # trickled answer is the primary's 200), and each full-length wait counted as a hang: the circuit is
+    # open and the third request does not wait on the primary at all
+    assert first.status == second.status == 200, (first.body, second.body)
+    assert first.body["route"] == second.body["route"] == "fallback"
+    assert module.circuit.is_open("support-ticket-summary/primary")
+    stub.reset()
+    third = call(module, invoke_event(body=user(TICKET)), _context())
+    assert third.body["route"] == "fallback" and calls_to(stub, STS["primary"]) == 0
+
+
 def test_no_time_left_means_no_call(orchestrator: ModuleType, stub: BedrockStub) -> None:
     reply = call(orchestrator, invoke_event(body=user(TICKET)), FakeLambdaContext(remaining_ms=250))
 

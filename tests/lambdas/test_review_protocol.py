@@ -481,10 +481,20 @@ def _judge_calls(platform: OfflinePlatform) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fault", "calls", "error"),
+    [
+        # silent: botocore's read timeout ends each of its two attempts
+        pytest.param(Fault.hang(3), 2, "ReadTimeoutError", id="hang"),
+        # an answer a byte every 50 ms: no read waits 0.5 s, so botocore never times out; the call is
+        # abandoned at the longest a judge call may take
+        pytest.param(Fault.trickle(0.05), 1, "CallAbandoned", id="trickle"),
+    ],
+)
 def test_a_hung_judge_fails_only_the_messages_it_grades_and_never_times_out_the_batch(
-    config: PlatformConfig, platform: OfflinePlatform
+    config: PlatformConfig, platform: OfflinePlatform, fault: Fault, calls: int, error: str
 ) -> None:
-    # GIVEN a judge that accepts the request and stays silent (both attempts), with short timeouts
+    # GIVEN a judge that accepts the request and does not answer in time, with short timeouts
     scoring = platform.modules[SCORING]
     scoring.judge = scoring.Judge(
         region=scoring.judge.region,
@@ -493,22 +503,22 @@ def test_a_hung_judge_fails_only_the_messages_it_grades_and_never_times_out_the_
         read_timeout_s=0.5,
     )
     first, second, ungraded = _queue_three(config, platform)
-    platform.stub.script("-judge", [Fault.hang(3), Fault.hang(3)])
+    platform.stub.script("-judge", [fault, fault])
     # WHEN one delivery of the three reaches the scoring function
     failed = platform.drain(max_rounds=1)
     # THEN only the two the judge grades go back to the queue; the other is scored
     assert len(failed) == 2
     assert ungraded in _scored(platform) and not {first, second} & _scored(platform)
-    # AND the judge was called for one of them only (its two attempts): the other failed at once
-    assert _judge_calls(platform) == 2
+    # AND the judge was called for one of them only: the other failed at once
+    assert _judge_calls(platform) == calls
     not_scored = [
         json.loads(line) for line in platform.output.getvalue().splitlines() if "not scored" in line
     ]
     assert [(n["useCase"], n["error"]) for n in not_scored] == [
-        (SAMPLED_UC, "ReadTimeoutError"),
+        (SAMPLED_UC, error),
         (SAMPLED_UC, "JudgeSkipped"),
     ]
-    assert "did not answer earlier in this invocation (ReadTimeoutError)" in not_scored[1]["why"]
+    assert f"did not answer earlier in this invocation ({error})" in not_scored[1]["why"]
 
 
 def test_a_judge_call_starts_only_while_the_longest_it_could_take_fits(
