@@ -289,6 +289,13 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "accepts); nothing is stored. Shorten the correction, or approve or reject it with a reason.",
         ),
         "INTERNAL": ErrorCode(500, "A bug. Logged with the request id; the body says nothing more."),
+        "GUARDRAIL_NOT_PERMITTED": ErrorCode(
+            500,
+            "The guardrail check of a correction was refused as not permitted or not found "
+            "(AccessDeniedException, ResourceNotFoundException: the function's grant or the guardrail version "
+            "is missing in this deployment): nothing is stored and the item stays pending. Not retryable: the "
+            "deployment must be fixed (the function logs the error).",
+        ),
         "UPSTREAM_REJECTED": ErrorCode(
             502, "Bedrock rejected the request (ValidationException); not retried."
         ),

@@ -14,7 +14,8 @@ grants them to that role alone, and this function refuses any other identity wit
   when the reviewer is the request's own caller (``platform_spec.review.self_review``: the same principal,
   or a reviewer session with the name the request was made under). A correction goes through the use
   case's guardrail first (``correction``): stored as written or masked, or refused (422
-  ``CORRECTION_BLOCKED``; 503 ``GUARDRAIL_UNAVAILABLE`` when the check cannot run), the item still pending.
+  ``CORRECTION_BLOCKED``; 503 ``GUARDRAIL_UNAVAILABLE`` when the check cannot run now, 500
+  ``GUARDRAIL_NOT_PERMITTED`` when this deployment may not run it), the item still pending.
 
 Caller endpoints (any identity the API admits; a caller sees only what it asked itself):
 
@@ -90,6 +91,7 @@ from .correction import (
     CorrectionGuard,
     CorrectionUncheckable,
     Grounding,
+    GuardrailNotPermitted,
     GuardrailUnavailable,
 )
 from .settings import SettingsError, load_settings
@@ -582,6 +584,18 @@ def _check_correction(message: ReviewMessage, text: str, reviewer: str) -> Any:
             "CORRECTION_BLOCKED",
             f"The use case's guardrail blocks this correction ({blocked}); nothing was stored and the item is "
             "still pending. Fix: rewrite correctedText without it, or reject the answer with a reason.",
+            field="correctedText",
+        ) from None
+    except GuardrailNotPermitted as denied:
+        # an error, not a warning: nothing a reviewer does cures it (the Api5xx alarm counts the 500s)
+        logger.error(
+            "correction guardrail not permitted", extra={"useCase": message.use_case, "why": str(denied)}
+        )
+        raise ApiError(
+            "GUARDRAIL_NOT_PERMITTED",
+            "The use case's guardrail refused the review function (not permitted, or not found at its deployed "
+            "version); nothing was stored and the item is still pending. Retrying will not help: the platform "
+            "team must fix the deployment (the function's log names the error).",
             field="correctedText",
         ) from None
     except GuardrailUnavailable as unavailable:

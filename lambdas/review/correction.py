@@ -16,6 +16,10 @@ a mask's text is the output that is the correction masked, wherever it is in ``o
 * BLOCKED: :class:`CorrectionBlocked` (422 ``CORRECTION_BLOCKED``, naming what fired), nothing stored;
 * Bedrock refuses the request as invalid (``ValidationException``, e.g. a text over what the guardrail
   accepts): :class:`CorrectionUncheckable` (422 ``CORRECTION_NOT_CHECKABLE``: retrying would not help);
+* Bedrock refuses the call as not permitted or not found (``AccessDeniedException``,
+  ``ResourceNotFoundException``: a grant or the guardrail version missing in this deployment):
+  :class:`GuardrailNotPermitted` (500 ``GUARDRAIL_NOT_PERMITTED``, no Retry-After: a retry fails the same
+  way until the deployment is fixed), nothing stored;
 * the call fails otherwise, times out or has too little time: :class:`GuardrailUnavailable` (503,
   Retry-After 2), nothing stored (fails closed).
 
@@ -44,6 +48,16 @@ from platform_spec.review import (
 
 class GuardrailUnavailable(Exception):
     """The guardrail check could not run; the message says why (for the log, not the caller)."""
+
+
+class GuardrailNotPermitted(Exception):
+    """Bedrock refused the check as not permitted or not found: the deployment, not the moment, is at fault."""
+
+
+#: ApplyGuardrail's errors that no retry can cure: the caller's grant, or the guardrail or its version, is
+#: missing (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html, Errors:
+#: AccessDeniedException 403, ResourceNotFoundException 404).
+NOT_PERMITTED_CODES = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
 
 
 class CorrectionUncheckable(Exception):
@@ -123,8 +137,9 @@ class CorrectionGuard:
     def check(
         self, use_case: str, text: str, *, grounding: Grounding | None, remaining_s: float
     ) -> CheckedCorrection:
-        """The correction as it may be stored; :class:`CorrectionBlocked`, :class:`GuardrailUnavailable`,
-        or ``LookupError`` when ``use_case`` has no guardrail here."""
+        """The correction as it may be stored; :class:`CorrectionBlocked`, :class:`CorrectionUncheckable`,
+        :class:`GuardrailNotPermitted`, :class:`GuardrailUnavailable`, or ``LookupError`` when ``use_case``
+        has no guardrail here."""
         guardrail = self.guardrails.get(use_case)
         if guardrail is None:
             raise LookupError(use_case)
@@ -143,8 +158,11 @@ class CorrectionGuard:
             )
             reading: GuardrailReading = read_apply_guardrail(response, guarded=text)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ValidationException":
+            code = error.response.get("Error", {}).get("Code")
+            if code == "ValidationException":
                 raise CorrectionUncheckable(str(error)) from error
+            if code in NOT_PERMITTED_CODES:
+                raise GuardrailNotPermitted(f"{code}: {error}") from error
             raise GuardrailUnavailable(f"{type(error).__name__}: {error}") from error
         except CallAbandoned as error:
             raise GuardrailUnavailable(str(error)) from error

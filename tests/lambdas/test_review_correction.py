@@ -204,6 +204,22 @@ def test_a_correction_bedrock_refuses_to_check_is_not_retryable(
     _still_pending(platform, review_id)
 
 
+@pytest.mark.parametrize(
+    "fault", [Fault.access_denied(), Fault.resource_not_found()], ids=["access-denied", "not-found"]
+)
+def test_a_guardrail_that_refuses_the_function_is_not_offered_as_retryable(
+    config: PlatformConfig, platform: OfflinePlatform, fault: Fault
+) -> None:
+    review_id = _held(platform, config)
+    platform.stub.script(None, [fault])
+    refused = _correct(platform, review_id, "A perfectly fine correction.")
+    # a missing grant or guardrail version fails every retry: 500 naming it, no Retry-After to wait out
+    assert refused.status == 500 and refused.body["error"]["code"] == "GUARDRAIL_NOT_PERMITTED", refused.body
+    assert "Retry-After" not in refused.headers
+    assert "Retrying will not help" in refused.body["error"]["message"]
+    _still_pending(platform, review_id)
+
+
 def test_a_hung_guardrail_is_cut_to_the_time_the_decision_can_spare(
     config: PlatformConfig, platform: OfflinePlatform
 ) -> None:
