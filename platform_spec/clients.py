@@ -70,7 +70,11 @@ def call_within(seconds: float, call: Callable[[], T], *, name: str = "bounded-c
     reading an answer nobody waits for. botocore clients may be shared between threads
     (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html, "Multithreading or
     multiprocessing with clients"):
-    the caller's next call on the same client takes another pooled connection."""
+    the caller's next call on the same client takes another pooled connection. Tracing: the X-Ray SDK keeps
+    its context per thread, and in Lambda builds a new thread's context from ``_X_AMZN_TRACE_ID``
+    (aws-xray-sdk 2.15, ``core/lambda_launcher.py``), so the call's subsegment is recorded under the
+    function's segment; the caller's entity is not carried in (the SDK README's ThreadPoolExecutor
+    pattern), since an abandoned call would then hold the caller's subsegment open and unsent."""
     outcome: dict[str, Any] = {}
     done = threading.Event()
 
