@@ -5,7 +5,10 @@ paid for, and an idempotency record stays in progress). So every store call afte
 answer's PutItem, the scoring queue's SendMessage, the idempotency record's save or delete) is made with a
 client whose worst case fits in what is left before ``ends`` (``platform_spec.api.store_call_bounds``):
 the configured timeouts and retries when they fit, else one attempt with a shorter read timeout, else no
-call at all (:class:`NoTimeLeftError`, handled by each caller as the failure of that call).
+call at all (:class:`NoTimeLeftError`, handled by each caller as the failure of that call). The timeouts
+bound each socket read, not the answer, so each API call is also abandoned on the clock at the longest
+those bounds allow (``platform_spec.api.store_call_max_s``; ``platform_spec.clients.call_within``): a store
+that answers a byte at a time fails the call (``CallAbandoned``) as a hung one does.
 
 A botocore client's timeouts and retries are fixed when it is created (``botocore.config.Config``:
 https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html), so each distinct bound
@@ -18,13 +21,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, Final
 
-from platform_spec.api import STORE_CONNECT_TIMEOUT_S, store_call_bounds
-from platform_spec.clients import ClientCache
+from platform_spec.api import STORE_CONNECT_TIMEOUT_S, store_call_bounds, store_call_max_s
+from platform_spec.clients import ClientCache, call_within
 from platform_spec.review import client_config
 
-__all__ = ["DeadlineBoundClient", "NoTimeLeftError", "StoreClients"]
+__all__ = ["ClockBoundClient", "DeadlineBoundClient", "NoTimeLeftError", "StoreClients"]
 
 
 class NoTimeLeftError(Exception):
@@ -64,7 +68,27 @@ class StoreClients:
         config = client_config(
             connect_timeout_s=STORE_CONNECT_TIMEOUT_S, read_timeout_s=read_timeout_s, attempts=attempts
         )
-        return boto3.client(self.service, region_name=self.region, config=Config(**config))
+        client = boto3.client(self.service, region_name=self.region, config=Config(**config))
+        return ClockBoundClient(client, store_call_max_s(attempts, read_timeout_s))
+
+
+class ClockBoundClient:
+    """A boto3 client whose API operations (``meta.method_to_api_mapping``) are abandoned on the clock after
+    ``limit_s`` (``call_within``); every other attribute (``meta``, ``exceptions``) is the client's own."""
+
+    def __init__(self, client: Any, limit_s: float) -> None:
+        self._client = client
+        self._limit_s = limit_s
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name not in self._client.meta.method_to_api_mapping:
+            return attribute
+
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            return call_within(self._limit_s, partial(attribute, *args, **kwargs), name=f"store-{name}")
+
+        return bounded
 
 
 class DeadlineBoundClient:

@@ -445,6 +445,36 @@ def black_hole() -> Iterator[str]:
     server.close()
 
 
+@pytest.fixture
+def dripping_store() -> Iterator[str]:
+    """The endpoint of a store that answers every request with an empty 200, a byte every 0.3 s: each read
+    is well inside the store's read timeout, the whole answer takes ~25 s."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    stop = threading.Event()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}"
+
+    def drip(connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            connection.recv(65536)
+            for byte in answer:
+                if stop.wait(0.3):
+                    return
+                connection.sendall(bytes([byte]))
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                threading.Thread(target=drip, args=(server.accept()[0],), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    server.close()
+
+
 def _review_path_to(endpoint: str) -> dict[str, str]:
     return {
         "REVIEW_TABLE": "review-items",
@@ -519,3 +549,23 @@ def test_a_held_answer_whose_store_hangs_ends_inside_the_function_time(
     assert reply.headers["Retry-After"] == "1"
     logs, _ = output_lines(capsys.readouterr().out)
     assert logs[-1].get("review") == ("hold_failed" if status == 503 else None)
+
+
+@pytest.mark.slow
+def test_a_held_answer_whose_store_answers_a_byte_at_a_time_fails_closed_inside_the_function_time(
+    load_orchestrator: LoadOrchestrator, stub: BedrockStub, dripping_store: str
+) -> None:
+    # GIVEN a use case that holds its answers, an 8 s function, a prompt answer, and a review table that
+    # sends its (successful) answer a byte every 0.3 s
+    config = sample_runtime_config()
+    config["use_cases"]["rfp-drafting"]["enabled"] = True
+    module = load_orchestrator(config, resilience=STORE_POLICY, **_review_path_to(dripping_store))
+    context = CountdownLambdaContext(remaining_ms=8000)
+
+    reply = call(module, invoke_event("rfp-drafting", body=user("Draft the onboarding section.")), context)
+
+    # THEN the hold is abandoned at its bound and fails closed: 503, no answer released. (Read to its end,
+    # the dripped answer is a stored item and a 202, ~25 s later, past the function's time: the status
+    # tells the two apart without timing the request.)
+    assert reply.status == 503, reply.body
+    assert reply.body["error"]["code"] == "REVIEW_UNAVAILABLE"
