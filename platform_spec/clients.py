@@ -13,9 +13,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CallAbandoned", "ClientCache", "call_within"]
+__all__ = ["CallAbandoned", "ClientCache", "ClockBoundClient", "call_within"]
 
 K = TypeVar("K", bound=Hashable)
 C = TypeVar("C")
@@ -92,3 +93,23 @@ def call_within(seconds: float, call: Callable[[], T], *, name: str = "bounded-c
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]  # type: ignore[no-any-return]
+
+
+class ClockBoundClient:
+    """A boto3 client whose API operations (``meta.method_to_api_mapping``) are abandoned on the clock after
+    ``limit_s`` (:func:`call_within`: the longest its timeouts, attempts and retry delays allow); every other
+    attribute (``meta``, ``exceptions``) is the client's own."""
+
+    def __init__(self, client: Any, limit_s: float) -> None:
+        self._client = client
+        self._limit_s = limit_s
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name not in self._client.meta.method_to_api_mapping:
+            return attribute
+
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            return call_within(self._limit_s, partial(attribute, *args, **kwargs), name=f"aws-{name}")
+
+        return bounded

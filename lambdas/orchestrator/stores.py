@@ -21,14 +21,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from functools import partial
 from typing import Any, Final
 
 from platform_spec.api import STORE_CONNECT_TIMEOUT_S, store_call_bounds, store_call_max_s
-from platform_spec.clients import ClientCache, call_within
+from platform_spec.clients import ClientCache, ClockBoundClient
 from platform_spec.review import client_config
 
-__all__ = ["ClockBoundClient", "DeadlineBoundClient", "NoTimeLeftError", "StoreClients"]
+__all__ = ["DeadlineBoundClient", "NoTimeLeftError", "StoreClients"]
 
 
 class NoTimeLeftError(Exception):
@@ -70,25 +69,6 @@ class StoreClients:
         )
         client = boto3.client(self.service, region_name=self.region, config=Config(**config))
         return ClockBoundClient(client, store_call_max_s(attempts, read_timeout_s))
-
-
-class ClockBoundClient:
-    """A boto3 client whose API operations (``meta.method_to_api_mapping``) are abandoned on the clock after
-    ``limit_s`` (``call_within``); every other attribute (``meta``, ``exceptions``) is the client's own."""
-
-    def __init__(self, client: Any, limit_s: float) -> None:
-        self._client = client
-        self._limit_s = limit_s
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if name not in self._client.meta.method_to_api_mapping:
-            return attribute
-
-        def bounded(*args: Any, **kwargs: Any) -> Any:
-            return call_within(self._limit_s, partial(attribute, *args, **kwargs), name=f"store-{name}")
-
-        return bounded
 
 
 class DeadlineBoundClient:

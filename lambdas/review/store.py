@@ -13,6 +13,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from platform_spec.api import store_call_max_s
+from platform_spec.clients import ClockBoundClient
 from platform_spec.review import (
     AuditTable,
     ReviewTable,
@@ -81,8 +83,11 @@ class ReviewStore:
                 import boto3
                 from botocore.config import Config
 
-                self._client = boto3.client(
-                    "dynamodb", region_name=self.region, config=Config(**store_client_config())
+                # abandoned on the clock at its worst case: the timeouts bound each socket read, not the
+                # answer (platform_spec.clients.call_within)
+                self._client = ClockBoundClient(
+                    boto3.client("dynamodb", region_name=self.region, config=Config(**store_client_config())),
+                    store_call_max_s(),
                 )
             return self._client
 

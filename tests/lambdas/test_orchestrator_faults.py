@@ -445,36 +445,6 @@ def black_hole() -> Iterator[str]:
     server.close()
 
 
-@pytest.fixture
-def dripping_store() -> Iterator[str]:
-    """The endpoint of a store that answers every request with an empty 200, a byte every 0.3 s: each read
-    is well inside the store's read timeout, the whole answer takes ~25 s."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.1)
-    stop = threading.Event()
-    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}"
-
-    def drip(connection: socket.socket) -> None:
-        with connection, contextlib.suppress(OSError):
-            connection.recv(65536)
-            for byte in answer:
-                if stop.wait(0.3):
-                    return
-                connection.sendall(bytes([byte]))
-
-    def accept() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                threading.Thread(target=drip, args=(server.accept()[0],), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    server.close()
-
-
 def _review_path_to(endpoint: str) -> dict[str, str]:
     return {
         "REVIEW_TABLE": "review-items",

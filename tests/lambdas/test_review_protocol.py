@@ -31,6 +31,7 @@ from human_review.exercise import (
 from human_review.offline import ORCHESTRATOR, REVIEW_API, SCORING, OfflinePlatform, Reply
 from platform_config import PlatformConfig
 from platform_spec.api import ERRORS, ReviewMetric
+from platform_spec.clients import CallAbandoned
 from platform_spec.evaluation import quote_for_judge
 from platform_spec.review import (
     MAX_RECEIVE_COUNT,
@@ -765,3 +766,18 @@ def test_the_exercise_walks_a_non_holding_use_case_to_a_reviewer(
         walk = exercise(OfflineClient(platform), config, platform.contracts[SAMPLED_UC])
     assert step in walk.steps
     assert [line.split(" ", 1)[0] for line in walk.steps] == ["1", "3", "4", "4b", "5", "6", "7", "9"]
+
+
+def test_a_review_store_that_answers_a_byte_at_a_time_is_abandoned_at_its_bound(
+    dripping_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.review import store as review_store
+
+    # GIVEN the review functions' store client against a table that drips its answer (~25 s), with its
+    # clock bound (12 s deployed: every attempt and retry delay at their worst) at 1 s
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dripping_store)
+    monkeypatch.setattr(review_store, "store_call_max_s", lambda: 1.0)
+    store = review_store.ReviewStore(review_table="review-items", region="us-east-1")
+    # WHEN an item is read, THEN the call is abandoned (read to its end, the dripped answer is "no item")
+    with pytest.raises(CallAbandoned):
+        store.get("a-review-id")
