@@ -179,7 +179,7 @@ def load_environment(
     if stacks is None and not env_stacks:
         available = sorted({stage_of(stack) for stack in template_files(directory)})
         raise KeyError(f"environment {name!r} is not in {directory} (it has: {', '.join(available)})")
-    artifacts_by_name = stack_artifacts(directory)
+    artifacts_by_name = stack_artifacts(directory, stage=name)
     artifacts = [artifacts_by_name[s.name] for s in env_stacks if s.name in artifacts_by_name]
     paths = {
         (artifact.name, logical_id): path
