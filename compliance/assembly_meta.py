@@ -94,13 +94,16 @@ def stage_of(stack_name: str) -> str:
     return stack_name.split("/", 1)[0] if "/" in stack_name else "App"
 
 
-def _walk(directory: Path) -> Iterator[StackArtifact]:
+def _walk(directory: Path, stage: str | None) -> Iterator[StackArtifact]:
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     for artifact_id, artifact in sorted(manifest.get("artifacts", {}).items()):
         kind = artifact.get("type")
         if kind == "cdk:cloud-assembly":
-            yield from _walk(directory / artifact["properties"]["directoryName"])
+            yield from _walk(directory / artifact["properties"]["directoryName"], stage)
         elif kind == "aws:cloudformation:stack":
+            name = artifact.get("displayName", artifact_id)
+            if stage is not None and stage_of(name) != stage:
+                continue
             metadata: dict[str, list[dict[str, Any]]] = {
                 key: list(value) for key, value in artifact.get("metadata", {}).items()
             }
@@ -110,7 +113,7 @@ def _walk(directory: Path) -> Iterator[StackArtifact]:
                 for key, value in json.loads(metadata_file.read_text(encoding="utf-8")).items():
                     metadata.setdefault(key, []).extend(value)
             yield StackArtifact(
-                name=artifact.get("displayName", artifact_id),
+                name=name,
                 directory=directory,
                 termination_protection=bool(artifact.get("properties", {}).get("terminationProtection")),
                 metadata=metadata,
@@ -118,6 +121,8 @@ def _walk(directory: Path) -> Iterator[StackArtifact]:
             )
 
 
-def stack_artifacts(assembly_dir: Path) -> dict[str, StackArtifact]:
-    """Every stack artifact of the assembly (and its nested Stage assemblies), by hierarchical name."""
-    return {artifact.name: artifact for artifact in _walk(Path(assembly_dir))}
+def stack_artifacts(assembly_dir: Path, *, stage: str | None = None) -> dict[str, StackArtifact]:
+    """Every stack artifact of the assembly (and its nested Stage assemblies), by hierarchical name; with
+    ``stage``, that Stage's only, the others' metadata files left unread (each Stage's is ~0.2 MB of JSON
+    for the platform: reading all four took ~38 ms of each environment the review pack loads)."""
+    return {artifact.name: artifact for artifact in _walk(Path(assembly_dir), stage)}

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.retries.standard import ExponentialBackoff
 
 from bedrock_platform_devtools.bedrock_stub import (
     ERROR_STATUS,
@@ -332,6 +333,15 @@ def test_non_object_body_makes_botocore_raise(stub: BedrockStub, make_client: Cl
         make_client().converse(modelId=MODEL_ID, messages=HELLO)
 
 
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's standard retries without their sleep: how many attempts it makes and which error it
+    raises are botocore's own, the delay before each (a random share of 1 s, 2 s, ... for a throttle) is
+    zero. The two retry tests below waited ~4 s for it in all."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+@pytest.mark.usefixtures("no_backoff")
 def test_retries_two_throttles_then_success(stub: BedrockStub, make_client: ClientFactory) -> None:
     stub.script(None, [Fault.throttling(), Fault.throttling()])
 
@@ -343,6 +353,7 @@ def test_retries_two_throttles_then_success(stub: BedrockStub, make_client: Clie
     assert {call.target for call in stub.calls} == {MODEL_ID}
 
 
+@pytest.mark.usefixtures("no_backoff")
 def test_retries_exhausted_raises_last_error(stub: BedrockStub, make_client: ClientFactory) -> None:
     stub.script(None, [Fault.throttling()] * 3 + [Fault.success(text="never reached")])
 

@@ -39,8 +39,14 @@ def normalizer(env: Environment, enabled: bool) -> Normalize:
         substitutions.append((re.compile(rf"(?<!bedrock:)\b{region}\b"), "{region}"))
     substitutions.append((re.compile(rf"\b{re.escape(stage)}\b"), "{Env}"))
     substitutions.append((re.compile(rf"\b{re.escape(stage.lower())}\b"), "{env}"))
+    # Every pattern above matches only text that contains one of these literally (a stack prefix starts
+    # with the Stage's name): a text with none of them is returned as it is, without the ~7 regex passes
+    # per stack (most strings of a template name none; a Prod-against-Staging pack ran ~170,000 of them).
+    literals = {stage, stage.lower(), *(s.account for s in env.stacks), *(s.region for s in env.stacks)}
 
     def normalize(text: str) -> str:
+        if not any(literal in text for literal in literals):
+            return text
         for pattern, replacement in substitutions:
             text = pattern.sub(replacement, text)
         return text

@@ -4,8 +4,10 @@ local Bedrock endpoint and the emulator, against the release recorded in evals/r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -437,13 +439,20 @@ def test_a_throttled_model_fails_the_adversarial_gate_instead_of_passing_every_c
     # 429 THROTTLED to every request that reaches the model
     from bedrock_platform_devtools.bedrock_stub import Fault
     from evaluation import gate, harness
-    from evaluation.targets import OfflineTarget
+    from evaluation.targets import HANDLER_MODULE, OfflineTarget
     from platform_config import load_platform
 
     config = load_platform(ROOT)
     runs = harness.suite_runs(config, [STS], ["adversarial"])
     with OfflineTarget(config, [STS]) as offline:
         offline.stub.script("application-inference-profile", [Fault.throttling()] * 2000)
+        # The handler's backoff between retries made tiny (what the orchestrator's own tests use,
+        # tests/lambdas/orchestrator_testkit.py): with the production 0.2-2 s the run slept ~6 s of its
+        # ~8 s in 42 backoffs; every request still ends throttled on both routes, which is what is tested.
+        handler = sys.modules[HANDLER_MODULE]
+        handler.configure(
+            dataclasses.replace(handler.settings.resilience, backoff_base_s=0.001, backoff_max_s=0.005)
+        )
         logs = harness.run_suites(runs, offline, log_dir=tmp_path / "logs", live=False)
         results = harness.use_case_results(runs, logs, offline, log_root=tmp_path)
     # THEN no case the API did not answer passes, and the gate fails
