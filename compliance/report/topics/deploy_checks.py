@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from compliance.report.document import Paragraph, Section, Table, cell
 from compliance.report.environment import Environment
 from compliance.report.topic import RenderContext, Topic
+from platform_spec.runtime import Env
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,16 @@ def _anonymizes(env: Environment) -> bool:
         policy = guardrail.properties.get("SensitiveInformationPolicyConfig") or {}
         entries = [*(policy.get("PiiEntitiesConfig") or []), *(policy.get("RegexesConfig") or [])]
         if any(isinstance(e, dict) and e.get("Action") == "ANONYMIZE" for e in entries):
+            return True
+    return False
+
+
+def _traces_bedrock_calls(env: Environment) -> bool:
+    """The orchestrator function (it has the Bedrock resources' variable) runs with active X-Ray tracing."""
+    for function in env.of_type("AWS::Lambda::Function"):
+        tracing = function.properties.get("TracingConfig") or {}
+        variables = (function.properties.get("Environment") or {}).get("Variables") or {}
+        if tracing.get("Mode") == "Active" and Env.RESOURCES in variables:
             return True
     return False
 
@@ -83,6 +94,17 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
                 "a request whose answer names a person, to a use case that anonymizes names",
                 "that Converse reports a mask as stopReason guardrail_intervened with ANONYMIZED findings "
                 "follows from three AWS pages together, none of which says it in one sentence",
+            )
+        )
+    if _traces_bedrock_calls(env):
+        checks.append(
+            DeployCheck(
+                "A request's X-Ray trace shows its Bedrock calls, each bounded on the clock on a thread of its "
+                "own (platform_spec.clients.call_within)",
+                "one request through the API with tracing sampled; its trace in X-Ray has a bedrock-runtime "
+                "Converse subsegment under the orchestrator function's segment",
+                "how the X-Ray SDK draws a call made on another thread in Lambda was read from its source "
+                "(a per-thread context built from _X_AMZN_TRACE_ID), not run",
             )
         )
     if env.bakes_releases:
