@@ -877,6 +877,22 @@ class BedrockStub:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def client(self, *, attempts: int = 1, **config: Any) -> Any:
+        """A boto3 ``bedrock-runtime`` client of this endpoint: us-east-1, fake credentials, botocore's
+        standard retries making ``attempts`` attempts in all (one: no retry), and any other
+        ``botocore.config.Config`` option (``read_timeout=...``)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"mode": "standard", "total_max_attempts": attempts}, **config),
+        )
+
     # --- test API ----------------------------------------------------------------------------------
 
     def script(self, match: str | None, faults: list[Fault]) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.retries.standard import ExponentialBackoff
 
@@ -56,14 +55,7 @@ def stub() -> Iterator[BedrockStub]:
 @pytest.fixture
 def make_client(stub: BedrockStub) -> ClientFactory:
     def factory(total_max_attempts: int = 1, **config: Any) -> Any:
-        return boto3.client(
-            "bedrock-runtime",
-            region_name="us-east-1",
-            endpoint_url=stub.endpoint_url,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"mode": "standard", "total_max_attempts": total_max_attempts}, **config),
-        )
+        return stub.client(attempts=total_max_attempts, **config)
 
     return factory
 
@@ -436,13 +428,7 @@ def test_keep_alive_reuses_one_connection(stub: BedrockStub, make_client: Client
 
 def test_default_latency() -> None:
     with BedrockStub(default_latency_ms=150) as slow:
-        client = boto3.client(
-            "bedrock-runtime",
-            region_name="us-east-1",
-            endpoint_url=slow.endpoint_url,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        client = slow.client()
         started = time.monotonic()
         response = client.converse(modelId=MODEL_ID, messages=HELLO)
         elapsed = time.monotonic() - started

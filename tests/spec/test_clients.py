@@ -49,20 +49,10 @@ def test_call_abandoned_is_a_timeout() -> None:
 
 
 def test_a_clock_bound_client_bounds_its_operations_only() -> None:
-    import boto3
-    from botocore.config import Config
-
     from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
 
     with BedrockStub() as stub:
-        client = boto3.client(
-            "bedrock-runtime",
-            region_name="us-east-1",
-            endpoint_url=stub.endpoint_url,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=30),
-        )
+        client = stub.client(read_timeout=30)
         bound = ClockBoundClient(client, 0.5)
         # attributes that are not operations are the client's own
         assert bound.meta is client.meta and bound.exceptions is client.exceptions
