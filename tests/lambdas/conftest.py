@@ -7,6 +7,8 @@
   ``lambdas.orchestrator.handler`` afresh, so every test gets new module-level state (settings, clients,
   circuit breaker). Backoff bases are tiny (1-5 ms) and read timeouts short through that environment,
   never through sleeps.
+* ``dripping_store`` is the endpoint of a store (DynamoDB, SQS) that sends its answer a byte at a time:
+  each read inside botocore's read timeout, the whole answer far past it.
 """
 
 from __future__ import annotations
