@@ -36,9 +36,9 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
   reading: its read timeout is ``min(read_timeout_s, window - connect_timeout_s)`` and it starts only if
   that is at least ``min_attempt_s``. botocore's read timeout bounds each read from the socket, not the
   answer, so an endpoint that sends its answer a byte at a time would hold the attempt past its window
-  and starve the fallback as a hang once did: the call is also abandoned on the clock at
-  ``connect_timeout_s + read timeout`` (``platform_spec.clients.call_within``) and counts as a read
-  timeout, a hang when it had its full read timeout.
+  and starve the fallback as a hang once did: every call of a client is also abandoned on the clock at
+  ``connect_timeout_s +`` its read timeout (``BedrockClients``, ``platform_spec.clients.ClockBoundClient``)
+  and counts as a read timeout, a hang when it had its full read timeout.
 * A backoff is slept only if a retry still fits in the route's window afterwards
   (``delay + connect_timeout_s + min_attempt_s``); otherwise the next route starts at once.
 * With the deployed defaults (28 s function timeout, so a 27 s budget; 1 s connect timeout; two routes)
@@ -70,7 +70,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import partial
 from typing import Any, Final, Protocol, TypeVar
 
 from botocore.config import Config
@@ -91,7 +90,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ValidationError as BotoValidationError
 from botocore.parsers import ResponseParserError
 
-from platform_spec.clients import CallAbandoned, ClientCache, call_within
+from platform_spec.clients import CallAbandoned, ClientCache, ClockBoundClient
 from platform_spec.guardrail import Verdict, has_action, masked_only, read_apply_guardrail
 
 from .routing import CircuitBreaker
@@ -182,10 +181,11 @@ class BedrockClients:
             tcp_keepalive=True,
             user_agent_extra="bedrock-platform-orchestrator",
         )
-        client: BedrockClient = self._session.create_client(
-            "bedrock-runtime", region_name=self.region, config=config
-        )
-        return client
+        client = self._session.create_client("bedrock-runtime", region_name=self.region, config=config)
+        # every call abandoned on the clock at connect + read: the read timeout bounds each socket read, not
+        # the answer (module docstring)
+        bounded: BedrockClient = ClockBoundClient(client, self.connect_timeout_s + read_timeout_s)
+        return bounded
 
 
 # --- request ------------------------------------------------------------------------------------------
@@ -589,9 +589,7 @@ def _run_stage(
         client = clients.client_for(read_timeout)
         started = clock()
         try:
-            answer = call_within(
-                policy.connect_timeout_s + read_timeout, partial(send, client), name=f"bedrock-{name}"
-            )
+            answer = send(client)
             return answer, False, clock() - started
         except Exception as exc:
             failure = classify(exc)

@@ -25,8 +25,8 @@ a mask's text is the output that is the correction masked, wherever it is in ``o
 
 One attempt, a 1 s connect timeout and a read timeout cut to the time the function has left
 (``platform_spec.review.correction_read_timeout_s``), and the whole call abandoned at connect + read on the
-clock (``platform_spec.clients.call_within``: botocore's read timeout bounds each socket read, not the
-answer): a guardrail that
+clock (``platform_spec.clients.ClockBoundClient``: botocore's read timeout bounds each socket read, not
+the answer): a guardrail that
 hangs or answers a byte at a time costs the reviewer a retry, never the decision's write.
 """
 
@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from platform_spec.clients import CallAbandoned, ClientCache, call_within
+from platform_spec.clients import CallAbandoned, ClientCache, ClockBoundClient
 from platform_spec.guardrail import GuardrailReading, Verdict, read_apply_guardrail
 from platform_spec.review import (
     CORRECTION_CONNECT_TIMEOUT_S,
@@ -124,7 +124,7 @@ class CorrectionGuard:
         from botocore.config import Config
 
         # https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
-        return boto3.client(
+        client = boto3.client(
             "bedrock-runtime",
             region_name=self.region,
             config=Config(
@@ -133,6 +133,8 @@ class CorrectionGuard:
                 )
             ),
         )
+        # one attempt: abandoned on the clock at connect + read (module docstring)
+        return ClockBoundClient(client, CORRECTION_CONNECT_TIMEOUT_S + read_timeout_s)
 
     def check(
         self, use_case: str, text: str, *, grounding: Grounding | None, remaining_s: float
@@ -151,11 +153,7 @@ class CorrectionGuard:
         client = self._clients.get(read_timeout)
         arguments = apply_guardrail_arguments(guardrail, text, grounding)
         try:
-            response = call_within(
-                CORRECTION_CONNECT_TIMEOUT_S + read_timeout,
-                lambda: client.apply_guardrail(**arguments),
-                name="correction-guardrail",
-            )
+            response = client.apply_guardrail(**arguments)
             reading: GuardrailReading = read_apply_guardrail(response, guarded=text)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")

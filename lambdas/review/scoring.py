@@ -24,7 +24,7 @@ messages already scored and those that need no judge would be delivered again wi
 is left of the invocation, and after a judge call timed out no other message of the invocation calls the
 judge: those messages fail at once (:class:`JudgeSkipped`, logged), the others are scored. The timeouts
 bound each socket read, not the answer; a judge that sends its answer a byte at a time is abandoned on the
-clock at that longest call (``platform_spec.clients.call_within``) and counts as one that timed out.
+clock at that longest call (``platform_spec.clients.ClockBoundClient``) and counts as one that timed out.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from platform_spec.api import ReviewMetric
-from platform_spec.clients import CallAbandoned, call_within
+from platform_spec.clients import CallAbandoned, ClockBoundClient
 from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, parse_grades
 from platform_spec.review import (
     JUDGE_ATTEMPTS,
@@ -128,7 +128,7 @@ class Judge:
             from botocore.config import Config
 
             # https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
-            self._client = boto3.client(
+            client = boto3.client(
                 "bedrock-runtime",
                 region_name=self.region,
                 config=Config(
@@ -139,19 +139,17 @@ class Judge:
                     )
                 ),
             )
+            # every call abandoned on the clock at the longest it may take (module docstring)
+            self._client = ClockBoundClient(client, self.longest_call_s)
         from botocore.exceptions import ConnectionError as BotocoreConnectionError
         from botocore.exceptions import HTTPClientError
 
         try:
             # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
-            response = call_within(
-                self.longest_call_s,
-                lambda: self._client.converse(
-                    modelId=profile,
-                    messages=[{"role": "user", "content": [{"text": prompt}]}],
-                    inferenceConfig={"maxTokens": JUDGE_MAX_TOKENS, "temperature": 0},
-                ),
-                name="review-judge",
+            response = self._client.converse(
+                modelId=profile,
+                messages=[{"role": "user", "content": [{"text": prompt}]}],
+                inferenceConfig={"maxTokens": JUDGE_MAX_TOKENS, "temperature": 0},
             )
         # what botocore's standard mode retries as transient connection errors (a read timeout, a reset
         # connection: HTTPClientError; a connect timeout, a refused connection: ConnectionError), after
