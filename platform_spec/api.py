@@ -296,13 +296,20 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "is missing in this deployment): nothing is stored and the item stays pending. Not retryable: the "
             "deployment must be fixed (the function logs the error).",
         ),
+        "UPSTREAM_NOT_PERMITTED": ErrorCode(
+            500,
+            "Every route tried, or the caller-history guardrail check, was refused as not permitted or not "
+            "found (AccessDeniedException, ResourceNotFoundException: the function's grant, the inference "
+            "profile or the guardrail version is missing in this deployment). Not retryable: the deployment "
+            "must be fixed (the function logs an error; the Api5xx alarm counts it).",
+        ),
         "UPSTREAM_REJECTED": ErrorCode(
             502, "Bedrock rejected the request (ValidationException); not retried."
         ),
         "UPSTREAM_UNAVAILABLE": ErrorCode(
             503,
-            "Every route failed (errors, timeouts, malformed responses, access denied), or the caller-history "
-            "guardrail check could not run (fails closed).",
+            "Every route failed (errors, timeouts, malformed responses; a route refused as not permitted when "
+            "another failed otherwise), or the caller-history guardrail check could not run (fails closed).",
             retryable=True,
         ),
         "IDEMPOTENCY_UNAVAILABLE": ErrorCode(

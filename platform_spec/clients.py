@@ -16,11 +16,21 @@ from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CallAbandoned", "ClientCache", "ClockBoundClient", "call_within"]
+__all__ = ["NOT_PERMITTED_CODES", "CallAbandoned", "ClientCache", "ClockBoundClient", "call_within"]
 
 K = TypeVar("K", bound=Hashable)
 C = TypeVar("C")
 T = TypeVar("T")
+
+#: Bedrock Runtime errors no retry can cure: the caller's grant, or the resource it names (an inference
+#: profile, a guardrail or its version), is missing in this deployment. Converse and ApplyGuardrail both
+#: answer them (AccessDeniedException 403, ResourceNotFoundException 404: "Errors" in
+#: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html and
+#: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html). IAM changes are
+#: eventually consistent (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency),
+#: so one may last seconds after a deployment; callers are answered "not permitted" without Retry-After and
+#: the function logs an error, as for a deployment fault.
+NOT_PERMITTED_CODES: frozenset[str] = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
 
 
 class ClientCache(Generic[K, C]):

@@ -56,7 +56,10 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
   request needs one, is a stage of the same split before the routes: ``routes + 1`` stages share the
   budget, and it fails closed.
 
-Outcome when no route answered: every failure a ServiceQuotaExceededException -> QUOTA_EXCEEDED (429
+Outcome when no route answered: every failure AccessDeniedException or ResourceNotFoundException
+(``platform_spec.clients.NOT_PERMITTED_CODES``: the grant or the profile/guardrail is missing in this
+deployment, so a retry fails the same way) -> NOT_PERMITTED (500 ``UPSTREAM_NOT_PERMITTED``, no
+Retry-After); every failure a ServiceQuotaExceededException -> QUOTA_EXCEEDED (429
 ``MODEL_QUOTA_EXCEEDED``); every failure a throttle or quota error -> THROTTLED (429 ``THROTTLED``);
 otherwise the budget ended the last route (cut its attempts or left it no time) -> TIMED_OUT (504);
 otherwise UNAVAILABLE (503).
@@ -90,7 +93,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ValidationError as BotoValidationError
 from botocore.parsers import ResponseParserError
 
-from platform_spec.clients import CallAbandoned, ClientCache, ClockBoundClient
+from platform_spec.clients import NOT_PERMITTED_CODES, CallAbandoned, ClientCache, ClockBoundClient
 from platform_spec.guardrail import Verdict, has_action, masked_only, read_apply_guardrail
 
 from .routing import CircuitBreaker
@@ -113,14 +116,7 @@ RETRYABLE_CODES: Final = frozenset(
         "ModelTimeoutException",
     }
 )
-NEXT_ROUTE_CODES: Final = frozenset(
-    {
-        "AccessDeniedException",
-        "ResourceNotFoundException",
-        "ModelErrorException",
-        "ServiceQuotaExceededException",
-    }
-)
+NEXT_ROUTE_CODES: Final = NOT_PERMITTED_CODES | {"ModelErrorException", "ServiceQuotaExceededException"}
 _OK_STOP_REASONS: Final = frozenset(
     {"end_turn", "stop_sequence", "max_tokens", "model_context_window_exceeded"}
 )
@@ -478,6 +474,7 @@ class Outcome(StrEnum):
     THROTTLED = "throttled"
     QUOTA_EXCEEDED = "quota_exceeded"
     TIMED_OUT = "timed_out"
+    NOT_PERMITTED = "not_permitted"
     UNAVAILABLE = "unavailable"
     REJECTED = "rejected"
 
@@ -614,6 +611,8 @@ def _run_stage(
 def _failed_outcome(result: InvocationResult, time_limited: bool) -> Outcome:
     """The outcome when nothing answered (module docstring)."""
     failures = [a for a in result.attempts if a.result not in ("ok", "intervened")]
+    if failures and all(a.result in NOT_PERMITTED_CODES for a in failures):
+        return Outcome.NOT_PERMITTED
     if failures and all(a.result == QUOTA_CODE for a in failures):
         return Outcome.QUOTA_EXCEEDED
     if failures and all(a.throttle for a in failures):

@@ -571,6 +571,12 @@ def _upstream_error(result: InvocationResult) -> ApiError:
         )
     if result.outcome is Outcome.REJECTED:
         return ApiError("UPSTREAM_REJECTED", "The model service rejected the request.")
+    if result.outcome is Outcome.NOT_PERMITTED:
+        return ApiError(
+            "UPSTREAM_NOT_PERMITTED",
+            "This deployment may not call the model service for this use case. Retrying will not help; "
+            "the operators are alerted.",
+        )
     return ApiError(
         "UPSTREAM_UNAVAILABLE",
         "The model service is unavailable. Retry after the delay in Retry-After.",
@@ -644,6 +650,8 @@ def _finish(record: RequestRecord, *, latency_ms: int) -> None:
     status = record.status or 500
     if record.exception is not None:
         logger.error("request", extra=fields, exc_info=record.exception)
+    elif status == 500:  # a deployment fault (UPSTREAM_NOT_PERMITTED): no retry cures it
+        logger.error("request", extra=fields)
     elif status >= 500:
         logger.warning("request", extra=fields)
     else:

@@ -1,7 +1,7 @@
 """The per-request record behind the one log line and the EMF metrics, and the optional tracer.
 
-Log line (exactly one per request, ``message == "request"``; level INFO, WARNING for 5xx, ERROR with the
-exception for 500 INTERNAL): requestId, method, resource, status, outcome, errorCode, useCase, route,
+Log line (exactly one per request, ``message == "request"``; level INFO, WARNING for 5xx, ERROR for a
+500: with the exception for INTERNAL, without for UPSTREAM_NOT_PERMITTED): requestId, method, resource, status, outcome, errorCode, useCase, route,
 profile, modelId, promptVersion, attempts, retries, fallbackUsed, circuitSkipped, upstreamErrors,
 inputTokens, outputTokens, cacheReadInputTokens, cacheWriteInputTokens, estimatedCostUsd, latencyMs,
 modelLatencyMs, guardrailAction,

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from platform_spec.clients import CallAbandoned, ClientCache, ClockBoundClient
+from platform_spec.clients import NOT_PERMITTED_CODES, CallAbandoned, ClientCache, ClockBoundClient
 from platform_spec.guardrail import GuardrailReading, Verdict, read_apply_guardrail
 from platform_spec.review import (
     CORRECTION_CONNECT_TIMEOUT_S,
@@ -52,12 +52,6 @@ class GuardrailUnavailable(Exception):
 
 class GuardrailNotPermitted(Exception):
     """Bedrock refused the check as not permitted or not found: the deployment, not the moment, is at fault."""
-
-
-#: ApplyGuardrail's errors that no retry can cure: the caller's grant, or the guardrail or its version, is
-#: missing (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html, Errors:
-#: AccessDeniedException 403, ResourceNotFoundException 404).
-NOT_PERMITTED_CODES = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
 
 
 class CorrectionUncheckable(Exception):

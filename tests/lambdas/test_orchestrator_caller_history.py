@@ -192,6 +192,22 @@ def test_a_failing_history_check_fails_closed(
     assert len(apply_guardrail_calls(stub)) == 3
 
 
+def test_a_history_check_the_function_may_not_run_is_not_retryable(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN the function may not apply the guardrail (its grant or the guardrail version is missing)
+    stub.script(GUARDRAILS["policy-qa"], [Fault.access_denied()])
+
+    reply = call(orchestrator, invoke_event("policy-qa", qa_body()), lambda_context)
+
+    # THEN no model call, one guardrail call (not retried), and a 500 that does not ask for a retry
+    assert reply.status == 500
+    assert reply.body["error"]["code"] == "UPSTREAM_NOT_PERMITTED"
+    assert "Retry-After" not in reply.headers
+    assert converse_calls(stub) == []
+    assert len(apply_guardrail_calls(stub)) == 1
+
+
 def test_a_transient_history_check_error_is_retried(
     orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:

@@ -151,10 +151,19 @@ def test_throttled_everywhere_is_429_with_retry_after(
     [
         ([Fault.service_unavailable()] * 3, [Fault.service_unavailable()] * 3, 503, "UPSTREAM_UNAVAILABLE"),
         ([Fault.throttling()] * 3, [Fault.internal_server()] * 3, 503, "UPSTREAM_UNAVAILABLE"),
-        ([Fault.access_denied()], [Fault.access_denied()], 503, "UPSTREAM_UNAVAILABLE"),
+        ([Fault.access_denied()], [Fault.access_denied()], 500, "UPSTREAM_NOT_PERMITTED"),
+        ([Fault.access_denied()], [Fault.resource_not_found()], 500, "UPSTREAM_NOT_PERMITTED"),
+        ([Fault.access_denied()], [Fault.service_unavailable()] * 3, 503, "UPSTREAM_UNAVAILABLE"),
         ([Fault.throttling()] * 3, [Fault.validation()], 502, "UPSTREAM_REJECTED"),
     ],
-    ids=["503-everywhere", "throttle-then-500", "access-denied-both", "validation-on-fallback"],
+    ids=[
+        "503-everywhere",
+        "throttle-then-500",
+        "access-denied-both",
+        "denied-then-not-found",
+        "denied-then-503",
+        "validation-on-fallback",
+    ],
 )
 def test_all_options_failed(
     orchestrator: ModuleType,
@@ -172,7 +181,8 @@ def test_all_options_failed(
 
     assert reply.status == status
     assert reply.body["error"]["code"] == code
-    # a 503 says when to retry (the backoff cap, at least 1 s); a rejected request is not retryable
+    # a 503 says when to retry (the backoff cap, at least 1 s); a rejected request is not retryable, nor is
+    # one every route refused as not permitted (a missing grant or profile: a retry fails the same way)
     assert reply.headers.get("Retry-After") == ("1" if status == 503 else None)
     assert calls_to(stub, STS["primary"]) == len(primary)
     assert calls_to(stub, STS["fallback"]) == len(fallback)

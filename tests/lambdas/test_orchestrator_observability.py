@@ -155,19 +155,28 @@ def test_prompt_and_response_logged_when_allowed(
     assert line["responseText"] == reply.body["output"]["text"]
 
 
-def test_upstream_failure_is_a_warning_and_a_bug_is_an_error_with_the_exception(
+def test_upstream_failure_is_a_warning_and_a_bug_or_a_refused_grant_is_an_error(
     orchestrator: ModuleType,
     lambda_context: FakeLambdaContext,
     stub: BedrockStub,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    stub.script(None, [Fault.service_unavailable()] * 6)
+    stub.script(None, [Fault.service_unavailable()] * 6 + [Fault.access_denied()] * 2)
+    call(orchestrator, invoke_event(body=user("Offline.")), lambda_context)
     call(orchestrator, invoke_event(body=user("Offline.")), lambda_context)
     monkeypatch.setattr(orchestrator, "plan_routes", lambda *a, **k: 1 / 0)
     call(orchestrator, invoke_event(body=user("Offline.")), lambda_context)
 
-    first, second = request_logs(capsys.readouterr().out)
+    first, denied, second = request_logs(capsys.readouterr().out)
+    # a deployment fault no retry cures is an error (without an exception: nothing raised in our code)
+    assert (denied["level"], denied["status"], denied["errorCode"]) == (
+        "ERROR",
+        500,
+        "UPSTREAM_NOT_PERMITTED",
+    )
+    assert denied["outcome"] == "not_permitted" and "exception" not in denied
+    assert denied["upstreamErrors"] == ["light:AccessDeniedException", "fallback:AccessDeniedException"]
     assert (first["level"], first["status"], first["errorCode"]) == ("WARNING", 503, "UPSTREAM_UNAVAILABLE")
     assert (
         first["upstreamErrors"]
