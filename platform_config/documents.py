@@ -329,7 +329,9 @@ class Document(Generic[D]):
         if bound is not None:
             message, fix, key = bound
             limit = ctx.get(key)
-            return self.problem(path, message.format(limit), fix.format(limit), value=value)
+            # a field's own fix says why the bound is there (min_pass_rate: a gate of 0 cannot fail)
+            fix = fix.format(limit) + (f" ({spec_fix})" if spec_fix else "")
+            return self.problem(path, message.format(limit), fix, value=value)
         if kind == "finite_number":
             return self.problem(
                 path,

@@ -678,10 +678,12 @@ class QualityGate:
     min_pass_rate: Annotated[
         float,
         Spec(
-            "Share of cases (0 to 1) that must pass every blocking scorer; each blocking scorer's own pass "
-            "rate must reach it too.",
-            ge=0,
+            "Share of cases (above 0, at most 1) that must pass every blocking scorer; each blocking scorer's "
+            "own pass rate must reach it too.",
+            gt=0,
             le=1,
+            fix="a gate of 0 lets a release through with every case failing: set the share that must pass, "
+            "for example 0.9",
         ),
     ]
     blocking_scorers: Annotated[

@@ -553,6 +553,13 @@ def test_an_unquoted_account_id_with_a_leading_zero_is_explained_as_octal(config
         (DEV, "reserved_concurrency", 0, "less than the minimum of 1", "at least 1"),
         (DEV, "reserved_concurrency", 1001, "greater than the maximum of 1000", "at most 1000"),
         (SUPPORT, "alarms.min_invocations", 0, "less than the minimum of 1", "at least 1"),
+        (
+            SUPPORT,
+            "evaluation.gates.golden.min_pass_rate",
+            0,
+            "less than or equal to the minimum of 0",
+            "a gate of 0 lets a release through with every case failing",
+        ),
         (POLICY_QA, "purpose", "Answers things.", "is too short", "at least 20 characters"),
     ],
 )
