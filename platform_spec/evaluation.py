@@ -210,7 +210,10 @@ class SuiteDocument:
     ] = field(default_factory=Expectations)
     refusal_markers: Annotated[
         tuple[Annotated[str, Spec(min_length=3)], ...],
-        Spec("Wording by which this use case declines, besides the generic refusal patterns."),
+        Spec(
+            "Wording by which this use case declines, found anywhere in an answer outside quotation marks; "
+            "the generic refusal patterns count only where an answer opens."
+        ),
     ] = ()
     pii_entities: Annotated[
         tuple[PiiEntityType, ...],
