@@ -63,6 +63,11 @@ class ModelCatalog:
             return prefix, rest
         return None, identifier
 
+    def end_of_life(self, identifier: str) -> str | None:
+        """The model's Bedrock end-of-life date (YYYY-MM-DD) where the catalog gives one, else ``None``."""
+        date = (self.models.get(self._split(identifier)[1]) or {}).get("end_of_life")
+        return str(date) if date else None
+
     def max_output_tokens(self, identifier: str) -> int | None:
         """The model's own limit on output tokens per request (``None`` where the catalog does not say)."""
         limit = (self.models.get(self._split(identifier)[1]) or {}).get("max_output_tokens")

@@ -3,6 +3,7 @@ escaped, and it re-runs nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import os
@@ -26,6 +27,7 @@ from compliance.report.build import Report, build_reports
 from compliance.report.cfn import parse_joined_json
 from compliance.report.document import (
     BAD,
+    WARN,
     Cell,
     Document,
     Paragraph,
@@ -64,6 +66,7 @@ from compliance.report.topics.evaluation import EvaluationTopic
 from compliance.report.topics.gate import NAG_PACK_NAMES
 from compliance.report.topics.inventory import parse_model_source
 from platform_config import PlatformConfig
+from platform_config.catalog import ModelCatalog
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_RESULT_FILE
 from tests.compliance.conftest import ENVIRONMENTS, META, mutate_template, text_delivery_on
 from tests.infra.conftest import Synthesized
@@ -578,6 +581,31 @@ def test_inventory_shows_each_profile_with_its_source_regions_and_tags(
     # every profile of the shipped contracts is called by a function (routes by the orchestrator, the
     # judge by the scoring function): none is shown as retiring
     assert [p.logical_id for p in profiles if p.retiring] == []
+
+
+def test_a_model_near_its_bedrock_end_of_life_is_flagged_for_review(reports: dict[str, Report]) -> None:
+    # The expectation comes from the model catalog, not from today's models: each profile's row gives its
+    # model's end of life, flagged when it is within the notice period of the catalog's date.
+    catalog = ModelCatalog.load()
+    report = reports["Prod"]
+    profiles = {p.logical_id: p for p in report.facts(inventory.TOPIC).profiles}
+    table = _table(report, "bedrock-profiles")
+    column = table.columns.index("Bedrock end of life")
+    flagged = 0
+    for row in table.rows:
+        model_id = profiles[row[0].text].model_id
+        assert model_id is not None
+        eol_cell, date = row[column], catalog.end_of_life(model_id)
+        if date is None:
+            assert eol_cell.flag is None and eol_cell.text.startswith("none announced"), eol_cell.text
+            continue
+        days = (dt.date.fromisoformat(date) - dt.date.fromisoformat(catalog.retrieved)).days
+        assert eol_cell.text.startswith(date)
+        near = days <= inventory.END_OF_LIFE_NOTICE_DAYS
+        assert (eol_cell.flag == WARN) is near and ("plan the migration" in eol_cell.text) is near
+        flagged += near
+    # the shipped prod contracts route to Claude Sonnet 4.5 (end of life 2027-04-08 in the catalog)
+    assert flagged >= 1
 
 
 def test_a_profile_no_function_names_is_shown_as_retiring(assembly_copy: Path) -> None:

@@ -13,6 +13,7 @@ synthesized resources set it:
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import json
 import re
@@ -37,11 +38,16 @@ from compliance.report.topic import (
 )
 from compliance.report.topics import access, invocation_logging
 from compliance.report.topics.resources import retiring_profiles
+from platform_config.catalog import ModelCatalog
 from platform_spec.fields import SpecError
 from platform_spec.runtime import RUNTIME_CONFIG_FILE, read_runtime_config
 from platform_spec.runtime import RuntimeUseCase as SpecUseCase
 
 GEOGRAPHIES = ("us-gov", "us", "eu", "apac", "au", "jp", "ca", "global")
+#: A model whose Bedrock end of life is at most this many days after the catalog's date is flagged for
+#: review: a migration (a new model in the contract, evaluated, released with ``model.retiring``) takes
+#: a release cycle or more, and the loader refuses the model once the catalog passes that date.
+END_OF_LIFE_NOTICE_DAYS = 180
 _MODEL_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:(?P<region>[^:]*):(?P<account>[^:]*):(?P<kind>[a-z-]+)/(?P<id>.+)$"
 )
@@ -456,6 +462,28 @@ def diff_inventory(now: InventoryFacts, then: InventoryFacts, matching: Matching
 # Render
 
 
+def end_of_life_cell(model_id: str | None, catalog: ModelCatalog) -> Cell:
+    """The model's Bedrock end of life from the model catalog, flagged for review when it is at most
+    :data:`END_OF_LIFE_NOTICE_DAYS` after the catalog's date (a fixed date, as the loader uses: the pack
+    of a commit does not change with the day it is read)."""
+    if model_id is None:
+        return cell("unknown (the source names no model)", flag=WARN)
+    date = catalog.end_of_life(model_id)
+    if date is None:
+        return cell(f"none announced (model catalog retrieved {catalog.retrieved})")
+    try:
+        days = (dt.date.fromisoformat(date) - dt.date.fromisoformat(catalog.retrieved)).days
+    except ValueError:
+        return cell(f"{date} (not a date the catalog can compare)", flag=WARN)
+    if days <= END_OF_LIFE_NOTICE_DAYS:
+        return cell(
+            f"{date}: {days} days after the catalog's date ({catalog.retrieved}); plan the migration "
+            "(a new model in the contract, evaluated, released with model.retiring)",
+            flag=WARN,
+        )
+    return cell(date)
+
+
 def _region_cell(profile: Profile) -> Cell:
     regions = profile.regions
     risky = [r for r in regions if r in ("*", "(no region)")]
@@ -526,9 +554,11 @@ def render_inventory(facts: InventoryFacts, ctx: RenderContext) -> Section:
             "Kind",
             "Regions",
             "Invokable by",
+            "Bedrock end of life",
             "Tags",
         ],
     )
+    catalog = ModelCatalog.load()
     for profile in facts.profiles:
         table.add(
             [
@@ -550,6 +580,7 @@ def render_inventory(facts: InventoryFacts, ctx: RenderContext) -> Section:
                     "\n".join(profile.invokable_by) or "nobody in this stack",
                     flag=None if profile.invokable_by else WARN,
                 ),
+                end_of_life_cell(profile.model_id, catalog),
                 code("\n".join(f"{k}={v}" for k, v in sorted(profile.tags.items()))),
             ],
             subjects=[profile.logical_id, *(source for source, _ in profile.any_region_grants)],
