@@ -480,6 +480,7 @@ def end_of_life_cell(model_id: str | None, catalog: ModelCatalog) -> Cell:
             f"{date}: {days} days after the catalog's date ({catalog.retrieved}); plan the migration "
             "(a new model in the contract, evaluated, released with model.retiring)",
             flag=WARN,
+            badge="END OF LIFE SOON",
         )
     return cell(date)
 
