@@ -181,6 +181,35 @@ class OfflineProduction:
             ],
         )
 
+    def publish_emf(self, documents: Sequence[Mapping[str, Any]], *, at: float) -> int:
+        """Put the metrics of EMF ``documents`` (a function's log lines) into CloudWatch in the minute of
+        ``at``, as CloudWatch Logs extracts them: for each directive of ``_aws.CloudWatchMetrics``, each of
+        its dimension sets and each metric, one data point whose dimension values come from the document's
+        root (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+        How many data points were put."""
+        timestamp = datetime.fromtimestamp(at, UTC)
+        put = 0
+        for document in documents:
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                for dimension_set in directive["Dimensions"]:
+                    dimensions = [{"Name": name, "Value": str(document[name])} for name in dimension_set]
+                    for metric in directive["Metrics"]:
+                        values = document[metric["Name"]]
+                        for value in values if isinstance(values, list) else [values]:
+                            self.clients.cloudwatch.put_metric_data(
+                                Namespace=directive["Namespace"],
+                                MetricData=[
+                                    {
+                                        "MetricName": metric["Name"],
+                                        "Dimensions": dimensions,
+                                        "Timestamp": timestamp,
+                                        "Value": float(value),
+                                    }
+                                ],
+                            )
+                            put += 1
+        return put
+
     def serve(self, requests: int, *, at: float) -> dict[str, int]:
         """``requests`` through the live alias in the minute of ``at``, split as its routing config splits
         them (each other version's share rounded, the alias's version the rest), none failing, recorded as

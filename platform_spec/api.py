@@ -398,6 +398,9 @@ class Dimension:
     USE_CASE: Final = "UseCase"
     ENVIRONMENT: Final = "environment"
     ERROR_CODE: Final = "ErrorCode"
+    #: The function version that answered (Lambda's ``AWS_LAMBDA_FUNCTION_VERSION``), on
+    #: :attr:`Metric.SERVER_ERRORS` only.
+    FUNCTION_VERSION: Final = "FunctionVersion"
 
 
 class Metric:
@@ -423,6 +426,11 @@ class Metric:
     #: 0/1 per request with an Idempotency-Key: the answer went out but its record could not be saved
     #: (a retry with the key calls Bedrock again).
     IDEMPOTENCY_SAVE_FAILURES: Final = "IdempotencySaveFailures"
+    #: 1 per request the function answered with a 5xx (any route, any use case), with the dimensions
+    #: ``service``, ``environment`` and ``FunctionVersion`` only. Lambda's own per-version ``Errors`` counts
+    #: invocations that failed (an unhandled exception, a timeout), not a 5xx the function answered: the
+    #: canary bake judges a new version by both (``lambdas/canary_bake/bake.py``).
+    SERVER_ERRORS: Final = "ServerErrors"
 
 
 #: ``service`` dimension of the review path's functions (scoring, reviewer API, backlog), whose metrics

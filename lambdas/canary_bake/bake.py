@@ -31,11 +31,16 @@ clears it.
 Judging the new version by its own metrics: the critical alarms watch what is release-wide (the API's 5xx
 and latency, throttles of the function's shared concurrency, the use cases' Bedrock metrics), where the
 canary's tenth of the traffic is diluted nine to one and the stable version's faults count against the
-release. The orchestrator's function errors are judged per version instead: for invocations through an
+release. The orchestrator's errors are judged per version instead: for invocations through an
 alias, Lambda publishes ``AWS/Lambda`` metrics with the dimensions ``FunctionName``, ``Resource``
 (``<function>:<alias>``) and ``ExecutedVersion`` (the version that ran), "to compare error rates for two
-versions of a function that are both targets of a weighted alias"; the error rate is ``Errors`` divided by
-``Invocations`` (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
+versions of a function that are both targets of a weighted alias"; ``Errors`` counts invocations that
+failed, an unhandled exception or a timeout (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
+The orchestrator answers its own failures (a bug is a 500 ``INTERNAL``, a failing upstream a 503), which
+Lambda counts as successful invocations: so the function also emits ``ServerErrors`` per answered 5xx with
+its own ``FunctionVersion`` (``platform_spec.api.Metric.SERVER_ERRORS``, in its EMF namespace), and a
+version's errors are Lambda's ``Errors`` plus its ``ServerErrors``, divided by ``Invocations``. A version
+that answers every request with a 500 is rolled back like one that crashes.
 
 Promotion fails closed: the alarms and the error rate only ever say "nothing wrong seen", which is also
 what a canary that received no traffic shows, and what a bake reading metrics under dimensions Lambda does
@@ -50,6 +55,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from platform_spec.api import METRICS_NAMESPACE, SERVICE_NAME, Dimension, Metric
 from platform_spec.delivery import (
     BAKE_COUNT_PERIOD_SECONDS,
     CANARY_WEIGHT,
@@ -135,11 +141,14 @@ def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str]:
 
 @dataclasses.dataclass(frozen=True)
 class VersionErrors:
-    """One version's function errors and invocations through the live alias in a window."""
+    """One version's errors (Lambda's and the 5xx it answered) and invocations through the live alias in a
+    window."""
 
     version: str
+    #: Lambda's ``Errors`` plus the 5xx the function answered (``answered``).
     errors: float
     invocations: float
+    answered: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -147,7 +156,27 @@ class VersionErrors:
         return self.errors / max(self.invocations, self.errors) if self.errors else 0.0
 
     def __str__(self) -> str:
-        return f"version {self.version}: {self.errors:g} of {self.invocations:g} invocations failed ({self.rate:.1%})"
+        answered = f"; {self.answered:g} of them answered 5xx" if self.answered else ""
+        return (
+            f"version {self.version}: {self.errors:g} of {self.invocations:g} invocations failed "
+            f"({self.rate:.1%}{answered})"
+        )
+
+
+def _sum_query(query_id: str, namespace: str, metric: str, dimensions: Mapping[str, str], period: int) -> Any:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": metric,
+                "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
+            },
+            "Period": period,
+            "Stat": "Sum",
+        },
+        "ReturnData": True,
+    }
 
 
 def version_errors(
@@ -155,34 +184,34 @@ def version_errors(
     function_name: str,
     versions: Sequence[str],
     *,
+    environment: str,
     start: float,
     end: float,
     period: int = METRIC_PERIOD_SECONDS,
 ) -> dict[str, VersionErrors]:
-    """Each version's ``Errors`` and ``Invocations`` (Sum) through the live alias from ``start`` to ``end``
-    (epoch seconds), from the metrics Lambda publishes per executed version (module docstring), summed over
-    data points of ``period`` seconds."""
-    queries = [
-        {
-            "Id": f"{metric.lower()}{index}",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "AWS/Lambda",
-                    "MetricName": metric,
-                    "Dimensions": [
-                        {"Name": "FunctionName", "Value": function_name},
-                        {"Name": "Resource", "Value": f"{function_name}:{LIVE_ALIAS}"},
-                        {"Name": "ExecutedVersion", "Value": version},
-                    ],
-                },
-                "Period": period,
-                "Stat": "Sum",
-            },
-            "ReturnData": True,
+    """Each version's errors and ``Invocations`` (Sum) through the live alias from ``start`` to ``end`` (epoch
+    seconds), summed over data points of ``period`` seconds: Lambda's ``Errors`` and ``Invocations`` per
+    executed version, and the 5xx the function answered (``ServerErrors`` of ``environment`` per
+    ``FunctionVersion``; module docstring)."""
+    queries = []
+    for index, version in enumerate(versions):
+        lambda_dimensions = {
+            "FunctionName": function_name,
+            "Resource": f"{function_name}:{LIVE_ALIAS}",
+            "ExecutedVersion": version,
         }
-        for index, version in enumerate(versions)
-        for metric in ("Errors", "Invocations")
-    ]
+        for metric in ("Errors", "Invocations"):
+            queries.append(
+                _sum_query(f"{metric.lower()}{index}", "AWS/Lambda", metric, lambda_dimensions, period)
+            )
+        answered = {
+            Dimension.SERVICE: SERVICE_NAME,
+            Dimension.ENVIRONMENT: environment,
+            Dimension.FUNCTION_VERSION: version,
+        }
+        queries.append(
+            _sum_query(f"answered{index}", METRICS_NAMESPACE, Metric.SERVER_ERRORS, answered, period)
+        )
     sums = dict.fromkeys((q["Id"] for q in queries), 0.0)
     request: dict[str, Any] = {
         "MetricDataQueries": queries,
@@ -197,16 +226,21 @@ def version_errors(
             break
         request["NextToken"] = page["NextToken"]
     return {
-        version: VersionErrors(version, sums[f"errors{index}"], sums[f"invocations{index}"])
+        version: VersionErrors(
+            version,
+            sums[f"errors{index}"] + sums[f"answered{index}"],
+            sums[f"invocations{index}"],
+            answered=sums[f"answered{index}"],
+        )
         for index, version in enumerate(versions)
     }
 
 
 def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | None:
     """Why the new version rolls back on its own errors (None when it does not): in the last
-    VERSION_ERROR_WINDOW_MINUTES of the bake, at least ``min_errors`` function errors, a share of its
-    invocations above ``max_error_rate``, and above the stable version's share (a fault both versions share
-    is not the release's: rolling back would not mend it)."""
+    VERSION_ERROR_WINDOW_MINUTES of the bake, at least ``min_errors`` errors (failed invocations and 5xx the
+    function answered), a share of its invocations above ``max_error_rate``, and above the stable version's
+    share (a fault both versions share is not the release's: rolling back would not mend it)."""
     start = max(state.started_at, now - VERSION_ERROR_WINDOW_MINUTES * 60)
     if now <= start:
         return None
@@ -214,6 +248,7 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
         clients.cloudwatch,
         state.function_name,
         [state.target_version, state.stable_version],
+        environment=state.environment,
         start=start,
         end=now,
     )
@@ -235,6 +270,7 @@ def bake_invocations(
         clients.cloudwatch,
         state.function_name,
         [state.target_version, state.stable_version],
+        environment=state.environment,
         start=state.started_at,
         end=now,
         period=BAKE_COUNT_PERIOD_SECONDS,

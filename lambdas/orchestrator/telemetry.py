@@ -18,7 +18,12 @@ HeldForReview (0/1); with an Idempotency-Key IdempotencySaveFailures (0/1: the a
 record could not be saved); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions
 (0/1: blocked or masked) and Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
 ``Errors``, dimensions ``service``, ``UseCase``, ``environment``, ``ErrorCode`` (the stable API code):
-per-code alarms without multiplying the main metrics' cardinality.
+per-code alarms without multiplying the main metrics' cardinality. Every request answered with a 5xx
+(whatever its route or use case) also emits ``ServerErrors`` (1) with dimensions ``service``,
+``environment`` and ``FunctionVersion`` (the version that ran, from Lambda's reserved
+``AWS_LAMBDA_FUNCTION_VERSION``: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime),
+which the canary bake adds to Lambda's per-version ``Errors``: a 5xx the function answers is not a Lambda
+error.
 """
 
 from __future__ import annotations
@@ -121,6 +126,8 @@ def publish_metrics(
     metrics: Any, record: RequestRecord, *, latency_ms: int, environment: str, namespace: str, service: str
 ) -> None:
     """Write the request's EMF document(s) to stdout (see the module docstring)."""
+    if (record.status or 500) >= 500:
+        publish_server_error(environment=environment, namespace=namespace, service=service)
     if not record.metrics_enabled or record.use_case is None:
         return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -176,6 +183,28 @@ def publish_metrics(
             },
         ):
             pass
+
+
+def publish_server_error(*, environment: str, namespace: str, service: str) -> None:
+    """One ``ServerErrors`` data point for the function version that answered (module docstring); none
+    outside Lambda (no ``AWS_LAMBDA_FUNCTION_VERSION``)."""
+    version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+    if not version:
+        return
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(
+        name=Metric.SERVER_ERRORS,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=namespace,
+        default_dimensions={
+            Dimension.SERVICE: service,
+            Dimension.ENVIRONMENT: environment,
+            Dimension.FUNCTION_VERSION: version,
+        },
+    ):
+        pass
 
 
 class NoopTracer:

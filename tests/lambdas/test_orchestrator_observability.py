@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
+from platform_spec.api import METRICS_NAMESPACE, SERVICE_NAME
+from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
     NAMESPACE,
     PROFILES,
@@ -320,3 +322,89 @@ def test_tracer_is_a_no_op_without_the_xray_sdk_or_when_disabled(monkeypatch: py
     assert isinstance(tracer, telemetry.NoopTracer)
     assert tracer.capture_lambda_handler(capture_response=False)(handler) is handler
     assert tracer.capture_lambda_handler(handler) is handler
+
+
+def test_a_5xx_answer_is_counted_for_the_function_version_that_answered(
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the function runs as version 7 (Lambda's reserved variable)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "7")
+    stub.script(None, [Fault.service_unavailable()] * 6)
+    call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)  # 503
+    call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)  # 200
+    call(orchestrator, load_event("health.json"), lambda_context)  # 200, no use case
+    monkeypatch.setattr(orchestrator, "plan_routes", lambda *a, **k: 1 / 0)
+    call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)  # 500 INTERNAL
+
+    # THEN one ServerErrors document per 5xx, under the version's own dimension set and nothing else
+    version_docs = [d for d in _metric_docs(capsys.readouterr().out) if "ServerErrors" in _metric_names(d)]
+    assert len(version_docs) == 2
+    for document in version_docs:
+        assert _metric_names(document) == {"ServerErrors"}
+        (dimensions,) = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        assert sorted(dimensions) == ["FunctionVersion", "environment", "service"]
+        assert (document["FunctionVersion"], document["ServerErrors"]) == ("7", [1.0])
+
+
+def test_outside_lambda_no_version_is_claimed(
+    orchestrator: ModuleType,
+    lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_VERSION", raising=False)
+    stub.script(None, [Fault.service_unavailable()] * 6)
+    call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)
+    assert all("ServerErrors" not in _metric_names(d) for d in _metric_docs(capsys.readouterr().out))
+
+
+def test_the_canary_bake_rolls_back_a_version_that_answers_500(
+    load_orchestrator: LoadOrchestrator,
+    lambda_context: FakeLambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """End to end from the function's own output: a release with a bug answers 500 INTERNAL, which Lambda
+    counts as successful invocations (no ``Errors``). The EMF lines it writes, put into CloudWatch as
+    CloudWatch Logs extracts them, are what the bake reads: it rolls the version back."""
+    from delivery.canary import offline_production
+    from lambdas.canary_bake import bake
+
+    # GIVEN version 2 of the orchestrator, deployed as the construct deploys it (its service name and
+    # namespace), with a bug in every invoke request
+    orchestrator = load_orchestrator(
+        POWERTOOLS_SERVICE_NAME=SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE=METRICS_NAMESPACE,
+        AWS_LAMBDA_FUNCTION_VERSION="2",
+    )
+    monkeypatch.setattr(orchestrator, "plan_routes", lambda *a, **k: 1 / 0)
+    replies = [call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context) for _ in range(10)]
+    assert {reply.status for reply in replies} == {500}
+    documents = _metric_docs(capsys.readouterr().out)
+    environment = orchestrator.runtime_config.environment
+    start = 1_800_000_000.0
+
+    with offline_production(environment, ["Composite"], region="us-west-2") as production:
+        state = bake.begin(
+            production.clients,
+            environment=environment,
+            stack_name=production.stack_name,
+            bake_seconds=3600,
+            now=start,
+        )
+        # Lambda's own metrics: 10 invocations of version 2 and 90 of version 1, none of them an error
+        production.record_invocations("2", invocations=10, errors=0, at=start + 120)
+        production.record_invocations("1", invocations=90, errors=0, at=start + 120)
+        assert production.publish_emf(documents, at=start + 120) > 0
+
+        after = bake.check(production.clients, state, now=start + 600)
+
+        # THEN the 500s count against version 2 and roll it back
+        assert after.decision is bake.BakeDecision.ROLLED_BACK, after.detail
+        assert "version 2: 10 of 10 invocations failed (100.0%; 10 of them answered 5xx)" in after.detail
+        assert production.live() == {"version": "1", "routing": {}}
