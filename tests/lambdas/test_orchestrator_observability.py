@@ -333,16 +333,19 @@ def test_a_5xx_answer_is_counted_for_the_function_version_that_answered(
 ) -> None:
     # GIVEN the function runs as version 7 (Lambda's reserved variable)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "7")
-    stub.script(None, [Fault.service_unavailable()] * 6)
-    call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)  # 503
-    call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)  # 200
+    stub.script(None, [Fault.service_unavailable()] * 6 + [Fault.access_denied()] * 2 + [Fault.validation()])
+    statuses = [
+        call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context).status for _ in "abcd"
+    ]
     call(orchestrator, load_event("health.json"), lambda_context)  # 200, no use case
     monkeypatch.setattr(orchestrator, "plan_routes", lambda *a, **k: 1 / 0)
-    call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context)  # 500 INTERNAL
+    statuses.append(call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context).status)
+    assert statuses == [503, 500, 502, 200, 500]  # unavailable, not permitted, rejected, answered, a bug
 
-    # THEN one ServerErrors document per 5xx, under the version's own dimension set and nothing else
+    # THEN one ServerErrors document per 5xx a release can cause on its own (not the 503 of a failing
+    # upstream), under the version's own dimension set and nothing else
     version_docs = [d for d in _metric_docs(capsys.readouterr().out) if "ServerErrors" in _metric_names(d)]
-    assert len(version_docs) == 2
+    assert len(version_docs) == 3
     for document in version_docs:
         assert _metric_names(document) == {"ServerErrors"}
         (dimensions,) = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
