@@ -42,7 +42,7 @@ help:
 	@echo "make test    install, lint, type-check and run every test"
 	@echo "make lock    re-lock uv.lock after a dependency change in pyproject.toml (needs PyPI)"
 	@echo "make report  the compliance review pack of an existing cdk.out (make synth writes it too)"
-	@echo "make test-quick  the tests not marked slow (~75 s on 2 cores; no browser, CLI subprocess, whole-flow or real-time hang test): a development loop, not a gate"
+	@echo "make test-quick  the tests not marked slow (~55 s on 2 cores; no browser, CLI subprocess, whole-flow or real-time hang test): a development loop, not a gate"
 	@echo "make lint    ruff + mypy only"
 	@echo "make eval    every evaluation suite offline (local Bedrock endpoint, emulator), gated; part of make test"
 	@echo "make audit-acknowledgments  every cdk-nag acknowledgment and cfn-lint ignore that acknowledges no finding (~25 s); part of make test"
@@ -183,7 +183,7 @@ test: install chromium
 # The development loop: every test but the ~50 marked slow (pyproject.toml says what slow means), with the
 # shared synth and its gate. It proves less than make test, which CI runs; no lint, no eval.
 test-quick: install
-	@echo "==> running the tests not marked slow on every core (~75 s on 2 cores; make test runs them all)"
+	@echo "==> running the tests not marked slow on every core (~55 s on 2 cores; make test runs them all)"
 	@$(BIN)/python -m pytest -m "not slow"
 
 check-new-use-case: install chromium
