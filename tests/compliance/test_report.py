@@ -1129,7 +1129,13 @@ def _held_by_another_process(entry: Path) -> int:
     return descriptor
 
 
-@pytest.mark.parametrize("other_writes_it", [True, False], ids=["other-writes", "other-fails"])
+@pytest.mark.parametrize(
+    "other_writes_it",
+    [
+        pytest.param(True, id="other-writes"),
+        pytest.param(False, id="other-fails", marks=pytest.mark.slow),  # ~1.2 CPU-s: it lints the template
+    ],
+)
 def test_a_template_another_process_is_linting_is_waited_for_not_linted_again(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, other_writes_it: bool
 ) -> None:

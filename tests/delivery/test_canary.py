@@ -160,6 +160,7 @@ def _production_for_the_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
         yield production, handler
 
 
+@pytest.mark.slow  # ~1.4 CPU-s: STS, moto production and the bake handler
 def test_the_state_machines_roll_back_step_hands_the_lambda_an_event_it_accepts(
     synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -392,6 +392,7 @@ def test_the_command_exits_1_on_hold_and_writes_the_result(synthesized: Synthesi
 # ------------------------------------------------------------------ smoke: a use case that holds its answers
 
 
+@pytest.mark.slow  # ~1.1 CPU-s, ~2 s: the offline platform's whole held-answer path
 def test_the_smoke_request_of_a_holding_use_case_must_be_held_and_is_rejected_by_a_reviewer_session() -> None:
     """In staging rfp-drafting holds every answer (202): a 200 is what would hold the gate, not a 202."""
     from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN

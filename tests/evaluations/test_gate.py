@@ -248,6 +248,7 @@ def test_a_run_that_crashes_leaves_no_earlier_results_behind(
     assert not results.exists()
 
 
+@pytest.mark.slow  # ~1.3 CPU-s: a whole offline evaluation run
 def test_a_case_the_target_could_not_answer_fails_and_says_why_once(tmp_path: Path) -> None:
     # GIVEN a sample inspect-ai ended with an error before the target observed anything (no observation)
     from types import SimpleNamespace
