@@ -574,8 +574,8 @@ def _upstream_error(result: InvocationResult) -> ApiError:
     if result.outcome is Outcome.NOT_PERMITTED:
         return ApiError(
             "UPSTREAM_NOT_PERMITTED",
-            "This deployment may not call the model service for this use case. Retrying will not help; "
-            "the operators are alerted.",
+            "This deployment may not call the model service for this use case. Retrying will not help "
+            "until the deployment is fixed; the error is logged for its operators.",
         )
     return ApiError(
         "UPSTREAM_UNAVAILABLE",
