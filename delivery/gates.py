@@ -227,11 +227,17 @@ def smoke_check(
     for use_case in use_cases:
         body = request_body(root, use_case)
         if use_case not in holding:
+            codes: list[str] = []
             status, _ = signed_sender(
-                invoke_url(api_url, use_case), body, region=region, credentials=credentials, timeout_s=30
+                invoke_url(api_url, use_case),
+                body,
+                region=region,
+                credentials=credentials,
+                timeout_s=30,
+                error_codes=codes,
             )(0)
             if status != 200:
-                failed.append(f"{use_case}: HTTP {status or 'no answer'}")
+                failed.append(f"{use_case}: HTTP {status or 'no answer'}{_explained(codes)}")
             else:
                 passed.append(f"{use_case} 200")
             continue
@@ -261,6 +267,18 @@ def smoke_check(
         _verdict(not failed),
         f"a signed request answered {', '.join(passed)}" if not failed else "; ".join(failed),
     )
+
+
+def _explained(codes: Sequence[str]) -> str:
+    """ " CODE (when it is answered)" for the API's error code of a failed request, from the documented table
+    (``platform_spec.api.ERRORS``), so a failed gate says what to fix; "" without a code."""
+    from platform_spec.api import ERRORS
+
+    code = codes[-1] if codes else ""
+    if not code:
+        return ""
+    documented = ERRORS.get(code)
+    return f" {code}" + (f" ({documented.when})" if documented else "")
 
 
 def notification_check(

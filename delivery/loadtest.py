@@ -191,11 +191,14 @@ def signed_sender(
     credentials: Any,
     timeout_s: float,
     held: list[str] | None = None,
+    error_codes: list[str] | None = None,
 ) -> Sender:
     """Each call POSTs ``body`` to ``url``, signed with SigV4 (service ``execute-api``) with ``credentials``
     (botocore credentials, refreshed as they expire) and a fresh Idempotency-Key, and returns its outcome.
     With ``held``, the review id of every answer held for review (202) is appended to it, for the caller to
-    settle: a load test of a use case that holds answers leaves them in the reviewers' queue otherwise."""
+    settle: a load test of a use case that holds answers leaves them in the reviewers' queue otherwise.
+    With ``error_codes``, the API's error code of every error answer (``error.code`` of its body, "" when
+    it has none) is appended to it."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
@@ -221,13 +224,27 @@ def signed_sender(
                     with lock:
                         held.append(review_id)
         except urllib.error.HTTPError as error:
-            error.read()
+            answer = error.read()
             status = error.code
+            if error_codes is not None:
+                with lock:
+                    error_codes.append(_error_code(answer))
         except (OSError, TimeoutError):
             return 0, float("nan")
         return status, (time.perf_counter() - started) * 1000
 
     return send
+
+
+def _error_code(answer: bytes) -> str:
+    """``error.code`` of an error answer's body (``platform_spec.api.error_body``), "" when it has none."""
+    try:
+        document = json.loads(answer)
+    except ValueError:
+        return ""
+    error = document.get("error") if isinstance(document, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code) if code else ""
 
 
 def _review_id(answer: bytes) -> str | None:

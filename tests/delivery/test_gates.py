@@ -437,6 +437,16 @@ def test_the_smoke_request_of_a_holding_use_case_must_be_held_and_is_rejected_by
         check = smoke(["rfp-drafting"], ["rfp-drafting"], with_reviews=False)
         assert check.verdict is Verdict.HOLD and "no ReviewerRoleArn output" in check.detail
 
+        # A deployment whose function may not call the model: the check names the API's code and what it
+        # means, so the failed gate says what to fix
+        from bedrock_platform_devtools.bedrock_stub import Fault
+
+        platform.stub.script(None, [Fault.access_denied()] * 2)
+        check = smoke(["policy-qa"], [])
+        assert check.verdict is Verdict.HOLD
+        assert "policy-qa: HTTP 500 UPSTREAM_NOT_PERMITTED (Every route tried" in check.detail, check.detail
+        assert "the deployment must be fixed" in check.detail
+
 
 def test_the_answers_a_load_test_made_a_holding_use_case_hold_are_rejected_not_left_to_reviewers() -> None:
     from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN
