@@ -40,6 +40,14 @@ def _anonymizes(env: Environment) -> bool:
     return False
 
 
+def _grounds(env: Environment) -> bool:
+    """A guardrail of this environment has a contextual grounding check (a use case answers from a
+    caller's ``context``, sent to Converse as the grounding source)."""
+    return any(
+        g.properties.get("ContextualGroundingPolicyConfig") for g in env.of_type("AWS::Bedrock::Guardrail")
+    )
+
+
 def _traces_bedrock_calls(env: Environment) -> bool:
     """The orchestrator function (it has the Bedrock resources' variable) runs with active X-Ray tracing."""
     for function in env.of_type("AWS::Lambda::Function"):
@@ -94,6 +102,19 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
                 "a request whose answer names a person, to a use case that anonymizes names",
                 "that Converse reports a mask as stopReason guardrail_intervened with ANONYMIZED findings "
                 "follows from three AWS pages together, none of which says it in one sentence",
+            )
+        )
+    if _grounds(env):
+        checks.append(
+            DeployCheck(
+                "Instructions hidden in a grounded use case's context (the caller's grounding source) do not "
+                "steer the answer",
+                "the adversarial cases with instructions inside the context (policy-qa: pi-injection-in-excerpt, "
+                "pi-fake-admin-in-excerpt) pass against this environment: the staging readiness gate runs them "
+                "(python -m evaluation run --target <environment>)",
+                "the orchestrator sends context as a guardContent block qualified grounding_source; whether "
+                "Bedrock's input filters (prompt attack) evaluate a block so qualified is not documented, and "
+                "the offline emulator assumes they do not; the system prompt tells the model it is data",
             )
         )
     if _traces_bedrock_calls(env):
