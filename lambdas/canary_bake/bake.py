@@ -52,6 +52,7 @@ invocations through the live alias over the whole bake and rolls back below ``mi
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +78,12 @@ from platform_spec.delivery import (
 ALARM_NAMES_PER_REQUEST = 100
 #: Lambda sends its metrics in one-minute intervals (monitoring-metrics.html above); each minute is summed.
 METRIC_PERIOD_SECONDS = 60
+#: Where both versions fail, the canary's errors must be this unlikely at the stable version's rate before
+#: they are its own (``failing_canary``). Strict because a check runs every ``poll_minutes`` over the last
+#: hour: a shared fault that lasts hours meets many windows, and each would risk a good release at this
+#: rate. A canary that truly fails more keeps failing: the next windows, with more of its invocations,
+#: reach it.
+SHARED_FAULT_SIGNIFICANCE = 0.001
 
 
 def _variables(configuration: Mapping[str, Any]) -> Any:
@@ -237,11 +244,41 @@ def version_errors(
     }
 
 
+def binomial_tail(errors: float, invocations: float, rate: float) -> float:
+    """P(X >= ``errors``) for X ~ Binomial(``invocations``, ``rate``): how likely so many errors are by chance
+    when every invocation fails with probability ``rate``. 1.0 where ``errors`` is at most the expected
+    count (no evidence either way); computed term by term in log space (standard library only)."""
+    n, k = round(max(invocations, errors)), round(errors)
+    if k <= 0 or rate >= 1:
+        return 1.0
+    if rate <= 0:
+        return 0.0
+    if k <= n * rate:
+        return 1.0
+    log_p, log_q = math.log(rate), math.log1p(-rate)
+    total = 0.0
+    for x in range(k, n + 1):  # past the mean the terms only shrink: stop once they no longer count
+        term = math.exp(
+            math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1) + x * log_p + (n - x) * log_q
+        )
+        total += term
+        if term < total * 1e-12:
+            break
+    return min(1.0, total)
+
+
 def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | None:
     """Why the new version rolls back on its own errors (None when it does not): in the last
     VERSION_ERROR_WINDOW_MINUTES of the bake, at least ``min_errors`` errors (failed invocations and 5xx the
     function answered), a share of its invocations above ``max_error_rate``, and above the stable version's
-    share (a fault both versions share is not the release's: rolling back would not mend it)."""
+    share beyond chance (a fault both versions share is not the release's: rolling back would not mend it).
+
+    Beyond chance: where the stable version had errors too (a shared source: an upstream, requests some
+    callers send that Bedrock rejects), the canary's count must be one that the stable version's rate would
+    give less often than ``SHARED_FAULT_SIGNIFICANCE`` (0.1 %, :func:`binomial_tail`). The canary serves a tenth
+    of the traffic, so comparing shares alone would roll good releases back on chance: 6 errors in 100
+    beside 45 in 900 happens 38 % of the time at the same 5 % rate. Where the stable version had none, any
+    share above the limit is above it."""
     start = max(state.started_at, now - VERSION_ERROR_WINDOW_MINUTES * 60)
     if now <= start:
         return None
@@ -256,9 +293,15 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
     canary, stable = found[state.target_version], found[state.stable_version]
     if canary.errors < state.min_errors or canary.rate <= state.max_error_rate or canary.rate <= stable.rate:
         return None
+    beyond = ""
+    if stable.errors:
+        chance = binomial_tail(canary.errors, canary.invocations, stable.rate)
+        if chance >= SHARED_FAULT_SIGNIFICANCE:
+            return None
+        beyond = f", more often than the stable version's rate gives by chance (P = {chance:.2g})"
     return (
         f"{canary} in the last {(now - start) / 60:.0f} minutes: above the limit {state.max_error_rate:.1%} "
-        f"and the stable {stable}"
+        f"and the stable {stable}{beyond}"
     )
 
 

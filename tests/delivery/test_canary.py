@@ -292,8 +292,22 @@ def test_a_fault_both_versions_share_is_not_the_releases() -> None:
     after, _ = _check_after(2, canary=(100, 10), stable=(900, 90))
     assert after.decision is BakeDecision.HOLD, after.detail
     # but a canary that fails more than the stable version does is rolled back
-    after, _ = _check_after(2, canary=(100, 20), stable=(900, 90))
+    after, _ = _check_after(2, canary=(100, 25), stable=(900, 90))
     assert after.decision is BakeDecision.ROLLED_BACK
+    assert "more often than the stable version's rate gives by chance" in after.detail, after.detail
+
+
+def test_a_canary_a_little_above_a_shared_fault_rate_is_chance_not_a_verdict() -> None:
+    # 6 % of the canary's 100 beside 5 % of the stable 900 (callers' requests Bedrock rejects, an upstream
+    # both call): at the same 5 % rate, 6 or more in 100 happens 38 % of the time. Comparing shares alone
+    # rolled this release back; so would 2x the shared rate on so few invocations (P = 0.2 %).
+    for canary in ((100, 6), (100, 10)):
+        after, live = _check_after(2, canary=canary, stable=(900, 45))
+        assert after.decision is BakeDecision.HOLD, after.detail
+        assert live == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+    # the chance the rule allows, by the binomial tail it reads
+    assert bake.binomial_tail(6, 100, 0.05) == pytest.approx(0.384, abs=0.001)
+    assert bake.binomial_tail(25, 100, 0.1) < bake.SHARED_FAULT_SIGNIFICANCE
 
 
 def test_too_few_errors_are_no_verdict_and_old_ones_leave_the_window() -> None:
