@@ -257,12 +257,15 @@ def binomial_tail(errors: float, invocations: float, rate: float) -> float:
         return 1.0
     log_p, log_q = math.log(rate), math.log1p(-rate)
     total = 0.0
-    for x in range(k, n + 1):  # past the mean the terms only shrink: stop once they no longer count
+    # k is past the mean, so at or past the mode: the terms only shrink. Stop once they no longer count,
+    # including when the first one already underflows to 0 (a busy hour, a count far past the rate): the
+    # rest are 0 too, and walking them all would take seconds per million invocations.
+    for x in range(k, n + 1):
         term = math.exp(
             math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1) + x * log_p + (n - x) * log_q
         )
         total += term
-        if term < total * 1e-12:
+        if term <= total * 1e-12:
             break
     return min(1.0, total)
 

@@ -12,6 +12,7 @@ release) is not baked (moto's Lambda versions)."""
 from __future__ import annotations
 
 import dataclasses
+import time
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -534,3 +535,13 @@ def test_versions_that_cannot_be_compared_are_baked() -> None:
         assert state.decision is BakeDecision.HOLD
         assert "GetFunctionConfiguration failed: AccessDeniedException" in state.detail
         assert production.live()["routing"] == {"3": CANARY_WEIGHT}
+
+
+def test_the_binomial_tail_of_a_busy_hour_is_quick_where_its_terms_underflow() -> None:
+    # 10 million canary invocations in the hour, a count far past the stable rate: every term of the tail
+    # is below the smallest float. The sum is 0 and must stop at once, not walk all 10 million terms (the
+    # bake Lambda has 256 MB, a seventh of a vCPU, and a one-minute step timeout).
+    started = time.perf_counter()
+    assert bake.binomial_tail(100_000, 10_000_000, 0.001) == 0.0
+    assert bake.binomial_tail(1_000_000, 10_000_000, 0.01) == 0.0
+    assert time.perf_counter() - started < 0.5
