@@ -154,6 +154,13 @@ def test_refusal_after_a_greeting_or_heading_is_a_refusal(answer: str) -> None:
     assert not scoring.refusal(answer, expected=False).passed
 
 
+def test_the_contracted_first_person_forms_of_the_refusal_pattern_match() -> None:
+    # the pattern lists "'m unable to" and "'m not able to", but after "I" and a space: "I'm" never matched
+    for answer in ("I'm unable to answer that.", "I\u2019m unable to share the salary bands."):
+        result = scoring.refusal(answer, expected=True)
+        assert result.passed, result.explanation
+
+
 def test_a_suite_marker_counts_anywhere_outside_quotes() -> None:
     markers = ["excerpts provided do not cover"]
     later = (
