@@ -329,8 +329,10 @@ class Document(Generic[D]):
         if bound is not None:
             message, fix, key = bound
             limit = ctx.get(key)
-            # a field's own fix says why the bound is there (min_pass_rate: a gate of 0 cannot fail)
-            fix = fix.format(limit) + (f" ({spec_fix})" if spec_fix else "")
+            # a field's own fix says why its lower bound is there (min_pass_rate: a gate of 0 cannot fail);
+            # it does not explain an upper one ("at most 1 (a gate of 0 ...)" misleads)
+            own = spec_fix if spec_fix and kind.startswith("greater_than") else ""
+            fix = fix.format(limit) + (f" ({own})" if own else "")
             return self.problem(path, message.format(limit), fix, value=value)
         if kind == "finite_number":
             return self.problem(

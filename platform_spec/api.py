@@ -309,7 +309,8 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "UPSTREAM_UNAVAILABLE": ErrorCode(
             503,
             "Every route failed (errors, timeouts, malformed responses; a route refused as not permitted when "
-            "another failed otherwise), or the caller-history guardrail check could not run (fails closed).",
+            "another failed otherwise or its circuit skipped one), or the caller-history guardrail check could "
+            "not run (fails closed).",
             retryable=True,
         ),
         "IDEMPOTENCY_UNAVAILABLE": ErrorCode(

@@ -163,6 +163,10 @@ class VersionErrors:
         # Errors and Invocations arrive separately; an error never counts as less than one invocation.
         return self.errors / max(self.invocations, self.errors) if self.errors else 0.0
 
+    def failed_only(self) -> VersionErrors:
+        """Lambda's ``Errors`` alone (invocations that failed), without the 5xx the function answered."""
+        return VersionErrors(self.version, max(self.errors - self.answered, 0.0), self.invocations)
+
     def __str__(self) -> str:
         answered = f"; {self.answered:g} of them answered 5xx" if self.answered else ""
         return (
@@ -257,12 +261,15 @@ def binomial_tail(errors: float, invocations: float, rate: float) -> float:
         return 1.0
     log_p, log_q = math.log(rate), math.log1p(-rate)
     total = 0.0
-    for x in range(k, n + 1):  # past the mean the terms only shrink: stop once they no longer count
+    # k is past the mean, so at or past the mode: the terms only shrink. Stop once they no longer count,
+    # including when the first one already underflows to 0 (a busy hour, a count far past the rate): the
+    # rest are 0 too, and walking them all would take seconds per million invocations.
+    for x in range(k, n + 1):
         term = math.exp(
             math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1) + x * log_p + (n - x) * log_q
         )
         total += term
-        if term < total * 1e-12:
+        if term <= total * 1e-12:
             break
     return min(1.0, total)
 
@@ -278,7 +285,10 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
     give less often than ``SHARED_FAULT_SIGNIFICANCE`` (0.1 %, :func:`binomial_tail`). The canary serves a tenth
     of the traffic, so comparing shares alone would roll good releases back on chance: 6 errors in 100
     beside 45 in 900 happens 38 % of the time at the same 5 % rate. Where the stable version had none, any
-    share above the limit is above it."""
+    share above the limit is above it.
+
+    The rule is applied to both counts together and to Lambda's failed invocations alone (the rule before
+    ``ServerErrors``): a shared rate of answered 5xx must not hide a canary that crashes or times out."""
     start = max(state.started_at, now - VERSION_ERROR_WINDOW_MINUTES * 60)
     if now <= start:
         return None
@@ -291,6 +301,20 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
         end=now,
     )
     canary, stable = found[state.target_version], found[state.stable_version]
+    # Both together, and Lambda's failed invocations alone: a rate of answered 5xx both versions share (a
+    # client whose requests Bedrock rejects) would otherwise hide a canary that crashes or times out
+    # beside a stable version that never does, in the chance its shared rate allows.
+    for canary_errors, stable_errors in ((canary, stable), (canary.failed_only(), stable.failed_only())):
+        verdict = _beyond_stable(canary_errors, stable_errors, state, minutes=(now - start) / 60)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def _beyond_stable(
+    canary: VersionErrors, stable: VersionErrors, state: BakeState, *, minutes: float
+) -> str | None:
+    """``failing_canary``'s rule for one count of errors over the last ``minutes``: why, or None."""
     if canary.errors < state.min_errors or canary.rate <= state.max_error_rate or canary.rate <= stable.rate:
         return None
     beyond = ""
@@ -300,7 +324,7 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
             return None
         beyond = f", more often than the stable version's rate gives by chance (P = {chance:.2g})"
     return (
-        f"{canary} in the last {(now - start) / 60:.0f} minutes: above the limit {state.max_error_rate:.1%} "
+        f"{canary} in the last {minutes:.0f} minutes: above the limit {state.max_error_rate:.1%} "
         f"and the stable {stable}{beyond}"
     )
 

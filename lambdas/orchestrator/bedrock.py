@@ -59,7 +59,8 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
 Outcome when no route answered: every failure AccessDeniedException or ResourceNotFoundException
 (``platform_spec.clients.NOT_PERMITTED_CODES``: the grant or the profile/guardrail is missing in this
 deployment, so a retry fails the same way) -> NOT_PERMITTED (500 ``UPSTREAM_NOT_PERMITTED``, no
-Retry-After); every failure a ServiceQuotaExceededException -> QUOTA_EXCEEDED (429
+Retry-After; the handler answers UNAVAILABLE instead where the circuit skipped a route, which its cool-down
+brings back); every failure a ServiceQuotaExceededException -> QUOTA_EXCEEDED (429
 ``MODEL_QUOTA_EXCEEDED``); every failure a throttle or quota error -> THROTTLED (429 ``THROTTLED``);
 otherwise the budget ended the last route (cut its attempts or left it no time) -> TIMED_OUT (504);
 otherwise UNAVAILABLE (503).

@@ -375,6 +375,9 @@ def _invoke(
     record.profile = arns[last_route]
     record.model_id = use_case.routes[last_route].model_id
     if result.outcome not in (Outcome.ANSWERED, Outcome.INTERVENED) or result.answer is None:
+        if result.outcome is Outcome.NOT_PERMITTED and plan.skipped:
+            # a route the circuit skipped was paused, not refused: a retry after its cool-down can be answered
+            result.outcome = Outcome.UNAVAILABLE
         record.outcome = result.outcome.value
         raise _upstream_error(result)
 

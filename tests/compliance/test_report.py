@@ -1256,3 +1256,20 @@ def test_a_new_topic_is_one_module_and_one_registry_line(
     )
     index = {row[0].text: row[4].text for row in _table(report, "resources-index").rows}
     assert all("Lambda functions" in index[lid] for lid, _ in functions)
+
+
+def test_a_model_past_its_end_of_life_is_not_called_soon() -> None:
+    # a release's stack read against a newer catalog (an older pack, a diff): negative days "after" the
+    # catalog's date, badged SOON, misread what is already past
+    from compliance.report.topics.inventory import end_of_life_cell
+    from platform_config.catalog import ModelCatalog
+
+    catalog = ModelCatalog.load()
+    past = next(
+        m
+        for m, v in catalog.models.items()
+        if v.get("end_of_life") and str(v["end_of_life"]) < catalog.retrieved
+    )
+    found = end_of_life_cell(past, catalog)
+    assert "days before the catalog's date" in found.text and " -" not in found.text, found.text
+    assert found.badge == "PAST END OF LIFE" and found.flag, found

@@ -560,6 +560,7 @@ def test_an_unquoted_account_id_with_a_leading_zero_is_explained_as_octal(config
             "less than or equal to the minimum of 0",
             "a gate of 0 lets a release through with every case failing",
         ),
+        (SUPPORT, "evaluation.gates.golden.min_pass_rate", 1.5, "greater than the maximum of 1", "at most 1"),
         (POLICY_QA, "purpose", "Answers things.", "is too short", "at least 20 characters"),
     ],
 )
@@ -569,6 +570,9 @@ def test_value_out_of_bounds(
     set_field(file, field, bad)
     error = load_error(config_root, rf"{re.escape(field)}: is {re.escape(message.removeprefix('is '))}")
     check(only_problem(error), file=file, field=field, value=bad, fix=fix, message=message)
+    if field.endswith("min_pass_rate") and bad == 1.5:
+        # the field's own fix is about a gate of 0: it does not explain an upper bound
+        assert "a gate of 0" not in only_problem(error).fix, only_problem(error).fix
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ release) is not baked (moto's Lambda versions)."""
 from __future__ import annotations
 
 import dataclasses
+import time
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -534,3 +535,46 @@ def test_versions_that_cannot_be_compared_are_baked() -> None:
         assert state.decision is BakeDecision.HOLD
         assert "GetFunctionConfiguration failed: AccessDeniedException" in state.detail
         assert production.live()["routing"] == {"3": CANARY_WEIGHT}
+
+
+def test_the_binomial_tail_of_a_busy_hour_is_quick_where_its_terms_underflow() -> None:
+    # 10 million canary invocations in the hour, a count far past the stable rate: every term of the tail
+    # is below the smallest float. The sum is 0 and must stop at once, not walk all 10 million terms (the
+    # bake Lambda has 256 MB, a seventh of a vCPU, and a one-minute step timeout).
+    started = time.perf_counter()
+    assert bake.binomial_tail(100_000, 10_000_000, 0.001) == 0.0
+    assert bake.binomial_tail(1_000_000, 10_000_000, 0.01) == 0.0
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_crashing_canary_is_rolled_back_even_beside_a_shared_rate_of_answered_5xx() -> None:
+    # The stable version never crashes but answers 20 % of its requests 502 UPSTREAM_REJECTED (a client
+    # whose requests Bedrock rejects: both versions get them). The canary answers the same 20 % and, on
+    # top, crashes on 3 % (Lambda's own Errors: timeouts, unhandled exceptions). Lambda's Errors alone roll
+    # it back (3 % against 0 %: the rule before ServerErrors); added to the shared 502s, 230 of 1,000 at
+    # the stable 20 % happens ~1 % of the time, which would hold it.
+    from platform_spec.api import METRICS_NAMESPACE, SERVICE_NAME, Dimension, Metric
+
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        state = _begin(production, bake_seconds=3 * 3600)
+        at = START + 2 * 60
+        for version, invocations, crashed, answered in (("2", 1000, 30, 200), ("1", 9000, 0, 1800)):
+            production.record_invocations(version, invocations=invocations, errors=crashed, at=at)
+            production.clients.cloudwatch.put_metric_data(
+                Namespace=METRICS_NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": Metric.SERVER_ERRORS,
+                        "Dimensions": [
+                            {"Name": Dimension.SERVICE, "Value": SERVICE_NAME},
+                            {"Name": Dimension.ENVIRONMENT, "Value": "prod"},
+                            {"Name": Dimension.FUNCTION_VERSION, "Value": version},
+                        ],
+                        "Timestamp": datetime.fromtimestamp(at, UTC),
+                        "Value": answered,
+                    }
+                ],
+            )
+        after = bake.check(production.clients, state, now=START + POLL)
+        assert after.decision is BakeDecision.ROLLED_BACK, after.detail
+        assert production.live() == {"version": "1", "routing": {}}

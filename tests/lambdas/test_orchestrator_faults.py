@@ -549,3 +549,29 @@ def test_a_held_answer_whose_store_answers_a_byte_at_a_time_fails_closed_inside_
     # tells the two apart without timing the request.)
     assert reply.status == 503, reply.body
     assert reply.body["error"]["code"] == "REVIEW_UNAVAILABLE"
+
+
+def test_a_refused_fallback_while_the_primarys_circuit_is_open_is_retryable(
+    load_orchestrator: LoadOrchestrator, lambda_context: FakeLambdaContext, stub: BedrockStub
+) -> None:
+    # GIVEN the primary's circuit open (3 failures) and a fallback that refuses as not permitted
+    module = load_orchestrator(
+        resilience={"circuit_failure_threshold": 3, "circuit_window_s": 60.0, "circuit_cooldown_s": 30.0}
+    )
+    now = [1000.0]
+    module.circuit.clock = lambda: now[0]
+    stub.script(STS["primary"], [Fault.service_unavailable()] * 3)
+    call(module, invoke_event(body=user(TICKET)), lambda_context)
+    assert module.circuit.is_open("support-ticket-summary/primary")
+    stub.reset()
+    stub.script(STS["fallback"], [Fault.access_denied()])
+
+    # WHEN a request arrives during the cool-down: only the fallback is tried, and it is refused
+    reply = call(module, invoke_event(body=user(TICKET)), lambda_context)
+
+    # THEN the primary was not refused, only paused: a retry after the cool-down can be answered, so the
+    # answer is the retryable 503 with Retry-After, not "retrying will not help"
+    assert calls_to(stub, STS["primary"]) == 0
+    assert reply.status == 503, reply.body
+    assert reply.body["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert "Retry-After" in reply.headers

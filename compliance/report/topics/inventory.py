@@ -475,6 +475,13 @@ def end_of_life_cell(model_id: str | None, catalog: ModelCatalog) -> Cell:
         days = (dt.date.fromisoformat(date) - dt.date.fromisoformat(catalog.retrieved)).days
     except ValueError:
         return cell(f"{date} (not a date the catalog can compare)", flag=WARN)
+    if days <= 0:  # a release's stack read against a newer catalog: the loader refuses the model now
+        return cell(
+            f"{date}: past, {-days} days before the catalog's date ({catalog.retrieved}); migrate (a new "
+            "model in the contract, evaluated, released with model.retiring)",
+            flag=WARN,
+            badge="PAST END OF LIFE",
+        )
     if days <= END_OF_LIFE_NOTICE_DAYS:
         return cell(
             f"{date}: {days} days after the catalog's date ({catalog.retrieved}); plan the migration "
