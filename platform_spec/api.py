@@ -427,8 +427,8 @@ class Metric:
     #: 0/1 per request with an Idempotency-Key: the answer went out but its record could not be saved
     #: (a retry with the key calls Bedrock again).
     IDEMPOTENCY_SAVE_FAILURES: Final = "IdempotencySaveFailures"
-    #: 1 per request the function answered with a 5xx that is not retryable (:data:`ERRORS`: a bug, a
-    #: refused grant, a request Bedrock rejected; not a 503/504 of a failing dependency), with the dimensions
+    #: 1 per request the function answered with a 500 (a bug, a refused grant; not a 503/504 of a failing
+    #: dependency nor a 502 for a request Bedrock refuses, which callers can cause), with the dimensions
     #: ``service``, ``environment`` and ``FunctionVersion`` only. Lambda's own per-version ``Errors`` counts
     #: invocations that failed (an unhandled exception, a timeout), not a 5xx the function answered: the
     #: canary bake judges a new version by both (``lambdas/canary_bake/bake.py``).

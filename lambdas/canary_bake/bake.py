@@ -37,9 +37,9 @@ alias, Lambda publishes ``AWS/Lambda`` metrics with the dimensions ``FunctionNam
 versions of a function that are both targets of a weighted alias"; ``Errors`` counts invocations that
 failed, an unhandled exception or a timeout (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
 The orchestrator answers its own failures (a bug is a 500 ``INTERNAL``, a failing upstream a 503), which
-Lambda counts as successful invocations: so the function also emits ``ServerErrors`` per 5xx it answered
-that is not retryable (500, 502: what a release can cause on its own; a dependency's 503/504 is shared by
-both versions) with its own ``FunctionVersion`` (``platform_spec.api.Metric.SERVER_ERRORS``, in its EMF
+Lambda counts as successful invocations: so the function also emits ``ServerErrors`` per 500 it answered
+(what a release can cause on its own; a dependency's 503/504 and a 502 for a request Bedrock refuses are
+shared by both versions, and callers can cause them) with its own ``FunctionVersion`` (``platform_spec.api.Metric.SERVER_ERRORS``, in its EMF
 namespace), and a version's errors are Lambda's ``Errors`` plus its ``ServerErrors``, divided by
 ``Invocations``. A version that answers every request with a 500 is rolled back like one that crashes.
 

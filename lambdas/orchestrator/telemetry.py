@@ -18,11 +18,12 @@ HeldForReview (0/1); with an Idempotency-Key IdempotencySaveFailures (0/1: the a
 record could not be saved); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions
 (0/1: blocked or masked) and Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
 ``Errors``, dimensions ``service``, ``UseCase``, ``environment``, ``ErrorCode`` (the stable API code):
-per-code alarms without multiplying the main metrics' cardinality. Every request answered with a 5xx that
-is not retryable (500 ``INTERNAL``, 500 ``UPSTREAM_NOT_PERMITTED``, 502 ``UPSTREAM_REJECTED``: what a
-release can cause on its own; a 503 or 504 says a dependency failed, which both versions of a bake share,
-and would roll good releases back on chance differences during an upstream incident), whatever its route
-or use case, also emits ``ServerErrors`` (1) with dimensions ``service``,
+per-code alarms without multiplying the main metrics' cardinality. Every request answered with a 500
+(``INTERNAL``, ``UPSTREAM_NOT_PERMITTED``: what a release can cause on its own; a 503 or 504 says a
+dependency failed, which both versions of a bake share, and a 502 ``UPSTREAM_REJECTED`` mostly that a
+caller's request was one Bedrock refuses, which a caller can send to both at will: either would hide a
+release's own 500s in a shared rate), whatever its route or use case, also emits ``ServerErrors`` (1)
+with dimensions ``service``,
 ``environment`` and ``FunctionVersion`` (the version that ran, from Lambda's reserved
 ``AWS_LAMBDA_FUNCTION_VERSION``: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime),
 which the canary bake adds to Lambda's per-version ``Errors``: a 5xx the function answers is not a Lambda
@@ -37,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from platform_spec.api import ERRORS, Dimension, Metric
+from platform_spec.api import Dimension, Metric
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,8 +130,7 @@ def publish_metrics(
     metrics: Any, record: RequestRecord, *, latency_ms: int, environment: str, namespace: str, service: str
 ) -> None:
     """Write the request's EMF document(s) to stdout (see the module docstring)."""
-    known = ERRORS.get(record.error_code or "")
-    if (record.status or 500) >= 500 and not (known and known.retryable):
+    if (record.status or 500) == 500:
         publish_server_error(environment=environment, namespace=namespace, service=service)
     if not record.metrics_enabled or record.use_case is None:
         return

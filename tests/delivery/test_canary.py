@@ -548,10 +548,10 @@ def test_the_binomial_tail_of_a_busy_hour_is_quick_where_its_terms_underflow() -
 
 
 def test_a_crashing_canary_is_rolled_back_even_beside_a_shared_rate_of_answered_5xx() -> None:
-    # The stable version never crashes but answers 20 % of its requests 502 UPSTREAM_REJECTED (a client
-    # whose requests Bedrock rejects: both versions get them). The canary answers the same 20 % and, on
+    # The stable version never crashes but answers 20 % of its requests 500 (a fault both versions share:
+    # a bug already in the stable code, a grant refused to both). The canary answers the same 20 % and, on
     # top, crashes on 3 % (Lambda's own Errors: timeouts, unhandled exceptions). Lambda's Errors alone roll
-    # it back (3 % against 0 %: the rule before ServerErrors); added to the shared 502s, 230 of 1,000 at
+    # it back (3 % against 0 %: the rule before ServerErrors); added to the shared 500s, 230 of 1,000 at
     # the stable 20 % happens ~1 % of the time, which would hold it.
     from platform_spec.api import METRICS_NAMESPACE, SERVICE_NAME, Dimension, Metric
 
