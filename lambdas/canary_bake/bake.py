@@ -168,7 +168,7 @@ class VersionErrors:
         return VersionErrors(self.version, max(self.errors - self.answered, 0.0), self.invocations)
 
     def __str__(self) -> str:
-        answered = f"; {self.answered:g} of them answered 5xx" if self.answered else ""
+        answered = f"; {self.answered:g} of them answered 500" if self.answered else ""
         return (
             f"version {self.version}: {self.errors:g} of {self.invocations:g} invocations failed "
             f"({self.rate:.1%}{answered})"
@@ -288,7 +288,7 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
     share above the limit is above it.
 
     The rule is applied to both counts together and to Lambda's failed invocations alone (the rule before
-    ``ServerErrors``): a shared rate of answered 5xx must not hide a canary that crashes or times out."""
+    ``ServerErrors``): a shared rate of answered 500s must not hide a canary that crashes or times out."""
     start = max(state.started_at, now - VERSION_ERROR_WINDOW_MINUTES * 60)
     if now <= start:
         return None
@@ -301,9 +301,9 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
         end=now,
     )
     canary, stable = found[state.target_version], found[state.stable_version]
-    # Both together, and Lambda's failed invocations alone: a rate of answered 5xx both versions share (a
-    # client whose requests Bedrock rejects) would otherwise hide a canary that crashes or times out
-    # beside a stable version that never does, in the chance its shared rate allows.
+    # Both together, and Lambda's failed invocations alone: a rate of answered 500s both versions share (a
+    # bug already in the stable code, a grant refused to both) would otherwise hide a canary that crashes
+    # or times out beside a stable version that never does, in the chance its shared rate allows.
     for canary_errors, stable_errors in ((canary, stable), (canary.failed_only(), stable.failed_only())):
         verdict = _beyond_stable(canary_errors, stable_errors, state, minutes=(now - start) / 60)
         if verdict is not None:

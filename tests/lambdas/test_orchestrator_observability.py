@@ -410,5 +410,5 @@ def test_the_canary_bake_rolls_back_a_version_that_answers_500(
 
         # THEN the 500s count against version 2 and roll it back
         assert after.decision is bake.BakeDecision.ROLLED_BACK, after.detail
-        assert "version 2: 10 of 10 invocations failed (100.0%; 10 of them answered 5xx)" in after.detail
+        assert "version 2: 10 of 10 invocations failed (100.0%; 10 of them answered 500)" in after.detail
         assert production.live() == {"version": "1", "routing": {}}
