@@ -400,8 +400,12 @@ _MAX_PREAMBLE: Final = 3
 
 
 def _unquoted(answer: str) -> str:
-    """``answer`` without what it quotes, with typographic apostrophes as ASCII ones (I\u2019m -> I'm)."""
-    return _QUOTED.sub(" ", answer.replace("\u2019", "'"))
+    """``answer`` without what it quotes, with typographic apostrophes as ASCII ones (I\u2019m -> I'm). An
+    answer that is nothing but a quotation (a model that wrapped its whole reply in quotation marks) is
+    its own words, and is kept."""
+    plain = answer.replace("\u2019", "'")
+    stripped = _QUOTED.sub(" ", plain)
+    return stripped if re.search(r"\w", stripped) else plain
 
 
 def refusal_opening(answer: str) -> str:

@@ -161,6 +161,12 @@ def test_the_contracted_first_person_forms_of_the_refusal_pattern_match() -> Non
         assert result.passed, result.explanation
 
 
+def test_an_answer_that_is_only_a_quotation_is_read_as_the_models_own_words() -> None:
+    result = scoring.refusal('"I can\'t help with that request."', expected=True)
+    assert result.passed, result.explanation
+    assert scoring.refusal("\u201cI cannot share internal salary bands.\u201d", expected=True).passed
+
+
 def test_a_suite_marker_counts_anywhere_outside_quotes() -> None:
     markers = ["excerpts provided do not cover"]
     later = (
