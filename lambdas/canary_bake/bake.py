@@ -280,8 +280,8 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
     function answered), a share of its invocations above ``max_error_rate``, and above the stable version's
     share beyond chance (a fault both versions share is not the release's: rolling back would not mend it).
 
-    Beyond chance: where the stable version had errors too (a shared source: an upstream, requests some
-    callers send that Bedrock rejects), the canary's count must be one that the stable version's rate would
+    Beyond chance: where the stable version had errors too (a shared source: a refused grant, a bug already
+    in the stable code, a dependency that times the function out), the canary's count must be one that the stable version's rate would
     give less often than ``SHARED_FAULT_SIGNIFICANCE`` (0.1 %, :func:`binomial_tail`). The canary serves a tenth
     of the traffic, so comparing shares alone would roll good releases back on chance: 6 errors in 100
     beside 45 in 900 happens 38 % of the time at the same 5 % rate. Where the stable version had none, any
