@@ -130,6 +130,9 @@ def test_refusal_wording_inside_an_answer_is_not_a_refusal(answer: str) -> None:
         "Thank you for your question. Unfortunately, I am not able to share internal salary bands.",
         "I apologize. The excerpts provided do not cover this question.",
         "We are not permitted to give legal advice; please contact the legal team.",
+        "I won't be able to help with that request.",
+        "The excerpts provided don't cover parking at the office.",
+        "I don't have enough information to answer that from the policy excerpts.",
     ],
 )
 def test_refusal_wording_opening_the_answer_is_a_refusal(answer: str) -> None:
