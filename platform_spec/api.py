@@ -284,9 +284,11 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         ),
         "CORRECTION_NOT_CHECKABLE": ErrorCode(
             422,
-            "A `correct` decision no guardrail can check: the item's use case is no longer deployed here, or "
+            "A `correct` decision no guardrail can check: the item's use case is no longer deployed here, "
             "Bedrock refused the check as invalid (ValidationException, e.g. a text longer than the guardrail "
-            "accepts); nothing is stored. Shorten the correction, or approve or reject it with a reason.",
+            "accepts), or a grounded use case's item lost the request's context (too large for the review "
+            "queue) so the grounding check cannot apply; nothing is stored. Shorten the correction, or "
+            "approve or reject it with a reason.",
         ),
         "INTERNAL": ErrorCode(500, "A bug. Logged with the request id; the body says nothing more."),
         "GUARDRAIL_NOT_PERMITTED": ErrorCode(

@@ -551,13 +551,20 @@ def _check_correction(message: ReviewMessage, text: str, reviewer: str) -> Any:
     A blocked one is audited (who, when, what fired; never the text) before the refusal."""
     use_case = runtime_config.use_cases.get(message.use_case)
     grounding = None
-    if (
-        use_case is not None
-        and use_case.contract.guardrail.grounded
-        and message.input is not None
-        and message.input.context is not None
-    ):  # as the orchestrator grounded the answer: the caller's context and last question
+    grounded = use_case is not None and use_case.contract.guardrail.grounded
+    if grounded and message.input is not None and message.input.context is not None:
+        # as the orchestrator grounded the answer: the caller's context and last question
         grounding = Grounding(source=message.input.context, query=message.input.question)
+    elif grounded and message.text_note is not None:
+        # The answer was checked against a context this item no longer has (too large for the review queue):
+        # without it the correction would skip the grounding check the answer met. Fails closed.
+        raise ApiError(
+            "CORRECTION_NOT_CHECKABLE",
+            f"The request's context was too large to keep with this review item ({message.text_note}), so the "
+            "contextual grounding check the answer met cannot apply to a correction; nothing was stored and "
+            "the item is still pending. Fix: approve or reject the answer with a reason.",
+            field="decision",
+        )
     remaining_s = app.lambda_context.get_remaining_time_in_millis() / 1000
     try:
         return guard.check(message.use_case, text, grounding=grounding, remaining_s=remaining_s)

@@ -172,6 +172,47 @@ def test_a_grounded_use_cases_correction_is_checked_against_the_requests_context
         assert _correct(platform, review_id, supported).status == 200
 
 
+def test_a_grounded_items_correction_without_its_context_is_refused_not_checked_ungrounded(
+    config: PlatformConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a policy-qa answer sent to people (not held) whose review message lost the request's context on
+    # the way (too large for the queue: here the orchestrator's message limit is lowered to just below the
+    # full message); a held answer is stored whole or refused (503), never without its context
+    from platform_spec.review import ReviewMessage
+
+    fitted = ReviewMessage.fitted
+
+    def without_room_for_the_context(message: ReviewMessage, limit: int = 0) -> ReviewMessage:
+        del limit
+        return fitted(message, limit=len(message.to_json().encode()) - 1)
+
+    monkeypatch.setattr(ReviewMessage, "fitted", without_room_for_the_context)
+
+    def everything_to_people(document: dict[str, Any]) -> None:
+        document["use_cases"][GROUNDED_UC]["contract"]["review"].update({"mode": "all"})
+
+    with OfflinePlatform(config, "dev", mutate=everything_to_people) as platform:
+        assert platform.invoke(GROUNDED_UC, request_body(config, GROUNDED_UC)).status == 200
+        platform.drain()
+        listed = _reviewer(platform, "GET", PENDING, query={"useCase": GROUNDED_UC}).body["items"]
+        review_id = str(listed[0]["reviewId"])
+        item = _reviewer(platform, "GET", ITEM, {"reviewId": review_id}).body
+        assert item["text"]["input"]["context"] is None and "context was too large" in item["text"]["note"]
+        calls_before = len(_guardrail_calls(platform))
+
+        # WHEN a reviewer corrects it THEN the correction is refused, not checked without the grounding
+        refused = _correct(platform, review_id, "Employees receive a company car every year.")
+        assert refused.status == 422 and refused.body["error"]["code"] == "CORRECTION_NOT_CHECKABLE"
+        assert "grounding check" in refused.body["error"]["message"]
+        assert len(_guardrail_calls(platform)) == calls_before
+        item = _reviewer(platform, "GET", ITEM, {"reviewId": review_id}).body
+        assert item["status"] == "pending" and item["decision"] is None
+        assert not [r for r in _audit(platform) if r.get("decision")]
+        # approving or rejecting it stays possible
+        body = {"decision": "reject", "reason": "Context lost; the caller must ask again."}
+        assert _reviewer(platform, "POST", DECISION, {"reviewId": review_id}, body=body).status == 200
+
+
 @pytest.mark.parametrize(
     "fault",
     [Fault.service_unavailable(), Fault.throttling(), Fault.internal_server()],
