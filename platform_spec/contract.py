@@ -512,7 +512,11 @@ class ReviewFlags:
     """What flags an output for people in the ``sampled`` and ``flagged`` modes (``review.flags``)."""
 
     guardrail_intervention: Annotated[
-        bool, Spec("(true) The guardrail intervened on the request or the answer.")
+        bool,
+        Spec(
+            "(true) The guardrail intervened on the request or the answer: blocked it, or masked part of it "
+            "(ANONYMIZE), as the GuardrailInterventions metric counts."
+        ),
     ] = True
     high_risk: Annotated[
         bool, Spec("(true) Every output of a use case whose risk_tier is high goes to people.")

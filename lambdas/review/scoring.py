@@ -210,7 +210,9 @@ def score_message(
         risk_tier=use_case.contract.risk_tier,
         use_case=message.use_case,
         request_id=message.review_id,
-        intervened=intervened,
+        # a mask is an intervention too (Bedrock answers stopReason guardrail_intervened for it, and the
+        # GuardrailInterventions metric counts it): a masked answer went out changed, and people see it
+        intervened=message.guardrail_action in ("INTERVENED", "MASKED"),
         score=score,
     )
     if existing is not None:  # a held item: the orchestrator wrote it, pending, before answering 202

@@ -235,6 +235,20 @@ def test_a_guardrail_intervention_reaches_the_reviewers_of_a_use_case_that_does_
     assert entry["held"] is False
 
 
+def test_an_answer_the_guardrail_only_masked_is_flagged_as_an_intervention(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN the guardrail masks a name in an answer (Bedrock: guardrail_intervened, ANONYMIZED findings only)
+    answer = "Jane Roe's question is answered in the Parental Leave Policy (HR-104), Section 2."
+    platform.stub.script(None, [Fault.guardrail_masked({"Jane Roe": "NAME"}, text=answer)])
+    answered = platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
+    assert answered.status == 200 and answered.body["guardrail"]["action"] == "MASKED", answered.body
+    # THEN the masked answer reaches the reviewers as a guardrail intervention, as the metric counts it
+    assert platform.drain() == []
+    (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
+    assert entry["reviewId"] == answered.body["requestId"] and "guardrail_intervention" in entry["reasons"]
+
+
 def test_a_held_answer_whose_write_landed_but_whose_reply_was_lost_is_held_once_and_queued(
     config: PlatformConfig, platform: OfflinePlatform
 ) -> None:
