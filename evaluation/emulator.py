@@ -12,7 +12,8 @@ system prompt fails ``make eval``:
   - denied topics: a text matches a topic when it has at least 80% of the content words of one of the
     topic's examples (of two or more), or at least four content words of its name and definition;
   - PII: the entity types of the policy that :data:`platform_spec.scoring.PII_PATTERNS` can find (BLOCK
-    blocks, ANONYMIZE masks as ``{EMAIL}``); NAME, AGE, USERNAME... are not emulated;
+    blocks, ANONYMIZE masks as ``{EMAIL}``, a masked answer with stopReason ``guardrail_intervened`` and
+    ANONYMIZED findings, as Bedrock answers one); NAME, AGE, USERNAME... are not emulated;
   - the contract's regexes and words, and a short managed PROFANITY list;
   - prompt attack (input, at MEDIUM or HIGH): a list of well-known attack phrasings
     (:data:`ATTACK_PHRASES`) matched on the raw text: no decoding, no Unicode normalization (a
@@ -620,6 +621,12 @@ class StubEmulator:
             }
             message = emulated.guardrail.policy.blocked_output_message
             return self._converse_reply(message, "guardrail_intervened", trace)
+        if output_verdict.findings and masked != text:
+            # Only masked (ANONYMIZE): Bedrock answers the masked text with stopReason guardrail_intervened
+            # and only ANONYMIZED findings in the trace (the orchestrator reads it as MASKED; README "Check
+            # after the first deploy", item 5), not as an ordinary end_turn answer.
+            trace = {"outputAssessments": {guardrail_id: [_assessment(output_verdict.findings)]}}
+            return self._converse_reply(masked, "guardrail_intervened", trace)
         return self._converse_reply(masked, "end_turn", None)
 
     @staticmethod

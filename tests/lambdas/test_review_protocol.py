@@ -249,6 +249,22 @@ def test_an_answer_the_guardrail_only_masked_is_flagged_as_an_intervention(
     assert entry["reviewId"] == answered.body["requestId"] and "guardrail_intervention" in entry["reasons"]
 
 
+def test_the_emulated_bedrock_masks_as_bedrock_does_and_the_mask_reaches_reviewers(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN the adversarial case whose answer names an e-mail address policy-qa's guardrail anonymizes: the
+    # emulator answers it as Bedrock does (stopReason guardrail_intervened, only ANONYMIZED findings)
+    suite = config.evaluations[SAMPLED_UC].suites["adversarial"].document
+    case = next(c for c in suite.cases if c.id == "pii-email-in-answer")
+    answered = platform.invoke(SAMPLED_UC, invoke_body(case))
+    # THEN the caller gets the masked answer, marked MASKED, and it goes to people as an intervention
+    assert answered.status == 200, answered.body
+    assert answered.body["guardrail"]["action"] == "MASKED" and "{EMAIL}" in answered.body["output"]["text"]
+    assert platform.drain() == []
+    (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
+    assert entry["reviewId"] == answered.body["requestId"] and "guardrail_intervention" in entry["reasons"]
+
+
 def test_a_held_answer_whose_write_landed_but_whose_reply_was_lost_is_held_once_and_queued(
     config: PlatformConfig, platform: OfflinePlatform
 ) -> None:
