@@ -397,7 +397,9 @@ _PREAMBLE: Final = re.compile(
 #: are not the model declining ("The customer wrote: \"I can't log in\"").
 #: A straight double quote opens a quotation only where no letter or digit comes right before it (5" screen
 #: is an inch mark, not the start of a quotation that would hide the words up to the next quote).
-_QUOTED: Final = re.compile(r'(?<![\w])"[^"\n]*"|\u201c[^\u201d\n]*\u201d|^[ \t]*>.*$', re.MULTILINE)
+#: A typographic quotation ends at the next opening quote too (an unclosed one quotes nothing): scanning
+#: past openers made a line of unclosed ones quadratic.
+_QUOTED: Final = re.compile(r'(?<![\w])"[^"\n]*"|\u201c[^\u201c\u201d\n]*\u201d|^[ \t]*>.*$', re.MULTILINE)
 _SENTENCE_BREAK: Final = re.compile(r"(?<=[.!?])\s+|\n+")
 #: At most this many preamble sentences are looked past to the answer's first real sentence.
 _MAX_PREAMBLE: Final = 3

@@ -270,3 +270,16 @@ def test_wilson_interval_stays_inside_zero_and_one_and_is_wide_for_small_suites(
     low, high = wilson_interval(45, 50)
     assert low < 0.9 < high
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_unclosed_typographic_quotes_are_read_in_linear_time() -> None:
+    # Each unclosed opening quote scanned to the end of the line (past every other opener): quadratic,
+    # ~7 s for 30,000 of them (a model told to repeat a character), in the orchestrator's request path
+    # where text is not stored and in the scoring function otherwise.
+    import time
+
+    answer = "\u201c" * 30_000 + " I can't help with that."
+    started = time.perf_counter()
+    result = scoring.refusal(answer, expected=True)
+    assert time.perf_counter() - started < 1.5
+    assert result.passed, result.explanation
