@@ -402,7 +402,7 @@ class Dimension:
     ENVIRONMENT: Final = "environment"
     ERROR_CODE: Final = "ErrorCode"
     #: The function version that answered (Lambda's ``AWS_LAMBDA_FUNCTION_VERSION``), on
-    #: :attr:`Metric.SERVER_ERRORS` only.
+    #: :attr:`Metric.SERVER_ERRORS` and :attr:`Metric.UPSTREAM_REJECTED` only.
     FUNCTION_VERSION: Final = "FunctionVersion"
 
 
@@ -435,6 +435,11 @@ class Metric:
     #: invocations that failed (an unhandled exception, a timeout), not a 5xx the function answered: the
     #: canary bake judges a new version by both (``lambdas/canary_bake/bake.py``).
     SERVER_ERRORS: Final = "ServerErrors"
+    #: 1 per request the function answered 502 ``UPSTREAM_REJECTED`` (Bedrock refused the request as
+    #: invalid), with the same dimensions as :attr:`SERVER_ERRORS`. Kept apart from it: a release that builds
+    #: an invalid request fails every call this way, but callers can also send requests Bedrock refuses, to
+    #: every version, and such a shared rate must not hide a release's own 500s (the bake judges each count).
+    UPSTREAM_REJECTED: Final = "UpstreamRejected"
 
 
 #: ``service`` dimension of the review path's functions (scoring, reviewer API, backlog), whose metrics

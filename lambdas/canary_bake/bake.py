@@ -36,12 +36,15 @@ alias, Lambda publishes ``AWS/Lambda`` metrics with the dimensions ``FunctionNam
 (``<function>:<alias>``) and ``ExecutedVersion`` (the version that ran), "to compare error rates for two
 versions of a function that are both targets of a weighted alias"; ``Errors`` counts invocations that
 failed, an unhandled exception or a timeout (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
-The orchestrator answers its own failures (a bug is a 500 ``INTERNAL``, a failing upstream a 503), which
-Lambda counts as successful invocations: so the function also emits ``ServerErrors`` per 500 it answered
-(what a release can cause on its own; a dependency's 503/504 and a 502 for a request Bedrock refuses are
-shared by both versions, and callers can cause them) with its own ``FunctionVersion`` (``platform_spec.api.Metric.SERVER_ERRORS``, in its EMF
-namespace), and a version's errors are Lambda's ``Errors`` plus its ``ServerErrors``, divided by
-``Invocations``. A version that answers every request with a 500 is rolled back like one that crashes.
+The orchestrator answers its own failures (a bug is a 500 ``INTERNAL``, a request Bedrock refuses a 502,
+a failing upstream a 503), which Lambda counts as successful invocations: so the function also emits, with
+its own ``FunctionVersion``, ``ServerErrors`` per 500 and ``UpstreamRejected`` per 502 it answered
+(``platform_spec.api.Metric``, in its EMF namespace; a dependency's 503/504 is shared by both versions and
+not counted). A version's errors are Lambda's ``Errors`` plus both, divided by ``Invocations``, and the rule
+judges three counts (:func:`failing_canary`): all of them (a release that builds an invalid request fails
+every call with a 502), all but the 502s (callers can send requests Bedrock refuses to every version, and
+that shared rate must not hide a release's 500s), and Lambda's ``Errors`` alone (nor a shared rate of 500s
+a crash). A version that answers every request with a 500 or a 502 is rolled back like one that crashes.
 
 Promotion fails closed: the alarms and the error rate only ever say "nothing wrong seen", which is also
 what a canary that received no traffic shows, and what a bake reading metrics under dimensions Lambda does
@@ -153,10 +156,11 @@ class VersionErrors:
     window."""
 
     version: str
-    #: Lambda's ``Errors`` plus the 5xx the function answered (``answered``).
+    #: Lambda's ``Errors`` plus the 500s (``answered``) and 502s (``rejected``) the function answered.
     errors: float
     invocations: float
     answered: float = 0.0
+    rejected: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -165,13 +169,20 @@ class VersionErrors:
 
     def failed_only(self) -> VersionErrors:
         """Lambda's ``Errors`` alone (invocations that failed), without the 5xx the function answered."""
-        return VersionErrors(self.version, max(self.errors - self.answered, 0.0), self.invocations)
+        failed = max(self.errors - self.answered - self.rejected, 0.0)
+        return VersionErrors(self.version, failed, self.invocations)
+
+    def without_rejected(self) -> VersionErrors:
+        """Lambda's ``Errors`` and the 500s, without the 502s (requests Bedrock refused)."""
+        kept = max(self.errors - self.rejected, 0.0)
+        return VersionErrors(self.version, kept, self.invocations, answered=self.answered)
 
     def __str__(self) -> str:
         answered = f"; {self.answered:g} of them answered 500" if self.answered else ""
+        rejected = f"; {self.rejected:g} answered 502 (Bedrock refused the request)" if self.rejected else ""
         return (
             f"version {self.version}: {self.errors:g} of {self.invocations:g} invocations failed "
-            f"({self.rate:.1%}{answered})"
+            f"({self.rate:.1%}{answered}{rejected})"
         )
 
 
@@ -224,6 +235,9 @@ def version_errors(
         queries.append(
             _sum_query(f"answered{index}", METRICS_NAMESPACE, Metric.SERVER_ERRORS, answered, period)
         )
+        queries.append(
+            _sum_query(f"rejected{index}", METRICS_NAMESPACE, Metric.UPSTREAM_REJECTED, answered, period)
+        )
     sums = dict.fromkeys((q["Id"] for q in queries), 0.0)
     request: dict[str, Any] = {
         "MetricDataQueries": queries,
@@ -240,9 +254,10 @@ def version_errors(
     return {
         version: VersionErrors(
             version,
-            sums[f"errors{index}"] + sums[f"answered{index}"],
+            sums[f"errors{index}"] + sums[f"answered{index}"] + sums[f"rejected{index}"],
             sums[f"invocations{index}"],
             answered=sums[f"answered{index}"],
+            rejected=sums[f"rejected{index}"],
         )
         for index, version in enumerate(versions)
     }
@@ -301,10 +316,15 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
         end=now,
     )
     canary, stable = found[state.target_version], found[state.stable_version]
-    # Both together, and Lambda's failed invocations alone: a rate of answered 500s both versions share (a
-    # bug already in the stable code, a grant refused to both) would otherwise hide a canary that crashes
-    # or times out beside a stable version that never does, in the chance its shared rate allows.
-    for canary_errors, stable_errors in ((canary, stable), (canary.failed_only(), stable.failed_only())):
+    # Every count, then without the 502s, then Lambda's failed invocations alone: a rate both versions share
+    # (502s for requests callers send that Bedrock refuses; 500s of a bug already in the stable code, a grant
+    # refused to both) would otherwise hide, in the chance it allows, a canary's own 500s or crashes.
+    counts = (
+        (canary, stable),
+        (canary.without_rejected(), stable.without_rejected()),
+        (canary.failed_only(), stable.failed_only()),
+    )
+    for canary_errors, stable_errors in counts:
         verdict = _beyond_stable(canary_errors, stable_errors, state, minutes=(now - start) / 60)
         if verdict is not None:
             return verdict

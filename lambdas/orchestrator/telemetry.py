@@ -22,8 +22,9 @@ per-code alarms without multiplying the main metrics' cardinality. Every request
 (``INTERNAL``, ``UPSTREAM_NOT_PERMITTED``: what a release can cause on its own; a 503 or 504 says a
 dependency failed, which both versions of a bake share, and a 502 ``UPSTREAM_REJECTED`` mostly that a
 caller's request was one Bedrock refuses, which a caller can send to both at will: either would hide a
-release's own 500s in a shared rate), whatever its route or use case, also emits ``ServerErrors`` (1)
-with dimensions ``service``,
+release's own 500s in a shared rate), whatever its route or use case, also emits ``ServerErrors`` (1), and
+every 502 ``UpstreamRejected`` (1) apart from it (a release that builds an invalid request fails every call
+so), each with dimensions ``service``,
 ``environment`` and ``FunctionVersion`` (the version that ran, from Lambda's reserved
 ``AWS_LAMBDA_FUNCTION_VERSION``: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime),
 which the canary bake adds to Lambda's per-version ``Errors``: a 5xx the function answers is not a Lambda
@@ -130,8 +131,15 @@ def publish_metrics(
     metrics: Any, record: RequestRecord, *, latency_ms: int, environment: str, namespace: str, service: str
 ) -> None:
     """Write the request's EMF document(s) to stdout (see the module docstring)."""
-    if (record.status or 500) == 500:
-        publish_server_error(environment=environment, namespace=namespace, service=service)
+    status = record.status or 500
+    if status == 500:
+        publish_version_error(
+            Metric.SERVER_ERRORS, environment=environment, namespace=namespace, service=service
+        )
+    elif status == 502:
+        publish_version_error(
+            Metric.UPSTREAM_REJECTED, environment=environment, namespace=namespace, service=service
+        )
     if not record.metrics_enabled or record.use_case is None:
         return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -189,16 +197,16 @@ def publish_metrics(
             pass
 
 
-def publish_server_error(*, environment: str, namespace: str, service: str) -> None:
-    """One ``ServerErrors`` data point for the function version that answered (module docstring); none
-    outside Lambda (no ``AWS_LAMBDA_FUNCTION_VERSION``)."""
+def publish_version_error(name: str, *, environment: str, namespace: str, service: str) -> None:
+    """One data point of ``name`` (``ServerErrors``, ``UpstreamRejected``) for the function version that
+    answered (module docstring); none outside Lambda (no ``AWS_LAMBDA_FUNCTION_VERSION``)."""
     version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
     if not version:
         return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     with single_metric(
-        name=Metric.SERVER_ERRORS,
+        name=name,
         unit=MetricUnit.Count,
         value=1,
         namespace=namespace,

@@ -578,3 +578,38 @@ def test_a_crashing_canary_is_rolled_back_even_beside_a_shared_rate_of_answered_
         after = bake.check(production.clients, state, now=START + POLL)
         assert after.decision is BakeDecision.ROLLED_BACK, after.detail
         assert production.live() == {"version": "1", "routing": {}}
+
+
+def test_a_canarys_own_500s_are_rolled_back_even_beside_a_shared_rate_of_refused_requests() -> None:
+    # Callers send requests Bedrock refuses (502 UpstreamRejected) to both versions: 20 % of each. The
+    # canary also answers 3 % with 500 (its own bug). All counts together, 230 of 1,000 at the stable 20 %
+    # is chance (~1 %); without the 502s, 30 of 1,000 against none is the canary's: it is rolled back.
+    from platform_spec.api import METRICS_NAMESPACE, SERVICE_NAME, Dimension, Metric
+
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        state = _begin(production, bake_seconds=3 * 3600)
+        at = START + 2 * 60
+        for version, invocations, own_500s, refused in (("2", 1000, 30, 200), ("1", 9000, 0, 1800)):
+            production.record_invocations(version, invocations=invocations, errors=0, at=at)
+            dimensions = [
+                {"Name": Dimension.SERVICE, "Value": SERVICE_NAME},
+                {"Name": Dimension.ENVIRONMENT, "Value": "prod"},
+                {"Name": Dimension.FUNCTION_VERSION, "Value": version},
+            ]
+            production.clients.cloudwatch.put_metric_data(
+                Namespace=METRICS_NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": name,
+                        "Dimensions": dimensions,
+                        "Timestamp": datetime.fromtimestamp(at, UTC),
+                        "Value": value,
+                    }
+                    for name, value in ((Metric.SERVER_ERRORS, own_500s), (Metric.UPSTREAM_REJECTED, refused))
+                    if value
+                ],
+            )
+        after = bake.check(production.clients, state, now=START + POLL)
+        assert after.decision is BakeDecision.ROLLED_BACK, after.detail
+        assert "version 2: 30 of 1000 invocations failed" in after.detail, after.detail
+        assert production.live() == {"version": "1", "routing": {}}

@@ -342,16 +342,20 @@ def test_a_5xx_answer_is_counted_for_the_function_version_that_answered(
     statuses.append(call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context).status)
     assert statuses == [503, 500, 502, 200, 500]  # unavailable, not permitted, rejected, answered, a bug
 
-    # THEN one ServerErrors document per 500 (what a release can cause on its own; not the 503 of a failing
-    # upstream, nor the 502 of a request Bedrock refused, which callers can send to every version), under
-    # the version's own dimension set and nothing else
-    version_docs = [d for d in _metric_docs(capsys.readouterr().out) if "ServerErrors" in _metric_names(d)]
-    assert len(version_docs) == 2
+    # THEN one ServerErrors document per 500 and one UpstreamRejected per 502 (not the 503 of a failing
+    # upstream), under the version's own dimension set and nothing else
+    documents = _metric_docs(capsys.readouterr().out)
+    version_docs = [d for d in documents if _metric_names(d) & {"ServerErrors", "UpstreamRejected"}]
+    assert [sorted(_metric_names(d)) for d in version_docs] == [
+        ["ServerErrors"],
+        ["UpstreamRejected"],
+        ["ServerErrors"],
+    ]
     for document in version_docs:
-        assert _metric_names(document) == {"ServerErrors"}
         (dimensions,) = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
         assert sorted(dimensions) == ["FunctionVersion", "environment", "service"]
-        assert (document["FunctionVersion"], document["ServerErrors"]) == ("7", [1.0])
+        (name,) = _metric_names(document)
+        assert (document["FunctionVersion"], document[name]) == ("7", [1.0])
 
 
 def test_outside_lambda_no_version_is_claimed(
@@ -367,28 +371,36 @@ def test_outside_lambda_no_version_is_claimed(
     assert all("ServerErrors" not in _metric_names(d) for d in _metric_docs(capsys.readouterr().out))
 
 
+@pytest.mark.parametrize("fault", ["bug", "invalid-request"])
 def test_the_canary_bake_rolls_back_a_version_that_answers_500(
     load_orchestrator: LoadOrchestrator,
     lambda_context: FakeLambdaContext,
+    stub: BedrockStub,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    fault: str,
 ) -> None:
-    """End to end from the function's own output: a release with a bug answers 500 INTERNAL, which Lambda
-    counts as successful invocations (no ``Errors``). The EMF lines it writes, put into CloudWatch as
-    CloudWatch Logs extracts them, are what the bake reads: it rolls the version back."""
+    """End to end from the function's own output: a release with a bug answers 500 INTERNAL, one that
+    builds a request Bedrock refuses answers 502 UPSTREAM_REJECTED; Lambda counts both as successful
+    invocations (no ``Errors``). The EMF lines it writes, put into CloudWatch as CloudWatch Logs extracts
+    them, are what the bake reads: it rolls the version back."""
     from delivery.canary import offline_production
     from lambdas.canary_bake import bake
 
     # GIVEN version 2 of the orchestrator, deployed as the construct deploys it (its service name and
-    # namespace), with a bug in every invoke request
+    # namespace), with a bug in every invoke request, or one whose every Converse request Bedrock refuses
     orchestrator = load_orchestrator(
         POWERTOOLS_SERVICE_NAME=SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE=METRICS_NAMESPACE,
         AWS_LAMBDA_FUNCTION_VERSION="2",
     )
-    monkeypatch.setattr(orchestrator, "plan_routes", lambda *a, **k: 1 / 0)
+    if fault == "bug":
+        monkeypatch.setattr(orchestrator, "plan_routes", lambda *a, **k: 1 / 0)
+    else:
+        stub.script(None, [Fault.validation()] * 10)
     replies = [call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context) for _ in range(10)]
-    assert {reply.status for reply in replies} == {500}
+    status, answered = (500, "10 of them answered 500") if fault == "bug" else (502, "10 answered 502")
+    assert {reply.status for reply in replies} == {status}
     documents = _metric_docs(capsys.readouterr().out)
     environment = orchestrator.runtime_config.environment
     start = 1_800_000_000.0
@@ -408,7 +420,7 @@ def test_the_canary_bake_rolls_back_a_version_that_answers_500(
 
         after = bake.check(production.clients, state, now=start + 600)
 
-        # THEN the 500s count against version 2 and roll it back
+        # THEN they count against version 2 and roll it back
         assert after.decision is bake.BakeDecision.ROLLED_BACK, after.detail
-        assert "version 2: 10 of 10 invocations failed (100.0%; 10 of them answered 500)" in after.detail
+        assert f"version 2: 10 of 10 invocations failed (100.0%; {answered}" in after.detail
         assert production.live() == {"version": "1", "routing": {}}
