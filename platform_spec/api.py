@@ -402,7 +402,7 @@ class Dimension:
     ENVIRONMENT: Final = "environment"
     ERROR_CODE: Final = "ErrorCode"
     #: The function version that answered (Lambda's ``AWS_LAMBDA_FUNCTION_VERSION``), on
-    #: :attr:`Metric.SERVER_ERRORS` and :attr:`Metric.UPSTREAM_REJECTED` only.
+    #: :attr:`Metric.SERVER_ERRORS`, :attr:`Metric.UPSTREAM_REJECTED` and :attr:`Metric.UPSTREAM_UNAVAILABLE` only.
     FUNCTION_VERSION: Final = "FunctionVersion"
 
 
@@ -440,6 +440,11 @@ class Metric:
     #: an invalid request fails every call this way, but callers can also send requests Bedrock refuses, to
     #: every version, and such a shared rate must not hide a release's own 500s (the bake judges each count).
     UPSTREAM_REJECTED: Final = "UpstreamRejected"
+    #: 1 per request the function answered 503 or 504 (every route failed, timed out, or a store could not
+    #: be used), with the same dimensions. A failing dependency is shared by both versions of a bake, which
+    #: judges it only as part of all errors, beyond the stable version's rate; a release that cannot read
+    #: Bedrock's answers (every route "malformed") fails every call this way.
+    UPSTREAM_UNAVAILABLE: Final = "UpstreamUnavailable"
 
 
 #: ``service`` dimension of the review path's functions (scoring, reviewer API, backlog), whose metrics

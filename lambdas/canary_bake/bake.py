@@ -37,14 +37,16 @@ alias, Lambda publishes ``AWS/Lambda`` metrics with the dimensions ``FunctionNam
 versions of a function that are both targets of a weighted alias"; ``Errors`` counts invocations that
 failed, an unhandled exception or a timeout (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html).
 The orchestrator answers its own failures (a bug is a 500 ``INTERNAL``, a request Bedrock refuses a 502,
-a failing upstream a 503), which Lambda counts as successful invocations: so the function also emits, with
-its own ``FunctionVersion``, ``ServerErrors`` per 500 and ``UpstreamRejected`` per 502 it answered
-(``platform_spec.api.Metric``, in its EMF namespace; a dependency's 503/504 is shared by both versions and
-not counted). A version's errors are Lambda's ``Errors`` plus both, divided by ``Invocations``, and the rule
-judges three counts (:func:`failing_canary`): all of them (a release that builds an invalid request fails
-every call with a 502), all but the 502s (callers can send requests Bedrock refuses to every version, and
-that shared rate must not hide a release's 500s), and Lambda's ``Errors`` alone (nor a shared rate of 500s
-a crash). A version that answers every request with a 500 or a 502 is rolled back like one that crashes.
+a failing upstream a 503, a spent time budget a 504), which Lambda counts as successful invocations: so
+the function also emits, with its own ``FunctionVersion``, ``ServerErrors`` per 500, ``UpstreamRejected``
+per 502 and ``UpstreamUnavailable`` per 503/504 it answered (``platform_spec.api.Metric``, in its EMF
+namespace). A version's errors are Lambda's ``Errors`` plus all three, divided by ``Invocations``, and the
+rule judges three counts (:func:`failing_canary`): all of them (a release that builds an invalid request,
+or cannot read Bedrock's answers, fails every call with a 502 or a 503; a failing upstream both versions
+share is discounted by the stable version's rate), its own (without the 502s and 503/504s, which callers
+and dependencies cause on every version, so that their shared rate does not hide a release's 500s), and
+Lambda's ``Errors`` alone (nor a shared rate of 500s a crash). A version that answers every request with a
+5xx is rolled back like one that crashes.
 
 Promotion fails closed: the alarms and the error rate only ever say "nothing wrong seen", which is also
 what a canary that received no traffic shows, and what a bake reading metrics under dimensions Lambda does
@@ -156,11 +158,13 @@ class VersionErrors:
     window."""
 
     version: str
-    #: Lambda's ``Errors`` plus the 500s (``answered``) and 502s (``rejected``) the function answered.
+    #: Lambda's ``Errors`` plus the 500s (``answered``), 502s (``rejected``) and 503/504s (``unavailable``)
+    #: the function answered.
     errors: float
     invocations: float
     answered: float = 0.0
     rejected: float = 0.0
+    unavailable: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -169,20 +173,22 @@ class VersionErrors:
 
     def failed_only(self) -> VersionErrors:
         """Lambda's ``Errors`` alone (invocations that failed), without the 5xx the function answered."""
-        failed = max(self.errors - self.answered - self.rejected, 0.0)
+        failed = max(self.errors - self.answered - self.rejected - self.unavailable, 0.0)
         return VersionErrors(self.version, failed, self.invocations)
 
-    def without_rejected(self) -> VersionErrors:
-        """Lambda's ``Errors`` and the 500s, without the 502s (requests Bedrock refused)."""
-        kept = max(self.errors - self.rejected, 0.0)
+    def own(self) -> VersionErrors:
+        """Lambda's ``Errors`` and the 500s, without the 502s (requests Bedrock refused) and the 503/504s
+        (failing dependencies): what callers and dependencies cannot cause on both versions."""
+        kept = max(self.errors - self.rejected - self.unavailable, 0.0)
         return VersionErrors(self.version, kept, self.invocations, answered=self.answered)
 
     def __str__(self) -> str:
         answered = f"; {self.answered:g} of them answered 500" if self.answered else ""
         rejected = f"; {self.rejected:g} answered 502 (Bedrock refused the request)" if self.rejected else ""
+        unavailable = f"; {self.unavailable:g} answered 503/504" if self.unavailable else ""
         return (
             f"version {self.version}: {self.errors:g} of {self.invocations:g} invocations failed "
-            f"({self.rate:.1%}{answered}{rejected})"
+            f"({self.rate:.1%}{answered}{rejected}{unavailable})"
         )
 
 
@@ -238,6 +244,11 @@ def version_errors(
         queries.append(
             _sum_query(f"rejected{index}", METRICS_NAMESPACE, Metric.UPSTREAM_REJECTED, answered, period)
         )
+        queries.append(
+            _sum_query(
+                f"unavailable{index}", METRICS_NAMESPACE, Metric.UPSTREAM_UNAVAILABLE, answered, period
+            )
+        )
     sums = dict.fromkeys((q["Id"] for q in queries), 0.0)
     request: dict[str, Any] = {
         "MetricDataQueries": queries,
@@ -254,10 +265,14 @@ def version_errors(
     return {
         version: VersionErrors(
             version,
-            sums[f"errors{index}"] + sums[f"answered{index}"] + sums[f"rejected{index}"],
+            sums[f"errors{index}"]
+            + sums[f"answered{index}"]
+            + sums[f"rejected{index}"]
+            + sums[f"unavailable{index}"],
             sums[f"invocations{index}"],
             answered=sums[f"answered{index}"],
             rejected=sums[f"rejected{index}"],
+            unavailable=sums[f"unavailable{index}"],
         )
         for index, version in enumerate(versions)
     }
@@ -316,12 +331,13 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
         end=now,
     )
     canary, stable = found[state.target_version], found[state.stable_version]
-    # Every count, then without the 502s, then Lambda's failed invocations alone: a rate both versions share
-    # (502s for requests callers send that Bedrock refuses; 500s of a bug already in the stable code, a grant
-    # refused to both) would otherwise hide, in the chance it allows, a canary's own 500s or crashes.
+    # Every count, then without the 502s and 503/504s, then Lambda's failed invocations alone: a rate both
+    # versions share (502s for requests callers send that Bedrock refuses, 503s of a failing upstream; 500s
+    # of a bug already in the stable code) would otherwise hide, in the chance it allows, a canary's own 500s
+    # or crashes.
     counts = (
         (canary, stable),
-        (canary.without_rejected(), stable.without_rejected()),
+        (canary.own(), stable.own()),
         (canary.failed_only(), stable.failed_only()),
     )
     for canary_errors, stable_errors in counts:

@@ -23,8 +23,9 @@ per-code alarms without multiplying the main metrics' cardinality. Every request
 dependency failed, which both versions of a bake share, and a 502 ``UPSTREAM_REJECTED`` mostly that a
 caller's request was one Bedrock refuses, which a caller can send to both at will: either would hide a
 release's own 500s in a shared rate), whatever its route or use case, also emits ``ServerErrors`` (1), and
-every 502 ``UpstreamRejected`` (1) apart from it (a release that builds an invalid request fails every call
-so), each with dimensions ``service``,
+every 502 ``UpstreamRejected`` (1) and every 503/504 ``UpstreamUnavailable`` (1) apart from it (a release
+that builds an invalid request, or cannot read Bedrock's answers, fails every call so), each with
+dimensions ``service``,
 ``environment`` and ``FunctionVersion`` (the version that ran, from Lambda's reserved
 ``AWS_LAMBDA_FUNCTION_VERSION``: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime),
 which the canary bake adds to Lambda's per-version ``Errors``: a 5xx the function answers is not a Lambda
@@ -139,6 +140,10 @@ def publish_metrics(
     elif status == 502:
         publish_version_error(
             Metric.UPSTREAM_REJECTED, environment=environment, namespace=namespace, service=service
+        )
+    elif status in (503, 504):
+        publish_version_error(
+            Metric.UPSTREAM_UNAVAILABLE, environment=environment, namespace=namespace, service=service
         )
     if not record.metrics_enabled or record.use_case is None:
         return

@@ -583,7 +583,7 @@ def test_a_crashing_canary_is_rolled_back_even_beside_a_shared_rate_of_answered_
 def test_a_canarys_own_500s_are_rolled_back_even_beside_a_shared_rate_of_refused_requests() -> None:
     # Callers send requests Bedrock refuses (502 UpstreamRejected) to both versions: 20 % of each. The
     # canary also answers 3 % with 500 (its own bug). All counts together, 230 of 1,000 at the stable 20 %
-    # is chance (~1 %); without the 502s, 30 of 1,000 against none is the canary's: it is rolled back.
+    # is chance (~1 %); its own (without the 502s), 30 of 1,000 against none: it is rolled back.
     from platform_spec.api import METRICS_NAMESPACE, SERVICE_NAME, Dimension, Metric
 
     with offline_production("prod", [ALARM], region=REGION) as production:

@@ -342,11 +342,13 @@ def test_a_5xx_answer_is_counted_for_the_function_version_that_answered(
     statuses.append(call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context).status)
     assert statuses == [503, 500, 502, 200, 500]  # unavailable, not permitted, rejected, answered, a bug
 
-    # THEN one ServerErrors document per 500 and one UpstreamRejected per 502 (not the 503 of a failing
-    # upstream), under the version's own dimension set and nothing else
+    # THEN one document per 5xx, its metric by its class (503/504, 500, 502), under the version's own
+    # dimension set and nothing else
     documents = _metric_docs(capsys.readouterr().out)
-    version_docs = [d for d in documents if _metric_names(d) & {"ServerErrors", "UpstreamRejected"}]
+    per_version = {"ServerErrors", "UpstreamRejected", "UpstreamUnavailable"}
+    version_docs = [d for d in documents if _metric_names(d) & per_version]
     assert [sorted(_metric_names(d)) for d in version_docs] == [
+        ["UpstreamUnavailable"],
         ["ServerErrors"],
         ["UpstreamRejected"],
         ["ServerErrors"],
@@ -371,7 +373,7 @@ def test_outside_lambda_no_version_is_claimed(
     assert all("ServerErrors" not in _metric_names(d) for d in _metric_docs(capsys.readouterr().out))
 
 
-@pytest.mark.parametrize("fault", ["bug", "invalid-request"])
+@pytest.mark.parametrize("fault", ["bug", "invalid-request", "unreadable-answers"])
 def test_the_canary_bake_rolls_back_a_version_that_answers_500(
     load_orchestrator: LoadOrchestrator,
     lambda_context: FakeLambdaContext,
@@ -396,10 +398,16 @@ def test_the_canary_bake_rolls_back_a_version_that_answers_500(
     )
     if fault == "bug":
         monkeypatch.setattr(orchestrator, "plan_routes", lambda *a, **k: 1 / 0)
-    else:
+    elif fault == "invalid-request":
         stub.script(None, [Fault.validation()] * 10)
+    else:  # a release that cannot read Bedrock's answers: every attempt of every route "malformed"
+        stub.script(None, [Fault.malformed_body(b'{"output": {}}')] * 60)
     replies = [call(orchestrator, invoke_event(body=user(SECRET_TICKET)), lambda_context) for _ in range(10)]
-    status, answered = (500, "10 of them answered 500") if fault == "bug" else (502, "10 answered 502")
+    status, answered = {
+        "bug": (500, "10 of them answered 500"),
+        "invalid-request": (502, "10 answered 502"),
+        "unreadable-answers": (503, "10 answered 503/504"),
+    }[fault]
     assert {reply.status for reply in replies} == {status}
     documents = _metric_docs(capsys.readouterr().out)
     environment = orchestrator.runtime_config.environment

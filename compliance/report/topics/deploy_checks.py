@@ -133,8 +133,8 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
             DeployCheck(
                 "The canary bake judges the new version by its own errors, and a stopped bake clears the alias",
                 "during the first bake, the orchestrator's Errors and Invocations exist with the dimensions "
-                "FunctionName, Resource (<function>:live) and ExecutedVersion, and after a 500 or 502 its "
-                "ServerErrors or UpstreamRejected with FunctionVersion equal to the version number; stop a test "
+                "FunctionName, Resource (<function>:live) and ExecutedVersion, and after a 5xx its ServerErrors, "
+                "UpstreamRejected or UpstreamUnavailable with FunctionVersion equal to the version number; stop a test "
                 "execution and see the live alias lose its routing config",
                 "the metric dimensions, Lambda's AWS_LAMBDA_FUNCTION_VERSION under an alias, CloudWatch's EMF "
                 "extraction and EventBridge's Step Functions status events come from a real account",
