@@ -158,13 +158,18 @@ class VersionErrors:
     window."""
 
     version: str
-    #: Lambda's ``Errors`` plus the 500s (``answered``), 502s (``rejected``) and 503/504s (``unavailable``)
-    #: the function answered.
-    errors: float
+    #: Lambda's ``Errors``: invocations that failed (an unhandled exception, a timeout).
+    failed: float
     invocations: float
+    #: The 500s (``ServerErrors``), 502s (``UpstreamRejected``) and 503/504s (``UpstreamUnavailable``) the
+    #: function answered: successful invocations to Lambda.
     answered: float = 0.0
     rejected: float = 0.0
     unavailable: float = 0.0
+
+    @property
+    def errors(self) -> float:
+        return self.failed + self.answered + self.rejected + self.unavailable
 
     @property
     def rate(self) -> float:
@@ -173,14 +178,12 @@ class VersionErrors:
 
     def failed_only(self) -> VersionErrors:
         """Lambda's ``Errors`` alone (invocations that failed), without the 5xx the function answered."""
-        failed = max(self.errors - self.answered - self.rejected - self.unavailable, 0.0)
-        return VersionErrors(self.version, failed, self.invocations)
+        return dataclasses.replace(self, answered=0.0, rejected=0.0, unavailable=0.0)
 
     def own(self) -> VersionErrors:
         """Lambda's ``Errors`` and the 500s, without the 502s (requests Bedrock refused) and the 503/504s
         (failing dependencies): what callers and dependencies cannot cause on both versions."""
-        kept = max(self.errors - self.rejected - self.unavailable, 0.0)
-        return VersionErrors(self.version, kept, self.invocations, answered=self.answered)
+        return dataclasses.replace(self, rejected=0.0, unavailable=0.0)
 
     def __str__(self) -> str:
         answered = f"; {self.answered:g} of them answered 500" if self.answered else ""
@@ -190,6 +193,14 @@ class VersionErrors:
             f"version {self.version}: {self.errors:g} of {self.invocations:g} invocations failed "
             f"({self.rate:.1%}{answered}{rejected}{unavailable})"
         )
+
+
+#: The orchestrator's per-version counts of the 5xx it answered, by ``VersionErrors`` field.
+_ANSWERED_METRICS = (
+    ("answered", Metric.SERVER_ERRORS),
+    ("rejected", Metric.UPSTREAM_REJECTED),
+    ("unavailable", Metric.UPSTREAM_UNAVAILABLE),
+)
 
 
 def _sum_query(query_id: str, namespace: str, metric: str, dimensions: Mapping[str, str], period: int) -> Any:
@@ -220,8 +231,8 @@ def version_errors(
 ) -> dict[str, VersionErrors]:
     """Each version's errors and ``Invocations`` (Sum) through the live alias from ``start`` to ``end`` (epoch
     seconds), summed over data points of ``period`` seconds: Lambda's ``Errors`` and ``Invocations`` per
-    executed version, and the 5xx the function answered (``ServerErrors`` of ``environment`` per
-    ``FunctionVersion``; module docstring)."""
+    executed version, and the 5xx the function answered (``ServerErrors``, ``UpstreamRejected``,
+    ``UpstreamUnavailable`` of ``environment`` per ``FunctionVersion``; module docstring)."""
     queries = []
     for index, version in enumerate(versions):
         lambda_dimensions = {
@@ -233,22 +244,15 @@ def version_errors(
             queries.append(
                 _sum_query(f"{metric.lower()}{index}", "AWS/Lambda", metric, lambda_dimensions, period)
             )
-        answered = {
+        function_dimensions = {
             Dimension.SERVICE: SERVICE_NAME,
             Dimension.ENVIRONMENT: environment,
             Dimension.FUNCTION_VERSION: version,
         }
-        queries.append(
-            _sum_query(f"answered{index}", METRICS_NAMESPACE, Metric.SERVER_ERRORS, answered, period)
-        )
-        queries.append(
-            _sum_query(f"rejected{index}", METRICS_NAMESPACE, Metric.UPSTREAM_REJECTED, answered, period)
-        )
-        queries.append(
-            _sum_query(
-                f"unavailable{index}", METRICS_NAMESPACE, Metric.UPSTREAM_UNAVAILABLE, answered, period
+        for field, metric in _ANSWERED_METRICS:
+            queries.append(
+                _sum_query(f"{field}{index}", METRICS_NAMESPACE, metric, function_dimensions, period)
             )
-        )
     sums = dict.fromkeys((q["Id"] for q in queries), 0.0)
     request: dict[str, Any] = {
         "MetricDataQueries": queries,
@@ -265,14 +269,9 @@ def version_errors(
     return {
         version: VersionErrors(
             version,
-            sums[f"errors{index}"]
-            + sums[f"answered{index}"]
-            + sums[f"rejected{index}"]
-            + sums[f"unavailable{index}"],
+            sums[f"errors{index}"],
             sums[f"invocations{index}"],
-            answered=sums[f"answered{index}"],
-            rejected=sums[f"rejected{index}"],
-            unavailable=sums[f"unavailable{index}"],
+            **{field: sums[f"{field}{index}"] for field, _ in _ANSWERED_METRICS},
         )
         for index, version in enumerate(versions)
     }
@@ -310,15 +309,15 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
     function answered), a share of its invocations above ``max_error_rate``, and above the stable version's
     share beyond chance (a fault both versions share is not the release's: rolling back would not mend it).
 
-    Beyond chance: where the stable version had errors too (a shared source: a refused grant, a bug already
-    in the stable code, a dependency that times the function out), the canary's count must be one that the stable version's rate would
-    give less often than ``SHARED_FAULT_SIGNIFICANCE`` (0.1 %, :func:`binomial_tail`). The canary serves a tenth
-    of the traffic, so comparing shares alone would roll good releases back on chance: 6 errors in 100
-    beside 45 in 900 happens 38 % of the time at the same 5 % rate. Where the stable version had none, any
-    share above the limit is above it.
+    Beyond chance: where the stable version had errors too (a shared source: a failing upstream, requests
+    Bedrock refuses, a bug already in the stable code), the canary's count must be one that the stable
+    version's rate would give less often than ``SHARED_FAULT_SIGNIFICANCE`` (0.1 %, :func:`binomial_tail`).
+    The canary serves a tenth of the traffic, so comparing shares alone would roll good releases back on
+    chance: 6 errors in 100 beside 45 in 900 happens 38 % of the time at the same 5 % rate. Where the stable
+    version had none, any share above the limit is above it.
 
-    The rule is applied to both counts together and to Lambda's failed invocations alone (the rule before
-    ``ServerErrors``): a shared rate of answered 500s must not hide a canary that crashes or times out."""
+    The rule judges three counts: all errors, the version's own (:meth:`VersionErrors.own`) and Lambda's
+    failed invocations alone, so that no rate both versions share hides a canary's own 500s or crashes."""
     start = max(state.started_at, now - VERSION_ERROR_WINDOW_MINUTES * 60)
     if now <= start:
         return None
