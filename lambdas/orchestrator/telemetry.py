@@ -18,15 +18,13 @@ HeldForReview (0/1); with an Idempotency-Key IdempotencySaveFailures (0/1: the a
 record could not be saved); always Retries (calls beyond the first), Fallbacks (0/1), GuardrailInterventions
 (0/1: blocked or masked) and Errors (0/1), so their averages are rates. An error also emits a separate EMF document with one metric,
 ``Errors``, dimensions ``service``, ``UseCase``, ``environment``, ``ErrorCode`` (the stable API code):
-per-code alarms without multiplying the main metrics' cardinality. Every request answered with a 500
-(``INTERNAL``, ``UPSTREAM_NOT_PERMITTED``: what a release can cause on its own; a 503 or 504 says a
-dependency failed, which both versions of a bake share, and a 502 ``UPSTREAM_REJECTED`` mostly that a
-caller's request was one Bedrock refuses, which a caller can send to both at will: either would hide a
-release's own 500s in a shared rate), whatever its route or use case, also emits ``ServerErrors`` (1), and
-every 502 ``UpstreamRejected`` (1) and every 503/504 ``UpstreamUnavailable`` (1) apart from it (a release
-that builds an invalid request, or cannot read Bedrock's answers, fails every call so), each with
-dimensions ``service``,
-``environment`` and ``FunctionVersion`` (the version that ran, from Lambda's reserved
+per-code alarms without multiplying the main metrics' cardinality. Every request the function answers
+with a 5xx, whatever its route or use case, also emits one per-version count by its class
+(:data:`VERSION_ERROR_METRICS`): ``ServerErrors`` per 500 (a bug, a refused grant: what a release causes
+on its own), ``UpstreamRejected`` per 502 (a request Bedrock refuses) and ``UpstreamUnavailable`` per
+503/504 (a failing dependency, a spent budget), kept apart because callers and dependencies cause the
+last two on every version and their shared rate must not hide a release's 500s; each with dimensions
+``service``, ``environment`` and ``FunctionVersion`` (the version that ran, from Lambda's reserved
 ``AWS_LAMBDA_FUNCTION_VERSION``: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime),
 which the canary bake adds to Lambda's per-version ``Errors``: a 5xx the function answers is not a Lambda
 error.
@@ -38,7 +36,8 @@ import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
 
 from platform_spec.api import Dimension, Metric
 
@@ -128,23 +127,24 @@ class RequestRecord:
         return fields
 
 
+#: The per-version count each 5xx status the function answers adds to (module docstring).
+VERSION_ERROR_METRICS: Final = MappingProxyType(
+    {
+        500: Metric.SERVER_ERRORS,
+        502: Metric.UPSTREAM_REJECTED,
+        503: Metric.UPSTREAM_UNAVAILABLE,
+        504: Metric.UPSTREAM_UNAVAILABLE,
+    }
+)
+
+
 def publish_metrics(
     metrics: Any, record: RequestRecord, *, latency_ms: int, environment: str, namespace: str, service: str
 ) -> None:
     """Write the request's EMF document(s) to stdout (see the module docstring)."""
-    status = record.status or 500
-    if status == 500:
-        publish_version_error(
-            Metric.SERVER_ERRORS, environment=environment, namespace=namespace, service=service
-        )
-    elif status == 502:
-        publish_version_error(
-            Metric.UPSTREAM_REJECTED, environment=environment, namespace=namespace, service=service
-        )
-    elif status in (503, 504):
-        publish_version_error(
-            Metric.UPSTREAM_UNAVAILABLE, environment=environment, namespace=namespace, service=service
-        )
+    version_metric = VERSION_ERROR_METRICS.get(record.status or 500)
+    if version_metric is not None:
+        publish_version_error(version_metric, environment=environment, namespace=namespace, service=service)
     if not record.metrics_enabled or record.use_case is None:
         return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -203,7 +203,7 @@ def publish_metrics(
 
 
 def publish_version_error(name: str, *, environment: str, namespace: str, service: str) -> None:
-    """One data point of ``name`` (``ServerErrors``, ``UpstreamRejected``) for the function version that
+    """One data point of ``name`` (a :data:`VERSION_ERROR_METRICS` metric) for the function version that
     answered (module docstring); none outside Lambda (no ``AWS_LAMBDA_FUNCTION_VERSION``)."""
     version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
     if not version:
