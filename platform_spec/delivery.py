@@ -318,7 +318,7 @@ class BakePolicy:
         Spec(
             "(0.01) The share of the new version's own invocations (Lambda's Errors / Invocations with "
             f"ExecutedVersion = that version) in the {VERSION_ERROR_WINDOW_MINUTES} minutes before a check that "
-            "may end in a function error (or a 500/502 the orchestrator answers). Above it, and above the stable "
+            "may end in a function error (or a 5xx the orchestrator answers). Above it, and above the stable "
             "version's share in the same minutes (beyond chance where the stable version fails too), the bake "
             "rolls back.",
             ge=0,
