@@ -236,23 +236,24 @@ def signed_sender(
     return send
 
 
-def _error_code(answer: bytes) -> str:
-    """``error.code`` of an error answer's body (``platform_spec.api.error_body``), "" when it has none."""
+def _json_object(answer: bytes) -> dict[str, Any]:
+    """An answer's body as a JSON object, ``{}`` when it is none."""
     try:
         document = json.loads(answer)
     except ValueError:
-        return ""
-    error = document.get("error") if isinstance(document, dict) else None
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _error_code(answer: bytes) -> str:
+    """``error.code`` of an error answer's body (``platform_spec.api.error_body``), "" when it has none."""
+    error = _json_object(answer).get("error")
     code = error.get("code") if isinstance(error, dict) else None
     return str(code) if code else ""
 
 
 def _review_id(answer: bytes) -> str | None:
-    try:
-        document = json.loads(answer)
-    except ValueError:
-        return None
-    value = document.get("reviewId") if isinstance(document, dict) else None
+    value = _json_object(answer).get("reviewId")
     return str(value) if value else None
 
 
