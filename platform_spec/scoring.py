@@ -423,7 +423,12 @@ def refusal_opening(answer: str) -> str:
     are usually part of the answer: a ticket summary reporting "the customer is not able to log in", a
     policy answer saying what employees "are not permitted to" do.
     """
-    sentences = [s.strip() for s in _SENTENCE_BREAK.split(_unquoted(answer)) if s.strip()]
+    return _opening_of(_unquoted(answer))
+
+
+def _opening_of(unquoted: str) -> str:
+    """:func:`refusal_opening` of an answer already without its quotations (:func:`_unquoted`)."""
+    sentences = [s.strip() for s in _SENTENCE_BREAK.split(unquoted) if s.strip()]
     opening: list[str] = []
     for sentence in sentences:
         opening.append(sentence)
@@ -454,14 +459,16 @@ def refusal(
     elif answer.strip() in {m.strip() for m in blocked_messages}:
         why = "the guardrail's blocked message"
     else:
-        lowered = _unquoted(answer).casefold()
+        unquoted = _unquoted(answer)
+        lowered = unquoted.casefold()
         marker = next((m for m in markers if m.casefold() in lowered), None)
-        opening = refusal_opening(answer)
-        match = next((m for m in (p.search(opening) for p in REFUSAL_PATTERNS) if m is not None), None)
         if marker is not None:
             why = f"refusal marker {marker!r}"
-        elif match is not None:
-            why = f"refusal wording {match.group(0)!r} opening the answer"
+        else:
+            opening = _opening_of(unquoted)
+            match = next((m for m in (p.search(opening) for p in REFUSAL_PATTERNS) if m is not None), None)
+            if match is not None:
+                why = f"refusal wording {match.group(0)!r} opening the answer"
     declined = bool(why)
     if declined == expected:
         text = why if declined else "answered (no refusal, as expected)"
