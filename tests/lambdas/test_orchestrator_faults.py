@@ -371,6 +371,17 @@ def test_no_time_left_means_no_call(orchestrator: ModuleType, stub: BedrockStub)
     assert converse_calls(stub) == []
 
 
+def _with_breaker(load_orchestrator: LoadOrchestrator) -> tuple[ModuleType, list[float]]:
+    """The orchestrator with a breaker that opens after 3 failures in 60 s, for 30 s, on a clock the test
+    moves (``now[0]``)."""
+    module = load_orchestrator(
+        resilience={"circuit_failure_threshold": 3, "circuit_window_s": 60.0, "circuit_cooldown_s": 30.0}
+    )
+    now = [1000.0]
+    module.circuit.clock = lambda: now[0]
+    return module, now
+
+
 def test_open_circuit_skips_the_primary_until_the_cool_down_ends(
     load_orchestrator: LoadOrchestrator,
     lambda_context: FakeLambdaContext,
@@ -378,11 +389,7 @@ def test_open_circuit_skips_the_primary_until_the_cool_down_ends(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN a breaker that opens after 3 failures in 60 s, for 30 s
-    module = load_orchestrator(
-        resilience={"circuit_failure_threshold": 3, "circuit_window_s": 60.0, "circuit_cooldown_s": 30.0}
-    )
-    now = [1000.0]
-    module.circuit.clock = lambda: now[0]
+    module, now = _with_breaker(load_orchestrator)
     stub.script(STS["primary"], [Fault.service_unavailable()] * 3)
 
     # WHEN the primary fails three times in one request (answered by the fallback)
@@ -555,11 +562,7 @@ def test_a_refused_fallback_while_the_primarys_circuit_is_open_is_retryable(
     load_orchestrator: LoadOrchestrator, lambda_context: FakeLambdaContext, stub: BedrockStub
 ) -> None:
     # GIVEN the primary's circuit open (3 failures) and a fallback that refuses as not permitted
-    module = load_orchestrator(
-        resilience={"circuit_failure_threshold": 3, "circuit_window_s": 60.0, "circuit_cooldown_s": 30.0}
-    )
-    now = [1000.0]
-    module.circuit.clock = lambda: now[0]
+    module, _ = _with_breaker(load_orchestrator)
     stub.script(STS["primary"], [Fault.service_unavailable()] * 3)
     call(module, invoke_event(body=user(TICKET)), lambda_context)
     assert module.circuit.is_open("support-ticket-summary/primary")

@@ -219,6 +219,15 @@ def test_a_rejected_answer_is_never_released_and_a_corrected_one_releases_the_co
     assert stranger.status == 404 and _error(stranger) == "REVIEW_NOT_FOUND"
 
 
+def _sent_to_people_as_an_intervention(platform: OfflinePlatform, request_id: str) -> dict[str, Any]:
+    """After the scoring function ran, the one pending item of SAMPLED_UC: this request's, sent to people as
+    a guardrail intervention."""
+    assert platform.drain() == []
+    (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
+    assert entry["reviewId"] == request_id and "guardrail_intervention" in entry["reasons"]
+    return dict(entry)
+
+
 def test_a_guardrail_intervention_reaches_the_reviewers_of_a_use_case_that_does_not_hold(
     config: PlatformConfig, platform: OfflinePlatform
 ) -> None:
@@ -229,9 +238,7 @@ def test_a_guardrail_intervention_reaches_the_reviewers_of_a_use_case_that_does_
     # THEN the caller gets the blocked answer at once (nothing is held), and the output goes to people
     assert answered.status == 200, answered.body
     request_id = answered.body["requestId"]
-    assert platform.drain() == []
-    (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
-    assert entry["reviewId"] == request_id and "guardrail_intervention" in entry["reasons"]
+    entry = _sent_to_people_as_an_intervention(platform, request_id)
     assert entry["held"] is False
 
 
@@ -244,9 +251,7 @@ def test_an_answer_the_guardrail_only_masked_is_flagged_as_an_intervention(
     answered = platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
     assert answered.status == 200 and answered.body["guardrail"]["action"] == "MASKED", answered.body
     # THEN the masked answer reaches the reviewers as a guardrail intervention, as the metric counts it
-    assert platform.drain() == []
-    (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
-    assert entry["reviewId"] == answered.body["requestId"] and "guardrail_intervention" in entry["reasons"]
+    _sent_to_people_as_an_intervention(platform, str(answered.body["requestId"]))
 
 
 def test_the_emulated_bedrock_masks_as_bedrock_does_and_the_mask_reaches_reviewers(
@@ -260,9 +265,7 @@ def test_the_emulated_bedrock_masks_as_bedrock_does_and_the_mask_reaches_reviewe
     # THEN the caller gets the masked answer, marked MASKED, and it goes to people as an intervention
     assert answered.status == 200, answered.body
     assert answered.body["guardrail"]["action"] == "MASKED" and "{EMAIL}" in answered.body["output"]["text"]
-    assert platform.drain() == []
-    (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
-    assert entry["reviewId"] == answered.body["requestId"] and "guardrail_intervention" in entry["reasons"]
+    _sent_to_people_as_an_intervention(platform, str(answered.body["requestId"]))
 
 
 def test_a_held_answer_whose_write_landed_but_whose_reply_was_lost_is_held_once_and_queued(
