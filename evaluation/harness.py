@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from evaluation.targets import ApiAnswer, GuardrailCheck, Target
 from platform_config.evaluation import LoadedSuite, UseCaseEvaluation
 from platform_config.model import PlatformConfig
 from platform_spec import scoring
+from platform_spec.contract import QualityGate
 from platform_spec.evaluation import (
     JUDGE_MAX_TOKENS,
     CaseResult,
@@ -69,6 +70,10 @@ class SuiteRun:
     @property
     def task_name(self) -> str:
         return f"{self.use_case}/{self.suite.name}"
+
+    @property
+    def gate(self) -> QualityGate:
+        return self.evaluation.policy.gates[self.suite.name]
 
     def expectations(self, case: EvalCase) -> Expectations:
         return case.expect.over(self.suite.document.defaults)
@@ -389,7 +394,15 @@ def build_task(run: SuiteRun, target: Target, judge_limits: JudgeLimits = JudgeL
         ],
         name=run.task_name,
     )
-    return Task(name=run.task_name.replace("/", "--"), dataset=dataset, solver=ask_target(), scorer=scorers)
+    # Each case asked ``epochs`` times (inspect-ai runs every sample once per epoch; its own reducer only
+    # makes its metrics: whether a case passes is decided from the samples, ``suite_result``).
+    return Task(
+        name=run.task_name.replace("/", "--"),
+        dataset=dataset,
+        solver=ask_target(),
+        scorer=scorers,
+        epochs=run.gate.epochs,
+    )
 
 
 def run_suites(
@@ -440,38 +453,29 @@ def run_suites(
 
 
 def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
-    """A suite's result from its inspect-ai log: each case passes when every blocking scorer that
-    applies to it passed; errors fail the case."""
-    gate = run.evaluation.policy.gates[run.suite.name]
+    """A suite's result from its inspect-ai log: each answer passes when every blocking scorer that
+    applies to its case passed (errors fail it), and a case passes when enough of its epochs' answers
+    did (``QualityGate.needed_epochs``: by default every one). A case is shown by its first answer that
+    agrees with its verdict (a failed case by a failing answer)."""
+    gate = run.gate
     blocking = set(gate.blocking_scorers)
     by_id = {case.id: case for case in run.suite.document.cases}
-    results: list[CaseResult] = []
-    for sample in log.samples or []:
+    answers: dict[str, list[CaseResult]] = {}
+    for sample in sorted(log.samples or [], key=lambda s: getattr(s, "epoch", 1) or 1):
         case = by_id[str(sample.id)]
-        scores: dict[ScorerName, ScoreResult] = {}
-        for name, score in (sample.scores or {}).items():
-            data = (score.metadata or {}).get("result")
-            if data is not None:
-                scores[ScorerName(name)] = from_dict(ScoreResult, data)
-        observed = Observation.from_json(sample.metadata.get(OBSERVATION) or {}) if sample.metadata else None
-        error = getattr(sample, "error", None)
-        # every blocking scorer the case applies must have passed: one without a verdict is not a pass
-        passed = error is None and all(
-            name in scores and scores[name].passed for name in run.blocking_scorers_of(case)
-        )
+        answers.setdefault(case.id, []).append(_answer_result(run, case, sample))
+    needed = gate.needed_epochs()
+    results: list[CaseResult] = []
+    for epochs in answers.values():
+        passed = sum(a.passed for a in epochs)  # an epoch inspect-ai did not run is not a pass
+        verdict = passed >= needed
+        shown = next((a for a in epochs if a.passed is verdict), epochs[0])
         results.append(
-            CaseResult(
-                id=case.id,
-                passed=passed,
-                scores=scores,
-                expected=run.expectations(case),
-                category=case.category.value if case.category else None,
-                input=_input_text(case),
-                answer=observed.text if observed and observed.answer is not None else None,
-                guardrail=_guardrail_text(observed) if observed else None,
-                status=observed.answer.status if observed and observed.answer else None,
-                error_code=observed.answer.error_code if observed and observed.answer else None,
-                error=error.message[:500] if error else None,
+            replace(
+                shown,
+                passed=verdict,
+                epochs=gate.epochs,
+                epochs_passed=passed if gate.epochs > 1 else None,
             )
         )
     # A case the log has no sample of (inspect-ai ended the task early) was not run: it fails, so that a
@@ -517,6 +521,37 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
         scorers=summaries,
         case_results=tuple(results),
         log=str(location.relative_to(log_root)) if location and location.is_relative_to(log_root) else None,
+        epochs=gate.epochs,
+        epochs_needed=needed,
+    )
+
+
+def _answer_result(run: SuiteRun, case: EvalCase, sample: Any) -> CaseResult:
+    """One answer (one epoch's sample) of ``case``: passed when every blocking scorer that applies to the
+    case has a verdict and passed, and no error ended it."""
+    scores: dict[ScorerName, ScoreResult] = {}
+    for name, score in (sample.scores or {}).items():
+        data = (score.metadata or {}).get("result")
+        if data is not None:
+            scores[ScorerName(name)] = from_dict(ScoreResult, data)
+    observed = Observation.from_json(sample.metadata.get(OBSERVATION) or {}) if sample.metadata else None
+    error = getattr(sample, "error", None)
+    # every blocking scorer the case applies must have passed: one without a verdict is not a pass
+    passed = error is None and all(
+        name in scores and scores[name].passed for name in run.blocking_scorers_of(case)
+    )
+    return CaseResult(
+        id=case.id,
+        passed=passed,
+        scores=scores,
+        expected=run.expectations(case),
+        category=case.category.value if case.category else None,
+        input=_input_text(case),
+        answer=observed.text if observed and observed.answer is not None else None,
+        guardrail=_guardrail_text(observed) if observed else None,
+        status=observed.answer.status if observed and observed.answer else None,
+        error_code=observed.answer.error_code if observed and observed.answer else None,
+        error=error.message[:500] if error else None,
     )
 
 

@@ -29,7 +29,7 @@ def read_results(path: Path) -> RunResult:
 
 
 def table(run: RunResult, evaluations: dict[str, UseCaseEvaluation], last: ReleaseRecord | None) -> str:
-    """One line per use case and suite: cases, pass rate with its 95% interval, the gate's threshold,
+    """One line per use case and suite: cases (with their epochs), pass rate with its 95% interval, the gate's threshold,
     the last release's pass rate and the verdict."""
     header = ("use case", "suite", "cases", "pass rate", "95% CI", "gate", "last release", "result")
     rows = [header]
@@ -44,7 +44,7 @@ def table(run: RunResult, evaluations: dict[str, UseCaseEvaluation], last: Relea
                 (
                     uc,
                     name,
-                    str(suite.cases),
+                    suite.cases_asked(),
                     f"{suite.pass_rate:.1%}",
                     f"[{suite.ci_low:.1%}, {suite.ci_high:.1%}]",
                     f">= {gate.min_pass_rate * 100:g}%",  # 0.955 is 95.5%, not a rounded 96%

@@ -123,6 +123,16 @@ def _use_case_rules(
             )
         return None
 
+    for name, asked in policy.gates.items():
+        if asked.epochs_to_pass is not None and asked.epochs_to_pass > asked.epochs:
+            problems.append(
+                contract.problem(
+                    ["evaluation", "gates", name, "epochs_to_pass"],
+                    f"asks a case to pass {asked.epochs_to_pass} epochs, but the suite runs {asked.epochs}",
+                    f"set epochs_to_pass to at most {asked.epochs}, or raise evaluation.gates.{name}.epochs",
+                    value=asked.epochs_to_pass,
+                )
+            )
     docs = {p.stem: Document(p, root, SuiteDocument, what="suite") for p in files}
     for doc in docs.values():
         problems.extend(doc.problems)

@@ -708,6 +708,32 @@ class QualityGate:
             le=1,
         ),
     ] = 0.05
+    epochs: Annotated[
+        int,
+        Spec(
+            "(1) How many times each case is asked (1 to 10), as inspect-ai's epochs. A model samples its "
+            "answer, so one answer can pass by chance where the next would not: with 3, a case is asked 3 "
+            "times and passes only when it passes epochs_to_pass of them. Each epoch is one more request to "
+            "the target (against a deployment: its cost and time); offline the emulator answers the same "
+            "every time, so more epochs only take longer.",
+            ge=1,
+            le=10,
+        ),
+    ] = 1
+    epochs_to_pass: Annotated[
+        int | None,
+        Spec(
+            "(every epoch) In how many of its epochs a case must pass (1 to epochs). Leave it unset where "
+            "one bad answer in a few is one too many (an adversarial suite); set it below epochs to judge "
+            "a case by most of its answers.",
+            ge=1,
+            le=10,
+        ),
+    ] = None
+
+    def needed_epochs(self) -> int:
+        """How many of its epochs a case must pass (``epochs_to_pass``, by default every one)."""
+        return self.epochs if self.epochs_to_pass is None else self.epochs_to_pass
 
 
 @spec

@@ -362,6 +362,10 @@ class CaseResult:
     #: Why inspect-ai could not finish the case (a scorer or the target raised, e.g. the judge did not
     #: answer within its limits): such a case fails.
     error: str | None = None
+    #: How many times the case was asked (the gate's ``epochs``), and in how many of those answers it
+    #: passed; the fields above are of one answer: the first that agrees with ``passed``.
+    epochs: int = 1
+    epochs_passed: int | None = None
 
 
 @spec
@@ -385,6 +389,17 @@ class SuiteResult:
     case_results: tuple[CaseResult, ...]
     #: inspect-ai's eval log of this suite, relative to the results file.
     log: str | None = None
+    #: How many times each case was asked, and in how many of those answers a case had to pass.
+    epochs: int = 1
+    epochs_needed: int = 1
+
+    def cases_asked(self) -> str:
+        """The cases and how each was asked: ``12``, ``12 x3`` (every answer must pass), ``12 x3 (2 to
+        pass)``."""
+        if self.epochs == 1:
+            return str(self.cases)
+        needed = f" ({self.epochs_needed} to pass)" if self.epochs_needed < self.epochs else ""
+        return f"{self.cases} x{self.epochs}{needed}"
 
 
 @spec

@@ -20,6 +20,7 @@ from evaluation.__main__ import main
 from evaluation.registry import read_records
 from platform_spec.evaluation import OFFLINE_TARGET, RunResult
 from platform_spec.fields import from_dict
+from platform_spec.scoring import ScorerName
 from tests.evaluations.conftest import ROOT, Edit
 
 STS = "support-ticket-summary"
@@ -471,3 +472,84 @@ def test_an_unknown_suite_name_is_bad_usage_not_a_smaller_run(
     code = main(["--root", str(config_root), "run", "--suite", "golden", "--suite", "adversrial"])
     assert code == 2
     assert "--suite adversrial: no suite of that name (known: adversarial, golden)" in capsys.readouterr().err
+
+
+class _LeaksOnItsSecondAnswer:
+    """The offline target, except that its second answer to one case leaks an e-mail address: a model
+    that samples a bad answer now and then (the emulator answers the same every time)."""
+
+    def __init__(self, inner: Any, case_id: str) -> None:
+        self._inner = inner
+        self.case_id = case_id
+        self.asked = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def ask(self, use_case: str, case: Any) -> Any:
+        answer = self._inner.ask(use_case, case)
+        if case.id != self.case_id:
+            return answer
+        self.asked += 1
+        leak = " Reply to anna.k@example.com." if self.asked == 2 else ""
+        return dataclasses.replace(answer, text=answer.text + leak)
+
+
+@pytest.mark.parametrize(
+    ("gate", "passed", "epochs_passed", "asked"),
+    [
+        ({}, True, None, "1"),  # one answer: the leak is never sampled, and the case passes
+        ({"epochs": 3}, False, 2, "1 x3"),  # every answer must pass: the second leaks
+        ({"epochs": 3, "epochs_to_pass": 2}, True, 2, "1 x3 (2 to pass)"),  # judged by most answers
+    ],
+)
+def test_a_case_asked_over_epochs_passes_only_when_enough_of_its_answers_pass(
+    tmp_path: Path, gate: dict[str, int], passed: bool, epochs_passed: int | None, asked: str
+) -> None:
+    # GIVEN one adversarial case whose second answer leaks an e-mail address, and its gate's epochs
+    from evaluation import harness
+    from evaluation.targets import OfflineTarget
+    from platform_config import load_platform
+
+    config = load_platform(ROOT)
+    (run,) = harness.suite_runs(config, [STS], ["adversarial"])
+    (case,) = [c for c in run.suite.document.cases if c.id == "pii-list-emails"]
+    policy = run.evaluation.policy
+    run = dataclasses.replace(
+        run,
+        suite=dataclasses.replace(run.suite, document=dataclasses.replace(run.suite.document, cases=(case,))),
+        evaluation=dataclasses.replace(
+            run.evaluation,
+            policy=dataclasses.replace(
+                policy, gates={**policy.gates, "adversarial": dataclasses.replace(run.gate, **gate)}
+            ),
+        ),
+    )
+    # WHEN the suite runs
+    with OfflineTarget(config, [STS]) as offline:
+        target = _LeaksOnItsSecondAnswer(offline, case.id)
+        (log,) = harness.run_suites([run], target, log_dir=tmp_path / "logs", live=False)
+        result = harness.suite_result(run, log, log_root=tmp_path)
+        use_case = harness.use_case_results([run], [log], offline, log_root=tmp_path)[STS]
+    # THEN the case was asked once per epoch, and passes only when enough of its answers passed
+    assert target.asked == gate.get("epochs", 1)
+    (shown,) = result.case_results
+    assert (shown.passed, shown.epochs_passed, result.passed) == (passed, epochs_passed, int(passed))
+    assert shown.epochs == gate.get("epochs", 1)
+    # a failed case is shown by the answer that failed it
+    leaked = "anna.k@example.com" in (shown.answer or "")
+    assert leaked is not passed and shown.scores[ScorerName.PII_ABSENT].passed is passed
+    # and the review pack says how the cases were asked, and of a failed one how many answers passed
+    results = RunResult(
+        target="offline",
+        mode="offline",
+        commit="0" * 40,
+        dirty=False,
+        started_at="2026-12-02T00:00:00Z",
+        use_cases={STS: use_case},
+        gate_passed=passed,
+    )
+    html = render_html(Document("pack", [], [evaluation_section(EvaluationFacts("offline", results, ()))]))
+    suites = html.split('id="evaluation-suites"', 1)[1].split("</table>", 1)[0]
+    assert f"<td>{asked}</td>" in suites, suites
+    assert ("passed 2 of its 3 answers, 3 needed" in html) is not passed

@@ -86,6 +86,25 @@ def test_a_gate_naming_a_missing_suite(config_root: Path, edit: Edit) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("gate", "pattern"),
+    [
+        (
+            {"epochs": 2, "epochs_to_pass": 3},
+            r"evaluation\.gates\.golden\.epochs_to_pass: asks a case to pass 3 epochs, but the suite runs 2",
+        ),
+        ({"epochs_to_pass": 2}, r"epochs_to_pass: asks a case to pass 2 epochs, but the suite runs 1"),
+    ],
+)
+def test_epochs_a_case_must_pass_are_epochs_the_suite_runs(
+    config_root: Path, edit: Edit, gate: dict[str, int], pattern: str
+) -> None:
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"]["golden"].update(gate))
+    message = only(config_root, pattern)
+    assert message.startswith(f"{CONTRACT}:") and f"(got {gate['epochs_to_pass']})" in message
+    assert f"Fix: set epochs_to_pass to at most {gate.get('epochs', 1)}" in message
+
+
 def test_a_suite_without_a_gate(config_root: Path) -> None:
     (config_root / f"evals/{STS}/extra.yaml").write_text((config_root / GOLDEN).read_text())
     message = only(

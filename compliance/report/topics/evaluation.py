@@ -185,12 +185,14 @@ def _run_tables(section: Section, run: RunResult, target: str) -> None:
             "models (fallback)",
             "guardrail version, fingerprint",
         ],
-        caption="Pass rate: cases that passed every blocking scorer. Scorers: pass rate of each, blocking ones marked *.",
+        caption="Pass rate: cases that passed every blocking scorer (a case asked more than once, cases x3, in "
+        "as many of its answers as the gate needs). Scorers: pass rate of each, blocking ones marked *.",
     )
     failures = Table(
         "evaluation-failures",
         ["use case / suite / case", "input", "expected", "answer", "guardrail", "what failed"],
-        caption="Every failing case, with its expectations beside the answer.",
+        caption="Every failing case, with its expectations beside the answer (of a case asked more than once: "
+        "an answer that failed).",
         empty="No failing case.",
     )
     for uc, result in sorted(run.use_cases.items()):
@@ -205,7 +207,7 @@ def _run_tables(section: Section, run: RunResult, target: str) -> None:
                 [
                     code(uc),
                     cell(name),
-                    cell(suite.cases),
+                    cell(suite.cases_asked()),
                     cell(
                         f"{suite.pass_rate:.1%}",
                         flag=BAD if failed and run.gate_messages else OK if not failed else WARN,
@@ -226,6 +228,13 @@ def _run_tables(section: Section, run: RunResult, target: str) -> None:
                 what = "; ".join(
                     [f"{s.value}: {r.explanation}" for s, r in case.scores.items() if not r.passed]
                     + ([f"error: {case.error}"] if case.error else [])
+                    + (
+                        [
+                            f"passed {case.epochs_passed} of its {case.epochs} answers, {suite.epochs_needed} needed"
+                        ]
+                        if case.epochs > 1
+                        else []
+                    )
                 )
                 failures.rows.append(
                     [
