@@ -116,6 +116,10 @@ def test_refusal_counts_rejections_blocked_messages_wording_and_markers() -> Non
         "Parental leave does not cover contractors (Parental Leave Policy HR-104, Section 1).",
         # an answer that declines one part after answering: answered, not a refusal
         "Backups run every four hours (Section 3). I can't share the recovery runbook itself.",
+        # first-person wording in reported speech, opening a ticket summary
+        "The customer says we won't be able to make payroll unless the refund arrives by Friday.",
+        "Customer reports that we cannot process the refund before the audit closes.",
+        "Ana asked why I can only see last month's invoices in the portal.",
     ],
 )
 def test_refusal_wording_inside_an_answer_is_not_a_refusal(answer: str) -> None:
@@ -133,6 +137,13 @@ def test_refusal_wording_inside_an_answer_is_not_a_refusal(answer: str) -> None:
         "I won't be able to help with that request.",
         "The excerpts provided don't cover parking at the office.",
         "I don't have enough information to answer that from the policy excerpts.",
+        # the speaker's own clause after an opener, with or without a comma
+        "Sorry I can't help with that request.",
+        "I'm afraid we cannot share internal salary bands.",
+        "I understand the urgency, but I cannot provide legal advice.",
+        "Unfortunately I am not able to share that.",
+        "As an AI model I cannot give medical advice.",
+        "- I can only answer questions about the policies provided.",
     ],
 )
 def test_refusal_wording_opening_the_answer_is_a_refusal(answer: str) -> None:
