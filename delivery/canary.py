@@ -30,11 +30,9 @@ from delivery.notifications import stand_in_alarm
 from evaluation.targets import stack_name as platform_stack_name
 from lambdas.canary_bake import bake
 from platform_spec.delivery import (
-    DEFAULT_MAX_ERROR_RATE,
-    DEFAULT_MIN_ERRORS,
-    DEFAULT_MIN_INVOCATIONS,
     LIVE_ALIAS,
     BakeDecision,
+    BakePolicy,
     BakeState,
     Output,
     live_version_parameter,
@@ -56,22 +54,19 @@ def run_bake(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     before_check: Callable[[float], None] | None = None,
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
-    min_errors: int = DEFAULT_MIN_ERRORS,
-    min_invocations: int = DEFAULT_MIN_INVOCATIONS,
+    policy: BakePolicy | None = None,
 ) -> list[BakeState]:
     """Every state of one bake, from ``begin`` to its final decision. ``before_check(elapsed_seconds)`` runs
-    before each check (the offline gate plants an alarm and serves traffic there); ``max_error_rate``,
-    ``min_errors`` and ``min_invocations`` are ``BakePolicy``'s."""
+    before each check (the offline gate plants an alarm and serves traffic there); ``policy``'s limits (its
+    defaults without) are what the checks judge by (its ``minutes`` and ``poll_minutes`` are not read:
+    ``bake_seconds`` and ``poll_seconds`` are)."""
     state = bake.begin(
         clients,
         environment=environment,
         stack_name=stack_name,
         bake_seconds=bake_seconds,
         now=clock(),
-        max_error_rate=max_error_rate,
-        min_errors=min_errors,
-        min_invocations=min_invocations,
+        policy=policy,
     )
     trail = [state]
     while state.decision not in FINAL:
@@ -163,23 +158,41 @@ class OfflineProduction:
             AlarmName=name, StateValue=state, StateReason="planted by the gate"
         )
 
-    def record_invocations(self, version: str, *, invocations: int, errors: int, at: float) -> None:
+    def record_invocations(
+        self, version: str, *, invocations: int, errors: int, at: float, duration_ms: float | None = None
+    ) -> None:
         """Publish what Lambda publishes for ``invocations`` through the live alias that ran ``version`` in
-        the minute of ``at`` (epoch seconds), ``errors`` of them failed: ``Invocations`` and ``Errors`` with
-        the dimensions FunctionName, Resource and ExecutedVersion (``bake.version_errors``)."""
+        the minute of ``at`` (epoch seconds), ``errors`` of them failed, each taking ``duration_ms`` if given:
+        ``Invocations`` and ``Errors``, and ``Duration`` as a statistic set (its SampleCount and Sum), with the
+        dimensions FunctionName, Resource and ExecutedVersion (``bake.version_errors``,
+        ``bake.version_latencies``)."""
         dimensions = [
             {"Name": "FunctionName", "Value": self.function_name},
             {"Name": "Resource", "Value": f"{self.function_name}:{LIVE_ALIAS}"},
             {"Name": "ExecutedVersion", "Value": version},
         ]
         timestamp = datetime.fromtimestamp(at, UTC)
-        self.clients.cloudwatch.put_metric_data(
-            Namespace="AWS/Lambda",
-            MetricData=[
-                {"MetricName": name, "Dimensions": dimensions, "Timestamp": timestamp, "Value": value}
-                for name, value in (("Invocations", invocations), ("Errors", errors))
-            ],
-        )
+        data: list[dict[str, Any]] = [
+            {"MetricName": name, "Dimensions": dimensions, "Timestamp": timestamp, "Value": value}
+            for name, value in (("Invocations", invocations), ("Errors", errors))
+        ]
+        if duration_ms is not None and invocations:
+            statistics = {
+                "SampleCount": invocations,
+                "Sum": invocations * duration_ms,
+                "Minimum": duration_ms,
+                "Maximum": duration_ms,
+            }
+            data.append(
+                {
+                    "MetricName": "Duration",
+                    "Dimensions": dimensions,
+                    "Timestamp": timestamp,
+                    "StatisticValues": statistics,
+                    "Unit": "Milliseconds",
+                }
+            )
+        self.clients.cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
 
     def publish_emf(self, documents: Sequence[Mapping[str, Any]], *, at: float) -> int:
         """Put the metrics of EMF ``documents`` (a function's log lines) into CloudWatch in the minute of

@@ -55,7 +55,6 @@ from platform_spec.delivery import (
     LOAD_TEST_MULTIPLIER,
     REVIEW_POLICY_FIELD,
     BakeDecision,
-    BakePolicy,
     Gate,
     Output,
     Verdict,
@@ -684,22 +683,11 @@ def canary_offline(
             clock=clock,
             sleep=clock.sleep,
             before_check=plant,
-            **_error_policy(policy),
+            policy=policy,
         )
         live = dict(production.live())
     canary_check(report, trail)
     return report, trail, live
-
-
-def _error_policy(policy: BakePolicy | None) -> dict[str, Any]:
-    """``run_bake``'s limits on the new version's own errors and invocations, from the delivery file (its
-    defaults without)."""
-    policy = policy or BakePolicy()
-    return {
-        "max_error_rate": policy.max_error_rate,
-        "min_errors": policy.min_errors,
-        "min_invocations": policy.min_invocations,
-    }
 
 
 class _SimulatedClock:
@@ -737,7 +725,7 @@ def canary_deployed(root: Path, environment: str, *, session: Any) -> tuple[Gate
         stack_name=stack_name(environment),
         bake_seconds=config.delivery.bake.minutes * 60,
         poll_seconds=config.delivery.bake.poll_minutes * 60,
-        **_error_policy(config.delivery.bake),
+        policy=config.delivery.bake,
     )
     report = GateReport(Gate.CANARY, environment, "deployed")
     canary_check(report, trail)

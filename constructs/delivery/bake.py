@@ -13,6 +13,7 @@ share cleared (``stopped_rule``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import aws_cdk as cdk
@@ -51,6 +52,7 @@ from platform_spec.delivery import (
     DeliveryRole,
     stuck_canary_message,
 )
+from platform_spec.fields import to_dict
 
 HANDLER = "canary_bake.handler.lambda_handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -171,9 +173,7 @@ class CanaryBake(Construct):
                 "BAKE_REGION": region,
                 "BAKE_ENVIRONMENT": environment,
                 "BAKE_SECONDS": str(bake.minutes * 60),
-                "BAKE_MAX_ERROR_RATE": str(bake.max_error_rate),
-                "BAKE_MIN_ERRORS": str(bake.min_errors),
-                "BAKE_MIN_INVOCATIONS": str(bake.min_invocations),
+                "BAKE_POLICY": json.dumps(to_dict(bake), sort_keys=True),
             },
         )
         # Lambda publishes a dead letter with the function's role: the topic and its key.

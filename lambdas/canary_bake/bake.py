@@ -66,13 +66,13 @@ from platform_spec.api import METRICS_NAMESPACE, SERVICE_NAME, Dimension, Metric
 from platform_spec.delivery import (
     BAKE_COUNT_PERIOD_SECONDS,
     CANARY_WEIGHT,
-    DEFAULT_MAX_ERROR_RATE,
-    DEFAULT_MIN_ERRORS,
-    DEFAULT_MIN_INVOCATIONS,
     INITIAL_LIVE_VERSION,
+    LATENCY_MIN_INCREASE_MS,
+    LATENCY_MIN_INVOCATIONS,
     LIVE_ALIAS,
     VERSION_ERROR_WINDOW_MINUTES,
     BakeDecision,
+    BakePolicy,
     BakeState,
     Output,
     live_version_parameter,
@@ -203,7 +203,14 @@ _ANSWERED_METRICS = (
 )
 
 
-def _sum_query(query_id: str, namespace: str, metric: str, dimensions: Mapping[str, str], period: int) -> Any:
+def _sum_query(
+    query_id: str,
+    namespace: str,
+    metric: str,
+    dimensions: Mapping[str, str],
+    period: int,
+    stat: str = "Sum",
+) -> Any:
     return {
         "Id": query_id,
         "MetricStat": {
@@ -213,9 +220,36 @@ def _sum_query(query_id: str, namespace: str, metric: str, dimensions: Mapping[s
                 "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
             },
             "Period": period,
-            "Stat": "Sum",
+            "Stat": stat,
         },
         "ReturnData": True,
+    }
+
+
+def _summed(cloudwatch: Any, queries: Sequence[Any], *, start: float, end: float) -> dict[str, float]:
+    """Each query's data points from ``start`` to ``end`` (epoch seconds) added up, by query id."""
+    sums = dict.fromkeys((q["Id"] for q in queries), 0.0)
+    request: dict[str, Any] = {
+        "MetricDataQueries": list(queries),
+        "StartTime": datetime.fromtimestamp(start, UTC),
+        "EndTime": datetime.fromtimestamp(end, UTC),
+    }
+    while True:
+        page = cloudwatch.get_metric_data(**request)
+        for result in page.get("MetricDataResults", []):
+            sums[result["Id"]] += sum(result.get("Values") or [])
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    return sums
+
+
+def _alias_dimensions(function_name: str, version: str) -> dict[str, str]:
+    """Lambda's dimensions for invocations through the live alias that ran ``version``."""
+    return {
+        "FunctionName": function_name,
+        "Resource": f"{function_name}:{LIVE_ALIAS}",
+        "ExecutedVersion": version,
     }
 
 
@@ -235,11 +269,7 @@ def version_errors(
     ``UpstreamUnavailable`` of ``environment`` per ``FunctionVersion``; module docstring)."""
     queries = []
     for index, version in enumerate(versions):
-        lambda_dimensions = {
-            "FunctionName": function_name,
-            "Resource": f"{function_name}:{LIVE_ALIAS}",
-            "ExecutedVersion": version,
-        }
+        lambda_dimensions = _alias_dimensions(function_name, version)
         for metric in ("Errors", "Invocations"):
             queries.append(
                 _sum_query(f"{metric.lower()}{index}", "AWS/Lambda", metric, lambda_dimensions, period)
@@ -253,19 +283,7 @@ def version_errors(
             queries.append(
                 _sum_query(f"{field}{index}", METRICS_NAMESPACE, metric, function_dimensions, period)
             )
-    sums = dict.fromkeys((q["Id"] for q in queries), 0.0)
-    request: dict[str, Any] = {
-        "MetricDataQueries": queries,
-        "StartTime": datetime.fromtimestamp(start, UTC),
-        "EndTime": datetime.fromtimestamp(end, UTC),
-    }
-    while True:
-        page = cloudwatch.get_metric_data(**request)
-        for result in page.get("MetricDataResults", []):
-            sums[result["Id"]] += sum(result.get("Values") or [])
-        if not page.get("NextToken"):
-            break
-        request["NextToken"] = page["NextToken"]
+    sums = _summed(cloudwatch, queries, start=start, end=end)
     return {
         version: VersionErrors(
             version,
@@ -303,6 +321,13 @@ def binomial_tail(errors: float, invocations: float, rate: float) -> float:
     return min(1.0, total)
 
 
+def _window_start(state: BakeState, now: float) -> float | None:
+    """Where a check's window begins: VERSION_ERROR_WINDOW_MINUTES before ``now``, not before the bake's
+    start (None: the bake has not run a moment yet)."""
+    start = max(state.started_at, now - VERSION_ERROR_WINDOW_MINUTES * 60)
+    return start if now > start else None
+
+
 def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | None:
     """Why the new version rolls back on its own errors (None when it does not): in the last
     VERSION_ERROR_WINDOW_MINUTES of the bake, at least ``min_errors`` errors (failed invocations and 5xx the
@@ -318,8 +343,8 @@ def failing_canary(clients: Clients, state: BakeState, *, now: float) -> str | N
 
     The rule judges three counts: all errors, the version's own (:meth:`VersionErrors.own`) and Lambda's
     failed invocations alone, so that no rate both versions share hides a canary's own 500s or crashes."""
-    start = max(state.started_at, now - VERSION_ERROR_WINDOW_MINUTES * 60)
-    if now <= start:
+    start = _window_start(state, now)
+    if start is None:
         return None
     found = version_errors(
         clients.cloudwatch,
@@ -361,6 +386,80 @@ def _beyond_stable(
     return (
         f"{canary} in the last {minutes:.0f} minutes: above the limit {state.max_error_rate:.1%} "
         f"and the stable {stable}{beyond}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionLatency:
+    """How long one version's invocations through the live alias took in a window: Lambda's ``Duration``
+    (Sum and SampleCount) with ``ExecutedVersion`` = that version."""
+
+    version: str
+    total_ms: float
+    count: float
+
+    @property
+    def mean_ms(self) -> float:
+        return self.total_ms / self.count if self.count else 0.0
+
+    def __str__(self) -> str:
+        return f"version {self.version}: {self.mean_ms:.0f} ms per invocation on average over {self.count:g}"
+
+
+def version_latencies(
+    cloudwatch: Any, function_name: str, versions: Sequence[str], *, start: float, end: float
+) -> dict[str, VersionLatency]:
+    """Each version's invocation durations through the live alias from ``start`` to ``end``: Lambda's
+    ``Duration`` "Sum" and "SampleCount" per executed version (the same dimensions as ``Invocations``,
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html), so the mean is over the
+    invocations that reported a duration."""
+    queries = [
+        _sum_query(
+            f"{stat.lower()}{index}", "AWS/Lambda", "Duration", dimensions, METRIC_PERIOD_SECONDS, stat
+        )
+        for index, version in enumerate(versions)
+        for dimensions in [_alias_dimensions(function_name, version)]
+        for stat in ("Sum", "SampleCount")
+    ]
+    sums = _summed(cloudwatch, queries, start=start, end=end)
+    return {
+        version: VersionLatency(version, sums[f"sum{index}"], sums[f"samplecount{index}"])
+        for index, version in enumerate(versions)
+    }
+
+
+def slow_canary(clients: Clients, state: BakeState, *, now: float) -> str | None:
+    """Why the new version rolls back on its latency (None when it does not): in the last
+    VERSION_ERROR_WINDOW_MINUTES of the bake, with at least LATENCY_MIN_INVOCATIONS invocations of each
+    version, the new version's invocations took longer on average than the stable version's by more than
+    ``max_latency_increase`` of it and by at least LATENCY_MIN_INCREASE_MS.
+
+    The release-wide latency alarms see the canary's tenth diluted nine to one; the two versions serve the
+    same mix of requests (the alias splits invocations at random), so their mean durations compare one
+    code with the other. Lambda's ``Duration`` is the handler's time (initialization is reported apart),
+    so the new version's cold starts do not count against it. A mean, not a percentile: a percentile of
+    the two versions' own distributions would need each invocation's duration, which CloudWatch does not
+    return per dimension set, and the thresholds are wide enough for a model's spread (a mean of 50 answers
+    of 1-10 s moves by a few hundred milliseconds from one hour to the next)."""
+    start = _window_start(state, now)
+    if state.max_latency_increase is None or start is None:
+        return None
+    found = version_latencies(
+        clients.cloudwatch,
+        state.function_name,
+        [state.target_version, state.stable_version],
+        start=start,
+        end=now,
+    )
+    canary, stable = found[state.target_version], found[state.stable_version]
+    if min(canary.count, stable.count) < LATENCY_MIN_INVOCATIONS:
+        return None
+    increase = canary.mean_ms - stable.mean_ms
+    if increase < LATENCY_MIN_INCREASE_MS or increase <= stable.mean_ms * state.max_latency_increase:
+        return None
+    return (
+        f"{canary} in the last {(now - start) / 60:.0f} minutes, {increase / stable.mean_ms:.0%} longer than the "
+        f"stable {stable} (bake.max_latency_increase {state.max_latency_increase:.0%})"
     )
 
 
@@ -440,10 +539,10 @@ def begin(
     stack_name: str,
     bake_seconds: float,
     now: float,
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
-    min_errors: int = DEFAULT_MIN_ERRORS,
-    min_invocations: int = DEFAULT_MIN_INVOCATIONS,
+    policy: BakePolicy | None = None,
 ) -> BakeState:
+    """The release's bake, begun (module docstring); ``policy``'s limits (its defaults without) are what
+    its checks judge by."""
     outputs = stack_outputs(clients.cloudformation, stack_name)
     missing = [
         k for k in (Output.FUNCTION_NAME, Output.RELEASE_VERSION, Output.CRITICAL_ALARMS) if k not in outputs
@@ -463,9 +562,7 @@ def begin(
         critical_alarms=tuple(name for name in outputs[Output.CRITICAL_ALARMS].split(",") if name),
         started_at=now,
         bake_seconds=bake_seconds,
-        max_error_rate=max_error_rate,
-        min_errors=min_errors,
-        min_invocations=min_invocations,
+        **(policy or BakePolicy()).limits(),
     )
     if state.stable_version == state.target_version:
         if _weights(alias):  # a bake that was stopped half-way left a share on another version
@@ -541,6 +638,9 @@ def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
     failing = failing_canary(clients, state, now=now)
     if failing is not None:
         return roll_back(clients, state, f"the new version fails more than the stable one: {failing}")
+    slow = slow_canary(clients, state, now=now)
+    if slow is not None:
+        return roll_back(clients, state, f"the new version is slower than the stable one: {slow}")
     elapsed = now - state.started_at
     if elapsed >= state.bake_seconds:
         # Nothing failed, which is also what a canary that served nothing shows: promote only a tested one.
@@ -552,14 +652,14 @@ def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
             clients,
             state,
             f"baked {elapsed / 60:.0f} minutes at {CANARY_WEIGHT:.0%} with every critical alarm quiet, "
-            f"the new version's errors within the policy, and {canary.invocations:g} invocations of it "
-            f"through {LIVE_ALIAS} (bake.min_invocations {state.min_invocations})",
+            f"the new version's errors and latency within the policy, and {canary.invocations:g} invocations "
+            f"of it through {LIVE_ALIAS} (bake.min_invocations {state.min_invocations})",
         )
     return _decide(
         state,
         BakeDecision.HOLD,
         f"{elapsed / 60:.0f} of {state.bake_seconds / 60:g} minutes at {CANARY_WEIGHT:.0%}; critical alarms "
-        "quiet, the new version's errors within the policy",
+        "quiet, the new version's errors and latency within the policy",
     )
 
 

@@ -9,9 +9,10 @@ canary share (``bake.clear_canary``); the answer says what was done.
 
 The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
 reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
-critical alarms; ``BAKE_MAX_ERROR_RATE`` and ``BAKE_MIN_ERRORS`` (``BakePolicy``) say when the new version's
-own errors roll it back, ``BAKE_MIN_INVOCATIONS`` how many it must serve before it may be promoted. Standard library and the runtime's boto3 only; nothing runs at import but reading the
-settings and creating the STS client.
+critical alarms; ``BAKE_POLICY`` (``BakePolicy`` as JSON, from delivery/pipeline.yaml's ``bake``) says what
+its checks judge by: when the new version's own errors or latency roll it back, and how many invocations
+it must serve before it may be promoted. Standard library and the runtime's boto3 only; nothing runs at
+import but reading the settings and creating the STS client.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import boto3
 
-from platform_spec.delivery import BakeState
+from platform_spec.delivery import BakePolicy, BakeState
 from platform_spec.fields import from_dict, to_dict
 
 from . import bake
@@ -38,9 +39,8 @@ class Settings:
     REGION = "BAKE_REGION"
     ENVIRONMENT = "BAKE_ENVIRONMENT"
     BAKE_SECONDS = "BAKE_SECONDS"
-    MAX_ERROR_RATE = "BAKE_MAX_ERROR_RATE"
-    MIN_ERRORS = "BAKE_MIN_ERRORS"
-    MIN_INVOCATIONS = "BAKE_MIN_INVOCATIONS"
+    #: ``BakePolicy`` as JSON (``platform_spec.fields.to_dict``).
+    POLICY = "BAKE_POLICY"
 
 
 logger = logging.getLogger()
@@ -86,9 +86,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             stack_name=env[Settings.STACK_NAME],
             bake_seconds=float(env[Settings.BAKE_SECONDS]),
             now=time.time(),
-            max_error_rate=float(env[Settings.MAX_ERROR_RATE]),
-            min_errors=int(env[Settings.MIN_ERRORS]),
-            min_invocations=int(env[Settings.MIN_INVOCATIONS]),
+            policy=from_dict(BakePolicy, json.loads(env[Settings.POLICY]), where=Settings.POLICY),
         )
     elif action == "check":
         state = bake.check(clients, from_dict(BakeState, event["state"]), now=time.time())

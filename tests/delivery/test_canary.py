@@ -12,6 +12,7 @@ release) is not baked (moto's Lambda versions)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import types
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ from platform_spec.delivery import (
     manual_roll_back_command,
     roll_back_delays,
 )
-from platform_spec.fields import to_dict
+from platform_spec.fields import from_dict, to_dict
 from tests.support.delivery import FakeClock, bake_definition, resolve_parameters, transform_input
 from tests.support.synth import Synthesized
 
@@ -146,9 +147,7 @@ def _production_for_the_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
         monkeypatch.setenv("BAKE_REGION", REGION)
         monkeypatch.setenv("BAKE_ENVIRONMENT", "prod")
         monkeypatch.setenv("BAKE_SECONDS", "3600")
-        monkeypatch.setenv("BAKE_MAX_ERROR_RATE", "0.01")
-        monkeypatch.setenv("BAKE_MIN_ERRORS", "3")
-        monkeypatch.setenv("BAKE_MIN_INVOCATIONS", "300")
+        monkeypatch.setenv("BAKE_POLICY", json.dumps(to_dict(BakePolicy())))
         from lambdas.canary_bake import handler
 
         own = handler.production_clients
@@ -248,15 +247,21 @@ def _check_after(
     stable: tuple[int, int],
     check_at: float = POLL,
     policy: BakePolicy | None = None,
+    durations_ms: tuple[float, float] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Begin at START (10 % on version 2 beside version 1), record ``(invocations, errors)`` of each version
-    through the live alias ``minute`` minutes in, and check ``check_at`` seconds in."""
+    through the live alias ``minute`` minutes in (each invocation taking ``durations_ms``: the canary's,
+    the stable version's), and check ``check_at`` seconds in."""
     with offline_production("prod", [ALARM], region=REGION) as production:
         state = _begin(production, bake_seconds=3 * 3600, policy=policy)
         assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
-        for version, (invocations, errors) in (("2", canary), ("1", stable)):
+        for index, (version, (invocations, errors)) in enumerate((("2", canary), ("1", stable))):
             production.record_invocations(
-                version, invocations=invocations, errors=errors, at=START + minute * 60
+                version,
+                invocations=invocations,
+                errors=errors,
+                at=START + minute * 60,
+                duration_ms=durations_ms[index] if durations_ms else None,
             )
         # every version's errors summed (FunctionName alone), as the FunctionErrors alarm sees them
         production.clients.cloudwatch.put_metric_data(
@@ -330,6 +335,43 @@ def test_too_few_errors_are_no_verdict_and_old_ones_leave_the_window() -> None:
     assert after.decision is BakeDecision.HOLD
 
 
+def test_a_canary_whose_invocations_take_far_longer_than_the_stable_versions_is_rolled_back() -> None:
+    # every answer twice as slow (a longer prompt, a retry loop, the fallback taken every time), no errors
+    after, live = _check_after(2, canary=(100, 0), stable=(900, 0), durations_ms=(6000, 3000))
+    assert after.decision is BakeDecision.ROLLED_BACK, after.detail
+    assert "the new version is slower than the stable one: version 2: 6000 ms per invocation" in after.detail
+    assert "100% longer than the stable version 1: 3000 ms" in after.detail
+    assert "(bake.max_latency_increase 50%)" in after.detail
+    assert live == {"version": "1", "routing": {}}
+
+
+@pytest.mark.parametrize(
+    ("canary", "stable", "durations_ms", "policy"),
+    [
+        ((100, 0), (900, 0), (4200, 3000), BakePolicy()),  # 40 % longer: within the default 50 %
+        ((100, 0), (900, 0), (600, 200), BakePolicy()),  # three times as long, but 400 ms: below the floor
+        ((30, 0), (900, 0), (9000, 3000), BakePolicy()),  # too few canary invocations for a mean
+        ((100, 0), (900, 0), (3000, 6000), BakePolicy()),  # faster than the stable version
+        ((100, 0), (900, 0), (9000, 3000), BakePolicy(max_latency_increase=None)),  # latency not judged
+    ],
+)
+def test_latency_within_the_policy_or_too_little_to_judge_holds(
+    canary: tuple[int, int],
+    stable: tuple[int, int],
+    durations_ms: tuple[float, float],
+    policy: BakePolicy,
+) -> None:
+    after, live = _check_after(2, canary=canary, stable=stable, durations_ms=durations_ms, policy=policy)
+    assert after.decision is BakeDecision.HOLD, after.detail
+    assert live == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+
+
+def test_a_stricter_latency_policy_rolls_back_what_the_default_holds() -> None:
+    strict = BakePolicy(max_latency_increase=0.25)
+    after, _ = _check_after(2, canary=(100, 0), stable=(900, 0), durations_ms=(4200, 3000), policy=strict)
+    assert after.decision is BakeDecision.ROLLED_BACK, after.detail
+
+
 def test_the_bake_lambda_is_configured_as_its_handler_reads_it(
     synthesized: Synthesized, config: PlatformConfig
 ) -> None:
@@ -346,9 +388,7 @@ def test_the_bake_lambda_is_configured_as_its_handler_reads_it(
     assert set(variables) == read
     assert config.delivery is not None
     policy = config.delivery.bake
-    assert float(variables[Settings.MAX_ERROR_RATE]) == policy.max_error_rate
-    assert int(variables[Settings.MIN_ERRORS]) == policy.min_errors
-    assert int(variables[Settings.MIN_INVOCATIONS]) == policy.min_invocations
+    assert from_dict(BakePolicy, json.loads(variables[Settings.POLICY])) == policy
 
 
 # ==================================================================== promotion fails closed
@@ -447,9 +487,7 @@ def _begin(
         stack_name=production.stack_name,
         bake_seconds=bake_seconds,
         now=now,
-        max_error_rate=policy.max_error_rate,
-        min_errors=policy.min_errors,
-        min_invocations=policy.min_invocations,
+        policy=policy,
     )
 
 
