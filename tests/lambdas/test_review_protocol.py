@@ -742,6 +742,59 @@ def test_feedback_and_held_answers_are_refused_for_an_unknown_use_case(platform:
     assert (reply.status, _error(reply)) == (400, "INVALID_REQUEST")
 
 
+def _dynamodb_refuses_keys_over_its_limit(platform: OfflinePlatform) -> list[int]:
+    """The review API's DynamoDB client refuses a partition key over 2,048 bytes with a ValidationException,
+    as DynamoDB does (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-partition-sort-keys);
+    moto looks such a key up like any other. Returns the sizes (bytes) of the keys the store was asked for."""
+    from botocore.exceptions import ClientError
+
+    asked: list[int] = []
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        for value in (params.get("Key") or {}).values():
+            size = len(str(value.get("S", "")).encode())
+            asked.append(size)
+            if size > 2048:
+                raise ClientError(
+                    {
+                        "Error": {
+                            "Code": "ValidationException",
+                            "Message": "One or more parameter values were invalid: Size of hashkey has "
+                            "exceeded the maximum size limit of 2048 bytes",
+                        }
+                    },
+                    "GetItem",
+                )
+
+    client = platform.modules[REVIEW_API].store.client
+    client.meta.events.register("before-parameter-build.dynamodb", refuse)
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "resource", "body"),
+    [
+        ("caller", "GET", HELD, None),
+        ("reviewer", "GET", ITEM, None),
+        ("reviewer", "POST", DECISION, {"decision": "approve", "reason": "Checked and approved."}),
+    ],
+)
+def test_a_review_id_longer_than_any_request_id_is_not_found_without_asking_the_store(
+    platform: OfflinePlatform, who: str, method: str, resource: str, body: Any
+) -> None:
+    # GIVEN a review store that refuses keys over DynamoDB's limit as DynamoDB does
+    asked = _dynamodb_refuses_keys_over_its_limit(platform)
+    # WHEN a caller or a reviewer names a review id longer than any API request id (here 2,050 bytes)
+    review_id = "\u00e9" * 1025
+    path = {"useCaseId": HELD_UC, "reviewId": review_id} if who == "caller" else {"reviewId": review_id}
+    reply = (_caller if who == "caller" else _reviewer)(platform, method, resource, path, body=body)
+    # THEN 404 like any id that names nothing, not 503 REVIEW_UNAVAILABLE (a 5xx counts in the API's
+    # Api5xx alarm, which rolls a production canary back), and the store is not asked
+    assert (reply.status, _error(reply)) == (404, "REVIEW_NOT_FOUND"), reply.body
+    assert "Retry-After" not in reply.headers
+    assert asked == []
+
+
 # ==================================================================== backlog and the exercise command
 
 
