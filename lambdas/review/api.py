@@ -57,6 +57,7 @@ from platform_spec.review import (
     MAX_COMMENT_CHARS,
     MAX_CORRECTION_CHARS,
     MAX_REASON_CHARS,
+    MAX_REVIEW_ID_CHARS,
     MIN_REASON_CHARS,
     NEGATIVE_RATING_MAX,
     RATING_MAX,
@@ -339,7 +340,7 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
 def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path parameter
     use_case = _use_case(useCaseId, field="useCaseId")
     body = _body(FEEDBACK_FIELDS)
-    request_id = _text(body.get("requestId"), "requestId", minimum=1, maximum=128)
+    request_id = _text(body.get("requestId"), "requestId", minimum=1, maximum=MAX_REVIEW_ID_CHARS)
     rating = body.get("rating")
     if isinstance(rating, bool) or not isinstance(rating, int) or not RATING_MIN <= rating <= RATING_MAX:
         raise ApiError(
@@ -351,7 +352,7 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
     if comment is not None:
         comment = _text(comment, "comment", minimum=1, maximum=MAX_COMMENT_CHARS)
     actor = user_arn(app.current_event.raw_event) or "anonymous"
-    item = _store(lambda: store.get(request_id))
+    item = _get(request_id)
     if (
         item is None
         or item[ReviewTable.USE_CASE] != use_case.id
@@ -415,7 +416,7 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
 def held_answer(useCaseId: str, reviewId: str) -> Response[str]:  # the API's path parameters
     use_case = _use_case(useCaseId, field="useCaseId")
     actor = user_arn(app.current_event.raw_event)
-    item = _store(lambda: store.get(reviewId))
+    item = _get(reviewId)
     if (
         item is None
         or item[ReviewTable.USE_CASE] != use_case.id
@@ -662,8 +663,17 @@ def _limit(raw: str | None) -> int:
     return int(raw)
 
 
-def _item(review_id: str) -> dict[str, Any]:
+def _get(review_id: str) -> dict[str, Any] | None:
+    """The review item with this id, or None. An id longer than any request id names no item and is not
+    looked up (``MAX_REVIEW_ID_CHARS``: DynamoDB could refuse the key, which would read as a store failure)."""
+    if len(review_id) > MAX_REVIEW_ID_CHARS:
+        return None
     item: dict[str, Any] | None = _store(lambda: store.get(review_id))
+    return item
+
+
+def _item(review_id: str) -> dict[str, Any]:
+    item = _get(review_id)
     if item is None:
         raise ApiError("REVIEW_NOT_FOUND", "No review item has this id (or it expired).", field="reviewId")
     return item
