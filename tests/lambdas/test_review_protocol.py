@@ -6,6 +6,7 @@ THEN the item is scored, listed, decided by a reviewer, released (or not) to the
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
@@ -793,6 +794,52 @@ def test_a_review_id_longer_than_any_request_id_is_not_found_without_asking_the_
     assert (reply.status, _error(reply)) == (404, "REVIEW_NOT_FOUND"), reply.body
     assert "Retry-After" not in reply.headers
     assert asked == []
+
+
+def _token(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _page_key(review_id: str, use_case: str, created_at: str = "2026-11-23T11:00:00.000Z") -> dict[str, Any]:
+    return {
+        ReviewTable.KEY: {"S": review_id},
+        ReviewTable.PENDING_USE_CASE: {"S": use_case},
+        ReviewTable.CREATED_AT: {"S": created_at},
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        # another use case's page token: DynamoDB refuses a start key outside the query's partition
+        # (ValidationException: a 503 from the store); moto lists this use case from its start instead
+        ({"nextToken": _token(_page_key("r-1", SAMPLED_UC))}, "nextToken"),
+        # a token whose key DynamoDB refuses (a partition key over 2,048 bytes) or no answer has
+        ({"nextToken": _token(_page_key("x" * 3000, HELD_UC))}, "nextToken"),
+        ({"nextToken": _token(_page_key("r-1", HELD_UC, created_at="yesterday"))}, "nextToken"),
+        # base64 of JSON nested deeper than the parser recurses (RecursionError: a 500)
+        ({"nextToken": base64.urlsafe_b64encode(b"[" * 5000).decode()}, "nextToken"),
+        # a digit str.isdigit accepts and int() does not (ValueError: a 500)
+        ({"limit": "\u00b2"}, "limit"),
+        # more digits than int() reads (sys.get_int_max_str_digits: a ValueError, a 500)
+        ({"limit": "0" * 5000}, "limit"),
+    ],
+)
+def test_a_tampered_page_token_or_limit_is_refused_as_a_bad_request(
+    config: PlatformConfig, platform: OfflinePlatform, query: dict[str, str], field: str
+) -> None:
+    # GIVEN pending items of the held use case, listed a page at a time with the API's own tokens
+    held = [platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"] for _ in range(2)]
+    first = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC, "limit": "1"})
+    token = {"nextToken": first.body["nextToken"]}
+    second = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC, "limit": "1", **token})
+    assert [i["reviewId"] for i in first.body["items"] + second.body["items"]] == held
+    # WHEN a reviewer lists them with a page token or limit the API never issued
+    reply = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC, **query})
+    # THEN 400 naming the parameter: not the store's 503 or an internal 500 (both count in Api5xx), and no
+    # page of items read from where the token says
+    assert reply.status == 400, reply.body
+    assert (_error(reply), reply.body["error"]["field"]) == ("INVALID_REQUEST", field)
 
 
 # ==================================================================== backlog and the exercise command
