@@ -154,10 +154,12 @@ def list_pending() -> Response[str]:
     start = None
     if params.get("nextToken"):
         try:
-            start = decode_token(params["nextToken"])
+            start = decode_token(params["nextToken"], use_case=use_case.id)
         except ValueError:
             raise ApiError(
-                "INVALID_REQUEST", "nextToken is not a token this API issued.", field="nextToken"
+                "INVALID_REQUEST",
+                "nextToken is not a token this API issued for this use case's list.",
+                field="nextToken",
             ) from None
     items, last = _store(lambda: store.pending(use_case.id, limit=limit, start_key=start))
     now = time.time()
@@ -656,7 +658,12 @@ def _policy(use_case_id: str) -> ReviewPolicy:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return LIST_LIMIT_DEFAULT
-    if not raw.isdigit() or not 1 <= int(raw) <= LIST_LIMIT_MAX:
+    # ASCII digits only, and few: str.isdigit also accepts digits int() does not read ("²"), and int()
+    # refuses more than sys.get_int_max_str_digits() of them
+    if (
+        not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(LIST_LIMIT_MAX)))
+        or not 1 <= int(raw) <= LIST_LIMIT_MAX
+    ):
         raise ApiError(
             "INVALID_REQUEST", f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}.", field="limit"
         )
