@@ -696,6 +696,37 @@ def test_a_reviewer_may_not_decide_a_request_it_made_itself(
     assert record["actor"] == other and record["actorAccessKey"] == "ASIAREVIEWERKEY"
 
 
+def test_a_decision_cancelled_by_another_reviewers_in_flight_is_409_not_503(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN a pending held answer, and another reviewer's approval in flight on it: DynamoDB cancels this
+    # decision's transaction with TransactionConflict (no condition failed: the other had not committed
+    # when it was checked), and the other commits
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html#API_TransactWriteItems_Errors)
+    review_id = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    assert platform.drain() == []
+    client = platform.modules[REVIEW_API].store.client
+
+    def in_flight(**_: Any) -> None:
+        _set(platform, review_id, **{ReviewTable.STATUS: "approved", ReviewTable.DECISION: "{}"})
+        raise client.exceptions.TransactionCanceledException(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "[None, TransactionConflict]"},
+                "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+            },
+            "TransactWriteItems",
+        )
+
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", in_flight)
+    # WHEN this reviewer's rejection is cancelled
+    body = {"decision": "reject", "reason": "Not what was asked."}
+    reply = _reviewer(platform, "POST", DECISION, {"reviewId": review_id}, body=body)
+    # THEN 409 as for any second decision (the item is decided), not 503 REVIEW_UNAVAILABLE with a retry
+    # that would get the 409 anyway (a 5xx counts in the Api5xx alarm)
+    assert (reply.status, _error(reply)) == (409, "REVIEW_ALREADY_DECIDED"), reply.body
+    assert "approved" in reply.body["error"]["message"]
+
+
 def _caller_of(platform: OfflinePlatform, caller: str, review_id: str) -> Reply:
     return platform.review_api("GET", HELD, {"useCaseId": HELD_UC, "reviewId": review_id}, user_arn=caller)
 
