@@ -310,6 +310,13 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
         raise ApiError(
             "REVIEW_ALREADY_DECIDED", "Another decision was recorded first.", field="reviewId"
         ) from None
+    except ApiError as unavailable:
+        # The write failed without a condition failing: DynamoDB cancels a transaction with TransactionConflict
+        # while another request on the item is in flight (a second reviewer's decision), or the answer was lost.
+        # Decided meanwhile is 409 like any second decision; still pending, the 503 stands (a retry may succeed):
+        # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html#API_TransactWriteItems_Errors
+        _not_decided(_item(reviewId))
+        raise unavailable
     publish(
         metrics,
         use_case=message.use_case,
