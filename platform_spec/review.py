@@ -70,6 +70,13 @@ MAX_CORRECTION_CHARS: Final = MAX_MESSAGE_CHARS
 #: A message above it drops the context, then all text (the item keeps references only).
 #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
 MAX_MESSAGE_BYTES: Final = 256 * 1024
+#: The longest review id (and feedback ``requestId``) the review API looks up. A review id is the API
+#: request id (API Gateway's ``requestId``, a UUID), so a longer one names no item; looking it up anyway
+#: would ask DynamoDB for a partition key it may refuse (at most 2,048 bytes:
+#: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-partition-sort-keys),
+#: a ValidationException the API would answer as the store failing (503). 128 characters are at most
+#: 512 bytes in UTF-8.
+MAX_REVIEW_ID_CHARS: Final = 128
 #: Items per page of the pending list.
 LIST_LIMIT_DEFAULT: Final = 25
 LIST_LIMIT_MAX: Final = 100

@@ -80,7 +80,9 @@ FEEDBACK_REQUEST_SCHEMA = apigw.JsonSchema(
     type=apigw.JsonSchemaType.OBJECT,
     required=["requestId", "rating"],
     properties={
-        "requestId": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=128),
+        "requestId": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.STRING, min_length=1, max_length=review.MAX_REVIEW_ID_CHARS
+        ),
         "rating": apigw.JsonSchema(
             type=apigw.JsonSchemaType.INTEGER, minimum=review.RATING_MIN, maximum=review.RATING_MAX
         ),

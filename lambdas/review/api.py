@@ -57,6 +57,7 @@ from platform_spec.review import (
     MAX_COMMENT_CHARS,
     MAX_CORRECTION_CHARS,
     MAX_REASON_CHARS,
+    MAX_REVIEW_ID_CHARS,
     MIN_REASON_CHARS,
     NEGATIVE_RATING_MAX,
     RATING_MAX,
@@ -153,10 +154,12 @@ def list_pending() -> Response[str]:
     start = None
     if params.get("nextToken"):
         try:
-            start = decode_token(params["nextToken"])
+            start = decode_token(params["nextToken"], use_case=use_case.id)
         except ValueError:
             raise ApiError(
-                "INVALID_REQUEST", "nextToken is not a token this API issued.", field="nextToken"
+                "INVALID_REQUEST",
+                "nextToken is not a token this API issued for this use case's list.",
+                field="nextToken",
             ) from None
     items, last = _store(lambda: store.pending(use_case.id, limit=limit, start_key=start))
     now = time.time()
@@ -307,6 +310,13 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
         raise ApiError(
             "REVIEW_ALREADY_DECIDED", "Another decision was recorded first.", field="reviewId"
         ) from None
+    except ApiError as unavailable:
+        # The write failed without a condition failing: DynamoDB cancels a transaction with TransactionConflict
+        # while another request on the item is in flight (a second reviewer's decision), or the answer was lost.
+        # Decided meanwhile is 409 like any second decision; still pending, the 503 stands (a retry may succeed):
+        # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html#API_TransactWriteItems_Errors
+        _not_decided(_item(reviewId))
+        raise unavailable
     publish(
         metrics,
         use_case=message.use_case,
@@ -339,7 +349,7 @@ def decide(reviewId: str) -> Response[str]:  # the name is the API's path parame
 def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path parameter
     use_case = _use_case(useCaseId, field="useCaseId")
     body = _body(FEEDBACK_FIELDS)
-    request_id = _text(body.get("requestId"), "requestId", minimum=1, maximum=128)
+    request_id = _text(body.get("requestId"), "requestId", minimum=1, maximum=MAX_REVIEW_ID_CHARS)
     rating = body.get("rating")
     if isinstance(rating, bool) or not isinstance(rating, int) or not RATING_MIN <= rating <= RATING_MAX:
         raise ApiError(
@@ -351,7 +361,7 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
     if comment is not None:
         comment = _text(comment, "comment", minimum=1, maximum=MAX_COMMENT_CHARS)
     actor = user_arn(app.current_event.raw_event) or "anonymous"
-    item = _store(lambda: store.get(request_id))
+    item = _get(request_id)
     if (
         item is None
         or item[ReviewTable.USE_CASE] != use_case.id
@@ -415,7 +425,7 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
 def held_answer(useCaseId: str, reviewId: str) -> Response[str]:  # the API's path parameters
     use_case = _use_case(useCaseId, field="useCaseId")
     actor = user_arn(app.current_event.raw_event)
-    item = _store(lambda: store.get(reviewId))
+    item = _get(reviewId)
     if (
         item is None
         or item[ReviewTable.USE_CASE] != use_case.id
@@ -655,15 +665,29 @@ def _policy(use_case_id: str) -> ReviewPolicy:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return LIST_LIMIT_DEFAULT
-    if not raw.isdigit() or not 1 <= int(raw) <= LIST_LIMIT_MAX:
+    # ASCII digits only, and few: str.isdigit also accepts digits int() does not read ("²"), and int()
+    # refuses more than sys.get_int_max_str_digits() of them
+    if (
+        not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(LIST_LIMIT_MAX)))
+        or not 1 <= int(raw) <= LIST_LIMIT_MAX
+    ):
         raise ApiError(
             "INVALID_REQUEST", f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}.", field="limit"
         )
     return int(raw)
 
 
-def _item(review_id: str) -> dict[str, Any]:
+def _get(review_id: str) -> dict[str, Any] | None:
+    """The review item with this id, or None. An id longer than any request id names no item and is not
+    looked up (``MAX_REVIEW_ID_CHARS``: DynamoDB could refuse the key, which would read as a store failure)."""
+    if len(review_id) > MAX_REVIEW_ID_CHARS:
+        return None
     item: dict[str, Any] | None = _store(lambda: store.get(review_id))
+    return item
+
+
+def _item(review_id: str) -> dict[str, Any]:
+    item = _get(review_id)
     if item is None:
         raise ApiError("REVIEW_NOT_FOUND", "No review item has this id (or it expired).", field="reviewId")
     return item

@@ -16,6 +16,7 @@ from typing import Any
 from platform_spec.api import store_call_max_s
 from platform_spec.clients import ClockBoundClient
 from platform_spec.review import (
+    MAX_REVIEW_ID_CHARS,
     AuditTable,
     ReviewTable,
     parse_iso,
@@ -50,11 +51,16 @@ def encode_token(key: Mapping[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
 
 
-def decode_token(token: str) -> dict[str, Any]:
-    """The LastEvaluatedKey behind a page token; ``ValueError`` if it is not one of ours."""
+def decode_token(token: str, *, use_case: str) -> dict[str, Any]:
+    """The LastEvaluatedKey behind a page token of ``use_case``'s pending list; ``ValueError`` if it is not
+    one this API could have issued for that list. Checked before DynamoDB sees it: a start key outside the
+    query's partition, or a key over DynamoDB's sizes, is a ValidationException
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html#DDB-Query-request-ExclusiveStartKey:
+    "Use the value that was returned for LastEvaluatedKey in the previous operation"), which would read
+    as the store failing."""
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError("not a page token") from exc
     expected = {ReviewTable.KEY, ReviewTable.PENDING_USE_CASE, ReviewTable.CREATED_AT}
     if (
@@ -63,6 +69,15 @@ def decode_token(token: str) -> dict[str, Any]:
         or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
     ):
         raise ValueError("not a page token")
+    review_id = key[ReviewTable.KEY]["S"]
+    if key[ReviewTable.PENDING_USE_CASE]["S"] != use_case:
+        raise ValueError("a page token of another use case's list")
+    if not 1 <= len(review_id) <= MAX_REVIEW_ID_CHARS:
+        raise ValueError("not a page token")
+    try:
+        parse_iso(key[ReviewTable.CREATED_AT]["S"])
+    except ValueError:
+        raise ValueError("not a page token") from None
     return key
 
 

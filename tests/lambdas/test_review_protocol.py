@@ -6,6 +6,7 @@ THEN the item is scored, listed, decided by a reviewer, released (or not) to the
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
@@ -695,6 +696,37 @@ def test_a_reviewer_may_not_decide_a_request_it_made_itself(
     assert record["actor"] == other and record["actorAccessKey"] == "ASIAREVIEWERKEY"
 
 
+def test_a_decision_cancelled_by_another_reviewers_in_flight_is_409_not_503(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN a pending held answer, and another reviewer's approval in flight on it: DynamoDB cancels this
+    # decision's transaction with TransactionConflict (no condition failed: the other had not committed
+    # when it was checked), and the other commits
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html#API_TransactWriteItems_Errors)
+    review_id = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    assert platform.drain() == []
+    client = platform.modules[REVIEW_API].store.client
+
+    def in_flight(**_: Any) -> None:
+        _set(platform, review_id, **{ReviewTable.STATUS: "approved", ReviewTable.DECISION: "{}"})
+        raise client.exceptions.TransactionCanceledException(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "[None, TransactionConflict]"},
+                "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+            },
+            "TransactWriteItems",
+        )
+
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", in_flight)
+    # WHEN this reviewer's rejection is cancelled
+    body = {"decision": "reject", "reason": "Not what was asked."}
+    reply = _reviewer(platform, "POST", DECISION, {"reviewId": review_id}, body=body)
+    # THEN 409 as for any second decision (the item is decided), not 503 REVIEW_UNAVAILABLE with a retry
+    # that would get the 409 anyway (a 5xx counts in the Api5xx alarm)
+    assert (reply.status, _error(reply)) == (409, "REVIEW_ALREADY_DECIDED"), reply.body
+    assert "approved" in reply.body["error"]["message"]
+
+
 def _caller_of(platform: OfflinePlatform, caller: str, review_id: str) -> Reply:
     return platform.review_api("GET", HELD, {"useCaseId": HELD_UC, "reviewId": review_id}, user_arn=caller)
 
@@ -740,6 +772,105 @@ def test_feedback_and_held_answers_are_refused_for_an_unknown_use_case(platform:
     assert (reply.status, _error(reply)) == (404, "USE_CASE_NOT_FOUND")
     reply = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC, "limit": "1000"})
     assert (reply.status, _error(reply)) == (400, "INVALID_REQUEST")
+
+
+def _dynamodb_refuses_keys_over_its_limit(platform: OfflinePlatform) -> list[int]:
+    """The review API's DynamoDB client refuses a partition key over 2,048 bytes with a ValidationException,
+    as DynamoDB does (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-partition-sort-keys);
+    moto looks such a key up like any other. Returns the sizes (bytes) of the keys the store was asked for."""
+    from botocore.exceptions import ClientError
+
+    asked: list[int] = []
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        for value in (params.get("Key") or {}).values():
+            size = len(str(value.get("S", "")).encode())
+            asked.append(size)
+            if size > 2048:
+                raise ClientError(
+                    {
+                        "Error": {
+                            "Code": "ValidationException",
+                            "Message": "One or more parameter values were invalid: Size of hashkey has "
+                            "exceeded the maximum size limit of 2048 bytes",
+                        }
+                    },
+                    "GetItem",
+                )
+
+    client = platform.modules[REVIEW_API].store.client
+    client.meta.events.register("before-parameter-build.dynamodb", refuse)
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "resource", "body"),
+    [
+        ("caller", "GET", HELD, None),
+        ("reviewer", "GET", ITEM, None),
+        ("reviewer", "POST", DECISION, {"decision": "approve", "reason": "Checked and approved."}),
+    ],
+)
+def test_a_review_id_longer_than_any_request_id_is_not_found_without_asking_the_store(
+    platform: OfflinePlatform, who: str, method: str, resource: str, body: Any
+) -> None:
+    # GIVEN a review store that refuses keys over DynamoDB's limit as DynamoDB does
+    asked = _dynamodb_refuses_keys_over_its_limit(platform)
+    # WHEN a caller or a reviewer names a review id longer than any API request id (here 2,050 bytes)
+    review_id = "\u00e9" * 1025
+    path = {"useCaseId": HELD_UC, "reviewId": review_id} if who == "caller" else {"reviewId": review_id}
+    reply = (_caller if who == "caller" else _reviewer)(platform, method, resource, path, body=body)
+    # THEN 404 like any id that names nothing, not 503 REVIEW_UNAVAILABLE (a 5xx counts in the API's
+    # Api5xx alarm, which rolls a production canary back), and the store is not asked
+    assert (reply.status, _error(reply)) == (404, "REVIEW_NOT_FOUND"), reply.body
+    assert "Retry-After" not in reply.headers
+    assert asked == []
+
+
+def _token(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _page_key(review_id: str, use_case: str, created_at: str = "2026-11-23T11:00:00.000Z") -> dict[str, Any]:
+    return {
+        ReviewTable.KEY: {"S": review_id},
+        ReviewTable.PENDING_USE_CASE: {"S": use_case},
+        ReviewTable.CREATED_AT: {"S": created_at},
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        # another use case's page token: DynamoDB refuses a start key outside the query's partition
+        # (ValidationException: a 503 from the store); moto lists this use case from its start instead
+        ({"nextToken": _token(_page_key("r-1", SAMPLED_UC))}, "nextToken"),
+        # a token whose key DynamoDB refuses (a partition key over 2,048 bytes) or no answer has
+        ({"nextToken": _token(_page_key("x" * 3000, HELD_UC))}, "nextToken"),
+        ({"nextToken": _token(_page_key("r-1", HELD_UC, created_at="yesterday"))}, "nextToken"),
+        # base64 of JSON nested deeper than the parser recurses (RecursionError: a 500)
+        ({"nextToken": base64.urlsafe_b64encode(b"[" * 5000).decode()}, "nextToken"),
+        # a digit str.isdigit accepts and int() does not (ValueError: a 500)
+        ({"limit": "\u00b2"}, "limit"),
+        # more digits than int() reads (sys.get_int_max_str_digits: a ValueError, a 500)
+        ({"limit": "0" * 5000}, "limit"),
+    ],
+)
+def test_a_tampered_page_token_or_limit_is_refused_as_a_bad_request(
+    config: PlatformConfig, platform: OfflinePlatform, query: dict[str, str], field: str
+) -> None:
+    # GIVEN pending items of the held use case, listed a page at a time with the API's own tokens
+    held = [platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"] for _ in range(2)]
+    first = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC, "limit": "1"})
+    token = {"nextToken": first.body["nextToken"]}
+    second = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC, "limit": "1", **token})
+    assert [i["reviewId"] for i in first.body["items"] + second.body["items"]] == held
+    # WHEN a reviewer lists them with a page token or limit the API never issued
+    reply = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC, **query})
+    # THEN 400 naming the parameter: not the store's 503 or an internal 500 (both count in Api5xx), and no
+    # page of items read from where the token says
+    assert reply.status == 400, reply.body
+    assert (_error(reply), reply.body["error"]["field"]) == ("INVALID_REQUEST", field)
 
 
 # ==================================================================== backlog and the exercise command
