@@ -117,6 +117,31 @@ REVIEW_API_MARGIN_S: Final = 0.5
 #: decision's write each fit at their worst (the store calls' :func:`~platform_spec.api.store_call_max_s`,
 #: 12 s, is the write's bound), well inside API Gateway's 29 s integration timeout.
 REVIEW_API_TIMEOUT_S: Final = 20
+#: The review API function's reserved concurrency unless a construct user sets ``api_concurrency``:
+#: reviewers' decisions (a correction through a hung guardrail holds an execution for seconds) beside the
+#: callers' polls of held answers and their feedback.
+REVIEW_API_CONCURRENCY: Final = 10
+#: A caller's read of the review API (a held answer, a feedback record: one or two DynamoDB calls) takes
+#: well under this in the function, so one execution serves 1 / REVIEW_READ_BUDGET_S of them a second.
+REVIEW_READ_BUDGET_S: Final = 0.25
+#: The share of the review API function's concurrency the callers' routes may use together at their
+#: throttling rate (:func:`caller_route_throttle`); the rest is the reviewers'.
+CALLER_ROUTES_SHARE: Final = 0.5
+
+
+def caller_route_throttle(concurrency: int, routes: int) -> tuple[float, int]:
+    """API Gateway's (rate limit, burst limit) for each of ``routes`` caller routes served by a review API
+    function of reserved ``concurrency``, so that the callers' routes together keep within their share
+    (:data:`CALLER_ROUTES_SHARE`) of its executions at :data:`REVIEW_READ_BUDGET_S` a read.
+
+    Lambda throttles a synchronous invocation beyond the function's reserved concurrency, and API Gateway
+    answers a throttled Lambda proxy integration with a 500, not the function's 429
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html): a caller polling in a
+    loop would make 5xx that count in the API's ``Api5xx`` alarm (which pages and rolls a production canary
+    back) and starve the reviewers. Throttled at the method, the caller gets API Gateway's 429
+    (``THROTTLED``) instead (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html)."""
+    executions = concurrency * CALLER_ROUTES_SHARE / routes
+    return executions / REVIEW_READ_BUDGET_S, max(1, int(executions))
 
 
 def correction_read_timeout_s(remaining_s: float) -> float | None:

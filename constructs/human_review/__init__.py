@@ -182,7 +182,7 @@ class HumanReview(Construct):
         invocation_log_location: InvocationLogLocation | None = None,
         reviewer_principal: iam.IPrincipal | None = None,
         scoring_concurrency: int = 2,
-        api_concurrency: int = 2,
+        api_concurrency: int = review.REVIEW_API_CONCURRENCY,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
@@ -399,7 +399,7 @@ class HumanReview(Construct):
         self._allow_key(self.api_function, "dynamodb", IDEMPOTENCY_KEY_ACTIONS)
         #: ApplyGuardrail on each use case's guardrail: a reviewer's correction goes through it.
         self.correction_grants = [u.guardrail.grant_apply(self.api_function) for u in self.use_cases]
-        self.routes = rest_api.add_review_routes(self.api_function)
+        self.routes = rest_api.add_review_routes(self.api_function, concurrency=api_concurrency)
 
         self.backlog_function, self.backlog_logs = self._function(
             "Backlog",

@@ -3,7 +3,8 @@ throttling, a usage plan, access and execution logs, X-Ray, and its cdk-nag ackn
 
 from __future__ import annotations
 
-from typing import Unpack
+from collections.abc import Sequence
+from typing import Unpack, cast
 
 import aws_cdk as cdk
 import jsii
@@ -271,11 +272,16 @@ class OrchestrationRestApi(Construct):
         partition, region, account = printed_stack_arn_parts(self)
         return f"arn:{partition}:execute-api:{region}:{account}:<{logical_ref(self.api)}>/<{logical_ref(self.stage)}>"
 
-    def add_review_routes(self, handler: lambda_.IFunction) -> list[apigw.Method]:
-        """The review endpoints, proxied to ``handler`` (the review API function): for reviewers ``GET
-        /reviews``, ``GET /reviews/{reviewId}``, ``POST /reviews/{reviewId}/decision``; for callers ``POST
-        /use-cases/{useCaseId}/feedback`` and ``GET /use-cases/{useCaseId}/reviews/{reviewId}``. Bodies are
-        validated at the edge with their JSON Schema models (the function validates again)."""
+    def add_review_routes(
+        self, handler: lambda_.IFunction, *, concurrency: int = review.REVIEW_API_CONCURRENCY
+    ) -> list[apigw.Method]:
+        """The review endpoints, proxied to ``handler`` (the review API function, of reserved
+        ``concurrency``): for reviewers ``GET /reviews``, ``GET /reviews/{reviewId}``, ``POST
+        /reviews/{reviewId}/decision``; for callers ``POST /use-cases/{useCaseId}/feedback`` and ``GET
+        /use-cases/{useCaseId}/reviews/{reviewId}``. Bodies are validated at the edge with their JSON Schema
+        models (the function validates again). The two caller routes are throttled at the method to what
+        the function can serve them (``platform_spec.review.caller_route_throttle``): beyond it a caller gets
+        API Gateway's 429, where a throttled function would be a 500."""
         integration = apigw.LambdaIntegration(handler, timeout=INTEGRATION_TIMEOUT)
         decision_model = self.api.add_model(
             "DecisionRequest", content_type="application/json", schema=DECISION_REQUEST_SCHEMA
@@ -310,7 +316,38 @@ class OrchestrationRestApi(Construct):
             .add_method("GET", integration),
         ]
         self._acknowledge_methods(methods)
+        callers = methods[3:]
+        self._throttle(callers, *review.caller_route_throttle(concurrency, len(callers)))
         return methods
+
+    def _throttle(self, methods: Sequence[apigw.Method], rate_limit: float, burst_limit: int) -> None:
+        """Stage method settings that throttle each of ``methods`` at ``rate_limit`` / ``burst_limit``, with
+        the stage-wide settings otherwise (a method's own entry replaces the stage's ``/*/*`` one for it:
+        logging level and metrics are copied into it). ``ResourcePath`` with each ``/`` as ``~1``
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-stage-methodsetting.html)."""
+        stage = self.stage.node.default_child
+        assert isinstance(stage, apigw.CfnStage)
+        current = stage.method_settings
+        # as the stage's deploy options rendered them: plain entries, no token (appending keeps every one)
+        assert isinstance(current, list) and all(
+            isinstance(s, apigw.CfnStage.MethodSettingProperty) for s in current
+        ), current
+        entries = cast(list[apigw.CfnStage.MethodSettingProperty], current)
+        settings: list[cdk.IResolvable | apigw.CfnStage.MethodSettingProperty] = list(entries)
+        (every,) = [s for s in entries if s.resource_path == "/*" and s.http_method == "*"]
+        for method in methods:
+            settings.append(
+                apigw.CfnStage.MethodSettingProperty(
+                    http_method=method.http_method,
+                    resource_path="/~1" + method.resource.path.strip("/").replace("/", "~1"),
+                    logging_level=every.logging_level,
+                    metrics_enabled=every.metrics_enabled,
+                    data_trace_enabled=every.data_trace_enabled,
+                    throttling_rate_limit=rate_limit,
+                    throttling_burst_limit=burst_limit,
+                )
+            )
+        stage.method_settings = settings
 
     @property
     def url(self) -> str:

@@ -27,9 +27,11 @@ from platform_config import PlatformConfig
 from platform_spec.api import API_GATEWAY_TIMEOUT_S
 from platform_spec.review import (
     BACKLOG_INTERVAL_MINUTES,
+    CALLER_ROUTES_SHARE,
     CORRECTION_READ_TIMEOUT_S,
     MAX_RECEIVE_COUNT,
     REVIEW_API_TIMEOUT_S,
+    REVIEW_READ_BUDGET_S,
     AuditTable,
     ReviewEnv,
     ReviewTable,
@@ -129,6 +131,36 @@ def test_scoring_is_capped_by_the_event_sources_maximum_concurrency_never_above_
         "ReservedConcurrentExecutions"
     )
     assert reserved is None or reserved >= cap, (reserved, cap)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_callers_review_routes_are_throttled_at_the_gateway_within_the_review_functions_concurrency(
+    synthesized: Synthesized, stages: Stages, env: str
+) -> None:
+    # Lambda throttles invocations beyond reserved concurrency, and API Gateway answers a throttled proxy
+    # integration with a 500: a caller polling its held answer in a loop would page people (Api5xx) and roll
+    # a canary back. Throttled at the method, it gets API Gateway's 429 first.
+    review = stages[env].platform.review
+    function = _resources(synthesized, env, "AWS::Lambda::Function")[_ref(stages, env, review.api_function)]
+    reserved = function["Properties"]["ReservedConcurrentExecutions"]
+    (stage,) = _resources(synthesized, env, "AWS::ApiGateway::Stage").values()
+    settings = {(m["ResourcePath"], m["HttpMethod"]): m for m in stage["Properties"]["MethodSettings"]}
+    every = settings.pop(("/*", "*"))
+    callers = {
+        ("/~1use-cases~1{useCaseId}~1reviews~1{reviewId}", "GET"),
+        ("/~1use-cases~1{useCaseId}~1feedback", "POST"),
+    }
+    assert set(settings) == callers
+    executions = 0.0
+    for setting in settings.values():
+        # the stage's logging and metrics still apply to the method (its entry replaces the stage's for it)
+        for name in ("LoggingLevel", "MetricsEnabled", "DataTraceEnabled"):
+            assert setting.get(name) == every.get(name), name
+        assert 1 <= setting["ThrottlingBurstLimit"] <= reserved
+        assert setting["ThrottlingRateLimit"] < every["ThrottlingRateLimit"]
+        executions += setting["ThrottlingRateLimit"] * REVIEW_READ_BUDGET_S
+    # at their limits, the callers' reads keep to their share of the function, the rest left to reviewers
+    assert executions <= reserved * CALLER_ROUTES_SHARE + 1e-9, (executions, reserved)
 
 
 @pytest.mark.parametrize(
