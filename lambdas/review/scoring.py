@@ -235,7 +235,19 @@ def score_message(
 
 
 def record_handler(record: SQSRecord) -> None:
-    message = ReviewMessage.from_json(record.body)
+    try:
+        message = ReviewMessage.from_json(record.body)
+    except Exception as error:  # never readable: it fails alone, each delivery, until the dead-letter queue
+        logger.error(
+            "review message unreadable, delivered again until it reaches the dead-letter queue",
+            extra={
+                "messageId": record.message_id,
+                "receiveCount": record.attributes.approximate_receive_count,
+                "error": type(error).__name__,
+                "why": str(error)[:500],
+            },
+        )
+        raise
     try:
         scored = score_message(message, config=runtime_config, store=store, judge=judge, now=time.time())
     except Exception as error:  # the message fails alone (partial batch response): say why, for on-call

@@ -572,6 +572,24 @@ def test_a_judge_call_starts_only_while_the_longest_it_could_take_fits(
     assert {first, second, ungraded} <= _scored(platform)
 
 
+@pytest.mark.parametrize("body", ["not json", '{"review_id": 7}', "[]"])
+def test_an_unreadable_message_fails_alone_and_says_which_message_and_why(
+    config: PlatformConfig, platform: OfflinePlatform, body: str
+) -> None:
+    # GIVEN a message no scoring run can read (a hand-sent test, a redrive from another queue) beside an answer
+    platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
+    sqs = platform.session.client("sqs")
+    poison = sqs.send_message(QueueUrl=platform.resources.queue_url, MessageBody=body)["MessageId"]
+    # WHEN one delivery reaches the scoring function
+    failed = platform.drain(max_rounds=1)
+    # THEN it alone fails (the answer is scored), and on-call can find it by its SQS message id
+    assert failed == [poison]
+    assert len(_scored(platform)) == 1
+    lines = [json.loads(line) for line in platform.output.getvalue().splitlines() if "unreadable" in line]
+    assert [(line["messageId"], line["level"]) for line in lines] == [(poison, "ERROR")], lines
+    assert lines[0]["error"] and lines[0]["why"]
+
+
 def test_a_redelivered_message_is_scored_once(config: PlatformConfig, platform: OfflinePlatform) -> None:
     platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
     sqs = platform.session.client("sqs")
