@@ -212,6 +212,7 @@ def _deployed_target(args: argparse.Namespace, config: object, use_cases: list[s
         deployment_from_outputs,
         describe_outputs,
         read_outputs_file,
+        require_credentials,
     )
     from platform_config.model import PlatformConfig
 
@@ -219,6 +220,7 @@ def _deployed_target(args: argparse.Namespace, config: object, use_cases: list[s
     environment = config.environment(args.target)
     region = args.region or environment.region
     session = boto3.Session(region_name=region)
+    require_credentials(session, args.target)
     if args.outputs_file:
         outputs = read_outputs_file(args.outputs_file, args.target)
     else:
