@@ -190,4 +190,4 @@ check-new-use-case: install chromium
 	$(BIN)/python scripts/check_new_use_case.py
 
 clean:
-	rm -rf cdk.out cdk.out.failed .synth .test-logs .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm eval-results
+	rm -rf cdk.out cdk.out.failed .synth .test-logs .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm eval-results gate-results
