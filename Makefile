@@ -180,7 +180,7 @@ test: install chromium
 	 done; \
 	 [ $$rc = 0 ] || { echo "make test failed: see the suite's summary and the logs above" >&2; exit 1; }
 
-# The development loop: every test but the ~50 marked slow (pyproject.toml says what slow means), with the
+# The development loop: every test but the ~80 marked slow (pyproject.toml says what slow means), with the
 # shared synth and its gate. It proves less than make test, which CI runs; no lint, no eval.
 test-quick: install
 	@echo "==> running the tests not marked slow on every core (~55 s on 2 cores; make test runs them all)"
