@@ -180,7 +180,7 @@ test: install chromium
 	 done; \
 	 [ $$rc = 0 ] || { echo "make test failed: see the suite's summary and the logs above" >&2; exit 1; }
 
-# The development loop: every test but the ~50 marked slow (pyproject.toml says what slow means), with the
+# The development loop: every test but the ~80 marked slow (pyproject.toml says what slow means), with the
 # shared synth and its gate. It proves less than make test, which CI runs; no lint, no eval.
 test-quick: install
 	@echo "==> running the tests not marked slow on every core (~55 s on 2 cores; make test runs them all)"
@@ -190,4 +190,4 @@ check-new-use-case: install chromium
 	$(BIN)/python scripts/check_new_use_case.py
 
 clean:
-	rm -rf cdk.out cdk.out.failed .synth .test-logs .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm eval-results
+	rm -rf cdk.out cdk.out.failed .synth .test-logs .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm eval-results gate-results

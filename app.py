@@ -43,7 +43,8 @@ Run by the CDK CLI (cdk.json's "app"): npx cdk synth '**' | npx cdk diff 'Stagin
 feature flags itself and writes to $CDK_OUTDIR (unset: a new temporary directory).
 
 context (-c with the CDK CLI):
-  compliance-checks=off   skip the cdk-nag packs for a quick local look (deploy and make synth keep them)
+  compliance-checks=off   skip the whole compliance gate (the cdk-nag packs, this project's rules and
+                          cfn-lint) for a quick local look; without it every synth and deploy runs it
 
 environment set by the CDK CLI: CDK_OUTDIR (where to write), CDK_CONTEXT_JSON (context and feature flags)
 """

@@ -901,8 +901,12 @@ def _run(gate: Gate, args: argparse.Namespace, root: Path, config: PlatformConfi
 def _session(args: argparse.Namespace, config: PlatformConfig) -> Any:
     import boto3
 
+    from evaluation.targets import require_credentials
+
     region = config.environment(args.env).region
-    return assumed_session(args.role_arn, region) if args.role_arn else boto3.Session(region_name=region)
+    session = boto3.Session(region_name=region)
+    require_credentials(session, args.env)  # yours, or those that assume --role-arn
+    return assumed_session(args.role_arn, region) if args.role_arn else session
 
 
 if __name__ == "__main__":

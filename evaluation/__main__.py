@@ -88,9 +88,18 @@ def _record(args: argparse.Namespace, root: Path, config: object) -> int:
     from evaluation.registry import append_record, missing_suites, record_from_run
     from evaluation.report import read_results
     from platform_config.model import PlatformConfig
+    from platform_spec.fields import SpecError
 
     assert isinstance(config, PlatformConfig)
-    run = read_results(args.results)
+    fix = "Fix: python -m evaluation run --target <offline or env> writes it; record that run's results.json"
+    try:
+        run = read_results(args.results)
+    except FileNotFoundError:
+        print(f"{args.results}: no such file. {fix}", file=sys.stderr)
+        return 2
+    except (ValueError, SpecError) as error:  # not JSON, or not a run's results
+        print(f"{args.results}: not a results.json of a run ({error}). {fix}", file=sys.stderr)
+        return 2
     if not run.gate_passed and not args.force:
         print(
             f"{args.results}: this run failed its quality gate; a failing run is not a release. "
@@ -212,6 +221,7 @@ def _deployed_target(args: argparse.Namespace, config: object, use_cases: list[s
         deployment_from_outputs,
         describe_outputs,
         read_outputs_file,
+        require_credentials,
     )
     from platform_config.model import PlatformConfig
 
@@ -219,6 +229,7 @@ def _deployed_target(args: argparse.Namespace, config: object, use_cases: list[s
     environment = config.environment(args.target)
     region = args.region or environment.region
     session = boto3.Session(region_name=region)
+    require_credentials(session, args.target)
     if args.outputs_file:
         outputs = read_outputs_file(args.outputs_file, args.target)
     else:

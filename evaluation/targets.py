@@ -500,9 +500,30 @@ def read_outputs_file(path: Path, environment: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in document[name].items()}
 
 
+def require_credentials(session: Any, environment: str) -> None:
+    """Refuse a run against a deployed environment before its first call when ``session`` has no AWS
+    credentials (botocore would fail that call with a traceback, or every case as "not measured")."""
+    if session.get_credentials() is None:
+        raise ValueError(
+            f"no AWS credentials: a run against {environment} signs its calls with yours. Fix: sign in "
+            f"to {environment}'s account (aws sso login, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY), or run it offline"
+        )
+
+
 def describe_outputs(cloudformation: Any, environment: str) -> dict[str, str]:
     """The environment stack's outputs from CloudFormation DescribeStacks (the caller's credentials)."""
-    response = cloudformation.describe_stacks(StackName=stack_name(environment))
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = stack_name(environment)
+    try:
+        response = cloudformation.describe_stacks(StackName=name)
+    except (BotoCoreError, ClientError) as error:
+        raise ValueError(
+            f"CloudFormation DescribeStacks of {name}: {error}. Fix: deploy it (npx cdk deploy "
+            f"'{pascal(environment)}/*'), with credentials of its account that may call "
+            "cloudformation:DescribeStacks"
+        ) from error
     stacks = response.get("Stacks") or []
     return {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs") or [])} if stacks else {}
 

@@ -30,8 +30,9 @@ The reviewer session is named --reviewer-name (default human_review.exercise.REV
 API refuses a decision under the name the request was made under (403 SELF_REVIEW). The API URL and
 the role come from the stack outputs ApiUrl and ReviewerRoleArn
 (--outputs-file from `npx cdk deploy --outputs-file`, else CloudFormation DescribeStacks of <Env>-Platform).
-It leaves one approved review item and its audit records behind (they expire with the contract's
-retention); the request goes to a real model and is billed like any other.
+It leaves one approved review item, and where the contract stores text one corrected item, with their
+audit records behind (they expire with the contract's retention); the requests go to a real model and
+are billed like any other.
 
 Exit status: 0 the path works end to end, 1 a step failed (printed with what was expected),
 2 bad usage or configuration.

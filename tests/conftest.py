@@ -16,6 +16,7 @@ import gc
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -113,6 +114,14 @@ def _no_real_aws() -> None:
         if name.startswith("AWS_"):
             del os.environ[name]
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+@pytest.fixture
+def no_aws_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS credentials anywhere botocore looks: besides the AWS_* variables the session unsets, no
+    shared credentials or config file (a developer's ~/.aws)."""
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         written = write_reports(reports, out, outside_assembly=args.out_outside_assembly)
     except (FileNotFoundError, KeyError, ValueError) as error:
-        print(f"compliance.report: {error}", file=sys.stderr)
+        # a KeyError's str() is the repr of its message (quoted): print the message itself
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"compliance.report: {message}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}")

@@ -74,7 +74,9 @@ def build_reports(
     selected = list(environments) if environments else sorted(available)
     unknown = [env for env in selected if env not in available]
     if unknown:
-        raise KeyError(f"no environment {unknown} in {assembly} (it has: {', '.join(sorted(available))})")
+        raise KeyError(
+            f"no environment {', '.join(unknown)} in {assembly} (it has: {', '.join(sorted(available))})"
+        )
     gate = read_gate_result(assembly)
     baseline_dir = Path(against) if against is not None else assembly
     baseline_gate = gate if baseline_dir == assembly else read_gate_result(baseline_dir)

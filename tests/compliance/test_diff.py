@@ -781,8 +781,19 @@ def test_the_cli_writes_under_the_assembly_and_refuses_other_places(
         == 2
     )
     assert "inside the baseline assembly" in capsys.readouterr().err and not target.exists()
-    # an unknown environment is an error, not an empty pack
+    # an unknown environment is an error, not an empty pack, named as typed, with the ones there are
+    capsys.readouterr()
     assert main([str(assembly_copy), "--env", "Nope"]) == 2
+    error = capsys.readouterr().err
+    assert (
+        f"compliance.report: no environment Nope in {assembly_copy} (it has: Delivery, Dev, Prod, Staging)"
+        in error
+    )
+    assert main([str(assembly_copy), "--env", "Prod", "--against-env", "Stagin"]) == 2
+    error = capsys.readouterr().err
+    assert (
+        f"compliance.report: environment 'Stagin' is not in {assembly_copy} (it has: Delivery, Dev," in error
+    )
 
 
 def test_the_cli_reads_the_commit_from_git_when_not_given(tmp_path: Path) -> None:

@@ -481,3 +481,34 @@ def test_the_answers_a_load_test_made_a_holding_use_case_hold_are_rejected_not_l
         platform.drain()
         listed = platform.review_api("GET", PENDING, query={"useCase": "rfp-drafting"}, user_arn=REVIEWER_ARN)
         assert listed.body["items"] == []
+
+
+# ------------------------------------------------------------------ a deployed gate without AWS credentials
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["readiness", "--env", "staging"],
+        ["canary", "--env", "prod"],
+        [
+            "readiness",
+            "--env",
+            "staging",
+            "--role-arn",
+            "arn:aws:iam::222222222222:role/bedrock-platform-staging-readiness",
+        ],
+    ],
+    ids=["readiness", "canary", "readiness with a role"],
+)
+def test_a_deployed_gate_without_credentials_is_bad_usage_with_the_fix(
+    argv: list[str], no_aws_credentials: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # WHEN a gate that calls AWS starts with no credentials (README: "gate 2, your credentials")
+    code = gates.main([*argv, "--out", str(tmp_path / "out")])
+
+    # THEN it stops before any call, exit 2 (bad usage, not a HOLD), naming the problem and the fix
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "no AWS credentials" in error and "Fix:" in error
+    assert "Traceback" not in error

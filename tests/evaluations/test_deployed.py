@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.stub import Stubber
 
 from delivery.standin import ApiGatewayStandIn, serving
 from evaluation.__main__ import main
@@ -116,13 +118,17 @@ def test_apply_guardrail_calls_of_a_deployed_run_are_bounded_like_its_api_calls(
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
 
 
-def test_outputs_are_read_from_cloudformation_when_no_file_is_given() -> None:
+def _cloudformation() -> Any:
+    """A CloudFormation client with fake keys, for a Stubber to answer."""
     from botocore.session import get_session
-    from botocore.stub import Stubber
 
-    client = get_session().create_client(
+    return get_session().create_client(
         "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
     )
+
+
+def test_outputs_are_read_from_cloudformation_when_no_file_is_given() -> None:
+    client = _cloudformation()
     with Stubber(client) as stubber:
         stubber.add_response(
             "describe_stacks",
@@ -139,6 +145,40 @@ def test_outputs_are_read_from_cloudformation_when_no_file_is_given() -> None:
             {"StackName": "Staging-Platform"},
         )
         assert describe_outputs(client, ENVIRONMENT) == {"ApiUrl": "https://x.execute-api/v1/"}
+
+
+def test_a_stack_that_is_not_deployed_is_named_with_the_fix() -> None:
+    client = _cloudformation()
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "describe_stacks",
+            service_error_code="ValidationError",
+            service_message="Stack with id Staging-Platform does not exist",
+            http_status_code=400,
+        )
+        with pytest.raises(
+            ValueError, match=r"DescribeStacks of Staging-Platform: .*does not exist.*Fix: deploy it"
+        ):
+            describe_outputs(client, ENVIRONMENT)
+
+
+def test_a_deployed_run_without_credentials_stops_before_any_case(
+    no_aws_credentials: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN no credentials anywhere botocore looks
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({stack_name(ENVIRONMENT): {"ApiUrl": "https://x.execute-api/v1/"}}))
+
+    # WHEN the README's command runs against staging
+    code = main(
+        ["run", "--target", ENVIRONMENT, "--outputs-file", str(outputs), "--out", str(tmp_path / "out")]
+    )
+
+    # THEN it is bad usage, named with the fix, and no case was run (each would fail as "not measured")
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "--target staging: no AWS credentials" in error and "Fix:" in error
+    assert not (tmp_path / "out" / "results.json").exists()
 
 
 def test_missing_outputs_name_what_is_missing_and_the_fix() -> None:

@@ -205,6 +205,33 @@ def test_record_refuses_a_run_that_leaves_out_suites(
     assert read_records(config_root, OFFLINE_TARGET) == before
 
 
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "no such file"),
+        ("{not json", "not a results.json"),
+        ('{"gate_passed": true}', "not a results.json"),
+    ],
+    ids=["missing", "not JSON", "not a run"],
+)
+def test_record_of_a_results_file_it_cannot_read_is_bad_usage_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, says: str
+) -> None:
+    # GIVEN the README's `record --results eval-results/staging/results.json` before any staging run wrote
+    # one, or a file that is not a run's results
+    results = tmp_path / "eval-results" / "staging" / "results.json"
+    if content is not None:
+        results.parent.mkdir(parents=True)
+        results.write_text(content, encoding="utf-8")
+    # WHEN it is recorded
+    code = main(["--root", str(ROOT), "record", "--results", str(results)])
+    # THEN it is bad usage naming the file, what is wrong and the fix, and nothing is recorded
+    errors = capsys.readouterr().err
+    assert code == 2, errors
+    assert f"{results}: {says}" in errors and "Fix: python -m evaluation run --target" in errors
+    assert "Traceback" not in errors
+
+
 def _earlier_passing_results(root: Path) -> Path:
     results = root / "out" / "results.json"
     results.parent.mkdir(parents=True)
