@@ -78,6 +78,11 @@ def _suite_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if p.name != RUBRIC_FILE)
 
 
+def suite_names(root: Path, use_case: str) -> list[str]:
+    """The suites of ``use_case`` (its files in ``evals/<use case>/``, the rubric aside), sorted."""
+    return [p.stem for p in _suite_files(root / EVALS_DIR / use_case)]
+
+
 def evaluation_rules(
     root: Path, contract_docs: Sequence[Document[ContractDocument]], problems: list[Problem]
 ) -> dict[str, UseCaseEvaluation]:

@@ -27,15 +27,20 @@ META = ReportMeta(
 )
 
 
+#: The use case and suite the session's offline evaluation runs (``evaluation_results``): the first contract's
+#: adversarial suite. The packs' quality-gate evidence is NOT RUN for every other suite they deploy.
+EVALUATED = (min(p.stem for p in (ROOT / "contracts").glob("*.yaml")), "adversarial")
+
+
 @pytest.fixture(scope="session")
 def evaluation_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An offline evaluation run of this session (one suite of the first contract, through the real handler
     and the emulator, ~1 s): the pack's Evaluation topic reads it, not whatever eval-results/ a `make eval`
     left in the checkout, so the pack's tests pass the same with or without an earlier run."""
     out = tmp_path_factory.mktemp("eval-results")
-    use_case = min(p.stem for p in (ROOT / "contracts").glob("*.yaml"))
+    use_case, suite = EVALUATED
     code = evaluation_main(
-        ["--root", str(ROOT), "run", "--out", str(out), "--use-case", use_case, "--suite", "adversarial"]
+        ["--root", str(ROOT), "run", "--out", str(out), "--use-case", use_case, "--suite", suite]
     )
     assert code == 0, f"the offline evaluation of {use_case} failed its gate (exit {code})"
     return out / "results.json"

@@ -67,9 +67,11 @@ from compliance.report.topics.gate import NAG_PACK_NAMES
 from compliance.report.topics.inventory import parse_model_source
 from platform_config import PlatformConfig
 from platform_config.catalog import ModelCatalog
+from platform_config.evaluation import suite_names
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_RESULT_FILE
-from tests.compliance.conftest import ENVIRONMENTS, META, mutate_template, text_delivery_on
+from tests.compliance.conftest import ENVIRONMENTS, EVALUATED, META, mutate_template, text_delivery_on
 from tests.infra.conftest import Synthesized
+from tests.support.synth import ROOT
 
 FIXTURES = Path(__file__).with_name("fixtures")
 OWASP_2025 = {f"LLM{n:02d}" for n in range(1, 11)}
@@ -1013,9 +1015,36 @@ def test_two_topics_offering_the_same_evidence_id_are_refused() -> None:
 
 def test_every_control_evidence_passes_in_the_synthesized_assembly(reports: dict[str, Report]) -> None:
     for env in ENVIRONMENTS:
-        evidence = controls.evaluate_evidence(reports[env].environment)
+        environment = reports[env].environment
+        evidence = controls.evaluate_evidence(environment)
         assert set(evidence) == set(controls.evidence_checks(TOPICS))
+        # but the quality gates: the session's evaluation ran one suite of one use case (evaluation_results)
+        gate = evidence.pop("EVAL-QUALITY-GATE")
         assert {k: (e.status, e.detail) for k, e in evidence.items() if e.status != "PASS"} == {}
+        missing = [
+            f"{uc} / suite {suite}"
+            for uc in sorted(environment.use_cases)
+            for suite in suite_names(ROOT, uc)
+            if (uc, suite) != EVALUATED
+        ]
+        assert (gate.status, gate.detail) == ("NOT RUN", "the run has no results of " + ", ".join(missing))
+
+
+def test_a_run_that_left_out_suites_of_deployed_use_cases_does_not_show_the_gate_as_met(
+    synthesized: Synthesized, evaluation_results: Path
+) -> None:
+    # GIVEN the session's evaluation: one suite of one use case (a run limited with --use-case and --suite)
+    topic = EvaluationTopic(results=evaluation_results)
+    env = load_environment(synthesized.outdir, "Prod", topics=(topic,))
+    facts = env.extract(topic)
+    # THEN the pack says which suites are not evaluated, in its summary, its evidence and its section
+    assert facts.not_evaluated and all(" / suite " in name for name in facts.not_evaluated)
+    ((_, summary),) = topic.counts(facts)
+    assert summary.endswith(f"gate passed on those, {len(facts.not_evaluated)} not evaluated"), summary
+    html = render_html(Document("pack", [], [topic.render(facts, None)]))  # type: ignore[arg-type]
+    assert "Not evaluated by this run" in html and facts.not_evaluated[0] in html
+    # AND with every suite of every deployed use case in the run, the gate is shown as met
+    assert dict(topic.evidence())["EVAL-QUALITY-GATE"].run(replace(facts, not_evaluated=()))[0] == "PASS"
 
 
 def test_evidence_fails_when_what_it_checks_is_missing(synthesized: Synthesized) -> None:

@@ -22,6 +22,7 @@ from typing import ClassVar
 from compliance.report.document import BAD, OK, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment
 from compliance.report.topic import FAIL, NOT_RUN, PASS, EvidenceCheck, RenderContext, Topic
+from platform_config.evaluation import suite_names
 from platform_spec.evaluation import (
     OFFLINE_TARGET,
     REGISTRY_DIR,
@@ -41,6 +42,10 @@ class EvaluationFacts:
     target: str  # the environment's name in environments/ (the evaluation's --target)
     run: RunResult | None  # limited to the use cases this environment deploys
     records: tuple[ReleaseRecord, ...]
+    #: "<use case> / suite <suite>" for each suite of a use case this environment deploys that the run has
+    #: no result of (a run limited with --use-case or --suite, or older than a new suite): its gate is
+    #: not shown to be met.
+    not_evaluated: tuple[str, ...] = ()
 
 
 class EvaluationTopic(Topic[EvaluationFacts]):
@@ -59,7 +64,15 @@ class EvaluationTopic(Topic[EvaluationFacts]):
         deployed = set(env.use_cases)
         if run is not None and deployed:
             run = replace(run, use_cases={uc: r for uc, r in run.use_cases.items() if uc in deployed})
-        return EvaluationFacts(target, run, tuple(_records(self.root, target)))
+        missing: tuple[str, ...] = ()
+        if run is not None:
+            missing = tuple(
+                f"{uc} / suite {suite}"
+                for uc in sorted(deployed)
+                for suite in suite_names(self.root, uc)
+                if suite not in (run.use_cases[uc].suites if uc in run.use_cases else {})
+            )
+        return EvaluationFacts(target, run, tuple(_records(self.root, target)), missing)
 
     def render(self, facts: EvaluationFacts, ctx: RenderContext) -> Section:
         return evaluation_section(facts)
@@ -70,6 +83,8 @@ class EvaluationTopic(Topic[EvaluationFacts]):
         suites = [s for r in facts.run.use_cases.values() for s in r.suites.values()]
         failing = sum(1 for s in suites if s.passed < s.cases)
         gate = "gate failed" if facts.run.gate_messages else "gate passed"
+        if facts.not_evaluated:
+            gate += f" on those, {len(facts.not_evaluated)} not evaluated"
         return [
             ("Evaluation", f"{len(suites)} suites ({facts.run.mode}), {failing} with failing cases, {gate}")
         ]
@@ -85,6 +100,8 @@ def _gate_passed(facts: EvaluationFacts) -> tuple[str, str]:
         return NOT_RUN, "no evaluation results for this environment"
     if facts.run.gate_messages:
         return FAIL, "; ".join(facts.run.gate_messages)
+    if facts.not_evaluated:
+        return NOT_RUN, "the run has no results of " + ", ".join(facts.not_evaluated)
     return PASS, f"quality gates met ({facts.run.mode} run of {facts.run.started_at})"
 
 
@@ -100,6 +117,16 @@ def evaluation_section(facts: EvaluationFacts) -> Section:
             )
         )
     else:
+        if facts.not_evaluated:
+            section.add(
+                Paragraph(
+                    "Not evaluated by this run (no gate is shown to be met for them): "
+                    + ", ".join(facts.not_evaluated)
+                    + f". Run `python -m evaluation run --target {facts.target}` for every use case and suite "
+                    "(no --use-case or --suite), then write the pack again.",
+                    flag=WARN,
+                )
+            )
         _run_tables(section, facts.run, facts.target)
     _registry_table(section, list(facts.records), facts.target)
     return section
