@@ -294,3 +294,15 @@ def test_unclosed_typographic_quotes_are_read_in_linear_time() -> None:
     result = scoring.refusal(answer, expected=True)
     assert time.perf_counter() - started < 1.5
     assert result.passed, result.explanation
+
+
+def test_first_person_wording_is_read_in_linear_time() -> None:
+    # Each first-person match looked at everything before it (a copy of the text up to it): quadratic, ~20 s
+    # for a 1 MB answer of reported speech in one sentence, in the orchestrator's request path and the scoring function.
+    import time
+
+    answer = "The customer says we can't help them " * 15_000  # one sentence: the opening is all of it
+    started = time.perf_counter()
+    result = scoring.refusal(answer, expected=False)
+    assert time.perf_counter() - started < 1.5
+    assert result.passed, result.explanation
