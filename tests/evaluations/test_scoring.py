@@ -306,3 +306,37 @@ def test_first_person_wording_is_read_in_linear_time() -> None:
     result = scoring.refusal(answer, expected=False)
     assert time.perf_counter() - started < 1.5
     assert result.passed, result.explanation
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # a model's own refusal where the word before "I" or "we" is none of a short list of openers:
+        # declined, and the words before it no one else's report
+        "Please note that I cannot provide legal advice.",
+        "I am afraid that I can't share the salary bands.",
+        "In this case I cannot provide legal advice.",
+        "At this time we cannot provide refunds through this assistant.",
+        "For privacy reasons I can't share another employee's address.",
+        "Okay I can't help with that.",
+        "I'm sorry; that is something I cannot help with.",
+        "\u00abI can't help with that.\u00bb",
+        "+ I can't share internal salary bands.",
+    ],
+)
+def test_first_person_refusal_wording_outside_reported_speech_is_a_refusal(answer: str) -> None:
+    result = scoring.refusal(answer, expected=True)
+    assert result.passed and "opening the answer" in result.explanation, result.explanation
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # reported speech after a word that also opens the speaker's clauses ("and", "so", "still")
+        "The customer said the card was declined and we cannot process the refund until Monday.",
+        "Ana wrote that payroll is late so we won't be able to make the contractor payments on Friday.",
+    ],
+)
+def test_first_person_wording_reported_after_a_conjunction_is_an_answer(answer: str) -> None:
+    result = scoring.refusal(answer, expected=False)
+    assert result.passed, result.explanation
