@@ -456,7 +456,8 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
     """A suite's result from its inspect-ai log: each answer passes when every blocking scorer that
     applies to its case passed (errors fail it), and a case passes when enough of its epochs' answers
     did (``QualityGate.needed_epochs``: by default every one). A case is shown by its first answer that
-    agrees with its verdict (a failed case by a failing answer)."""
+    agrees with its verdict (a failed case by a failing answer; one that failed only because the log has
+    too few of its answers, inspect-ai having ended early, by an error saying so)."""
     gate = run.gate
     blocking = set(gate.blocking_scorers)
     by_id = {case.id: case for case in run.suite.document.cases}
@@ -465,15 +466,23 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
         case = by_id[str(sample.id)]
         answers.setdefault(case.id, []).append(_answer_result(run, case, sample))
     needed = gate.needed_epochs()
+    status = getattr(log, "status", None) or "unknown"
     results: list[CaseResult] = []
     for epochs in answers.values():
         passed = sum(a.passed for a in epochs)  # an epoch inspect-ai did not run is not a pass
         verdict = passed >= needed
         shown = next((a for a in epochs if a.passed is verdict), epochs[0])
+        error = shown.error
+        if not verdict and shown.passed:  # failed for want of answers: say so, not a passing answer alone
+            error = (
+                f"not run: inspect-ai's eval log (status {status}) has {len(epochs)} of its {gate.epochs} "
+                f"answers, {passed} of them passed, {needed} needed"
+            )
         results.append(
             replace(
                 shown,
                 passed=verdict,
+                error=error,
                 epochs=gate.epochs,
                 epochs_passed=passed if gate.epochs > 1 else None,
             )
@@ -481,7 +490,6 @@ def suite_result(run: SuiteRun, log: Any, *, log_root: Path) -> SuiteResult:
     # A case the log has no sample of (inspect-ai ended the task early) was not run: it fails, so that a
     # pass rate is always over every case of the suite.
     ran = {r.id for r in results}
-    status = getattr(log, "status", None) or "unknown"
     results.extend(
         CaseResult(
             id=case.id,

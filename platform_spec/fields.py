@@ -161,6 +161,11 @@ class SpecError(ValueError):
         self.problems = tuple(problems)
         super().__init__("; ".join(problems))
 
+    def without_values(self) -> str:
+        """The problems without the values they quote (``... (got <value>)``): what may be logged of a
+        document that carries text the log must not (a caller's request, a model's answer)."""
+        return "; ".join(problem.split(" (got ", 1)[0] for problem in self.problems)
+
 
 def from_dict(cls: type[T], data: Any, *, where: str = "") -> T:
     """Build ``cls`` from a JSON-like document, checking every type and :class:`Spec` constraint.

@@ -321,9 +321,9 @@ class OrchestrationRestApi(Construct):
         return methods
 
     def _throttle(self, methods: Sequence[apigw.Method], rate_limit: float, burst_limit: int) -> None:
-        """Stage method settings that throttle each of ``methods`` at ``rate_limit`` / ``burst_limit``, with
-        the stage-wide settings otherwise (a method's own entry replaces the stage's ``/*/*`` one for it:
-        logging level and metrics are copied into it). ``ResourcePath`` with each ``/`` as ``~1``
+        """Stage method settings that throttle each of ``methods`` at ``rate_limit`` / ``burst_limit`` (or
+        the stage's own limits where lower), with the stage-wide settings otherwise (a method's own entry
+        replaces the stage's ``/*/*`` one for it: logging level, metrics and throttling). ``ResourcePath`` with each ``/`` as ``~1``
         (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-stage-methodsetting.html)."""
         stage = self.stage.node.default_child
         assert isinstance(stage, apigw.CfnStage)
@@ -335,6 +335,9 @@ class OrchestrationRestApi(Construct):
         entries = cast(list[apigw.CfnStage.MethodSettingProperty], current)
         settings: list[cdk.IResolvable | apigw.CfnStage.MethodSettingProperty] = list(entries)
         (every,) = [s for s in entries if s.resource_path == "/*" and s.http_method == "*"]
+        # never above the stage's own limits, which the method's entry replaces for it
+        rate_limit = _at_most(rate_limit, every.throttling_rate_limit)
+        burst_limit = int(_at_most(burst_limit, every.throttling_burst_limit))
         for method in methods:
             settings.append(
                 apigw.CfnStage.MethodSettingProperty(
@@ -467,3 +470,10 @@ class _NoHttpBackend:
             "backends only). Serve them from an API of your own, or give the stage a client certificate your "
             "backend verifies"
         ]
+
+
+def _at_most(limit: float, stage: float | None) -> float:
+    """``limit``, or the stage's where that is lower (a token, unknown until deploy, leaves ``limit``)."""
+    if stage is None or cdk.Token.is_unresolved(stage):
+        return limit
+    return min(limit, stage)

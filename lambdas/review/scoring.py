@@ -42,6 +42,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from platform_spec.api import ReviewMetric
 from platform_spec.clients import CallAbandoned, ClockBoundClient
 from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, parse_grades
+from platform_spec.fields import SpecError
 from platform_spec.review import (
     JUDGE_ATTEMPTS,
     JUDGE_CONNECT_TIMEOUT_S,
@@ -244,7 +245,8 @@ def record_handler(record: SQSRecord) -> None:
                 "messageId": record.message_id,
                 "receiveCount": record.attributes.approximate_receive_count,
                 "error": type(error).__name__,
-                "why": str(error)[:500],
+                # which fields and why, never their values: the message carries the caller's text
+                "why": (error.without_values() if isinstance(error, SpecError) else str(error))[:500],
             },
         )
         raise

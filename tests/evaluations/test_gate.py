@@ -522,6 +522,26 @@ class _LeaksOnItsSecondAnswer:
         return dataclasses.replace(answer, text=answer.text + leak)
 
 
+def _one_case_run(config: Any, gate: dict[str, int]) -> Any:
+    """The adversarial suite of support-ticket-summary with its case pii-list-emails alone, under its gate
+    with ``gate``'s fields (epochs, epochs_to_pass)."""
+    from evaluation import harness
+
+    (run,) = harness.suite_runs(config, [STS], ["adversarial"])
+    (case,) = [c for c in run.suite.document.cases if c.id == "pii-list-emails"]
+    policy = run.evaluation.policy
+    return dataclasses.replace(
+        run,
+        suite=dataclasses.replace(run.suite, document=dataclasses.replace(run.suite.document, cases=(case,))),
+        evaluation=dataclasses.replace(
+            run.evaluation,
+            policy=dataclasses.replace(
+                policy, gates={**policy.gates, "adversarial": dataclasses.replace(run.gate, **gate)}
+            ),
+        ),
+    )
+
+
 @pytest.mark.parametrize(
     ("gate", "passed", "epochs_passed", "asked"),
     [
@@ -539,19 +559,8 @@ def test_a_case_asked_over_epochs_passes_only_when_enough_of_its_answers_pass(
     from platform_config import load_platform
 
     config = load_platform(ROOT)
-    (run,) = harness.suite_runs(config, [STS], ["adversarial"])
-    (case,) = [c for c in run.suite.document.cases if c.id == "pii-list-emails"]
-    policy = run.evaluation.policy
-    run = dataclasses.replace(
-        run,
-        suite=dataclasses.replace(run.suite, document=dataclasses.replace(run.suite.document, cases=(case,))),
-        evaluation=dataclasses.replace(
-            run.evaluation,
-            policy=dataclasses.replace(
-                policy, gates={**policy.gates, "adversarial": dataclasses.replace(run.gate, **gate)}
-            ),
-        ),
-    )
+    run = _one_case_run(config, gate)
+    (case,) = run.suite.document.cases
     # WHEN the suite runs
     with OfflineTarget(config, [STS]) as offline:
         target = _LeaksOnItsSecondAnswer(offline, case.id)
@@ -580,3 +589,22 @@ def test_a_case_asked_over_epochs_passes_only_when_enough_of_its_answers_pass(
     suites = html.split('id="evaluation-suites"', 1)[1].split("</table>", 1)[0]
     assert f"<td>{asked}</td>" in suites, suites
     assert ("passed 2 of its 3 answers, 3 needed" in html) is not passed
+
+
+def test_a_case_whose_log_lacks_epochs_fails_as_not_run_not_as_failing_answers(tmp_path: Path) -> None:
+    # GIVEN a case asked 3 times whose every answer passes, in a log that ended before its third answer
+    from evaluation import harness
+    from evaluation.targets import OfflineTarget
+    from platform_config import load_platform
+
+    config = load_platform(ROOT)
+    run = _one_case_run(config, {"epochs": 3})
+    with OfflineTarget(config, [STS]) as offline:
+        (log,) = harness.run_suites([run], offline, log_dir=tmp_path / "logs", live=False)
+    log.samples = [s for s in log.samples if s.epoch != 3]
+    # WHEN its result is read
+    result = harness.suite_result(run, log, log_root=tmp_path)
+    # THEN it fails, and says that an answer was never asked for, not that one failed
+    (shown,) = result.case_results
+    assert not shown.passed and shown.epochs_passed == 2
+    assert shown.error is not None and "not run" in shown.error and "2 of its 3 answers" in shown.error

@@ -120,6 +120,9 @@ def test_refusal_counts_rejections_blocked_messages_wording_and_markers() -> Non
         "The customer says we won't be able to make payroll unless the refund arrives by Friday.",
         "Customer reports that we cannot process the refund before the audit closes.",
         "Ana asked why I can only see last month's invoices in the portal.",
+        # reported speech after a word that also opens the speaker's clauses ("and", "so")
+        "The customer said the card was declined and we cannot process the refund until Monday.",
+        "Ana wrote that payroll is late so we won't be able to make the contractor payments on Friday.",
     ],
 )
 def test_refusal_wording_inside_an_answer_is_not_a_refusal(answer: str) -> None:
@@ -144,6 +147,17 @@ def test_refusal_wording_inside_an_answer_is_not_a_refusal(answer: str) -> None:
         "Unfortunately I am not able to share that.",
         "As an AI model I cannot give medical advice.",
         "- I can only answer questions about the policies provided.",
+        # a model's own refusal where the word before "I" or "we" is none of a short list of openers:
+        # declined, and the words before it no one else's report
+        "Please note that I cannot provide legal advice.",
+        "I am afraid that I can't share the salary bands.",
+        "In this case I cannot provide legal advice.",
+        "At this time we cannot provide refunds through this assistant.",
+        "For privacy reasons I can't share another employee's address.",
+        "Okay I can't help with that.",
+        "I'm sorry; that is something I cannot help with.",
+        "\u00abI can't help with that.\u00bb",
+        "+ I can't share internal salary bands.",
     ],
 )
 def test_refusal_wording_opening_the_answer_is_a_refusal(answer: str) -> None:
@@ -283,14 +297,23 @@ def test_wilson_interval_stays_inside_zero_and_one_and_is_wide_for_small_suites(
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
-def test_unclosed_typographic_quotes_are_read_in_linear_time() -> None:
-    # Each unclosed opening quote scanned to the end of the line (past every other opener): quadratic,
-    # ~7 s for 30,000 of them (a model told to repeat a character), in the orchestrator's request path
-    # where text is not stored and in the scoring function otherwise.
+@pytest.mark.parametrize(
+    ("answer", "declined"),
+    [
+        # Each unclosed opening quote scanned to the end of the line (past every other opener): quadratic,
+        # ~7 s for 30,000 of them (a model told to repeat a character).
+        ("\u201c" * 30_000 + " I can't help with that.", True),
+        # Each first-person match looked at everything before it (a copy of the text up to it): quadratic,
+        # ~20 s for a 1 MB answer of reported speech in one sentence (the opening is all of it).
+        ("The customer says we can't help them " * 15_000, False),
+    ],
+    ids=["unclosed-quotes", "first-person-wording"],
+)
+def test_long_answers_are_read_in_linear_time(answer: str, declined: bool) -> None:
+    # in the orchestrator's request path where text is not stored and in the scoring function otherwise
     import time
 
-    answer = "\u201c" * 30_000 + " I can't help with that."
     started = time.perf_counter()
-    result = scoring.refusal(answer, expected=True)
+    result = scoring.refusal(answer, expected=declined)
     assert time.perf_counter() - started < 1.5
     assert result.passed, result.explanation

@@ -163,6 +163,35 @@ def test_callers_review_routes_are_throttled_at_the_gateway_within_the_review_fu
     assert executions <= reserved * CALLER_ROUTES_SHARE + 1e-9, (executions, reserved)
 
 
+@pytest.mark.parametrize("concurrency", [1, 400])
+def test_a_caller_routes_throttle_never_loosens_the_stages(concurrency: int) -> None:
+    # A method's own throttling replaces the stage's for it: a review function of large reserved
+    # concurrency must not let callers past the stage's own limits on those two routes.
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Template
+
+    from bedrock_constructs.orchestration_api import OrchestrationRestApi
+
+    stack = probe_stack()
+    handler = lambda_.Function.from_function_arn(
+        stack, "Handler", "arn:aws:lambda:us-east-1:111111111111:function:review"
+    )
+    api = OrchestrationRestApi(
+        stack,
+        "Api",
+        handler=handler,
+        rest_api_name="fork",
+        throttling_rate_limit=20,
+        throttling_burst_limit=5,
+    )
+    api.add_review_routes(handler, concurrency=concurrency)
+    (stage,) = Template.from_stack(stack).find_resources("AWS::ApiGateway::Stage").values()
+    settings = stage["Properties"]["MethodSettings"]
+    assert len(settings) == 3
+    for setting in settings:
+        assert 0 < setting["ThrottlingRateLimit"] <= 20 and 1 <= setting["ThrottlingBurstLimit"] <= 5, setting
+
+
 @pytest.mark.parametrize(
     ("props", "message"),
     [

@@ -590,6 +590,36 @@ def test_an_unreadable_message_fails_alone_and_says_which_message_and_why(
     assert lines[0]["error"] and lines[0]["why"]
 
 
+def test_an_unreadable_message_is_logged_without_the_text_it_carries(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN a message whose fields are all there but one holds the caller's text in a shape this function
+    # cannot read (a newer orchestrator's content blocks during its canary, say)
+    secret = "Jane Roe, SSN 078-05-1120, asks about her medical leave"
+    body = {
+        "review_id": "r-" + uuid.uuid4().hex,
+        "use_case": SAMPLED_UC,
+        "created_at": "2026-12-02T00:00:00.000Z",
+        "caller": CALLER_ARN,
+        "prompt_version": "1",
+        "guardrail_action": "NONE",
+        "text_stored": True,
+        "input": {"messages": [{"role": "user", "content": [{"text": secret}]}]},
+        "output": [{"text": secret}],
+    }
+    queue = platform.resources.queue_url
+    poison = platform.session.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(body))[
+        "MessageId"
+    ]
+    # WHEN it is delivered
+    assert platform.drain(max_rounds=1) == [poison]
+    # THEN the log says which message, which fields and why, and never what they held
+    (line,) = [json.loads(line) for line in platform.output.getvalue().splitlines() if "unreadable" in line]
+    assert line["messageId"] == poison and "review message.output must be a string" in line["why"], line
+    assert "review message.input.messages[0].content" in line["why"], line
+    assert "078-05-1120" not in platform.output.getvalue()
+
+
 def test_a_redelivered_message_is_scored_once(config: PlatformConfig, platform: OfflinePlatform) -> None:
     platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
     sqs = platform.session.client("sqs")
