@@ -87,16 +87,15 @@ DEFAULT_MIN_ERRORS: Final = 3
 #: through live, one request every 86 seconds on average (prod's contracts declare a peak of 1.5 requests per
 #: second together, which the canary's share reaches in under 34 minutes).
 DEFAULT_MIN_INVOCATIONS: Final = 300
-#: Default of ``BakePolicy.max_latency_increase``: the new version rolls back when its invocations took more
-#: than half as long again, on average, as the stable version's in the same window (a release that makes
+#: Default of ``BakePolicy.max_latency_increase``: the new version rolls back when its typical invocation took
+#: more than half as long again as the stable version's in the same window (a release that makes
 #: every answer slower: a longer prompt, a retry loop, a fallback taken every time) and at least
 #: LATENCY_MIN_INCREASE_MS longer.
 DEFAULT_MAX_LATENCY_INCREASE: Final = 0.5
-#: Below this many invocations of either version in a check's window, their mean durations are no verdict:
-#: a model's answer time varies by seconds from one request to the next, and a few slow ones move the mean
-#: of a few far.
+#: Below this many invocations of either version in a check's window, their durations are no verdict: a
+#: model's answer time varies by seconds from one request to the next.
 LATENCY_MIN_INVOCATIONS: Final = 50
-#: A difference in mean duration smaller than this never rolls a release back, whatever its ratio: a
+#: A difference in typical duration smaller than this never rolls a release back, whatever its ratio: a
 #: version that answers in 300 ms where the stable one took 150 ms is not the regression this is about.
 LATENCY_MIN_INCREASE_MS: Final = 1000.0
 #: The bake counts the new version's invocations over its whole duration in one GetMetricData call with
@@ -273,7 +272,7 @@ class BakeState:
     #: ``BakePolicy.min_invocations``: fewer invocations of the new version through live during the whole
     #: bake roll it back instead of promoting it.
     min_invocations: int = DEFAULT_MIN_INVOCATIONS
-    #: ``BakePolicy.max_latency_increase``: how much longer, on average, the new version's invocations may
+    #: ``BakePolicy.max_latency_increase``: how much longer the new version's typical invocation may
     #: take than the stable version's (None: latency is not judged).
     max_latency_increase: float | None = DEFAULT_MAX_LATENCY_INCREASE
     decision: BakeDecision = BakeDecision.HOLD
@@ -366,9 +365,10 @@ class BakePolicy:
     max_latency_increase: Annotated[
         float | None,
         Spec(
-            "(0.5) How much longer, on average, the new version's invocations may take than the stable "
-            f"version's in the {VERSION_ERROR_WINDOW_MINUTES} minutes before a check (Lambda's Duration with "
-            "ExecutedVersion = each version, Sum / SampleCount): above this share (0.5: half as long again) and "
+            "(0.5) How much longer the new version's typical invocation may take than the stable version's in "
+            f"the {VERSION_ERROR_WINDOW_MINUTES} minutes before a check (the median of its minutes' mean "
+            "Duration, Lambda's Sum / SampleCount with ExecutedVersion = each version, so a few slow "
+            "invocations are not a verdict): above this share (0.5: half as long again) and "
             f"at least {LATENCY_MIN_INCREASE_MS:g} ms longer, with at least {LATENCY_MIN_INVOCATIONS} "
             "invocations of each version in those minutes, the bake rolls back. null: latency is not judged "
             "(the release-wide latency alarms still are).",

@@ -226,9 +226,11 @@ def _sum_query(
     }
 
 
-def _summed(cloudwatch: Any, queries: Sequence[Any], *, start: float, end: float) -> dict[str, float]:
-    """Each query's data points from ``start`` to ``end`` (epoch seconds) added up, by query id."""
-    sums = dict.fromkeys((q["Id"] for q in queries), 0.0)
+def _series(
+    cloudwatch: Any, queries: Sequence[Any], *, start: float, end: float
+) -> dict[str, dict[datetime, float]]:
+    """Each query's data points from ``start`` to ``end`` (epoch seconds), by query id and timestamp."""
+    series: dict[str, dict[datetime, float]] = {q["Id"]: {} for q in queries}
     request: dict[str, Any] = {
         "MetricDataQueries": list(queries),
         "StartTime": datetime.fromtimestamp(start, UTC),
@@ -237,11 +239,21 @@ def _summed(cloudwatch: Any, queries: Sequence[Any], *, start: float, end: float
     while True:
         page = cloudwatch.get_metric_data(**request)
         for result in page.get("MetricDataResults", []):
-            sums[result["Id"]] += sum(result.get("Values") or [])
+            points = series[result["Id"]]
+            for at, value in zip(result.get("Timestamps") or [], result.get("Values") or [], strict=False):
+                points[at] = points.get(at, 0.0) + value
         if not page.get("NextToken"):
             break
         request["NextToken"] = page["NextToken"]
-    return sums
+    return series
+
+
+def _summed(cloudwatch: Any, queries: Sequence[Any], *, start: float, end: float) -> dict[str, float]:
+    """Each query's data points from ``start`` to ``end`` (epoch seconds) added up, by query id."""
+    return {
+        query_id: sum(points.values())
+        for query_id, points in _series(cloudwatch, queries, start=start, end=end).items()
+    }
 
 
 def _alias_dimensions(function_name: str, version: str) -> dict[str, str]:
@@ -391,28 +403,42 @@ def _beyond_stable(
 
 @dataclasses.dataclass(frozen=True)
 class VersionLatency:
-    """How long one version's invocations through the live alias took in a window: Lambda's ``Duration``
-    (Sum and SampleCount) with ``ExecutedVersion`` = that version."""
+    """How long one version's invocations through the live alias took in a window, minute by minute: each
+    minute's mean ``Duration`` (Lambda's Sum / SampleCount with ``ExecutedVersion`` = that version) and how
+    many invocations it is the mean of."""
 
     version: str
-    total_ms: float
-    count: float
+    #: (mean duration in ms, invocations) of each minute with any.
+    minutes: tuple[tuple[float, float], ...] = ()
 
     @property
-    def mean_ms(self) -> float:
-        return self.total_ms / self.count if self.count else 0.0
+    def count(self) -> float:
+        return sum(n for _, n in self.minutes)
+
+    @property
+    def typical_ms(self) -> float:
+        """The median of the minutes' means, each weighted by its invocations (the lower one on a tie): a
+        few slow invocations move the minutes they fall in, not the median."""
+        half, seen = self.count / 2, 0.0
+        for mean, n in sorted(self.minutes):
+            seen += n
+            if seen >= half:
+                return mean
+        return 0.0
 
     def __str__(self) -> str:
-        return f"version {self.version}: {self.mean_ms:.0f} ms per invocation on average over {self.count:g}"
+        return (
+            f"version {self.version}: {self.typical_ms:.0f} ms per invocation (the median of its minutes' means) "
+            f"over {self.count:g}"
+        )
 
 
 def version_latencies(
     cloudwatch: Any, function_name: str, versions: Sequence[str], *, start: float, end: float
 ) -> dict[str, VersionLatency]:
-    """Each version's invocation durations through the live alias from ``start`` to ``end``: Lambda's
-    ``Duration`` "Sum" and "SampleCount" per executed version (the same dimensions as ``Invocations``,
-    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html), so the mean is over the
-    invocations that reported a duration."""
+    """Each version's invocation durations through the live alias from ``start`` to ``end``, minute by
+    minute: Lambda's ``Duration`` "Sum" and "SampleCount" per executed version (the same dimensions as
+    ``Invocations``, https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html)."""
     queries = [
         _sum_query(
             f"{stat.lower()}{index}", "AWS/Lambda", "Duration", dimensions, METRIC_PERIOD_SECONDS, stat
@@ -421,26 +447,32 @@ def version_latencies(
         for dimensions in [_alias_dimensions(function_name, version)]
         for stat in ("Sum", "SampleCount")
     ]
-    sums = _summed(cloudwatch, queries, start=start, end=end)
-    return {
-        version: VersionLatency(version, sums[f"sum{index}"], sums[f"samplecount{index}"])
-        for index, version in enumerate(versions)
-    }
+    series = _series(cloudwatch, queries, start=start, end=end)
+    found = {}
+    for index, version in enumerate(versions):
+        sums, counts = series[f"sum{index}"], series[f"samplecount{index}"]
+        minutes = tuple(
+            (sums.get(minute, 0.0) / count, count) for minute, count in sorted(counts.items()) if count > 0
+        )
+        found[version] = VersionLatency(version, minutes)
+    return found
 
 
 def slow_canary(clients: Clients, state: BakeState, *, now: float) -> str | None:
     """Why the new version rolls back on its latency (None when it does not): in the last
     VERSION_ERROR_WINDOW_MINUTES of the bake, with at least LATENCY_MIN_INVOCATIONS invocations of each
-    version, the new version's invocations took longer on average than the stable version's by more than
-    ``max_latency_increase`` of it and by at least LATENCY_MIN_INCREASE_MS.
+    version, the new version's typical invocation (:attr:`VersionLatency.typical_ms`) took longer than the
+    stable version's by more than ``max_latency_increase`` of it and by at least LATENCY_MIN_INCREASE_MS.
 
     The release-wide latency alarms see the canary's tenth diluted nine to one; the two versions serve the
-    same mix of requests (the alias splits invocations at random), so their mean durations compare one
-    code with the other. Lambda's ``Duration`` is the handler's time (initialization is reported apart),
-    so the new version's cold starts do not count against it. A mean, not a percentile: a percentile of
-    the two versions' own distributions would need each invocation's duration, which CloudWatch does not
-    return per dimension set, and the thresholds are wide enough for a model's spread (a mean of 50 answers
-    of 1-10 s moves by a few hundred milliseconds from one hour to the next)."""
+    same mix of requests (the alias splits invocations at random), so their typical durations compare one
+    code with the other. Typical is the median of the minutes' mean durations, not the window's mean: two
+    invocations that ran to 28 s among 50 (a slow model turn either version meets) lift a 2 s mean by over
+    a second, enough to roll a good release back on chance in one of a 72-hour bake's 864 checks; they
+    lift two minutes, not the median. A release whose every answer is slower lifts most minutes. (A
+    percentile of each version's invocations would need CloudWatch's percentile statistics, which the
+    offline tests' moto does not compute.) Lambda's ``Duration`` is the handler's time (initialization is
+    reported apart), so the new version's cold starts count only in what its handler does first."""
     start = _window_start(state, now)
     if state.max_latency_increase is None or start is None:
         return None
@@ -454,12 +486,12 @@ def slow_canary(clients: Clients, state: BakeState, *, now: float) -> str | None
     canary, stable = found[state.target_version], found[state.stable_version]
     if min(canary.count, stable.count) < LATENCY_MIN_INVOCATIONS:
         return None
-    increase = canary.mean_ms - stable.mean_ms
-    if increase < LATENCY_MIN_INCREASE_MS or increase <= stable.mean_ms * state.max_latency_increase:
+    increase = canary.typical_ms - stable.typical_ms
+    if increase < LATENCY_MIN_INCREASE_MS or increase <= stable.typical_ms * state.max_latency_increase:
         return None
     return (
-        f"{canary} in the last {(now - start) / 60:.0f} minutes, {increase / stable.mean_ms:.0%} longer than the "
-        f"stable {stable} (bake.max_latency_increase {state.max_latency_increase:.0%})"
+        f"{canary} in the last {(now - start) / 60:.0f} minutes, {increase / stable.typical_ms:.0%} longer than "
+        f"the stable {stable} (bake.max_latency_increase {state.max_latency_increase:.0%})"
     )
 
 

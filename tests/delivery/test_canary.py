@@ -372,6 +372,27 @@ def test_a_stricter_latency_policy_rolls_back_what_the_default_holds() -> None:
     assert after.decision is BakeDecision.ROLLED_BACK, after.detail
 
 
+@pytest.mark.parametrize("slow", [False, True])
+def test_a_few_slow_invocations_are_chance_not_a_slower_release(slow: bool) -> None:
+    # Two canary invocations that ran to 28 s (a slow model turn either version may meet) among its 50 in
+    # the hour move its mean by over a second, half as long again as a 2 s stable version: a rule on means
+    # would roll a good release back on chance, 864 checks in a 72-hour bake. Most of its minutes being
+    # slower is a slower release.
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        state = _begin(production, bake_seconds=3 * 3600)
+        typical = 4000.0 if slow else 2000.0
+        for minute in range(24):  # 48 canary answers, 2 a minute, beside the stable version's 18 a minute
+            at = START + (minute + 1) * 60
+            production.record_invocations("2", invocations=2, errors=0, at=at, duration_ms=typical)
+            production.record_invocations("1", invocations=18, errors=0, at=at, duration_ms=2000.0)
+        for minute in (30, 40):  # the two slow ones, each alone in its minute
+            production.record_invocations(
+                "2", invocations=1, errors=0, at=START + minute * 60, duration_ms=28000
+            )
+        after = bake.check(production.clients, state, now=START + 50 * 60)
+    assert (after.decision is BakeDecision.ROLLED_BACK) is slow, after.detail
+
+
 def test_the_bake_lambda_is_configured_as_its_handler_reads_it(
     synthesized: Synthesized, config: PlatformConfig
 ) -> None:
