@@ -235,6 +235,12 @@ def score_message(
     )
 
 
+def _why(error: BaseException) -> str:
+    """An error for the log: of a document that does not match its type, which fields and why, never their
+    values (a review message and a review item carry the caller's text)."""
+    return (error.without_values() if isinstance(error, SpecError) else str(error))[:500]
+
+
 def record_handler(record: SQSRecord) -> None:
     try:
         message = ReviewMessage.from_json(record.body)
@@ -245,8 +251,7 @@ def record_handler(record: SQSRecord) -> None:
                 "messageId": record.message_id,
                 "receiveCount": record.attributes.approximate_receive_count,
                 "error": type(error).__name__,
-                # which fields and why, never their values: the message carries the caller's text
-                "why": (error.without_values() if isinstance(error, SpecError) else str(error))[:500],
+                "why": _why(error),
             },
         )
         raise
@@ -259,7 +264,7 @@ def record_handler(record: SQSRecord) -> None:
                 "reviewId": message.review_id,
                 "useCase": message.use_case,
                 "error": type(error).__name__,
-                "why": str(error)[:500],
+                "why": _why(error),
             },
         )
         raise
