@@ -144,6 +144,11 @@ class StackOutputsStandIn:
         }
 
 
+#: How long each invocation :meth:`OfflineProduction.serve` records takes: a model's answer of a few seconds,
+#: the same on both versions (a release no slower than the live one).
+SERVED_DURATION_MS = 2000.0
+
+
 @dataclass
 class OfflineProduction:
     """Production as moto plays it, and the bake's clients into it."""
@@ -223,16 +228,17 @@ class OfflineProduction:
                             put += 1
         return put
 
-    def serve(self, requests: int, *, at: float) -> dict[str, int]:
+    def serve(self, requests: int, *, at: float, duration_ms: float = SERVED_DURATION_MS) -> dict[str, int]:
         """``requests`` through the live alias in the minute of ``at``, split as its routing config splits
-        them (each other version's share rounded, the alias's version the rest), none failing, recorded as
-        Lambda records them (:meth:`record_invocations`). How many each version served."""
+        them (each other version's share rounded, the alias's version the rest), none failing, each taking
+        ``duration_ms``, recorded as Lambda records them (:meth:`record_invocations`): the bake's error,
+        latency and invocation checks all read them. How many each version served."""
         live = self.live()
         served = {str(version): round(requests * weight) for version, weight in live["routing"].items()}
         served[str(live["version"])] = requests - sum(served.values())
         for version, count in served.items():
             if count:
-                self.record_invocations(version, invocations=count, errors=0, at=at)
+                self.record_invocations(version, invocations=count, errors=0, at=at, duration_ms=duration_ms)
         return served
 
     def live(self) -> Mapping[str, Any]:

@@ -19,9 +19,10 @@ import yaml
 
 from compliance.assembly import StackTemplate
 from delivery import gates
-from delivery.canary import critical_alarms_of, offline_production, run_bake
+from delivery.canary import SERVED_DURATION_MS, critical_alarms_of, offline_production, run_bake
 from delivery.gates import GateReport
 from delivery.notifications import alarms_of, carry_offline, deliverability
+from lambdas.canary_bake import bake
 from platform_config import load_platform
 from platform_config.documents import load_yaml
 from platform_config.loader import CONFIGURATION_FOLDERS
@@ -30,6 +31,7 @@ from platform_spec.contract import ContractDocument
 from platform_spec.delivery import (
     CANARY_WEIGHT,
     HUMAN_REVIEW_MODULE,
+    LATENCY_MIN_INVOCATIONS,
     REVIEW_POLICY_FIELD,
     BakeDecision,
     BakePolicy,
@@ -341,6 +343,16 @@ def test_the_release_gets_ten_percent_during_the_bake(synthesized: Synthesized) 
             sleep=clock.sleep,
             before_check=serve,
         )
+        # the bake's latency check had both versions' durations to compare (and found them alike)
+        latencies = bake.version_latencies(
+            production.clients.cloudwatch,
+            production.function_name,
+            ["2", "1"],
+            start=trail[0].started_at,
+            end=clock(),
+        )
+    assert all(v.count >= LATENCY_MIN_INVOCATIONS for v in latencies.values()), latencies
+    assert {v.typical_ms for v in latencies.values()} == {SERVED_DURATION_MS}
     assert trail[-1].decision is BakeDecision.PROMOTED, trail[-1].detail
     assert seen and all(s == {"version": "1", "routing": {"2": CANARY_WEIGHT}} for s in seen)
     # the alias's routing sent the release its tenth of every poll's requests, which the bake counted
