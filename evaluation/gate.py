@@ -30,6 +30,24 @@ def _changed(result: SuiteResult, previous: SuiteScore | None) -> str:
     return "; ".join(parts)
 
 
+def _measured(result: SuiteResult, previous: SuiteScore | None) -> str:
+    """Where the release's pass rate was measured asking each case another number of times (a gate's
+    epochs changed): a drop may be the stricter measure, not the release."""
+    if previous is None or (previous.epochs, previous.epochs_needed) == (result.epochs, result.epochs_needed):
+        return ""
+    return (
+        f"; the release was measured with {_asked(previous.epochs, previous.epochs_needed)} a case and this run "
+        f"with {_asked(result.epochs, result.epochs_needed)}: if the change of epochs is deliberate, record this "
+        "run as the new baseline (python -m evaluation record)"
+    )
+
+
+def _asked(epochs: int, needed: int) -> str:
+    if epochs == 1:
+        return "one answer"
+    return f"{epochs} answers ({needed} to pass)"
+
+
 def check(
     results: Mapping[str, UseCaseResult],
     evaluations: Mapping[str, UseCaseEvaluation],
@@ -59,6 +77,6 @@ def check(
                     messages.append(
                         f"{where} regressed from {before:.1%} at the last release ({last.commit[:12] if last else ''}) "
                         f"by more than the {gate.max_regression:.1%} allowed (evaluation.gates.{name}.max_regression); "
-                        f"threshold {gate.min_pass_rate:.1%}; {_changed(suite, previous)}"
+                        f"threshold {gate.min_pass_rate:.1%}; {_changed(suite, previous)}{_measured(suite, previous)}"
                     )
     return messages

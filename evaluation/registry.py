@@ -105,6 +105,8 @@ def record_from_run(run: RunResult, *, note: str = "") -> ReleaseRecord:
                         cases=suite.cases,
                         scorers={scorer: summary.pass_rate for scorer, summary in suite.scorers.items()},
                         failed_cases=tuple(c.id for c in suite.case_results if not c.passed),
+                        epochs=suite.epochs,
+                        epochs_needed=suite.epochs_needed,
                     )
                     for name, suite in result.suites.items()
                 },

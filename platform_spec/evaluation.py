@@ -453,6 +453,10 @@ class SuiteScore:
     scorers: Mapping[ScorerName, float]
     #: id of every case that failed (the gate names cases that changed against these).
     failed_cases: tuple[str, ...] = ()
+    #: How many times each case was asked, and in how many of those answers it had to pass (a release
+    #: recorded before epochs: one).
+    epochs: int = 1
+    epochs_needed: int = 1
 
 
 @spec

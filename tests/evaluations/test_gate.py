@@ -608,3 +608,58 @@ def test_a_case_whose_log_lacks_epochs_fails_as_not_run_not_as_failing_answers(t
     (shown,) = result.case_results
     assert not shown.passed and shown.epochs_passed == 2
     assert shown.error is not None and "not run" in shown.error and "2 of its 3 answers" in shown.error
+
+
+def test_a_regression_against_a_release_measured_with_other_epochs_says_so() -> None:
+    # GIVEN the last offline release (each case asked once) and a run of the same suite asking each case 3
+    # times, every answer needed: a stricter measure whose pass rate may drop without the release changing
+    from evaluation import gate
+    from evaluation.registry import record_from_run
+    from platform_config import load_platform
+    from platform_spec.evaluation import SuiteKind, SuiteResult, UseCaseResult
+
+    config = load_platform(ROOT)
+    (last,) = read_records(ROOT, OFFLINE_TARGET)[-1:]
+    released = last.use_cases[STS].suites["adversarial"]
+    assert (released.epochs, released.pass_rate) == (1, 1.0)
+    suite = SuiteResult(
+        suite="adversarial",
+        kind=SuiteKind.ADVERSARIAL,
+        cases=20,
+        passed=19,
+        pass_rate=0.95,
+        ci_low=0.76,
+        ci_high=0.99,
+        scorers={},
+        case_results=(),
+        epochs=3,
+        epochs_needed=3,
+    )
+    result = UseCaseResult(
+        use_case=STS, provenance=last.use_cases[STS].provenance, suites={"adversarial": suite}
+    )
+    # WHEN the gate compares it with the release
+    (message,) = gate.check({STS: result}, config.evaluations, last)
+    # THEN the regression says the two were measured differently, and how to make the new measure the baseline
+    assert "adversarial: pass rate 95.0% regressed from 100.0%" in message
+    assert (
+        "the release was measured with one answer a case and this run with 3 answers (3 to pass)" in message
+    )
+    assert "record this run as the new baseline" in message
+    same = dataclasses.replace(suite, epochs=1, epochs_needed=1)
+    (plain,) = gate.check(
+        {STS: dataclasses.replace(result, suites={"adversarial": same})}, config.evaluations, last
+    )
+    assert "measured with" not in plain
+    # AND a recorded release keeps the epochs it was measured with
+    run = RunResult(
+        target="offline",
+        mode="offline",
+        commit="0" * 40,
+        dirty=False,
+        started_at="2026-12-02T00:00:00Z",
+        use_cases={STS: result},
+        gate_passed=False,
+    )
+    recorded = record_from_run(run).use_cases[STS].suites["adversarial"]
+    assert (recorded.epochs, recorded.epochs_needed) == (3, 3)
