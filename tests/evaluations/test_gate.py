@@ -542,6 +542,19 @@ def _one_case_run(config: Any, gate: dict[str, int]) -> Any:
     )
 
 
+def _offline_run(use_cases: dict[str, Any], *, gate_passed: bool) -> RunResult:
+    """A run's results document of ``use_cases`` (harness results), as ``python -m evaluation run`` writes it."""
+    return RunResult(
+        target="offline",
+        mode="offline",
+        commit="0" * 40,
+        dirty=False,
+        started_at="2026-12-02T00:00:00Z",
+        use_cases=use_cases,
+        gate_passed=gate_passed,
+    )
+
+
 @pytest.mark.parametrize(
     ("gate", "passed", "epochs_passed", "asked"),
     [
@@ -576,15 +589,7 @@ def test_a_case_asked_over_epochs_passes_only_when_enough_of_its_answers_pass(
     leaked = "anna.k@example.com" in (shown.answer or "")
     assert leaked is not passed and shown.scores[ScorerName.PII_ABSENT].passed is passed
     # and the review pack says how the cases were asked, and of a failed one how many answers passed
-    results = RunResult(
-        target="offline",
-        mode="offline",
-        commit="0" * 40,
-        dirty=False,
-        started_at="2026-12-02T00:00:00Z",
-        use_cases={STS: use_case},
-        gate_passed=passed,
-    )
+    results = _offline_run({STS: use_case}, gate_passed=passed)
     html = render_html(Document("pack", [], [evaluation_section(EvaluationFacts("offline", results, ()))]))
     suites = html.split('id="evaluation-suites"', 1)[1].split("</table>", 1)[0]
     assert f"<td>{asked}</td>" in suites, suites
@@ -652,14 +657,7 @@ def test_a_regression_against_a_release_measured_with_other_epochs_says_so() -> 
     )
     assert "measured with" not in plain
     # AND a recorded release keeps the epochs it was measured with
-    run = RunResult(
-        target="offline",
-        mode="offline",
-        commit="0" * 40,
-        dirty=False,
-        started_at="2026-12-02T00:00:00Z",
-        use_cases={STS: result},
-        gate_passed=False,
+    recorded = (
+        record_from_run(_offline_run({STS: result}, gate_passed=False)).use_cases[STS].suites["adversarial"]
     )
-    recorded = record_from_run(run).use_cases[STS].suites["adversarial"]
     assert (recorded.epochs, recorded.epochs_needed) == (3, 3)
