@@ -195,8 +195,9 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "DUPLICATE_FIELD": ErrorCode(400, "The same key twice in one JSON object."),
         "INVALID_CHARACTERS": ErrorCode(
             400,
-            "Control (other than tab, LF, CR), zero-width, bidi-override, Unicode tag or lone surrogate characters; "
-            "field names the message index.",
+            "Control (other than tab, LF, CR), zero-width, bidi-override, Unicode tag, variation selector (but one "
+            "presentation selector after a character) or other invisible characters, or lone surrogates; field "
+            "names the message index.",
         ),
         "INVALID_IDEMPOTENCY_KEY": ErrorCode(400, "Idempotency-Key is not 1-255 visible ASCII characters."),
         "IDEMPOTENCY_KEY_REFUSED": ErrorCode(

@@ -2,8 +2,8 @@
 
 The orchestrator's validation (``lambdas/orchestrator/validation.py``) and the reviewer API read bodies
 the same way: ``Content-Type`` application/json (charset utf-8), at most 256 KiB, UTF-8 JSON with no
-duplicate keys and no NaN/Infinity, and text without control, zero-width, bidi-override or tag
-characters (rejected, never stripped). Failures are :class:`~platform_spec.api.ApiError` with the codes
+duplicate keys and no NaN/Infinity, and text without control, zero-width, bidi-override, tag or other
+invisible (default-ignorable) characters (rejected, never stripped). Failures are :class:`~platform_spec.api.ApiError` with the codes
 of :data:`~platform_spec.api.ERRORS`.
 """
 
@@ -20,23 +20,37 @@ from platform_spec.api import MAX_BODY_BYTES, ApiError
 #: How much of a caller-supplied key an error body repeats.
 MAX_FIELD_ECHO: Final = 64
 
-# Allowed controls: \t \n \r. Everything else listed here is rejected (see rule 6 above).
+# Allowed controls: \t \n \r. Everything else listed here is rejected (see rule 6 above). Besides the
+# controls and lone surrogates, this is Unicode's Default_Ignorable_Code_Point set (characters that render
+# as nothing: https://www.unicode.org/reports/tr44/#Default_Ignorable_Code_Point, listed in
+# https://www.unicode.org/Public/UCD/latest/ucd/DerivedCoreProperties.txt) but U+FE0E and U+FE0F, the
+# text/emoji presentation selectors that common emoji carry (U+2764 U+FE0F): one of them is allowed after a
+# character (:data:`SELECTOR_RUN` refuses any other).
 DISALLOWED_CHARS: Final = re.compile(
     "["
     "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 (but tab, LF, CR), DEL, C1
     "\u00ad"  # soft hyphen
+    "\u034f"  # combining grapheme joiner (splits a word with no visible mark)
     "\u061c"  # Arabic letter mark
-    "\u180e"  # Mongolian vowel separator
+    "\u115f\u1160\u3164\uffa0"  # Hangul fillers (render as blanks)
+    "\u17b4\u17b5"  # Khmer inherent vowels
+    "\u180b-\u180f"  # Mongolian free variation selectors, vowel separator
     "\u200b-\u200f"  # zero-width space/non-joiner/joiner, LRM, RLM
     "\u202a-\u202e"  # bidi embeddings and overrides
-    "\u2060-\u2064"  # word joiner, invisible operators
-    "\u2066-\u206f"  # bidi isolates, deprecated format characters
+    "\u2060-\u206f"  # word joiner, invisible operators, bidi isolates, deprecated format characters
+    "\ufe00-\ufe0d"  # variation selectors 1-14 (15 and 16 are the presentation selectors: SELECTOR_RUN)
     "\ufeff"  # zero-width no-break space / BOM
-    "\ufff9-\ufffb"  # interlinear annotation
-    "\U000e0000-\U000e007f"  # Unicode tag characters
+    "\ufff0-\ufffb"  # unassigned specials, interlinear annotation
+    "\U0001bca0-\U0001bca3"  # shorthand format controls
+    "\U0001d173-\U0001d17a"  # musical symbol format controls
+    "\U000e0000-\U000e0fff"  # Unicode tag characters, variation selectors 17-256, reserved
     "\ud800-\udfff"  # lone surrogates (JSON "\\ud800")
     "]"
 )
+#: A presentation selector (U+FE0E, U+FE0F) that does not follow a character it can select: at the start of
+#: the text, or after another selector. Runs of selectors carry hidden data, as tag characters do (one
+#: selector per bit, or per byte with the variation selectors refused above), and Unicode applies at most one.
+SELECTOR_RUN: Final = re.compile("(?:^|[\ufe0e\ufe0f])[\ufe0e\ufe0f]")
 
 
 def check_content_type(value: str | None) -> None:
@@ -140,7 +154,7 @@ def unknown_field(unknown: str, allowed: frozenset[str], *, prefix: str = "") ->
 
 
 def check_characters(text: str, field: str) -> None:
-    if DISALLOWED_CHARS.search(text):
+    if DISALLOWED_CHARS.search(text) or SELECTOR_RUN.search(text):
         raise ApiError(
             "INVALID_CHARACTERS",
             "The text contains control, zero-width, bidi-override or other invisible characters.",

@@ -16,13 +16,17 @@ Rules, in the order they are checked (the first failure is returned):
    default) answers 400 ``CALLER_HISTORY_REFUSED`` naming the first one; with ``guard`` the handler has
    the guardrail check them. ``context``: optional non-blank string of at most 200,000 characters;
    required when the use case has contextual grounding.
-6. Characters: C0/C1 controls other than tab, LF and CR, zero-width characters (U+200B-U+200D, U+2060,
-   U+FEFF, ...), the soft hyphen, bidi embedding/override/isolate controls, Unicode tag characters
-   (U+E0000-U+E007F, used to smuggle invisible instructions) and lone surrogates are REJECTED, never
-   stripped: silently editing a caller's text changes its meaning and hides the attempt, and these
-   characters are how word filters and denied-topic checks get bypassed. ``field`` names the message
-   index, e.g. ``messages[2].content``. CR is allowed because pasted e-mail and ticket text has CRLF.
-   Emoji ZWJ sequences are rejected too (a documented cost of the rule).
+6. Characters: C0/C1 controls other than tab, LF and CR, lone surrogates, and every invisible
+   (Unicode default-ignorable) character are REJECTED, never stripped: zero-width characters (U+200B-U+200D,
+   U+2060, U+FEFF, ...), the soft hyphen, the combining grapheme joiner, bidi embedding/override/isolate
+   controls, Hangul fillers, Unicode tag characters (U+E0000-U+E007F) and variation selectors (used to
+   smuggle invisible instructions, a byte or a bit per character), with one exception: a single text or
+   emoji presentation selector (U+FE0E, U+FE0F) after a character, as common emoji carry it
+   (``platform_spec.requests.DISALLOWED_CHARS``, ``SELECTOR_RUN``). Silently editing a caller's text
+   changes its meaning and hides the attempt, and these characters are how word filters and denied-topic
+   checks get bypassed. ``field`` names the message index, e.g. ``messages[2].content``. CR is allowed
+   because pasted e-mail and ticket text has CRLF. Emoji ZWJ sequences are rejected too (a documented cost
+   of the rule).
 7. Estimated input tokens, ``ceil(characters of all messages and context / 4)``, at most the use case's
    ``max_input_tokens`` -> else 413 ``INPUT_TOO_LARGE``. The system prompt is not counted: it is the
    platform's, not the caller's.

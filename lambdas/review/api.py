@@ -736,9 +736,11 @@ def _body(allowed: frozenset[str]) -> dict[str, Any]:
 
 
 def _text(value: Any, field: str, *, minimum: int, maximum: int) -> str:
+    """``value`` as stored: at least ``minimum`` characters besides surrounding blanks, at most ``maximum`` in
+    all (the stored text, blanks included: padding must not carry a comment past its bound)."""
     if not isinstance(value, str) or not value.strip():
         raise ApiError("INVALID_REQUEST", f"{field} is required and must be a non-blank string.", field=field)
-    if not minimum <= len(value.strip()) <= maximum:
+    if len(value.strip()) < minimum or len(value) > maximum:
         raise ApiError(
             "INVALID_REQUEST", f"{field} must have {minimum} to {maximum} characters.", field=field
         )

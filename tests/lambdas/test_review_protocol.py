@@ -35,6 +35,8 @@ from platform_spec.api import ERRORS, ReviewMetric
 from platform_spec.clients import CallAbandoned
 from platform_spec.evaluation import quote_for_judge
 from platform_spec.review import (
+    MAX_COMMENT_CHARS,
+    MAX_REASON_CHARS,
     MAX_RECEIVE_COUNT,
     SCORING_TIMEOUT_S,
     AuditTable,
@@ -672,6 +674,12 @@ def decided(config: PlatformConfig, platform: OfflinePlatform) -> tuple[OfflineP
         ("decided", {"decision": "reject", "reason": "Second thoughts here."}, 409, "REVIEW_ALREADY_DECIDED"),
         ("pending", {"decision": "maybe", "reason": "Checked and approved."}, 400, "INVALID_REQUEST"),
         ("pending", {"decision": "approve", "reason": "short"}, 400, "INVALID_REQUEST"),
+        (
+            "pending",
+            {"decision": "approve", "reason": "Checked and approved." + " " * MAX_REASON_CHARS},
+            400,
+            "INVALID_REQUEST",
+        ),
         ("pending", {"decision": "approve"}, 400, "INVALID_REQUEST"),
         (
             "pending",
@@ -795,6 +803,13 @@ def test_a_malformed_body_that_is_not_json_is_refused(decided: tuple[OfflinePlat
         ({"requestId": "{rid}", "rating": True}, 400, "INVALID_REQUEST"),
         ({"requestId": "{rid}", "rating": 4.5}, 400, "INVALID_REQUEST"),
         ({"requestId": "{rid}", "rating": 4, "comment": ""}, 400, "INVALID_REQUEST"),
+        # the 2,000-character bound holds for the text as stored: blank padding does not carry it past it
+        (
+            {"requestId": "{rid}", "rating": 4, "comment": "ok" + " " * MAX_COMMENT_CHARS},
+            400,
+            "INVALID_REQUEST",
+        ),
+        ({"requestId": "{rid}", "rating": 4, "comment": "\n" * 100_000 + "ok"}, 400, "INVALID_REQUEST"),
         ({"requestId": "{rid}", "rating": 4, "stars": 4}, 400, "UNKNOWN_FIELD"),
         ({"requestId": "someone-elses-request", "rating": 4}, 404, "REQUEST_NOT_FOUND"),
         ({"requestId": "{first}", "rating": 4}, 409, "FEEDBACK_ALREADY_RECORDED"),
