@@ -9,6 +9,7 @@ handler emits them, the dashboard and alarms read them), and the retry and circu
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -158,8 +159,31 @@ MAX_BODY_BYTES: Final = 256 * 1024
 MAX_MESSAGES: Final = 40
 MAX_MESSAGE_CHARS: Final = 64_000
 MAX_CONTEXT_CHARS: Final = 200_000
-#: The estimate of input tokens the handler checks against a contract's max_input_tokens.
+#: Characters per token of English text and code: the low estimate of a cached prompt prefix (caching
+#: is placed only where a prefix surely reaches the model's minimum), and ASCII text's share of
+#: :func:`estimated_tokens`.
 CHARS_PER_TOKEN: Final = 4
+#: Characters per token of the other alphabets below U+2E80 (accented Latin, Greek, Cyrillic, Hebrew,
+#: Arabic, Indic scripts): their words split into more tokens than English ones.
+OTHER_ALPHABET_CHARS_PER_TOKEN: Final = 3
+#: From U+2E80 on (CJK ideographs, kana, Hangul, emoji and other symbols), a character is a token or more.
+_WIDE: Final = re.compile("[\u2e80-\U0010ffff]")
+
+
+def estimated_tokens(text: str) -> int:
+    """The input estimate a contract's ``limits.max_input_tokens`` is checked against: ASCII characters at
+    CHARS_PER_TOKEN a token, other alphabets' at OTHER_ALPHABET_CHARS_PER_TOKEN, characters from U+2E80 on
+    one token each. Characters / 4 alone made 8,000 ideographs (~8,000 tokens) 2,000, so a caller could send
+    four times the cap in CJK text, spending the use case's tokens-per-minute quota and cost that much
+    faster. An estimate, not Bedrock's count (which only the model's tokenizer gives, after the call)."""
+    if text.isascii():
+        return math.ceil(len(text) / CHARS_PER_TOKEN)
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    wide = len(text) - len(_WIDE.sub("", text))
+    other = len(text) - ascii_chars - wide
+    return math.ceil(ascii_chars / CHARS_PER_TOKEN + other / OTHER_ALPHABET_CHARS_PER_TOKEN + wide)
+
+
 ROLES: Final = ("user", "assistant")
 
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"

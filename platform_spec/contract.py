@@ -405,7 +405,13 @@ class ModelChoice:
 @spec
 class Limits:
     max_input_tokens: Annotated[
-        int, Spec("Largest estimated input (characters / 4) a request may send.", ge=1, le=200_000)
+        int,
+        Spec(
+            "Largest estimated input a request may send: English at 4 characters a token, other alphabets at "
+            "3, CJK, emoji and other characters from U+2E80 at 1 (platform_spec.api.estimated_tokens).",
+            ge=1,
+            le=200_000,
+        ),
     ]
     max_output_tokens: Annotated[
         int,

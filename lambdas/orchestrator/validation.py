@@ -38,7 +38,6 @@ model and limits are never taken from the request.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from platform_spec.api import (
     MAX_MESSAGE_CHARS,
     MAX_MESSAGES,
     ROLES,
+    estimated_tokens,
 )
 from platform_spec.contract import CallerHistory
 from platform_spec.requests import body_bytes as _body_bytes
@@ -120,7 +120,8 @@ class InvokeRequest:
 
     @property
     def estimated_input_tokens(self) -> int:
-        return math.ceil(self.input_chars / CHARS_PER_TOKEN)
+        """``platform_spec.api.estimated_tokens`` of every message and the context."""
+        return sum(estimated_tokens(m.content) for m in self.messages) + estimated_tokens(self.context or "")
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:

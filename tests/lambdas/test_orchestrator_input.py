@@ -616,3 +616,31 @@ def test_a_single_presentation_selector_after_a_character_is_still_accepted(
 
     assert reply.status == 200, reply.body
     assert converse_calls(stub)[0].body["messages"][0]["content"][0]["guardContent"]["text"]["text"] == text
+
+
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [
+        # support-ticket-summary accepts 6,000 input tokens. English runs ~4 characters a token: 20,000
+        # characters are ~5,000 tokens
+        pytest.param("word " * 4000, True, id="english-within"),
+        # an ideograph is a token or more: 8,000 of them are ~8,000 tokens, not the 2,000 that characters / 4
+        # would make them, and would spend the use case's tokens-per-minute quota four times faster
+        pytest.param("\u8acb" * 8000, False, id="cjk-over"),
+        pytest.param("\u8acb" * 5000, True, id="cjk-within"),
+        # other alphabets run ~3 characters a token: 24,000 Cyrillic letters are ~8,000 tokens
+        pytest.param("\u0441\u043b\u043e\u0432\u043e " * 4000, False, id="cyrillic-over"),
+        pytest.param("\u0441\u043b\u043e\u0432\u043e " * 2500, True, id="cyrillic-within"),
+    ],
+)
+def test_the_input_cap_estimates_tokens_by_script_not_by_four_characters_a_token(
+    orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub, text: str, accepted: bool
+) -> None:
+    reply = call(orchestrator, invoke_event(body=user(text)), lambda_context)
+
+    if accepted:
+        assert reply.status == 200, reply.body
+    else:
+        assert (reply.status, reply.body["error"]["code"]) == (413, "INPUT_TOO_LARGE"), reply.body
+        assert "accepts at most 6000" in reply.body["error"]["message"]
+        assert stub.calls == []
