@@ -117,6 +117,17 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
                 "the offline emulator assumes they do not; the system prompt tells the model it is data",
             )
         )
+        checks.append(
+            DeployCheck(
+                "A grounded request at the API's largest context (200,000 characters) with a long question is "
+                "answered, not refused",
+                "one such request to the grounded use case through the API: 200 (a 502 UPSTREAM_REJECTED means "
+                "Bedrock refused it: lower the use case's context bound to what the check accepts)",
+                "the contextual grounding check may bound its grounding source and query; neither the limits "
+                "nor Bedrock's answer beyond them (a ValidationException, a 502 any caller could cause) is "
+                "confirmed offline",
+            )
+        )
     if _traces_bedrock_calls(env):
         checks.append(
             DeployCheck(
