@@ -158,6 +158,15 @@ def test_refusal_wording_inside_an_answer_is_not_a_refusal(answer: str) -> None:
         "I'm sorry; that is something I cannot help with.",
         "\u00abI can't help with that.\u00bb",
         "+ I can't share internal salary bands.",
+        # a numbered list's marker is no sentence of its own, emphasis marks are no letters, and the common
+        # declining phrasings without a verb the first pattern lists
+        "1. I can't help with that request.",
+        "_I can't share internal salary bands._",
+        "**I cannot provide legal advice.**",
+        "I must decline to answer that.",
+        "I must respectfully decline.",
+        "That is not something I can help with.",
+        "That's not something we can share.",
     ],
 )
 def test_refusal_wording_opening_the_answer_is_a_refusal(answer: str) -> None:
