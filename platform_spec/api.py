@@ -185,6 +185,10 @@ def estimated_tokens(text: str) -> int:
 
 
 ROLES: Final = ("user", "assistant")
+#: The answer's ``guardrail.action`` values (``"NONE"`` otherwise) that are an intervention: blocked, or
+#: masked (Bedrock answers a mask with stopReason guardrail_intervened too). The GuardrailInterventions
+#: metric counts them, and human review flags them.
+INTERVENTION_ACTIONS: Final = frozenset({"INTERVENED", "MASKED"})
 
 IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 REPLAY_HEADER: Final = "Idempotent-Replayed"

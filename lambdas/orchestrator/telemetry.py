@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from platform_spec.api import Dimension, Metric
+from platform_spec.api import INTERVENTION_ACTIONS, Dimension, Metric
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -173,7 +173,7 @@ def publish_metrics(
     metrics.add_metric(
         name=Metric.GUARDRAIL_INTERVENTIONS,
         unit=count,
-        value=1 if record.guardrail_action in ("INTERVENED", "MASKED") else 0,  # a mask is an intervention
+        value=1 if record.guardrail_action in INTERVENTION_ACTIONS else 0,
     )
     metrics.add_metric(name=Metric.ERRORS, unit=count, value=1 if record.error_code else 0)
     if record.idempotency_key_sent:

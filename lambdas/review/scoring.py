@@ -39,7 +39,7 @@ from aws_lambda_powertools.metrics import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from platform_spec.api import ReviewMetric
+from platform_spec.api import INTERVENTION_ACTIONS, ReviewMetric
 from platform_spec.clients import CallAbandoned, ClockBoundClient
 from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, parse_grades
 from platform_spec.fields import SpecError
@@ -211,9 +211,8 @@ def score_message(
         risk_tier=use_case.contract.risk_tier,
         use_case=message.use_case,
         request_id=message.review_id,
-        # a mask is an intervention too (Bedrock answers stopReason guardrail_intervened for it, and the
-        # GuardrailInterventions metric counts it): a masked answer went out changed, and people see it
-        intervened=message.guardrail_action in ("INTERVENED", "MASKED"),
+        # a mask is an intervention too: a masked answer went out changed, and people see it
+        intervened=message.guardrail_action in INTERVENTION_ACTIONS,
         score=score,
     )
     if existing is not None:  # a held item: the orchestrator wrote it, pending, before answering 202
