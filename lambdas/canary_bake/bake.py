@@ -203,7 +203,7 @@ _ANSWERED_METRICS = (
 )
 
 
-def _sum_query(
+def _metric_query(
     query_id: str,
     namespace: str,
     metric: str,
@@ -284,7 +284,7 @@ def version_errors(
         lambda_dimensions = _alias_dimensions(function_name, version)
         for metric in ("Errors", "Invocations"):
             queries.append(
-                _sum_query(f"{metric.lower()}{index}", "AWS/Lambda", metric, lambda_dimensions, period)
+                _metric_query(f"{metric.lower()}{index}", "AWS/Lambda", metric, lambda_dimensions, period)
             )
         function_dimensions = {
             Dimension.SERVICE: SERVICE_NAME,
@@ -293,7 +293,7 @@ def version_errors(
         }
         for field, metric in _ANSWERED_METRICS:
             queries.append(
-                _sum_query(f"{field}{index}", METRICS_NAMESPACE, metric, function_dimensions, period)
+                _metric_query(f"{field}{index}", METRICS_NAMESPACE, metric, function_dimensions, period)
             )
     sums = _summed(cloudwatch, queries, start=start, end=end)
     return {
@@ -440,7 +440,7 @@ def version_latencies(
     minute: Lambda's ``Duration`` "Sum" and "SampleCount" per executed version (the same dimensions as
     ``Invocations``, https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics.html)."""
     queries = [
-        _sum_query(
+        _metric_query(
             f"{stat.lower()}{index}", "AWS/Lambda", "Duration", dimensions, METRIC_PERIOD_SECONDS, stat
         )
         for index, version in enumerate(versions)
