@@ -291,7 +291,7 @@ class OrchestrationRestApi(Construct):
         )
         reviews = self.api.root.add_resource("reviews")
         item = reviews.add_resource("{reviewId}")
-        methods = [
+        reviewers = [
             reviews.add_method(
                 "GET",
                 integration,
@@ -305,6 +305,8 @@ class OrchestrationRestApi(Construct):
                 request_validator=self.request_validator,
                 request_models={"application/json": decision_model},
             ),
+        ]
+        callers = [
             self.use_case_resource.add_resource("feedback").add_method(
                 "POST",
                 integration,
@@ -315,8 +317,8 @@ class OrchestrationRestApi(Construct):
             .add_resource("{reviewId}")
             .add_method("GET", integration),
         ]
+        methods = [*reviewers, *callers]
         self._acknowledge_methods(methods)
-        callers = methods[3:]
         self._throttle(callers, *review.caller_route_throttle(concurrency, len(callers)))
         return methods
 
