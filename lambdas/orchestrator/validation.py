@@ -27,7 +27,8 @@ Rules, in the order they are checked (the first failure is returned):
    checks get bypassed. ``field`` names the message index, e.g. ``messages[2].content``. CR is allowed
    because pasted e-mail and ticket text has CRLF. Emoji ZWJ sequences are rejected too (a documented cost
    of the rule).
-7. Estimated input tokens, ``ceil(characters of all messages and context / 4)``, at most the use case's
+7. Estimated input tokens of all messages and context (``platform_spec.api.estimated_tokens``, by script:
+   English 4 characters a token, other alphabets 3, CJK and emoji 1), at most the use case's
    ``max_input_tokens`` -> else 413 ``INPUT_TOO_LARGE``. The system prompt is not counted: it is the
    platform's, not the caller's.
 
