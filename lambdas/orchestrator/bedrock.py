@@ -52,8 +52,8 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
   contract's p95 latency. Two such hung requests within the window open it, and later requests go
   straight to the fallback. A timeout the budget cut shorter than that is not counted at all: the budget
   ended it, not the model.
-* The caller-history check (``check_caller_history``, one ApplyGuardrail call with retries), when a
-  request needs one, is a stage of the same split before the routes: ``routes + 1`` stages share the
+* The input check (``check_input``, one ApplyGuardrail call with retries: caller history, look-alike
+  letters), when a request needs one, is a stage of the same split before the routes: ``routes + 1`` stages share the
   budget, and it fails closed.
 
 Outcome when no route answered: every failure AccessDeniedException or ResourceNotFoundException
@@ -96,6 +96,7 @@ from botocore.parsers import ResponseParserError
 
 from platform_spec.clients import NOT_PERMITTED_CODES, CallAbandoned, ClientCache, ClockBoundClient
 from platform_spec.guardrail import Verdict, has_action, masked_only, read_apply_guardrail
+from platform_spec.lookalikes import fold
 
 from .routing import CircuitBreaker
 from .runtime_config import UseCase
@@ -256,7 +257,7 @@ def build_converse_request(
     contextual grounding, the context is the ``grounding_source`` and the latest question the ``query``;
     without it, context is guarded as ordinary input. Assistant turns are plain text, which Converse's
     guardrail does not evaluate once guardContent is present: they reach this point only for a use
-    case that guards caller history, after ``check_caller_history`` passed them (otherwise validation
+    case that guards caller history, after ``check_input`` passed them (otherwise validation
     refused the request). Outside ``guardContent`` and checked assistant turns there is only the
     platform's system prompt. Cache points go where ``cache`` (``cache_plan``) says.
     """
@@ -495,7 +496,7 @@ class RouteTarget:
 
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
-    route: str  # the route, or HISTORY_STAGE for the caller-history check
+    route: str  # the route, or INPUT_CHECK_STAGE for the input check
     result: str  # "ok", "intervened" or the failure code
     seconds: float
     throttle: bool = False  # the failure was a throttle or quota error
@@ -512,8 +513,8 @@ class InvocationResult:
 
     @property
     def calls(self) -> int:
-        """Converse calls (the caller-history check is not one)."""
-        return sum(1 for attempt in self.attempts if attempt.route != HISTORY_STAGE)
+        """Converse calls (the input check is not one)."""
+        return sum(1 for attempt in self.attempts if attempt.route != INPUT_CHECK_STAGE)
 
     def used_route(self, name: str) -> bool:
         return any(attempt.route == name for attempt in self.attempts)
@@ -572,7 +573,7 @@ def _run_stage(
     result: InvocationResult,
     on_failure: Callable[[Failure, float], None] = lambda failure, read_timeout: None,
 ) -> tuple[T | None, bool, float]:
-    """Attempts of one stage (a route, or the history check) within its share, ending at ``ends``.
+    """Attempts of one stage (a route, or the input check) within its share, ending at ``ends``.
 
     ``send`` makes one call with the given client and returns its checked answer. Returns (the answer or
     ``None``, whether the budget rather than the attempt limit ended the stage, the successful call's
@@ -636,7 +637,7 @@ def invoke_with_resilience(
     """Call Converse along ``plan`` until one route answers; see the module docstring for the policy.
 
     ``deadline`` is in ``clock()`` time. Exceptions that are not upstream faults (bugs) propagate.
-    ``result`` continues an invocation that already made calls (the caller-history check).
+    ``result`` continues an invocation that already made calls (the input check).
     """
     result = result if result is not None else InvocationResult(outcome=Outcome.UNAVAILABLE)
     timing = _Timing(policy, clock, sleep, rand)
@@ -676,51 +677,71 @@ def invoke_with_resilience(
     return result
 
 
-# --- caller history -----------------------------------------------------------------------------------
+# --- input check (caller history, look-alike letters) -------------------------------------------------
 
-#: The stage name of the caller-history check in ``InvocationResult.attempts``.
-HISTORY_STAGE: Final = "history"
+#: The stage name of the input check in ``InvocationResult.attempts``.
+INPUT_CHECK_STAGE: Final = "input-check"
 
 
-def build_history_check(
-    *, guardrail_id: str, guardrail_version: str, request: InvokeRequest
-) -> dict[str, Any] | None:
-    """ApplyGuardrail arguments that check every assistant turn the caller sent, or ``None`` if none.
+@dataclass(frozen=True, slots=True)
+class InputCheck:
+    """An ApplyGuardrail call of ``build_input_check``, and whether a mask in its answer blocks the request."""
 
-    Converse's guardrail evaluates only the ``guardContent`` blocks once a request has any
-    (``guardrailConfig`` in https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html;
-    "Include a guardrail with the Converse API" in the Bedrock user guide), and assistant turns are not
-    sent as guardContent: whether Bedrock accepts and evaluates guardContent in an assistant turn is not
-    documented. So the assistant turns are checked by ApplyGuardrail with ``source: INPUT`` (all input
-    policies apply, prompt attack included), one text block per turn, in one call
-    (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html).
+    arguments: dict[str, Any]
+    #: True when it checks caller history: history reaches the model as sent, outside guardContent, and the
+    #: platform never rewrites caller text, so an ANONYMIZE finding in it blocks. Folded texts alone are
+    #: not what the model reads: a mask there passes (Converse masks what it finds in the text as sent).
+    masks_block: bool
+
+
+def build_input_check(
+    *, guardrail_id: str, guardrail_version: str, request: InvokeRequest, history: bool, grounded: bool
+) -> InputCheck | None:
+    """The ApplyGuardrail check of the caller text Converse's guardrail would not see as the model reads it,
+    or ``None`` if there is none. Source INPUT (all input policies apply, prompt attack included), one text
+    block per text, in one call (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ApplyGuardrail.html):
+
+    * every assistant turn, when the use case guards caller history (``history``): Converse's guardrail
+      evaluates only the ``guardContent`` blocks once a request has any (``guardrailConfig`` in
+      https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html; "Include a guardrail
+      with the Converse API" in the Bedrock user guide), and assistant turns are not sent as guardContent:
+      whether Bedrock accepts and evaluates guardContent in an assistant turn is not documented;
+    * then every caller text in look-alike letters (``platform_spec.lookalikes.fold``: full-width,
+      mathematical or mixed-script letters, full-width digits, dashes for hyphens), folded, so that the word
+      filters' exact match and the number patterns see what the model reads. The context of a grounded
+      request is not one of them: Converse gets it as the grounding source, which is not screened as input
+      (a policy document's imperative wording would trip the prompt-attack filter), folded or not. A
+      sensitive-information entity under ANONYMIZE written in look-alike characters reaches the model as
+      written (``InputCheck.masks_block``); words, topics, attacks and BLOCK entities do not.
     """
-    texts = [m.content for m in request.messages if m.role == "assistant"]
+    turns = [m.content for m in request.messages if m.role == "assistant"] if history else []
+    caller = [m.content for m in request.messages]
+    if request.context is not None and not grounded:
+        caller.append(request.context)
+    texts = turns + [folded for folded in map(fold, caller) if folded is not None]
     if not texts:
         return None
-    return {
+    arguments = {
         "guardrailIdentifier": guardrail_id,
         "guardrailVersion": guardrail_version,
         "source": "INPUT",
         "content": [{"text": {"text": text}} for text in texts],
     }
+    return InputCheck(arguments, masks_block=bool(turns))
 
 
-def parse_apply_guardrail_response(response: Any) -> bool:
-    """True if the guardrail intervened (blocked or masked anything), False if it passed the text.
-
-    A masked (ANONYMIZE) finding also counts as an intervention: the platform never rewrites caller
-    text, so history with, say, an e-mail address under an ANONYMIZE policy is treated as blocked.
-    """
+def parse_apply_guardrail_response(response: Any, *, masks_block: bool) -> bool:
+    """True if the guardrail blocked the text, or masked part of it and ``masks_block``; False if it passed."""
     try:
-        return read_apply_guardrail(response).verdict is not Verdict.NONE
+        verdict = read_apply_guardrail(response).verdict
+        return verdict is Verdict.BLOCKED or (masks_block and verdict is Verdict.MASKED)
     except ValueError as error:
         raise MalformedResponseError(str(error)) from None
 
 
-def check_caller_history(
+def check_input(
     *,
-    arguments: Mapping[str, Any],
+    check: InputCheck,
     routes: int,
     clients: ClientProvider,
     policy: ResilienceSettings,
@@ -729,10 +750,10 @@ def check_caller_history(
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
 ) -> InvocationResult:
-    """Run the ApplyGuardrail check of ``build_history_check`` as the first stage of the budget split.
+    """Run the ApplyGuardrail check of ``build_input_check`` as the first stage of the budget split.
 
     It gets an equal share with the ``routes`` still to try (``route_deadline``) and the same retries as a
-    route; it is not subject to the circuit breaker. Outcome ANSWERED: the history passed (continue
+    route; it is not subject to the circuit breaker. Outcome ANSWERED: the input passed (continue
     with ``invoke_with_resilience(result=...)``); INTERVENED: the guardrail blocked it, no model call;
     anything else: the check could not run, and the request fails closed with that outcome.
     """
@@ -741,15 +762,17 @@ def check_caller_history(
     ends = route_deadline(clock(), deadline, routes + 1, policy)
 
     def send(client: BedrockClient) -> bool:
-        return parse_apply_guardrail_response(client.apply_guardrail(**arguments))
+        return parse_apply_guardrail_response(
+            client.apply_guardrail(**check.arguments), masks_block=check.masks_block
+        )
 
-    intervened, time_limited, seconds = _run_stage(HISTORY_STAGE, send, ends, clients, timing, result)
+    intervened, time_limited, seconds = _run_stage(INPUT_CHECK_STAGE, send, ends, clients, timing, result)
     if result.outcome is Outcome.REJECTED:
         return result
     if intervened is None:
         result.outcome = _failed_outcome(result, time_limited)
         return result
-    result.attempts.append(AttemptRecord(HISTORY_STAGE, "intervened" if intervened else "ok", seconds))
+    result.attempts.append(AttemptRecord(INPUT_CHECK_STAGE, "intervened" if intervened else "ok", seconds))
     result.outcome = Outcome.INTERVENED if intervened else Outcome.ANSWERED
     result.error_code = None
     return result

@@ -9,7 +9,8 @@ Endpoints:
   "route", "promptVersion", "attempts", "fallbackUsed"}``. Optional ``Idempotency-Key`` header (refused
   where the contract forbids storing text: ``validation.parse_idempotency_key``). Assistant turns
   (caller history) are refused or checked by the guardrail first, per the contract (``validation``,
-  ``bedrock.check_caller_history``); a blocked history is a 200 with ``route: null``, ``attempts: 0``.
+  ``bedrock.check_input``), as is caller text in look-alike letters, folded (``platform_spec.lookalikes``);
+  input that check blocks is a 200 with ``route: null``, ``attempts: 0``.
 * ``GET /use-cases``: enabled use cases (id, purpose, riskTier, limits, promptVersion).
 * ``GET /health``: liveness, no Bedrock call.
 
@@ -57,9 +58,9 @@ from .bedrock import (
     Outcome,
     RouteTarget,
     build_converse_request,
-    build_history_check,
+    build_input_check,
     cache_plan,
-    check_caller_history,
+    check_input,
 )
 from .bedrock import invoke_with_resilience as _invoke_with_resilience
 from .errors import INTERNAL_MESSAGE, QUOTA_RETRY_AFTER_S, ApiError, error_body, retry_after_s
@@ -335,19 +336,17 @@ def _invoke(
         )
 
     deadline = time.monotonic() + _budget_s(ends, held=_holds(use_case))
-    history = (
-        build_history_check(
-            guardrail_id=resources.guardrail_arn,
-            guardrail_version=resources.guardrail_version,
-            request=request,
-        )
-        if use_case.contract.conversation.caller_history is CallerHistory.GUARD
-        else None
+    check = build_input_check(
+        guardrail_id=resources.guardrail_arn,
+        guardrail_version=resources.guardrail_version,
+        request=request,
+        history=use_case.contract.conversation.caller_history is CallerHistory.GUARD,
+        grounded=use_case.contract.guardrail.grounded,
     )
     checked = None
-    if history is not None:
-        checked = check_caller_history(
-            arguments=history,
+    if check is not None:
+        checked = check_input(
+            check=check,
             routes=len(targets),
             clients=bedrock_clients,
             policy=settings.resilience,
@@ -355,7 +354,7 @@ def _invoke(
         )
         _record_calls(record, checked)
         if checked.outcome is Outcome.INTERVENED:
-            return _history_blocked(use_case, record)
+            return _input_blocked(use_case, record)
         if checked.outcome is not Outcome.ANSWERED:
             record.outcome = checked.outcome.value
             raise _upstream_error(checked)
@@ -527,8 +526,8 @@ def _record_calls(record: RequestRecord, result: InvocationResult) -> None:
     ]
 
 
-def _history_blocked(use_case: UseCase, record: RequestRecord) -> dict[str, Any]:
-    """The 200 for caller history the guardrail blocked: the blocked-input message, no model call."""
+def _input_blocked(use_case: UseCase, record: RequestRecord) -> dict[str, Any]:
+    """The 200 for input the input check blocked: the blocked-input message, no model call."""
     text = use_case.contract.guardrail.blocked_input_message
     record.outcome = Outcome.INTERVENED.value
     record.guardrail_action = "INTERVENED"

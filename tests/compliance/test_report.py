@@ -291,6 +291,7 @@ def test_the_pack_names_what_only_the_deployed_account_can_prove(reports: dict[s
         assert "X-Ray trace shows its Bedrock calls" in relied  # the orchestrator is traced in both
         assert "hidden in a grounded use case's context" in relied  # policy-qa is grounded in both
         assert "largest context (200,000 characters)" in relied  # the grounding check's own limits
+        assert "look-alike letters" in relied  # policy-qa has word filters in both
         assert all(c.how and c.why for c in checks)
     # only where releases are baked (Prod) does the pack rely on the bake reading per-version metrics
     assert [c for c in prod if "canary bake" in c.what] and not [c for c in dev if "canary bake" in c.what]

@@ -48,6 +48,20 @@ def _grounds(env: Environment) -> bool:
     )
 
 
+def _matches_words_or_patterns(env: Environment) -> bool:
+    """A guardrail of this environment has a word filter (custom words or a managed list) or blocks a
+    sensitive-information entity or regex: the policies whose exact match look-alike letters evade."""
+    for guardrail in env.of_type("AWS::Bedrock::Guardrail"):
+        words = guardrail.properties.get("WordPolicyConfig") or {}
+        if words.get("WordsConfig") or words.get("ManagedWordListsConfig"):
+            return True
+        policy = guardrail.properties.get("SensitiveInformationPolicyConfig") or {}
+        entries = [*(policy.get("PiiEntitiesConfig") or []), *(policy.get("RegexesConfig") or [])]
+        if any(isinstance(e, dict) and e.get("Action") == "BLOCK" for e in entries):
+            return True
+    return False
+
+
 def _traces_bedrock_calls(env: Environment) -> bool:
     """The orchestrator function (it has the Bedrock resources' variable) runs with active X-Ray tracing."""
     for function in env.of_type("AWS::Lambda::Function"):
@@ -126,6 +140,18 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
                 "the contextual grounding check may bound its grounding source and query; neither the limits "
                 "nor Bedrock's answer beyond them (a ValidationException, a 502 any caller could cause) is "
                 "confirmed offline",
+            )
+        )
+    if _matches_words_or_patterns(env):
+        checks.append(
+            DeployCheck(
+                "A blocked word written in look-alike letters (full-width, mathematical, a Cyrillic letter in a "
+                "Latin word) is blocked, as the plain word is",
+                "the adversarial cases enc-full-width-word and enc-mixed-script-word (policy-qa) pass against "
+                "this environment through the API: the staging readiness gate runs them",
+                "the orchestrator has the guardrail check a folded copy of such text (platform_spec.lookalikes); "
+                "that Bedrock's word filter matches the copy as it matches the plain word (case, hyphens) is not "
+                "documented beyond 'exact match', and the offline emulator's filter is case-insensitive",
             )
         )
     if _traces_bedrock_calls(env):
