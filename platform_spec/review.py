@@ -262,7 +262,8 @@ class ReviewTable:
 
 class AuditTable:
     """The audit table: write-once records (partition ``subject`` = the request id, sort ``event``:
-    ``decision``, or ``feedback#<caller principal>``), kept for review.audit_retention_days."""
+    ``decision``, ``feedback#<caller principal>`` or ``correction-refused#<time>#<API request id>``), kept
+    for review.audit_retention_days."""
 
     SUBJECT: Final = "subject"
     EVENT: Final = "event"
@@ -822,9 +823,11 @@ def audit_record(
     return {"Item": item, "ConditionExpression": f"attribute_not_exists({AuditTable.SUBJECT})"}
 
 
-def refused_correction_event(now: float) -> str:
-    """The audit sort key of a correction the guardrail blocked: one per attempt, by its time."""
-    return f"{AuditEvent.CORRECTION_REFUSED.value}#{iso_now(now)}"
+def refused_correction_event(now: float, request_id: str) -> str:
+    """The audit sort key of a correction the guardrail blocked: one per attempt, in time order. The API
+    request id makes it unique: two attempts within one millisecond (two reviewers, a double click) would
+    otherwise share a key, and the write-once condition would drop the second record."""
+    return f"{AuditEvent.CORRECTION_REFUSED.value}#{iso_now(now)}#{request_id}"
 
 
 def feedback_event(caller: str) -> str:

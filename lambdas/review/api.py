@@ -195,7 +195,7 @@ def read_item(reviewId: str) -> Response[str]:  # the name is the API's path par
     message = ReviewMessage.from_json(str(item[ReviewTable.MESSAGE]))
     sla_s = _policy(message.use_case).sla_hours * 3600
     since = pending_since(item)
-    audit = _store(lambda: store.audit_trail(reviewId))
+    audit, complete = _store(lambda: store.audit_trail(reviewId, time_left_s=_time_left_s))
     return _json(
         200,
         {
@@ -224,6 +224,7 @@ def read_item(reviewId: str) -> Response[str]:  # the name is the API's path par
             "invocationLog": _log_view(message),
             "decision": json.loads(str(item[ReviewTable.DECISION])) if ReviewTable.DECISION in item else None,
             "audit": [{k: v for k, v in record.items() if k != "expiresAt"} for record in audit],
+            "auditComplete": complete,
         },
     )
 
@@ -527,6 +528,11 @@ def _request_id() -> str:
     return str(context.get("requestId") or "unknown")
 
 
+def _time_left_s() -> float:
+    """What is left of this invocation, in seconds."""
+    return float(app.lambda_context.get_remaining_time_in_millis()) / 1000
+
+
 def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status, content_type=_JSON, body=json.dumps(body), headers=dict(headers or {})
@@ -575,7 +581,7 @@ def _check_correction(message: ReviewMessage, text: str, reviewer: str) -> Any:
             "the item is still pending. Fix: approve or reject the answer with a reason.",
             field="decision",
         )
-    remaining_s = app.lambda_context.get_remaining_time_in_millis() / 1000
+    remaining_s = _time_left_s()
     try:
         return guard.check(message.use_case, text, grounding=grounding, remaining_s=remaining_s)
     except LookupError:
@@ -641,7 +647,7 @@ def _audit_refused_correction(message: ReviewMessage, reviewer: str, blocked: Co
     what = _signed({"fired": ", ".join(blocked.fired) or "the guardrail intervened"})
     record = audit_record(
         subject=message.review_id,
-        event=refused_correction_event(now),
+        event=refused_correction_event(now, _request_id()),
         kind=AuditEvent.CORRECTION_REFUSED,
         message=message,
         actor=reviewer,

@@ -10,7 +10,7 @@ import binascii
 import json
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from platform_spec.api import store_call_max_s
@@ -37,6 +37,11 @@ class Conflict(Exception):
     def __init__(self, which: tuple[str, ...]) -> None:
         super().__init__(", ".join(which))
         self.which = which
+
+
+#: The most audit records ``GET /reviews/{id}`` shows: a Lambda response is at most 6 MB, and a record is
+#: at most a few KB (a decision's reason and correction, a feedback comment, what fired).
+AUDIT_TRAIL_MAX_RECORDS = 500
 
 
 def _error_code(exc: Exception) -> str:
@@ -198,16 +203,36 @@ class ReviewStore:
                 raise
             raise Conflict(failed) from exc
 
-    def audit_trail(self, subject: str) -> list[dict[str, Any]]:
-        """Every audit record of a request, in event order."""
+    def audit_trail(
+        self, subject: str, *, time_left_s: Callable[[], float] | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A request's audit records in event order, at most :data:`AUDIT_TRAIL_MAX_RECORDS`, and whether
+        that is all of them. A Query answers at most 1 MB a page, with ``LastEvaluatedKey`` to go on from
+        (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.Pagination.html), so the
+        pages are read until the last; one record past the most tells that more exist. A next page is asked
+        only while ``time_left_s`` (the invocation's) leaves room for one more bounded store call
+        (``store_call_max_s``), so a slow store cuts the trail short rather than timing the function out."""
         assert self.audit_table is not None, "the audit table is not configured"
-        response = self.client.query(
-            TableName=self.audit_table,
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": AuditTable.SUBJECT},
-            ExpressionAttributeValues={":s": {"S": subject}},
-        )
-        return [plain(i) for i in response.get("Items", [])]
+        most = AUDIT_TRAIL_MAX_RECORDS
+        records: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            if start and time_left_s is not None and time_left_s() < store_call_max_s():
+                return records[:most], False
+            arguments: dict[str, Any] = {
+                "TableName": self.audit_table,
+                "KeyConditionExpression": "#s = :s",
+                "ExpressionAttributeNames": {"#s": AuditTable.SUBJECT},
+                "ExpressionAttributeValues": {":s": {"S": subject}},
+                "Limit": most + 1 - len(records),
+            }
+            if start:
+                arguments["ExclusiveStartKey"] = start
+            response = self.client.query(**arguments)
+            records += [plain(i) for i in response.get("Items", [])]
+            start = response.get("LastEvaluatedKey")
+            if not start or len(records) > most:
+                return records[:most], len(records) <= most
 
     # ---------------------------------------------------------------- helpers
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -140,6 +141,22 @@ def test_a_correction_the_guardrail_blocks_is_refused_and_the_item_stays_pending
     # the reviewer rewrites it, and that one is released
     assert _correct(platform, review_id, "We serve comparable customers today.").status == 200
     assert _released(platform, review_id).body["output"]["text"] == "We serve comparable customers today."
+
+
+def test_two_refused_corrections_at_the_same_instant_are_both_audited(
+    config: PlatformConfig, platform: OfflinePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN two attempts the guardrail blocks, made within one millisecond (two reviewers, or a double click)
+    review_id = _held(platform, config)
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    for _ in range(2):
+        refused = _correct(platform, review_id, "Per contract CN-AB-123456 we already serve this customer.")
+        assert refused.status == 422, refused.body
+
+    # THEN each is an audit record of its own (the sort key names the request, not only the time)
+    attempts = [r for r in _audit(platform) if r["kind"] == "correction-refused"]
+    assert len(attempts) == 2
+    assert len({r["event"] for r in attempts}) == 2
 
 
 def test_a_grounded_use_cases_correction_is_checked_against_the_requests_context(

@@ -1008,3 +1008,69 @@ def test_a_review_store_that_answers_a_byte_at_a_time_is_abandoned_at_its_bound(
     # WHEN an item is read, THEN the call is abandoned (read to its end, the dripped answer is "no item")
     with pytest.raises(CallAbandoned):
         store.get("a-review-id")
+
+
+def _audit_records(platform: OfflinePlatform, review_id: str, count: int, pad: int) -> None:
+    """``count`` audit records of ``review_id`` written straight to the table, each ``pad`` characters big."""
+    dynamodb = platform.session.client("dynamodb")
+    for index in range(count):
+        dynamodb.put_item(
+            TableName=platform.resources.audit_table,
+            Item={
+                "subject": {"S": review_id},
+                "event": {"S": f"feedback#arn:aws:iam::123456789012:role/caller-{index:04d}"},
+                "kind": {"S": "feedback"},
+                "comment": {"S": "x" * pad},
+            },
+        )
+
+
+def test_an_audit_trail_longer_than_one_query_page_is_shown_whole(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN an item whose audit trail is over 1 MB, DynamoDB's most for one Query page (moto pages alike)
+    review_id = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    _audit_records(platform, review_id, count=4, pad=300_000)
+
+    read = _reviewer(platform, "GET", ITEM, {"reviewId": review_id})
+
+    # THEN every record is shown, and the trail says it is whole
+    assert read.status == 200, read.body
+    assert len(read.body["audit"]) == 4
+    assert read.body["auditComplete"] is True
+
+
+def test_an_audit_trail_beyond_what_one_answer_may_hold_says_it_is_cut(
+    config: PlatformConfig, platform: OfflinePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.review import store as review_store
+
+    # GIVEN more audit records than the API shows in one answer (a Lambda response is at most 6 MB)
+    monkeypatch.setattr(review_store, "AUDIT_TRAIL_MAX_RECORDS", 3)
+    review_id = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    _audit_records(platform, review_id, count=5, pad=10)
+
+    read = _reviewer(platform, "GET", ITEM, {"reviewId": review_id})
+
+    # THEN the first records in event order, and a flag that more exist
+    assert read.status == 200, read.body
+    assert [r["event"][-4:] for r in read.body["audit"]] == ["0000", "0001", "0002"]
+    assert read.body["auditComplete"] is False
+
+
+def test_an_audit_trail_is_cut_where_another_page_would_not_fit_in_the_invocation(
+    config: PlatformConfig, platform: OfflinePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.review import api as review_api
+
+    # GIVEN a trail of two pages, and an invocation with less time left than one more store call may take
+    review_id = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    _audit_records(platform, review_id, count=4, pad=300_000)
+    monkeypatch.setattr(review_api, "_time_left_s", lambda: 1.0)
+
+    read = _reviewer(platform, "GET", ITEM, {"reviewId": review_id})
+
+    # THEN the first page, flagged as not the whole trail (not a function timeout)
+    assert read.status == 200, read.body
+    assert 0 < len(read.body["audit"]) < 4
+    assert read.body["auditComplete"] is False
