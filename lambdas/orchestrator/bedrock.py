@@ -53,8 +53,8 @@ Time budget split (``route_deadline``, ``attempt_read_timeout``):
   straight to the fallback. A timeout the budget cut shorter than that is not counted at all: the budget
   ended it, not the model.
 * The input check (``check_input``, one ApplyGuardrail call with retries: caller history, look-alike
-  letters), when a request needs one, is a stage of the same split before the routes: ``routes + 1`` stages share the
-  budget, and it fails closed.
+  letters), when a request needs one, is a stage of the same split before the routes: ``routes + 1``
+  stages share the budget, and it fails closed.
 
 Outcome when no route answered: every failure AccessDeniedException or ResourceNotFoundException
 (``platform_spec.clients.NOT_PERMITTED_CODES``: the grant or the profile/guardrail is missing in this
