@@ -70,6 +70,15 @@ MAX_CORRECTION_CHARS: Final = MAX_MESSAGE_CHARS
 #: A message above it drops the context, then all text (the item keeps references only).
 #: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
 MAX_MESSAGE_BYTES: Final = 256 * 1024
+#: The characters SQS refuses in a message body: it accepts only #x9 | #xA | #xD | #x20 to #xD7FF |
+#: #xE000 to #xFFFD | #x10000 to #x10FFFF (XML 1.0's characters) and answers any other with
+#: ``InvalidMessageContents`` (SendMessage, ``MessageBody``:
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html, and "Message
+#: content" in the quotas page above; some SDK copies of the API page say SQS replaces them with U+FFFD
+#: instead: the text would be changed either way).
+#: That is the C0 controls but tab, LF and CR, the surrogates U+D800-U+DFFF and the noncharacters U+FFFE
+#: and U+FFFF: all in the Basic Multilingual Plane, so each has a 4-digit JSON escape (``\uffff``).
+SQS_REFUSED_CHARS: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: The longest review id (and feedback ``requestId``) the review API looks up. A review id is the API
 #: request id (API Gateway's ``requestId``, a UUID), so a longer one names no item; looking it up anyway
 #: would ask DynamoDB for a partition key it may refuse (at most 2,048 bytes:
@@ -406,6 +415,11 @@ def overall_score(results: Sequence[ScoreResult]) -> float | None:
 # ==================================================================== the queue message
 
 
+def _json_escape(match: re.Match[str]) -> str:
+    """A character SQS refuses, as a JSON escape (every one is in the BMP: 4 hex digits)."""
+    return f"\\u{ord(match.group()):04x}"
+
+
 @spec
 class ReviewedTurn:
     role: str
@@ -460,22 +474,38 @@ class ReviewMessage:
     request_metadata: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(to_dict(self), separators=(",", ":"), ensure_ascii=False)
+        """The message as JSON: the queue message's body (and the item's ``message``). Text stays as it is
+        (UTF-8, not ``\\u`` escapes, which take up to 6 bytes where UTF-8 takes 1 to 3) but for what SQS
+        refuses in a body (:data:`SQS_REFUSED_CHARS`: the model's answer or the caller's text may hold
+        U+FFFF, say, or a lone surrogate, which JSON from Bedrock can carry as ``"\\ud800"``): those are
+        JSON escapes, so the body reads back as the same message (:meth:`from_json`) and SendMessage takes
+        it. ``json.dumps`` already escapes the C0 controls; the rest can occur only inside JSON strings,
+        where an escape stands for the character. One caveat: a high surrogate followed by a low one in a
+        string reads back as the one character they encode (JSON cannot say otherwise)."""
+        raw = json.dumps(to_dict(self), separators=(",", ":"), ensure_ascii=False)
+        return SQS_REFUSED_CHARS.sub(_json_escape, raw)
 
     @classmethod
     def from_json(cls, raw: str) -> ReviewMessage:
         return from_dict(cls, json.loads(raw), where="review message")
 
+    def body_bytes(self) -> int:
+        """The size of the queue message's body (:meth:`to_json`, escapes included) in UTF-8 bytes, the unit
+        of SQS's size limit (:data:`MAX_MESSAGE_BYTES`)."""
+        return len(self.to_json().encode())
+
     def fitted(self, limit: int = MAX_MESSAGE_BYTES) -> ReviewMessage:
-        """This message within SQS's size: without the context, then without any text, if needed."""
+        """This message within SQS's size: without the context, then without any text, if needed. The size
+        is the body's as sent (:meth:`body_bytes`): a refused character escaped takes 6 bytes, not its 1 to
+        3 in UTF-8."""
         message = self
-        if len(message.to_json().encode()) > limit and message.input is not None:
+        if message.body_bytes() > limit and message.input is not None:
             message = replace(
                 message,
                 input=ReviewInput(messages=message.input.messages),
                 text_note="the request's context was too large for the review queue and is not stored",
             )
-        if len(message.to_json().encode()) > limit:
+        if message.body_bytes() > limit:
             message = replace(
                 message,
                 input=None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import time
 import uuid
 from typing import Any
@@ -620,6 +621,44 @@ def test_an_unreadable_message_is_logged_without_the_text_it_carries(
     assert line["messageId"] == poison and "review message.output must be a string" in line["why"], line
     assert "review message.input.messages[0].content" in line["why"], line
     assert "078-05-1120" not in platform.output.getvalue()
+
+
+#: What SendMessage accepts in a body (MessageBody,
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html): a body
+#: with anything else is refused (InvalidMessageContents). moto accepts any body, so the tests read it.
+SQS_BODY = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+
+
+@pytest.mark.parametrize("use_case", [SAMPLED_UC, HELD_UC])
+def test_characters_sqs_refuses_in_an_answer_or_question_reach_the_queue_escaped_and_are_scored(
+    config: PlatformConfig, platform: OfflinePlatform, use_case: str
+) -> None:
+    # GIVEN a question with the noncharacters U+FFFE and U+FFFF (the request rules let them through), and a
+    # model answer that also has a lone surrogate and a control (Bedrock's JSON can carry "\ud800")
+    body = request_body(config, use_case)
+    body["messages"][-1]["content"] += " \ufffe\uffff?"
+    answer = "Section 2 \ufffe applies\uffff; see \ud800 the \x01 policy \udfff."
+    platform.stub.script(use_case, [Fault.success(text=answer)])
+    # WHEN the caller asks
+    asked = platform.invoke(use_case, body)
+    assert asked.status in (200, 202), asked.body
+    review_id = asked.body.get("reviewId") or asked.body["requestId"]
+    # THEN the message is queued (no enqueue failure), its body holds only what SQS accepts
+    assert _queued(platform) == 1 and 1 not in _metric(platform, "ReviewEnqueueFailures")
+    sqs = platform.session.client("sqs")
+    (message,) = sqs.receive_message(QueueUrl=platform.resources.queue_url)["Messages"]
+    refused = sorted({f"U+{ord(c):04X}" for c in message["Body"] if not SQS_BODY.fullmatch(c)})
+    assert refused == [], refused
+    sqs.change_message_visibility(
+        QueueUrl=platform.resources.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    # AND it is scored, the item holding the answer and the question as they were
+    assert platform.drain() == []
+    (item,) = _items(platform)
+    assert item[ReviewTable.KEY] == review_id and item[ReviewTable.SCORED_AT]
+    stored = json.loads(item[ReviewTable.MESSAGE])
+    assert stored["output"] == answer
+    assert stored["input"]["messages"][-1]["content"] == body["messages"][-1]["content"]
 
 
 def test_a_redelivered_message_is_scored_once(config: PlatformConfig, platform: OfflinePlatform) -> None:

@@ -202,6 +202,78 @@ def test_a_message_too_large_for_the_queue_drops_the_context_then_all_text() -> 
     assert small.fitted() == small
 
 
+#: The characters SendMessage accepts in a message body, as SQS documents them (MessageBody:
+#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html):
+#: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF. Written out here, apart from
+#: the module's own set, so that the tests check the module against the documentation.
+SQS_ALLOWED = ((0x9, 0x9), (0xA, 0xA), (0xD, 0xD), (0x20, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF))
+#: Every character outside it (C0 controls but tab, LF, CR; the surrogates; U+FFFE, U+FFFF).
+SQS_REFUSED = [chr(c) for c in range(0x110000) if not any(low <= c <= high for low, high in SQS_ALLOWED)]
+
+
+def _refused_in(body: str) -> list[str]:
+    """The characters of ``body`` SQS refuses, as U+XXXX."""
+    return sorted(
+        {f"U+{ord(c):04X}" for c in body if not any(low <= ord(c) <= high for low, high in SQS_ALLOWED)}
+    )
+
+
+def test_the_module_refuses_exactly_the_characters_sqs_documents() -> None:
+    from platform_spec.review import SQS_REFUSED_CHARS
+
+    # the documented set, as this file reads it: C0 controls but tab, LF and CR; the surrogates; two
+    # noncharacters
+    assert len(SQS_REFUSED) == 9 + 2 + 18 + 2048 + 2
+    # (surrogates by chr: ruff reads every lone-surrogate literal as the same character)
+    assert {"\x00", "\x0b", "\x1f", chr(0xD800), chr(0xDFFF), "\ufffe", "\uffff"} <= set(SQS_REFUSED)
+    assert not {"\t", "\n", "\r", " ", "\ud7ff", "\ue000", "\ufffd", "\U0010ffff"} & set(SQS_REFUSED)
+    every = "".join(map(chr, range(0x110000)))
+    assert SQS_REFUSED_CHARS.findall(every) == SQS_REFUSED
+
+
+def test_every_character_sqs_refuses_is_escaped_in_the_body_and_read_back_as_sent() -> None:
+    # GIVEN model output, a question, a context and request metadata holding every character SQS refuses
+    # (one at a time between letters: a high surrogate next to a low one would read back as one character)
+    text = "a" + "b".join(SQS_REFUSED) + "c"
+    message = _message(
+        input=ReviewInput(messages=(ReviewedTurn(role="user", content=text),), context=text),
+        output=text,
+        request_metadata={"requestId": "r-1", "note": text},
+    )
+    # WHEN it becomes the queue message's body
+    body = message.fitted().to_json()
+    # THEN the body holds none of them (SQS would refuse it), and it reads back as the same message
+    assert _refused_in(body) == []
+    assert ReviewMessage.from_json(body) == message
+    # each as a JSON escape (6 bytes, 4 hex digits: every refused character is in the BMP)
+    assert "\\ufffe" in body and "\\ud800" in body and "\\u0000" in body
+
+
+@pytest.mark.parametrize("refused", ["\uffff", "\ufffe", "\ud800", "\udfff"])
+def test_a_message_of_refused_characters_is_fitted_by_its_escaped_size(refused: str) -> None:
+    # GIVEN text of refused characters small enough raw (3 bytes each in UTF-8) but not escaped (6 bytes
+    # each: "\\uffff"); C0 controls are left out: json.dumps escapes them anyway
+    n = MAX_MESSAGE_BYTES // 5
+    big_context = _message(
+        input=ReviewInput(messages=(ReviewedTurn(role="user", content="q"),), context=refused * n)
+    )
+    # WHEN fitted to the queue
+    fitted = big_context.fitted()
+    # THEN the context goes, and the body is within SQS's limit and holds no refused character
+    body = fitted.to_json()
+    assert fitted.input is not None and fitted.input.context is None and fitted.output == "answer"
+    assert len(body.encode()) <= MAX_MESSAGE_BYTES and _refused_in(body) == []
+    big_answer = _message(output=refused * n)
+    body = big_answer.fitted().to_json()
+    assert ReviewMessage.from_json(body).output is None
+    assert len(body.encode()) <= MAX_MESSAGE_BYTES and _refused_in(body) == []
+    # AND text that fits escaped is kept whole
+    fits = _message(output=refused * (MAX_MESSAGE_BYTES // 7))
+    body = fits.fitted().to_json()
+    assert len(body.encode()) <= MAX_MESSAGE_BYTES and _refused_in(body) == []
+    assert ReviewMessage.from_json(body) == fits
+
+
 def test_an_item_pending_from_the_start_is_pending_since_its_answer_and_a_scored_one_is_not_pending() -> None:
     policy = ReviewPolicy()
     pending = new_item(_message(), policy=policy, reasons=(ReviewReason.SAMPLED,), scores=(), now=0)
