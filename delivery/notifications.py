@@ -1,9 +1,10 @@
 """Every alarm's notification path, proven: set the alarm to ALARM and see its notification arrive at a
 test subscription of the environment's topic (the readiness probe queue, ``ReadinessGateAccess``).
 
-Against an environment (the readiness gate in the pipeline): each alarm of the environment's stack is set
-to ALARM with ``SetAlarmState``, its notification must arrive at the probe queue within ``wait_s``, and
-the alarm is set back to OK. CloudWatch, SNS, KMS and SQS do the delivering.
+Against an environment (the readiness gate in the pipeline): every alarm's state is read first; then each
+alarm of the environment's stack is set to OK (unless it is) and to ALARM with ``SetAlarmState``, its
+notification must arrive at the probe queue within ``wait_s``, and the alarm is set back to the state it
+was read in, also when the probe fails half-way. CloudWatch, SNS, KMS and SQS do the delivering.
 
 Offline (``--offline``), what can be proven without AWS is proven, and what cannot is played by a stand-in:
 
@@ -29,6 +30,7 @@ from compliance.assembly import StackTemplate
 from compliance.bedrock_rules import ALARM_TYPES, rule_alarm_delivery
 from compliance.cfn_values import as_list, ref_target, resolve_value
 from compliance.policy_eval import Request, UnsupportedPolicy, evaluate
+from lambdas.canary_bake.bake import alarm_states
 
 #: What a probe's notification must say (CloudWatch's alarm notification: a JSON message with these keys,
 #: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
@@ -234,6 +236,10 @@ def stack_alarm_names(cloudformation: Any, stack_name: str) -> list[str]:
     return names
 
 
+#: The state ``SetAlarmState`` sets an alarm to before the probe, so that setting ALARM is a change of state.
+OK_STATE = "OK"
+
+
 def carry_deployed(
     cloudwatch: Any,
     sqs: Any,
@@ -243,16 +249,46 @@ def carry_deployed(
     wait_s: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[AlarmProbe]:
-    """Step 2 against an environment: each alarm to ALARM, its notification awaited at the probe queue,
-    the alarm back to OK (CloudWatch re-evaluates it at its next period anyway)."""
+    """Step 2 against an environment: every alarm's state read first; then each alarm to OK and to ALARM,
+    its notification awaited at the probe queue, and the alarm set back to the state read, whatever
+    happened in between (an error setting it, reading the queue).
+
+    SetAlarmState invokes an alarm's actions only "when the updated state differs from the previous
+    value", so an alarm already in ALARM is set to OK first, or no notification would come. And it is
+    restored explicitly: a metric alarm returns to its actual state at its next evaluation, but "if you use
+    SetAlarmState on a composite alarm, the composite alarm is not guaranteed to return to its actual
+    state. It returns to its actual state only once any of its children alarms change state"
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_SetAlarmState.html): a composite
+    left in OK by the probe would hide a real alarm from the canary bake until a child changes. An alarm
+    that cannot be read (DescribeAlarms does not return it) is not probed: its state could not be put
+    back."""
+    before = alarm_states(cloudwatch, alarm_names)
     results = []
     for name in alarm_names:
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=ALARM_STATE, StateReason="readiness gate probe")
+        state = before.get(name)
+        if state is None:
+            results.append(
+                AlarmProbe(
+                    name,
+                    False,
+                    "not probed: DescribeAlarms did not return it, so its state could not be read",
+                )
+            )
+            continue
         try:
+            if state != OK_STATE:
+                cloudwatch.set_alarm_state(
+                    AlarmName=name, StateValue=OK_STATE, StateReason="readiness gate probe: from OK"
+                )
+            cloudwatch.set_alarm_state(
+                AlarmName=name, StateValue=ALARM_STATE, StateReason="readiness gate probe"
+            )
             arrived = await_notification(sqs, queue_url, name, wait_s=wait_s, clock=clock)
         finally:
             cloudwatch.set_alarm_state(
-                AlarmName=name, StateValue="OK", StateReason="readiness gate probe done"
+                AlarmName=name,
+                StateValue=state,
+                StateReason=f"readiness gate probe done: back to {state}, the state it was in before the probe",
             )
         results.append(
             AlarmProbe(

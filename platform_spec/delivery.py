@@ -60,8 +60,10 @@ MAX_BAKE_CHECKS: Final = 2500
 DEFAULT_BAKE_MINUTES: Final = 72 * 60
 #: Rolling a canary back (the live alias back to its stable version alone) is retried on any error this many
 #: times after the first attempt, waiting ROLL_BACK_FIRST_DELAY_SECONDS, then twice as long each time up to
-#: ROLL_BACK_MAX_DELAY_SECONDS (about 23 minutes in all): long enough to outlast throttling or an expired
-#: session, short enough that a person is told within the half hour. Both the bake's state machine and
+#: ROLL_BACK_MAX_DELAY_SECONDS (about 23 minutes of waiting in all): long enough to outlast throttling or an
+#: expired session, short enough that a person is told within the half hour when the attempts fail at once
+#: (in the state machine each attempt is also bounded by its task timeout, ``constructs/delivery/bake.py``
+#: TASK_TIMEOUT, 2 minutes: 9 hung attempts would add up to 18). Both the bake's state machine and
 #: ``delivery.canary.run_bake`` use them; then the bake asks a person (:func:`stuck_canary_message`).
 ROLL_BACK_RETRIES: Final = 8
 ROLL_BACK_FIRST_DELAY_SECONDS: Final = 15

@@ -58,6 +58,14 @@ HANDLER = "canary_bake.handler.lambda_handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 #: Each step makes a handful of AWS calls in the production account.
 STEP_TIMEOUT = cdk.Duration.minutes(1)
+#: How long each Task state of the bake waits for its answer: without ``TimeoutSeconds`` a Task state waits
+#: for a response that may never come, and the execution is stuck
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/sfn-stuck-execution.html); with it, the state
+#: fails with ``States.Timeout``, which ``States.ALL`` matches, so the step's Retry and Catch handle a hung
+#: invocation like any other failure
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). Longer than
+#: STEP_TIMEOUT, so a step that Lambda itself times out fails with Lambda's error, not this one.
+TASK_TIMEOUT = cdk.Duration.minutes(2)
 
 _TOPIC_KEY_GRANT = (
     re.escape("Action::kms:GenerateDataKey*"),
@@ -89,7 +97,9 @@ class CanaryBake(Construct):
       is retried on any error (``platform_spec.delivery.ROLL_BACK_RETRIES``); one that still fails is
       published to ``notifications`` with the command that rolls back by hand, and the execution fails
       with that text (``CanaryRollBackFailed``). It times out (``BAKE_EXECUTION_TIMEOUT_MINUTES``) before
-      CodePipeline's action stops waiting for it. Logs every event to ``logs`` (KMS) and traces with X-Ray.
+      CodePipeline's action stops waiting for it. Every Task state times out after TASK_TIMEOUT (a hung
+      step fails, and is retried or caught, instead of holding the execution). Logs every event to
+      ``logs`` (KMS) and traces with X-Ray.
     - ``stopped_rule``: an execution that failed, timed out or was aborted (``BAKE_STOPPED_STATUSES``)
       invokes ``function`` with ``{"action": "abort"}``, which clears whatever share of the live alias the
       canary still holds. An ``abort`` that still fails after Lambda's retries, or waits longer than
@@ -263,6 +273,7 @@ class CanaryBake(Construct):
             payload=sfn.TaskInput.from_object({"action": action, **(payload or {})}),
             payload_response_only=True,
             retry_on_service_exceptions=lambda_retry,
+            task_timeout=sfn.Timeout.duration(TASK_TIMEOUT),
         )
 
     def _stuck_canary(self) -> str:
@@ -328,6 +339,7 @@ class CanaryBake(Construct):
             subject=f"bedrock-platform: roll the canary in {self.environment} back by hand",
             message=sfn.TaskInput.from_text(stuck),
             result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(TASK_TIMEOUT),
         )
         alert.add_retry(
             errors=["States.ALL"], max_attempts=3, interval=cdk.Duration.seconds(10), backoff_rate=2

@@ -13,14 +13,21 @@ the production account and the time as arguments, and return the new :class:`Bak
   not start (ROLLED_BACK, no traffic moved); otherwise the live alias keeps serving its version and sends
   CANARY_WEIGHT of the traffic to the new one (HOLD).
 - ``check``: any critical alarm in ALARM, missing, or a live alias someone else changed rolls back (the
-  alias serves only the stable version again), and so does the new version's own error rate
-  (:func:`version_errors`); after ``bake_seconds`` with every alarm quiet and the new version's errors
-  within the policy it promotes (the SSM parameter names the new version, then the alias serves it
-  alone), but only if the new version served at least ``min_invocations`` through the live alias during
-  the whole bake (:func:`untested_canary`); with fewer it rolls back; otherwise HOLD.
+  alias serves only the stable version again, and the SSM parameter names it), and so does the new
+  version's own error rate (:func:`version_errors`); after ``bake_seconds`` with every alarm quiet and the
+  new version's errors within the policy it promotes (the SSM parameter names the new version, then the
+  alias serves it alone), but only if the new version served at least ``min_invocations`` through the
+  live alias during the whole bake (:func:`untested_canary`); with fewer it rolls back; otherwise HOLD.
+  A check run again after it promoted (its answer lost: the task timed out, Step Functions retried it)
+  finds the promotion complete and answers PROMOTED again.
 - ``clear_canary``: after a bake stopped without finishing (its execution timed out, was stopped or
   failed; no ``BakeState`` survives it), the live alias keeps the version it serves and sends nothing to
-  any other.
+  any other, and the SSM parameter names that version.
+
+The live alias and the SSM parameter agree after every step that finishes: a promotion writes the
+parameter, then the alias (:func:`_serve_alone`); a roll back or a clear writes the version the alias
+serves alone back to the parameter, so a promotion that failed between its two writes never leaves the
+next deploy resolving an unpromoted version as live.
 
 Lambda alias routing: ``RoutingConfig.AdditionalVersionWeights`` sends a share of the alias's traffic to a
 second version; an alias points at two versions at most, both with the same execution role and
@@ -651,6 +658,16 @@ def begin(
 def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
     alias = clients.lambda_.get_alias(FunctionName=state.function_name, Name=LIVE_ALIAS)
     expected = {state.target_version: CANARY_WEIGHT}
+    elapsed = now - state.started_at
+    if elapsed >= state.bake_seconds and _promoted(clients, state, alias):
+        # The same check again after it promoted and its answer was lost (the task timed out after the
+        # alias moved, or Step Functions retried it): promoting is done, so say so instead of rolling back.
+        return _decide(
+            state,
+            BakeDecision.PROMOTED,
+            f"version {state.target_version} serves 100 % and {state.parameter_name} names it: an earlier "
+            "attempt of this check promoted it after the bake (its answer was lost)",
+        )
     if str(alias["FunctionVersion"]) != state.stable_version or _weights(alias) != expected:
         return roll_back(
             clients,
@@ -673,7 +690,6 @@ def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
     slow = slow_canary(clients, state, now=now)
     if slow is not None:
         return roll_back(clients, state, f"the new version is slower than the stable one: {slow}")
-    elapsed = now - state.started_at
     if elapsed >= state.bake_seconds:
         # Nothing failed, which is also what a canary that served nothing shows: promote only a tested one.
         canary, stable = bake_invocations(clients, state, now=now)
@@ -695,12 +711,40 @@ def check(clients: Clients, state: BakeState, *, now: float) -> BakeState:
     )
 
 
-def _serve_alone(clients: Clients, state: BakeState) -> None:
-    """The parameter first (every later deploy resolves it), then the alias: a failure in between leaves
-    the next deploy to finish the promotion."""
-    clients.ssm.put_parameter(
-        Name=state.parameter_name, Value=state.target_version, Type="String", Overwrite=True
+def _live_parameter(ssm: Any, name: str) -> str | None:
+    """The version the live-version parameter names (None when it does not exist)."""
+    try:
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        return None
+
+
+def _name_live(ssm: Any, name: str, version: str) -> None:
+    """The live-version parameter names ``version``: what CloudFormation resolves as the live alias's version
+    on every later deploy (``constructs/orchestration_api/function.py``). PutParameter with Overwrite
+    replaces the value of an existing parameter
+    (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html)."""
+    ssm.put_parameter(Name=name, Value=version, Type="String", Overwrite=True)
+
+
+def _promoted(clients: Clients, state: BakeState, alias: Mapping[str, Any]) -> bool:
+    """Whether this bake's promotion is complete: the alias serves the new version alone and the parameter
+    names it (what :func:`_serve_alone` leaves)."""
+    return (
+        str(alias["FunctionVersion"]) == state.target_version
+        and not _weights(alias)
+        and _live_parameter(clients.ssm, state.parameter_name) == state.target_version
     )
+
+
+def _serve_alone(clients: Clients, state: BakeState) -> None:
+    """The parameter first (every later deploy resolves it), then the alias. A failure in between (the
+    alias update fails, or the step times out) leaves the parameter naming the new version while the alias
+    still serves the stable one with the canary's share: the state machine then checks again (a check
+    that finds the bake unfinished or failing rolls back) or rolls back, and :func:`roll_back` and
+    :func:`clear_canary` name the stable version in the parameter again, so no later deploy resolves a
+    version that was not promoted as live."""
+    _name_live(clients.ssm, state.parameter_name, state.target_version)
     _route(clients, state, state.target_version, {})
 
 
@@ -710,7 +754,12 @@ def promote(clients: Clients, state: BakeState, why: str) -> BakeState:
 
 
 def roll_back(clients: Clients, state: BakeState, why: str) -> BakeState:
-    """Live serves only the stable version again; the parameter never named the new one."""
+    """Live serves only the stable version again, and the live-version parameter names it: a promotion that
+    failed half-way (:func:`_serve_alone`) may have named the new version there already. The parameter
+    first: the stable version is safe for a deploy to resolve whatever the alias does, and a roll back that
+    fails after it still sends the canary's share to the new version, which is what the stuck-canary
+    message says."""
+    _name_live(clients.ssm, state.parameter_name, state.stable_version)
     _route(clients, state, state.stable_version, {})
     return _decide(
         state,
@@ -719,18 +768,26 @@ def roll_back(clients: Clients, state: BakeState, why: str) -> BakeState:
     )
 
 
-def clear_canary(clients: Clients, *, stack_name: str) -> str:
+def clear_canary(clients: Clients, *, stack_name: str, parameter_name: str) -> str:
     """The live alias keeps serving its version and sends no traffic to any other (during a bake, that is
-    the stable version, and the other the release). What was done, for the log."""
+    the stable version, and the other the release), and the live-version parameter ``parameter_name`` names
+    that version (a promotion that stopped half-way may have named the release there). What was done, for
+    the log."""
     outputs = stack_outputs(clients.cloudformation, stack_name)
     function_name = outputs.get(Output.FUNCTION_NAME)
     if function_name is None:
         return f"stack {stack_name} has no output {Output.FUNCTION_NAME}: no live alias to clear"
     alias = clients.lambda_.get_alias(FunctionName=function_name, Name=LIVE_ALIAS)
     version, weights = str(alias["FunctionVersion"]), _weights(alias)
+    named = _live_parameter(clients.ssm, parameter_name)
+    renamed = ""
+    if named != version:
+        _name_live(clients.ssm, parameter_name, version)
+        renamed = f"; {parameter_name} named {named or 'nothing'}, now {version}"
     if not weights:
         return (
             f"the {LIVE_ALIAS} alias of {function_name} serves version {version} alone: nothing to roll back"
+            f"{renamed}"
         )
     clients.lambda_.update_alias(
         FunctionName=function_name,
@@ -740,5 +797,5 @@ def clear_canary(clients: Clients, *, stack_name: str) -> str:
     )
     return (
         f"rolled back: the {LIVE_ALIAS} alias of {function_name} serves version {version} alone "
-        f"(it sent {weights} to the canary)"
+        f"(it sent {weights} to the canary){renamed}"
     )

@@ -5,7 +5,8 @@ Event: ``{"action": "begin"}``, ``{"action": "check", "state": <BakeState>}`` or
 ``BakeState`` (``platform_spec.delivery``), whose ``decision`` the state machine branches on. And, from the
 EventBridge rule on the state machine's executions that stopped (failed, timed out, aborted),
 ``{"action": "abort", "execution": <execution ARN>, "status": <status>}``: the live alias is cleared of any
-canary share (``bake.clear_canary``); the answer says what was done.
+canary share and the live-version parameter names the version it serves (``bake.clear_canary``); the
+answer says what was done.
 
 The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
 reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
@@ -25,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from platform_spec.delivery import BakePolicy, BakeState
+from platform_spec.delivery import BakePolicy, BakeState, live_version_parameter
 from platform_spec.fields import from_dict, to_dict
 
 from . import bake
@@ -75,7 +76,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "action": action,
             "execution": event.get("execution"),
             "status": event.get("status"),
-            "detail": bake.clear_canary(clients, stack_name=env[Settings.STACK_NAME]),
+            "detail": bake.clear_canary(
+                clients,
+                stack_name=env[Settings.STACK_NAME],
+                parameter_name=live_version_parameter(env[Settings.ENVIRONMENT]),
+            ),
         }
         logger.info(json.dumps(done))
         return done

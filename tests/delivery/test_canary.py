@@ -7,7 +7,9 @@ the new version by its own errors (Lambda's per-version metrics, in moto's Cloud
 sum every version, and promotes it only when it served at least ``bake.min_invocations`` through the live
 alias during the whole bake (no traffic, or metrics under other dimensions, roll it back). A release version
 that is the live version's code and configuration published again (a stage rollback redeploying the last
-release) is not baked (moto's Lambda versions)."""
+release) is not baked (moto's Lambda versions). The live alias and the live-version parameter agree after
+a promotion that failed half-way is rolled back or cleared, and a check run again after its promotion's
+answer was lost answers PROMOTED (moto's SSM)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from delivery.canary import (
     RollBackFailed,
     deployment_package,
     offline_production,
+    roll_back_or_raise,
     run_bake,
 )
 from lambdas.canary_bake import bake
@@ -173,6 +176,7 @@ def test_the_state_machines_roll_back_step_hands_the_lambda_an_event_it_accepts(
             production.clients, environment="prod", stack_name=production.stack_name, bake_seconds=3600, now=0
         )
         assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+        _name_live(production, "2")  # a promotion that wrote the parameter, then timed out
         # the check failed for good: Catch puts its error at ResultPath, beside the state
         error = {"Error": "Lambda.Unknown", "Cause": "The check timed out"}
         step_input = {**to_dict(state), catch["ResultPath"][2:]: error}
@@ -181,6 +185,7 @@ def test_the_state_machines_roll_back_step_hands_the_lambda_an_event_it_accepts(
         assert answer["decision"] == BakeDecision.ROLLED_BACK
         assert "Lambda.Unknown: The check timed out" in answer["detail"]
         assert production.live() == {"version": "1", "routing": {}}
+        assert _live_parameter(production) == "1"
 
 
 @pytest.mark.parametrize("status", ["TIMED_OUT", "ABORTED", "FAILED"])
@@ -210,6 +215,7 @@ def test_a_bake_that_stopped_unfinished_has_its_canary_share_cleared(
             production.clients, environment="prod", stack_name=production.stack_name, bake_seconds=3600, now=0
         )
         assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+        _name_live(production, "2")  # the execution stopped inside a promotion, after its parameter write
         abort = transform_input(target["InputTransformer"], event)
         answer = handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-2"))
         assert answer["execution"] == execution and answer["status"] == status
@@ -217,10 +223,12 @@ def test_a_bake_that_stopped_unfinished_has_its_canary_share_cleared(
             f"rolled back: the live alias of {production.function_name} serves"
         )
         assert production.live() == {"version": "1", "routing": {}}
+        assert _live_parameter(production) == "1"
         # a second event (EventBridge delivers at least once) changes nothing
         again = handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-3"))
         assert "nothing to roll back" in again["detail"]
         assert production.live() == {"version": "1", "routing": {}}
+        assert _live_parameter(production) == "1"
 
 
 def test_clearing_a_stack_without_the_function_output_changes_nothing() -> None:
@@ -229,7 +237,11 @@ def test_clearing_a_stack_without_the_function_output_changes_nothing() -> None:
             production.clients, environment="prod", stack_name=production.stack_name, bake_seconds=3600, now=0
         )
         production.clients.cloudformation.outputs.clear()
-        done = bake.clear_canary(production.clients, stack_name=production.stack_name)
+        done = bake.clear_canary(
+            production.clients,
+            stack_name=production.stack_name,
+            parameter_name=live_version_parameter("prod"),
+        )
         assert (
             done
             == f"stack {production.stack_name} has no output OrchestratorFunctionName: no live alias to clear"
@@ -530,6 +542,12 @@ def _live_parameter(production: Any) -> str:
     return str(found["Parameter"]["Value"])
 
 
+def _name_live(production: Any, version: str) -> None:
+    production.clients.ssm.put_parameter(
+        Name=live_version_parameter("prod"), Value=version, Type="String", Overwrite=True
+    )
+
+
 def test_a_stage_rollback_that_republishes_the_live_code_is_not_baked_again() -> None:
     with offline_production("prod", [ALARM], region=REGION) as production:
         # the release (version 2) is baked and rolled back: live serves version 1 alone
@@ -672,3 +690,100 @@ def test_a_canarys_own_500s_are_rolled_back_even_beside_a_shared_rate_of_refused
         assert after.decision is BakeDecision.ROLLED_BACK, after.detail
         assert "version 2: 30 of 1000 invocations failed" in after.detail, after.detail
         assert production.live() == {"version": "1", "routing": {}}
+
+
+# ==================================================================== the alias and the parameter agree
+
+
+def _served_enough(production: Any) -> None:
+    """What live served during a bake that may be promoted: the minimum through the canary, nine times it
+    through the stable version."""
+    enough = BakePolicy().min_invocations
+    production.record_invocations("2", invocations=enough, errors=0, at=START + 600)
+    production.record_invocations("1", invocations=9 * enough, errors=0, at=START + 600)
+
+
+def test_a_promotion_that_failed_half_way_is_rolled_back_with_the_parameter_naming_the_stable_version() -> (
+    None
+):
+    # The bake is over and the canary may be promoted: the promotion writes the parameter (version 2), then
+    # UpdateAlias fails. The check fails, and the state machine's RollBackOnError (run_bake's roll back
+    # here) puts the alias back on version 1: the parameter must name version 1 again, or the next deploy
+    # would resolve version 2, which was never promoted, as live.
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        state = _begin(production, bake_seconds=BAKE)
+        _served_enough(production)
+        flaky = _FailingUpdates(production.clients.lambda_, failures=1)
+        clients = dataclasses.replace(production.clients, lambda_=flaky)
+        with pytest.raises(RuntimeError, match="UpdateAlias failed"):
+            bake.check(clients, state, now=START + BAKE)
+        # half-way: the parameter names the release, the alias still bakes it beside the stable version
+        assert _live_parameter(production) == "2"
+        assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+        after = roll_back_or_raise(clients, state, "the bake could not check the release", lambda _: None)
+        assert after.decision is BakeDecision.ROLLED_BACK
+        assert production.live() == {"version": "1", "routing": {}}
+        assert _live_parameter(production) == "1"
+
+
+def test_clearing_a_canary_names_the_version_the_alias_serves_alone_in_the_parameter() -> None:
+    # A bake whose execution stopped (timed out, aborted) inside a promotion, after the parameter write.
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        _begin(production)
+        _name_live(production, "2")
+        done = bake.clear_canary(
+            production.clients,
+            stack_name=production.stack_name,
+            parameter_name=live_version_parameter("prod"),
+        )
+        assert production.live() == {"version": "1", "routing": {}}
+        assert _live_parameter(production) == "1"
+        assert done.endswith(f"; {live_version_parameter('prod')} named 2, now 1")
+        # an alias already cleared (an earlier abort that failed at the parameter) still has it named
+        _name_live(production, "2")
+        again = bake.clear_canary(
+            production.clients,
+            stack_name=production.stack_name,
+            parameter_name=live_version_parameter("prod"),
+        )
+        assert "nothing to roll back" in again and _live_parameter(production) == "1"
+        assert production.live() == {"version": "1", "routing": {}}
+
+
+def test_a_check_run_again_after_its_promotion_answer_was_lost_answers_promoted() -> None:
+    # The check promoted (parameter, then alias), but its answer never reached the state machine (the task
+    # timed out after the alias moved): Step Functions runs the same check again on the same state. Live
+    # serves version 2 alone and the parameter names it: that is the promotion done, not a hand-changed alias.
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        state = _begin(production, bake_seconds=BAKE)
+        _served_enough(production)
+        assert bake.check(production.clients, state, now=START + BAKE).decision is BakeDecision.PROMOTED
+        again = bake.check(production.clients, state, now=START + BAKE + 60)
+        assert again.decision is BakeDecision.PROMOTED, again.detail
+        assert "an earlier attempt of this check promoted it" in again.detail
+        assert production.live() == {"version": "2", "routing": {}}
+        assert _live_parameter(production) == "2"
+
+
+@pytest.mark.parametrize("case", ["parameter names the stable version", "bake not over"])
+def test_an_alias_moved_to_the_release_is_no_promotion_unless_the_bake_promoted_it(case: str) -> None:
+    # The alias serves version 2 alone, but the parameter does not name it (a hand change, not the bake's
+    # promotion), or the bake is not over: the alias changed during the bake, and the check rolls back.
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        state = _begin(production, bake_seconds=BAKE)
+        _served_enough(production)
+        production.clients.lambda_.update_alias(
+            FunctionName=production.function_name,
+            Name="live",
+            FunctionVersion="2",
+            RoutingConfig={"AdditionalVersionWeights": {}},
+        )
+        now = START + BAKE
+        if case == "bake not over":
+            _name_live(production, "2")
+            now = START + BAKE / 2
+        after = bake.check(production.clients, state, now=now)
+        assert after.decision is BakeDecision.ROLLED_BACK
+        assert "the live alias changed during the bake" in after.detail
+        assert production.live() == {"version": "1", "routing": {}}
+        assert _live_parameter(production) == "1"

@@ -272,6 +272,28 @@ def test_the_canary_bake_rolls_back_on_a_critical_alarm_or_an_error(
     assert len(composites) >= len(config.contracts_for("prod"))
 
 
+def test_no_step_of_the_bake_waits_for_an_answer_that_never_comes(delivery: StackTemplate) -> None:
+    # A Task state without TimeoutSeconds waits for its answer as long as the execution runs (here, days):
+    # a hung bake step would hold the canary's share until the execution timed out
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/sfn-stuck-execution.html).
+    definition, references = bake_definition(delivery)
+    tasks = {name: state for name, state in definition["States"].items() if state["Type"] == "Task"}
+    assert {"Begin", "Check", "RollBackOnError", "AlertRollBackFailed"} <= set(tasks)
+    for name, state in tasks.items():
+        assert isinstance(state.get("TimeoutSeconds"), int) and state["TimeoutSeconds"] > 0, name
+    # a bake step's task waits longer than its function may run: Lambda's own timeout is the error it reports
+    # (payload_response_only: the Task's Resource is the function's ARN itself)
+    steps = {}
+    for name, state in tasks.items():
+        resource = reference(state["Resource"], references)
+        if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+            function = delivery.resources[resource["Fn::GetAtt"][0]]
+            assert function["Type"] == "AWS::Lambda::Function", name
+            steps[name] = function["Properties"]["Timeout"]
+            assert state["TimeoutSeconds"] > steps[name], name
+    assert set(steps) == {"Begin", "Check", "RollBackOnError"}
+
+
 def test_the_bake_watches_release_wide_alarms_and_reads_each_versions_own_errors(
     synthesized: Synthesized, stages: Stages
 ) -> None:
