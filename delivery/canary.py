@@ -106,6 +106,8 @@ def roll_back_or_raise(
                 environment=state.environment,
                 function_name=state.function_name,
                 target_version=state.target_version,
+                stable_version=state.stable_version,
+                parameter_name=state.parameter_name,
                 region=clients.lambda_.meta.region_name,
                 error=f"{len(delays) + 1} attempts; the last: {error}",
             )

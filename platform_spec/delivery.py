@@ -166,14 +166,36 @@ def roll_back_delays() -> list[float]:
     ]
 
 
+def manual_parameter_command(parameter_name: str, version: str, region: str) -> str:
+    """What a roll back does to the live-version parameter, by hand (production credentials): it names
+    ``version`` again, so the next deploy keeps the alias on it (quoted: ``$LATEST`` is a version too).
+    https://docs.aws.amazon.com/cli/latest/reference/ssm/put-parameter.html"""
+    return (
+        f"aws ssm put-parameter --region {region} --name {parameter_name} --type String --overwrite "
+        f"--value '{version}'"
+    )
+
+
 def stuck_canary_message(
-    *, environment: str, function_name: str, target_version: str, region: str, error: str
+    *,
+    environment: str,
+    function_name: str,
+    target_version: str,
+    stable_version: str,
+    parameter_name: str,
+    region: str,
+    error: str,
 ) -> str:
-    """What a person is told when a canary could not be rolled back: what is wrong, why, and the fix."""
+    """What a person is told when a canary could not be rolled back: what is wrong, why, and the fix. Both
+    halves of a roll back (``lambdas.canary_bake.bake.roll_back``): a promotion that stopped between its
+    two writes may have named the new version in the live-version parameter already, and a deploy resolves
+    the parameter, so the alias alone is half the fix."""
     return (
         f"The canary bake in {environment} could not roll back ({error}): the {LIVE_ALIAS} alias of "
-        f"{function_name} still sends {CANARY_WEIGHT:.0%} of its traffic to version {target_version}. Fix: in "
-        f"the production account run {manual_roll_back_command(function_name, region)}"
+        f"{function_name} still sends {CANARY_WEIGHT:.0%} of its traffic to version {target_version}, and "
+        f"{parameter_name} (the version the next deploy serves) may name it too. Fix: in the production "
+        f"account run {manual_parameter_command(parameter_name, stable_version, region)} and then "
+        f"{manual_roll_back_command(function_name, region)}"
     )
 
 

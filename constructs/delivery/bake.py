@@ -282,6 +282,8 @@ class CanaryBake(Construct):
         paths = {
             "function_name": "$.function_name",
             "target_version": "$.target_version",
+            "stable_version": "$.stable_version",
+            "parameter_name": "$.parameter_name",
             "error": "$.rollBackError.Error",
         }
         text = stuck_canary_message(

@@ -43,6 +43,7 @@ from platform_spec.delivery import (
     BakePolicy,
     Output,
     live_version_parameter,
+    manual_parameter_command,
     manual_roll_back_command,
     roll_back_delays,
 )
@@ -130,7 +131,94 @@ def test_a_roll_back_that_keeps_failing_names_the_alias_and_the_manual_fix() -> 
     assert f"{len(delays) + 1} attempts; the last: UpdateAlias failed: Rate exceeded" in message
     command = manual_roll_back_command(production.function_name, REGION)
     assert message.endswith(command)
+    assert manual_parameter_command(live_version_parameter("prod"), "1", REGION) in message
     assert "--name live --routing-config AdditionalVersionWeights={}" in command
+
+
+class _FailingParameterWrites:
+    """The SSM client, but PutParameter fails once ``failing`` (SSM refuses writes); every other call goes
+    through."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.failing = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def put_parameter(self, **kwargs: Any) -> Any:
+        if self.failing:
+            raise RuntimeError("PutParameter failed: Rate exceeded")
+        return self.inner.put_parameter(**kwargs)
+
+
+def _run_aws_cli(command: str, production: Any) -> None:
+    """One ``aws <service> <operation> --option value ...`` command of the message, as the AWS CLI sends it
+    (options in CamelCase, ``--flag`` true, the shorthand ``Key={}`` an empty map), through the production
+    clients (moto)."""
+    import shlex
+
+    words = shlex.split(command)
+    assert words[0] == "aws", command
+    service, operation, options = words[1], words[2], words[3:]
+    params: dict[str, Any] = {}
+    while options:
+        name = "".join(part.title() for part in options.pop(0)[2:].split("-"))
+        if not options or options[0].startswith("--"):
+            params[name] = True
+            continue
+        value = options.pop(0)
+        if value.endswith("={}"):
+            params[name] = {value[: -len("={}")]: {}}
+        else:
+            params[name] = value
+    params.pop("Region")
+    client = {"ssm": production.clients.ssm, "lambda": production.clients.lambda_}[service]
+    getattr(client, operation.replace("-", "_"))(**params)
+
+
+def test_the_manual_fix_of_a_stuck_roll_back_restores_the_alias_and_the_parameter() -> None:
+    # GIVEN a bake whose promotion named version 2 in the live-version parameter and then failed before the
+    # alias moved (10 % still on 2), and whose roll back keeps failing (Lambda and SSM both refuse writes)
+    clock = FakeClock()
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        parameter = live_version_parameter("prod")
+        lambda_ = _FailingUpdates(production.clients.lambda_, 0)
+        ssm = _FailingParameterWrites(production.clients.ssm)
+        clients = bake.Clients(production.clients.cloudformation, lambda_, production.clients.cloudwatch, ssm)
+
+        def half_promoted(_: float) -> None:
+            production.clients.ssm.put_parameter(Name=parameter, Value="2", Type="String", Overwrite=True)
+            production.set_alarm(ALARM, "ALARM")
+            lambda_.failures = 1_000
+            ssm.failing = True
+
+        with pytest.raises(RollBackFailed) as stuck:
+            run_bake(
+                clients,
+                environment="prod",
+                stack_name=production.stack_name,
+                bake_seconds=3600,
+                poll_seconds=POLL,
+                clock=clock,
+                sleep=clock.sleep,
+                before_check=half_promoted,
+            )
+        assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+        assert production.clients.ssm.get_parameter(Name=parameter)["Parameter"]["Value"] == "2"
+        # WHEN a person runs the commands the message gives, in its order
+        message = str(stuck.value)
+        assert f"{parameter} (the version the next deploy serves) may name it too" in message
+        commands = message.split("Fix: in the production account run ", 1)[1].split(" and then ")
+        assert [c.split()[:3] for c in commands] == [
+            ["aws", "ssm", "put-parameter"],
+            ["aws", "lambda", "update-alias"],
+        ]
+        for command in commands:
+            _run_aws_cli(command, production)
+        # THEN live serves the stable version alone, and the next deploy keeps it there
+        assert production.live() == {"version": "1", "routing": {}}
+        assert production.clients.ssm.get_parameter(Name=parameter)["Parameter"]["Value"] == "1"
 
 
 def _delivery(synthesized: Synthesized) -> StackTemplate:

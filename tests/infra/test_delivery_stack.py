@@ -32,6 +32,7 @@ from platform_spec.delivery import (
     Output,
     bootstrap_role_name,
     live_version_parameter,
+    manual_parameter_command,
     manual_roll_back_command,
     readiness_role_name,
     release_prefix,
@@ -395,9 +396,17 @@ def test_a_canary_that_cannot_be_rolled_back_is_retried_then_told_to_a_person(
     assert alert["Parameters"]["Message.$"] == cause
     prod = config.delivery.production
     command = manual_roll_back_command("{}", prod.region).replace("={}", "=\\{\\}")
-    assert "the live alias of {} still sends 10% of its traffic to version {}. Fix: " in cause
+    assert (
+        "the live alias of {} still sends 10% of its traffic to version {}, and {} (the version the next "
+        "deploy serves) may name it too. Fix: " in cause
+    )
     assert command in cause and cause.startswith("States.Format('")
-    assert cause.endswith("', $.rollBackError.Error, $.function_name, $.target_version, $.function_name)")
+    fix = manual_parameter_command("{}", "{}", prod.region).replace("'{}'", "\\'{}\\'")
+    assert fix in cause and cause.index(fix) < cause.index(command)
+    assert cause.endswith(
+        "', $.rollBackError.Error, $.function_name, $.target_version, $.parameter_name, $.parameter_name, "
+        "$.stable_version, $.function_name)"
+    )
     # the state machine's role may publish to that topic and use the topic's key
     ((_, machine),) = _of_type(delivery, "AWS::StepFunctions::StateMachine").items()
     role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
