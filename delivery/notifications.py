@@ -20,6 +20,7 @@ Offline (``--offline``), what can be proven without AWS is proven, and what cann
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -155,26 +156,47 @@ def _is_alarm(body: str, alarm_name: str) -> bool:
 # ==================================================================== offline: moto carries the message
 
 
-def carry_offline(stack: StackTemplate, *, wait_s: float = 0.0) -> list[AlarmProbe]:
-    """Step 2 offline: every alarm of ``stack`` in moto's CloudWatch, set to ALARM, its notification
-    published by the CloudWatch stand-in only if step 1 found its path deliverable, carried by moto's SNS
-    to an SQS subscription and awaited there."""
+@dataclass(frozen=True)
+class OfflineProbeTopic:
+    """moto's CloudWatch, SNS and SQS, with a notification topic whose SQS subscription is the probe queue."""
+
+    cloudwatch: Any
+    sns: Any
+    sqs: Any
+    topic: str
+    queue_url: str
+
+
+@contextlib.contextmanager
+def offline_probe_topic(region: str) -> Iterator[OfflineProbeTopic]:
+    """A notification topic in moto with the probe queue subscribed to it (what ``ReadinessGateAccess``
+    subscribes in an environment), for the offline probe and its tests."""
     import boto3
     from moto import mock_aws
 
-    by_alarm, probe = deliverability(stack)
-    results: list[AlarmProbe] = []
     with mock_aws():
         session = boto3.Session(
-            aws_access_key_id="offline", aws_secret_access_key="offline", region_name=stack.region
+            aws_access_key_id="offline", aws_secret_access_key="offline", region_name=region
         )
-        sns, sqs, cloudwatch = session.client("sns"), session.client("sqs"), session.client("cloudwatch")
+        sns, sqs = session.client("sns"), session.client("sqs")
         topic = sns.create_topic(Name="notifications")["TopicArn"]
         queue_url = sqs.create_queue(QueueName="readiness-probe")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        yield OfflineProbeTopic(session.client("cloudwatch"), sns, sqs, topic, queue_url)
+
+
+def carry_offline(stack: StackTemplate, *, wait_s: float = 0.0) -> list[AlarmProbe]:
+    """Step 2 offline: every alarm of ``stack`` in moto's CloudWatch, set to ALARM, its notification
+    published by the CloudWatch stand-in only if step 1 found its path deliverable, carried by moto's SNS
+    to an SQS subscription and awaited there."""
+    by_alarm, probe = deliverability(stack)
+    results: list[AlarmProbe] = []
+    with offline_probe_topic(stack.region) as offline:
+        sns, sqs, cloudwatch = offline.sns, offline.sqs, offline.cloudwatch
+        topic, queue_url = offline.topic, offline.queue_url
         for alarm in alarms_of(stack):
             stand_in_alarm(cloudwatch, alarm, namespace="BedrockPlatform/ReadinessProbe", actions=[topic])
             cloudwatch.set_alarm_state(

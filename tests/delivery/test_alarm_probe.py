@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from delivery.notifications import carry_deployed, stand_in_alarm
+from delivery.notifications import carry_deployed, offline_probe_topic, stand_in_alarm
 
 REGION = "us-east-1"
 #: An alarm in each state CloudWatch has.
@@ -67,20 +67,9 @@ class _Environment:
 def environment() -> Iterator[_Environment]:
     """An environment's alarms (one in each state) whose action is its topic, and the readiness probe
     queue subscribed to the topic."""
-    import boto3
-    from moto import mock_aws
-
-    with mock_aws():
-        session = boto3.Session(
-            aws_access_key_id="offline", aws_secret_access_key="offline", region_name=REGION
-        )
-        sns, sqs, cloudwatch = session.client("sns"), session.client("sqs"), session.client("cloudwatch")
-        topic = sns.create_topic(Name="notifications")["TopicArn"]
-        queue_url = sqs.create_queue(QueueName="readiness-probe")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    with offline_probe_topic(REGION) as offline:
+        sns, sqs, cloudwatch, topic = offline.sns, offline.sqs, offline.cloudwatch, offline.topic
+        queue_url = offline.queue_url
         for name, state in STATES.items():
             stand_in_alarm(cloudwatch, name, namespace="BedrockPlatform/ReadinessProbe", actions=[topic])
             cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="as deployed")

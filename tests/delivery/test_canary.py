@@ -17,7 +17,7 @@ import dataclasses
 import json
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import ModuleType
@@ -77,6 +77,22 @@ class _FailingUpdates:
         return self.inner.update_alias(**kwargs)
 
 
+def _bake_an_hour(
+    clients: bake.Clients, production: Any, clock: FakeClock, *, before_check: Callable[[float], None]
+) -> list[Any]:
+    """``run_bake`` of production for an hour on the fake clock, ``before_check`` before each check."""
+    return run_bake(
+        clients,
+        environment="prod",
+        stack_name=production.stack_name,
+        bake_seconds=3600,
+        poll_seconds=POLL,
+        clock=clock,
+        sleep=clock.sleep,
+        before_check=before_check,
+    )
+
+
 def _bake_with_an_alarm(failures: int) -> tuple[Any, list[Any] | RollBackFailed, FakeClock, dict[str, Any]]:
     """Begin (10 % on version 2), then the alarm fires and UpdateAlias fails ``failures`` times."""
     clock = FakeClock()
@@ -92,16 +108,7 @@ def _bake_with_an_alarm(failures: int) -> tuple[Any, list[Any] | RollBackFailed,
 
         outcome: list[Any] | RollBackFailed
         try:
-            outcome = run_bake(
-                clients,
-                environment="prod",
-                stack_name=production.stack_name,
-                bake_seconds=3600,
-                poll_seconds=POLL,
-                clock=clock,
-                sleep=clock.sleep,
-                before_check=fire,
-            )
+            outcome = _bake_an_hour(clients, production, clock, before_check=fire)
         except RollBackFailed as error:
             outcome = error
         return production, outcome, clock, dict(production.live())
@@ -194,16 +201,7 @@ def test_the_manual_fix_of_a_stuck_roll_back_restores_the_alias_and_the_paramete
             ssm.failing = True
 
         with pytest.raises(RollBackFailed) as stuck:
-            run_bake(
-                clients,
-                environment="prod",
-                stack_name=production.stack_name,
-                bake_seconds=3600,
-                poll_seconds=POLL,
-                clock=clock,
-                sleep=clock.sleep,
-                before_check=half_promoted,
-            )
+            _bake_an_hour(clients, production, clock, before_check=half_promoted)
         assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
         assert production.clients.ssm.get_parameter(Name=parameter)["Parameter"]["Value"] == "2"
         # WHEN a person runs the commands the message gives, in its order
