@@ -36,6 +36,9 @@ from lambdas.canary_bake.bake import alarm_states
 #: What a probe's notification must say (CloudWatch's alarm notification: a JSON message with these keys,
 #: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
 ALARM_STATE = "ALARM"
+#: The state the probe sets an alarm to before ALARM (so that ALARM is a change of state), and the state a
+#: probe's notification comes from.
+OK_STATE = "OK"
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def carry_offline(stack: StackTemplate, *, wait_s: float = 0.0) -> list[AlarmPro
                 _publish_as_cloudwatch(sns, topic, alarm, stack.region)
             arrived = await_notification(sqs, queue_url, alarm, wait_s=wait_s)
             cloudwatch.set_alarm_state(
-                AlarmName=alarm, StateValue="OK", StateReason="readiness gate probe done"
+                AlarmName=alarm, StateValue=OK_STATE, StateReason="readiness gate probe done"
             )
             results.append(
                 AlarmProbe(
@@ -240,7 +243,7 @@ def _publish_as_cloudwatch(sns: Any, topic: str, alarm: str, region: str) -> Non
         "NewStateValue": ALARM_STATE,
         "NewStateReason": "readiness gate probe",
         "Region": region,
-        "OldStateValue": "OK",
+        "OldStateValue": OK_STATE,
     }
     sns.publish(TopicArn=topic, Subject=f'ALARM: "{alarm}" in {region}'[:100], Message=json.dumps(message))
 
@@ -256,10 +259,6 @@ def stack_alarm_names(cloudformation: Any, stack_name: str) -> list[str]:
             if summary.get("ResourceType") in ALARM_TYPES and summary.get("PhysicalResourceId"):
                 names.append(summary["PhysicalResourceId"])
     return names
-
-
-#: The state ``SetAlarmState`` sets an alarm to before the probe, so that setting ALARM is a change of state.
-OK_STATE = "OK"
 
 
 def carry_deployed(
