@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import re
 import time
 import uuid
 from typing import Any
@@ -48,6 +47,7 @@ from platform_spec.review import (
     principal_of,
     sample_fraction,
 )
+from tests.support.sqs import refused_in
 
 HELD_UC = "rfp-drafting"  # holds its answers (review.hold_for_review), stores text
 SAMPLED_UC = "policy-qa"  # samples and flags, stores text
@@ -623,12 +623,6 @@ def test_an_unreadable_message_is_logged_without_the_text_it_carries(
     assert "078-05-1120" not in platform.output.getvalue()
 
 
-#: What SendMessage accepts in a body (MessageBody,
-#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html): a body
-#: with anything else is refused (InvalidMessageContents). moto accepts any body, so the tests read it.
-SQS_BODY = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
-
-
 @pytest.mark.parametrize("use_case", [SAMPLED_UC, HELD_UC])
 def test_characters_sqs_refuses_in_an_answer_or_question_reach_the_queue_escaped_and_are_scored(
     config: PlatformConfig, platform: OfflinePlatform, use_case: str
@@ -647,8 +641,7 @@ def test_characters_sqs_refuses_in_an_answer_or_question_reach_the_queue_escaped
     assert _queued(platform) == 1 and 1 not in _metric(platform, "ReviewEnqueueFailures")
     sqs = platform.session.client("sqs")
     (message,) = sqs.receive_message(QueueUrl=platform.resources.queue_url)["Messages"]
-    refused = sorted({f"U+{ord(c):04X}" for c in message["Body"] if not SQS_BODY.fullmatch(c)})
-    assert refused == [], refused
+    assert refused_in(message["Body"]) == []
     sqs.change_message_visibility(
         QueueUrl=platform.resources.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
     )

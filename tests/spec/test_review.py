@@ -35,6 +35,7 @@ from platform_spec.review import (
     to_pending_update,
 )
 from platform_spec.scoring import ScorerName
+from tests.support.sqs import refused_in, sqs_accepts
 
 #: Request ids as API Gateway issues them (UUIDs), made reproducible.
 IDS = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"request-{i}")) for i in range(20_000)]
@@ -202,20 +203,8 @@ def test_a_message_too_large_for_the_queue_drops_the_context_then_all_text() -> 
     assert small.fitted() == small
 
 
-#: The characters SendMessage accepts in a message body, as SQS documents them (MessageBody:
-#: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html):
-#: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF. Written out here, apart from
-#: the module's own set, so that the tests check the module against the documentation.
-SQS_ALLOWED = ((0x9, 0x9), (0xA, 0xA), (0xD, 0xD), (0x20, 0xD7FF), (0xE000, 0xFFFD), (0x10000, 0x10FFFF))
-#: Every character outside it (C0 controls but tab, LF, CR; the surrogates; U+FFFE, U+FFFF).
-SQS_REFUSED = [chr(c) for c in range(0x110000) if not any(low <= c <= high for low, high in SQS_ALLOWED)]
-
-
-def _refused_in(body: str) -> list[str]:
-    """The characters of ``body`` SQS refuses, as U+XXXX."""
-    return sorted(
-        {f"U+{ord(c):04X}" for c in body if not any(low <= ord(c) <= high for low, high in SQS_ALLOWED)}
-    )
+#: Every character SQS refuses in a body (C0 controls but tab, LF, CR; the surrogates; U+FFFE, U+FFFF).
+SQS_REFUSED = [chr(c) for c in range(0x110000) if not sqs_accepts(chr(c))]
 
 
 def test_the_module_refuses_exactly_the_characters_sqs_documents() -> None:
@@ -243,7 +232,7 @@ def test_every_character_sqs_refuses_is_escaped_in_the_body_and_read_back_as_sen
     # WHEN it becomes the queue message's body
     body = message.fitted().to_json()
     # THEN the body holds none of them (SQS would refuse it), and it reads back as the same message
-    assert _refused_in(body) == []
+    assert refused_in(body) == []
     assert ReviewMessage.from_json(body) == message
     # each as a JSON escape (6 bytes, 4 hex digits: every refused character is in the BMP)
     assert "\\ufffe" in body and "\\ud800" in body and "\\u0000" in body
@@ -262,15 +251,15 @@ def test_a_message_of_refused_characters_is_fitted_by_its_escaped_size(refused: 
     # THEN the context goes, and the body is within SQS's limit and holds no refused character
     body = fitted.to_json()
     assert fitted.input is not None and fitted.input.context is None and fitted.output == "answer"
-    assert len(body.encode()) <= MAX_MESSAGE_BYTES and _refused_in(body) == []
+    assert len(body.encode()) <= MAX_MESSAGE_BYTES and refused_in(body) == []
     big_answer = _message(output=refused * n)
     body = big_answer.fitted().to_json()
     assert ReviewMessage.from_json(body).output is None
-    assert len(body.encode()) <= MAX_MESSAGE_BYTES and _refused_in(body) == []
+    assert len(body.encode()) <= MAX_MESSAGE_BYTES and refused_in(body) == []
     # AND text that fits escaped is kept whole
     fits = _message(output=refused * (MAX_MESSAGE_BYTES // 7))
     body = fits.fitted().to_json()
-    assert len(body.encode()) <= MAX_MESSAGE_BYTES and _refused_in(body) == []
+    assert len(body.encode()) <= MAX_MESSAGE_BYTES and refused_in(body) == []
     assert ReviewMessage.from_json(body) == fits
 
 
