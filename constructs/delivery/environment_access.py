@@ -65,13 +65,13 @@ def delivery_trust(scope: Construct, *, delivery_account: str, delivery_role: st
     )
 
 
-def describe_own_stack(role: iam.IRole) -> iam.Grant:
-    """Read this stack's outputs and resources (the gates find the API, the queue and the alarms there)."""
-    return iam.Grant.add_to_principal(
-        grantee=role,
-        actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
-        resource_arns=[cdk.Aws.STACK_ID],
-    )
+def describe_own_stack(role: iam.IRole, *, list_resources: bool = True) -> iam.Grant:
+    """Read this stack's outputs (the gates find the API and the queue there, the bake its function and
+    version) and, given ``list_resources``, its resources (the readiness gate finds the alarms there)."""
+    actions = ["cloudformation:DescribeStacks"]
+    if list_resources:
+        actions.append("cloudformation:ListStackResources")
+    return iam.Grant.add_to_principal(grantee=role, actions=actions, resource_arns=[cdk.Aws.STACK_ID])
 
 
 def describe_alarms(role: iam.Role, *, metric_data: bool = False) -> iam.Grant:
@@ -260,7 +260,7 @@ class CanaryReleaseAccess(Construct):
                 actions=["lambda:GetFunctionConfiguration"],
                 resource_arns=[orchestrator.function.function_arn, f"{orchestrator.function.function_arn}:*"],
             ),
-            describe_own_stack(self.role),
+            describe_own_stack(self.role, list_resources=False),
             describe_alarms(self.role, metric_data=True),
         ]
         _acknowledge_inline_policy(self.role)

@@ -9,12 +9,16 @@ alias during the whole bake (no traffic, or metrics under other dimensions, roll
 that is the live version's code and configuration published again (a stage rollback redeploying the last
 release) is not baked (moto's Lambda versions). The live alias and the live-version parameter agree after
 a promotion that failed half-way is rolled back or cleared, and a check run again after its promotion's
-answer was lost answers PROMOTED (moto's SSM)."""
+answer was lost answers PROMOTED (moto's SSM). The release role's synthesized policy allows every call a
+promotion, a roll back and a cleared canary make, on the resources IAM authorizes each on, and no other
+action."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+import sys
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -26,6 +30,8 @@ from typing import Any
 import pytest
 
 from compliance.assembly import StackTemplate
+from compliance.cfn_values import as_list, resolve_value
+from compliance.policy_eval import Request, evaluate
 from delivery.canary import (
     STABLE_SOURCE,
     RollBackFailed,
@@ -38,6 +44,7 @@ from lambdas.canary_bake import bake
 from platform_config import PlatformConfig
 from platform_spec.delivery import (
     CANARY_WEIGHT,
+    LIVE_ALIAS,
     VERSION_ERROR_WINDOW_MINUTES,
     BakeDecision,
     BakePolicy,
@@ -45,13 +52,16 @@ from platform_spec.delivery import (
     live_version_parameter,
     manual_parameter_command,
     manual_roll_back_command,
+    release_role_name,
     roll_back_delays,
 )
 from platform_spec.fields import from_dict, to_dict
 from tests.support.delivery import FakeClock, bake_definition, resolve_parameters, transform_input
+from tests.support.iam import role_statements
 from tests.support.synth import Synthesized
 
 ALARM = "Composite"
+HANDLER_MODULE = "lambdas.canary_bake.handler"
 REGION = "us-west-2"
 POLL = 600.0
 #: A bake's start on the real clock (CloudWatch keeps metrics by time).
@@ -228,7 +238,9 @@ def _delivery(synthesized: Synthesized) -> StackTemplate:
 def _production_for_the_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, ModuleType]]:
     """Production in moto, and the bake Lambda's handler set up as the construct sets it up for it (its
     release role is moto's account's). The handler's clients are its own (through STS), but for
-    CloudFormation: DescribeStacks is the stand-in's (``delivery.canary.StackOutputsStandIn``)."""
+    CloudFormation: DescribeStacks is the stand-in's (``delivery.canary.StackOutputsStandIn``). The handler is
+    imported anew inside moto, as at a cold start: its STS client, made at import, takes moto's credentials
+    (one made by an earlier import, outside moto, has none)."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with offline_production("prod", [ALARM], region=REGION) as production:
         monkeypatch.setenv("BAKE_ROLE_ARN", "arn:aws:iam::123456789012:role/bedrock-platform-prod-release")
@@ -237,7 +249,8 @@ def _production_for_the_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
         monkeypatch.setenv("BAKE_ENVIRONMENT", "prod")
         monkeypatch.setenv("BAKE_SECONDS", "3600")
         monkeypatch.setenv("BAKE_POLICY", json.dumps(to_dict(BakePolicy())))
-        from lambdas.canary_bake import handler
+        monkeypatch.delitem(sys.modules, HANDLER_MODULE, raising=False)
+        handler = importlib.import_module(HANDLER_MODULE)
 
         own = handler.production_clients
 
@@ -873,3 +886,148 @@ def test_an_alias_moved_to_the_release_is_no_promotion_unless_the_bake_promoted_
         assert "the live alias changed during the bake" in after.detail
         assert production.live() == {"version": "1", "routing": {}}
         assert _live_parameter(production) == "1"
+
+
+# ==================================================================== the release role allows what the bake calls
+
+
+class _Recorded:
+    """Every AWS call the bake makes through its clients while ``on``: (IAM prefix, operation, parameters).
+    botocore's ``provide-client-params`` event sees each call of the moto-backed clients, the stand-in's DescribeStacks
+    is recorded by hand (it is no botocore client)."""
+
+    def __init__(self, clients: bake.Clients) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.on = False
+        for client in (clients.lambda_, clients.cloudwatch, clients.ssm):
+            prefix = client.meta.service_model.service_name  # lambda, cloudwatch, ssm: their IAM prefixes
+            client.meta.events.register(
+                f"provide-client-params.{client.meta.service_model.service_id.hyphenize()}",
+                lambda model, params, prefix=prefix, **_: self._record(prefix, model.name, params),
+            )
+        stand_in = clients.cloudformation
+        describe = stand_in.describe_stacks
+
+        def recorded_describe(**params: Any) -> Any:
+            self._record("cloudformation", "DescribeStacks", params)
+            return describe(**params)
+
+        stand_in.describe_stacks = recorded_describe
+
+    def _record(self, prefix: str, operation: str, params: Any) -> None:
+        if self.on:
+            self.calls.append((prefix, operation, dict(params)))
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        self.on = True
+        try:
+            yield
+        finally:
+            self.on = False
+
+
+def _authorized_on(
+    call: tuple[str, str, dict[str, Any]],
+    *,
+    production: Any,
+    function_arn: str,
+    alias_arn: str,
+    account: str,
+    region: str,
+) -> list[str]:
+    """The resources IAM may authorize ``call`` on; the release role must allow each. A call this does not
+    know fails the test: whoever adds one to the bake says here what IAM evaluates it on.
+
+    - Lambda restricts actions on a function "by function, version, or alias ARN"
+      (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html): a call naming an alias
+      or a version must be allowed on that qualified ARN and on the function's.
+    - SSM: a parameter's ARN is ``arn:aws:ssm:<region>:<account>:parameter/<name without its leading />``
+      (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html).
+    - CloudWatch: DescribeAlarms returns composite alarms only when granted on ``*`` (API_DescribeAlarms), and
+      GetMetricData's one resource type holds every metric: both must be allowed on ``*`` itself.
+    - CloudFormation: DescribeStacks on the stack's ID (the ARN IAM evaluates, ``AWS::StackId`` in the template).
+    """
+    prefix, operation, params = call
+    if prefix == "lambda" and operation in ("GetAlias", "UpdateAlias", "GetFunctionConfiguration"):
+        assert params["FunctionName"] == production.function_name, params
+        qualifier = params.get("Name") or params.get("Qualifier")
+        if qualifier is None:
+            return [function_arn]
+        return [function_arn, alias_arn if qualifier == LIVE_ALIAS else f"{function_arn}:{qualifier}"]
+    if prefix == "ssm" and operation in ("GetParameter", "PutParameter"):
+        return [f"arn:aws:ssm:{region}:{account}:parameter/{params['Name'].lstrip('/')}"]
+    if prefix == "cloudwatch" and operation in ("DescribeAlarms", "GetMetricData"):
+        return ["*"]
+    if prefix == "cloudformation" and operation == "DescribeStacks":
+        assert params["StackName"] == production.stack_name, params
+        return ["<AWS::StackId>"]
+    raise AssertionError(
+        f"the bake calls {prefix}:{operation}: say above which resource IAM authorizes it on"
+    )
+
+
+@pytest.mark.slow  # ~2 CPU-s: three bakes in moto production
+def test_the_release_role_allows_every_call_the_bake_makes_and_nothing_it_does_not(
+    synthesized: Synthesized, stages: Any
+) -> None:
+    # GIVEN the release role's identity policy as production's template has it
+    platform = stages["prod"].platform
+    assert platform.release_access is not None and platform.api is not None
+    prod = next(s for s in synthesized.stacks if s.name == "Prod/Platform")
+    role = platform.get_logical_id(platform.release_access.role.node.default_child)
+    account, region = platform.account, platform.region
+    statements = role_statements(prod.template, role)
+    document = resolve_value({"Statement": statements}, account=account, region=region)
+    orchestrator = platform.api.orchestrator
+    function_arn, alias_arn = (
+        resolve_value(platform.resolve(arn), account=account, region=region)
+        for arn in (orchestrator.function.function_arn, orchestrator.alias.function_arn)
+    )
+    me = ("AWS", f"arn:aws:iam::{account}:role/{release_role_name('prod')}")
+    # WHEN the bake promotes a release, rolls one back on an alarm, and clears one whose execution stopped
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        recorded = _Recorded(production.clients)
+        with recorded.recording():
+            state = _begin(production, bake_seconds=BAKE)
+            assert bake.check(production.clients, state, now=START + 60).decision is BakeDecision.HOLD
+        _served_enough(production)
+        with recorded.recording():
+            assert bake.check(production.clients, state, now=START + BAKE).decision is BakeDecision.PROMOTED
+        _publish(production, ZipFile=deployment_package("def lambda_handler(e, c):\n    return 3\n"))
+        with recorded.recording():
+            state = _begin(production, now=START + BAKE)
+        production.set_alarm(ALARM, "ALARM")
+        with recorded.recording():
+            after = bake.check(production.clients, state, now=START + BAKE + 60)
+        assert after.decision is BakeDecision.ROLLED_BACK, after.detail
+        production.set_alarm(ALARM, "OK")
+        _publish(production, ZipFile=deployment_package("def lambda_handler(e, c):\n    return 4\n"))
+        with recorded.recording():
+            _begin(production, now=START + BAKE + 120)
+            done = bake.clear_canary(
+                production.clients,
+                stack_name=production.stack_name,
+                parameter_name=live_version_parameter("prod"),
+            )
+        assert done.startswith("rolled back"), done
+    # THEN IAM allows each call on each resource it may be authorized on
+    denied = [
+        f"{prefix}:{operation} on {resource}"
+        for call in recorded.calls
+        for prefix, operation, _ in [call]
+        for resource in _authorized_on(
+            call,
+            production=production,
+            function_arn=function_arn,
+            alias_arn=alias_arn,
+            account=account,
+            region=region,
+        )
+        if not evaluate(document, Request(me, f"{prefix}:{operation}", resource)).allowed
+    ]
+    assert not denied, f"the release role does not allow: {sorted(set(denied))}"
+    # AND the role is granted no action the bake never calls
+    granted = {str(a) for s in statements if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    called = {f"{prefix}:{operation}" for prefix, operation, _ in recorded.calls}
+    assert granted == called, f"granted, never called: {granted - called}; called: {called - granted}"
