@@ -101,9 +101,11 @@ JUDGE_RETRY_DELAY_MAX_S: Final = 6.0
 #: What the scoring function keeps back at the end of an invocation (its own writes and metrics).
 SCORING_MARGIN_S: Final = 3.0
 #: The scoring function's timeout: room for a batch of ten messages with healthy judge calls (a few
-#: seconds each); the function starts a judge call only while the longest one could take (``JUDGE_ATTEMPTS``
-#: x (connect + read) + the retry delay, 52 s) fits in what is left, so a hung or slow judge fails its own
-#: messages (delivered again) instead of timing out the invocation and with it the whole batch. The
+#: seconds each); the function starts a message only while its item's read and write fit in what is left
+#: (2 x :func:`~platform_spec.api.store_call_max_s`, 24 s), and a judge call only while the longest one could
+#: take (``JUDGE_ATTEMPTS`` x (connect + read) + the retry delay, 52 s) and the item's write after it (12 s)
+#: fit, so a hung or slow judge or store fails its own messages (delivered again) instead of timing out the
+#: invocation and with it the whole batch. The
 #: queue's visibility timeout is six times it, as Lambda's documentation asks for an SQS event source
 #: (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
 SCORING_TIMEOUT_S: Final = 120

@@ -17,12 +17,16 @@ Any failure (the store, the judge, an unreadable message) fails that message onl
 after the visibility timeout, and after ``platform_spec.review.MAX_RECEIVE_COUNT`` deliveries moves it to
 the dead-letter queue, which alarms. The caller's answer has long been returned.
 
-A hung or slow judge must not time the function out: a timed-out invocation fails its whole batch, so the
-messages already scored and those that need no judge would be delivered again with it, and after
-``MAX_RECEIVE_COUNT`` such rounds dead-lettered. So the judge's client has explicit timeouts and attempts
-(``platform_spec.review.JUDGE_*``), a judge call starts only while the longest it could take fits in what
-is left of the invocation, and after a judge call timed out no other message of the invocation calls the
-judge: those messages fail at once (:class:`JudgeSkipped`, logged), the others are scored. The timeouts
+A hung or slow judge or store must not time the function out: a timed-out invocation fails its whole batch,
+so the messages already scored and those that need no judge would be delivered again with it, and after
+``MAX_RECEIVE_COUNT`` such rounds dead-lettered. So every call has a bound on the clock (the store's,
+``platform_spec.api.store_call_max_s``; the judge's, :attr:`Judge.longest_call_s`), and nothing starts
+unless it fits in what is left of the invocation (:class:`InvocationClock`, less ``SCORING_MARGIN_S``)
+together with the calls that must follow it: a message only while its item's read and write fit, a judge
+call only while it and the item's write after it fit (:class:`NotStarted`, logged: the message is
+delivered again). The judge's client has explicit timeouts and attempts (``platform_spec.review.JUDGE_*``),
+and after a judge call timed out no other message of the invocation calls the judge: those messages fail
+at once (:class:`JudgeSkipped`, logged), the others are scored. The timeouts
 bound each socket read, not the answer; a judge that sends its answer a byte at a time is abandoned on the
 clock at that longest call (``platform_spec.clients.ClockBoundClient``) and counts as one that timed out.
 """
@@ -39,7 +43,7 @@ from aws_lambda_powertools.metrics import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from platform_spec.api import INTERVENTION_ACTIONS, ReviewMetric
+from platform_spec.api import INTERVENTION_ACTIONS, ReviewMetric, store_call_max_s
 from platform_spec.clients import CallAbandoned, ClockBoundClient
 from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, parse_grades
 from platform_spec.fields import SpecError
@@ -73,15 +77,44 @@ metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-class JudgeSkipped(RuntimeError):
+class NotStarted(RuntimeError):
+    """A message's work did not start: what it could take at its worst does not fit in what is left of the
+    invocation; the message fails and is delivered again."""
+
+
+class JudgeSkipped(NotStarted):
     """The judge was not called for a message (the module docstring says when); the message fails and is
     delivered again."""
+
+
+class InvocationClock:
+    """What is left of the current invocation for this function's calls: Lambda's remaining time at its
+    start, less ``SCORING_MARGIN_S`` (kept for the invocation's own metrics and answer)."""
+
+    def __init__(self) -> None:
+        self._deadline: float | None = None  # time.monotonic() by which this invocation's calls must end
+
+    def start(self, remaining_ms: int) -> None:
+        """A new invocation with ``remaining_ms`` left (Lambda's ``get_remaining_time_in_millis()``)."""
+        self._deadline = time.monotonic() + remaining_ms / 1000 - SCORING_MARGIN_S
+
+    def require(self, seconds: float, what: str, error: type[NotStarted] = NotStarted) -> None:
+        """Raise ``error`` unless ``seconds`` (``what`` takes them at its worst) fit in what is left; outside
+        an invocation (no ``start``) everything fits."""
+        if self._deadline is None:
+            return
+        left = self._deadline - time.monotonic()
+        if left < seconds:
+            raise error(f"{max(left, 0):.0f} s left in this invocation, {what}")
+
+
+invocation = InvocationClock()
 
 
 class Judge:
     """The model-graded rubric's judge: Bedrock Converse on a use case's judge profile (created on first
     use; ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` points it at a local endpoint offline), within the time the
-    invocation has left (:meth:`start_invocation`)."""
+    invocation has left (``clock``, the module's :data:`invocation` unless given)."""
 
     def __init__(
         self,
@@ -91,14 +124,15 @@ class Judge:
         connect_timeout_s: float = JUDGE_CONNECT_TIMEOUT_S,
         read_timeout_s: float = JUDGE_READ_TIMEOUT_S,
         attempts: int = JUDGE_ATTEMPTS,
+        clock: InvocationClock | None = None,
     ) -> None:
         self.region = region
         self.profiles = profiles
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.attempts = attempts
+        self.clock = clock if clock is not None else invocation
         self._client: Any = None
-        self._deadline: float | None = None  # time.monotonic() by which this invocation's calls must end
         self._down: str | None = None  # why a call of this invocation got no answer
 
     @property
@@ -107,9 +141,8 @@ class Judge:
         retry delay."""
         return self.attempts * (self.connect_timeout_s + self.read_timeout_s) + JUDGE_RETRY_DELAY_MAX_S
 
-    def start_invocation(self, remaining_ms: int) -> None:
-        """A new invocation with ``remaining_ms`` left (Lambda's ``get_remaining_time_in_millis()``)."""
-        self._deadline = time.monotonic() + remaining_ms / 1000 - SCORING_MARGIN_S
+    def start_invocation(self) -> None:
+        """A new invocation: the judge's failures of the last one are forgotten."""
         self._down = None
 
     def grade(self, use_case: str, prompt: str) -> str:
@@ -118,12 +151,13 @@ class Judge:
             raise LookupError(f"{use_case} is model-graded but JUDGE_PROFILES has no judge profile for it")
         if self._down is not None:
             raise JudgeSkipped(f"the judge did not answer earlier in this invocation ({self._down})")
-        if self._deadline is not None:
-            left = self._deadline - time.monotonic()
-            if left < self.longest_call_s:
-                raise JudgeSkipped(
-                    f"{max(left, 0):.0f} s left in this invocation, a judge call may take {self.longest_call_s:.0f} s"
-                )
+        # the judge's answer is written after it: both must fit, or a late answer times the invocation out
+        self.clock.require(
+            self.longest_call_s + store_call_max_s(),
+            f"a judge call may take {self.longest_call_s:.0f} s and the item's write after it "
+            f"{store_call_max_s():.0f} s",
+            JudgeSkipped,
+        )
         if self._client is None:
             import boto3
             from botocore.config import Config
@@ -255,6 +289,10 @@ def record_handler(record: SQSRecord) -> None:
         )
         raise
     try:
+        # the item's read, then its write (a judge call between them checks its own time)
+        invocation.require(
+            2 * store_call_max_s(), f"a message's read and write may take {2 * store_call_max_s():.0f} s"
+        )
         scored = score_message(message, config=runtime_config, store=store, judge=judge, now=time.time())
     except Exception as error:  # the message fails alone (partial batch response): say why, for on-call
         logger.warning(
@@ -297,7 +335,8 @@ def record_handler(record: SQSRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Partial batch response: ``batchItemFailures`` lists the messages to deliver again
     (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html)."""
-    judge.start_invocation(context.get_remaining_time_in_millis())
+    invocation.start(context.get_remaining_time_in_millis())
+    judge.start_invocation()
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

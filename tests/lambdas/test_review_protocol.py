@@ -31,13 +31,14 @@ from human_review.exercise import (
 )
 from human_review.offline import ORCHESTRATOR, REVIEW_API, SCORING, OfflinePlatform, Reply
 from platform_config import PlatformConfig
-from platform_spec.api import ERRORS, ReviewMetric
+from platform_spec.api import ERRORS, ReviewMetric, store_call_max_s
 from platform_spec.clients import CallAbandoned
 from platform_spec.evaluation import quote_for_judge
 from platform_spec.review import (
     MAX_COMMENT_CHARS,
     MAX_REASON_CHARS,
     MAX_RECEIVE_COUNT,
+    SCORING_MARGIN_S,
     SCORING_TIMEOUT_S,
     AuditTable,
     ReviewTable,
@@ -573,6 +574,54 @@ def test_a_judge_call_starts_only_while_the_longest_it_could_take_fits(
     platform.timeouts_ms[SCORING] = SCORING_TIMEOUT_S * 1000
     assert platform.drain() == [] and _judge_calls(platform) == 2
     assert {first, second, ungraded} <= _scored(platform)
+
+
+def test_a_judge_call_starts_only_while_the_items_write_after_it_fits_too(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN an invocation with time for the judge's longest call and the margin, but not for the write of the
+    # scored item that follows it (a store call's worst case): a judge answering at its last second would
+    # leave the write to time the invocation out, and with it every message of the batch
+    scoring = platform.modules[SCORING]
+    platform.timeouts_ms[SCORING] = int((scoring.judge.longest_call_s + SCORING_MARGIN_S + 1) * 1000)
+    first, second, ungraded = _queue_three(config, platform)
+    # WHEN they are delivered: the judge is never called and its messages fail; the other is scored
+    assert len(platform.drain(max_rounds=1)) == 2 and _judge_calls(platform) == 0
+    assert ungraded in _scored(platform) and not {first, second} & _scored(platform)
+    why = [
+        json.loads(line)["why"] for line in platform.output.getvalue().splitlines() if "not scored" in line
+    ]
+    assert len(why) == 2 and all(
+        f"a judge call may take {scoring.judge.longest_call_s:.0f} s and the item's write after it "
+        f"{store_call_max_s():.0f} s" in w
+        for w in why
+    ), why
+    # AND with time for both, they are graded and scored
+    platform.timeouts_ms[SCORING] = int(
+        (scoring.judge.longest_call_s + store_call_max_s() + SCORING_MARGIN_S + 1) * 1000
+    )
+    assert platform.drain() == [] and _judge_calls(platform) == 2
+    assert {first, second, ungraded} <= _scored(platform)
+
+
+def test_a_message_starts_only_while_its_store_calls_fit(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN an invocation with less time left than a message's read of its item and its write, each at a
+    # store call's worst (the margin kept back too): a slow store would time the invocation out
+    platform.timeouts_ms[SCORING] = int((2 * store_call_max_s() + SCORING_MARGIN_S - 1) * 1000)
+    ids = _queue_three(config, platform)
+    # WHEN they are delivered: none is started, each fails and is delivered again, saying why
+    assert len(platform.drain(max_rounds=1)) == 3 and not set(ids) & _scored(platform)
+    why = [
+        json.loads(line)["why"] for line in platform.output.getvalue().splitlines() if "not scored" in line
+    ]
+    assert len(why) == 3 and all(
+        f"a message's read and write may take {2 * store_call_max_s():.0f} s" in w for w in why
+    ), why
+    # AND with the function's whole timeout they are all scored (nothing lost)
+    platform.timeouts_ms[SCORING] = SCORING_TIMEOUT_S * 1000
+    assert platform.drain() == [] and set(ids) <= _scored(platform)
 
 
 @pytest.mark.parametrize("body", ["not json", '{"review_id": 7}', "[]"])
