@@ -306,6 +306,16 @@ class CanaryBake(Construct):
         rolled_back = sfn.Fail(self, "RolledBack", error="CanaryRolledBack", cause_path="$.detail")
         not_started = sfn.Fail(self, "NotStarted", error="CanaryNotStarted", cause="The bake could not start")
         begin = self._step("Begin", "begin")
+        # The function runs one invocation at a time, and the abort of an execution that ended may run beside
+        # this one's Begin: a throttled invocation never ran, so it is tried again (over a minute, the
+        # function's timeout) instead of failing the bake; aws-cdk-lib's service-exception retrier does not
+        # name throttling (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+        begin.add_retry(
+            errors=["Lambda.TooManyRequestsException"],
+            max_attempts=6,
+            interval=cdk.Duration.seconds(2),
+            backoff_rate=2,
+        )
         begin.add_catch(not_started, errors=["States.ALL"])
         check = self._step("Check", "check", {"state": sfn.JsonPath.entire_payload})
         # A check that fails (throttling, an expired session) is retried; one that keeps failing means the

@@ -295,6 +295,28 @@ def test_no_step_of_the_bake_waits_for_an_answer_that_never_comes(delivery: Stac
     assert set(steps) == {"Begin", "Check", "RollBackOnError"}
 
 
+def _retrier(state: dict[str, Any], error: str) -> dict[str, Any] | None:
+    """The retrier of a Task state that handles ``error``, a task's failure: the first whose ErrorEquals
+    names it, ``States.TaskFailed`` or ``States.ALL``, as Step Functions picks it
+    (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html)."""
+    for retrier in state.get("Retry", []):
+        if {error, "States.TaskFailed", "States.ALL"} & set(retrier["ErrorEquals"]):
+            return retrier if retrier.get("MaxAttempts", 3) > 0 else None
+    return None
+
+
+def test_every_bake_step_retries_a_throttled_invocation(delivery: StackTemplate) -> None:
+    # The bake function runs one invocation at a time (reserved concurrency 1), and the abort EventBridge
+    # sends for an execution that ended runs beside the next execution's steps: a step Lambda throttled
+    # (Lambda.TooManyRequestsException, https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html)
+    # never ran, and must be tried again, not end the bake (Begin: the release would never be baked)
+    definition, _ = bake_definition(delivery)
+    for name in ("Begin", "Check", "RollBackOnError"):
+        retrier = _retrier(definition["States"][name], "Lambda.TooManyRequestsException")
+        assert retrier is not None, f"{name} does not retry a throttled invocation"
+        assert retrier.get("MaxAttempts", 3) >= 3, (name, retrier)
+
+
 def test_the_bake_watches_release_wide_alarms_and_reads_each_versions_own_errors(
     synthesized: Synthesized, stages: Stages
 ) -> None:
