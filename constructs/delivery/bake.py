@@ -73,8 +73,9 @@ _TOPIC_KEY_GRANT = (
     "key with a data key generated for it (GenerateDataKey*); that one key only.",
 )
 _NO_VPC = (
-    "The bake step calls only AWS APIs (STS, Lambda, CloudWatch, SSM, CloudFormation) over TLS with IAM in the "
-    "production account; it reaches no private network resource."
+    "The bake step calls only AWS APIs over TLS with IAM: STS and Step Functions (its own state machine's "
+    "executions) in the delivery account, Lambda, CloudWatch, SSM and CloudFormation in the production "
+    "account; it reaches no private network resource."
 )
 _TRACED_BY_THE_STATE_MACHINE = (
     "Every step the state machine runs is recorded in its execution history and its X-Ray trace; the abort "
@@ -102,7 +103,7 @@ class CanaryBake(Construct):
       ``logs`` (KMS) and traces with X-Ray.
     - ``stopped_rule``: an execution that failed, timed out or was aborted (``BAKE_STOPPED_STATUSES``)
       invokes ``function`` with ``{"action": "abort"}``, which clears whatever share of the live alias the
-      canary still holds. An ``abort`` that still fails after Lambda's retries, or waits longer than
+      canary still holds, unless another execution of the bake runs (it owns the alias then). An ``abort`` that still fails after Lambda's retries, or waits longer than
       ``ABORT_MAX_EVENT_AGE_MINUTES``, goes to ``notifications`` (the function's dead-letter topic).
     """
 
@@ -241,10 +242,34 @@ class CanaryBake(Construct):
                             "action": "abort",
                             "execution": events.EventField.from_path("$.detail.executionArn"),
                             "status": events.EventField.from_path("$.detail.status"),
+                            "stateMachine": events.EventField.from_path("$.detail.stateMachineArn"),
                         }
                     ),
                 )
             ],
+        )
+        # The abort leaves the alias to a running execution (lambdas/canary_bake/handler.py): the function
+        # lists this state machine's executions (ListExecutions acts on the stateMachine resource,
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html).
+        # A policy of its own: on the role's default policy, the state machine's ARN would make the function
+        # (which depends on its role) depend on the state machine, which invokes the function: a cycle.
+        self.list_executions_policy = iam.Policy(
+            self,
+            "ListExecutionsPolicy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ListTheBakesExecutions",
+                    actions=["states:ListExecutions"],
+                    resources=[self.state_machine.state_machine_arn],
+                )
+            ],
+        )
+        acknowledge_inline_policy(
+            self.list_executions_policy,
+            "The bake step's one read of the delivery account: whether another execution of its own state "
+            "machine runs, so an abort leaves that bake's canary alone. It belongs to this one role; an "
+            "inline policy cannot be attached elsewhere.",
         )
         # SnsPublish grants sns:Publish; the topic's grant adds its key (an encrypted topic needs both).
         notifications.grant_publish(self.state_machine)

@@ -603,10 +603,6 @@ def begin(
         bake_seconds=bake_seconds,
         **(policy or BakePolicy()).limits(),
     )
-    if state.stable_version == state.target_version:
-        if _weights(alias):  # a bake that was stopped half-way left a share on another version
-            _route(clients, state, state.stable_version, {})
-        return _decide(state, BakeDecision.SKIP, f"live already serves version {state.target_version}")
     if state.stable_version == INITIAL_LIVE_VERSION:
         # The first release of a baked environment: live served $LATEST, which is already this code, and a
         # weighted alias needs two published versions. Pin live to the published version.
@@ -614,6 +610,15 @@ def begin(
             clients,
             state,
             f"first release: live served {INITIAL_LIVE_VERSION}; pinned to the published version",
+        )
+    # A bake that stopped unfinished may have left the parameter naming a version it never promoted (its
+    # abort leaves the alias and the parameter to this bake while this one runs: ``clear_canary``).
+    renamed = _name_served(clients, state.parameter_name, state.stable_version)
+    if state.stable_version == state.target_version:
+        if _weights(alias):  # a bake that was stopped half-way left a share on another version
+            _route(clients, state, state.stable_version, {})
+        return _decide(
+            state, BakeDecision.SKIP, f"live already serves version {state.target_version}{renamed}"
         )
     try:
         differences = version_differences(
@@ -629,7 +634,7 @@ def begin(
             state,
             BakeDecision.SKIP,
             f"version {state.target_version} is version {state.stable_version}'s code and configuration "
-            f"published again ({', '.join(RELEASE_FIELDS)} equal): it serves 100 % without a bake",
+            f"published again ({', '.join(RELEASE_FIELDS)} equal): it serves 100 % without a bake{renamed}",
         )
     firing = [
         name
@@ -643,7 +648,7 @@ def begin(
             state,
             BakeDecision.ROLLED_BACK,
             f"not started: critical alarm(s) already in ALARM ({_names(firing)}); no traffic was moved to "
-            f"version {state.target_version}",
+            f"version {state.target_version}{renamed}",
         )
     _route(clients, state, state.stable_version, {state.target_version: CANARY_WEIGHT})
     return _decide(
@@ -651,7 +656,7 @@ def begin(
         BakeDecision.HOLD,
         f"version {state.target_version} serves {CANARY_WEIGHT:.0%} of live traffic beside version "
         f"{state.stable_version} (it differs in {', '.join(differences)}); baking for {bake_seconds / 60:g} "
-        "minutes",
+        f"minutes{renamed}",
     )
 
 
@@ -727,6 +732,16 @@ def _name_live(ssm: Any, name: str, version: str) -> None:
     ssm.put_parameter(Name=name, Value=version, Type="String", Overwrite=True)
 
 
+def _name_served(clients: Clients, name: str, version: str) -> str:
+    """The live-version parameter ``name`` names ``version``, the one the live alias serves; what changed,
+    for the decision's detail ("" when it already did)."""
+    named = _live_parameter(clients.ssm, name)
+    if named == version:
+        return ""
+    _name_live(clients.ssm, name, version)
+    return f"; {name} named {named or 'nothing'}, now {version}"
+
+
 def _promoted(clients: Clients, state: BakeState, alias: Mapping[str, Any]) -> bool:
     """Whether this bake's promotion is complete: the alias serves the new version alone and the parameter
     names it (what :func:`_serve_alone` leaves)."""
@@ -768,6 +783,19 @@ def roll_back(clients: Clients, state: BakeState, why: str) -> BakeState:
     )
 
 
+def running_executions(
+    stepfunctions: Any, state_machine_arn: str, *, besides: str | None = None
+) -> list[str]:
+    """The ARNs of the bake state machine's executions that are running, but ``besides`` (ListExecutions
+    with ``statusFilter`` RUNNING, one page: one is enough). ListExecutions "is eventually consistent" and
+    may miss an execution started moments ago
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html)."""
+    page = stepfunctions.list_executions(
+        stateMachineArn=state_machine_arn, statusFilter="RUNNING", maxResults=10
+    )
+    return [e["executionArn"] for e in page.get("executions", []) if e["executionArn"] != besides]
+
+
 def clear_canary(clients: Clients, *, stack_name: str, parameter_name: str) -> str:
     """The live alias keeps serving its version and sends no traffic to any other (during a bake, that is
     the stable version, and the other the release), and the live-version parameter ``parameter_name`` names
@@ -779,11 +807,7 @@ def clear_canary(clients: Clients, *, stack_name: str, parameter_name: str) -> s
         return f"stack {stack_name} has no output {Output.FUNCTION_NAME}: no live alias to clear"
     alias = clients.lambda_.get_alias(FunctionName=function_name, Name=LIVE_ALIAS)
     version, weights = str(alias["FunctionVersion"]), _weights(alias)
-    named = _live_parameter(clients.ssm, parameter_name)
-    renamed = ""
-    if named != version:
-        _name_live(clients.ssm, parameter_name, version)
-        renamed = f"; {parameter_name} named {named or 'nothing'}, now {version}"
+    renamed = _name_served(clients, parameter_name, version)
     if not weights:
         return (
             f"the {LIVE_ALIAS} alias of {function_name} serves version {version} alone: nothing to roll back"

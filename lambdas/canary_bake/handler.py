@@ -4,16 +4,21 @@ Event: ``{"action": "begin"}``, ``{"action": "check", "state": <BakeState>}`` or
 ``{"action": "roll_back", "state": <BakeState>, "error": <what failed>}``; the answer is the new
 ``BakeState`` (``platform_spec.delivery``), whose ``decision`` the state machine branches on. And, from the
 EventBridge rule on the state machine's executions that stopped (failed, timed out, aborted),
-``{"action": "abort", "execution": <execution ARN>, "status": <status>}``: the live alias is cleared of any
-canary share and the live-version parameter names the version it serves (``bake.clear_canary``); the
-answer says what was done.
+``{"action": "abort", "execution": <execution ARN>, "status": <status>, "stateMachine": <its ARN>}``: the
+live alias is cleared of any canary share and the live-version parameter names the version it serves
+(``bake.clear_canary``), unless another execution of the bake is running (a later release's, begun before
+this abort ran: Lambda retries a failed or throttled abort for up to an hour). That bake owns the alias:
+clearing it would roll its canary back as "the live alias changed during the bake", and its Begin already
+replaced the share and named the served version in the parameter. When the running executions cannot be
+listed, the abort clears (a canary left on an unbaked version is the worse error). The answer says what
+was done.
 
 The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
 reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
 critical alarms; ``BAKE_POLICY`` (``BakePolicy`` as JSON, from delivery/pipeline.yaml's ``bake``) says what
 its checks judge by: when the new version's own errors or latency roll it back, and how many invocations
 it must serve before it may be promoted. Standard library and the runtime's boto3 only; nothing runs at
-import but reading the settings and creating the STS client.
+import but reading the settings and creating the STS and Step Functions clients.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 import boto3
 
-from platform_spec.delivery import BakePolicy, BakeState, live_version_parameter
+from platform_spec.delivery import LIVE_ALIAS, BakePolicy, BakeState, live_version_parameter
 from platform_spec.fields import from_dict, to_dict
 
 from . import bake
@@ -47,6 +52,8 @@ class Settings:
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 sts = boto3.client("sts")
+#: The bake's own state machine, in this (the delivery) account: which of its executions run.
+stepfunctions = boto3.client("stepfunctions")
 
 
 def production_clients(role_arn: str, region: str, session_name: str) -> bake.Clients:
@@ -65,6 +72,29 @@ def production_clients(role_arn: str, region: str, session_name: str) -> bake.Cl
     )
 
 
+def _abort(clients: bake.Clients, event: dict[str, Any], env: Any) -> str:
+    """The abort of a stopped execution (module docstring): what was done."""
+    machine = event.get("stateMachine")
+    running: list[str] = []
+    if machine:
+        try:
+            running = bake.running_executions(stepfunctions, machine, besides=event.get("execution"))
+        except Exception as error:  # clear: a canary left on an unbaked version is the worse error
+            logger.warning(
+                json.dumps({"action": "abort", "listExecutionsFailed": f"{type(error).__name__}: {error}"})
+            )
+    if running:
+        return (
+            f"left alone: execution {running[0]} of the bake is running and owns the {LIVE_ALIAS} alias "
+            "(its Begin replaced whatever canary share this one left and named the version live serves)"
+        )
+    return bake.clear_canary(
+        clients,
+        stack_name=env[Settings.STACK_NAME],
+        parameter_name=live_version_parameter(env[Settings.ENVIRONMENT]),
+    )
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     env = os.environ
     clients = production_clients(
@@ -76,11 +106,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "action": action,
             "execution": event.get("execution"),
             "status": event.get("status"),
-            "detail": bake.clear_canary(
-                clients,
-                stack_name=env[Settings.STACK_NAME],
-                parameter_name=live_version_parameter(env[Settings.ENVIRONMENT]),
-            ),
+            "detail": _abort(clients, event, env),
         }
         logger.info(json.dumps(done))
         return done

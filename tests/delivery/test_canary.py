@@ -287,10 +287,10 @@ def test_the_state_machines_roll_back_step_hands_the_lambda_an_event_it_accepts(
         assert _live_parameter(production) == "1"
 
 
-@pytest.mark.parametrize("status", ["TIMED_OUT", "ABORTED", "FAILED"])
-def test_a_bake_that_stopped_unfinished_has_its_canary_share_cleared(
-    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch, status: str
-) -> None:
+def _abort_event(synthesized: Synthesized, *, execution: str, machine: str, status: str) -> Any:
+    """What the synthesized stopped-execution rule hands the bake Lambda for ``execution`` of ``machine``
+    ending in ``status``: the event Step Functions sends (its detail, as EventBridge delivers it) through the
+    target's InputTransformer."""
     delivery = _delivery(synthesized)
     ((_, rule),) = delivery.resources_of_type("AWS::Events::Rule")
     (target,) = rule["Properties"]["Targets"]
@@ -302,20 +302,59 @@ def test_a_bake_that_stopped_unfinished_has_its_canary_share_cleared(
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     pattern = rule["Properties"]["EventPattern"]
     assert status in pattern["detail"]["status"]
-    execution = "arn:aws:states:us-east-1:444444444444:execution:Bake:prod-release-1"
-    # the event Step Functions sends when an execution ends (its detail, as EventBridge delivers it)
     event = {
         "source": pattern["source"][0],
         "detail-type": pattern["detail-type"][0],
-        "detail": {"executionArn": execution, "status": status, "input": '{"environment": "prod"}'},
+        "detail": {
+            "executionArn": execution,
+            "stateMachineArn": machine,
+            "status": status,
+            "input": '{"environment": "prod"}',
+        },
     }
+    return transform_input(target["InputTransformer"], event)
+
+
+def _bake_machine(*executions: str) -> tuple[str, dict[str, str]]:
+    """The bake's state machine in moto's delivery account, with an execution per name in ``executions``
+    (running): its ARN, and each execution's."""
+    import boto3
+
+    states = boto3.client("stepfunctions", region_name=REGION)
+    machine = states.create_state_machine(
+        name="Bake",
+        definition=json.dumps(
+            {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}}
+        ),
+        roleArn="arn:aws:iam::123456789012:role/bake-state-machine",
+    )["stateMachineArn"]
+    started = {
+        name: states.start_execution(stateMachineArn=machine, name=name)["executionArn"]
+        for name in executions
+    }
+    return machine, started
+
+
+def _stop(execution: str) -> None:
+    import boto3
+
+    boto3.client("stepfunctions", region_name=REGION).stop_execution(executionArn=execution)
+
+
+@pytest.mark.parametrize("status", ["TIMED_OUT", "ABORTED", "FAILED"])
+def test_a_bake_that_stopped_unfinished_has_its_canary_share_cleared(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
     with _production_for_the_handler(monkeypatch) as (production, handler):
+        machine, started = _bake_machine("prod-release-1")
+        execution = started["prod-release-1"]
         bake.begin(
             production.clients, environment="prod", stack_name=production.stack_name, bake_seconds=3600, now=0
         )
         assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
         _name_live(production, "2")  # the execution stopped inside a promotion, after its parameter write
-        abort = transform_input(target["InputTransformer"], event)
+        _stop(execution)
+        abort = _abort_event(synthesized, execution=execution, machine=machine, status=status)
         answer = handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-2"))
         assert answer["execution"] == execution and answer["status"] == status
         assert answer["detail"].startswith(
@@ -328,6 +367,77 @@ def test_a_bake_that_stopped_unfinished_has_its_canary_share_cleared(
         assert "nothing to roll back" in again["detail"]
         assert production.live() == {"version": "1", "routing": {}}
         assert _live_parameter(production) == "1"
+
+
+@pytest.mark.slow  # ~1.5 CPU-s: STS, moto production, Step Functions and the bake handler
+def test_a_late_abort_leaves_the_canary_of_the_bake_that_runs_now_alone(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN bake A stopped inside its promotion (version 2 named in the parameter, 10 % on it), and its
+    # abort delayed (Lambda retries a failed or throttled asynchronous event for up to an hour) until the
+    # next release's bake B has begun: version 3 gets the canary share
+    with _production_for_the_handler(monkeypatch) as (production, handler):
+        machine, started = _bake_machine("release-a", "release-b")
+        _begin(production)
+        _name_live(production, "2")
+        _stop(started["release-a"])
+        _publish(production, ZipFile=deployment_package("def lambda_handler(e, c):\n    return 3\n"))
+        began = _begin(production, now=START + 60)
+        # B's Begin put the parameter back on the version live serves, and moved the share to its release
+        assert began.decision is BakeDecision.HOLD, began.detail
+        assert began.detail.endswith(f"; {live_version_parameter('prod')} named 2, now 1")
+        assert production.live() == {"version": "1", "routing": {"3": CANARY_WEIGHT}}
+        # WHEN A's abort runs
+        abort = _abort_event(synthesized, execution=started["release-a"], machine=machine, status="ABORTED")
+        answer = handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-4"))
+        # THEN it leaves B's canary alone (clearing it would roll B back as "the live alias changed")
+        assert answer["detail"].startswith(
+            f"left alone: execution {started['release-b']} of the bake is running"
+        )
+        assert production.live() == {"version": "1", "routing": {"3": CANARY_WEIGHT}}
+        assert _live_parameter(production) == "1"
+        assert bake.check(production.clients, began, now=START + 120).decision is BakeDecision.HOLD
+        # AND once B has ended too, an abort clears what is left
+        _stop(started["release-b"])
+        cleared = handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-5"))
+        assert cleared["detail"].startswith("rolled back"), cleared["detail"]
+        assert production.live() == {"version": "1", "routing": {}}
+
+
+def test_an_abort_that_cannot_list_the_running_bakes_clears_the_canary(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a canary left on an unbaked version is the worse error: without an answer from Step Functions (here,
+    # the state machine is not found), the abort clears as before
+    with _production_for_the_handler(monkeypatch) as (production, handler):
+        _begin(production)
+        machine = f"arn:aws:states:{REGION}:123456789012:stateMachine:Missing"
+        abort = _abort_event(
+            synthesized,
+            execution=f"{machine}:gone".replace("stateMachine", "execution"),
+            machine=machine,
+            status="FAILED",
+        )
+        answer = handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-6"))
+        assert answer["detail"].startswith("rolled back"), answer["detail"]
+        assert production.live() == {"version": "1", "routing": {}}
+
+
+@pytest.mark.parametrize("release", ["a new version", "the version live serves"])
+def test_a_bake_that_begins_after_a_stopped_promotion_names_the_version_live_serves(release: str) -> None:
+    # A stopped inside its promotion (parameter naming version 2, never promoted) and its abort left the
+    # alias to the next bake: that bake's Begin names the version live serves, whatever it decides
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        _begin(production)
+        _name_live(production, "2")
+        if release == "a new version":
+            _publish(production, ZipFile=deployment_package("def lambda_handler(e, c):\n    return 3\n"))
+        else:  # a stage rollback redeployed the live version itself
+            production.clients.cloudformation.outputs[Output.RELEASE_VERSION] = "1"
+        began = _begin(production, now=START + 60)
+        assert began.decision is (BakeDecision.HOLD if release == "a new version" else BakeDecision.SKIP)
+        assert _live_parameter(production) == "1", began.detail
+        assert began.detail.endswith(f"; {live_version_parameter('prod')} named 2, now 1")
 
 
 def test_clearing_a_stack_without_the_function_output_changes_nothing() -> None:

@@ -114,7 +114,14 @@ def test_no_reason_calls_a_function_that_a_service_invokes_asynchronously_synchr
 
 
 #: How a reason names a service by its IAM prefix.
-SERVICE_NAMES = {"bedrock": "Bedrock", "dynamodb": "DynamoDB", "sqs": "SQS", "s3": "S3", "sts": "STS"}
+SERVICE_NAMES = {
+    "bedrock": "Bedrock",
+    "dynamodb": "DynamoDB",
+    "sqs": "SQS",
+    "s3": "S3",
+    "sts": "STS",
+    "states": "Step Functions",
+}
 #: Grants that are no call of the function's own: Lambda writes its logs, the X-Ray SDK its traces, KMS is
 #: called by the service that holds the data (``kms:ViaService``), and iam:PassRole is no API call.
 NOT_CALLED = ("logs:", "xray:", "kms:", "iam:PassRole")

@@ -14,8 +14,9 @@ import pytest
 
 from bedrock_constructs.monitoring.api_monitoring import NOT_ROLLBACK_ALARMS
 from compliance.assembly import StackTemplate
-from compliance.cfn_values import as_list
+from compliance.cfn_values import as_list, resolve_value
 from compliance.gate_result import read_gate_result
+from compliance.policy_eval import Request, evaluate
 from platform_config import PlatformConfig
 from platform_config.naming import pascal, platform_stack_path
 from platform_spec.delivery import (
@@ -315,6 +316,33 @@ def test_every_bake_step_retries_a_throttled_invocation(delivery: StackTemplate)
         retrier = _retrier(definition["States"][name], "Lambda.TooManyRequestsException")
         assert retrier is not None, f"{name} does not retry a throttled invocation"
         assert retrier.get("MaxAttempts", 3) >= 3, (name, retrier)
+
+
+def test_the_bake_function_may_list_the_executions_of_its_own_state_machine_alone(
+    delivery: StackTemplate,
+) -> None:
+    # an abort leaves the live alias to a running bake: the function lists its state machine's executions
+    ((machine, _),) = delivery.resources_of_type("AWS::StepFunctions::StateMachine")
+    ((_, function),) = [
+        (k, f)
+        for k, f in delivery.resources_of_type("AWS::Lambda::Function")
+        if k.startswith("DeliveryCanaryBake")
+    ]
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    document = resolve_value(
+        {"Statement": role_statements(delivery.template, role)}, account="444444444444", region="us-east-1"
+    )
+    me = ("AWS", "arn:aws:iam::444444444444:role/bedrock-platform-canary-bake")
+
+    def may_list(resource: str) -> bool:
+        return evaluate(document, Request(me, "states:ListExecutions", resource)).allowed
+
+    assert may_list(f"<{machine}>")  # the state machine's Ref is its ARN
+    assert not may_list("arn:aws:states:us-east-1:444444444444:stateMachine:another")
+    # and the rule hands the function the state machine of the execution that stopped
+    ((_, rule),) = delivery.resources_of_type("AWS::Events::Rule")
+    (target,) = rule["Properties"]["Targets"]
+    assert target["InputTransformer"]["InputPathsMap"]["detail-stateMachineArn"] == "$.detail.stateMachineArn"
 
 
 def test_the_bake_watches_release_wide_alarms_and_reads_each_versions_own_errors(
