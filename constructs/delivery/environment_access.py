@@ -98,9 +98,10 @@ class ReadinessGateAccess(Construct):
       reads the notification here: proof that an alarm reaches the topic and the topic delivers. Messages
       are kept for a day; nobody else reads the queue.
     - ``role`` (``bedrock-platform-<env>-readiness``), assumable only by the delivery account's
-      ``bedrock-platform-readiness-gate`` role: signed calls to the API's v1 stage, ApplyGuardrail on the use
-      cases' guardrails and invoke on their judge profiles (the suites), SetAlarmState on exactly
-      ``alarms``, DescribeAlarms, the probe queue's messages, and this stack's outputs and resources; and,
+      ``bedrock-platform-readiness-gate`` role: signed calls to the use-case routes of the API's v1 stage,
+      ApplyGuardrail on the use cases' guardrails and InvokeModel (Converse, no streaming) on their judge
+      profiles (the suites), SetAlarmState on exactly ``alarms``, DescribeAlarms, receiving and deleting the
+      probe queue's messages, and this stack's outputs and resources; and,
       given ``reviewer_role``, ``sts:AssumeRole`` and ``sts:SetSourceIdentity`` on that role alone, so the
       gate can walk the human review path once as a reviewer (``python -m human_review exercise --target
       <env>``, which names its reviewer session and source identity ``human-review-exercise``).
@@ -159,11 +160,27 @@ class ReadinessGateAccess(Construct):
             description=f"The delivery pipeline's readiness gate in {environment} (smoke, alarms, suites, load)",
             max_session_duration=cdk.Duration.hours(1),
         )
+        # Exactly what the gate calls (tests/delivery/test_readiness_role.py runs it and evaluates each call):
         self.grants = [
-            api.grant_invoke(self.role),  # every route of the v1 stage: acknowledged below
+            # the use-case routes of the v1 stage (smoke, suites, load, the walk's caller steps: acknowledged
+            # below); never /health or the use-case list, which the gate does not read
+            api.grant_use_cases(self.role),
             *(use_case.guardrail.grant_apply(self.role) for use_case in use_cases),
-            *(g for use_case in use_cases if (g := use_case.grant_judge(self.role)) is not None),
-            self.probe_queue.grant_consume_messages(self.role),
+            # the suites' judge calls Converse (evaluation.harness asks inspect-ai's bedrock provider for
+            # streaming=False): bedrock:InvokeModel only, no InvokeModelWithResponseStream
+            # (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-prereq.html)
+            *(g for uc in use_cases if (g := uc.grant_judge(self.role, streaming=False)) is not None),
+            # the probe reads and deletes notifications: ReceiveMessage and DeleteMessage on the queue
+            # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html) and
+            # kms:Decrypt on its key, which receiving from an SSE-KMS queue needs
+            # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html);
+            # not grant_consume_messages' ChangeMessageVisibility, GetQueueAttributes and GetQueueUrl (the
+            # queue's URL is a stack output)
+            iam.Grant.add_to_principal(
+                grantee=self.role,
+                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+                resource_arns=[self.probe_queue.queue_arn],
+            ).combine(self.probe_key.grant_decrypt(self.role)),
             iam.Grant.add_to_principal(
                 grantee=self.role,
                 actions=["cloudwatch:SetAlarmState"],
@@ -193,8 +210,8 @@ class ReadinessGateAccess(Construct):
             f"AwsSolutions-IAM5[Resource::{api.rest_api.printed_stage_arn()}/*/use-cases/*]",
             "The readiness gate sends a signed smoke request, the golden suites, a load test and the human review "
             "walk's caller steps to every use case of the API's v1 stage (/use-cases/{id}/invoke, feedback, held "
-            "answers): the grant is execute-api:Invoke on the caller routes under /use-cases of that one stage, "
-            "as OrchestrationApi.grant_invoke gives every caller (never the reviewer routes).",
+            "answers): the grant is execute-api:Invoke on the use-case routes under /use-cases of that one stage "
+            "(OrchestrationApi.grant_use_cases: never the reviewer routes, the health check or the use-case list).",
         )
         cdk.CfnOutput(scope, Output.PROBE_QUEUE_URL, value=self.probe_queue.queue_url)
         cdk.CfnOutput(scope, "ReadinessRoleArn", value=self.role.role_arn)

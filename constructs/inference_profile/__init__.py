@@ -97,8 +97,12 @@ class ApplicationInferenceProfile(Construct):
 
     # ----------------------------------------------------------------- permissions
 
-    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Invoke (and stream) through this profile only, never around it.
+    def grant_invoke(self, grantee: iam.IGrantable, *, streaming: bool = True) -> iam.Grant:
+        """Invoke (and, given ``streaming``, stream) through this profile only, never around it. Converse
+        and InvokeModel need ``bedrock:InvokeModel``, ConverseStream and InvokeModelWithResponseStream
+        ``bedrock:InvokeModelWithResponseStream``
+        (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-prereq.html): a grantee that never
+        streams is granted the first alone.
 
         Three statements, following the Bedrock user guide's inference-profile prerequisites
         (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html):
@@ -117,16 +121,15 @@ class ApplicationInferenceProfile(Construct):
         offline; naming both keeps every route working either way, and a direct call of the
         cross-Region profile is still refused by the second statement.
         """
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=[self.profile_arn]
-        )
+        actions = list(INVOKE_ACTIONS) if streaming else [INVOKE_ACTIONS[0]]
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[self.profile_arn])
         through_this_profile = {"ArnEquals": {PROFILE_CONDITION_KEY: self.profile_arn}}
         profiles = [self.profile_arn]
         if self.source.kind is ModelSourceKind.CROSS_REGION_PROFILE:
             grant = grant.combine(
                 iam.Grant.add_to_principal(
                     grantee=grantee,
-                    actions=list(INVOKE_ACTIONS),
+                    actions=actions,
                     resource_arns=[self.source_arn],
                     conditions=through_this_profile,
                 )
@@ -135,7 +138,7 @@ class ApplicationInferenceProfile(Construct):
         return grant.combine(
             iam.Grant.add_to_principal(
                 grantee=grantee,
-                actions=list(INVOKE_ACTIONS),
+                actions=actions,
                 resource_arns=self.foundation_model_arns,
                 conditions={
                     "ArnEquals": {PROFILE_CONDITION_KEY: profiles if len(profiles) > 1 else profiles[0]}

@@ -216,3 +216,8 @@ class OrchestrationApi(Construct):
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """``execute-api:Invoke`` on the API's v1 stage only (what a caller's role needs to sign requests)."""
         return self.rest_api.grant_invoke(grantee)
+
+    def grant_use_cases(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``execute-api:Invoke`` on the use-case routes of the v1 stage only (``/use-cases/*``: no health
+        check, no use-case list)."""
+        return self.rest_api.grant_use_cases(grantee)

@@ -99,7 +99,10 @@ FEEDBACK_REQUEST_SCHEMA = apigw.JsonSchema(
 #: (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-iam-policy-examples-for-api-execution.html),
 #: so the reviewer routes live under their own top-level path, ``/reviews``, which no caller pattern
 #: reaches.
-CALLER_ROUTES = ("GET/health", "GET/use-cases", "*/use-cases/*")
+#: The routes of one use case (``/use-cases/{useCaseId}/...``: invoke, feedback, held answers), without
+#: the API's health check and use-case list (``grant_use_cases``).
+USE_CASE_ROUTES = ("*/use-cases/*",)
+CALLER_ROUTES = ("GET/health", "GET/use-cases", *USE_CASE_ROUTES)
 #: What the reviewer role may invoke (``grant_review``): the reviewer routes, nothing else.
 REVIEWER_ROUTES = ("GET/reviews", "GET/reviews/*", "POST/reviews/*/decision")
 
@@ -246,6 +249,11 @@ class OrchestrationRestApi(Construct):
         """``execute-api:Invoke`` on the caller routes of this API's v1 stage (:data:`CALLER_ROUTES`): what
         a caller's role needs to sign requests; never the reviewer routes."""
         return self._grant_routes(grantee, CALLER_ROUTES)
+
+    def grant_use_cases(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``execute-api:Invoke`` on the use-case routes of this API's v1 stage only (:data:`USE_CASE_ROUTES`):
+        for a caller that asks use cases but never reads the health check or the use-case list."""
+        return self._grant_routes(grantee, USE_CASE_ROUTES)
 
     def grant_review(self, grantee: iam.IGrantable) -> iam.Grant:
         """``execute-api:Invoke`` on the reviewer routes only (:data:`REVIEWER_ROUTES`)."""

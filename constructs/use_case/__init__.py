@@ -133,9 +133,10 @@ class GovernedUseCase(Construct):
             combined = combined.combine(grant)
         return combined
 
-    def grant_judge(self, grantee: iam.IGrantable) -> iam.Grant | None:
-        """Invoke through the judge's profile only (a scorer of outputs); ``None`` without a judge."""
-        return self.judge.grant_invoke(grantee) if self.judge is not None else None
+    def grant_judge(self, grantee: iam.IGrantable, *, streaming: bool = True) -> iam.Grant | None:
+        """Invoke through the judge's profile only (a scorer of outputs); ``None`` without a judge. Without
+        ``streaming``, ``bedrock:InvokeModel`` alone (Converse, no ConverseStream)."""
+        return self.judge.grant_invoke(grantee, streaming=streaming) if self.judge is not None else None
 
 
 #: Part of every profile name's hash. 2: a route's profile is one construct per model

@@ -56,6 +56,7 @@ from platform_spec.delivery import (
     roll_back_delays,
 )
 from platform_spec.fields import from_dict, to_dict
+from tests.support.calls import Call, CallRecorder
 from tests.support.delivery import FakeClock, bake_definition, resolve_parameters, transform_input
 from tests.support.iam import role_statements
 from tests.support.synth import Synthesized
@@ -1001,44 +1002,25 @@ def test_an_alias_moved_to_the_release_is_no_promotion_unless_the_bake_promoted_
 # ==================================================================== the release role allows what the bake calls
 
 
-class _Recorded:
-    """Every AWS call the bake makes through its clients while ``on``: (IAM prefix, operation, parameters).
-    botocore's ``provide-client-params`` event sees each call of the moto-backed clients, the stand-in's DescribeStacks
-    is recorded by hand (it is no botocore client)."""
+def _recorder(clients: bake.Clients) -> CallRecorder:
+    """Every AWS call the bake makes through its clients while recording: the moto-backed clients' through
+    botocore's events, the stand-in's DescribeStacks by hand (it is no botocore client)."""
+    recorder = CallRecorder()
+    for client in (clients.lambda_, clients.cloudwatch, clients.ssm):
+        recorder.watch_client(client)  # lambda, cloudwatch, ssm: their IAM prefixes too
+    stand_in = clients.cloudformation
+    describe = stand_in.describe_stacks
 
-    def __init__(self, clients: bake.Clients) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self.on = False
-        for client in (clients.lambda_, clients.cloudwatch, clients.ssm):
-            prefix = client.meta.service_model.service_name  # lambda, cloudwatch, ssm: their IAM prefixes
-            client.meta.events.register(
-                f"provide-client-params.{client.meta.service_model.service_id.hyphenize()}",
-                lambda model, params, prefix=prefix, **_: self._record(prefix, model.name, params),
-            )
-        stand_in = clients.cloudformation
-        describe = stand_in.describe_stacks
+    def recorded_describe(**params: Any) -> Any:
+        recorder.record("cloudformation", "DescribeStacks", params)
+        return describe(**params)
 
-        def recorded_describe(**params: Any) -> Any:
-            self._record("cloudformation", "DescribeStacks", params)
-            return describe(**params)
-
-        stand_in.describe_stacks = recorded_describe
-
-    def _record(self, prefix: str, operation: str, params: Any) -> None:
-        if self.on:
-            self.calls.append((prefix, operation, dict(params)))
-
-    @contextmanager
-    def recording(self) -> Iterator[None]:
-        self.on = True
-        try:
-            yield
-        finally:
-            self.on = False
+    stand_in.describe_stacks = recorded_describe
+    return recorder
 
 
 def _authorized_on(
-    call: tuple[str, str, dict[str, Any]],
+    call: Call,
     *,
     production: Any,
     function_arn: str,
@@ -1097,7 +1079,7 @@ def test_the_release_role_allows_every_call_the_bake_makes_and_nothing_it_does_n
     me = ("AWS", f"arn:aws:iam::{account}:role/{release_role_name('prod')}")
     # WHEN the bake promotes a release, rolls one back on an alarm, and clears one whose execution stopped
     with offline_production("prod", [ALARM], region=REGION) as production:
-        recorded = _Recorded(production.clients)
+        recorded = _recorder(production.clients)
         with recorded.recording():
             state = _begin(production, bake_seconds=BAKE)
             assert bake.check(production.clients, state, now=START + 60).decision is BakeDecision.HOLD

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 from bedrock_platform_devtools.samples import CALLER_ARN, REVIEWER_ARN, api_event
 from bedrock_platform_devtools.serving import serving_in_background
@@ -42,10 +43,22 @@ def _route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     return None
 
 
+class Signed(NamedTuple):
+    """One signed request as API Gateway receives it: the signer's access key id, the method, the path
+    below the stage (``/use-cases/rfp-drafting/invoke``) and the status answered."""
+
+    access_key: str
+    method: str
+    path: str
+    status: int
+
+
 class Gateway(BaseHTTPRequestHandler):
     platform: OfflinePlatform
     caller_key: str  # the caller's access key id; any other is a session of the reviewer role (moto's STS)
     seen: list[tuple[str, str, str]]
+    signed: list[Signed]
+    lock: threading.Lock  # one request at a time through the functions, as in one Lambda instance each
 
     def log_message(self, format: str, *args: Any) -> None:
         del format, args
@@ -57,6 +70,14 @@ class Gateway(BaseHTTPRequestHandler):
         self._handle("POST")
 
     def _handle(self, method: str) -> None:
+        with self.lock:
+            status = self._answer(method)
+        signed = re.match(r"AWS4-HMAC-SHA256 Credential=([^/]+)/", self.headers.get("Authorization") or "")
+        if signed is not None:
+            path = urllib.parse.urlsplit(self.path).path.removeprefix("/v1")
+            self.signed.append(Signed(signed.group(1), method, path, status))
+
+    def _answer(self, method: str) -> int:
         url = urllib.parse.urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
         authorization = self.headers.get("Authorization") or ""
@@ -85,15 +106,16 @@ class Gateway(BaseHTTPRequestHandler):
             user_arn=identity,
         )
         reply = self.platform.api(ORCHESTRATOR if resource.endswith("/invoke") else REVIEW_API, event)
-        self._reply(reply.status, reply.body)
+        return self._reply(reply.status, reply.body)
 
-    def _reply(self, status: int, body: dict[str, Any]) -> None:
+    def _reply(self, status: int, body: dict[str, Any]) -> int:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        return status
 
 
 #: (identity, method, resource) of every request the stand-in routed, in order.
@@ -102,15 +124,27 @@ Seen = list[tuple[str, str, str]]
 
 @contextmanager
 def review_gateway(
-    config: PlatformConfig, environment: str = "dev"
+    config: PlatformConfig,
+    environment: str = "dev",
+    *,
+    caller_key: str | None = None,
+    signed: list[Signed] | None = None,
 ) -> Iterator[tuple[OfflinePlatform, str, Seen]]:
-    """The platform behind the stand-in, the stand-in's stage URL (``.../v1/``) and what it saw."""
+    """The platform behind the stand-in, the stand-in's stage URL (``.../v1/``) and what it saw. The caller
+    signs with ``caller_key`` (by default the platform session's access key id); ``signed`` receives every
+    signed request with the status it was answered."""
     with OfflinePlatform(config, environment) as platform:
         seen: Seen = []
         handler = type(
             "Gateway",
             (Gateway,),
-            {"platform": platform, "seen": seen, "caller_key": platform.session.get_credentials().access_key},
+            {
+                "platform": platform,
+                "seen": seen,
+                "signed": signed if signed is not None else [],
+                "lock": threading.Lock(),
+                "caller_key": caller_key or platform.session.get_credentials().access_key,
+            },
         )
         with serving_in_background(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
             yield platform, f"http://127.0.0.1:{server.server_address[1]}/v1/", seen
