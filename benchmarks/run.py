@@ -50,7 +50,7 @@ from benchmarks.common import (
     write_runtime_config,
 )
 
-ALL_ITEMS = frozenset(range(1, 12))
+ALL_ITEMS = frozenset(range(1, 13))
 SYNTH_CMD = ["npx", "cdk", "synth", "**", "--quiet", "--no-notices"]
 TEST_CMD = [str(VENV_PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 LITELLM_PINS = ["litellm==1.106.2", "tenacity", "boto3==1.44.5"]
@@ -77,6 +77,10 @@ MYPY_CMD = [
     "scripts",
 ]
 COLD_RATIO_MAX = 1.5
+#: Item 12: the worst-case inputs (benchmarks/worst_inputs.py), per call, median of WORST_INPUT_RUNS.
+REFUSAL_WORST_MAX_S = 1.5
+BUSY_HOUR_TAIL_MAX_S = 0.5
+WORST_INPUT_RUNS = 5
 WARM_P50_ADDED_MAX_MS = 1.0
 WARM_P95_ADDED_MAX_MS = 3.0
 SUCCESS_MIN = 0.99
@@ -1028,6 +1032,50 @@ def bench_loadtest(tmp: Path, report: Report) -> None:
     )
 
 
+def bench_worst_inputs(report: Report) -> None:
+    """Item 12: the inputs that made the refusal scorer and the bake's binomial tail quadratic before they
+    were fixed (benchmarks/worst_inputs.py), each call timed WORST_INPUT_RUNS times in this process."""
+    from benchmarks.worst_inputs import BUSY_HOUR_TAILS, REFUSAL_ANSWERS
+    from lambdas.canary_bake.bake import binomial_tail
+    from platform_spec.scoring import refusal
+
+    progress("worst-case inputs: refusal scorer, binomial tail of a busy hour")
+
+    def timed(call: Any) -> float:
+        samples = []
+        for _ in range(WORST_INPUT_RUNS):
+            started = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - started)
+        return median(samples)
+
+    figures: dict[str, float] = {}
+    for name, (answer, declined) in sorted(REFUSAL_ANSWERS.items()):
+        figures[f"refusal {name}"] = timed(lambda a=answer, d=declined: refusal(a, expected=d))
+        report.row(
+            "12",
+            f"refusal scorer on `{name}` ({len(answer):,} characters): median of {WORST_INPUT_RUNS}",
+            f"{figures[f'refusal {name}']:.3f} s",
+            "quadratic before its fix (seconds)",
+            "",
+            f"≤ {REFUSAL_WORST_MAX_S:g} s",
+            verdict(figures[f"refusal {name}"] <= REFUSAL_WORST_MAX_S),
+        )
+    for errors, invocations, rate in BUSY_HOUR_TAILS:
+        key = f"binomial_tail({errors}, {invocations}, {rate})"
+        figures[key] = timed(lambda e=errors, n=invocations, r=rate: binomial_tail(e, n, r))
+        report.row(
+            "12",
+            f"bake `{key}`: median of {WORST_INPUT_RUNS}",
+            f"{figures[key] * 1000:.2f} ms",
+            "seconds per million invocations before its fix",
+            "",
+            f"≤ {BUSY_HOUR_TAIL_MAX_S:g} s",
+            verdict(figures[key] <= BUSY_HOUR_TAIL_MAX_S),
+        )
+    report.raw["worst_inputs_s"] = figures
+
+
 def _keep_rows_not_rerun(report: Report, items: set[int]) -> None:
     """A partial run (``--only``) keeps the rows of the other items from the last results.json, said so
     in a note with that run's date and command, so results.md stays one complete table."""
@@ -1107,7 +1155,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--only", default="", help="comma-separated items (1-11); default: all")
+    parser.add_argument("--only", default="", help="comma-separated items (1-12); default: all")
     parser.add_argument("--quick", action="store_true", help="fewer rounds (development; not for results)")
     parser.add_argument("--no-write", action="store_true", help="print only; keep results.md/json")
     args = parser.parse_args(argv)
@@ -1136,6 +1184,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_first_run(tmp, report)
         if 11 in items:
             bench_loadtest(tmp, report)
+        if 12 in items:
+            bench_worst_inputs(report)
         if items & {4, 5, 6, 7}:
             with StubProcess() as stub:
                 added: dict[str, float] = {}

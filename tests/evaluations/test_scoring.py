@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.worst_inputs import REFUSAL_ANSWERS
 from platform_spec import scoring
 from platform_spec.evaluation import RubricCriterion, RubricDocument, parse_grades
 from platform_spec.scoring import ScorerName, unsupported_schema_keywords, wilson_interval
@@ -306,23 +307,26 @@ def test_wilson_interval_stays_inside_zero_and_one_and_is_wide_for_small_suites(
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
-@pytest.mark.parametrize(
-    ("answer", "declined"),
-    [
-        # Each unclosed opening quote scanned to the end of the line (past every other opener): quadratic,
-        # ~7 s for 30,000 of them (a model told to repeat a character).
-        ("\u201c" * 30_000 + " I can't help with that.", True),
-        # Each first-person match looked at everything before it (a copy of the text up to it): quadratic,
-        # ~20 s for a 1 MB answer of reported speech in one sentence (the opening is all of it).
-        ("The customer says we can't help them " * 15_000, False),
-    ],
-    ids=["unclosed-quotes", "first-person-wording"],
-)
-def test_long_answers_are_read_in_linear_time(answer: str, declined: bool) -> None:
-    # in the orchestrator's request path where text is not stored and in the scoring function otherwise
-    import time
-
-    started = time.perf_counter()
+@pytest.mark.parametrize("name", sorted(REFUSAL_ANSWERS))
+def test_answers_that_were_read_in_quadratic_time_are_scored(name: str) -> None:
+    # how long they take is the benchmark's (item 12: ``python -m benchmarks.run --only 12``), not a test's
+    answer, declined = REFUSAL_ANSWERS[name]
     result = scoring.refusal(answer, expected=declined)
-    assert time.perf_counter() - started < 1.5
     assert result.passed, result.explanation
+
+
+def test_a_first_person_word_is_judged_by_a_bounded_look_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each first-person match reads at most _LOOK_BACK characters before it, whatever the answer's length:
+    # reading everything before each match made an answer of reported speech quadratic.
+    answer, declined = REFUSAL_ANSWERS["first-person-wording"]
+    spans: list[int] = []
+    token = scoring._TOKEN
+
+    class _Measured:
+        def findall(self, text: str, pos: int = 0, endpos: int = 2**63 - 1) -> list[str]:
+            spans.append(min(endpos, len(text)) - pos)
+            return token.findall(text, pos, endpos)
+
+    monkeypatch.setattr(scoring, "_TOKEN", _Measured())
+    assert scoring.refusal(answer, expected=declined).passed
+    assert len(spans) > 1000 and max(spans) <= scoring._LOOK_BACK
