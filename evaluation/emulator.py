@@ -483,9 +483,12 @@ class ModelEmulator:
 
 
 def tagged(text: str, tag: str) -> str | None:
-    """The text of the judge prompt's block ``tag``, unquoted (``platform_spec.evaluation.quote_for_judge``)."""
-    match = re.search(rf"<{tag}>\n?(.*?)\n?</{tag}>", text, re.DOTALL)
-    return unquote_for_judge(match.group(1)) if match else None
+    """The text of the judge prompt's block ``tag``, unquoted (``platform_spec.evaluation.quote_for_judge``):
+    the last such block, one that holds no other opening tag of its kind. The blocks come after the rubric's
+    own instructions, which may name the tags ("grade the text in <answer>"): read from the first ``<answer>``,
+    the instructions, question and reference were all "the answer", which then covered the whole reference."""
+    blocks = re.findall(rf"<{tag}>\n?((?:(?!<{tag}>).)*?)\n?</{tag}>", text, re.DOTALL)
+    return unquote_for_judge(blocks[-1]) if blocks else None
 
 
 class JudgeEmulator:

@@ -122,15 +122,24 @@ def invoke_body(case: EvalCase) -> dict[str, Any]:
     return body
 
 
-def guardrail_content(case: EvalCase) -> list[dict[str, Any]]:
-    """ApplyGuardrail content for a case's input: the caller's message and context, as the caller sent them."""
-    texts = [case.text, *([case.context] if case.context is not None else [])]
+def guardrail_content(case: EvalCase, *, grounded: bool) -> list[dict[str, Any]]:
+    """ApplyGuardrail content for a case's input: what the guardrail screens as input when a caller sends it,
+    as the caller sent it. That is the message, and the context only where the use case does not ground
+    answers in it (``grounded``: ``GuardrailPolicy.grounded``): the orchestrator sends a grounded request's
+    context as Converse's ``grounding_source``, which is checked for grounding only, never screened as input
+    (``lambdas/orchestrator/bedrock.py``, ``converse_arguments`` and ``build_input_check``). Screening it here
+    would credit the guardrail with stopping an attack that only the context carries (an indirect
+    injection in a policy excerpt), which in production reaches the model: such a case is measured by the
+    API's answer (``must_not_contain``, ``refusal``), not by this check."""
+    texts = [case.text, *([case.context] if case.context is not None and not grounded else [])]
     return [{"text": {"text": text}} for text in texts]
 
 
-def apply_guardrail(client: Any, identifier: str, version: str, case: EvalCase) -> GuardrailCheck:
-    """ApplyGuardrail (``source: INPUT``) on a case's input; a refused request (e.g. over the service's
-    size limit) is a verdict of its own, not an error of the run."""
+def apply_guardrail(
+    client: Any, identifier: str, version: str, case: EvalCase, *, grounded: bool
+) -> GuardrailCheck:
+    """ApplyGuardrail (``source: INPUT``) on a case's input (:func:`guardrail_content`); a refused request
+    (e.g. over the service's size limit) is a verdict of its own, not an error of the run."""
     from botocore.exceptions import ClientError
 
     try:
@@ -138,7 +147,7 @@ def apply_guardrail(client: Any, identifier: str, version: str, case: EvalCase) 
             guardrailIdentifier=identifier,
             guardrailVersion=version,
             source="INPUT",
-            content=guardrail_content(case),
+            content=guardrail_content(case, grounded=grounded),
         )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "error")
@@ -372,7 +381,8 @@ class OfflineTarget:
         return parse_api_answer(*self.invoke(use_case, invoke_body(case)))
 
     def check_input(self, use_case: str, case: EvalCase) -> GuardrailCheck:
-        return apply_guardrail(self._runtime, self.guardrail_arns[use_case], "1", case)
+        grounded = self.contracts[use_case].guardrail.grounded
+        return apply_guardrail(self._runtime, self.guardrail_arns[use_case], "1", case, grounded=grounded)
 
     def judge(self, use_case: str) -> tuple[str, dict[str, Any]] | None:
         arn = self.judge_arns.get(use_case)
@@ -660,7 +670,8 @@ class DeployedTarget:
 
     def check_input(self, use_case: str, case: EvalCase) -> GuardrailCheck:
         identifier, version = self.deployment.guardrails[use_case]
-        return apply_guardrail(self._runtime, identifier, version, case)
+        contract = _contract_for(self.config, use_case, self.deployment.environment)
+        return apply_guardrail(self._runtime, identifier, version, case, grounded=contract.guardrail.grounded)
 
     def judge(self, use_case: str) -> tuple[str, dict[str, Any]] | None:
         arn = self.deployment.judges.get(use_case)

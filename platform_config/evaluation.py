@@ -310,6 +310,17 @@ def _case_rules(
                     "add offline_answer: the answer the model gives (recorded from a real run, or written)",
                 )
             )
+        through_api = suite.kind is SuiteKind.GOLDEN or expect.needs_answer  # harness.observe
+        if guardrail is not None and guardrail.grounded and through_api and not (case.context or "").strip():
+            problems.append(
+                doc.problem(
+                    [*path, "context"],
+                    "is missing, but the contract grounds answers in the caller's context: the API rejects the "
+                    "request (400 INVALID_REQUEST, context is required) before the guardrail or the model sees "
+                    "it, and a rejection counts as declined, so the case passes whatever the use case answers",
+                    "add context: the source text a caller would send with it (e.g. another case's YAML anchor)",
+                )
+            )
         graded = model_graded and suite.kind is SuiteKind.GOLDEN
         if (
             graded

@@ -12,7 +12,6 @@ delivery pipeline (issue 14) and the scoring Lambda (issue 13) read them with th
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import field, fields, replace
 from enum import StrEnum
@@ -312,20 +311,41 @@ def judge_prompt(rubric: RubricDocument, question: str, reference: str | None, a
     )
 
 
-def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, int], str]:
+def _json_objects(text: str) -> list[Any]:
+    """Every JSON object in ``text`` that is not inside another (prose, a Markdown fence or a second object
+    around it is skipped)."""
+    decoder = json.JSONDecoder()
+    found: list[Any] = []
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            start = text.find("{", start + 1)
+            continue
+        found.append(value)
+        start = text.find("{", end)
+    return found
+
+
+def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, float], str]:
     """The judge's grades for the rubric's criteria and its reason. Every criterion needs a number from 1
-    to the scale (a fraction is rounded): grades for only some criteria, or off the scale (a judge grading
-    out of 10 or 100), are no grades at all (empty, with the reason saying what was wrong), so the rubric
-    fails instead of averaging what is there or clipping 50 to the top grade."""
-    match = re.search(r"\{.*\}", text, re.DOTALL)
-    try:
-        document = json.loads(match.group(0)) if match else {}
-    except ValueError:
-        document = {}
-    raw = document.get("grades") if isinstance(document, dict) else None
+    to the scale, taken as given (a fraction is not rounded: 3.5 rounded to 4 would lift a mean of 70% over a
+    pass mark of 75%, and 2.5 rounded to 2 would drop one under it): grades for only some criteria, or off
+    the scale (a judge grading out of 10 or 100), are no grades at all (empty, with the reason saying what
+    was wrong), so the rubric fails instead of averaging what is there or clipping 50 to the top grade.
+
+    The grades are the one JSON object of the output with a ``grades`` key, wherever it stands (a note
+    after it with a brace of its own does not hide it); two that disagree (the judge repeating grades the
+    answer wrote for itself, then its own) are no grades either."""
+    documents = [d for d in _json_objects(text) if isinstance(d, dict) and "grades" in d]
+    if len({json.dumps(d, sort_keys=True) for d in documents}) > 1:
+        return {}, "judge output rejected: more than one grades object, and they differ: " + text[:120]
+    document = documents[0] if documents else {}
+    raw = document.get("grades")
     if not isinstance(raw, dict):
         return {}, "unparseable judge output: " + text[:120]
-    grades: dict[str, int] = {}
+    grades: dict[str, float] = {}
     problems: list[str] = []
     for criterion in rubric.criteria:
         value = raw.get(criterion.name)
@@ -334,7 +354,7 @@ def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, int], str
         elif isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= rubric.scale:
             problems.append(f"{criterion.name} graded {value!r}, not a number from 1 to {rubric.scale}")
         else:
-            grades[criterion.name] = round(value)
+            grades[criterion.name] = value
     if problems:
         return {}, "judge output rejected: " + "; ".join(problems)
     return grades, str(document.get("reason", ""))

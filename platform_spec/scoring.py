@@ -575,19 +575,20 @@ def guardrail_intervened(observed: bool | None, *, expected: bool, detail: str =
 
 
 def rubric_result(
-    grades: Mapping[str, int], *, scale_max: int, pass_mark: float, note: str = ""
+    grades: Mapping[str, float], *, scale_max: int, pass_mark: float, note: str = ""
 ) -> ScoreResult:
     """The rubric score: the mean grade over the criteria, divided by ``scale_max``; passed at or above
-    ``pass_mark`` (a share, 0 to 1). ``grades`` maps criterion name to grade (1..scale_max)."""
+    ``pass_mark`` (a share, 0 to 1). ``grades`` maps criterion name to grade (1..scale_max, as the judge
+    gave it: a fraction is not rounded)."""
     if not grades:
         return _result(
             ScorerName.RUBRIC, False, 0.0, "the judge returned no grade" + (f": {note}" if note else "")
         )
     score = sum(grades.values()) / (len(grades) * scale_max)
-    listed = ", ".join(f"{name} {grade}/{scale_max}" for name, grade in grades.items())
+    listed = ", ".join(f"{name} {grade:g}/{scale_max}" for name, grade in grades.items())
     return _result(
         ScorerName.RUBRIC,
-        score >= pass_mark,
+        score + 1e-9 >= pass_mark,  # float slack: 3.8, 4.6 and 2.1 on 5 are 70%, not 69.99...%
         score,
         f"{listed}; mean {score:.0%} (pass mark {pass_mark:.0%})" + (f"; {note}" if note else ""),
     )

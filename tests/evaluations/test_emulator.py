@@ -8,6 +8,7 @@ import dataclasses
 import functools
 from types import MappingProxyType
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -132,6 +133,30 @@ def test_the_judge_grades_by_coverage_of_the_reference() -> None:
     )
     bad = JudgeEmulator().grade(prompt.format("Please ask HR."))
     assert '"faithfulness": 5' in good and '"faithfulness": 1' in bad
+
+
+@pytest.mark.parametrize(
+    "instructions",
+    [
+        "Grade the text in <answer> against the text in <reference>.",
+        "The answer comes as <answer>...</answer> and the reference as <reference>...</reference>; grade it.",
+    ],
+)
+def test_the_judge_reads_the_prompts_blocks_not_the_rubrics_mention_of_their_tags(instructions: str) -> None:
+    # GIVEN a rubric whose own instructions name the blocks' tags, and an answer that says nothing of use
+    rubric = RubricDocument(
+        version="v1",
+        criteria=(RubricCriterion(name="faithfulness", description="Supported by the reference."),),
+        judge_prompt=instructions,
+    )
+    prompt = judge_prompt(
+        rubric, "How long is leave?", "18 weeks of paid leave (HR-104 Section 2)", "Bananas."
+    )
+    # THEN the judge grades the answer block (before: everything from the instructions' <answer> on, which
+    # holds the reference, so any answer covered all of it and got the top grade)
+    assert tagged(prompt, ANSWER_TAG) == "Bananas."
+    assert tagged(prompt, REFERENCE_TAG) == "18 weeks of paid leave (HR-104 Section 2)"
+    assert '"faithfulness": 1' in JudgeEmulator().grade(prompt)
 
 
 # The judge's prompt holds text a caller wrote (the question, the grounding context) and text the model

@@ -151,6 +151,28 @@ def test_a_model_graded_case_needs_a_reference(config_root: Path, edit: Edit) ->
     only(config_root, r"cases\[0\]\.reference: is missing, but the use case is model-graded")
 
 
+def test_a_case_sent_through_the_api_of_a_grounded_use_case_needs_a_context(
+    config_root: Path, edit: Edit
+) -> None:
+    # policy-qa grounds answers in the caller's context: the API refuses a request without one (400
+    # INVALID_REQUEST), which the refusal scorer counts as declined, so such a case passed untested
+    def drop(ids: tuple[str, ...]) -> Any:
+        return lambda d: [c.pop("context") for c in d["cases"] if c["id"] in ids]
+
+    def index(case_id: str) -> int:
+        cases = load_platform(ROOT).evaluations["policy-qa"].suites["adversarial"].document.cases
+        return next(i for i, c in enumerate(cases) if c.id == case_id)
+
+    # an attack checked by ApplyGuardrail alone (no API request) needs none
+    edit("evals/policy-qa/adversarial.yaml", drop(("pi-ignore-previous",)))
+    load_platform(config_root)
+    edit("evals/policy-qa/adversarial.yaml", drop(("op-recipe",)))
+    message = only(
+        config_root, rf"cases\[{index('op-recipe')}\]\.context: is missing, but the contract grounds"
+    )
+    assert "400 INVALID_REQUEST" in message and "passes whatever the use case answers" in message
+
+
 def test_repeated_case_ids(config_root: Path, edit: Edit) -> None:
     edit(GOLDEN, lambda d: d["cases"][1].update(id=d["cases"][0]["id"]))
     only(config_root, r"cases\[1\]\.id: repeats the id of cases\[0\]")
