@@ -103,8 +103,9 @@ class CanaryBake(Construct):
       ``logs`` (KMS) and traces with X-Ray.
     - ``stopped_rule``: an execution that failed, timed out or was aborted (``BAKE_STOPPED_STATUSES``)
       invokes ``function`` with ``{"action": "abort"}``, which clears whatever share of the live alias the
-      canary still holds, unless another execution of the bake runs (it owns the alias then). An ``abort`` that still fails after Lambda's retries, or waits longer than
-      ``ABORT_MAX_EVENT_AGE_MINUTES``, goes to ``notifications`` (the function's dead-letter topic).
+      canary still holds, unless another execution of the bake runs (it owns the alias then). An ``abort``
+      that still fails after Lambda's retries, or waits longer than ``ABORT_MAX_EVENT_AGE_MINUTES``, goes to
+      ``notifications`` (the function's dead-letter topic).
     """
 
     def __init__(
