@@ -1045,8 +1045,16 @@ def test_a_run_that_left_out_suites_of_deployed_use_cases_does_not_show_the_gate
     assert summary.endswith(f"gate passed on those, {len(facts.not_evaluated)} not evaluated"), summary
     html = render_html(Document("pack", [], [topic.render(facts, None)]))  # type: ignore[arg-type]
     assert "Not evaluated by this run" in html and facts.not_evaluated[0] in html
-    # AND with every suite of every deployed use case in the run, the gate is shown as met
-    assert dict(topic.evidence())["EVAL-QUALITY-GATE"].run(replace(facts, not_evaluated=()))[0] == "PASS"
+    # AND with every suite of every deployed use case in the run, the gate is shown as met only where the run
+    # measured a deployed environment: the offline run's answers are the emulator's
+    gate = dict(topic.evidence())["EVAL-QUALITY-GATE"]
+    complete = replace(facts, not_evaluated=())
+    assert complete.run is not None and complete.run.mode == "offline"
+    status, detail = gate.run(complete)
+    assert status == "NOT RUN" and "nothing was measured against a deployed environment" in detail, detail
+    deployed = replace(complete, run=replace(complete.run, mode="deployed", target="staging"))
+    status, detail = gate.run(deployed)
+    assert status == "PASS" and detail.startswith("quality gates met (run against staging, commit "), detail
 
 
 def test_evidence_fails_when_what_it_checks_is_missing(synthesized: Synthesized) -> None:

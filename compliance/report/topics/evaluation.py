@@ -102,7 +102,19 @@ def _gate_passed(facts: EvaluationFacts) -> tuple[str, str]:
         return FAIL, "; ".join(facts.run.gate_messages)
     if facts.not_evaluated:
         return NOT_RUN, "the run has no results of " + ", ".join(facts.not_evaluated)
-    return PASS, f"quality gates met ({facts.run.mode} run of {facts.run.started_at})"
+    if facts.run.mode == "offline":
+        # The offline run's answers are the emulator's (written per case) and its guardrail is emulated: it
+        # proves the harness and catches a weakened prompt or guardrail, never the deployed model's quality.
+        return NOT_RUN, (
+            f"only the offline run (emulator answers, emulated guardrail; {facts.run.started_at}) met the gates: "
+            f"nothing was measured against a deployed environment (python -m evaluation run --target "
+            f"{facts.target}, or the readiness gate's run of this commit: --evaluation-results <its results.json>)"
+        )
+    return PASS, (
+        f"quality gates met (run against {facts.run.target}, commit {facts.run.commit[:12]}"
+        + (" with uncommitted changes" if facts.run.dirty else "")
+        + f", {facts.run.started_at})"
+    )
 
 
 def evaluation_section(facts: EvaluationFacts) -> Section:
