@@ -50,6 +50,7 @@ from platform_config.documents import load_yaml
 from platform_config.naming import pascal, platform_stack_path
 from platform_spec.contract import ContractDocument
 from platform_spec.delivery import (
+    GATE_RESULTS,
     GOVERNANCE_FIELDS,
     HUMAN_REVIEW_MODULE,
     LOAD_TEST_MULTIPLIER,
@@ -58,6 +59,7 @@ from platform_spec.delivery import (
     Gate,
     Output,
     Verdict,
+    readiness_evaluation,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -445,7 +447,7 @@ def readiness_offline(
                 "--bedrock-endpoint-url",
                 offline.endpoint_url,
                 "--out",
-                str(out / f"eval-{environment}"),
+                str(out / readiness_evaluation(environment)),
             ]
             suites_check(report, root, environment, argv + [a for uc in enabled for a in ("--use-case", uc)])
         else:
@@ -563,7 +565,7 @@ def readiness_deployed(
         report,
         root,
         environment,
-        ["--outputs-file", str(outputs_file), "--out", str(out / f"eval-{environment}")]
+        ["--outputs-file", str(outputs_file), "--out", str(out / readiness_evaluation(environment))]
         + [a for uc in enabled for a in ("--use-case", uc)],
         env=child_env,
     )
@@ -826,7 +828,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--bake-minutes", type=float, help="canary --offline: bake this long instead")
     parser.add_argument("--poll-minutes", type=float, help="canary --offline: check this often instead")
-    parser.add_argument("--out", type=Path, default=Path("gate-results"), help="where results are written")
+    parser.add_argument("--out", type=Path, default=Path(GATE_RESULTS), help="where results are written")
     parser.add_argument("--root", type=Path, default=ROOT)
     return parser.parse_args(argv)
 

@@ -1,12 +1,15 @@
 """``python -m delivery.release``: the pipeline's two release-bookkeeping steps, on its artifact bucket.
 
-    python -m delivery.release review --environment prod --assembly cdk.out --bucket B --execution E
+    python -m delivery.release review --environment prod --assembly cdk.out --bucket B --execution E \
+        [--evaluation-results gate-results/eval-staging/results.json]
     python -m delivery.release record --environment prod --assembly cdk.out --bucket B --execution E
 
 ``review`` (before the manual approval): downloads the last release to the environment
 (``releases/<env>/cdk.out/``), writes the candidate's review pack against it (``python -m compliance.report
 --env <Env> --against``; without a last release, the pack alone) and uploads the pack to
-``review/<execution>/``, where the approval links. ``record`` (after a clean bake): makes this assembly the
+``review/<execution>/``, where the approval links; with ``--evaluation-results`` (the pipeline passes the
+readiness gate's evaluation run of the candidate) the pack's Evaluation section and its quality-gate evidence
+are that run's. ``record`` (after a clean bake): makes this assembly the
 last release to the environment (``releases/<env>/cdk.out/``, objects of the previous release removed, the
 bucket keeps their versions; one S3 does not delete stops the step with its key and S3's error code) and
 writes ``releases/<env>/RELEASE`` naming the execution.
@@ -27,6 +30,10 @@ from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX, release_prefi
 #: DeleteObjects takes 1,000 keys per request
 #: (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
 DELETE_BATCH = 1000
+
+
+class MissingEvaluationResults(FileNotFoundError):
+    """``--evaluation-results`` names no file."""
 
 
 class StaleObjectsNotDeleted(RuntimeError):
@@ -89,10 +96,25 @@ def _delete(s3: Any, bucket: str, prefix: str, objects: list[dict[str, str]]) ->
 
 
 def review(
-    s3: Any, *, bucket: str, environment: str, assembly: Path, execution: str, out: Path
+    s3: Any,
+    *,
+    bucket: str,
+    environment: str,
+    assembly: Path,
+    execution: str,
+    out: Path,
+    evaluation_results: Path | None = None,
 ) -> tuple[bool, int]:
     """Write the review pack of ``assembly``'s environment into ``out`` (inside the assembly), against the
-    last release if there is one, and upload it. Returns (compared with a last release, files uploaded)."""
+    last release if there is one, its evaluation evidence from ``evaluation_results`` if given, and upload
+    it. Returns (compared with a last release, files uploaded)."""
+    if evaluation_results is not None and not evaluation_results.is_file():
+        raise MissingEvaluationResults(
+            f"--evaluation-results {evaluation_results}: no such file. The readiness gate writes it "
+            "(python -m delivery.gates readiness --env <environment>: <--out>/eval-<environment>/results.json); "
+            "in the pipeline it is the ReadinessResults artifact of the readiness step. Fix: pass the file the "
+            "gate wrote, or leave the option out (the pack then shows the evaluation evidence as NOT RUN)"
+        )
     with tempfile.TemporaryDirectory(prefix="last-release-") as folder:
         baseline = Path(folder) / "cdk.out"
         has_baseline = download(s3, bucket, release_prefix(environment), baseline) > 0
@@ -108,6 +130,8 @@ def review(
         ]
         if has_baseline:
             command += ["--against", str(baseline)]
+        if evaluation_results is not None:
+            command += ["--evaluation-results", str(evaluation_results.resolve())]
         subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
     return has_baseline, upload(s3, bucket, out, f"{REVIEW_PREFIX}/{execution}/")
 
@@ -129,19 +153,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
     parser.add_argument("--bucket", required=True, help="the pipeline's artifact bucket")
     parser.add_argument("--execution", required=True, help="the pipeline execution id")
+    parser.add_argument(
+        "--evaluation-results",
+        type=Path,
+        help="review: the readiness gate's evaluation run of this candidate (results.json), the pack's evidence",
+    )
     args = parser.parse_args(argv)
     import boto3
 
     s3 = boto3.client("s3")
     if args.command == "review":
-        compared, count = review(
-            s3,
-            bucket=args.bucket,
-            environment=args.environment,
-            assembly=args.assembly,
-            execution=args.execution,
-            out=args.assembly / "review-pack",
-        )
+        try:
+            compared, count = review(
+                s3,
+                bucket=args.bucket,
+                environment=args.environment,
+                assembly=args.assembly,
+                execution=args.execution,
+                out=args.assembly / "review-pack",
+                evaluation_results=args.evaluation_results,
+            )
+        except MissingEvaluationResults as error:
+            print(f"delivery.release review: {error}", file=sys.stderr)
+            return 2
         against = "against the last release" if compared else "with no earlier release to compare"
         print(
             f"review pack of {args.environment} {against}: {count} files in s3://{args.bucket}/{REVIEW_PREFIX}/{args.execution}/"

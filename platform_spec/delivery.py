@@ -210,6 +210,24 @@ REVIEW_PREFIX: Final = "review"
 RELEASES_PREFIX: Final = "releases"
 
 
+#: Where ``python -m delivery.gates`` writes its results by default (``--out``), relative to the checkout.
+GATE_RESULTS: Final = "gate-results"
+
+
+def readiness_evaluation(environment: str) -> str:
+    """The folder, under a gate's results, of the readiness gate's evaluation run against ``environment``
+    (its ``results.json``: every suite's scores through the deployed API and guardrail). The delivery
+    pipeline carries it from the readiness step to the production review pack (ReleaseDiff), so the
+    approver sees what was measured on the candidate, not the offline emulator run."""
+    return f"eval-{environment}"
+
+
+def readiness_results_file(environment: str) -> str:
+    """The readiness gate's ``results.json`` against ``environment``, relative to the checkout where the
+    gate ran with its default ``--out`` (the pipeline's readiness step)."""
+    return f"{GATE_RESULTS}/{readiness_evaluation(environment)}/results.json"
+
+
 def release_prefix(environment: str) -> str:
     """Where the last release's assembly to ``environment`` lies: ``python -m delivery.release record``
     replaces the objects under it (deleting those the new assembly does not have), and only that step

@@ -61,6 +61,7 @@ from platform_spec.delivery import (
     DeliveryRole,
     Gate,
     bootstrap_role_name,
+    readiness_results_file,
     readiness_role_name,
     release_prefix,
     release_role_name,
@@ -138,6 +139,9 @@ class DeliveryPipeline(Construct):
         self.projects: dict[str, codebuild.PipelineProject] = {}
         self.source = codepipeline.Artifact("Source")
         self.build = codepipeline.Artifact("Build")
+        #: The readiness gate's evaluation run (results.json), for the production review pack: see
+        #: platform_spec.delivery.readiness_evaluation.
+        self.readiness_results = codepipeline.Artifact("ReadinessResults")
         owner, repo = delivery.source.repository.split("/", 1)
         stages = [
             codepipeline.StageProps(
@@ -234,17 +238,28 @@ class DeliveryPipeline(Construct):
                 role_name=DeliveryRole.READINESS_GATE,
                 assume=[role_arn],
                 timeout=cdk.Duration.hours(2),
+                outputs=[self.readiness_results],
+                output_files=[readiness_results_file(environment.name)],
             )
             stage_actions.append(gate)
         if environment is not delivery.production:
             return [codepipeline.StageProps(stage_name=name, actions=stage_actions)]
+        # The pack's evaluation evidence is the readiness gate's run of this candidate against the environment
+        # before production (an input artifact of its own: CodeBuild unpacks it in the folder named by
+        # CODEBUILD_SRC_DIR_<artifact name>, https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodeBuild.html),
+        # not the offline emulator run, which the pack shows as NOT RUN.
+        readiness_results = (
+            f'"$CODEBUILD_SRC_DIR_{self.readiness_results.artifact_name}/'
+            f'{readiness_results_file(delivery.readiness.name)}"'
+        )
         review = self._step(
             "ReleaseDiff",
             "The candidate's review pack against the last production release, for the approver",
             [
                 f".venv/bin/python -m delivery.release review --environment {environment.name} --assembly cdk.out "
-                f'--bucket "$ARTIFACT_BUCKET" --execution "$EXECUTION_ID"'
+                f'--bucket "$ARTIFACT_BUCKET" --execution "$EXECUTION_ID" --evaluation-results {readiness_results}'
             ],
+            extra_inputs=[self.readiness_results],
             puts=f"{REVIEW_PREFIX}/*",
         )
         approval = actions.ManualApprovalAction(
@@ -326,7 +341,9 @@ class DeliveryPipeline(Construct):
         commands: Sequence[str],
         *,
         input: codepipeline.Artifact | None = None,
+        extra_inputs: Sequence[codepipeline.Artifact] = (),
         outputs: Sequence[codepipeline.Artifact] = (),
+        output_files: Sequence[str] = (),
         run_order: int = 1,
         role_name: str | None = None,
         assume: Sequence[str] = (),
@@ -347,7 +364,9 @@ class DeliveryPipeline(Construct):
             "env": {"shell": "bash"},
             "phases": {"install": install, "build": {"commands": list(commands)}},
         }
-        if outputs:
+        if output_files:
+            build_spec["artifacts"] = {"files": list(output_files)}
+        elif outputs:
             build_spec["artifacts"] = {"files": ["**/*"], "exclude-paths": list(_EXCLUDED)}
         role = (
             iam.Role(
@@ -406,6 +425,7 @@ class DeliveryPipeline(Construct):
             action_name=action,
             project=project,
             input=input or self.build,
+            extra_inputs=list(extra_inputs) or None,
             outputs=list(outputs) or None,
             run_order=run_order,
             environment_variables=dict(environment_variables),

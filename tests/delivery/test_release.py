@@ -4,6 +4,7 @@ not delete (botocore's Stubber gives DeleteObjects' answer) stops the record wit
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from delivery.release import StaleObjectsNotDeleted, record, release_prefix, review
+from delivery.release import main as release_main
 from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX
+from platform_spec.evaluation import RunResult
+from platform_spec.fields import to_dict
 from tests.support.synth import Synthesized
 
 BUCKET = "artifacts"
@@ -53,7 +57,8 @@ def test_the_review_pack_is_compared_with_the_last_recorded_release(
     assert len(keys) == recorded and stale not in keys  # exactly this assembly
     body = s3.get_object(Bucket=BUCKET, Key=f"{RELEASES_PREFIX}/prod/RELEASE")["Body"].read()
     assert body == b"e1\n"
-    # the next candidate's pack is compared with it
+    # the next candidate's pack is compared with it, and shows the readiness gate's run of the candidate
+    readiness_run = _deployed_run(tmp_path / "gate-results" / "eval-staging" / "results.json")
     compared, _ = review(
         s3,
         bucket=BUCKET,
@@ -61,11 +66,43 @@ def test_the_review_pack_is_compared_with_the_last_recorded_release(
         assembly=assembly,
         execution="e2",
         out=assembly / "review-pack-2",
+        evaluation_results=readiness_run,
     )
     assert compared
     assert f"{REVIEW_PREFIX}/e2/Prod.html" in _keys(s3, f"{REVIEW_PREFIX}/e2/")
-    assert "Changes against" in (assembly / "review-pack-2" / "Prod.md").read_text(encoding="utf-8")
-    assert "Changes against" not in (assembly / "review-pack" / "Prod.md").read_text(encoding="utf-8")
+    candidate = (assembly / "review-pack-2" / "Prod.md").read_text(encoding="utf-8")
+    first = (assembly / "review-pack" / "Prod.md").read_text(encoding="utf-8")
+    assert "Changes against" in candidate and "Changes against" not in first
+    assert "Latest run: target staging, measured on the deployed environment staging" in candidate
+    assert "Latest run: target staging" not in first
+
+
+def _deployed_run(path: Path) -> Path:
+    """A results.json of a run against staging (what the readiness gate writes)."""
+    path.parent.mkdir(parents=True)
+    run = RunResult(
+        target="staging",
+        mode="deployed",
+        commit="0123456789abcdef",
+        dirty=False,
+        started_at="2026-12-03T12:00:00Z",
+        use_cases={},
+        gate_passed=True,
+    )
+    path.write_text(json.dumps(to_dict(run)), encoding="utf-8")
+    return path
+
+
+def test_a_review_given_evaluation_results_that_are_not_there_stops_before_writing_a_pack(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "gate-results" / "eval-staging" / "results.json"
+    argv = ["review", "--environment", "prod", "--assembly", str(tmp_path / "cdk.out"), "--bucket", BUCKET]
+    code = release_main([*argv, "--execution", "e1", "--evaluation-results", str(missing)])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"--evaluation-results {missing}: no such file" in error and "ReadinessResults artifact" in error
+    assert _keys(s3, f"{REVIEW_PREFIX}/") == []
 
 
 def test_a_stale_object_that_s3_does_not_delete_stops_the_record_with_its_key_and_code(

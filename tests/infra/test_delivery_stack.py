@@ -17,6 +17,7 @@ from compliance.assembly import StackTemplate
 from compliance.cfn_values import as_list, resolve_value
 from compliance.gate_result import read_gate_result
 from compliance.policy_eval import Request, evaluate
+from delivery import gates
 from platform_config import PlatformConfig
 from platform_config.naming import pascal, platform_stack_path
 from platform_spec.delivery import (
@@ -35,6 +36,8 @@ from platform_spec.delivery import (
     live_version_parameter,
     manual_parameter_command,
     manual_roll_back_command,
+    readiness_evaluation,
+    readiness_results_file,
     readiness_role_name,
     release_prefix,
     release_role_name,
@@ -77,6 +80,28 @@ def _action(pipeline: dict[str, Any], stage: str, action: str) -> dict[str, Any]
         a for s in pipeline["Stages"] if s["Name"] == stage for a in s["Actions"] if a["Name"] == action
     ]
     return found
+
+
+def test_the_production_review_pack_is_given_the_readiness_gates_evaluation_run(
+    delivery: StackTemplate, pipeline: dict[str, Any], config: PlatformConfig
+) -> None:
+    # GIVEN the readiness step, which runs the evaluation against the environment before production
+    assert config.delivery is not None
+    readiness = config.delivery.readiness.name
+    gate = _action(pipeline, pascal(readiness), "ReadinessGate")
+    # THEN it hands on exactly the results.json the gate writes (its default --out), nothing else
+    (artifact,) = gate["OutputArtifacts"]
+    project = delivery.resources[gate["Configuration"]["ProjectName"]["Ref"]]
+    spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    written = readiness_results_file(readiness)
+    assert spec["artifacts"] == {"files": [written]}
+    assert written == f"{gates.parse_args(['readiness']).out}/{readiness_evaluation(readiness)}/results.json"
+    # AND the step that writes the approver's review pack reads it from that artifact's folder
+    diff = _action(pipeline, "ApproveRelease", "ReleaseDiff")
+    assert artifact["Name"] in [a["Name"] for a in diff["InputArtifacts"]]
+    assert diff["Configuration"]["PrimarySource"] != artifact["Name"]
+    commands = _commands(delivery, diff["Configuration"]["ProjectName"])
+    assert f'--evaluation-results "$CODEBUILD_SRC_DIR_{artifact["Name"]}/{written}"' in commands
 
 
 def test_the_stages_run_in_order_through_every_environment(
