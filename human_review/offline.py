@@ -32,7 +32,13 @@ from typing import Any, Self
 
 from platform_config.model import PlatformConfig
 from platform_spec.fields import to_dict
-from platform_spec.review import REVIEW_API_TIMEOUT_S, SCORING_TIMEOUT_S, InvocationLogLocation, ReviewEnv
+from platform_spec.review import (
+    REVIEW_API_TIMEOUT_S,
+    SCORING_TIMEOUT_S,
+    InvocationLogLocation,
+    ReviewEnv,
+    backlog_timeout_s,
+)
 from platform_spec.runtime import Env
 
 ORCHESTRATOR = "lambdas.orchestrator.handler"
@@ -92,10 +98,11 @@ class OfflinePlatform:
         self.session: Any = None
         self.resources: Any = None
         #: Each function's timeout, from which its context's remaining time counts down (a test may
-        #: shorten one); the scoring function's is the construct's.
+        #: shorten one); the review path's are the construct's.
         self.timeouts_ms: dict[str, int] = {name: 28_000 for name in HANDLERS} | {
             SCORING: SCORING_TIMEOUT_S * 1000,
             REVIEW_API: REVIEW_API_TIMEOUT_S * 1000,
+            BACKLOG: backlog_timeout_s(len(self.contracts)) * 1000,
         }
 
     # ---------------------------------------------------------------- lifecycle

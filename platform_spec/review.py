@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import field, replace
@@ -114,6 +115,19 @@ QUEUE_VISIBILITY_TIMEOUT_S: Final = 6 * SCORING_TIMEOUT_S
 MAX_RECEIVE_COUNT: Final = 5
 #: How often the backlog function publishes the pending count and the oldest pending item's age.
 BACKLOG_INTERVAL_MINUTES: Final = 5
+#: What the backlog function keeps back after its last page read, to publish its metrics and answer.
+BACKLOG_MARGIN_S: Final = 2.0
+
+
+def backlog_timeout_s(use_cases: int) -> int:
+    """The backlog function's timeout for ``use_cases`` enabled use cases: its margin and one page read per
+    use case at its worst (:func:`~platform_spec.api.store_call_max_s`), with one more to spare. The function
+    starts a page only while it and a first page of every use case after it fit (``lambdas.review.backlog``),
+    so each use case gets a data point however long another's backlog is, and the run publishes before Lambda
+    would end it."""
+    return max(30, math.ceil(BACKLOG_MARGIN_S + store_call_max_s() * (use_cases + 1)))
+
+
 #: A reviewer's correction goes through the use case's guardrail (ApplyGuardrail, ``source: OUTPUT``)
 #: before it is stored: one attempt (no retries: the reviewer retries on 503 ``GUARDRAIL_UNAVAILABLE``),
 #: a 1 s connect timeout and a read timeout of at most 5 s, cut so that the call ends with room left for the

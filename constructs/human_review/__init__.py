@@ -406,7 +406,8 @@ class HumanReview(Construct):
             handler=BACKLOG_HANDLER,
             code=asset,
             layer=orchestrator.powertools_layer,
-            timeout=cdk.Duration.seconds(30),
+            # one page of every use case at its worst, and the margin to publish (platform_spec.review)
+            timeout=cdk.Duration.seconds(review.backlog_timeout_s(len(self.use_cases))),
             concurrency=1,
             environment=common,
             log_retention=log_retention,

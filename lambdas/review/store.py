@@ -11,6 +11,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from platform_spec.api import store_call_max_s
@@ -86,6 +87,18 @@ def decode_token(token: str, *, use_case: str) -> dict[str, Any]:
     return key
 
 
+@dataclass(frozen=True)
+class PendingCount:
+    """A use case's pending items as :meth:`ReviewStore.backlog` read them."""
+
+    count: int
+    #: The earliest time one of the items read went to people, if any was read.
+    oldest: str | None
+    pages: int
+    #: Every page was read; otherwise ``count`` and ``oldest``'s age are lower bounds.
+    complete: bool
+
+
 class ReviewStore:
     """Reads and conditional writes of review items and audit records."""
 
@@ -149,12 +162,14 @@ class ReviewStore:
         response = self.client.query(**arguments)
         return [plain(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
 
-    def backlog(self, use_case: str) -> tuple[int, str | None]:
+    def backlog(self, use_case: str, *, may_read: Callable[[], bool] = lambda: True) -> PendingCount:
         """How many items of a use case are pending, and the earliest time one of them went to people
         (:func:`platform_spec.review.pending_since`). Every page of the use case's pending items is read,
         as a count would read them (a Query's read capacity is the items it reads, whatever it returns):
         the index sorts by the answers' creation, not by when they went to people, so its first item is
-        not necessarily the one waiting longest."""
+        not necessarily the one waiting longest. A page is read only while ``may_read()`` (the caller's
+        time); the pages not read leave a count and an oldest time that are lower bounds
+        (``complete`` false)."""
         arguments = {
             **self._pending_query(use_case),
             "ProjectionExpression": "#since, #created",
@@ -164,20 +179,22 @@ class ReviewStore:
             "#since": ReviewTable.PENDING_SINCE,
             "#created": ReviewTable.CREATED_AT,
         }
-        count = 0
+        count = pages = 0
         oldest: str | None = None
         oldest_at = math.inf
         while True:
+            if not may_read():
+                return PendingCount(count, oldest, pages, complete=False)
             response = self.client.query(**arguments)
+            pages += 1
             for item in response.get("Items", []):
                 count += 1
                 since = pending_since(plain(item))
                 if (at := parse_iso(since)) < oldest_at:
                     oldest, oldest_at = since, at
             if not response.get("LastEvaluatedKey"):
-                break
+                return PendingCount(count, oldest, pages, complete=True)
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return count, oldest
 
     # ---------------------------------------------------------------- audit records
 

@@ -24,9 +24,10 @@ from bedrock_platform_lambdas import REVIEW_CODE_DIRECTORY
 from compliance.cfn_values import resolve_value
 from compliance.policy_eval import Request, evaluate
 from platform_config import PlatformConfig
-from platform_spec.api import API_GATEWAY_TIMEOUT_S
+from platform_spec.api import API_GATEWAY_TIMEOUT_S, store_call_max_s
 from platform_spec.review import (
     BACKLOG_INTERVAL_MINUTES,
+    BACKLOG_MARGIN_S,
     CALLER_ROUTES_SHARE,
     CORRECTION_READ_TIMEOUT_S,
     MAX_RECEIVE_COUNT,
@@ -415,6 +416,11 @@ def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_
         assert (
             alarms[_ref(stages, env, oldest)]["Properties"]["Threshold"] == contract.review.sla_hours * 3600
         )
+    # the backlog function's time holds a first page read of every use case at its worst, and the margin to
+    # publish (lambdas/review/backlog.py starts no page past that)
+    functions = _resources(synthesized, env, "AWS::Lambda::Function")
+    timeout = functions[_ref(stages, env, stack.review.backlog_function)]["Properties"]["Timeout"]
+    assert timeout >= BACKLOG_MARGIN_S + store_call_max_s() * len(config.contracts_for(env)), timeout
     synthesized.platform(env).has_resource_properties(
         "AWS::Events::Rule",
         {

@@ -29,12 +29,13 @@ from human_review.exercise import (
     exercise,
     request_body,
 )
-from human_review.offline import ORCHESTRATOR, REVIEW_API, SCORING, OfflinePlatform, Reply
+from human_review.offline import BACKLOG, ORCHESTRATOR, REVIEW_API, SCORING, OfflinePlatform, Reply
 from platform_config import PlatformConfig
 from platform_spec.api import ERRORS, ReviewMetric, store_call_max_s
 from platform_spec.clients import CallAbandoned
 from platform_spec.evaluation import quote_for_judge
 from platform_spec.review import (
+    BACKLOG_MARGIN_S,
     MAX_COMMENT_CHARS,
     MAX_REASON_CHARS,
     MAX_RECEIVE_COUNT,
@@ -42,6 +43,7 @@ from platform_spec.review import (
     SCORING_TIMEOUT_S,
     AuditTable,
     ReviewTable,
+    backlog_timeout_s,
     iso_now,
     parse_iso,
     plain,
@@ -1035,6 +1037,82 @@ def test_the_backlog_function_publishes_every_use_cases_pending_count_and_oldest
     }
     assert set(pending) == set(platform.contracts)
     assert pending[HELD_UC] == 1 and all(v == 0 for uc, v in pending.items() if uc != HELD_UC)
+
+
+class _PagedIndex:
+    """A DynamoDB client whose pending index has ``pages[use case]`` pages of ``per_page`` items each (every
+    item pending since ``since``), each Query taking ``seconds`` on :attr:`now`, a clock of its own."""
+
+    def __init__(self, pages: dict[str, int], *, per_page: int, seconds: float, since: str) -> None:
+        self.pages, self.per_page, self.seconds, self.since = pages, per_page, seconds, since
+        self.now = 0.0
+        self.queries: list[str] = []
+
+    def query(self, **arguments: Any) -> dict[str, Any]:
+        use_case = arguments["ExpressionAttributeValues"][":use_case"]["S"]
+        page = int(arguments.get("ExclusiveStartKey", {}).get("page", {}).get("N", "0"))
+        self.queries.append(use_case)
+        self.now += self.seconds
+        item = {ReviewTable.PENDING_SINCE: {"S": self.since}, ReviewTable.CREATED_AT: {"S": self.since}}
+        answer: dict[str, Any] = {"Items": [item] * self.per_page}
+        if page + 1 < self.pages[use_case]:
+            answer["LastEvaluatedKey"] = {"page": {"N": str(page + 1)}}
+        return answer
+
+
+def test_a_backlog_too_long_to_read_in_time_gives_lower_bounds_and_every_use_case_its_data_point(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    from lambdas.review.store import ReviewStore
+    from platform_config.runtime import runtime_config
+
+    # GIVEN three use cases, the first with a backlog of 1,000 pages, each page read taking the store call's
+    # worst case (12 s), and an invocation with the backlog function's time for them less its margin
+    runtime = runtime_config(config.contracts_for("dev"), "dev")
+    use_cases = sorted(u.id for u in runtime.use_cases.values() if u.enabled)
+    assert len(use_cases) >= 2
+    first, *others = use_cases
+    pages = {first: 1000} | {uc: 1 for uc in others}
+    index = _PagedIndex(pages, per_page=40, seconds=store_call_max_s(), since=iso_now(time.time() - 3600))
+    store = ReviewStore(review_table="review-items", region="us-east-1")
+    store._client = index
+    deadline = backlog_timeout_s(len(use_cases)) - BACKLOG_MARGIN_S
+    # WHEN the backlog is measured
+    measure = platform.modules[BACKLOG].measure
+    backlogs = {
+        b.use_case: b
+        for b in measure(runtime, store, now=time.time(), deadline=deadline, clock=lambda: index.now)
+    }
+    # THEN no page read ran past the deadline, and every use case was read
+    assert index.now <= deadline
+    assert set(index.queries) == set(use_cases)
+    # AND the long one has lower bounds (the pages read), the others their whole count
+    long = backlogs[first]
+    assert not long.complete and long.pages >= 1 and long.pending == 40 * long.pages
+    assert long.oldest_age_s >= 3600
+    assert all(backlogs[uc].complete and backlogs[uc].pending == 40 for uc in others)
+
+
+def test_a_backlog_run_that_cannot_read_a_use_case_publishes_no_zero_for_it_and_fails(
+    config: PlatformConfig, platform: OfflinePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.review import backlog
+
+    # GIVEN one held answer, and a store call whose worst case (100 s here) leaves the first use case no time:
+    # the function's time is 50 s short of a first page for every use case
+    platform.invoke(HELD_UC, request_body(config, HELD_UC))
+    worst = 100.0
+    monkeypatch.setattr(backlog, "store_call_max_s", lambda: worst)
+    use_cases = sorted(platform.contracts)
+    platform.timeouts_ms[BACKLOG] = int((BACKLOG_MARGIN_S + worst * len(use_cases) - 50) * 1000)
+    # WHEN the backlog function runs
+    with pytest.raises(backlog.BacklogIncomplete) as failed:
+        platform.backlog()
+    # THEN the use case it could not read has no data point (not a 0 the alarms would take as drained), the
+    # others theirs, and the run fails saying which use case was not read whole
+    published = {d["UseCase"] for d in platform.emf() if ReviewMetric.PENDING in d}
+    assert published == set(use_cases[1:])
+    assert f"{use_cases[0]}: at least 0 pending (0 pages read)" in str(failed.value)
 
 
 def test_the_exercise_walks_the_whole_path_offline(config: PlatformConfig, platform: OfflinePlatform) -> None:
