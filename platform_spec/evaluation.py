@@ -360,14 +360,15 @@ def judge_prompt(
 
 def _json_objects(text: str) -> list[Any]:
     """Every JSON object in ``text`` that is not inside another (prose, a Markdown fence or a second object
-    around it is skipped)."""
+    around it is skipped, and so is nesting deeper than the JSON decoder recurses: it raises RecursionError,
+    not ValueError)."""
     decoder = json.JSONDecoder()
     found: list[Any] = []
     start = text.find("{")
     while start != -1:
         try:
             value, end = decoder.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             start = text.find("{", start + 1)
             continue
         found.append(value)

@@ -318,6 +318,18 @@ def test_the_grades_object_is_found_past_prose_with_braces_and_two_that_differ_a
     assert not result.passed and "more than one grades object" in result.explanation
 
 
+def test_nesting_deeper_than_the_json_decoder_goes_is_prose_not_a_crash() -> None:
+    # GIVEN a judge output that opens more brackets than Python's JSON decoder recurses into (before: the
+    # decoder's RecursionError escaped parse_grades, so a live message failed every delivery until the
+    # dead-letter queue, and nobody reviewed the answer)
+    nested = '{"note": ' + "[" * 5_000
+    graded = OPEN + ' {"faithfulness": 5, "completeness": 4, "citation": 4}, "reason": "correct"}'
+    # THEN it is skipped as prose: the grades after it are read, and without any the rubric fails
+    assert _graded(nested + "\n" + graded).passed
+    result = _graded(nested)
+    assert not result.passed and "unparseable judge output" in result.explanation
+
+
 @pytest.mark.parametrize(
     ("judge_output", "why"),
     [
