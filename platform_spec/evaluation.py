@@ -387,9 +387,10 @@ def carries_grades(answer: str, rubric: RubricDocument) -> bool:
     """Whether ``answer`` carries a grades object for the rubric: a ``"grades"`` key opening an object in
     which one of the rubric's criteria is a key (before any nested brace), valid JSON or not (a judge
     repeating it may mend it). Linear in the answer's length, an answer being as long as its use case's
-    ``max_output_tokens`` allow: no JSON is decoded (trying every ``{`` of an answer that is mostly
-    braces was quadratic), and the scan after each ``"grades": {`` stops at the next brace. A criterion
-    that follows a nested object (``{"x": {}, "faithfulness": 5}``) is not seen; the nonce still stands."""
+    ``max_output_tokens`` allow: no JSON is decoded (the decoder tried at every ``{``, as
+    :func:`_json_objects` does on the judge's short output, is quadratic on an answer of many braces), and
+    the scan after each ``"grades": {`` stops at the next brace. A criterion that follows a nested object
+    (``{"x": {}, "faithfulness": 5}``) is not seen; the nonce still stands."""
     criteria = "|".join(_json_key(c.name) for c in rubric.criteria)
     pattern = _json_key("grades") + r"\s*:\s*\{[^{}]*?(?:" + criteria + r")\s*:"
     return re.search(pattern, answer) is not None
