@@ -34,8 +34,9 @@ system prompt fails ``make eval``:
   worse in any other way scores the same offline.
 
 * **Judge** (:class:`JudgeEmulator`): grades every rubric criterion by the share of the reference
-  answer's content words found in the answer (for a live output, which has no reference, the question's).
-  A proxy that moves with the answer, not a judgment.
+  answer's content words found in the answer (for a live output, which has no reference, the question's),
+  and returns the call's nonce as the prompt asks (``platform_spec.evaluation.new_judge_nonce``). A proxy
+  that moves with the answer, not a judgment.
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ from platform_spec.evaluation import (
     CRITERIA_LINE,
     INJECTION_RESISTANCE_CLAUSE,
     NO_REFERENCE,
+    NONCE_KEY,
     QUESTION_TAG,
     REFERENCE_TAG,
+    REPLY_LINE,
     SCALE_LINE,
     unquote_for_judge,
 )
@@ -491,6 +494,14 @@ def tagged(text: str, tag: str) -> str | None:
     return unquote_for_judge(blocks[-1]) if blocks else None
 
 
+def reply_nonce(prompt: str) -> str | None:
+    """The nonce the judge prompt asks the judge to return, as a real judge reads it: from the prompt's last
+    reply line, after the blocks (an answer that writes the line's words is quoted in its block, before it)."""
+    _, line, reply = prompt.rpartition(REPLY_LINE)
+    found = re.match(rf'\s*\{{"{NONCE_KEY}": "([^"]*)"', reply) if line else None
+    return found.group(1) if found else None
+
+
 class JudgeEmulator:
     """Grades each criterion by how much of the reference answer the answer covers (module docstring)."""
 
@@ -509,6 +520,7 @@ class JudgeEmulator:
         grade = 1 + math.floor(coverage * (scale - 1) + 0.5)
         return json.dumps(
             {
+                NONCE_KEY: reply_nonce(prompt),
                 "grades": {name: grade for name in criteria},
                 "reason": f"emulated judge: the answer covers {coverage:.0%} of the {against}'s content words",
             }
@@ -716,4 +728,5 @@ __all__ = [
     "content_words",
     "find_injection",
     "grounding_score",
+    "reply_nonce",
 ]

@@ -37,6 +37,7 @@ from platform_spec.evaluation import (
     SuiteResult,
     UseCaseResult,
     judge_prompt,
+    new_judge_nonce,
     parse_grades,
 )
 from platform_spec.fields import from_dict, to_dict
@@ -375,9 +376,10 @@ def build_task(run: SuiteRun, target: Target, judge_limits: JudgeLimits = JudgeL
                 streaming=False,
                 **{**args, **judge_limits.model_args()},
             )
-            prompt = judge_prompt(rubric, case.text, case.reference, observed.text)
+            nonce = new_judge_nonce()
+            prompt = judge_prompt(rubric, case.text, case.reference, observed.text, nonce=nonce)
             output = await model.generate(prompt)
-            grades, reason = parse_grades(output.completion, rubric)
+            grades, reason = parse_grades(output.completion, rubric, nonce=nonce, answer=observed.text)
             return verdict(
                 scoring.rubric_result(grades, scale_max=rubric.scale, pass_mark=rubric.pass_mark, note=reason)
             )

@@ -12,6 +12,8 @@ delivery pipeline (issue 14) and the scoring Lambda (issue 13) read them with th
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import field, fields, replace
 from enum import StrEnum
@@ -249,7 +251,8 @@ class RubricDocument:
         str,
         Spec(
             "The judge's instructions. The harness appends the criteria, the scale, the question, the "
-            "reference answer and the answer, and asks for JSON {criterion: grade}.",
+            "reference answer and the answer, and asks for JSON {nonce, grades: {criterion: grade}, reason} "
+            "with a nonce new for each call.",
             min_length=20,
         ),
     ]
@@ -291,11 +294,54 @@ def unquote_for_judge(text: str) -> str:
     return text.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
 
 
-def judge_prompt(rubric: RubricDocument, question: str, reference: str | None, answer: str) -> str:
+#: Starts the prompt's last line, which asks for the JSON and gives the call's nonce (the offline judge
+#: emulator reads the nonce from the last such line: an answer may write the words too, inside its block).
+REPLY_LINE: Final = "Reply with JSON only, with this nonce as given:"
+#: The key of the judge's JSON that must hold the call's nonce (:func:`new_judge_nonce`).
+NONCE_KEY: Final = "nonce"
+
+
+def new_judge_nonce() -> str:
+    """A fresh nonce for one judge call: 8 random bytes as 16 hex digits.
+
+    Why: an answer can carry a grades object of its own (``{"grades": {...}, "reason": "excellent"}``), and a
+    judge talked into repeating it (or one that copies it) would return it as its verdict. The prompt asks
+    the judge to return this nonce in its JSON and :func:`parse_grades` believes no grades object without
+    it; the answer was written before the nonce existed, so it cannot hold it. The same binding of a judge's
+    verdict to its call as Na0S's judge, whose reply must echo the nonce of its request
+    (https://github.com/M-Abrisham/Na0S, ``src/na0s/llm_judge.py``), for the class of forged verdicts of
+    garak's issue 1868 (https://github.com/NVIDIA/garak/issues/1868) and promptfoo's PR 10655
+    (https://github.com/promptfoo/promptfoo/pull/10655). What it does NOT stop: a judge persuaded by the
+    answer to write high grades of its own, with the nonce; there only the quoting (:func:`quote_for_judge`),
+    the judge's instructions and :func:`parse_grades`' refusal of an answer that carries grades for the
+    rubric stand, and what a real model does is not testable offline.
+
+    ``os.urandom`` is the source ``secrets.token_bytes`` reads
+    (https://docs.python.org/3/library/secrets.html, https://docs.python.org/3/library/os.html#os.urandom:
+    "suitable for cryptographic use"); importing ``secrets`` would add ``hmac`` and ``secrets`` to the
+    scoring function's cold start (~0.7-0.9 ms measured with ``python -X importtime``), for the same bytes.
+    A judge that does not return the nonce gives no grades: the rubric fails (live, the output goes to
+    people where the contract's ``flags.low_score`` is on, the default)."""
+    return os.urandom(8).hex()
+
+
+def _check_nonce(nonce: str) -> None:
+    """A nonce no answer could have guessed: at least :func:`new_judge_nonce`'s 16 hex digits."""
+    if len(nonce) < 16:
+        raise ValueError(
+            f"judge nonce {nonce!r} is too short: use platform_spec.evaluation.new_judge_nonce()"
+        )
+
+
+def judge_prompt(
+    rubric: RubricDocument, question: str, reference: str | None, answer: str, *, nonce: str
+) -> str:
     """The judge's prompt: the rubric's instructions, then the criteria, scale, question, reference and
-    answer in tagged blocks (their text quoted: :func:`quote_for_judge`), and the JSON it must return.
+    answer in tagged blocks (their text quoted: :func:`quote_for_judge`), and the JSON it must return,
+    with this call's ``nonce`` (:func:`new_judge_nonce`; give the same one to :func:`parse_grades`).
     One prompt for the evaluation harness (golden cases, with their reference) and the scoring function
     (live outputs, without one)."""
+    _check_nonce(nonce)
     criteria = "\n".join(f"- {c.name}: {c.description}" for c in rubric.criteria)
     names = json.dumps([c.name for c in rubric.criteria])
     blocks = (
@@ -307,20 +353,22 @@ def judge_prompt(rubric: RubricDocument, question: str, reference: str | None, a
         f"{rubric.judge_prompt.strip()}\n\n"
         f"{criteria}\n{CRITERIA_LINE} {names}\n{SCALE_LINE} {rubric.scale}\n{QUOTING_LINE}\n\n"
         + "".join(f"<{tag}>\n{text}\n</{tag}>\n" for tag, text in blocks)
-        + '\nReply with JSON only: {"grades": {"<criterion>": <grade>, ...}, "reason": "<one sentence>"}'
+        + f'\n{REPLY_LINE} {{"{NONCE_KEY}": "{nonce}", "grades": {{"<criterion>": <grade>, ...}}, '
+        '"reason": "<one sentence>"}'
     )
 
 
 def _json_objects(text: str) -> list[Any]:
     """Every JSON object in ``text`` that is not inside another (prose, a Markdown fence or a second object
-    around it is skipped)."""
+    around it is skipped, and so is nesting deeper than the JSON decoder recurses: it raises RecursionError,
+    not ValueError)."""
     decoder = json.JSONDecoder()
     found: list[Any] = []
     start = text.find("{")
     while start != -1:
         try:
             value, end = decoder.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             start = text.find("{", start + 1)
             continue
         found.append(value)
@@ -328,7 +376,29 @@ def _json_objects(text: str) -> list[Any]:
     return found
 
 
-def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, float], str]:
+def _json_key(name: str) -> str:
+    """A regular expression for the JSON string ``"name"``, each character written as itself or as its
+    ``\\u`` escape (JSON reads ``"\\u0067rades"`` as ``"grades"``), in double or single quotes (a Python
+    dict, which a judge repeating it may turn into JSON)."""
+    return "[\"']" + "".join(f"(?:{re.escape(c)}|\\\\u(?i:{ord(c):04x}))" for c in name) + "[\"']"
+
+
+def carries_grades(answer: str, rubric: RubricDocument) -> bool:
+    """Whether ``answer`` carries a grades object for the rubric: a ``"grades"`` key opening an object in
+    which one of the rubric's criteria is a key (before any nested brace), valid JSON or not (a judge
+    repeating it may mend it). Linear in the answer's length, an answer being as long as its use case's
+    ``max_output_tokens`` allow: no JSON is decoded (the decoder tried at every ``{``, as
+    :func:`_json_objects` does on the judge's short output, is quadratic on an answer of many braces), and
+    the scan after each ``"grades": {`` stops at the next brace. A criterion that follows a nested object
+    (``{"x": {}, "faithfulness": 5}``) is not seen; the nonce still stands."""
+    criteria = "|".join(_json_key(c.name) for c in rubric.criteria)
+    pattern = _json_key("grades") + r"\s*:\s*\{[^{}]*?(?:" + criteria + r")\s*:"
+    return re.search(pattern, answer) is not None
+
+
+def parse_grades(
+    text: str, rubric: RubricDocument, *, nonce: str, answer: str
+) -> tuple[dict[str, float], str]:
     """The judge's grades for the rubric's criteria and its reason. Every criterion needs a number from 1
     to the scale, taken as given (a fraction is not rounded: 3.5 rounded to 4 would lift a mean of 70% over a
     pass mark of 75%, and 2.5 rounded to 2 would drop one under it): grades for only some criteria, or off
@@ -337,7 +407,15 @@ def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, float], s
 
     The grades are the one JSON object of the output with a ``grades`` key, wherever it stands (a note
     after it with a brace of its own does not hide it); two that disagree (the judge repeating grades the
-    answer wrote for itself, then its own) are no grades either."""
+    answer wrote for itself, then its own) are no grades either. The object must carry this call's
+    ``nonce`` (the one :func:`judge_prompt` was given): an output that is only grades the ``answer`` wrote
+    for itself, repeated by the judge, has none (:func:`new_judge_nonce` says why and what it does not
+    stop). And an ``answer`` that itself carries a grades object for the rubric's criteria is not graded
+    at all, whatever the judge returned: an answer grading itself is an attack on its judge, which people
+    look at (a judge it persuaded to copy its grades with the nonce would pass otherwise)."""
+    _check_nonce(nonce)
+    if carries_grades(answer, rubric):
+        return {}, "judge output rejected: the answer carries a grades object of its own for this rubric"
     documents = [d for d in _json_objects(text) if isinstance(d, dict) and "grades" in d]
     if len({json.dumps(d, sort_keys=True) for d in documents}) > 1:
         return {}, "judge output rejected: more than one grades object, and they differ: " + text[:120]
@@ -345,6 +423,11 @@ def parse_grades(text: str, rubric: RubricDocument) -> tuple[dict[str, float], s
     raw = document.get("grades")
     if not isinstance(raw, dict):
         return {}, "unparseable judge output: " + text[:120]
+    if document.get(NONCE_KEY) != nonce:
+        return {}, (
+            "judge output rejected: its grades object does not carry this call's nonce (grades written "
+            "in the answer, repeated by the judge, or a judge that left the nonce out): " + text[:120]
+        )
     grades: dict[str, float] = {}
     problems: list[str] = []
     for criterion in rubric.criteria:

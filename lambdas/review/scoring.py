@@ -7,7 +7,8 @@ with partial batch responses (only failed messages return to the queue):
 2. the deterministic scorers of the use case's :class:`~platform_spec.review.LiveScoring` on the output
    (or the scores the orchestrator computed where the contract forbids storing text), and the
    model-graded rubric where the contract enables it, through the use case's own judge profile
-   (``JUDGE_PROFILES``; the function may invoke that profile and nothing else in Bedrock);
+   (``JUDGE_PROFILES``; the function may invoke that profile and nothing else in Bedrock), its grades
+   believed only with the call's nonce (``platform_spec.evaluation.new_judge_nonce``);
 3. who goes to people (:func:`~platform_spec.review.people_reasons`): pending, else scored;
 4. the item written once (a held item, which the orchestrator wrote first, gets its scores once);
 5. metrics per use case: ``ScoredOutputs``, ``QualityScore``, ``LowScore``, ``SentToReview``,
@@ -45,7 +46,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from platform_spec.api import INTERVENTION_ACTIONS, ReviewMetric, store_call_max_s
 from platform_spec.clients import CallAbandoned, ClockBoundClient
-from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, parse_grades
+from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, new_judge_nonce, parse_grades
 from platform_spec.fields import SpecError
 from platform_spec.review import (
     JUDGE_ATTEMPTS,
@@ -234,8 +235,11 @@ def score_message(
         # A live output has no golden reference; the grounding source the caller sent (``context``, e.g.
         # the capabilities library's excerpt for an RFP answer) is what its claims must be supported by.
         grounding = message.input.context if message.input is not None else None
+        # a fresh nonce per call: grades without it (an answer's own, repeated by the judge) are not believed
+        nonce = new_judge_nonce()
+        prompt = judge_prompt(rubric, question, grounding, message.output, nonce=nonce)
         grades, reason = parse_grades(
-            judge.grade(message.use_case, judge_prompt(rubric, question, grounding, message.output)), rubric
+            judge.grade(message.use_case, prompt), rubric, nonce=nonce, answer=message.output
         )
         scores.append(rubric_result(grades, scale_max=rubric.scale, pass_mark=rubric.pass_mark, note=reason))
     score = overall_score(scores)
