@@ -292,6 +292,7 @@ def test_the_pack_names_what_only_the_deployed_account_can_prove(reports: dict[s
         assert "hidden in a grounded use case's context" in relied  # policy-qa is grounded in both
         assert "largest context (200,000 characters)" in relied  # the grounding check's own limits
         assert "look-alike letters" in relied  # policy-qa has word filters in both
+        assert "returns the call's nonce" in relied  # model-graded use cases are scored live in both
         assert all(c.how and c.why for c in checks)
     # only where releases are baked (Prod) does the pack rely on the bake reading per-version metrics
     assert [c for c in prod if "canary bake" in c.what] and not [c for c in dev if "canary bake" in c.what]

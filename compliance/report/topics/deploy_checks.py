@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from compliance.report.document import Paragraph, Section, Table, cell
 from compliance.report.environment import Environment
 from compliance.report.topic import RenderContext, Topic
+from platform_spec.review import ReviewEnv
 from platform_spec.runtime import Env
 
 
@@ -68,6 +69,16 @@ def _traces_bedrock_calls(env: Environment) -> bool:
         tracing = function.properties.get("TracingConfig") or {}
         variables = (function.properties.get("Environment") or {}).get("Variables") or {}
         if tracing.get("Mode") == "Active" and Env.RESOURCES in variables:
+            return True
+    return False
+
+
+def _judges_live_outputs(env: Environment) -> bool:
+    """A function of this environment grades outputs through a judge profile (the scoring function's
+    ``JUDGE_PROFILES`` names one for a model-graded use case)."""
+    for function in env.of_type("AWS::Lambda::Function"):
+        variables = (function.properties.get("Environment") or {}).get("Variables") or {}
+        if variables.get(ReviewEnv.JUDGE_PROFILES) not in (None, "", "{}"):
             return True
     return False
 
@@ -175,6 +186,18 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
                 "execution and see the live alias lose its routing config",
                 "the metric dimensions, Lambda's AWS_LAMBDA_FUNCTION_VERSION under an alias, CloudWatch's EMF "
                 "extraction and EventBridge's Step Functions status events come from a real account",
+            )
+        )
+    if _judges_live_outputs(env):
+        checks.append(
+            DeployCheck(
+                "The judge model returns the call's nonce with its grades",
+                "the first deployed evaluation's rubric cases (python -m evaluation run --target <env>, the readiness "
+                'gate) are graded, not rejected as "does not carry this call\'s nonce"; a scored output in the '
+                "review table has rubric grades",
+                "the nonce binds a judge's grades to its call (a judge repeating grades an answer wrote for itself "
+                "is not believed); whether the real judge model echoes it is the model's behaviour, offline the "
+                "judge is emulated",
             )
         )
     if any(r.type == "AWS::IAM::Role" and "ReviewerRole" in r.logical_id for r in env.resources):
