@@ -22,6 +22,7 @@ from platform_spec.evaluation import OFFLINE_TARGET, RunResult
 from platform_spec.fields import from_dict
 from platform_spec.scoring import ScorerName
 from tests.evaluations.conftest import ROOT, Edit
+from tests.support.evaluation_results import passing, run_result
 
 STS = "support-ticket-summary"
 
@@ -587,15 +588,7 @@ def _one_case_run(config: Any, gate: dict[str, int]) -> Any:
 
 def _offline_run(use_cases: dict[str, Any], *, gate_passed: bool) -> RunResult:
     """A run's results document of ``use_cases`` (harness results), as ``python -m evaluation run`` writes it."""
-    return RunResult(
-        target="offline",
-        mode="offline",
-        commit="0" * 40,
-        dirty=False,
-        started_at="2026-12-02T00:00:00Z",
-        use_cases=use_cases,
-        gate_passed=gate_passed,
-    )
+    return run_result(use_cases, gate_passed=gate_passed)
 
 
 @pytest.mark.parametrize(
@@ -709,45 +702,6 @@ def test_a_regression_against_a_release_measured_with_other_epochs_says_so() -> 
 # ------------------------------------------------------------------ a suite the last release measured is gone
 
 
-def _passing(
-    config: Any, use_cases: list[str] | None = None, suites: list[str] | None = None
-) -> dict[str, Any]:
-    """What a run of ``config``'s suites (those selected) in which every case passes gives, without running
-    them: the gate's question here is which suites the run has, not how they scored."""
-    from platform_spec.evaluation import Provenance, SuiteResult, UseCaseResult
-
-    provenance = Provenance(
-        prompt_version="v1",
-        model_source="m",
-        fallback_source="f",
-        guardrail_version="1",
-        guardrail_fingerprint="0" * 16,
-    )
-    return {
-        uc: UseCaseResult(
-            use_case=uc,
-            provenance=provenance,
-            suites={
-                name: SuiteResult(
-                    suite=name,
-                    kind=suite.document.kind,
-                    cases=len(suite.document.cases),
-                    passed=len(suite.document.cases),
-                    pass_rate=1.0,
-                    ci_low=0.8,
-                    ci_high=1.0,
-                    scorers={},
-                    case_results=(),
-                )
-                for name, suite in evaluation.suites.items()
-                if suites is None or name in suites
-            },
-        )
-        for uc, evaluation in config.evaluations.items()
-        if use_cases is None or uc in use_cases
-    }
-
-
 def _rename_adversarial_suite(root: Path, edit: Edit, new: str = "attacks") -> None:
     """support-ticket-summary's adversarial suite and its gate under another name: the release's
     ``adversarial`` baseline (and whatever it failed) no longer has a suite to compare with."""
@@ -771,7 +725,7 @@ def test_a_suite_gone_since_the_release_fails_the_gate_unless_the_run_was_limite
     assert "adversarial" in last.use_cases[STS].suites
     evaluated = sorted(config.evaluations)
     # WHEN a run of every suite passes every case
-    gone = gate.removed(_passing(config), last, config.evaluations, evaluated)
+    gone = gate.removed(passing(config), last, config.evaluations, evaluated)
     # THEN the gate fails on the suite the release measured: use case, suite, the release, why, and the fix
     assert list(gone) == [f"{STS}/adversarial"]
     message = gone[f"{STS}/adversarial"]
@@ -783,14 +737,14 @@ def test_a_suite_gone_since_the_release_fails_the_gate_unless_the_run_was_limite
     assert f'--removed {STS}/adversarial --note "<why>"' in message and "whole use case" not in message
     # AND a run limited to leave it out (other use cases, or the golden suites alone) does not fail on it
     others = [uc for uc in evaluated if uc != STS]
-    assert gate.removed(_passing(config, others), last, config.evaluations, evaluated, use_cases=others) == {}
-    golden = _passing(config, suites=["golden"])
+    assert gate.removed(passing(config, others), last, config.evaluations, evaluated, use_cases=others) == {}
+    golden = passing(config, suites=["golden"])
     assert gate.removed(golden, last, config.evaluations, evaluated, suites=["golden"]) == {}
     # BUT a selection naming everything the target evaluates is no limit
     every_suite = sorted({n for e in config.evaluations.values() for n in e.suites})
     assert (
         gate.removed(
-            _passing(config), last, config.evaluations, evaluated, use_cases=evaluated, suites=every_suite
+            passing(config), last, config.evaluations, evaluated, use_cases=evaluated, suites=every_suite
         )
         == gone
     )
@@ -823,20 +777,15 @@ def test_a_retired_use_case_fails_the_gate_of_each_target_until_its_removal_is_r
     config = load_platform(config_root)
     evaluated = sorted(config.evaluations)
     # WHEN every current use case runs, named one by one (as the readiness gate names them)
-    gone = gate.removed(_passing(config), last, config.evaluations, evaluated, use_cases=evaluated)
+    gone = gate.removed(passing(config), last, config.evaluations, evaluated, use_cases=evaluated)
     # THEN each suite of the retired use case fails the gate, saying why and how to record the retirement
     assert sorted(gone) == [f"{retired}/{name}" for name in sorted(last.use_cases[retired].suites)]
     for message in gone.values():
         assert f"there is no contracts/{retired}.yaml any more (a retired use case)" in message
         assert f"(or --removed {retired} for the whole use case)" in message
     # AND recording the run with the retirement named (and why) makes it the baseline: the next run passes
-    run = RunResult(
-        target=OFFLINE_TARGET,
-        mode="offline",
-        commit="1" * 40,
-        dirty=False,
-        started_at="2026-12-02T00:00:00Z",
-        use_cases=_passing(config),
+    run = run_result(
+        passing(config),
         gate_passed=False,
         gate_messages=tuple(gone.values()),
         compared_with=last.recorded_at,
@@ -848,7 +797,7 @@ def test_a_retired_use_case_fails_the_gate_of_each_target_until_its_removal_is_r
     recorded = read_records(config_root, OFFLINE_TARGET)[-1]
     assert recorded.removed == tuple(sorted(gone)) and recorded.note == f"{retired} retired"
     assert retired not in recorded.use_cases
-    assert gate.removed(_passing(config), recorded, config.evaluations, evaluated) == {}
+    assert gate.removed(passing(config), recorded, config.evaluations, evaluated) == {}
 
     # AND a deployed target's release: a use case no longer enabled there fails its gate the same way
     staging = dataclasses.replace(last, target="staging")
@@ -858,7 +807,7 @@ def test_a_retired_use_case_fails_the_gate_of_each_target_until_its_removal_is_r
     )
     config = load_platform(config_root)
     enabled = sorted(c.id for c in config.contracts_for("staging"))
-    gone = gate.removed(_passing(config, enabled), staging, config.evaluations, enabled, use_cases=enabled)
+    gone = gate.removed(passing(config, enabled), staging, config.evaluations, enabled, use_cases=enabled)
     assert f"{STS}/adversarial" in gone
     assert f"contracts/{STS}.yaml no longer lists staging in `environments`" in gone[f"{STS}/adversarial"]
 
@@ -874,17 +823,12 @@ def test_record_takes_a_removed_suite_only_when_named_with_a_reason(
     _rename_adversarial_suite(config_root, edit)
     config = load_platform(config_root)
     before = read_records(config_root, OFFLINE_TARGET)
-    gone = gate.removed(_passing(config), before[-1], config.evaluations, sorted(config.evaluations))
+    gone = gate.removed(passing(config), before[-1], config.evaluations, sorted(config.evaluations))
 
     def recorded(*args: str, extra_failure: bool = False) -> tuple[int, str]:
         messages = (*gone.values(), "policy-qa / suite golden: pass rate 50.0% is below ...")
-        run = RunResult(
-            target=OFFLINE_TARGET,
-            mode="offline",
-            commit="1" * 40,
-            dirty=False,
-            started_at="2026-12-02T00:00:00Z",
-            use_cases=_passing(config),
+        run = run_result(
+            passing(config),
             gate_passed=False,
             gate_messages=messages if extra_failure else messages[:-1],
             compared_with=before[-1].recorded_at,
