@@ -221,8 +221,12 @@ def _no_evaluation_problem(contract: Document[ContractDocument], stem: str, *, h
         else "has no `evaluation` section: the use case ships with no golden or adversarial suite, so no "
         "quality gate can stop a release",
         "add `evaluation: {gates: {golden: {...}, adversarial: {...}}}`"
-        + ("" if has_suites else f" and the suites {where}golden.yaml and {where}adversarial.yaml")
-        + " (copy them from another use case and rewrite the cases; README, Add a use case)",
+        + (
+            f", a gate for each suite in {where} (README, Evaluation)"
+            if has_suites
+            else f" and the suites {where}golden.yaml and {where}adversarial.yaml (copy them from another use "
+            "case and rewrite the cases; README, Add a use case)"
+        ),
     )
 
 
