@@ -12,7 +12,8 @@
 2. readiness (after the environment before production is deployed): a signed smoke request per use case
    through the API (held, and rejected as a reviewer session, for a use case that holds answers); every alarm's notification reaches the topic's test subscription; the golden suites
    through the API and the adversarial suites against the deployed guardrail, gated by each contract
-   (``python -m evaluation run --target <env>``); a load test at twice each contract's peak rate, bounded,
+   (``python -m evaluation run --target <env>``; a run that left out a suite of the environment holds,
+   so ``--use-case`` is a quick look, never a PASS); a load test at twice each contract's peak rate, bounded,
    within its success rate and p95 (the answers it made a holding use case hold are rejected as a reviewer
    session); the human review path once (``python -m human_review exercise``).
 3. canary (production, after the manual approval and the deploy): the bake (``delivery.canary``): 10 % of
@@ -185,10 +186,13 @@ def offline_suites_check(report: GateReport, root: Path, out: Path, use_cases: S
         a for uc in use_cases for a in ("--use-case", uc)
     ]
     code, output = _quietly(evaluation, argv)
+    left_out = _suites_left_out(root, argv) if code == 0 else []
     report.add(
         "offline suites",
-        _verdict(code == 0),
-        _last_lines(output, "every suite passed its quality gate offline"),
+        _verdict(code == 0 and not left_out),
+        _left_out_detail(left_out)
+        if left_out
+        else _last_lines(output, "every suite passed its quality gate offline"),
     )
 
 
@@ -316,13 +320,35 @@ def suites_check(
     else:
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, check=False)
         code, output = done.returncode, done.stdout + done.stderr
+    left_out = _suites_left_out(root, argv) if code == 0 else []
+    detail = _last_lines(
+        output, "every suite passed its contract's quality gate through the deployed API and guardrail"
+    )
     report.add(
         "suites (golden, adversarial)",
-        _verdict(code == 0),
-        _last_lines(
-            output, "every suite passed its contract's quality gate through the deployed API and guardrail"
-        ),
+        _verdict(code == 0 and not left_out),
+        _left_out_detail(left_out) if left_out else detail,
     )
+
+
+def _left_out_detail(left_out: Sequence[str]) -> str:
+    return (
+        f"the run left out {', '.join(left_out)}: a run limited with --use-case or --suite passes only what it "
+        "ran, so it is no verdict on the release; run the gate without --use-case"
+    )
+
+
+def _suites_left_out(root: Path, argv: Sequence[str]) -> list[str]:
+    """``<use case>/<suite>`` of every suite the environment evaluates that the run's ``results.json`` (under
+    ``argv``'s ``--out``) lacks: the evaluation's own gate passes a run limited to some suites on those
+    alone (README, Evaluation), and the readiness gate must not. A run that wrote no results lacks all."""
+    from evaluation.registry import missing_suites
+    from evaluation.report import RESULTS_FILE, read_results
+
+    results = Path(argv[list(argv).index("--out") + 1]) / RESULTS_FILE
+    if not results.is_file():
+        return [f"every suite (no {results})"]
+    return missing_suites(load_platform(root), read_results(results))
 
 
 def load_checks(
@@ -813,7 +839,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--offline", action="store_true", help="against local stand-ins, no AWS")
     parser.add_argument("--role-arn", help="assume this role for the environment's calls (the pipeline does)")
     parser.add_argument(
-        "--use-case", action="append", default=[], help="readiness: only this use case (repeatable)"
+        "--use-case",
+        action="append",
+        default=[],
+        help="readiness: only this use case (repeatable; a quick look: the suites check, and so the gate, holds)",
     )
     parser.add_argument(
         "--load-seconds", type=float, help="readiness: load-test each use case this long instead"

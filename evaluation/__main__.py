@@ -63,6 +63,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     record.add_argument("--results", type=Path, required=True, help="a results.json written by `run`")
     record.add_argument("--note", default="", help="what was released (e.g. the deployment id)")
     record.add_argument(
+        "--removed",
+        action="append",
+        default=[],
+        metavar="USE_CASE[/SUITE]",
+        help="a suite (or every suite of a use case) the last release measured and this run deliberately "
+        "no longer has (repeatable; needs --note)",
+    )
+    record.add_argument(
         "--force", action="store_true", help="record a run whose gate failed, or that left out suites"
     )
     return parser.parse_args(argv)
@@ -85,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record(args: argparse.Namespace, root: Path, config: object) -> int:
-    from evaluation.registry import append_record, missing_suites, record_from_run
+    from evaluation.registry import acknowledged_removals, append_record, missing_suites, record_from_run
     from evaluation.report import read_results
     from platform_config.model import PlatformConfig
     from platform_spec.fields import SpecError
@@ -100,7 +108,8 @@ def _record(args: argparse.Namespace, root: Path, config: object) -> int:
     except (ValueError, SpecError) as error:  # not JSON, or not a run's results
         print(f"{args.results}: not a results.json of a run ({error}). {fix}", file=sys.stderr)
         return 2
-    if not run.gate_passed and not args.force:
+    gone = dict(run.removed_suites)
+    if any(m not in gone.values() for m in run.gate_messages) and not args.force:
         print(
             f"{args.results}: this run failed its quality gate; a failing run is not a release. "
             "Fix: release a version that passes, or pass --force to record it anyway",
@@ -119,7 +128,32 @@ def _record(args: argparse.Namespace, root: Path, config: object) -> int:
             file=sys.stderr,
         )
         return 1
-    path = append_record(root, record_from_run(run, note=args.note))
+    acknowledged, unknown = acknowledged_removals(args.removed, gone)
+    if unknown:
+        print(
+            f"--removed {', '.join(unknown)}: this run lost no such suite since the release it was compared with "
+            f"(it lost: {', '.join(gone) or 'none'}). Fix: name a suite as <use case>/<suite>, or a use case",
+            file=sys.stderr,
+        )
+        return 2
+    kept = [name for name in gone if name not in acknowledged]
+    if kept and not args.force:
+        print(
+            f"{args.results}: this run no longer has {', '.join(kept)}, which the last release measured; "
+            "recorded as it is, their baseline would be gone for good. Fix: restore them and run again, or, if "
+            f"the removal is intended, record it with {' '.join(f'--removed {name}' for name in kept)} "
+            '--note "<why>"',
+            file=sys.stderr,
+        )
+        return 1
+    if acknowledged and not args.note.strip():
+        print(
+            f"--removed {', '.join(args.removed)}: a removal is recorded with the reason for it. "
+            'Fix: add --note "<why the suite or use case is gone>"',
+            file=sys.stderr,
+        )
+        return 2
+    path = append_record(root, record_from_run(run, note=args.note, removed=acknowledged))
     print(f"recorded {run.target} at {run.commit[:12]} in {path.relative_to(root)}")
     return 0
 
@@ -142,6 +176,7 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
             print(f"{flag} {', '.join(unknown)}: {what} (known: {', '.join(names)})", file=sys.stderr)
             return 2
     use_cases = args.use_case or known
+    evaluated = known  # what the target evaluates: the gate's measure of a removed suite
     if args.target != OFFLINE_TARGET:
         enabled = {c.id for c in config.contracts_for(args.target)}
         if not any(env.name == args.target for env in config.environments):
@@ -151,6 +186,7 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
             )
             return 2
         use_cases = [uc for uc in use_cases if uc in enabled]
+        evaluated = [uc for uc in known if uc in enabled]
     runs = harness.suite_runs(config, use_cases, args.suite)
     if not runs:
         print("nothing to evaluate: no suite matches the selection", file=sys.stderr)
@@ -180,7 +216,10 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
         logs = harness.run_suites(runs, target, log_dir=out / "logs")
         results = harness.use_case_results(runs, logs, target, log_root=out)
         mode = "deployed"
-    messages = gate.check(results, config.evaluations, last)
+    gone = gate.removed(
+        results, last, config.evaluations, evaluated, use_cases=use_cases, suites=args.suite or None
+    )
+    messages = gate.check(results, config.evaluations, last) + list(gone.values())
     commit, dirty = registry.git_state(root)
     run = RunResult(
         target=args.target,
@@ -192,6 +231,7 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
         gate_passed=not messages,
         gate_messages=tuple(messages),
         compared_with=last.recorded_at if last else None,
+        removed_suites=gone,
     )
     path = report.write_results(run, out)
     print(report.table(run, dict(config.evaluations), last))

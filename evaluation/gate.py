@@ -4,11 +4,15 @@ A suite fails when its pass rate, or a blocking scorer's pass rate, is below the
 ``min_pass_rate``, or has dropped more than ``max_regression`` since the last release recorded for the
 target. Each failure is one message naming the use case, the suite, the score, its value, the threshold
 and the cases that changed (newly failing since the release, or failing, without a release).
+
+A suite the last release measured fails too when the run does not have it and was not limited to leave it
+out (:func:`removed`): its file, its gate or its whole use case is gone, and deleting a failing suite must
+not be how a gate passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from platform_config.evaluation import UseCaseEvaluation
 from platform_spec.evaluation import ReleaseRecord, SuiteResult, SuiteScore, UseCaseResult
@@ -80,3 +84,62 @@ def check(
                         f"threshold {gate.min_pass_rate:.1%}; {_changed(suite, previous)}{_measured(suite, previous)}"
                     )
     return messages
+
+
+def removed(
+    results: Mapping[str, UseCaseResult],
+    last: ReleaseRecord | None,
+    evaluations: Mapping[str, UseCaseEvaluation],
+    evaluated: Collection[str],
+    *,
+    use_cases: Collection[str] | None = None,
+    suites: Collection[str] | None = None,
+) -> dict[str, str]:
+    """Every suite ``last`` measured that ``results`` lacks, as ``{"<use case>/<suite>": gate message}``.
+
+    ``evaluated``: the use cases the target evaluates now (offline every evaluated use case, else those
+    enabled in the environment). ``use_cases`` / ``suites``: the run's selection (``--use-case``,
+    ``--suite``; ``None``: none). It is a deliberate limit only where it leaves out something the target
+    evaluates, and a suite outside such a limit was left out, not removed; a selection naming everything is
+    no limit, so a use case retired since the release still fails a run that names every current one (the
+    readiness gate names each use case enabled in its environment).
+    """
+    if last is None:
+        return {}
+    if use_cases is not None and set(evaluated) <= set(use_cases):
+        use_cases = None
+    if suites is not None and {n for e in evaluations.values() for n in e.suites} <= set(suites):
+        suites = None
+    gone: dict[str, str] = {}
+    for uc, released in sorted(last.use_cases.items()):
+        if use_cases is not None and uc not in use_cases:
+            continue
+        ran = results[uc].suites if uc in results else {}
+        for name in sorted(released.suites):
+            if name in ran or (suites is not None and name not in suites):
+                continue
+            why = _why_gone(uc, name, last.target, evaluations, evaluated)
+            whole = f" (or --removed {uc} for the whole use case)" if uc not in results else ""
+            gone[f"{uc}/{name}"] = (
+                f"{uc} / suite {name}: measured at the last release ({last.commit[:12]}, recorded "
+                f"{last.recorded_at}) but not by this run: {why}. Fix: restore it; if the removal is intended, "
+                "record this run as the new baseline deliberately: python -m evaluation record --results "
+                f'<this run\'s results.json> --removed {uc}/{name}{whole} --note "<why>"'
+            )
+    return gone
+
+
+def _why_gone(
+    uc: str, name: str, target: str, evaluations: Mapping[str, UseCaseEvaluation], evaluated: Collection[str]
+) -> str:
+    if uc not in evaluations:
+        return f"there is no contracts/{uc}.yaml any more (a retired use case)"
+    if uc not in evaluated:
+        return f"contracts/{uc}.yaml no longer lists {target} in `environments`"
+    suites = evaluations[uc].suites
+    if name not in suites:
+        return (
+            f"evals/{uc}/{name}.yaml and its gate evaluation.gates.{name} are gone "
+            f"(its suites now: {', '.join(sorted(suites))})"
+        )
+    return "the run has no result for it"

@@ -3,12 +3,15 @@
 ``python -m evaluation record`` appends what a run measured after a release to ``<target>`` (an
 environment's name, or ``offline`` for ``make eval``); the gate compares every later run of the same
 target with the last line. The files are committed: the history of what ran where is reviewed like code.
+A suite the last line measured leaves the baseline only through a record that names it (``removed``,
+``record --removed`` with a ``note``): until then every run of the target without it fails its gate.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,13 +90,24 @@ def missing_suites(config: PlatformConfig, run: RunResult) -> list[str]:
     ]
 
 
-def record_from_run(run: RunResult, *, note: str = "") -> ReleaseRecord:
+def acknowledged_removals(given: Sequence[str], gone: Collection[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The suites of ``gone`` (``<use case>/<suite>``) that ``record --removed`` names (``<use case>/<suite>``,
+    or ``<use case>`` for every suite of it), sorted; and every name in ``given`` that matches none."""
+    matched = {g: [name for name in gone if g in (name, name.split("/", 1)[0])] for g in given}
+    return (
+        tuple(sorted({name for names in matched.values() for name in names})),
+        [g for g, names in matched.items() if not names],
+    )
+
+
+def record_from_run(run: RunResult, *, note: str = "", removed: tuple[str, ...] = ()) -> ReleaseRecord:
     return ReleaseRecord(
         target=run.target,
         recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         commit=run.commit,
         dirty=run.dirty,
         note=note,
+        removed=removed,
         use_cases={
             uc: UseCaseRelease(
                 provenance=result.provenance,

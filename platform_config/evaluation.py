@@ -4,6 +4,7 @@ Every suite is a :class:`~platform_config.documents.Document` of
 :class:`~platform_spec.evaluation.SuiteDocument` (types, bounds, unknown fields and unknown scorers are
 schema errors with file, line, field, value and fix); these rules then run across files:
 
+* every contract has an ``evaluation`` section with a golden and an adversarial suite (by ``kind``);
 * every gate in a contract's ``evaluation.gates`` names a suite file, and every suite file has a gate;
 * every blocking scorer is applied by at least one case of its suite (a gate on a scorer no case uses
   would pass vacuously), and every case applies at least one blocking scorer (else it passes whatever
@@ -118,14 +119,8 @@ def _use_case_rules(
     files = _suite_files(folder)
     policy: EvaluationPolicy | None = contract.field("evaluation")
     if policy is None:
-        if files and isinstance(contract.data, dict) and "evaluation" not in contract.data:
-            problems.append(
-                contract.problem(
-                    ["id"],
-                    f"has suites in {EVALS_DIR}/{stem}/ but no `evaluation` section, so nothing gates them",
-                    "add `evaluation: {gates: {<suite>: {min_pass_rate: ..., blocking_scorers: [...]}}}`",
-                )
-            )
+        if isinstance(contract.data, dict) and "evaluation" not in contract.data:
+            problems.append(_no_evaluation_problem(contract, stem, has_suites=bool(files)))
         return None
 
     for name, asked in policy.gates.items():
@@ -163,6 +158,7 @@ def _use_case_rules(
                     f"add evaluation.gates.{name} to {contract.display}, or delete the suite",
                 )
             )
+    problems.extend(required_suite_problems(contract, stem, docs))
 
     rubric, rubric_file = _rubric(root, stem, contract, policy, problems)
     guardrail: GuardrailPolicy | None = contract.field("guardrail")
@@ -205,6 +201,60 @@ def _use_case_rules(
     return UseCaseEvaluation(
         use_case=stem, policy=policy, suites=suites, rubric=rubric, rubric_file=rubric_file
     )
+
+
+#: The kinds of suite every use case needs, each with a gate: every contract is deployed somewhere (its
+#: ``environments`` has at least one), and what the gate cannot see it cannot stop (README, Evaluation).
+REQUIRED_SUITE_KINDS = (SuiteKind.GOLDEN, SuiteKind.ADVERSARIAL)
+_WHAT_A_KIND_MEASURES = {
+    SuiteKind.GOLDEN: "nothing measures whether it does its task",
+    SuiteKind.ADVERSARIAL: "nothing measures whether its guardrail and prompt stop attacks",
+}
+
+
+def _no_evaluation_problem(contract: Document[ContractDocument], stem: str, *, has_suites: bool) -> Problem:
+    where = f"{EVALS_DIR}/{stem}/"
+    return contract.problem(
+        [],
+        f"has suites in {where} but no `evaluation` section, so nothing gates them"
+        if has_suites
+        else "has no `evaluation` section: the use case ships with no golden or adversarial suite, so no "
+        "quality gate can stop a release",
+        "add `evaluation: {gates: {golden: {...}, adversarial: {...}}}`"
+        + (
+            f", a gate for each suite in {where} (README, Evaluation)"
+            if has_suites
+            else f" and the suites {where}golden.yaml and {where}adversarial.yaml (copy them from another use "
+            "case and rewrite the cases; README, Add a use case)"
+        ),
+    )
+
+
+def required_suite_problems(
+    contract: Document[ContractDocument], stem: str, docs: Mapping[str, Document[SuiteDocument]]
+) -> list[Problem]:
+    """A use case without a golden or an adversarial suite (by the suites' ``kind``): deleting
+    ``adversarial.yaml`` with its gate, or shipping a new use case with a golden suite alone, would leave
+    every gate passing with its attacks unmeasured. Every suite has its gate and every gate its suite
+    (:func:`_use_case_rules`), so a suite of each kind means a gate of each kind. Skipped while a suite is
+    unreadable (its kind is unknown; its own problem is reported)."""
+    if any(doc.value is None for doc in docs.values()):
+        return []
+    kinds = {name: doc.value.kind for name, doc in docs.items() if doc.value is not None}
+    present = ", ".join(f"{name} (kind: {kind.value})" for name, kind in sorted(kinds.items())) or "none"
+    folder = f"{EVALS_DIR}/{stem}"
+    return [
+        contract.problem(
+            ["evaluation", "gates"],
+            f"has no {kind.value} suite, so {_WHAT_A_KIND_MEASURES[kind]} and no gate can stop a release on it "
+            f"(suites in {folder}/: {present})",
+            f"add {folder}/{kind.value}.yaml (kind: {kind.value}; copy another use case's and rewrite its cases) "
+            f"and its gate evaluation.gates.{kind.value}; a use case is retired by deleting its contract, "
+            "not its suites",
+        )
+        for kind in REQUIRED_SUITE_KINDS
+        if kind not in kinds.values()
+    ]
 
 
 def _unblocked_case_rules(

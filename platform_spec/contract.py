@@ -829,7 +829,8 @@ class ContractDocument:
         EvaluationPolicy | None,
         Spec(
             "The quality gates of the suites in evals/<id>/ (golden, adversarial, ...) and whether answers "
-            "are also model-graded. `make eval` runs them offline; `python -m evaluation run --target <env>` "
+            "are also model-graded. Required: every use case has at least a golden and an adversarial suite, "
+            "each with its gate. `make eval` runs them offline; `python -m evaluation run --target <env>` "
             "against a deployed environment."
         ),
     ] = None

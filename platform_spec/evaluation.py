@@ -541,6 +541,10 @@ class RunResult:
     gate_messages: tuple[str, ...] = ()
     #: The registry record the gate compared with (its ``recorded_at``), if any.
     compared_with: str | None = None
+    #: Every suite that record measured and this run did not, without the run being limited to leave it
+    #: out (its file, its gate or its use case is gone): ``"<use case>/<suite>"`` -> its message, which is
+    #: also one of ``gate_messages``. ``record`` takes such a run only with each of them named in --removed.
+    removed_suites: Mapping[str, str] = field(default_factory=dict)
 
 
 # ==================================================================== registry
@@ -578,3 +582,6 @@ class ReleaseRecord:
     dirty: bool
     use_cases: Mapping[str, UseCaseRelease]
     note: str = ""
+    #: ``"<use case>/<suite>"`` the previous record measured that this one deliberately does not (recorded
+    #: with ``record --removed`` and a ``note`` saying why): a removed suite or a retired use case.
+    removed: tuple[str, ...] = ()

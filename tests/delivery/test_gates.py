@@ -232,6 +232,52 @@ def test_a_guardrail_that_lets_an_adversarial_case_through_holds_the_readiness_g
     assert report.verdict is Verdict.HOLD
 
 
+@pytest.mark.parametrize("limited", [False, True], ids=["every suite", "one use case"])
+@pytest.mark.parametrize("gate", [Gate.READINESS, Gate.GOVERNANCE])
+def test_the_suites_check_holds_on_a_run_limited_to_some_suites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gate: Gate, limited: bool
+) -> None:
+    # GIVEN the evaluation run a gate starts passes its own gate on what it ran: every suite its target
+    # evaluates, or (`delivery.gates readiness --use-case ...`) one use case's, whose gate passes on that use
+    # case alone (a deliberately limited run)
+    import evaluation.__main__ as evaluation_cli
+    from evaluation.report import write_results
+    from tests.support.evaluation_results import passing, run_result
+
+    config = load_platform(ROOT)
+    target = "staging" if gate is Gate.READINESS else "offline"
+    evaluated = sorted(
+        config.evaluations if target == "offline" else (c.id for c in config.contracts_for(target))
+    )
+    ran = [STS] if limited else evaluated
+
+    def evaluation(argv: list[str]) -> int:
+        write_results(run_result(passing(config, ran), target=target), Path(argv[argv.index("--out") + 1]))
+        print("quality gate passed")
+        return 0
+
+    monkeypatch.setattr(evaluation_cli, "main", evaluation)
+    # WHEN the gate's suites check runs it
+    report = GateReport(gate, target, "offline")
+    out = tmp_path / "eval"
+    if gate is Gate.READINESS:
+        gates.suites_check(
+            report, ROOT, target, ["--out", str(out), *(a for uc in ran for a in ("--use-case", uc))]
+        )
+    else:
+        gates.offline_suites_check(report, ROOT, out, [STS] if limited else ())
+    # THEN only the whole run passes: a limited one holds the gate, naming every suite it left out
+    (check,) = report.checks
+    if not limited:
+        assert check.verdict is Verdict.PASS and report.verdict is Verdict.PASS, check.detail
+        return
+    left_out = [
+        f"{uc}/{name}" for uc in evaluated if uc != STS for name in sorted(config.evaluations[uc].suites)
+    ]
+    assert left_out and check.verdict is Verdict.HOLD and report.verdict is Verdict.HOLD
+    assert check.detail.startswith(f"the run left out {', '.join(left_out)}: a run limited with --use-case")
+
+
 def _weaken_refund_topic(root: Path) -> None:
     path = root / "contracts" / f"{STS}.yaml"
     data = load_yaml(path.read_text(encoding="utf-8"))

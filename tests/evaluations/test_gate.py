@@ -22,6 +22,7 @@ from platform_spec.evaluation import OFFLINE_TARGET, RunResult
 from platform_spec.fields import from_dict
 from platform_spec.scoring import ScorerName
 from tests.evaluations.conftest import ROOT, Edit
+from tests.support.evaluation_results import passing, run_result
 
 STS = "support-ticket-summary"
 
@@ -587,15 +588,7 @@ def _one_case_run(config: Any, gate: dict[str, int]) -> Any:
 
 def _offline_run(use_cases: dict[str, Any], *, gate_passed: bool) -> RunResult:
     """A run's results document of ``use_cases`` (harness results), as ``python -m evaluation run`` writes it."""
-    return RunResult(
-        target="offline",
-        mode="offline",
-        commit="0" * 40,
-        dirty=False,
-        started_at="2026-12-02T00:00:00Z",
-        use_cases=use_cases,
-        gate_passed=gate_passed,
-    )
+    return run_result(use_cases, gate_passed=gate_passed)
 
 
 @pytest.mark.parametrize(
@@ -704,3 +697,192 @@ def test_a_regression_against_a_release_measured_with_other_epochs_says_so() -> 
         record_from_run(_offline_run({STS: result}, gate_passed=False)).use_cases[STS].suites["adversarial"]
     )
     assert (recorded.epochs, recorded.epochs_needed) == (3, 3)
+
+
+# ------------------------------------------------------------------ a suite the last release measured is gone
+
+
+def _rename_adversarial_suite(root: Path, edit: Edit, new: str = "attacks") -> None:
+    """support-ticket-summary's adversarial suite and its gate under another name: the release's
+    ``adversarial`` baseline (and whatever it failed) no longer has a suite to compare with."""
+    (root / f"evals/{STS}/adversarial.yaml").rename(root / f"evals/{STS}/{new}.yaml")
+    edit(
+        f"contracts/{STS}.yaml",
+        lambda d: d["evaluation"]["gates"].update({new: d["evaluation"]["gates"].pop("adversarial")}),
+    )
+
+
+def test_a_suite_gone_since_the_release_fails_the_gate_unless_the_run_was_limited_to_leave_it_out(
+    config_root: Path, edit: Edit
+) -> None:
+    from evaluation import gate
+    from platform_config import load_platform
+
+    # GIVEN the release measured support-ticket-summary's adversarial suite, which is now renamed
+    _rename_adversarial_suite(config_root, edit)
+    config = load_platform(config_root)
+    last = read_records(config_root, OFFLINE_TARGET)[-1]
+    assert "adversarial" in last.use_cases[STS].suites
+    evaluated = sorted(config.evaluations)
+    # WHEN a run of every suite passes every case
+    gone = gate.removed(passing(config), last, config.evaluations, evaluated)
+    # THEN the gate fails on the suite the release measured: use case, suite, the release, why, and the fix
+    assert list(gone) == [f"{STS}/adversarial"]
+    message = gone[f"{STS}/adversarial"]
+    assert message.startswith(
+        f"{STS} / suite adversarial: measured at the last release ({last.commit[:12]}, recorded "
+        f"{last.recorded_at}) but not by this run: evals/{STS}/adversarial.yaml and its gate "
+        "evaluation.gates.adversarial are gone (its suites now: attacks, golden). Fix: restore it;"
+    ), message
+    assert f'--removed {STS}/adversarial --note "<why>"' in message and "whole use case" not in message
+    # AND a run limited to leave it out (other use cases, or the golden suites alone) does not fail on it
+    others = [uc for uc in evaluated if uc != STS]
+    assert gate.removed(passing(config, others), last, config.evaluations, evaluated, use_cases=others) == {}
+    golden = passing(config, suites=["golden"])
+    assert gate.removed(golden, last, config.evaluations, evaluated, suites=["golden"]) == {}
+    # BUT a selection naming everything the target evaluates is no limit
+    every_suite = sorted({n for e in config.evaluations.values() for n in e.suites})
+    assert (
+        gate.removed(
+            passing(config), last, config.evaluations, evaluated, use_cases=evaluated, suites=every_suite
+        )
+        == gone
+    )
+
+
+def _enabled_elsewhere(environment: str) -> str:
+    """A use case of the last offline release, other than support-ticket-summary, enabled in
+    ``environment``."""
+    from tests.support.contracts import enabled_use_cases
+
+    last = read_records(ROOT, OFFLINE_TARGET)[-1]
+    return sorted(uc for uc in enabled_use_cases(environment) if uc in last.use_cases and uc != STS)[0]
+
+
+def test_a_retired_use_case_fails_the_gate_of_each_target_until_its_removal_is_recorded(
+    config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evaluation import gate
+    from evaluation.report import write_results
+    from platform_config import load_platform
+
+    # GIVEN a use case the last release measured is retired: its contract, prompt and suites deleted
+    retired = _enabled_elsewhere("staging")
+    last = read_records(config_root, OFFLINE_TARGET)[-1]
+    (config_root / f"contracts/{retired}.yaml").unlink()
+    (config_root / f"prompts/{retired}.yaml").unlink()
+    for path in (config_root / f"evals/{retired}").iterdir():
+        path.unlink()
+    (config_root / f"evals/{retired}").rmdir()
+    config = load_platform(config_root)
+    evaluated = sorted(config.evaluations)
+    # WHEN every current use case runs, named one by one (as the readiness gate names them)
+    gone = gate.removed(passing(config), last, config.evaluations, evaluated, use_cases=evaluated)
+    # THEN each suite of the retired use case fails the gate, saying why and how to record the retirement
+    assert sorted(gone) == [f"{retired}/{name}" for name in sorted(last.use_cases[retired].suites)]
+    for message in gone.values():
+        assert f"there is no contracts/{retired}.yaml any more (a retired use case)" in message
+        assert f"(or --removed {retired} for the whole use case)" in message
+    # AND recording the run with the retirement named (and why) makes it the baseline: the next run passes
+    run = run_result(
+        passing(config),
+        gate_passed=False,
+        gate_messages=tuple(gone.values()),
+        compared_with=last.recorded_at,
+        removed_suites=gone,
+    )
+    results = write_results(run, config_root / "out")
+    record = ["--root", str(config_root), "record", "--results", str(results)]
+    assert main([*record, "--removed", retired, "--note", f"{retired} retired"]) == 0, capsys.readouterr().err
+    recorded = read_records(config_root, OFFLINE_TARGET)[-1]
+    assert recorded.removed == tuple(sorted(gone)) and recorded.note == f"{retired} retired"
+    assert retired not in recorded.use_cases
+    assert gate.removed(passing(config), recorded, config.evaluations, evaluated) == {}
+
+    # AND a deployed target's release: a use case no longer enabled there fails its gate the same way
+    staging = dataclasses.replace(last, target="staging")
+    edit(
+        f"contracts/{STS}.yaml",
+        lambda d: d.update(environments=[e for e in d["environments"] if e != "staging"]),
+    )
+    config = load_platform(config_root)
+    enabled = sorted(c.id for c in config.contracts_for("staging"))
+    gone = gate.removed(passing(config, enabled), staging, config.evaluations, enabled, use_cases=enabled)
+    assert f"{STS}/adversarial" in gone
+    assert f"contracts/{STS}.yaml no longer lists staging in `environments`" in gone[f"{STS}/adversarial"]
+
+
+def test_record_takes_a_removed_suite_only_when_named_with_a_reason(
+    config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evaluation import gate
+    from evaluation.report import write_results
+    from platform_config import load_platform
+
+    # GIVEN a run of every suite whose only gate failure is the adversarial suite renamed since the release
+    _rename_adversarial_suite(config_root, edit)
+    config = load_platform(config_root)
+    before = read_records(config_root, OFFLINE_TARGET)
+    gone = gate.removed(passing(config), before[-1], config.evaluations, sorted(config.evaluations))
+
+    def recorded(*args: str, extra_failure: bool = False) -> tuple[int, str]:
+        messages = (*gone.values(), "policy-qa / suite golden: pass rate 50.0% is below ...")
+        run = run_result(
+            passing(config),
+            gate_passed=False,
+            gate_messages=messages if extra_failure else messages[:-1],
+            compared_with=before[-1].recorded_at,
+            removed_suites=gone,
+        )
+        results = write_results(run, config_root / "out")
+        code = main(["--root", str(config_root), "record", "--results", str(results), *args])
+        return code, capsys.readouterr().err
+
+    # WHEN it is recorded as it is, THEN it is refused, naming the suite and the deliberate way to record it
+    code, errors = recorded()
+    assert code == 1, errors
+    assert f"this run no longer has {STS}/adversarial, which the last release measured" in errors
+    assert (
+        f'Fix: restore them and run again, or, if the removal is intended, record it with --removed {STS}/adversarial --note "<why>"'
+        in errors
+    )
+    # a name that is not what the run lost, and a removal without its reason, are bad usage
+    code, errors = recorded("--removed", f"{STS}/adversrial", "--note", "x")
+    assert code == 2 and f"--removed {STS}/adversrial: this run lost no such suite" in errors
+    assert f"(it lost: {STS}/adversarial)" in errors
+    code, errors = recorded("--removed", f"{STS}/adversarial")
+    assert code == 2 and 'Fix: add --note "<why the suite or use case is gone>"' in errors
+    # naming the removal does not excuse another failure of the gate
+    code, errors = recorded("--removed", f"{STS}/adversarial", "--note", "x", extra_failure=True)
+    assert code == 1 and "failed its quality gate" in errors
+    assert read_records(config_root, OFFLINE_TARGET) == before
+    # named, with its reason: recorded, and the record says what it removed
+    code, errors = recorded(
+        "--removed", f"{STS}/adversarial", "--note", "adversarial suite renamed to attacks"
+    )
+    assert code == 0, errors
+    last = read_records(config_root, OFFLINE_TARGET)[-1]
+    assert last.removed == (f"{STS}/adversarial",) and set(last.use_cases[STS].suites) == {
+        "attacks",
+        "golden",
+    }
+
+
+@pytest.mark.slow  # one offline suite through the handler (~2.5 CPU-seconds)
+def test_a_run_without_a_suite_the_release_measured_fails_its_gate(
+    config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN support-ticket-summary's adversarial suite, measured at the last release, renamed
+    _rename_adversarial_suite(config_root, edit)
+    # WHEN its adversarial suites run (every case of them passes)
+    code, results = run(config_root, "--use-case", STS, "--suite", "adversarial", "--suite", "attacks")
+    # THEN the gate fails on the suite that is gone, and the results say which it is
+    errors = capsys.readouterr().err
+    assert code == 1, errors
+    assert results["use_cases"][STS]["suites"]["attacks"]["pass_rate"] == 1.0
+    assert f"  - {STS} / suite adversarial: measured at the last release (" in errors
+    assert list(results["removed_suites"]) == [f"{STS}/adversarial"] and not results["gate_passed"]
+    # and the review pack shows it as a gate failure
+    run_result = from_dict(RunResult, results)
+    html = render_html(Document("pack", [], [evaluation_section(EvaluationFacts("offline", run_result, ()))]))
+    assert f"Gate failure: {STS} / suite adversarial: measured at the last release" in html

@@ -86,6 +86,66 @@ def test_a_gate_naming_a_missing_suite(config_root: Path, edit: Edit) -> None:
     )
 
 
+@pytest.mark.parametrize("kind", list(SuiteKind))
+def test_a_use_case_needs_a_golden_and_an_adversarial_suite(
+    config_root: Path, edit: Edit, kind: SuiteKind
+) -> None:
+    # GIVEN a product team deletes a suite of its use case and the gate that named it (the suite failed)
+    (name,) = [n for n, s in load_platform(ROOT).evaluations[STS].suites.items() if s.document.kind is kind]
+    (config_root / f"evals/{STS}/{name}.yaml").unlink()
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"].pop(name))
+    # THEN the configuration is refused (synth, make eval and every gate alike), on the contract's gates,
+    # naming the suite it needs and how to add it
+    message = only(config_root, rf"evaluation\.gates: has no {kind.value} suite, so nothing measures")
+    assert message.startswith(f"{CONTRACT}:"), message
+    assert f"Fix: add evals/{STS}/{kind.value}.yaml (kind: {kind.value};" in message
+    assert f"and its gate evaluation.gates.{kind.value}" in message
+    # AND deleting the file alone says both: its gate names a missing file, and the kind is required
+    edit(
+        CONTRACT,
+        lambda d: d["evaluation"]["gates"].update(
+            {name: {"min_pass_rate": 0.9, "blocking_scorers": ["refusal"]}}
+        ),
+    )
+    found = problems(config_root)
+    assert len(found) == 2, found
+    assert any(
+        f"evaluation.gates.{name}: names the suite evals/{STS}/{name}.yaml, which does not exist" in p
+        for p in found
+    )
+    assert any(f"has no {kind.value} suite" in p for p in found), found
+
+
+def test_a_suite_of_the_other_kind_does_not_stand_in_for_an_adversarial_suite(
+    config_root: Path, edit: Edit
+) -> None:
+    # GIVEN the adversarial suite replaced by a second golden suite under the adversarial name and gate
+    (config_root / ADVERSARIAL).write_text((config_root / GOLDEN).read_text())
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"].update(adversarial=d["evaluation"]["gates"]["golden"]))
+    # THEN the use case still has no adversarial suite, and the message says what each suite is
+    message = only(config_root, r"evaluation\.gates: has no adversarial suite")
+    assert f"(suites in evals/{STS}/: adversarial (kind: golden), golden (kind: golden))" in message
+
+
+@pytest.mark.parametrize("with_suites", [False, True], ids=["no suites", "suites left behind"])
+def test_a_contract_without_an_evaluation_section(config_root: Path, edit: Edit, with_suites: bool) -> None:
+    # GIVEN a use case whose contract has no evaluation section (a new one, or one whose gates were cut)
+    edit(CONTRACT, lambda d: d.pop("evaluation"))
+    if not with_suites:
+        for path in (config_root / f"evals/{STS}").iterdir():
+            path.unlink()
+    # THEN it is refused on the contract file: it is deployed, and no gate could stop it
+    message = only(config_root, rf"^{CONTRACT}:\d+: \(file\): has ")
+    if with_suites:
+        assert f"has suites in evals/{STS}/ but no `evaluation` section, so nothing gates them" in message
+    else:
+        assert (
+            "has no `evaluation` section: the use case ships with no golden or adversarial suite" in message
+        )
+        assert f"and the suites evals/{STS}/golden.yaml and evals/{STS}/adversarial.yaml" in message
+    assert "Fix: add `evaluation: {gates: {golden: {...}, adversarial: {...}}}`" in message
+
+
 @pytest.mark.parametrize(
     ("gate", "pattern"),
     [
