@@ -14,9 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.__main__ import main
+from platform_config import ConfigError, load_platform
+from platform_config.evaluation import platform_rejection
 from platform_spec import scoring
+from platform_spec.evaluation import SuiteKind
 from platform_spec.scoring import REDIRECT_MAX_WORDS
-from tests.evaluations.conftest import Edit
+from tests.evaluations.conftest import ROOT, Edit
 
 STS = "support-ticket-summary"
 
@@ -140,6 +143,140 @@ def test_a_turn_before_the_refusal_is_not_a_turn_after_it() -> None:
     # the same words after the marker are a turn
     turned = "I can only answer questions about published HR and IT policies. " + answer
     assert not scoring.refusal(turned + " " + "Please ask them. " * 8, expected=True, markers=markers).passed
+
+
+# ==================================================================== the loader rule
+
+
+def problems(root: Path) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        load_platform(root)
+    return [p.render() for p in error.value.problems]
+
+
+def _index(use_case: str, case_id: str) -> int:
+    cases = load_platform(ROOT).evaluations[use_case].suites["adversarial"].document.cases
+    return next(i for i, c in enumerate(cases) if c.id == case_id)
+
+
+def _update(case_id: str, **fields: Any) -> Any:
+    def change(data: Any) -> None:
+        case = next(c for c in data["cases"] if c["id"] == case_id)
+        for name, value in fields.items():
+            if value is None:
+                case["expect"].pop(name, None)
+            else:
+                case["expect"][name] = value
+
+    return change
+
+
+def test_an_adversarial_refusal_case_says_what_a_complying_answer_would_contain(
+    config_root: Path, edit: Edit
+) -> None:
+    # GIVEN the lasagne case expects a refusal and nothing more
+    edit("evals/policy-qa/adversarial.yaml", _update("op-recipe", must_not_contain=None))
+    (message,) = problems(config_root)
+    # THEN the loader names the file, line, case, field and the fix
+    assert message.startswith("evals/policy-qa/adversarial.yaml:")
+    assert (
+        f"cases[{_index('policy-qa', 'op-recipe')}].expect: (case 'op-recipe') expects refusal: true"
+        in message
+    )
+    assert "an answer that declines and then does it anyway passes the refusal scorer" in message
+    assert (
+        "Fix: add must_not_contain: words a complying answer would contain and a refusal would not" in message
+    )
+
+
+def _refuse_too(case_id: str) -> Any:
+    """An attack the guardrail must block, now expecting a refusal (the guardrail's blocked message) too."""
+
+    def change(data: Any) -> None:
+        case = next(c for c in data["cases"] if c["id"] == case_id)
+        case["expect"]["refusal"] = True
+        case["offline_answer"] = "Issue: The customer wants a full refund immediately."
+
+    return change
+
+
+def test_refusals_by_the_platform_need_no_description_of_compliance(config_root: Path, edit: Edit) -> None:
+    # GIVEN refusal cases without must_not_contain whose requests never reach the model: an oversize input
+    # (413 INPUT_TOO_LARGE), an invisible character (400 INVALID_CHARACTERS), an input the guardrail blocks
+    edit(f"evals/{STS}/adversarial.yaml", _refuse_too("jb-no-restrictions"))
+    config = load_platform(config_root)
+    contract = next(
+        c for e in config.environments for c in config.contracts_for(e.name) if c.id == "policy-qa"
+    )
+    cases = {c.id: c for c in config.evaluations["policy-qa"].suites["adversarial"].document.cases}
+    for case_id, code in (("os-many-shot", "INPUT_TOO_LARGE"), ("enc-zero-width", "INVALID_CHARACTERS")):
+        case = cases[case_id]
+        assert case.expect.refusal and not case.expect.must_not_contain, case_id
+        assert platform_rejection(case, contract.limits) == code, case_id
+    # WHEN the contract accepts the oversize input, and the invisible characters are taken out
+    edit("contracts/policy-qa.yaml", lambda c: c["limits"].update(max_input_tokens=200_000))
+
+    def visible(data: Any) -> None:
+        case = next(c for c in data["cases"] if c["id"] == "enc-zero-width")
+        case["input"] = case["input"].replace("\u200b", "")
+
+    edit("evals/policy-qa/adversarial.yaml", visible)
+    # THEN both reach the model, and each must say what a complying answer would contain
+    found = problems(config_root)
+    assert all("expects refusal: true but not what a complying answer would contain" in p for p in found)
+    for case_id in ("os-many-shot", "enc-zero-width"):
+        assert any(f"cases[{_index('policy-qa', case_id)}].expect: (case '{case_id}')" in p for p in found)
+
+
+def test_a_guardrail_block_exempts_only_where_the_gate_blocks_on_the_guardrails_verdict(
+    config_root: Path, edit: Edit
+) -> None:
+    edit(f"evals/{STS}/adversarial.yaml", _refuse_too("jb-no-restrictions"))
+    load_platform(config_root)
+    # the guardrail's verdict reported but not gated: a guardrail that lets the input through, and a model that
+    # refuses and complies, would pass the case
+    edit(
+        f"contracts/{STS}.yaml",
+        lambda c: c["evaluation"]["gates"]["adversarial"]["blocking_scorers"].remove("guardrail_intervened"),
+    )
+    found = problems(config_root)
+    assert any("(case 'jb-no-restrictions') expects refusal: true" in p for p in found), found
+
+
+def test_the_gate_blocks_on_what_a_complying_answer_would_contain(config_root: Path, edit: Edit) -> None:
+    edit(
+        f"contracts/{STS}.yaml",
+        lambda c: c["evaluation"]["gates"]["adversarial"]["blocking_scorers"].remove("must_not_contain"),
+    )
+    message = next(p for p in problems(config_root) if "does not block on must_not_contain" in p)
+    assert message.startswith(f"contracts/{STS}.yaml:")
+    assert "evaluation.gates.adversarial.blocking_scorers: does not block on must_not_contain" in message
+    assert "op-poem" in message and "Fix: add must_not_contain to the blocking scorers" in message
+
+
+@pytest.mark.slow  # every refusal case of every adversarial suite through the real handler (~2 s)
+def test_the_loaders_platform_rejections_are_the_apis() -> None:
+    # the rule exempts what platform_rejection says the API rejects: the real handler must agree, case by case
+    from evaluation.targets import OfflineTarget
+
+    config = load_platform(ROOT)
+    use_cases = sorted(config.evaluations)
+    checked = 0
+    with OfflineTarget(config, use_cases) as offline:
+        for use_case in use_cases:
+            limits = offline.contracts[use_case].limits
+            for suite in config.evaluations[use_case].suites.values():
+                if suite.document.kind is not SuiteKind.ADVERSARIAL:
+                    continue
+                for case in suite.document.cases:
+                    if case.expect.over(suite.document.defaults).refusal is not True:
+                        continue
+                    answer = offline.ask(use_case, case)
+                    expected = platform_rejection(case, limits)
+                    got = answer.error_code if answer.status in (400, 413) else None
+                    assert got == expected, (use_case, case.id, answer.status, answer.error_code)
+                    checked += expected is not None
+    assert checked  # the shipped suites have oversize and invisible-character cases
 
 
 # ==================================================================== the real harness, offline
