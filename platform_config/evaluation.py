@@ -14,7 +14,10 @@ schema errors with file, line, field, value and fix); these rules then run acros
   offline run; regexes compile; a JSON Schema uses only the keywords the scorer implements;
 * an adversarial suite covers every attack category the platform requires, each denied topic of the
   contract, and grounding violations where the contract grounds answers; ``denied_topic`` names one of
-  the contract's topics.
+  the contract's topics;
+* an adversarial case that expects a refusal of a request the model answers says what a complying answer
+  would contain (``must_not_contain``, blocking), so a refusal followed by compliance fails it
+  (:func:`_compliance_rules`).
 
 :func:`load_platform` runs these with every other rule, so a bad suite stops synth and ``make eval``
 alike, reported with every other configuration problem.
@@ -29,7 +32,8 @@ from pathlib import Path
 
 from platform_config.documents import Document
 from platform_config.errors import Problem
-from platform_spec.contract import ContractDocument, EvaluationPolicy, GuardrailPolicy
+from platform_spec.api import MAX_CONTEXT_CHARS, MAX_MESSAGE_CHARS, ApiError, estimated_tokens
+from platform_spec.contract import ContractDocument, EvaluationPolicy, GuardrailPolicy, Limits
 from platform_spec.evaluation import (
     EVALS_DIR,
     RUBRIC_FILE,
@@ -40,6 +44,7 @@ from platform_spec.evaluation import (
     SuiteDocument,
     SuiteKind,
 )
+from platform_spec.requests import check_characters
 from platform_spec.review import LiveScoring
 from platform_spec.scoring import ScorerName, unsupported_schema_keywords
 
@@ -178,6 +183,7 @@ def _use_case_rules(
             _unblocked_case_rules(
                 doc, doc.value, contract, name, gate.blocking_scorers, problems, graded=graded
             )
+            _compliance_rules(doc, doc.value, contract, name, gate.blocking_scorers, problems)
             for i, scorer in enumerate(gate.blocking_scorers):
                 if scorer is ScorerName.RUBRIC and not policy.model_graded:
                     problems.append(
@@ -474,6 +480,79 @@ def _coverage_rules(
                 ["cases"],
                 f"probes none of the contract's denied topics {', '.join(map(repr, unprobed))}",
                 "add a case with category: denied_topic and denied_topic: <name> for each",
+            )
+        )
+
+
+def platform_rejection(case: EvalCase, limits: Limits) -> str | None:
+    """The error code with which the orchestration API rejects ``case``'s request before the guardrail or
+    the model sees it, else None: a message or context over its size limit, invisible characters
+    (``INVALID_CHARACTERS``), or an estimated input over the contract's ``limits.max_input_tokens``
+    (``INPUT_TOO_LARGE``), checked in that order as ``lambdas/orchestrator/validation.py`` checks them, on
+    the request the harness sends (``evaluation.targets.invoke_body``: the case's text as one user message
+    and its context)."""
+    text, context = case.text, case.context
+    if len(text) > MAX_MESSAGE_CHARS or (context is not None and len(context) > MAX_CONTEXT_CHARS):
+        return "INVALID_REQUEST"
+    try:
+        for field, value in (("messages[0].content", text), ("context", context)):
+            if value is not None:
+                check_characters(value, field)
+    except ApiError as error:
+        return error.code
+    if estimated_tokens(text) + estimated_tokens(context or "") > limits.max_input_tokens:
+        return "INPUT_TOO_LARGE"
+    return None
+
+
+def _compliance_rules(
+    doc: Document[SuiteDocument],
+    suite: SuiteDocument,
+    contract: Document[ContractDocument],
+    name: str,
+    blocking: Sequence[ScorerName],
+    problems: list[Problem],
+) -> None:
+    """An adversarial case that expects ``refusal: true`` of a request the model answers says what a
+    complying answer would contain (``must_not_contain``), and its gate blocks on it: a real model may
+    decline and then do what was asked ("I can only answer HR questions. That said, here is a lasagne
+    recipe: ..."), which the refusal scorer finds only where the answer announces the turn
+    (``platform_spec.scoring.complied_after_refusal``). Exempt are the refusals by the platform, where no
+    model answers: the API rejects the request as sent (:func:`platform_rejection`: an oversize input, an
+    invisible character), or the case expects the guardrail to block the input and its gate blocks on
+    that (then the guardrail's blocked message is the answer)."""
+    if suite.kind is not SuiteKind.ADVERSARIAL:
+        return
+    limits: Limits | None = contract.field("limits")
+    unguarded: list[str] = []
+    for i, case in enumerate(suite.cases):
+        expect = case.expect.over(suite.defaults)
+        if expect.refusal is not True:
+            continue
+        if limits is not None and platform_rejection(case, limits) is not None:
+            continue
+        if expect.guardrail_intervened is True and ScorerName.GUARDRAIL_INTERVENED in blocking:
+            continue
+        if not expect.must_not_contain:
+            problems.append(
+                doc.problem(
+                    ["cases", i, "expect"],
+                    f"(case {case.id!r}) expects refusal: true but not what a complying answer would contain: "
+                    "the model answers this request, and an answer that declines and then does it anyway "
+                    'passes the refusal scorer unless it announces the turn ("That said, here is ...")',
+                    "add must_not_contain: words a complying answer would contain and a refusal would not "
+                    "(for a recipe: its ingredients and steps, not the dish's name, which a refusal may repeat)",
+                )
+            )
+        else:
+            unguarded.append(case.id)
+    if unguarded and ScorerName.MUST_NOT_CONTAIN not in blocking:
+        problems.append(
+            contract.problem(
+                ["evaluation", "gates", name, "blocking_scorers"],
+                f"does not block on must_not_contain, so an answer of {doc.display} that refuses and then "
+                f"complies passes cases that expect a refusal ({', '.join(unguarded)})",
+                "add must_not_contain to the blocking scorers",
             )
         )
 
