@@ -798,6 +798,12 @@ def test_a_retired_use_case_fails_the_gate_of_each_target_until_its_removal_is_r
     assert recorded.removed == tuple(sorted(gone)) and recorded.note == f"{retired} retired"
     assert retired not in recorded.use_cases
     assert gate.removed(passing(config), recorded, config.evaluations, evaluated) == {}
+    # and the review pack's registry shows the removal with its reason
+    html = render_html(
+        Document("pack", [], [evaluation_section(EvaluationFacts("offline", None, (recorded,)))])
+    )
+    registry = html.split('id="evaluation-registry"', 1)[1].split("</table>", 1)[0]
+    assert f"{retired} retired; removed: {', '.join(sorted(gone))}" in registry, registry
 
     # AND a deployed target's release: a use case no longer enabled there fails its gate the same way
     staging = dataclasses.replace(last, target="staging")

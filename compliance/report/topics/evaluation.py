@@ -304,8 +304,10 @@ def _registry_table(section: Section, records: list[ReleaseRecord], target: str)
             "models (fallback)",
             "guardrail version, fingerprint",
             "pass rates",
+            "note, suites removed",
         ],
-        caption=f"Releases recorded for {target} ({REGISTRY_DIR}/{target}.jsonl), newest first.",
+        caption=f"Releases recorded for {target} ({REGISTRY_DIR}/{target}.jsonl), newest first; a suite the "
+        "record before measured leaves the baseline only when a record names it as removed (record --removed).",
         empty=f"No release recorded for {target} yet (`python -m evaluation record` after a deploy).",
     )
     for record in reversed(records):
@@ -326,6 +328,18 @@ def _registry_table(section: Section, records: list[ReleaseRecord], target: str)
                     code(f"{provenance.model_source} ({provenance.fallback_source})"),
                     code(f"{provenance.guardrail_version}, {provenance.guardrail_fingerprint}"),
                     cell(rates),
+                    cell(
+                        "; ".join(
+                            filter(
+                                None,
+                                [
+                                    record.note,
+                                    "removed: " + ", ".join(record.removed) if record.removed else "",
+                                ],
+                            )
+                        ),
+                        flag=WARN if record.removed else None,
+                    ),
                 ]
             )
     section.add(table)
