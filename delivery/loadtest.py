@@ -261,17 +261,19 @@ def _review_id(answer: bytes) -> str | None:
 
 
 def request_body(root: Path, use_case: str) -> dict[str, Any]:
-    """A realistic request of ``use_case``: the first case of its golden suite."""
+    """A realistic request of ``use_case``: the first case of its golden suite (``UseCaseEvaluation.golden``:
+    a suite of ``kind: golden``, whatever its file is called; the loader requires one)."""
     from platform_config import load_platform
-    from platform_spec.evaluation import SuiteKind
 
     config = load_platform(root)
     evaluation = config.evaluations.get(use_case)
-    if evaluation is None or SuiteKind.GOLDEN not in evaluation.suites:
+    golden = evaluation.golden if evaluation is not None else None
+    if golden is None:
         raise ValueError(
-            f"use case {use_case!r} has no golden suite (evals/{use_case}/golden.yaml) to take a request from"
+            f"use case {use_case!r} has no golden suite (kind: golden, e.g. evals/{use_case}/golden.yaml) to take "
+            "a request from"
         )
-    case = evaluation.suites[SuiteKind.GOLDEN].document.cases[0]
+    case = golden.document.cases[0]
     body: dict[str, Any] = {"messages": [{"role": "user", "content": case.text}]}
     if case.context is not None:
         body["context"] = case.context

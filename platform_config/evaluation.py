@@ -79,6 +79,16 @@ class UseCaseEvaluation:
     rubric: RubricDocument | None = None
     rubric_file: str | None = None
 
+    @property
+    def golden(self) -> LoadedSuite | None:
+        """The golden suite that stands for the use case's task (live scoring's defaults, the load test's
+        request): the one named ``golden``, else the first suite of ``kind: golden`` by name."""
+        goldens = sorted(
+            (s for s in self.suites.values() if s.document.kind is SuiteKind.GOLDEN),
+            key=lambda s: (s.name != "golden", s.name),
+        )
+        return goldens[0] if goldens else None
+
 
 def _suite_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if p.name != RUBRIC_FILE)
@@ -559,21 +569,14 @@ def _compliance_rules(
 
 def live_scoring(contract: ContractDocument, evaluation: UseCaseEvaluation | None) -> LiveScoring:
     """What every live output of ``contract`` is scored against (``platform_spec.review.LiveScoring``):
-    the ``defaults`` of its golden suite (the one named ``golden``, else the first golden suite), that
+    the ``defaults`` of its golden suite (:attr:`UseCaseEvaluation.golden`), that
     suite's PII types (else the contract's) and refusal markers, and the rubric where the contract is
     model-graded and may store response text (the judge needs the text after the request). Without a
     golden suite: PII absence over the contract's PII types."""
     policy = contract.guardrail
     contract_pii = tuple(e.value for e in policy.sensitive_information.pii_entities)
     blocked = (policy.blocked_input_message, policy.blocked_output_message)
-    goldens = (
-        sorted(
-            (s for s in evaluation.suites.values() if s.document.kind is SuiteKind.GOLDEN),
-            key=lambda s: (s.name != "golden", s.name),
-        )
-        if evaluation is not None
-        else []
-    )
+    suite = evaluation.golden if evaluation is not None else None
     rubric = (
         evaluation.rubric
         if evaluation is not None
@@ -581,14 +584,13 @@ def live_scoring(contract: ContractDocument, evaluation: UseCaseEvaluation | Non
         and contract.logging.prompts_and_responses
         else None
     )
-    if not goldens:
+    if suite is None:
         return LiveScoring(
             expectations=Expectations(pii_absent=bool(contract_pii)),
             pii_entities=contract_pii,
             blocked_messages=blocked,
             rubric=rubric,
         )
-    suite = goldens[0]
     return LiveScoring(
         suite=suite.name,
         expectations=suite.document.defaults,

@@ -5,11 +5,14 @@ the local stand-in, which refuses unsigned or wrongly signed requests."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from delivery.loadtest import InlineExecutor, LoadPlan, LoadResult, main, percentile, run_load, verdict
+from tests.support.contracts import ROOT
 from tests.support.delivery import FakeClock
 
 
@@ -84,3 +87,24 @@ def test_the_command_against_the_local_stand_in(tmp_path: Path, capsys: pytest.C
     # bounded by the count (5), not the duration (10 requests); every signed request answered 200
     assert result["sent"] == 5 and result["statuses"] == {"200": 5}
     assert "p50" in out and "p95" in out and "p99" in out
+
+
+def test_the_load_tests_request_comes_from_the_golden_suite_whatever_its_file_is_called(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a use case whose golden suite (kind: golden) is evals/<use case>/tasks.yaml, gated as `tasks`
+    from delivery.loadtest import request_body
+    from platform_config.loader import CONFIGURATION_FOLDERS
+
+    root = tmp_path / "repo"
+    for folder in CONFIGURATION_FOLDERS:
+        shutil.copytree(ROOT / folder, root / folder)
+    use_case = "support-ticket-summary"
+    (root / f"evals/{use_case}/golden.yaml").rename(root / f"evals/{use_case}/tasks.yaml")
+    contract_path = root / f"contracts/{use_case}.yaml"
+    contract = yaml.safe_load(contract_path.read_text(encoding="utf-8"))
+    contract["evaluation"]["gates"]["tasks"] = contract["evaluation"]["gates"].pop("golden")
+    contract_path.write_text(yaml.safe_dump(contract, sort_keys=False), encoding="utf-8")
+    first = yaml.safe_load((root / f"evals/{use_case}/tasks.yaml").read_text(encoding="utf-8"))["cases"][0]
+    # WHEN the load test takes its request, THEN it is that suite's first case
+    assert request_body(root, use_case)["messages"] == [{"role": "user", "content": first["input"]}]
