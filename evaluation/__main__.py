@@ -93,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record(args: argparse.Namespace, root: Path, config: object) -> int:
-    from evaluation.registry import acknowledged_removals, append_record, missing_suites, record_from_run
+    from evaluation.registry import (
+        acknowledged_removals,
+        append_record,
+        last_record,
+        missing_suites,
+        record_from_run,
+    )
     from evaluation.report import read_results
     from platform_config.model import PlatformConfig
     from platform_spec.fields import SpecError
@@ -108,6 +114,19 @@ def _record(args: argparse.Namespace, root: Path, config: object) -> int:
     except (ValueError, SpecError) as error:  # not JSON, or not a run's results
         print(f"{args.results}: not a results.json of a run ({error}). {fix}", file=sys.stderr)
         return 2
+    # The run's gate judged regressions and removed suites against the record it was compared with: if
+    # another was recorded since, that judgment was against a baseline that is no longer the last.
+    last = last_record(root, run.target)
+    latest = last.recorded_at if last is not None else None
+    if run.compared_with != latest and not args.force:
+        print(
+            f"{args.results}: this run was compared with the release recorded {run.compared_with or 'never'}, but "
+            f"the last record of {run.target} is {latest or 'none'} (evals/registry/{run.target}.jsonl): its gate "
+            "judged regressions and removed suites against another baseline. Fix: run it again "
+            f"(python -m evaluation run --target {run.target}) and record that run, or pass --force",
+            file=sys.stderr,
+        )
+        return 1
     gone = dict(run.removed_suites)
     if any(m not in gone.values() for m in run.gate_messages) and not args.force:
         print(

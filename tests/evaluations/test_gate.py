@@ -818,6 +818,32 @@ def test_a_retired_use_case_fails_the_gate_of_each_target_until_its_removal_is_r
     assert f"contracts/{STS}.yaml no longer lists staging in `environments`" in gone[f"{STS}/adversarial"]
 
 
+def test_record_refuses_a_run_compared_with_a_release_that_is_no_longer_the_last(
+    config_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evaluation.report import write_results
+    from platform_config import load_platform
+
+    # GIVEN two passing runs compared with the same release, and the first of them recorded
+    config = load_platform(config_root)
+    before = read_records(config_root, OFFLINE_TARGET)
+    record = ["--root", str(config_root), "record", "--note", "x", "--results"]
+    first = run_result(passing(config), gate_passed=True, compared_with=before[-1].recorded_at)
+    assert main([*record, str(write_results(first, config_root / "first"))]) == 0, capsys.readouterr().err
+    latest = read_records(config_root, OFFLINE_TARGET)[-1].recorded_at
+    capsys.readouterr()
+    # WHEN the second is recorded, THEN it is refused: its gate judged it against a baseline that is not the last
+    second = write_results(dataclasses.replace(first), config_root / "second")
+    assert main([*record, str(second)]) == 1
+    errors = capsys.readouterr().err
+    assert f"this run was compared with the release recorded {before[-1].recorded_at}" in errors
+    assert f"the last record of {OFFLINE_TARGET} is {latest}" in errors and "Fix: run it again" in errors
+    assert len(read_records(config_root, OFFLINE_TARGET)) == len(before) + 1
+    # AND a run compared with the last record is recorded
+    third = run_result(passing(config), gate_passed=True, compared_with=latest)
+    assert main([*record, str(write_results(third, config_root / "third"))]) == 0
+
+
 def test_record_takes_a_removed_suite_only_when_named_with_a_reason(
     config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
