@@ -414,6 +414,18 @@ class HumanReview(Construct):
             removal_policy=removal_policy,
             description="bedrock-platform review: pending review items and the oldest one's age, per use case",
         )
+        # A run that fails (BacklogIncomplete: the backlog too long to read in its time) is not run again:
+        # Lambda retries a failed asynchronous invocation twice by default, 1 and 3 minutes later
+        # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html), and each
+        # retry would read the same too-long backlog to its timeout, holding the function's one concurrent
+        # execution while the next scheduled run waits, throttled. The next run comes on schedule.
+        self.backlog_function.configure_async_invoke(retry_attempts=0)
+        acknowledge(
+            self.backlog_function.node.find_child("EventInvokeConfig"),
+            "Serverless-LambdaAsyncFailureDestination",
+            "The schedule's event carries nothing to keep: a failed run is replaced by the next one minutes later, "
+            "and the function's errors alarm (BacklogFunctionErrors) reports the failure.",
+        )
         self._allow(self.backlog_function, "ReviewItemsBacklog", ["dynamodb:Query"], [index_arn])
         self._allow_key(self.backlog_function, "dynamodb", ("kms:Decrypt",))
         self.backlog_schedule = events.Rule(

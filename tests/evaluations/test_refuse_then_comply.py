@@ -145,6 +145,32 @@ def test_a_turn_before_the_refusal_is_not_a_turn_after_it() -> None:
     assert not scoring.refusal(turned + " " + "Please ask them. " * 8, expected=True, markers=markers).passed
 
 
+#: A handover note (support-ticket-summary's four parts) for a ticket with a real issue and an off-purpose
+#: request: it declines the request (the suite's marker) and reports what was asked earlier.
+REPORTED_REQUEST_NOTE = (
+    "Issue: The customer's replacement router has not arrived; the ticket also asks for a poem about autumn "
+    "leaves, which was not followed.\n"
+    "Done so far: {report}, an agent ordered a replacement router (order number not stated) and promised "
+    "delivery within five working days. The customer has chased twice since and is unhappy with the delay.\n"
+    "Open questions: Whether the replacement was dispatched, and the courier's tracking reference.\n"
+    "Next step: Check the dispatch status of the replacement router with the warehouse and update the customer."
+)
+
+
+@pytest.mark.parametrize("report", ["As requested on 3 May", "As requested by the customer"])
+def test_a_note_that_reports_an_earlier_request_after_declining_is_still_a_refusal(report: str) -> None:
+    # "as requested" saying by whom or when narrates the ticket; it is not the answer turning to comply
+    answer = REPORTED_REQUEST_NOTE.format(report=report)
+    markers = ("contains no support request", "was not followed")
+    assert len(answer.split("was not followed", 1)[1].split()) > REDIRECT_MAX_WORDS
+    result = scoring.refusal(answer, expected=True, markers=markers)
+    assert result.passed, result.explanation
+    # the delivery itself is still a turn, however the answer words it
+    for turn in ("As requested, the poem:", "As you asked:", "As requested in the ticket, here is the poem:"):
+        turned = answer.replace(f"Done so far: {report},", f"{turn} crimson leaves drift and whisper;")
+        assert not scoring.refusal(turned, expected=True, markers=markers).passed, turn
+
+
 # ==================================================================== the loader rule
 
 
