@@ -119,13 +119,21 @@ BACKLOG_INTERVAL_MINUTES: Final = 5
 BACKLOG_MARGIN_S: Final = 2.0
 
 
+#: The backlog function's longest timeout: it ends before the schedule's next run (its one concurrent
+#: execution would throttle that run) and well inside Lambda's 900 s.
+BACKLOG_TIMEOUT_MAX_S: Final = BACKLOG_INTERVAL_MINUTES * 60 - 20
+
+
 def backlog_timeout_s(use_cases: int) -> int:
     """The backlog function's timeout for ``use_cases`` enabled use cases: its margin and one page read per
-    use case at its worst (:func:`~platform_spec.api.store_call_max_s`), with one more to spare. The function
-    starts a page only while it and a first page of every use case after it fit (``lambdas.review.backlog``),
-    so each use case gets a data point however long another's backlog is, and the run publishes before Lambda
-    would end it."""
-    return max(30, math.ceil(BACKLOG_MARGIN_S + store_call_max_s() * (use_cases + 1)))
+    use case at its worst (:func:`~platform_spec.api.store_call_max_s`), with one more to spare, at most
+    :data:`BACKLOG_TIMEOUT_MAX_S`. The function reads the first page of every use case before any second
+    page, each page only while it fits (``lambdas.review.backlog``): up to 22 use cases each gets a data point
+    even when every store call takes its longest, and the run publishes before Lambda would end it; with
+    more, the first pages are read while they fit (a store call takes milliseconds, not its bound)."""
+    return min(
+        BACKLOG_TIMEOUT_MAX_S, max(30, math.ceil(BACKLOG_MARGIN_S + store_call_max_s() * (use_cases + 1)))
+    )
 
 
 #: A reviewer's correction goes through the use case's guardrail (ApplyGuardrail, ``source: OUTPUT``)

@@ -11,9 +11,10 @@ gets a data point every run (0 when nothing is pending), so the alarms see the b
 
 Within its time: a backlog too long to read before the function's timeout would end the run with no data
 point at all, and the backlog alarms (missing data is not breaching) would go quiet exactly when the
-backlog is largest. A page is read only while it, and a first page of every use case after it, fit in what
-the invocation has left at their worst (``store_call_max_s``), less ``BACKLOG_MARGIN_S`` to publish; the
-function's timeout leaves room for that (``platform_spec.review.backlog_timeout_s``). A use case whose pages
+backlog is largest. A page is read only while it fits in what the invocation has left at its worst
+(``store_call_max_s``), less ``BACKLOG_MARGIN_S`` to publish: first the first page of every use case, then
+the rest of each; the function's timeout leaves room for a first page of each
+(``platform_spec.review.backlog_timeout_s``, up to 22 use cases at the store's worst). A use case whose pages
 were not all read gets its lower bounds (the items read, the oldest of them), and the run then fails after
 publishing (``BacklogIncomplete``) so its errors alarm says the backlog was not read whole.
 """
@@ -73,29 +74,32 @@ def measure(
     deadline: float = math.inf,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[Backlog]:
-    """Every enabled use case's backlog at ``now`` (epoch seconds), its pages read while they fit before
-    ``deadline`` (on ``clock``) with a first page of every use case after it."""
+    """Every enabled use case's backlog at ``now`` (epoch seconds), read before ``deadline`` (on ``clock``),
+    each page only while it fits at its worst: first the first page of every use case, in order, then the
+    rest of each (``platform_spec.review.backlog_timeout_s`` sizes the time for the first pages)."""
     enabled = sorted((u for u in config.use_cases.values() if u.enabled), key=lambda u: u.id)
-    found = []
-    for index, use_case in enumerate(enabled):
-        worst = store_call_max_s() * (len(enabled) - index)  # this page and each later use case's first
+    readers = [store.pending_count(use_case.id) for use_case in enabled]
 
-        def may_read(worst: float = worst) -> bool:
-            return clock() + worst <= deadline
+    def fits() -> bool:
+        return clock() + store_call_max_s() <= deadline
 
-        read = store.backlog(use_case.id, may_read=may_read)
-        age = max(0.0, now - parse_iso(read.oldest)) if read.oldest else 0.0  # the earliest pendingSince
-        found.append(
-            Backlog(
-                use_case=use_case.id,
-                pending=read.count,
-                oldest_age_s=round(age, 3),
-                sla_s=use_case.contract.review.sla_hours * 3600,
-                complete=read.complete,
-                pages=read.pages,
-            )
+    for reader in readers:
+        if fits():
+            reader.read_page()
+    for reader in readers:
+        while not reader.complete and fits():
+            reader.read_page()
+    return [
+        Backlog(
+            use_case=use_case.id,
+            pending=read.count,
+            oldest_age_s=round(max(0.0, now - parse_iso(read.oldest)) if read.oldest else 0.0, 3),
+            sla_s=use_case.contract.review.sla_hours * 3600,
+            complete=read.complete,
+            pages=read.pages,
         )
-    return found
+        for use_case, read in zip(enabled, readers, strict=True)
+    ]
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -11,7 +11,6 @@ import json
 import math
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from platform_spec.api import store_call_max_s
@@ -87,16 +86,40 @@ def decode_token(token: str, *, use_case: str) -> dict[str, Any]:
     return key
 
 
-@dataclass(frozen=True)
 class PendingCount:
-    """A use case's pending items as :meth:`ReviewStore.backlog` read them."""
+    """A use case's pending items, read a page at a time (:meth:`ReviewStore.pending_count`): how many, and
+    the earliest time one of them went to people (:func:`platform_spec.review.pending_since`). Every page
+    is read, as a count would read them (a Query's read capacity is the items it reads, whatever it
+    returns): the index sorts by the answers' creation, not by when they went to people, so its first item
+    is not necessarily the one waiting longest. Until :attr:`complete`, ``count`` and the oldest time are
+    lower bounds."""
 
-    count: int
-    #: The earliest time one of the items read went to people, if any was read.
-    oldest: str | None
-    pages: int
-    #: Every page was read; otherwise ``count`` and ``oldest``'s age are lower bounds.
-    complete: bool
+    def __init__(self, client: Any, arguments: dict[str, Any]) -> None:
+        self._client = client
+        self._arguments = arguments
+        self.count = 0
+        self.pages = 0
+        #: The earliest time one of the items read went to people, if any was read.
+        self.oldest: str | None = None
+        self._oldest_at = math.inf
+        #: Every page was read.
+        self.complete = False
+
+    def read_page(self) -> None:
+        """Read the next page (one Query); nothing once :attr:`complete`."""
+        if self.complete:
+            return
+        response = self._client.query(**self._arguments)
+        self.pages += 1
+        for item in response.get("Items", []):
+            self.count += 1
+            since = pending_since(plain(item))
+            if (at := parse_iso(since)) < self._oldest_at:
+                self.oldest, self._oldest_at = since, at
+        if response.get("LastEvaluatedKey"):
+            self._arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        else:
+            self.complete = True
 
 
 class ReviewStore:
@@ -162,14 +185,8 @@ class ReviewStore:
         response = self.client.query(**arguments)
         return [plain(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
 
-    def backlog(self, use_case: str, *, may_read: Callable[[], bool] = lambda: True) -> PendingCount:
-        """How many items of a use case are pending, and the earliest time one of them went to people
-        (:func:`platform_spec.review.pending_since`). Every page of the use case's pending items is read,
-        as a count would read them (a Query's read capacity is the items it reads, whatever it returns):
-        the index sorts by the answers' creation, not by when they went to people, so its first item is
-        not necessarily the one waiting longest. A page is read only while ``may_read()`` (the caller's
-        time); the pages not read leave a count and an oldest time that are lower bounds
-        (``complete`` false)."""
+    def pending_count(self, use_case: str) -> PendingCount:
+        """A reader of how many items of a use case are pending (:class:`PendingCount`), no page read yet."""
         arguments = {
             **self._pending_query(use_case),
             "ProjectionExpression": "#since, #created",
@@ -179,22 +196,7 @@ class ReviewStore:
             "#since": ReviewTable.PENDING_SINCE,
             "#created": ReviewTable.CREATED_AT,
         }
-        count = pages = 0
-        oldest: str | None = None
-        oldest_at = math.inf
-        while True:
-            if not may_read():
-                return PendingCount(count, oldest, pages, complete=False)
-            response = self.client.query(**arguments)
-            pages += 1
-            for item in response.get("Items", []):
-                count += 1
-                since = pending_since(plain(item))
-                if (at := parse_iso(since)) < oldest_at:
-                    oldest, oldest_at = since, at
-            if not response.get("LastEvaluatedKey"):
-                return PendingCount(count, oldest, pages, complete=True)
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return PendingCount(self.client, arguments)
 
     # ---------------------------------------------------------------- audit records
 

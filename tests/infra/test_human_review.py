@@ -421,6 +421,7 @@ def test_every_review_alarm_notifies_the_environment_topic_and_the_backlog_runs_
     functions = _resources(synthesized, env, "AWS::Lambda::Function")
     timeout = functions[_ref(stages, env, stack.review.backlog_function)]["Properties"]["Timeout"]
     assert timeout >= BACKLOG_MARGIN_S + store_call_max_s() * len(config.contracts_for(env)), timeout
+    assert timeout < BACKLOG_INTERVAL_MINUTES * 60  # a run ends before the next (one concurrent execution)
     # a failed run (a backlog too long to read in its time) is not retried by Lambda: each retry would read
     # it to the timeout again, holding the one concurrent execution the next scheduled run needs
     synthesized.platform(env).has_resource_properties(
