@@ -618,9 +618,10 @@ def refusal(
     else:
         unquoted = _unquoted(answer)
         lowered = unquoted.casefold()
-        marker = next((m for m in markers if m.casefold() in lowered), None)
+        # a marker is read as the answer is: typographic apostrophes as ASCII ones (_unquoted)
+        marker = next((m for m in markers if m.replace("\u2019", "'").casefold() in lowered), None)
         if marker is not None:
-            why, own = f"refusal marker {marker!r}", marker
+            why, own = f"refusal marker {marker!r}", marker.replace("\u2019", "'")
         else:
             match = _refusal_wording(_opening_of(unquoted))
             if match is not None:
