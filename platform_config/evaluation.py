@@ -132,6 +132,11 @@ def _use_case_rules(
 ) -> UseCaseEvaluation | None:
     folder = root / EVALS_DIR / stem
     files = _suite_files(folder)
+    # Every suite's own problems (YAML, schema) are reported whatever the contract's state: a typo in a
+    # gate must not hide a typo in a case until the next run.
+    docs = {p.stem: Document(p, root, SuiteDocument, what="suite") for p in files}
+    for doc in docs.values():
+        problems.extend(doc.problems)
     policy: EvaluationPolicy | None = contract.field("evaluation")
     if policy is None:
         if isinstance(contract.data, dict) and "evaluation" not in contract.data:
@@ -148,9 +153,6 @@ def _use_case_rules(
                     value=asked.epochs_to_pass,
                 )
             )
-    docs = {p.stem: Document(p, root, SuiteDocument, what="suite") for p in files}
-    for doc in docs.values():
-        problems.extend(doc.problems)
     if not cross:
         return None
     for name in policy.gates:

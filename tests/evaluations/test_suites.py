@@ -69,6 +69,21 @@ def test_an_unknown_expectation_in_a_case_is_not_a_known_field(config_root: Path
     assert "allowed fields:" in message and "must_contain" in message
 
 
+def test_a_problem_in_the_gates_does_not_hide_a_problem_in_a_suite(config_root: Path, edit: Edit) -> None:
+    # GIVEN a newcomer's two typos at once: one in a gate of the contract, one in a case of a suite
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"]["golden"].update(min_pass_rte=0.9))
+    edit(GOLDEN, lambda d: d["cases"][0]["expect"].update(must_contian=["x"]))
+    # THEN one run reports both, each on its own file (not the suite's only after the gate is fixed)
+    found = problems(config_root)
+    assert any(
+        p.startswith(f"{CONTRACT}:") and "gates.golden.min_pass_rte: is not a known field" in p for p in found
+    )
+    assert any(
+        p.startswith(f"{GOLDEN}:") and "cases[0].expect.must_contian: is not a known field" in p
+        for p in found
+    ), found
+
+
 def test_a_gate_naming_a_missing_suite(config_root: Path, edit: Edit) -> None:
     edit(
         CONTRACT,
