@@ -155,26 +155,7 @@ def _use_case_rules(
             )
     if not cross:
         return None
-    for name in policy.gates:
-        if name not in docs:
-            problems.append(
-                contract.problem(
-                    ["evaluation", "gates", name],
-                    f"names the suite {EVALS_DIR}/{stem}/{name}.yaml, which does not exist",
-                    f"add {EVALS_DIR}/{stem}/{name}.yaml, or remove this gate"
-                    + (f" (suites there: {', '.join(sorted(docs))})" if docs else ""),
-                    value=name,
-                )
-            )
-    for name, doc in docs.items():
-        if name not in policy.gates:
-            problems.append(
-                doc.problem(
-                    [],
-                    "has no quality gate, so its results would gate nothing",
-                    f"add evaluation.gates.{name} to {contract.display}, or delete the suite",
-                )
-            )
+    _name_rules(contract, stem, policy, docs, problems)
     problems.extend(required_suite_problems(contract, stem, docs))
 
     rubric, rubric_file = _rubric(root, stem, contract, policy, problems)
@@ -219,6 +200,60 @@ def _use_case_rules(
     return UseCaseEvaluation(
         use_case=stem, policy=policy, suites=suites, rubric=rubric, rubric_file=rubric_file
     )
+
+
+def _name_rules(
+    contract: Document[ContractDocument],
+    stem: str,
+    policy: EvaluationPolicy,
+    docs: Mapping[str, Document[SuiteDocument]],
+    problems: list[Problem],
+) -> None:
+    """Every gate names a suite file and every suite file has a gate of its name. A fix never proposes a
+    step that another rule then refuses: a suite and a gate whose names differ (``attacks.yaml`` beside
+    the gate ``adversarial``) are told to match, not to add a second suite or delete the first; the only
+    suite of a required kind is not told it may be deleted, nor a gate named after a kind no suite has
+    that it may be removed."""
+    folder = f"{EVALS_DIR}/{stem}"
+    gateless = sorted(name for name in docs if name not in policy.gates)
+    suiteless = [name for name in policy.gates if name not in docs]
+    kinds = [doc.value.kind for doc in docs.values() if doc.value is not None]
+    unread = len(kinds) < len(docs)  # a suite's kind is unknown while it is unreadable
+    missing = set() if unread else {kind.value for kind in REQUIRED_SUITE_KINDS if kind not in kinds}
+    for name in suiteless:
+        if gateless:
+            files = " or ".join(f"{folder}/{other}.yaml" for other in gateless)
+            fix = (
+                f"a suite's file is named after its gate: rename {files} to {name}.yaml, or rename this gate "
+                f"to {' or '.join(gateless)}"
+            )
+        else:
+            fix = f"add {folder}/{name}.yaml" + ("" if name in missing else ", or remove this gate")
+            fix += f" (suites there: {', '.join(sorted(docs))})" if docs else ""
+        problems.append(
+            contract.problem(
+                ["evaluation", "gates", name],
+                f"names the suite {folder}/{name}.yaml, which does not exist",
+                fix,
+                value=name,
+            )
+        )
+    for name in gateless:
+        doc = docs[name]
+        if suiteless:
+            gates = " or ".join(f"evaluation.gates.{other}" for other in suiteless)
+            fix = (
+                f"a suite's file is named after its gate: rename {gates} in {contract.display} to {name}, "
+                f"or rename this file to {' or '.join(f'{other}.yaml' for other in suiteless)}"
+            )
+        else:
+            kind = doc.value.kind if doc.value is not None else None
+            only_of_kind = kind is not None and kind in REQUIRED_SUITE_KINDS and kinds.count(kind) == 1
+            fix = (
+                f"add evaluation.gates.{name} (with min_pass_rate and blocking_scorers; README, Quality gates) to "
+                f"{contract.display}" + ("" if only_of_kind else ", or delete the suite")
+            )
+        problems.append(doc.problem([], "has no quality gate, so its results would gate nothing", fix))
 
 
 #: The kinds of suite every use case needs, each with a gate: every contract is deployed somewhere (its
