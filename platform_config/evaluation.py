@@ -264,6 +264,8 @@ _WHAT_A_KIND_MEASURES = {
     SuiteKind.ADVERSARIAL: "nothing measures whether its guardrail and prompt stop attacks",
 }
 
+_KIND_CASES = {SuiteKind.GOLDEN: "realistic requests", SuiteKind.ADVERSARIAL: "attacks"}
+
 
 def _no_evaluation_problem(contract: Document[ContractDocument], stem: str, *, has_suites: bool) -> Problem:
     where = f"{EVALS_DIR}/{stem}/"
@@ -301,13 +303,26 @@ def required_suite_problems(
             ["evaluation", "gates"],
             f"has no {kind.value} suite, so {_WHAT_A_KIND_MEASURES[kind]} and no gate can stop a release on it "
             f"(suites in {folder}/: {present})",
-            f"add {folder}/{kind.value}.yaml (kind: {kind.value}; copy another use case's and rewrite its cases) "
-            f"and its gate evaluation.gates.{kind.value}; a use case is retired by deleting its contract, "
-            "not its suites",
+            _add_suite_fix(folder, kind, kinds.get(kind.value)),
         )
         for kind in REQUIRED_SUITE_KINDS
         if kind not in kinds.values()
     ]
+
+
+def _add_suite_fix(folder: str, kind: SuiteKind, named_kind: SuiteKind | None) -> str:
+    """How to add the missing suite of ``kind``; ``named_kind`` is the kind of the suite already named
+    after it (``adversarial.yaml`` saying ``kind: golden``), which "add adversarial.yaml" would not mend."""
+    add = (
+        f"add {folder}/{kind.value}.yaml (kind: {kind.value}; copy another use case's and rewrite its cases) "
+        f"and its gate evaluation.gates.{kind.value}"
+    )
+    if named_kind is not None:
+        add = (
+            f"{folder}/{kind.value}.yaml says kind: {named_kind.value}: if its cases are {_KIND_CASES[kind]}, "
+            f"set kind: {kind.value} there; otherwise rename it (and its gate) and {add}"
+        )
+    return f"{add}; a use case is retired by deleting its contract, not its suites"
 
 
 def _unblocked_case_rules(

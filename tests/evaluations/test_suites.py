@@ -223,6 +223,20 @@ def test_a_suite_named_otherwise_than_its_gate_is_told_to_match_names(config_roo
     assert set(load_platform(config_root).evaluations[STS].suites) == {"attacks", "golden"}
 
 
+def test_an_adversarial_suite_marked_golden_is_told_to_set_its_kind(config_root: Path, edit: Edit) -> None:
+    # GIVEN adversarial.yaml (attacks) whose `kind` a newcomer set to golden
+    edit(ADVERSARIAL, lambda d: d.update(kind="golden"))
+    # THEN the fix names the file that exists and its kind, not "add adversarial.yaml"
+    message = only(config_root, r"evaluation\.gates: has no adversarial suite")
+    assert (
+        f"Fix: evals/{STS}/adversarial.yaml says kind: golden: if its cases are attacks, "
+        "set kind: adversarial there" in message
+    ), message
+    # AND doing so loads the configuration
+    edit(ADVERSARIAL, lambda d: d.update(kind="adversarial"))
+    load_platform(config_root)
+
+
 def test_a_blocking_scorer_no_case_applies(config_root: Path, edit: Edit) -> None:
     edit(CONTRACT, lambda d: d["evaluation"]["gates"]["golden"]["blocking_scorers"].append("json_schema"))
     only(
