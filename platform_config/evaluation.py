@@ -223,10 +223,7 @@ def _name_rules(
     for name in suiteless:
         if gateless:
             files = " or ".join(f"{folder}/{other}.yaml" for other in gateless)
-            fix = (
-                f"a suite's file is named after its gate: rename {files} to {name}.yaml, or rename this gate "
-                f"to {' or '.join(gateless)}"
-            )
+            fix = _match_names_fix(files, f"{name}.yaml", "this gate", " or ".join(gateless))
         else:
             fix = f"add {folder}/{name}.yaml" + ("" if name in missing else ", or remove this gate")
             fix += f" (suites there: {', '.join(sorted(docs))})" if docs else ""
@@ -242,10 +239,8 @@ def _name_rules(
         doc = docs[name]
         if suiteless:
             gates = " or ".join(f"evaluation.gates.{other}" for other in suiteless)
-            fix = (
-                f"a suite's file is named after its gate: rename {gates} in {contract.display} to {name}, "
-                f"or rename this file to {' or '.join(f'{other}.yaml' for other in suiteless)}"
-            )
+            files = " or ".join(f"{other}.yaml" for other in suiteless)
+            fix = _match_names_fix(f"{gates} in {contract.display}", name, "this file", files)
         else:
             kind = doc.value.kind if doc.value is not None else None
             only_of_kind = kind is not None and kind in REQUIRED_SUITE_KINDS and kinds.count(kind) == 1
@@ -254,6 +249,13 @@ def _name_rules(
                 f"{contract.display}" + ("" if only_of_kind else ", or delete the suite")
             )
         problems.append(doc.problem([], "has no quality gate, so its results would gate nothing", fix))
+
+
+def _match_names_fix(rename: str, to: str, or_rename: str, or_to: str) -> str:
+    """The fix for a suite and a gate whose names differ: either side renamed to the other's name."""
+    return (
+        f"a suite's file is named after its gate: rename {rename} to {to}, or rename {or_rename} to {or_to}"
+    )
 
 
 #: The kinds of suite every use case needs, each with a gate: every contract is deployed somewhere (its
