@@ -1,4 +1,4 @@
-"""``python -m delivery.release``: the pipeline's two release-bookkeeping steps, on its artifact bucket.
+r"""``python -m delivery.release``: the pipeline's two release-bookkeeping steps, on its artifact bucket.
 
     python -m delivery.release review --environment prod --assembly cdk.out --bucket B --execution E \
         [--evaluation-results gate-results/eval-staging/results.json]
@@ -144,13 +144,34 @@ def record(s3: Any, *, bucket: str, environment: str, assembly: Path, execution:
     return count
 
 
+#: Where the environments are declared: ``--environment`` must name one of them (the pipeline passes
+#: ``environment.name``; the release prefix is keyed by it, so "Prod" would record beside "prod").
+ENVIRONMENTS_DIR = Path(__file__).resolve().parents[1] / "environments"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m delivery.release", description=(__doc__ or "").split("\n\n")[0]
+        prog="python -m delivery.release",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=("review", "record"))
-    parser.add_argument("--environment", required=True)
-    parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
+    parser.add_argument(
+        "command",
+        choices=("review", "record"),
+        help="review: write and upload the candidate's review pack (before the approval); "
+        "record: keep this assembly as the environment's last release (after a clean bake)",
+    )
+    parser.add_argument(
+        "--environment",
+        required=True,
+        help="an environment's name, as in environments/<name>.yaml (e.g. prod)",
+    )
+    parser.add_argument(
+        "--assembly",
+        type=Path,
+        default=Path("cdk.out"),
+        help="the synthesized cloud assembly (default: cdk.out)",
+    )
     parser.add_argument("--bucket", required=True, help="the pipeline's artifact bucket")
     parser.add_argument("--execution", required=True, help="the pipeline execution id")
     parser.add_argument(
@@ -159,6 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         help="review: the readiness gate's evaluation run of this candidate (results.json), the pack's evidence",
     )
     args = parser.parse_args(argv)
+    known = sorted(path.stem for path in ENVIRONMENTS_DIR.glob("*.yaml"))
+    if args.environment not in known:
+        near = [name for name in known if name.lower() == args.environment.lower()]
+        parser.error(
+            f"--environment {args.environment!r}: there is no environments/{args.environment}.yaml "
+            f"(environments: {', '.join(known)}). Fix: --environment {near[0] if near else '<one of them>'}"
+        )
     import boto3
 
     s3 = boto3.client("s3")

@@ -56,13 +56,14 @@ def last_record(root: Path, target: str) -> ReleaseRecord | None:
 
 
 def git_state(root: Path) -> tuple[str, bool]:
-    """(HEAD commit, whether the work tree differs from it); ("unknown", True) outside git."""
+    """(HEAD commit, whether the work tree differs from it, untracked files included: a run of a new use case
+    not yet committed did not measure HEAD); ("unknown", True) outside git."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain"],  # untracked files too: a new use case is new files
             cwd=root,
             capture_output=True,
             text=True,

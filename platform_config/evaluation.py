@@ -132,6 +132,11 @@ def _use_case_rules(
 ) -> UseCaseEvaluation | None:
     folder = root / EVALS_DIR / stem
     files = _suite_files(folder)
+    # Every suite's own problems (YAML, schema) are reported whatever the contract's state: a typo in a
+    # gate must not hide a typo in a case until the next run.
+    docs = {p.stem: Document(p, root, SuiteDocument, what="suite") for p in files}
+    for doc in docs.values():
+        problems.extend(doc.problems)
     policy: EvaluationPolicy | None = contract.field("evaluation")
     if policy is None:
         if isinstance(contract.data, dict) and "evaluation" not in contract.data:
@@ -148,31 +153,9 @@ def _use_case_rules(
                     value=asked.epochs_to_pass,
                 )
             )
-    docs = {p.stem: Document(p, root, SuiteDocument, what="suite") for p in files}
-    for doc in docs.values():
-        problems.extend(doc.problems)
     if not cross:
         return None
-    for name in policy.gates:
-        if name not in docs:
-            problems.append(
-                contract.problem(
-                    ["evaluation", "gates", name],
-                    f"names the suite {EVALS_DIR}/{stem}/{name}.yaml, which does not exist",
-                    f"add {EVALS_DIR}/{stem}/{name}.yaml, or remove this gate"
-                    + (f" (suites there: {', '.join(sorted(docs))})" if docs else ""),
-                    value=name,
-                )
-            )
-    for name, doc in docs.items():
-        if name not in policy.gates:
-            problems.append(
-                doc.problem(
-                    [],
-                    "has no quality gate, so its results would gate nothing",
-                    f"add evaluation.gates.{name} to {contract.display}, or delete the suite",
-                )
-            )
+    _name_rules(contract, stem, policy, docs, problems)
     problems.extend(required_suite_problems(contract, stem, docs))
 
     rubric, rubric_file = _rubric(root, stem, contract, policy, problems)
@@ -219,6 +202,62 @@ def _use_case_rules(
     )
 
 
+def _name_rules(
+    contract: Document[ContractDocument],
+    stem: str,
+    policy: EvaluationPolicy,
+    docs: Mapping[str, Document[SuiteDocument]],
+    problems: list[Problem],
+) -> None:
+    """Every gate names a suite file and every suite file has a gate of its name. A fix never proposes a
+    step that another rule then refuses: a suite and a gate whose names differ (``attacks.yaml`` beside
+    the gate ``adversarial``) are told to match, not to add a second suite or delete the first; the only
+    suite of a required kind is not told it may be deleted, nor a gate named after a kind no suite has
+    that it may be removed."""
+    folder = f"{EVALS_DIR}/{stem}"
+    gateless = sorted(name for name in docs if name not in policy.gates)
+    suiteless = [name for name in policy.gates if name not in docs]
+    kinds = [doc.value.kind for doc in docs.values() if doc.value is not None]
+    unread = len(kinds) < len(docs)  # a suite's kind is unknown while it is unreadable
+    missing = set() if unread else {kind.value for kind in REQUIRED_SUITE_KINDS if kind not in kinds}
+    for name in suiteless:
+        if gateless:
+            files = " or ".join(f"{folder}/{other}.yaml" for other in gateless)
+            fix = _match_names_fix(files, f"{name}.yaml", "this gate", " or ".join(gateless))
+        else:
+            fix = f"add {folder}/{name}.yaml" + ("" if name in missing else ", or remove this gate")
+            fix += f" (suites there: {', '.join(sorted(docs))})" if docs else ""
+        problems.append(
+            contract.problem(
+                ["evaluation", "gates", name],
+                f"names the suite {folder}/{name}.yaml, which does not exist",
+                fix,
+                value=name,
+            )
+        )
+    for name in gateless:
+        doc = docs[name]
+        if suiteless:
+            gates = " or ".join(f"evaluation.gates.{other}" for other in suiteless)
+            files = " or ".join(f"{other}.yaml" for other in suiteless)
+            fix = _match_names_fix(f"{gates} in {contract.display}", name, "this file", files)
+        else:
+            kind = doc.value.kind if doc.value is not None else None
+            only_of_kind = kind is not None and kind in REQUIRED_SUITE_KINDS and kinds.count(kind) == 1
+            fix = (
+                f"add evaluation.gates.{name} (with min_pass_rate and blocking_scorers; README, Quality gates) to "
+                f"{contract.display}" + ("" if only_of_kind else ", or delete the suite")
+            )
+        problems.append(doc.problem([], "has no quality gate, so its results would gate nothing", fix))
+
+
+def _match_names_fix(rename: str, to: str, or_rename: str, or_to: str) -> str:
+    """The fix for a suite and a gate whose names differ: either side renamed to the other's name."""
+    return (
+        f"a suite's file is named after its gate: rename {rename} to {to}, or rename {or_rename} to {or_to}"
+    )
+
+
 #: The kinds of suite every use case needs, each with a gate: every contract is deployed somewhere (its
 #: ``environments`` has at least one), and what the gate cannot see it cannot stop (README, Evaluation).
 REQUIRED_SUITE_KINDS = (SuiteKind.GOLDEN, SuiteKind.ADVERSARIAL)
@@ -226,6 +265,8 @@ _WHAT_A_KIND_MEASURES = {
     SuiteKind.GOLDEN: "nothing measures whether it does its task",
     SuiteKind.ADVERSARIAL: "nothing measures whether its guardrail and prompt stop attacks",
 }
+
+_KIND_CASES = {SuiteKind.GOLDEN: "realistic requests", SuiteKind.ADVERSARIAL: "attacks"}
 
 
 def _no_evaluation_problem(contract: Document[ContractDocument], stem: str, *, has_suites: bool) -> Problem:
@@ -264,13 +305,26 @@ def required_suite_problems(
             ["evaluation", "gates"],
             f"has no {kind.value} suite, so {_WHAT_A_KIND_MEASURES[kind]} and no gate can stop a release on it "
             f"(suites in {folder}/: {present})",
-            f"add {folder}/{kind.value}.yaml (kind: {kind.value}; copy another use case's and rewrite its cases) "
-            f"and its gate evaluation.gates.{kind.value}; a use case is retired by deleting its contract, "
-            "not its suites",
+            _add_suite_fix(folder, kind, kinds.get(kind.value)),
         )
         for kind in REQUIRED_SUITE_KINDS
         if kind not in kinds.values()
     ]
+
+
+def _add_suite_fix(folder: str, kind: SuiteKind, named_kind: SuiteKind | None) -> str:
+    """How to add the missing suite of ``kind``; ``named_kind`` is the kind of the suite already named
+    after it (``adversarial.yaml`` saying ``kind: golden``), which "add adversarial.yaml" would not mend."""
+    add = (
+        f"add {folder}/{kind.value}.yaml (kind: {kind.value}; copy another use case's and rewrite its cases) "
+        f"and its gate evaluation.gates.{kind.value}"
+    )
+    if named_kind is not None:
+        add = (
+            f"{folder}/{kind.value}.yaml says kind: {named_kind.value}: if its cases are {_KIND_CASES[kind]}, "
+            f"set kind: {kind.value} there; otherwise rename it (and its gate) and {add}"
+        )
+    return f"{add}; a use case is retired by deleting its contract, not its suites"
 
 
 def _unblocked_case_rules(

@@ -5,7 +5,9 @@ assembly, or for those named with ``--env``. ``--out`` defaults to ``<assembly>/
 inside the assembly (``--out-outside-assembly`` allows another place, on purpose); nothing else is written.
 
 The header names the commit: ``--commit`` if given, else what ``git`` says about the current directory's
-checkout (``git rev-parse HEAD``, and "+ uncommitted changes" when ``git status`` lists modified files).
+checkout (``git rev-parse HEAD``, and "+ uncommitted changes" when ``git status`` lists modified or untracked
+files: a new contract not yet committed is in the assembly but not in the commit; ignored files such as
+``cdk.out`` do not count).
 Synth never reads git; this command does, when it writes the pack (``make synth`` runs it right after the
 synth, in the same checkout).
 """
@@ -26,7 +28,7 @@ def git_commit(cwd: Path) -> str:
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain"],  # untracked files too: a new use case is new files
             cwd=cwd,
             capture_output=True,
             text=True,

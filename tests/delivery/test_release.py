@@ -141,3 +141,45 @@ def test_a_stale_object_that_s3_does_not_delete_stops_the_record_with_its_key_an
     assert f"S3 did not delete 1 of the 2 objects of the last release under s3://{BUCKET}/{prefix}" in message
     assert f"AccessDenied (Access Denied): {stale[0]}." in message and stale[1] not in message
     assert f"Fix: let this step delete under {prefix}" in message
+
+
+def test_the_help_says_what_each_step_does_and_what_environment_takes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a platform engineer following the README's Deploy table, who runs --help first
+    with pytest.raises(SystemExit):
+        release_main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    # THEN it says what review and record do, not only that there are two steps
+    assert "review: write and upload the candidate's review pack" in text
+    assert "record: keep this assembly as the environment's last release" in text
+    assert "--environment ENVIRONMENT an environment's name, as in environments/<name>.yaml" in text
+    assert "releases/<env>/cdk.out/" in text  # the module's whole description
+
+
+def test_an_environment_that_is_not_declared_is_refused_before_s3(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the stage's name typed for the environment's ("Prod", as the review pack's files are named)
+    assembly = tmp_path / "cdk.out"
+    assembly.mkdir()
+    (assembly / "manifest.json").write_text("{}")
+    argv = [
+        "record",
+        "--environment",
+        "Prod",
+        "--assembly",
+        str(assembly),
+        "--bucket",
+        BUCKET,
+        "--execution",
+        "e1",
+    ]
+    # THEN nothing is recorded beside the real prod release, and the error names the fix
+    with pytest.raises(SystemExit) as exit_:
+        release_main(argv)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "--environment 'Prod': there is no environments/Prod.yaml" in error
+    assert error.rstrip().endswith("Fix: --environment prod"), error
+    assert _keys(s3, f"{RELEASES_PREFIX}/") == []

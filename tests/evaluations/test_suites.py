@@ -69,6 +69,21 @@ def test_an_unknown_expectation_in_a_case_is_not_a_known_field(config_root: Path
     assert "allowed fields:" in message and "must_contain" in message
 
 
+def test_a_problem_in_the_gates_does_not_hide_a_problem_in_a_suite(config_root: Path, edit: Edit) -> None:
+    # GIVEN a newcomer's two typos at once: one in a gate of the contract, one in a case of a suite
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"]["golden"].update(min_pass_rte=0.9))
+    edit(GOLDEN, lambda d: d["cases"][0]["expect"].update(must_contian=["x"]))
+    # THEN one run reports both, each on its own file (not the suite's only after the gate is fixed)
+    found = problems(config_root)
+    assert any(
+        p.startswith(f"{CONTRACT}:") and "gates.golden.min_pass_rte: is not a known field" in p for p in found
+    )
+    assert any(
+        p.startswith(f"{GOLDEN}:") and "cases[0].expect.must_contian: is not a known field" in p
+        for p in found
+    ), found
+
+
 def test_a_gate_naming_a_missing_suite(config_root: Path, edit: Edit) -> None:
     edit(
         CONTRACT,
@@ -109,10 +124,10 @@ def test_a_use_case_needs_a_golden_and_an_adversarial_suite(
     )
     found = problems(config_root)
     assert len(found) == 2, found
-    assert any(
-        f"evaluation.gates.{name}: names the suite evals/{STS}/{name}.yaml, which does not exist" in p
-        for p in found
-    )
+    (gate,) = [p for p in found if f"evaluation.gates.{name}: names the suite" in p]
+    assert f"evals/{STS}/{name}.yaml, which does not exist" in gate
+    # AND neither fix proposes what the other refuses: removing the gate would leave no suite of the kind
+    assert f"Fix: add evals/{STS}/{name}.yaml" in gate and "remove this gate" not in gate, gate
     assert any(f"has no {kind.value} suite" in p for p in found), found
 
 
@@ -170,7 +185,56 @@ def test_a_suite_without_a_gate(config_root: Path) -> None:
     message = only(
         config_root, r"evals/support-ticket-summary/extra\.yaml:\d+: \(file\): has no quality gate"
     )
-    assert "Fix: add evaluation.gates.extra to contracts/support-ticket-summary.yaml" in message
+    assert "Fix: add evaluation.gates.extra (with min_pass_rate and blocking_scorers" in message
+    assert "to contracts/support-ticket-summary.yaml, or delete the suite" in message
+
+
+def test_the_only_adversarial_suite_without_its_gate_is_not_told_it_may_be_deleted(
+    config_root: Path, edit: Edit
+) -> None:
+    # GIVEN a newcomer's contract without the adversarial gate, its suite in place
+    edit(CONTRACT, lambda d: d["evaluation"]["gates"].pop("adversarial"))
+    # THEN the fix is to add the gate, not "or delete the suite" (which the required-kind rule refuses)
+    message = only(config_root, rf"^{ADVERSARIAL}:\d+: \(file\): has no quality gate")
+    assert "Fix: add evaluation.gates.adversarial (with min_pass_rate and blocking_scorers" in message
+    assert "delete" not in message, message
+
+
+def test_a_suite_named_otherwise_than_its_gate_is_told_to_match_names(config_root: Path, edit: Edit) -> None:
+    # GIVEN the adversarial suite saved as attacks.yaml while the contract's gate is still `adversarial`
+    (config_root / ADVERSARIAL).rename(config_root / f"evals/{STS}/attacks.yaml")
+    # THEN both problems say the names must match, each naming the other side
+    found = problems(config_root)
+    assert len(found) == 2, found
+    (gate,) = [p for p in found if p.startswith(f"{CONTRACT}:")]
+    (suite,) = [p for p in found if p.startswith(f"evals/{STS}/attacks.yaml:")]
+    assert (
+        f"Fix: a suite's file is named after its gate: rename evals/{STS}/attacks.yaml to adversarial.yaml"
+        in gate
+    )
+    assert "or rename this gate to attacks" in gate
+    assert "Fix: a suite's file is named after its gate: rename evaluation.gates.adversarial" in suite
+    assert "or rename this file to adversarial.yaml" in suite
+    # AND the fix works: renaming the gate to the file's name loads the configuration
+    edit(
+        CONTRACT,
+        lambda d: d["evaluation"]["gates"].update(attacks=d["evaluation"]["gates"].pop("adversarial")),
+    )
+    assert set(load_platform(config_root).evaluations[STS].suites) == {"attacks", "golden"}
+
+
+def test_an_adversarial_suite_marked_golden_is_told_to_set_its_kind(config_root: Path, edit: Edit) -> None:
+    # GIVEN adversarial.yaml (attacks) whose `kind` a newcomer set to golden
+    edit(ADVERSARIAL, lambda d: d.update(kind="golden"))
+    # THEN the fix names the file that exists and its kind, not "add adversarial.yaml"
+    message = only(config_root, r"evaluation\.gates: has no adversarial suite")
+    assert (
+        f"Fix: evals/{STS}/adversarial.yaml says kind: golden: if its cases are attacks, "
+        "set kind: adversarial there" in message
+    ), message
+    # AND doing so loads the configuration
+    edit(ADVERSARIAL, lambda d: d.update(kind="adversarial"))
+    load_platform(config_root)
 
 
 def test_a_blocking_scorer_no_case_applies(config_root: Path, edit: Edit) -> None:
