@@ -235,8 +235,15 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
         logs = harness.run_suites(runs, target, log_dir=out / "logs")
         results = harness.use_case_results(runs, logs, target, log_root=out)
         mode = "deployed"
+    written = out / report.RESULTS_FILE
     gone = gate.removed(
-        results, last, config.evaluations, evaluated, use_cases=use_cases, suites=args.suite or None
+        results,
+        last,
+        config.evaluations,
+        evaluated,
+        use_cases=use_cases,
+        suites=args.suite or None,
+        results_file=str(written.relative_to(Path.cwd()) if written.is_relative_to(Path.cwd()) else written),
     )
     messages = gate.check(results, config.evaluations, last) + list(gone.values())
     commit, dirty = registry.git_state(root)

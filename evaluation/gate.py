@@ -94,8 +94,10 @@ def removed(
     *,
     use_cases: Collection[str] | None = None,
     suites: Collection[str] | None = None,
+    results_file: str = "<this run's results.json>",
 ) -> dict[str, str]:
-    """Every suite ``last`` measured that ``results`` lacks, as ``{"<use case>/<suite>": gate message}``.
+    """Every suite ``last`` measured that ``results`` lacks, as ``{"<use case>/<suite>": gate message}``;
+    each message's fix names ``results_file`` (where the run writes its results) in the record command.
 
     ``evaluated``: the use cases the target evaluates now (offline every evaluated use case, else those
     enabled in the environment). ``use_cases`` / ``suites``: the run's selection (``--use-case``,
@@ -124,7 +126,7 @@ def removed(
                 f"{uc} / suite {name}: measured at the last release ({last.commit[:12]}, recorded "
                 f"{last.recorded_at}) but not by this run: {why}. Fix: restore it; if the removal is intended, "
                 "record this run as the new baseline deliberately: python -m evaluation record --results "
-                f'<this run\'s results.json> --removed {uc}/{name}{whole} --note "<why>"'
+                f'{results_file} --removed {uc}/{name}{whole} --note "<why>"'
             )
     return gone
 

@@ -913,6 +913,8 @@ def test_a_run_without_a_suite_the_release_measured_fails_its_gate(
     assert code == 1, errors
     assert results["use_cases"][STS]["suites"]["attacks"]["pass_rate"] == 1.0
     assert f"  - {STS} / suite adversarial: measured at the last release (" in errors
+    # its fix is a command that runs as written: the record of this run's own results file
+    assert f"python -m evaluation record --results {config_root / 'out' / 'results.json'} --removed" in errors
     assert list(results["removed_suites"]) == [f"{STS}/adversarial"] and not results["gate_passed"]
     # and the review pack shows it as a gate failure
     run_result = from_dict(RunResult, results)
