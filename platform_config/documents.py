@@ -18,7 +18,7 @@ import math
 import pickle
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -527,6 +527,29 @@ def _default_at(root: Any, path: tuple[str | int, ...]) -> Any:
             if f.default_factory is not dataclasses.MISSING:
                 return f.default_factory()
     return None
+
+
+def orphans(kind: str, paths: Sequence[Path], contract_ids: Sequence[str]) -> list[Problem]:
+    """A ``prompts/<id>.yaml`` or ``evals/<id>/`` (``paths``) whose id is no contract's: a use case's files
+    go by its contract's file name, so a misspelt or left-over one is read by nothing. ``kind`` says what
+    they hold; the problem names the closest contract id, if one is close."""
+    problems = []
+    for path in paths:
+        if path.stem in contract_ids:
+            continue
+        close = difflib.get_close_matches(path.stem, list(contract_ids), n=1)
+        display = f"{path.parent.name}/{path.name}" + ("/" if path.is_dir() else "")
+        problems.append(
+            Problem(
+                display,
+                "(folder)" if path.is_dir() else "(file)",
+                f"has {kind} but there is no contract contracts/{path.stem}.yaml",
+                (f"did you mean {close[0]!r}? " if close else "")
+                + f"rename it to the id of its contract, or add contracts/{path.stem}.yaml (a retired use case's "
+                "prompt and suites go with its contract)",
+            )
+        )
+    return problems
 
 
 def unknown_files(root: Path, folder: str) -> list[Problem]:

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from platform_config.documents import Document
+from platform_config.documents import Document, orphans
 from platform_config.errors import Problem
 from platform_spec.api import MAX_CONTEXT_CHARS, MAX_MESSAGE_CHARS, ApiError, estimated_tokens
 from platform_spec.contract import ContractDocument, EvaluationPolicy, GuardrailPolicy, Limits
@@ -105,16 +105,8 @@ def evaluation_rules(
     """Validate every ``evals/<id>/`` against its contract; the valid evaluations by use case id."""
     evals = root / EVALS_DIR
     by_stem = {doc.path.stem: doc for doc in contract_docs}
-    for folder in sorted(p for p in evals.glob("*") if p.is_dir() and p.name != "registry"):
-        if folder.name not in by_stem and _suite_files(folder):
-            problems.append(
-                Problem(
-                    f"{EVALS_DIR}/{folder.name}/",
-                    "(folder)",
-                    f"has suites but there is no contract contracts/{folder.name}.yaml",
-                    f"rename the folder to the id of its contract, or add contracts/{folder.name}.yaml",
-                )
-            )
+    folders = [p for p in sorted(evals.glob("*")) if p.is_dir() and p.name != "registry" and _suite_files(p)]
+    problems.extend(orphans("suites", folders, list(by_stem)))
     # A contract with a problem of its own reports that problem only: rules between it and its suites
     # would repeat it in other words (a renamed topic, a copied contract without suites). Its suites'
     # own problems (schema, cases) are still reported.

@@ -27,7 +27,7 @@ from typing import Any
 
 from platform_config.catalog import ModelCatalog
 from platform_config.delivery import delivery_rules
-from platform_config.documents import Document, dotted, unknown_files
+from platform_config.documents import Document, dotted, orphans, unknown_files
 from platform_config.errors import ConfigError, Problem
 from platform_config.evaluation import evaluation_rules, live_scoring
 from platform_config.model import (
@@ -784,6 +784,9 @@ def load_platform(root: Path | str, catalog: ModelCatalog | None = None) -> Plat
         for env_name, contract in _contract_rules(contract_doc, root, regions, catalog, problems):
             resolved[env_name].append(contract)
     _duplicates(contract_docs, "id", "contract", problems)
+    problems.extend(
+        orphans("a prompt", sorted((root / "prompts").glob("*.yaml")), [d.path.stem for d in contract_docs])
+    )
     _baseline_conflicts(env_docs, contract_docs, problems)
     evaluations = evaluation_rules(root, contract_docs, problems)
     delivery = delivery_rules(

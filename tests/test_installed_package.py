@@ -135,10 +135,10 @@ def test_an_app_outside_the_repository_synthesizes_with_the_installed_package(
     )
     # and an app of its own, outside the repository, with its own configuration files
     app = tmp_path / "app"
-    for folder in ("environments", "prompts"):
-        shutil.copytree(ROOT / folder, app / folder)
-    (app / "contracts").mkdir()
-    shutil.copy2(ROOT / "contracts" / "policy-qa.yaml", app / "contracts" / "policy-qa.yaml")
+    shutil.copytree(ROOT / "environments", app / "environments")
+    for folder in ("contracts", "prompts"):  # one use case: its contract and its prompt
+        (app / folder).mkdir()
+        shutil.copy2(ROOT / folder / "policy-qa.yaml", app / folder / "policy-qa.yaml")
     # the contract's evaluation section names its suites and rubric, which live beside it
     shutil.copytree(ROOT / "evals" / "policy-qa", app / "evals" / "policy-qa")
     (app / "app.py").write_text(APP)

@@ -384,3 +384,24 @@ def test_suites_without_a_contract(config_root: Path) -> None:
     only(
         config_root, r"evals/orphan/: \(folder\): has suites but there is no contract contracts/orphan\.yaml"
     )
+
+
+def test_a_prompt_or_suites_folder_named_almost_as_a_contract_names_it(config_root: Path) -> None:
+    # GIVEN a use case's prompt left behind after its contract went, and a suites folder with _ for -
+    from platform_config import load_platform
+    from platform_config.errors import ConfigError
+
+    (config_root / "prompts/retired-assistant.yaml").write_text(
+        (config_root / "prompts/policy-qa.yaml").read_text()
+    )
+    (config_root / "evals/policy-qa").rename(config_root / "evals/policy_qa")
+    with pytest.raises(ConfigError) as raised:
+        load_platform(config_root)
+    message = str(raised.value)
+    # THEN each is a problem naming the file, that no contract reads it, and the fix
+    assert "prompts/retired-assistant.yaml: (file): has a prompt but there is no contract" in message
+    assert "(a retired use case's prompt and suites go with its contract)" in message
+    assert (
+        "evals/policy_qa/: (folder): has suites but there is no contract contracts/policy_qa.yaml" in message
+    )
+    assert "did you mean 'policy-qa'? rename it to the id of its contract" in message
