@@ -17,6 +17,19 @@ REFUSAL_ANSWERS: Final[dict[str, tuple[str, bool]]] = {
     "first-person-wording": ("The customer says we can't help them " * 15_000, False),
 }
 
+#: Answers the refusal scorer reads with a suite's refusal markers, by id: the answer, whether it declines,
+#: and the markers.
+MARKED_REFUSAL_ANSWERS: Final[dict[str, tuple[str, bool, tuple[str, ...]]]] = {
+    # Where a marker ends was searched with its words joined by runs of marks; a word of marks alone ("-")
+    # made the run of dashes after the marker's first word backtrack at every length: quadratic, ~5 s for
+    # 16,000 dashes.
+    "marker-with-a-dash": (
+        "terms " + "-" * 30_000 + " x. The terms - to be agreed with HR.",
+        True,
+        ("terms - to be",),
+    ),
+}
+
 #: ``lambdas.canary_bake.bake.binomial_tail`` arguments (errors, invocations, rate) of a busy hour: 10 million
 #: canary invocations and a count far past the rate, so every term of the tail underflows to 0. Walking all
 #: the terms took seconds per million invocations (the bake Lambda has 256 MB, a seventh of a vCPU).

@@ -548,8 +548,10 @@ def _masked(answer: str) -> str:
 
 def _end_of(phrase: str, masked: str) -> int:
     """Where ``phrase`` (found in the answer's opening, its emphasis marks taken out) ends in ``masked``:
-    its words with any marks between them; 0 (the whole answer) where it is not found."""
-    words = [re.escape(w) for w in phrase.split()]
+    its words with any marks between them; 0 (the whole answer) where it is not found. Its words are its
+    runs of letters and digits: a word of marks alone ("terms - to be") between two ``[\\W_]+`` made every
+    run of marks after the first word backtrack in quadratic time (benchmarks/worst_inputs.py)."""
+    words = [re.escape(w) for w in re.findall(r"[^\W_]+", phrase)]
     found = re.search(r"[\W_]+".join(words), masked, re.IGNORECASE) if words else None
     return found.end() if found else 0
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.worst_inputs import REFUSAL_ANSWERS
+from benchmarks.worst_inputs import MARKED_REFUSAL_ANSWERS, REFUSAL_ANSWERS
 from platform_spec import scoring
 from platform_spec.evaluation import (
     RubricCriterion,
@@ -461,11 +461,13 @@ def test_wilson_interval_stays_inside_zero_and_one_and_is_wide_for_small_suites(
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
-@pytest.mark.parametrize("name", sorted(REFUSAL_ANSWERS))
+@pytest.mark.parametrize("name", sorted(REFUSAL_ANSWERS) + sorted(MARKED_REFUSAL_ANSWERS))
 def test_answers_that_were_read_in_quadratic_time_are_scored(name: str) -> None:
     # how long they take is the benchmark's (item 12: ``python -m benchmarks.run --only 12``), not a test's
-    answer, declined = REFUSAL_ANSWERS[name]
-    result = scoring.refusal(answer, expected=declined)
+    answer, declined, markers = (
+        MARKED_REFUSAL_ANSWERS[name] if name in MARKED_REFUSAL_ANSWERS else (*REFUSAL_ANSWERS[name], ())
+    )
+    result = scoring.refusal(answer, expected=declined, markers=markers)
     assert result.passed, result.explanation
 
 
