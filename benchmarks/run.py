@@ -1035,7 +1035,7 @@ def bench_loadtest(tmp: Path, report: Report) -> None:
 def bench_worst_inputs(report: Report) -> None:
     """Item 12: the inputs that made the refusal scorer and the bake's binomial tail quadratic before they
     were fixed (benchmarks/worst_inputs.py), each call timed WORST_INPUT_RUNS times in this process."""
-    from benchmarks.worst_inputs import BUSY_HOUR_TAILS, REFUSAL_ANSWERS
+    from benchmarks.worst_inputs import BUSY_HOUR_TAILS, MARKED_REFUSAL_ANSWERS, REFUSAL_ANSWERS
     from lambdas.canary_bake.bake import binomial_tail
     from platform_spec.scoring import refusal
 
@@ -1050,8 +1050,11 @@ def bench_worst_inputs(report: Report) -> None:
         return median(samples)
 
     figures: dict[str, float] = {}
-    for name, (answer, declined) in sorted(REFUSAL_ANSWERS.items()):
-        figures[f"refusal {name}"] = timed(lambda a=answer, d=declined: refusal(a, expected=d))
+    marked = {n: (a, d, ()) for n, (a, d) in REFUSAL_ANSWERS.items()} | MARKED_REFUSAL_ANSWERS
+    for name, (answer, declined, markers) in sorted(marked.items()):
+        figures[f"refusal {name}"] = timed(
+            lambda a=answer, d=declined, m=markers: refusal(a, expected=d, markers=m)
+        )
         report.row(
             "12",
             f"refusal scorer on `{name}` ({len(answer):,} characters): median of {WORST_INPUT_RUNS}",
@@ -1076,25 +1079,42 @@ def bench_worst_inputs(report: Report) -> None:
     report.raw["worst_inputs_s"] = figures
 
 
-def _keep_rows_not_rerun(report: Report, items: set[int]) -> None:
+def _keep_rows_not_rerun(report: Report, items: set[int]) -> dict[str, str]:
     """A partial run (``--only``) keeps the rows of the other items from the last results.json, said so
-    in a note with that run's date and command, so results.md stays one complete table."""
+    in a note with the run that measured each (its date and command), so results.md stays one complete
+    table. Returns that provenance of the kept items, by item."""
     path = BENCH_DIR / "results.json"
     if not path.is_file():
-        return
+        return {}
     previous = json.loads(path.read_text(encoding="utf-8"))
     kept = [Row(**row) for row in previous.get("rows", []) if int(row["item"]) not in items]
     if not kept:
-        return
+        return {}
     report.rows.extend(kept)
     report.raw.update({k: v for k, v in previous.get("raw", {}).items() if k not in report.raw})
     date = next((line for line in previous.get("header", []) if line.startswith("- date:")), "- date: ?")
-    kept_items = ", ".join(str(i) for i in sorted({int(r.item) for r in kept}))
+    # a results.json written before each item's run was recorded: its run measured its own items; the
+    # others' run is not known
+    measured_then = set(previous.get("items") or [])
+    fallback = f"{date.removeprefix('- date: ').split(';')[0]}, `{previous.get('command', '?')}`"
+    provenance = {
+        item: previous.get("measured", {}).get(item)
+        or (fallback if int(item) in measured_then else "an earlier run (not recorded)")
+        for item in sorted({r.item for r in kept}, key=int)
+    }
+    by_run: dict[str, list[str]] = {}
+    for item, run in provenance.items():
+        by_run.setdefault(run, []).append(item)
     report.notes.insert(
         0,
-        f"Items {kept_items} were not re-run: their rows are from the earlier run "
-        f"({date.removeprefix('- date: ')}, `{previous.get('command', '?')}`); this run measured items "
-        f"{', '.join(str(i) for i in sorted(items))}.",
+        "Items not re-run by this run (it measured items "
+        + ", ".join(str(i) for i in sorted(items))
+        + "): their rows are from "
+        + "; ".join(
+            f"item{'s' if len(kept_items) > 1 else ''} {', '.join(kept_items)} measured {run}"
+            for run, kept_items in by_run.items()
+        )
+        + ".",
     )
     notes = previous.get("notes") or _notes_of(BENCH_DIR / "results.md")
     report.notes.extend(
@@ -1102,6 +1122,7 @@ def _keep_rows_not_rerun(report: Report, items: set[int]) -> None:
         for n in notes
         if not n.startswith("Items ") and _note_item(n) not in items and n not in report.notes
     )
+    return provenance
 
 
 #: Notes that do not say "(item N" themselves, by how they start.
@@ -1198,8 +1219,7 @@ def main(argv: list[str] | None = None) -> int:
                     bench_concurrency(stub, tmp, cfg, report)
                 if 7 in items:
                     bench_worst(stub, tmp, cfg, report)
-    if items != set(ALL_ITEMS):
-        _keep_rows_not_rerun(report, items)
+    kept_provenance = _keep_rows_not_rerun(report, items) if items != set(ALL_ITEMS) else {}
     report.rows.sort(key=lambda r: int(r.item))
     load_end = os.getloadavg()
     elapsed = time.perf_counter() - started
@@ -1223,12 +1243,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = render(report, header)
     print(text, end="")
+    this_run = f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, `{command}`"
+    measured = kept_provenance | {str(i): this_run for i in sorted(items)}
     if not args.no_write:
         (BENCH_DIR / "results.md").write_text(text, encoding="utf-8")
         raw = {
             "header": header,
             "command": command,
             "items": sorted(items),
+            #: the run (date, command) that measured each item's rows
+            "measured": measured,
             "config": asdict(cfg),
             "rows": [asdict(r) for r in report.rows],
             "notes": report.notes,
