@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from platform_config.naming import pascal
-from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX, release_prefix
+from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX, readiness_results_file, release_prefix
 
 #: DeleteObjects takes 1,000 keys per request
 #: (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
@@ -111,7 +111,8 @@ def review(
     if evaluation_results is not None and not evaluation_results.is_file():
         raise MissingEvaluationResults(
             f"--evaluation-results {evaluation_results}: no such file. The readiness gate writes it "
-            "(python -m delivery.gates readiness --env <environment>: <--out>/eval-<environment>/results.json); "
+            f"(python -m delivery.gates readiness --env <environment>: {readiness_results_file('<environment>')} "
+            "with its default --out); "
             "in the pipeline it is the ReadinessResults artifact of the readiness step. Fix: pass the file the "
             "gate wrote, or leave the option out (the pack then shows the evaluation evidence as NOT RUN)"
         )
