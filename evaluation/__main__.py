@@ -99,6 +99,7 @@ def _record(args: argparse.Namespace, root: Path, config: object) -> int:
         last_record,
         missing_suites,
         record_from_run,
+        registry_path,
     )
     from evaluation.report import read_results
     from platform_config.model import PlatformConfig
@@ -119,9 +120,10 @@ def _record(args: argparse.Namespace, root: Path, config: object) -> int:
     last = last_record(root, run.target)
     latest = last.recorded_at if last is not None else None
     if run.compared_with != latest and not args.force:
+        registry = registry_path(root, run.target).relative_to(root)
         print(
             f"{args.results}: this run was compared with the release recorded {run.compared_with or 'never'}, but "
-            f"the last record of {run.target} is {latest or 'none'} (evals/registry/{run.target}.jsonl): its gate "
+            f"the last record of {run.target} is {latest or 'none'} ({registry}): its gate "
             "judged regressions and removed suites against another baseline. Fix: run it again "
             f"(python -m evaluation run --target {run.target}) and record that run, or pass --force",
             file=sys.stderr,
