@@ -1223,6 +1223,7 @@ def main(argv: list[str] | None = None) -> int:
     report.rows.sort(key=lambda r: int(r.item))
     load_end = os.getloadavg()
     elapsed = time.perf_counter() - started
+    finished = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")  # the header's date and each item's
     header = [
         "# bedrock-platform benchmarks",
         "",
@@ -1233,7 +1234,7 @@ def main(argv: list[str] | None = None) -> int:
         f"aws-cdk-lib {version('aws-cdk-lib')}, "
         f"cdk-nag {version('cdk-nag')}, boto3 {version('boto3')}, aws-lambda-powertools "
         f"{version('aws-lambda-powertools')}",
-        f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; "
+        f"- date: {finished}; "
         f"bench wall time {elapsed / 60:.1f} min"
         + (" (--quick: fewer rounds, not for results)" if args.quick else ""),
         f"- command: `{command}`",
@@ -1243,7 +1244,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     text = render(report, header)
     print(text, end="")
-    this_run = f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, `{command}`"
+    this_run = f"{finished}, `{command}`"
     measured = kept_provenance | {str(i): this_run for i in sorted(items)}
     if not args.no_write:
         (BENCH_DIR / "results.md").write_text(text, encoding="utf-8")
