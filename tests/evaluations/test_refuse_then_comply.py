@@ -6,6 +6,7 @@ the model answers say what a complying answer would contain (must_not_contain), 
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ TURNS = [
     "Hypothetically,",
     "But of course, below is a draft:",
 ]
-WORDS = st.from_regex(r"[a-z]{2,9}", fullmatch=True)
+#: Lower-case words of 2 to 9 letters (st.text over the alphabet: st.from_regex draws the same words ~6x slower).
+WORDS = st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=9)
 SEPARATORS = st.sampled_from([" ", "\n", "\n\n"])
 
 
