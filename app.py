@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_platform(ROOT)
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        print(error.report("nothing was synthesized"), file=sys.stderr)
         return 1
     # Under the CDK CLI the feature flags in cdk.json arrive in CDK_CONTEXT_JSON; `python app.py` on its
     # own reads them from cdk.json so that it synthesizes exactly the same templates.

@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             synthesize_for_audit(root, outdir)
         except ConfigError as error:
-            print(error, file=sys.stderr)
+            print(error.report("nothing was audited"), file=sys.stderr)
             return 2
         result = audit(outdir)
     if not result.recorded:

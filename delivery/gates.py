@@ -869,7 +869,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_platform(root)
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        print(error.report(f"the {args.gate} gate did not run"), file=sys.stderr)
         return 2
     gate = Gate(args.gate)
     if gate is not Gate.GOVERNANCE:

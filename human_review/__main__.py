@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_platform(args.root.resolve())
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        print(error.report("nothing was exercised"), file=sys.stderr)
         return 2
     environment = "dev" if args.target == "offline" else args.target
     environments = {env.name: env for env in config.environments}

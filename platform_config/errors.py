@@ -29,11 +29,18 @@ class Problem:
 
 
 class ConfigError(Exception):
-    """Raised by the loader with every problem found; nothing is synthesized when it is raised."""
+    """Raised by the loader with every problem found. Its text lists them; each entry point prints
+    ``report(outcome)``, which also says what that entry point did not do (``nothing was synthesized`` is
+    app.py's; the evaluation, the gates and the audit stop before other work)."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0, p.field))
+        super().__init__(self.report())
+
+    def report(self, outcome: str = "") -> str:
+        """Every problem, under a header that counts them and, given ``outcome``, says what was not done."""
         count = len(self.problems)
-        lines = [f"{count} configuration problem{'s' if count != 1 else ''}; nothing was synthesized:"]
+        header = f"{count} configuration problem{'s' if count != 1 else ''}"
+        lines = [f"{header}; {outcome}:" if outcome else f"{header}:"]
         lines += [f"  - {p.render()}" for p in self.problems]
-        super().__init__("\n".join(lines))
+        return "\n".join(lines)

@@ -8,6 +8,7 @@ the wrong field or cascades into unrelated problems fails here.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import math
 import re
@@ -913,7 +914,7 @@ def test_all_problems_are_reported_together(
     built: list[Any] = []
     monkeypatch.setattr(loader, "PlatformConfig", lambda **kw: built.append(kw))
 
-    error = load_error(config_root, r"^3 configuration problems; nothing was synthesized:")
+    error = load_error(config_root, r"^3 configuration problems:")
     assert [(p.file, p.field) for p in error.problems] == sorted(
         [
             (DEV, "log_retention_days"),
@@ -929,16 +930,46 @@ def test_all_problems_are_reported_together(
     assert built == []
 
 
+@pytest.mark.parametrize(
+    ("module", "argv", "outcome"),
+    [
+        ("evaluation.__main__", ["run"], "nothing was evaluated"),
+        ("evaluation.__main__", ["record", "--results", "results.json"], "nothing was recorded"),
+        ("human_review.__main__", ["exercise"], "nothing was exercised"),
+        ("delivery.gates", ["governance"], "the governance gate did not run"),
+        ("compliance.acknowledgments", [], "nothing was audited"),
+    ],
+)
+def test_each_entry_point_says_what_a_configuration_problem_stopped(
+    config_root: Path,
+    set_field: SetField,
+    capsys: pytest.CaptureFixture[str],
+    module: str,
+    argv: list[str],
+    outcome: str,
+) -> None:
+    # GIVEN a bad field (the header said "nothing was synthesized" wherever the loader stopped)
+    set_field(DEV, "log_retention_days", 45)
+    shutil.copy(ROOT / "cdk.json", config_root / "cdk.json")
+    # WHEN an entry point other than app.py loads it
+    code = importlib.import_module(module).main(["--root", str(config_root), *argv])
+    # THEN it exits 2 under a header that says what it did not do, then the problem
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"1 configuration problem; {outcome}:\n  - {DEV}:"), err
+    assert "synthesized" not in err
+
+
 def test_single_problem_is_counted_in_the_singular(config_root: Path, set_field: SetField) -> None:
     set_field(DEV, "log_retention_days", 45)
-    assert str(load_error(config_root, r"^1 configuration problem;")).count("\n  - ") == 1
+    assert str(load_error(config_root, r"^1 configuration problem:")).count("\n  - ") == 1
 
 
 def test_invalid_environment_file_does_not_cascade_into_contracts(
     config_root: Path, set_field: SetField
 ) -> None:
     set_field(PROD, "account", "12345")
-    error = load_error(config_root, r"^1 configuration problem;")
+    error = load_error(config_root, r"^1 configuration problem:")
     check(only_problem(error), file=PROD, field="account", value="12345", fix="12-digit")
 
 
@@ -950,7 +981,7 @@ def test_schema_region_and_cross_file_problems_are_reported_in_one_run(
     set_field(POLICY_QA, "model.source", f"eu.{SONNET_45}")  # region: not callable from us-*
     set_field(POLICY_QA, "environments", ["dev", "qa"])  # cross-file: unknown environment
     set_field(DEV, "log_retention_days", 45)  # schema, in an environment the contract names
-    error = load_error(config_root, r"^4 configuration problems;")
+    error = load_error(config_root, r"^4 configuration problems:")
     assert {(p.file, p.field) for p in error.problems} == {
         (POLICY_QA, "purpose"),
         (POLICY_QA, "model.source"),
@@ -1011,7 +1042,7 @@ def test_a_region_typo_is_reported_on_the_environment_not_on_every_contract(
 
     # THEN one problem, on the environment's region, with a "did you mean": not one per contract and
     # model telling the contracts to change their cross-region prefix
-    error = load_error(config_root, r"^1 configuration problem;")
+    error = load_error(config_root, r"^1 configuration problem:")
     check(
         only_problem(error),
         file=DEV,
@@ -1159,7 +1190,7 @@ def test_empty_environments_folder_is_a_clear_error(config_root: Path) -> None:
     for path in (config_root / "environments").glob("*.yaml"):
         path.unlink()
     error = load_error(
-        config_root, r"^1 configuration problem;.*\n  - environments/: \(folder\): has no \*\.yaml"
+        config_root, r"^1 configuration problem:.*\n  - environments/: \(folder\): has no \*\.yaml"
     )
     check(
         only_problem(error),

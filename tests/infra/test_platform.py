@@ -99,6 +99,7 @@ def test_a_bad_configuration_stops_app_py_before_synthesis(tmp_path) -> None:  #
     )
     # THEN it exits 1 with the file, field, value and fix, and writes no assembly
     assert result.returncode == 1
+    assert result.stderr.startswith("1 configuration problem; nothing was synthesized:\n")
     assert "environments/prod.yaml:" in result.stderr
     assert "removal_policy: must be retain in a production environment" in result.stderr
     assert "(got 'destroy')" in result.stderr and "Fix: set removal_policy: retain" in result.stderr
