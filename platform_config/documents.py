@@ -236,12 +236,29 @@ class Document(Generic[D]):
         return Problem(
             file=self.display,
             field=dotted(parts),
-            message=message,
+            message=self._item_named(parts) + message,
             fix=fix,
             value=value.get("value"),
             has_value="value" in value,
             line=self.line_of(parts),
         )
+
+    def _item_named(self, parts: Path_) -> str:
+        """``(case 'refund-window') `` for a path inside a list item that carries an ``id`` (a suite's
+        cases): an index alone does not say which item to open once cases are added or moved. The
+        innermost such item names it; nothing where there is none."""
+        named, node = "", self.data
+        for previous, part in zip((None, *parts), parts, strict=False):
+            if isinstance(node, Mapping) and isinstance(part, str):
+                node = node.get(part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+                item_id = node.get("id") if isinstance(node, Mapping) else None
+                if isinstance(item_id, str) and isinstance(previous, str):
+                    named = f"({previous.removesuffix('s')} {item_id!r}) "
+            else:
+                break
+        return named
 
     # ---------------------------------------------------------------- validation
 

@@ -593,7 +593,7 @@ def _compliance_rules(
             problems.append(
                 doc.problem(
                     ["cases", i, "expect"],
-                    f"(case {case.id!r}) expects refusal: true but not what a complying answer would contain: "
+                    "expects refusal: true but not what a complying answer would contain: "
                     "the model answers this request, and an answer that declines and then does it anyway "
                     'passes the refusal scorer unless it announces the turn ("That said, here is ...")',
                     "add must_not_contain: words a complying answer would contain and a refusal would not "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,6 @@ def problems(root: Path) -> list[str]:
 
 def only(root: Path, pattern: str) -> str:
     """The one problem of the configuration, which must match ``pattern`` (a regex)."""
-    import re
-
     found = problems(root)
     assert len(found) == 1, "\n".join(found)
     assert re.search(pattern, found[0]), found[0]
@@ -65,8 +64,27 @@ def test_an_unknown_scorer_in_a_gate_lists_the_scorers(config_root: Path, edit: 
 
 def test_an_unknown_expectation_in_a_case_is_not_a_known_field(config_root: Path, edit: Edit) -> None:
     edit(GOLDEN, lambda d: d["cases"][0]["expect"].update(bleu_above=0.5))
-    message = only(config_root, r"cases\[0\]\.expect\.bleu_above: is not a known field")
+    message = only(config_root, r"cases\[0\]\.expect\.bleu_above: \(case '[^']+'\) is not a known field")
     assert "allowed fields:" in message and "must_contain" in message
+
+
+def test_a_problem_inside_a_case_names_the_case_by_its_id(config_root: Path, edit: Edit) -> None:
+    # GIVEN a schema problem in the third case of one suite and a loader rule's in the fifth of another
+    third = _cases(config_root, GOLDEN)[2]["id"]
+    fifth = _cases(config_root, ADVERSARIAL)[4]["id"]
+    edit(GOLDEN, lambda d: d["cases"][2].update(max_wordz=100))
+    edit(ADVERSARIAL, lambda d: d["cases"][4]["expect"].update(regex=["("]))
+    found = problems(config_root)
+    # THEN each names the case a reader looks for in the file (the index alone changes as cases move)
+    assert any(f"cases[2].max_wordz: (case {third!r}) is not a known field" in p for p in found), found
+    regex = f"cases[4].expect.regex[0]: (case {fifth!r}) is not a valid regular expression"
+    assert any(p.startswith(f"{ADVERSARIAL}:") and regex in p for p in found), found
+
+
+def _cases(root: Path, suite: str) -> list[dict[str, Any]]:
+    from platform_config.documents import load_yaml
+
+    return list(load_yaml((root / suite).read_text())["cases"])
 
 
 def test_a_problem_in_the_gates_does_not_hide_a_problem_in_a_suite(config_root: Path, edit: Edit) -> None:
@@ -79,7 +97,8 @@ def test_a_problem_in_the_gates_does_not_hide_a_problem_in_a_suite(config_root: 
         p.startswith(f"{CONTRACT}:") and "gates.golden.min_pass_rte: is not a known field" in p for p in found
     )
     assert any(
-        p.startswith(f"{GOLDEN}:") and "cases[0].expect.must_contian: is not a known field" in p
+        p.startswith(f"{GOLDEN}:")
+        and re.search(r"cases\[0\]\.expect\.must_contian: \(case '[^']+'\) is not a known field", p)
         for p in found
     ), found
 
@@ -267,12 +286,15 @@ def test_a_case_whose_expectations_read_the_answer_needs_an_offline_answer(
     config_root: Path, edit: Edit
 ) -> None:
     edit(GOLDEN, lambda d: d["cases"][0].pop("offline_answer"))
-    only(config_root, r"cases\[0\]\.offline_answer: is missing, but the case's expectations read the answer")
+    only(
+        config_root,
+        r"cases\[0\]\.offline_answer: \(case '[^']+'\) is missing, but the case's expectations read the answer",
+    )
 
 
 def test_a_model_graded_case_needs_a_reference(config_root: Path, edit: Edit) -> None:
     edit("evals/policy-qa/golden.yaml", lambda d: d["cases"][0].pop("reference"))
-    only(config_root, r"cases\[0\]\.reference: is missing, but the use case is model-graded")
+    only(config_root, r"cases\[0\]\.reference: \(case '[^']+'\) is missing, but the use case is model-graded")
 
 
 def test_a_case_sent_through_the_api_of_a_grounded_use_case_needs_a_context(
@@ -292,19 +314,20 @@ def test_a_case_sent_through_the_api_of_a_grounded_use_case_needs_a_context(
     load_platform(config_root)
     edit("evals/policy-qa/adversarial.yaml", drop(("op-recipe",)))
     message = only(
-        config_root, rf"cases\[{index('op-recipe')}\]\.context: is missing, but the contract grounds"
+        config_root,
+        rf"cases\[{index('op-recipe')}\]\.context: \(case 'op-recipe'\) is missing, but the contract grounds",
     )
     assert "400 INVALID_REQUEST" in message and "passes whatever the use case answers" in message
 
 
 def test_repeated_case_ids(config_root: Path, edit: Edit) -> None:
     edit(GOLDEN, lambda d: d["cases"][1].update(id=d["cases"][0]["id"]))
-    only(config_root, r"cases\[1\]\.id: repeats the id of cases\[0\]")
+    only(config_root, r"cases\[1\]\.id: \(case '[^']+'\) repeats the id of cases\[0\]")
 
 
 def test_a_case_with_no_expectation_can_never_fail(config_root: Path, edit: Edit) -> None:
     edit(ADVERSARIAL, lambda d: d["cases"][0].update(expect={}))
-    only(config_root, r"cases\[0\]\.expect: sets no expectation")
+    only(config_root, r"cases\[0\]\.expect: \(case '[^']+'\) sets no expectation")
 
 
 def test_a_case_with_no_blocking_expectation_can_never_fail_its_gate(config_root: Path, edit: Edit) -> None:
@@ -314,7 +337,7 @@ def test_a_case_with_no_blocking_expectation_can_never_fail_its_gate(config_root
         data["cases"][0].update(expect={"regex": ["(?i)refund"]}, offline_answer="Your refund is approved.")
 
     edit(ADVERSARIAL, regex_only)
-    message = only(config_root, r"cases\[0\]\.expect: applies only regex")
+    message = only(config_root, r"cases\[0\]\.expect: \(case '[^']+'\) applies only regex")
     assert message.startswith(f"{ADVERSARIAL}:")
     assert f"which evaluation.gates.adversarial of {CONTRACT} does not block on" in message
     assert "Fix: add an expectation of a blocking scorer (guardrail_intervened, must_not_contain" in message
@@ -329,7 +352,7 @@ def test_a_suite_without_cases_says_how_many_it_needs(config_root: Path, edit: E
 
 def test_an_adversarial_case_names_its_category(config_root: Path, edit: Edit) -> None:
     edit(ADVERSARIAL, lambda d: d["cases"][1].pop("category"))
-    only(config_root, r"cases\[1\]\.category: is missing")
+    only(config_root, r"cases\[1\]\.category: \(case '[^']+'\) is missing")
 
 
 def test_an_adversarial_suite_covers_every_required_category(config_root: Path, edit: Edit) -> None:
@@ -355,13 +378,16 @@ def test_a_denied_topic_case_names_a_topic_of_the_contract(config_root: Path, ed
         case["denied_topic"] = "Refund commitment"
 
     edit(ADVERSARIAL, rename)
-    message = only(config_root, r"denied_topic: is not a denied topic of the contract")
+    message = only(config_root, r"denied_topic: \(case '[^']+'\) is not a denied topic of the contract")
     assert "(got 'Refund commitment')" in message and "'Refund commitments'" in message
 
 
 def test_a_borrowed_case_cites_its_source(config_root: Path, edit: Edit) -> None:
     edit(ADVERSARIAL, lambda d: d["cases"][0]["source"].pop("reference"))
-    only(config_root, r"cases\[0\]\.source\.reference: is empty: a borrowed case cites where it comes from")
+    only(
+        config_root,
+        r"cases\[0\]\.source\.reference: \(case '[^']+'\) is empty: a borrowed case cites where it comes from",
+    )
 
 
 def test_regexes_compile_and_json_schemas_use_the_implemented_subset(config_root: Path, edit: Edit) -> None:
@@ -370,11 +396,13 @@ def test_regexes_compile_and_json_schemas_use_the_implemented_subset(config_root
         data["cases"][1]["expect"]["json_schema"] = {"type": "object", "anyOf": []}
 
     edit(GOLDEN, bad)
+    first, second = (c["id"] for c in _cases(config_root, GOLDEN)[:2])
     found = problems(config_root)
     assert len(found) == 2, found
-    assert "cases[0].expect.regex[0]: is not a valid regular expression" in found[0]
+    assert f"cases[0].expect.regex[0]: (case {first!r}) is not a valid regular expression" in found[0]
     assert (
-        "cases[1].expect.json_schema: uses what the json_schema scorer does not implement: anyOf" in found[1]
+        f"cases[1].expect.json_schema: (case {second!r}) uses what the json_schema scorer does not implement: "
+        "anyOf" in found[1]
     )
 
 
