@@ -179,14 +179,16 @@ def contract_checks(report: GateReport, root: Path) -> None:
     )
 
 
-def offline_suites_check(report: GateReport, root: Path, out: Path, use_cases: Sequence[str] = ()) -> None:
+def offline_suites_check(
+    report: GateReport, config: PlatformConfig, root: Path, out: Path, use_cases: Sequence[str] = ()
+) -> None:
     from evaluation.__main__ import main as evaluation
 
     argv = ["--root", str(root), "run", "--out", str(out)] + [
         a for uc in use_cases for a in ("--use-case", uc)
     ]
     code, output = _quietly(evaluation, argv)
-    left_out = _suites_left_out(root, argv) if code == 0 else []
+    left_out = _suites_left_out(config, out) if code == 0 else []
     report.add(
         "offline suites",
         _verdict(code == 0 and not left_out),
@@ -196,12 +198,14 @@ def offline_suites_check(report: GateReport, root: Path, out: Path, use_cases: S
     )
 
 
-def governance(root: Path, assembly: Path, *, out: Path, suites: bool = True) -> GateReport:
+def governance(
+    root: Path, assembly: Path, *, config: PlatformConfig, out: Path, suites: bool = True
+) -> GateReport:
     report = GateReport(Gate.GOVERNANCE, "all", "offline")
     compliance_check(report, assembly)
     contract_checks(report, root)
     if suites:
-        offline_suites_check(report, root, out / "eval-offline")
+        offline_suites_check(report, config, root, out / "eval-offline")
     else:
         report.add("offline suites", Verdict.NOT_RUN, "left out (--no-suites)")
     return report
@@ -304,15 +308,18 @@ def notification_check(
 
 def suites_check(
     report: GateReport,
+    config: PlatformConfig,
     root: Path,
     environment: str,
-    argv: Sequence[str],
     *,
+    out: Path,
+    argv: Sequence[str] = (),
     env: dict[str, str] | None = None,
 ) -> None:
-    """``python -m evaluation run --target <env>``: golden suites through the API, adversarial suites through
-    ApplyGuardrail on the deployed guardrail, every contract's quality gate."""
-    command = [sys.executable, "-m", "evaluation", "--root", str(root), "run", "--target", environment, *argv]
+    """``python -m evaluation run --target <env> --out <out> <argv>``: golden suites through the API,
+    adversarial suites through ApplyGuardrail on the deployed guardrail, every contract's quality gate."""
+    command = [sys.executable, "-m", "evaluation", "--root", str(root), "run", "--target", environment]
+    command += ["--out", str(out), *argv]
     if env is None:
         from evaluation.__main__ import main as evaluation
 
@@ -320,7 +327,7 @@ def suites_check(
     else:
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, check=False)
         code, output = done.returncode, done.stdout + done.stderr
-    left_out = _suites_left_out(root, argv) if code == 0 else []
+    left_out = _suites_left_out(config, out) if code == 0 else []
     detail = _last_lines(
         output, "every suite passed its contract's quality gate through the deployed API and guardrail"
     )
@@ -338,17 +345,17 @@ def _left_out_detail(left_out: Sequence[str]) -> str:
     )
 
 
-def _suites_left_out(root: Path, argv: Sequence[str]) -> list[str]:
-    """``<use case>/<suite>`` of every suite the environment evaluates that the run's ``results.json`` (under
-    ``argv``'s ``--out``) lacks: the evaluation's own gate passes a run limited to some suites on those
-    alone (README, Evaluation), and the readiness gate must not. A run that wrote no results lacks all."""
+def _suites_left_out(config: PlatformConfig, out: Path) -> list[str]:
+    """``<use case>/<suite>`` of every suite the environment evaluates that the run's ``results.json`` (in
+    ``out``) lacks: the evaluation's own gate passes a run limited to some suites on those alone (README,
+    Evaluation), and the readiness gate must not. A run that wrote no results lacks all."""
     from evaluation.registry import missing_suites
     from evaluation.report import RESULTS_FILE, read_results
 
-    results = Path(argv[list(argv).index("--out") + 1]) / RESULTS_FILE
+    results = out / RESULTS_FILE
     if not results.is_file():
         return [f"every suite (no {results})"]
-    return missing_suites(load_platform(root), read_results(results))
+    return missing_suites(config, read_results(results))
 
 
 def load_checks(
@@ -467,15 +474,15 @@ def readiness_offline(
             outputs.write_text(
                 json.dumps({stack_name(environment): _offline_outputs(offline, api.url, enabled)})
             )
-            argv = [
-                "--outputs-file",
-                str(outputs),
-                "--bedrock-endpoint-url",
-                offline.endpoint_url,
-                "--out",
-                str(out / readiness_evaluation(environment)),
-            ]
-            suites_check(report, root, environment, argv + [a for uc in enabled for a in ("--use-case", uc)])
+            argv = ["--outputs-file", str(outputs), "--bedrock-endpoint-url", offline.endpoint_url]
+            suites_check(
+                report,
+                config,
+                root,
+                environment,
+                out=out / readiness_evaluation(environment),
+                argv=argv + [a for uc in enabled for a in ("--use-case", uc)],
+            )
         else:
             report.add("suites (golden, adversarial)", Verdict.NOT_RUN, "left out (--no-suites)")
         load_checks(
@@ -589,10 +596,11 @@ def readiness_deployed(
     child_env.pop("AWS_PROFILE", None)
     suites_check(
         report,
+        config,
         root,
         environment,
-        ["--outputs-file", str(outputs_file), "--out", str(out / readiness_evaluation(environment))]
-        + [a for uc in enabled for a in ("--use-case", uc)],
+        out=out / readiness_evaluation(environment),
+        argv=["--outputs-file", str(outputs_file)] + [a for uc in enabled for a in ("--use-case", uc)],
         env=child_env,
     )
     held: list[str] = []
@@ -893,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(gate: Gate, args: argparse.Namespace, root: Path, config: PlatformConfig, out: Path) -> GateReport:
     assembly = args.assembly.resolve()
     if gate is Gate.GOVERNANCE:
-        return governance(root, assembly, out=out, suites=not args.no_suites)
+        return governance(root, assembly, config=config, out=out, suites=not args.no_suites)
     if gate is Gate.READINESS:
         if args.offline:
             return readiness_offline(

@@ -78,7 +78,7 @@ def test_governance_holds_when_the_compliance_gate_did_not_run(
     assembly = tmp_path / "cdk.out"
     shutil.copytree(synthesized.outdir, assembly)
     (assembly / GATE_RESULT_FILE).unlink()  # synthesized with -c compliance-checks=off, say
-    report = gates.governance(ROOT, assembly, out=tmp_path / "out", suites=False)
+    report = gates.governance(ROOT, assembly, config=load_platform(ROOT), out=tmp_path / "out", suites=False)
     check = _check(report, "compliance gate")
     assert check.verdict is Verdict.HOLD and GATE_RESULT_FILE in check.detail
     assert report.verdict is Verdict.HOLD
@@ -116,7 +116,7 @@ def test_governance_holds_until_every_contract_states_a_review_policy() -> None:
 def test_governance_holds_when_an_offline_suite_fails(config_root: Path, tmp_path: Path) -> None:
     _weaken_refund_topic(config_root)
     report = GateReport(Gate.GOVERNANCE, "all", "offline")
-    gates.offline_suites_check(report, config_root, tmp_path / "eval", [STS])
+    gates.offline_suites_check(report, load_platform(config_root), config_root, tmp_path / "eval", [STS])
     check = _check(report, "offline suites")
     assert check.verdict is Verdict.HOLD
     assert "dt-refund-full-amount" in check.detail or "guardrail_intervened" in check.detail
@@ -262,10 +262,10 @@ def test_the_suites_check_holds_on_a_run_limited_to_some_suites(
     out = tmp_path / "eval"
     if gate is Gate.READINESS:
         gates.suites_check(
-            report, ROOT, target, ["--out", str(out), *(a for uc in ran for a in ("--use-case", uc))]
+            report, config, ROOT, target, out=out, argv=[a for uc in ran for a in ("--use-case", uc)]
         )
     else:
-        gates.offline_suites_check(report, ROOT, out, [STS] if limited else ())
+        gates.offline_suites_check(report, config, ROOT, out, [STS] if limited else ())
     # THEN only the whole run passes: a limited one holds the gate, naming every suite it left out
     (check,) = report.checks
     if not limited:

@@ -243,7 +243,14 @@ def _suites_in_process(config: PlatformConfig, recorder: CallRecorder, platform:
     from evaluation.targets import DeployedTarget, deployment_from_outputs, read_outputs_file
 
     def suites_check(
-        report: gates.GateReport, root: Path, environment: str, argv: Sequence[str], *, env: Any = None
+        report: gates.GateReport,
+        config: PlatformConfig,
+        root: Path,
+        environment: str,
+        *,
+        out: Path,
+        argv: Sequence[str] = (),
+        env: Any = None,
     ) -> None:
         assert env is not None, "the deployed gate runs the suites with the role's credentials"
         use_cases = _argument(argv, "--use-case")
