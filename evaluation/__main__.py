@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_platform(root)
     except ConfigError as error:
-        print(error.report(f"nothing was {'recorded' if args.command == 'record' else 'evaluated'}"), file=sys.stderr)
+        print(
+            error.report(f"nothing was {'recorded' if args.command == 'record' else 'evaluated'}"),
+            file=sys.stderr,
+        )
         return 2
     if args.command == "record":
         return _record(args, root, config)
