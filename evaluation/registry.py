@@ -10,11 +10,11 @@ A suite the last line measured leaves the baseline only through a record that na
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from platform_config.checkout import revision
 from platform_config.model import PlatformConfig
 from platform_spec.evaluation import (
     OFFLINE_TARGET,
@@ -56,22 +56,11 @@ def last_record(root: Path, target: str) -> ReleaseRecord | None:
 
 
 def git_state(root: Path) -> tuple[str, bool]:
-    """(HEAD commit, whether the work tree differs from it, untracked files included: a run of a new use case
-    not yet committed did not measure HEAD); ("unknown", True) outside git."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain"],  # untracked files too: a new use case is new files
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown", True
-    return commit, bool(status.strip())
+    """(commit, whether the files differ from it, untracked files included: a run of a new use case not yet
+    committed did not measure HEAD); ("unknown", True) where neither git nor the pipeline's SOURCE_COMMIT
+    says (``platform_config.checkout.revision``)."""
+    found = revision(root)
+    return found.commit, found.changed
 
 
 def missing_suites(config: PlatformConfig, run: RunResult) -> list[str]:

@@ -222,6 +222,13 @@ def readiness_evaluation(environment: str) -> str:
     return f"eval-{environment}"
 
 
+#: The environment variable every step of the delivery pipeline gets with the commit the pipeline execution
+#: carries (the source action's ``CommitId`` variable): the pipeline's checkout is the source artifact,
+#: which has no ``.git`` (CodePipeline's default CODE_ZIP output), so the commit a run measured and a review
+#: pack describes come from it there (``platform_config.checkout.revision``).
+SOURCE_COMMIT_VARIABLE: Final = "SOURCE_COMMIT"
+
+
 def readiness_results_file(environment: str) -> str:
     """The readiness gate's ``results.json`` against ``environment``, relative to the checkout where the
     gate ran with its default ``--out`` (the pipeline's readiness step)."""

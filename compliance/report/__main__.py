@@ -7,37 +7,29 @@ inside the assembly (``--out-outside-assembly`` allows another place, on purpose
 The header names the commit: ``--commit`` if given, else what ``git`` says about the current directory's
 checkout (``git rev-parse HEAD``, and "+ uncommitted changes" when ``git status`` lists modified or untracked
 files: a new contract not yet committed is in the assembly but not in the commit; ignored files such as
-``cdk.out`` do not count).
-Synth never reads git; this command does, when it writes the pack (``make synth`` runs it right after the
+``cdk.out`` do not count); outside a git checkout (the delivery pipeline's steps), the commit in
+``SOURCE_COMMIT`` (``platform_config.checkout``). The evaluation evidence is shown as met only for a run of
+that same commit. Synth never reads git; this command does, when it writes the pack (``make synth`` runs it right after the
 synth, in the same checkout).
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 
 def git_commit(cwd: Path) -> str:
-    """The checked-out commit of the git repository at ``cwd``, or why it is unknown."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"],  # untracked files too: a new use case is new files
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout, or git is not installed; pass --commit)"
-    return head + (" + uncommitted changes" if dirty else "")
+    """The commit of the checkout at ``cwd`` (``platform_config.checkout.revision``), or why it is unknown."""
+    from platform_config.checkout import revision
+
+    found = revision(cwd)
+    if not found.known:
+        return f"unknown ({found.source}; pass --commit)"
+    return found.commit + (" + uncommitted changes" if found.changed else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,8 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     from compliance.report.topics import TOPICS
     from compliance.report.topics.evaluation import EvaluationTopic
 
+    commit = args.commit or git_commit(Path.cwd())
+    head = commit.split()[0].lower() if commit.strip() else ""
+    candidate = head if re.fullmatch(r"[0-9a-f]{40}", head) else None
     topics = tuple(
-        EvaluationTopic(results=args.evaluation_results) if topic.id == EvaluationTopic.id else topic
+        EvaluationTopic(results=args.evaluation_results, candidate=candidate)
+        if topic.id == EvaluationTopic.id
+        else topic
         for topic in TOPICS
     )
 
@@ -97,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             environments=args.env or None,
             against=args.against,
             against_env=args.against_env,
-            meta=ReportMeta(commit=args.commit or git_commit(Path.cwd()), generated=datetime.now(UTC)),
+            meta=ReportMeta(commit=commit, generated=datetime.now(UTC)),
             topics=topics,
         )
         written = write_reports(reports, out, outside_assembly=args.out_outside_assembly)

@@ -1053,9 +1053,27 @@ def test_a_run_that_left_out_suites_of_deployed_use_cases_does_not_show_the_gate
     assert complete.run is not None and complete.run.mode == "offline"
     status, detail = gate.run(complete)
     assert status == "NOT RUN" and "nothing was measured against a deployed environment" in detail, detail
-    deployed = replace(complete, run=replace(complete.run, mode="deployed", target="staging"))
+    measured = "0123456789abcdef0123456789abcdef01234567"
+    deployed = replace(
+        complete,
+        run=replace(complete.run, mode="deployed", target="staging", commit=measured),
+        candidate=measured,
+    )
     status, detail = gate.run(deployed)
     assert status == "PASS" and detail.startswith("quality gates met (run against staging, commit "), detail
+    # AND only for the commit the pack describes: a run of another commit, or a pack whose commit is unknown,
+    # is no evidence (the run may have failed, or passed, on code that is not the candidate)
+    other = replace(deployed, candidate="f" * 40)
+    status, detail = gate.run(other)
+    assert (
+        status == "NOT RUN" and "measured commit 0123456789ab, this pack is of commit ffffffffffff" in detail
+    )
+    failed_elsewhere = replace(
+        other, run=replace(deployed.run, gate_messages=("policy-qa/golden: 0.5 < 0.9",))
+    )
+    assert gate.run(failed_elsewhere) == (status, detail)
+    status, detail = gate.run(replace(deployed, candidate=None))
+    assert status == "NOT RUN" and "this pack's commit is unknown" in detail and "pass --commit" in detail
 
 
 def test_evidence_fails_when_what_it_checks_is_missing(synthesized: Synthesized) -> None:

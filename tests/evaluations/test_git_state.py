@@ -13,6 +13,9 @@ import pytest
 
 from compliance.report.__main__ import git_commit
 from evaluation.registry import git_state
+from platform_spec.delivery import SOURCE_COMMIT_VARIABLE
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -50,3 +53,32 @@ def test_an_uncommitted_new_use_case_marks_the_run_and_the_pack(repo: Path) -> N
     commit, dirty = git_state(repo)
     assert dirty, "an untracked contract was measured as the commit alone"
     assert git_commit(repo) == f"{commit} + uncommitted changes"
+
+
+def test_a_pipeline_step_outside_git_is_the_commit_its_execution_carries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the delivery pipeline's checkout: the source artifact, no .git, SOURCE_COMMIT from the source action
+    (tmp_path / "contracts").mkdir()
+    monkeypatch.setenv(SOURCE_COMMIT_VARIABLE, COMMIT.upper())
+    # THEN the run and the pack name that commit, unchanged (it said "unknown" in every pipeline step)
+    assert git_state(tmp_path) == (COMMIT, False)
+    assert git_commit(tmp_path) == COMMIT
+
+
+def test_a_malformed_or_missing_source_commit_is_unknown_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SOURCE_COMMIT_VARIABLE, "#{Source_Source_NS.CommitId}")  # a variable left unresolved
+    assert git_state(tmp_path) == ("unknown", True)
+    assert "SOURCE_COMMIT is '#{Source_Source_NS.CommitId}', not a 40-digit commit" in git_commit(tmp_path)
+    monkeypatch.delenv(SOURCE_COMMIT_VARIABLE)
+    assert git_commit(tmp_path) == (
+        "unknown (not a git checkout (or git is not installed), and SOURCE_COMMIT is not set; pass --commit)"
+    )
+
+
+def test_git_is_the_truth_where_there_is_a_checkout(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SOURCE_COMMIT_VARIABLE, COMMIT)
+    commit, dirty = git_state(repo)
+    assert commit != COMMIT and len(commit) == 40 and not dirty

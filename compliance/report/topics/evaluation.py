@@ -46,15 +46,21 @@ class EvaluationFacts:
     #: no result of (a run limited with --use-case or --suite, or older than a new suite): its gate is
     #: not shown to be met.
     not_evaluated: tuple[str, ...] = ()
+    #: The commit this pack describes (40 hex digits; None when unknown): a run against a deployed
+    #: environment is evidence for it only when it measured that commit.
+    candidate: str | None = None
 
 
 class EvaluationTopic(Topic[EvaluationFacts]):
     id: ClassVar[str] = "evaluation"
     title: ClassVar[str] = "Evaluation"
 
-    def __init__(self, *, results: Path | None = None, root: Path = PROJECT_ROOT) -> None:
+    def __init__(
+        self, *, results: Path | None = None, root: Path = PROJECT_ROOT, candidate: str | None = None
+    ) -> None:
         self.results = results
         self.root = root
+        self.candidate = candidate
 
     def extract(self, env: Environment) -> EvaluationFacts:
         target = env.name.lower()
@@ -72,7 +78,7 @@ class EvaluationTopic(Topic[EvaluationFacts]):
                 for suite in suite_names(self.root, uc)
                 if suite not in (run.use_cases[uc].suites if uc in run.use_cases else {})
             )
-        return EvaluationFacts(target, run, tuple(_records(self.root, target)), missing)
+        return EvaluationFacts(target, run, tuple(_records(self.root, target)), missing, self.candidate)
 
     def render(self, facts: EvaluationFacts, ctx: RenderContext) -> Section:
         return evaluation_section(facts)
@@ -98,6 +104,11 @@ class EvaluationTopic(Topic[EvaluationFacts]):
 def _gate_passed(facts: EvaluationFacts) -> tuple[str, str]:
     if facts.run is None:
         return NOT_RUN, "no evaluation results for this environment"
+    if facts.run.mode != "offline":
+        # First: whatever a run of another commit found, it is no evidence for this one.
+        other = _other_commit(facts, facts.run)
+        if other:
+            return NOT_RUN, other
     if facts.run.gate_messages:
         return FAIL, "; ".join(facts.run.gate_messages)
     if facts.not_evaluated:
@@ -115,6 +126,25 @@ def _gate_passed(facts: EvaluationFacts) -> tuple[str, str]:
         + (" with uncommitted changes" if facts.run.dirty else "")
         + f", {facts.run.started_at})"
     )
+
+
+def _other_commit(facts: EvaluationFacts, run: RunResult) -> str:
+    """Why ``run`` (against a deployed environment) is not shown to have measured the commit this pack
+    describes; "" when it did."""
+    measured = f"the run against {run.target} measured commit {run.commit[:12]}"
+    if facts.candidate is None:
+        return (
+            f"{measured}, and this pack's commit is unknown, so the run cannot be shown to have measured it. "
+            "Fix: write the pack in the git checkout (the delivery pipeline's steps get SOURCE_COMMIT), or "
+            "pass --commit"
+        )
+    if run.commit != facts.candidate:
+        return (
+            f"{measured}, this pack is of commit {facts.candidate[:12]}: a run of another commit is no "
+            f"evidence for this one. Fix: run the suites against {facts.target} from this commit (the readiness "
+            "gate of the same pipeline execution does) and pass its results.json with --evaluation-results"
+        )
+    return ""
 
 
 def evaluation_section(facts: EvaluationFacts) -> Section:
