@@ -58,6 +58,7 @@ from platform_spec.delivery import (
     BOOTSTRAP_ROLES,
     RELEASES_PREFIX,
     REVIEW_PREFIX,
+    SOURCE_COMMIT_VARIABLE,
     DeliveryRole,
     Gate,
     bootstrap_role_name,
@@ -143,20 +144,19 @@ class DeliveryPipeline(Construct):
         #: platform_spec.delivery.readiness_evaluation.
         self.readiness_results = codepipeline.Artifact("ReadinessResults")
         owner, repo = delivery.source.repository.split("/", 1)
+        #: Its output is a zip of the commit without .git (CodePipeline downloads the files:
+        #: https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.aws_codepipeline_actions/CodeStarConnectionsSourceActionProps.html,
+        #: code_build_clone_output), so every step is told the commit (`_step`, SOURCE_COMMIT).
+        self.source_action = actions.CodeStarConnectionsSourceAction(
+            action_name="Source",
+            connection_arn=delivery.source.connection_arn,
+            owner=owner,
+            repo=repo,
+            branch=delivery.source.branch,
+            output=self.source,
+        )
         stages = [
-            codepipeline.StageProps(
-                stage_name="Source",
-                actions=[
-                    actions.CodeStarConnectionsSourceAction(
-                        action_name="Source",
-                        connection_arn=delivery.source.connection_arn,
-                        owner=owner,
-                        repo=repo,
-                        branch=delivery.source.branch,
-                        output=self.source,
-                    )
-                ],
-            ),
+            codepipeline.StageProps(stage_name="Source", actions=[self.source_action]),
             codepipeline.StageProps(
                 stage_name="Build",
                 actions=[
@@ -420,6 +420,13 @@ class DeliveryPipeline(Construct):
         environment_variables: Mapping[str, codebuild.BuildEnvironmentVariable] = {
             "ARTIFACT_BUCKET": codebuild.BuildEnvironmentVariable(value=self.artifacts.bucket.bucket_name),
             "EXECUTION_ID": codebuild.BuildEnvironmentVariable(value=EXECUTION_ID),
+            # The commit this execution carries (the source action's CommitId variable, "The SHA1 hash of
+            # the currently last commit on the tracked branch": https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html):
+            # what an evaluation run records it measured and what a review pack names, where there is no .git
+            # (platform_config.checkout).
+            SOURCE_COMMIT_VARIABLE: codebuild.BuildEnvironmentVariable(
+                value=self.source_action.variables.commit_id
+            ),
         }
         return actions.CodeBuildAction(
             action_name=action,

@@ -28,6 +28,7 @@ from platform_spec.delivery import (
     ROLL_BACK_FIRST_DELAY_SECONDS,
     ROLL_BACK_MAX_DELAY_SECONDS,
     ROLL_BACK_RETRIES,
+    SOURCE_COMMIT_VARIABLE,
     STEP_FUNCTIONS_ACTION_TIMEOUT_MINUTES,
     BakeState,
     DeliveryRole,
@@ -102,6 +103,30 @@ def test_the_production_review_pack_is_given_the_readiness_gates_evaluation_run(
     assert diff["Configuration"]["PrimarySource"] != artifact["Name"]
     commands = _commands(delivery, diff["Configuration"]["ProjectName"])
     assert f'--evaluation-results "$CODEBUILD_SRC_DIR_{artifact["Name"]}/{written}"' in commands
+
+
+def test_every_step_is_told_the_commit_its_execution_carries(
+    pipeline: dict[str, Any], config: PlatformConfig
+) -> None:
+    # GIVEN the source action: its artifact is a zip of the commit without .git (no CodeBuild clone output),
+    # so `git rev-parse HEAD` answers nothing in any step
+    source = _action(pipeline, "Source", "Source")
+    assert "OutputArtifactFormat" not in source["Configuration"]
+    # THEN every CodeBuild step gets the commit from the source action's CommitId variable: what an evaluation
+    # run records it measured and the review pack names (they said "unknown" in every step before)
+    assert config.delivery is not None
+    builds = [
+        a for s in pipeline["Stages"] for a in s["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"
+    ]
+    assert len(builds) >= 6
+    for action in builds:
+        joined = resolve_value(
+            action["Configuration"]["EnvironmentVariables"],
+            account=config.delivery.account,
+            region=config.delivery.region,
+        )
+        variables = {v["name"]: v["value"] for v in json.loads(joined)}
+        assert variables[SOURCE_COMMIT_VARIABLE] == f"#{{{source['Namespace']}.CommitId}}", action["Name"]
 
 
 def test_the_stages_run_in_order_through_every_environment(
