@@ -143,8 +143,8 @@ def _use_case_rules(
         problems.extend(doc.problems)
     policy: EvaluationPolicy | None = contract.field("evaluation")
     if policy is None:
-        if isinstance(contract.data, dict) and "evaluation" not in contract.data:
-            problems.append(_no_evaluation_problem(contract, stem, has_suites=bool(files)))
+        if isinstance(contract.data, dict) and contract.data.get("evaluation") is None:  # absent or empty
+            _explain_missing_evaluation(contract, stem, problems, has_suites=bool(files))
         return None
 
     for name, asked in policy.gates.items():
@@ -348,6 +348,21 @@ _WHAT_A_KIND_MEASURES = {
 }
 
 _KIND_CASES = {SuiteKind.GOLDEN: "realistic requests", SuiteKind.ADVERSARIAL: "attacks"}
+
+
+def _explain_missing_evaluation(
+    contract: Document[ContractDocument], stem: str, problems: list[Problem], *, has_suites: bool
+) -> None:
+    """The schema's problem with a contract whose ``evaluation`` is absent ("is required but missing":
+    ``ContractDocument.evaluation`` has no default, so editors flag it too) or empty (``evaluation:``, YAML's
+    null: "must be of type object"), replaced where it stands by what it means for this use case and how to
+    mend it. It is the field's only problem: there is nothing under it."""
+    explained = _no_evaluation_problem(contract, stem, has_suites=has_suites)
+    for i, problem in enumerate(problems):
+        if problem.file == contract.display and problem.field == "evaluation":
+            problems[i] = explained
+            return
+    problems.append(explained)
 
 
 def _no_evaluation_problem(contract: Document[ContractDocument], stem: str, *, has_suites: bool) -> Problem:

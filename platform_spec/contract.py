@@ -850,14 +850,14 @@ class ContractDocument:
         ),
     ] = field(default_factory=ReviewPolicy)
     evaluation: Annotated[
-        EvaluationPolicy | None,
+        EvaluationPolicy,
         Spec(
             "The quality gates of the suites in evals/<id>/ (golden, adversarial, ...) and whether answers "
-            "are also model-graded. Required: every use case has at least a golden and an adversarial suite, "
-            "each with its gate. `make eval` runs them offline; `python -m evaluation run --target <env>` "
-            "against a deployed environment."
+            "are also model-graded. Every use case has at least a golden and an adversarial suite, each with "
+            "its gate. `make eval` runs them offline; `python -m evaluation run --target <env>` against a "
+            "deployed environment."
         ),
-    ] = None
+    ]
     release: Annotated[
         ReleasePolicy,
         Spec(

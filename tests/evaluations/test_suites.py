@@ -149,10 +149,17 @@ def test_a_suite_of_the_other_kind_does_not_stand_in_for_an_adversarial_suite(
     assert f"(suites in evals/{STS}/: adversarial (kind: golden), golden (kind: golden))" in message
 
 
-@pytest.mark.parametrize("with_suites", [False, True], ids=["no suites", "suites left behind"])
-def test_a_contract_without_an_evaluation_section(config_root: Path, edit: Edit, with_suites: bool) -> None:
-    # GIVEN a use case whose contract has no evaluation section (a new one, or one whose gates were cut)
-    edit(CONTRACT, lambda d: d.pop("evaluation"))
+@pytest.mark.parametrize(
+    ("with_suites", "empty"),
+    [(False, False), (True, False), (True, True)],
+    ids=["no suites", "suites left behind", "an empty section"],
+)
+def test_a_contract_without_an_evaluation_section(
+    config_root: Path, edit: Edit, with_suites: bool, empty: bool
+) -> None:
+    # GIVEN a use case whose contract has no evaluation section (a new one, or one whose gates were cut),
+    # or an empty one (`evaluation:` with its gates cut: YAML reads null)
+    edit(CONTRACT, lambda d: d.update(evaluation=None) if empty else d.pop("evaluation"))
     if not with_suites:
         for path in (config_root / f"evals/{STS}").iterdir():
             path.unlink()
