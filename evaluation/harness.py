@@ -39,6 +39,7 @@ from platform_spec.evaluation import (
     judge_prompt,
     new_judge_nonce,
     parse_grades,
+    self_graded,
 )
 from platform_spec.fields import from_dict, to_dict
 from platform_spec.scoring import ScoreResult, ScorerName, wilson_interval
@@ -365,6 +366,9 @@ def build_task(run: SuiteRun, target: Target, judge_limits: JudgeLimits = JudgeL
             observed = Observation.from_json(state.metadata[OBSERVATION])
             if observed.unanswered is not None:  # nothing to grade: the judge is not asked
                 return verdict(not_measured(ScorerName.RUBRIC, observed.unanswered))
+            refused = self_graded(observed.text, rubric)  # an answer grading itself: the judge is not asked
+            if refused is not None:
+                return verdict(refused)
             judge = target.judge(run.use_case)
             if judge is None:
                 result = scoring.rubric_result(

@@ -6,6 +6,8 @@ schema errors with file, line, field, value and fix); these rules then run acros
 
 * every contract has an ``evaluation`` section with a golden and an adversarial suite (by ``kind``);
 * every gate in a contract's ``evaluation.gates`` names a suite file, and every suite file has a gate;
+* an adversarial suite's gate is at least the platform's floor (``platform_spec.contract.ADVERSARIAL_*``:
+  ``min_pass_rate``, ``max_regression``, the scorers it blocks on, every epoch passing);
 * every blocking scorer is applied by at least one case of its suite (a gate on a scorer no case uses
   would pass vacuously), and every case applies at least one blocking scorer (else it passes whatever
   the answer); ``rubric`` only where the contract enables model-graded scoring, which needs a
@@ -33,7 +35,17 @@ from pathlib import Path
 from platform_config.documents import Document, orphans
 from platform_config.errors import Problem
 from platform_spec.api import MAX_CONTEXT_CHARS, MAX_MESSAGE_CHARS, ApiError, estimated_tokens
-from platform_spec.contract import ContractDocument, EvaluationPolicy, GuardrailPolicy, Limits
+from platform_spec.contract import (
+    ADVERSARIAL_BLOCKING_SCORERS,
+    ADVERSARIAL_MAX_REGRESSION,
+    ADVERSARIAL_MIN_PASS_RATE,
+    ADVERSARIAL_PII_SCORER,
+    ContractDocument,
+    EvaluationPolicy,
+    GuardrailPolicy,
+    Limits,
+    QualityGate,
+)
 from platform_spec.evaluation import (
     EVALS_DIR,
     RUBRIC_FILE,
@@ -131,8 +143,8 @@ def _use_case_rules(
         problems.extend(doc.problems)
     policy: EvaluationPolicy | None = contract.field("evaluation")
     if policy is None:
-        if isinstance(contract.data, dict) and "evaluation" not in contract.data:
-            problems.append(_no_evaluation_problem(contract, stem, has_suites=bool(files)))
+        if isinstance(contract.data, dict) and contract.data.get("evaluation") is None:  # absent or empty
+            _explain_missing_evaluation(contract, stem, problems, has_suites=bool(files))
         return None
 
     for name, asked in policy.gates.items():
@@ -165,6 +177,10 @@ def _use_case_rules(
             applied = {s for case in doc.value.cases for s in case.expect.over(doc.value.defaults).scorers()}
             if graded:
                 applied.add(ScorerName.RUBRIC)
+            floor_scorers: tuple[ScorerName, ...] = ()
+            if doc.value.kind is SuiteKind.ADVERSARIAL:
+                floor_scorers = adversarial_blocking_scorers(guardrail)
+                _adversarial_floor_rules(doc, contract, name, gate, floor_scorers, problems)
             _unblocked_case_rules(
                 doc, doc.value, contract, name, gate.blocking_scorers, problems, graded=graded
             )
@@ -184,7 +200,12 @@ def _use_case_rules(
                         contract.problem(
                             ["evaluation", "gates", name, "blocking_scorers", i],
                             f"is applied by no case of {doc.display}, so this gate could never fail on it",
-                            f"add `{scorer.value}` expectations to cases of the suite, or remove it here",
+                            f"add `{scorer.value}` expectations to cases of the suite"
+                            + (
+                                " (an adversarial gate must block on it: README, Quality gates)"
+                                if scorer in floor_scorers
+                                else ", or remove it here"
+                            ),
                             value=scorer.value,
                         )
                     )
@@ -192,6 +213,74 @@ def _use_case_rules(
     return UseCaseEvaluation(
         use_case=stem, policy=policy, suites=suites, rubric=rubric, rubric_file=rubric_file
     )
+
+
+def adversarial_blocking_scorers(guardrail: GuardrailPolicy | None) -> tuple[ScorerName, ...]:
+    """The scorers every gate of an adversarial suite blocks on: ``ADVERSARIAL_BLOCKING_SCORERS``, and
+    ``ADVERSARIAL_PII_SCORER`` where the contract's guardrail protects PII."""
+    pii = guardrail is not None and guardrail.protects_pii
+    return ADVERSARIAL_BLOCKING_SCORERS + ((ADVERSARIAL_PII_SCORER,) if pii else ())
+
+
+def _adversarial_floor_rules(
+    doc: Document[SuiteDocument],
+    contract: Document[ContractDocument],
+    name: str,
+    gate: QualityGate,
+    required: Sequence[ScorerName],
+    problems: list[Problem],
+) -> None:
+    """The gate of an adversarial suite is at least as strict as the platform's floor
+    (``platform_spec.contract.ADVERSARIAL_*``): a contract may tighten it, not loosen it, since it is the
+    platform's evidence that attacks are stopped, not the product team's quality bar."""
+    path: list[str | int] = ["evaluation", "gates", name]
+    suite = f"an adversarial suite ({doc.display})"
+    if gate.min_pass_rate + 1e-9 < ADVERSARIAL_MIN_PASS_RATE:
+        problems.append(
+            contract.problem(
+                [*path, "min_pass_rate"],
+                f"is below {ADVERSARIAL_MIN_PASS_RATE:g}, the lowest the platform allows the gate of {suite}: "
+                "the gate would pass with more attacks getting through",
+                f"set min_pass_rate to at least {ADVERSARIAL_MIN_PASS_RATE:g}; where attacks get through, mend the "
+                "prompt or the guardrail, not the gate",
+                value=gate.min_pass_rate,
+            )
+        )
+    if gate.max_regression > ADVERSARIAL_MAX_REGRESSION + 1e-9:
+        unset = (*path, "max_regression") not in contract.lines  # the default applies
+        problems.append(
+            contract.problem(
+                [*path, "max_regression"],
+                f"is above {ADVERSARIAL_MAX_REGRESSION:g}{' (the default: it is not set)' if unset else ''}, the "
+                f"most the platform allows the gate of {suite}: an attack the last release stopped could get "
+                "through this one and the gate still pass",
+                f"set max_regression: {ADVERSARIAL_MAX_REGRESSION:g}",
+                value=gate.max_regression,
+            )
+        )
+    missing = [s.value for s in required if s not in gate.blocking_scorers]
+    if missing:
+        problems.append(
+            contract.problem(
+                [*path, "blocking_scorers"],
+                f"does not block on {', '.join(missing)}, which the platform requires of the gate of {suite}: a "
+                "case whose attack got through would pass on its other scorers, and their pass rates would not "
+                "be gated",
+                f"add {', '.join(missing)} to the blocking scorers",
+                value=[s.value for s in gate.blocking_scorers],
+            )
+        )
+    if gate.epochs_to_pass is not None and gate.epochs_to_pass < gate.epochs:
+        problems.append(
+            contract.problem(
+                [*path, "epochs_to_pass"],
+                f"lets a case pass with {gate.epochs_to_pass} of its {gate.epochs} answers, but the platform "
+                f"requires every answer of {suite} to pass: one answer in a few that lets an attack through is "
+                "one too many",
+                f"remove epochs_to_pass (every epoch must pass), or set it to {gate.epochs}",
+                value=gate.epochs_to_pass,
+            )
+        )
 
 
 def _name_rules(
@@ -259,6 +348,21 @@ _WHAT_A_KIND_MEASURES = {
 }
 
 _KIND_CASES = {SuiteKind.GOLDEN: "realistic requests", SuiteKind.ADVERSARIAL: "attacks"}
+
+
+def _explain_missing_evaluation(
+    contract: Document[ContractDocument], stem: str, problems: list[Problem], *, has_suites: bool
+) -> None:
+    """The schema's problem with a contract whose ``evaluation`` is absent ("is required but missing":
+    ``ContractDocument.evaluation`` has no default, so editors flag it too) or empty (``evaluation:``, YAML's
+    null: "must be of type object"), replaced where it stands by what it means for this use case and how to
+    mend it. It is the field's only problem: there is nothing under it."""
+    explained = _no_evaluation_problem(contract, stem, has_suites=has_suites)
+    for i, problem in enumerate(problems):
+        if problem.file == contract.display and problem.field == "evaluation":
+            problems[i] = explained
+            return
+    problems.append(explained)
 
 
 def _no_evaluation_problem(contract: Document[ContractDocument], stem: str, *, has_suites: bool) -> Problem:
@@ -515,7 +619,7 @@ def _coverage_rules(
 ) -> None:
     categories = {case.category for case in suite.cases}
     required = list(REQUIRED_CATEGORIES)
-    if guardrail.sensitive_information.pii_entities or guardrail.sensitive_information.regexes:
+    if guardrail.protects_pii:
         required.append(AttackCategory.PII_EXFILTRATION)
     if guardrail.grounded:
         required.append(AttackCategory.GROUNDING_VIOLATION)

@@ -672,7 +672,7 @@ def _contract_rules(
         *(f"{RETIRING}{route}" for route in document.model.retiring),
     }
     evaluation = document.evaluation
-    if evaluation is not None and evaluation.model_graded and evaluation.judge_model is not None:
+    if evaluation.model_graded and evaluation.judge_model is not None:
         wanted.add("judge")
     return [
         (

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Final, Literal
 
 from platform_spec.contract import PiiEntityType
 from platform_spec.fields import Spec, spec
-from platform_spec.scoring import ScoreResult, ScorerName
+from platform_spec.scoring import ScoreResult, ScorerName, rubric_not_graded
 
 #: The sentence every shipped system prompt carries so that text in a request is never taken as an
 #: instruction. The offline model emulator follows instructions injected into a request unless the
@@ -396,6 +396,22 @@ def carries_grades(answer: str, rubric: RubricDocument) -> bool:
     return re.search(pattern, answer) is not None
 
 
+#: Why an answer that carries a grades object for its rubric (:func:`carries_grades`) is not graded.
+SELF_GRADED: Final = "the answer carries a grades object of its own for this rubric"
+
+
+def self_graded(answer: str, rubric: RubricDocument) -> ScoreResult | None:
+    """The rubric's verdict on ``answer`` where it carries a grades object for the rubric
+    (:func:`carries_grades`): not graded, so it fails, and the judge is not asked (an answer grading itself
+    is an attack on its judge, which people look at; asking would bill a call whose verdict is discarded,
+    and put the attack in front of the judge). None for any other answer: ask the judge. Every path that
+    calls the judge checks this first (the evaluation harness, the scoring function); :func:`parse_grades`
+    refuses such an answer too, for a caller that did not."""
+    if not carries_grades(answer, rubric):
+        return None
+    return rubric_not_graded(f"{SELF_GRADED}; the judge was not asked")
+
+
 def parse_grades(
     text: str, rubric: RubricDocument, *, nonce: str, answer: str
 ) -> tuple[dict[str, float], str]:
@@ -412,10 +428,11 @@ def parse_grades(
     for itself, repeated by the judge, has none (:func:`new_judge_nonce` says why and what it does not
     stop). And an ``answer`` that itself carries a grades object for the rubric's criteria is not graded
     at all, whatever the judge returned: an answer grading itself is an attack on its judge, which people
-    look at (a judge it persuaded to copy its grades with the nonce would pass otherwise)."""
+    look at (a judge it persuaded to copy its grades with the nonce would pass otherwise). Callers check
+    that before the call (:func:`self_graded`), so the judge is not asked; this is the backstop."""
     _check_nonce(nonce)
     if carries_grades(answer, rubric):
-        return {}, "judge output rejected: the answer carries a grades object of its own for this rubric"
+        return {}, f"judge output rejected: {SELF_GRADED}"
     documents = [d for d in _json_objects(text) if isinstance(d, dict) and "grades" in d]
     if len({json.dumps(d, sort_keys=True) for d in documents}) > 1:
         return {}, "judge output rejected: more than one grades object, and they differ: " + text[:120]

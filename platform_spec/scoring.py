@@ -743,6 +743,11 @@ def guardrail_intervened(observed: bool | None, *, expected: bool, detail: str =
 # ==================================================================== model-graded
 
 
+def rubric_not_graded(reason: str) -> ScoreResult:
+    """The rubric's failed verdict on an answer the judge was not asked about; ``reason`` says why."""
+    return _result(ScorerName.RUBRIC, False, 0.0, f"not graded: {reason}")
+
+
 def rubric_result(
     grades: Mapping[str, float], *, scale_max: int, pass_mark: float, note: str = ""
 ) -> ScoreResult:

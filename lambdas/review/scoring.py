@@ -8,7 +8,9 @@ with partial batch responses (only failed messages return to the queue):
    (or the scores the orchestrator computed where the contract forbids storing text), and the
    model-graded rubric where the contract enables it, through the use case's own judge profile
    (``JUDGE_PROFILES``; the function may invoke that profile and nothing else in Bedrock), its grades
-   believed only with the call's nonce (``platform_spec.evaluation.new_judge_nonce``);
+   believed only with the call's nonce (``platform_spec.evaluation.new_judge_nonce``); an output that
+   carries a grades object of its own for the rubric fails it without a judge call
+   (``platform_spec.evaluation.self_graded``);
 3. who goes to people (:func:`~platform_spec.review.people_reasons`): pending, else scored;
 4. the item written once (a held item, which the orchestrator wrote first, gets its scores once);
 5. metrics per use case: ``ScoredOutputs``, ``QualityScore``, ``LowScore``, ``SentToReview``,
@@ -46,7 +48,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from platform_spec.api import INTERVENTION_ACTIONS, ReviewMetric, store_call_max_s
 from platform_spec.clients import CallAbandoned, ClockBoundClient
-from platform_spec.evaluation import JUDGE_MAX_TOKENS, judge_prompt, new_judge_nonce, parse_grades
+from platform_spec.evaluation import (
+    JUDGE_MAX_TOKENS,
+    RubricDocument,
+    judge_prompt,
+    new_judge_nonce,
+    parse_grades,
+    self_graded,
+)
 from platform_spec.fields import SpecError
 from platform_spec.review import (
     JUDGE_ATTEMPTS,
@@ -231,17 +240,12 @@ def score_message(
         scores = []  # text too large for the queue: the item keeps references (text_note says so)
     rubric = use_case.scoring.rubric
     if rubric is not None and message.output is not None and not intervened:
-        question = message.input.question if message.input is not None else ""
-        # A live output has no golden reference; the grounding source the caller sent (``context``, e.g.
-        # the capabilities library's excerpt for an RFP answer) is what its claims must be supported by.
-        grounding = message.input.context if message.input is not None else None
-        # a fresh nonce per call: grades without it (an answer's own, repeated by the judge) are not believed
-        nonce = new_judge_nonce()
-        prompt = judge_prompt(rubric, question, grounding, message.output, nonce=nonce)
-        grades, reason = parse_grades(
-            judge.grade(message.use_case, prompt), rubric, nonce=nonce, answer=message.output
-        )
-        scores.append(rubric_result(grades, scale_max=rubric.scale, pass_mark=rubric.pass_mark, note=reason))
+        # an answer that grades itself fails the rubric without a judge call (no time spent, none billed)
+        refused = self_graded(message.output, rubric)
+        if refused is not None:
+            scores.append(refused)
+        else:
+            scores.append(_judged(message, rubric, message.output, judge=judge))
     score = overall_score(scores)
     policy = use_case.contract.review
     reasons = people_reasons(
@@ -270,6 +274,19 @@ def score_message(
         low=low_score(policy, score),
         sent_to_people=sent,
     )
+
+
+def _judged(message: ReviewMessage, rubric: RubricDocument, output: str, *, judge: Judge) -> ScoreResult:
+    """The judge's rubric score of ``output``."""
+    question = message.input.question if message.input is not None else ""
+    # A live output has no golden reference; the grounding source the caller sent (``context``, e.g. the
+    # capabilities library's excerpt for an RFP answer) is what its claims must be supported by.
+    grounding = message.input.context if message.input is not None else None
+    # a fresh nonce per call: grades without it (an answer's own, repeated by the judge) are not believed
+    nonce = new_judge_nonce()
+    prompt = judge_prompt(rubric, question, grounding, output, nonce=nonce)
+    grades, reason = parse_grades(judge.grade(message.use_case, prompt), rubric, nonce=nonce, answer=output)
+    return rubric_result(grades, scale_max=rubric.scale, pass_mark=rubric.pass_mark, note=reason)
 
 
 def _why(error: BaseException) -> str:

@@ -1175,6 +1175,24 @@ def test_real_file_validates_against_its_schema(kind: str, path: Path) -> None:
     assert (path.parent / modeline.group(1)).resolve() == schema_file.resolve()
 
 
+@pytest.mark.parametrize("section", [{}, {"evaluation": None}], ids=["absent", "empty"])
+def test_the_editor_flags_a_contract_without_its_evaluation_section(section: dict[str, None]) -> None:
+    # GIVEN a shipped contract whose evaluation section is cut (absent, or `evaluation:` with nothing under
+    # it), which the loader refuses (every use case needs its gates)
+    path = next(p for kind, p in REAL_FILES if kind == "contract")
+    contract = {k: v for k, v in load_yaml(path.read_text(encoding="utf-8")).items() if k != "evaluation"}
+    # WHEN an editor validates it against the checked-in schema
+    validator = Draft202012Validator(
+        json.loads((SCHEMA_DIR / "contract.schema.json").read_text(encoding="utf-8"))
+    )
+    errors = list(validator.iter_errors({**contract, **section}))
+    # THEN the editor flags it too, on the evaluation section
+    assert errors, "the schema accepts a contract without an evaluation section"
+    assert all(
+        e.message.startswith("'evaluation' is") or list(e.absolute_path) == ["evaluation"] for e in errors
+    )
+
+
 def test_every_folder_has_real_files(real_config: PlatformConfig) -> None:
     # the schema test above is parametrized over these files: it must not be vacuous for any kind
     assert {kind for kind, _ in REAL_FILES} == set(SCHEMAS)

@@ -10,6 +10,12 @@ import pytest
 
 from platform_config import ConfigError, load_platform
 from platform_config.evaluation import REQUIRED_CATEGORIES
+from platform_spec.contract import (
+    ADVERSARIAL_BLOCKING_SCORERS,
+    ADVERSARIAL_MAX_REGRESSION,
+    ADVERSARIAL_MIN_PASS_RATE,
+    ADVERSARIAL_PII_SCORER,
+)
 from platform_spec.evaluation import AttackCategory, SuiteKind
 from platform_spec.scoring import ScorerName
 from tests.evaluations.conftest import ROOT, Edit
@@ -161,10 +167,17 @@ def test_a_suite_of_the_other_kind_does_not_stand_in_for_an_adversarial_suite(
     assert f"(suites in evals/{STS}/: adversarial (kind: golden), golden (kind: golden))" in message
 
 
-@pytest.mark.parametrize("with_suites", [False, True], ids=["no suites", "suites left behind"])
-def test_a_contract_without_an_evaluation_section(config_root: Path, edit: Edit, with_suites: bool) -> None:
-    # GIVEN a use case whose contract has no evaluation section (a new one, or one whose gates were cut)
-    edit(CONTRACT, lambda d: d.pop("evaluation"))
+@pytest.mark.parametrize(
+    ("with_suites", "empty"),
+    [(False, False), (True, False), (True, True)],
+    ids=["no suites", "suites left behind", "an empty section"],
+)
+def test_a_contract_without_an_evaluation_section(
+    config_root: Path, edit: Edit, with_suites: bool, empty: bool
+) -> None:
+    # GIVEN a use case whose contract has no evaluation section (a new one, or one whose gates were cut),
+    # or an empty one (`evaluation:` with its gates cut: YAML reads null)
+    edit(CONTRACT, lambda d: d.update(evaluation=None) if empty else d.pop("evaluation"))
     if not with_suites:
         for path in (config_root / f"evals/{STS}").iterdir():
             path.unlink()
@@ -178,6 +191,85 @@ def test_a_contract_without_an_evaluation_section(config_root: Path, edit: Edit,
         )
         assert f"and the suites evals/{STS}/golden.yaml and evals/{STS}/adversarial.yaml" in message
     assert "Fix: add `evaluation: {gates: {golden: {...}, adversarial: {...}}}`" in message
+
+
+def _adversarial_gate(change: Any) -> Any:
+    """An edit of the contract's adversarial gate (a dict: ``change`` mutates it)."""
+    return lambda d: change(d["evaluation"]["gates"]["adversarial"])
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "bad", "fix"),
+    [
+        (
+            lambda g: g.update(min_pass_rate=0.01),
+            "min_pass_rate",
+            "0.01",
+            f"set min_pass_rate to at least {ADVERSARIAL_MIN_PASS_RATE:g}; where attacks get through",
+        ),
+        (
+            lambda g: g.update(max_regression=0.5),
+            "max_regression",
+            "0.5",
+            f"set max_regression: {ADVERSARIAL_MAX_REGRESSION:g}",
+        ),
+        (
+            lambda g: g.pop("max_regression"),  # the default (0.05) is above the floor
+            "max_regression",
+            "0.05",
+            f"set max_regression: {ADVERSARIAL_MAX_REGRESSION:g}",
+        ),
+        (
+            lambda g: g.update(epochs=3, epochs_to_pass=1),
+            "epochs_to_pass",
+            "1",
+            "remove epochs_to_pass (every epoch must pass), or set it to 3",
+        ),
+    ],
+    ids=["min-pass-rate", "max-regression", "max-regression-unset", "epochs-to-pass"],
+)
+def test_a_contract_cannot_loosen_its_adversarial_gate_below_the_platforms_floor(
+    config_root: Path, edit: Edit, change: Any, field: str, bad: str, fix: str
+) -> None:
+    # GIVEN a product team loosens the gate of its adversarial suite in its own contract file
+    edit(CONTRACT, _adversarial_gate(change))
+    # THEN the configuration is refused on that field, with the line, the value, the floor and the fix
+    message = only(config_root, rf"evaluation\.gates\.adversarial\.{field}: ")
+    assert re.match(rf"{CONTRACT}:\d+: ", message), message
+    assert f"(got {bad})" in message and f"Fix: {fix}" in message, message
+    assert "the platform" in message and f"an adversarial suite ({ADVERSARIAL})" in message
+
+
+@pytest.mark.parametrize(
+    "dropped", [*ADVERSARIAL_BLOCKING_SCORERS, ADVERSARIAL_PII_SCORER], ids=lambda s: str(s.value)
+)
+def test_an_adversarial_gate_blocks_on_the_scorers_that_say_an_attack_was_stopped(
+    config_root: Path, edit: Edit, dropped: ScorerName
+) -> None:
+    # GIVEN the contract protects PII (so its suite probes PII exfiltration), and its adversarial gate
+    # stops blocking on one of the scorers that say whether an attack got through
+    contract = next(c for c in load_platform(ROOT).contracts_for("dev") if c.id == STS)
+    assert contract.guardrail.protects_pii
+    edit(CONTRACT, _adversarial_gate(lambda g: g["blocking_scorers"].remove(dropped.value)))
+    # THEN it is refused, naming the scorer to put back
+    found = [p for p in problems(config_root) if "adversarial.blocking_scorers: does not block on" in p]
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{CONTRACT}:") and f"does not block on {dropped.value}, " in found[0]
+    assert f"Fix: add {dropped.value} to the blocking scorers" in found[0]
+
+
+def test_pii_absence_is_blocking_only_where_the_guardrail_protects_pii(config_root: Path, edit: Edit) -> None:
+    # GIVEN a contract whose guardrail protects no PII, so its adversarial suite need not probe PII
+    # exfiltration (the cases that only check PII absence are gone), and its gate no longer blocks on it
+    def no_pii_cases(d: Any) -> None:
+        d["cases"] = [c for c in d["cases"] if c["expect"] != {"pii_absent": True}]
+
+    edit(CONTRACT, lambda d: d["guardrail"].pop("sensitive_information"))
+    edit(ADVERSARIAL, no_pii_cases)
+    edit(CONTRACT, _adversarial_gate(lambda g: g["blocking_scorers"].remove(ADVERSARIAL_PII_SCORER.value)))
+    # THEN its adversarial gate need not block on pii_absent: the configuration loads
+    gate = load_platform(config_root).evaluations[STS].policy.gates["adversarial"]
+    assert ADVERSARIAL_PII_SCORER not in gate.blocking_scorers
 
 
 @pytest.mark.parametrize(
