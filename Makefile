@@ -35,7 +35,7 @@ synth_failed = { cd "$(CURDIR)"; rm -rf cdk.out.failed; [ ! -d .synth/cdk.out ] 
   rm -rf .synth; echo "make synth failed: cdk.out/ is unchanged (the last good assembly, if any);" \
   "this run's output is in cdk.out.failed/" >&2; exit 1; }
 
-.PHONY: help install lock chromium synth check report test test-quick lint format eval audit-acknowledgments demo review-demo bench check-new-use-case clean
+.PHONY: help install lock chromium synth check report test test-quick lint format eval audit-acknowledgments demo review-demo bench check-new-use-case check-retired-use-case clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
@@ -50,6 +50,7 @@ help:
 	@echo "make demo    start a local Bedrock Runtime endpoint and send a sample request through the orchestrator"
 	@echo "make review-demo  the human review path end to end offline: held answer, scoring, reviewer decision, release, audit"
 	@echo "make check-new-use-case  run make eval and the test suite on a copy of the repo with every contract copied to a new id (~4 min)"
+	@echo "make check-retired-use-case  run make eval and the test suite on a copy of the repo with a shipped use case retired, each in turn (~5 min each; USE_CASE=<id> for one)"
 	@echo "make clean   remove cdk.out and caches"
 
 # A fresh .venv gets the uv release that uv.lock pins, checked against the lock's hashes (pip, from the
@@ -188,6 +189,10 @@ test-quick: install
 
 check-new-use-case: install chromium
 	$(BIN)/python scripts/check_new_use_case.py
+
+# USE_CASE=<id> retires that one only (default: every contract, each in its own copy).
+check-retired-use-case: install chromium
+	$(BIN)/python scripts/check_retired_use_case.py $(if $(USE_CASE),--use-case $(USE_CASE))
 
 clean:
 	rm -rf cdk.out cdk.out.failed .synth .test-logs .pytest_cache .mypy_cache .ruff_cache benchmarks/.venv-litellm eval-results gate-results

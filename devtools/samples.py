@@ -70,11 +70,14 @@ def _sample_runtime_config(project_root: Path) -> dict[str, Any]:
     from platform_spec.fields import to_dict
 
     config: dict[str, Any] = to_dict(runtime_config(load_platform(project_root).contracts_for("dev"), "dev"))
-    support = config["use_cases"]["support-ticket-summary"]
-    support["contract"]["model"]["tiers"][0]["max_input_chars"] = 40
-    for price in ("price_per_1k_input_usd", "price_per_1k_output_usd"):
-        support["routes"]["fallback"][price] = None
-    config["use_cases"]["rfp-drafting"]["enabled"] = False
+    # a fork that retired one of these examples (README "Quality gates") gets the other differences
+    support = config["use_cases"].get("support-ticket-summary")
+    if support is not None:
+        support["contract"]["model"]["tiers"][0]["max_input_chars"] = 40
+        for price in ("price_per_1k_input_usd", "price_per_1k_output_usd"):
+            support["routes"]["fallback"][price] = None
+    if "rfp-drafting" in config["use_cases"]:
+        config["use_cases"]["rfp-drafting"]["enabled"] = False
     for spec in config["use_cases"].values():
         if spec["contract"]["review"]["hold_for_review"]:
             spec["enabled"] = False

@@ -67,15 +67,38 @@ def add_copies_of_every_contract(root: Path) -> list[str]:
 
 
 def commit(root: Path, message: str) -> None:
-    """Make the copy a git repository with everything committed, as a product team's checkout is once the
-    new use case is committed (the review pack and its tests read the commit from git)."""
-    identity = ("-c", "user.name=check-new-use-case", "-c", "user.email=check-new-use-case@localhost")
+    """Commit everything in the copy (a git repository from the first call on), as a product team's
+    checkout is once the change is committed (the review pack and its tests read the commit from git)."""
+    identity = ("-c", "user.name=check-use-case", "-c", "user.email=check-use-case@localhost")
     for command in (
-        ["git", "init", "--quiet"],
+        *([] if (root / ".git").exists() else [["git", "init", "--quiet"]]),
         ["git", "add", "--all"],
         ["git", *identity, "commit", "--quiet", "--no-verify", "-m", message],
     ):
         subprocess.run(command, cwd=root, check=True, capture_output=True)
+
+
+def evaluate_and_test(copy: Path, pytest_args: list[str], situation: str) -> int:
+    """`make test`'s two steps that read the configuration, in ``copy`` with this checkout's .venv: every
+    evaluation suite (make eval), then the test suite (ruff and mypy read code only, which the copies
+    these checks make do not change). Prints each step's verdict; the exit status of the first failing."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    python = str(ROOT / ".venv" / "bin" / "python")
+    command = [
+        *(python, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+        # the one test about where the code lives: .venv's editable install maps bedrock_constructs to
+        # this checkout's constructs/, not to the copy's
+        *(
+            "--deselect",
+            "tests/infra/test_imports.py::test_the_repository_folder_is_importable_as_bedrock_constructs",
+        ),
+    ]
+    evaluation = subprocess.run([python, "-m", "evaluation", "run"], cwd=copy, env=env, check=False)
+    result = subprocess.run([*command, *pytest_args], cwd=copy, env=env, check=False)
+    for step, code in (("make eval", evaluation.returncode), ("the test suite", result.returncode)):
+        verdict = "passes" if code == 0 else "FAILS"
+        print(f"==> {step} {verdict} {situation} (exit {code})")
+    return evaluation.returncode or result.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,25 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"==> added {', '.join(added)} in a copy of the repository; running make eval and the test suite (~4 min)"
         )
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        command = [
-            *(str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"),
-            # the one test about where the code lives: .venv's editable install maps bedrock_constructs to
-            # this checkout's constructs/, not to the copy's
-            *(
-                "--deselect",
-                "tests/infra/test_imports.py::test_the_repository_folder_is_importable_as_bedrock_constructs",
-            ),
-        ]
-        # `make test`'s two steps that read the configuration: every evaluation suite (make eval), then
-        # the test suite (ruff and mypy read code only, which the copy does not change)
-        python = str(ROOT / ".venv" / "bin" / "python")
-        evaluation = subprocess.run([python, "-m", "evaluation", "run"], cwd=tmp, env=env, check=False)
-        result = subprocess.run([*command, *args.pytest_args], cwd=tmp, env=env, check=False)
-        for step, code in (("make eval", evaluation.returncode), ("the test suite", result.returncode)):
-            verdict = "passes" if code == 0 else "FAILS"
-            print(f"==> {step} {verdict} with {len(added)} added use cases (exit {code})")
-        return evaluation.returncode or result.returncode
+        return evaluate_and_test(tmp, args.pytest_args, f"with {len(added)} added use cases")
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -53,6 +53,11 @@ ENTRY_POINTS = {
         "usage: python scripts/check_new_use_case.py",
         {"tests"},
     ),
+    "retired use case check": (
+        str(ROOT / "scripts" / "check_retired_use_case.py"),
+        "usage: python scripts/check_retired_use_case.py",
+        {"tests"},
+    ),
     "uv bootstrap": (str(ROOT / "scripts" / "locked_uv.py"), "usage: python3 scripts/locked_uv.py", set()),
     "evaluation": (
         "evaluation",

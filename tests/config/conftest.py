@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import yaml
 
 from platform_config import PlatformConfig, load_platform
 from platform_config.documents import load_yaml
-from platform_config.loader import CONFIGURATION_FOLDERS
+from tests.support.contracts import copy_configuration
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,10 +30,9 @@ def real_config() -> PlatformConfig:
 
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
-    """A copy of the real environments/ and contracts/ that a test may break."""
-    for folder in CONFIGURATION_FOLDERS:
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    return tmp_path
+    """A copy of the real configuration that a test may break, every shipped example in it
+    (``copy_configuration``: a fork that retired one still has it here)."""
+    return copy_configuration(tmp_path)
 
 
 @pytest.fixture

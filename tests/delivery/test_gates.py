@@ -25,7 +25,6 @@ from delivery.notifications import alarms_of, carry_offline, deliverability
 from lambdas.canary_bake import bake
 from platform_config import load_platform
 from platform_config.documents import load_yaml
-from platform_config.loader import CONFIGURATION_FOLDERS
 from platform_config.markers import GATE_RESULT_FILE
 from platform_spec.contract import ContractDocument
 from platform_spec.delivery import (
@@ -38,6 +37,7 @@ from platform_spec.delivery import (
     Gate,
     Verdict,
 )
+from tests.support.contracts import copy_configuration
 from tests.support.synth import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,10 +55,8 @@ def _check(report: GateReport, name: str) -> gates.Check:
 
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    for folder in CONFIGURATION_FOLDERS:
-        shutil.copytree(ROOT / folder, root / folder)
-    return root
+    """A copy of the configuration a test may break, every shipped example in it (``copy_configuration``)."""
+    return copy_configuration(tmp_path / "repo")
 
 
 # ==================================================================== gate 1: governance

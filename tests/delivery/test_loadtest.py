@@ -5,14 +5,12 @@ the local stand-in, which refuses unsigned or wrongly signed requests."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from delivery.loadtest import InlineExecutor, LoadPlan, LoadResult, main, percentile, run_load, verdict
-from tests.support.contracts import ROOT
 from tests.support.delivery import FakeClock
 
 
@@ -94,11 +92,9 @@ def test_the_load_tests_request_comes_from_the_golden_suite_whatever_its_file_is
 ) -> None:
     # GIVEN a use case whose golden suite (kind: golden) is evals/<use case>/tasks.yaml, gated as `tasks`
     from delivery.loadtest import request_body
-    from platform_config.loader import CONFIGURATION_FOLDERS
+    from tests.support.contracts import copy_configuration
 
-    root = tmp_path / "repo"
-    for folder in CONFIGURATION_FOLDERS:
-        shutil.copytree(ROOT / folder, root / folder)
+    root = copy_configuration(tmp_path / "repo")
     use_case = "support-ticket-summary"
     (root / f"evals/{use_case}/golden.yaml").rename(root / f"evals/{use_case}/tasks.yaml")
     contract_path = root / f"contracts/{use_case}.yaml"

@@ -3,7 +3,6 @@ test may break, and a YAML editor for it."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 import yaml
 
 from platform_config.documents import load_yaml
-from platform_config.loader import CONFIGURATION_FOLDERS
+from tests.support.contracts import copy_configuration
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,10 +20,8 @@ Edit = Callable[[str, Callable[[Any], Any]], None]
 
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    for folder in CONFIGURATION_FOLDERS:
-        shutil.copytree(ROOT / folder, root / folder)
-    return root
+    """A copy of the configuration a test may break, every shipped example in it (``copy_configuration``)."""
+    return copy_configuration(tmp_path / "repo")
 
 
 @pytest.fixture

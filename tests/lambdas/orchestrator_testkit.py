@@ -6,9 +6,12 @@ Imported as ``tests.lambdas.orchestrator_testkit`` (``tests`` is on ``pythonpath
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +33,7 @@ from bedrock_platform_devtools.samples import (
 )
 from platform_config.documents import load_yaml
 from platform_spec.api import ResilienceSettings
+from tests.support.contracts import copy_configuration, example_ids
 
 __all__ = [
     "ACCOUNT",
@@ -46,7 +50,22 @@ __all__ = [
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PROMPTS_DIR = PROJECT_ROOT / "prompts"
+
+
+def _configuration_root() -> Path:
+    """The configuration the orchestrator tests run on: this repository's, and where a fork retired a
+    shipped example the tests script (``PROFILES``), a copy of it with the tests' own copy of that example
+    added (``tests.support.contracts.copy_configuration``), made once per process. The handler's behaviour
+    for a grounded, a tiered or a held use case is tested whichever of them the repository still ships."""
+    if all((PROJECT_ROOT / "contracts" / f"{use_case}.yaml").exists() for use_case in example_ids()):
+        return PROJECT_ROOT
+    folder = tempfile.mkdtemp(prefix="orchestrator-configuration-")
+    atexit.register(shutil.rmtree, folder, True)
+    return copy_configuration(Path(folder) / "repo")
+
+
+CONFIGURATION_ROOT = _configuration_root()
+PROMPTS_DIR = CONFIGURATION_ROOT / "prompts"
 HANDLER_MODULE = "lambdas.orchestrator.handler"
 
 SERVICE = "orchestrator-test"
@@ -81,13 +100,13 @@ def prompt(use_case: str) -> dict[str, str]:
 
 def sample_resources() -> dict[str, Any]:
     """BEDROCK_RESOURCES for every use case of this repository's contracts (``samples.sample_resources``)."""
-    return samples.sample_resources(PROJECT_ROOT)
+    return samples.sample_resources(CONFIGURATION_ROOT)
 
 
 def sample_runtime_config() -> dict[str, Any]:
     """The devtools' sample runtime config of this repository's contracts (``samples.sample_runtime_config``:
     dev, with a 40-character light tier, an unpriced fallback and rfp-drafting disabled)."""
-    return samples.sample_runtime_config(PROJECT_ROOT)
+    return samples.sample_runtime_config(CONFIGURATION_ROOT)
 
 
 def sample_contract(use_case: str) -> dict[str, Any]:

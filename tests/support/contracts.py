@@ -22,3 +22,43 @@ def contract_files(root: Path = ROOT) -> dict[str, dict[str, Any]]:
 def enabled_use_cases(environment: str, root: Path = ROOT) -> set[str]:
     """The ids of the contracts whose ``environments`` list names ``environment``."""
     return {cid for cid, data in contract_files(root).items() if environment in data["environments"]}
+
+
+#: The tests' own copy of the use cases the project ships as examples (contract, prompt, suites), in the
+#: layout of a configuration root. While the repository ships an example, the copy is the same file
+#: (tests/test_examples.py holds them equal); once a fork retires one (README "Quality gates": contract,
+#: prompt and suites deleted), the tests that break a copy of the configuration still find it here.
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+def example_ids() -> list[str]:
+    """The ids of the examples the tests keep a copy of."""
+    return sorted(p.stem for p in (EXAMPLES / "contracts").glob("*.yaml"))
+
+
+def example_files(use_case: str) -> list[Path]:
+    """An example's files, relative to a configuration root: its contract, its prompt and its suites."""
+    suites = sorted((EXAMPLES / "evals" / use_case).glob("*.yaml"))
+    return [
+        Path("contracts") / f"{use_case}.yaml",
+        Path("prompts") / f"{use_case}.yaml",
+        *(p.relative_to(EXAMPLES) for p in suites),
+    ]
+
+
+def copy_configuration(target: Path, root: Path = ROOT) -> Path:
+    """``root``'s configuration (``CONFIGURATION_FOLDERS``) copied to ``target``, plus every shipped example
+    ``root`` no longer has, from the tests' own copy (:data:`EXAMPLES`): a copy a test may break, naming
+    the example it breaks, in the repository as in a fork that retired that example. Returns ``target``."""
+    import shutil
+
+    from platform_config.loader import CONFIGURATION_FOLDERS
+
+    for folder in CONFIGURATION_FOLDERS:
+        shutil.copytree(root / folder, target / folder)
+    for use_case in example_ids():
+        if not (root / "contracts" / f"{use_case}.yaml").exists():
+            for relative in example_files(use_case):
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(EXAMPLES / relative, target / relative)
+    return target
