@@ -26,6 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+# the sibling script's helpers, whether this file runs as `python scripts/...` (its folder first on sys.path)
+# or through runpy (tests/test_entry_points.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from check_new_use_case import ROOT, commit, copy_repository, evaluate_and_test, link_installs
 
 NOTE = "retired by scripts/check_retired_use_case.py (a copy of the repository)"
