@@ -99,6 +99,8 @@ atexit.register(gc.freeze)
 node_environment()
 
 from bedrock_platform_devtools.botocore_cache import share_data_loader  # noqa: E402
+from platform_config import PlatformConfig, load_platform  # noqa: E402
+from tests.support.contracts import examples_root  # noqa: E402
 from tests.support.synth import config, stages, synthesized  # noqa: E402
 
 # Most tests start fresh boto3 sessions (moto fixtures, handlers imported anew as at a cold start): one
@@ -159,3 +161,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return cores + 1
+
+
+@pytest.fixture(scope="session")
+def example_config() -> PlatformConfig:
+    """Every shipped example's contract (``tests.support.contracts.examples_root``): the input of tests of
+    code that takes a contract, which need one with the example's properties whether or not this
+    repository still ships it. Tests of the repository's own configuration use ``config``."""
+    return load_platform(examples_root())

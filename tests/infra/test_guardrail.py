@@ -18,6 +18,7 @@ from tests.infra.conftest import probe_stack
 
 
 def _contract(config: PlatformConfig, contract_id: str) -> Contract:
+    """A shipped example's contract (``example_config``: in a fork that retired it, the tests' copy)."""
     return next(c for c in config.contracts_for("dev") if c.id == contract_id)
 
 
@@ -27,8 +28,8 @@ def _template(contract: Contract, **kwargs: object) -> tuple[cdk.Stack, Guardrai
     return stack, guardrail, Template.from_stack(stack)
 
 
-def test_secure_default_content_filters_on_every_guardrail(config: PlatformConfig) -> None:
-    _, _, template = _template(_contract(config, "rfp-drafting"))  # declares no content_filters
+def test_secure_default_content_filters_on_every_guardrail(example_config: PlatformConfig) -> None:
+    _, _, template = _template(_contract(example_config, "rfp-drafting"))  # declares no content_filters
     template.has_resource_properties(
         "AWS::Bedrock::Guardrail",
         {
@@ -46,8 +47,8 @@ def test_secure_default_content_filters_on_every_guardrail(config: PlatformConfi
     )
 
 
-def test_policy_is_rendered_in_full(config: PlatformConfig) -> None:
-    _, _, template = _template(_contract(config, "policy-qa"))
+def test_policy_is_rendered_in_full(example_config: PlatformConfig) -> None:
+    _, _, template = _template(_contract(example_config, "policy-qa"))
     template.has_resource_properties(
         "AWS::Bedrock::Guardrail",
         {
@@ -83,8 +84,8 @@ def test_policy_is_rendered_in_full(config: PlatformConfig) -> None:
     )
 
 
-def test_regex_filters_are_rendered(config: PlatformConfig) -> None:
-    _, _, template = _template(_contract(config, "support-ticket-summary"))
+def test_regex_filters_are_rendered(example_config: PlatformConfig) -> None:
+    _, _, template = _template(_contract(example_config, "support-ticket-summary"))
     template.has_resource_properties(
         "AWS::Bedrock::Guardrail",
         {
@@ -107,8 +108,8 @@ def test_regex_filters_are_rendered(config: PlatformConfig) -> None:
     )
 
 
-def test_a_published_version_is_created_and_changes_with_the_policy(config: PlatformConfig) -> None:
-    contract = _contract(config, "policy-qa")
+def test_a_published_version_is_created_and_changes_with_the_policy(example_config: PlatformConfig) -> None:
+    contract = _contract(example_config, "policy-qa")
     stack, guardrail, template = _template(contract)
     template.resource_count_is("AWS::Bedrock::GuardrailVersion", 1)
     template.has_resource_properties(
@@ -128,20 +129,20 @@ def test_a_published_version_is_created_and_changes_with_the_policy(config: Plat
     assert same.policy_fingerprint == guardrail.policy_fingerprint  # deterministic: no spurious versions
 
 
-def test_a_replaced_version_is_kept_for_the_callers_that_still_pin_it(config: PlatformConfig) -> None:
+def test_a_replaced_version_is_kept_for_the_callers_that_still_pin_it(example_config: PlatformConfig) -> None:
     # A canary's stable orchestrator version keeps the old version number until the bake promotes; a
     # version CloudFormation deleted on replacement would fail its guardrail calls.
-    _, _, template = _template(_contract(config, "policy-qa"))
+    _, _, template = _template(_contract(example_config, "policy-qa"))
     template.has_resource(
         "AWS::Bedrock::GuardrailVersion", {"UpdateReplacePolicy": "Retain", "DeletionPolicy": "Retain"}
     )
 
 
-def test_grant_apply_is_scoped_to_this_guardrail_and_its_key(config: PlatformConfig) -> None:
+def test_grant_apply_is_scoped_to_this_guardrail_and_its_key(example_config: PlatformConfig) -> None:
     stack = probe_stack()
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     guardrail = Guardrail(
-        stack, "G", guardrail_name="n", policy=_contract(config, "policy-qa").guardrail, kms_key=key
+        stack, "G", guardrail_name="n", policy=_contract(example_config, "policy-qa").guardrail, kms_key=key
     )
     role = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     guardrail.grant_apply(role)
@@ -166,8 +167,8 @@ def test_grant_apply_is_scoped_to_this_guardrail_and_its_key(config: PlatformCon
     ]
 
 
-def test_metrics_are_keyed_by_guardrail_arn_and_published_version(config: PlatformConfig) -> None:
-    stack, guardrail, _ = _template(_contract(config, "policy-qa"))
+def test_metrics_are_keyed_by_guardrail_arn_and_published_version(example_config: PlatformConfig) -> None:
+    stack, guardrail, _ = _template(_contract(example_config, "policy-qa"))
     metric = guardrail.metric_invocations_intervened()
     assert (metric.namespace, metric.metric_name) == ("AWS/Bedrock/Guardrails", "InvocationsIntervened")
     assert stack.resolve(metric.dimensions["GuardrailVersion"]) == {
@@ -180,9 +181,9 @@ def test_metrics_are_keyed_by_guardrail_arn_and_published_version(config: Platfo
 
 @pytest.mark.parametrize("strength", [FilterStrength.NONE, FilterStrength.LOW])
 def test_a_policy_without_prompt_attack_filtering_is_refused(
-    config: PlatformConfig, strength: FilterStrength
+    example_config: PlatformConfig, strength: FilterStrength
 ) -> None:
-    contract = _contract(config, "policy-qa")
+    contract = _contract(example_config, "policy-qa")
     filters = {
         **contract.guardrail.content_filters,
         ContentFilterType.PROMPT_ATTACK: FilterSetting(input=strength, output=FilterStrength.NONE),

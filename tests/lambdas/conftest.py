@@ -32,6 +32,7 @@ from bedrock_platform_devtools.bedrock_stub import BedrockStub
 from human_review.offline import OfflinePlatform
 from platform_config import PlatformConfig, load_platform
 from tests.lambdas.orchestrator_testkit import (
+    CONFIGURATION_ROOT,
     HANDLER_MODULE,
     TEST_RESILIENCE,
     FakeLambdaContext,
@@ -124,8 +125,9 @@ def lambda_context() -> FakeLambdaContext:
 
 @pytest.fixture(scope="module")
 def config() -> PlatformConfig:
-    """The repository's configuration (contracts, prompts, evaluation suites)."""
-    return load_platform(Path(__file__).resolve().parents[2])
+    """The orchestrator tests' configuration (contracts, prompts, evaluation suites): the repository's, with
+    every shipped example a fork retired added back (``orchestrator_testkit.CONFIGURATION_ROOT``)."""
+    return load_platform(CONFIGURATION_ROOT)
 
 
 @pytest.fixture

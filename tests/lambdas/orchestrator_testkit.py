@@ -6,12 +6,9 @@ Imported as ``tests.lambdas.orchestrator_testkit`` (``tests`` is on ``pythonpath
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -33,7 +30,7 @@ from bedrock_platform_devtools.samples import (
 )
 from platform_config.documents import load_yaml
 from platform_spec.api import ResilienceSettings
-from tests.support.contracts import copy_configuration, example_ids
+from tests.support.contracts import examples_root
 
 __all__ = [
     "ACCOUNT",
@@ -52,19 +49,9 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _configuration_root() -> Path:
-    """The configuration the orchestrator tests run on: this repository's, and where a fork retired a
-    shipped example the tests script (``PROFILES``), a copy of it with the tests' own copy of that example
-    added (``tests.support.contracts.copy_configuration``), made once per process. The handler's behaviour
-    for a grounded, a tiered or a held use case is tested whichever of them the repository still ships."""
-    if all((PROJECT_ROOT / "contracts" / f"{use_case}.yaml").exists() for use_case in example_ids()):
-        return PROJECT_ROOT
-    folder = tempfile.mkdtemp(prefix="orchestrator-configuration-")
-    atexit.register(shutil.rmtree, folder, True)
-    return copy_configuration(Path(folder) / "repo")
-
-
-CONFIGURATION_ROOT = _configuration_root()
+#: The configuration the orchestrator tests run on: this repository's, with every shipped example the tests
+#: script (``PROFILES``) that a fork retired added back (``tests.support.contracts.examples_root``).
+CONFIGURATION_ROOT = examples_root()
 PROMPTS_DIR = CONFIGURATION_ROOT / "prompts"
 HANDLER_MODULE = "lambdas.orchestrator.handler"
 

@@ -5,6 +5,10 @@ the README says does not break them (`make check-new-use-case` proves it on a co
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +54,6 @@ def copy_configuration(target: Path, root: Path = ROOT) -> Path:
     """``root``'s configuration (``CONFIGURATION_FOLDERS``) copied to ``target``, plus every shipped example
     ``root`` no longer has, from the tests' own copy (:data:`EXAMPLES`): a copy a test may break, naming
     the example it breaks, in the repository as in a fork that retired that example. Returns ``target``."""
-    import shutil
-
     from platform_config.loader import CONFIGURATION_FOLDERS
 
     for folder in CONFIGURATION_FOLDERS:
@@ -62,3 +64,24 @@ def copy_configuration(target: Path, root: Path = ROOT) -> Path:
                 (target / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(EXAMPLES / relative, target / relative)
     return target
+
+
+def example_file(relative: str, root: Path = ROOT) -> Path:
+    """``root / relative`` (``contracts/policy-qa.yaml``), or the tests' copy of that example's file where
+    ``root`` retired it: for the tests that read one example's file as the document they break."""
+    shipped = root / relative
+    return shipped if shipped.exists() else EXAMPLES / relative
+
+
+@functools.cache
+def examples_root() -> Path:
+    """A configuration root with every shipped example: this repository, or where a fork retired one, a
+    copy of its configuration with the tests' copy of that example added (:func:`copy_configuration`),
+    made once per process and removed at its exit. For the tests of code that takes a contract (the
+    orchestrator, a construct), which test what a grounded, tiered or held use case does, whichever of the
+    examples the repository still ships."""
+    if all((ROOT / "contracts" / f"{use_case}.yaml").exists() for use_case in example_ids()):
+        return ROOT
+    folder = tempfile.mkdtemp(prefix="examples-configuration-")
+    atexit.register(shutil.rmtree, folder, True)
+    return copy_configuration(Path(folder) / "repo")
