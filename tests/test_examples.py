@@ -3,13 +3,11 @@ ships while it ships them, and what a copy of the configuration gets once a fork
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from platform_config import load_platform
-from platform_config.loader import CONFIGURATION_FOLDERS
 from tests.support.contracts import EXAMPLES, ROOT, copy_configuration, example_files, example_ids
 
 
@@ -30,19 +28,19 @@ def test_the_tests_copy_of_a_shipped_example_is_the_shipped_file(use_case: str) 
 
 
 def test_a_copy_of_a_configuration_that_retired_an_example_has_the_example_again(tmp_path: Path) -> None:
-    # GIVEN a fork's configuration that retired the first example (contract, prompt and suites deleted)
+    # GIVEN a fork's configuration with every example (this repository's, plus the tests' copy of any it
+    # retired already) that then retires the first example (contract, prompt and suites deleted)
     retired = example_ids()[0]
-    fork = tmp_path / "fork"
-    for folder in CONFIGURATION_FOLDERS:
-        shutil.copytree(ROOT / folder, fork / folder)
+    fork = copy_configuration(tmp_path / "fork")
+    every = set(load_platform(fork).evaluations)
     for relative in example_files(retired):
         (fork / relative).unlink()
-    assert retired not in set(load_platform(fork).evaluations)
+    assert retired not in load_platform(fork).evaluations
 
     # WHEN the tests copy it to break it
     copy = copy_configuration(tmp_path / "copy", root=fork)
 
     # THEN the copy has the retired example again, from the tests' own copy, and loads
-    assert set(load_platform(copy).evaluations) == set(load_platform(ROOT).evaluations)
+    assert set(load_platform(copy).evaluations) == every
     for relative in example_files(retired):
         assert (copy / relative).read_bytes() == (EXAMPLES / relative).read_bytes()
