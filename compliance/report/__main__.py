@@ -9,8 +9,8 @@ checkout (``git rev-parse HEAD``, and "+ uncommitted changes" when ``git status`
 files: a new contract not yet committed is in the assembly but not in the commit; ignored files such as
 ``cdk.out`` do not count); outside a git checkout (the delivery pipeline's steps), the commit in
 ``SOURCE_COMMIT`` (``platform_config.checkout``). The evaluation evidence is shown as met only for a run of
-that same commit. Synth never reads git; this command does, when it writes the pack (``make synth`` runs it right after the
-synth, in the same checkout).
+that same commit. Synth never reads git; this command does, when it writes the pack (``make synth`` runs
+it right after the synth, in the same checkout).
 """
 
 from __future__ import annotations
