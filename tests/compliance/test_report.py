@@ -1058,7 +1058,8 @@ def test_a_run_that_left_out_suites_of_deployed_use_cases_does_not_show_the_gate
     measured = "0123456789abcdef0123456789abcdef01234567"
     deployed = replace(
         complete,
-        run=replace(complete.run, mode="deployed", target="staging", commit=measured),
+        # clean: the session's run took the dirty flag of the checkout the tests run in
+        run=replace(complete.run, mode="deployed", target="staging", commit=measured, dirty=False),
         candidate=measured,
     )
     status, detail = gate.run(deployed)
@@ -1067,9 +1068,7 @@ def test_a_run_that_left_out_suites_of_deployed_use_cases_does_not_show_the_gate
     # is no evidence (the run may have failed, or passed, on code that is not the candidate)
     other = replace(deployed, candidate="f" * 40)
     status, detail = gate.run(other)
-    assert (
-        status == "NOT RUN" and "measured commit 0123456789ab, this pack is of commit ffffffffffff" in detail
-    )
+    assert status == "NOT RUN" and f"measured commit {measured}, this pack is of commit {'f' * 40}:" in detail
     failed_elsewhere = replace(
         other, run=replace(deployed.run, gate_messages=("policy-qa/golden: 0.5 < 0.9",))
     )
@@ -1384,3 +1383,15 @@ def test_the_pack_header_gives_the_commit_the_evaluation_evidence_is_matched_to(
     header: str, candidate: tuple[str | None, bool]
 ) -> None:
     assert report_candidate(header) == candidate
+
+
+def test_a_run_of_another_commit_names_both_commits_in_full() -> None:
+    # GIVEN a run of a commit that shares its first 12 digits with the pack's (or is a prefix of it)
+    gate = dict(EvaluationTopic().evidence())["EVAL-QUALITY-GATE"]
+    for measured in (COMMIT[:16], COMMIT[:39] + "8"):
+        facts = _deployed_facts()
+        assert facts.run is not None
+        status, detail = gate.run(replace(facts, run=replace(facts.run, commit=measured)))
+        # THEN the approver reads two different commits, not the same 12 digits twice
+        assert status == "NOT RUN", detail
+        assert f"measured commit {measured}, this pack is of commit {COMMIT}:" in detail, detail

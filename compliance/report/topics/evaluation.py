@@ -155,8 +155,10 @@ def _other_commit(facts: EvaluationFacts, run: RunResult) -> str:
             "the pack in a clean checkout of the commit), then write the pack again"
         )
     if run.commit != facts.candidate:
+        # both in full: two commits (or a commit and a prefix of it) may share their first 12 digits
         return (
-            f"{measured}, this pack is of commit {facts.candidate[:12]}: a run of another commit is no "
+            f"the run against {run.target} measured commit {run.commit}, this pack is of commit "
+            f"{facts.candidate}: a run of another commit is no "
             f"evidence for this one. Fix: run the suites against {facts.target} from this commit (the readiness "
             "gate of the same pipeline execution does) and pass its results.json with --evaluation-results"
         )
