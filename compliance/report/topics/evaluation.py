@@ -49,6 +49,9 @@ class EvaluationFacts:
     #: The commit this pack describes (40 hex digits; None when unknown): a run against a deployed
     #: environment is evidence for it only when it measured that commit.
     candidate: str | None = None
+    #: The pack was written from a checkout whose files differ from ``candidate`` (its header says "+
+    #: uncommitted changes"): its assembly is not that commit, so no run is evidence for it.
+    candidate_changed: bool = False
 
 
 class EvaluationTopic(Topic[EvaluationFacts]):
@@ -56,11 +59,17 @@ class EvaluationTopic(Topic[EvaluationFacts]):
     title: ClassVar[str] = "Evaluation"
 
     def __init__(
-        self, *, results: Path | None = None, root: Path = PROJECT_ROOT, candidate: str | None = None
+        self,
+        *,
+        results: Path | None = None,
+        root: Path = PROJECT_ROOT,
+        candidate: str | None = None,
+        candidate_changed: bool = False,
     ) -> None:
         self.results = results
         self.root = root
         self.candidate = candidate
+        self.candidate_changed = candidate_changed
 
     def extract(self, env: Environment) -> EvaluationFacts:
         target = env.name.lower()
@@ -78,7 +87,9 @@ class EvaluationTopic(Topic[EvaluationFacts]):
                 for suite in suite_names(self.root, uc)
                 if suite not in (run.use_cases[uc].suites if uc in run.use_cases else {})
             )
-        return EvaluationFacts(target, run, tuple(_records(self.root, target)), missing, self.candidate)
+        return EvaluationFacts(
+            target, run, tuple(_records(self.root, target)), missing, self.candidate, self.candidate_changed
+        )
 
     def render(self, facts: EvaluationFacts, ctx: RenderContext) -> Section:
         return evaluation_section(facts)
@@ -122,9 +133,8 @@ def _gate_passed(facts: EvaluationFacts) -> tuple[str, str]:
             f"{facts.target}, or the readiness gate's run of this commit: --evaluation-results <its results.json>)"
         )
     return PASS, (
-        f"quality gates met (run against {facts.run.target}, commit {facts.run.commit[:12]}"
-        + (" with uncommitted changes" if facts.run.dirty else "")
-        + f", {facts.run.started_at})"
+        f"quality gates met (run against {facts.run.target}, commit {facts.run.commit[:12]}, "
+        f"{facts.run.started_at})"
     )
 
 
@@ -138,11 +148,27 @@ def _other_commit(facts: EvaluationFacts, run: RunResult) -> str:
             "Fix: write the pack in the git checkout (the delivery pipeline's steps get SOURCE_COMMIT), or "
             "pass --commit"
         )
-    if run.commit != facts.candidate:
+    if facts.candidate_changed:
         return (
-            f"{measured}, this pack is of commit {facts.candidate[:12]}: a run of another commit is no "
+            f"{measured}, this pack is of commit {facts.candidate[:12]} with uncommitted changes: its assembly "
+            "is not that commit, so no run can be shown to have measured it. Fix: commit the changes (or write "
+            "the pack in a clean checkout of the commit), then write the pack again"
+        )
+    if run.commit != facts.candidate:
+        # both in full: two commits (or a commit and a prefix of it) may share their first 12 digits
+        return (
+            f"the run against {run.target} measured commit {run.commit}, this pack is of commit "
+            f"{facts.candidate}: a run of another commit is no "
             f"evidence for this one. Fix: run the suites against {facts.target} from this commit (the readiness "
             "gate of the same pipeline execution does) and pass its results.json with --evaluation-results"
+        )
+    if run.dirty:
+        # the suites, gates and contracts it ran with were the checkout's files, not the commit's
+        return (
+            f"{measured} with uncommitted changes: it ran with files that are not that commit, so it is no "
+            f"evidence for it. Fix: run the suites against {run.target} from a clean checkout of the commit "
+            "(the readiness gate of the same pipeline execution does) and pass its results.json with "
+            "--evaluation-results"
         )
     return ""
 
