@@ -1075,6 +1075,32 @@ def test_a_run_that_left_out_suites_of_deployed_use_cases_does_not_show_the_gate
     assert gate.run(failed_elsewhere) == (status, detail)
     status, detail = gate.run(replace(deployed, candidate=None))
     assert status == "NOT RUN" and "this pack's commit is unknown" in detail and "pass --commit" in detail
+    # AND only for a run against this environment or, for production, the readiness gate's environment (a
+    # dev run measured dev's deployment: other accounts, regions, models, guardrail versions)
+    assert facts.accepted_targets == ("prod", "staging")
+    status, detail = gate.run(replace(deployed, run=replace(deployed.run, target="dev")))
+    assert status == "NOT RUN" and detail.startswith("the run measured dev, this pack is of prod"), detail
+    assert "a run against prod or staging (the readiness gate's, for production)" in detail
+
+
+def test_only_production_takes_another_environments_run_and_only_the_readiness_gates(tmp_path: Path) -> None:
+    from compliance.report.topics.evaluation import evidence_targets
+
+    # the shipped pipeline: dev, staging, prod
+    assert [evidence_targets(ROOT, env) for env in ("dev", "staging", "prod")] == [
+        ("dev",),
+        ("staging",),
+        ("prod", "staging"),
+    ]
+    # a pipeline with its own order, and a checkout without one (or with a broken one): each its own alone
+    (tmp_path / "delivery").mkdir()
+    pipeline = tmp_path / "delivery" / "pipeline.yaml"
+    pipeline.write_text("environments: [test, preprod, live]\n", encoding="utf-8")
+    assert evidence_targets(tmp_path, "live") == ("live", "preprod")
+    assert evidence_targets(tmp_path, "preprod") == ("preprod",)
+    pipeline.write_text("environments: [test, live\n", encoding="utf-8")
+    assert evidence_targets(tmp_path, "live") == ("live",)
+    assert evidence_targets(tmp_path / "nowhere", "prod") == ("prod",)
 
 
 def test_evidence_fails_when_what_it_checks_is_missing(synthesized: Synthesized) -> None:

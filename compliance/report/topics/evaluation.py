@@ -19,9 +19,13 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import ClassVar
 
+import yaml
+
 from compliance.report.document import BAD, OK, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment
 from compliance.report.topic import FAIL, NOT_RUN, PASS, EvidenceCheck, RenderContext, Topic
+from platform_config.delivery import DELIVERY_FILE
+from platform_config.documents import load_yaml
 from platform_config.evaluation import suite_names
 from platform_spec.evaluation import (
     OFFLINE_TARGET,
@@ -52,6 +56,10 @@ class EvaluationFacts:
     #: The pack was written from a checkout whose files differ from ``candidate`` (its header says "+
     #: uncommitted changes"): its assembly is not that commit, so no run is evidence for it.
     candidate_changed: bool = False
+    #: The environments a deployed run may have measured to be evidence for this one (``target`` itself, and
+    #: for the delivery pipeline's production environment the readiness gate's: :func:`evidence_targets`);
+    #: empty means ``target`` alone.
+    accepted_targets: tuple[str, ...] = ()
 
 
 class EvaluationTopic(Topic[EvaluationFacts]):
@@ -88,7 +96,13 @@ class EvaluationTopic(Topic[EvaluationFacts]):
                 if suite not in (run.use_cases[uc].suites if uc in run.use_cases else {})
             )
         return EvaluationFacts(
-            target, run, tuple(_records(self.root, target)), missing, self.candidate, self.candidate_changed
+            target,
+            run,
+            tuple(_records(self.root, target)),
+            missing,
+            self.candidate,
+            self.candidate_changed,
+            evidence_targets(self.root, target),
         )
 
     def render(self, facts: EvaluationFacts, ctx: RenderContext) -> Section:
@@ -138,9 +152,31 @@ def _gate_passed(facts: EvaluationFacts) -> tuple[str, str]:
     )
 
 
+def evidence_targets(root: Path, target: str) -> tuple[str, ...]:
+    """``target``, and where it is the delivery pipeline's production environment (the last of
+    ``delivery/pipeline.yaml``'s environments) the one before it: the readiness gate measures the candidate
+    there, and the pipeline hands that run to production's pack. A run against any other environment
+    measured another deployment (another region, account or configuration): no evidence for this one."""
+    path = root / DELIVERY_FILE
+    try:
+        order = load_yaml(path.read_text(encoding="utf-8")).get("environments") if path.is_file() else None
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):  # the loader reports a bad file
+        order = None
+    if isinstance(order, list) and len(order) >= 2 and order[-1] == target:
+        return (target, str(order[-2]))
+    return (target,)
+
+
 def _other_commit(facts: EvaluationFacts, run: RunResult) -> str:
     """Why ``run`` (against a deployed environment) is not shown to have measured the commit this pack
-    describes; "" when it did."""
+    describes, or the environment it is for; "" when it did."""
+    accepted = facts.accepted_targets or (facts.target,)
+    if run.target not in accepted:
+        return (
+            f"the run measured {run.target}, this pack is of {facts.target}: a run against another environment "
+            f"measured another deployment. Fix: pass the results.json of a run against {' or '.join(accepted)}"
+            + (" (the readiness gate's, for production)" if len(accepted) > 1 else "")
+        )
     measured = f"the run against {run.target} measured commit {run.commit[:12]}"
     if facts.candidate is None:
         return (
