@@ -1366,7 +1366,8 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _deployed_facts(*, dirty: bool = False, **facts: Any) -> EvaluationFacts:
-    """A passing run against staging of :data:`COMMIT`, as the pack's Evaluation topic reads it."""
+    """A passing run against staging of :data:`COMMIT`, as production's pack reads it (staging is the
+    environment before production: its run is evidence for prod)."""
     run = RunResult(
         target="staging",
         mode="deployed",
@@ -1376,7 +1377,17 @@ def _deployed_facts(*, dirty: bool = False, **facts: Any) -> EvaluationFacts:
         use_cases={},
         gate_passed=True,
     )
-    return EvaluationFacts(**{"target": "prod", "run": run, "records": (), "candidate": COMMIT, **facts})
+    accepted = ("prod", "staging")
+    return EvaluationFacts(
+        **{
+            "target": "prod",
+            "run": run,
+            "records": (),
+            "candidate": COMMIT,
+            "accepted_targets": accepted,
+            **facts,
+        }
+    )
 
 
 def test_uncommitted_changes_in_the_run_or_the_pack_are_no_evidence_for_the_commit() -> None:
