@@ -10,7 +10,7 @@ them through these links (``mypy_path = ".mypy_path"``).
 The links are made here, not committed: the delivery pipeline's steps run in the source artifact that
 CodePipeline downloads, which drops symbolic links ("retains symlinks (symlinks would otherwise be removed by
 CodePipeline)", code_build_clone_output in
-https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.pipelines/ConnectionSourceOptions.html), so committed
+https://docs.aws.amazon.com/cdk/api/latest/python/aws_cdk.pipelines/ConnectionSourceOptions.html), so committed
 links were missing in the Build step and ``make lint`` (part of ``make test``) failed there on every commit.
 Standard library only; a link that is already right is left alone, a wrong one is replaced.
 """
