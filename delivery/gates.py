@@ -313,13 +313,16 @@ def suites_check(
     environment: str,
     *,
     out: Path,
+    use_cases: Sequence[str],
     argv: Sequence[str] = (),
     env: dict[str, str] | None = None,
 ) -> None:
-    """``python -m evaluation run --target <env> --out <out> <argv>``: golden suites through the API,
-    adversarial suites through ApplyGuardrail on the deployed guardrail, every contract's quality gate."""
+    """``python -m evaluation run --target <env> --out <out>/<readiness_evaluation> --use-case ... <argv>``:
+    golden suites through the API, adversarial suites through ApplyGuardrail on the deployed guardrail, every
+    contract's quality gate; ``out`` is the gate's results folder."""
+    out = out / readiness_evaluation(environment)
     command = [sys.executable, "-m", "evaluation", "--root", str(root), "run", "--target", environment]
-    command += ["--out", str(out), *argv]
+    command += ["--out", str(out), *(a for uc in use_cases for a in ("--use-case", uc)), *argv]
     if env is None:
         from evaluation.__main__ import main as evaluation
 
@@ -475,14 +478,7 @@ def readiness_offline(
                 json.dumps({stack_name(environment): _offline_outputs(offline, api.url, enabled)})
             )
             argv = ["--outputs-file", str(outputs), "--bedrock-endpoint-url", offline.endpoint_url]
-            suites_check(
-                report,
-                config,
-                root,
-                environment,
-                out=out / readiness_evaluation(environment),
-                argv=argv + [a for uc in enabled for a in ("--use-case", uc)],
-            )
+            suites_check(report, config, root, environment, out=out, use_cases=enabled, argv=argv)
         else:
             report.add("suites (golden, adversarial)", Verdict.NOT_RUN, "left out (--no-suites)")
         load_checks(
@@ -594,15 +590,8 @@ def readiness_deployed(
         "AWS_REGION": region,
     }
     child_env.pop("AWS_PROFILE", None)
-    suites_check(
-        report,
-        config,
-        root,
-        environment,
-        out=out / readiness_evaluation(environment),
-        argv=["--outputs-file", str(outputs_file)] + [a for uc in enabled for a in ("--use-case", uc)],
-        env=child_env,
-    )
+    argv = ["--outputs-file", str(outputs_file)]
+    suites_check(report, config, root, environment, out=out, use_cases=enabled, argv=argv, env=child_env)
     held: list[str] = []
     load_checks(
         report,

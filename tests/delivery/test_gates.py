@@ -261,9 +261,7 @@ def test_the_suites_check_holds_on_a_run_limited_to_some_suites(
     report = GateReport(gate, target, "offline")
     out = tmp_path / "eval"
     if gate is Gate.READINESS:
-        gates.suites_check(
-            report, config, ROOT, target, out=out, argv=[a for uc in ran for a in ("--use-case", uc)]
-        )
+        gates.suites_check(report, config, ROOT, target, out=out, use_cases=ran)
     else:
         gates.offline_suites_check(report, config, ROOT, out, [STS] if limited else ())
     # THEN only the whole run passes: a limited one holds the gate, naming every suite it left out
