@@ -165,5 +165,6 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     del config
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores + 1
+    from tests.support.workers import usable_cores
+
+    return usable_cores() + 1
