@@ -581,17 +581,17 @@ def readiness_deployed(
     outputs_file = out / "outputs.json"
     outputs_file.parent.mkdir(parents=True, exist_ok=True)
     outputs_file.write_text(json.dumps({stack_name(environment): outputs}))
-    frozen = credentials.get_frozen_credentials()
-    child_env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": frozen.access_key,
-        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
-        "AWS_SESSION_TOKEN": frozen.token or "",
-        "AWS_REGION": region,
-    }
-    child_env.pop("AWS_PROFILE", None)
     argv = ["--outputs-file", str(outputs_file)]
-    suites_check(report, config, root, environment, out=out, use_cases=enabled, argv=argv, env=child_env)
+    suites_check(
+        report,
+        config,
+        root,
+        environment,
+        out=out,
+        use_cases=enabled,
+        argv=argv,
+        env=child_environment(credentials, region),
+    )
     held: list[str] = []
     load_checks(
         report,
@@ -609,8 +609,33 @@ def readiness_deployed(
         use_cases=enabled,
     )
     settle_check(report, reviews, held)
-    human_review_check(report, root, environment, env=child_env, args=["--outputs-file", str(outputs_file)])
+    human_review_check(
+        report,
+        root,
+        environment,
+        env=child_environment(credentials, region),  # after the suites and load tests: frozen again
+        args=["--outputs-file", str(outputs_file)],
+    )
     return report
+
+
+def child_environment(credentials: Any, region: str) -> dict[str, str]:
+    """The environment of a child process of the gate: this one's, with ``credentials`` frozen now. The
+    gate's role session is chained (the pipeline step's role assumes it), so it lasts at most an hour
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html#id_roles_use_view-role-max-session);
+    freezing them as each child starts, not once for all, lets botocore refresh them first when they are
+    close to expiring (within its refresh window, 15 minutes), so a child started late in a long gate does
+    not start with keys about to expire. A child that itself runs longer than its keys still fails."""
+    frozen = credentials.get_frozen_credentials()
+    environment = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": frozen.access_key,
+        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        "AWS_SESSION_TOKEN": frozen.token or "",
+        "AWS_REGION": region,
+    }
+    environment.pop("AWS_PROFILE", None)
+    return environment
 
 
 def settle_check(report: GateReport, reviews: Any, held: Sequence[str]) -> None:
