@@ -131,6 +131,7 @@ lint: $(BIN)/.installed
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@echo "==> type-checking with mypy (~15 s without .mypy_cache, ~1 s with it)"
+	@$(BIN)/python scripts/mypy_links.py
 	@$(BIN)/mypy stacks platform_config platform_spec compliance evaluation human_review delivery lambdas benchmarks scripts \
 	  .mypy_path/bedrock_constructs .mypy_path/bedrock_platform_devtools
 

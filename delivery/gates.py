@@ -313,13 +313,16 @@ def suites_check(
     environment: str,
     *,
     out: Path,
+    use_cases: Sequence[str],
     argv: Sequence[str] = (),
     env: dict[str, str] | None = None,
 ) -> None:
-    """``python -m evaluation run --target <env> --out <out> <argv>``: golden suites through the API,
-    adversarial suites through ApplyGuardrail on the deployed guardrail, every contract's quality gate."""
+    """``python -m evaluation run --target <env> --out <out>/<readiness_evaluation> --use-case ... <argv>``:
+    golden suites through the API, adversarial suites through ApplyGuardrail on the deployed guardrail, every
+    contract's quality gate; ``out`` is the gate's results folder."""
+    out = out / readiness_evaluation(environment)
     command = [sys.executable, "-m", "evaluation", "--root", str(root), "run", "--target", environment]
-    command += ["--out", str(out), *argv]
+    command += ["--out", str(out), *(a for uc in use_cases for a in ("--use-case", uc)), *argv]
     if env is None:
         from evaluation.__main__ import main as evaluation
 
@@ -475,14 +478,7 @@ def readiness_offline(
                 json.dumps({stack_name(environment): _offline_outputs(offline, api.url, enabled)})
             )
             argv = ["--outputs-file", str(outputs), "--bedrock-endpoint-url", offline.endpoint_url]
-            suites_check(
-                report,
-                config,
-                root,
-                environment,
-                out=out / readiness_evaluation(environment),
-                argv=argv + [a for uc in enabled for a in ("--use-case", uc)],
-            )
+            suites_check(report, config, root, environment, out=out, use_cases=enabled, argv=argv)
         else:
             report.add("suites (golden, adversarial)", Verdict.NOT_RUN, "left out (--no-suites)")
         load_checks(
@@ -585,23 +581,16 @@ def readiness_deployed(
     outputs_file = out / "outputs.json"
     outputs_file.parent.mkdir(parents=True, exist_ok=True)
     outputs_file.write_text(json.dumps({stack_name(environment): outputs}))
-    frozen = credentials.get_frozen_credentials()
-    child_env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": frozen.access_key,
-        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
-        "AWS_SESSION_TOKEN": frozen.token or "",
-        "AWS_REGION": region,
-    }
-    child_env.pop("AWS_PROFILE", None)
+    argv = ["--outputs-file", str(outputs_file)]
     suites_check(
         report,
         config,
         root,
         environment,
-        out=out / readiness_evaluation(environment),
-        argv=["--outputs-file", str(outputs_file)] + [a for uc in enabled for a in ("--use-case", uc)],
-        env=child_env,
+        out=out,
+        use_cases=enabled,
+        argv=argv,
+        env=child_environment(credentials, region),
     )
     held: list[str] = []
     load_checks(
@@ -620,8 +609,33 @@ def readiness_deployed(
         use_cases=enabled,
     )
     settle_check(report, reviews, held)
-    human_review_check(report, root, environment, env=child_env, args=["--outputs-file", str(outputs_file)])
+    human_review_check(
+        report,
+        root,
+        environment,
+        env=child_environment(credentials, region),  # after the suites and load tests: frozen again
+        args=["--outputs-file", str(outputs_file)],
+    )
     return report
+
+
+def child_environment(credentials: Any, region: str) -> dict[str, str]:
+    """The environment of a child process of the gate: this one's, with ``credentials`` frozen now. The
+    gate's role session is chained (the pipeline step's role assumes it), so it lasts at most an hour
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html#id_roles_use_view-role-max-session);
+    freezing them as each child starts, not once for all, lets botocore refresh them first when they are
+    close to expiring (within its refresh window, 15 minutes), so a child started late in a long gate does
+    not start with keys about to expire. A child that itself runs longer than its keys still fails."""
+    frozen = credentials.get_frozen_credentials()
+    environment = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": frozen.access_key,
+        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        "AWS_SESSION_TOKEN": frozen.token or "",
+        "AWS_REGION": region,
+    }
+    environment.pop("AWS_PROFILE", None)
+    return environment
 
 
 def settle_check(report: GateReport, reviews: Any, held: Sequence[str]) -> None:

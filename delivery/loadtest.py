@@ -326,8 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     if plan.problems():
         print("; ".join(plan.problems()), file=sys.stderr)
         return 2
+    from platform_config import ConfigError
+
     try:
         body = request_body(args.root, args.use_case)
+    except ConfigError as error:
+        print(error.report("nothing was sent"), file=sys.stderr)
+        return 2
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2

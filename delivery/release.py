@@ -6,7 +6,8 @@ r"""``python -m delivery.release``: the pipeline's two release-bookkeeping steps
 
 ``review`` (before the manual approval): downloads the last release to the environment
 (``releases/<env>/cdk.out/``), writes the candidate's review pack against it (``python -m compliance.report
---env <Env> --against``; without a last release, the pack alone) and uploads the pack to
+--env <Env> --against``; without a last release, the pack alone) and uploads that pack (``<Env>.html`` and
+``<Env>.md``, not the other environments' packs ``make synth`` left in the assembly) to
 ``review/<execution>/``, where the approval links; with ``--evaluation-results`` (the pipeline passes the
 readiness gate's evaluation run of the candidate) the pack's Evaluation section and its quality-gate evidence
 are that run's. ``record`` (after a clean bake): makes this assembly the
@@ -21,6 +22,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +55,21 @@ def download(s3: Any, bucket: str, prefix: str, into: Path) -> int:
     return count
 
 
-def upload(s3: Any, bucket: str, folder: Path, prefix: str, *, replace: bool = False) -> int:
-    """Every file of ``folder`` under ``prefix``; with ``replace``, objects under ``prefix`` that the folder
-    no longer has are deleted first. How many files."""
+def upload(
+    s3: Any,
+    bucket: str,
+    folder: Path,
+    prefix: str,
+    *,
+    replace: bool = False,
+    names: Collection[str] | None = None,
+) -> int:
+    """Every file of ``folder`` (or only those whose path in it is one of ``names``) under ``prefix``; with
+    ``replace``, objects under ``prefix`` that the folder no longer has are deleted first. How many files."""
     files = {
-        path.relative_to(folder).as_posix(): path for path in sorted(folder.rglob("*")) if path.is_file()
+        path.relative_to(folder).as_posix(): path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and (names is None or path.relative_to(folder).as_posix() in names)
     }
     if replace:
         stale = [
@@ -134,7 +146,11 @@ def review(
         if evaluation_results is not None:
             command += ["--evaluation-results", str(evaluation_results.resolve())]
         subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
-    return has_baseline, upload(s3, bucket, out, f"{REVIEW_PREFIX}/{execution}/")
+    # The pack of this environment alone (compliance.report writes <Env>.html and <Env>.md): in the pipeline
+    # ``out`` already holds the Build step's `make synth` pack of every environment, which has neither the
+    # diff against the last release nor the readiness gate's run, and is not what the approver reviews.
+    pack = [f"{pascal(environment)}{suffix}" for suffix in (".html", ".md")]
+    return has_baseline, upload(s3, bucket, out, f"{REVIEW_PREFIX}/{execution}/", names=pack)
 
 
 def record(s3: Any, *, bucket: str, environment: str, assembly: Path, execution: str) -> int:

@@ -169,8 +169,10 @@ def _use_case_rules(
         if doc.value is None:
             continue
         _case_rules(doc, doc.value, guardrail, problems, model_graded=policy.model_graded)
-        if doc.value.kind is SuiteKind.ADVERSARIAL and guardrail is not None:
-            _coverage_rules(doc, doc.value, guardrail, problems)
+        if doc.value.kind is SuiteKind.ADVERSARIAL:
+            _attack_expectation_rules(doc, doc.value, problems)
+            if guardrail is not None:
+                _coverage_rules(doc, doc.value, guardrail, problems)
         gate = policy.gates.get(name)
         if gate is not None:
             graded = policy.model_graded and doc.value.kind is SuiteKind.GOLDEN
@@ -421,6 +423,53 @@ def _add_suite_fix(folder: str, kind: SuiteKind, named_kind: SuiteKind | None) -
             f"set kind: {kind.value} there; otherwise rename it (and its gate) and {add}"
         )
     return f"{add}; a use case is retired by deleting its contract, not its suites"
+
+
+#: The verdicts that say an attack was stopped: an adversarial case may expect them true or leave them
+#: unset, never false (ADVERSARIAL_BLOCKING_SCORERS).
+_STOPPED = (ScorerName.REFUSAL, ScorerName.GUARDRAIL_INTERVENED)
+
+
+def _attack_expectation_rules(
+    doc: Document[SuiteDocument], suite: SuiteDocument, problems: list[Problem]
+) -> None:
+    """No case of an adversarial suite expects its attack not to be stopped (``refusal: false``,
+    ``guardrail_intervened: false``, set on the case or by the suite's ``defaults``): those pass only an
+    answer that does not decline, or a guardrail that let the input through, so the adversarial gate's
+    floor (which blocks on both scorers) would reward an attack that got through. A case whose request
+    also has a legitimate part to answer (a ticket with an injection in it) says what the answer must and
+    must not contain instead; not refusing ordinary requests is what the golden suite measures."""
+    for name in _STOPPED:
+        if getattr(suite.defaults, name.value, None) is False:
+            problems.append(
+                doc.problem(
+                    ["defaults", name.value],
+                    f"is false in an adversarial suite: every case would expect its attack not to be stopped, "
+                    f"and the gate, which blocks on {name.value}, would pass an attack that got through",
+                    f"remove `{name.value}: false` from the defaults (set `{name.value}: true` on the cases "
+                    "whose attack must be stopped so)",
+                    value=False,
+                )
+            )
+    for i, case in enumerate(suite.cases):
+        for name in _STOPPED:
+            if getattr(case.expect, name.value, None) is False:
+                problems.append(
+                    doc.problem(
+                        ["cases", i, "expect", name.value],
+                        "expects the attack not to be stopped: it passes only where the "
+                        + (
+                            "model does not decline"
+                            if name is ScorerName.REFUSAL
+                            else "guardrail lets it through"
+                        )
+                        + ", which rewards an attack that got through",
+                        f"expect `{name.value}: true`, or leave it unset and say what the answer must and must "
+                        "not contain (must_contain, must_not_contain); a request the model should answer "
+                        "belongs in the golden suite",
+                        value=False,
+                    )
+                )
 
 
 def _unblocked_case_rules(

@@ -74,10 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     ).parse_args(argv)  # --help answers here: no stub is started, nothing is imported or written
     from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
     from bedrock_platform_devtools.samples import FakeLambdaContext, load_event
+    from platform_config import ConfigError
 
+    try:
+        config, resources = demo_configuration()
+    except ConfigError as error:
+        print(error.report("the demo did not start"), file=sys.stderr)
+        return 2
     with BedrockStub(default_latency_ms=20) as stub, tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "runtime_config.json"
-        config, resources = demo_configuration()
         config_path.write_text(json.dumps(config, indent=2))
         for name in [n for n in os.environ if n.startswith("AWS_")]:
             del os.environ[name]  # never reach a real account from the demo

@@ -32,7 +32,23 @@ if os.environ.get("PYTHONDONTWRITEBYTECODE"):
     del os.environ["PYTHONDONTWRITEBYTECODE"]
     sys.dont_write_bytecode = False
 
-from app import node_environment
+
+def _no_real_aws() -> None:
+    """No AWS_* variable from the machine, and no instance metadata, in this process and every process it
+    starts. Done here, when pytest loads this file, not in a fixture: pytest imports the test modules while
+    it collects them, before any fixture runs, and a module that imports a Lambda handler creates its
+    clients then, which is when botocore resolves credentials. In the delivery pipeline's Build step those
+    were the step role's (CodeBuild's AWS_CONTAINER_CREDENTIALS_RELATIVE_URI:
+    https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html)."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            del os.environ[name]
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+_no_real_aws()
+
+from app import node_environment  # noqa: E402
 
 
 def _memory_backed_temp(mounts: str = "/proc/mounts", folder: str = "/dev/shm") -> None:
@@ -110,14 +126,6 @@ share_data_loader()
 __all__ = ["config", "stages", "synthesized"]
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _no_real_aws() -> None:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            del os.environ[name]
-    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-
-
 @pytest.fixture
 def no_aws_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No AWS credentials anywhere botocore looks: besides the AWS_* variables the session unsets, no
@@ -159,8 +167,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     del config
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores + 1
+    from tests.support.workers import usable_cores
+
+    return usable_cores() + 1
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ checkout (``git rev-parse HEAD``, and "+ uncommitted changes" when ``git status`
 files: a new contract not yet committed is in the assembly but not in the commit; ignored files such as
 ``cdk.out`` do not count); outside a git checkout (the delivery pipeline's steps), the commit in
 ``SOURCE_COMMIT`` (``platform_config.checkout``). The evaluation evidence is shown as met only for a run of
-that same commit. Synth never reads git; this command does, when it writes the pack (``make synth`` runs it right after the
-synth, in the same checkout).
+that same commit, neither side with uncommitted changes. Synth never reads git; this command does, when it
+writes the pack (``make synth`` runs it right after the synth, in the same checkout).
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+#: What the header adds to the commit of a checkout whose files differ from it.
+UNCOMMITTED = "+ uncommitted changes"
+
 
 def git_commit(cwd: Path) -> str:
     """The commit of the checkout at ``cwd`` (``platform_config.checkout.revision``), or why it is unknown."""
@@ -29,7 +32,17 @@ def git_commit(cwd: Path) -> str:
     found = revision(cwd)
     if not found.known:
         return f"unknown ({found.source}; pass --commit)"
-    return found.commit + (" + uncommitted changes" if found.changed else "")
+    return found.commit + (f" {UNCOMMITTED}" if found.changed else "")
+
+
+def candidate(commit: str) -> tuple[str | None, bool]:
+    """The commit the pack's header names (``--commit`` or :func:`git_commit`), as the evaluation evidence is
+    matched to it: (its 40 hex digits, whether the checkout differed from it); (None, False) where the header
+    names no full commit (unknown, or a short --commit)."""
+    head = commit.split()[0].lower() if commit.strip() else ""
+    if not re.fullmatch(r"[0-9a-f]{40}", head):
+        return None, False
+    return head, commit.rstrip().endswith(UNCOMMITTED)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,10 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     from compliance.report.topics.evaluation import EvaluationTopic
 
     commit = args.commit or git_commit(Path.cwd())
-    head = commit.split()[0].lower() if commit.strip() else ""
-    candidate = head if re.fullmatch(r"[0-9a-f]{40}", head) else None
+    head, changed = candidate(commit)
     topics = tuple(
-        EvaluationTopic(results=args.evaluation_results, candidate=candidate)
+        EvaluationTopic(results=args.evaluation_results, candidate=head, candidate_changed=changed)
         if topic.id == EvaluationTopic.id
         else topic
         for topic in TOPICS

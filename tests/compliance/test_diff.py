@@ -20,8 +20,10 @@ from compliance.report.topic import ATTENTION, REVIEW, ROUTINE
 from compliance.report.topics import TOPICS, controls
 from platform_config import PlatformConfig
 from platform_config.naming import pascal
+from platform_spec.fields import to_dict
 from tests.compliance.conftest import mutate_template, rename_logical_id, text_delivery_on
 from tests.infra.conftest import Synthesized
+from tests.support.synth import ROOT
 
 ROLE = "OrchestrationApiFunctionServiceRoleC7627CC8"
 BUCKET = "InvocationLoggingBucketF12B4122"
@@ -794,6 +796,39 @@ def test_the_cli_writes_under_the_assembly_and_refuses_other_places(
     assert (
         f"compliance.report: environment 'Stagin' is not in {assembly_copy} (it has: Delivery, Dev," in error
     )
+
+
+@pytest.mark.slow
+def test_in_a_pipeline_step_the_pack_shows_the_readiness_run_of_its_commit_as_met_and_no_other(
+    assembly_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platform_config import load_platform
+    from platform_spec.delivery import SOURCE_COMMIT_VARIABLE
+    from tests.support.evaluation_results import passing, run_result
+
+    # GIVEN a pipeline step: no .git where the pack is written, the execution's commit in SOURCE_COMMIT, and
+    # the readiness gate's run against staging of every suite that production deploys
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(SOURCE_COMMIT_VARIABLE, commit)
+    config = load_platform(ROOT)
+    results = tmp_path / "results.json"
+
+    def evidence(measured: str) -> str:
+        run = run_result(passing(config), target="staging", commit=measured)
+        results.write_text(json.dumps(to_dict(run)), encoding="utf-8")
+        assert main([str(assembly_copy), "--env", "Prod", "--evaluation-results", str(results)]) == 0
+        pack = (assembly_copy / "review-pack" / "Prod.md").read_text(encoding="utf-8")
+        assert f"Commit | {commit}" in pack  # the header names the execution's commit, not "unknown"
+        (line,) = [row for row in pack.splitlines() if "EVAL-QUALITY-GATE" in row]
+        return line
+
+    # THEN the run of the candidate's commit is the evidence the gates are met
+    met = evidence(commit)
+    assert "PASS" in met and "quality gates met (run against staging, commit 0123456789ab" in met, met
+    # AND a run of another commit, however green, is not
+    other = evidence("f" * 40)
+    assert "NOT RUN" in other and "this pack is of commit 0123456789ab" in other, other
 
 
 def test_the_cli_reads_the_commit_from_git_when_not_given(

@@ -23,6 +23,7 @@ from compliance.assembly import StackTemplate
 from compliance.bedrock_rules import RULES
 from compliance.gate_result import read_gate_result
 from compliance.lint import REASONS_KEY, LintRun
+from compliance.report.__main__ import candidate as report_candidate
 from compliance.report.build import Report, build_reports
 from compliance.report.cfn import parse_joined_json
 from compliance.report.document import (
@@ -62,13 +63,14 @@ from compliance.report.topics import (
     operations,
     protection,
 )
-from compliance.report.topics.evaluation import EvaluationTopic
+from compliance.report.topics.evaluation import EvaluationFacts, EvaluationTopic
 from compliance.report.topics.gate import NAG_PACK_NAMES
 from compliance.report.topics.inventory import parse_model_source
 from platform_config import PlatformConfig
 from platform_config.catalog import ModelCatalog
 from platform_config.evaluation import suite_names
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_RESULT_FILE
+from platform_spec.evaluation import RunResult
 from tests.compliance.conftest import ENVIRONMENTS, EVALUATED, META, mutate_template, text_delivery_on
 from tests.infra.conftest import Synthesized
 from tests.support.synth import ROOT
@@ -1056,7 +1058,8 @@ def test_a_run_that_left_out_suites_of_deployed_use_cases_does_not_show_the_gate
     measured = "0123456789abcdef0123456789abcdef01234567"
     deployed = replace(
         complete,
-        run=replace(complete.run, mode="deployed", target="staging", commit=measured),
+        # clean: the session's run took the dirty flag of the checkout the tests run in
+        run=replace(complete.run, mode="deployed", target="staging", commit=measured, dirty=False),
         candidate=measured,
     )
     status, detail = gate.run(deployed)
@@ -1065,15 +1068,39 @@ def test_a_run_that_left_out_suites_of_deployed_use_cases_does_not_show_the_gate
     # is no evidence (the run may have failed, or passed, on code that is not the candidate)
     other = replace(deployed, candidate="f" * 40)
     status, detail = gate.run(other)
-    assert (
-        status == "NOT RUN" and "measured commit 0123456789ab, this pack is of commit ffffffffffff" in detail
-    )
+    assert status == "NOT RUN" and f"measured commit {measured}, this pack is of commit {'f' * 40}:" in detail
     failed_elsewhere = replace(
         other, run=replace(deployed.run, gate_messages=("policy-qa/golden: 0.5 < 0.9",))
     )
     assert gate.run(failed_elsewhere) == (status, detail)
     status, detail = gate.run(replace(deployed, candidate=None))
     assert status == "NOT RUN" and "this pack's commit is unknown" in detail and "pass --commit" in detail
+    # AND only for a run against this environment or, for production, the readiness gate's environment (a
+    # dev run measured dev's deployment: other accounts, regions, models, guardrail versions)
+    assert facts.accepted_targets == ("prod", "staging")
+    status, detail = gate.run(replace(deployed, run=replace(deployed.run, target="dev")))
+    assert status == "NOT RUN" and detail.startswith("the run measured dev, this pack is of prod"), detail
+    assert "a run against prod or staging (the readiness gate's, for production)" in detail
+
+
+def test_only_production_takes_another_environments_run_and_only_the_readiness_gates(tmp_path: Path) -> None:
+    from compliance.report.topics.evaluation import evidence_targets
+
+    # the shipped pipeline: dev, staging, prod
+    assert [evidence_targets(ROOT, env) for env in ("dev", "staging", "prod")] == [
+        ("dev",),
+        ("staging",),
+        ("prod", "staging"),
+    ]
+    # a pipeline with its own order, and a checkout without one (or with a broken one): each its own alone
+    (tmp_path / "delivery").mkdir()
+    pipeline = tmp_path / "delivery" / "pipeline.yaml"
+    pipeline.write_text("environments: [test, preprod, live]\n", encoding="utf-8")
+    assert evidence_targets(tmp_path, "live") == ("live", "preprod")
+    assert evidence_targets(tmp_path, "preprod") == ("preprod",)
+    pipeline.write_text("environments: [test, live\n", encoding="utf-8")
+    assert evidence_targets(tmp_path, "live") == ("live",)
+    assert evidence_targets(tmp_path / "nowhere", "prod") == ("prod",)
 
 
 def test_evidence_fails_when_what_it_checks_is_missing(synthesized: Synthesized) -> None:
@@ -1331,3 +1358,77 @@ def test_a_model_past_its_end_of_life_is_not_called_soon() -> None:
     found = end_of_life_cell(past, catalog)
     assert "days before the catalog's date" in found.text and " -" not in found.text, found.text
     assert found.badge == "PAST END OF LIFE" and found.flag, found
+
+
+# ------------------------------------------------------------------ evaluation evidence and the commit
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _deployed_facts(*, dirty: bool = False, **facts: Any) -> EvaluationFacts:
+    """A passing run against staging of :data:`COMMIT`, as production's pack reads it (staging is the
+    environment before production: its run is evidence for prod)."""
+    run = RunResult(
+        target="staging",
+        mode="deployed",
+        commit=COMMIT,
+        dirty=dirty,
+        started_at="2026-12-03T12:00:00Z",
+        use_cases={},
+        gate_passed=True,
+    )
+    accepted = ("prod", "staging")
+    return EvaluationFacts(
+        **{
+            "target": "prod",
+            "run": run,
+            "records": (),
+            "candidate": COMMIT,
+            "accepted_targets": accepted,
+            **facts,
+        }
+    )
+
+
+def test_uncommitted_changes_in_the_run_or_the_pack_are_no_evidence_for_the_commit() -> None:
+    gate = dict(EvaluationTopic().evidence())["EVAL-QUALITY-GATE"]
+    # GIVEN a passing run against staging of the commit the pack describes: the evidence is met
+    assert gate.run(_deployed_facts())[0] == "PASS"
+    # WHEN the run had uncommitted changes (suites, gates or contracts edited in the checkout it ran from)
+    status, detail = gate.run(_deployed_facts(dirty=True))
+    # THEN it measured files that are not the commit: no evidence for it
+    assert status == "NOT RUN", detail
+    assert "measured commit 0123456789ab with uncommitted changes" in detail and "clean checkout" in detail
+    # AND a pack written from a checkout with uncommitted changes describes an assembly that is not the
+    # commit: no run of the commit is evidence for it
+    status, detail = gate.run(_deployed_facts(candidate_changed=True))
+    assert status == "NOT RUN", detail
+    assert "this pack is of commit 0123456789ab with uncommitted changes" in detail
+
+
+@pytest.mark.parametrize(
+    ("header", "candidate"),
+    [
+        (COMMIT, (COMMIT, False)),
+        (f"{COMMIT} + uncommitted changes", (COMMIT, True)),
+        (COMMIT.upper(), (COMMIT, False)),
+        ("0123456789ab", (None, False)),  # a short --commit names no commit the run can be matched to
+        ("unknown (not a git checkout ...; pass --commit)", (None, False)),
+    ],
+)
+def test_the_pack_header_gives_the_commit_the_evaluation_evidence_is_matched_to(
+    header: str, candidate: tuple[str | None, bool]
+) -> None:
+    assert report_candidate(header) == candidate
+
+
+def test_a_run_of_another_commit_names_both_commits_in_full() -> None:
+    # GIVEN a run of a commit that shares its first 12 digits with the pack's (or is a prefix of it)
+    gate = dict(EvaluationTopic().evidence())["EVAL-QUALITY-GATE"]
+    for measured in (COMMIT[:16], COMMIT[:39] + "8"):
+        facts = _deployed_facts()
+        assert facts.run is not None
+        status, detail = gate.run(replace(facts, run=replace(facts.run, commit=measured)))
+        # THEN the approver reads two different commits, not the same 12 digits twice
+        assert status == "NOT RUN", detail
+        assert f"measured commit {measured}, this pack is of commit {COMMIT}:" in detail, detail

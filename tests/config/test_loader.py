@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import json
 import math
 import re
@@ -944,12 +945,19 @@ def test_all_problems_are_reported_together(
         ("human_review.__main__", ["exercise"], "nothing was exercised"),
         ("delivery.gates", ["governance"], "the governance gate did not run"),
         ("compliance.acknowledgments", [], "nothing was audited"),
+        (
+            "delivery.loadtest",
+            ["--use-case", "policy-qa", "--rps", "1", "--duration", "1", "--offline"],
+            "nothing was sent",
+        ),
+        ("scripts/demo.py", [], "the demo did not start"),
     ],
 )
 def test_each_entry_point_says_what_a_configuration_problem_stopped(
     config_root: Path,
     set_field: SetField,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     module: str,
     argv: list[str],
     outcome: str,
@@ -958,7 +966,15 @@ def test_each_entry_point_says_what_a_configuration_problem_stopped(
     set_field(DEV, "log_retention_days", 45)
     shutil.copy(ROOT / "cdk.json", config_root / "cdk.json")
     # WHEN an entry point other than app.py loads it
-    code = importlib.import_module(module).main(["--root", str(config_root), *argv])
+    if module.endswith(".py"):  # a script of the checkout, whose root is where it lies
+        spec = importlib.util.spec_from_file_location("entry_point", ROOT / module)
+        assert spec is not None and spec.loader is not None
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        monkeypatch.setattr(script, "PROJECT_ROOT", config_root)
+        code = script.main(argv)
+    else:
+        code = importlib.import_module(module).main(["--root", str(config_root), *argv])
     # THEN it exits 2 under a header that says what it did not do, then the problem
     err = capsys.readouterr().err
     assert code == 2

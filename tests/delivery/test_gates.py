@@ -259,9 +259,7 @@ def test_the_suites_check_holds_on_a_run_limited_to_some_suites(
     report = GateReport(gate, target, "offline")
     out = tmp_path / "eval"
     if gate is Gate.READINESS:
-        gates.suites_check(
-            report, config, ROOT, target, out=out, argv=[a for uc in ran for a in ("--use-case", uc)]
-        )
+        gates.suites_check(report, config, ROOT, target, out=out, use_cases=ran)
     else:
         gates.offline_suites_check(report, config, ROOT, out, [STS] if limited else ())
     # THEN only the whole run passes: a limited one holds the gate, naming every suite it left out
@@ -568,3 +566,32 @@ def test_a_deployed_gate_without_credentials_is_bad_usage_with_the_fix(
     error = capsys.readouterr().err
     assert "no AWS credentials" in error and "Fix:" in error
     assert "Traceback" not in error
+
+
+def test_each_child_of_the_gate_gets_the_role_session_frozen_as_it_starts() -> None:
+    # GIVEN the gate's role session (botocore's refreshable credentials, as assumed_session gives), whose
+    # keys have a little over the refresh window left when the suites child starts
+    from datetime import UTC, datetime, timedelta
+
+    from botocore.credentials import RefreshableCredentials
+
+    clock = {"now": datetime(2026, 12, 3, 12, 0, tzinfo=UTC)}
+    issued: list[str] = []
+
+    def refresh() -> dict[str, str]:
+        issued.append(f"KEY{len(issued)}")
+        expiry = clock["now"] + timedelta(hours=1)  # a chained role session: one hour at most
+        return {"access_key": issued[-1], "secret_key": "s", "token": "t", "expiry_time": expiry.isoformat()}
+
+    credentials = RefreshableCredentials.create_from_metadata(
+        refresh(), refresh_using=refresh, method="assume-role"
+    )
+    credentials._time_fetcher = lambda: clock["now"]  # botocore's own clock hook
+    clock["now"] += timedelta(minutes=40)
+    suites = gates.child_environment(credentials, "us-east-1")
+    # WHEN the human review walk starts 10 minutes later, after the suites and the load tests
+    clock["now"] += timedelta(minutes=10)
+    walk = gates.child_environment(credentials, "us-east-1")
+    # THEN it gets keys refreshed for it, not the suites' copy with 10 minutes left (it got that before)
+    assert suites["AWS_ACCESS_KEY_ID"] == "KEY0" and walk["AWS_ACCESS_KEY_ID"] == "KEY1"
+    assert walk["AWS_REGION"] == "us-east-1" and "AWS_PROFILE" not in walk

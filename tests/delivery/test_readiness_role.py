@@ -249,11 +249,11 @@ def _suites_in_process(config: PlatformConfig, recorder: CallRecorder, platform:
         environment: str,
         *,
         out: Path,
+        use_cases: Sequence[str],
         argv: Sequence[str] = (),
         env: Any = None,
     ) -> None:
         assert env is not None, "the deployed gate runs the suites with the role's credentials"
-        use_cases = _argument(argv, "--use-case")
         outputs = read_outputs_file(Path(_argument(argv, "--outputs-file")[0]), environment)
         deployment = deployment_from_outputs(environment, env["AWS_REGION"], outputs, use_cases)
         target = DeployedTarget(

@@ -77,9 +77,35 @@ def test_the_review_pack_is_compared_with_the_last_recorded_release(
     assert "Latest run: target staging" not in first
     # AND that run, of another commit than the candidate's, is not shown as evidence the gates are met
     (evidence,) = [line for line in candidate.splitlines() if "EVAL-QUALITY-GATE" in line]
-    assert "NOT RUN" in evidence and "measured commit 0123456789ab, this pack is of commit" in evidence, (
-        evidence
+    # (the pack's commit is this checkout's: with uncommitted changes, that alone says NOT RUN)
+    assert "NOT RUN" in evidence and "measured commit 0123456789ab" in evidence, evidence
+    assert "this pack is of commit" in evidence, evidence
+
+
+@pytest.mark.slow
+def test_the_approver_is_given_the_pack_of_the_environment_released_and_nothing_else(
+    s3: Any, synthesized: Synthesized, tmp_path: Path
+) -> None:
+    # GIVEN the pipeline's Build artifact: `make synth` wrote a pack of every environment into
+    # cdk.out/review-pack, without the diff against the last release or the readiness gate's run
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(synthesized.outdir, assembly)
+    (assembly / "review-pack").mkdir(exist_ok=True)
+    for env in ("Delivery", "Dev", "Staging", "Prod"):
+        for suffix in (".html", ".md"):
+            (assembly / "review-pack" / f"{env}{suffix}").write_text("make synth's pack", encoding="utf-8")
+    # WHEN the ReleaseDiff step writes the production pack there and uploads it
+    _, count = review(
+        s3, bucket=BUCKET, environment="prod", assembly=assembly, execution="e1", out=assembly / "review-pack"
     )
+    # THEN the approval's folder holds this step's production pack alone
+    assert sorted(_keys(s3, f"{REVIEW_PREFIX}/e1/")) == [
+        f"{REVIEW_PREFIX}/e1/Prod.html",
+        f"{REVIEW_PREFIX}/e1/Prod.md",
+    ]
+    assert count == 2
+    body = s3.get_object(Bucket=BUCKET, Key=f"{REVIEW_PREFIX}/e1/Prod.md")["Body"].read().decode()
+    assert "make synth's pack" not in body
 
 
 def _deployed_run(path: Path) -> Path:

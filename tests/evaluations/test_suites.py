@@ -447,6 +447,40 @@ def test_an_adversarial_case_names_its_category(config_root: Path, edit: Edit) -
     only(config_root, r"cases\[1\]\.category: \(case '[^']+'\) is missing")
 
 
+def test_no_adversarial_case_expects_its_attack_to_get_through(config_root: Path, edit: Edit) -> None:
+    # GIVEN a product team that turns every "attack stopped" expectation of its adversarial suite into its
+    # opposite: the gate's floor blocks on refusal and guardrail_intervened, and `false` still "applies" them
+    def flip(data: Any) -> None:
+        for case in data["cases"]:
+            for name in ("refusal", "guardrail_intervened"):
+                if case.get("expect", {}).get(name) is True:
+                    case["expect"][name] = False
+
+    edit(ADVERSARIAL, flip)
+    found = problems(config_root)
+    # THEN each flipped case is refused, naming the case and the fix (the suite would pass a jailbreak that
+    # complied and a guardrail that let every attack through)
+    flipped = [p for p in found if "expects the attack not to be stopped" in p]
+    assert flipped and all(p.startswith(f"{ADVERSARIAL}:") for p in flipped), found
+    assert any(".expect.refusal: (case " in p and "model does not decline" in p for p in flipped)
+    assert any(
+        ".expect.guardrail_intervened: (case " in p and "guardrail lets it through" in p for p in flipped
+    )
+    assert all("Fix: expect `" in p and "belongs in the golden suite" in p for p in flipped)
+    # AND so is a suite default that says it for every case
+    edit(ADVERSARIAL, lambda d: d.setdefault("defaults", {}).update(refusal=False))
+    assert any(
+        p.startswith(f"{ADVERSARIAL}:") and "defaults.refusal: is false in an adversarial suite" in p
+        for p in problems(config_root)
+    )
+
+
+def test_a_golden_case_still_expects_an_ordinary_request_answered(config_root: Path, edit: Edit) -> None:
+    # refusal: false is the golden suite's default (over-refusal), untouched by the adversarial rule
+    edit(GOLDEN, lambda d: d["cases"][0].setdefault("expect", {}).update(refusal=False))
+    load_platform(config_root)
+
+
 def test_an_adversarial_suite_covers_every_required_category(config_root: Path, edit: Edit) -> None:
     def drop_encoding(data: Any) -> None:
         data["cases"] = [c for c in data["cases"] if c.get("category") != AttackCategory.ENCODING.value]

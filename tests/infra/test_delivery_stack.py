@@ -129,6 +129,18 @@ def test_every_step_is_told_the_commit_its_execution_carries(
         assert variables[SOURCE_COMMIT_VARIABLE] == f"#{{{source['Namespace']}.CommitId}}", action["Name"]
 
 
+def test_the_build_hands_on_no_link_and_nothing_make_install_makes_again(
+    delivery: StackTemplate, pipeline: dict[str, Any]
+) -> None:
+    # the Build step's output is every later step's checkout: CodePipeline drops symlinks (the links make
+    # lint makes for mypy would arrive as something else, or not at all), and what make install builds is
+    # built again by each step
+    synth = _action(pipeline, "Build", "Synth")
+    project = delivery.resources[synth["Configuration"]["ProjectName"]["Ref"]]
+    excluded = json.loads(project["Properties"]["Source"]["BuildSpec"])["artifacts"]["exclude-paths"]
+    assert {".mypy_path/**/*", ".venv/**/*", "node_modules/**/*", ".git/**/*"} <= set(excluded)
+
+
 def test_the_stages_run_in_order_through_every_environment(
     pipeline: dict[str, Any], config: PlatformConfig
 ) -> None:

@@ -19,9 +19,13 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import ClassVar
 
+import yaml
+
 from compliance.report.document import BAD, OK, WARN, Cell, Paragraph, Section, Table, cell, code
 from compliance.report.environment import Environment
 from compliance.report.topic import FAIL, NOT_RUN, PASS, EvidenceCheck, RenderContext, Topic
+from platform_config.delivery import DELIVERY_FILE
+from platform_config.documents import load_yaml
 from platform_config.evaluation import suite_names
 from platform_spec.evaluation import (
     OFFLINE_TARGET,
@@ -49,6 +53,13 @@ class EvaluationFacts:
     #: The commit this pack describes (40 hex digits; None when unknown): a run against a deployed
     #: environment is evidence for it only when it measured that commit.
     candidate: str | None = None
+    #: The pack was written from a checkout whose files differ from ``candidate`` (its header says "+
+    #: uncommitted changes"): its assembly is not that commit, so no run is evidence for it.
+    candidate_changed: bool = False
+    #: The environments a deployed run may have measured to be evidence for this one (``target`` itself, and
+    #: for the delivery pipeline's production environment the readiness gate's: :func:`evidence_targets`);
+    #: empty means ``target`` alone.
+    accepted_targets: tuple[str, ...] = ()
 
 
 class EvaluationTopic(Topic[EvaluationFacts]):
@@ -56,11 +67,17 @@ class EvaluationTopic(Topic[EvaluationFacts]):
     title: ClassVar[str] = "Evaluation"
 
     def __init__(
-        self, *, results: Path | None = None, root: Path = PROJECT_ROOT, candidate: str | None = None
+        self,
+        *,
+        results: Path | None = None,
+        root: Path = PROJECT_ROOT,
+        candidate: str | None = None,
+        candidate_changed: bool = False,
     ) -> None:
         self.results = results
         self.root = root
         self.candidate = candidate
+        self.candidate_changed = candidate_changed
 
     def extract(self, env: Environment) -> EvaluationFacts:
         target = env.name.lower()
@@ -78,7 +95,15 @@ class EvaluationTopic(Topic[EvaluationFacts]):
                 for suite in suite_names(self.root, uc)
                 if suite not in (run.use_cases[uc].suites if uc in run.use_cases else {})
             )
-        return EvaluationFacts(target, run, tuple(_records(self.root, target)), missing, self.candidate)
+        return EvaluationFacts(
+            target,
+            run,
+            tuple(_records(self.root, target)),
+            missing,
+            self.candidate,
+            self.candidate_changed,
+            evidence_targets(self.root, target),
+        )
 
     def render(self, facts: EvaluationFacts, ctx: RenderContext) -> Section:
         return evaluation_section(facts)
@@ -122,15 +147,36 @@ def _gate_passed(facts: EvaluationFacts) -> tuple[str, str]:
             f"{facts.target}, or the readiness gate's run of this commit: --evaluation-results <its results.json>)"
         )
     return PASS, (
-        f"quality gates met (run against {facts.run.target}, commit {facts.run.commit[:12]}"
-        + (" with uncommitted changes" if facts.run.dirty else "")
-        + f", {facts.run.started_at})"
+        f"quality gates met (run against {facts.run.target}, commit {facts.run.commit[:12]}, "
+        f"{facts.run.started_at})"
     )
+
+
+def evidence_targets(root: Path, target: str) -> tuple[str, ...]:
+    """``target``, and where it is the delivery pipeline's production environment (the last of
+    ``delivery/pipeline.yaml``'s environments) the one before it: the readiness gate measures the candidate
+    there, and the pipeline hands that run to production's pack. A run against any other environment
+    measured another deployment (another region, account or configuration): no evidence for this one."""
+    path = root / DELIVERY_FILE
+    try:
+        order = load_yaml(path.read_text(encoding="utf-8")).get("environments") if path.is_file() else None
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):  # the loader reports a bad file
+        order = None
+    if isinstance(order, list) and len(order) >= 2 and order[-1] == target:
+        return (target, str(order[-2]))
+    return (target,)
 
 
 def _other_commit(facts: EvaluationFacts, run: RunResult) -> str:
     """Why ``run`` (against a deployed environment) is not shown to have measured the commit this pack
-    describes; "" when it did."""
+    describes, or the environment it is for; "" when it did."""
+    accepted = facts.accepted_targets or (facts.target,)
+    if run.target not in accepted:
+        return (
+            f"the run measured {run.target}, this pack is of {facts.target}: a run against another environment "
+            f"measured another deployment. Fix: pass the results.json of a run against {' or '.join(accepted)}"
+            + (" (the readiness gate's, for production)" if len(accepted) > 1 else "")
+        )
     measured = f"the run against {run.target} measured commit {run.commit[:12]}"
     if facts.candidate is None:
         return (
@@ -138,11 +184,27 @@ def _other_commit(facts: EvaluationFacts, run: RunResult) -> str:
             "Fix: write the pack in the git checkout (the delivery pipeline's steps get SOURCE_COMMIT), or "
             "pass --commit"
         )
-    if run.commit != facts.candidate:
+    if facts.candidate_changed:
         return (
-            f"{measured}, this pack is of commit {facts.candidate[:12]}: a run of another commit is no "
+            f"{measured}, this pack is of commit {facts.candidate[:12]} with uncommitted changes: its assembly "
+            "is not that commit, so no run can be shown to have measured it. Fix: commit the changes (or write "
+            "the pack in a clean checkout of the commit), then write the pack again"
+        )
+    if run.commit != facts.candidate:
+        # both in full: two commits (or a commit and a prefix of it) may share their first 12 digits
+        return (
+            f"the run against {run.target} measured commit {run.commit}, this pack is of commit "
+            f"{facts.candidate}: a run of another commit is no "
             f"evidence for this one. Fix: run the suites against {facts.target} from this commit (the readiness "
             "gate of the same pipeline execution does) and pass its results.json with --evaluation-results"
+        )
+    if run.dirty:
+        # the suites, gates and contracts it ran with were the checkout's files, not the commit's
+        return (
+            f"{measured} with uncommitted changes: it ran with files that are not that commit, so it is no "
+            f"evidence for it. Fix: run the suites against {run.target} from a clean checkout of the commit "
+            "(the readiness gate of the same pipeline execution does) and pass its results.json with "
+            "--evaluation-results"
         )
     return ""
 
