@@ -117,13 +117,13 @@ node_environment()
 from bedrock_platform_devtools.botocore_cache import share_data_loader  # noqa: E402
 from platform_config import PlatformConfig, load_platform  # noqa: E402
 from tests.support.contracts import examples_root  # noqa: E402
-from tests.support.synth import config, stages, synthesized  # noqa: E402
+from tests.support.synth import config, example_synthesized, stages, synthesized  # noqa: E402
 
 # Most tests start fresh boto3 sessions (moto fixtures, handlers imported anew as at a cold start): one
 # parsed copy of botocore's model files for all of them (bedrock_platform_devtools/botocore_cache.py).
 share_data_loader()
 
-__all__ = ["config", "stages", "synthesized"]
+__all__ = ["config", "example_synthesized", "stages", "synthesized"]
 
 
 @pytest.fixture
@@ -151,7 +151,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = getattr(item, "fixturenames", ())
         if "stages" in fixtures:
             return 0
-        return 1 if "synthesized" in fixtures or item.get_closest_marker("cdk_validation") else 2
+        return (
+            1
+            if "synthesized" in fixtures
+            or "example_synthesized" in fixtures
+            or item.get_closest_marker("cdk_validation")
+            else 2
+        )
 
     items.sort(key=group)
 

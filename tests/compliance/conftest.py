@@ -61,6 +61,20 @@ def reports(synthesized: Synthesized, topics: tuple[Topic[Any], ...]) -> dict[st
 
 
 @pytest.fixture(scope="session")
+def example_reports(
+    synthesized: Synthesized,
+    example_synthesized: Synthesized,
+    reports: dict[str, Report],
+    topics: tuple[Topic[Any], ...],
+) -> dict[str, Report]:
+    """:func:`reports` of the examples' app (``example_synthesized``): ``reports`` itself while the
+    repository ships every example. For the tests of what the pack says about one example's feature."""
+    if example_synthesized is synthesized:
+        return reports
+    return build_reports(example_synthesized.outdir, against_env="Staging", meta=META, topics=topics)
+
+
+@pytest.fixture(scope="session")
 def report_dir(reports: dict[str, Report], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("review-pack")
     write_reports(reports, out, outside_assembly=True)
@@ -72,6 +86,15 @@ def assembly_copy(synthesized: Synthesized, tmp_path: Path) -> Path:
     """A private copy of the synthesized assembly that a test may mutate."""
     target = tmp_path / "cdk.out"
     shutil.copytree(synthesized.outdir, target)
+    return target
+
+
+@pytest.fixture
+def example_assembly_copy(example_synthesized: Synthesized, tmp_path: Path) -> Path:
+    """A private copy of the examples' assembly (``example_synthesized``) that a test may mutate: for the
+    tests that change one example's resources (policy-qa's guardrail and profiles)."""
+    target = tmp_path / "cdk.out"
+    shutil.copytree(example_synthesized.outdir, target)
     return target
 
 
@@ -116,3 +139,19 @@ def text_delivery_on(template: dict[str, Any], calls: tuple[str, ...] = ("Create
                 else p
                 for p in parts
             ]
+
+
+@pytest.fixture(scope="session")
+def example_report_dir(
+    example_reports: dict[str, Report],
+    reports: dict[str, Report],
+    report_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """:func:`report_dir` of the examples' app (``example_reports``): ``report_dir`` itself while the
+    repository ships every example."""
+    if example_reports is reports:
+        return report_dir
+    out = tmp_path_factory.mktemp("example-review-pack")
+    write_reports(example_reports, out, outside_assembly=True)
+    return out

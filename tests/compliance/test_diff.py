@@ -125,7 +125,7 @@ def test_a_new_use_case_is_one_change_that_needs_attention(
 
 
 def test_a_changed_guardrail_needs_attention_whichever_way_it_changes(
-    synthesized: Synthesized, assembly_copy: Path
+    example_synthesized: Synthesized, example_assembly_copy: Path
 ) -> None:
     # GIVEN policy-qa's HATE input filter lowered HIGH -> LOW, prompt attack removed, and a topic added
     def change(guardrail: dict[str, Any]) -> None:
@@ -136,8 +136,8 @@ def test_a_changed_guardrail_needs_attention_whichever_way_it_changes(
             {"Name": "Salaries", "Definition": "Questions about pay.", "Type": "DENY"}
         )
 
-    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
-    changes = _diff(assembly_copy, synthesized.outdir)
+    guardrail_id = _change_policy_qa_guardrail(example_assembly_copy, change)
+    changes = _diff(example_assembly_copy, example_synthesized.outdir)
     assert {(c.subject, c.kind, c.detail, c.level, c.use_case) for c in changes.topic("guardrails")} == {
         (guardrail_id, "weakened", "HATE input filter lowered HIGH -> LOW", ATTENTION, "policy-qa"),
         (
@@ -159,7 +159,7 @@ def test_a_changed_guardrail_needs_attention_whichever_way_it_changes(
 
 
 def test_a_content_filter_turned_off_or_detect_only_is_a_weakened_guardrail(
-    synthesized: Synthesized, assembly_copy: Path
+    example_synthesized: Synthesized, example_assembly_copy: Path
 ) -> None:
     # GIVEN policy-qa's HATE filter kept at HIGH but turned off on input, and its prompt-attack filter kept
     # at HIGH but only detecting (action NONE): neither blocks anything any more
@@ -168,8 +168,8 @@ def test_a_content_filter_turned_off_or_detect_only_is_a_weakened_guardrail(
         filters["HATE"]["InputEnabled"] = False
         filters["PROMPT_ATTACK"]["InputAction"] = "NONE"
 
-    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
-    changes = _diff(assembly_copy, synthesized.outdir)
+    guardrail_id = _change_policy_qa_guardrail(example_assembly_copy, change)
+    changes = _diff(example_assembly_copy, example_synthesized.outdir)
     # THEN both are weakened guardrail changes that need attention (the resource diff leaves the policy to them)
     assert {(c.subject, c.kind, c.detail, c.level) for c in changes.topic("guardrails")} == {
         (
@@ -186,13 +186,13 @@ def test_a_content_filter_turned_off_or_detect_only_is_a_weakened_guardrail(
         ),
     }
     # and the pack's evidence no longer says the harm filters block
-    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    report = build_reports(example_assembly_copy, environments=["Prod"])["Prod"]
     evidence = controls.evaluate_evidence(report.environment)["GUARDRAIL-CONTENT-FILTERS"]
     assert evidence.status == "FAIL" and "HATE input is NONE" in evidence.detail
 
 
 def test_pii_detected_only_is_weaker_than_masked_and_handles_no_pii(
-    synthesized: Synthesized, assembly_copy: Path
+    example_synthesized: Synthesized, example_assembly_copy: Path
 ) -> None:
     # GIVEN every PII entity and regex of policy-qa's guardrail set to detect only (action NONE)
     def change(guardrail: dict[str, Any]) -> None:
@@ -200,13 +200,13 @@ def test_pii_detected_only_is_weaker_than_masked_and_handles_no_pii(
         for item in [*sensitive.get("PiiEntitiesConfig", []), *sensitive.get("RegexesConfig", [])]:
             item["Action"] = "NONE"
 
-    guardrail_id = _change_policy_qa_guardrail(assembly_copy, change)
-    changes = _diff(assembly_copy, synthesized.outdir)
+    guardrail_id = _change_policy_qa_guardrail(example_assembly_copy, change)
+    changes = _diff(example_assembly_copy, example_synthesized.outdir)
     # THEN each entity is weakened (ANONYMIZE -> NONE as much as BLOCK -> NONE), and the evidence fails
     pii = [c for c in changes.topic("guardrails") if c.detail.startswith("PII entity")]
     assert pii and all(c.kind == "weakened" and c.subject == guardrail_id for c in pii)
     assert any(c.detail.endswith("ANONYMIZE -> NONE") for c in pii)
-    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    report = build_reports(example_assembly_copy, environments=["Prod"])["Prod"]
     evidence = controls.evaluate_evidence(report.environment)["GUARDRAIL-SENSITIVE-INFO"]
     assert evidence.status == "FAIL" and guardrail_id in evidence.detail
 
@@ -407,7 +407,7 @@ def test_a_removed_stateful_resource_without_construct_metadata_is_still_listed_
 
 @pytest.mark.parametrize(("env", "level"), [("Prod", ATTENTION), ("Staging", REVIEW)])
 def test_a_changed_replacement_property_is_a_replacement(
-    synthesized: Synthesized, assembly_copy: Path, env: str, level: str
+    example_synthesized: Synthesized, example_assembly_copy: Path, env: str, level: str
 ) -> None:
     def new_source(template: dict[str, Any]) -> None:
         _, profile = _resource(
@@ -416,8 +416,8 @@ def test_a_changed_replacement_property_is_a_replacement(
         source = profile["Properties"]["ModelSource"]["CopyFrom"]
         profile["Properties"]["ModelSource"]["CopyFrom"] = source.replace("nova-pro", "nova-lite")
 
-    mutate_template(assembly_copy, f"{env}/Platform", new_source)
-    (change,) = _diff(assembly_copy, synthesized.outdir, env).topic("resources")
+    mutate_template(example_assembly_copy, f"{env}/Platform", new_source)
+    (change,) = _diff(example_assembly_copy, example_synthesized.outdir, env).topic("resources")
     assert change.kind == "replaced" and "ModelSource" in change.detail and "nova-lite" in change.detail
     # A replaced profile breaks the previous orchestrator version where releases are baked (Prod): the
     # version that keeps most of the traffic during the bake still calls the deleted profile.
@@ -436,7 +436,7 @@ def test_a_changed_replacement_property_is_a_replacement(
     ],
 )
 def test_a_profile_the_previous_version_calls_removed_where_releases_bake_needs_model_retiring(
-    synthesized: Synthesized, assembly_copy: Path, env: str, prefix: str, level: str
+    example_synthesized: Synthesized, example_assembly_copy: Path, env: str, prefix: str, level: str
 ) -> None:
     # GIVEN a release that changes a route's model without `model.retiring`: its profile leaves the
     # template (a new one, under another logical ID, takes its place)
@@ -447,11 +447,11 @@ def test_a_profile_the_previous_version_calls_removed_where_releases_bake_needs_
         removed.update(lid=lid, source=profile["Properties"]["ModelSource"]["CopyFrom"])
         del template["Resources"][lid]
 
-    mutate_template(assembly_copy, f"{env}/Platform", drop_profile)
+    mutate_template(example_assembly_copy, f"{env}/Platform", drop_profile)
     # WHEN it is compared with the last release
     (change,) = [
         c
-        for c in _diff(assembly_copy, synthesized.outdir, env).topic("resources")
+        for c in _diff(example_assembly_copy, example_synthesized.outdir, env).topic("resources")
         if c.subject == removed["lid"]
     ]
     # THEN the removal needs attention only where a baked version still calls the profile, and says how
@@ -613,7 +613,7 @@ def test_a_customer_key_replaced_by_a_service_key_is_weaker_encryption(
 
 
 def test_a_profile_kept_by_model_retiring_for_a_second_release_is_a_review_item(
-    synthesized: Synthesized, assembly_copy: Path, tmp_path: Path
+    example_synthesized: Synthesized, example_assembly_copy: Path, tmp_path: Path
 ) -> None:
     # GIVEN a profile of policy-qa's primary route that no function names (model.retiring keeps it)
     def keep_previous_primary(template: dict[str, Any]) -> None:
@@ -623,19 +623,19 @@ def test_a_profile_kept_by_model_retiring_for_a_second_release_is_a_review_item(
         )
         resources["PolicyQaPrimaryProfileRETIRING"] = json.loads(json.dumps(profile))
 
-    mutate_template(assembly_copy, "Prod/Platform", keep_previous_primary)
+    mutate_template(example_assembly_copy, "Prod/Platform", keep_previous_primary)
     last = tmp_path / "last"
-    shutil.copytree(assembly_copy, last)
+    shutil.copytree(example_assembly_copy, last)
     # WHEN the release that adds it is compared with one without it, it is an addition, not a reminder
     first = [
         c
-        for c in _diff(assembly_copy, synthesized.outdir).changes
+        for c in _diff(example_assembly_copy, example_synthesized.outdir).changes
         if c.subject == "PolicyQaPrimaryProfileRETIRING"
     ]
     assert [c.kind for c in first] == ["added"]
     # WHEN the next release still keeps it, the entry is named for removal (a review item)
     (change,) = [
-        c for c in _diff(assembly_copy, last).changes if c.subject == "PolicyQaPrimaryProfileRETIRING"
+        c for c in _diff(example_assembly_copy, last).changes if c.subject == "PolicyQaPrimaryProfileRETIRING"
     ]
     assert (change.kind, change.level, change.use_case) == ("changed", REVIEW, "policy-qa")
     assert "kept by model.retiring in the last release too" in change.detail
@@ -691,7 +691,16 @@ def test_prod_against_staging_shows_only_real_differences(
         s for t, s in removed if t == "AWS::IAM::ManagedPolicy" and "ServiceRoleOverflowPolicy" in s
     )
     assert not overflow or staging_only
-    expected_elsewhere = (*review_alarms, "ReadinessGate", *overflow)
+
+    # The API's idempotency alarm watches the use cases that accept an Idempotency-Key (their contract lets
+    # answers be stored): it goes where Staging has such a use case and Prod has none
+    def stores(env: str) -> bool:
+        return any(c.logging.prompts_and_responses for c in config.contracts_for(env))
+
+    idempotency = ("OrchestrationApiMonitoringIdempotencySaveFailures",) * (
+        stores("staging") and not stores("prod")
+    )
+    expected_elsewhere = (*review_alarms, "ReadinessGate", *overflow, *idempotency)
     assert [(t, s[:13]) for t, s in removed if not s.startswith(expected_elsewhere)] == [
         ("AWS::SNS::Subscription", "Notifications")
     ]
@@ -989,14 +998,17 @@ def _swap_guardrails(template: dict[str, Any]) -> None:
     ids=["no-guardrails-variable", "no-apply-grant", "another-use-cases-guardrail"],
 )
 def test_the_evidence_that_corrections_meet_their_guardrail_fails_when_the_template_says_otherwise(
-    synthesized: Synthesized, assembly_copy: Path, mutation: Callable[[dict[str, Any]], Any], says: str
+    example_synthesized: Synthesized,
+    example_assembly_copy: Path,
+    mutation: Callable[[dict[str, Any]], Any],
+    says: str,
 ) -> None:
-    # GIVEN prod as synthesized: every text-storing use case's corrections checked with its own guardrail
-    before = controls.evaluate_evidence(load_environment(synthesized.outdir, "Prod", topics=TOPICS))
+    # GIVEN the examples' prod as synthesized (policy-qa stores text): every text-storing use case's corrections checked with its own guardrail
+    before = controls.evaluate_evidence(load_environment(example_synthesized.outdir, "Prod", topics=TOPICS))
     assert before["REVIEW-CORRECTIONS-GUARDED"].status == "PASS", before["REVIEW-CORRECTIONS-GUARDED"].detail
     # WHEN the review API's template no longer checks them so
-    mutate_template(assembly_copy, "Prod/Platform", mutation)
-    after = controls.evaluate_evidence(load_environment(assembly_copy, "Prod", topics=TOPICS))
+    mutate_template(example_assembly_copy, "Prod/Platform", mutation)
+    after = controls.evaluate_evidence(load_environment(example_assembly_copy, "Prod", topics=TOPICS))
     # THEN the evidence fails, saying why
     assert (
         after["REVIEW-CORRECTIONS-GUARDED"].status == "FAIL"

@@ -73,6 +73,7 @@ from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_RESULT_FILE
 from platform_spec.evaluation import RunResult
 from tests.compliance.conftest import ENVIRONMENTS, EVALUATED, META, mutate_template, text_delivery_on
 from tests.infra.conftest import Synthesized
+from tests.support.contracts import enabled_use_cases
 from tests.support.synth import ROOT
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -283,8 +284,8 @@ def test_the_summary_fits_one_screen_before_the_detail(reports: dict[str, Report
     assert summary.index("Verdict: PASS") < summary.index("| What |") < summary.index("| Red flag |")
 
 
-def test_the_pack_names_what_only_the_deployed_account_can_prove(reports: dict[str, Report]) -> None:
-    prod, dev = (reports[env].facts(deploy_checks.TOPIC).checks for env in ("Prod", "Dev"))
+def test_the_pack_names_what_only_the_deployed_account_can_prove(example_reports: dict[str, Report]) -> None:
+    prod, dev = (example_reports[env].facts(deploy_checks.TOPIC).checks for env in ("Prod", "Dev"))
     for checks in (prod, dev):
         relied = " | ".join(c.what for c in checks)
         assert "An alarm reaches a person" in relied and "application inference profile" in relied
@@ -298,7 +299,7 @@ def test_the_pack_names_what_only_the_deployed_account_can_prove(reports: dict[s
         assert all(c.how and c.why for c in checks)
     # only where releases are baked (Prod) does the pack rely on the bake reading per-version metrics
     assert [c for c in prod if "canary bake" in c.what] and not [c for c in dev if "canary bake" in c.what]
-    markdown = reports["Prod"].markdown()
+    markdown = example_reports["Prod"].markdown()
     assert "## After the first deploy: what this pack cannot prove" in markdown
     assert "ExecutedVersion" in markdown.split('<a id="deploy-checks"></a>', 1)[1]
 
@@ -364,9 +365,9 @@ def test_a_red_flag_without_an_acknowledgment_says_so(reports: dict[str, Report]
 # ------------------------------------------------------------------ collapsed lists
 
 
-def test_long_iam_lists_are_collapsed_in_both_formats(reports: dict[str, Report]) -> None:
+def test_long_iam_lists_are_collapsed_in_both_formats(example_reports: dict[str, Report]) -> None:
     for env in ENVIRONMENTS:
-        report = reports[env]
+        report = example_reports[env]
         cells = [
             c
             for t in report.document.tables()
@@ -383,7 +384,7 @@ def test_long_iam_lists_are_collapsed_in_both_formats(reports: dict[str, Report]
     # the global profile's model is granted in every region it can route to: a long list in Dev
     assert any(
         c.collapsed
-        for t in reports["Dev"].document.tables()
+        for t in example_reports["Dev"].document.tables()
         if t.id == "access-grants"
         for row in t.rows
         for c in row
@@ -569,12 +570,12 @@ def test_prompts_logged_against_the_contract_is_a_red_flag(
 
 
 def test_inventory_shows_each_profile_with_its_source_regions_and_tags(
-    synthesized: Synthesized, reports: dict[str, Report]
+    example_synthesized: Synthesized, example_reports: dict[str, Report]
 ) -> None:
-    profiles = reports["Prod"].facts(inventory.TOPIC).profiles
+    profiles = example_reports["Prod"].facts(inventory.TOPIC).profiles
     expected = {
         lid
-        for template in _templates(synthesized, "Prod")
+        for template in _templates(example_synthesized, "Prod")
         for lid, r in template["Resources"].items()
         if r["Type"] == "AWS::Bedrock::ApplicationInferenceProfile"
     }
@@ -591,11 +592,13 @@ def test_inventory_shows_each_profile_with_its_source_regions_and_tags(
     assert [p.logical_id for p in profiles if p.retiring] == []
 
 
-def test_a_model_near_its_bedrock_end_of_life_is_flagged_for_review(reports: dict[str, Report]) -> None:
+def test_a_model_near_its_bedrock_end_of_life_is_flagged_for_review(
+    example_reports: dict[str, Report],
+) -> None:
     # The expectation comes from the model catalog, not from today's models: each profile's row gives its
     # model's end of life, flagged when it is within the notice period of the catalog's date.
     catalog = ModelCatalog.load()
-    report = reports["Prod"]
+    report = example_reports["Prod"]
     profiles = {p.logical_id: p for p in report.facts(inventory.TOPIC).profiles}
     table = _table(report, "bedrock-profiles")
     column = table.columns.index("Bedrock end of life")
@@ -616,7 +619,7 @@ def test_a_model_near_its_bedrock_end_of_life_is_flagged_for_review(reports: dic
     assert flagged >= 1
 
 
-def test_a_profile_no_function_names_is_shown_as_retiring(assembly_copy: Path) -> None:
+def test_a_profile_no_function_names_is_shown_as_retiring(example_assembly_copy: Path) -> None:
     # GIVEN a release that keeps the previous primary's profile under model.retiring: in the template, a
     # profile of the route that the orchestrator no longer names (only its role's policy does)
     def keep_previous_primary(template: dict[str, Any]) -> None:
@@ -624,8 +627,8 @@ def test_a_profile_no_function_names_is_shown_as_retiring(assembly_copy: Path) -
         lid = next(k for k in resources if k.startswith("PolicyQaPrimaryProfile"))
         resources["PolicyQaPrimaryProfileRETIRING"] = json.loads(json.dumps(resources[lid]))
 
-    mutate_template(assembly_copy, "Prod/Platform", keep_previous_primary)
-    report = build_reports(assembly_copy, environments=["Prod"], meta=META)["Prod"]
+    mutate_template(example_assembly_copy, "Prod/Platform", keep_previous_primary)
+    report = build_reports(example_assembly_copy, environments=["Prod"], meta=META)["Prod"]
     retiring = [p.logical_id for p in report.facts(inventory.TOPIC).profiles if p.retiring]
     assert retiring == ["PolicyQaPrimaryProfileRETIRING"]
     row = next(r for r in _table(report, "bedrock-profiles").rows if "RETIRING" in r[0].text)
@@ -732,10 +735,10 @@ def test_model_sources_are_parsed(source: str, expected: tuple[str | None, str |
     assert parse_model_source(source)[1:] == expected
 
 
-def test_guardrail_policy_is_described_in_plain_language(reports: dict[str, Report]) -> None:
+def test_guardrail_policy_is_described_in_plain_language(example_reports: dict[str, Report]) -> None:
     guardrail = next(
         g
-        for g in reports["Prod"].facts(guardrails.TOPIC).guardrails
+        for g in example_reports["Prod"].facts(guardrails.TOPIC).guardrails
         if g.logical_id.startswith("PolicyQaGuardrail")
     )
     assert guardrail.strength("PROMPT_ATTACK", "input") == "HIGH"
@@ -743,7 +746,7 @@ def test_guardrail_policy_is_described_in_plain_language(reports: dict[str, Repo
     assert dict(guardrail.grounding) == {"GROUNDING": 0.8, "RELEVANCE": 0.7}
     assert [t[0] for t in guardrail.topics] == ["Legal advice", "Individual employee records"]
     assert "policy fingerprint" in guardrail.versions[0][1]
-    markdown = reports["Prod"].markdown()
+    markdown = example_reports["Prod"].markdown()
     for text in (
         "anonymized (masked)",
         "Legal advice",
@@ -930,12 +933,12 @@ def test_a_tls_deny_that_leaves_requests_open_is_not_tls_only(
 
 
 def test_alarms_are_grouped_by_use_case_and_resolve_their_notifications(
-    reports: dict[str, Report], config: PlatformConfig
+    example_reports: dict[str, Report], example_config: PlatformConfig
 ) -> None:
-    alarms = reports["Prod"].facts(operations.TOPIC).alarms
+    alarms = example_reports["Prod"].facts(operations.TOPIC).alarms
     groups = Counter(a.group for a in alarms)
-    assert {c.id for c in config.contracts_for("prod")} <= set(groups)
-    assert all(groups[c.id] == 6 for c in config.contracts_for("prod"))
+    assert {c.id for c in example_config.contracts_for("prod")} <= set(groups)
+    assert all(groups[c.id] == 6 for c in example_config.contracts_for("prod"))
     assert {"OrchestrationApiMonitoring", "InvocationLogDeliveryAlarm"} <= set(groups)
     throttle = next(a for a in alarms if a.logical_id.startswith("PolicyQaMonitoringAlarmsThrottleRate"))
     assert "InvocationThrottles" in throttle.metric and throttle.condition == "GreaterThanThreshold 1"
@@ -1106,13 +1109,14 @@ def test_only_production_takes_another_environments_run_and_only_the_readiness_g
 def test_evidence_fails_when_what_it_checks_is_missing(synthesized: Synthesized) -> None:
     env = load_environment(synthesized.outdir, "Prod", topics=TOPICS)
     facts = env.extract(inventory.TOPIC)
+    use_case = min(enabled_use_cases("prod"))
     broken = tuple(
-        replace(r, spec=None, problems=("limits is required",)) if r.use_case == "policy-qa" else r
+        replace(r, spec=None, problems=("limits is required",)) if r.use_case == use_case else r
         for r in facts.runtime
     )
     env.set_extract(inventory.TOPIC, replace(facts, runtime=broken))
     evidence = controls.evaluate_evidence(env)
-    assert evidence["TOKEN-CAPS"].status == "FAIL" and "policy-qa" in evidence["TOKEN-CAPS"].detail
+    assert evidence["TOKEN-CAPS"].status == "FAIL" and use_case in evidence["TOKEN-CAPS"].detail
 
 
 def test_the_evaluation_topic_reads_a_rewritten_results_file_again(
@@ -1126,7 +1130,10 @@ def test_the_evaluation_topic_reads_a_rewritten_results_file_again(
     topic = EvaluationTopic(results=results)
     first = load_environment(synthesized.outdir, "Dev", topics=(topic,)).extract(topic)
     assert first.run is not None and first.run.started_at == document["started_at"]
-    assert load_environment(synthesized.outdir, "Prod", topics=(topic,)).extract(topic).run == first.run
+    # another environment that deploys the evaluated use case reads the same run (each shows only its own
+    # use cases' results)
+    other = "Prod" if EVALUATED[0] in enabled_use_cases("prod") else "Staging"
+    assert load_environment(synthesized.outdir, other, topics=(topic,)).extract(topic).run == first.run
 
     started = document["started_at"]
     document["started_at"] = started[:-1] + ("0" if started[-1] != "0" else "1")  # same length

@@ -76,12 +76,21 @@ def example_file(relative: str, root: Path = ROOT) -> Path:
 @functools.cache
 def examples_root() -> Path:
     """A configuration root with every shipped example: this repository, or where a fork retired one, a
-    copy of its configuration with the tests' copy of that example added (:func:`copy_configuration`),
+    copy of its configuration and delivery pipeline with the tests' copy of that example added
+    (:func:`copy_configuration`),
     made once per process and removed at its exit. For the tests of code that takes a contract (the
     orchestrator, a construct), which test what a grounded, tiered or held use case does, whichever of the
     examples the repository still ships."""
     if all((ROOT / "contracts" / f"{use_case}.yaml").exists() for use_case in example_ids()):
         return ROOT
+    from platform_config.delivery import DELIVERY_FILE
+
     folder = tempfile.mkdtemp(prefix="examples-configuration-")
     atexit.register(shutil.rmtree, folder, True)
-    return copy_configuration(Path(folder) / "repo")
+    root = copy_configuration(Path(folder) / "repo")
+    # and the delivery pipeline, as the repository has it: the environment it bakes releases in and the
+    # one its readiness gate probes are the repository's (tests of the bake read the examples' app)
+    if (ROOT / DELIVERY_FILE).is_file():
+        (root / DELIVERY_FILE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / DELIVERY_FILE, root / DELIVERY_FILE)
+    return root

@@ -141,10 +141,10 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-@pytest.fixture(scope="session")
-def synthesized(
-    config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+def synthesize_once(
+    config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str
 ) -> Synthesized:
+    """``config``'s app synthesized once per test run into the folder ``name`` that every worker shares."""
     from aws_cdk.assertions import Template
 
     from stacks.platform import build_platform
@@ -153,14 +153,14 @@ def synthesized(
     shared = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         shared = shared.parent
-    outdir = shared / "cdk.out"
+    outdir = shared / name
     stages = None
-    with _exclusive(shared / "cdk.out.lock"):
+    with _exclusive(shared / f"{name}.lock"):
         if not outdir.is_dir():
             # An app writing to a folder of this worker's own, moved to ``outdir`` in one rename when the
             # synth has ended without an error: ``outdir`` is either absent or complete, and no other app
             # can ever write into it.
-            own = tmp_path_factory.mktemp("cdk.out")
+            own = tmp_path_factory.mktemp(name)
             app = new_app(own)
             stages = build_platform(app, config)
             app.synth()
@@ -176,6 +176,30 @@ def synthesized(
         template_files={name: stack.path for name, stack in platforms.items()},
         _stages=stages,
     )
+
+
+@pytest.fixture(scope="session")
+def synthesized(
+    config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Synthesized:
+    return synthesize_once(config, tmp_path_factory, worker_id, "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def example_synthesized(
+    synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Synthesized:
+    """The app of every shipped example (``tests.support.contracts.examples_root``): ``synthesized``
+    itself while the repository ships them all; where a fork retired one, a second synth, of its
+    configuration plus the tests' copy of that example. For the tests of what the platform makes of one
+    example's feature (policy-qa's content filters and grounding, a use case that holds answers) that the
+    remaining contracts may not have. Tests of the repository's own app use ``synthesized``."""
+    from tests.support.contracts import examples_root
+
+    root = examples_root()
+    if root == ROOT:
+        return synthesized
+    return synthesize_once(load_platform(root), tmp_path_factory, worker_id, "cdk.out.examples")
 
 
 @pytest.fixture(scope="session")
