@@ -32,8 +32,8 @@ def _rendered(stack: cdk.Stack, metric: cloudwatch.IMetric) -> dict[str, object]
 
 
 @pytest.fixture
-def use_case(config: PlatformConfig) -> GovernedUseCase:
-    contract = next(c for c in config.contracts_for("dev") if c.id == "policy-qa")
+def use_case(example_config: PlatformConfig) -> GovernedUseCase:
+    contract = next(c for c in example_config.contracts_for("dev") if c.id == "policy-qa")
     return GovernedUseCase(probe_stack(), "PolicyQa", contract=contract, environment="dev")
 
 

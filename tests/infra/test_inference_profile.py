@@ -268,10 +268,10 @@ def _profiles(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_retiring_model_keeps_the_previous_releases_profile_as_deployed_and_granted(
-    config: PlatformConfig,
+    example_config: PlatformConfig,
 ) -> None:
     # GIVEN the last release, in which policy-qa's primary route used model A
-    last = next(c for c in config.contracts_for("prod") if c.id == "policy-qa")
+    last = next(c for c in example_config.contracts_for("prod") if c.id == "policy-qa")
     old = last.primary
     new = _source("us.anthropic.claude-haiku-4-5-20251001-v1:0", "us-west-2")
     assert new.identifier != old.identifier
@@ -308,9 +308,9 @@ def test_a_retiring_model_keeps_the_previous_releases_profile_as_deployed_and_gr
     assert not _invoke(dropped_document, f"<{old_id}.InferenceProfileArn>", None)
 
 
-def test_an_unchanged_route_keeps_its_profile_across_releases(config: PlatformConfig) -> None:
+def test_an_unchanged_route_keeps_its_profile_across_releases(example_config: PlatformConfig) -> None:
     # A release that changes nothing of a route's model leaves its profile's logical ID and properties.
-    contract = next(c for c in config.contracts_for("prod") if c.id == "policy-qa")
+    contract = next(c for c in example_config.contracts_for("prod") if c.id == "policy-qa")
     first, _, _, _ = _release(contract)
     second, _, _, _ = _release(replace(contract, latency_p95_ms=contract.latency_p95_ms - 1))
     assert _profiles(first) == _profiles(second)

@@ -343,10 +343,16 @@ def test_the_stage_writes_execution_logs_to_a_log_group_the_stack_owns(synthesiz
 def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(
     synthesized: Synthesized, stages: Stages
 ) -> None:
+    # an environment with a use case that accepts an Idempotency-Key (its contract lets answers be stored)
+    env = next(
+        name
+        for name in ("prod", "staging", "dev")
+        if any(c.logging.prompts_and_responses for c in synthesized.config.contracts_for(name))
+    )
     # the monitoring facade, not the API construct, creates them (MonitoringFacade.monitor_api)
     alarms = {
         k: v["Properties"]
-        for k, v in _of_type(synthesized, "prod", "AWS::CloudWatch::Alarm").items()
+        for k, v in _of_type(synthesized, env, "AWS::CloudWatch::Alarm").items()
         if k.startswith("OrchestrationApiMonitoring")
     }
     names = {k.split("Alarm")[0].removeprefix("OrchestrationApiMonitoring") for k in alarms}
@@ -367,9 +373,9 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(
         for q in saves["Metrics"]
         if "MetricStat" in q and q["MetricStat"]["Metric"]["MetricName"] == "IdempotencySaveFailures"
     }
-    accepting = {c.id for c in synthesized.config.contracts_for("prod") if c.logging.prompts_and_responses}
+    accepting = {c.id for c in synthesized.config.contracts_for(env) if c.logging.prompts_and_responses}
     assert summed == accepting
-    (dashboard,) = _of_type(synthesized, "prod", "AWS::CloudWatch::Dashboard").values()
+    (dashboard,) = _of_type(synthesized, env, "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     assert "## Orchestration API" in body and "IntegrationLatency" in body
     # the orchestrator's own EMF metrics, with exactly the dimensions the Lambda publishes
@@ -377,11 +383,11 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(
         p for p in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1] if isinstance(p, str)
     )
     assert (
-        '["BedrockPlatform","Fallbacks","UseCase","policy-qa","environment","prod","service","bedrock-orchestrator"'
-        in literal
+        f'["BedrockPlatform","Fallbacks","UseCase","{min(accepting)}","environment","{env}",'
+        '"service","bedrock-orchestrator"' in literal
     )
     # the prompt cache hit ratio of every use case, from the cache-token metrics the Lambda publishes
-    api = stages["prod"].platform.api
+    api = stages[env].platform.api
     assert api is not None
     for n, use_case in enumerate(uc.contract.id for uc in api.use_cases):
         for metric, metric_id in (
@@ -390,7 +396,7 @@ def test_api_alarms_have_actions_and_the_dashboard_has_an_api_section(
             ("InputTokens", "i"),
         ):
             assert (
-                f'["BedrockPlatform","{metric}","UseCase","{use_case}","environment","prod",'
+                f'["BedrockPlatform","{metric}","UseCase","{use_case}","environment","{env}",'
                 f'"service","bedrock-orchestrator",{{"id":"cache{n}{metric_id}","visible":false,"stat":"Sum"}}]'
             ) in literal, (use_case, metric)
     assert "100 * FILL(cache0r, 0) / (FILL(cache0i, 0) + FILL(cache0r, 0) + FILL(cache0w, 0))" in literal

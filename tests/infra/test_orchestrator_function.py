@@ -76,16 +76,16 @@ def _model_arns(contract: Contract) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def forks(config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Forks:
+def forks(example_config: PlatformConfig, tmp_path_factory: pytest.TempPathFactory) -> Forks:
     outdir = tmp_path_factory.mktemp("forks")
     app = probe_app(outdir, context=cdk_context())
-    contract = next(c for c in config.contracts_for("dev") if c.id == "policy-qa")
+    contract = next(c for c in example_config.contracts_for("dev") if c.id == "policy-qa")
     functions = {}
 
     # The contract whose profile may route to every commercial Region (a foundation-model ARN with region *,
     # which the construct acknowledges for AwsSolutions-IAM5), copied under new ids by the "Many" fork.
     global_contract = next(
-        c for c in config.contracts_for("dev") if any(":*:" in arn for arn in _model_arns(c))
+        c for c in example_config.contracts_for("dev") if any(":*:" in arn for arn in _model_arns(c))
     )
 
     not_held = replace(global_contract.review, hold_for_review=False)  # no review path in these forks
@@ -195,9 +195,14 @@ def test_a_role_of_the_forks_own_gets_none_of_the_constructs_role_acknowledgment
     assert forks.failing("ForkRole/Orchestrator/") == []
 
 
+def _not_holding(config: PlatformConfig) -> Contract:
+    """A dev use case that does not hold answers for review: a fork's one use case with no review path."""
+    return next(c for c in config.contracts_for("dev") if not c.review.hold_for_review)
+
+
 def _orchestrator(config: PlatformConfig, stack: cdk.Stack, **props: Any) -> OrchestratorFunction:
     """The construct as a fork starts with it: one use case, the required props and ``props``."""
-    use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+    use_case = GovernedUseCase(stack, "U", contract=_not_holding(config), environment="dev")
     return OrchestratorFunction(
         stack,
         "Orchestrator",
@@ -324,7 +329,7 @@ def test_the_idempotency_tables_backup_reason_states_the_ttl_the_function_is_giv
     if construct == "OrchestratorFunction":
         table = _orchestrator(config, stack, **props).idempotency_table
     else:
-        use_case = GovernedUseCase(stack, "U", contract=config.contracts_for("dev")[0], environment="dev")
+        use_case = GovernedUseCase(stack, "U", contract=_not_holding(config), environment="dev")
         table = probe_api(stack, use_case, **props).idempotency_table
     # THEN the table's DynamoDBInBackupPlan reasons say how long its records live
     reasons = [r for f, r in acknowledgments_on(table).items() if f.endswith("-DynamoDBInBackupPlan")]
