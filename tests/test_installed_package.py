@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.contracts import example_file, example_files
+
 ROOT = Path(__file__).resolve().parents[1]
 UV = ROOT / ".venv" / "bin" / "uv"
 #: What the wheel is built from (pyproject.toml's packages and their package-dir folders).
@@ -136,11 +138,11 @@ def test_an_app_outside_the_repository_synthesizes_with_the_installed_package(
     # and an app of its own, outside the repository, with its own configuration files
     app = tmp_path / "app"
     shutil.copytree(ROOT / "environments", app / "environments")
-    for folder in ("contracts", "prompts"):  # one use case: its contract and its prompt
-        (app / folder).mkdir()
-        shutil.copy2(ROOT / folder / "policy-qa.yaml", app / folder / "policy-qa.yaml")
-    # the contract's evaluation section names its suites and rubric, which live beside it
-    shutil.copytree(ROOT / "evals" / "policy-qa", app / "evals" / "policy-qa")
+    # one use case, the policy-qa example (the tests' copy where the repository retired it): its contract,
+    # its prompt, and the suites and rubric its evaluation section names, which live beside it
+    for relative in example_files("policy-qa"):
+        (app / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(example_file(str(relative)), app / relative)
     (app / "app.py").write_text(APP)
 
     # WHEN it synthesizes

@@ -131,15 +131,14 @@ def test_a_bake_longer_than_the_pipeline_action_allows_is_refused(
 
 
 def test_a_minimum_of_invocations_the_canary_could_never_serve_is_refused(
-    delivery_root: Path, set_field: FieldSetter, real_config: PlatformConfig
+    delivery_root: Path, set_field: FieldSetter
 ) -> None:
-    # the canary's 10 % of prod's declared peaks (every contract enabled there) for a 60-minute bake
-    assert real_config.delivery is not None
-    production = real_config.delivery.production.name
+    # the canary's 10 % of prod's declared peaks (every contract enabled there in the copy) for a 60-minute bake
+    copied = load_platform(delivery_root)
+    assert copied.delivery is not None
+    production = copied.delivery.production.name
     peaks = {
-        c.id: c.release.peak_rps
-        for c in real_config.contracts_for(production)
-        if c.release.peak_rps is not None
+        c.id: c.release.peak_rps for c in copied.contracts_for(production) if c.release.peak_rps is not None
     }
     reachable = math.floor(0.1 * sum(peaks.values()) * 60 * 60)
     set_field(PIPELINE, "bake.minutes", 60)

@@ -164,11 +164,12 @@ def test_a_baseline_block_may_not_contradict_a_contract_anonymize(
     error = load_error(config_root, r"is BLOCK for every call in the account, but contract")
     problems = [p for p in error.problems if p.file == DEV]
     assert {p.field for p in problems} == {"enforced_guardrail.pii_entities.EMAIL"}
-    # one problem per contract enabled in dev that anonymizes EMAIL (read from the files, not listed here)
+    # one problem per contract enabled in dev that anonymizes EMAIL (read from the copy's files, not listed
+    # here)
     anonymizing = {
         cid
-        for cid, data in contract_files().items()
-        if cid in enabled_use_cases("dev")
+        for cid, data in contract_files(config_root).items()
+        if cid in enabled_use_cases("dev", config_root)
         and data["guardrail"].get("sensitive_information", {}).get("pii_entities", {}).get("EMAIL")
         == "ANONYMIZE"
     }

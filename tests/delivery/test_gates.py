@@ -451,9 +451,12 @@ def test_the_smoke_request_of_a_holding_use_case_must_be_held_and_is_rejected_by
     """In staging rfp-drafting holds every answer (202): a 200 is what would hold the gate, not a 202."""
     from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN
     from human_review.exercise import ITEM, PENDING, DeployedClient
+    from tests.support.contracts import examples_root
     from tests.support.review_gateway import review_gateway
 
-    config = load_platform(ROOT)
+    # the examples (rfp-drafting holds, policy-qa answers), whichever of them the repository still ships
+    root = examples_root()
+    config = load_platform(root)
     with review_gateway(config) as (platform, url, _):
         reviews = DeployedClient(
             api_url=url, region="us-east-1", reviewer_role_arn=REVIEWER_ROLE_ARN, session=platform.session
@@ -466,7 +469,7 @@ def test_the_smoke_request_of_a_holding_use_case_must_be_held_and_is_rejected_by
                 api_url=url,
                 region="us-east-1",
                 credentials=platform.session.get_credentials(),
-                root=ROOT,
+                root=root,
                 use_cases=use_cases,
                 holding=holding,
                 reviews=reviews if with_reviews else None,

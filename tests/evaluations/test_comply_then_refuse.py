@@ -22,6 +22,7 @@ from platform_spec import scoring
 from platform_spec.review import score_output
 from platform_spec.scoring import ACKNOWLEDGEMENT_MAX_WORDS, ScorerName
 from tests.evaluations.conftest import ROOT
+from tests.support.contracts import examples_root
 
 #: Refusals as the shipped use cases word them, each with its suite's markers and where the refusal begins
 #: in it: the first of its markers and its refusal wording (:data:`scoring.REFUSAL_PATTERNS`).
@@ -166,7 +167,7 @@ RECIPE = (
 
 
 def _run(use_case: str, suite: str) -> SuiteRun:
-    (run,) = suite_runs(load_platform(ROOT), [use_case], [suite])
+    (run,) = suite_runs(load_platform(examples_root()), [use_case], [suite])
     return run
 
 

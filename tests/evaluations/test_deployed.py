@@ -21,6 +21,7 @@ from evaluation.__main__ import main
 from evaluation.targets import OfflineTarget, describe_outputs, stack_name
 from platform_config import load_platform
 from platform_config.naming import pascal
+from tests.support.contracts import examples_root
 
 USE_CASE = "policy-qa"
 ENVIRONMENT = "staging"
@@ -28,7 +29,7 @@ ENVIRONMENT = "staging"
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[tuple[ApiGatewayStandIn, OfflineTarget, Path]]:
-    config = load_platform(Path(__file__).resolve().parents[2])
+    config = load_platform(examples_root())
     region = config.environment(ENVIRONMENT).region
     with (
         OfflineTarget(config, [USE_CASE]) as offline,
@@ -58,6 +59,7 @@ def test_golden_suites_go_through_the_signed_api_and_adversarial_ones_through_ap
     out = tmp_path / "out"
     code = main(
         [
+            *("--root", str(examples_root())),  # policy-qa's suites, whichever examples the repository ships
             "run",
             "--target",
             ENVIRONMENT,
@@ -76,7 +78,7 @@ def test_golden_suites_go_through_the_signed_api_and_adversarial_ones_through_ap
     assert results["mode"] == "deployed" and results["target"] == ENVIRONMENT
     suites = results["use_cases"][USE_CASE]["suites"]
     # every golden case, and every adversarial case whose expectations read an answer, was a signed request
-    config = load_platform(Path(__file__).resolve().parents[2])
+    config = load_platform(examples_root())
     evaluation = config.evaluations[USE_CASE]
     adversarial = evaluation.suites["adversarial"].document
     wanted = len(evaluation.suites["golden"].document.cases) + sum(
@@ -204,7 +206,7 @@ def test_a_held_answer_is_read_as_a_reviewer_scored_and_rejected(tmp_path: Path)
     from human_review.exercise import ITEM, PENDING
     from tests.support.review_gateway import review_gateway
 
-    config = load_platform(Path(__file__).resolve().parents[2])
+    config = load_platform(examples_root())
     (run,) = suite_runs(config, ["rfp-drafting"], ["golden"])
     with review_gateway(config) as (platform, url, _):
         assumed: list[dict[str, object]] = []
@@ -246,7 +248,7 @@ def test_without_the_reviewer_role_a_held_answer_is_not_measured_and_says_why() 
     from evaluation.targets import DeployedTarget, Deployment
     from tests.support.review_gateway import review_gateway
 
-    config = load_platform(Path(__file__).resolve().parents[2])
+    config = load_platform(examples_root())
     (run,) = suite_runs(config, ["rfp-drafting"], ["golden"])
     with review_gateway(config) as (platform, url, _):
         target = DeployedTarget(

@@ -33,7 +33,7 @@ from platform_spec.evaluation import (
     new_judge_nonce,
     parse_grades,
 )
-from tests.evaluations.conftest import ROOT
+from tests.support.contracts import examples_root
 
 #: A judge call's nonce (``new_judge_nonce``) where a test needs a fixed one.
 NONCE = "0123456789abcdef"
@@ -41,9 +41,10 @@ NONCE = "0123456789abcdef"
 
 @functools.cache
 def _config() -> PlatformConfig:
-    """The repository's configuration, loaded by the first test that needs it (not at collection, which
-    every pytest-xdist worker does)."""
-    return load_platform(ROOT)
+    """Every shipped example's configuration (``examples_root``: the repository while it ships them all),
+    loaded by the first test that needs it (not at collection, which every pytest-xdist worker does):
+    the tests read the guardrail of a named example."""
+    return load_platform(examples_root())
 
 
 def contract(use_case: str) -> Contract:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from platform_spec.scoring import ScorerName
-from tests.evaluations.conftest import ROOT
+from tests.support.contracts import examples_root
 
 USE_CASE = "policy-qa"  # model-graded
 
@@ -55,7 +55,7 @@ def test_an_answer_that_grades_itself_fails_the_rubric(
 
     # GIVEN one golden case of a model-graded use case, whose answer passes every deterministic scorer and
     # ends with a grades object of its own, every criterion at the top of the scale
-    config = load_platform(ROOT)
+    config = load_platform(examples_root())
     (run,) = harness.suite_runs(config, [USE_CASE], ["golden"])
     case = run.suite.document.cases[0]
     run = dataclasses.replace(

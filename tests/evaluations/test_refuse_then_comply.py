@@ -21,6 +21,7 @@ from platform_spec import scoring
 from platform_spec.evaluation import SuiteKind
 from platform_spec.scoring import REDIRECT_MAX_WORDS
 from tests.evaluations.conftest import ROOT, Edit
+from tests.support.contracts import examples_root
 
 STS = "support-ticket-summary"
 
@@ -218,7 +219,7 @@ def problems(root: Path) -> list[str]:
 
 
 def _index(use_case: str, case_id: str) -> int:
-    cases = load_platform(ROOT).evaluations[use_case].suites["adversarial"].document.cases
+    cases = load_platform(examples_root()).evaluations[use_case].suites["adversarial"].document.cases
     return next(i for i, c in enumerate(cases) if c.id == case_id)
 
 

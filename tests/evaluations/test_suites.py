@@ -19,7 +19,7 @@ from platform_spec.contract import (
 from platform_spec.evaluation import AttackCategory, SuiteKind
 from platform_spec.scoring import ScorerName
 from tests.evaluations.conftest import ROOT, Edit
-from tests.support.contracts import contract_files
+from tests.support.contracts import contract_files, examples_root
 
 STS = "support-ticket-summary"
 GOLDEN = f"evals/{STS}/golden.yaml"
@@ -398,7 +398,7 @@ def test_a_case_sent_through_the_api_of_a_grounded_use_case_needs_a_context(
         return lambda d: [c.pop("context") for c in d["cases"] if c["id"] in ids]
 
     def index(case_id: str) -> int:
-        cases = load_platform(ROOT).evaluations["policy-qa"].suites["adversarial"].document.cases
+        cases = load_platform(examples_root()).evaluations["policy-qa"].suites["adversarial"].document.cases
         return next(i for i, c in enumerate(cases) if c.id == case_id)
 
     # an attack checked by ApplyGuardrail alone (no API request) needs none

@@ -22,6 +22,7 @@ from platform_spec.fields import from_dict
 from platform_spec.runtime import DeployedResources, RuntimeConfig, read_runtime_config
 from tests.lambdas.conftest import LoadOrchestrator
 from tests.lambdas.orchestrator_testkit import (
+    CONFIGURATION_ROOT,
     PROMPTS_DIR,
     arn,
     guardrail_arn,
@@ -244,12 +245,13 @@ def test_handler_import_fails_on_a_route_without_a_profile(load_orchestrator: Lo
         load_orchestrator(BEDROCK_RESOURCES=json.dumps(resources))
 
 
-def test_sample_config_is_the_generated_one_for_the_repository_contracts() -> None:
-    """The handler tests run on what the construct generates (three documented differences aside)."""
+def test_sample_config_is_the_generated_one_for_the_examples_contracts() -> None:
+    """The handler tests run on what the construct generates for the contracts they read (the examples':
+    ``CONFIGURATION_ROOT``), three documented differences aside."""
     from platform_config import load_platform
     from platform_config.runtime import runtime_config
 
-    generated = runtime_config(load_platform(Path(__file__).resolve().parents[2]).contracts_for("dev"), "dev")
+    generated = runtime_config(load_platform(CONFIGURATION_ROOT).contracts_for("dev"), "dev")
     sample = from_dict(RuntimeConfig, sample_runtime_config())
     assert sample.use_cases.keys() == generated.use_cases.keys()
     for use_case_id, generated_use_case in generated.use_cases.items():
