@@ -101,6 +101,20 @@ def evaluate_and_test(copy: Path, pytest_args: list[str], situation: str) -> int
     return evaluation.returncode or result.returncode
 
 
+def parse_with_pytest_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``argv`` parsed by ``parser`` with the arguments for pytest (after ``--``) as ``pytest_args``."""
+    parser.add_argument("pytest_args", nargs="*", help="arguments for pytest (after --)")
+    return parser.parse_args(argv)
+
+
+def has_venv(prog: str) -> bool:
+    """Whether this checkout has its .venv (the copies run with it); if not, says so and how to fix it."""
+    if (ROOT / ".venv" / "bin" / "python").exists():
+        return True
+    print(f"{prog}: no .venv yet. Fix: make install", file=sys.stderr)
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python scripts/check_new_use_case.py",
@@ -108,10 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy and print its path")
-    parser.add_argument("pytest_args", nargs="*", help="arguments for pytest (after --)")
-    args = parser.parse_args(argv)
-    if not (ROOT / ".venv" / "bin" / "python").exists():
-        print("check_new_use_case: no .venv yet. Fix: make install", file=sys.stderr)
+    args = parse_with_pytest_args(parser, argv)
+    if not has_venv("check_new_use_case"):
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="bedrock-new-use-case-"))
     try:

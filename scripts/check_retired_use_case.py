@@ -29,7 +29,15 @@ from pathlib import Path
 # the sibling script's helpers, whether this file runs as `python scripts/...` (its folder first on sys.path)
 # or through runpy (tests/test_entry_points.py)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_new_use_case import ROOT, commit, copy_repository, evaluate_and_test, link_installs
+from check_new_use_case import (
+    ROOT,
+    commit,
+    copy_repository,
+    evaluate_and_test,
+    has_venv,
+    link_installs,
+    parse_with_pytest_args,
+)
 
 NOTE = "retired by scripts/check_retired_use_case.py (a copy of the repository)"
 
@@ -111,10 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         help="retire this use case (repeatable, each in its own copy; default: every contract, in turn)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies and print their paths")
-    parser.add_argument("pytest_args", nargs="*", help="arguments for pytest (after --)")
-    args = parser.parse_args(argv)
-    if not (ROOT / ".venv" / "bin" / "python").exists():
-        print("check_retired_use_case: no .venv yet. Fix: make install", file=sys.stderr)
+    args = parse_with_pytest_args(parser, argv)
+    if not has_venv("check_retired_use_case"):
         return 2
     use_cases = args.use_case or sorted(p.stem for p in (ROOT / "contracts").glob("*.yaml"))
     codes = {use_case: check(use_case, args.pytest_args, args.keep) for use_case in use_cases}
