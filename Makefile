@@ -35,7 +35,7 @@ synth_failed = { cd "$(CURDIR)"; rm -rf cdk.out.failed; [ ! -d .synth/cdk.out ] 
   rm -rf .synth; echo "make synth failed: cdk.out/ is unchanged (the last good assembly, if any);" \
   "this run's output is in cdk.out.failed/" >&2; exit 1; }
 
-.PHONY: help install lock chromium synth check report test test-quick lint format eval audit-acknowledgments demo review-demo bench check-new-use-case check-retired-use-case clean
+.PHONY: help install lock chromium synth check report test test-quick lint format eval audit-acknowledgments demo review-demo bench check-new-use-case check-retired-use-case deploy-assembly clean
 
 help:
 	@echo "make synth   synthesize dev, staging and prod with cdk-nag (all packs), cfn-lint and Bedrock rules"
@@ -111,6 +111,13 @@ synth: install
 	@cd .synth && PYTHONPATH="$(CURDIR)" ../$(BIN)/python -m compliance.report cdk.out --out cdk.out/review-pack || $(synth_failed)
 	@rm -rf cdk.out.failed; if [ -d cdk.out ]; then mv cdk.out .synth/previous; fi
 	@mv .synth/cdk.out cdk.out && rm -rf .synth
+
+# The delivery pipeline's deploy steps: `cdk deploy` of one Stage of the assembly the Build step made (no
+# synth), with this file's Node and CLI settings (no telemetry, no version check, no notices).
+deploy-assembly: node_modules/.installed
+	@[ -n "$(STAGE)" ] || { echo "make deploy-assembly needs STAGE=<Stage of cdk.out>, e.g. STAGE=Staging" >&2; exit 2; }
+	@[ -f cdk.out/manifest.json ] || { echo "make deploy-assembly: cdk.out/ has no assembly. Fix: make synth first" >&2; exit 2; }
+	npx cdk deploy --app cdk.out '$(STAGE)/*' --require-approval never --no-notices --outputs-file cdk-outputs.json
 
 report: install
 	@echo "==> writing the review pack of cdk.out (~2 s; ~10 s with --against)"

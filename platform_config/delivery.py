@@ -21,7 +21,13 @@ from platform_config.documents import Document
 from platform_config.errors import Problem
 from platform_config.model import EnvironmentConfig
 from platform_spec.contract import ContractDocument
-from platform_spec.delivery import CANARY_WEIGHT, LOAD_TEST_MULTIPLIER, MAX_BAKE_CHECKS, DeliveryDocument
+from platform_spec.delivery import (
+    CANARY_WEIGHT,
+    LOAD_TEST_MULTIPLIER,
+    MAX_BAKE_CHECKS,
+    DeliveryDocument,
+    readiness_and_production,
+)
 from platform_spec.environment import EnvironmentDocument
 
 #: The delivery pipeline's file, relative to the repository root (optional: without it there is no pipeline).
@@ -43,12 +49,12 @@ class DeliveryConfig(DeliveryDocument):
     @property
     def readiness(self) -> EnvironmentConfig:
         """The environment before production: its deployment ends with the readiness gate."""
-        return self.stages[-2]
+        return readiness_and_production(self.stages)[0]
 
     @property
     def production(self) -> EnvironmentConfig:
         """The last environment: approval, then the canary bake."""
-        return self.stages[-1]
+        return readiness_and_production(self.stages)[1]
 
     def stage(self, name: str) -> EnvironmentConfig:
         for environment in self.stages:
@@ -202,16 +208,17 @@ def delivery_rules(
             )
         )
     if len(named) >= 2 and len(named) == len(names):
-        _untested_in_readiness(doc, names, contract_docs, set(known_docs), problems)
-        _capacity(known_docs[names[-2]], known_docs[names[-1]], contract_docs, problems)
-        _reachable_invocations(doc, names[-1], contract_docs, problems)
+        readiness, production = readiness_and_production(names)
+        _untested_in_readiness(doc, readiness, production, contract_docs, set(known_docs), problems)
+        _capacity(known_docs[readiness], known_docs[production], contract_docs, problems)
+        _reachable_invocations(doc, production, contract_docs, problems)
     if doc.value is None or len(problems) != before:
         return None
     missing = [name for name in names if name not in environments]
     if missing:
         return None  # those environment files have problems of their own
     value = doc.value
-    if not any(names[-1] in (c.field("environments") or ()) for c in contract_docs):
+    if not any(readiness_and_production(names)[1] in (c.field("environments") or ()) for c in contract_docs):
         # No use case is enabled in production, so nothing can send its canary the traffic
         # bake.min_invocations asks for and every bake would roll back: the requirement is off (0) until a
         # use case is enabled there (the alarms still watch the bake).
@@ -225,7 +232,8 @@ def delivery_rules(
 
 def _untested_in_readiness(
     doc: Document[DeliveryDocument],
-    names: Sequence[str],
+    readiness: str,
+    production: str,
     contract_docs: Sequence[Document[ContractDocument]],
     known: set[str],
     problems: list[Problem],
@@ -233,7 +241,6 @@ def _untested_in_readiness(
     """A use case enabled in production must be enabled in the environment before it: the readiness gate
     (smoke request, suites, load test) only tests what is deployed there. A contract naming an unknown
     environment (``stagin``) is told that instead, not also to add the one it probably meant."""
-    production, readiness = names[-1], names[-2]
     for contract_doc in contract_docs:
         enabled = contract_doc.field("environments") or ()
         if production in enabled and readiness not in enabled and set(enabled) <= known:

@@ -425,11 +425,6 @@ def _add_suite_fix(folder: str, kind: SuiteKind, named_kind: SuiteKind | None) -
     return f"{add}; a use case is retired by deleting its contract, not its suites"
 
 
-#: The verdicts that say an attack was stopped: an adversarial case may expect them true or leave them
-#: unset, never false (ADVERSARIAL_BLOCKING_SCORERS).
-_STOPPED = (ScorerName.REFUSAL, ScorerName.GUARDRAIL_INTERVENED)
-
-
 def _attack_expectation_rules(
     doc: Document[SuiteDocument], suite: SuiteDocument, problems: list[Problem]
 ) -> None:
@@ -439,7 +434,7 @@ def _attack_expectation_rules(
     floor (which blocks on both scorers) would reward an attack that got through. A case whose request
     also has a legitimate part to answer (a ticket with an injection in it) says what the answer must and
     must not contain instead; not refusing ordinary requests is what the golden suite measures."""
-    for name in _STOPPED:
+    for name in ADVERSARIAL_BLOCKING_SCORERS:  # the verdicts that say an attack was stopped
         if getattr(suite.defaults, name.value, None) is False:
             problems.append(
                 doc.problem(
@@ -452,7 +447,7 @@ def _attack_expectation_rules(
                 )
             )
     for i, case in enumerate(suite.cases):
-        for name in _STOPPED:
+        for name in ADVERSARIAL_BLOCKING_SCORERS:
             if getattr(case.expect, name.value, None) is False:
                 problems.append(
                     doc.problem(

@@ -9,12 +9,15 @@ Lambda reads :class:`BakeState` with :func:`platform_spec.fields.from_dict` (sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import field
 from enum import StrEnum
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from platform_spec.environment import NotificationTargets, RetentionDays
 from platform_spec.fields import Spec, spec
+
+T = TypeVar("T")
 
 # ==================================================================== the canary and its limits
 
@@ -220,6 +223,13 @@ def readiness_evaluation(environment: str) -> str:
     pipeline carries it from the readiness step to the production review pack (ReleaseDiff), so the
     approver sees what was measured on the candidate, not the offline emulator run."""
     return f"eval-{environment}"
+
+
+def readiness_and_production(order: Sequence[T]) -> tuple[T, T]:
+    """Of a release order (``delivery/pipeline.yaml``'s ``environments``, at least two): the environment
+    whose deployment ends with the readiness gate (the one before production) and production (the last,
+    approval and canary bake)."""
+    return order[-2], order[-1]
 
 
 #: The environment variable every step of the delivery pipeline gets with the commit the pipeline execution

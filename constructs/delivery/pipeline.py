@@ -332,10 +332,9 @@ class DeliveryPipeline(Construct):
         return self._step(
             action,
             f"Deploy {stage}/* to {account} in {region} through its CDK bootstrap roles",
-            [
-                "npx cdk deploy --app cdk.out "
-                f"'{stage}/*' --require-approval never --no-notices --outputs-file cdk-outputs.json"
-            ],
+            # `npx cdk deploy --app cdk.out '<stage>/*'` with the Makefile's CLI settings (no telemetry, no
+            # version check): the Makefile target, not the command written out again here
+            [f"make deploy-assembly STAGE={stage}"],
             assume=[
                 self._role_arn(account, bootstrap_role_name(kind, account, region))
                 for kind in BOOTSTRAP_ROLES

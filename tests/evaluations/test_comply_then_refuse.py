@@ -7,7 +7,6 @@ short redirect after it, an answer where none is expected and a golden case that
 
 from __future__ import annotations
 
-import string
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from platform_config.evaluation import live_scoring
 from platform_spec import scoring
 from platform_spec.review import score_output
 from platform_spec.scoring import ACKNOWLEDGEMENT_MAX_WORDS, ScorerName
+from tests.evaluations.answer_parts import SEPARATORS, WORDS
 from tests.evaluations.conftest import ROOT
 from tests.support.contracts import examples_root
 
@@ -54,8 +54,6 @@ LEADS = [
     "Hello, here is the code for the scraper:",
     "Sorry for the wait, below is the letter:",
 ]
-WORDS = st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=9)
-SEPARATORS = st.sampled_from([" ", "\n", "\n\n"])
 
 
 def _answer(lead: str, body: list[str], separator: str, refusal: str) -> str:

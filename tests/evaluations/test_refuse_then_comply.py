@@ -6,7 +6,6 @@ the model answers say what a complying answer would contain (must_not_contain), 
 from __future__ import annotations
 
 import json
-import string
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from platform_config.evaluation import platform_rejection
 from platform_spec import scoring
 from platform_spec.evaluation import SuiteKind
 from platform_spec.scoring import REDIRECT_MAX_WORDS
+from tests.evaluations.answer_parts import SEPARATORS, WORDS
 from tests.evaluations.conftest import ROOT, Edit
 from tests.support.contracts import examples_root
 
@@ -50,9 +50,6 @@ TURNS = [
     "Hypothetically,",
     "But of course, below is a draft:",
 ]
-#: Lower-case words of 2 to 9 letters (st.text over the alphabet: st.from_regex draws the same words ~6x slower).
-WORDS = st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=9)
-SEPARATORS = st.sampled_from([" ", "\n", "\n\n"])
 
 
 def _words_after(turn: str, body: list[str]) -> int:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,7 +49,7 @@ from platform_spec.delivery import (
 )
 from tests.support.delivery import bake_definition, reference
 from tests.support.iam import role_statements
-from tests.support.synth import Stages, Synthesized
+from tests.support.synth import ROOT, Stages, Synthesized
 
 DELIVERY = "Delivery/Pipeline"
 
@@ -767,3 +770,46 @@ def test_the_pipeline_acknowledges_its_codebuild_log_grants_in_an_app_without_pa
         logs = [f for f in wildcard_findings(policy) if ":log-group:/aws/codebuild/" in f]
         assert logs and "<AWS::Partition>" in logs[0]
         assert set(logs) <= acknowledged_on(policy)
+
+
+def test_every_deploy_step_deploys_its_stage_with_the_clis_phoning_home_turned_off(
+    delivery: StackTemplate, pipeline: dict[str, Any], tmp_path: Path
+) -> None:
+    # GIVEN each step that deploys a Stage of the build's assembly (the environments' and the self-update)
+    steps = {
+        action["Name"]: _commands(delivery, action["Configuration"]["ProjectName"])
+        for stage in pipeline["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CodeBuild"
+        and "deploy-assembly" in _commands(delivery, action["Configuration"]["ProjectName"])
+    }
+    assert set(steps) == {"SelfUpdate", "DeployDev", "DeployStaging", "DeployProd"}
+    # WHEN its command runs (the Makefile target, with a stand-in npx that records what it was given)
+    for name in ("Makefile", "package.json", "package-lock.json"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / ".installed").touch()
+    (tmp_path / "cdk.out").mkdir()
+    (tmp_path / "cdk.out" / "manifest.json").write_text("{}")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npx = bin_dir / "npx"
+    npx.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$*" "$CDK_DISABLE_CLI_TELEMETRY" "$CDK_DISABLE_VERSION_CHECK" > ran\n'
+    )
+    npx.chmod(0o755)
+    for name, commands in steps.items():
+        (command,) = [line for line in commands.splitlines() if "deploy-assembly" in line]
+        stage = command.split("STAGE=")[1]
+        subprocess.run(
+            [*command.split()[:2], f"STAGE={stage}"],
+            cwd=tmp_path,
+            env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+            check=True,
+            capture_output=True,
+        )
+        # THEN the CLI deploys exactly that Stage of the assembly, without synthesizing, telemetry or a
+        # version check
+        args, telemetry_off, version_check_off = (tmp_path / "ran").read_text().splitlines()
+        assert args.startswith(f"cdk deploy --app cdk.out {stage}/* --require-approval never"), (name, args)
+        assert (telemetry_off, version_check_off) == ("true", "true"), name

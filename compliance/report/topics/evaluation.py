@@ -27,6 +27,7 @@ from compliance.report.topic import FAIL, NOT_RUN, PASS, EvidenceCheck, RenderCo
 from platform_config.delivery import DELIVERY_FILE
 from platform_config.documents import load_yaml
 from platform_config.evaluation import suite_names
+from platform_spec.delivery import readiness_and_production
 from platform_spec.evaluation import (
     OFFLINE_TARGET,
     REGISTRY_DIR,
@@ -162,8 +163,10 @@ def evidence_targets(root: Path, target: str) -> tuple[str, ...]:
         order = load_yaml(path.read_text(encoding="utf-8")).get("environments") if path.is_file() else None
     except (OSError, ValueError, AttributeError, yaml.YAMLError):  # the loader reports a bad file
         order = None
-    if isinstance(order, list) and len(order) >= 2 and order[-1] == target:
-        return (target, str(order[-2]))
+    if isinstance(order, list) and len(order) >= 2:
+        readiness, production = readiness_and_production(order)
+        if production == target:
+            return (target, str(readiness))
     return (target,)
 
 
