@@ -105,7 +105,7 @@ class Row(list[Cell]):
 
 
 def status(value: str) -> Cell:
-    flag = {"PASS": OK, "FAIL": BAD, "NOT RUN": WARN, "NO EVIDENCE": NA}.get(value)
+    flag = {"PASS": OK, "FAIL": BAD, "NOT RUN": WARN, "NO EVIDENCE": NA, "NOT APPLICABLE": NA}.get(value)
     return Cell(value, flag=flag, badge=value if flag in (BAD, WARN) else "")
 
 

@@ -39,7 +39,9 @@ REVIEW = "review"  # worth a look: a changed property, a new resource, a replace
 ROUTINE = "routine"  # expected or stricter: narrowed access, longer retention, a stronger setting
 LEVELS = (ATTENTION, REVIEW, ROUTINE)
 
-PASS, FAIL, NOT_RUN = "PASS", "FAIL", "NOT RUN"
+#: An evidence check's result. NOT APPLICABLE: what the check looks at is not in this assembly by design
+#: (a check "where contracts set it" when no contract does); the detail says what that leaves.
+PASS, FAIL, NOT_RUN, NOT_APPLICABLE = "PASS", "FAIL", "NOT RUN", "NOT APPLICABLE"
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ Check = Callable[[Any], tuple[str, str]]
 
 @dataclass(frozen=True)
 class EvidenceCheck:
-    """A check the control mapping can cite as evidence: ``run(extract)`` -> (PASS | FAIL | NOT RUN, detail)."""
+    """A check the control mapping can cite as evidence: ``run(extract)`` -> (PASS | FAIL | NOT RUN | NOT APPLICABLE, detail)."""
 
     what: str
     run: Check

@@ -71,7 +71,14 @@ from platform_config.catalog import ModelCatalog
 from platform_config.evaluation import suite_names
 from platform_config.markers import ENFORCED_GUARDRAIL_OPT_OUT, GATE_RESULT_FILE
 from platform_spec.evaluation import RunResult
-from tests.compliance.conftest import ENVIRONMENTS, EVALUATED, META, mutate_template, text_delivery_on
+from tests.compliance.conftest import (
+    ENVIRONMENTS,
+    EVALUATED,
+    META,
+    Mutation,
+    mutate_template,
+    text_delivery_on,
+)
 from tests.infra.conftest import Synthesized
 from tests.support.contracts import enabled_use_cases
 from tests.support.synth import ROOT
@@ -1021,13 +1028,19 @@ def test_two_topics_offering_the_same_evidence_id_are_refused() -> None:
         controls.evidence_checks([inventory.TOPIC, inventory.TOPIC])
 
 
-def test_every_control_evidence_passes_in_the_synthesized_assembly(reports: dict[str, Report]) -> None:
+def test_every_control_evidence_passes_in_the_synthesized_assembly(
+    reports: dict[str, Report], config: PlatformConfig
+) -> None:
     for env in ENVIRONMENTS:
         environment = reports[env].environment
         evidence = controls.evaluate_evidence(environment)
         assert set(evidence) == set(controls.evidence_checks(TOPICS))
         # but the quality gates: the session's evaluation ran one suite of one use case (evaluation_results)
         gate = evidence.pop("EVAL-QUALITY-GATE")
+        # and grounding, which applies only where a contract sets it (a fork may ground no use case)
+        grounding = evidence.pop("GUARDRAIL-GROUNDING")
+        grounded = any(c.guardrail.grounded for c in config.contracts_for(env.lower()))
+        assert grounding.status == ("PASS" if grounded else "NOT APPLICABLE"), grounding.detail
         assert {k: (e.status, e.detail) for k, e in evidence.items() if e.status != "PASS"} == {}
         missing = [
             f"{uc} / suite {suite}"
@@ -1439,3 +1452,65 @@ def test_a_run_of_another_commit_names_both_commits_in_full() -> None:
         # THEN the approver reads two different commits, not the same 12 digits twice
         assert status == "NOT RUN", detail
         assert f"measured commit {measured}, this pack is of commit {COMMIT}:" in detail, detail
+
+
+def _set_grounding(filters: list[dict[str, Any]] | None) -> Mutation:
+    """Give every use case's guardrail these contextual grounding filters (None: no grounding policy)."""
+
+    def mutation(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::Bedrock::Guardrail":
+                properties = resource["Properties"]
+                properties.pop("ContextualGroundingPolicyConfig", None)
+                if filters is not None:
+                    properties["ContextualGroundingPolicyConfig"] = {"FiltersConfig": filters}
+
+    return mutation
+
+
+def test_grounding_evidence_is_not_applicable_where_no_contract_grounds_answers(assembly_copy: Path) -> None:
+    # GIVEN no use case's guardrail in Prod checks contextual grounding (no contract sets it)
+    mutate_template(assembly_copy, "Prod/Platform", _set_grounding(None))
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    facts = report.facts(controls.TOPIC)
+    # THEN the evidence is not applicable, and says what that leaves (not a failure of the pack)
+    evidence = facts.evidence["GUARDRAIL-GROUNDING"]
+    assert (evidence.status, evidence.detail) == (
+        "NOT APPLICABLE",
+        "no contract sets contextual grounding: no answer is checked against a source it was given "
+        "(LLM09 rests on the other evidence)",
+    )
+    # AND a control citing it alongside passing evidence passes, and says which evidence did not apply
+    (llm09,) = [r for r in facts.results if r.control.id == "LLM09"]
+    assert llm09.status == "PASS"
+    assert "GUARDRAIL-GROUNDING: NOT APPLICABLE" in report.markdown()
+
+
+def test_grounding_evidence_fails_when_guardrails_check_relevance_only(assembly_copy: Path) -> None:
+    # GIVEN every guardrail with a contextual grounding policy that checks relevance, not grounding
+    mutate_template(assembly_copy, "Prod/Platform", _set_grounding([{"Type": "RELEVANCE", "Threshold": 0.7}]))
+    evidence = controls.evaluate_evidence(
+        build_reports(assembly_copy, environments=["Prod"])["Prod"].environment
+    )
+    # THEN grounding is not checked where the contract asked for a contextual check: a failure
+    assert evidence["GUARDRAIL-GROUNDING"].status == "FAIL"
+    assert "no guardrail checks contextual grounding" in evidence["GUARDRAIL-GROUNDING"].detail
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (("NOT APPLICABLE",), "NOT APPLICABLE"),
+        (("NOT APPLICABLE", "NOT APPLICABLE"), "NOT APPLICABLE"),
+        (("NOT APPLICABLE", "PASS"), "PASS"),
+        (("NOT APPLICABLE", "NOT RUN"), "NOT RUN"),
+        (("PASS", "NOT APPLICABLE", "FAIL"), "FAIL"),
+        ((), "NO EVIDENCE"),
+    ],
+)
+def test_a_control_result_ignores_evidence_that_does_not_apply(
+    statuses: tuple[str, ...], expected: str
+) -> None:
+    control = controls.Control("owasp_llm_2025", "LLM09", "t", "partial", (), "", "", "")
+    evidence = tuple(controls.Evidence(f"E{i}", s, "") for i, s in enumerate(statuses))
+    assert controls.ControlResult(control, evidence).status == expected

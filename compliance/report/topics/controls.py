@@ -4,7 +4,8 @@ code), with each check's result in this environment.
 
 The evidence checks are not defined here: every topic offers its own (``Topic.evidence()``, run on that
 topic's extract), so a topic added to the registry can give evidence that ``controls.yaml`` then cites.
-Each returns PASS, FAIL or NOT RUN with the reason.
+Each returns PASS, FAIL, NOT RUN or NOT APPLICABLE with the reason; a control's result leaves out the
+evidence that does not apply (NOT APPLICABLE when none applies).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from compliance.report.document import BAD, NA, OK, WARN, Paragraph, Section, Table, cell, code, status
 from compliance.report.environment import Environment
-from compliance.report.topic import FAIL, NOT_RUN, PASS, EvidenceCheck, RenderContext, Topic
+from compliance.report.topic import FAIL, NOT_APPLICABLE, NOT_RUN, PASS, EvidenceCheck, RenderContext, Topic
 from platform_config.documents import load_yaml
 
 CONTROLS_FILE = Path(__file__).resolve().parents[1] / "controls.yaml"
@@ -62,6 +63,8 @@ class ControlResult:
         statuses = {e.status for e in self.evidence}
         if not self.evidence:
             return "NO EVIDENCE"
+        if statuses == {NOT_APPLICABLE}:
+            return NOT_APPLICABLE
         if FAIL in statuses:
             return FAIL
         if NOT_RUN in statuses:
@@ -219,13 +222,15 @@ class ControlsTopic(Topic[ControlFacts]):
 
     def counts(self, facts: ControlFacts) -> list[tuple[str, str]]:
         coverage = {c: sum(1 for r in facts.results if r.control.coverage == c) for c in COVERAGE}
-        failing = sum(1 for e in facts.evidence.values() if e.status != PASS)
+        failing = sum(1 for e in facts.evidence.values() if e.status not in (PASS, NOT_APPLICABLE))
+        not_applicable = sum(1 for e in facts.evidence.values() if e.status == NOT_APPLICABLE)
         return [
             (
                 "Controls mapped",
                 f"{len(facts.results)}: "
                 + ", ".join(f"{n} {c}" for c, n in coverage.items() if n)
-                + f"; {failing} evidence checks not passing",
+                + f"; {failing} evidence checks not passing"
+                + (f", {not_applicable} not applicable" if not_applicable else ""),
             )
         ]
 

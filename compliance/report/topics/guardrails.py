@@ -20,6 +20,7 @@ from compliance.report.matching import Matching
 from compliance.report.topic import (
     ATTENTION,
     FAIL,
+    NOT_APPLICABLE,
     PASS,
     Change,
     EvidenceCheck,
@@ -679,9 +680,17 @@ def _pii_problems(guardrail: Guardrail) -> list[str]:
 
 
 def _grounding(facts: GuardrailFacts) -> tuple[str, str]:
+    """Grounding is opt-in per contract (``guardrail.contextual_grounding``): with no contextual check on
+    any guardrail, nothing here asks for one (NOT APPLICABLE); a relevance check alone is not grounding."""
+    if not any(g.grounding for g in facts.guardrails):
+        return NOT_APPLICABLE, (
+            "no contract sets contextual grounding: no answer is checked against a source it was given "
+            "(LLM09 rests on the other evidence)"
+        )
     grounded = [g.logical_id for g in facts.guardrails if any(t == "GROUNDING" for t, _ in g.grounding)]
     if not grounded:
-        return FAIL, "no guardrail checks contextual grounding"
+        relevance = ", ".join(g.logical_id for g in facts.guardrails if g.grounding)
+        return FAIL, f"no guardrail checks contextual grounding ({relevance}: relevance only)"
     others = [g.logical_id for g in facts.guardrails if g.logical_id not in grounded]
     return PASS, f"grounding checked by {', '.join(grounded)}" + (
         f"; not by {', '.join(others)} (their contracts set none)" if others else ""
