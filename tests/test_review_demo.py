@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from human_review.__main__ import main
+from human_review.exercise import choose_use_case
+from platform_config import load_platform
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,8 +32,17 @@ def test_the_review_demo_walks_the_path_end_to_end_with_the_repository_contracts
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     steps = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("  ok ")]
-    assert steps == [str(i) for i in range(1, 12)], result.stdout
-    assert "202 held" in result.stdout and "200 released" in result.stdout
+    # the walk a newcomer sees: a use case of dev that holds its answers (every step), else one whose
+    # flagged outputs go to people (no hold to fetch, release, give feedback on or correct)
+    contracts = {c.id: c for c in load_platform(ROOT).contracts_for("dev")}
+    use_case = contracts[choose_use_case(contracts)]
+    assert f"human review path of {use_case.id} (offline)" in result.stdout
+    if use_case.review.hold_for_review:
+        assert steps == [str(i) for i in range(1, 12)], result.stdout
+        assert "202 held" in result.stdout and "200 released" in result.stdout
+    else:
+        assert steps == ["1", "3", "4", "4b", "5", "6", "7", "9"], result.stdout
+        assert f"caller asked {use_case.id}: 200 answered" in result.stdout
     assert "works end to end (offline)" in result.stdout
 
 

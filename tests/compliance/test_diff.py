@@ -859,17 +859,17 @@ def test_the_cli_reads_the_commit_from_git_when_not_given(
 def _high_risk_use_case(runtime: Path) -> str:
     document = json.loads(runtime.read_text())
     held = [uc for uc, spec in document["use_cases"].items() if spec["contract"]["risk_tier"] == "high"]
-    assert held, "the shipped contracts deploy a high-risk use case to staging"
+    assert held, "the examples deploy a high-risk use case to staging (rfp-drafting)"
     return str(held[0])
 
 
 def test_a_high_risk_use_case_let_through_unreviewed_needs_attention_and_fails_its_evidence(
-    synthesized: Synthesized, assembly_copy: Path
+    example_synthesized: Synthesized, example_assembly_copy: Path
 ) -> None:
     # GIVEN staging's high-risk use case, as deployed, every output reviewed and held
-    runtime = _runtime_config(assembly_copy, "staging")
+    runtime = _runtime_config(example_assembly_copy, "staging")
     use_case = _high_risk_use_case(runtime)
-    before = load_environment(synthesized.outdir, "Staging", topics=TOPICS)
+    before = load_environment(example_synthesized.outdir, "Staging", topics=TOPICS)
     assert controls.evaluate_evidence(before)["REVIEW-HIGH-RISK"].status == "PASS"
     # WHEN its deployed configuration stops holding answers and sends only flagged outputs, the
     # high-risk flag off
@@ -879,20 +879,20 @@ def test_a_high_risk_use_case_let_through_unreviewed_needs_attention_and_fails_i
     review["flags"]["high_risk"] = False
     runtime.write_text(json.dumps(document))
     # THEN the release diff says so, as a change that needs attention
-    changes = _diff(assembly_copy, synthesized.outdir, "Staging")
+    changes = _diff(example_assembly_copy, example_synthesized.outdir, "Staging")
     (change,) = [c for c in changes.changes if c.topic == "human-review"]
     assert change.level == ATTENTION and change.use_case == use_case
     assert "answers no longer held" in change.detail and "fewer outputs go to people" in change.detail
     assert "can now reach callers unreviewed" in change.detail
     # and the control evidence fails, naming the use case
-    after = controls.evaluate_evidence(load_environment(assembly_copy, "Staging", topics=TOPICS))
+    after = controls.evaluate_evidence(load_environment(example_assembly_copy, "Staging", topics=TOPICS))
     assert after["REVIEW-HIGH-RISK"].status == "FAIL" and use_case in after["REVIEW-HIGH-RISK"].detail
 
 
 def test_a_longer_review_sla_needs_attention_and_a_shorter_one_is_for_review(
-    synthesized: Synthesized, assembly_copy: Path
+    example_synthesized: Synthesized, example_assembly_copy: Path
 ) -> None:
-    runtime = _runtime_config(assembly_copy, "staging")
+    runtime = _runtime_config(example_assembly_copy, "staging")
     use_case = _high_risk_use_case(runtime)
     document = json.loads(runtime.read_text())
     sla = document["use_cases"][use_case]["contract"]["review"]["sla_hours"]
@@ -901,7 +901,7 @@ def test_a_longer_review_sla_needs_attention_and_a_shorter_one_is_for_review(
         runtime.write_text(json.dumps(document))
         (change,) = [
             c
-            for c in _diff(assembly_copy, synthesized.outdir, "Staging").changes
+            for c in _diff(example_assembly_copy, example_synthesized.outdir, "Staging").changes
             if c.topic == "human-review"
         ]
         assert change.level == level, change

@@ -509,14 +509,17 @@ def test_the_answers_a_load_test_made_a_holding_use_case_hold_are_rejected_not_l
     from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN
     from delivery.loadtest import invoke_url, request_body, signed_sender
     from human_review.exercise import PENDING, DeployedClient
+    from tests.support.contracts import examples_root
     from tests.support.review_gateway import review_gateway
 
-    config = load_platform(ROOT)
+    # rfp-drafting holds every answer in staging, whether or not the repository still ships it
+    root = examples_root()
+    config = load_platform(root)
     with review_gateway(config) as (platform, url, _):
         held: list[str] = []
         send = signed_sender(
             invoke_url(url, "rfp-drafting"),
-            request_body(ROOT, "rfp-drafting"),
+            request_body(root, "rfp-drafting"),
             region="us-east-1",
             credentials=platform.session.get_credentials(),
             timeout_s=30,

@@ -44,7 +44,7 @@ from platform_spec.delivery import Output, Verdict, readiness_role_name
 from tests.support.calls import Call, CallRecorder
 from tests.support.iam import role_statements
 from tests.support.review_gateway import Signed, review_gateway
-from tests.support.synth import ROOT, Synthesized
+from tests.support.synth import Synthesized
 
 ENVIRONMENT = "staging"
 #: The access key id of the role's session: what tells its signed requests (to the API, to Bedrock) from
@@ -339,17 +339,20 @@ def _judge_arns(judge: Any, arn: Any) -> tuple[str, tuple[str, ...], tuple[str, 
 
 @pytest.mark.slow  # ~8 CPU-s: the whole readiness gate against staging offline (functions, suites, judge)
 def test_the_readiness_role_allows_every_call_the_gate_makes_and_nothing_it_does_not(
-    synthesized: Synthesized,
-    stages: Any,
-    config: PlatformConfig,
+    example_synthesized: Synthesized,
+    example_config: PlatformConfig,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     from bedrock_platform_devtools.samples import REVIEWER_ROLE_ARN
     from evaluation.targets import offline_arns, stack_name
+    from tests.support.contracts import examples_root
 
+    # the examples' app: every step of the gate has calls to make (the held load-test answers need a
+    # use case that holds them in staging), whichever examples the repository still ships
+    synthesized, config = example_synthesized, example_config
     # GIVEN the readiness role's identity policy as staging's template has it
-    platform = stages[ENVIRONMENT].platform
+    platform = synthesized.stages[ENVIRONMENT].platform
     access = platform.readiness_access
     assert access is not None and platform.review is not None
     template = next(s for s in synthesized.stacks if s.name == f"{ENVIRONMENT.capitalize()}/Platform")
@@ -392,7 +395,12 @@ def test_the_readiness_role_allows_every_call_the_gate_makes_and_nothing_it_does
         monkeypatch.setattr(gates, "human_review_check", _walk_in_process(config, recorder, offline))
         # WHEN the readiness gate runs against staging with a session of the role
         report = gates.readiness_deployed(
-            ROOT, ENVIRONMENT, synthesized.outdir, session=session, out=tmp_path / "out", load_seconds=1
+            examples_root(),
+            ENVIRONMENT,
+            synthesized.outdir,
+            session=session,
+            out=tmp_path / "out",
+            load_seconds=1,
         )
         judged = [
             Call("bedrock-runtime", "Converse", {"modelId": c.target})
