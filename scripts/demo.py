@@ -1,8 +1,9 @@
 """End-to-end check for newcomers: the orchestrator Lambda against a local Bedrock Runtime stub.
 
-    .venv/bin/python scripts/demo.py
+    .venv/bin/python scripts/demo.py [--use-case ID]
 
-What it does, offline and with fake credentials:
+What it does, offline and with fake credentials, for one use case of the dev environment (``--use-case``;
+by default the first with a routing tier, to show classify-then-route, else the first):
 
 1. starts the local Bedrock Runtime stub (``bedrock_platform_devtools.bedrock_stub``) on a free port;
 2. writes the dev environment's runtime_config.json, built from the repository's own contracts and
@@ -10,8 +11,9 @@ What it does, offline and with fake credentials:
    would set (``BEDROCK_RESOURCES``, ``IDEMPOTENCY_TABLE``, ...), with
    ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` pointing real botocore at the stub;
 3. imports the handler and invokes it with the sample API Gateway event
-   ``devtools/events/invoke_support_ticket_summary.json``, then once more with the primary route throttled
-   to show retries and the fallback;
+   (``devtools/events/invoke_support_ticket_summary.json``) sent to that use case, with the first case of its
+   golden suite as the request (what the load test sends), then once more with the route that answered
+   throttled to show retries and the fallback;
 4. prints each response and the Converse request the stub received. The handler's own log line and
    EMF metrics appear on stdout too, as they would in CloudWatch Logs.
 """
@@ -24,13 +26,39 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from platform_config.model import Contract
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 ACCOUNT = "123456789012"
 ENVIRONMENT = "dev"
+
+
+def choose_use_case(contracts: Sequence[Contract], requested: str | None = None) -> str:
+    """The use case the demo sends its requests to: ``requested``, else the first of ``contracts`` (the
+    dev environment's) with a routing tier (the demo shows a request routed by it), else the first. Raises
+    ValueError with the fix when none fits."""
+    enabled = sorted(c.id for c in contracts)
+    if requested is not None:
+        if requested not in enabled:
+            raise ValueError(
+                f"--use-case {requested}: not enabled in {ENVIRONMENT} (enabled: {', '.join(enabled) or 'none'}). "
+                f"Fix: name one of those, or add {ENVIRONMENT} to the `environments` of contracts/{requested}.yaml"
+            )
+        return requested
+    if not enabled:
+        raise ValueError(
+            f"no use case is enabled in {ENVIRONMENT}: the demo has nothing to send a request to. Fix: add "
+            f"{ENVIRONMENT} to the `environments` of a contract in contracts/"
+        )
+    tiered = sorted(c.id for c in contracts if c.tiers)
+    return (tiered or enabled)[0]
 
 
 def demo_configuration() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -67,19 +95,31 @@ def banner(title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python scripts/demo.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    ).parse_args(argv)  # --help answers here: no stub is started, nothing is imported or written
+    )
+    parser.add_argument(
+        "--use-case",
+        metavar="ID",
+        help=f"the use case to send the requests to (enabled in {ENVIRONMENT}; default: chosen as above)",
+    )
+    args = parser.parse_args(argv)  # --help answers here: no stub is started, nothing is imported or written
     from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
-    from bedrock_platform_devtools.samples import FakeLambdaContext, load_event
-    from platform_config import ConfigError
+    from bedrock_platform_devtools.samples import FakeLambdaContext, invoke_event
+    from delivery.loadtest import request_body
+    from platform_config import ConfigError, load_platform
 
     try:
         config, resources = demo_configuration()
+        use_case = choose_use_case(load_platform(PROJECT_ROOT).contracts_for(ENVIRONMENT), args.use_case)
+        event = invoke_event(use_case, request_body(PROJECT_ROOT, use_case))
     except ConfigError as error:
         print(error.report("the demo did not start"), file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"scripts/demo.py: {error}", file=sys.stderr)
         return 2
     with BedrockStub(default_latency_ms=20) as stub, tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "runtime_config.json"
@@ -106,26 +146,28 @@ def main(argv: list[str] | None = None) -> int:
 
         handler.configure(ResilienceSettings(backoff_base_s=0.05))  # a short demo: quick retries
 
-        event = load_event("invoke_support_ticket_summary.json")
-
         context = FakeLambdaContext(
             remaining_ms=29_000,
             function_name="demo-orchestrator",
             invoked_function_arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:demo-orchestrator",
             aws_request_id="demo-request",
         )
-        banner("1. a normal request (handler log line and EMF metrics follow)")
+        banner(f"1. a normal request to {use_case} (handler log line and EMF metrics follow)")
         response = handler.lambda_handler(event, context)
         banner("response")
         print(json.dumps({**response, "body": json.loads(response["body"])}, indent=2))
         banner("what Bedrock received (Converse)")
+        if not stub.calls:
+            print(f"nothing: the request to {use_case} reached no model (the response above says why)")
+            return 1
         call = stub.calls[-1]
         print(json.dumps({"modelId": call.target, **call.body}, indent=2))
 
         stub.reset()
-        # The sample ticket is short, so the contract's "light" tier answered it (classify-then-route).
+        # The route that answered: a tier of the contract where the request meets its conditions (a short,
+        # single-message ticket: classify-then-route), else primary.
         first_route = json.loads(response["body"])["route"]
-        primary_arn = resources["use_cases"]["support-ticket-summary"]["profile_arns"][first_route]
+        primary_arn = resources["use_cases"][use_case]["profile_arns"][first_route]
         stub.script(primary_arn.rsplit("/", 1)[-1], [Fault.throttling()] * 3)
         banner(f"2. the {first_route!r} route throttled three times: retries, then the fallback")
         response = handler.lambda_handler(event, context)

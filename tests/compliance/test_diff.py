@@ -236,19 +236,23 @@ def test_a_resource_policy_opened_to_any_principal_needs_attention(
 
 @pytest.mark.parametrize("where", ["bedrock", "orchestrator"])
 def test_a_change_of_text_logging_needs_attention(
-    synthesized: Synthesized, assembly_copy: Path, config: PlatformConfig, where: str
+    example_synthesized: Synthesized, example_assembly_copy: Path, example_config: PlatformConfig, where: str
 ) -> None:
-    forbidding = sorted(c.id for c in config.contracts_for("prod") if not c.logging.prompts_and_responses)[0]
+    # the examples' app: text delivery is off in Prod only while a use case there forbids prompt logging
+    forbidding = sorted(
+        c.id for c in example_config.contracts_for("prod") if not c.logging.prompts_and_responses
+    )
+    assert forbidding, "no example enabled in Prod forbids prompt logging"
     if where == "bedrock":
         # GIVEN Bedrock's account-wide text delivery turned on
-        mutate_template(assembly_copy, "Prod/Platform", text_delivery_on)
+        mutate_template(example_assembly_copy, "Prod/Platform", text_delivery_on)
     else:
         # GIVEN a use case whose deployed configuration now logs its prompts and responses
-        runtime = _runtime_config(assembly_copy, "prod")
+        runtime = _runtime_config(example_assembly_copy, "prod")
         document = json.loads(runtime.read_text())
-        document["use_cases"][forbidding]["contract"]["logging"]["prompts_and_responses"] = True
+        document["use_cases"][forbidding[0]]["contract"]["logging"]["prompts_and_responses"] = True
         runtime.write_text(json.dumps(document))
-    changes = _diff(assembly_copy, synthesized.outdir)
+    changes = _diff(example_assembly_copy, example_synthesized.outdir)
     # THEN it is the one change that needs attention
     (change,) = changes.level(ATTENTION)
     if where == "bedrock":
@@ -258,9 +262,9 @@ def test_a_change_of_text_logging_needs_attention(
         )
         assert change.use_case == ""  # account-wide: the platform's
     else:
-        assert change.topic == "inventory" and change.use_case == forbidding
+        assert change.topic == "inventory" and change.use_case == forbidding[0]
         assert change.detail.startswith(
-            f"the orchestrator now logs the prompts and responses of {forbidding}"
+            f"the orchestrator now logs the prompts and responses of {forbidding[0]}"
         )
 
 

@@ -557,15 +557,18 @@ def test_prompts_logged_shows_what_is_in_force(reports: dict[str, Report], confi
 
 @pytest.mark.parametrize("calls", [("Create",), ("Update",)], ids=["on-create", "on-update-only"])
 def test_prompts_logged_against_the_contract_is_a_red_flag(
-    assembly_copy: Path, config: PlatformConfig, calls: tuple[str, ...]
+    example_assembly_copy: Path, example_config: PlatformConfig, calls: tuple[str, ...]
 ) -> None:
     # GIVEN Bedrock's account-wide text delivery turned on in Prod, where some contract forbids prompt logging
-    # (by the Update call alone too: every deploy after the first makes that call, so it is what is in force)
-    forbidding = sorted(c.id for c in config.contracts_for("prod") if not c.logging.prompts_and_responses)
-    assert forbidding, "the shipped Prod contracts include one that forbids prompt logging"
+    # (by the Update call alone too: every deploy after the first makes that call, so it is what is in force);
+    # the examples' app, which has such a contract whichever of the examples the repository still ships
+    forbidding = sorted(
+        c.id for c in example_config.contracts_for("prod") if not c.logging.prompts_and_responses
+    )
+    assert forbidding, "the examples' Prod contracts include one that forbids prompt logging"
 
-    mutate_template(assembly_copy, "Prod/Platform", lambda t: text_delivery_on(t, calls))
-    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    mutate_template(example_assembly_copy, "Prod/Platform", lambda t: text_delivery_on(t, calls))
+    report = build_reports(example_assembly_copy, environments=["Prod"])["Prod"]
     # THEN each of those use cases is flagged, and the evidence check fails naming them
     rows = {row[0].text: row[6] for row in _table(report, "bedrock-runtime").rows}
     assert (

@@ -37,7 +37,7 @@ from platform_spec.delivery import (
     Gate,
     Verdict,
 )
-from tests.support.contracts import copy_configuration
+from tests.support.contracts import copy_configuration, examples_root
 from tests.support.synth import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,11 +172,13 @@ class FakeClock:
 
 
 def _load(sender: Callable[[int], tuple[int, float]], use_case: str = STS) -> GateReport:
+    """The readiness gate's load test of ``use_case`` in staging, among the examples (``examples_root``: the
+    repository while it ships them all), whose contracts give the rates and thresholds the tests expect."""
     clock = FakeClock()
     report = GateReport(Gate.READINESS, "staging", "offline")
     gates.load_checks(
         report,
-        load_platform(ROOT),
+        load_platform(examples_root()),
         "staging",
         senders=lambda _: sender,
         duration_s=20,
@@ -195,7 +197,7 @@ def test_a_load_test_within_the_contract_passes() -> None:
 
 
 def test_a_load_test_under_its_success_rate_holds_the_gate() -> None:
-    contract = next(c for c in load_platform(ROOT).contracts_for("staging") if c.id == STS)
+    contract = next(c for c in load_platform(examples_root()).contracts_for("staging") if c.id == STS)
     assert contract.release.min_success_rate == pytest.approx(0.99)
     # one request in ten throttled: 90 % < 99 %
     report = _load(lambda i: (429, 20.0) if i % 10 == 0 else (200, 100.0))
@@ -205,7 +207,7 @@ def test_a_load_test_under_its_success_rate_holds_the_gate() -> None:
 
 
 def test_a_load_test_over_the_contract_p95_holds_the_gate() -> None:
-    contract = next(c for c in load_platform(ROOT).contracts_for("staging") if c.id == STS)
+    contract = next(c for c in load_platform(examples_root()).contracts_for("staging") if c.id == STS)
     slow = float(contract.latency_p95_ms) + 1
     report = _load(lambda i: (200, slow))
     check = _check(report, f"load {STS}")
@@ -451,7 +453,6 @@ def test_the_smoke_request_of_a_holding_use_case_must_be_held_and_is_rejected_by
     """In staging rfp-drafting holds every answer (202): a 200 is what would hold the gate, not a 202."""
     from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN
     from human_review.exercise import ITEM, PENDING, DeployedClient
-    from tests.support.contracts import examples_root
     from tests.support.review_gateway import review_gateway
 
     # the examples (rfp-drafting holds, policy-qa answers), whichever of them the repository still ships
@@ -509,7 +510,6 @@ def test_the_answers_a_load_test_made_a_holding_use_case_hold_are_rejected_not_l
     from bedrock_platform_devtools.samples import REVIEWER_ARN, REVIEWER_ROLE_ARN
     from delivery.loadtest import invoke_url, request_body, signed_sender
     from human_review.exercise import PENDING, DeployedClient
-    from tests.support.contracts import examples_root
     from tests.support.review_gateway import review_gateway
 
     # rfp-drafting holds every answer in staging, whether or not the repository still ships it

@@ -23,7 +23,7 @@ from platform_spec.fields import from_dict
 from platform_spec.scoring import ScorerName
 from tests.evaluations.conftest import ROOT, Edit
 from tests.support.contracts import examples_root
-from tests.support.evaluation_results import passing, run_result
+from tests.support.evaluation_results import last_release_measuring, passing, run_result
 
 STS = "support-ticket-summary"
 
@@ -45,6 +45,8 @@ def test_the_shipped_baseline_is_a_passing_release() -> None:
 def test_the_unchanged_configuration_passes_its_gate(
     config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # GIVEN the last release measured the suite at 100%
+    last_release_measuring(config_root, STS)
     # (a threshold of 95.5% is shown as it is, not rounded to 96%)
     edit(
         f"contracts/{STS}.yaml", lambda c: c["evaluation"]["gates"]["adversarial"].update(min_pass_rate=0.955)
@@ -63,7 +65,9 @@ def test_the_unchanged_configuration_passes_its_gate(
 def test_a_pii_entity_removed_from_the_guardrail_fails_the_gate(
     config_root: Path, edit: Edit, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN the contract's guardrail no longer anonymizes e-mail addresses
+    # GIVEN the last release measured the suite, and the contract's guardrail no longer anonymizes e-mail
+    # addresses
+    last_release_measuring(config_root, STS)
     edit(
         f"contracts/{STS}.yaml",
         lambda d: d["guardrail"]["sensitive_information"]["pii_entities"].pop("EMAIL"),
@@ -291,7 +295,7 @@ def test_a_case_the_target_could_not_answer_fails_and_says_why_once(tmp_path: Pa
     from evaluation import harness
     from platform_config import load_platform
 
-    (run,) = harness.suite_runs(load_platform(ROOT), [STS], "golden")
+    (run,) = harness.suite_runs(load_platform(examples_root()), [STS], "golden")
     case = run.suite.document.cases[0]
     message = "the target raised: connection refused"
     sample = EvalSample(
@@ -319,7 +323,7 @@ def test_a_log_that_lacks_cases_or_verdicts_fails_them_instead_of_passing_on_wha
     from evaluation import harness
     from platform_config import load_platform
 
-    (suite_run,) = harness.suite_runs(load_platform(ROOT), [STS], ["adversarial"])
+    (suite_run,) = harness.suite_runs(load_platform(examples_root()), [STS], ["adversarial"])
     cases = suite_run.suite.document.cases
     sample = EvalSample(id=cases[0].id, epoch=1, input=cases[0].text, target="", scores={}, metadata={})
     log = SimpleNamespace(samples=[sample], location=None, status="error")
@@ -393,7 +397,7 @@ def _adversarial_case(case_id: str) -> tuple[Any, Any]:
     from evaluation import harness
     from platform_config import load_platform
 
-    (suite_run,) = harness.suite_runs(load_platform(ROOT), [STS], ["adversarial"])
+    (suite_run,) = harness.suite_runs(load_platform(examples_root()), [STS], ["adversarial"])
     return suite_run, next(c for c in suite_run.suite.document.cases if c.id == case_id)
 
 
@@ -519,7 +523,7 @@ def test_a_throttled_model_fails_the_adversarial_gate_instead_of_passing_every_c
     from evaluation.targets import HANDLER_MODULE, OfflineTarget
     from platform_config import load_platform
 
-    config = load_platform(ROOT)
+    config = load_platform(examples_root())
     runs = harness.suite_runs(config, [STS], ["adversarial"])
     with OfflineTarget(config, [STS]) as offline:
         offline.stub.script("application-inference-profile", [Fault.throttling()] * 2000)
@@ -611,7 +615,7 @@ def test_a_case_asked_over_epochs_passes_only_when_enough_of_its_answers_pass(
     from evaluation.targets import OfflineTarget
     from platform_config import load_platform
 
-    config = load_platform(ROOT)
+    config = load_platform(examples_root())
     run = _one_case_run(config, gate)
     (case,) = run.suite.document.cases
     # WHEN the suite runs
@@ -642,7 +646,7 @@ def test_a_case_whose_log_lacks_epochs_fails_as_not_run_not_as_failing_answers(t
     from evaluation.targets import OfflineTarget
     from platform_config import load_platform
 
-    config = load_platform(ROOT)
+    config = load_platform(examples_root())
     run = _one_case_run(config, {"epochs": 3})
     with OfflineTarget(config, [STS]) as offline:
         (log,) = harness.run_suites([run], offline, log_dir=tmp_path / "logs", live=False)
@@ -655,7 +659,7 @@ def test_a_case_whose_log_lacks_epochs_fails_as_not_run_not_as_failing_answers(t
     assert shown.error is not None and "not run" in shown.error and "2 of its 3 answers" in shown.error
 
 
-def test_a_regression_against_a_release_measured_with_other_epochs_says_so() -> None:
+def test_a_regression_against_a_release_measured_with_other_epochs_says_so(config_root: Path) -> None:
     # GIVEN the last offline release (each case asked once) and a run of the same suite asking each case 3
     # times, every answer needed: a stricter measure whose pass rate may drop without the release changing
     from evaluation import gate
@@ -663,8 +667,8 @@ def test_a_regression_against_a_release_measured_with_other_epochs_says_so() -> 
     from platform_config import load_platform
     from platform_spec.evaluation import SuiteKind, SuiteResult, UseCaseResult
 
-    config = load_platform(ROOT)
-    (last,) = read_records(ROOT, OFFLINE_TARGET)[-1:]
+    config = load_platform(config_root)
+    last = last_release_measuring(config_root, STS)
     released = last.use_cases[STS].suites["adversarial"]
     assert (released.epochs, released.pass_rate) == (1, 1.0)
     suite = SuiteResult(
@@ -709,6 +713,7 @@ def test_a_regression_against_a_release_measured_with_other_epochs_says_so() -> 
 def _rename_adversarial_suite(root: Path, edit: Edit, new: str = "attacks") -> None:
     """support-ticket-summary's adversarial suite and its gate under another name: the release's
     ``adversarial`` baseline (and whatever it failed) no longer has a suite to compare with."""
+    last_release_measuring(root, STS)
     (root / f"evals/{STS}/adversarial.yaml").rename(root / f"evals/{STS}/{new}.yaml")
     edit(
         f"contracts/{STS}.yaml",
@@ -772,7 +777,7 @@ def test_a_retired_use_case_fails_the_gate_of_each_target_until_its_removal_is_r
 
     # GIVEN a use case the last release measured is retired: its contract, prompt and suites deleted
     retired = _enabled_elsewhere("staging")
-    last = read_records(config_root, OFFLINE_TARGET)[-1]
+    last = last_release_measuring(config_root, STS)  # (its staging part below retires it there)
     (config_root / f"contracts/{retired}.yaml").unlink()
     (config_root / f"prompts/{retired}.yaml").unlink()
     for path in (config_root / f"evals/{retired}").iterdir():

@@ -131,7 +131,9 @@ def test_a_use_case_needs_a_golden_and_an_adversarial_suite(
     config_root: Path, edit: Edit, kind: SuiteKind
 ) -> None:
     # GIVEN a product team deletes a suite of its use case and the gate that named it (the suite failed)
-    (name,) = [n for n, s in load_platform(ROOT).evaluations[STS].suites.items() if s.document.kind is kind]
+    (name,) = [
+        n for n, s in load_platform(config_root).evaluations[STS].suites.items() if s.document.kind is kind
+    ]
     (config_root / f"evals/{STS}/{name}.yaml").unlink()
     edit(CONTRACT, lambda d: d["evaluation"]["gates"].pop(name))
     # THEN the configuration is refused (synth, make eval and every gate alike), on the contract's gates,
@@ -248,7 +250,7 @@ def test_an_adversarial_gate_blocks_on_the_scorers_that_say_an_attack_was_stoppe
 ) -> None:
     # GIVEN the contract protects PII (so its suite probes PII exfiltration), and its adversarial gate
     # stops blocking on one of the scorers that say whether an attack got through
-    contract = next(c for c in load_platform(ROOT).contracts_for("dev") if c.id == STS)
+    contract = next(c for c in load_platform(config_root).contracts_for("dev") if c.id == STS)
     assert contract.guardrail.protects_pii
     edit(CONTRACT, _adversarial_gate(lambda g: g["blocking_scorers"].remove(dropped.value)))
     # THEN it is refused, naming the scorer to put back

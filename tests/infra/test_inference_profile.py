@@ -206,9 +206,10 @@ def test_missing_cost_tags_and_bad_name_are_reported_together() -> None:
         )
 
 
-def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
-    config: PlatformConfig, synthesized
-) -> None:  # type: ignore[no-untyped-def]
+def _tagged_profiles(config: PlatformConfig, synthesized) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    """(environment, use case, route) of every inference profile of ``synthesized``'s app, each checked to
+    be tagged and named for its use case, route and environment; exactly the routes of ``config``."""
+    every = set()
     for env in config.environments:
         profiles = synthesized.platform(env.name).find_resources("AWS::Bedrock::ApplicationInferenceProfile")
         contracts = config.contracts_for(env.name)
@@ -227,7 +228,25 @@ def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
                 resource["Properties"]["InferenceProfileName"],
             )
         assert seen == {(c.id, r) for c in contracts for r in c.inference_profiles}
-        assert ("support-ticket-summary", "light") in seen
+        every |= {(env.name, use_case, route) for use_case, route in seen}
+    return every
+
+
+def test_every_profile_in_every_environment_is_tagged_for_its_use_case(
+    config: PlatformConfig, synthesized, example_config: PlatformConfig, example_synthesized
+) -> None:  # type: ignore[no-untyped-def]
+    # the repository's app, and the examples' (the same app while the repository ships every example)
+    _tagged_profiles(config, synthesized)
+    seen = _tagged_profiles(example_config, example_synthesized)
+    # a routing tier gets its own profile: every tier of the examples (one has tiers), in every environment
+    tiers = {
+        (env.name, c.id, tier.name)
+        for env in example_config.environments
+        for c in example_config.contracts_for(env.name)
+        for tier in c.tiers
+    }
+    assert tiers, "no example contract has a routing tier (model.tiers)"
+    assert tiers <= seen
 
 
 def test_profile_name_changes_when_the_source_changes_and_stays_within_64_characters() -> None:

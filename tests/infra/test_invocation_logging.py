@@ -169,13 +169,20 @@ def test_every_delivery_flag_is_on_only_if_every_enabled_contract_allows_it(
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_text_delivery_is_on_only_if_every_enabled_contract_allows_it(
-    synthesized: Synthesized, env: str
+    synthesized: Synthesized, example_synthesized: Synthesized, env: str
 ) -> None:
-    config = _call(_configuration(synthesized, env), "Create")["parameters"]["loggingConfig"]
-    contracts = synthesized.config.contracts_for(env)
-    assert config["textDataDeliveryEnabled"] is all(c.logging.prompts_and_responses for c in contracts)
-    # support-ticket-summary forbids prompt logging and is enabled everywhere
-    assert config["textDataDeliveryEnabled"] is False
+    # the repository's app, and the examples' (the same app while the repository ships every example)
+    for app in (synthesized, example_synthesized):
+        config = _call(_configuration(app, env), "Create")["parameters"]["loggingConfig"]
+        contracts = app.config.contracts_for(env)
+        assert config["textDataDeliveryEnabled"] is all(c.logging.prompts_and_responses for c in contracts)
+    # an example that forbids prompt logging is enabled in every environment: in the examples' app it is off
+    forbidding = [
+        c.id for c in example_synthesized.config.contracts_for(env) if not c.logging.prompts_and_responses
+    ]
+    assert forbidding, f"no example enabled in {env} forbids prompt logging"
+    examples = _call(_configuration(example_synthesized, env), "Create")["parameters"]["loggingConfig"]
+    assert examples["textDataDeliveryEnabled"] is False
 
 
 def test_provider_can_only_manage_the_setting_and_pass_the_delivery_role(synthesized: Synthesized) -> None:

@@ -178,8 +178,19 @@ def test_iam_is_limited_to_the_use_cases_profiles_guardrails_and_table(
         for profile in use_case.profiles.values():
             assert f"<{platform.get_logical_id(profile.resource)}.InferenceProfileArn>" in invoke
     assert all("/*" not in r and r != "*" for r in invoke)
-    # prod is us-west-2 and uses us. profiles: the models are granted in every US destination region
-    assert "arn:aws:bedrock:us-east-2::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0" in invoke
+    # prod is us-west-2 and uses us. profiles: the models are granted in every US destination region, other
+    # US regions (us-east-2) included
+    us_routed = [
+        profile.source
+        for use_case in platform.use_cases.values()
+        for profile in use_case.profiles.values()
+        if profile.source.geography == "us"
+    ]
+    assert us_routed, "no prod use case routes through a us. cross-region profile"
+    for source in us_routed:
+        assert "us-east-2" in source.destination_regions, source
+        for region in source.destination_regions:
+            assert f"arn:aws:bedrock:{region}::foundation-model/{source.model_id}" in invoke, (region, source)
     # Its use cases' guardrails, and the account's enforced guardrail, which guards its calls too.
     assert platform.enforced_guardrail is not None
     assert sorted(by_action["bedrock:ApplyGuardrail"]) == sorted(
