@@ -525,8 +525,10 @@ def readiness_deployed(
     out: Path,
     use_cases: Sequence[str] = (),
     load_seconds: float | None = None,
+    role_arn: str | None = None,
 ) -> GateReport:
-    """Gate 2 against the deployed environment with ``session``'s credentials."""
+    """Gate 2 against the deployed environment with ``session``'s credentials: those of ``role_arn``
+    where the gate assumed it (its children then assume it themselves: :func:`child_environment`)."""
     from delivery.loadtest import invoke_url, request_body, signed_sender
     from delivery.notifications import carry_deployed, deliverability, stack_alarm_names
     from evaluation.targets import describe_outputs, stack_name
@@ -590,7 +592,7 @@ def readiness_deployed(
         out=out,
         use_cases=enabled,
         argv=argv,
-        env=child_environment(credentials, region),
+        env=child_environment(credentials, region, folder=out, role_arn=role_arn),
     )
     held: list[str] = []
     load_checks(
@@ -613,27 +615,66 @@ def readiness_deployed(
         report,
         root,
         environment,
-        env=child_environment(credentials, region),  # after the suites and load tests: frozen again
+        # after the suites and load tests: frozen again where it is not a profile
+        env=child_environment(credentials, region, folder=out, role_arn=role_arn),
         args=["--outputs-file", str(outputs_file)],
     )
     return report
 
 
-def child_environment(credentials: Any, region: str) -> dict[str, str]:
-    """The environment of a child process of the gate: this one's, with ``credentials`` frozen now. The
-    gate's role session is chained (the pipeline step's role assumes it), so it lasts at most an hour
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html#id_roles_use_view-role-max-session);
-    freezing them as each child starts, not once for all, lets botocore refresh them first when they are
-    close to expiring (within its refresh window, 15 minutes), so a child started late in a long gate does
-    not start with keys about to expire. A child that itself runs longer than its keys still fails."""
+#: Where a process's own credentials come from, as botocore's provider names it (``Credentials.method``),
+#: and the ``credential_source`` a profile names it by: the only sources a profile can assume a role from
+#: without keys written into it (https://docs.aws.amazon.com/sdkref/latest/guide/feature-assume-role-credentials.html).
+#: CodeBuild gives a build its service role through the container endpoint, as ECS does.
+_PROFILE_SOURCES = {"container-role": "EcsContainer", "iam-role": "Ec2InstanceMetadata"}
+#: The profile a child of the gate runs under where it assumes the gate's role itself (child_environment).
+CHILD_PROFILE = "bedrock-platform-gate"
+_KEY_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def _own_credential_source() -> str | None:
+    """The ``credential_source`` naming where this process's own credentials come from, or None where a
+    profile cannot name it (keys in the environment, a profile of the user's, SSO)."""
+    import botocore.session
+
+    credentials = botocore.session.get_session().get_credentials()
+    return _PROFILE_SOURCES.get(getattr(credentials, "method", "") or "")
+
+
+def child_environment(
+    credentials: Any, region: str, *, folder: Path, role_arn: str | None = None
+) -> dict[str, str]:
+    """The environment of a child process of the gate (the suites, the human review walk): this one's,
+    with the gate's role session for the child.
+
+    The gate's role session is chained (the pipeline step's role assumes it), so it lasts at most an hour
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html#id_roles_use_view-role-max-session).
+    Where the gate assumed ``role_arn`` from credentials a profile can name (a CodeBuild step: the
+    container endpoint), the child gets a profile (written to ``folder``) that assumes the role itself from
+    the same source, under the gate's session name: botocore's assume-role provider then refreshes the
+    child's keys before they expire, however long it runs. Elsewhere (the gate run by a person with keys or
+    a profile of theirs) the child gets ``credentials`` frozen as it starts: botocore refreshes them first
+    when they are within its refresh window (15 minutes), so a child started late in a long gate does not
+    start with keys about to expire, but a child that itself runs longer than its keys fails."""
+    environment = {**os.environ, "AWS_REGION": region}
+    source = _own_credential_source() if role_arn else None
+    if source is not None:
+        profile = folder / "child-aws-config"
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        profile.write_text(
+            f"[profile {CHILD_PROFILE}]\nrole_arn = {role_arn}\nrole_session_name = {GATE_SESSION}\n"
+            f"credential_source = {source}\nregion = {region}\n",
+            encoding="utf-8",
+        )
+        for variable in _KEY_VARIABLES:  # keys in the environment come first in botocore's chain
+            environment.pop(variable, None)
+        return {**environment, "AWS_CONFIG_FILE": str(profile), "AWS_PROFILE": CHILD_PROFILE}
     frozen = credentials.get_frozen_credentials()
-    environment = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": frozen.access_key,
-        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
-        "AWS_SESSION_TOKEN": frozen.token or "",
-        "AWS_REGION": region,
-    }
+    environment.update(
+        AWS_ACCESS_KEY_ID=frozen.access_key,
+        AWS_SECRET_ACCESS_KEY=frozen.secret_key,
+        AWS_SESSION_TOKEN=frozen.token or "",
+    )
     environment.pop("AWS_PROFILE", None)
     return environment
 
@@ -936,6 +977,7 @@ def _run(gate: Gate, args: argparse.Namespace, root: Path, config: PlatformConfi
             out=out,
             use_cases=args.use_case,
             load_seconds=args.load_seconds,
+            role_arn=args.role_arn,
         )
     if args.offline:
         report, _, _ = canary_offline(

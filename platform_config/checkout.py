@@ -1,9 +1,11 @@
 """Which commit a checkout is: what an evaluation run records it measured and what a review pack's header
 names. One answer for both, so the pack can tell whether a run measured the candidate it describes.
 
-- In a git work tree: ``git rev-parse HEAD``, changed when ``git status --porcelain`` lists modified or
+- In a git work tree that tracks the files at ``root`` (the project's own repository, or a larger one with
+  the project in a folder): ``git rev-parse HEAD``, changed when ``git status --porcelain`` lists modified or
   untracked files (a new use case not yet committed is new files; ignored outputs such as ``cdk.out`` do
-  not count).
+  not count). An export unpacked in a folder of some other repository, which tracks none of its files, is
+  not that repository's commit: it is read as if there were no git.
 - Elsewhere, the commit in ``SOURCE_COMMIT`` (``platform_spec.delivery.SOURCE_COMMIT_VARIABLE``), which
   every step of the delivery pipeline gets from its source action's ``CommitId`` variable: the steps run in
   the source artifact, a zip of the commit without ``.git``
@@ -37,21 +39,23 @@ class Revision:
         return self.commit != UNKNOWN
 
 
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
+    ).stdout
+
+
 def revision(root: Path) -> Revision:
     """The commit the checkout at ``root`` is (see the module docstring)."""
+    no_git = "not a git checkout (or git is not installed)"
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain"],  # untracked files too: a new use case is new files
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout
-        return Revision(head, bool(status.strip()), "git")
+        head = _git(root, "rev-parse", "HEAD").strip()
+        # one tracked path is enough: `git ls-files` lists what the index tracks under the working folder
+        if _git(root, "ls-files", "--", ".").strip():
+            # untracked files too: a new use case is new files
+            return Revision(head, bool(_git(root, "status", "--porcelain").strip()), "git")
+        top = _git(root, "rev-parse", "--show-toplevel").strip()
+        no_git = f"the git repository at {top} tracks none of the files here (an export unpacked in it)"
     except (OSError, subprocess.SubprocessError):
         pass
     given = os.environ.get(SOURCE_COMMIT_VARIABLE, "").strip()
@@ -62,4 +66,4 @@ def revision(root: Path) -> Revision:
         if given
         else f"{SOURCE_COMMIT_VARIABLE} is not set"
     )
-    return Revision(UNKNOWN, True, f"not a git checkout (or git is not installed), and {why}")
+    return Revision(UNKNOWN, True, f"{no_git}, and {why}")

@@ -82,6 +82,10 @@ _INSTALL_DEBIAN = [
 ]
 _INSTALL_MANAGED = ["make install"]
 _RUNTIMES = {"python": "3.11", "nodejs": "20"}
+#: A deploy step runs the CDK CLI on the build's assembly: the pinned CLI alone (package-lock.json), not the
+#: Python environment (~740 MB of packages no deploy reads).
+_INSTALL_CLI = ["make node_modules/.installed"]
+_CLI_RUNTIMES = {"nodejs": "20"}
 #: What the build hands on: the checkout with its synthesized assembly, without what `make` reinstalls, nor
 #: the links `make lint` makes for mypy (no later step lints; a symlink in an artifact is not something
 #: CodePipeline keeps: scripts/mypy_links.py).
@@ -335,6 +339,8 @@ class DeliveryPipeline(Construct):
             # `npx cdk deploy --app cdk.out '<stage>/*'` with the Makefile's CLI settings (no telemetry, no
             # version check): the Makefile target, not the command written out again here
             [f"make deploy-assembly STAGE={stage}"],
+            install=_INSTALL_CLI,
+            runtimes=_CLI_RUNTIMES,
             assume=[
                 self._role_arn(account, bootstrap_role_name(kind, account, region))
                 for kind in BOOTSTRAP_ROLES
@@ -360,17 +366,21 @@ class DeliveryPipeline(Construct):
         compute: codebuild.ComputeType = codebuild.ComputeType.SMALL,
         browser: bool = False,
         timeout: cdk.Duration = STEP_TIMEOUT,
+        install: Sequence[str] = _INSTALL_MANAGED,
+        runtimes: Mapping[str, str] = _RUNTIMES,
     ) -> actions.CodeBuildAction:
-        """A CodeBuild project running ``commands`` in the checkout after ``make install``, and its action."""
-        install: dict[str, object] = (
+        """A CodeBuild project running ``commands`` in the checkout after ``install`` (default ``make
+        install``: Python and the CLI) on the managed image's ``runtimes``, or in the browser image after
+        Debian's Python and ``make install``, and its action."""
+        phase: dict[str, object] = (
             {"commands": list(_INSTALL_DEBIAN)}
             if browser
-            else {"runtime-versions": dict(_RUNTIMES), "commands": list(_INSTALL_MANAGED)}
+            else {"runtime-versions": dict(runtimes), "commands": list(install)}
         )
         build_spec: dict[str, object] = {
             "version": "0.2",
             "env": {"shell": "bash"},
-            "phases": {"install": install, "build": {"commands": list(commands)}},
+            "phases": {"install": phase, "build": {"commands": list(commands)}},
         }
         if output_files:
             build_spec["artifacts"] = {"files": list(output_files)}

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import http.server
 import importlib.util
+import json
 import shutil
+import subprocess
+import sys
+import threading
+import urllib.parse
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -574,7 +581,7 @@ def test_a_deployed_gate_without_credentials_is_bad_usage_with_the_fix(
     assert "Traceback" not in error
 
 
-def test_each_child_of_the_gate_gets_the_role_session_frozen_as_it_starts() -> None:
+def test_each_child_of_the_gate_gets_the_role_session_frozen_as_it_starts(tmp_path: Path) -> None:
     # GIVEN the gate's role session (botocore's refreshable credentials, as assumed_session gives), whose
     # keys have a little over the refresh window left when the suites child starts
     from datetime import UTC, datetime, timedelta
@@ -594,10 +601,103 @@ def test_each_child_of_the_gate_gets_the_role_session_frozen_as_it_starts() -> N
     )
     credentials._time_fetcher = lambda: clock["now"]  # botocore's own clock hook
     clock["now"] += timedelta(minutes=40)
-    suites = gates.child_environment(credentials, "us-east-1")
+    suites = gates.child_environment(credentials, "us-east-1", folder=tmp_path)
     # WHEN the human review walk starts 10 minutes later, after the suites and the load tests
     clock["now"] += timedelta(minutes=10)
-    walk = gates.child_environment(credentials, "us-east-1")
+    walk = gates.child_environment(credentials, "us-east-1", folder=tmp_path)
     # THEN it gets keys refreshed for it, not the suites' copy with 10 minutes left (it got that before)
     assert suites["AWS_ACCESS_KEY_ID"] == "KEY0" and walk["AWS_ACCESS_KEY_ID"] == "KEY1"
     assert walk["AWS_REGION"] == "us-east-1" and "AWS_PROFILE" not in walk
+
+
+class _ContainerAndSts(http.server.BaseHTTPRequestHandler):
+    """CodeBuild's container credentials endpoint (GET) and STS (POST AssumeRole), on one local port:
+    each AssumeRole is answered with new keys that expire in five minutes (inside botocore's refresh
+    window, so a client that can refresh does so on each use)."""
+
+    container_key = "CONTAINERKEY"
+    assumed: ClassVar[list[dict[str, list[str]]]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self, body: str, content_type: str) -> None:
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        expiry = (datetime.now(UTC) + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._answer(
+            json.dumps(
+                {
+                    "AccessKeyId": self.container_key,
+                    "SecretAccessKey": "s",
+                    "Token": "t",
+                    "Expiration": expiry,
+                }
+            ),
+            "application/json",
+        )
+
+    def do_POST(self) -> None:
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        form["Authorization"] = [self.headers.get("Authorization", "")]
+        self.assumed.append(form)
+        expiry = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._answer(
+            '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
+            f"<Credentials><AccessKeyId>ROLEKEY{len(self.assumed)}</AccessKeyId><SecretAccessKey>s"
+            f"</SecretAccessKey><SessionToken>t</SessionToken><Expiration>{expiry}</Expiration></Credentials>"
+            "<AssumedRoleUser><AssumedRoleId>AROA:gate</AssumedRoleId>"
+            "<Arn>arn:aws:sts::111111111111:assumed-role/r/gate</Arn></AssumedRoleUser>"
+            "</AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            "</AssumeRoleResponse>",
+            "text/xml",
+        )
+
+
+def test_in_a_build_container_each_child_of_the_gate_assumes_its_role_itself_and_refreshes_its_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the gate in a CodeBuild step: its own credentials from the container endpoint, the role it
+    # runs as assumed from them (--role-arn; a chained session lasts an hour at most)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ContainerAndSts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{endpoint}/credentials")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", endpoint)
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):  # as CodeBuild sets them
+        monkeypatch.setenv(variable, "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    role = "arn:aws:iam::111111111111:role/Staging-ReadinessGate"
+    session = gates.assumed_session(role, "us-east-1")
+    try:
+        # WHEN a child process starts with the environment the gate gives it, and uses its keys twice
+        env = gates.child_environment(session.get_credentials(), "us-east-1", role_arn=role, folder=tmp_path)
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import botocore.session; c = botocore.session.get_session().get_credentials(); "
+                "print(c.method, c.get_frozen_credentials().access_key, c.get_frozen_credentials().access_key)",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        server.shutdown()
+    # THEN it assumed the gate's role itself, with the container's keys, under the gate's session name,
+    # and fetched new keys as they neared expiry (frozen keys would fail a child that outlives them)
+    method, first, second = child.stdout.split()
+    assert method == "assume-role" and first != second, child.stdout
+    assert "AWS_ACCESS_KEY_ID" not in env
+    from_child = _ContainerAndSts.assumed[-2:]
+    assert all(a["RoleArn"] == [role] and a["RoleSessionName"] == [gates.GATE_SESSION] for a in from_child)
+    assert all("Credential=CONTAINERKEY/" in a["Authorization"][0] for a in from_child)

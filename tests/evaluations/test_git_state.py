@@ -82,3 +82,41 @@ def test_git_is_the_truth_where_there_is_a_checkout(repo: Path, monkeypatch: pyt
     monkeypatch.setenv(SOURCE_COMMIT_VARIABLE, COMMIT)
     commit, dirty = git_state(repo)
     assert commit != COMMIT and len(commit) == 40 and not dirty
+
+
+def test_an_export_unpacked_inside_another_repository_is_not_that_repository_s_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an export of the project (no .git: a tarball, the pipeline's source zip) unpacked in a folder of
+    # some other repository, which tracks none of its files
+    other = tmp_path / "workspace"
+    other.mkdir()
+    (other / "notes.md").write_text("mine\n")
+    _git(other, "init", "-q")
+    _git(other, "add", "-A")
+    _git(other, "commit", "-q", "-m", "someone else's work")
+    export = other / "bedrock-platform"
+    (export / "contracts").mkdir(parents=True)
+    (export / "contracts/policy-qa.yaml").write_text("id: policy-qa\n")
+    # THEN the run and the pack do not name the other repository's commit: SOURCE_COMMIT where given
+    monkeypatch.setenv(SOURCE_COMMIT_VARIABLE, COMMIT)
+    assert git_state(export) == (COMMIT, False)
+    # else unknown, saying why
+    monkeypatch.delenv(SOURCE_COMMIT_VARIABLE)
+    assert git_state(export) == ("unknown", True)
+    assert "tracks none of the files here" in git_commit(export)
+
+
+def test_a_project_tracked_in_a_folder_of_a_larger_repository_is_that_repository_s_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the project committed in a folder of a monorepo
+    (tmp_path / "infra/bedrock-platform/contracts").mkdir(parents=True)
+    (tmp_path / "infra/bedrock-platform/contracts/policy-qa.yaml").write_text("id: policy-qa\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-q", "-m", "monorepo")
+    monkeypatch.setenv(SOURCE_COMMIT_VARIABLE, COMMIT)
+    # THEN the monorepo's commit is the project's (git is the truth where it tracks the files)
+    commit, dirty = git_state(tmp_path / "infra/bedrock-platform")
+    assert commit != COMMIT and len(commit) == 40 and not dirty

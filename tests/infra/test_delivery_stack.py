@@ -813,3 +813,50 @@ def test_every_deploy_step_deploys_its_stage_with_the_clis_phoning_home_turned_o
         args, telemetry_off, version_check_off = (tmp_path / "ran").read_text().splitlines()
         assert args.startswith(f"cdk deploy --app cdk.out {stage}/* --require-approval never"), (name, args)
         assert (telemetry_off, version_check_off) == ("true", "true"), name
+
+
+def test_a_deploy_step_installs_the_cdk_cli_alone_not_the_python_environment(
+    delivery: StackTemplate, pipeline: dict[str, Any], tmp_path: Path
+) -> None:
+    # GIVEN each step that deploys a Stage of the build's assembly, from the build's artifact: the checkout
+    # and cdk.out, without .venv or node_modules
+    projects = {
+        action["Name"]: delivery.resources[action["Configuration"]["ProjectName"]["Ref"]]
+        for stage in pipeline["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "CodeBuild"
+        and "deploy-assembly" in _commands(delivery, action["Configuration"]["ProjectName"])
+    }
+    assert set(projects) == {"SelfUpdate", "DeployDev", "DeployStaging", "DeployProd"}
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # stand-ins that record their arguments (npm ci makes node_modules, as the real one does)
+    for tool, then in (("npm", "mkdir -p node_modules"), ("npx", "true")):
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> ran\n{then}\n')
+        (bin_dir / tool).chmod(0o755)
+    for name, project in projects.items():
+        spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+        work = tmp_path / name
+        work.mkdir()
+        for file in ("Makefile", "package.json", "package-lock.json"):
+            shutil.copy(ROOT / file, work / file)
+        (work / "cdk.out").mkdir()
+        (work / "cdk.out" / "manifest.json").write_text("{}")
+        # WHEN its install and build phases run with no Python to build an environment from
+        for phase in ("install", "build"):
+            for command in spec["phases"][phase].get("commands", []):
+                done = subprocess.run(
+                    ["bash", "-c", command],
+                    cwd=work,
+                    env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PYTHON": "/bin/false"},
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                assert done.returncode == 0, (name, command, done.stdout + done.stderr)
+        # THEN it installed the pinned CLI from the lock and deployed, and made no Python environment
+        ran = (work / "ran").read_text().splitlines()
+        assert ran[0].startswith("npm ci") and ran[-1].startswith("npx cdk deploy --app cdk.out"), (name, ran)
+        assert not (work / ".venv").exists(), name
+        # and asks CodeBuild for the Node runtime the CLI needs, not Python's
+        assert spec["phases"]["install"]["runtime-versions"] == {"nodejs": "20"}, name
