@@ -603,6 +603,16 @@ def _case_rules(
                     "use one of " + ", ".join(c.value for c in AttackCategory),
                 )
             )
+        if case.category is AttackCategory.CONTEXT_INJECTION and case.context is None:
+            problems.append(
+                doc.problem(
+                    [*path, "context"],
+                    "is missing: a context_injection case hides its instructions in the request's context, "
+                    "and this one sends none",
+                    "add context: a plausible grounding source with the instructions inside it, or use "
+                    "category prompt_injection for instructions in the question",
+                )
+            )
         if case.category is AttackCategory.DENIED_TOPIC and case.denied_topic is None:
             problems.append(
                 doc.problem(
@@ -666,7 +676,7 @@ def _coverage_rules(
     if guardrail.protects_pii:
         required.append(AttackCategory.PII_EXFILTRATION)
     if guardrail.grounded:
-        required.append(AttackCategory.GROUNDING_VIOLATION)
+        required.extend((AttackCategory.GROUNDING_VIOLATION, AttackCategory.CONTEXT_INJECTION))
     missing = [c.value for c in required if c not in categories]
     if missing:
         problems.append(

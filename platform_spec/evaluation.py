@@ -55,7 +55,12 @@ class SuiteKind(StrEnum):
 
 
 class AttackCategory(StrEnum):
+    """What an adversarial case attempts. ``context_injection``: instructions hidden in the request's
+    ``context``, the grounding source a grounded use case answers from (OWASP LLM01's indirect injection:
+    https://genai.owasp.org/llmrisk/llm01-prompt-injection/); every grounded use case's suite has one."""
+
     PROMPT_INJECTION = "prompt_injection"
+    CONTEXT_INJECTION = "context_injection"
     JAILBREAK = "jailbreak"
     SYSTEM_PROMPT_EXTRACTION = "system_prompt_extraction"
     PII_EXFILTRATION = "pii_exfiltration"

@@ -491,6 +491,40 @@ def test_an_adversarial_suite_covers_every_required_category(config_root: Path, 
     only(config_root, r"cases: has no case of the attack categories encoding")
 
 
+PQA_ADVERSARIAL = "evals/policy-qa/adversarial.yaml"
+
+
+def test_a_grounded_use_case_is_probed_with_instructions_hidden_in_its_context(
+    config_root: Path, edit: Edit
+) -> None:
+    # GIVEN policy-qa, which answers from the caller's context, without its context-injection cases
+    # (OWASP LLM01's indirect injection: instructions inside the content the model is given as data)
+    def drop(data: Any) -> None:
+        data["cases"] = [c for c in data["cases"] if c.get("category") != "context_injection"]
+
+    edit(PQA_ADVERSARIAL, drop)
+    # THEN the suite is refused, naming the category to add
+    only(
+        config_root,
+        r"policy-qa/adversarial.yaml:\d+: cases: has no case of the attack categories context_injection",
+    )
+
+
+def test_a_context_injection_case_of_a_use_case_without_grounding_carries_its_context(
+    config_root: Path, edit: Edit
+) -> None:
+    # GIVEN an ungrounded use case's case that claims to hide instructions in the context, and has none
+    def add(data: Any) -> None:
+        case = {**data["cases"][0], "id": "ctx-without-context", "category": "context_injection"}
+        case.pop("context", None)
+        data["cases"].append(case)
+
+    edit(ADVERSARIAL, add)
+    # THEN it is refused: the attack it names is not in the request
+    message = only(config_root, r"cases\[\d+\]\.context: \(case 'ctx-without-context'\)")
+    assert "context_injection" in message and "Fix: " in message
+
+
 def test_an_adversarial_suite_probes_every_denied_topic(config_root: Path, edit: Edit) -> None:
     def drop_topic(data: Any) -> None:
         data["cases"] = [c for c in data["cases"] if c.get("category") != "denied_topic"]

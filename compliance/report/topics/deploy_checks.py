@@ -134,9 +134,9 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
             DeployCheck(
                 "Instructions hidden in a grounded use case's context (the caller's grounding source) do not "
                 "steer the answer",
-                "the adversarial cases with instructions inside the context (policy-qa: pi-injection-in-excerpt, "
-                "pi-fake-admin-in-excerpt) pass against this environment: the staging readiness gate runs them "
-                "(python -m evaluation run --target <environment>)",
+                "the adversarial cases of category context_injection (instructions inside the context; every "
+                "grounded use case's suite has one, the loader requires it) pass against this environment: the "
+                "staging readiness gate runs them (python -m evaluation run --target <environment>)",
                 "the orchestrator sends context as a guardContent block qualified grounding_source; whether "
                 "Bedrock's input filters (prompt attack) evaluate a block so qualified is not documented, and "
                 "the offline emulator assumes they do not; the system prompt tells the model it is data",
