@@ -158,7 +158,8 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
             DeployCheck(
                 "A blocked word written in look-alike letters (full-width, mathematical, a Cyrillic letter in a "
                 "Latin word) is blocked, as the plain word is",
-                "the adversarial cases enc-full-width-word and enc-mixed-script-word (policy-qa) pass against "
+                "each such use case's adversarial cases that write a blocked word or pattern in look-alike "
+                "letters (the example policy-qa's enc-full-width-word and enc-mixed-script-word) pass against "
                 "this environment through the API: the staging readiness gate runs them",
                 "the orchestrator has the guardrail check a folded copy of such text (platform_spec.lookalikes); "
                 "that Bedrock's word filter matches the copy as it matches the plain word (case, hyphens) is not "
