@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
+#: The shipped example every request benchmark sends to (a ticket summary: its light tier, its fallback),
+#: so each run measures the same scenario; where a fork retired it those items stop with the fix.
+EXAMPLE_USE_CASE: Final = "support-ticket-summary"
 BENCH_DIR: Final = ROOT / "benchmarks"
 VENV_PYTHON: Final = ROOT / ".venv" / "bin" / "python"
 LAMBDAS_DIR: Final = ROOT / "lambdas"  # the folder that holds the `orchestrator` package (Lambda's /var/task)

@@ -47,6 +47,7 @@ from bedrock_platform_devtools.samples import (
     invoke_event,
 )
 from benchmarks.common import (
+    EXAMPLE_USE_CASE,
     LAMBDA_TIMEOUT_S,
     LAMBDAS_DIR,
     ROOT,
@@ -76,7 +77,7 @@ class Harness:
     def event(self, n: int) -> dict[str, Any]:
         """A valid invoke event, unique per ``n`` (request id and ticket text) to detect crossed answers."""
         event = invoke_event(
-            "support-ticket-summary", {"messages": [{"role": "user", "content": f"{TICKET} [ticket {n}]"}]}
+            EXAMPLE_USE_CASE, {"messages": [{"role": "user", "content": f"{TICKET} [ticket {n}]"}]}
         )
         event["requestContext"]["requestId"] = f"bench-{n:08d}"
         return event
@@ -535,7 +536,7 @@ def worst(harness: Harness, runs: int, hang: bool) -> dict[str, Any]:
         control.hang(60.0, 100)
         harness.handler.circuit.reset()
         out["hang"] = _one(harness, 6_000_000, countdown=True)
-        control.hang(60.0, 100, match=PROFILES["support-ticket-summary"]["primary"])
+        control.hang(60.0, 100, match=PROFILES[EXAMPLE_USE_CASE]["primary"])
         harness.handler.circuit.reset()
         out["hang_primary"] = _one(harness, 6_000_001, countdown=True)
     control.reset()

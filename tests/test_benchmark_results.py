@@ -48,3 +48,19 @@ def test_a_partial_run_names_the_run_that_measured_each_kept_row(
     (note,) = [n for n in report.notes if n.startswith("Items not re-run")]
     assert f"item 1 measured {kept['1']}" in note and f"item 3 measured {kept['3']}" in note
     assert "10:07" not in note.split("item 3")[0]  # item 1 is never given the last partial run's date
+
+
+def test_items_that_measure_the_example_stop_with_the_fix_where_a_fork_retired_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a checkout whose contracts/ no longer has the example the request benchmarks send to
+    (tmp_path / "contracts").mkdir()
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    ran: list[str] = []
+    monkeypatch.setattr(bench, "StubProcess", lambda: ran.append("stub"))  # nothing may start
+    # WHEN those items are asked for
+    code = bench.main(["--only", "4,11", "--no-write"])
+    # THEN nothing runs: exit 2, naming the use case, the items and the fix
+    assert (code, ran) == (2, [])
+    error = capsys.readouterr().err
+    assert f"contracts/{bench.EXAMPLE_USE_CASE}.yaml" in error and "items 4, 11" in error and "Fix:" in error
