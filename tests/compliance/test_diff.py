@@ -900,6 +900,33 @@ def test_a_high_risk_use_case_let_through_unreviewed_needs_attention_and_fails_i
     assert after["REVIEW-HIGH-RISK"].status == "FAIL" and use_case in after["REVIEW-HIGH-RISK"].detail
 
 
+def test_a_use_case_retired_with_items_for_reviewers_says_what_is_stranded(
+    example_synthesized: Synthesized, example_assembly_copy: Path, example_reports: dict[str, Report]
+) -> None:
+    # GIVEN staging's use case that holds every answer for review, gone from the deployed configuration (a
+    # release that retires it, or takes staging out of its `environments`)
+    runtime = _runtime_config(example_assembly_copy, "staging")
+    use_case = _high_risk_use_case(runtime)
+    document = json.loads(runtime.read_text())
+    del document["use_cases"][use_case]
+    runtime.write_text(json.dumps(document))
+    # THEN the release diff says, as a change that needs attention, what happens to its items: reviewers can
+    # no longer list them and callers can no longer fetch held answers (both routes answer 404 for a use
+    # case the configuration lacks), so they are settled before the release
+    (change,) = [
+        c
+        for c in _diff(example_assembly_copy, example_synthesized.outdir, "Staging").changes
+        if c.topic == "human-review"
+    ]
+    assert (change.level, change.kind, change.use_case) == (ATTENTION, "removed", use_case)
+    assert "pending" in change.detail and "held answers" in change.detail and "404" in change.detail
+    assert "before this release" in change.detail
+    # AND a use case another environment has and this one does not is no such change (prod against staging)
+    prod = example_reports["Prod"].changes
+    assert prod is not None and prod.cross_environment
+    assert [c for c in prod.changes if c.topic == "human-review" and c.kind == "removed"] == []
+
+
 def test_a_longer_review_sla_needs_attention_and_a_shorter_one_is_for_review(
     example_synthesized: Synthesized, example_assembly_copy: Path
 ) -> None:

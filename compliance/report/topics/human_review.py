@@ -9,7 +9,9 @@ may call the reviewer routes.
 
 In a release diff, anything that lets an output of a high-risk use case reach a caller unreviewed needs
 attention (``hold_for_review`` turned off, a mode that sends fewer outputs to people, the high-risk flag
-off), as does a longer review SLA; other policy changes are for review.
+off), as does a longer review SLA and a use case whose outputs went to people leaving the environment
+(its pending items can no longer be listed, nor its held answers fetched); other policy changes are for
+review.
 """
 
 from __future__ import annotations
@@ -316,9 +318,35 @@ def render_review(facts: ReviewFacts) -> Section:
     return section
 
 
+def _stranded(gone: UseCaseReview) -> Change:
+    """A use case whose outputs went to people, gone from the deployed configuration: its items stay in the
+    review table, but the reviewers' list (``GET /reviews?useCase=``) and the caller's fetch of a held answer
+    (``GET /use-cases/{id}/reviews/{reviewId}``) answer 404 USE_CASE_NOT_FOUND for a use case the
+    configuration lacks (``lambdas/review/api.py``); an item read or decided by its id still works."""
+    held = " and held answers still pending never reach their callers" if gone.policy.hold_for_review else ""
+    return Change(
+        TOPIC.id,
+        gone.function,
+        "removed",
+        f"{gone.use_case} no longer deployed: its items still pending in the review table can no longer be "
+        f"listed by reviewers, nor held answers fetched by callers (both answer 404 USE_CASE_NOT_FOUND){held}. "
+        "Settle them before this release: list the pending items with the use case still deployed and decide "
+        "each (reject what no caller will fetch)",
+        level=ATTENTION,
+        use_case=gone.use_case,
+    )
+
+
 def diff_review(now: ReviewFacts, then: ReviewFacts, matching: Matching) -> list[Change]:
     changes: list[Change] = []
     before = {(matching.ids.get(u.function, u.function), u.use_case): u for u in then.use_cases}
+    if not matching.cross_environment:  # another environment's use cases are not this one's to settle
+        kept = {(u.function, u.use_case) for u in now.use_cases}
+        changes.extend(
+            _stranded(old)
+            for key, old in before.items()
+            if key not in kept and old.policy.mode is not ReviewMode.NONE
+        )
     for review in now.use_cases:
         old = before.get((review.function, review.use_case))
         if old is None or old.policy == review.policy:
