@@ -12,6 +12,7 @@ import json
 import math
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1343,3 +1344,40 @@ def test_an_audit_trail_is_cut_where_another_page_would_not_fit_in_the_invocatio
     assert read.status == 200, read.body
     assert 0 < len(read.body["audit"]) < 4
     assert read.body["auditComplete"] is False
+
+
+def _redeploy_review_api_without(platform: OfflinePlatform, use_case: str) -> None:
+    """The review API of a release whose configuration no longer has ``use_case`` (retired, or its
+    environment taken out of its contract's `environments`): the function's runtime_config.json without it,
+    imported anew as a cold start of the new version; the tables keep what they hold."""
+    import importlib
+    import os
+    import sys
+
+    from platform_spec.runtime import Env
+
+    path = Path(os.environ[Env.RUNTIME_CONFIG_PATH])
+    document = json.loads(path.read_text(encoding="utf-8"))
+    del document["use_cases"][use_case]
+    path.write_text(json.dumps(document), encoding="utf-8")
+    sys.modules.pop(REVIEW_API, None)
+    platform.modules[REVIEW_API] = importlib.import_module(REVIEW_API)
+
+
+def test_a_retired_use_case_s_pending_items_cannot_be_listed_or_fetched_but_can_be_decided_by_id(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # GIVEN a held answer pending review, and then a release without its use case
+    review_id = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
+    platform.drain()
+    _redeploy_review_api_without(platform, HELD_UC)
+    # THEN (as the release diff tells the reviewer before such a release) reviewers can no longer list it,
+    # nor the caller fetch it: both 404 USE_CASE_NOT_FOUND
+    listed = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC})
+    assert (listed.status, _error(listed)) == (404, "USE_CASE_NOT_FOUND")
+    fetched = _caller_of(platform, CALLER_ARN, review_id)
+    assert (fetched.status, _error(fetched)) == (404, "USE_CASE_NOT_FOUND")
+    # AND by its id it is still read and decided (the way to settle what was left)
+    assert _reviewer(platform, "GET", ITEM, {"reviewId": review_id}).status == 200
+    reject = {"decision": "reject", "reason": "Use case retired; no caller will fetch this."}
+    assert _reviewer(platform, "POST", DECISION, {"reviewId": review_id}, body=reject).status == 200
