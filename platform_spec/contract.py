@@ -20,6 +20,11 @@ from platform_spec.scoring import ScorerName
 # ==================================================================== enumerations
 
 
+#: A use case's id (``ContractDocument.id``): lower-case words joined by hyphens, at most 36 characters.
+USE_CASE_ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+USE_CASE_ID_MAX_CHARS = 36
+
+
 class RiskTier(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
@@ -806,8 +811,8 @@ class ContractDocument:
         Spec(
             "Use-case id: lower-case words joined by hyphens. Used in resource names and the cost allocation tag "
             "`use-case`.",
-            pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
-            max_length=36,
+            pattern=USE_CASE_ID_PATTERN,
+            max_length=USE_CASE_ID_MAX_CHARS,
             fix="use lower-case words joined by hyphens, at most 36 characters",
         ),
     ]

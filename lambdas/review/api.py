@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -43,7 +44,7 @@ from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
 
 from platform_spec.api import ApiError, ReviewMetric, error_body
-from platform_spec.contract import ReviewPolicy
+from platform_spec.contract import USE_CASE_ID_MAX_CHARS, USE_CASE_ID_PATTERN, ReviewPolicy
 from platform_spec.requests import (
     body_bytes,
     check_characters,
@@ -145,25 +146,48 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 # ==================================================================== reviewer endpoints
 
 
+def _listed_use_case(value: Any) -> tuple[str, ReviewPolicy, bool]:
+    """The use case whose pending items a reviewer lists: (id, review policy, whether it is configured).
+    An enabled one, or an id of the right form that the configuration no longer has (a retired use case, or
+    one taken out of this environment): its items stay in the table until decided or expired, and must
+    stay reachable to be settled (:func:`list_pending` answers 404 when none of its items is pending, so a
+    typo is still an unknown use case)."""
+    try:
+        use_case = _use_case(value, field="useCase")
+    except ApiError as error:
+        if error.code != "USE_CASE_NOT_FOUND" or not (
+            len(value) <= USE_CASE_ID_MAX_CHARS and re.fullmatch(USE_CASE_ID_PATTERN, value)
+        ):
+            raise
+        return str(value), _policy(value), False
+    return use_case.id, use_case.contract.review, True
+
+
 @app.get("/reviews")
 def list_pending() -> Response[str]:
     reviewer = _reviewer()
     params = app.current_event.query_string_parameters or {}
-    use_case = _use_case(params.get("useCase"), field="useCase")
+    use_case_id, policy, configured = _listed_use_case(params.get("useCase"))
     limit = _limit(params.get("limit"))
     start = None
     if params.get("nextToken"):
         try:
-            start = decode_token(params["nextToken"], use_case=use_case.id)
+            start = decode_token(params["nextToken"], use_case=use_case_id)
         except ValueError:
             raise ApiError(
                 "INVALID_REQUEST",
                 "nextToken is not a token this API issued for this use case's list.",
                 field="nextToken",
             ) from None
-    items, last = _store(lambda: store.pending(use_case.id, limit=limit, start_key=start))
+    items, last = _store(lambda: store.pending(use_case_id, limit=limit, start_key=start))
+    if not configured and not items and start is None:
+        raise ApiError(
+            "USE_CASE_NOT_FOUND",
+            "No enabled use case has this id, and no item of one that had it is pending.",
+            field="useCase",
+        )
     now = time.time()
-    sla_s = use_case.contract.review.sla_hours * 3600
+    sla_s = policy.sla_hours * 3600
     listed = []
     for item in items:
         since = pending_since(item)
@@ -172,7 +196,7 @@ def list_pending() -> Response[str]:
         listed.append(
             {
                 "reviewId": item[ReviewTable.KEY],
-                "useCase": use_case.id,
+                "useCase": use_case_id,
                 "createdAt": item[ReviewTable.CREATED_AT],
                 "pendingSince": since,
                 "ageSeconds": max(0, round(waited)),
@@ -184,8 +208,11 @@ def list_pending() -> Response[str]:
                 "scored": ReviewTable.SCORED_AT in item,
             }
         )
-    logger.info("pending listed", extra={"reviewer": reviewer, "useCase": use_case.id, "count": len(listed)})
-    return _json(200, {"useCase": use_case.id, "items": listed, "nextToken": encode_token(last)})
+    logger.info("pending listed", extra={"reviewer": reviewer, "useCase": use_case_id, "count": len(listed)})
+    return _json(
+        200,
+        {"useCase": use_case_id, "configured": configured, "items": listed, "nextToken": encode_token(last)},
+    )
 
 
 @app.get("/reviews/<reviewId>")

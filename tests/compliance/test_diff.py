@@ -910,17 +910,17 @@ def test_a_use_case_retired_with_items_for_reviewers_says_what_is_stranded(
     document = json.loads(runtime.read_text())
     del document["use_cases"][use_case]
     runtime.write_text(json.dumps(document))
-    # THEN the release diff says, as a change that needs attention, what happens to its items: reviewers can
-    # no longer list them and callers can no longer fetch held answers (both routes answer 404 for a use
-    # case the configuration lacks), so they are settled before the release
+    # THEN the release diff says, as a change that needs attention, what happens to its items: no alarm
+    # watches them any more, and callers can no longer fetch held answers (404 for a use case the
+    # configuration lacks), so they are settled before the release
     (change,) = [
         c
         for c in _diff(example_assembly_copy, example_synthesized.outdir, "Staging").changes
         if c.topic == "human-review"
     ]
     assert (change.level, change.kind, change.use_case) == (ATTENTION, "removed", use_case)
-    assert "pending" in change.detail and "held answers" in change.detail and "404" in change.detail
-    assert "before this release" in change.detail
+    assert "pending" in change.detail and "configured: false" in change.detail and "alarms" in change.detail
+    assert "held answers (404" in change.detail and "before this release" in change.detail
     # AND a use case another environment has and this one does not is no such change (prod against staging)
     prod = example_reports["Prod"].changes
     assert prod is not None and prod.cross_environment

@@ -1364,20 +1364,31 @@ def _redeploy_review_api_without(platform: OfflinePlatform, use_case: str) -> No
     platform.modules[REVIEW_API] = importlib.import_module(REVIEW_API)
 
 
-def test_a_retired_use_case_s_pending_items_cannot_be_listed_or_fetched_but_can_be_decided_by_id(
+def test_a_retired_use_case_s_pending_items_are_still_listed_and_decided_but_not_fetched(
     config: PlatformConfig, platform: OfflinePlatform
 ) -> None:
     # GIVEN a held answer pending review, and then a release without its use case
     review_id = platform.invoke(HELD_UC, request_body(config, HELD_UC)).body["reviewId"]
     platform.drain()
     _redeploy_review_api_without(platform, HELD_UC)
-    # THEN (as the release diff tells the reviewer before such a release) reviewers can no longer list it,
-    # nor the caller fetch it: both 404 USE_CASE_NOT_FOUND
+    # THEN reviewers still list what it left pending, marked as no longer configured (items are not lost to
+    # review with the use case), and decide it
     listed = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC})
-    assert (listed.status, _error(listed)) == (404, "USE_CASE_NOT_FOUND")
-    fetched = _caller_of(platform, CALLER_ARN, review_id)
-    assert (fetched.status, _error(fetched)) == (404, "USE_CASE_NOT_FOUND")
-    # AND by its id it is still read and decided (the way to settle what was left)
+    assert listed.status == 200, listed.body
+    assert [i["reviewId"] for i in listed.body["items"]] == [review_id]
+    assert listed.body["configured"] is False
     assert _reviewer(platform, "GET", ITEM, {"reviewId": review_id}).status == 200
     reject = {"decision": "reject", "reason": "Use case retired; no caller will fetch this."}
     assert _reviewer(platform, "POST", DECISION, {"reviewId": review_id}, body=reject).status == 200
+    # AND once nothing of it is pending, its id is unknown again (a typo is not an empty list)
+    gone = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC})
+    assert (gone.status, _error(gone)) == (404, "USE_CASE_NOT_FOUND")
+    # AND its caller can no longer fetch a held answer: the route is the use case's, which is gone (the
+    # release diff tells the reviewer to settle such items before the release)
+    fetched = _caller_of(platform, CALLER_ARN, review_id)
+    assert (fetched.status, _error(fetched)) == (404, "USE_CASE_NOT_FOUND")
+
+
+def test_a_configured_use_case_s_list_says_so(platform: OfflinePlatform) -> None:
+    listed = _reviewer(platform, "GET", PENDING, query={"useCase": HELD_UC})
+    assert listed.status == 200 and listed.body["configured"] is True

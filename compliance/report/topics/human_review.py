@@ -10,8 +10,8 @@ may call the reviewer routes.
 In a release diff, anything that lets an output of a high-risk use case reach a caller unreviewed needs
 attention (``hold_for_review`` turned off, a mode that sends fewer outputs to people, the high-risk flag
 off), as does a longer review SLA and a use case whose outputs went to people leaving the environment
-(its pending items can no longer be listed, nor its held answers fetched); other policy changes are for
-review.
+(its pending items are no longer watched by an alarm, its held answers no longer fetched); other policy
+changes are for review.
 """
 
 from __future__ import annotations
@@ -320,18 +320,23 @@ def render_review(facts: ReviewFacts) -> Section:
 
 def _stranded(gone: UseCaseReview) -> Change:
     """A use case whose outputs went to people, gone from the deployed configuration: its items stay in the
-    review table, but the reviewers' list (``GET /reviews?useCase=``) and the caller's fetch of a held answer
-    (``GET /use-cases/{id}/reviews/{reviewId}``) answer 404 USE_CASE_NOT_FOUND for a use case the
-    configuration lacks (``lambdas/review/api.py``); an item read or decided by its id still works."""
-    held = " and held answers still pending never reach their callers" if gone.policy.hold_for_review else ""
+    review table and reviewers still list and decide them (``GET /reviews?useCase=`` answers
+    ``configured: false``), but a caller's fetch of a held answer (``GET /use-cases/{id}/reviews/{reviewId}``)
+    answers 404 USE_CASE_NOT_FOUND for a use case the configuration lacks (``lambdas/review/api.py``), and its
+    review alarms (backlog, oldest pending) go with it."""
+    held = (
+        "; callers can no longer fetch held answers (404 USE_CASE_NOT_FOUND): settle them before this "
+        "release, with the use case still deployed (reject what no caller will fetch)"
+        if gone.policy.hold_for_review
+        else ""
+    )
     return Change(
         TOPIC.id,
         gone.function,
         "removed",
-        f"{gone.use_case} no longer deployed: its items still pending in the review table can no longer be "
-        f"listed by reviewers, nor held answers fetched by callers (both answer 404 USE_CASE_NOT_FOUND){held}. "
-        "Settle them before this release: list the pending items with the use case still deployed and decide "
-        "each (reject what no caller will fetch)",
+        f"{gone.use_case} no longer deployed: its items still pending stay in the review table, listed with "
+        f"configured: false until decided, and its backlog alarms are removed, so nothing pages about them"
+        f"{held}",
         level=ATTENTION,
         use_case=gone.use_case,
     )
