@@ -20,9 +20,15 @@ from platform_spec.scoring import ScorerName
 # ==================================================================== enumerations
 
 
-#: A use case's id (``ContractDocument.id``): lower-case words joined by hyphens, at most 36 characters.
-USE_CASE_ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
-USE_CASE_ID_MAX_CHARS = 36
+#: A use case's id (``ContractDocument.id``), and what the review API checks an id it is asked about against
+#: (``USE_CASE_ID.problems(value)``).
+USE_CASE_ID = Spec(
+    "Use-case id: lower-case words joined by hyphens. Used in resource names and the cost allocation tag "
+    "`use-case`.",
+    pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+    max_length=36,
+    fix="use lower-case words joined by hyphens, at most 36 characters",
+)
 
 
 class RiskTier(StrEnum):
@@ -806,16 +812,7 @@ class ContractDocument:
     and runtime policy (routing, token caps, logging) are both derived from it. The file name (without
     .yaml) must equal ``id``."""
 
-    id: Annotated[
-        str,
-        Spec(
-            "Use-case id: lower-case words joined by hyphens. Used in resource names and the cost allocation tag "
-            "`use-case`.",
-            pattern=USE_CASE_ID_PATTERN,
-            max_length=USE_CASE_ID_MAX_CHARS,
-            fix="use lower-case words joined by hyphens, at most 36 characters",
-        ),
-    ]
+    id: Annotated[str, USE_CASE_ID]
     purpose: Annotated[str, Spec("What the use case does, for whom.", min_length=20, max_length=200)]
     boundary: Annotated[str, Spec("What it must not do: out-of-scope requests and data.", min_length=20)]
     owner_team: Annotated[TagValue, Spec("Owning team; becomes the `team` cost allocation tag.")]

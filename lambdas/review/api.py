@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -44,7 +43,7 @@ from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
 
 from platform_spec.api import ApiError, ReviewMetric, error_body
-from platform_spec.contract import USE_CASE_ID_MAX_CHARS, USE_CASE_ID_PATTERN, ReviewPolicy
+from platform_spec.contract import USE_CASE_ID, ReviewPolicy
 from platform_spec.requests import (
     body_bytes,
     check_characters,
@@ -152,14 +151,13 @@ def _listed_use_case(value: Any) -> tuple[str, ReviewPolicy, bool]:
     one taken out of this environment): its items stay in the table until decided or expired, and must
     stay reachable to be settled (:func:`list_pending` answers 404 when none of its items is pending, so a
     typo is still an unknown use case)."""
-    try:
-        use_case = _use_case(value, field="useCase")
-    except ApiError as error:
-        if error.code != "USE_CASE_NOT_FOUND" or not (
-            len(value) <= USE_CASE_ID_MAX_CHARS and re.fullmatch(USE_CASE_ID_PATTERN, value)
-        ):
-            raise
-        return str(value), _policy(value), False
+    if (
+        isinstance(value, str)
+        and runtime_config.enabled_use_case(value) is None
+        and not USE_CASE_ID.problems(value)
+    ):
+        return value, _policy(value), False
+    use_case = _use_case(value, field="useCase")
     return use_case.id, use_case.contract.review, True
 
 
