@@ -28,6 +28,11 @@ UNKNOWN = "unknown"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
+def is_commit(text: str) -> bool:
+    """Whether ``text`` is a full commit id (40 lower-case hex digits)."""
+    return _COMMIT.fullmatch(text) is not None
+
+
 @dataclass(frozen=True)
 class Revision:
     commit: str  # 40 hex digits, or UNKNOWN
@@ -59,7 +64,7 @@ def revision(root: Path) -> Revision:
     except (OSError, subprocess.SubprocessError):
         pass
     given = os.environ.get(SOURCE_COMMIT_VARIABLE, "").strip()
-    if _COMMIT.fullmatch(given.lower()):
+    if is_commit(given.lower()):
         return Revision(given.lower(), False, SOURCE_COMMIT_VARIABLE)
     why = (
         f"{SOURCE_COMMIT_VARIABLE} is {given!r}, not a 40-digit commit"

@@ -16,7 +16,6 @@ writes the pack (``make synth`` runs it right after the synth, in the same check
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,8 +38,10 @@ def candidate(commit: str) -> tuple[str | None, bool]:
     """The commit the pack's header names (``--commit`` or :func:`git_commit`), as the evaluation evidence is
     matched to it: (its 40 hex digits, whether the checkout differed from it); (None, False) where the header
     names no full commit (unknown, or a short --commit)."""
+    from platform_config.checkout import is_commit
+
     head = commit.split()[0].lower() if commit.strip() else ""
-    if not re.fullmatch(r"[0-9a-f]{40}", head):
+    if not is_commit(head):
         return None, False
     return head, commit.rstrip().endswith(UNCOMMITTED)
 
