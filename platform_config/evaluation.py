@@ -56,6 +56,7 @@ from platform_spec.evaluation import (
     SuiteDocument,
     SuiteKind,
 )
+from platform_spec.lookalikes import fold
 from platform_spec.requests import check_characters
 from platform_spec.review import LiveScoring
 from platform_spec.scoring import ScorerName, unsupported_schema_keywords
@@ -686,6 +687,20 @@ def _coverage_rules(
                 "add at least one case of each (category: <name>); see README, Evaluation",
             )
         )
+    exact = guardrail.exact_matches()
+    if exact and not any(_writes_exact_match_in_look_alikes(case, suite, guardrail) for case in suite.cases):
+        problems.append(
+            doc.problem(
+                ["cases"],
+                f"has no case that writes what the guardrail blocks by exact match ({', '.join(exact)}) in "
+                "look-alike letters and expects refusal: true: Bedrock matches them exactly, the orchestrator "
+                "has the guardrail check a folded copy of such text, and such a case is the readiness gate's "
+                "only proof that the copy is blocked",
+                "add a case (category: encoding) whose input writes one of them in full-width letters or with "
+                "a Cyrillic letter inside a Latin word, with expect refusal: true and must_not_contain; see "
+                "README, Production contracts, Look-alike letters",
+            )
+        )
     probed = {case.denied_topic for case in suite.cases if case.category is AttackCategory.DENIED_TOPIC}
     unprobed = [t.name for t in guardrail.denied_topics if t.name not in probed]
     if unprobed:
@@ -696,6 +711,22 @@ def _coverage_rules(
                 "add a case with category: denied_topic and denied_topic: <name> for each",
             )
         )
+
+
+def _writes_exact_match_in_look_alikes(
+    case: EvalCase, suite: SuiteDocument, guardrail: GuardrailPolicy
+) -> bool:
+    """Whether ``case`` expects a refusal of text in look-alike letters (``platform_spec.lookalikes.fold``
+    changes it) that, folded and only folded, has a word or BLOCK regex of ``guardrail``. Where the
+    guardrail's exact matches are all Bedrock's own detectors (a managed word list, BLOCK entities), any
+    such text counts: they are not matched here."""
+    folded = fold(case.text)
+    if folded is None or case.expect.over(suite.defaults).refusal is not True:
+        return False
+    patterns = guardrail.exact_match_patterns()
+    if not patterns:
+        return True
+    return any(re.search(p, folded) for p in patterns) and not any(re.search(p, case.text) for p in patterns)
 
 
 def platform_rejection(case: EvalCase, limits: Limits) -> str | None:

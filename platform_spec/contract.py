@@ -8,6 +8,7 @@ equals ``id``, the guardrail floor, the model catalog) are checked by ``platform
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import field
 from enum import StrEnum
@@ -263,6 +264,32 @@ class GuardrailPolicy:
     def protects_pii(self) -> bool:
         """Whether the guardrail blocks or masks personal data (PII entities or regexes)."""
         return bool(self.sensitive_information.pii_entities or self.sensitive_information.regexes)
+
+    def exact_matches(self) -> tuple[str, ...]:
+        """What this guardrail blocks by exact match, named for a reader: its custom words, managed word
+        lists and BLOCK entities and regexes. Bedrock matches words exactly
+        (https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-word-filters.html), so these are
+        what look-alike letters evade (``platform_spec.lookalikes``)."""
+        info = self.sensitive_information
+        return (
+            *(repr(word) for word in self.word_filters.words),
+            *(f"the managed list {name}" for name in self.word_filters.managed_lists),
+            *(
+                f"the entity {entity}"
+                for entity, action in info.pii_entities.items()
+                if action is SensitiveAction.BLOCK
+            ),
+            *(f"the regex {r.name!r}" for r in info.regexes if r.action is SensitiveAction.BLOCK),
+        )
+
+    def exact_match_patterns(self) -> tuple[str, ...]:
+        """Regular expressions for the exact matches this project can check itself: each custom word
+        (case-insensitive, as the offline emulator matches it) and each BLOCK regex. Managed word lists and
+        entities are Bedrock's own detectors, not matched here."""
+        return (
+            *(f"(?i){re.escape(word)}" for word in self.word_filters.words),
+            *(r.pattern for r in self.sensitive_information.regexes if r.action is SensitiveAction.BLOCK),
+        )
 
 
 @spec

@@ -159,8 +159,8 @@ def deploy_checks(env: Environment) -> tuple[DeployCheck, ...]:
                 "A blocked word written in look-alike letters (full-width, mathematical, a Cyrillic letter in a "
                 "Latin word) is blocked, as the plain word is",
                 "each such use case's adversarial cases that write a blocked word or pattern in look-alike "
-                "letters (the example policy-qa's enc-full-width-word and enc-mixed-script-word) pass against "
-                "this environment through the API: the staging readiness gate runs them",
+                "letters and expect a refusal (every such use case's suite has one, the loader requires it) "
+                "pass against this environment through the API: the staging readiness gate runs them",
                 "the orchestrator has the guardrail check a folded copy of such text (platform_spec.lookalikes); "
                 "that Bedrock's word filter matches the copy as it matches the plain word (case, hyphens) is not "
                 "documented beyond 'exact match', and the offline emulator's filter is case-insensitive",
