@@ -181,7 +181,7 @@ test: install chromium
 	 { $(MAKE) --no-print-directory eval > .test-logs/eval.log 2>&1; echo $$? > .test-logs/eval.rc; } & \
 	 { $(MAKE) --no-print-directory audit-acknowledgments > .test-logs/audit-acknowledgments.log 2>&1; \
 	   echo $$? > .test-logs/audit-acknowledgments.rc; } & \
-	 echo "==> running the test suite on every core (~1.5-2 min)"; \
+	 echo "==> running the test suite on every core (~3.5-4.5 min on 2 cores beside lint and eval; benchmarks/results.md, item 9)"; \
 	 $(BIN)/python -m pytest; rc=$$?; wait; \
 	 for step in lint eval audit-acknowledgments; do \
 	   echo "==> make $$step (exit $$(cat .test-logs/$$step.rc)):"; cat .test-logs/$$step.log; \
