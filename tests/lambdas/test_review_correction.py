@@ -143,6 +143,50 @@ def test_a_correction_the_guardrail_blocks_is_refused_and_the_item_stays_pending
     assert _released(platform, review_id).body["output"]["text"] == "We serve comparable customers today."
 
 
+def _full_width(text: str) -> str:
+    """``text`` with every visible ASCII character in its full-width form (U+FF01..U+FF5E)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fired"),
+    [
+        (f"We offer {_full_width('guaranteed uptime')} for every tier.", "word:guaranteed uptime"),
+        ("We offer gu\u0430r\u0430nteed uptime for every tier.", "word:guaranteed uptime"),
+        (f"Per contract CN-AB-{_full_width('123456')} we already serve this customer.", "regex:"),
+        # an e-mail address the guardrail masks (ANONYMIZE) in the folded copy only: the text released is the
+        # one written, which that mask does not touch, so a mask blocks when a folded copy was checked
+        (f"For questions write to {_full_width('jane.doe@example.com')} any time.", "pii:EMAIL"),
+    ],
+    ids=["full-width-word", "cyrillic-word", "full-width-digits", "full-width-email"],
+)
+def test_a_correction_in_look_alike_letters_is_blocked_as_the_caller_reads_it(
+    config: PlatformConfig, platform: OfflinePlatform, text: str, fired: str
+) -> None:
+    # GIVEN a correction that a reader (and the caller's customer) reads as a blocked word or a contract number,
+    # written in letters the guardrail's exact match does not see (as callers' text once reached the model)
+    review_id = _held(platform, config)
+
+    refused = _correct(platform, review_id, text)
+
+    # THEN it is refused as the same text in plain letters is, and nothing is released
+    assert refused.status == 422, refused.body
+    assert refused.body["error"]["code"] == "CORRECTION_BLOCKED" and fired in refused.body["error"]["message"]
+    _still_pending(platform, review_id)
+
+
+def test_a_correction_in_look_alike_letters_that_passes_is_released_as_written(
+    config: PlatformConfig, platform: OfflinePlatform
+) -> None:
+    # full-width letters are ordinary in Japanese text: passed, the reviewer's text is stored as written
+    review_id = _held(platform, config)
+    written = f"Our {_full_width('Wi-Fi')} product line covers encryption at rest."
+    decided = _correct(platform, review_id, written)
+    assert decided.status == 200, decided.body
+    assert decided.body["correctedText"] == written and decided.body["guardrail"] == {"action": "NONE"}
+    assert _released(platform, review_id).body["output"]["text"] == written
+
+
 def test_two_refused_corrections_at_the_same_instant_are_both_audited(
     config: PlatformConfig, platform: OfflinePlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
