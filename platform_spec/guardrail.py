@@ -190,7 +190,9 @@ def masks(original: str, masked: str) -> bool:
     return at <= len(original) - len(pieces[-1])
 
 
-def read_apply_guardrail(response: Any, *, guarded: str | None = None) -> GuardrailReading:
+def read_apply_guardrail(
+    response: Any, *, guarded: str | None = None, masks_block: bool = False
+) -> GuardrailReading:
     """ApplyGuardrail's response as a :class:`GuardrailReading`; ``ValueError`` for a response that is
     not one (an unknown ``action``, or a mask without its text).
 
@@ -201,7 +203,8 @@ def read_apply_guardrail(response: Any, *, guarded: str | None = None) -> Guardr
     apart: a masked entity's ``action`` is ``ANONYMIZED``, a blocked one's ``BLOCKED``
     (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_GuardrailPiiEntityFilter.html,
     ``GuardrailRegexFilter`` alike). An intervention with no ANONYMIZED finding, or any BLOCKED one, is
-    BLOCKED (fails closed).
+    BLOCKED (fails closed). With ``masks_block`` every intervention is BLOCKED: the text goes on as written,
+    where a mask found in another block (a folded copy, ``platform_spec.lookalikes``) would not apply.
 
     A mask's text: with ``guarded`` (the text the caller had guarded), the output that :func:`masks` it,
     whichever its position (the API reference does not say whether ``outputs`` has one entry per content
@@ -215,7 +218,7 @@ def read_apply_guardrail(response: Any, *, guarded: str | None = None) -> Guardr
     fired = fired_policies(assessments)
     if action == PASSED:
         return GuardrailReading(Verdict.NONE, None, fired)
-    if not masked_only(assessments):
+    if masks_block or not masked_only(assessments):
         return GuardrailReading(Verdict.BLOCKED, None, fired)
     outputs = response.get("outputs")
     texts: list[str] = [

@@ -733,8 +733,7 @@ def build_input_check(
 def parse_apply_guardrail_response(response: Any, *, masks_block: bool) -> bool:
     """True if the guardrail blocked the text, or masked part of it and ``masks_block``; False if it passed."""
     try:
-        verdict = read_apply_guardrail(response).verdict
-        return verdict is Verdict.BLOCKED or (masks_block and verdict is Verdict.MASKED)
+        return read_apply_guardrail(response, masks_block=masks_block).verdict is Verdict.BLOCKED
     except ValueError as error:
         raise MalformedResponseError(str(error)) from None
 

@@ -11,6 +11,13 @@ grounded use case, the stored request's context and question go with it as ``gro
 a mask's text is the output that is the correction masked, wherever it is in ``outputs``
 (``platform_spec.guardrail.read_apply_guardrail`` with ``guarded``); none is a 503, never another block's text.
 
+A correction in look-alike letters (full-width or mathematical letters and digits, a Cyrillic "a" in a Latin
+word: ``platform_spec.lookalikes``) reads to the caller as the word it imitates, which the word filters'
+exact match and the regexes do not see: its folded copy goes in the same call as a second block, as the
+orchestrator has the guardrail check callers' text. The correction is released as written, not folded, so
+with a folded copy any intervention blocks, a mask too (the mask of the folded copy would not apply to the
+text released); the reviewer rewrites it in plain letters.
+
 * NONE: stored as written;
 * MASKED (every finding ANONYMIZED): the masked text is stored and released, marked ``MASKED``;
 * BLOCKED: :class:`CorrectionBlocked` (422 ``CORRECTION_BLOCKED``, naming what fired), nothing stored;
@@ -38,6 +45,7 @@ from typing import Any
 
 from platform_spec.clients import NOT_PERMITTED_CODES, CallAbandoned, ClientCache, ClockBoundClient
 from platform_spec.guardrail import GuardrailReading, Verdict, read_apply_guardrail
+from platform_spec.lookalikes import fold
 from platform_spec.review import (
     CORRECTION_CONNECT_TIMEOUT_S,
     GuardrailRef,
@@ -84,11 +92,13 @@ class CheckedCorrection:
 
 
 def apply_guardrail_arguments(
-    guardrail: GuardrailRef, text: str, grounding: Grounding | None
+    guardrail: GuardrailRef, text: str, grounding: Grounding | None, folded: str | None = None
 ) -> dict[str, Any]:
-    """ApplyGuardrail's arguments for a correction: the correction first, then the grounding blocks."""
+    """ApplyGuardrail's arguments for a correction: the correction first, then ``folded`` (its look-alike
+    letters folded, ``platform_spec.lookalikes.fold``: module docstring) if any, then the grounding blocks."""
+    qualified = {"qualifiers": ["guard_content"]} if grounding else {}
     content: list[dict[str, Any]] = [
-        {"text": {"text": text, **({"qualifiers": ["guard_content"]} if grounding else {})}}
+        {"text": {"text": guarded, **qualified}} for guarded in (text, folded) if guarded is not None
     ]
     if grounding is not None:
         content += [
@@ -145,10 +155,14 @@ class CorrectionGuard:
         from botocore.exceptions import ClientError
 
         client = self._clients.get(read_timeout)
-        arguments = apply_guardrail_arguments(guardrail, text, grounding)
+        folded = fold(text)
+        arguments = apply_guardrail_arguments(guardrail, text, grounding, folded)
         try:
             response = client.apply_guardrail(**arguments)
-            reading: GuardrailReading = read_apply_guardrail(response, guarded=text)
+            # with a folded copy a mask blocks: the text is released as written (module docstring)
+            reading: GuardrailReading = read_apply_guardrail(
+                response, guarded=text, masks_block=folded is not None
+            )
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
             if code == "ValidationException":
