@@ -631,6 +631,19 @@ def test_a_single_presentation_selector_after_a_character_is_still_accepted(
         # other alphabets run ~3 characters a token: 24,000 Cyrillic letters are ~8,000 tokens
         pytest.param("\u0441\u043b\u043e\u0432\u043e " * 4000, False, id="cyrillic-over"),
         pytest.param("\u0441\u043b\u043e\u0432\u043e " * 2500, True, id="cyrillic-within"),
+        # symbols and emoji below U+2E80 are a token or more each too, as the emoji above it are: 8,000 check
+        # marks (U+2705), hearts (U+2764) or stars (U+2B50) were counted as ~2,667 tokens, 8,000 Braille
+        # patterns or box-drawing lines alike, so a caller sent three times the cap or more
+        pytest.param("\u2705" * 8000, False, id="emoji-below-u2e80-over"),
+        pytest.param("\u2764\u2b50 " * 3000, False, id="hearts-and-stars-over"),
+        pytest.param("\u2801\u2803\u2809\u2819" * 2000, False, id="braille-over"),
+        pytest.param("\u2500\u2502\u250c\u2510" * 2000, False, id="box-drawing-over"),
+        pytest.param("\u2705 done " * 1000, True, id="emoji-below-u2e80-within"),
+        # a combining mark is a token of its own: one letter under 8,000 stacked accents ("Zalgo" text) is not
+        # ~2,667 tokens
+        pytest.param("a" + "\u0301" * 8000, False, id="stacked-combining-marks-over"),
+        # curly quotes and dashes in ordinary prose stay well within
+        pytest.param("\u201cIt\u2019s down\u201d \u2014 again. " * 500, True, id="typographic-prose-within"),
     ],
 )
 def test_the_input_cap_estimates_tokens_by_script_not_by_four_characters_a_token(
