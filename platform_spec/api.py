@@ -163,23 +163,29 @@ MAX_CONTEXT_CHARS: Final = 200_000
 #: is placed only where a prefix surely reaches the model's minimum), and ASCII text's share of
 #: :func:`estimated_tokens`.
 CHARS_PER_TOKEN: Final = 4
-#: Characters per token of the other alphabets below U+2E80 (accented Latin, Greek, Cyrillic, Hebrew,
-#: Arabic, Indic scripts): their words split into more tokens than English ones.
+#: Characters per token of the other alphabets (accented Latin, Greek, Cyrillic, Hebrew, Arabic, Indic
+#: scripts): their words split into more tokens than English ones.
 OTHER_ALPHABET_CHARS_PER_TOKEN: Final = 3
-#: From U+2E80 on (CJK ideographs, kana, Hangul, emoji and other symbols), a character is a token or more.
-_WIDE: Final = re.compile("[\u2e80-\U0010ffff]")
+#: Characters that are a token or more each: combining marks (U+0300-U+036F, U+1AB0-U+1AFF, U+1DC0-U+1DFF:
+#: stacked on one letter they are no word of an alphabet), punctuation and symbols from U+2000 to U+2BFF
+#: (dashes, quotes, arrows, mathematical and technical symbols, box drawing, Braille, dingbats and the emoji
+#: of those blocks: U+2705, U+2764, U+2B50), and from U+2E00 on (CJK ideographs, kana, Hangul, the other
+#: emoji and symbols).
+_TOKEN_EACH: Final = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u2000-\u2bff\u2e00-\U0010ffff]")
 
 
 def estimated_tokens(text: str) -> int:
     """The input estimate a contract's ``limits.max_input_tokens`` is checked against: ASCII characters at
-    CHARS_PER_TOKEN a token, other alphabets' at OTHER_ALPHABET_CHARS_PER_TOKEN, characters from U+2E80 on
-    one token each. Characters / 4 alone made 8,000 ideographs (~8,000 tokens) 2,000, so a caller could send
-    four times the cap in CJK text, spending the use case's tokens-per-minute quota and cost that much
-    faster. An estimate, not Bedrock's count (which only the model's tokenizer gives, after the call)."""
+    CHARS_PER_TOKEN a token, other alphabets' at OTHER_ALPHABET_CHARS_PER_TOKEN, :data:`_TOKEN_EACH`
+    (combining marks, symbols, emoji, CJK) one token each. Characters / 4 alone made 8,000 ideographs (~8,000
+    tokens) 2,000, so a caller could send four times the cap in CJK text, spending the use case's
+    tokens-per-minute quota and cost that much faster; at 3 characters a token, 8,000 emoji, Braille
+    patterns or stacked accents below U+2E80 were ~2,667. An estimate, not Bedrock's count (which only the
+    model's tokenizer gives, after the call)."""
     if text.isascii():
         return math.ceil(len(text) / CHARS_PER_TOKEN)
     ascii_chars = len(text.encode("ascii", "ignore"))
-    wide = len(text) - len(_WIDE.sub("", text))
+    wide = len(text) - len(_TOKEN_EACH.sub("", text))
     other = len(text) - ascii_chars - wide
     return math.ceil(ascii_chars / CHARS_PER_TOKEN + other / OTHER_ALPHABET_CHARS_PER_TOKEN + wide)
 

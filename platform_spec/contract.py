@@ -451,7 +451,8 @@ class Limits:
         int,
         Spec(
             "Largest estimated input a request may send: English at 4 characters a token, other alphabets at "
-            "3, CJK, emoji and other characters from U+2E80 at 1 (platform_spec.api.estimated_tokens).",
+            "3, combining marks, symbols, emoji, CJK and other characters from U+2E00 at 1 "
+            "(platform_spec.api.estimated_tokens).",
             ge=1,
             le=200_000,
         ),

@@ -28,7 +28,7 @@ Rules, in the order they are checked (the first failure is returned):
    because pasted e-mail and ticket text has CRLF. Emoji ZWJ sequences are rejected too (a documented cost
    of the rule).
 7. Estimated input tokens of all messages and context (``platform_spec.api.estimated_tokens``, by script:
-   English 4 characters a token, other alphabets 3, CJK and emoji 1), at most the use case's
+   English 4 characters a token, other alphabets 3, combining marks, symbols, emoji and CJK 1), at most the use case's
    ``max_input_tokens`` -> else 413 ``INPUT_TOO_LARGE``. The system prompt is not counted: it is the
    platform's, not the caller's.
 
