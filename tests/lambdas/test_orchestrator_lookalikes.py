@@ -31,6 +31,8 @@ QA_BLOCKED = sample_contract("policy-qa")["guardrail"]["blocked_input_message"]
 FULL_WIDTH_TRIGGER = "".join(chr(ord(c) + 0xFEE0) for c in GUARDRAIL_TRIGGER)
 #: The trigger with the Cyrillic "а" (U+0430) for its "a"s: "guardrail" reads the same.
 MIXED_SCRIPT_TRIGGER = GUARDRAIL_TRIGGER.replace("a", "\u0430")
+#: The trigger underlined letter by letter (U+0332 COMBINING LOW LINE after each), as text "stylers" do.
+UNDERLINED_TRIGGER = "".join(c + "\u0332" if c.isalnum() else c for c in GUARDRAIL_TRIGGER)
 CONTEXT = "Leave Policy 3.1: full-time staff get 25 days of paid leave; part-time staff pro rata."
 
 
@@ -43,13 +45,15 @@ def one_message(text: str) -> dict[str, Any]:
 
 
 def test_the_imitations_are_not_the_trigger_but_fold_to_it() -> None:
-    for imitation in (FULL_WIDTH_TRIGGER, MIXED_SCRIPT_TRIGGER):
+    for imitation in (FULL_WIDTH_TRIGGER, MIXED_SCRIPT_TRIGGER, UNDERLINED_TRIGGER):
         assert GUARDRAIL_TRIGGER not in imitation
         assert fold(imitation) == GUARDRAIL_TRIGGER
 
 
 @pytest.mark.parametrize(
-    "imitation", [FULL_WIDTH_TRIGGER, MIXED_SCRIPT_TRIGGER], ids=["full-width", "cyrillic"]
+    "imitation",
+    [FULL_WIDTH_TRIGGER, MIXED_SCRIPT_TRIGGER, UNDERLINED_TRIGGER],
+    ids=["full-width", "cyrillic", "underlined"],
 )
 def test_a_blocked_word_in_look_alike_letters_is_blocked_before_the_model(
     orchestrator: ModuleType, lambda_context: FakeLambdaContext, stub: BedrockStub, imitation: str

@@ -25,6 +25,14 @@ BLOCKED = "project-bluebird"
         ("project\u2010bluebird", "U+2010 hyphen"),
         ("project\u2212bluebird", "a minus sign"),
         ("project\u2013bluebird", "an en dash"),
+        # combining marks on ASCII letters: the underline, strikethrough and enclosing "styles" of text
+        # generators, and an accent written as a mark of its own; read as the letters under them
+        ("".join(c + "\u0332" for c in BLOCKED), "underlined (combining low line)"),
+        ("".join(c + "\u0336" for c in BLOCKED), "struck through (combining long stroke overlay)"),
+        ("".join(c + "\u20dd" for c in BLOCKED), "enclosing circles"),
+        ("proje\u0301ct-bluebird\u0308", "accents as combining marks"),
+        ("ｐ\u0332ｒ\u0332oject-bluebird", "full-width letters underlined"),
+        ("pr\u043e\u0332ject-bluebird", "an underlined Cyrillic o in a Latin word"),
     ],
 )
 def test_an_imitation_of_a_blocked_word_folds_to_the_word(imitation: str, how: str) -> None:
