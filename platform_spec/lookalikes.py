@@ -24,8 +24,15 @@ The fold:
    and so are look-alikes from other scripts (Cherokee, Arabic-Indic digits, ...): the table is the
    scripts a Latin spoof is most often written in, not all of confusables.txt.
 3. A dash or minus sign between two letters or digits becomes ``-`` ("project" U+2010 "bluebird").
+4. Combining marks of the script-neutral blocks (U+0300-U+036F, U+1AB0-U+1AFF, U+1DC0-U+1DFF, U+20D0-U+20FF,
+   U+FE20-U+FE2F) are dropped, before rule 2: the underline, strikethrough and enclosing-circle "styles" that
+   text generators put after every letter (U+0332, U+0336, U+20DD) and an accent written as a mark of its
+   own leave the letters a reader and the model read under them, which the exact match does not see. A
+   mark dropped after an ASCII character is a reason for a second look; after another letter it is not
+   (an accent in decomposed Cyrillic or Vietnamese text), unless rule 2 then finds a spoofed word.
 
-:func:`fold` returns ``None`` unless the fold produced a Latin letter or a digit, or a hyphen by rule 3:
+:func:`fold` returns ``None`` unless the fold produced a Latin letter or a digit, a hyphen by rule 3, or
+dropped a mark after an ASCII character by rule 4:
 text whose only compatibility characters are no-break spaces, ellipses, superscript digits (square
 metres) and the like needs no second look, so ordinary text costs no extra guardrail call.
 """
@@ -64,6 +71,9 @@ _DASH_IN_WORD: Final = re.compile(r"(?<=[^\W_])[\u2010-\u2015\u2212\u2e3a\u2e3b\
 #: A word (letters and digits) with a character outside ASCII in it.
 _NON_ASCII_WORD: Final = re.compile(r"[^\W_]*[^\x00-\x7f][^\W_]*")
 _NON_ASCII: Final = re.compile(r"[^\x00-\x7f]")
+#: Runs of combining marks from the script-neutral blocks (Combining Diacritical Marks, its Extended and
+#: Supplement blocks, the marks for symbols, the half marks): rule 4.
+_MARKS: Final = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 #: Compatibility tags whose digits keep a meaning of their own (square metres, a chemical formula, a
 #: fraction): folded, but not a reason for a second look on their own.
 _NOTATION_TAGS: Final = ("<super>", "<sub>", "<fraction>")
@@ -101,12 +111,19 @@ def fold(text: str) -> str | None:
         significant = significant or latin != word
         return latin
 
+    def marks(match: re.Match[str]) -> str:
+        nonlocal significant
+        before = match.string[match.start() - 1] if match.start() else " "
+        significant = significant or (before.isascii() and not before.isspace())
+        return ""
+
     def hyphen(match: re.Match[str]) -> str:
         nonlocal significant
         significant = True
         return "-"
 
     folded = _NON_ASCII.sub(compatible, text)
+    folded = _MARKS.sub(marks, folded)
     folded = _NON_ASCII_WORD.sub(mixed_script, folded)
     folded = _DASH_IN_WORD.sub(hyphen, folded)
     return folded if significant else None
