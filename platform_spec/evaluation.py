@@ -25,8 +25,9 @@ from platform_spec.scoring import ScoreResult, ScorerName, rubric_not_graded
 
 #: The sentence every shipped system prompt carries so that text in a request is never taken as an
 #: instruction. The offline model emulator follows instructions injected into a request unless the
-#: system prompt says this (a regular expression, case-insensitive); see evaluation/emulator.py.
-INJECTION_RESISTANCE_CLAUSE: Final = r"\bdata,? not instructions\b"
+#: system prompt says this (a regular expression, case-insensitive; any whitespace between the words, since
+#: a prompt is wrapped text and its line breaks fall anywhere); see evaluation/emulator.py.
+INJECTION_RESISTANCE_CLAUSE: Final = r"\bdata,?\s+not\s+instructions\b"
 
 #: Where the suites of a use case live, relative to the repository root.
 EVALS_DIR: Final = "evals"
