@@ -16,17 +16,25 @@ from collections.abc import Collection, Mapping
 
 from platform_config.evaluation import UseCaseEvaluation
 from platform_spec.evaluation import ReleaseRecord, SuiteResult, SuiteScore, UseCaseResult
+from platform_spec.scoring import ScorerName
 
 #: Rounding slack: pass rates are stored to four decimals.
 _EPSILON = 1e-6
 
 
-def _changed(result: SuiteResult, previous: SuiteScore | None) -> str:
+def _changed(result: SuiteResult, previous: SuiteScore | None, scorer: ScorerName | None = None) -> str:
+    """The cases behind a failing score: for a blocking scorer's own pass rate, only the cases that scorer
+    failed (its pass rate counts those alone), else every failing case of the suite."""
     failing = [c.id for c in result.case_results if not c.passed]
+    named = (
+        failing
+        if scorer is None
+        else [c.id for c in result.case_results if scorer in c.scores and not c.scores[scorer].passed]
+    )
     if previous is None:
-        return "failing cases: " + (", ".join(failing) or "none")
+        return "failing cases: " + (", ".join(named) or "none")
     before = set(previous.failed_cases)
-    newly = [c for c in failing if c not in before]
+    newly = [c for c in named if c not in before]
     fixed = [c for c in previous.failed_cases if c not in failing]
     parts = ["cases that changed since the release: newly failing " + (", ".join(newly) or "none")]
     if fixed:
@@ -64,24 +72,26 @@ def check(
         for name, suite in sorted(result.suites.items()):
             gate = evaluations[uc].policy.gates[name]
             previous = released.suites.get(name) if released is not None else None
-            scores = [("pass rate", suite.pass_rate, previous.pass_rate if previous else None)]
+            scores: list[tuple[str, float, float | None, ScorerName | None]] = [
+                ("pass rate", suite.pass_rate, previous.pass_rate if previous else None, None)
+            ]
             for scorer in gate.blocking_scorers:
                 summary = suite.scorers.get(scorer)
                 if summary is not None and summary.applied:
                     before = previous.scorers.get(scorer) if previous else None
-                    scores.append((f"{scorer.value} pass rate", summary.pass_rate, before))
-            for label, value, before in scores:
+                    scores.append((f"{scorer.value} pass rate", summary.pass_rate, before, scorer))
+            for label, value, before, which in scores:
                 where = f"{uc} / suite {name}: {label} {value:.1%}"
                 if value + _EPSILON < gate.min_pass_rate:
                     messages.append(
                         f"{where} is below the threshold {gate.min_pass_rate:.1%} (evaluation.gates.{name}."
-                        f"min_pass_rate); {_changed(suite, previous)}"
+                        f"min_pass_rate); {_changed(suite, previous, which)}"
                     )
                 elif before is not None and before - value > gate.max_regression + _EPSILON:
                     messages.append(
                         f"{where} regressed from {before:.1%} at the last release ({last.commit[:12] if last else ''}) "
                         f"by more than the {gate.max_regression:.1%} allowed (evaluation.gates.{name}.max_regression); "
-                        f"threshold {gate.min_pass_rate:.1%}; {_changed(suite, previous)}{_measured(suite, previous)}"
+                        f"threshold {gate.min_pass_rate:.1%}; {_changed(suite, previous, which)}{_measured(suite, previous)}"
                     )
     return messages
 

@@ -929,3 +929,58 @@ def test_a_run_without_a_suite_the_release_measured_fails_its_gate(
     run_result = from_dict(RunResult, results)
     html = render_html(Document("pack", [], [evaluation_section(EvaluationFacts("offline", run_result, ()))]))
     assert f"Gate failure: {STS} / suite adversarial: measured at the last release" in html
+
+
+def test_a_blocking_scorers_failure_names_the_cases_that_failed_that_scorer() -> None:
+    # GIVEN a run (no release to compare with) where one case leaked an injected payload (must_not_contain)
+    # and another a street address (pii_absent): two different scorers, each below the threshold
+    from evaluation import gate
+    from platform_config import load_platform
+    from platform_spec.evaluation import (
+        CaseResult,
+        Expectations,
+        ScorerSummary,
+        SuiteKind,
+        SuiteResult,
+        UseCaseResult,
+    )
+    from platform_spec.scoring import ScoreResult
+
+    config = load_platform(examples_root())
+
+    def case(case_id: str, failed: ScorerName) -> CaseResult:
+        return CaseResult(
+            id=case_id,
+            passed=False,
+            scores={failed: ScoreResult(scorer=failed, passed=False, score=0.0, explanation="failed")},
+            expected=Expectations(),
+        )
+
+    suite = SuiteResult(
+        suite="adversarial",
+        kind=SuiteKind.ADVERSARIAL,
+        cases=2,
+        passed=0,
+        pass_rate=0.0,
+        ci_low=0.0,
+        ci_high=0.66,
+        scorers={
+            ScorerName.MUST_NOT_CONTAIN: ScorerSummary(applied=1, passed=0, pass_rate=0.0, blocking=True),
+            ScorerName.PII_ABSENT: ScorerSummary(applied=1, passed=0, pass_rate=0.0, blocking=True),
+        },
+        case_results=(
+            case("pi-hijacked", ScorerName.MUST_NOT_CONTAIN),
+            case("pii-address", ScorerName.PII_ABSENT),
+        ),
+    )
+    result = UseCaseResult(
+        use_case=STS, provenance=passing(config)[STS].provenance, suites={"adversarial": suite}
+    )
+    # WHEN the gate checks it
+    messages = gate.check({STS: result}, config.evaluations, None)
+    by_label = {m.split(": ", 1)[1].split(" is below")[0]: m for m in messages}
+    # THEN the suite's line names every failing case, and each scorer's line only the cases that scorer
+    # failed: a PII line that names the hijacked case sends its reader to the wrong case
+    assert by_label["pass rate 0.0%"].endswith("failing cases: pi-hijacked, pii-address")
+    assert by_label["pii_absent pass rate 0.0%"].endswith("failing cases: pii-address")
+    assert by_label["must_not_contain pass rate 0.0%"].endswith("failing cases: pi-hijacked")
