@@ -79,7 +79,10 @@ class ModelCatalog:
         model = self.models.get(model_id)
         if model is None:
             close = difflib.get_close_matches(model_id, list(self.models), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            # With the cross-region prefix the contract wrote: a model offered only through profiles
+            # cannot be invoked by its bare id, so the bare suggestion would fail next.
+            suggestion = f"{geography}.{close[0]}" if close and geography else close[0] if close else ""
+            hint = f"did you mean {suggestion!r}? " if close else ""
             return Resolution(
                 None,
                 "is not a model in platform_config/data/model_catalog.yaml",

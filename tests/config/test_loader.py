@@ -758,7 +758,9 @@ def test_model_source_not_in_catalog_suggests_one(config_root: Path, set_field: 
     )
     # One problem for the typo, not one per environment.
     problem = only_problem(error)
-    check(problem, file=POLICY_QA, field="model.source", value=typo, fix=f"did you mean '{SONNET_45}'?")
+    # The suggestion keeps the cross-region prefix the contract wrote: the bare model id cannot be invoked
+    # on demand in us-east-1, so following a suggestion without it would only lead to the next error.
+    check(problem, file=POLICY_QA, field="model.source", value=typo, fix=f"did you mean 'us.{SONNET_45}'?")
     assert "'dev', 'staging', 'prod'" in problem.message
 
 
