@@ -52,10 +52,21 @@ def dotted(parts: Iterable[str | int]) -> str:
 _MAX_LISTED_CHARS = 240
 
 
+def _closest(value: str, options: list[str]) -> list[str]:
+    """The allowed value ``value`` most likely means: one it extends or abbreviates by whole words
+    (``PHONE_NUMBER`` -> ``PHONE``, ``AWS_SECRET`` -> ``AWS_SECRET_KEY``; the closest of several), else the
+    closest spelling. By spelling alone ``PHONE_NUMBER`` is nearer ``CA_HEALTH_NUMBER`` than ``PHONE``."""
+    shorter = [o for o in options if value.startswith(o + "_")]
+    if shorter:
+        return [max(shorter, key=len)]
+    longer = [o for o in options if o.startswith(value + "_")]
+    return difflib.get_close_matches(value, longer or options, n=1, cutoff=0.0 if longer else 0.6)
+
+
 def one_of(value: Any, allowed: Iterable[Any], *, schema: str = "") -> str:
     """A fix listing the allowed values, led by the closest one to ``value``."""
     options = list(allowed)
-    close = difflib.get_close_matches(value, [str(o) for o in options], n=1) if isinstance(value, str) else []
+    close = _closest(value, [str(o) for o in options]) if isinstance(value, str) else []
     hint = f"did you mean {close[0]!r}? " if close else ""
     if isinstance(value, bool):
         hint = "YAML reads unquoted yes/no/on/off as true/false: quote it. " + hint

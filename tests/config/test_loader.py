@@ -690,16 +690,28 @@ def test_filter_weakened_below_medium(
     check(only_problem(error), file=SUPPORT, field=field, value=bad, fix="use MEDIUM or HIGH")
 
 
-def test_unknown_pii_entity_type_suggests_one(config_root: Path, set_field: SetField) -> None:
-    set_field(SUPPORT, "guardrail.sensitive_information.pii_entities.CREDIT_CARD_NUMBER", "BLOCK")
-    field = "guardrail.sensitive_information.pii_entities.CREDIT_CARD_NUMBER"
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("CREDIT_CARD_NUMBER", "CREDIT_DEBIT_CARD_NUMBER"),
+        # a type written with its kind spelt out: the type it starts with, not the closest spelling
+        # ('CA_HEALTH_NUMBER', 'MAC_ADDRESS')
+        ("PHONE_NUMBER", "PHONE"),
+        ("EMAIL_ADDRESS", "EMAIL"),
+    ],
+)
+def test_unknown_pii_entity_type_suggests_one(
+    config_root: Path, set_field: SetField, written: str, meant: str
+) -> None:
+    set_field(SUPPORT, f"guardrail.sensitive_information.pii_entities.{written}", "BLOCK")
+    field = f"guardrail.sensitive_information.pii_entities.{written}"
     error = load_error(config_root, rf"{re.escape(field)}: is not an allowed key")
     check(
         only_problem(error),
         file=SUPPORT,
         field=field,
-        value="CREDIT_CARD_NUMBER",
-        fix="did you mean 'CREDIT_DEBIT_CARD_NUMBER'? use one of the 31 values listed in "
+        value=written,
+        fix=f"did you mean '{meant}'? use one of the 31 values listed in "
         "platform_config/schemas/contract.schema.json",
     )
 
