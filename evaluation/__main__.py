@@ -281,6 +281,22 @@ def _run(args: argparse.Namespace, root: Path, config: object) -> int:
             print(f"  - {message}", file=sys.stderr)
         return 0 if args.no_gate else 1
     print("quality gate passed")
+    # A suite no release measured (a new use case, a new suite, a target never recorded) has no baseline:
+    # max_regression cannot hold it until a run is recorded, and nothing else says so.
+    unmeasured = [
+        f"{uc}/{name}"
+        for uc, result in sorted(results.items())
+        for name in sorted(result.suites)
+        if last is None or uc not in last.use_cases or name not in last.use_cases[uc].suites
+    ]
+    if unmeasured:
+        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+        them = "it" if len(unmeasured) == 1 else "them"
+        print(
+            f"no release has measured {', '.join(unmeasured)}: only thresholds gate {them}, no max_regression. "
+            "To make this the baseline, record a run of every suite of the target: python -m evaluation record "
+            f'--results {shown} --note "<why>" (README, Add a use case)'
+        )
     return 0
 
 

@@ -984,3 +984,19 @@ def test_a_blocking_scorers_failure_names_the_cases_that_failed_that_scorer() ->
     assert by_label["pass rate 0.0%"].endswith("failing cases: pi-hijacked, pii-address")
     assert by_label["pii_absent pass rate 0.0%"].endswith("failing cases: pii-address")
     assert by_label["must_not_contain pass rate 0.0%"].endswith("failing cases: pi-hijacked")
+
+
+@pytest.mark.slow  # a suite through the handler
+def test_a_passing_run_of_a_suite_no_release_measured_says_how_to_make_it_the_baseline(
+    config_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a target whose registry has no release yet (a new use case is the same: no release measured it)
+    (config_root / "evals" / "registry" / f"{OFFLINE_TARGET}.jsonl").unlink()
+    # WHEN a suite passes its gate
+    code, results = run(config_root, "--use-case", STS, "--suite", "golden")
+    out = capsys.readouterr().out
+    assert code == 0 and results["gate_passed"], out
+    # THEN the run says that only thresholds gated it, and what records it as the baseline regressions are
+    # measured against
+    assert f"no release has measured {STS}/golden: only thresholds gate it, no max_regression" in out
+    assert "python -m evaluation record --results" in out
