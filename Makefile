@@ -103,7 +103,7 @@ lock: | $(UV)
 # (there are none), so it would report success whatever cdk-nag found.
 synth: install
 	@rm -rf .synth && mkdir .synth
-	@echo "==> synthesizing dev, staging and prod with every check: cdk-nag, cfn-lint, Bedrock rules (~30 s; ~15 s when no template changed)"
+	@echo "==> synthesizing dev, staging, prod and the delivery pipeline with every check: cdk-nag, cfn-lint, Bedrock rules (~30 s; ~15 s when no template changed)"
 	@npx cdk synth '**' --quiet --no-notices -o .synth/cdk.out || $(synth_failed)
 	@echo "==> reading the compliance gate's result (~1 s)"
 	@cd .synth && PYTHONPATH="$(CURDIR)" ../$(BIN)/python -m compliance.check cdk.out || $(synth_failed)
