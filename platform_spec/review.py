@@ -291,6 +291,9 @@ class ReviewTable:
     DECISION: Final = "decision"
     DECIDED_AT: Final = "decidedAt"
     REVIEWER: Final = "reviewer"
+    #: The caller's feedback comment, where text may be stored: on the item, so it expires with it
+    #: (review.retention_days); the write-once audit record, kept review.audit_retention_days, has its size.
+    FEEDBACK_COMMENT: Final = "feedbackComment"
 
 
 class AuditTable:
@@ -808,11 +811,14 @@ def decision_update(
     }
 
 
-def to_pending_update(review_id: str, *, use_case: str, reason: ReviewReason, now: float) -> dict[str, Any]:
+def to_pending_update(
+    review_id: str, *, use_case: str, reason: ReviewReason, now: float, comment: str | None = None
+) -> dict[str, Any]:
     """UpdateItem parameters (without ``TableName``) that send a scored item to people (negative
-    feedback), only while it is still just scored. The SLA clock starts ``now`` (``pendingSince``), not at
-    the answer's creation: an answer rated weeks later is not overdue the moment it is rated."""
-    return {
+    feedback), only while it is still just scored, with the feedback's ``comment`` (:func:`comment_update`).
+    The SLA clock starts ``now`` (``pendingSince``), not at the answer's creation: an answer rated weeks
+    later is not overdue the moment it is rated."""
+    update: dict[str, Any] = {
         "Key": {ReviewTable.KEY: _s(review_id)},
         "UpdateExpression": "SET #status = :pending, #pending = :use_case, #since = :since, "
         "#reasons = list_append(#reasons, :reasons)",
@@ -830,6 +836,24 @@ def to_pending_update(review_id: str, *, use_case: str, reason: ReviewReason, no
             ":since": _s(iso_now(now)),
             ":reasons": {"L": [_s(reason.value)]},
         },
+    }
+    if comment is not None:
+        update["UpdateExpression"] += ", #comment = :comment"
+        update["ExpressionAttributeNames"]["#comment"] = ReviewTable.FEEDBACK_COMMENT
+        update["ExpressionAttributeValues"][":comment"] = _s(comment)
+    return update
+
+
+def comment_update(review_id: str, comment: str) -> dict[str, Any]:
+    """UpdateItem parameters (without ``TableName``) that keep a feedback ``comment`` on its review item,
+    only while the item exists (an update without the condition would create a bare item that never
+    expires). On the item the comment expires with it; in the audit record it would outlive it."""
+    return {
+        "Key": {ReviewTable.KEY: _s(review_id)},
+        "UpdateExpression": "SET #comment = :comment",
+        "ConditionExpression": "attribute_exists(#key)",
+        "ExpressionAttributeNames": {"#comment": ReviewTable.FEEDBACK_COMMENT, "#key": ReviewTable.KEY},
+        "ExpressionAttributeValues": {":comment": _s(comment)},
     }
 
 

@@ -31,6 +31,7 @@ transaction, so an unknown or already-decided item changes nothing (404 / 409).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -71,6 +72,7 @@ from platform_spec.review import (
     ReviewTable,
     access_key,
     audit_record,
+    comment_update,
     decision_update,
     feedback_event,
     is_session_of,
@@ -248,6 +250,7 @@ def read_item(reviewId: str) -> Response[str]:  # the name is the API's path par
             "text": _text_view(message),
             "invocationLog": _log_view(message),
             "decision": json.loads(str(item[ReviewTable.DECISION])) if ReviewTable.DECISION in item else None,
+            "feedbackComment": item.get(ReviewTable.FEEDBACK_COMMENT),
             "audit": [{k: v for k, v in record.items() if k != "expiresAt"} for record in audit],
             "auditComplete": complete,
         },
@@ -409,8 +412,11 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
     )
     now = time.time()
     what: dict[str, str | int] = {"rating": rating}
-    if comment is not None and message.text_stored:
-        what["comment"] = comment  # a comment may quote the answer: stored only where text may be
+    # A comment may quote the answer: stored only where text may be, and on the item (expiring with it),
+    # not in the audit record, which outlives it by years (ReviewTable.FEEDBACK_COMMENT).
+    kept = comment if comment is not None and message.text_stored else None
+    if kept is not None:
+        what["commentChars"] = len(kept)
     audit = audit_record(
         subject=request_id,
         event=feedback_event(actor),
@@ -421,18 +427,28 @@ def feedback(useCaseId: str) -> Response[str]:  # the name is the API's path par
         retention_days=policy.audit_retention_days,
         now=now,
     )
-    flip = to_pending_update(request_id, use_case=use_case.id, reason=ReviewReason.NEGATIVE_FEEDBACK, now=now)
-    try:
-        _store(lambda: store.record(audit, item_update=flip if to_people else None))
-    except Conflict as conflict:
-        if "audit" in conflict.which:
-            raise ApiError(
-                "FEEDBACK_ALREADY_RECORDED",
-                "This caller already sent feedback on this request.",
-                field="requestId",
-            ) from None
-        to_people = False  # a reviewer picked it up in between: record the feedback alone
-        _store(lambda: store.record(audit))
+    flip = to_pending_update(
+        request_id, use_case=use_case.id, reason=ReviewReason.NEGATIVE_FEEDBACK, now=now, comment=kept
+    )
+    # The item may change in between: a reviewer picked it up (then it is not sent again, and the comment
+    # goes on alone), or it expired (then the feedback is recorded alone: no item to keep the comment with).
+    updates: list[dict[str, Any] | None] = [flip] if to_people else []
+    if kept is not None:
+        updates.append(comment_update(request_id, kept))
+    updates.append(None)
+    for update in updates:
+        try:
+            _store(functools.partial(store.record, audit, item_update=update))
+        except Conflict as conflict:
+            if "audit" in conflict.which:
+                raise ApiError(
+                    "FEEDBACK_ALREADY_RECORDED",
+                    "This caller already sent feedback on this request.",
+                    field="requestId",
+                ) from None
+            to_people = False
+            continue
+        break
     publish(
         metrics,
         use_case=use_case.id,
