@@ -173,15 +173,27 @@ class Document(Generic[D]):
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             detail = getattr(exc, "problem", None) or str(exc)
             context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            fix = (
+                "fix the YAML syntax at that line, or just above it (check indentation, close every quote, "
+                "and quote values that contain ': ')"
+            )
             if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
                 detail += f" ({context} that starts at line {context_mark.line + 1})"
+                if "end of stream" in detail:
+                    # read on to the end of the file (an unclosed quote or bracket): the mistake is where
+                    # the unfinished part starts, not at the end
+                    what = context.removeprefix("while scanning ").removeprefix("while parsing ")
+                    fix = (
+                        f"close what starts at line {context_mark.line + 1} ({what}): a quote, bracket or brace "
+                        "left open makes the parser read on to the end of the file"
+                    )
+                    mark = context_mark
             self.problems.append(
                 Problem(
                     self.display,
                     "(file)",
                     f"is not valid YAML: {detail}",
-                    "fix the YAML syntax at that line, or just above it (check indentation, close every quote, "
-                    "and quote values that contain ': ')",
+                    fix,
                     line=mark.line + 1 if mark else None,
                 )
             )

@@ -347,6 +347,19 @@ def test_yaml_syntax_error_names_file_and_line(config_root: Path) -> None:
     assert only_problem(error).line == region + 1
 
 
+def test_an_unclosed_quote_is_reported_where_it_opens_not_at_the_end_of_the_file(config_root: Path) -> None:
+    # GIVEN a value whose quote is never closed: the parser reads on to the end of the file
+    path = config_root / DEV
+    lines = path.read_text(encoding="utf-8").splitlines()
+    region = next(i for i, text in enumerate(lines) if text.startswith("region:"))
+    lines[region] = 'region: "us-east-1'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # THEN the problem is at the line the quote opens, and the fix says so
+    problem = only_problem(load_error(config_root, r"\(file\): is not valid YAML"))
+    assert problem.line == region + 1, problem.render()
+    assert f"starts at line {region + 1}" in problem.fix and "close" in problem.fix, problem.fix
+
+
 def test_top_level_must_be_a_mapping(config_root: Path) -> None:
     (config_root / POLICY_QA).write_text("- id: policy-qa\n- purpose: nope\n", encoding="utf-8")
     error = load_error(config_root, r"must be a YAML mapping of contract fields")
