@@ -1,6 +1,6 @@
 """End-to-end check for newcomers: the orchestrator Lambda against a local Bedrock Runtime stub.
 
-    .venv/bin/python scripts/demo.py [--use-case ID]
+    .venv/bin/python scripts/demo.py [--use-case ID] [--body JSON | --body @FILE]
 
 What it does, offline and with fake credentials, for one use case of the dev environment (``--use-case``;
 by default the first with a routing tier, to show classify-then-route, else the first):
@@ -16,6 +16,12 @@ by default the first with a routing tier, to show classify-then-route, else the 
    throttled to show retries and the fallback;
 4. prints each response and the Converse request the stub received. The handler's own log line and
    EMF metrics appear on stdout too, as they would in CloudWatch Logs.
+
+With ``--body`` it sends that request body instead (as text, exactly as API Gateway passes a body on:
+try a field the contract fixes, a malformed body, an assistant turn, the error codes README "Calling the
+API" lists), once, prints the answer and what reached the model, and exits 0 whatever the status. The
+stub answers "Stub reply: " and the message and applies no guardrail (``make eval`` emulates each
+contract's guardrail).
 """
 
 from __future__ import annotations
@@ -59,6 +65,21 @@ def choose_use_case(contracts: Sequence[Contract], requested: str | None = None)
         )
     tiered = sorted(c.id for c in contracts if c.tiers)
     return (tiered or enabled)[0]
+
+
+def own_body(argument: str) -> str:
+    """``--body``'s request body: the text itself, or with a leading ``@`` the file's text. Raises
+    ValueError with the fix for a file that cannot be read."""
+    if not argument.startswith("@"):
+        return argument
+    path = Path(argument[1:])
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"--body {argument}: cannot read {path} ({error}). Fix: name a UTF-8 file of the request body, "
+            "or give the JSON itself"
+        ) from None
 
 
 def demo_configuration() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -105,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ID",
         help=f"the use case to send the requests to (enabled in {ENVIRONMENT}; default: chosen as above)",
     )
+    parser.add_argument(
+        "--body",
+        metavar="JSON|@FILE",
+        help="send this request body once instead of the sample (inline, or @ and a file), and show the answer",
+    )
     args = parser.parse_args(argv)  # --help answers here: no stub is started, nothing is imported or written
     from bedrock_platform_devtools.bedrock_stub import BedrockStub, Fault
     from bedrock_platform_devtools.samples import FakeLambdaContext, invoke_event
@@ -114,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, resources = demo_configuration()
         use_case = choose_use_case(load_platform(PROJECT_ROOT).contracts_for(ENVIRONMENT), args.use_case)
-        event = invoke_event(use_case, request_body(PROJECT_ROOT, use_case))
+        if args.body is None:
+            event = invoke_event(use_case, request_body(PROJECT_ROOT, use_case))
+        else:
+            event = invoke_event(use_case, raw_body=own_body(args.body))
     except ConfigError as error:
         print(error.report("the demo did not start"), file=sys.stderr)
         return 2
@@ -152,16 +181,19 @@ def main(argv: list[str] | None = None) -> int:
             invoked_function_arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:demo-orchestrator",
             aws_request_id="demo-request",
         )
-        banner(f"1. a normal request to {use_case} (handler log line and EMF metrics follow)")
+        title = "your request body" if args.body is not None else "a normal request"
+        banner(f"1. {title} to {use_case} (handler log line and EMF metrics follow)")
         response = handler.lambda_handler(event, context)
         banner("response")
         print(json.dumps({**response, "body": json.loads(response["body"])}, indent=2))
         banner("what Bedrock received (Converse)")
         if not stub.calls:
             print(f"nothing: the request to {use_case} reached no model (the response above says why)")
-            return 1
+            return 0 if args.body is not None else 1
         call = stub.calls[-1]
         print(json.dumps({"modelId": call.target, **call.body}, indent=2))
+        if args.body is not None:
+            return 0
 
         stub.reset()
         # The route that answered: a tier of the contract where the request meets its conditions (a short,

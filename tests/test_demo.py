@@ -89,3 +89,32 @@ def test_a_use_case_the_demo_cannot_show_is_refused_with_the_fix(capsys: pytest.
         ValueError, match=r"no use case is enabled in dev: .* Fix: add dev to the `environments`"
     ):
         choose_use_case([])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        # a field the contract fixes: refused before any model call (README, Calling the API)
+        (
+            '{"messages": [{"role": "user", "content": "Hi"}], "modelId": "anthropic.claude-x"}',
+            400,
+            "FORBIDDEN_FIELD",
+        ),
+        ("{not json", 400, "INVALID_JSON"),
+    ],
+    ids=["forbidden-field", "not-json"],
+)
+def test_the_demo_sends_a_body_of_your_own_and_shows_the_answer(
+    tmp_path: Path, body: str, status: int, code: str
+) -> None:
+    # GIVEN a request body a newcomer wants to try (inline, or in a file named with @)
+    sent = tmp_path / "body.json"
+    sent.write_text(body, encoding="utf-8")
+    for argument in (body, f"@{sent}"):
+        result = _demo("--body", argument)
+        # THEN the demo sends it once, as the API would pass it on, and prints the orchestrator's answer
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert f'"statusCode": {status}' in result.stdout and f'"code": "{code}"' in result.stdout
+        assert "reached no model" in result.stdout
+        assert "throttled three times" not in result.stdout  # the sample's fallback walk is not run
