@@ -199,6 +199,33 @@ def _budgets(env: Environment) -> list[Budget]:
     return budgets
 
 
+def _methods_requiring_a_key(resources: Sequence[Resource], plan: Mapping[str, Any]) -> list[str]:
+    """The methods of the usage plan's APIs that require an API key. API Gateway applies a usage plan's
+    throttle and quota to requests made with one of its API keys, and asks for a key only on a method that
+    requires one (ApiKeyRequired): on any other method the plan limits nothing. See "Usage plans and API keys
+    for REST APIs in API Gateway", https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html
+    ("Throttling and quota limits apply to requests for individual API keys")."""
+    apis = {
+        ref_target(stage.get("ApiId")) for stage in as_list(plan.get("ApiStages")) if isinstance(stage, dict)
+    }
+    return [
+        r.logical_id
+        for r in resources
+        if r.type == "AWS::ApiGateway::Method"
+        and ref_target(r.properties.get("RestApiId")) in apis
+        and is_true(r.properties.get("ApiKeyRequired"))
+    ]
+
+
+def _resource_path(path: Any) -> str:
+    """A MethodSettings ResourcePath as a caller writes it. There "Forward slashes (/) are encoded as ~1"
+    (/resource/subresource is written /~1resource~1subresource): AWS::ApiGateway::Stage MethodSetting,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-stage-methodsetting.html"""
+    text = str(path)
+    # "/" then the encoded path; "/*" (every method) and "/" (the root) are written as they are
+    return text[1:].replace("~1", "/") if text.startswith("/~1") else text
+
+
 def _limits(resources: Sequence[Resource], runtime: Sequence[inventory.RuntimeUseCase]) -> list[Limit]:
     limits = []
     for item in runtime:
@@ -221,19 +248,26 @@ def _limits(resources: Sequence[Resource], runtime: Sequence[inventory.RuntimeUs
                         Limit(
                             "API throttling",
                             resource.logical_id,
-                            f"{setting.get('HttpMethod')} {setting.get('ResourcePath')}: "
+                            f"{setting.get('HttpMethod')} {_resource_path(setting.get('ResourcePath'))}: "
                             f"{setting.get('ThrottlingRateLimit')} requests/s, burst {setting.get('ThrottlingBurstLimit')}",
                         )
                     )
         elif resource.type == "AWS::ApiGateway::UsagePlan":
             throttle = props.get("Throttle") or {}
             quota = props.get("Quota") or {}
+            keyed = _methods_requiring_a_key(resources, props)
             limits.append(
                 Limit(
-                    "API usage plan",
+                    "API usage plan" if keyed else "API usage plan, not enforced",
                     resource.logical_id,
                     f"{throttle.get('RateLimit')} requests/s, burst {throttle.get('BurstLimit')}; "
-                    f"quota {quota.get('Limit')} per {quota.get('Period')}",
+                    f"quota {quota.get('Limit')} per {quota.get('Period')}"
+                    + (
+                        ""
+                        if keyed
+                        else " (no method requires an API key: the plan's throttle and quota apply to no "
+                        "request; the stage's throttling is what limits callers)"
+                    ),
                 )
             )
         elif resource.type == "AWS::WAFv2::WebACL":
@@ -327,7 +361,11 @@ def render_operations(facts: OperationsFacts, ctx: RenderContext) -> Section:
         empty="No consumption limit.",
     )
     for limit in facts.limits:
-        limits.add([cell(limit.control), code(limit.resource), cell(limit.setting)])
+        # a limit that limits nothing (a usage plan no method asks a key for, a WAF rule that only counts)
+        inert = limit.control.endswith((", not enforced", ", count only"))
+        limits.add(
+            [cell(limit.control, flag=WARN if inert else None), code(limit.resource), cell(limit.setting)]
+        )
     section.add(limits)
     return section
 

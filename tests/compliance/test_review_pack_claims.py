@@ -1,0 +1,61 @@
+"""What a compliance reviewer reads in the pack says what the templates say: each test names a line of the
+pack that read otherwise (a stale claim, a count that means something else than the rows it counts, a limit
+that limits nothing) and checks it against the synthesized template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from compliance.report.build import Report, build_reports
+from compliance.report.document import Table
+from compliance.report.topics import operations
+from tests.compliance.conftest import mutate_template
+
+
+def _table(report: Report, table_id: str) -> Table:
+    (table,) = [t for t in report.document.tables() if t.id == table_id]
+    return table
+
+
+def _usage_plan(report: Report) -> operations.Limit:
+    (plan,) = [
+        limit
+        for limit in report.facts(operations.TOPIC).limits
+        if limit.resource.startswith("OrchestrationApiUsagePlan")
+    ]
+    return plan
+
+
+def test_a_usage_plan_no_method_requires_a_key_for_is_not_presented_as_a_limit(
+    reports: dict[str, Report], assembly_copy: Path
+) -> None:
+    # GIVEN Prod as synthesized: every method is AWS_IAM, none requires an API key (ApiKeyRequired unset)
+    plan = _usage_plan(reports["Prod"])
+    # THEN the plan's throttle and quota are not shown as a consumption limit in force: API Gateway applies
+    # a usage plan to requests that carry one of its API keys, on methods that require one
+    assert plan.control == "API usage plan, not enforced"
+    assert "no method requires an API key" in plan.setting
+
+    # GIVEN every method requires an API key
+    def require_keys(template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::ApiGateway::Method":
+                resource["Properties"]["ApiKeyRequired"] = True
+
+    mutate_template(assembly_copy, "Prod/Platform", require_keys)
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    # THEN the plan is a limit again
+    plan = _usage_plan(report)
+    assert plan.control == "API usage plan" and "not enforced" not in plan.setting
+
+
+def test_api_throttling_names_the_path_as_a_caller_writes_it(reports: dict[str, Report]) -> None:
+    # MethodSettings' ResourcePath escapes "/" as "~1" (JSON Pointer); the pack shows the path itself
+    settings = [
+        limit.setting
+        for limit in reports["Prod"].facts(operations.TOPIC).limits
+        if limit.control == "API throttling"
+    ]
+    assert any(s.startswith("POST /use-cases/{useCaseId}/feedback:") for s in settings), settings
+    assert not any("~1" in s for s in settings)
