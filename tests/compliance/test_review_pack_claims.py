@@ -4,13 +4,14 @@ that limits nothing) and checks it against the synthesized template."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from compliance.report.build import Report, build_reports
-from compliance.report.document import Table
-from compliance.report.topics import operations
-from tests.compliance.conftest import mutate_template
+from compliance.report.document import BAD, Table
+from compliance.report.topics import access, operations
+from tests.compliance.conftest import ENVIRONMENTS, mutate_template
 
 
 def _table(report: Report, table_id: str) -> Table:
@@ -59,3 +60,22 @@ def test_api_throttling_names_the_path_as_a_caller_writes_it(reports: dict[str, 
     ]
     assert any(s.startswith("POST /use-cases/{useCaseId}/feedback:") for s in settings), settings
     assert not any("~1" in s for s in settings)
+
+
+def test_the_summarys_unrestricted_wildcard_count_is_the_rows_access_flags(
+    reports: dict[str, Report],
+) -> None:
+    for env in ENVIRONMENTS:
+        report = reports[env]
+        (line,) = [
+            v for what, v in access.TOPIC.counts(report.facts(access.TOPIC)) if what == "IAM principals"
+        ]
+        found = re.search(r"(\d+) statements? with an unrestricted wildcard", line)
+        assert found, line
+        flagged = [
+            row
+            for row in _table(report, "access-grants").rows
+            if row[2].text == "Allow"
+            and any(c.flag == BAD and c.badge == "UNRESTRICTED WILDCARD" for c in row)
+        ]
+        assert int(found.group(1)) == len(flagged), (env, line, len(flagged))

@@ -480,6 +480,14 @@ def _service(action: str) -> str:
     return prefix if prefix in SERVICES else ("all services" if action == "*" else "other")
 
 
+def _by_service(actions: Sequence[str]) -> dict[str, list[str]]:
+    """A statement's actions by service: the grants table's rows."""
+    services: dict[str, list[str]] = {}
+    for action in actions:
+        services.setdefault(_service(action), []).append(action)
+    return services
+
+
 def _grant_flags(actions: Sequence[str], resources: Sequence[str], negated: Sequence[str]) -> Cell:
     unrestricted = [a for a in actions if a == "*" or a.endswith(":*")] + [r for r in resources if r == "*"]
     wildcards = [x for x in (*actions, *resources) if "*" in x and x not in unrestricted]
@@ -536,10 +544,7 @@ def render_access(facts: AccessFacts, ctx: RenderContext) -> Section:
     )
     for principal in facts.principals:
         for statement in principal.statements:
-            services: dict[str, list[str]] = {}
-            for action in statement.actions:
-                services.setdefault(_service(action), []).append(action)
-            for service, actions in sorted(services.items()):
+            for service, actions in sorted(_by_service(statement.actions).items()):
                 grants.add(
                     [
                         code(principal.logical_id),
@@ -656,10 +661,23 @@ class AccessTopic(Topic[AccessFacts]):
         return render_access(facts, ctx)
 
     def counts(self, facts: AccessFacts) -> list[tuple[str, str]]:
+        # Counted as the grants table flags them (one row per statement and service), so the number is the
+        # rows marked UNRESTRICTED WILDCARD in Access, not every action-resource pair they hold.
         wildcard = sum(
-            1 for p in facts.principals for g in p.grants() if g.effect == "Allow" and g.unrestricted
+            1
+            for p in facts.principals
+            for statement in p.statements
+            if statement.effect == "Allow"
+            for actions in _by_service(statement.actions).values()
+            if any(is_unrestricted(a, r) for a in actions for r in (statement.resources or ("",)))
         )
-        return [("IAM principals", f"{len(facts.principals)} ({wildcard} unrestricted-wildcard grants)")]
+        return [
+            (
+                "IAM principals",
+                f"{len(facts.principals)} ({wildcard} statement{'s' if wildcard != 1 else ''} with an "
+                "unrestricted wildcard)",
+            )
+        ]
 
     def evidence(self) -> Mapping[str, EvidenceCheck]:
         return {
