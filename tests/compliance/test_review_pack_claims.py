@@ -11,7 +11,7 @@ from typing import Any
 from compliance.report.build import Report, build_reports
 from compliance.report.document import BAD, Table
 from compliance.report.topics import access, operations
-from tests.compliance.conftest import ENVIRONMENTS, mutate_template
+from tests.compliance.conftest import ENVIRONMENTS, mutate_template, text_delivery_on
 
 
 def _table(report: Report, table_id: str) -> Table:
@@ -79,3 +79,33 @@ def test_the_summarys_unrestricted_wildcard_count_is_the_rows_access_flags(
             and any(c.flag == BAD and c.badge == "UNRESTRICTED WILDCARD" for c in row)
         ]
         assert int(found.group(1)) == len(flagged), (env, line, len(flagged))
+
+
+def _reviewer_reads(report: Report, use_case: str) -> str:
+    (row,) = [r for r in _table(report, "human-review-policy").rows if r[0].text == use_case]
+    return row[5].text
+
+
+def test_a_reviewer_of_a_use_case_that_stores_no_text_is_told_whether_the_invocation_record_has_it(
+    reports: dict[str, Report], assembly_copy: Path
+) -> None:
+    # GIVEN Prod: support-ticket-summary stores no text, and Bedrock's text delivery is off in the account
+    reads = _reviewer_reads(reports["Prod"], "support-ticket-summary")
+    # THEN the pack does not send the reviewer to an invocation record that holds no text
+    assert "text delivery is off" in reads and "holds no text" in reads, reads
+    # GIVEN text delivery on
+    mutate_template(assembly_copy, "Prod/Platform", lambda t: text_delivery_on(t, ("Create", "Update")))
+    report = build_reports(assembly_copy, environments=["Prod"])["Prod"]
+    reads = _reviewer_reads(report, "support-ticket-summary")
+    assert "holds the prompt and the response" in reads, reads
+
+
+def test_the_review_path_shows_the_construct_path_the_resource_index_shows(
+    reports: dict[str, Report],
+) -> None:
+    report = reports["Prod"]
+    index = {row[0].text: row[2].text for row in _table(report, "resources-index").rows}
+    rows = _table(report, "human-review-resources").rows
+    assert rows
+    for row in rows:
+        assert row[2].text == index[row[0].text], row[0].text

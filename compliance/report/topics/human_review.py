@@ -34,7 +34,7 @@ from compliance.report.topic import (
     Topic,
     verdict,
 )
-from compliance.report.topics import access, inventory
+from compliance.report.topics import access, inventory, invocation_logging
 from platform_spec.contract import ReviewMode, ReviewPolicy, RiskTier
 from platform_spec.review import ReviewEnv
 
@@ -92,6 +92,8 @@ class ReviewFacts:
     corrections: tuple[CorrectionCheck, ...] = ()
     #: use case -> the logical ID of its own guardrail (named ``<environment>-<use case>``)
     own_guardrails: Mapping[str, str] = field(default_factory=dict)
+    #: whether Bedrock's invocation logging delivers text here (None: this environment does not set it)
+    invocation_text: bool | None = None
 
 
 class HumanReviewTopic(Topic[ReviewFacts]):
@@ -115,7 +117,7 @@ class HumanReviewTopic(Topic[ReviewFacts]):
                 )
             )
         resources = tuple(
-            ReviewResource(r.logical_id, r.type, r.relative_path, r.on_delete)
+            ReviewResource(r.logical_id, r.type, r.construct_path, r.on_delete)
             for r in env.resources
             if f"/{_CONSTRUCT}/" in f"/{r.relative_path}/"
             and r.type
@@ -134,7 +136,13 @@ class HumanReviewTopic(Topic[ReviewFacts]):
             for use_case in found
             if render_value(r.properties.get("Name", "")).endswith(f"-{use_case.use_case}")
         }
-        return ReviewFacts(tuple(found), resources, _correction_checks(env), own)
+        return ReviewFacts(
+            tuple(found),
+            resources,
+            _correction_checks(env),
+            own,
+            env.extract(invocation_logging.TOPIC).text_delivery,
+        )
 
     def diff(self, now: ReviewFacts, then: ReviewFacts, matching: Matching) -> list[Change]:
         return diff_review(now, then, matching)
@@ -237,6 +245,20 @@ def _high_risk_reviewed(facts: ReviewFacts) -> tuple[str, str]:
     )
 
 
+def _references_only(invocation_text: bool | None) -> str:
+    """What a reviewer of a use case that may not store text can read: the invocation record the item points
+    to holds the text only where Bedrock's text delivery is on (the review API says the same to the reviewer,
+    ``lambdas/review/api.py`` ``_log_view``)."""
+    where = {
+        True: "Bedrock's text delivery is on, so the invocation record holds the prompt and the response",
+        False: "Bedrock's text delivery is off, so the invocation record holds no text either: the reviewer "
+        "sees scores and metadata, and asks the calling team for the input",
+        None: "whether the invocation record holds text is set by the environment that owns the account's "
+        "invocation logging",
+    }[invocation_text]
+    return f"references only (request id, invocation-log location): text may not be stored; {where}"
+
+
 def _who(review: UseCaseReview) -> str:
     policy = review.policy
     if policy.mode is ReviewMode.NONE:
@@ -291,7 +313,7 @@ def render_review(facts: ReviewFacts) -> Section:
             cell(
                 "the prompt and the answer, in the item"
                 if review.text_stored
-                else "references only (request id, invocation-log location): text may not be stored",
+                else _references_only(facts.invocation_text),
                 flag=None if review.text_stored else WARN,
             ),
             cell(
