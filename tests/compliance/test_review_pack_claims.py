@@ -10,7 +10,7 @@ from typing import Any
 
 from compliance.report.build import Report, build_reports
 from compliance.report.document import BAD, Table
-from compliance.report.topics import access, operations
+from compliance.report.topics import access, controls, inventory, operations
 from tests.compliance.conftest import ENVIRONMENTS, mutate_template, text_delivery_on
 
 
@@ -109,3 +109,14 @@ def test_the_review_path_shows_the_construct_path_the_resource_index_shows(
     assert rows
     for row in rows:
         assert row[2].text == index[row[0].text], row[0].text
+
+
+def test_the_control_mapping_names_every_role_that_may_invoke_a_model(reports: dict[str, Report]) -> None:
+    # GIVEN Prod, where the review scoring function's role invokes the judge profile besides the orchestrator
+    invokers = {r for p in reports["Prod"].facts(inventory.TOPIC).profiles for r in p.invokable_by}
+    assert any(r.startswith("HumanReviewScoringFunction") for r in invokers), invokers
+    # THEN the mapping's claims about who may invoke do not say that only the orchestrator may
+    claims = {c.id: c.how for c in controls.load_controls() if c.id in ("GENSEC01-BP01", "LLM06")}
+    for control_id, how in claims.items():
+        assert "scoring function" in how and "orchestrator" in how, (control_id, how)
+        assert not re.search(r"only the orchestrator|the only caller", how, re.IGNORECASE), (control_id, how)
