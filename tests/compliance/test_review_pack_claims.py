@@ -10,7 +10,7 @@ from typing import Any
 
 from compliance.report.build import Report, build_reports
 from compliance.report.document import BAD, Table
-from compliance.report.topics import access, controls, inventory, operations
+from compliance.report.topics import access, controls, inventory, operations, protection
 from tests.compliance.conftest import ENVIRONMENTS, mutate_template, text_delivery_on
 
 
@@ -26,6 +26,13 @@ def _usage_plan(report: Report) -> operations.Limit:
         if limit.resource.startswith("OrchestrationApiUsagePlan")
     ]
     return plan
+
+
+def _prompt(report: Report) -> protection.Protection:
+    (prompt,) = [
+        p for p in report.facts(protection.TOPIC).resources if p.logical_id == "PolicyQaPrompt7BA780EF"
+    ]
+    return prompt
 
 
 def test_a_usage_plan_no_method_requires_a_key_for_is_not_presented_as_a_limit(
@@ -120,3 +127,31 @@ def test_the_control_mapping_names_every_role_that_may_invoke_a_model(reports: d
     for control_id, how in claims.items():
         assert "scoring function" in how and "orchestrator" in how, (control_id, how)
         assert not re.search(r"only the orchestrator|the only caller", how, re.IGNORECASE), (control_id, how)
+
+
+def test_the_system_prompt_records_are_in_data_protection(
+    reports: dict[str, Report], assembly_copy: Path
+) -> None:
+    # GIVEN Prod: each use case's system prompt is an AWS::Bedrock::Prompt (its text, tagged confidential) with
+    # a retained PromptVersion, and no CustomerEncryptionKeyArn
+    report = reports["Prod"]
+    protected = {p.logical_id: p for p in report.facts(protection.TOPIC).resources}
+    prompts = [
+        r.logical_id for r in report.environment.resources if r.type.startswith("AWS::Bedrock::Prompt")
+    ]
+    assert len(prompts) == 4
+    # THEN the pack says how each is encrypted and kept, not only that it exists (resource index: "only here")
+    assert set(prompts) <= set(protected)
+    assert "no CustomerEncryptionKeyArn" in _prompt(report).at_rest
+    index = {row[0].text: row[4].text for row in _table(report, "resources-index").rows}
+    assert all("Data protection" in index[p] for p in prompts)
+
+    # GIVEN the prompt encrypted with the stack's own key
+    def own_key(template: dict[str, Any]) -> None:
+        template["Resources"]["PolicyQaPrompt7BA780EF"]["Properties"]["CustomerEncryptionKeyArn"] = {
+            "Fn::GetAtt": ["OrchestrationApiKey4BD54C38", "Arn"]
+        }
+
+    mutate_template(assembly_copy, "Prod/Platform", own_key)
+    prompt = _prompt(build_reports(assembly_copy, environments=["Prod"])["Prod"])
+    assert prompt.at_rest == "KMS with OrchestrationApiKey4BD54C38"

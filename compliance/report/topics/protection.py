@@ -141,6 +141,11 @@ def _tls_only(statements: Iterable[access.Statement], resource_type: str) -> acc
     return None
 
 
+def _kms_or(key: Any, default: tuple[str, bool | None]) -> tuple[str, bool | None]:
+    """Encryption at rest with the KMS key a property names, else what the service does without one."""
+    return (f"KMS with {_key_label(key)}", True) if key else default
+
+
 def _retention_period(seconds: Any) -> str:
     """An SQS retention period in days (days first, so a diff compares them), or as written when it is not a
     number (a reference to a parameter)."""
@@ -252,12 +257,7 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             )
             in_transit = https_api
         elif resource.type == "AWS::Logs::LogGroup":
-            key = props.get("KmsKeyId")
-            at_rest = (
-                (f"KMS with {_key_label(key)}", True)
-                if key
-                else ("CloudWatch Logs service-managed keys", False)
-            )
+            at_rest = _kms_or(props.get("KmsKeyId"), ("CloudWatch Logs service-managed keys", False))
             days = props.get("RetentionInDays")
             retention = (
                 (f"{render_value(days)} days", True)
@@ -284,9 +284,22 @@ def _protection(resources: Sequence[Resource], policies: Sequence[access.Stateme
             )
             in_transit = tls_text
         elif resource.type == "AWS::Bedrock::Guardrail":
-            key = props.get("KmsKeyArn")
-            at_rest = (f"KMS with {_key_label(key)}", True) if key else ("AWS owned key (no KmsKeyArn)", None)
+            at_rest = _kms_or(props.get("KmsKeyArn"), ("AWS owned key (no KmsKeyArn)", None))
             retention = ("policy only, no data", None)
+            in_transit = https_api
+        elif resource.type == "AWS::Bedrock::Prompt":
+            # The system prompt's text, in Bedrock Prompt Management; CustomerEncryptionKeyArn is "the KMS key
+            # that the prompt is encrypted with" (AWS::Bedrock::Prompt, CloudFormation template reference).
+            at_rest = _kms_or(
+                props.get("CustomerEncryptionKeyArn"),
+                ("Bedrock's default key (no CustomerEncryptionKeyArn)", None),
+            )
+            retention = ("the system prompt's text; each published version is a PromptVersion", None)
+            in_transit = https_api
+        elif resource.type == "AWS::Bedrock::PromptVersion":
+            prompt = ref_target(props.get("PromptArn")) or "its prompt"
+            at_rest = (f"as {prompt}", None)
+            retention = ("a snapshot of the prompt's text at this version", None)
             in_transit = https_api
         elif resource.type == "AWS::KMS::Key":
             rotation = is_true(props.get("EnableKeyRotation"))
