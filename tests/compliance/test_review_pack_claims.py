@@ -155,3 +155,16 @@ def test_the_system_prompt_records_are_in_data_protection(
     mutate_template(assembly_copy, "Prod/Platform", own_key)
     prompt = _prompt(build_reports(assembly_copy, environments=["Prod"])["Prod"])
     assert prompt.at_rest == "KMS with OrchestrationApiKey4BD54C38"
+
+
+def test_the_control_mapping_knows_the_prompts_are_in_bedrock_prompt_management(
+    reports: dict[str, Report],
+) -> None:
+    # GIVEN Prod deploys Bedrock Prompt Management records of its system prompts
+    assert any(r.type == "AWS::Bedrock::Prompt" for r in reports["Prod"].environment.resources)
+    # THEN the prompt-catalog control and the prompt-leakage risk do not say there is none / only the asset
+    mapping = {c.id: c for c in controls.load_controls()}
+    catalog = mapping["GENSEC04-BP01"]
+    assert "No prompt catalog service" not in catalog.gaps
+    assert "AWS::Bedrock::Prompt" in catalog.how
+    assert "Bedrock Prompt Management" in mapping["LLM07"].gaps
