@@ -4,8 +4,10 @@ names. One answer for both, so the pack can tell whether a run measured the cand
 - In a git work tree that tracks the files at ``root`` (the project's own repository, or a larger one with
   the project in a folder): ``git rev-parse HEAD``, changed when ``git status --porcelain`` lists modified or
   untracked files (a new use case not yet committed is new files; ignored outputs such as ``cdk.out`` do
-  not count). An export unpacked in a folder of some other repository, which tracks none of its files, is
-  not that repository's commit: it is read as if there were no git.
+  not count). A folder the work tree ignores (``.synth/``, where ``make synth`` writes the assembly and the
+  review pack) is an output of that checkout: its commit. An export unpacked in a folder of some other
+  repository, which tracks none of its files, is not that repository's commit: it is read as if there were
+  no git.
 - Elsewhere, the commit in ``SOURCE_COMMIT`` (``platform_spec.delivery.SOURCE_COMMIT_VARIABLE``), which
   every step of the delivery pipeline gets from its source action's ``CommitId`` variable: the steps run in
   the source artifact, a zip of the commit without ``.git``
@@ -50,6 +52,16 @@ def _git(root: Path, *args: str) -> str:
     ).stdout
 
 
+def _ignored(root: Path) -> bool:
+    """Whether the work tree ignores the folder ``root`` (``git check-ignore`` exits 0 for an ignored path)."""
+    return (
+        subprocess.run(
+            ["git", "check-ignore", "-q", "."], cwd=root, capture_output=True, timeout=10
+        ).returncode
+        == 0
+    )
+
+
 def revision(root: Path) -> Revision:
     """The commit the checkout at ``root`` is (see the module docstring)."""
     no_git = "not a git checkout (or git is not installed)"
@@ -60,6 +72,10 @@ def revision(root: Path) -> Revision:
             # untracked files too: a new use case is new files
             return Revision(head, bool(_git(root, "status", "--porcelain").strip()), "git")
         top = _git(root, "rev-parse", "--show-toplevel").strip()
+        if _ignored(root):
+            # a folder the work tree ignores is its output (make synth writes the assembly and the review
+            # pack in .synth/): the checkout's commit, as for cdk.out; an export is untracked, not ignored
+            return revision(Path(top))
         no_git = f"the git repository at {top} tracks none of the files here (an export unpacked in it)"
     except (OSError, subprocess.SubprocessError):
         pass

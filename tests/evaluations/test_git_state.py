@@ -120,3 +120,14 @@ def test_a_project_tracked_in_a_folder_of_a_larger_repository_is_that_repository
     # THEN the monorepo's commit is the project's (git is the truth where it tracks the files)
     commit, dirty = git_state(tmp_path / "infra/bedrock-platform")
     assert commit != COMMIT and len(commit) == 40 and not dirty
+
+
+def test_an_ignored_output_folder_of_the_checkout_is_the_checkout_s_commit(repo: Path) -> None:
+    # GIVEN the folder make synth writes the assembly and the review pack in (.synth/, git-ignored like
+    # eval-results/ here): it tracks no file, but it is an output of this checkout, not an export
+    out = repo / "eval-results" / "cdk.out"
+    out.mkdir(parents=True)
+    (repo / "contracts/order-triage.yaml").write_text("id: order-triage\n")  # and the checkout has a change
+    # THEN the pack written there names the checkout's commit (it said "unknown ... tracks none of the files")
+    assert git_commit(out) == git_commit(repo) and git_commit(repo).endswith("+ uncommitted changes")
+    assert git_state(out) == git_state(repo)
