@@ -5,7 +5,8 @@ names. One answer for both, so the pack can tell whether a run measured the cand
   the project in a folder): ``git rev-parse HEAD``, changed when ``git status --porcelain`` lists modified or
   untracked files (a new use case not yet committed is new files; ignored outputs such as ``cdk.out`` do
   not count). A folder the work tree ignores (``.synth/``, where ``make synth`` writes the assembly and the
-  review pack) is an output of that checkout: its commit. An export unpacked in a folder of some other
+  review pack) is an output of that checkout: its commit, unless it holds a configuration of its own
+  (``cdk.json`` or ``contracts/``: an export unpacked there). An export unpacked in a folder of some other
   repository, which tracks none of its files, is not that repository's commit: it is read as if there were
   no git.
 - Elsewhere, the commit in ``SOURCE_COMMIT`` (``platform_spec.delivery.SOURCE_COMMIT_VARIABLE``), which
@@ -62,6 +63,12 @@ def _ignored(root: Path) -> bool:
     )
 
 
+def _has_configuration(root: Path) -> bool:
+    """Whether ``root`` holds a project configuration of its own (``cdk.json`` or ``contracts/``), as an
+    export of the project does and an output folder (an assembly, a review pack) does not."""
+    return (root / "cdk.json").is_file() or (root / "contracts").is_dir()
+
+
 def revision(root: Path) -> Revision:
     """The commit the checkout at ``root`` is (see the module docstring)."""
     no_git = "not a git checkout (or git is not installed)"
@@ -72,9 +79,10 @@ def revision(root: Path) -> Revision:
             # untracked files too: a new use case is new files
             return Revision(head, bool(_git(root, "status", "--porcelain").strip()), "git")
         top = _git(root, "rev-parse", "--show-toplevel").strip()
-        if _ignored(root):
+        if _ignored(root) and not _has_configuration(root):
             # a folder the work tree ignores is its output (make synth writes the assembly and the review
-            # pack in .synth/): the checkout's commit, as for cdk.out; an export is untracked, not ignored
+            # pack in .synth/): the checkout's commit, as for cdk.out; a folder with a configuration of its
+            # own (an export unpacked there) is not
             return revision(Path(top))
         no_git = f"the git repository at {top} tracks none of the files here (an export unpacked in it)"
     except (OSError, subprocess.SubprocessError):

@@ -131,3 +131,12 @@ def test_an_ignored_output_folder_of_the_checkout_is_the_checkout_s_commit(repo:
     # THEN the pack written there names the checkout's commit (it said "unknown ... tracks none of the files")
     assert git_commit(out) == git_commit(repo) and git_commit(repo).endswith("+ uncommitted changes")
     assert git_state(out) == git_state(repo)
+
+
+def test_an_export_unpacked_in_an_ignored_folder_is_not_the_checkout_s_commit(repo: Path) -> None:
+    # GIVEN a project export (its own contracts, no .git) unpacked in a folder this repository ignores
+    export = repo / "eval-results" / "export"
+    (export / "contracts").mkdir(parents=True)
+    (export / "contracts/policy-qa.yaml").write_text("id: policy-qa\nchanged: true\n")
+    # THEN it is not taken for an output of this checkout: its commit is unknown, as for any export
+    assert git_commit(export).startswith("unknown ("), git_commit(export)
