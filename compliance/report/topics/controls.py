@@ -229,7 +229,7 @@ class ControlsTopic(Topic[ControlFacts]):
                 "Controls mapped",
                 f"{len(facts.results)}: "
                 + ", ".join(f"{n} {c}" for c, n in coverage.items() if n)
-                + f"; {failing} evidence checks not passing"
+                + f"; {failing} evidence check{'' if failing == 1 else 's'} not passing"
                 + (f", {not_applicable} not applicable" if not_applicable else ""),
             )
         ]
