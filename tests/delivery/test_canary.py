@@ -58,7 +58,14 @@ from platform_spec.delivery import (
 )
 from platform_spec.fields import from_dict, to_dict
 from tests.support.calls import Call, CallRecorder
-from tests.support.delivery import FakeClock, bake_definition, resolve_parameters, transform_input
+from tests.support.delivery import (
+    FakeClock,
+    bake_definition,
+    fail_cause,
+    resolve_parameters,
+    retrier_for,
+    transform_input,
+)
 from tests.support.iam import role_statements
 from tests.support.synth import Synthesized
 
@@ -423,6 +430,85 @@ def test_an_abort_that_cannot_list_the_running_bakes_clears_the_canary(
         answer = handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-6"))
         assert answer["detail"].startswith("rolled back"), answer["detail"]
         assert production.live() == {"version": "1", "routing": {}}
+
+
+def _begin_event(synthesized: Synthesized, *, execution: str, machine: str) -> Any:
+    """What the synthesized Begin state hands the bake Lambda in ``execution`` of ``machine`` (the state
+    machine's input is the pipeline action's, ``{"environment": "prod"}``)."""
+    definition, _ = bake_definition(_delivery(synthesized))
+    context = {"Execution": {"Id": execution}, "StateMachine": {"Id": machine}}
+    return resolve_parameters(
+        definition["States"]["Begin"]["Parameters"], {"environment": "prod"}, context=context
+    )
+
+
+@pytest.mark.slow  # ~1.5 CPU-s: STS, moto production, Step Functions and the bake handler
+def test_a_bake_begun_while_another_runs_moves_nothing_and_names_the_execution_to_stop(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN bake A running with version 2 at 10 % while its pipeline action is gone (CodePipeline's "stop and
+    # abandon" unlocks the stage without stopping the execution, and the stage can be retried: pipelines-stop
+    # .html), and bake B started for it (the retried stage, or a bake started by hand)
+    with _production_for_the_handler(monkeypatch) as (production, handler):
+        machine, started = _bake_machine("release-a", "release-b")
+        _begin(production)
+        event = _begin_event(synthesized, execution=started["release-b"], machine=machine)
+        # WHEN B begins: without a guard it takes the alias, and A's next check finds the alias changed and
+        # rolls back to the stable version, B's canary or B's promotion with it
+        try:
+            handler.lambda_handler(event, types.SimpleNamespace(aws_request_id="r-7"))
+            outcome, error_name = "B began beside A", None
+        except Exception as error:
+            outcome, error_name = str(error), type(error).__name__
+        # THEN it fails, naming A and the command that stops it, and the alias is A's as it was
+        assert started["release-a"] in outcome, outcome
+        stop = f"aws stepfunctions stop-execution --region {REGION} --execution-arn {started['release-a']}"
+        assert stop in outcome, outcome
+        assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+        # AND the state machine tries it again briefly (ListExecutions is eventually consistent: an execution
+        # that ended moments ago may still be listed), then ends with that text (NotStarted)
+        definition, _ = bake_definition(_delivery(synthesized))
+        begin = definition["States"]["Begin"]
+        retrier = retrier_for(begin, str(error_name))
+        assert retrier is not None and retrier["ErrorEquals"] == [error_name], begin["Retry"]
+        (catch,) = begin["Catch"]
+        error_output = {"Error": error_name, "Cause": json.dumps({"errorMessage": outcome})}
+        assert started["release-a"] in fail_cause(definition["States"][catch["Next"]], error_output)
+        # AND once A has stopped (its abort leaves the alias to B), B begins
+        _stop(started["release-a"])
+        began = handler.lambda_handler(event, types.SimpleNamespace(aws_request_id="r-8"))
+        assert began["decision"] == BakeDecision.HOLD, began["detail"]
+        assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+
+
+def test_a_begin_that_hangs_is_tried_again_and_one_that_fails_ends_with_its_reason(
+    synthesized: Synthesized,
+) -> None:
+    definition, _ = bake_definition(_delivery(synthesized))
+    begin = definition["States"]["Begin"]
+    # A hung step (an SSM or CloudFormation read that never answers: the function's timeout, Lambda.Unknown,
+    # or the task's, States.Timeout) is tried again instead of failing a release that waited for its
+    # approval: Begin only reads, and what it writes (the alias's share, the parameter) it writes the same
+    # way each time.
+    # https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html: "Unhandled
+    # errors in Lambda are reported as Lambda.Unknown ... These include out-of-memory errors and function
+    # timeouts."
+    for error in ("States.Timeout", "Lambda.Unknown"):
+        retrier = retrier_for(begin, error)
+        assert retrier is not None and retrier["MaxAttempts"] >= 1, (error, begin["Retry"])
+    # One that fails for good ends the execution with the step's own message (the pipeline's action and the
+    # execution's failure show it), not a fixed "could not start"
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        production.clients.cloudformation.outputs.clear()
+        with pytest.raises(LookupError) as raised:
+            _begin(production)
+    (catch,) = begin["Catch"]
+    error_output = {
+        "Error": "LookupError",
+        "Cause": json.dumps({"errorMessage": str(raised.value), "errorType": "LookupError"}),
+    }
+    cause = fail_cause(definition["States"][catch["Next"]], error_output)
+    assert "deploy this commit to prod first" in cause, cause
 
 
 @pytest.mark.parametrize("release", ["a new version", "the version live serves"])

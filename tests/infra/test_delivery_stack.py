@@ -47,7 +47,7 @@ from platform_spec.delivery import (
     release_role_name,
     roll_back_delays,
 )
-from tests.support.delivery import bake_definition, reference
+from tests.support.delivery import bake_definition, reference, retrier_for
 from tests.support.iam import role_statements
 from tests.support.synth import ROOT, Stages, Synthesized
 
@@ -361,16 +361,6 @@ def test_no_step_of_the_bake_waits_for_an_answer_that_never_comes(delivery: Stac
     assert set(steps) == {"Begin", "Check", "RollBackOnError"}
 
 
-def _retrier(state: dict[str, Any], error: str) -> dict[str, Any] | None:
-    """The retrier of a Task state that handles ``error``, a task's failure: the first whose ErrorEquals
-    names it, ``States.TaskFailed`` or ``States.ALL``, as Step Functions picks it
-    (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html)."""
-    for retrier in state.get("Retry", []):
-        if {error, "States.TaskFailed", "States.ALL"} & set(retrier["ErrorEquals"]):
-            return retrier if retrier.get("MaxAttempts", 3) > 0 else None
-    return None
-
-
 def test_every_bake_step_retries_a_throttled_invocation(delivery: StackTemplate) -> None:
     # The bake function runs one invocation at a time (reserved concurrency 1), and the abort EventBridge
     # sends for an execution that ended runs beside the next execution's steps: a step Lambda throttled
@@ -378,7 +368,7 @@ def test_every_bake_step_retries_a_throttled_invocation(delivery: StackTemplate)
     # never ran, and must be tried again, not end the bake (Begin: the release would never be baked)
     definition, _ = bake_definition(delivery)
     for name in ("Begin", "Check", "RollBackOnError"):
-        retrier = _retrier(definition["States"][name], "Lambda.TooManyRequestsException")
+        retrier = retrier_for(definition["States"][name], "Lambda.TooManyRequestsException")
         assert retrier is not None, f"{name} does not retry a throttled invocation"
         assert retrier.get("MaxAttempts", 3) >= 3, (name, retrier)
 
