@@ -55,6 +55,9 @@ from platform_spec.delivery import (
 from platform_spec.fields import to_dict
 
 HANDLER = "canary_bake.handler.lambda_handler"
+#: The error a Begin fails with while another execution of the bake runs (the handler's exception's name,
+#: which Lambda reports as the error type and Step Functions as the error name).
+BEGIN_REFUSED = "BakeAlreadyRunning"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 #: Each step makes a handful of AWS calls in the production account.
 STEP_TIMEOUT = cdk.Duration.minutes(1)
@@ -330,8 +333,23 @@ class CanaryBake(Construct):
             comment="The live alias already serves this version, or its code and configuration",
         )
         rolled_back = sfn.Fail(self, "RolledBack", error="CanaryRolledBack", cause_path="$.detail")
-        not_started = sfn.Fail(self, "NotStarted", error="CanaryNotStarted", cause="The bake could not start")
-        begin = self._step("Begin", "begin")
+        # The step's error output ({"Error", "Cause"}: Cause holds the function's errorMessage) as the cause, so
+        # the execution's failure says why it did not start and what to do; the whole output, since a task
+        # timeout may come without a Cause, which a "$.Cause" path would turn into a States.Runtime error.
+        not_started = sfn.Fail(
+            self, "NotStarted", error="CanaryNotStarted", cause_path="States.JsonToString($)"
+        )
+        # Begin names its execution and state machine: it does not start beside another running execution
+        # of the bake (lambdas/canary_bake/handler.py, BakeAlreadyRunning). Context object:
+        # https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html
+        begin = self._step(
+            "Begin",
+            "begin",
+            {
+                "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                "stateMachine": sfn.JsonPath.string_at("$$.StateMachine.Id"),
+            },
+        )
         # The function runs one invocation at a time, and the abort of an execution that ended may run beside
         # this one's Begin: a throttled invocation never ran, so it is tried again (over a minute, the
         # function's timeout) instead of failing the bake; aws-cdk-lib's service-exception retrier does not
@@ -341,6 +359,17 @@ class CanaryBake(Construct):
             max_attempts=6,
             interval=cdk.Duration.seconds(2),
             backoff_rate=2,
+        )
+        # Another bake runs: ListExecutions is eventually consistent, so one that ended moments ago may still be
+        # listed; asked again over ~70 s, then the bake fails with the execution to stop.
+        begin.add_retry(
+            errors=[BEGIN_REFUSED], max_attempts=3, interval=cdk.Duration.seconds(10), backoff_rate=2
+        )
+        # Any other failure, a hung read included (the function's timeout is Lambda.Unknown, the task's
+        # States.Timeout: https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html),
+        # is tried again: Begin reads, and writes the alias's share and the parameter the same way each time.
+        begin.add_retry(
+            errors=["States.ALL"], max_attempts=2, interval=cdk.Duration.seconds(30), backoff_rate=2
         )
         begin.add_catch(not_started, errors=["States.ALL"])
         check = self._step("Check", "check", {"state": sfn.JsonPath.entire_payload})

@@ -1,6 +1,7 @@
 """One step of the canary bake, invoked by the delivery account's state machine (``CanaryBake``).
 
-Event: ``{"action": "begin"}``, ``{"action": "check", "state": <BakeState>}`` or
+Event: ``{"action": "begin", "execution": <its execution ARN>, "stateMachine": <its ARN>}``,
+``{"action": "check", "state": <BakeState>}`` or
 ``{"action": "roll_back", "state": <BakeState>, "error": <what failed>}``; the answer is the new
 ``BakeState`` (``platform_spec.delivery``), whose ``decision`` the state machine branches on. And, from the
 EventBridge rule on the state machine's executions that stopped (failed, timed out, aborted),
@@ -11,7 +12,10 @@ this abort ran: Lambda retries a failed or throttled abort for up to an hour). T
 clearing it would roll its canary back as "the live alias changed during the bake", and its Begin already
 replaced the share and named the served version in the parameter. When the running executions cannot be
 listed, the abort clears (a canary left on an unbaked version is the worse error). The answer says what
-was done.
+was done. For the same reason a Begin does not start while another execution of the bake runs (one whose
+pipeline action was abandoned, and a bake started again by hand, would each roll the other back as "the
+live alias changed"): it fails with :class:`BakeAlreadyRunning`, naming that execution and the command
+that stops it.
 
 The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
 reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
@@ -54,6 +58,35 @@ logger.setLevel(logging.INFO)
 sts = boto3.client("sts")
 #: The bake's own state machine, in this (the delivery) account: which of its executions run.
 stepfunctions = boto3.client("stepfunctions")
+
+
+class BakeAlreadyRunning(RuntimeError):
+    """Another execution of the bake runs: it owns the live alias. The error name the state machine's Begin
+    retries briefly (ListExecutions is eventually consistent: one that just ended may still be listed)."""
+
+
+def _refuse_beside(event: dict[str, Any]) -> None:
+    """Raise :class:`BakeAlreadyRunning` when an execution of the bake other than the event's runs.
+
+    Two bakes at once undo each other: each check rolls back when the live alias is not as its Begin left
+    it, so the older bake rolls the newer one's canary (or its promotion) back, and the newer one then rolls
+    back too. CodePipeline's "stop and abandon" unlocks the stage without waiting for its in-progress
+    actions and lets them be retried
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-stop.html), and nothing in it says
+    the Step Functions action's execution is stopped, so a retried bake stage, or one started by hand, may
+    begin beside a bake that still runs."""
+    machine = event.get("stateMachine")
+    if not machine:
+        return
+    running = bake.running_executions(stepfunctions, machine, besides=event.get("execution"))
+    if running:
+        region = running[0].split(":")[3]
+        raise BakeAlreadyRunning(
+            f"not started: execution {running[0]} of the bake is running and owns the {LIVE_ALIAS} alias; two "
+            "bakes at once roll each other back. If this bake should replace it, stop it (delivery account: "
+            f"aws stepfunctions stop-execution --region {region} --execution-arn {running[0]}; its stop clears "
+            "its canary share), then retry this bake; otherwise let it finish"
+        )
 
 
 def production_clients(role_arn: str, region: str, session_name: str) -> bake.Clients:
@@ -111,6 +144,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info(json.dumps(done))
         return done
     if action == "begin":
+        _refuse_beside(event)
         state = bake.begin(
             clients,
             environment=env[Settings.ENVIRONMENT],
