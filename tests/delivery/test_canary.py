@@ -432,6 +432,64 @@ def test_an_abort_that_cannot_list_the_running_bakes_clears_the_canary(
         assert production.live() == {"version": "1", "routing": {}}
 
 
+def _notification_topic() -> tuple[str, Callable[[], list[str]]]:
+    """The delivery account's notification topic in moto, with a queue subscribed: its ARN, and a reader
+    of the messages published to it since."""
+    import boto3
+
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="notifications")["TopicArn"]
+    queue = sqs.create_queue(QueueName="people")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+
+    def read() -> list[str]:
+        found = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [m["Body"] for m in found]
+
+    return topic, read
+
+
+def test_an_abort_that_cannot_clear_the_canary_tells_a_person_what_is_stuck_and_the_fix(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a bake that timed out with version 2 at 10 % (its pipeline action failed: the Prod stage rolls
+    # back, which does not touch the alias), and production refusing the abort's UpdateAlias
+    with _production_for_the_handler(monkeypatch) as (production, handler):
+        topic, read = _notification_topic()
+        monkeypatch.setenv("BAKE_NOTIFICATIONS", topic)
+        machine, started = _bake_machine("release-a")
+        _begin(production)
+        _stop(started["release-a"])
+        made = handler.production_clients
+
+        def refusing(role_arn: str, region: str, session_name: str) -> bake.Clients:
+            clients = made(role_arn, region, session_name)
+            return dataclasses.replace(clients, lambda_=_FailingUpdates(clients.lambda_, 99))
+
+        monkeypatch.setattr(handler, "production_clients", refusing)
+        abort = _abort_event(synthesized, execution=started["release-a"], machine=machine, status="TIMED_OUT")
+        # WHEN the abort runs: it fails, so Lambda retries it (then its dead-letter topic gets the raw event)
+        with pytest.raises(RuntimeError, match="UpdateAlias failed"):
+            handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-9"))
+        assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+        # THEN a person is told, in words, what is stuck and the commands that clear it by hand
+        (message,) = read()
+        assert started["release-a"] in message and "TIMED_OUT" in message, message
+        assert "UpdateAlias failed" in message and f"{CANARY_WEIGHT:.0%}" in message, message
+        function = production.function_name
+        assert f"aws lambda get-alias --region {REGION} --function-name {function} --name {LIVE_ALIAS}" in (
+            message
+        ), message
+        parameter = manual_parameter_command(live_version_parameter("prod"), "<its FunctionVersion>", REGION)
+        assert parameter in message, message
+        assert manual_roll_back_command(function, REGION) in message, message
+
+
 def _begin_event(synthesized: Synthesized, *, execution: str, machine: str) -> Any:
     """What the synthesized Begin state hands the bake Lambda in ``execution`` of ``machine`` (the state
     machine's input is the pipeline action's, ``{"environment": "prod"}``)."""
