@@ -202,6 +202,42 @@ def stuck_canary_message(
     )
 
 
+def uncleared_canary_message(
+    *,
+    environment: str,
+    stack_name: str,
+    function_name: str | None,
+    parameter_name: str,
+    region: str,
+    execution: str,
+    status: str,
+    error: str,
+) -> str:
+    """What a person is told when the clean-up of a bake that stopped unfinished (``abort``) failed: the live
+    alias may still send the canary's share to a version that was never baked, and the parameter may name
+    it. The version to keep is the one the alias serves (``FunctionVersion``; the canary is the one in its
+    routing config), which only ``get-alias`` says at the time; ``function_name`` None: the stack's output
+    names it."""
+    function = function_name or "<function>"
+    where = (
+        ""
+        if function_name
+        else f" (<function>: aws cloudformation describe-stacks --region {region} --stack-name {stack_name} "
+        f"--query \"Stacks[0].Outputs[?OutputKey=='{Output.FUNCTION_NAME}'].OutputValue\" --output text)"
+    )
+    return (
+        f"The canary bake in {environment} stopped unfinished (execution {execution}, {status}) and clearing its "
+        f"canary failed ({error}): the {LIVE_ALIAS} alias of {function} may still send {CANARY_WEIGHT:.0%} of "
+        f"its traffic to a version that was not baked, and {parameter_name} (the version the next deploy "
+        "serves) may name it. Lambda tries the clearing again twice, a few minutes apart (each failure sends "
+        "this message); if none clears it, fix it by hand in the production account: "
+        f"aws lambda get-alias --region {region} --function-name {function} --name {LIVE_ALIAS}{where} "
+        "(its FunctionVersion is the version to keep; RoutingConfig names the canary), then "
+        f"{manual_parameter_command(parameter_name, '<its FunctionVersion>', region)} and "
+        f"{manual_roll_back_command(function, region)}"
+    )
+
+
 #: What a new baked environment's live-version parameter starts as: Lambda aliases may point at $LATEST
 #: (https://docs.aws.amazon.com/lambda/latest/api/API_CreateAlias.html); the first bake promotes from it.
 INITIAL_LIVE_VERSION: Final = "$LATEST"

@@ -189,6 +189,8 @@ class CanaryBake(Construct):
                 "BAKE_ENVIRONMENT": environment,
                 "BAKE_SECONDS": str(bake.minutes * 60),
                 "BAKE_POLICY": json.dumps(to_dict(bake), sort_keys=True),
+                # told when an abort cannot clear the canary (with the fix), beside the raw dead letter
+                "BAKE_NOTIFICATIONS": notifications.topic_arn,
             },
         )
         # Lambda publishes a dead letter with the function's role: the topic and its key.

@@ -12,17 +12,18 @@ this abort ran: Lambda retries a failed or throttled abort for up to an hour). T
 clearing it would roll its canary back as "the live alias changed during the bake", and its Begin already
 replaced the share and named the served version in the parameter. When the running executions cannot be
 listed, the abort clears (a canary left on an unbaked version is the worse error). The answer says what
-was done. For the same reason a Begin does not start while another execution of the bake runs (one whose
-pipeline action was abandoned, and a bake started again by hand, would each roll the other back as "the
-live alias changed"): it fails with :class:`BakeAlreadyRunning`, naming that execution and the command
-that stops it.
+was done. An abort that fails tells the notification topic (``BAKE_NOTIFICATIONS``) what may be stuck and
+the commands that clear it by hand, then fails, so Lambda retries it. For the reason an abort leaves a
+running bake alone, a Begin does not start while another execution of the bake runs (one whose pipeline
+action was abandoned, and a bake started again by hand, would each roll the other back as "the live alias
+changed"): it fails with :class:`BakeAlreadyRunning`, naming that execution and the command that stops it.
 
 The function works in the production account through the role it assumes there (``BAKE_ROLE_ARN``), and
 reads the production stack's outputs (``BAKE_STACK_NAME``) for the function, the version to bake and the
 critical alarms; ``BAKE_POLICY`` (``BakePolicy`` as JSON, from delivery/pipeline.yaml's ``bake``) says what
 its checks judge by: when the new version's own errors or latency roll it back, and how many invocations
 it must serve before it may be promoted. Standard library and the runtime's boto3 only; nothing runs at
-import but reading the settings and creating the STS and Step Functions clients.
+import but reading the settings and creating the STS, Step Functions and SNS clients.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ from typing import Any
 
 import boto3
 
-from platform_spec.delivery import LIVE_ALIAS, BakePolicy, BakeState, live_version_parameter
+from platform_spec.delivery import (
+    LIVE_ALIAS,
+    BakePolicy,
+    BakeState,
+    Output,
+    live_version_parameter,
+    uncleared_canary_message,
+)
 from platform_spec.fields import from_dict, to_dict
 
 from . import bake
@@ -51,6 +59,8 @@ class Settings:
     BAKE_SECONDS = "BAKE_SECONDS"
     #: ``BakePolicy`` as JSON (``platform_spec.fields.to_dict``).
     POLICY = "BAKE_POLICY"
+    #: The delivery notification topic: told when an abort could not clear the canary.
+    NOTIFICATIONS = "BAKE_NOTIFICATIONS"
 
 
 logger = logging.getLogger()
@@ -58,6 +68,8 @@ logger.setLevel(logging.INFO)
 sts = boto3.client("sts")
 #: The bake's own state machine, in this (the delivery) account: which of its executions run.
 stepfunctions = boto3.client("stepfunctions")
+#: The delivery notification topic's service (an abort that fails tells people, ``_abort``).
+sns = boto3.client("sns")
 
 
 class BakeAlreadyRunning(RuntimeError):
@@ -121,11 +133,45 @@ def _abort(clients: bake.Clients, event: dict[str, Any], env: Any) -> str:
             f"left alone: execution {running[0]} of the bake is running and owns the {LIVE_ALIAS} alias "
             "(its Begin replaced whatever canary share this one left and named the version live serves)"
         )
-    return bake.clear_canary(
-        clients,
+    parameter_name = live_version_parameter(env[Settings.ENVIRONMENT])
+    try:
+        return bake.clear_canary(clients, stack_name=env[Settings.STACK_NAME], parameter_name=parameter_name)
+    except Exception as error:
+        # Lambda retries the abort twice, then sends its event, raw JSON, to the dead-letter topic: that says
+        # nothing of the alias. So each failure tells people, in words, what may be stuck and the fix.
+        _tell_uncleared(clients, event, env, parameter_name, f"{type(error).__name__}: {error}")
+        raise
+
+
+def _tell_uncleared(
+    clients: bake.Clients, event: dict[str, Any], env: Any, parameter_name: str, error: str
+) -> None:
+    """Publish :func:`uncleared_canary_message` to the notification topic (best effort: the abort's own
+    error is what Lambda retries on)."""
+    try:
+        function_name = bake.stack_outputs(clients.cloudformation, env[Settings.STACK_NAME]).get(
+            Output.FUNCTION_NAME
+        )
+    except Exception:  # the message then says how to find it
+        function_name = None
+    message = uncleared_canary_message(
+        environment=env[Settings.ENVIRONMENT],
         stack_name=env[Settings.STACK_NAME],
-        parameter_name=live_version_parameter(env[Settings.ENVIRONMENT]),
+        function_name=function_name,
+        parameter_name=parameter_name,
+        region=env[Settings.REGION],
+        execution=str(event.get("execution")),
+        status=str(event.get("status")),
+        error=error[:500],
     )
+    try:
+        sns.publish(
+            TopicArn=env[Settings.NOTIFICATIONS],
+            Subject=f"bedrock-platform: clear the canary in {env[Settings.ENVIRONMENT]} by hand"[:100],
+            Message=message,
+        )
+    except Exception as failed:
+        logger.error(json.dumps({"action": "abort", "notifyFailed": f"{failed}", "message": message}))
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
