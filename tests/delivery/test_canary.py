@@ -161,6 +161,38 @@ def test_a_roll_back_that_keeps_failing_names_the_alias_and_the_manual_fix() -> 
     assert "--name live --routing-config AdditionalVersionWeights={}" in command
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_bake_run_by_hand_that_is_interrupted_leaves_no_canary_behind(stop: type[BaseException]) -> None:
+    # GIVEN `python -m delivery.gates canary --env prod` run by hand (run_bake on the real clock, for
+    # bake.minutes: days in a terminal), version 2 at 10 % after its Begin
+    clock = FakeClock()
+    with offline_production("prod", [ALARM], region=REGION) as production:
+        waits = 0
+
+        def sleep(seconds: float) -> None:
+            nonlocal waits
+            waits += 1
+            if waits == 2:  # WHEN the person presses Ctrl-C (or the process is told to exit) mid-bake
+                assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
+                raise stop()
+            clock.sleep(seconds)
+
+        with pytest.raises(stop):
+            run_bake(
+                production.clients,
+                environment="prod",
+                stack_name=production.stack_name,
+                bake_seconds=3600,
+                poll_seconds=POLL,
+                clock=clock,
+                sleep=sleep,
+            )
+        # THEN no share is left on a version nobody watches any more (no state machine, no abort behind
+        # it): live serves the stable version alone, and the parameter names it
+        assert production.live() == {"version": "1", "routing": {}}
+        assert _live_parameter(production) == "1"
+
+
 class _FailingParameterWrites:
     """The SSM client, but PutParameter fails once ``failing`` (SSM refuses writes); every other call goes
     through."""
