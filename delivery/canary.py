@@ -69,17 +69,25 @@ def run_bake(
         policy=policy,
     )
     trail = [state]
-    while state.decision not in FINAL:
-        sleep(poll_seconds)
-        if before_check is not None:
-            before_check(clock() - state.started_at)
-        try:
-            state = bake.check(clients, state, now=clock())
-        except Exception as error:  # the state machine's catch: the bake can no longer watch, so roll back
-            state = roll_back_or_raise(
-                clients, state, f"the bake could not check the release: {error}", sleep
-            )
-        trail.append(state)
+    try:
+        while state.decision not in FINAL:
+            sleep(poll_seconds)
+            if before_check is not None:
+                before_check(clock() - state.started_at)
+            try:
+                state = bake.check(clients, state, now=clock())
+            except Exception as error:  # the state machine's catch: the bake no longer watches: roll back
+                state = roll_back_or_raise(
+                    clients, state, f"the bake could not check the release: {error}", sleep
+                )
+            trail.append(state)
+    except (KeyboardInterrupt, SystemExit) as stopped:
+        # Interrupted (Ctrl-C, an exit; ``python -m delivery.gates canary`` turns SIGTERM and SIGHUP into
+        # SystemExit) with the canary's share on the release: no state machine or abort stands behind this
+        # loop, so roll back here, as a stopped execution's abort clears its canary, then stop.
+        if state.decision not in FINAL:
+            roll_back_or_raise(clients, state, f"the bake was interrupted ({type(stopped).__name__})", sleep)
+        raise
     return trail
 
 
