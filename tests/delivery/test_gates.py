@@ -12,6 +12,7 @@ import http.server
 import importlib.util
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -701,3 +703,39 @@ def test_in_a_build_container_each_child_of_the_gate_assumes_its_role_itself_and
     from_child = _ContainerAndSts.assumed[-2:]
     assert all(a["RoleArn"] == [role] and a["RoleSessionName"] == [gates.GATE_SESSION] for a in from_child)
     assert all("Credential=CONTAINERKEY/" in a["Authorization"][0] for a in from_child)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_bake_run_by_hand_stops_on_a_termination_signal_as_on_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, signum: signal.Signals
+) -> None:
+    # GIVEN `python -m delivery.gates canary --env prod` baking in a terminal (run_bake rolls its canary back
+    # when it is interrupted: KeyboardInterrupt, SystemExit) whose terminal closes (SIGHUP) or whose
+    # container is stopped (SIGTERM) mid-bake. Their default action ends the process at once with no Python
+    # code run, so nothing would roll the canary back. (A handler of the test's own stands in for that
+    # default action, which would end the test process too.)
+    import delivery.canary
+
+    ended: list[int] = []
+
+    def default_action(number: int, _: Any) -> None:
+        ended.append(number)
+
+    previous = signal.signal(signum, default_action)
+    went_on: list[str] = []
+
+    def baking(clients: Any, **_: Any) -> list[Any]:
+        signal.raise_signal(signum)  # WHEN the signal arrives during the bake
+        went_on.append("the bake went on")
+        return [SimpleNamespace(decision=BakeDecision.HOLD, detail="baking")]
+
+    monkeypatch.setattr(delivery.canary, "run_bake", baking)
+    session = SimpleNamespace(client=lambda name: SimpleNamespace(name=name))
+    try:
+        # THEN it stops the bake as an exit does (run_bake's roll back runs), and the handler is put back
+        with pytest.raises(SystemExit):
+            gates.canary_deployed(ROOT, "prod", session=session)
+        assert went_on == [] and ended == []
+        assert signal.getsignal(signum) is default_action
+    finally:
+        signal.signal(signum, previous)
