@@ -37,9 +37,11 @@ import importlib.util
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -794,9 +796,30 @@ class _SimulatedClock:
         self.now += seconds
 
 
+@contextlib.contextmanager
+def _exit_on_termination() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise SystemExit while this runs (in the main thread; elsewhere Python cannot
+    handle signals): their default action ends the process with no Python code run, and a bake run by hand
+    must roll its canary back when its terminal closes or its container stops (``run_bake``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, _: Any) -> None:
+        raise SystemExit(128 + number)
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def canary_deployed(root: Path, environment: str, *, session: Any) -> tuple[GateReport, list[Any]]:
     """Gate 3 against production with ``session``'s credentials (the release role), on the real clock:
-    it returns when the bake ends (``bake.minutes``)."""
+    it returns when the bake ends (``bake.minutes``). Interrupted (Ctrl-C, SIGTERM, SIGHUP), it rolls the
+    canary back before it stops: no state machine stands behind it to clear the canary's share."""
     from delivery.canary import run_bake
     from evaluation.targets import stack_name
     from lambdas.canary_bake.bake import Clients
@@ -810,14 +833,15 @@ def canary_deployed(root: Path, environment: str, *, session: Any) -> tuple[Gate
         cloudwatch=session.client("cloudwatch"),
         ssm=session.client("ssm"),
     )
-    trail = run_bake(
-        clients,
-        environment=environment,
-        stack_name=stack_name(environment),
-        bake_seconds=config.delivery.bake.minutes * 60,
-        poll_seconds=config.delivery.bake.poll_minutes * 60,
-        policy=config.delivery.bake,
-    )
+    with _exit_on_termination():
+        trail = run_bake(
+            clients,
+            environment=environment,
+            stack_name=stack_name(environment),
+            bake_seconds=config.delivery.bake.minutes * 60,
+            poll_seconds=config.delivery.bake.poll_minutes * 60,
+            policy=config.delivery.bake,
+        )
     report = GateReport(Gate.CANARY, environment, "deployed")
     canary_check(report, trail)
     return report, trail
