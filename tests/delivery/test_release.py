@@ -124,6 +124,64 @@ def _deployed_run(path: Path) -> Path:
     return path
 
 
+def _assembly(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+class _Killed(BaseException):
+    """The record step's container stopped (its timeout, a lost host): no Python handler runs after it."""
+
+
+class _KilledAfterUploads:
+    """The S3 client, but the step is killed when it starts its ``uploads + 1``-th upload."""
+
+    def __init__(self, inner: Any, uploads: int) -> None:
+        self.inner, self.uploads = inner, uploads
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def upload_file(self, *args: Any, **kwargs: Any) -> Any:
+        if self.uploads == 0:
+            raise _Killed()
+        self.uploads -= 1
+        return self.inner.upload_file(*args, **kwargs)
+
+
+def test_a_record_stopped_half_way_leaves_the_last_release_whole_for_the_next_review(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the pipeline's artifact bucket (versioned, as ArtifactStore makes it) with release e1 recorded
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    e1 = {"a.template.json": "a of e1", "b.template.json": "b of e1", "gone.template.json": "only e1"}
+    record(s3, bucket=BUCKET, environment="prod", assembly=_assembly(tmp_path / "e1", e1), execution="e1")
+    # WHEN e2's record is killed after its first upload (the Prod stage then fails and rolls back to e1)
+    e2 = {"a.template.json": "a of e2", "b.template.json": "b of e2", "new.template.json": "only e2"}
+    with pytest.raises(_Killed):
+        record(
+            _KilledAfterUploads(s3, 1),
+            bucket=BUCKET,
+            environment="prod",
+            assembly=_assembly(tmp_path / "e2", e2),
+            execution="e2",
+        )
+    # THEN the next candidate's review pack is compared with e1, whole, not a mix of e1 and half of e2
+    baselines: list[dict[str, str]] = []
+
+    def report(command: list[str], **_: Any) -> None:
+        folder = Path(command[command.index("--against") + 1])
+        baselines.append({p.name: p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.is_file()})
+
+    monkeypatch.setattr("delivery.release.subprocess.run", report)
+    compared, _ = review(
+        s3, bucket=BUCKET, environment="prod", assembly=tmp_path / "e3", execution="e3", out=tmp_path / "pack"
+    )
+    assert compared and baselines == [e1]
+
+
 def test_a_review_given_evaluation_results_that_are_not_there_stops_before_writing_a_pack(
     s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
