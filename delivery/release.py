@@ -5,7 +5,7 @@ r"""``python -m delivery.release``: the pipeline's two release-bookkeeping steps
     python -m delivery.release record --environment prod --assembly cdk.out --bucket B --execution E
 
 ``review`` (before the manual approval): downloads the last release to the environment
-(``releases/<env>/cdk.out/``), writes the candidate's review pack against it (``python -m compliance.report
+(``releases/<env>/cdk.out/``, each object at the version ``RELEASE`` lists), writes the candidate's review pack against it (``python -m compliance.report
 --env <Env> --against``; without a last release, the pack alone) and uploads that pack (``<Env>.html`` and
 ``<Env>.md``, not the other environments' packs ``make synth`` left in the assembly) to
 ``review/<execution>/``, where the approval links; with ``--evaluation-results`` (the pipeline passes the
@@ -13,12 +13,17 @@ readiness gate's evaluation run of the candidate) the pack's Evaluation section 
 are that run's. ``record`` (after a clean bake): makes this assembly the
 last release to the environment (``releases/<env>/cdk.out/``, objects of the previous release removed, the
 bucket keeps their versions; one S3 does not delete stops the step with its key and S3's error code) and
-writes ``releases/<env>/RELEASE`` naming the execution.
+writes ``releases/<env>/RELEASE``: the execution on its first line, then the S3 version of each object of
+the release (JSON). That one write is what makes the assembly the last release: a record stopped half-way
+(its container killed) leaves RELEASE listing the previous release's versions, which the versioned bucket
+keeps, so the next review compares with a whole release, never a mix of two. A RELEASE without versions
+(written before them, or on an unversioned bucket) is read as the objects under the prefix.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -53,6 +58,46 @@ def download(s3: Any, bucket: str, prefix: str, into: Path) -> int:
             s3.download_file(bucket, item["Key"], str(target))
             count += 1
     return count
+
+
+def release_marker(environment: str) -> str:
+    """The object that names the last release to ``environment`` and lists its objects' versions."""
+    return f"{RELEASES_PREFIX}/{environment}/RELEASE"
+
+
+def current_versions(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
+    """The version ID of each current object under ``prefix`` (ListObjectVersions' latest versions that are
+    not delete markers: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html), by
+    key; "null" on a bucket that was never versioned."""
+    return {
+        version["Key"]: version["VersionId"]
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+        for version in page.get("Versions", [])
+        if version.get("IsLatest")
+    }
+
+
+def download_release(s3: Any, bucket: str, environment: str, into: Path) -> int:
+    """The last release to ``environment`` into ``into``: each object at the version ``RELEASE`` lists
+    (GetObject with VersionId reads a version that is no longer current:
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html), or, for a RELEASE without versions
+    or none, every object under the release prefix. How many."""
+    prefix = release_prefix(environment)
+    try:
+        lines = (
+            s3.get_object(Bucket=bucket, Key=release_marker(environment))["Body"].read().decode().splitlines()
+        )
+    except s3.exceptions.NoSuchKey:
+        lines = []
+    versions = json.loads(lines[1]).get("versions") if len(lines) > 1 else None
+    if not versions:
+        return download(s3, bucket, prefix, into)
+    for key, version in versions.items():
+        target = into / key[len(prefix) :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        extra = {"VersionId": version} if version != "null" else None
+        s3.download_file(bucket, key, str(target), ExtraArgs=extra)
+    return len(versions)
 
 
 def upload(
@@ -130,7 +175,7 @@ def review(
         )
     with tempfile.TemporaryDirectory(prefix="last-release-") as folder:
         baseline = Path(folder) / "cdk.out"
-        has_baseline = download(s3, bucket, release_prefix(environment), baseline) > 0
+        has_baseline = download_release(s3, bucket, environment, baseline) > 0
         command = [
             sys.executable,
             "-m",
@@ -154,10 +199,13 @@ def review(
 
 
 def record(s3: Any, *, bucket: str, environment: str, assembly: Path, execution: str) -> int:
-    count = upload(s3, bucket, assembly, release_prefix(environment), replace=True)
-    s3.put_object(
-        Bucket=bucket, Key=f"{RELEASES_PREFIX}/{environment}/RELEASE", Body=f"{execution}\n".encode()
-    )
+    """``assembly`` as the last release to ``environment`` (module docstring): its objects, then RELEASE
+    naming ``execution`` and listing their versions, the one write that makes it the last release."""
+    prefix = release_prefix(environment)
+    count = upload(s3, bucket, assembly, prefix, replace=True)
+    versions = current_versions(s3, bucket, prefix)
+    body = f"{execution}\n{json.dumps({'versions': versions}, sort_keys=True)}\n"
+    s3.put_object(Bucket=bucket, Key=release_marker(environment), Body=body.encode())
     return count
 
 

@@ -15,9 +15,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from delivery.release import StaleObjectsNotDeleted, record, release_prefix, review
+from delivery.release import StaleObjectsNotDeleted, record, review
 from delivery.release import main as release_main
-from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX
+from platform_spec.delivery import RELEASES_PREFIX, REVIEW_PREFIX, release_prefix
 from platform_spec.evaluation import RunResult
 from platform_spec.fields import to_dict
 from tests.support.synth import Synthesized
@@ -56,7 +56,7 @@ def test_the_review_pack_is_compared_with_the_last_recorded_release(
     keys = _keys(s3, release_prefix("prod"))
     assert len(keys) == recorded and stale not in keys  # exactly this assembly
     body = s3.get_object(Bucket=BUCKET, Key=f"{RELEASES_PREFIX}/prod/RELEASE")["Body"].read()
-    assert body == b"e1\n"
+    assert body.splitlines()[0] == b"e1"  # the execution first, then the versions of its objects
     # the next candidate's pack is compared with it, and shows the readiness gate's run of the candidate
     readiness_run = _deployed_run(tmp_path / "gate-results" / "eval-staging" / "results.json")
     compared, _ = review(

@@ -219,6 +219,42 @@ def test_recording_a_release_may_delete_the_last_releases_objects_and_nothing_el
     assert "s3:DeleteObject*" in _granted(delivery, role)[json.dumps(prefix)]
 
 
+def test_the_release_steps_may_read_the_versions_the_last_release_lists(
+    delivery: StackTemplate, pipeline: dict[str, Any], config: PlatformConfig
+) -> None:
+    # RecordRelease lists the versions of the objects it wrote (ListObjectVersions is authorized as
+    # s3:ListBucketVersions on the bucket), ReleaseDiff reads each at its version (GetObject with VersionId
+    # is authorized as s3:GetObjectVersion on the object):
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html,
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+    assert config.delivery is not None
+    production = config.delivery.production
+    (bucket,) = [b for b in _refs_to(delivery, "AWS::S3::Bucket") if b.startswith("DeliveryArtifactsBucket")]
+    stages = {s["Name"]: s for s in pipeline["Stages"]}
+    steps = {
+        a["Name"]: a
+        for stage in (stages["ApproveRelease"], stages[pascal(production.name)])
+        for a in stage["Actions"]
+    }
+    calls = {
+        "RecordRelease": ("s3:ListBucketVersions", f"<{bucket}.Arn>"),
+        "ReleaseDiff": (
+            "s3:GetObjectVersion",
+            f"<{bucket}.Arn>/{release_prefix(production.name)}manifest.json",
+        ),
+    }
+    for step, (action, resource) in calls.items():
+        project = delivery.resources[steps[step]["Configuration"]["ProjectName"]["Ref"]]
+        role = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+        document = resolve_value(
+            {"Statement": role_statements(delivery.template, role)},
+            account=config.delivery.account,
+            region=config.delivery.region,
+        )
+        me = ("AWS", f"arn:aws:iam::{config.delivery.account}:role/{step}")
+        assert evaluate(document, Request(me, action, resource)).allowed, (step, action, resource)
+
+
 def _assume_targets(delivery: StackTemplate) -> dict[str, list[str]]:
     """The roles each role of the delivery stack may assume (sts:* statements), by role logical ID."""
     targets: dict[str, list[str]] = {}
