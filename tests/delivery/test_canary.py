@@ -486,11 +486,13 @@ def _notification_topic() -> tuple[str, Callable[[], list[str]]]:
     return topic, read
 
 
+@pytest.mark.parametrize("refused", ["UpdateAlias", "AssumeRole"])
 def test_an_abort_that_cannot_clear_the_canary_tells_a_person_what_is_stuck_and_the_fix(
-    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch, refused: str
 ) -> None:
     # GIVEN a bake that timed out with version 2 at 10 % (its pipeline action failed: the Prod stage rolls
-    # back, which does not touch the alias), and production refusing the abort's UpdateAlias
+    # back, which does not touch the alias), and production refusing the abort's UpdateAlias, or the release
+    # role refusing to be assumed (its trust policy changed, the role deleted)
     with _production_for_the_handler(monkeypatch) as (production, handler):
         topic, read = _notification_topic()
         monkeypatch.setenv("BAKE_NOTIFICATIONS", topic)
@@ -500,20 +502,23 @@ def test_an_abort_that_cannot_clear_the_canary_tells_a_person_what_is_stuck_and_
         made = handler.production_clients
 
         def refusing(role_arn: str, region: str, session_name: str) -> bake.Clients:
+            if refused == "AssumeRole":
+                raise RuntimeError("AssumeRole failed: AccessDenied")
             clients = made(role_arn, region, session_name)
             return dataclasses.replace(clients, lambda_=_FailingUpdates(clients.lambda_, 99))
 
         monkeypatch.setattr(handler, "production_clients", refusing)
         abort = _abort_event(synthesized, execution=started["release-a"], machine=machine, status="TIMED_OUT")
         # WHEN the abort runs: it fails, so Lambda retries it (then its dead-letter topic gets the raw event)
-        with pytest.raises(RuntimeError, match="UpdateAlias failed"):
+        with pytest.raises(RuntimeError, match=f"{refused} failed"):
             handler.lambda_handler(abort, types.SimpleNamespace(aws_request_id="r-9"))
         assert production.live() == {"version": "1", "routing": {"2": CANARY_WEIGHT}}
         # THEN a person is told, in words, what is stuck and the commands that clear it by hand
         (message,) = read()
         assert started["release-a"] in message and "TIMED_OUT" in message, message
-        assert "UpdateAlias failed" in message and f"{CANARY_WEIGHT:.0%}" in message, message
-        function = production.function_name
+        assert f"{refused} failed" in message and f"{CANARY_WEIGHT:.0%}" in message, message
+        # (without the release role the function's name is unknown: the message says how to find it)
+        function = production.function_name if refused == "UpdateAlias" else "<function>"
         assert f"aws lambda get-alias --region {REGION} --function-name {function} --name {LIVE_ALIAS}" in (
             message
         ), message
