@@ -117,8 +117,22 @@ def production_clients(role_arn: str, region: str, session_name: str) -> bake.Cl
     )
 
 
-def _abort(clients: bake.Clients, event: dict[str, Any], env: Any) -> str:
-    """The abort of a stopped execution (module docstring): what was done."""
+def _abort(event: dict[str, Any], env: Any, session_name: str) -> str:
+    """The abort of a stopped execution (module docstring): what was done. One that fails (the release role
+    refused, the alias not updated) tells people what may be stuck and the fix, then raises: Lambda retries
+    the abort twice, then sends its event, raw JSON that says nothing of the alias, to the dead-letter
+    topic."""
+    parameter_name = live_version_parameter(env[Settings.ENVIRONMENT])
+    clients: bake.Clients | None = None
+    try:
+        clients = production_clients(env[Settings.ROLE_ARN], env[Settings.REGION], session_name)
+        return _clear_unless_running(clients, event, env, parameter_name)
+    except Exception as error:
+        _tell_uncleared(clients, event, env, parameter_name, f"{type(error).__name__}: {error}")
+        raise
+
+
+def _clear_unless_running(clients: bake.Clients, event: dict[str, Any], env: Any, parameter_name: str) -> str:
     machine = event.get("stateMachine")
     running: list[str] = []
     if machine:
@@ -133,27 +147,21 @@ def _abort(clients: bake.Clients, event: dict[str, Any], env: Any) -> str:
             f"left alone: execution {running[0]} of the bake is running and owns the {LIVE_ALIAS} alias "
             "(its Begin replaced whatever canary share this one left and named the version live serves)"
         )
-    parameter_name = live_version_parameter(env[Settings.ENVIRONMENT])
-    try:
-        return bake.clear_canary(clients, stack_name=env[Settings.STACK_NAME], parameter_name=parameter_name)
-    except Exception as error:
-        # Lambda retries the abort twice, then sends its event, raw JSON, to the dead-letter topic: that says
-        # nothing of the alias. So each failure tells people, in words, what may be stuck and the fix.
-        _tell_uncleared(clients, event, env, parameter_name, f"{type(error).__name__}: {error}")
-        raise
+    return bake.clear_canary(clients, stack_name=env[Settings.STACK_NAME], parameter_name=parameter_name)
 
 
 def _tell_uncleared(
-    clients: bake.Clients, event: dict[str, Any], env: Any, parameter_name: str, error: str
+    clients: bake.Clients | None, event: dict[str, Any], env: Any, parameter_name: str, error: str
 ) -> None:
     """Publish :func:`uncleared_canary_message` to the notification topic (best effort: the abort's own
-    error is what Lambda retries on)."""
-    try:
-        function_name = bake.stack_outputs(clients.cloudformation, env[Settings.STACK_NAME]).get(
-            Output.FUNCTION_NAME
-        )
-    except Exception:  # the message then says how to find it
-        function_name = None
+    error is what Lambda retries on). ``clients`` None: the release role could not be assumed."""
+    function_name = None  # unknown: the message then says how to find it
+    if clients is not None:
+        try:
+            outputs = bake.stack_outputs(clients.cloudformation, env[Settings.STACK_NAME])
+            function_name = outputs.get(Output.FUNCTION_NAME)
+        except Exception as failed:
+            logger.warning(json.dumps({"action": "abort", "describeStacksFailed": f"{failed}"}))
     message = uncleared_canary_message(
         environment=env[Settings.ENVIRONMENT],
         stack_name=env[Settings.STACK_NAME],
@@ -176,19 +184,18 @@ def _tell_uncleared(
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     env = os.environ
-    clients = production_clients(
-        env[Settings.ROLE_ARN], env[Settings.REGION], f"canary-bake-{context.aws_request_id}"
-    )
+    session_name = f"canary-bake-{context.aws_request_id}"
     action = event.get("action")
     if action == "abort":
         done = {
             "action": action,
             "execution": event.get("execution"),
             "status": event.get("status"),
-            "detail": _abort(clients, event, env),
+            "detail": _abort(event, env, session_name),
         }
         logger.info(json.dumps(done))
         return done
+    clients = production_clients(env[Settings.ROLE_ARN], env[Settings.REGION], session_name)
     if action == "begin":
         _refuse_beside(event)
         state = bake.begin(
