@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from platform_config import ConfigError, PlatformConfig, load_platform
 from platform_config.documents import load_yaml
@@ -308,6 +308,38 @@ def notification_check(
     )
 
 
+#: How long the deployed readiness gate lets its children run: the suites against the environment, and the
+#: human review walk (which waits up to 180 s for scoring). A child that hangs (an API or a scoring function
+#: that never answers, a connection nobody closes) is stopped there and holds the gate with a result
+#: written, inside the build step's two hours (constructs/delivery/pipeline.py) with the smoke, alarm
+#: probes and load tests beside them; without a bound the step's own timeout killed it with none.
+SUITES_TIMEOUT_S: Final = 60 * 60
+REVIEW_WALK_TIMEOUT_S: Final = 15 * 60
+
+
+def _run_child(
+    command: Sequence[str], *, env: dict[str, str], cwd: Path, timeout_s: float
+) -> tuple[int, str]:
+    """Run a child of the gate to its end or for ``timeout_s``: (exit status, its output); a child still
+    running then is killed and reported as such (status -1, what it wrote so far, and the bound)."""
+    try:
+        done = subprocess.run(
+            list(command), capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired as expired:
+        written = "".join(
+            part.decode("utf-8", "replace") if isinstance(part, bytes) else part
+            for part in (expired.stdout, expired.stderr)
+            if part
+        )
+        lines = [line.strip() for line in written.splitlines() if line.strip()]
+        return -1, (
+            f"- HOLD: {' '.join(command[1:4])} did not finish within {timeout_s:g} s and was stopped "
+            f"(last output: {lines[-1][:300] if lines else 'none'})"
+        )
+    return done.returncode, done.stdout + done.stderr
+
+
 def suites_check(
     report: GateReport,
     config: PlatformConfig,
@@ -318,10 +350,12 @@ def suites_check(
     use_cases: Sequence[str],
     argv: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    timeout_s: float = SUITES_TIMEOUT_S,
 ) -> None:
     """``python -m evaluation run --target <env> --out <out>/<readiness_evaluation> --use-case ... <argv>``:
     golden suites through the API, adversarial suites through ApplyGuardrail on the deployed guardrail, every
-    contract's quality gate; ``out`` is the gate's results folder."""
+    contract's quality gate; ``out`` is the gate's results folder. With ``env`` it runs as a child process of
+    its own, stopped after ``timeout_s``."""
     out = out / readiness_evaluation(environment)
     command = [sys.executable, "-m", "evaluation", "--root", str(root), "run", "--target", environment]
     command += ["--out", str(out), *(a for uc in use_cases for a in ("--use-case", uc)), *argv]
@@ -330,8 +364,7 @@ def suites_check(
 
         code, output = _quietly(evaluation, command[3:])
     else:
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, check=False)
-        code, output = done.returncode, done.stdout + done.stderr
+        code, output = _run_child(command, env=env, cwd=root, timeout_s=timeout_s)
     left_out = _suites_left_out(config, out) if code == 0 else []
     detail = _last_lines(
         output, "every suite passed its contract's quality gate through the deployed API and guardrail"
@@ -410,9 +443,10 @@ def human_review_check(
     *,
     env: dict[str, str] | None = None,
     args: Sequence[str] = (),
+    timeout_s: float = REVIEW_WALK_TIMEOUT_S,
 ) -> None:
-    """Issue 13's command, once: ``python -m human_review exercise --target <offline|env>``. Without the
-    command in this checkout the check is NOT RUN, and the gate holds."""
+    """Issue 13's command, once: ``python -m human_review exercise --target <offline|env>``, stopped after
+    ``timeout_s``. Without the command in this checkout the check is NOT RUN, and the gate holds."""
     spec = importlib.util.find_spec(HUMAN_REVIEW_MODULE) if env is None else None
     runner_env = {**os.environ, **(env or {})}
     if env is None and spec is None:
@@ -422,23 +456,21 @@ def human_review_check(
             f"`python -m {HUMAN_REVIEW_MODULE} exercise` is not in this checkout (issue 13's human review path)",
         )
         return
-    done = subprocess.run(
+    code, output = _run_child(
         [sys.executable, "-m", HUMAN_REVIEW_MODULE, "exercise", "--target", target, *args],
-        capture_output=True,
-        text=True,
         env=runner_env,
         cwd=root,
-        check=False,
+        timeout_s=timeout_s,
     )
-    if done.returncode != 0 and f"No module named {HUMAN_REVIEW_MODULE}" in done.stderr:
+    if code != 0 and f"No module named {HUMAN_REVIEW_MODULE}" in output:
         report.add(
             "human review path", Verdict.NOT_RUN, f"`python -m {HUMAN_REVIEW_MODULE}` is not in this checkout"
         )
         return
     report.add(
         "human review path",
-        _verdict(done.returncode == 0),
-        _last_lines(done.stdout + done.stderr, "the review path was exercised end to end"),
+        _verdict(code == 0),
+        _last_lines(output, "the review path was exercised end to end"),
     )
 
 

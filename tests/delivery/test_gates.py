@@ -739,3 +739,31 @@ def test_a_bake_run_by_hand_stops_on_a_termination_signal_as_on_ctrl_c(
         assert signal.getsignal(signum) is default_action
     finally:
         signal.signal(signum, previous)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["suites (golden, adversarial)", "human review path"])
+def test_a_child_of_the_readiness_gate_that_hangs_is_stopped_and_holds_the_gate(
+    tmp_path: Path, name: str
+) -> None:
+    # GIVEN a stand-in command (a package of the same name in a stand-in checkout, found first) that never
+    # ends, as a deployed run whose API or scoring never answers might: without a bound the gate waited
+    # for it until the build step's own timeout (2 h) killed the step with no result written
+    module = "evaluation" if name.startswith("suites") else HUMAN_REVIEW_MODULE
+    package = tmp_path / module
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(600)\n")
+    report = GateReport(Gate.READINESS, "staging", "deployed")
+    # WHEN the gate runs it with a bound of one second
+    if module == "evaluation":
+        config = load_platform(examples_root())
+        gates.suites_check(
+            report, config, tmp_path, "staging", out=tmp_path / "out", use_cases=[STS], env={}, timeout_s=1
+        )
+    else:
+        gates.human_review_check(report, tmp_path, "staging", env={}, timeout_s=1)
+    # THEN the child is stopped and the check holds the gate, saying why and for how long it ran
+    check = _check(report, name)
+    assert check.verdict is Verdict.HOLD and report.verdict is Verdict.HOLD, check
+    assert "did not finish within 1 s" in check.detail and "started" in check.detail, check.detail
