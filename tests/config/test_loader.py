@@ -335,12 +335,17 @@ def test_a_file_read_again_is_parsed_once_and_each_reader_gets_its_own_data() ->
 # --------------------------------------------------------------- file-level
 
 
-def test_yaml_syntax_error_names_file_and_line(config_root: Path) -> None:
-    path = config_root / DEV
+def _replace_line(path: Path, starting: str, replacement: str) -> int:
+    """Replace the first line of ``path`` that starts with ``starting``; its index (0-based)."""
     lines = path.read_text(encoding="utf-8").splitlines()
-    region = next(i for i, text in enumerate(lines) if text.startswith("region:"))
-    lines[region] = "region: us-east-1: oops"
+    index = next(i for i, text in enumerate(lines) if text.startswith(starting))
+    lines[index] = replacement
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return index
+
+
+def test_yaml_syntax_error_names_file_and_line(config_root: Path) -> None:
+    region = _replace_line(config_root / DEV, "region:", "region: us-east-1: oops")
 
     error = load_error(config_root, r"environments/dev\.yaml:\d+: \(file\): is not valid YAML")
     check(only_problem(error), file=DEV, field="(file)", fix="fix the YAML syntax", message="not valid YAML")
@@ -349,11 +354,7 @@ def test_yaml_syntax_error_names_file_and_line(config_root: Path) -> None:
 
 def test_an_unclosed_quote_is_reported_where_it_opens_not_at_the_end_of_the_file(config_root: Path) -> None:
     # GIVEN a value whose quote is never closed: the parser reads on to the end of the file
-    path = config_root / DEV
-    lines = path.read_text(encoding="utf-8").splitlines()
-    region = next(i for i, text in enumerate(lines) if text.startswith("region:"))
-    lines[region] = 'region: "us-east-1'
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    region = _replace_line(config_root / DEV, "region:", 'region: "us-east-1')
     # THEN the problem is at the line the quote opens, and the fix says so
     problem = only_problem(load_error(config_root, r"\(file\): is not valid YAML"))
     assert problem.line == region + 1, problem.render()
@@ -1156,11 +1157,7 @@ def test_catalog_output_limits_bound_every_shipped_contract(real_config: Platfor
     ],
 )
 def test_yaml_syntax_errors_point_at_their_line(config_root: Path, broken: str, line_of: str) -> None:
-    path = config_root / (DEV if line_of == "region:" else RFP)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    index = next(i for i, text in enumerate(lines) if text.startswith(line_of))
-    lines[index] = broken
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    index = _replace_line(config_root / (DEV if line_of == "region:" else RFP), line_of, broken)
     error = load_error(config_root, r"\(file\): is not valid YAML")
     problem = only_problem(error)
     assert problem.line is not None and index + 1 <= problem.line <= index + 2, problem.render()
