@@ -77,11 +77,12 @@ def current_versions(s3: Any, bucket: str, prefix: str) -> dict[str, str]:
     }
 
 
-def download_release(s3: Any, bucket: str, environment: str, into: Path) -> int:
+def download_release(s3: Any, bucket: str, environment: str, into: Path) -> tuple[int, str | None]:
     """The last release to ``environment`` into ``into``: each object at the version ``RELEASE`` lists
     (GetObject with VersionId reads a version that is no longer current:
     https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html), or, for a RELEASE without versions
-    or none, every object under the release prefix. How many."""
+    or none, every object under the release prefix. How many, and the pipeline execution that recorded it
+    (RELEASE's first line; None without one)."""
     prefix = release_prefix(environment)
     try:
         lines = (
@@ -89,15 +90,16 @@ def download_release(s3: Any, bucket: str, environment: str, into: Path) -> int:
         )
     except s3.exceptions.NoSuchKey:
         lines = []
+    execution = (lines[0].strip() or None) if lines else None
     versions = json.loads(lines[1]).get("versions") if len(lines) > 1 else None
     if not versions:
-        return download(s3, bucket, prefix, into)
+        return download(s3, bucket, prefix, into), execution
     for key, version in versions.items():
         target = into / key[len(prefix) :]
         target.parent.mkdir(parents=True, exist_ok=True)
         extra = {"VersionId": version} if version != "null" else None
         s3.download_file(bucket, key, str(target), ExtraArgs=extra)
-    return len(versions)
+    return len(versions), execution
 
 
 def upload(
@@ -175,7 +177,8 @@ def review(
         )
     with tempfile.TemporaryDirectory(prefix="last-release-") as folder:
         baseline = Path(folder) / "cdk.out"
-        has_baseline = download_release(s3, bucket, environment, baseline) > 0
+        count, recorded_by = download_release(s3, bucket, environment, baseline)
+        has_baseline = count > 0
         command = [
             sys.executable,
             "-m",
@@ -187,7 +190,18 @@ def review(
             str(out),
         ]
         if has_baseline:
-            command += ["--against", str(baseline)]
+            # named for the approver: the temporary folder it was downloaded to means nothing to them
+            by = (
+                f"recorded by pipeline execution {recorded_by}"
+                if recorded_by
+                else "its recording execution unknown"
+            )
+            command += [
+                "--against",
+                str(baseline),
+                "--against-label",
+                f"the last release to {environment}, {by}",
+            ]
         if evaluation_results is not None:
             command += ["--evaluation-results", str(evaluation_results.resolve())]
         subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])

@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         help="baseline environment, e.g. Staging: compare each environment with it (in --against, else in ASSEMBLY)",
     )
     parser.add_argument(
+        "--against-label",
+        help="how the pack names the --against assembly (e.g. 'the last release to prod, recorded by pipeline "
+        "execution E'; default: its path)",
+    )
+    parser.add_argument(
         "--commit", help="the commit the assembly was built from (default: ask git, see above)"
     )
     parser.add_argument(
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             environments=args.env or None,
             against=args.against,
             against_env=args.against_env,
+            against_label=args.against_label,
             meta=ReportMeta(commit=commit, generated=datetime.now(UTC)),
             topics=topics,
         )

@@ -59,6 +59,7 @@ def build_reports(
     environments: Sequence[str] | None = None,
     against: Path | str | None = None,
     against_env: str | None = None,
+    against_label: str | None = None,
     meta: ReportMeta | None = None,
     topics: Sequence[Topic[Any]] = TOPICS,
 ) -> dict[str, Report]:
@@ -66,7 +67,9 @@ def build_reports(
 
     ``against`` (another assembly) and/or ``against_env`` (another environment) add the changes from
     that baseline: each environment is compared with ``against_env`` (default: itself) in ``against``
-    (default: the same assembly). The baseline environment itself gets no comparison with itself.
+    (default: the same assembly), which the pack names by ``against_label`` (default: its path: a release
+    step downloads the last release to a temporary folder, which means nothing to a reader). The baseline
+    environment itself gets no comparison with itself.
     Reads the assemblies only: nothing is written (see :func:`write_reports`) and no check runs again.
     """
     assembly = Path(assembly)
@@ -84,7 +87,9 @@ def build_reports(
     for name in selected:
         env = load_environment(assembly, name, topics=topics, stacks=available[name], gate=gate)
         changes = None
-        label = baseline_label(against, against_env, name)
+        label = baseline_label(
+            against_label or (Path(against) if against is not None else None), against_env, name
+        )
         if against is not None or against_env is not None:
             baseline_env = against_env or name
             if not (baseline_dir == assembly and baseline_env == name):
@@ -96,7 +101,14 @@ def build_reports(
 
 
 def baseline_label(against: Path | str | None, against_env: str | None, env: str) -> str:
-    where = f"the assembly at {against}" if against is not None else "this assembly"
+    """``against``: the baseline assembly's path (a Path) or the words that name it (a str)."""
+    where = (
+        "this assembly"
+        if against is None
+        else f"the assembly at {against}"
+        if isinstance(against, Path)
+        else str(against)
+    )
     return f"environment {against_env or env} of {where}"
 
 

@@ -73,6 +73,10 @@ def test_the_review_pack_is_compared_with_the_last_recorded_release(
     candidate = (assembly / "review-pack-2" / "Prod.md").read_text(encoding="utf-8")
     first = (assembly / "review-pack" / "Prod.md").read_text(encoding="utf-8")
     assert "Changes against" in candidate and "Changes against" not in first
+    # the approver is told which release it is compared with, not where the step downloaded it
+    (compared_with,) = [line for line in candidate.splitlines() if "Compared with" in line]
+    assert "the last release to prod, recorded by pipeline execution e1" in compared_with, compared_with
+    assert "last-release-" not in candidate, "the pack names the step's temporary download folder"
     assert "Latest run: target staging, measured on the deployed environment staging" in candidate
     assert "Latest run: target staging" not in first
     # AND that run, of another commit than the candidate's, is not shown as evidence the gates are met
