@@ -10,7 +10,7 @@ from typing import Any
 
 from compliance.report.build import Report, build_reports
 from compliance.report.document import BAD, Table
-from compliance.report.topics import access, controls, inventory, operations, protection
+from compliance.report.topics import access, controls, human_review, inventory, operations, protection
 from tests.compliance.conftest import ENVIRONMENTS, mutate_template, text_delivery_on
 
 
@@ -168,3 +168,23 @@ def test_the_control_mapping_knows_the_prompts_are_in_bedrock_prompt_management(
     assert "No prompt catalog service" not in catalog.gaps
     assert "AWS::Bedrock::Prompt" in catalog.how
     assert "Bedrock Prompt Management" in mapping["LLM07"].gaps
+
+
+def test_the_pack_says_who_may_review_and_which_use_cases_one_reviewer_role_decides(
+    reports: dict[str, Report],
+) -> None:
+    # GIVEN Prod: one reviewer role, trusting its account (any principal there whose own IAM policy lets it
+    # assume the role, with a source identity), decides the items of every use case that sends outputs to
+    # people; the template names no reviewer
+    report = reports["Prod"]
+    (row,) = _table(report, "human-review-reviewers").rows
+    role, who, decides = (c.text for c in row)
+    (account,) = report.environment.accounts
+    # THEN the pack names the role, who may assume it as the trust policy says, and that IAM outside this
+    # template decides who that is; and every use case whose items it decides
+    assert role.startswith("HumanReviewReviewerRole"), role
+    assert f"arn:aws:iam::{account}:root" in who and "sts:SourceIdentity" in who, who
+    assert "outside this template" in who and row[1].flag is not None, who
+    sent = [r.use_case for r in report.facts(human_review.TOPIC).use_cases if r.policy.mode.value != "none"]
+    assert sent and all(use_case in decides for use_case in sent), decides
+    assert "every use case" in decides, decides

@@ -16,6 +16,7 @@ changes are for review.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -86,6 +87,21 @@ class CorrectionCheck:
 
 
 @dataclass(frozen=True)
+class Reviewer:
+    """A reviewer role of the review path, as the template deploys it."""
+
+    logical_id: str
+    trust: tuple[str, ...]  # its trust policy's statements, as the access topic renders them
+
+    @property
+    def account_wide(self) -> bool:
+        """The trust names an account (its root, or the bare id): any principal of that account whose own IAM
+        policy allows sts:AssumeRole on the role may become a reviewer
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts)."""
+        return any(re.search(r":root\b|\bAWS \d{12}\b", line) for line in self.trust)
+
+
+@dataclass(frozen=True)
 class ReviewFacts:
     use_cases: tuple[UseCaseReview, ...]
     resources: tuple[ReviewResource, ...]
@@ -94,6 +110,8 @@ class ReviewFacts:
     own_guardrails: Mapping[str, str] = field(default_factory=dict)
     #: whether Bedrock's invocation logging delivers text here (None: this environment does not set it)
     invocation_text: bool | None = None
+    #: the review path's reviewer roles (who may decide items, by their trust policies)
+    reviewers: tuple[Reviewer, ...] = ()
 
 
 class HumanReviewTopic(Topic[ReviewFacts]):
@@ -136,12 +154,19 @@ class HumanReviewTopic(Topic[ReviewFacts]):
             for use_case in found
             if render_value(r.properties.get("Name", "")).endswith(f"-{use_case.use_case}")
         }
+        roles = {r.logical_id for r in resources if r.type == "AWS::IAM::Role" and "/Reviewer/" in r.path}
+        reviewers = tuple(
+            Reviewer(p.logical_id, p.trust)
+            for p in env.extract(access.TOPIC).principals
+            if p.logical_id in roles
+        )
         return ReviewFacts(
             tuple(found),
             resources,
             _correction_checks(env),
             own,
             env.extract(invocation_logging.TOPIC).text_delivery,
+            reviewers,
         )
 
     def diff(self, now: ReviewFacts, then: ReviewFacts, matching: Matching) -> list[Change]:
@@ -337,7 +362,45 @@ def render_review(facts: ReviewFacts) -> Section:
             [code(resource.logical_id), code(resource.type), code(resource.path), cell(resource.on_delete)]
         )
     section.add(resources)
+    section.add(_reviewers_table(facts))
     return section
+
+
+def _reviewers_table(facts: ReviewFacts) -> Table:
+    """Who may decide items: each reviewer role, who its trust policy lets assume it, and the use cases whose
+    items it decides (the review API admits a session of the role on every reviewer route, whatever the
+    item's use case)."""
+    table = Table(
+        "human-review-reviewers",
+        ["Reviewer role", "Who may assume it", "Decides the items of"],
+        caption="Who may review: the reviewer role's trust policy, as deployed.",
+        empty="No reviewer role in this environment.",
+    )
+    sent = [
+        r.use_case
+        for r in facts.use_cases
+        if r.policy.mode is not ReviewMode.NONE or r.policy.hold_for_review
+    ]
+    for reviewer in facts.reviewers:
+        who = "; ".join(reviewer.trust) or "nobody (no trust statement)"
+        if reviewer.account_wide:
+            who += (
+                ". Any principal of that account whose own IAM policy allows sts:AssumeRole on this role may "
+                "review: who that is is decided outside this template (the reviewers' IAM or IAM Identity "
+                "Center permissions), and each reviewer session must carry a source identity"
+            )
+        table.rows.append(
+            [
+                code(reviewer.logical_id),
+                cell(who, flag=WARN if reviewer.account_wide else None),
+                cell(
+                    f"every use case that sends outputs to people here: {', '.join(sent)} (one role for all)"
+                    if sent
+                    else "none: no use case here sends outputs to people"
+                ),
+            ]
+        )
+    return table
 
 
 def _stranded(gone: UseCaseReview) -> Change:
