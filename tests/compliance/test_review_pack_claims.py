@@ -94,10 +94,11 @@ def _reviewer_reads(report: Report, use_case: str) -> str:
 
 
 def test_a_reviewer_of_a_use_case_that_stores_no_text_is_told_whether_the_invocation_record_has_it(
-    reports: dict[str, Report], assembly_copy: Path
+    example_reports: dict[str, Report], example_assembly_copy: Path
 ) -> None:
     # GIVEN Prod: support-ticket-summary stores no text, and Bedrock's text delivery is off in the account
-    reads = _reviewer_reads(reports["Prod"], "support-ticket-summary")
+    assembly_copy = example_assembly_copy
+    reads = _reviewer_reads(example_reports["Prod"], "support-ticket-summary")
     # THEN the pack does not send the reviewer to an invocation record that holds no text
     assert "text delivery is off" in reads and "holds no text" in reads, reads
     # GIVEN text delivery on
@@ -130,16 +131,17 @@ def test_the_control_mapping_names_every_role_that_may_invoke_a_model(reports: d
 
 
 def test_the_system_prompt_records_are_in_data_protection(
-    reports: dict[str, Report], assembly_copy: Path
+    example_reports: dict[str, Report], example_assembly_copy: Path
 ) -> None:
-    # GIVEN Prod: each use case's system prompt is an AWS::Bedrock::Prompt (its text, tagged confidential) with
-    # a retained PromptVersion, and no CustomerEncryptionKeyArn
-    report = reports["Prod"]
+    # GIVEN Prod (the examples' app: policy-qa's prompt is changed below): each use case's system prompt is
+    # an AWS::Bedrock::Prompt (its text, tagged confidential) with a retained PromptVersion, and no
+    # CustomerEncryptionKeyArn
+    report, assembly_copy = example_reports["Prod"], example_assembly_copy
     protected = {p.logical_id: p for p in report.facts(protection.TOPIC).resources}
     prompts = [
         r.logical_id for r in report.environment.resources if r.type.startswith("AWS::Bedrock::Prompt")
     ]
-    assert len(prompts) == 4
+    assert len(prompts) == 2 * len(report.facts(human_review.TOPIC).use_cases)
     # THEN the pack says how each is encrypted and kept, not only that it exists (resource index: "only here")
     assert set(prompts) <= set(protected)
     assert "no CustomerEncryptionKeyArn" in _prompt(report).at_rest
