@@ -114,14 +114,16 @@ atexit.register(gc.freeze)
 # anything imports aws_cdk (tests.support.synth does); every Node process the tests start inherits it.
 node_environment()
 
-from bedrock_platform_devtools.botocore_cache import share_data_loader  # noqa: E402
+from bedrock_platform_devtools.botocore_cache import share_builtin_handlers, share_data_loader  # noqa: E402
 from platform_config import PlatformConfig, load_platform  # noqa: E402
 from tests.support.contracts import examples_root  # noqa: E402
 from tests.support.synth import config, example_synthesized, stages, synthesized  # noqa: E402
 
 # Most tests start fresh boto3 sessions (moto fixtures, handlers imported anew as at a cold start): one
-# parsed copy of botocore's model files for all of them (bedrock_platform_devtools/botocore_cache.py).
+# parsed copy of botocore's model files for all of them, and one registration of botocore's built-in event
+# handlers, copied into each new session (bedrock_platform_devtools/botocore_cache.py).
 share_data_loader()
+share_builtin_handlers()
 
 __all__ = ["config", "example_synthesized", "stages", "synthesized"]
 
