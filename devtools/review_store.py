@@ -1,6 +1,7 @@
 """The review path's AWS resources as the ``HumanReview`` construct defines them (keys, index, TTL
-attribute, redrive), created through any boto3 session: moto's in tests, the offline exercise and the
-review demo (``python -m human_review exercise --target offline``).
+attribute, redrive), created through any boto3 session (or anything with its ``client(service,
+region_name=...)``, e.g. ``human_review.offline.OfflinePlatform``, which keeps its clients): moto's in tests,
+the offline exercise and the review demo (``python -m human_review exercise --target offline``).
 
 The key schema and names come from ``platform_spec.review``, which the construct reads too, so the tables
 the handlers are tested against have the deployed tables' shape.

@@ -97,6 +97,7 @@ class OfflinePlatform:
         self.modules: dict[str, ModuleType] = {}
         self.session: Any = None
         self.resources: Any = None
+        self._clients: dict[str, Any] = {}
         #: Each function's timeout, from which its context's remaining time counts down (a test may
         #: shorten one); the review path's are the construct's.
         self.timeouts_ms: dict[str, int] = {name: 28_000 for name in HANDLERS} | {
@@ -153,7 +154,7 @@ class OfflinePlatform:
         )
         self._stack.enter_context(mock_aws())
         self.session = boto3.Session(region_name=OFFLINE_REGION)
-        self.resources = create_review_resources(self.session, region=OFFLINE_REGION)
+        self.resources = create_review_resources(self, region=OFFLINE_REGION)
         location = InvocationLogLocation(
             log_group="/aws/bedrock/invocations", bucket=None, region=OFFLINE_REGION
         )
@@ -188,6 +189,16 @@ class OfflinePlatform:
         self._stack.close()
 
     # ---------------------------------------------------------------- calls
+
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        """The platform's own client of ``service`` (moto's DynamoDB, SQS), made once: a new client cost
+        ~7 CPU-milliseconds, and the tests and :meth:`drain` call the stores hundreds of times. The
+        functions make their own clients, as deployed; a client created here holds no state of the
+        stores (moto keeps that), only its settings, which are the session's."""
+        assert region_name in (None, self.session.region_name), region_name
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
 
     def _call(self, module: str, event: Mapping[str, Any]) -> dict[str, Any]:
         handler = self.modules[module]
@@ -239,7 +250,7 @@ class OfflinePlatform:
         the message ids it reported as failed, in delivery order."""
         from bedrock_platform_devtools.samples import sqs_event
 
-        sqs = self.session.client("sqs")
+        sqs = self.client("sqs")
         failed: list[str] = []
         for _ in range(max_rounds):
             received = sqs.receive_message(
@@ -263,7 +274,7 @@ class OfflinePlatform:
         return failed
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        sqs = self.session.client("sqs")
+        sqs = self.client("sqs")
         messages = sqs.receive_message(QueueUrl=self.resources.dead_letter_url, MaxNumberOfMessages=10).get(
             "Messages", []
         )

@@ -56,7 +56,7 @@ def _guardrail_calls(platform: OfflinePlatform) -> list[Any]:
 
 
 def _audit(platform: OfflinePlatform) -> list[dict[str, Any]]:
-    dynamodb = platform.session.client("dynamodb")
+    dynamodb = platform.client("dynamodb")
     return [plain(i) for i in dynamodb.scan(TableName=platform.resources.audit_table)["Items"]]
 
 
@@ -104,9 +104,7 @@ def test_a_correction_the_guardrail_masks_is_stored_and_released_masked_only(
     stored = json.dumps(
         [
             plain(i)
-            for i in platform.session.client("dynamodb").scan(TableName=platform.resources.review_table)[
-                "Items"
-            ]
+            for i in platform.client("dynamodb").scan(TableName=platform.resources.review_table)["Items"]
         ]
     )
     assert "jane.doe@example.com" not in stored and "jane.doe@example.com" not in json.dumps(_audit(platform))

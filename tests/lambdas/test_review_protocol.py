@@ -81,17 +81,17 @@ def _review_policy(use_case: str = SAMPLED_UC, **values: Any) -> Any:
 
 
 def _items(platform: OfflinePlatform) -> list[dict[str, Any]]:
-    dynamodb = platform.session.client("dynamodb")
+    dynamodb = platform.client("dynamodb")
     return [plain(i) for i in dynamodb.scan(TableName=platform.resources.review_table)["Items"]]
 
 
 def _audit(platform: OfflinePlatform) -> list[dict[str, Any]]:
-    dynamodb = platform.session.client("dynamodb")
+    dynamodb = platform.client("dynamodb")
     return [plain(i) for i in dynamodb.scan(TableName=platform.resources.audit_table)["Items"]]
 
 
 def _queued(platform: OfflinePlatform) -> int:
-    attributes = platform.session.client("sqs").get_queue_attributes(
+    attributes = platform.client("sqs").get_queue_attributes(
         QueueUrl=platform.resources.queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
@@ -126,6 +126,39 @@ def _ask_as(platform: OfflinePlatform, use_case: str, body: Any, request_id: str
 
 def _error(reply: Reply) -> str:
     return str(reply.body["error"]["code"])
+
+
+# ==================================================================== the offline platform
+
+
+def test_the_offline_platform_makes_one_client_per_store_however_often_it_is_asked(
+    platform: OfflinePlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    make = platform.session.client
+
+    def counted(service: str, **kwargs: Any) -> Any:
+        made.append(service)
+        return make(service, **kwargs)
+
+    monkeypatch.setattr(platform.session, "client", counted)
+    sqs, dynamodb = platform.client("sqs"), platform.client("dynamodb")
+    assert platform.drain() == [] and platform.drain() == [] and platform.dead_letters() == []
+    assert platform.client("sqs") is sqs and platform.client("dynamodb", region_name="us-east-1") is dynamodb
+    assert _items(platform) == [] and _audit(platform) == [] and _queued(platform) == 0
+    assert made == []  # the ones it created the tables and queues with
+    # the stores are moto's, whichever client asks: a fresh client sees what the kept one wrote
+    sqs.send_message(QueueUrl=platform.resources.queue_url, MessageBody="{}")
+    assert _queued(platform) == 1 and made == []
+    monkeypatch.undo()
+    assert (
+        int(
+            platform.session.client("sqs").get_queue_attributes(
+                QueueUrl=platform.resources.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]["ApproximateNumberOfMessages"]
+        )
+        == 1
+    )
 
 
 # ==================================================================== the protocol
@@ -519,7 +552,7 @@ def _set(platform: OfflinePlatform, review_id: str, **attributes: str) -> None:
     """Rewrite string attributes of an item, as time would have written them."""
     names = {f"#a{i}": name for i, name in enumerate(attributes)}
     values = {f":v{i}": {"S": value} for i, value in enumerate(attributes.values())}
-    platform.session.client("dynamodb").update_item(
+    platform.client("dynamodb").update_item(
         TableName=platform.resources.review_table,
         Key={ReviewTable.KEY: {"S": review_id}},
         UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes))),
@@ -655,7 +688,7 @@ def test_a_scoring_failure_retries_then_dead_letters_and_the_caller_already_has_
     answered = platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
     assert answered.status == 200 and answered.body["output"]["text"]
     # the review table disappears under the scoring function (any store failure)
-    platform.session.client("dynamodb").delete_table(TableName=platform.resources.review_table)
+    platform.client("dynamodb").delete_table(TableName=platform.resources.review_table)
     failed = platform.drain()
     # delivered MAX_RECEIVE_COUNT times, failing each time, then moved to the dead-letter queue (not lost)
     assert len(failed) == MAX_RECEIVE_COUNT and len(set(failed)) == 1
@@ -790,7 +823,7 @@ def test_an_unreadable_message_fails_alone_and_says_which_message_and_why(
 ) -> None:
     # GIVEN a message no scoring run can read (a hand-sent test, a redrive from another queue) beside an answer
     platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
-    sqs = platform.session.client("sqs")
+    sqs = platform.client("sqs")
     poison = sqs.send_message(QueueUrl=platform.resources.queue_url, MessageBody=body)["MessageId"]
     # WHEN one delivery reaches the scoring function
     failed = platform.drain(max_rounds=1)
@@ -820,9 +853,7 @@ def test_an_unreadable_message_is_logged_without_the_text_it_carries(
         "output": [{"text": secret}],
     }
     queue = platform.resources.queue_url
-    poison = platform.session.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(body))[
-        "MessageId"
-    ]
+    poison = platform.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(body))["MessageId"]
     # WHEN it is delivered
     assert platform.drain(max_rounds=1) == [poison]
     # THEN the log says which message, which fields and why, and never what they held
@@ -848,7 +879,7 @@ def test_characters_sqs_refuses_in_an_answer_or_question_reach_the_queue_escaped
     review_id = asked.body.get("reviewId") or asked.body["requestId"]
     # THEN the message is queued (no enqueue failure), its body holds only what SQS accepts
     assert _queued(platform) == 1 and 1 not in _metric(platform, "ReviewEnqueueFailures")
-    sqs = platform.session.client("sqs")
+    sqs = platform.client("sqs")
     (message,) = sqs.receive_message(QueueUrl=platform.resources.queue_url)["Messages"]
     assert refused_in(message["Body"]) == []
     sqs.change_message_visibility(
@@ -865,7 +896,7 @@ def test_characters_sqs_refuses_in_an_answer_or_question_reach_the_queue_escaped
 
 def test_a_redelivered_message_is_scored_once(config: PlatformConfig, platform: OfflinePlatform) -> None:
     platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
-    sqs = platform.session.client("sqs")
+    sqs = platform.client("sqs")
     (message,) = sqs.receive_message(QueueUrl=platform.resources.queue_url)["Messages"]
     sqs.send_message(QueueUrl=platform.resources.queue_url, MessageBody=message["Body"])  # a duplicate
     sqs.change_message_visibility(
@@ -880,7 +911,7 @@ def test_a_redelivered_message_is_scored_once(config: PlatformConfig, platform: 
 def test_an_enqueue_failure_never_changes_an_answer_but_a_held_answer_fails_closed(
     config: PlatformConfig, platform: OfflinePlatform
 ) -> None:
-    platform.session.client("sqs").delete_queue(QueueUrl=platform.resources.queue_url)
+    platform.client("sqs").delete_queue(QueueUrl=platform.resources.queue_url)
     answered = platform.invoke(SAMPLED_UC, request_body(config, SAMPLED_UC))
     assert answered.status == 200 and answered.body["output"]["text"]
     assert 1 in _metric(platform, "ReviewEnqueueFailures")
@@ -888,7 +919,7 @@ def test_an_enqueue_failure_never_changes_an_answer_but_a_held_answer_fails_clos
     held = platform.invoke(HELD_UC, request_body(config, HELD_UC))
     assert held.status == 202
     # without the table no held answer is released
-    platform.session.client("dynamodb").delete_table(TableName=platform.resources.review_table)
+    platform.client("dynamodb").delete_table(TableName=platform.resources.review_table)
     closed = platform.invoke(HELD_UC, request_body(config, HELD_UC))
     assert closed.status == 503 and closed.body["error"]["code"] == "REVIEW_UNAVAILABLE"
     assert "output" not in closed.body
@@ -1364,7 +1395,7 @@ def test_a_review_store_that_answers_a_byte_at_a_time_is_abandoned_at_its_bound(
 
 def _audit_records(platform: OfflinePlatform, review_id: str, count: int, pad: int) -> None:
     """``count`` audit records of ``review_id`` written straight to the table, each ``pad`` characters big."""
-    dynamodb = platform.session.client("dynamodb")
+    dynamodb = platform.client("dynamodb")
     for index in range(count):
         dynamodb.put_item(
             TableName=platform.resources.audit_table,
