@@ -801,3 +801,32 @@ def test_rule_alarm_delivery_catches_the_topic_policy_and_key_policy_that_drop_a
     assert findings and all("alias/aws/sns" in f.message for f in findings)
     budgets = {lid for lid, _ in _of_type(prod, "AWS::Budgets::Budget")}
     assert budgets <= {f.resource for f in findings}
+
+
+def test_a_policy_pattern_is_built_once_however_many_requests_it_is_matched_against(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import re
+
+    from compliance import policy_eval
+
+    escaped: list[str] = []
+    escape = re.escape
+
+    def counted(text: str) -> str:
+        escaped.append(text)
+        return escape(text)
+
+    monkeypatch.setattr(re, "escape", counted)  # the module policy_eval calls it through
+    pattern = "arn:aws:bedrock:*:123456789012:application-inference-profile/built-once-?"
+    first = policy_eval._wildcard(pattern, ignore_case=False)
+    built = len(escaped)
+    assert built > 0
+    for _ in range(3):
+        assert policy_eval._wildcard(pattern, ignore_case=False) is first
+    assert len(escaped) == built
+    folded = policy_eval._wildcard(pattern, ignore_case=True)  # each flavour its own pattern
+    assert folded is not first and len(escaped) == 2 * built
+    profile = "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/built-once-1"
+    assert first.match(profile) and not first.match(profile + "2") and not first.match(profile.upper())
+    assert folded.match(profile.upper())
