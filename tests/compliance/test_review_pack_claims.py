@@ -119,9 +119,12 @@ def test_the_review_path_shows_the_construct_path_the_resource_index_shows(
         assert row[2].text == index[row[0].text], row[0].text
 
 
-def test_the_control_mapping_names_every_role_that_may_invoke_a_model(reports: dict[str, Report]) -> None:
-    # GIVEN Prod, where the review scoring function's role invokes the judge profile besides the orchestrator
-    invokers = {r for p in reports["Prod"].facts(inventory.TOPIC).profiles for r in p.invokable_by}
+def test_the_control_mapping_names_every_role_that_may_invoke_a_model(
+    example_reports: dict[str, Report],
+) -> None:
+    # GIVEN Prod (the examples' app: policy-qa is model-graded there), where the review scoring function's
+    # role invokes the judge profile besides the orchestrator
+    invokers = {r for p in example_reports["Prod"].facts(inventory.TOPIC).profiles for r in p.invokable_by}
     assert any(r.startswith("HumanReviewScoringFunction") for r in invokers), invokers
     # THEN the mapping's claims about who may invoke do not say that only the orchestrator may
     claims = {c.id: c.how for c in controls.load_controls() if c.id in ("GENSEC01-BP01", "LLM06")}
