@@ -56,6 +56,7 @@ from platform_spec.contract import (
     FilterStrength,
     GuardrailPolicy,
     SensitiveAction,
+    word_filter_pattern,
 )
 from platform_spec.evaluation import (
     ANSWER_TAG,
@@ -272,9 +273,7 @@ class GuardrailEmulator:
             (t.name, [content_words(e) for e in t.examples], content_words(f"{t.name} {t.definition}"))
             for t in policy.denied_topics
         ]
-        self._words = [
-            (w, re.compile(rf"(?i)(?<!\w){re.escape(w)}(?!\w)")) for w in policy.word_filters.words
-        ]
+        self._words = [(w, re.compile(word_filter_pattern(w))) for w in policy.word_filters.words]
         self._regexes = [
             (r.name, re.compile(r.pattern), r.action) for r in policy.sensitive_information.regexes
         ]

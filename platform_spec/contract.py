@@ -217,6 +217,12 @@ class ContentFilter:
     output_strength: FilterStrength
 
 
+def word_filter_pattern(word: str) -> str:
+    """The regular expression a word filter's word or phrase is matched by offline: the whole word,
+    case-insensitively (the emulator's guardrail, and the loader's look-alike rule)."""
+    return rf"(?i)(?<!\w){re.escape(word)}(?!\w)"
+
+
 @spec
 class GuardrailPolicy:
     content_filters: Annotated[
@@ -284,10 +290,10 @@ class GuardrailPolicy:
 
     def exact_match_patterns(self) -> tuple[str, ...]:
         """Regular expressions for the exact matches this project can check itself: each custom word
-        (case-insensitive, as the offline emulator matches it) and each BLOCK regex. Managed word lists and
-        entities are Bedrock's own detectors, not matched here."""
+        (:func:`word_filter_pattern`, as the offline emulator matches it) and each BLOCK regex. Managed word
+        lists and entities are Bedrock's own detectors, not matched here."""
         return (
-            *(f"(?i){re.escape(word)}" for word in self.word_filters.words),
+            *(word_filter_pattern(word) for word in self.word_filters.words),
             *(r.pattern for r in self.sensitive_information.regexes if r.action is SensitiveAction.BLOCK),
         )
 
