@@ -190,6 +190,6 @@ def test_the_pack_says_who_may_review_and_which_use_cases_one_reviewer_role_deci
     assert role.startswith("HumanReviewReviewerRole"), role
     assert f"arn:aws:iam::{account}:root" in who and "sts:SourceIdentity" in who, who
     assert "outside this template" in who and row[1].flag is not None, who
-    sent = [r.use_case for r in report.facts(human_review.TOPIC).use_cases if r.policy.mode.value != "none"]
+    sent = [r.use_case for r in report.facts(human_review.TOPIC).use_cases if r.goes_to_people]
     assert sent and all(use_case in decides for use_case in sent), decides
     assert "every use case" in decides, decides

@@ -55,6 +55,12 @@ class UseCaseReview:
     model_graded: bool  # the scoring function also runs the rubric through the judge profile
 
     @property
+    def goes_to_people(self) -> bool:
+        """Some outputs of this use case go to a reviewer: any mode but none, or answers held for one (the
+        loader requires mode all for that; a deployed file is read as it is)."""
+        return self.policy.mode is not ReviewMode.NONE or self.policy.hold_for_review
+
+    @property
     def all_reach_people(self) -> bool:
         """Every output of this use case goes to a reviewer (mode all, or the high-risk flag on a high-risk
         use case in a mode that applies flags)."""
@@ -376,11 +382,7 @@ def _reviewers_table(facts: ReviewFacts) -> Table:
         caption="Who may review: the reviewer role's trust policy, as deployed.",
         empty="No reviewer role in this environment.",
     )
-    sent = [
-        r.use_case
-        for r in facts.use_cases
-        if r.policy.mode is not ReviewMode.NONE or r.policy.hold_for_review
-    ]
+    sent = [r.use_case for r in facts.use_cases if r.goes_to_people]
     for reviewer in facts.reviewers:
         who = "; ".join(reviewer.trust) or "nobody (no trust statement)"
         if reviewer.account_wide:
@@ -433,9 +435,7 @@ def diff_review(now: ReviewFacts, then: ReviewFacts, matching: Matching) -> list
     if not matching.cross_environment:  # another environment's use cases are not this one's to settle
         kept = {(u.function, u.use_case) for u in now.use_cases}
         changes.extend(
-            _stranded(old)
-            for key, old in before.items()
-            if key not in kept and old.policy.mode is not ReviewMode.NONE
+            _stranded(old) for key, old in before.items() if key not in kept and old.goes_to_people
         )
     for review in now.use_cases:
         old = before.get((review.function, review.use_case))
