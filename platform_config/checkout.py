@@ -47,20 +47,13 @@ class Revision:
         return self.commit != UNKNOWN
 
 
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
-    ).stdout
+def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=check)
 
 
 def _ignored(root: Path) -> bool:
     """Whether the work tree ignores the folder ``root`` (``git check-ignore`` exits 0 for an ignored path)."""
-    return (
-        subprocess.run(
-            ["git", "check-ignore", "-q", "."], cwd=root, capture_output=True, timeout=10
-        ).returncode
-        == 0
-    )
+    return _git(root, "check-ignore", "-q", ".", check=False).returncode == 0
 
 
 def _has_configuration(root: Path) -> bool:
@@ -73,12 +66,12 @@ def revision(root: Path) -> Revision:
     """The commit the checkout at ``root`` is (see the module docstring)."""
     no_git = "not a git checkout (or git is not installed)"
     try:
-        head = _git(root, "rev-parse", "HEAD").strip()
+        head = _git(root, "rev-parse", "HEAD").stdout.strip()
         # one tracked path is enough: `git ls-files` lists what the index tracks under the working folder
-        if _git(root, "ls-files", "--", ".").strip():
+        if _git(root, "ls-files", "--", ".").stdout.strip():
             # untracked files too: a new use case is new files
-            return Revision(head, bool(_git(root, "status", "--porcelain").strip()), "git")
-        top = _git(root, "rev-parse", "--show-toplevel").strip()
+            return Revision(head, bool(_git(root, "status", "--porcelain").stdout.strip()), "git")
+        top = _git(root, "rev-parse", "--show-toplevel").stdout.strip()
         if _ignored(root) and not _has_configuration(root):
             # a folder the work tree ignores is its output (make synth writes the assembly and the review
             # pack in .synth/): the checkout's commit, as for cdk.out; a folder with a configuration of its
