@@ -12,6 +12,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -339,112 +340,105 @@ def test_a_held_answer_whose_write_landed_but_whose_reply_was_lost_is_held_once_
     assert _queued(platform) == 1
 
 
-def test_an_unflagged_unsampled_output_is_scored_but_not_sent_to_people_until_negative_feedback(
-    config: PlatformConfig,
-) -> None:
+@pytest.fixture
+def scored_unsampled(config: PlatformConfig) -> Iterator[tuple[OfflinePlatform, str]]:
+    """An offline platform with ``SAMPLED_UC``'s flags off but negative feedback, and the request id of one
+    of its answers outside its sample, scored and not sent to people."""
     with OfflinePlatform(config, "dev", mutate=lambda d: _flags_off(d, SAMPLED_UC)) as platform:
-        body = request_body(config, SAMPLED_UC)
-        request_id = next(
-            str(uuid.uuid5(uuid.NAMESPACE_URL, f"unsampled-{i}"))
-            for i in range(1000)
-            if sample_fraction(SAMPLED_UC, str(uuid.uuid5(uuid.NAMESPACE_URL, f"unsampled-{i}"))) >= 0.05
-        )
-        assert _ask_as(platform, SAMPLED_UC, body, request_id).status == 200
+        request_id = _unsampled_request_id(SAMPLED_UC)
+        assert _ask_as(platform, SAMPLED_UC, request_body(config, SAMPLED_UC), request_id).status == 200
         assert platform.drain() == []
-        (item,) = _items(platform)
-        assert item[ReviewTable.STATUS] == "scored" and ReviewTable.PENDING_USE_CASE not in item
-        assert _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"] == []
-        # a 1-star rating sends it to people
-        rated = _caller(
-            platform, "POST", FEEDBACK, {"useCaseId": SAMPLED_UC}, body={"requestId": request_id, "rating": 1}
-        )
-        assert rated.status == 201 and rated.body["sentToReview"] is True
-        (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
-        assert entry["reviewId"] == request_id and entry["reasons"] == ["negative_feedback"]
-        (record,) = _audit(platform)
-        assert record["kind"] == "feedback" and record["rating"] == 1 and record["actor"] == CALLER_ARN
+        yield platform, request_id
 
 
-def _scored_unsampled(config: PlatformConfig, platform: OfflinePlatform) -> str:
-    """The request id of an answer of ``SAMPLED_UC`` outside its sample, scored and not sent to people."""
-    request_id = _unsampled_request_id(SAMPLED_UC)
-    assert _ask_as(platform, SAMPLED_UC, request_body(config, SAMPLED_UC), request_id).status == 200
-    assert platform.drain() == []
-    return request_id
+def test_an_unflagged_unsampled_output_is_scored_but_not_sent_to_people_until_negative_feedback(
+    scored_unsampled: tuple[OfflinePlatform, str],
+) -> None:
+    platform, request_id = scored_unsampled
+    (item,) = _items(platform)
+    assert item[ReviewTable.STATUS] == "scored" and ReviewTable.PENDING_USE_CASE not in item
+    assert _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"] == []
+    # a 1-star rating sends it to people
+    rated = _caller(
+        platform, "POST", FEEDBACK, {"useCaseId": SAMPLED_UC}, body={"requestId": request_id, "rating": 1}
+    )
+    assert rated.status == 201 and rated.body["sentToReview"] is True
+    (entry,) = _reviewer(platform, "GET", PENDING, query={"useCase": SAMPLED_UC}).body["items"]
+    assert entry["reviewId"] == request_id and entry["reasons"] == ["negative_feedback"]
+    (record,) = _audit(platform)
+    assert record["kind"] == "feedback" and record["rating"] == 1 and record["actor"] == CALLER_ARN
 
 
 @pytest.mark.parametrize("rating", [1, 5], ids=["sent-to-people", "kept-scored"])
 def test_a_feedback_comment_is_kept_with_the_item_for_its_retention_not_in_the_audit_record(
-    config: PlatformConfig, rating: int
+    scored_unsampled: tuple[OfflinePlatform, str], rating: int
 ) -> None:
     # GIVEN an answered request of a use case that stores text, its audit records kept years longer than
     # its items (review.audit_retention_days > review.retention_days)
     comment = "It quoted Jane Doe's leave dates back to me."
-    with OfflinePlatform(config, "dev", mutate=lambda d: _flags_off(d, SAMPLED_UC)) as platform:
-        request_id = _scored_unsampled(config, platform)
-        (before,) = _items(platform)
-        # WHEN its caller rates it with a comment (which may quote the answer)
-        rated = _caller(
-            platform,
-            "POST",
-            FEEDBACK,
-            {"useCaseId": SAMPLED_UC},
-            body={"requestId": request_id, "rating": rating, "comment": comment},
-        )
-        assert rated.status == 201, rated.body
-        # THEN the comment is on the item, which expires when it did (retention_days), and not in the
-        # write-once audit record, which keeps the rating and the comment's size only
-        (item,) = _items(platform)
-        assert item[ReviewTable.FEEDBACK_COMMENT] == comment
-        assert item[ReviewTable.EXPIRES_AT] == before[ReviewTable.EXPIRES_AT]
-        (record,) = _audit(platform)
-        assert comment not in json.dumps(record)
-        assert record["rating"] == rating and record["commentChars"] == len(comment)
-        # AND a reviewer reading the item sees it
-        read = _reviewer(platform, "GET", ITEM, {"reviewId": request_id})
-        assert read.status == 200 and read.body["feedbackComment"] == comment
+    platform, request_id = scored_unsampled
+    (before,) = _items(platform)
+    # WHEN its caller rates it with a comment (which may quote the answer)
+    rated = _caller(
+        platform,
+        "POST",
+        FEEDBACK,
+        {"useCaseId": SAMPLED_UC},
+        body={"requestId": request_id, "rating": rating, "comment": comment},
+    )
+    assert rated.status == 201, rated.body
+    # THEN the comment is on the item, which expires when it did (retention_days), and not in the
+    # write-once audit record, which keeps the rating and the comment's size only
+    (item,) = _items(platform)
+    assert item[ReviewTable.FEEDBACK_COMMENT] == comment
+    assert item[ReviewTable.EXPIRES_AT] == before[ReviewTable.EXPIRES_AT]
+    (record,) = _audit(platform)
+    assert comment not in json.dumps(record)
+    assert record["rating"] == rating and record["commentChars"] == len(comment)
+    # AND a reviewer reading the item sees it
+    read = _reviewer(platform, "GET", ITEM, {"reviewId": request_id})
+    assert read.status == 200 and read.body["feedbackComment"] == comment
 
 
 @pytest.mark.parametrize("change", ["picked-up", "expired"])
 def test_feedback_on_an_item_that_changes_as_it_is_rated_is_recorded_once_and_keeps_what_it_can(
-    config: PlatformConfig, change: str
+    scored_unsampled: tuple[OfflinePlatform, str], change: str
 ) -> None:
     comment = "Wrong dates."
-    with OfflinePlatform(config, "dev", mutate=lambda d: _flags_off(d, SAMPLED_UC)) as platform:
-        request_id = _scored_unsampled(config, platform)
-        client = platform.modules[REVIEW_API].store.client
-        dynamodb = platform.session.client("dynamodb")
-        key = {ReviewTable.KEY: {"S": request_id}}
+    platform, request_id = scored_unsampled
+    client = platform.modules[REVIEW_API].store.client
+    dynamodb = platform.session.client("dynamodb")
+    key = {ReviewTable.KEY: {"S": request_id}}
 
-        # GIVEN the item changes between the feedback's read and its write: a reviewer decides it (it is
-        # no longer just scored), or it expires (DynamoDB's TTL deletes it)
-        def in_between(**_: Any) -> None:
-            client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", in_between)
-            if change == "picked-up":
-                _set(platform, request_id, **{ReviewTable.STATUS: "approved"})
-            else:
-                dynamodb.delete_item(TableName=platform.resources.review_table, Key=key)
-
-        client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", in_between)
-        # WHEN its caller rates it 1 star with a comment
-        rated = _caller(
-            platform,
-            "POST",
-            FEEDBACK,
-            {"useCaseId": SAMPLED_UC},
-            body={"requestId": request_id, "rating": 1, "comment": comment},
-        )
-        # THEN the feedback is recorded once, not sent to people again, and the comment is kept on the item
-        # where there still is one (never on a bare item made by the update: it would never expire)
-        assert rated.status == 201 and rated.body["sentToReview"] is False, rated.body
-        (record,) = _audit(platform)
-        assert record["rating"] == 1 and record["commentChars"] == len(comment)
-        items = _items(platform)
+    # GIVEN the item changes between the feedback's read and its write: a reviewer decides it (it is
+    # no longer just scored), or it expires (DynamoDB's TTL deletes it)
+    def in_between(**_: Any) -> None:
+        client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", in_between)
         if change == "picked-up":
-            (item,) = items
-            assert item[ReviewTable.STATUS] == "approved" and item[ReviewTable.FEEDBACK_COMMENT] == comment
+            _set(platform, request_id, **{ReviewTable.STATUS: "approved"})
         else:
-            assert items == []
+            dynamodb.delete_item(TableName=platform.resources.review_table, Key=key)
+
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", in_between)
+    # WHEN its caller rates it 1 star with a comment
+    rated = _caller(
+        platform,
+        "POST",
+        FEEDBACK,
+        {"useCaseId": SAMPLED_UC},
+        body={"requestId": request_id, "rating": 1, "comment": comment},
+    )
+    # THEN the feedback is recorded once, not sent to people again, and the comment is kept on the item
+    # where there still is one (never on a bare item made by the update: it would never expire)
+    assert rated.status == 201 and rated.body["sentToReview"] is False, rated.body
+    (record,) = _audit(platform)
+    assert record["rating"] == 1 and record["commentChars"] == len(comment)
+    items = _items(platform)
+    if change == "picked-up":
+        (item,) = items
+        assert item[ReviewTable.STATUS] == "approved" and item[ReviewTable.FEEDBACK_COMMENT] == comment
+    else:
+        assert items == []
 
 
 def _unsampled_request_id(use_case: str) -> str:
