@@ -630,6 +630,36 @@ def test_a_model_near_its_bedrock_end_of_life_is_flagged_for_review(
     assert flagged >= 1
 
 
+def test_the_summary_names_every_model_near_or_past_its_end_of_life(
+    example_reports: dict[str, Report],
+) -> None:
+    # A model the loader will refuse within a release cycle is a decision for the reviewer: the one-screen
+    # summary names each such profile, not only its row deep in the inventory.
+    catalog = ModelCatalog.load()
+    for name, report in example_reports.items():
+        facts = report.facts(inventory.TOPIC)
+        counts = dict(inventory.TOPIC.counts(facts))
+        line = counts["Models at or near their Bedrock end of life"]
+        expected = []
+        for p in facts.profiles:
+            date = catalog.end_of_life(p.model_id) if p.model_id else None
+            if date is None:
+                continue
+            days = (dt.date.fromisoformat(date) - dt.date.fromisoformat(catalog.retrieved)).days
+            if days <= inventory.END_OF_LIFE_NOTICE_DAYS:
+                expected.append((p.name, date))
+        for profile_name, date in expected:
+            assert f"{profile_name} ({date})" in line, (name, line)
+        assert line.startswith(f"{len(expected)}"), (name, line)
+        markdown = report.markdown()
+        summary = markdown.split('<a id="summary"></a>', 1)[1].split("\n<a id=", 1)[0]
+        assert "Models at or near their Bedrock end of life" in summary
+    # the shipped prod contracts route to Claude Sonnet 4.5 (end of life 2027-04-08 in the catalog)
+    assert not dict(inventory.TOPIC.counts(example_reports["Prod"].facts(inventory.TOPIC)))[
+        "Models at or near their Bedrock end of life"
+    ].startswith("0")
+
+
 def test_a_profile_no_function_names_is_shown_as_retiring(example_assembly_copy: Path) -> None:
     # GIVEN a release that keeps the previous primary's profile under model.retiring: in the template, a
     # profile of the route that the orchestrator no longer names (only its role's policy does)

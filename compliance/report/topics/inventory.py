@@ -462,6 +462,27 @@ def diff_inventory(now: InventoryFacts, then: InventoryFacts, matching: Matching
 # Render
 
 
+def _days_to_end_of_life(date: str, catalog: ModelCatalog) -> int | None:
+    """Days from the catalog's date to ``date`` (negative: past), or None when either is not a date."""
+    try:
+        return (dt.date.fromisoformat(date) - dt.date.fromisoformat(catalog.retrieved)).days
+    except ValueError:
+        return None
+
+
+def ending_profiles(profiles: Sequence[Profile], catalog: ModelCatalog) -> list[tuple[Profile, str]]:
+    """(profile, end-of-life date) of each profile whose model's Bedrock end of life is past or at most
+    :data:`END_OF_LIFE_NOTICE_DAYS` after the catalog's date (the rows :func:`end_of_life_cell` flags with a
+    date)."""
+    ending = []
+    for profile in profiles:
+        date = catalog.end_of_life(profile.model_id) if profile.model_id else None
+        days = _days_to_end_of_life(date, catalog) if date else None
+        if date and days is not None and days <= END_OF_LIFE_NOTICE_DAYS:
+            ending.append((profile, date))
+    return ending
+
+
 def end_of_life_cell(model_id: str | None, catalog: ModelCatalog) -> Cell:
     """The model's Bedrock end of life from the model catalog, flagged for review when it is at most
     :data:`END_OF_LIFE_NOTICE_DAYS` after the catalog's date (a fixed date, as the loader uses: the pack
@@ -471,9 +492,8 @@ def end_of_life_cell(model_id: str | None, catalog: ModelCatalog) -> Cell:
     date = catalog.end_of_life(model_id)
     if date is None:
         return cell(f"none announced (model catalog retrieved {catalog.retrieved})")
-    try:
-        days = (dt.date.fromisoformat(date) - dt.date.fromisoformat(catalog.retrieved)).days
-    except ValueError:
+    days = _days_to_end_of_life(date, catalog)
+    if days is None:
         return cell(f"{date} (not a date the catalog can compare)", flag=WARN)
     if days <= 0:  # a release's stack read against a newer catalog: the loader refuses the model now
         return cell(
@@ -726,10 +746,23 @@ class InventoryTopic(Topic[InventoryFacts]):
 
     def counts(self, facts: InventoryFacts) -> list[tuple[str, str]]:
         logged = [r.use_case for r in facts.runtime if r.text_logging and r.text_logging.logged]
+        catalog = ModelCatalog.load()
+        ending = ending_profiles(facts.profiles, catalog)
         return [
             ("Use cases", f"{len(facts.use_cases)}: {', '.join(facts.use_cases) or 'none'}"),
             ("Inference profiles", str(len(facts.profiles))),
             ("Use cases whose prompts are logged", f"{len(logged)}: {', '.join(logged) or 'none'}"),
+            (
+                "Models at or near their Bedrock end of life",
+                f"{len(ending)}"
+                + (
+                    f" within {END_OF_LIFE_NOTICE_DAYS} days of the model catalog's date ({catalog.retrieved}): "
+                    + ", ".join(f"{p.name} ({date})" for p, date in ending)
+                    + "; plan the migration (see Inference profiles)"
+                    if ending
+                    else ""
+                ),
+            ),
         ]
 
     def evidence(self) -> Mapping[str, EvidenceCheck]:
