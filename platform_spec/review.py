@@ -838,23 +838,30 @@ def to_pending_update(
         },
     }
     if comment is not None:
-        update["UpdateExpression"] += ", #comment = :comment"
-        update["ExpressionAttributeNames"]["#comment"] = ReviewTable.FEEDBACK_COMMENT
-        update["ExpressionAttributeValues"][":comment"] = _s(comment)
+        _set_comment(update, comment)
     return update
+
+
+def _set_comment(update: dict[str, Any], comment: str) -> None:
+    """Add ``SET`` of the feedback comment to ``update``'s expression (after its other ``SET`` actions)."""
+    action = "#comment = :comment"
+    expression = update.get("UpdateExpression")
+    update["UpdateExpression"] = f"{expression}, {action}" if expression else f"SET {action}"
+    update.setdefault("ExpressionAttributeNames", {})["#comment"] = ReviewTable.FEEDBACK_COMMENT
+    update.setdefault("ExpressionAttributeValues", {})[":comment"] = _s(comment)
 
 
 def comment_update(review_id: str, comment: str) -> dict[str, Any]:
     """UpdateItem parameters (without ``TableName``) that keep a feedback ``comment`` on its review item,
     only while the item exists (an update without the condition would create a bare item that never
     expires). On the item the comment expires with it; in the audit record it would outlive it."""
-    return {
+    update: dict[str, Any] = {
         "Key": {ReviewTable.KEY: _s(review_id)},
-        "UpdateExpression": "SET #comment = :comment",
         "ConditionExpression": "attribute_exists(#key)",
-        "ExpressionAttributeNames": {"#comment": ReviewTable.FEEDBACK_COMMENT, "#key": ReviewTable.KEY},
-        "ExpressionAttributeValues": {":comment": _s(comment)},
+        "ExpressionAttributeNames": {"#key": ReviewTable.KEY},
     }
+    _set_comment(update, comment)
+    return update
 
 
 def pending_since(item: Mapping[str, Any]) -> str:
